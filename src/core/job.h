@@ -1,0 +1,105 @@
+/*
+ * job.h: the job record shared by core, store and the HTTP layer, and the small
+ * enums that go with it. A struct job owns every string it points to; job_free
+ * releases them. Times are Unix milliseconds (wall clock); 0 means "not set".
+ * JSON-valued fields (payload, result, progress, attempts, steps) hold JSON text
+ * exactly as stored: the store treats them as opaque strings.
+ */
+#ifndef BATON_CORE_JOB_H
+#define BATON_CORE_JOB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum job_state {
+	JOB_PENDING = 0,   /* waiting on dependencies */
+	JOB_SCHEDULED = 1, /* run_at in the future */
+	JOB_QUEUED = 2,    /* ready to be claimed */
+	JOB_RUNNING = 3,   /* leased by a worker */
+	JOB_RETRYING = 4,  /* an attempt failed; waiting for its backoff */
+	JOB_COMPLETED = 5,
+	JOB_DEAD = 6,
+	JOB_CANCELLED = 7,
+	JOB_STATE_COUNT = 8
+};
+
+enum job_priority { PRIO_CRITICAL = 0, PRIO_HIGH = 1, PRIO_NORMAL = 2, PRIO_LOW = 3, PRIO_COUNT = 4 };
+
+enum backoff_type {
+	BACKOFF_EXPONENTIAL = 0,
+	BACKOFF_FIXED = 1,
+	BACKOFF_IMMEDIATE = 2,
+	BACKOFF_NONE = 3
+};
+
+/* What the holder of the job's current lease token has done with it. */
+enum lease_settled { SETTLED_NONE = 0, SETTLED_COMPLETE = 1, SETTLED_FAIL = 2 };
+
+struct backoff {
+	int type;        /* enum backoff_type */
+	int64_t base_ms; /* first delay (exponential), the delay (fixed) */
+	int64_t max_ms;  /* cap on any delay */
+};
+
+struct job {
+	int64_t id;
+	char *tenant;
+	char *queue;
+	char *type;
+	char *payload; /* JSON text, never NULL once stored */
+	int priority;  /* enum job_priority */
+	int state;     /* enum job_state */
+	int64_t run_at_ms;
+	int attempt; /* attempts started so far */
+	int max_attempts;
+	struct backoff backoff;
+	int64_t lease_ms; /* lease length for each claim */
+	char *idempotency_key;
+	char *key; /* dedup key: one pending job per tenant, queue and key */
+	char *request_id;
+	char *execution_id;
+	char *traceparent;
+	char *lease; /* current (or last settled) lease token; NULL before the first claim */
+	int64_t lease_until_ms;
+	char *worker;
+	int settled; /* enum lease_settled, for the token in lease */
+	bool cancel_requested;
+	int64_t version; /* bumped on every replace of a keyed job */
+	int64_t created_at_ms;
+	int64_t started_at_ms; /* start of the latest attempt */
+	int64_t finished_at_ms;
+	int64_t ready_at_ms; /* when it last became ready (enqueue-to-claim wait) */
+	char *result;     /* JSON text or NULL */
+	char *last_error; /* plain text or NULL */
+	char *progress;   /* JSON object text or NULL */
+	char *attempts;   /* JSON array text: [{attempt, worker, started_at, ...}] */
+	char *steps;      /* JSON array text: [{step, started_at, finished_at}] */
+	char *cancel_reason;
+};
+
+/* A growable array of jobs; owns the jobs and their strings. */
+struct job_vec {
+	struct job *v;
+	int n;
+	int cap;
+};
+
+void job_free(struct job *j);
+/* Deep copy; dst must be uninitialised or freed. Caller owns dst's strings. */
+int job_copy(struct job *dst, const struct job *src);
+void job_vec_free(struct job_vec *jv);
+/* Appends a zeroed job and returns it (owned by jv), or NULL on ENOMEM. */
+struct job *job_vec_push(struct job_vec *jv);
+
+const char *job_state_name(int state);
+int job_state_parse(const char *s); /* -1 if unknown */
+bool job_state_terminal(int state);
+const char *job_priority_name(int prio);
+int job_priority_parse(const char *s);
+const char *backoff_type_name(int type);
+int backoff_type_parse(const char *s);
+
+/* Replaces *dst with a copy of src (NULL allowed). Returns BATON_ENOMEM on failure. */
+int str_set(char **dst, const char *src);
+
+#endif
