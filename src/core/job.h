@@ -33,7 +33,12 @@ enum backoff_type {
 };
 
 /* What the holder of the job's current lease token has done with it. */
-enum lease_settled { SETTLED_NONE = 0, SETTLED_COMPLETE = 1, SETTLED_FAIL = 2 };
+enum lease_settled {
+	SETTLED_NONE = 0,
+	SETTLED_COMPLETE = 1,
+	SETTLED_FAIL = 2,
+	SETTLED_EXPIRED = 3 /* the lease ran out; the attempt failed with lease_expired */
+};
 
 struct backoff {
 	int type;        /* enum backoff_type */

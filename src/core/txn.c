@@ -1,0 +1,78 @@
+/*
+ * txn.c: recording the effects of a transaction. The ready-queue set stays
+ * small (a batch touches a handful of queues), so a linear scan deduplicates.
+ */
+#include "core/txn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "baton/baton.h"
+
+int txn_note_ready(struct txn *tx, const char *tenant, const char *queue)
+{
+	struct txn_effects *fx = &tx->fx;
+	struct qref *q;
+
+	for (int i = 0; i < fx->ready_n; i++)
+		if (strcmp(fx->ready[i].queue, queue) == 0 && strcmp(fx->ready[i].tenant, tenant) == 0)
+			return 0;
+	if (fx->ready_n == fx->ready_cap) {
+		int cap = fx->ready_cap ? fx->ready_cap * 2 : 8;
+		struct qref *v = realloc(fx->ready, (size_t)cap * sizeof(*v));
+		if (!v)
+			return BATON_ENOMEM;
+		fx->ready = v;
+		fx->ready_cap = cap;
+	}
+	q = &fx->ready[fx->ready_n];
+	q->tenant = strdup(tenant);
+	q->queue = strdup(queue);
+	if (!q->tenant || !q->queue) {
+		qref_free(q);
+		return BATON_ENOMEM;
+	}
+	fx->ready_n++;
+	return 0;
+}
+
+int txn_note_terminal(struct txn *tx, int64_t job_id)
+{
+	struct txn_effects *fx = &tx->fx;
+
+	if (fx->terminal_n == fx->terminal_cap) {
+		int cap = fx->terminal_cap ? fx->terminal_cap * 2 : 16;
+		int64_t *v = realloc(fx->terminal, (size_t)cap * sizeof(*v));
+		if (!v)
+			return BATON_ENOMEM;
+		fx->terminal = v;
+		fx->terminal_cap = cap;
+	}
+	fx->terminal[fx->terminal_n++] = job_id;
+	return 0;
+}
+
+void txn_note_deadline(struct txn *tx, int64_t at_ms)
+{
+	if (at_ms <= 0)
+		return;
+	if (tx->fx.deadline_ms == 0 || at_ms < tx->fx.deadline_ms)
+		tx->fx.deadline_ms = at_ms;
+}
+
+void txn_effects_reset(struct txn_effects *fx)
+{
+	for (int i = 0; i < fx->ready_n; i++)
+		qref_free(&fx->ready[i]);
+	fx->ready_n = 0;
+	fx->terminal_n = 0;
+	fx->deadline_ms = 0;
+}
+
+void txn_effects_free(struct txn_effects *fx)
+{
+	txn_effects_reset(fx);
+	free(fx->ready);
+	free(fx->terminal);
+	memset(fx, 0, sizeof(*fx));
+}
