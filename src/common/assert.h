@@ -11,13 +11,13 @@
 
 #if defined(BATON_ASSERTS) && BATON_ASSERTS
 #define BATON_ASSERT(cond)                                                                         \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "assertion failed: %s (%s:%d)\n", #cond, __FILE__,         \
-				__LINE__);                                                         \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
+        do {                                                                                       \
+                if (!(cond)) {                                                                     \
+                        fprintf(stderr, "assertion failed: %s (%s:%d)\n", #cond, __FILE__,         \
+                                __LINE__);                                                         \
+                        abort();                                                                   \
+                }                                                                                  \
+        } while (0)
 #else
 #define BATON_ASSERT(cond) ((void)0)
 #endif

@@ -11,10 +11,10 @@
 #include <stddef.h>
 
 struct buf {
-	char *ptr;
-	size_t len;
-	size_t cap;
-	size_t max; /* hard cap on len */
+        char *ptr;
+        size_t len;
+        size_t cap;
+        size_t max; /* hard cap on len */
 };
 
 void buf_init(struct buf *b, size_t max);

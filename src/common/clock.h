@@ -10,9 +10,9 @@
 #include <stdint.h>
 
 struct clock {
-	int64_t (*wall_ms)(const struct clock *c);
-	int64_t (*mono_ns)(const struct clock *c);
-	void *ctx;
+        int64_t (*wall_ms)(const struct clock *c);
+        int64_t (*mono_ns)(const struct clock *c);
+        void *ctx;
 };
 
 /* The real clock (CLOCK_REALTIME / CLOCK_MONOTONIC). Static storage, never freed. */
@@ -20,20 +20,20 @@ const struct clock *clock_system(void);
 
 /* A manual clock for tests: time moves only through clock_fake_set/advance. */
 struct clock_fake {
-	struct clock clock;
-	int64_t wall_ms;
-	int64_t mono_ns;
+        struct clock clock;
+        int64_t wall_ms;
+        int64_t mono_ns;
 };
 void clock_fake_init(struct clock_fake *f, int64_t wall_ms);
 void clock_fake_advance_ms(struct clock_fake *f, int64_t delta_ms);
 
 static inline int64_t clock_wall_ms(const struct clock *c)
 {
-	return c->wall_ms(c);
+        return c->wall_ms(c);
 }
 static inline int64_t clock_mono_ns(const struct clock *c)
 {
-	return c->mono_ns(c);
+        return c->mono_ns(c);
 }
 
 #endif

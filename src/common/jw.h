@@ -16,11 +16,11 @@
 #define JW_DEPTH_MAX 32
 
 struct jw {
-	struct buf *b;
-	int depth;
-	int err;
-	bool first[JW_DEPTH_MAX];
-	bool after_key;
+        struct buf *b;
+        int depth;
+        int err;
+        bool first[JW_DEPTH_MAX];
+        bool after_key;
 };
 
 void jw_init(struct jw *w, struct buf *b);
@@ -29,7 +29,7 @@ void jw_obj_close(struct jw *w);
 void jw_arr_open(struct jw *w);
 void jw_arr_close(struct jw *w);
 void jw_key(struct jw *w, const char *k);
-void jw_str(struct jw *w, const char *s);  /* NULL writes null */
+void jw_str(struct jw *w, const char *s); /* NULL writes null */
 void jw_strn(struct jw *w, const char *s, size_t n);
 void jw_int(struct jw *w, int64_t v);
 void jw_bool(struct jw *w, bool v);

@@ -19,63 +19,63 @@ static const char *const level_names[] = {"debug", "info", "warn", "error", "off
 
 void log_set_level(int level)
 {
-	log_level_cur = level;
+        log_level_cur = level;
 }
 
 int log_get_level(void)
 {
-	return log_level_cur;
+        return log_level_cur;
 }
 
 int log_level_parse(const char *s)
 {
-	for (int i = 0; i <= LOG_OFF; i++)
-		if (strcmp(s, level_names[i]) == 0)
-			return i;
-	return -1;
+        for (int i = 0; i <= LOG_OFF; i++)
+                if (strcmp(s, level_names[i]) == 0)
+                        return i;
+        return -1;
 }
 
 void log_set_clock(const struct clock *c)
 {
-	log_clock = c;
+        log_clock = c;
 }
 
 void log_emit(int level, const char *component, const struct log_ctx *ctx, const char *fmt, ...)
 {
-	char msg[1024];
-	struct buf b;
-	struct jw w;
-	va_list ap;
-	const struct clock *c = log_clock ? log_clock : clock_system();
-	ssize_t wr;
+        char msg[1024];
+        struct buf b;
+        struct jw w;
+        va_list ap;
+        const struct clock *c = log_clock ? log_clock : clock_system();
+        ssize_t wr;
 
-	if (level < log_level_cur || level >= LOG_OFF)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
+        if (level < log_level_cur || level >= LOG_OFF)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
 
-	buf_init(&b, 8192);
-	jw_init(&w, &b);
-	jw_obj_open(&w);
-	jw_ktime(&w, "ts", clock_wall_ms(c));
-	jw_kstr(&w, "level", level_names[level]);
-	jw_kstr(&w, "component", component);
-	jw_kstr(&w, "msg", msg);
-	if (ctx && ctx->request_id)
-		jw_kstr(&w, "request_id", ctx->request_id);
-	if (ctx && ctx->job_id) {
-		char id[24];
-		snprintf(id, sizeof(id), "%lld", (long long)ctx->job_id);
-		jw_kstr(&w, "job_id", id);
-	}
-	if (ctx && ctx->queue)
-		jw_kstr(&w, "queue", ctx->queue);
-	jw_obj_close(&w);
-	buf_addc(&b, '\n');
-	if (!w.err && b.ptr) {
-		wr = write(STDERR_FILENO, b.ptr, b.len);
-		(void)wr;
-	}
-	buf_free(&b);
+        buf_init(&b, 8192);
+        jw_init(&w, &b);
+        jw_obj_open(&w);
+        jw_ktime(&w, "ts", clock_wall_ms(c));
+        jw_kstr(&w, "level", level_names[level]);
+        jw_kstr(&w, "component", component);
+        jw_kstr(&w, "msg", msg);
+        if (ctx && ctx->request_id)
+                jw_kstr(&w, "request_id", ctx->request_id);
+        if (ctx && ctx->job_id) {
+                char id[24];
+                snprintf(id, sizeof(id), "%lld", (long long)ctx->job_id);
+                jw_kstr(&w, "job_id", id);
+        }
+        if (ctx && ctx->queue)
+                jw_kstr(&w, "queue", ctx->queue);
+        jw_obj_close(&w);
+        buf_addc(&b, '\n');
+        if (!w.err && b.ptr) {
+                wr = write(STDERR_FILENO, b.ptr, b.len);
+                (void)wr;
+        }
+        buf_free(&b);
 }

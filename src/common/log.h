@@ -14,9 +14,9 @@
 enum log_level { LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3, LOG_OFF = 4 };
 
 struct log_ctx {
-	const char *request_id; /* may be NULL */
-	const char *queue;      /* may be NULL */
-	int64_t job_id;         /* 0 when none */
+        const char *request_id; /* may be NULL */
+        const char *queue;      /* may be NULL */
+        int64_t job_id;         /* 0 when none */
 };
 
 void log_set_level(int level);
@@ -25,7 +25,7 @@ int log_get_level(void);
 int log_level_parse(const char *s);
 void log_set_clock(const struct clock *c);
 void log_emit(int level, const char *component, const struct log_ctx *ctx, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 #define log_debug(comp, ...) log_emit(LOG_DEBUG, comp, 0, __VA_ARGS__)
 #define log_info(comp, ...) log_emit(LOG_INFO, comp, 0, __VA_ARGS__)

@@ -24,317 +24,324 @@
 #define EXEC_BATCH_MAX 4096
 
 struct done_batch {
-	struct exec_op *ops;
-	int n;
-	int64_t commit_ns;
-	int64_t batch_ns;
-	struct txn_effects fx;
-	struct done_batch *next;
+        struct exec_op *ops;
+        int n;
+        int64_t commit_ns;
+        int64_t batch_ns;
+        struct txn_effects fx;
+        struct done_batch *next;
 };
 
 struct exec {
-	struct event_base *base;
-	struct event *wake_ev;
-	struct store *st;
-	const struct store_ops *ops;
-	const struct clock *clock;
-	const struct limits *limits;
-	struct exec_hooks hooks;
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct exec_op *in_head;
-	struct exec_op *in_tail;
-	struct done_batch *done_head;
-	struct done_batch *done_tail;
-	bool stopping;
-	bool started;
-	int inflight; /* loop thread only */
+        struct event_base *base;
+        struct event *wake_ev;
+        struct store *st;
+        const struct store_ops *ops;
+        const struct clock *clock;
+        const struct limits *limits;
+        struct exec_hooks hooks;
+        pthread_t thread;
+        pthread_mutex_t mu;
+        pthread_cond_t cv;
+        struct exec_op *in_head;
+        struct exec_op *in_tail;
+        struct done_batch *done_head;
+        struct done_batch *done_tail;
+        bool stopping;
+        bool started;
+        int inflight; /* loop thread only */
 };
 
 /* Runs one op inside the open transaction, isolated by a savepoint. */
 static void run_one(struct txn *tx, struct exec_op *op)
 {
-	int rc = tx->ops->savepoint(tx->st);
+        struct txn_mark mark = txn_effects_mark(&tx->fx);
+        int rc = tx->ops->savepoint(tx->st);
 
-	if (rc) {
-		op->rc = rc;
-		return;
-	}
-	op->rc = op->fn(tx, op);
-	if (op->rc)
-		rc = tx->ops->rollback_to(tx->st);
-	else
-		rc = tx->ops->release(tx->st);
-	if (rc && !op->rc)
-		op->rc = rc;
+        if (rc) {
+                op->rc = rc;
+                return;
+        }
+        op->rc = op->fn(tx, op);
+        if (op->rc) {
+                rc = tx->ops->rollback_to(tx->st);
+                txn_effects_truncate(&tx->fx, mark);
+        } else
+                rc = tx->ops->release(tx->st);
+        if (rc && !op->rc)
+                op->rc = rc;
 }
 
 /* Applies a list of ops in one transaction. On a failed BEGIN or COMMIT every
  * op gets BATON_ESTORE and the effects are dropped. Returns the commit time. */
 static int64_t apply_batch(struct txn *tx, struct exec_op *head)
 {
-	int64_t t0, t1;
-	struct exec_op *op;
-	int rc;
+        int64_t t0, t1;
+        struct exec_op *op;
+        int rc;
 
-	tx->now_ms = clock_wall_ms(tx->clock);
-	rc = tx->ops->begin(tx->st);
-	if (!rc) {
-		for (op = head; op; op = op->next)
-			run_one(tx, op);
-	}
-	t0 = clock_mono_ns(tx->clock);
-	if (!rc) {
-		rc = tx->ops->commit(tx->st);
-		if (rc)
-			tx->ops->rollback(tx->st);
-	}
-	t1 = clock_mono_ns(tx->clock);
-	if (rc) {
-		log_error("exec", "transaction failed (%s); %s", baton_strerror(rc),
-			  "failing every operation of the batch");
-		for (op = head; op; op = op->next)
-			op->rc = BATON_ESTORE;
-		txn_effects_reset(&tx->fx);
-	}
-	return t1 - t0;
+        tx->now_ms = clock_wall_ms(tx->clock);
+        rc = tx->ops->begin(tx->st);
+        if (!rc) {
+                for (op = head; op; op = op->next)
+                        run_one(tx, op);
+        }
+        t0 = clock_mono_ns(tx->clock);
+        if (!rc) {
+                rc = tx->ops->commit(tx->st);
+                if (rc)
+                        tx->ops->rollback(tx->st);
+        }
+        t1 = clock_mono_ns(tx->clock);
+        if (rc) {
+                log_error("exec", "transaction failed (%s); %s", baton_strerror(rc),
+                          "failing every operation of the batch");
+                for (op = head; op; op = op->next)
+                        op->rc = BATON_ESTORE;
+                txn_effects_reset(&tx->fx);
+        }
+        return t1 - t0;
 }
 
 /* Takes up to EXEC_BATCH_MAX submitted ops; called with the mutex held. */
 static struct exec_op *take_batch(struct exec *ex, int *n_out)
 {
-	struct exec_op *head = ex->in_head, *op = head;
-	int n = 1;
+        struct exec_op *head = ex->in_head, *op = head;
+        int n = 1;
 
-	while (op->next && n < EXEC_BATCH_MAX) {
-		op = op->next;
-		n++;
-	}
-	ex->in_head = op->next;
-	if (!ex->in_head)
-		ex->in_tail = NULL;
-	op->next = NULL;
-	*n_out = n;
-	return head;
+        while (op->next && n < EXEC_BATCH_MAX) {
+                op = op->next;
+                n++;
+        }
+        ex->in_head = op->next;
+        if (!ex->in_head)
+                ex->in_tail = NULL;
+        op->next = NULL;
+        *n_out = n;
+        return head;
 }
 
 static void hand_back(struct exec *ex, struct done_batch *db)
 {
-	pthread_mutex_lock(&ex->mu);
-	if (ex->done_tail)
-		ex->done_tail->next = db;
-	else
-		ex->done_head = db;
-	ex->done_tail = db;
-	pthread_mutex_unlock(&ex->mu);
-	event_active(ex->wake_ev, EV_READ, 0);
+        pthread_mutex_lock(&ex->mu);
+        if (ex->done_tail)
+                ex->done_tail->next = db;
+        else
+                ex->done_head = db;
+        ex->done_tail = db;
+        pthread_mutex_unlock(&ex->mu);
+        event_active(ex->wake_ev, EV_READ, 0);
 }
 
 static void *store_main(void *arg)
 {
-	struct exec *ex = arg;
-	struct txn tx;
+        struct exec *ex = arg;
+        struct txn tx;
 
-	memset(&tx, 0, sizeof(tx));
-	tx.st = ex->st;
-	tx.ops = ex->ops;
-	tx.clock = ex->clock;
-	tx.limits = ex->limits;
-	for (;;) {
-		struct done_batch *db;
-		struct exec_op *head;
-		int64_t start_ns;
-		int n;
+        memset(&tx, 0, sizeof(tx));
+        tx.st = ex->st;
+        tx.ops = ex->ops;
+        tx.clock = ex->clock;
+        tx.limits = ex->limits;
+        for (;;) {
+                struct done_batch *db;
+                struct exec_op *head;
+                int64_t start_ns;
+                int n;
 
-		pthread_mutex_lock(&ex->mu);
-		while (!ex->in_head && !ex->stopping)
-			pthread_cond_wait(&ex->cv, &ex->mu);
-		if (!ex->in_head) {
-			pthread_mutex_unlock(&ex->mu);
-			break;
-		}
-		head = take_batch(ex, &n);
-		pthread_mutex_unlock(&ex->mu);
+                pthread_mutex_lock(&ex->mu);
+                while (!ex->in_head && !ex->stopping)
+                        pthread_cond_wait(&ex->cv, &ex->mu);
+                if (!ex->in_head) {
+                        pthread_mutex_unlock(&ex->mu);
+                        break;
+                }
+                head = take_batch(ex, &n);
+                pthread_mutex_unlock(&ex->mu);
 
-		db = calloc(1, sizeof(*db));
-		start_ns = clock_mono_ns(ex->clock);
-		if (!db) {
-			/* Without memory for the batch record the ops cannot be answered
-			 * in order; fail them the same way a failed commit would. */
-			log_error("exec", "out of memory for a batch record");
-			abort();
-		}
-		db->ops = head;
-		db->n = n;
-		db->commit_ns = apply_batch(&tx, head);
-		db->batch_ns = clock_mono_ns(ex->clock) - start_ns;
-		db->fx = tx.fx;
-		memset(&tx.fx, 0, sizeof(tx.fx));
-		hand_back(ex, db);
-	}
-	txn_effects_free(&tx.fx);
-	return NULL;
+                db = calloc(1, sizeof(*db));
+                start_ns = clock_mono_ns(ex->clock);
+                if (!db) {
+                        /* Without memory for the batch record the ops cannot be answered
+                         * in order; fail them the same way a failed commit would. */
+                        log_error("exec", "out of memory for a batch record");
+                        abort();
+                }
+                db->ops = head;
+                db->n = n;
+                db->commit_ns = apply_batch(&tx, head);
+                db->batch_ns = clock_mono_ns(ex->clock) - start_ns;
+                db->fx = tx.fx;
+                memset(&tx.fx, 0, sizeof(tx.fx));
+                hand_back(ex, db);
+        }
+        txn_effects_free(&tx.fx);
+        return NULL;
 }
 
-/* Loop thread: delivers finished batches (effects first, then each op). */
+/* Loop thread: delivers finished batches (each op's done callback, then the
+ * batch's effects; see the comment inside for why in that order). */
 static void dispatch(struct exec *ex)
 {
-	for (;;) {
-		struct done_batch *db;
+        for (;;) {
+                struct done_batch *db;
 
-		pthread_mutex_lock(&ex->mu);
-		db = ex->done_head;
-		ex->done_head = NULL;
-		ex->done_tail = NULL;
-		pthread_mutex_unlock(&ex->mu);
-		if (!db)
-			return;
-		while (db) {
-			struct done_batch *next_db = db->next;
-			struct exec_op *op = db->ops;
+                pthread_mutex_lock(&ex->mu);
+                db = ex->done_head;
+                ex->done_head = NULL;
+                ex->done_tail = NULL;
+                pthread_mutex_unlock(&ex->mu);
+                if (!db)
+                        return;
+                while (db) {
+                        struct done_batch *next_db = db->next;
+                        struct exec_op *op = db->ops;
 
-			if (ex->hooks.on_batch)
-				ex->hooks.on_batch(ex->hooks.ctx, db->n, db->commit_ns, db->batch_ns);
-			if (ex->hooks.on_effects)
-				ex->hooks.on_effects(ex->hooks.ctx, &db->fx);
-			while (op) {
-				struct exec_op *next = op->next;
-				ex->inflight--;
-				op->next = NULL;
-				op->done(op);
-				op = next;
-			}
-			txn_effects_free(&db->fx);
-			free(db);
-			db = next_db;
-		}
-	}
+                        if (ex->hooks.on_batch)
+                                ex->hooks.on_batch(ex->hooks.ctx, db->n, db->commit_ns,
+                                                   db->batch_ns);
+                        /* Done callbacks run before the effects: a claim that found
+                         * nothing parks its waiter in its callback, and must still be
+                         * woken by a job made ready later in the same batch. */
+                        while (op) {
+                                struct exec_op *next = op->next;
+                                ex->inflight--;
+                                op->next = NULL;
+                                op->done(op);
+                                op = next;
+                        }
+                        if (ex->hooks.on_effects)
+                                ex->hooks.on_effects(ex->hooks.ctx, &db->fx);
+                        txn_effects_free(&db->fx);
+                        free(db);
+                        db = next_db;
+                }
+        }
 }
 
 static void wake_cb(evutil_socket_t fd, short what, void *arg)
 {
-	(void)fd;
-	(void)what;
-	dispatch(arg);
+        (void)fd;
+        (void)what;
+        dispatch(arg);
 }
 
 int exec_start(struct event_base *base, struct store *st, const struct store_ops *ops,
-	       const struct clock *clock, const struct limits *limits,
-	       const struct exec_hooks *hooks, struct exec **out)
+               const struct clock *clock, const struct limits *limits,
+               const struct exec_hooks *hooks, struct exec **out)
 {
-	struct exec *ex = calloc(1, sizeof(*ex));
-	int rc = 0;
+        struct exec *ex = calloc(1, sizeof(*ex));
+        int rc = 0;
 
-	if (!ex)
-		return BATON_ENOMEM;
-	ex->base = base;
-	ex->st = st;
-	ex->ops = ops;
-	ex->clock = clock;
-	ex->limits = limits;
-	if (hooks)
-		ex->hooks = *hooks;
-	pthread_mutex_init(&ex->mu, NULL);
-	pthread_cond_init(&ex->cv, NULL);
-	ex->wake_ev = event_new(base, -1, 0, wake_cb, ex);
-	if (!ex->wake_ev) {
-		rc = BATON_ENOMEM;
-		goto out;
-	}
-	if (pthread_create(&ex->thread, NULL, store_main, ex) != 0) {
-		rc = BATON_EIO;
-		goto out;
-	}
-	ex->started = true;
-	*out = ex;
+        if (!ex)
+                return BATON_ENOMEM;
+        ex->base = base;
+        ex->st = st;
+        ex->ops = ops;
+        ex->clock = clock;
+        ex->limits = limits;
+        if (hooks)
+                ex->hooks = *hooks;
+        pthread_mutex_init(&ex->mu, NULL);
+        pthread_cond_init(&ex->cv, NULL);
+        ex->wake_ev = event_new(base, -1, 0, wake_cb, ex);
+        if (!ex->wake_ev) {
+                rc = BATON_ENOMEM;
+                goto out;
+        }
+        if (pthread_create(&ex->thread, NULL, store_main, ex) != 0) {
+                rc = BATON_EIO;
+                goto out;
+        }
+        ex->started = true;
+        *out = ex;
 out:
-	if (rc) {
-		if (ex->wake_ev)
-			event_free(ex->wake_ev);
-		pthread_cond_destroy(&ex->cv);
-		pthread_mutex_destroy(&ex->mu);
-		free(ex);
-	}
-	return rc;
+        if (rc) {
+                if (ex->wake_ev)
+                        event_free(ex->wake_ev);
+                pthread_cond_destroy(&ex->cv);
+                pthread_mutex_destroy(&ex->mu);
+                free(ex);
+        }
+        return rc;
 }
 
 void exec_submit(struct exec *ex, struct exec_op *op)
 {
-	op->next = NULL;
-	op->rc = 0;
-	op->submit_ns = clock_mono_ns(ex->clock);
-	ex->inflight++;
-	pthread_mutex_lock(&ex->mu);
-	if (ex->stopping) {
-		/* Answered by the loop thread like any finished op, never inline, so
-		 * a done callback that submits again cannot recurse. */
-		struct done_batch *db = calloc(1, sizeof(*db));
-		pthread_mutex_unlock(&ex->mu);
-		if (!db)
-			abort();
-		op->rc = BATON_ESHUTDOWN;
-		db->ops = op;
-		db->n = 1;
-		hand_back(ex, db);
-		return;
-	}
-	if (ex->in_tail)
-		ex->in_tail->next = op;
-	else
-		ex->in_head = op;
-	ex->in_tail = op;
-	pthread_cond_signal(&ex->cv);
-	pthread_mutex_unlock(&ex->mu);
+        op->next = NULL;
+        op->rc = 0;
+        op->submit_ns = clock_mono_ns(ex->clock);
+        ex->inflight++;
+        pthread_mutex_lock(&ex->mu);
+        if (ex->stopping) {
+                /* Answered by the loop thread like any finished op, never inline, so
+                 * a done callback that submits again cannot recurse. */
+                struct done_batch *db = calloc(1, sizeof(*db));
+                pthread_mutex_unlock(&ex->mu);
+                if (!db)
+                        abort();
+                op->rc = BATON_ESHUTDOWN;
+                db->ops = op;
+                db->n = 1;
+                hand_back(ex, db);
+                return;
+        }
+        if (ex->in_tail)
+                ex->in_tail->next = op;
+        else
+                ex->in_head = op;
+        ex->in_tail = op;
+        pthread_cond_signal(&ex->cv);
+        pthread_mutex_unlock(&ex->mu);
 }
 
 int exec_run_sync(struct store *st, const struct store_ops *ops, const struct clock *clock,
-		  const struct limits *limits, struct exec_op *op, struct txn_effects *fx_out)
+                  const struct limits *limits, struct exec_op *op, struct txn_effects *fx_out)
 {
-	struct txn tx;
+        struct txn tx;
 
-	memset(&tx, 0, sizeof(tx));
-	tx.st = st;
-	tx.ops = ops;
-	tx.clock = clock;
-	tx.limits = limits;
-	op->next = NULL;
-	apply_batch(&tx, op);
-	if (fx_out)
-		*fx_out = tx.fx;
-	else
-		txn_effects_free(&tx.fx);
-	return op->rc;
+        memset(&tx, 0, sizeof(tx));
+        tx.st = st;
+        tx.ops = ops;
+        tx.clock = clock;
+        tx.limits = limits;
+        op->next = NULL;
+        apply_batch(&tx, op);
+        if (fx_out)
+                *fx_out = tx.fx;
+        else
+                txn_effects_free(&tx.fx);
+        return op->rc;
 }
 
 int exec_inflight(struct exec *ex)
 {
-	return ex->inflight;
+        return ex->inflight;
 }
 
 void exec_stop(struct exec *ex)
 {
-	if (!ex)
-		return;
-	pthread_mutex_lock(&ex->mu);
-	ex->stopping = true;
-	pthread_cond_signal(&ex->cv);
-	pthread_mutex_unlock(&ex->mu);
-	if (ex->started)
-		pthread_join(ex->thread, NULL);
-	/* Done callbacks may submit again; those come back as ESHUTDOWN and are
-	 * delivered by the next round, so this ends once nobody resubmits. */
-	for (int round = 0; round < 1000; round++) {
-		dispatch(ex);
-		pthread_mutex_lock(&ex->mu);
-		bool empty = !ex->done_head;
-		pthread_mutex_unlock(&ex->mu);
-		if (empty)
-			break;
-	}
-	BATON_ASSERT(ex->inflight == 0);
-	event_free(ex->wake_ev);
-	pthread_cond_destroy(&ex->cv);
-	pthread_mutex_destroy(&ex->mu);
-	free(ex);
+        if (!ex)
+                return;
+        pthread_mutex_lock(&ex->mu);
+        ex->stopping = true;
+        pthread_cond_signal(&ex->cv);
+        pthread_mutex_unlock(&ex->mu);
+        if (ex->started)
+                pthread_join(ex->thread, NULL);
+        /* Done callbacks may submit again; those come back as ESHUTDOWN and are
+         * delivered by the next round, so this ends once nobody resubmits. */
+        for (int round = 0; round < 1000; round++) {
+                dispatch(ex);
+                pthread_mutex_lock(&ex->mu);
+                bool empty = !ex->done_head;
+                pthread_mutex_unlock(&ex->mu);
+                if (empty)
+                        break;
+        }
+        BATON_ASSERT(ex->inflight == 0);
+        event_free(ex->wake_ev);
+        pthread_cond_destroy(&ex->cv);
+        pthread_mutex_destroy(&ex->mu);
+        free(ex);
 }

@@ -4,8 +4,8 @@
  * The loop thread submits operations; the store thread takes every operation
  * queued since its last commit and applies them in one transaction: BEGIN; for
  * each op SAVEPOINT, run, RELEASE (or ROLLBACK TO on error); COMMIT. Then it
- * hands the whole batch back to the loop thread, which runs the effects hook
- * once and each op's done callback. A reply is therefore only ever sent after
+ * hands the whole batch back to the loop thread, which runs each op's done
+ * callback and then the effects hook once. A reply is therefore only ever sent after
  * its commit. If COMMIT fails, every op of the batch gets BATON_ESTORE and
  * nothing of it is applied. There is no artificial delay: while one batch
  * commits, the next one gathers.
@@ -24,43 +24,46 @@ struct event_base;
 struct exec;
 
 struct exec_op {
-	/* Runs on the store thread inside the transaction. Return 0 to keep the
-	 * op's writes, a negative code to roll them back. */
-	int (*fn)(struct txn *tx, struct exec_op *op);
-	/* Runs on the loop thread after the commit; rc holds the outcome. */
-	void (*done)(struct exec_op *op);
-	int rc;
-	int64_t submit_ns; /* set by exec_submit, for latency metrics */
-	struct exec_op *next;
+        /* Runs on the store thread inside the transaction. Return 0 to keep the
+         * op's writes, a negative code to roll them back. */
+        int (*fn)(struct txn *tx, struct exec_op *op);
+        /* Runs on the loop thread after the commit; rc holds the outcome. */
+        void (*done)(struct exec_op *op);
+        int rc;
+        int64_t submit_ns; /* set by exec_submit, for latency metrics */
+        struct exec_op *next;
 };
 
 struct exec_stats {
-	uint64_t batches;
-	uint64_t ops;
-	uint64_t commit_failures;
-	/* Histograms are kept by the hook below; exec reports each batch. */
+        uint64_t batches;
+        uint64_t ops;
+        uint64_t commit_failures;
+        /* Histograms are kept by the hook below; exec reports each batch. */
 };
 
 struct exec_hooks {
-	/* Loop thread, once per batch before the done callbacks. */
-	void (*on_effects)(void *ctx, const struct txn_effects *fx);
-	/* Loop thread, once per batch: size and commit duration, for metrics. */
-	void (*on_batch)(void *ctx, int ops, int64_t commit_ns, int64_t batch_ns);
-	void *ctx;
+        /* Loop thread, once per batch after the done callbacks (a claim that
+         * found nothing parks its waiter in its callback and must still be woken
+         * by a job this batch made ready). Counts and samples of ops that rolled
+         * back are not in fx. */
+        void (*on_effects)(void *ctx, const struct txn_effects *fx);
+        /* Loop thread, once per batch: size and commit duration, for metrics. */
+        void (*on_batch)(void *ctx, int ops, int64_t commit_ns, int64_t batch_ns);
+        void *ctx;
 };
 
 /* Starts the store thread. The store, ops, clock and limits must outlive the
  * exec. *out is owned by the caller and freed by exec_stop. */
 int exec_start(struct event_base *base, struct store *st, const struct store_ops *ops,
-	       const struct clock *clock, const struct limits *limits,
-	       const struct exec_hooks *hooks, struct exec **out);
+               const struct clock *clock, const struct limits *limits,
+               const struct exec_hooks *hooks, struct exec **out);
 /* Queues op; thread-safe. After exec_stop has begun, op->done runs with
  * BATON_ESHUTDOWN. */
 void exec_submit(struct exec *ex, struct exec_op *op);
 /* Runs op synchronously on the caller's thread in its own transaction, for use
  * before the store thread starts or in tests without a loop. */
 int exec_run_sync(struct store *st, const struct store_ops *ops, const struct clock *clock,
-		  const struct limits *limits, struct exec_op *op, struct txn_effects *fx_out);
+                  const struct limits *limits, struct exec_op *op, struct txn_effects *fx_out);
 /* Number of ops submitted and not yet completed (loop thread). */
 int exec_inflight(struct exec *ex);
 /* Finishes the batch in flight and every op already queued, then joins the

@@ -9,132 +9,133 @@
 #include "baton/baton.h"
 
 static const char *const state_names[JOB_STATE_COUNT] = {
-	"pending", "scheduled", "queued", "running", "retrying", "completed", "dead", "cancelled"};
+    "pending", "scheduled", "queued", "running", "retrying", "completed", "dead", "cancelled"};
 static const char *const prio_names[PRIO_COUNT] = {"critical", "high", "normal", "low"};
 static const char *const backoff_names[] = {"exponential", "fixed", "immediate", "none"};
 
 int str_set(char **dst, const char *src)
 {
-	char *p = NULL;
+        char *p = NULL;
 
-	if (src) {
-		p = strdup(src);
-		if (!p)
-			return BATON_ENOMEM;
-	}
-	free(*dst);
-	*dst = p;
-	return 0;
+        if (src) {
+                p = strdup(src);
+                if (!p)
+                        return BATON_ENOMEM;
+        }
+        free(*dst);
+        *dst = p;
+        return 0;
 }
 
 void job_free(struct job *j)
 {
-	char **strs[] = {&j->tenant,      &j->queue,        &j->type,        &j->payload,
-			 &j->idempotency_key, &j->key,      &j->request_id,  &j->execution_id,
-			 &j->traceparent, &j->lease,        &j->worker,      &j->result,
-			 &j->last_error,  &j->progress,     &j->attempts,    &j->steps,
-			 &j->cancel_reason};
+        char **strs[] = {&j->tenant,          &j->queue,    &j->type,       &j->payload,
+                         &j->idempotency_key, &j->key,      &j->request_id, &j->execution_id,
+                         &j->traceparent,     &j->lease,    &j->worker,     &j->result,
+                         &j->last_error,      &j->progress, &j->attempts,   &j->steps,
+                         &j->cancel_reason};
 
-	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
-		free(*strs[i]);
-		*strs[i] = NULL;
-	}
+        for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+                free(*strs[i]);
+                *strs[i] = NULL;
+        }
 }
 
 int job_copy(struct job *dst, const struct job *src)
 {
-	*dst = *src;
-	char **strs[] = {&dst->tenant,      &dst->queue,      &dst->type,       &dst->payload,
-			 &dst->idempotency_key, &dst->key,    &dst->request_id, &dst->execution_id,
-			 &dst->traceparent, &dst->lease,      &dst->worker,     &dst->result,
-			 &dst->last_error,  &dst->progress,   &dst->attempts,   &dst->steps,
-			 &dst->cancel_reason};
-	int rc = 0;
+        *dst = *src;
+        char **strs[] = {&dst->tenant,     &dst->queue,           &dst->type,
+                         &dst->payload,    &dst->idempotency_key, &dst->key,
+                         &dst->request_id, &dst->execution_id,    &dst->traceparent,
+                         &dst->lease,      &dst->worker,          &dst->result,
+                         &dst->last_error, &dst->progress,        &dst->attempts,
+                         &dst->steps,      &dst->cancel_reason};
+        int rc = 0;
 
-	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
-		if (*strs[i] && !rc) {
-			*strs[i] = strdup(*strs[i]);
-			if (!*strs[i])
-				rc = BATON_ENOMEM;
-		} else {
-			*strs[i] = NULL;
-		}
-	}
-	if (rc)
-		job_free(dst);
-	return rc;
+        for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+                if (*strs[i] && !rc) {
+                        *strs[i] = strdup(*strs[i]);
+                        if (!*strs[i])
+                                rc = BATON_ENOMEM;
+                } else {
+                        *strs[i] = NULL;
+                }
+        }
+        if (rc)
+                job_free(dst);
+        return rc;
 }
 
 void job_vec_free(struct job_vec *jv)
 {
-	for (int i = 0; i < jv->n; i++)
-		job_free(&jv->v[i]);
-	free(jv->v);
-	jv->v = NULL;
-	jv->n = 0;
-	jv->cap = 0;
+        for (int i = 0; i < jv->n; i++)
+                job_free(&jv->v[i]);
+        free(jv->v);
+        jv->v = NULL;
+        jv->n = 0;
+        jv->cap = 0;
 }
 
 struct job *job_vec_push(struct job_vec *jv)
 {
-	if (jv->n == jv->cap) {
-		int cap = jv->cap ? jv->cap * 2 : 8;
-		struct job *v = realloc(jv->v, (size_t)cap * sizeof(*v));
-		if (!v)
-			return NULL;
-		jv->v = v;
-		jv->cap = cap;
-	}
-	memset(&jv->v[jv->n], 0, sizeof(jv->v[0]));
-	return &jv->v[jv->n++];
+        if (jv->n == jv->cap) {
+                int cap = jv->cap ? jv->cap * 2 : 8;
+                struct job *v = realloc(jv->v, (size_t)cap * sizeof(*v));
+                if (!v)
+                        return NULL;
+                jv->v = v;
+                jv->cap = cap;
+        }
+        memset(&jv->v[jv->n], 0, sizeof(jv->v[0]));
+        return &jv->v[jv->n++];
 }
 
 const char *job_state_name(int state)
 {
-	if (state < 0 || state >= JOB_STATE_COUNT)
-		return "unknown";
-	return state_names[state];
+        if (state < 0 || state >= JOB_STATE_COUNT)
+                return "unknown";
+        return state_names[state];
 }
 
 int job_state_parse(const char *s)
 {
-	for (int i = 0; i < JOB_STATE_COUNT; i++)
-		if (strcmp(s, state_names[i]) == 0)
-			return i;
-	return -1;
+        for (int i = 0; i < JOB_STATE_COUNT; i++)
+                if (strcmp(s, state_names[i]) == 0)
+                        return i;
+        return -1;
 }
 
 bool job_state_terminal(int state)
 {
-	return state == JOB_COMPLETED || state == JOB_DEAD || state == JOB_CANCELLED;
+        return state == JOB_COMPLETED || state == JOB_DEAD || state == JOB_CANCELLED;
 }
 
 const char *job_priority_name(int prio)
 {
-	if (prio < 0 || prio >= PRIO_COUNT)
-		return "unknown";
-	return prio_names[prio];
+        if (prio < 0 || prio >= PRIO_COUNT)
+                return "unknown";
+        return prio_names[prio];
 }
 
 int job_priority_parse(const char *s)
 {
-	for (int i = 0; i < PRIO_COUNT; i++)
-		if (strcmp(s, prio_names[i]) == 0)
-			return i;
-	return -1;
+        for (int i = 0; i < PRIO_COUNT; i++)
+                if (strcmp(s, prio_names[i]) == 0)
+                        return i;
+        return -1;
 }
 
 const char *backoff_type_name(int type)
 {
-	if (type < 0 || type > BACKOFF_NONE)
-		return "unknown";
-	return backoff_names[type];
+        if (type < 0 || type > BACKOFF_NONE)
+                return "unknown";
+        return backoff_names[type];
 }
 
 int backoff_type_parse(const char *s)
 {
-	for (int i = 0; i <= BACKOFF_NONE; i++)
-		if (strcmp(s, backoff_names[i]) == 0)
-			return i;
-	return -1;
+        for (int i = 0; i <= BACKOFF_NONE; i++)
+                if (strcmp(s, backoff_names[i]) == 0)
+                        return i;
+        return -1;
 }

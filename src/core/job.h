@@ -12,81 +12,87 @@
 #include <stdint.h>
 
 enum job_state {
-	JOB_PENDING = 0,   /* waiting on dependencies */
-	JOB_SCHEDULED = 1, /* run_at in the future */
-	JOB_QUEUED = 2,    /* ready to be claimed */
-	JOB_RUNNING = 3,   /* leased by a worker */
-	JOB_RETRYING = 4,  /* an attempt failed; waiting for its backoff */
-	JOB_COMPLETED = 5,
-	JOB_DEAD = 6,
-	JOB_CANCELLED = 7,
-	JOB_STATE_COUNT = 8
+        JOB_PENDING = 0,   /* waiting on dependencies */
+        JOB_SCHEDULED = 1, /* run_at in the future */
+        JOB_QUEUED = 2,    /* ready to be claimed */
+        JOB_RUNNING = 3,   /* leased by a worker */
+        JOB_RETRYING = 4,  /* an attempt failed; waiting for its backoff */
+        JOB_COMPLETED = 5,
+        JOB_DEAD = 6,
+        JOB_CANCELLED = 7,
+        JOB_STATE_COUNT = 8
 };
 
-enum job_priority { PRIO_CRITICAL = 0, PRIO_HIGH = 1, PRIO_NORMAL = 2, PRIO_LOW = 3, PRIO_COUNT = 4 };
+enum job_priority {
+        PRIO_CRITICAL = 0,
+        PRIO_HIGH = 1,
+        PRIO_NORMAL = 2,
+        PRIO_LOW = 3,
+        PRIO_COUNT = 4
+};
 
 enum backoff_type {
-	BACKOFF_EXPONENTIAL = 0,
-	BACKOFF_FIXED = 1,
-	BACKOFF_IMMEDIATE = 2,
-	BACKOFF_NONE = 3
+        BACKOFF_EXPONENTIAL = 0,
+        BACKOFF_FIXED = 1,
+        BACKOFF_IMMEDIATE = 2,
+        BACKOFF_NONE = 3
 };
 
 /* What the holder of the job's current lease token has done with it. */
 enum lease_settled {
-	SETTLED_NONE = 0,
-	SETTLED_COMPLETE = 1,
-	SETTLED_FAIL = 2,
-	SETTLED_EXPIRED = 3 /* the lease ran out; the attempt failed with lease_expired */
+        SETTLED_NONE = 0,
+        SETTLED_COMPLETE = 1,
+        SETTLED_FAIL = 2,
+        SETTLED_EXPIRED = 3 /* the lease ran out; the attempt failed with lease_expired */
 };
 
 struct backoff {
-	int type;        /* enum backoff_type */
-	int64_t base_ms; /* first delay (exponential), the delay (fixed) */
-	int64_t max_ms;  /* cap on any delay */
+        int type;        /* enum backoff_type */
+        int64_t base_ms; /* first delay (exponential), the delay (fixed) */
+        int64_t max_ms;  /* cap on any delay */
 };
 
 struct job {
-	int64_t id;
-	char *tenant;
-	char *queue;
-	char *type;
-	char *payload; /* JSON text, never NULL once stored */
-	int priority;  /* enum job_priority */
-	int state;     /* enum job_state */
-	int64_t run_at_ms;
-	int attempt; /* attempts started so far */
-	int max_attempts;
-	struct backoff backoff;
-	int64_t lease_ms; /* lease length for each claim */
-	char *idempotency_key;
-	char *key; /* dedup key: one pending job per tenant, queue and key */
-	char *request_id;
-	char *execution_id;
-	char *traceparent;
-	char *lease; /* current (or last settled) lease token; NULL before the first claim */
-	int64_t lease_until_ms;
-	char *worker;
-	int settled; /* enum lease_settled, for the token in lease */
-	bool cancel_requested;
-	int64_t version; /* bumped on every replace of a keyed job */
-	int64_t created_at_ms;
-	int64_t started_at_ms; /* start of the latest attempt */
-	int64_t finished_at_ms;
-	int64_t ready_at_ms; /* when it last became ready (enqueue-to-claim wait) */
-	char *result;     /* JSON text or NULL */
-	char *last_error; /* plain text or NULL */
-	char *progress;   /* JSON object text or NULL */
-	char *attempts;   /* JSON array text: [{attempt, worker, started_at, ...}] */
-	char *steps;      /* JSON array text: [{step, started_at, finished_at}] */
-	char *cancel_reason;
+        int64_t id;
+        char *tenant;
+        char *queue;
+        char *type;
+        char *payload; /* JSON text, never NULL once stored */
+        int priority;  /* enum job_priority */
+        int state;     /* enum job_state */
+        int64_t run_at_ms;
+        int attempt; /* attempts started so far */
+        int max_attempts;
+        struct backoff backoff;
+        int64_t lease_ms; /* lease length for each claim */
+        char *idempotency_key;
+        char *key; /* dedup key: one pending job per tenant, queue and key */
+        char *request_id;
+        char *execution_id;
+        char *traceparent;
+        char *lease; /* current (or last settled) lease token; NULL before the first claim */
+        int64_t lease_until_ms;
+        char *worker;
+        int settled; /* enum lease_settled, for the token in lease */
+        bool cancel_requested;
+        int64_t version; /* bumped on every replace of a keyed job */
+        int64_t created_at_ms;
+        int64_t started_at_ms; /* start of the latest attempt */
+        int64_t finished_at_ms;
+        int64_t ready_at_ms; /* when it last became ready (enqueue-to-claim wait) */
+        char *result;        /* JSON text or NULL */
+        char *last_error;    /* plain text or NULL */
+        char *progress;      /* JSON object text or NULL */
+        char *attempts;      /* JSON array text: [{attempt, worker, started_at, ...}] */
+        char *steps;         /* JSON array text: [{step, started_at, finished_at}] */
+        char *cancel_reason;
 };
 
 /* A growable array of jobs; owns the jobs and their strings. */
 struct job_vec {
-	struct job *v;
-	int n;
-	int cap;
+        struct job *v;
+        int n;
+        int cap;
 };
 
 void job_free(struct job *j);

@@ -10,6 +10,15 @@
  * each a handful of indexed reads and writes per job. The attempt and step
  * logs are small JSON arrays kept in the job row (bounded by history_max), so a
  * claim or a settle touches one row.
+ *
+ * Effects: every state change goes through become_ready, become_terminal or
+ * place, which report the change to the loop thread (txn.h): a job made ready
+ * wakes its queue's claim waiters, a terminal job wakes its own waiters, and
+ * every instant written that the leader must act on (run_at of a scheduled or
+ * retrying job, lease_until, the retention purge of a finished job, the
+ * expiry of an idempotency record) re-arms the next-deadline timer. Events and
+ * duration samples for metrics are recorded next to the change they count;
+ * when the op rolls back, exec.c drops them with it.
  */
 #include "core/jobs.h"
 
@@ -27,210 +36,231 @@
 
 int64_t backoff_delay_ms(const struct backoff *b, int attempt, uint64_t (*rnd)(uint64_t bound))
 {
-	int64_t d;
+        int64_t d;
 
-	switch (b->type) {
-	case BACKOFF_NONE:
-		return -1;
-	case BACKOFF_IMMEDIATE:
-		return 0;
-	case BACKOFF_FIXED:
-		return b->base_ms;
-	default:
-		break;
-	}
-	d = b->base_ms;
-	for (int i = 1; i < attempt && d < b->max_ms; i++)
-		d *= 2;
-	if (d > b->max_ms)
-		d = b->max_ms;
-	/* Equal jitter: at least half the delay, so retries never bunch at zero. */
-	return d / 2 + (int64_t)rnd((uint64_t)(d - d / 2) + 1);
+        switch (b->type) {
+        case BACKOFF_NONE:
+                return -1;
+        case BACKOFF_IMMEDIATE:
+                return 0;
+        case BACKOFF_FIXED:
+                return b->base_ms;
+        default:
+                break;
+        }
+        d = b->base_ms;
+        for (int i = 1; i < attempt && d < b->max_ms; i++)
+                d *= 2;
+        if (d > b->max_ms)
+                d = b->max_ms;
+        /* Equal jitter: at least half the delay, so retries never bunch at zero. */
+        return d / 2 + (int64_t)rnd((uint64_t)(d - d / 2) + 1);
 }
 
 /* ---- attempt and step logs (JSON arrays in the job row) ---- */
 
 static json_t *load_array(const char *text)
 {
-	json_t *a = text ? json_loads(text, 0, NULL) : NULL;
+        json_t *a = text ? json_loads(text, 0, NULL) : NULL;
 
-	if (a && json_is_array(a))
-		return a;
-	json_decref(a);
-	return json_array();
+        if (a && json_is_array(a))
+                return a;
+        json_decref(a);
+        return json_array();
 }
 
 /* Replaces *text with the serialized array, dropping the oldest entries beyond
  * max. Consumes the reference to a. */
 static int store_array(char **text, json_t *a, int max)
 {
-	char *s;
+        char *s;
 
-	while (max > 0 && json_array_size(a) > (size_t)max)
-		json_array_remove(a, 0);
-	s = json_dumps(a, JSON_COMPACT);
-	json_decref(a);
-	if (!s)
-		return BATON_ENOMEM;
-	free(*text);
-	*text = s;
-	return 0;
+        while (max > 0 && json_array_size(a) > (size_t)max)
+                json_array_remove(a, 0);
+        s = json_dumps(a, JSON_COMPACT);
+        json_decref(a);
+        if (!s)
+                return BATON_ENOMEM;
+        free(*text);
+        *text = s;
+        return 0;
 }
 
 static json_t *time_json(int64_t ms)
 {
-	char tmp[40];
+        char tmp[40];
 
-	if (!ms)
-		return json_null();
-	time_format_ms(ms, tmp, sizeof(tmp));
-	return json_string(tmp);
+        if (!ms)
+                return json_null();
+        time_format_ms(ms, tmp, sizeof(tmp));
+        return json_string(tmp);
 }
 
 static json_t *str_json(const char *s)
 {
-	return s ? json_string(s) : json_null();
+        return s ? json_string(s) : json_null();
 }
 
 static int attempt_open(struct txn *tx, struct job *j)
 {
-	json_t *a = load_array(j->attempts);
-	json_t *e = json_object();
+        json_t *a = load_array(j->attempts);
+        json_t *e = json_object();
 
-	json_object_set_new(e, "attempt", json_integer(j->attempt));
-	json_object_set_new(e, "worker", str_json(j->worker));
-	json_object_set_new(e, "started_at", time_json(j->started_at_ms));
-	json_object_set_new(e, "finished_at", json_null());
-	json_object_set_new(e, "outcome", json_null());
-	json_object_set_new(e, "error", json_null());
-	json_array_append_new(a, e);
-	return store_array(&j->attempts, a, tx->limits->history_max);
+        json_object_set_new(e, "attempt", json_integer(j->attempt));
+        json_object_set_new(e, "worker", str_json(j->worker));
+        json_object_set_new(e, "started_at", time_json(j->started_at_ms));
+        json_object_set_new(e, "finished_at", json_null());
+        json_object_set_new(e, "outcome", json_null());
+        json_object_set_new(e, "error", json_null());
+        json_array_append_new(a, e);
+        return store_array(&j->attempts, a, tx->limits->history_max);
 }
 
 /* Closes the latest attempt entry with its outcome. */
 static int attempt_close(struct txn *tx, struct job *j, const char *outcome, const char *error)
 {
-	json_t *a = load_array(j->attempts);
-	size_t n = json_array_size(a);
+        json_t *a = load_array(j->attempts);
+        size_t n = json_array_size(a);
 
-	if (n > 0) {
-		json_t *e = json_array_get(a, n - 1);
-		json_object_set_new(e, "finished_at", time_json(tx->now_ms));
-		json_object_set_new(e, "outcome", json_string(outcome));
-		json_object_set_new(e, "error", str_json(error));
-	}
-	return store_array(&j->attempts, a, tx->limits->history_max);
+        if (n > 0) {
+                json_t *e = json_array_get(a, n - 1);
+                json_object_set_new(e, "finished_at", time_json(tx->now_ms));
+                json_object_set_new(e, "outcome", json_string(outcome));
+                json_object_set_new(e, "error", str_json(error));
+        }
+        return store_array(&j->attempts, a, tx->limits->history_max);
 }
 
 /* Records a change of step: closes the open step and opens the new one. */
 static int step_change(struct txn *tx, struct job *j, const char *step)
 {
-	json_t *a = load_array(j->steps);
-	size_t n = json_array_size(a);
-	json_t *e;
+        json_t *a = load_array(j->steps);
+        size_t n = json_array_size(a);
+        json_t *e;
 
-	if (n > 0) {
-		json_t *last = json_array_get(a, n - 1);
-		const char *name = json_string_value(json_object_get(last, "step"));
-		if (name && strcmp(name, step) == 0 &&
-		    json_is_null(json_object_get(last, "finished_at"))) {
-			json_decref(a);
-			return 0;
-		}
-		if (json_is_null(json_object_get(last, "finished_at")))
-			json_object_set_new(last, "finished_at", time_json(tx->now_ms));
-	}
-	e = json_object();
-	json_object_set_new(e, "step", json_string(step));
-	json_object_set_new(e, "attempt", json_integer(j->attempt));
-	json_object_set_new(e, "started_at", time_json(tx->now_ms));
-	json_object_set_new(e, "finished_at", json_null());
-	json_array_append_new(a, e);
-	return store_array(&j->steps, a, tx->limits->history_max);
+        if (n > 0) {
+                json_t *last = json_array_get(a, n - 1);
+                const char *name = json_string_value(json_object_get(last, "step"));
+                if (name && strcmp(name, step) == 0 &&
+                    json_is_null(json_object_get(last, "finished_at"))) {
+                        json_decref(a);
+                        return 0;
+                }
+                if (json_is_null(json_object_get(last, "finished_at")))
+                        json_object_set_new(last, "finished_at", time_json(tx->now_ms));
+        }
+        e = json_object();
+        json_object_set_new(e, "step", json_string(step));
+        json_object_set_new(e, "attempt", json_integer(j->attempt));
+        json_object_set_new(e, "started_at", time_json(tx->now_ms));
+        json_object_set_new(e, "finished_at", json_null());
+        json_array_append_new(a, e);
+        return store_array(&j->steps, a, tx->limits->history_max);
 }
 
 /* Closes an open step when the attempt ends, so the log has no dangling step. */
 static int step_close(struct txn *tx, struct job *j)
 {
-	json_t *a;
-	json_t *last;
-	size_t n;
+        json_t *a;
+        json_t *last;
+        size_t n;
 
-	if (!j->steps)
-		return 0;
-	a = load_array(j->steps);
-	n = json_array_size(a);
-	last = n ? json_array_get(a, n - 1) : NULL;
-	if (!last || !json_is_null(json_object_get(last, "finished_at"))) {
-		json_decref(a);
-		return 0;
-	}
-	json_object_set_new(last, "finished_at", time_json(tx->now_ms));
-	return store_array(&j->steps, a, tx->limits->history_max);
+        if (!j->steps)
+                return 0;
+        a = load_array(j->steps);
+        n = json_array_size(a);
+        last = n ? json_array_get(a, n - 1) : NULL;
+        if (!last || !json_is_null(json_object_get(last, "finished_at"))) {
+                json_decref(a);
+                return 0;
+        }
+        json_object_set_new(last, "finished_at", time_json(tx->now_ms));
+        return store_array(&j->steps, a, tx->limits->history_max);
 }
 
 /* ---- state changes ---- */
 
+/* Every move to a terminal state goes through here, so that each one wakes the
+ * job's waiters, is counted, and arms the timer for the row's retention purge
+ * (the purge deadline is new whenever nothing older is waiting for it). */
 static int become_terminal(struct txn *tx, struct job *j, int state)
 {
-	j->state = state;
-	j->finished_at_ms = tx->now_ms;
-	return txn_note_terminal(tx, j->id);
+        const struct limits *l = tx->limits;
+        int ev;
+        int rc;
+
+        BATON_ASSERT(job_state_terminal(state));
+        ev = state == JOB_COMPLETED ? EV_COMPLETED : state == JOB_DEAD ? EV_DEAD : EV_CANCELLED;
+        j->state = state;
+        j->finished_at_ms = tx->now_ms;
+        rc = txn_note_terminal(tx, j->id);
+        if (!rc)
+                rc = txn_note_event(tx, j->tenant, j->queue, ev, 1);
+        txn_note_deadline(tx, j->finished_at_ms +
+                                  (state == JOB_COMPLETED ? l->completed_ttl_ms : l->dead_ttl_ms));
+        return rc;
 }
 
+/* Every move to queued goes through here: claim waiters of the queue must be
+ * woken after the commit, and ready_at starts the enqueue-to-claim wait. */
 static int become_ready(struct txn *tx, struct job *j)
 {
-	j->state = JOB_QUEUED;
-	j->ready_at_ms = tx->now_ms;
-	return txn_note_ready(tx, j->tenant, j->queue);
+        j->state = JOB_QUEUED;
+        j->ready_at_ms = tx->now_ms;
+        return txn_note_ready(tx, j->tenant, j->queue);
 }
 
 /* Schedules the job at run_at_ms: ready now or scheduled for later. */
 static int place(struct txn *tx, struct job *j, int later_state)
 {
-	if (j->run_at_ms <= tx->now_ms)
-		return become_ready(tx, j);
-	j->state = later_state;
-	j->ready_at_ms = 0;
-	txn_note_deadline(tx, j->run_at_ms);
-	return 0;
+        if (j->run_at_ms <= tx->now_ms)
+                return become_ready(tx, j);
+        j->state = later_state;
+        j->ready_at_ms = 0;
+        txn_note_deadline(tx, j->run_at_ms);
+        return 0;
 }
 
 /* After a failed attempt: retry per policy, or dead, or cancelled if asked. */
 static int after_failure(struct txn *tx, struct job *j, bool retryable, int64_t retry_in_ms)
 {
-	int64_t delay;
+        int64_t delay;
+        int rc;
 
-	if (j->cancel_requested) {
-		str_set(&j->cancel_reason, "cancelled");
-		return become_terminal(tx, j, JOB_CANCELLED);
-	}
-	delay = backoff_delay_ms(&j->backoff, j->attempt, rand_below);
-	if (!retryable || j->attempt >= j->max_attempts || delay < 0)
-		return become_terminal(tx, j, JOB_DEAD);
-	if (retry_in_ms >= 0)
-		delay = retry_in_ms;
-	j->run_at_ms = tx->now_ms + delay;
-	return place(tx, j, JOB_RETRYING);
+        if (j->cancel_requested) {
+                rc = str_set(&j->cancel_reason, "cancelled");
+                return rc ? rc : become_terminal(tx, j, JOB_CANCELLED);
+        }
+        delay = backoff_delay_ms(&j->backoff, j->attempt, rand_below);
+        if (!retryable || j->attempt >= j->max_attempts || delay < 0)
+                return become_terminal(tx, j, JOB_DEAD);
+        if (retry_in_ms >= 0)
+                delay = retry_in_ms;
+        j->run_at_ms = tx->now_ms + delay;
+        /* Counted as a retry even when the delay is zero and the job is ready at
+         * once: it is another attempt of the same job. */
+        rc = txn_note_event(tx, j->tenant, j->queue, EV_RETRIED, 1);
+        return rc ? rc : place(tx, j, JOB_RETRYING);
 }
 
 /* The lease ran out: the attempt fails with lease_expired. */
 static int expire_lease(struct txn *tx, struct job *j)
 {
-	int rc;
+        int rc;
 
-	BATON_ASSERT(j->state == JOB_RUNNING);
-	rc = attempt_close(tx, j, "lease_expired", "lease expired");
-	if (!rc)
-		rc = step_close(tx, j);
-	if (!rc)
-		rc = str_set(&j->last_error, "lease expired");
-	if (rc)
-		return rc;
-	j->settled = SETTLED_EXPIRED;
-	free(j->worker);
-	j->worker = NULL;
-	return after_failure(tx, j, true, -1);
+        BATON_ASSERT(j->state == JOB_RUNNING);
+        rc = attempt_close(tx, j, "lease_expired", "lease expired");
+        if (!rc)
+                rc = step_close(tx, j);
+        if (!rc)
+                rc = str_set(&j->last_error, "lease expired");
+        if (rc)
+                return rc;
+        j->settled = SETTLED_EXPIRED;
+        free(j->worker);
+        j->worker = NULL;
+        rc = txn_note_event(tx, j->tenant, j->queue, EV_EXPIRED, 1);
+        return rc ? rc : after_failure(tx, j, true, -1);
 }
 
 /* ---- enqueue ---- */
@@ -238,631 +268,714 @@ static int expire_lease(struct txn *tx, struct job *j)
 /* Moves req->job into res->job (the request no longer owns the strings). */
 static void move_job(struct job *dst, struct job *src)
 {
-	*dst = *src;
-	memset(src, 0, sizeof(*src));
+        *dst = *src;
+        memset(src, 0, sizeof(*src));
 }
 
 static int enqueue_idempotent(struct txn *tx, struct enqueue_req *req, struct enqueue_res *res,
-			      bool *handled)
+                              bool *handled)
 {
-	struct idem_rec rec = {0};
-	int rc;
+        struct idem_rec rec = {0};
+        int rc;
 
-	*handled = false;
-	rc = tx->ops->idem_get(tx->st, req->job.tenant, req->job.idempotency_key, &rec);
-	if (rc == BATON_ENOTFOUND)
-		return 0;
-	if (rc)
-		return rc;
-	if (rec.expires_at_ms <= tx->now_ms)
-		goto out;
-	if (strcmp(rec.payload_hash, req->payload_hash) != 0) {
-		rc = BATON_EIDEM;
-		goto out;
-	}
-	rc = tx->ops->job_get(tx->st, req->job.tenant, rec.job_id, &res->job);
-	if (rc == BATON_ENOTFOUND) {
-		rc = 0; /* the job was purged: the key starts afresh */
-		goto out;
-	}
-	if (!rc) {
-		res->duplicate = true;
-		*handled = true;
-	}
+        *handled = false;
+        rc = tx->ops->idem_get(tx->st, req->job.tenant, req->job.idempotency_key, &rec);
+        if (rc == BATON_ENOTFOUND)
+                return 0;
+        if (rc)
+                return rc;
+        if (rec.expires_at_ms <= tx->now_ms)
+                goto out;
+        if (strcmp(rec.payload_hash, req->payload_hash) != 0) {
+                rc = BATON_EIDEM;
+                goto out;
+        }
+        rc = tx->ops->job_get(tx->st, req->job.tenant, rec.job_id, &res->job);
+        if (rc == BATON_ENOTFOUND) {
+                rc = 0; /* the job was purged: the key starts afresh */
+                goto out;
+        }
+        if (!rc) {
+                res->duplicate = true;
+                *handled = true;
+        }
 out:
-	idem_rec_free(&rec);
-	return rc;
+        idem_rec_free(&rec);
+        return rc;
+}
+
+/* Records req's idempotency key for job_id, so that a repeat within the TTL
+ * answers with that job. The record's expiry is a new purge deadline. */
+static int remember_idem(struct txn *tx, const struct enqueue_req *req, int64_t job_id)
+{
+        const struct job *j = &req->job;
+        struct idem_rec rec = {.tenant = j->tenant,
+                               .key = j->idempotency_key,
+                               .job_id = job_id,
+                               .payload_hash = (char *)req->payload_hash,
+                               .expires_at_ms = tx->now_ms + tx->limits->idempotency_ttl_ms};
+        int rc = tx->ops->idem_put(tx->st, &rec);
+
+        if (!rc)
+                txn_note_deadline(tx, rec.expires_at_ms);
+        return rc;
 }
 
 /* Replaces the pending job that holds req's key with req's contents. */
 static int enqueue_replace(struct txn *tx, struct enqueue_req *req, struct job *old)
 {
-	struct job *n = &req->job;
-	int rc;
+        struct job *n = &req->job;
+        int rc;
 
-	rc = str_set(&old->type, n->type);
-	if (!rc) {
-		free(old->payload);
-		old->payload = n->payload;
-		n->payload = NULL;
-	}
-	if (rc)
-		return rc;
-	old->priority = n->priority;
-	old->run_at_ms = n->run_at_ms;
-	old->max_attempts = n->max_attempts;
-	old->backoff = n->backoff;
-	old->lease_ms = n->lease_ms;
-	old->version++;
-	rc = place(tx, old, JOB_SCHEDULED);
-	if (!rc)
-		rc = tx->ops->job_update(tx->st, old);
-	return rc;
+        rc = str_set(&old->type, n->type);
+        if (!rc) {
+                free(old->payload);
+                old->payload = n->payload;
+                n->payload = NULL;
+        }
+        if (rc)
+                return rc;
+        old->priority = n->priority;
+        old->run_at_ms = n->run_at_ms;
+        old->max_attempts = n->max_attempts;
+        old->backoff = n->backoff;
+        old->lease_ms = n->lease_ms;
+        old->version++;
+        rc = place(tx, old, JOB_SCHEDULED);
+        if (!rc)
+                rc = tx->ops->job_update(tx->st, old);
+        return rc;
 }
 
 static int enqueue_keyed(struct txn *tx, struct enqueue_req *req, struct enqueue_res *res,
-			 bool *handled)
+                         bool *handled)
 {
-	int64_t id = 0;
-	int rc;
+        int64_t id = 0;
+        int rc;
 
-	*handled = false;
-	rc = tx->ops->job_find_key(tx->st, req->job.tenant, req->job.queue, req->job.key, &id);
-	if (rc == BATON_ENOTFOUND)
-		return 0;
-	if (rc)
-		return rc;
-	rc = tx->ops->job_get(tx->st, req->job.tenant, id, &res->job);
-	if (rc)
-		return rc;
-	*handled = true;
-	if (!req->on_key_replace) {
-		res->duplicate = true;
-		return 0;
-	}
-	res->replaced = true;
-	return enqueue_replace(tx, req, &res->job);
+        *handled = false;
+        rc = tx->ops->job_find_key(tx->st, req->job.tenant, req->job.queue, req->job.key, &id);
+        if (rc == BATON_ENOTFOUND)
+                return 0;
+        if (rc)
+                return rc;
+        rc = tx->ops->job_get(tx->st, req->job.tenant, id, &res->job);
+        if (rc)
+                return rc;
+        *handled = true;
+        if (!req->on_key_replace) {
+                res->duplicate = true;
+                return 0;
+        }
+        res->replaced = true;
+        return enqueue_replace(tx, req, &res->job);
 }
 
 static int enqueue_new(struct txn *tx, struct enqueue_req *req, struct enqueue_res *res)
 {
-	struct job *j = &req->job;
-	int rc;
+        struct job *j = &req->job;
+        int rc;
 
-	j->attempt = 0;
-	j->version = 1;
-	j->created_at_ms = tx->now_ms;
-	j->settled = SETTLED_NONE;
-	if (!j->payload)
-		rc = str_set(&j->payload, "null");
-	else
-		rc = 0;
-	if (!rc)
-		rc = place(tx, j, JOB_SCHEDULED);
-	if (!rc)
-		rc = tx->ops->queue_ensure(tx->st, j->tenant, j->queue, tx->now_ms);
-	if (!rc)
-		rc = tx->ops->job_insert(tx->st, j);
-	if (!rc && j->idempotency_key) {
-		struct idem_rec rec = {.tenant = j->tenant,
-				       .key = j->idempotency_key,
-				       .job_id = j->id,
-				       .payload_hash = req->payload_hash,
-				       .expires_at_ms = tx->now_ms + tx->limits->idempotency_ttl_ms};
-		rc = tx->ops->idem_put(tx->st, &rec);
-	}
-	if (!rc)
-		move_job(&res->job, j);
-	return rc;
+        j->attempt = 0;
+        j->version = 1;
+        j->created_at_ms = tx->now_ms;
+        j->settled = SETTLED_NONE;
+        if (!j->payload)
+                rc = str_set(&j->payload, "null");
+        else
+                rc = 0;
+        if (!rc)
+                rc = place(tx, j, JOB_SCHEDULED);
+        if (!rc)
+                rc = tx->ops->queue_ensure(tx->st, j->tenant, j->queue, tx->now_ms);
+        if (!rc)
+                rc = tx->ops->job_insert(tx->st, j);
+        if (!rc && j->idempotency_key)
+                rc = remember_idem(tx, req, j->id);
+        if (!rc)
+                rc = txn_note_event(tx, j->tenant, j->queue, EV_ENQUEUED, 1);
+        if (!rc)
+                move_job(&res->job, j);
+        return rc;
 }
 
 int job_enqueue(struct txn *tx, struct enqueue_req *req, struct enqueue_res *res)
 {
-	struct job *j = &req->job;
-	bool handled = false;
-	int rc = 0;
+        struct job *j = &req->job;
+        bool handled = false;
+        int rc = 0;
 
-	memset(res, 0, sizeof(*res));
-	if (j->run_at_ms) {
-		if (j->run_at_ms - tx->now_ms > tx->limits->delay_max_ms)
-			return BATON_ERANGE;
-		if (j->run_at_ms < tx->now_ms)
-			j->run_at_ms = tx->now_ms;
-	} else {
-		j->run_at_ms = tx->now_ms + req->delay_ms;
-	}
-	if (j->idempotency_key)
-		rc = enqueue_idempotent(tx, req, res, &handled);
-	if (!rc && !handled && j->key)
-		rc = enqueue_keyed(tx, req, res, &handled);
-	if (!rc && !handled)
-		rc = enqueue_new(tx, req, res);
-	if (rc)
-		job_free(&res->job);
-	return rc;
+        memset(res, 0, sizeof(*res));
+        if (j->run_at_ms) {
+                if (j->run_at_ms - tx->now_ms > tx->limits->delay_max_ms)
+                        return BATON_ERANGE;
+                if (j->run_at_ms < tx->now_ms)
+                        j->run_at_ms = tx->now_ms;
+        } else {
+                j->run_at_ms = tx->now_ms + req->delay_ms;
+        }
+        if (j->idempotency_key)
+                rc = enqueue_idempotent(tx, req, res, &handled);
+        if (!rc && !handled && j->key) {
+                rc = enqueue_keyed(tx, req, res, &handled);
+                /* A repeat of this idempotency key must answer with the job the key
+                 * clash returned, even after that job has left the pending states
+                 * and the dedup key would no longer find it. */
+                if (!rc && handled && j->idempotency_key)
+                        rc = remember_idem(tx, req, res->job.id);
+        }
+        if (!rc && !handled)
+                rc = enqueue_new(tx, req, res);
+        if (rc)
+                job_free(&res->job);
+        return rc;
 }
 
 /* ---- claim, heartbeat, settle ---- */
 
 static int claim_one(struct txn *tx, const struct claim_req *req, int64_t id, struct job_vec *out)
 {
-	struct job *j = job_vec_push(out);
-	char token[RAND_TOKEN_LEN + 1];
-	int rc;
+        struct job *j = job_vec_push(out);
+        char token[RAND_TOKEN_LEN + 1];
+        int rc;
 
-	if (!j)
-		return BATON_ENOMEM;
-	rc = tx->ops->job_get(tx->st, req->tenant, id, j);
-	if (!rc)
-		rc = rand_token(token);
-	if (!rc)
-		rc = str_set(&j->lease, token);
-	if (!rc)
-		rc = str_set(&j->worker, req->worker);
-	if (rc)
-		return rc;
-	BATON_ASSERT(j->state == JOB_QUEUED);
-	j->state = JOB_RUNNING;
-	j->attempt++;
-	j->settled = SETTLED_NONE;
-	j->started_at_ms = tx->now_ms;
-	j->lease_until_ms = tx->now_ms + (req->lease_ms > 0 ? req->lease_ms : j->lease_ms);
-	rc = attempt_open(tx, j);
-	if (!rc)
-		rc = tx->ops->job_update(tx->st, j);
-	txn_note_deadline(tx, j->lease_until_ms);
-	return rc;
+        if (!j)
+                return BATON_ENOMEM;
+        rc = tx->ops->job_get(tx->st, req->tenant, id, j);
+        if (!rc)
+                rc = rand_token(token);
+        if (!rc)
+                rc = str_set(&j->lease, token);
+        if (!rc)
+                rc = str_set(&j->worker, req->worker);
+        if (rc)
+                return rc;
+        BATON_ASSERT(j->state == JOB_QUEUED);
+        j->state = JOB_RUNNING;
+        j->attempt++;
+        j->settled = SETTLED_NONE;
+        j->started_at_ms = tx->now_ms;
+        j->lease_until_ms = tx->now_ms + (req->lease_ms > 0 ? req->lease_ms : j->lease_ms);
+        rc = attempt_open(tx, j);
+        if (!rc)
+                rc = tx->ops->job_update(tx->st, j);
+        /* ready_at is always set for a queued job; 0 would only come from a row
+         * written by hand and must not count as a wait of 55 years. */
+        if (!rc && j->ready_at_ms > 0)
+                rc = txn_note_sample(tx, OBS_WAIT, tx->now_ms - j->ready_at_ms);
+        if (!rc)
+                txn_note_deadline(tx, j->lease_until_ms);
+        return rc;
 }
 
 int job_claim(struct txn *tx, const struct claim_req *req, struct job_vec *out)
 {
-	struct queue_rec q = {0};
-	int64_t *ids = NULL;
-	int n = 0;
-	int rc;
+        struct queue_rec q = {0};
+        int64_t *ids = NULL;
+        int n = 0;
+        int rc;
 
-	rc = tx->ops->queue_get(tx->st, req->tenant, req->queue, &q);
-	if (rc == BATON_ENOTFOUND)
-		return 0; /* no such queue yet: nothing to hand out */
-	if (rc || q.paused)
-		goto out;
-	ids = malloc((size_t)req->max * sizeof(*ids));
-	if (!ids) {
-		rc = BATON_ENOMEM;
-		goto out;
-	}
-	rc = tx->ops->job_ready_ids(tx->st, req->tenant, req->queue, req->max, ids, &n);
-	for (int i = 0; i < n && !rc; i++)
-		rc = claim_one(tx, req, ids[i], out);
+        if (req->max <= 0)
+                return BATON_EINVAL;
+        rc = tx->ops->queue_get(tx->st, req->tenant, req->queue, &q);
+        if (rc == BATON_ENOTFOUND)
+                return 0; /* no such queue yet: nothing to hand out */
+        if (rc || q.paused)
+                goto out;
+        ids = malloc((size_t)req->max * sizeof(*ids));
+        if (!ids) {
+                rc = BATON_ENOMEM;
+                goto out;
+        }
+        rc = tx->ops->job_ready_ids(tx->st, req->tenant, req->queue, req->max, ids, &n);
+        for (int i = 0; i < n && !rc; i++)
+                rc = claim_one(tx, req, ids[i], out);
+        if (!rc && n > 0)
+                rc = txn_note_event(tx, req->tenant, req->queue, EV_CLAIMED, n);
 out:
-	free(ids);
-	queue_rec_free(&q);
-	return rc;
+        if (rc)
+                job_vec_free(out); /* the op rolls back: no job was handed out */
+        free(ids);
+        queue_rec_free(&q);
+        return rc;
 }
 
 /* Loads a job and checks that lease is its live lease. */
 static int load_leased(struct txn *tx, const char *tenant, int64_t id, const char *lease,
-		       struct job *j)
+                       struct job *j)
 {
-	int rc = tx->ops->job_get(tx->st, tenant, id, j);
+        int rc = tx->ops->job_get(tx->st, tenant, id, j);
 
-	if (rc)
-		return rc;
-	if (!j->lease || strcmp(j->lease, lease) != 0)
-		return BATON_ELEASE;
-	if (j->settled == SETTLED_EXPIRED)
-		return BATON_EEXPIRED;
-	return 0;
+        if (rc)
+                return rc;
+        if (!lease || !j->lease || strcmp(j->lease, lease) != 0)
+                return BATON_ELEASE;
+        if (j->settled == SETTLED_EXPIRED)
+                return BATON_EEXPIRED;
+        return 0;
 }
 
 int job_heartbeat(struct txn *tx, const struct heartbeat_req *req, struct job *out)
 {
-	int rc = load_leased(tx, req->tenant, req->id, req->lease, out);
+        int rc;
 
-	if (rc)
-		return rc;
-	if (out->settled != SETTLED_NONE || out->state != JOB_RUNNING)
-		return BATON_ECONFLICT;
-	if (out->lease_until_ms <= tx->now_ms) {
-		/* The reaper owns this attempt now; make sure it runs promptly. */
-		txn_note_deadline(tx, tx->now_ms);
-		return BATON_EEXPIRED;
-	}
-	out->lease_until_ms = tx->now_ms + (req->extend_ms > 0 ? req->extend_ms : out->lease_ms);
-	if (req->progress)
-		rc = str_set(&out->progress, req->progress);
-	if (!rc && req->step)
-		rc = step_change(tx, out, req->step);
-	if (!rc)
-		rc = tx->ops->job_update(tx->st, out);
-	return rc;
+        memset(out, 0, sizeof(*out));
+        rc = load_leased(tx, req->tenant, req->id, req->lease, out);
+        if (rc)
+                goto out;
+        if (out->settled != SETTLED_NONE || out->state != JOB_RUNNING) {
+                rc = BATON_ECONFLICT;
+                goto out;
+        }
+        if (out->lease_until_ms <= tx->now_ms) {
+                /* The reaper owns this attempt now; make sure it runs promptly. */
+                txn_note_deadline(tx, tx->now_ms);
+                rc = BATON_EEXPIRED;
+                goto out;
+        }
+        out->lease_until_ms = tx->now_ms + (req->extend_ms > 0 ? req->extend_ms : out->lease_ms);
+        if (req->progress)
+                rc = str_set(&out->progress, req->progress);
+        if (!rc && req->step)
+                rc = step_change(tx, out, req->step);
+        if (!rc)
+                rc = tx->ops->job_update(tx->st, out);
+        /* The timer may be armed for the old lease_until only; that wake-up finds
+         * nothing to expire and re-arms for this one, but noting it keeps the
+         * rule simple: every deadline written is reported. */
+        if (!rc)
+                txn_note_deadline(tx, out->lease_until_ms);
+out:
+        if (rc)
+                job_free(out);
+        return rc;
 }
 
 static int settle_complete(struct txn *tx, const struct settle_req *req, struct job *j)
 {
-	int rc = str_set(&j->result, req->result ? req->result : "null");
+        int rc = str_set(&j->result, req->result ? req->result : "null");
 
-	if (!rc)
-		rc = attempt_close(tx, j, "completed", NULL);
-	if (!rc)
-		rc = step_close(tx, j);
-	if (rc)
-		return rc;
-	j->settled = SETTLED_COMPLETE;
-	return become_terminal(tx, j, JOB_COMPLETED);
+        if (!rc)
+                rc = txn_note_sample(tx, OBS_RUN, tx->now_ms - j->started_at_ms);
+        if (!rc)
+                rc = attempt_close(tx, j, "completed", NULL);
+        if (!rc)
+                rc = step_close(tx, j);
+        if (rc)
+                return rc;
+        j->settled = SETTLED_COMPLETE;
+        return become_terminal(tx, j, JOB_COMPLETED);
 }
 
 static int settle_fail(struct txn *tx, const struct settle_req *req, struct job *j)
 {
-	const char *err = req->error ? req->error : "failed";
-	int rc = attempt_close(tx, j, "failed", err);
+        const char *err = req->error ? req->error : "failed";
+        /* A failure is a settle too: claim-to-settle covers every outcome a
+         * worker reports, so slow failures show in the histogram. */
+        int rc = txn_note_sample(tx, OBS_RUN, tx->now_ms - j->started_at_ms);
 
-	if (!rc)
-		rc = step_close(tx, j);
-	if (!rc)
-		rc = str_set(&j->last_error, err);
-	if (rc)
-		return rc;
-	j->settled = SETTLED_FAIL;
-	return after_failure(tx, j, req->retryable, req->retry_in_ms);
+        if (!rc)
+                rc = attempt_close(tx, j, "failed", err);
+        if (!rc)
+                rc = step_close(tx, j);
+        if (!rc)
+                rc = str_set(&j->last_error, err);
+        if (rc)
+                return rc;
+        j->settled = SETTLED_FAIL;
+        return after_failure(tx, j, req->retryable, req->retry_in_ms);
 }
 
 int job_settle(struct txn *tx, const struct settle_req *req, struct settle_res *res)
 {
-	struct job *j = &res->job;
-	int rc;
+        struct job *j = &res->job;
+        int rc;
 
-	memset(res, 0, sizeof(*res));
-	rc = load_leased(tx, req->tenant, req->id, req->lease, j);
-	if (rc)
-		goto out;
-	if (j->settled != SETTLED_NONE) {
-		/* A retry after a lost answer gets the first answer again. */
-		if (j->settled == req->outcome)
-			res->repeat = true;
-		else
-			rc = BATON_ECONFLICT;
-		goto out;
-	}
-	BATON_ASSERT(j->state == JOB_RUNNING);
-	if (j->lease_until_ms <= tx->now_ms) {
-		txn_note_deadline(tx, tx->now_ms);
-		rc = BATON_EEXPIRED;
-		goto out;
-	}
-	if (req->outcome == SETTLED_COMPLETE)
-		rc = settle_complete(tx, req, j);
-	else
-		rc = settle_fail(tx, req, j);
-	if (!rc)
-		rc = tx->ops->job_update(tx->st, j);
+        memset(res, 0, sizeof(*res));
+        rc = load_leased(tx, req->tenant, req->id, req->lease, j);
+        if (rc)
+                goto out;
+        if (j->settled != SETTLED_NONE) {
+                /* A retry after a lost answer gets the first answer again. */
+                if (j->settled == req->outcome)
+                        res->repeat = true;
+                else
+                        rc = BATON_ECONFLICT;
+                goto out;
+        }
+        BATON_ASSERT(j->state == JOB_RUNNING);
+        if (j->lease_until_ms <= tx->now_ms) {
+                txn_note_deadline(tx, tx->now_ms);
+                rc = BATON_EEXPIRED;
+                goto out;
+        }
+        if (req->outcome == SETTLED_COMPLETE)
+                rc = settle_complete(tx, req, j);
+        else
+                rc = settle_fail(tx, req, j);
+        if (!rc)
+                rc = tx->ops->job_update(tx->st, j);
 out:
-	if (rc)
-		job_free(j);
-	return rc;
+        if (rc)
+                job_free(j);
+        return rc;
 }
 
 /* ---- cancel, retry, reads ---- */
 
 int job_cancel(struct txn *tx, const char *tenant, int64_t id, struct job *out)
 {
-	int rc = tx->ops->job_get(tx->st, tenant, id, out);
+        int rc;
 
-	if (rc)
-		return rc;
-	if (job_state_terminal(out->state))
-		return BATON_ESTATE;
-	if (out->state == JOB_RUNNING) {
-		out->cancel_requested = true;
-	} else {
-		rc = str_set(&out->cancel_reason, "cancelled");
-		if (!rc)
-			rc = become_terminal(tx, out, JOB_CANCELLED);
-	}
-	if (!rc)
-		rc = tx->ops->job_update(tx->st, out);
-	return rc;
+        memset(out, 0, sizeof(*out));
+        rc = tx->ops->job_get(tx->st, tenant, id, out);
+        if (rc)
+                goto out;
+        if (job_state_terminal(out->state)) {
+                rc = BATON_ESTATE;
+                goto out;
+        }
+        if (out->state == JOB_RUNNING) {
+                /* The worker holds the attempt; it learns of the request on its next
+                 * heartbeat, and its settle or lease expiry ends the job. */
+                out->cancel_requested = true;
+        } else {
+                rc = str_set(&out->cancel_reason, "cancelled");
+                if (!rc)
+                        rc = become_terminal(tx, out, JOB_CANCELLED);
+        }
+        if (!rc)
+                rc = tx->ops->job_update(tx->st, out);
+out:
+        if (rc)
+                job_free(out);
+        return rc;
 }
 
 /* Makes a dead or cancelled job ready again with a fresh attempt budget. */
 static int revive(struct txn *tx, struct job *j)
 {
-	if (j->state != JOB_DEAD && j->state != JOB_CANCELLED)
-		return BATON_ESTATE;
-	j->attempt = 0;
-	j->run_at_ms = tx->now_ms;
-	j->finished_at_ms = 0;
-	j->cancel_requested = false;
-	j->settled = SETTLED_NONE;
-	free(j->cancel_reason);
-	j->cancel_reason = NULL;
-	free(j->lease);
-	j->lease = NULL;
-	j->lease_until_ms = 0;
-	return become_ready(tx, j);
+        if (j->state != JOB_DEAD && j->state != JOB_CANCELLED)
+                return BATON_ESTATE;
+        j->attempt = 0;
+        j->run_at_ms = tx->now_ms;
+        j->finished_at_ms = 0;
+        j->cancel_requested = false;
+        j->settled = SETTLED_NONE;
+        free(j->cancel_reason);
+        j->cancel_reason = NULL;
+        free(j->lease);
+        j->lease = NULL;
+        j->lease_until_ms = 0;
+        return become_ready(tx, j);
 }
 
 int job_retry(struct txn *tx, const char *tenant, int64_t id, struct job *out)
 {
-	int rc = tx->ops->job_get(tx->st, tenant, id, out);
+        int rc;
 
-	if (!rc)
-		rc = revive(tx, out);
-	if (!rc)
-		rc = tx->ops->job_update(tx->st, out);
-	return rc;
+        memset(out, 0, sizeof(*out));
+        rc = tx->ops->job_get(tx->st, tenant, id, out);
+        if (!rc)
+                rc = revive(tx, out);
+        /* BATON_ECONFLICT here: the job has a dedup key that another pending
+         * job holds now, and two pending jobs may not share it. */
+        if (!rc)
+                rc = tx->ops->job_update(tx->st, out);
+        if (rc)
+                job_free(out);
+        return rc;
 }
 
 int job_read(struct txn *tx, const char *tenant, int64_t id, struct job *out)
 {
-	return tx->ops->job_get(tx->st, tenant, id, out);
+        memset(out, 0, sizeof(*out));
+        return tx->ops->job_get(tx->st, tenant, id, out);
 }
 
 int job_query(struct txn *tx, const struct job_filter *f, struct job_vec *out)
 {
-	return tx->ops->job_list(tx->st, f, out);
+        int rc = tx->ops->job_list(tx->st, f, out);
+
+        if (rc)
+                job_vec_free(out);
+        return rc;
 }
 
 /* ---- queues and dead letters ---- */
 
 void queue_info_free(struct queue_info *q)
 {
-	queue_rec_free(&q->rec);
+        queue_rec_free(&q->rec);
 }
 
 int queue_read(struct txn *tx, const char *tenant, const char *name, struct queue_info *out)
 {
-	int rc;
+        int rc;
 
-	memset(out, 0, sizeof(*out));
-	rc = tx->ops->queue_get(tx->st, tenant, name, &out->rec);
-	if (!rc)
-		rc = tx->ops->queue_counts(tx->st, tenant, name, &out->counts);
-	return rc;
+        memset(out, 0, sizeof(*out));
+        rc = tx->ops->queue_get(tx->st, tenant, name, &out->rec);
+        if (!rc)
+                rc = tx->ops->queue_counts(tx->st, tenant, name, &out->counts);
+        if (rc)
+                queue_info_free(out);
+        return rc;
 }
 
 int queue_query(struct txn *tx, const char *tenant, const char *after, int limit,
-		struct queue_info **out, int *n_out)
+                struct queue_info **out, int *n_out)
 {
-	struct queue_rec *recs = NULL;
-	struct queue_info *infos = NULL;
-	int n = 0;
-	int rc;
+        struct queue_rec *recs = NULL;
+        struct queue_info *infos = NULL;
+        int n = 0;
+        int rc;
 
-	*out = NULL;
-	*n_out = 0;
-	rc = tx->ops->queue_list(tx->st, tenant, after, limit, &recs, &n);
-	if (rc)
-		return rc;
-	infos = calloc((size_t)(n ? n : 1), sizeof(*infos));
-	if (!infos)
-		rc = BATON_ENOMEM;
-	for (int i = 0; i < n; i++) {
-		if (!rc)
-			rc = tx->ops->queue_counts(tx->st, tenant, recs[i].name, &infos[i].counts);
-		if (infos)
-			infos[i].rec = recs[i];
-		else
-			queue_rec_free(&recs[i]);
-	}
-	free(recs);
-	if (rc) {
-		for (int i = 0; infos && i < n; i++)
-			queue_info_free(&infos[i]);
-		free(infos);
-		return rc;
-	}
-	*out = infos;
-	*n_out = n;
-	return 0;
+        *out = NULL;
+        *n_out = 0;
+        rc = tx->ops->queue_list(tx->st, tenant, after, limit, &recs, &n);
+        if (rc)
+                return rc;
+        infos = calloc((size_t)(n ? n : 1), sizeof(*infos));
+        if (!infos)
+                rc = BATON_ENOMEM;
+        for (int i = 0; i < n; i++) {
+                if (!rc)
+                        rc = tx->ops->queue_counts(tx->st, tenant, recs[i].name, &infos[i].counts);
+                if (infos)
+                        infos[i].rec = recs[i];
+                else
+                        queue_rec_free(&recs[i]);
+        }
+        free(recs);
+        if (rc) {
+                for (int i = 0; infos && i < n; i++)
+                        queue_info_free(&infos[i]);
+                free(infos);
+                return rc;
+        }
+        *out = infos;
+        *n_out = n;
+        return 0;
 }
 
 int queue_set_paused(struct txn *tx, const char *tenant, const char *name, bool paused,
-		     struct queue_info *out)
+                     struct queue_info *out)
 {
-	int rc = tx->ops->queue_ensure(tx->st, tenant, name, tx->now_ms);
+        int rc;
 
-	memset(out, 0, sizeof(*out));
-	if (!rc)
-		rc = tx->ops->queue_get(tx->st, tenant, name, &out->rec);
-	if (rc)
-		return rc;
-	out->rec.paused = paused;
-	out->rec.updated_at_ms = tx->now_ms;
-	rc = tx->ops->queue_put(tx->st, &out->rec);
-	if (!rc && !paused)
-		rc = txn_note_ready(tx, tenant, name); /* parked claims may now get work */
-	if (!rc)
-		rc = tx->ops->queue_counts(tx->st, tenant, name, &out->counts);
-	return rc;
+        memset(out, 0, sizeof(*out));
+        rc = tx->ops->queue_ensure(tx->st, tenant, name, tx->now_ms);
+        if (!rc)
+                rc = tx->ops->queue_get(tx->st, tenant, name, &out->rec);
+        if (rc)
+                goto out;
+        out->rec.paused = paused;
+        out->rec.updated_at_ms = tx->now_ms;
+        rc = tx->ops->queue_put(tx->st, &out->rec);
+        if (!rc && !paused)
+                rc = txn_note_ready(tx, tenant, name); /* parked claims may now get work */
+        if (!rc)
+                rc = tx->ops->queue_counts(tx->st, tenant, name, &out->counts);
+out:
+        if (rc)
+                queue_info_free(out);
+        return rc;
 }
 
 /* Revives one dead job if it belongs to the queue; *ok tells whether it did. */
 static int replay_one(struct txn *tx, const char *tenant, const char *queue, int64_t id, bool *ok)
 {
-	struct job j = {0};
-	int rc = tx->ops->job_get(tx->st, tenant, id, &j);
+        struct job j = {0};
+        int rc = tx->ops->job_get(tx->st, tenant, id, &j);
 
-	*ok = false;
-	if (rc == BATON_ENOTFOUND)
-		return 0;
-	if (!rc && (j.state != JOB_DEAD || strcmp(j.queue, queue) != 0))
-		goto out;
-	if (!rc)
-		rc = revive(tx, &j);
-	if (!rc)
-		rc = tx->ops->job_update(tx->st, &j);
-	if (!rc)
-		*ok = true;
+        *ok = false;
+        if (rc == BATON_ENOTFOUND)
+                return 0;
+        if (!rc && (j.state != JOB_DEAD || strcmp(j.queue, queue) != 0))
+                goto out;
+        if (!rc)
+                rc = revive(tx, &j);
+        if (!rc)
+                rc = tx->ops->job_update(tx->st, &j);
+        if (rc == BATON_ECONFLICT) {
+                /* Its dedup key is held by another pending job: that job stands for
+                 * it, so this one stays dead rather than failing the whole replay. A
+                 * refused write changes nothing (store.h). */
+                rc = 0;
+                goto out;
+        }
+        if (!rc)
+                *ok = true;
 out:
-	job_free(&j);
-	return rc;
+        job_free(&j);
+        return rc;
 }
 
 int dead_replay(struct txn *tx, const char *tenant, const char *queue, const int64_t *ids, int n,
-		bool all, int *count)
+                bool all, int *count)
 {
-	int64_t *found = NULL;
-	int rc = 0;
-	bool ok;
+        int64_t *found = NULL;
+        int rc = 0;
+        bool ok;
 
-	*count = 0;
-	if (all) {
-		int max = tx->limits->replay_max;
-		found = malloc((size_t)max * sizeof(*found));
-		if (!found)
-			return BATON_ENOMEM;
-		rc = tx->ops->job_state_ids(tx->st, tenant, queue, JOB_DEAD, 0, max, found, &n);
-		ids = found;
-	}
-	for (int i = 0; i < n && !rc; i++) {
-		rc = replay_one(tx, tenant, queue, ids[i], &ok);
-		*count += ok;
-	}
-	free(found);
-	return rc;
+        *count = 0;
+        if (all) {
+                int max = tx->limits->replay_max;
+                found = malloc((size_t)max * sizeof(*found));
+                if (!found)
+                        return BATON_ENOMEM;
+                rc = tx->ops->job_state_ids(tx->st, tenant, queue, JOB_DEAD, 0, max, found, &n);
+                ids = found;
+        }
+        for (int i = 0; i < n && !rc; i++) {
+                rc = replay_one(tx, tenant, queue, ids[i], &ok);
+                *count += ok;
+        }
+        free(found);
+        return rc;
 }
 
 int dead_purge(struct txn *tx, const char *tenant, const char *queue, int *count)
 {
-	int max = tx->limits->replay_max;
-	int64_t *ids = malloc((size_t)max * sizeof(*ids));
-	int n = 0;
-	int rc;
+        int max = tx->limits->replay_max;
+        int64_t *ids = malloc((size_t)max * sizeof(*ids));
+        int n = 0;
+        int rc;
 
-	*count = 0;
-	if (!ids)
-		return BATON_ENOMEM;
-	rc = tx->ops->job_state_ids(tx->st, tenant, queue, JOB_DEAD, 0, max, ids, &n);
-	for (int i = 0; i < n && !rc; i++) {
-		rc = tx->ops->job_delete(tx->st, tenant, ids[i]);
-		*count += !rc;
-	}
-	free(ids);
-	return rc;
+        *count = 0;
+        if (!ids)
+                return BATON_ENOMEM;
+        rc = tx->ops->job_state_ids(tx->st, tenant, queue, JOB_DEAD, 0, max, ids, &n);
+        for (int i = 0; i < n && !rc; i++) {
+                rc = tx->ops->job_delete(tx->st, tenant, ids[i]);
+                *count += !rc;
+        }
+        free(ids);
+        return rc;
 }
 
 /* ---- leader duties ---- */
 
 static int promote_one(struct txn *tx, int64_t id)
 {
-	struct job j = {0};
-	int rc = tx->ops->job_get(tx->st, NULL, id, &j);
+        struct job j = {0};
+        int rc = tx->ops->job_get(tx->st, NULL, id, &j);
 
-	if (!rc)
-		rc = become_ready(tx, &j);
-	if (!rc)
-		rc = tx->ops->job_update(tx->st, &j);
-	if (rc == BATON_ECONFLICT) {
-		/* A retrying keyed job whose key was taken by a newer pending job:
-		 * the newer one stands for it. */
-		rc = str_set(&j.cancel_reason, "superseded_by_key");
-		if (!rc)
-			rc = become_terminal(tx, &j, JOB_CANCELLED);
-		if (!rc)
-			rc = tx->ops->job_update(tx->st, &j);
-	}
-	job_free(&j);
-	return rc;
+        if (!rc)
+                rc = become_ready(tx, &j);
+        if (!rc)
+                rc = tx->ops->job_update(tx->st, &j);
+        if (rc == BATON_ECONFLICT) {
+                /* A retrying keyed job whose key was taken by a newer pending job:
+                 * the newer one stands for it. */
+                rc = str_set(&j.cancel_reason, "superseded_by_key");
+                if (!rc)
+                        rc = become_terminal(tx, &j, JOB_CANCELLED);
+                if (!rc)
+                        rc = tx->ops->job_update(tx->st, &j);
+        }
+        job_free(&j);
+        return rc;
 }
 
 static int expire_one(struct txn *tx, int64_t id)
 {
-	struct job j = {0};
-	int rc = tx->ops->job_get(tx->st, NULL, id, &j);
+        struct job j = {0};
+        int rc = tx->ops->job_get(tx->st, NULL, id, &j);
 
-	if (!rc)
-		rc = expire_lease(tx, &j);
-	if (!rc)
-		rc = tx->ops->job_update(tx->st, &j);
-	job_free(&j);
-	return rc;
+        if (!rc)
+                rc = expire_lease(tx, &j);
+        if (!rc)
+                rc = tx->ops->job_update(tx->st, &j);
+        job_free(&j);
+        return rc;
 }
 
 /* Runs fn over the ids a store query returns; *n_out is how many there were. */
 static int each_id(struct txn *tx, int (*query)(struct store *, int64_t, int, int64_t *, int *),
-		   int (*fn)(struct txn *, int64_t), int *n_out)
+                   int (*fn)(struct txn *, int64_t), int *n_out)
 {
-	int64_t *ids = malloc(TICK_BATCH * sizeof(*ids));
-	int n = 0;
-	int rc;
+        int64_t *ids = malloc(TICK_BATCH * sizeof(*ids));
+        int n = 0;
+        int rc;
 
-	if (!ids)
-		return BATON_ENOMEM;
-	rc = query(tx->st, tx->now_ms, TICK_BATCH, ids, &n);
-	for (int i = 0; i < n && !rc; i++)
-		rc = fn(tx, ids[i]);
-	free(ids);
-	*n_out = n;
-	return rc;
+        if (!ids)
+                return BATON_ENOMEM;
+        rc = query(tx->st, tx->now_ms, TICK_BATCH, ids, &n);
+        for (int i = 0; i < n && !rc; i++)
+                rc = fn(tx, ids[i]);
+        free(ids);
+        *n_out = n;
+        return rc;
 }
 
 static int purge(struct txn *tx, struct tick_res *out)
 {
-	const struct limits *l = tx->limits;
-	int batch = l->purge_batch;
-	int n[4] = {0};
-	int rc;
+        const struct limits *l = tx->limits;
+        int batch = l->purge_batch;
+        int n[4] = {0};
+        int rc;
 
-	rc = tx->ops->job_purge(tx->st, JOB_COMPLETED, tx->now_ms - l->completed_ttl_ms, batch,
-				&n[0]);
-	if (!rc)
-		rc = tx->ops->job_purge(tx->st, JOB_DEAD, tx->now_ms - l->dead_ttl_ms, batch, &n[1]);
-	if (!rc)
-		rc = tx->ops->job_purge(tx->st, JOB_CANCELLED, tx->now_ms - l->dead_ttl_ms, batch,
-					&n[2]);
-	if (!rc)
-		rc = tx->ops->idem_purge(tx->st, tx->now_ms, batch, &n[3]);
-	for (int i = 0; i < 4; i++) {
-		out->purged += n[i];
-		if (n[i] >= batch)
-			out->more = true;
-	}
-	return rc;
+        rc = tx->ops->job_purge(tx->st, JOB_COMPLETED, tx->now_ms - l->completed_ttl_ms, batch,
+                                &n[0]);
+        if (!rc)
+                rc =
+                    tx->ops->job_purge(tx->st, JOB_DEAD, tx->now_ms - l->dead_ttl_ms, batch, &n[1]);
+        if (!rc)
+                rc = tx->ops->job_purge(tx->st, JOB_CANCELLED, tx->now_ms - l->dead_ttl_ms, batch,
+                                        &n[2]);
+        if (!rc)
+                rc = tx->ops->idem_purge(tx->st, tx->now_ms, batch, &n[3]);
+        for (int i = 0; i < 4; i++) {
+                out->purged += n[i];
+                if (n[i] >= batch)
+                        out->more = true;
+        }
+        return rc;
 }
 
 static int64_t earliest(int64_t a, int64_t b)
 {
-	if (!a)
-		return b;
-	if (!b)
-		return a;
-	return a < b ? a : b;
+        if (!a)
+                return b;
+        if (!b)
+                return a;
+        return a < b ? a : b;
 }
 
 static int next_deadline(struct txn *tx, int64_t *next_ms)
 {
-	const struct limits *l = tx->limits;
-	struct store_deadlines d = {0};
-	int64_t t = 0;
-	int rc = tx->ops->deadlines(tx->st, &d);
+        const struct limits *l = tx->limits;
+        struct store_deadlines d = {0};
+        int64_t t = 0;
+        int rc = tx->ops->deadlines(tx->st, &d);
 
-	if (rc)
-		return rc;
-	t = earliest(t, d.run_at_ms);
-	t = earliest(t, d.lease_until_ms);
-	if (d.completed_min_ms)
-		t = earliest(t, d.completed_min_ms + l->completed_ttl_ms);
-	if (d.dead_min_ms)
-		t = earliest(t, d.dead_min_ms + l->dead_ttl_ms);
-	t = earliest(t, d.idem_min_ms);
-	*next_ms = t;
-	return 0;
+        if (rc)
+                return rc;
+        t = earliest(t, d.run_at_ms);
+        t = earliest(t, d.lease_until_ms);
+        if (d.completed_min_ms)
+                t = earliest(t, d.completed_min_ms + l->completed_ttl_ms);
+        if (d.dead_min_ms)
+                t = earliest(t, d.dead_min_ms + l->dead_ttl_ms);
+        t = earliest(t, d.idem_min_ms);
+        *next_ms = t;
+        return 0;
 }
 
 int job_tick(struct txn *tx, struct tick_res *out)
 {
-	int rc;
+        int rc;
 
-	memset(out, 0, sizeof(*out));
-	rc = each_id(tx, tx->ops->job_due_ids, promote_one, &out->promoted);
-	if (!rc)
-		rc = each_id(tx, tx->ops->job_expired_ids, expire_one, &out->expired);
-	if (!rc)
-		rc = purge(tx, out);
-	if (!rc)
-		rc = next_deadline(tx, &out->next_ms);
-	if (out->promoted >= TICK_BATCH || out->expired >= TICK_BATCH)
-		out->more = true;
-	return rc;
+        memset(out, 0, sizeof(*out));
+        rc = each_id(tx, tx->ops->job_due_ids, promote_one, &out->promoted);
+        if (!rc)
+                rc = each_id(tx, tx->ops->job_expired_ids, expire_one, &out->expired);
+        if (!rc)
+                rc = purge(tx, out);
+        if (!rc)
+                rc = next_deadline(tx, &out->next_ms);
+        if (out->promoted >= TICK_BATCH || out->expired >= TICK_BATCH)
+                out->more = true;
+        return rc;
 }

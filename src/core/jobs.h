@@ -1,12 +1,21 @@
 /*
  * jobs.h: job semantics as transaction functions. Each runs on the store thread
  * inside a struct txn (see exec.h), reads and writes through store_ops, and
- * records its effects (ready queues, terminal jobs, deadlines). None of them
- * knows about HTTP. Inputs are assumed already validated (validate.h); the
- * functions still refuse states that make an operation meaningless.
+ * records its effects (ready queues, terminal jobs, deadlines, counted events
+ * and duration samples for metrics). None of them knows about HTTP. Inputs are
+ * assumed already validated (validate.h); the functions still refuse states
+ * that make an operation meaningless.
+ *
+ * Errors: every function returns 0 or a negative enum baton_err, and on an
+ * error the op's writes must be rolled back (exec.c does so). Any function may
+ * also return BATON_ENOMEM or BATON_ESTORE (the store failed); the codes
+ * particular to each are listed at its declaration.
  *
  * Ownership: every struct job / job_vec / queue_info filled here is owned by the
- * caller, who frees it with job_free / job_vec_free / queue_info_free.
+ * caller, who frees it with job_free / job_vec_free / queue_info_free. On an
+ * error it is left empty (freeing it again is harmless), so a caller may free
+ * it unconditionally. A job_vec passed to job_claim or job_query must be empty
+ * (zeroed) on entry.
  */
 #ifndef BATON_CORE_JOBS_H
 #define BATON_CORE_JOBS_H
@@ -20,90 +29,129 @@
 #define PAYLOAD_HASH_LEN 64
 
 struct enqueue_req {
-	/* tenant, queue, type, payload (JSON text), priority, max_attempts, backoff,
-	 * lease_ms, idempotency_key, key, request_id, execution_id, traceparent are
-	 * taken from job; run_at_ms 0 means "now + delay_ms". The request owns job's
-	 * strings. */
-	struct job job;
-	int64_t delay_ms;
-	bool on_key_replace;
-	char payload_hash[PAYLOAD_HASH_LEN + 1]; /* hex SHA-256 of canonical payload */
+        /* tenant, queue, type, payload (JSON text), priority, max_attempts, backoff,
+         * lease_ms, idempotency_key, key, request_id, execution_id, traceparent are
+         * taken from job; run_at_ms 0 means "now + delay_ms". The request owns job's
+         * strings. */
+        struct job job;
+        int64_t delay_ms;
+        bool on_key_replace;
+        char payload_hash[PAYLOAD_HASH_LEN + 1]; /* hex SHA-256 of canonical payload */
 };
 
 struct enqueue_res {
-	struct job job;
-	bool duplicate; /* an idempotent repeat or a key clash under on_key keep */
-	bool replaced;  /* a key clash under on_key replace moved the pending job */
+        struct job job;
+        bool duplicate; /* an idempotent repeat or a key clash under on_key keep */
+        bool replaced;  /* a key clash under on_key replace moved the pending job */
 };
 
 struct claim_req {
-	const char *tenant;
-	const char *queue;
-	const char *worker;
-	int max;
-	int64_t lease_ms; /* 0 = each job's own lease_ms */
+        const char *tenant;
+        const char *queue;
+        const char *worker;
+        int max;
+        int64_t lease_ms; /* 0 = each job's own lease_ms */
 };
 
 struct heartbeat_req {
-	const char *tenant;
-	int64_t id;
-	const char *lease;
-	int64_t extend_ms;    /* 0 = the job's lease_ms */
-	const char *progress; /* JSON object text {percent, step, message} or NULL */
-	const char *step;     /* progress.step, or NULL */
+        const char *tenant;
+        int64_t id;
+        const char *lease;
+        int64_t extend_ms;    /* 0 = the job's lease_ms */
+        const char *progress; /* JSON object text {percent, step, message} or NULL */
+        const char *step;     /* progress.step, or NULL */
 };
 
 struct settle_req {
-	const char *tenant;
-	int64_t id;
-	const char *lease;
-	int outcome;        /* SETTLED_COMPLETE or SETTLED_FAIL */
-	const char *result; /* JSON text or NULL (complete) */
-	const char *error;  /* plain text or NULL (fail) */
-	bool retryable;     /* fail: false sends the job straight to dead */
-	int64_t retry_in_ms; /* fail: < 0 uses the backoff policy */
+        const char *tenant;
+        int64_t id;
+        const char *lease;
+        int outcome;         /* SETTLED_COMPLETE or SETTLED_FAIL */
+        const char *result;  /* JSON text or NULL (complete) */
+        const char *error;   /* plain text or NULL (fail) */
+        bool retryable;      /* fail: false sends the job straight to dead */
+        int64_t retry_in_ms; /* fail: < 0 uses the backoff policy */
 };
 
 struct settle_res {
-	struct job job;
-	bool repeat; /* the same settle was already applied; nothing changed */
+        struct job job;
+        bool repeat; /* the same settle was already applied; nothing changed */
 };
 
 struct queue_info {
-	struct queue_rec rec;
-	struct queue_counts counts;
+        struct queue_rec rec;
+        struct queue_counts counts;
 };
 
 struct tick_res {
-	int promoted; /* scheduled/retrying jobs made ready */
-	int expired;  /* leases that expired */
-	int purged;   /* rows removed by retention */
-	bool more;    /* a batch limit was hit: run again soon */
-	int64_t next_ms; /* next instant something is due; 0 = nothing */
+        int promoted;    /* scheduled/retrying jobs made ready */
+        int expired;     /* leases that expired */
+        int purged;      /* rows removed by retention */
+        bool more;       /* a batch limit was hit: run again soon */
+        int64_t next_ms; /* next instant something is due; 0 = nothing */
 };
 
+/* Creates a job, or answers a repeat: res->duplicate for an idempotency key
+ * seen within its TTL with the same payload hash, or for a dedup key held by a
+ * pending job under on_key keep; res->replaced when on_key replace moved that
+ * pending job (its version increases). Moves req->job's strings into res->job.
+ * BATON_EIDEM: the idempotency key was seen with another payload hash (409
+ * idempotency_conflict). BATON_ERANGE: run_at is more than delay_max_ms ahead
+ * of tx->now_ms (400 delay_ms_out_of_range). */
 int job_enqueue(struct txn *tx, struct enqueue_req *req, struct enqueue_res *res);
+/* Leases up to req->max queued jobs of the queue in claim order (priority,
+ * run_at, id); none from a paused or unknown queue (0 with out empty).
+ * BATON_EINVAL: req->max < 1. */
 int job_claim(struct txn *tx, const struct claim_req *req, struct job_vec *out);
+/* Extends the lease and stores progress; out->cancel_requested tells the
+ * worker to stop. BATON_ENOTFOUND: no such job in the tenant (404).
+ * BATON_ELEASE: lease is not the job's current token (409 lease_mismatch).
+ * BATON_EEXPIRED: the lease has run out, whether or not the reaper has failed
+ * the attempt yet (409 lease_expired). BATON_ECONFLICT: the attempt was
+ * already settled with this token (409 already_settled). */
 int job_heartbeat(struct txn *tx, const struct heartbeat_req *req, struct job *out);
+/* Completes or fails the attempt holding req->lease. A settle repeated with
+ * the same token and outcome succeeds with res->repeat set and changes
+ * nothing (200 "repeat": true). BATON_ENOTFOUND (404), BATON_ELEASE (409
+ * lease_mismatch), BATON_EEXPIRED (409 lease_expired: the lease ran out,
+ * including a settle that arrives after expiry), BATON_ECONFLICT: the token
+ * was settled with the other outcome (409 already_settled). */
 int job_settle(struct txn *tx, const struct settle_req *req, struct settle_res *res);
+/* Cancels a pending, scheduled, queued or retrying job at once; a running one
+ * gets cancel_requested and ends cancelled when its attempt fails or expires
+ * (a complete still completes it). BATON_ENOTFOUND (404), BATON_ESTATE: the
+ * job is already terminal (409 invalid_state). */
 int job_cancel(struct txn *tx, const char *tenant, int64_t id, struct job *out);
+/* Makes a dead or cancelled job queued again with attempt 0. BATON_ENOTFOUND
+ * (404), BATON_ESTATE: any other state (409 invalid_state), BATON_ECONFLICT:
+ * the job's dedup key is held by another pending job (409). */
 int job_retry(struct txn *tx, const char *tenant, int64_t id, struct job *out);
+/* BATON_ENOTFOUND (404). */
 int job_read(struct txn *tx, const char *tenant, int64_t id, struct job *out);
+/* Jobs matching f in ascending id order. BATON_EINVAL: no tenant or limit < 1. */
 int job_query(struct txn *tx, const struct job_filter *f, struct job_vec *out);
 
+/* BATON_ENOTFOUND: the queue does not exist in the tenant (404). */
 int queue_read(struct txn *tx, const char *tenant, const char *name, struct queue_info *out);
+/* *out is a malloc'd array of *n_out entries: free each with queue_info_free,
+ * then the array with free. BATON_EINVAL: limit < 1. */
 int queue_query(struct txn *tx, const char *tenant, const char *after, int limit,
-		struct queue_info **out, int *n_out);
+                struct queue_info **out, int *n_out);
+/* Creates the queue if needed (a queue exists once its settings changed). */
 int queue_set_paused(struct txn *tx, const char *tenant, const char *name, bool paused,
-		     struct queue_info *out);
+                     struct queue_info *out);
 /* Replays dead jobs of a queue: the given ids (n > 0) or, with all, every one
- * up to limits->replay_max. *count is the number made ready again. */
+ * up to limits->replay_max. *count is the number made ready again; ids that
+ * are not dead jobs of this queue, or whose dedup key another pending job
+ * holds, are skipped and not counted. */
 int dead_replay(struct txn *tx, const char *tenant, const char *queue, const int64_t *ids, int n,
-		bool all, int *count);
+                bool all, int *count);
+/* Deletes up to limits->replay_max dead jobs of the queue; *count deleted. */
 int dead_purge(struct txn *tx, const char *tenant, const char *queue, int *count);
 
-/* Leader duties due at tx->now_ms: promote due jobs, expire leases, purge
- * retention; then compute the next deadline. */
+/* Leader duties due at tx->now_ms: promote due jobs, expire leases (each
+ * failing its attempt with lease_expired), purge retention in batches of
+ * limits->purge_batch; then compute the next deadline. */
 int job_tick(struct txn *tx, struct tick_res *out);
 
 void queue_info_free(struct queue_info *q);

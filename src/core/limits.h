@@ -11,33 +11,33 @@
 #include <stdint.h>
 
 struct limits {
-	size_t body_max_bytes;    /* request body: 413 body_too_large */
-	size_t payload_max_bytes; /* one job's payload: 413 payload_too_large */
-	size_t result_max_bytes;  /* one job's result: 413 result_too_large */
-	size_t error_max_bytes;   /* failure message: 413 error_too_large */
-	size_t name_max;          /* queue and type names: 400 name_too_long */
-	size_t key_max;           /* idempotency_key, key, request ids: 400 key_too_long */
-	int batch_max;            /* jobs per enqueue / items per settle: 413 batch_too_large */
-	int claim_max;            /* "max" of one claim: 400 max_out_of_range */
-	int list_max;             /* "limit" of a list: 400 limit_out_of_range */
-	int64_t wait_max_ms;      /* long-poll wait: 400 wait_ms_out_of_range */
-	int64_t lease_min_ms;     /* 400 lease_ms_out_of_range */
-	int64_t lease_max_ms;
-	int64_t lease_default_ms;
-	int64_t delay_max_ms; /* delay_ms / run_at distance: 400 delay_ms_out_of_range */
-	int max_attempts_max; /* 400 max_attempts_out_of_range */
-	int max_attempts_default;
-	int64_t backoff_max_ms; /* bound on backoff base_ms/max_ms and retry_in_ms */
-	int64_t backoff_default_base_ms;
-	int64_t backoff_default_max_ms;
-	int64_t completed_ttl_ms;
-	int64_t dead_ttl_ms;
-	int64_t idempotency_ttl_ms;
-	int purge_batch; /* rows deleted per purge step, to keep the store responsive */
-	int history_max; /* attempt and step log entries kept per job */
-	size_t progress_max_bytes; /* heartbeat progress object: 413 progress_too_large */
-	int connections_max;       /* open HTTP connections */
-	int replay_max;            /* dead jobs replayed or purged per call */
+        size_t body_max_bytes;    /* request body: 413 body_too_large */
+        size_t payload_max_bytes; /* one job's payload: 413 payload_too_large */
+        size_t result_max_bytes;  /* one job's result: 413 result_too_large */
+        size_t error_max_bytes;   /* failure message: 413 error_too_large */
+        size_t name_max;          /* queue and type names: 400 name_too_long */
+        size_t key_max;           /* idempotency_key, key, request ids: 400 key_too_long */
+        int batch_max;            /* jobs per enqueue / items per settle: 413 batch_too_large */
+        int claim_max;            /* "max" of one claim: 400 max_out_of_range */
+        int list_max;             /* "limit" of a list: 400 limit_out_of_range */
+        int64_t wait_max_ms;      /* long-poll wait: 400 wait_ms_out_of_range */
+        int64_t lease_min_ms;     /* 400 lease_ms_out_of_range */
+        int64_t lease_max_ms;
+        int64_t lease_default_ms;
+        int64_t delay_max_ms; /* delay_ms / run_at distance: 400 delay_ms_out_of_range */
+        int max_attempts_max; /* 400 max_attempts_out_of_range */
+        int max_attempts_default;
+        int64_t backoff_max_ms; /* bound on backoff base_ms/max_ms and retry_in_ms */
+        int64_t backoff_default_base_ms;
+        int64_t backoff_default_max_ms;
+        int64_t completed_ttl_ms;
+        int64_t dead_ttl_ms;
+        int64_t idempotency_ttl_ms;
+        int purge_batch;           /* rows deleted per purge step, to keep the store responsive */
+        int history_max;           /* attempt and step log entries kept per job */
+        size_t progress_max_bytes; /* heartbeat progress object: 413 progress_too_large */
+        int connections_max;       /* open HTTP connections */
+        int replay_max;            /* dead jobs replayed or purged per call */
 };
 
 /* Fills l with the documented defaults. */

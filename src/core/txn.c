@@ -8,71 +8,142 @@
 #include <string.h>
 
 #include "baton/baton.h"
+#include "common/assert.h"
 
 int txn_note_ready(struct txn *tx, const char *tenant, const char *queue)
 {
-	struct txn_effects *fx = &tx->fx;
-	struct qref *q;
+        struct txn_effects *fx = &tx->fx;
+        struct qref *q;
 
-	for (int i = 0; i < fx->ready_n; i++)
-		if (strcmp(fx->ready[i].queue, queue) == 0 && strcmp(fx->ready[i].tenant, tenant) == 0)
-			return 0;
-	if (fx->ready_n == fx->ready_cap) {
-		int cap = fx->ready_cap ? fx->ready_cap * 2 : 8;
-		struct qref *v = realloc(fx->ready, (size_t)cap * sizeof(*v));
-		if (!v)
-			return BATON_ENOMEM;
-		fx->ready = v;
-		fx->ready_cap = cap;
-	}
-	q = &fx->ready[fx->ready_n];
-	q->tenant = strdup(tenant);
-	q->queue = strdup(queue);
-	if (!q->tenant || !q->queue) {
-		qref_free(q);
-		return BATON_ENOMEM;
-	}
-	fx->ready_n++;
-	return 0;
+        for (int i = 0; i < fx->ready_n; i++)
+                if (strcmp(fx->ready[i].queue, queue) == 0 &&
+                    strcmp(fx->ready[i].tenant, tenant) == 0)
+                        return 0;
+        if (fx->ready_n == fx->ready_cap) {
+                int cap = fx->ready_cap ? fx->ready_cap * 2 : 8;
+                struct qref *v = realloc(fx->ready, (size_t)cap * sizeof(*v));
+                if (!v)
+                        return BATON_ENOMEM;
+                fx->ready = v;
+                fx->ready_cap = cap;
+        }
+        q = &fx->ready[fx->ready_n];
+        q->tenant = strdup(tenant);
+        q->queue = strdup(queue);
+        if (!q->tenant || !q->queue) {
+                qref_free(q);
+                return BATON_ENOMEM;
+        }
+        fx->ready_n++;
+        return 0;
 }
 
 int txn_note_terminal(struct txn *tx, int64_t job_id)
 {
-	struct txn_effects *fx = &tx->fx;
+        struct txn_effects *fx = &tx->fx;
 
-	if (fx->terminal_n == fx->terminal_cap) {
-		int cap = fx->terminal_cap ? fx->terminal_cap * 2 : 16;
-		int64_t *v = realloc(fx->terminal, (size_t)cap * sizeof(*v));
-		if (!v)
-			return BATON_ENOMEM;
-		fx->terminal = v;
-		fx->terminal_cap = cap;
-	}
-	fx->terminal[fx->terminal_n++] = job_id;
-	return 0;
+        if (fx->terminal_n == fx->terminal_cap) {
+                int cap = fx->terminal_cap ? fx->terminal_cap * 2 : 16;
+                int64_t *v = realloc(fx->terminal, (size_t)cap * sizeof(*v));
+                if (!v)
+                        return BATON_ENOMEM;
+                fx->terminal = v;
+                fx->terminal_cap = cap;
+        }
+        fx->terminal[fx->terminal_n++] = job_id;
+        return 0;
+}
+
+int txn_note_event(struct txn *tx, const char *tenant, const char *queue, int ev, int64_t n)
+{
+        struct txn_effects *fx = &tx->fx;
+        struct txn_count *c;
+
+        BATON_ASSERT(ev >= 0 && ev < EV_COUNT);
+        if (fx->counts_n == fx->counts_cap) {
+                int cap = fx->counts_cap ? fx->counts_cap * 2 : 8;
+                struct txn_count *v = realloc(fx->counts, (size_t)cap * sizeof(*v));
+                if (!v)
+                        return BATON_ENOMEM;
+                fx->counts = v;
+                fx->counts_cap = cap;
+        }
+        c = &fx->counts[fx->counts_n];
+        c->q.tenant = strdup(tenant);
+        c->q.queue = strdup(queue);
+        if (!c->q.tenant || !c->q.queue) {
+                qref_free(&c->q);
+                return BATON_ENOMEM;
+        }
+        c->ev = ev;
+        c->n = n;
+        fx->counts_n++;
+        return 0;
+}
+
+int txn_note_sample(struct txn *tx, int kind, int64_t ms)
+{
+        struct txn_effects *fx = &tx->fx;
+
+        BATON_ASSERT(kind >= 0 && kind < OBS_COUNT);
+        if (ms < 0)
+                return 0;
+        if (fx->samples_n == fx->samples_cap) {
+                int cap = fx->samples_cap ? fx->samples_cap * 2 : 16;
+                struct txn_sample *v = realloc(fx->samples, (size_t)cap * sizeof(*v));
+                if (!v)
+                        return BATON_ENOMEM;
+                fx->samples = v;
+                fx->samples_cap = cap;
+        }
+        fx->samples[fx->samples_n].kind = kind;
+        fx->samples[fx->samples_n].ms = ms;
+        fx->samples_n++;
+        return 0;
 }
 
 void txn_note_deadline(struct txn *tx, int64_t at_ms)
 {
-	if (at_ms <= 0)
-		return;
-	if (tx->fx.deadline_ms == 0 || at_ms < tx->fx.deadline_ms)
-		tx->fx.deadline_ms = at_ms;
+        if (at_ms <= 0)
+                return;
+        if (tx->fx.deadline_ms == 0 || at_ms < tx->fx.deadline_ms)
+                tx->fx.deadline_ms = at_ms;
 }
 
 void txn_effects_reset(struct txn_effects *fx)
 {
-	for (int i = 0; i < fx->ready_n; i++)
-		qref_free(&fx->ready[i]);
-	fx->ready_n = 0;
-	fx->terminal_n = 0;
-	fx->deadline_ms = 0;
+        for (int i = 0; i < fx->ready_n; i++)
+                qref_free(&fx->ready[i]);
+        fx->ready_n = 0;
+        for (int i = 0; i < fx->counts_n; i++)
+                qref_free(&fx->counts[i].q);
+        fx->counts_n = 0;
+        fx->samples_n = 0;
+        fx->terminal_n = 0;
+        fx->deadline_ms = 0;
+}
+
+struct txn_mark txn_effects_mark(const struct txn_effects *fx)
+{
+        struct txn_mark m = {fx->counts_n, fx->samples_n};
+        return m;
+}
+
+void txn_effects_truncate(struct txn_effects *fx, struct txn_mark mark)
+{
+        BATON_ASSERT(mark.counts_n <= fx->counts_n && mark.samples_n <= fx->samples_n);
+        for (int i = mark.counts_n; i < fx->counts_n; i++)
+                qref_free(&fx->counts[i].q);
+        fx->counts_n = mark.counts_n;
+        fx->samples_n = mark.samples_n;
 }
 
 void txn_effects_free(struct txn_effects *fx)
 {
-	txn_effects_reset(fx);
-	free(fx->ready);
-	free(fx->terminal);
-	memset(fx, 0, sizeof(*fx));
+        txn_effects_reset(fx);
+        free(fx->ready);
+        free(fx->terminal);
+        free(fx->counts);
+        free(fx->samples);
+        memset(fx, 0, sizeof(*fx));
 }

@@ -16,29 +16,81 @@
 #include "core/limits.h"
 #include "store/store.h"
 
+/* Job events counted per queue for metrics (enqueued_total and friends). */
+enum txn_event {
+        EV_ENQUEUED = 0,
+        EV_CLAIMED = 1,
+        EV_COMPLETED = 2,
+        EV_RETRIED = 3, /* a failed attempt that will run again */
+        EV_DEAD = 4,
+        EV_CANCELLED = 5,
+        EV_EXPIRED = 6, /* a lease that ran out */
+        EV_COUNT = 7
+};
+
+/* Durations observed inside a transaction, for the metrics histograms. */
+enum txn_obs {
+        OBS_WAIT = 0, /* enqueue-to-claim: claim time minus ready_at */
+        OBS_RUN = 1,  /* claim-to-settle: settle time minus started_at */
+        OBS_COUNT = 2
+};
+
+/* One counted event; entries are appended, not merged, so the entries of an
+ * op that rolls back can be dropped by truncation (txn_effects_truncate). */
+struct txn_count {
+        struct qref q;
+        int ev; /* enum txn_event */
+        int64_t n;
+};
+
+/* Lengths of the count and sample logs at an op's start. */
+struct txn_mark {
+        int counts_n;
+        int samples_n;
+};
+
+struct txn_sample {
+        int kind; /* enum txn_obs */
+        int64_t ms;
+};
+
 struct txn_effects {
-	struct qref *ready; /* queues that gained ready jobs (deduplicated) */
-	int ready_n;
-	int ready_cap;
-	int64_t *terminal; /* ids of jobs that became terminal */
-	int terminal_n;
-	int terminal_cap;
-	int64_t deadline_ms; /* earliest new deadline; 0 = none */
+        struct txn_count *counts; /* event log, in order */
+        int counts_n;
+        int counts_cap;
+        struct txn_sample *samples;
+        int samples_n;
+        int samples_cap;
+        struct qref *ready; /* queues that gained ready jobs (deduplicated) */
+        int ready_n;
+        int ready_cap;
+        int64_t *terminal; /* ids of jobs that became terminal */
+        int terminal_n;
+        int terminal_cap;
+        int64_t deadline_ms; /* earliest new deadline; 0 = none */
 };
 
 struct txn {
-	struct store *st;
-	const struct store_ops *ops;
-	const struct clock *clock;
-	const struct limits *limits;
-	int64_t now_ms; /* one wall-clock reading per batch */
-	struct txn_effects fx;
+        struct store *st;
+        const struct store_ops *ops;
+        const struct clock *clock;
+        const struct limits *limits;
+        int64_t now_ms; /* one wall-clock reading per batch */
+        struct txn_effects fx;
 };
 
 int txn_note_ready(struct txn *tx, const char *tenant, const char *queue);
 int txn_note_terminal(struct txn *tx, int64_t job_id);
+/* Counts n events of kind ev (enum txn_event) on a queue. */
+int txn_note_event(struct txn *tx, const char *tenant, const char *queue, int ev, int64_t n);
+/* Records one duration sample (enum txn_obs); negative values are ignored. */
+int txn_note_sample(struct txn *tx, int kind, int64_t ms);
 void txn_note_deadline(struct txn *tx, int64_t at_ms);
 void txn_effects_reset(struct txn_effects *fx);
+struct txn_mark txn_effects_mark(const struct txn_effects *fx);
+/* Drops the counts and samples recorded after mark (an op rolled back). Ready
+ * and terminal hints are kept: a spurious wake-up is harmless. */
+void txn_effects_truncate(struct txn_effects *fx, struct txn_mark mark);
 void txn_effects_free(struct txn_effects *fx);
 
 #endif

@@ -13,186 +13,274 @@
 #include "baton/baton.h"
 
 int verr_set(struct verr *err, int rc, int status, const char *code, const char *field,
-	     const char *fmt, ...)
+             const char *fmt, ...)
 {
-	va_list ap;
+        va_list ap;
 
-	err->status = status;
-	err->code = code;
-	snprintf(err->field, sizeof(err->field), "%s", field ? field : "");
-	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
-	va_end(ap);
-	return rc;
+        err->status = status;
+        err->code = code;
+        snprintf(err->field, sizeof(err->field), "%s", field ? field : "");
+        va_start(ap, fmt);
+        vsnprintf(err->message, sizeof(err->message), fmt, ap);
+        va_end(ap);
+        return rc;
 }
 
 static bool name_char(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '.' || c == '_' || c == ':' || c == '-';
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '.' || c == '_' || c == ':' || c == '-';
 }
 
 int validate_name(const struct limits *l, const char *field, const char *s, struct verr *err)
 {
-	size_t n;
+        size_t n;
 
-	if (!s)
-		return verr_set(err, BATON_EINVAL, 400, "missing_field", field, "%s is required",
-				field);
-	n = strlen(s);
-	if (n > l->name_max)
-		return verr_set(err, BATON_EINVAL, 400, "name_too_long", field,
-				"%s is %zu characters; the limit is %zu", field, n, l->name_max);
-	if (n == 0)
-		return verr_set(err, BATON_EINVAL, 400, "name_invalid", field,
-				"%s must not be empty", field);
-	for (size_t i = 0; i < n; i++)
-		if (!name_char((unsigned char)s[i]))
-			return verr_set(err, BATON_EINVAL, 400, "name_invalid", field,
-					"%s may contain only letters, digits and . _ : -", field);
-	return 0;
+        if (!s)
+                return verr_set(err, BATON_EINVAL, 400, "missing_field", field, "%s is required",
+                                field);
+        n = strlen(s);
+        if (n > l->name_max)
+                return verr_set(err, BATON_EINVAL, 400, "name_too_long", field,
+                                "%s is %zu characters; the limit is %zu", field, n, l->name_max);
+        if (n == 0)
+                return verr_set(err, BATON_EINVAL, 400, "name_invalid", field,
+                                "%s must not be empty", field);
+        for (size_t i = 0; i < n; i++)
+                if (!name_char((unsigned char)s[i]))
+                        return verr_set(err, BATON_EINVAL, 400, "name_invalid", field,
+                                        "%s may contain only letters, digits and . _ : -", field);
+        return 0;
 }
 
 int validate_key(const struct limits *l, const char *field, const char *s, struct verr *err)
 {
-	size_t n;
+        size_t n;
 
-	if (!s)
-		return 0;
-	n = strlen(s);
-	if (n > l->key_max)
-		return verr_set(err, BATON_EINVAL, 400, "key_too_long", field,
-				"%s is %zu characters; the limit is %zu", field, n, l->key_max);
-	if (n == 0)
-		return verr_set(err, BATON_EINVAL, 400, "key_invalid", field,
-				"%s must not be empty", field);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c > 0x7e)
-			return verr_set(err, BATON_EINVAL, 400, "key_invalid", field,
-					"%s may contain only printable ASCII characters", field);
-	}
-	return 0;
+        if (!s)
+                return 0;
+        n = strlen(s);
+        if (n > l->key_max)
+                return verr_set(err, BATON_EINVAL, 400, "key_too_long", field,
+                                "%s is %zu characters; the limit is %zu", field, n, l->key_max);
+        if (n == 0)
+                return verr_set(err, BATON_EINVAL, 400, "key_invalid", field,
+                                "%s must not be empty", field);
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)s[i];
+                if (c < 0x20 || c > 0x7e)
+                        return verr_set(err, BATON_EINVAL, 400, "key_invalid", field,
+                                        "%s may contain only printable ASCII characters", field);
+        }
+        return 0;
 }
 
 int validate_lease_ms(const struct limits *l, const char *field, int64_t v, struct verr *err)
 {
-	if (v < l->lease_min_ms || v > l->lease_max_ms)
-		return verr_set(err, BATON_ERANGE, 400, "lease_ms_out_of_range", field,
-				"%s must be between %lld and %lld", field, (long long)l->lease_min_ms,
-				(long long)l->lease_max_ms);
-	return 0;
+        if (v < l->lease_min_ms || v > l->lease_max_ms)
+                return verr_set(err, BATON_ERANGE, 400, "lease_ms_out_of_range", field,
+                                "%s must be between %lld and %lld", field,
+                                (long long)l->lease_min_ms, (long long)l->lease_max_ms);
+        return 0;
 }
 
 int validate_wait_ms(const struct limits *l, const char *field, int64_t v, struct verr *err)
 {
-	if (v < 0 || v > l->wait_max_ms)
-		return verr_set(err, BATON_ERANGE, 400, "wait_ms_out_of_range", field,
-				"%s must be between 0 and %lld", field, (long long)l->wait_max_ms);
-	return 0;
+        if (v < 0 || v > l->wait_max_ms)
+                return verr_set(err, BATON_ERANGE, 400, "wait_ms_out_of_range", field,
+                                "%s must be between 0 and %lld", field, (long long)l->wait_max_ms);
+        return 0;
+}
+
+int validate_run_at(const struct limits *l, const char *field, int64_t run_at_ms, int64_t now_ms,
+                    struct verr *err)
+{
+        if (run_at_ms - now_ms > l->delay_max_ms)
+                return verr_set(err, BATON_ERANGE, 400, "delay_ms_out_of_range", field,
+                                "%s must be at most %lld ms ahead", field,
+                                (long long)l->delay_max_ms);
+        return 0;
+}
+
+/* One size check: n bytes against max, answered with 413 and code. */
+static int check_size(const char *code, const char *field, size_t n, size_t max, struct verr *err)
+{
+        if (n > max)
+                return verr_set(err, BATON_ETOOBIG, 413, code, field,
+                                "%s is %zu bytes; the limit is %zu", *field ? field : "the body", n,
+                                max);
+        return 0;
+}
+
+int validate_body_size(const struct limits *l, size_t n, struct verr *err)
+{
+        return check_size("body_too_large", "", n, l->body_max_bytes, err);
+}
+
+int validate_result(const struct limits *l, const char *field, const char *json, struct verr *err)
+{
+        return json ? check_size("result_too_large", field, strlen(json), l->result_max_bytes, err)
+                    : 0;
+}
+
+int validate_error_text(const struct limits *l, const char *field, const char *text,
+                        struct verr *err)
+{
+        return text ? check_size("error_too_large", field, strlen(text), l->error_max_bytes, err)
+                    : 0;
+}
+
+int validate_progress(const struct limits *l, const char *field, const char *json, struct verr *err)
+{
+        return json ? check_size("progress_too_large", field, strlen(json), l->progress_max_bytes,
+                                 err)
+                    : 0;
+}
+
+int validate_batch(const struct limits *l, const char *field, int64_t n, struct verr *err)
+{
+        if (n < 1)
+                return verr_set(err, BATON_EINVAL, 400, "invalid_field", field,
+                                "%s must hold at least one element", field);
+        if (n > l->batch_max)
+                return verr_set(err, BATON_ETOOBIG, 413, "batch_too_large", field,
+                                "%s holds %lld elements; the limit is %d", field, (long long)n,
+                                l->batch_max);
+        return 0;
+}
+
+/* One range check: lo <= v <= hi, answered with 400 and code. */
+static int check_range(const char *code, const char *field, int64_t v, int64_t lo, int64_t hi,
+                       struct verr *err)
+{
+        if (v < lo || v > hi)
+                return verr_set(err, BATON_ERANGE, 400, code, field,
+                                "%s must be between %lld and %lld", field, (long long)lo,
+                                (long long)hi);
+        return 0;
+}
+
+int validate_claim_max(const struct limits *l, const char *field, int64_t v, struct verr *err)
+{
+        return check_range("max_out_of_range", field, v, 1, l->claim_max, err);
+}
+
+int validate_list_limit(const struct limits *l, const char *field, int64_t v, struct verr *err)
+{
+        return check_range("limit_out_of_range", field, v, 1, l->list_max, err);
+}
+
+int validate_retry_in_ms(const struct limits *l, const char *field, int64_t v, struct verr *err)
+{
+        return check_range("backoff_out_of_range", field, v, 0, l->backoff_max_ms, err);
 }
 
 static void join(char *out, size_t n, const char *prefix, const char *name)
 {
-	if (prefix && *prefix)
-		snprintf(out, n, "%s.%s", prefix, name);
-	else
-		snprintf(out, n, "%s", name);
+        if (prefix && *prefix)
+                snprintf(out, n, "%s.%s", prefix, name);
+        else
+                snprintf(out, n, "%s", name);
 }
 
 static int check_backoff(const struct limits *l, const char *prefix, struct backoff *b,
-			 struct verr *err)
+                         struct verr *err)
 {
-	char f[128];
+        char f[128];
 
-	if (b->base_ms < 0 || b->base_ms > l->backoff_max_ms) {
-		join(f, sizeof(f), prefix, "backoff.base_ms");
-		return verr_set(err, BATON_ERANGE, 400, "backoff_out_of_range", f,
-				"%s must be between 0 and %lld", f, (long long)l->backoff_max_ms);
-	}
-	if (b->max_ms < 0 || b->max_ms > l->backoff_max_ms) {
-		join(f, sizeof(f), prefix, "backoff.max_ms");
-		return verr_set(err, BATON_ERANGE, 400, "backoff_out_of_range", f,
-				"%s must be between 0 and %lld", f, (long long)l->backoff_max_ms);
-	}
-	if (b->base_ms == 0 && b->type != BACKOFF_IMMEDIATE && b->type != BACKOFF_NONE)
-		b->base_ms = l->backoff_default_base_ms;
-	if (b->max_ms == 0)
-		b->max_ms = b->base_ms > l->backoff_default_max_ms ? b->base_ms
-								    : l->backoff_default_max_ms;
-	if (b->max_ms < b->base_ms) {
-		join(f, sizeof(f), prefix, "backoff.max_ms");
-		return verr_set(err, BATON_ERANGE, 400, "backoff_out_of_range", f,
-				"%s must not be below backoff.base_ms", f);
-	}
-	return 0;
+        if (b->type < BACKOFF_EXPONENTIAL || b->type > BACKOFF_NONE) {
+                join(f, sizeof(f), prefix, "backoff.type");
+                return verr_set(err, BATON_EINVAL, 400, "invalid_field", f,
+                                "%s must be exponential, fixed, immediate or none", f);
+        }
+        if (b->base_ms < 0 || b->base_ms > l->backoff_max_ms) {
+                join(f, sizeof(f), prefix, "backoff.base_ms");
+                return verr_set(err, BATON_ERANGE, 400, "backoff_out_of_range", f,
+                                "%s must be between 0 and %lld", f, (long long)l->backoff_max_ms);
+        }
+        if (b->max_ms < 0 || b->max_ms > l->backoff_max_ms) {
+                join(f, sizeof(f), prefix, "backoff.max_ms");
+                return verr_set(err, BATON_ERANGE, 400, "backoff_out_of_range", f,
+                                "%s must be between 0 and %lld", f, (long long)l->backoff_max_ms);
+        }
+        if (b->base_ms == 0 && b->type != BACKOFF_IMMEDIATE && b->type != BACKOFF_NONE)
+                b->base_ms = l->backoff_default_base_ms;
+        if (b->max_ms == 0)
+                b->max_ms =
+                    b->base_ms > l->backoff_default_max_ms ? b->base_ms : l->backoff_default_max_ms;
+        if (b->max_ms < b->base_ms) {
+                join(f, sizeof(f), prefix, "backoff.max_ms");
+                return verr_set(err, BATON_ERANGE, 400, "backoff_out_of_range", f,
+                                "%s must not be below backoff.base_ms", f);
+        }
+        return 0;
 }
 
 static int check_names(const struct limits *l, const char *prefix, const struct job *j,
-		       struct verr *err)
+                       struct verr *err)
 {
-	const char *keys[] = {"idempotency_key", "key", "request_id", "execution_id",
-			      "traceparent"};
-	const char *vals[] = {j->idempotency_key, j->key, j->request_id, j->execution_id,
-			      j->traceparent};
-	char f[128];
-	int rc;
+        const char *keys[] = {"idempotency_key", "key", "request_id", "execution_id",
+                              "traceparent"};
+        const char *vals[] = {j->idempotency_key, j->key, j->request_id, j->execution_id,
+                              j->traceparent};
+        char f[128];
+        int rc;
 
-	join(f, sizeof(f), prefix, "queue");
-	rc = validate_name(l, f, j->queue, err);
-	if (rc)
-		return rc;
-	join(f, sizeof(f), prefix, "type");
-	rc = validate_name(l, f, j->type, err);
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		join(f, sizeof(f), prefix, keys[i]);
-		rc = validate_key(l, f, vals[i], err);
-		if (rc)
-			return rc;
-	}
-	return 0;
+        join(f, sizeof(f), prefix, "queue");
+        rc = validate_name(l, f, j->queue, err);
+        if (rc)
+                return rc;
+        join(f, sizeof(f), prefix, "type");
+        rc = validate_name(l, f, j->type, err);
+        if (rc)
+                return rc;
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+                join(f, sizeof(f), prefix, keys[i]);
+                rc = validate_key(l, f, vals[i], err);
+                if (rc)
+                        return rc;
+        }
+        return 0;
 }
 
 int validate_enqueue(const struct limits *l, const char *prefix, struct enqueue_req *req,
-		     struct verr *err)
+                     struct verr *err)
 {
-	struct job *j = &req->job;
-	char f[128];
-	int rc;
+        struct job *j = &req->job;
+        char f[128];
+        int rc;
 
-	rc = check_names(l, prefix, j, err);
-	if (rc)
-		return rc;
-	if (j->payload && strlen(j->payload) > l->payload_max_bytes) {
-		join(f, sizeof(f), prefix, "payload");
-		return verr_set(err, BATON_ETOOBIG, 413, "payload_too_large", f,
-				"payload is %zu bytes; the limit is %zu", strlen(j->payload),
-				l->payload_max_bytes);
-	}
-	if (req->delay_ms < 0 || req->delay_ms > l->delay_max_ms) {
-		join(f, sizeof(f), prefix, "delay_ms");
-		return verr_set(err, BATON_ERANGE, 400, "delay_ms_out_of_range", f,
-				"%s must be between 0 and %lld", f, (long long)l->delay_max_ms);
-	}
-	if (j->max_attempts == 0)
-		j->max_attempts = l->max_attempts_default;
-	if (j->max_attempts < 1 || j->max_attempts > l->max_attempts_max) {
-		join(f, sizeof(f), prefix, "max_attempts");
-		return verr_set(err, BATON_ERANGE, 400, "max_attempts_out_of_range", f,
-				"%s must be between 1 and %d", f, l->max_attempts_max);
-	}
-	if (j->lease_ms == 0)
-		j->lease_ms = l->lease_default_ms;
-	join(f, sizeof(f), prefix, "lease_ms");
-	rc = validate_lease_ms(l, f, j->lease_ms, err);
-	if (rc)
-		return rc;
-	if (j->priority < 0 || j->priority >= PRIO_COUNT) {
-		join(f, sizeof(f), prefix, "priority");
-		return verr_set(err, BATON_EINVAL, 400, "invalid_field", f,
-				"%s must be critical, high, normal or low", f);
-	}
-	return check_backoff(l, prefix, &j->backoff, err);
+        rc = check_names(l, prefix, j, err);
+        if (rc)
+                return rc;
+        if (j->payload && strlen(j->payload) > l->payload_max_bytes) {
+                join(f, sizeof(f), prefix, "payload");
+                return verr_set(err, BATON_ETOOBIG, 413, "payload_too_large", f,
+                                "payload is %zu bytes; the limit is %zu", strlen(j->payload),
+                                l->payload_max_bytes);
+        }
+        if (req->delay_ms < 0 || req->delay_ms > l->delay_max_ms) {
+                join(f, sizeof(f), prefix, "delay_ms");
+                return verr_set(err, BATON_ERANGE, 400, "delay_ms_out_of_range", f,
+                                "%s must be between 0 and %lld", f, (long long)l->delay_max_ms);
+        }
+        if (j->max_attempts == 0)
+                j->max_attempts = l->max_attempts_default;
+        if (j->max_attempts < 1 || j->max_attempts > l->max_attempts_max) {
+                join(f, sizeof(f), prefix, "max_attempts");
+                return verr_set(err, BATON_ERANGE, 400, "max_attempts_out_of_range", f,
+                                "%s must be between 1 and %d", f, l->max_attempts_max);
+        }
+        if (j->lease_ms == 0)
+                j->lease_ms = l->lease_default_ms;
+        join(f, sizeof(f), prefix, "lease_ms");
+        rc = validate_lease_ms(l, f, j->lease_ms, err);
+        if (rc)
+                return rc;
+        if (j->priority < 0 || j->priority >= PRIO_COUNT) {
+                join(f, sizeof(f), prefix, "priority");
+                return verr_set(err, BATON_EINVAL, 400, "invalid_field", f,
+                                "%s must be critical, high, normal or low", f);
+        }
+        return check_backoff(l, prefix, &j->backoff, err);
 }

@@ -3,7 +3,9 @@
  * (which turns a struct verr into a 4xx answer) and the tests. A check fills
  * err with a stable code (documented in docs/api.md), the HTTP status, the
  * offending field and a sentence for people, and returns BATON_EINVAL,
- * BATON_ERANGE or BATON_ETOOBIG.
+ * BATON_ERANGE or BATON_ETOOBIG. Every limit of docs/api.md's table has its
+ * check here, except open connections, which the HTTP server enforces at
+ * accept.
  */
 #ifndef BATON_CORE_VALIDATE_H
 #define BATON_CORE_VALIDATE_H
@@ -15,15 +17,15 @@
 #include "core/limits.h"
 
 struct verr {
-	int status;        /* HTTP status: 400, 409, 413 */
-	const char *code;  /* e.g. "name_too_long" */
-	char field[128];   /* e.g. "jobs[3].queue" */
-	char message[256];
+        int status;       /* HTTP status: 400, 409, 413 */
+        const char *code; /* e.g. "name_too_long" */
+        char field[128];  /* e.g. "jobs[3].queue" */
+        char message[256];
 };
 
 /* Sets err and returns rc (for one-line "return verr_set(...)" use). */
 int verr_set(struct verr *err, int rc, int status, const char *code, const char *field,
-	     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+             const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /* Queue and type names: 1..name_max characters of [A-Za-z0-9._:-]. */
 int validate_name(const struct limits *l, const char *field, const char *s, struct verr *err);
@@ -32,8 +34,32 @@ int validate_key(const struct limits *l, const char *field, const char *s, struc
 /* Checks every field of an enqueue request; prefix names the item ("jobs[3]")
  * or is "". Fills defaults for fields left 0 (max_attempts, lease_ms, backoff). */
 int validate_enqueue(const struct limits *l, const char *prefix, struct enqueue_req *req,
-		     struct verr *err);
+                     struct verr *err);
+/* lease_ms of a claim or an enqueue, and a heartbeat's extend_ms. */
 int validate_lease_ms(const struct limits *l, const char *field, int64_t v, struct verr *err);
 int validate_wait_ms(const struct limits *l, const char *field, int64_t v, struct verr *err);
+/* An absolute run_at, against the loop thread's now: at most delay_max_ms
+ * ahead (a past instant means now). job_enqueue checks again against the
+ * store thread's clock reading, which can only be later. */
+int validate_run_at(const struct limits *l, const char *field, int64_t run_at_ms, int64_t now_ms,
+                    struct verr *err);
+
+/* Sizes, in bytes of the serialized JSON or text as received. */
+int validate_body_size(const struct limits *l, size_t n, struct verr *err);
+int validate_result(const struct limits *l, const char *field, const char *json, struct verr *err);
+int validate_error_text(const struct limits *l, const char *field, const char *text,
+                        struct verr *err);
+int validate_progress(const struct limits *l, const char *field, const char *json,
+                      struct verr *err);
+/* Number of jobs in an enqueue batch or items in a settle batch: 1..batch_max
+ * (0 is 400 invalid_field, more is 413 batch_too_large). */
+int validate_batch(const struct limits *l, const char *field, int64_t n, struct verr *err);
+/* A claim's max: 1..claim_max. */
+int validate_claim_max(const struct limits *l, const char *field, int64_t v, struct verr *err);
+/* A list's limit: 1..list_max. */
+int validate_list_limit(const struct limits *l, const char *field, int64_t v, struct verr *err);
+/* A failure's retry_in_ms: 0..backoff_max_ms (absent is -1 in struct
+ * settle_req and is not checked). */
+int validate_retry_in_ms(const struct limits *l, const char *field, int64_t v, struct verr *err);
 
 #endif

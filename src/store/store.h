@@ -8,7 +8,16 @@
  * semantics beyond what each operation states; they treat JSON columns as
  * opaque text. Every operation returns 0 or a negative enum baton_err:
  * BATON_ENOTFOUND for a missing row, BATON_ECONFLICT for a unique-constraint
- * clash, BATON_ESTORE for anything the database refused.
+ * clash, BATON_EINVAL for arguments the operation cannot take, BATON_ESTORE for
+ * anything the database refused.
+ *
+ * A write refused with BATON_ECONFLICT changes nothing and leaves the
+ * transaction usable: core goes on after it (a promotion whose dedup key is
+ * taken cancels the job instead). SQLite gives this per statement; a backend
+ * whose transaction aborts on any error (PostgreSQL) must wrap such writes in
+ * a savepoint of its own. Ids are never reused once committed; the id of an
+ * insert that was rolled back may be handed out again, since nobody saw it.
+ * The conformance suite (tests/store) checks all of this for every backend.
  *
  * Reads that fill a struct job allocate its strings; the caller owns them and
  * frees them with job_free (or job_vec_free).
@@ -26,124 +35,132 @@
 struct store; /* backend-private */
 
 struct store_opts {
-	const char *uri;    /* SQLite: a directory (data dir) or a file path */
-	bool sync_full;     /* fsync on every commit (SQLite synchronous=FULL) */
-	int busy_timeout_ms;
+        const char *uri; /* SQLite: a directory (data dir) or a file path */
+        bool sync_full;  /* fsync on every commit (SQLite synchronous=FULL) */
+        int busy_timeout_ms;
 };
 
 struct job_filter {
-	const char *tenant; /* required */
-	const char *queue;  /* NULL = any */
-	int state;          /* -1 = any */
-	const char *type;   /* NULL = any */
-	int64_t after_id;   /* only ids > after_id (cursor); 0 = from the start */
-	int limit;          /* > 0 */
+        const char *tenant; /* required */
+        const char *queue;  /* NULL = any */
+        int state;          /* -1 = any */
+        const char *type;   /* NULL = any */
+        int64_t after_id;   /* only ids > after_id (cursor); 0 = from the start */
+        int limit;          /* > 0 */
 };
 
 struct idem_rec {
-	char *tenant;
-	char *key;
-	int64_t job_id;
-	char *payload_hash; /* hex SHA-256 of the canonical payload */
-	int64_t expires_at_ms;
+        char *tenant;
+        char *key;
+        int64_t job_id;
+        char *payload_hash; /* hex SHA-256 of the canonical payload */
+        int64_t expires_at_ms;
 };
 
 struct queue_rec {
-	char *tenant;
-	char *name;
-	bool paused;
-	int64_t created_at_ms;
-	int64_t updated_at_ms;
+        char *tenant;
+        char *name;
+        bool paused;
+        int64_t created_at_ms;
+        int64_t updated_at_ms;
 };
 
 struct queue_counts {
-	int64_t by_state[JOB_STATE_COUNT];
-	int64_t oldest_ready_ms; /* smallest ready_at of queued jobs; 0 if none */
+        int64_t by_state[JOB_STATE_COUNT];
+        int64_t oldest_ready_ms; /* smallest ready_at of queued jobs; 0 if none */
 };
 
 /* Earliest instants at which the leader has something to do; 0 = nothing. */
 struct store_deadlines {
-	int64_t run_at_ms;        /* earliest run_at of scheduled or retrying jobs */
-	int64_t lease_until_ms;   /* earliest lease_until of running jobs */
-	int64_t completed_min_ms; /* earliest finished_at of completed jobs */
-	int64_t dead_min_ms;      /* earliest finished_at of dead or cancelled jobs */
-	int64_t idem_min_ms;      /* earliest expires_at of idempotency records */
+        int64_t run_at_ms;        /* earliest run_at of scheduled or retrying jobs */
+        int64_t lease_until_ms;   /* earliest lease_until of running jobs */
+        int64_t completed_min_ms; /* earliest finished_at of completed jobs */
+        int64_t dead_min_ms;      /* earliest finished_at of dead or cancelled jobs */
+        int64_t idem_min_ms;      /* earliest expires_at of idempotency records */
 };
 
 /* A (tenant, queue) pair; strings owned by the struct holding the array. */
 struct qref {
-	char *tenant;
-	char *queue;
+        char *tenant;
+        char *queue;
 };
 
 struct store_ops {
-	int version; /* STORE_OPS_VERSION */
-	const char *name;
+        int version; /* STORE_OPS_VERSION */
+        const char *name;
 
-	/* Opens (creating if needed) and migrates the store. BATON_ESCHEMA if the
-	 * stored schema is newer than this binary knows. *out is owned by the caller
-	 * and released with close. */
-	int (*open)(const struct store_opts *opts, struct store **out);
-	void (*close)(struct store *st);
-	int (*schema_version)(struct store *st, int *out);
+        /* Opens (creating if needed) and migrates the store. BATON_ESCHEMA if the
+         * stored schema is newer than this binary knows. *out is owned by the caller
+         * and released with close. */
+        int (*open)(const struct store_opts *opts, struct store **out);
+        void (*close)(struct store *st);
+        int (*schema_version)(struct store *st, int *out);
 
-	/* Transactions. savepoint/release/rollback_to nest one level inside a
-	 * transaction so one operation of a group commit can fail alone. */
-	int (*begin)(struct store *st);
-	int (*commit)(struct store *st);
-	int (*rollback)(struct store *st);
-	int (*savepoint)(struct store *st);
-	int (*release)(struct store *st);
-	int (*rollback_to)(struct store *st);
+        /* Transactions. savepoint/release/rollback_to nest one level inside a
+         * transaction so one operation of a group commit can fail alone. */
+        int (*begin)(struct store *st);
+        int (*commit)(struct store *st);
+        int (*rollback)(struct store *st);
+        int (*savepoint)(struct store *st);
+        int (*release)(struct store *st);
+        int (*rollback_to)(struct store *st);
 
-	/* Inserts j with every column as given and sets j->id. BATON_ECONFLICT if
-	 * a pending job (scheduled or queued) with the same tenant, queue and key
-	 * exists. */
-	int (*job_insert)(struct store *st, struct job *j);
-	/* Reads job id; tenant NULL matches any tenant (internal duties). */
-	int (*job_get)(struct store *st, const char *tenant, int64_t id, struct job *out);
-	/* Writes every mutable column of j (all but id, tenant, created_at). */
-	int (*job_update)(struct store *st, const struct job *j);
-	/* Finds the pending (scheduled or queued) job with this key. */
-	int (*job_find_key)(struct store *st, const char *tenant, const char *queue,
-			    const char *key, int64_t *id_out);
-	/* Jobs matching f in ascending id order, at most f->limit. */
-	int (*job_list)(struct store *st, const struct job_filter *f, struct job_vec *out);
-	/* Ids of queued jobs of one queue in claim order (priority, run_at, id),
-	 * at most max. */
-	int (*job_ready_ids)(struct store *st, const char *tenant, const char *queue, int max,
-			     int64_t *ids, int *n_out);
-	/* Ids of scheduled or retrying jobs with run_at <= now_ms, at most max. */
-	int (*job_due_ids)(struct store *st, int64_t now_ms, int max, int64_t *ids, int *n_out);
-	/* Ids of running jobs with lease_until <= now_ms, at most max. */
-	int (*job_expired_ids)(struct store *st, int64_t now_ms, int max, int64_t *ids,
-			       int *n_out);
-	/* Ids of jobs of a tenant and queue in a state, ascending, at most max, id > after. */
-	int (*job_state_ids)(struct store *st, const char *tenant, const char *queue, int state,
-			     int64_t after_id, int max, int64_t *ids, int *n_out);
-	/* Deletes up to max jobs in state whose finished_at < before_ms; *n_out deleted. */
-	int (*job_purge)(struct store *st, int state, int64_t before_ms, int max, int *n_out);
-	/* Deletes one job by id. */
-	int (*job_delete)(struct store *st, const char *tenant, int64_t id);
-	int (*deadlines)(struct store *st, struct store_deadlines *out);
+        /* Inserts j with every column as given and sets j->id. BATON_ECONFLICT if
+         * a pending job (scheduled or queued) with the same tenant, queue and key
+         * exists. */
+        int (*job_insert)(struct store *st, struct job *j);
+        /* Reads job id; tenant NULL matches any tenant (internal duties). *out is
+         * left untouched on BATON_ENOTFOUND. */
+        int (*job_get)(struct store *st, const char *tenant, int64_t id, struct job *out);
+        /* Writes every mutable column of j (all but id, tenant, created_at). */
+        int (*job_update)(struct store *st, const struct job *j);
+        /* Finds the pending (scheduled or queued) job with this key. */
+        int (*job_find_key)(struct store *st, const char *tenant, const char *queue,
+                            const char *key, int64_t *id_out);
+        /* Appends the jobs matching f to out in ascending id order, at most
+         * f->limit. BATON_EINVAL without a tenant or with limit < 1. On an error
+         * out may hold some jobs: the caller frees it with job_vec_free anyway. */
+        int (*job_list)(struct store *st, const struct job_filter *f, struct job_vec *out);
+        /* Ids of queued jobs of one queue in claim order (priority, run_at, id),
+         * at most max. */
+        int (*job_ready_ids)(struct store *st, const char *tenant, const char *queue, int max,
+                             int64_t *ids, int *n_out);
+        /* Ids of scheduled or retrying jobs with run_at <= now_ms, at most max. */
+        int (*job_due_ids)(struct store *st, int64_t now_ms, int max, int64_t *ids, int *n_out);
+        /* Ids of running jobs with lease_until <= now_ms, at most max. */
+        int (*job_expired_ids)(struct store *st, int64_t now_ms, int max, int64_t *ids, int *n_out);
+        /* Ids of jobs of a tenant and queue in a state, ascending, at most max, id > after. */
+        int (*job_state_ids)(struct store *st, const char *tenant, const char *queue, int state,
+                             int64_t after_id, int max, int64_t *ids, int *n_out);
+        /* Deletes up to max jobs in state whose finished_at < before_ms, oldest
+         * first; *n_out deleted. Only terminal states have rows to purge. */
+        int (*job_purge)(struct store *st, int state, int64_t before_ms, int max, int *n_out);
+        /* Deletes one job by id; tenant NULL matches any tenant. */
+        int (*job_delete)(struct store *st, const char *tenant, int64_t id);
+        int (*deadlines)(struct store *st, struct store_deadlines *out);
 
-	/* Idempotency records, unique per (tenant, key). */
-	int (*idem_get)(struct store *st, const char *tenant, const char *key,
-			struct idem_rec *out);
-	int (*idem_put)(struct store *st, const struct idem_rec *rec); /* insert or replace */
-	int (*idem_purge)(struct store *st, int64_t before_ms, int max, int *n_out);
+        /* Idempotency records, unique per (tenant, key). */
+        int (*idem_get)(struct store *st, const char *tenant, const char *key,
+                        struct idem_rec *out);
+        int (*idem_put)(struct store *st, const struct idem_rec *rec); /* insert or replace */
+        /* Deletes up to max records with expires_at <= before_ms (a record has
+         * expired at its expires_at), oldest first; *n_out deleted. */
+        int (*idem_purge)(struct store *st, int64_t before_ms, int max, int *n_out);
 
-	/* Queues. queue_ensure inserts the row if missing and leaves it otherwise. */
-	int (*queue_ensure)(struct store *st, const char *tenant, const char *name,
-			    int64_t now_ms);
-	int (*queue_get)(struct store *st, const char *tenant, const char *name,
-			 struct queue_rec *out);
-	int (*queue_put)(struct store *st, const struct queue_rec *q); /* insert or update */
-	/* Queues of a tenant in name order, names > after (NULL = from start). */
-	int (*queue_list)(struct store *st, const char *tenant, const char *after, int limit,
-			  struct queue_rec **out, int *n_out);
-	int (*queue_counts)(struct store *st, const char *tenant, const char *name,
-			    struct queue_counts *out);
+        /* Queues. queue_ensure inserts the row if missing and leaves it otherwise. */
+        int (*queue_ensure)(struct store *st, const char *tenant, const char *name, int64_t now_ms);
+        int (*queue_get)(struct store *st, const char *tenant, const char *name,
+                         struct queue_rec *out);
+        int (*queue_put)(struct store *st, const struct queue_rec *q); /* insert or update */
+        /* Queues of a tenant in name order, names > after (NULL = from start).
+         * *out is a malloc'd array of *n_out records owned by the caller (free
+         * each with queue_rec_free, then the array). BATON_EINVAL: limit < 1. */
+        int (*queue_list)(struct store *st, const char *tenant, const char *after, int limit,
+                          struct queue_rec **out, int *n_out);
+        /* Jobs of the queue per state and the oldest ready_at; all zero for a
+         * queue without jobs (whether or not its row exists). */
+        int (*queue_counts)(struct store *st, const char *tenant, const char *name,
+                            struct queue_counts *out);
 };
 
 void idem_rec_free(struct idem_rec *r);

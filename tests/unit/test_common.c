@@ -17,146 +17,146 @@
 
 static void buf_cap_is_enforced(void **state)
 {
-	struct buf b;
+        struct buf b;
 
-	(void)state;
-	buf_init(&b, 8);
-	assert_int_equal(buf_adds(&b, "12345678"), 0);
-	assert_int_equal(buf_adds(&b, "9"), BATON_ETOOBIG);
-	assert_int_equal(b.len, 8);
-	assert_string_equal(b.ptr, "12345678");
-	buf_free(&b);
+        (void)state;
+        buf_init(&b, 8);
+        assert_int_equal(buf_adds(&b, "12345678"), 0);
+        assert_int_equal(buf_adds(&b, "9"), BATON_ETOOBIG);
+        assert_int_equal(b.len, 8);
+        assert_string_equal(b.ptr, "12345678");
+        buf_free(&b);
 }
 
 static void buf_printf_grows(void **state)
 {
-	struct buf b;
-	char big[600];
+        struct buf b;
+        char big[600];
 
-	(void)state;
-	memset(big, 'x', sizeof(big) - 1);
-	big[sizeof(big) - 1] = 0;
-	buf_init(&b, 4096);
-	assert_int_equal(buf_printf(&b, "<%s>", big), 0);
-	assert_int_equal(b.len, 601);
-	assert_int_equal(b.ptr[0], '<');
-	assert_int_equal(b.ptr[600], '>');
-	buf_free(&b);
+        (void)state;
+        memset(big, 'x', sizeof(big) - 1);
+        big[sizeof(big) - 1] = 0;
+        buf_init(&b, 4096);
+        assert_int_equal(buf_printf(&b, "<%s>", big), 0);
+        assert_int_equal(b.len, 601);
+        assert_int_equal(b.ptr[0], '<');
+        assert_int_equal(b.ptr[600], '>');
+        buf_free(&b);
 }
 
 static void jw_writes_nested_json(void **state)
 {
-	struct buf b;
-	struct jw w;
+        struct buf b;
+        struct jw w;
 
-	(void)state;
-	buf_init(&b, 4096);
-	jw_init(&w, &b);
-	jw_obj_open(&w);
-	jw_kstr(&w, "s", "a\"b\\c\n\x01");
-	jw_kint(&w, "i", -42);
-	jw_kbool(&w, "t", true);
-	jw_kraw(&w, "raw", "{\"x\":[1,2]}");
-	jw_kraw(&w, "nul", NULL);
-	jw_key(&w, "arr");
-	jw_arr_open(&w);
-	jw_int(&w, 1);
-	jw_str(&w, NULL);
-	jw_obj_open(&w);
-	jw_obj_close(&w);
-	jw_arr_close(&w);
-	jw_ktime(&w, "zero", 0);
-	jw_obj_close(&w);
-	assert_int_equal(w.err, 0);
-	assert_string_equal(b.ptr, "{\"s\":\"a\\\"b\\\\c\\n\\u0001\",\"i\":-42,\"t\":true,"
-				   "\"raw\":{\"x\":[1,2]},\"nul\":null,\"arr\":[1,null,{}],"
-				   "\"zero\":null}");
-	buf_free(&b);
+        (void)state;
+        buf_init(&b, 4096);
+        jw_init(&w, &b);
+        jw_obj_open(&w);
+        jw_kstr(&w, "s", "a\"b\\c\n\x01");
+        jw_kint(&w, "i", -42);
+        jw_kbool(&w, "t", true);
+        jw_kraw(&w, "raw", "{\"x\":[1,2]}");
+        jw_kraw(&w, "nul", NULL);
+        jw_key(&w, "arr");
+        jw_arr_open(&w);
+        jw_int(&w, 1);
+        jw_str(&w, NULL);
+        jw_obj_open(&w);
+        jw_obj_close(&w);
+        jw_arr_close(&w);
+        jw_ktime(&w, "zero", 0);
+        jw_obj_close(&w);
+        assert_int_equal(w.err, 0);
+        assert_string_equal(b.ptr, "{\"s\":\"a\\\"b\\\\c\\n\\u0001\",\"i\":-42,\"t\":true,"
+                                   "\"raw\":{\"x\":[1,2]},\"nul\":null,\"arr\":[1,null,{}],"
+                                   "\"zero\":null}");
+        buf_free(&b);
 }
 
 static void jw_error_is_sticky(void **state)
 {
-	struct buf b;
-	struct jw w;
+        struct buf b;
+        struct jw w;
 
-	(void)state;
-	buf_init(&b, 10);
-	jw_init(&w, &b);
-	jw_obj_open(&w);
-	jw_kstr(&w, "long-key", "long value");
-	assert_int_equal(w.err, BATON_ETOOBIG);
-	jw_obj_close(&w);
-	assert_int_equal(w.err, BATON_ETOOBIG);
-	buf_free(&b);
+        (void)state;
+        buf_init(&b, 10);
+        jw_init(&w, &b);
+        jw_obj_open(&w);
+        jw_kstr(&w, "long-key", "long value");
+        assert_int_equal(w.err, BATON_ETOOBIG);
+        jw_obj_close(&w);
+        assert_int_equal(w.err, BATON_ETOOBIG);
+        buf_free(&b);
 }
 
 static void time_round_trip(void **state)
 {
-	char out[40];
-	int64_t ms = 0;
+        char out[40];
+        int64_t ms = 0;
 
-	(void)state;
-	time_format_ms(1795424452123, out, sizeof(out));
-	assert_string_equal(out, "2026-11-23T09:00:52.123Z");
-	assert_int_equal(time_parse_ms(out, &ms), 0);
-	assert_int_equal(ms, 1795424452123);
-	assert_int_equal(time_parse_ms("2026-11-23T10:00:52.123+01:00", &ms), 0);
-	assert_int_equal(ms, 1795424452123);
-	assert_int_equal(time_parse_ms("2026-11-23T04:00:52-05:00", &ms), 0);
-	assert_int_equal(ms, 1795424452000);
-	assert_int_equal(time_parse_ms("1970-01-01T00:00:00Z", &ms), 0);
-	assert_int_equal(ms, 0);
-	assert_int_equal(time_parse_ms("2024-02-29T00:00:00.5Z", &ms), 0);
-	assert_int_equal(ms, 1709164800500);
-	time_format_ms(-1, out, sizeof(out));
-	assert_string_equal(out, "1969-12-31T23:59:59.999Z");
+        (void)state;
+        time_format_ms(1795424452123, out, sizeof(out));
+        assert_string_equal(out, "2026-11-23T09:00:52.123Z");
+        assert_int_equal(time_parse_ms(out, &ms), 0);
+        assert_int_equal(ms, 1795424452123);
+        assert_int_equal(time_parse_ms("2026-11-23T10:00:52.123+01:00", &ms), 0);
+        assert_int_equal(ms, 1795424452123);
+        assert_int_equal(time_parse_ms("2026-11-23T04:00:52-05:00", &ms), 0);
+        assert_int_equal(ms, 1795424452000);
+        assert_int_equal(time_parse_ms("1970-01-01T00:00:00Z", &ms), 0);
+        assert_int_equal(ms, 0);
+        assert_int_equal(time_parse_ms("2024-02-29T00:00:00.5Z", &ms), 0);
+        assert_int_equal(ms, 1709164800500);
+        time_format_ms(-1, out, sizeof(out));
+        assert_string_equal(out, "1969-12-31T23:59:59.999Z");
 }
 
 static void time_rejects_invalid(void **state)
 {
-	const char *bad[] = {"",
-			     "2026-11-23",
-			     "2026-11-23T09:00:52",
-			     "2026-13-01T00:00:00Z",
-			     "2026-02-29T00:00:00Z",
-			     "2026-04-31T00:00:00Z",
-			     "2026-11-23T24:00:00Z",
-			     "2026-11-23T09:00:52.Z",
-			     "2026-11-23T09:00:52Zjunk",
-			     "x026-11-23T09:00:52Z",
-			     "2026-11-23T09:00:52+0100"};
-	int64_t ms;
+        const char *bad[] = {"",
+                             "2026-11-23",
+                             "2026-11-23T09:00:52",
+                             "2026-13-01T00:00:00Z",
+                             "2026-02-29T00:00:00Z",
+                             "2026-04-31T00:00:00Z",
+                             "2026-11-23T24:00:00Z",
+                             "2026-11-23T09:00:52.Z",
+                             "2026-11-23T09:00:52Zjunk",
+                             "x026-11-23T09:00:52Z",
+                             "2026-11-23T09:00:52+0100"};
+        int64_t ms;
 
-	(void)state;
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(time_parse_ms(bad[i], &ms), BATON_EINVAL);
+        (void)state;
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+                assert_int_equal(time_parse_ms(bad[i], &ms), BATON_EINVAL);
 }
 
 static void rand_tokens_are_hex_and_distinct(void **state)
 {
-	char a[RAND_TOKEN_LEN + 1], b[RAND_TOKEN_LEN + 1];
+        char a[RAND_TOKEN_LEN + 1], b[RAND_TOKEN_LEN + 1];
 
-	(void)state;
-	assert_int_equal(rand_token(a), 0);
-	assert_int_equal(rand_token(b), 0);
-	assert_int_equal(strlen(a), RAND_TOKEN_LEN);
-	assert_string_not_equal(a, b);
-	assert_int_equal(strspn(a, "0123456789abcdef"), RAND_TOKEN_LEN);
-	for (int i = 0; i < 1000; i++)
-		assert_true(rand_below(7) < 7);
-	assert_int_equal(rand_below(1), 0);
+        (void)state;
+        assert_int_equal(rand_token(a), 0);
+        assert_int_equal(rand_token(b), 0);
+        assert_int_equal(strlen(a), RAND_TOKEN_LEN);
+        assert_string_not_equal(a, b);
+        assert_int_equal(strspn(a, "0123456789abcdef"), RAND_TOKEN_LEN);
+        for (int i = 0; i < 1000; i++)
+                assert_true(rand_below(7) < 7);
+        assert_int_equal(rand_below(1), 0);
 }
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(buf_cap_is_enforced),
-		cmocka_unit_test(buf_printf_grows),
-		cmocka_unit_test(jw_writes_nested_json),
-		cmocka_unit_test(jw_error_is_sticky),
-		cmocka_unit_test(time_round_trip),
-		cmocka_unit_test(time_rejects_invalid),
-		cmocka_unit_test(rand_tokens_are_hex_and_distinct),
-	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(buf_cap_is_enforced),
+            cmocka_unit_test(buf_printf_grows),
+            cmocka_unit_test(jw_writes_nested_json),
+            cmocka_unit_test(jw_error_is_sticky),
+            cmocka_unit_test(time_round_trip),
+            cmocka_unit_test(time_rejects_invalid),
+            cmocka_unit_test(rand_tokens_are_hex_and_distinct),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
 }

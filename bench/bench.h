@@ -1,0 +1,288 @@
+/*
+ * bench.h: what the benchmark programs share: a monotonic clock, a small
+ * command-line flag parser, the server URL (--url, else $BATON_URL, else the
+ * default port on loopback), a log-linear latency histogram and helpers to
+ * name queues and format figures. Every .c file in bench/ is its own program
+ * (bench/CMakeLists.txt builds each one), so the helpers live here as static
+ * inline functions instead of in a library; inline keeps programs that use
+ * only some of them free of unused-function warnings.
+ *
+ * Workload assumptions: the histogram takes tens of millions of samples from
+ * many threads (one histogram per thread, merged at the end) and must cost a
+ * few nanoseconds per sample, so it counts into fixed buckets with about 1.6 %
+ * relative precision instead of keeping every sample.
+ */
+#ifndef BATON_BENCH_H
+#define BATON_BENCH_H
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "baton/baton.h"
+
+#define BENCH_DEFAULT_URL "http://127.0.0.1:7700"
+
+static inline int64_t now_ns(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline void sleep_ns(int64_t ns)
+{
+        struct timespec ts;
+
+        if (ns <= 0)
+                return;
+        ts.tv_sec = ns / 1000000000;
+        ts.tv_nsec = ns % 1000000000;
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+                ;
+}
+
+/* ---- flags ---- */
+
+enum flag_type { FLAG_STR, FLAG_I64 };
+
+struct flag {
+        const char *name; /* "--jobs" */
+        enum flag_type type;
+        void *ptr; /* const char ** or int64_t * */
+        const char *help;
+};
+
+static inline void flags_usage(const char *prog, const char *about, const struct flag *f, int n)
+{
+        fprintf(stderr, "%s: %s\nflags:\n", prog, about);
+        for (int i = 0; i < n; i++) {
+                if (f[i].type == FLAG_STR)
+                        fprintf(stderr, "  %-16s %s (default %s)\n", f[i].name, f[i].help,
+                                *(const char **)f[i].ptr ? *(const char **)f[i].ptr : "none");
+                else
+                        fprintf(stderr, "  %-16s %s (default %" PRId64 ")\n", f[i].name, f[i].help,
+                                *(int64_t *)f[i].ptr);
+        }
+}
+
+/* Parses "--name value" pairs into the flags' targets. Returns 0, or
+ * BATON_EINVAL after printing the usage (unknown flag, missing or malformed
+ * value, --help). Values point into argv. */
+static inline int flags_parse(int argc, char **argv, const char *about, const struct flag *f, int n)
+{
+        for (int a = 1; a < argc; a++) {
+                int i;
+
+                for (i = 0; i < n; i++)
+                        if (strcmp(argv[a], f[i].name) == 0)
+                                break;
+                if (i == n || a + 1 >= argc) {
+                        if (strcmp(argv[a], "--help") != 0)
+                                fprintf(stderr, "%s: bad or incomplete flag %s\n", argv[0],
+                                        argv[a]);
+                        flags_usage(argv[0], about, f, n);
+                        return BATON_EINVAL;
+                }
+                a++;
+                if (f[i].type == FLAG_STR) {
+                        *(const char **)f[i].ptr = argv[a];
+                } else {
+                        char *end;
+                        long long v;
+
+                        errno = 0;
+                        v = strtoll(argv[a], &end, 10);
+                        if (errno || *end || end == argv[a]) {
+                                fprintf(stderr, "%s: %s wants an integer, got %s\n", argv[0],
+                                        f[i].name, argv[a]);
+                                return BATON_EINVAL;
+                        }
+                        *(int64_t *)f[i].ptr = v;
+                }
+        }
+        return 0;
+}
+
+/* The server URL: the flag's value if given, else $BATON_URL, else the default. */
+static inline const char *bench_url(const char *flag_value)
+{
+        const char *env = getenv("BATON_URL");
+
+        if (flag_value && *flag_value)
+                return flag_value;
+        if (env && *env)
+                return env;
+        return BENCH_DEFAULT_URL;
+}
+
+/* Parses a comma-separated list of positive integers ("1,32,64") into v (at
+ * most cap values). Returns the count, or -1 when the text is malformed. */
+static inline int parse_list(const char *text, int64_t *v, int cap)
+{
+        int n = 0;
+        const char *p = text;
+
+        while (*p && n < cap) {
+                char *end;
+                long long x;
+
+                errno = 0;
+                x = strtoll(p, &end, 10);
+                if (errno || end == p || x <= 0)
+                        return -1;
+                v[n++] = x;
+                if (*end == '\0')
+                        return n;
+                if (*end != ',')
+                        return -1;
+                p = end + 1;
+        }
+        return *p ? -1 : n;
+}
+
+/* A queue name that no earlier run used, so runs against one server never
+ * see each other's jobs: prefix-pid-seconds. Returns buf. */
+static inline const char *bench_queue(const char *prefix, char *buf, size_t cap)
+{
+        snprintf(buf, cap, "%s-%d-%lld", prefix, (int)getpid(), (long long)time(NULL));
+        return buf;
+}
+
+/* Creates a client or exits: a benchmark without a client has nothing to do. */
+static inline struct baton_client *bench_client(const char *url)
+{
+        struct baton_client *c = NULL;
+        int rc = baton_client_new(url, getenv("BATON_API_KEY"), &c);
+
+        if (rc) {
+                fprintf(stderr, "cannot create a client for %s: %s\n", url, baton_strerror(rc));
+                exit(2);
+        }
+        return c;
+}
+
+/* Prints the client's last error with a context line. */
+static inline void bench_report_error(struct baton_client *c, const char *what, int rc)
+{
+        const struct baton_error *e = baton_client_last_error(c);
+
+        fprintf(stderr, "%s: %s (HTTP %d %s: %s)\n", what, baton_strerror(rc), e->http_status,
+                e->code, e->message);
+}
+
+/* ---- latency histogram ---- */
+
+/*
+ * Log-linear buckets: values below 64 ns get a bucket each; above, every power
+ * of two is split into 64 sub-buckets, so a bucket's width is at most 1/64 of
+ * its value. 58 octaves cover every int64 nanosecond value.
+ */
+#define HIST_SUB_BITS 6
+#define HIST_SUB (1 << HIST_SUB_BITS)
+#define HIST_BUCKETS (HIST_SUB * 59)
+
+struct hist {
+        uint64_t count[HIST_BUCKETS];
+        uint64_t n;
+        int64_t min_ns;
+        int64_t max_ns;
+        double sum_ns;
+};
+
+static inline void hist_init(struct hist *h)
+{
+        memset(h, 0, sizeof(*h));
+        h->min_ns = INT64_MAX;
+}
+
+static inline int hist_bucket(int64_t v)
+{
+        int msb, shift;
+
+        if (v < HIST_SUB)
+                return v < 0 ? 0 : (int)v;
+        msb = 63 - __builtin_clzll((unsigned long long)v);
+        shift = msb - HIST_SUB_BITS;
+        return (shift + 1) * HIST_SUB + (int)((v >> shift) & (HIST_SUB - 1));
+}
+
+/* The upper bound of a bucket, the value reported for samples in it. */
+static inline int64_t hist_bucket_top(int b)
+{
+        int shift;
+
+        if (b < HIST_SUB)
+                return b;
+        shift = b / HIST_SUB - 1;
+        return ((int64_t)(HIST_SUB + b % HIST_SUB + 1) << shift) - 1;
+}
+
+static inline void hist_add(struct hist *h, int64_t v_ns)
+{
+        h->count[hist_bucket(v_ns)]++;
+        h->n++;
+        h->sum_ns += (double)v_ns;
+        if (v_ns < h->min_ns)
+                h->min_ns = v_ns;
+        if (v_ns > h->max_ns)
+                h->max_ns = v_ns;
+}
+
+static inline void hist_merge(struct hist *into, const struct hist *from)
+{
+        for (int i = 0; i < HIST_BUCKETS; i++)
+                into->count[i] += from->count[i];
+        into->n += from->n;
+        into->sum_ns += from->sum_ns;
+        if (from->min_ns < into->min_ns)
+                into->min_ns = from->min_ns;
+        if (from->max_ns > into->max_ns)
+                into->max_ns = from->max_ns;
+}
+
+/* The value at quantile q (0..1), within the bucket precision; exact max. */
+static inline int64_t hist_quantile_ns(const struct hist *h, double q)
+{
+        uint64_t rank, seen = 0;
+
+        if (h->n == 0)
+                return 0;
+        if (q >= 1.0)
+                return h->max_ns;
+        rank = (uint64_t)(q * (double)h->n);
+        if (rank >= h->n)
+                rank = h->n - 1;
+        for (int i = 0; i < HIST_BUCKETS; i++) {
+                seen += h->count[i];
+                if (seen > rank) {
+                        int64_t top = hist_bucket_top(i);
+
+                        return top < h->max_ns ? top : h->max_ns;
+                }
+        }
+        return h->max_ns;
+}
+
+static inline double ns_to_ms(int64_t ns)
+{
+        return (double)ns / 1e6;
+}
+
+/* One line: "<label> p50=... p99=... max=... ms (n=...)". */
+static inline void hist_print(const char *label, const struct hist *h)
+{
+        printf("%s p50=%.3f ms p90=%.3f ms p99=%.3f ms max=%.3f ms mean=%.3f ms (n=%" PRIu64 ")\n",
+               label, ns_to_ms(hist_quantile_ns(h, 0.50)), ns_to_ms(hist_quantile_ns(h, 0.90)),
+               ns_to_ms(hist_quantile_ns(h, 0.99)), ns_to_ms(h->max_ns),
+               h->n ? h->sum_ns / (double)h->n / 1e6 : 0.0, h->n);
+}
+
+#endif

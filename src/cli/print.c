@@ -1,0 +1,140 @@
+/*
+ * print.c: human-readable output of the baton command. Jobs and queues arrive
+ * as the server's JSON; these functions lay them out as aligned key: value
+ * blocks and tables. Members the server leaves null or out are skipped, so the
+ * output stays readable as the job object grows.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char *s(const json_t *o, const char *k)
+{
+        const char *v = json_string_value(json_object_get(o, k));
+
+        return v ? v : "-";
+}
+
+static long long n(const json_t *o, const char *k)
+{
+        return (long long)json_integer_value(json_object_get(o, k));
+}
+
+/* Prints "  key: value" for a member that is set, JSON-encoding non-strings. */
+static void field(const json_t *o, const char *k)
+{
+        json_t *v = json_object_get(o, k);
+        char *text;
+
+        if (!v || json_is_null(v))
+                return;
+        if (json_is_string(v)) {
+                printf("%-16s %s\n", k, json_string_value(v));
+                return;
+        }
+        text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (text)
+                printf("%-16s %s\n", k, text);
+        free(text);
+}
+
+void print_job(const json_t *job)
+{
+        static const char *const keys[] = {
+            "id",
+            "queue",
+            "type",
+            "state",
+            "priority",
+            "attempt",
+            "max_attempts",
+            "run_at",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "worker",
+            "lease_until",
+            "payload",
+            "result",
+            "last_error",
+            "progress",
+            "idempotency_key",
+            "key",
+            "version",
+            "request_id",
+            "cancel_requested",
+            "cancel_reason",
+        };
+        size_t i;
+
+        for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+                /* false is the usual value of cancel_requested: only show it when set. */
+                if (strcmp(keys[i], "cancel_requested") == 0 &&
+                    !json_is_true(json_object_get(job, keys[i])))
+                        continue;
+                field(job, keys[i]);
+        }
+}
+
+void print_job_table(const json_t *jobs)
+{
+        size_t i;
+        json_t *j;
+
+        printf("%-12s %-20s %-20s %-10s %-8s %-7s %s\n", "ID", "QUEUE", "TYPE", "STATE", "PRIORITY",
+               "ATTEMPT", "RUN_AT");
+        json_array_foreach(jobs, i, j)
+        {
+                printf("%-12s %-20s %-20s %-10s %-8s %3lld/%-3lld %s\n", s(j, "id"), s(j, "queue"),
+                       s(j, "type"), s(j, "state"), s(j, "priority"), n(j, "attempt"),
+                       n(j, "max_attempts"), s(j, "run_at"));
+        }
+}
+
+static const char *const count_keys[] = {
+    "pending", "scheduled", "queued", "running", "retrying", "completed", "dead", "cancelled",
+};
+
+void print_queue(const json_t *q)
+{
+        json_t *counts = json_object_get(q, "counts");
+        size_t i;
+
+        printf("%-16s %s\n", "name", s(q, "name"));
+        printf("%-16s %s\n", "paused", json_is_true(json_object_get(q, "paused")) ? "yes" : "no");
+        for (i = 0; i < sizeof(count_keys) / sizeof(count_keys[0]); i++)
+                printf("%-16s %lld\n", count_keys[i], n(counts, count_keys[i]));
+        field(q, "oldest_ready_age_ms");
+        field(q, "created_at");
+        field(q, "updated_at");
+}
+
+void print_queue_table(const json_t *queues)
+{
+        size_t i, k;
+        json_t *q;
+
+        printf("%-24s %-6s", "NAME", "PAUSED");
+        for (k = 0; k < sizeof(count_keys) / sizeof(count_keys[0]); k++) {
+                char up[16];
+                size_t m;
+
+                for (m = 0; count_keys[k][m] && m < sizeof(up) - 1; m++)
+                        up[m] = (char)(count_keys[k][m] - 'a' + 'A');
+                up[m] = '\0';
+                printf(" %9s", up);
+        }
+        printf("\n");
+        json_array_foreach(queues, i, q)
+        {
+                json_t *counts = json_object_get(q, "counts");
+
+                printf("%-24s %-6s", s(q, "name"),
+                       json_is_true(json_object_get(q, "paused")) ? "yes" : "no");
+                for (k = 0; k < sizeof(count_keys) / sizeof(count_keys[0]); k++)
+                        printf(" %9lld", n(counts, count_keys[k]));
+                printf("\n");
+        }
+}

@@ -1,0 +1,102 @@
+/*
+ * api.c: the route table of batond (every path of docs/api.md, in step with
+ * docs/openapi.json) and the small helpers all handlers share: submitting an
+ * op with the shutdown answer, answering with a built JSON text, and the time
+ * left before a long-poll deadline.
+ *
+ * Workload: every request passes through here once to be answered. Loop
+ * thread only. Assumes http.c matches routes in table order and hands each
+ * handler a request it has already checked for size and JSON syntax.
+ */
+#include <event2/http.h>
+
+#include "baton/baton.h"
+#include "server/api_internal.h"
+
+const struct http_route api_routes[] = {
+    {EVHTTP_REQ_POST, "/v1/jobs", "jobs_enqueue", api_jobs_enqueue, HTTP_BODY_REQUIRED},
+    {EVHTTP_REQ_GET, "/v1/jobs", "jobs_list", api_jobs_list, HTTP_BODY_NONE},
+    {EVHTTP_REQ_GET, "/v1/jobs/{id}", "jobs_get", api_jobs_get, HTTP_BODY_NONE},
+    {EVHTTP_REQ_DELETE, "/v1/jobs/{id}", "jobs_cancel", api_jobs_cancel, HTTP_BODY_NONE},
+    {EVHTTP_REQ_POST, "/v1/jobs/{id}/retry", "jobs_retry", api_jobs_retry, HTTP_BODY_NONE},
+    {EVHTTP_REQ_POST, "/v1/queues/{queue}/claim", "queues_claim", api_work_claim,
+     HTTP_BODY_REQUIRED},
+    {EVHTTP_REQ_POST, "/v1/jobs/{id}/heartbeat", "jobs_heartbeat", api_work_heartbeat,
+     HTTP_BODY_REQUIRED},
+    {EVHTTP_REQ_POST, "/v1/jobs/{id}/complete", "jobs_complete", api_work_complete,
+     HTTP_BODY_REQUIRED},
+    {EVHTTP_REQ_POST, "/v1/jobs/{id}/fail", "jobs_fail", api_work_fail, HTTP_BODY_REQUIRED},
+    {EVHTTP_REQ_POST, "/v1/settle", "settle", api_work_settle, HTTP_BODY_REQUIRED},
+    {EVHTTP_REQ_GET, "/v1/queues", "queues_list", api_queues_list, HTTP_BODY_NONE},
+    {EVHTTP_REQ_GET, "/v1/queues/{queue}", "queues_get", api_queues_get, HTTP_BODY_NONE},
+    {EVHTTP_REQ_PATCH, "/v1/queues/{queue}", "queues_patch", api_queues_patch, HTTP_BODY_REQUIRED},
+    {EVHTTP_REQ_GET, "/v1/queues/{queue}/dead", "dead_list", api_queues_dead_list, HTTP_BODY_NONE},
+    {EVHTTP_REQ_POST, "/v1/queues/{queue}/dead/replay", "dead_replay", api_queues_dead_replay,
+     HTTP_BODY_REQUIRED},
+    {EVHTTP_REQ_DELETE, "/v1/queues/{queue}/dead", "dead_purge", api_queues_dead_purge,
+     HTTP_BODY_NONE},
+    {EVHTTP_REQ_GET, "/healthz", "healthz", api_ops_healthz, HTTP_BODY_NONE},
+    {EVHTTP_REQ_GET, "/readyz", "readyz", api_ops_readyz, HTTP_BODY_NONE},
+    {EVHTTP_REQ_GET, "/metrics", "metrics", api_ops_metrics, HTTP_BODY_NONE},
+};
+
+const int api_routes_n = (int)(sizeof(api_routes) / sizeof(api_routes[0]));
+
+int api_submit(struct http_req *hr, struct exec_op *op)
+{
+        int rc = server_submit(hr->srv, op);
+
+        if (rc)
+                http_reply_error(hr, 503, "shutting_down", NULL, "the server is shutting down");
+        return rc;
+}
+
+void api_reply_jw(struct http_req *hr, int status, const struct jw *w)
+{
+        if (w->err) {
+                http_reply_error(hr, 500, "internal", NULL, "the answer could not be built: %s",
+                                 baton_strerror(w->err));
+                return;
+        }
+        http_reply_json(hr, status, w->b);
+}
+
+const char *api_rc_message(int rc)
+{
+        /* baton_strerror says "conflict" for this one, which does not tell a
+         * worker what happened to its attempt. */
+        if (rc == BATON_ECONFLICT)
+                return "the attempt holding this lease was already settled";
+        if (rc == BATON_EEXPIRED)
+                return "the lease expired before this call; the attempt has counted as failed";
+        return baton_strerror(rc);
+}
+
+void api_reply_rc(struct http_req *hr, int rc, const char *what)
+{
+        int status;
+        const char *code;
+
+        if (rc == BATON_ENOTFOUND) {
+                http_reply_rc(hr, rc, what);
+                return;
+        }
+        http_rc_status(rc, &status, &code);
+        http_reply_error(hr, status, code, NULL, "%s", api_rc_message(rc));
+}
+
+void api_reply_closed(struct http_req *hr)
+{
+        /* 499 is nginx's "client closed request": the answer is never written,
+         * but the metrics and the log still show how the request ended. */
+        http_reply_error(hr, 499, "client_closed", NULL, "the client went away");
+}
+
+int64_t api_remaining_ms(const struct server *srv, int64_t deadline_ns)
+{
+        int64_t left = deadline_ns - clock_mono_ns(srv->clock);
+
+        if (left <= 0)
+                return 0;
+        return (left + 999999) / 1000000;
+}

@@ -1,0 +1,25 @@
+/*
+ * api.h: the route table of /v1 and the ops endpoints, and the handlers behind
+ * it. Handlers turn a request into a core operation (validated first, so bad
+ * input changes nothing), submit it to the store thread and answer from the
+ * op's done callback, after the commit. Rendering of jobs and queues to JSON
+ * lives in api_json.c; request parsing helpers in api_parse.c.
+ */
+#ifndef BATON_SERVER_API_H
+#define BATON_SERVER_API_H
+
+#include "common/jw.h"
+#include "core/jobs.h"
+#include "server/http.h"
+
+/* The table http.c serves; api_routes_n entries. */
+extern const struct http_route api_routes[];
+extern const int api_routes_n;
+
+/* Writes a job object (docs/api.md "The job object"). with_lease adds the lease
+ * token (only the claim answer does). */
+void api_job_json(struct jw *w, const struct job *j, bool with_lease);
+/* Writes a queue object. */
+void api_queue_json(struct jw *w, const struct queue_info *q, int64_t now_ms);
+
+#endif

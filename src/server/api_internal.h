@@ -1,0 +1,143 @@
+/*
+ * api_internal.h: what the api_*.c files share and nothing outside them uses:
+ * the handlers the route table points at, the submit and answer helpers, and
+ * the request parsing helpers of api_parse.c.
+ *
+ * The parsing helpers follow one pattern: they read one field of a JSON object
+ * (or one query argument), fill a struct verr naming the field with its full
+ * path ("jobs[3].queue") when the value is unacceptable, and return 0 or the
+ * verr's negative code. An absent optional field leaves *present false; JSON
+ * null counts as absent for every optional field.
+ */
+#ifndef BATON_SERVER_API_INTERNAL_H
+#define BATON_SERVER_API_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/jw.h"
+#include "core/jobs.h"
+#include "core/validate.h"
+#include "server/api.h"
+#include "server/http.h"
+
+/* Longest decimal int64 plus sign and NUL. */
+#define API_ID_LEN 24
+/* Default page size of the lists (docs/api.md, "Pagination"). */
+#define API_LIST_DEFAULT 100
+
+/* ---- handlers (api_jobs.c, api_work.c, api_queues.c, api_ops.c) ---- */
+
+void api_jobs_enqueue(struct http_req *hr);
+void api_jobs_list(struct http_req *hr);
+void api_jobs_get(struct http_req *hr);
+void api_jobs_cancel(struct http_req *hr);
+void api_jobs_retry(struct http_req *hr);
+
+void api_work_claim(struct http_req *hr);
+void api_work_heartbeat(struct http_req *hr);
+void api_work_complete(struct http_req *hr);
+void api_work_fail(struct http_req *hr);
+void api_work_settle(struct http_req *hr);
+
+void api_queues_list(struct http_req *hr);
+void api_queues_get(struct http_req *hr);
+void api_queues_patch(struct http_req *hr);
+void api_queues_dead_list(struct http_req *hr);
+void api_queues_dead_replay(struct http_req *hr);
+void api_queues_dead_purge(struct http_req *hr);
+
+void api_ops_healthz(struct http_req *hr);
+void api_ops_readyz(struct http_req *hr);
+void api_ops_metrics(struct http_req *hr);
+
+/* ---- submitting and answering (api.c) ---- */
+
+/* Submits op for hr. On success returns 0 and op->done will answer. When the
+ * exec has stopped it answers 503 shutting_down itself (hr is then freed) and
+ * returns nonzero: the caller frees its context and must not touch hr. */
+int api_submit(struct http_req *hr, struct exec_op *op);
+/* Answers with the JSON built in w (over http_out), or 500 when building it
+ * failed (the buffer cap was hit). */
+void api_reply_jw(struct http_req *hr, int status, const struct jw *w);
+/* The sentence for a core error in an answer. */
+const char *api_rc_message(int rc);
+/* Answers a core error of an operation on a job or queue (what: "job"). */
+void api_reply_rc(struct http_req *hr, int rc, const char *what);
+/* Answers a waiting request whose client has gone (499; nobody reads it). */
+void api_reply_closed(struct http_req *hr);
+/* Remaining wait until deadline_ns in whole ms (rounded up), 0 if passed. */
+int64_t api_remaining_ms(const struct server *srv, int64_t deadline_ns);
+
+/* ---- rendering (api_json.c, besides api.h's) ---- */
+
+/* The members of a job object without its braces, so a caller can add its
+ * own flags ("duplicate") inside the object. */
+void api_job_members(struct jw *w, const struct job *j, bool with_lease);
+/* Writes {"jobs": [...], "next": cursor|null} for a page of a list fetched
+ * with limit + 1 rows: the extra row only says that another page exists. */
+void api_job_page_json(struct jw *w, const struct job_vec *jv, int limit);
+
+/* ---- parsing (api_parse.c) ---- */
+
+/* Formats an id as its decimal string (API_ID_LEN bytes). */
+void api_id_format(int64_t id, char *out);
+/* Parses a job id: decimal digits only, > 0, fits int64. Returns 0 or -1. */
+int api_id_parse(const char *s, int64_t *out);
+/* The path parameter i as a job id; on failure fills e (400 invalid_id). */
+int api_path_id(const struct http_req *hr, int i, int64_t *out, struct verr *e);
+
+/* Joins prefix and name into out ("jobs[3]" + "queue" -> "jobs[3].queue"). */
+void api_field(char *out, size_t n, const char *prefix, const char *name);
+
+/* A string member. Required: absent gives missing_field. Not a string gives
+ * invalid_field. *out points into obj (valid while obj lives) or is NULL. */
+int api_get_str(json_t *obj, const char *prefix, const char *name, bool required, const char **out,
+                struct verr *e);
+/* An integer member (JSON integer only); absent leaves *present false. */
+int api_get_int(json_t *obj, const char *prefix, const char *name, bool *present, int64_t *out,
+                struct verr *e);
+/* A boolean member; absent leaves *out unchanged. */
+int api_get_bool(json_t *obj, const char *prefix, const char *name, bool *out, struct verr *e);
+
+/* Serializes any JSON value compactly (member order kept). Caller frees. */
+char *api_dump(const json_t *v);
+/* Serializes v (NULL = null) compactly and checks it against max bytes; over
+ * it fills e with 413 code naming field. *out is the text, caller frees. */
+int api_dump_max(const json_t *v, size_t max, const char *code, const char *field, char **out,
+                 struct verr *e);
+
+/* Query arguments. limit: 1..list_max, default API_LIST_DEFAULT (or list_max
+ * if smaller). after: a job id cursor, 0 when absent. */
+int api_query_limit(const struct http_req *hr, int *out, struct verr *e);
+int api_query_after_id(const struct http_req *hr, int64_t *out, struct verr *e);
+/* A non-negative integer query argument; absent leaves *out unchanged. */
+int api_query_int(const struct http_req *hr, const char *key, int64_t *out, struct verr *e);
+
+/* Fills req from one enqueue object (prefix "" or "jobs[3]"), applies the
+ * defaults, checks it with validate_enqueue and the run_at horizon against
+ * now_ms. req must be zeroed; on success and on failure it owns what it holds
+ * (free with api_enqueue_req_free). */
+int api_enqueue_parse(const struct limits *l, json_t *obj, const char *prefix, const char *tenant,
+                      const char *request_id, int64_t now_ms, struct enqueue_req *req,
+                      struct verr *e);
+void api_enqueue_req_free(struct enqueue_req *req);
+
+/* A settle request and the strings it points to, owned here. */
+struct api_settle {
+        struct settle_req req;
+        char *lease;
+        char *result; /* JSON text (complete) or NULL */
+        char *error;  /* plain text (fail) or NULL */
+};
+
+/* Parses the settle fields common to complete, fail and /v1/settle items from
+ * obj (lease, result or error, retryable, retry_in_ms) into s for job id of
+ * tenant. outcome is SETTLED_COMPLETE or SETTLED_FAIL. s must be zeroed; free
+ * it with api_settle_free whatever the outcome. */
+int api_settle_parse(const struct limits *l, json_t *obj, const char *prefix, int outcome,
+                     const char *tenant, int64_t id, struct api_settle *s, struct verr *e);
+void api_settle_free(struct api_settle *s);
+
+#endif

@@ -1,0 +1,460 @@
+/*
+ * api_jobs.c: the /v1/jobs routes: enqueue (one job or an atomic batch), list,
+ * read (with an optional wait until the job is terminal), cancel and retry.
+ *
+ * Each handler validates everything on the loop thread, then submits one exec
+ * op whose fn calls core on the store thread and whose done answers after the
+ * commit. A read with wait_ms parks a job waiter between reads; it is woken by
+ * the commit that makes the job terminal, by its timeout, by shutdown or by the
+ * client going away. Workload: enqueue is the hottest route (single jobs at
+ * tens of thousands per second, batches up to batch_max), so it allocates one
+ * context per request and nothing per job beyond the request itself.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "baton/baton.h"
+#include "server/api_internal.h"
+#include "server/waiters.h"
+
+/* ---- enqueue ---- */
+
+struct enqueue_ctx {
+        struct exec_op op;
+        struct http_req *hr;
+        bool batch;
+        int n;
+        int failed; /* index of the element core refused, -1 if none */
+        struct enqueue_req *reqs;
+        struct enqueue_res *res;
+};
+
+static void enqueue_free(struct enqueue_ctx *c)
+{
+        for (int i = 0; i < c->n; i++) {
+                api_enqueue_req_free(&c->reqs[i]);
+                job_free(&c->res[i].job);
+        }
+        free(c->reqs);
+        free(c->res);
+        free(c);
+}
+
+/* Every job of a batch in one op: the op's savepoint makes the batch atomic,
+ * since any error returned here rolls back the jobs already inserted. */
+static int enqueue_fn(struct txn *tx, struct exec_op *op)
+{
+        struct enqueue_ctx *c = container_of(op, struct enqueue_ctx, op);
+
+        for (int i = 0; i < c->n; i++) {
+                int rc = job_enqueue(tx, &c->reqs[i], &c->res[i]);
+                if (rc) {
+                        c->failed = i;
+                        return rc;
+                }
+        }
+        return 0;
+}
+
+/* Core's refusals that docs/api.md ties to a field of the element. */
+static void enqueue_reply_error(struct enqueue_ctx *c, int rc)
+{
+        char prefix[32] = "", f[64];
+
+        if (c->batch && c->failed >= 0)
+                snprintf(prefix, sizeof(prefix), "jobs[%d]", c->failed);
+        if (rc == BATON_ERANGE) {
+                api_field(f, sizeof(f), prefix, "run_at");
+                http_reply_error(c->hr, 400, "delay_ms_out_of_range", f,
+                                 "%s is further ahead than the delay limit", f);
+        } else if (rc == BATON_EIDEM) {
+                api_field(f, sizeof(f), prefix, "idempotency_key");
+                http_reply_error(c->hr, 409, "idempotency_conflict", f,
+                                 "idempotency key was used before with a different payload");
+        } else {
+                api_reply_rc(c->hr, rc, "job");
+        }
+}
+
+static void enqueue_flags(struct jw *w, const struct enqueue_res *r)
+{
+        if (r->duplicate)
+                jw_kbool(w, "duplicate", true);
+        if (r->replaced)
+                jw_kbool(w, "replaced", true);
+}
+
+static void enqueue_done(struct exec_op *op)
+{
+        struct enqueue_ctx *c = container_of(op, struct enqueue_ctx, op);
+        struct jw w;
+        bool created = false;
+
+        if (op->rc) {
+                enqueue_reply_error(c, op->rc);
+                enqueue_free(c);
+                return;
+        }
+        jw_init(&w, http_out(c->hr->srv));
+        jw_obj_open(&w);
+        if (c->batch) {
+                jw_key(&w, "jobs");
+                jw_arr_open(&w);
+        } else {
+                jw_key(&w, "job");
+        }
+        for (int i = 0; i < c->n; i++) {
+                const struct enqueue_res *r = &c->res[i];
+                created = created || (!r->duplicate && !r->replaced);
+                jw_obj_open(&w);
+                api_job_members(&w, &r->job, false);
+                if (c->batch)
+                        enqueue_flags(&w, r);
+                jw_obj_close(&w);
+        }
+        if (c->batch)
+                jw_arr_close(&w);
+        else
+                enqueue_flags(&w, &c->res[0]);
+        jw_obj_close(&w);
+        api_reply_jw(c->hr, created ? 201 : 200, &w);
+        enqueue_free(c);
+}
+
+/* Finds the job objects of the body: the body itself, or its "jobs" array. */
+static int enqueue_items(struct http_req *hr, json_t **items, int *n, struct verr *e)
+{
+        json_t *jobs = json_object_get(hr->body, "jobs");
+        const struct limits *l = hr->srv->limits;
+
+        if (!jobs || json_is_null(jobs)) {
+                *items = NULL;
+                *n = 1;
+                return 0;
+        }
+        if (!json_is_array(jobs))
+                return verr_set(e, BATON_EINVAL, 400, "invalid_field", "jobs",
+                                "jobs must be an array of job objects");
+        if (json_array_size(jobs) == 0)
+                return verr_set(e, BATON_EINVAL, 400, "invalid_field", "jobs",
+                                "jobs must hold at least one job");
+        if (json_array_size(jobs) > (size_t)l->batch_max)
+                return verr_set(e, BATON_ETOOBIG, 413, "batch_too_large", "jobs",
+                                "jobs holds %zu jobs; the limit is %d", json_array_size(jobs),
+                                l->batch_max);
+        *items = jobs;
+        *n = (int)json_array_size(jobs);
+        return 0;
+}
+
+static int enqueue_parse_all(struct http_req *hr, struct enqueue_ctx *c, json_t *items,
+                             struct verr *e)
+{
+        int64_t now_ms = clock_wall_ms(hr->srv->clock);
+        char prefix[32] = "";
+
+        for (int i = 0; i < c->n; i++) {
+                json_t *obj = items ? json_array_get(items, (size_t)i) : hr->body;
+                int rc;
+
+                if (items)
+                        snprintf(prefix, sizeof(prefix), "jobs[%d]", i);
+                if (!json_is_object(obj))
+                        return verr_set(e, BATON_EINVAL, 400, "invalid_field", prefix,
+                                        "%s must be a job object", prefix);
+                rc = api_enqueue_parse(hr->srv->limits, obj, prefix, hr->tenant, hr->request_id,
+                                       now_ms, &c->reqs[i], e);
+                if (rc)
+                        return rc;
+        }
+        return 0;
+}
+
+void api_jobs_enqueue(struct http_req *hr)
+{
+        struct enqueue_ctx *c;
+        json_t *items = NULL;
+        struct verr e;
+        int n = 0;
+
+        if (enqueue_items(hr, &items, &n, &e)) {
+                http_reply_verr(hr, &e);
+                return;
+        }
+        c = calloc(1, sizeof(*c));
+        if (c) {
+                c->reqs = calloc((size_t)n, sizeof(*c->reqs));
+                c->res = calloc((size_t)n, sizeof(*c->res));
+        }
+        if (!c || !c->reqs || !c->res) {
+                if (c)
+                        enqueue_free(c);
+                http_reply_rc(hr, BATON_ENOMEM, NULL);
+                return;
+        }
+        c->hr = hr;
+        c->n = n;
+        c->batch = items != NULL;
+        c->failed = -1;
+        c->op.fn = enqueue_fn;
+        c->op.done = enqueue_done;
+        if (enqueue_parse_all(hr, c, items, &e)) {
+                http_reply_verr(hr, &e);
+                enqueue_free(c);
+                return;
+        }
+        if (api_submit(hr, &c->op))
+                enqueue_free(c);
+}
+
+/* ---- list ---- */
+
+struct list_ctx {
+        struct exec_op op;
+        struct http_req *hr;
+        struct job_filter f;
+        int limit;
+        struct job_vec out;
+};
+
+static int list_fn(struct txn *tx, struct exec_op *op)
+{
+        struct list_ctx *c = container_of(op, struct list_ctx, op);
+
+        return job_query(tx, &c->f, &c->out);
+}
+
+static void list_done(struct exec_op *op)
+{
+        struct list_ctx *c = container_of(op, struct list_ctx, op);
+        struct jw w;
+
+        if (op->rc) {
+                api_reply_rc(c->hr, op->rc, "job");
+        } else {
+                jw_init(&w, http_out(c->hr->srv));
+                api_job_page_json(&w, &c->out, c->limit);
+                api_reply_jw(c->hr, 200, &w);
+        }
+        job_vec_free(&c->out);
+        free(c);
+}
+
+/* Reads the list filters; the strings stay in hr's query, alive until the
+ * answer. */
+static int list_filters(struct http_req *hr, struct job_filter *f, int *limit, struct verr *e)
+{
+        const struct limits *l = hr->srv->limits;
+        const char *queue = http_query(hr, "queue");
+        const char *state = http_query(hr, "state");
+        const char *type = http_query(hr, "type");
+        int rc = 0;
+
+        f->tenant = hr->tenant;
+        f->queue = queue && *queue ? queue : NULL;
+        f->type = type && *type ? type : NULL;
+        f->state = -1;
+        if (f->queue)
+                rc = validate_name(l, "queue", f->queue, e);
+        if (!rc && f->type)
+                rc = validate_name(l, "type", f->type, e);
+        if (!rc && state && *state && (f->state = job_state_parse(state)) < 0)
+                rc = verr_set(e, BATON_EINVAL, 400, "invalid_field", "state",
+                              "state must be one of the job states");
+        if (!rc)
+                rc = api_query_limit(hr, limit, e);
+        if (!rc)
+                rc = api_query_after_id(hr, &f->after_id, e);
+        /* One row more than asked tells whether another page follows. */
+        f->limit = *limit + 1;
+        return rc;
+}
+
+void api_jobs_list(struct http_req *hr)
+{
+        struct list_ctx *c = calloc(1, sizeof(*c));
+        struct verr e;
+
+        if (!c) {
+                http_reply_rc(hr, BATON_ENOMEM, NULL);
+                return;
+        }
+        if (list_filters(hr, &c->f, &c->limit, &e)) {
+                http_reply_verr(hr, &e);
+                free(c);
+                return;
+        }
+        c->hr = hr;
+        c->op.fn = list_fn;
+        c->op.done = list_done;
+        if (api_submit(hr, &c->op))
+                free(c);
+}
+
+/* ---- read (with wait), cancel, retry ---- */
+
+enum job_op_kind { JOB_OP_READ, JOB_OP_CANCEL, JOB_OP_RETRY };
+
+struct job_ctx {
+        struct exec_op op;
+        struct http_req *hr;
+        int kind; /* enum job_op_kind */
+        int64_t id;
+        struct job job;
+        /* Waiting reads only. */
+        struct waiter w;
+        int64_t deadline_ns;
+        bool final;    /* the wait is over: answer with whatever the read finds */
+        bool closed;   /* the client went away */
+        bool watching; /* http_watch has been asked */
+};
+
+static void job_ctx_free(struct job_ctx *c)
+{
+        job_free(&c->job);
+        free(c);
+}
+
+static int job_fn(struct txn *tx, struct exec_op *op)
+{
+        struct job_ctx *c = container_of(op, struct job_ctx, op);
+
+        switch (c->kind) {
+        case JOB_OP_CANCEL:
+                return job_cancel(tx, c->hr->tenant, c->id, &c->job);
+        case JOB_OP_RETRY:
+                return job_retry(tx, c->hr->tenant, c->id, &c->job);
+        default:
+                return job_read(tx, c->hr->tenant, c->id, &c->job);
+        }
+}
+
+static void job_reply(struct job_ctx *c)
+{
+        struct jw w;
+
+        jw_init(&w, http_out(c->hr->srv));
+        jw_obj_open(&w);
+        jw_key(&w, "job");
+        api_job_json(&w, &c->job, false);
+        jw_obj_close(&w);
+        api_reply_jw(c->hr, 200, &w);
+        job_ctx_free(c);
+}
+
+static void job_on_close(struct http_req *hr, void *arg)
+{
+        struct job_ctx *c = arg;
+
+        (void)hr;
+        c->closed = true;
+        waiter_wake(&c->w, WAKE_CLOSED);
+}
+
+/* Parks a read until the job is terminal. Returns false when it should answer
+ * now instead (no time left, stopping, or the park failed). */
+static bool job_park(struct job_ctx *c)
+{
+        struct server *srv = c->hr->srv;
+        int64_t left = api_remaining_ms(srv, c->deadline_ns);
+
+        if (c->final || c->closed || srv->stopping || left <= 0 || job_state_terminal(c->job.state))
+                return false;
+        if (waiter_park_job(srv->waiters, &c->w, c->id, left) != 0)
+                return false;
+        /* Nothing of the job is kept while parked; the wake-up reads it again. */
+        job_free(&c->job);
+        if (!c->watching) {
+                c->watching = true;
+                http_watch(c->hr, job_on_close, c);
+        }
+        return true;
+}
+
+static void job_done(struct exec_op *op)
+{
+        struct job_ctx *c = container_of(op, struct job_ctx, op);
+
+        if (c->closed) {
+                api_reply_closed(c->hr);
+                job_ctx_free(c);
+                return;
+        }
+        if (op->rc) {
+                api_reply_rc(c->hr, op->rc, "job");
+                job_ctx_free(c);
+                return;
+        }
+        if (c->kind == JOB_OP_READ && job_park(c))
+                return;
+        job_reply(c);
+}
+
+static void job_wake(struct waiter *w, int why)
+{
+        struct job_ctx *c = w->arg;
+
+        if (why == WAKE_CLOSED || c->closed || http_client_gone(c->hr)) {
+                api_reply_closed(c->hr);
+                job_ctx_free(c);
+                return;
+        }
+        /* A change is read again and may park again; after a timeout or at
+         * shutdown the read that follows is the answer. */
+        if (why != WAKE_CHANGED)
+                c->final = true;
+        if (api_submit(c->hr, &c->op))
+                job_ctx_free(c);
+}
+
+static void job_start(struct http_req *hr, int kind, int64_t wait_ms)
+{
+        struct job_ctx *c;
+        struct verr e;
+        int64_t id;
+
+        if (api_path_id(hr, 0, &id, &e)) {
+                http_reply_verr(hr, &e);
+                return;
+        }
+        c = calloc(1, sizeof(*c));
+        if (!c) {
+                http_reply_rc(hr, BATON_ENOMEM, NULL);
+                return;
+        }
+        c->hr = hr;
+        c->kind = kind;
+        c->id = id;
+        c->final = wait_ms <= 0;
+        c->deadline_ns = clock_mono_ns(hr->srv->clock) + wait_ms * 1000000;
+        c->w.wake = job_wake;
+        c->w.arg = c;
+        c->op.fn = job_fn;
+        c->op.done = job_done;
+        if (api_submit(hr, &c->op))
+                job_ctx_free(c);
+}
+
+void api_jobs_get(struct http_req *hr)
+{
+        int64_t wait_ms = 0;
+        struct verr e;
+
+        if (api_query_int(hr, "wait_ms", &wait_ms, &e) ||
+            validate_wait_ms(hr->srv->limits, "wait_ms", wait_ms, &e)) {
+                http_reply_verr(hr, &e);
+                return;
+        }
+        job_start(hr, JOB_OP_READ, wait_ms);
+}
+
+void api_jobs_cancel(struct http_req *hr)
+{
+        job_start(hr, JOB_OP_CANCEL, 0);
+}
+
+void api_jobs_retry(struct http_req *hr)
+{
+        job_start(hr, JOB_OP_RETRY, 0);
+}

@@ -1,0 +1,123 @@
+/*
+ * api_json.c: the job and queue objects of docs/api.md, written with jw. The
+ * JSON-valued columns (payload, result, progress, attempts, steps) are stored
+ * as JSON text and embedded as they are, never parsed again, so rendering a
+ * job costs one pass over its bytes.
+ *
+ * Workload: every answer that carries a job or a queue; a list page renders up
+ * to list_max jobs. Assumes the stored JSON texts are valid (core and the
+ * handlers write them from jansson's own output).
+ */
+#include <stdio.h>
+
+#include "server/api_internal.h"
+
+static void backoff_json(struct jw *w, const struct backoff *b)
+{
+        jw_key(w, "backoff");
+        jw_obj_open(w);
+        jw_kstr(w, "type", backoff_type_name(b->type));
+        jw_kint(w, "base_ms", b->base_ms);
+        jw_kint(w, "max_ms", b->max_ms);
+        jw_obj_close(w);
+}
+
+/* A stored JSON array, or [] when the job has none yet. */
+static void array_json(struct jw *w, const char *k, const char *text)
+{
+        jw_kraw(w, k, text ? text : "[]");
+}
+
+static void job_head(struct jw *w, const struct job *j)
+{
+        char id[API_ID_LEN];
+
+        api_id_format(j->id, id);
+        jw_kstr(w, "id", id);
+        jw_kstr(w, "queue", j->queue);
+        jw_kstr(w, "type", j->type);
+        jw_kraw(w, "payload", j->payload ? j->payload : "null");
+        jw_kstr(w, "priority", job_priority_name(j->priority));
+        jw_kstr(w, "state", job_state_name(j->state));
+        jw_ktime(w, "run_at", j->run_at_ms);
+        jw_kint(w, "attempt", j->attempt);
+        jw_kint(w, "max_attempts", j->max_attempts);
+        backoff_json(w, &j->backoff);
+        jw_kint(w, "lease_ms", j->lease_ms);
+        jw_kstr(w, "idempotency_key", j->idempotency_key);
+        jw_kstr(w, "key", j->key);
+        jw_kint(w, "version", j->version);
+        jw_kstr(w, "request_id", j->request_id);
+        jw_kstr(w, "execution_id", j->execution_id);
+        jw_kstr(w, "traceparent", j->traceparent);
+}
+
+static void job_tail(struct jw *w, const struct job *j)
+{
+        jw_ktime(w, "created_at", j->created_at_ms);
+        jw_ktime(w, "started_at", j->started_at_ms);
+        jw_ktime(w, "finished_at", j->finished_at_ms);
+        jw_kraw(w, "result", j->result);
+        jw_kstr(w, "last_error", j->last_error);
+        jw_kraw(w, "progress", j->progress);
+        array_json(w, "steps", j->steps);
+        array_json(w, "attempts", j->attempts);
+        jw_kstr(w, "worker", j->worker);
+        jw_ktime(w, "lease_until", j->lease_until_ms);
+        jw_kbool(w, "cancel_requested", j->cancel_requested);
+        jw_kstr(w, "cancel_reason", j->cancel_reason);
+}
+
+void api_job_members(struct jw *w, const struct job *j, bool with_lease)
+{
+        job_head(w, j);
+        job_tail(w, j);
+        if (with_lease)
+                jw_kstr(w, "lease", j->lease);
+}
+
+void api_job_json(struct jw *w, const struct job *j, bool with_lease)
+{
+        jw_obj_open(w);
+        api_job_members(w, j, with_lease);
+        jw_obj_close(w);
+}
+
+void api_queue_json(struct jw *w, const struct queue_info *q, int64_t now_ms)
+{
+        int64_t oldest = q->counts.oldest_ready_ms;
+        int64_t age = oldest && now_ms > oldest ? now_ms - oldest : 0;
+
+        jw_obj_open(w);
+        jw_kstr(w, "name", q->rec.name);
+        jw_kbool(w, "paused", q->rec.paused);
+        jw_key(w, "counts");
+        jw_obj_open(w);
+        for (int s = 0; s < JOB_STATE_COUNT; s++)
+                jw_kint(w, job_state_name(s), q->counts.by_state[s]);
+        jw_obj_close(w);
+        jw_kint(w, "oldest_ready_age_ms", age);
+        jw_ktime(w, "created_at", q->rec.created_at_ms);
+        jw_ktime(w, "updated_at", q->rec.updated_at_ms);
+        jw_obj_close(w);
+}
+
+void api_job_page_json(struct jw *w, const struct job_vec *jv, int limit)
+{
+        char next[API_ID_LEN];
+        int n = jv->n > limit ? limit : jv->n;
+
+        jw_obj_open(w);
+        jw_key(w, "jobs");
+        jw_arr_open(w);
+        for (int i = 0; i < n; i++)
+                api_job_json(w, &jv->v[i], false);
+        jw_arr_close(w);
+        if (jv->n > limit) {
+                api_id_format(jv->v[limit - 1].id, next);
+                jw_kstr(w, "next", next);
+        } else {
+                jw_kstr(w, "next", NULL);
+        }
+        jw_obj_close(w);
+}

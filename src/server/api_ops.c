@@ -1,0 +1,188 @@
+/*
+ * api_ops.c: the operations endpoints: /healthz (the process answers),
+ * /readyz (the store answers a query through the exec, so a stuck store
+ * thread shows as not ready) and /metrics (the counters of metrics.c plus the
+ * depth of every queue, read from the store at scrape time).
+ *
+ * Workload: probes every few seconds and one scrape every 15-60 s; a scrape
+ * reads every queue of the tenant in pages inside one op. Assumes one node
+ * (it is always its own leader) until leadership arrives.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "baton/baton.h"
+#include "server/api_internal.h"
+#include "server/metrics.h"
+#include "server/waiters.h"
+
+/* Queues read per store call while gathering the metrics. */
+#define OPS_QUEUE_PAGE 500
+
+void api_ops_healthz(struct http_req *hr)
+{
+        static const char body[] = "{\"status\":\"ok\"}";
+
+        http_reply_raw(hr, 200, "application/json", body, sizeof(body) - 1);
+}
+
+/* ---- readyz ---- */
+
+struct ready_ctx {
+        struct exec_op op;
+        struct http_req *hr;
+};
+
+static int ready_fn(struct txn *tx, struct exec_op *op)
+{
+        int version = 0;
+
+        (void)op;
+        return tx->ops->schema_version(tx->st, &version);
+}
+
+static void ready_reply(struct http_req *hr, int status, const char *state)
+{
+        struct jw w;
+
+        jw_init(&w, http_out(hr->srv));
+        jw_obj_open(&w);
+        jw_kstr(&w, "status", state);
+        jw_kstr(&w, "store", hr->srv->ops->name);
+        jw_kstr(&w, "role", "leader");
+        jw_obj_close(&w);
+        api_reply_jw(hr, status, &w);
+}
+
+static void ready_done(struct exec_op *op)
+{
+        struct ready_ctx *c = container_of(op, struct ready_ctx, op);
+
+        if (op->rc == BATON_ESHUTDOWN)
+                ready_reply(c->hr, 503, "stopping");
+        else if (op->rc)
+                http_reply_error(c->hr, 503, "store_unavailable", NULL,
+                                 "the store did not answer: %s", baton_strerror(op->rc));
+        else
+                ready_reply(c->hr, 200, "ready");
+        free(c);
+}
+
+void api_ops_readyz(struct http_req *hr)
+{
+        struct ready_ctx *c;
+
+        if (hr->srv->stopping) {
+                ready_reply(hr, 503, "stopping");
+                return;
+        }
+        c = calloc(1, sizeof(*c));
+        if (!c) {
+                http_reply_rc(hr, BATON_ENOMEM, NULL);
+                return;
+        }
+        c->hr = hr;
+        c->op.fn = ready_fn;
+        c->op.done = ready_done;
+        if (server_submit(hr->srv, &c->op) != 0) {
+                ready_reply(hr, 503, "stopping");
+                free(c);
+        }
+}
+
+/* ---- metrics ---- */
+
+struct metrics_ctx {
+        struct exec_op op;
+        struct http_req *hr;
+        struct queue_info *queues;
+        int n;
+        int cap;
+};
+
+static void metrics_ctx_free(struct metrics_ctx *c)
+{
+        for (int i = 0; i < c->n; i++)
+                queue_info_free(&c->queues[i]);
+        free(c->queues);
+        free(c);
+}
+
+/* Moves a page of queues to the end of c->queues; the page array is freed. */
+static int metrics_append(struct metrics_ctx *c, struct queue_info *page, int n)
+{
+        if (c->n + n > c->cap) {
+                int cap = c->cap ? c->cap : OPS_QUEUE_PAGE;
+                struct queue_info *v;
+                while (cap < c->n + n)
+                        cap *= 2;
+                v = realloc(c->queues, (size_t)cap * sizeof(*v));
+                if (!v) {
+                        for (int i = 0; i < n; i++)
+                                queue_info_free(&page[i]);
+                        free(page);
+                        return BATON_ENOMEM;
+                }
+                c->queues = v;
+                c->cap = cap;
+        }
+        if (n > 0)
+                memcpy(&c->queues[c->n], page, (size_t)n * sizeof(*page));
+        c->n += n;
+        free(page);
+        return 0;
+}
+
+static int metrics_fn(struct txn *tx, struct exec_op *op)
+{
+        struct metrics_ctx *c = container_of(op, struct metrics_ctx, op);
+        const char *after = NULL;
+        int rc;
+
+        for (;;) {
+                struct queue_info *page = NULL;
+                int n = 0;
+                rc = queue_query(tx, c->hr->tenant, after, OPS_QUEUE_PAGE, &page, &n);
+                if (!rc)
+                        rc = metrics_append(c, page, n);
+                if (rc || n < OPS_QUEUE_PAGE)
+                        return rc;
+                after = c->queues[c->n - 1].rec.name;
+        }
+}
+
+static void metrics_done(struct exec_op *op)
+{
+        struct metrics_ctx *c = container_of(op, struct metrics_ctx, op);
+        struct server *srv = c->hr->srv;
+        struct buf *out;
+
+        if (op->rc) {
+                api_reply_rc(c->hr, op->rc, NULL);
+                metrics_ctx_free(c);
+                return;
+        }
+        out = http_out(srv);
+        if (metrics_render(srv->metrics, c->queues, c->n, http_connections(srv->http),
+                           waiters_count(srv->waiters), out) != 0)
+                http_reply_error(c->hr, 500, "internal", NULL, "the metrics could not be rendered");
+        else
+                http_reply_raw(c->hr, 200, "text/plain; version=0.0.4", out->ptr ? out->ptr : "",
+                               out->len);
+        metrics_ctx_free(c);
+}
+
+void api_ops_metrics(struct http_req *hr)
+{
+        struct metrics_ctx *c = calloc(1, sizeof(*c));
+
+        if (!c) {
+                http_reply_rc(hr, BATON_ENOMEM, NULL);
+                return;
+        }
+        c->hr = hr;
+        c->op.fn = metrics_fn;
+        c->op.done = metrics_done;
+        if (api_submit(hr, &c->op))
+                metrics_ctx_free(c);
+}

@@ -1,0 +1,283 @@
+/*
+ * api_queues.c: the /v1/queues routes: list and read queues with their counts,
+ * pause and resume, and the dead-letter list, replay and purge of a queue.
+ *
+ * All of them share one context type whose kind selects the core call, since
+ * each is a single core function and a small answer. Workload: operator and
+ * dashboard traffic, far from the hot path; a list page reads at most list_max
+ * queues (one count query each) and a replay or purge touches at most
+ * replay_max jobs in one transaction. Loop thread except the fn callbacks.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "baton/baton.h"
+#include "server/api_internal.h"
+
+enum queue_op_kind { Q_LIST, Q_GET, Q_PATCH, Q_DEAD_LIST, Q_DEAD_REPLAY, Q_DEAD_PURGE };
+
+struct queue_ctx {
+        struct exec_op op;
+        struct http_req *hr;
+        int kind;          /* enum queue_op_kind */
+        const char *queue; /* path parameter, owned by hr (alive until the answer) */
+        bool paused;
+        /* Lists. */
+        const char *after; /* queue name cursor, owned by hr */
+        int limit;
+        struct queue_info *infos;
+        int infos_n;
+        struct job_filter f;
+        struct job_vec jobs;
+        /* One queue. */
+        struct queue_info info;
+        /* Replay and purge. */
+        int64_t *ids;
+        int ids_n;
+        bool all;
+        int count;
+};
+
+static void queue_ctx_free(struct queue_ctx *c)
+{
+        for (int i = 0; i < c->infos_n; i++)
+                queue_info_free(&c->infos[i]);
+        free(c->infos);
+        queue_info_free(&c->info);
+        job_vec_free(&c->jobs);
+        free(c->ids);
+        free(c);
+}
+
+static int queue_fn(struct txn *tx, struct exec_op *op)
+{
+        struct queue_ctx *c = container_of(op, struct queue_ctx, op);
+        const char *tenant = c->hr->tenant;
+
+        switch (c->kind) {
+        case Q_LIST:
+                /* One row more than asked tells whether another page follows. */
+                return queue_query(tx, tenant, c->after, c->limit + 1, &c->infos, &c->infos_n);
+        case Q_GET:
+                return queue_read(tx, tenant, c->queue, &c->info);
+        case Q_PATCH:
+                return queue_set_paused(tx, tenant, c->queue, c->paused, &c->info);
+        case Q_DEAD_LIST:
+                return job_query(tx, &c->f, &c->jobs);
+        case Q_DEAD_REPLAY:
+                return dead_replay(tx, tenant, c->queue, c->ids, c->ids_n, c->all, &c->count);
+        default:
+                return dead_purge(tx, tenant, c->queue, &c->count);
+        }
+}
+
+static void list_json(struct jw *w, const struct queue_ctx *c, int64_t now_ms)
+{
+        int n = c->infos_n > c->limit ? c->limit : c->infos_n;
+
+        jw_obj_open(w);
+        jw_key(w, "queues");
+        jw_arr_open(w);
+        for (int i = 0; i < n; i++)
+                api_queue_json(w, &c->infos[i], now_ms);
+        jw_arr_close(w);
+        /* The cursor is the last name of the page: lists resume after it. */
+        jw_kstr(w, "next", c->infos_n > c->limit ? c->infos[c->limit - 1].rec.name : NULL);
+        jw_obj_close(w);
+}
+
+static void answer_json(struct jw *w, const struct queue_ctx *c, int64_t now_ms)
+{
+        switch (c->kind) {
+        case Q_LIST:
+                list_json(w, c, now_ms);
+                break;
+        case Q_GET:
+        case Q_PATCH:
+                jw_obj_open(w);
+                jw_key(w, "queue");
+                api_queue_json(w, &c->info, now_ms);
+                jw_obj_close(w);
+                break;
+        case Q_DEAD_LIST:
+                api_job_page_json(w, &c->jobs, c->limit);
+                break;
+        default:
+                jw_obj_open(w);
+                jw_kint(w, c->kind == Q_DEAD_REPLAY ? "replayed" : "purged", c->count);
+                jw_obj_close(w);
+                break;
+        }
+}
+
+static void queue_done(struct exec_op *op)
+{
+        struct queue_ctx *c = container_of(op, struct queue_ctx, op);
+        struct server *srv = c->hr->srv;
+        struct jw w;
+
+        if (op->rc) {
+                api_reply_rc(c->hr, op->rc, "queue");
+        } else {
+                jw_init(&w, http_out(srv));
+                answer_json(&w, c, clock_wall_ms(srv->clock));
+                api_reply_jw(c->hr, 200, &w);
+        }
+        queue_ctx_free(c);
+}
+
+/* Allocates the context of kind for hr, with the queue path parameter checked
+ * when the route has one. Answers and returns NULL on failure. */
+static struct queue_ctx *queue_ctx_new(struct http_req *hr, int kind, bool has_queue)
+{
+        struct queue_ctx *c;
+        struct verr e;
+
+        if (has_queue && validate_name(hr->srv->limits, "queue", http_param(hr, 0), &e)) {
+                http_reply_verr(hr, &e);
+                return NULL;
+        }
+        c = calloc(1, sizeof(*c));
+        if (!c) {
+                http_reply_rc(hr, BATON_ENOMEM, NULL);
+                return NULL;
+        }
+        c->hr = hr;
+        c->kind = kind;
+        c->queue = has_queue ? http_param(hr, 0) : NULL;
+        c->op.fn = queue_fn;
+        c->op.done = queue_done;
+        return c;
+}
+
+/* Submits c, or answers e when parsing failed (rc nonzero). */
+static void queue_submit(struct queue_ctx *c, int rc, const struct verr *e)
+{
+        if (rc) {
+                http_reply_verr(c->hr, e);
+                queue_ctx_free(c);
+                return;
+        }
+        if (api_submit(c->hr, &c->op))
+                queue_ctx_free(c);
+}
+
+void api_queues_list(struct http_req *hr)
+{
+        struct queue_ctx *c = queue_ctx_new(hr, Q_LIST, false);
+        const char *after = http_query(hr, "after");
+        struct verr e;
+        int rc;
+
+        if (!c)
+                return;
+        rc = api_query_limit(hr, &c->limit, &e);
+        if (!rc && after && *after) {
+                struct verr ignored;
+                if (validate_name(hr->srv->limits, "after", after, &ignored))
+                        rc = verr_set(&e, BATON_EINVAL, 400, "invalid_cursor", "after",
+                                      "after is not a cursor this server handed out");
+                c->after = after;
+        }
+        queue_submit(c, rc, &e);
+}
+
+void api_queues_get(struct http_req *hr)
+{
+        struct queue_ctx *c = queue_ctx_new(hr, Q_GET, true);
+
+        if (c)
+                queue_submit(c, 0, NULL);
+}
+
+void api_queues_patch(struct http_req *hr)
+{
+        struct queue_ctx *c = queue_ctx_new(hr, Q_PATCH, true);
+        json_t *v;
+        struct verr e;
+        int rc = 0;
+
+        if (!c)
+                return;
+        v = json_object_get(hr->body, "paused");
+        if (!v || json_is_null(v))
+                rc = verr_set(&e, BATON_EINVAL, 400, "missing_field", "paused",
+                              "paused is required");
+        else if (!json_is_boolean(v))
+                rc = verr_set(&e, BATON_EINVAL, 400, "invalid_field", "paused",
+                              "paused must be true or false");
+        else
+                c->paused = json_is_true(v);
+        queue_submit(c, rc, &e);
+}
+
+void api_queues_dead_list(struct http_req *hr)
+{
+        struct queue_ctx *c = queue_ctx_new(hr, Q_DEAD_LIST, true);
+        struct verr e;
+        int rc;
+
+        if (!c)
+                return;
+        rc = api_query_limit(hr, &c->limit, &e);
+        if (!rc)
+                rc = api_query_after_id(hr, &c->f.after_id, &e);
+        c->f.tenant = hr->tenant;
+        c->f.queue = c->queue;
+        c->f.state = JOB_DEAD;
+        c->f.limit = c->limit + 1;
+        queue_submit(c, rc, &e);
+}
+
+/* {"ids": ["1", "2"]} (at most replay_max) or {"all": true}. */
+static int replay_parse(struct http_req *hr, struct queue_ctx *c, struct verr *e)
+{
+        json_t *ids = json_object_get(hr->body, "ids");
+        int max = hr->srv->limits->replay_max;
+        char f[32];
+        int rc;
+
+        rc = api_get_bool(hr->body, "", "all", &c->all, e);
+        if (rc || c->all)
+                return rc;
+        if (!ids || json_is_null(ids))
+                return verr_set(e, BATON_EINVAL, 400, "missing_field", "ids",
+                                "give ids or \"all\": true");
+        if (!json_is_array(ids))
+                return verr_set(e, BATON_EINVAL, 400, "invalid_field", "ids",
+                                "ids must be an array of job ids");
+        if (json_array_size(ids) > (size_t)max)
+                return verr_set(e, BATON_ETOOBIG, 413, "batch_too_large", "ids",
+                                "ids holds %zu ids; the limit is %d", json_array_size(ids), max);
+        c->ids_n = (int)json_array_size(ids);
+        c->ids = calloc((size_t)(c->ids_n ? c->ids_n : 1), sizeof(*c->ids));
+        if (!c->ids)
+                return verr_set(e, BATON_ENOMEM, 500, "internal", NULL, "out of memory");
+        for (int i = 0; i < c->ids_n; i++) {
+                json_t *v = json_array_get(ids, (size_t)i);
+                if (!json_is_string(v) || api_id_parse(json_string_value(v), &c->ids[i]) != 0) {
+                        snprintf(f, sizeof(f), "ids[%d]", i);
+                        return verr_set(e, BATON_EINVAL, 400, "invalid_id", f,
+                                        "%s must be a job id string", f);
+                }
+        }
+        return 0;
+}
+
+void api_queues_dead_replay(struct http_req *hr)
+{
+        struct queue_ctx *c = queue_ctx_new(hr, Q_DEAD_REPLAY, true);
+        struct verr e;
+
+        if (c)
+                queue_submit(c, replay_parse(hr, c, &e), &e);
+}
+
+void api_queues_dead_purge(struct http_req *hr)
+{
+        struct queue_ctx *c = queue_ctx_new(hr, Q_DEAD_PURGE, true);
+
+        if (c)
+                queue_submit(c, 0, NULL);
+}

@@ -1,0 +1,390 @@
+/*
+ * config.c: flag and environment parsing for batond. Workload: runs once at
+ * start. Assumptions: values are plain decimal integers (no suffixes), so what
+ * --help shows is exactly what a user can type; every value is range-checked
+ * here so the rest of the server can trust struct limits without re-checking.
+ * Flags accept both "--flag value" and "--flag=value".
+ */
+#include "server/config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "server/server.h"
+
+enum kind { K_SIZE, K_INT, K_I64 };
+
+/* One numeric setting: a field of struct limits (off >= 0) or of struct
+ * config (shutdown timeout, cfg_off). */
+struct num_opt {
+        const char *flag; /* without the leading "--" */
+        size_t off;
+        int kind;
+        int64_t min;
+        int64_t max;
+        const char *help;
+};
+
+#define KIB 1024LL
+#define MIB (1024LL * 1024)
+#define DAY_MS (24LL * 3600 * 1000)
+
+#define L(f) offsetof(struct limits, f)
+
+static const struct num_opt limit_opts[] = {
+    {"body-max-bytes", L(body_max_bytes), K_SIZE, 1 * KIB, 1024 * MIB,
+     "request body size limit (413 body_too_large)"},
+    {"payload-max-bytes", L(payload_max_bytes), K_SIZE, 16, 256 * MIB,
+     "job payload size limit (413 payload_too_large)"},
+    {"result-max-bytes", L(result_max_bytes), K_SIZE, 16, 256 * MIB,
+     "job result size limit (413 result_too_large)"},
+    {"error-max-bytes", L(error_max_bytes), K_SIZE, 16, 64 * MIB,
+     "failure message size limit (413 error_too_large)"},
+    {"progress-max-bytes", L(progress_max_bytes), K_SIZE, 16, 16 * MIB,
+     "heartbeat progress object size limit (413 progress_too_large)"},
+    {"name-max", L(name_max), K_SIZE, 1, 1024, "queue and type name length limit"},
+    {"key-max", L(key_max), K_SIZE, 1, 4096, "key, id and worker length limit"},
+    {"batch-max", L(batch_max), K_INT, 1, 100000,
+     "jobs per enqueue and items per settle (413 batch_too_large)"},
+    {"claim-max", L(claim_max), K_INT, 1, 100000, "largest claim \"max\""},
+    {"list-max", L(list_max), K_INT, 1, 100000, "largest list \"limit\""},
+    {"wait-max-ms", L(wait_max_ms), K_I64, 0, 3600000, "longest long-poll wait_ms"},
+    {"lease-min-ms", L(lease_min_ms), K_I64, 1, 365 * DAY_MS, "shortest lease_ms/extend_ms"},
+    {"lease-max-ms", L(lease_max_ms), K_I64, 1, 365 * DAY_MS, "longest lease_ms/extend_ms"},
+    {"lease-default-ms", L(lease_default_ms), K_I64, 1, 365 * DAY_MS,
+     "lease_ms of a job that names none"},
+    {"delay-max-ms", L(delay_max_ms), K_I64, 0, 36600 * DAY_MS,
+     "how far ahead delay_ms/run_at may reach"},
+    {"max-attempts-max", L(max_attempts_max), K_INT, 1, 1000000, "largest max_attempts"},
+    {"max-attempts-default", L(max_attempts_default), K_INT, 1, 1000000,
+     "max_attempts of a job that names none"},
+    {"backoff-max-ms", L(backoff_max_ms), K_I64, 0, 365 * DAY_MS,
+     "largest backoff base_ms/max_ms and retry_in_ms"},
+    {"backoff-default-base-ms", L(backoff_default_base_ms), K_I64, 0, 365 * DAY_MS,
+     "default backoff base_ms"},
+    {"backoff-default-max-ms", L(backoff_default_max_ms), K_I64, 0, 365 * DAY_MS,
+     "default backoff max_ms"},
+    {"completed-ttl-ms", L(completed_ttl_ms), K_I64, 0, 36600 * DAY_MS,
+     "completed jobs are deleted this long after they finish"},
+    {"dead-ttl-ms", L(dead_ttl_ms), K_I64, 0, 36600 * DAY_MS,
+     "dead and cancelled jobs are deleted this long after they finish"},
+    {"idempotency-ttl-ms", L(idempotency_ttl_ms), K_I64, 0, 36600 * DAY_MS,
+     "how long an idempotency_key is remembered"},
+    {"purge-batch", L(purge_batch), K_INT, 1, 100000, "rows deleted per retention step"},
+    {"history-max", L(history_max), K_INT, 1, 100000, "attempt and step log entries kept per job"},
+    {"connections-max", L(connections_max), K_INT, 1, 1000000,
+     "open HTTP connections (more are closed at accept)"},
+    {"replay-max", L(replay_max), K_INT, 1, 1000000, "dead jobs replayed or purged per call"},
+};
+
+#undef L
+
+#define SHUTDOWN_TIMEOUT_DEFAULT_MS 10000
+
+static void env_name(const char *flag, char *out, size_t n)
+{
+        size_t i = 0;
+
+        snprintf(out, n, "BATON_");
+        for (i = strlen(out); *flag && i + 1 < n; flag++, i++)
+                out[i] =
+                    *flag == '-' ? '_' : (char)(*flag >= 'a' && *flag <= 'z' ? *flag - 32 : *flag);
+        out[i] = 0;
+}
+
+static int parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+        char *end = NULL;
+        long long v;
+
+        if (!s || !*s || (*s != '-' && (*s < '0' || *s > '9')))
+                return -1;
+        errno = 0;
+        v = strtoll(s, &end, 10);
+        if (errno || *end || v < min || v > max)
+                return -1;
+        *out = v;
+        return 0;
+}
+
+static void store_num(struct limits *l, const struct num_opt *o, int64_t v)
+{
+        char *p = (char *)l + o->off;
+
+        if (o->kind == K_SIZE)
+                *(size_t *)(void *)p = (size_t)v;
+        else if (o->kind == K_INT)
+                *(int *)(void *)p = (int)v;
+        else
+                *(int64_t *)(void *)p = v;
+}
+
+static int64_t load_num(const struct limits *l, const struct num_opt *o)
+{
+        const char *p = (const char *)l + o->off;
+
+        if (o->kind == K_SIZE)
+                return (int64_t) * (const size_t *)(const void *)p;
+        if (o->kind == K_INT)
+                return *(const int *)(const void *)p;
+        return *(const int64_t *)(const void *)p;
+}
+
+/* Splits "HOST:PORT" or "[V6]:PORT" into c's host and port. */
+static int parse_listen(struct config *c, const char *s)
+{
+        const char *colon;
+        const char *host = s;
+        size_t host_len;
+        int64_t port;
+
+        if (*s == '[') {
+                const char *close = strchr(s, ']');
+                if (!close || close[1] != ':')
+                        return -1;
+                host = s + 1;
+                host_len = (size_t)(close - host);
+                colon = close + 1;
+        } else {
+                colon = strrchr(s, ':');
+                if (!colon)
+                        return -1;
+                host_len = (size_t)(colon - s);
+        }
+        if (host_len == 0 || host_len >= sizeof(c->listen_host))
+                return -1;
+        if (parse_i64(colon + 1, 0, 65535, &port))
+                return -1;
+        memcpy(c->listen_host, host, host_len);
+        c->listen_host[host_len] = 0;
+        c->listen_port = (int)port;
+        return 0;
+}
+
+/* Applies one named setting; name has no leading dashes. Returns 0, -1 for a
+ * bad value, or 1 when the name is not a setting. */
+static int apply(struct config *c, const char *name, const char *val)
+{
+        int64_t v;
+
+        if (strcmp(name, "listen") == 0)
+                return parse_listen(c, val);
+        if (strcmp(name, "data") == 0) {
+                if (!*val || strlen(val) >= sizeof(c->data_dir))
+                        return -1;
+                snprintf(c->data_dir, sizeof(c->data_dir), "%s", val);
+                return 0;
+        }
+        if (strcmp(name, "sync") == 0) {
+                if (strcmp(val, "full") != 0 && strcmp(val, "normal") != 0)
+                        return -1;
+                c->sync_full = strcmp(val, "full") == 0;
+                return 0;
+        }
+        if (strcmp(name, "log-level") == 0) {
+                int lvl = log_level_parse(val);
+                if (lvl < 0)
+                        return -1;
+                c->log_level = lvl;
+                return 0;
+        }
+        if (strcmp(name, "shutdown-timeout-ms") == 0) {
+                if (parse_i64(val, 0, 3600000, &v))
+                        return -1;
+                c->shutdown_timeout_ms = v;
+                return 0;
+        }
+        for (size_t i = 0; i < sizeof(limit_opts) / sizeof(limit_opts[0]); i++) {
+                const struct num_opt *o = &limit_opts[i];
+                if (strcmp(name, o->flag) != 0)
+                        continue;
+                if (parse_i64(val, o->min, o->max, &v))
+                        return -1;
+                store_num(&c->limits, o, v);
+                return 0;
+        }
+        return 1;
+}
+
+static const char *const plain_settings[] = {"listen", "data", "sync", "log-level",
+                                             "shutdown-timeout-ms"};
+
+static int load_env(struct config *c, FILE *err)
+{
+        char env[96];
+        const char *val;
+
+        for (size_t i = 0; i < sizeof(plain_settings) / sizeof(plain_settings[0]); i++) {
+                env_name(plain_settings[i], env, sizeof(env));
+                val = getenv(env);
+                if (val && apply(c, plain_settings[i], val) != 0) {
+                        fprintf(err, "batond: invalid value for %s: '%s'\n", env, val);
+                        return -1;
+                }
+        }
+        for (size_t i = 0; i < sizeof(limit_opts) / sizeof(limit_opts[0]); i++) {
+                env_name(limit_opts[i].flag, env, sizeof(env));
+                val = getenv(env);
+                if (val && apply(c, limit_opts[i].flag, val) != 0) {
+                        fprintf(err, "batond: invalid value for %s: '%s' (allowed %lld ... %lld)\n",
+                                env, val, (long long)limit_opts[i].min,
+                                (long long)limit_opts[i].max);
+                        return -1;
+                }
+        }
+        return 0;
+}
+
+static void usage(FILE *f)
+{
+        struct limits d;
+        char env[96];
+
+        limits_default(&d);
+        fprintf(f, "usage: batond [options]\n\n"
+                   "batond is the baton job server. Every option can also be set with the\n"
+                   "environment variable shown; a flag wins over its variable.\n\n");
+        fprintf(f, "  --listen HOST:PORT     address to serve HTTP on (BATON_LISTEN)\n"
+                   "                         default 127.0.0.1:7700; port 0 picks a free one\n"
+                   "  --data DIR             data directory (BATON_DATA), default ./baton-data\n"
+                   "  --sync full|normal     durability (BATON_SYNC), default full: fsync at\n"
+                   "                         every commit. normal: fsync at checkpoints only;\n"
+                   "                         a power loss may lose the last commits, a crash\n"
+                   "                         of the process does not\n"
+                   "  --log-level LEVEL      debug|info|warn|error|off (BATON_LOG_LEVEL), "
+                   "default info\n");
+        fprintf(f,
+                "  --shutdown-timeout-ms N  longest graceful stop after SIGTERM "
+                "(BATON_SHUTDOWN_TIMEOUT_MS), default %d\n",
+                SHUTDOWN_TIMEOUT_DEFAULT_MS);
+        fprintf(f, "\nlimits (docs/api.md, \"Limits and their errors\"):\n");
+        for (size_t i = 0; i < sizeof(limit_opts) / sizeof(limit_opts[0]); i++) {
+                const struct num_opt *o = &limit_opts[i];
+                env_name(o->flag, env, sizeof(env));
+                fprintf(f, "  --%-26s %s\n  %-28s default %lld, allowed %lld ... %lld (%s)\n",
+                        o->flag, o->help, "", (long long)load_num(&d, o), (long long)o->min,
+                        (long long)o->max, env);
+        }
+        fprintf(f, "\nother:\n"
+                   "  --routes               print the HTTP route table and exit\n"
+                   "  --version              print the version and exit\n"
+                   "  --help                 print this help and exit\n");
+}
+
+/* Cross-field rules the single ranges cannot express. */
+static int check_consistent(const struct limits *l, FILE *err)
+{
+        if (l->lease_min_ms > l->lease_max_ms || l->lease_default_ms < l->lease_min_ms ||
+            l->lease_default_ms > l->lease_max_ms) {
+                fprintf(err, "batond: need lease-min-ms <= lease-default-ms <= lease-max-ms\n");
+                return -1;
+        }
+        if (l->max_attempts_default > l->max_attempts_max) {
+                fprintf(err, "batond: need max-attempts-default <= max-attempts-max\n");
+                return -1;
+        }
+        if (l->backoff_default_base_ms > l->backoff_default_max_ms ||
+            l->backoff_default_max_ms > l->backoff_max_ms) {
+                fprintf(err, "batond: need backoff-default-base-ms <= backoff-default-max-ms"
+                             " <= backoff-max-ms\n");
+                return -1;
+        }
+        return 0;
+}
+
+/* Handles the flags that only print something. Returns 1 if arg was one. */
+static int info_flag(struct config *c, const char *arg, FILE *out, int *exit_code)
+{
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+                usage(out);
+                *exit_code = 0;
+                return 1;
+        }
+        if (strcmp(arg, "--version") == 0) {
+                fprintf(out, "batond %s\n", BATOND_VERSION);
+                *exit_code = 0;
+                return 1;
+        }
+        if (strcmp(arg, "--routes") == 0) {
+                c->print_routes = true;
+                return 2;
+        }
+        return 0;
+}
+
+static int load_argv(struct config *c, int argc, char **argv, FILE *out, FILE *err, int *exit_code)
+{
+        for (int i = 1; i < argc; i++) {
+                const char *arg = argv[i];
+                char name[64];
+                const char *val;
+                const char *eq;
+                int rc = info_flag(c, arg, out, exit_code);
+
+                if (rc == 1)
+                        return CONFIG_EXIT;
+                if (rc == 2)
+                        continue;
+                if (strncmp(arg, "--", 2) != 0 || strlen(arg) >= sizeof(name) + 2) {
+                        fprintf(err, "batond: unknown argument '%s' (see --help)\n", arg);
+                        goto bad;
+                }
+                eq = strchr(arg, '=');
+                if (eq) {
+                        snprintf(name, sizeof(name), "%.*s", (int)(eq - arg - 2), arg + 2);
+                        val = eq + 1;
+                } else {
+                        snprintf(name, sizeof(name), "%s", arg + 2);
+                        if (i + 1 >= argc) {
+                                fprintf(err, "batond: %s needs a value\n", arg);
+                                goto bad;
+                        }
+                        val = argv[++i];
+                }
+                rc = apply(c, name, val);
+                if (rc == 1) {
+                        fprintf(err, "batond: unknown option '--%s' (see --help)\n", name);
+                        goto bad;
+                }
+                if (rc) {
+                        fprintf(err, "batond: invalid value for --%s: '%s' (see --help)\n", name,
+                                val);
+                        goto bad;
+                }
+        }
+        return CONFIG_RUN;
+bad:
+        *exit_code = 2;
+        return CONFIG_EXIT;
+}
+
+int config_load(struct config *c, int argc, char **argv, FILE *out, FILE *err, int *exit_code)
+{
+        int rc;
+
+        memset(c, 0, sizeof(*c));
+        snprintf(c->listen_host, sizeof(c->listen_host), "127.0.0.1");
+        c->listen_port = 7700;
+        snprintf(c->data_dir, sizeof(c->data_dir), "./baton-data");
+        c->sync_full = true;
+        c->log_level = LOG_INFO;
+        c->shutdown_timeout_ms = SHUTDOWN_TIMEOUT_DEFAULT_MS;
+        limits_default(&c->limits);
+        *exit_code = 0;
+
+        if (load_env(c, err)) {
+                *exit_code = 2;
+                return CONFIG_EXIT;
+        }
+        rc = load_argv(c, argc, argv, out, err, exit_code);
+        if (rc != CONFIG_RUN)
+                return rc;
+        if (check_consistent(&c->limits, err)) {
+                *exit_code = 2;
+                return CONFIG_EXIT;
+        }
+        return CONFIG_RUN;
+}

@@ -1,0 +1,39 @@
+/*
+ * config.h: batond's settings from command-line flags and environment
+ * variables (flags win). Every field of struct limits has its own flag
+ * (--payload-max-bytes) and variable (BATON_PAYLOAD_MAX_BYTES), named as in
+ * docs/api.md's limits table. Parsed once at start; read-only afterwards.
+ */
+#ifndef BATON_SERVER_CONFIG_H
+#define BATON_SERVER_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/limits.h"
+
+#define CONFIG_HOST_MAX 256
+#define CONFIG_PATH_MAX 4096
+
+struct config {
+        char listen_host[CONFIG_HOST_MAX];
+        int listen_port; /* 0 = any free port (the chosen one is printed) */
+        char data_dir[CONFIG_PATH_MAX];
+        bool sync_full; /* fsync at every commit; false = --sync normal */
+        int log_level;  /* enum log_level */
+        int64_t shutdown_timeout_ms;
+        bool print_routes; /* --routes: print the route table and exit */
+        struct limits limits;
+};
+
+/* What config_load asks the caller to do. */
+enum config_action { CONFIG_RUN = 0, CONFIG_EXIT = 1 };
+
+/* Fills c from defaults, then the environment, then argv. Messages for --help
+ * and --version go to out, errors to err. Returns CONFIG_RUN, or CONFIG_EXIT
+ * with *exit_code set (0 after --help/--version, 2 after an invalid flag or
+ * value). --routes returns CONFIG_RUN with print_routes set. */
+int config_load(struct config *c, int argc, char **argv, FILE *out, FILE *err, int *exit_code);
+
+#endif

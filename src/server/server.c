@@ -1,0 +1,255 @@
+/*
+ * server.c: batond's lifecycle. Opens the store, starts the store thread
+ * (group commit), the HTTP front, the waiters, the metrics and the
+ * next-deadline timer on one libevent loop, and stops them in order on
+ * SIGTERM or SIGINT:
+ *   1. stop accepting connections, mark the server stopping (new requests
+ *      get 503 shutting_down, parked long-polls are answered at once);
+ *   2. wait, bounded by --shutdown-timeout-ms, until every request handed to a
+ *      handler has been answered, which includes every op submitted to the
+ *      store thread (its reply is sent after its commit);
+ *   3. stop the store thread (it finishes the batch in flight), close the
+ *      store, exit 0.
+ * The effects hook runs after every commit: it wakes claim waiters of queues
+ * that gained ready jobs, job waiters of jobs that became terminal, feeds the
+ * metrics and re-arms the next-deadline timer.
+ */
+#include "server/server.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "baton/baton.h"
+#include "common/log.h"
+#include "server/config.h"
+#include "server/http.h"
+#include "server/metrics.h"
+#include "server/sched.h"
+#include "server/waiters.h"
+
+#define SHUTDOWN_POLL_MS 5
+
+/* The parts server_run owns besides struct server. */
+struct server_rt {
+        struct server srv;
+        struct event *sigterm;
+        struct event *sigint;
+        struct event *drain;
+        int64_t drain_deadline_ns;
+        bool drain_timed_out;
+};
+
+int server_submit(struct server *srv, struct exec_op *op)
+{
+        if (!srv->exec)
+                return BATON_ESHUTDOWN;
+        exec_submit(srv->exec, op);
+        return 0;
+}
+
+static void on_effects(void *ctx, const struct txn_effects *fx)
+{
+        struct server *srv = ctx;
+
+        metrics_effects(srv->metrics, fx);
+        for (int i = 0; i < fx->ready_n; i++)
+                waiters_wake_queue(srv->waiters, fx->ready[i].tenant, fx->ready[i].queue);
+        for (int i = 0; i < fx->terminal_n; i++)
+                waiters_wake_job(srv->waiters, fx->terminal[i]);
+        if (fx->deadline_ms && srv->sched)
+                sched_arm(srv->sched, fx->deadline_ms);
+}
+
+static void on_batch(void *ctx, int ops, int64_t commit_ns, int64_t batch_ns)
+{
+        struct server *srv = ctx;
+
+        (void)batch_ns;
+        metrics_batch(srv->metrics, ops, commit_ns);
+}
+
+/* Polls until every handled request is answered (or the timeout), then stops
+ * the store thread and the loop. */
+static void on_drain(evutil_socket_t fd, short what, void *arg)
+{
+        struct server_rt *rt = arg;
+        struct server *srv = &rt->srv;
+        bool idle = http_idle(srv->http) && !sched_busy(srv->sched);
+        struct timeval tv = {0, SHUTDOWN_POLL_MS * 1000};
+
+        (void)fd, (void)what;
+        if (!idle && clock_mono_ns(srv->clock) < rt->drain_deadline_ns) {
+                /* Long-polls parked after the first wake-up (a claim re-submitted
+                 * just before stopping) are answered here too. */
+                waiters_wake_all(srv->waiters);
+                event_add(rt->drain, &tv);
+                return;
+        }
+        if (!idle) {
+                rt->drain_timed_out = true;
+                log_warn("server", "shutdown timeout: %d request(s) still open",
+                         exec_inflight(srv->exec));
+        }
+        /* exec_stop finishes the batch in flight and runs the remaining done
+         * callbacks, so every acknowledged write is committed. */
+        exec_stop(srv->exec);
+        srv->exec = NULL;
+        /* Let the loop flush the answers just written before it ends. */
+        struct timeval flush = {0, 50 * 1000};
+        event_base_loopexit(srv->base, &flush);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+        struct server_rt *rt = arg;
+        struct server *srv = &rt->srv;
+        struct timeval tv = {0, 0};
+
+        (void)what;
+        if (srv->stopping)
+                return;
+        log_info("server", "signal %d: stopping (waiting up to %lld ms for open requests)",
+                 (int)sig, (long long)srv->cfg->shutdown_timeout_ms);
+        srv->stopping = true;
+        http_stop_accepting(srv->http);
+        waiters_wake_all(srv->waiters);
+        rt->drain_deadline_ns =
+            clock_mono_ns(srv->clock) + srv->cfg->shutdown_timeout_ms * 1000000LL;
+        event_add(rt->drain, &tv);
+}
+
+static int open_store(struct server *srv)
+{
+        const struct config *cfg = srv->cfg;
+        struct store_opts so = {cfg->data_dir, cfg->sync_full, 5000};
+        int rc;
+
+        if (mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) {
+                log_error("server", "cannot create data directory %s: %s", cfg->data_dir,
+                          strerror(errno));
+                return BATON_EIO;
+        }
+        srv->ops = &store_sqlite_ops;
+        rc = srv->ops->open(&so, &srv->st);
+        if (rc)
+                log_error("server", "cannot open the store in %s: %s", cfg->data_dir,
+                          baton_strerror(rc));
+        return rc;
+}
+
+static int start_parts(struct server_rt *rt)
+{
+        struct server *srv = &rt->srv;
+        const struct config *cfg = srv->cfg;
+        struct exec_hooks hooks = {on_effects, on_batch, srv};
+        int rc;
+
+        rc = metrics_new(srv->clock, &srv->metrics);
+        if (!rc)
+                rc = waiters_new(srv->base, &srv->waiters);
+        if (!rc)
+                rc = exec_start(srv->base, srv->st, srv->ops, srv->clock, srv->limits, &hooks,
+                                &srv->exec);
+        if (!rc)
+                rc = http_start(srv, cfg->listen_host, cfg->listen_port, &srv->http);
+        if (!rc)
+                rc = sched_start(srv, &srv->sched);
+        if (rc)
+                return rc;
+        rt->sigterm = evsignal_new(srv->base, SIGTERM, on_signal, rt);
+        rt->sigint = evsignal_new(srv->base, SIGINT, on_signal, rt);
+        rt->drain = evtimer_new(srv->base, on_drain, rt);
+        if (!rt->sigterm || !rt->sigint || !rt->drain)
+                return BATON_ENOMEM;
+        evsignal_add(rt->sigterm, NULL);
+        evsignal_add(rt->sigint, NULL);
+        return 0;
+}
+
+static void announce(const struct server *srv)
+{
+        const struct config *cfg = srv->cfg;
+        int port = http_port(srv->http);
+
+        printf("batond %s listening on http://%s:%d\n", BATOND_VERSION, cfg->listen_host, port);
+        printf("  data:  %s (sqlite, synchronous=%s)\n", cfg->data_dir,
+               cfg->sync_full ? "full" : "normal");
+        printf("  auth:  none yet; every request acts as tenant \"%s\" (API keys arrive "
+               "in a later release)\n",
+               SERVER_TENANT);
+        printf("  try:   curl -s http://%s:%d/healthz\n", cfg->listen_host, port);
+        fflush(stdout);
+        log_info("server", "listening on %s:%d, data in %s", cfg->listen_host, port, cfg->data_dir);
+}
+
+static void stop_parts(struct server_rt *rt)
+{
+        struct server *srv = &rt->srv;
+
+        if (srv->exec)
+                exec_stop(srv->exec);
+        srv->exec = NULL;
+        if (rt->sigterm)
+                event_free(rt->sigterm);
+        if (rt->sigint)
+                event_free(rt->sigint);
+        if (rt->drain)
+                event_free(rt->drain);
+        sched_free(srv->sched);
+        srv->sched = NULL;
+        if (srv->http)
+                http_free(srv->http);
+        srv->http = NULL;
+        waiters_free(srv->waiters);
+        srv->waiters = NULL;
+        metrics_free(srv->metrics);
+        srv->metrics = NULL;
+        if (srv->st)
+                srv->ops->close(srv->st);
+        srv->st = NULL;
+}
+
+int server_run(const struct config *cfg)
+{
+        struct server_rt rt;
+        struct server *srv = &rt.srv;
+        int rc, code = 1;
+
+        memset(&rt, 0, sizeof(rt));
+        log_set_level(cfg->log_level);
+        log_set_clock(clock_system());
+        if (cfg->print_routes) {
+                http_routes_print(stdout);
+                return 0;
+        }
+        signal(SIGPIPE, SIG_IGN);
+        srv->cfg = cfg;
+        srv->limits = &cfg->limits;
+        srv->clock = clock_system();
+        if (evthread_use_pthreads() != 0 || !(srv->base = event_base_new())) {
+                log_error("server", "cannot start the event loop");
+                return 1;
+        }
+        rc = open_store(srv);
+        if (!rc)
+                rc = start_parts(&rt);
+        if (rc) {
+                log_error("server", "start failed: %s", baton_strerror(rc));
+                goto out;
+        }
+        announce(srv);
+        event_base_dispatch(srv->base);
+        code = rt.drain_timed_out ? 1 : 0;
+        log_info("server", "stopped");
+out:
+        stop_parts(&rt);
+        event_base_free(srv->base);
+        libevent_global_shutdown();
+        return code;
+}

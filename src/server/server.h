@@ -1,0 +1,59 @@
+/*
+ * server.h: the state batond's loop thread shares between its modules (HTTP,
+ * handlers, waiters, scheduler, metrics) and the lifecycle entry point.
+ *
+ * Everything here is touched only on the loop thread, except what the exec
+ * hands to the store thread (the ops themselves). One struct server exists per
+ * process; it lives from server_run's start to its end.
+ */
+#ifndef BATON_SERVER_SERVER_H
+#define BATON_SERVER_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/clock.h"
+#include "core/exec.h"
+#include "core/limits.h"
+#include "store/store.h"
+
+#ifndef BATOND_VERSION
+#define BATOND_VERSION "0.1.0"
+#endif
+
+/* Until API keys arrive every request acts as this tenant. */
+#define SERVER_TENANT "default"
+
+#define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+struct config;
+struct event_base;
+struct http;
+struct waiters;
+struct sched;
+struct metrics;
+
+struct server {
+        struct event_base *base;
+        const struct config *cfg;
+        const struct limits *limits;
+        const struct clock *clock;
+        struct store *st;
+        const struct store_ops *ops;
+        struct exec *exec; /* NULL once exec_stop has run */
+        struct http *http;
+        struct waiters *waiters;
+        struct sched *sched;
+        struct metrics *metrics;
+        bool stopping; /* SIGTERM/SIGINT seen: answer, do not start new work */
+};
+
+/* Hands op to the store thread. Returns 0, or BATON_ESHUTDOWN when the exec has
+ * already been stopped (op->done will then never run: the caller answers). */
+int server_submit(struct server *srv, struct exec_op *op);
+
+/* Runs batond with cfg until a signal stops it. Returns the process exit code. */
+int server_run(const struct config *cfg);
+
+#endif

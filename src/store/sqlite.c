@@ -1,0 +1,1347 @@
+/*
+ * sqlite.c: the SQLite backend of struct store_ops, the default store of a
+ * single node. One connection, used only by the store thread (opened with
+ * SQLITE_OPEN_NOMUTEX: the store interface guarantees a single caller), in WAL
+ * mode. The workload is group commit: the store thread runs a batch of short
+ * operations inside one transaction, each isolated by a savepoint, then commits
+ * once; so the per-operation cost is what matters, and every statement is
+ * prepared once at open, kept in struct store and reset after each use. Text is
+ * bound with SQLITE_STATIC because the caller's strings outlive the step.
+ *
+ * Jobs map to one row with a column per field of struct job (times in Unix ms,
+ * SQL NULL for a NULL string). The column list of the job statements is built
+ * from one table (job_cols) so that insert, update and reads cannot disagree.
+ * The schema and its indexes are in sqlite_schema.c; sqlite_check_plans lets
+ * the conformance suite verify that the hot queries use them.
+ */
+#include "store/store.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "baton/baton.h"
+#include "common/assert.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "store/sqlite.h"
+
+#define DEFAULT_BUSY_TIMEOUT_MS 5000
+/* The page cache holds the hot index pages (the ready, due and lease indexes
+ * are partial, hence small); a bigger cache would mostly hold payloads of jobs
+ * already handed out, and the server's memory budget (DESIGN §9: 32 MiB RSS
+ * while processing 100k jobs) has to cover it. */
+#define CACHE_SIZE_KIB 8192
+#define SQL_MAX 8192
+
+enum col_kind { COL_TEXT, COL_I64, COL_INT, COL_BOOL };
+
+struct col {
+        const char *name;
+        int kind; /* enum col_kind */
+        size_t off;
+};
+
+#define JCOL(name, kind, field)                                                                    \
+        {                                                                                          \
+                name, kind, offsetof(struct job, field)                                            \
+        }
+
+/* The columns job_update writes, in binding order. job_insert writes tenant and
+ * created_at first, then these; reads return id, tenant, created_at, then these. */
+static const struct col job_cols[] = {
+    JCOL("queue", COL_TEXT, queue),
+    JCOL("type", COL_TEXT, type),
+    JCOL("payload", COL_TEXT, payload),
+    JCOL("priority", COL_INT, priority),
+    JCOL("state", COL_INT, state),
+    JCOL("run_at", COL_I64, run_at_ms),
+    JCOL("attempt", COL_INT, attempt),
+    JCOL("max_attempts", COL_INT, max_attempts),
+    JCOL("backoff_type", COL_INT, backoff.type),
+    JCOL("backoff_base_ms", COL_I64, backoff.base_ms),
+    JCOL("backoff_max_ms", COL_I64, backoff.max_ms),
+    JCOL("lease_ms", COL_I64, lease_ms),
+    JCOL("idempotency_key", COL_TEXT, idempotency_key),
+    JCOL("dkey", COL_TEXT, key),
+    JCOL("request_id", COL_TEXT, request_id),
+    JCOL("execution_id", COL_TEXT, execution_id),
+    JCOL("traceparent", COL_TEXT, traceparent),
+    JCOL("lease", COL_TEXT, lease),
+    JCOL("lease_until", COL_I64, lease_until_ms),
+    JCOL("worker", COL_TEXT, worker),
+    JCOL("settled", COL_INT, settled),
+    JCOL("cancel_requested", COL_BOOL, cancel_requested),
+    JCOL("version", COL_I64, version),
+    JCOL("started_at", COL_I64, started_at_ms),
+    JCOL("finished_at", COL_I64, finished_at_ms),
+    JCOL("ready_at", COL_I64, ready_at_ms),
+    JCOL("result", COL_TEXT, result),
+    JCOL("last_error", COL_TEXT, last_error),
+    JCOL("progress", COL_TEXT, progress),
+    JCOL("attempts", COL_TEXT, attempts),
+    JCOL("steps", COL_TEXT, steps),
+    JCOL("cancel_reason", COL_TEXT, cancel_reason),
+};
+
+#define JOB_NCOLS ((int)BATON_ARRAY_LEN(job_cols))
+#define JOB_READ_FIXED 3 /* id, tenant, created_at precede job_cols in reads */
+
+enum stmt_id {
+        S_BEGIN,
+        S_COMMIT,
+        S_ROLLBACK,
+        S_SAVEPOINT,
+        S_RELEASE,
+        S_ROLLBACK_TO,
+        S_VERSION,
+        S_JOB_INSERT,
+        S_JOB_GET,
+        S_JOB_UPDATE,
+        S_JOB_FIND_KEY,
+        S_JOB_READY,
+        S_JOB_DUE,
+        S_JOB_EXPIRED,
+        S_JOB_STATE_IDS,
+        S_JOB_PURGE,
+        S_JOB_DELETE,
+        S_DEADLINES,
+        S_IDEM_GET,
+        S_IDEM_PUT,
+        S_IDEM_PURGE,
+        S_QUEUE_ENSURE,
+        S_QUEUE_GET,
+        S_QUEUE_PUT,
+        S_QUEUE_LIST,
+        S_QUEUE_COUNTS,
+        S_QUEUE_OLDEST,
+        S_LIST, /* first of the job_list variants, one per combination of filters */
+        S_COUNT = S_LIST + 8
+};
+
+/* job_list filter bits; a variant's statement is S_LIST + bits. */
+enum { LF_QUEUE = 1, LF_STATE = 2, LF_TYPE = 4 };
+
+struct stmt_def {
+        const char *name;
+        const char *sql; /* NULL: built at open from job_cols */
+        bool plan;       /* a query whose plan sqlite_check_plans verifies */
+        /* Space-separated indexes the plan must use ("rowid" for the primary
+         * key). A plan may walk (SCAN) only these, and only in their order under
+         * a LIMIT, as the deadline lookups do. NULL: any index, no SCAN. */
+        const char *uses;
+};
+
+/* Statements over the partial indexes repeat the index's WHERE term (such as
+ * "state IN (5, 6, 7)") even when a stricter term follows, because SQLite uses
+ * a partial index only when the query's WHERE visibly implies the index's. */
+static const struct stmt_def stmt_defs[S_LIST] = {
+    [S_BEGIN] = {"begin", "BEGIN IMMEDIATE", false},
+    [S_COMMIT] = {"commit", "COMMIT", false},
+    [S_ROLLBACK] = {"rollback", "ROLLBACK", false},
+    [S_SAVEPOINT] = {"savepoint", "SAVEPOINT op", false},
+    [S_RELEASE] = {"release", "RELEASE op", false},
+    [S_ROLLBACK_TO] = {"rollback_to", "ROLLBACK TO op", false},
+    [S_VERSION] = {"schema_version", "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                   false},
+    [S_JOB_INSERT] = {"job_insert", NULL, false},
+    [S_JOB_GET] = {"job_get", NULL, true, "rowid"},
+    [S_JOB_UPDATE] = {"job_update", NULL, true, "rowid"},
+    [S_JOB_FIND_KEY] = {"job_find_key",
+                        "SELECT id FROM jobs WHERE tenant = ?1 AND queue = ?2 AND dkey = ?3"
+                        " AND dkey IS NOT NULL AND state IN (1, 2)",
+                        true, "job_key"},
+    [S_JOB_READY] = {"job_ready_ids",
+                     "SELECT id FROM jobs WHERE state = 2 AND tenant = ?1 AND queue = ?2"
+                     " ORDER BY priority, run_at, id LIMIT ?3",
+                     true, "job_ready"},
+    [S_JOB_DUE] = {"job_due_ids",
+                   "SELECT id FROM jobs WHERE state IN (1, 4) AND run_at <= ?1"
+                   " ORDER BY run_at LIMIT ?2",
+                   true, "job_due"},
+    [S_JOB_EXPIRED] = {"job_expired_ids",
+                       "SELECT id FROM jobs WHERE state = 3 AND lease_until <= ?1"
+                       " ORDER BY lease_until LIMIT ?2",
+                       true, "job_lease"},
+    [S_JOB_STATE_IDS] = {"job_state_ids",
+                         "SELECT id FROM jobs WHERE tenant = ?1 AND queue = ?2 AND state = ?3"
+                         " AND id > ?4 ORDER BY id LIMIT ?5",
+                         true, "job_tqs"},
+    [S_JOB_PURGE] = {"job_purge",
+                     "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs"
+                     " WHERE state IN (5, 6, 7) AND state = ?1 AND finished_at < ?2"
+                     " ORDER BY finished_at LIMIT ?3)",
+                     true, "rowid job_finished"},
+    [S_JOB_DELETE] = {"job_delete",
+                      "DELETE FROM jobs WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2)", true,
+                      "rowid"},
+    [S_DEADLINES] = {"deadlines",
+                     "SELECT"
+                     " (SELECT run_at FROM jobs WHERE state IN (1, 4) ORDER BY run_at LIMIT 1),"
+                     " (SELECT lease_until FROM jobs WHERE state = 3"
+                     "  ORDER BY lease_until LIMIT 1),"
+                     " (SELECT finished_at FROM jobs WHERE state IN (5, 6, 7) AND state = 5"
+                     "  ORDER BY finished_at LIMIT 1),"
+                     " (SELECT finished_at FROM jobs WHERE state IN (5, 6, 7) AND state = 6"
+                     "  ORDER BY finished_at LIMIT 1),"
+                     " (SELECT finished_at FROM jobs WHERE state IN (5, 6, 7) AND state = 7"
+                     "  ORDER BY finished_at LIMIT 1),"
+                     " (SELECT expires_at FROM idempotency ORDER BY expires_at LIMIT 1)",
+                     true, "job_due job_lease job_finished idem_expiry"},
+    [S_IDEM_GET] = {"idem_get",
+                    "SELECT tenant, key, job_id, payload_hash, expires_at FROM idempotency"
+                    " WHERE tenant = ?1 AND key = ?2",
+                    true, "PRIMARY"},
+    [S_IDEM_PUT] = {"idem_put",
+                    "INSERT INTO idempotency (tenant, key, job_id, payload_hash, expires_at)"
+                    " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (tenant, key) DO UPDATE SET"
+                    " job_id = excluded.job_id, payload_hash = excluded.payload_hash,"
+                    " expires_at = excluded.expires_at",
+                    false},
+    [S_IDEM_PURGE] = {"idem_purge",
+                      "DELETE FROM idempotency WHERE (tenant, key) IN (SELECT tenant, key"
+                      " FROM idempotency WHERE expires_at <= ?1 ORDER BY expires_at LIMIT ?2)",
+                      true, "PRIMARY idem_expiry"},
+    [S_QUEUE_ENSURE] = {"queue_ensure",
+                        "INSERT INTO queues (tenant, name, paused, created_at, updated_at)"
+                        " VALUES (?1, ?2, 0, ?3, ?3) ON CONFLICT (tenant, name) DO NOTHING",
+                        false},
+    [S_QUEUE_GET] = {"queue_get",
+                     "SELECT tenant, name, paused, created_at, updated_at FROM queues"
+                     " WHERE tenant = ?1 AND name = ?2",
+                     true, "PRIMARY"},
+    [S_QUEUE_PUT] = {"queue_put",
+                     "INSERT INTO queues (tenant, name, paused, created_at, updated_at)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (tenant, name) DO UPDATE SET"
+                     " paused = excluded.paused, updated_at = excluded.updated_at",
+                     false},
+    [S_QUEUE_LIST] = {"queue_list",
+                      "SELECT tenant, name, paused, created_at, updated_at FROM queues"
+                      " WHERE tenant = ?1 AND name > ?2 ORDER BY name LIMIT ?3",
+                      true, "PRIMARY"},
+    [S_QUEUE_COUNTS] = {"queue_counts",
+                        "SELECT state, COUNT(*) FROM jobs WHERE tenant = ?1 AND queue = ?2"
+                        " GROUP BY state",
+                        true, "job_tqs"},
+    [S_QUEUE_OLDEST] = {"queue_oldest",
+                        "SELECT MIN(ready_at) FROM jobs WHERE state = 2 AND tenant = ?1"
+                        " AND queue = ?2",
+                        true, "job_tqs"},
+};
+
+struct store {
+        sqlite3 *db;
+        /* begin succeeded and no commit or rollback has ended the transaction. If
+         * SQLite rolled it back on its own (I/O error, disk full), later savepoints
+         * and the commit must fail rather than run in autocommit mode. */
+        bool in_txn;
+        sqlite3_stmt *stmt[S_COUNT];
+};
+
+/* ---- errors and statement helpers ---- */
+
+/* Maps a SQLite result code to enum baton_err and logs what is not an expected
+ * outcome. Call it before resetting the statement, while errmsg is current. */
+static int fail(struct store *st, int rc, const char *what)
+{
+        if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+                return BATON_ECONFLICT;
+        log_error("store", "%s: %s (sqlite %d)", what, sqlite3_errmsg(st->db), rc);
+        if ((rc & 0xff) == SQLITE_NOMEM)
+                return BATON_ENOMEM;
+        return BATON_ESTORE;
+}
+
+/* Returns a statement to its idle state: no read transaction held, no pointer
+ * into the caller's strings kept. */
+static void finish(sqlite3_stmt *s)
+{
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+}
+
+/* Steps a statement that returns no rows and finishes it. */
+static int run(struct store *st, sqlite3_stmt *s, const char *what)
+{
+        int rc = sqlite3_step(s);
+
+        rc = rc == SQLITE_DONE ? 0 : fail(st, rc, what);
+        finish(s);
+        return rc;
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+        if (v)
+                sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+        else
+                sqlite3_bind_null(s, i);
+}
+
+/* Copies a text column into *dst (NULL for SQL NULL); the caller owns *dst. */
+static int read_text(sqlite3_stmt *s, int i, char **dst)
+{
+        const unsigned char *p = sqlite3_column_text(s, i);
+        size_t n;
+
+        if (!p) {
+                *dst = NULL;
+                return sqlite3_column_type(s, i) == SQLITE_NULL ? 0 : BATON_ENOMEM;
+        }
+        n = (size_t)sqlite3_column_bytes(s, i);
+        *dst = malloc(n + 1);
+        if (!*dst)
+                return BATON_ENOMEM;
+        memcpy(*dst, p, n + 1);
+        return 0;
+}
+
+/* True if SQLite ended the caller's transaction behind its back. */
+static bool txn_lost(struct store *st)
+{
+        return st->in_txn && sqlite3_get_autocommit(st->db);
+}
+
+/* ---- job rows ---- */
+
+static void bind_job_cols(sqlite3_stmt *s, const struct job *j, int first)
+{
+        const char *base = (const char *)j;
+
+        for (int c = 0; c < JOB_NCOLS; c++) {
+                const void *p = base + job_cols[c].off;
+                int i = first + c;
+
+                switch (job_cols[c].kind) {
+                case COL_TEXT:
+                        bind_text(s, i, *(char *const *)p);
+                        break;
+                case COL_I64:
+                        sqlite3_bind_int64(s, i, *(const int64_t *)p);
+                        break;
+                case COL_INT:
+                        sqlite3_bind_int(s, i, *(const int *)p);
+                        break;
+                default:
+                        sqlite3_bind_int(s, i, *(const bool *)p ? 1 : 0);
+                        break;
+                }
+        }
+}
+
+/* Fills *out from the current row of a job read. out must hold no strings; on
+ * success the caller owns the new ones (job_free), on failure none are left. */
+static int read_job(sqlite3_stmt *s, struct job *out)
+{
+        char *base = (char *)out;
+        int rc;
+
+        memset(out, 0, sizeof(*out));
+        out->id = sqlite3_column_int64(s, 0);
+        out->created_at_ms = sqlite3_column_int64(s, 2);
+        rc = read_text(s, 1, &out->tenant);
+        for (int c = 0; c < JOB_NCOLS && !rc; c++) {
+                void *p = base + job_cols[c].off;
+                int i = JOB_READ_FIXED + c;
+
+                switch (job_cols[c].kind) {
+                case COL_TEXT:
+                        rc = read_text(s, i, (char **)p);
+                        break;
+                case COL_I64:
+                        *(int64_t *)p = sqlite3_column_int64(s, i);
+                        break;
+                case COL_INT:
+                        *(int *)p = sqlite3_column_int(s, i);
+                        break;
+                default:
+                        *(bool *)p = sqlite3_column_int(s, i) != 0;
+                        break;
+                }
+        }
+        if (rc)
+                job_free(out);
+        return rc;
+}
+
+/* Collects the first column of up to max rows as ids and finishes s. */
+static int read_ids(struct store *st, sqlite3_stmt *s, int max, int64_t *ids, int *n_out,
+                    const char *what)
+{
+        int n = 0;
+        int rc = SQLITE_DONE;
+
+        while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
+                ids[n++] = sqlite3_column_int64(s, 0);
+        rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : fail(st, rc, what);
+        finish(s);
+        *n_out = rc ? 0 : n;
+        return rc;
+}
+
+/* ---- statement preparation ---- */
+
+static int build_job_sql(struct buf *b, int id)
+{
+        int rc = 0;
+
+        if (id == S_JOB_INSERT) {
+                rc = buf_adds(b, "INSERT INTO jobs (tenant, created_at");
+                for (int c = 0; c < JOB_NCOLS && !rc; c++)
+                        rc = buf_printf(b, ", %s", job_cols[c].name);
+                if (!rc)
+                        rc = buf_adds(b, ") VALUES (?1, ?2");
+                for (int c = 0; c < JOB_NCOLS && !rc; c++)
+                        rc = buf_printf(b, ", ?%d", c + 3);
+                return rc ? rc : buf_adds(b, ")");
+        }
+        if (id == S_JOB_UPDATE) {
+                rc = buf_adds(b, "UPDATE jobs SET ");
+                for (int c = 0; c < JOB_NCOLS && !rc; c++)
+                        rc = buf_printf(b, "%s%s = ?%d", c ? ", " : "", job_cols[c].name, c + 2);
+                return rc ? rc : buf_adds(b, " WHERE id = ?1");
+        }
+        rc = buf_adds(b, "SELECT id, tenant, created_at");
+        for (int c = 0; c < JOB_NCOLS && !rc; c++)
+                rc = buf_printf(b, ", %s", job_cols[c].name);
+        if (!rc)
+                rc = buf_adds(b, " FROM jobs WHERE ");
+        if (rc)
+                return rc;
+        if (id == S_JOB_GET)
+                return buf_adds(b, "id = ?1 AND (?2 IS NULL OR tenant = ?2)");
+        /* A job_list variant: the filter bits select the optional terms. */
+        rc = buf_adds(b, "tenant = ?1");
+        if (!rc && (id - S_LIST) & LF_QUEUE)
+                rc = buf_adds(b, " AND queue = ?2");
+        if (!rc && (id - S_LIST) & LF_STATE)
+                rc = buf_adds(b, " AND state = ?3");
+        if (!rc && (id - S_LIST) & LF_TYPE)
+                rc = buf_adds(b, " AND type = ?4");
+        return rc ? rc : buf_adds(b, " AND id > ?5 ORDER BY id LIMIT ?6");
+}
+
+static int prepare_one(struct store *st, int id, struct buf *b)
+{
+        const char *sql = id < S_LIST ? stmt_defs[id].sql : NULL;
+        int rc;
+
+        if (!sql) {
+                buf_reset(b);
+                rc = build_job_sql(b, id);
+                if (rc)
+                        return rc == BATON_ETOOBIG ? BATON_ESTORE : rc;
+                sql = b->ptr;
+        }
+        rc = sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[id], NULL);
+        if (rc != SQLITE_OK)
+                return fail(st, rc, "preparing a statement");
+        return 0;
+}
+
+static int prepare_all(struct store *st)
+{
+        struct buf b;
+        int rc = 0;
+
+        buf_init(&b, SQL_MAX);
+        for (int id = 0; id < S_COUNT && !rc; id++)
+                rc = prepare_one(st, id, &b);
+        buf_free(&b);
+        return rc;
+}
+
+/* ---- open and close ---- */
+
+static bool ends_with(const char *s, const char *suffix)
+{
+        size_t n = strlen(s), m = strlen(suffix);
+
+        return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Resolves opts->uri to the database file, creating the data directory (mode
+ * 0700: it holds every tenant's data) when the uri names one. The caller frees
+ * *path_out. */
+static int db_path(const char *uri, char **path_out)
+{
+        struct buf b;
+        struct stat sb;
+        int rc;
+
+        if (!uri || !*uri)
+                return BATON_EINVAL;
+        buf_init(&b, 4096);
+        if (ends_with(uri, ".db")) {
+                rc = buf_adds(&b, uri);
+                goto out;
+        }
+        if (mkdir(uri, 0700) != 0 &&
+            (errno != EEXIST || stat(uri, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
+                log_error("store", "cannot create the data directory %s: %s", uri, strerror(errno));
+                rc = BATON_EIO;
+                goto out;
+        }
+        rc = buf_printf(&b, "%s/baton.db", uri);
+out:
+        if (rc) {
+                buf_free(&b);
+                return rc == BATON_ETOOBIG ? BATON_EINVAL : rc;
+        }
+        *path_out = buf_take(&b);
+        return 0;
+}
+
+static int exec_sql(struct store *st, const char *sql, const char *what)
+{
+        int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+
+        return rc == SQLITE_OK ? 0 : fail(st, rc, what);
+}
+
+/* WAL lets readers of other processes (backups, the CLI) proceed during
+ * commits, and makes a commit one append to the log. synchronous=FULL (what the
+ * server asks for unless told otherwise) fsyncs the log at every commit, so an
+ * acknowledged write survives a power failure; NORMAL (opts->sync_full false)
+ * syncs only at checkpoints and may lose the last commits on a power failure,
+ * never consistency. */
+static int set_pragmas(struct store *st, const struct store_opts *opts)
+{
+        int busy_ms = opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : DEFAULT_BUSY_TIMEOUT_MS;
+        sqlite3_stmt *s = NULL;
+        char sql[256];
+        int rc;
+
+        snprintf(sql, sizeof(sql),
+                 "PRAGMA busy_timeout = %d; PRAGMA synchronous = %s; PRAGMA foreign_keys = ON;"
+                 " PRAGMA cache_size = -%d; PRAGMA temp_store = MEMORY;",
+                 busy_ms, opts->sync_full ? "FULL" : "NORMAL", CACHE_SIZE_KIB);
+        rc = exec_sql(st, sql, "setting pragmas");
+        if (rc)
+                return rc;
+        rc = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL", -1, &s, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_step(s);
+        if (rc != SQLITE_ROW) {
+                rc = fail(st, rc, "setting journal_mode");
+        } else if (sqlite3_stricmp((const char *)sqlite3_column_text(s, 0), "wal") != 0) {
+                log_error("store", "the database refused WAL mode (journal_mode is %s)",
+                          (const char *)sqlite3_column_text(s, 0));
+                rc = BATON_ESTORE;
+        } else {
+                rc = 0;
+        }
+        sqlite3_finalize(s);
+        return rc;
+}
+
+static void close_store(struct store *st)
+{
+        if (!st)
+                return;
+        for (int i = 0; i < S_COUNT; i++)
+                sqlite3_finalize(st->stmt[i]);
+        /* Closing with a transaction open rolls it back, which is what an
+         * abandoned transaction must do. */
+        if (sqlite3_close(st->db) != SQLITE_OK)
+                log_error("store", "closing the database: %s", sqlite3_errmsg(st->db));
+        free(st);
+}
+
+/* *out is owned by the caller and released with close_store. */
+static int open_store(const struct store_opts *opts, struct store **out)
+{
+        struct store *st = NULL;
+        char *path = NULL;
+        int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+        int rc;
+
+        *out = NULL;
+        rc = db_path(opts->uri, &path);
+        if (rc)
+                goto out;
+        st = calloc(1, sizeof(*st));
+        if (!st) {
+                rc = BATON_ENOMEM;
+                goto out;
+        }
+        rc = sqlite3_open_v2(path, &st->db, flags, NULL);
+        if (rc != SQLITE_OK) {
+                log_error("store", "opening %s: %s", path,
+                          st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+                rc = rc == SQLITE_NOMEM ? BATON_ENOMEM : BATON_ESTORE;
+                goto out;
+        }
+        sqlite3_extended_result_codes(st->db, 1);
+        rc = set_pragmas(st, opts);
+        if (!rc)
+                rc = sqlite_migrate(st->db);
+        if (!rc)
+                rc = prepare_all(st);
+out:
+        free(path);
+        if (rc)
+                close_store(st);
+        else
+                *out = st;
+        return rc;
+}
+
+static int schema_version(struct store *st, int *out)
+{
+        sqlite3_stmt *s = st->stmt[S_VERSION];
+        int rc = sqlite3_step(s);
+
+        if (rc == SQLITE_ROW) {
+                *out = sqlite3_column_int(s, 0);
+                rc = 0;
+        } else {
+                rc = fail(st, rc, "reading the schema version");
+        }
+        finish(s);
+        return rc;
+}
+
+/* ---- transactions ---- */
+
+static int begin_txn(struct store *st)
+{
+        int rc = run(st, st->stmt[S_BEGIN], "begin");
+
+        st->in_txn = rc == 0;
+        return rc;
+}
+
+static int commit_txn(struct store *st)
+{
+        int rc;
+
+        if (txn_lost(st)) {
+                log_error("store", "commit: the transaction was already rolled back");
+                st->in_txn = false;
+                return BATON_ESTORE;
+        }
+        rc = run(st, st->stmt[S_COMMIT], "commit");
+        /* A failed COMMIT (SQLITE_BUSY, I/O) may leave the transaction open for
+         * the caller's rollback. */
+        st->in_txn = !sqlite3_get_autocommit(st->db);
+        return rc;
+}
+
+static int rollback_txn(struct store *st)
+{
+        int rc = 0;
+
+        if (!sqlite3_get_autocommit(st->db))
+                rc = run(st, st->stmt[S_ROLLBACK], "rollback");
+        st->in_txn = false;
+        return rc;
+}
+
+static int savepoint_op(struct store *st)
+{
+        /* Outside a transaction SAVEPOINT would start one of its own and commit
+         * the op alone, splitting the batch. */
+        if (!st->in_txn || txn_lost(st)) {
+                log_error("store", "savepoint: no transaction is open");
+                return BATON_ESTORE;
+        }
+        return run(st, st->stmt[S_SAVEPOINT], "savepoint");
+}
+
+static int release_op(struct store *st)
+{
+        if (txn_lost(st)) {
+                log_error("store", "release: the transaction was rolled back");
+                return BATON_ESTORE;
+        }
+        return run(st, st->stmt[S_RELEASE], "release");
+}
+
+/* ROLLBACK TO undoes the op's writes but keeps the savepoint on the stack, so
+ * it is released as well to leave the transaction as it was before the op. */
+static int rollback_to_op(struct store *st)
+{
+        int rc;
+
+        if (txn_lost(st)) {
+                log_error("store", "rollback_to: the transaction was rolled back");
+                return BATON_ESTORE;
+        }
+        rc = run(st, st->stmt[S_ROLLBACK_TO], "rollback to savepoint");
+        if (!rc)
+                rc = run(st, st->stmt[S_RELEASE], "release after rollback");
+        return rc;
+}
+
+/* ---- jobs ---- */
+
+static int insert_job(struct store *st, struct job *j)
+{
+        sqlite3_stmt *s = st->stmt[S_JOB_INSERT];
+        int rc;
+
+        bind_text(s, 1, j->tenant);
+        sqlite3_bind_int64(s, 2, j->created_at_ms);
+        bind_job_cols(s, j, 3);
+        rc = run(st, s, "job_insert");
+        if (!rc)
+                j->id = sqlite3_last_insert_rowid(st->db);
+        return rc;
+}
+
+/* On success the caller owns out's strings (job_free); out is untouched when
+ * the job does not exist. */
+static int get_job(struct store *st, const char *tenant, int64_t id, struct job *out)
+{
+        sqlite3_stmt *s = st->stmt[S_JOB_GET];
+        int rc;
+
+        sqlite3_bind_int64(s, 1, id);
+        bind_text(s, 2, tenant);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+                rc = read_job(s, out);
+        else if (rc == SQLITE_DONE)
+                rc = BATON_ENOTFOUND;
+        else
+                rc = fail(st, rc, "job_get");
+        finish(s);
+        return rc;
+}
+
+static int update_job(struct store *st, const struct job *j)
+{
+        sqlite3_stmt *s = st->stmt[S_JOB_UPDATE];
+        int rc;
+
+        sqlite3_bind_int64(s, 1, j->id);
+        bind_job_cols(s, j, 2);
+        rc = run(st, s, "job_update");
+        if (!rc && sqlite3_changes(st->db) == 0)
+                rc = BATON_ENOTFOUND;
+        return rc;
+}
+
+static int find_key(struct store *st, const char *tenant, const char *queue, const char *key,
+                    int64_t *id_out)
+{
+        sqlite3_stmt *s = st->stmt[S_JOB_FIND_KEY];
+        int64_t id = 0;
+        int n = 0;
+        int rc;
+
+        if (!key)
+                return BATON_ENOTFOUND;
+        bind_text(s, 1, tenant);
+        bind_text(s, 2, queue);
+        bind_text(s, 3, key);
+        rc = read_ids(st, s, 1, &id, &n, "job_find_key");
+        if (!rc && n == 0)
+                rc = BATON_ENOTFOUND;
+        if (!rc)
+                *id_out = id;
+        return rc;
+}
+
+/* Appends the matching jobs to out. The caller owns out and frees it with
+ * job_vec_free, also after a failure (which may leave some jobs in it). */
+static int list_jobs(struct store *st, const struct job_filter *f, struct job_vec *out)
+{
+        int bits =
+            (f->queue ? LF_QUEUE : 0) | (f->state >= 0 ? LF_STATE : 0) | (f->type ? LF_TYPE : 0);
+        sqlite3_stmt *s = st->stmt[S_LIST + bits];
+        int step, rc = 0;
+
+        if (!f->tenant || f->limit <= 0)
+                return BATON_EINVAL;
+        bind_text(s, 1, f->tenant);
+        if (bits & LF_QUEUE)
+                bind_text(s, 2, f->queue);
+        if (bits & LF_STATE)
+                sqlite3_bind_int(s, 3, f->state);
+        if (bits & LF_TYPE)
+                bind_text(s, 4, f->type);
+        sqlite3_bind_int64(s, 5, f->after_id);
+        sqlite3_bind_int(s, 6, f->limit);
+        while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW) {
+                struct job *j = job_vec_push(out);
+
+                rc = j ? read_job(s, j) : BATON_ENOMEM;
+                if (rc && j)
+                        out->n--; /* read_job left the slot empty */
+        }
+        if (!rc && step != SQLITE_DONE)
+                rc = fail(st, step, "job_list");
+        finish(s);
+        return rc;
+}
+
+static int ready_ids(struct store *st, const char *tenant, const char *queue, int max, int64_t *ids,
+                     int *n_out)
+{
+        sqlite3_stmt *s = st->stmt[S_JOB_READY];
+
+        *n_out = 0;
+        if (max <= 0)
+                return 0;
+        bind_text(s, 1, tenant);
+        bind_text(s, 2, queue);
+        sqlite3_bind_int(s, 3, max);
+        return read_ids(st, s, max, ids, n_out, "job_ready_ids");
+}
+
+static int due_ids(struct store *st, int64_t now_ms, int max, int64_t *ids, int *n_out)
+{
+        sqlite3_stmt *s = st->stmt[S_JOB_DUE];
+
+        *n_out = 0;
+        if (max <= 0)
+                return 0;
+        sqlite3_bind_int64(s, 1, now_ms);
+        sqlite3_bind_int(s, 2, max);
+        return read_ids(st, s, max, ids, n_out, "job_due_ids");
+}
+
+static int expired_ids(struct store *st, int64_t now_ms, int max, int64_t *ids, int *n_out)
+{
+        sqlite3_stmt *s = st->stmt[S_JOB_EXPIRED];
+
+        *n_out = 0;
+        if (max <= 0)
+                return 0;
+        sqlite3_bind_int64(s, 1, now_ms);
+        sqlite3_bind_int(s, 2, max);
+        return read_ids(st, s, max, ids, n_out, "job_expired_ids");
+}
+
+static int state_ids(struct store *st, const char *tenant, const char *queue, int state,
+                     int64_t after_id, int max, int64_t *ids, int *n_out)
+{
+        sqlite3_stmt *s = st->stmt[S_JOB_STATE_IDS];
+
+        *n_out = 0;
+        if (max <= 0)
+                return 0;
+        bind_text(s, 1, tenant);
+        bind_text(s, 2, queue);
+        sqlite3_bind_int(s, 3, state);
+        sqlite3_bind_int64(s, 4, after_id);
+        sqlite3_bind_int(s, 5, max);
+        return read_ids(st, s, max, ids, n_out, "job_state_ids");
+}
+
+/* Only terminal states (completed, dead, cancelled) have finished jobs to
+ * purge; any other state deletes nothing. */
+static int purge_jobs(struct store *st, int state, int64_t before_ms, int max, int *n_out)
+{
+        sqlite3_stmt *s = st->stmt[S_JOB_PURGE];
+        int rc;
+
+        *n_out = 0;
+        if (max <= 0)
+                return 0;
+        sqlite3_bind_int(s, 1, state);
+        sqlite3_bind_int64(s, 2, before_ms);
+        sqlite3_bind_int(s, 3, max);
+        rc = run(st, s, "job_purge");
+        if (!rc)
+                *n_out = sqlite3_changes(st->db);
+        return rc;
+}
+
+/* tenant NULL deletes the job whatever its tenant, as job_get reads it. */
+static int delete_job(struct store *st, const char *tenant, int64_t id)
+{
+        sqlite3_stmt *s = st->stmt[S_JOB_DELETE];
+        int rc;
+
+        sqlite3_bind_int64(s, 1, id);
+        bind_text(s, 2, tenant);
+        rc = run(st, s, "job_delete");
+        if (!rc && sqlite3_changes(st->db) == 0)
+                rc = BATON_ENOTFOUND;
+        return rc;
+}
+
+/* A column of the deadlines row: 0 when there is no such row. A stored
+ * instant of 0 or less is still something to do, so it is reported as 1 (long
+ * past) rather than hidden as "nothing". */
+static int64_t deadline_col(sqlite3_stmt *s, int i)
+{
+        int64_t t;
+
+        if (sqlite3_column_type(s, i) == SQLITE_NULL)
+                return 0;
+        t = sqlite3_column_int64(s, i);
+        return t > 0 ? t : 1;
+}
+
+static int64_t min_nonzero(int64_t a, int64_t b)
+{
+        if (!a || !b)
+                return a ? a : b;
+        return a < b ? a : b;
+}
+
+static int read_deadlines(struct store *st, struct store_deadlines *out)
+{
+        sqlite3_stmt *s = st->stmt[S_DEADLINES];
+        int rc = sqlite3_step(s);
+
+        memset(out, 0, sizeof(*out));
+        if (rc == SQLITE_ROW) {
+                out->run_at_ms = deadline_col(s, 0);
+                out->lease_until_ms = deadline_col(s, 1);
+                out->completed_min_ms = deadline_col(s, 2);
+                out->dead_min_ms = min_nonzero(deadline_col(s, 3), deadline_col(s, 4));
+                out->idem_min_ms = deadline_col(s, 5);
+                rc = 0;
+        } else {
+                rc = fail(st, rc, "deadlines");
+        }
+        finish(s);
+        return rc;
+}
+
+/* ---- idempotency records ---- */
+
+/* On success the caller owns out's strings (idem_rec_free). */
+static int get_idem(struct store *st, const char *tenant, const char *key, struct idem_rec *out)
+{
+        sqlite3_stmt *s = st->stmt[S_IDEM_GET];
+        struct idem_rec r = {0};
+        int rc;
+
+        bind_text(s, 1, tenant);
+        bind_text(s, 2, key);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+                r.job_id = sqlite3_column_int64(s, 2);
+                r.expires_at_ms = sqlite3_column_int64(s, 4);
+                rc = read_text(s, 0, &r.tenant);
+                if (!rc)
+                        rc = read_text(s, 1, &r.key);
+                if (!rc)
+                        rc = read_text(s, 3, &r.payload_hash);
+        } else {
+                rc = rc == SQLITE_DONE ? BATON_ENOTFOUND : fail(st, rc, "idem_get");
+        }
+        finish(s);
+        if (rc)
+                idem_rec_free(&r);
+        else
+                *out = r;
+        return rc;
+}
+
+static int put_idem(struct store *st, const struct idem_rec *rec)
+{
+        sqlite3_stmt *s = st->stmt[S_IDEM_PUT];
+
+        bind_text(s, 1, rec->tenant);
+        bind_text(s, 2, rec->key);
+        sqlite3_bind_int64(s, 3, rec->job_id);
+        bind_text(s, 4, rec->payload_hash);
+        sqlite3_bind_int64(s, 5, rec->expires_at_ms);
+        return run(st, s, "idem_put");
+}
+
+/* Deletes records that have expired at before_ms (expires_at <= before_ms):
+ * core treats a record as expired from its expires_at on, and the idem_min_ms
+ * deadline must be cleared by the purge it triggers. */
+static int purge_idem(struct store *st, int64_t before_ms, int max, int *n_out)
+{
+        sqlite3_stmt *s = st->stmt[S_IDEM_PURGE];
+        int rc;
+
+        *n_out = 0;
+        if (max <= 0)
+                return 0;
+        sqlite3_bind_int64(s, 1, before_ms);
+        sqlite3_bind_int(s, 2, max);
+        rc = run(st, s, "idem_purge");
+        if (!rc)
+                *n_out = sqlite3_changes(st->db);
+        return rc;
+}
+
+/* ---- queues ---- */
+
+static int ensure_queue(struct store *st, const char *tenant, const char *name, int64_t now_ms)
+{
+        sqlite3_stmt *s = st->stmt[S_QUEUE_ENSURE];
+
+        bind_text(s, 1, tenant);
+        bind_text(s, 2, name);
+        sqlite3_bind_int64(s, 3, now_ms);
+        return run(st, s, "queue_ensure");
+}
+
+/* Fills *out from the current queue row; the caller owns its strings. */
+static int read_queue(sqlite3_stmt *s, struct queue_rec *out)
+{
+        struct queue_rec q = {0};
+        int rc;
+
+        q.paused = sqlite3_column_int(s, 2) != 0;
+        q.created_at_ms = sqlite3_column_int64(s, 3);
+        q.updated_at_ms = sqlite3_column_int64(s, 4);
+        rc = read_text(s, 0, &q.tenant);
+        if (!rc)
+                rc = read_text(s, 1, &q.name);
+        if (rc)
+                queue_rec_free(&q);
+        else
+                *out = q;
+        return rc;
+}
+
+static int get_queue(struct store *st, const char *tenant, const char *name, struct queue_rec *out)
+{
+        sqlite3_stmt *s = st->stmt[S_QUEUE_GET];
+        int rc;
+
+        bind_text(s, 1, tenant);
+        bind_text(s, 2, name);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+                rc = read_queue(s, out);
+        else
+                rc = rc == SQLITE_DONE ? BATON_ENOTFOUND : fail(st, rc, "queue_get");
+        finish(s);
+        return rc;
+}
+
+/* An existing queue keeps its created_at: only paused and updated_at change. */
+static int put_queue(struct store *st, const struct queue_rec *q)
+{
+        sqlite3_stmt *s = st->stmt[S_QUEUE_PUT];
+
+        bind_text(s, 1, q->tenant);
+        bind_text(s, 2, q->name);
+        sqlite3_bind_int(s, 3, q->paused ? 1 : 0);
+        sqlite3_bind_int64(s, 4, q->created_at_ms);
+        sqlite3_bind_int64(s, 5, q->updated_at_ms);
+        return run(st, s, "queue_put");
+}
+
+static int push_queue(sqlite3_stmt *s, struct queue_rec **v, int *n, int *cap)
+{
+        if (*n == *cap) {
+                int ncap = *cap ? *cap * 2 : 16;
+                struct queue_rec *nv = realloc(*v, (size_t)ncap * sizeof(*nv));
+
+                if (!nv)
+                        return BATON_ENOMEM;
+                *v = nv;
+                *cap = ncap;
+        }
+        if (read_queue(s, &(*v)[*n]))
+                return BATON_ENOMEM;
+        (*n)++;
+        return 0;
+}
+
+/* *out is a malloc'd array of *n_out records owned by the caller, who frees
+ * each with queue_rec_free and then the array with free. Names are never empty
+ * (core validates them), so "" stands for "from the start". */
+static int list_queues(struct store *st, const char *tenant, const char *after, int limit,
+                       struct queue_rec **out, int *n_out)
+{
+        sqlite3_stmt *s = st->stmt[S_QUEUE_LIST];
+        struct queue_rec *v = NULL;
+        int n = 0, cap = 0;
+        int step, rc = 0;
+
+        *out = NULL;
+        *n_out = 0;
+        if (!tenant || limit <= 0)
+                return BATON_EINVAL;
+        bind_text(s, 1, tenant);
+        bind_text(s, 2, after ? after : "");
+        sqlite3_bind_int(s, 3, limit);
+        while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW)
+                rc = push_queue(s, &v, &n, &cap);
+        if (!rc && step != SQLITE_DONE)
+                rc = fail(st, step, "queue_list");
+        finish(s);
+        if (rc) {
+                for (int i = 0; i < n; i++)
+                        queue_rec_free(&v[i]);
+                free(v);
+                return rc;
+        }
+        *out = v;
+        *n_out = n;
+        return 0;
+}
+
+static int count_queue(struct store *st, const char *tenant, const char *name,
+                       struct queue_counts *out)
+{
+        sqlite3_stmt *s = st->stmt[S_QUEUE_COUNTS];
+        int rc;
+
+        memset(out, 0, sizeof(*out));
+        bind_text(s, 1, tenant);
+        bind_text(s, 2, name);
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+                int state = sqlite3_column_int(s, 0);
+
+                if (state >= 0 && state < JOB_STATE_COUNT)
+                        out->by_state[state] = sqlite3_column_int64(s, 1);
+        }
+        rc = rc == SQLITE_DONE ? 0 : fail(st, rc, "queue_counts");
+        finish(s);
+        if (rc)
+                return rc;
+        s = st->stmt[S_QUEUE_OLDEST];
+        bind_text(s, 1, tenant);
+        bind_text(s, 2, name);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+                out->oldest_ready_ms = deadline_col(s, 0);
+                rc = 0;
+        } else {
+                rc = fail(st, rc, "queue_counts");
+        }
+        finish(s);
+        return rc;
+}
+
+/* ---- query plans ---- */
+
+/* The index a plan line reads through: its name, "rowid" for the integer
+ * primary key, "PRIMARY" for the key of a WITHOUT ROWID table, or "" for a
+ * line that reads no table through an index. */
+static void plan_line_index(const char *detail, char *out, size_t len)
+{
+        const char *p;
+        size_t n = 0;
+
+        out[0] = 0;
+        if (strstr(detail, "USING INTEGER PRIMARY KEY")) {
+                snprintf(out, len, "rowid");
+                return;
+        }
+        if (strstr(detail, "USING PRIMARY KEY")) {
+                snprintf(out, len, "PRIMARY");
+                return;
+        }
+        p = strstr(detail, "INDEX ");
+        if (!p || !strstr(detail, " USING "))
+                return;
+        p += strlen("INDEX ");
+        while (p[n] && p[n] != ' ' && n + 1 < len) {
+                out[n] = p[n];
+                n++;
+        }
+        out[n] = 0;
+}
+
+/* True if name is one of the space-separated words of list. */
+static bool word_in(const char *list, const char *name)
+{
+        size_t n = strlen(name);
+
+        for (const char *p = list; p && *p;) {
+                const char *end = strchr(p, ' ');
+                size_t m = end ? (size_t)(end - p) : strlen(p);
+
+                if (m == n && strncmp(p, name, n) == 0)
+                        return true;
+                p = end ? end + 1 : NULL;
+        }
+        return false;
+}
+
+/* Judges one plan line; returns a reason when it is bad, NULL otherwise. A
+ * full scan or a temporary sort makes a query grow with the table; an index
+ * other than the one the statement was written for means the planner took a
+ * path this file did not plan for. */
+static const char *plan_line_verdict(const char *detail, const char *uses, const char *index)
+{
+        bool scan = strncmp(detail, "SCAN ", 5) == 0;
+
+        if (strstr(detail, "TEMP B-TREE"))
+                return "sorts in a temporary b-tree";
+        if (strcmp(detail, "SCAN CONSTANT ROW") == 0)
+                return NULL; /* a SELECT without FROM, as in deadlines */
+        if (scan && !*index)
+                return "scans the whole table";
+        if (scan && !word_in(uses, index))
+                return "walks an index it should only search";
+        if (*index && uses && !word_in(uses, index))
+                return "uses an unexpected index";
+        return NULL;
+}
+
+static int stmt_by_name(const char *name)
+{
+        for (int id = 0; id < S_LIST; id++)
+                if (strcmp(stmt_defs[id].name, name) == 0)
+                        return id;
+        if (strncmp(name, "job_list/", 9) == 0) {
+                int bits = atoi(name + 9);
+                if (bits >= 0 && bits < S_COUNT - S_LIST)
+                        return S_LIST + bits;
+        }
+        return -1;
+}
+
+/* Runs EXPLAIN QUERY PLAN on statement id. With plan_out, writes the plan's
+ * lines there (one per line, truncated to plan_len). With why, judges each
+ * line against the statement's expectations and returns BATON_ESTORE on the
+ * first bad one, naming it in why. */
+static int explain(struct store *st, int id, char *plan_out, size_t plan_len, char *why,
+                   size_t why_len)
+{
+        const char *name = id < S_LIST ? stmt_defs[id].name : "job_list";
+        const char *uses = id < S_LIST ? stmt_defs[id].uses : NULL;
+        char seen[512] = "";
+        size_t used = 0;
+        sqlite3_stmt *s = NULL;
+        char *sql;
+        int rc;
+
+        if (plan_out && plan_len)
+                plan_out[0] = 0;
+        sql = sqlite3_mprintf("EXPLAIN QUERY PLAN %s", sqlite3_sql(st->stmt[id]));
+        if (!sql)
+                return BATON_ENOMEM;
+        rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+        sqlite3_free(sql);
+        if (rc != SQLITE_OK)
+                return fail(st, rc, "explain");
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+                const char *detail = (const char *)sqlite3_column_text(s, 3);
+                const char *bad;
+                char index[128];
+
+                if (!detail)
+                        continue;
+                if (plan_out && used < plan_len) {
+                        int w = snprintf(plan_out + used, plan_len - used, "%s\n", detail);
+                        used += w > 0 ? (size_t)w : 0;
+                }
+                plan_line_index(detail, index, sizeof(index));
+                if (*index && strlen(seen) + strlen(index) + 2 < sizeof(seen)) {
+                        strcat(seen, " ");
+                        strcat(seen, index);
+                }
+                bad = why ? plan_line_verdict(detail, uses, index) : NULL;
+                if (bad) {
+                        snprintf(why, why_len, "%s (statement %d) %s: %s", name, id, bad, detail);
+                        rc = BATON_ESTORE;
+                        break;
+                }
+        }
+        if (rc == SQLITE_DONE)
+                rc = 0;
+        else if (rc > 0)
+                rc = fail(st, rc, "explain");
+        sqlite3_finalize(s);
+        /* Every index the statement was written for must be in the plan. */
+        for (const char *p = uses; !rc && why && p && *p;) {
+                const char *end = strchr(p, ' ');
+                char want[128];
+                size_t m = end ? (size_t)(end - p) : strlen(p);
+
+                snprintf(want, sizeof(want), "%.*s", (int)m, p);
+                if (!word_in(seen, want)) {
+                        snprintf(why, why_len, "%s (statement %d) does not use %s", name, id, want);
+                        rc = BATON_ESTORE;
+                }
+                p = end ? end + 1 : NULL;
+        }
+        return rc;
+}
+
+int sqlite_check_plans(struct store *st, char *why, size_t why_len)
+{
+        int rc = 0;
+
+        if (why_len)
+                why[0] = 0;
+        for (int id = 0; id < S_COUNT && !rc; id++)
+                if (id >= S_LIST || stmt_defs[id].plan)
+                        rc = explain(st, id, NULL, 0, why, why_len);
+        return rc;
+}
+
+int sqlite_explain(struct store *st, const char *name, char *out, size_t out_len)
+{
+        int id = stmt_by_name(name);
+
+        if (id < 0)
+                return BATON_ENOTFOUND;
+        return explain(st, id, out, out_len, NULL, 0);
+}
+
+int sqlite_pragma_int(struct store *st, const char *name, int64_t *out)
+{
+        sqlite3_stmt *s = NULL;
+        char *sql;
+        int rc;
+
+        /* Only a bare pragma name, so the text pasted into SQL is harmless. */
+        for (const char *p = name; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || *p == '_'))
+                        return BATON_EINVAL;
+        sql = sqlite3_mprintf("PRAGMA %s", name);
+        if (!sql)
+                return BATON_ENOMEM;
+        rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+        sqlite3_free(sql);
+        if (rc != SQLITE_OK)
+                return fail(st, rc, "pragma");
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+                *out = sqlite3_column_int64(s, 0);
+                rc = 0;
+        } else {
+                rc = rc == SQLITE_DONE ? BATON_ENOTFOUND : fail(st, rc, "pragma");
+        }
+        sqlite3_finalize(s);
+        return rc;
+}
+
+const struct store_ops store_sqlite_ops = {
+    .version = STORE_OPS_VERSION,
+    .name = "sqlite",
+    .open = open_store,
+    .close = close_store,
+    .schema_version = schema_version,
+    .begin = begin_txn,
+    .commit = commit_txn,
+    .rollback = rollback_txn,
+    .savepoint = savepoint_op,
+    .release = release_op,
+    .rollback_to = rollback_to_op,
+    .job_insert = insert_job,
+    .job_get = get_job,
+    .job_update = update_job,
+    .job_find_key = find_key,
+    .job_list = list_jobs,
+    .job_ready_ids = ready_ids,
+    .job_due_ids = due_ids,
+    .job_expired_ids = expired_ids,
+    .job_state_ids = state_ids,
+    .job_purge = purge_jobs,
+    .job_delete = delete_job,
+    .deadlines = read_deadlines,
+    .idem_get = get_idem,
+    .idem_put = put_idem,
+    .idem_purge = purge_idem,
+    .queue_ensure = ensure_queue,
+    .queue_get = get_queue,
+    .queue_put = put_queue,
+    .queue_list = list_queues,
+    .queue_counts = count_queue,
+};

@@ -1,0 +1,43 @@
+/*
+ * sqlite.h: internals of the SQLite backend shared by its files (the schema
+ * migrations live in sqlite_schema.c) and by the SQLite-specific section of the
+ * store conformance suite. Core and the server use only store_sqlite_ops.
+ */
+#ifndef BATON_STORE_SQLITE_H
+#define BATON_STORE_SQLITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sqlite3;
+struct store;
+
+/* The newest schema version this binary knows. */
+int sqlite_schema_newest(void);
+
+/* Creates schema_migrations if needed and applies every missing migration,
+ * each in its own transaction. BATON_ESCHEMA if the stored version is newer
+ * than sqlite_schema_newest(), BATON_ESTORE if SQLite refused a step. */
+int sqlite_migrate(struct sqlite3 *db);
+
+/* Reads the applied schema version (0 for an empty database) into *out. */
+int sqlite_schema_read(struct sqlite3 *db, int *out);
+
+/* Runs EXPLAIN QUERY PLAN on every statement that reads and checks that each
+ * one reads through the index it was written for (see stmt_defs in sqlite.c),
+ * with no full table scan and no temporary sort. On a
+ * bad plan it returns BATON_ESTORE and writes the statement's name and the plan
+ * line into why (truncated to why_len). */
+int sqlite_check_plans(struct store *st, char *why, size_t why_len);
+
+/* Writes the EXPLAIN QUERY PLAN lines of one prepared statement into out (one
+ * per line, truncated to out_len), for tests that look at a plan themselves.
+ * name is a statement's name ("job_ready_ids", "deadlines", ...) or
+ * "job_list/<filter bits>". BATON_ENOTFOUND for an unknown name. */
+int sqlite_explain(struct store *st, const char *name, char *out, size_t out_len);
+
+/* Reads an integer pragma of the store's own connection ("synchronous",
+ * "journal_size_limit", ...), for tests of per-connection settings. */
+int sqlite_pragma_int(struct store *st, const char *name, int64_t *out);
+
+#endif

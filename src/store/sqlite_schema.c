@@ -1,0 +1,204 @@
+/*
+ * sqlite_schema.c: the schema of the SQLite backend as numbered, forward-only
+ * migrations. Migration N is migrations[N - 1]; it runs once, in its own
+ * transaction together with the schema_migrations row that records it, so a
+ * crash leaves either all of it or none. A database whose recorded version is
+ * newer than this binary knows is refused (BATON_ESCHEMA) rather than used with
+ * a schema the code does not understand. Migrations run at open, before any
+ * other statement is prepared; an existing migration is never edited, a change
+ * is always a new entry at the end.
+ *
+ * Indexes are chosen for the queries of sqlite.c. Every index implicitly ends
+ * with the rowid (id), which provides the id tie-break of the orderings. The
+ * partial indexes hold only the rows a hot query looks for (queued jobs for
+ * claims, scheduled or retrying jobs for promotion, running jobs for lease
+ * expiry, terminal jobs for purge), so they stay small and an insert or state
+ * change touches only the ones that apply.
+ */
+#include <sqlite3.h>
+
+#include "baton/baton.h"
+#include "common/assert.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "store/sqlite.h"
+
+static const char *const migrations[] = {
+    /* 1: jobs, idempotency records, queues. */
+    "CREATE TABLE jobs ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " tenant TEXT NOT NULL,"
+    " queue TEXT NOT NULL,"
+    " type TEXT NOT NULL,"
+    " payload TEXT NOT NULL,"
+    " priority INTEGER NOT NULL CHECK (priority BETWEEN 0 AND 3),"
+    " state INTEGER NOT NULL CHECK (state BETWEEN 0 AND 7),"
+    " run_at INTEGER NOT NULL,"
+    " attempt INTEGER NOT NULL,"
+    " max_attempts INTEGER NOT NULL,"
+    " backoff_type INTEGER NOT NULL,"
+    " backoff_base_ms INTEGER NOT NULL,"
+    " backoff_max_ms INTEGER NOT NULL,"
+    " lease_ms INTEGER NOT NULL,"
+    " idempotency_key TEXT,"
+    " dkey TEXT,"
+    " request_id TEXT,"
+    " execution_id TEXT,"
+    " traceparent TEXT,"
+    " lease TEXT,"
+    " lease_until INTEGER NOT NULL,"
+    " worker TEXT,"
+    " settled INTEGER NOT NULL,"
+    " cancel_requested INTEGER NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " started_at INTEGER NOT NULL,"
+    " finished_at INTEGER NOT NULL,"
+    " ready_at INTEGER NOT NULL,"
+    " result TEXT,"
+    " last_error TEXT,"
+    " progress TEXT,"
+    " attempts TEXT,"
+    " steps TEXT,"
+    " cancel_reason TEXT"
+    ") STRICT;"
+    "CREATE INDEX job_ready ON jobs (tenant, queue, priority, run_at) WHERE state = 2;"
+    "CREATE INDEX job_due ON jobs (run_at) WHERE state IN (1, 4);"
+    "CREATE INDEX job_lease ON jobs (lease_until) WHERE state = 3;"
+    "CREATE INDEX job_finished ON jobs (state, finished_at) WHERE state IN (5, 6, 7);"
+    "CREATE UNIQUE INDEX job_key ON jobs (tenant, queue, dkey)"
+    " WHERE dkey IS NOT NULL AND state IN (1, 2);"
+    "CREATE INDEX job_tqs ON jobs (tenant, queue, state);"
+    "CREATE INDEX job_tenant ON jobs (tenant);"
+    "CREATE TABLE idempotency ("
+    " tenant TEXT NOT NULL,"
+    " key TEXT NOT NULL,"
+    " job_id INTEGER NOT NULL,"
+    " payload_hash TEXT NOT NULL,"
+    " expires_at INTEGER NOT NULL,"
+    " PRIMARY KEY (tenant, key)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX idem_expiry ON idempotency (expires_at);"
+    "CREATE TABLE queues ("
+    " tenant TEXT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " paused INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " PRIMARY KEY (tenant, name)"
+    ") STRICT, WITHOUT ROWID;",
+};
+
+int sqlite_schema_newest(void)
+{
+        return (int)BATON_ARRAY_LEN(migrations);
+}
+
+static int exec_sql(sqlite3 *db, const char *sql, const char *what)
+{
+        char *msg = NULL;
+        int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+
+        if (rc == SQLITE_OK)
+                return 0;
+        log_error("store", "%s: %s (sqlite %d)", what, msg ? msg : sqlite3_errmsg(db), rc);
+        sqlite3_free(msg);
+        return (rc & 0xff) == SQLITE_NOMEM ? BATON_ENOMEM : BATON_ESTORE;
+}
+
+int sqlite_schema_read(sqlite3 *db, int *out)
+{
+        sqlite3_stmt *s = NULL;
+        int rc;
+
+        rc = sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", -1,
+                                &s, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+                *out = sqlite3_column_int(s, 0);
+                rc = 0;
+        } else {
+                log_error("store", "reading the schema version: %s (sqlite %d)", sqlite3_errmsg(db),
+                          rc);
+                rc = BATON_ESTORE;
+        }
+        sqlite3_finalize(s);
+        return rc;
+}
+
+static int record_version(sqlite3 *db, int version)
+{
+        sqlite3_stmt *s = NULL;
+        int rc;
+
+        rc = sqlite3_prepare_v2(
+            db, "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)", -1, &s,
+            NULL);
+        if (rc == SQLITE_OK) {
+                sqlite3_bind_int(s, 1, version);
+                sqlite3_bind_int64(s, 2, clock_wall_ms(clock_system()));
+                rc = sqlite3_step(s);
+        }
+        if (rc != SQLITE_DONE) {
+                log_error("store", "recording schema version %d: %s (sqlite %d)", version,
+                          sqlite3_errmsg(db), rc);
+                rc = BATON_ESTORE;
+        } else {
+                rc = 0;
+        }
+        sqlite3_finalize(s);
+        return rc;
+}
+
+/* Applies migration `version` unless another process did it first: the version
+ * is read again under the write lock that BEGIN IMMEDIATE takes. */
+static int apply_one(sqlite3 *db, int version)
+{
+        int cur = 0;
+        int rc;
+
+        rc = exec_sql(db, "BEGIN IMMEDIATE", "beginning a migration");
+        if (rc)
+                return rc;
+        rc = sqlite_schema_read(db, &cur);
+        if (!rc && cur < version) {
+                rc = exec_sql(db, migrations[version - 1], "applying a migration");
+                if (!rc)
+                        rc = record_version(db, version);
+        }
+        if (!rc)
+                rc = exec_sql(db, "COMMIT", "committing a migration");
+        if (rc) {
+                sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+                log_error("store", "schema migration %d failed", version);
+                return rc;
+        }
+        if (cur < version)
+                log_info("store", "applied schema migration %d", version);
+        return 0;
+}
+
+int sqlite_migrate(sqlite3 *db)
+{
+        int newest = sqlite_schema_newest();
+        int cur = 0;
+        int rc;
+
+        rc = exec_sql(db,
+                      "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                      " version INTEGER PRIMARY KEY, applied_at INTEGER) STRICT",
+                      "creating schema_migrations");
+        if (!rc)
+                rc = sqlite_schema_read(db, &cur);
+        if (rc)
+                return rc;
+        if (cur > newest) {
+                log_error("store", "the store has schema version %d; this binary knows up to %d",
+                          cur, newest);
+                return BATON_ESCHEMA;
+        }
+        for (int v = cur + 1; v <= newest && !rc; v++)
+                rc = apply_one(db, v);
+        return rc;
+}

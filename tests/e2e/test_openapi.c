@@ -1,0 +1,538 @@
+/*
+ * test_openapi.c: keeps docs/openapi.json in step with batond's router and with
+ * docs/api.md. It runs `$BATOND --routes` (the server prints its route table, one
+ * "METHOD /path/{param}" per line, and exits 0 without opening a store or a
+ * socket) and reads `$BATON_SRC/docs/openapi.json`, then checks that:
+ *  - the two sets of (method, path) are equal, printing every difference both
+ *    ways (path parameters are compared by position, not by name: "{id}" and
+ *    "{job}" are the same route);
+ *  - every documented operation except the three ops endpoints (/healthz,
+ *    /readyz, /metrics) documents at least one 4xx answer;
+ *  - every error code of the "Limits and their errors" table of docs/api.md
+ *    appears as a string value somewhere in openapi.json (an enum entry).
+ * Assumptions: batond answers --routes within 10 s; the table is a Markdown
+ * table whose last column holds the codes in backticks. Nothing here starts a
+ * server or touches the network.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#define ROUTES_TIMEOUT_MS 10000
+#define ROUTES_OUT_MAX (1 << 20)
+#define SET_MAX 256
+
+/* A set of routes. key[i] is "METHOD /path" with path parameters written "{}"
+ * (what is compared); shown[i] is the same route as its source spells it. */
+struct route_set {
+        char *key[SET_MAX];
+        char *shown[SET_MAX];
+        int n;
+};
+
+static struct route_set server_routes;
+static struct route_set doc_routes;
+static json_t *doc;
+static char doc_path[4096];
+static char api_md_path[4096];
+
+static const char *const http_methods[] = {"get",     "put",  "post",  "delete",
+                                           "options", "head", "patch", "trace"};
+static const char *const ops_paths[] = {"/healthz", "/readyz", "/metrics"};
+
+static int64_t now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Rewrites every "{name}" segment of path as "{}" into out. Returns 0, or -1
+ * when out is too small. */
+static int normalize_path(const char *path, char *out, size_t cap)
+{
+        size_t o = 0;
+
+        for (const char *p = path; *p; p++) {
+                if (o + 3 > cap)
+                        return -1;
+                if (*p == '{') {
+                        const char *end = strchr(p, '}');
+                        if (end) {
+                                out[o++] = '{';
+                                out[o++] = '}';
+                                p = end;
+                                continue;
+                        }
+                }
+                out[o++] = *p;
+        }
+        out[o] = 0;
+        return 0;
+}
+
+/* Adds (method, path) to s unless it is there already. Returns 0, or -1 when
+ * the set is full or memory runs out. */
+static int set_add(struct route_set *s, const char *method, const char *path)
+{
+        char norm[1024], key[1100], shown[1100];
+        size_t i;
+
+        if (normalize_path(path, norm, sizeof(norm)) < 0)
+                return -1;
+        snprintf(key, sizeof(key), "%s %s", method, norm);
+        snprintf(shown, sizeof(shown), "%s %s", method, path);
+        for (i = 0; key[i] && key[i] != ' '; i++)
+                key[i] = shown[i] = (char)toupper((unsigned char)key[i]);
+        for (int k = 0; k < s->n; k++)
+                if (strcmp(s->key[k], key) == 0)
+                        return 0;
+        if (s->n == SET_MAX)
+                return -1;
+        s->key[s->n] = strdup(key);
+        s->shown[s->n] = strdup(shown);
+        if (!s->key[s->n] || !s->shown[s->n]) {
+                free(s->key[s->n]);
+                free(s->shown[s->n]);
+                return -1;
+        }
+        s->n++;
+        return 0;
+}
+
+static bool set_has(const struct route_set *s, const char *key)
+{
+        for (int k = 0; k < s->n; k++)
+                if (strcmp(s->key[k], key) == 0)
+                        return true;
+        return false;
+}
+
+static void set_free(struct route_set *s)
+{
+        for (int k = 0; k < s->n; k++) {
+                free(s->key[k]);
+                free(s->shown[k]);
+        }
+        s->n = 0;
+}
+
+/*
+ * Runs argv with stdout on a pipe and returns what it printed (*out, owned by
+ * the caller, NUL-terminated) and its wait status. The child gets at most
+ * timeout_ms in all; past that it is killed with SIGKILL and -1 is returned.
+ * Returns 0 when the child exited (whatever its status), -1 otherwise.
+ */
+static int run_capture(char *const argv[], int64_t timeout_ms, char **out, int *wstatus)
+{
+        int fds[2], rc = -1, status = 0;
+        int64_t deadline = now_ms() + timeout_ms;
+        size_t len = 0, cap = 4096;
+        char *buf = NULL;
+        bool eof = false, reaped = false;
+        pid_t pid;
+
+        *out = NULL;
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return -1;
+        pid = fork();
+        if (pid < 0) {
+                close(fds[0]);
+                close(fds[1]);
+                return -1;
+        }
+        if (pid == 0) {
+                int devnull = open("/dev/null", O_RDONLY);
+
+                /* Its own process group, so a timeout kills what it started too. */
+                setpgid(0, 0);
+                if (devnull >= 0)
+                        dup2(devnull, STDIN_FILENO);
+                dup2(fds[1], STDOUT_FILENO);
+                execv(argv[0], argv);
+                fprintf(stderr, "test_openapi: exec %s: %s\n", argv[0], strerror(errno));
+                _exit(127);
+        }
+        close(fds[1]);
+        buf = malloc(cap);
+        if (!buf)
+                goto out;
+        while (!eof || !reaped) {
+                int64_t left = deadline - now_ms();
+                if (left <= 0) {
+                        fprintf(stderr, "test_openapi: %s did not finish within %lld ms\n", argv[0],
+                                (long long)timeout_ms);
+                        goto out;
+                }
+                if (!eof) {
+                        struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+                        int pr = poll(&pfd, 1, (int)(left < 100 ? left : 100));
+                        if (pr < 0 && errno != EINTR)
+                                goto out;
+                        if (pr > 0) {
+                                ssize_t r;
+                                if (len + 1 >= cap) {
+                                        char *nb;
+                                        if (cap >= ROUTES_OUT_MAX)
+                                                goto out;
+                                        nb = realloc(buf, cap * 2);
+                                        if (!nb)
+                                                goto out;
+                                        buf = nb;
+                                        cap *= 2;
+                                }
+                                r = read(fds[0], buf + len, cap - len - 1);
+                                if (r < 0 && errno != EINTR && errno != EAGAIN)
+                                        goto out;
+                                if (r == 0)
+                                        eof = true;
+                                if (r > 0)
+                                        len += (size_t)r;
+                        }
+                } else {
+                        struct timespec ts = {0, 10 * 1000 * 1000};
+                        nanosleep(&ts, NULL);
+                }
+                if (!reaped) {
+                        pid_t w = waitpid(pid, &status, WNOHANG);
+                        if (w == pid)
+                                reaped = true;
+                        else if (w < 0)
+                                goto out;
+                }
+        }
+        buf[len] = 0;
+        *out = buf;
+        buf = NULL;
+        *wstatus = status;
+        rc = 0;
+out:
+        if (!reaped) {
+                kill(-pid, SIGKILL);
+                kill(pid, SIGKILL);
+                waitpid(pid, NULL, 0);
+        }
+        close(fds[0]);
+        free(buf);
+        return rc;
+}
+
+/* Fills server_routes from `$BATOND --routes`. Returns 0 or -1 with a message. */
+static int load_server_routes(void)
+{
+        const char *batond = getenv("BATOND");
+        char *argv[] = {NULL, "--routes", NULL};
+        char *text = NULL, *line, *save = NULL;
+        int status = 0, rc = -1;
+
+        if (!batond || !*batond) {
+                fprintf(stderr, "test_openapi: BATOND is not set\n");
+                return -1;
+        }
+        argv[0] = (char *)batond;
+        if (run_capture(argv, ROUTES_TIMEOUT_MS, &text, &status) < 0)
+                return -1;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                fprintf(stderr, "test_openapi: %s --routes did not exit 0 (wait status %d)\n",
+                        batond, status);
+                goto out;
+        }
+        for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char method[32], path[1024], extra[2];
+                size_t n = strlen(line);
+
+                while (n > 0 && isspace((unsigned char)line[n - 1]))
+                        line[--n] = 0;
+                if (n == 0)
+                        continue;
+                if (sscanf(line, "%31s %1023s %1s", method, path, extra) != 2 || path[0] != '/') {
+                        fprintf(stderr, "test_openapi: unexpected --routes line: \"%s\"\n", line);
+                        goto out;
+                }
+                if (set_add(&server_routes, method, path) < 0)
+                        goto out;
+        }
+        rc = 0;
+out:
+        free(text);
+        return rc;
+}
+
+static bool is_ops_path(const char *path)
+{
+        for (size_t i = 0; i < sizeof(ops_paths) / sizeof(ops_paths[0]); i++)
+                if (strcmp(path, ops_paths[i]) == 0)
+                        return true;
+        return false;
+}
+
+/* Fills doc and doc_routes from docs/openapi.json. Returns 0 or -1. */
+static int load_document(void)
+{
+        json_error_t jerr;
+        json_t *paths, *item;
+        const char *path;
+
+        doc = json_load_file(doc_path, 0, &jerr);
+        if (!doc) {
+                fprintf(stderr, "test_openapi: %s:%d:%d: %s\n", doc_path, jerr.line, jerr.column,
+                        jerr.text);
+                return -1;
+        }
+        paths = json_object_get(doc, "paths");
+        if (!json_is_object(paths)) {
+                fprintf(stderr, "test_openapi: %s has no \"paths\" object\n", doc_path);
+                return -1;
+        }
+        json_object_foreach(paths, path, item)
+        {
+                for (size_t i = 0; i < sizeof(http_methods) / sizeof(http_methods[0]); i++) {
+                        if (!json_object_get(item, http_methods[i]))
+                                continue;
+                        if (set_add(&doc_routes, http_methods[i], path) < 0)
+                                return -1;
+                }
+        }
+        return 0;
+}
+
+static int setup(void **state)
+{
+        const char *src = getenv("BATON_SRC");
+
+        (void)state;
+        if (!src || !*src) {
+                fprintf(stderr, "test_openapi: BATON_SRC is not set\n");
+                return -1;
+        }
+        snprintf(doc_path, sizeof(doc_path), "%s/docs/openapi.json", src);
+        snprintf(api_md_path, sizeof(api_md_path), "%s/docs/api.md", src);
+        return load_document();
+}
+
+static int teardown(void **state)
+{
+        (void)state;
+        set_free(&server_routes);
+        set_free(&doc_routes);
+        json_decref(doc);
+        doc = NULL;
+        return 0;
+}
+
+static void routes_match_document(void **state)
+{
+        int missing = 0;
+
+        (void)state;
+        assert_int_equal(load_server_routes(), 0);
+        for (int i = 0; i < server_routes.n; i++) {
+                if (set_has(&doc_routes, server_routes.key[i]))
+                        continue;
+                fprintf(stderr, "route not in openapi.json: %s\n", server_routes.shown[i]);
+                missing++;
+        }
+        for (int i = 0; i < doc_routes.n; i++) {
+                if (set_has(&server_routes, doc_routes.key[i]))
+                        continue;
+                fprintf(stderr, "documented route the server lacks: %s\n", doc_routes.shown[i]);
+                missing++;
+        }
+        /* An empty table on both sides would compare equal and prove nothing. */
+        assert_true(server_routes.n > 0);
+        assert_int_equal(missing, 0);
+        assert_int_equal(server_routes.n, doc_routes.n);
+}
+
+static void operations_document_4xx(void **state)
+{
+        json_t *paths = json_object_get(doc, "paths"), *item;
+        const char *path;
+        int bad = 0, ops = 0;
+
+        (void)state;
+        json_object_foreach(paths, path, item)
+        {
+                for (size_t i = 0; i < sizeof(http_methods) / sizeof(http_methods[0]); i++) {
+                        json_t *op = json_object_get(item, http_methods[i]);
+                        json_t *responses = json_object_get(op, "responses");
+                        const char *status;
+                        json_t *r;
+                        bool has_4xx = false;
+
+                        if (!op)
+                                continue;
+                        ops++;
+                        if (is_ops_path(path))
+                                continue;
+                        json_object_foreach(responses, status, r)
+                        {
+                                (void)r;
+                                if (status[0] == '4')
+                                        has_4xx = true;
+                        }
+                        if (!has_4xx) {
+                                fprintf(stderr, "%s %s documents no 4xx answer\n", http_methods[i],
+                                        path);
+                                bad++;
+                        }
+                }
+        }
+        assert_true(ops > 0);
+        assert_int_equal(bad, 0);
+}
+
+/* Adds every string value of v (recursively, object keys excluded) to out. */
+static int collect_strings(json_t *v, json_t *out)
+{
+        const char *k;
+        json_t *e;
+        size_t i;
+
+        if (json_is_string(v))
+                return json_object_set_new(out, json_string_value(v), json_true());
+        if (json_is_object(v)) {
+                json_object_foreach(v, k, e)
+                {
+                        if (collect_strings(e, out) < 0)
+                                return -1;
+                }
+        } else if (json_is_array(v)) {
+                json_array_foreach(v, i, e)
+                {
+                        if (collect_strings(e, out) < 0)
+                                return -1;
+                }
+        }
+        return 0;
+}
+
+/* Reads path into a NUL-terminated string owned by the caller, or NULL. */
+static char *read_text(const char *path)
+{
+        FILE *f = fopen(path, "r");
+        char *buf = NULL;
+        long n;
+
+        if (!f)
+                return NULL;
+        if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+                buf = malloc((size_t)n + 1);
+                if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+                        free(buf);
+                        buf = NULL;
+                }
+                if (buf)
+                        buf[n] = 0;
+        }
+        fclose(f);
+        return buf;
+}
+
+/*
+ * Adds to codes (an object used as a set) every `code` in backticks in the last
+ * cell of each row of the table under "## Limits and their errors" in md.
+ * Returns 0, or -1 when the section or its table is missing.
+ */
+static int limit_table_codes(char *md, json_t *codes)
+{
+        char *sec = strstr(md, "\n## Limits and their errors");
+        char *line, *save = NULL;
+        int rows = 0;
+
+        if (!sec)
+                return -1;
+        sec++;
+        line = strtok_r(sec, "\n", &save); /* the heading */
+        for (line = strtok_r(NULL, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *last, *p;
+
+                if (strncmp(line, "## ", 3) == 0)
+                        break;
+                if (line[0] != '|')
+                        continue;
+                rows++;
+                /* The last cell: between the last two '|' of the row. */
+                p = line + strlen(line);
+                while (p > line && (p[-1] == ' ' || p[-1] == '|'))
+                        *--p = 0;
+                last = strrchr(line, '|');
+                if (!last)
+                        continue;
+                for (p = strchr(last, '`'); p; p = strchr(p, '`')) {
+                        char *end = strchr(p + 1, '`');
+                        bool is_code = end && end > p + 1;
+
+                        if (!end)
+                                break;
+                        *end = 0;
+                        for (char *c = p + 1; *c && is_code; c++)
+                                if (!(islower((unsigned char)*c) || isdigit((unsigned char)*c) ||
+                                      *c == '_'))
+                                        is_code = false;
+                        if (is_code && json_object_set_new(codes, p + 1, json_true()) < 0)
+                                return -1;
+                        p = end + 1;
+                }
+        }
+        return rows > 2 ? 0 : -1;
+}
+
+static void limit_error_codes_documented(void **state)
+{
+        json_t *strings = json_object(), *codes = json_object(), *v;
+        char *md = read_text(api_md_path);
+        const char *code;
+        int missing = 0;
+
+        (void)state;
+        assert_non_null(strings);
+        assert_non_null(codes);
+        if (!md)
+                fail_msg("cannot read %s", api_md_path);
+        assert_int_equal(collect_strings(doc, strings), 0);
+        assert_int_equal(limit_table_codes(md, codes), 0);
+        /* The table names more than a dozen codes; far fewer means the parse broke. */
+        assert_true(json_object_size(codes) >= 10);
+        json_object_foreach(codes, code, v)
+        {
+                if (json_object_get(strings, code))
+                        continue;
+                fprintf(stderr,
+                        "error code of docs/api.md's limits table not in openapi.json: %s\n", code);
+                missing++;
+        }
+        free(md);
+        json_decref(strings);
+        json_decref(codes);
+        assert_int_equal(missing, 0);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(routes_match_document),
+            cmocka_unit_test(operations_document_4xx),
+            cmocka_unit_test(limit_error_codes_documented),
+        };
+
+        return cmocka_run_group_tests(tests, setup, teardown);
+}

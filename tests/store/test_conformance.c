@@ -1,0 +1,1806 @@
+/*
+ * test_conformance.c: the store conformance suite. Every common test is
+ * written against struct store_ops only and runs once per backend of the
+ * backends[] table: SQLite always; PostgreSQL when the build has its backend
+ * (BATON_HAVE_POSTGRES) and BATON_TEST_PG_URI names a database the suite may
+ * write to. Each test gets a fresh, empty store (the backend's create hook) and
+ * closes and removes it afterwards (destroy). Tests call the store as core
+ * does: inside begin..commit.
+ *
+ * The suite checks the semantics stated in store/store.h for every operation:
+ * round trips of every column, not-found answers, the pending-key and
+ * idempotency uniqueness, tenant scoping, job_list filters and cursor, the id
+ * queries (claim order, due, expired, by state) and their boundaries and
+ * limits, purge batch bounds, deadlines, queues and their counts, savepoints,
+ * rollback, durability across reopen and the schema version. It prints (never
+ * asserts) the insert throughput. Each backend also has its own section of
+ * specific checks (SQLite: schema refusal, migrations, durability pragmas and
+ * the query plans of the hot statements).
+ *
+ * Workload: small; the whole suite runs in seconds, also under ASan.
+ * STORE_TEST_FILTER (a cmocka pattern such as "*purge*") runs a subset and
+ * STORE_THROUGHPUT_N sets the number of inserts timed.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "baton/baton.h"
+#include "common/assert.h"
+#include "core/job.h"
+#include "store/sqlite.h"
+#include "store/store.h"
+
+#define T0 1700000000000LL /* an arbitrary fixed "now" */
+#define THROUGHPUT_N 20000 /* enough for a stable figure, quick under ASan */
+
+struct fixture;
+
+/* A backend under test: whether it can run here, how to make a fresh, empty
+ * store location and remove it afterwards, and its own specific tests. */
+struct backend {
+        const char *name;
+        const struct store_ops *ops;
+        bool (*available)(void);
+        int (*create)(struct fixture *f);
+        void (*destroy)(struct fixture *f);
+        int (*run_specific)(const struct backend *be); /* returns failed tests */
+};
+
+struct fixture {
+        const struct backend *be;
+        const struct store_ops *ops;
+        struct store *st;
+        char dir[64];   /* scratch directory (SQLite: the data directory) */
+        char scope[64]; /* PostgreSQL: the schema the test runs in */
+        char uri[4096]; /* what store_opts.uri receives */
+};
+
+/* ---- fixture ---- */
+
+static int open_fixture(struct fixture *f)
+{
+        struct store_opts o = {.uri = f->uri, .sync_full = false, .busy_timeout_ms = 1000};
+
+        return f->ops->open(&o, &f->st);
+}
+
+/* *state holds the backend (the tests' initial state, see main) and is
+ * replaced by the fixture. */
+static int setup(void **state)
+{
+        const struct backend *be = *state;
+        struct fixture *f = calloc(1, sizeof(*f));
+
+        if (!f)
+                return -1;
+        f->be = be;
+        f->ops = be->ops;
+        if (f->be->create(f) != 0 || open_fixture(f) != 0) {
+                f->be->destroy(f);
+                free(f);
+                return -1;
+        }
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        struct fixture *f = *state;
+
+        if (f->st)
+                f->ops->close(f->st);
+        f->be->destroy(f);
+        free(f);
+        return 0;
+}
+
+static void reopen(struct fixture *f)
+{
+        f->ops->close(f->st);
+        f->st = NULL;
+        assert_int_equal(open_fixture(f), 0);
+}
+
+static void begin(struct fixture *f)
+{
+        assert_int_equal(f->ops->begin(f->st), 0);
+}
+
+static void commit(struct fixture *f)
+{
+        assert_int_equal(f->ops->commit(f->st), 0);
+}
+
+/* ---- job helpers ---- */
+
+static char *xdup(const char *s)
+{
+        char *p;
+
+        if (!s)
+                return NULL;
+        p = strdup(s);
+        assert_non_null(p);
+        return p;
+}
+
+/* What a test cares about in a job; put() fills the rest with plain values. */
+struct spec {
+        const char *tenant; /* default "t1" */
+        const char *queue;  /* default "q1" */
+        const char *type;   /* default "email.send" */
+        const char *key;
+        int state;
+        int prio;
+        int64_t run_at;
+        int64_t lease_until;
+        int64_t finished_at;
+        int64_t ready_at;
+};
+
+/* Fills j from sp; the caller frees it with job_free. */
+static void job_from_spec(struct job *j, const struct spec *sp)
+{
+        memset(j, 0, sizeof(*j));
+        j->tenant = xdup(sp->tenant ? sp->tenant : "t1");
+        j->queue = xdup(sp->queue ? sp->queue : "q1");
+        j->type = xdup(sp->type ? sp->type : "email.send");
+        j->key = xdup(sp->key);
+        j->payload = xdup("{\"to\":\"a@example.com\"}");
+        j->state = sp->state;
+        j->priority = sp->prio;
+        j->run_at_ms = sp->run_at;
+        j->lease_until_ms = sp->lease_until;
+        j->finished_at_ms = sp->finished_at;
+        j->ready_at_ms = sp->ready_at;
+        j->max_attempts = 4;
+        j->backoff.type = BACKOFF_EXPONENTIAL;
+        j->backoff.base_ms = 1000;
+        j->backoff.max_ms = 300000;
+        j->lease_ms = 30000;
+        j->version = 1;
+        j->created_at_ms = T0;
+}
+
+static int put_rc(struct fixture *f, struct spec sp, int64_t *id_out)
+{
+        struct job j;
+        int rc;
+
+        job_from_spec(&j, &sp);
+        rc = f->ops->job_insert(f->st, &j);
+        if (!rc && id_out)
+                *id_out = j.id;
+        job_free(&j);
+        return rc;
+}
+
+static int64_t put(struct fixture *f, struct spec sp)
+{
+        int64_t id = 0;
+
+        assert_int_equal(put_rc(f, sp, &id), 0);
+        assert_true(id > 0);
+        return id;
+}
+
+/* Moves job id to state and returns what job_update said. */
+static int set_state(struct fixture *f, int64_t id, int state)
+{
+        struct job j;
+        int rc;
+
+        assert_int_equal(f->ops->job_get(f->st, NULL, id, &j), 0);
+        j.state = state;
+        rc = f->ops->job_update(f->st, &j);
+        job_free(&j);
+        return rc;
+}
+
+static bool exists(struct fixture *f, int64_t id)
+{
+        struct job j;
+        int rc = f->ops->job_get(f->st, NULL, id, &j);
+
+        if (rc == BATON_ENOTFOUND)
+                return false;
+        assert_int_equal(rc, 0);
+        job_free(&j);
+        return true;
+}
+
+/* Gives every field of j a distinct, non-default value derived from seed. */
+static void job_fill(struct job *j, const char *tenant, int seed)
+{
+        char s[64];
+
+        memset(j, 0, sizeof(*j));
+#define FILL(field, fmt)                                                                           \
+        do {                                                                                       \
+                snprintf(s, sizeof(s), fmt, seed);                                                 \
+                j->field = xdup(s);                                                                \
+        } while (0)
+        j->tenant = xdup(tenant);
+        FILL(queue, "queue-%d");
+        FILL(type, "type-%d");
+        FILL(payload, "{\"seed\":%d,\"s\":\"\\u00e9\"}");
+        FILL(idempotency_key, "idem-%d");
+        FILL(key, "key-%d");
+        FILL(request_id, "req-%d");
+        FILL(execution_id, "exec-%d");
+        FILL(traceparent, "00-%032d-0000000000000001-01");
+        FILL(lease, "lease-%d");
+        FILL(worker, "worker-%d");
+        FILL(result, "{\"ok\":%d}");
+        FILL(last_error, "error %d: it's \"quoted\"");
+        FILL(progress, "{\"percent\":%d}");
+        FILL(attempts, "[{\"attempt\":%d}]");
+        FILL(steps, "[{\"step\":\"s%d\"}]");
+        FILL(cancel_reason, "reason-%d");
+#undef FILL
+        j->priority = PRIO_LOW;
+        j->state = JOB_RUNNING;
+        j->run_at_ms = T0 + seed + 1;
+        j->attempt = seed + 2;
+        j->max_attempts = seed + 3;
+        j->backoff.type = BACKOFF_FIXED;
+        j->backoff.base_ms = seed + 4;
+        j->backoff.max_ms = seed + 5;
+        j->lease_ms = seed + 6;
+        j->lease_until_ms = T0 + seed + 7;
+        j->settled = SETTLED_FAIL;
+        j->cancel_requested = true;
+        j->version = seed + 8;
+        j->created_at_ms = T0 + seed + 9;
+        j->started_at_ms = T0 + seed + 10;
+        j->finished_at_ms = T0 + seed + 11;
+        j->ready_at_ms = T0 + seed + 12;
+}
+
+static void assert_str_eq(const char *a, const char *b)
+{
+        if (!a || !b)
+                assert_ptr_equal(a, b);
+        else
+                assert_string_equal(a, b);
+}
+
+static void assert_job_equal(const struct job *a, const struct job *b)
+{
+        assert_int_equal(a->id, b->id);
+        assert_str_eq(a->tenant, b->tenant);
+        assert_str_eq(a->queue, b->queue);
+        assert_str_eq(a->type, b->type);
+        assert_str_eq(a->payload, b->payload);
+        assert_int_equal(a->priority, b->priority);
+        assert_int_equal(a->state, b->state);
+        assert_int_equal(a->run_at_ms, b->run_at_ms);
+        assert_int_equal(a->attempt, b->attempt);
+        assert_int_equal(a->max_attempts, b->max_attempts);
+        assert_int_equal(a->backoff.type, b->backoff.type);
+        assert_int_equal(a->backoff.base_ms, b->backoff.base_ms);
+        assert_int_equal(a->backoff.max_ms, b->backoff.max_ms);
+        assert_int_equal(a->lease_ms, b->lease_ms);
+        assert_str_eq(a->idempotency_key, b->idempotency_key);
+        assert_str_eq(a->key, b->key);
+        assert_str_eq(a->request_id, b->request_id);
+        assert_str_eq(a->execution_id, b->execution_id);
+        assert_str_eq(a->traceparent, b->traceparent);
+        assert_str_eq(a->lease, b->lease);
+        assert_int_equal(a->lease_until_ms, b->lease_until_ms);
+        assert_str_eq(a->worker, b->worker);
+        assert_int_equal(a->settled, b->settled);
+        assert_int_equal(a->cancel_requested, b->cancel_requested);
+        assert_int_equal(a->version, b->version);
+        assert_int_equal(a->created_at_ms, b->created_at_ms);
+        assert_int_equal(a->started_at_ms, b->started_at_ms);
+        assert_int_equal(a->finished_at_ms, b->finished_at_ms);
+        assert_int_equal(a->ready_at_ms, b->ready_at_ms);
+        assert_str_eq(a->result, b->result);
+        assert_str_eq(a->last_error, b->last_error);
+        assert_str_eq(a->progress, b->progress);
+        assert_str_eq(a->attempts, b->attempts);
+        assert_str_eq(a->steps, b->steps);
+        assert_str_eq(a->cancel_reason, b->cancel_reason);
+}
+
+static void assert_ids(const int64_t *got, int n, const int64_t *want, int n_want)
+{
+        assert_int_equal(n, n_want);
+        for (int i = 0; i < n; i++)
+                assert_int_equal(got[i], want[i]);
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+        int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+        return (x > y) - (x < y);
+}
+
+/* For queries whose order the interface leaves open. */
+static void assert_id_set(int64_t *got, int n, int64_t *want, int n_want)
+{
+        qsort(got, (size_t)n, sizeof(*got), cmp_id);
+        qsort(want, (size_t)n_want, sizeof(*want), cmp_id);
+        assert_ids(got, n, want, n_want);
+}
+
+/* ---- jobs: insert, get, update ---- */
+
+static void job_roundtrip_every_field(void **state)
+{
+        struct fixture *f = *state;
+        struct job in, out;
+
+        begin(f);
+        job_fill(&in, "t1", 7);
+        assert_int_equal(f->ops->job_insert(f->st, &in), 0);
+        assert_true(in.id > 0);
+        assert_int_equal(f->ops->job_get(f->st, "t1", in.id, &out), 0);
+        assert_job_equal(&in, &out);
+        job_free(&out);
+        job_free(&in);
+        commit(f);
+}
+
+static void job_roundtrip_nulls(void **state)
+{
+        struct fixture *f = *state;
+        struct job in, out;
+
+        begin(f);
+        job_from_spec(&in, &(struct spec){.state = JOB_PENDING});
+        assert_int_equal(f->ops->job_insert(f->st, &in), 0);
+        assert_int_equal(f->ops->job_get(f->st, "t1", in.id, &out), 0);
+        assert_job_equal(&in, &out);
+        assert_null(out.key);
+        assert_null(out.idempotency_key);
+        assert_null(out.lease);
+        assert_null(out.worker);
+        assert_null(out.result);
+        assert_null(out.last_error);
+        assert_null(out.progress);
+        assert_null(out.attempts);
+        assert_null(out.steps);
+        assert_null(out.cancel_reason);
+        assert_null(out.traceparent);
+        assert_false(out.cancel_requested);
+        job_free(&out);
+        job_free(&in);
+        commit(f);
+}
+
+static void job_ids_increase_and_are_not_reused(void **state)
+{
+        struct fixture *f = *state;
+        int64_t a, b, c;
+
+        begin(f);
+        a = put(f, (struct spec){.state = JOB_QUEUED});
+        b = put(f, (struct spec){.state = JOB_QUEUED});
+        assert_true(b > a);
+        assert_int_equal(f->ops->job_delete(f->st, "t1", b), 0);
+        commit(f);
+        /* An id that was handed out (and may be held by an idempotency record)
+         * must never name another job. */
+        begin(f);
+        c = put(f, (struct spec){.state = JOB_QUEUED});
+        assert_true(c > b);
+        commit(f);
+}
+
+static void job_get_tenant_scoping(void **state)
+{
+        struct fixture *f = *state;
+        struct job j;
+        int64_t id;
+
+        begin(f);
+        id = put(f, (struct spec){.tenant = "acme", .state = JOB_QUEUED});
+        assert_int_equal(f->ops->job_get(f->st, "other", id, &j), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->job_get(f->st, "acme", id + 1000, &j), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->job_get(f->st, NULL, id + 1000, &j), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->job_get(f->st, NULL, id, &j), 0);
+        assert_string_equal(j.tenant, "acme");
+        assert_int_equal(j.id, id);
+        job_free(&j);
+        assert_int_equal(f->ops->job_get(f->st, "acme", id, &j), 0);
+        job_free(&j);
+        commit(f);
+}
+
+static void job_update_every_mutable_column(void **state)
+{
+        struct fixture *f = *state;
+        struct job orig, upd, out;
+        int64_t id;
+
+        begin(f);
+        job_from_spec(&orig, &(struct spec){.state = JOB_SCHEDULED, .run_at = T0});
+        assert_int_equal(f->ops->job_insert(f->st, &orig), 0);
+        id = orig.id;
+        /* Every column changes, strings become non-NULL; tenant and created_at
+         * in the struct change too but must not be written. */
+        job_fill(&upd, "intruder", 42);
+        upd.id = id;
+        assert_int_equal(f->ops->job_update(f->st, &upd), 0);
+        assert_int_equal(f->ops->job_get(f->st, "t1", id, &out), 0);
+        free(upd.tenant);
+        upd.tenant = xdup("t1");
+        upd.created_at_ms = orig.created_at_ms;
+        assert_job_equal(&upd, &out);
+        job_free(&out);
+        /* And back: strings that were set become NULL again. */
+        orig.id = id;
+        assert_int_equal(f->ops->job_update(f->st, &orig), 0);
+        assert_int_equal(f->ops->job_get(f->st, "t1", id, &out), 0);
+        assert_job_equal(&orig, &out);
+        job_free(&out);
+        upd.id = id + 1000;
+        assert_int_equal(f->ops->job_update(f->st, &upd), BATON_ENOTFOUND);
+        job_free(&upd);
+        job_free(&orig);
+        commit(f);
+}
+
+/* ---- the pending-key uniqueness ---- */
+
+static void key_unique_among_pending(void **state)
+{
+        struct fixture *f = *state;
+        int64_t a, b, id;
+
+        begin(f);
+        a = put(f, (struct spec){.state = JOB_QUEUED, .key = "k"});
+        /* Scheduled and queued both count as pending. */
+        assert_int_equal(put_rc(f, (struct spec){.state = JOB_QUEUED, .key = "k"}, NULL),
+                         BATON_ECONFLICT);
+        assert_int_equal(put_rc(f, (struct spec){.state = JOB_SCHEDULED, .key = "k"}, NULL),
+                         BATON_ECONFLICT);
+        /* Other queues, tenants and keys, and jobs without a key, are free. */
+        put(f, (struct spec){.state = JOB_QUEUED, .key = "k", .queue = "q2"});
+        put(f, (struct spec){.state = JOB_QUEUED, .key = "k", .tenant = "t2"});
+        put(f, (struct spec){.state = JOB_QUEUED, .key = "k2"});
+        put(f, (struct spec){.state = JOB_QUEUED});
+        put(f, (struct spec){.state = JOB_QUEUED});
+        /* Non-pending states never clash. */
+        put(f, (struct spec){.state = JOB_RUNNING, .key = "k"});
+        put(f, (struct spec){.state = JOB_RETRYING, .key = "k"});
+        put(f, (struct spec){.state = JOB_PENDING, .key = "k"});
+        put(f, (struct spec){.state = JOB_COMPLETED, .key = "k"});
+        commit(f);
+
+        /* Once the holder runs, the key is free again... */
+        begin(f);
+        assert_int_equal(set_state(f, a, JOB_RUNNING), 0);
+        b = put(f, (struct spec){.state = JOB_SCHEDULED, .key = "k"});
+        /* ...and the old job cannot become pending while the new one is. */
+        assert_int_equal(set_state(f, a, JOB_QUEUED), BATON_ECONFLICT);
+        assert_int_equal(f->ops->job_find_key(f->st, "t1", "q1", "k", &id), 0);
+        assert_int_equal(id, b);
+        /* A terminal holder frees it as well. */
+        assert_int_equal(set_state(f, b, JOB_CANCELLED), 0);
+        put(f, (struct spec){.state = JOB_QUEUED, .key = "k"});
+        commit(f);
+}
+
+static void job_find_key_finds_pending_only(void **state)
+{
+        struct fixture *f = *state;
+        int64_t a, id = 0;
+
+        begin(f);
+        assert_int_equal(f->ops->job_find_key(f->st, "t1", "q1", "k", &id), BATON_ENOTFOUND);
+        a = put(f, (struct spec){.state = JOB_SCHEDULED, .key = "k"});
+        put(f, (struct spec){.state = JOB_RUNNING, .key = "r"});
+        assert_int_equal(f->ops->job_find_key(f->st, "t1", "q1", "k", &id), 0);
+        assert_int_equal(id, a);
+        assert_int_equal(set_state(f, a, JOB_QUEUED), 0);
+        assert_int_equal(f->ops->job_find_key(f->st, "t1", "q1", "k", &id), 0);
+        assert_int_equal(id, a);
+        assert_int_equal(f->ops->job_find_key(f->st, "t2", "q1", "k", &id), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->job_find_key(f->st, "t1", "q2", "k", &id), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->job_find_key(f->st, "t1", "q1", "r", &id), BATON_ENOTFOUND);
+        assert_int_equal(set_state(f, a, JOB_COMPLETED), 0);
+        assert_int_equal(f->ops->job_find_key(f->st, "t1", "q1", "k", &id), BATON_ENOTFOUND);
+        commit(f);
+}
+
+static void conflict_changes_nothing(void **state)
+{
+        struct fixture *f = *state;
+        struct job_vec v = {0};
+        int64_t a, b;
+
+        /* A refused write changes nothing and the transaction goes on: core
+         * relies on it (a promotion whose key is taken cancels the job). */
+        begin(f);
+        a = put(f, (struct spec){.state = JOB_QUEUED, .key = "k"});
+        assert_int_equal(
+            put_rc(f, (struct spec){.state = JOB_QUEUED, .key = "k", .type = "dup"}, NULL),
+            BATON_ECONFLICT);
+        b = put(f, (struct spec){.state = JOB_RETRYING, .key = "k"});
+        assert_int_equal(set_state(f, b, JOB_QUEUED), BATON_ECONFLICT);
+        assert_int_equal(f->ops->queue_ensure(f->st, "t1", "q1", T0), 0);
+        commit(f);
+
+        begin(f);
+        assert_int_equal(
+            f->ops->job_list(f->st, &(struct job_filter){.tenant = "t1", .state = -1, .limit = 10},
+                             &v),
+            0);
+        assert_int_equal(v.n, 2);
+        assert_int_equal(v.v[0].id, a);
+        assert_int_equal(v.v[1].id, b);
+        assert_int_equal(v.v[1].state, JOB_RETRYING);
+        job_vec_free(&v);
+        commit(f);
+}
+
+static void job_large_text_roundtrip(void **state)
+{
+        struct fixture *f = *state;
+        size_t n = 256 * 1024;
+        struct job in, out;
+        char *big = malloc(n + 3);
+
+        assert_non_null(big);
+        big[0] = '"';
+        memset(big + 1, 'x', n - 2);
+        big[n - 1] = '"';
+        big[n] = 0;
+        begin(f);
+        job_from_spec(&in, &(struct spec){.state = JOB_QUEUED});
+        free(in.payload);
+        in.payload = big;
+        assert_int_equal(f->ops->job_insert(f->st, &in), 0);
+        in.result = xdup(big);
+        in.state = JOB_COMPLETED;
+        assert_int_equal(f->ops->job_update(f->st, &in), 0);
+        assert_int_equal(f->ops->job_get(f->st, "t1", in.id, &out), 0);
+        assert_job_equal(&in, &out);
+        assert_int_equal(strlen(out.payload), n);
+        job_free(&out);
+        job_free(&in);
+        commit(f);
+}
+
+/* ---- job_list ---- */
+
+static void list_ids(struct fixture *f, struct job_filter flt, int64_t *ids, int *n)
+{
+        struct job_vec v = {0};
+
+        assert_int_equal(f->ops->job_list(f->st, &flt, &v), 0);
+        for (int i = 0; i < v.n; i++) {
+                ids[i] = v.v[i].id;
+                assert_string_equal(v.v[i].tenant, flt.tenant);
+                assert_non_null(v.v[i].payload);
+        }
+        *n = v.n;
+        job_vec_free(&v);
+}
+
+static void job_list_filters_and_pages(void **state)
+{
+        struct fixture *f = *state;
+        int64_t a, b, c, d, e, g, got[16];
+        int n;
+
+        begin(f);
+        a = put(f, (struct spec){.queue = "q1", .state = JOB_QUEUED, .type = "x"});
+        b = put(f, (struct spec){.queue = "q2", .state = JOB_QUEUED, .type = "y"});
+        c = put(f, (struct spec){.queue = "q1", .state = JOB_RUNNING, .type = "y"});
+        d = put(f, (struct spec){.queue = "q1", .state = JOB_PENDING, .type = "x"});
+        put(f, (struct spec){.tenant = "t2", .queue = "q1", .state = JOB_QUEUED, .type = "x"});
+        e = put(f, (struct spec){.queue = "q1", .state = JOB_QUEUED, .type = "y"});
+        g = put(f, (struct spec){.queue = "q2", .state = JOB_DEAD, .type = "x"});
+        commit(f);
+
+        begin(f);
+        list_ids(f, (struct job_filter){.tenant = "t1", .state = -1, .limit = 100}, got, &n);
+        assert_ids(got, n, (int64_t[]){a, b, c, d, e, g}, 6);
+        list_ids(f, (struct job_filter){.tenant = "t1", .queue = "q1", .state = -1, .limit = 100},
+                 got, &n);
+        assert_ids(got, n, (int64_t[]){a, c, d, e}, 4);
+        list_ids(f, (struct job_filter){.tenant = "t1", .state = JOB_QUEUED, .limit = 100}, got,
+                 &n);
+        assert_ids(got, n, (int64_t[]){a, b, e}, 3);
+        list_ids(f, (struct job_filter){.tenant = "t1", .state = JOB_PENDING, .limit = 100}, got,
+                 &n);
+        assert_ids(got, n, (int64_t[]){d}, 1);
+        list_ids(f, (struct job_filter){.tenant = "t1", .type = "x", .state = -1, .limit = 100},
+                 got, &n);
+        assert_ids(got, n, (int64_t[]){a, d, g}, 3);
+        list_ids(f,
+                 (struct job_filter){
+                     .tenant = "t1", .queue = "q1", .state = JOB_QUEUED, .type = "y", .limit = 100},
+                 got, &n);
+        assert_ids(got, n, (int64_t[]){e}, 1);
+        list_ids(f,
+                 (struct job_filter){
+                     .tenant = "t1", .queue = "q2", .type = "x", .state = -1, .limit = 100},
+                 got, &n);
+        assert_ids(got, n, (int64_t[]){g}, 1);
+        list_ids(f,
+                 (struct job_filter){
+                     .tenant = "t1", .queue = "q1", .state = JOB_COMPLETED, .limit = 100},
+                 got, &n);
+        assert_int_equal(n, 0);
+        list_ids(
+            f,
+            (struct job_filter){.tenant = "t1", .queue = "q1", .state = JOB_QUEUED, .limit = 100},
+            got, &n);
+        assert_ids(got, n, (int64_t[]){a, e}, 2);
+        list_ids(
+            f, (struct job_filter){.tenant = "t1", .state = JOB_QUEUED, .type = "y", .limit = 100},
+            got, &n);
+        assert_ids(got, n, (int64_t[]){b, e}, 2);
+        list_ids(f, (struct job_filter){.tenant = "nobody", .state = -1, .limit = 100}, got, &n);
+        assert_int_equal(n, 0);
+
+        /* Pagination: limit, then continue after the last id seen. */
+        list_ids(f, (struct job_filter){.tenant = "t1", .state = -1, .limit = 4}, got, &n);
+        assert_ids(got, n, (int64_t[]){a, b, c, d}, 4);
+        list_ids(f, (struct job_filter){.tenant = "t1", .state = -1, .after_id = d, .limit = 4},
+                 got, &n);
+        assert_ids(got, n, (int64_t[]){e, g}, 2);
+        list_ids(f, (struct job_filter){.tenant = "t1", .state = -1, .after_id = g, .limit = 4},
+                 got, &n);
+        assert_int_equal(n, 0);
+        list_ids(f,
+                 (struct job_filter){
+                     .tenant = "t1", .queue = "q1", .state = -1, .after_id = a, .limit = 2},
+                 got, &n);
+        assert_ids(got, n, (int64_t[]){c, d}, 2);
+        /* The cursor combines with every filter. */
+        list_ids(
+            f, (struct job_filter){.tenant = "t1", .state = JOB_QUEUED, .after_id = a, .limit = 1},
+            got, &n);
+        assert_ids(got, n, (int64_t[]){b}, 1);
+        list_ids(f,
+                 (struct job_filter){
+                     .tenant = "t1", .type = "x", .state = -1, .after_id = d, .limit = 10},
+                 got, &n);
+        assert_ids(got, n, (int64_t[]){g}, 1);
+        commit(f);
+}
+
+static void job_list_refuses_bad_filters(void **state)
+{
+        struct fixture *f = *state;
+        struct job_vec v = {0};
+
+        begin(f);
+        put(f, (struct spec){.state = JOB_QUEUED});
+        assert_int_equal(
+            f->ops->job_list(f->st, &(struct job_filter){.state = -1, .limit = 10}, &v),
+            BATON_EINVAL);
+        assert_int_equal(
+            f->ops->job_list(f->st, &(struct job_filter){.tenant = "t1", .state = -1}, &v),
+            BATON_EINVAL);
+        assert_int_equal(v.n, 0);
+        job_vec_free(&v);
+        commit(f);
+}
+
+static void job_list_returns_full_rows(void **state)
+{
+        struct fixture *f = *state;
+        struct job in;
+        struct job_vec v = {0};
+
+        begin(f);
+        job_fill(&in, "t1", 3);
+        assert_int_equal(f->ops->job_insert(f->st, &in), 0);
+        assert_int_equal(
+            f->ops->job_list(f->st, &(struct job_filter){.tenant = "t1", .state = -1, .limit = 10},
+                             &v),
+            0);
+        assert_int_equal(v.n, 1);
+        assert_job_equal(&in, &v.v[0]);
+        job_vec_free(&v);
+        job_free(&in);
+        commit(f);
+}
+
+/* ---- id queries ---- */
+
+static void ready_ids_claim_order(void **state)
+{
+        struct fixture *f = *state;
+        int64_t ids[16], low, norm_late, norm_early_b, norm_early_a, crit, high;
+        int n;
+
+        begin(f);
+        low = put(f, (struct spec){.state = JOB_QUEUED, .prio = PRIO_LOW, .run_at = 10});
+        norm_late = put(f, (struct spec){.state = JOB_QUEUED, .prio = PRIO_NORMAL, .run_at = 30});
+        norm_early_a =
+            put(f, (struct spec){.state = JOB_QUEUED, .prio = PRIO_NORMAL, .run_at = 20});
+        norm_early_b =
+            put(f, (struct spec){.state = JOB_QUEUED, .prio = PRIO_NORMAL, .run_at = 20});
+        crit = put(f, (struct spec){.state = JOB_QUEUED, .prio = PRIO_CRITICAL, .run_at = 99});
+        high = put(f, (struct spec){.state = JOB_QUEUED, .prio = PRIO_HIGH, .run_at = 50});
+        /* Not queued, or not this queue/tenant: never offered. */
+        put(f, (struct spec){.state = JOB_SCHEDULED, .prio = PRIO_CRITICAL, .run_at = 1});
+        put(f, (struct spec){.state = JOB_RUNNING, .prio = PRIO_CRITICAL, .run_at = 1});
+        put(f, (struct spec){.state = JOB_RETRYING, .prio = PRIO_CRITICAL, .run_at = 1});
+        put(f, (struct spec){.state = JOB_PENDING, .prio = PRIO_CRITICAL, .run_at = 1});
+        put(f, (struct spec){.state = JOB_COMPLETED, .prio = PRIO_CRITICAL, .run_at = 1});
+        put(f, (struct spec){.state = JOB_QUEUED, .queue = "q2", .prio = PRIO_CRITICAL});
+        put(f, (struct spec){.state = JOB_QUEUED, .tenant = "t2", .prio = PRIO_CRITICAL});
+        commit(f);
+
+        begin(f);
+        assert_int_equal(f->ops->job_ready_ids(f->st, "t1", "q1", 16, ids, &n), 0);
+        assert_ids(ids, n, (int64_t[]){crit, high, norm_early_a, norm_early_b, norm_late, low}, 6);
+        assert_int_equal(f->ops->job_ready_ids(f->st, "t1", "q1", 2, ids, &n), 0);
+        assert_ids(ids, n, (int64_t[]){crit, high}, 2);
+        assert_int_equal(f->ops->job_ready_ids(f->st, "t1", "q1", 0, ids, &n), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(f->ops->job_ready_ids(f->st, "t1", "empty", 16, ids, &n), 0);
+        assert_int_equal(n, 0);
+        /* Claiming one removes it from the ready set. */
+        assert_int_equal(set_state(f, crit, JOB_RUNNING), 0);
+        assert_int_equal(f->ops->job_ready_ids(f->st, "t1", "q1", 1, ids, &n), 0);
+        assert_ids(ids, n, (int64_t[]){high}, 1);
+        commit(f);
+}
+
+static void due_ids_boundaries(void **state)
+{
+        struct fixture *f = *state;
+        int64_t ids[16], s_past, s_now, r_past;
+        int n;
+
+        begin(f);
+        s_past = put(f, (struct spec){.state = JOB_SCHEDULED, .run_at = T0 - 5});
+        s_now = put(f, (struct spec){.state = JOB_SCHEDULED, .run_at = T0});
+        put(f, (struct spec){.state = JOB_SCHEDULED, .run_at = T0 + 1});
+        r_past = put(f, (struct spec){.state = JOB_RETRYING, .run_at = T0 - 100, .tenant = "t2"});
+        put(f, (struct spec){.state = JOB_RETRYING, .run_at = T0 + 1000});
+        /* Other states are never due, whatever their run_at. */
+        put(f, (struct spec){.state = JOB_QUEUED, .run_at = T0 - 1000});
+        put(f, (struct spec){.state = JOB_RUNNING, .run_at = T0 - 1000});
+        put(f, (struct spec){.state = JOB_PENDING, .run_at = T0 - 1000});
+        put(f, (struct spec){.state = JOB_DEAD, .run_at = T0 - 1000});
+        commit(f);
+
+        begin(f);
+        assert_int_equal(f->ops->job_due_ids(f->st, T0, 16, ids, &n), 0);
+        assert_id_set(ids, n, (int64_t[]){s_past, s_now, r_past}, 3);
+        assert_int_equal(f->ops->job_due_ids(f->st, T0 - 1, 16, ids, &n), 0);
+        assert_id_set(ids, n, (int64_t[]){s_past, r_past}, 2);
+        assert_int_equal(f->ops->job_due_ids(f->st, T0 - 1000, 16, ids, &n), 0);
+        assert_int_equal(n, 0);
+        /* A backlog larger than max is promoted in due order, earliest first. */
+        assert_int_equal(f->ops->job_due_ids(f->st, T0, 2, ids, &n), 0);
+        assert_ids(ids, n, (int64_t[]){r_past, s_past}, 2);
+        assert_int_equal(f->ops->job_due_ids(f->st, T0, 0, ids, &n), 0);
+        assert_int_equal(n, 0);
+        commit(f);
+}
+
+static void expired_ids_boundaries(void **state)
+{
+        struct fixture *f = *state;
+        int64_t ids[16], a, b;
+        int n;
+
+        begin(f);
+        a = put(f, (struct spec){.state = JOB_RUNNING, .lease_until = T0 - 1});
+        b = put(f, (struct spec){.state = JOB_RUNNING, .lease_until = T0, .tenant = "t2"});
+        put(f, (struct spec){.state = JOB_RUNNING, .lease_until = T0 + 1});
+        put(f, (struct spec){.state = JOB_QUEUED, .lease_until = T0 - 1000});
+        put(f, (struct spec){.state = JOB_COMPLETED, .lease_until = T0 - 1000});
+        put(f, (struct spec){.state = JOB_RETRYING, .lease_until = T0 - 1000});
+        commit(f);
+
+        begin(f);
+        assert_int_equal(f->ops->job_expired_ids(f->st, T0, 16, ids, &n), 0);
+        assert_id_set(ids, n, (int64_t[]){a, b}, 2);
+        assert_int_equal(f->ops->job_expired_ids(f->st, T0 - 1, 16, ids, &n), 0);
+        assert_ids(ids, n, (int64_t[]){a}, 1);
+        /* Earliest lease first when more are due than max. */
+        assert_int_equal(f->ops->job_expired_ids(f->st, T0 + 1000, 1, ids, &n), 0);
+        assert_ids(ids, n, (int64_t[]){a}, 1);
+        assert_int_equal(f->ops->job_expired_ids(f->st, T0 - 2, 16, ids, &n), 0);
+        assert_int_equal(n, 0);
+        commit(f);
+}
+
+static void state_ids_after_and_max(void **state)
+{
+        struct fixture *f = *state;
+        int64_t ids[16], d[5];
+        int n;
+
+        begin(f);
+        for (int i = 0; i < 5; i++) {
+                d[i] = put(f, (struct spec){.state = JOB_DEAD, .finished_at = T0});
+                put(f, (struct spec){.state = JOB_COMPLETED, .finished_at = T0});
+                put(f, (struct spec){.state = JOB_DEAD, .queue = "q2"});
+                put(f, (struct spec){.state = JOB_DEAD, .tenant = "t2"});
+        }
+        commit(f);
+
+        begin(f);
+        assert_int_equal(f->ops->job_state_ids(f->st, "t1", "q1", JOB_DEAD, 0, 16, ids, &n), 0);
+        assert_ids(ids, n, d, 5);
+        assert_int_equal(f->ops->job_state_ids(f->st, "t1", "q1", JOB_DEAD, 0, 2, ids, &n), 0);
+        assert_ids(ids, n, d, 2);
+        assert_int_equal(f->ops->job_state_ids(f->st, "t1", "q1", JOB_DEAD, d[1], 2, ids, &n), 0);
+        assert_ids(ids, n, d + 2, 2);
+        assert_int_equal(f->ops->job_state_ids(f->st, "t1", "q1", JOB_DEAD, d[4], 2, ids, &n), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(f->ops->job_state_ids(f->st, "t1", "q1", JOB_QUEUED, 0, 16, ids, &n), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(f->ops->job_state_ids(f->st, "t3", "q1", JOB_DEAD, 0, 16, ids, &n), 0);
+        assert_int_equal(n, 0);
+        commit(f);
+}
+
+/* ---- purge and delete ---- */
+
+static void job_purge_by_state_and_age(void **state)
+{
+        struct fixture *f = *state;
+        int64_t c_old1, c_old2, c_edge, c_new, d_old, x_old, r_old;
+        int n = -1;
+
+        begin(f);
+        c_old1 = put(f, (struct spec){.state = JOB_COMPLETED, .finished_at = T0 - 300});
+        c_old2 =
+            put(f, (struct spec){.state = JOB_COMPLETED, .finished_at = T0 - 200, .tenant = "t2"});
+        c_edge = put(f, (struct spec){.state = JOB_COMPLETED, .finished_at = T0});
+        c_new = put(f, (struct spec){.state = JOB_COMPLETED, .finished_at = T0 + 10});
+        d_old = put(f, (struct spec){.state = JOB_DEAD, .finished_at = T0 - 300});
+        x_old = put(f, (struct spec){.state = JOB_CANCELLED, .finished_at = T0 - 300});
+        r_old = put(f, (struct spec){.state = JOB_RUNNING, .finished_at = T0 - 300});
+        commit(f);
+
+        /* finished_at < before_ms, oldest first, at most max. */
+        begin(f);
+        assert_int_equal(f->ops->job_purge(f->st, JOB_COMPLETED, T0, 1, &n), 0);
+        assert_int_equal(n, 1);
+        assert_false(exists(f, c_old1));
+        assert_true(exists(f, c_old2));
+        assert_int_equal(f->ops->job_purge(f->st, JOB_COMPLETED, T0, 100, &n), 0);
+        assert_int_equal(n, 1);
+        assert_false(exists(f, c_old2));
+        assert_true(exists(f, c_edge));
+        assert_true(exists(f, c_new));
+        assert_int_equal(f->ops->job_purge(f->st, JOB_COMPLETED, T0, 100, &n), 0);
+        assert_int_equal(n, 0);
+        /* Other states are untouched until purged by their own state. */
+        assert_true(exists(f, d_old));
+        assert_true(exists(f, x_old));
+        assert_true(exists(f, r_old));
+        assert_int_equal(f->ops->job_purge(f->st, JOB_DEAD, T0, 100, &n), 0);
+        assert_int_equal(n, 1);
+        assert_false(exists(f, d_old));
+        assert_true(exists(f, x_old));
+        assert_int_equal(f->ops->job_purge(f->st, JOB_CANCELLED, T0, 100, &n), 0);
+        assert_int_equal(n, 1);
+        assert_false(exists(f, x_old));
+        assert_int_equal(f->ops->job_purge(f->st, JOB_COMPLETED, T0 + 11, 0, &n), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(f->ops->job_purge(f->st, JOB_COMPLETED, T0 + 11, 100, &n), 0);
+        assert_int_equal(n, 2);
+        assert_true(exists(f, r_old));
+        commit(f);
+}
+
+static void job_delete_one(void **state)
+{
+        struct fixture *f = *state;
+        int64_t a, b, c;
+
+        begin(f);
+        a = put(f, (struct spec){.state = JOB_DEAD});
+        b = put(f, (struct spec){.state = JOB_DEAD});
+        c = put(f, (struct spec){.state = JOB_DEAD, .tenant = "t2"});
+        assert_int_equal(f->ops->job_delete(f->st, "t2", a), BATON_ENOTFOUND);
+        assert_true(exists(f, a));
+        assert_int_equal(f->ops->job_delete(f->st, "t1", a), 0);
+        assert_false(exists(f, a));
+        assert_true(exists(f, b));
+        assert_int_equal(f->ops->job_delete(f->st, "t1", a), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->job_delete(f->st, NULL, c), 0);
+        assert_false(exists(f, c));
+        commit(f);
+}
+
+/* ---- deadlines ---- */
+
+static void deadlines_each_field(void **state)
+{
+        struct fixture *f = *state;
+        struct store_deadlines d;
+
+        begin(f);
+        assert_int_equal(f->ops->deadlines(f->st, &d), 0);
+        assert_int_equal(d.run_at_ms, 0);
+        assert_int_equal(d.lease_until_ms, 0);
+        assert_int_equal(d.completed_min_ms, 0);
+        assert_int_equal(d.dead_min_ms, 0);
+        assert_int_equal(d.idem_min_ms, 0);
+
+        /* Decoys first: states that do not count for a field carry earlier times. */
+        put(f, (struct spec){.state = JOB_QUEUED,
+                             .run_at = T0 + 1,
+                             .lease_until = T0 + 1,
+                             .finished_at = T0 + 1});
+        put(f, (struct spec){.state = JOB_PENDING, .run_at = T0 + 1});
+        put(f, (struct spec){.state = JOB_SCHEDULED, .run_at = T0 + 500});
+        put(f, (struct spec){.state = JOB_RETRYING, .run_at = T0 + 300});
+        put(f, (struct spec){.state = JOB_RUNNING, .run_at = T0 + 2, .lease_until = T0 + 700});
+        put(f, (struct spec){.state = JOB_RUNNING, .lease_until = T0 + 600});
+        put(f, (struct spec){.state = JOB_COMPLETED, .finished_at = T0 + 900});
+        put(f, (struct spec){.state = JOB_COMPLETED, .finished_at = T0 + 800});
+        assert_int_equal(f->ops->deadlines(f->st, &d), 0);
+        assert_int_equal(d.run_at_ms, T0 + 300);
+        assert_int_equal(d.lease_until_ms, T0 + 600);
+        assert_int_equal(d.completed_min_ms, T0 + 800);
+        assert_int_equal(d.dead_min_ms, 0);
+        assert_int_equal(d.idem_min_ms, 0);
+
+        put(f, (struct spec){.state = JOB_DEAD, .finished_at = T0 + 1000});
+        assert_int_equal(f->ops->deadlines(f->st, &d), 0);
+        assert_int_equal(d.dead_min_ms, T0 + 1000);
+        put(f, (struct spec){.state = JOB_CANCELLED, .finished_at = T0 + 950});
+        assert_int_equal(f->ops->deadlines(f->st, &d), 0);
+        assert_int_equal(d.dead_min_ms, T0 + 950);
+        assert_int_equal(d.completed_min_ms, T0 + 800);
+
+        assert_int_equal(f->ops->idem_put(f->st, &(struct idem_rec){.tenant = "t1",
+                                                                    .key = "a",
+                                                                    .job_id = 1,
+                                                                    .payload_hash = "h",
+                                                                    .expires_at_ms = T0 + 1234}),
+                         0);
+        assert_int_equal(f->ops->idem_put(f->st, &(struct idem_rec){.tenant = "t2",
+                                                                    .key = "a",
+                                                                    .job_id = 1,
+                                                                    .payload_hash = "h",
+                                                                    .expires_at_ms = T0 + 1200}),
+                         0);
+        assert_int_equal(f->ops->deadlines(f->st, &d), 0);
+        assert_int_equal(d.idem_min_ms, T0 + 1200);
+        commit(f);
+}
+
+/* ---- idempotency records ---- */
+
+static void idem_put(struct fixture *f, const char *tenant, const char *key, int64_t job_id,
+                     const char *hash, int64_t expires_ms)
+{
+        struct idem_rec r = {.tenant = (char *)tenant,
+                             .key = (char *)key,
+                             .job_id = job_id,
+                             .payload_hash = (char *)hash,
+                             .expires_at_ms = expires_ms};
+
+        assert_int_equal(f->ops->idem_put(f->st, &r), 0);
+}
+
+static void assert_idem(struct fixture *f, const char *tenant, const char *key, int64_t job_id,
+                        const char *hash, int64_t expires_ms)
+{
+        struct idem_rec r = {0};
+
+        assert_int_equal(f->ops->idem_get(f->st, tenant, key, &r), 0);
+        assert_string_equal(r.tenant, tenant);
+        assert_string_equal(r.key, key);
+        assert_int_equal(r.job_id, job_id);
+        assert_string_equal(r.payload_hash, hash);
+        assert_int_equal(r.expires_at_ms, expires_ms);
+        idem_rec_free(&r);
+}
+
+static void idem_get_put_replace(void **state)
+{
+        struct fixture *f = *state;
+        struct idem_rec r = {0};
+
+        begin(f);
+        assert_int_equal(f->ops->idem_get(f->st, "t1", "k", &r), BATON_ENOTFOUND);
+        idem_put(f, "t1", "k", 11, "aaaa", T0 + 10);
+        assert_idem(f, "t1", "k", 11, "aaaa", T0 + 10);
+        assert_int_equal(f->ops->idem_get(f->st, "t2", "k", &r), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->idem_get(f->st, "t1", "k2", &r), BATON_ENOTFOUND);
+        idem_put(f, "t2", "k", 22, "bbbb", T0 + 20);
+        assert_idem(f, "t1", "k", 11, "aaaa", T0 + 10);
+        assert_idem(f, "t2", "k", 22, "bbbb", T0 + 20);
+        /* put replaces the record of the same (tenant, key). */
+        idem_put(f, "t1", "k", 33, "cccc", T0 + 30);
+        assert_idem(f, "t1", "k", 33, "cccc", T0 + 30);
+        assert_idem(f, "t2", "k", 22, "bbbb", T0 + 20);
+        commit(f);
+}
+
+static void idem_purge_expired(void **state)
+{
+        struct fixture *f = *state;
+        struct idem_rec r = {0};
+        int n = -1;
+
+        begin(f);
+        idem_put(f, "t1", "old1", 1, "h", T0 - 300);
+        idem_put(f, "t2", "old2", 2, "h", T0 - 200);
+        idem_put(f, "t1", "edge", 3, "h", T0);
+        idem_put(f, "t1", "live", 4, "h", T0 + 1);
+        commit(f);
+
+        /* A record has expired at its expires_at: expires_at <= before_ms goes. */
+        begin(f);
+        assert_int_equal(f->ops->idem_purge(f->st, T0, 1, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(f->ops->idem_get(f->st, "t1", "old1", &r), BATON_ENOTFOUND);
+        assert_idem(f, "t2", "old2", 2, "h", T0 - 200);
+        assert_int_equal(f->ops->idem_purge(f->st, T0, 100, &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(f->ops->idem_get(f->st, "t1", "edge", &r), BATON_ENOTFOUND);
+        assert_idem(f, "t1", "live", 4, "h", T0 + 1);
+        assert_int_equal(f->ops->idem_purge(f->st, T0, 100, &n), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(f->ops->idem_purge(f->st, T0 + 1, 0, &n), 0);
+        assert_int_equal(n, 0);
+        commit(f);
+}
+
+/* ---- queues ---- */
+
+static void queue_ensure_get_put(void **state)
+{
+        struct fixture *f = *state;
+        struct queue_rec q = {0};
+
+        begin(f);
+        assert_int_equal(f->ops->queue_get(f->st, "t1", "mail", &q), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->queue_ensure(f->st, "t1", "mail", T0), 0);
+        assert_int_equal(f->ops->queue_get(f->st, "t1", "mail", &q), 0);
+        assert_string_equal(q.tenant, "t1");
+        assert_string_equal(q.name, "mail");
+        assert_false(q.paused);
+        assert_int_equal(q.created_at_ms, T0);
+        assert_int_equal(q.updated_at_ms, T0);
+        queue_rec_free(&q);
+        assert_int_equal(f->ops->queue_get(f->st, "t2", "mail", &q), BATON_ENOTFOUND);
+
+        /* Update through put, then ensure again: the row is left as it is. */
+        assert_int_equal(f->ops->queue_put(f->st, &(struct queue_rec){.tenant = "t1",
+                                                                      .name = "mail",
+                                                                      .paused = true,
+                                                                      .created_at_ms = T0,
+                                                                      .updated_at_ms = T0 + 5}),
+                         0);
+        assert_int_equal(f->ops->queue_ensure(f->st, "t1", "mail", T0 + 99), 0);
+        assert_int_equal(f->ops->queue_get(f->st, "t1", "mail", &q), 0);
+        assert_true(q.paused);
+        assert_int_equal(q.created_at_ms, T0);
+        assert_int_equal(q.updated_at_ms, T0 + 5);
+        queue_rec_free(&q);
+
+        /* put inserts a queue that does not exist yet. */
+        assert_int_equal(f->ops->queue_put(f->st, &(struct queue_rec){.tenant = "t2",
+                                                                      .name = "sms",
+                                                                      .paused = true,
+                                                                      .created_at_ms = T0 + 1,
+                                                                      .updated_at_ms = T0 + 2}),
+                         0);
+        assert_int_equal(f->ops->queue_get(f->st, "t2", "sms", &q), 0);
+        assert_true(q.paused);
+        assert_int_equal(q.created_at_ms, T0 + 1);
+        assert_int_equal(q.updated_at_ms, T0 + 2);
+        queue_rec_free(&q);
+        commit(f);
+}
+
+static void list_queue_names(struct fixture *f, const char *tenant, const char *after, int limit,
+                             const char **want, int n_want)
+{
+        struct queue_rec *v = NULL;
+        int n = -1;
+
+        assert_int_equal(f->ops->queue_list(f->st, tenant, after, limit, &v, &n), 0);
+        assert_int_equal(n, n_want);
+        for (int i = 0; i < n; i++) {
+                assert_string_equal(v[i].tenant, tenant);
+                assert_string_equal(v[i].name, want[i]);
+                queue_rec_free(&v[i]);
+        }
+        free(v);
+}
+
+static void queue_list_pages(void **state)
+{
+        struct fixture *f = *state;
+        const char *names[] = {"delta", "alpha", "echo", "charlie", "bravo"};
+
+        begin(f);
+        for (size_t i = 0; i < BATON_ARRAY_LEN(names); i++)
+                assert_int_equal(f->ops->queue_ensure(f->st, "t1", names[i], T0), 0);
+        assert_int_equal(f->ops->queue_ensure(f->st, "t2", "aardvark", T0), 0);
+        assert_int_equal(f->ops->queue_ensure(f->st, "t2", "zulu", T0), 0);
+        commit(f);
+
+        begin(f);
+        list_queue_names(f, "t1", NULL, 100,
+                         (const char *[]){"alpha", "bravo", "charlie", "delta", "echo"}, 5);
+        list_queue_names(f, "t1", NULL, 2, (const char *[]){"alpha", "bravo"}, 2);
+        list_queue_names(f, "t1", "bravo", 2, (const char *[]){"charlie", "delta"}, 2);
+        list_queue_names(f, "t1", "delta", 2, (const char *[]){"echo"}, 1);
+        list_queue_names(f, "t1", "echo", 2, NULL, 0);
+        list_queue_names(f, "t1", "b", 1, (const char *[]){"bravo"}, 1);
+        list_queue_names(f, "t2", NULL, 100, (const char *[]){"aardvark", "zulu"}, 2);
+        list_queue_names(f, "t3", NULL, 100, NULL, 0);
+        {
+                struct queue_rec *v = NULL;
+                int n = -1;
+
+                assert_int_equal(f->ops->queue_list(f->st, "t1", NULL, 0, &v, &n), BATON_EINVAL);
+                assert_null(v);
+                assert_int_equal(n, 0);
+        }
+        commit(f);
+}
+
+static void queue_counts_per_state(void **state)
+{
+        struct fixture *f = *state;
+        struct queue_counts c;
+
+        begin(f);
+        assert_int_equal(f->ops->queue_counts(f->st, "t1", "q1", &c), 0);
+        for (int s = 0; s < JOB_STATE_COUNT; s++)
+                assert_int_equal(c.by_state[s], 0);
+        assert_int_equal(c.oldest_ready_ms, 0);
+
+        put(f, (struct spec){.state = JOB_QUEUED, .ready_at = T0 + 50});
+        put(f, (struct spec){.state = JOB_QUEUED, .ready_at = T0 + 40});
+        put(f, (struct spec){.state = JOB_RUNNING, .ready_at = T0 + 1});
+        put(f, (struct spec){.state = JOB_SCHEDULED, .ready_at = T0 + 2});
+        for (int i = 0; i < 3; i++)
+                put(f, (struct spec){.state = JOB_COMPLETED});
+        put(f, (struct spec){.state = JOB_DEAD});
+        put(f, (struct spec){.state = JOB_QUEUED, .queue = "q2", .ready_at = T0 + 3});
+        put(f, (struct spec){.state = JOB_QUEUED, .tenant = "t2", .ready_at = T0 + 4});
+        assert_int_equal(f->ops->queue_counts(f->st, "t1", "q1", &c), 0);
+        assert_int_equal(c.by_state[JOB_PENDING], 0);
+        assert_int_equal(c.by_state[JOB_SCHEDULED], 1);
+        assert_int_equal(c.by_state[JOB_QUEUED], 2);
+        assert_int_equal(c.by_state[JOB_RUNNING], 1);
+        assert_int_equal(c.by_state[JOB_RETRYING], 0);
+        assert_int_equal(c.by_state[JOB_COMPLETED], 3);
+        assert_int_equal(c.by_state[JOB_DEAD], 1);
+        assert_int_equal(c.by_state[JOB_CANCELLED], 0);
+        assert_int_equal(c.oldest_ready_ms, T0 + 40);
+        assert_int_equal(f->ops->queue_counts(f->st, "t2", "q1", &c), 0);
+        assert_int_equal(c.by_state[JOB_QUEUED], 1);
+        assert_int_equal(c.oldest_ready_ms, T0 + 4);
+        commit(f);
+}
+
+/* ---- transactions and durability ---- */
+
+static void savepoint_isolates_one_op(void **state)
+{
+        struct fixture *f = *state;
+        int64_t a, b, c;
+
+        begin(f);
+        a = put(f, (struct spec){.state = JOB_QUEUED});
+        assert_int_equal(f->ops->savepoint(f->st), 0);
+        b = put(f, (struct spec){.state = JOB_QUEUED, .key = "k"});
+        assert_int_equal(f->ops->queue_ensure(f->st, "t1", "discarded", T0), 0);
+        assert_int_equal(f->ops->rollback_to(f->st), 0);
+        assert_false(exists(f, b));
+        assert_int_equal(f->ops->savepoint(f->st), 0);
+        /* The rolled-back op's key is free again. */
+        c = put(f, (struct spec){.state = JOB_QUEUED, .key = "k"});
+        assert_int_equal(f->ops->release(f->st), 0);
+        commit(f);
+
+        begin(f);
+        assert_true(exists(f, a));
+        assert_true(exists(f, c));
+        /* The rolled-back insert's id may be handed out again (SQLite's sequence
+         * rolls back with it; nobody ever saw that id), so b is gone unless c
+         * took its id. */
+        if (b != c)
+                assert_false(exists(f, b));
+        assert_int_equal(f->ops->job_find_key(f->st, "t1", "q1", "k", &b), 0);
+        assert_int_equal(b, c);
+        assert_int_equal(f->ops->queue_get(f->st, "t1", "discarded", &(struct queue_rec){0}),
+                         BATON_ENOTFOUND);
+        commit(f);
+}
+
+static void savepoint_after_failed_op(void **state)
+{
+        struct fixture *f = *state;
+        int64_t a, c;
+
+        /* An op that fails with a conflict is rolled back alone; the ops before
+         * and after it commit. This is exactly what the group commit does. */
+        begin(f);
+        assert_int_equal(f->ops->savepoint(f->st), 0);
+        a = put(f, (struct spec){.state = JOB_QUEUED, .key = "k"});
+        assert_int_equal(f->ops->release(f->st), 0);
+        assert_int_equal(f->ops->savepoint(f->st), 0);
+        assert_int_equal(f->ops->queue_ensure(f->st, "t1", "q9", T0), 0);
+        assert_int_equal(put_rc(f, (struct spec){.state = JOB_QUEUED, .key = "k"}, NULL),
+                         BATON_ECONFLICT);
+        assert_int_equal(f->ops->rollback_to(f->st), 0);
+        assert_int_equal(f->ops->savepoint(f->st), 0);
+        c = put(f, (struct spec){.state = JOB_QUEUED});
+        assert_int_equal(f->ops->release(f->st), 0);
+        commit(f);
+
+        reopen(f);
+        begin(f);
+        assert_true(exists(f, a));
+        assert_true(exists(f, c));
+        assert_int_equal(f->ops->queue_get(f->st, "t1", "q9", &(struct queue_rec){0}),
+                         BATON_ENOTFOUND);
+        commit(f);
+}
+
+static void rollback_discards_everything(void **state)
+{
+        struct fixture *f = *state;
+        struct idem_rec r = {0};
+        int64_t a, b;
+
+        begin(f);
+        a = put(f, (struct spec){.state = JOB_QUEUED});
+        commit(f);
+
+        begin(f);
+        b = put(f, (struct spec){.state = JOB_QUEUED});
+        assert_int_equal(set_state(f, a, JOB_RUNNING), 0);
+        idem_put(f, "t1", "k", b, "h", T0);
+        assert_int_equal(f->ops->queue_ensure(f->st, "t1", "q1", T0), 0);
+        assert_int_equal(f->ops->rollback(f->st), 0);
+
+        begin(f);
+        assert_false(exists(f, b));
+        assert_int_equal(f->ops->idem_get(f->st, "t1", "k", &r), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->queue_get(f->st, "t1", "q1", &(struct queue_rec){0}),
+                         BATON_ENOTFOUND);
+        {
+                struct job j;
+
+                assert_int_equal(f->ops->job_get(f->st, "t1", a, &j), 0);
+                assert_int_equal(j.state, JOB_QUEUED);
+                job_free(&j);
+        }
+        commit(f);
+}
+
+static void data_persists_across_reopen(void **state)
+{
+        struct fixture *f = *state;
+        struct job in, out;
+        struct queue_rec q = {0};
+        int v1 = 0, v2 = 0;
+
+        assert_int_equal(f->ops->schema_version(f->st, &v1), 0);
+        assert_true(v1 >= 1);
+        begin(f);
+        job_fill(&in, "t1", 5);
+        assert_int_equal(f->ops->job_insert(f->st, &in), 0);
+        idem_put(f, "t1", "k", in.id, "hash", T0 + 1);
+        assert_int_equal(f->ops->queue_ensure(f->st, "t1", "mail", T0), 0);
+        commit(f);
+
+        reopen(f);
+        assert_int_equal(f->ops->schema_version(f->st, &v2), 0);
+        assert_int_equal(v1, v2);
+        begin(f);
+        assert_int_equal(f->ops->job_get(f->st, "t1", in.id, &out), 0);
+        assert_job_equal(&in, &out);
+        job_free(&out);
+        assert_idem(f, "t1", "k", in.id, "hash", T0 + 1);
+        assert_int_equal(f->ops->queue_get(f->st, "t1", "mail", &q), 0);
+        queue_rec_free(&q);
+        commit(f);
+        job_free(&in);
+}
+
+static void close_discards_open_transaction(void **state)
+{
+        struct fixture *f = *state;
+        int64_t a, b;
+
+        begin(f);
+        a = put(f, (struct spec){.state = JOB_QUEUED});
+        commit(f);
+        /* A store closed (or a process killed) in the middle of a transaction
+         * keeps nothing of it. */
+        begin(f);
+        b = put(f, (struct spec){.state = JOB_QUEUED});
+        idem_put(f, "t1", "k", b, "h", T0);
+        reopen(f);
+        begin(f);
+        assert_true(exists(f, a));
+        assert_false(exists(f, b));
+        assert_int_equal(f->ops->idem_get(f->st, "t1", "k", &(struct idem_rec){0}),
+                         BATON_ENOTFOUND);
+        commit(f);
+}
+
+/* ---- throughput (printed, never asserted) ---- */
+
+static double now_s(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void insert_throughput(void **state)
+{
+        struct fixture *f = *state;
+        const char *env = getenv("STORE_THROUGHPUT_N");
+        int count = env && atoi(env) > 0 ? atoi(env) : THROUGHPUT_N;
+        struct job j;
+        int64_t first = 0;
+        double t0, t1, t2;
+
+        job_from_spec(
+            &j,
+            &(struct spec){.state = JOB_QUEUED, .prio = PRIO_NORMAL, .run_at = T0, .ready_at = T0});
+        free(j.payload);
+        j.payload = xdup("{\"user_id\":123456,\"template\":\"welcome\",\"locale\":\"en-GB\","
+                         "\"vars\":{\"name\":\"Ada\",\"plan\":\"pro\"}}");
+        j.request_id = xdup("req-01HZX3K4Q7W8E9R0T1Y2U3I4O5");
+        begin(f);
+        t0 = now_s();
+        for (int i = 0; i < count; i++) {
+                j.id = 0;
+                j.run_at_ms = T0 + i;
+                assert_int_equal(f->ops->job_insert(f->st, &j), 0);
+                if (!first)
+                        first = j.id;
+        }
+        t1 = now_s();
+        commit(f);
+        t2 = now_s();
+        assert_int_equal(j.id - first + 1, count);
+        print_message("%s: %d job inserts in one transaction: %.0f inserts/s (%.1f ms inserting, "
+                      "%.1f ms commit)\n",
+                      f->ops->name, count, count / (t1 - t0), (t1 - t0) * 1e3, (t2 - t1) * 1e3);
+        job_free(&j);
+}
+
+/* ======== SQLite-specific section ======== */
+
+static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+        (void)sb;
+        (void)type;
+        (void)ftw;
+        return remove(path);
+}
+
+static int sqlite_create(struct fixture *f)
+{
+        snprintf(f->dir, sizeof(f->dir), "/tmp/baton-store-XXXXXX");
+        if (!mkdtemp(f->dir))
+                return -1;
+        /* A directory that does not exist yet: open must create it. */
+        snprintf(f->uri, sizeof(f->uri), "%s/data", f->dir);
+        return 0;
+}
+
+static void sqlite_destroy(struct fixture *f)
+{
+        if (f->dir[0])
+                nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static sqlite3 *sqlite_raw(struct fixture *f)
+{
+        char path[4200];
+        sqlite3 *db = NULL;
+
+        snprintf(path, sizeof(path), "%s/baton.db", f->uri);
+        assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+        return db;
+}
+
+static void sqlite_refuses_newer_schema(void **state)
+{
+        struct fixture *f = *state;
+        sqlite3 *db;
+        char sql[128];
+
+        f->ops->close(f->st);
+        f->st = NULL;
+        db = sqlite_raw(f);
+        snprintf(sql, sizeof(sql), "INSERT INTO schema_migrations VALUES (%d, 0)",
+                 sqlite_schema_newest() + 1);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        assert_int_equal(open_fixture(f), BATON_ESCHEMA);
+        assert_null(f->st);
+}
+
+static void sqlite_migrations_recorded_once(void **state)
+{
+        struct fixture *f = *state;
+        sqlite3 *db;
+        sqlite3_stmt *s;
+        int v = 0;
+
+        assert_int_equal(f->ops->schema_version(f->st, &v), 0);
+        assert_int_equal(v, sqlite_schema_newest());
+        reopen(f);
+        db = sqlite_raw(f);
+        assert_int_equal(sqlite3_prepare_v2(db,
+                                            "SELECT COUNT(*), MAX(version) FROM schema_migrations",
+                                            -1, &s, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(s, 0), sqlite_schema_newest());
+        assert_int_equal(sqlite3_column_int(s, 1), sqlite_schema_newest());
+        sqlite3_finalize(s);
+        assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+        assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
+        sqlite3_finalize(s);
+        sqlite3_close(db);
+}
+
+static void assert_plans_good(struct fixture *f)
+{
+        char why[512];
+        int rc = sqlite_check_plans(f->st, why, sizeof(why));
+
+        if (rc)
+                print_error("bad plan: %s\n", why);
+        assert_int_equal(rc, 0);
+}
+
+static void sqlite_hot_queries_use_indexes(void **state)
+{
+        struct fixture *f = *state;
+
+        /* A small store, never analyzed: the planner has only the schema to go
+         * on, and must still pick the index each statement was written for. */
+        begin(f);
+        for (int i = 0; i < 50; i++)
+                put(f, (struct spec){.state = i % 8, .run_at = T0 + i});
+        commit(f);
+        assert_plans_good(f);
+}
+
+/* Asserts that the plan of statement name reads through index and never scans
+ * the jobs table or sorts. */
+static void assert_plan_uses(struct fixture *f, const char *name, const char *index)
+{
+        char plan[2048];
+        char want[128];
+
+        assert_int_equal(sqlite_explain(f->st, name, plan, sizeof(plan)), 0);
+        snprintf(want, sizeof(want), "INDEX %s", index);
+        if (!strstr(plan, want) || strstr(plan, "SCAN jobs\n") || strstr(plan, "TEMP B-TREE"))
+                print_error("%s: expected %s, got:\n%s", name, want, plan);
+        assert_non_null(strstr(plan, want));
+        assert_null(strstr(plan, "SCAN jobs\n"));
+        assert_null(strstr(plan, "TEMP B-TREE"));
+}
+
+static void sqlite_claim_and_deadline_plans(void **state)
+{
+        struct fixture *f = *state;
+        sqlite3 *db;
+
+        /* A store shaped like a busy one: mostly finished jobs, a few queued,
+         * scheduled and running, in two tenants and a few queues; then ANALYZE,
+         * so the planner weighs real statistics (as after PRAGMA optimize). */
+        begin(f);
+        for (int i = 0; i < 3000; i++) {
+                int st = i % 50 == 0   ? JOB_QUEUED
+                         : i % 50 == 1 ? JOB_SCHEDULED
+                         : i % 50 == 2 ? JOB_RUNNING
+                         : i % 50 == 3 ? JOB_RETRYING
+                         : i % 50 == 4 ? JOB_DEAD
+                                       : JOB_COMPLETED;
+                put(f, (struct spec){.state = st,
+                                     .tenant = i % 2 ? "t1" : "t2",
+                                     .queue = i % 3 ? "q1" : "q2",
+                                     .prio = i % PRIO_COUNT,
+                                     .run_at = T0 + i,
+                                     .lease_until = T0 + i,
+                                     .finished_at = T0 + i,
+                                     .ready_at = T0 + i});
+        }
+        for (int i = 0; i < 200; i++) {
+                char key[32];
+
+                snprintf(key, sizeof(key), "k%d", i);
+                idem_put(f, i % 2 ? "t1" : "t2", key, i + 1, "h", T0 + i);
+        }
+        commit(f);
+        db = sqlite_raw(f);
+        assert_int_equal(sqlite3_exec(db, "ANALYZE", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        reopen(f);
+
+        /* The claim: the partial index of queued jobs, in claim order. */
+        assert_plan_uses(f, "job_ready_ids", "job_ready");
+        /* Every next-deadline lookup reads the first entry of its index. */
+        assert_plan_uses(f, "deadlines", "job_due");
+        assert_plan_uses(f, "deadlines", "job_lease");
+        assert_plan_uses(f, "deadlines", "job_finished");
+        assert_plan_uses(f, "deadlines", "idem_expiry");
+        /* And the duties those deadlines start. */
+        assert_plan_uses(f, "job_due_ids", "job_due");
+        assert_plan_uses(f, "job_expired_ids", "job_lease");
+        assert_plan_uses(f, "job_purge", "job_finished");
+        assert_plan_uses(f, "idem_purge", "idem_expiry");
+        assert_plan_uses(f, "job_find_key", "job_key");
+        assert_int_equal(sqlite_explain(f->st, "no_such_statement", (char[8]){0}, 8),
+                         BATON_ENOTFOUND);
+        /* And the whole set, with statistics. */
+        assert_plans_good(f);
+}
+
+static void sqlite_plan_check_catches_a_missing_index(void **state)
+{
+        struct fixture *f = *state;
+        char why[512];
+        sqlite3 *db;
+
+        /* The checker itself: without the ready index the claim must sort, and
+         * that has to be reported, naming the statement. */
+        db = sqlite_raw(f);
+        assert_int_equal(sqlite3_exec(db, "DROP INDEX job_ready", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        reopen(f);
+        assert_int_equal(sqlite_check_plans(f->st, why, sizeof(why)), BATON_ESTORE);
+        assert_non_null(strstr(why, "job_ready_ids"));
+}
+
+static void sqlite_durability_settings(void **state)
+{
+        struct fixture *f = *state;
+        struct store_opts o = {.uri = f->uri, .sync_full = true, .busy_timeout_ms = 250};
+        int64_t v = -1;
+
+        /* The fixture opened with sync_full false: NORMAL (1). */
+        assert_int_equal(sqlite_pragma_int(f->st, "synchronous", &v), 0);
+        assert_int_equal(v, 1);
+        f->ops->close(f->st);
+        f->st = NULL;
+        /* What the server asks for by default: FULL (2), an fsync per commit. */
+        assert_int_equal(f->ops->open(&o, &f->st), 0);
+        assert_int_equal(sqlite_pragma_int(f->st, "synchronous", &v), 0);
+        assert_int_equal(v, 2);
+        assert_int_equal(sqlite_pragma_int(f->st, "busy_timeout", &v), 0);
+        assert_int_equal(v, 250);
+        assert_int_equal(sqlite_pragma_int(f->st, "synchronous; DROP TABLE jobs", &v),
+                         BATON_EINVAL);
+}
+
+static void sqlite_file_uri_and_txn_guard(void **state)
+{
+        struct fixture *f = *state;
+        struct store_opts o = {.uri = NULL, .sync_full = true, .busy_timeout_ms = 100};
+        struct store *st = NULL;
+        struct queue_rec q = {0};
+        char path[4200];
+        int64_t id;
+
+        /* A uri ending in .db names the file itself. */
+        snprintf(path, sizeof(path), "%s/other.db", f->dir);
+        o.uri = path;
+        assert_int_equal(f->ops->open(&o, &st), 0);
+        /* A savepoint outside a transaction would commit the op on its own. */
+        assert_int_equal(f->ops->savepoint(st), BATON_ESTORE);
+        assert_int_equal(f->ops->begin(st), 0);
+        assert_int_equal(f->ops->savepoint(st), 0);
+        assert_int_equal(f->ops->queue_ensure(st, "t1", "q1", T0), 0);
+        assert_int_equal(f->ops->release(st), 0);
+        assert_int_equal(f->ops->commit(st), 0);
+        f->ops->close(st);
+        assert_int_equal(f->ops->open(&o, &st), 0);
+        assert_int_equal(f->ops->begin(st), 0);
+        assert_int_equal(f->ops->queue_get(st, "t1", "q1", &q), 0);
+        queue_rec_free(&q);
+        assert_int_equal(f->ops->job_find_key(st, "t1", "q1", "nope", &id), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->commit(st), 0);
+        f->ops->close(st);
+        o.uri = "";
+        assert_int_equal(f->ops->open(&o, &st), BATON_EINVAL);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+static const struct CMUnitTest sqlite_tests[] = {
+    T(sqlite_refuses_newer_schema),
+    T(sqlite_migrations_recorded_once),
+    T(sqlite_hot_queries_use_indexes),
+    T(sqlite_claim_and_deadline_plans),
+    T(sqlite_plan_check_catches_a_missing_index),
+    T(sqlite_durability_settings),
+    T(sqlite_file_uri_and_txn_guard),
+};
+
+static bool always(void)
+{
+        return true;
+}
+
+static int run_group(const struct backend *be, const char *group, const struct CMUnitTest *tests,
+                     size_t n)
+{
+        struct CMUnitTest *run = calloc(n, sizeof(*run));
+        int failed;
+
+        assert_non_null(run);
+        for (size_t i = 0; i < n; i++) {
+                run[i] = tests[i];
+                run[i].initial_state = (void *)be;
+        }
+        failed = _cmocka_run_group_tests(group, run, n, NULL, NULL);
+        free(run);
+        return failed;
+}
+
+static int sqlite_specific(const struct backend *be)
+{
+        return run_group(be, "sqlite-specific", sqlite_tests, BATON_ARRAY_LEN(sqlite_tests));
+}
+
+/* ======== end of the SQLite-specific section ======== */
+
+#ifdef BATON_HAVE_POSTGRES
+/* ======== PostgreSQL-specific section ========
+ *
+ * BATON_TEST_PG_URI names a database the suite may write to (a libpq URI such
+ * as postgresql://baton@127.0.0.1/baton_test). Each test runs in a schema of
+ * its own, created here and dropped afterwards; the store receives the URI with
+ * options=-csearch_path=<schema>, so a backend that passes its URI to libpq
+ * unchanged works in it without knowing. */
+
+#include <libpq-fe.h>
+#include <unistd.h>
+
+static bool pg_available(void)
+{
+        const char *uri = getenv("BATON_TEST_PG_URI");
+
+        return uri && *uri;
+}
+
+static int pg_exec(const char *sql)
+{
+        PGconn *c = PQconnectdb(getenv("BATON_TEST_PG_URI"));
+        PGresult *r = NULL;
+        int rc = -1;
+
+        if (PQstatus(c) == CONNECTION_OK) {
+                r = PQexec(c, sql);
+                rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+                if (rc)
+                        fprintf(stderr, "postgres: %s: %s", sql, PQerrorMessage(c));
+        } else {
+                fprintf(stderr, "postgres: %s", PQerrorMessage(c));
+        }
+        PQclear(r);
+        PQfinish(c);
+        return rc;
+}
+
+static int pg_create(struct fixture *f)
+{
+        const char *uri = getenv("BATON_TEST_PG_URI");
+        struct timespec ts;
+        char sql[160];
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        snprintf(f->scope, sizeof(f->scope), "baton_test_%ld_%ld", (long)getpid(),
+                 (long)(ts.tv_nsec ^ (long)(uintptr_t)f) & 0x7fffffff);
+        snprintf(f->uri, sizeof(f->uri), "%s%soptions=-csearch_path%%3D%s", uri,
+                 strchr(uri, '?') ? "&" : "?", f->scope);
+        snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", f->scope);
+        return pg_exec(sql);
+}
+
+static void pg_destroy(struct fixture *f)
+{
+        char sql[160];
+
+        if (!f->scope[0])
+                return;
+        snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE", f->scope);
+        pg_exec(sql);
+}
+
+static int pg_specific(const struct backend *be)
+{
+        (void)be;
+        return 0; /* schema refusal, LISTEN/NOTIFY and leader checks go here */
+}
+
+/* ======== end of the PostgreSQL-specific section ======== */
+#endif
+
+static const struct backend backends[] = {
+    {"sqlite", &store_sqlite_ops, always, sqlite_create, sqlite_destroy, sqlite_specific},
+#ifdef BATON_HAVE_POSTGRES
+    {"postgres", &store_postgres_ops, pg_available, pg_create, pg_destroy, pg_specific},
+#endif
+};
+
+static const struct CMUnitTest common_tests[] = {
+    T(job_roundtrip_every_field),
+    T(job_roundtrip_nulls),
+    T(job_large_text_roundtrip),
+    T(job_ids_increase_and_are_not_reused),
+    T(job_get_tenant_scoping),
+    T(job_update_every_mutable_column),
+    T(key_unique_among_pending),
+    T(job_find_key_finds_pending_only),
+    T(conflict_changes_nothing),
+    T(job_list_filters_and_pages),
+    T(job_list_refuses_bad_filters),
+    T(job_list_returns_full_rows),
+    T(ready_ids_claim_order),
+    T(due_ids_boundaries),
+    T(expired_ids_boundaries),
+    T(state_ids_after_and_max),
+    T(job_purge_by_state_and_age),
+    T(job_delete_one),
+    T(deadlines_each_field),
+    T(idem_get_put_replace),
+    T(idem_purge_expired),
+    T(queue_ensure_get_put),
+    T(queue_list_pages),
+    T(queue_counts_per_state),
+    T(savepoint_isolates_one_op),
+    T(savepoint_after_failed_op),
+    T(rollback_discards_everything),
+    T(data_persists_across_reopen),
+    T(close_discards_open_transaction),
+    T(insert_throughput),
+};
+
+int main(void)
+{
+        const char *filter = getenv("STORE_TEST_FILTER");
+        int failed = 0;
+
+        if (filter && *filter)
+                cmocka_set_test_filter(filter);
+        for (size_t i = 0; i < BATON_ARRAY_LEN(backends); i++) {
+                const struct backend *be = &backends[i];
+
+                if (!be->available()) {
+                        print_message("%s: skipped (not configured)\n", be->name);
+                        continue;
+                }
+                failed += run_group(be, be->name, common_tests, BATON_ARRAY_LEN(common_tests));
+                failed += be->run_specific(be);
+        }
+        return failed ? 1 : 0;
+}
