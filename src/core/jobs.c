@@ -29,6 +29,7 @@
 #include "baton/baton.h"
 #include "common/assert.h"
 #include "common/jw.h"
+#include "common/log.h"
 #include "common/rand.h"
 
 /* Rows handled per kind of duty in one tick; more is done in the next tick. */
@@ -198,6 +199,13 @@ static int become_terminal(struct txn *tx, struct job *j, int state)
                 rc = txn_note_event(tx, j->tenant, j->queue, ev, 1);
         txn_note_deadline(tx, j->finished_at_ms +
                                   (state == JOB_COMPLETED ? l->completed_ttl_ms : l->dead_ttl_ms));
+        if (state == JOB_DEAD) {
+                /* Dead letters need a person's attention: log them with the ids an
+                 * operator searches by. Never the payload or the error text. */
+                struct log_ctx lc = {j->request_id, j->queue, j->id};
+                log_emit(LOG_INFO, "jobs", &lc, "job dead after %d of %d attempts", j->attempt,
+                         j->max_attempts);
+        }
         return rc;
 }
 
@@ -257,6 +265,9 @@ static int expire_lease(struct txn *tx, struct job *j)
         if (rc)
                 return rc;
         j->settled = SETTLED_EXPIRED;
+        struct log_ctx lc = {j->request_id, j->queue, j->id};
+        log_emit(LOG_INFO, "jobs", &lc, "lease of attempt %d expired (worker %s)", j->attempt,
+                 j->worker ? j->worker : "?");
         free(j->worker);
         j->worker = NULL;
         rc = txn_note_event(tx, j->tenant, j->queue, EV_EXPIRED, 1);

@@ -381,6 +381,12 @@ static void job_done(struct exec_op *op)
                 job_ctx_free(c);
                 return;
         }
+        if (op->rc == BATON_ECONFLICT && c->kind == JOB_OP_RETRY) {
+                http_reply_error(c->hr, 409, "key_conflict", "key",
+                                 "another pending job of this queue holds the job's key");
+                job_ctx_free(c);
+                return;
+        }
         if (op->rc) {
                 api_reply_rc(c->hr, op->rc, "job");
                 job_ctx_free(c);

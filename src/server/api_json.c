@@ -96,7 +96,11 @@ void api_queue_json(struct jw *w, const struct queue_info *q, int64_t now_ms)
         for (int s = 0; s < JOB_STATE_COUNT; s++)
                 jw_kint(w, job_state_name(s), q->counts.by_state[s]);
         jw_obj_close(w);
-        jw_kint(w, "oldest_ready_age_ms", age);
+        /* null when nothing is ready, so "no backlog" and "just arrived" differ. */
+        if (oldest)
+                jw_kint(w, "oldest_ready_age_ms", age);
+        else
+                jw_kraw(w, "oldest_ready_age_ms", "null");
         jw_ktime(w, "created_at", q->rec.created_at_ms);
         jw_ktime(w, "updated_at", q->rec.updated_at_ms);
         jw_obj_close(w);

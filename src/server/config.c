@@ -339,7 +339,13 @@ static int load_argv(struct config *c, int argc, char **argv, FILE *out, FILE *e
                 } else {
                         snprintf(name, sizeof(name), "%s", arg + 2);
                         if (i + 1 >= argc) {
-                                fprintf(err, "batond: %s needs a value\n", arg);
+                                struct config probe = *c;
+                                /* An unknown name reads better than "needs a value". */
+                                if (apply(&probe, name, "") == 1)
+                                        fprintf(err, "batond: unknown option '%s' (see --help)\n",
+                                                arg);
+                                else
+                                        fprintf(err, "batond: %s needs a value\n", arg);
                                 goto bad;
                         }
                         val = argv[++i];
