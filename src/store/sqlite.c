@@ -12,7 +12,10 @@
  * SQL NULL for a NULL string). The column list of the job statements is built
  * from one table (job_cols) so that insert, update and reads cannot disagree.
  * The schema and its indexes are in sqlite_schema.c; sqlite_check_plans lets
- * the conformance suite verify that the hot queries use them.
+ * the conformance suite verify that the hot queries use them. Tenants, API
+ * keys and the audit log are small, cold tables next to the jobs: keys are read
+ * once at start (the server keeps them in memory) and on every key change, and
+ * audit rows are appended by administrative calls only.
  */
 #include "store/store.h"
 
@@ -120,12 +123,31 @@ enum stmt_id {
         S_QUEUE_LIST,
         S_QUEUE_COUNTS,
         S_QUEUE_OLDEST,
+        S_TENANT_ENSURE,
+        S_KEY_INSERT,
+        S_KEY_GET,
+        S_KEY_UPDATE,
+        S_KEY_LIST_TENANT,
+        S_KEY_LIST_ALL,
+        S_KEY_COUNT,
+        S_AUDIT_INSERT,
         S_LIST, /* first of the job_list variants, one per combination of filters */
-        S_COUNT = S_LIST + 8
+        S_AUDIT_LIST = S_LIST + 8, /* first of the audit_list variants, likewise */
+        S_COUNT = S_AUDIT_LIST + 8
 };
 
 /* job_list filter bits; a variant's statement is S_LIST + bits. */
 enum { LF_QUEUE = 1, LF_STATE = 2, LF_TYPE = 4 };
+/* audit_list filter bits; a variant's statement is S_AUDIT_LIST + bits. */
+enum { AF_TENANT = 1, AF_ACTION = 2, AF_KEY = 4 };
+
+/* The columns of a key row in the order of reads and of key_insert's binds. */
+#define KEY_COLS                                                                                   \
+        "id, tenant, name, digest, prev_digest, prev_until, scopes, created_at, expires_at,"       \
+        " revoked_at, rotated_at, rate_max, rate_per_ms, created_by"
+/* The columns of an audit row in the order of reads; audit_insert binds all
+ * but id, in the same order, from ?1. */
+#define AUDIT_COLS "id, at, key_id, tenant, action, target, request_id, status, code, detail"
 
 struct stmt_def {
         const char *name;
@@ -232,6 +254,35 @@ static const struct stmt_def stmt_defs[S_LIST] = {
                         "SELECT MIN(ready_at) FROM jobs WHERE state = 2 AND tenant = ?1"
                         " AND queue = ?2",
                         true, "job_tqs"},
+    [S_TENANT_ENSURE] = {"tenant_ensure",
+                         "INSERT INTO tenants (name, created_at) VALUES (?1, ?2)"
+                         " ON CONFLICT (name) DO NOTHING",
+                         false},
+    [S_KEY_INSERT] = {"key_insert",
+                      "INSERT INTO api_keys (" KEY_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+                      " ?9, ?10, ?11, ?12, ?13, ?14)",
+                      false},
+    [S_KEY_GET] = {"key_get", "SELECT " KEY_COLS " FROM api_keys WHERE id = ?1", true, "PRIMARY"},
+    [S_KEY_UPDATE] = {"key_update",
+                      "UPDATE api_keys SET name = ?2, digest = ?3, prev_digest = ?4,"
+                      " prev_until = ?5, scopes = ?6, expires_at = ?7, revoked_at = ?8,"
+                      " rotated_at = ?9, rate_max = ?10, rate_per_ms = ?11, created_by = ?12"
+                      " WHERE id = ?1",
+                      true, "PRIMARY"},
+    [S_KEY_LIST_TENANT] = {"key_list_tenant",
+                           "SELECT " KEY_COLS " FROM api_keys WHERE tenant = ?1 AND id > ?2"
+                           " ORDER BY id LIMIT ?3",
+                           true, "key_tenant"},
+    [S_KEY_LIST_ALL] = {"key_list_all",
+                        "SELECT " KEY_COLS " FROM api_keys WHERE id > ?1 ORDER BY id LIMIT ?2",
+                        true, "PRIMARY"},
+    /* Not plan-checked: it counts the whole (small) table by design, once, when
+     * the server starts and decides whether to make the bootstrap key. */
+    [S_KEY_COUNT] = {"key_count", "SELECT COUNT(*) FROM api_keys", false},
+    [S_AUDIT_INSERT] = {"audit_insert",
+                        "INSERT INTO audit (at, key_id, tenant, action, target, request_id, status,"
+                        " code, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                        false},
 };
 
 struct store {
@@ -426,6 +477,22 @@ static int build_job_sql(struct buf *b, int id)
         return rc ? rc : buf_adds(b, " AND id > ?5 ORDER BY id LIMIT ?6");
 }
 
+/* An audit_list variant: one equality term per filter bit, each served by an
+ * index that ends in id, so the cursor and the order come from the index. */
+static int build_audit_sql(struct buf *b, int id)
+{
+        int bits = id - S_AUDIT_LIST;
+        int rc = buf_adds(b, "SELECT " AUDIT_COLS " FROM audit WHERE ");
+
+        if (!rc && bits & AF_TENANT)
+                rc = buf_adds(b, "tenant = ?1 AND ");
+        if (!rc && bits & AF_ACTION)
+                rc = buf_adds(b, "action = ?2 AND ");
+        if (!rc && bits & AF_KEY)
+                rc = buf_adds(b, "key_id = ?3 AND ");
+        return rc ? rc : buf_adds(b, "id > ?4 ORDER BY id LIMIT ?5");
+}
+
 static int prepare_one(struct store *st, int id, struct buf *b)
 {
         const char *sql = id < S_LIST ? stmt_defs[id].sql : NULL;
@@ -433,7 +500,7 @@ static int prepare_one(struct store *st, int id, struct buf *b)
 
         if (!sql) {
                 buf_reset(b);
-                rc = build_job_sql(b, id);
+                rc = id >= S_AUDIT_LIST ? build_audit_sql(b, id) : build_job_sql(b, id);
                 if (rc)
                         return rc == BATON_ETOOBIG ? BATON_ESTORE : rc;
                 sql = b->ptr;
@@ -1115,6 +1182,294 @@ static int count_queue(struct store *st, const char *tenant, const char *name,
         return rc;
 }
 
+/* ---- tenants ---- */
+
+/* The first call for a name wins: its created_at is kept. */
+static int ensure_tenant(struct store *st, const char *name, int64_t now_ms)
+{
+        sqlite3_stmt *s = st->stmt[S_TENANT_ENSURE];
+
+        if (!name)
+                return BATON_EINVAL;
+        bind_text(s, 1, name);
+        sqlite3_bind_int64(s, 2, now_ms);
+        return run(st, s, "tenant_ensure");
+}
+
+/* ---- API keys ---- */
+
+/* Grows *v (an array of *cap records of size sz) so that it holds one more
+ * than n. */
+static int grow(void **v, int n, int *cap, size_t sz)
+{
+        void *nv;
+        int ncap;
+
+        if (n < *cap)
+                return 0;
+        ncap = *cap ? *cap * 2 : 16;
+        nv = realloc(*v, (size_t)ncap * sz);
+        if (!nv)
+                return BATON_ENOMEM;
+        *v = nv;
+        *cap = ncap;
+        return 0;
+}
+
+/* Fills *out from the current row of a key read (KEY_COLS order). On success
+ * the caller owns the strings (key_rec_free); on failure none are left. */
+static int read_key(sqlite3_stmt *s, struct key_rec *out)
+{
+        struct key_rec k = {0};
+        int rc;
+
+        k.prev_until_ms = sqlite3_column_int64(s, 5);
+        k.scopes = (uint32_t)sqlite3_column_int64(s, 6);
+        k.created_at_ms = sqlite3_column_int64(s, 7);
+        k.expires_at_ms = sqlite3_column_int64(s, 8);
+        k.revoked_at_ms = sqlite3_column_int64(s, 9);
+        k.rotated_at_ms = sqlite3_column_int64(s, 10);
+        k.rate_max = sqlite3_column_int64(s, 11);
+        k.rate_per_ms = sqlite3_column_int64(s, 12);
+        rc = read_text(s, 0, &k.id);
+        if (!rc)
+                rc = read_text(s, 1, &k.tenant);
+        if (!rc)
+                rc = read_text(s, 2, &k.name);
+        if (!rc)
+                rc = read_text(s, 3, &k.digest);
+        if (!rc)
+                rc = read_text(s, 4, &k.prev_digest);
+        if (!rc)
+                rc = read_text(s, 13, &k.created_by);
+        if (rc)
+                key_rec_free(&k);
+        else
+                *out = k;
+        return rc;
+}
+
+/* BATON_EINVAL for a record the table cannot hold (the NOT NULL columns), so
+ * that a caller's bug is not reported as a store failure. */
+static int insert_key(struct store *st, const struct key_rec *k)
+{
+        sqlite3_stmt *s = st->stmt[S_KEY_INSERT];
+
+        if (!k->id || !k->tenant || !k->digest)
+                return BATON_EINVAL;
+        bind_text(s, 1, k->id);
+        bind_text(s, 2, k->tenant);
+        bind_text(s, 3, k->name);
+        bind_text(s, 4, k->digest);
+        bind_text(s, 5, k->prev_digest);
+        sqlite3_bind_int64(s, 6, k->prev_until_ms);
+        sqlite3_bind_int64(s, 7, (int64_t)k->scopes);
+        sqlite3_bind_int64(s, 8, k->created_at_ms);
+        sqlite3_bind_int64(s, 9, k->expires_at_ms);
+        sqlite3_bind_int64(s, 10, k->revoked_at_ms);
+        sqlite3_bind_int64(s, 11, k->rotated_at_ms);
+        sqlite3_bind_int64(s, 12, k->rate_max);
+        sqlite3_bind_int64(s, 13, k->rate_per_ms);
+        bind_text(s, 14, k->created_by);
+        return run(st, s, "key_insert");
+}
+
+/* On success the caller owns out's strings (key_rec_free); out is untouched
+ * when the key does not exist. */
+static int get_key(struct store *st, const char *id, struct key_rec *out)
+{
+        sqlite3_stmt *s = st->stmt[S_KEY_GET];
+        int rc;
+
+        if (!id)
+                return BATON_ENOTFOUND;
+        bind_text(s, 1, id);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+                rc = read_key(s, out);
+        else
+                rc = rc == SQLITE_DONE ? BATON_ENOTFOUND : fail(st, rc, "key_get");
+        finish(s);
+        return rc;
+}
+
+/* id, tenant and created_at never change: a key cannot move between tenants. */
+static int update_key(struct store *st, const struct key_rec *k)
+{
+        sqlite3_stmt *s = st->stmt[S_KEY_UPDATE];
+        int rc;
+
+        if (!k->id || !k->digest)
+                return BATON_EINVAL;
+        bind_text(s, 1, k->id);
+        bind_text(s, 2, k->name);
+        bind_text(s, 3, k->digest);
+        bind_text(s, 4, k->prev_digest);
+        sqlite3_bind_int64(s, 5, k->prev_until_ms);
+        sqlite3_bind_int64(s, 6, (int64_t)k->scopes);
+        sqlite3_bind_int64(s, 7, k->expires_at_ms);
+        sqlite3_bind_int64(s, 8, k->revoked_at_ms);
+        sqlite3_bind_int64(s, 9, k->rotated_at_ms);
+        sqlite3_bind_int64(s, 10, k->rate_max);
+        sqlite3_bind_int64(s, 11, k->rate_per_ms);
+        bind_text(s, 12, k->created_by);
+        rc = run(st, s, "key_update");
+        if (!rc && sqlite3_changes(st->db) == 0)
+                rc = BATON_ENOTFOUND;
+        return rc;
+}
+
+/* *out is a malloc'd array of *n_out records owned by the caller
+ * (key_recs_free). Ids are never empty, so "" stands for "from the start". */
+static int list_keys(struct store *st, const char *tenant, const char *after, int limit,
+                     struct key_rec **out, int *n_out)
+{
+        sqlite3_stmt *s = st->stmt[tenant ? S_KEY_LIST_TENANT : S_KEY_LIST_ALL];
+        struct key_rec *v = NULL;
+        int n = 0, cap = 0, i = 1;
+        int step = SQLITE_DONE, rc = 0;
+
+        *out = NULL;
+        *n_out = 0;
+        if (limit <= 0)
+                return BATON_EINVAL;
+        if (tenant)
+                bind_text(s, i++, tenant);
+        bind_text(s, i++, after ? after : "");
+        sqlite3_bind_int(s, i, limit);
+        while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW) {
+                rc = grow((void **)&v, n, &cap, sizeof(*v));
+                if (!rc)
+                        rc = read_key(s, &v[n]);
+                if (!rc)
+                        n++;
+        }
+        if (!rc && step != SQLITE_DONE)
+                rc = fail(st, step, "key_list");
+        finish(s);
+        if (rc) {
+                key_recs_free(v, n);
+                return rc;
+        }
+        *out = v;
+        *n_out = n;
+        return 0;
+}
+
+static int count_keys(struct store *st, int64_t *n_out)
+{
+        sqlite3_stmt *s = st->stmt[S_KEY_COUNT];
+        int rc = sqlite3_step(s);
+
+        if (rc == SQLITE_ROW) {
+                *n_out = sqlite3_column_int64(s, 0);
+                rc = 0;
+        } else {
+                rc = fail(st, rc, "key_count");
+        }
+        finish(s);
+        return rc;
+}
+
+/* ---- audit log ---- */
+
+/* AUTOINCREMENT: an audit id is never handed out twice, even after the newest
+ * rows were deleted, so a reader's cursor never skips a later entry. */
+static int insert_audit(struct store *st, struct audit_rec *r)
+{
+        sqlite3_stmt *s = st->stmt[S_AUDIT_INSERT];
+        int rc;
+
+        if (!r->action)
+                return BATON_EINVAL;
+        sqlite3_bind_int64(s, 1, r->at_ms);
+        bind_text(s, 2, r->key_id);
+        bind_text(s, 3, r->tenant);
+        bind_text(s, 4, r->action);
+        bind_text(s, 5, r->target);
+        bind_text(s, 6, r->request_id);
+        sqlite3_bind_int(s, 7, r->status);
+        bind_text(s, 8, r->code);
+        bind_text(s, 9, r->detail);
+        rc = run(st, s, "audit_insert");
+        if (!rc)
+                r->id = sqlite3_last_insert_rowid(st->db);
+        return rc;
+}
+
+/* Fills *out from the current audit row (AUDIT_COLS order); the caller owns
+ * its strings (audit_rec_free), none are left on failure. */
+static int read_audit(sqlite3_stmt *s, struct audit_rec *out)
+{
+        struct audit_rec r = {0};
+        int rc;
+
+        r.id = sqlite3_column_int64(s, 0);
+        r.at_ms = sqlite3_column_int64(s, 1);
+        r.status = sqlite3_column_int(s, 7);
+        rc = read_text(s, 2, &r.key_id);
+        if (!rc)
+                rc = read_text(s, 3, &r.tenant);
+        if (!rc)
+                rc = read_text(s, 4, &r.action);
+        if (!rc)
+                rc = read_text(s, 5, &r.target);
+        if (!rc)
+                rc = read_text(s, 6, &r.request_id);
+        if (!rc)
+                rc = read_text(s, 8, &r.code);
+        if (!rc)
+                rc = read_text(s, 9, &r.detail);
+        if (rc)
+                audit_rec_free(&r);
+        else
+                *out = r;
+        return rc;
+}
+
+/* *out is a malloc'd array of *n_out records owned by the caller
+ * (audit_recs_free). BATON_EINVAL: no filter or limit < 1. */
+static int list_audit(struct store *st, const struct audit_filter *f, struct audit_rec **out,
+                      int *n_out)
+{
+        struct audit_rec *v = NULL;
+        sqlite3_stmt *s;
+        int n = 0, cap = 0, bits;
+        int step = SQLITE_DONE, rc = 0;
+
+        *out = NULL;
+        *n_out = 0;
+        if (!f || f->limit <= 0)
+                return BATON_EINVAL;
+        bits = (f->tenant ? AF_TENANT : 0) | (f->action ? AF_ACTION : 0) | (f->key_id ? AF_KEY : 0);
+        s = st->stmt[S_AUDIT_LIST + bits];
+        if (bits & AF_TENANT)
+                bind_text(s, 1, f->tenant);
+        if (bits & AF_ACTION)
+                bind_text(s, 2, f->action);
+        if (bits & AF_KEY)
+                bind_text(s, 3, f->key_id);
+        sqlite3_bind_int64(s, 4, f->after_id);
+        sqlite3_bind_int(s, 5, f->limit);
+        while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW) {
+                rc = grow((void **)&v, n, &cap, sizeof(*v));
+                if (!rc)
+                        rc = read_audit(s, &v[n]);
+                if (!rc)
+                        n++;
+        }
+        if (!rc && step != SQLITE_DONE)
+                rc = fail(st, step, "audit_list");
+        finish(s);
+        if (rc) {
+                audit_recs_free(v, n);
+                return rc;
+        }
+        *out = v;
+        *n_out = n;
+        return 0;
+}
+
 /* ---- query plans ---- */
 
 /* The index a plan line reads through: its name, "rowid" for the integer
@@ -1189,10 +1544,43 @@ static int stmt_by_name(const char *name)
                         return id;
         if (strncmp(name, "job_list/", 9) == 0) {
                 int bits = atoi(name + 9);
-                if (bits >= 0 && bits < S_COUNT - S_LIST)
+                if (bits >= 0 && bits < S_AUDIT_LIST - S_LIST)
                         return S_LIST + bits;
         }
+        if (strncmp(name, "audit_list/", 11) == 0) {
+                int bits = atoi(name + 11);
+                if (bits >= 0 && bits < S_COUNT - S_AUDIT_LIST)
+                        return S_AUDIT_LIST + bits;
+        }
         return -1;
+}
+
+static const char *stmt_name(int id)
+{
+        if (id < S_LIST)
+                return stmt_defs[id].name;
+        return id < S_AUDIT_LIST ? "job_list" : "audit_list";
+}
+
+/* The indexes statement id must read through (see struct stmt_def). An
+ * audit_list variant with one filter has exactly one index for it; with
+ * several, any of them serves (the others are checked row by row), so the
+ * plan is only required to search, never scan or sort. */
+static const char *stmt_uses(int id)
+{
+        static const char *const audit_uses[] = {
+            [0] = "rowid",
+            [AF_TENANT] = "audit_tenant",
+            [AF_ACTION] = "audit_action",
+            [AF_KEY] = "audit_key",
+        };
+
+        if (id < S_LIST)
+                return stmt_defs[id].uses;
+        if (id < S_AUDIT_LIST)
+                return NULL;
+        id -= S_AUDIT_LIST;
+        return id < (int)BATON_ARRAY_LEN(audit_uses) ? audit_uses[id] : NULL;
 }
 
 /* Runs EXPLAIN QUERY PLAN on statement id. With plan_out, writes the plan's
@@ -1202,8 +1590,8 @@ static int stmt_by_name(const char *name)
 static int explain(struct store *st, int id, char *plan_out, size_t plan_len, char *why,
                    size_t why_len)
 {
-        const char *name = id < S_LIST ? stmt_defs[id].name : "job_list";
-        const char *uses = id < S_LIST ? stmt_defs[id].uses : NULL;
+        const char *name = stmt_name(id);
+        const char *uses = stmt_uses(id);
         char seen[512] = "";
         size_t used = 0;
         sqlite3_stmt *s = NULL;
@@ -1344,4 +1732,12 @@ const struct store_ops store_sqlite_ops = {
     .queue_put = put_queue,
     .queue_list = list_queues,
     .queue_counts = count_queue,
+    .tenant_ensure = ensure_tenant,
+    .key_insert = insert_key,
+    .key_get = get_key,
+    .key_update = update_key,
+    .key_list = list_keys,
+    .key_count = count_keys,
+    .audit_insert = insert_audit,
+    .audit_list = list_audit,
 };

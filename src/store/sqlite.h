@@ -20,6 +20,11 @@ int sqlite_schema_newest(void);
  * than sqlite_schema_newest(), BATON_ESTORE if SQLite refused a step. */
 int sqlite_migrate(struct sqlite3 *db);
 
+/* The same, applying migrations only up to version target (at most
+ * sqlite_schema_newest(), else BATON_EINVAL), so tests can make a store as an
+ * older binary left it and check that opening it migrates the rest. */
+int sqlite_migrate_to(struct sqlite3 *db, int target);
+
 /* Reads the applied schema version (0 for an empty database) into *out. */
 int sqlite_schema_read(struct sqlite3 *db, int *out);
 

@@ -87,6 +87,47 @@ static const char *const migrations[] = {
     " updated_at INTEGER NOT NULL,"
     " PRIMARY KEY (tenant, name)"
     ") STRICT, WITHOUT ROWID;",
+    /* 2: tenants, API keys and the audit log. Keys are few and read by id (the
+     * id is inside the token) or listed per tenant in id order; the audit log
+     * only grows and is read in id order (the cursor), optionally filtered by
+     * tenant, action or key. Each filter has an index ending in id, so a page
+     * of a filtered list is one index range, whatever the log's size. */
+    "CREATE TABLE tenants ("
+    " name TEXT PRIMARY KEY,"
+    " created_at INTEGER NOT NULL"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE TABLE api_keys ("
+    " id TEXT PRIMARY KEY,"
+    " tenant TEXT NOT NULL,"
+    " name TEXT,"
+    " digest TEXT NOT NULL,"
+    " prev_digest TEXT,"
+    " prev_until INTEGER NOT NULL,"
+    " scopes INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL,"
+    " revoked_at INTEGER NOT NULL,"
+    " rotated_at INTEGER NOT NULL,"
+    " rate_max INTEGER NOT NULL,"
+    " rate_per_ms INTEGER NOT NULL,"
+    " created_by TEXT"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX key_tenant ON api_keys (tenant, id);"
+    "CREATE TABLE audit ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " at INTEGER NOT NULL,"
+    " key_id TEXT,"
+    " tenant TEXT,"
+    " action TEXT NOT NULL,"
+    " target TEXT,"
+    " request_id TEXT,"
+    " status INTEGER NOT NULL,"
+    " code TEXT,"
+    " detail TEXT"
+    ") STRICT;"
+    "CREATE INDEX audit_tenant ON audit (tenant, id);"
+    "CREATE INDEX audit_action ON audit (action, id);"
+    "CREATE INDEX audit_key ON audit (key_id, id);",
 };
 
 int sqlite_schema_newest(void)
@@ -181,10 +222,17 @@ static int apply_one(sqlite3 *db, int version)
 
 int sqlite_migrate(sqlite3 *db)
 {
+        return sqlite_migrate_to(db, sqlite_schema_newest());
+}
+
+int sqlite_migrate_to(sqlite3 *db, int target)
+{
         int newest = sqlite_schema_newest();
         int cur = 0;
         int rc;
 
+        if (target < 0 || target > newest)
+                return BATON_EINVAL;
         rc = exec_sql(db,
                       "CREATE TABLE IF NOT EXISTS schema_migrations ("
                       " version INTEGER PRIMARY KEY, applied_at INTEGER) STRICT",
@@ -198,7 +246,7 @@ int sqlite_migrate(sqlite3 *db)
                           cur, newest);
                 return BATON_ESCHEMA;
         }
-        for (int v = cur + 1; v <= newest && !rc; v++)
+        for (int v = cur + 1; v <= target && !rc; v++)
                 rc = apply_one(db, v);
         return rc;
 }

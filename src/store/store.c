@@ -2,7 +2,8 @@
  * store.c: helpers shared by every store backend: releasing the strings of the
  * records that store reads allocate. Each function frees only what the struct
  * points to (the struct itself may live on the stack or in an array) and clears
- * the pointers, so calling it twice is harmless.
+ * the pointers, so calling it twice is harmless. The *_recs_free helpers free
+ * the records of an array and then the array.
  */
 #include "store/store.h"
 
@@ -32,4 +33,52 @@ void qref_free(struct qref *q)
         free(q->queue);
         q->tenant = NULL;
         q->queue = NULL;
+}
+
+void key_rec_free(struct key_rec *k)
+{
+        free(k->id);
+        free(k->tenant);
+        free(k->name);
+        free(k->digest);
+        free(k->prev_digest);
+        free(k->created_by);
+        k->id = NULL;
+        k->tenant = NULL;
+        k->name = NULL;
+        k->digest = NULL;
+        k->prev_digest = NULL;
+        k->created_by = NULL;
+}
+
+void key_recs_free(struct key_rec *v, int n)
+{
+        for (int i = 0; v && i < n; i++)
+                key_rec_free(&v[i]);
+        free(v);
+}
+
+void audit_rec_free(struct audit_rec *r)
+{
+        free(r->key_id);
+        free(r->tenant);
+        free(r->action);
+        free(r->target);
+        free(r->request_id);
+        free(r->code);
+        free(r->detail);
+        r->key_id = NULL;
+        r->tenant = NULL;
+        r->action = NULL;
+        r->target = NULL;
+        r->request_id = NULL;
+        r->code = NULL;
+        r->detail = NULL;
+}
+
+void audit_recs_free(struct audit_rec *v, int n)
+{
+        for (int i = 0; v && i < n; i++)
+                audit_rec_free(&v[i]);
+        free(v);
 }

@@ -1,5 +1,6 @@
 /*
- * store.h: the storage interface (struct store_ops), version 1.
+ * store.h: the storage interface (struct store_ops), version 2 (1 + tenants,
+ * API keys and the audit log).
  *
  * A backend (SQLite today, PostgreSQL later) implements these operations; core
  * composes them into transactions. All calls on one struct store come from one
@@ -30,7 +31,7 @@
 
 #include "core/job.h"
 
-#define STORE_OPS_VERSION 1
+#define STORE_OPS_VERSION 2
 
 struct store; /* backend-private */
 
@@ -83,6 +84,48 @@ struct store_deadlines {
 struct qref {
         char *tenant;
         char *queue;
+};
+
+/* An API key. The secret itself is never stored: digest is the hex SHA-256 of
+ * the whole token the client sends. During a rotation's grace period the
+ * previous digest stays valid until prev_until_ms. */
+struct key_rec {
+        char *id;     /* public id, "k" + 16 hex; unique */
+        char *tenant;
+        char *name;
+        char *digest;      /* 64 hex */
+        char *prev_digest; /* NULL unless a rotation's grace period runs */
+        int64_t prev_until_ms;
+        uint32_t scopes; /* bit set of enum key_scope (core/keys.h) */
+        int64_t created_at_ms;
+        int64_t expires_at_ms; /* 0 = never */
+        int64_t revoked_at_ms; /* 0 = not revoked */
+        int64_t rotated_at_ms; /* 0 = never */
+        int64_t rate_max;      /* requests per rate_per_ms; 0 = the server default */
+        int64_t rate_per_ms;
+        char *created_by; /* id of the key that created it, or "bootstrap" */
+};
+
+/* One audited call. detail is JSON text (never secrets or payloads) or NULL. */
+struct audit_rec {
+        int64_t id; /* ascending; the cursor of audit lists */
+        int64_t at_ms;
+        char *key_id; /* NULL when no key was given or auth is off */
+        char *tenant;
+        char *action; /* e.g. "keys.create", "queue.update", "dead.replay" */
+        char *target; /* e.g. the key id, the queue name */
+        char *request_id;
+        int status;  /* the HTTP status answered */
+        char *code;  /* the error code, NULL on success */
+        char *detail;
+};
+
+struct audit_filter {
+        const char *tenant; /* NULL = every tenant */
+        const char *action; /* NULL = any */
+        const char *key_id; /* NULL = any */
+        int64_t after_id;   /* cursor; 0 = from the start */
+        int limit;          /* > 0 */
 };
 
 struct store_ops {
@@ -161,11 +204,33 @@ struct store_ops {
          * queue without jobs (whether or not its row exists). */
         int (*queue_counts)(struct store *st, const char *tenant, const char *name,
                             struct queue_counts *out);
+
+        /* Tenants: inserted once, never changed (name is the key). */
+        int (*tenant_ensure)(struct store *st, const char *name, int64_t now_ms);
+        /* API keys. key_insert: BATON_ECONFLICT on a duplicate id. key_get by id
+         * (BATON_ENOTFOUND). key_update writes every column but id, tenant and
+         * created_at. key_list: keys of tenant (NULL = all) with id > after (NULL =
+         * from the start), in id order. key_count counts every key, revoked too. */
+        int (*key_insert)(struct store *st, const struct key_rec *k);
+        int (*key_get)(struct store *st, const char *id, struct key_rec *out);
+        int (*key_update)(struct store *st, const struct key_rec *k);
+        int (*key_list)(struct store *st, const char *tenant, const char *after, int limit,
+                        struct key_rec **out, int *n_out);
+        int (*key_count)(struct store *st, int64_t *n_out);
+        /* Audit log: append-only; audit_insert sets r->id. audit_list in id order. */
+        int (*audit_insert)(struct store *st, struct audit_rec *r);
+        int (*audit_list)(struct store *st, const struct audit_filter *f,
+                          struct audit_rec **out, int *n_out);
 };
 
 void idem_rec_free(struct idem_rec *r);
 void queue_rec_free(struct queue_rec *q);
 void qref_free(struct qref *q);
+void key_rec_free(struct key_rec *k);
+/* Frees n records and the array. */
+void key_recs_free(struct key_rec *v, int n);
+void audit_rec_free(struct audit_rec *r);
+void audit_recs_free(struct audit_rec *v, int n);
 
 /* Backends. */
 extern const struct store_ops store_sqlite_ops;

@@ -12,10 +12,14 @@
  * idempotency uniqueness, tenant scoping, job_list filters and cursor, the id
  * queries (claim order, due, expired, by state) and their boundaries and
  * limits, purge batch bounds, deadlines, queues and their counts, savepoints,
- * rollback, durability across reopen and the schema version. It prints (never
- * asserts) the insert throughput. Each backend also has its own section of
- * specific checks (SQLite: schema refusal, migrations, durability pragmas and
- * the query plans of the hot statements).
+ * rollback, durability across reopen and the schema version; tenants, API keys
+ * (round trips, duplicate ids, updates, lists by tenant and cursor, counts) and
+ * the audit log (ascending ids, every filter combination, cursor and limit),
+ * including that a rolled-back savepoint keeps none of their writes. It prints
+ * (never asserts) the insert throughput. Each backend also has its own section
+ * of specific checks (SQLite: schema refusal, migrations, the upgrade of a
+ * version-1 store, durability pragmas and the query plans of the hot and the
+ * key and audit statements).
  *
  * Workload: small; the whole suite runs in seconds, also under ASan.
  * STORE_TEST_FILTER (a cmocka pattern such as "*purge*") runs a subset and
@@ -1196,6 +1200,545 @@ static void queue_counts_per_state(void **state)
         commit(f);
 }
 
+/* ---- tenants, API keys and the audit log ---- */
+
+/* Gives every column of k a distinct, non-default value derived from seed; the
+ * caller frees it with key_rec_free. */
+static void key_fill(struct key_rec *k, const char *id, const char *tenant, int seed)
+{
+        char s[80];
+
+        memset(k, 0, sizeof(*k));
+        k->id = xdup(id);
+        k->tenant = xdup(tenant);
+        snprintf(s, sizeof(s), "key name %d: it's \"quoted\" \u00e9", seed);
+        k->name = xdup(s);
+        snprintf(s, sizeof(s), "%064d", seed);
+        k->digest = xdup(s);
+        snprintf(s, sizeof(s), "%064d", seed + 1);
+        k->prev_digest = xdup(s);
+        k->prev_until_ms = T0 + seed + 1;
+        k->scopes = 0x41u + (uint32_t)seed; /* bits, not just small numbers */
+        k->created_at_ms = T0 + seed + 2;
+        k->expires_at_ms = T0 + seed + 3;
+        k->revoked_at_ms = T0 + seed + 4;
+        k->rotated_at_ms = T0 + seed + 5;
+        k->rate_max = seed + 6;
+        k->rate_per_ms = seed + 7;
+        snprintf(s, sizeof(s), "kcreator%d", seed);
+        k->created_by = xdup(s);
+}
+
+/* A plain key with the optional columns empty. */
+static void key_plain(struct key_rec *k, const char *id, const char *tenant)
+{
+        memset(k, 0, sizeof(*k));
+        k->id = xdup(id);
+        k->tenant = xdup(tenant);
+        k->digest = xdup("0000000000000000000000000000000000000000000000000000000000000000");
+        k->scopes = 1;
+        k->created_at_ms = T0;
+}
+
+static void key_put(struct fixture *f, const char *id, const char *tenant)
+{
+        struct key_rec k;
+
+        key_plain(&k, id, tenant);
+        assert_int_equal(f->ops->key_insert(f->st, &k), 0);
+        key_rec_free(&k);
+}
+
+static void assert_key_equal(const struct key_rec *a, const struct key_rec *b)
+{
+        assert_str_eq(a->id, b->id);
+        assert_str_eq(a->tenant, b->tenant);
+        assert_str_eq(a->name, b->name);
+        assert_str_eq(a->digest, b->digest);
+        assert_str_eq(a->prev_digest, b->prev_digest);
+        assert_int_equal(a->prev_until_ms, b->prev_until_ms);
+        assert_int_equal(a->scopes, b->scopes);
+        assert_int_equal(a->created_at_ms, b->created_at_ms);
+        assert_int_equal(a->expires_at_ms, b->expires_at_ms);
+        assert_int_equal(a->revoked_at_ms, b->revoked_at_ms);
+        assert_int_equal(a->rotated_at_ms, b->rotated_at_ms);
+        assert_int_equal(a->rate_max, b->rate_max);
+        assert_int_equal(a->rate_per_ms, b->rate_per_ms);
+        assert_str_eq(a->created_by, b->created_by);
+}
+
+static void assert_key_stored(struct fixture *f, const struct key_rec *want)
+{
+        struct key_rec got = {0};
+
+        assert_int_equal(f->ops->key_get(f->st, want->id, &got), 0);
+        assert_key_equal(want, &got);
+        key_rec_free(&got);
+}
+
+static void key_roundtrip_every_column(void **state)
+{
+        struct fixture *f = *state;
+        struct key_rec a, b;
+
+        key_fill(&a, "k0000000000000001", "t1", 3);
+        /* The top scope bit too: scopes is unsigned and must not be cut. */
+        a.scopes = 0x80000041u;
+        key_plain(&b, "k0000000000000002", "t2");
+        begin(f);
+        assert_int_equal(f->ops->key_insert(f->st, &a), 0);
+        assert_int_equal(f->ops->key_insert(f->st, &b), 0);
+        assert_key_stored(f, &a);
+        /* NULL strings and zero instants come back as NULL and zero. */
+        assert_key_stored(f, &b);
+        commit(f);
+        reopen(f);
+        begin(f);
+        assert_key_stored(f, &a);
+        assert_key_stored(f, &b);
+        commit(f);
+        key_rec_free(&a);
+        key_rec_free(&b);
+}
+
+static void key_insert_duplicate_id_conflicts(void **state)
+{
+        struct fixture *f = *state;
+        struct key_rec a, dup;
+
+        key_fill(&a, "k00000000000000aa", "t1", 1);
+        key_fill(&dup, "k00000000000000aa", "t2", 2);
+        begin(f);
+        assert_int_equal(f->ops->key_insert(f->st, &a), 0);
+        /* Same id, even in another tenant: a conflict that changes nothing and
+         * leaves the transaction usable. */
+        assert_int_equal(f->ops->key_insert(f->st, &dup), BATON_ECONFLICT);
+        assert_key_stored(f, &a);
+        key_put(f, "k00000000000000ab", "t1");
+        commit(f);
+        begin(f);
+        assert_key_stored(f, &a);
+        commit(f);
+        key_rec_free(&a);
+        key_rec_free(&dup);
+}
+
+static void key_get_not_found(void **state)
+{
+        struct fixture *f = *state;
+        struct key_rec out = {.id = (char *)"sentinel"};
+
+        begin(f);
+        assert_int_equal(f->ops->key_get(f->st, "k0000000000000404", &out), BATON_ENOTFOUND);
+        key_put(f, "k0000000000000001", "t1");
+        assert_int_equal(f->ops->key_get(f->st, "k0000000000000002", &out), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->key_get(f->st, "", &out), BATON_ENOTFOUND);
+        /* out is left untouched on a miss. */
+        assert_string_equal(out.id, "sentinel");
+        commit(f);
+}
+
+static void key_update_every_column(void **state)
+{
+        struct fixture *f = *state;
+        struct key_rec a, upd, want, miss;
+
+        key_fill(&a, "k0000000000000001", "t1", 1);
+        key_fill(&upd, "k0000000000000001", "other-tenant", 100);
+        begin(f);
+        assert_int_equal(f->ops->key_insert(f->st, &a), 0);
+        key_put(f, "k0000000000000002", "t1");
+        assert_int_equal(f->ops->key_update(f->st, &upd), 0);
+        /* Every column changed but id, tenant and created_at. */
+        want = upd;
+        want.tenant = a.tenant;
+        want.created_at_ms = a.created_at_ms;
+        assert_key_stored(f, &want);
+        commit(f);
+
+        /* And back to NULLs and zeros. */
+        free(upd.name);
+        free(upd.prev_digest);
+        free(upd.created_by);
+        upd.name = upd.prev_digest = upd.created_by = NULL;
+        upd.prev_until_ms = upd.expires_at_ms = upd.revoked_at_ms = upd.rotated_at_ms = 0;
+        upd.rate_max = upd.rate_per_ms = 0;
+        upd.scopes = 0;
+        begin(f);
+        assert_int_equal(f->ops->key_update(f->st, &upd), 0);
+        commit(f);
+        reopen(f);
+        begin(f);
+        want = upd;
+        want.tenant = a.tenant;
+        want.created_at_ms = a.created_at_ms;
+        assert_key_stored(f, &want);
+        /* The other key was not touched. */
+        key_plain(&miss, "k0000000000000002", "t1");
+        assert_key_stored(f, &miss);
+        key_rec_free(&miss);
+        key_plain(&miss, "k0000000000000404", "t1");
+        assert_int_equal(f->ops->key_update(f->st, &miss), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->key_get(f->st, miss.id, &(struct key_rec){0}), BATON_ENOTFOUND);
+        commit(f);
+        key_rec_free(&miss);
+        key_rec_free(&a);
+        key_rec_free(&upd);
+}
+
+/* Lists keys and compares their ids with want. */
+static void list_key_ids(struct fixture *f, const char *tenant, const char *after, int limit,
+                         const char *const *want, int n_want)
+{
+        struct key_rec *v = NULL;
+        int n = -1;
+
+        assert_int_equal(f->ops->key_list(f->st, tenant, after, limit, &v, &n), 0);
+        assert_int_equal(n, n_want);
+        for (int i = 0; i < n; i++) {
+                assert_string_equal(v[i].id, want[i]);
+                if (tenant)
+                        assert_string_equal(v[i].tenant, tenant);
+        }
+        key_recs_free(v, n);
+}
+
+static void key_list_by_tenant_and_all(void **state)
+{
+        struct fixture *f = *state;
+        struct key_rec full, *v = NULL;
+        int n = -1;
+        /* Inserted out of order, in two tenants. */
+        const char *ids[] = {"k0000000000000005", "k0000000000000001", "k0000000000000004",
+                             "k0000000000000002", "k0000000000000003", "k0000000000000006"};
+        const char *tenants[] = {"t1", "t1", "t2", "t1", "t2", "t1"};
+
+        begin(f);
+        for (int i = 0; i < 6; i++)
+                key_put(f, ids[i], tenants[i]);
+        commit(f);
+        begin(f);
+        list_key_ids(f, "t1", NULL, 100,
+                     (const char *[]){"k0000000000000001", "k0000000000000002", "k0000000000000005",
+                                      "k0000000000000006"},
+                     4);
+        list_key_ids(f, "t1", NULL, 2, (const char *[]){"k0000000000000001", "k0000000000000002"},
+                     2);
+        list_key_ids(f, "t1", "k0000000000000002", 2,
+                     (const char *[]){"k0000000000000005", "k0000000000000006"}, 2);
+        list_key_ids(f, "t1", "k0000000000000006", 2, NULL, 0);
+        /* A cursor that is not an existing id works too. */
+        list_key_ids(f, "t1", "k0000000000000003", 1, (const char *[]){"k0000000000000005"}, 1);
+        list_key_ids(f, "t2", NULL, 100, (const char *[]){"k0000000000000003", "k0000000000000004"},
+                     2);
+        list_key_ids(f, "nobody", NULL, 100, NULL, 0);
+        /* NULL tenant: every key, every tenant. */
+        list_key_ids(f, NULL, NULL, 100,
+                     (const char *[]){"k0000000000000001", "k0000000000000002", "k0000000000000003",
+                                      "k0000000000000004", "k0000000000000005",
+                                      "k0000000000000006"},
+                     6);
+        list_key_ids(
+            f, NULL, NULL, 3,
+            (const char *[]){"k0000000000000001", "k0000000000000002", "k0000000000000003"}, 3);
+        list_key_ids(
+            f, NULL, "k0000000000000003", 3,
+            (const char *[]){"k0000000000000004", "k0000000000000005", "k0000000000000006"}, 3);
+        assert_int_equal(f->ops->key_list(f->st, "t1", NULL, 0, &v, &n), BATON_EINVAL);
+        assert_null(v);
+        assert_int_equal(n, 0);
+        assert_int_equal(f->ops->key_list(f->st, NULL, NULL, -1, &v, &n), BATON_EINVAL);
+        commit(f);
+
+        /* Lists return full rows. */
+        key_fill(&full, "k0000000000000007", "t3", 9);
+        begin(f);
+        assert_int_equal(f->ops->key_insert(f->st, &full), 0);
+        assert_int_equal(f->ops->key_list(f->st, "t3", NULL, 10, &v, &n), 0);
+        assert_int_equal(n, 1);
+        assert_key_equal(&full, &v[0]);
+        key_recs_free(v, n);
+        commit(f);
+        key_rec_free(&full);
+}
+
+static void key_count_counts_every_key(void **state)
+{
+        struct fixture *f = *state;
+        struct key_rec k = {0};
+        int64_t n = -1;
+
+        begin(f);
+        assert_int_equal(f->ops->key_count(f->st, &n), 0);
+        assert_int_equal(n, 0);
+        key_put(f, "k0000000000000001", "t1");
+        key_put(f, "k0000000000000002", "t2");
+        key_put(f, "k0000000000000003", "t2");
+        assert_int_equal(f->ops->key_count(f->st, &n), 0);
+        assert_int_equal(n, 3);
+        /* A revoked key still counts. */
+        assert_int_equal(f->ops->key_get(f->st, "k0000000000000002", &k), 0);
+        k.revoked_at_ms = T0 + 1;
+        assert_int_equal(f->ops->key_update(f->st, &k), 0);
+        key_rec_free(&k);
+        assert_int_equal(f->ops->key_count(f->st, &n), 0);
+        assert_int_equal(n, 3);
+        commit(f);
+}
+
+static void tenant_ensure_twice(void **state)
+{
+        struct fixture *f = *state;
+
+        begin(f);
+        assert_int_equal(f->ops->tenant_ensure(f->st, "default", T0), 0);
+        assert_int_equal(f->ops->tenant_ensure(f->st, "default", T0 + 1), 0);
+        assert_int_equal(f->ops->tenant_ensure(f->st, "acme", T0), 0);
+        commit(f);
+        begin(f);
+        assert_int_equal(f->ops->tenant_ensure(f->st, "default", T0 + 2), 0);
+        commit(f);
+        reopen(f);
+        begin(f);
+        assert_int_equal(f->ops->tenant_ensure(f->st, "acme", T0 + 3), 0);
+        commit(f);
+}
+
+/* Fills r with distinct values; the caller frees it with audit_rec_free. */
+static void audit_fill(struct audit_rec *r, const char *tenant, const char *action,
+                       const char *key_id, int seed)
+{
+        char s[80];
+
+        memset(r, 0, sizeof(*r));
+        r->at_ms = T0 + seed;
+        r->key_id = xdup(key_id);
+        r->tenant = xdup(tenant);
+        r->action = xdup(action);
+        snprintf(s, sizeof(s), "target-%d", seed);
+        r->target = xdup(s);
+        snprintf(s, sizeof(s), "req-%d", seed);
+        r->request_id = xdup(s);
+        r->status = 200 + seed;
+        snprintf(s, sizeof(s), "code_%d", seed);
+        r->code = xdup(s);
+        snprintf(s, sizeof(s), "{\"seed\":%d,\"s\":\"it's \\\"q\\\"\"}", seed);
+        r->detail = xdup(s);
+}
+
+static void assert_audit_equal(const struct audit_rec *a, const struct audit_rec *b)
+{
+        assert_int_equal(a->id, b->id);
+        assert_int_equal(a->at_ms, b->at_ms);
+        assert_str_eq(a->key_id, b->key_id);
+        assert_str_eq(a->tenant, b->tenant);
+        assert_str_eq(a->action, b->action);
+        assert_str_eq(a->target, b->target);
+        assert_str_eq(a->request_id, b->request_id);
+        assert_int_equal(a->status, b->status);
+        assert_str_eq(a->code, b->code);
+        assert_str_eq(a->detail, b->detail);
+}
+
+/* Inserts one audit record and returns its id. */
+static int64_t audit_put(struct fixture *f, const char *tenant, const char *action,
+                         const char *key_id, int seed)
+{
+        struct audit_rec r;
+        int64_t id;
+
+        audit_fill(&r, tenant, action, key_id, seed);
+        assert_int_equal(f->ops->audit_insert(f->st, &r), 0);
+        id = r.id;
+        assert_true(id > 0);
+        audit_rec_free(&r);
+        return id;
+}
+
+static void audit_insert_ids_ascend_and_roundtrip(void **state)
+{
+        struct fixture *f = *state;
+        struct audit_rec a, b, bad = {0}, *v = NULL;
+        struct audit_filter all = {.limit = 100};
+        int64_t last = 0;
+        int n = -1;
+
+        audit_fill(&a, "t1", "keys.create", "k0000000000000001", 1);
+        /* Only action is required: no key (auth off), no tenant (a refused
+         * call), no target, no request id, no code, no detail. */
+        memset(&b, 0, sizeof(b));
+        b.at_ms = T0 + 2;
+        b.action = xdup("keys.revoke");
+        b.status = 401;
+        begin(f);
+        assert_int_equal(f->ops->audit_insert(f->st, &a), 0);
+        assert_int_equal(f->ops->audit_insert(f->st, &b), 0);
+        assert_true(a.id > 0);
+        assert_true(b.id > a.id);
+        last = b.id;
+        for (int i = 0; i < 5; i++) {
+                int64_t id = audit_put(f, "t1", "queue.update", NULL, i);
+
+                assert_true(id > last);
+                last = id;
+        }
+        bad.at_ms = T0;
+        assert_int_equal(f->ops->audit_insert(f->st, &bad), BATON_EINVAL);
+        commit(f);
+        reopen(f);
+        begin(f);
+        assert_true(audit_put(f, "t1", "x", NULL, 9) > last);
+        assert_int_equal(f->ops->audit_list(f->st, &all, &v, &n), 0);
+        assert_int_equal(n, 8);
+        assert_audit_equal(&a, &v[0]);
+        assert_audit_equal(&b, &v[1]);
+        for (int i = 1; i < n; i++)
+                assert_true(v[i].id > v[i - 1].id);
+        audit_recs_free(v, n);
+        commit(f);
+        audit_rec_free(&a);
+        audit_rec_free(&b);
+}
+
+/* Lists audit records and compares their ids with want. */
+static void list_audit_ids(struct fixture *f, struct audit_filter flt, const int64_t *want,
+                           int n_want)
+{
+        struct audit_rec *v = NULL;
+        int n = -1;
+
+        assert_int_equal(f->ops->audit_list(f->st, &flt, &v, &n), 0);
+        assert_int_equal(n, n_want);
+        for (int i = 0; i < n; i++) {
+                assert_int_equal(v[i].id, want[i]);
+                if (flt.tenant)
+                        assert_string_equal(v[i].tenant, flt.tenant);
+                if (flt.action)
+                        assert_string_equal(v[i].action, flt.action);
+                if (flt.key_id)
+                        assert_string_equal(v[i].key_id, flt.key_id);
+        }
+        audit_recs_free(v, n);
+}
+
+static void audit_list_filters_and_pages(void **state)
+{
+        struct fixture *f = *state;
+        struct audit_rec *v = NULL;
+        int64_t id[8];
+        int n = -1;
+
+        begin(f);
+        id[0] = audit_put(f, "t1", "keys.create", "ka", 0);
+        id[1] = audit_put(f, "t2", "keys.create", "kb", 1);
+        id[2] = audit_put(f, "t1", "keys.revoke", "ka", 2);
+        id[3] = audit_put(f, "t1", "keys.create", "kc", 3);
+        id[4] = audit_put(f, "t2", "dead.purge", "kb", 4);
+        id[5] = audit_put(f, NULL, "keys.create", NULL, 5);
+        id[6] = audit_put(f, "t1", "keys.create", "ka", 6);
+        id[7] = audit_put(f, "t2", "keys.revoke", "ka", 7);
+        commit(f);
+
+        begin(f);
+        list_audit_ids(f, (struct audit_filter){.limit = 100}, id, 8);
+        list_audit_ids(f, (struct audit_filter){.limit = 3}, id, 3);
+        list_audit_ids(f, (struct audit_filter){.after_id = id[2], .limit = 3}, id + 3, 3);
+        list_audit_ids(f, (struct audit_filter){.after_id = id[7], .limit = 3}, NULL, 0);
+        /* One filter at a time. */
+        list_audit_ids(f, (struct audit_filter){.tenant = "t1", .limit = 100},
+                       (int64_t[]){id[0], id[2], id[3], id[6]}, 4);
+        list_audit_ids(f, (struct audit_filter){.tenant = "t2", .limit = 100},
+                       (int64_t[]){id[1], id[4], id[7]}, 3);
+        list_audit_ids(f, (struct audit_filter){.tenant = "nobody", .limit = 100}, NULL, 0);
+        list_audit_ids(f, (struct audit_filter){.action = "keys.create", .limit = 100},
+                       (int64_t[]){id[0], id[1], id[3], id[5], id[6]}, 5);
+        list_audit_ids(f, (struct audit_filter){.key_id = "ka", .limit = 100},
+                       (int64_t[]){id[0], id[2], id[6], id[7]}, 4);
+        /* Combined filters, each combination. */
+        list_audit_ids(f,
+                       (struct audit_filter){.tenant = "t1", .action = "keys.create", .limit = 100},
+                       (int64_t[]){id[0], id[3], id[6]}, 3);
+        list_audit_ids(f, (struct audit_filter){.tenant = "t1", .key_id = "ka", .limit = 100},
+                       (int64_t[]){id[0], id[2], id[6]}, 3);
+        list_audit_ids(f,
+                       (struct audit_filter){.action = "keys.revoke", .key_id = "ka", .limit = 100},
+                       (int64_t[]){id[2], id[7]}, 2);
+        list_audit_ids(f,
+                       (struct audit_filter){
+                           .tenant = "t1", .action = "keys.create", .key_id = "ka", .limit = 100},
+                       (int64_t[]){id[0], id[6]}, 2);
+        /* Cursor and limit together with a filter. */
+        list_audit_ids(f, (struct audit_filter){.tenant = "t1", .limit = 2},
+                       (int64_t[]){id[0], id[2]}, 2);
+        list_audit_ids(f, (struct audit_filter){.tenant = "t1", .after_id = id[2], .limit = 2},
+                       (int64_t[]){id[3], id[6]}, 2);
+        list_audit_ids(f, (struct audit_filter){.tenant = "t1", .after_id = id[6], .limit = 2},
+                       NULL, 0);
+        list_audit_ids(
+            f, (struct audit_filter){.action = "keys.create", .after_id = id[1], .limit = 2},
+            (int64_t[]){id[3], id[5]}, 2);
+        assert_int_equal(f->ops->audit_list(f->st, &(struct audit_filter){.limit = 0}, &v, &n),
+                         BATON_EINVAL);
+        assert_null(v);
+        assert_int_equal(n, 0);
+        commit(f);
+}
+
+static void savepoint_rollback_discards_keys_and_audit(void **state)
+{
+        struct fixture *f = *state;
+        struct key_rec k = {0};
+        struct audit_rec *v = NULL;
+        struct audit_filter all = {.limit = 100};
+        int64_t kept, n64 = -1;
+        int n = -1;
+
+        begin(f);
+        key_put(f, "k0000000000000001", "t1");
+        kept = audit_put(f, "t1", "keys.create", "k0000000000000001", 0);
+        commit(f);
+
+        /* An op that writes a tenant, a key, a key change and an audit record,
+         * then rolls back to its savepoint, leaves none of them. */
+        begin(f);
+        assert_int_equal(f->ops->savepoint(f->st), 0);
+        assert_int_equal(f->ops->tenant_ensure(f->st, "t9", T0), 0);
+        key_put(f, "k0000000000000002", "t9");
+        assert_int_equal(f->ops->key_get(f->st, "k0000000000000001", &k), 0);
+        k.revoked_at_ms = T0 + 5;
+        assert_int_equal(f->ops->key_update(f->st, &k), 0);
+        key_rec_free(&k);
+        audit_put(f, "t9", "keys.revoke", "k0000000000000001", 1);
+        assert_int_equal(f->ops->rollback_to(f->st), 0);
+        /* The next op of the batch commits. */
+        assert_int_equal(f->ops->savepoint(f->st), 0);
+        audit_put(f, "t1", "queue.update", NULL, 2);
+        assert_int_equal(f->ops->release(f->st), 0);
+        commit(f);
+
+        /* And a whole transaction rolled back keeps nothing either. */
+        begin(f);
+        key_put(f, "k0000000000000003", "t1");
+        audit_put(f, "t1", "keys.create", "k0000000000000003", 3);
+        assert_int_equal(f->ops->rollback(f->st), 0);
+
+        reopen(f);
+        begin(f);
+        assert_int_equal(f->ops->key_get(f->st, "k0000000000000002", &k), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->key_get(f->st, "k0000000000000003", &k), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->key_get(f->st, "k0000000000000001", &k), 0);
+        assert_int_equal(k.revoked_at_ms, 0);
+        key_rec_free(&k);
+        assert_int_equal(f->ops->key_count(f->st, &n64), 0);
+        assert_int_equal(n64, 1);
+        assert_int_equal(f->ops->audit_list(f->st, &all, &v, &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(v[0].id, kept);
+        assert_string_equal(v[1].action, "queue.update");
+        audit_recs_free(v, n);
+        commit(f);
+}
+
 /* ---- transactions and durability ---- */
 
 static void savepoint_isolates_one_op(void **state)
@@ -1633,6 +2176,162 @@ static void sqlite_file_uri_and_txn_guard(void **state)
         assert_int_equal(f->ops->open(&o, &st), BATON_EINVAL);
 }
 
+static void sqlite_migrates_a_version_1_store(void **state)
+{
+        struct fixture *f = *state;
+        struct store_opts o = {.uri = NULL, .sync_full = false, .busy_timeout_ms = 1000};
+        struct store *st = NULL;
+        struct queue_rec q = {0};
+        struct key_rec k = {0};
+        char path[4200];
+        sqlite3 *db = NULL;
+        sqlite3_stmt *s = NULL;
+        int v = -1;
+
+        /* A store exactly as a binary that knew only migration 1 left it, with
+         * some data in it. */
+        snprintf(path, sizeof(path), "%s/v1.db", f->dir);
+        assert_int_equal(
+            sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+            SQLITE_OK);
+        assert_int_equal(sqlite_migrate_to(db, sqlite_schema_newest() + 1), BATON_EINVAL);
+        assert_int_equal(sqlite_migrate_to(db, 1), 0);
+        assert_int_equal(sqlite_schema_read(db, &v), 0);
+        assert_int_equal(v, 1);
+        assert_int_not_equal(sqlite3_prepare_v2(db, "SELECT id FROM api_keys", -1, &s, NULL),
+                             SQLITE_OK);
+        sqlite3_finalize(s);
+        assert_int_equal(
+            sqlite3_exec(db, "INSERT INTO queues VALUES ('t1', 'mail', 1, 5, 6)", NULL, NULL, NULL),
+            SQLITE_OK);
+        sqlite3_close(db);
+
+        /* Opening it applies the rest and keeps the data. */
+        o.uri = path;
+        assert_int_equal(f->ops->open(&o, &st), 0);
+        assert_int_equal(f->ops->schema_version(st, &v), 0);
+        assert_int_equal(v, sqlite_schema_newest());
+        assert_true(v >= 2);
+        assert_int_equal(f->ops->begin(st), 0);
+        assert_int_equal(f->ops->queue_get(st, "t1", "mail", &q), 0);
+        assert_true(q.paused);
+        assert_int_equal(q.created_at_ms, 5);
+        queue_rec_free(&q);
+        assert_int_equal(f->ops->tenant_ensure(st, "default", T0), 0);
+        key_plain(&k, "k0000000000000001", "default");
+        assert_int_equal(f->ops->key_insert(st, &k), 0);
+        key_rec_free(&k);
+        assert_int_equal(
+            f->ops->audit_insert(st, &(struct audit_rec){.action = (char *)"keys.create"}), 0);
+        assert_int_equal(f->ops->commit(st), 0);
+        f->ops->close(st);
+
+        /* Each migration is recorded once; a second open applies nothing. */
+        assert_int_equal(f->ops->open(&o, &st), 0);
+        assert_int_equal(f->ops->begin(st), 0);
+        assert_int_equal(f->ops->key_get(st, "k0000000000000001", &k), 0);
+        key_rec_free(&k);
+        assert_int_equal(f->ops->commit(st), 0);
+        f->ops->close(st);
+        assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db,
+                                            "SELECT COUNT(*), MIN(version), MAX(version)"
+                                            " FROM schema_migrations",
+                                            -1, &s, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(s, 0), sqlite_schema_newest());
+        assert_int_equal(sqlite3_column_int(s, 1), 1);
+        assert_int_equal(sqlite3_column_int(s, 2), sqlite_schema_newest());
+        sqlite3_finalize(s);
+        sqlite3_close(db);
+}
+
+static void sqlite_tenant_keeps_first_created_at(void **state)
+{
+        struct fixture *f = *state;
+        sqlite3 *db;
+        sqlite3_stmt *s;
+
+        begin(f);
+        assert_int_equal(f->ops->tenant_ensure(f->st, "default", T0), 0);
+        assert_int_equal(f->ops->tenant_ensure(f->st, "default", T0 + 50), 0);
+        commit(f);
+        begin(f);
+        assert_int_equal(f->ops->tenant_ensure(f->st, "default", T0 + 99), 0);
+        assert_int_equal(f->ops->tenant_ensure(f->st, NULL, T0), BATON_EINVAL);
+        commit(f);
+        db = sqlite_raw(f);
+        assert_int_equal(
+            sqlite3_prepare_v2(db, "SELECT COUNT(*), MAX(created_at) FROM tenants", -1, &s, NULL),
+            SQLITE_OK);
+        assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(s, 0), 1);
+        assert_int_equal(sqlite3_column_int64(s, 1), T0);
+        sqlite3_finalize(s);
+        sqlite3_close(db);
+}
+
+/* Asserts that the plan of statement name contains want and never scans a
+ * table or sorts. */
+static void assert_plan_has(struct fixture *f, const char *name, const char *want)
+{
+        char plan[2048];
+
+        assert_int_equal(sqlite_explain(f->st, name, plan, sizeof(plan)), 0);
+        if (!strstr(plan, want) || strstr(plan, "SCAN ") || strstr(plan, "TEMP B-TREE"))
+                print_error("%s: expected %s, got:\n%s", name, want, plan);
+        assert_non_null(strstr(plan, want));
+        assert_null(strstr(plan, "SCAN "));
+        assert_null(strstr(plan, "TEMP B-TREE"));
+}
+
+static void sqlite_key_and_audit_plans(void **state)
+{
+        struct fixture *f = *state;
+        const char *tenants[] = {"default", "acme", "globex"};
+        const char *actions[] = {"keys.create", "keys.revoke", "queue.update", "dead.replay"};
+        sqlite3 *db;
+
+        /* Many audit records over a few tenants, actions and keys; then
+         * ANALYZE, so the planner weighs real statistics. */
+        begin(f);
+        for (int i = 0; i < 60; i++) {
+                char id[32];
+
+                snprintf(id, sizeof(id), "k%016x", i);
+                key_put(f, id, tenants[i % 3]);
+        }
+        for (int i = 0; i < 3000; i++) {
+                char key[32];
+
+                snprintf(key, sizeof(key), "k%016x", i % 60);
+                audit_put(f, tenants[i % 3], actions[i % 4], key, i);
+        }
+        commit(f);
+        db = sqlite_raw(f);
+        assert_int_equal(sqlite3_exec(db, "ANALYZE", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        reopen(f);
+
+        assert_plan_has(f, "key_get", "USING PRIMARY KEY");
+        assert_plan_has(f, "key_update", "USING PRIMARY KEY");
+        assert_plan_has(f, "key_list_tenant", "INDEX key_tenant");
+        assert_plan_has(f, "key_list_all", "USING PRIMARY KEY");
+        assert_plan_has(f, "audit_list/0", "USING INTEGER PRIMARY KEY");
+        assert_plan_has(f, "audit_list/1", "INDEX audit_tenant");
+        assert_plan_has(f, "audit_list/2", "INDEX audit_action");
+        assert_plan_has(f, "audit_list/4", "INDEX audit_key");
+        for (int bits = 0; bits < 8; bits++) {
+                char name[32];
+
+                snprintf(name, sizeof(name), "audit_list/%d", bits);
+                assert_plan_has(f, name, "SEARCH audit");
+        }
+        assert_int_equal(sqlite_explain(f->st, "audit_list/8", (char[8]){0}, 8), BATON_ENOTFOUND);
+        assert_plans_good(f);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 static const struct CMUnitTest sqlite_tests[] = {
@@ -1643,6 +2342,9 @@ static const struct CMUnitTest sqlite_tests[] = {
     T(sqlite_plan_check_catches_a_missing_index),
     T(sqlite_durability_settings),
     T(sqlite_file_uri_and_txn_guard),
+    T(sqlite_migrates_a_version_1_store),
+    T(sqlite_tenant_keeps_first_created_at),
+    T(sqlite_key_and_audit_plans),
 };
 
 static bool always(void)
@@ -1777,6 +2479,16 @@ static const struct CMUnitTest common_tests[] = {
     T(queue_ensure_get_put),
     T(queue_list_pages),
     T(queue_counts_per_state),
+    T(key_roundtrip_every_column),
+    T(key_insert_duplicate_id_conflicts),
+    T(key_get_not_found),
+    T(key_update_every_column),
+    T(key_list_by_tenant_and_all),
+    T(key_count_counts_every_key),
+    T(tenant_ensure_twice),
+    T(audit_insert_ids_ascend_and_roundtrip),
+    T(audit_list_filters_and_pages),
+    T(savepoint_rollback_discards_keys_and_audit),
     T(savepoint_isolates_one_op),
     T(savepoint_after_failed_op),
     T(rollback_discards_everything),
