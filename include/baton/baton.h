@@ -56,8 +56,9 @@ const char *baton_strerror(int rc);
  * the client until its next call (baton_client_last_error).
  *
  * Ownership: every object handed out through an out-parameter (struct baton_job,
- * struct baton_jobs, struct baton_queue, struct baton_queues, response bodies of
- * baton_request) belongs to the caller and is released with the matching
+ * struct baton_jobs, struct baton_queue, struct baton_queues, struct baton_key,
+ * struct baton_keys, struct baton_audit, response bodies of baton_request)
+ * belongs to the caller and is released with the matching
  * *_free function; all strings inside such an object belong to it and stay
  * valid until it is freed. Input strings are only read during the call.
  * JSON-valued inputs (payload, result, progress, backoff, extra) are JSON text
@@ -107,7 +108,9 @@ const struct baton_error *baton_client_last_error(const struct baton_client *c);
  * BATON_EIDEM, invalid_state -> BATON_ESTATE, already_settled and other 409s ->
  * BATON_ECONFLICT, 404 -> BATON_ENOTFOUND, 413 -> BATON_ETOOBIG,
  * *_out_of_range -> BATON_ERANGE, other 400s and 405 -> BATON_EINVAL, 401 ->
- * BATON_EAUTH, 403 -> BATON_EFORBIDDEN, 429 -> BATON_ERATE, 503
+ * BATON_EAUTH (unauthenticated), 403 -> BATON_EFORBIDDEN (forbidden: the
+ * message names the missing scope), 429 -> BATON_ERATE (rate_limited: wait
+ * retry_after_s of baton_client_last_error before calling again), 503
  * store_unavailable -> BATON_ESTORE, shutting_down -> BATON_ESHUTDOWN, other
  * 503s -> BATON_EBUSY. code may be NULL. */
 int baton_err_from_api(int http_status, const char *code);
@@ -362,6 +365,114 @@ int baton_dead_replay(struct baton_client *c, const char *queue, const char *con
                       bool all, int64_t *replayed);
 /* Deletes the dead jobs of a queue (up to the server's replay max per call). */
 int baton_dead_purge(struct baton_client *c, const char *queue, int64_t *purged);
+
+/* ---- API keys and the audit log ---- */
+
+/*
+ * An API key as the server described it (GET /v1/keys never includes the
+ * secret). Strings are NULL when the server sent null or nothing; times are Unix
+ * milliseconds, 0 when unset. scopes holds n_scopes scope names ("jobs:write",
+ * "admin", ...). The whole object, with members this struct does not name, is
+ * available as JSON text through baton_key_json.
+ *
+ * Ownership: a struct baton_key returned on its own is owned by the caller and
+ * freed with baton_key_free; every string and the scopes array belong to it.
+ */
+struct baton_key {
+        const char *id;
+        const char *key; /* the secret token: only in create and rotate answers */
+        const char *name;
+        const char *tenant;
+        const char *state;      /* "active", "revoked" or "expired" */
+        const char *created_by; /* id of the key that created it, or "bootstrap" */
+        const char *const *scopes;
+        size_t n_scopes;
+        int64_t created_at_ms;
+        int64_t expires_at_ms;           /* 0 = never */
+        int64_t revoked_at_ms;           /* 0 = not revoked */
+        int64_t rotated_at_ms;           /* 0 = never rotated */
+        int64_t previous_valid_until_ms; /* end of a rotation's grace period, 0 = none */
+        int64_t rate_max;                /* rate_limit.max; 0 = the server's default */
+        int64_t rate_per_ms;             /* rate_limit.per_ms */
+        struct baton_key_priv *priv;     /* library-internal */
+};
+/* The whole key object as compact JSON text, owned by the key. NULL only when
+ * memory runs out. */
+const char *baton_key_json(struct baton_key *k);
+/* Frees a key returned on its own (never an element of struct baton_keys).
+ * NULL is a no-op. */
+void baton_key_free(struct baton_key *k);
+
+struct baton_keys {
+        size_t n;
+        struct baton_key *v; /* owned by the list */
+        char *next;          /* NULL on the last page */
+};
+/* Frees the list and every key in it. NULL is a no-op. */
+void baton_keys_free(struct baton_keys *l);
+
+/* Key creation. A zeroed struct plus name is a request for a key of the
+ * caller's own tenant with no scopes; NULL / 0 members are left out. */
+struct baton_key_opts {
+        const char *name;          /* required */
+        const char *tenant;        /* NULL = the caller's tenant */
+        const char *const *scopes; /* n_scopes scope names */
+        size_t n_scopes;
+        const char *expires_at;        /* RFC 3339; NULL = never */
+        int64_t rate_max, rate_per_ms; /* both 0 = the server's default */
+};
+
+/* POST /v1/keys. *out (owned by the caller) carries the secret in out->key: it
+ * is shown only in this answer. Keys for a tenant other than the caller's need
+ * admin on tenant default. */
+int baton_key_create(struct baton_client *c, const struct baton_key_opts *o,
+                     struct baton_key **out);
+/* GET /v1/keys: tenant NULL = the caller's (the root admin may name one, or
+ * "*" for every tenant), limit 0 =
+ * server default, after NULL = first page. *out owned by the caller. */
+int baton_key_list(struct baton_client *c, const char *tenant, int limit, const char *after,
+                   struct baton_keys **out);
+/* DELETE /v1/keys/{id}: revokes the key, effective on the next request. *out
+ * may be NULL; otherwise owned by the caller. */
+int baton_key_revoke(struct baton_client *c, const char *id, struct baton_key **out);
+/* POST /v1/keys/{id}/rotate: a new secret (in (*out)->key); the old one stays
+ * valid for grace_ms (0 = not at all, < 0 = the server's default). *out owned
+ * by the caller. */
+int baton_key_rotate(struct baton_client *c, const char *id, int64_t grace_ms,
+                     struct baton_key **out);
+
+/* One audit log entry. Strings NULL when absent; detail is JSON text or NULL. */
+struct baton_audit_entry {
+        const char *id;
+        int64_t at_ms;
+        const char *key_id;
+        const char *tenant;
+        const char *action; /* "keys.create", "queue.update", "dead.replay", ... */
+        const char *target;
+        const char *request_id;
+        int status;         /* the HTTP status the audited call was answered with */
+        const char *code;   /* its error code, NULL on success */
+        const char *detail; /* JSON text or NULL */
+};
+
+struct baton_audit {
+        size_t n;
+        struct baton_audit_entry *v;   /* owned by the list, strings too */
+        char *next;                    /* NULL on the last page */
+        struct baton_audit_priv *priv; /* library-internal */
+};
+void baton_audit_free(struct baton_audit *l);
+
+struct baton_audit_filter {
+        const char *action; /* NULL = any */
+        const char *key_id; /* NULL = any */
+        const char *tenant; /* NULL = the caller's (admin may name any) */
+        int limit;          /* 0 = server default */
+        const char *after;  /* cursor; NULL = first page */
+};
+/* GET /v1/audit (admin). f may be NULL. *out owned by the caller. */
+int baton_audit_list(struct baton_client *c, const struct baton_audit_filter *f,
+                     struct baton_audit **out);
 
 /* ---- operations ---- */
 

@@ -1,12 +1,19 @@
 /*
  * main.c: the baton command. `baton [--url URL] [--json] <command> ...` operates
  * a batond server: health, enqueue, job get/list/cancel/retry, queue
- * list/get/pause/resume and dead list/replay/purge. Each command is one or a few
- * HTTP calls through libbaton's raw request; output is human-readable by
- * default and the server's own JSON with --json. Exit codes are a contract for
- * scripts: 0 ok, 1 the server refused (its message and code on stderr), 2 usage
- * error, 3 the server could not be reached. The server URL comes from --url,
- * then $BATON_URL, then http://127.0.0.1:7700.
+ * list/get/pause/resume, dead list/replay/purge, keys create/list/revoke/rotate,
+ * audit, and `work`, which turns any program into a worker (work.c). Each
+ * command is one or a few HTTP calls through libbaton; output is
+ * human-readable by default and the server's own JSON with --json. Exit codes
+ * are a contract for scripts (enum cli_exit, printed by --help).
+ *
+ * Where the server and key come from: the URL from --url, then $BATON_URL, then
+ * http://127.0.0.1:7700. The API key from --key-file FILE, then $BATON_KEY,
+ * then the admin key batond writes on first start beside its data:
+ * $BATON_DATA/admin.key, else ./baton-data/admin.key. With none of these no
+ * Authorization header is sent (a server started with --insecure-no-auth, or
+ * an older one, needs none). Assumes one command per process: nothing here is
+ * built for reuse beyond the process's life.
  */
 #include <errno.h>
 #include <limits.h>
@@ -14,34 +21,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 
 #define DEFAULT_URL "http://127.0.0.1:7700"
+#define DEFAULT_DATA_DIR "./baton-data"
+#define KEY_FILE_NAME "admin.key"
+#define KEY_FILE_MAX_BYTES 4096
 #define STDIN_MAX_BYTES (16u << 20)
-/* Each wait of `enqueue --wait` asks the server to hold the answer this long. */
-#define ENQUEUE_WAIT_STEP_MS 30000
-
-enum {
-        OPT_PRIORITY = 1 << 0,
-        OPT_DELAY = 1 << 1,
-        OPT_IDEM = 1 << 2,
-        OPT_WAIT = 1 << 3,
-        OPT_QUEUE = 1 << 4,
-        OPT_STATE = 1 << 5,
-        OPT_TYPE = 1 << 6,
-        OPT_LIMIT = 1 << 7,
-        OPT_AFTER = 1 << 8,
-        OPT_ALL = 1 << 9,
-};
 
 struct cmd {
         const char *group; /* first word */
         const char *name;  /* second word, NULL for one-word commands */
         const char *usage;
         const char *help;
-        unsigned opts;
+        unsigned long opts; /* OPT() bits of the options it takes */
         int min_pos, max_pos;
+        bool takes_command; /* everything after "--" is a command line (work) */
         int (*run)(struct cli *cli, struct cli_args *a);
 };
 
@@ -60,40 +57,103 @@ static int cmd_dead_replay(struct cli *cli, struct cli_args *a);
 static int cmd_dead_purge(struct cli *cli, struct cli_args *a);
 
 static const struct cmd cmds[] = {
-    {"health", NULL, "health", "Checks that the server is alive (GET /healthz).", 0, 0, 0,
+    {"health", NULL, "health", "Checks that the server is alive (GET /healthz).", 0, 0, 0, false,
      cmd_health},
     {"enqueue", NULL,
-     "enqueue QUEUE TYPE [PAYLOAD|-] [--priority P] [--delay-ms N] [--idempotency-key K] "
-     "[--wait]",
-     "Enqueues one job. PAYLOAD is JSON text, '-' reads it from stdin, default null.\n"
+     "enqueue QUEUE TYPE [PAYLOAD|@FILE|-] [--priority P] [--delay-ms N] [--max-attempts N] "
+     "[--idempotency-key K] [--wait]",
+     "Enqueues one job. PAYLOAD is JSON text, @FILE reads it from a file, '-' from stdin;\n"
+     "without one the payload is null.\n"
      "  --priority P          critical, high, normal (default) or low\n"
      "  --delay-ms N          run no earlier than N ms from now\n"
+     "  --max-attempts N      tries before the job goes dead (server default 4)\n"
      "  --idempotency-key K   a repeat with the same key returns the original job\n"
      "  --wait                wait until the job finishes; exit 0 when it completed,\n"
      "                        1 when it ended dead or cancelled",
-     OPT_PRIORITY | OPT_DELAY | OPT_IDEM | OPT_WAIT, 2, 3, cmd_enqueue},
-    {"job", "get", "job get ID", "Shows one job.", 0, 1, 1, cmd_job_get},
+     OPT(O_PRIORITY) | OPT(O_DELAY) | OPT(O_IDEM) | OPT(O_WAIT) | OPT(O_MAX_ATTEMPTS), 2, 3, false,
+     cmd_enqueue},
+    {"job", "get", "job get ID", "Shows one job.", 0, 1, 1, false, cmd_job_get},
     {"job", "list", "job list [--queue Q] [--state S] [--type T] [--limit N] [--after CURSOR]",
      "Lists jobs, ascending by id, one page at a time (the next page's cursor is printed).",
-     OPT_QUEUE | OPT_STATE | OPT_TYPE | OPT_LIMIT | OPT_AFTER, 0, 0, cmd_job_list},
+     OPT(O_QUEUE) | OPT(O_STATE) | OPT(O_TYPE) | OPT(O_LIMIT) | OPT(O_AFTER), 0, 0, false,
+     cmd_job_list},
     {"job", "cancel", "job cancel ID",
      "Cancels a job; a running job is asked to stop and is cancelled when it settles.", 0, 1, 1,
-     cmd_job_cancel},
-    {"job", "retry", "job retry ID", "Runs a dead or cancelled job again.", 0, 1, 1, cmd_job_retry},
+     false, cmd_job_cancel},
+    {"job", "retry", "job retry ID", "Runs a dead or cancelled job again.", 0, 1, 1, false,
+     cmd_job_retry},
     {"queue", "list", "queue list [--limit N] [--after CURSOR]",
-     "Lists queues with their job counts.", OPT_LIMIT | OPT_AFTER, 0, 0, cmd_queue_list},
-    {"queue", "get", "queue get QUEUE", "Shows one queue and its job counts.", 0, 1, 1,
+     "Lists queues with their job counts.", OPT(O_LIMIT) | OPT(O_AFTER), 0, 0, false,
+     cmd_queue_list},
+    {"queue", "get", "queue get QUEUE", "Shows one queue and its job counts.", 0, 1, 1, false,
      cmd_queue_get},
     {"queue", "pause", "queue pause QUEUE",
-     "Pauses a queue: claims get nothing, enqueues still succeed.", 0, 1, 1, cmd_queue_pause},
-    {"queue", "resume", "queue resume QUEUE", "Resumes a paused queue.", 0, 1, 1, cmd_queue_resume},
+     "Pauses a queue: claims get nothing, enqueues still succeed.", 0, 1, 1, false,
+     cmd_queue_pause},
+    {"queue", "resume", "queue resume QUEUE", "Resumes a paused queue.", 0, 1, 1, false,
+     cmd_queue_resume},
     {"dead", "list", "dead list QUEUE [--limit N] [--after CURSOR]",
-     "Lists the dead jobs of a queue.", OPT_LIMIT | OPT_AFTER, 1, 1, cmd_dead_list},
+     "Lists the dead jobs of a queue.", OPT(O_LIMIT) | OPT(O_AFTER), 1, 1, false, cmd_dead_list},
     {"dead", "replay", "dead replay QUEUE (--all | ID...)",
-     "Queues dead jobs again with a fresh attempt budget: the given ids, or all of them.", OPT_ALL,
-     1, CLI_POS_MAX, cmd_dead_replay},
-    {"dead", "purge", "dead purge QUEUE", "Deletes the dead jobs of a queue.", 0, 1, 1,
+     "Queues dead jobs again with a fresh attempt budget: the given ids, or all of them.",
+     OPT(O_ALL), 1, CLI_POS_MAX, false, cmd_dead_replay},
+    {"dead", "purge", "dead purge QUEUE", "Deletes the dead jobs of a queue.", 0, 1, 1, false,
      cmd_dead_purge},
+    {"keys", "create",
+     "keys create NAME [--tenant T] [--scopes S,S...] [--expires-at TIME] [--rate-max N "
+     "--rate-per-ms MS]",
+     "Creates an API key and prints its secret. The secret is shown only this once.\n"
+     "--scopes is required by the server (at least one scope).\n"
+     "  --tenant T            the key's tenant (default: your own; another one needs admin,\n"
+     "                        and is created when it does not exist)\n"
+     "  --scopes S,S...       jobs:write, jobs:read, work, cron:read, cron:write, cron:run,\n"
+     "                        admin (comma-separated)\n"
+     "  --expires-at TIME     RFC 3339 instant after which the key stops working\n"
+     "  --rate-max N --rate-per-ms MS   at most N requests per MS milliseconds",
+     OPT(O_TENANT) | OPT(O_SCOPES) | OPT(O_EXPIRES) | OPT(O_RATE_MAX) | OPT(O_RATE_PER), 1, 1,
+     false, cmd_keys_create},
+    {"keys", "list", "keys list [--tenant T|*] [--limit N] [--after CURSOR]",
+     "Lists API keys (never their secrets): your tenant's, another's (--tenant T), or\n"
+     "every tenant's (--tenant '*'); other tenants need admin on tenant default.",
+     OPT(O_TENANT) | OPT(O_LIMIT) | OPT(O_AFTER), 0, 0, false, cmd_keys_list},
+    {"keys", "revoke", "keys revoke ID",
+     "Revokes an API key; it stops working on the next request.", 0, 1, 1, false, cmd_keys_revoke},
+    {"keys", "rotate", "keys rotate ID [--grace-ms MS]",
+     "Gives a key a new secret (printed once); the old secret keeps working for MS ms\n"
+     "(--grace-ms; default 0: it stops at once).",
+     OPT(O_GRACE), 1, 1, false, cmd_keys_rotate},
+    {"audit", NULL, "audit [--action A] [--key-id K] [--tenant T] [--limit N] [--after CURSOR]",
+     "Lists audit log entries (needs admin): who changed keys, queue settings, dead letters.",
+     OPT(O_ACTION) | OPT(O_KEY_ID) | OPT(O_TENANT) | OPT(O_LIMIT) | OPT(O_AFTER), 0, 0, false,
+     cmd_audit},
+    {"work", NULL,
+     "work --queue Q [--concurrency N] [--lease-ms M] [--timeout-ms T] [--grace-ms G] "
+     "[--poll-ms P] [--worker ID] -- CMD [ARGS...]",
+     "Runs CMD once per job claimed from queue Q, up to N (default 1) at a time.\n"
+     "CMD gets the job's payload (JSON) on stdin and BATON_JOB_ID, BATON_JOB_TYPE,\n"
+     "BATON_JOB_ATTEMPT and BATON_JOB_QUEUE in its environment, in its own process group.\n"
+     "  exit 0                the job completes; stdout is the result (JSON when it parses,\n"
+     "                        otherwise a JSON string; at most 256 KiB)\n"
+     "  exit 75 (EX_TEMPFAIL) the job fails, retryable (the queue's backoff applies)\n"
+     "  exit 64-78 but 75     the job fails, not retryable: it goes dead (sysexits usage,\n"
+     "                        data, config... errors do not heal by retrying)\n"
+     "  any other exit/signal the job fails, retryable\n"
+     "  A failure's error is \"exit status N: \" plus the last 4 KiB of stderr.\n"
+     "  --lease-ms M          lease asked for on claim (default: each job's); a heartbeat\n"
+     "                        every M/3 ms keeps it while CMD runs\n"
+     "  --timeout-ms T        kill CMD's process group after T ms; the job fails retryable\n"
+     "                        with \"timeout after T ms\" (default: no timeout)\n"
+     "  --grace-ms G          on SIGTERM/SIGINT stop claiming and give running commands G ms\n"
+     "                        (default 20000) to finish, then kill them and fail their jobs\n"
+     "                        retryable; a second signal ends the grace period at once\n"
+     "  --poll-ms P           long-poll wait of each claim (default 5000)\n"
+     "  --worker ID           worker id (default HOST-PID)\n"
+     "A cancel request seen on a heartbeat kills CMD's process group and settles the job.\n"
+     "Exits 0 after a signal and a drain, 4 when the key is refused, 1 when the server\n"
+     "refuses the claim itself (for example --lease-ms out of range).",
+     OPT(O_QUEUE) | OPT(O_CONCURRENCY) | OPT(O_LEASE) | OPT(O_TIMEOUT) | OPT(O_GRACE) |
+         OPT(O_POLL) | OPT(O_WORKER),
+     0, 0, true, cmd_work},
 };
 
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -103,17 +163,25 @@ static void usage(FILE *f, const char *prog)
         size_t i;
 
         fprintf(f,
-                "usage: %s [--url URL] [--json] <command> [arguments]\n\n"
-                "Operates a batond server (URL from --url, $BATON_URL or %s).\n"
-                "  --url URL   server address\n"
-                "  --json      print the server's JSON instead of text\n\n"
+                "usage: %s [--url URL] [--key-file FILE] [--json] <command> [arguments]\n\n"
+                "Operates a batond server.\n"
+                "  --url URL        server address ($BATON_URL, default %s)\n"
+                "  --key-file FILE  read the API key from FILE; otherwise $BATON_KEY, otherwise\n"
+                "                   $BATON_DATA/%s or %s/%s (written by batond on first start)\n"
+                "  --json           print the server's JSON instead of text\n\n"
                 "commands:\n",
-                prog, DEFAULT_URL);
+                prog, DEFAULT_URL, KEY_FILE_NAME, DEFAULT_DATA_DIR, KEY_FILE_NAME);
         for (i = 0; i < N_CMDS; i++)
                 fprintf(f, "  %s\n", cmds[i].usage);
         fprintf(f,
-                "\nRun '%s <command> --help' for details. Exit codes: 0 ok, 1 refused by the "
-                "server,\n2 usage error, 3 server unreachable.\n",
+                "\nRun '%s <command> --help' for details.\n\n"
+                "Exit codes:\n"
+                "  0  ok\n"
+                "  1  refused by the server (4xx), or the job waited for did not complete\n"
+                "  2  usage error\n"
+                "  3  server unreachable or failing (5xx)\n"
+                "  4  authentication: no valid key (401) or a missing scope (403)\n"
+                "  5  rate limited (429); retry after the time printed\n",
                 prog);
 }
 
@@ -132,11 +200,7 @@ static void group_usage(FILE *f, const char *prog, const char *group)
                         fprintf(f, "  %s\n      %s\n", cmds[i].usage, cmds[i].help);
 }
 
-static int usage_error(const char *prog, const char *usage_line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Prints a usage error and the command's usage line; returns EXIT_USAGE. */
-static int usage_error(const char *prog, const char *usage_line, const char *fmt, ...)
+int cli_usage_error(const char *prog, const char *usage_line, const char *fmt, ...)
 {
         va_list ap;
 
@@ -153,6 +217,19 @@ static int usage_error(const char *prog, const char *usage_line, const char *fmt
 }
 
 /* ---- HTTP ---- */
+
+int cli_exit_for(int rc, int http_status)
+{
+        if (rc == 0 && http_status >= 200 && http_status < 300)
+                return EXIT_OK_;
+        if (rc == BATON_EHTTP || http_status >= 500)
+                return EXIT_UNREACHABLE;
+        if (rc == BATON_EAUTH || rc == BATON_EFORBIDDEN || http_status == 401 || http_status == 403)
+                return EXIT_AUTH;
+        if (rc == BATON_ERATE || http_status == 429)
+                return EXIT_RATE;
+        return EXIT_REFUSED;
+}
 
 int cli_call(struct cli *cli, const char *method, const char *path, const char *body,
              bool print_json, json_t **root)
@@ -181,7 +258,16 @@ int cli_call(struct cli *cli, const char *method, const char *path, const char *
                         e->message[0] ? e->message : "request refused",
                         e->code[0] ? e->code : "error", e->field[0] ? ", field " : "", e->field,
                         status);
-                ret = EXIT_REFUSED;
+                if (status == 401)
+                        fprintf(stderr,
+                                "%s: %s; set BATON_KEY or run beside batond's data directory "
+                                "(BATON_DATA)\n",
+                                cli->prog,
+                                cli->key ? "the API key was not accepted" : "no API key was found");
+                if (e->retry_after_s >= 0 && (status == 429 || status >= 500))
+                        fprintf(stderr, "%s: retry after %lld s\n", cli->prog,
+                                (long long)e->retry_after_s);
+                ret = cli_exit_for(baton_err_from_api(status, e->code), status);
                 goto out;
         }
         if (root) {
@@ -231,9 +317,7 @@ static int path_add(char *path, size_t cap, const char *s, bool escape)
         return 0;
 }
 
-/* Builds prefix + escaped seg + suffix into path. */
-static int make_path(char *path, size_t cap, const char *prefix, const char *seg,
-                     const char *suffix)
+int cli_make_path(char *path, size_t cap, const char *prefix, const char *seg, const char *suffix)
 {
         path[0] = '\0';
         if (path_add(path, cap, prefix, false) || (seg && path_add(path, cap, seg, true)) ||
@@ -242,8 +326,7 @@ static int make_path(char *path, size_t cap, const char *prefix, const char *seg
         return 0;
 }
 
-/* Appends "?k=v" / "&k=v" when v is set. */
-static int add_query(char *path, size_t cap, const char *k, const char *v)
+int cli_add_query(char *path, size_t cap, const char *k, const char *v)
 {
         if (!v)
                 return 0;
@@ -254,8 +337,7 @@ static int add_query(char *path, size_t cap, const char *k, const char *v)
         return 0;
 }
 
-/* Parses a non-negative decimal integer. */
-static int parse_count(const char *s, long long *out)
+int cli_parse_count(const char *s, long long *out)
 {
         char *end;
 
@@ -264,6 +346,21 @@ static int parse_count(const char *s, long long *out)
         if (errno || end == s || *end || *out < 0)
                 return -1;
         return 0;
+}
+
+int cli_opt_count(struct cli *cli, struct cli_args *a, enum cli_opt o, const char *name,
+                  long long min, long long max, long long *out)
+{
+        long long v;
+
+        if (!a->opt[o])
+                return EXIT_OK_;
+        if (cli_parse_count(a->opt[o], &v) != 0 || v < min || v > max)
+                return cli_usage_error(cli->prog, a->usage,
+                                       "%s needs an integer in %lld...%lld, not '%s'", name, min,
+                                       max, a->opt[o]);
+        *out = v;
+        return EXIT_OK_;
 }
 
 /* ---- commands ---- */
@@ -284,9 +381,9 @@ static int cmd_health(struct cli *cli, struct cli_args *a)
         return rc;
 }
 
-/* Reads all of stdin, up to STDIN_MAX_BYTES. Returns NULL on error (message
- * printed). The caller frees the text. */
-static char *read_stdin(const char *prog)
+/* Reads all of f (named what in messages), up to STDIN_MAX_BYTES. Returns NULL
+ * on error (message printed). The caller frees the text. */
+static char *read_all(FILE *f, const char *what, const char *prog)
 {
         size_t len = 0, cap = 4096, n;
         char *buf = malloc(cap);
@@ -296,7 +393,7 @@ static char *read_stdin(const char *prog)
                         char *p;
 
                         if (cap >= STDIN_MAX_BYTES) {
-                                fprintf(stderr, "%s: payload on stdin is over %u bytes\n", prog,
+                                fprintf(stderr, "%s: payload in %s is over %u bytes\n", prog, what,
                                         STDIN_MAX_BYTES);
                                 free(buf);
                                 return NULL;
@@ -307,7 +404,7 @@ static char *read_stdin(const char *prog)
                         buf = p;
                         cap *= 2;
                 }
-                n = fread(buf + len, 1, cap - len - 1, stdin);
+                n = fread(buf + len, 1, cap - len - 1, f);
                 if (n == 0)
                         break;
                 len += n;
@@ -316,13 +413,38 @@ static char *read_stdin(const char *prog)
                 fprintf(stderr, "%s: out of memory\n", prog);
                 return NULL;
         }
-        if (ferror(stdin)) {
-                fprintf(stderr, "%s: reading stdin: %s\n", prog, strerror(errno));
+        if (ferror(f)) {
+                fprintf(stderr, "%s: reading %s: %s\n", prog, what, strerror(errno));
                 free(buf);
                 return NULL;
         }
         buf[len] = '\0';
         return buf;
+}
+
+/* Reads the payload argument: JSON text, "-" for stdin or "@FILE". Returns the
+ * text to parse (in *text when it was read; the caller frees it) or NULL after
+ * printing why. */
+static const char *payload_source(const char *arg, char **text, const char *prog)
+{
+        FILE *f;
+
+        *text = NULL;
+        if (strcmp(arg, "-") == 0) {
+                *text = read_all(stdin, "stdin", prog);
+                return *text;
+        }
+        if (arg[0] != '@')
+                return arg;
+        f = fopen(arg + 1, "rb");
+        if (!f) {
+                fprintf(stderr, "%s: cannot open payload file %s: %s\n", prog, arg + 1,
+                        strerror(errno));
+                return NULL;
+        }
+        *text = read_all(f, arg + 1, prog);
+        fclose(f);
+        return *text;
 }
 
 /* Prints the outcome of a job that reached a terminal state and returns the
@@ -361,18 +483,14 @@ static int cmd_enqueue(struct cli *cli, struct cli_args *a)
         json_error_t jerr;
         char *text = NULL, *body = NULL, path[512];
         const char *id;
-        long long delay = 0;
+        long long delay = 0, max_attempts = 0;
         int rc = EXIT_USAGE, rounds;
 
         if (a->n_pos == 3) {
-                const char *src = a->pos[2];
+                const char *src = payload_source(a->pos[2], &text, cli->prog);
 
-                if (strcmp(src, "-") == 0) {
-                        text = read_stdin(cli->prog);
-                        if (!text)
-                                goto out;
-                        src = text;
-                }
+                if (!src)
+                        goto out;
                 payload = json_loads(src, JSON_DECODE_ANY, &jerr);
                 if (!payload) {
                         fprintf(stderr, "%s: payload is not valid JSON: %s\n", cli->prog,
@@ -380,9 +498,14 @@ static int cmd_enqueue(struct cli *cli, struct cli_args *a)
                         goto out;
                 }
         }
-        if (a->delay_ms && parse_count(a->delay_ms, &delay) != 0) {
+        if (a->opt[O_DELAY] && cli_parse_count(a->opt[O_DELAY], &delay) != 0) {
                 fprintf(stderr, "%s: --delay-ms needs a non-negative integer, not '%s'\n",
-                        cli->prog, a->delay_ms);
+                        cli->prog, a->opt[O_DELAY]);
+                goto out;
+        }
+        if (a->opt[O_MAX_ATTEMPTS] && cli_parse_count(a->opt[O_MAX_ATTEMPTS], &max_attempts) != 0) {
+                fprintf(stderr, "%s: --max-attempts needs a non-negative integer, not '%s'\n",
+                        cli->prog, a->opt[O_MAX_ATTEMPTS]);
                 goto out;
         }
         rc = EXIT_REFUSED;
@@ -390,10 +513,13 @@ static int cmd_enqueue(struct cli *cli, struct cli_args *a)
         if (!req || json_object_set_new(req, "queue", json_string(a->pos[0])) ||
             json_object_set_new(req, "type", json_string(a->pos[1])) ||
             (payload && json_object_set(req, "payload", payload)) ||
-            (a->priority && json_object_set_new(req, "priority", json_string(a->priority))) ||
-            (a->delay_ms && json_object_set_new(req, "delay_ms", json_integer(delay))) ||
-            (a->idempotency_key &&
-             json_object_set_new(req, "idempotency_key", json_string(a->idempotency_key)))) {
+            (a->opt[O_PRIORITY] &&
+             json_object_set_new(req, "priority", json_string(a->opt[O_PRIORITY]))) ||
+            (a->opt[O_DELAY] && json_object_set_new(req, "delay_ms", json_integer(delay))) ||
+            (a->opt[O_MAX_ATTEMPTS] &&
+             json_object_set_new(req, "max_attempts", json_integer(max_attempts))) ||
+            (a->opt[O_IDEM] &&
+             json_object_set_new(req, "idempotency_key", json_string(a->opt[O_IDEM])))) {
                 /* json_string refuses text that is not UTF-8. */
                 fprintf(stderr, "%s: arguments must be UTF-8 text\n", cli->prog);
                 rc = EXIT_USAGE;
@@ -402,7 +528,7 @@ static int cmd_enqueue(struct cli *cli, struct cli_args *a)
         body = json_dumps(req, JSON_COMPACT);
         if (!body)
                 goto out;
-        rc = cli_call(cli, "POST", "/v1/jobs", body, !a->wait, &root);
+        rc = cli_call(cli, "POST", "/v1/jobs", body, !a->opt[O_WAIT], &root);
         if (rc != EXIT_OK_)
                 goto out;
         job = json_object_get(root, "job");
@@ -418,11 +544,11 @@ static int cmd_enqueue(struct cli *cli, struct cli_args *a)
                                                                         : "enqueued",
                        id, a->pos[0], a->pos[1],
                        json_string_value(json_object_get(job, "state")) ?: "?");
-        if (!a->wait)
+        if (!a->opt[O_WAIT])
                 goto out;
         /* The id must reach a pipe or file now, not when the job ends. */
         fflush(stdout);
-        if (make_path(path, sizeof(path), "/v1/jobs/", id, "?wait_ms=30000")) {
+        if (cli_make_path(path, sizeof(path), "/v1/jobs/", id, "?wait_ms=30000")) {
                 rc = EXIT_USAGE;
                 goto out;
         }
@@ -467,8 +593,8 @@ static int job_call(struct cli *cli, const char *method, const char *id, const c
         char path[512];
         int rc;
 
-        if (make_path(path, sizeof(path), "/v1/jobs/", id, suffix))
-                return usage_error(cli->prog, NULL, "job id too long: %s", id);
+        if (cli_make_path(path, sizeof(path), "/v1/jobs/", id, suffix))
+                return cli_usage_error(cli->prog, NULL, "job id too long: %s", id);
         rc = cli_call(cli, method, path, body, true, &root);
         if (rc != EXIT_OK_ || cli->json)
                 goto out;
@@ -527,9 +653,10 @@ static int check_limit(struct cli *cli, struct cli_args *a)
 {
         long long v;
 
-        if (a->limit && parse_count(a->limit, &v) != 0)
-                return usage_error(cli->prog, NULL,
-                                   "--limit needs a non-negative integer, not '%s'", a->limit);
+        if (a->opt[O_LIMIT] && cli_parse_count(a->opt[O_LIMIT], &v) != 0)
+                return cli_usage_error(cli->prog, NULL,
+                                       "--limit needs a non-negative integer, not '%s'",
+                                       a->opt[O_LIMIT]);
         return EXIT_OK_;
 }
 
@@ -539,12 +666,12 @@ static int cmd_job_list(struct cli *cli, struct cli_args *a)
 
         if (check_limit(cli, a))
                 return EXIT_USAGE;
-        if (add_query(path, sizeof(path), "queue", a->queue) ||
-            add_query(path, sizeof(path), "state", a->state) ||
-            add_query(path, sizeof(path), "type", a->type) ||
-            add_query(path, sizeof(path), "limit", a->limit) ||
-            add_query(path, sizeof(path), "after", a->after))
-                return usage_error(cli->prog, NULL, "%s", "arguments too long");
+        if (cli_add_query(path, sizeof(path), "queue", a->opt[O_QUEUE]) ||
+            cli_add_query(path, sizeof(path), "state", a->opt[O_STATE]) ||
+            cli_add_query(path, sizeof(path), "type", a->opt[O_TYPE]) ||
+            cli_add_query(path, sizeof(path), "limit", a->opt[O_LIMIT]) ||
+            cli_add_query(path, sizeof(path), "after", a->opt[O_AFTER]))
+                return cli_usage_error(cli->prog, NULL, "%s", "arguments too long");
         return list_jobs(cli, path);
 }
 
@@ -557,9 +684,9 @@ static int cmd_queue_list(struct cli *cli, struct cli_args *a)
 
         if (check_limit(cli, a))
                 return EXIT_USAGE;
-        if (add_query(path, sizeof(path), "limit", a->limit) ||
-            add_query(path, sizeof(path), "after", a->after))
-                return usage_error(cli->prog, NULL, "%s", "arguments too long");
+        if (cli_add_query(path, sizeof(path), "limit", a->opt[O_LIMIT]) ||
+            cli_add_query(path, sizeof(path), "after", a->opt[O_AFTER]))
+                return cli_usage_error(cli->prog, NULL, "%s", "arguments too long");
         rc = cli_call(cli, "GET", path, NULL, true, &root);
         if (rc == EXIT_OK_ && !cli->json) {
                 print_queue_table(json_object_get(root, "queues"));
@@ -578,8 +705,8 @@ static int queue_call(struct cli *cli, const char *method, const char *name, con
         char path[512];
         int rc;
 
-        if (make_path(path, sizeof(path), "/v1/queues/", name, NULL))
-                return usage_error(cli->prog, NULL, "queue name too long: %s", name);
+        if (cli_make_path(path, sizeof(path), "/v1/queues/", name, NULL))
+                return cli_usage_error(cli->prog, NULL, "queue name too long: %s", name);
         rc = cli_call(cli, method, path, body, true, &root);
         if (rc == EXIT_OK_ && !cli->json) {
                 if (verb)
@@ -612,10 +739,10 @@ static int cmd_dead_list(struct cli *cli, struct cli_args *a)
 
         if (check_limit(cli, a))
                 return EXIT_USAGE;
-        if (make_path(path, sizeof(path), "/v1/queues/", a->pos[0], "/dead") ||
-            add_query(path, sizeof(path), "limit", a->limit) ||
-            add_query(path, sizeof(path), "after", a->after))
-                return usage_error(cli->prog, NULL, "%s", "arguments too long");
+        if (cli_make_path(path, sizeof(path), "/v1/queues/", a->pos[0], "/dead") ||
+            cli_add_query(path, sizeof(path), "limit", a->opt[O_LIMIT]) ||
+            cli_add_query(path, sizeof(path), "after", a->opt[O_AFTER]))
+                return cli_usage_error(cli->prog, NULL, "%s", "arguments too long");
         return list_jobs(cli, path);
 }
 
@@ -627,8 +754,8 @@ static int dead_call(struct cli *cli, const char *method, const char *queue, con
         char path[512];
         int rc;
 
-        if (make_path(path, sizeof(path), "/v1/queues/", queue, suffix))
-                return usage_error(cli->prog, NULL, "queue name too long: %s", queue);
+        if (cli_make_path(path, sizeof(path), "/v1/queues/", queue, suffix))
+                return cli_usage_error(cli->prog, NULL, "queue name too long: %s", queue);
         rc = cli_call(cli, method, path, body, true, &root);
         if (rc == EXIT_OK_ && !cli->json)
                 printf("%s %lld\n", member,
@@ -643,16 +770,16 @@ static int cmd_dead_replay(struct cli *cli, struct cli_args *a)
         char *body = NULL;
         int i, rc = EXIT_REFUSED;
 
-        if (a->all == (a->n_pos > 1))
-                return usage_error(cli->prog, a->usage, "%s",
-                                   "give either --all or one or more job ids");
+        if ((a->opt[O_ALL] != NULL) == (a->n_pos > 1))
+                return cli_usage_error(cli->prog, a->usage, "%s",
+                                       "give either --all or one or more job ids");
         req = json_object();
         ids = json_array();
         if (!req || !ids) {
                 json_decref(ids);
                 goto out;
         }
-        if (a->all) {
+        if (a->opt[O_ALL]) {
                 json_decref(ids);
                 if (json_object_set_new(req, "all", json_true()))
                         goto out;
@@ -680,58 +807,36 @@ static int cmd_dead_purge(struct cli *cli, struct cli_args *a)
 
 struct optdef {
         const char *name;
-        unsigned bit;
+        enum cli_opt opt;
         bool takes_value;
 };
 
 static const struct optdef optdefs[] = {
-    {"--priority", OPT_PRIORITY, true},
-    {"--delay-ms", OPT_DELAY, true},
-    {"--idempotency-key", OPT_IDEM, true},
-    {"--wait", OPT_WAIT, false},
-    {"--queue", OPT_QUEUE, true},
-    {"--state", OPT_STATE, true},
-    {"--type", OPT_TYPE, true},
-    {"--limit", OPT_LIMIT, true},
-    {"--after", OPT_AFTER, true},
-    {"--all", OPT_ALL, false},
+    {"--priority", O_PRIORITY, true},
+    {"--delay-ms", O_DELAY, true},
+    {"--idempotency-key", O_IDEM, true},
+    {"--wait", O_WAIT, false},
+    {"--queue", O_QUEUE, true},
+    {"--state", O_STATE, true},
+    {"--type", O_TYPE, true},
+    {"--limit", O_LIMIT, true},
+    {"--after", O_AFTER, true},
+    {"--all", O_ALL, false},
+    {"--tenant", O_TENANT, true},
+    {"--scopes", O_SCOPES, true},
+    {"--expires-at", O_EXPIRES, true},
+    {"--rate-max", O_RATE_MAX, true},
+    {"--rate-per-ms", O_RATE_PER, true},
+    {"--grace-ms", O_GRACE, true},
+    {"--action", O_ACTION, true},
+    {"--key-id", O_KEY_ID, true},
+    {"--concurrency", O_CONCURRENCY, true},
+    {"--lease-ms", O_LEASE, true},
+    {"--timeout-ms", O_TIMEOUT, true},
+    {"--poll-ms", O_POLL, true},
+    {"--worker", O_WORKER, true},
+    {"--max-attempts", O_MAX_ATTEMPTS, true},
 };
-
-static void set_opt(struct cli_args *a, unsigned bit, const char *v)
-{
-        switch (bit) {
-        case OPT_PRIORITY:
-                a->priority = v;
-                break;
-        case OPT_DELAY:
-                a->delay_ms = v;
-                break;
-        case OPT_IDEM:
-                a->idempotency_key = v;
-                break;
-        case OPT_WAIT:
-                a->wait = true;
-                break;
-        case OPT_QUEUE:
-                a->queue = v;
-                break;
-        case OPT_STATE:
-                a->state = v;
-                break;
-        case OPT_TYPE:
-                a->type = v;
-                break;
-        case OPT_LIMIT:
-                a->limit = v;
-                break;
-        case OPT_AFTER:
-                a->after = v;
-                break;
-        case OPT_ALL:
-                a->all = true;
-                break;
-        }
-}
 
 /* Splits "--name=value"; returns the length of the name part. */
 static size_t opt_name_len(const char *arg)
@@ -741,28 +846,43 @@ static size_t opt_name_len(const char *arg)
         return eq ? (size_t)(eq - arg) : strlen(arg);
 }
 
+/* Global options that take a value: --url and --key-file. */
+struct global {
+        const char *url;
+        const char *key_file;
+};
+
 /*
- * Handles a global option at argv[*i] (--url, --json); returns 1 when it was
- * one, 0 when not, or -1 on a usage error (message printed).
+ * Handles a global option at argv[*i] (--url, --key-file, --json); returns 1
+ * when it was one, 0 when not, or -1 on a usage error (message printed).
  */
-static int global_opt(struct cli *cli, int argc, char **argv, int *i)
+static int global_opt(struct cli *cli, struct global *g, int argc, char **argv, int *i)
 {
+        static const char *const names[] = {"--url", "--key-file"};
         const char *arg = argv[*i];
-        size_t n = opt_name_len(arg);
+        size_t n = opt_name_len(arg), k;
 
         if (strcmp(arg, "--json") == 0) {
                 cli->json = true;
                 return 1;
         }
-        if (n == 5 && strncmp(arg, "--url", 5) == 0) {
-                if (arg[5] == '=') {
-                        cli->url = arg + 6;
+        for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+                const char *v;
+
+                if (n != strlen(names[k]) || strncmp(arg, names[k], n) != 0)
+                        continue;
+                if (arg[n] == '=') {
+                        v = arg + n + 1;
                 } else if (*i + 1 < argc) {
-                        cli->url = argv[++*i];
+                        v = argv[++*i];
                 } else {
-                        usage_error(cli->prog, NULL, "%s", "--url needs a value");
+                        cli_usage_error(cli->prog, NULL, "%s needs a value", names[k]);
                         return -1;
                 }
+                if (k == 0)
+                        g->url = v;
+                else
+                        g->key_file = v;
                 return 1;
         }
         return 0;
@@ -775,8 +895,8 @@ static bool is_help(const char *arg)
 
 /* Parses the arguments after the command words. Returns EXIT_OK_, EXIT_USAGE,
  * or -1 when --help was printed. */
-static int parse_args(struct cli *cli, const struct cmd *c, int argc, char **argv, int first,
-                      struct cli_args *a)
+static int parse_args(struct cli *cli, struct global *gl, const struct cmd *c, int argc,
+                      char **argv, int first, struct cli_args *a)
 {
         bool opts_done = false;
         int i;
@@ -787,12 +907,23 @@ static int parse_args(struct cli *cli, const struct cmd *c, int argc, char **arg
                 int g;
 
                 if (!opts_done && strcmp(arg, "--") == 0) {
+                        if (c->takes_command) {
+                                a->cmd_argv = argv + i + 1;
+                                a->cmd_argc = argc - i - 1;
+                                break;
+                        }
                         opts_done = true;
                         continue;
                 }
                 if (opts_done || arg[0] != '-' || strcmp(arg, "-") == 0) {
+                        if (c->takes_command)
+                                return cli_usage_error(cli->prog, c->usage,
+                                                       "unexpected argument %s (the command "
+                                                       "goes after --)",
+                                                       arg);
                         if (a->n_pos >= CLI_POS_MAX)
-                                return usage_error(cli->prog, c->usage, "%s", "too many arguments");
+                                return cli_usage_error(cli->prog, c->usage, "%s",
+                                                       "too many arguments");
                         a->pos[a->n_pos++] = arg;
                         continue;
                 }
@@ -800,7 +931,7 @@ static int parse_args(struct cli *cli, const struct cmd *c, int argc, char **arg
                         cmd_usage(stdout, cli->prog, c);
                         return -1;
                 }
-                g = global_opt(cli, argc, argv, &i);
+                g = global_opt(cli, gl, argc, argv, &i);
                 if (g < 0)
                         return EXIT_USAGE;
                 if (g > 0)
@@ -808,45 +939,108 @@ static int parse_args(struct cli *cli, const struct cmd *c, int argc, char **arg
                 n = opt_name_len(arg);
                 for (k = 0; k < sizeof(optdefs) / sizeof(optdefs[0]); k++)
                         if (strlen(optdefs[k].name) == n && strncmp(arg, optdefs[k].name, n) == 0 &&
-                            (c->opts & optdefs[k].bit))
+                            (c->opts & OPT(optdefs[k].opt)))
                                 break;
                 if (k == sizeof(optdefs) / sizeof(optdefs[0]))
-                        return usage_error(cli->prog, c->usage, "unknown option %s", arg);
+                        return cli_usage_error(cli->prog, c->usage, "unknown option %s", arg);
                 if (!optdefs[k].takes_value) {
                         if (arg[n] == '=')
-                                return usage_error(cli->prog, c->usage, "%s takes no value",
-                                                   optdefs[k].name);
-                        set_opt(a, optdefs[k].bit, NULL);
+                                return cli_usage_error(cli->prog, c->usage, "%s takes no value",
+                                                       optdefs[k].name);
+                        a->opt[optdefs[k].opt] = "";
                 } else if (arg[n] == '=') {
-                        set_opt(a, optdefs[k].bit, arg + n + 1);
+                        a->opt[optdefs[k].opt] = arg + n + 1;
                 } else if (i + 1 < argc) {
-                        set_opt(a, optdefs[k].bit, argv[++i]);
+                        a->opt[optdefs[k].opt] = argv[++i];
                 } else {
-                        return usage_error(cli->prog, c->usage, "%s needs a value",
-                                           optdefs[k].name);
+                        return cli_usage_error(cli->prog, c->usage, "%s needs a value",
+                                               optdefs[k].name);
                 }
         }
         if (a->n_pos < c->min_pos)
-                return usage_error(cli->prog, c->usage, "%s", "missing arguments");
+                return cli_usage_error(cli->prog, c->usage, "%s", "missing arguments");
         if (a->n_pos > c->max_pos)
-                return usage_error(cli->prog, c->usage, "unexpected argument %s",
-                                   a->pos[c->max_pos]);
+                return cli_usage_error(cli->prog, c->usage, "unexpected argument %s",
+                                       a->pos[c->max_pos]);
         return EXIT_OK_;
+}
+
+/*
+ * Reads an API key from path into *out (caller frees), trimming whitespace.
+ * Returns 0 (with *out NULL when the file does not exist and missing_ok), or
+ * EXIT_USAGE after printing why the file cannot be used.
+ */
+static int read_key_file(const char *prog, const char *path, bool missing_ok, char **out)
+{
+        char buf[KEY_FILE_MAX_BYTES + 1];
+        size_t n, s = 0;
+        FILE *f;
+
+        *out = NULL;
+        f = fopen(path, "r");
+        if (!f) {
+                if (errno == ENOENT && missing_ok)
+                        return 0;
+                fprintf(stderr, "%s: cannot read key file %s: %s\n", prog, path, strerror(errno));
+                return EXIT_USAGE;
+        }
+        n = fread(buf, 1, KEY_FILE_MAX_BYTES, f);
+        fclose(f);
+        buf[n] = '\0';
+        while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
+                     buf[n - 1] == '\t'))
+                buf[--n] = '\0';
+        while (buf[s] == ' ' || buf[s] == '\t' || buf[s] == '\n' || buf[s] == '\r')
+                s++;
+        if (!buf[s]) {
+                fprintf(stderr, "%s: key file %s is empty\n", prog, path);
+                return EXIT_USAGE;
+        }
+        *out = strdup(buf + s);
+        if (!*out) {
+                fprintf(stderr, "%s: out of memory\n", prog);
+                return EXIT_USAGE;
+        }
+        return 0;
+}
+
+/* Finds the API key: --key-file, $BATON_KEY, $BATON_DATA/admin.key, then
+ * ./baton-data/admin.key. No key at all is not an error. */
+static int find_key(struct cli *cli, const char *key_file)
+{
+        const char *env = getenv("BATON_KEY"), *data = getenv("BATON_DATA");
+        char path[PATH_MAX];
+        int rc;
+
+        if (key_file) {
+                cli->key_from = key_file;
+                return read_key_file(cli->prog, key_file, false, &cli->key);
+        }
+        if (env && *env) {
+                cli->key_from = "$BATON_KEY";
+                cli->key = strdup(env);
+                return cli->key ? 0 : EXIT_USAGE;
+        }
+        if (snprintf(path, sizeof(path), "%s/%s", data && *data ? data : DEFAULT_DATA_DIR,
+                     KEY_FILE_NAME) >= (int)sizeof(path))
+                return 0;
+        rc = read_key_file(cli->prog, path, true, &cli->key);
+        if (rc == 0 && cli->key)
+                cli->key_from = "admin.key";
+        return rc;
 }
 
 int main(int argc, char **argv)
 {
         struct cli cli = {0};
+        struct global gl = {0};
         struct cli_args a;
         const struct cmd *c = NULL;
-        const char *env;
         bool group_known = false;
         size_t k;
         int i, rc;
 
         cli.prog = "baton";
-        env = getenv("BATON_URL");
-        cli.url = env && *env ? env : DEFAULT_URL;
         memset(&a, 0, sizeof(a));
 
         /* Global options before the command. */
@@ -857,11 +1051,11 @@ int main(int argc, char **argv)
                         usage(stdout, cli.prog);
                         return EXIT_OK_;
                 }
-                g = global_opt(&cli, argc, argv, &i);
+                g = global_opt(&cli, &gl, argc, argv, &i);
                 if (g < 0)
                         return EXIT_USAGE;
                 if (g == 0)
-                        return usage_error(cli.prog, NULL, "unknown option %s", argv[i]);
+                        return cli_usage_error(cli.prog, NULL, "unknown option %s", argv[i]);
         }
         if (i >= argc) {
                 usage(stderr, cli.prog);
@@ -882,7 +1076,7 @@ int main(int argc, char **argv)
         }
         if (!c) {
                 if (!group_known)
-                        return usage_error(cli.prog, NULL, "unknown command %s", argv[i]);
+                        return cli_usage_error(cli.prog, NULL, "unknown command %s", argv[i]);
                 if (i + 1 < argc && is_help(argv[i + 1])) {
                         group_usage(stdout, cli.prog, argv[i]);
                         return EXIT_OK_;
@@ -894,14 +1088,28 @@ int main(int argc, char **argv)
                 return EXIT_USAGE;
         }
         a.usage = c->usage;
-        rc = parse_args(&cli, c, argc, argv, i + (c->name ? 2 : 1), &a);
+        rc = parse_args(&cli, &gl, c, argc, argv, i + (c->name ? 2 : 1), &a);
         if (rc < 0)
                 return EXIT_OK_;
         if (rc != EXIT_OK_)
                 return rc;
-        if (baton_client_new(cli.url, getenv("BATON_API_KEY"), &cli.client) != 0)
-                return usage_error(cli.prog, NULL, "invalid server URL %s", cli.url);
+        if (gl.url) {
+                cli.url = gl.url;
+        } else {
+                const char *env = getenv("BATON_URL");
+
+                cli.url = env && *env ? env : DEFAULT_URL;
+        }
+        rc = find_key(&cli, gl.key_file);
+        if (rc != EXIT_OK_)
+                goto out;
+        if (baton_client_new(cli.url, cli.key, &cli.client) != 0) {
+                rc = cli_usage_error(cli.prog, NULL, "invalid server URL %s", cli.url);
+                goto out;
+        }
         rc = c->run(&cli, &a);
+out:
         baton_client_free(cli.client);
+        free(cli.key);
         return rc;
 }

@@ -138,3 +138,91 @@ void print_queue_table(const json_t *queues)
                 printf("\n");
         }
 }
+
+/* Joins the string members of arr with commas into buf. */
+static const char *join(const json_t *arr, char *buf, size_t cap)
+{
+        size_t i, len = 0;
+        json_t *v;
+
+        buf[0] = '\0';
+        json_array_foreach(arr, i, v)
+        {
+                const char *str = json_string_value(v);
+                int w;
+
+                if (!str)
+                        continue;
+                w = snprintf(buf + len, cap - len, "%s%s", len ? "," : "", str);
+                if (w < 0 || (size_t)w >= cap - len)
+                        break;
+                len += (size_t)w;
+        }
+        return len ? buf : "-";
+}
+
+void print_key(const json_t *key)
+{
+        json_t *rl = json_object_get(key, "rate_limit");
+        char scopes[256];
+
+        printf("%-16s %s\n", "id", s(key, "id"));
+        printf("%-16s %s\n", "name", s(key, "name"));
+        printf("%-16s %s\n", "tenant", s(key, "tenant"));
+        field(key, "state");
+        printf("%-16s %s\n", "scopes",
+               join(json_object_get(key, "scopes"), scopes, sizeof(scopes)));
+        field(key, "created_at");
+        field(key, "expires_at");
+        field(key, "rotated_at");
+        field(key, "revoked_at");
+        field(key, "previous_valid_until");
+        field(key, "created_by");
+        if (json_is_object(rl) && json_integer_value(json_object_get(rl, "max")))
+                printf("%-16s %lld per %lld ms\n", "rate_limit", n(rl, "max"), n(rl, "per_ms"));
+        /* The secret comes last, so it is easy to copy and hard to miss. */
+        field(key, "key");
+}
+
+void print_key_table(const json_t *keys)
+{
+        char scopes[256];
+        size_t i;
+        json_t *k;
+
+        printf("%-18s %-20s %-16s %-30s %-8s %s\n", "ID", "NAME", "TENANT", "SCOPES", "STATUS",
+               "CREATED_AT");
+        json_array_foreach(keys, i, k)
+        {
+                const char *status = json_string_value(json_object_get(k, "state"));
+                json_t *rev = json_object_get(k, "revoked_at");
+
+                /* state is the server's word; revoked_at the fallback. */
+                if (!status)
+                        status = rev && !json_is_null(rev) ? "revoked" : "active";
+                printf("%-18s %-20s %-16s %-30s %-8s %s\n", s(k, "id"), s(k, "name"),
+                       s(k, "tenant"), join(json_object_get(k, "scopes"), scopes, sizeof(scopes)),
+                       status, s(k, "created_at"));
+        }
+}
+
+void print_audit_table(const json_t *entries)
+{
+        size_t i;
+        json_t *e;
+
+        printf("%-24s %-18s %-12s %-16s %-20s %-6s %s\n", "AT", "KEY_ID", "TENANT", "ACTION",
+               "TARGET", "STATUS", "CODE");
+        json_array_foreach(entries, i, e)
+        {
+                json_t *st = json_object_get(e, "status");
+                char status[24];
+
+                if (json_is_integer(st))
+                        snprintf(status, sizeof(status), "%lld", (long long)json_integer_value(st));
+                else
+                        snprintf(status, sizeof(status), "%s", s(e, "status"));
+                printf("%-24s %-18s %-12s %-16s %-20s %-6s %s\n", s(e, "at"), s(e, "key_id"),
+                       s(e, "tenant"), s(e, "action"), s(e, "target"), status, s(e, "code"));
+        }
+}

@@ -259,7 +259,8 @@ int baton_err_from_api(int http_status, const char *code)
                     {"already_settled", BATON_ECONFLICT},  {"not_found", BATON_ENOTFOUND},
                     {"route_not_found", BATON_ENOTFOUND},  {"store_unavailable", BATON_ESTORE},
                     {"shutting_down", BATON_ESHUTDOWN},    {"queue_full", BATON_EBUSY},
-                    {"method_not_allowed", BATON_EINVAL},
+                    {"method_not_allowed", BATON_EINVAL},  {"unauthenticated", BATON_EAUTH},
+                    {"forbidden", BATON_EFORBIDDEN},       {"rate_limited", BATON_ERATE},
                 };
                 size_t i;
 

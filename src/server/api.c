@@ -1,8 +1,8 @@
 /*
  * api.c: the route table of batond (every path of docs/api.md, in step with
- * docs/openapi.json) and the small helpers all handlers share: submitting an
- * op with the shutdown answer, answering with a built JSON text, and the time
- * left before a long-poll deadline.
+ * docs/openapi.json, each with the scope it needs and its audit action) and the small helpers all
+ * handlers share: submitting an op with the shutdown answer, answering with a built JSON text, and
+ * the time left before a long-poll deadline.
  *
  * Workload: every request passes through here once to be answered. Loop
  * thread only. Assumes http.c matches routes in table order and hands each
@@ -11,34 +11,64 @@
 #include <event2/http.h>
 
 #include "baton/baton.h"
+#include "core/keys.h"
 #include "server/api_internal.h"
 
+#define W SCOPE_JOBS_WRITE
+#define R SCOPE_JOBS_READ
+#define K SCOPE_WORK
+#define A SCOPE_ADMIN
+#define KEY HTTP_AUTH_KEY
+
 const struct http_route api_routes[] = {
-    {EVHTTP_REQ_POST, "/v1/jobs", "jobs_enqueue", api_jobs_enqueue, HTTP_BODY_REQUIRED},
-    {EVHTTP_REQ_GET, "/v1/jobs", "jobs_list", api_jobs_list, HTTP_BODY_NONE},
-    {EVHTTP_REQ_GET, "/v1/jobs/{id}", "jobs_get", api_jobs_get, HTTP_BODY_NONE},
-    {EVHTTP_REQ_DELETE, "/v1/jobs/{id}", "jobs_cancel", api_jobs_cancel, HTTP_BODY_NONE},
-    {EVHTTP_REQ_POST, "/v1/jobs/{id}/retry", "jobs_retry", api_jobs_retry, HTTP_BODY_NONE},
+    {EVHTTP_REQ_POST, "/v1/jobs", "jobs_enqueue", api_jobs_enqueue, HTTP_BODY_REQUIRED, KEY, W,
+     NULL},
+    {EVHTTP_REQ_GET, "/v1/jobs", "jobs_list", api_jobs_list, HTTP_BODY_NONE, KEY, R, NULL},
+    {EVHTTP_REQ_GET, "/v1/jobs/{id}", "jobs_get", api_jobs_get, HTTP_BODY_NONE, KEY, R, NULL},
+    {EVHTTP_REQ_DELETE, "/v1/jobs/{id}", "jobs_cancel", api_jobs_cancel, HTTP_BODY_NONE, KEY, W,
+     NULL},
+    {EVHTTP_REQ_POST, "/v1/jobs/{id}/retry", "jobs_retry", api_jobs_retry, HTTP_BODY_NONE, KEY, W,
+     NULL},
     {EVHTTP_REQ_POST, "/v1/queues/{queue}/claim", "queues_claim", api_work_claim,
-     HTTP_BODY_REQUIRED},
+     HTTP_BODY_REQUIRED, KEY, K, NULL},
     {EVHTTP_REQ_POST, "/v1/jobs/{id}/heartbeat", "jobs_heartbeat", api_work_heartbeat,
-     HTTP_BODY_REQUIRED},
+     HTTP_BODY_REQUIRED, KEY, K, NULL},
     {EVHTTP_REQ_POST, "/v1/jobs/{id}/complete", "jobs_complete", api_work_complete,
-     HTTP_BODY_REQUIRED},
-    {EVHTTP_REQ_POST, "/v1/jobs/{id}/fail", "jobs_fail", api_work_fail, HTTP_BODY_REQUIRED},
-    {EVHTTP_REQ_POST, "/v1/settle", "settle", api_work_settle, HTTP_BODY_REQUIRED},
-    {EVHTTP_REQ_GET, "/v1/queues", "queues_list", api_queues_list, HTTP_BODY_NONE},
-    {EVHTTP_REQ_GET, "/v1/queues/{queue}", "queues_get", api_queues_get, HTTP_BODY_NONE},
-    {EVHTTP_REQ_PATCH, "/v1/queues/{queue}", "queues_patch", api_queues_patch, HTTP_BODY_REQUIRED},
-    {EVHTTP_REQ_GET, "/v1/queues/{queue}/dead", "dead_list", api_queues_dead_list, HTTP_BODY_NONE},
+     HTTP_BODY_REQUIRED, KEY, K, NULL},
+    {EVHTTP_REQ_POST, "/v1/jobs/{id}/fail", "jobs_fail", api_work_fail, HTTP_BODY_REQUIRED, KEY, K,
+     NULL},
+    {EVHTTP_REQ_POST, "/v1/settle", "settle", api_work_settle, HTTP_BODY_REQUIRED, KEY, K, NULL},
+    {EVHTTP_REQ_GET, "/v1/queues", "queues_list", api_queues_list, HTTP_BODY_NONE, KEY, R, NULL},
+    {EVHTTP_REQ_GET, "/v1/queues/{queue}", "queues_get", api_queues_get, HTTP_BODY_NONE, KEY, R,
+     NULL},
+    {EVHTTP_REQ_PATCH, "/v1/queues/{queue}", "queues_patch", api_queues_patch, HTTP_BODY_REQUIRED,
+     KEY, A, "queue.update"},
+    {EVHTTP_REQ_GET, "/v1/queues/{queue}/dead", "dead_list", api_queues_dead_list, HTTP_BODY_NONE,
+     KEY, R, NULL},
     {EVHTTP_REQ_POST, "/v1/queues/{queue}/dead/replay", "dead_replay", api_queues_dead_replay,
-     HTTP_BODY_REQUIRED},
+     HTTP_BODY_REQUIRED, KEY, A, "dead.replay"},
     {EVHTTP_REQ_DELETE, "/v1/queues/{queue}/dead", "dead_purge", api_queues_dead_purge,
-     HTTP_BODY_NONE},
-    {EVHTTP_REQ_GET, "/healthz", "healthz", api_ops_healthz, HTTP_BODY_NONE},
-    {EVHTTP_REQ_GET, "/readyz", "readyz", api_ops_readyz, HTTP_BODY_NONE},
-    {EVHTTP_REQ_GET, "/metrics", "metrics", api_ops_metrics, HTTP_BODY_NONE},
+     HTTP_BODY_NONE, KEY, A, "dead.purge"},
+    {EVHTTP_REQ_POST, "/v1/keys", "keys_create", api_keys_create, HTTP_BODY_REQUIRED, KEY, A,
+     "keys.create"},
+    {EVHTTP_REQ_GET, "/v1/keys", "keys_list", api_keys_list, HTTP_BODY_NONE, KEY, A, NULL},
+    {EVHTTP_REQ_DELETE, "/v1/keys/{id}", "keys_revoke", api_keys_revoke, HTTP_BODY_NONE, KEY, A,
+     "keys.revoke"},
+    {EVHTTP_REQ_POST, "/v1/keys/{id}/rotate", "keys_rotate", api_keys_rotate, HTTP_BODY_OPTIONAL,
+     KEY, A, "keys.rotate"},
+    {EVHTTP_REQ_GET, "/v1/audit", "audit_list", api_audit_list, HTTP_BODY_NONE, KEY, A, NULL},
+    {EVHTTP_REQ_GET, "/healthz", "healthz", api_ops_healthz, HTTP_BODY_NONE, HTTP_AUTH_OPEN, 0,
+     NULL},
+    {EVHTTP_REQ_GET, "/readyz", "readyz", api_ops_readyz, HTTP_BODY_NONE, HTTP_AUTH_OPEN, 0, NULL},
+    {EVHTTP_REQ_GET, "/metrics", "metrics", api_ops_metrics, HTTP_BODY_NONE, HTTP_AUTH_LOCAL, A,
+     NULL},
 };
+
+#undef W
+#undef R
+#undef K
+#undef A
+#undef KEY
 
 const int api_routes_n = (int)(sizeof(api_routes) / sizeof(api_routes[0]));
 

@@ -16,6 +16,11 @@
 extern const struct http_route api_routes[];
 extern const int api_routes_n;
 
+/* Records a refused call (4xx after authentication) of an audited route in
+ * its own op, fire and forget: the route's action, the caller, the target
+ * (the first path parameter), status and code. Loop thread; hr is unchanged. */
+void api_audit_refusal(const struct http_req *hr, int status, const char *code);
+
 /* Writes a job object (docs/api.md "The job object"). with_lease adds the lease
  * token (only the claim answer does). */
 void api_job_json(struct jw *w, const struct job *j, bool with_lease);

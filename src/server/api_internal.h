@@ -48,6 +48,12 @@ void api_queues_dead_list(struct http_req *hr);
 void api_queues_dead_replay(struct http_req *hr);
 void api_queues_dead_purge(struct http_req *hr);
 
+void api_keys_create(struct http_req *hr);
+void api_keys_list(struct http_req *hr);
+void api_keys_revoke(struct http_req *hr);
+void api_keys_rotate(struct http_req *hr);
+void api_audit_list(struct http_req *hr);
+
 void api_ops_healthz(struct http_req *hr);
 void api_ops_readyz(struct http_req *hr);
 void api_ops_metrics(struct http_req *hr);
@@ -69,6 +75,19 @@ void api_reply_rc(struct http_req *hr, int rc, const char *what);
 void api_reply_closed(struct http_req *hr);
 /* Remaining wait until deadline_ns in whole ms (rounded up), 0 if passed. */
 int64_t api_remaining_ms(const struct server *srv, int64_t deadline_ns);
+
+/* ---- audit (api_audit.c) ---- */
+
+/* Appends the audit row of a successful call of hr's route (its audit action)
+ * inside the op's transaction, so the row commits with the change. target and
+ * detail (JSON text, never secrets or payloads) may be NULL. Store thread. */
+int api_audit_success(struct txn *tx, const struct http_req *hr, int status, const char *target,
+                      const char *detail);
+
+/* ?tenant= of the key and audit lists: absent or the caller's own gives the
+ * caller's tenant; another name, or "*" (every tenant: *tenant = NULL), needs
+ * admin on tenant "default" (403 forbidden otherwise). */
+int api_query_tenant(const struct http_req *hr, const char **tenant, struct verr *e);
 
 /* ---- rendering (api_json.c, besides api.h's) ---- */
 

@@ -5,7 +5,10 @@
  * depth of every queue, read from the store at scrape time).
  *
  * Workload: probes every few seconds and one scrape every 15-60 s; a scrape
- * reads every queue of the tenant in pages inside one op. Assumes one node
+ * reads every queue of every tenant known to the keyring (a tenant exists
+ * once a key names it) in pages inside one op. The metrics are operator-level
+ * (labelled by tenant), so the route is open on loopback only and otherwise
+ * needs admin on tenant "default" (auth.c). Assumes one node
  * (it is always its own leader) until leadership arrives.
  */
 #include <stdlib.h>
@@ -13,6 +16,7 @@
 
 #include "baton/baton.h"
 #include "server/api_internal.h"
+#include "server/keyring.h"
 #include "server/metrics.h"
 #include "server/waiters.h"
 
@@ -95,6 +99,8 @@ void api_ops_readyz(struct http_req *hr)
 struct metrics_ctx {
         struct exec_op op;
         struct http_req *hr;
+        const char **tenants; /* every tenant with a key (pointers into the keyring) */
+        int tenants_n;
         struct queue_info *queues;
         int n;
         int cap;
@@ -105,6 +111,7 @@ static void metrics_ctx_free(struct metrics_ctx *c)
         for (int i = 0; i < c->n; i++)
                 queue_info_free(&c->queues[i]);
         free(c->queues);
+        free(c->tenants);
         free(c);
 }
 
@@ -133,22 +140,32 @@ static int metrics_append(struct metrics_ctx *c, struct queue_info *page, int n)
         return 0;
 }
 
-static int metrics_fn(struct txn *tx, struct exec_op *op)
+/* Every queue of one tenant, in pages. */
+static int metrics_tenant(struct txn *tx, struct metrics_ctx *c, const char *tenant)
 {
-        struct metrics_ctx *c = container_of(op, struct metrics_ctx, op);
         const char *after = NULL;
         int rc;
 
         for (;;) {
                 struct queue_info *page = NULL;
                 int n = 0;
-                rc = queue_query(tx, c->hr->tenant, after, OPS_QUEUE_PAGE, &page, &n);
+                rc = queue_query(tx, tenant, after, OPS_QUEUE_PAGE, &page, &n);
                 if (!rc)
                         rc = metrics_append(c, page, n);
                 if (rc || n < OPS_QUEUE_PAGE)
                         return rc;
                 after = c->queues[c->n - 1].rec.name;
         }
+}
+
+static int metrics_fn(struct txn *tx, struct exec_op *op)
+{
+        struct metrics_ctx *c = container_of(op, struct metrics_ctx, op);
+        int rc = 0;
+
+        for (int i = 0; !rc && i < c->tenants_n; i++)
+                rc = metrics_tenant(tx, c, c->tenants[i]);
+        return rc;
 }
 
 static void metrics_done(struct exec_op *op)
@@ -183,6 +200,11 @@ void api_ops_metrics(struct http_req *hr)
         c->hr = hr;
         c->op.fn = metrics_fn;
         c->op.done = metrics_done;
+        if (keyring_tenants(hr->srv->keyring, &c->tenants, &c->tenants_n) != 0) {
+                http_reply_rc(hr, BATON_ENOMEM, NULL);
+                metrics_ctx_free(c);
+                return;
+        }
         if (api_submit(hr, &c->op))
                 metrics_ctx_free(c);
 }

@@ -4,7 +4,8 @@
  *
  * All of them share one context type whose kind selects the core call, since
  * each is a single core function and a small answer. Workload: operator and
- * dashboard traffic, far from the hot path; a list page reads at most list_max
+ * dashboard traffic, far from the hot path; changes (pause, replay, purge)
+ * write their audit row in their own transaction; a list page reads at most list_max
  * queues (one count query each) and a replay or purge touches at most
  * replay_max jobs in one transaction. Loop thread except the fn callbacks.
  */
@@ -39,6 +40,8 @@ struct queue_ctx {
         int count;
 };
 
+static int queue_apply(struct txn *tx, struct queue_ctx *c);
+
 static void queue_ctx_free(struct queue_ctx *c)
 {
         for (int i = 0; i < c->infos_n; i++)
@@ -50,9 +53,35 @@ static void queue_ctx_free(struct queue_ctx *c)
         free(c);
 }
 
+/* The audit row of a change that succeeded, in its transaction. */
+static int queue_audit(struct txn *tx, const struct queue_ctx *c)
+{
+        char detail[96];
+
+        if (c->kind == Q_PATCH)
+                snprintf(detail, sizeof(detail), "{\"paused\":%s}", c->paused ? "true" : "false");
+        else if (c->kind == Q_DEAD_REPLAY && c->all)
+                snprintf(detail, sizeof(detail), "{\"all\":true,\"replayed\":%d}", c->count);
+        else if (c->kind == Q_DEAD_REPLAY)
+                snprintf(detail, sizeof(detail), "{\"ids\":%d,\"replayed\":%d}", c->ids_n,
+                         c->count);
+        else
+                snprintf(detail, sizeof(detail), "{\"purged\":%d}", c->count);
+        return api_audit_success(tx, c->hr, 200, c->queue, detail);
+}
+
 static int queue_fn(struct txn *tx, struct exec_op *op)
 {
         struct queue_ctx *c = container_of(op, struct queue_ctx, op);
+        int rc = queue_apply(tx, c);
+
+        if (!rc && (c->kind == Q_PATCH || c->kind == Q_DEAD_REPLAY || c->kind == Q_DEAD_PURGE))
+                rc = queue_audit(tx, c);
+        return rc;
+}
+
+static int queue_apply(struct txn *tx, struct queue_ctx *c)
+{
         const char *tenant = c->hr->tenant;
 
         switch (c->kind) {

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "server/auth.h"
 #include "server/server.h"
 
 enum kind { K_SIZE, K_INT, K_I64 };
@@ -164,6 +165,9 @@ static int parse_listen(struct config *c, const char *s)
         return 0;
 }
 
+static int apply_auth_num(struct config *c, const char *name, const char *val);
+static int apply_limit(struct config *c, const char *name, const char *val);
+
 /* Applies one named setting; name has no leading dashes. Returns 0, -1 for a
  * bad value, or 1 when the name is not a setting. */
 static int apply(struct config *c, const char *name, const char *val)
@@ -197,6 +201,47 @@ static int apply(struct config *c, const char *name, const char *val)
                 c->shutdown_timeout_ms = v;
                 return 0;
         }
+        if (strcmp(name, "insecure-no-auth") == 0) {
+                if (strcmp(val, "1") != 0 && strcmp(val, "0") != 0 && strcmp(val, "true") != 0 &&
+                    strcmp(val, "false") != 0)
+                        return -1;
+                c->insecure_no_auth = strcmp(val, "1") == 0 || strcmp(val, "true") == 0;
+                return 0;
+        }
+        return apply_auth_num(c, name, val);
+}
+
+/* The numeric settings of rate limits. Returns as apply does. */
+static int apply_auth_num(struct config *c, const char *name, const char *val)
+{
+        int64_t v;
+
+        if (strcmp(name, "rate-limit-max") == 0) {
+                if (parse_i64(val, 1, CONFIG_RATE_MAX_MAX, &v))
+                        return -1;
+                c->rate_limit_max = v;
+                return 0;
+        }
+        if (strcmp(name, "rate-limit-per-ms") == 0) {
+                if (parse_i64(val, 1, CONFIG_RATE_PER_MS_MAX, &v))
+                        return -1;
+                c->rate_limit_per_ms = v;
+                return 0;
+        }
+        if (strcmp(name, "cron-run-max-per-hour") == 0) {
+                if (parse_i64(val, 0, 1000000, &v))
+                        return -1;
+                c->cron_run_max_per_hour = v;
+                return 0;
+        }
+        return apply_limit(c, name, val);
+}
+
+/* A field of struct limits. Returns as apply does. */
+static int apply_limit(struct config *c, const char *name, const char *val)
+{
+        int64_t v;
+
         for (size_t i = 0; i < sizeof(limit_opts) / sizeof(limit_opts[0]); i++) {
                 const struct num_opt *o = &limit_opts[i];
                 if (strcmp(name, o->flag) != 0)
@@ -209,8 +254,15 @@ static int apply(struct config *c, const char *name, const char *val)
         return 1;
 }
 
-static const char *const plain_settings[] = {"listen", "data", "sync", "log-level",
-                                             "shutdown-timeout-ms"};
+static const char *const plain_settings[] = {"listen",
+                                             "data",
+                                             "sync",
+                                             "log-level",
+                                             "shutdown-timeout-ms",
+                                             "insecure-no-auth",
+                                             "rate-limit-max",
+                                             "rate-limit-per-ms",
+                                             "cron-run-max-per-hour"};
 
 static int load_env(struct config *c, FILE *err)
 {
@@ -260,6 +312,19 @@ static void usage(FILE *f)
                 "  --shutdown-timeout-ms N  longest graceful stop after SIGTERM "
                 "(BATON_SHUTDOWN_TIMEOUT_MS), default %d\n",
                 SHUTDOWN_TIMEOUT_DEFAULT_MS);
+        fprintf(f,
+                "\nauthentication (docs/operations.md, \"Keys and tenants\"):\n"
+                "  --insecure-no-auth     no API keys: every request acts as tenant \"default\"\n"
+                "                         with every scope (BATON_INSECURE_NO_AUTH=1); refused\n"
+                "                         unless --listen is a loopback address\n"
+                "  --rate-limit-max N     requests per --rate-limit-per-ms for a key without its\n"
+                "                         own limit (BATON_RATE_LIMIT_MAX), default %d\n"
+                "  --rate-limit-per-ms M  the window of that limit (BATON_RATE_LIMIT_PER_MS),\n"
+                "                         default %d; 429 rate_limited beyond it\n"
+                "  --cron-run-max-per-hour N  manual cron runs per schedule and hour, for the\n"
+                "                         cron routes (BATON_CRON_RUN_MAX_PER_HOUR), default %d\n",
+                CONFIG_RATE_MAX_DEFAULT, CONFIG_RATE_PER_MS_DEFAULT,
+                CONFIG_CRON_RUN_PER_HOUR_DEFAULT);
         fprintf(f, "\nlimits (docs/api.md, \"Limits and their errors\"):\n");
         for (size_t i = 0; i < sizeof(limit_opts) / sizeof(limit_opts[0]); i++) {
                 const struct num_opt *o = &limit_opts[i];
@@ -295,6 +360,19 @@ static int check_consistent(const struct limits *l, FILE *err)
         return 0;
 }
 
+/* --insecure-no-auth is for a developer's machine: never on an address other
+ * machines can reach. */
+static int check_insecure(const struct config *c, FILE *err)
+{
+        if (!c->insecure_no_auth || c->print_routes || auth_host_loopback(c->listen_host))
+                return 0;
+        fprintf(err,
+                "batond: --insecure-no-auth is refused on %s: it is allowed only with a "
+                "loopback listen address (127.0.0.1, ::1, localhost)\n",
+                c->listen_host);
+        return -1;
+}
+
 /* Handles the flags that only print something. Returns 1 if arg was one. */
 static int info_flag(struct config *c, const char *arg, FILE *out, int *exit_code)
 {
@@ -310,6 +388,10 @@ static int info_flag(struct config *c, const char *arg, FILE *out, int *exit_cod
         }
         if (strcmp(arg, "--routes") == 0) {
                 c->print_routes = true;
+                return 2;
+        }
+        if (strcmp(arg, "--insecure-no-auth") == 0) {
+                c->insecure_no_auth = true;
                 return 2;
         }
         return 0;
@@ -378,6 +460,9 @@ int config_load(struct config *c, int argc, char **argv, FILE *out, FILE *err, i
         c->sync_full = true;
         c->log_level = LOG_INFO;
         c->shutdown_timeout_ms = SHUTDOWN_TIMEOUT_DEFAULT_MS;
+        c->rate_limit_max = CONFIG_RATE_MAX_DEFAULT;
+        c->rate_limit_per_ms = CONFIG_RATE_PER_MS_DEFAULT;
+        c->cron_run_max_per_hour = CONFIG_CRON_RUN_PER_HOUR_DEFAULT;
         limits_default(&c->limits);
         *exit_code = 0;
 
@@ -388,7 +473,7 @@ int config_load(struct config *c, int argc, char **argv, FILE *out, FILE *err, i
         rc = load_argv(c, argc, argv, out, err, exit_code);
         if (rc != CONFIG_RUN)
                 return rc;
-        if (check_consistent(&c->limits, err)) {
+        if (check_consistent(&c->limits, err) || check_insecure(c, err)) {
                 *exit_code = 2;
                 return CONFIG_EXIT;
         }

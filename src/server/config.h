@@ -24,16 +24,33 @@ struct config {
         int log_level;  /* enum log_level */
         int64_t shutdown_timeout_ms;
         bool print_routes; /* --routes: print the route table and exit */
+        /* --insecure-no-auth: every request acts as tenant "default" with every
+         * scope. Only accepted with a loopback listen address. */
+        bool insecure_no_auth;
+        /* Per-key request rate limit for keys without their own: at most
+         * rate_limit_max requests per rate_limit_per_ms (token bucket). */
+        int64_t rate_limit_max;
+        int64_t rate_limit_per_ms;
+        /* Manual cron runs per schedule and hour (for the cron routes; stored
+         * here so deployments can set it ahead of them). */
+        int64_t cron_run_max_per_hour;
         struct limits limits;
 };
 
 /* What config_load asks the caller to do. */
 enum config_action { CONFIG_RUN = 0, CONFIG_EXIT = 1 };
 
+#define CONFIG_RATE_MAX_DEFAULT 100000
+#define CONFIG_RATE_PER_MS_DEFAULT 1000
+#define CONFIG_RATE_MAX_MAX 1000000000LL
+#define CONFIG_RATE_PER_MS_MAX 86400000LL
+#define CONFIG_CRON_RUN_PER_HOUR_DEFAULT 60
+
 /* Fills c from defaults, then the environment, then argv. Messages for --help
  * and --version go to out, errors to err. Returns CONFIG_RUN, or CONFIG_EXIT
  * with *exit_code set (0 after --help/--version, 2 after an invalid flag or
- * value). --routes returns CONFIG_RUN with print_routes set. */
+ * value, or --insecure-no-auth on a non-loopback address). --routes returns
+ * CONFIG_RUN with print_routes set. */
 int config_load(struct config *c, int argc, char **argv, FILE *out, FILE *err, int *exit_code);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * http.c: batond's HTTP front on libevent's evhttp. Matches each request to a
  * route of api_routes, enforces the body limit, parses the JSON body and the
- * query, assigns a request id, and gives the handler a struct http_req. Every
+ * query, assigns a request id, authenticates the caller (auth.c: 401, 403,
+ * 429 before the body is read) and gives the handler a struct http_req. Every
  * answer goes through http_reply_*, which adds X-Request-Id, records the
  * route's metrics, logs, and frees the request.
  *
@@ -35,6 +36,7 @@
 #include "common/log.h"
 #include "common/rand.h"
 #include "server/api.h"
+#include "server/auth.h"
 #include "server/config.h"
 #include "server/metrics.h"
 
@@ -220,6 +222,15 @@ void http_rc_status(int rc, int *status, const char **code)
         case BATON_ETOOBIG:
                 *status = 413, *code = "too_large";
                 break;
+        case BATON_EAUTH:
+                *status = 401, *code = "unauthenticated";
+                break;
+        case BATON_EFORBIDDEN:
+                *status = 403, *code = "forbidden";
+                break;
+        case BATON_ERATE:
+                *status = 429, *code = "rate_limited";
+                break;
         case BATON_EINVAL:
                 *status = 400, *code = "invalid_field";
                 break;
@@ -315,6 +326,11 @@ static void reply_error_v(struct http_req *hr, int status, const char *code, con
                 jw_kstr(&w, "field", field);
         jw_obj_close(&w);
         jw_obj_close(&w);
+        /* A refused call of an audited route is recorded (its own op: the
+         * handler's transaction, if any, was rolled back). */
+        if (hr->authed && hr->route && hr->route->audit && status >= 400 && status < 500 &&
+            status != 499)
+                api_audit_refusal(hr, status, code);
         reply_send(hr, status, "application/json", b.ptr ? b.ptr : "", b.len);
         buf_free(&b);
 }
@@ -537,6 +553,8 @@ static bool req_refuse(struct http *h, struct http_req *hr, const char *raw_path
                 return true;
         }
         hr->route = &api_routes[idx];
+        if (auth_request(hr) != 0)
+                return true;
         if (q && evhttp_parse_query_str(q, &hr->query) != 0) {
                 http_reply_error(hr, 400, "invalid_field", "query",
                                  "the query string is malformed");

@@ -41,12 +41,23 @@ enum http_body {
         HTTP_BODY_REQUIRED = 2  /* a JSON object */
 };
 
+/* Who may call a route (auth.c). */
+enum http_auth {
+        HTTP_AUTH_KEY = 0,  /* a valid key holding the route's scope */
+        HTTP_AUTH_OPEN = 1, /* anyone (/healthz, /readyz) */
+        HTTP_AUTH_LOCAL = 2 /* anyone on a loopback connection; elsewhere a key of
+                             * tenant "default" holding the route's scope */
+};
+
 struct http_route {
         int method;          /* enum evhttp_cmd_type */
         const char *pattern; /* "/v1/jobs/{id}": literal and {param} segments */
         const char *name;    /* metrics label, e.g. "jobs_get" */
         http_handler_fn fn;
-        int body; /* enum http_body */
+        int body;          /* enum http_body */
+        int auth;          /* enum http_auth */
+        uint32_t scope;    /* enum key_scope bit the key needs; 0 = none */
+        const char *audit; /* audit action ("queue.update") or NULL: not audited */
 };
 
 struct http_req {
@@ -55,7 +66,13 @@ struct http_req {
         const struct http_route *route; /* NULL when no route matched */
         int route_idx;                  /* index in the route table; -1 if none */
         struct http_conn *conn;         /* NULL once the client has gone */
+        /* Who is calling (auth.c). tenant and key_id point into the keyring (or
+         * at SERVER_TENANT), valid for the server's lifetime; key_id is NULL
+         * without a key (open routes, --insecure-no-auth). */
         const char *tenant;
+        const char *key_id;
+        uint32_t scopes; /* enum key_scope bits of the key */
+        bool authed;     /* a key (or insecure mode) was accepted: refusals are audited */
         char request_id[HTTP_REQID_MAX + 1];
         int64_t start_ns;
         char *params[HTTP_PARAMS_MAX]; /* decoded path parameters, owned */

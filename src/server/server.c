@@ -1,7 +1,8 @@
 /*
- * server.c: batond's lifecycle. Opens the store, starts the store thread
- * (group commit), the HTTP front, the waiters, the metrics and the
- * next-deadline timer on one libevent loop, and stops them in order on
+ * server.c: batond's lifecycle. Opens the store, creates the first admin key
+ * on the first start (saved to <data>/admin.key, mode 0600, printed once),
+ * loads every API key into the keyring, starts the store thread (group commit), the HTTP front, the
+ * waiters, the metrics and the next-deadline timer on one libevent loop, and stops them in order on
  * SIGTERM or SIGINT:
  *   1. stop accepting connections, mark the server stopping (new requests
  *      get 503 shutting_down, parked long-polls are answered at once);
@@ -18,17 +19,21 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <event2/thread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "baton/baton.h"
 #include "common/log.h"
+#include "core/keys.h"
 #include "server/config.h"
 #include "server/http.h"
+#include "server/keyring.h"
 #include "server/metrics.h"
 #include "server/sched.h"
 #include "server/waiters.h"
@@ -43,6 +48,8 @@ struct server_rt {
         struct event *drain;
         int64_t drain_deadline_ns;
         bool drain_timed_out;
+        char *admin_token;     /* first start only: printed once by announce */
+        bool admin_file_saved; /* the token is in <data>/admin.key */
 };
 
 int server_submit(struct server *srv, struct exec_op *op)
@@ -143,6 +150,61 @@ static int open_store(struct server *srv)
         return rc;
 }
 
+static void key_path(const struct config *cfg, const char *suffix, char *out, size_t cap)
+{
+        snprintf(out, cap, "%s/%s%s", cfg->data_dir, KEY_BOOTSTRAP_FILE, suffix);
+}
+
+/* Writes the first admin key to <data>/admin.key, mode 0600, durably. A file
+ * left from an earlier store is moved aside to admin.key.old first. */
+static int save_admin_key(const struct config *cfg, const char *token)
+{
+        char path[CONFIG_PATH_MAX + 32], old[CONFIG_PATH_MAX + 32];
+        size_t len = strlen(token);
+        int fd, rc = BATON_EIO;
+
+        key_path(cfg, "", path, sizeof(path));
+        key_path(cfg, ".old", old, sizeof(old));
+        fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+        if (fd < 0 && errno == EEXIST) {
+                log_warn("server", "%s belongs to an earlier store; moving it to %s", path, old);
+                if (rename(path, old) == 0)
+                        fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+        }
+        if (fd < 0)
+                goto out;
+        if (write(fd, token, len) == (ssize_t)len && write(fd, "\n", 1) == 1 && fsync(fd) == 0)
+                rc = 0;
+        close(fd);
+        fd = open(cfg->data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0) {
+                fsync(fd);
+                close(fd);
+        }
+out:
+        if (rc)
+                log_error("server", "cannot write %s: %s", path, strerror(errno));
+        return rc;
+}
+
+/* Bootstrap (first start: tenant "default" and an admin key) and the load of
+ * every key into the keyring, before the store thread and the socket. */
+static int start_keys(struct server_rt *rt)
+{
+        struct server *srv = &rt->srv;
+        int rc = keyring_new(&srv->keyring);
+
+        if (!rc)
+                rc = keyring_bootstrap(srv, &rt->admin_token);
+        if (!rc && rt->admin_token)
+                rt->admin_file_saved = save_admin_key(srv->cfg, rt->admin_token) == 0;
+        if (!rc)
+                rc = keyring_load(srv);
+        if (rc)
+                log_error("server", "cannot load the API keys: %s", baton_strerror(rc));
+        return rc;
+}
+
 static int start_parts(struct server_rt *rt)
 {
         struct server *srv = &rt->srv;
@@ -150,7 +212,9 @@ static int start_parts(struct server_rt *rt)
         struct exec_hooks hooks = {on_effects, on_batch, srv};
         int rc;
 
-        rc = metrics_new(srv->clock, &srv->metrics);
+        rc = start_keys(rt);
+        if (!rc)
+                rc = metrics_new(srv->clock, &srv->metrics);
         if (!rc)
                 rc = waiters_new(srv->base, &srv->waiters);
         if (!rc)
@@ -172,17 +236,50 @@ static int start_parts(struct server_rt *rt)
         return 0;
 }
 
-static void announce(const struct server *srv)
+/* The auth lines of the start banner. The secret is printed only on the
+ * first start, once; later starts say where the key file is. */
+static void announce_auth(struct server_rt *rt)
 {
+        const struct config *cfg = rt->srv.cfg;
+        char path[CONFIG_PATH_MAX + 32];
+
+        key_path(cfg, "", path, sizeof(path));
+        if (cfg->insecure_no_auth) {
+                printf("  auth:  OFF (--insecure-no-auth): every request acts as tenant \"%s\" "
+                       "with every scope. Never use this beyond one machine.\n",
+                       SERVER_TENANT);
+                log_warn("server",
+                         "AUTHENTICATION IS OFF (--insecure-no-auth): every request on "
+                         "%s acts as tenant \"%s\" with every scope",
+                         cfg->listen_host, SERVER_TENANT);
+        } else {
+                printf("  auth:  API keys required (Authorization: Bearer <key>); %d key(s)\n",
+                       keyring_count(rt->srv.keyring));
+        }
+        if (rt->admin_token && rt->admin_file_saved)
+                printf("  admin key (shown once, also saved to %s): %s\n", path, rt->admin_token);
+        else if (rt->admin_token)
+                printf("  admin key (shown once, NOT saved: %s could not be written): %s\n", path,
+                       rt->admin_token);
+        else if (access(path, F_OK) == 0)
+                printf("  admin key file: %s\n", path);
+        if (rt->admin_token) {
+                explicit_bzero(rt->admin_token, strlen(rt->admin_token));
+                free(rt->admin_token);
+                rt->admin_token = NULL;
+        }
+}
+
+static void announce(struct server_rt *rt)
+{
+        const struct server *srv = &rt->srv;
         const struct config *cfg = srv->cfg;
         int port = http_port(srv->http);
 
         printf("batond %s listening on http://%s:%d\n", BATOND_VERSION, cfg->listen_host, port);
         printf("  data:  %s (sqlite, synchronous=%s)\n", cfg->data_dir,
                cfg->sync_full ? "full" : "normal");
-        printf("  auth:  none yet; every request acts as tenant \"%s\" (API keys arrive "
-               "in a later release)\n",
-               SERVER_TENANT);
+        announce_auth(rt);
         printf("  try:   curl -s http://%s:%d/healthz\n", cfg->listen_host, port);
         fflush(stdout);
         log_info("server", "listening on %s:%d, data in %s", cfg->listen_host, port, cfg->data_dir);
@@ -213,6 +310,13 @@ static void stop_parts(struct server_rt *rt)
         if (srv->st)
                 srv->ops->close(srv->st);
         srv->st = NULL;
+        keyring_free(srv->keyring);
+        srv->keyring = NULL;
+        if (rt->admin_token) {
+                explicit_bzero(rt->admin_token, strlen(rt->admin_token));
+                free(rt->admin_token);
+                rt->admin_token = NULL;
+        }
 }
 
 int server_run(const struct config *cfg)
@@ -243,7 +347,7 @@ int server_run(const struct config *cfg)
                 log_error("server", "start failed: %s", baton_strerror(rc));
                 goto out;
         }
-        announce(srv);
+        announce(&rt);
         event_base_dispatch(srv->base);
         code = rt.drain_timed_out ? 1 : 0;
         log_info("server", "stopped");

@@ -22,7 +22,8 @@
 #define BATOND_VERSION "0.1.0"
 #endif
 
-/* Until API keys arrive every request acts as this tenant. */
+/* The tenant created at first start; its admin keys may act on every tenant,
+ * and every request acts as it under --insecure-no-auth. */
 #define SERVER_TENANT "default"
 
 #define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
@@ -33,6 +34,7 @@ struct http;
 struct waiters;
 struct sched;
 struct metrics;
+struct keyring;
 
 struct server {
         struct event_base *base;
@@ -46,7 +48,8 @@ struct server {
         struct waiters *waiters;
         struct sched *sched;
         struct metrics *metrics;
-        bool stopping; /* SIGTERM/SIGINT seen: answer, do not start new work */
+        struct keyring *keyring; /* every API key (keyring.h) */
+        bool stopping;           /* SIGTERM/SIGINT seen: answer, do not start new work */
 };
 
 /* Hands op to the store thread. Returns 0, or BATON_ESHUTDOWN when the exec has

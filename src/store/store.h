@@ -90,7 +90,7 @@ struct qref {
  * the whole token the client sends. During a rotation's grace period the
  * previous digest stays valid until prev_until_ms. */
 struct key_rec {
-        char *id;     /* public id, "k" + 16 hex; unique */
+        char *id; /* public id, "k" + 16 hex; unique */
         char *tenant;
         char *name;
         char *digest;      /* 64 hex */
@@ -115,8 +115,8 @@ struct audit_rec {
         char *action; /* e.g. "keys.create", "queue.update", "dead.replay" */
         char *target; /* e.g. the key id, the queue name */
         char *request_id;
-        int status;  /* the HTTP status answered */
-        char *code;  /* the error code, NULL on success */
+        int status; /* the HTTP status answered */
+        char *code; /* the error code, NULL on success */
         char *detail;
 };
 
@@ -219,8 +219,8 @@ struct store_ops {
         int (*key_count)(struct store *st, int64_t *n_out);
         /* Audit log: append-only; audit_insert sets r->id. audit_list in id order. */
         int (*audit_insert)(struct store *st, struct audit_rec *r);
-        int (*audit_list)(struct store *st, const struct audit_filter *f,
-                          struct audit_rec **out, int *n_out);
+        int (*audit_list)(struct store *st, const struct audit_filter *f, struct audit_rec **out,
+                          int *n_out);
 };
 
 void idem_rec_free(struct idem_rec *r);

@@ -3,8 +3,13 @@
 # ($BATOND) this script starts on a free loopback port (--listen 127.0.0.1:0;
 # the port is read from the server's start line) with a temporary data
 # directory. It checks the output and the exit-code contract of every
-# subcommand: 0 ok, 1 refused by the server, 2 usage error, 3 unreachable.
-# Every wait is bounded; the server is stopped by its pid (trap on exit).
+# subcommand: 0 ok, 1 refused by the server, 2 usage error, 3 unreachable,
+# 4 authentication (401/403), 5 rate limited (429). The CLI finds its key the
+# way an operator's does, through BATON_DATA (the server's admin.key); when the
+# server runs without auth there is no admin.key, no header is sent, and the
+# key, audit and auth checks are skipped. `baton work` is covered by
+# test_work_cli.sh. Every wait is bounded; the server is stopped by its pid
+# (trap on exit).
 set -u
 
 : "${BATOND:?BATOND must name the batond binary}"
@@ -74,6 +79,8 @@ hasnt() {
 # ---- start the server ----
 "$BATOND" --listen 127.0.0.1:0 --data "$tmp/data" >"$tmp/batond.out" 2>"$tmp/batond.log" &
 srv_pid=$!
+export BATON_DATA="$tmp/data"
+unset BATON_KEY BATON_URL
 url=""
 for _ in $(seq 1 100); do
 	url=$(grep -Eo 'http://127\.0\.0\.1:[0-9]+' "$tmp/batond.out" 2>/dev/null | head -n 1)
@@ -96,6 +103,20 @@ run "help" 0 "$BATON" --help
 has "help" "$out" "enqueue QUEUE TYPE"
 has "help" "$out" "job list"
 has "help" "$out" "Exit codes"
+has "help" "$out" "4  authentication"
+has "help" "$out" "5  rate limited"
+has "help" "$out" "keys create NAME"
+has "help" "$out" "audit \\["
+has "help" "$out" "work --queue Q"
+for c in health enqueue "job get" "job list" "job cancel" "job retry" "queue list" "queue get" \
+	"queue pause" "queue resume" "dead list" "dead replay" "dead purge" "keys create" \
+	"keys list" "keys revoke" "keys rotate" audit work; do
+	# shellcheck disable=SC2086
+	run "$c --help" 0 "$BATON" $c --help
+	has "$c --help" "$out" "^usage: baton .*$c"
+done
+run "keys group help" 0 "$BATON" keys --help
+has "keys group help" "$out" "keys rotate ID"
 run "command help" 0 "$BATON" enqueue --help
 has "command help" "$out" "--priority"
 run "group help" 0 "$BATON" job --help
@@ -151,6 +172,14 @@ checks=$((checks + 1))
 printf '{"from":"stdin"}' | "${B[@]}" --json enqueue mail piped - >"$tmp/out" 2>"$tmp/err" ||
 	fail "enqueue from stdin: $(cat "$tmp/err")"
 has "enqueue from stdin" "$(cat "$tmp/out")" '"from": ?"stdin"'
+printf '{"from":"file"}' >"$tmp/payload.json"
+run "enqueue from file" 0 "${B[@]}" --json enqueue mail filed @"$tmp/payload.json" --max-attempts 2
+has "enqueue from file" "$out" '"from": ?"file"'
+has "enqueue from file" "$out" '"max_attempts": ?2'
+run "enqueue missing file" 2 "${B[@]}" enqueue mail filed @"$tmp/nope.json"
+has "enqueue missing file" "$err" "cannot open payload file"
+run "enqueue bad max attempts" 1 "${B[@]}" enqueue mail t --max-attempts 0
+has "enqueue bad max attempts" "$err" "max_attempts"
 run "enqueue bad priority" 1 "${B[@]}" enqueue mail t --priority urgent
 has "enqueue bad priority" "$err" "invalid_field"
 has "enqueue bad priority" "$err" "priority"
@@ -275,6 +304,100 @@ run "dead purge json" 0 "${B[@]}" --json dead purge mail
 has "dead purge json" "$out" '"purged": ?0'
 run "dead list bad limit" 1 "${B[@]}" dead list mail --limit 100000
 has "dead list bad limit" "$err" "limit_out_of_range"
+
+# ---- keys, audit, authentication and rate limits (only when auth is on) ----
+if [ -f "$tmp/data/admin.key" ]; then
+	perm=$(stat -c %a "$tmp/data/admin.key")
+	checks=$((checks + 1))
+	[ "$perm" = 600 ] || fail "admin.key mode $perm, want 600"
+	admin=$(cat "$tmp/data/admin.key")
+	run "keys list" 0 "${B[@]}" keys list
+	has "keys list" "$out" "^ID +NAME +TENANT +SCOPES +STATUS"
+	has "keys list" "$out" "admin"
+	hasnt "keys list shows no secret" "$out" "bk_"
+	run "keys create" 0 "${B[@]}" keys create reader --scopes jobs:read
+	has "keys create" "$out" "^key k[0-9a-f]+ created$"
+	has "keys create" "$out" "^scopes +jobs:read$"
+	has "keys create" "$out" "^key +bk_"
+	has "keys create" "$out" "shown only once"
+	reader=$(printf '%s\n' "$out" | sed -nE 's/^key +(bk_[^ ]+)$/\1/p')
+	reader_id=$(printf '%s\n' "$out" | sed -nE 's/^key (k[0-9a-f]+) created$/\1/p')
+	run "keys create json" 0 "${B[@]}" --json keys create worker --scopes work,jobs:read \
+		--rate-max 1 --rate-per-ms 60000
+	has "keys create json" "$out" '"key": ?"bk_'
+	has "keys create json" "$out" '"scopes": ?\['
+	limited=$(printf '%s\n' "$out" | grep -Eo '"key": ?"bk_[^"]+"' | grep -Eo 'bk_[^"]+')
+	run "keys create other tenant" 0 "${B[@]}" keys create acme-ops --tenant acme --scopes jobs:read
+	has "keys create other tenant" "$out" "^tenant +acme$"
+	run "keys list tenant" 0 "${B[@]}" keys list --tenant acme
+	has "keys list tenant" "$out" "acme-ops"
+	hasnt "keys list tenant" "$out" " reader "
+	run "keys list json" 0 "${B[@]}" --json keys list
+	has "keys list json" "$out" '"keys": ?\['
+	hasnt "keys list json shows no secret" "$out" "bk_"
+	run "keys create bad scope" 1 "${B[@]}" keys create x --scopes jobs:everything
+	run "keys create bad rate" 2 "${B[@]}" keys create x --rate-max 5
+	has "keys create bad rate" "$err" "go together"
+	run "keys create missing name" 2 "${B[@]}" keys create
+	# A key with jobs:read reads, and is refused what needs another scope.
+	run "reader reads" 0 env BATON_KEY="$reader" "${B[@]}" job list --queue mail
+	run "reader cannot enqueue" 4 env BATON_KEY="$reader" "${B[@]}" enqueue mail t
+	has "reader cannot enqueue" "$err" "forbidden"
+	has "reader cannot enqueue" "$err" "HTTP 403"
+	run "reader cannot list keys" 4 env BATON_KEY="$reader" "${B[@]}" keys list
+	run "reader cannot read audit" 4 env BATON_KEY="$reader" "${B[@]}" audit
+	# No key at all, and a key that is not one.
+	run "no key" 4 env BATON_DATA="$tmp/nowhere" "${B[@]}" job list
+	has "no key" "$err" "unauthenticated"
+	has "no key" "$err" "no API key was found"
+	run "unknown key" 4 env BATON_KEY=bk_k0000000000000000_00000000000000000000000000000000 \
+		"${B[@]}" job list
+	has "unknown key" "$err" "not accepted"
+	run "key file" 0 "${B[@]}" --key-file "$tmp/data/admin.key" keys list
+	run "missing key file" 2 "${B[@]}" --key-file "$tmp/nowhere.key" health
+	run "health needs no key" 0 env BATON_DATA="$tmp/nowhere" "${B[@]}" health
+	# Rotation: the new secret works; with no grace the old one stops at once.
+	run "keys rotate" 0 "${B[@]}" keys rotate "$reader_id" --grace-ms 0
+	has "keys rotate" "$out" "^key $reader_id rotated$"
+	has "keys rotate" "$out" "^key +bk_"
+	rotated=$(printf '%s\n' "$out" | sed -nE 's/^key +(bk_[^ ]+)$/\1/p')
+	checks=$((checks + 1))
+	[ -n "$rotated" ] && [ "$rotated" != "$reader" ] || fail "keys rotate: no new secret"
+	run "rotated key works" 0 env BATON_KEY="$rotated" "${B[@]}" job list --queue mail
+	run "old secret refused" 4 env BATON_KEY="$reader" "${B[@]}" job list --queue mail
+	run "keys rotate bad grace" 2 "${B[@]}" keys rotate "$reader_id" --grace-ms soon
+	run "keys rotate missing" 1 "${B[@]}" keys rotate k0000000000000000
+	has "keys rotate missing" "$err" "HTTP 404"
+	# Revocation is effective on the next request.
+	run "keys revoke" 0 "${B[@]}" keys revoke "$reader_id"
+	has "keys revoke" "$out" "^key $reader_id revoked$"
+	run "revoked key refused" 4 env BATON_KEY="$rotated" "${B[@]}" job list
+	run "keys list shows revoked" 0 "${B[@]}" keys list
+	has "keys list shows revoked" "$out" "^$reader_id +reader .*revoked"
+	run "keys revoke missing" 1 "${B[@]}" keys revoke k0000000000000000
+	# Rate limit: 1 request per minute for this key.
+	run "limited first" 0 env BATON_KEY="$limited" "${B[@]}" job list --queue mail
+	run "limited second" 5 env BATON_KEY="$limited" "${B[@]}" job list --queue mail
+	has "limited second" "$err" "rate_limited"
+	has "limited second" "$err" "retry after [0-9]+ s"
+	# Audit log.
+	run "audit" 0 "${B[@]}" audit
+	has "audit" "$out" "^AT +KEY_ID +TENANT +ACTION"
+	has "audit" "$out" "keys.create +$reader_id +201"
+	has "audit" "$out" "keys.rotate +$reader_id"
+	has "audit" "$out" "keys.revoke +$reader_id"
+	hasnt "audit shows no secret" "$out" "bk_"
+	run "audit filter" 0 "${B[@]}" audit --action keys.revoke
+	has "audit filter" "$out" "keys.revoke"
+	hasnt "audit filter" "$out" "keys.create"
+	run "audit json" 0 "${B[@]}" --json audit --limit 1
+	has "audit json" "$out" '"entries": ?\['
+	has "audit json" "$out" '"next": ?"'
+	hasnt "audit json shows no secret" "$out" "$admin"
+	run "audit bad limit" 2 "${B[@]}" audit --limit lots
+else
+	echo "test_cli.sh: no admin.key (server without auth): key and audit checks skipped"
+fi
 
 # ---- the server stops cleanly ----
 kill -TERM "$srv_pid"

@@ -696,7 +696,7 @@ static void *race_thread(void *arg)
         struct baton_enqueue_opts o = {0};
         struct baton_job *j = NULL;
 
-        r->rc = baton_client_new(r->url, NULL, &c);
+        r->rc = baton_client_new(r->url, harness_key_for(r->url), &c);
         if (r->rc) {
                 pthread_barrier_wait(r->barrier);
                 return NULL;
@@ -862,7 +862,7 @@ static void *complete_later(void *arg)
         struct baton_claim_opts o = {.worker = "later", .max = 1};
         struct baton_jobs *l = NULL;
 
-        w->rc = baton_client_new(w->url, NULL, &c);
+        w->rc = baton_client_new(w->url, harness_key_for(w->url), &c);
         if (w->rc)
                 return NULL;
         harness_sleep_ms(w->delay_ms);

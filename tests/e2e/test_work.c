@@ -711,7 +711,7 @@ static void *poll_thread(void *arg)
         struct baton_jobs *l = NULL;
         int64_t t0;
 
-        p->rc = baton_client_new(p->url, NULL, &c);
+        p->rc = baton_client_new(p->url, harness_key_for(p->url), &c);
         if (p->rc)
                 return NULL;
         t0 = harness_now_ms();

@@ -115,7 +115,7 @@ static struct baton_client *conn_get(struct conn *k)
                 pthread_mutex_unlock(&url_mu);
                 baton_client_free(k->c);
                 k->c = NULL;
-                if (baton_client_new(url, NULL, &k->c) != 0)
+                if (baton_client_new(url, harness_key_for(url), &k->c) != 0)
                         abort();
                 baton_client_set_timeout_ms(k->c, 5000);
                 baton_client_set_connect_timeout_ms(k->c, 500);

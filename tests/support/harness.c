@@ -42,6 +42,73 @@
 static pid_t live[LIVE_MAX];
 static bool exit_handler_set;
 
+/* The admin key of each running harness's url, for http_raw's default
+ * Authorization header (tests may run several servers at once). */
+struct url_key {
+        char url[64];
+        char key[128];
+};
+static struct url_key url_keys[LIVE_MAX];
+
+static void url_key_set(const char *url, const char *key)
+{
+        int free_slot = -1;
+
+        for (int i = 0; i < LIVE_MAX; i++) {
+                if (strcmp(url_keys[i].url, url) == 0) {
+                        snprintf(url_keys[i].key, sizeof(url_keys[i].key), "%s", key);
+                        return;
+                }
+                if (free_slot < 0 && !url_keys[i].url[0])
+                        free_slot = i;
+        }
+        if (free_slot >= 0) {
+                snprintf(url_keys[free_slot].url, sizeof(url_keys[free_slot].url), "%s", url);
+                snprintf(url_keys[free_slot].key, sizeof(url_keys[free_slot].key), "%s", key);
+        }
+}
+
+static void url_key_drop(const char *url)
+{
+        for (int i = 0; i < LIVE_MAX; i++)
+                if (strcmp(url_keys[i].url, url) == 0)
+                        memset(&url_keys[i], 0, sizeof(url_keys[i]));
+}
+
+/* The key registered for the start of full (a url + path), or NULL. */
+static const char *url_key_find(const char *full)
+{
+        for (int i = 0; i < LIVE_MAX; i++) {
+                size_t n = strlen(url_keys[i].url);
+                if (n && strncmp(full, url_keys[i].url, n) == 0 &&
+                    (full[n] == '/' || full[n] == '\0' || full[n] == '?'))
+                        return url_keys[i].key[0] ? url_keys[i].key : NULL;
+        }
+        return NULL;
+}
+
+const char *harness_key_for(const char *url)
+{
+        return url_key_find(url);
+}
+
+/* Reads data_dir/admin.key into h->admin_key and registers it for h->url. */
+static void read_admin_key(struct harness *h)
+{
+        char path[400];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/admin.key", h->data_dir);
+        f = fopen(path, "r");
+        if (f) {
+                if (!fgets(h->admin_key, sizeof(h->admin_key), f))
+                        h->admin_key[0] = '\0';
+                h->admin_key[strcspn(h->admin_key, "\r\n")] = '\0';
+                fclose(f);
+        }
+        url_key_set(h->url, h->admin_key);
+}
+
 static void kill_live(void)
 {
         int i;
@@ -268,6 +335,8 @@ static int launch(struct harness *h, int port)
         for (attempt = 0; attempt < START_ATTEMPTS; attempt++) {
                 if (port <= 0 || attempt > 0)
                         port = free_port();
+                if (h->url[0])
+                        url_key_drop(h->url);
                 if (port <= 0) {
                         fprintf(stderr, "harness: no free port: %s\n", strerror(errno));
                         return -1;
@@ -281,8 +350,10 @@ static int launch(struct harness *h, int port)
                         return -1;
                 }
                 rc = wait_ready(h);
-                if (rc == 0)
+                if (rc == 0) {
+                        read_admin_key(h);
                         return 0;
+                }
                 if (rc < 0) {
                         fprintf(stderr, "harness: batond not ready after %d ms\n",
                                 READY_TIMEOUT_MS);
@@ -418,6 +489,8 @@ int harness_stop(struct harness *h)
 
         if (getenv("BATON_TEST_KEEP_LOG") && h->root[0])
                 harness_dump_log(h, 16000);
+        if (h->url[0])
+                url_key_drop(h->url);
         if (h->root[0]) {
                 nftw(h->root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
                 h->root[0] = '\0';
@@ -475,9 +548,14 @@ void harness_dump_log(const struct harness *h, size_t max_bytes)
 
 struct baton_client *harness_client(const struct harness *h)
 {
+        return harness_client_key(h, h->admin_key[0] ? h->admin_key : NULL);
+}
+
+struct baton_client *harness_client_key(const struct harness *h, const char *key)
+{
         struct baton_client *c = NULL;
 
-        if (baton_client_new(h->url, NULL, &c) != 0) {
+        if (baton_client_new(h->url, key, &c) != 0) {
                 fprintf(stderr, "harness: cannot create a client for %s\n", h->url);
                 abort();
         }
@@ -525,6 +603,7 @@ int http_raw(const char *url, const char *method, const char *path, const char *
         CURLcode cc;
         long status = 0;
         int64_t start = harness_now_ms();
+        bool has_auth = false;
         int i;
 
         memset(res, 0, sizeof(*res));
@@ -534,8 +613,16 @@ int http_raw(const char *url, const char *method, const char *path, const char *
         snprintf(full, sizeof(full), "%s%s", url, path);
         l = curl_slist_append(l, "Content-Type: application/json");
         l = curl_slist_append(l, "Expect:");
-        for (i = 0; headers && headers[i]; i++)
+        for (i = 0; headers && headers[i]; i++) {
+                if (strncasecmp(headers[i], "Authorization:", 14) == 0)
+                        has_auth = true;
                 l = curl_slist_append(l, headers[i]);
+        }
+        if (!has_auth && url_key_find(full)) {
+                char line[200];
+                snprintf(line, sizeof(line), "Authorization: Bearer %s", url_key_find(full));
+                l = curl_slist_append(l, line);
+        }
         curl_easy_setopt(h, CURLOPT_URL, full);
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, l);
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -578,6 +665,38 @@ int http_json(const char *url, const char *method, const char *path, const char 
               struct http_res *res)
 {
         return http_raw(url, method, path, NULL, body, body ? strlen(body) : 0, res);
+}
+
+int http_json_as(const char *url, const char *key, const char *method, const char *path,
+                 const char *body, struct http_res *res)
+{
+        char line[200];
+        const char *hdrs[2] = {line, NULL};
+
+        if (key)
+                snprintf(line, sizeof(line), "Authorization: Bearer %s", key);
+        else
+                snprintf(line, sizeof(line), "Authorization:");
+        return http_raw(url, method, path, hdrs, body, body ? strlen(body) : 0, res);
+}
+
+void harness_make_key(const struct harness *h, const char *tenant, const char *scopes,
+                      const char *extra, char *token, char *id)
+{
+        struct http_res r;
+        char tpart[200] = "";
+
+        if (tenant)
+                snprintf(tpart, sizeof(tpart), "\"tenant\": \"%s\", ", tenant);
+        http_jsonf(h->url, "POST", "/v1/keys", &r, "{%s\"name\": \"test key\", \"scopes\": %s%s%s}",
+                   tpart, scopes, extra ? ", " : "", extra ? extra : "");
+        if (r.status != 201 || !jpath_str(r.json, "key"))
+                fail_msg("creating a key (tenant %s, scopes %s): HTTP %d %s", tenant ? tenant : "-",
+                         scopes, r.status, r.body);
+        snprintf(token, 64, "%s", jpath_str(r.json, "key"));
+        if (id)
+                snprintf(id, 24, "%s", jpath_str(r.json, "id"));
+        http_res_free(&r);
 }
 
 void http_res_free(struct http_res *res)

@@ -35,6 +35,10 @@ struct harness {
         char *args[HARNESS_ARGS_MAX]; /* extra arguments, kept for restarts */
         int n_args;
         int exit_status; /* wait status of the last stop, kill or crash */
+        /* The bootstrap admin key, read from data_dir/admin.key after the start
+         * ("" when the server wrote none). harness_client and http_raw/http_json
+         * on h->url send it unless told otherwise. */
+        char admin_key[128];
 };
 
 /* Milliseconds of a monotonic clock, for measuring waits in tests. */
@@ -47,6 +51,7 @@ void harness_sleep_ms(int64_t ms);
  * Retries with another port (at most 5 times) when the server exits early, as it
  * does when another process took the port. Returns 0, or -1 with a message on
  * stderr (the log's tail included). On failure nothing is left running.
+ * Then reads the admin key (see admin_key).
  */
 int harness_start(struct harness *h, const char *const *args);
 /* Starts batond again on the same data directory and arguments, on the same
@@ -75,6 +80,11 @@ void harness_dump_log(const struct harness *h, size_t max_bytes);
 /* A libbaton client for h->url, owned by the caller (baton_client_free).
  * Aborts the test program when it cannot be made (out of memory). */
 struct baton_client *harness_client(const struct harness *h);
+/* The admin key of the running harness serving url (for clients made on other
+ * threads from a url alone), or NULL. */
+const char *harness_key_for(const char *url);
+/* The same with another key (NULL: no Authorization header at all). */
+struct baton_client *harness_client_key(const struct harness *h, const char *key);
 
 /* ---- raw HTTP ---- */
 
@@ -92,13 +102,27 @@ struct http_res {
  * (NULL-terminated, may be NULL; "Content-Type: application/json" is always
  * sent), a body of body_len bytes (NULL = none). Returns 0 when an answer
  * arrived, -1 otherwise. res is owned by the caller: http_res_free.
+ * Authorization: when url is a running harness's, its admin key is sent as
+ * "Authorization: Bearer <key>" unless headers hold an "Authorization:" line
+ * (that line is sent instead; "Authorization:" alone sends no such header).
  */
 int http_raw(const char *url, const char *method, const char *path, const char *const *headers,
              const char *body, size_t body_len, struct http_res *res);
 /* http_raw with a NUL-terminated body and no extra headers. */
 int http_json(const char *url, const char *method, const char *path, const char *body,
               struct http_res *res);
+/* http_json with an explicit key: NULL sends no Authorization header. */
+int http_json_as(const char *url, const char *key, const char *method, const char *path,
+                 const char *body, struct http_res *res);
 void http_res_free(struct http_res *res);
+
+/* Creates a key through POST /v1/keys with the admin key: tenant (NULL = the
+ * admin's), scopes a JSON array text ("[\"work\"]"), extra members text to add
+ * to the body (NULL or e.g. "\"rate_limit\": {...}"). Copies the secret into
+ * token (cap >= 64) and the id into id (cap >= 24, may be NULL); fails the test
+ * unless the answer is 201. */
+void harness_make_key(const struct harness *h, const char *tenant, const char *scopes,
+                      const char *extra, char *token, char *id);
 /* Copies the value of header name (case-insensitive) into buf; returns buf, or
  * NULL when the answer has no such header. */
 const char *http_header(const struct http_res *res, const char *name, char *buf, size_t cap);

@@ -1,0 +1,439 @@
+/*
+ * keys.c: libbaton's calls for API keys (create, list, revoke, rotate) and the
+ * audit log. Workload: administrative, a few calls at a time, so clarity wins
+ * over speed: answers are parsed with jansson and each key or entry keeps a
+ * reference to its JSON object, pointing its strings into it (as jobs do).
+ * Assumes the shapes of docs/api.md; members this library does not know are
+ * kept in the object and reachable through baton_key_json.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/internal.h"
+
+struct baton_key_priv {
+        json_t *obj;
+        const char **scopes;
+        char *json;
+};
+
+struct baton_audit_priv {
+        json_t *root; /* the whole answer; entries point into it */
+        size_t cap;   /* entries the answer held */
+        /* 2 * cap texts (NULL when unused): [0, cap) the entries' details as
+         * compact JSON, [cap, 2 cap) ids the server sent as numbers. */
+        char **texts;
+};
+
+static int64_t jtime(const json_t *obj, const char *key)
+{
+        int64_t ms = 0;
+
+        if (client_parse_time_ms(jstr(obj, key), &ms) != 0)
+                return 0;
+        return ms;
+}
+
+/* Fills k from obj, taking a reference to obj. Returns 0, BATON_EPROTO (not a
+ * key object) or BATON_ENOMEM; on failure k is left zeroed. */
+static int key_from_json(json_t *obj, struct baton_key *k)
+{
+        json_t *sc, *rl, *v;
+        size_t i;
+
+        memset(k, 0, sizeof(*k));
+        if (!json_is_object(obj) || !jstr(obj, "id"))
+                return BATON_EPROTO;
+        k->priv = calloc(1, sizeof(*k->priv));
+        if (!k->priv)
+                return BATON_ENOMEM;
+        sc = json_object_get(obj, "scopes");
+        if (json_is_array(sc) && json_array_size(sc)) {
+                k->priv->scopes = calloc(json_array_size(sc), sizeof(char *));
+                if (!k->priv->scopes) {
+                        free(k->priv);
+                        k->priv = NULL;
+                        return BATON_ENOMEM;
+                }
+                json_array_foreach(sc, i, v)
+                {
+                        if (json_is_string(v))
+                                k->priv->scopes[k->n_scopes++] = json_string_value(v);
+                }
+        }
+        k->priv->obj = json_incref(obj);
+        k->scopes = k->priv->scopes;
+        k->id = jstr(obj, "id");
+        k->key = jstr(obj, "key");
+        k->name = jstr(obj, "name");
+        k->tenant = jstr(obj, "tenant");
+        k->state = jstr(obj, "state");
+        k->created_by = jstr(obj, "created_by");
+        k->previous_valid_until_ms = jtime(obj, "previous_valid_until");
+        k->created_at_ms = jtime(obj, "created_at");
+        k->expires_at_ms = jtime(obj, "expires_at");
+        k->revoked_at_ms = jtime(obj, "revoked_at");
+        k->rotated_at_ms = jtime(obj, "rotated_at");
+        rl = json_object_get(obj, "rate_limit");
+        k->rate_max = jint(rl, "max", 0);
+        k->rate_per_ms = jint(rl, "per_ms", 0);
+        return 0;
+}
+
+static void key_clear(struct baton_key *k)
+{
+        if (k->priv) {
+                json_decref(k->priv->obj);
+                free(k->priv->scopes);
+                free(k->priv->json);
+                free(k->priv);
+        }
+        memset(k, 0, sizeof(*k));
+}
+
+const char *baton_key_json(struct baton_key *k)
+{
+        if (!k || !k->priv)
+                return NULL;
+        if (!k->priv->json)
+                k->priv->json = json_dumps(k->priv->obj, JSON_COMPACT);
+        return k->priv->json;
+}
+
+void baton_key_free(struct baton_key *k)
+{
+        if (!k)
+                return;
+        key_clear(k);
+        free(k);
+}
+
+void baton_keys_free(struct baton_keys *l)
+{
+        size_t i;
+
+        if (!l)
+                return;
+        for (i = 0; i < l->n; i++)
+                key_clear(&l->v[i]);
+        free(l->v);
+        free(l->next);
+        free(l);
+}
+
+void baton_audit_free(struct baton_audit *l)
+{
+        size_t i;
+
+        if (!l)
+                return;
+        if (l->priv) {
+                for (i = 0; l->priv->texts && i < 2 * l->priv->cap; i++)
+                        free(l->priv->texts[i]);
+                free(l->priv->texts);
+                json_decref(l->priv->root);
+                free(l->priv);
+        }
+        free(l->v);
+        free(l->next);
+        free(l);
+}
+
+/* Appends "?name=value" / "&name=value" (value escaped) to the URL. */
+static int query(struct baton_client *c, const char *name, const char *value)
+{
+        int rc = sbuf_addc(&c->url, strchr(c->url.p, '?') ? '&' : '?');
+
+        if (rc == 0)
+                rc = sbuf_adds(&c->url, name);
+        if (rc == 0)
+                rc = sbuf_addc(&c->url, '=');
+        if (rc == 0)
+                rc = sbuf_url_escape(&c->url, value);
+        return rc;
+}
+
+static int query_int(struct baton_client *c, const char *name, int v)
+{
+        char num[16];
+
+        snprintf(num, sizeof(num), "%d", v);
+        return query(c, name, num);
+}
+
+/* Performs the call prepared in c->url (body in c->req when with_body) and
+ * takes the key in member "key" of the answer, or the answer itself when it is
+ * the key object (the create answer). */
+static int call_key(struct baton_client *c, const char *method, bool with_body,
+                    struct baton_key **out)
+{
+        struct baton_key *k = NULL;
+        json_t *root = NULL, *obj;
+        int rc;
+
+        if (out)
+                *out = NULL;
+        rc = client_call(c, method, with_body ? c->req.p : NULL, with_body ? c->req.len : 0, 0,
+                         out ? &root : NULL);
+        if (rc || !out)
+                goto out;
+        obj = json_object_get(root, "key");
+        if (!json_is_object(obj))
+                obj = root;
+        k = malloc(sizeof(*k));
+        if (!k) {
+                rc = client_fail(c, BATON_ENOMEM, NULL);
+                goto out;
+        }
+        rc = key_from_json(obj, k);
+        if (rc) {
+                free(k);
+                rc = client_fail(c, rc, rc == BATON_EPROTO ? "answer holds no key" : NULL);
+                goto out;
+        }
+        *out = k;
+out:
+        json_decref(root);
+        return rc;
+}
+
+int baton_key_create(struct baton_client *c, const struct baton_key_opts *o, struct baton_key **out)
+{
+        size_t i;
+        int rc;
+
+        if (out)
+                *out = NULL;
+        if (!o || !o->name || (o->n_scopes && !o->scopes))
+                return client_fail(c, BATON_EINVAL, NULL);
+        rc = client_url(c, "/v1/keys");
+        sbuf_reset(&c->req);
+        if (rc == 0)
+                rc = sbuf_addc(&c->req, '{');
+        if (rc == 0)
+                rc = jo_str(&c->req, "name", o->name);
+        if (rc == 0 && o->tenant)
+                rc = jo_str(&c->req, "tenant", o->tenant);
+        if (rc == 0)
+                rc = sbuf_adds(&c->req, ",\"scopes\":[");
+        for (i = 0; rc == 0 && i < o->n_scopes; i++) {
+                rc = jo_sep(&c->req);
+                if (rc == 0)
+                        rc = sbuf_json_str(&c->req, o->scopes[i]);
+        }
+        if (rc == 0)
+                rc = sbuf_addc(&c->req, ']');
+        if (rc == 0 && o->expires_at)
+                rc = jo_str(&c->req, "expires_at", o->expires_at);
+        if (rc == 0 && (o->rate_max || o->rate_per_ms)) {
+                rc = jo_sep(&c->req);
+                if (rc == 0)
+                        rc = sbuf_printf(&c->req, "\"rate_limit\":{\"max\":%lld,\"per_ms\":%lld}",
+                                         (long long)o->rate_max, (long long)o->rate_per_ms);
+        }
+        if (rc == 0)
+                rc = sbuf_addc(&c->req, '}');
+        if (rc)
+                return client_fail(c, rc, NULL);
+        return call_key(c, "POST", true, out);
+}
+
+int baton_key_list(struct baton_client *c, const char *tenant, int limit, const char *after,
+                   struct baton_keys **out)
+{
+        json_t *root = NULL, *arr, *next, *v;
+        struct baton_keys *l = NULL;
+        size_t i;
+        int rc;
+
+        *out = NULL;
+        rc = client_url(c, "/v1/keys");
+        if (rc == 0 && tenant)
+                rc = query(c, "tenant", tenant);
+        if (rc == 0 && limit)
+                rc = query_int(c, "limit", limit);
+        if (rc == 0 && after)
+                rc = query(c, "after", after);
+        if (rc)
+                return client_fail(c, rc, NULL);
+        rc = client_call(c, "GET", NULL, 0, 0, &root);
+        if (rc)
+                goto out;
+        arr = json_object_get(root, "keys");
+        next = json_object_get(root, "next");
+        if (!json_is_array(arr)) {
+                rc = client_fail(c, BATON_EPROTO, "answer holds no key list");
+                goto out;
+        }
+        l = calloc(1, sizeof(*l));
+        if (!l || (json_array_size(arr) && !(l->v = calloc(json_array_size(arr), sizeof(*l->v))))) {
+                rc = client_fail(c, BATON_ENOMEM, NULL);
+                goto out;
+        }
+        json_array_foreach(arr, i, v)
+        {
+                rc = key_from_json(v, &l->v[i]);
+                if (rc) {
+                        rc = client_fail(c, rc, NULL);
+                        goto out;
+                }
+                l->n = i + 1;
+        }
+        if (json_is_string(next) && !(l->next = strdup(json_string_value(next)))) {
+                rc = client_fail(c, BATON_ENOMEM, NULL);
+                goto out;
+        }
+        *out = l;
+        l = NULL;
+        rc = 0;
+out:
+        baton_keys_free(l);
+        json_decref(root);
+        return rc;
+}
+
+/* Starts the URL /v1/keys/{id}[suffix]. */
+static int key_url(struct baton_client *c, const char *id, const char *suffix)
+{
+        int rc = client_url(c, "/v1/keys/");
+
+        if (rc == 0)
+                rc = sbuf_url_escape(&c->url, id);
+        if (rc == 0 && suffix)
+                rc = sbuf_adds(&c->url, suffix);
+        return rc;
+}
+
+int baton_key_revoke(struct baton_client *c, const char *id, struct baton_key **out)
+{
+        int rc;
+
+        if (out)
+                *out = NULL;
+        if (!id)
+                return client_fail(c, BATON_EINVAL, NULL);
+        rc = key_url(c, id, NULL);
+        if (rc)
+                return client_fail(c, rc, NULL);
+        return call_key(c, "DELETE", false, out);
+}
+
+int baton_key_rotate(struct baton_client *c, const char *id, int64_t grace_ms,
+                     struct baton_key **out)
+{
+        int rc;
+
+        if (out)
+                *out = NULL;
+        if (!id)
+                return client_fail(c, BATON_EINVAL, NULL);
+        rc = key_url(c, id, "/rotate");
+        sbuf_reset(&c->req);
+        if (rc == 0)
+                rc = sbuf_addc(&c->req, '{');
+        if (rc == 0 && grace_ms >= 0)
+                rc = jo_i64(&c->req, "grace_ms", grace_ms);
+        if (rc == 0)
+                rc = sbuf_addc(&c->req, '}');
+        if (rc)
+                return client_fail(c, rc, NULL);
+        return call_key(c, "POST", true, out);
+}
+
+/* An entry's id may be a number or a string; both become text. */
+static const char *id_text(json_t *e, char **owned)
+{
+        json_t *v = json_object_get(e, "id");
+
+        *owned = NULL;
+        if (json_is_string(v))
+                return json_string_value(v);
+        if (json_is_integer(v)) {
+                *owned = malloc(24);
+                if (*owned)
+                        snprintf(*owned, 24, "%lld", (long long)json_integer_value(v));
+                return *owned;
+        }
+        return NULL;
+}
+
+int baton_audit_list(struct baton_client *c, const struct baton_audit_filter *f,
+                     struct baton_audit **out)
+{
+        json_t *root = NULL, *arr, *next, *e;
+        struct baton_audit *l = NULL;
+        size_t i, n;
+        int rc;
+
+        *out = NULL;
+        rc = client_url(c, "/v1/audit");
+        if (rc == 0 && f && f->action)
+                rc = query(c, "action", f->action);
+        if (rc == 0 && f && f->key_id)
+                rc = query(c, "key_id", f->key_id);
+        if (rc == 0 && f && f->tenant)
+                rc = query(c, "tenant", f->tenant);
+        if (rc == 0 && f && f->limit)
+                rc = query_int(c, "limit", f->limit);
+        if (rc == 0 && f && f->after)
+                rc = query(c, "after", f->after);
+        if (rc)
+                return client_fail(c, rc, NULL);
+        rc = client_call(c, "GET", NULL, 0, 0, &root);
+        if (rc)
+                goto out;
+        arr = json_object_get(root, "entries");
+        next = json_object_get(root, "next");
+        if (!json_is_array(arr)) {
+                rc = client_fail(c, BATON_EPROTO, "answer holds no audit entries");
+                goto out;
+        }
+        n = json_array_size(arr);
+        rc = BATON_ENOMEM;
+        l = calloc(1, sizeof(*l));
+        if (!l || !(l->priv = calloc(1, sizeof(*l->priv))))
+                goto nomem;
+        if (n && (!(l->v = calloc(n, sizeof(*l->v))) ||
+                  !(l->priv->texts = calloc(2 * n, sizeof(char *)))))
+                goto nomem;
+        l->priv->cap = n;
+        l->priv->root = json_incref(root);
+        json_array_foreach(arr, i, e)
+        {
+                struct baton_audit_entry *a = &l->v[i];
+                json_t *d = json_object_get(e, "detail");
+                char *owned;
+
+                l->n = i + 1;
+                a->id = id_text(e, &owned);
+                l->priv->texts[n + i] = owned;
+                a->at_ms = jtime(e, "at");
+                a->key_id = jstr(e, "key_id");
+                a->tenant = jstr(e, "tenant");
+                a->action = jstr(e, "action");
+                a->target = jstr(e, "target");
+                a->request_id = jstr(e, "request_id");
+                a->status = (int)jint(e, "status", 0);
+                a->code = jstr(e, "code");
+                if (d && !json_is_null(d)) {
+                        l->priv->texts[i] = json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY);
+                        if (!l->priv->texts[i])
+                                goto nomem;
+                        a->detail = l->priv->texts[i];
+                }
+        }
+        if (json_is_string(next) && !(l->next = strdup(json_string_value(next))))
+                goto nomem;
+        if (json_is_integer(next) && (l->next = malloc(24)))
+                snprintf(l->next, 24, "%lld", (long long)json_integer_value(next));
+        *out = l;
+        l = NULL;
+        rc = 0;
+        goto out;
+nomem:
+        rc = client_fail(c, BATON_ENOMEM, NULL);
+out:
+        baton_audit_free(l);
+        json_decref(root);
+        return rc;
+}

@@ -1,0 +1,28 @@
+/*
+ * auth.h: authentication, scopes and per-key rate limits of batond's HTTP
+ * front. http.c calls auth_request once per routed request, before the query
+ * and body are read, so an unauthenticated caller learns nothing about input
+ * validation.
+ */
+#ifndef BATON_SERVER_AUTH_H
+#define BATON_SERVER_AUTH_H
+
+#include <stdbool.h>
+
+#include "server/http.h"
+
+/* Authenticates hr (Authorization: Bearer <token>), checks the route's scope
+ * and takes one request from the key's rate limit; sets hr->tenant, key_id,
+ * scopes and authed. Returns 0 when the handler may run; otherwise it has
+ * answered 401 unauthenticated, 403 forbidden or 429 rate_limited (hr is
+ * freed) and returns -1. */
+int auth_request(struct http_req *hr);
+
+/* True when the caller holds admin on tenant "default": it may act on other
+ * tenants (create keys for them, list their keys and audit entries). */
+bool auth_is_root(const struct http_req *hr);
+
+/* True for 127.0.0.0/8, ::1 (and ::ffff:127.x) and "localhost". */
+bool auth_host_loopback(const char *host);
+
+#endif

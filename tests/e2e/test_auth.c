@@ -1,0 +1,855 @@
+/*
+ * test_auth.c: end-to-end tests of API keys, scopes, tenants, rate limits and
+ * the audit log (docs/api.md "Authentication", "Keys", "Audit"): every route's
+ * auth matrix (no key 401, missing scope 403 naming it, right scope passes),
+ * tenant isolation of every object, list and count, revocation effective on
+ * the next request, rotation with a grace period, expiry, 429 with
+ * Retry-After, an audit row for every audited action (success and refusal),
+ * secrets absent from the server's log, the admin.key bootstrap (mode 0600,
+ * printed once) and --insecure-no-auth (refused off loopback, working on it).
+ *
+ * One shared server (debug logging, so that every line a request can produce
+ * is in the log the secrets check reads) plus short-lived ones for the
+ * bootstrap and insecure-mode cases. Every wait is bounded.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "support/harness.h"
+
+#define TOK 64
+#define KID 24
+
+static struct harness srv;
+
+/* Tokens made by the tests, checked against the log at the end. */
+static char made[64][TOK];
+static int made_n;
+
+static int setup(void **state)
+{
+        static const char *const args[] = {"--log-level", "debug", NULL};
+
+        (void)state;
+        return harness_start(&srv, args);
+}
+
+static int teardown(void **state)
+{
+        (void)state;
+        return harness_stop(&srv);
+}
+
+/* Remembers a secret for the log check. */
+static void remember(const char *tok)
+{
+        size_t n = tok ? strnlen(tok, TOK - 1) : 0;
+
+        if (made_n >= 64 || n == 0)
+                return;
+        memcpy(made[made_n], tok, n);
+        made[made_n++][n] = '\0';
+}
+
+/* Creates a key and remembers its secret for the log check. */
+static void make_key(const char *tenant, const char *scopes, const char *extra, char *tok, char *id)
+{
+        harness_make_key(&srv, tenant, scopes, extra, tok, id);
+        remember(tok);
+}
+
+/* One call as key (NULL = none); returns the status, res kept for the caller
+ * when res is not NULL. */
+static int call(const char *key, const char *method, const char *path, const char *body,
+                struct http_res *res)
+{
+        struct http_res local;
+        struct http_res *r = res ? res : &local;
+        int status;
+
+        assert_int_equal(http_json_as(srv.url, key, method, path, body, r), 0);
+        status = r->status;
+        if (!res)
+                http_res_free(r);
+        return status;
+}
+
+/* ---- the route matrix ---- */
+
+struct route_case {
+        const char *method;
+        const char *path;
+        const char *body;
+        const char *scope;
+};
+
+static const struct route_case routes[] = {
+    {"POST", "/v1/jobs", "{\"queue\": \"mq\", \"type\": \"t\"}", "jobs:write"},
+    {"GET", "/v1/jobs", NULL, "jobs:read"},
+    {"GET", "/v1/jobs/999999", NULL, "jobs:read"},
+    {"DELETE", "/v1/jobs/999999", NULL, "jobs:write"},
+    {"POST", "/v1/jobs/999999/retry", NULL, "jobs:write"},
+    {"POST", "/v1/queues/mq/claim", "{\"worker\": \"w\"}", "work"},
+    {"POST", "/v1/jobs/999999/heartbeat", "{\"lease\": \"x\"}", "work"},
+    {"POST", "/v1/jobs/999999/complete", "{\"lease\": \"x\"}", "work"},
+    {"POST", "/v1/jobs/999999/fail", "{\"lease\": \"x\", \"error\": \"e\"}", "work"},
+    {"POST", "/v1/settle", "{\"items\": []}", "work"},
+    {"GET", "/v1/queues", NULL, "jobs:read"},
+    {"GET", "/v1/queues/mq", NULL, "jobs:read"},
+    {"PATCH", "/v1/queues/mq", "{\"paused\": false}", "admin"},
+    {"GET", "/v1/queues/mq/dead", NULL, "jobs:read"},
+    {"POST", "/v1/queues/mq/dead/replay", "{\"ids\": [\"999999\"]}", "admin"},
+    {"DELETE", "/v1/queues/mq/dead", NULL, "admin"},
+    {"POST", "/v1/keys", "{\"name\": \"x\", \"scopes\": []}", "admin"},
+    {"GET", "/v1/keys", NULL, "admin"},
+    {"DELETE", "/v1/keys/k0000000000000000", NULL, "admin"},
+    {"POST", "/v1/keys/k0000000000000000/rotate", NULL, "admin"},
+    {"GET", "/v1/audit", NULL, "admin"},
+};
+
+#define ROUTES_N ((int)(sizeof(routes) / sizeof(routes[0])))
+
+static void no_key_is_401(void **state)
+{
+        struct http_res r;
+        char buf[128];
+
+        (void)state;
+        for (int i = 0; i < ROUTES_N; i++) {
+                const struct route_case *rc = &routes[i];
+                call(NULL, rc->method, rc->path, rc->body, &r);
+                if (r.status != 401)
+                        print_error("%s %s without a key\n", rc->method, rc->path);
+                assert_http_error(&r, 401, "unauthenticated", NULL);
+                assert_non_null(http_header(&r, "WWW-Authenticate", buf, sizeof(buf)));
+                assert_non_null(strstr(buf, "Bearer"));
+                http_res_free(&r);
+                /* A token of the right shape but unknown, and garbage. */
+                assert_int_equal(call("bk_k0123456789abcdef_0123456789abcdef0123456789abcdef",
+                                      rc->method, rc->path, rc->body, NULL),
+                                 401);
+                assert_int_equal(call("nonsense", rc->method, rc->path, rc->body, NULL), 401);
+        }
+        /* Open routes; /metrics is open on loopback, which this is. */
+        assert_int_equal(call(NULL, "GET", "/healthz", NULL, NULL), 200);
+        assert_int_equal(call(NULL, "GET", "/readyz", NULL, NULL), 200);
+        assert_int_equal(call(NULL, "GET", "/metrics", NULL, NULL), 200);
+}
+
+static void scope_matrix(void **state)
+{
+        static const char *const scopes[] = {"jobs:write", "jobs:read", "work", "admin",
+                                             "cron:read"};
+        char tok[5][TOK];
+        struct http_res r;
+
+        (void)state;
+        for (int k = 0; k < 5; k++) {
+                char list[64];
+                snprintf(list, sizeof(list), "[\"%s\"]", scopes[k]);
+                make_key(NULL, list, NULL, tok[k], NULL);
+        }
+        for (int i = 0; i < ROUTES_N; i++) {
+                const struct route_case *rc = &routes[i];
+                for (int k = 0; k < 5; k++) {
+                        bool allowed =
+                            strcmp(scopes[k], rc->scope) == 0 || strcmp(scopes[k], "admin") == 0;
+                        call(tok[k], rc->method, rc->path, rc->body, &r);
+                        if (allowed && (r.status == 401 || r.status == 403))
+                                fail_msg("%s %s with %s: %d %s", rc->method, rc->path, scopes[k],
+                                         r.status, r.body);
+                        if (!allowed) {
+                                const char *msg = http_error_member(&r, "message");
+                                assert_http_error(&r, 403, "forbidden", NULL);
+                                assert_non_null(msg);
+                                if (!strstr(msg, rc->scope))
+                                        fail_msg("403 message does not name %s: %s", rc->scope,
+                                                 msg);
+                        }
+                        http_res_free(&r);
+                }
+        }
+}
+
+/* ---- tenants ---- */
+
+/* Enqueues on q as key and returns the job id (into id). */
+static void enqueue_as(const char *key, const char *q, char *id, size_t cap)
+{
+        struct http_res r;
+        char body[256];
+
+        snprintf(body, sizeof(body), "{\"queue\": \"%s\", \"type\": \"t\", \"max_attempts\": 1}",
+                 q);
+        assert_int_equal(call(key, "POST", "/v1/jobs", body, &r), 201);
+        snprintf(id, cap, "%s", jpath_str(r.json, "job.id"));
+        http_res_free(&r);
+}
+
+/* Claims one job of q as key; copies its lease. */
+static void claim_as(const char *key, const char *q, char *lease, size_t cap)
+{
+        struct http_res r;
+        char path[256];
+
+        snprintf(path, sizeof(path), "/v1/queues/%s/claim", q);
+        assert_int_equal(call(key, "POST", path, "{\"worker\": \"w\"}", &r), 200);
+        assert_non_null(jpath_str(r.json, "jobs[0].lease"));
+        snprintf(lease, cap, "%s", jpath_str(r.json, "jobs[0].lease"));
+        http_res_free(&r);
+}
+
+/* Does the JSON array at path hold an object whose member equals value? */
+static bool listed(const json_t *root, const char *array, const char *member, const char *value)
+{
+        json_t *a = jpath(root, array);
+        size_t i;
+        json_t *v;
+
+        json_array_foreach(a, i, v)
+        {
+                const char *s = json_string_value(json_object_get(v, member));
+                if (s && strcmp(s, value) == 0)
+                        return true;
+        }
+        return false;
+}
+
+static void tenant_isolation(void **state)
+{
+        const char *admin = srv.admin_key;
+        char other[TOK], other_id[KID], mine[32], dead[32], lease[128], path[256], body[512];
+        struct http_res r;
+
+        (void)state;
+        make_key("t-other", "[\"admin\"]", NULL, other, other_id);
+        /* Tenant default: a running job and a dead one on queue iso. */
+        enqueue_as(admin, "iso", dead, sizeof(dead));
+        claim_as(admin, "iso", lease, sizeof(lease));
+        snprintf(path, sizeof(path), "/v1/jobs/%s/fail", dead);
+        snprintf(body, sizeof(body), "{\"lease\": \"%s\", \"error\": \"x\", \"retryable\": false}",
+                 lease);
+        assert_int_equal(call(admin, "POST", path, body, NULL), 200);
+        enqueue_as(admin, "iso", mine, sizeof(mine));
+        claim_as(admin, "iso", lease, sizeof(lease));
+
+        /* Every object of tenant default is 404 to t-other. */
+        snprintf(path, sizeof(path), "/v1/jobs/%s", mine);
+        call(other, "GET", path, NULL, &r);
+        assert_http_error(&r, 404, "not_found", NULL);
+        http_res_free(&r);
+        assert_int_equal(call(other, "DELETE", path, NULL, NULL), 404);
+        snprintf(path, sizeof(path), "/v1/jobs/%s/retry", dead);
+        assert_int_equal(call(other, "POST", path, NULL, NULL), 404);
+        snprintf(body, sizeof(body), "{\"lease\": \"%s\"}", lease);
+        snprintf(path, sizeof(path), "/v1/jobs/%s/heartbeat", mine);
+        assert_int_equal(call(other, "POST", path, body, NULL), 404);
+        snprintf(path, sizeof(path), "/v1/jobs/%s/complete", mine);
+        assert_int_equal(call(other, "POST", path, body, NULL), 404);
+        snprintf(path, sizeof(path), "/v1/jobs/%s/fail", mine);
+        assert_int_equal(call(other, "POST", path, body, NULL), 404);
+        snprintf(body, sizeof(body),
+                 "{\"items\": [{\"id\": \"%s\", \"lease\": \"%s\", \"outcome\": \"complete\"}]}",
+                 mine, lease);
+        call(other, "POST", "/v1/settle", body, &r);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(jpath_str(r.json, "items[0].error.code"), "not_found");
+        http_res_free(&r);
+        assert_int_equal(call(other, "GET", "/v1/queues/iso", NULL, NULL), 404);
+        /* Our job is still running, untouched. */
+        snprintf(path, sizeof(path), "/v1/jobs/%s", mine);
+        call(admin, "GET", path, NULL, &r);
+        assert_string_equal(jpath_str(r.json, "job.state"), "running");
+        http_res_free(&r);
+
+        /* Lists and counts: nothing of tenant default. */
+        call(other, "GET", "/v1/jobs?limit=1000", NULL, &r);
+        assert_int_equal(json_array_size(jpath(r.json, "jobs")), 0);
+        http_res_free(&r);
+        call(other, "GET", "/v1/queues", NULL, &r);
+        assert_false(listed(r.json, "queues", "name", "iso"));
+        http_res_free(&r);
+        call(other, "GET", "/v1/queues/iso/dead", NULL, &r);
+        assert_int_equal(json_array_size(jpath(r.json, "jobs")), 0);
+        http_res_free(&r);
+        snprintf(body, sizeof(body), "{\"ids\": [\"%s\"]}", dead);
+        call(other, "POST", "/v1/queues/iso/dead/replay", body, &r);
+        assert_int_equal(jpath_int(r.json, "replayed"), 0);
+        http_res_free(&r);
+        call(other, "POST", "/v1/queues/iso/dead/replay", "{\"all\": true}", &r);
+        assert_int_equal(jpath_int(r.json, "replayed"), 0);
+        http_res_free(&r);
+        /* A queue of the same name in t-other counts only its own job. */
+        enqueue_as(other, "iso", mine, sizeof(mine));
+        call(other, "GET", "/v1/queues/iso", NULL, &r);
+        assert_int_equal(jpath_int(r.json, "queue.counts.queued"), 1);
+        assert_int_equal(jpath_int(r.json, "queue.counts.running"), 0);
+        assert_int_equal(jpath_int(r.json, "queue.counts.dead"), 0);
+        http_res_free(&r);
+        call(other, "DELETE", "/v1/queues/iso/dead", NULL, &r);
+        assert_int_equal(jpath_int(r.json, "purged"), 0);
+        http_res_free(&r);
+        call(admin, "GET", "/v1/queues/iso", NULL, &r);
+        assert_int_equal(jpath_int(r.json, "queue.counts.dead"), 1);
+        assert_int_equal(jpath_int(r.json, "queue.counts.queued"), 0);
+        http_res_free(&r);
+
+        /* Keys: t-other sees only its own, cannot touch the admin key (404),
+         * nor list or create for other tenants (403). */
+        call(other, "GET", "/v1/keys", NULL, &r);
+        assert_true(listed(r.json, "keys", "id", other_id));
+        assert_int_equal(json_array_size(jpath(r.json, "keys")), 1);
+        assert_null(strstr(r.body, "digest"));
+        http_res_free(&r);
+        call(admin, "GET", "/v1/keys", NULL, &r);
+        assert_false(listed(r.json, "keys", "id", other_id));
+        {
+                const char *admin_id = jpath_str(r.json, "keys[0].id");
+                char p2[128];
+                assert_non_null(admin_id);
+                snprintf(p2, sizeof(p2), "/v1/keys/%s", admin_id);
+                assert_int_equal(call(other, "DELETE", p2, NULL, NULL), 404);
+                snprintf(p2, sizeof(p2), "/v1/keys/%s/rotate", admin_id);
+                assert_int_equal(call(other, "POST", p2, NULL, NULL), 404);
+        }
+        http_res_free(&r);
+        assert_int_equal(call(other, "GET", "/v1/keys?tenant=default", NULL, NULL), 403);
+        assert_int_equal(call(other, "GET", "/v1/keys?tenant=*", NULL, NULL), 403);
+        assert_int_equal(call(other, "GET", "/v1/audit?tenant=*", NULL, NULL), 403);
+        call(other, "POST", "/v1/keys",
+             "{\"name\": \"n\", \"tenant\": \"default\", \"scopes\": "
+             "[\"admin\"]}",
+             &r);
+        assert_http_error(&r, 403, "forbidden", "tenant");
+        http_res_free(&r);
+        /* The root admin sees every tenant when it asks. */
+        call(admin, "GET", "/v1/keys?tenant=*&limit=1000", NULL, &r);
+        assert_true(listed(r.json, "keys", "id", other_id));
+        http_res_free(&r);
+        call(admin, "GET", "/v1/keys?tenant=t-other", NULL, &r);
+        assert_true(listed(r.json, "keys", "id", other_id));
+        http_res_free(&r);
+
+        /* Audit: t-other's list holds only t-other rows. */
+        call(other, "GET", "/v1/audit?limit=1000", NULL, &r);
+        {
+                size_t i;
+                json_t *v;
+                json_array_foreach(jpath(r.json, "entries"), i, v)
+                    assert_string_equal(jpath_str(v, "tenant"), "t-other");
+                assert_true(json_array_size(jpath(r.json, "entries")) > 0);
+        }
+        http_res_free(&r);
+}
+
+/* ---- revocation, rotation, expiry ---- */
+
+static void revocation_is_immediate(void **state)
+{
+        char tok[TOK], id[KID], path[128];
+        struct http_res r;
+
+        (void)state;
+        make_key(NULL, "[\"jobs:read\"]", NULL, tok, id);
+        assert_int_equal(call(tok, "GET", "/v1/queues", NULL, NULL), 200);
+        snprintf(path, sizeof(path), "/v1/keys/%s", id);
+        call(srv.admin_key, "DELETE", path, NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(jpath_str(r.json, "state"), "revoked");
+        assert_null(jpath(r.json, "key"));
+        http_res_free(&r);
+        assert_int_equal(call(tok, "GET", "/v1/queues", NULL, NULL), 401);
+        /* Revoking twice is not an error; the key stays refused. */
+        assert_int_equal(call(srv.admin_key, "DELETE", path, NULL, NULL), 200);
+        assert_int_equal(call(tok, "GET", "/v1/queues", NULL, NULL), 401);
+        /* Bad ids. */
+        call(srv.admin_key, "DELETE", "/v1/keys/nope", NULL, &r);
+        assert_http_error(&r, 400, "invalid_id", NULL);
+        http_res_free(&r);
+        assert_int_equal(call(srv.admin_key, "DELETE", "/v1/keys/k0000000000000000", NULL, NULL),
+                         404);
+}
+
+static void rotation_with_grace(void **state)
+{
+        char old[TOK], id[KID], path[128], fresh[TOK], third[TOK];
+        struct http_res r;
+
+        (void)state;
+        make_key(NULL, "[\"jobs:read\"]", NULL, old, id);
+        snprintf(path, sizeof(path), "/v1/keys/%s/rotate", id);
+        call(srv.admin_key, "POST", path, "{\"grace_ms\": 1500}", &r);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(jpath_str(r.json, "id"), id);
+        assert_non_null(jpath_str(r.json, "key"));
+        assert_non_null(jpath_str(r.json, "previous_valid_until"));
+        snprintf(fresh, sizeof(fresh), "%s", jpath_str(r.json, "key"));
+        remember(fresh);
+        assert_string_not_equal(fresh, old);
+        http_res_free(&r);
+        /* Both work within the grace period. */
+        assert_int_equal(call(old, "GET", "/v1/queues", NULL, NULL), 200);
+        assert_int_equal(call(fresh, "GET", "/v1/queues", NULL, NULL), 200);
+        harness_sleep_ms(1700);
+        assert_int_equal(call(old, "GET", "/v1/queues", NULL, NULL), 401);
+        assert_int_equal(call(fresh, "GET", "/v1/queues", NULL, NULL), 200);
+        /* Without grace the previous secret stops at once. */
+        call(srv.admin_key, "POST", path, NULL, &r);
+        assert_int_equal(r.status, 200);
+        snprintf(third, sizeof(third), "%s", jpath_str(r.json, "key"));
+        remember(third);
+        http_res_free(&r);
+        assert_int_equal(call(fresh, "GET", "/v1/queues", NULL, NULL), 401);
+        assert_int_equal(call(third, "GET", "/v1/queues", NULL, NULL), 200);
+        /* Grace bounds. */
+        call(srv.admin_key, "POST", path, "{\"grace_ms\": 604800001}", &r);
+        assert_http_error(&r, 400, "grace_ms_out_of_range", "grace_ms");
+        http_res_free(&r);
+        call(srv.admin_key, "POST", path, "{\"grace_ms\": -1}", &r);
+        assert_http_error(&r, 400, "grace_ms_out_of_range", "grace_ms");
+        http_res_free(&r);
+        assert_int_equal(call(third, "GET", "/v1/queues", NULL, NULL), 200);
+}
+
+static void expired_key(void **state)
+{
+        char tok[TOK], extra[128], when[40];
+        int64_t at = harness_wall_ms() + 1200;
+        time_t s = (time_t)(at / 1000);
+        struct tm tm;
+
+        (void)state;
+        gmtime_r(&s, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(extra, sizeof(extra), "\"expires_at\": \"%s.%03dZ\"", when, (int)(at % 1000));
+        make_key(NULL, "[\"jobs:read\"]", extra, tok, NULL);
+        assert_int_equal(call(tok, "GET", "/v1/queues", NULL, NULL), 200);
+        harness_sleep_ms(1400);
+        assert_int_equal(call(tok, "GET", "/v1/queues", NULL, NULL), 401);
+}
+
+static void create_validation(void **state)
+{
+        static const struct {
+                const char *body;
+                const char *code;
+                const char *field;
+        } bad[] = {
+            {"{\"scopes\": [\"work\"]}", "missing_field", "name"},
+            {"{\"name\": \"n\"}", "missing_field", "scopes"},
+            {"{\"name\": \"n\", \"scopes\": []}", "invalid_field", "scopes"},
+            {"{\"name\": \"n\", \"scopes\": [\"root\"]}", "invalid_scope", "scopes[0]"},
+            {"{\"name\": \"n\", \"scopes\": [\"work\", 3]}", "invalid_scope", "scopes[1]"},
+            {"{\"name\": \"n\", \"scopes\": [\"work\"], \"tenant\": \"a b\"}", "name_invalid",
+             "tenant"},
+            {"{\"name\": \"n\", \"scopes\": [\"work\"], \"expires_at\": \"soon\"}", "invalid_time",
+             "expires_at"},
+            {"{\"name\": \"n\", \"scopes\": [\"work\"], \"expires_at\": "
+             "\"2001-01-01T00:00:00Z\"}",
+             "expires_at_out_of_range", "expires_at"},
+            {"{\"name\": \"n\", \"scopes\": [\"work\"], \"rate_limit\": {\"max\": 0, "
+             "\"per_ms\": 1000}}",
+             "rate_limit_out_of_range", "rate_limit.max"},
+            {"{\"name\": \"n\", \"scopes\": [\"work\"], \"rate_limit\": {\"max\": 5, "
+             "\"per_ms\": 86400001}}",
+             "rate_limit_out_of_range", "rate_limit.per_ms"},
+            {"{\"name\": \"n\", \"scopes\": [\"work\"], \"rate_limit\": {\"max\": 5}}",
+             "missing_field", "rate_limit.per_ms"},
+            {"{\"name\": \"n\", \"scopes\": [\"work\"], \"rate_limit\": 5}", "invalid_field",
+             "rate_limit"},
+        };
+        struct http_res r;
+
+        (void)state;
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                call(srv.admin_key, "POST", "/v1/keys", bad[i].body, &r);
+                assert_http_error(&r, 400, bad[i].code, bad[i].field);
+                http_res_free(&r);
+        }
+        /* A new tenant is created by naming it; the key works there. */
+        {
+                char tok[TOK];
+                make_key("t-new", "[\"jobs:write\", \"jobs:read\"]", NULL, tok, NULL);
+                assert_int_equal(call(tok, "POST", "/v1/jobs",
+                                      "{\"queue\": \"q\", \"type\": "
+                                      "\"t\"}",
+                                      NULL),
+                                 201);
+                call(tok, "GET", "/v1/jobs", NULL, &r);
+                assert_int_equal(json_array_size(jpath(r.json, "jobs")), 1);
+                http_res_free(&r);
+        }
+}
+
+/* ---- rate limits ---- */
+
+static void rate_limited(void **state)
+{
+        char tok[TOK], ra[32];
+        struct http_res r;
+        int64_t before, after;
+
+        (void)state;
+        make_key(NULL, "[\"jobs:write\", \"jobs:read\"]",
+                 "\"rate_limit\": {\"max\": 3, \"per_ms\": 60000}", tok, NULL);
+        call(tok, "GET", "/v1/jobs?queue=rl&limit=1000", NULL, &r);
+        before = (int64_t)json_array_size(jpath(r.json, "jobs"));
+        http_res_free(&r);
+        assert_int_equal(
+            call(tok, "POST", "/v1/jobs", "{\"queue\": \"rl\", \"type\": \"t\"}", NULL), 201);
+        assert_int_equal(call(tok, "GET", "/v1/queues", NULL, NULL), 200);
+        call(tok, "POST", "/v1/jobs", "{\"queue\": \"rl\", \"type\": \"t\"}", &r);
+        assert_http_error(&r, 429, "rate_limited", NULL);
+        assert_non_null(http_header(&r, "Retry-After", ra, sizeof(ra)));
+        assert_true(atoi(ra) >= 1 && atoi(ra) <= 60);
+        http_res_free(&r);
+        /* Nothing was done: one job only (counted with the admin key). */
+        call(srv.admin_key, "GET", "/v1/jobs?queue=rl&limit=1000", NULL, &r);
+        after = (int64_t)json_array_size(jpath(r.json, "jobs"));
+        http_res_free(&r);
+        assert_int_equal(after, before + 1);
+        /* Other keys are not affected. */
+        assert_int_equal(call(srv.admin_key, "GET", "/v1/queues", NULL, NULL), 200);
+}
+
+/* ---- audit ---- */
+
+/* Finds an audit entry of action with status (and code, target when given). */
+static json_t *audit_find(const char *action, int status, const char *code, const char *target,
+                          json_t **holder)
+{
+        struct http_res r;
+        char path[256];
+        size_t i;
+        json_t *v;
+
+        snprintf(path, sizeof(path), "/v1/audit?tenant=*&action=%s&limit=1000", action);
+        assert_int_equal(call(srv.admin_key, "GET", path, NULL, &r), 200);
+        *holder = json_incref(r.json);
+        http_res_free(&r);
+        json_array_foreach(jpath(*holder, "entries"), i, v)
+        {
+                const char *c = jpath_str(v, "code");
+                if (jpath_int(v, "status") != status)
+                        continue;
+                if (code ? (!c || strcmp(c, code) != 0) : c != NULL)
+                        continue;
+                if (target &&
+                    (!jpath_str(v, "target") || strcmp(jpath_str(v, "target"), target) != 0))
+                        continue;
+                assert_non_null(jpath_str(v, "request_id"));
+                assert_non_null(jpath_str(v, "at"));
+                assert_string_equal(jpath_str(v, "action"), action);
+                return v;
+        }
+        print_error("no audit entry %s %d %s %s\n", action, status, code ? code : "-",
+                    target ? target : "-");
+        return NULL;
+}
+
+static void expect_audit(const char *action, int status, const char *code, const char *target)
+{
+        json_t *holder = NULL;
+        json_t *e = audit_find(action, status, code, target, &holder);
+
+        assert_non_null(e);
+        json_decref(holder);
+}
+
+static void audit_entries(void **state)
+{
+        const char *admin = srv.admin_key;
+        char reader[TOK], reader_id[KID], victim[TOK], victim_id[KID], path[128], q[64];
+        char tiny[TOK];
+        json_t *holder = NULL, *e;
+        const char *hdr[] = {"X-Request-Id: audit-req-1", NULL};
+        struct http_res r;
+
+        (void)state;
+        harness_unique("aud", q, sizeof(q));
+        make_key(NULL, "[\"jobs:read\"]", NULL, reader, reader_id);
+        make_key(NULL, "[\"jobs:read\"]", NULL, victim, victim_id);
+        make_key(NULL, "[\"admin\"]", "\"rate_limit\": {\"max\": 1, \"per_ms\": 60000}", tiny,
+                 NULL);
+
+        /* queue.update: success (with the caller's request id) and refusals. */
+        snprintf(path, sizeof(path), "/v1/queues/%s", q);
+        http_raw(srv.url, "PATCH", path, hdr, "{\"paused\": true}", 16, &r);
+        assert_int_equal(r.status, 200);
+        http_res_free(&r);
+        e = audit_find("queue.update", 200, NULL, q, &holder);
+        assert_non_null(e);
+        assert_string_equal(jpath_str(e, "request_id"), "audit-req-1");
+        assert_true(jpath_true(e, "detail.paused"));
+        assert_non_null(jpath_str(e, "key_id"));
+        assert_string_equal(jpath_str(e, "tenant"), "default");
+        json_decref(holder);
+        assert_int_equal(call(admin, "PATCH", path, "{\"paused\": 1}", NULL), 400);
+        expect_audit("queue.update", 400, "invalid_field", q);
+        assert_int_equal(call(reader, "PATCH", path, "{\"paused\": false}", NULL), 403);
+        e = audit_find("queue.update", 403, "forbidden", q, &holder);
+        assert_non_null(e);
+        assert_string_equal(jpath_str(e, "key_id"), reader_id);
+        json_decref(holder);
+        /* 429 on an audited route: the second call of a 1-per-minute key. */
+        assert_int_equal(call(tiny, "GET", "/v1/keys", NULL, NULL), 200);
+        assert_int_equal(call(tiny, "PATCH", path, "{\"paused\": false}", NULL), 429);
+        expect_audit("queue.update", 429, "rate_limited", q);
+        /* Not audited: reads and unauthenticated calls. */
+        assert_int_equal(call(NULL, "PATCH", path, "{\"paused\": false}", NULL), 401);
+        assert_null(audit_find("queue.update", 401, "unauthenticated", q, &holder));
+        json_decref(holder);
+
+        /* dead.replay and dead.purge. */
+        snprintf(path, sizeof(path), "/v1/queues/%s/dead/replay", q);
+        assert_int_equal(call(admin, "POST", path, "{\"all\": true}", NULL), 200);
+        expect_audit("dead.replay", 200, NULL, q);
+        assert_int_equal(call(admin, "POST", path, "{\"ids\": [\"x\"]}", NULL), 400);
+        expect_audit("dead.replay", 400, "invalid_id", q);
+        assert_int_equal(call(reader, "POST", path, "{\"all\": true}", NULL), 403);
+        expect_audit("dead.replay", 403, "forbidden", q);
+        snprintf(path, sizeof(path), "/v1/queues/%s/dead", q);
+        assert_int_equal(call(admin, "DELETE", path, NULL, NULL), 200);
+        expect_audit("dead.purge", 200, NULL, q);
+        assert_int_equal(call(reader, "DELETE", path, NULL, NULL), 403);
+        expect_audit("dead.purge", 403, "forbidden", q);
+
+        /* keys.create, keys.revoke, keys.rotate. */
+        e = audit_find("keys.create", 201, NULL, reader_id, &holder);
+        assert_non_null(e);
+        assert_non_null(jpath(e, "detail.scopes"));
+        json_decref(holder);
+        assert_int_equal(
+            call(admin, "POST", "/v1/keys", "{\"name\": \"n\", \"scopes\": [\"x\"]}", NULL), 400);
+        expect_audit("keys.create", 400, "invalid_scope", NULL);
+        snprintf(path, sizeof(path), "/v1/keys/%s/rotate", victim_id);
+        call(admin, "POST", path, "{\"grace_ms\": 10}", &r);
+        assert_int_equal(r.status, 200);
+        remember(jpath_str(r.json, "key"));
+        http_res_free(&r);
+        e = audit_find("keys.rotate", 200, NULL, victim_id, &holder);
+        assert_non_null(e);
+        assert_int_equal(jpath_int(e, "detail.grace_ms"), 10);
+        json_decref(holder);
+        assert_int_equal(call(admin, "POST", path, "{\"grace_ms\": -5}", NULL), 400);
+        expect_audit("keys.rotate", 400, "grace_ms_out_of_range", victim_id);
+        snprintf(path, sizeof(path), "/v1/keys/%s", victim_id);
+        assert_int_equal(call(admin, "DELETE", path, NULL, NULL), 200);
+        expect_audit("keys.revoke", 200, NULL, victim_id);
+        assert_int_equal(call(admin, "DELETE", "/v1/keys/k00000000000000ff", NULL, NULL), 404);
+        expect_audit("keys.revoke", 404, "not_found", "k00000000000000ff");
+
+        /* Filters and pagination: pages of one add up to the whole list. */
+        call(admin, "GET", "/v1/audit?action=keys.revoke&limit=1000", NULL, &r);
+        {
+                size_t total = json_array_size(jpath(r.json, "entries")), seen = 0;
+                char p2[128] = "/v1/audit?action=keys.revoke&limit=1";
+                http_res_free(&r);
+                assert_true(total >= 3);
+                for (int page = 0; page < 100; page++) {
+                        call(admin, "GET", p2, NULL, &r);
+                        assert_int_equal(r.status, 200);
+                        assert_int_equal(json_array_size(jpath(r.json, "entries")), 1);
+                        assert_string_equal(jpath_str(r.json, "entries[0].action"), "keys.revoke");
+                        seen++;
+                        if (!jpath_str(r.json, "next"))
+                                break;
+                        snprintf(p2, sizeof(p2), "/v1/audit?action=keys.revoke&limit=1&after=%s",
+                                 jpath_str(r.json, "next"));
+                        http_res_free(&r);
+                }
+                assert_int_equal(seen, total);
+        }
+        http_res_free(&r);
+        snprintf(path, sizeof(path), "/v1/audit?key_id=%s", reader_id);
+        call(admin, "GET", path, NULL, &r);
+        {
+                size_t i;
+                json_t *v;
+                assert_true(json_array_size(jpath(r.json, "entries")) >= 3);
+                json_array_foreach(jpath(r.json, "entries"), i, v)
+                    assert_string_equal(jpath_str(v, "key_id"), reader_id);
+        }
+        http_res_free(&r);
+        call(admin, "GET", "/v1/audit?after=abc", NULL, &r);
+        assert_int_equal(r.status, 400);
+        http_res_free(&r);
+}
+
+/* ---- secrets and the bootstrap ---- */
+
+static int count_of(const char *hay, const char *needle)
+{
+        int n = 0;
+
+        for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+                n++;
+        return n;
+}
+
+static void secrets_not_logged(void **state)
+{
+        char *log = harness_read_log(&srv);
+
+        (void)state;
+        assert_non_null(log);
+        assert_true(made_n > 5);
+        for (int i = 0; i < made_n; i++)
+                if (strstr(log, made[i]))
+                        fail_msg("the log holds the secret of a created key");
+        /* The admin key: printed once at the first start, nowhere else. */
+        assert_int_equal(count_of(log, srv.admin_key), 1);
+        free(log);
+}
+
+/* GET /v1/queues on h with its admin key; the status. */
+static int call_on(const struct harness *h)
+{
+        struct http_res r;
+        int status;
+
+        assert_int_equal(http_json_as(h->url, h->admin_key, "GET", "/v1/queues", NULL, &r), 0);
+        status = r.status;
+        http_res_free(&r);
+        return status;
+}
+
+static void bootstrap_file(void **state)
+{
+        struct harness h;
+        char path[400], *log;
+        struct stat st;
+
+        (void)state;
+        assert_int_equal(harness_start(&h, NULL), 0);
+        snprintf(path, sizeof(path), "%s/admin.key", h.data_dir);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        assert_int_equal((int)strlen(h.admin_key), 53);
+        assert_int_equal(harness_shutdown(&h), 0);
+        assert_int_equal(harness_restart(&h), 0);
+        assert_int_equal(call_on(&h), 200);
+        log = harness_read_log(&h);
+        assert_int_equal(count_of(log, h.admin_key), 1);
+        assert_int_equal(count_of(log, "admin key (shown once"), 1);
+        assert_true(count_of(log, "admin key file:") >= 1);
+        free(log);
+        assert_int_equal(harness_stop(&h), 0);
+}
+
+/* ---- --insecure-no-auth ---- */
+
+/* Runs batond with args (and BATON_INSECURE_NO_AUTH=env when env is not NULL)
+ * and returns its exit code, or -1 when it is still running after 5 s (then
+ * killed). */
+static int run_batond(const char *const *args, const char *env)
+{
+        const char *batond = getenv("BATOND");
+        const char *argv[16];
+        int n = 0, status = 0;
+        int64_t deadline = harness_now_ms() + 5000;
+        pid_t pid;
+
+        assert_non_null(batond);
+        argv[n++] = batond;
+        for (int i = 0; args[i] && n < 15; i++)
+                argv[n++] = args[i];
+        argv[n] = NULL;
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                if (env)
+                        setenv("BATON_INSECURE_NO_AUTH", env, 1);
+                execv(batond, (char *const *)argv);
+                _exit(127);
+        }
+        while (harness_now_ms() < deadline) {
+                if (waitpid(pid, &status, WNOHANG) == pid)
+                        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+                harness_sleep_ms(10);
+        }
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        return -1;
+}
+
+static void insecure_refused_off_loopback(void **state)
+{
+        static const char *const flag[] = {
+            "--listen", "0.0.0.0:0", "--insecure-no-auth", "--data", "/nonexistent/never-created",
+            NULL};
+        static const char *const v6[] = {
+            "--listen", "[::]:0", "--insecure-no-auth", "--data", "/nonexistent/never-created",
+            NULL};
+        static const char *const env[] = {"--listen", "0.0.0.0:0", "--data",
+                                          "/nonexistent/never-created", NULL};
+
+        (void)state;
+        assert_int_equal(run_batond(flag, NULL), 2);
+        assert_int_equal(run_batond(v6, NULL), 2);
+        assert_int_equal(run_batond(env, "1"), 2);
+}
+
+static void insecure_on_loopback(void **state)
+{
+        static const char *const args[] = {"--insecure-no-auth", NULL};
+        struct harness h;
+        struct http_res r;
+        char *log;
+
+        (void)state;
+        assert_int_equal(harness_start(&h, args), 0);
+        assert_int_equal(http_json_as(h.url, NULL, "POST", "/v1/jobs",
+                                      "{\"queue\": \"q\", \"type\": \"t\"}", &r),
+                         0);
+        assert_int_equal(r.status, 201);
+        http_res_free(&r);
+        assert_int_equal(http_json_as(h.url, NULL, "GET", "/v1/keys", NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        http_res_free(&r);
+        /* Audited calls still leave a row, without a key id. */
+        assert_int_equal(
+            http_json_as(h.url, NULL, "PATCH", "/v1/queues/q", "{\"paused\": true}", &r), 0);
+        assert_int_equal(r.status, 200);
+        http_res_free(&r);
+        assert_int_equal(http_json_as(h.url, NULL, "GET", "/v1/audit", NULL, &r), 0);
+        assert_string_equal(jpath_str(r.json, "entries[0].action"), "queue.update");
+        assert_null(jpath_str(r.json, "entries[0].key_id"));
+        http_res_free(&r);
+        log = harness_read_log(&h);
+        assert_non_null(strstr(log, "AUTHENTICATION IS OFF"));
+        free(log);
+        assert_int_equal(harness_stop(&h), 0);
+}
+
+int main(void)
+{
+        const struct CMUnitTest shared[] = {
+            cmocka_unit_test(no_key_is_401),       cmocka_unit_test(scope_matrix),
+            cmocka_unit_test(tenant_isolation),    cmocka_unit_test(revocation_is_immediate),
+            cmocka_unit_test(rotation_with_grace), cmocka_unit_test(expired_key),
+            cmocka_unit_test(create_validation),   cmocka_unit_test(rate_limited),
+            cmocka_unit_test(audit_entries),       cmocka_unit_test(secrets_not_logged),
+        };
+        const struct CMUnitTest alone[] = {
+            cmocka_unit_test(bootstrap_file),
+            cmocka_unit_test(insecure_refused_off_loopback),
+            cmocka_unit_test(insecure_on_loopback),
+        };
+        int failed = cmocka_run_group_tests_name("auth", shared, setup, teardown);
+
+        failed += cmocka_run_group_tests_name("auth_alone", alone, NULL, NULL);
+        return failed ? 1 : 0;
+}
