@@ -126,8 +126,8 @@ static int server_spawn(struct server *s)
                         dup2(fd, STDERR_FILENO);
                         close(fd);
                 }
-                execl(s->batond, s->batond, "--listen", listen_arg, "--data-dir", s->data_dir,
-                      "--sync", s->sync, (char *)NULL);
+                execl(s->batond, s->batond, "--listen", listen_arg, "--data", s->data_dir, "--sync",
+                      s->sync, "--log-level", "warn", (char *)NULL);
                 fprintf(stderr, "exec %s: %s\n", s->batond, strerror(errno));
                 _exit(127);
         }
