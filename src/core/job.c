@@ -33,7 +33,7 @@ void job_free(struct job *j)
                          &j->idempotency_key, &j->key,      &j->request_id, &j->execution_id,
                          &j->traceparent,     &j->lease,    &j->worker,     &j->result,
                          &j->last_error,      &j->progress, &j->attempts,   &j->steps,
-                         &j->cancel_reason};
+                         &j->cancel_reason,   &j->timer};
 
         for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
                 free(*strs[i]);
@@ -49,7 +49,7 @@ int job_copy(struct job *dst, const struct job *src)
                          &dst->request_id, &dst->execution_id,    &dst->traceparent,
                          &dst->lease,      &dst->worker,          &dst->result,
                          &dst->last_error, &dst->progress,        &dst->attempts,
-                         &dst->steps,      &dst->cancel_reason};
+                         &dst->steps,      &dst->cancel_reason,   &dst->timer};
         int rc = 0;
 
         for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {

@@ -86,6 +86,9 @@ struct job {
         char *attempts;      /* JSON array text: [{attempt, worker, started_at, ...}] */
         char *steps;         /* JSON array text: [{step, started_at, finished_at}] */
         char *cancel_reason;
+        /* Timers (core/timers.h): JSON object text {"key", "version", "fire_at"}
+         * of the timer version whose firing created this job, or NULL. */
+        char *timer;
 };
 
 /* A growable array of jobs; owns the jobs and their strings. */

@@ -84,11 +84,12 @@ struct queue_info {
 };
 
 struct tick_res {
-        int promoted;    /* scheduled/retrying jobs made ready */
-        int expired;     /* leases that expired */
-        int purged;      /* rows removed by retention */
-        bool more;       /* a batch limit was hit: run again soon */
-        int64_t next_ms; /* next instant something is due; 0 = nothing */
+        int promoted;     /* scheduled/retrying jobs made ready */
+        int expired;      /* leases that expired */
+        int purged;       /* rows removed by retention */
+        bool more;        /* a batch limit was hit: run again soon */
+        int64_t next_ms;  /* next instant something is due; 0 = nothing */
+        int timers_fired; /* due timers fired (core/timers.h) */
 };
 
 /* Creates a job, or answers a repeat: res->duplicate for an idempotency key
@@ -149,9 +150,10 @@ int dead_replay(struct txn *tx, const char *tenant, const char *queue, const int
 /* Deletes up to limits->replay_max dead jobs of the queue; *count deleted. */
 int dead_purge(struct txn *tx, const char *tenant, const char *queue, int *count);
 
-/* Leader duties due at tx->now_ms: promote due jobs, expire leases (each
- * failing its attempt with lease_expired), purge retention in batches of
- * limits->purge_batch; then compute the next deadline. */
+/* Leader duties due at tx->now_ms: fire due timers (TIMER_FIRE_BATCH at
+ * most), promote due jobs, expire leases (each failing its attempt with
+ * lease_expired), purge retention in batches of limits->purge_batch; then
+ * compute the next deadline (timers' fire_at included). */
 int job_tick(struct txn *tx, struct tick_res *out);
 
 void queue_info_free(struct queue_info *q);

@@ -30,9 +30,10 @@ enum txn_event {
 
 /* Durations observed inside a transaction, for the metrics histograms. */
 enum txn_obs {
-        OBS_WAIT = 0, /* enqueue-to-claim: claim time minus ready_at */
-        OBS_RUN = 1,  /* claim-to-settle: settle time minus started_at */
-        OBS_COUNT = 2
+        OBS_WAIT = 0,       /* enqueue-to-claim: claim time minus ready_at */
+        OBS_RUN = 1,        /* claim-to-settle: settle time minus started_at */
+        OBS_TIMER_LATE = 2, /* timer lateness: enqueue of its job minus fire_at (timers.h) */
+        OBS_COUNT = 3
 };
 
 /* One counted event; entries are appended, not merged, so the entries of an

@@ -54,9 +54,24 @@ void api_keys_revoke(struct http_req *hr);
 void api_keys_rotate(struct http_req *hr);
 void api_audit_list(struct http_req *hr);
 
+void api_timers_put(struct http_req *hr);
+void api_timers_get(struct http_req *hr);
+void api_timers_list(struct http_req *hr);
+void api_timers_delete(struct http_req *hr);
+
 void api_ops_healthz(struct http_req *hr);
 void api_ops_readyz(struct http_req *hr);
 void api_ops_metrics(struct http_req *hr);
+
+void api_cron_put(struct http_req *hr);
+void api_cron_list(struct http_req *hr);
+void api_cron_get(struct http_req *hr);
+void api_cron_delete(struct http_req *hr);
+void api_cron_pause(struct http_req *hr);
+void api_cron_resume(struct http_req *hr);
+void api_cron_run(struct http_req *hr);
+void api_cron_runs(struct http_req *hr);
+void api_cron_preview(struct http_req *hr);
 
 /* ---- submitting and answering (api.c) ---- */
 

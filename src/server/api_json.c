@@ -66,6 +66,8 @@ static void job_tail(struct jw *w, const struct job *j)
         jw_ktime(w, "lease_until", j->lease_until_ms);
         jw_kbool(w, "cancel_requested", j->cancel_requested);
         jw_kstr(w, "cancel_reason", j->cancel_reason);
+        /* {"key", "version", "fire_at"} of the timer that enqueued it, or null. */
+        jw_kraw(w, "timer", j->timer);
 }
 
 void api_job_members(struct jw *w, const struct job *j, bool with_lease)

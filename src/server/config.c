@@ -234,6 +234,12 @@ static int apply_auth_num(struct config *c, const char *name, const char *val)
                 c->cron_run_max_per_hour = v;
                 return 0;
         }
+        if (strcmp(name, "cron-min-interval-ms") == 0) {
+                if (parse_i64(val, 0, 366LL * 86400000, &v))
+                        return -1;
+                c->cron_min_interval_ms = v;
+                return 0;
+        }
         return apply_limit(c, name, val);
 }
 
@@ -262,7 +268,8 @@ static const char *const plain_settings[] = {"listen",
                                              "insecure-no-auth",
                                              "rate-limit-max",
                                              "rate-limit-per-ms",
-                                             "cron-run-max-per-hour"};
+                                             "cron-run-max-per-hour",
+                                             "cron-min-interval-ms"};
 
 static int load_env(struct config *c, FILE *err)
 {
@@ -322,9 +329,11 @@ static void usage(FILE *f)
                 "  --rate-limit-per-ms M  the window of that limit (BATON_RATE_LIMIT_PER_MS),\n"
                 "                         default %d; 429 rate_limited beyond it\n"
                 "  --cron-run-max-per-hour N  manual cron runs per schedule and hour, for the\n"
-                "                         cron routes (BATON_CRON_RUN_MAX_PER_HOUR), default %d\n",
+                "                         cron routes (BATON_CRON_RUN_MAX_PER_HOUR), default %d\n"
+                "  --cron-min-interval-ms N  cron schedules that fire more often are refused\n"
+                "                         (BATON_CRON_MIN_INTERVAL_MS), default %d\n",
                 CONFIG_RATE_MAX_DEFAULT, CONFIG_RATE_PER_MS_DEFAULT,
-                CONFIG_CRON_RUN_PER_HOUR_DEFAULT);
+                CONFIG_CRON_RUN_PER_HOUR_DEFAULT, CONFIG_CRON_MIN_INTERVAL_DEFAULT_MS);
         fprintf(f, "\nlimits (docs/api.md, \"Limits and their errors\"):\n");
         for (size_t i = 0; i < sizeof(limit_opts) / sizeof(limit_opts[0]); i++) {
                 const struct num_opt *o = &limit_opts[i];
@@ -463,6 +472,7 @@ int config_load(struct config *c, int argc, char **argv, FILE *out, FILE *err, i
         c->rate_limit_max = CONFIG_RATE_MAX_DEFAULT;
         c->rate_limit_per_ms = CONFIG_RATE_PER_MS_DEFAULT;
         c->cron_run_max_per_hour = CONFIG_CRON_RUN_PER_HOUR_DEFAULT;
+        c->cron_min_interval_ms = CONFIG_CRON_MIN_INTERVAL_DEFAULT_MS;
         limits_default(&c->limits);
         *exit_code = 0;
 

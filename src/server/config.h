@@ -34,6 +34,8 @@ struct config {
         /* Manual cron runs per schedule and hour (for the cron routes; stored
          * here so deployments can set it ahead of them). */
         int64_t cron_run_max_per_hour;
+        /* --cron-min-interval-ms: schedules that fire more often are refused. */
+        int64_t cron_min_interval_ms;
         struct limits limits;
 };
 
@@ -44,7 +46,8 @@ enum config_action { CONFIG_RUN = 0, CONFIG_EXIT = 1 };
 #define CONFIG_RATE_PER_MS_DEFAULT 1000
 #define CONFIG_RATE_MAX_MAX 1000000000LL
 #define CONFIG_RATE_PER_MS_MAX 86400000LL
-#define CONFIG_CRON_RUN_PER_HOUR_DEFAULT 60
+#define CONFIG_CRON_RUN_PER_HOUR_DEFAULT 10
+#define CONFIG_CRON_MIN_INTERVAL_DEFAULT_MS 60000
 
 /* Fills c from defaults, then the environment, then argv. Messages for --help
  * and --version go to out, errors to err. Returns CONFIG_RUN, or CONFIG_EXIT

@@ -57,13 +57,14 @@ struct metrics {
         int qhead[QHASH];
         struct http_series http[HTTP_SERIES_MAX];
         int http_n;
-        uint64_t http_dropped; /* answers beyond HTTP_SERIES_MAX distinct pairs */
-        struct hist wait;      /* enqueue-to-claim */
-        struct hist run;       /* claim-to-settle */
-        struct hist commit;    /* store commit duration */
-        struct hist batch;     /* ops per store batch */
-        struct hist http_dur;  /* request duration */
-        struct hist late;      /* scheduler timer lateness */
+        uint64_t http_dropped;  /* answers beyond HTTP_SERIES_MAX distinct pairs */
+        struct hist wait;       /* enqueue-to-claim */
+        struct hist run;        /* claim-to-settle */
+        struct hist commit;     /* store commit duration */
+        struct hist batch;      /* ops per store batch */
+        struct hist http_dur;   /* request duration */
+        struct hist late;       /* scheduler timer lateness */
+        struct hist timer_late; /* durable timers: job enqueue minus fire_at */
 };
 
 static void hist_init(struct hist *h, const double *le, int n)
@@ -99,6 +100,7 @@ int metrics_new(const struct clock *clock, struct metrics **out)
         hist_init(&m->batch, size_le, SIZE_BUCKETS);
         hist_init(&m->http_dur, seconds_le, SECONDS_BUCKETS);
         hist_init(&m->late, seconds_le, SECONDS_BUCKETS);
+        hist_init(&m->timer_late, seconds_le, SECONDS_BUCKETS);
         *out = m;
         return 0;
 }
@@ -168,7 +170,10 @@ void metrics_effects(struct metrics *m, const struct txn_effects *fx)
         }
         for (int i = 0; i < fx->samples_n; i++) {
                 const struct txn_sample *s = &fx->samples[i];
-                hist_add(s->kind == OBS_WAIT ? &m->wait : &m->run, (double)s->ms / 1000.0);
+                struct hist *h = s->kind == OBS_WAIT  ? &m->wait
+                                 : s->kind == OBS_RUN ? &m->run
+                                                      : &m->timer_late;
+                hist_add(h, (double)s->ms / 1000.0);
         }
 }
 
@@ -289,6 +294,9 @@ int metrics_render(const struct metrics *m, const struct queue_info *queues, int
         hist_render(out, "baton_http_request_seconds", "HTTP request duration.", &m->http_dur);
         hist_render(out, "baton_scheduler_lateness_seconds",
                     "How late the next-deadline timer ran its duties.", &m->late);
+        hist_render(out, "baton_timer_lateness_seconds",
+                    "Durable timers: enqueue of the fired job minus the timer's fire_at.",
+                    &m->timer_late);
         head(out, "baton_http_requests_total", "counter", "HTTP answers per route and status.");
         for (int i = 0; i < m->http_n; i++)
                 buf_printf(out, "baton_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",

@@ -16,6 +16,7 @@
 
 #include "baton/baton.h"
 #include "common/log.h"
+#include "core/cron.h"
 #include "core/jobs.h"
 #include "server/metrics.h"
 #include "server/server.h"
@@ -34,9 +35,19 @@ struct sched {
 static int tick_fn(struct txn *tx, struct exec_op *op)
 {
         struct sched *s = container_of(op, struct sched, op);
+        struct cron_tick_res cr = {0};
+        int rc;
 
         s->res = (struct tick_res){0};
-        return job_tick(tx, &s->res);
+        rc = job_tick(tx, &s->res);
+        /* Cron ticks share the tick's transaction and its next deadline. */
+        if (!rc)
+                rc = cron_tick(tx, &cr);
+        if (!rc && cr.next_ms && (!s->res.next_ms || cr.next_ms < s->res.next_ms))
+                s->res.next_ms = cr.next_ms;
+        if (cr.more)
+                s->res.more = true;
+        return rc;
 }
 
 static void set_timer(struct sched *s, int64_t at_ms)
@@ -62,9 +73,9 @@ static void tick_done(struct exec_op *op)
         } else if (s->res.more) {
                 next = clock_wall_ms(s->srv->clock);
         }
-        if (s->res.expired || s->res.promoted || s->res.purged)
-                log_debug("sched", "tick: %d promoted, %d expired, %d purged", s->res.promoted,
-                          s->res.expired, s->res.purged);
+        if (s->res.expired || s->res.promoted || s->res.purged || s->res.timers_fired)
+                log_debug("sched", "tick: %d promoted, %d expired, %d purged, %d timers fired",
+                          s->res.promoted, s->res.expired, s->res.purged, s->res.timers_fired);
         if (s->want_ms && (!next || s->want_ms < next))
                 next = s->want_ms;
         s->want_ms = 0;

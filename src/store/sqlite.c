@@ -90,6 +90,7 @@ static const struct col job_cols[] = {
     JCOL("attempts", COL_TEXT, attempts),
     JCOL("steps", COL_TEXT, steps),
     JCOL("cancel_reason", COL_TEXT, cancel_reason),
+    JCOL("timer", COL_TEXT, timer), /* migration 4 */
 };
 
 #define JOB_NCOLS ((int)BATON_ARRAY_LEN(job_cols))
@@ -131,6 +132,11 @@ enum stmt_id {
         S_KEY_LIST_ALL,
         S_KEY_COUNT,
         S_AUDIT_INSERT,
+        S_TIMER_GET,
+        S_TIMER_PUT,
+        S_TIMER_LIST,
+        S_TIMER_DUE,
+        S_TIMER_NEXT,
         S_LIST, /* first of the job_list variants, one per combination of filters */
         S_AUDIT_LIST = S_LIST + 8, /* first of the audit_list variants, likewise */
         S_COUNT = S_AUDIT_LIST + 8
@@ -148,6 +154,11 @@ enum { AF_TENANT = 1, AF_ACTION = 2, AF_KEY = 4 };
 /* The columns of an audit row in the order of reads; audit_insert binds all
  * but id, in the same order, from ?1. */
 #define AUDIT_COLS "id, at, key_id, tenant, action, target, request_id, status, code, detail"
+/* The columns of a timer row in the order of reads and of timer_put's binds. */
+#define TIMER_COLS                                                                                 \
+        "tenant, key, version, state, fire_at, queue, type, payload, priority, max_attempts,"      \
+        " backoff_type, backoff_base_ms, backoff_max_ms, lease_ms, request_id, job_id, fired_at,"  \
+        " created_at, updated_at"
 
 struct stmt_def {
         const char *name;
@@ -283,6 +294,25 @@ static const struct stmt_def stmt_defs[S_LIST] = {
                         "INSERT INTO audit (at, key_id, tenant, action, target, request_id, status,"
                         " code, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                         false},
+    [S_TIMER_GET] = {"timer_get",
+                     "SELECT " TIMER_COLS " FROM timers WHERE tenant = ?1 AND key = ?2", true,
+                     "PRIMARY"},
+    [S_TIMER_PUT] = {"timer_put",
+                     "INSERT OR REPLACE INTO timers (" TIMER_COLS ") VALUES (?1, ?2, ?3, ?4, ?5,"
+                     " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                     false},
+    /* ?3..?4 bound the prefix: keys are printable ASCII, all below 0x7f. */
+    [S_TIMER_LIST] = {"timer_list",
+                      "SELECT " TIMER_COLS " FROM timers WHERE tenant = ?1 AND key > ?2"
+                      " AND key >= ?3 AND key < ?4 ORDER BY key LIMIT ?5",
+                      true, "PRIMARY"},
+    [S_TIMER_DUE] = {"timer_due",
+                     "SELECT " TIMER_COLS " FROM timers WHERE state = 0 AND fire_at <= ?1"
+                     " ORDER BY fire_at LIMIT ?2",
+                     true, "timer_due"},
+    [S_TIMER_NEXT] = {"timer_next",
+                      "SELECT fire_at FROM timers WHERE state = 0 ORDER BY fire_at LIMIT 1", true,
+                      "timer_due"},
 };
 
 struct store {
@@ -1470,6 +1500,174 @@ static int list_audit(struct store *st, const struct audit_filter *f, struct aud
         return 0;
 }
 
+/* ---- timers ---- */
+
+/* Fills *out from the current timer row (TIMER_COLS order). On success the
+ * caller owns the strings (timer_rec_free); on failure none are left. */
+static int read_timer(sqlite3_stmt *s, struct timer_rec *out)
+{
+        struct timer_rec t = {0};
+        int rc;
+
+        t.version = sqlite3_column_int64(s, 2);
+        t.state = sqlite3_column_int(s, 3);
+        t.fire_at_ms = sqlite3_column_int64(s, 4);
+        t.priority = sqlite3_column_int(s, 8);
+        t.max_attempts = sqlite3_column_int(s, 9);
+        t.backoff.type = sqlite3_column_int(s, 10);
+        t.backoff.base_ms = sqlite3_column_int64(s, 11);
+        t.backoff.max_ms = sqlite3_column_int64(s, 12);
+        t.lease_ms = sqlite3_column_int64(s, 13);
+        t.job_id = sqlite3_column_int64(s, 15);
+        t.fired_at_ms = sqlite3_column_int64(s, 16);
+        t.created_at_ms = sqlite3_column_int64(s, 17);
+        t.updated_at_ms = sqlite3_column_int64(s, 18);
+        rc = read_text(s, 0, &t.tenant);
+        if (!rc)
+                rc = read_text(s, 1, &t.key);
+        if (!rc)
+                rc = read_text(s, 5, &t.queue);
+        if (!rc)
+                rc = read_text(s, 6, &t.type);
+        if (!rc)
+                rc = read_text(s, 7, &t.payload);
+        if (!rc)
+                rc = read_text(s, 14, &t.request_id);
+        if (rc)
+                timer_rec_free(&t);
+        else
+                *out = t;
+        return rc;
+}
+
+/* On success the caller owns out's strings; out is untouched otherwise. */
+static int get_timer(struct store *st, const char *tenant, const char *key, struct timer_rec *out)
+{
+        sqlite3_stmt *s = st->stmt[S_TIMER_GET];
+        int rc;
+
+        bind_text(s, 1, tenant);
+        bind_text(s, 2, key);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+                rc = read_timer(s, out);
+        else
+                rc = rc == SQLITE_DONE ? BATON_ENOTFOUND : fail(st, rc, "timer_get");
+        finish(s);
+        return rc;
+}
+
+static int put_timer(struct store *st, const struct timer_rec *t)
+{
+        sqlite3_stmt *s = st->stmt[S_TIMER_PUT];
+
+        if (!t->tenant || !t->key || !t->queue || !t->type || !t->payload)
+                return BATON_EINVAL;
+        bind_text(s, 1, t->tenant);
+        bind_text(s, 2, t->key);
+        sqlite3_bind_int64(s, 3, t->version);
+        sqlite3_bind_int(s, 4, t->state);
+        sqlite3_bind_int64(s, 5, t->fire_at_ms);
+        bind_text(s, 6, t->queue);
+        bind_text(s, 7, t->type);
+        bind_text(s, 8, t->payload);
+        sqlite3_bind_int(s, 9, t->priority);
+        sqlite3_bind_int(s, 10, t->max_attempts);
+        sqlite3_bind_int(s, 11, t->backoff.type);
+        sqlite3_bind_int64(s, 12, t->backoff.base_ms);
+        sqlite3_bind_int64(s, 13, t->backoff.max_ms);
+        sqlite3_bind_int64(s, 14, t->lease_ms);
+        bind_text(s, 15, t->request_id);
+        sqlite3_bind_int64(s, 16, t->job_id);
+        sqlite3_bind_int64(s, 17, t->fired_at_ms);
+        sqlite3_bind_int64(s, 18, t->created_at_ms);
+        sqlite3_bind_int64(s, 19, t->updated_at_ms);
+        return run(st, s, "timer_put");
+}
+
+/* Steps s (already bound) and collects at most max timer rows into a malloc'd
+ * array owned by the caller (timer_recs_free); finishes s. */
+static int read_timers(struct store *st, sqlite3_stmt *s, int max, struct timer_rec **out,
+                       int *n_out, const char *what)
+{
+        struct timer_rec *v = NULL;
+        int n = 0, cap = 0;
+        int step = SQLITE_DONE, rc = 0;
+
+        while (!rc && n < max && (step = sqlite3_step(s)) == SQLITE_ROW) {
+                rc = grow((void **)&v, n, &cap, sizeof(*v));
+                if (!rc)
+                        rc = read_timer(s, &v[n]);
+                if (!rc)
+                        n++;
+        }
+        if (!rc && step != SQLITE_DONE && step != SQLITE_ROW)
+                rc = fail(st, step, what);
+        finish(s);
+        if (rc) {
+                timer_recs_free(v, n);
+                return rc;
+        }
+        *out = v;
+        *n_out = n;
+        return 0;
+}
+
+static int list_timers(struct store *st, const char *tenant, const char *prefix, const char *after,
+                       int limit, struct timer_rec **out, int *n_out)
+{
+        sqlite3_stmt *s = st->stmt[S_TIMER_LIST];
+        char *hi;
+        int rc;
+
+        *out = NULL;
+        *n_out = 0;
+        if (!tenant || limit <= 0)
+                return BATON_EINVAL;
+        prefix = prefix ? prefix : "";
+        /* Every key that starts with prefix sorts before prefix + 0x7f. */
+        hi = sqlite3_mprintf("%s\x7f", prefix);
+        if (!hi)
+                return BATON_ENOMEM;
+        bind_text(s, 1, tenant);
+        bind_text(s, 2, after ? after : "");
+        bind_text(s, 3, prefix);
+        bind_text(s, 4, hi);
+        sqlite3_bind_int(s, 5, limit);
+        rc = read_timers(st, s, limit, out, n_out, "timer_list");
+        sqlite3_free(hi);
+        return rc;
+}
+
+static int due_timers(struct store *st, int64_t now_ms, int max, struct timer_rec **out, int *n_out)
+{
+        sqlite3_stmt *s = st->stmt[S_TIMER_DUE];
+
+        *out = NULL;
+        *n_out = 0;
+        if (max <= 0)
+                return BATON_EINVAL;
+        sqlite3_bind_int64(s, 1, now_ms);
+        sqlite3_bind_int(s, 2, max);
+        return read_timers(st, s, max, out, n_out, "timer_due");
+}
+
+static int next_timer(struct store *st, int64_t *at_ms_out)
+{
+        sqlite3_stmt *s = st->stmt[S_TIMER_NEXT];
+        int rc = sqlite3_step(s);
+
+        *at_ms_out = 0;
+        if (rc == SQLITE_ROW) {
+                *at_ms_out = sqlite3_column_int64(s, 0);
+                rc = 0;
+        } else {
+                rc = rc == SQLITE_DONE ? 0 : fail(st, rc, "timer_next");
+        }
+        finish(s);
+        return rc;
+}
+
 /* ---- query plans ---- */
 
 /* The index a plan line reads through: its name, "rowid" for the integer
@@ -1700,6 +1898,11 @@ int sqlite_pragma_int(struct store *st, const char *name, int64_t *out)
         return rc;
 }
 
+struct sqlite3 *sqlite_db(struct store *st)
+{
+        return st->db;
+}
+
 const struct store_ops store_sqlite_ops = {
     .version = STORE_OPS_VERSION,
     .name = "sqlite",
@@ -1740,4 +1943,21 @@ const struct store_ops store_sqlite_ops = {
     .key_count = count_keys,
     .audit_insert = insert_audit,
     .audit_list = list_audit,
+    .cron_put = sqlite_cron_put,
+    .cron_get = sqlite_cron_get,
+    .cron_delete = sqlite_cron_delete,
+    .cron_list = sqlite_cron_list,
+    .cron_due = sqlite_cron_due,
+    .cron_next_due = sqlite_cron_next_due,
+    .cron_run_insert = sqlite_cron_run_insert,
+    .cron_run_update = sqlite_cron_run_update,
+    .cron_run_get = sqlite_cron_run_get,
+    .cron_run_list = sqlite_cron_run_list,
+    .cron_run_count = sqlite_cron_run_count,
+    .cron_run_trim = sqlite_cron_run_trim,
+    .timer_get = get_timer,
+    .timer_put = put_timer,
+    .timer_list = list_timers,
+    .timer_due = due_timers,
+    .timer_next = next_timer,
 };

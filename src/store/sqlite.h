@@ -45,4 +45,26 @@ int sqlite_explain(struct store *st, const char *name, char *out, size_t out_len
  * "journal_size_limit", ...), for tests of per-connection settings. */
 int sqlite_pragma_int(struct store *st, const char *name, int64_t *out);
 
+/* The connection of a store, for the backend's other files (sqlite_cron.c). */
+struct sqlite3 *sqlite_db(struct store *st);
+
+/* Cron operations of store_sqlite_ops (sqlite_cron.c); see store.h. */
+struct cron_rec;
+struct cron_run;
+int sqlite_cron_put(struct store *st, const struct cron_rec *r);
+int sqlite_cron_get(struct store *st, const char *tenant, const char *key, struct cron_rec *out);
+int sqlite_cron_delete(struct store *st, const char *tenant, const char *key);
+int sqlite_cron_list(struct store *st, const char *tenant, const char *after, int limit,
+                     struct cron_rec **out, int *n_out);
+int sqlite_cron_due(struct store *st, int64_t now_ms, int max, struct cron_rec **out, int *n_out);
+int sqlite_cron_next_due(struct store *st, int64_t *at_ms);
+int sqlite_cron_run_insert(struct store *st, struct cron_run *r);
+int sqlite_cron_run_update(struct store *st, const struct cron_run *r);
+int sqlite_cron_run_get(struct store *st, const char *tenant, int64_t id, struct cron_run *out);
+int sqlite_cron_run_list(struct store *st, const char *tenant, const char *key, int64_t before_id,
+                         int limit, struct cron_run **out, int *n_out);
+int sqlite_cron_run_count(struct store *st, const char *tenant, const char *key,
+                          const char *trigger, int64_t since_ms, int64_t *n_out);
+int sqlite_cron_run_trim(struct store *st, const char *tenant, const char *key, int keep);
+
 #endif

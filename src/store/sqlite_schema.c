@@ -128,6 +128,74 @@ static const char *const migrations[] = {
     "CREATE INDEX audit_tenant ON audit (tenant, id);"
     "CREATE INDEX audit_action ON audit (action, id);"
     "CREATE INDEX audit_key ON audit (key_id, id);",
+    /* 3: cron schedules and their runs. The scheduler reads due schedules by
+     * due_at (a partial index holds only schedules it must look at) and the
+     * smallest due_at for the next-deadline timer; runs are unique per tick
+     * (tenant, key, scheduled_at; manual runs have NULL there, which never
+     * clashes) and are read newest first per schedule. */
+    "CREATE TABLE cron_schedules ("
+    " tenant TEXT NOT NULL,"
+    " key TEXT NOT NULL,"
+    " spec TEXT NOT NULL,"
+    " enabled INTEGER NOT NULL,"
+    " paused INTEGER NOT NULL,"
+    " pause_note TEXT,"
+    " next_fire_at INTEGER NOT NULL,"
+    " due_at INTEGER NOT NULL,"
+    " buffered_at INTEGER NOT NULL,"
+    " buffered_run_id INTEGER NOT NULL,"
+    " last_run_id INTEGER NOT NULL,"
+    " last_job_id INTEGER NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " PRIMARY KEY (tenant, key)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX cron_due ON cron_schedules (due_at) WHERE due_at > 0;"
+    "CREATE TABLE cron_runs ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " tenant TEXT NOT NULL,"
+    " key TEXT NOT NULL,"
+    " scheduled_at INTEGER,"
+    " fired_at INTEGER NOT NULL,"
+    " trigger TEXT NOT NULL,"
+    " job_id INTEGER NOT NULL,"
+    " status TEXT NOT NULL,"
+    " reason TEXT,"
+    " requested_by TEXT,"
+    " UNIQUE (tenant, key, scheduled_at)"
+    ") STRICT;"
+    "CREATE INDEX cron_run_key ON cron_runs (tenant, key, id);"
+    "CREATE INDEX cron_run_trigger ON cron_runs (tenant, key, trigger, fired_at);",
+    /* 4: durable timers (core/timers.h), and the jobs column naming the timer
+     * version that enqueued a job. A timer is read and written by (tenant,
+     * key); the scheduler reads scheduled timers by fire_at through a partial
+     * index that holds only them (fired and cancelled rows stay for their
+     * version count but leave the index). Migration 4 follows cron's 3. */
+    "CREATE TABLE timers ("
+    " tenant TEXT NOT NULL,"
+    " key TEXT NOT NULL,"
+    " version INTEGER NOT NULL,"
+    " state INTEGER NOT NULL CHECK (state BETWEEN 0 AND 2),"
+    " fire_at INTEGER NOT NULL,"
+    " queue TEXT NOT NULL,"
+    " type TEXT NOT NULL,"
+    " payload TEXT NOT NULL,"
+    " priority INTEGER NOT NULL CHECK (priority BETWEEN 0 AND 3),"
+    " max_attempts INTEGER NOT NULL,"
+    " backoff_type INTEGER NOT NULL,"
+    " backoff_base_ms INTEGER NOT NULL,"
+    " backoff_max_ms INTEGER NOT NULL,"
+    " lease_ms INTEGER NOT NULL,"
+    " request_id TEXT,"
+    " job_id INTEGER NOT NULL,"
+    " fired_at INTEGER NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " PRIMARY KEY (tenant, key)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX timer_due ON timers (fire_at) WHERE state = 0;"
+    "ALTER TABLE jobs ADD COLUMN timer TEXT;",
 };
 
 int sqlite_schema_newest(void)

@@ -82,3 +82,68 @@ void audit_recs_free(struct audit_rec *v, int n)
                 audit_rec_free(&v[i]);
         free(v);
 }
+
+void cron_rec_free(struct cron_rec *r)
+{
+        free(r->tenant);
+        free(r->key);
+        free(r->spec);
+        free(r->pause_note);
+        r->tenant = NULL;
+        r->key = NULL;
+        r->spec = NULL;
+        r->pause_note = NULL;
+}
+
+void cron_recs_free(struct cron_rec *v, int n)
+{
+        for (int i = 0; v && i < n; i++)
+                cron_rec_free(&v[i]);
+        free(v);
+}
+
+void cron_run_free(struct cron_run *r)
+{
+        free(r->tenant);
+        free(r->key);
+        free(r->trigger);
+        free(r->status);
+        free(r->reason);
+        free(r->requested_by);
+        r->tenant = NULL;
+        r->key = NULL;
+        r->trigger = NULL;
+        r->status = NULL;
+        r->reason = NULL;
+        r->requested_by = NULL;
+}
+
+void cron_runs_free(struct cron_run *v, int n)
+{
+        for (int i = 0; v && i < n; i++)
+                cron_run_free(&v[i]);
+        free(v);
+}
+
+void timer_rec_free(struct timer_rec *t)
+{
+        free(t->tenant);
+        free(t->key);
+        free(t->queue);
+        free(t->type);
+        free(t->payload);
+        free(t->request_id);
+        t->tenant = NULL;
+        t->key = NULL;
+        t->queue = NULL;
+        t->type = NULL;
+        t->payload = NULL;
+        t->request_id = NULL;
+}
+
+void timer_recs_free(struct timer_rec *v, int n)
+{
+        for (int i = 0; v && i < n; i++)
+                timer_rec_free(&v[i]);
+        free(v);
+}

@@ -1,6 +1,6 @@
 /*
- * store.h: the storage interface (struct store_ops), version 2 (1 + tenants,
- * API keys and the audit log).
+ * store.h: the storage interface (struct store_ops), version 3 (1 + tenants,
+ * API keys and the audit log, 3 + cron schedules and runs).
  *
  * A backend (SQLite today, PostgreSQL later) implements these operations; core
  * composes them into transactions. All calls on one struct store come from one
@@ -31,7 +31,7 @@
 
 #include "core/job.h"
 
-#define STORE_OPS_VERSION 2
+#define STORE_OPS_VERSION 3
 
 struct store; /* backend-private */
 
@@ -128,6 +128,66 @@ struct audit_filter {
         int limit;          /* > 0 */
 };
 
+/* A cron schedule (core/cron.h). spec is the definition as JSON text (cron,
+ * timezone, job template, policies), opaque to the store; the columns beside
+ * it are what the scheduler queries or updates on every fire. */
+struct cron_rec {
+        char *tenant;
+        char *key;
+        char *spec; /* JSON object text */
+        bool enabled;
+        bool paused;
+        char *pause_note;
+        int64_t next_fire_at_ms; /* next scheduled instant (UTC); 0 = none */
+        int64_t due_at_ms;       /* when the scheduler must look at it; 0 = never */
+        int64_t buffered_at_ms;  /* buffer_one: scheduled instant of the waiting tick */
+        int64_t buffered_run_id; /* its run row; 0 = none */
+        int64_t last_run_id;     /* latest run that started a job; 0 = none */
+        int64_t last_job_id;
+        int64_t version; /* bumped on every definition change */
+        int64_t created_at_ms;
+        int64_t updated_at_ms;
+};
+
+/* One run (or skipped tick) of a schedule. (tenant, key, scheduled_at) is
+ * unique, so a tick is recorded once; manual runs have scheduled_at 0 (NULL
+ * in the store), which never clashes. */
+struct cron_run {
+        int64_t id;
+        char *tenant;
+        char *key;
+        int64_t scheduled_at_ms; /* 0 for manual runs */
+        int64_t fired_at_ms;
+        char *trigger;  /* "schedule", "manual", "catchup" */
+        int64_t job_id; /* 0 = no job (skipped, buffered) */
+        char *status; /* "queued", "skipped", "buffered" (live job state is read at answer time) */
+        char *reason; /* skipped: "overlap", "misfire"; NULL otherwise */
+        char *requested_by; /* manual: the key id that asked */
+};
+
+/* A durable timer (core/timers.h): one row per (tenant, key), holding the
+ * current version and the template of the job its firing enqueues. A fired or
+ * cancelled row stays, so the next PUT continues its version count. */
+struct timer_rec {
+        char *tenant;
+        char *key;
+        int64_t version; /* 1 for a new timer, +1 on every move */
+        int state;       /* enum timer_state (core/timers.h) */
+        int64_t fire_at_ms;
+        char *queue;
+        char *type;
+        char *payload; /* JSON text */
+        int priority;  /* enum job_priority */
+        int max_attempts;
+        struct backoff backoff;
+        int64_t lease_ms;
+        char *request_id;    /* of the PUT that set this version, or NULL */
+        int64_t job_id;      /* job enqueued by the latest firing; 0 = none yet */
+        int64_t fired_at_ms; /* when the latest firing happened; 0 = never */
+        int64_t created_at_ms;
+        int64_t updated_at_ms;
+};
+
 struct store_ops {
         int version; /* STORE_OPS_VERSION */
         const char *name;
@@ -221,6 +281,52 @@ struct store_ops {
         int (*audit_insert)(struct store *st, struct audit_rec *r);
         int (*audit_list)(struct store *st, const struct audit_filter *f, struct audit_rec **out,
                           int *n_out);
+        /* Cron schedules (version 3). cron_put inserts or replaces the row of
+         * (tenant, key). cron_get: BATON_ENOTFOUND. cron_delete deletes the
+         * schedule and its runs (BATON_ENOTFOUND when there is none). cron_list:
+         * keys > after (NULL = from the start) in key order. cron_due: schedules
+         * of every tenant with 0 < due_at <= now_ms, earliest first, at most max.
+         * cron_next_due: the smallest due_at > 0, or 0. Arrays are owned by the
+         * caller (cron_recs_free). */
+        int (*cron_put)(struct store *st, const struct cron_rec *r);
+        int (*cron_get)(struct store *st, const char *tenant, const char *key,
+                        struct cron_rec *out);
+        int (*cron_delete)(struct store *st, const char *tenant, const char *key);
+        int (*cron_list)(struct store *st, const char *tenant, const char *after, int limit,
+                         struct cron_rec **out, int *n_out);
+        int (*cron_due)(struct store *st, int64_t now_ms, int max, struct cron_rec **out,
+                        int *n_out);
+        int (*cron_next_due)(struct store *st, int64_t *at_ms);
+        /* Runs. cron_run_insert sets r->id; BATON_ECONFLICT when the tick
+         * (tenant, key, scheduled_at) is already recorded. cron_run_update writes
+         * job_id, status and reason. cron_run_list: newest first, ids < before
+         * (0 = from the newest). cron_run_count: runs of a trigger fired at or
+         * after since_ms. cron_run_trim keeps the newest keep runs. */
+        int (*cron_run_insert)(struct store *st, struct cron_run *r);
+        int (*cron_run_update)(struct store *st, const struct cron_run *r);
+        int (*cron_run_get)(struct store *st, const char *tenant, int64_t id, struct cron_run *out);
+        int (*cron_run_list)(struct store *st, const char *tenant, const char *key,
+                             int64_t before_id, int limit, struct cron_run **out, int *n_out);
+        int (*cron_run_count)(struct store *st, const char *tenant, const char *key,
+                              const char *trigger, int64_t since_ms, int64_t *n_out);
+        int (*cron_run_trim)(struct store *st, const char *tenant, const char *key, int keep);
+
+        /* Timers (core/timers.h), unique per (tenant, key). timer_get:
+         * BATON_ENOTFOUND when missing. timer_put inserts or overwrites the row of
+         * (t->tenant, t->key) with every column as given. timer_list: timers of
+         * tenant whose key starts with prefix ("" = any) and is > after (NULL or
+         * "" = from the start), in key order, at most limit. timer_due: scheduled
+         * timers of every tenant with fire_at <= now_ms, earliest first, at most
+         * max. timer_next: the earliest fire_at of a scheduled timer, 0 if none.
+         * Arrays are malloc'd and owned by the caller (timer_recs_free). */
+        int (*timer_get)(struct store *st, const char *tenant, const char *key,
+                         struct timer_rec *out);
+        int (*timer_put)(struct store *st, const struct timer_rec *t);
+        int (*timer_list)(struct store *st, const char *tenant, const char *prefix,
+                          const char *after, int limit, struct timer_rec **out, int *n_out);
+        int (*timer_due)(struct store *st, int64_t now_ms, int max, struct timer_rec **out,
+                         int *n_out);
+        int (*timer_next)(struct store *st, int64_t *at_ms_out);
 };
 
 void idem_rec_free(struct idem_rec *r);
@@ -231,6 +337,14 @@ void key_rec_free(struct key_rec *k);
 void key_recs_free(struct key_rec *v, int n);
 void audit_rec_free(struct audit_rec *r);
 void audit_recs_free(struct audit_rec *v, int n);
+void cron_rec_free(struct cron_rec *r);
+void cron_recs_free(struct cron_rec *v, int n);
+void cron_run_free(struct cron_run *r);
+void cron_runs_free(struct cron_run *v, int n);
+
+void timer_rec_free(struct timer_rec *t);
+/* Frees n records and the array. */
+void timer_recs_free(struct timer_rec *v, int n);
 
 /* Backends. */
 extern const struct store_ops store_sqlite_ops;

@@ -1,0 +1,1071 @@
+/*
+ * cron.c: the cron manager (see cron.h): definitions, next fire instants
+ * through the schedule's zone, and the transaction functions behind the
+ * /v1/cron routes and the scheduler's tick.
+ *
+ * Workload: cron_tick runs in the timer's tick transaction and looks only at
+ * schedules whose due_at has come (an indexed range); each fire writes a run
+ * row (unique per tick), a job and the schedule row, in the same transaction,
+ * so a crash leaves either all of a fire or none of it. Assumptions: the
+ * definition (spec) was validated by the HTTP layer; zones are loaded from the
+ * tz database when needed (no cache yet).
+ *
+ * Next fire in a zone: search civil time with cron_next_local, convert each
+ * candidate with tz_civil_to_utc under the gap and fold policies, and keep the
+ * first instant after the reference. Schedules whose hour field is a wildcard
+ * or a step fire on every real instant: a wall time in a gap does not exist
+ * (skip), and both copies of a repeated hour fire (fold both). Fixed-time
+ * schedules use the schedule's policies (shift and first by default).
+ */
+#include "core/cron.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "baton/baton.h"
+#include "common/log.h"
+#include "core/jobs.h"
+
+/* Candidates examined per next-fire search (a repeated hour of a seconds
+ * schedule is 3,600 of them). */
+#define SEARCH_MAX 20000
+/* Due ticks enumerated per schedule and tick. */
+#define SCAN_MAX 4096
+/* Schedules handled per tick; more are handled by the next tick. */
+#define CRON_TICK_BATCH 500
+
+static const char *const overlap_names[] = {"skip", "allow", "buffer_one", "replace"};
+static const char *const misfire_names[] = {"fire_once", "skip", "fire_all"};
+static const char *const gap_names[] = {"shift", "skip"};
+static const char *const fold_names[] = {"first", "last", "both"};
+
+static const char *name_of(const char *const *names, int n, int v)
+{
+        return v >= 0 && v < n ? names[v] : "unknown";
+}
+
+static int name_parse(const char *const *names, int n, const char *s)
+{
+        for (int i = 0; s && i < n; i++)
+                if (strcmp(names[i], s) == 0)
+                        return i;
+        return -1;
+}
+
+const char *cron_overlap_name(int v)
+{
+        return name_of(overlap_names, 4, v);
+}
+
+const char *cron_misfire_name(int v)
+{
+        return name_of(misfire_names, 3, v);
+}
+
+const char *cron_gap_name(int v)
+{
+        return name_of(gap_names, 2, v);
+}
+
+const char *cron_fold_name(int v)
+{
+        return name_of(fold_names, 3, v);
+}
+
+/* ---- definitions ---- */
+
+void cron_spec_free(struct cron_spec *s)
+{
+        free(s->cron);
+        free(s->timezone);
+        free(s->owner);
+        free(s->description);
+        free(s->job.queue);
+        free(s->job.type);
+        free(s->job.payload);
+        memset(s, 0, sizeof(*s));
+}
+
+static int oom(struct verr *e)
+{
+        return verr_set(e, BATON_ENOMEM, 500, "internal", "", "out of memory");
+}
+
+/* An optional string member; "" counts as given. */
+static int get_str(json_t *obj, const char *name, const char *prefix, bool required, char **out,
+                   struct verr *e)
+{
+        json_t *v = json_object_get(obj, name);
+        char f[128];
+
+        snprintf(f, sizeof(f), "%s%s%s", prefix, *prefix ? "." : "", name);
+        if (!v || json_is_null(v)) {
+                if (required)
+                        return verr_set(e, BATON_EINVAL, 400, "missing_field", f, "%s is required",
+                                        f);
+                return 0;
+        }
+        if (!json_is_string(v))
+                return verr_set(e, BATON_EINVAL, 400, "invalid_field", f, "%s must be a string", f);
+        free(*out);
+        *out = strdup(json_string_value(v));
+        return *out ? 0 : oom(e);
+}
+
+static int get_int(json_t *obj, const char *name, const char *prefix, int64_t min, int64_t max,
+                   int64_t *out, struct verr *e)
+{
+        json_t *v = json_object_get(obj, name);
+        char f[128];
+
+        snprintf(f, sizeof(f), "%s%s%s", prefix, *prefix ? "." : "", name);
+        if (!v || json_is_null(v))
+                return 0;
+        if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+                return verr_set(e, BATON_ERANGE, 400, "out_of_range", f,
+                                "%s must be an integer between %lld and %lld", f, (long long)min,
+                                (long long)max);
+        *out = json_integer_value(v);
+        return 0;
+}
+
+static int get_choice(json_t *obj, const char *name, const char *const *names, int n, int *out,
+                      struct verr *e)
+{
+        char *s = NULL;
+        int rc = get_str(obj, name, "", false, &s, e);
+        int v;
+
+        if (rc || !s)
+                return rc;
+        v = name_parse(names, n, s);
+        free(s);
+        if (v < 0) {
+                char list[96] = "";
+                for (int i = 0; i < n; i++)
+                        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+                                 i ? (i == n - 1 ? " or " : ", ") : "", names[i]);
+                return verr_set(e, BATON_EINVAL, 400, "invalid_field", name, "%s must be %s", name,
+                                list);
+        }
+        *out = v;
+        return 0;
+}
+
+static int job_from_json(json_t *obj, struct cron_job_tmpl *t, struct verr *e)
+{
+        json_t *p, *b;
+        char *prio = NULL, *btype = NULL;
+        int64_t v;
+        int rc;
+
+        if (!json_is_object(obj))
+                return verr_set(e, BATON_EINVAL, 400, obj ? "invalid_field" : "missing_field",
+                                "job", "job must be an object with queue and type");
+        t->priority = -1;
+        rc = get_str(obj, "queue", "job", true, &t->queue, e);
+        if (!rc)
+                rc = get_str(obj, "type", "job", true, &t->type, e);
+        if (!rc)
+                rc = get_str(obj, "priority", "job", false, &prio, e);
+        if (!rc && prio) {
+                t->priority = job_priority_parse(prio);
+                if (t->priority < 0)
+                        rc = verr_set(e, BATON_EINVAL, 400, "invalid_field", "job.priority",
+                                      "job.priority must be critical, high, normal or low");
+        }
+        free(prio);
+        v = 0;
+        if (!rc)
+                rc = get_int(obj, "max_attempts", "job", 0, INT_MAX, &v, e);
+        t->max_attempts = (int)v;
+        if (!rc)
+                rc = get_int(obj, "lease_ms", "job", 0, INT64_MAX, &t->lease_ms, e);
+        b = json_object_get(obj, "backoff");
+        if (!rc && b && json_is_object(b)) {
+                rc = get_str(b, "type", "job.backoff", false, &btype, e);
+                if (!rc && btype) {
+                        t->backoff.type = backoff_type_parse(btype);
+                        if (t->backoff.type < 0)
+                                rc = verr_set(e, BATON_EINVAL, 400, "invalid_field",
+                                              "job.backoff.type", "unknown backoff type");
+                }
+                free(btype);
+                if (!rc)
+                        rc = get_int(b, "base_ms", "job.backoff", 0, INT64_MAX, &t->backoff.base_ms,
+                                     e);
+                if (!rc)
+                        rc = get_int(b, "max_ms", "job.backoff", 0, INT64_MAX, &t->backoff.max_ms,
+                                     e);
+        }
+        p = json_object_get(obj, "payload");
+        if (!rc) {
+                t->payload = p ? json_dumps(p, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER)
+                               : strdup("{}");
+                if (!t->payload)
+                        rc = oom(e);
+        }
+        return rc;
+}
+
+int cron_spec_from_json(json_t *obj, struct cron_spec *s, struct verr *e)
+{
+        int64_t v;
+        json_t *en;
+        int rc;
+
+        s->enabled = true;
+        s->overlap = CRON_OVERLAP_SKIP;
+        s->misfire = CRON_MISFIRE_FIRE_ONCE;
+        s->catchup_window_ms = CRON_CATCHUP_WINDOW_DEFAULT_MS;
+        s->catchup_max = CRON_CATCHUP_MAX_DEFAULT;
+        s->dst_gap = TZ_GAP_SHIFT;
+        s->dst_fold = TZ_FOLD_FIRST;
+        s->history_max = CRON_HISTORY_DEFAULT;
+        rc = get_str(obj, "cron", "", true, &s->cron, e);
+        if (!rc)
+                rc = get_str(obj, "timezone", "", false, &s->timezone, e);
+        if (!rc && !s->timezone && !(s->timezone = strdup("UTC")))
+                rc = oom(e);
+        if (!rc)
+                rc = get_str(obj, "owner", "", false, &s->owner, e);
+        if (!rc)
+                rc = get_str(obj, "description", "", false, &s->description, e);
+        en = json_object_get(obj, "enabled");
+        if (!rc && en && !json_is_null(en)) {
+                if (!json_is_boolean(en))
+                        rc = verr_set(e, BATON_EINVAL, 400, "invalid_field", "enabled",
+                                      "enabled must be true or false");
+                else
+                        s->enabled = json_is_true(en);
+        }
+        if (!rc)
+                rc = get_choice(obj, "overlap", overlap_names, 4, &s->overlap, e);
+        if (!rc)
+                rc = get_choice(obj, "misfire", misfire_names, 3, &s->misfire, e);
+        if (!rc)
+                rc = get_choice(obj, "dst_gap", gap_names, 2, &s->dst_gap, e);
+        if (!rc)
+                rc = get_choice(obj, "dst_fold", fold_names, 3, &s->dst_fold, e);
+        if (!rc)
+                rc = get_int(obj, "catchup_window_ms", "", 0, 366LL * 86400000,
+                             &s->catchup_window_ms, e);
+        v = s->catchup_max;
+        if (!rc)
+                rc = get_int(obj, "catchup_max", "", 1, CRON_CATCHUP_MAX_MAX, &v, e);
+        s->catchup_max = (int)v;
+        v = s->history_max;
+        if (!rc)
+                rc = get_int(obj, "history_max", "", 1, CRON_HISTORY_MAX, &v, e);
+        s->history_max = (int)v;
+        if (!rc)
+                rc = job_from_json(json_object_get(obj, "job"), &s->job, e);
+        return rc;
+}
+
+char *cron_spec_to_json(const struct cron_spec *s)
+{
+        json_t *o = json_object(), *job = json_object(), *payload;
+        char *out = NULL;
+
+        if (!o || !job)
+                goto out;
+        payload = json_loads(s->job.payload ? s->job.payload : "{}", JSON_DECODE_ANY, NULL);
+        json_object_set_new(job, "queue", json_string(s->job.queue));
+        json_object_set_new(job, "type", json_string(s->job.type));
+        json_object_set_new(job, "payload", payload ? payload : json_object());
+        json_object_set_new(job, "priority",
+                            s->job.priority >= 0 ? json_string(job_priority_name(s->job.priority))
+                                                 : json_null());
+        json_object_set_new(job, "max_attempts", json_integer(s->job.max_attempts));
+        json_object_set_new(job, "backoff",
+                            json_pack("{s:s, s:I, s:I}", "type",
+                                      backoff_type_name(s->job.backoff.type), "base_ms",
+                                      (json_int_t)s->job.backoff.base_ms, "max_ms",
+                                      (json_int_t)s->job.backoff.max_ms));
+        json_object_set_new(job, "lease_ms", json_integer(s->job.lease_ms));
+        json_object_set_new(o, "cron", json_string(s->cron));
+        json_object_set_new(o, "timezone", json_string(s->timezone));
+        json_object_set_new(o, "enabled", json_boolean(s->enabled));
+        json_object_set_new(o, "owner", s->owner ? json_string(s->owner) : json_null());
+        json_object_set_new(o, "description",
+                            s->description ? json_string(s->description) : json_null());
+        json_object_set(o, "job", job);
+        json_object_set_new(o, "overlap", json_string(cron_overlap_name(s->overlap)));
+        json_object_set_new(o, "misfire", json_string(cron_misfire_name(s->misfire)));
+        json_object_set_new(o, "catchup_window_ms", json_integer(s->catchup_window_ms));
+        json_object_set_new(o, "catchup_max", json_integer(s->catchup_max));
+        json_object_set_new(o, "dst_gap", json_string(cron_gap_name(s->dst_gap)));
+        json_object_set_new(o, "dst_fold", json_string(cron_fold_name(s->dst_fold)));
+        json_object_set_new(o, "history_max", json_integer(s->history_max));
+        out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+out:
+        json_decref(job);
+        json_decref(o);
+        return out;
+}
+
+/* ---- expressions in a zone ---- */
+
+void cron_sched_free(struct cron_sched *s)
+{
+        tz_free(s->tz);
+        s->tz = NULL;
+}
+
+int cron_sched_build(const char *key, const char *cron, const char *timezone, int gap, int fold,
+                     int64_t floor_ms, struct cron_sched *out, int64_t *interval_ms, struct verr *e)
+{
+        char err[256] = "";
+        int64_t iv_s = 0, iv_ms;
+        int rc;
+
+        memset(out, 0, sizeof(*out));
+        out->gap = gap;
+        out->fold = fold;
+        if (!cron || !*cron)
+                return verr_set(e, BATON_EINVAL, 400, "missing_field", "cron", "cron is required");
+        rc = cron_parse(cron, cron_seed_from_key(key ? key : ""), &out->expr, err, sizeof(err));
+        if (rc)
+                return verr_set(e, BATON_EINVAL, 400, "invalid_cron", "cron", "%s", err);
+        rc = cron_never_fires(&out->expr, err, sizeof(err));
+        if (rc)
+                return verr_set(e, BATON_EINVAL, 400, "cron_never_fires", "cron",
+                                "the expression never fires: %s", err);
+        rc = tz_load(timezone ? timezone : "UTC", &out->tz, err, sizeof(err));
+        if (rc)
+                return verr_set(e, BATON_EINVAL, 400, "invalid_timezone", "timezone", "%s",
+                                err[0] ? err : "unknown time zone");
+        if (out->expr.every_ms > 0) {
+                iv_ms = out->expr.every_ms;
+        } else {
+                rc = cron_min_interval_s(&out->expr, &iv_s);
+                iv_ms = rc ? INT64_MAX : (iv_s >= INT64_MAX / 1000 ? INT64_MAX : iv_s * 1000);
+        }
+        if (interval_ms)
+                *interval_ms = iv_ms;
+        if (floor_ms > 0 && iv_ms < floor_ms) {
+                cron_sched_free(out);
+                return verr_set(e, BATON_ERANGE, 400, "cron_too_frequent", "cron",
+                                "the expression fires every %lld ms at the most; the server "
+                                "floor is %lld ms",
+                                (long long)iv_ms, (long long)floor_ms);
+        }
+        return 0;
+}
+
+static void to_civil(const struct tz_civil *t, struct civil *c)
+{
+        *c = (struct civil){t->year, t->month, t->day, t->hour, t->min, t->sec};
+}
+
+static void to_tz_civil(const struct civil *c, struct tz_civil *t)
+{
+        *t = (struct tz_civil){c->year, c->month, c->day, c->hour, c->min, c->sec};
+}
+
+/* Local wall seconds (seconds since 1970-01-01 00:00 of the local calendar)
+ * as a civil time. */
+static void wall_to_civil(int64_t wall_s, struct civil *c)
+{
+        int64_t days = wall_s >= 0 ? wall_s / 86400 : -((-wall_s + 86399) / 86400);
+        int64_t sod = wall_s - days * 86400, y;
+        int m, d;
+
+        tz_civil_from_days(days, &y, &m, &d);
+        *c = (struct civil){(int)y, m, d, (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60)};
+}
+
+static int64_t civil_to_wall(const struct civil *c)
+{
+        return tz_days_from_civil(c->year, c->month, c->day) * 86400 + c->hour * 3600 +
+               c->min * 60 + c->sec;
+}
+
+/* Where a civil search must start to find every instant after after_s: the
+ * local time of after_s, moved back by the length of a fold near after_s
+ * (within 6 hours either side). In a fold, the second copy of a wall time
+ * earlier than the local time of after_s can still be a later instant. */
+static int search_start(const struct cron_sched *s, int64_t after_s, struct civil *start)
+{
+        int32_t off_now = 0, off_before = 0, off_after = 0;
+        bool dst;
+        int rc = tz_offset_at(s->tz, after_s, &off_now, &dst);
+
+        if (!rc)
+                rc = tz_offset_at(s->tz, after_s - 6 * 3600, &off_before, &dst);
+        if (!rc)
+                rc = tz_offset_at(s->tz, after_s + 6 * 3600, &off_after, &dst);
+        if (rc)
+                return rc;
+        wall_to_civil(after_s + off_now - (off_before > off_after ? off_before - off_after : 0),
+                      start);
+        return 0;
+}
+
+int cron_sched_next(const struct cron_sched *s, int64_t after_ms, int64_t *out_ms)
+{
+        int64_t after_s = after_ms >= 0 ? after_ms / 1000 : -((-after_ms + 999) / 1000);
+        int64_t best = 0, utc[2];
+        bool wild = cron_hour_is_wildcard(&s->expr);
+        int gap = wild ? TZ_GAP_SKIP : s->gap, fold = wild ? TZ_FOLD_BOTH : s->fold;
+        struct civil cur, nx;
+        struct tz_civil tc;
+        int64_t best_wall = 0;
+        int n, rc;
+
+        if (s->expr.every_ms > 0 && !s->expr.every_days) {
+                /* Sub-day @every runs on elapsed time, whatever the zone does. */
+                *out_ms = after_ms + s->expr.every_ms;
+                return 0;
+        }
+        rc = search_start(s, after_s, &cur);
+        if (rc)
+                return rc;
+        if (s->expr.every_days) {
+                rc = tz_utc_to_civil(s->tz, after_s, &tc);
+                if (rc)
+                        return rc;
+                to_civil(&tc, &cur);
+        }
+        for (int i = 0; i < SEARCH_MAX; i++) {
+                rc = cron_next_local(&s->expr, &cur, &nx);
+                if (rc == BATON_ERANGE)
+                        break;
+                if (rc)
+                        return rc;
+                /* A later wall time can still be an earlier instant (a shifted
+                 * gap time): stop only once the wall time passes the best
+                 * instant's own wall time. */
+                if (best && civil_to_wall(&nx) > best_wall)
+                        break;
+                to_tz_civil(&nx, &tc);
+                rc = tz_civil_to_utc(s->tz, &tc, gap, fold, utc, &n);
+                if (rc)
+                        return rc;
+                for (int k = 0; k < n; k++) {
+                        int64_t ms = utc[k] * 1000;
+                        if (ms > after_ms && (!best || ms < best)) {
+                                int32_t off = 0;
+                                bool dst;
+                                best = ms;
+                                tz_offset_at(s->tz, utc[k], &off, &dst);
+                                best_wall = utc[k] + off;
+                        }
+                }
+                cur = nx;
+        }
+        if (!best)
+                return BATON_ENOTFOUND;
+        *out_ms = best;
+        return 0;
+}
+
+/* ---- reading and writing schedules ---- */
+
+void cron_info_free(struct cron_info *ci)
+{
+        cron_rec_free(&ci->rec);
+        cron_spec_free(&ci->spec);
+        cron_run_free(&ci->last_run);
+}
+
+void cron_infos_free(struct cron_info *v, int n)
+{
+        for (int i = 0; v && i < n; i++)
+                cron_info_free(&v[i]);
+        free(v);
+}
+
+void cron_run_info_free(struct cron_run_info *ri)
+{
+        cron_run_free(&ri->run);
+        job_free(&ri->job);
+        ri->has_job = false;
+}
+
+void cron_run_infos_free(struct cron_run_info *v, int n)
+{
+        for (int i = 0; v && i < n; i++)
+                cron_run_info_free(&v[i]);
+        free(v);
+}
+
+static int spec_load(const char *text, struct cron_spec *spec)
+{
+        json_t *o = json_loads(text ? text : "{}", 0, NULL);
+        struct verr e;
+        int rc;
+
+        if (!o)
+                return BATON_ESTORE;
+        rc = cron_spec_from_json(o, spec, &e);
+        json_decref(o);
+        return rc == BATON_ENOMEM ? rc : rc ? BATON_ESTORE : 0;
+}
+
+/* Moves rec into out and fills the rest of the answer. */
+static int info_fill(struct txn *tx, struct cron_rec *rec, struct cron_info *out)
+{
+        struct job j = {0};
+        int rc;
+
+        memset(out, 0, sizeof(*out));
+        out->rec = *rec;
+        memset(rec, 0, sizeof(*rec));
+        out->last_job_state = -1;
+        rc = spec_load(out->rec.spec, &out->spec);
+        if (!rc) {
+                int64_t id = out->rec.last_run_id;
+                rc = id ? tx->ops->cron_run_get(tx->st, out->rec.tenant, id, &out->last_run) : 0;
+                if (rc == BATON_ENOTFOUND)
+                        rc = 0;
+        }
+        if (!rc && out->rec.last_job_id) {
+                rc = tx->ops->job_get(tx->st, out->rec.tenant, out->rec.last_job_id, &j);
+                if (!rc)
+                        out->last_job_state = j.state;
+                if (rc == BATON_ENOTFOUND)
+                        rc = 0;
+                job_free(&j);
+        }
+        return rc;
+}
+
+/* The instant the scheduler must look at rec next; 0 = never. */
+static int64_t due_of(const struct cron_rec *rec, int64_t now_ms)
+{
+        int64_t due = rec->enabled && !rec->paused ? rec->next_fire_at_ms : 0;
+
+        if (rec->buffered_run_id) {
+                int64_t poll = now_ms + CRON_BUFFER_POLL_MS;
+                if (!due || poll < due)
+                        due = poll;
+        }
+        return due;
+}
+
+static int write_rec(struct txn *tx, struct cron_rec *rec)
+{
+        rec->due_at_ms = due_of(rec, tx->now_ms);
+        rec->updated_at_ms = tx->now_ms;
+        txn_note_deadline(tx, rec->due_at_ms);
+        return tx->ops->cron_put(tx->st, rec);
+}
+
+/* The first fire after from_ms, or 0 when the schedule never fires again or
+ * cannot be compiled (logged). */
+static int64_t next_after(const char *key, const struct cron_spec *spec, int64_t from_ms)
+{
+        struct cron_sched cs;
+        struct verr e;
+        int64_t at = 0;
+
+        if (cron_sched_build(key, spec->cron, spec->timezone, spec->dst_gap, spec->dst_fold, 0, &cs,
+                             NULL, &e)) {
+                log_warn("cron", "schedule %s: %s", key, e.message);
+                return 0;
+        }
+        if (cron_sched_next(&cs, from_ms, &at))
+                at = 0;
+        cron_sched_free(&cs);
+        return at;
+}
+
+int cron_put(struct txn *tx, const char *tenant, const char *key, const struct cron_spec *spec,
+             bool *created, struct cron_info *out)
+{
+        struct cron_rec rec = {0};
+        char *text = cron_spec_to_json(spec);
+        bool changed = true;
+        int rc;
+
+        if (!text)
+                return BATON_ENOMEM;
+        rc = tx->ops->cron_get(tx->st, tenant, key, &rec);
+        *created = rc == BATON_ENOTFOUND;
+        if (rc == BATON_ENOTFOUND) {
+                rc = 0;
+                rec.tenant = strdup(tenant);
+                rec.key = strdup(key);
+                rec.created_at_ms = tx->now_ms;
+                if (!rec.tenant || !rec.key)
+                        rc = BATON_ENOMEM;
+        } else if (!rc) {
+                changed = strcmp(rec.spec, text) != 0;
+        }
+        if (rc)
+                goto out;
+        free(rec.spec);
+        rec.spec = text;
+        text = NULL;
+        rec.enabled = spec->enabled;
+        if (changed) {
+                rec.version++;
+                rec.next_fire_at_ms = next_after(key, spec, tx->now_ms);
+        }
+        rc = write_rec(tx, &rec);
+        if (!rc && out)
+                rc = info_fill(tx, &rec, out);
+out:
+        free(text);
+        cron_rec_free(&rec);
+        return rc;
+}
+
+int cron_delete(struct txn *tx, const char *tenant, const char *key)
+{
+        return tx->ops->cron_delete(tx->st, tenant, key);
+}
+
+int cron_read(struct txn *tx, const char *tenant, const char *key, struct cron_info *out)
+{
+        struct cron_rec rec = {0};
+        int rc = tx->ops->cron_get(tx->st, tenant, key, &rec);
+
+        memset(out, 0, sizeof(*out));
+        if (!rc)
+                rc = info_fill(tx, &rec, out);
+        cron_rec_free(&rec);
+        return rc;
+}
+
+int cron_query(struct txn *tx, const char *tenant, const char *after, int limit,
+               struct cron_info **out, int *n_out)
+{
+        struct cron_rec *recs = NULL;
+        struct cron_info *v = NULL;
+        int n = 0, rc;
+
+        *out = NULL;
+        *n_out = 0;
+        rc = tx->ops->cron_list(tx->st, tenant, after, limit, &recs, &n);
+        if (!rc && n > 0 && !(v = calloc((size_t)n, sizeof(*v))))
+                rc = BATON_ENOMEM;
+        for (int i = 0; !rc && i < n; i++) {
+                rc = info_fill(tx, &recs[i], &v[i]);
+                *n_out = i + 1;
+        }
+        *out = v;
+        cron_recs_free(recs, n);
+        return rc;
+}
+
+int cron_set_paused(struct txn *tx, const char *tenant, const char *key, bool paused,
+                    const char *note, struct cron_info *out)
+{
+        struct cron_rec rec = {0};
+        struct cron_spec spec = {0};
+        int rc = tx->ops->cron_get(tx->st, tenant, key, &rec);
+
+        if (rc)
+                goto out;
+        if (paused) {
+                rc = str_set(&rec.pause_note, note);
+        } else if (rec.paused) {
+                /* Resume never bursts: ticks missed while paused are not made up. */
+                rc = spec_load(rec.spec, &spec);
+                if (!rc)
+                        rec.next_fire_at_ms = next_after(key, &spec, tx->now_ms);
+                if (!rc)
+                        rc = str_set(&rec.pause_note, NULL);
+        }
+        rec.paused = paused;
+        if (!rc)
+                rc = write_rec(tx, &rec);
+        if (!rc && out)
+                rc = info_fill(tx, &rec, out);
+out:
+        cron_spec_free(&spec);
+        cron_rec_free(&rec);
+        return rc;
+}
+
+/* ---- firing ---- */
+
+/* Is the job of the schedule's latest run still going (not terminal)? */
+static int run_going(struct txn *tx, const struct cron_rec *rec, bool *going)
+{
+        struct job j = {0};
+        int rc;
+
+        *going = false;
+        if (!rec->last_job_id)
+                return 0;
+        rc = tx->ops->job_get(tx->st, rec->tenant, rec->last_job_id, &j);
+        if (rc == BATON_ENOTFOUND)
+                return 0;
+        if (!rc)
+                *going = !job_state_terminal(j.state);
+        job_free(&j);
+        return rc;
+}
+
+static int enqueue_for(struct txn *tx, const struct cron_rec *rec, const struct cron_spec *spec,
+                       bool manual, const char *request_id, int64_t *job_id)
+{
+        struct enqueue_req req;
+        struct enqueue_res res;
+        struct verr e;
+        int rc;
+
+        memset(&req, 0, sizeof(req));
+        memset(&res, 0, sizeof(res));
+        req.job.priority = spec->job.priority >= 0 ? spec->job.priority
+                           : manual                ? PRIO_HIGH
+                                                   : PRIO_NORMAL;
+        req.job.max_attempts = spec->job.max_attempts;
+        req.job.backoff = spec->job.backoff;
+        req.job.lease_ms = spec->job.lease_ms;
+        rc = str_set(&req.job.tenant, rec->tenant);
+        if (!rc)
+                rc = str_set(&req.job.queue, spec->job.queue);
+        if (!rc)
+                rc = str_set(&req.job.type, spec->job.type);
+        if (!rc)
+                rc = str_set(&req.job.payload, spec->job.payload ? spec->job.payload : "{}");
+        if (!rc)
+                rc = str_set(&req.job.request_id, request_id);
+        if (!rc && validate_enqueue(tx->limits, "job", &req, &e)) {
+                log_warn("cron", "schedule %s/%s: job template refused: %s", rec->tenant, rec->key,
+                         e.message);
+                rc = BATON_EINVAL;
+        }
+        if (!rc)
+                rc = job_enqueue(tx, &req, &res);
+        if (!rc)
+                *job_id = res.job.id;
+        job_free(&req.job);
+        job_free(&res.job);
+        return rc;
+}
+
+/* Records a run of rec (status given) and, for "queued", enqueues its job.
+ * *dup: the tick was already recorded (nothing done). */
+static int record_run(struct txn *tx, struct cron_rec *rec, const struct cron_spec *spec,
+                      int64_t scheduled_at, const char *trigger, const char *status,
+                      const char *reason, const char *requested_by, const char *request_id,
+                      struct cron_run *out, bool *dup)
+{
+        struct cron_run r = {0};
+        int rc;
+
+        *dup = false;
+        r.tenant = rec->tenant;
+        r.key = rec->key;
+        r.scheduled_at_ms = scheduled_at;
+        r.fired_at_ms = tx->now_ms;
+        r.trigger = (char *)trigger;
+        r.status = (char *)status;
+        r.reason = (char *)reason;
+        r.requested_by = (char *)requested_by;
+        /* The run row first: its unique tick identity decides whether this
+         * tick fired already (then nothing else happens). */
+        rc = tx->ops->cron_run_insert(tx->st, &r);
+        if (rc == BATON_ECONFLICT) {
+                *dup = true;
+                return 0;
+        }
+        if (!rc && strcmp(status, "queued") == 0) {
+                rc = enqueue_for(tx, rec, spec, strcmp(trigger, "manual") == 0, request_id,
+                                 &r.job_id);
+                if (!rc)
+                        rc = tx->ops->cron_run_update(tx->st, &r);
+        }
+        if (rc)
+                return rc;
+        if (r.job_id) {
+                rec->last_run_id = r.id;
+                rec->last_job_id = r.job_id;
+        }
+        if (strcmp(status, "buffered") == 0) {
+                rec->buffered_run_id = r.id;
+                rec->buffered_at_ms = scheduled_at;
+        }
+        if (out) {
+                out->id = r.id;
+                out->scheduled_at_ms = r.scheduled_at_ms;
+                out->fired_at_ms = r.fired_at_ms;
+                out->job_id = r.job_id;
+                rc = str_set(&out->tenant, rec->tenant);
+                if (!rc)
+                        rc = str_set(&out->key, rec->key);
+                if (!rc)
+                        rc = str_set(&out->trigger, trigger);
+                if (!rc)
+                        rc = str_set(&out->status, status);
+                if (!rc)
+                        rc = str_set(&out->reason, reason);
+                if (!rc)
+                        rc = str_set(&out->requested_by, requested_by);
+        }
+        return rc;
+}
+
+/* One fire of a tick under the overlap policy; going: a run was going
+ * before this tick. */
+static int fire(struct txn *tx, struct cron_rec *rec, const struct cron_spec *spec,
+                int64_t scheduled_at, const char *trigger, bool going, struct cron_tick_res *res)
+{
+        struct job j = {0};
+        bool dup = false;
+        int rc;
+
+        if (going && spec->overlap == CRON_OVERLAP_SKIP) {
+                res->skipped++;
+                return record_run(tx, rec, spec, scheduled_at, trigger, "skipped", "overlap", NULL,
+                                  NULL, NULL, &dup);
+        }
+        if (going && spec->overlap == CRON_OVERLAP_BUFFER_ONE) {
+                if (rec->buffered_run_id) {
+                        res->skipped++;
+                        return record_run(tx, rec, spec, scheduled_at, trigger, "skipped",
+                                          "overlap", NULL, NULL, NULL, &dup);
+                }
+                return record_run(tx, rec, spec, scheduled_at, trigger, "buffered", NULL, NULL,
+                                  NULL, NULL, &dup);
+        }
+        if (going && spec->overlap == CRON_OVERLAP_REPLACE) {
+                rc = job_cancel(tx, rec->tenant, rec->last_job_id, &j);
+                job_free(&j);
+                if (rc && rc != BATON_ESTATE && rc != BATON_ENOTFOUND)
+                        return rc;
+        }
+        rc = record_run(tx, rec, spec, scheduled_at, trigger, "queued", NULL, NULL, NULL, NULL,
+                        &dup);
+        if (!rc && !dup)
+                res->fired++;
+        return rc;
+}
+
+/* Starts the buffered run of rec once the run before it has ended. */
+static int release_buffer(struct txn *tx, struct cron_rec *rec, const struct cron_spec *spec,
+                          struct cron_tick_res *res)
+{
+        struct cron_run r = {0};
+        bool going;
+        int rc = run_going(tx, rec, &going);
+
+        if (rc || going)
+                return rc;
+        rc = tx->ops->cron_run_get(tx->st, rec->tenant, rec->buffered_run_id, &r);
+        if (rc == BATON_ENOTFOUND) {
+                rec->buffered_run_id = 0;
+                rec->buffered_at_ms = 0;
+                return 0;
+        }
+        if (!rc)
+                rc = enqueue_for(tx, rec, spec, false, NULL, &r.job_id);
+        if (!rc) {
+                free(r.status);
+                r.status = strdup("queued");
+                r.fired_at_ms = tx->now_ms;
+                rc = r.status ? tx->ops->cron_run_update(tx->st, &r) : BATON_ENOMEM;
+        }
+        if (!rc) {
+                rec->last_run_id = r.id;
+                rec->last_job_id = r.job_id;
+                rec->buffered_run_id = 0;
+                rec->buffered_at_ms = 0;
+                res->fired++;
+        }
+        cron_run_free(&r);
+        return rc;
+}
+
+/* The fires of the due ticks of rec (next_fire_at <= now) under the misfire
+ * policy, then the schedule advanced past now. */
+static int fire_due(struct txn *tx, struct cron_rec *rec, const struct cron_spec *spec,
+                    const struct cron_sched *cs, struct cron_tick_res *res)
+{
+        int64_t now = tx->now_ms, grace_from = now - CRON_MISFIRE_GRACE_MS;
+        int64_t window_from = spec->catchup_window_ms ? now - spec->catchup_window_ms : INT64_MIN;
+        int64_t t = rec->next_fire_at_ms, ontime = 0, last_missed = 0, last_in_window = 0, nx;
+        int64_t catchup[CRON_CATCHUP_MAX_MAX];
+        int n_catchup = 0, i;
+        bool going = false, dup;
+        int rc;
+
+        for (i = 0; t && t <= now && i < SCAN_MAX; i++) {
+                if (t > grace_from) {
+                        ontime = t;
+                } else {
+                        last_missed = t;
+                        if (t >= window_from) {
+                                last_in_window = t;
+                                if (n_catchup < spec->catchup_max)
+                                        catchup[n_catchup++] = t;
+                        }
+                }
+                if (cron_sched_next(cs, t, &nx))
+                        nx = 0;
+                if (cs->expr.every_ms > 0 && !cs->expr.every_days && nx && nx <= grace_from &&
+                    spec->misfire != CRON_MISFIRE_FIRE_ALL) {
+                        /* Jump over a long outage of a short @every. */
+                        int64_t k = (grace_from - nx) / cs->expr.every_ms;
+                        nx += k * cs->expr.every_ms;
+                }
+                t = nx;
+        }
+        if (i == SCAN_MAX && t && t <= now) {
+                /* Too many missed ticks to list: continue from now. */
+                if (cron_sched_next(cs, grace_from, &ontime) || ontime > now)
+                        ontime = 0;
+                if (cron_sched_next(cs, now, &t))
+                        t = 0;
+        }
+        rc = run_going(tx, rec, &going);
+        if (rc)
+                return rc;
+        if (spec->misfire == CRON_MISFIRE_FIRE_ALL) {
+                for (i = 0; !rc && i < n_catchup; i++)
+                        rc = fire(tx, rec, spec, catchup[i], "catchup", going, res);
+        } else if (spec->misfire == CRON_MISFIRE_FIRE_ONCE && !ontime && last_in_window) {
+                rc = fire(tx, rec, spec, last_in_window, "catchup", going, res);
+        } else if (last_missed && (spec->misfire == CRON_MISFIRE_SKIP || !ontime)) {
+                res->skipped++;
+                rc = record_run(tx, rec, spec, last_missed, "schedule", "skipped", "misfire", NULL,
+                                NULL, NULL, &dup);
+        }
+        if (!rc && ontime)
+                rc = fire(tx, rec, spec, ontime, "schedule", going, res);
+        rec->next_fire_at_ms = t;
+        return rc;
+}
+
+static int tick_one(struct txn *tx, struct cron_rec *rec, struct cron_tick_res *res)
+{
+        struct cron_spec spec = {0};
+        struct cron_sched cs = {0};
+        struct verr e;
+        int rc = spec_load(rec->spec, &spec);
+
+        if (rc)
+                goto out;
+        if (cron_sched_build(rec->key, spec.cron, spec.timezone, spec.dst_gap, spec.dst_fold, 0,
+                             &cs, NULL, &e)) {
+                /* Saved definitions were valid; a zone file may have gone. Look
+                 * again in a minute rather than never. */
+                log_warn("cron", "schedule %s/%s: %s", rec->tenant, rec->key, e.message);
+                rec->next_fire_at_ms = tx->now_ms + 60000;
+                rc = write_rec(tx, rec);
+                goto out;
+        }
+        if (rec->buffered_run_id)
+                rc = release_buffer(tx, rec, &spec, res);
+        if (!rc && rec->enabled && !rec->paused && rec->next_fire_at_ms &&
+            rec->next_fire_at_ms <= tx->now_ms)
+                rc = fire_due(tx, rec, &spec, &cs, res);
+        if (!rc)
+                rc = tx->ops->cron_run_trim(tx->st, rec->tenant, rec->key, spec.history_max);
+        if (!rc)
+                rc = write_rec(tx, rec);
+out:
+        cron_sched_free(&cs);
+        cron_spec_free(&spec);
+        return rc;
+}
+
+int cron_tick(struct txn *tx, struct cron_tick_res *out)
+{
+        struct cron_rec *recs = NULL;
+        int n = 0, rc;
+
+        memset(out, 0, sizeof(*out));
+        rc = tx->ops->cron_due(tx->st, tx->now_ms, CRON_TICK_BATCH, &recs, &n);
+        for (int i = 0; !rc && i < n; i++)
+                rc = tick_one(tx, &recs[i], out);
+        cron_recs_free(recs, n);
+        if (!rc && n >= CRON_TICK_BATCH)
+                out->more = true;
+        if (!rc)
+                rc = tx->ops->cron_next_due(tx->st, &out->next_ms);
+        return rc;
+}
+
+/* ---- manual runs and history ---- */
+
+int cron_run_now(struct txn *tx, const struct cron_run_req *req, struct cron_run_info *out)
+{
+        struct cron_rec rec = {0};
+        struct cron_spec spec = {0};
+        int64_t n = 0;
+        bool going = false, dup = false;
+        struct job j = {0};
+        int rc;
+
+        memset(out, 0, sizeof(*out));
+        rc = tx->ops->cron_get(tx->st, req->tenant, req->key, &rec);
+        if (!rc)
+                rc = spec_load(rec.spec, &spec);
+        if (!rc)
+                rc = tx->ops->cron_run_count(tx->st, req->tenant, req->key, "manual",
+                                             tx->now_ms - 3600000, &n);
+        if (!rc && n >= req->max_per_hour)
+                rc = BATON_ERATE;
+        if (!rc)
+                rc = run_going(tx, &rec, &going);
+        if (rc)
+                goto out;
+        if (going && !req->force) {
+                if (spec.overlap == CRON_OVERLAP_SKIP) {
+                        rc = BATON_ECONFLICT;
+                        goto out;
+                }
+                if (spec.overlap == CRON_OVERLAP_REPLACE) {
+                        rc = job_cancel(tx, rec.tenant, rec.last_job_id, &j);
+                        job_free(&j);
+                        if (rc == BATON_ESTATE || rc == BATON_ENOTFOUND)
+                                rc = 0;
+                }
+        }
+        if (!rc)
+                rc = record_run(tx, &rec, &spec, 0, "manual", "queued", NULL, req->requested_by,
+                                req->request_id, &out->run, &dup);
+        if (!rc && out->run.job_id) {
+                rc = tx->ops->job_get(tx->st, rec.tenant, out->run.job_id, &out->job);
+                out->has_job = rc == 0;
+        }
+        if (!rc)
+                rc = tx->ops->cron_run_trim(tx->st, rec.tenant, rec.key, spec.history_max);
+        if (!rc)
+                rc = write_rec(tx, &rec);
+out:
+        cron_spec_free(&spec);
+        cron_rec_free(&rec);
+        return rc;
+}
+
+int cron_runs_query(struct txn *tx, const char *tenant, const char *key, int64_t before, int limit,
+                    struct cron_run_info **out, int *n_out)
+{
+        struct cron_rec rec = {0};
+        struct cron_run *runs = NULL;
+        struct cron_run_info *v = NULL;
+        int n = 0, rc;
+
+        *out = NULL;
+        *n_out = 0;
+        rc = tx->ops->cron_get(tx->st, tenant, key, &rec);
+        cron_rec_free(&rec);
+        if (!rc)
+                rc = tx->ops->cron_run_list(tx->st, tenant, key, before, limit, &runs, &n);
+        if (!rc && n > 0 && !(v = calloc((size_t)n, sizeof(*v))))
+                rc = BATON_ENOMEM;
+        for (int i = 0; !rc && i < n; i++) {
+                v[i].run = runs[i];
+                memset(&runs[i], 0, sizeof(runs[i]));
+                *n_out = i + 1;
+                if (!v[i].run.job_id)
+                        continue;
+                rc = tx->ops->job_get(tx->st, tenant, v[i].run.job_id, &v[i].job);
+                v[i].has_job = rc == 0;
+                if (rc == BATON_ENOTFOUND)
+                        rc = 0;
+        }
+        *out = v;
+        cron_runs_free(runs, n);
+        return rc;
+}

@@ -1,0 +1,177 @@
+/*
+ * cron.h: the cron manager: schedule definitions (struct cron_spec), their
+ * compiled form (expression + time zone + DST policies) and the transaction
+ * functions that save, read, pause, run and fire schedules.
+ *
+ * Workload: definitions change rarely; cron_tick runs on the store thread
+ * inside the timer's tick and fires every due schedule, each fire being a few
+ * rows (run record, job, schedule) in the tick's transaction, so a fire is
+ * atomic: advance the schedule, record the run, enqueue the job. Each tick has
+ * an identity (tenant, key, scheduled instant) that is unique in the store, so
+ * no tick runs twice, even across a crash between the fire and the reply.
+ *
+ * Assumptions: fire times are computed in the schedule's zone (common/tz.h) on
+ * civil time (core/cron_expr.h) and stored as UTC milliseconds. Ownership:
+ * every struct filled here owns its strings; free with the matching *_free.
+ */
+#ifndef BATON_CORE_CRON_H
+#define BATON_CORE_CRON_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/tz.h"
+#include "core/cron_expr.h"
+#include "core/job.h"
+#include "core/txn.h"
+#include "core/validate.h"
+#include "store/store.h"
+
+#define CRON_MIN_INTERVAL_DEFAULT_MS 60000
+#define CRON_HISTORY_DEFAULT 100
+#define CRON_HISTORY_MAX 10000
+#define CRON_CATCHUP_WINDOW_DEFAULT_MS (24LL * 3600 * 1000)
+#define CRON_CATCHUP_MAX_DEFAULT 10
+#define CRON_CATCHUP_MAX_MAX 1000
+/* A tick this late or less is on time; older due ticks are misfires. */
+#define CRON_MISFIRE_GRACE_MS 5000
+/* While a buffer_one run waits for the running job, the schedule is looked at
+ * this often (a job ending does not wake the scheduler). */
+#define CRON_BUFFER_POLL_MS 1000
+#define CRON_PREVIEW_MAX 100
+
+enum cron_overlap {
+        CRON_OVERLAP_SKIP,
+        CRON_OVERLAP_ALLOW,
+        CRON_OVERLAP_BUFFER_ONE,
+        CRON_OVERLAP_REPLACE
+};
+enum cron_misfire { CRON_MISFIRE_FIRE_ONCE, CRON_MISFIRE_SKIP, CRON_MISFIRE_FIRE_ALL };
+
+/* The job a schedule enqueues. priority -1: normal for scheduled runs, high
+ * for manual ones. */
+struct cron_job_tmpl {
+        char *queue;
+        char *type;
+        char *payload; /* JSON text */
+        int priority;
+        int max_attempts;
+        struct backoff backoff;
+        int64_t lease_ms;
+};
+
+struct cron_spec {
+        char *cron;
+        char *timezone;
+        char *owner;
+        char *description;
+        bool enabled;
+        struct cron_job_tmpl job;
+        int overlap;               /* enum cron_overlap */
+        int misfire;               /* enum cron_misfire */
+        int64_t catchup_window_ms; /* 0 = unbounded */
+        int catchup_max;
+        int dst_gap;  /* enum tz_gap */
+        int dst_fold; /* enum tz_fold */
+        int history_max;
+};
+
+/* An expression bound to its zone and DST policies. */
+struct cron_sched {
+        struct cron_expr expr;
+        struct tz *tz;
+        int gap;
+        int fold;
+};
+
+/* A schedule as answered: its row, its definition, its last run. */
+struct cron_info {
+        struct cron_rec rec;
+        struct cron_spec spec;
+        struct cron_run last_run; /* id 0 = none */
+        int last_job_state;       /* enum job_state of the last run's job; -1 = unknown */
+};
+
+/* A run as answered, with what its job says now. */
+struct cron_run_info {
+        struct cron_run run;
+        bool has_job; /* the job still exists */
+        struct job job;
+};
+
+const char *cron_overlap_name(int v);
+const char *cron_misfire_name(int v);
+const char *cron_gap_name(int v);
+const char *cron_fold_name(int v);
+
+/* Reads a definition from a JSON object (PUT /v1/cron/{key} body, or the
+ * stored spec). The job template's fields are read as given: the HTTP layer
+ * validates them first. 0 or a verr code; spec must be zeroed and is owned
+ * by the caller either way (cron_spec_free). */
+int cron_spec_from_json(json_t *obj, struct cron_spec *spec, struct verr *e);
+/* The definition as JSON text (caller frees), NULL on ENOMEM. */
+char *cron_spec_to_json(const struct cron_spec *spec);
+void cron_spec_free(struct cron_spec *spec);
+
+/* Compiles an expression for key in zone; checks that it can fire and, when
+ * floor_ms > 0, that it does not fire more often (400 cron_too_frequent, the
+ * interval in the message). *interval_ms (may be NULL) gets the smallest gap
+ * between fires (INT64_MAX: once per cycle). out is owned by the caller
+ * (cron_sched_free) on success. */
+int cron_sched_build(const char *key, const char *cron, const char *timezone, int gap, int fold,
+                     int64_t floor_ms, struct cron_sched *out, int64_t *interval_ms,
+                     struct verr *e);
+void cron_sched_free(struct cron_sched *s);
+/* The first fire instant strictly after after_ms (UTC ms). BATON_ENOTFOUND
+ * when the schedule never fires again. */
+int cron_sched_next(const struct cron_sched *s, int64_t after_ms, int64_t *out_ms);
+
+/* Saves a schedule (create or update); the caller has validated spec.
+ * *created tells which. out (may be NULL) receives the schedule after. */
+int cron_put(struct txn *tx, const char *tenant, const char *key, const struct cron_spec *spec,
+             bool *created, struct cron_info *out);
+/* BATON_ENOTFOUND. Deletes the schedule and its history; jobs stay. */
+int cron_delete(struct txn *tx, const char *tenant, const char *key);
+int cron_read(struct txn *tx, const char *tenant, const char *key, struct cron_info *out);
+/* *out: malloc'd array (cron_infos_free). Keys > after, key order. */
+int cron_query(struct txn *tx, const char *tenant, const char *after, int limit,
+               struct cron_info **out, int *n_out);
+/* Pause (with note) or resume. Resume never bursts: the next fire is computed
+ * from now. */
+int cron_set_paused(struct txn *tx, const char *tenant, const char *key, bool paused,
+                    const char *note, struct cron_info *out);
+
+struct cron_run_req {
+        const char *tenant;
+        const char *key;
+        bool force;               /* ignore the overlap policy */
+        const char *requested_by; /* key id, may be NULL */
+        const char *request_id;
+        int64_t max_per_hour; /* manual runs per schedule and hour; 0 = none allowed */
+};
+/* A manual run. BATON_ECONFLICT: a run is going under overlap skip (409
+ * already_running). BATON_ERATE: the per-schedule cooldown (429). Works while
+ * paused or disabled. out: the run. */
+int cron_run_now(struct txn *tx, const struct cron_run_req *req, struct cron_run_info *out);
+/* Runs of a schedule, newest first, ids < before (0: from the newest).
+ * BATON_ENOTFOUND when the schedule does not exist. */
+int cron_runs_query(struct txn *tx, const char *tenant, const char *key, int64_t before, int limit,
+                    struct cron_run_info **out, int *n_out);
+
+struct cron_tick_res {
+        int fired;       /* jobs enqueued */
+        int skipped;     /* ticks recorded as skipped */
+        bool more;       /* a batch limit was hit */
+        int64_t next_ms; /* smallest due_at after the tick; 0 = none */
+};
+/* Fires every schedule due at tx->now_ms (misfire and overlap policies
+ * applied) and reports the next cron deadline. */
+int cron_tick(struct txn *tx, struct cron_tick_res *out);
+
+void cron_info_free(struct cron_info *ci);
+void cron_infos_free(struct cron_info *v, int n);
+void cron_run_info_free(struct cron_run_info *ri);
+void cron_run_infos_free(struct cron_run_info *v, int n);
+
+#endif

@@ -1,0 +1,220 @@
+/*
+ * timers.c: durable timers (see timers.h): create, move and cancel with an
+ * optional compare-and-set on the version, reads and lists, and the firing of
+ * due timers by the leader's tick.
+ *
+ * Workload: puts and cancels touch one row by its primary key (tenant, key);
+ * the tick reads due timers through the partial index over scheduled rows and,
+ * for each, enqueues one job through job_enqueue (so a timer's job is created
+ * exactly like any other: queue row, ready wake-up, enqueued count) and
+ * rewrites the timer row as fired, all in the tick's transaction. Assumptions:
+ * inputs were validated by the HTTP layer; every call runs on the store thread,
+ * so the read-check-write of a compare-and-set cannot interleave with a firing.
+ */
+#include "core/timers.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "baton/baton.h"
+#include "common/jw.h"
+#include "core/jobs.h"
+
+static const char *const state_names[TIMER_STATE_COUNT] = {"scheduled", "fired", "cancelled"};
+
+const char *timer_state_name(int state)
+{
+        if (state < 0 || state >= TIMER_STATE_COUNT)
+                return "unknown";
+        return state_names[state];
+}
+
+/* Moves src's strings and fields into dst (src is left empty). */
+static void move_timer(struct timer_rec *dst, struct timer_rec *src)
+{
+        *dst = *src;
+        memset(src, 0, sizeof(*src));
+}
+
+int timer_put(struct txn *tx, struct timer_put_req *req, struct timer_res *res)
+{
+        struct timer_rec old = {0};
+        struct timer_rec *t = &res->t;
+        bool exists;
+        int64_t fire;
+        int rc;
+
+        memset(res, 0, sizeof(*res));
+        fire = req->t.fire_at_ms ? req->t.fire_at_ms : tx->now_ms + req->delay_ms;
+        if (fire - tx->now_ms > tx->limits->delay_max_ms)
+                return BATON_ERANGE;
+        /* A past instant fires at once; the recorded fire_at says when it was
+         * due to fire, so lateness is measured from now and not from the past. */
+        if (fire < tx->now_ms)
+                fire = tx->now_ms;
+        rc = tx->ops->timer_get(tx->st, req->t.tenant, req->t.key, &old);
+        if (rc && rc != BATON_ENOTFOUND)
+                goto out;
+        exists = rc == 0;
+        rc = 0;
+        if (req->has_if_version && !exists && req->if_version >= 1) {
+                rc = BATON_ENOTFOUND;
+                goto out;
+        }
+        if (req->has_if_version && exists && old.version != req->if_version) {
+                res->current_version = old.version;
+                rc = BATON_ECONFLICT;
+                goto out;
+        }
+        move_timer(t, &req->t);
+        t->version = exists ? old.version + 1 : 1;
+        t->state = TIMER_SCHEDULED;
+        t->fire_at_ms = fire;
+        t->job_id = exists ? old.job_id : 0;
+        t->fired_at_ms = exists ? old.fired_at_ms : 0;
+        t->created_at_ms = exists ? old.created_at_ms : tx->now_ms;
+        t->updated_at_ms = tx->now_ms;
+        rc = tx->ops->timer_put(tx->st, t);
+        if (!rc) {
+                res->created = !exists;
+                txn_note_deadline(tx, fire);
+        }
+out:
+        timer_rec_free(&old);
+        if (rc)
+                timer_rec_free(&res->t);
+        return rc;
+}
+
+int timer_cancel(struct txn *tx, const char *tenant, const char *key, int64_t if_version,
+                 struct timer_res *res)
+{
+        struct timer_rec *t = &res->t;
+        int rc;
+
+        memset(res, 0, sizeof(*res));
+        rc = tx->ops->timer_get(tx->st, tenant, key, t);
+        if (rc)
+                goto out;
+        if (if_version >= 0 && t->version != if_version) {
+                res->current_version = t->version;
+                rc = BATON_ECONFLICT;
+                goto out;
+        }
+        if (t->state == TIMER_FIRED) {
+                rc = BATON_ESTATE;
+                goto out;
+        }
+        if (t->state == TIMER_CANCELLED)
+                goto out; /* a repeat: nothing to change */
+        t->state = TIMER_CANCELLED;
+        t->updated_at_ms = tx->now_ms;
+        rc = tx->ops->timer_put(tx->st, t);
+out:
+        if (rc)
+                timer_rec_free(t);
+        return rc;
+}
+
+int timer_read(struct txn *tx, const char *tenant, const char *key, struct timer_rec *out)
+{
+        memset(out, 0, sizeof(*out));
+        return tx->ops->timer_get(tx->st, tenant, key, out);
+}
+
+int timer_query(struct txn *tx, const char *tenant, const char *prefix, const char *after,
+                int limit, struct timer_rec **out, int *n_out)
+{
+        return tx->ops->timer_list(tx->st, tenant, prefix, after, limit, out, n_out);
+}
+
+/* The job's "timer" member: {"key", "version", "fire_at"}. Caller frees. */
+static char *timer_json(const struct timer_rec *t)
+{
+        char at[40];
+        json_t *o = json_object();
+        char *s = NULL;
+
+        if (!o)
+                return NULL;
+        time_format_ms(t->fire_at_ms, at, sizeof(at));
+        if (json_object_set_new(o, "key", json_string(t->key)) == 0 &&
+            json_object_set_new(o, "version", json_integer(t->version)) == 0 &&
+            json_object_set_new(o, "fire_at", json_string(at)) == 0)
+                s = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        return s;
+}
+
+/* Enqueues the job of one due timer and marks the timer fired, in the tick's
+ * transaction: either both happen or neither. */
+static int fire_one(struct txn *tx, struct timer_rec *t)
+{
+        struct enqueue_req req;
+        struct enqueue_res res;
+        struct job *j = &req.job;
+        int rc = 0;
+
+        memset(&req, 0, sizeof(req));
+        memset(&res, 0, sizeof(res));
+        j->tenant = strdup(t->tenant);
+        j->queue = strdup(t->queue);
+        j->type = strdup(t->type);
+        j->payload = strdup(t->payload);
+        j->request_id = t->request_id ? strdup(t->request_id) : NULL;
+        j->timer = timer_json(t);
+        if (!j->tenant || !j->queue || !j->type || !j->payload || !j->timer ||
+            (t->request_id && !j->request_id)) {
+                rc = BATON_ENOMEM;
+                goto out;
+        }
+        j->priority = t->priority;
+        j->max_attempts = t->max_attempts;
+        j->backoff = t->backoff;
+        j->lease_ms = t->lease_ms;
+        j->run_at_ms = tx->now_ms;
+        rc = job_enqueue(tx, &req, &res);
+        if (rc)
+                goto out;
+        t->state = TIMER_FIRED;
+        t->job_id = res.job.id;
+        t->fired_at_ms = tx->now_ms;
+        rc = tx->ops->timer_put(tx->st, t);
+        if (!rc)
+                rc = txn_note_sample(tx, OBS_TIMER_LATE, tx->now_ms - t->fire_at_ms);
+out:
+        job_free(&req.job);
+        job_free(&res.job);
+        return rc;
+}
+
+int timer_fire_due(struct txn *tx, int max, int *fired, bool *more)
+{
+        struct timer_rec *v = NULL;
+        int n = 0;
+        int rc;
+
+        *fired = 0;
+        *more = false;
+        rc = tx->ops->timer_due(tx->st, tx->now_ms, max, &v, &n);
+        for (int i = 0; i < n && !rc; i++) {
+                rc = fire_one(tx, &v[i]);
+                if (!rc)
+                        (*fired)++;
+        }
+        if (!rc && n >= max)
+                *more = true;
+        timer_recs_free(v, n);
+        return rc;
+}
+
+int timer_next_deadline(struct txn *tx, int64_t *next_ms)
+{
+        int64_t at = 0;
+        int rc = tx->ops->timer_next(tx->st, &at);
+
+        if (!rc && at && (!*next_ms || at < *next_ms))
+                *next_ms = at;
+        return rc;
+}

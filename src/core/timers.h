@@ -1,0 +1,85 @@
+/*
+ * timers.h: durable timers as transaction functions. A timer is a keyed,
+ * versioned, scheduled job: PUT sets a key to fire at an instant (creating
+ * version 1, or moving it to version + 1), DELETE cancels it, and the leader's
+ * tick fires the timers that fell due, each in the same transaction that
+ * enqueues its job. The fired job carries {"key", "version", "fire_at"} of the
+ * version that fired, so a handler can fence against its own state.
+ *
+ * Guarantees: each version fires at most once (firing moves the row out of
+ * the scheduled state in the transaction that enqueues the job, and every
+ * transaction runs on the one store thread); a move or a cancel before the
+ * firing means the old version never fires (the row holds only the current
+ * version). Workload: a draft service moves one timer per pick, so put is a
+ * read and a write of one row; firing reads due rows through a partial index
+ * in bounded batches. Functions run on the store thread inside a struct txn
+ * and return 0 or a negative enum baton_err, as jobs.h's do.
+ *
+ * Ownership: a struct timer_rec filled here is owned by the caller
+ * (timer_rec_free), left empty on error; arrays are freed with
+ * timer_recs_free.
+ */
+#ifndef BATON_CORE_TIMERS_H
+#define BATON_CORE_TIMERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/txn.h"
+
+/* Due timers fired per tick; a fuller tick sets tick_res.more. */
+#define TIMER_FIRE_BATCH 1000
+
+enum timer_state {
+        TIMER_SCHEDULED = 0,
+        TIMER_FIRED = 1,
+        TIMER_CANCELLED = 2,
+        TIMER_STATE_COUNT = 3
+};
+
+struct timer_put_req {
+        /* tenant, key, queue, type, payload (JSON text), priority, max_attempts,
+         * backoff, lease_ms and request_id are taken from t; fire_at_ms 0 means
+         * "now + delay_ms". The request owns t's strings. */
+        struct timer_rec t;
+        int64_t delay_ms;
+        bool has_if_version;
+        int64_t if_version; /* 0: the timer must not exist yet */
+};
+
+struct timer_res {
+        struct timer_rec t;      /* the timer as it is after the call */
+        bool created;            /* version 1 of a new key */
+        int64_t current_version; /* on BATON_ECONFLICT: the version the timer has */
+};
+
+const char *timer_state_name(int state);
+
+/* Creates the timer (version 1) or moves it (version + 1, state scheduled, new
+ * template and fire time), whatever its state. A fire_at in the past fires at
+ * once (fire_at becomes now). BATON_ECONFLICT: if_version differs from the
+ * timer's version, or is 0 for an existing timer (res->current_version holds
+ * it; 409 version_mismatch). BATON_ENOTFOUND: if_version >= 1 for a timer that
+ * does not exist (404). BATON_ERANGE: fire_at further than delay_max_ms ahead
+ * (400 delay_ms_out_of_range). */
+int timer_put(struct txn *tx, struct timer_put_req *req, struct timer_res *res);
+/* Cancels the scheduled version. if_version < 0: any version. A cancelled
+ * timer answers as it is (a repeat changes nothing). BATON_ENOTFOUND (404),
+ * BATON_ECONFLICT: version mismatch (res->current_version), BATON_ESTATE: the
+ * version already fired (409 invalid_state). */
+int timer_cancel(struct txn *tx, const char *tenant, const char *key, int64_t if_version,
+                 struct timer_res *res);
+/* BATON_ENOTFOUND (404). */
+int timer_read(struct txn *tx, const char *tenant, const char *key, struct timer_rec *out);
+/* Timers of tenant whose key starts with prefix (NULL = any), keys > after
+ * (NULL = from the start), in key order. BATON_EINVAL: limit < 1. */
+int timer_query(struct txn *tx, const char *tenant, const char *prefix, const char *after,
+                int limit, struct timer_rec **out, int *n_out);
+/* Fires up to max scheduled timers with fire_at <= tx->now_ms, earliest
+ * first: each becomes fired and enqueues its job, ready at once. *fired is the
+ * number fired; *more is set when the batch was full. */
+int timer_fire_due(struct txn *tx, int max, int *fired, bool *more);
+/* Lowers *next_ms (0 = nothing due) to the earliest scheduled fire_at. */
+int timer_next_deadline(struct txn *tx, int64_t *next_ms);
+
+#endif

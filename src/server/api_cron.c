@@ -1,0 +1,526 @@
+/*
+ * api_cron.c: the /v1/cron routes: create or update, read, list, delete,
+ * pause and resume schedules, preview an expression, run a schedule now, and
+ * its run history.
+ *
+ * Workload: operator and deployment traffic, far from the hot path. Every
+ * definition is validated on the loop thread (expression, zone, the server's
+ * interval floor, the job template through the enqueue rules) before an op
+ * reaches the store, so a refused one changes nothing. Writes and manual runs
+ * write their audit row in their own transaction. Preview never touches the
+ * store. Loop thread except the fn callbacks.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "baton/baton.h"
+#include "core/cron.h"
+#include "server/api_internal.h"
+#include "server/config.h"
+
+#include <event2/http.h>
+
+enum cron_op_kind { C_PUT, C_GET, C_LIST, C_DELETE, C_PAUSE, C_RESUME, C_RUN, C_RUNS };
+
+struct cron_ctx {
+        struct exec_op op;
+        struct http_req *hr;
+        int kind;        /* enum cron_op_kind */
+        const char *key; /* path parameter, owned by hr */
+        struct cron_spec spec;
+        char *note;
+        bool force;
+        bool created;
+        const char *after;
+        int64_t before;
+        int limit;
+        struct cron_info info;
+        struct cron_info *infos;
+        int infos_n;
+        struct cron_run_info run;
+        struct cron_run_info *runs;
+        int runs_n;
+};
+
+static void ctx_free(struct cron_ctx *c)
+{
+        cron_spec_free(&c->spec);
+        free(c->note);
+        cron_info_free(&c->info);
+        cron_infos_free(c->infos, c->infos_n);
+        cron_run_info_free(&c->run);
+        cron_run_infos_free(c->runs, c->runs_n);
+        free(c);
+}
+
+static int cron_fn(struct txn *tx, struct exec_op *op)
+{
+        struct cron_ctx *c = container_of(op, struct cron_ctx, op);
+        const char *t = c->hr->tenant;
+        struct cron_run_req rr;
+        char detail[160];
+        int rc;
+
+        switch (c->kind) {
+        case C_PUT:
+                rc = cron_put(tx, t, c->key, &c->spec, &c->created, &c->info);
+                snprintf(detail, sizeof(detail), "{\"created\":%s}", c->created ? "true" : "false");
+                if (!rc)
+                        rc = api_audit_success(tx, c->hr, c->created ? 201 : 200, c->key, detail);
+                return rc;
+        case C_GET:
+                return cron_read(tx, t, c->key, &c->info);
+        case C_LIST:
+                return cron_query(tx, t, c->after, c->limit + 1, &c->infos, &c->infos_n);
+        case C_DELETE:
+                rc = cron_delete(tx, t, c->key);
+                return rc ? rc : api_audit_success(tx, c->hr, 200, c->key, NULL);
+        case C_PAUSE:
+        case C_RESUME:
+                rc = cron_set_paused(tx, t, c->key, c->kind == C_PAUSE, c->note, &c->info);
+                return rc ? rc : api_audit_success(tx, c->hr, 200, c->key, NULL);
+        case C_RUN:
+                memset(&rr, 0, sizeof(rr));
+                rr.tenant = t;
+                rr.key = c->key;
+                rr.force = c->force;
+                rr.requested_by = c->hr->key_id;
+                rr.request_id = c->hr->request_id;
+                rr.max_per_hour = c->hr->srv->cfg->cron_run_max_per_hour;
+                rc = cron_run_now(tx, &rr, &c->run);
+                snprintf(detail, sizeof(detail), "{\"force\":%s,\"job_id\":%lld}",
+                         c->force ? "true" : "false", (long long)c->run.run.job_id);
+                return rc ? rc : api_audit_success(tx, c->hr, 202, c->key, detail);
+        default:
+                return cron_runs_query(tx, t, c->key, c->before, c->limit + 1, &c->runs,
+                                       &c->runs_n);
+        }
+}
+
+static const char *run_status(const struct cron_run_info *ri)
+{
+        if (ri->has_job)
+                return job_state_name(ri->job.state);
+        return ri->run.status;
+}
+
+static void run_json(struct jw *w, const struct cron_run_info *ri)
+{
+        const struct cron_run *r = &ri->run;
+        char id[API_ID_LEN];
+
+        jw_obj_open(w);
+        api_id_format(r->id, id);
+        jw_kstr(w, "id", id);
+        jw_kstr(w, "key", r->key);
+        jw_ktime(w, "scheduled_at", r->scheduled_at_ms);
+        jw_ktime(w, "fired_at", r->fired_at_ms);
+        jw_kstr(w, "trigger", r->trigger);
+        if (r->job_id) {
+                api_id_format(r->job_id, id);
+                jw_kstr(w, "job_id", id);
+        } else {
+                jw_kstr(w, "job_id", NULL);
+        }
+        jw_kstr(w, "status", run_status(ri));
+        jw_kstr(w, "reason", r->reason);
+        jw_kstr(w, "requested_by", r->requested_by);
+        jw_ktime(w, "started_at", ri->has_job ? ri->job.started_at_ms : 0);
+        jw_ktime(w, "finished_at", ri->has_job ? ri->job.finished_at_ms : 0);
+        if (ri->has_job && ri->job.started_at_ms && ri->job.finished_at_ms)
+                jw_kint(w, "duration_ms", ri->job.finished_at_ms - ri->job.started_at_ms);
+        else
+                jw_kraw(w, "duration_ms", NULL);
+        if (ri->has_job && ri->job.result && strlen(ri->job.result) > 256) {
+                jw_key(w, "summary");
+                jw_strn(w, ri->job.result, 256);
+        } else {
+                jw_kstr(w, "summary", ri->has_job ? ri->job.result : NULL);
+        }
+        jw_kstr(w, "error", ri->has_job ? ri->job.last_error : NULL);
+        jw_obj_close(w);
+}
+
+static void sched_json(struct jw *w, const struct cron_info *ci)
+{
+        const struct cron_spec *s = &ci->spec;
+        struct cron_run_info ri = {0};
+
+        jw_obj_open(w);
+        jw_kstr(w, "key", ci->rec.key);
+        jw_kstr(w, "cron", s->cron);
+        jw_kstr(w, "timezone", s->timezone);
+        jw_kbool(w, "enabled", s->enabled);
+        jw_kstr(w, "owner", s->owner);
+        jw_kstr(w, "description", s->description);
+        jw_key(w, "job");
+        jw_obj_open(w);
+        jw_kstr(w, "queue", s->job.queue);
+        jw_kstr(w, "type", s->job.type);
+        jw_kraw(w, "payload", s->job.payload);
+        jw_kstr(w, "priority", s->job.priority >= 0 ? job_priority_name(s->job.priority) : NULL);
+        jw_kint(w, "max_attempts", s->job.max_attempts);
+        jw_kint(w, "lease_ms", s->job.lease_ms);
+        jw_key(w, "backoff");
+        jw_obj_open(w);
+        jw_kstr(w, "type", backoff_type_name(s->job.backoff.type));
+        jw_kint(w, "base_ms", s->job.backoff.base_ms);
+        jw_kint(w, "max_ms", s->job.backoff.max_ms);
+        jw_obj_close(w);
+        jw_obj_close(w);
+        jw_kstr(w, "overlap", cron_overlap_name(s->overlap));
+        jw_kstr(w, "misfire", cron_misfire_name(s->misfire));
+        jw_kint(w, "catchup_window_ms", s->catchup_window_ms);
+        jw_kint(w, "catchup_max", s->catchup_max);
+        jw_kstr(w, "dst_gap", cron_gap_name(s->dst_gap));
+        jw_kstr(w, "dst_fold", cron_fold_name(s->dst_fold));
+        jw_kint(w, "history_max", s->history_max);
+        jw_kbool(w, "paused", ci->rec.paused);
+        jw_kstr(w, "pause_note", ci->rec.pause_note);
+        jw_ktime(w, "next_fire_at", s->enabled && !ci->rec.paused ? ci->rec.next_fire_at_ms : 0);
+        jw_kint(w, "version", ci->rec.version);
+        jw_ktime(w, "created_at", ci->rec.created_at_ms);
+        jw_ktime(w, "updated_at", ci->rec.updated_at_ms);
+        jw_key(w, "last_run");
+        if (ci->last_run.id) {
+                ri.run = ci->last_run;
+                ri.has_job = false;
+                run_json(w, &ri);
+        } else {
+                jw_null(w);
+        }
+        jw_kstr(w, "last_status",
+                ci->last_job_state >= 0 ? job_state_name(ci->last_job_state)
+                : ci->last_run.id       ? ci->last_run.status
+                                        : NULL);
+        jw_obj_close(w);
+}
+
+static void answer(struct jw *w, struct cron_ctx *c)
+{
+        int n;
+
+        jw_obj_open(w);
+        switch (c->kind) {
+        case C_LIST:
+                n = c->infos_n > c->limit ? c->limit : c->infos_n;
+                jw_key(w, "schedules");
+                jw_arr_open(w);
+                for (int i = 0; i < n; i++)
+                        sched_json(w, &c->infos[i]);
+                jw_arr_close(w);
+                jw_kstr(w, "next", c->infos_n > c->limit ? c->infos[c->limit - 1].rec.key : NULL);
+                break;
+        case C_DELETE:
+                jw_kbool(w, "deleted", true);
+                break;
+        case C_RUN:
+                jw_key(w, "run");
+                run_json(w, &c->run);
+                break;
+        case C_RUNS: {
+                char id[API_ID_LEN];
+                n = c->runs_n > c->limit ? c->limit : c->runs_n;
+                jw_key(w, "runs");
+                jw_arr_open(w);
+                for (int i = 0; i < n; i++)
+                        run_json(w, &c->runs[i]);
+                jw_arr_close(w);
+                if (c->runs_n > c->limit) {
+                        api_id_format(c->runs[c->limit - 1].run.id, id);
+                        jw_kstr(w, "next", id);
+                } else {
+                        jw_kstr(w, "next", NULL);
+                }
+                break;
+        }
+        default:
+                jw_key(w, "schedule");
+                sched_json(w, &c->info);
+                if (c->kind == C_PUT)
+                        jw_kbool(w, "created", c->created);
+                break;
+        }
+        jw_obj_close(w);
+}
+
+static void cron_done(struct exec_op *op)
+{
+        struct cron_ctx *c = container_of(op, struct cron_ctx, op);
+        struct server *srv = c->hr->srv;
+        struct jw w;
+        int status = 200;
+
+        if (op->rc == BATON_ECONFLICT && c->kind == C_RUN) {
+                http_reply_error(c->hr, 409, "already_running", NULL,
+                                 "a run of %s is still going; \"force\": true starts another",
+                                 c->key);
+        } else if (op->rc == BATON_ERATE && c->kind == C_RUN) {
+                evhttp_add_header(evhttp_request_get_output_headers(c->hr->req), "Retry-After",
+                                  "60");
+                http_reply_error(c->hr, 429, "cron_run_cooldown", NULL,
+                                 "%s was run by hand %lld times in the last hour", c->key,
+                                 (long long)srv->cfg->cron_run_max_per_hour);
+        } else if (op->rc) {
+                api_reply_rc(c->hr, op->rc, "cron schedule");
+        } else {
+                if (c->kind == C_PUT && c->created)
+                        status = 201;
+                if (c->kind == C_RUN)
+                        status = 202;
+                jw_init(&w, http_out(srv));
+                answer(&w, c);
+                api_reply_jw(c->hr, status, &w);
+        }
+        ctx_free(c);
+}
+
+static struct cron_ctx *ctx_new(struct http_req *hr, int kind, bool has_key)
+{
+        struct cron_ctx *c;
+        struct verr e;
+
+        if (has_key && validate_key(hr->srv->limits, "key", http_param(hr, 0), &e)) {
+                http_reply_verr(hr, &e);
+                return NULL;
+        }
+        c = calloc(1, sizeof(*c));
+        if (!c) {
+                http_reply_rc(hr, BATON_ENOMEM, NULL);
+                return NULL;
+        }
+        c->hr = hr;
+        c->kind = kind;
+        c->key = has_key ? http_param(hr, 0) : NULL;
+        c->op.fn = cron_fn;
+        c->op.done = cron_done;
+        return c;
+}
+
+static void submit(struct cron_ctx *c, int rc, const struct verr *e)
+{
+        if (rc) {
+                http_reply_verr(c->hr, e);
+                ctx_free(c);
+                return;
+        }
+        if (api_submit(c->hr, &c->op))
+                ctx_free(c);
+}
+
+/* Checks the job template with the enqueue rules and keeps the defaults
+ * they fill in. */
+static int check_job(struct http_req *hr, struct cron_spec *s, struct verr *e)
+{
+        struct enqueue_req req;
+        json_t *job = json_object_get(hr->body, "job");
+        int rc;
+
+        if (!json_is_object(job))
+                return verr_set(e, BATON_EINVAL, 400, job ? "invalid_field" : "missing_field",
+                                "job", "job must be an object with queue and type");
+        memset(&req, 0, sizeof(req));
+        rc = api_enqueue_parse(hr->srv->limits, job, "job", hr->tenant, NULL,
+                               clock_wall_ms(hr->srv->clock), &req, e);
+        if (!rc) {
+                s->job.max_attempts = req.job.max_attempts;
+                s->job.lease_ms = req.job.lease_ms;
+                s->job.backoff = req.job.backoff;
+        }
+        api_enqueue_req_free(&req);
+        return rc;
+}
+
+void api_cron_put(struct http_req *hr)
+{
+        struct cron_ctx *c = ctx_new(hr, C_PUT, true);
+        struct cron_sched cs;
+        struct verr e;
+        int rc;
+
+        if (!c)
+                return;
+        rc = cron_spec_from_json(hr->body, &c->spec, &e);
+        if (!rc)
+                rc = check_job(hr, &c->spec, &e);
+        if (!rc)
+                rc = cron_sched_build(c->key, c->spec.cron, c->spec.timezone, c->spec.dst_gap,
+                                      c->spec.dst_fold, hr->srv->cfg->cron_min_interval_ms, &cs,
+                                      NULL, &e);
+        if (!rc)
+                cron_sched_free(&cs);
+        submit(c, rc, &e);
+}
+
+void api_cron_list(struct http_req *hr)
+{
+        struct cron_ctx *c = ctx_new(hr, C_LIST, false);
+        struct verr e;
+        int rc;
+
+        if (!c)
+                return;
+        rc = api_query_limit(hr, &c->limit, &e);
+        c->after = http_query(hr, "after");
+        submit(c, rc, &e);
+}
+
+void api_cron_get(struct http_req *hr)
+{
+        struct cron_ctx *c = ctx_new(hr, C_GET, true);
+
+        if (c)
+                submit(c, 0, NULL);
+}
+
+void api_cron_delete(struct http_req *hr)
+{
+        struct cron_ctx *c = ctx_new(hr, C_DELETE, true);
+
+        if (c)
+                submit(c, 0, NULL);
+}
+
+void api_cron_pause(struct http_req *hr)
+{
+        struct cron_ctx *c = ctx_new(hr, C_PAUSE, true);
+        const char *note = NULL;
+        struct verr e;
+        int rc = 0;
+
+        if (!c)
+                return;
+        if (hr->body)
+                rc = api_get_str(hr->body, "", "note", false, &note, &e);
+        if (!rc && note && !(c->note = strdup(note)))
+                rc = verr_set(&e, BATON_ENOMEM, 500, "internal", "", "out of memory");
+        submit(c, rc, &e);
+}
+
+void api_cron_resume(struct http_req *hr)
+{
+        struct cron_ctx *c = ctx_new(hr, C_RESUME, true);
+
+        if (c)
+                submit(c, 0, NULL);
+}
+
+void api_cron_run(struct http_req *hr)
+{
+        struct cron_ctx *c = ctx_new(hr, C_RUN, true);
+        struct verr e;
+        int rc = 0;
+
+        if (!c)
+                return;
+        if (hr->body)
+                rc = api_get_bool(hr->body, "", "force", &c->force, &e);
+        submit(c, rc, &e);
+}
+
+void api_cron_runs(struct http_req *hr)
+{
+        struct cron_ctx *c = ctx_new(hr, C_RUNS, true);
+        struct verr e;
+        int rc;
+
+        if (!c)
+                return;
+        rc = api_query_limit(hr, &c->limit, &e);
+        if (!rc)
+                rc = api_query_after_id(hr, &c->before, &e);
+        submit(c, rc, &e);
+}
+
+/* POST /v1/cron/preview: answered on the loop thread; nothing is stored. */
+void api_cron_preview(struct http_req *hr)
+{
+        const char *cron = NULL, *zone = NULL, *from = NULL, *gap_s = NULL, *fold_s = NULL;
+        int64_t count = 5, from_ms = clock_wall_ms(hr->srv->clock), interval = 0, at;
+        int64_t floor_ms = hr->srv->cfg->cron_min_interval_ms;
+        struct cron_sched cs;
+        char desc[512] = "";
+        bool present = false, ok;
+        struct verr e, bad;
+        struct jw w;
+        int gap = TZ_GAP_SHIFT, fold = TZ_FOLD_FIRST;
+        int rc;
+
+        rc = api_get_str(hr->body, "", "cron", true, &cron, &e);
+        if (!rc)
+                rc = api_get_str(hr->body, "", "timezone", false, &zone, &e);
+        if (!rc)
+                rc = api_get_str(hr->body, "", "from", false, &from, &e);
+        if (!rc)
+                rc = api_get_str(hr->body, "", "dst_gap", false, &gap_s, &e);
+        if (!rc)
+                rc = api_get_str(hr->body, "", "dst_fold", false, &fold_s, &e);
+        if (!rc)
+                rc = api_get_int(hr->body, "", "count", &present, &count, &e);
+        if (!rc && (count < 1 || count > CRON_PREVIEW_MAX))
+                rc = verr_set(&e, BATON_ERANGE, 400, "out_of_range", "count",
+                              "count must be between 1 and %d", CRON_PREVIEW_MAX);
+        if (!rc && from && time_parse_ms(from, &from_ms) != 0)
+                rc = verr_set(&e, BATON_EINVAL, 400, "invalid_field", "from",
+                              "from must be an RFC 3339 instant");
+        if (!rc && gap_s) {
+                gap = strcmp(gap_s, "shift") == 0  ? TZ_GAP_SHIFT
+                      : strcmp(gap_s, "skip") == 0 ? TZ_GAP_SKIP
+                                                   : -1;
+                if (gap < 0)
+                        rc = verr_set(&e, BATON_EINVAL, 400, "invalid_field", "dst_gap",
+                                      "dst_gap must be shift or skip");
+        }
+        if (!rc && fold_s) {
+                fold = strcmp(fold_s, "first") == 0  ? TZ_FOLD_FIRST
+                       : strcmp(fold_s, "last") == 0 ? TZ_FOLD_LAST
+                       : strcmp(fold_s, "both") == 0 ? TZ_FOLD_BOTH
+                                                     : -1;
+                if (fold < 0)
+                        rc = verr_set(&e, BATON_EINVAL, 400, "invalid_field", "dst_fold",
+                                      "dst_fold must be first, last or both");
+        }
+        if (rc) {
+                http_reply_verr(hr, &e);
+                return;
+        }
+        /* The floor is reported, not enforced: build without it. */
+        ok = cron_sched_build("", cron, zone ? zone : "UTC", gap, fold, 0, &cs, &interval, &bad) ==
+             0;
+        jw_init(&w, http_out(hr->srv));
+        jw_obj_open(&w);
+        jw_kbool(&w, "valid", ok);
+        if (!ok) {
+                jw_key(&w, "error");
+                jw_obj_open(&w);
+                jw_kstr(&w, "code", bad.code);
+                jw_kstr(&w, "message", bad.message);
+                jw_kstr(&w, "field", bad.field);
+                jw_obj_close(&w);
+                jw_obj_close(&w);
+                api_reply_jw(hr, 200, &w);
+                return;
+        }
+        jw_kraw(&w, "error", NULL);
+        cron_describe(&cs.expr, desc, sizeof(desc));
+        jw_kstr(&w, "description", desc);
+        jw_key(&w, "fires");
+        jw_arr_open(&w);
+        at = from_ms;
+        for (int64_t i = 0; i < count; i++) {
+                if (cron_sched_next(&cs, at, &at))
+                        break;
+                jw_time_ms(&w, at);
+        }
+        jw_arr_close(&w);
+        if (interval == INT64_MAX)
+                jw_kraw(&w, "min_interval_ms", NULL);
+        else
+                jw_kint(&w, "min_interval_ms", interval);
+        jw_kint(&w, "floor_ms", floor_ms);
+        jw_kbool(&w, "below_floor", floor_ms > 0 && interval < floor_ms);
+        jw_obj_close(&w);
+        cron_sched_free(&cs);
+        api_reply_jw(hr, 200, &w);
+}

@@ -1,0 +1,394 @@
+/*
+ * api_timers.c: the /v1/timers routes (docs/api.md, "Timers"): PUT creates or
+ * moves a timer (compare-and-set with if_version), GET reads one or lists a
+ * tenant's timers by key prefix with a cursor, DELETE cancels one.
+ *
+ * Each handler validates everything on the loop thread, then submits one exec
+ * op whose fn calls core/timers.c on the store thread and whose done answers
+ * after the commit. The job template of a PUT (queue, type, payload, priority,
+ * max_attempts, backoff, lease_ms, delay_ms) is parsed by the enqueue parser,
+ * so a timer's job obeys exactly the rules and defaults of POST /v1/jobs.
+ * Workload: a draft service moves one timer per pick (thousands per second at
+ * most); each call allocates one context. Assumes http.c has matched the route
+ * and decoded the {key} path parameter.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "baton/baton.h"
+#include "core/timers.h"
+#include "server/api_internal.h"
+
+/* Members of a PUT body that are the job template, handed to the enqueue
+ * parser; the others it knows (run_at, key, idempotency_key...) do not apply
+ * to timers and are refused. */
+static const char *const template_fields[] = {"queue",        "type",    "payload",  "priority",
+                                              "max_attempts", "backoff", "lease_ms", "delay_ms"};
+static const char *const refused_fields[] = {"run_at", "key", "idempotency_key", "on_key"};
+
+enum timer_op_kind { TIMER_OP_PUT, TIMER_OP_GET, TIMER_OP_DELETE, TIMER_OP_LIST };
+
+struct timer_ctx {
+        struct exec_op op;
+        struct http_req *hr;
+        int kind;           /* enum timer_op_kind */
+        const char *key;    /* path parameter, owned by hr */
+        int64_t if_version; /* DELETE: -1 = any */
+        struct timer_put_req put;
+        struct timer_res res;
+        /* List. prefix and after point into hr's query. */
+        const char *prefix;
+        const char *after;
+        int limit;
+        struct timer_rec *list;
+        int n;
+};
+
+static void ctx_free(struct timer_ctx *c)
+{
+        timer_rec_free(&c->put.t);
+        timer_rec_free(&c->res.t);
+        timer_recs_free(c->list, c->n);
+        free(c);
+}
+
+/* ---- rendering ---- */
+
+static void timer_members(struct jw *w, const struct timer_rec *t)
+{
+        char id[API_ID_LEN];
+
+        jw_kstr(w, "key", t->key);
+        jw_kint(w, "version", t->version);
+        jw_kstr(w, "state", timer_state_name(t->state));
+        jw_ktime(w, "fire_at", t->fire_at_ms);
+        jw_kstr(w, "queue", t->queue);
+        jw_kstr(w, "type", t->type);
+        jw_kraw(w, "payload", t->payload ? t->payload : "null");
+        jw_kstr(w, "priority", job_priority_name(t->priority));
+        jw_kint(w, "max_attempts", t->max_attempts);
+        jw_key(w, "backoff");
+        jw_obj_open(w);
+        jw_kstr(w, "type", backoff_type_name(t->backoff.type));
+        jw_kint(w, "base_ms", t->backoff.base_ms);
+        jw_kint(w, "max_ms", t->backoff.max_ms);
+        jw_obj_close(w);
+        jw_kint(w, "lease_ms", t->lease_ms);
+        /* The job of the latest firing (of this or an earlier version). */
+        if (t->job_id) {
+                api_id_format(t->job_id, id);
+                jw_kstr(w, "job_id", id);
+        } else {
+                jw_kstr(w, "job_id", NULL);
+        }
+        jw_ktime(w, "fired_at", t->fired_at_ms);
+        jw_kstr(w, "request_id", t->request_id);
+        jw_ktime(w, "created_at", t->created_at_ms);
+        jw_ktime(w, "updated_at", t->updated_at_ms);
+}
+
+static void reply_timer(struct timer_ctx *c, int status)
+{
+        struct jw w;
+
+        jw_init(&w, http_out(c->hr->srv));
+        jw_obj_open(&w);
+        timer_members(&w, &c->res.t);
+        jw_obj_close(&w);
+        api_reply_jw(c->hr, status, &w);
+}
+
+static void reply_list(struct timer_ctx *c)
+{
+        int n = c->n > c->limit ? c->limit : c->n;
+        struct jw w;
+
+        jw_init(&w, http_out(c->hr->srv));
+        jw_obj_open(&w);
+        jw_key(&w, "timers");
+        jw_arr_open(&w);
+        for (int i = 0; i < n; i++) {
+                jw_obj_open(&w);
+                timer_members(&w, &c->list[i]);
+                jw_obj_close(&w);
+        }
+        jw_arr_close(&w);
+        /* The cursor is the last key of the page; one row more than asked
+         * tells whether another page follows. */
+        jw_kstr(&w, "next", c->n > c->limit ? c->list[c->limit - 1].key : NULL);
+        jw_obj_close(&w);
+        api_reply_jw(c->hr, 200, &w);
+}
+
+/* ---- the op ---- */
+
+static int timer_fn(struct txn *tx, struct exec_op *op)
+{
+        struct timer_ctx *c = container_of(op, struct timer_ctx, op);
+        const char *tenant = c->hr->tenant;
+
+        switch (c->kind) {
+        case TIMER_OP_PUT:
+                return timer_put(tx, &c->put, &c->res);
+        case TIMER_OP_DELETE:
+                return timer_cancel(tx, tenant, c->key, c->if_version, &c->res);
+        case TIMER_OP_LIST:
+                /* One row more than asked tells whether another page follows. */
+                return timer_query(tx, tenant, c->prefix, c->after, c->limit + 1, &c->list, &c->n);
+        default:
+                return timer_read(tx, tenant, c->key, &c->res.t);
+        }
+}
+
+static void timer_done(struct exec_op *op)
+{
+        struct timer_ctx *c = container_of(op, struct timer_ctx, op);
+        struct http_req *hr = c->hr;
+
+        switch (op->rc) {
+        case 0:
+                if (c->kind == TIMER_OP_LIST)
+                        reply_list(c);
+                else
+                        reply_timer(c, c->kind == TIMER_OP_PUT && c->res.created ? 201 : 200);
+                break;
+        case BATON_ECONFLICT:
+                http_reply_error(hr, 409, "version_mismatch", "if_version",
+                                 "the timer is at version %lld", (long long)c->res.current_version);
+                break;
+        case BATON_ESTATE:
+                http_reply_error(hr, 409, "invalid_state", NULL,
+                                 "the timer's current version already fired; PUT sets a new one");
+                break;
+        case BATON_ERANGE:
+                http_reply_error(hr, 400, "delay_ms_out_of_range", "fire_at",
+                                 "fire_at is further ahead than the delay limit");
+                break;
+        default:
+                api_reply_rc(hr, op->rc, "timer");
+                break;
+        }
+        ctx_free(c);
+}
+
+static struct timer_ctx *ctx_new(struct http_req *hr, int kind)
+{
+        struct timer_ctx *c = calloc(1, sizeof(*c));
+
+        if (!c) {
+                http_reply_rc(hr, BATON_ENOMEM, NULL);
+                return NULL;
+        }
+        c->hr = hr;
+        c->kind = kind;
+        c->if_version = -1;
+        c->op.fn = timer_fn;
+        c->op.done = timer_done;
+        return c;
+}
+
+static void submit(struct timer_ctx *c)
+{
+        if (api_submit(c->hr, &c->op))
+                ctx_free(c);
+}
+
+/* ---- PUT ---- */
+
+/* fire_at or delay_ms (exactly one), checked against the loop's clock; core
+ * checks the horizon again with the store thread's reading. */
+static int parse_fire(const struct limits *l, json_t *body, int64_t now_ms, struct timer_put_req *p,
+                      struct verr *e)
+{
+        json_t *delay = json_object_get(body, "delay_ms");
+        bool has_delay = delay && !json_is_null(delay);
+        const char *s;
+        int64_t ms = 0;
+        int rc = api_get_str(body, "", "fire_at", false, &s, e);
+
+        if (rc)
+                return rc;
+        if (s && has_delay)
+                return verr_set(e, BATON_EINVAL, 400, "invalid_field", "fire_at",
+                                "give fire_at or delay_ms, not both");
+        if (!s && !has_delay)
+                return verr_set(e, BATON_EINVAL, 400, "missing_field", "fire_at",
+                                "fire_at or delay_ms is required");
+        if (!s)
+                return 0; /* delay_ms was parsed and range-checked with the template */
+        if (time_parse_ms(s, &ms) != 0)
+                return verr_set(e, BATON_EINVAL, 400, "invalid_time", "fire_at",
+                                "fire_at is not an RFC 3339 date-time");
+        rc = validate_run_at(l, "fire_at", ms, now_ms, e);
+        /* 0 means "now + delay_ms" to core; an instant at or before the epoch
+         * is in the past, which means now anyway. */
+        p->t.fire_at_ms = ms > 0 ? ms : 1;
+        return rc;
+}
+
+static int parse_if_version(json_t *body, struct timer_put_req *p, struct verr *e)
+{
+        int rc = api_get_int(body, "", "if_version", &p->has_if_version, &p->if_version, e);
+
+        if (!rc && p->has_if_version && p->if_version < 0)
+                return verr_set(e, BATON_EINVAL, 400, "invalid_field", "if_version",
+                                "if_version must be 0 (create only) or a version >= 1");
+        return rc;
+}
+
+/* The job template, through the enqueue parser on a copy of the template
+ * members. Moves the parsed strings into p->t. */
+static int parse_template(struct http_req *hr, int64_t now_ms, struct timer_put_req *p,
+                          struct verr *e)
+{
+        struct enqueue_req req;
+        json_t *tmpl = json_object();
+        struct job *j = &req.job;
+        int rc;
+
+        memset(&req, 0, sizeof(req));
+        if (!tmpl)
+                return verr_set(e, BATON_ENOMEM, 500, "internal", NULL, "out of memory");
+        for (size_t i = 0; i < sizeof(template_fields) / sizeof(template_fields[0]); i++) {
+                json_t *v = json_object_get(hr->body, template_fields[i]);
+                if (v)
+                        json_object_set(tmpl, template_fields[i], v);
+        }
+        rc = api_enqueue_parse(hr->srv->limits, tmpl, "", hr->tenant, hr->request_id, now_ms, &req,
+                               e);
+        json_decref(tmpl);
+        if (rc)
+                goto out;
+        p->t.tenant = j->tenant;
+        p->t.queue = j->queue;
+        p->t.type = j->type;
+        p->t.payload = j->payload;
+        p->t.request_id = j->request_id;
+        j->tenant = j->queue = j->type = j->payload = j->request_id = NULL;
+        p->t.priority = j->priority;
+        p->t.max_attempts = j->max_attempts;
+        p->t.backoff = j->backoff;
+        p->t.lease_ms = j->lease_ms;
+        p->delay_ms = req.delay_ms;
+out:
+        api_enqueue_req_free(&req);
+        return rc;
+}
+
+static int parse_put(struct http_req *hr, struct timer_ctx *c, struct verr *e)
+{
+        int64_t now_ms = clock_wall_ms(hr->srv->clock);
+        int rc;
+
+        for (size_t i = 0; i < sizeof(refused_fields) / sizeof(refused_fields[0]); i++) {
+                json_t *v = json_object_get(hr->body, refused_fields[i]);
+                if (v && !json_is_null(v))
+                        return verr_set(e, BATON_EINVAL, 400, "invalid_field", refused_fields[i],
+                                        "%s does not apply to timers (use fire_at or delay_ms)",
+                                        refused_fields[i]);
+        }
+        rc = parse_template(hr, now_ms, &c->put, e);
+        if (!rc)
+                rc = parse_fire(hr->srv->limits, hr->body, now_ms, &c->put, e);
+        if (!rc)
+                rc = parse_if_version(hr->body, &c->put, e);
+        if (!rc && !(c->put.t.key = strdup(c->key)))
+                rc = verr_set(e, BATON_ENOMEM, 500, "internal", NULL, "out of memory");
+        return rc;
+}
+
+/* The {key} path parameter: 1..key_max printable ASCII characters. */
+static int path_key(struct http_req *hr, const char **key, struct verr *e)
+{
+        *key = http_param(hr, 0);
+        if (!*key || !**key)
+                return verr_set(e, BATON_EINVAL, 400, "key_invalid", "key",
+                                "key must not be empty");
+        return validate_key(hr->srv->limits, "key", *key, e);
+}
+
+void api_timers_put(struct http_req *hr)
+{
+        struct timer_ctx *c = ctx_new(hr, TIMER_OP_PUT);
+        struct verr e;
+
+        if (!c)
+                return;
+        if (path_key(hr, &c->key, &e) || parse_put(hr, c, &e)) {
+                http_reply_verr(hr, &e);
+                ctx_free(c);
+                return;
+        }
+        submit(c);
+}
+
+/* ---- GET, DELETE, list ---- */
+
+void api_timers_get(struct http_req *hr)
+{
+        struct timer_ctx *c = ctx_new(hr, TIMER_OP_GET);
+        struct verr e;
+
+        if (!c)
+                return;
+        if (path_key(hr, &c->key, &e)) {
+                http_reply_verr(hr, &e);
+                ctx_free(c);
+                return;
+        }
+        submit(c);
+}
+
+void api_timers_delete(struct http_req *hr)
+{
+        struct timer_ctx *c = ctx_new(hr, TIMER_OP_DELETE);
+        const char *v = http_query(hr, "if_version");
+        struct verr e;
+        int rc;
+
+        if (!c)
+                return;
+        rc = path_key(hr, &c->key, &e);
+        if (!rc && v && *v) {
+                rc = api_query_int(hr, "if_version", &c->if_version, &e);
+                if (!rc && c->if_version < 1)
+                        rc = verr_set(&e, BATON_EINVAL, 400, "invalid_field", "if_version",
+                                      "if_version must be a version >= 1");
+        }
+        if (rc) {
+                http_reply_verr(hr, &e);
+                ctx_free(c);
+                return;
+        }
+        submit(c);
+}
+
+void api_timers_list(struct http_req *hr)
+{
+        struct timer_ctx *c = ctx_new(hr, TIMER_OP_LIST);
+        const struct limits *l = hr->srv->limits;
+        struct verr e;
+        int rc;
+
+        if (!c)
+                return;
+        c->prefix = http_query(hr, "prefix");
+        c->after = http_query(hr, "after");
+        if (c->prefix && !*c->prefix)
+                c->prefix = NULL;
+        if (c->after && !*c->after)
+                c->after = NULL;
+        rc = validate_key(l, "prefix", c->prefix, &e);
+        if (!rc && c->after && validate_key(l, "after", c->after, &e))
+                rc = verr_set(&e, BATON_EINVAL, 400, "invalid_cursor", "after",
+                              "after is not a cursor this server handed out");
+        if (!rc)
+                rc = api_query_limit(hr, &c->limit, &e);
+        if (rc) {
+                http_reply_verr(hr, &e);
+                ctx_free(c);
+                return;
+        }
+        submit(c);
+}

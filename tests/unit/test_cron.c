@@ -1,0 +1,355 @@
+/*
+ * test_cron.c: the cron manager's core (core/cron.c) on a temporary SQLite
+ * store with an injected fake clock: a tick fires exactly once and advances,
+ * misfire policies after a simulated outage, overlap policies, manual-run
+ * rules, history retention and DST schedules in Europe/Berlin.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "baton/baton.h"
+#include "common/clock.h"
+#include "core/cron.h"
+#include "core/jobs.h"
+#include "store/store.h"
+
+/* 2026-01-05T00:00:00Z, a Monday. */
+#define T0 1767571200000LL
+#define MIN 60000LL
+
+struct env {
+        char dir[64];
+        struct store *st;
+        const struct store_ops *ops;
+        struct clock_fake clock;
+        struct limits limits;
+        struct txn tx;
+};
+
+static int setup(void **state)
+{
+        struct env *e = calloc(1, sizeof(*e));
+        struct store_opts o = {0};
+
+        snprintf(e->dir, sizeof(e->dir), "/tmp/baton-cron-XXXXXX");
+        assert_non_null(mkdtemp(e->dir));
+        o.uri = e->dir;
+        o.busy_timeout_ms = 1000;
+        e->ops = &store_sqlite_ops;
+        assert_int_equal(e->ops->open(&o, &e->st), 0);
+        clock_fake_init(&e->clock, T0);
+        limits_default(&e->limits);
+        *state = e;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        struct env *e = *state;
+        char cmd[128];
+
+        e->ops->close(e->st);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", e->dir);
+        assert_int_equal(system(cmd), 0);
+        free(e);
+        return 0;
+}
+
+static struct txn *begin(struct env *e)
+{
+        memset(&e->tx, 0, sizeof(e->tx));
+        e->tx.st = e->st;
+        e->tx.ops = e->ops;
+        e->tx.clock = &e->clock.clock;
+        e->tx.limits = &e->limits;
+        e->tx.now_ms = clock_wall_ms(&e->clock.clock);
+        assert_int_equal(e->ops->begin(e->st), 0);
+        return &e->tx;
+}
+
+static void commit(struct env *e)
+{
+        assert_int_equal(e->ops->commit(e->st), 0);
+        txn_effects_free(&e->tx.fx);
+}
+
+static void put(struct env *e, const char *key, const char *json)
+{
+        json_error_t je;
+        json_t *o = json_loads(json, 0, &je);
+        struct cron_spec spec = {0};
+        struct verr v;
+        bool created;
+
+        assert_non_null(o);
+        assert_int_equal(cron_spec_from_json(o, &spec, &v), 0);
+        spec.job.max_attempts = 1;
+        spec.job.lease_ms = 30000;
+        spec.job.backoff.type = BACKOFF_NONE;
+        begin(e);
+        assert_int_equal(cron_put(&e->tx, "default", key, &spec, &created, NULL), 0);
+        commit(e);
+        cron_spec_free(&spec);
+        json_decref(o);
+}
+
+static struct cron_tick_res tick_at(struct env *e, int64_t at)
+{
+        struct cron_tick_res r;
+
+        e->clock.wall_ms = at;
+        begin(e);
+        assert_int_equal(cron_tick(&e->tx, &r), 0);
+        commit(e);
+        return r;
+}
+
+/* Runs of key, newest first; returns how many and frees them. */
+static int runs(struct env *e, const char *key, const char *status_of_first,
+                const char *reason_of_first)
+{
+        struct cron_run_info *v = NULL;
+        int n = 0;
+
+        begin(e);
+        assert_int_equal(cron_runs_query(&e->tx, "default", key, 0, 1000, &v, &n), 0);
+        commit(e);
+        if (status_of_first && n > 0)
+                assert_string_equal(v[0].run.status, status_of_first);
+        if (reason_of_first && n > 0)
+                assert_string_equal(v[0].run.reason, reason_of_first);
+        cron_run_infos_free(v, n);
+        return n;
+}
+
+static void finish_job(struct env *e, const char *key)
+{
+        struct cron_info ci;
+        struct job j = {0};
+
+        begin(e);
+        assert_int_equal(cron_read(&e->tx, "default", key, &ci), 0);
+        assert_int_equal(job_cancel(&e->tx, "default", ci.rec.last_job_id, &j), 0);
+        commit(e);
+        job_free(&j);
+        cron_info_free(&ci);
+}
+
+#define JOB_MIN "\"job\":{\"queue\":\"q\",\"type\":\"t\"}"
+
+static void test_fires_once_and_advances(void **state)
+{
+        struct env *e = *state;
+        struct cron_tick_res r;
+        struct cron_info ci;
+
+        put(e, "m", "{\"cron\":\"* * * * *\",\"overlap\":\"allow\"," JOB_MIN "}");
+        r = tick_at(e, T0 + 1000);
+        assert_int_equal(r.fired, 0);
+        assert_int_equal(r.next_ms, T0 + MIN);
+        r = tick_at(e, T0 + MIN);
+        assert_int_equal(r.fired, 1);
+        assert_int_equal(r.next_ms, T0 + 2 * MIN);
+        r = tick_at(e, T0 + MIN + 10);
+        assert_int_equal(r.fired, 0);
+        assert_int_equal(runs(e, "m", "queued", NULL), 1);
+        begin(e);
+        assert_int_equal(cron_read(&e->tx, "default", "m", &ci), 0);
+        commit(e);
+        assert_int_equal(ci.rec.next_fire_at_ms, T0 + 2 * MIN);
+        assert_int_equal(ci.last_job_state, JOB_QUEUED);
+        cron_info_free(&ci);
+}
+
+static void test_misfire_policies(void **state)
+{
+        struct env *e = *state;
+        struct cron_tick_res r;
+
+        put(e, "once", "{\"cron\":\"*/5 * * * *\",\"overlap\":\"allow\"," JOB_MIN "}");
+        put(e, "skip", "{\"cron\":\"*/5 * * * *\",\"misfire\":\"skip\"," JOB_MIN "}");
+        put(e, "all",
+            "{\"cron\":\"*/5 * * * *\",\"misfire\":\"fire_all\",\"catchup_max\":3,"
+            "\"overlap\":\"allow\"," JOB_MIN "}");
+        /* Down for an hour: 12 ticks missed, none on time. */
+        r = tick_at(e, T0 + 62 * MIN);
+        assert_int_equal(r.fired, 1 + 3);
+        assert_int_equal(runs(e, "once", "queued", NULL), 1);
+        assert_int_equal(runs(e, "skip", "skipped", "misfire"), 1);
+        assert_int_equal(runs(e, "all", "queued", NULL), 3);
+        assert_int_equal(r.next_ms, T0 + 65 * MIN);
+}
+
+static void test_overlap(void **state)
+{
+        struct env *e = *state;
+        struct cron_tick_res r;
+
+        put(e, "skip", "{\"cron\":\"* * * * *\"," JOB_MIN "}");
+        put(e, "buf", "{\"cron\":\"* * * * *\",\"overlap\":\"buffer_one\"," JOB_MIN "}");
+        put(e, "rep", "{\"cron\":\"* * * * *\",\"overlap\":\"replace\"," JOB_MIN "}");
+        r = tick_at(e, T0 + MIN);
+        assert_int_equal(r.fired, 3);
+        r = tick_at(e, T0 + 2 * MIN);
+        assert_int_equal(r.fired, 1); /* replace */
+        assert_int_equal(runs(e, "skip", "skipped", "overlap"), 2);
+        assert_int_equal(runs(e, "buf", "buffered", NULL), 2);
+        assert_int_equal(runs(e, "rep", "queued", NULL), 2);
+        r = tick_at(e, T0 + 3 * MIN);
+        assert_int_equal(runs(e, "buf", "skipped", "overlap"), 3);
+        /* The running job ends: the buffered run starts at the next look. */
+        finish_job(e, "buf");
+        r = tick_at(e, T0 + 3 * MIN + 1000);
+        assert_int_equal(r.fired, 1);
+}
+
+static void test_manual_runs(void **state)
+{
+        struct env *e = *state;
+        struct cron_run_req req = {"default", "m", false, "k1", "req-1", 2};
+        struct cron_run_info ri;
+
+        put(e, "m", "{\"cron\":\"0 0 1 1 *\"," JOB_MIN "}");
+        begin(e);
+        assert_int_equal(cron_set_paused(&e->tx, "default", "m", true, "maintenance", NULL), 0);
+        commit(e);
+        begin(e);
+        assert_int_equal(cron_run_now(&e->tx, &req, &ri), 0);
+        commit(e);
+        assert_string_equal(ri.run.trigger, "manual");
+        assert_string_equal(ri.run.requested_by, "k1");
+        assert_int_equal(ri.job.priority, PRIO_HIGH);
+        cron_run_info_free(&ri);
+        begin(e);
+        assert_int_equal(cron_run_now(&e->tx, &req, &ri), BATON_ECONFLICT);
+        e->ops->rollback(e->st);
+        txn_effects_free(&e->tx.fx);
+        cron_run_info_free(&ri);
+        req.force = true;
+        begin(e);
+        assert_int_equal(cron_run_now(&e->tx, &req, &ri), 0);
+        commit(e);
+        cron_run_info_free(&ri);
+        begin(e);
+        assert_int_equal(cron_run_now(&e->tx, &req, &ri), BATON_ERATE);
+        e->ops->rollback(e->st);
+        txn_effects_free(&e->tx.fx);
+        cron_run_info_free(&ri);
+        req.key = "nope";
+        begin(e);
+        assert_int_equal(cron_run_now(&e->tx, &req, &ri), BATON_ENOTFOUND);
+        e->ops->rollback(e->st);
+        txn_effects_free(&e->tx.fx);
+        cron_run_info_free(&ri);
+}
+
+static void test_history_retention(void **state)
+{
+        struct env *e = *state;
+
+        put(e, "h", "{\"cron\":\"* * * * *\",\"history_max\":3," JOB_MIN "}");
+        for (int i = 1; i <= 6; i++)
+                tick_at(e, T0 + i * MIN);
+        assert_int_equal(runs(e, "h", NULL, NULL), 3);
+}
+
+static void test_resume_never_bursts(void **state)
+{
+        struct env *e = *state;
+        struct cron_tick_res r;
+        struct cron_info ci;
+
+        put(e, "p", "{\"cron\":\"* * * * *\"," JOB_MIN "}");
+        begin(e);
+        assert_int_equal(cron_set_paused(&e->tx, "default", "p", true, NULL, NULL), 0);
+        commit(e);
+        r = tick_at(e, T0 + 30 * MIN + 5);
+        assert_int_equal(r.fired, 0);
+        begin(e);
+        assert_int_equal(cron_set_paused(&e->tx, "default", "p", false, NULL, &ci), 0);
+        commit(e);
+        assert_int_equal(ci.rec.next_fire_at_ms, T0 + 31 * MIN);
+        cron_info_free(&ci);
+        assert_int_equal(runs(e, "p", NULL, NULL), 0);
+}
+
+static int64_t next_of(const char *cron, const char *zone, int gap, int fold, int64_t after)
+{
+        struct cron_sched cs;
+        struct verr v;
+        int64_t at = 0;
+
+        assert_int_equal(cron_sched_build("k", cron, zone, gap, fold, 0, &cs, NULL, &v), 0);
+        assert_int_equal(cron_sched_next(&cs, after, &at), 0);
+        cron_sched_free(&cs);
+        return at;
+}
+
+static void test_berlin_dst(void **state)
+{
+        /* 2026-03-29: 02:00 CET -> 03:00 CEST (01:00Z). 2026-10-25: 03:00
+         * CEST -> 02:00 CET (01:00Z). */
+        int64_t mar28 = 1774656000000LL; /* 2026-03-28T00:00Z */
+        int64_t oct25 = 1792879200000LL; /* 2026-10-24T22:00Z */
+        int64_t at;
+
+        (void)state;
+        /* Gap shift: 02:30 becomes 03:30 CEST = 01:30Z. */
+        at = next_of("30 2 * * *", "Europe/Berlin", TZ_GAP_SHIFT, TZ_FOLD_FIRST, mar28 + 86400000);
+        assert_int_equal(at, mar28 + 86400000 + 90 * MIN);
+        /* Gap skip: the next day's 02:30 CEST = 00:30Z on the 30th. */
+        at = next_of("30 2 * * *", "Europe/Berlin", TZ_GAP_SKIP, TZ_FOLD_FIRST, mar28 + 86400000);
+        assert_int_equal(at, mar28 + 2 * 86400000 + 30 * MIN);
+        /* Fold first: 02:30 CEST = 00:30Z; last: 02:30 CET = 01:30Z. */
+        at = next_of("30 2 * * *", "Europe/Berlin", TZ_GAP_SHIFT, TZ_FOLD_FIRST, oct25);
+        assert_int_equal(at, oct25 + 150 * MIN);
+        at = next_of("30 2 * * *", "Europe/Berlin", TZ_GAP_SHIFT, TZ_FOLD_LAST, oct25);
+        assert_int_equal(at, oct25 + 210 * MIN);
+        /* Wildcard hour: both copies of 02:30 fire. */
+        at = next_of("30 * * * *", "Europe/Berlin", TZ_GAP_SHIFT, TZ_FOLD_FIRST, oct25 + 150 * MIN);
+        assert_int_equal(at, oct25 + 210 * MIN);
+}
+
+static void test_validation(void **state)
+{
+        struct cron_sched cs;
+        struct verr v;
+        int64_t iv;
+
+        (void)state;
+        assert_int_equal(cron_sched_build("k", "0 0 30 2 *", "UTC", 0, 0, 0, &cs, NULL, &v),
+                         BATON_EINVAL);
+        assert_string_equal(v.code, "cron_never_fires");
+        assert_int_equal(cron_sched_build("k", "* * * * *", "Mars/Base", 0, 0, 0, &cs, NULL, &v),
+                         BATON_EINVAL);
+        assert_string_equal(v.code, "invalid_timezone");
+        assert_int_equal(cron_sched_build("k", "*/10 * * * * *", "UTC", 0, 0, 60000, &cs, &iv, &v),
+                         BATON_ERANGE);
+        assert_string_equal(v.code, "cron_too_frequent");
+        assert_int_equal(iv, 10000);
+        assert_non_null(strstr(v.message, "10000"));
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test_setup_teardown(test_fires_once_and_advances, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_misfire_policies, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_overlap, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_manual_runs, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_history_retention, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_resume_never_bursts, setup, teardown),
+            cmocka_unit_test(test_berlin_dst),
+            cmocka_unit_test(test_validation),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
