@@ -1,7 +1,8 @@
 /*
  * bench.h: what the benchmark programs share: a monotonic clock, a small
  * command-line flag parser, the server URL (--url, else $BATON_URL, else the
- * default port on loopback), a log-linear latency histogram and helpers to
+ * default port on loopback), the API key ($BATON_KEY, as for the baton CLI,
+ * else the older $BATON_API_KEY), a log-linear latency histogram and helpers to
  * name queues and format figures. Every .c file in bench/ is its own program
  * (bench/CMakeLists.txt builds each one), so the helpers live here as static
  * inline functions instead of in a library; inline keeps programs that use
@@ -123,6 +124,20 @@ static inline const char *bench_url(const char *flag_value)
         return BENCH_DEFAULT_URL;
 }
 
+/* The API key sent as "Authorization: Bearer <key>": $BATON_KEY (the name
+ * the baton CLI and the README use), else $BATON_API_KEY (the name these
+ * programs read before), else NULL, which sends no header (a server started
+ * with --insecure-no-auth). */
+static inline const char *bench_key(void)
+{
+        const char *k = getenv("BATON_KEY");
+
+        if (k && *k)
+                return k;
+        k = getenv("BATON_API_KEY");
+        return k && *k ? k : NULL;
+}
+
 /* Parses a comma-separated list of positive integers ("1,32,64") into v (at
  * most cap values). Returns the count, or -1 when the text is malformed. */
 static inline int parse_list(const char *text, int64_t *v, int cap)
@@ -160,7 +175,7 @@ static inline const char *bench_queue(const char *prefix, char *buf, size_t cap)
 static inline struct baton_client *bench_client(const char *url)
 {
         struct baton_client *c = NULL;
-        int rc = baton_client_new(url, getenv("BATON_API_KEY"), &c);
+        int rc = baton_client_new(url, bench_key(), &c);
 
         if (rc) {
                 fprintf(stderr, "cannot create a client for %s: %s\n", url, baton_strerror(rc));

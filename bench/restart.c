@@ -134,8 +134,35 @@ static int server_spawn(struct server *s)
         return 0;
 }
 
+/* Makes the key batond wrote to <data>/admin.key on its first start the one
+ * bench_client() sends ($BATON_KEY): every server here has a data directory
+ * of its own, so a key from the environment would not be valid for it. */
+static int server_use_admin_key(const struct server *s)
+{
+        char path[PATH_MAX + 32], key[512];
+        FILE *f;
+        size_t n;
+
+        snprintf(path, sizeof(path), "%s/admin.key", s->data_dir);
+        f = fopen(path, "r");
+        if (!f) {
+                fprintf(stderr, "cannot read %s: %s\n", path, strerror(errno));
+                return BATON_EIO;
+        }
+        n = fread(key, 1, sizeof(key) - 1, f);
+        fclose(f);
+        while (n > 0 && (key[n - 1] == '\n' || key[n - 1] == '\r' || key[n - 1] == ' '))
+                n--;
+        key[n] = '\0';
+        if (n == 0 || setenv("BATON_KEY", key, 1) != 0)
+                return BATON_EIO;
+        return 0;
+}
+
 /* Waits until /readyz answers 200, polling every millisecond so that the
- * measured time is close to the real one. */
+ * measured time is close to the real one. /readyz needs no key; once it
+ * answers, the server's admin key becomes $BATON_KEY for the requests that
+ * follow. */
 static int server_wait_ready(struct server *s, int64_t timeout_ms)
 {
         struct baton_client *c = bench_client(s->url);
@@ -161,6 +188,8 @@ static int server_wait_ready(struct server *s, int64_t timeout_ms)
                 sleep_ns(1000000);
         }
         baton_client_free(c);
+        if (!rc)
+                rc = server_use_admin_key(s);
         return rc;
 }
 

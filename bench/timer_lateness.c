@@ -2,7 +2,7 @@
  * timer_lateness.c: durable timer lateness with many timers pending (DESIGN
  * §9 row "timer / delayed job lateness, 1,000,000 pending, spread out": p99
  * <= 5 ms). Against a running batond (--url, else $BATON_URL; key in
- * $BATON_API_KEY):
+ * $BATON_KEY, else $BATON_API_KEY):
  *
  *  1. create --timers timers (PUT /v1/timers/{key}, --threads client
  *     threads), timer i due at base + i * window / timers, where base is

@@ -5,7 +5,9 @@
 --
 --   wrk -t2 -c64 -d10s -s bench/wrk_enqueue.lua http://127.0.0.1:7700
 --
--- The queue is $WRK_QUEUE (default "wrk-enqueue"). At the end it prints one
+-- The API key is $BATON_KEY (else $BATON_API_KEY), sent as
+-- "Authorization: Bearer <key>"; without one every answer is a 401, counted
+-- as non2xx. The queue is $WRK_QUEUE (default "wrk-enqueue"). At the end it prints one
 -- line with the acknowledged jobs/s (2xx answers only) and the latency
 -- percentiles, in the same shape as the C benchmarks.
 
@@ -15,6 +17,11 @@ local counter = 0
 wrk.method = "POST"
 wrk.path = "/v1/jobs"
 wrk.headers["Content-Type"] = "application/json"
+local key = os.getenv("BATON_KEY")
+if key == nil or key == "" then key = os.getenv("BATON_API_KEY") end
+if key ~= nil and key ~= "" then
+	wrk.headers["Authorization"] = "Bearer " .. key
+end
 
 function setup(thread)
 	-- Give every wrk thread its own sequence range so payloads stay distinct.

@@ -481,6 +481,41 @@ int baton_health(struct baton_client *c);
 /* 0 when GET /readyz answers 200; 503 gives BATON_EBUSY (or the mapped code). */
 int baton_ready(struct baton_client *c);
 
+/* ---- cron schedules ----
+ *
+ * JSON pass-through calls: the schedule definition, registry and preview
+ * request are JSON text sent as given (docs/api.md "Cron" lists the members);
+ * every answer is handed back as the server's JSON object in *answer
+ * (NUL-terminated, owned by the caller, released with free(); NULL on failure;
+ * answer may be NULL to discard it). key is a schedule key. */
+
+/* PUT /v1/cron/{key}: creates (201, "created": true) or updates a schedule. */
+int baton_cron_put(struct baton_client *c, const char *key, const char *definition, char **answer);
+/* GET /v1/cron/{key}: {"schedule": {...}}; BATON_ENOTFOUND when absent. */
+int baton_cron_get(struct baton_client *c, const char *key, char **answer);
+/* GET /v1/cron: {"schedules": [...], "next"}; limit 0 = server default,
+ * after = the previous page's "next" or NULL. */
+int baton_cron_list(struct baton_client *c, int limit, const char *after, char **answer);
+/* DELETE /v1/cron/{key}. */
+int baton_cron_delete(struct baton_client *c, const char *key);
+/* POST /v1/cron/{key}/pause with an optional note (may be NULL). */
+int baton_cron_pause(struct baton_client *c, const char *key, const char *note, char **answer);
+/* POST /v1/cron/{key}/resume. */
+int baton_cron_resume(struct baton_client *c, const char *key, char **answer);
+/* POST /v1/cron/{key}/run: {"run": {...}} (202). BATON_ECONFLICT when a run is
+ * still going (already_running; force starts another), BATON_ERATE when the
+ * manual-run cooldown refuses it. */
+int baton_cron_run(struct baton_client *c, const char *key, bool force, char **answer);
+/* GET /v1/cron/{key}/runs: {"runs": [...], "next"}, newest first. */
+int baton_cron_runs(struct baton_client *c, const char *key, int limit, const char *after,
+                    char **answer);
+/* POST /v1/cron/preview: request is {"cron", "timezone", "count", "from",
+ * "dst_gap", "dst_fold"}; the answer says valid or not and lists "fires". */
+int baton_cron_preview(struct baton_client *c, const char *request, char **answer);
+/* PUT /v1/cron: applies a registry {"schedules": [...], "prune": bool}. Needs
+ * a server with the registry route (older ones answer 404/405). */
+int baton_cron_apply(struct baton_client *c, const char *registry, char **answer);
+
 #ifdef __cplusplus
 }
 #endif

@@ -54,6 +54,16 @@ enum cli_opt {
         O_POLL,
         O_WORKER,
         O_MAX_ATTEMPTS,
+        O_NOTE,
+        O_FORCE,
+        O_FROM,
+        O_TZ,
+        O_DST_GAP,
+        O_DST_FOLD,
+        O_FILE,
+        O_PRUNE,
+        O_CRON,
+        O_NFIRES,
         O_COUNT
 };
 
@@ -114,12 +124,27 @@ void print_key(const json_t *key);
 void print_key_table(const json_t *keys);
 void print_audit_table(const json_t *entries);
 
-/* Commands in other files (admin.c, work.c). */
+/* Commands in other files (admin.c, work.c, cron.c). */
 int cmd_keys_create(struct cli *cli, struct cli_args *a);
 int cmd_keys_list(struct cli *cli, struct cli_args *a);
 int cmd_keys_revoke(struct cli *cli, struct cli_args *a);
 int cmd_keys_rotate(struct cli *cli, struct cli_args *a);
 int cmd_audit(struct cli *cli, struct cli_args *a);
 int cmd_work(struct cli *cli, struct cli_args *a);
+int cmd_cron_list(struct cli *cli, struct cli_args *a);
+int cmd_cron_get(struct cli *cli, struct cli_args *a);
+int cmd_cron_put(struct cli *cli, struct cli_args *a);
+int cmd_cron_delete(struct cli *cli, struct cli_args *a);
+int cmd_cron_pause(struct cli *cli, struct cli_args *a);
+int cmd_cron_resume(struct cli *cli, struct cli_args *a);
+int cmd_cron_run(struct cli *cli, struct cli_args *a);
+int cmd_cron_runs(struct cli *cli, struct cli_args *a);
+int cmd_cron_preview(struct cli *cli, struct cli_args *a);
+int cmd_cron_apply(struct cli *cli, struct cli_args *a);
+
+/* Reads JSON text given as an argument: the text itself, "-" for stdin or
+ * "@FILE". Returns the text (in *text when it was read; the caller frees it)
+ * or NULL after printing why (main.c). */
+const char *cli_read_source(const char *arg, char **text, const char *prog);
 
 #endif

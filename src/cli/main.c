@@ -2,7 +2,8 @@
  * main.c: the baton command. `baton [--url URL] [--json] <command> ...` operates
  * a batond server: health, enqueue, job get/list/cancel/retry, queue
  * list/get/pause/resume, dead list/replay/purge, keys create/list/revoke/rotate,
- * audit, and `work`, which turns any program into a worker (work.c). Each
+ * audit, cron schedules (cron.c), and `work`, which turns any program into a
+ * worker (work.c). Each
  * command is one or a few HTTP calls through libbaton; output is
  * human-readable by default and the server's own JSON with --json. Exit codes
  * are a contract for scripts (enum cli_exit, printed by --help).
@@ -126,6 +127,46 @@ static const struct cmd cmds[] = {
      "Lists audit log entries (needs admin): who changed keys, queue settings, dead letters.",
      OPT(O_ACTION) | OPT(O_KEY_ID) | OPT(O_TENANT) | OPT(O_LIMIT) | OPT(O_AFTER), 0, 0, false,
      cmd_audit},
+    {"cron", "list", "cron list [--limit N] [--after KEY]",
+     "Lists cron schedules with their next fire time in the schedule's zone and in UTC.",
+     OPT(O_LIMIT) | OPT(O_AFTER), 0, 0, false, cmd_cron_list},
+    {"cron", "get", "cron get KEY",
+     "Shows one schedule: definition, policies, next fire time (zone and UTC), last run.", 0, 1, 1,
+     false, cmd_cron_get},
+    {"cron", "put",
+     "cron put KEY [DEFINITION|@FILE|-] [--cron EXPR] [--timezone Z] [--queue Q] [--type T]",
+     "Creates or updates a schedule (PUT /v1/cron/KEY). DEFINITION is the schedule's JSON\n"
+     "(docs/cron.md); the options set or override its cron, timezone, job.queue, job.type.\n"
+     "  baton cron put nightly --cron '0 3 * * *' --timezone Europe/Berlin --queue etl "
+     "--type rebuild",
+     OPT(O_CRON) | OPT(O_TZ) | OPT(O_QUEUE) | OPT(O_TYPE), 1, 2, false, cmd_cron_put},
+    {"cron", "delete", "cron delete KEY", "Deletes a schedule and its run history.", 0, 1, 1, false,
+     cmd_cron_delete},
+    {"cron", "pause", "cron pause KEY [--note TEXT]",
+     "Pauses a schedule; ticks that fall while it is paused are not made up on resume.",
+     OPT(O_NOTE), 1, 1, false, cmd_cron_pause},
+    {"cron", "resume", "cron resume KEY", "Resumes a paused schedule (never in a burst).", 0, 1, 1,
+     false, cmd_cron_resume},
+    {"cron", "run", "cron run KEY [--force]",
+     "Runs a schedule now (needs scope cron:run). Refused with already_running (exit 1) while\n"
+     "a run is going under overlap skip, unless --force; too many manual runs in an hour\n"
+     "exit 5 (cron_run_cooldown).",
+     OPT(O_FORCE), 1, 1, false, cmd_cron_run},
+    {"cron", "runs", "cron runs KEY [--limit N] [--after RUN_ID]",
+     "Lists a schedule's run history, newest first.", OPT(O_LIMIT) | OPT(O_AFTER), 1, 1, false,
+     cmd_cron_runs},
+    {"cron", "preview",
+     "cron preview EXPR [--timezone Z] [--count N] [--from RFC3339] [--dst-gap shift|skip] "
+     "[--dst-fold first|last|both]",
+     "Validates an expression and lists its next fire times (default 5) in the zone and in\n"
+     "UTC, without saving anything. Exits 1 when the expression is invalid.",
+     OPT(O_TZ) | OPT(O_NFIRES) | OPT(O_FROM) | OPT(O_DST_GAP) | OPT(O_DST_FOLD), 1, 1, false,
+     cmd_cron_preview},
+    {"cron", "apply", "cron apply -f FILE [--prune]",
+     "Applies a registry file {\"schedules\": [...], \"prune\": bool} in one transaction\n"
+     "(PUT /v1/cron): creates and updates schedules; with --prune (or \"prune\": true in the\n"
+     "file) also deletes the schedules the file does not name. FILE '-' reads stdin.",
+     OPT(O_FILE) | OPT(O_PRUNE), 0, 0, false, cmd_cron_apply},
     {"work", NULL,
      "work --queue Q [--concurrency N] [--lease-ms M] [--timeout-ms T] [--grace-ms G] "
      "[--poll-ms P] [--worker ID] -- CMD [ARGS...]",
@@ -803,6 +844,11 @@ static int cmd_dead_purge(struct cli *cli, struct cli_args *a)
         return dead_call(cli, "DELETE", a->pos[0], "/dead", NULL, "purged");
 }
 
+const char *cli_read_source(const char *arg, char **text, const char *prog)
+{
+        return payload_source(arg, text, prog);
+}
+
 /* ---- command line ---- */
 
 struct optdef {
@@ -836,6 +882,17 @@ static const struct optdef optdefs[] = {
     {"--poll-ms", O_POLL, true},
     {"--worker", O_WORKER, true},
     {"--max-attempts", O_MAX_ATTEMPTS, true},
+    {"--note", O_NOTE, true},
+    {"--force", O_FORCE, false},
+    {"--from", O_FROM, true},
+    {"--timezone", O_TZ, true},
+    {"--dst-gap", O_DST_GAP, true},
+    {"--dst-fold", O_DST_FOLD, true},
+    {"-f", O_FILE, true},
+    {"--file", O_FILE, true},
+    {"--prune", O_PRUNE, false},
+    {"--cron", O_CRON, true},
+    {"--count", O_NFIRES, true},
 };
 
 /* Splits "--name=value"; returns the length of the name part. */

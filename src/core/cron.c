@@ -405,6 +405,19 @@ static int search_start(const struct cron_sched *s, int64_t after_s, struct civi
         return 0;
 }
 
+/* How far the clock is set back within 6 hours either side of at_s (0 when
+ * it is not): the length of a fold near that instant. */
+static int64_t fold_length(const struct cron_sched *s, int64_t at_s)
+{
+        int32_t before = 0, after = 0;
+        bool dst;
+
+        if (tz_offset_at(s->tz, at_s - 6 * 3600, &before, &dst) ||
+            tz_offset_at(s->tz, at_s + 6 * 3600, &after, &dst))
+                return 0;
+        return before > after ? before - after : 0;
+}
+
 int cron_sched_next(const struct cron_sched *s, int64_t after_ms, int64_t *out_ms)
 {
         int64_t after_s = after_ms >= 0 ? after_ms / 1000 : -((-after_ms + 999) / 1000);
@@ -413,7 +426,7 @@ int cron_sched_next(const struct cron_sched *s, int64_t after_ms, int64_t *out_m
         int gap = wild ? TZ_GAP_SKIP : s->gap, fold = wild ? TZ_FOLD_BOTH : s->fold;
         struct civil cur, nx;
         struct tz_civil tc;
-        int64_t best_wall = 0;
+        int64_t best_wall = 0, slack = 0;
         int n, rc;
 
         if (s->expr.every_ms > 0 && !s->expr.every_days) {
@@ -436,10 +449,11 @@ int cron_sched_next(const struct cron_sched *s, int64_t after_ms, int64_t *out_m
                         break;
                 if (rc)
                         return rc;
-                /* A later wall time can still be an earlier instant (a shifted
-                 * gap time): stop only once the wall time passes the best
-                 * instant's own wall time. */
-                if (best && civil_to_wall(&nx) > best_wall)
+                /* A later wall time can still be an earlier instant: a shifted
+                 * gap time, or the first copy of a later wall time inside a
+                 * fold. Stop only once the wall time passes the best instant's
+                 * own wall time by more than the fold around it. */
+                if (best && civil_to_wall(&nx) > best_wall + slack)
                         break;
                 to_tz_civil(&nx, &tc);
                 rc = tz_civil_to_utc(s->tz, &tc, gap, fold, utc, &n);
@@ -453,6 +467,7 @@ int cron_sched_next(const struct cron_sched *s, int64_t after_ms, int64_t *out_m
                                 best = ms;
                                 tz_offset_at(s->tz, utc[k], &off, &dst);
                                 best_wall = utc[k] + off;
+                                slack = fold_length(s, utc[k]);
                         }
                 }
                 cur = nx;
@@ -574,8 +589,13 @@ static int64_t next_after(const char *key, const struct cron_spec *spec, int64_t
         return at;
 }
 
-int cron_put(struct txn *tx, const char *tenant, const char *key, const struct cron_spec *spec,
-             bool *created, struct cron_info *out)
+enum put_outcome { PUT_CREATED, PUT_UPDATED, PUT_UNCHANGED };
+
+/* Saves one schedule; *outcome tells whether it was created, changed or
+ * already exactly so (then, with keep_same, the row is not written). */
+static int put_one(struct txn *tx, const char *tenant, const char *key,
+                   const struct cron_spec *spec, bool keep_same, int *outcome,
+                   struct cron_info *out)
 {
         struct cron_rec rec = {0};
         char *text = cron_spec_to_json(spec);
@@ -585,7 +605,7 @@ int cron_put(struct txn *tx, const char *tenant, const char *key, const struct c
         if (!text)
                 return BATON_ENOMEM;
         rc = tx->ops->cron_get(tx->st, tenant, key, &rec);
-        *created = rc == BATON_ENOTFOUND;
+        *outcome = rc == BATON_ENOTFOUND ? PUT_CREATED : PUT_UPDATED;
         if (rc == BATON_ENOTFOUND) {
                 rc = 0;
                 rec.tenant = strdup(tenant);
@@ -594,7 +614,9 @@ int cron_put(struct txn *tx, const char *tenant, const char *key, const struct c
                 if (!rec.tenant || !rec.key)
                         rc = BATON_ENOMEM;
         } else if (!rc) {
-                changed = strcmp(rec.spec, text) != 0;
+                changed = strcmp(rec.spec, text) != 0 || rec.enabled != spec->enabled;
+                if (!changed)
+                        *outcome = PUT_UNCHANGED;
         }
         if (rc)
                 goto out;
@@ -606,12 +628,130 @@ int cron_put(struct txn *tx, const char *tenant, const char *key, const struct c
                 rec.version++;
                 rec.next_fire_at_ms = next_after(key, spec, tx->now_ms);
         }
-        rc = write_rec(tx, &rec);
+        /* PUT /v1/cron/{key} rewrites an unchanged row (updated_at moves);
+         * the registry apply leaves it alone. */
+        if (changed || !keep_same)
+                rc = write_rec(tx, &rec);
         if (!rc && out)
                 rc = info_fill(tx, &rec, out);
 out:
         free(text);
         cron_rec_free(&rec);
+        return rc;
+}
+
+int cron_put(struct txn *tx, const char *tenant, const char *key, const struct cron_spec *spec,
+             bool *created, struct cron_info *out)
+{
+        int outcome = PUT_UPDATED;
+        int rc = put_one(tx, tenant, key, spec, false, &outcome, out);
+
+        *created = outcome == PUT_CREATED;
+        return rc;
+}
+
+/* ---- registry apply ---- */
+
+void cron_registry_free(struct cron_registry *reg)
+{
+        for (int i = 0; i < reg->n; i++) {
+                free(reg->v[i].key);
+                cron_spec_free(&reg->v[i].spec);
+        }
+        free(reg->v);
+        memset(reg, 0, sizeof(*reg));
+}
+
+static void keys_free(char **v, int n)
+{
+        for (int i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
+void cron_apply_res_free(struct cron_apply_res *res)
+{
+        keys_free(res->created, res->created_n);
+        keys_free(res->updated, res->updated_n);
+        keys_free(res->unchanged, res->unchanged_n);
+        keys_free(res->deleted, res->deleted_n);
+        memset(res, 0, sizeof(*res));
+}
+
+/* Appends a copy of key to the array *v of *n keys. */
+static int key_push(char ***v, int *n, const char *key)
+{
+        char **nv = realloc(*v, (size_t)(*n + 1) * sizeof(**v));
+
+        if (!nv)
+                return BATON_ENOMEM;
+        *v = nv;
+        if (!(nv[*n] = strdup(key)))
+                return BATON_ENOMEM;
+        (*n)++;
+        return 0;
+}
+
+static bool reg_has(const struct cron_registry *reg, const char *key)
+{
+        for (int i = 0; i < reg->n; i++)
+                if (strcmp(reg->v[i].key, key) == 0)
+                        return true;
+        return false;
+}
+
+/* Schedules read per page while pruning. */
+#define APPLY_PAGE 500
+
+/* Deletes the tenant's schedules that reg does not name. The doomed keys are
+ * gathered first so the listing never runs over rows it deleted. */
+static int prune(struct txn *tx, const char *tenant, const struct cron_registry *reg,
+                 struct cron_apply_res *res)
+{
+        char *after = NULL;
+        int rc = 0, first = res->deleted_n;
+
+        for (;;) {
+                struct cron_rec *page = NULL;
+                int n = 0;
+                rc = tx->ops->cron_list(tx->st, tenant, after, APPLY_PAGE, &page, &n);
+                for (int i = 0; !rc && i < n; i++)
+                        if (!reg_has(reg, page[i].key))
+                                rc = key_push(&res->deleted, &res->deleted_n, page[i].key);
+                free(after);
+                after = NULL;
+                if (!rc && n == APPLY_PAGE && !(after = strdup(page[n - 1].key)))
+                        rc = BATON_ENOMEM;
+                cron_recs_free(page, n);
+                if (rc || !after)
+                        break;
+        }
+        free(after);
+        for (int i = first; !rc && i < res->deleted_n; i++)
+                rc = tx->ops->cron_delete(tx->st, tenant, res->deleted[i]);
+        return rc;
+}
+
+int cron_apply(struct txn *tx, const char *tenant, const struct cron_registry *reg,
+               struct cron_apply_res *res)
+{
+        int rc = 0, outcome;
+
+        memset(res, 0, sizeof(*res));
+        for (int i = 0; !rc && i < reg->n; i++) {
+                const struct cron_entry *en = &reg->v[i];
+                rc = put_one(tx, tenant, en->key, &en->spec, true, &outcome, NULL);
+                if (rc)
+                        break;
+                if (outcome == PUT_CREATED)
+                        rc = key_push(&res->created, &res->created_n, en->key);
+                else if (outcome == PUT_UPDATED)
+                        rc = key_push(&res->updated, &res->updated_n, en->key);
+                else
+                        rc = key_push(&res->unchanged, &res->unchanged_n, en->key);
+        }
+        if (!rc && reg->prune)
+                rc = prune(tx, tenant, reg, res);
         return rc;
 }
 
@@ -925,12 +1065,15 @@ static int fire_due(struct txn *tx, struct cron_rec *rec, const struct cron_spec
         } else if (spec->misfire == CRON_MISFIRE_FIRE_ONCE && !ontime && last_in_window) {
                 rc = fire(tx, rec, spec, last_in_window, "catchup", going, res);
         } else if (last_missed && (spec->misfire == CRON_MISFIRE_SKIP || !ontime)) {
-                res->skipped++;
+                res->misfired++;
                 rc = record_run(tx, rec, spec, last_missed, "schedule", "skipped", "misfire", NULL,
                                 NULL, NULL, &dup);
         }
-        if (!rc && ontime)
+        if (!rc && ontime) {
                 rc = fire(tx, rec, spec, ontime, "schedule", going, res);
+                if (!rc && res->late_n < CRON_LATE_SAMPLES)
+                        res->late_ms[res->late_n++] = now - ontime;
+        }
         rec->next_fire_at_ms = t;
         return rc;
 }

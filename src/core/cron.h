@@ -159,15 +159,57 @@ int cron_run_now(struct txn *tx, const struct cron_run_req *req, struct cron_run
 int cron_runs_query(struct txn *tx, const char *tenant, const char *key, int64_t before, int limit,
                     struct cron_run_info **out, int *n_out);
 
+/* Lateness samples a tick keeps for the metrics (the rest are dropped). */
+#define CRON_LATE_SAMPLES 64
+
 struct cron_tick_res {
         int fired;       /* jobs enqueued */
-        int skipped;     /* ticks recorded as skipped */
+        int skipped;     /* ticks recorded as skipped (overlap) */
+        int misfired;    /* ticks recorded as skipped (misfire) */
         bool more;       /* a batch limit was hit */
         int64_t next_ms; /* smallest due_at after the tick; 0 = none */
+        /* fired_at minus scheduled_at of the on-time fires of this tick. */
+        int64_t late_ms[CRON_LATE_SAMPLES];
+        int late_n;
 };
 /* Fires every schedule due at tx->now_ms (misfire and overlap policies
  * applied) and reports the next cron deadline. */
 int cron_tick(struct txn *tx, struct cron_tick_res *out);
+
+/* ---- registry apply (PUT /v1/cron, batond --cron-file) ---- */
+
+struct cron_entry {
+        char *key;
+        struct cron_spec spec;
+};
+
+/* A whole registry document, validated by the caller. */
+struct cron_registry {
+        struct cron_entry *v;
+        int n;
+        bool prune; /* delete the tenant's schedules the document does not name */
+};
+
+/* Keys per outcome of an apply, each array malloc'd (cron_apply_res_free). */
+struct cron_apply_res {
+        char **created;
+        int created_n;
+        char **updated;
+        int updated_n;
+        char **unchanged;
+        int unchanged_n;
+        char **deleted;
+        int deleted_n;
+};
+
+/* Creates, updates and (with prune) deletes so that the tenant's schedules
+ * are the document's, inside tx: the caller's transaction makes it all or
+ * nothing. An entry whose definition is identical to the stored one is left
+ * alone (unchanged). res is owned by the caller (cron_apply_res_free). */
+int cron_apply(struct txn *tx, const char *tenant, const struct cron_registry *reg,
+               struct cron_apply_res *res);
+void cron_registry_free(struct cron_registry *reg);
+void cron_apply_res_free(struct cron_apply_res *res);
 
 void cron_info_free(struct cron_info *ci);
 void cron_infos_free(struct cron_info *v, int n);

@@ -33,7 +33,8 @@ void job_free(struct job *j)
                          &j->idempotency_key, &j->key,      &j->request_id, &j->execution_id,
                          &j->traceparent,     &j->lease,    &j->worker,     &j->result,
                          &j->last_error,      &j->progress, &j->attempts,   &j->steps,
-                         &j->cancel_reason,   &j->timer};
+                         &j->cancel_reason,   &j->timer,    &j->depends_on, &j->ref,
+                         &j->parents};
 
         for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
                 free(*strs[i]);
@@ -44,12 +45,13 @@ void job_free(struct job *j)
 int job_copy(struct job *dst, const struct job *src)
 {
         *dst = *src;
-        char **strs[] = {&dst->tenant,     &dst->queue,           &dst->type,
-                         &dst->payload,    &dst->idempotency_key, &dst->key,
-                         &dst->request_id, &dst->execution_id,    &dst->traceparent,
-                         &dst->lease,      &dst->worker,          &dst->result,
-                         &dst->last_error, &dst->progress,        &dst->attempts,
-                         &dst->steps,      &dst->cancel_reason,   &dst->timer};
+        char **strs[] = {
+            &dst->tenant,          &dst->queue,    &dst->type,       &dst->payload,
+            &dst->idempotency_key, &dst->key,      &dst->request_id, &dst->execution_id,
+            &dst->traceparent,     &dst->lease,    &dst->worker,     &dst->result,
+            &dst->last_error,      &dst->progress, &dst->attempts,   &dst->steps,
+            &dst->cancel_reason,   &dst->timer,    &dst->depends_on, &dst->ref,
+            &dst->parents};
         int rc = 0;
 
         for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {

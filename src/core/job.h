@@ -89,6 +89,17 @@ struct job {
         /* Timers (core/timers.h): JSON object text {"key", "version", "fire_at"}
          * of the timer version whose firing created this job, or NULL. */
         char *timer;
+        /* Dependencies (core/deps.h): JSON array text of the parent ids as
+         * strings (["12","13"]) or NULL; on_parent_failure is enum
+         * parent_policy. flow_id and ref name the flow that created the job
+         * (0 / NULL when none). */
+        char *depends_on;
+        int on_parent_failure;
+        int64_t flow_id;
+        char *ref;
+        /* Not stored: filled by a claim of a job with parents, JSON array text
+         * [{"id", "result"}]. */
+        char *parents;
 };
 
 /* A growable array of jobs; owns the jobs and their strings. */

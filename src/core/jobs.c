@@ -31,10 +31,13 @@
 #include "common/jw.h"
 #include "common/log.h"
 #include "common/rand.h"
+#include "core/deps.h"
 #include "core/timers.h"
 
 /* Rows handled per kind of duty in one tick; more is done in the next tick. */
 #define TICK_BATCH 2000
+/* Children of an ending job read per store call. */
+#define CHILD_BATCH 64
 
 int64_t backoff_delay_ms(const struct backoff *b, int attempt, uint64_t (*rnd)(uint64_t bound))
 {
@@ -182,6 +185,8 @@ static int step_close(struct txn *tx, struct job *j)
 
 /* ---- state changes ---- */
 
+static int resolve_children(struct txn *tx, struct job *j);
+
 /* Every move to a terminal state goes through here, so that each one wakes the
  * job's waiters, is counted, and arms the timer for the row's retention purge
  * (the purge deadline is new whenever nothing older is waiting for it). */
@@ -207,6 +212,9 @@ static int become_terminal(struct txn *tx, struct job *j, int state)
                 log_emit(LOG_INFO, "jobs", &lc, "job dead after %d of %d attempts", j->attempt,
                          j->max_attempts);
         }
+        /* The one place a job ends is the one place its children learn of it. */
+        if (!rc)
+                rc = resolve_children(tx, j);
         return rc;
 }
 
@@ -228,6 +236,188 @@ static int place(struct txn *tx, struct job *j, int later_state)
         j->ready_at_ms = 0;
         txn_note_deadline(tx, j->run_at_ms);
         return 0;
+}
+
+/* ---- dependencies (core/deps.h) ---- */
+
+/* Decides a pending child's fate from its parents' stored states; *changed
+ * tells whether it left pending (the caller writes it). A parent that is gone
+ * was purged after it ended, which only happens to a completed or failed job
+ * whose children were resolved then; it counts as completed. */
+static int deps_evaluate(struct txn *tx, struct job *c, bool *changed)
+{
+        bool all_done = true, all_terminal = true, failed = false;
+        int64_t *ids = NULL;
+        int n = 0;
+        int rc;
+
+        *changed = false;
+        rc = deps_ids_parse(c->depends_on, &ids, &n);
+        for (int i = 0; i < n && !rc; i++) {
+                struct job p = {0};
+                rc = tx->ops->job_get(tx->st, c->tenant, ids[i], &p);
+                if (rc == BATON_ENOTFOUND) {
+                        rc = 0;
+                        continue;
+                }
+                if (rc)
+                        break;
+                all_terminal = all_terminal && job_state_terminal(p.state);
+                all_done = all_done && p.state == JOB_COMPLETED;
+                failed = failed || p.state == JOB_DEAD || p.state == JOB_CANCELLED;
+                job_free(&p);
+        }
+        free(ids);
+        if (rc)
+                return rc;
+        if (failed && c->on_parent_failure != PARENT_FAIL_RUN) {
+                *changed = true;
+                rc = str_set(&c->cancel_reason, "parent_failed");
+                return rc ? rc : become_terminal(tx, c, JOB_CANCELLED);
+        }
+        if (all_done || (all_terminal && c->on_parent_failure == PARENT_FAIL_RUN)) {
+                *changed = true;
+                return place(tx, c, JOB_SCHEDULED);
+        }
+        return 0;
+}
+
+static int resolve_child(struct txn *tx, int64_t id)
+{
+        struct job c = {0};
+        bool changed = false;
+        int rc = tx->ops->job_get(tx->st, NULL, id, &c);
+
+        if (rc == BATON_ENOTFOUND)
+                return 0; /* purged */
+        if (rc || c.state != JOB_PENDING)
+                goto out;
+        rc = deps_evaluate(tx, &c, &changed);
+        if (!rc && changed)
+                rc = tx->ops->job_update(tx->st, &c);
+        if (rc == BATON_ECONFLICT) {
+                /* Its dedup key is held by another pending job, which stands for it. */
+                rc = str_set(&c.cancel_reason, "superseded_by_key");
+                if (!rc)
+                        rc = become_terminal(tx, &c, JOB_CANCELLED);
+                if (!rc)
+                        rc = tx->ops->job_update(tx->st, &c);
+        }
+out:
+        job_free(&c);
+        return rc;
+}
+
+/* j has just become terminal: re-decide each of its pending children. j is
+ * written first, so that every child (and their children, recursively) reads
+ * its final state; the caller's own write after this is the same row. */
+static int resolve_children(struct txn *tx, struct job *j)
+{
+        int64_t *ids = malloc(CHILD_BATCH * sizeof(*ids));
+        int64_t after = 0;
+        bool written = false;
+        int n = 0;
+        int rc = ids ? 0 : BATON_ENOMEM;
+
+        while (!rc) {
+                rc = tx->ops->dep_children(tx->st, j->id, after, CHILD_BATCH, ids, &n);
+                if (rc || n == 0)
+                        break;
+                if (!written) {
+                        rc = tx->ops->job_update(tx->st, j);
+                        written = true;
+                }
+                for (int i = 0; i < n && !rc; i++)
+                        rc = resolve_child(tx, ids[i]);
+                if (n < CHILD_BATCH)
+                        break;
+                after = ids[n - 1];
+        }
+        free(ids);
+        return rc;
+}
+
+/* Checks that every parent is a job of the tenant and records the list in
+ * the job. BATON_EINVAL with res->bad_dep naming the first that is not. */
+static int deps_check(struct txn *tx, struct enqueue_req *req, struct enqueue_res *res)
+{
+        struct job *j = &req->job;
+        int rc = 0;
+
+        for (int i = 0; i < req->n_depends_on && !rc; i++) {
+                struct job p = {0};
+                rc = tx->ops->job_get(tx->st, j->tenant, req->depends_on[i], &p);
+                if (rc == BATON_ENOTFOUND) {
+                        res->bad_dep = i;
+                        rc = BATON_EINVAL;
+                }
+                job_free(&p);
+        }
+        free(j->depends_on);
+        j->depends_on = NULL;
+        if (!rc)
+                rc = deps_ids_format(req->depends_on, req->n_depends_on, &j->depends_on);
+        j->state = JOB_PENDING;
+        j->ready_at_ms = 0;
+        return rc;
+}
+
+/* Records the edges of a just inserted job and decides at once whether its
+ * parents already let it run (a completed parent counts as satisfied). */
+static int deps_link(struct txn *tx, struct enqueue_req *req)
+{
+        struct job *j = &req->job;
+        bool changed = false;
+        int rc = 0;
+
+        for (int i = 0; i < req->n_depends_on && !rc; i++)
+                rc = tx->ops->dep_insert(tx->st, j->tenant, req->depends_on[i], j->id);
+        if (!rc)
+                rc = deps_evaluate(tx, j, &changed);
+        if (!rc && changed)
+                rc = tx->ops->job_update(tx->st, j);
+        return rc;
+}
+
+/* Fills j->parents with [{"id", "result"}] of its parents, for a claim. */
+static int claim_parents(struct txn *tx, struct job *j)
+{
+        json_t *a = json_array();
+        int64_t *ids = NULL;
+        char tmp[32];
+        int n = 0;
+        int rc = a ? deps_ids_parse(j->depends_on, &ids, &n) : BATON_ENOMEM;
+
+        for (int i = 0; i < n && !rc; i++) {
+                struct job p = {0};
+                json_t *e = json_object();
+                json_t *res = NULL;
+                int g = tx->ops->job_get(tx->st, j->tenant, ids[i], &p);
+
+                if (g && g != BATON_ENOTFOUND)
+                        rc = g;
+                if (!g && p.result)
+                        res = json_loads(p.result, JSON_DECODE_ANY, NULL);
+                snprintf(tmp, sizeof(tmp), "%lld", (long long)ids[i]);
+                if (e) {
+                        json_object_set_new(e, "id", json_string(tmp));
+                        json_object_set_new(e, "result", res ? res : json_null());
+                        json_array_append_new(a, e);
+                } else {
+                        json_decref(res);
+                        rc = BATON_ENOMEM;
+                }
+                job_free(&p);
+        }
+        free(ids);
+        if (!rc) {
+                free(j->parents);
+                j->parents = json_dumps(a, JSON_COMPACT);
+                if (!j->parents)
+                        rc = BATON_ENOMEM;
+        }
+        json_decref(a);
+        return rc;
 }
 
 /* After a failed attempt: retry per policy, or dead, or cancelled if asked. */
@@ -396,12 +586,16 @@ static int enqueue_new(struct txn *tx, struct enqueue_req *req, struct enqueue_r
                 rc = str_set(&j->payload, "null");
         else
                 rc = 0;
-        if (!rc)
+        if (!rc && req->n_depends_on > 0)
+                rc = deps_check(tx, req, res);
+        else if (!rc)
                 rc = place(tx, j, JOB_SCHEDULED);
         if (!rc)
                 rc = tx->ops->queue_ensure(tx->st, j->tenant, j->queue, tx->now_ms);
         if (!rc)
                 rc = tx->ops->job_insert(tx->st, j);
+        if (!rc && req->n_depends_on > 0)
+                rc = deps_link(tx, req);
         if (!rc && j->idempotency_key)
                 rc = remember_idem(tx, req, j->id);
         if (!rc)
@@ -418,6 +612,7 @@ int job_enqueue(struct txn *tx, struct enqueue_req *req, struct enqueue_res *res
         int rc = 0;
 
         memset(res, 0, sizeof(*res));
+        res->bad_dep = -1;
         if (j->run_at_ms) {
                 if (j->run_at_ms - tx->now_ms > tx->limits->delay_max_ms)
                         return BATON_ERANGE;
@@ -471,6 +666,8 @@ static int claim_one(struct txn *tx, const struct claim_req *req, int64_t id, st
         rc = attempt_open(tx, j);
         if (!rc)
                 rc = tx->ops->job_update(tx->st, j);
+        if (!rc && j->depends_on)
+                rc = claim_parents(tx, j);
         /* ready_at is always set for a queued job; 0 would only come from a row
          * written by hand and must not count as a wait of 55 years. */
         if (!rc && j->ready_at_ms > 0)

@@ -37,12 +37,17 @@ struct enqueue_req {
         int64_t delay_ms;
         bool on_key_replace;
         char payload_hash[PAYLOAD_HASH_LEN + 1]; /* hex SHA-256 of canonical payload */
+        /* Parent job ids (core/deps.h), at most DEPS_MAX, no repeats; the
+         * request owns the array. job.on_parent_failure is the policy. */
+        int64_t *depends_on;
+        int n_depends_on;
 };
 
 struct enqueue_res {
         struct job job;
         bool duplicate; /* an idempotent repeat or a key clash under on_key keep */
         bool replaced;  /* a key clash under on_key replace moved the pending job */
+        int bad_dep;    /* BATON_EINVAL: the depends_on entry refused, else -1 */
 };
 
 struct claim_req {
@@ -98,7 +103,9 @@ struct tick_res {
  * pending job (its version increases). Moves req->job's strings into res->job.
  * BATON_EIDEM: the idempotency key was seen with another payload hash (409
  * idempotency_conflict). BATON_ERANGE: run_at is more than delay_max_ms ahead
- * of tx->now_ms (400 delay_ms_out_of_range). */
+ * of tx->now_ms (400 delay_ms_out_of_range). With depends_on the new job is
+ * pending until its parents allow it to run (core/deps.h); BATON_EINVAL with
+ * res->bad_dep: that parent is not a job of the tenant (400). */
 int job_enqueue(struct txn *tx, struct enqueue_req *req, struct enqueue_res *res);
 /* Leases up to req->max queued jobs of the queue in claim order (priority,
  * run_at, id); none from a paused or unknown queue (0 with out empty).

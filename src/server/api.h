@@ -8,6 +8,8 @@
 #ifndef BATON_SERVER_API_H
 #define BATON_SERVER_API_H
 
+#include <jansson.h>
+
 #include "common/jw.h"
 #include "core/jobs.h"
 #include "server/http.h"
@@ -20,6 +22,18 @@ extern const int api_routes_n;
  * its own op, fire and forget: the route's action, the caller, the target
  * (the first path parameter), status and code. Loop thread; hr is unchanged. */
 void api_audit_refusal(const struct http_req *hr, int status, const char *code);
+
+struct server;
+struct cron_registry;
+struct verr;
+
+/* Reads and validates a cron registry document ({"schedules": [{"key", ...
+ * the fields of PUT /v1/cron/{key}}], "prune": bool}) for tenant, with the
+ * server's limits and interval floor. 0, or the verr code with e naming the
+ * first bad field ("schedules[2].cron"); out is empty then. On success out is
+ * owned by the caller (cron_registry_free). PUT /v1/cron and --cron-file. */
+int api_cron_registry_parse(const struct server *srv, json_t *doc, const char *tenant,
+                            struct cron_registry *out, struct verr *e);
 
 /* Writes a job object (docs/api.md "The job object"). with_lease adds the lease
  * token (only the claim answer does). */

@@ -9,19 +9,43 @@
  * reaches the store, so a refused one changes nothing. Writes and manual runs
  * write their audit row in their own transaction. Preview never touches the
  * store. Loop thread except the fn callbacks.
+ *
+ * PUT /v1/cron applies a whole registry document: every entry is checked as
+ * PUT /v1/cron/{key} checks one (errors name "schedules[i].field") before a
+ * single op creates, updates and, with "prune", deletes in one savepoint, so
+ * the document applies entirely or not at all. batond --cron-file reuses the
+ * same parser (api_cron_registry_parse) at start. GET /v1/scheduler reports
+ * the next-deadline timer's heartbeat and counts the caller's schedules.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "baton/baton.h"
 #include "core/cron.h"
 #include "server/api_internal.h"
 #include "server/config.h"
+#include "server/metrics.h"
+#include "server/sched.h"
 
 #include <event2/http.h>
 
-enum cron_op_kind { C_PUT, C_GET, C_LIST, C_DELETE, C_PAUSE, C_RESUME, C_RUN, C_RUNS };
+enum cron_op_kind {
+        C_PUT,
+        C_GET,
+        C_LIST,
+        C_DELETE,
+        C_PAUSE,
+        C_RESUME,
+        C_RUN,
+        C_RUNS,
+        C_APPLY,
+        C_SCHED
+};
+
+/* Schedules read per page when the scheduler status counts them. */
+#define SCHED_PAGE 500
 
 struct cron_ctx {
         struct exec_op op;
@@ -41,6 +65,10 @@ struct cron_ctx {
         struct cron_run_info run;
         struct cron_run_info *runs;
         int runs_n;
+        struct cron_registry reg;  /* C_APPLY */
+        struct cron_apply_res res; /* C_APPLY */
+        int64_t n_sched, n_due;    /* C_SCHED: the tenant's schedules, those due now */
+        int64_t next_due_ms;       /* C_SCHED: the earliest cron due_at of the store */
 };
 
 static void ctx_free(struct cron_ctx *c)
@@ -51,7 +79,38 @@ static void ctx_free(struct cron_ctx *c)
         cron_infos_free(c->infos, c->infos_n);
         cron_run_info_free(&c->run);
         cron_run_infos_free(c->runs, c->runs_n);
+        cron_registry_free(&c->reg);
+        cron_apply_res_free(&c->res);
         free(c);
+}
+
+/* Counts the tenant's schedules and those due at tx->now_ms, in pages. */
+static int sched_counts(struct txn *tx, struct cron_ctx *c)
+{
+        char *after = NULL;
+        int rc;
+
+        for (;;) {
+                struct cron_rec *page = NULL;
+                int n = 0;
+                rc = tx->ops->cron_list(tx->st, c->hr->tenant, after, SCHED_PAGE, &page, &n);
+                for (int i = 0; !rc && i < n; i++) {
+                        c->n_sched++;
+                        if (page[i].due_at_ms > 0 && page[i].due_at_ms <= tx->now_ms)
+                                c->n_due++;
+                }
+                free(after);
+                after = NULL;
+                if (!rc && n == SCHED_PAGE && !(after = strdup(page[n - 1].key)))
+                        rc = BATON_ENOMEM;
+                cron_recs_free(page, n);
+                if (rc || !after)
+                        break;
+        }
+        free(after);
+        if (!rc)
+                rc = tx->ops->cron_next_due(tx->st, &c->next_due_ms);
+        return rc;
 }
 
 static int cron_fn(struct txn *tx, struct exec_op *op)
@@ -92,6 +151,16 @@ static int cron_fn(struct txn *tx, struct exec_op *op)
                 snprintf(detail, sizeof(detail), "{\"force\":%s,\"job_id\":%lld}",
                          c->force ? "true" : "false", (long long)c->run.run.job_id);
                 return rc ? rc : api_audit_success(tx, c->hr, 202, c->key, detail);
+        case C_APPLY:
+                rc = cron_apply(tx, t, &c->reg, &c->res);
+                snprintf(detail, sizeof(detail),
+                         "{\"created\":%d,\"updated\":%d,\"unchanged\":%d,\"deleted\":%d,"
+                         "\"prune\":%s}",
+                         c->res.created_n, c->res.updated_n, c->res.unchanged_n, c->res.deleted_n,
+                         c->reg.prune ? "true" : "false");
+                return rc ? rc : api_audit_success(tx, c->hr, 200, NULL, detail);
+        case C_SCHED:
+                return sched_counts(tx, c);
         default:
                 return cron_runs_query(tx, t, c->key, c->before, c->limit + 1, &c->runs,
                                        &c->runs_n);
@@ -197,12 +266,75 @@ static void sched_json(struct jw *w, const struct cron_info *ci)
         jw_obj_close(w);
 }
 
+static void keys_json(struct jw *w, const char *name, char **v, int n)
+{
+        jw_key(w, name);
+        jw_arr_open(w);
+        for (int i = 0; i < n; i++)
+                jw_str(w, v[i]);
+        jw_arr_close(w);
+}
+
+/* This node's id: host name and the port it serves. */
+static void node_id(const struct server *srv, char *out, size_t cap)
+{
+        char host[256];
+
+        if (gethostname(host, sizeof(host)) != 0)
+                snprintf(host, sizeof(host), "localhost");
+        host[sizeof(host) - 1] = '\0';
+        snprintf(out, cap, "%s:%d", host, srv->http ? http_port(srv->http) : srv->cfg->listen_port);
+}
+
+/* GET /v1/scheduler: the heartbeat of the next-deadline timer (sched.h) and
+ * the caller's schedules. One node, always its own leader, until several
+ * nodes arrive (epoch 1). */
+static void scheduler_json(struct jw *w, const struct cron_ctx *c)
+{
+        struct server *srv = c->hr->srv;
+        struct sched_status st;
+        uint64_t totals[3];
+        char node[300];
+
+        sched_status(srv->sched, &st);
+        node_id(srv, node, sizeof(node));
+        jw_kstr(w, "node", node);
+        jw_kstr(w, "leader", node);
+        jw_kint(w, "epoch", 1);
+        jw_kstr(w, "role", "leader");
+        jw_ktime(w, "last_tick_at", st.last_tick_ms);
+        jw_ktime(w, "heartbeat_at", st.last_tick_ms);
+        jw_kint(w, "tick_lag_ms", st.last_lag_ms);
+        jw_kint(w, "lag_ms", st.last_lag_ms);
+        jw_ktime(w, "next_deadline_at", st.armed_ms);
+        jw_ktime(w, "next_due_at", c->next_due_ms);
+        jw_kbool(w, "tick_running", st.busy);
+        jw_kint(w, "schedules", c->n_sched);
+        jw_kint(w, "due", c->n_due);
+        /* Ticks not fired since this process started, by reason. */
+        metrics_cron_totals(srv->metrics, totals);
+        jw_key(w, "skipped");
+        jw_obj_open(w);
+        jw_kint(w, "overlap", (int64_t)totals[1]);
+        jw_kint(w, "misfire", (int64_t)totals[2]);
+        jw_obj_close(w);
+}
+
 static void answer(struct jw *w, struct cron_ctx *c)
 {
         int n;
 
         jw_obj_open(w);
         switch (c->kind) {
+        case C_APPLY:
+                keys_json(w, "created", c->res.created, c->res.created_n);
+                keys_json(w, "updated", c->res.updated, c->res.updated_n);
+                keys_json(w, "unchanged", c->res.unchanged, c->res.unchanged_n);
+                keys_json(w, "deleted", c->res.deleted, c->res.deleted_n);
+                break;
+        case C_SCHED:
+                scheduler_json(w, c);
+                break;
         case C_LIST:
                 n = c->infos_n > c->limit ? c->limit : c->infos_n;
                 jw_key(w, "schedules");
@@ -309,20 +441,23 @@ static void submit(struct cron_ctx *c, int rc, const struct verr *e)
                 ctx_free(c);
 }
 
-/* Checks the job template with the enqueue rules and keeps the defaults
- * they fill in. */
-static int check_job(struct http_req *hr, struct cron_spec *s, struct verr *e)
+/* Checks the job template (obj's "job", fields named under prefix, "" or
+ * "schedules[3]") with the enqueue rules and keeps the defaults they fill in. */
+static int check_job(const struct server *srv, json_t *obj, const char *prefix, const char *tenant,
+                     struct cron_spec *s, struct verr *e)
 {
         struct enqueue_req req;
-        json_t *job = json_object_get(hr->body, "job");
+        json_t *job = json_object_get(obj, "job");
+        char f[96];
         int rc;
 
+        api_field(f, sizeof(f), prefix, "job");
         if (!json_is_object(job))
-                return verr_set(e, BATON_EINVAL, 400, job ? "invalid_field" : "missing_field",
-                                "job", "job must be an object with queue and type");
+                return verr_set(e, BATON_EINVAL, 400, job ? "invalid_field" : "missing_field", f,
+                                "%s must be an object with queue and type", f);
         memset(&req, 0, sizeof(req));
-        rc = api_enqueue_parse(hr->srv->limits, job, "job", hr->tenant, NULL,
-                               clock_wall_ms(hr->srv->clock), &req, e);
+        rc = api_enqueue_parse(srv->limits, job, f, tenant, NULL, clock_wall_ms(srv->clock), &req,
+                               e);
         if (!rc) {
                 s->job.max_attempts = req.job.max_attempts;
                 s->job.lease_ms = req.job.lease_ms;
@@ -332,25 +467,127 @@ static int check_job(struct http_req *hr, struct cron_spec *s, struct verr *e)
         return rc;
 }
 
+/* Validates one definition as PUT /v1/cron/{key} does; prefix names it in
+ * errors ("" or "schedules[3]"). */
+static int check_spec(const struct server *srv, json_t *obj, const char *prefix, const char *tenant,
+                      const char *key, struct cron_spec *spec, struct verr *e)
+{
+        struct cron_sched cs;
+        char f[128];
+        int rc = cron_spec_from_json(obj, spec, e);
+
+        if (rc && *prefix) {
+                /* cron_spec_from_json names fields from the definition's root. */
+                api_field(f, sizeof(f), prefix, e->field);
+                snprintf(e->field, sizeof(e->field), "%s", f);
+        }
+        if (!rc)
+                rc = check_job(srv, obj, prefix, tenant, spec, e);
+        if (!rc) {
+                rc = cron_sched_build(key, spec->cron, spec->timezone, spec->dst_gap,
+                                      spec->dst_fold, srv->cfg->cron_min_interval_ms, &cs, NULL, e);
+                if (rc && *prefix) {
+                        api_field(f, sizeof(f), prefix, *e->field ? e->field : "cron");
+                        snprintf(e->field, sizeof(e->field), "%s", f);
+                }
+        }
+        if (!rc)
+                cron_sched_free(&cs);
+        return rc;
+}
+
+int api_cron_registry_parse(const struct server *srv, json_t *doc, const char *tenant,
+                            struct cron_registry *out, struct verr *e)
+{
+        json_t *list, *item, *prune;
+        const char *key = NULL;
+        char prefix[64];
+        size_t i;
+        int rc = 0;
+
+        memset(out, 0, sizeof(*out));
+        if (!json_is_object(doc))
+                return verr_set(e, BATON_EINVAL, 400, "invalid_field", "",
+                                "the registry must be a JSON object with a schedules array");
+        prune = json_object_get(doc, "prune");
+        if (prune && !json_is_null(prune) && !json_is_boolean(prune))
+                return verr_set(e, BATON_EINVAL, 400, "invalid_field", "prune",
+                                "prune must be a boolean");
+        out->prune = json_is_true(prune);
+        list = json_object_get(doc, "schedules");
+        if (!list)
+                return verr_set(e, BATON_EINVAL, 400, "missing_field", "schedules",
+                                "schedules is required (an array of schedules, each with a key)");
+        if (!json_is_array(list))
+                return verr_set(e, BATON_EINVAL, 400, "invalid_field", "schedules",
+                                "schedules must be an array");
+        if (json_array_size(list) > 0 && !(out->v = calloc(json_array_size(list), sizeof(*out->v))))
+                return verr_set(e, BATON_ENOMEM, 500, "internal", "", "out of memory");
+        json_array_foreach(list, i, item)
+        {
+                char f[96];
+                snprintf(prefix, sizeof(prefix), "schedules[%zu]", i);
+                api_field(f, sizeof(f), prefix, "key");
+                if (!json_is_object(item)) {
+                        rc = verr_set(e, BATON_EINVAL, 400, "invalid_field", prefix,
+                                      "%s must be an object", prefix);
+                        break;
+                }
+                rc = api_get_str(item, prefix, "key", true, &key, e);
+                if (!rc)
+                        rc = validate_key(srv->limits, f, key, e);
+                for (int j = 0; !rc && j < out->n; j++)
+                        if (strcmp(out->v[j].key, key) == 0)
+                                rc = verr_set(e, BATON_EINVAL, 400, "duplicate_key", f,
+                                              "%s: %s is also schedules[%d]", f, key, j);
+                if (rc)
+                        break;
+                out->n++;
+                if (!(out->v[i].key = strdup(key))) {
+                        rc = verr_set(e, BATON_ENOMEM, 500, "internal", "", "out of memory");
+                        break;
+                }
+                rc = check_spec(srv, item, prefix, tenant, key, &out->v[i].spec, e);
+                if (rc)
+                        break;
+        }
+        if (rc)
+                cron_registry_free(out);
+        return rc;
+}
+
 void api_cron_put(struct http_req *hr)
 {
         struct cron_ctx *c = ctx_new(hr, C_PUT, true);
-        struct cron_sched cs;
         struct verr e;
         int rc;
 
         if (!c)
                 return;
-        rc = cron_spec_from_json(hr->body, &c->spec, &e);
-        if (!rc)
-                rc = check_job(hr, &c->spec, &e);
-        if (!rc)
-                rc = cron_sched_build(c->key, c->spec.cron, c->spec.timezone, c->spec.dst_gap,
-                                      c->spec.dst_fold, hr->srv->cfg->cron_min_interval_ms, &cs,
-                                      NULL, &e);
-        if (!rc)
-                cron_sched_free(&cs);
+        rc = check_spec(hr->srv, hr->body, "", hr->tenant, c->key, &c->spec, &e);
         submit(c, rc, &e);
+}
+
+/* PUT /v1/cron: the whole registry, validated here entry by entry, applied
+ * in one op (one savepoint: all or nothing). */
+void api_cron_apply(struct http_req *hr)
+{
+        struct cron_ctx *c = ctx_new(hr, C_APPLY, false);
+        struct verr e;
+        int rc;
+
+        if (!c)
+                return;
+        rc = api_cron_registry_parse(hr->srv, hr->body, hr->tenant, &c->reg, &e);
+        submit(c, rc, &e);
+}
+
+void api_scheduler_get(struct http_req *hr)
+{
+        struct cron_ctx *c = ctx_new(hr, C_SCHED, false);
+
+        if (c)
+                submit(c, 0, NULL);
 }
 
 void api_cron_list(struct http_req *hr)

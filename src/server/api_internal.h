@@ -54,6 +54,9 @@ void api_keys_revoke(struct http_req *hr);
 void api_keys_rotate(struct http_req *hr);
 void api_audit_list(struct http_req *hr);
 
+void api_flows_create(struct http_req *hr);
+void api_flows_get(struct http_req *hr);
+
 void api_timers_put(struct http_req *hr);
 void api_timers_get(struct http_req *hr);
 void api_timers_list(struct http_req *hr);
@@ -72,6 +75,8 @@ void api_cron_resume(struct http_req *hr);
 void api_cron_run(struct http_req *hr);
 void api_cron_runs(struct http_req *hr);
 void api_cron_preview(struct http_req *hr);
+void api_cron_apply(struct http_req *hr);
+void api_scheduler_get(struct http_req *hr);
 
 /* ---- submitting and answering (api.c) ---- */
 
@@ -157,6 +162,13 @@ int api_enqueue_parse(const struct limits *l, json_t *obj, const char *prefix, c
                       const char *request_id, int64_t now_ms, struct enqueue_req *req,
                       struct verr *e);
 void api_enqueue_req_free(struct enqueue_req *req);
+/* Dependencies (core/deps.h): a depends_on entry as a job id (a decimal
+ * string or a positive integer; 0 or -1); the depends_on value's shape and
+ * bound (400 invalid_field, too_many_dependencies); on_parent_failure
+ * (default cancel). */
+int api_dep_id(json_t *v, int64_t *out);
+int api_deps_check_array(json_t *v, const char *prefix, struct verr *e);
+int api_parent_policy_parse(json_t *obj, const char *prefix, int *out, struct verr *e);
 
 /* A settle request and the strings it points to, owned here. */
 struct api_settle {

@@ -64,7 +64,13 @@ static void enqueue_reply_error(struct enqueue_ctx *c, int rc)
 
         if (c->batch && c->failed >= 0)
                 snprintf(prefix, sizeof(prefix), "jobs[%d]", c->failed);
-        if (rc == BATON_ERANGE) {
+        if (rc == BATON_EINVAL && c->failed >= 0 && c->res[c->failed].bad_dep >= 0) {
+                char d[32];
+                snprintf(d, sizeof(d), "depends_on[%d]", c->res[c->failed].bad_dep);
+                api_field(f, sizeof(f), prefix, d);
+                http_reply_error(c->hr, 400, "unknown_dependency", f,
+                                 "%s is not a job of this tenant", f);
+        } else if (rc == BATON_ERANGE) {
                 api_field(f, sizeof(f), prefix, "run_at");
                 http_reply_error(c->hr, 400, "delay_ms_out_of_range", f,
                                  "%s is further ahead than the delay limit", f);

@@ -10,6 +10,7 @@
  */
 #include <stdio.h>
 
+#include "core/deps.h"
 #include "server/api_internal.h"
 
 static void backoff_json(struct jw *w, const struct backoff *b)
@@ -68,6 +69,19 @@ static void job_tail(struct jw *w, const struct job *j)
         jw_kstr(w, "cancel_reason", j->cancel_reason);
         /* {"key", "version", "fire_at"} of the timer that enqueued it, or null. */
         jw_kraw(w, "timer", j->timer);
+        /* Dependencies and flows (core/deps.h). */
+        jw_kraw(w, "depends_on", j->depends_on ? j->depends_on : "[]");
+        jw_kstr(w, "on_parent_failure", parent_policy_name(j->on_parent_failure));
+        if (j->flow_id) {
+                char id[API_ID_LEN];
+                api_id_format(j->flow_id, id);
+                jw_kstr(w, "flow_id", id);
+        } else {
+                jw_kstr(w, "flow_id", NULL);
+        }
+        jw_kstr(w, "ref", j->ref);
+        if (j->parents)
+                jw_kraw(w, "parents", j->parents);
 }
 
 void api_job_members(struct jw *w, const struct job *j, bool with_lease)

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "baton/baton.h"
+#include "core/deps.h"
 #include "server/api_internal.h"
 
 void api_id_format(int64_t id, char *out)
@@ -390,6 +391,82 @@ static int parse_run_at(const struct limits *l, json_t *obj, const char *prefix,
         return 0;
 }
 
+int api_dep_id(json_t *v, int64_t *out)
+{
+        if (json_is_integer(v) && json_integer_value(v) > 0) {
+                *out = json_integer_value(v);
+                return 0;
+        }
+        return json_is_string(v) ? api_id_parse(json_string_value(v), out) : -1;
+}
+
+int api_deps_check_array(json_t *v, const char *prefix, struct verr *e)
+{
+        char f[128];
+
+        api_field(f, sizeof(f), prefix, "depends_on");
+        if (!json_is_array(v))
+                return verr_set(e, BATON_EINVAL, 400, "invalid_field", f,
+                                "%s must be an array of job ids", f);
+        if (json_array_size(v) > DEPS_MAX)
+                return verr_set(e, BATON_EINVAL, 400, "too_many_dependencies", f,
+                                "%s names %zu jobs; the limit is %d", f, json_array_size(v),
+                                DEPS_MAX);
+        return 0;
+}
+
+int api_parent_policy_parse(json_t *obj, const char *prefix, int *out, struct verr *e)
+{
+        const char *s;
+        char f[128];
+        int rc = api_get_str(obj, prefix, "on_parent_failure", false, &s, e);
+
+        *out = PARENT_FAIL_CANCEL;
+        if (rc || !s)
+                return rc;
+        if ((*out = parent_policy_parse(s)) < 0) {
+                api_field(f, sizeof(f), prefix, "on_parent_failure");
+                return verr_set(e, BATON_EINVAL, 400, "invalid_field", f,
+                                "%s must be cancel or run", f);
+        }
+        return 0;
+}
+
+/* depends_on: job ids (decimal strings or integers), no repeats. */
+static int parse_deps(json_t *obj, const char *prefix, struct enqueue_req *req, struct verr *e)
+{
+        json_t *v = json_object_get(obj, "depends_on");
+        char f[160], base[128];
+        size_t n;
+        int rc = api_parent_policy_parse(obj, prefix, &req->job.on_parent_failure, e);
+
+        if (rc || !v || json_is_null(v))
+                return rc;
+        rc = api_deps_check_array(v, prefix, e);
+        if (rc)
+                return rc;
+        n = json_array_size(v);
+        if (n == 0)
+                return 0;
+        api_field(base, sizeof(base), prefix, "depends_on");
+        req->depends_on = calloc(n, sizeof(*req->depends_on));
+        if (!req->depends_on)
+                return verr_set(e, BATON_ENOMEM, 500, "internal", base, "out of memory");
+        for (size_t i = 0; i < n; i++) {
+                int64_t id = 0;
+                snprintf(f, sizeof(f), "%s[%zu]", base, i);
+                if (api_dep_id(json_array_get(v, i), &id) != 0)
+                        return verr_set(e, BATON_EINVAL, 400, "invalid_field", f,
+                                        "%s is not a job id", f);
+                for (int k = 0; k < req->n_depends_on; k++)
+                        if (req->depends_on[k] == id)
+                                return verr_set(e, BATON_EINVAL, 400, "invalid_field", f,
+                                                "%s repeats a job id", f);
+                req->depends_on[req->n_depends_on++] = id;
+        }
+        return 0;
+}
+
 int api_enqueue_parse(const struct limits *l, json_t *obj, const char *prefix, const char *tenant,
                       const char *request_id, int64_t now_ms, struct enqueue_req *req,
                       struct verr *e)
@@ -415,12 +492,17 @@ int api_enqueue_parse(const struct limits *l, json_t *obj, const char *prefix, c
                 rc = validate_enqueue(l, prefix, req, e);
         if (!rc)
                 rc = parse_payload(l, obj, prefix, req, e);
+        if (!rc)
+                rc = parse_deps(obj, prefix, req, e);
         return rc;
 }
 
 void api_enqueue_req_free(struct enqueue_req *req)
 {
         job_free(&req->job);
+        free(req->depends_on);
+        req->depends_on = NULL;
+        req->n_depends_on = 0;
 }
 
 /* ---- settle ---- */

@@ -182,6 +182,12 @@ static int apply(struct config *c, const char *name, const char *val)
                 snprintf(c->data_dir, sizeof(c->data_dir), "%s", val);
                 return 0;
         }
+        if (strcmp(name, "cron-file") == 0) {
+                if (!*val || strlen(val) >= sizeof(c->cron_file))
+                        return -1;
+                snprintf(c->cron_file, sizeof(c->cron_file), "%s", val);
+                return 0;
+        }
         if (strcmp(name, "sync") == 0) {
                 if (strcmp(val, "full") != 0 && strcmp(val, "normal") != 0)
                         return -1;
@@ -269,7 +275,8 @@ static const char *const plain_settings[] = {"listen",
                                              "rate-limit-max",
                                              "rate-limit-per-ms",
                                              "cron-run-max-per-hour",
-                                             "cron-min-interval-ms"};
+                                             "cron-min-interval-ms",
+                                             "cron-file"};
 
 static int load_env(struct config *c, FILE *err)
 {
@@ -331,7 +338,11 @@ static void usage(FILE *f)
                 "  --cron-run-max-per-hour N  manual cron runs per schedule and hour, for the\n"
                 "                         cron routes (BATON_CRON_RUN_MAX_PER_HOUR), default %d\n"
                 "  --cron-min-interval-ms N  cron schedules that fire more often are refused\n"
-                "                         (BATON_CRON_MIN_INTERVAL_MS), default %d\n",
+                "                         (BATON_CRON_MIN_INTERVAL_MS), default %d\n"
+                "  --cron-file FILE       apply this cron registry ({\"schedules\": [...],\n"
+                "                         \"prune\": bool}, as PUT /v1/cron) for tenant\n"
+                "                         \"default\" at start (BATON_CRON_FILE); batond\n"
+                "                         refuses to start (exit 2) when it is invalid\n",
                 CONFIG_RATE_MAX_DEFAULT, CONFIG_RATE_PER_MS_DEFAULT,
                 CONFIG_CRON_RUN_PER_HOUR_DEFAULT, CONFIG_CRON_MIN_INTERVAL_DEFAULT_MS);
         fprintf(f, "\nlimits (docs/api.md, \"Limits and their errors\"):\n");

@@ -36,6 +36,9 @@ struct config {
         int64_t cron_run_max_per_hour;
         /* --cron-min-interval-ms: schedules that fire more often are refused. */
         int64_t cron_min_interval_ms;
+        /* --cron-file: a cron registry document applied at start for tenant
+         * "default" ("" = none). */
+        char cron_file[CONFIG_PATH_MAX];
         struct limits limits;
 };
 

@@ -65,7 +65,11 @@ struct metrics {
         struct hist http_dur;   /* request duration */
         struct hist late;       /* scheduler timer lateness */
         struct hist timer_late; /* durable timers: job enqueue minus fire_at */
+        struct hist cron_late;  /* cron ticks: fired minus scheduled instant */
+        uint64_t cron_fires[3]; /* per outcome: fired, skipped, misfire */
 };
+
+static const char *const cron_outcomes[3] = {"fired", "skipped", "misfire"};
 
 static void hist_init(struct hist *h, const double *le, int n)
 {
@@ -101,6 +105,7 @@ int metrics_new(const struct clock *clock, struct metrics **out)
         hist_init(&m->http_dur, seconds_le, SECONDS_BUCKETS);
         hist_init(&m->late, seconds_le, SECONDS_BUCKETS);
         hist_init(&m->timer_late, seconds_le, SECONDS_BUCKETS);
+        hist_init(&m->cron_late, seconds_le, SECONDS_BUCKETS);
         *out = m;
         return 0;
 }
@@ -207,6 +212,22 @@ void metrics_tick(struct metrics *m, int64_t late_ms)
         hist_add(&m->late, (double)(late_ms < 0 ? 0 : late_ms) / 1000.0);
 }
 
+void metrics_cron(struct metrics *m, int fired, int skipped, int misfired, const int64_t *late_ms,
+                  int late_n)
+{
+        m->cron_fires[0] += (uint64_t)(fired > 0 ? fired : 0);
+        m->cron_fires[1] += (uint64_t)(skipped > 0 ? skipped : 0);
+        m->cron_fires[2] += (uint64_t)(misfired > 0 ? misfired : 0);
+        for (int i = 0; i < late_n; i++)
+                hist_add(&m->cron_late, (double)(late_ms[i] < 0 ? 0 : late_ms[i]) / 1000.0);
+}
+
+void metrics_cron_totals(const struct metrics *m, uint64_t out[3])
+{
+        for (int i = 0; i < 3; i++)
+                out[i] = m ? m->cron_fires[i] : 0;
+}
+
 static void head(struct buf *b, const char *name, const char *type, const char *help)
 {
         buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -297,6 +318,14 @@ int metrics_render(const struct metrics *m, const struct queue_info *queues, int
         hist_render(out, "baton_timer_lateness_seconds",
                     "Durable timers: enqueue of the fired job minus the timer's fire_at.",
                     &m->timer_late);
+        hist_render(out, "baton_cron_tick_lateness_seconds",
+                    "Cron ticks fired on time: fire instant minus scheduled instant.",
+                    &m->cron_late);
+        head(out, "baton_cron_fires_total", "counter",
+             "Cron ticks by outcome: fired (a job enqueued), skipped (overlap), misfire.");
+        for (int i = 0; i < 3; i++)
+                buf_printf(out, "baton_cron_fires_total{outcome=\"%s\"} %llu\n", cron_outcomes[i],
+                           (unsigned long long)m->cron_fires[i]);
         head(out, "baton_http_requests_total", "counter", "HTTP answers per route and status.");
         for (int i = 0; i < m->http_n; i++)
                 buf_printf(out, "baton_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",

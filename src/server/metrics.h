@@ -34,6 +34,15 @@ void metrics_http(struct metrics *m, const char *route, int status, int64_t dur_
 /* A timer firing of the scheduler and how late it ran. */
 void metrics_tick(struct metrics *m, int64_t late_ms);
 
+/* The committed outcome of one scheduler tick's cron part: ticks that fired a
+ * job, were skipped (overlap) or recorded as misfires, and the lateness
+ * (fired minus scheduled instant, ms) of its on-time fires. */
+void metrics_cron(struct metrics *m, int fired, int skipped, int misfired, const int64_t *late_ms,
+                  int late_n);
+
+/* The cron totals since start: [0] fired, [1] skipped (overlap), [2] misfire. */
+void metrics_cron_totals(const struct metrics *m, uint64_t out[3]);
+
 /* Appends the text exposition to out. queues/n: the current per-queue counts
  * (depth gauges); conns and waiters are gauges too. */
 int metrics_render(const struct metrics *m, const struct queue_info *queues, int n, int conns,

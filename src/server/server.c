@@ -11,6 +11,9 @@
  *      store thread (its reply is sent after its commit);
  *   3. stop the store thread (it finishes the batch in flight), close the
  *      store, exit 0.
+ * With --cron-file, the cron registry document is applied for tenant
+ * "default" after the keys and before anything serves; an invalid one stops
+ * the start with exit code 2.
  * The effects hook runs after every commit: it wakes claim waiters of queues
  * that gained ready jobs, job waiters of jobs that became terminal, feeds the
  * metrics and re-arms the next-deadline timer.
@@ -30,7 +33,9 @@
 
 #include "baton/baton.h"
 #include "common/log.h"
+#include "core/cron.h"
 #include "core/keys.h"
+#include "server/api.h"
 #include "server/config.h"
 #include "server/http.h"
 #include "server/keyring.h"
@@ -50,6 +55,7 @@ struct server_rt {
         bool drain_timed_out;
         char *admin_token;     /* first start only: printed once by announce */
         bool admin_file_saved; /* the token is in <data>/admin.key */
+        bool bad_cron_file;    /* --cron-file was refused: exit 2 */
 };
 
 int server_submit(struct server *srv, struct exec_op *op)
@@ -205,6 +211,67 @@ static int start_keys(struct server_rt *rt)
         return rc;
 }
 
+struct cron_file_op {
+        struct exec_op op;
+        const struct cron_registry *reg;
+        struct cron_apply_res res;
+};
+
+static int cron_file_fn(struct txn *tx, struct exec_op *op)
+{
+        struct cron_file_op *c = container_of(op, struct cron_file_op, op);
+
+        return cron_apply(tx, SERVER_TENANT, c->reg, &c->res);
+}
+
+/* --cron-file: reads, validates (as PUT /v1/cron does) and applies the
+ * registry for tenant "default" in one transaction, before the server
+ * serves. A document that cannot be read or is invalid stops the start. */
+static int apply_cron_file(struct server_rt *rt)
+{
+        struct server *srv = &rt->srv;
+        const char *path = srv->cfg->cron_file;
+        struct cron_registry reg = {0};
+        struct cron_file_op c;
+        json_error_t je;
+        struct verr e;
+        json_t *doc;
+        int rc;
+
+        memset(&c, 0, sizeof(c));
+        if (!*path)
+                return 0;
+        doc = json_load_file(path, 0, &je);
+        if (!doc) {
+                log_error("server", "--cron-file %s: not a readable JSON document: %s (line %d)",
+                          path, je.text, je.line);
+                rt->bad_cron_file = true;
+                return BATON_EINVAL;
+        }
+        rc = api_cron_registry_parse(srv, doc, SERVER_TENANT, &reg, &e);
+        json_decref(doc);
+        if (rc) {
+                log_error("server", "--cron-file %s refused (nothing applied): %s: %s", path,
+                          *e.field ? e.field : "(document)", e.message);
+                rt->bad_cron_file = true;
+                return rc;
+        }
+        c.reg = &reg;
+        c.op.fn = cron_file_fn;
+        rc = exec_run_sync(srv->st, srv->ops, srv->clock, srv->limits, &c.op, NULL);
+        if (rc)
+                log_error("server", "--cron-file %s could not be applied: %s", path,
+                          baton_strerror(rc));
+        else
+                log_info("server",
+                         "--cron-file %s applied: %d created, %d updated, %d unchanged, %d deleted",
+                         path, c.res.created_n, c.res.updated_n, c.res.unchanged_n,
+                         c.res.deleted_n);
+        cron_apply_res_free(&c.res);
+        cron_registry_free(&reg);
+        return rc;
+}
+
 static int start_parts(struct server_rt *rt)
 {
         struct server *srv = &rt->srv;
@@ -213,6 +280,8 @@ static int start_parts(struct server_rt *rt)
         int rc;
 
         rc = start_keys(rt);
+        if (!rc)
+                rc = apply_cron_file(rt);
         if (!rc)
                 rc = metrics_new(srv->clock, &srv->metrics);
         if (!rc)
@@ -345,6 +414,8 @@ int server_run(const struct config *cfg)
                 rc = start_parts(&rt);
         if (rc) {
                 log_error("server", "start failed: %s", baton_strerror(rc));
+                if (rt.bad_cron_file)
+                        code = 2;
                 goto out;
         }
         announce(&rt);

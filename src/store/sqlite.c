@@ -90,7 +90,11 @@ static const struct col job_cols[] = {
     JCOL("attempts", COL_TEXT, attempts),
     JCOL("steps", COL_TEXT, steps),
     JCOL("cancel_reason", COL_TEXT, cancel_reason),
-    JCOL("timer", COL_TEXT, timer), /* migration 4 */
+    JCOL("timer", COL_TEXT, timer),           /* migration 4 */
+    JCOL("depends_on", COL_TEXT, depends_on), /* migration 5 */
+    JCOL("on_parent_failure", COL_INT, on_parent_failure),
+    JCOL("flow_id", COL_I64, flow_id),
+    JCOL("ref", COL_TEXT, ref),
 };
 
 #define JOB_NCOLS ((int)BATON_ARRAY_LEN(job_cols))
@@ -137,6 +141,11 @@ enum stmt_id {
         S_TIMER_LIST,
         S_TIMER_DUE,
         S_TIMER_NEXT,
+        S_DEP_INSERT,
+        S_DEP_CHILDREN,
+        S_FLOW_INSERT,
+        S_FLOW_GET,
+        S_FLOW_JOBS,
         S_LIST, /* first of the job_list variants, one per combination of filters */
         S_AUDIT_LIST = S_LIST + 8, /* first of the audit_list variants, likewise */
         S_COUNT = S_AUDIT_LIST + 8
@@ -313,6 +322,24 @@ static const struct stmt_def stmt_defs[S_LIST] = {
     [S_TIMER_NEXT] = {"timer_next",
                       "SELECT fire_at FROM timers WHERE state = 0 ORDER BY fire_at LIMIT 1", true,
                       "timer_due"},
+    [S_DEP_INSERT] = {"dep_insert",
+                      "INSERT INTO job_deps (parent_id, child_id, tenant) VALUES (?1, ?2, ?3)",
+                      false},
+    [S_DEP_CHILDREN] = {"dep_children",
+                        "SELECT child_id FROM job_deps WHERE parent_id = ?1 AND child_id > ?2"
+                        " ORDER BY child_id LIMIT ?3",
+                        true, "PRIMARY"},
+    [S_FLOW_INSERT] = {"flow_insert",
+                       "INSERT INTO flows (tenant, created_at, request_id) VALUES (?1, ?2, ?3)",
+                       false},
+    [S_FLOW_GET] = {"flow_get",
+                    "SELECT id, tenant, created_at, request_id FROM flows WHERE id = ?1"
+                    " AND tenant = ?2",
+                    true, "rowid"},
+    [S_FLOW_JOBS] = {"flow_job_ids",
+                     "SELECT id FROM jobs WHERE flow_id > 0 AND flow_id = ?2 AND tenant = ?1"
+                     " AND id > ?3 ORDER BY id LIMIT ?4",
+                     true, "job_flow"},
 };
 
 struct store {
@@ -1903,6 +1930,81 @@ struct sqlite3 *sqlite_db(struct store *st)
         return st->db;
 }
 
+/* ---- dependencies and flows ---- */
+
+static int insert_dep(struct store *st, const char *tenant, int64_t parent_id, int64_t child_id)
+{
+        sqlite3_stmt *s = st->stmt[S_DEP_INSERT];
+
+        sqlite3_bind_int64(s, 1, parent_id);
+        sqlite3_bind_int64(s, 2, child_id);
+        bind_text(s, 3, tenant);
+        return run(st, s, "dep_insert");
+}
+
+static int dep_children(struct store *st, int64_t parent_id, int64_t after_id, int max,
+                        int64_t *ids, int *n_out)
+{
+        sqlite3_stmt *s = st->stmt[S_DEP_CHILDREN];
+
+        sqlite3_bind_int64(s, 1, parent_id);
+        sqlite3_bind_int64(s, 2, after_id);
+        sqlite3_bind_int(s, 3, max);
+        return read_ids(st, s, max, ids, n_out, "dep_children");
+}
+
+static int insert_flow(struct store *st, struct flow_rec *f)
+{
+        sqlite3_stmt *s = st->stmt[S_FLOW_INSERT];
+        int rc;
+
+        bind_text(s, 1, f->tenant);
+        sqlite3_bind_int64(s, 2, f->created_at_ms);
+        bind_text(s, 3, f->request_id);
+        rc = run(st, s, "flow_insert");
+        if (!rc)
+                f->id = sqlite3_last_insert_rowid(st->db);
+        return rc;
+}
+
+static int get_flow(struct store *st, const char *tenant, int64_t id, struct flow_rec *out)
+{
+        sqlite3_stmt *s = st->stmt[S_FLOW_GET];
+        struct flow_rec f = {0};
+        int rc;
+
+        sqlite3_bind_int64(s, 1, id);
+        bind_text(s, 2, tenant);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+                f.id = sqlite3_column_int64(s, 0);
+                f.created_at_ms = sqlite3_column_int64(s, 2);
+                rc = read_text(s, 1, &f.tenant);
+                if (!rc)
+                        rc = read_text(s, 3, &f.request_id);
+                if (rc)
+                        flow_rec_free(&f);
+                else
+                        *out = f;
+        } else {
+                rc = rc == SQLITE_DONE ? BATON_ENOTFOUND : fail(st, rc, "flow_get");
+        }
+        finish(s);
+        return rc;
+}
+
+static int flow_job_ids(struct store *st, const char *tenant, int64_t flow_id, int64_t after_id,
+                        int max, int64_t *ids, int *n_out)
+{
+        sqlite3_stmt *s = st->stmt[S_FLOW_JOBS];
+
+        bind_text(s, 1, tenant);
+        sqlite3_bind_int64(s, 2, flow_id);
+        sqlite3_bind_int64(s, 3, after_id);
+        sqlite3_bind_int(s, 4, max);
+        return read_ids(st, s, max, ids, n_out, "flow_job_ids");
+}
+
 const struct store_ops store_sqlite_ops = {
     .version = STORE_OPS_VERSION,
     .name = "sqlite",
@@ -1960,4 +2062,9 @@ const struct store_ops store_sqlite_ops = {
     .timer_list = list_timers,
     .timer_due = due_timers,
     .timer_next = next_timer,
+    .dep_insert = insert_dep,
+    .dep_children = dep_children,
+    .flow_insert = insert_flow,
+    .flow_get = get_flow,
+    .flow_job_ids = flow_job_ids,
 };

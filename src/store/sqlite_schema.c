@@ -196,6 +196,28 @@ static const char *const migrations[] = {
     ") STRICT, WITHOUT ROWID;"
     "CREATE INDEX timer_due ON timers (fire_at) WHERE state = 0;"
     "ALTER TABLE jobs ADD COLUMN timer TEXT;",
+    /* 5: dependencies and flows (core/deps.h). job_deps holds one row per
+     * edge; a job that becomes terminal finds its children through the index
+     * on parent_id. The jobs columns keep what a job shows (its parents as
+     * JSON text, its policy, its flow and ref); a flow's jobs are read
+     * through the partial index on flow_id, which holds only flow jobs. */
+    "CREATE TABLE job_deps ("
+    " parent_id INTEGER NOT NULL,"
+    " child_id INTEGER NOT NULL,"
+    " tenant TEXT NOT NULL,"
+    " PRIMARY KEY (parent_id, child_id)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE TABLE flows ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " tenant TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " request_id TEXT"
+    ") STRICT;"
+    "ALTER TABLE jobs ADD COLUMN depends_on TEXT;"
+    "ALTER TABLE jobs ADD COLUMN on_parent_failure INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN flow_id INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN ref TEXT;"
+    "CREATE INDEX job_flow ON jobs (flow_id) WHERE flow_id > 0;",
 };
 
 int sqlite_schema_newest(void)

@@ -147,3 +147,11 @@ void timer_recs_free(struct timer_rec *v, int n)
                 timer_rec_free(&v[i]);
         free(v);
 }
+
+void flow_rec_free(struct flow_rec *f)
+{
+        free(f->tenant);
+        free(f->request_id);
+        f->tenant = NULL;
+        f->request_id = NULL;
+}

@@ -188,6 +188,15 @@ struct timer_rec {
         int64_t updated_at_ms;
 };
 
+/* A flow (core/deps.h): a set of jobs enqueued together as one DAG. The jobs
+ * carry its id (struct job flow_id) and their ref. */
+struct flow_rec {
+        int64_t id;
+        char *tenant;
+        int64_t created_at_ms;
+        char *request_id;
+};
+
 struct store_ops {
         int version; /* STORE_OPS_VERSION */
         const char *name;
@@ -327,6 +336,21 @@ struct store_ops {
         int (*timer_due)(struct store *st, int64_t now_ms, int max, struct timer_rec **out,
                          int *n_out);
         int (*timer_next)(struct store *st, int64_t *at_ms_out);
+
+        /* Dependencies and flows (core/deps.h). dep_insert records that child
+         * waits on parent (BATON_ECONFLICT for an edge already recorded).
+         * dep_children: ids of parent's children > after_id, ascending, at
+         * most max. flow_insert sets f->id. flow_get: BATON_ENOTFOUND unless
+         * the flow exists in tenant. flow_job_ids: ids of the flow's jobs in
+         * tenant > after_id, ascending, at most max. */
+        int (*dep_insert)(struct store *st, const char *tenant, int64_t parent_id,
+                          int64_t child_id);
+        int (*dep_children)(struct store *st, int64_t parent_id, int64_t after_id, int max,
+                            int64_t *ids, int *n_out);
+        int (*flow_insert)(struct store *st, struct flow_rec *f);
+        int (*flow_get)(struct store *st, const char *tenant, int64_t id, struct flow_rec *out);
+        int (*flow_job_ids)(struct store *st, const char *tenant, int64_t flow_id, int64_t after_id,
+                            int max, int64_t *ids, int *n_out);
 };
 
 void idem_rec_free(struct idem_rec *r);
@@ -343,6 +367,7 @@ void cron_run_free(struct cron_run *r);
 void cron_runs_free(struct cron_run *v, int n);
 
 void timer_rec_free(struct timer_rec *t);
+void flow_rec_free(struct flow_rec *f);
 /* Frees n records and the array. */
 void timer_recs_free(struct timer_rec *v, int n);
 

@@ -15,7 +15,11 @@
  * rollback, durability across reopen and the schema version; tenants, API keys
  * (round trips, duplicate ids, updates, lists by tenant and cursor, counts) and
  * the audit log (ascending ids, every filter combination, cursor and limit),
- * including that a rolled-back savepoint keeps none of their writes. It prints
+ * including that a rolled-back savepoint keeps none of their writes; cron
+ * schedules (round trips, replace, tenant scoping, key-ordered pages, due
+ * and next-due across tenants) and runs (the unique tick identity, manual
+ * runs that never clash, updates, newest-first pages, counts per trigger,
+ * trim, deletion with the schedule, savepoint rollback). It prints
  * (never asserts) the insert throughput. Each backend also has its own section
  * of specific checks (SQLite: schema refusal, migrations, the upgrade of a
  * version-1 store, durability pragmas and the query plans of the hot and the
@@ -1933,6 +1937,331 @@ static void insert_throughput(void **state)
         job_free(&j);
 }
 
+/* ---- cron schedules and runs ---- */
+
+/* Fills r with distinct values; the caller frees it with cron_rec_free. */
+static void cron_fill(struct cron_rec *r, const char *tenant, const char *key, int seed)
+{
+        char s[64];
+
+        memset(r, 0, sizeof(*r));
+        r->tenant = xdup(tenant);
+        r->key = xdup(key);
+        snprintf(s, sizeof(s), "{\"cron\":\"%d * * * *\"}", seed % 60);
+        r->spec = xdup(s);
+        r->enabled = seed % 2 == 0;
+        r->paused = seed % 3 == 0;
+        r->pause_note = seed % 3 == 0 ? xdup("maintenance") : NULL;
+        r->next_fire_at_ms = T0 + 1000 * seed;
+        r->due_at_ms = T0 + 1000 * seed;
+        r->buffered_at_ms = T0 + 7 * seed;
+        r->buffered_run_id = seed;
+        r->last_run_id = seed + 1;
+        r->last_job_id = seed + 2;
+        r->version = seed + 3;
+        r->created_at_ms = T0 + seed;
+        r->updated_at_ms = T0 + 2 * seed;
+}
+
+static void cron_assert_equal(const struct cron_rec *a, const struct cron_rec *b)
+{
+        assert_string_equal(a->tenant, b->tenant);
+        assert_string_equal(a->key, b->key);
+        assert_string_equal(a->spec, b->spec);
+        assert_int_equal(a->enabled, b->enabled);
+        assert_int_equal(a->paused, b->paused);
+        if (a->pause_note || b->pause_note) {
+                assert_non_null(a->pause_note);
+                assert_non_null(b->pause_note);
+                assert_string_equal(a->pause_note, b->pause_note);
+        }
+        assert_int_equal(a->next_fire_at_ms, b->next_fire_at_ms);
+        assert_int_equal(a->due_at_ms, b->due_at_ms);
+        assert_int_equal(a->buffered_at_ms, b->buffered_at_ms);
+        assert_int_equal(a->buffered_run_id, b->buffered_run_id);
+        assert_int_equal(a->last_run_id, b->last_run_id);
+        assert_int_equal(a->last_job_id, b->last_job_id);
+        assert_int_equal(a->version, b->version);
+        assert_int_equal(a->created_at_ms, b->created_at_ms);
+        assert_int_equal(a->updated_at_ms, b->updated_at_ms);
+}
+
+static void cron_put_get_replace_delete(void **state)
+{
+        struct fixture *f = *state;
+        struct cron_rec a, b, got = {0};
+
+        cron_fill(&a, "default", "nightly", 6); /* paused, with a note */
+        cron_fill(&b, "default", "nightly", 7); /* the same key, every column changed */
+        begin(f);
+        assert_int_equal(f->ops->cron_get(f->st, "default", "nightly", &got), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->cron_put(f->st, &a), 0);
+        assert_int_equal(f->ops->cron_get(f->st, "default", "nightly", &got), 0);
+        cron_assert_equal(&got, &a);
+        cron_rec_free(&got);
+        /* Tenant scoping: the same key in another tenant is another row. */
+        assert_int_equal(f->ops->cron_get(f->st, "acme", "nightly", &got), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->cron_put(f->st, &b), 0);
+        commit(f);
+        reopen(f);
+        begin(f);
+        assert_int_equal(f->ops->cron_get(f->st, "default", "nightly", &got), 0);
+        cron_assert_equal(&got, &b);
+        cron_rec_free(&got);
+        assert_int_equal(f->ops->cron_delete(f->st, "default", "nightly"), 0);
+        assert_int_equal(f->ops->cron_get(f->st, "default", "nightly", &got), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->cron_delete(f->st, "default", "nightly"), BATON_ENOTFOUND);
+        commit(f);
+        cron_rec_free(&a);
+        cron_rec_free(&b);
+}
+
+static void cron_list_pages_by_tenant(void **state)
+{
+        struct fixture *f = *state;
+        const char *keys[] = {"d", "a", "c", "b", "e"};
+        struct cron_rec r, *v = NULL;
+        int n = 0;
+
+        begin(f);
+        for (int i = 0; i < 5; i++) {
+                cron_fill(&r, "default", keys[i], i + 1);
+                assert_int_equal(f->ops->cron_put(f->st, &r), 0);
+                cron_rec_free(&r);
+        }
+        cron_fill(&r, "acme", "a", 9);
+        assert_int_equal(f->ops->cron_put(f->st, &r), 0);
+        cron_rec_free(&r);
+        assert_int_equal(f->ops->cron_list(f->st, "default", NULL, 3, &v, &n), 0);
+        assert_int_equal(n, 3);
+        assert_string_equal(v[0].key, "a");
+        assert_string_equal(v[1].key, "b");
+        assert_string_equal(v[2].key, "c");
+        assert_string_equal(v[0].tenant, "default");
+        assert_non_null(v[0].spec);
+        cron_recs_free(v, n);
+        assert_int_equal(f->ops->cron_list(f->st, "default", "c", 3, &v, &n), 0);
+        assert_int_equal(n, 2);
+        assert_string_equal(v[0].key, "d");
+        assert_string_equal(v[1].key, "e");
+        cron_recs_free(v, n);
+        assert_int_equal(f->ops->cron_list(f->st, "default", "e", 3, &v, &n), 0);
+        assert_int_equal(n, 0);
+        cron_recs_free(v, n);
+        assert_int_equal(f->ops->cron_list(f->st, "acme", NULL, 10, &v, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(v[0].tenant, "acme");
+        cron_recs_free(v, n);
+        assert_int_equal(f->ops->cron_list(f->st, "nobody", NULL, 10, &v, &n), 0);
+        assert_int_equal(n, 0);
+        cron_recs_free(v, n);
+        commit(f);
+}
+
+static void cron_due_and_next_due(void **state)
+{
+        struct fixture *f = *state;
+        struct cron_rec r, *v = NULL;
+        int64_t at = -1;
+        int n = 0;
+
+        begin(f);
+        assert_int_equal(f->ops->cron_next_due(f->st, &at), 0);
+        assert_int_equal(at, 0);
+        /* due_at: 0 (never), T0+3000, T0+1000 (tenant acme), T0+2000, T0+9000. */
+        const struct {
+                const char *tenant, *key;
+                int64_t due;
+        } rows[] = {{"default", "never", 0},
+                    {"default", "c", T0 + 3000},
+                    {"acme", "a", T0 + 1000},
+                    {"default", "b", T0 + 2000},
+                    {"default", "late", T0 + 9000}};
+        for (size_t i = 0; i < BATON_ARRAY_LEN(rows); i++) {
+                cron_fill(&r, rows[i].tenant, rows[i].key, (int)i + 1);
+                r.due_at_ms = rows[i].due;
+                assert_int_equal(f->ops->cron_put(f->st, &r), 0);
+                cron_rec_free(&r);
+        }
+        assert_int_equal(f->ops->cron_next_due(f->st, &at), 0);
+        assert_int_equal(at, T0 + 1000);
+        /* Every tenant, earliest first, boundary included, limited by max. */
+        assert_int_equal(f->ops->cron_due(f->st, T0 + 3000, 10, &v, &n), 0);
+        assert_int_equal(n, 3);
+        assert_string_equal(v[0].key, "a");
+        assert_string_equal(v[0].tenant, "acme");
+        assert_string_equal(v[1].key, "b");
+        assert_string_equal(v[2].key, "c");
+        cron_recs_free(v, n);
+        assert_int_equal(f->ops->cron_due(f->st, T0 + 3000, 2, &v, &n), 0);
+        assert_int_equal(n, 2);
+        assert_string_equal(v[1].key, "b");
+        cron_recs_free(v, n);
+        assert_int_equal(f->ops->cron_due(f->st, T0 + 999, 10, &v, &n), 0);
+        assert_int_equal(n, 0);
+        cron_recs_free(v, n);
+        commit(f);
+}
+
+/* Fills a run; the strings point at literals (not freed). */
+static void run_fill(struct cron_run *r, const char *tenant, const char *key, int64_t sched,
+                     const char *trigger)
+{
+        memset(r, 0, sizeof(*r));
+        r->tenant = (char *)tenant;
+        r->key = (char *)key;
+        r->scheduled_at_ms = sched;
+        r->fired_at_ms = sched ? sched + 5 : T0;
+        r->trigger = (char *)trigger;
+        r->status = (char *)"queued";
+}
+
+static void cron_run_tick_identity_and_update(void **state)
+{
+        struct fixture *f = *state;
+        struct cron_run r, again, m1, m2, got = {0};
+        struct cron_rec s;
+
+        cron_fill(&s, "default", "tick", 2);
+        begin(f);
+        assert_int_equal(f->ops->cron_put(f->st, &s), 0);
+        run_fill(&r, "default", "tick", T0 + 60000, "schedule");
+        r.requested_by = (char *)"key1";
+        assert_int_equal(f->ops->cron_run_insert(f->st, &r), 0);
+        assert_true(r.id > 0);
+        /* The same tick again: refused, whatever the trigger. */
+        run_fill(&again, "default", "tick", T0 + 60000, "catchup");
+        assert_int_equal(f->ops->cron_run_insert(f->st, &again), BATON_ECONFLICT);
+        /* Another tenant's tick at the same instant is its own. */
+        run_fill(&again, "acme", "tick", T0 + 60000, "schedule");
+        assert_int_equal(f->ops->cron_run_insert(f->st, &again), 0);
+        /* Manual runs (scheduled_at 0) never clash. */
+        run_fill(&m1, "default", "tick", 0, "manual");
+        run_fill(&m2, "default", "tick", 0, "manual");
+        assert_int_equal(f->ops->cron_run_insert(f->st, &m1), 0);
+        assert_int_equal(f->ops->cron_run_insert(f->st, &m2), 0);
+        assert_true(m2.id > m1.id && m1.id > r.id);
+        commit(f);
+        begin(f);
+        assert_int_equal(f->ops->cron_run_get(f->st, "default", r.id, &got), 0);
+        assert_int_equal(got.scheduled_at_ms, T0 + 60000);
+        assert_int_equal(got.fired_at_ms, T0 + 60005);
+        assert_string_equal(got.trigger, "schedule");
+        assert_string_equal(got.status, "queued");
+        assert_string_equal(got.requested_by, "key1");
+        assert_int_equal(got.job_id, 0);
+        assert_null(got.reason);
+        cron_run_free(&got);
+        assert_int_equal(f->ops->cron_run_get(f->st, "default", m1.id, &got), 0);
+        assert_int_equal(got.scheduled_at_ms, 0);
+        cron_run_free(&got);
+        /* Runs are tenant scoped. */
+        assert_int_equal(f->ops->cron_run_get(f->st, "acme", r.id, &got), BATON_ENOTFOUND);
+        r.job_id = 42;
+        r.status = (char *)"skipped";
+        r.reason = (char *)"overlap";
+        r.fired_at_ms = T0 + 70000;
+        assert_int_equal(f->ops->cron_run_update(f->st, &r), 0);
+        commit(f);
+        reopen(f);
+        begin(f);
+        assert_int_equal(f->ops->cron_run_get(f->st, "default", r.id, &got), 0);
+        assert_int_equal(got.job_id, 42);
+        assert_string_equal(got.status, "skipped");
+        assert_string_equal(got.reason, "overlap");
+        assert_int_equal(got.fired_at_ms, T0 + 70000);
+        cron_run_free(&got);
+        /* Deleting the schedule deletes its runs. */
+        assert_int_equal(f->ops->cron_delete(f->st, "default", "tick"), 0);
+        assert_int_equal(f->ops->cron_run_get(f->st, "default", r.id, &got), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->cron_run_get(f->st, "acme", again.id, &got), 0);
+        cron_run_free(&got);
+        commit(f);
+        cron_rec_free(&s);
+}
+
+static void cron_run_list_count_trim(void **state)
+{
+        struct fixture *f = *state;
+        struct cron_run r, *v = NULL;
+        int64_t ids[6], cnt = -1;
+        int n = 0;
+
+        begin(f);
+        for (int i = 0; i < 6; i++) {
+                /* Even: scheduled, odd: manual, fired at T0 + i*1000. */
+                run_fill(&r, "default", "k", i % 2 ? 0 : T0 + 1000 * (i + 1),
+                         i % 2 ? "manual" : "schedule");
+                r.fired_at_ms = T0 + 1000 * i;
+                assert_int_equal(f->ops->cron_run_insert(f->st, &r), 0);
+                ids[i] = r.id;
+        }
+        run_fill(&r, "default", "other", T0, "schedule");
+        assert_int_equal(f->ops->cron_run_insert(f->st, &r), 0);
+        /* Newest first, cursor by id, limit. */
+        assert_int_equal(f->ops->cron_run_list(f->st, "default", "k", 0, 4, &v, &n), 0);
+        assert_int_equal(n, 4);
+        assert_int_equal(v[0].id, ids[5]);
+        assert_int_equal(v[3].id, ids[2]);
+        assert_string_equal(v[0].key, "k");
+        cron_runs_free(v, n);
+        assert_int_equal(f->ops->cron_run_list(f->st, "default", "k", ids[2], 4, &v, &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(v[0].id, ids[1]);
+        assert_int_equal(v[1].id, ids[0]);
+        cron_runs_free(v, n);
+        assert_int_equal(f->ops->cron_run_list(f->st, "acme", "k", 0, 10, &v, &n), 0);
+        assert_int_equal(n, 0);
+        cron_runs_free(v, n);
+        /* Counts per trigger since an instant (inclusive). */
+        assert_int_equal(f->ops->cron_run_count(f->st, "default", "k", "manual", T0, &cnt), 0);
+        assert_int_equal(cnt, 3);
+        assert_int_equal(f->ops->cron_run_count(f->st, "default", "k", "manual", T0 + 3000, &cnt),
+                         0);
+        assert_int_equal(cnt, 2);
+        assert_int_equal(f->ops->cron_run_count(f->st, "default", "k", "schedule", T0, &cnt), 0);
+        assert_int_equal(cnt, 3);
+        assert_int_equal(f->ops->cron_run_count(f->st, "acme", "k", "manual", T0, &cnt), 0);
+        assert_int_equal(cnt, 0);
+        /* Trim keeps the newest, and only of that schedule. */
+        assert_int_equal(f->ops->cron_run_trim(f->st, "default", "k", 2), 0);
+        assert_int_equal(f->ops->cron_run_list(f->st, "default", "k", 0, 10, &v, &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(v[0].id, ids[5]);
+        assert_int_equal(v[1].id, ids[4]);
+        cron_runs_free(v, n);
+        assert_int_equal(f->ops->cron_run_list(f->st, "default", "other", 0, 10, &v, &n), 0);
+        assert_int_equal(n, 1);
+        cron_runs_free(v, n);
+        commit(f);
+}
+
+static void savepoint_rollback_discards_cron(void **state)
+{
+        struct fixture *f = *state;
+        struct cron_rec s, got = {0};
+        struct cron_run r;
+        int64_t at = -1;
+
+        cron_fill(&s, "default", "sp", 4);
+        begin(f);
+        assert_int_equal(f->ops->savepoint(f->st), 0);
+        assert_int_equal(f->ops->cron_put(f->st, &s), 0);
+        run_fill(&r, "default", "sp", T0 + 1000, "schedule");
+        assert_int_equal(f->ops->cron_run_insert(f->st, &r), 0);
+        assert_int_equal(f->ops->rollback_to(f->st), 0);
+        commit(f);
+        begin(f);
+        assert_int_equal(f->ops->cron_get(f->st, "default", "sp", &got), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->cron_next_due(f->st, &at), 0);
+        assert_int_equal(at, 0);
+        /* The tick identity was rolled back with the row: it can be recorded. */
+        run_fill(&r, "default", "sp", T0 + 1000, "schedule");
+        assert_int_equal(f->ops->cron_run_insert(f->st, &r), 0);
+        commit(f);
+        cron_rec_free(&s);
+}
+
 /* ======== SQLite-specific section ======== */
 
 static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
@@ -2494,6 +2823,12 @@ static const struct CMUnitTest common_tests[] = {
     T(rollback_discards_everything),
     T(data_persists_across_reopen),
     T(close_discards_open_transaction),
+    T(cron_put_get_replace_delete),
+    T(cron_list_pages_by_tenant),
+    T(cron_due_and_next_due),
+    T(cron_run_tick_identity_and_update),
+    T(cron_run_list_count_trim),
+    T(savepoint_rollback_discards_cron),
     T(insert_throughput),
 };
 

@@ -409,6 +409,17 @@ int harness_start(struct harness *h, const char *const *args)
 
 int harness_restart(struct harness *h)
 {
+        int status;
+
+        /* A server that died on its own (crash, abort, a kill from elsewhere)
+         * still has its pid here; reap it instead of refusing the restart. */
+        if (h->pid && waitpid(h->pid, &status, WNOHANG) == h->pid) {
+                fprintf(stderr, "harness: pid %d had exited (status %d) before the restart\n",
+                        (int)h->pid, status);
+                live_remove(h->pid);
+                h->pid = 0;
+                h->exit_status = status;
+        }
         if (h->pid) {
                 fprintf(stderr, "harness: restart while pid %d runs\n", (int)h->pid);
                 return -1;

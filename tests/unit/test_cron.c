@@ -317,6 +317,20 @@ static void test_berlin_dst(void **state)
         /* Wildcard hour: both copies of 02:30 fire. */
         at = next_of("30 * * * *", "Europe/Berlin", TZ_GAP_SHIFT, TZ_FOLD_FIRST, oct25 + 150 * MIN);
         assert_int_equal(at, oct25 + 210 * MIN);
+        /* Wildcard hour with several minutes: every real instant of both
+         * copies fires, 15 minutes apart straight through the fold (00:00Z
+         * to 02:00Z is 02:00 CEST ... 02:45 CET). */
+        at = oct25 + 110 * MIN; /* 23:50Z */
+        for (int i = 1; i <= 10; i++) {
+                at = next_of("*/15 * * * *", "Europe/Berlin", TZ_GAP_SHIFT, TZ_FOLD_FIRST, at);
+                assert_int_equal(at, oct25 + 105 * MIN + i * 15 * MIN);
+        }
+        /* Every minute: 00:58Z, 00:59Z (02:59 CEST), then 01:00Z (02:00 CET). */
+        at = oct25 + 178 * MIN;
+        for (int i = 1; i <= 3; i++) {
+                at = next_of("* * * * *", "Europe/Berlin", TZ_GAP_SHIFT, TZ_FOLD_FIRST, at);
+                assert_int_equal(at, oct25 + 178 * MIN + i * MIN);
+        }
 }
 
 static void test_validation(void **state)

@@ -1,0 +1,86 @@
+/*
+ * deps.h: job dependencies and flows (DESIGN §3 "Dependencies and flows").
+ *
+ * A job enqueued with depends_on (at most DEPS_MAX parent ids of its own
+ * tenant) stays pending until every parent is completed, then becomes ready.
+ * A parent that ends dead or cancelled cancels the child (cancel_reason
+ * parent_failed, and so on down the graph) unless the child asked for
+ * on_parent_failure "run": then it runs once every parent is terminal. The
+ * state changes themselves live in jobs.c, next to the single place where
+ * jobs become terminal; this file holds the pure helpers (the parent list as
+ * JSON text, the topological order of a flow) and the flow transactions.
+ *
+ * A flow is a DAG of jobs enqueued in one transaction: every job or none.
+ * Its jobs name each other by ref; depends_on may also name existing job ids.
+ *
+ * Errors: 0 or a negative enum baton_err. Ownership as in jobs.h.
+ */
+#ifndef BATON_CORE_DEPS_H
+#define BATON_CORE_DEPS_H
+
+#include <stdint.h>
+
+#include "core/jobs.h"
+#include "store/store.h"
+
+/* Most parents one job may name. */
+#define DEPS_MAX 100
+
+enum parent_policy {
+        PARENT_FAIL_CANCEL = 0, /* a failed parent cancels the child (default) */
+        PARENT_FAIL_RUN = 1     /* the child runs once every parent is terminal */
+};
+
+/* "cancel" / "run"; parse returns -1 when unknown. */
+const char *parent_policy_name(int p);
+int parent_policy_parse(const char *s);
+
+/* Writes ids as JSON text ["12","13"] into *out (caller frees). */
+int deps_ids_format(const int64_t *ids, int n, char **out);
+/* Reads the text deps_ids_format wrote: *ids is malloc'd (caller frees), *n
+ * its length. NULL or unreadable text gives 0 ids. */
+int deps_ids_parse(const char *text, int64_t **ids, int *n);
+
+/* Orders the n nodes of a graph so that each comes after its parents:
+ * parents[i] lists n_parents[i] node indexes. Fills order (n entries).
+ * BATON_EINVAL when there is a cycle: then in_cycle[i] is set for every node
+ * on a cycle or behind one (in_cycle must hold n entries). */
+int deps_order(int n, int *const *parents, const int *n_parents, int *order, bool *in_cycle);
+
+/* One job of a flow: its enqueue request (which owns depends_on once the
+ * flow op fills it), its ref, and its parents: dep_ref[k] >= 0 names the item
+ * whose job is parent k, -1 means the existing job dep_id[k]. */
+struct flow_item {
+        struct enqueue_req req;
+        char *ref;
+        int n_deps;
+        int *dep_ref;
+        int64_t *dep_id;
+};
+
+struct flow_req {
+        const char *tenant;
+        const char *request_id;
+        int n;
+        struct flow_item *items;
+        int *order; /* deps_order of the items */
+};
+
+struct flow_res {
+        struct flow_rec flow;
+        struct enqueue_res *jobs; /* n entries, in item order; caller allocates */
+        int failed;               /* item refused, -1 if none */
+        int bad_dep;              /* with failed: its depends_on entry refused, or -1 */
+};
+
+/* Inserts the flow and its jobs in order. BATON_EINVAL with res->failed and
+ * res->bad_dep: a depends_on id is not a job of the tenant (400). Any error
+ * rolls the whole flow back (the op's savepoint). */
+int flow_create(struct txn *tx, struct flow_req *req, struct flow_res *res);
+/* Reads a flow and its jobs (ascending id). BATON_ENOTFOUND (404). */
+int flow_read(struct txn *tx, const char *tenant, int64_t id, struct flow_rec *flow,
+              struct job_vec *jobs);
+
+void flow_item_free(struct flow_item *it);
+
+#endif

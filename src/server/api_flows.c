@@ -1,0 +1,379 @@
+/*
+ * api_flows.c: the /v1/flows routes (docs/api.md, "Dependencies and flows"):
+ * POST creates a DAG of jobs atomically, GET shows every job of a flow with
+ * its ref, id and state.
+ *
+ * A flow body is {"jobs": [{"ref", "depends_on": [refs or job ids], ...enqueue
+ * fields}]}. Everything is checked on the loop thread before any write: each
+ * job through the enqueue parser (without its depends_on), refs unique,
+ * every depends_on entry a ref of the flow or an existing job id, no cycle
+ * (the refs on or behind one are named). One exec op then inserts the flow
+ * and its jobs parents first (core/deps.c); a refused job rolls back all.
+ * Workload: flows are at most batch_max jobs; one context per request.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "baton/baton.h"
+#include "core/deps.h"
+#include "server/api_internal.h"
+
+struct flow_ctx {
+        struct exec_op op;
+        struct http_req *hr;
+        int64_t id; /* GET */
+        struct flow_req req;
+        struct flow_res res;
+        struct job_vec jobs; /* GET */
+};
+
+static void ctx_free(struct flow_ctx *c)
+{
+        for (int i = 0; c->req.items && i < c->req.n; i++)
+                flow_item_free(&c->req.items[i]);
+        for (int i = 0; c->res.jobs && i < c->req.n; i++)
+                job_free(&c->res.jobs[i].job);
+        free(c->req.items);
+        free(c->req.order);
+        free(c->res.jobs);
+        flow_rec_free(&c->res.flow);
+        job_vec_free(&c->jobs);
+        free(c);
+}
+
+/* "completed" when every job completed, "failed" when every job is terminal
+ * and one is not completed, "running" otherwise. */
+static const char *flow_state(const struct job *const *v, int n)
+{
+        bool all_terminal = true, all_completed = true;
+
+        for (int i = 0; i < n; i++) {
+                all_terminal = all_terminal && job_state_terminal(v[i]->state);
+                all_completed = all_completed && v[i]->state == JOB_COMPLETED;
+        }
+        if (all_completed)
+                return "completed";
+        return all_terminal ? "failed" : "running";
+}
+
+static void flow_json(struct jw *w, const struct flow_rec *f, const struct job *const *v, int n)
+{
+        char id[API_ID_LEN];
+
+        jw_obj_open(w);
+        jw_key(w, "flow");
+        jw_obj_open(w);
+        api_id_format(f->id, id);
+        jw_kstr(w, "id", id);
+        jw_kstr(w, "state", flow_state(v, n));
+        jw_ktime(w, "created_at", f->created_at_ms);
+        jw_key(w, "jobs");
+        jw_arr_open(w);
+        for (int i = 0; i < n; i++)
+                api_job_json(w, v[i], false);
+        jw_arr_close(w);
+        jw_obj_close(w);
+        jw_obj_close(w);
+}
+
+static void reply_flow(struct http_req *hr, int status, const struct flow_rec *f,
+                       const struct job *const *v, int n)
+{
+        struct jw w;
+
+        jw_init(&w, http_out(hr->srv));
+        flow_json(&w, f, v, n);
+        api_reply_jw(hr, status, &w);
+}
+
+/* ---- POST /v1/flows ---- */
+
+static int create_fn(struct txn *tx, struct exec_op *op)
+{
+        struct flow_ctx *c = container_of(op, struct flow_ctx, op);
+
+        return flow_create(tx, &c->req, &c->res);
+}
+
+static void create_done(struct exec_op *op)
+{
+        struct flow_ctx *c = container_of(op, struct flow_ctx, op);
+        const struct job **v;
+        char f[64];
+
+        if (op->rc == BATON_EINVAL && c->res.failed >= 0 && c->res.bad_dep >= 0) {
+                snprintf(f, sizeof(f), "jobs[%d].depends_on[%d]", c->res.failed, c->res.bad_dep);
+                http_reply_error(c->hr, 400, "unknown_dependency", f,
+                                 "%s is not a job of this tenant", f);
+        } else if (op->rc == BATON_ERANGE && c->res.failed >= 0) {
+                snprintf(f, sizeof(f), "jobs[%d].run_at", c->res.failed);
+                http_reply_error(c->hr, 400, "delay_ms_out_of_range", f,
+                                 "%s is further ahead than the delay limit", f);
+        } else if (op->rc) {
+                api_reply_rc(c->hr, op->rc, "flow");
+        } else if (!(v = calloc((size_t)c->req.n, sizeof(*v)))) {
+                http_reply_rc(c->hr, BATON_ENOMEM, NULL);
+        } else {
+                for (int i = 0; i < c->req.n; i++)
+                        v[i] = &c->res.jobs[i].job;
+                reply_flow(c->hr, 201, &c->res.flow, v, c->req.n);
+                free(v);
+        }
+        ctx_free(c);
+}
+
+/* The jobs array: 1..batch_max job objects. */
+static int flow_items(struct http_req *hr, json_t **jobs, struct verr *e)
+{
+        const struct limits *l = hr->srv->limits;
+
+        *jobs = json_object_get(hr->body, "jobs");
+        if (!*jobs || json_is_null(*jobs))
+                return verr_set(e, BATON_EINVAL, 400, "missing_field", "jobs", "jobs is required");
+        if (!json_is_array(*jobs) || json_array_size(*jobs) == 0)
+                return verr_set(e, BATON_EINVAL, 400, "invalid_field", "jobs",
+                                "jobs must be a non-empty array of job objects");
+        if (json_array_size(*jobs) > (size_t)l->batch_max)
+                return verr_set(e, BATON_ETOOBIG, 413, "batch_too_large", "jobs",
+                                "jobs holds %zu jobs; the limit is %d", json_array_size(*jobs),
+                                l->batch_max);
+        return 0;
+}
+
+/* Reads ref and the enqueue fields of item i (depends_on is read later, when
+ * every ref is known). */
+static int parse_item(struct http_req *hr, json_t *obj, int i, int64_t now_ms, struct flow_item *it,
+                      struct verr *e)
+{
+        char prefix[32], f[64];
+        const char *ref;
+        json_t *copy;
+        int rc;
+
+        snprintf(prefix, sizeof(prefix), "jobs[%d]", i);
+        if (!json_is_object(obj))
+                return verr_set(e, BATON_EINVAL, 400, "invalid_field", prefix,
+                                "%s must be a job object", prefix);
+        rc = api_get_str(obj, prefix, "ref", true, &ref, e);
+        if (rc)
+                return rc;
+        if (!*ref || strlen(ref) > 128) {
+                api_field(f, sizeof(f), prefix, "ref");
+                return verr_set(e, BATON_EINVAL, 400, "invalid_field", f,
+                                "%s must be 1 to 128 characters", f);
+        }
+        if (!(it->ref = strdup(ref)))
+                return verr_set(e, BATON_ENOMEM, 500, "internal", prefix, "out of memory");
+        copy = json_copy(obj);
+        if (!copy)
+                return verr_set(e, BATON_ENOMEM, 500, "internal", prefix, "out of memory");
+        json_object_del(copy, "depends_on");
+        json_object_del(copy, "ref");
+        rc = api_enqueue_parse(hr->srv->limits, copy, prefix, hr->tenant, hr->request_id, now_ms,
+                               &it->req, e);
+        json_decref(copy);
+        return rc;
+}
+
+static int find_ref(const struct flow_req *r, const char *ref)
+{
+        for (int i = 0; i < r->n; i++)
+                if (strcmp(r->items[i].ref, ref) == 0)
+                        return i;
+        return -1;
+}
+
+/* depends_on of item i: refs of the flow or existing job ids, no repeats. */
+static int parse_item_deps(struct flow_req *r, json_t *obj, int i, struct verr *e)
+{
+        struct flow_item *it = &r->items[i];
+        json_t *v = json_object_get(obj, "depends_on");
+        char prefix[32], f[96];
+        size_t n;
+        int rc;
+
+        snprintf(prefix, sizeof(prefix), "jobs[%d]", i);
+        if (!v || json_is_null(v))
+                return 0;
+        rc = api_deps_check_array(v, prefix, e);
+        if (rc)
+                return rc;
+        n = json_array_size(v);
+        it->dep_ref = calloc(n ? n : 1, sizeof(*it->dep_ref));
+        it->dep_id = calloc(n ? n : 1, sizeof(*it->dep_id));
+        if (!it->dep_ref || !it->dep_id)
+                return verr_set(e, BATON_ENOMEM, 500, "internal", prefix, "out of memory");
+        for (size_t k = 0; k < n; k++) {
+                json_t *d = json_array_get(v, k);
+                int ref = json_is_string(d) ? find_ref(r, json_string_value(d)) : -1;
+                int64_t id = 0;
+
+                snprintf(f, sizeof(f), "%s.depends_on[%zu]", prefix, k);
+                if (ref < 0 && api_dep_id(d, &id) != 0)
+                        return verr_set(e, BATON_EINVAL, 400, "unknown_ref", f,
+                                        "%s is neither a ref of this flow nor a job id", f);
+                if (ref == i)
+                        return verr_set(e, BATON_EINVAL, 400, "dependency_cycle", f,
+                                        "%s: job %s depends on itself", f, it->ref);
+                for (int m = 0; m < it->n_deps; m++)
+                        if ((ref >= 0 && it->dep_ref[m] == ref) ||
+                            (ref < 0 && it->dep_ref[m] < 0 && it->dep_id[m] == id))
+                                return verr_set(e, BATON_EINVAL, 400, "invalid_field", f,
+                                                "%s repeats a parent", f);
+                it->dep_ref[it->n_deps] = ref;
+                it->dep_id[it->n_deps] = id;
+                it->n_deps++;
+        }
+        return 0;
+}
+
+/* Orders the items parents first; a cycle is refused naming its refs. */
+static int order_items(struct flow_req *r, struct verr *e)
+{
+        int **parents = calloc((size_t)r->n, sizeof(*parents));
+        int *np = calloc((size_t)r->n, sizeof(*np));
+        bool *bad = calloc((size_t)r->n, sizeof(*bad));
+        int rc = 0;
+
+        r->order = calloc((size_t)r->n, sizeof(*r->order));
+        if (!parents || !np || !bad || !r->order) {
+                rc = verr_set(e, BATON_ENOMEM, 500, "internal", "jobs", "out of memory");
+                goto out;
+        }
+        for (int i = 0; i < r->n && !rc; i++) {
+                struct flow_item *it = &r->items[i];
+                parents[i] = calloc((size_t)(it->n_deps ? it->n_deps : 1), sizeof(int));
+                if (!parents[i]) {
+                        rc = verr_set(e, BATON_ENOMEM, 500, "internal", "jobs", "out of memory");
+                        break;
+                }
+                for (int k = 0; k < it->n_deps; k++)
+                        if (it->dep_ref[k] >= 0)
+                                parents[i][np[i]++] = it->dep_ref[k];
+        }
+        if (!rc && deps_order(r->n, parents, np, r->order, bad) != 0) {
+                char refs[256] = "";
+                size_t len = 0;
+                for (int i = 0; i < r->n && len + 4 < sizeof(refs); i++) {
+                        if (!bad[i])
+                                continue;
+                        int w = snprintf(refs + len, sizeof(refs) - len, "%s%s", len ? ", " : "",
+                                         r->items[i].ref);
+                        len = w > 0 && (size_t)w < sizeof(refs) - len ? len + (size_t)w
+                                                                      : sizeof(refs) - 1;
+                }
+                rc = verr_set(e, BATON_EINVAL, 400, "dependency_cycle", "jobs",
+                              "the jobs form a cycle: %s", refs);
+        }
+out:
+        for (int i = 0; parents && i < r->n; i++)
+                free(parents[i]);
+        free(parents);
+        free(np);
+        free(bad);
+        return rc;
+}
+
+static int parse_flow(struct http_req *hr, struct flow_ctx *c, struct verr *e)
+{
+        int64_t now_ms = clock_wall_ms(hr->srv->clock);
+        struct flow_req *r = &c->req;
+        json_t *jobs;
+        char f[64];
+        int rc = flow_items(hr, &jobs, e);
+
+        if (rc)
+                return rc;
+        r->tenant = hr->tenant;
+        r->request_id = hr->request_id;
+        r->items = calloc(json_array_size(jobs), sizeof(*r->items));
+        c->res.jobs = calloc(json_array_size(jobs), sizeof(*c->res.jobs));
+        if (!r->items || !c->res.jobs)
+                return verr_set(e, BATON_ENOMEM, 500, "internal", "jobs", "out of memory");
+        r->n = (int)json_array_size(jobs);
+        for (int i = 0; i < r->n && !rc; i++) {
+                rc = parse_item(hr, json_array_get(jobs, (size_t)i), i, now_ms, &r->items[i], e);
+                if (!rc && find_ref(r, r->items[i].ref) != i) {
+                        snprintf(f, sizeof(f), "jobs[%d].ref", i);
+                        rc = verr_set(e, BATON_EINVAL, 400, "duplicate_ref", f,
+                                      "%s repeats the ref %s", f, r->items[i].ref);
+                }
+        }
+        for (int i = 0; i < r->n && !rc; i++)
+                rc = parse_item_deps(r, json_array_get(jobs, (size_t)i), i, e);
+        if (!rc)
+                rc = order_items(r, e);
+        return rc;
+}
+
+void api_flows_create(struct http_req *hr)
+{
+        struct flow_ctx *c = calloc(1, sizeof(*c));
+        struct verr e;
+
+        if (!c) {
+                http_reply_rc(hr, BATON_ENOMEM, NULL);
+                return;
+        }
+        c->hr = hr;
+        c->res.failed = -1;
+        c->res.bad_dep = -1;
+        c->op.fn = create_fn;
+        c->op.done = create_done;
+        if (parse_flow(hr, c, &e)) {
+                http_reply_verr(hr, &e);
+                ctx_free(c);
+                return;
+        }
+        if (api_submit(hr, &c->op))
+                ctx_free(c);
+}
+
+/* ---- GET /v1/flows/{id} ---- */
+
+static int get_fn(struct txn *tx, struct exec_op *op)
+{
+        struct flow_ctx *c = container_of(op, struct flow_ctx, op);
+
+        return flow_read(tx, c->hr->tenant, c->id, &c->res.flow, &c->jobs);
+}
+
+static void get_done(struct exec_op *op)
+{
+        struct flow_ctx *c = container_of(op, struct flow_ctx, op);
+        const struct job **v;
+
+        if (op->rc) {
+                api_reply_rc(c->hr, op->rc, "flow");
+        } else if (!(v = calloc((size_t)(c->jobs.n ? c->jobs.n : 1), sizeof(*v)))) {
+                http_reply_rc(c->hr, BATON_ENOMEM, NULL);
+        } else {
+                for (int i = 0; i < c->jobs.n; i++)
+                        v[i] = &c->jobs.v[i];
+                reply_flow(c->hr, 200, &c->res.flow, v, c->jobs.n);
+                free(v);
+        }
+        ctx_free(c);
+}
+
+void api_flows_get(struct http_req *hr)
+{
+        struct flow_ctx *c = calloc(1, sizeof(*c));
+        struct verr e;
+
+        if (!c) {
+                http_reply_rc(hr, BATON_ENOMEM, NULL);
+                return;
+        }
+        c->hr = hr;
+        c->op.fn = get_fn;
+        c->op.done = get_done;
+        if (api_path_id(hr, 0, &c->id, &e)) {
+                http_reply_verr(hr, &e);
+                ctx_free(c);
+                return;
+        }
+        if (api_submit(hr, &c->op))
+                ctx_free(c);
+}

@@ -1,0 +1,374 @@
+/*
+ * test_deps.c: job dependencies of core/deps.c and core/jobs.c on a real
+ * SQLite store with a fake clock: the pure helpers (parent lists as JSON
+ * text, the topological order of a flow with cycle detection), a diamond that
+ * runs in order, a dead parent cancelling its child and grandchild with
+ * parent_failed, the "run" policy, a parent completed before the child was
+ * enqueued, an unknown parent refused with its index, a claim carrying the
+ * parents' results, and a flow that rolls back as a whole.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "baton/baton.h"
+#include "common/clock.h"
+#include "core/deps.h"
+#include "core/jobs.h"
+#include "core/validate.h"
+#include "store/store.h"
+
+#define T0 1795424452000LL
+
+struct env {
+        char dir[64];
+        struct store *st;
+        const struct store_ops *ops;
+        struct clock_fake clock;
+        struct limits limits;
+        struct txn tx;
+};
+
+static int setup(void **state)
+{
+        struct env *e = calloc(1, sizeof(*e));
+        struct store_opts o = {0};
+
+        snprintf(e->dir, sizeof(e->dir), "/tmp/baton-deps-XXXXXX");
+        assert_non_null(mkdtemp(e->dir));
+        o.uri = e->dir;
+        o.busy_timeout_ms = 1000;
+        e->ops = &store_sqlite_ops;
+        assert_int_equal(e->ops->open(&o, &e->st), 0);
+        clock_fake_init(&e->clock, T0);
+        limits_default(&e->limits);
+        *state = e;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        struct env *e = *state;
+        char cmd[128];
+
+        e->ops->close(e->st);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", e->dir);
+        assert_int_equal(system(cmd), 0);
+        free(e);
+        return 0;
+}
+
+static struct txn *begin(struct env *e)
+{
+        memset(&e->tx, 0, sizeof(e->tx));
+        e->tx.st = e->st;
+        e->tx.ops = e->ops;
+        e->tx.clock = &e->clock.clock;
+        e->tx.limits = &e->limits;
+        e->tx.now_ms = clock_wall_ms(&e->clock.clock);
+        assert_int_equal(e->ops->begin(e->st), 0);
+        return &e->tx;
+}
+
+static void commit(struct env *e)
+{
+        assert_int_equal(e->ops->commit(e->st), 0);
+        txn_effects_free(&e->tx.fx);
+}
+
+static void fill_req(struct env *e, struct enqueue_req *req, const char *q, const int64_t *deps,
+                     int n, int policy)
+{
+        struct verr verr;
+
+        memset(req, 0, sizeof(*req));
+        req->job.tenant = strdup("default");
+        req->job.queue = strdup(q);
+        req->job.type = strdup("t");
+        req->job.payload = strdup("{}");
+        req->job.priority = PRIO_NORMAL;
+        req->job.max_attempts = 1;
+        req->job.backoff.type = BACKOFF_NONE;
+        req->job.on_parent_failure = policy;
+        if (n) {
+                req->depends_on = malloc((size_t)n * sizeof(*deps));
+                memcpy(req->depends_on, deps, (size_t)n * sizeof(*deps));
+                req->n_depends_on = n;
+        }
+        assert_int_equal(validate_enqueue(&e->limits, "", req, &verr), 0);
+}
+
+static void free_req(struct enqueue_req *req)
+{
+        job_free(&req->job);
+        free(req->depends_on);
+}
+
+/* Enqueues on q with parents deps; returns the id (0 on error, *rc set). */
+static int64_t enq(struct env *e, const char *q, const int64_t *deps, int n, int policy, int *rc,
+                   int *bad)
+{
+        struct enqueue_req req;
+        struct enqueue_res res;
+        int64_t id = 0;
+        int r;
+
+        fill_req(e, &req, q, deps, n, policy);
+        r = job_enqueue(begin(e), &req, &res);
+        if (r)
+                assert_int_equal(e->ops->rollback(e->st), 0), txn_effects_free(&e->tx.fx);
+        else
+                commit(e);
+        if (rc)
+                *rc = r;
+        else
+                assert_int_equal(r, 0);
+        if (bad)
+                *bad = res.bad_dep;
+        if (!r)
+                id = res.job.id;
+        job_free(&res.job);
+        free_req(&req);
+        return id;
+}
+
+static int state_of(struct env *e, int64_t id, char *reason, size_t cap)
+{
+        struct job j;
+        int s;
+
+        assert_int_equal(job_read(begin(e), "default", id, &j), 0);
+        commit(e);
+        s = j.state;
+        if (reason)
+                snprintf(reason, cap, "%s", j.cancel_reason ? j.cancel_reason : "");
+        job_free(&j);
+        return s;
+}
+
+/* Claims at most one job of q; returns its id (0 none), parents text copied. */
+static int64_t claim1(struct env *e, const char *q, char *lease, char *parents, size_t cap)
+{
+        struct claim_req c = {"default", q, "w", 1, 0};
+        struct job_vec jv = {0};
+        int64_t id = 0;
+
+        assert_int_equal(job_claim(begin(e), &c, &jv), 0);
+        commit(e);
+        if (jv.n == 1) {
+                id = jv.v[0].id;
+                snprintf(lease, 64, "%s", jv.v[0].lease);
+                if (parents)
+                        snprintf(parents, cap, "%s", jv.v[0].parents ? jv.v[0].parents : "");
+        }
+        job_vec_free(&jv);
+        return id;
+}
+
+static void settle(struct env *e, int64_t id, const char *lease, bool ok, const char *result)
+{
+        struct settle_req s = {
+            "default",          id,    lease, ok ? SETTLED_COMPLETE : SETTLED_FAIL, result,
+            ok ? NULL : "boom", false, -1};
+        struct settle_res r;
+
+        assert_int_equal(job_settle(begin(e), &s, &r), 0);
+        commit(e);
+        job_free(&r.job);
+}
+
+static void test_ids_text(void **state)
+{
+        int64_t ids[] = {12, 7, 900000000000LL};
+        int64_t *back = NULL;
+        char *text = NULL;
+        int n = 0;
+
+        (void)state;
+        assert_int_equal(deps_ids_format(ids, 3, &text), 0);
+        assert_string_equal(text, "[\"12\",\"7\",\"900000000000\"]");
+        assert_int_equal(deps_ids_parse(text, &back, &n), 0);
+        assert_int_equal(n, 3);
+        assert_memory_equal(back, ids, sizeof(ids));
+        free(back);
+        free(text);
+        assert_int_equal(deps_ids_parse(NULL, &back, &n), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(parent_policy_parse("run"), PARENT_FAIL_RUN);
+        assert_int_equal(parent_policy_parse("cancel"), PARENT_FAIL_CANCEL);
+        assert_int_equal(parent_policy_parse("other"), -1);
+}
+
+static void test_order(void **state)
+{
+        /* d(3) <- b(1), c(2) <- a(0), listed children first. */
+        int pa[1] = {0}, pd[2] = {1, 2}, none[1] = {0};
+        int *parents[4] = {none, pa, pa, pd};
+        int np[4] = {0, 1, 1, 2};
+        int order[4];
+        bool cyc[4];
+        int pos[4];
+
+        (void)state;
+        assert_int_equal(deps_order(4, parents, np, order, cyc), 0);
+        for (int i = 0; i < 4; i++)
+                pos[order[i]] = i;
+        assert_true(pos[0] < pos[1] && pos[0] < pos[2] && pos[1] < pos[3] && pos[2] < pos[3]);
+        /* a -> b -> c -> b: b and c are on the cycle, d (behind it) too. */
+        int pb[2] = {0, 2}, pc[1] = {1}, pd2[1] = {2};
+        int *p2[4] = {none, pb, pc, pd2};
+        int np2[4] = {0, 2, 1, 1};
+        assert_int_equal(deps_order(4, p2, np2, order, cyc), BATON_EINVAL);
+        assert_false(cyc[0]);
+        assert_true(cyc[1] && cyc[2] && cyc[3]);
+}
+
+static void test_diamond(void **state)
+{
+        struct env *e = *state;
+        char lease[64], parents[512];
+        int64_t a = enq(e, "q", NULL, 0, 0, NULL, NULL);
+        int64_t ab[1] = {a};
+        int64_t b = enq(e, "q", ab, 1, 0, NULL, NULL);
+        int64_t c = enq(e, "q", ab, 1, 0, NULL, NULL);
+        int64_t bc[2] = {b, c};
+        int64_t d = enq(e, "q", bc, 2, 0, NULL, NULL);
+
+        assert_int_equal(state_of(e, b, NULL, 0), JOB_PENDING);
+        assert_int_equal(state_of(e, d, NULL, 0), JOB_PENDING);
+        assert_int_equal(claim1(e, "q", lease, NULL, 0), a);
+        assert_int_equal(claim1(e, "q", lease + 32, NULL, 0), 0); /* b, c wait */
+        settle(e, a, lease, true, "{\"v\":\"a\"}");
+        assert_int_equal(state_of(e, b, NULL, 0), JOB_QUEUED);
+        assert_int_equal(state_of(e, c, NULL, 0), JOB_QUEUED);
+        assert_int_equal(claim1(e, "q", lease, parents, sizeof(parents)), b);
+        assert_non_null(strstr(parents, "\"result\":{\"v\":\"a\"}"));
+        settle(e, b, lease, true, "1");
+        assert_int_equal(state_of(e, d, NULL, 0), JOB_PENDING); /* c not done yet */
+        assert_int_equal(claim1(e, "q", lease, NULL, 0), c);
+        settle(e, c, lease, true, "2");
+        assert_int_equal(claim1(e, "q", lease, parents, sizeof(parents)), d);
+        assert_non_null(strstr(parents, "\"result\":1"));
+        assert_non_null(strstr(parents, "\"result\":2"));
+        settle(e, d, lease, true, NULL);
+        /* A parent completed before the child arrives counts as satisfied. */
+        int64_t dd[1] = {d};
+        int64_t late = enq(e, "q", dd, 1, 0, NULL, NULL);
+        assert_int_equal(state_of(e, late, NULL, 0), JOB_QUEUED);
+}
+
+static void test_parent_dead(void **state)
+{
+        struct env *e = *state;
+        char lease[64], why[64];
+        int64_t a = enq(e, "q", NULL, 0, 0, NULL, NULL);
+        int64_t pa[1] = {a};
+        int64_t child = enq(e, "q", pa, 1, PARENT_FAIL_CANCEL, NULL, NULL);
+        int64_t pc[1] = {child};
+        int64_t grand = enq(e, "q", pc, 1, PARENT_FAIL_CANCEL, NULL, NULL);
+        int64_t runner = enq(e, "q", pa, 1, PARENT_FAIL_RUN, NULL, NULL);
+
+        assert_int_equal(claim1(e, "q", lease, NULL, 0), a);
+        settle(e, a, lease, false, NULL);
+        assert_int_equal(state_of(e, a, NULL, 0), JOB_DEAD);
+        assert_int_equal(state_of(e, child, why, sizeof(why)), JOB_CANCELLED);
+        assert_string_equal(why, "parent_failed");
+        assert_int_equal(state_of(e, grand, why, sizeof(why)), JOB_CANCELLED);
+        assert_string_equal(why, "parent_failed");
+        assert_int_equal(state_of(e, runner, NULL, 0), JOB_QUEUED);
+        /* Enqueued after the parent died: cancelled at once, or run. */
+        int64_t late = enq(e, "q", pa, 1, PARENT_FAIL_CANCEL, NULL, NULL);
+        assert_int_equal(state_of(e, late, why, sizeof(why)), JOB_CANCELLED);
+        int64_t late_run = enq(e, "q", pa, 1, PARENT_FAIL_RUN, NULL, NULL);
+        assert_int_equal(state_of(e, late_run, NULL, 0), JOB_QUEUED);
+}
+
+static void test_run_policy_waits_for_all(void **state)
+{
+        struct env *e = *state;
+        int64_t a = enq(e, "q", NULL, 0, 0, NULL, NULL);
+        int64_t b = enq(e, "q", NULL, 0, 0, NULL, NULL);
+        int64_t ab[2] = {a, b};
+        int64_t child = enq(e, "q", ab, 2, PARENT_FAIL_RUN, NULL, NULL);
+        struct job j;
+
+        assert_int_equal(job_cancel(begin(e), "default", a, &j), 0);
+        commit(e);
+        job_free(&j);
+        assert_int_equal(state_of(e, child, NULL, 0), JOB_PENDING); /* b still queued */
+        assert_int_equal(job_cancel(begin(e), "default", b, &j), 0);
+        commit(e);
+        job_free(&j);
+        assert_int_equal(state_of(e, child, NULL, 0), JOB_QUEUED);
+}
+
+static void test_unknown_parent(void **state)
+{
+        struct env *e = *state;
+        int64_t a = enq(e, "q", NULL, 0, 0, NULL, NULL);
+        int64_t bad[2] = {a, a + 1000};
+        int rc = 0, idx = -1;
+
+        assert_int_equal(enq(e, "q", bad, 2, 0, &rc, &idx), 0);
+        assert_int_equal(rc, BATON_EINVAL);
+        assert_int_equal(idx, 1);
+}
+
+static void test_flow_rolls_back(void **state)
+{
+        struct env *e = *state;
+        struct flow_item items[2];
+        struct enqueue_res res[2];
+        int order[2] = {0, 1};
+        struct flow_req req = {"default", NULL, 2, items, order};
+        struct flow_res out = {.jobs = res};
+        struct job_filter f = {"default", "fq", -1, NULL, 0, 100};
+        struct job_vec jv = {0};
+        int rc;
+
+        memset(items, 0, sizeof(items));
+        memset(res, 0, sizeof(res));
+        for (int i = 0; i < 2; i++) {
+                fill_req(e, &items[i].req, "fq", NULL, 0, 0);
+                items[i].ref = strdup(i ? "b" : "a");
+                items[i].dep_ref = calloc(1, sizeof(int));
+                items[i].dep_id = calloc(1, sizeof(int64_t));
+        }
+        items[1].n_deps = 1;
+        items[1].dep_ref[0] = -1;
+        items[1].dep_id[0] = 999999; /* no such job */
+        rc = flow_create(begin(e), &req, &out);
+        assert_int_equal(rc, BATON_EINVAL);
+        assert_int_equal(out.failed, 1);
+        assert_int_equal(out.bad_dep, 0);
+        assert_int_equal(e->ops->rollback(e->st), 0);
+        txn_effects_free(&e->tx.fx);
+        assert_int_equal(job_query(begin(e), &f, &jv), 0);
+        commit(e);
+        assert_int_equal(jv.n, 0);
+        job_vec_free(&jv);
+        for (int i = 0; i < 2; i++) {
+                job_free(&res[i].job);
+                flow_item_free(&items[i]);
+        }
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_ids_text),
+            cmocka_unit_test(test_order),
+            cmocka_unit_test_setup_teardown(test_diamond, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_parent_dead, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_run_policy_waits_for_all, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_unknown_parent, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_flow_rolls_back, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
