@@ -57,9 +57,10 @@ const char *baton_strerror(int rc);
  *
  * Ownership: every object handed out through an out-parameter (struct baton_job,
  * struct baton_jobs, struct baton_queue, struct baton_queues, struct baton_key,
- * struct baton_keys, struct baton_audit, response bodies of baton_request)
- * belongs to the caller and is released with the matching
- * *_free function; all strings inside such an object belong to it and stay
+ * struct baton_keys, struct baton_audit, response bodies of baton_request, the
+ * JSON answers of the cron, timer and flow calls) belongs to the caller and is
+ * released with the matching *_free function (free() for response bodies and
+ * JSON answers); all strings inside such an object belong to it and stay
  * valid until it is freed. Input strings are only read during the call.
  * JSON-valued inputs (payload, result, progress, backoff, extra) are JSON text
  * that is sent as given: the library does not parse it, the server validates it
@@ -237,6 +238,12 @@ struct baton_enqueue_opts {
         const char *request_id;
         const char *execution_id;
         const char *traceparent;
+        /* Parent job ids (docs/api.md "Dependencies and flows"): the job stays
+         * pending until every parent completed. n_depends_on 0 = none (the
+         * array is then not read); the server allows up to 100. */
+        const char *const *depends_on;
+        size_t n_depends_on;
+        const char *on_parent_failure; /* "cancel" (server default) or "run" */
         /* JSON object text whose members are added to the job as they are, for
          * fields this struct does not name. NULL = none. */
         const char *extra;
@@ -515,6 +522,42 @@ int baton_cron_preview(struct baton_client *c, const char *request, char **answe
 /* PUT /v1/cron: applies a registry {"schedules": [...], "prune": bool}. Needs
  * a server with the registry route (older ones answer 404/405). */
 int baton_cron_apply(struct baton_client *c, const char *registry, char **answer);
+
+/* ---- durable timers and flows ----
+ *
+ * JSON pass-through calls like the cron ones (docs/api.md "Timers" and
+ * "Dependencies and flows" list the members): a timer definition and a flow
+ * are JSON text sent as given; every answer is the server's JSON object,
+ * handed back in *answer (NUL-terminated, owned by the caller, released with
+ * free(); NULL on failure; answer may be NULL to discard it). key is a timer
+ * key (percent-encoded by the library); id a flow id. */
+
+/* PUT /v1/timers/{key}: creates (version 1) or moves a timer. definition is
+ * {"queue", "type", "payload", "fire_at" | "delay_ms", "if_version",
+ * "priority", "max_attempts", "backoff", "lease_ms"}; the answer is the timer
+ * object. BATON_ECONFLICT (code version_mismatch) when if_version does not
+ * match, BATON_ENOTFOUND when if_version >= 1 names a missing key. */
+int baton_timer_put(struct baton_client *c, const char *key, const char *definition, char **answer);
+/* GET /v1/timers/{key}: the timer object; BATON_ENOTFOUND when absent. */
+int baton_timer_get(struct baton_client *c, const char *key, char **answer);
+/* GET /v1/timers: {"timers": [...], "next"} in key order, every state.
+ * prefix NULL = all, limit 0 = server default, after = the previous page's
+ * "next" or NULL. */
+int baton_timer_list(struct baton_client *c, const char *prefix, int limit, const char *after,
+                     char **answer);
+/* DELETE /v1/timers/{key}[?if_version=N]: cancels the scheduled version; the
+ * answer is the timer. if_version 0 = no check; otherwise the timer must be at
+ * that version (BATON_ECONFLICT, code version_mismatch). A timer whose current
+ * version already fired gives BATON_ESTATE (invalid_state). */
+int baton_timer_cancel(struct baton_client *c, const char *key, int64_t if_version, char **answer);
+/* POST /v1/flows: flow is {"jobs": [{"ref", "queue", "type", "depends_on":
+ * [refs or ids], ...}, ...]}, inserted atomically; the answer is {"flow": {"id",
+ * "state", "created_at", "jobs": [...]}}. Errors name the field
+ * (jobs[i].depends_on[k]) in baton_client_last_error. */
+int baton_flow_create(struct baton_client *c, const char *flow, char **answer);
+/* GET /v1/flows/{id}: {"flow": {...}} with every job's current state; "state"
+ * is running, completed or failed. BATON_ENOTFOUND when absent. */
+int baton_flow_get(struct baton_client *c, const char *id, char **answer);
 
 #ifdef __cplusplus
 }

@@ -64,6 +64,11 @@ enum cli_opt {
         O_PRUNE,
         O_CRON,
         O_NFIRES,
+        O_PAYLOAD,
+        O_FIRE_AT,
+        O_IF_VERSION,
+        O_PREFIX,
+        O_DEPENDS_ON,
         O_COUNT
 };
 
@@ -124,7 +129,7 @@ void print_key(const json_t *key);
 void print_key_table(const json_t *keys);
 void print_audit_table(const json_t *entries);
 
-/* Commands in other files (admin.c, work.c, cron.c). */
+/* Commands in other files (admin.c, work.c, cron.c, timers.c). */
 int cmd_keys_create(struct cli *cli, struct cli_args *a);
 int cmd_keys_list(struct cli *cli, struct cli_args *a);
 int cmd_keys_revoke(struct cli *cli, struct cli_args *a);
@@ -141,6 +146,12 @@ int cmd_cron_run(struct cli *cli, struct cli_args *a);
 int cmd_cron_runs(struct cli *cli, struct cli_args *a);
 int cmd_cron_preview(struct cli *cli, struct cli_args *a);
 int cmd_cron_apply(struct cli *cli, struct cli_args *a);
+int cmd_timer_put(struct cli *cli, struct cli_args *a);
+int cmd_timer_get(struct cli *cli, struct cli_args *a);
+int cmd_timer_list(struct cli *cli, struct cli_args *a);
+int cmd_timer_cancel(struct cli *cli, struct cli_args *a);
+int cmd_flow_create(struct cli *cli, struct cli_args *a);
+int cmd_flow_get(struct cli *cli, struct cli_args *a);
 
 /* Reads JSON text given as an argument: the text itself, "-" for stdin or
  * "@FILE". Returns the text (in *text when it was read; the caller frees it)

@@ -2,7 +2,8 @@
  * main.c: the baton command. `baton [--url URL] [--json] <command> ...` operates
  * a batond server: health, enqueue, job get/list/cancel/retry, queue
  * list/get/pause/resume, dead list/replay/purge, keys create/list/revoke/rotate,
- * audit, cron schedules (cron.c), and `work`, which turns any program into a
+ * audit, cron schedules (cron.c), timers and flows (timers.c; enqueue
+ * --depends-on here), and `work`, which turns any program into a
  * worker (work.c). Each
  * command is one or a few HTTP calls through libbaton; output is
  * human-readable by default and the server's own JSON with --json. Exit codes
@@ -62,17 +63,20 @@ static const struct cmd cmds[] = {
      cmd_health},
     {"enqueue", NULL,
      "enqueue QUEUE TYPE [PAYLOAD|@FILE|-] [--priority P] [--delay-ms N] [--max-attempts N] "
-     "[--idempotency-key K] [--wait]",
+     "[--idempotency-key K] [--depends-on ID[,ID...]] [--wait]",
      "Enqueues one job. PAYLOAD is JSON text, @FILE reads it from a file, '-' from stdin;\n"
      "without one the payload is null.\n"
      "  --priority P          critical, high, normal (default) or low\n"
      "  --delay-ms N          run no earlier than N ms from now\n"
      "  --max-attempts N      tries before the job goes dead (server default 4)\n"
      "  --idempotency-key K   a repeat with the same key returns the original job\n"
+     "  --depends-on IDS      comma-separated parent job ids: the job stays pending until\n"
+     "                        every parent completed (cancelled if one fails)\n"
      "  --wait                wait until the job finishes; exit 0 when it completed,\n"
      "                        1 when it ended dead or cancelled",
-     OPT(O_PRIORITY) | OPT(O_DELAY) | OPT(O_IDEM) | OPT(O_WAIT) | OPT(O_MAX_ATTEMPTS), 2, 3, false,
-     cmd_enqueue},
+     OPT(O_PRIORITY) | OPT(O_DELAY) | OPT(O_IDEM) | OPT(O_WAIT) | OPT(O_MAX_ATTEMPTS) |
+         OPT(O_DEPENDS_ON),
+     2, 3, false, cmd_enqueue},
     {"job", "get", "job get ID", "Shows one job.", 0, 1, 1, false, cmd_job_get},
     {"job", "list", "job list [--queue Q] [--state S] [--type T] [--limit N] [--after CURSOR]",
      "Lists jobs, ascending by id, one page at a time (the next page's cursor is printed).",
@@ -167,6 +171,34 @@ static const struct cmd cmds[] = {
      "(PUT /v1/cron): creates and updates schedules; with --prune (or \"prune\": true in the\n"
      "file) also deletes the schedules the file does not name. FILE '-' reads stdin.",
      OPT(O_FILE) | OPT(O_PRUNE), 0, 0, false, cmd_cron_apply},
+    {"timer", "put",
+     "timer put KEY --queue Q --type T [--payload JSON|@FILE|-] (--fire-at RFC3339 | "
+     "--delay-ms N) [--if-version N] [--priority P] [--max-attempts N]",
+     "Creates a timer (version 1) or moves it to a new version (PUT /v1/timers/KEY). When it\n"
+     "fires, a job of type T with the payload is enqueued on queue Q.\n"
+     "  --fire-at T           fire at this RFC 3339 instant (a past one fires at once)\n"
+     "  --delay-ms N          fire N ms from now\n"
+     "  --if-version N        compare-and-set: only when the timer is at version N (0: only\n"
+     "                        create); otherwise refused with version_mismatch (exit 1)",
+     OPT(O_QUEUE) | OPT(O_TYPE) | OPT(O_PAYLOAD) | OPT(O_FIRE_AT) | OPT(O_DELAY) |
+         OPT(O_IF_VERSION) | OPT(O_PRIORITY) | OPT(O_MAX_ATTEMPTS),
+     1, 1, false, cmd_timer_put},
+    {"timer", "get", "timer get KEY", "Shows a timer: version, state, fire time, last job.", 0, 1,
+     1, false, cmd_timer_get},
+    {"timer", "list", "timer list [--prefix P] [--limit N] [--after KEY]",
+     "Lists timers in key order (every state), optionally those whose key starts with P.",
+     OPT(O_PREFIX) | OPT(O_LIMIT) | OPT(O_AFTER), 0, 0, false, cmd_timer_list},
+    {"timer", "cancel", "timer cancel KEY [--if-version N]",
+     "Cancels the scheduled version of a timer; it never fires. Refused (exit 1) when the\n"
+     "current version already fired (invalid_state) or is not N (version_mismatch).",
+     OPT(O_IF_VERSION), 1, 1, false, cmd_timer_cancel},
+    {"flow", "create", "flow create -f FILE|-",
+     "Creates a flow (POST /v1/flows): FILE is {\"jobs\": [{\"ref\", \"queue\", \"type\",\n"
+     "\"depends_on\": [refs or job ids], ...}]}; the whole DAG is inserted atomically.",
+     OPT(O_FILE), 0, 0, false, cmd_flow_create},
+    {"flow", "get", "flow get ID",
+     "Shows a flow: its state (running, completed, failed) and every job's ref, id and state.", 0,
+     1, 1, false, cmd_flow_get},
     {"work", NULL,
      "work --queue Q [--concurrency N] [--lease-ms M] [--timeout-ms T] [--grace-ms G] "
      "[--poll-ms P] [--worker ID] -- CMD [ARGS...]",
@@ -518,6 +550,29 @@ static int report_final(struct cli *cli, const json_t *job)
         return EXIT_REFUSED;
 }
 
+/* Sets req.depends_on to the ids of the comma-separated list ids (empty items
+ * are skipped); -1 when memory runs out or an id is not UTF-8. */
+static int set_depends_on(json_t *req, const char *ids)
+{
+        json_t *arr = json_array();
+        const char *p = ids;
+
+        if (!arr)
+                return -1;
+        while (*p) {
+                size_t n = strcspn(p, ",");
+
+                if (n > 0 && json_array_append_new(arr, json_stringn(p, n)) != 0) {
+                        json_decref(arr);
+                        return -1;
+                }
+                p += n;
+                if (*p == ',')
+                        p++;
+        }
+        return json_object_set_new(req, "depends_on", arr);
+}
+
 static int cmd_enqueue(struct cli *cli, struct cli_args *a)
 {
         json_t *req = NULL, *payload = NULL, *root = NULL, *job;
@@ -560,7 +615,8 @@ static int cmd_enqueue(struct cli *cli, struct cli_args *a)
             (a->opt[O_MAX_ATTEMPTS] &&
              json_object_set_new(req, "max_attempts", json_integer(max_attempts))) ||
             (a->opt[O_IDEM] &&
-             json_object_set_new(req, "idempotency_key", json_string(a->opt[O_IDEM])))) {
+             json_object_set_new(req, "idempotency_key", json_string(a->opt[O_IDEM]))) ||
+            (a->opt[O_DEPENDS_ON] && set_depends_on(req, a->opt[O_DEPENDS_ON]) != 0)) {
                 /* json_string refuses text that is not UTF-8. */
                 fprintf(stderr, "%s: arguments must be UTF-8 text\n", cli->prog);
                 rc = EXIT_USAGE;
@@ -893,6 +949,11 @@ static const struct optdef optdefs[] = {
     {"--prune", O_PRUNE, false},
     {"--cron", O_CRON, true},
     {"--count", O_NFIRES, true},
+    {"--payload", O_PAYLOAD, true},
+    {"--fire-at", O_FIRE_AT, true},
+    {"--if-version", O_IF_VERSION, true},
+    {"--prefix", O_PREFIX, true},
+    {"--depends-on", O_DEPENDS_ON, true},
 };
 
 /* Splits "--name=value"; returns the length of the name part. */

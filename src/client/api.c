@@ -135,6 +135,24 @@ static int write_job(struct sbuf *b, const struct baton_enqueue_opts *o)
                 rc = jo_str(b, "execution_id", o->execution_id);
         if (rc == 0 && o->traceparent)
                 rc = jo_str(b, "traceparent", o->traceparent);
+        if (rc == 0 && o->n_depends_on > 0) {
+                if (!o->depends_on)
+                        return BATON_EINVAL;
+                rc = jo_sep(b);
+                if (rc == 0)
+                        rc = sbuf_adds(b, "\"depends_on\":[");
+                for (size_t i = 0; rc == 0 && i < o->n_depends_on; i++) {
+                        if (!o->depends_on[i])
+                                return BATON_EINVAL;
+                        rc = jo_sep(b);
+                        if (rc == 0)
+                                rc = sbuf_json_str(b, o->depends_on[i]);
+                }
+                if (rc == 0)
+                        rc = sbuf_addc(b, ']');
+        }
+        if (rc == 0 && o->on_parent_failure)
+                rc = jo_str(b, "on_parent_failure", o->on_parent_failure);
         if (rc == 0 && o->extra) {
                 /* Splice the members of the extra object in: drop its braces. */
                 const char *s = o->extra, *e = o->extra + strlen(o->extra);

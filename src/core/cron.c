@@ -356,6 +356,14 @@ int cron_sched_build(const char *key, const char *cron, const char *timezone, in
         return 0;
 }
 
+int cron_preview_build(const char *key, const char *cron, const char *timezone, int gap, int fold,
+                       struct cron_sched *out, int64_t *interval_ms, bool *keyed, struct verr *e)
+{
+        *keyed = key && *key;
+        return cron_sched_build(*keyed ? key : "", cron, timezone, gap, fold, 0, out, interval_ms,
+                                e);
+}
+
 static void to_civil(const struct tz_civil *t, struct civil *c)
 {
         *c = (struct civil){t->year, t->month, t->day, t->hour, t->min, t->sec};
@@ -793,6 +801,8 @@ int cron_query(struct txn *tx, const char *tenant, const char *after, int limit,
         return rc;
 }
 
+static int record_paused(struct txn *tx, struct cron_rec *rec, const struct cron_spec *spec);
+
 int cron_set_paused(struct txn *tx, const char *tenant, const char *key, bool paused,
                     const char *note, struct cron_info *out)
 {
@@ -805,12 +815,17 @@ int cron_set_paused(struct txn *tx, const char *tenant, const char *key, bool pa
         if (paused) {
                 rc = str_set(&rec.pause_note, note);
         } else if (rec.paused) {
-                /* Resume never bursts: ticks missed while paused are not made up. */
+                /* Resume never bursts: ticks missed while paused are recorded
+                 * as skipped (reason paused), not made up. */
                 rc = spec_load(rec.spec, &spec);
+                if (!rc)
+                        rc = record_paused(tx, &rec, &spec);
                 if (!rc)
                         rec.next_fire_at_ms = next_after(key, &spec, tx->now_ms);
                 if (!rc)
                         rc = str_set(&rec.pause_note, NULL);
+                if (!rc)
+                        rc = tx->ops->cron_run_trim(tx->st, rec.tenant, rec.key, spec.history_max);
         }
         rec.paused = paused;
         if (!rc)
@@ -1015,59 +1030,134 @@ static int release_buffer(struct txn *tx, struct cron_rec *rec, const struct cro
         return rc;
 }
 
+/* Due ticks that end as skipped runs: the newest CRON_SKIP_RECORD_MAX are
+ * listed (a ring), the rest only counted. */
+struct missed {
+        int64_t ring[CRON_SKIP_RECORD_MAX];
+        int64_t total; /* ticks added to the ring */
+        int64_t lo;    /* the oldest still in the ring (older ones overwritten) */
+        int64_t extra; /* ticks passed over without being listed */
+        bool unknown;  /* the scan stopped early: more were passed over */
+};
+
+static void missed_add(struct missed *m, int64_t t)
+{
+        m->ring[m->total % CRON_SKIP_RECORD_MAX] = t;
+        m->total++;
+        if (m->total - m->lo > CRON_SKIP_RECORD_MAX)
+                m->lo = m->total - CRON_SKIP_RECORD_MAX;
+}
+
+/* The newest listed tick, taken out of the ring (0 = none). */
+static int64_t missed_pop(struct missed *m)
+{
+        if (m->total == m->lo)
+                return 0;
+        m->total--;
+        return m->ring[m->total % CRON_SKIP_RECORD_MAX];
+}
+
+/* How many ticks m stands for. */
+static int64_t missed_count(const struct missed *m)
+{
+        return m->total + m->extra;
+}
+
+/* Records the ticks of m as skipped runs with reason, oldest first: at most
+ * CRON_SKIP_RECORD_MAX rows; the oldest row's reason says how many more were
+ * not listed. */
+static int missed_record(struct txn *tx, struct cron_rec *rec, const struct cron_spec *spec,
+                         const struct missed *m, const char *reason)
+{
+        int64_t n = m->total - m->lo, first = m->lo, more = m->lo + m->extra;
+        char note[96];
+        bool dup;
+        int rc = 0;
+
+        for (int64_t i = 0; !rc && i < n; i++) {
+                const char *why = reason;
+                if (i == 0 && (more > 0 || m->unknown)) {
+                        snprintf(note, sizeof(note), "%s (%s%lld more missed)", reason,
+                                 m->unknown ? "over " : "", (long long)more);
+                        why = note;
+                }
+                rc = record_run(tx, rec, spec, m->ring[(first + i) % CRON_SKIP_RECORD_MAX],
+                                "schedule", "skipped", why, NULL, NULL, NULL, &dup);
+        }
+        return rc;
+}
+
 /* The fires of the due ticks of rec (next_fire_at <= now) under the misfire
- * policy, then the schedule advanced past now. */
+ * policy, then the schedule advanced past now. Every due tick ends in one
+ * outcome: the newest tick inside the grace fires (schedule); the others are
+ * missed and fire (catchup) or are recorded skipped (misfire) per the policy,
+ * with at most catchup_max fires and CRON_SKIP_RECORD_MAX skipped rows. */
 static int fire_due(struct txn *tx, struct cron_rec *rec, const struct cron_spec *spec,
                     const struct cron_sched *cs, struct cron_tick_res *res)
 {
         int64_t now = tx->now_ms, grace_from = now - CRON_MISFIRE_GRACE_MS;
         int64_t window_from = spec->catchup_window_ms ? now - spec->catchup_window_ms : INT64_MIN;
-        int64_t t = rec->next_fire_at_ms, ontime = 0, last_missed = 0, last_in_window = 0, nx;
+        int64_t t = rec->next_fire_at_ms, ontime = 0, late = 0, nx;
         int64_t catchup[CRON_CATCHUP_MAX_MAX];
+        struct missed *m = calloc(1, sizeof(*m));
+        bool all = spec->misfire == CRON_MISFIRE_FIRE_ALL;
         int n_catchup = 0, i;
-        bool going = false, dup;
-        int rc;
+        bool going = false;
+        int rc = 0;
 
+        if (!m)
+                return BATON_ENOMEM;
         for (i = 0; t && t <= now && i < SCAN_MAX; i++) {
+                /* The newest tick inside the grace is on time; a tick it
+                 * supersedes is missed like an older one. */
                 if (t > grace_from) {
+                        late = ontime;
                         ontime = t;
                 } else {
-                        last_missed = t;
-                        if (t >= window_from) {
-                                last_in_window = t;
-                                if (n_catchup < spec->catchup_max)
-                                        catchup[n_catchup++] = t;
-                        }
+                        late = t;
                 }
+                if (late && all && late >= window_from && n_catchup < spec->catchup_max)
+                        catchup[n_catchup++] = late;
+                else if (late)
+                        missed_add(m, late);
+                late = 0;
                 if (cron_sched_next(cs, t, &nx))
                         nx = 0;
                 if (cs->expr.every_ms > 0 && !cs->expr.every_days && nx && nx <= grace_from &&
-                    spec->misfire != CRON_MISFIRE_FIRE_ALL) {
-                        /* Jump over a long outage of a short @every. */
-                        int64_t k = (grace_from - nx) / cs->expr.every_ms;
-                        nx += k * cs->expr.every_ms;
+                    !all) {
+                        /* Jump over a long outage of a short @every to the
+                         * last ticks listed: those jumped over are counted. */
+                        int64_t k =
+                            (grace_from - nx) / cs->expr.every_ms - (CRON_SKIP_RECORD_MAX - 1);
+                        if (k > 0) {
+                                nx += k * cs->expr.every_ms;
+                                m->extra += k;
+                        }
                 }
                 t = nx;
         }
         if (i == SCAN_MAX && t && t <= now) {
                 /* Too many missed ticks to list: continue from now. */
-                if (cron_sched_next(cs, grace_from, &ontime) || ontime > now)
-                        ontime = 0;
+                int64_t at;
+                m->unknown = true;
+                if (cron_sched_next(cs, ontime ? ontime : grace_from, &at) || at > now)
+                        at = 0;
+                if (at && ontime)
+                        missed_add(m, ontime);
+                if (at)
+                        ontime = at;
                 if (cron_sched_next(cs, now, &t))
                         t = 0;
         }
         rc = run_going(tx, rec, &going);
-        if (rc)
-                return rc;
-        if (spec->misfire == CRON_MISFIRE_FIRE_ALL) {
-                for (i = 0; !rc && i < n_catchup; i++)
-                        rc = fire(tx, rec, spec, catchup[i], "catchup", going, res);
-        } else if (spec->misfire == CRON_MISFIRE_FIRE_ONCE && !ontime && last_in_window) {
-                rc = fire(tx, rec, spec, last_in_window, "catchup", going, res);
-        } else if (last_missed && (spec->misfire == CRON_MISFIRE_SKIP || !ontime)) {
-                res->misfired++;
-                rc = record_run(tx, rec, spec, last_missed, "schedule", "skipped", "misfire", NULL,
-                                NULL, NULL, &dup);
+        for (i = 0; !rc && i < n_catchup; i++)
+                rc = fire(tx, rec, spec, catchup[i], "catchup", going, res);
+        if (!rc && spec->misfire == CRON_MISFIRE_FIRE_ONCE && !ontime && m->total > m->lo &&
+            m->ring[(m->total - 1) % CRON_SKIP_RECORD_MAX] >= window_from)
+                rc = fire(tx, rec, spec, missed_pop(m), "catchup", going, res);
+        if (!rc && missed_count(m)) {
+                res->misfired += (int)(missed_count(m) > INT_MAX ? INT_MAX : missed_count(m));
+                rc = missed_record(tx, rec, spec, m, "misfire");
         }
         if (!rc && ontime) {
                 rc = fire(tx, rec, spec, ontime, "schedule", going, res);
@@ -1075,6 +1165,53 @@ static int fire_due(struct txn *tx, struct cron_rec *rec, const struct cron_spec
                         res->late_ms[res->late_n++] = now - ontime;
         }
         rec->next_fire_at_ms = t;
+        free(m);
+        return rc;
+}
+
+/* On resume: the ticks that fell while rec was paused (from its next fire at
+ * the pause up to now) recorded as skipped, reason paused, bounded like
+ * misfires. Disabled schedules had no ticks. */
+static int record_paused(struct txn *tx, struct cron_rec *rec, const struct cron_spec *spec)
+{
+        struct cron_sched cs = {0};
+        struct missed *m = NULL;
+        struct verr e;
+        int64_t t = rec->next_fire_at_ms, nx;
+        int i, rc = 0;
+
+        if (!rec->enabled || !t || t > tx->now_ms)
+                return 0;
+        if (cron_sched_build(rec->key, spec->cron, spec->timezone, spec->dst_gap, spec->dst_fold, 0,
+                             &cs, NULL, &e)) {
+                log_warn("cron", "schedule %s/%s: %s", rec->tenant, rec->key, e.message);
+                return 0;
+        }
+        m = calloc(1, sizeof(*m));
+        if (!m) {
+                rc = BATON_ENOMEM;
+                goto out;
+        }
+        for (i = 0; t && t <= tx->now_ms && i < SCAN_MAX; i++) {
+                missed_add(m, t);
+                if (cron_sched_next(&cs, t, &nx))
+                        nx = 0;
+                if (cs.expr.every_ms > 0 && !cs.expr.every_days && nx && nx <= tx->now_ms) {
+                        int64_t k =
+                            (tx->now_ms - nx) / cs.expr.every_ms - (CRON_SKIP_RECORD_MAX - 1);
+                        if (k > 0) {
+                                nx += k * cs.expr.every_ms;
+                                m->extra += k;
+                        }
+                }
+                t = nx;
+        }
+        if (t && t <= tx->now_ms)
+                m->unknown = true;
+        rc = missed_record(tx, rec, spec, m, "paused");
+out:
+        free(m);
+        cron_sched_free(&cs);
         return rc;
 }
 

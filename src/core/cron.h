@@ -36,6 +36,10 @@
 #define CRON_CATCHUP_MAX_MAX 1000
 /* A tick this late or less is on time; older due ticks are misfires. */
 #define CRON_MISFIRE_GRACE_MS 5000
+/* Skipped runs (misfire, paused) one schedule records at most per tick or
+ * resume; the oldest recorded row's reason counts the rest ("misfire (N more
+ * missed)"), so a long outage writes a bounded number of rows. */
+#define CRON_SKIP_RECORD_MAX 20
 /* While a buffer_one run waits for the running job, the schedule is looked at
  * this often (a job ending does not wake the scheduler). */
 #define CRON_BUFFER_POLL_MS 1000
@@ -123,6 +127,11 @@ int cron_sched_build(const char *key, const char *cron, const char *timezone, in
                      int64_t floor_ms, struct cron_sched *out, int64_t *interval_ms,
                      struct verr *e);
 void cron_sched_free(struct cron_sched *s);
+/* The schedule POST /v1/cron/preview shows: as cron_sched_build without the
+ * floor, H hashed from key exactly as saving key does (cron_seed_from_key);
+ * key NULL or "": an unnamed schedule (*keyed false). */
+int cron_preview_build(const char *key, const char *cron, const char *timezone, int gap, int fold,
+                       struct cron_sched *out, int64_t *interval_ms, bool *keyed, struct verr *e);
 /* The first fire instant strictly after after_ms (UTC ms). BATON_ENOTFOUND
  * when the schedule never fires again. */
 int cron_sched_next(const struct cron_sched *s, int64_t after_ms, int64_t *out_ms);
@@ -138,7 +147,8 @@ int cron_read(struct txn *tx, const char *tenant, const char *key, struct cron_i
 int cron_query(struct txn *tx, const char *tenant, const char *after, int limit,
                struct cron_info **out, int *n_out);
 /* Pause (with note) or resume. Resume never bursts: the next fire is computed
- * from now. */
+ * from now; the ticks that fell during the pause are recorded as skipped runs
+ * with reason "paused" (at most CRON_SKIP_RECORD_MAX rows). */
 int cron_set_paused(struct txn *tx, const char *tenant, const char *key, bool paused,
                     const char *note, struct cron_info *out);
 
@@ -165,7 +175,7 @@ int cron_runs_query(struct txn *tx, const char *tenant, const char *key, int64_t
 struct cron_tick_res {
         int fired;       /* jobs enqueued */
         int skipped;     /* ticks recorded as skipped (overlap) */
-        int misfired;    /* ticks recorded as skipped (misfire) */
+        int misfired;    /* missed ticks skipped (misfire), listed or counted */
         bool more;       /* a batch limit was hit */
         int64_t next_ms; /* smallest due_at after the tick; 0 = none */
         /* fired_at minus scheduled_at of the on-time fires of this tick. */

@@ -674,11 +674,12 @@ void api_cron_runs(struct http_req *hr)
 void api_cron_preview(struct http_req *hr)
 {
         const char *cron = NULL, *zone = NULL, *from = NULL, *gap_s = NULL, *fold_s = NULL;
+        const char *key = NULL;
         int64_t count = 5, from_ms = clock_wall_ms(hr->srv->clock), interval = 0, at;
         int64_t floor_ms = hr->srv->cfg->cron_min_interval_ms;
         struct cron_sched cs;
         char desc[512] = "";
-        bool present = false, ok;
+        bool present = false, keyed = false, ok;
         struct verr e, bad;
         struct jw w;
         int gap = TZ_GAP_SHIFT, fold = TZ_FOLD_FIRST;
@@ -693,6 +694,10 @@ void api_cron_preview(struct http_req *hr)
                 rc = api_get_str(hr->body, "", "dst_gap", false, &gap_s, &e);
         if (!rc)
                 rc = api_get_str(hr->body, "", "dst_fold", false, &fold_s, &e);
+        if (!rc)
+                rc = api_get_str(hr->body, "", "key", false, &key, &e);
+        if (!rc && key)
+                rc = validate_key(hr->srv->limits, "key", key, &e);
         if (!rc)
                 rc = api_get_int(hr->body, "", "count", &present, &count, &e);
         if (!rc && (count < 1 || count > CRON_PREVIEW_MAX))
@@ -722,9 +727,10 @@ void api_cron_preview(struct http_req *hr)
                 http_reply_verr(hr, &e);
                 return;
         }
-        /* The floor is reported, not enforced: build without it. */
-        ok = cron_sched_build("", cron, zone ? zone : "UTC", gap, fold, 0, &cs, &interval, &bad) ==
-             0;
+        /* The floor is reported, not enforced: build without it. H is
+         * hashed from key as saving it does. */
+        ok = cron_preview_build(key, cron, zone ? zone : "UTC", gap, fold, &cs, &interval, &keyed,
+                                &bad) == 0;
         jw_init(&w, http_out(hr->srv));
         jw_obj_open(&w);
         jw_kbool(&w, "valid", ok);
@@ -742,6 +748,8 @@ void api_cron_preview(struct http_req *hr)
         jw_kraw(&w, "error", NULL);
         cron_describe(&cs.expr, desc, sizeof(desc));
         jw_kstr(&w, "description", desc);
+        /* Whose H values the fires are: the key's, or an unnamed schedule's. */
+        jw_kstr(&w, "h_seed", keyed ? "key" : "none");
         jw_key(&w, "fires");
         jw_arr_open(&w);
         at = from_ms;

@@ -131,6 +131,41 @@ static int runs(struct env *e, const char *key, const char *status_of_first,
         return n;
 }
 
+/* Runs of key with status (and, if given, a reason starting with reason). */
+static int count_runs(struct env *e, const char *key, const char *status, const char *reason)
+{
+        struct cron_run_info *v = NULL;
+        int n = 0, c = 0;
+
+        begin(e);
+        assert_int_equal(cron_runs_query(&e->tx, "default", key, 0, 1000, &v, &n), 0);
+        commit(e);
+        for (int i = 0; i < n; i++)
+                if (strcmp(v[i].run.status, status) == 0 &&
+                    (!reason ||
+                     (v[i].run.reason && strncmp(v[i].run.reason, reason, strlen(reason)) == 0)))
+                        c++;
+        cron_run_infos_free(v, n);
+        return c;
+}
+
+/* Whether some run of key has exactly this reason. */
+static bool has_reason(struct env *e, const char *key, const char *reason)
+{
+        struct cron_run_info *v = NULL;
+        int n = 0;
+        bool found = false;
+
+        begin(e);
+        assert_int_equal(cron_runs_query(&e->tx, "default", key, 0, 1000, &v, &n), 0);
+        commit(e);
+        for (int i = 0; i < n; i++)
+                if (v[i].run.reason && strcmp(v[i].run.reason, reason) == 0)
+                        found = true;
+        cron_run_infos_free(v, n);
+        return found;
+}
+
 static void finish_job(struct env *e, const char *key)
 {
         struct cron_info ci;
@@ -183,10 +218,81 @@ static void test_misfire_policies(void **state)
         /* Down for an hour: 12 ticks missed, none on time. */
         r = tick_at(e, T0 + 62 * MIN);
         assert_int_equal(r.fired, 1 + 3);
-        assert_int_equal(runs(e, "once", "queued", NULL), 1);
-        assert_int_equal(runs(e, "skip", "skipped", "misfire"), 1);
-        assert_int_equal(runs(e, "all", "queued", NULL), 3);
         assert_int_equal(r.next_ms, T0 + 65 * MIN);
+        /* Every missed tick ends in one outcome: fired or skipped (misfire). */
+        assert_int_equal(runs(e, "once", NULL, NULL), 12);
+        assert_int_equal(count_runs(e, "once", "queued", NULL), 1);
+        assert_int_equal(count_runs(e, "once", "skipped", "misfire"), 11);
+        assert_int_equal(runs(e, "skip", NULL, NULL), 12);
+        assert_int_equal(count_runs(e, "skip", "skipped", "misfire"), 12);
+        assert_int_equal(runs(e, "all", NULL, NULL), 12);
+        assert_int_equal(count_runs(e, "all", "queued", NULL), 3);
+        assert_int_equal(count_runs(e, "all", "skipped", "misfire"), 9);
+        assert_int_equal(r.misfired, 11 + 12 + 9);
+}
+
+/* Due ticks inside the grace other than the newest are not dropped: the
+ * timeline of docs/cron.md (every 2 s, down from 24 to 36.4): 26, 28, 30
+ * missed, 32 and 34 superseded by 36 (on time). */
+static void test_misfire_within_grace(void **state)
+{
+        struct env *e = *state;
+        struct cron_tick_res r;
+
+        put(e, "once", "{\"cron\":\"*/2 * * * * *\",\"overlap\":\"allow\"," JOB_MIN "}");
+        put(e, "skip",
+            "{\"cron\":\"*/2 * * * * *\",\"misfire\":\"skip\",\"overlap\":\"allow\"," JOB_MIN "}");
+        put(e, "all",
+            "{\"cron\":\"*/2 * * * * *\",\"misfire\":\"fire_all\",\"overlap\":\"allow\","
+            "\"catchup_max\":10," JOB_MIN "}");
+        put(e, "all3",
+            "{\"cron\":\"*/2 * * * * *\",\"misfire\":\"fire_all\",\"overlap\":\"allow\","
+            "\"catchup_max\":3," JOB_MIN "}");
+        for (int64_t at = 2000; at <= 24000; at += 2000) {
+                r = tick_at(e, T0 + at);
+                assert_int_equal(r.fired, 4);
+        }
+        r = tick_at(e, T0 + 36400);
+        /* once: 36; skip: 36; all: 26..34 and 36; all3: 26, 28, 30 and 36. */
+        assert_int_equal(r.fired, 1 + 1 + 6 + 4);
+        assert_int_equal(count_runs(e, "once", "skipped", "misfire"), 5);
+        assert_int_equal(count_runs(e, "skip", "skipped", "misfire"), 5);
+        assert_int_equal(count_runs(e, "all", "skipped", NULL), 0);
+        assert_int_equal(count_runs(e, "all", "queued", NULL), 12 + 6);
+        assert_int_equal(count_runs(e, "all3", "skipped", "misfire"), 2);
+        for (int k = 0; k < 4; k++) {
+                static const char *const keys[] = {"once", "skip", "all", "all3"};
+                /* 12 ticks before the outage, 6 during: one run each. */
+                assert_int_equal(runs(e, keys[k], NULL, NULL), 12 + 6);
+        }
+}
+
+/* A long outage writes a bounded number of rows; the rest are counted. */
+static void test_misfire_bounded(void **state)
+{
+        struct env *e = *state;
+        struct cron_tick_res r;
+
+        put(e, "skip", "{\"cron\":\"* * * * *\",\"misfire\":\"skip\"," JOB_MIN "}");
+        put(e, "all",
+            "{\"cron\":\"* * * * *\",\"misfire\":\"fire_all\",\"catchup_max\":3,"
+            "\"overlap\":\"allow\"," JOB_MIN "}");
+        put(e, "every", "{\"cron\":\"@every 1m\",\"misfire\":\"skip\"," JOB_MIN "}");
+        put(e, "once", "{\"cron\":\"* * * * *\"," JOB_MIN "}");
+        /* Down for 1000 minutes: 1000 ticks missed. */
+        r = tick_at(e, T0 + 1000 * MIN + 30000);
+        assert_int_equal(r.fired, 3 + 1);
+        assert_int_equal(count_runs(e, "once", "queued", NULL), 1);
+        assert_int_equal(count_runs(e, "once", "skipped", "misfire"), CRON_SKIP_RECORD_MAX - 1);
+        assert_true(has_reason(e, "once", "misfire (980 more missed)"));
+        assert_int_equal(runs(e, "skip", NULL, NULL), CRON_SKIP_RECORD_MAX);
+        assert_true(has_reason(e, "skip", "misfire (980 more missed)"));
+        assert_int_equal(runs(e, "all", NULL, NULL), 3 + CRON_SKIP_RECORD_MAX);
+        assert_true(has_reason(e, "all", "misfire (977 more missed)"));
+        assert_int_equal(runs(e, "every", NULL, NULL), CRON_SKIP_RECORD_MAX);
+        assert_int_equal(count_runs(e, "every", "skipped", "misfire"), CRON_SKIP_RECORD_MAX);
+        assert_true(has_reason(e, "every", "misfire (980 more missed)"));
+        assert_int_equal(r.next_ms, T0 + 1001 * MIN);
 }
 
 static void test_overlap(void **state)
@@ -279,7 +385,74 @@ static void test_resume_never_bursts(void **state)
         commit(e);
         assert_int_equal(ci.rec.next_fire_at_ms, T0 + 31 * MIN);
         cron_info_free(&ci);
-        assert_int_equal(runs(e, "p", NULL, NULL), 0);
+        /* The 30 ticks of the pause are recorded (bounded), none made up. */
+        assert_int_equal(runs(e, "p", NULL, NULL), CRON_SKIP_RECORD_MAX);
+        assert_int_equal(count_runs(e, "p", "skipped", "paused"), CRON_SKIP_RECORD_MAX);
+        assert_true(has_reason(e, "p", "paused (10 more missed)"));
+        r = tick_at(e, T0 + 31 * MIN);
+        assert_int_equal(r.fired, 1);
+        /* A short pause: each tick its own row; resume again fires none. */
+        begin(e);
+        assert_int_equal(cron_set_paused(&e->tx, "default", "p", true, NULL, NULL), 0);
+        commit(e);
+        e->clock.wall_ms = T0 + 34 * MIN + 10;
+        begin(e);
+        assert_int_equal(cron_set_paused(&e->tx, "default", "p", false, NULL, &ci), 0);
+        commit(e);
+        assert_int_equal(ci.rec.next_fire_at_ms, T0 + 35 * MIN);
+        cron_info_free(&ci);
+        assert_int_equal(count_runs(e, "p", "skipped", "paused"), CRON_SKIP_RECORD_MAX + 3);
+        assert_int_equal(runs(e, "p", NULL, NULL), CRON_SKIP_RECORD_MAX + 1 + 3);
+        r = tick_at(e, T0 + 34 * MIN + 20);
+        assert_int_equal(r.fired, 0);
+}
+
+/* Preview hashes H from the key like saving does. */
+static void test_preview_key(void **state)
+{
+        struct env *e = *state;
+        struct cron_sched cs;
+        struct cron_info ci;
+        struct verr v;
+        int64_t at = 0, first = 0;
+        bool keyed = true;
+        int differ = 0;
+        char key[16];
+
+        put(e, "nightly-report", "{\"cron\":\"H H * * *\"," JOB_MIN "}");
+        begin(e);
+        assert_int_equal(cron_read(&e->tx, "default", "nightly-report", &ci), 0);
+        commit(e);
+        assert_int_equal(
+            cron_preview_build("nightly-report", "H H * * *", "UTC", 0, 0, &cs, NULL, &keyed, &v),
+            0);
+        assert_true(keyed);
+        assert_int_equal(cron_sched_next(&cs, T0, &at), 0);
+        cron_sched_free(&cs);
+        assert_int_equal(at, ci.rec.next_fire_at_ms);
+        cron_info_free(&ci);
+        /* Without a key: an unnamed schedule's H, the same for NULL and "". */
+        assert_int_equal(cron_preview_build(NULL, "H H * * *", "UTC", 0, 0, &cs, NULL, &keyed, &v),
+                         0);
+        assert_false(keyed);
+        assert_int_equal(cron_sched_next(&cs, T0, &first), 0);
+        cron_sched_free(&cs);
+        assert_int_equal(cron_preview_build("", "H H * * *", "UTC", 0, 0, &cs, NULL, &keyed, &v),
+                         0);
+        assert_false(keyed);
+        assert_int_equal(cron_sched_next(&cs, T0, &at), 0);
+        cron_sched_free(&cs);
+        assert_int_equal(at, first);
+        /* Keys spread H: some key's time differs from the unnamed one. */
+        for (int i = 0; i < 8; i++) {
+                snprintf(key, sizeof(key), "k%d", i);
+                assert_int_equal(
+                    cron_preview_build(key, "H H * * *", "UTC", 0, 0, &cs, NULL, &keyed, &v), 0);
+                assert_int_equal(cron_sched_next(&cs, T0, &at), 0);
+                cron_sched_free(&cs);
+                differ += at != first;
+        }
+        assert_true(differ > 0);
 }
 
 static int64_t next_of(const char *cron, const char *zone, int gap, int fold, int64_t after)
@@ -358,10 +531,13 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup_teardown(test_fires_once_and_advances, setup, teardown),
             cmocka_unit_test_setup_teardown(test_misfire_policies, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_misfire_within_grace, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_misfire_bounded, setup, teardown),
             cmocka_unit_test_setup_teardown(test_overlap, setup, teardown),
             cmocka_unit_test_setup_teardown(test_manual_runs, setup, teardown),
             cmocka_unit_test_setup_teardown(test_history_retention, setup, teardown),
             cmocka_unit_test_setup_teardown(test_resume_never_bursts, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_preview_key, setup, teardown),
             cmocka_unit_test(test_berlin_dst),
             cmocka_unit_test(test_validation),
         };

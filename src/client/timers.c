@@ -1,0 +1,134 @@
+/*
+ * timers.c: libbaton's durable-timer and flow calls: put (create or move),
+ * get, list and cancel a timer (PUT/GET/DELETE /v1/timers/{key}, GET
+ * /v1/timers), create and read a flow (POST /v1/flows, GET /v1/flows/{id}).
+ *
+ * Like the cron calls these are JSON pass-through calls: the timer definition
+ * and the flow are JSON text sent as given (the server validates them), and
+ * each answer is handed back as the server's JSON object for the caller to
+ * parse, so members the API adds later need no library change. Errors follow
+ * the rest of the library (enum baton_err, details in
+ * baton_client_last_error). Workload: a handful of calls per command or per
+ * application event; nothing here is on a hot path.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/internal.h"
+
+/* Appends ?name=value or &name=value (value escaped) when value is set. */
+static int add_query(struct baton_client *c, const char *name, const char *value)
+{
+        int rc;
+
+        if (!value)
+                return 0;
+        rc = sbuf_addc(&c->url, strchr(c->url.p, '?') ? '&' : '?');
+        if (rc == 0)
+                rc = sbuf_adds(&c->url, name);
+        if (rc == 0)
+                rc = sbuf_addc(&c->url, '=');
+        if (rc == 0)
+                rc = sbuf_url_escape(&c->url, value);
+        return rc;
+}
+
+/* Starts c->url as prefix + escaped seg (seg NULL: prefix alone) and clears
+ * *answer. what names seg in the error when it is required and missing. */
+static int start(struct baton_client *c, const char *prefix, const char *seg, const char *what,
+                 char **answer)
+{
+        int rc;
+
+        if (answer)
+                *answer = NULL;
+        if (what && (!seg || !*seg))
+                return client_fail(c, BATON_EINVAL, what);
+        rc = client_url(c, prefix);
+        if (rc == 0 && seg)
+                rc = sbuf_url_escape(&c->url, seg);
+        return rc ? client_fail(c, rc, NULL) : 0;
+}
+
+/* Performs the call with the URL in c->url; hands the answer to *answer as
+ * JSON text (caller frees) when answer is not NULL. */
+static int pass(struct baton_client *c, const char *method, const char *body, char **answer)
+{
+        json_t *root = NULL;
+        int rc;
+
+        rc = client_call(c, method, body, body ? strlen(body) : 0, 0, answer ? &root : NULL);
+        if (rc == 0 && answer) {
+                *answer = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                if (!*answer)
+                        rc = client_fail(c, BATON_ENOMEM, NULL);
+        }
+        json_decref(root);
+        return rc;
+}
+
+int baton_timer_put(struct baton_client *c, const char *key, const char *definition, char **answer)
+{
+        int rc = start(c, "/v1/timers/", key, "a timer key is required", answer);
+
+        if (rc)
+                return rc;
+        if (!definition)
+                return client_fail(c, BATON_EINVAL, "a timer definition is required");
+        return pass(c, "PUT", definition, answer);
+}
+
+int baton_timer_get(struct baton_client *c, const char *key, char **answer)
+{
+        int rc = start(c, "/v1/timers/", key, "a timer key is required", answer);
+
+        return rc ? rc : pass(c, "GET", NULL, answer);
+}
+
+int baton_timer_list(struct baton_client *c, const char *prefix, int limit, const char *after,
+                     char **answer)
+{
+        char lim[24];
+        int rc = start(c, "/v1/timers", NULL, NULL, answer);
+
+        if (rc)
+                return rc;
+        snprintf(lim, sizeof(lim), "%d", limit);
+        rc = add_query(c, "prefix", prefix);
+        if (rc == 0)
+                rc = add_query(c, "limit", limit != 0 ? lim : NULL);
+        if (rc == 0)
+                rc = add_query(c, "after", after);
+        return rc ? client_fail(c, rc, NULL) : pass(c, "GET", NULL, answer);
+}
+
+int baton_timer_cancel(struct baton_client *c, const char *key, int64_t if_version, char **answer)
+{
+        char ver[24];
+        int rc = start(c, "/v1/timers/", key, "a timer key is required", answer);
+
+        if (rc)
+                return rc;
+        snprintf(ver, sizeof(ver), "%lld", (long long)if_version);
+        rc = add_query(c, "if_version", if_version != 0 ? ver : NULL);
+        return rc ? client_fail(c, rc, NULL) : pass(c, "DELETE", NULL, answer);
+}
+
+int baton_flow_create(struct baton_client *c, const char *flow, char **answer)
+{
+        int rc = start(c, "/v1/flows", NULL, NULL, answer);
+
+        if (rc)
+                return rc;
+        if (!flow)
+                return client_fail(c, BATON_EINVAL, "a flow document is required");
+        return pass(c, "POST", flow, answer);
+}
+
+int baton_flow_get(struct baton_client *c, const char *id, char **answer)
+{
+        int rc = start(c, "/v1/flows/", id, "a flow id is required", answer);
+
+        return rc ? rc : pass(c, "GET", NULL, answer);
+}
