@@ -39,42 +39,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() {
-	echo "FAIL: $*" >&2
-	failures=$((failures + 1))
-}
-
-# run NAME WANT_RC CMD...: runs CMD with stdout in $out and stderr in $err and
-# checks its exit code.
-run() {
-	local name=$1 want=$2
-	shift 2
-	checks=$((checks + 1))
-	"$@" >"$tmp/out" 2>"$tmp/err" </dev/null
-	rc=$?
-	out=$(cat "$tmp/out")
-	err=$(cat "$tmp/err")
-	if [ "$rc" != "$want" ]; then
-		fail "$name: exit $rc, want $want; stdout: $out; stderr: $err"
-		return 1
-	fi
-	return 0
-}
-
-# has NAME TEXT PATTERN: TEXT contains PATTERN (grep -E).
-has() {
-	checks=$((checks + 1))
-	if ! printf '%s\n' "$2" | grep -Eq -- "$3"; then
-		fail "$1: '$3' not found in: $2"
-	fi
-}
-
-hasnt() {
-	checks=$((checks + 1))
-	if printf '%s\n' "$2" | grep -Eq -- "$3"; then
-		fail "$1: '$3' should not be in: $2"
-	fi
-}
+# fail, run, has, hasnt
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 
 # ---- start the server ----
 "$BATOND" --listen 127.0.0.1:0 --data "$tmp/data" >"$tmp/batond.out" 2>"$tmp/batond.log" &

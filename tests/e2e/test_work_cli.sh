@@ -52,28 +52,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fail() {
-	echo "FAIL: $*" >&2
-	failures=$((failures + 1))
-}
-
+# fail, run, has, hasnt
+. "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 check() { # check NAME CONDITION-EXIT-CODE
 	checks=$((checks + 1))
 	[ "$2" = 0 ] || fail "$1"
-}
-
-has() {
-	checks=$((checks + 1))
-	if ! printf '%s\n' "$2" | grep -Eq -- "$3"; then
-		fail "$1: '$3' not found in: $2"
-	fi
-}
-
-hasnt() {
-	checks=$((checks + 1))
-	if printf '%s\n' "$2" | grep -Eq -- "$3"; then
-		fail "$1: '$3' should not be in: $2"
-	fi
 }
 
 # alive PID: the process exists and is not a zombie.
