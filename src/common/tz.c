@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "baton/baton.h"
+#include "common/assert.h"
 
 #define TZ_FILE_MAX (256 * 1024)
 #define TZ_FOOTER_MAX 256
@@ -54,6 +56,7 @@ struct rule {
 };
 
 struct tz {
+        int refs; /* tz_ref / tz_free, on one thread */
         char name[TZ_NAME_MAX + 1];
         size_t n_trans;
         int64_t *trans; /* strictly ascending */
@@ -610,6 +613,7 @@ int tz_load_dir(const char *dir, const char *name, struct tz **out, char *err, s
                 rc = BATON_ENOMEM;
                 goto out;
         }
+        tz->refs = 1;
         snprintf(tz->name, sizeof(tz->name), "%s", name);
         if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path)) {
                 rc = BATON_EINVAL;
@@ -651,8 +655,113 @@ void tz_free(struct tz *tz)
 {
         if (!tz)
                 return;
+        BATON_ASSERT(tz->refs > 0);
+        if (--tz->refs > 0)
+                return;
         clear_tables(tz);
         free(tz);
+}
+
+struct tz *tz_ref(struct tz *tz)
+{
+        BATON_ASSERT(tz->refs > 0);
+        tz->refs++;
+        return tz;
+}
+
+/* ---- the per-thread cache ---- */
+
+struct tz_cache_entry {
+        struct tz *tz;     /* one reference held by the cache */
+        int64_t loaded_ms; /* when it was read from disk */
+        uint64_t used;     /* c->tick at the last hit: least recently used goes first */
+};
+
+struct tz_cache {
+        struct tz_cache_entry *v;
+        size_t n, max;
+        int64_t ttl_ms;
+        uint64_t tick;
+        char *dir;
+        pthread_t owner;
+        struct tz_cache_stats st;
+};
+
+int tz_cache_new(const char *dir, size_t max, int64_t ttl_ms, struct tz_cache **out)
+{
+        struct tz_cache *c = calloc(1, sizeof(*c));
+
+        *out = NULL;
+        if (!c || max == 0 || !(c->v = calloc(max, sizeof(*c->v))) ||
+            (dir && !(c->dir = strdup(dir)))) {
+                tz_cache_free(c);
+                return max == 0 ? BATON_EINVAL : BATON_ENOMEM;
+        }
+        c->max = max;
+        c->ttl_ms = ttl_ms;
+        c->owner = pthread_self();
+        *out = c;
+        return 0;
+}
+
+void tz_cache_free(struct tz_cache *c)
+{
+        if (!c)
+                return;
+        for (size_t i = 0; i < c->n; i++)
+                tz_free(c->v[i].tz);
+        free(c->v);
+        free(c->dir);
+        free(c);
+}
+
+/* Drops entry i (its reference), keeping the array dense. */
+static void cache_drop(struct tz_cache *c, size_t i)
+{
+        tz_free(c->v[i].tz);
+        c->v[i] = c->v[--c->n];
+}
+
+int tz_cache_get(struct tz_cache *c, const char *name, int64_t now_ms, struct tz **out, char *err,
+                 size_t cap)
+{
+        size_t i, lru = 0;
+        int rc;
+
+        BATON_ASSERT(pthread_equal(c->owner, pthread_self()));
+        *out = NULL;
+        c->tick++;
+        for (i = 0; i < c->n; i++) {
+                if (strcmp(c->v[i].tz->name, name) != 0)
+                        continue;
+                if (now_ms - c->v[i].loaded_ms >= c->ttl_ms || now_ms < c->v[i].loaded_ms) {
+                        cache_drop(c, i); /* stale: read the file again below */
+                        break;
+                }
+                c->v[i].used = c->tick;
+                c->st.hits++;
+                *out = tz_ref(c->v[i].tz);
+                return 0;
+        }
+        c->st.misses++;
+        rc = tz_load_dir(c->dir, name, out, err, cap);
+        if (rc)
+                return rc;
+        if (c->n == c->max) {
+                for (i = 1; i < c->n; i++)
+                        if (c->v[i].used < c->v[lru].used)
+                                lru = i;
+                cache_drop(c, lru);
+                c->st.evictions++;
+        }
+        c->v[c->n++] = (struct tz_cache_entry){tz_ref(*out), now_ms, c->tick};
+        return 0;
+}
+
+void tz_cache_stats(const struct tz_cache *c, struct tz_cache_stats *out)
+{
+        *out = c->st;
+        out->zones = c->n;
 }
 
 const char *tz_name(const struct tz *tz)

@@ -9,6 +9,9 @@
  * TZ_MIN_S..TZ_MAX_S (about years -29000..33000); outside it functions
  * return BATON_ERANGE. A struct tz is immutable after tz_load, owned by the
  * caller, freed with tz_free, and may be shared read-only between threads.
+ * A zone carries a reference count (tz_ref adds one, tz_free drops one) that
+ * is not atomic: references are taken and dropped on one thread, which is
+ * how struct tz_cache hands zones out.
  */
 #ifndef BATON_COMMON_TZ_H
 #define BATON_COMMON_TZ_H
@@ -51,8 +54,10 @@ struct tz;
 int tz_load(const char *name, struct tz **out, char *err, size_t cap);
 /* As tz_load, from directory dir (NULL: $TZDIR or /usr/share/zoneinfo). */
 int tz_load_dir(const char *dir, const char *name, struct tz **out, char *err, size_t cap);
-/* Frees a zone. NULL is a no-op. */
+/* Drops a reference to a zone, freeing it with the last one. NULL is a no-op. */
 void tz_free(struct tz *tz);
+/* Adds a reference (released with tz_free); returns tz. Same thread only. */
+struct tz *tz_ref(struct tz *tz);
 /* The name the zone was loaded with; points into tz. */
 const char *tz_name(const struct tz *tz);
 /* 0 when name is a syntactically valid zone name, else BATON_EINVAL. */
@@ -76,6 +81,36 @@ int tz_civil_to_utc(const struct tz *tz, const struct tz_civil *c, int gap_polic
  * never changes again (UTC, fixed-offset zones).
  */
 int tz_next_transition(const struct tz *tz, int64_t utc_s, int64_t *at_s);
+
+/*
+ * A bounded cache of loaded zones for one thread. Workload: the store thread
+ * computes fire times for thousands of schedules per tick, most of them in a
+ * handful of zones; reading and validating a TZif file for each would cost
+ * more than the computation. At most max zones are kept (least recently used
+ * evicted first), each reloaded from disk once it is older than ttl_ms, so a
+ * tzdata upgrade reaches a running server without a restart. The cache is
+ * confined to the thread that created it (asserted): it is the context of
+ * that thread (the store thread's struct txn), never a global.
+ */
+struct tz_cache;
+
+struct tz_cache_stats {
+        uint64_t hits, misses, evictions;
+        size_t zones;
+};
+
+/* 0 or BATON_ENOMEM; *out is owned by the caller (tz_cache_free). dir: as
+ * tz_load_dir (NULL: $TZDIR or /usr/share/zoneinfo). */
+int tz_cache_new(const char *dir, size_t max, int64_t ttl_ms, struct tz_cache **out);
+/* Drops the cache's references; zones still held elsewhere stay valid until
+ * their holders tz_free them. NULL is a no-op. */
+void tz_cache_free(struct tz_cache *c);
+/* The zone name, from the cache or loaded (errors as tz_load, which are not
+ * cached). now_ms decides the age of entries. *out is a new reference: the
+ * caller releases it with tz_free, and it stays valid when evicted. */
+int tz_cache_get(struct tz_cache *c, const char *name, int64_t now_ms, struct tz **out, char *err,
+                 size_t cap);
+void tz_cache_stats(const struct tz_cache *c, struct tz_cache_stats *out);
 
 /* Civil calendar arithmetic (proleptic Gregorian, after Howard Hinnant). */
 int64_t tz_days_from_civil(int64_t y, int m, int d);

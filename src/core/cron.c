@@ -338,6 +338,8 @@ int cron_sched_build(const char *key, const char *cron, const char *timezone, in
         if (rc)
                 return verr_set(e, BATON_EINVAL, 400, "invalid_timezone", "timezone", "%s",
                                 err[0] ? err : "unknown time zone");
+        if (!interval_ms && floor_ms <= 0)
+                return 0; /* the interval is a scan of the 400-year cycle: only on demand */
         if (out->expr.every_ms > 0) {
                 iv_ms = out->expr.every_ms;
         } else {
@@ -392,13 +394,40 @@ static int64_t civil_to_wall(const struct civil *c)
                c->min * 60 + c->sec;
 }
 
+/* The smallest offset in effect between after_s - 26 h and after_s. Under
+ * gap shift a wall time W that the clock jumped over fires at W minus the
+ * offset before the jump, which can be later than after_s although W is
+ * earlier than the local time of after_s (02:00 and 02:30 both skipped, the
+ * first fired, the second still to come): a search for the instants after
+ * after_s must start at after_s read with that earlier offset. A jump is
+ * shorter than 26 h (RFC 8536 offsets), so older ones cannot matter. */
+static int min_offset_since(const struct cron_sched *s, int64_t after_s, int32_t *min_off)
+{
+        int64_t t = after_s - 26 * 3600;
+        int32_t off;
+        bool dst;
+        int rc = tz_offset_at(s->tz, t, min_off, &dst);
+
+        /* Bounded: a zone changes its offset at most a few times a day. */
+        for (int i = 0; !rc && i < 16 && tz_next_transition(s->tz, t, &t) == 0 && t <= after_s;
+             i++) {
+                rc = tz_offset_at(s->tz, t, &off, &dst);
+                if (!rc && off < *min_off)
+                        *min_off = off;
+        }
+        return rc;
+}
+
 /* Where a civil search must start to find every instant after after_s: the
  * local time of after_s, moved back by the length of a fold near after_s
- * (within 6 hours either side). In a fold, the second copy of a wall time
- * earlier than the local time of after_s can still be a later instant. */
-static int search_start(const struct cron_sched *s, int64_t after_s, struct civil *start)
+ * (within 6 hours either side), since in a fold the second copy of a wall
+ * time earlier than the local time of after_s can still be a later instant;
+ * and, when gaps shift, no later than after_s read with the offset before a
+ * recent jump (min_offset_since). */
+static int search_start(const struct cron_sched *s, int gap, int64_t after_s, struct civil *start)
 {
-        int32_t off_now = 0, off_before = 0, off_after = 0;
+        int32_t off_now = 0, off_before = 0, off_after = 0, off_min = 0;
+        int64_t wall;
         bool dst;
         int rc = tz_offset_at(s->tz, after_s, &off_now, &dst);
 
@@ -406,10 +435,14 @@ static int search_start(const struct cron_sched *s, int64_t after_s, struct civi
                 rc = tz_offset_at(s->tz, after_s - 6 * 3600, &off_before, &dst);
         if (!rc)
                 rc = tz_offset_at(s->tz, after_s + 6 * 3600, &off_after, &dst);
+        if (!rc && gap == TZ_GAP_SHIFT)
+                rc = min_offset_since(s, after_s, &off_min);
         if (rc)
                 return rc;
-        wall_to_civil(after_s + off_now - (off_before > off_after ? off_before - off_after : 0),
-                      start);
+        wall = after_s + off_now - (off_before > off_after ? off_before - off_after : 0);
+        if (gap == TZ_GAP_SHIFT && after_s + off_min < wall)
+                wall = after_s + off_min;
+        wall_to_civil(wall, start);
         return 0;
 }
 
@@ -424,6 +457,33 @@ static int64_t fold_length(const struct cron_sched *s, int64_t at_s)
             tz_offset_at(s->tz, at_s + 6 * 3600, &after, &dst))
                 return 0;
         return before > after ? before - after : 0;
+}
+
+/* A skipped wall time w lies in a gap: *cur becomes the last second before
+ * the gap's end (when the search is behind it), so a search for every second
+ * of a day-long gap (Apia, 2011-12-30) does not walk through all of it. */
+static int gap_end(const struct cron_sched *s, const struct civil *w, struct civil *cur)
+{
+        struct tz_civil tc;
+        int64_t utc[2], t, last = INT64_MIN, end;
+        int32_t off;
+        bool dst;
+        int n, rc;
+
+        /* Shifted, w's instant lies after the jump and within a day of it. */
+        to_tz_civil(w, &tc);
+        rc = tz_civil_to_utc(s->tz, &tc, TZ_GAP_SHIFT, TZ_FOLD_FIRST, utc, &n);
+        if (rc || n != 1)
+                return rc;
+        t = utc[0] - 26 * 3600;
+        for (int i = 0; i < 16 && tz_next_transition(s->tz, t, &t) == 0 && t <= utc[0]; i++)
+                last = t;
+        if (last == INT64_MIN || (rc = tz_offset_at(s->tz, last, &off, &dst)))
+                return rc;
+        end = last + off - 1;
+        if (end > civil_to_wall(cur))
+                wall_to_civil(end, cur);
+        return 0;
 }
 
 int cron_sched_next(const struct cron_sched *s, int64_t after_ms, int64_t *out_ms)
@@ -442,7 +502,7 @@ int cron_sched_next(const struct cron_sched *s, int64_t after_ms, int64_t *out_m
                 *out_ms = after_ms + s->expr.every_ms;
                 return 0;
         }
-        rc = search_start(s, after_s, &cur);
+        rc = search_start(s, gap, after_s, &cur);
         if (rc)
                 return rc;
         if (s->expr.every_days) {
@@ -479,6 +539,8 @@ int cron_sched_next(const struct cron_sched *s, int64_t after_ms, int64_t *out_m
                         }
                 }
                 cur = nx;
+                if (n == 0 && (rc = gap_end(s, &nx, &cur)))
+                        return rc;
         }
         if (!best)
                 return BATON_ENOTFOUND;
@@ -578,16 +640,45 @@ static int write_rec(struct txn *tx, struct cron_rec *rec)
         return tx->ops->cron_put(tx->st, rec);
 }
 
+/* The schedule of a saved definition, to compute its fires inside tx: the
+ * zone comes from the store thread's cache (tx->tzc, when there is one) and
+ * none of the checks made when it was saved run again (never-fires, the
+ * interval for the floor: a scan of the 400-year cycle), since a tick
+ * compiles every due schedule. out is owned by the caller (cron_sched_free)
+ * on success; on error e says why. */
+static int sched_of(struct txn *tx, const char *key, const struct cron_spec *spec,
+                    struct cron_sched *out, struct verr *e)
+{
+        const char *zone = spec->timezone ? spec->timezone : "UTC";
+        char err[256] = "";
+        int rc;
+
+        memset(out, 0, sizeof(*out));
+        out->gap = spec->dst_gap;
+        out->fold = spec->dst_fold;
+        if (!spec->cron || !*spec->cron)
+                return verr_set(e, BATON_EINVAL, 400, "missing_field", "cron", "cron is required");
+        rc = cron_parse(spec->cron, cron_seed_from_key(key), &out->expr, err, sizeof(err));
+        if (rc)
+                return verr_set(e, BATON_EINVAL, 400, "invalid_cron", "cron", "%s", err);
+        rc = tx->tzc ? tz_cache_get(tx->tzc, zone, tx->now_ms, &out->tz, err, sizeof(err))
+                     : tz_load(zone, &out->tz, err, sizeof(err));
+        if (rc)
+                return verr_set(e, rc, 400, "invalid_timezone", "timezone", "%s",
+                                err[0] ? err : "cannot load the time zone");
+        return 0;
+}
+
 /* The first fire after from_ms, or 0 when the schedule never fires again or
  * cannot be compiled (logged). */
-static int64_t next_after(const char *key, const struct cron_spec *spec, int64_t from_ms)
+static int64_t next_after(struct txn *tx, const char *key, const struct cron_spec *spec,
+                          int64_t from_ms)
 {
         struct cron_sched cs;
         struct verr e;
         int64_t at = 0;
 
-        if (cron_sched_build(key, spec->cron, spec->timezone, spec->dst_gap, spec->dst_fold, 0, &cs,
-                             NULL, &e)) {
+        if (sched_of(tx, key, spec, &cs, &e)) {
                 log_warn("cron", "schedule %s: %s", key, e.message);
                 return 0;
         }
@@ -634,7 +725,7 @@ static int put_one(struct txn *tx, const char *tenant, const char *key,
         rec.enabled = spec->enabled;
         if (changed) {
                 rec.version++;
-                rec.next_fire_at_ms = next_after(key, spec, tx->now_ms);
+                rec.next_fire_at_ms = next_after(tx, key, spec, tx->now_ms);
         }
         /* PUT /v1/cron/{key} rewrites an unchanged row (updated_at moves);
          * the registry apply leaves it alone. */
@@ -821,7 +912,7 @@ int cron_set_paused(struct txn *tx, const char *tenant, const char *key, bool pa
                 if (!rc)
                         rc = record_paused(tx, &rec, &spec);
                 if (!rc)
-                        rec.next_fire_at_ms = next_after(key, &spec, tx->now_ms);
+                        rec.next_fire_at_ms = next_after(tx, key, &spec, tx->now_ms);
                 if (!rc)
                         rc = str_set(&rec.pause_note, NULL);
                 if (!rc)
@@ -1182,8 +1273,7 @@ static int record_paused(struct txn *tx, struct cron_rec *rec, const struct cron
 
         if (!rec->enabled || !t || t > tx->now_ms)
                 return 0;
-        if (cron_sched_build(rec->key, spec->cron, spec->timezone, spec->dst_gap, spec->dst_fold, 0,
-                             &cs, NULL, &e)) {
+        if (sched_of(tx, rec->key, spec, &cs, &e)) {
                 log_warn("cron", "schedule %s/%s: %s", rec->tenant, rec->key, e.message);
                 return 0;
         }
@@ -1224,8 +1314,7 @@ static int tick_one(struct txn *tx, struct cron_rec *rec, struct cron_tick_res *
 
         if (rc)
                 goto out;
-        if (cron_sched_build(rec->key, spec.cron, spec.timezone, spec.dst_gap, spec.dst_fold, 0,
-                             &cs, NULL, &e)) {
+        if (sched_of(tx, rec->key, &spec, &cs, &e)) {
                 /* Saved definitions were valid; a zone file may have gone. Look
                  * again in a minute rather than never. */
                 log_warn("cron", "schedule %s/%s: %s", rec->tenant, rec->key, e.message);

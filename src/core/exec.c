@@ -19,9 +19,14 @@
 #include "baton/baton.h"
 #include "common/assert.h"
 #include "common/log.h"
+#include "common/tz.h"
 
 /* A batch bigger than this is split, bounding the latency of its first op. */
 #define EXEC_BATCH_MAX 4096
+/* The store thread's zone cache (cron fire times): distinct zones kept, and
+ * how long before a zone is read from disk again (a tzdata upgrade). */
+#define EXEC_TZ_CACHE_MAX 64
+#define EXEC_TZ_CACHE_TTL_MS (3600LL * 1000)
 
 struct done_batch {
         struct exec_op *ops;
@@ -143,6 +148,9 @@ static void *store_main(void *arg)
         tx.ops = ex->ops;
         tx.clock = ex->clock;
         tx.limits = ex->limits;
+        /* Without memory for it, zones are loaded each time instead. */
+        if (tz_cache_new(NULL, EXEC_TZ_CACHE_MAX, EXEC_TZ_CACHE_TTL_MS, &tx.tzc))
+                tx.tzc = NULL;
         for (;;) {
                 struct done_batch *db;
                 struct exec_op *head;
@@ -176,6 +184,7 @@ static void *store_main(void *arg)
                 hand_back(ex, db);
         }
         txn_effects_free(&tx.fx);
+        tz_cache_free(tx.tzc);
         return NULL;
 }
 

@@ -71,6 +71,8 @@ struct txn_effects {
         int64_t deadline_ms; /* earliest new deadline; 0 = none */
 };
 
+struct tz_cache;
+
 struct txn {
         struct store *st;
         const struct store_ops *ops;
@@ -78,6 +80,9 @@ struct txn {
         const struct limits *limits;
         int64_t now_ms; /* one wall-clock reading per batch */
         struct txn_effects fx;
+        /* Time zones loaded on this thread (common/tz.h), kept across batches
+         * by the store thread that owns them; NULL: load each time. */
+        struct tz_cache *tzc;
 };
 
 int txn_note_ready(struct txn *tx, const char *tenant, const char *queue);

@@ -33,6 +33,7 @@ struct env {
         struct clock_fake clock;
         struct limits limits;
         struct txn tx;
+        struct tz_cache *tzc; /* handed to every transaction when set */
 };
 
 static int setup(void **state)
@@ -72,6 +73,7 @@ static struct txn *begin(struct env *e)
         e->tx.clock = &e->clock.clock;
         e->tx.limits = &e->limits;
         e->tx.now_ms = clock_wall_ms(&e->clock.clock);
+        e->tx.tzc = e->tzc;
         assert_int_equal(e->ops->begin(e->st), 0);
         return &e->tx;
 }
@@ -368,6 +370,46 @@ static void test_history_retention(void **state)
         assert_int_equal(runs(e, "h", NULL, NULL), 3);
 }
 
+/* With the store thread's zone cache, a tick over many schedules reads each
+ * zone once, fires exactly what it fires without the cache, and a stale
+ * entry (older than the cache's TTL) is read again. */
+static void test_tick_uses_zone_cache(void **state)
+{
+        struct env *e = *state;
+        struct tz_cache_stats st;
+        struct cron_tick_res r;
+        char key[16];
+
+        assert_int_equal(tz_cache_new(NULL, 8, 3600 * 1000, &e->tzc), 0);
+        for (int i = 0; i < 6; i++) {
+                snprintf(key, sizeof(key), "b%d", i);
+                put(e, key,
+                    "{\"cron\":\"* * * * *\",\"timezone\":\"Europe/Berlin\",\"overlap\":"
+                    "\"allow\"," JOB_MIN "}");
+        }
+        put(e, "u", "{\"cron\":\"* * * * *\",\"overlap\":\"allow\"," JOB_MIN "}");
+        tz_cache_stats(e->tzc, &st);
+        assert_int_equal(st.misses, 2); /* Europe/Berlin, UTC */
+        assert_int_equal(st.zones, 2);
+        for (int i = 1; i <= 3; i++) {
+                r = tick_at(e, T0 + i * MIN);
+                assert_int_equal(r.fired, 7);
+                assert_int_equal(r.next_ms, T0 + (i + 1) * MIN);
+        }
+        tz_cache_stats(e->tzc, &st);
+        assert_int_equal(st.misses, 2);
+        assert_true(st.hits >= 3 * 7);
+        /* Two hours later both zones are stale: read once more each. */
+        r = tick_at(e, T0 + 2 * 3600 * 1000 + 30 * 1000);
+        assert_int_equal(r.fired, 7);
+        tz_cache_stats(e->tzc, &st);
+        assert_int_equal(st.misses, 4);
+        /* Three on time, then one catchup for the missed two hours. */
+        assert_int_equal(count_runs(e, "b5", "queued", NULL), 4);
+        tz_cache_free(e->tzc);
+        e->tzc = NULL;
+}
+
 static void test_resume_never_bursts(void **state)
 {
         struct env *e = *state;
@@ -537,6 +579,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_manual_runs, setup, teardown),
             cmocka_unit_test_setup_teardown(test_history_retention, setup, teardown),
             cmocka_unit_test_setup_teardown(test_resume_never_bursts, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_tick_uses_zone_cache, setup, teardown),
             cmocka_unit_test_setup_teardown(test_preview_key, setup, teardown),
             cmocka_unit_test(test_berlin_dst),
             cmocka_unit_test(test_validation),

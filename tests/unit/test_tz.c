@@ -610,6 +610,61 @@ static void matches_glibc(void **state)
         tzset();
 }
 
+/* The per-thread cache: hits share one zone, the least recently used zone
+ * goes when it is full (and stays valid for whoever still holds it), stale
+ * entries are read again, and failed loads are not kept. */
+static void zone_cache(void **state)
+{
+        struct tz_cache *c = NULL;
+        struct tz_cache_stats st;
+        struct tz *london, *again, *berlin, *apia, *x;
+        char err[128];
+        int32_t off;
+        bool dst;
+
+        (void)state;
+        assert_int_equal(tz_cache_new(NULL, 0, 1000, &c), BATON_EINVAL);
+        assert_int_equal(tz_cache_new(NULL, 2, 1000, &c), 0);
+        assert_int_equal(tz_cache_get(c, "Europe/London", 0, &london, err, sizeof(err)), 0);
+        assert_int_equal(tz_cache_get(c, "Europe/London", 10, &again, err, sizeof(err)), 0);
+        assert_ptr_equal(london, again);
+        tz_free(again);
+        assert_int_equal(tz_cache_get(c, "Europe/Berlin", 20, &berlin, err, sizeof(err)), 0);
+        tz_free(berlin);
+        /* Full: London (last used before Berlin) is evicted, but this holder's
+         * reference keeps it usable (ASan would see a use after free). */
+        assert_int_equal(tz_cache_get(c, "Pacific/Apia", 30, &apia, err, sizeof(err)), 0);
+        tz_free(apia);
+        assert_int_equal(tz_offset_at(london, utc(2026, 7, 1, 12, 0, 0), &off, &dst), 0);
+        assert_int_equal(off, 3600);
+        assert_string_equal(tz_name(london), "Europe/London");
+        tz_free(london);
+        tz_cache_stats(c, &st);
+        assert_int_equal(st.hits, 1);
+        assert_int_equal(st.misses, 3);
+        assert_int_equal(st.evictions, 1);
+        assert_int_equal(st.zones, 2);
+        /* Unknown zones are refused each time and take no slot. */
+        assert_int_equal(tz_cache_get(c, "Mars/Olympus", 40, &x, err, sizeof(err)),
+                         BATON_ENOTFOUND);
+        assert_null(x);
+        assert_string_equal(err, "unknown time zone");
+        tz_cache_stats(c, &st);
+        assert_int_equal(st.zones, 2);
+        /* The failed load counted as a miss. Berlin, loaded at 20, is fresh
+         * at 500 (a hit) and stale at 1020 (read again). */
+        assert_int_equal(tz_cache_get(c, "Europe/Berlin", 500, &x, err, sizeof(err)), 0);
+        tz_free(x);
+        tz_cache_stats(c, &st);
+        assert_int_equal(st.misses, 4);
+        assert_int_equal(tz_cache_get(c, "Europe/Berlin", 1020, &x, err, sizeof(err)), 0);
+        tz_free(x);
+        tz_cache_stats(c, &st);
+        assert_int_equal(st.misses, 5);
+        assert_int_equal(st.hits, 2);
+        tz_cache_free(c);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -620,6 +675,7 @@ int main(void)
             cmocka_unit_test(invalid_names),        cmocka_unit_test(unknown_zone),
             cmocka_unit_test(corrupt_files),        cmocka_unit_test(round_trips),
             cmocka_unit_test(slim_files_match_fat), cmocka_unit_test(matches_glibc),
+            cmocka_unit_test(zone_cache),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
