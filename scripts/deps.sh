@@ -9,7 +9,7 @@ pkgs=(
   libevent-dev libjansson-dev libsqlite3-dev sqlite3
   libcurl4-openssl-dev libssl-dev libcmocka-dev
   libpq-dev postgresql-15 postgresql-client-15
-  tzdata curl wrk procps
+  tzdata libc-bin curl wrk procps
 )
 
 missing=()
