@@ -94,9 +94,9 @@ static const char *const dow_names[] = {"SUN", "MON", "TUE", "WED", "THU", "FRI"
 
 static void render_val(char *buf, size_t cap, int field, int v, bool names)
 {
-        if (names && field == F_MON)
+        if (names && field == F_MON && v >= 1 && v <= 12)
                 snprintf(buf, cap, "%s", mon_names[v - 1]);
-        else if (names && field == F_DOW && v < 7)
+        else if (names && field == F_DOW && v >= 0 && v < 7)
                 snprintf(buf, cap, "%s", dow_names[v]);
         else
                 snprintf(buf, cap, "%d", v);
