@@ -997,9 +997,15 @@ int cron_min_interval_s(const struct cron_expr *e, int64_t *out_s)
                                 if (first_day < 0)
                                         first_day = idx;
                                 prev = idx;
+                                /* Two days in a row: no gap can be shorter,
+                                 * and the rest of the cycle need not be read
+                                 * (saving a schedule is on the loop thread). */
+                                if (dgap == 1)
+                                        goto days_done;
                         }
                 }
         }
+days_done:
         if (prev < 0)
                 return BATON_ERANGE;
         /* The cycle repeats, so the gap from its last day to the next cycle's first counts. */

@@ -349,6 +349,7 @@ struct store {
          * and the commit must fail rather than run in autocommit mode. */
         bool in_txn;
         sqlite3_stmt *stmt[S_COUNT];
+        sqlite3_stmt *cron_stmt[SQLITE_CRON_STMT_MAX]; /* sqlite_cron.c's, NULL until used */
 };
 
 /* ---- errors and statement helpers ---- */
@@ -670,6 +671,8 @@ static void close_store(struct store *st)
                 return;
         for (int i = 0; i < S_COUNT; i++)
                 sqlite3_finalize(st->stmt[i]);
+        for (int i = 0; i < SQLITE_CRON_STMT_MAX; i++)
+                sqlite3_finalize(st->cron_stmt[i]);
         /* Closing with a transaction open rolls it back, which is what an
          * abandoned transaction must do. */
         if (sqlite3_close(st->db) != SQLITE_OK)
@@ -1928,6 +1931,11 @@ int sqlite_pragma_int(struct store *st, const char *name, int64_t *out)
 struct sqlite3 *sqlite_db(struct store *st)
 {
         return st->db;
+}
+
+struct sqlite3_stmt **sqlite_cron_stmts(struct store *st)
+{
+        return st->cron_stmt;
 }
 
 /* ---- dependencies and flows ---- */

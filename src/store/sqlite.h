@@ -48,6 +48,14 @@ int sqlite_pragma_int(struct store *st, const char *name, int64_t *out);
 /* The connection of a store, for the backend's other files (sqlite_cron.c). */
 struct sqlite3 *sqlite_db(struct store *st);
 
+/* Prepared statements of sqlite_cron.c, kept with the store (prepared on
+ * first use, finalized when the store closes): a cron tick runs several per
+ * schedule it fires, and preparing them each time cost more than running
+ * them. Indexed by sqlite_cron.c's own statement ids. */
+#define SQLITE_CRON_STMT_MAX 16
+struct sqlite3_stmt;
+struct sqlite3_stmt **sqlite_cron_stmts(struct store *st);
+
 /* Cron operations of store_sqlite_ops (sqlite_cron.c); see store.h. */
 struct cron_rec;
 struct cron_run;

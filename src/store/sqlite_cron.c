@@ -3,10 +3,12 @@
  * version 3): schedules in cron_schedules, runs in cron_runs (schema migration
  * 3). Kept apart from sqlite.c so the job hot path stays readable.
  *
- * Workload: a handful of statements per schedule fire and per cron API call,
- * far below the job hot path, so each call prepares its statement (SQLite's
- * prepare of a short statement costs microseconds) instead of adding to the
- * prepared-statement table of sqlite.c. Assumptions: as for every store
+ * Workload: a handful of statements per schedule fire and per cron API call.
+ * A tick that fires 10,000 schedules runs tens of thousands of them, so each
+ * statement is prepared once, on first use, and kept with the store
+ * (sqlite_cron_stmts; preparing them every time took more than half of a
+ * tick); after each use it is reset and its bindings cleared, so no pointer
+ * into a caller's strings outlives the call. Assumptions: as for every store
  * operation, calls come from the store thread inside a transaction.
  */
 #include <sqlite3.h>
@@ -34,11 +36,48 @@ static int cfail(sqlite3 *db, int rc, const char *what)
         return BATON_ESTORE;
 }
 
-static int prep(sqlite3 *db, const char *sql, sqlite3_stmt **s)
-{
-        int rc = sqlite3_prepare_v2(db, sql, -1, s, NULL);
+/* Statement ids: one per SQL text below, index into sqlite_cron_stmts. */
+enum {
+        CS_PUT,
+        CS_GET,
+        CS_DELETE,
+        CS_DELETE_RUNS,
+        CS_LIST,
+        CS_DUE,
+        CS_NEXT_DUE,
+        CS_RUN_INSERT,
+        CS_RUN_UPDATE,
+        CS_RUN_GET,
+        CS_RUN_LIST,
+        CS_RUN_COUNT,
+        CS_RUN_TRIM,
+        CS_COUNT
+};
 
-        return rc == SQLITE_OK ? 0 : cfail(db, rc, "preparing a cron statement");
+_Static_assert(CS_COUNT <= SQLITE_CRON_STMT_MAX, "raise SQLITE_CRON_STMT_MAX");
+
+/* The statement id (text sql), prepared on its first use. Return it with
+ * idle() after use. */
+static int prep(struct store *st, int id, const char *sql, sqlite3_stmt **s)
+{
+        sqlite3_stmt **cache = sqlite_cron_stmts(st);
+        int rc;
+
+        if (!cache[id]) {
+                rc = sqlite3_prepare_v3(sqlite_db(st), sql, -1, SQLITE_PREPARE_PERSISTENT,
+                                        &cache[id], NULL);
+                if (rc != SQLITE_OK)
+                        return cfail(sqlite_db(st), rc, "preparing a cron statement");
+        }
+        *s = cache[id];
+        return 0;
+}
+
+/* Back to idle: no read transaction held, no binding to the caller's strings. */
+static void idle(sqlite3_stmt *s)
+{
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
 }
 
 static void btext(sqlite3_stmt *s, int i, const char *v)
@@ -66,13 +105,13 @@ static int ctext(sqlite3_stmt *s, int i, char **dst)
         return 0;
 }
 
-/* Steps a statement without rows and finalizes it. */
+/* Steps a statement without rows and returns it to idle. */
 static int run_done(sqlite3 *db, sqlite3_stmt *s, const char *what)
 {
         int rc = sqlite3_step(s);
 
         rc = rc == SQLITE_DONE ? 0 : cfail(db, rc, what);
-        sqlite3_finalize(s);
+        idle(s);
         return rc;
 }
 
@@ -154,7 +193,7 @@ static int collect(sqlite3 *db, sqlite3_stmt *s, size_t elem, int (*rd)(sqlite3_
         }
         if (!rc && step != SQLITE_DONE)
                 rc = cfail(db, step, "reading cron rows");
-        sqlite3_finalize(s);
+        idle(s);
         *out = v;
         *n_out = n;
         return rc;
@@ -174,7 +213,7 @@ int sqlite_cron_put(struct store *st, const struct cron_rec *r)
 {
         sqlite3 *db = sqlite_db(st);
         sqlite3_stmt *s = NULL;
-        int rc = prep(db,
+        int rc = prep(st, CS_PUT,
                       "INSERT OR REPLACE INTO cron_schedules (" SCHED_COLS
                       ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                       &s);
@@ -203,8 +242,9 @@ int sqlite_cron_get(struct store *st, const char *tenant, const char *key, struc
 {
         sqlite3 *db = sqlite_db(st);
         sqlite3_stmt *s = NULL;
-        int rc = prep(
-            db, "SELECT " SCHED_COLS " FROM cron_schedules WHERE tenant = ?1 AND key = ?2", &s);
+        int rc =
+            prep(st, CS_GET,
+                 "SELECT " SCHED_COLS " FROM cron_schedules WHERE tenant = ?1 AND key = ?2", &s);
 
         if (rc)
                 return rc;
@@ -215,7 +255,7 @@ int sqlite_cron_get(struct store *st, const char *tenant, const char *key, struc
                 rc = read_sched(s, out);
         else
                 rc = rc == SQLITE_DONE ? BATON_ENOTFOUND : cfail(db, rc, "reading a cron schedule");
-        sqlite3_finalize(s);
+        idle(s);
         return rc;
 }
 
@@ -223,7 +263,8 @@ int sqlite_cron_delete(struct store *st, const char *tenant, const char *key)
 {
         sqlite3 *db = sqlite_db(st);
         sqlite3_stmt *s = NULL;
-        int rc = prep(db, "DELETE FROM cron_schedules WHERE tenant = ?1 AND key = ?2", &s);
+        int rc =
+            prep(st, CS_DELETE, "DELETE FROM cron_schedules WHERE tenant = ?1 AND key = ?2", &s);
 
         if (rc)
                 return rc;
@@ -234,7 +275,7 @@ int sqlite_cron_delete(struct store *st, const char *tenant, const char *key)
                 return rc;
         if (sqlite3_changes(db) == 0)
                 return BATON_ENOTFOUND;
-        rc = prep(db, "DELETE FROM cron_runs WHERE tenant = ?1 AND key = ?2", &s);
+        rc = prep(st, CS_DELETE_RUNS, "DELETE FROM cron_runs WHERE tenant = ?1 AND key = ?2", &s);
         if (rc)
                 return rc;
         btext(s, 1, tenant);
@@ -253,7 +294,7 @@ int sqlite_cron_list(struct store *st, const char *tenant, const char *after, in
         *n_out = 0;
         if (limit < 1 || !tenant)
                 return BATON_EINVAL;
-        rc = prep(db,
+        rc = prep(st, CS_LIST,
                   "SELECT " SCHED_COLS " FROM cron_schedules WHERE tenant = ?1 AND key > ?2"
                   " ORDER BY key LIMIT ?3",
                   &s);
@@ -275,7 +316,7 @@ int sqlite_cron_due(struct store *st, int64_t now_ms, int max, struct cron_rec *
         *n_out = 0;
         if (max < 1)
                 return BATON_EINVAL;
-        rc = prep(db,
+        rc = prep(st, CS_DUE,
                   "SELECT " SCHED_COLS " FROM cron_schedules WHERE due_at > 0 AND due_at <= ?1"
                   " ORDER BY due_at LIMIT ?2",
                   &s);
@@ -290,7 +331,8 @@ int sqlite_cron_next_due(struct store *st, int64_t *at_ms)
 {
         sqlite3 *db = sqlite_db(st);
         sqlite3_stmt *s = NULL;
-        int rc = prep(db, "SELECT MIN(due_at) FROM cron_schedules WHERE due_at > 0", &s);
+        int rc =
+            prep(st, CS_NEXT_DUE, "SELECT MIN(due_at) FROM cron_schedules WHERE due_at > 0", &s);
 
         *at_ms = 0;
         if (rc)
@@ -302,7 +344,7 @@ int sqlite_cron_next_due(struct store *st, int64_t *at_ms)
         } else {
                 rc = cfail(db, rc, "reading the next cron deadline");
         }
-        sqlite3_finalize(s);
+        idle(s);
         return rc;
 }
 
@@ -310,7 +352,7 @@ int sqlite_cron_run_insert(struct store *st, struct cron_run *r)
 {
         sqlite3 *db = sqlite_db(st);
         sqlite3_stmt *s = NULL;
-        int rc = prep(db,
+        int rc = prep(st, CS_RUN_INSERT,
                       "INSERT INTO cron_runs (tenant, key, scheduled_at, fired_at, trigger, job_id,"
                       " status, reason, requested_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                       &s);
@@ -339,7 +381,7 @@ int sqlite_cron_run_update(struct store *st, const struct cron_run *r)
 {
         sqlite3 *db = sqlite_db(st);
         sqlite3_stmt *s = NULL;
-        int rc = prep(db,
+        int rc = prep(st, CS_RUN_UPDATE,
                       "UPDATE cron_runs SET job_id = ?3, status = ?4, reason = ?5, fired_at = ?6"
                       " WHERE tenant = ?1 AND id = ?2",
                       &s);
@@ -362,7 +404,8 @@ int sqlite_cron_run_get(struct store *st, const char *tenant, int64_t id, struct
 {
         sqlite3 *db = sqlite_db(st);
         sqlite3_stmt *s = NULL;
-        int rc = prep(db, "SELECT " RUN_COLS " FROM cron_runs WHERE tenant = ?1 AND id = ?2", &s);
+        int rc = prep(st, CS_RUN_GET,
+                      "SELECT " RUN_COLS " FROM cron_runs WHERE tenant = ?1 AND id = ?2", &s);
 
         if (rc)
                 return rc;
@@ -373,7 +416,7 @@ int sqlite_cron_run_get(struct store *st, const char *tenant, int64_t id, struct
                 rc = read_run(s, out);
         else
                 rc = rc == SQLITE_DONE ? BATON_ENOTFOUND : cfail(db, rc, "reading a cron run");
-        sqlite3_finalize(s);
+        idle(s);
         return rc;
 }
 
@@ -388,7 +431,7 @@ int sqlite_cron_run_list(struct store *st, const char *tenant, const char *key, 
         *n_out = 0;
         if (limit < 1 || !tenant || !key)
                 return BATON_EINVAL;
-        rc = prep(db,
+        rc = prep(st, CS_RUN_LIST,
                   "SELECT " RUN_COLS " FROM cron_runs WHERE tenant = ?1 AND key = ?2 AND id < ?3"
                   " ORDER BY id DESC LIMIT ?4",
                   &s);
@@ -406,7 +449,7 @@ int sqlite_cron_run_count(struct store *st, const char *tenant, const char *key,
 {
         sqlite3 *db = sqlite_db(st);
         sqlite3_stmt *s = NULL;
-        int rc = prep(db,
+        int rc = prep(st, CS_RUN_COUNT,
                       "SELECT COUNT(*) FROM cron_runs WHERE tenant = ?1 AND key = ?2"
                       " AND trigger = ?3 AND fired_at >= ?4",
                       &s);
@@ -425,7 +468,7 @@ int sqlite_cron_run_count(struct store *st, const char *tenant, const char *key,
         } else {
                 rc = cfail(db, rc, "counting cron runs");
         }
-        sqlite3_finalize(s);
+        idle(s);
         return rc;
 }
 
@@ -438,7 +481,7 @@ int sqlite_cron_run_trim(struct store *st, const char *tenant, const char *key, 
         if (keep < 0)
                 return BATON_EINVAL;
         /* The id of the keep-th newest run bounds what stays; older ones go. */
-        rc = prep(db,
+        rc = prep(st, CS_RUN_TRIM,
                   "DELETE FROM cron_runs WHERE tenant = ?1 AND key = ?2 AND id <= COALESCE(("
                   "SELECT id FROM cron_runs WHERE tenant = ?1 AND key = ?2"
                   " ORDER BY id DESC LIMIT 1 OFFSET ?3), 0)",
