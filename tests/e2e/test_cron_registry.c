@@ -185,6 +185,11 @@ static void test_scheduler_and_metrics(void **state)
         assert_non_null(jpath_str(r.json, "next_deadline_at"));
         assert_true(jpath_int(r.json, "schedules") >= 1);
         assert_true(jpath_int(r.json, "due") >= 0);
+        /* The names the issue and docs/api.md give: the heartbeat, its lag
+         * and the next due schedule. */
+        assert_true(harness_parse_time(jpath_str(r.json, "heartbeat_at")) > 0);
+        assert_true(jpath_int(r.json, "lag_ms") >= 0);
+        assert_true(harness_parse_time(jpath_str(r.json, "next_due_at")) > 0);
         assert_true(jpath_int(r.json, "skipped.overlap") >= 1);
         assert_int_equal(jpath_int(r.json, "skipped.misfire"), 0);
         http_res_free(&r);
@@ -225,6 +230,58 @@ static int run_batond(const char *cron_file, const char *data_dir)
         waitpid(pid, &status, 0);
         fail_msg("batond with a bad --cron-file did not exit");
         return -1;
+}
+
+/* docs/cron.md's worked example (seed 004): the registry in the first json
+ * block after its heading applies as the page says (12 created, then 12
+ * unchanged), and its DST claims hold in preview. */
+static void test_docs_worked_example(void **state)
+{
+        const char *src = getenv("BATON_SRC");
+        char path[4096], *doc = NULL, *start, *end;
+        struct http_res r;
+        size_t len = 0;
+        FILE *f;
+
+        (void)state;
+        assert_non_null(src);
+        snprintf(path, sizeof(path), "%s/docs/cron.md", src);
+        f = fopen(path, "r");
+        assert_non_null(f);
+        assert_int_equal(getdelim(&doc, &len, '\0', f) > 0, 1);
+        fclose(f);
+        start = strstr(doc, "### Worked example");
+        assert_non_null(start);
+        start = strstr(start, "```json\n");
+        assert_non_null(start);
+        start += strlen("```json\n");
+        end = strstr(start, "```");
+        assert_non_null(end);
+        *end = '\0';
+        req("PUT", "/v1/cron", start, 200, &r);
+        assert_int_equal(json_array_size(json_object_get(r.json, "created")), 12);
+        http_res_free(&r);
+        req("PUT", "/v1/cron", start, 200, &r);
+        assert_int_equal(json_array_size(json_object_get(r.json, "unchanged")), 12);
+        assert_int_equal(json_array_size(json_object_get(r.json, "created")), 0);
+        http_res_free(&r);
+        free(doc);
+        /* picks-processing goes from 00:55 GMT straight to 02:00 BST. */
+        req("POST", "/v1/cron/preview",
+            "{\"cron\":\"*/5 0-4,18-23 * * *\",\"timezone\":\"Europe/London\","
+            "\"from\":\"2026-03-29T00:50:00Z\",\"count\":3}",
+            200, &r);
+        assert_string_equal(jpath_str(r.json, "fires[0]"), "2026-03-29T00:55:00.000Z");
+        assert_string_equal(jpath_str(r.json, "fires[1]"), "2026-03-29T01:00:00.000Z");
+        assert_string_equal(jpath_str(r.json, "fires[2]"), "2026-03-29T01:05:00.000Z");
+        http_res_free(&r);
+        /* points-race-update keeps 06:20 local: 05:20Z in BST. */
+        req("POST", "/v1/cron/preview",
+            "{\"cron\":\"20 6,8,10 * * *\",\"timezone\":\"Europe/London\","
+            "\"from\":\"2026-03-29T00:00:00Z\",\"count\":1}",
+            200, &r);
+        assert_string_equal(jpath_str(r.json, "fires[0]"), "2026-03-29T05:20:00.000Z");
+        http_res_free(&r);
 }
 
 static void write_file(const char *path, const char *text)
@@ -283,6 +340,7 @@ int main(void)
             cmocka_unit_test(test_apply_invalid_changes_nothing),
             cmocka_unit_test(test_apply_needs_cron_write),
             cmocka_unit_test(test_scheduler_and_metrics),
+            cmocka_unit_test(test_docs_worked_example),
             cmocka_unit_test(test_cron_file_at_start),
         };
 

@@ -829,6 +829,25 @@ static void named_transitions(void **state)
         assert_int_equal(cron_sched_next(&cs, at, &at), 0);
         assert_int_equal(at, utc_of(2026, 3, 30, 0, 0) * 1000);
         cron_sched_free(&cs);
+        /* docs/cron.md's Berlin examples, 2026-03-29 (02:00 CET -> 03:00 CEST
+         * at 01:00Z): both 02:00 and 02:30 move; 02:00 moved onto 03:00 is one
+         * fire with 03:00's own. */
+        assert_int_equal(cron_sched_build("k", "0,30 2 * * *", "Europe/Berlin", TZ_GAP_SHIFT,
+                                          TZ_FOLD_FIRST, 0, &cs, NULL, &e),
+                         0);
+        assert_int_equal(cron_sched_next(&cs, utc_of(2026, 3, 28, 12, 0) * 1000, &at), 0);
+        assert_int_equal(at, utc_of(2026, 3, 29, 1, 0) * 1000);
+        assert_int_equal(cron_sched_next(&cs, at, &at), 0);
+        assert_int_equal(at, utc_of(2026, 3, 29, 1, 30) * 1000);
+        cron_sched_free(&cs);
+        assert_int_equal(cron_sched_build("k", "0 2,3 * * *", "Europe/Berlin", TZ_GAP_SHIFT,
+                                          TZ_FOLD_FIRST, 0, &cs, NULL, &e),
+                         0);
+        assert_int_equal(cron_sched_next(&cs, utc_of(2026, 3, 28, 12, 0) * 1000, &at), 0);
+        assert_int_equal(at, utc_of(2026, 3, 29, 1, 0) * 1000);
+        assert_int_equal(cron_sched_next(&cs, at, &at), 0);
+        assert_int_equal(at, utc_of(2026, 3, 30, 0, 0) * 1000); /* 02:00 CEST on the 30th */
+        cron_sched_free(&cs);
         /* Lord Howe, 2026-04-05: 02:00 +11 -> 01:30 +1030 (15:00Z on the 4th),
          * so 01:45 happens at 14:45Z and 15:15Z. */
         for (int fold = TZ_FOLD_FIRST; fold <= TZ_FOLD_BOTH; fold++) {
