@@ -144,6 +144,12 @@ static void test_fires_pause_run(void **state)
         req("POST", "/v1/cron/man/run", "{\"force\":true}", 202, &r);
         http_res_free(&r);
         req("POST", "/v1/cron/man/run", "{\"force\":true}", 429, &r);
+        assert_http_error(&r, 429, "cron_run_cooldown", NULL);
+        {
+                char ra[16];
+                assert_non_null(http_header(&r, "Retry-After", ra, sizeof(ra)));
+                assert_true(atoi(ra) > 0);
+        }
         http_res_free(&r);
         req("POST", "/v1/cron/tick/resume", NULL, 200, &r);
         http_res_free(&r);

@@ -297,6 +297,36 @@ static void test_misfire_bounded(void **state)
         assert_int_equal(r.next_ms, T0 + 1001 * MIN);
 }
 
+/* Runs of key whose job is now in state. */
+static int count_job_states(struct env *e, const char *key, int state)
+{
+        struct cron_run_info *v = NULL;
+        int n = 0, c = 0;
+
+        begin(e);
+        assert_int_equal(cron_runs_query(&e->tx, "default", key, 0, 1000, &v, &n), 0);
+        commit(e);
+        for (int i = 0; i < n; i++)
+                c += v[i].has_job && (int)v[i].job.state == state;
+        cron_run_infos_free(v, n);
+        return c;
+}
+
+/* allow: a tick while a run is going starts another job; both stay queued. */
+static void test_overlap_allow(void **state)
+{
+        struct env *e = *state;
+        struct cron_tick_res r;
+
+        put(e, "all", "{\"cron\":\"* * * * *\",\"overlap\":\"allow\"," JOB_MIN "}");
+        r = tick_at(e, T0 + MIN);
+        assert_int_equal(r.fired, 1);
+        r = tick_at(e, T0 + 2 * MIN);
+        assert_int_equal(r.fired, 1);
+        assert_int_equal(r.skipped, 0);
+        assert_int_equal(count_job_states(e, "all", JOB_QUEUED), 2);
+}
+
 static void test_overlap(void **state)
 {
         struct env *e = *state;
@@ -312,6 +342,9 @@ static void test_overlap(void **state)
         assert_int_equal(runs(e, "skip", "skipped", "overlap"), 2);
         assert_int_equal(runs(e, "buf", "buffered", NULL), 2);
         assert_int_equal(runs(e, "rep", "queued", NULL), 2);
+        /* replace cancelled the first run's job before starting its own. */
+        assert_int_equal(count_job_states(e, "rep", JOB_CANCELLED), 1);
+        assert_int_equal(count_job_states(e, "rep", JOB_QUEUED), 1);
         r = tick_at(e, T0 + 3 * MIN);
         assert_int_equal(runs(e, "buf", "skipped", "overlap"), 3);
         /* The running job ends: the buffered run starts at the next look. */
@@ -351,6 +384,30 @@ static void test_manual_runs(void **state)
         assert_int_equal(cron_run_now(&e->tx, &req, &ri), BATON_ERATE);
         e->ops->rollback(e->st);
         txn_effects_free(&e->tx.fx);
+        cron_run_info_free(&ri);
+        /* The cooldown is a sliding hour: an hour later the two runs above
+         * no longer count, two more are allowed and a third is refused. */
+        e->clock.wall_ms = T0 + 3600 * 1000 + 1;
+        for (int i = 0; i < 2; i++) {
+                begin(e);
+                assert_int_equal(cron_run_now(&e->tx, &req, &ri), 0);
+                commit(e);
+                cron_run_info_free(&ri);
+        }
+        begin(e);
+        assert_int_equal(cron_run_now(&e->tx, &req, &ri), BATON_ERATE);
+        e->ops->rollback(e->st);
+        txn_effects_free(&e->tx.fx);
+        cron_run_info_free(&ri);
+        /* A disabled schedule runs by hand too. */
+        put(e, "off", "{\"cron\":\"0 0 1 1 *\",\"enabled\":false," JOB_MIN "}");
+        req.key = "off";
+        req.force = false;
+        begin(e);
+        assert_int_equal(cron_run_now(&e->tx, &req, &ri), 0);
+        commit(e);
+        assert_string_equal(ri.run.trigger, "manual");
+        assert_true(ri.run.job_id > 0);
         cron_run_info_free(&ri);
         req.key = "nope";
         begin(e);
@@ -576,6 +633,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_misfire_within_grace, setup, teardown),
             cmocka_unit_test_setup_teardown(test_misfire_bounded, setup, teardown),
             cmocka_unit_test_setup_teardown(test_overlap, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_overlap_allow, setup, teardown),
             cmocka_unit_test_setup_teardown(test_manual_runs, setup, teardown),
             cmocka_unit_test_setup_teardown(test_history_retention, setup, teardown),
             cmocka_unit_test_setup_teardown(test_resume_never_bursts, setup, teardown),
