@@ -85,6 +85,10 @@ static int64_t apply_batch(struct txn *tx, struct exec_op *head)
         if (!rc) {
                 for (op = head; op; op = op->next)
                         run_one(tx, op);
+                /* Other nodes hear of the batch's effects at its commit. */
+                rc = txn_notify(tx);
+                if (rc)
+                        tx->ops->rollback(tx->st);
         }
         t0 = clock_mono_ns(tx->clock);
         if (!rc) {
@@ -143,6 +147,7 @@ static void *store_main(void *arg)
         tx.ops = ex->ops;
         tx.clock = ex->clock;
         tx.limits = ex->limits;
+        tx.origin = ex->hooks.origin;
         for (;;) {
                 struct done_batch *db;
                 struct exec_op *head;

@@ -1,9 +1,13 @@
 /*
  * txn.c: recording the effects of a transaction. The ready-queue set stays
  * small (a batch touches a handful of queues), so a linear scan deduplicates.
+ * On a store that several nodes share, the effects also become notifications
+ * (txn_notify): terminal job ids are packed many to a note so a batch of
+ * thousands of settles costs a few notes, not thousands.
  */
 #include "core/txn.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,8 +114,81 @@ void txn_note_deadline(struct txn *tx, int64_t at_ms)
                 tx->fx.deadline_ms = at_ms;
 }
 
+int txn_note_key(struct txn *tx, const char *id)
+{
+        struct txn_effects *fx = &tx->fx;
+        char *dup;
+
+        if (fx->keys_n == fx->keys_cap) {
+                int cap = fx->keys_cap ? fx->keys_cap * 2 : 4;
+                char **v = realloc(fx->keys, (size_t)cap * sizeof(*v));
+                if (!v)
+                        return BATON_ENOMEM;
+                fx->keys = v;
+                fx->keys_cap = cap;
+        }
+        dup = strdup(id);
+        if (!dup)
+                return BATON_ENOMEM;
+        fx->keys[fx->keys_n++] = dup;
+        return 0;
+}
+
+/* Sends the terminal ids as notes of at most TXN_NOTE_MAX bytes. */
+static int notify_terminal(struct txn *tx, const char *origin, char *note)
+{
+        const struct txn_effects *fx = &tx->fx;
+        size_t len = 0;
+        int rc = 0;
+
+        for (int i = 0; !rc && i < fx->terminal_n; i++) {
+                if (len == 0)
+                        len = (size_t)snprintf(note, TXN_NOTE_MAX + 1, "t\t%s\t", origin);
+                len +=
+                    (size_t)snprintf(note + len, TXN_NOTE_MAX + 1 - len, "%s%lld",
+                                     note[len - 1] == '\t' ? "" : ",", (long long)fx->terminal[i]);
+                if (len > TXN_NOTE_MAX - 24 || i == fx->terminal_n - 1) {
+                        rc = tx->ops->notify(tx->st, note);
+                        len = 0;
+                }
+        }
+        return rc;
+}
+
+int txn_notify(struct txn *tx)
+{
+        const struct txn_effects *fx = &tx->fx;
+        const char *origin = tx->origin ? tx->origin : "-";
+        char note[TXN_NOTE_MAX + 1];
+        int rc = 0;
+
+        if (!tx->ops->shared)
+                return 0;
+        for (int i = 0; !rc && i < fx->ready_n; i++) {
+                int n = snprintf(note, sizeof(note), "r\t%s\t%s\t%s", origin, fx->ready[i].tenant,
+                                 fx->ready[i].queue);
+                /* Names are bounded far below the note size (limits.h). */
+                rc = n > 0 && (size_t)n < sizeof(note) ? tx->ops->notify(tx->st, note)
+                                                       : BATON_EINVAL;
+        }
+        if (!rc)
+                rc = notify_terminal(tx, origin, note);
+        if (!rc && fx->deadline_ms) {
+                snprintf(note, sizeof(note), "d\t%s\t%lld", origin, (long long)fx->deadline_ms);
+                rc = tx->ops->notify(tx->st, note);
+        }
+        for (int i = 0; !rc && i < fx->keys_n; i++) {
+                snprintf(note, sizeof(note), "k\t%s\t%s", origin, fx->keys[i]);
+                rc = tx->ops->notify(tx->st, note);
+        }
+        return rc;
+}
+
 void txn_effects_reset(struct txn_effects *fx)
 {
+        for (int i = 0; i < fx->keys_n; i++)
+                free(fx->keys[i]);
+        fx->keys_n = 0;
         for (int i = 0; i < fx->ready_n; i++)
                 qref_free(&fx->ready[i]);
         fx->ready_n = 0;
@@ -145,5 +222,6 @@ void txn_effects_free(struct txn_effects *fx)
         free(fx->terminal);
         free(fx->counts);
         free(fx->samples);
+        free(fx->keys);
         memset(fx, 0, sizeof(*fx));
 }

@@ -69,6 +69,7 @@ struct cron_ctx {
         struct cron_apply_res res; /* C_APPLY */
         int64_t n_sched, n_due;    /* C_SCHED: the tenant's schedules, those due now */
         int64_t next_due_ms;       /* C_SCHED: the earliest cron due_at of the store */
+        struct leader_rec leader;  /* C_SCHED: the leader lease as stored */
 };
 
 static void ctx_free(struct cron_ctx *c)
@@ -110,6 +111,8 @@ static int sched_counts(struct txn *tx, struct cron_ctx *c)
         free(after);
         if (!rc)
                 rc = tx->ops->cron_next_due(tx->st, &c->next_due_ms);
+        if (!rc)
+                rc = tx->ops->leader_get(tx->st, &c->leader);
         return rc;
 }
 
@@ -275,40 +278,37 @@ static void keys_json(struct jw *w, const char *name, char **v, int n)
         jw_arr_close(w);
 }
 
-/* This node's id: host name and the port it serves. */
-static void node_id(const struct server *srv, char *out, size_t cap)
-{
-        char host[256];
-
-        if (gethostname(host, sizeof(host)) != 0)
-                snprintf(host, sizeof(host), "localhost");
-        host[sizeof(host) - 1] = '\0';
-        snprintf(out, cap, "%s:%d", host, srv->http ? http_port(srv->http) : srv->cfg->listen_port);
-}
-
-/* GET /v1/scheduler: the heartbeat of the next-deadline timer (sched.h) and
- * the caller's schedules. One node, always its own leader, until several
- * nodes arrive (epoch 1). */
+/* GET /v1/scheduler: leadership and the heartbeat (sched.h, the lease as
+ * stored, read in this request's transaction so every node answers alike)
+ * and the caller's schedules. */
 static void scheduler_json(struct jw *w, const struct cron_ctx *c)
 {
         struct server *srv = c->hr->srv;
+        const struct leader_rec *l = &c->leader;
+        int64_t now_ms = clock_wall_ms(srv->clock);
+        bool live = l->epoch > 0 && l->lease_until_ms > now_ms;
         struct sched_status st;
         uint64_t totals[3];
-        char node[300];
 
         sched_status(srv->sched, &st);
-        node_id(srv, node, sizeof(node));
-        jw_kstr(w, "node", node);
-        jw_kstr(w, "leader", node);
-        jw_kint(w, "epoch", 1);
-        jw_kstr(w, "role", "leader");
+        jw_kstr(w, "node", srv->cfg->node_id);
+        jw_kstr(w, "role", sched_role_name(st.role));
+        /* The holder of a live lease; null while nobody leads (a leader died
+         * and no node has taken over yet). */
+        jw_kstr(w, "leader", live ? l->node : NULL);
+        jw_kint(w, "epoch", l->epoch);
+        jw_ktime(w, "lease_until", l->lease_until_ms);
+        jw_ktime(w, "heartbeat_at", l->heartbeat_at_ms);
+        jw_kint(w, "heartbeat_age_ms",
+                l->heartbeat_at_ms && now_ms > l->heartbeat_at_ms ? now_ms - l->heartbeat_at_ms
+                                                                  : 0);
+        jw_kint(w, "lag_ms", l->lag_ms);
         jw_ktime(w, "last_tick_at", st.last_tick_ms);
-        jw_ktime(w, "heartbeat_at", st.last_tick_ms);
         jw_kint(w, "tick_lag_ms", st.last_lag_ms);
-        jw_kint(w, "lag_ms", st.last_lag_ms);
         jw_ktime(w, "next_deadline_at", st.armed_ms);
         jw_ktime(w, "next_due_at", c->next_due_ms);
         jw_kbool(w, "tick_running", st.busy);
+        jw_kint(w, "fenced", st.fenced);
         jw_kint(w, "schedules", c->n_sched);
         jw_kint(w, "due", c->n_due);
         /* Ticks not fired since this process started, by reason. */

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "server/auth.h"
@@ -166,6 +167,59 @@ static int parse_listen(struct config *c, const char *s)
 }
 
 static int apply_auth_num(struct config *c, const char *name, const char *val);
+
+/* A node id is 1-128 characters of [A-Za-z0-9._:-], so it reads well in logs
+ * and JSON and needs no quoting anywhere. */
+static bool node_id_valid(const char *s)
+{
+        size_t n = strlen(s);
+
+        if (n == 0 || n > CONFIG_NODE_MAX)
+                return false;
+        for (; *s; s++)
+                if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+                      (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == ':' || *s == '-'))
+                        return false;
+        return true;
+}
+
+/* --node-id and --leader-ttl-ms. Returns as apply does. */
+static int apply_cluster(struct config *c, const char *name, const char *val)
+{
+        int64_t v;
+
+        if (strcmp(name, "node-id") == 0) {
+                if (!node_id_valid(val))
+                        return -1;
+                snprintf(c->node_id, sizeof(c->node_id), "%s", val);
+                return 0;
+        }
+        if (parse_i64(val, CONFIG_LEADER_TTL_MIN_MS, CONFIG_LEADER_TTL_MAX_MS, &v))
+                return -1;
+        c->leader_ttl_ms = v;
+        return 0;
+}
+
+/* The default node id: the host name (cut at its first dot, characters a node
+ * id may not hold replaced by '-') and the process id, unique on one machine
+ * and different after a restart. */
+static void default_node_id(struct config *c)
+{
+        char host[64] = "";
+
+        if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
+                snprintf(host, sizeof(host), "node");
+        host[sizeof(host) - 1] = 0;
+        for (char *p = host; *p; p++) {
+                if (*p == '.') {
+                        *p = 0;
+                        break;
+                }
+                if (!node_id_valid((char[]){*p, 0}))
+                        *p = '-';
+        }
+        snprintf(c->node_id, sizeof(c->node_id), "%s-%ld", host, (long)getpid());
+}
 static int apply_limit(struct config *c, const char *name, const char *val);
 
 /* Applies one named setting; name has no leading dashes. Returns 0, -1 for a
@@ -188,6 +242,8 @@ static int apply(struct config *c, const char *name, const char *val)
                 snprintf(c->cron_file, sizeof(c->cron_file), "%s", val);
                 return 0;
         }
+        if (strcmp(name, "node-id") == 0 || strcmp(name, "leader-ttl-ms") == 0)
+                return apply_cluster(c, name, val);
         if (strcmp(name, "sync") == 0) {
                 if (strcmp(val, "full") != 0 && strcmp(val, "normal") != 0)
                         return -1;
@@ -276,7 +332,9 @@ static const char *const plain_settings[] = {"listen",
                                              "rate-limit-per-ms",
                                              "cron-run-max-per-hour",
                                              "cron-min-interval-ms",
-                                             "cron-file"};
+                                             "cron-file",
+                                             "node-id",
+                                             "leader-ttl-ms"};
 
 static int load_env(struct config *c, FILE *err)
 {
@@ -345,6 +403,14 @@ static void usage(FILE *f)
                 "                         refuses to start (exit 2) when it is invalid\n",
                 CONFIG_RATE_MAX_DEFAULT, CONFIG_RATE_PER_MS_DEFAULT,
                 CONFIG_CRON_RUN_PER_HOUR_DEFAULT, CONFIG_CRON_MIN_INTERVAL_DEFAULT_MS);
+        fprintf(
+            f,
+            "\nseveral nodes (docs/operations.md, \"Several nodes\"):\n"
+            "  --node-id ID           this node's name, 1-128 of [A-Za-z0-9._:-] (BATON_NODE_ID),\n"
+            "                         default <host name>-<pid>\n"
+            "  --leader-ttl-ms N      leader lease length, renewed every second\n"
+            "                         (BATON_LEADER_TTL_MS), default %d, allowed %d ... %d\n",
+            CONFIG_LEADER_TTL_DEFAULT_MS, CONFIG_LEADER_TTL_MIN_MS, CONFIG_LEADER_TTL_MAX_MS);
         fprintf(f, "\nlimits (docs/api.md, \"Limits and their errors\"):\n");
         for (size_t i = 0; i < sizeof(limit_opts) / sizeof(limit_opts[0]); i++) {
                 const struct num_opt *o = &limit_opts[i];
@@ -484,6 +550,8 @@ int config_load(struct config *c, int argc, char **argv, FILE *out, FILE *err, i
         c->rate_limit_per_ms = CONFIG_RATE_PER_MS_DEFAULT;
         c->cron_run_max_per_hour = CONFIG_CRON_RUN_PER_HOUR_DEFAULT;
         c->cron_min_interval_ms = CONFIG_CRON_MIN_INTERVAL_DEFAULT_MS;
+        c->leader_ttl_ms = CONFIG_LEADER_TTL_DEFAULT_MS;
+        default_node_id(c);
         limits_default(&c->limits);
         *exit_code = 0;
 

@@ -15,6 +15,7 @@
 
 #define CONFIG_HOST_MAX 256
 #define CONFIG_PATH_MAX 4096
+#define CONFIG_NODE_MAX 128 /* = STORE_NODE_MAX */
 
 struct config {
         char listen_host[CONFIG_HOST_MAX];
@@ -39,6 +40,12 @@ struct config {
         /* --cron-file: a cron registry document applied at start for tenant
          * "default" ("" = none). */
         char cron_file[CONFIG_PATH_MAX];
+        /* --node-id: this node's name among those sharing a store (leader
+         * lease, GET /v1/scheduler); default "<host name>-<pid>". */
+        char node_id[CONFIG_NODE_MAX + 1];
+        /* --leader-ttl-ms: how long a leader lease lasts without renewal (it is
+         * renewed every second), so the longest a dead leader's duties wait. */
+        int64_t leader_ttl_ms;
         struct limits limits;
 };
 
@@ -51,6 +58,9 @@ enum config_action { CONFIG_RUN = 0, CONFIG_EXIT = 1 };
 #define CONFIG_RATE_PER_MS_MAX 86400000LL
 #define CONFIG_CRON_RUN_PER_HOUR_DEFAULT 10
 #define CONFIG_CRON_MIN_INTERVAL_DEFAULT_MS 60000
+#define CONFIG_LEADER_TTL_DEFAULT_MS 5000
+#define CONFIG_LEADER_TTL_MIN_MS 2000
+#define CONFIG_LEADER_TTL_MAX_MS 600000
 
 /* Fills c from defaults, then the environment, then argv. Messages for --help
  * and --version go to out, errors to err. Returns CONFIG_RUN, or CONFIG_EXIT

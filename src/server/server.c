@@ -36,6 +36,7 @@
 #include "core/cron.h"
 #include "core/keys.h"
 #include "server/api.h"
+#include "server/cluster.h"
 #include "server/config.h"
 #include "server/http.h"
 #include "server/keyring.h"
@@ -130,6 +131,9 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         log_info("server", "signal %d: stopping (waiting up to %lld ms for open requests)",
                  (int)sig, (long long)srv->cfg->shutdown_timeout_ms);
         srv->stopping = true;
+        /* Another node takes the duties over at once (sched_busy holds the
+         * drain until the release has committed). */
+        sched_release(srv->sched);
         http_stop_accepting(srv->http);
         waiters_wake_all(srv->waiters);
         rt->drain_deadline_ns =
@@ -149,6 +153,7 @@ static int open_store(struct server *srv)
                 return BATON_EIO;
         }
         srv->ops = &store_sqlite_ops;
+        srv->store_opts = so;
         rc = srv->ops->open(&so, &srv->st);
         if (rc)
                 log_error("server", "cannot open the store in %s: %s", cfg->data_dir,
@@ -276,7 +281,7 @@ static int start_parts(struct server_rt *rt)
 {
         struct server *srv = &rt->srv;
         const struct config *cfg = srv->cfg;
-        struct exec_hooks hooks = {on_effects, on_batch, srv};
+        struct exec_hooks hooks = {on_effects, on_batch, srv, cfg->node_id};
         int rc;
 
         rc = start_keys(rt);
@@ -293,6 +298,8 @@ static int start_parts(struct server_rt *rt)
                 rc = http_start(srv, cfg->listen_host, cfg->listen_port, &srv->http);
         if (!rc)
                 rc = sched_start(srv, &srv->sched);
+        if (!rc)
+                rc = cluster_start(srv, &srv->cluster);
         if (rc)
                 return rc;
         rt->sigterm = evsignal_new(srv->base, SIGTERM, on_signal, rt);
@@ -367,6 +374,8 @@ static void stop_parts(struct server_rt *rt)
                 event_free(rt->sigint);
         if (rt->drain)
                 event_free(rt->drain);
+        cluster_free(srv->cluster);
+        srv->cluster = NULL;
         sched_free(srv->sched);
         srv->sched = NULL;
         if (srv->http)

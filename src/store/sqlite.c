@@ -2067,4 +2067,10 @@ const struct store_ops store_sqlite_ops = {
     .flow_insert = insert_flow,
     .flow_get = get_flow,
     .flow_job_ids = flow_job_ids,
+    .shared = false,
+    .leader_acquire = sqlite_leader_acquire,
+    .leader_check = sqlite_leader_check,
+    .leader_release = sqlite_leader_release,
+    .leader_get = sqlite_leader_get,
+    .notify = sqlite_notify,
 };

@@ -218,6 +218,17 @@ static const char *const migrations[] = {
     "ALTER TABLE jobs ADD COLUMN flow_id INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE jobs ADD COLUMN ref TEXT;"
     "CREATE INDEX job_flow ON jobs (flow_id) WHERE flow_id > 0;",
+    /* 6: the leader lease (store.h, "cluster"): one row, written by the
+     * scheduler's heartbeat every second. One process owns a SQLite store, so
+     * it always leads; the row records its epoch and heartbeat all the same. */
+    "CREATE TABLE leader_lease ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " node TEXT NOT NULL,"
+    " epoch INTEGER NOT NULL,"
+    " lease_until INTEGER NOT NULL,"
+    " heartbeat_at INTEGER NOT NULL,"
+    " lag_ms INTEGER NOT NULL"
+    ") STRICT;",
 };
 
 int sqlite_schema_newest(void)

@@ -1,6 +1,7 @@
 /*
- * store.h: the storage interface (struct store_ops), version 3 (1 + tenants,
- * API keys and the audit log, 3 + cron schedules and runs).
+ * store.h: the storage interface (struct store_ops), version 4 (1 + tenants,
+ * API keys and the audit log, 3 + cron schedules and runs, 4 + the leader
+ * lease and notifications between nodes).
  *
  * A backend (SQLite today, PostgreSQL later) implements these operations; core
  * composes them into transactions. All calls on one struct store come from one
@@ -31,7 +32,7 @@
 
 #include "core/job.h"
 
-#define STORE_OPS_VERSION 3
+#define STORE_OPS_VERSION 4
 
 struct store; /* backend-private */
 
@@ -197,6 +198,27 @@ struct flow_rec {
         char *request_id;
 };
 
+/* ---- cluster: leader lease and notifications (version 4) ---- */
+
+/* Longest node id (config --node-id). */
+#define STORE_NODE_MAX 128
+
+/* The leader lease: one row per store. The epoch is the fencing token: it
+ * grows by one every time the lease changes hands (or is taken again after
+ * it lapsed), so a duty transaction that checks its epoch (leader_check)
+ * cannot commit once another node has taken over. */
+struct leader_rec {
+        char node[STORE_NODE_MAX + 1]; /* the holder; "" when nobody ever held it */
+        int64_t epoch;                 /* 0 = never held */
+        int64_t lease_until_ms;        /* the lease lapses then (store clock); 0 = released */
+        int64_t heartbeat_at_ms;       /* the holder's last take or renewal */
+        int64_t lag_ms;                /* the holder's scheduler lag as it last reported it */
+};
+
+/* A connection that receives the notifications of every node (see
+ * listen_open); backend-private. */
+struct store_listener;
+
 struct store_ops {
         int version; /* STORE_OPS_VERSION */
         const char *name;
@@ -351,6 +373,54 @@ struct store_ops {
         int (*flow_get)(struct store *st, const char *tenant, int64_t id, struct flow_rec *out);
         int (*flow_job_ids)(struct store *st, const char *tenant, int64_t flow_id, int64_t after_id,
                             int max, int64_t *ids, int *n_out);
+
+        /* ---- cluster: leader lease and notifications (version 4) ----
+         *
+         * shared: several processes may use the store at once (PostgreSQL).
+         * When false (SQLite) one process owns the store: leader_acquire always
+         * grants the lease (the caller is the only node), notify has nobody to
+         * tell, and the listen ops are NULL.
+         *
+         * leader_acquire: takes or renews the lease for node, in the open
+         * transaction. If node holds it at held_epoch and it has not lapsed, it
+         * is renewed (lease_until = now + ttl_ms, heartbeat_at = now, lag_ms
+         * recorded; the epoch stays). Otherwise, if the lease is free, lapsed,
+         * or recorded for node under another epoch (an earlier process of the
+         * same node id), node takes it with epoch + 1. Otherwise it is left to
+         * its holder. In every case *out is the lease after the call (the
+         * caller leads if out->node is node). "now" is the store's own clock
+         * when shared (PostgreSQL: the database server's, so nodes whose clocks
+         * disagree still agree on expiry), else now_ms.
+         * leader_check: 0 if node holds the lease at epoch, BATON_ECONFLICT if
+         * not. A shared backend also locks the lease row until the end of the
+         * transaction, so no other node can take the lease before the duty
+         * that checked commits: every leader duty calls it inside its own
+         * transaction (fencing).
+         * leader_release: ends the lease now if node holds it at epoch (clean
+         * shutdown, so another node takes over at once); 0 otherwise too.
+         * leader_get: the lease as stored (a zeroed record if never taken).
+         * notify: queues payload (text, at most 7,000 bytes) for every node's
+         * listener; delivered at commit, dropped on rollback.
+         * listen_open: opens a connection of its own (not the store's) that
+         * receives every notify; *out owned by the caller (listen_close).
+         * listen_fd: its socket, to watch for reading. listen_read: calls fn
+         * once per notification received so far, payload valid during the
+         * call; never blocks; BATON_ESTORE once the connection is lost (close
+         * it and open another). Listener calls come from one thread, which
+         * need not be the store thread. */
+        bool shared;
+        int (*leader_acquire)(struct store *st, const char *node, int64_t held_epoch,
+                              int64_t now_ms, int64_t ttl_ms, int64_t lag_ms,
+                              struct leader_rec *out);
+        int (*leader_check)(struct store *st, const char *node, int64_t epoch);
+        int (*leader_release)(struct store *st, const char *node, int64_t epoch);
+        int (*leader_get)(struct store *st, struct leader_rec *out);
+        int (*notify)(struct store *st, const char *payload);
+        int (*listen_open)(const struct store_opts *opts, struct store_listener **out);
+        int (*listen_fd)(struct store_listener *l);
+        int (*listen_read)(struct store_listener *l, void (*fn)(void *ctx, const char *payload),
+                           void *ctx);
+        void (*listen_close)(struct store_listener *l);
 };
 
 void idem_rec_free(struct idem_rec *r);
@@ -370,6 +440,15 @@ void timer_rec_free(struct timer_rec *t);
 void flow_rec_free(struct flow_rec *f);
 /* Frees n records and the array. */
 void timer_recs_free(struct timer_rec *v, int n);
+
+/* The rule of leader_acquire (see store_ops), shared by the backends: given
+ * the lease as stored (cur) and the call's arguments, fills *next with the
+ * lease after the call and returns true when it must be written (a take or a
+ * renewal), false when it stays with another holder. shared says whether other
+ * processes may hold it (when not, the caller always gets it). */
+bool store_leader_decide(const struct leader_rec *cur, const char *node, int64_t held_epoch,
+                         int64_t now_ms, int64_t ttl_ms, int64_t lag_ms, bool shared,
+                         struct leader_rec *next);
 
 /* Backends. */
 extern const struct store_ops store_sqlite_ops;

@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -2661,6 +2662,246 @@ static void sqlite_key_and_audit_plans(void **state)
         assert_plans_good(f);
 }
 
+/* ======== cluster: leader lease and notifications ========
+ * The lease is compared against the store's clock where nodes share it
+ * (PostgreSQL uses the database server's), so these tests pass the real wall
+ * clock as now_ms and use either long leases or a lapse they sleep past. */
+
+#define LONG_TTL_MS 600000
+
+static int64_t wall_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct leader_rec acquire(struct fixture *f, const char *node, int64_t held_epoch,
+                                 int64_t ttl_ms, int64_t lag_ms)
+{
+        struct leader_rec l;
+
+        memset(&l, 0x55, sizeof(l));
+        begin(f);
+        assert_int_equal(
+            f->ops->leader_acquire(f->st, node, held_epoch, wall_ms(), ttl_ms, lag_ms, &l), 0);
+        commit(f);
+        return l;
+}
+
+static int check(struct fixture *f, const char *node, int64_t epoch)
+{
+        int rc;
+
+        begin(f);
+        rc = f->ops->leader_check(f->st, node, epoch);
+        commit(f);
+        return rc;
+}
+
+static struct leader_rec lease_now(struct fixture *f)
+{
+        struct leader_rec l;
+
+        memset(&l, 0x55, sizeof(l));
+        begin(f);
+        assert_int_equal(f->ops->leader_get(f->st, &l), 0);
+        commit(f);
+        return l;
+}
+
+static void leader_take_and_renew(void **state)
+{
+        struct fixture *f = *state;
+        struct leader_rec l = lease_now(f), r;
+        int64_t t0 = wall_ms();
+
+        assert_string_equal(l.node, "");
+        assert_int_equal(l.epoch, 0);
+        assert_int_equal(l.lease_until_ms, 0);
+        assert_int_equal(check(f, "a", 0), BATON_ECONFLICT); /* never held: nobody leads */
+        l = acquire(f, "a", 0, LONG_TTL_MS, 7);
+        assert_string_equal(l.node, "a");
+        assert_int_equal(l.epoch, 1);
+        assert_true(l.lease_until_ms >= t0 + LONG_TTL_MS - 5000);
+        assert_true(l.heartbeat_at_ms >= t0 - 5000);
+        assert_int_equal(l.lag_ms, 7);
+        r = lease_now(f);
+        assert_string_equal(r.node, "a");
+        assert_int_equal(r.epoch, 1);
+        assert_int_equal(r.lease_until_ms, l.lease_until_ms);
+        assert_int_equal(r.heartbeat_at_ms, l.heartbeat_at_ms);
+        assert_int_equal(check(f, "a", 1), 0);
+        assert_int_equal(check(f, "a", 2), BATON_ECONFLICT);
+        assert_int_equal(check(f, "b", 1), BATON_ECONFLICT);
+        /* A renewal keeps the epoch and moves the heartbeat and the end. */
+        usleep(5000);
+        r = acquire(f, "a", 1, LONG_TTL_MS, 3);
+        assert_int_equal(r.epoch, 1);
+        assert_true(r.heartbeat_at_ms >= l.heartbeat_at_ms);
+        assert_true(r.lease_until_ms >= l.lease_until_ms);
+        assert_int_equal(r.lag_ms, 3);
+        assert_int_equal(lease_now(f).lag_ms, 3);
+        /* It survives a reopen. */
+        reopen(f);
+        assert_int_equal(check(f, "a", 1), 0);
+}
+
+/* A deposed leader's duty is refused: once b holds the lease at a later
+ * epoch, a's check with its old epoch fails, and so do its renewal and
+ * release. */
+static void leader_fencing_refuses_deposed(void **state)
+{
+        struct fixture *f = *state;
+        struct leader_rec a = acquire(f, "a", 0, LONG_TTL_MS, 0), b;
+
+        assert_int_equal(a.epoch, 1);
+        b = acquire(f, "b", 0, LONG_TTL_MS, 0);
+        if (f->ops->shared) {
+                /* a's lease is live: b is told who leads and changes nothing. */
+                assert_string_equal(b.node, "a");
+                assert_int_equal(b.epoch, 1);
+                assert_int_equal(check(f, "a", 1), 0);
+                assert_int_equal(check(f, "b", 1), BATON_ECONFLICT);
+                /* a steps down cleanly; b takes over at once. */
+                begin(f);
+                assert_int_equal(f->ops->leader_release(f->st, "a", 1), 0);
+                commit(f);
+                assert_int_equal(lease_now(f).lease_until_ms, 0);
+                b = acquire(f, "b", 0, LONG_TTL_MS, 0);
+        }
+        assert_string_equal(b.node, "b");
+        assert_int_equal(b.epoch, 2);
+        assert_int_equal(check(f, "a", 1), BATON_ECONFLICT);
+        assert_int_equal(check(f, "b", 2), 0);
+        /* The deposed a renews with its old epoch: it does not get the lease
+         * back on a shared store; a single-owner store hands it over (to a
+         * later epoch, which still fences b). */
+        a = acquire(f, "a", 1, LONG_TTL_MS, 0);
+        if (f->ops->shared) {
+                assert_string_equal(a.node, "b");
+                assert_int_equal(a.epoch, 2);
+                assert_int_equal(check(f, "b", 2), 0);
+        } else {
+                assert_string_equal(a.node, "a");
+                assert_int_equal(a.epoch, 3);
+                assert_int_equal(check(f, "b", 2), BATON_ECONFLICT);
+        }
+        /* Releasing with a stale epoch changes nothing. */
+        b = lease_now(f);
+        begin(f);
+        assert_int_equal(f->ops->leader_release(f->st, "a", 1), 0);
+        commit(f);
+        assert_int_equal(lease_now(f).lease_until_ms, b.lease_until_ms);
+}
+
+/* A lapsed lease goes to the next node that asks, at the next epoch. */
+static void leader_lapse_and_takeover(void **state)
+{
+        struct fixture *f = *state;
+        struct leader_rec a = acquire(f, "a", 0, 1, 0), b;
+
+        assert_int_equal(a.epoch, 1);
+        usleep(30000);
+        b = acquire(f, "b", 0, LONG_TTL_MS, 0);
+        assert_string_equal(b.node, "b");
+        assert_int_equal(b.epoch, 2);
+        assert_int_equal(check(f, "a", 1), BATON_ECONFLICT);
+        /* The old holder's renewal after the lapse does not reclaim it. */
+        a = acquire(f, "a", 1, LONG_TTL_MS, 0);
+        if (f->ops->shared)
+                assert_string_equal(a.node, "b");
+        /* A lapsed lease of a itself is taken again at a new epoch, so a duty
+         * still in flight from before the lapse is fenced. */
+        a = acquire(f, "c", 0, 1, 0);
+        if (f->ops->shared) {
+                begin(f);
+                assert_int_equal(f->ops->leader_release(f->st, "b", 2), 0);
+                commit(f);
+                a = acquire(f, "c", 0, 1, 0);
+        }
+        assert_string_equal(a.node, "c");
+        usleep(30000);
+        b = acquire(f, "c", a.epoch, LONG_TTL_MS, 0);
+        assert_string_equal(b.node, "c");
+        assert_int_equal(b.epoch, a.epoch + 1);
+        assert_int_equal(check(f, "c", a.epoch), BATON_ECONFLICT);
+}
+
+/* A new process with the node id of the holder (a restart) takes the lease
+ * at a new epoch without waiting for it to lapse. */
+static void leader_same_node_new_process(void **state)
+{
+        struct fixture *f = *state;
+        struct leader_rec a = acquire(f, "a", 0, LONG_TTL_MS, 0), b;
+
+        b = acquire(f, "a", 0, LONG_TTL_MS, 0);
+        assert_string_equal(b.node, "a");
+        assert_int_equal(b.epoch, a.epoch + 1);
+        assert_int_equal(check(f, "a", a.epoch), BATON_ECONFLICT);
+}
+
+static void leader_rollback_keeps_nothing(void **state)
+{
+        struct fixture *f = *state;
+        struct leader_rec l;
+
+        begin(f);
+        assert_int_equal(f->ops->leader_acquire(f->st, "a", 0, wall_ms(), LONG_TTL_MS, 0, &l), 0);
+        assert_int_equal(l.epoch, 1);
+        assert_int_equal(f->ops->notify(f->st, "r\tt1\tq1"), 0);
+        assert_int_equal(f->ops->rollback(f->st), 0);
+        assert_int_equal(lease_now(f).epoch, 0);
+        /* A savepoint rolled back drops a take too. */
+        begin(f);
+        assert_int_equal(f->ops->savepoint(f->st), 0);
+        assert_int_equal(f->ops->leader_acquire(f->st, "a", 0, wall_ms(), LONG_TTL_MS, 0, &l), 0);
+        assert_int_equal(f->ops->rollback_to(f->st), 0);
+        commit(f);
+        assert_int_equal(lease_now(f).epoch, 0);
+}
+
+static void leader_refuses_bad_arguments(void **state)
+{
+        struct fixture *f = *state;
+        struct leader_rec l;
+        char long_node[STORE_NODE_MAX + 2];
+
+        memset(long_node, 'n', sizeof(long_node) - 1);
+        long_node[sizeof(long_node) - 1] = 0;
+        begin(f);
+        assert_int_equal(f->ops->leader_acquire(f->st, "", 0, wall_ms(), 1000, 0, &l),
+                         BATON_EINVAL);
+        assert_int_equal(f->ops->leader_acquire(f->st, long_node, 0, wall_ms(), 1000, 0, &l),
+                         BATON_EINVAL);
+        assert_int_equal(f->ops->leader_acquire(f->st, "a", 0, wall_ms(), 0, 0, &l), BATON_EINVAL);
+        commit(f);
+        assert_int_equal(lease_now(f).epoch, 0);
+}
+
+static void notify_in_transaction(void **state)
+{
+        struct fixture *f = *state;
+        char big[7002];
+
+        memset(big, 'x', sizeof(big) - 1);
+        big[sizeof(big) - 1] = 0;
+        begin(f);
+        assert_int_equal(f->ops->notify(f->st, "r\tt1\tq1"), 0);
+        assert_int_equal(f->ops->notify(f->st, "k\tk0123456789abcdef"), 0);
+        assert_int_equal(f->ops->notify(f->st, big), BATON_EINVAL);
+        commit(f);
+        /* listen ops come as a set: all or none. */
+        assert_true((f->ops->listen_open && f->ops->listen_fd && f->ops->listen_read &&
+                     f->ops->listen_close) ||
+                    (!f->ops->listen_open && !f->ops->listen_fd && !f->ops->listen_read &&
+                     !f->ops->listen_close));
+        assert_true(!f->ops->shared || f->ops->listen_open);
+}
+
+/* ======== end of the cluster section ======== */
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 static const struct CMUnitTest sqlite_tests[] = {
@@ -2829,6 +3070,13 @@ static const struct CMUnitTest common_tests[] = {
     T(cron_run_tick_identity_and_update),
     T(cron_run_list_count_trim),
     T(savepoint_rollback_discards_cron),
+    T(leader_take_and_renew),
+    T(leader_fencing_refuses_deposed),
+    T(leader_lapse_and_takeover),
+    T(leader_same_node_new_process),
+    T(leader_rollback_keeps_nothing),
+    T(leader_refuses_bad_arguments),
+    T(notify_in_transaction),
     T(insert_throughput),
 };
 
