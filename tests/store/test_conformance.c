@@ -2730,6 +2730,7 @@ static int pg_exec(const char *sql)
         int rc = -1;
 
         if (PQstatus(c) == CONNECTION_OK) {
+                PQclear(PQexec(c, "SET client_min_messages = warning"));
                 r = PQexec(c, sql);
                 rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
                 if (rc)
