@@ -37,8 +37,10 @@
 struct store; /* backend-private */
 
 struct store_opts {
-        const char *uri; /* SQLite: a directory (data dir) or a file path */
-        bool sync_full;  /* fsync on every commit (SQLite synchronous=FULL) */
+        const char *uri; /* SQLite: a directory (data dir) or a file path;
+                            PostgreSQL: a libpq URI or connection string */
+        bool sync_full;  /* fsync on every commit (SQLite synchronous=FULL,
+                            PostgreSQL synchronous_commit=on) */
         int busy_timeout_ms;
 };
 
@@ -374,6 +376,13 @@ struct store_ops {
         int (*flow_job_ids)(struct store *st, const char *tenant, int64_t flow_id, int64_t after_id,
                             int max, int64_t *ids, int *n_out);
 
+        /* Database time (optional; NULL for a backend without a shared clock,
+         * whose caller uses its injected clock). The store thread calls it right
+         * after begin, once per batch, and uses the answer as the batch's now:
+         * nodes sharing one database then agree on lease, timer and cron
+         * instants whatever their own clocks say. Unix ms. */
+        int (*now_ms)(struct store *st, int64_t *now_ms_out);
+
         /* ---- cluster: leader lease and notifications (version 4) ----
          *
          * shared: several processes may use the store at once (PostgreSQL).
@@ -452,5 +461,8 @@ bool store_leader_decide(const struct leader_rec *cur, const char *node, int64_t
 
 /* Backends. */
 extern const struct store_ops store_sqlite_ops;
+#ifdef BATON_HAVE_POSTGRES
+extern const struct store_ops store_postgres_ops;
+#endif
 
 #endif

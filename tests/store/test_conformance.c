@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -2900,6 +2901,122 @@ static void notify_in_transaction(void **state)
         assert_true(!f->ops->shared || f->ops->listen_open);
 }
 
+/* Shared stores only (store_ops.shared): two connections, as two nodes. */
+
+struct notes {
+        char seen[64][96];
+        int n;
+};
+
+static void collect_note(void *ctx, const char *payload)
+{
+        struct notes *ns = ctx;
+
+        if (ns->n < 64)
+                snprintf(ns->seen[ns->n++], sizeof(ns->seen[0]), "%s", payload);
+}
+
+static bool noted(const struct notes *ns, const char *payload)
+{
+        for (int i = 0; i < ns->n; i++)
+                if (strcmp(ns->seen[i], payload) == 0)
+                        return true;
+        return false;
+}
+
+/* Reads the listener until want arrives or 3 s pass. */
+static void listen_until(struct fixture *f, struct store_listener *l, struct notes *ns,
+                         const char *want)
+{
+        int64_t deadline = wall_ms() + 3000;
+
+        while (!noted(ns, want) && wall_ms() < deadline) {
+                struct pollfd pfd = {f->ops->listen_fd(l), POLLIN, 0};
+                poll(&pfd, 1, 50);
+                assert_int_equal(f->ops->listen_read(l, collect_note, ns), 0);
+        }
+}
+
+/* A notification reaches another connection's listener at commit, and one
+ * rolled back never does. */
+static void shared_notify_delivered_at_commit(void **state)
+{
+        struct fixture *f = *state;
+        struct store_opts o = {.uri = f->uri, .sync_full = false, .busy_timeout_ms = 1000};
+        struct store_listener *l = NULL;
+        struct notes ns = {0};
+        char kept[64], dropped[64];
+        int64_t t0;
+
+        snprintf(kept, sizeof(kept), "test-kept-%ld-%lld", (long)getpid(), (long long)wall_ms());
+        snprintf(dropped, sizeof(dropped), "test-dropped-%ld-%lld", (long)getpid(),
+                 (long long)wall_ms());
+        assert_int_equal(f->ops->listen_open(&o, &l), 0);
+        assert_true(f->ops->listen_fd(l) >= 0);
+        begin(f);
+        assert_int_equal(f->ops->notify(f->st, dropped), 0);
+        assert_int_equal(f->ops->rollback(f->st), 0);
+        begin(f);
+        assert_int_equal(f->ops->notify(f->st, kept), 0);
+        /* Not before the commit. */
+        assert_int_equal(f->ops->listen_read(l, collect_note, &ns), 0);
+        usleep(50000);
+        assert_int_equal(f->ops->listen_read(l, collect_note, &ns), 0);
+        assert_false(noted(&ns, kept));
+        t0 = wall_ms();
+        commit(f);
+        listen_until(f, l, &ns, kept);
+        assert_true(noted(&ns, kept));
+        print_message("notification delivered %lld ms after commit\n", (long long)(wall_ms() - t0));
+        assert_false(noted(&ns, dropped));
+        f->ops->listen_close(l);
+}
+
+/* Two nodes: a duty of a that checked its epoch keeps b from taking the
+ * lease until it commits; then b takes it (epoch 2) and a's next duty is
+ * refused. b's attempt never waits for a's lock. */
+static void shared_duty_blocks_takeover_until_commit(void **state)
+{
+        struct fixture *f = *state;
+        struct store_opts o = {.uri = f->uri, .sync_full = false, .busy_timeout_ms = 1000};
+        struct store *g = NULL;
+        struct leader_rec a = acquire(f, "a", 0, 1, 0), b;
+        int64_t t0;
+
+        assert_int_equal(a.epoch, 1);
+        assert_int_equal(f->ops->open(&o, &g), 0);
+        usleep(30000); /* a's lease has lapsed, but a is inside a duty: */
+        begin(f);
+        assert_int_equal(f->ops->leader_check(f->st, "a", 1), 0);
+        t0 = wall_ms();
+        assert_int_equal(f->ops->begin(g), 0);
+        assert_int_equal(f->ops->leader_acquire(g, "b", 0, wall_ms(), LONG_TTL_MS, 0, &b), 0);
+        assert_int_equal(f->ops->commit(g), 0);
+        assert_true(wall_ms() - t0 < 1000); /* no lock wait */
+        assert_string_equal(b.node, "a");
+        assert_int_equal(b.epoch, 1);
+        commit(f);
+        /* The duty is over: b takes the lapsed lease. */
+        assert_int_equal(f->ops->begin(g), 0);
+        assert_int_equal(f->ops->leader_acquire(g, "b", 0, wall_ms(), LONG_TTL_MS, 0, &b), 0);
+        assert_int_equal(f->ops->commit(g), 0);
+        assert_string_equal(b.node, "b");
+        assert_int_equal(b.epoch, 2);
+        /* a's next duty is fenced, b's passes, and both may check at once. */
+        begin(f);
+        assert_int_equal(f->ops->begin(g), 0);
+        assert_int_equal(f->ops->leader_check(g, "b", 2), 0);
+        assert_int_equal(f->ops->leader_check(f->st, "a", 1), BATON_ECONFLICT);
+        assert_int_equal(f->ops->commit(g), 0);
+        commit(f);
+        f->ops->close(g);
+}
+
+static const struct CMUnitTest shared_tests[] = {
+    cmocka_unit_test_setup_teardown(shared_notify_delivered_at_commit, setup, teardown),
+    cmocka_unit_test_setup_teardown(shared_duty_blocks_takeover_until_commit, setup, teardown),
+};
+
 /* ======== end of the cluster section ======== */
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -2971,6 +3088,7 @@ static int pg_exec(const char *sql)
         int rc = -1;
 
         if (PQstatus(c) == CONNECTION_OK) {
+                PQclear(PQexec(c, "SET client_min_messages = warning"));
                 r = PQexec(c, sql);
                 rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
                 if (rc)
@@ -3096,6 +3214,9 @@ int main(void)
                 }
                 failed += run_group(be, be->name, common_tests, BATON_ARRAY_LEN(common_tests));
                 failed += be->run_specific(be);
+                if (be->ops->shared)
+                        failed +=
+                            run_group(be, "shared", shared_tests, BATON_ARRAY_LEN(shared_tests));
         }
         return failed ? 1 : 0;
 }
