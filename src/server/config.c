@@ -236,6 +236,14 @@ static int apply(struct config *c, const char *name, const char *val)
                 snprintf(c->data_dir, sizeof(c->data_dir), "%s", val);
                 return 0;
         }
+        if (strcmp(name, "store") == 0) {
+                bool pg =
+                    strncmp(val, "postgres://", 11) == 0 || strncmp(val, "postgresql://", 13) == 0;
+                if ((!pg && strcmp(val, "sqlite") != 0) || strlen(val) >= sizeof(c->store))
+                        return -1;
+                snprintf(c->store, sizeof(c->store), "%s", val);
+                return 0;
+        }
         if (strcmp(name, "cron-file") == 0) {
                 if (!*val || strlen(val) >= sizeof(c->cron_file))
                         return -1;
@@ -324,6 +332,7 @@ static int apply_limit(struct config *c, const char *name, const char *val)
 
 static const char *const plain_settings[] = {"listen",
                                              "data",
+                                             "store",
                                              "sync",
                                              "log-level",
                                              "shutdown-timeout-ms",
@@ -374,6 +383,9 @@ static void usage(FILE *f)
         fprintf(f, "  --listen HOST:PORT     address to serve HTTP on (BATON_LISTEN)\n"
                    "                         default 127.0.0.1:7700; port 0 picks a free one\n"
                    "  --data DIR             data directory (BATON_DATA), default ./baton-data\n"
+                   "  --store sqlite|URI     the store (BATON_STORE): sqlite (default, in the\n"
+                   "                         data directory) or a PostgreSQL URI\n"
+                   "                         postgres://user@host:port/db (shared by nodes)\n"
                    "  --sync full|normal     durability (BATON_SYNC), default full: fsync at\n"
                    "                         every commit. normal: fsync at checkpoints only;\n"
                    "                         a power loss may lose the last commits, a crash\n"
@@ -533,6 +545,11 @@ static int load_argv(struct config *c, int argc, char **argv, FILE *out, FILE *e
 bad:
         *exit_code = 2;
         return CONFIG_EXIT;
+}
+
+bool config_store_is_postgres(const struct config *c)
+{
+        return strncmp(c->store, "postgres", 8) == 0;
 }
 
 int config_load(struct config *c, int argc, char **argv, FILE *out, FILE *err, int *exit_code)

@@ -21,6 +21,10 @@ struct config {
         char listen_host[CONFIG_HOST_MAX];
         int listen_port; /* 0 = any free port (the chosen one is printed) */
         char data_dir[CONFIG_PATH_MAX];
+        /* --store: "" or "sqlite" = the embedded SQLite store in data_dir (the
+         * default); a postgres:// or postgresql:// URI = PostgreSQL (the data
+         * directory then holds only admin.key). */
+        char store[CONFIG_PATH_MAX];
         bool sync_full; /* fsync at every commit; false = --sync normal */
         int log_level;  /* enum log_level */
         int64_t shutdown_timeout_ms;
@@ -48,6 +52,9 @@ struct config {
         int64_t leader_ttl_ms;
         struct limits limits;
 };
+
+/* True if the configured store is PostgreSQL. */
+bool config_store_is_postgres(const struct config *c);
 
 /* What config_load asks the caller to do. */
 enum config_action { CONFIG_RUN = 0, CONFIG_EXIT = 1 };

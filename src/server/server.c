@@ -153,12 +153,36 @@ static int open_store(struct server *srv)
                 return BATON_EIO;
         }
         srv->ops = &store_sqlite_ops;
+        if (config_store_is_postgres(cfg)) {
+#ifdef BATON_HAVE_POSTGRES
+                srv->ops = &store_postgres_ops;
+                so.uri = cfg->store;
+#else
+                log_error("server", "this batond was built without PostgreSQL support");
+                return BATON_EINVAL;
+#endif
+        }
         srv->store_opts = so;
         rc = srv->ops->open(&so, &srv->st);
         if (rc)
-                log_error("server", "cannot open the store in %s: %s", cfg->data_dir,
-                          baton_strerror(rc));
+                log_error("server", "cannot open the %s store%s%s: %s", srv->ops->name,
+                          so.uri == cfg->data_dir ? " in " : "",
+                          so.uri == cfg->data_dir ? cfg->data_dir : "", baton_strerror(rc));
         return rc;
+}
+
+/* Writes uri into out with the password (user:PASSWORD@) masked, for logs. */
+static void redact_uri(const char *uri, char *out, size_t cap)
+{
+        const char *scheme = strstr(uri, "://");
+        const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+        const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
+
+        if (!at || !colon || colon > at) {
+                snprintf(out, cap, "%s", uri);
+                return;
+        }
+        snprintf(out, cap, "%.*s:***%s", (int)(colon - uri), uri, at);
 }
 
 static void key_path(const struct config *cfg, const char *suffix, char *out, size_t cap)
@@ -353,8 +377,17 @@ static void announce(struct server_rt *rt)
         int port = http_port(srv->http);
 
         printf("batond %s listening on http://%s:%d\n", BATOND_VERSION, cfg->listen_host, port);
-        printf("  data:  %s (sqlite, synchronous=%s)\n", cfg->data_dir,
-               cfg->sync_full ? "full" : "normal");
+        if (config_store_is_postgres(cfg)) {
+                char uri[CONFIG_PATH_MAX];
+
+                redact_uri(cfg->store, uri, sizeof(uri));
+                printf("  store: %s (postgres, synchronous_commit=%s)\n", uri,
+                       cfg->sync_full ? "on" : "off");
+                printf("  data:  %s (admin key only)\n", cfg->data_dir);
+        } else {
+                printf("  data:  %s (sqlite, synchronous=%s)\n", cfg->data_dir,
+                       cfg->sync_full ? "full" : "normal");
+        }
         announce_auth(rt);
         printf("  try:   curl -s http://%s:%d/healthz\n", cfg->listen_host, port);
         fflush(stdout);

@@ -20,10 +20,13 @@
  *    fencing.
  * Instants are the batch's now (the database's clock, store_ops.now_ms).
  *
- * notify is pg_notify on one channel, so PostgreSQL delivers it at commit
- * and drops it on rollback. The listener is a connection of its own in
- * non-blocking mode: LISTEN once, then the loop watches its socket and
- * listen_read drains PQnotifies.
+ * notify is pg_notify, so PostgreSQL delivers it at commit and drops it on
+ * rollback. The channel is "baton:<schema>" (the connection's current
+ * schema): NOTIFY reaches every session of the database, and deployments that
+ * share a database in separate schemas must not wake each other. The listener
+ * is a connection of its own in non-blocking mode: it reads its schema,
+ * LISTENs once, then the loop watches its socket and listen_read drains
+ * PQnotifies.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,8 +49,8 @@ static const struct pg_stmt S_LEASE_PUT = {"pg_leader_put",
                                            "UPDATE leader_lease SET node = $1, epoch = $2,"
                                            " lease_until = $3, heartbeat_at = $4, lag_ms = $5"
                                            " WHERE id = 1"};
-static const struct pg_stmt S_NOTIFY = {"pg_notify",
-                                        "SELECT pg_notify('" PG_NOTIFY_CHANNEL "', $1)"};
+static const struct pg_stmt S_NOTIFY = {"pg_notify", "SELECT pg_notify('" PG_NOTIFY_CHANNEL
+                                                     ":' || current_schema(), $1)"};
 
 #define NOTE_MAX 7000 /* below PostgreSQL's 8000-byte payload limit */
 
@@ -195,6 +198,7 @@ void pg_listen_close(struct store_listener *l)
 int pg_listen_open(const struct store_opts *opts, struct store_listener **out)
 {
         struct store_listener *l = calloc(1, sizeof(*l));
+        char channel[160], sql[400], *quoted;
         PGresult *r = NULL;
         int rc = BATON_ESTORE;
 
@@ -206,7 +210,21 @@ int pg_listen_open(const struct store_opts *opts, struct store_listener **out)
                 log_warn("store", "listener: cannot connect: %s", PQerrorMessage(l->conn));
                 goto out;
         }
-        r = PQexec(l->conn, "LISTEN " PG_NOTIFY_CHANNEL);
+        r = PQexec(l->conn, "SELECT current_schema()");
+        if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+                log_warn("store", "listener: reading the schema failed: %s",
+                         PQerrorMessage(l->conn));
+                goto out;
+        }
+        snprintf(channel, sizeof(channel), "%s:%s", PG_NOTIFY_CHANNEL, PQgetvalue(r, 0, 0));
+        PQclear(r);
+        r = NULL;
+        quoted = PQescapeIdentifier(l->conn, channel, strlen(channel));
+        if (!quoted)
+                goto out;
+        snprintf(sql, sizeof(sql), "LISTEN %s", quoted);
+        PQfreemem(quoted);
+        r = PQexec(l->conn, sql);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
                 log_warn("store", "listener: LISTEN failed: %s", PQerrorMessage(l->conn));
                 goto out;

@@ -155,7 +155,7 @@ int pg_listen_open(const struct store_opts *opts, struct store_listener **out);
 int pg_listen_fd(struct store_listener *l);
 int pg_listen_read(struct store_listener *l, void (*fn)(void *ctx, const char *payload), void *ctx);
 void pg_listen_close(struct store_listener *l);
-/* The channel every node listens on. */
+/* The channel every node listens on is this + ":" + its schema. */
 #define PG_NOTIFY_CHANNEL "baton"
 
 /* The cron statements, for the plan checks. */

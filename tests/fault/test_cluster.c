@@ -1,10 +1,13 @@
 /*
  * test_cluster.c: several batond nodes on one PostgreSQL database (issue 6),
- * run only when BATON_TEST_PG_URI names a server the tests may create
- * databases on (scripts/test.sh starts one); each test gets a database of its
- * own. Every node is a real batond started by the harness (127.0.0.1, free
+ * run only when BATON_TEST_PG_URI names a server (scripts/test.sh starts
+ * one). Every node is a real batond started by the harness (127.0.0.1, free
  * port, stopped by pid) with --store, its own --node-id and a short
  * --leader-ttl-ms (2 s) so failovers fit in a test.
+ *
+ * The program runs as ctest's fault_cluster_pg (BATON_TEST_STORE=postgres;
+ * exit 77, skipped, without a server); every test gets a fresh schema
+ * (support/pgtest.h) that its three nodes share.
  *
  * What a user relies on:
  *  - three nodes: jobs enqueued on every node are claimed on every node and
@@ -36,67 +39,16 @@
 
 #include "support/harness.h"
 
-#ifdef BATON_HAVE_POSTGRES
-#include <libpq-fe.h>
+#include "support/pgtest.h"
 
 #define NODES 3
 #define TTL_ARG "2000"
 
 struct cluster_fx {
-        char uri[1024];
-        char db[64];
+        struct pgtest pg; /* the schema every node of the test shares */
         char admin[128];
         struct harness n[NODES];
 };
-
-/* ---- databases ---- */
-
-static int pg_admin(const char *base_uri, const char *sql)
-{
-        PGconn *c = PQconnectdb(base_uri);
-        PGresult *r = NULL;
-        int rc = -1;
-
-        if (PQstatus(c) == CONNECTION_OK) {
-                r = PQexec(c, sql);
-                rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
-                if (rc)
-                        fprintf(stderr, "postgres: %s: %s", sql, PQerrorMessage(c));
-        } else {
-                fprintf(stderr, "postgres: %s", PQerrorMessage(c));
-        }
-        PQclear(r);
-        PQfinish(c);
-        return rc;
-}
-
-/* Creates an empty database and writes its URI (base URI with the database
- * name replaced) into fx. */
-static int fresh_db(const char *base, struct cluster_fx *fx)
-{
-        static int seq;
-        const char *slash = strrchr(base, '/');
-        const char *query = strchr(base, '?');
-        char sql[128];
-
-        if (!slash || slash < strstr(base, "//") + 2)
-                return -1;
-        snprintf(fx->db, sizeof(fx->db), "baton_cluster_%ld_%d", (long)getpid(), ++seq);
-        snprintf(sql, sizeof(sql), "CREATE DATABASE %s", fx->db);
-        if (pg_admin(base, sql) != 0)
-                return -1;
-        snprintf(fx->uri, sizeof(fx->uri), "%.*s/%s%s", (int)(slash - base), base, fx->db,
-                 query ? query : "");
-        return 0;
-}
-
-static void drop_db(const char *base, const struct cluster_fx *fx)
-{
-        char sql[160];
-
-        snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", fx->db);
-        pg_admin(base, sql);
-}
 
 /* ---- nodes ---- */
 
@@ -108,7 +60,7 @@ static int start_node(struct cluster_fx *fx, int i)
 
         snprintf(id, sizeof(id), "n%d", i + 1);
         args[n++] = "--store";
-        args[n++] = fx->uri;
+        args[n++] = fx->pg.uri;
         args[n++] = "--node-id";
         args[n++] = id;
         args[n++] = "--leader-ttl-ms";
@@ -129,16 +81,9 @@ static int start_node(struct cluster_fx *fx, int i)
 
 static int setup(void **state)
 {
-        const char *base = getenv("BATON_TEST_PG_URI");
-        struct cluster_fx *fx;
+        struct cluster_fx *fx = calloc(1, sizeof(*fx));
 
-        if (!base || !*base) {
-                print_message("BATON_TEST_PG_URI is not set: skipped\n");
-                *state = NULL;
-                return 0;
-        }
-        fx = calloc(1, sizeof(*fx));
-        if (!fx || fresh_db(base, fx) != 0) {
+        if (!fx || pgtest_create(&fx->pg) != 0) {
                 free(fx);
                 return -1;
         }
@@ -157,18 +102,12 @@ static int teardown(void **state)
                 return 0;
         for (int i = 0; i < NODES; i++)
                 harness_stop(&fx->n[i]);
-        drop_db(getenv("BATON_TEST_PG_URI"), fx);
+        pgtest_drop(&fx->pg);
         free(fx);
         return 0;
 }
 
-#define NEED_PG(fx)                                                                                \
-        do {                                                                                       \
-                if (!(fx)) {                                                                       \
-                        skip();                                                                    \
-                        return;                                                                    \
-                }                                                                                  \
-        } while (0)
+#define NEED_PG(fx) assert_non_null(fx)
 
 /* The node (index) that leads, as the nodes themselves say; waits up to
  * timeout_ms for one whose lease is live and that says it leads. -1 if none.
@@ -185,7 +124,8 @@ static int find_leader(struct cluster_fx *fx, int skip_i, int64_t min_epoch, int
                         int64_t epoch;
                         if (i == skip_i || !fx->n[i].pid)
                                 continue;
-                        if (http_json(fx->n[i].url, "GET", "/v1/scheduler", NULL, &r) != 0) {
+                        if (http_json_as(fx->n[i].url, fx->admin, "GET", "/v1/scheduler", NULL,
+                                         &r) != 0) {
                                 http_res_free(&r);
                                 continue;
                         }
@@ -250,7 +190,8 @@ static void *work(void *arg)
                         struct http_res c;
                         char cpath[96], cbody[256];
                         snprintf(cpath, sizeof(cpath), "/v1/jobs/%s/complete", id);
-                        snprintf(cbody, sizeof(cbody), "{\"lease\":\"%s\",\"result\":{\"by\":\"%s\"}}",
+                        snprintf(cbody, sizeof(cbody),
+                                 "{\"lease\":\"%s\",\"result\":{\"by\":\"%s\"}}",
                                  jpath_str(j, "lease"), w->url);
                         if (http_json_as(w->url, w->key, "POST", cpath, cbody, &c) == 0 &&
                             c.status == 200 && !jpath_true(c.json, "repeat")) {
@@ -291,15 +232,17 @@ static void three_nodes_each_job_once(void **state)
         assert_true(find_leader(fx, -1, 1, 10000, NULL) >= 0);
         for (int i = 0; i < NODES; i++) {
                 struct http_res r;
-                http_json(fx->n[i].url, "GET", "/v1/scheduler", NULL, &r);
+                char node[8];
+                snprintf(node, sizeof(node), "n%d", i + 1);
+                http_json_as(fx->n[i].url, fx->admin, "GET", "/v1/scheduler", NULL, &r);
                 assert_int_equal(r.status, 200);
-                assert_string_equal(jpath_str(r.json, "node"), (char[]){'n', (char)('1' + i), 0});
+                assert_string_equal(jpath_str(r.json, "node"), node);
                 if (epoch0 < 0)
                         epoch0 = jpath_int(r.json, "epoch");
                 assert_int_equal(jpath_int(r.json, "epoch"), epoch0);
                 leaders += strcmp(jpath_str(r.json, "role"), "leader") == 0;
                 http_res_free(&r);
-                http_json(fx->n[i].url, "GET", "/readyz", NULL, &r);
+                http_json_as(fx->n[i].url, fx->admin, "GET", "/readyz", NULL, &r);
                 assert_int_equal(r.status, 200);
                 assert_string_equal(jpath_str(r.json, "store"), "postgres");
                 http_res_free(&r);
@@ -311,11 +254,13 @@ static void three_nodes_each_job_once(void **state)
                 size_t len = (size_t)snprintf(body, sizeof(body), "{\"jobs\":[");
                 struct http_res r;
                 for (int k = 0; k < JOBS_PER_NODE; k++)
-                        len += (size_t)snprintf(body + len, sizeof(body) - len,
-                                                "%s{\"queue\":\"multi\",\"type\":\"t\",\"payload\":%d}",
-                                                k ? "," : "", i * JOBS_PER_NODE + k);
+                        len += (size_t)snprintf(
+                            body + len, sizeof(body) - len,
+                            "%s{\"queue\":\"multi\",\"type\":\"t\",\"payload\":%d}", k ? "," : "",
+                            i * JOBS_PER_NODE + k);
                 snprintf(body + len, sizeof(body) - len, "]}");
-                assert_int_equal(http_json(fx->n[i].url, "POST", "/v1/jobs", body, &r), 0);
+                assert_int_equal(
+                    http_json_as(fx->n[i].url, fx->admin, "POST", "/v1/jobs", body, &r), 0);
                 assert_int_equal(r.status, 201);
                 for (size_t k = 0; k < json_array_size(json_object_get(r.json, "jobs")); k++)
                         enqueued[n_enq++] = strtoll(
@@ -326,7 +271,8 @@ static void three_nodes_each_job_once(void **state)
         assert_int_equal(n_enq, JOBS_TOTAL);
         /* Claim and complete on every node at once. */
         for (int i = 0; i < NODES; i++) {
-                w[i] = (struct worker){fx->n[i].url, fx->admin, "multi", done[i], 0, 0, &total, &mu};
+                w[i] =
+                    (struct worker){fx->n[i].url, fx->admin, "multi", done[i], 0, 0, &total, &mu};
                 assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
         }
         for (int i = 0; i < NODES; i++)
@@ -347,7 +293,7 @@ static void three_nodes_each_job_once(void **state)
                 assert_int_equal(all[k], enqueued[k]);
         {
                 struct http_res r;
-                http_json(fx->n[1].url, "GET", "/v1/queues/multi", NULL, &r);
+                http_json_as(fx->n[1].url, fx->admin, "GET", "/v1/queues/multi", NULL, &r);
                 assert_int_equal(r.status, 200);
                 assert_int_equal(jpath_int(r.json, "queue.counts.completed"), JOBS_TOTAL);
                 http_res_free(&r);
@@ -398,7 +344,8 @@ static void cross_node_long_poll_wakeup(void **state)
                 assert_int_equal(pthread_create(&th, NULL, poll_claim, &p), 0);
                 harness_sleep_ms(300); /* the claim is parked on node 2 */
                 snprintf(body, sizeof(body), "{\"queue\":\"%s\",\"type\":\"t\"}", queue);
-                assert_int_equal(http_json(fx->n[0].url, "POST", "/v1/jobs", body, &r), 0);
+                assert_int_equal(
+                    http_json_as(fx->n[0].url, fx->admin, "POST", "/v1/jobs", body, &r), 0);
                 t_ack = harness_now_ms();
                 assert_int_equal(r.status, 201);
                 http_res_free(&r);
@@ -428,11 +375,12 @@ static void cron_ticks_once_under_leader_kill(void **state)
         NEED_PG(fx);
         leader = find_leader(fx, -1, 1, 10000, &epoch);
         assert_true(leader >= 0);
-        assert_int_equal(http_json(fx->n[(leader + 1) % NODES].url, "PUT", "/v1/cron/every-second",
-                                   "{\"cron\":\"@every 1s\",\"misfire\":\"fire_all\","
-                                   "\"catchup_max\":100,\"job\":{\"queue\":\"ticks\",\"type\":\"t\"}}",
-                                   &r),
-                         0);
+        assert_int_equal(
+            http_json_as(fx->n[(leader + 1) % NODES].url, fx->admin, "PUT", "/v1/cron/every-second",
+                         "{\"cron\":\"@every 1s\",\"misfire\":\"fire_all\",\"overlap\":\"allow\","
+                         "\"catchup_max\":100,\"job\":{\"queue\":\"ticks\",\"type\":\"t\"}}",
+                         &r),
+            0);
         assert_int_equal(r.status, 201);
         http_res_free(&r);
         harness_sleep_ms(3000);
@@ -442,13 +390,14 @@ static void cron_ticks_once_under_leader_kill(void **state)
         assert_true(epoch2 > epoch);
         harness_sleep_ms(3000);
         /* Stop the ticks (delete would drop the history: pause instead). */
-        assert_int_equal(
-            http_json(fx->n[leader2].url, "POST", "/v1/cron/every-second/pause", "{}", &r), 0);
+        assert_int_equal(http_json_as(fx->n[leader2].url, fx->admin, "POST",
+                                      "/v1/cron/every-second/pause", "{}", &r),
+                         0);
         assert_int_equal(r.status, 200);
         http_res_free(&r);
-        assert_int_equal(
-            http_json(fx->n[leader2].url, "GET", "/v1/cron/every-second/runs?limit=100", NULL, &r),
-            0);
+        assert_int_equal(http_json_as(fx->n[leader2].url, fx->admin, "GET",
+                                      "/v1/cron/every-second/runs?limit=100", NULL, &r),
+                         0);
         assert_int_equal(r.status, 200);
         runs = json_object_get(r.json, "runs");
         /* Newest first: scheduled instants one second apart, none twice, none
@@ -472,7 +421,8 @@ static void cron_ticks_once_under_leader_kill(void **state)
         assert_int_equal(n_jobs, n_runs);
         http_res_free(&r);
         /* The queue holds exactly one job per tick. */
-        assert_int_equal(http_json(fx->n[leader2].url, "GET", "/v1/queues/ticks", NULL, &r), 0);
+        assert_int_equal(
+            http_json_as(fx->n[leader2].url, fx->admin, "GET", "/v1/queues/ticks", NULL, &r), 0);
         {
                 int64_t total = 0;
                 json_t *counts = jpath(r.json, "queue.counts");
@@ -499,12 +449,11 @@ static void timers_fire_once_under_leader_kill(void **state)
         other = (leader + 1) % NODES;
         for (int i = 0; i < TIMERS; i++) {
                 char path[64];
-                assert_int_equal(http_jsonf(fx->n[other].url, "PUT",
-                                            (snprintf(path, sizeof(path), "/v1/timers/t%d", i), path),
-                                            &r,
-                                            "{\"delay_ms\":%d,\"queue\":\"fires\","
-                                            "\"type\":\"t\"}",
-                                            500 + i * 250),
+                char body[128];
+                snprintf(path, sizeof(path), "/v1/timers/t%d", i);
+                snprintf(body, sizeof(body), "{\"delay_ms\":%d,\"queue\":\"fires\",\"type\":\"t\"}",
+                         500 + i * 250);
+                assert_int_equal(http_json_as(fx->n[other].url, fx->admin, "PUT", path, body, &r),
                                  0);
                 assert_true(r.status == 201 || r.status == 200);
                 http_res_free(&r);
@@ -518,7 +467,7 @@ static void timers_fire_once_under_leader_kill(void **state)
                 for (int i = 0; i < TIMERS; i++) {
                         char path[64];
                         snprintf(path, sizeof(path), "/v1/timers/t%d", i);
-                        http_json(fx->n[other].url, "GET", path, NULL, &r);
+                        http_json_as(fx->n[other].url, fx->admin, "GET", path, NULL, &r);
                         if (jpath_str(r.json, "state") &&
                             strcmp(jpath_str(r.json, "state"), "fired") == 0)
                                 fired++;
@@ -529,7 +478,8 @@ static void timers_fire_once_under_leader_kill(void **state)
         } while (fired < TIMERS && harness_now_ms() < deadline);
         assert_int_equal(fired, TIMERS);
         /* Exactly one job per timer. */
-        assert_int_equal(http_json(fx->n[other].url, "GET", "/v1/queues/fires", NULL, &r), 0);
+        assert_int_equal(
+            http_json_as(fx->n[other].url, fx->admin, "GET", "/v1/queues/fires", NULL, &r), 0);
         assert_int_equal(jpath_int(r.json, "queue.counts.queued"), TIMERS);
         http_res_free(&r);
 }
@@ -545,8 +495,8 @@ static void key_revoked_on_one_node_refused_on_all(void **state)
         int status = 0;
 
         NEED_PG(fx);
-        assert_int_equal(http_json(fx->n[0].url, "POST", "/v1/keys",
-                                   "{\"name\":\"k\",\"scopes\":[\"jobs:read\"]}", &r),
+        assert_int_equal(http_json_as(fx->n[0].url, fx->admin, "POST", "/v1/keys",
+                                      "{\"name\":\"k\",\"scopes\":[\"jobs:read\"]}", &r),
                          0);
         assert_int_equal(r.status, 201);
         snprintf(key, sizeof(key), "%s", jpath_str(r.json, "key"));
@@ -563,7 +513,7 @@ static void key_revoked_on_one_node_refused_on_all(void **state)
         } while (status != 200 && harness_now_ms() < deadline);
         assert_int_equal(status, 200);
         snprintf(path, sizeof(path), "/v1/keys/%s", id);
-        assert_int_equal(http_json(fx->n[0].url, "DELETE", path, NULL, &r), 0);
+        assert_int_equal(http_json_as(fx->n[0].url, fx->admin, "DELETE", path, NULL, &r), 0);
         assert_int_equal(r.status, 200);
         http_res_free(&r);
         t0 = harness_now_ms();
@@ -582,23 +532,25 @@ static void key_revoked_on_one_node_refused_on_all(void **state)
 
 int main(void)
 {
+        const char *store = getenv("BATON_TEST_STORE");
         const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup_teardown(three_nodes_each_job_once, setup, teardown),
             cmocka_unit_test_setup_teardown(cross_node_long_poll_wakeup, setup, teardown),
-            cmocka_unit_test_setup_teardown(key_revoked_on_one_node_refused_on_all, setup, teardown),
+            cmocka_unit_test_setup_teardown(key_revoked_on_one_node_refused_on_all, setup,
+                                            teardown),
             cmocka_unit_test_setup_teardown(cron_ticks_once_under_leader_kill, setup, teardown),
             cmocka_unit_test_setup_teardown(timers_fire_once_under_leader_kill, setup, teardown),
         };
 
+        /* ctest runs this program twice; the several-node tests belong to the
+         * PostgreSQL run (fault_cluster_pg), which skips without a server. */
+        if (!store || strcmp(store, "postgres") != 0) {
+                printf("several nodes need PostgreSQL: see fault_cluster_pg\n");
+                return 0;
+        }
+        if (!pgtest_available()) {
+                printf("BATON_TEST_PG_URI is not set: skipped\n");
+                return PGTEST_SKIP_CODE;
+        }
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
-
-#else
-
-int main(void)
-{
-        printf("built without PostgreSQL: skipped\n");
-        return 0;
-}
-
-#endif

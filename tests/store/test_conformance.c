@@ -3072,58 +3072,33 @@ static int sqlite_specific(const struct backend *be)
  * unchanged works in it without knowing. */
 
 #include <libpq-fe.h>
-#include <unistd.h>
+
+#include "store/pg_internal.h"
+#include "support/pgtest.h"
 
 static bool pg_available(void)
 {
-        const char *uri = getenv("BATON_TEST_PG_URI");
-
-        return uri && *uri;
-}
-
-static int pg_exec(const char *sql)
-{
-        PGconn *c = PQconnectdb(getenv("BATON_TEST_PG_URI"));
-        PGresult *r = NULL;
-        int rc = -1;
-
-        if (PQstatus(c) == CONNECTION_OK) {
-                PQclear(PQexec(c, "SET client_min_messages = warning"));
-                r = PQexec(c, sql);
-                rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
-                if (rc)
-                        fprintf(stderr, "postgres: %s: %s", sql, PQerrorMessage(c));
-        } else {
-                fprintf(stderr, "postgres: %s", PQerrorMessage(c));
-        }
-        PQclear(r);
-        PQfinish(c);
-        return rc;
+        return pgtest_available();
 }
 
 static int pg_create(struct fixture *f)
 {
-        const char *uri = getenv("BATON_TEST_PG_URI");
-        struct timespec ts;
-        char sql[160];
+        struct pgtest t;
 
-        clock_gettime(CLOCK_REALTIME, &ts);
-        snprintf(f->scope, sizeof(f->scope), "baton_test_%ld_%ld", (long)getpid(),
-                 (long)(ts.tv_nsec ^ (long)(uintptr_t)f) & 0x7fffffff);
-        snprintf(f->uri, sizeof(f->uri), "%s%soptions=-csearch_path%%3D%s", uri,
-                 strchr(uri, '?') ? "&" : "?", f->scope);
-        snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", f->scope);
-        return pg_exec(sql);
+        if (pgtest_create(&t) != 0)
+                return -1;
+        snprintf(f->scope, sizeof(f->scope), "%s", t.scope);
+        snprintf(f->uri, sizeof(f->uri), "%s", t.uri);
+        return 0;
 }
 
 static void pg_destroy(struct fixture *f)
 {
-        char sql[160];
+        struct pgtest t = {{0}, {0}};
 
-        if (!f->scope[0])
-                return;
-        snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE", f->scope);
-        pg_exec(sql);
+        snprintf(t.scope, sizeof(t.scope), "%s", f->scope);
+        pgtest_drop(&t);
+        f->scope[0] = '\0';
 }
 
 static int pg_specific(const struct backend *be)
