@@ -9,6 +9,11 @@
 #                            postmaster's pid is in DIR/pid.
 #   pg_server.sh stop DIR    stops that postmaster by its pid (fast shutdown,
 #                            then SIGKILL after a bounded wait) and removes DIR.
+#   pg_server.sh restart DIR PORT
+#                            stops that postmaster (as stop does) but keeps DIR,
+#                            and starts it again on PORT with the same data,
+#                            waiting until it accepts connections (bounded);
+#                            for tests of batond across a database restart.
 #
 # initdb and postgres refuse to run as root, so as root they run as the
 # `postgres` system user (made by the postgresql-15 package) through setpriv,
@@ -93,8 +98,30 @@ start() {
   return 1
 }
 
+restart() {
+  local dir=$1 port=$2 pid
+  stop_pid "$dir"
+  "${AS_PG[@]}" "$PGBIN/postgres" -D "$dir/data" -p "$port" -k "$dir/sock" \
+    -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
+    -c full_page_writes=off -c max_connections=300 -c shared_buffers=32MB \
+    >>"$dir/postgres.log" 2>&1 &
+  pid=$!
+  echo "$pid" >"$dir/pid"
+  for _ in $(seq 1 200); do
+    kill -0 "$pid" 2>/dev/null || break
+    if pg_isready -q -h "$dir/sock" -p "$port" -U baton -d postgres; then
+      return 0
+    fi
+    sleep 0.05
+  done
+  echo "pg_server: postgres did not restart on port $port:" >&2
+  tail -n 5 "$dir/postgres.log" >&2 || true
+  return 1
+}
+
 case "${1:-}" in
 start) start "$2" ;;
+restart) restart "$2" "$3" ;;
 stop)
   stop_pid "$2"
   rm -rf "$2"

@@ -25,6 +25,7 @@
 #include "baton/baton.h"
 #include "core/cron.h"
 #include "server/api_internal.h"
+#include "server/cluster.h"
 #include "server/config.h"
 #include "server/metrics.h"
 #include "server/sched.h"
@@ -309,6 +310,16 @@ static void scheduler_json(struct jw *w, const struct cron_ctx *c)
         jw_ktime(w, "next_due_at", c->next_due_ms);
         jw_kbool(w, "tick_running", st.busy);
         jw_kint(w, "fenced", st.fenced);
+        /* Notifications from other nodes (cluster.h): "listening", or
+         * "reconnecting" while the listener is down; "none" on a store one
+         * process owns. */
+        if (srv->cluster) {
+                struct cluster_status cs;
+                cluster_status(srv->cluster, &cs);
+                jw_kstr(w, "notifications", cs.listening ? "listening" : "reconnecting");
+        } else {
+                jw_kstr(w, "notifications", "none");
+        }
         jw_kint(w, "schedules", c->n_sched);
         jw_kint(w, "due", c->n_due);
         /* Ticks not fired since this process started, by reason. */

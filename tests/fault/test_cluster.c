@@ -20,8 +20,10 @@
  *    failover;
  *  - timers under a leader kill -9: every timer fires exactly once;
  *  - a key revoked on one node is refused on another at once;
- *  - PostgreSQL restarted under load: the nodes recover (ready again, a
- *    leader again) and no acknowledged job is lost.
+ *  - PostgreSQL restarted under load: requests meanwhile get 503 with
+ *    Retry-After, the leader gives its leadership up, the nodes recover
+ *    (ready, listening for notifications, one leader again) and no
+ *    acknowledged job is lost.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -530,6 +532,214 @@ static void key_revoked_on_one_node_refused_on_all(void **state)
         assert_int_equal(status, 401);
 }
 
+/* ---- PostgreSQL restarted under load ---- */
+
+/* A PostgreSQL server of this test's own (scripts/pg_server.sh), so it can
+ * be restarted without disturbing other tests. */
+struct private_pg {
+        char dir[128];
+        char uri[256];
+        int port;
+};
+
+static int sh(const char *cmd, char *out, size_t cap)
+{
+        FILE *p = popen(cmd, "r");
+        size_t n = 0;
+
+        if (!p)
+                return -1;
+        if (out) {
+                n = fread(out, 1, cap - 1, p);
+                out[n] = 0;
+                while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+                        out[--n] = 0;
+        }
+        return pclose(p) == 0 ? 0 : -1;
+}
+
+static int private_pg_start(struct private_pg *pg)
+{
+        char cmd[512];
+        const char *colon;
+
+        snprintf(pg->dir, sizeof(pg->dir), "/tmp/baton-cluster-pg.%ld", (long)getpid());
+        snprintf(cmd, sizeof(cmd), "bash '%s/scripts/pg_server.sh' start '%s'", getenv("BATON_SRC"),
+                 pg->dir);
+        if (sh(cmd, pg->uri, sizeof(pg->uri)) != 0)
+                return -1;
+        colon = strrchr(pg->uri, ':');
+        pg->port = colon ? atoi(colon + 1) : 0;
+        return pg->port > 0 ? 0 : -1;
+}
+
+static int private_pg_restart(struct private_pg *pg)
+{
+        char cmd[512];
+
+        snprintf(cmd, sizeof(cmd), "bash '%s/scripts/pg_server.sh' restart '%s' %d",
+                 getenv("BATON_SRC"), pg->dir, pg->port);
+        return sh(cmd, NULL, 0);
+}
+
+static void private_pg_stop(struct private_pg *pg)
+{
+        char cmd[512];
+
+        snprintf(cmd, sizeof(cmd), "bash '%s/scripts/pg_server.sh' stop '%s'", getenv("BATON_SRC"),
+                 pg->dir);
+        sh(cmd, NULL, 0);
+}
+
+#define PRODUCER_MAX 20000
+
+struct producer {
+        const char *url;
+        const char *key;
+        int idx;
+        volatile int *stop;
+        int64_t *acked; /* ids of jobs answered 201 */
+        int acked_n;
+        int unavailable; /* 503 answers */
+        int unavailable_no_retry_after;
+        int other;
+};
+
+static void *produce(void *arg)
+{
+        struct producer *p = arg;
+        char body[160];
+
+        for (int k = 0; !*p->stop && k < PRODUCER_MAX; k++) {
+                char hdr[64];
+                struct http_res r;
+                snprintf(body, sizeof(body), "{\"queue\":\"load\",\"type\":\"t\",\"payload\":%d}",
+                         p->idx * PRODUCER_MAX + k);
+                if (http_json_as(p->url, p->key, "POST", "/v1/jobs", body, &r) != 0) {
+                        p->other++;
+                } else if (r.status == 201) {
+                        p->acked[p->acked_n++] = strtoll(jpath_str(r.json, "job.id"), NULL, 10);
+                } else if (r.status == 503) {
+                        p->unavailable++;
+                        if (!http_header(&r, "Retry-After", hdr, sizeof(hdr)))
+                                p->unavailable_no_retry_after++;
+                        harness_sleep_ms(20);
+                } else {
+                        p->other++;
+                }
+                http_res_free(&r);
+        }
+        return NULL;
+}
+
+/* Waits until node i answers /readyz 200 and listens for notifications. */
+static bool node_recovered(struct harness *h, const char *key, int64_t timeout_ms)
+{
+        int64_t deadline = harness_now_ms() + timeout_ms;
+
+        do {
+                struct http_res r, s;
+                bool ok;
+                http_json_as(h->url, key, "GET", "/readyz", NULL, &r);
+                http_json_as(h->url, key, "GET", "/v1/scheduler", NULL, &s);
+                ok = r.status == 200 && s.status == 200 && jpath_str(s.json, "notifications") &&
+                     strcmp(jpath_str(s.json, "notifications"), "listening") == 0;
+                http_res_free(&r);
+                http_res_free(&s);
+                if (ok)
+                        return true;
+                harness_sleep_ms(100);
+        } while (harness_now_ms() < deadline);
+        return false;
+}
+
+static void pg_restart_under_load(void **state)
+{
+        static int64_t acked[2][PRODUCER_MAX];
+        struct private_pg pg = {0};
+        struct harness n[2] = {{0}};
+        struct producer p[2];
+        pthread_t th[2];
+        volatile int stop = 0;
+        char admin[128];
+        int total = 0, lost = 0;
+
+        (void)state;
+        assert_int_equal(private_pg_start(&pg), 0);
+        for (int i = 0; i < 2; i++) {
+                char id[8];
+                const char *args[] = {"--store",         pg.uri,  "--node-id", id,
+                                      "--leader-ttl-ms", TTL_ARG, NULL};
+                snprintf(id, sizeof(id), "n%d", i + 1);
+                assert_int_equal(harness_start(&n[i], args), 0);
+        }
+        snprintf(admin, sizeof(admin), "%s", n[0].admin_key);
+        for (int i = 0; i < 2; i++) {
+                p[i] = (struct producer){n[i].url, admin, i, &stop, acked[i], 0, 0, 0, 0};
+                assert_int_equal(pthread_create(&th[i], NULL, produce, &p[i]), 0);
+        }
+        harness_sleep_ms(1500);
+        assert_int_equal(private_pg_restart(&pg), 0);
+        harness_sleep_ms(2500);
+        stop = 1;
+        for (int i = 0; i < 2; i++)
+                pthread_join(th[i], NULL);
+        for (int i = 0; i < 2; i++) {
+                print_message("n%d: %d enqueues acknowledged, %d answered 503, %d other\n", i + 1,
+                              p[i].acked_n, p[i].unavailable, p[i].other);
+                assert_true(p[i].acked_n > 0);
+                assert_int_equal(p[i].unavailable_no_retry_after, 0);
+                total += p[i].acked_n;
+        }
+        /* The nodes recover: ready, listening again, and one of them leads. */
+        for (int i = 0; i < 2; i++)
+                assert_true(node_recovered(&n[i], admin, 20000));
+        {
+                int64_t deadline = harness_now_ms() + 15000;
+                int leaders = 0;
+                do {
+                        leaders = 0;
+                        for (int i = 0; i < 2; i++) {
+                                struct http_res r;
+                                http_json_as(n[i].url, admin, "GET", "/v1/scheduler", NULL, &r);
+                                leaders += jpath_str(r.json, "role") &&
+                                           strcmp(jpath_str(r.json, "role"), "leader") == 0;
+                                http_res_free(&r);
+                        }
+                        if (leaders != 1)
+                                harness_sleep_ms(100);
+                } while (leaders != 1 && harness_now_ms() < deadline);
+                assert_int_equal(leaders, 1);
+        }
+        /* No acknowledged job is lost. */
+        for (int i = 0; i < 2; i++)
+                for (int k = 0; k < p[i].acked_n; k++) {
+                        char path[64];
+                        struct http_res r;
+                        snprintf(path, sizeof(path), "/v1/jobs/%lld", (long long)acked[i][k]);
+                        http_json_as(n[(i + k) % 2].url, admin, "GET", path, NULL, &r);
+                        lost += r.status != 200;
+                        http_res_free(&r);
+                }
+        print_message("PostgreSQL restarted under load: %d acknowledged jobs, %d lost\n", total,
+                      lost);
+        assert_int_equal(lost, 0);
+        {
+                /* The leader gave its leadership up while the store was away. */
+                int gave_up = 0;
+                for (int i = 0; i < 2; i++) {
+                        char *log = harness_read_log(&n[i]);
+                        gave_up += log && strstr(log, "stops leading") &&
+                                   strstr(log, "the store cannot be reached");
+                        free(log);
+                }
+                assert_true(gave_up >= 1);
+        }
+        for (int i = 0; i < 2; i++)
+                harness_stop(&n[i]);
+        private_pg_stop(&pg);
+}
+
 int main(void)
 {
         const char *store = getenv("BATON_TEST_STORE");
@@ -540,6 +750,7 @@ int main(void)
                                             teardown),
             cmocka_unit_test_setup_teardown(cron_ticks_once_under_leader_kill, setup, teardown),
             cmocka_unit_test_setup_teardown(timers_fire_once_under_leader_kill, setup, teardown),
+            cmocka_unit_test(pg_restart_under_load),
         };
 
         /* ctest runs this program twice; the several-node tests belong to the
