@@ -19,6 +19,9 @@
  *    schedule fires exactly once (none twice, none lost), across the
  *    failover;
  *  - timers under a leader kill -9: every timer fires exactly once;
+ *  - a read waiting on a job (wait_ms) on one node is answered when another
+ *    node completes the job; a delayed job enqueued on a follower is
+ *    promoted by the leader on time;
  *  - a key revoked on one node is refused on another at once;
  *  - PostgreSQL restarted under load: requests meanwhile get 503 with
  *    Retry-After, the leader gives its leadership up, the nodes recover
@@ -362,6 +365,96 @@ static void cross_node_long_poll_wakeup(void **state)
                       "median %lld ms, max %lld ms over 10 rounds\n",
                       (long long)lat[5], (long long)worst);
         assert_true(worst < 500);
+}
+
+/* A read waiting for a job on one node is answered when another node
+ * completes it; a delayed job enqueued on a follower is promoted by the
+ * leader on time (the follower's "d" notification arms the leader's timer;
+ * without it the leader's sweep would find it up to 5 s late). */
+struct job_waiter {
+        const char *url;
+        const char *key;
+        char path[96];
+        const char *state;
+        char state_buf[16];
+        int64_t answered_ms;
+};
+
+static void *wait_job(void *arg)
+{
+        struct job_waiter *w = arg;
+        struct http_res r;
+
+        if (http_json_as(w->url, w->key, "GET", w->path, NULL, &r) == 0 && r.status == 200 &&
+            jpath_str(r.json, "job.state")) {
+                snprintf(w->state_buf, sizeof(w->state_buf), "%s", jpath_str(r.json, "job.state"));
+                w->state = w->state_buf;
+        }
+        w->answered_ms = harness_now_ms();
+        http_res_free(&r);
+        return NULL;
+}
+
+static void cross_node_job_wait_and_follower_deadline(void **state)
+{
+        struct cluster_fx *fx = *state;
+        int leader = find_leader(fx, -1, 1, 10000, NULL), follower, other;
+        struct job_waiter w = {0};
+        struct poller p = {0};
+        struct http_res r;
+        char cpath[96], body[256];
+        pthread_t th;
+        int64_t t_ack, t0;
+
+        NEED_PG(fx);
+        assert_true(leader >= 0);
+        follower = (leader + 1) % NODES;
+        other = (leader + 2) % NODES;
+        /* A job read with wait_ms on one follower, completed on the other. */
+        assert_int_equal(http_json_as(fx->n[follower].url, fx->admin, "POST", "/v1/jobs",
+                                      "{\"queue\":\"waits\",\"type\":\"t\"}", &r),
+                         0);
+        assert_int_equal(r.status, 201);
+        w.url = fx->n[follower].url;
+        w.key = fx->admin;
+        snprintf(w.path, sizeof(w.path), "/v1/jobs/%s?wait_ms=10000", jpath_str(r.json, "job.id"));
+        http_res_free(&r);
+        assert_int_equal(pthread_create(&th, NULL, wait_job, &w), 0);
+        assert_int_equal(http_json_as(fx->n[other].url, fx->admin, "POST", "/v1/queues/waits/claim",
+                                      "{\"worker\":\"w\"}", &r),
+                         0);
+        assert_int_equal(json_array_size(json_object_get(r.json, "jobs")), 1);
+        snprintf(cpath, sizeof(cpath), "/v1/jobs/%s/complete",
+                 jpath_str(json_array_get(json_object_get(r.json, "jobs"), 0), "id"));
+        snprintf(body, sizeof(body), "{\"lease\":\"%s\"}",
+                 jpath_str(json_array_get(json_object_get(r.json, "jobs"), 0), "lease"));
+        http_res_free(&r);
+        harness_sleep_ms(300); /* the read is parked */
+        assert_int_equal(http_json_as(fx->n[other].url, fx->admin, "POST", cpath, body, &r), 0);
+        t_ack = harness_now_ms();
+        assert_int_equal(r.status, 200);
+        http_res_free(&r);
+        pthread_join(th, NULL);
+        assert_non_null(w.state);
+        assert_string_equal(w.state, "completed");
+        print_message("job wait on n%d answered %lld ms after the completion on n%d\n",
+                      follower + 1, (long long)(w.answered_ms - t_ack), other + 1);
+        assert_true(w.answered_ms - t_ack < 500);
+        /* A delayed job enqueued on a follower, claimed there when due. */
+        p = (struct poller){fx->n[follower].url, fx->admin, "later", 0, 0};
+        assert_int_equal(http_json_as(fx->n[follower].url, fx->admin, "POST", "/v1/jobs",
+                                      "{\"queue\":\"later\",\"type\":\"t\",\"delay_ms\":1000}", &r),
+                         0);
+        t0 = harness_now_ms();
+        assert_int_equal(r.status, 201);
+        http_res_free(&r);
+        assert_int_equal(pthread_create(&th, NULL, poll_claim, &p), 0);
+        pthread_join(th, NULL);
+        assert_int_equal(p.njobs, 1);
+        print_message("delayed job (1000 ms) from follower n%d claimed after %lld ms\n",
+                      follower + 1, (long long)(p.answered_ms - t0));
+        assert_true(p.answered_ms - t0 >= 900);
+        assert_true(p.answered_ms - t0 < 2500);
 }
 
 /* ---- cron and timers under a leader kill ---- */
@@ -750,6 +843,8 @@ int main(void)
                                             teardown),
             cmocka_unit_test_setup_teardown(cron_ticks_once_under_leader_kill, setup, teardown),
             cmocka_unit_test_setup_teardown(timers_fire_once_under_leader_kill, setup, teardown),
+            cmocka_unit_test_setup_teardown(cross_node_job_wait_and_follower_deadline, setup,
+                                            teardown),
             cmocka_unit_test(pg_restart_under_load),
         };
 
