@@ -462,7 +462,7 @@ static void cross_node_job_wait_and_follower_deadline(void **state)
 static void cron_ticks_once_under_leader_kill(void **state)
 {
         struct cluster_fx *fx = *state;
-        int64_t epoch = 0, epoch2 = 0, prev = 0;
+        int64_t epoch = 0, epoch2 = 0, prev = 0, t_kill;
         int leader, leader2, n_runs = 0, n_jobs = 0;
         struct http_res r;
         json_t *runs;
@@ -479,10 +479,15 @@ static void cron_ticks_once_under_leader_kill(void **state)
         assert_int_equal(r.status, 201);
         http_res_free(&r);
         harness_sleep_ms(3000);
+        t_kill = harness_now_ms();
         assert_int_equal(harness_kill9(&fx->n[leader]), 0);
         leader2 = find_leader(fx, leader, epoch + 1, 15000, &epoch2);
         assert_true(leader2 >= 0);
         assert_true(epoch2 > epoch);
+        /* The lease lasts 2 s and followers ask every second. */
+        print_message("failover: n%d leads %lld ms after n%d was killed (--leader-ttl-ms %s)\n",
+                      leader2 + 1, (long long)(harness_now_ms() - t_kill), leader + 1, TTL_ARG);
+        assert_true(harness_now_ms() - t_kill < 10000);
         harness_sleep_ms(3000);
         /* Stop the ticks (delete would drop the history: pause instead). */
         assert_int_equal(http_json_as(fx->n[leader2].url, fx->admin, "POST",
