@@ -1768,6 +1768,201 @@ static int flow_job_ids(struct store *st, const char *tenant, int64_t flow_id, i
         return pg_ids(st, &S_FLOW_JOBS, &p, max, ids, n_out);
 }
 
+/* ---- query plans ---- */
+
+/* The statements of this file that pg_check_plans looks at, by name. */
+static const struct pg_stmt *const plain_stmts[] = {
+    &S_JOB_FIND_KEY, &S_JOB_READY,       &S_JOB_DUE,      &S_JOB_EXPIRED,  &S_JOB_STATE_IDS,
+    &S_JOB_PURGE,    &S_JOB_DELETE,      &S_DEADLINES,    &S_IDEM_GET,     &S_IDEM_PURGE,
+    &S_QUEUE_GET,    &S_QUEUE_LIST,      &S_QUEUE_COUNTS, &S_QUEUE_OLDEST, &S_KEY_GET,
+    &S_KEY_UPDATE,   &S_KEY_LIST_TENANT, &S_KEY_LIST_ALL, &S_TIMER_GET,    &S_TIMER_LIST,
+    &S_TIMER_DUE,    &S_TIMER_NEXT,      &S_DEP_CHILDREN, &S_FLOW_GET,     &S_FLOW_JOBS,
+};
+
+/* What a statement's plan must look like: sample parameters (space
+ * separated; "-" for none) and the indexes it must use (space separated;
+ * NULL = any index). Every plan is also refused if it scans a table
+ * sequentially or sorts. */
+struct plan_want {
+        const char *name;
+        const char *params;
+        const char *uses;
+};
+
+static const struct plan_want plan_wants[] = {
+    {"pg_job_get", "1 t1", NULL},
+    {"pg_job_find_key", "t1 q1 k1", "job_key"},
+    {"pg_job_ready_ids", "t1 q1 10", "job_ready"},
+    {"pg_job_due_ids", "1 10", "job_due"},
+    {"pg_job_expired_ids", "1 10", "job_lease"},
+    {"pg_job_state_ids", "t1 q1 2 0 10", "job_tqs"},
+    {"pg_job_purge", "5 1 10", "job_finished"},
+    {"pg_job_delete", "1 t1", NULL},
+    {"pg_deadlines", "-", "job_due job_lease job_finished idem_expiry"},
+    {"pg_idem_get", "t1 k1", "idempotency_pkey"},
+    {"pg_idem_purge", "1 10", "idem_expiry"},
+    {"pg_queue_get", "t1 q1", "queues_pkey"},
+    {"pg_queue_list", "t1 a 10", "queues_pkey"},
+    {"pg_queue_counts", "t1 q1", NULL},
+    {"pg_queue_oldest", "t1 q1", NULL},
+    {"pg_key_get", "k1", "api_keys_pkey"},
+    {"pg_key_update", "k1 n d p 0 0 0 0 0 0 0 c", "api_keys_pkey"},
+    {"pg_key_list_tenant", "t1 a 10", "key_tenant"},
+    {"pg_key_list_all", "a 10", "api_keys_pkey"},
+    {"pg_timer_get", "t1 k1", "timers_pkey"},
+    {"pg_timer_list", "t1 a a b 10", "timers_pkey"},
+    {"pg_timer_due", "1 10", "timer_due"},
+    {"pg_timer_next", "-", "timer_due"},
+    {"pg_dep_children", "1 0 10", "job_deps_pkey"},
+    {"pg_flow_get", "1 t1", "flows_pkey"},
+    {"pg_flow_job_ids", "t1 1 0 10", "job_flow"},
+    {"pg_job_list_0", "t1 0 10", NULL},
+    {"pg_job_list_1", "t1 q1 0 10", "job_tq"},
+    {"pg_job_list_2", "t1 2 0 10", NULL},
+    {"pg_job_list_3", "t1 q1 2 0 10", "job_tqs"},
+    {"pg_job_list_4", "t1 x 0 10", NULL},
+    {"pg_job_list_5", "t1 q1 x 0 10", "job_tq"},
+    {"pg_job_list_6", "t1 2 x 0 10", NULL},
+    {"pg_job_list_7", "t1 q1 2 x 0 10", "job_tqs"},
+    {"pg_audit_list_0", "0 10", "audit_pkey"},
+    {"pg_audit_list_1", "t1 0 10", "audit_tenant"},
+    {"pg_audit_list_2", "a 0 10", "audit_action"},
+    {"pg_audit_list_3", "t1 a 0 10", NULL},
+    {"pg_audit_list_4", "k1 0 10", "audit_key"},
+    {"pg_audit_list_5", "t1 k1 0 10", NULL},
+    {"pg_audit_list_6", "a k1 0 10", NULL},
+    {"pg_audit_list_7", "t1 a k1 0 10", NULL},
+    {"pg_cron_get", "t1 k1", "cron_schedules_pkey"},
+    {"pg_cron_list", "t1 a 10", "cron_schedules_pkey"},
+    {"pg_cron_due", "1 10", "cron_due"},
+    {"pg_cron_next_due", "-", "cron_due"},
+    {"pg_cron_delete", "t1 k1", "cron_schedules_pkey"},
+    {"pg_cron_run_get", "t1 1", "cron_runs_pkey"},
+    {"pg_cron_run_list", "t1 k1 100 10", "cron_run_key"},
+    {"pg_cron_run_count", "t1 k1 schedule 0", "cron_run_trigger"},
+    {"pg_cron_run_trim", "t1 k1 5", "cron_run_key"},
+};
+
+static const struct pg_stmt *stmt_by_name(const struct store *st, const char *name)
+{
+        for (size_t i = 0; i < BATON_ARRAY_LEN(plain_stmts); i++)
+                if (strcmp(plain_stmts[i]->name, name) == 0)
+                        return plain_stmts[i];
+        for (int i = 0; i < B_COUNT; i++)
+                if (strcmp(st->built[i].name, name) == 0)
+                        return &st->built[i];
+        for (int i = 0; i < pg_cron_stmts_n; i++)
+                if (strcmp(pg_cron_stmts[i]->name, name) == 0)
+                        return pg_cron_stmts[i];
+        return NULL;
+}
+
+/* Runs EXPLAIN of s with the sample parameters and writes the plan's lines
+ * into out (truncated to out_len). The planner is told to avoid sequential
+ * scans and sorts (SET LOCAL, in a transaction rolled back afterwards): on a
+ * test's near-empty tables it would rightly prefer them, so this asks whether
+ * an index path exists at all. A plan that still scans or sorts has none. */
+static int explain_text(struct store *st, const struct pg_stmt *s, const char *params, char *out,
+                        size_t out_len)
+{
+        struct pg_params p = {0};
+        char buf[256], *save = NULL, *tok, sql[SQL_MAX];
+        PGresult *r;
+        size_t used = 0;
+        int rc = 0;
+
+        out[0] = 0;
+        snprintf(buf, sizeof(buf), "%s", params);
+        for (tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+                if (strcmp(tok, "-") != 0)
+                        pg_p_text(&p, tok);
+        snprintf(sql, sizeof(sql), "EXPLAIN %s", s->sql);
+        PQclear(PQexec(st->conn, "BEGIN; SET LOCAL enable_seqscan = off;"
+                                 " SET LOCAL enable_sort = off"));
+        r = PQexecParams(st->conn, sql, p.n, NULL, p.v, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+                log_error("store", "explain %s: %s", s->name, PQresultErrorMessage(r));
+                rc = BATON_ESTORE;
+        }
+        for (int i = 0; !rc && i < PQntuples(r) && used < out_len; i++) {
+                int w = snprintf(out + used, out_len - used, "%s\n", PQgetvalue(r, i, 0));
+                used += w > 0 ? (size_t)w : 0;
+        }
+        PQclear(r);
+        PQclear(PQexec(st->conn, "ROLLBACK"));
+        return rc;
+}
+
+/* True if plan reads through index name (an index or bitmap index scan). */
+static bool plan_uses(const char *plan, const char *name, size_t len)
+{
+        char a[96], b[96];
+
+        snprintf(a, sizeof(a), " using %.*s ", (int)len, name);
+        snprintf(b, sizeof(b), " on %.*s ", (int)len, name);
+        return strstr(plan, a) || strstr(plan, b);
+}
+
+/* Judges one plan; a reason when it is bad, NULL otherwise. */
+static const char *plan_verdict(const char *plan, const char *uses, char *miss, size_t miss_len)
+{
+        if (strstr(plan, "Seq Scan"))
+                return "scans a table sequentially";
+        if (strstr(plan, "Sort  (") || strstr(plan, "Sort Key"))
+                return "sorts";
+        if (!strstr(plan, "Index"))
+                return "uses no index";
+        for (const char *w = uses; w && *w;) {
+                size_t n = strcspn(w, " ");
+
+                if (!plan_uses(plan, w, n)) {
+                        snprintf(miss, miss_len, "does not use %.*s", (int)n, w);
+                        return miss;
+                }
+                w += n + (w[n] == ' ');
+        }
+        return NULL;
+}
+
+int pg_check_plans(struct store *st, char *why, size_t why_len)
+{
+        char plan[4096], miss[128];
+
+        if (why_len)
+                why[0] = 0;
+        if (st->in_txn || st->broken)
+                return BATON_ESTORE;
+        for (size_t i = 0; i < BATON_ARRAY_LEN(plan_wants); i++) {
+                const struct plan_want *w = &plan_wants[i];
+                const struct pg_stmt *s = stmt_by_name(st, w->name);
+                const char *bad;
+                int rc;
+
+                if (!s) {
+                        snprintf(why, why_len, "%s: no such statement", w->name);
+                        return BATON_ESTORE;
+                }
+                rc = explain_text(st, s, w->params, plan, sizeof(plan));
+                if (rc)
+                        return rc;
+                bad = plan_verdict(plan, w->uses, miss, sizeof(miss));
+                if (bad) {
+                        snprintf(why, why_len, "%s %s:\n%s", w->name, bad, plan);
+                        return BATON_ESTORE;
+                }
+        }
+        return 0;
+}
+
+int pg_explain(struct store *st, const char *name, char *out, size_t out_len)
+{
+        for (size_t i = 0; i < BATON_ARRAY_LEN(plan_wants); i++)
+                if (strcmp(plan_wants[i].name, name) == 0)
+                        return explain_text(st, stmt_by_name(st, name), plan_wants[i].params, out,
+                                            out_len);
+        return BATON_ENOTFOUND;
+}
+
 const struct store_ops store_postgres_ops = {
     .version = STORE_OPS_VERSION,
     .name = "postgres",

@@ -80,6 +80,9 @@ static const char *const migrations[] = {
     " WHERE dkey IS NOT NULL AND state IN (1, 2);"
     "CREATE INDEX job_tqs ON jobs (tenant, queue, state, id);"
     "CREATE INDEX job_tenant ON jobs (tenant, id);"
+    /* job_list of one queue (any state) in id order: without it the planner
+     * walks the primary key and filters, which grows with the table. */
+    "CREATE INDEX job_tq ON jobs (tenant, queue, id);"
     "CREATE TABLE idempotency ("
     " tenant " TXT " NOT NULL,"
     " key " TXT " NOT NULL,"

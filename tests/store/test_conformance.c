@@ -3101,10 +3101,300 @@ static void pg_destroy(struct fixture *f)
         f->scope[0] = '\0';
 }
 
+/* A connection of the test's own to the fixture's schema. */
+static PGconn *pg_raw(struct fixture *f)
+{
+        PGconn *c = PQconnectdb(f->uri);
+
+        assert_int_equal(PQstatus(c), CONNECTION_OK);
+        PQclear(PQexec(c, "SET client_min_messages = warning"));
+        return c;
+}
+
+static void pg_raw_exec(PGconn *c, const char *sql)
+{
+        PGresult *r = PQexec(c, sql);
+
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+                fail_msg("%s: %s", sql, PQerrorMessage(c));
+        PQclear(r);
+}
+
+static int64_t pg_raw_i64(PGconn *c, const char *sql)
+{
+        PGresult *r = PQexec(c, sql);
+        int64_t v;
+
+        assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+        assert_int_equal(PQntuples(r), 1);
+        v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+        return v;
+}
+
+static void pg_refuses_newer_schema(void **state)
+{
+        struct fixture *f = *state;
+        struct store_opts o = {.uri = f->uri};
+        struct store *st = NULL;
+        PGconn *c = pg_raw(f);
+        char sql[160];
+
+        snprintf(sql, sizeof(sql), "INSERT INTO schema_migrations VALUES (%d, 0)",
+                 pg_schema_newest() + 1);
+        pg_raw_exec(c, sql);
+        PQfinish(c);
+        assert_int_equal(f->ops->open(&o, &st), BATON_ESCHEMA);
+        assert_null(st);
+}
+
+static void pg_migrations_recorded_once(void **state)
+{
+        struct fixture *f = *state;
+        PGconn *c;
+        int v = 0;
+
+        reopen(f); /* a second open applies nothing */
+        begin(f);
+        assert_int_equal(f->ops->schema_version(f->st, &v), 0);
+        commit(f);
+        assert_int_equal(v, pg_schema_newest());
+        c = pg_raw(f);
+        assert_int_equal(pg_raw_i64(c, "SELECT COUNT(*) FROM schema_migrations"),
+                         pg_schema_newest());
+        assert_int_equal(pg_raw_i64(c, "SELECT COUNT(DISTINCT version) FROM schema_migrations"),
+                         pg_schema_newest());
+        PQfinish(c);
+}
+
+/* A store left at version 1 by an older binary is migrated on open, and its
+ * rows survive. */
+static void pg_migrates_a_version_1_store(void **state)
+{
+        struct fixture *f = *state;
+        struct job j;
+        PGconn *c;
+        int v = 0;
+
+        f->ops->close(f->st);
+        f->st = NULL;
+        c = pg_raw(f);
+        pg_raw_exec(c, "DROP TABLE job_deps, flows, timers, cron_runs, cron_schedules, audit,"
+                       " api_keys, tenants, idempotency, queues, jobs, schema_migrations");
+        assert_int_equal(pg_migrate_to(c, pg_schema_newest() + 1), BATON_EINVAL);
+        assert_int_equal(pg_migrate_to(c, 1), 0);
+        assert_int_equal(pg_schema_read(c, &v), 0);
+        assert_int_equal(v, 1);
+        pg_raw_exec(c, "INSERT INTO jobs (tenant, queue, type, payload, priority, state, run_at,"
+                       " attempt, max_attempts, backoff_type, backoff_base_ms, backoff_max_ms,"
+                       " lease_ms, lease_until, settled, cancel_requested, version, created_at,"
+                       " started_at, finished_at, ready_at) VALUES ('t1', 'q1', 'old', '{}', 1,"
+                       " 2, 5, 0, 3, 0, 1000, 2000, 30000, 0, 0, 0, 1, 5, 0, 0, 5)");
+        PQfinish(c);
+        assert_int_equal(open_fixture(f), 0);
+        begin(f);
+        assert_int_equal(f->ops->schema_version(f->st, &v), 0);
+        assert_int_equal(v, pg_schema_newest());
+        assert_int_equal(f->ops->job_get(f->st, "t1", 1, &j), 0);
+        assert_string_equal(j.type, "old");
+        assert_null(j.timer);
+        assert_int_equal(j.flow_id, 0);
+        job_free(&j);
+        commit(f);
+}
+
+/* The planner picks among several usable indexes by their statistics, so the
+ * tables first get rows spread like a busy server's (many tenants, queues,
+ * states, keys, flows) and ANALYZE. */
+static void pg_populate(struct fixture *f)
+{
+        PGconn *c = pg_raw(f);
+
+        pg_raw_exec(c, "INSERT INTO jobs (tenant, queue, type, payload, priority, state, run_at,"
+                       " attempt, max_attempts, backoff_type, backoff_base_ms, backoff_max_ms,"
+                       " lease_ms, dkey, lease_until, settled, cancel_requested, version,"
+                       " created_at, started_at, finished_at, ready_at, flow_id)"
+                       " SELECT 't' || (i % 20), 'q' || (i % 50), 'type' || (i % 7), '{}', i % 4,"
+                       " i % 8, i, 0, 3, 0, 1000, 2000, 30000, 'k' || i, i, 0, 0, 1, i, i, i, i,"
+                       " CASE WHEN i % 10 = 0 THEN i / 10 ELSE 0 END"
+                       " FROM generate_series(1, 20000) AS i");
+        pg_raw_exec(c, "INSERT INTO audit (at, key_id, tenant, action, status)"
+                       " SELECT i, 'k' || (i % 30), 't' || (i % 20), 'a' || (i % 15), 200"
+                       " FROM generate_series(1, 5000) AS i");
+        pg_raw_exec(c, "INSERT INTO cron_runs (tenant, key, scheduled_at, fired_at, trigger,"
+                       " job_id, status) SELECT 't' || (i % 20), 'c' || (i % 40), i, i,"
+                       " 'schedule', 0, 'queued' FROM generate_series(1, 5000) AS i");
+        pg_raw_exec(c, "INSERT INTO api_keys (id, tenant, digest, prev_until, scopes, created_at,"
+                       " expires_at, revoked_at, rotated_at, rate_max, rate_per_ms)"
+                       " SELECT 'k' || i, 't' || (i % 20), 'd', 0, 1, i, 0, 0, 0, 0, 0"
+                       " FROM generate_series(1, 2000) AS i");
+        pg_raw_exec(c, "INSERT INTO idempotency SELECT 't' || (i % 20), 'k' || i, i, 'h', i"
+                       " FROM generate_series(1, 5000) AS i");
+        pg_raw_exec(c, "INSERT INTO queues SELECT 't' || (i % 20), 'q' || i, 0, i, i"
+                       " FROM generate_series(1, 2000) AS i");
+        pg_raw_exec(c, "INSERT INTO timers SELECT 't' || (i % 20), 'k' || i, 1, i % 3, i, 'q',"
+                       " 'x', '{}', 1, 3, 0, 1, 1, 1000, NULL, 0, 0, i, i"
+                       " FROM generate_series(1, 5000) AS i");
+        pg_raw_exec(c, "INSERT INTO cron_schedules SELECT 't' || (i % 20), 'c' || i, '{}', 1, 0,"
+                       " NULL, i, CASE WHEN i % 2 = 0 THEN i ELSE 0 END, 0, 0, 0, 0, 1, i, i"
+                       " FROM generate_series(1, 2000) AS i");
+        pg_raw_exec(c, "INSERT INTO flows (tenant, created_at) SELECT 't' || (i % 20), i"
+                       " FROM generate_series(1, 2000) AS i");
+        pg_raw_exec(c, "INSERT INTO job_deps SELECT i, i + 1, 't1'"
+                       " FROM generate_series(1, 5000) AS i");
+        pg_raw_exec(c, "ANALYZE");
+        PQfinish(c);
+}
+
+static void pg_hot_queries_use_indexes(void **state)
+{
+        struct fixture *f = *state;
+        char why[4096];
+        int rc;
+
+        pg_populate(f);
+        rc = pg_check_plans(f->st, why, sizeof(why));
+
+        if (rc)
+                fail_msg("%s", why);
+        assert_int_equal(pg_explain(f->st, "no_such_statement", why, sizeof(why)), BATON_ENOTFOUND);
+        assert_int_equal(pg_explain(f->st, "pg_job_ready_ids", why, sizeof(why)), 0);
+        assert_non_null(strstr(why, "job_ready"));
+        assert_non_null(strstr(why, "LockRows")); /* FOR UPDATE SKIP LOCKED */
+}
+
+static void pg_plan_check_catches_a_missing_index(void **state)
+{
+        struct fixture *f = *state;
+        PGconn *c = pg_raw(f);
+        char why[4096];
+
+        pg_raw_exec(c, "DROP INDEX job_ready");
+        PQfinish(c);
+        assert_int_equal(pg_check_plans(f->st, why, sizeof(why)), BATON_ESTORE);
+        assert_non_null(strstr(why, "pg_job_ready_ids"));
+}
+
+/* Two nodes claiming from one queue at once: the second passes over the rows
+ * the first has locked instead of waiting for them or returning them. */
+static void pg_claims_skip_locked_rows(void **state)
+{
+        struct fixture *f = *state;
+        struct store_opts o = {.uri = f->uri};
+        struct store *other = NULL;
+        int64_t ids[4], mine[4], theirs[4];
+        int n = 0, m = 0;
+
+        begin(f);
+        for (int i = 0; i < 4; i++)
+                ids[i] = put(f, (struct spec){.state = JOB_QUEUED, .run_at = T0 + i});
+        commit(f);
+        assert_int_equal(f->ops->open(&o, &other), 0);
+        begin(f);
+        assert_int_equal(f->ops->job_ready_ids(f->st, "t1", "q1", 2, mine, &n), 0);
+        assert_ids(mine, n, ids, 2);
+        assert_int_equal(f->ops->begin(other), 0);
+        assert_int_equal(f->ops->job_ready_ids(other, "t1", "q1", 4, theirs, &m), 0);
+        assert_ids(theirs, m, ids + 2, 2);
+        assert_int_equal(f->ops->commit(other), 0);
+        commit(f);
+        /* Once the first commits, its rows are claimable again (still queued). */
+        assert_int_equal(f->ops->begin(other), 0);
+        assert_int_equal(f->ops->job_ready_ids(other, "t1", "q1", 4, theirs, &m), 0);
+        assert_ids(theirs, m, ids, 4);
+        assert_int_equal(f->ops->commit(other), 0);
+        f->ops->close(other);
+}
+
+/* The batch's now comes from the database clock. */
+static void pg_now_is_database_time(void **state)
+{
+        struct fixture *f = *state;
+        struct timespec ts;
+        int64_t a = 0, b = 0, local;
+
+        begin(f);
+        assert_int_equal(f->ops->now_ms(f->st, &a), 0);
+        commit(f);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        local = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        /* The test server runs on this machine: same clock, a loose bound for
+         * a loaded machine. */
+        assert_true(a > local - 60000 && a <= local + 60000);
+        begin(f);
+        assert_int_equal(f->ops->now_ms(f->st, &b), 0);
+        commit(f);
+        assert_true(b >= a);
+}
+
+static int64_t pg_backend_pid(struct fixture *f)
+{
+        return PQbackendPID(f->st->conn);
+}
+
+static void pg_kill_backend(int64_t pid)
+{
+        char sql[96];
+
+        snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%lld)", (long long)pid);
+        assert_int_equal(pgtest_exec(sql), 0);
+}
+
+/* A connection lost mid-transaction fails that transaction (its commit is
+ * reported as failed, nothing of it stays); the next begin reconnects and
+ * what was committed before is all there. */
+static void pg_reconnects_after_connection_loss(void **state)
+{
+        struct fixture *f = *state;
+        int64_t kept, lost = 0, pid;
+        struct job j;
+        int rc;
+
+        begin(f);
+        kept = put(f, (struct spec){.state = JOB_QUEUED});
+        commit(f);
+        begin(f);
+        assert_int_equal(put_rc(f, (struct spec){.state = JOB_QUEUED}, &lost), 0);
+        pid = pg_backend_pid(f);
+        pg_kill_backend(pid);
+        /* The server ends the backend asynchronously; wait (bounded) for it. */
+        for (int i = 0; i < 200; i++) {
+                char sql[256];
+
+                snprintf(sql, sizeof(sql),
+                         "DO $$BEGIN IF EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = %lld)"
+                         " THEN RAISE 'alive'; END IF; END$$",
+                         (long long)pid);
+                if (pgtest_exec(sql) == 0)
+                        break;
+                struct timespec d = {0, 10 * 1000000};
+                nanosleep(&d, NULL);
+        }
+        rc = f->ops->commit(f->st);
+        assert_int_equal(rc, BATON_ESTORE);
+        f->ops->rollback(f->st);
+        begin(f); /* reconnects */
+        assert_true(pg_backend_pid(f) != pid);
+        assert_int_equal(f->ops->job_get(f->st, NULL, kept, &j), 0);
+        job_free(&j);
+        assert_int_equal(f->ops->job_get(f->st, NULL, lost, &j), BATON_ENOTFOUND);
+        commit(f);
+}
+
+static const struct CMUnitTest pg_tests[] = {
+    T(pg_refuses_newer_schema),
+    T(pg_migrations_recorded_once),
+    T(pg_migrates_a_version_1_store),
+    T(pg_hot_queries_use_indexes),
+    T(pg_plan_check_catches_a_missing_index),
+    T(pg_claims_skip_locked_rows),
+    T(pg_now_is_database_time),
+    T(pg_reconnects_after_connection_loss),
+};
+
 static int pg_specific(const struct backend *be)
 {
-        (void)be;
-        return 0; /* schema refusal, LISTEN/NOTIFY and leader checks go here */
+        return run_group(be, "postgres-specific", pg_tests, BATON_ARRAY_LEN(pg_tests));
 }
 
 /* ======== end of the PostgreSQL-specific section ======== */
