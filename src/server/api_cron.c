@@ -292,7 +292,7 @@ static void scheduler_json(struct jw *w, const struct cron_ctx *c)
         uint64_t totals[3];
 
         sched_status(srv->sched, &st);
-        jw_kstr(w, "node", srv->cfg->node_id);
+        jw_kstr(w, "node", srv->node_id);
         jw_kstr(w, "role", sched_role_name(st.role));
         /* The holder of a live lease; null while nobody leads (a leader died
          * and no node has taken over yet). */

@@ -58,7 +58,7 @@ static void ready_reply(struct http_req *hr, int status, const char *state)
         jw_obj_open(&w);
         jw_kstr(&w, "status", state);
         jw_kstr(&w, "store", hr->srv->ops->name);
-        jw_kstr(&w, "node", hr->srv->cfg->node_id);
+        jw_kstr(&w, "node", hr->srv->node_id);
         jw_kstr(&w, "role", sched_role_name(ss.role));
         jw_kstr(&w, "leader", ss.seen.epoch ? ss.seen.node : NULL);
         jw_kint(&w, "epoch", ss.seen.epoch);

@@ -38,6 +38,7 @@ struct cluster {
         int64_t backoff_ms;
         int64_t received;
         int64_t opened;
+        bool opening; /* an open_op is in flight */
 };
 
 /* ---- key reloads ---- */
@@ -184,7 +185,7 @@ void cluster_on_note(struct cluster *c, const char *payload)
         origin = field(&p);
         if (!kind || !origin || strlen(kind) != 1 || !p)
                 goto bad;
-        if (strcmp(origin, c->srv->cfg->node_id) == 0)
+        if (strcmp(origin, c->srv->node_id) == 0)
                 return;
         c->received++;
         a = field(&p);
@@ -254,31 +255,89 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
                 schedule_retry(c);
 }
 
-/* Opens the listener; on success catches up with what may have been missed. */
-static void open_listener(struct cluster *c)
+/* Installs a listener just opened; catches up with what may have been
+ * missed since the previous one. */
+static void install(struct cluster *c, struct store_listener *l)
 {
         struct server *srv = c->srv;
-        int rc = srv->ops->listen_open(&srv->store_opts, &c->l);
 
-        if (!rc) {
-                c->read_ev = event_new(srv->base, srv->ops->listen_fd(c->l), EV_READ | EV_PERSIST,
-                                       on_read, c);
-                if (!c->read_ev || event_add(c->read_ev, NULL) != 0)
-                        rc = BATON_ENOMEM;
-        }
-        if (rc) {
+        c->l = l;
+        c->read_ev =
+            event_new(srv->base, srv->ops->listen_fd(c->l), EV_READ | EV_PERSIST, on_read, c);
+        if (!c->read_ev || event_add(c->read_ev, NULL) != 0) {
                 drop(c);
-                log_warn("cluster", "cannot listen for notifications (%s); retrying in %lld ms",
-                         baton_strerror(rc), (long long)c->backoff_ms);
+                log_error("cluster", "cannot watch the notification connection (out of memory)");
                 schedule_retry(c);
                 return;
         }
         c->backoff_ms = CLUSTER_BACKOFF_MIN_MS;
-        if (c->opened++ > 0) {
+        if (c->opened++ > 0)
                 log_info("cluster", "listening for notifications again");
-                waiters_recheck_all(srv->waiters);
-                reload_keys(c, NULL);
-                sched_arm(srv->sched, clock_wall_ms(srv->clock));
+        /* Catch up with what was committed before LISTEN took effect (also at
+         * the first open: a key created between the start's key load and now
+         * would otherwise stay unknown here). Reads submitted now see it all;
+         * anything later arrives as a notification. */
+        waiters_recheck_all(srv->waiters);
+        reload_keys(c, NULL);
+        sched_arm(srv->sched, clock_wall_ms(srv->clock));
+}
+
+/* The listener is opened on the store thread, not here: connecting may block
+ * (a host that does not answer) and the loop must not; and when the store
+ * itself cannot begin a transaction there is no point in trying. */
+struct open_op {
+        struct exec_op op;
+        struct cluster *c;
+        struct store_listener *l;
+        int rc;
+};
+
+static int open_fn(struct txn *tx, struct exec_op *op)
+{
+        struct open_op *o = container_of(op, struct open_op, op);
+
+        (void)tx;
+        o->rc = o->c->srv->ops->listen_open(&o->c->srv->store_opts, &o->l);
+        return 0;
+}
+
+static void open_done(struct exec_op *op)
+{
+        struct open_op *o = container_of(op, struct open_op, op);
+        struct cluster *c = o->c;
+        int rc = op->rc ? op->rc : o->rc;
+
+        c->opening = false;
+        if (!rc && !c->srv->stopping) {
+                install(c, o->l);
+        } else {
+                if (o->l)
+                        c->srv->ops->listen_close(o->l);
+                if (!c->srv->stopping) {
+                        log_warn("cluster",
+                                 "cannot listen for notifications (%s); retrying in %lld ms",
+                                 baton_strerror(rc), (long long)c->backoff_ms);
+                        schedule_retry(c);
+                }
+        }
+        free(o);
+}
+
+static void open_listener(struct cluster *c)
+{
+        struct open_op *o = calloc(1, sizeof(*o));
+
+        if (!o) {
+                schedule_retry(c);
+                return;
+        }
+        o->c = c;
+        o->op.fn = open_fn;
+        o->op.done = open_done;
+        c->opening = true;
+        if (server_submit(c->srv, &o->op) != 0) {
+                c->opening = false;
+                free(o);
         }
 }
 

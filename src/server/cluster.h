@@ -5,7 +5,7 @@
  * notification (core/txn.h, txn_notify): wakes claims of a queue that gained
  * ready jobs, wakes reads of jobs that became terminal, arms the leader's
  * timer for a new deadline, reloads a changed API key. A lost listener is
- * reopened with backoff (100 ms doubling to 5 s); after every (re)open the
+ * reopened with backoff (100 ms doubling to 5 s); after every open (the first too) the
  * node rechecks every parked waiter, reloads every key and sweeps the
  * deadlines once, since notifications sent meanwhile are gone.
  *

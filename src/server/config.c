@@ -11,7 +11,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/log.h"
 #include "server/auth.h"
@@ -170,7 +169,7 @@ static int apply_auth_num(struct config *c, const char *name, const char *val);
 
 /* A node id is 1-128 characters of [A-Za-z0-9._:-], so it reads well in logs
  * and JSON and needs no quoting anywhere. */
-static bool node_id_valid(const char *s)
+bool config_node_id_valid(const char *s)
 {
         size_t n = strlen(s);
 
@@ -189,7 +188,7 @@ static int apply_cluster(struct config *c, const char *name, const char *val)
         int64_t v;
 
         if (strcmp(name, "node-id") == 0) {
-                if (!node_id_valid(val))
+                if (!config_node_id_valid(val))
                         return -1;
                 snprintf(c->node_id, sizeof(c->node_id), "%s", val);
                 return 0;
@@ -200,26 +199,6 @@ static int apply_cluster(struct config *c, const char *name, const char *val)
         return 0;
 }
 
-/* The default node id: the host name (cut at its first dot, characters a node
- * id may not hold replaced by '-') and the process id, unique on one machine
- * and different after a restart. */
-static void default_node_id(struct config *c)
-{
-        char host[64] = "";
-
-        if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
-                snprintf(host, sizeof(host), "node");
-        host[sizeof(host) - 1] = 0;
-        for (char *p = host; *p; p++) {
-                if (*p == '.') {
-                        *p = 0;
-                        break;
-                }
-                if (!node_id_valid((char[]){*p, 0}))
-                        *p = '-';
-        }
-        snprintf(c->node_id, sizeof(c->node_id), "%s-%ld", host, (long)getpid());
-}
 static int apply_limit(struct config *c, const char *name, const char *val);
 
 /* Applies one named setting; name has no leading dashes. Returns 0, -1 for a
@@ -568,7 +547,6 @@ int config_load(struct config *c, int argc, char **argv, FILE *out, FILE *err, i
         c->cron_run_max_per_hour = CONFIG_CRON_RUN_PER_HOUR_DEFAULT;
         c->cron_min_interval_ms = CONFIG_CRON_MIN_INTERVAL_DEFAULT_MS;
         c->leader_ttl_ms = CONFIG_LEADER_TTL_DEFAULT_MS;
-        default_node_id(c);
         limits_default(&c->limits);
         *exit_code = 0;
 

@@ -45,7 +45,8 @@ struct config {
          * "default" ("" = none). */
         char cron_file[CONFIG_PATH_MAX];
         /* --node-id: this node's name among those sharing a store (leader
-         * lease, GET /v1/scheduler); default "<host name>-<pid>". */
+         * lease, GET /v1/scheduler); "" = the one kept in <data>/node-id,
+         * made at the first start as "<host name>-<8 hex>" (server.c). */
         char node_id[CONFIG_NODE_MAX + 1];
         /* --leader-ttl-ms: how long a leader lease lasts without renewal (it is
          * renewed every second), so the longest a dead leader's duties wait. */
@@ -75,5 +76,8 @@ enum config_action { CONFIG_RUN = 0, CONFIG_EXIT = 1 };
  * value, or --insecure-no-auth on a non-loopback address). --routes returns
  * CONFIG_RUN with print_routes set. */
 int config_load(struct config *c, int argc, char **argv, FILE *out, FILE *err, int *exit_code);
+
+/* True when s is a valid node id: 1-128 of [A-Za-z0-9._:-]. */
+bool config_node_id_valid(const char *s);
 
 #endif

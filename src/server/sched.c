@@ -41,7 +41,7 @@ enum lop_kind { LOP_ACQUIRE = 0, LOP_RELEASE = 1 };
 
 struct sched {
         struct server *srv;
-        const char *node; /* cfg->node_id */
+        const char *node; /* srv->node_id */
         int64_t ttl_ms;
         /* The duty timer and its tick. */
         struct event *timer;
@@ -379,7 +379,7 @@ int sched_start(struct server *srv, struct sched **out)
         if (!s)
                 return BATON_ENOMEM;
         s->srv = srv;
-        s->node = srv->cfg->node_id;
+        s->node = srv->node_id;
         s->ttl_ms = srv->cfg->leader_ttl_ms;
         s->role = SCHED_STARTING;
         s->lop.fn = lease_fn;

@@ -33,6 +33,7 @@
 
 #include "baton/baton.h"
 #include "common/log.h"
+#include "common/rand.h"
 #include "core/cron.h"
 #include "core/keys.h"
 #include "server/api.h"
@@ -141,6 +142,59 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         event_add(rt->drain, &tv);
 }
 
+/* This node's id: --node-id, else the one kept in <data>/node-id, else a new
+ * one ("<host name>-<8 hex>") written there, so a restarted node keeps its
+ * name and takes its leader lease back at once instead of waiting for it to
+ * lapse. */
+static int resolve_node_id(struct server *srv)
+{
+        const struct config *cfg = srv->cfg;
+        char path[CONFIG_PATH_MAX + 16], host[64] = "", token[RAND_TOKEN_LEN + 1], line[160];
+        FILE *f;
+        int fd;
+
+        if (cfg->node_id[0]) {
+                snprintf(srv->node_id, sizeof(srv->node_id), "%s", cfg->node_id);
+                return 0;
+        }
+        snprintf(path, sizeof(path), "%s/node-id", cfg->data_dir);
+        f = fopen(path, "r");
+        if (f) {
+                bool ok = fgets(line, sizeof(line), f) != NULL;
+                fclose(f);
+                line[strcspn(line, "\n")] = 0;
+                if (!ok || !config_node_id_valid(line)) {
+                        log_error("server",
+                                  "%s does not hold a valid node id (1-128 of "
+                                  "[A-Za-z0-9._:-]); fix or remove it, or pass --node-id",
+                                  path);
+                        return BATON_EINVAL;
+                }
+                memcpy(srv->node_id, line, strlen(line) + 1); /* valid: at most 128 */
+                return 0;
+        }
+        if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
+                snprintf(host, sizeof(host), "node");
+        host[sizeof(host) - 1] = 0;
+        host[strcspn(host, ".")] = 0;
+        for (char *p = host; *p; p++)
+                if (!config_node_id_valid((char[]){*p, 0}))
+                        *p = '-';
+        if (rand_token(token) != 0)
+                return BATON_EIO;
+        snprintf(srv->node_id, sizeof(srv->node_id), "%s-%.8s", host, token);
+        fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+        if (fd < 0 || dprintf(fd, "%s\n", srv->node_id) < 0 || fsync(fd) != 0) {
+                log_error("server", "cannot write %s: %s", path, strerror(errno));
+                if (fd >= 0)
+                        close(fd);
+                return BATON_EIO;
+        }
+        close(fd);
+        log_info("server", "node id %s (kept in %s)", srv->node_id, path);
+        return 0;
+}
+
 static int open_store(struct server *srv)
 {
         const struct config *cfg = srv->cfg;
@@ -163,6 +217,9 @@ static int open_store(struct server *srv)
 #endif
         }
         srv->store_opts = so;
+        rc = resolve_node_id(srv);
+        if (rc)
+                return rc;
         rc = srv->ops->open(&so, &srv->st);
         if (rc)
                 log_error("server", "cannot open the %s store%s%s: %s", srv->ops->name,
@@ -305,7 +362,7 @@ static int start_parts(struct server_rt *rt)
 {
         struct server *srv = &rt->srv;
         const struct config *cfg = srv->cfg;
-        struct exec_hooks hooks = {on_effects, on_batch, srv, cfg->node_id};
+        struct exec_hooks hooks = {on_effects, on_batch, srv, srv->node_id};
         int rc;
 
         rc = start_keys(rt);

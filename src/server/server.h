@@ -52,6 +52,7 @@ struct server {
         struct metrics *metrics;
         struct keyring *keyring; /* every API key (keyring.h) */
         struct cluster *cluster; /* notifications from other nodes; NULL on one node */
+        char node_id[129];       /* --node-id, or the one kept in <data>/node-id */
         bool stopping;           /* SIGTERM/SIGINT seen: answer, do not start new work */
 };
 

@@ -2,7 +2,8 @@
  * test_leader.c: end-to-end tests of leadership and the scheduler heartbeat
  * on one node (SQLite; the several-node tests on PostgreSQL are in
  * tests/fault/test_cluster.c). GET /v1/scheduler names this node (--node-id,
- * or the default <host>-<pid>) as the leader, its heartbeat (the lease
+ * or the default made at the first start and kept in <data>/node-id) as the
+ * leader, its heartbeat (the lease
  * renewal) advances every second with lag_ms reported, the epoch grows at
  * every restart (a new process takes the lease anew, so a duty of the old
  * one would be fenced), /readyz shows the role, delayed jobs and cron still
@@ -135,24 +136,47 @@ static void epoch_grows_at_every_restart(void **state)
         assert_int_equal(harness_stop(&h), 0);
 }
 
-/* Without --node-id the node is named <host name>-<pid>. */
-static void default_node_id_is_host_and_pid(void **state)
+/* Without --node-id the node makes a name at its first start
+ * ("<host name>-<8 hex>"), keeps it in <data>/node-id and uses it again after
+ * a restart, so it takes its lease back at once. */
+static void default_node_id_is_kept(void **state)
 {
         struct harness h = {0};
         struct http_res r;
-        char suffix[32];
-        const char *node;
+        char node[160], path[400], kept[160] = "";
+        const char *dash;
+        FILE *f;
 
         (void)state;
         assert_int_equal(harness_start(&h, NULL), 0);
         scheduler(&h, &r);
-        node = jpath_str(r.json, "node");
-        assert_non_null(node);
-        snprintf(suffix, sizeof(suffix), "-%ld", (long)h.pid);
-        assert_true(strlen(node) > strlen(suffix));
-        assert_string_equal(node + strlen(node) - strlen(suffix), suffix);
+        assert_non_null(jpath_str(r.json, "node"));
+        snprintf(node, sizeof(node), "%s", jpath_str(r.json, "node"));
         http_res_free(&r);
-        assert_int_equal(harness_stop(&h), 0);
+        dash = strrchr(node, '-');
+        assert_non_null(dash);
+        assert_int_equal(strlen(dash + 1), 8);
+        assert_true(strspn(dash + 1, "0123456789abcdef") == 8);
+        snprintf(path, sizeof(path), "%s/node-id", h.data_dir);
+        f = fopen(path, "r");
+        assert_non_null(f);
+        assert_non_null(fgets(kept, sizeof(kept), f));
+        fclose(f);
+        kept[strcspn(kept, "\n")] = 0;
+        assert_string_equal(kept, node);
+        assert_int_equal(harness_kill9(&h), 0);
+        assert_int_equal(harness_restart(&h), 0);
+        scheduler(&h, &r);
+        assert_string_equal(jpath_str(r.json, "node"), node);
+        http_res_free(&r);
+        /* A file that does not hold a valid id stops the start. */
+        assert_int_equal(harness_shutdown(&h), 0);
+        f = fopen(path, "w");
+        assert_non_null(f);
+        fputs("not a node id!\n", f);
+        fclose(f);
+        assert_int_not_equal(harness_restart(&h), 0);
+        harness_stop(&h);
 }
 
 /* The leader's duties still run: a delayed job is promoted on time. */
@@ -247,7 +271,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(heartbeat_advances_every_second),
             cmocka_unit_test(epoch_grows_at_every_restart),
-            cmocka_unit_test(default_node_id_is_host_and_pid),
+            cmocka_unit_test(default_node_id_is_kept),
             cmocka_unit_test(leader_runs_duties),
             cmocka_unit_test(bad_cluster_flags_refused),
         };

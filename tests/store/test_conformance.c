@@ -3179,8 +3179,9 @@ static void pg_migrates_a_version_1_store(void **state)
         f->ops->close(f->st);
         f->st = NULL;
         c = pg_raw(f);
-        pg_raw_exec(c, "DROP TABLE job_deps, flows, timers, cron_runs, cron_schedules, audit,"
-                       " api_keys, tenants, idempotency, queues, jobs, schema_migrations");
+        pg_raw_exec(
+            c, "DROP TABLE leader_lease, job_deps, flows, timers, cron_runs, cron_schedules, audit,"
+               " api_keys, tenants, idempotency, queues, jobs, schema_migrations");
         assert_int_equal(pg_migrate_to(c, pg_schema_newest() + 1), BATON_EINVAL);
         assert_int_equal(pg_migrate_to(c, 1), 0);
         assert_int_equal(pg_schema_read(c, &v), 0);
