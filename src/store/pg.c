@@ -614,8 +614,13 @@ static int build_job_sql(struct buf *b, int id)
                 rc = buf_adds(b, " FROM jobs WHERE ");
         if (rc)
                 return rc;
+        /* job_get locks the row: core reads a job to change it (claim, settle,
+         * expire, cancel), and with several nodes a read that does not lock
+         * lets two of them each change the copy they read, the later write
+         * undoing the earlier one. The lock makes the second reader wait for
+         * the first's commit and read its result. */
         if (id == B_GET)
-                return buf_adds(b, "id = $1 AND ($2::text IS NULL OR tenant = $2)");
+                return buf_adds(b, "id = $1 AND ($2::text IS NULL OR tenant = $2) FOR UPDATE");
         rc = buf_printf(b, "tenant = $%d", n++);
         if (!rc && bits & LF_QUEUE)
                 rc = buf_printf(b, " AND queue = $%d", n++);
