@@ -752,6 +752,17 @@ static int build_stmts(struct store *st)
         return rc == BATON_ETOOBIG ? BATON_ESTORE : rc;
 }
 
+/* Queues a write whose only possible outcome is success (an upsert, an
+ * insert that ignores a duplicate): it goes with the next round trip. Were it
+ * to fail anyway (a lost connection), the rest of the transaction fails with
+ * it and the commit reports the failure for the whole batch. */
+static int defer_write(struct store *st, const struct pg_stmt *s, const struct pg_params *p)
+{
+        int rc = pg_open_op_savepoint(st);
+
+        return rc ? rc : defer_stmt(st, s, p);
+}
+
 /* ---- rows kept for claims ---- */
 
 /* Drops the rows the last ready_ids kept for job_get. */
@@ -1445,7 +1456,7 @@ static int put_idem(struct store *st, const struct idem_rec *rec)
         pg_p_i64(&p, rec->job_id);
         pg_p_text(&p, rec->payload_hash);
         pg_p_i64(&p, rec->expires_at_ms);
-        return pg_run(st, &S_IDEM_PUT, &p, NULL);
+        return defer_write(st, &S_IDEM_PUT, &p);
 }
 
 static int purge_idem(struct store *st, int64_t before_ms, int max, int *n_out)
@@ -1465,7 +1476,7 @@ static int ensure_queue(struct store *st, const char *tenant, const char *name, 
         pg_p_text(&p, tenant);
         pg_p_text(&p, name);
         pg_p_i64(&p, now);
-        return pg_run(st, &S_QUEUE_ENSURE, &p, NULL);
+        return defer_write(st, &S_QUEUE_ENSURE, &p);
 }
 
 static int rd_queue(const PGresult *r, int row, void *out)
@@ -1565,7 +1576,7 @@ static int ensure_tenant(struct store *st, const char *name, int64_t now)
                 return BATON_EINVAL;
         pg_p_text(&p, name);
         pg_p_i64(&p, now);
-        return pg_run(st, &S_TENANT_ENSURE, &p, NULL);
+        return defer_write(st, &S_TENANT_ENSURE, &p);
 }
 
 /* ---- API keys ---- */
