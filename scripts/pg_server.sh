@@ -20,7 +20,9 @@
 # which execs in place: the pid we record is the postmaster itself. The cluster
 # is for tests only: fsync is off, since nothing in it has to survive a crash of
 # the machine (batond's own durability is tested on SQLite and by kill -9 of
-# batond, which PostgreSQL survives without fsync).
+# batond, which PostgreSQL survives without fsync). PG_DURABLE=1 keeps
+# PostgreSQL's durable defaults (fsync, synchronous_commit, full_page_writes),
+# for benchmarks.
 set -euo pipefail
 
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
@@ -69,13 +71,16 @@ start() {
   fi
   as_pg "$PGBIN/initdb" -D "$dir/data" -A trust -U baton -E UTF8 --locale=C --no-sync \
     >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; return 1; }
+  local fast=(-c fsync=off -c synchronous_commit=off -c full_page_writes=off)
+  if [ "${PG_DURABLE:-}" = 1 ]; then
+    fast=()
+  fi
   for attempt in 1 2 3; do
     port=$(free_port)
     # Not through as_pg: a backgrounded function would fork a subshell, and $!
     # must be the postmaster itself.
     "${AS_PG[@]}" "$PGBIN/postgres" -D "$dir/data" -p "$port" -k "$dir/sock" \
-      -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-      -c full_page_writes=off -c max_connections=300 -c shared_buffers=32MB \
+      -c listen_addresses=127.0.0.1 "${fast[@]}" -c max_connections=300 -c shared_buffers=128MB \
       >"$dir/postgres.log" 2>&1 &
     pid=$!
     echo "$pid" >"$dir/pid"

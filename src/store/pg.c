@@ -106,7 +106,21 @@ int pg_grow(void **v, int n, int *cap, size_t sz)
 
 /* ---- the pipeline ---- */
 
-int pg_defer(struct store *st, const char *sql)
+static void pending_free(struct pg_pending *e)
+{
+        free(e->buf);
+        memset(e, 0, sizeof(*e));
+}
+
+static void clear_pending(struct store *st)
+{
+        for (int i = 0; i < st->n_pending; i++)
+                pending_free(&st->pending[i]);
+        st->n_pending = 0;
+}
+
+/* Makes room for one more deferred command, sending the queue if it is full. */
+static int pending_slot(struct store *st, struct pg_pending **out)
 {
         if (st->n_pending == PG_PENDING_MAX) {
                 int rc = pg_flush(st);
@@ -114,7 +128,50 @@ int pg_defer(struct store *st, const char *sql)
                 if (rc)
                         return rc;
         }
-        st->pending[st->n_pending++] = sql;
+        *out = &st->pending[st->n_pending];
+        memset(*out, 0, sizeof(**out));
+        return 0;
+}
+
+int pg_defer(struct store *st, const char *sql)
+{
+        struct pg_pending *e;
+        int rc = pending_slot(st, &e);
+
+        if (rc)
+                return rc;
+        e->sql = sql;
+        st->n_pending++;
+        return 0;
+}
+
+/* Defers s with a copy of p (the caller's strings may go before the send). */
+static int defer_stmt(struct store *st, const struct pg_stmt *s, const struct pg_params *p)
+{
+        struct pg_pending *e;
+        size_t len = 0, off = 0;
+        int rc = pending_slot(st, &e);
+
+        if (rc)
+                return rc;
+        for (int i = 0; i < p->n; i++)
+                len += p->v[i] ? strlen(p->v[i]) + 1 : 0;
+        e->buf = malloc(len ? len : 1);
+        if (!e->buf)
+                return BATON_ENOMEM;
+        for (int i = 0; i < p->n; i++) {
+                size_t n;
+
+                if (!p->v[i])
+                        continue;
+                n = strlen(p->v[i]) + 1;
+                memcpy(e->buf + off, p->v[i], n);
+                e->v[i] = e->buf + off;
+                off += n;
+        }
+        e->stmt = s;
+        e->n = p->n;
+        st->n_pending++;
         return 0;
 }
 
@@ -134,7 +191,7 @@ static void set_broken(struct store *st)
                           st->conn ? PQerrorMessage(st->conn) : "no connection");
         st->broken = true;
         st->in_txn = false;
-        st->n_pending = 0;
+        clear_pending(st);
         st->sp = PG_SP_NONE;
 }
 
@@ -167,35 +224,63 @@ static int judge(PGresult *r, const char *what)
         return BATON_ESTORE;
 }
 
-/* Queues the deferred commands, the prepare of s if needed, and s. Returns the
- * number of commands queued, or a negative error. */
-static int send_all(struct store *st, const struct pg_stmt *s, const struct pg_params *p,
-                    bool *preparing)
-{
-        int n = 0;
+/* One command sent in a pipeline: what to call it in errors, and the
+ * statement it prepares (NULL unless it is a prepare). */
+struct sent {
+        const char *label;
+        const struct pg_stmt *prep;
+};
 
-        *preparing = false;
-        for (int i = 0; i < st->n_pending; i++, n++)
-                if (!PQsendQueryParams(st->conn, st->pending[i], 0, NULL, NULL, NULL, NULL, 0))
+#define SENT_MAX (2 * (PG_PENDING_MAX + 1))
+
+/* Queues s for execution, preceded by its prepare when this connection has
+ * none yet (and none is queued in this pipeline). */
+static int send_stmt(struct store *st, const struct pg_stmt *s, int n_params,
+                     const char *const *vals, struct sent *sent, int *n)
+{
+        bool queued = false;
+
+        for (int i = 0; i < *n; i++)
+                queued = queued || sent[i].prep == s;
+        if (!queued && !is_prepared(st, s)) {
+                if (st->n_prepared == PG_PREPARED_MAX ||
+                    !PQsendPrepare(st->conn, s->name, s->sql, 0, NULL))
                         return BATON_ESTORE;
-        if (!s)
-                return n;
-        if (!is_prepared(st, s)) {
-                if (st->n_prepared == PG_PREPARED_MAX)
-                        return BATON_ESTORE;
-                if (!PQsendPrepare(st->conn, s->name, s->sql, 0, NULL))
-                        return BATON_ESTORE;
-                *preparing = true;
-                n++;
+                sent[(*n)++] = (struct sent){s->name, s};
         }
-        if (!PQsendQueryPrepared(st->conn, s->name, p ? p->n : 0, p ? p->v : NULL, NULL, NULL, 0))
+        if (!PQsendQueryPrepared(st->conn, s->name, n_params, vals, NULL, NULL, 0))
                 return BATON_ESTORE;
-        return n + 1;
+        sent[(*n)++] = (struct sent){s->name, NULL};
+        return 0;
 }
 
-/* Reads the results of n commands and the sync. The last command's result
- * goes to *res (if res is not NULL) when every command succeeded. */
-static int read_all(struct store *st, int n, const char *what, PGresult **res)
+/* Queues the deferred commands, then s (if not NULL). Fills sent[]; returns
+ * the number of commands queued, or a negative error. */
+static int send_all(struct store *st, const struct pg_stmt *s, const struct pg_params *p,
+                    struct sent *sent)
+{
+        int n = 0, rc = 0;
+
+        for (int i = 0; i < st->n_pending && !rc; i++) {
+                const struct pg_pending *e = &st->pending[i];
+
+                if (e->stmt) {
+                        rc = send_stmt(st, e->stmt, e->n, e->v, sent, &n);
+                } else if (!PQsendQueryParams(st->conn, e->sql, 0, NULL, NULL, NULL, NULL, 0)) {
+                        rc = BATON_ESTORE;
+                } else {
+                        sent[n++] = (struct sent){e->sql, NULL};
+                }
+        }
+        if (!rc && s)
+                rc = send_stmt(st, s, p ? p->n : 0, p ? p->v : NULL, sent, &n);
+        return rc ? rc : n;
+}
+
+/* Reads the results of the n commands in sent[] and the sync, recording the
+ * statements prepared. The last command's result goes to *res (if res is not
+ * NULL) when every command succeeded; the first error is returned. */
+static int read_all(struct store *st, const struct sent *sent, int n, PGresult **res)
 {
         int rc = 0;
 
@@ -205,7 +290,9 @@ static int read_all(struct store *st, int n, const char *what, PGresult **res)
 
                 if (!r)
                         return BATON_ESTORE;
-                one = judge(r, i < st->n_pending ? st->pending[i] : what);
+                one = judge(r, sent[i].label);
+                if (!one && sent[i].prep && st->n_prepared < PG_PREPARED_MAX)
+                        st->prepared[st->n_prepared++] = sent[i].prep;
                 if (!rc)
                         rc = one;
                 if (i == n - 1 && !rc && res)
@@ -229,9 +316,9 @@ static int read_all(struct store *st, int n, const char *what, PGresult **res)
 /* Sends the deferred commands and s (if not NULL) in one pipeline and reads
  * every answer. */
 static int roundtrip(struct store *st, const struct pg_stmt *s, const struct pg_params *p,
-                     const char *what, PGresult **res)
+                     PGresult **res)
 {
-        bool preparing = false;
+        struct sent sent[SENT_MAX];
         int n, rc;
 
         if (res)
@@ -242,10 +329,10 @@ static int roundtrip(struct store *st, const struct pg_stmt *s, const struct pg_
                 set_broken(st);
                 return BATON_ESTORE;
         }
-        n = send_all(st, s, p, &preparing);
+        n = send_all(st, s, p, sent);
         if (n >= 0 && !PQpipelineSync(st->conn))
                 n = BATON_ESTORE;
-        rc = n < 0 ? n : read_all(st, n, what, res);
+        rc = n < 0 ? n : read_all(st, sent, n, res);
         if (PQstatus(st->conn) != CONNECTION_OK || !PQexitPipelineMode(st->conn)) {
                 if (res && *res) {
                         PQclear(*res);
@@ -254,10 +341,7 @@ static int roundtrip(struct store *st, const struct pg_stmt *s, const struct pg_
                 set_broken(st);
                 return BATON_ESTORE;
         }
-        st->n_pending = 0;
-        /* A failed prepare fails its execution too, so success means both ran. */
-        if (preparing && !rc)
-                st->prepared[st->n_prepared++] = s;
+        clear_pending(st);
         return rc;
 }
 
@@ -265,7 +349,7 @@ int pg_flush(struct store *st)
 {
         if (!st->n_pending)
                 return 0;
-        return roundtrip(st, NULL, NULL, "flush", NULL);
+        return roundtrip(st, NULL, NULL, NULL);
 }
 
 int pg_open_op_savepoint(struct store *st)
@@ -284,7 +368,7 @@ int pg_exec(struct store *st, const struct pg_stmt *s, const struct pg_params *p
         rc = pg_open_op_savepoint(st);
         if (rc)
                 return rc;
-        rc = roundtrip(st, s, p, s->name, &r);
+        rc = roundtrip(st, s, p, &r);
         if (!rc && res)
                 *res = r;
         else
@@ -462,11 +546,6 @@ static const struct pg_stmt
     S_JOB_FIND_KEY = {"pg_job_find_key",
                       "SELECT id FROM jobs WHERE tenant = $1 AND queue = $2 AND dkey = $3"
                       " AND dkey IS NOT NULL AND state IN (1, 2)"},
-    /* SKIP LOCKED: a job another node's transaction is claiming is passed
-     * over, not waited for, and the rows returned stay locked until commit. */
-    S_JOB_READY = {"pg_job_ready_ids",
-                   "SELECT id FROM jobs WHERE state = 2 AND tenant = $1 AND queue = $2"
-                   " ORDER BY priority, run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED"},
     S_JOB_DUE = {"pg_job_due_ids", "SELECT id FROM jobs WHERE state IN (1, 4) AND run_at <= $1"
                                    " ORDER BY run_at LIMIT $2"},
     S_JOB_EXPIRED = {"pg_job_expired_ids",
@@ -576,13 +655,13 @@ static const struct pg_stmt
  * insert, get, update, the job_list variants (one per combination of
  * filters) and the audit_list variants, likewise. Parameters are numbered in
  * the order they are bound, so a variant names only the ones it uses. */
-enum { B_INSERT, B_GET, B_UPDATE, B_LIST, B_AUDIT = B_LIST + 8, B_COUNT = B_AUDIT + 8 };
+enum { B_INSERT, B_GET, B_UPDATE, B_READY, B_LIST, B_AUDIT = B_LIST + 8, B_COUNT = B_AUDIT + 8 };
 
 static const char *const built_names[B_COUNT] = {
-    "pg_job_insert",   "pg_job_get",      "pg_job_update",   "pg_job_list_0",   "pg_job_list_1",
-    "pg_job_list_2",   "pg_job_list_3",   "pg_job_list_4",   "pg_job_list_5",   "pg_job_list_6",
-    "pg_job_list_7",   "pg_audit_list_0", "pg_audit_list_1", "pg_audit_list_2", "pg_audit_list_3",
-    "pg_audit_list_4", "pg_audit_list_5", "pg_audit_list_6", "pg_audit_list_7",
+    "pg_job_insert",   "pg_job_get",      "pg_job_update",   "pg_job_ready_ids", "pg_job_list_0",
+    "pg_job_list_1",   "pg_job_list_2",   "pg_job_list_3",   "pg_job_list_4",    "pg_job_list_5",
+    "pg_job_list_6",   "pg_job_list_7",   "pg_audit_list_0", "pg_audit_list_1",  "pg_audit_list_2",
+    "pg_audit_list_3", "pg_audit_list_4", "pg_audit_list_5", "pg_audit_list_6",  "pg_audit_list_7",
 };
 
 static int build_job_sql(struct buf *b, int id)
@@ -614,8 +693,21 @@ static int build_job_sql(struct buf *b, int id)
                 rc = buf_adds(b, " FROM jobs WHERE ");
         if (rc)
                 return rc;
+        /* job_get locks the row: core reads a job to change it (claim, settle,
+         * expire, cancel), and with several nodes a read that does not lock
+         * lets two of them each change the copy they read, the later write
+         * undoing the earlier one. The lock makes the second reader wait for
+         * the first's commit and read its result. */
         if (id == B_GET)
-                return buf_adds(b, "id = $1 AND ($2::text IS NULL OR tenant = $2)");
+                return buf_adds(b, "id = $1 AND ($2::text IS NULL OR tenant = $2) FOR UPDATE");
+        /* Claims: the ready jobs in claim order, whole rows (job_get then takes
+         * them from this result, see ready_ids), locked. SKIP LOCKED: a job
+         * another node's transaction is claiming is passed over, not waited
+         * for. */
+        if (id == B_READY)
+                return buf_adds(b,
+                                "state = 2 AND tenant = $1 AND queue = $2"
+                                " ORDER BY priority, run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED");
         rc = buf_printf(b, "tenant = $%d", n++);
         if (!rc && bits & LF_QUEUE)
                 rc = buf_printf(b, " AND queue = $%d", n++);
@@ -658,6 +750,36 @@ static int build_stmts(struct store *st)
         }
         buf_free(&b);
         return rc == BATON_ETOOBIG ? BATON_ESTORE : rc;
+}
+
+/* Queues a write whose only possible outcome is success (an upsert, an
+ * insert that ignores a duplicate): it goes with the next round trip. Were it
+ * to fail anyway (a lost connection), the rest of the transaction fails with
+ * it and the commit reports the failure for the whole batch. */
+static int defer_write(struct store *st, const struct pg_stmt *s, const struct pg_params *p)
+{
+        int rc = pg_open_op_savepoint(st);
+
+        return rc ? rc : defer_stmt(st, s, p);
+}
+
+/* ---- rows kept for claims ---- */
+
+/* Drops the rows the last ready_ids kept for job_get. */
+static void drop_ready(struct store *st)
+{
+        PQclear(st->ready);
+        st->ready = NULL;
+        st->n_ready = 0;
+}
+
+/* The row of job id in the kept ready rows, or -1. */
+static int ready_row(const struct store *st, const char *tenant, int64_t id)
+{
+        for (int i = 0; i < st->n_ready; i++)
+                if (st->ready_ids[i] == id)
+                        return !tenant || strcmp(PQgetvalue(st->ready, i, 1), tenant) == 0 ? i : -1;
+        return -1;
 }
 
 /* ---- open, close, reconnect ---- */
@@ -718,6 +840,10 @@ static void close_store(struct store *st)
         /* Closing with a transaction open rolls it back on the server. */
         if (st->conn)
                 PQfinish(st->conn);
+        clear_pending(st);
+        drop_ready(st);
+        free(st->ready_ids);
+        free(st->locked);
         for (int i = 0; i < PG_BUILT_MAX; i++)
                 free(st->built_sql[i]);
         free(st->uri);
@@ -817,7 +943,9 @@ static int begin_txn(struct store *st)
                 log_error("store", "begin: a transaction is already open");
                 return BATON_ESTORE;
         }
-        st->n_pending = 0;
+        clear_pending(st);
+        st->n_locked = 0;
+        drop_ready(st);
         st->sp = PG_SP_NONE;
         st->in_txn = true;
         return pg_defer(st, "BEGIN");
@@ -831,6 +959,7 @@ static int commit_txn(struct store *st)
                 log_error("store", "commit: no transaction is open");
                 return BATON_ESTORE;
         }
+        drop_ready(st);
         rc = pg_defer(st, PG_COMMIT);
         if (!rc)
                 rc = pg_flush(st);
@@ -844,7 +973,8 @@ static int rollback_txn(struct store *st)
         PGresult *r;
         int rc = 0;
 
-        st->n_pending = 0;
+        clear_pending(st);
+        drop_ready(st);
         st->in_txn = false;
         st->sp = PG_SP_NONE;
         if (st->broken || !st->conn || PQtransactionStatus(st->conn) == PQTRANS_IDLE)
@@ -866,6 +996,10 @@ static int savepoint_op(struct store *st)
         }
         BATON_ASSERT(st->sp == PG_SP_NONE);
         st->sp = PG_SP_WANT;
+        drop_ready(st);
+        /* Row locks taken inside a savepoint that is rolled back are lost, so
+         * what an operation may rely on is what it locked itself. */
+        st->n_locked = 0;
         return 0;
 }
 
@@ -874,6 +1008,7 @@ static int end_op(struct store *st, bool keep)
 {
         int rc = 0;
 
+        drop_ready(st);
         if (!st->in_txn || st->broken)
                 return BATON_ESTORE;
         if (st->sp == PG_SP_OPEN && !keep)
@@ -964,17 +1099,69 @@ static int rd_job(const PGresult *r, int row, void *out)
         return read_job(r, row, out);
 }
 
+/* The jobs this operation read with job_get hold a row lock until the
+ * transaction ends: they exist, and nobody else can change or delete them. */
+static int note_locked(struct store *st, int64_t id)
+{
+        if (st->n_locked == st->cap_locked) {
+                int cap = st->cap_locked ? st->cap_locked * 2 : 64;
+                int64_t *v = realloc(st->locked, (size_t)cap * sizeof(*v));
+
+                if (!v)
+                        return BATON_ENOMEM;
+                st->locked = v;
+                st->cap_locked = cap;
+        }
+        st->locked[st->n_locked++] = id;
+        return 0;
+}
+
+static bool holds_lock(const struct store *st, int64_t id)
+{
+        for (int i = st->n_locked - 1; i >= 0; i--)
+                if (st->locked[i] == id)
+                        return true;
+        return false;
+}
+
+static void forget_locked(struct store *st, int64_t id)
+{
+        for (int i = 0; i < st->n_locked; i++)
+                if (st->locked[i] == id)
+                        st->locked[i] = 0; /* ids start at 1 */
+}
+
+/* The kept ready row of id no longer shows the job as it is. */
+static void forget_ready(struct store *st, int64_t id)
+{
+        for (int i = 0; i < st->n_ready; i++)
+                if (st->ready_ids[i] == id)
+                        st->ready_ids[i] = 0;
+}
+
 static int get_job(struct store *st, const char *tenant, int64_t id, struct job *out)
 {
         struct pg_params p = {0};
         struct job j;
         int rc;
 
+        int row = ready_row(st, tenant, id);
+
+        if (row >= 0) {
+                rc = read_job(st->ready, row, &j);
+                if (!rc)
+                        *out = j;
+                return rc;
+        }
         pg_p_i64(&p, id);
         pg_p_text(&p, tenant);
         rc = get_one(st, &st->built[B_GET], &p, rd_job, &j);
         if (!rc)
+                rc = note_locked(st, id);
+        if (!rc)
                 *out = j;
+        else if (rc == BATON_ENOMEM)
+                job_free(&j);
         return rc;
 }
 
@@ -994,8 +1181,19 @@ static int update_job(struct store *st, const struct job *j)
         int64_t n = 0;
         int rc = 0;
 
+        forget_ready(st, j->id);
         pg_p_i64(&p, j->id);
         bind_job_cols(&p, j);
+        /* The common case (claim, settle, expire) updates a job this operation
+         * has just read and locked: the row exists and cannot clash, so the
+         * update needs no answer of its own and travels with the next round
+         * trip. A failure there (which only a lost connection or a broken
+         * invariant causes) fails the rest of the transaction, so the commit
+         * reports it for the whole batch. */
+        if (!guard && holds_lock(st, j->id)) {
+                rc = pg_open_op_savepoint(st);
+                return rc ? rc : defer_stmt(st, &st->built[B_UPDATE], &p);
+        }
         if (guard)
                 rc = pg_open_op_savepoint(st);
         if (!rc && guard)
@@ -1068,15 +1266,46 @@ static int list_jobs(struct store *st, const struct job_filter *f, struct job_ve
         return rc;
 }
 
+/* A claim reads the ids and then each job (job_get) to lease it: the query
+ * returns whole rows, locked, and keeps them until the operation ends, so
+ * those job_get calls need no round trip. A row leaves the cache when the job
+ * is written (the next read must see the write). */
 static int ready_ids(struct store *st, const char *tenant, const char *queue, int max, int64_t *ids,
                      int *n_out)
 {
         struct pg_params p = {0};
+        PGresult *r = NULL;
+        int rc, n = 0;
 
+        *n_out = 0;
+        drop_ready(st);
+        if (max <= 0)
+                return 0;
+        if (max > st->cap_ready) {
+                int64_t *v = realloc(st->ready_ids, (size_t)max * sizeof(*v));
+
+                if (!v)
+                        return BATON_ENOMEM;
+                st->ready_ids = v;
+                st->cap_ready = max;
+        }
         pg_p_text(&p, tenant);
         pg_p_text(&p, queue);
         pg_p_i64(&p, max);
-        return pg_ids(st, &S_JOB_READY, &p, max, ids, n_out);
+        rc = pg_exec(st, &st->built[B_READY], &p, &r);
+        for (int i = 0; !rc && i < PQntuples(r) && n < max; i++) {
+                ids[n] = pg_i64(r, i, 0);
+                st->ready_ids[n] = ids[n];
+                rc = note_locked(st, ids[n++]);
+        }
+        if (rc) {
+                PQclear(r);
+                return rc;
+        }
+        st->ready = r;
+        st->n_ready = n;
+        *n_out = n;
+        return 0;
 }
 
 static int due_ids(struct store *st, int64_t now, int max, int64_t *ids, int *n_out)
@@ -1134,6 +1363,8 @@ static int purge_jobs(struct store *st, int state, int64_t before_ms, int max, i
 
         pg_p_i64(&p, state);
         pg_p_i64(&p, before_ms);
+        st->n_locked = 0; /* it may delete rows read before */
+        drop_ready(st);
         return purge(st, &S_JOB_PURGE, &p, max, n_out);
 }
 
@@ -1145,6 +1376,8 @@ static int delete_job(struct store *st, const char *tenant, int64_t id)
 
         pg_p_i64(&p, id);
         pg_p_text(&p, tenant);
+        forget_locked(st, id);
+        forget_ready(st, id);
         rc = pg_run(st, &S_JOB_DELETE, &p, &n);
         return !rc && n == 0 ? BATON_ENOTFOUND : rc;
 }
@@ -1223,7 +1456,7 @@ static int put_idem(struct store *st, const struct idem_rec *rec)
         pg_p_i64(&p, rec->job_id);
         pg_p_text(&p, rec->payload_hash);
         pg_p_i64(&p, rec->expires_at_ms);
-        return pg_run(st, &S_IDEM_PUT, &p, NULL);
+        return defer_write(st, &S_IDEM_PUT, &p);
 }
 
 static int purge_idem(struct store *st, int64_t before_ms, int max, int *n_out)
@@ -1243,7 +1476,7 @@ static int ensure_queue(struct store *st, const char *tenant, const char *name, 
         pg_p_text(&p, tenant);
         pg_p_text(&p, name);
         pg_p_i64(&p, now);
-        return pg_run(st, &S_QUEUE_ENSURE, &p, NULL);
+        return defer_write(st, &S_QUEUE_ENSURE, &p);
 }
 
 static int rd_queue(const PGresult *r, int row, void *out)
@@ -1343,7 +1576,7 @@ static int ensure_tenant(struct store *st, const char *name, int64_t now)
                 return BATON_EINVAL;
         pg_p_text(&p, name);
         pg_p_i64(&p, now);
-        return pg_run(st, &S_TENANT_ENSURE, &p, NULL);
+        return defer_write(st, &S_TENANT_ENSURE, &p);
 }
 
 /* ---- API keys ---- */
@@ -1772,11 +2005,11 @@ static int flow_job_ids(struct store *st, const char *tenant, int64_t flow_id, i
 
 /* The statements of this file that pg_check_plans looks at, by name. */
 static const struct pg_stmt *const plain_stmts[] = {
-    &S_JOB_FIND_KEY, &S_JOB_READY,       &S_JOB_DUE,      &S_JOB_EXPIRED,  &S_JOB_STATE_IDS,
-    &S_JOB_PURGE,    &S_JOB_DELETE,      &S_DEADLINES,    &S_IDEM_GET,     &S_IDEM_PURGE,
-    &S_QUEUE_GET,    &S_QUEUE_LIST,      &S_QUEUE_COUNTS, &S_QUEUE_OLDEST, &S_KEY_GET,
-    &S_KEY_UPDATE,   &S_KEY_LIST_TENANT, &S_KEY_LIST_ALL, &S_TIMER_GET,    &S_TIMER_LIST,
-    &S_TIMER_DUE,    &S_TIMER_NEXT,      &S_DEP_CHILDREN, &S_FLOW_GET,     &S_FLOW_JOBS,
+    &S_JOB_FIND_KEY,    &S_JOB_DUE,      &S_JOB_EXPIRED,  &S_JOB_STATE_IDS, &S_JOB_PURGE,
+    &S_JOB_DELETE,      &S_DEADLINES,    &S_IDEM_GET,     &S_IDEM_PURGE,    &S_QUEUE_GET,
+    &S_QUEUE_LIST,      &S_QUEUE_COUNTS, &S_QUEUE_OLDEST, &S_KEY_GET,       &S_KEY_UPDATE,
+    &S_KEY_LIST_TENANT, &S_KEY_LIST_ALL, &S_TIMER_GET,    &S_TIMER_LIST,    &S_TIMER_DUE,
+    &S_TIMER_NEXT,      &S_DEP_CHILDREN, &S_FLOW_GET,     &S_FLOW_JOBS,
 };
 
 /* What a statement's plan must look like: sample parameters (space

@@ -25,7 +25,7 @@
 #define PG_PARAMS_MAX 48    /* the widest statement binds 2 + the job columns */
 #define PG_PREPARED_MAX 256 /* distinct statements prepared on one connection */
 #define PG_PENDING_MAX 8    /* deferred control commands awaiting the next send */
-#define PG_BUILT_MAX 19     /* statements built at open (pg.c) */
+#define PG_BUILT_MAX 20     /* statements built at open (pg.c) */
 
 /* A named statement. The name is unique in the backend ("pg_job_get"); the
  * definition lives in static storage, and its address identifies it. */
@@ -48,6 +48,16 @@ enum pg_sp_state {
         PG_SP_OPEN, /* sent */
 };
 
+/* A deferred command: control text (sql), or a statement with its own copy
+ * of the parameters (buf holds them; v points into it). */
+struct pg_pending {
+        const char *sql;
+        const struct pg_stmt *stmt;
+        int n;
+        const char *v[PG_PARAMS_MAX];
+        char *buf;
+};
+
 struct store {
         PGconn *conn;
         char *uri;
@@ -58,9 +68,19 @@ struct store {
         bool broken;
         int64_t retry_at_ns;
         int64_t backoff_ms;
-        int sp;                              /* enum pg_sp_state */
-        const char *pending[PG_PENDING_MAX]; /* deferred commands, in order */
+        int sp;                                    /* enum pg_sp_state */
+        struct pg_pending pending[PG_PENDING_MAX]; /* deferred commands, in order */
         int n_pending;
+        /* Ids of the jobs the current operation read with job_get (which
+         * locks them): job_update defers its write for these (pg.c). */
+        int64_t *locked;
+        int n_locked, cap_locked;
+        /* The rows of the last job_ready_ids of the current operation, kept
+         * for the job_get calls of the claim (pg.c ready_ids); ready_ids[i]
+         * is row i's id, 0 once the job was written. */
+        PGresult *ready;
+        int64_t *ready_ids;
+        int n_ready, cap_ready;
         const struct pg_stmt *prepared[PG_PREPARED_MAX];
         int n_prepared;
         /* Statements whose text is built at open (pg.c: job columns, list

@@ -3304,6 +3304,20 @@ static void pg_claims_skip_locked_rows(void **state)
         assert_int_equal(f->ops->job_ready_ids(other, "t1", "q1", 4, theirs, &m), 0);
         assert_ids(theirs, m, ids, 4);
         assert_int_equal(f->ops->commit(other), 0);
+        /* job_get locks too (a read that is about to change the job): while
+         * one transaction holds a job it read, a claim elsewhere passes it. */
+        begin(f);
+        {
+                struct job j;
+
+                assert_int_equal(f->ops->job_get(f->st, NULL, ids[0], &j), 0);
+                job_free(&j);
+        }
+        assert_int_equal(f->ops->begin(other), 0);
+        assert_int_equal(f->ops->job_ready_ids(other, "t1", "q1", 4, theirs, &m), 0);
+        assert_ids(theirs, m, ids + 1, 3);
+        assert_int_equal(f->ops->commit(other), 0);
+        commit(f);
         f->ops->close(other);
 }
 
