@@ -36,10 +36,10 @@
 
 struct draft {
         pthread_mutex_t mu;
-        int pick;             /* current pick number; == picks when done */
-        int64_t version;      /* the timer's current version */
-        int64_t pick_start;   /* wall ms the current pick started */
-        atomic_int held;      /* jobs of this draft held by workers now */
+        int pick;                         /* current pick number; == picks when done */
+        int64_t version;                  /* the timer's current version */
+        int64_t pick_start;               /* wall ms the current pick started */
+        atomic_int held;                  /* jobs of this draft held by workers now */
         atomic_uchar fired[MAX_VERSIONS]; /* autopick jobs seen per timer version */
 };
 
@@ -102,8 +102,8 @@ static bool manual_pick(const struct run *r, int64_t d, int p, int64_t *offset_m
 
 /* PUTs draft d's timer for pick p due at fire_ms. if_version < 0: none.
  * Returns the HTTP status (0 on a transport failure). */
-static int put_timer(struct baton_client *c, const struct run *r, int64_t d, int p,
-                     int64_t fire_ms, int64_t if_version)
+static int put_timer(struct baton_client *c, const struct run *r, int64_t d, int p, int64_t fire_ms,
+                     int64_t if_version)
 {
         char path[160], body[512], at[40], cas[40] = "";
         int status = 0;
@@ -262,8 +262,7 @@ static void *worker_loop(void *arg)
                         const char *g = j->group;
                         int64_t d = g && g[0] == 'd' ? atoll(g + 1) : -1;
 
-                        if (d >= 0 && d < r->drafts &&
-                            atomic_fetch_add(&r->d[d].held, 1) > 0)
+                        if (d >= 0 && d < r->drafts && atomic_fetch_add(&r->d[d].held, 1) > 0)
                                 atomic_fetch_add(&r->violations, 1);
                         if (strcmp(j->type, "autopick") == 0)
                                 on_autopick(r, c, j);
@@ -337,11 +336,11 @@ int main(int argc, char **argv)
         int64_t t0, t1, base, n;
         int status = 0;
 
-        if (flags_parse(argc, argv, "the draft pattern: timers moved per pick, groups of 1",
-                        flags, (int)(sizeof(flags) / sizeof(flags[0]))) != 0)
+        if (flags_parse(argc, argv, "the draft pattern: timers moved per pick, groups of 1", flags,
+                        (int)(sizeof(flags) / sizeof(flags[0]))) != 0)
                 return 2;
-        if (drafts < 1 || picks < 1 || picks > MAX_VERSIONS / 2 || pick_ms < 100 ||
-            workers < 1 || workers > THREADS_MAX || users < 1 || users > THREADS_MAX) {
+        if (drafts < 1 || picks < 1 || picks > MAX_VERSIONS / 2 || pick_ms < 100 || workers < 1 ||
+            workers > THREADS_MAX || users < 1 || users > THREADS_MAX) {
                 fprintf(stderr, "bad flags\n");
                 return 2;
         }

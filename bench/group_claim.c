@@ -207,8 +207,8 @@ int main(int argc, char **argv)
         if (flags_parse(argc, argv, "claim throughput with many groups under fairness", flags,
                         (int)(sizeof(flags) / sizeof(flags[0]))) != 0)
                 return 2;
-        if (jobs < 1 || groups < 0 || huge < 0 || workers < 1 || workers > THREADS_MAX ||
-            max < 1 || max > CLAIM_MAX) {
+        if (jobs < 1 || groups < 0 || huge < 0 || workers < 1 || workers > THREADS_MAX || max < 1 ||
+            max > CLAIM_MAX) {
                 fprintf(stderr, "bad flags\n");
                 return 2;
         }
@@ -259,8 +259,8 @@ int main(int argc, char **argv)
         n = atomic_load(&r.settled);
         printf("processed %" PRId64 " jobs in %.2f s: %.0f jobs/s (%" PRId64
                " workers, claim max %" PRId64 ", group_concurrency %" PRId64 ")%s\n",
-               n, (double)(end - t0) / 1e9, (double)n * 1e9 / (double)(end - t0), workers, max,
-               gc, atomic_load(&r.failed) ? " FAILED" : "");
+               n, (double)(end - t0) / 1e9, (double)n * 1e9 / (double)(end - t0), workers, max, gc,
+               atomic_load(&r.failed) ? " FAILED" : "");
         hist_print("claim request", &all);
         if (groups > 0) {
                 gap = max_gap(&r, n, &worst);

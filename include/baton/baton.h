@@ -353,8 +353,8 @@ struct baton_queue {
         int64_t max_depth;
         int64_t group_concurrency;
         int64_t group_rate_max, group_rate_per_ms;
-        int64_t running; /* running jobs, as the limits count them */
-        int64_t depth;   /* jobs not yet terminal, as max_depth counts them */
+        int64_t running;               /* running jobs, as the limits count them */
+        int64_t depth;                 /* jobs not yet terminal, as max_depth counts them */
         struct baton_queue_priv *priv; /* library-internal */
 };
 /* The whole queue object as compact JSON text (defaults included); owned by

@@ -851,8 +851,8 @@ static int cmd_queue_resume(struct cli *cli, struct cli_args *a)
 
 /* One setting of `queue set` into body: "none" is null, a count an integer,
  * a rate "MAX/PER_MS" an object. Returns 0, or -1 after a usage message. */
-static int set_one(struct cli *cli, json_t *body, const char *name, const char *flag,
-                   const char *v, bool rate)
+static int set_one(struct cli *cli, json_t *body, const char *name, const char *flag, const char *v,
+                   bool rate)
 {
         long long x = 0, per = 0;
         const char *slash = strchr(v, '/');
@@ -894,8 +894,8 @@ static int cmd_queue_set(struct cli *cli, struct cli_args *a)
         int rc = EXIT_USAGE;
 
         for (size_t i = 0; body && i < sizeof(map) / sizeof(map[0]); i++)
-                if (a->opt[map[i].opt] &&
-                    set_one(cli, body, map[i].name, map[i].flag, a->opt[map[i].opt], map[i].rate) != 0)
+                if (a->opt[map[i].opt] && set_one(cli, body, map[i].name, map[i].flag,
+                                                  a->opt[map[i].opt], map[i].rate) != 0)
                         goto out;
         if (body && a->opt[O_BACKOFF]) {
                 json_t *b = strcmp(a->opt[O_BACKOFF], "none") == 0

@@ -202,8 +202,8 @@ static int serve_group(struct txn *tx, const struct claim_req *req, struct queue
 {
         int64_t id = 0, roll = 0;
         int prio = 0, n = 0, ok = 1;
-        int rc = tx->ops->group_ready_ids(tx->st, req->tenant, req->queue, g->grp, 1, &id, &prio,
-                                          &n);
+        int rc =
+            tx->ops->group_ready_ids(tx->st, req->tenant, req->queue, g->grp, 1, &id, &prio, &n);
 
         if (rc)
                 return rc;
@@ -374,8 +374,8 @@ static void apply_update(struct queue_limits *q, const struct queue_update *u)
         }
 }
 
-int queue_update(struct txn *tx, const char *tenant, const char *name,
-                 const struct queue_update *u, struct queue_info *out)
+int queue_update(struct txn *tx, const char *tenant, const char *name, const struct queue_update *u,
+                 struct queue_info *out)
 {
         struct queue_limits q = {0};
         int rc;

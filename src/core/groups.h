@@ -62,8 +62,8 @@ struct queue_update {
 /* Applies u to the queue (creating it if needed) and reads it back into out.
  * Groups are re-judged against a new group_concurrency or group_rate, and
  * parked claims are woken since a limit may have risen. */
-int queue_update(struct txn *tx, const char *tenant, const char *name,
-                 const struct queue_update *u, struct queue_info *out);
+int queue_update(struct txn *tx, const char *tenant, const char *name, const struct queue_update *u,
+                 struct queue_info *out);
 
 /* Called by jobs.c at the matching changes of a job (see jobs.c). */
 /* Before the insert of a new job: applies the queue's defaults to the fields

@@ -219,7 +219,7 @@ static int check_backoff(const struct limits *l, const char *prefix, struct back
 static int check_names(const struct limits *l, const char *prefix, const struct job *j,
                        struct verr *err)
 {
-        const char *keys[] = {"idempotency_key", "key",        "request_id",
+        const char *keys[] = {"idempotency_key", "key",         "request_id",
                               "execution_id",    "traceparent", "group"};
         const char *vals[] = {j->idempotency_key, j->key,         j->request_id,
                               j->execution_id,    j->traceparent, j->group};

@@ -362,8 +362,8 @@ static int parse_numbers(const struct limits *l, json_t *obj, const char *prefix
         /* What the request leaves out, the queue's defaults may decide. */
         req->dflt_max_attempts = !has_max;
         req->dflt_lease = !has_lease;
-        req->dflt_backoff = !json_object_get(obj, "backoff") ||
-                            json_is_null(json_object_get(obj, "backoff"));
+        req->dflt_backoff =
+            !json_object_get(obj, "backoff") || json_is_null(json_object_get(obj, "backoff"));
         req->check_depth = true;
         api_field(f, sizeof(f), prefix, "lease_ms");
         if (has_lease)

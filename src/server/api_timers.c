@@ -23,9 +23,9 @@
 /* Members of a PUT body that are the job template, handed to the enqueue
  * parser; the others it knows (run_at, key, idempotency_key...) do not apply
  * to timers and are refused. */
-static const char *const template_fields[] = {"queue",    "type",     "payload",
+static const char *const template_fields[] = {"queue",    "type",         "payload",
                                               "priority", "max_attempts", "backoff",
-                                              "lease_ms", "delay_ms", "group"};
+                                              "lease_ms", "delay_ms",     "group"};
 static const char *const refused_fields[] = {"run_at", "key", "idempotency_key", "on_key"};
 
 enum timer_op_kind { TIMER_OP_PUT, TIMER_OP_GET, TIMER_OP_DELETE, TIMER_OP_LIST };

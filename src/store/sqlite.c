@@ -2120,9 +2120,9 @@ static int get_qlim(struct store *st, const char *tenant, const char *queue, boo
         bind_text(s, 2, queue);
         rc = sqlite3_step(s);
         if (rc == SQLITE_ROW) {
-                int64_t *v[] = {&q.concurrency,       &q.rate_max,           &q.rate_per_ms,
-                                &q.max_depth,         &q.group_concurrency,  &q.group_rate_max,
-                                &q.group_rate_per_ms, &q.def_max_attempts,   &q.def_lease_ms};
+                int64_t *v[] = {&q.concurrency,       &q.rate_max,          &q.rate_per_ms,
+                                &q.max_depth,         &q.group_concurrency, &q.group_rate_max,
+                                &q.group_rate_per_ms, &q.def_max_attempts,  &q.def_lease_ms};
                 for (int i = 0; i < (int)BATON_ARRAY_LEN(v); i++)
                         *v[i] = sqlite3_column_int64(s, 2 + i);
                 q.def_backoff.type = sqlite3_column_int(s, 11);
@@ -2152,12 +2152,23 @@ static int get_qlim(struct store *st, const char *tenant, const char *queue, boo
 static int put_qlim(struct store *st, const struct queue_limits *q)
 {
         sqlite3_stmt *s = st->stmt[S_QLIM_PUT];
-        const int64_t v[] = {q->concurrency,       q->rate_max,          q->rate_per_ms,
-                             q->max_depth,         q->group_concurrency, q->group_rate_max,
-                             q->group_rate_per_ms, q->def_max_attempts,  q->def_lease_ms,
+        const int64_t v[] = {q->concurrency,
+                             q->rate_max,
+                             q->rate_per_ms,
+                             q->max_depth,
+                             q->group_concurrency,
+                             q->group_rate_max,
+                             q->group_rate_per_ms,
+                             q->def_max_attempts,
+                             q->def_lease_ms,
                              q->def_backoff_set ? q->def_backoff.type : -1,
-                             q->def_backoff.base_ms, q->def_backoff.max_ms, q->depth,
-                             q->running, q->start_seq, q->serve_seq, q->nogroup_served,
+                             q->def_backoff.base_ms,
+                             q->def_backoff.max_ms,
+                             q->depth,
+                             q->running,
+                             q->start_seq,
+                             q->serve_seq,
+                             q->nogroup_served,
                              q->updated_at_ms};
 
         if (!q->tenant || !q->queue)
@@ -2326,8 +2337,7 @@ static int group_unblock(struct store *st, const char *tenant, const char *queue
         return run(st, s, "group_unblock");
 }
 
-static int group_next_until(struct store *st, const char *tenant, const char *queue,
-                            int64_t *at_ms)
+static int group_next_until(struct store *st, const char *tenant, const char *queue, int64_t *at_ms)
 {
         sqlite3_stmt *s = st->stmt[S_GROUP_NEXT_UNTIL];
         int n = 0;
@@ -2338,8 +2348,8 @@ static int group_next_until(struct store *st, const char *tenant, const char *qu
         return read_ids(st, s, 1, at_ms, &n, "group_next_until");
 }
 
-static int group_ready_ids(struct store *st, const char *tenant, const char *queue,
-                           const char *grp, int max, int64_t *ids, int *prios, int *n_out)
+static int group_ready_ids(struct store *st, const char *tenant, const char *queue, const char *grp,
+                           int max, int64_t *ids, int *prios, int *n_out)
 {
         sqlite3_stmt *s = st->stmt[grp ? S_GROUP_READY : S_NOGROUP_READY];
         int n = 0;

@@ -206,8 +206,8 @@ struct flow_rec {
 struct queue_limits {
         char *tenant;
         char *queue;
-        int64_t concurrency;       /* max running jobs; 0 = no limit */
-        int64_t rate_max;          /* max starts per rate_per_ms; 0 = no limit */
+        int64_t concurrency; /* max running jobs; 0 = no limit */
+        int64_t rate_max;    /* max starts per rate_per_ms; 0 = no limit */
         int64_t rate_per_ms;
         int64_t max_depth;         /* max non-terminal jobs; 0 = no limit */
         int64_t group_concurrency; /* max running jobs per group; 0 = no limit */

@@ -75,10 +75,10 @@ static void enqueue_n(const char *q, const char *g, const char *prio, int n)
                         o[i].queue = q;
                         o[i].type = "t";
                         o[i].group = g;
-                        o[i].priority = prio ? (strcmp(prio, "critical") == 0
-                                                    ? BATON_PRIORITY_CRITICAL
-                                                    : BATON_PRIORITY_LOW)
-                                             : BATON_PRIORITY_DEFAULT;
+                        o[i].priority =
+                            prio ? (strcmp(prio, "critical") == 0 ? BATON_PRIORITY_CRITICAL
+                                                                  : BATON_PRIORITY_LOW)
+                                 : BATON_PRIORITY_DEFAULT;
                 }
                 assert_ok(cl, baton_enqueue_batch(cl, o, (size_t)k, NULL));
                 free(o);
@@ -482,8 +482,7 @@ static void max_depth_refuses_and_stores_nothing(void **state)
         enqueue_n(q, NULL, NULL, 2);
         /* A batch of two with one place left: refused whole. */
         two[0].queue = two[1].queue = q;
-        assert_err(cl, baton_enqueue_batch(cl, two, 2, NULL), BATON_EBUSY, 503, "queue_full",
-                   NULL);
+        assert_err(cl, baton_enqueue_batch(cl, two, 2, NULL), BATON_EBUSY, 503, "queue_full", NULL);
         assert_int_equal(harness_count_jobs(cl, q, NULL), 2);
         enqueue_n(q, NULL, NULL, 1);
         snprintf(body, sizeof(body), "{\"queue\": \"%s\", \"type\": \"t\"}", q);

@@ -2485,10 +2485,10 @@ static void group_pick_order_and_unblock(void **state)
         group_put(f, "q1", "idle", -1, 0, false, 0, 1);
         group_put(f, "q2", "other-queue", PRIO_CRITICAL, 0, false, 0, 0);
         /* Best head first, then served longest ago, then the name. */
-        assert_pick(f, 10,
-                    (const char *const[]){"norm-old", "norm-tie-a", "norm-tie-b", "norm-new",
-                                          "low-old"},
-                    5);
+        assert_pick(
+            f, 10,
+            (const char *const[]){"norm-old", "norm-tie-a", "norm-tie-b", "norm-new", "low-old"},
+            5);
         assert_pick(f, 2, (const char *const[]){"norm-old", "norm-tie-a"}, 2);
         assert_int_equal(f->ops->group_pick(f->st, "t1", "q1", 0, &v, &n), BATON_EINVAL);
         /* The earliest roll among groups with ready jobs. */
@@ -2526,12 +2526,12 @@ static void group_ready_ids_order(void **state)
         int prios[8], n = 0;
 
         begin(f);
-        a1 = put(f, (struct spec){.state = JOB_QUEUED, .group = "a", .prio = PRIO_NORMAL,
-                                  .run_at = T0 + 5});
-        a2 = put(f, (struct spec){.state = JOB_QUEUED, .group = "a", .prio = PRIO_HIGH,
-                                  .run_at = T0 + 9});
-        a3 = put(f, (struct spec){.state = JOB_QUEUED, .group = "a", .prio = PRIO_NORMAL,
-                                  .run_at = T0 + 1});
+        a1 = put(f, (struct spec){
+                        .state = JOB_QUEUED, .group = "a", .prio = PRIO_NORMAL, .run_at = T0 + 5});
+        a2 = put(f, (struct spec){
+                        .state = JOB_QUEUED, .group = "a", .prio = PRIO_HIGH, .run_at = T0 + 9});
+        a3 = put(f, (struct spec){
+                        .state = JOB_QUEUED, .group = "a", .prio = PRIO_NORMAL, .run_at = T0 + 1});
         put(f, (struct spec){.state = JOB_RUNNING, .group = "a", .run_at = T0});
         put(f, (struct spec){.state = JOB_QUEUED, .group = "b", .run_at = T0});
         put(f, (struct spec){.state = JOB_QUEUED, .group = "a", .queue = "q2", .run_at = T0});
@@ -2565,9 +2565,8 @@ static void rate_log_put_get_trim(void **state)
         assert_int_equal(f->ops->rate_get(f->st, "t1", "q1", "", 1, &at), BATON_ENOTFOUND);
         /* Keep the latest 3 starts. */
         for (int64_t seq = 1; seq <= 5; seq++)
-                assert_int_equal(f->ops->rate_put(f->st, "t1", "q1", "", seq, T0 + seq * 10,
-                                                  seq - 3 + 1),
-                                 0);
+                assert_int_equal(
+                    f->ops->rate_put(f->st, "t1", "q1", "", seq, T0 + seq * 10, seq - 3 + 1), 0);
         for (int64_t seq = 1; seq <= 2; seq++)
                 assert_int_equal(f->ops->rate_get(f->st, "t1", "q1", "", seq, &at),
                                  BATON_ENOTFOUND);
@@ -2801,8 +2800,8 @@ static void sqlite_group_claim_plans_at_scale(void **state)
                                  0);
         }
         for (int i = 0; i < 2000; i++)
-                put(f, (struct spec){.state = i % 2 ? JOB_COMPLETED : JOB_QUEUED,
-                                     .run_at = T0 + i});
+                put(f,
+                    (struct spec){.state = i % 2 ? JOB_COMPLETED : JOB_QUEUED, .run_at = T0 + i});
         commit(f);
         db = sqlite_raw(f);
         assert_int_equal(sqlite3_exec(db, "ANALYZE", NULL, NULL, NULL), SQLITE_OK);
