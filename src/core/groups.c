@@ -336,7 +336,10 @@ int groups_claim(struct txn *tx, const struct claim_req *req, struct job_vec *ou
                 q.running += got;
                 rc = tx->ops->qlim_put(tx->st, &q);
         }
-        if (!rc && got == 0 && q.group_rate_max > 0)
+        /* Groups' windows matter only when the queue itself let the claim start
+         * jobs: then group_unblock has just cleared every roll up to now, so
+         * what is left lies ahead (a past instant would make the claim spin). */
+        if (!rc && got == 0 && budget > 0 && q.group_rate_max > 0)
                 rc = tx->ops->group_next_until(tx->st, req->tenant, req->queue, &groll);
         if (!rc && got == 0)
                 *retry_at_ms = roll && (!groll || roll < groll) ? roll : groll;

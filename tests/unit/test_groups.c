@@ -299,6 +299,36 @@ static void group_concurrency_and_group_rate(void **state)
         job_vec_free(&jv);
 }
 
+/* A claim held by the queue's concurrency reports no rate roll, even when a
+ * group's old roll lies in the past: it waits for a settle, not a timer (a
+ * past instant would make a waiting claim spin). */
+static void no_roll_when_concurrency_holds(void **state)
+{
+        struct env *e = *state;
+        struct job_vec jv;
+        int64_t at = -1;
+
+        settings(e, QS_CONCURRENCY | QS_GROUP_RATE,
+                 (struct queue_limits){
+                     .concurrency = 2, .group_rate_max = 1, .group_rate_per_ms = 1000});
+        enqueue(e, "a");
+        enqueue(e, "a");
+        claim(e, 5, &jv, &at); /* a's first job; a is then rate-blocked */
+        assert_int_equal(jv.n, 1);
+        job_vec_free(&jv);
+        claim(e, 5, &jv, &at);
+        assert_int_equal(jv.n, 0);
+        assert_int_equal(at, T0 + 1000); /* a's window rolls then */
+        job_vec_free(&jv);
+        enqueue(e, NULL);
+        assert_int_equal(claim_n(e, 5), 1); /* concurrency 2 is now full */
+        clock_fake_advance_ms(&e->clock, 2000);
+        claim(e, 5, &jv, &at);
+        assert_int_equal(jv.n, 0);
+        assert_int_equal(at, 0); /* a settle will wake it; a's old roll is past */
+        job_vec_free(&jv);
+}
+
 /* Claims one job at a time; returns the group letters in order ('-' none). */
 static void order(struct env *e, int n, char *out)
 {
@@ -433,6 +463,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(rate_window_rolls_exactly, setup, teardown),
             cmocka_unit_test_setup_teardown(concurrency_freed_on_every_exit, setup, teardown),
             cmocka_unit_test_setup_teardown(group_concurrency_and_group_rate, setup, teardown),
+            cmocka_unit_test_setup_teardown(no_roll_when_concurrency_holds, setup, teardown),
             cmocka_unit_test_setup_teardown(rotation_is_fair, setup, teardown),
             cmocka_unit_test_setup_teardown(stale_head_is_repaired, setup, teardown),
             cmocka_unit_test_setup_teardown(max_depth_and_defaults, setup, teardown),
