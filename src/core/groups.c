@@ -124,15 +124,14 @@ int groups_on_ready(struct txn *tx, const struct job *j)
         return rc;
 }
 
-int groups_on_leave_running(struct txn *tx, const struct job *j)
+int groups_on_leave_running(struct txn *tx, const struct job *j, int64_t depth_delta)
 {
-        struct queue_limits q;
+        struct queue_limits q = {0};
         struct group_rec g = {0};
         bool wake;
-        int rc = qlim_load(tx, j->tenant, j->queue, true, &q);
+        /* One statement counts the change and reads the settings. */
+        int rc = tx->ops->qlim_add(tx->st, j->tenant, j->queue, depth_delta, -1, &q);
 
-        if (!rc)
-                rc = tx->ops->qlim_add(tx->st, j->tenant, j->queue, 0, -1);
         if (!rc && j->group) {
                 rc = tx->ops->group_get(tx->st, j->tenant, j->queue, j->group, true, &g);
                 if (!rc) {
@@ -155,18 +154,19 @@ int groups_on_leave_running(struct txn *tx, const struct job *j)
 
 int groups_on_depth(struct txn *tx, const struct job *j, int64_t delta)
 {
-        return tx->ops->qlim_add(tx->st, j->tenant, j->queue, delta, 0);
+        return tx->ops->qlim_add(tx->st, j->tenant, j->queue, delta, 0, NULL);
 }
 
 int groups_on_enqueue(struct txn *tx, struct enqueue_req *req)
 {
         struct job *j = &req->job;
-        struct queue_limits q;
-        int rc = qlim_load(tx, j->tenant, j->queue, true, &q);
+        struct queue_limits q = {0};
+        /* Counted first: the op rolls back with the count when it is refused. */
+        int rc = tx->ops->qlim_add(tx->st, j->tenant, j->queue, 1, 0, &q);
 
         if (rc)
                 goto out;
-        if (req->check_depth && q.max_depth > 0 && q.depth >= q.max_depth) {
+        if (req->check_depth && q.max_depth > 0 && q.depth > q.max_depth) {
                 rc = BATON_EBUSY;
                 goto out;
         }
@@ -176,7 +176,6 @@ int groups_on_enqueue(struct txn *tx, struct enqueue_req *req)
                 j->lease_ms = q.def_lease_ms;
         if (req->dflt_backoff && q.def_backoff_set)
                 j->backoff = q.def_backoff;
-        rc = tx->ops->qlim_add(tx->st, j->tenant, j->queue, 1, 0);
 out:
         queue_limits_free(&q);
         return rc;

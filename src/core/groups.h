@@ -72,10 +72,15 @@ int queue_update(struct txn *tx, const char *tenant, const char *name, const str
 int groups_on_enqueue(struct txn *tx, struct enqueue_req *req);
 /* j became queued: its group's head may have improved. */
 int groups_on_ready(struct txn *tx, const struct job *j);
-/* j left running (settled or its lease expired): frees its slots and wakes
- * the queue's parked claims when a concurrency limit may have held them. */
-int groups_on_leave_running(struct txn *tx, const struct job *j);
-/* j became terminal (delta -1) or was revived from a terminal state (+1). */
+/* j left running (settled or its lease expired): frees its slots, adds
+ * depth_delta to the queue's depth (-1 when the attempt ended the job: then
+ * become_terminal leaves the count to this call, one statement instead of
+ * two on the settle path) and wakes the queue's parked claims when a
+ * concurrency limit may have held them. Called after the job's new state is
+ * decided. */
+int groups_on_leave_running(struct txn *tx, const struct job *j, int64_t depth_delta);
+/* j became terminal (delta -1) or was revived from a terminal state (+1);
+ * not for a job leaving running (see above). */
 int groups_on_depth(struct txn *tx, const struct job *j, int64_t delta);
 
 /* Leases up to req->max ready jobs of the queue within its limits, in fair

@@ -194,17 +194,20 @@ static int resolve_children(struct txn *tx, struct job *j);
 static int become_terminal(struct txn *tx, struct job *j, int state)
 {
         const struct limits *l = tx->limits;
+        bool was_running;
         int ev;
         int rc;
 
         BATON_ASSERT(job_state_terminal(state));
         ev = state == JOB_COMPLETED ? EV_COMPLETED : state == JOB_DEAD ? EV_DEAD : EV_CANCELLED;
+        /* A running job's depth is counted by groups_on_leave_running. */
+        was_running = j->state == JOB_RUNNING;
         j->state = state;
         j->finished_at_ms = tx->now_ms;
         rc = txn_note_terminal(tx, j->id);
         if (!rc)
                 rc = txn_note_event(tx, j->tenant, j->queue, ev, 1);
-        if (!rc)
+        if (!rc && !was_running)
                 rc = groups_on_depth(tx, j, -1);
         txn_note_deadline(tx, j->finished_at_ms +
                                   (state == JOB_COMPLETED ? l->completed_ttl_ms : l->dead_ttl_ms));
@@ -465,16 +468,18 @@ static int expire_lease(struct txn *tx, struct job *j)
         if (rc)
                 return rc;
         j->settled = SETTLED_EXPIRED;
-        rc = groups_on_leave_running(tx, j);
-        if (rc)
-                return rc;
         struct log_ctx lc = {j->request_id, j->queue, j->id};
         log_emit(LOG_INFO, "jobs", &lc, "lease of attempt %d expired (worker %s)", j->attempt,
                  j->worker ? j->worker : "?");
         free(j->worker);
         j->worker = NULL;
         rc = txn_note_event(tx, j->tenant, j->queue, EV_EXPIRED, 1);
-        return rc ? rc : after_failure(tx, j, true, -1);
+        if (!rc)
+                rc = after_failure(tx, j, true, -1);
+        /* Its slots free (and its depth, if the job ended). */
+        if (!rc)
+                rc = groups_on_leave_running(tx, j, job_state_terminal(j->state) ? -1 : 0);
+        return rc;
 }
 
 /* ---- enqueue ---- */
@@ -828,13 +833,13 @@ int job_settle(struct txn *tx, const struct settle_req *req, struct settle_res *
                 rc = BATON_EEXPIRED;
                 goto out;
         }
-        /* The attempt's slots free first, so a retry made ready at once by
-         * settle_fail is judged against the freed count. */
-        rc = groups_on_leave_running(tx, j);
-        if (!rc && req->outcome == SETTLED_COMPLETE)
+        if (req->outcome == SETTLED_COMPLETE)
                 rc = settle_complete(tx, req, j);
-        else if (!rc)
+        else
                 rc = settle_fail(tx, req, j);
+        /* The attempt's slots free (and its depth, if the job ended). */
+        if (!rc)
+                rc = groups_on_leave_running(tx, j, job_state_terminal(j->state) ? -1 : 0);
         if (!rc)
                 rc = tx->ops->job_update(tx->st, j);
 out:

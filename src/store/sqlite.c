@@ -379,7 +379,7 @@ static const struct stmt_def stmt_defs[S_LIST] = {
     [S_QLIM_ADD] = {"qlim_add",
                     "INSERT INTO queue_limits (tenant, queue, depth, running) VALUES (?1, ?2, ?3,"
                     " ?4) ON CONFLICT (tenant, queue) DO UPDATE SET depth = depth + excluded.depth,"
-                    " running = running + excluded.running",
+                    " running = running + excluded.running RETURNING " QLIM_COLS,
                     false},
     [S_GROUP_GET] = {"group_get",
                      "SELECT " GROUP_COLS " FROM job_groups WHERE tenant = ?1 AND queue = ?2"
@@ -2108,43 +2108,52 @@ static int flow_job_ids(struct store *st, const char *tenant, int64_t flow_id, i
 
 /* ---- version 4: queue limits and groups ---- */
 
+/* Fills *out from the current queue_limits row (QLIM_COLS order); the caller
+ * owns its strings on success, none are left on failure. */
+static int read_qlim(sqlite3_stmt *s, struct queue_limits *out)
+{
+        struct queue_limits q = {0};
+        int64_t *v[] = {&q.concurrency,       &q.rate_max,          &q.rate_per_ms,
+                        &q.max_depth,         &q.group_concurrency, &q.group_rate_max,
+                        &q.group_rate_per_ms, &q.def_max_attempts,  &q.def_lease_ms};
+        int rc;
+
+        for (int i = 0; i < (int)BATON_ARRAY_LEN(v); i++)
+                *v[i] = sqlite3_column_int64(s, 2 + i);
+        q.def_backoff.type = sqlite3_column_int(s, 11);
+        q.def_backoff_set = q.def_backoff.type >= 0;
+        q.def_backoff.base_ms = sqlite3_column_int64(s, 12);
+        q.def_backoff.max_ms = sqlite3_column_int64(s, 13);
+        q.depth = sqlite3_column_int64(s, 14);
+        q.running = sqlite3_column_int64(s, 15);
+        q.start_seq = sqlite3_column_int64(s, 16);
+        q.serve_seq = sqlite3_column_int64(s, 17);
+        q.nogroup_served = sqlite3_column_int64(s, 18);
+        q.updated_at_ms = sqlite3_column_int64(s, 19);
+        rc = read_text(s, 0, &q.tenant);
+        if (!rc)
+                rc = read_text(s, 1, &q.queue);
+        if (rc)
+                queue_limits_free(&q);
+        else
+                *out = q;
+        return rc;
+}
+
 static int get_qlim(struct store *st, const char *tenant, const char *queue, bool lock,
                     struct queue_limits *out)
 {
         sqlite3_stmt *s = st->stmt[S_QLIM_GET];
-        struct queue_limits q = {0};
         int rc;
 
         (void)lock; /* one writer: the transaction already excludes every other */
         bind_text(s, 1, tenant);
         bind_text(s, 2, queue);
         rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW) {
-                int64_t *v[] = {&q.concurrency,       &q.rate_max,          &q.rate_per_ms,
-                                &q.max_depth,         &q.group_concurrency, &q.group_rate_max,
-                                &q.group_rate_per_ms, &q.def_max_attempts,  &q.def_lease_ms};
-                for (int i = 0; i < (int)BATON_ARRAY_LEN(v); i++)
-                        *v[i] = sqlite3_column_int64(s, 2 + i);
-                q.def_backoff.type = sqlite3_column_int(s, 11);
-                q.def_backoff_set = q.def_backoff.type >= 0;
-                q.def_backoff.base_ms = sqlite3_column_int64(s, 12);
-                q.def_backoff.max_ms = sqlite3_column_int64(s, 13);
-                q.depth = sqlite3_column_int64(s, 14);
-                q.running = sqlite3_column_int64(s, 15);
-                q.start_seq = sqlite3_column_int64(s, 16);
-                q.serve_seq = sqlite3_column_int64(s, 17);
-                q.nogroup_served = sqlite3_column_int64(s, 18);
-                q.updated_at_ms = sqlite3_column_int64(s, 19);
-                rc = read_text(s, 0, &q.tenant);
-                if (!rc)
-                        rc = read_text(s, 1, &q.queue);
-                if (rc)
-                        queue_limits_free(&q);
-                else
-                        *out = q;
-        } else {
+        if (rc == SQLITE_ROW)
+                rc = read_qlim(s, out);
+        else
                 rc = rc == SQLITE_DONE ? BATON_ENOTFOUND : fail(st, rc, "qlim_get");
-        }
         finish(s);
         return rc;
 }
@@ -2181,15 +2190,23 @@ static int put_qlim(struct store *st, const struct queue_limits *q)
 }
 
 static int add_qlim(struct store *st, const char *tenant, const char *queue, int64_t depth_delta,
-                    int64_t running_delta)
+                    int64_t running_delta, struct queue_limits *out)
 {
         sqlite3_stmt *s = st->stmt[S_QLIM_ADD];
+        int rc;
 
         bind_text(s, 1, tenant);
         bind_text(s, 2, queue);
         sqlite3_bind_int64(s, 3, depth_delta);
         sqlite3_bind_int64(s, 4, running_delta);
-        return run(st, s, "qlim_add");
+        /* The change is made by the first step, which returns the new row. */
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+                rc = out ? read_qlim(s, out) : 0;
+        else
+                rc = fail(st, rc, "qlim_add");
+        finish(s);
+        return rc;
 }
 
 /* Fills *g from the current job_groups row (GROUP_COLS order); the caller

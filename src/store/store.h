@@ -407,12 +407,14 @@ struct store_ops {
          *
          * qlim_get: BATON_ENOTFOUND when the queue has no row. qlim_put inserts
          * or overwrites every column. qlim_add adds to depth and running,
-         * inserting a row of zeros first if there is none. */
+         * inserting a row of zeros first if there is none, and (out not NULL)
+         * reads the row as it is afterwards into *out (owned by the caller,
+         * queue_limits_free), in the same statement where the backend can. */
         int (*qlim_get)(struct store *st, const char *tenant, const char *queue, bool lock,
                         struct queue_limits *out);
         int (*qlim_put)(struct store *st, const struct queue_limits *q);
         int (*qlim_add)(struct store *st, const char *tenant, const char *queue,
-                        int64_t depth_delta, int64_t running_delta);
+                        int64_t depth_delta, int64_t running_delta, struct queue_limits *out);
         /* Groups. group_get: BATON_ENOTFOUND. group_put inserts or overwrites.
          * group_delete removes the row and its rate window log (no error when
          * absent). group_note_ready: the group gained a ready job of priority

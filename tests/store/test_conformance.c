@@ -2329,8 +2329,14 @@ static void qlim_put_get_add(void **state)
         begin(f);
         assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", true, &got), BATON_ENOTFOUND);
         /* qlim_add makes a row of zeros first (no limits), then adds. */
-        assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", 3, 1), 0);
-        assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", -1, 1), 0);
+        assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", 3, 1, NULL), 0);
+        assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", -1, 1, &got), 0);
+        /* out holds the row as it is after the change. */
+        assert_string_equal(got.tenant, "t1");
+        assert_string_equal(got.queue, "q1");
+        assert_int_equal(got.depth, 2);
+        assert_int_equal(got.running, 2);
+        queue_limits_free(&got);
         assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", false, &got), 0);
         assert_int_equal(got.depth, 2);
         assert_int_equal(got.running, 2);
@@ -2347,7 +2353,10 @@ static void qlim_put_get_add(void **state)
         q.def_backoff_set = false;
         q.concurrency = 0;
         assert_int_equal(f->ops->qlim_put(f->st, &q), 0);
-        assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", 1, -1), 0);
+        assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", 1, -1, &got), 0);
+        assert_int_equal(got.max_depth, q.max_depth); /* the settings come with it */
+        assert_int_equal(got.group_concurrency, q.group_concurrency);
+        queue_limits_free(&got);
         assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", true, &got), 0);
         assert_false(got.def_backoff_set);
         assert_int_equal(got.concurrency, 0);
@@ -2363,8 +2372,8 @@ static void qlim_put_get_add(void **state)
         /* A rolled-back savepoint keeps none of it. */
         begin(f);
         assert_int_equal(f->ops->savepoint(f->st), 0);
-        assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", 100, 100), 0);
-        assert_int_equal(f->ops->qlim_add(f->st, "t3", "q3", 1, 0), 0);
+        assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", 100, 100, NULL), 0);
+        assert_int_equal(f->ops->qlim_add(f->st, "t3", "q3", 1, 0, NULL), 0);
         assert_int_equal(f->ops->rollback_to(f->st), 0);
         assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", false, &got), 0);
         assert_int_equal(got.depth, q.depth + 1);
