@@ -228,10 +228,12 @@ static const char *const migrations[] = {
      * group_until finds rate-limited groups whose window has rolled.
      * rate_log keeps the latest starts of a queue (grp '') or of a group,
      * numbered by seq. job_group_ready serves the claim of a group's (or of
-     * the ungrouped jobs') next ready job. */
+     * the ungrouped jobs') next ready job; it replaces job_ready, which no
+     * claim reads any more, so a job enters and leaves one ready index. */
     "ALTER TABLE jobs ADD COLUMN grp TEXT;"
     "CREATE INDEX job_group_ready ON jobs (tenant, queue, grp, priority, run_at)"
     " WHERE state = 2;"
+    "DROP INDEX job_ready;"
     "ALTER TABLE timers ADD COLUMN grp TEXT;"
     "CREATE TABLE queue_limits ("
     " tenant TEXT NOT NULL,"

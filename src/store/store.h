@@ -278,8 +278,10 @@ struct store_ops {
          * f->limit. BATON_EINVAL without a tenant or with limit < 1. On an error
          * out may hold some jobs: the caller frees it with job_vec_free anyway. */
         int (*job_list)(struct store *st, const struct job_filter *f, struct job_vec *out);
-        /* Ids of queued jobs of one queue in claim order (priority, run_at, id),
-         * at most max. */
+        /* Ids of queued jobs of one queue in (priority, run_at, id) order, at
+         * most max, whatever their group. Core's claims no longer use it
+         * (version 4 claims go group by group, group_ready_ids), so a backend
+         * need not index it. */
         int (*job_ready_ids)(struct store *st, const char *tenant, const char *queue, int max,
                              int64_t *ids, int *n_out);
         /* Ids of scheduled or retrying jobs with run_at <= now_ms, at most max. */

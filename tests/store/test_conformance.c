@@ -2748,8 +2748,9 @@ static void sqlite_claim_and_deadline_plans(void **state)
         sqlite3_close(db);
         reopen(f);
 
-        /* The claim: the partial index of queued jobs, in claim order. */
-        assert_plan_uses(f, "job_ready_ids", "job_ready");
+        /* The claim: the partial index of queued jobs, in claim order (the
+         * jobs without a group; groups have their own test below). */
+        assert_plan_uses(f, "nogroup_ready_ids", "job_group_ready");
         /* Every next-deadline lookup reads the first entry of its index. */
         assert_plan_uses(f, "deadlines", "job_due");
         assert_plan_uses(f, "deadlines", "job_lease");
@@ -2895,11 +2896,12 @@ static void sqlite_plan_check_catches_a_missing_index(void **state)
         /* The checker itself: without the ready index the claim must sort, and
          * that has to be reported, naming the statement. */
         db = sqlite_raw(f);
-        assert_int_equal(sqlite3_exec(db, "DROP INDEX job_ready", NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "DROP INDEX job_group_ready", NULL, NULL, NULL),
+                         SQLITE_OK);
         sqlite3_close(db);
         reopen(f);
         assert_int_equal(sqlite_check_plans(f->st, why, sizeof(why)), BATON_ESTORE);
-        assert_non_null(strstr(why, "job_ready_ids"));
+        assert_non_null(strstr(why, "group_ready_ids"));
 }
 
 static void sqlite_durability_settings(void **state)
