@@ -195,19 +195,23 @@ static int lease(struct txn *tx, const struct claim_req *req, int64_t id, struct
 }
 
 /* Serves group g once: leases its next job if its limits allow, else records
- * why not (a stale head, a full rate window) so the next pick moves on. */
+ * why not (a full rate window). *repaired: its head was stale and has been
+ * repaired, so the order the caller picked groups in may be wrong. */
 static int serve_group(struct txn *tx, const struct claim_req *req, struct queue_limits *q,
-                       struct group_rec *g, struct job_vec *out, int *got)
+                       struct group_rec *g, struct job_vec *out, int *got, bool *repaired)
 {
-        int64_t id = 0, roll = 0;
-        int prio = 0, n = 0, ok = 1;
+        int64_t ids[2], roll = 0;
+        int prios[2], n = 0, ok = 1;
+        /* Its next job, and the one after for the new head. */
         int rc =
-            tx->ops->group_ready_ids(tx->st, req->tenant, req->queue, g->grp, 1, &id, &prio, &n);
+            tx->ops->group_ready_ids(tx->st, req->tenant, req->queue, g->grp, 2, ids, prios, &n);
 
+        *repaired = false;
         if (rc)
                 return rc;
-        if (n == 0 || prio != g->head) {
-                g->head = n ? prio : -1; /* the hint was stale: repair, pick again */
+        if (n == 0 || prios[0] != g->head) {
+                g->head = n ? prios[0] : -1; /* the hint was stale: repair, pick again */
+                *repaired = true;
                 return group_save(tx, q, g);
         }
         if (q->group_rate_max > 0)
@@ -219,21 +223,18 @@ static int serve_group(struct txn *tx, const struct claim_req *req, struct queue
                 return group_save(tx, q, g);
         }
         if (!rc)
-                rc = lease(tx, req, id, out, got);
+                rc = lease(tx, req, ids[0], out, got);
         if (!rc && q->group_rate_max > 0) {
                 g->start_seq++;
                 g->last_start_ms = tx->now_ms;
                 rc = rate_record(tx, req->tenant, req->queue, g->grp, g->start_seq,
                                  q->group_rate_max);
         }
-        if (!rc)
-                rc = tx->ops->group_ready_ids(tx->st, req->tenant, req->queue, g->grp, 1, &id,
-                                              &prio, &n);
         if (rc)
                 return rc;
         g->running++;
         g->served = ++q->serve_seq;
-        g->head = n ? prio : -1;
+        g->head = n > 1 ? prios[1] : -1;
         g->blocked = group_full(q, g);
         return group_save(tx, q, g);
 }
@@ -258,36 +259,67 @@ static int serve_ungrouped(struct txn *tx, const struct claim_req *req, int want
         return rc;
 }
 
-/* The rotation: each step serves whichever comes first in (priority, last
- * served) of the next eligible group and the jobs without a group. Every
- * step leases a job or repairs a row that misled it, so the loop ends; the
- * bound is a backstop. */
+/* The jobs without a group, as one more member of the rotation: whether it
+ * has a ready job, and the priority of the first. Read lazily, once per
+ * lease of one of them. */
+struct ungrouped {
+        bool known;
+        int n;
+        int64_t id;
+        int prio;
+};
+
+static int ungrouped_peek(struct txn *tx, const struct claim_req *req, struct ungrouped *u)
+{
+        if (u->known)
+                return 0;
+        u->known = true;
+        return tx->ops->group_ready_ids(tx->st, req->tenant, req->queue, NULL, 1, &u->id, &u->prio,
+                                        &u->n);
+}
+
+/* Whether the jobs without a group come before group g. */
+static bool ungrouped_first(const struct queue_limits *q, const struct ungrouped *u,
+                            const struct group_rec *g)
+{
+        return u->n > 0 &&
+               (u->prio < g->head || (u->prio == g->head && q->nogroup_served <= g->served));
+}
+
+/* The rotation: the next groups to serve come from one read of the
+ * group_pick index, in (head, served) order; serving each once in that order
+ * is the rotation, since a served group goes to the back. The jobs without a
+ * group take their turn between them. A stale head repaired makes it read
+ * the order again. Every step leases a job or repairs a row that misled it,
+ * so the loop ends; the bound is a backstop. */
 static int serve(struct txn *tx, const struct claim_req *req, struct queue_limits *q, int budget,
                  struct job_vec *out, int *got)
 {
+        struct ungrouped u = {0};
         int steps = 4 * budget + 16;
         int rc = 0;
 
         while (!rc && *got < budget && steps-- > 0) {
                 struct group_rec *g = NULL;
-                int64_t uid = 0;
-                int uprio = 0, ng = 0, nu = 0;
+                bool repaired = false;
+                int ng = 0;
 
-                rc = tx->ops->group_pick(tx->st, req->tenant, req->queue, 1, &g, &ng);
+                rc = tx->ops->group_pick(tx->st, req->tenant, req->queue, budget - *got, &g, &ng);
                 if (!rc && ng == 0) {
                         rc = serve_ungrouped(tx, req, budget - *got, out, got);
                         group_recs_free(g, ng);
                         break;
                 }
-                if (!rc)
-                        rc = tx->ops->group_ready_ids(tx->st, req->tenant, req->queue, NULL, 1,
-                                                      &uid, &uprio, &nu);
-                if (!rc && nu > 0 &&
-                    (uprio < g->head || (uprio == g->head && q->nogroup_served <= g->served))) {
-                        rc = lease(tx, req, uid, out, got);
-                        q->nogroup_served = ++q->serve_seq;
-                } else if (!rc) {
-                        rc = serve_group(tx, req, q, g, out, got);
+                for (int i = 0; !rc && !repaired && i < ng && *got < budget; i++) {
+                        rc = ungrouped_peek(tx, req, &u);
+                        if (!rc && ungrouped_first(q, &u, &g[i])) {
+                                rc = lease(tx, req, u.id, out, got);
+                                q->nogroup_served = ++q->serve_seq;
+                                u.known = false;
+                                i--; /* g[i] still waits for its turn */
+                        } else if (!rc) {
+                                rc = serve_group(tx, req, q, &g[i], out, got, &repaired);
+                        }
                 }
                 group_recs_free(g, ng);
         }
