@@ -136,6 +136,8 @@ void timer_rec_free(struct timer_rec *t)
         free(t->type);
         free(t->payload);
         free(t->request_id);
+        free(t->group);
+        t->group = NULL;
         t->tenant = NULL;
         t->key = NULL;
         t->queue = NULL;
@@ -179,4 +181,27 @@ bool store_leader_decide(const struct leader_rec *cur, const char *node, int64_t
         next->heartbeat_at_ms = now_ms;
         next->lag_ms = lag_ms;
         return true;
+void queue_limits_free(struct queue_limits *q)
+{
+        free(q->tenant);
+        free(q->queue);
+        q->tenant = NULL;
+        q->queue = NULL;
+}
+
+void group_rec_free(struct group_rec *g)
+{
+        free(g->tenant);
+        free(g->queue);
+        free(g->grp);
+        g->tenant = NULL;
+        g->queue = NULL;
+        g->grp = NULL;
+}
+
+void group_recs_free(struct group_rec *v, int n)
+{
+        for (int i = 0; v && i < n; i++)
+                group_rec_free(&v[i]);
+        free(v);
 }

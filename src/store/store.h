@@ -1,7 +1,8 @@
 /*
- * store.h: the storage interface (struct store_ops), version 4 (1 + tenants,
+ * store.h: the storage interface (struct store_ops), version 5 (1 + tenants,
  * API keys and the audit log, 3 + cron schedules and runs, 4 + the leader
- * lease and notifications between nodes).
+ * lease and notifications between nodes, 5 + queue limits, job groups and rate
+ * windows).
  *
  * A backend (SQLite today, PostgreSQL later) implements these operations; core
  * composes them into transactions. All calls on one struct store come from one
@@ -32,7 +33,7 @@
 
 #include "core/job.h"
 
-#define STORE_OPS_VERSION 4
+#define STORE_OPS_VERSION 5
 
 struct store; /* backend-private */
 
@@ -184,6 +185,7 @@ struct timer_rec {
         int max_attempts;
         struct backoff backoff;
         int64_t lease_ms;
+        char *group;         /* group of the fired job, or NULL (version 5) */
         char *request_id;    /* of the PUT that set this version, or NULL */
         int64_t job_id;      /* job enqueued by the latest firing; 0 = none yet */
         int64_t fired_at_ms; /* when the latest firing happened; 0 = never */
@@ -220,6 +222,48 @@ struct leader_rec {
 /* A connection that receives the notifications of every node (see
  * listen_open); backend-private. */
 struct store_listener;
+/* Version 5: the settings and counters of one queue (core/groups.h). A queue
+ * without a row has every setting 0 (no limit, server defaults) and no jobs.
+ * Counters are kept by core in the same transaction as the job change they
+ * count, so a claim that holds the row (lock) sees exact numbers. */
+struct queue_limits {
+        char *tenant;
+        char *queue;
+        int64_t concurrency; /* max running jobs; 0 = no limit */
+        int64_t rate_max;    /* max starts per rate_per_ms; 0 = no limit */
+        int64_t rate_per_ms;
+        int64_t max_depth;         /* max non-terminal jobs; 0 = no limit */
+        int64_t group_concurrency; /* max running jobs per group; 0 = no limit */
+        int64_t group_rate_max;    /* max starts per group per group_rate_per_ms; 0 = none */
+        int64_t group_rate_per_ms;
+        int64_t def_max_attempts; /* defaults for jobs that do not say; 0 = server default */
+        int64_t def_lease_ms;
+        struct backoff def_backoff; /* used when def_backoff_set */
+        bool def_backoff_set;
+        int64_t depth;          /* non-terminal jobs (pending .. running, retrying) */
+        int64_t running;        /* running jobs */
+        int64_t start_seq;      /* starts recorded in the queue's rate window log */
+        int64_t serve_seq;      /* fairness clock: bumped on every grouped pick */
+        int64_t nogroup_served; /* serve_seq when jobs without a group were last served */
+        int64_t updated_at_ms;  /* last settings change; 0 = never */
+};
+
+/* Version 5: one group of a queue, present while it has ready or running jobs
+ * or a start still inside its rate window. head is the best (lowest) priority
+ * among its ready jobs, or -1 when it has none; it may be stale in one
+ * direction only (no better than the truth), which claims repair. */
+struct group_rec {
+        char *tenant;
+        char *queue;
+        char *grp;
+        int64_t running;
+        int head;         /* enum job_priority, or -1 */
+        int64_t served;   /* the queue's serve_seq when last served */
+        bool blocked;     /* at group_concurrency, or rate-limited until until_ms */
+        int64_t until_ms; /* rate window roll that unblocks it; 0 = none */
+        int64_t start_seq;
+        int64_t last_start_ms;
+};
 
 struct store_ops {
         int version; /* STORE_OPS_VERSION */
@@ -257,8 +301,10 @@ struct store_ops {
          * f->limit. BATON_EINVAL without a tenant or with limit < 1. On an error
          * out may hold some jobs: the caller frees it with job_vec_free anyway. */
         int (*job_list)(struct store *st, const struct job_filter *f, struct job_vec *out);
-        /* Ids of queued jobs of one queue in claim order (priority, run_at, id),
-         * at most max. */
+        /* Ids of queued jobs of one queue in (priority, run_at, id) order, at
+         * most max, whatever their group. Core's claims no longer use it
+         * (version 5 claims go group by group, group_ready_ids), so a backend
+         * need not index it. */
         int (*job_ready_ids)(struct store *st, const char *tenant, const char *queue, int max,
                              int64_t *ids, int *n_out);
         /* Ids of scheduled or retrying jobs with run_at <= now_ms, at most max. */
@@ -430,6 +476,62 @@ struct store_ops {
         int (*listen_read)(struct store_listener *l, void (*fn)(void *ctx, const char *payload),
                            void *ctx);
         void (*listen_close)(struct store_listener *l);
+        /* ---- version 5: queue limits and groups (core/groups.h) ----
+         *
+         * Claims read the queue's row with lock set; a backend shared by several
+         * nodes takes a row lock there (SELECT ... FOR UPDATE), so that claims
+         * of one queue serialize on it and the counters, rate windows and group
+         * rows they read stay exact until the commit. SQLite ignores lock (one
+         * writer). Group rows are read with lock too.
+         *
+         * qlim_get: BATON_ENOTFOUND when the queue has no row. qlim_put inserts
+         * or overwrites every column. qlim_add adds to depth and running,
+         * inserting a row of zeros first if there is none, and (out not NULL)
+         * reads the row as it is afterwards into *out (owned by the caller,
+         * queue_limits_free), in the same statement where the backend can. */
+        int (*qlim_get)(struct store *st, const char *tenant, const char *queue, bool lock,
+                        struct queue_limits *out);
+        int (*qlim_put)(struct store *st, const struct queue_limits *q);
+        int (*qlim_add)(struct store *st, const char *tenant, const char *queue,
+                        int64_t depth_delta, int64_t running_delta, struct queue_limits *out);
+        /* Groups. group_get: BATON_ENOTFOUND. group_put inserts or overwrites.
+         * group_delete removes the row and its rate window log (no error when
+         * absent). group_note_ready: the group gained a ready job of priority
+         * prio: head becomes min(head, prio); a missing row is inserted with
+         * served = served_new and nothing running. */
+        int (*group_get)(struct store *st, const char *tenant, const char *queue, const char *grp,
+                         bool lock, struct group_rec *out);
+        int (*group_put)(struct store *st, const struct group_rec *g);
+        int (*group_delete)(struct store *st, const char *tenant, const char *queue,
+                            const char *grp);
+        int (*group_note_ready)(struct store *st, const char *tenant, const char *queue,
+                                const char *grp, int prio, int64_t served_new);
+        /* group_pick: up to max groups of the queue that are not blocked and
+         * have a head, ordered by (head, served, grp): the next groups to serve.
+         * *out is a malloc'd array owned by the caller (group_recs_free). */
+        int (*group_pick)(struct store *st, const char *tenant, const char *queue, int max,
+                          struct group_rec **out, int *n_out);
+        /* group_unblock: every group of the queue whose until is in (0, now_ms]
+         * gets until 0 and blocked = (gc > 0 and running >= gc). With all set,
+         * every group of the queue gets that (after a change of settings).
+         * group_next_until: the smallest until > 0 among the queue's groups
+         * that have a head, 0 if none. */
+        int (*group_unblock)(struct store *st, const char *tenant, const char *queue,
+                             int64_t now_ms, int64_t gc, bool all);
+        int (*group_next_until)(struct store *st, const char *tenant, const char *queue,
+                                int64_t *at_ms);
+        /* Ready jobs of one group (grp NULL: the jobs without a group) in claim
+         * order (priority, run_at, id), at most max: ids and priorities. */
+        int (*group_ready_ids)(struct store *st, const char *tenant, const char *queue,
+                               const char *grp, int max, int64_t *ids, int *prios, int *n_out);
+        /* Rate window logs: start number seq of (tenant, queue, grp) happened at
+         * at_ms; grp "" is the queue's own log. rate_get: BATON_ENOTFOUND when
+         * that start is not (or no longer) recorded. rate_put records a start
+         * and deletes the starts numbered below keep_from. */
+        int (*rate_get)(struct store *st, const char *tenant, const char *queue, const char *grp,
+                        int64_t seq, int64_t *at_ms);
+        int (*rate_put)(struct store *st, const char *tenant, const char *queue, const char *grp,
+                        int64_t seq, int64_t at_ms, int64_t keep_from);
 };
 
 void idem_rec_free(struct idem_rec *r);
@@ -446,6 +548,10 @@ void cron_run_free(struct cron_run *r);
 void cron_runs_free(struct cron_run *v, int n);
 
 void timer_rec_free(struct timer_rec *t);
+void queue_limits_free(struct queue_limits *q);
+void group_rec_free(struct group_rec *g);
+/* Frees n records and the array. */
+void group_recs_free(struct group_rec *v, int n);
 void flow_rec_free(struct flow_rec *f);
 /* Frees n records and the array. */
 void timer_recs_free(struct timer_rec *v, int n);

@@ -159,6 +159,7 @@ struct spec {
         int64_t lease_until;
         int64_t finished_at;
         int64_t ready_at;
+        const char *group; /* version 4 */
 };
 
 /* Fills j from sp; the caller frees it with job_free. */
@@ -169,6 +170,7 @@ static void job_from_spec(struct job *j, const struct spec *sp)
         j->queue = xdup(sp->queue ? sp->queue : "q1");
         j->type = xdup(sp->type ? sp->type : "email.send");
         j->key = xdup(sp->key);
+        j->group = xdup(sp->group);
         j->payload = xdup("{\"to\":\"a@example.com\"}");
         j->state = sp->state;
         j->priority = sp->prio;
@@ -260,6 +262,7 @@ static void job_fill(struct job *j, const char *tenant, int seed)
         FILL(attempts, "[{\"attempt\":%d}]");
         FILL(steps, "[{\"step\":\"s%d\"}]");
         FILL(cancel_reason, "reason-%d");
+        FILL(group, "group-%d");
 #undef FILL
         j->priority = PRIO_LOW;
         j->state = JOB_RUNNING;
@@ -325,6 +328,7 @@ static void assert_job_equal(const struct job *a, const struct job *b)
         assert_str_eq(a->attempts, b->attempts);
         assert_str_eq(a->steps, b->steps);
         assert_str_eq(a->cancel_reason, b->cancel_reason);
+        assert_str_eq(a->group, b->group);
 }
 
 static void assert_ids(const int64_t *got, int n, const int64_t *want, int n_want)
@@ -2264,6 +2268,333 @@ static void savepoint_rollback_discards_cron(void **state)
         cron_rec_free(&s);
 }
 
+/* ---- version 4: queue limits and groups ---- */
+
+static void qlim_fill(struct queue_limits *q, const char *tenant, const char *queue, int seed)
+{
+        memset(q, 0, sizeof(*q));
+        q->tenant = (char *)tenant;
+        q->queue = (char *)queue;
+        q->concurrency = seed + 1;
+        q->rate_max = seed + 2;
+        q->rate_per_ms = seed + 3;
+        q->max_depth = seed + 4;
+        q->group_concurrency = seed + 5;
+        q->group_rate_max = seed + 6;
+        q->group_rate_per_ms = seed + 7;
+        q->def_max_attempts = seed + 8;
+        q->def_lease_ms = seed + 9;
+        q->def_backoff_set = true;
+        q->def_backoff.type = BACKOFF_FIXED;
+        q->def_backoff.base_ms = seed + 10;
+        q->def_backoff.max_ms = seed + 11;
+        q->depth = seed + 12;
+        q->running = seed + 13;
+        q->start_seq = seed + 14;
+        q->serve_seq = seed + 15;
+        q->nogroup_served = seed + 16;
+        q->updated_at_ms = T0 + seed;
+}
+
+static void qlim_assert_equal(const struct queue_limits *a, const struct queue_limits *b)
+{
+        assert_string_equal(a->tenant, b->tenant);
+        assert_string_equal(a->queue, b->queue);
+        assert_int_equal(a->concurrency, b->concurrency);
+        assert_int_equal(a->rate_max, b->rate_max);
+        assert_int_equal(a->rate_per_ms, b->rate_per_ms);
+        assert_int_equal(a->max_depth, b->max_depth);
+        assert_int_equal(a->group_concurrency, b->group_concurrency);
+        assert_int_equal(a->group_rate_max, b->group_rate_max);
+        assert_int_equal(a->group_rate_per_ms, b->group_rate_per_ms);
+        assert_int_equal(a->def_max_attempts, b->def_max_attempts);
+        assert_int_equal(a->def_lease_ms, b->def_lease_ms);
+        assert_int_equal(a->def_backoff_set, b->def_backoff_set);
+        if (a->def_backoff_set) {
+                assert_int_equal(a->def_backoff.type, b->def_backoff.type);
+                assert_int_equal(a->def_backoff.base_ms, b->def_backoff.base_ms);
+                assert_int_equal(a->def_backoff.max_ms, b->def_backoff.max_ms);
+        }
+        assert_int_equal(a->depth, b->depth);
+        assert_int_equal(a->running, b->running);
+        assert_int_equal(a->start_seq, b->start_seq);
+        assert_int_equal(a->serve_seq, b->serve_seq);
+        assert_int_equal(a->nogroup_served, b->nogroup_served);
+        assert_int_equal(a->updated_at_ms, b->updated_at_ms);
+}
+
+static void qlim_put_get_add(void **state)
+{
+        struct fixture *f = *state;
+        struct queue_limits q, got = {0};
+
+        begin(f);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", true, &got), BATON_ENOTFOUND);
+        /* qlim_add makes a row of zeros first (no limits), then adds. */
+        assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", 3, 1, NULL), 0);
+        assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", -1, 1, &got), 0);
+        /* out holds the row as it is after the change. */
+        assert_string_equal(got.tenant, "t1");
+        assert_string_equal(got.queue, "q1");
+        assert_int_equal(got.depth, 2);
+        assert_int_equal(got.running, 2);
+        queue_limits_free(&got);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", false, &got), 0);
+        assert_int_equal(got.depth, 2);
+        assert_int_equal(got.running, 2);
+        assert_int_equal(got.concurrency, 0);
+        assert_int_equal(got.rate_max, 0);
+        assert_false(got.def_backoff_set);
+        queue_limits_free(&got);
+        /* Every column round-trips; put overwrites. */
+        qlim_fill(&q, "t1", "q1", 7);
+        assert_int_equal(f->ops->qlim_put(f->st, &q), 0);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", true, &got), 0);
+        qlim_assert_equal(&q, &got);
+        queue_limits_free(&got);
+        q.def_backoff_set = false;
+        q.concurrency = 0;
+        assert_int_equal(f->ops->qlim_put(f->st, &q), 0);
+        assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", 1, -1, &got), 0);
+        assert_int_equal(got.max_depth, q.max_depth); /* the settings come with it */
+        assert_int_equal(got.group_concurrency, q.group_concurrency);
+        queue_limits_free(&got);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", true, &got), 0);
+        assert_false(got.def_backoff_set);
+        assert_int_equal(got.concurrency, 0);
+        assert_int_equal(got.depth, q.depth + 1);
+        assert_int_equal(got.running, q.running - 1);
+        queue_limits_free(&got);
+        /* Scoped by tenant and queue. */
+        assert_int_equal(f->ops->qlim_get(f->st, "t2", "q1", false, &got), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q2", false, &got), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->qlim_put(f->st, &(struct queue_limits){.queue = (char *)"q"}),
+                         BATON_EINVAL);
+        commit(f);
+        /* A rolled-back savepoint keeps none of it. */
+        begin(f);
+        assert_int_equal(f->ops->savepoint(f->st), 0);
+        assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", 100, 100, NULL), 0);
+        assert_int_equal(f->ops->qlim_add(f->st, "t3", "q3", 1, 0, NULL), 0);
+        assert_int_equal(f->ops->rollback_to(f->st), 0);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", false, &got), 0);
+        assert_int_equal(got.depth, q.depth + 1);
+        queue_limits_free(&got);
+        assert_int_equal(f->ops->qlim_get(f->st, "t3", "q3", false, &got), BATON_ENOTFOUND);
+        commit(f);
+}
+
+static void group_put(struct fixture *f, const char *queue, const char *grp, int head,
+                      int64_t served, bool blocked, int64_t until, int64_t running)
+{
+        struct group_rec g = {.tenant = (char *)"t1",
+                              .queue = (char *)queue,
+                              .grp = (char *)grp,
+                              .running = running,
+                              .head = head,
+                              .served = served,
+                              .blocked = blocked,
+                              .until_ms = until,
+                              .start_seq = served + 1,
+                              .last_start_ms = T0 + served};
+
+        assert_int_equal(f->ops->group_put(f->st, &g), 0);
+}
+
+static struct group_rec group_read(struct fixture *f, const char *queue, const char *grp)
+{
+        struct group_rec g = {0};
+
+        assert_int_equal(f->ops->group_get(f->st, "t1", queue, grp, true, &g), 0);
+        return g;
+}
+
+static void group_rows_roundtrip_note_ready_delete(void **state)
+{
+        struct fixture *f = *state;
+        struct group_rec g = {0};
+        int64_t at = 0;
+
+        begin(f);
+        assert_int_equal(f->ops->group_get(f->st, "t1", "q1", "a", false, &g), BATON_ENOTFOUND);
+        group_put(f, "q1", "a", -1, 5, true, T0 + 9, 2);
+        g = group_read(f, "q1", "a");
+        assert_string_equal(g.grp, "a");
+        assert_int_equal(g.head, -1);
+        assert_int_equal(g.served, 5);
+        assert_true(g.blocked);
+        assert_int_equal(g.until_ms, T0 + 9);
+        assert_int_equal(g.running, 2);
+        assert_int_equal(g.start_seq, 6);
+        assert_int_equal(g.last_start_ms, T0 + 5);
+        group_rec_free(&g);
+        /* note_ready: head becomes the better of the two; served only for a
+         * new row. */
+        assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", "a", PRIO_NORMAL, 99), 0);
+        g = group_read(f, "q1", "a");
+        assert_int_equal(g.head, PRIO_NORMAL);
+        assert_int_equal(g.served, 5);
+        assert_int_equal(g.running, 2);
+        group_rec_free(&g);
+        assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", "a", PRIO_LOW, 99), 0);
+        assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", "a", PRIO_HIGH, 99), 0);
+        g = group_read(f, "q1", "a");
+        assert_int_equal(g.head, PRIO_HIGH);
+        group_rec_free(&g);
+        assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", "b", PRIO_LOW, 42), 0);
+        g = group_read(f, "q1", "b");
+        assert_int_equal(g.head, PRIO_LOW);
+        assert_int_equal(g.served, 42);
+        assert_int_equal(g.running, 0);
+        assert_false(g.blocked);
+        assert_int_equal(g.until_ms, 0);
+        group_rec_free(&g);
+        /* delete takes the group's rate log with it, and nothing else. */
+        assert_int_equal(f->ops->rate_put(f->st, "t1", "q1", "a", 1, T0, 1), 0);
+        assert_int_equal(f->ops->rate_put(f->st, "t1", "q1", "b", 1, T0, 1), 0);
+        assert_int_equal(f->ops->group_delete(f->st, "t1", "q1", "a"), 0);
+        assert_int_equal(f->ops->group_delete(f->st, "t1", "q1", "a"), 0);
+        assert_int_equal(f->ops->group_get(f->st, "t1", "q1", "a", false, &g), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->rate_get(f->st, "t1", "q1", "a", 1, &at), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->rate_get(f->st, "t1", "q1", "b", 1, &at), 0);
+        assert_int_equal(at, T0);
+        g = group_read(f, "q1", "b");
+        group_rec_free(&g);
+        commit(f);
+}
+
+/* Asserts the groups group_pick returns for q1, in order. */
+static void assert_pick(struct fixture *f, int max, const char *const *want, int n_want)
+{
+        struct group_rec *v = NULL;
+        int n = -1;
+
+        assert_int_equal(f->ops->group_pick(f->st, "t1", "q1", max, &v, &n), 0);
+        assert_int_equal(n, n_want);
+        for (int i = 0; i < n; i++)
+                assert_string_equal(v[i].grp, want[i]);
+        group_recs_free(v, n);
+}
+
+static void group_pick_order_and_unblock(void **state)
+{
+        struct fixture *f = *state;
+        struct group_rec *v = NULL;
+        struct group_rec g;
+        int64_t at = -1;
+        int n = 0;
+
+        begin(f);
+        assert_pick(f, 10, NULL, 0);
+        group_put(f, "q1", "low-old", PRIO_LOW, 1, false, 0, 0);
+        group_put(f, "q1", "norm-new", PRIO_NORMAL, 9, false, 0, 0);
+        group_put(f, "q1", "norm-old", PRIO_NORMAL, 3, false, 0, 0);
+        group_put(f, "q1", "norm-tie-b", PRIO_NORMAL, 5, false, 0, 0);
+        group_put(f, "q1", "norm-tie-a", PRIO_NORMAL, 5, false, 0, 0);
+        group_put(f, "q1", "crit-blocked", PRIO_CRITICAL, 0, true, 0, 1);
+        group_put(f, "q1", "rate-blocked", PRIO_CRITICAL, 0, true, T0 + 100, 0);
+        group_put(f, "q1", "idle", -1, 0, false, 0, 1);
+        group_put(f, "q2", "other-queue", PRIO_CRITICAL, 0, false, 0, 0);
+        /* Best head first, then served longest ago, then the name. */
+        assert_pick(
+            f, 10,
+            (const char *const[]){"norm-old", "norm-tie-a", "norm-tie-b", "norm-new", "low-old"},
+            5);
+        assert_pick(f, 2, (const char *const[]){"norm-old", "norm-tie-a"}, 2);
+        assert_int_equal(f->ops->group_pick(f->st, "t1", "q1", 0, &v, &n), BATON_EINVAL);
+        /* The earliest roll among groups with ready jobs. */
+        assert_int_equal(f->ops->group_next_until(f->st, "t1", "q1", &at), 0);
+        assert_int_equal(at, T0 + 100);
+        assert_int_equal(f->ops->group_next_until(f->st, "t1", "q2", &at), 0);
+        assert_int_equal(at, 0);
+        /* Not yet rolled: nothing changes. */
+        assert_int_equal(f->ops->group_unblock(f->st, "t1", "q1", T0 + 99, 1, false), 0);
+        g = group_read(f, "q1", "rate-blocked");
+        assert_true(g.blocked);
+        group_rec_free(&g);
+        /* Rolled: unblocked, until cleared; the concurrency-blocked one stays. */
+        assert_int_equal(f->ops->group_unblock(f->st, "t1", "q1", T0 + 100, 1, false), 0);
+        g = group_read(f, "q1", "rate-blocked");
+        assert_false(g.blocked);
+        assert_int_equal(g.until_ms, 0);
+        group_rec_free(&g);
+        assert_pick(f, 2, (const char *const[]){"rate-blocked", "norm-old"}, 2);
+        /* all: every group judged against a new group_concurrency (0 = none). */
+        assert_int_equal(f->ops->group_unblock(f->st, "t1", "q1", T0, 0, true), 0);
+        assert_pick(f, 3, (const char *const[]){"crit-blocked", "rate-blocked", "norm-old"}, 3);
+        assert_int_equal(f->ops->group_unblock(f->st, "t1", "q1", T0, 1, true), 0);
+        assert_pick(f, 1, (const char *const[]){"rate-blocked"}, 1);
+        g = group_read(f, "q1", "idle");
+        assert_true(g.blocked); /* running 1 >= 1 */
+        group_rec_free(&g);
+        commit(f);
+}
+
+static void group_ready_ids_order(void **state)
+{
+        struct fixture *f = *state;
+        int64_t a1, a2, a3, n1, n2, ids[8];
+        int prios[8], n = 0;
+
+        begin(f);
+        a1 = put(f, (struct spec){
+                        .state = JOB_QUEUED, .group = "a", .prio = PRIO_NORMAL, .run_at = T0 + 5});
+        a2 = put(f, (struct spec){
+                        .state = JOB_QUEUED, .group = "a", .prio = PRIO_HIGH, .run_at = T0 + 9});
+        a3 = put(f, (struct spec){
+                        .state = JOB_QUEUED, .group = "a", .prio = PRIO_NORMAL, .run_at = T0 + 1});
+        put(f, (struct spec){.state = JOB_RUNNING, .group = "a", .run_at = T0});
+        put(f, (struct spec){.state = JOB_QUEUED, .group = "b", .run_at = T0});
+        put(f, (struct spec){.state = JOB_QUEUED, .group = "a", .queue = "q2", .run_at = T0});
+        n1 = put(f, (struct spec){.state = JOB_QUEUED, .run_at = T0 + 3});
+        n2 = put(f, (struct spec){.state = JOB_QUEUED, .run_at = T0 + 2});
+        put(f, (struct spec){.state = JOB_SCHEDULED, .run_at = T0});
+        commit(f);
+        begin(f);
+        assert_int_equal(f->ops->group_ready_ids(f->st, "t1", "q1", "a", 8, ids, prios, &n), 0);
+        assert_ids(ids, n, (int64_t[]){a2, a3, a1}, 3);
+        assert_int_equal(prios[0], PRIO_HIGH);
+        assert_int_equal(prios[1], PRIO_NORMAL);
+        assert_int_equal(f->ops->group_ready_ids(f->st, "t1", "q1", "a", 1, ids, prios, &n), 0);
+        assert_ids(ids, n, (int64_t[]){a2}, 1);
+        /* NULL: the queued jobs without a group only. */
+        assert_int_equal(f->ops->group_ready_ids(f->st, "t1", "q1", NULL, 8, ids, prios, &n), 0);
+        assert_ids(ids, n, (int64_t[]){n2, n1}, 2);
+        assert_int_equal(f->ops->group_ready_ids(f->st, "t2", "q1", "a", 8, ids, prios, &n), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(f->ops->group_ready_ids(f->st, "t1", "q1", "a", 0, ids, prios, &n), 0);
+        assert_int_equal(n, 0);
+        commit(f);
+}
+
+static void rate_log_put_get_trim(void **state)
+{
+        struct fixture *f = *state;
+        int64_t at = 0;
+
+        begin(f);
+        assert_int_equal(f->ops->rate_get(f->st, "t1", "q1", "", 1, &at), BATON_ENOTFOUND);
+        /* Keep the latest 3 starts. */
+        for (int64_t seq = 1; seq <= 5; seq++)
+                assert_int_equal(
+                    f->ops->rate_put(f->st, "t1", "q1", "", seq, T0 + seq * 10, seq - 3 + 1), 0);
+        for (int64_t seq = 1; seq <= 2; seq++)
+                assert_int_equal(f->ops->rate_get(f->st, "t1", "q1", "", seq, &at),
+                                 BATON_ENOTFOUND);
+        for (int64_t seq = 3; seq <= 5; seq++) {
+                assert_int_equal(f->ops->rate_get(f->st, "t1", "q1", "", seq, &at), 0);
+                assert_int_equal(at, T0 + seq * 10);
+        }
+        /* Logs are per (tenant, queue, group). */
+        assert_int_equal(f->ops->rate_get(f->st, "t1", "q1", "g", 5, &at), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->rate_get(f->st, "t1", "q2", "", 5, &at), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->rate_get(f->st, "t2", "q1", "", 5, &at), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->rate_put(f->st, "t1", "q1", "g", 5, T0, 5), 0);
+        assert_int_equal(f->ops->rate_get(f->st, "t1", "q1", "", 5, &at), 0);
+        assert_int_equal(at, T0 + 50);
+        commit(f);
+}
+
 /* ======== SQLite-specific section ======== */
 
 static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
@@ -2419,8 +2750,9 @@ static void sqlite_claim_and_deadline_plans(void **state)
         sqlite3_close(db);
         reopen(f);
 
-        /* The claim: the partial index of queued jobs, in claim order. */
-        assert_plan_uses(f, "job_ready_ids", "job_ready");
+        /* The claim: the partial index of queued jobs, in claim order (the
+         * jobs without a group; groups have their own test below). */
+        assert_plan_uses(f, "nogroup_ready_ids", "job_group_ready");
         /* Every next-deadline lookup reads the first entry of its index. */
         assert_plan_uses(f, "deadlines", "job_due");
         assert_plan_uses(f, "deadlines", "job_lease");
@@ -2438,6 +2770,125 @@ static void sqlite_claim_and_deadline_plans(void **state)
         assert_plans_good(f);
 }
 
+/* Asserts that the plan of statement name searches index (never a SCAN of
+ * any table, never a sort). */
+static void assert_plan_searches(struct fixture *f, const char *name, const char *index)
+{
+        char plan[2048];
+        char want[128];
+
+        assert_int_equal(sqlite_explain(f->st, name, plan, sizeof(plan)), 0);
+        snprintf(want, sizeof(want), "INDEX %s", index);
+        if (!strstr(plan, want) || strstr(plan, "SCAN ") || strstr(plan, "TEMP B-TREE"))
+                print_error("%s: expected a search of %s, got:\n%s", name, want, plan);
+        assert_non_null(strstr(plan, want));
+        assert_null(strstr(plan, "SCAN "));
+        assert_null(strstr(plan, "TEMP B-TREE"));
+}
+
+static void assert_plan_has(struct fixture *f, const char *name, const char *want);
+
+/* The claim path of a queue with 100,000 ready jobs in one group and 1,000
+ * other groups, with statistics: every statement a claim runs is an index
+ * search (with a LIMIT, the first rows of an index range) rather than a scan
+ * of the ready jobs or of the groups. */
+static void sqlite_group_claim_plans_at_scale(void **state)
+{
+        struct fixture *f = *state;
+        struct group_rec *v = NULL;
+        int64_t ids[4];
+        int prios[4], n = 0;
+        sqlite3 *db;
+
+        begin(f);
+        for (int i = 0; i < 100000; i++)
+                put(f, (struct spec){.state = JOB_QUEUED, .group = "huge", .run_at = T0 + i});
+        assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", "huge", PRIO_NORMAL, 0), 0);
+        for (int i = 0; i < 1000; i++) {
+                char g[16];
+                snprintf(g, sizeof(g), "g%04d", i);
+                put(f, (struct spec){.state = JOB_QUEUED, .group = g, .run_at = T0 + i});
+                assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", g, PRIO_NORMAL, i + 1),
+                                 0);
+        }
+        for (int i = 0; i < 2000; i++)
+                put(f,
+                    (struct spec){.state = i % 2 ? JOB_COMPLETED : JOB_QUEUED, .run_at = T0 + i});
+        commit(f);
+        db = sqlite_raw(f);
+        assert_int_equal(sqlite3_exec(db, "ANALYZE", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        reopen(f);
+
+        assert_plan_searches(f, "group_pick", "group_pick");
+        assert_plan_searches(f, "group_ready_ids", "job_group_ready");
+        assert_plan_searches(f, "nogroup_ready_ids", "job_group_ready");
+        assert_plan_searches(f, "group_unblock", "group_until");
+        assert_plan_searches(f, "group_next_until", "group_until");
+        assert_plan_has(f, "qlim_get", "PRIMARY");
+        assert_plan_has(f, "group_get", "PRIMARY");
+        assert_plan_has(f, "rate_get", "PRIMARY");
+        assert_plan_has(f, "rate_trim", "PRIMARY");
+
+        /* And they return the right first rows: "huge" was served longest ago. */
+        begin(f);
+        assert_int_equal(f->ops->group_pick(f->st, "t1", "q1", 1, &v, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(v[0].grp, "huge");
+        group_recs_free(v, n);
+        assert_int_equal(f->ops->group_ready_ids(f->st, "t1", "q1", "g0999", 4, ids, prios, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(f->ops->group_ready_ids(f->st, "t1", "q1", NULL, 4, ids, prios, &n), 0);
+        assert_int_equal(n, 4);
+        commit(f);
+}
+
+/* Migration 7 counts the jobs a version-6 store already holds, so the
+ * depth and running counters start exact. */
+static void sqlite_migration_7_counts_existing_jobs(void **state)
+{
+        struct fixture *f = *state;
+        struct store_opts o = {.uri = NULL, .sync_full = false, .busy_timeout_ms = 1000};
+        struct queue_limits q = {0};
+        struct store *st = NULL;
+        char path[4200], sql[1024];
+        sqlite3 *db = NULL;
+        /* queued, running, running, completed, dead, scheduled */
+        const int states[] = {2, 3, 3, 5, 6, 1};
+
+        snprintf(path, sizeof(path), "%s/v6.db", f->dir);
+        assert_int_equal(
+            sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+            SQLITE_OK);
+        assert_int_equal(sqlite_migrate_to(db, 6), 0);
+        for (size_t i = 0; i < BATON_ARRAY_LEN(states); i++) {
+                snprintf(sql, sizeof(sql),
+                         "INSERT INTO jobs (tenant, queue, type, payload, priority, state, run_at,"
+                         " attempt, max_attempts, backoff_type, backoff_base_ms, backoff_max_ms,"
+                         " lease_ms, lease_until, settled, cancel_requested, version, created_at,"
+                         " started_at, finished_at, ready_at) VALUES ('t1', '%s', 't', 'null', 2,"
+                         " %d, 1, 0, 4, 0, 1000, 300000, 30000, 0, 0, 0, 1, 1, 0, 0, 0)",
+                         i == 5 ? "other" : "q1", states[i]);
+                assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        }
+        sqlite3_close(db);
+        o.uri = path;
+        assert_int_equal(f->ops->open(&o, &st), 0);
+        assert_int_equal(f->ops->begin(st), 0);
+        assert_int_equal(f->ops->qlim_get(st, "t1", "q1", false, &q), 0);
+        assert_int_equal(q.depth, 3);
+        assert_int_equal(q.running, 2);
+        assert_int_equal(q.concurrency, 0);
+        assert_false(q.def_backoff_set);
+        queue_limits_free(&q);
+        assert_int_equal(f->ops->qlim_get(st, "t1", "other", false, &q), 0);
+        assert_int_equal(q.depth, 1);
+        assert_int_equal(q.running, 0);
+        queue_limits_free(&q);
+        assert_int_equal(f->ops->commit(st), 0);
+        f->ops->close(st);
+}
+
 static void sqlite_plan_check_catches_a_missing_index(void **state)
 {
         struct fixture *f = *state;
@@ -2447,11 +2898,12 @@ static void sqlite_plan_check_catches_a_missing_index(void **state)
         /* The checker itself: without the ready index the claim must sort, and
          * that has to be reported, naming the statement. */
         db = sqlite_raw(f);
-        assert_int_equal(sqlite3_exec(db, "DROP INDEX job_ready", NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "DROP INDEX job_group_ready", NULL, NULL, NULL),
+                         SQLITE_OK);
         sqlite3_close(db);
         reopen(f);
         assert_int_equal(sqlite_check_plans(f->st, why, sizeof(why)), BATON_ESTORE);
-        assert_non_null(strstr(why, "job_ready_ids"));
+        assert_non_null(strstr(why, "group_ready_ids"));
 }
 
 static void sqlite_durability_settings(void **state)
@@ -3032,6 +3484,8 @@ static const struct CMUnitTest sqlite_tests[] = {
     T(sqlite_migrates_a_version_1_store),
     T(sqlite_tenant_keeps_first_created_at),
     T(sqlite_key_and_audit_plans),
+    T(sqlite_group_claim_plans_at_scale),
+    T(sqlite_migration_7_counts_existing_jobs),
 };
 
 static bool always(void)
@@ -3475,6 +3929,11 @@ static const struct CMUnitTest common_tests[] = {
     T(leader_rollback_keeps_nothing),
     T(leader_refuses_bad_arguments),
     T(notify_in_transaction),
+    T(qlim_put_get_add),
+    T(group_rows_roundtrip_note_ready_delete),
+    T(group_pick_order_and_unblock),
+    T(group_ready_ids_order),
+    T(rate_log_put_get_trim),
     T(insert_throughput),
 };
 

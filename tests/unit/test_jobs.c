@@ -135,7 +135,7 @@ static int64_t enqueue(struct env *e, const char *q, int prio, int64_t delay_ms)
 
 static void claim(struct env *e, const char *q, int max, int64_t lease_ms, struct job_vec *out)
 {
-        struct claim_req c = {"default", q, "w1", max, lease_ms};
+        struct claim_req c = {"default", q, "w1", max, lease_ms, NULL};
 
         memset(out, 0, sizeof(*out));
         assert_int_equal(job_claim(begin(e), &c, out), 0);
@@ -831,7 +831,7 @@ static void effects_of_claim_and_complete(void **state)
 
         memset(&c, 0, sizeof(c));
         c.body = body_claim;
-        c.claim = (struct claim_req){"default", "q", "w1", 10, 2000};
+        c.claim = (struct claim_req){"default", "q", "w1", 10, 2000, NULL};
         assert_int_equal(run_call(e, &c, &fx), 0);
         assert_int_equal(c.jobs.n, 2);
         assert_int_equal(events(&fx, EV_CLAIMED, "q"), 2);
@@ -1067,7 +1067,7 @@ static void effects_of_rolled_back_op_are_dropped(void **state)
         enqueue(e, "q", PRIO_NORMAL, 0);
         memset(&c, 0, sizeof(c));
         c.body = body_claim;
-        c.claim = (struct claim_req){"default", "q", "w1", 10, 0};
+        c.claim = (struct claim_req){"default", "q", "w1", 10, 0, NULL};
         c.force_rc = BATON_ESTORE;
         assert_int_equal(run_call(e, &c, &fx), BATON_ESTORE);
         assert_int_equal(fx.counts_n, 0);
@@ -1278,7 +1278,7 @@ static void replay_skips_a_job_whose_key_is_taken(void **state)
 static void claim_edges(void **state)
 {
         struct env *e = *state;
-        struct claim_req c = {"default", "q", "w1", 0, 0};
+        struct claim_req c = {"default", "q", "w1", 0, 0, NULL};
         struct job_vec jv = {0};
 
         enqueue(e, "q", PRIO_NORMAL, 0);
