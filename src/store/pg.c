@@ -460,10 +460,12 @@ static const struct col job_cols[] = {
     JCOL("on_parent_failure", COL_INT, on_parent_failure),
     JCOL("flow_id", COL_I64, flow_id),
     JCOL("ref", COL_TEXT, ref),
+    JCOL("grp", COL_TEXT, group), /* migration 7 */
 };
 
 #define JOB_NCOLS ((int)BATON_ARRAY_LEN(job_cols))
 #define JOB_READ_FIXED 3
+#define JOB_COL_PRIORITY 3 /* job_cols[3] */
 
 static void bind_job_cols(struct pg_params *p, const struct job *j)
 {
@@ -533,7 +535,7 @@ static int read_job(const PGresult *r, int row, struct job *out)
 #define TIMER_COLS                                                                                 \
         "tenant, key, version, state, fire_at, queue, type, payload, priority, max_attempts,"      \
         " backoff_type, backoff_base_ms, backoff_max_ms, lease_ms, request_id, job_id, fired_at,"  \
-        " created_at, updated_at"
+        " created_at, updated_at, grp"
 
 /* The job statements whose column lists come from job_cols are built when the
  * backend first opens (job_sql); these hold their text. */
@@ -620,7 +622,7 @@ static const struct pg_stmt
                    "SELECT " TIMER_COLS " FROM timers WHERE tenant = $1 AND key = $2"},
     S_TIMER_PUT = {"pg_timer_put",
                    "INSERT INTO timers (" TIMER_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
-                   " $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+                   " $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
                    " ON CONFLICT (tenant, key) DO UPDATE SET version = excluded.version,"
                    " state = excluded.state, fire_at = excluded.fire_at, queue = excluded.queue,"
                    " type = excluded.type, payload = excluded.payload,"
@@ -630,7 +632,7 @@ static const struct pg_stmt
                    " backoff_max_ms = excluded.backoff_max_ms, lease_ms = excluded.lease_ms,"
                    " request_id = excluded.request_id, job_id = excluded.job_id,"
                    " fired_at = excluded.fired_at, created_at = excluded.created_at,"
-                   " updated_at = excluded.updated_at"},
+                   " updated_at = excluded.updated_at, grp = excluded.grp"},
     S_TIMER_LIST = {"pg_timer_list",
                     "SELECT " TIMER_COLS " FROM timers WHERE tenant = $1 AND key > $2"
                     " AND key >= $3 AND key < $4 ORDER BY key LIMIT $5"},
@@ -655,13 +657,25 @@ static const struct pg_stmt
  * insert, get, update, the job_list variants (one per combination of
  * filters) and the audit_list variants, likewise. Parameters are numbered in
  * the order they are bound, so a variant names only the ones it uses. */
-enum { B_INSERT, B_GET, B_UPDATE, B_READY, B_LIST, B_AUDIT = B_LIST + 8, B_COUNT = B_AUDIT + 8 };
+enum {
+        B_INSERT,
+        B_GET,
+        B_UPDATE,
+        B_READY,
+        B_GROUP_READY,   /* group_ready_ids of one group (pg_groups.c) */
+        B_NOGROUP_READY, /* group_ready_ids of the jobs without a group */
+        B_LIST,
+        B_AUDIT = B_LIST + 8,
+        B_COUNT = B_AUDIT + 8
+};
 
 static const char *const built_names[B_COUNT] = {
-    "pg_job_insert",   "pg_job_get",      "pg_job_update",   "pg_job_ready_ids", "pg_job_list_0",
-    "pg_job_list_1",   "pg_job_list_2",   "pg_job_list_3",   "pg_job_list_4",    "pg_job_list_5",
-    "pg_job_list_6",   "pg_job_list_7",   "pg_audit_list_0", "pg_audit_list_1",  "pg_audit_list_2",
-    "pg_audit_list_3", "pg_audit_list_4", "pg_audit_list_5", "pg_audit_list_6",  "pg_audit_list_7",
+    "pg_job_insert",      "pg_job_get",           "pg_job_update",   "pg_job_ready_ids",
+    "pg_group_ready_ids", "pg_nogroup_ready_ids", "pg_job_list_0",   "pg_job_list_1",
+    "pg_job_list_2",      "pg_job_list_3",        "pg_job_list_4",   "pg_job_list_5",
+    "pg_job_list_6",      "pg_job_list_7",        "pg_audit_list_0", "pg_audit_list_1",
+    "pg_audit_list_2",    "pg_audit_list_3",      "pg_audit_list_4", "pg_audit_list_5",
+    "pg_audit_list_6",    "pg_audit_list_7",
 };
 
 static int build_job_sql(struct buf *b, int id)
@@ -708,6 +722,16 @@ static int build_job_sql(struct buf *b, int id)
                 return buf_adds(b,
                                 "state = 2 AND tenant = $1 AND queue = $2"
                                 " ORDER BY priority, run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED");
+        /* The claims of version 5 (pg_groups.c): the same, one group at a time
+         * (job_group_ready). */
+        if (id == B_GROUP_READY)
+                return buf_adds(b,
+                                "state = 2 AND tenant = $1 AND queue = $2 AND grp = $3"
+                                " ORDER BY priority, run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED");
+        if (id == B_NOGROUP_READY)
+                return buf_adds(b,
+                                "state = 2 AND tenant = $1 AND queue = $2 AND grp IS NULL"
+                                " ORDER BY priority, run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED");
         rc = buf_printf(b, "tenant = $%d", n++);
         if (!rc && bits & LF_QUEUE)
                 rc = buf_printf(b, " AND queue = $%d", n++);
@@ -737,6 +761,8 @@ static int build_stmts(struct store *st)
         struct buf b;
         int rc = 0;
 
+        _Static_assert(B_COUNT <= PG_BUILT_MAX, "PG_BUILT_MAX too small");
+        BATON_ASSERT(strcmp(job_cols[JOB_COL_PRIORITY].name, "priority") == 0);
         buf_init(&b, SQL_MAX);
         for (int id = 0; id < B_COUNT && !rc; id++) {
                 buf_reset(&b);
@@ -761,6 +787,11 @@ static int defer_write(struct store *st, const struct pg_stmt *s, const struct p
         int rc = pg_open_op_savepoint(st);
 
         return rc ? rc : defer_stmt(st, s, p);
+}
+
+int pg_defer_write(struct store *st, const struct pg_stmt *s, const struct pg_params *p)
+{
+        return defer_write(st, s, p);
 }
 
 /* ---- rows kept for claims ---- */
@@ -1269,11 +1300,11 @@ static int list_jobs(struct store *st, const struct job_filter *f, struct job_ve
 /* A claim reads the ids and then each job (job_get) to lease it: the query
  * returns whole rows, locked, and keeps them until the operation ends, so
  * those job_get calls need no round trip. A row leaves the cache when the job
- * is written (the next read must see the write). */
-static int ready_ids(struct store *st, const char *tenant, const char *queue, int max, int64_t *ids,
-                     int *n_out)
+ * is written (the next read must see the write). prios (may be NULL) gets
+ * each job's priority. */
+static int keep_ready(struct store *st, const struct pg_stmt *s, const struct pg_params *p, int max,
+                      int64_t *ids, int *prios, int *n_out)
 {
-        struct pg_params p = {0};
         PGresult *r = NULL;
         int rc, n = 0;
 
@@ -1289,12 +1320,11 @@ static int ready_ids(struct store *st, const char *tenant, const char *queue, in
                 st->ready_ids = v;
                 st->cap_ready = max;
         }
-        pg_p_text(&p, tenant);
-        pg_p_text(&p, queue);
-        pg_p_i64(&p, max);
-        rc = pg_exec(st, &st->built[B_READY], &p, &r);
+        rc = pg_exec(st, s, p, &r);
         for (int i = 0; !rc && i < PQntuples(r) && n < max; i++) {
                 ids[n] = pg_i64(r, i, 0);
+                if (prios)
+                        prios[n] = (int)pg_i64(r, i, JOB_READ_FIXED + JOB_COL_PRIORITY);
                 st->ready_ids[n] = ids[n];
                 rc = note_locked(st, ids[n++]);
         }
@@ -1306,6 +1336,31 @@ static int ready_ids(struct store *st, const char *tenant, const char *queue, in
         st->n_ready = n;
         *n_out = n;
         return 0;
+}
+
+static int ready_ids(struct store *st, const char *tenant, const char *queue, int max, int64_t *ids,
+                     int *n_out)
+{
+        struct pg_params p = {0};
+
+        pg_p_text(&p, tenant);
+        pg_p_text(&p, queue);
+        pg_p_i64(&p, max);
+        return keep_ready(st, &st->built[B_READY], &p, max, ids, NULL, n_out);
+}
+
+int pg_group_ready_rows(struct store *st, const char *tenant, const char *queue, const char *grp,
+                        int max, int64_t *ids, int *prios, int *n_out)
+{
+        struct pg_params p = {0};
+
+        pg_p_text(&p, tenant);
+        pg_p_text(&p, queue);
+        if (grp)
+                pg_p_text(&p, grp);
+        pg_p_i64(&p, max);
+        return keep_ready(st, &st->built[grp ? B_GROUP_READY : B_NOGROUP_READY], &p, max, ids,
+                          prios, n_out);
 }
 
 static int due_ids(struct store *st, int64_t now, int max, int64_t *ids, int *n_out)
@@ -1822,6 +1877,8 @@ static int rd_timer(const PGresult *r, int row, void *out)
                 rc = pg_text(r, row, 7, &t->payload);
         if (!rc)
                 rc = pg_text(r, row, 14, &t->request_id);
+        if (!rc)
+                rc = pg_text(r, row, 19, &t->group);
         if (rc)
                 timer_rec_free(t);
         return rc;
@@ -1866,6 +1923,7 @@ static int put_timer(struct store *st, const struct timer_rec *t)
         pg_p_i64(&p, t->fired_at_ms);
         pg_p_i64(&p, t->created_at_ms);
         pg_p_i64(&p, t->updated_at_ms);
+        pg_p_text(&p, t->group);
         return pg_run(st, &S_TIMER_PUT, &p, NULL);
 }
 
@@ -2025,7 +2083,20 @@ struct plan_want {
 static const struct plan_want plan_wants[] = {
     {"pg_job_get", "1 t1", NULL},
     {"pg_job_find_key", "t1 q1 k1", "job_key"},
-    {"pg_job_ready_ids", "t1 q1 10", "job_ready"},
+    /* The claim path of version 5 (pg_groups.c). job_ready_ids is off it and
+     * has no index since migration 7 (store.h). */
+    {"pg_group_ready_ids", "t1 q1 g1 10", "job_group_ready"},
+    {"pg_nogroup_ready_ids", "t1 q1 10", "job_nogroup_ready"},
+    {"pg_qlim_get", "t1 q1", "queue_limits_pkey"},
+    {"pg_qlim_get_lock", "t1 q1", "queue_limits_pkey"},
+    {"pg_group_get", "t1 q1 g1", "job_groups_pkey"},
+    {"pg_group_get_lock", "t1 q1 g1", "job_groups_pkey"},
+    {"pg_group_delete", "t1 q1 g1", "job_groups_pkey rate_log_pkey"},
+    {"pg_group_pick", "t1 q1 10", "group_pick"},
+    {"pg_group_unblock", "t1 q1 1 0", "group_until"},
+    {"pg_group_unblock_all", "t1 q1 0", "job_groups_pkey"},
+    {"pg_group_next_until", "t1 q1", "group_until"},
+    {"pg_rate_get", "t1 q1 g1 1", "rate_log_pkey"},
     {"pg_job_due_ids", "1 10", "job_due"},
     {"pg_job_expired_ids", "1 10", "job_lease"},
     {"pg_job_state_ids", "t1 q1 2 0 10", "job_tqs"},
@@ -2087,16 +2158,21 @@ static const struct pg_stmt *stmt_by_name(const struct store *st, const char *na
         for (int i = 0; i < pg_cron_stmts_n; i++)
                 if (strcmp(pg_cron_stmts[i]->name, name) == 0)
                         return pg_cron_stmts[i];
+        for (int i = 0; i < pg_groups_stmts_n; i++)
+                if (strcmp(pg_groups_stmts[i]->name, name) == 0)
+                        return pg_groups_stmts[i];
         return NULL;
 }
 
 /* Runs EXPLAIN of s with the sample parameters and writes the plan's lines
  * into out (truncated to out_len). The planner is told to avoid sequential
- * scans and sorts (SET LOCAL, in a transaction rolled back afterwards): on a
- * test's near-empty tables it would rightly prefer them, so this asks whether
- * an index path exists at all. A plan that still scans or sorts has none. */
-static int explain_text(struct store *st, const struct pg_stmt *s, const char *params, char *out,
-                        size_t out_len)
+ * scans and sorts (SET LOCAL, in a transaction rolled back afterwards) when
+ * forced: on a test's near-empty tables it would rightly prefer them, so this
+ * asks whether an index path exists at all. A plan that still scans or sorts
+ * has none. Not forced, it is the plan the planner prefers on the data as it
+ * is (for tests on populated, analyzed tables). */
+static int explain_text(struct store *st, const struct pg_stmt *s, const char *params, bool forced,
+                        char *out, size_t out_len)
 {
         struct pg_params p = {0};
         char buf[256], *save = NULL, *tok, sql[SQL_MAX];
@@ -2110,8 +2186,9 @@ static int explain_text(struct store *st, const struct pg_stmt *s, const char *p
                 if (strcmp(tok, "-") != 0)
                         pg_p_text(&p, tok);
         snprintf(sql, sizeof(sql), "EXPLAIN %s", s->sql);
-        PQclear(PQexec(st->conn, "BEGIN; SET LOCAL enable_seqscan = off;"
-                                 " SET LOCAL enable_sort = off"));
+        PQclear(PQexec(st->conn, forced ? "BEGIN; SET LOCAL enable_seqscan = off;"
+                                          " SET LOCAL enable_sort = off"
+                                        : "BEGIN"));
         r = PQexecParams(st->conn, sql, p.n, NULL, p.v, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
                 log_error("store", "explain %s: %s", s->name, PQresultErrorMessage(r));
@@ -2175,7 +2252,7 @@ int pg_check_plans(struct store *st, char *why, size_t why_len)
                         snprintf(why, why_len, "%s: no such statement", w->name);
                         return BATON_ESTORE;
                 }
-                rc = explain_text(st, s, w->params, plan, sizeof(plan));
+                rc = explain_text(st, s, w->params, true, plan, sizeof(plan));
                 if (rc)
                         return rc;
                 bad = plan_verdict(plan, w->uses, miss, sizeof(miss));
@@ -2187,13 +2264,23 @@ int pg_check_plans(struct store *st, char *why, size_t why_len)
         return 0;
 }
 
-int pg_explain(struct store *st, const char *name, char *out, size_t out_len)
+static int explain_one(struct store *st, const char *name, bool forced, char *out, size_t out_len)
 {
         for (size_t i = 0; i < BATON_ARRAY_LEN(plan_wants); i++)
                 if (strcmp(plan_wants[i].name, name) == 0)
-                        return explain_text(st, stmt_by_name(st, name), plan_wants[i].params, out,
-                                            out_len);
+                        return explain_text(st, stmt_by_name(st, name), plan_wants[i].params,
+                                            forced, out, out_len);
         return BATON_ENOTFOUND;
+}
+
+int pg_explain(struct store *st, const char *name, char *out, size_t out_len)
+{
+        return explain_one(st, name, true, out, out_len);
+}
+
+int pg_explain_free(struct store *st, const char *name, char *out, size_t out_len)
+{
+        return explain_one(st, name, false, out, out_len);
 }
 
 const struct store_ops store_postgres_ops = {
@@ -2269,4 +2356,18 @@ const struct store_ops store_postgres_ops = {
     .listen_fd = pg_listen_fd,
     .listen_read = pg_listen_read,
     .listen_close = pg_listen_close,
+    /* version 5 (pg_groups.c) */
+    .qlim_get = pg_qlim_get,
+    .qlim_put = pg_qlim_put,
+    .qlim_add = pg_qlim_add,
+    .group_get = pg_group_get,
+    .group_put = pg_group_put,
+    .group_delete = pg_group_delete,
+    .group_note_ready = pg_group_note_ready,
+    .group_pick = pg_group_pick,
+    .group_unblock = pg_group_unblock,
+    .group_next_until = pg_group_next_until,
+    .group_ready_ids = pg_group_ready_rows,
+    .rate_get = pg_rate_get,
+    .rate_put = pg_rate_put,
 };

@@ -1,7 +1,8 @@
 /*
  * pg_internal.h: internals of the PostgreSQL backend shared by its files
  * (pg.c: connection, transactions, jobs, idempotency, queues, keys, audit,
- * timers, flows; pg_cron.c; pg_schema.c: migrations) and by the PostgreSQL
+ * timers, flows; pg_cron.c; pg_cluster.c; pg_groups.c; pg_schema.c:
+ * migrations) and by the PostgreSQL
  * section of the store conformance suite. Core and the server use only
  * store_postgres_ops.
  *
@@ -25,7 +26,7 @@
 #define PG_PARAMS_MAX 48    /* the widest statement binds 2 + the job columns */
 #define PG_PREPARED_MAX 256 /* distinct statements prepared on one connection */
 #define PG_PENDING_MAX 8    /* deferred control commands awaiting the next send */
-#define PG_BUILT_MAX 20     /* statements built at open (pg.c) */
+#define PG_BUILT_MAX 22     /* statements built at open (pg.c) */
 
 /* A named statement. The name is unique in the backend ("pg_job_get"); the
  * definition lives in static storage, and its address identifies it. */
@@ -116,6 +117,18 @@ int pg_collect(struct store *st, const struct pg_stmt *s, const struct pg_params
 int pg_flush(struct store *st);
 /* Queues a control command (static text) to go before the next statement. */
 int pg_defer(struct store *st, const char *sql);
+/* Queues a write whose only possible outcome is success (an upsert, a delete
+ * or update by key) with a copy of p, after the operation's savepoint: it
+ * travels with the next round trip, and a failure there (a lost connection)
+ * fails the rest of the transaction and its commit. */
+int pg_defer_write(struct store *st, const struct pg_stmt *s, const struct pg_params *p);
+/* The claim read of version 5 (pg.c): the ready jobs of one group of a queue
+ * (grp NULL: the jobs without a group) in claim order (priority, run_at, id),
+ * at most max, as ids and priorities. Like job_ready_ids it locks the rows
+ * (FOR UPDATE SKIP LOCKED: rows another node is claiming are passed over)
+ * and keeps them for the job_get calls of the claim. */
+int pg_group_ready_rows(struct store *st, const char *tenant, const char *queue, const char *grp,
+                        int max, int64_t *ids, int *prios, int *n_out);
 
 /* Result reading: pg_i64 gives 0 for SQL NULL; pg_text copies into *dst (NULL
  * for SQL NULL), owned by the caller, BATON_ENOMEM on failure. */
@@ -141,6 +154,9 @@ int pg_schema_read(PGconn *c, int *out);
  * why on a bad plan. pg_explain writes one statement's plan into out. */
 int pg_check_plans(struct store *st, char *why, size_t why_len);
 int pg_explain(struct store *st, const char *name, char *out, size_t out_len);
+/* pg_explain with the planner's own choices (sequential scans and sorts
+ * allowed): the plan it prefers on the tables as they are. */
+int pg_explain_free(struct store *st, const char *name, char *out, size_t out_len);
 
 /* Cron operations (pg_cron.c); see store.h. */
 struct cron_rec;
@@ -177,6 +193,33 @@ int pg_listen_read(struct store_listener *l, void (*fn)(void *ctx, const char *p
 void pg_listen_close(struct store_listener *l);
 /* The channel every node listens on is this + ":" + its schema. */
 #define PG_NOTIFY_CHANNEL "baton"
+
+/* Queue limits, groups and rate window logs (pg_groups.c); see store.h. */
+struct queue_limits;
+struct group_rec;
+int pg_qlim_get(struct store *st, const char *tenant, const char *queue, bool lock,
+                struct queue_limits *out);
+int pg_qlim_put(struct store *st, const struct queue_limits *q);
+int pg_qlim_add(struct store *st, const char *tenant, const char *queue, int64_t depth_delta,
+                int64_t running_delta, struct queue_limits *out);
+int pg_group_get(struct store *st, const char *tenant, const char *queue, const char *grp,
+                 bool lock, struct group_rec *out);
+int pg_group_put(struct store *st, const struct group_rec *g);
+int pg_group_delete(struct store *st, const char *tenant, const char *queue, const char *grp);
+int pg_group_note_ready(struct store *st, const char *tenant, const char *queue, const char *grp,
+                        int prio, int64_t served_new);
+int pg_group_pick(struct store *st, const char *tenant, const char *queue, int max,
+                  struct group_rec **out, int *n_out);
+int pg_group_unblock(struct store *st, const char *tenant, const char *queue, int64_t now_ms,
+                     int64_t gc, bool all);
+int pg_group_next_until(struct store *st, const char *tenant, const char *queue, int64_t *at_ms);
+int pg_rate_get(struct store *st, const char *tenant, const char *queue, const char *grp,
+                int64_t seq, int64_t *at_ms);
+int pg_rate_put(struct store *st, const char *tenant, const char *queue, const char *grp,
+                int64_t seq, int64_t at_ms, int64_t keep_from);
+/* The statements of pg_groups.c, for the plan checks. */
+extern const struct pg_stmt *const pg_groups_stmts[];
+extern const int pg_groups_stmts_n;
 
 /* The cron statements, for the plan checks. */
 extern const struct pg_stmt *const pg_cron_stmts[];

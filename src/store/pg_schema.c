@@ -229,6 +229,73 @@ static const char *const migrations[] = {
     " lag_ms bigint NOT NULL"
     ");"
     "INSERT INTO leader_lease VALUES (1, '', 0, 0, 0, 0);",
+    /* 7: queue limits, groups and fairness (core/groups.h, pg_groups.c), the
+     * tables of SQLite's migration 7 with the same meaning: queue_limits (a
+     * queue's settings and the counters claims check, filled here from the
+     * jobs already stored), job_groups (one row per group with ready or
+     * running jobs; group_pick holds the groups with ready jobs in the order
+     * claims serve them, group_until the rate-limited ones), rate_log (the
+     * latest starts of a queue, grp '', or of a group). Claims read a group's
+     * next ready jobs through job_group_ready and the jobs without a group
+     * through job_nogroup_ready; together they replace job_ready, which no
+     * claim reads any more, so a ready job is in one ready index. */
+    "ALTER TABLE jobs ADD COLUMN grp " TXT ";"
+    "CREATE INDEX job_group_ready ON jobs (tenant, queue, grp, priority, run_at, id)"
+    " WHERE state = 2 AND grp IS NOT NULL;"
+    "CREATE INDEX job_nogroup_ready ON jobs (tenant, queue, priority, run_at, id)"
+    " WHERE state = 2 AND grp IS NULL;"
+    "DROP INDEX job_ready;"
+    "ALTER TABLE timers ADD COLUMN grp text;"
+    "CREATE TABLE queue_limits ("
+    " tenant " TXT " NOT NULL,"
+    " queue " TXT " NOT NULL,"
+    " concurrency bigint NOT NULL DEFAULT 0,"
+    " rate_max bigint NOT NULL DEFAULT 0,"
+    " rate_per_ms bigint NOT NULL DEFAULT 0,"
+    " max_depth bigint NOT NULL DEFAULT 0,"
+    " group_concurrency bigint NOT NULL DEFAULT 0,"
+    " group_rate_max bigint NOT NULL DEFAULT 0,"
+    " group_rate_per_ms bigint NOT NULL DEFAULT 0,"
+    " def_max_attempts bigint NOT NULL DEFAULT 0,"
+    " def_lease_ms bigint NOT NULL DEFAULT 0,"
+    " def_backoff_type integer NOT NULL DEFAULT -1,"
+    " def_backoff_base_ms bigint NOT NULL DEFAULT 0,"
+    " def_backoff_max_ms bigint NOT NULL DEFAULT 0,"
+    " depth bigint NOT NULL DEFAULT 0,"
+    " running bigint NOT NULL DEFAULT 0,"
+    " start_seq bigint NOT NULL DEFAULT 0,"
+    " serve_seq bigint NOT NULL DEFAULT 0,"
+    " nogroup_served bigint NOT NULL DEFAULT 0,"
+    " updated_at bigint NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (tenant, queue)"
+    ");"
+    "INSERT INTO queue_limits (tenant, queue, depth, running)"
+    " SELECT tenant, queue, COUNT(*) FILTER (WHERE state NOT IN (5, 6, 7)),"
+    " COUNT(*) FILTER (WHERE state = 3) FROM jobs GROUP BY tenant, queue;"
+    "CREATE TABLE job_groups ("
+    " tenant " TXT " NOT NULL,"
+    " queue " TXT " NOT NULL,"
+    " grp " TXT " NOT NULL,"
+    " running bigint NOT NULL,"
+    " head integer,"
+    " served bigint NOT NULL,"
+    " blocked integer NOT NULL,"
+    " until_at bigint NOT NULL,"
+    " start_seq bigint NOT NULL,"
+    " last_start bigint NOT NULL,"
+    " PRIMARY KEY (tenant, queue, grp)"
+    ");"
+    "CREATE INDEX group_pick ON job_groups (tenant, queue, blocked, head, served, grp)"
+    " WHERE head IS NOT NULL;"
+    "CREATE INDEX group_until ON job_groups (tenant, queue, until_at) WHERE until_at > 0;"
+    "CREATE TABLE rate_log ("
+    " tenant " TXT " NOT NULL,"
+    " queue " TXT " NOT NULL,"
+    " grp " TXT " NOT NULL,"
+    " seq bigint NOT NULL,"
+    " at bigint NOT NULL,"
+    " PRIMARY KEY (tenant, queue, grp, seq)"
+    ");",
 };
 
 int pg_schema_newest(void)

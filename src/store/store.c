@@ -181,6 +181,8 @@ bool store_leader_decide(const struct leader_rec *cur, const char *node, int64_t
         next->heartbeat_at_ms = now_ms;
         next->lag_ms = lag_ms;
         return true;
+}
+
 void queue_limits_free(struct queue_limits *q)
 {
         free(q->tenant);

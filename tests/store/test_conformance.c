@@ -3634,8 +3634,9 @@ static void pg_migrates_a_version_1_store(void **state)
         f->st = NULL;
         c = pg_raw(f);
         pg_raw_exec(
-            c, "DROP TABLE leader_lease, job_deps, flows, timers, cron_runs, cron_schedules, audit,"
-               " api_keys, tenants, idempotency, queues, jobs, schema_migrations");
+            c, "DROP TABLE rate_log, job_groups, queue_limits, leader_lease, job_deps, flows,"
+               " timers, cron_runs, cron_schedules, audit, api_keys, tenants, idempotency, queues,"
+               " jobs, schema_migrations");
         assert_int_equal(pg_migrate_to(c, pg_schema_newest() + 1), BATON_EINVAL);
         assert_int_equal(pg_migrate_to(c, 1), 0);
         assert_int_equal(pg_schema_read(c, &v), 0);
@@ -3697,6 +3698,17 @@ static void pg_populate(struct fixture *f)
                        " FROM generate_series(1, 2000) AS i");
         pg_raw_exec(c, "INSERT INTO job_deps SELECT i, i + 1, 't1'"
                        " FROM generate_series(1, 5000) AS i");
+        /* Version 5: grouped jobs, their group rows, queue limits, rate logs. */
+        pg_raw_exec(c, "UPDATE jobs SET grp = 'g' || (id % 300) WHERE id % 3 = 0");
+        pg_raw_exec(c, "INSERT INTO queue_limits (tenant, queue, depth)"
+                       " SELECT 't' || (i % 20), 'q' || i, i FROM generate_series(1, 2000) AS i");
+        pg_raw_exec(c, "INSERT INTO job_groups SELECT 't' || (i % 20), 'q' || (i % 50),"
+                       " 'g' || i, i % 3, CASE WHEN i % 4 = 0 THEN NULL ELSE i % 4 END, i,"
+                       " CASE WHEN i % 5 = 0 THEN 1 ELSE 0 END,"
+                       " CASE WHEN i % 7 = 0 THEN i ELSE 0 END, 0, 0"
+                       " FROM generate_series(1, 5000) AS i");
+        pg_raw_exec(c, "INSERT INTO rate_log SELECT 't' || (i % 20), 'q' || (i % 50),"
+                       " 'g' || (i % 100), i, i FROM generate_series(1, 5000) AS i");
         pg_raw_exec(c, "ANALYZE");
         PQfinish(c);
 }
@@ -3713,9 +3725,18 @@ static void pg_hot_queries_use_indexes(void **state)
         if (rc)
                 fail_msg("%s", why);
         assert_int_equal(pg_explain(f->st, "no_such_statement", why, sizeof(why)), BATON_ENOTFOUND);
-        assert_int_equal(pg_explain(f->st, "pg_job_ready_ids", why, sizeof(why)), 0);
-        assert_non_null(strstr(why, "job_ready"));
+        assert_int_equal(pg_explain(f->st, "pg_job_ready_ids", why, sizeof(why)), BATON_ENOTFOUND);
+        /* The claim reads of version 5 lock what they return. */
+        assert_int_equal(pg_explain(f->st, "pg_group_ready_ids", why, sizeof(why)), 0);
+        assert_non_null(strstr(why, "job_group_ready"));
         assert_non_null(strstr(why, "LockRows")); /* FOR UPDATE SKIP LOCKED */
+        assert_int_equal(pg_explain(f->st, "pg_nogroup_ready_ids", why, sizeof(why)), 0);
+        assert_non_null(strstr(why, "job_nogroup_ready"));
+        assert_non_null(strstr(why, "LockRows"));
+        assert_int_equal(pg_explain(f->st, "pg_group_pick", why, sizeof(why)), 0);
+        assert_non_null(strstr(why, "LockRows")); /* FOR UPDATE */
+        assert_int_equal(pg_explain(f->st, "pg_qlim_get_lock", why, sizeof(why)), 0);
+        assert_non_null(strstr(why, "LockRows"));
 }
 
 static void pg_plan_check_catches_a_missing_index(void **state)
@@ -3724,10 +3745,198 @@ static void pg_plan_check_catches_a_missing_index(void **state)
         PGconn *c = pg_raw(f);
         char why[4096];
 
-        pg_raw_exec(c, "DROP INDEX job_ready");
+        pg_raw_exec(c, "DROP INDEX job_group_ready");
         PQfinish(c);
         assert_int_equal(pg_check_plans(f->st, why, sizeof(why)), BATON_ESTORE);
-        assert_non_null(strstr(why, "pg_job_ready_ids"));
+        if (!strstr(why, "pg_group_ready_ids"))
+                print_error("%s\n", why);
+        assert_non_null(strstr(why, "pg_group_ready_ids"));
+}
+
+/* Asserts that the plan of statement name (pg_explain, with the planner's
+ * own choices: sequential scans and sorts allowed) reads through index and
+ * neither scans a table sequentially nor sorts. */
+static void pg_assert_plan(struct fixture *f, const char *name, const char *index)
+{
+        char plan[4096], want[96];
+
+        assert_int_equal(pg_explain_free(f->st, name, plan, sizeof(plan)), 0);
+        snprintf(want, sizeof(want), " %s ", index);
+        if (!strstr(plan, want) || strstr(plan, "Seq Scan") || strstr(plan, "Sort"))
+                print_error("%s: expected %s, got:\n%s", name, index, plan);
+        assert_non_null(strstr(plan, want));
+        assert_null(strstr(plan, "Seq Scan"));
+        assert_null(strstr(plan, "Sort"));
+}
+
+/* The claim path of a queue with 100,000 ready jobs in one group, 1,000 other
+ * groups and ungrouped jobs, analyzed: the planner left to its own choices
+ * reads each claim statement's first rows from its index. */
+static void pg_group_claim_plans_at_scale(void **state)
+{
+        struct fixture *f = *state;
+        struct group_rec *v = NULL;
+        int64_t ids[4];
+        int prios[4], n = 0;
+        PGconn *c = pg_raw(f);
+
+        pg_raw_exec(c, "INSERT INTO jobs (tenant, queue, type, payload, priority, state, run_at,"
+                       " attempt, max_attempts, backoff_type, backoff_base_ms, backoff_max_ms,"
+                       " lease_ms, lease_until, settled, cancel_requested, version, created_at,"
+                       " started_at, finished_at, ready_at, grp)"
+                       " SELECT 't1', 'q1', 'x', '{}', 2, 2, i, 0, 3, 0, 1000, 2000, 30000, 0, 0,"
+                       " 0, 1, i, 0, 0, i, CASE WHEN i <= 100000 THEN 'huge'"
+                       " WHEN i <= 101000 THEN 'g' || lpad((i - 100001)::text, 4, '0')"
+                       " ELSE NULL END FROM generate_series(1, 103000) AS i");
+        pg_raw_exec(c, "UPDATE jobs SET state = 5 WHERE id > 101000 AND id % 2 = 0");
+        pg_raw_exec(c, "INSERT INTO job_groups VALUES ('t1', 'q1', 'huge', 0, 2, 0, 0, 0, 0, 0)");
+        pg_raw_exec(c, "INSERT INTO job_groups SELECT 't1', 'q1', 'g' || lpad(i::text, 4, '0'),"
+                       " 0, 2, i + 1, 0, CASE WHEN i % 10 = 0 THEN i ELSE 0 END, 0, 0"
+                       " FROM generate_series(0, 999) AS i");
+        pg_raw_exec(c,
+                    "INSERT INTO queue_limits (tenant, queue, depth) VALUES ('t1', 'q1', 102000)");
+        pg_raw_exec(c, "INSERT INTO queue_limits (tenant, queue, depth) SELECT 't' || (i % 20),"
+                       " 'q' || i, i FROM generate_series(2, 2000) AS i");
+        pg_raw_exec(c, "INSERT INTO rate_log SELECT 't1', 'q1', 'g' || lpad((i % 1000)::text, 4,"
+                       " '0'), i, i FROM generate_series(1, 5000) AS i");
+        pg_raw_exec(c, "ANALYZE");
+        PQfinish(c);
+
+        pg_assert_plan(f, "pg_group_pick", "group_pick");
+        pg_assert_plan(f, "pg_group_ready_ids", "job_group_ready");
+        pg_assert_plan(f, "pg_nogroup_ready_ids", "job_nogroup_ready");
+        pg_assert_plan(f, "pg_group_unblock", "group_until");
+        pg_assert_plan(f, "pg_group_next_until", "group_until");
+        pg_assert_plan(f, "pg_qlim_get_lock", "queue_limits_pkey");
+        pg_assert_plan(f, "pg_group_get_lock", "job_groups_pkey");
+        pg_assert_plan(f, "pg_rate_get", "rate_log_pkey");
+
+        /* And they return the right first rows: "huge" was served longest ago. */
+        begin(f);
+        assert_int_equal(f->ops->group_pick(f->st, "t1", "q1", 1, &v, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(v[0].grp, "huge");
+        group_recs_free(v, n);
+        assert_int_equal(f->ops->group_ready_ids(f->st, "t1", "q1", "g0999", 4, ids, prios, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(ids[0], 101000);
+        assert_int_equal(f->ops->group_ready_ids(f->st, "t1", "q1", NULL, 2, ids, prios, &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(ids[0], 101001);
+        assert_int_equal(ids[1], 101003);
+        commit(f);
+}
+
+/* Migration 7 counts the jobs a version-6 store already holds, so the depth
+ * and running counters start exact (as SQLite's migration 7 does). */
+static void pg_migration_7_counts_existing_jobs(void **state)
+{
+        struct fixture *f = *state;
+        struct queue_limits q = {0};
+        /* queued, running, running, completed, dead, scheduled */
+        const int states[] = {2, 3, 3, 5, 6, 1};
+        char sql[1024];
+        PGconn *c;
+
+        f->ops->close(f->st);
+        f->st = NULL;
+        c = pg_raw(f);
+        pg_raw_exec(
+            c, "DROP TABLE rate_log, job_groups, queue_limits, leader_lease, job_deps, flows,"
+               " timers, cron_runs, cron_schedules, audit, api_keys, tenants, idempotency, queues,"
+               " jobs, schema_migrations");
+        assert_int_equal(pg_migrate_to(c, 6), 0);
+        for (size_t i = 0; i < BATON_ARRAY_LEN(states); i++) {
+                snprintf(sql, sizeof(sql),
+                         "INSERT INTO jobs (tenant, queue, type, payload, priority, state, run_at,"
+                         " attempt, max_attempts, backoff_type, backoff_base_ms, backoff_max_ms,"
+                         " lease_ms, lease_until, settled, cancel_requested, version, created_at,"
+                         " started_at, finished_at, ready_at) VALUES ('t1', '%s', 't', 'null', 2,"
+                         " %d, 1, 0, 4, 0, 1000, 300000, 30000, 0, 0, 0, 1, 1, 0, 0, 0)",
+                         i == 5 ? "other" : "q1", states[i]);
+                pg_raw_exec(c, sql);
+        }
+        PQfinish(c);
+        assert_int_equal(open_fixture(f), 0);
+        begin(f);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", false, &q), 0);
+        assert_int_equal(q.depth, 3);
+        assert_int_equal(q.running, 2);
+        assert_int_equal(q.concurrency, 0);
+        assert_false(q.def_backoff_set);
+        queue_limits_free(&q);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "other", false, &q), 0);
+        assert_int_equal(q.depth, 1);
+        assert_int_equal(q.running, 0);
+        queue_limits_free(&q);
+        commit(f);
+}
+
+/* Whether another connection can lock the row of sql at once (NOWAIT). */
+static bool pg_row_free(PGconn *c, const char *sql)
+{
+        PGresult *r;
+        bool ok;
+
+        pg_raw_exec(c, "BEGIN");
+        r = PQexec(c, sql);
+        ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+        if (!ok)
+                assert_string_equal(PQresultErrorField(r, PG_DIAG_SQLSTATE), "55P03");
+        PQclear(r);
+        pg_raw_exec(c, "ROLLBACK");
+        return ok;
+}
+
+/* Claims of one queue take turns across nodes: qlim_get and group_get with
+ * lock, and group_pick, hold the rows they read until the transaction ends;
+ * without lock nothing is held. */
+static void pg_claim_reads_lock_their_rows(void **state)
+{
+        struct fixture *f = *state;
+        const char *qsql = "SELECT 1 FROM queue_limits WHERE tenant = 't1' AND queue = 'q1'"
+                           " FOR UPDATE NOWAIT";
+        const char *gsql = "SELECT 1 FROM job_groups WHERE tenant = 't1' AND queue = 'q1'"
+                           " AND grp = 'a' FOR UPDATE NOWAIT";
+        struct queue_limits q = {0};
+        struct group_rec g = {0}, *v = NULL;
+        PGconn *c = pg_raw(f);
+        int n = 0;
+
+        begin(f);
+        assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", 1, 0, NULL), 0);
+        assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", "a", PRIO_NORMAL, 0), 0);
+        commit(f);
+
+        begin(f);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", false, &q), 0);
+        queue_limits_free(&q);
+        assert_int_equal(f->ops->group_get(f->st, "t1", "q1", "a", false, &g), 0);
+        group_rec_free(&g);
+        assert_true(pg_row_free(c, qsql));
+        assert_true(pg_row_free(c, gsql));
+        commit(f);
+
+        begin(f);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", true, &q), 0);
+        assert_int_equal(q.depth, 1);
+        queue_limits_free(&q);
+        assert_false(pg_row_free(c, qsql));
+        assert_true(pg_row_free(c, gsql));
+        assert_int_equal(f->ops->group_get(f->st, "t1", "q1", "a", true, &g), 0);
+        group_rec_free(&g);
+        assert_false(pg_row_free(c, gsql));
+        commit(f);
+        assert_true(pg_row_free(c, qsql));
+
+        begin(f);
+        assert_int_equal(f->ops->group_pick(f->st, "t1", "q1", 4, &v, &n), 0);
+        assert_int_equal(n, 1);
+        group_recs_free(v, n);
+        assert_false(pg_row_free(c, gsql));
+        commit(f);
+        assert_true(pg_row_free(c, gsql));
+        PQfinish(c);
 }
 
 /* Two nodes claiming from one queue at once: the second passes over the rows
@@ -3857,6 +4066,9 @@ static const struct CMUnitTest pg_tests[] = {
     T(pg_hot_queries_use_indexes),
     T(pg_plan_check_catches_a_missing_index),
     T(pg_claims_skip_locked_rows),
+    T(pg_group_claim_plans_at_scale),
+    T(pg_migration_7_counts_existing_jobs),
+    T(pg_claim_reads_lock_their_rows),
     T(pg_now_is_database_time),
     T(pg_reconnects_after_connection_loss),
 };
