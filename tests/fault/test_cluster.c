@@ -23,6 +23,8 @@
  *    node completes the job; a delayed job enqueued on a follower is
  *    promoted by the leader on time;
  *  - a key revoked on one node is refused on another at once;
+ *  - group_concurrency 1 holds with workers on every node claiming one queue:
+ *    never two jobs of one group handed out at once;
  *  - PostgreSQL restarted under load: requests meanwhile get 503 with
  *    Retry-After, the leader gives its leadership up, the nodes recover
  *    (ready, listening for notifications, one leader again) and no
@@ -838,6 +840,151 @@ static void pg_restart_under_load(void **state)
         private_pg_stop(&pg);
 }
 
+/* ---- group concurrency across nodes ---- */
+
+#define GC_GROUPS 4
+#define GC_PER_GROUP 15
+#define GC_JOBS (GC_GROUPS * GC_PER_GROUP)
+#define GC_WORKERS 6
+
+/* What the workers of group_concurrency_one_across_nodes share. A worker
+ * counts a job of group g as held from the claim's answer until just before
+ * it sends the completion, so a count above 1 can only come from two jobs of
+ * one group handed out at once. */
+struct gc_shared {
+        pthread_mutex_t mu;
+        int held[GC_GROUPS];
+        int overlaps;
+        int done;
+        int64_t done_ids[GC_JOBS];
+};
+
+struct gc_worker {
+        const char *url;
+        const char *key;
+        struct gc_shared *sh;
+        int done_n;
+        int errors;
+};
+
+static void *gc_work(void *arg)
+{
+        struct gc_worker *w = arg;
+        int64_t deadline = harness_now_ms() + 60000;
+        char body[160];
+
+        snprintf(body, sizeof(body), "{\"worker\":\"%s\",\"max\":3,\"wait_ms\":200}", w->url);
+        while (harness_now_ms() < deadline) {
+                struct http_res r;
+                json_t *jobs;
+                int all;
+
+                pthread_mutex_lock(&w->sh->mu);
+                all = w->sh->done >= GC_JOBS;
+                pthread_mutex_unlock(&w->sh->mu);
+                if (all)
+                        break;
+                if (http_json_as(w->url, w->key, "POST", "/v1/queues/grouped/claim", body, &r) !=
+                        0 ||
+                    r.status != 200) {
+                        w->errors++;
+                        http_res_free(&r);
+                        continue;
+                }
+                jobs = json_object_get(r.json, "jobs");
+                pthread_mutex_lock(&w->sh->mu);
+                for (size_t i = 0; i < json_array_size(jobs); i++) {
+                        const char *g = jpath_str(json_array_get(jobs, i), "group");
+                        int k = g && g[0] == 'g' ? g[1] - '0' : 0;
+
+                        if (++w->sh->held[k] > 1)
+                                w->sh->overlaps++;
+                }
+                pthread_mutex_unlock(&w->sh->mu);
+                harness_sleep_ms(10); /* the job runs */
+                for (size_t i = 0; i < json_array_size(jobs); i++) {
+                        json_t *j = json_array_get(jobs, i);
+                        const char *g = jpath_str(j, "group");
+                        struct http_res c;
+                        char cpath[96], cbody[160];
+
+                        pthread_mutex_lock(&w->sh->mu);
+                        w->sh->held[g && g[0] == 'g' ? g[1] - '0' : 0]--;
+                        pthread_mutex_unlock(&w->sh->mu);
+                        snprintf(cpath, sizeof(cpath), "/v1/jobs/%s/complete", jpath_str(j, "id"));
+                        snprintf(cbody, sizeof(cbody), "{\"lease\":\"%s\"}", jpath_str(j, "lease"));
+                        if (http_json_as(w->url, w->key, "POST", cpath, cbody, &c) == 0 &&
+                            c.status == 200 && !jpath_true(c.json, "repeat")) {
+                                pthread_mutex_lock(&w->sh->mu);
+                                w->sh->done_ids[w->sh->done++] =
+                                    strtoll(jpath_str(j, "id"), NULL, 10);
+                                pthread_mutex_unlock(&w->sh->mu);
+                                w->done_n++;
+                        } else {
+                                w->errors++;
+                        }
+                        http_res_free(&c);
+                }
+                http_res_free(&r);
+        }
+        return NULL;
+}
+
+/* group_concurrency 1 holds across nodes: workers on every node claim one
+ * queue at once, and never are two jobs of one group handed out together
+ * (claims of a queue take turns on its limits row, and the group rows they
+ * read stay locked until they commit). Every job is completed once. */
+static void group_concurrency_one_across_nodes(void **state)
+{
+        struct cluster_fx *fx = *state;
+        struct gc_shared sh = {.mu = PTHREAD_MUTEX_INITIALIZER};
+        struct gc_worker w[GC_WORKERS];
+        pthread_t th[GC_WORKERS];
+        char body[64 * GC_JOBS];
+        struct http_res r;
+        size_t len;
+        int per_node[NODES] = {0};
+
+        NEED_PG(fx);
+        assert_int_equal(http_json_as(fx->n[0].url, fx->admin, "PATCH", "/v1/queues/grouped",
+                                      "{\"group_concurrency\": 1}", &r),
+                         0);
+        assert_int_equal(r.status, 200);
+        http_res_free(&r);
+        len = (size_t)snprintf(body, sizeof(body), "{\"jobs\":[");
+        for (int k = 0; k < GC_JOBS; k++)
+                len += (size_t)snprintf(body + len, sizeof(body) - len,
+                                        "%s{\"queue\":\"grouped\",\"type\":\"t\",\"group\":\"g%d\","
+                                        "\"payload\":%d}",
+                                        k ? "," : "", k % GC_GROUPS, k);
+        snprintf(body + len, sizeof(body) - len, "]}");
+        assert_int_equal(http_json_as(fx->n[2].url, fx->admin, "POST", "/v1/jobs", body, &r), 0);
+        assert_int_equal(r.status, 201);
+        http_res_free(&r);
+        for (int i = 0; i < GC_WORKERS; i++) {
+                w[i] = (struct gc_worker){fx->n[i % NODES].url, fx->admin, &sh, 0, 0};
+                assert_int_equal(pthread_create(&th[i], NULL, gc_work, &w[i]), 0);
+        }
+        for (int i = 0; i < GC_WORKERS; i++) {
+                pthread_join(th[i], NULL);
+                per_node[i % NODES] += w[i].done_n;
+        }
+        print_message("group_concurrency 1 across nodes: completed per node %d/%d/%d,"
+                      " overlaps %d\n",
+                      per_node[0], per_node[1], per_node[2], sh.overlaps);
+        assert_int_equal(sh.overlaps, 0);
+        assert_int_equal(sh.done, GC_JOBS);
+        qsort(sh.done_ids, GC_JOBS, sizeof(sh.done_ids[0]), cmp_i64);
+        for (int k = 1; k < GC_JOBS; k++)
+                assert_true(sh.done_ids[k] != sh.done_ids[k - 1]);
+        for (int i = 0; i < NODES; i++)
+                assert_true(per_node[i] > 0); /* every node served claims */
+        assert_int_equal(
+            http_json_as(fx->n[1].url, fx->admin, "GET", "/v1/queues/grouped", NULL, &r), 0);
+        assert_int_equal(jpath_int(r.json, "queue.counts.completed"), GC_JOBS);
+        http_res_free(&r);
+}
+
 int main(void)
 {
         const char *store = getenv("BATON_TEST_STORE");
@@ -851,6 +998,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(cross_node_job_wait_and_follower_deadline, setup,
                                             teardown),
             cmocka_unit_test(pg_restart_under_load),
+            cmocka_unit_test_setup_teardown(group_concurrency_one_across_nodes, setup, teardown),
         };
 
         /* ctest runs this program twice; the several-node tests belong to the
