@@ -175,6 +175,11 @@ static int defer_stmt(struct store *st, const struct pg_stmt *s, const struct pg
         return 0;
 }
 
+int pg_defer_stmt(struct store *st, const struct pg_stmt *s, const struct pg_params *p)
+{
+        return defer_stmt(st, s, p);
+}
+
 static bool is_prepared(const struct store *st, const struct pg_stmt *s)
 {
         for (int i = 0; i < st->n_prepared; i++)

@@ -20,8 +20,9 @@
  *    fencing.
  * Instants are the batch's now (the database's clock, store_ops.now_ms).
  *
- * notify is pg_notify, so PostgreSQL delivers it at commit and drops it on
- * rollback. The channel is "baton:<schema>" (the connection's current
+ * notify is pg_notify over the array of a batch's payloads, deferred so that
+ * it travels with the commit; PostgreSQL delivers the notifications at commit
+ * and drops them on rollback. The channel is "baton:<schema>" (the connection's current
  * schema): NOTIFY reaches every session of the database, and deployments that
  * share a database in separate schemas must not wake each other. The listener
  * is a connection of its own in non-blocking mode: it reads its schema,
@@ -33,6 +34,7 @@
 #include <string.h>
 
 #include "baton/baton.h"
+#include "common/buf.h"
 #include "common/log.h"
 #include "store/pg_internal.h"
 #include "store/store.h"
@@ -49,8 +51,9 @@ static const struct pg_stmt S_LEASE_PUT = {"pg_leader_put",
                                            "UPDATE leader_lease SET node = $1, epoch = $2,"
                                            " lease_until = $3, heartbeat_at = $4, lag_ms = $5"
                                            " WHERE id = 1"};
-static const struct pg_stmt S_NOTIFY = {"pg_notify", "SELECT pg_notify('" PG_NOTIFY_CHANNEL
-                                                     ":' || current_schema(), $1)"};
+static const struct pg_stmt S_NOTIFY = {"pg_notify",
+                                        "SELECT pg_notify('" PG_NOTIFY_CHANNEL
+                                        ":' || current_schema(), p) FROM unnest($1::text[]) AS p"};
 
 #define NOTE_MAX 7000 /* below PostgreSQL's 8000-byte payload limit */
 
@@ -166,17 +169,47 @@ int pg_leader_release(struct store *st, const char *node, int64_t epoch)
         return lease_put(st, &cur);
 }
 
-int pg_notify(struct store *st, const char *payload)
+/* Appends v to the array literal in b as a quoted element ("..." with " and \\
+ * escaped). */
+static int array_elem(struct buf *b, const char *v, bool first)
+{
+        int rc = buf_adds(b, first ? "\"" : ",\"");
+
+        for (const char *p = v; !rc && *p; p++) {
+                if (*p == '"' || *p == '\\')
+                        rc = buf_addc(b, '\\');
+                if (!rc)
+                        rc = buf_addc(b, *p);
+        }
+        return rc ? rc : buf_addc(b, '"');
+}
+
+int pg_notify(struct store *st, const char *const *payloads, int n)
 {
         struct pg_params p = {0};
-        PGresult *r = NULL;
-        int rc;
+        struct buf b;
+        int rc = 0;
 
-        if (!payload || strlen(payload) > NOTE_MAX)
+        if (n < 0)
                 return BATON_EINVAL;
-        pg_p_text(&p, payload);
-        rc = pg_exec(st, &S_NOTIFY, &p, &r);
-        PQclear(r);
+        for (int i = 0; i < n; i++)
+                if (!payloads[i] || strlen(payloads[i]) > NOTE_MAX)
+                        return BATON_EINVAL;
+        if (n == 0)
+                return 0;
+        buf_init(&b, (size_t)n * (2 * NOTE_MAX + 3) + 3);
+        rc = buf_addc(&b, '{');
+        for (int i = 0; !rc && i < n; i++)
+                rc = array_elem(&b, payloads[i], i == 0);
+        if (!rc)
+                rc = buf_addc(&b, '}');
+        if (!rc) {
+                pg_p_text(&p, b.ptr);
+                /* Sent with the next statement or the commit: no round trip
+                 * of its own. */
+                rc = pg_defer_stmt(st, &S_NOTIFY, &p);
+        }
+        buf_free(&b);
         return rc;
 }
 

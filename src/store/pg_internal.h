@@ -129,6 +129,9 @@ int pg_defer_write(struct store *st, const struct pg_stmt *s, const struct pg_pa
  * and keeps them for the job_get calls of the claim. */
 int pg_group_ready_rows(struct store *st, const char *tenant, const char *queue, const char *grp,
                         int max, int64_t *ids, int *prios, int *n_out);
+/* Queues statement s with a copy of p to go before the next statement (or
+ * with the commit); its error, if any, is the error of that send. */
+int pg_defer_stmt(struct store *st, const struct pg_stmt *s, const struct pg_params *p);
 
 /* Result reading: pg_i64 gives 0 for SQL NULL; pg_text copies into *dst (NULL
  * for SQL NULL), owned by the caller, BATON_ENOMEM on failure. */
@@ -186,7 +189,7 @@ int pg_leader_acquire(struct store *st, const char *node, int64_t held_epoch, in
 int pg_leader_check(struct store *st, const char *node, int64_t epoch);
 int pg_leader_release(struct store *st, const char *node, int64_t epoch);
 int pg_leader_get(struct store *st, struct leader_rec *out);
-int pg_notify(struct store *st, const char *payload);
+int pg_notify(struct store *st, const char *const *payloads, int n);
 int pg_listen_open(const struct store_opts *opts, struct store_listener **out);
 int pg_listen_fd(struct store_listener *l);
 int pg_listen_read(struct store_listener *l, void (*fn)(void *ctx, const char *payload), void *ctx);

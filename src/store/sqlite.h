@@ -74,6 +74,6 @@ int sqlite_leader_acquire(struct store *st, const char *node, int64_t held_epoch
 int sqlite_leader_check(struct store *st, const char *node, int64_t epoch);
 int sqlite_leader_release(struct store *st, const char *node, int64_t epoch);
 int sqlite_leader_get(struct store *st, struct leader_rec *out);
-int sqlite_notify(struct store *st, const char *payload);
+int sqlite_notify(struct store *st, const char *const *payloads, int n);
 
 #endif

@@ -119,8 +119,11 @@ int sqlite_leader_release(struct store *st, const char *node, int64_t epoch)
         return put(sqlite_db(st), &cur);
 }
 
-int sqlite_notify(struct store *st, const char *payload)
+int sqlite_notify(struct store *st, const char *const *payloads, int n)
 {
         (void)st;
-        return payload && strlen(payload) <= 7000 ? 0 : BATON_EINVAL;
+        for (int i = 0; i < n; i++)
+                if (!payloads[i] || strlen(payloads[i]) > 7000)
+                        return BATON_EINVAL;
+        return n >= 0 ? 0 : BATON_EINVAL;
 }

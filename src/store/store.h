@@ -454,8 +454,10 @@ struct store_ops {
          * leader_release: ends the lease now if node holds it at epoch (clean
          * shutdown, so another node takes over at once); 0 otherwise too.
          * leader_get: the lease as stored (a zeroed record if never taken).
-         * notify: queues payload (text, at most 7,000 bytes) for every node's
-         * listener; delivered at commit, dropped on rollback.
+         * notify: queues n payloads (text, each at most 7,000 bytes;
+         * BATON_EINVAL otherwise, and nothing is queued) for every node's
+         * listener; delivered at commit, dropped on rollback. A backend may
+         * hold them back and send them with the commit.
          * listen_open: opens a connection of its own (not the store's) that
          * receives every notify; *out owned by the caller (listen_close).
          * listen_fd: its socket, to watch for reading. listen_read: calls fn
@@ -470,7 +472,7 @@ struct store_ops {
         int (*leader_check)(struct store *st, const char *node, int64_t epoch);
         int (*leader_release)(struct store *st, const char *node, int64_t epoch);
         int (*leader_get)(struct store *st, struct leader_rec *out);
-        int (*notify)(struct store *st, const char *payload);
+        int (*notify)(struct store *st, const char *const *payloads, int n);
         int (*listen_open)(const struct store_opts *opts, struct store_listener **out);
         int (*listen_fd)(struct store_listener *l);
         int (*listen_read)(struct store_listener *l, void (*fn)(void *ctx, const char *payload),

@@ -3303,7 +3303,7 @@ static void leader_rollback_keeps_nothing(void **state)
         begin(f);
         assert_int_equal(f->ops->leader_acquire(f->st, "a", 0, wall_ms(), LONG_TTL_MS, 0, &l), 0);
         assert_int_equal(l.epoch, 1);
-        assert_int_equal(f->ops->notify(f->st, "r\tt1\tq1"), 0);
+        assert_int_equal(f->ops->notify(f->st, (const char *[]){"r\tt1\tq1"}, 1), 0);
         assert_int_equal(f->ops->rollback(f->st), 0);
         assert_int_equal(lease_now(f).epoch, 0);
         /* A savepoint rolled back drops a take too. */
@@ -3341,9 +3341,11 @@ static void notify_in_transaction(void **state)
         memset(big, 'x', sizeof(big) - 1);
         big[sizeof(big) - 1] = 0;
         begin(f);
-        assert_int_equal(f->ops->notify(f->st, "r\tt1\tq1"), 0);
-        assert_int_equal(f->ops->notify(f->st, "k\tk0123456789abcdef"), 0);
-        assert_int_equal(f->ops->notify(f->st, big), BATON_EINVAL);
+        assert_int_equal(
+            f->ops->notify(f->st, (const char *[]){"r\tt1\tq1", "k\tk0123456789abcdef"}, 2), 0);
+        assert_int_equal(f->ops->notify(f->st, (const char *[]){"r\tt1\tq2", big}, 2),
+                         BATON_EINVAL);
+        assert_int_equal(f->ops->notify(f->st, NULL, 0), 0);
         commit(f);
         /* listen ops come as a set: all or none. */
         assert_true((f->ops->listen_open && f->ops->listen_fd && f->ops->listen_read &&
@@ -3397,19 +3399,21 @@ static void shared_notify_delivered_at_commit(void **state)
         struct store_opts o = {.uri = f->uri, .sync_full = false, .busy_timeout_ms = 1000};
         struct store_listener *l = NULL;
         struct notes ns = {0};
-        char kept[64], dropped[64];
+        char kept[64], kept2[64], dropped[64];
+        const char *quoted = "q\t\"quotes\" and \\ {braces}, commas";
         int64_t t0;
 
         snprintf(kept, sizeof(kept), "test-kept-%ld-%lld", (long)getpid(), (long long)wall_ms());
+        snprintf(kept2, sizeof(kept2), "test-kept2-%ld-%lld", (long)getpid(), (long long)wall_ms());
         snprintf(dropped, sizeof(dropped), "test-dropped-%ld-%lld", (long)getpid(),
                  (long long)wall_ms());
         assert_int_equal(f->ops->listen_open(&o, &l), 0);
         assert_true(f->ops->listen_fd(l) >= 0);
         begin(f);
-        assert_int_equal(f->ops->notify(f->st, dropped), 0);
+        assert_int_equal(f->ops->notify(f->st, (const char *[]){dropped}, 1), 0);
         assert_int_equal(f->ops->rollback(f->st), 0);
         begin(f);
-        assert_int_equal(f->ops->notify(f->st, kept), 0);
+        assert_int_equal(f->ops->notify(f->st, (const char *[]){kept, quoted, kept2}, 3), 0);
         /* Not before the commit. */
         assert_int_equal(f->ops->listen_read(l, collect_note, &ns), 0);
         usleep(50000);
@@ -3417,8 +3421,11 @@ static void shared_notify_delivered_at_commit(void **state)
         assert_false(noted(&ns, kept));
         t0 = wall_ms();
         commit(f);
-        listen_until(f, l, &ns, kept);
+        listen_until(f, l, &ns, kept2);
+        /* Every payload of the call arrives, in order, exactly as given. */
         assert_true(noted(&ns, kept));
+        assert_true(noted(&ns, quoted));
+        assert_true(noted(&ns, kept2));
         print_message("notification delivered %lld ms after commit\n", (long long)(wall_ms() - t0));
         assert_false(noted(&ns, dropped));
         f->ops->listen_close(l);
