@@ -109,19 +109,12 @@ static bool group_full(const struct queue_limits *q, const struct group_rec *g)
 
 int groups_on_ready(struct txn *tx, const struct job *j)
 {
-        struct queue_limits q;
-        int rc;
-
         if (!j->group)
                 return 0;
-        rc = qlim_load(tx, j->tenant, j->queue, false, &q);
         /* A group that appears joins the rotation now, behind the groups
-         * already waiting, so that fresh groups cannot starve a busy one. */
-        if (!rc)
-                rc = tx->ops->group_note_ready(tx->st, j->tenant, j->queue, j->group, j->priority,
-                                               q.serve_seq);
-        queue_limits_free(&q);
-        return rc;
+         * already waiting (store.h), so that fresh groups cannot starve a busy
+         * one. */
+        return tx->ops->group_note_ready(tx->st, j->tenant, j->queue, j->group, j->priority);
 }
 
 int groups_on_leave_running(struct txn *tx, const struct job *j, int64_t depth_delta)

@@ -400,9 +400,10 @@ static const struct stmt_def stmt_defs[S_LIST] = {
                              true, "PRIMARY"},
     [S_GROUP_NOTE_READY] = {"group_note_ready",
                             "INSERT INTO job_groups (" GROUP_COLS ") VALUES (?1, ?2, ?3, 0, ?4,"
-                            " ?5, 0, 0, 0, 0) ON CONFLICT (tenant, queue, grp) DO UPDATE SET"
-                            " head = CASE WHEN head IS NULL OR head > excluded.head"
-                            " THEN excluded.head ELSE head END",
+                            " COALESCE((SELECT serve_seq FROM queue_limits WHERE tenant = ?1"
+                            " AND queue = ?2), 0), 0, 0, 0, 0)"
+                            " ON CONFLICT (tenant, queue, grp) DO UPDATE SET head = excluded.head"
+                            " WHERE head IS NULL OR head > excluded.head",
                             false},
     [S_GROUP_PICK] = {"group_pick",
                       "SELECT " GROUP_COLS " FROM job_groups WHERE head IS NOT NULL"
@@ -2295,7 +2296,7 @@ static int delete_group(struct store *st, const char *tenant, const char *queue,
 }
 
 static int group_note_ready(struct store *st, const char *tenant, const char *queue,
-                            const char *grp, int prio, int64_t served_new)
+                            const char *grp, int prio)
 {
         sqlite3_stmt *s = st->stmt[S_GROUP_NOTE_READY];
 
@@ -2303,7 +2304,6 @@ static int group_note_ready(struct store *st, const char *tenant, const char *qu
         bind_text(s, 2, queue);
         bind_text(s, 3, grp);
         sqlite3_bind_int(s, 4, prio);
-        sqlite3_bind_int64(s, 5, served_new);
         return run(st, s, "group_note_ready");
 }
 

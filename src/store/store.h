@@ -499,15 +499,17 @@ struct store_ops {
         /* Groups. group_get: BATON_ENOTFOUND. group_put inserts or overwrites.
          * group_delete removes the row and its rate window log (no error when
          * absent). group_note_ready: the group gained a ready job of priority
-         * prio: head becomes min(head, prio); a missing row is inserted with
-         * served = served_new and nothing running. */
+         * prio: head becomes min(head, prio) (no write when that changes
+         * nothing); a missing row is inserted with nothing running and served
+         * = the queue's serve_seq (0 when the queue has no limits row), so a
+         * new group joins the rotation behind the groups already waiting. */
         int (*group_get)(struct store *st, const char *tenant, const char *queue, const char *grp,
                          bool lock, struct group_rec *out);
         int (*group_put)(struct store *st, const struct group_rec *g);
         int (*group_delete)(struct store *st, const char *tenant, const char *queue,
                             const char *grp);
         int (*group_note_ready)(struct store *st, const char *tenant, const char *queue,
-                                const char *grp, int prio, int64_t served_new);
+                                const char *grp, int prio);
         /* group_pick: up to max groups of the queue that are not blocked and
          * have a head, ordered by (head, served, grp): the next groups to serve.
          * *out is a malloc'd array owned by the caller (group_recs_free). */

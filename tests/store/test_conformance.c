@@ -2428,22 +2428,31 @@ static void group_rows_roundtrip_note_ready_delete(void **state)
         assert_int_equal(g.start_seq, 6);
         assert_int_equal(g.last_start_ms, T0 + 5);
         group_rec_free(&g);
-        /* note_ready: head becomes the better of the two; served only for a
-         * new row. */
-        assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", "a", PRIO_NORMAL, 99), 0);
+        /* note_ready: head becomes the better of the two; served is set only
+         * for a new row, from the queue's serve_seq. */
+        assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", "a", PRIO_NORMAL), 0);
         g = group_read(f, "q1", "a");
         assert_int_equal(g.head, PRIO_NORMAL);
         assert_int_equal(g.served, 5);
         assert_int_equal(g.running, 2);
         group_rec_free(&g);
-        assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", "a", PRIO_LOW, 99), 0);
-        assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", "a", PRIO_HIGH, 99), 0);
+        assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", "a", PRIO_LOW), 0);
+        assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", "a", PRIO_HIGH), 0);
         g = group_read(f, "q1", "a");
         assert_int_equal(g.head, PRIO_HIGH);
         group_rec_free(&g);
-        assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", "b", PRIO_LOW, 42), 0);
+        assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", "b", PRIO_LOW), 0);
         g = group_read(f, "q1", "b");
         assert_int_equal(g.head, PRIO_LOW);
+        assert_int_equal(g.served, 0); /* the queue has no limits row */
+        group_rec_free(&g);
+        {
+                struct queue_limits q = {
+                    .tenant = (char *)"t1", .queue = (char *)"q1", .serve_seq = 42};
+                assert_int_equal(f->ops->qlim_put(f->st, &q), 0);
+        }
+        assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", "c", PRIO_LOW), 0);
+        g = group_read(f, "q1", "c");
         assert_int_equal(g.served, 42);
         assert_int_equal(g.running, 0);
         assert_false(g.blocked);
@@ -2803,13 +2812,21 @@ static void sqlite_group_claim_plans_at_scale(void **state)
         begin(f);
         for (int i = 0; i < 100000; i++)
                 put(f, (struct spec){.state = JOB_QUEUED, .group = "huge", .run_at = T0 + i});
-        assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", "huge", PRIO_NORMAL, 0), 0);
+        assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", "huge", PRIO_NORMAL), 0);
         for (int i = 0; i < 1000; i++) {
                 char g[16];
                 snprintf(g, sizeof(g), "g%04d", i);
                 put(f, (struct spec){.state = JOB_QUEUED, .group = g, .run_at = T0 + i});
-                assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", g, PRIO_NORMAL, i + 1),
-                                 0);
+                /* Each later group joins behind the ones before it. */
+                assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", 0, 0, NULL), 0);
+                {
+                        struct queue_limits q = {0};
+                        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", true, &q), 0);
+                        q.serve_seq = i + 1;
+                        assert_int_equal(f->ops->qlim_put(f->st, &q), 0);
+                        queue_limits_free(&q);
+                }
+                assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", g, PRIO_NORMAL), 0);
         }
         for (int i = 0; i < 2000; i++)
                 put(f,
