@@ -82,12 +82,14 @@ static const struct pg_stmt
                       "WITH r AS (DELETE FROM rate_log WHERE tenant = $1 AND queue = $2"
                       " AND grp = $3) DELETE FROM job_groups WHERE tenant = $1 AND queue = $2"
                       " AND grp = $3"},
+    /* A new group is served after those already waiting: served = the
+     * queue's serve_seq, read in the same statement. */
     S_GROUP_NOTE_READY = {"pg_group_note_ready",
-                          "INSERT INTO job_groups (" GROUP_COLS ") VALUES ($1, $2, $3, 0, $4, $5,"
-                          " 0, 0, 0, 0) ON CONFLICT (tenant, queue, grp) DO UPDATE SET"
-                          " head = CASE WHEN job_groups.head IS NULL"
-                          " OR job_groups.head > excluded.head THEN excluded.head"
-                          " ELSE job_groups.head END"},
+                          "INSERT INTO job_groups (" GROUP_COLS ") VALUES ($1, $2, $3, 0, $4,"
+                          " COALESCE((SELECT serve_seq FROM queue_limits WHERE tenant = $1"
+                          " AND queue = $2), 0), 0, 0, 0, 0) ON CONFLICT (tenant, queue, grp)"
+                          " DO UPDATE SET head = excluded.head"
+                          " WHERE job_groups.head IS NULL OR job_groups.head > excluded.head"},
     S_GROUP_PICK = {"pg_group_pick", "SELECT " GROUP_COLS " FROM job_groups WHERE head IS NOT NULL"
                                      " AND tenant = $1 AND queue = $2 AND blocked = 0"
                                      " ORDER BY head, served, grp LIMIT $3 FOR UPDATE"},
@@ -300,7 +302,7 @@ int pg_group_delete(struct store *st, const char *tenant, const char *queue, con
 }
 
 int pg_group_note_ready(struct store *st, const char *tenant, const char *queue, const char *grp,
-                        int prio, int64_t served_new)
+                        int prio)
 {
         struct pg_params p = {0};
 
@@ -308,7 +310,6 @@ int pg_group_note_ready(struct store *st, const char *tenant, const char *queue,
         pg_p_text(&p, queue);
         pg_p_text(&p, grp);
         pg_p_i64(&p, prio);
-        pg_p_i64(&p, served_new);
         return pg_defer_write(st, &S_GROUP_NOTE_READY, &p);
 }
 

@@ -210,7 +210,7 @@ int pg_group_get(struct store *st, const char *tenant, const char *queue, const 
 int pg_group_put(struct store *st, const struct group_rec *g);
 int pg_group_delete(struct store *st, const char *tenant, const char *queue, const char *grp);
 int pg_group_note_ready(struct store *st, const char *tenant, const char *queue, const char *grp,
-                        int prio, int64_t served_new);
+                        int prio);
 int pg_group_pick(struct store *st, const char *tenant, const char *queue, int max,
                   struct group_rec **out, int *n_out);
 int pg_group_unblock(struct store *st, const char *tenant, const char *queue, int64_t now_ms,

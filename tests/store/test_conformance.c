@@ -3929,7 +3929,7 @@ static void pg_claim_reads_lock_their_rows(void **state)
 
         begin(f);
         assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", 1, 0, NULL), 0);
-        assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", "a", PRIO_NORMAL, 0), 0);
+        assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", "a", PRIO_NORMAL), 0);
         commit(f);
 
         begin(f);
