@@ -14,8 +14,10 @@
  * update taking a pending key) runs inside a savepoint of its own, as store.h
  * asks of a backend whose transaction aborts on any error.
  *
- * Claims lock what they return: job_ready_ids selects FOR UPDATE SKIP LOCKED,
- * so two nodes claiming from one queue at once get different jobs. Time comes
+ * Claims lock what they return: job_ready_ids and the group claim reads of
+ * version 5 (pg_group_ready_rows, called by pg_groups.c's callers through
+ * group_ready_ids) select FOR UPDATE SKIP LOCKED, so two nodes claiming from
+ * one queue at once get different jobs. Time comes
  * from the database (now_ms: clock_timestamp() in Unix ms, read once per batch
  * in the round trip that carries BEGIN), so the clocks of the nodes do not
  * matter for leases, timers and cron.
