@@ -552,6 +552,8 @@ enum { AF_TENANT = 1, AF_ACTION = 2, AF_KEY = 4 };
 static const struct pg_stmt
     S_NOW = {"pg_now", "SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint"},
     S_VERSION = {"pg_schema_version", "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"},
+    S_JOB_IDS = {"pg_job_ids", "SELECT nextval(pg_get_serial_sequence('jobs', 'id'))"
+                               " FROM generate_series(1, $1)"},
     S_JOB_FIND_KEY = {"pg_job_find_key",
                       "SELECT id FROM jobs WHERE tenant = $1 AND queue = $2 AND dkey = $3"
                       " AND dkey IS NOT NULL AND state IN (1, 2)"},
@@ -669,6 +671,7 @@ enum {
         B_GET,
         B_UPDATE,
         B_READY,
+        B_INSERT_ID,
         B_GROUP_READY,   /* group_ready_ids of one group (pg_groups.c) */
         B_NOGROUP_READY, /* group_ready_ids of the jobs without a group */
         B_LIST,
@@ -677,12 +680,12 @@ enum {
 };
 
 static const char *const built_names[B_COUNT] = {
-    "pg_job_insert",      "pg_job_get",           "pg_job_update",   "pg_job_ready_ids",
-    "pg_group_ready_ids", "pg_nogroup_ready_ids", "pg_job_list_0",   "pg_job_list_1",
-    "pg_job_list_2",      "pg_job_list_3",        "pg_job_list_4",   "pg_job_list_5",
-    "pg_job_list_6",      "pg_job_list_7",        "pg_audit_list_0", "pg_audit_list_1",
-    "pg_audit_list_2",    "pg_audit_list_3",      "pg_audit_list_4", "pg_audit_list_5",
-    "pg_audit_list_6",    "pg_audit_list_7",
+    "pg_job_insert",    "pg_job_get",         "pg_job_update",        "pg_job_ready_ids",
+    "pg_job_insert_id", "pg_group_ready_ids", "pg_nogroup_ready_ids", "pg_job_list_0",
+    "pg_job_list_1",    "pg_job_list_2",      "pg_job_list_3",        "pg_job_list_4",
+    "pg_job_list_5",    "pg_job_list_6",      "pg_job_list_7",        "pg_audit_list_0",
+    "pg_audit_list_1",  "pg_audit_list_2",    "pg_audit_list_3",      "pg_audit_list_4",
+    "pg_audit_list_5",  "pg_audit_list_6",    "pg_audit_list_7",
 };
 
 static int build_job_sql(struct buf *b, int id)
@@ -700,6 +703,16 @@ static int build_job_sql(struct buf *b, int id)
                         rc = buf_printf(b, ", $%d", c + 3);
                 /* The pending-key index is the only one an insert can clash on. */
                 return rc ? rc : buf_adds(b, ") ON CONFLICT DO NOTHING RETURNING id");
+        }
+        if (id == B_INSERT_ID) { /* with an id taken from the sequence ahead */
+                rc = buf_adds(b, "INSERT INTO jobs (id, tenant, created_at");
+                for (int c = 0; c < JOB_NCOLS && !rc; c++)
+                        rc = buf_printf(b, ", %s", job_cols[c].name);
+                if (!rc)
+                        rc = buf_adds(b, ") VALUES ($1, $2, $3");
+                for (int c = 0; c < JOB_NCOLS && !rc; c++)
+                        rc = buf_printf(b, ", $%d", c + 4);
+                return rc ? rc : buf_adds(b, ")");
         }
         if (id == B_UPDATE) {
                 rc = buf_adds(b, "UPDATE jobs SET ");
@@ -1069,15 +1082,63 @@ static int rollback_to_op(struct store *st)
 
 /* ---- jobs ---- */
 
+/* Job states a pending key is unique among (scheduled, queued). */
+static bool key_pending(const struct job *j)
+{
+        return j->key && (j->state == JOB_SCHEDULED || j->state == JOB_QUEUED);
+}
+
+/* The next job id reserved from the sequence, reserving PG_IDS_AHEAD more
+ * when none is left: sequence values are never handed out twice, so an id
+ * reserved and not used (rollback, restart) is simply skipped. */
+static int take_id(struct store *st, int64_t *id_out)
+{
+        if (st->ids_pos == st->ids_n) {
+                struct pg_params p = {0};
+                PGresult *r = NULL;
+                int rc;
+
+                pg_p_i64(&p, PG_IDS_AHEAD);
+                rc = pg_exec(st, &S_JOB_IDS, &p, &r);
+                for (int i = 0; !rc && i < PQntuples(r) && i < PG_IDS_AHEAD; i++)
+                        st->ids[i] = pg_i64(r, i, 0);
+                st->ids_n = rc ? 0 : PQntuples(r);
+                st->ids_pos = 0;
+                PQclear(r);
+                if (rc || st->ids_n == 0)
+                        return rc ? rc : BATON_ESTORE;
+        }
+        *id_out = st->ids[st->ids_pos++];
+        return 0;
+}
+
+/* A job without a pending key cannot clash with anything: its id is taken
+ * ahead and the insert goes with the next round trip (so a batch of enqueues
+ * costs one round trip per PG_IDS_AHEAD jobs). A keyed pending job needs the
+ * answer (BATON_ECONFLICT when the key is taken), which ON CONFLICT DO
+ * NOTHING gives without aborting the transaction. */
 static int insert_job(struct store *st, struct job *j)
 {
         struct pg_params p = {0};
         PGresult *r = NULL;
+        int64_t id = 0;
         int rc;
 
+        if (!key_pending(j)) {
+                rc = take_id(st, &id);
+                if (rc)
+                        return rc;
+                pg_p_i64(&p, id);
+        }
         pg_p_text(&p, j->tenant);
         pg_p_i64(&p, j->created_at_ms);
         bind_job_cols(&p, j);
+        if (id) {
+                rc = defer_write(st, &st->built[B_INSERT_ID], &p);
+                if (!rc)
+                        j->id = id;
+                return rc;
+        }
         rc = pg_exec(st, &st->built[B_INSERT], &p, &r);
         if (!rc && PQntuples(r) == 0)
                 rc = BATON_ECONFLICT; /* the pending key is taken */
@@ -1201,12 +1262,6 @@ static int get_job(struct store *st, const char *tenant, int64_t id, struct job 
         else if (rc == BATON_ENOMEM)
                 job_free(&j);
         return rc;
-}
-
-/* Job states a pending key is unique among (scheduled, queued). */
-static bool key_pending(const struct job *j)
-{
-        return j->key && (j->state == JOB_SCHEDULED || j->state == JOB_QUEUED);
 }
 
 /* An update that makes a keyed job pending may clash on the pending-key index,

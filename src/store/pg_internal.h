@@ -25,8 +25,9 @@
 
 #define PG_PARAMS_MAX 48    /* the widest statement binds 2 + the job columns */
 #define PG_PREPARED_MAX 256 /* distinct statements prepared on one connection */
-#define PG_PENDING_MAX 8    /* deferred control commands awaiting the next send */
-#define PG_BUILT_MAX 22     /* statements built at open (pg.c) */
+#define PG_PENDING_MAX 64   /* deferred commands awaiting the next send */
+#define PG_IDS_AHEAD 128    /* job ids reserved from the sequence at a time */
+#define PG_BUILT_MAX 23     /* statements built at open (pg.c) */
 
 /* A named statement. The name is unique in the backend ("pg_job_get"); the
  * definition lives in static storage, and its address identifies it. */
@@ -79,6 +80,8 @@ struct store {
         /* The rows of the last job_ready_ids of the current operation, kept
          * for the job_get calls of the claim (pg.c ready_ids); ready_ids[i]
          * is row i's id, 0 once the job was written. */
+        int64_t ids[PG_IDS_AHEAD]; /* job ids reserved ahead (pg.c take_id) */
+        int ids_n, ids_pos;
         PGresult *ready;
         int64_t *ready_ids;
         int n_ready, cap_ready;
