@@ -6,7 +6,8 @@
  * 1, fair rotation of a small group against a huge one, max_depth refusals
  * (single and batch), queue defaults, and limited claims that wait for a
  * freed slot or a rolled rate window instead of spinning. Every path out of
- * running (complete, fail with retry, lease expiry, cancel) must free a slot.
+ * running (complete, fail with retry, lease expiry, cancel) must free a slot,
+ * and the counters must survive a kill -9 and a restart.
  *
  * Workers are threads with their own libbaton client. What a test measures
  * on its side (jobs held at once) is a lower bound of what the server counts
@@ -714,6 +715,57 @@ static void client_queue_set(void **state)
         assert_null(qu);
 }
 
+/* ---- kill -9 ---- */
+
+/* The counters are store rows written with the jobs they count: a kill -9
+ * and a restart keep every limit exact, and the running job whose lease
+ * then expires frees its slot. */
+static void counters_survive_kill9(void **state)
+{
+        struct waiter_arg w = {0};
+        struct baton_queue *qu = NULL;
+        struct http_res r;
+        struct baton_jobs *l;
+        char q[64], body[256];
+        pthread_t t;
+
+        (void)state;
+        harness_unique("kill9", q, sizeof(q));
+        set_queue(q, "{\"concurrency\": 1, \"group_concurrency\": 1, \"max_depth\": 3}");
+        enqueue_n(q, "g0", NULL, 3);
+        l = harness_claim(cl, q, 3, 0, 1500);
+        assert_int_equal(l->n, 1);
+        baton_jobs_free(l);
+        assert_int_equal(harness_kill9(&srv), 0);
+        assert_int_equal(harness_restart(&srv), 0);
+        baton_client_free(cl);
+        cl = harness_client(&srv);
+
+        assert_ok(cl, baton_queue_get(cl, q, &qu));
+        assert_int_equal(qu->running, 1);
+        assert_int_equal(qu->depth, 3);
+        assert_int_equal(qu->concurrency, 1);
+        baton_queue_free(qu);
+        snprintf(body, sizeof(body), "{\"queue\": \"%s\", \"type\": \"t\"}", q);
+        assert_int_equal(http_json(srv.url, "POST", "/v1/jobs", body, &r), 0);
+        assert_http_error(&r, 503, "queue_full", NULL);
+        http_res_free(&r);
+        l = harness_claim(cl, q, 3, 0, 0);
+        assert_int_equal(l->n, 0); /* the slot is still held */
+        baton_jobs_free(l);
+        /* The held lease expires; the waiting claim then gets the next job. */
+        w.queue = q;
+        w.wait_ms = 10000;
+        assert_int_equal(harness_thread(&t, wait_claim, &w), 0);
+        harness_join(t);
+        assert_int_equal(w.got, 1);
+        assert_string_equal(w.group, "g0");
+        assert_ok(cl, baton_queue_get(cl, q, &qu));
+        assert_int_equal(qu->running, 0); /* wait_claim completed its job */
+        assert_int_equal(qu->depth, 2);   /* the expired one waits for its retry */
+        baton_queue_free(qu);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -730,6 +782,7 @@ int main(void)
             cmocka_unit_test(limited_claim_waits_for_the_window),
             cmocka_unit_test(group_slot_freed_on_every_exit),
             cmocka_unit_test(client_queue_set),
+            cmocka_unit_test(counters_survive_kill9),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);
