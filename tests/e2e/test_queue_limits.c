@@ -715,6 +715,68 @@ static void client_queue_set(void **state)
         assert_null(qu);
 }
 
+/* ---- timers and cron carry the group; their firings are never refused ---- */
+
+static void timer_and_cron_jobs_carry_their_group(void **state)
+{
+        struct http_res r;
+        char q[64], path[160], body[512];
+        const char *job_id;
+        int64_t give_up;
+        struct baton_jobs *l;
+
+        (void)state;
+        harness_unique("tmpl", q, sizeof(q));
+        set_queue(q, "{\"max_depth\": 1}");
+        enqueue_n(q, NULL, NULL, 1); /* the queue is full for API enqueues */
+
+        /* A cron schedule's manual run. */
+        snprintf(path, sizeof(path), "/v1/cron/%s", q);
+        snprintf(body, sizeof(body),
+                 "{\"cron\": \"0 0 1 1 *\", \"job\": {\"queue\": \"%s\", \"type\": \"t\","
+                 " \"group\": \"draft-9\"}}",
+                 q);
+        assert_int_equal(http_json(srv.url, "PUT", path, body, &r), 0);
+        assert_int_equal(r.status, 201);
+        assert_string_equal(jpath_str(r.json, "schedule.job.group"), "draft-9");
+        http_res_free(&r);
+        snprintf(path, sizeof(path), "/v1/cron/%s/run", q);
+        assert_int_equal(http_json(srv.url, "POST", path, NULL, &r), 0);
+        assert_int_equal(r.status, 202);
+        job_id = jpath_str(r.json, "run.job_id");
+        assert_non_null(job_id);
+        snprintf(path, sizeof(path), "/v1/jobs/%s", job_id);
+        http_res_free(&r);
+        assert_int_equal(http_json(srv.url, "GET", path, NULL, &r), 0);
+        assert_int_equal(r.status, 200); /* fired past max_depth */
+        assert_string_equal(jpath_str(r.json, "job.group"), "draft-9");
+        http_res_free(&r);
+
+        /* A timer's firing. */
+        snprintf(path, sizeof(path), "/v1/timers/%s", q);
+        snprintf(body, sizeof(body),
+                 "{\"queue\": \"%s\", \"type\": \"autopick\", \"group\": \"draft-9\","
+                 " \"delay_ms\": 0}",
+                 q);
+        assert_int_equal(http_json(srv.url, "PUT", path, body, &r), 0);
+        assert_int_equal(r.status, 201);
+        assert_string_equal(jpath_str(r.json, "group"), "draft-9");
+        http_res_free(&r);
+        give_up = harness_now_ms() + 5000;
+        while (harness_count_jobs(cl, q, NULL) < 3 && harness_now_ms() < give_up)
+                harness_sleep_ms(20);
+        assert_int_equal(harness_count_jobs(cl, q, NULL), 3); /* past max_depth */
+
+        /* Both are jobs of group draft-9: with group_concurrency 1, one at a time. */
+        set_queue(q, "{\"group_concurrency\": 1}");
+        l = harness_claim(cl, q, 10, 0, 0);
+        assert_int_equal(l->n, 2); /* the ungrouped job and one of draft-9 */
+        for (size_t i = 0; i < l->n; i++)
+                if (l->v[i].group)
+                        assert_string_equal(l->v[i].group, "draft-9");
+        baton_jobs_free(l);
+}
+
 /* ---- kill -9 ---- */
 
 /* The counters are store rows written with the jobs they count: a kill -9
@@ -782,6 +844,7 @@ int main(void)
             cmocka_unit_test(limited_claim_waits_for_the_window),
             cmocka_unit_test(group_slot_freed_on_every_exit),
             cmocka_unit_test(client_queue_set),
+            cmocka_unit_test(timer_and_cron_jobs_carry_their_group),
             cmocka_unit_test(counters_survive_kill9),
         };
 
