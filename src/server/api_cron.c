@@ -235,6 +235,7 @@ static void sched_json(struct jw *w, const struct cron_info *ci)
         jw_kstr(w, "priority", s->job.priority >= 0 ? job_priority_name(s->job.priority) : NULL);
         jw_kint(w, "max_attempts", s->job.max_attempts);
         jw_kint(w, "lease_ms", s->job.lease_ms);
+        jw_kstr(w, "group", s->job.group);
         jw_key(w, "backoff");
         jw_obj_open(w);
         jw_kstr(w, "type", backoff_type_name(s->job.backoff.type));

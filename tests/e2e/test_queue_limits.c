@@ -6,7 +6,8 @@
  * 1, fair rotation of a small group against a huge one, max_depth refusals
  * (single and batch), queue defaults, and limited claims that wait for a
  * freed slot or a rolled rate window instead of spinning. Every path out of
- * running (complete, fail with retry, lease expiry, cancel) must free a slot.
+ * running (complete, fail with retry, lease expiry, cancel) must free a slot,
+ * and the counters must survive a kill -9 and a restart.
  *
  * Workers are threads with their own libbaton client. What a test measures
  * on its side (jobs held at once) is a lower bound of what the server counts
@@ -714,6 +715,119 @@ static void client_queue_set(void **state)
         assert_null(qu);
 }
 
+/* ---- timers and cron carry the group; their firings are never refused ---- */
+
+static void timer_and_cron_jobs_carry_their_group(void **state)
+{
+        struct http_res r;
+        char q[64], path[160], body[512];
+        const char *job_id;
+        int64_t give_up;
+        struct baton_jobs *l;
+
+        (void)state;
+        harness_unique("tmpl", q, sizeof(q));
+        set_queue(q, "{\"max_depth\": 1}");
+        enqueue_n(q, NULL, NULL, 1); /* the queue is full for API enqueues */
+
+        /* A cron schedule's manual run. */
+        snprintf(path, sizeof(path), "/v1/cron/%s", q);
+        snprintf(body, sizeof(body),
+                 "{\"cron\": \"0 0 1 1 *\", \"job\": {\"queue\": \"%s\", \"type\": \"t\","
+                 " \"group\": \"draft-9\"}}",
+                 q);
+        assert_int_equal(http_json(srv.url, "PUT", path, body, &r), 0);
+        assert_int_equal(r.status, 201);
+        assert_string_equal(jpath_str(r.json, "schedule.job.group"), "draft-9");
+        http_res_free(&r);
+        snprintf(path, sizeof(path), "/v1/cron/%s/run", q);
+        assert_int_equal(http_json(srv.url, "POST", path, NULL, &r), 0);
+        assert_int_equal(r.status, 202);
+        job_id = jpath_str(r.json, "run.job_id");
+        assert_non_null(job_id);
+        snprintf(path, sizeof(path), "/v1/jobs/%s", job_id);
+        http_res_free(&r);
+        assert_int_equal(http_json(srv.url, "GET", path, NULL, &r), 0);
+        assert_int_equal(r.status, 200); /* fired past max_depth */
+        assert_string_equal(jpath_str(r.json, "job.group"), "draft-9");
+        http_res_free(&r);
+
+        /* A timer's firing. */
+        snprintf(path, sizeof(path), "/v1/timers/%s", q);
+        snprintf(body, sizeof(body),
+                 "{\"queue\": \"%s\", \"type\": \"autopick\", \"group\": \"draft-9\","
+                 " \"delay_ms\": 0}",
+                 q);
+        assert_int_equal(http_json(srv.url, "PUT", path, body, &r), 0);
+        assert_int_equal(r.status, 201);
+        assert_string_equal(jpath_str(r.json, "group"), "draft-9");
+        http_res_free(&r);
+        give_up = harness_now_ms() + 5000;
+        while (harness_count_jobs(cl, q, NULL) < 3 && harness_now_ms() < give_up)
+                harness_sleep_ms(20);
+        assert_int_equal(harness_count_jobs(cl, q, NULL), 3); /* past max_depth */
+
+        /* Both are jobs of group draft-9: with group_concurrency 1, one at a time. */
+        set_queue(q, "{\"group_concurrency\": 1}");
+        l = harness_claim(cl, q, 10, 0, 0);
+        assert_int_equal(l->n, 2); /* the ungrouped job and one of draft-9 */
+        for (size_t i = 0; i < l->n; i++)
+                if (l->v[i].group)
+                        assert_string_equal(l->v[i].group, "draft-9");
+        baton_jobs_free(l);
+}
+
+/* ---- kill -9 ---- */
+
+/* The counters are store rows written with the jobs they count: a kill -9
+ * and a restart keep every limit exact, and the running job whose lease
+ * then expires frees its slot. */
+static void counters_survive_kill9(void **state)
+{
+        struct waiter_arg w = {0};
+        struct baton_queue *qu = NULL;
+        struct http_res r;
+        struct baton_jobs *l;
+        char q[64], body[256];
+        pthread_t t;
+
+        (void)state;
+        harness_unique("kill9", q, sizeof(q));
+        set_queue(q, "{\"concurrency\": 1, \"group_concurrency\": 1, \"max_depth\": 3}");
+        enqueue_n(q, "g0", NULL, 3);
+        l = harness_claim(cl, q, 3, 0, 1500);
+        assert_int_equal(l->n, 1);
+        baton_jobs_free(l);
+        assert_int_equal(harness_kill9(&srv), 0);
+        assert_int_equal(harness_restart(&srv), 0);
+        baton_client_free(cl);
+        cl = harness_client(&srv);
+
+        assert_ok(cl, baton_queue_get(cl, q, &qu));
+        assert_int_equal(qu->running, 1);
+        assert_int_equal(qu->depth, 3);
+        assert_int_equal(qu->concurrency, 1);
+        baton_queue_free(qu);
+        snprintf(body, sizeof(body), "{\"queue\": \"%s\", \"type\": \"t\"}", q);
+        assert_int_equal(http_json(srv.url, "POST", "/v1/jobs", body, &r), 0);
+        assert_http_error(&r, 503, "queue_full", NULL);
+        http_res_free(&r);
+        l = harness_claim(cl, q, 3, 0, 0);
+        assert_int_equal(l->n, 0); /* the slot is still held */
+        baton_jobs_free(l);
+        /* The held lease expires; the waiting claim then gets the next job. */
+        w.queue = q;
+        w.wait_ms = 10000;
+        assert_int_equal(harness_thread(&t, wait_claim, &w), 0);
+        harness_join(t);
+        assert_int_equal(w.got, 1);
+        assert_string_equal(w.group, "g0");
+        assert_ok(cl, baton_queue_get(cl, q, &qu));
+        assert_int_equal(qu->running, 0); /* wait_claim completed its job */
+        assert_int_equal(qu->depth, 2);   /* the expired one waits for its retry */
+        baton_queue_free(qu);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -730,6 +844,8 @@ int main(void)
             cmocka_unit_test(limited_claim_waits_for_the_window),
             cmocka_unit_test(group_slot_freed_on_every_exit),
             cmocka_unit_test(client_queue_set),
+            cmocka_unit_test(timer_and_cron_jobs_carry_their_group),
+            cmocka_unit_test(counters_survive_kill9),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);
