@@ -14,10 +14,10 @@
  * update taking a pending key) runs inside a savepoint of its own, as store.h
  * asks of a backend whose transaction aborts on any error.
  *
- * Claims lock what they return: job_ready_ids and the group claim reads of
- * version 5 (pg_group_ready_rows, called by pg_groups.c's callers through
- * group_ready_ids) select FOR UPDATE SKIP LOCKED, so two nodes claiming from
- * one queue at once get different jobs. Time comes
+ * Claims lock what they return: job_ready_ids and the claim read of the jobs
+ * without a group (group_ready_ids) select FOR UPDATE SKIP LOCKED, so two
+ * nodes claiming from one queue at once get different jobs; a group's jobs
+ * are read FOR UPDATE (see build_job_sql). Time comes
  * from the database (now_ms: clock_timestamp() in Unix ms, read once per batch
  * in the round trip that carries BEGIN), so the clocks of the nodes do not
  * matter for leases, timers and cron.
@@ -743,11 +743,16 @@ static int build_job_sql(struct buf *b, int id)
                                 "state = 2 AND tenant = $1 AND queue = $2"
                                 " ORDER BY priority, run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED");
         /* The claims of version 5 (pg_groups.c): the same, one group at a time
-         * (job_group_ready). */
+         * (job_group_ready), but a group's jobs wait for a lock rather than
+         * skip it. A group's claims already take turns on the queue row, and
+         * the claim judges the group by what this read returns: had it
+         * skipped the only ready job of a group (locked a moment by a read on
+         * another node), it would find the group empty and drop its row,
+         * stranding the job. The jobs without a group have no such row and
+         * skip as job_ready_ids does. */
         if (id == B_GROUP_READY)
-                return buf_adds(b,
-                                "state = 2 AND tenant = $1 AND queue = $2 AND grp = $3"
-                                " ORDER BY priority, run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED");
+                return buf_adds(b, "state = 2 AND tenant = $1 AND queue = $2 AND grp = $3"
+                                   " ORDER BY priority, run_at, id LIMIT $4 FOR UPDATE");
         if (id == B_NOGROUP_READY)
                 return buf_adds(b,
                                 "state = 2 AND tenant = $1 AND queue = $2 AND grp IS NULL"

@@ -128,8 +128,9 @@ int pg_defer_write(struct store *st, const struct pg_stmt *s, const struct pg_pa
 /* The claim read of version 5 (pg.c): the ready jobs of one group of a queue
  * (grp NULL: the jobs without a group) in claim order (priority, run_at, id),
  * at most max, as ids and priorities. Like job_ready_ids it locks the rows
- * (FOR UPDATE SKIP LOCKED: rows another node is claiming are passed over)
- * and keeps them for the job_get calls of the claim. */
+ * and keeps them for the job_get calls of the claim. The jobs without a group
+ * skip rows locked elsewhere (SKIP LOCKED); a group's jobs wait for them, so
+ * the read never shows a group as empty while it has a ready job. */
 int pg_group_ready_rows(struct store *st, const char *tenant, const char *queue, const char *grp,
                         int max, int64_t *ids, int *prios, int *n_out);
 /* Queues statement s with a copy of p to go before the next statement (or

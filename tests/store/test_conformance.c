@@ -3576,6 +3576,7 @@ static int sqlite_specific(const struct backend *be)
  * unchanged works in it without knowing. */
 
 #include <libpq-fe.h>
+#include <pthread.h>
 
 #include "store/pg_internal.h"
 #include "support/pgtest.h"
@@ -3922,6 +3923,50 @@ static void pg_migration_7_counts_existing_jobs(void **state)
         commit(f);
 }
 
+/* Commits the transaction of connection arg after 300 ms. */
+static void *pg_commit_later(void *arg)
+{
+        struct timespec ts = {0, 300 * 1000 * 1000};
+
+        nanosleep(&ts, NULL);
+        PQclear(PQexec(arg, "COMMIT"));
+        return NULL;
+}
+
+/* A job that another node holds for a moment (any job_get locks its row) is
+ * passed over by the read of the jobs without a group, but a group's read
+ * waits for it: a claim that saw the group empty would drop its row and
+ * leave the job unclaimed. */
+static void pg_group_read_waits_for_a_locked_job(void **state)
+{
+        struct fixture *f = *state;
+        int64_t grouped, ids[4];
+        int prios[4], n = -1;
+        pthread_t th;
+        PGconn *c;
+
+        begin(f);
+        grouped = put(f, (struct spec){.state = JOB_QUEUED, .group = "g", .prio = PRIO_HIGH});
+        put(f, (struct spec){.state = JOB_QUEUED});
+        commit(f);
+        c = pg_raw(f);
+        pg_raw_exec(c, "BEGIN");
+        pg_raw_exec(c, "SELECT id FROM jobs FOR UPDATE");
+        begin(f);
+        assert_int_equal(f->ops->group_ready_ids(f->st, "t1", "q1", NULL, 4, ids, prios, &n), 0);
+        assert_int_equal(n, 0); /* skipped */
+        commit(f);
+        assert_int_equal(pthread_create(&th, NULL, pg_commit_later, c), 0);
+        begin(f);
+        assert_int_equal(f->ops->group_ready_ids(f->st, "t1", "q1", "g", 4, ids, prios, &n), 0);
+        assert_int_equal(n, 1); /* waited for the commit */
+        assert_int_equal(ids[0], grouped);
+        assert_int_equal(prios[0], PRIO_HIGH);
+        commit(f);
+        pthread_join(th, NULL);
+        PQfinish(c);
+}
+
 /* Whether another connection can lock the row of sql at once (NOWAIT). */
 static bool pg_row_free(PGconn *c, const char *sql)
 {
@@ -4119,6 +4164,7 @@ static const struct CMUnitTest pg_tests[] = {
     T(pg_group_claim_plans_at_scale),
     T(pg_migration_7_counts_existing_jobs),
     T(pg_claim_reads_lock_their_rows),
+    T(pg_group_read_waits_for_a_locked_job),
     T(pg_now_is_database_time),
     T(pg_reconnects_after_connection_loss),
 };
