@@ -3,7 +3,7 @@
  * API keys and the audit log, 3 + cron schedules and runs, 4 + the leader
  * lease and notifications between nodes).
  *
- * A backend (SQLite today, PostgreSQL later) implements these operations; core
+ * A backend (SQLite, PostgreSQL) implements these operations; core
  * composes them into transactions. All calls on one struct store come from one
  * thread (the store thread of core/exec.c), always inside begin..commit, so a
  * backend needs no locking of its own. Backends know nothing of HTTP or of job
