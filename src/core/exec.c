@@ -82,9 +82,14 @@ static int64_t apply_batch(struct txn *tx, struct exec_op *head)
 
         tx->now_ms = clock_wall_ms(tx->clock);
         rc = tx->ops->begin(tx->st);
-        /* A shared database's clock is the batch's now (store.h now_ms). */
-        if (!rc && tx->ops->now_ms)
+        /* A shared database's clock is the batch's now (store.h now_ms). If
+         * it cannot be read, the transaction just begun is ended here: no op
+         * runs and the commit below is skipped. */
+        if (!rc && tx->ops->now_ms) {
                 rc = tx->ops->now_ms(tx->st, &tx->now_ms);
+                if (rc)
+                        tx->ops->rollback(tx->st);
+        }
         if (!rc) {
                 for (op = head; op; op = op->next)
                         run_one(tx, op);

@@ -4,7 +4,7 @@
  * lease and notifications between nodes, 5 + queue limits, job groups and rate
  * windows).
  *
- * A backend (SQLite today, PostgreSQL later) implements these operations; core
+ * A backend (SQLite, PostgreSQL) implements these operations; core
  * composes them into transactions. All calls on one struct store come from one
  * thread (the store thread of core/exec.c), always inside begin..commit, so a
  * backend needs no locking of its own. Backends know nothing of HTTP or of job

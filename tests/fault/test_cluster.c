@@ -333,6 +333,27 @@ static void *poll_claim(void *arg)
         return NULL;
 }
 
+/* Waits (up to 5 s) until the node has at least n parked long-polls
+ * (baton_waiters in /metrics), so a wake-up test measures a wake-up and not a
+ * request that arrived after the change. */
+static void wait_parked(const char *url, const char *key, int n)
+{
+        int64_t deadline = harness_now_ms() + 5000;
+        int parked = -1;
+
+        do {
+                struct http_res r;
+                const char *line;
+                if (http_json_as(url, key, "GET", "/metrics", NULL, &r) == 0 && r.status == 200 &&
+                    r.body && (line = strstr(r.body, "\nbaton_waiters ")))
+                        parked = atoi(line + strlen("\nbaton_waiters "));
+                http_res_free(&r);
+                if (parked < n)
+                        harness_sleep_ms(10);
+        } while (parked < n && harness_now_ms() < deadline);
+        assert_true(parked >= n);
+}
+
 static void cross_node_long_poll_wakeup(void **state)
 {
         struct cluster_fx *fx = *state;
@@ -349,7 +370,7 @@ static void cross_node_long_poll_wakeup(void **state)
                 snprintf(queue, sizeof(queue), "wake-%d", round);
                 p.queue = queue;
                 assert_int_equal(pthread_create(&th, NULL, poll_claim, &p), 0);
-                harness_sleep_ms(300); /* the claim is parked on node 2 */
+                wait_parked(fx->n[1].url, fx->admin, 1); /* the claim is parked on node 2 */
                 snprintf(body, sizeof(body), "{\"queue\":\"%s\",\"type\":\"t\"}", queue);
                 assert_int_equal(
                     http_json_as(fx->n[0].url, fx->admin, "POST", "/v1/jobs", body, &r), 0);
@@ -431,7 +452,7 @@ static void cross_node_job_wait_and_follower_deadline(void **state)
         snprintf(body, sizeof(body), "{\"lease\":\"%s\"}",
                  jpath_str(json_array_get(json_object_get(r.json, "jobs"), 0), "lease"));
         http_res_free(&r);
-        harness_sleep_ms(300); /* the read is parked */
+        wait_parked(fx->n[follower].url, fx->admin, 1); /* the read is parked */
         assert_int_equal(http_json_as(fx->n[other].url, fx->admin, "POST", cpath, body, &r), 0);
         t_ack = harness_now_ms();
         assert_int_equal(r.status, 200);
