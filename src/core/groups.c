@@ -109,12 +109,21 @@ static bool group_full(const struct queue_limits *q, const struct group_rec *g)
 
 int groups_on_ready(struct txn *tx, const struct job *j)
 {
+        int rc;
+
         if (!j->group)
                 return 0;
+        /* Lock order: the queue's limits row, then its group rows, as claims
+         * and settles take them; an empty add takes that row's lock on a
+         * shared store (a retry made ready by a settle comes here before the
+         * settle counts its slot). */
+        rc = tx->ops->qlim_add(tx->st, j->tenant, j->queue, 0, 0, NULL);
         /* A group that appears joins the rotation now, behind the groups
          * already waiting (store.h), so that fresh groups cannot starve a busy
          * one. */
-        return tx->ops->group_note_ready(tx->st, j->tenant, j->queue, j->group, j->priority);
+        if (!rc)
+                rc = tx->ops->group_note_ready(tx->st, j->tenant, j->queue, j->group, j->priority);
+        return rc;
 }
 
 int groups_on_leave_running(struct txn *tx, const struct job *j, int64_t depth_delta)

@@ -484,7 +484,10 @@ struct store_ops {
          * nodes takes a row lock there (SELECT ... FOR UPDATE), so that claims
          * of one queue serialize on it and the counters, rate windows and group
          * rows they read stay exact until the commit. SQLite ignores lock (one
-         * writer). Group rows are read with lock too.
+         * writer). Group rows are read with lock too. Core always takes a
+         * queue's limits row (qlim_get with lock, or qlim_add) before any of
+         * its group rows, in every operation, so two operations cannot wait on
+         * each other's rows of one queue.
          *
          * qlim_get: BATON_ENOTFOUND when the queue has no row. qlim_put inserts
          * or overwrites every column. qlim_add adds to depth and running,
