@@ -9,7 +9,9 @@
  * so no clock skew enters the figure. The first --warmup jobs are left out
  * (connection set-up, cold caches).
  *
- * Assumes a running batond at --url / $BATON_URL; it does not start one. The
+ * Assumes a running batond at --url / $BATON_URL; it does not start one. With
+ * --worker-url the worker long-polls another node of the same cluster, so the
+ * figure includes the wake-up between nodes (PostgreSQL LISTEN/NOTIFY). The
  * pacing uses absolute deadlines, so a slow request delays the next send but
  * does not lower the rate over the run.
  */
@@ -22,6 +24,7 @@
 
 struct run {
         const char *url;
+        const char *worker_url; /* where the worker claims; = url unless --worker-url */
         char queue[128];
         int64_t expect;  /* jobs the worker should receive */
         int64_t warmup;  /* sequence numbers below this are not measured */
@@ -49,7 +52,7 @@ static int64_t payload_int(const char *json, const char *name)
 static void *worker_loop(void *arg)
 {
         struct run *r = arg;
-        struct baton_client *c = bench_client(r->url);
+        struct baton_client *c = bench_client(r->worker_url);
         struct baton_claim_opts co = {
             .worker = "bench-latency", .max = CLAIM_BATCH, .wait_ms = 1000};
         struct baton_settle_item items[CLAIM_BATCH];
@@ -94,10 +97,12 @@ static void *worker_loop(void *arg)
 
 int main(int argc, char **argv)
 {
-        const char *url = NULL;
+        const char *url = NULL, *worker_url = NULL;
         int64_t rate = 500, duration_ms = 10000, warmup = 100;
         const struct flag flags[] = {
             {"--url", FLAG_STR, &url, "server URL (else $BATON_URL)"},
+            {"--worker-url", FLAG_STR, &worker_url,
+             "the worker claims on this node of the cluster (default: --url)"},
             {"--rate", FLAG_I64, &rate, "jobs enqueued per second"},
             {"--duration-ms", FLAG_I64, &duration_ms, "how long to enqueue"},
             {"--warmup", FLAG_I64, &warmup, "first jobs left out of the figures"},
@@ -117,6 +122,7 @@ int main(int argc, char **argv)
                 return 2;
         }
         r.url = bench_url(url);
+        r.worker_url = worker_url ? worker_url : r.url;
         bench_queue("bench-latency", r.queue, sizeof(r.queue));
         total = rate * duration_ms / 1000;
         r.expect = total;

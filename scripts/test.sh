@@ -24,6 +24,15 @@ cmake --build build-asan -j "$jobs"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
+# A throwaway PostgreSQL 15 for the PostgreSQL runs of the store conformance
+# and end-to-end suites (scripts/pg_server.sh), stopped by its pid on exit.
+pgdir=$(mktemp -d /tmp/baton-pg.XXXXXX)
+trap 'bash scripts/pg_server.sh stop "$pgdir"' EXIT
+echo "== PostgreSQL test server"
+BATON_TEST_PG_URI=$(bash scripts/pg_server.sh start "$pgdir")
+export BATON_TEST_PG_URI
+echo "   $BATON_TEST_PG_URI"
+
 status=0
 echo "== tests (release)"
 ctest --test-dir build --output-on-failure -j "$jobs" || status=1

@@ -191,6 +191,7 @@ struct baton_job {
         const char *request_id;
         const char *execution_id;
         const char *traceparent;
+        const char *group; /* NULL when the job has none */
         bool cancel_requested;
         const char *cancel_reason;
         /* How the answer qualified this job: an idempotent or keyed repeat of an
@@ -247,6 +248,9 @@ struct baton_enqueue_opts {
         /* JSON object text whose members are added to the job as they are, for
          * fields this struct does not name. NULL = none. */
         const char *extra;
+        /* The job's group within its queue (docs/api.md "Queue limits, groups
+         * and fairness"); NULL = none. */
+        const char *group;
 };
 
 /* Enqueues one job. *out (may be NULL when the caller does not need the job) is
@@ -341,9 +345,21 @@ struct baton_queue {
         const char *name;
         bool paused;
         struct baton_queue_counts counts;
-        int64_t oldest_ready_age_ms;   /* -1 when the server sent null */
+        int64_t oldest_ready_age_ms; /* -1 when the server sent null */
+        /* Settings (docs/api.md "Queue settings"): 0 when the queue has no such
+         * limit. */
+        int64_t concurrency;
+        int64_t rate_max, rate_per_ms;
+        int64_t max_depth;
+        int64_t group_concurrency;
+        int64_t group_rate_max, group_rate_per_ms;
+        int64_t running;               /* running jobs, as the limits count them */
+        int64_t depth;                 /* jobs not yet terminal, as max_depth counts them */
         struct baton_queue_priv *priv; /* library-internal */
 };
+/* The whole queue object as compact JSON text (defaults included); owned by
+ * the queue. NULL only when memory runs out. */
+const char *baton_queue_json(struct baton_queue *q);
 /* Frees a queue returned on its own. NULL is a no-op. */
 void baton_queue_free(struct baton_queue *q);
 
@@ -362,6 +378,13 @@ int baton_queue_list(struct baton_client *c, int limit, const char *after,
 /* Pauses (paused true) or resumes a queue. *out may be NULL; owned by the caller. */
 int baton_queue_pause(struct baton_client *c, const char *name, bool paused,
                       struct baton_queue **out);
+/* Changes queue settings: settings is the JSON object text of PATCH
+ * /v1/queues/{queue}, e.g. {"concurrency": 4, "rate": {"max": 5, "per_ms":
+ * 1000}, "group_concurrency": 1}; null removes a limit or a default. Nothing
+ * changes when one setting is refused (BATON_EINVAL / BATON_ERANGE with the
+ * setting in the error's field). *out may be NULL; owned by the caller. */
+int baton_queue_set(struct baton_client *c, const char *name, const char *settings,
+                    struct baton_queue **out);
 
 /* Dead jobs of a queue, a page at a time. *out owned by the caller. */
 int baton_dead_list(struct baton_client *c, const char *queue, int limit, const char *after,

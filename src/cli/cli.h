@@ -69,6 +69,12 @@ enum cli_opt {
         O_IF_VERSION,
         O_PREFIX,
         O_DEPENDS_ON,
+        O_GROUP,
+        O_RATE,
+        O_MAX_DEPTH,
+        O_GROUP_CONCURRENCY,
+        O_GROUP_RATE,
+        O_BACKOFF,
         O_COUNT
 };
 

@@ -54,6 +54,7 @@ static int cmd_queue_list(struct cli *cli, struct cli_args *a);
 static int cmd_queue_get(struct cli *cli, struct cli_args *a);
 static int cmd_queue_pause(struct cli *cli, struct cli_args *a);
 static int cmd_queue_resume(struct cli *cli, struct cli_args *a);
+static int cmd_queue_set(struct cli *cli, struct cli_args *a);
 static int cmd_dead_list(struct cli *cli, struct cli_args *a);
 static int cmd_dead_replay(struct cli *cli, struct cli_args *a);
 static int cmd_dead_purge(struct cli *cli, struct cli_args *a);
@@ -63,7 +64,7 @@ static const struct cmd cmds[] = {
      cmd_health},
     {"enqueue", NULL,
      "enqueue QUEUE TYPE [PAYLOAD|@FILE|-] [--priority P] [--delay-ms N] [--max-attempts N] "
-     "[--idempotency-key K] [--depends-on ID[,ID...]] [--wait]",
+     "[--idempotency-key K] [--depends-on ID[,ID...]] [--group G] [--wait]",
      "Enqueues one job. PAYLOAD is JSON text, @FILE reads it from a file, '-' from stdin;\n"
      "without one the payload is null.\n"
      "  --priority P          critical, high, normal (default) or low\n"
@@ -72,10 +73,11 @@ static const struct cmd cmds[] = {
      "  --idempotency-key K   a repeat with the same key returns the original job\n"
      "  --depends-on IDS      comma-separated parent job ids: the job stays pending until\n"
      "                        every parent completed (cancelled if one fails)\n"
+     "  --group G             the job's group: the queue's group limits and fair turns\n"
      "  --wait                wait until the job finishes; exit 0 when it completed,\n"
      "                        1 when it ended dead or cancelled",
      OPT(O_PRIORITY) | OPT(O_DELAY) | OPT(O_IDEM) | OPT(O_WAIT) | OPT(O_MAX_ATTEMPTS) |
-         OPT(O_DEPENDS_ON),
+         OPT(O_DEPENDS_ON) | OPT(O_GROUP),
      2, 3, false, cmd_enqueue},
     {"job", "get", "job get ID", "Shows one job.", 0, 1, 1, false, cmd_job_get},
     {"job", "list", "job list [--queue Q] [--state S] [--type T] [--limit N] [--after CURSOR]",
@@ -97,6 +99,22 @@ static const struct cmd cmds[] = {
      cmd_queue_pause},
     {"queue", "resume", "queue resume QUEUE", "Resumes a paused queue.", 0, 1, 1, false,
      cmd_queue_resume},
+    {"queue", "set",
+     "queue set QUEUE [--concurrency N] [--rate MAX/PER_MS] [--max-depth N] "
+     "[--group-concurrency N] [--group-rate MAX/PER_MS] [--max-attempts N] [--lease-ms N] "
+     "[--backoff JSON]",
+     "Changes queue limits and job defaults (PATCH /v1/queues/QUEUE); 'none' removes one.\n"
+     "  --concurrency N        at most N running jobs across all workers\n"
+     "  --rate MAX/PER_MS      at most MAX starts in any PER_MS ms (e.g. 5/1000)\n"
+     "  --max-depth N          refuse enqueues (503 queue_full) beyond N unfinished jobs\n"
+     "  --group-concurrency N  at most N running jobs per group (1 = one at a time)\n"
+     "  --group-rate MAX/PER_MS  at most MAX starts per group in any PER_MS ms\n"
+     "  --max-attempts N, --lease-ms N, --backoff JSON\n"
+     "                         defaults for jobs enqueued without them\n"
+     "  baton queue set drafts --group-concurrency 1 --rate 100/1000",
+     OPT(O_CONCURRENCY) | OPT(O_RATE) | OPT(O_MAX_DEPTH) | OPT(O_GROUP_CONCURRENCY) |
+         OPT(O_GROUP_RATE) | OPT(O_MAX_ATTEMPTS) | OPT(O_LEASE) | OPT(O_BACKOFF),
+     1, 1, false, cmd_queue_set},
     {"dead", "list", "dead list QUEUE [--limit N] [--after CURSOR]",
      "Lists the dead jobs of a queue.", OPT(O_LIMIT) | OPT(O_AFTER), 1, 1, false, cmd_dead_list},
     {"dead", "replay", "dead replay QUEUE (--all | ID...)",
@@ -616,7 +634,8 @@ static int cmd_enqueue(struct cli *cli, struct cli_args *a)
              json_object_set_new(req, "max_attempts", json_integer(max_attempts))) ||
             (a->opt[O_IDEM] &&
              json_object_set_new(req, "idempotency_key", json_string(a->opt[O_IDEM]))) ||
-            (a->opt[O_DEPENDS_ON] && set_depends_on(req, a->opt[O_DEPENDS_ON]) != 0)) {
+            (a->opt[O_DEPENDS_ON] && set_depends_on(req, a->opt[O_DEPENDS_ON]) != 0) ||
+            (a->opt[O_GROUP] && json_object_set_new(req, "group", json_string(a->opt[O_GROUP])))) {
                 /* json_string refuses text that is not UTF-8. */
                 fprintf(stderr, "%s: arguments must be UTF-8 text\n", cli->prog);
                 rc = EXIT_USAGE;
@@ -830,6 +849,76 @@ static int cmd_queue_resume(struct cli *cli, struct cli_args *a)
         return queue_call(cli, "PATCH", a->pos[0], "{\"paused\":false}", "resumed");
 }
 
+/* One setting of `queue set` into body: "none" is null, a count an integer,
+ * a rate "MAX/PER_MS" an object. Returns 0, or -1 after a usage message. */
+static int set_one(struct cli *cli, json_t *body, const char *name, const char *flag, const char *v,
+                   bool rate)
+{
+        long long x = 0, per = 0;
+        const char *slash = strchr(v, '/');
+        char head[32];
+
+        if (strcmp(v, "none") == 0)
+                return json_object_set_new(body, name, json_null());
+        if (!rate && cli_parse_count(v, &x) == 0)
+                return json_object_set_new(body, name, json_integer(x));
+        if (rate && slash && (size_t)(slash - v) < sizeof(head)) {
+                snprintf(head, sizeof(head), "%.*s", (int)(slash - v), v);
+                if (cli_parse_count(head, &x) == 0 && cli_parse_count(slash + 1, &per) == 0) {
+                        json_t *o = json_object();
+                        json_object_set_new(o, "max", json_integer(x));
+                        json_object_set_new(o, "per_ms", json_integer(per));
+                        return json_object_set_new(body, name, o);
+                }
+        }
+        cli_usage_error(cli->prog, NULL, "%s needs %s or 'none', not '%s'", flag,
+                        rate ? "MAX/PER_MS" : "a non-negative integer", v);
+        return -1;
+}
+
+static int cmd_queue_set(struct cli *cli, struct cli_args *a)
+{
+        static const struct {
+                int opt;
+                const char *name, *flag;
+                bool rate;
+        } map[] = {{O_CONCURRENCY, "concurrency", "--concurrency", false},
+                   {O_RATE, "rate", "--rate", true},
+                   {O_MAX_DEPTH, "max_depth", "--max-depth", false},
+                   {O_GROUP_CONCURRENCY, "group_concurrency", "--group-concurrency", false},
+                   {O_GROUP_RATE, "group_rate", "--group-rate", true},
+                   {O_MAX_ATTEMPTS, "max_attempts", "--max-attempts", false},
+                   {O_LEASE, "lease_ms", "--lease-ms", false}};
+        json_t *body = json_object();
+        char *text = NULL;
+        int rc = EXIT_USAGE;
+
+        for (size_t i = 0; body && i < sizeof(map) / sizeof(map[0]); i++)
+                if (a->opt[map[i].opt] && set_one(cli, body, map[i].name, map[i].flag,
+                                                  a->opt[map[i].opt], map[i].rate) != 0)
+                        goto out;
+        if (body && a->opt[O_BACKOFF]) {
+                json_t *b = strcmp(a->opt[O_BACKOFF], "none") == 0
+                                ? json_null()
+                                : json_loads(a->opt[O_BACKOFF], 0, NULL);
+                if (!b) {
+                        cli_usage_error(cli->prog, NULL, "--backoff needs a JSON object or 'none'");
+                        goto out;
+                }
+                json_object_set_new(body, "backoff", b);
+        }
+        if (!body || json_object_size(body) == 0) {
+                cli_usage_error(cli->prog, NULL, "%s", "give at least one setting to change");
+                goto out;
+        }
+        text = json_dumps(body, JSON_COMPACT);
+        rc = text ? queue_call(cli, "PATCH", a->pos[0], text, NULL) : EXIT_REFUSED;
+out:
+        free(text);
+        json_decref(body);
+        return rc;
+}
+
 static int cmd_dead_list(struct cli *cli, struct cli_args *a)
 {
         char path[2048];
@@ -954,6 +1043,12 @@ static const struct optdef optdefs[] = {
     {"--if-version", O_IF_VERSION, true},
     {"--prefix", O_PREFIX, true},
     {"--depends-on", O_DEPENDS_ON, true},
+    {"--group", O_GROUP, true},
+    {"--rate", O_RATE, true},
+    {"--max-depth", O_MAX_DEPTH, true},
+    {"--group-concurrency", O_GROUP_CONCURRENCY, true},
+    {"--group-rate", O_GROUP_RATE, true},
+    {"--backoff", O_BACKOFF, true},
 };
 
 /* Splits "--name=value"; returns the length of the name part. */

@@ -109,6 +109,27 @@ void print_queue(const json_t *q)
         field(q, "oldest_ready_age_ms");
         field(q, "created_at");
         field(q, "updated_at");
+        /* Settings: a limit not set is shown as "none". */
+        {
+                static const char *const lims[] = {"concurrency", "rate", "max_depth",
+                                                   "group_concurrency", "group_rate"};
+                json_t *d = json_object_get(q, "defaults");
+
+                for (i = 0; i < sizeof(lims) / sizeof(lims[0]); i++) {
+                        if (json_is_null(json_object_get(q, lims[i])))
+                                printf("%-16s none\n", lims[i]);
+                        else
+                                field(q, lims[i]);
+                }
+                field(q, "running");
+                field(q, "depth");
+                if (d && json_object_size(d) > 0) {
+                        char *text = json_dumps(d, JSON_COMPACT);
+                        if (text)
+                                printf("%-16s %s\n", "defaults", text);
+                        free(text);
+                }
+        }
 }
 
 void print_queue_table(const json_t *queues)

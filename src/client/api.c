@@ -153,6 +153,8 @@ static int write_job(struct sbuf *b, const struct baton_enqueue_opts *o)
         }
         if (rc == 0 && o->on_parent_failure)
                 rc = jo_str(b, "on_parent_failure", o->on_parent_failure);
+        if (rc == 0 && o->group)
+                rc = jo_str(b, "group", o->group);
         if (rc == 0 && o->extra) {
                 /* Splice the members of the extra object in: drop its braces. */
                 const char *s = o->extra, *e = o->extra + strlen(o->extra);
@@ -544,6 +546,24 @@ int baton_queue_pause(struct baton_client *c, const char *name, bool paused,
         sbuf_reset(&c->req);
         if (rc == 0)
                 rc = sbuf_adds(&c->req, paused ? "{\"paused\":true}" : "{\"paused\":false}");
+        if (rc)
+                return local(c, rc);
+        return call_queue(c, "PATCH", true, out);
+}
+
+int baton_queue_set(struct baton_client *c, const char *name, const char *settings,
+                    struct baton_queue **out)
+{
+        int rc;
+
+        if (out)
+                *out = NULL;
+        if (!name || !settings)
+                return local(c, BATON_EINVAL);
+        rc = url_seg(c, "/v1/queues/", name, NULL);
+        sbuf_reset(&c->req);
+        if (rc == 0)
+                rc = sbuf_adds(&c->req, settings);
         if (rc)
                 return local(c, rc);
         return call_queue(c, "PATCH", true, out);

@@ -22,6 +22,7 @@ struct baton_job_priv {
 
 struct baton_queue_priv {
         json_t *obj;
+        char *json; /* whole object, built on demand by baton_queue_json */
 };
 
 static const char *const state_names[] = {
@@ -226,6 +227,7 @@ int job_from_json(json_t *obj, struct baton_job *j)
         j->request_id = jstr(obj, "request_id");
         j->execution_id = jstr(obj, "execution_id");
         j->traceparent = jstr(obj, "traceparent");
+        j->group = jstr(obj, "group");
         j->cancel_requested = jbool(obj, "cancel_requested");
         j->cancel_reason = jstr(obj, "cancel_reason");
         j->duplicate = jbool(obj, "duplicate");
@@ -343,13 +345,32 @@ int queue_from_json(json_t *obj, struct baton_queue *q)
         q->counts.completed = jint(counts, "completed", 0);
         q->counts.dead = jint(counts, "dead", 0);
         q->counts.cancelled = jint(counts, "cancelled", 0);
+        q->concurrency = jint(obj, "concurrency", 0);
+        q->rate_max = jint(json_object_get(obj, "rate"), "max", 0);
+        q->rate_per_ms = jint(json_object_get(obj, "rate"), "per_ms", 0);
+        q->max_depth = jint(obj, "max_depth", 0);
+        q->group_concurrency = jint(obj, "group_concurrency", 0);
+        q->group_rate_max = jint(json_object_get(obj, "group_rate"), "max", 0);
+        q->group_rate_per_ms = jint(json_object_get(obj, "group_rate"), "per_ms", 0);
+        q->running = jint(obj, "running", 0);
+        q->depth = jint(obj, "depth", 0);
         return 0;
+}
+
+const char *baton_queue_json(struct baton_queue *q)
+{
+        if (!q->priv)
+                return NULL;
+        if (!q->priv->json)
+                q->priv->json = json_dumps(q->priv->obj, JSON_COMPACT);
+        return q->priv->json;
 }
 
 void queue_clear(struct baton_queue *q)
 {
         if (q->priv) {
                 json_decref(q->priv->obj);
+                free(q->priv->json);
                 free(q->priv);
         }
         memset(q, 0, sizeof(*q));

@@ -85,6 +85,7 @@ void cron_spec_free(struct cron_spec *s)
         free(s->job.queue);
         free(s->job.type);
         free(s->job.payload);
+        free(s->job.group);
         memset(s, 0, sizeof(*s));
 }
 
@@ -183,6 +184,8 @@ static int job_from_json(json_t *obj, struct cron_job_tmpl *t, struct verr *e)
         t->max_attempts = (int)v;
         if (!rc)
                 rc = get_int(obj, "lease_ms", "job", 0, INT64_MAX, &t->lease_ms, e);
+        if (!rc)
+                rc = get_str(obj, "group", "job", false, &t->group, e);
         b = json_object_get(obj, "backoff");
         if (!rc && b && json_is_object(b)) {
                 rc = get_str(b, "type", "job.backoff", false, &btype, e);
@@ -286,6 +289,10 @@ char *cron_spec_to_json(const struct cron_spec *s)
                                       (json_int_t)s->job.backoff.base_ms, "max_ms",
                                       (json_int_t)s->job.backoff.max_ms));
         json_object_set_new(job, "lease_ms", json_integer(s->job.lease_ms));
+        /* Only when set, so the stored text of a schedule without a group is
+         * what it was before groups (the registry compares texts). */
+        if (s->job.group)
+                json_object_set_new(job, "group", json_string(s->job.group));
         json_object_set_new(o, "cron", json_string(s->cron));
         json_object_set_new(o, "timezone", json_string(s->timezone));
         json_object_set_new(o, "enabled", json_boolean(s->enabled));
@@ -974,6 +981,8 @@ static int enqueue_for(struct txn *tx, const struct cron_rec *rec, const struct 
                 rc = str_set(&req.job.payload, spec->job.payload ? spec->job.payload : "{}");
         if (!rc)
                 rc = str_set(&req.job.request_id, request_id);
+        if (!rc)
+                rc = str_set(&req.job.group, spec->job.group);
         if (!rc && validate_enqueue(tx->limits, "job", &req, &e)) {
                 log_warn("cron", "schedule %s/%s: job template refused: %s", rec->tenant, rec->key,
                          e.message);

@@ -63,6 +63,7 @@ struct cron_job_tmpl {
         int max_attempts;
         struct backoff backoff;
         int64_t lease_ms;
+        char *group; /* the job's group (core/groups.h), or NULL */
 };
 
 struct cron_spec {

@@ -87,9 +87,21 @@ static int64_t apply_batch(struct txn *tx, struct exec_op *head)
 
         tx->now_ms = clock_wall_ms(tx->clock);
         rc = tx->ops->begin(tx->st);
+        /* A shared database's clock is the batch's now (store.h now_ms). If
+         * it cannot be read, the transaction just begun is ended here: no op
+         * runs and the commit below is skipped. */
+        if (!rc && tx->ops->now_ms) {
+                rc = tx->ops->now_ms(tx->st, &tx->now_ms);
+                if (rc)
+                        tx->ops->rollback(tx->st);
+        }
         if (!rc) {
                 for (op = head; op; op = op->next)
                         run_one(tx, op);
+                /* Other nodes hear of the batch's effects at its commit. */
+                rc = txn_notify(tx);
+                if (rc)
+                        tx->ops->rollback(tx->st);
         }
         t0 = clock_mono_ns(tx->clock);
         if (!rc) {
@@ -151,6 +163,7 @@ static void *store_main(void *arg)
         /* Without memory for it, zones are loaded each time instead. */
         if (tz_cache_new(NULL, EXEC_TZ_CACHE_MAX, EXEC_TZ_CACHE_TTL_MS, &tx.tzc))
                 tx.tzc = NULL;
+        tx.origin = ex->hooks.origin;
         for (;;) {
                 struct done_batch *db;
                 struct exec_op *head;

@@ -50,6 +50,9 @@ struct exec_hooks {
         /* Loop thread, once per batch: size and commit duration, for metrics. */
         void (*on_batch)(void *ctx, int ops, int64_t commit_ns, int64_t batch_ns);
         void *ctx;
+        /* This node's id, stamped on the notifications other nodes receive
+         * (txn_notify), so a node can skip its own; NULL = "-". */
+        const char *origin;
 };
 
 /* Starts the store thread. The store, ops, clock and limits must outlive the

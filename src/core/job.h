@@ -97,6 +97,8 @@ struct job {
         int on_parent_failure;
         int64_t flow_id;
         char *ref;
+        /* Groups (core/groups.h): the job's group within its queue, or NULL. */
+        char *group;
         /* Not stored: filled by a claim of a job with parents, JSON array text
          * [{"id", "result"}]. */
         char *parents;

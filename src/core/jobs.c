@@ -32,6 +32,7 @@
 #include "common/log.h"
 #include "common/rand.h"
 #include "core/deps.h"
+#include "core/groups.h"
 #include "core/timers.h"
 
 /* Rows handled per kind of duty in one tick; more is done in the next tick. */
@@ -193,16 +194,21 @@ static int resolve_children(struct txn *tx, struct job *j);
 static int become_terminal(struct txn *tx, struct job *j, int state)
 {
         const struct limits *l = tx->limits;
+        bool was_running;
         int ev;
         int rc;
 
         BATON_ASSERT(job_state_terminal(state));
         ev = state == JOB_COMPLETED ? EV_COMPLETED : state == JOB_DEAD ? EV_DEAD : EV_CANCELLED;
+        /* A running job's depth is counted by groups_on_leave_running. */
+        was_running = j->state == JOB_RUNNING;
         j->state = state;
         j->finished_at_ms = tx->now_ms;
         rc = txn_note_terminal(tx, j->id);
         if (!rc)
                 rc = txn_note_event(tx, j->tenant, j->queue, ev, 1);
+        if (!rc && !was_running)
+                rc = groups_on_depth(tx, j, -1);
         txn_note_deadline(tx, j->finished_at_ms +
                                   (state == JOB_COMPLETED ? l->completed_ttl_ms : l->dead_ttl_ms));
         if (state == JOB_DEAD) {
@@ -222,9 +228,15 @@ static int become_terminal(struct txn *tx, struct job *j, int state)
  * woken after the commit, and ready_at starts the enqueue-to-claim wait. */
 static int become_ready(struct txn *tx, struct job *j)
 {
+        int rc;
+
         j->state = JOB_QUEUED;
         j->ready_at_ms = tx->now_ms;
-        return txn_note_ready(tx, j->tenant, j->queue);
+        rc = txn_note_ready(tx, j->tenant, j->queue);
+        /* Its group (if any) must be found by the next claim's group pick. */
+        if (!rc && j->group)
+                rc = groups_on_ready(tx, j);
+        return rc;
 }
 
 /* Schedules the job at run_at_ms: ready now or scheduled for later. */
@@ -462,7 +474,12 @@ static int expire_lease(struct txn *tx, struct job *j)
         free(j->worker);
         j->worker = NULL;
         rc = txn_note_event(tx, j->tenant, j->queue, EV_EXPIRED, 1);
-        return rc ? rc : after_failure(tx, j, true, -1);
+        if (!rc)
+                rc = after_failure(tx, j, true, -1);
+        /* Its slots free (and its depth, if the job ended). */
+        if (!rc)
+                rc = groups_on_leave_running(tx, j, job_state_terminal(j->state) ? -1 : 0);
+        return rc;
 }
 
 /* ---- enqueue ---- */
@@ -542,6 +559,9 @@ static int enqueue_replace(struct txn *tx, struct enqueue_req *req, struct job *
         old->max_attempts = n->max_attempts;
         old->backoff = n->backoff;
         old->lease_ms = n->lease_ms;
+        free(old->group);
+        old->group = n->group;
+        n->group = NULL;
         old->version++;
         rc = place(tx, old, JOB_SCHEDULED);
         if (!rc)
@@ -582,10 +602,10 @@ static int enqueue_new(struct txn *tx, struct enqueue_req *req, struct enqueue_r
         j->version = 1;
         j->created_at_ms = tx->now_ms;
         j->settled = SETTLED_NONE;
-        if (!j->payload)
+        /* Queue defaults, max_depth and the depth count, before anything else. */
+        rc = groups_on_enqueue(tx, req);
+        if (!rc && !j->payload)
                 rc = str_set(&j->payload, "null");
-        else
-                rc = 0;
         if (!rc && req->n_depends_on > 0)
                 rc = deps_check(tx, req, res);
         else if (!rc)
@@ -640,7 +660,7 @@ int job_enqueue(struct txn *tx, struct enqueue_req *req, struct enqueue_res *res
 
 /* ---- claim, heartbeat, settle ---- */
 
-static int claim_one(struct txn *tx, const struct claim_req *req, int64_t id, struct job_vec *out)
+int job_lease(struct txn *tx, const struct claim_req *req, int64_t id, struct job_vec *out)
 {
         struct job *j = job_vec_push(out);
         char token[RAND_TOKEN_LEN + 1];
@@ -680,10 +700,11 @@ static int claim_one(struct txn *tx, const struct claim_req *req, int64_t id, st
 int job_claim(struct txn *tx, const struct claim_req *req, struct job_vec *out)
 {
         struct queue_rec q = {0};
-        int64_t *ids = NULL;
-        int n = 0;
+        int64_t retry_at = 0;
         int rc;
 
+        if (req->retry_at_ms)
+                *req->retry_at_ms = 0;
         if (req->max <= 0)
                 return BATON_EINVAL;
         rc = tx->ops->queue_get(tx->st, req->tenant, req->queue, &q);
@@ -691,20 +712,14 @@ int job_claim(struct txn *tx, const struct claim_req *req, struct job_vec *out)
                 return 0; /* no such queue yet: nothing to hand out */
         if (rc || q.paused)
                 goto out;
-        ids = malloc((size_t)req->max * sizeof(*ids));
-        if (!ids) {
-                rc = BATON_ENOMEM;
-                goto out;
-        }
-        rc = tx->ops->job_ready_ids(tx->st, req->tenant, req->queue, req->max, ids, &n);
-        for (int i = 0; i < n && !rc; i++)
-                rc = claim_one(tx, req, ids[i], out);
-        if (!rc && n > 0)
-                rc = txn_note_event(tx, req->tenant, req->queue, EV_CLAIMED, n);
+        rc = groups_claim(tx, req, out, &retry_at);
+        if (!rc && out->n > 0)
+                rc = txn_note_event(tx, req->tenant, req->queue, EV_CLAIMED, out->n);
+        if (!rc && req->retry_at_ms)
+                *req->retry_at_ms = retry_at;
 out:
         if (rc)
                 job_vec_free(out); /* the op rolls back: no job was handed out */
-        free(ids);
         queue_rec_free(&q);
         return rc;
 }
@@ -822,6 +837,9 @@ int job_settle(struct txn *tx, const struct settle_req *req, struct settle_res *
                 rc = settle_complete(tx, req, j);
         else
                 rc = settle_fail(tx, req, j);
+        /* The attempt's slots free (and its depth, if the job ended). */
+        if (!rc)
+                rc = groups_on_leave_running(tx, j, job_state_terminal(j->state) ? -1 : 0);
         if (!rc)
                 rc = tx->ops->job_update(tx->st, j);
 out:
@@ -864,6 +882,8 @@ out:
 /* Makes a dead or cancelled job ready again with a fresh attempt budget. */
 static int revive(struct txn *tx, struct job *j)
 {
+        int rc;
+
         if (j->state != JOB_DEAD && j->state != JOB_CANCELLED)
                 return BATON_ESTATE;
         j->attempt = 0;
@@ -876,7 +896,9 @@ static int revive(struct txn *tx, struct job *j)
         free(j->lease);
         j->lease = NULL;
         j->lease_until_ms = 0;
-        return become_ready(tx, j);
+        /* It counts towards the queue's depth again. */
+        rc = groups_on_depth(tx, j, 1);
+        return rc ? rc : become_ready(tx, j);
 }
 
 int job_retry(struct txn *tx, const char *tenant, int64_t id, struct job *out)
@@ -916,6 +938,16 @@ int job_query(struct txn *tx, const struct job_filter *f, struct job_vec *out)
 void queue_info_free(struct queue_info *q)
 {
         queue_rec_free(&q->rec);
+        queue_limits_free(&q->lim);
+}
+
+/* Reads the queue's settings and counters; none stored means no limits. */
+static int read_limits(struct txn *tx, const char *tenant, const char *name,
+                       struct queue_limits *out)
+{
+        int rc = tx->ops->qlim_get(tx->st, tenant, name, false, out);
+
+        return rc == BATON_ENOTFOUND ? 0 : rc;
 }
 
 int queue_read(struct txn *tx, const char *tenant, const char *name, struct queue_info *out)
@@ -926,6 +958,8 @@ int queue_read(struct txn *tx, const char *tenant, const char *name, struct queu
         rc = tx->ops->queue_get(tx->st, tenant, name, &out->rec);
         if (!rc)
                 rc = tx->ops->queue_counts(tx->st, tenant, name, &out->counts);
+        if (!rc)
+                rc = read_limits(tx, tenant, name, &out->lim);
         if (rc)
                 queue_info_free(out);
         return rc;
@@ -950,6 +984,8 @@ int queue_query(struct txn *tx, const char *tenant, const char *after, int limit
         for (int i = 0; i < n; i++) {
                 if (!rc)
                         rc = tx->ops->queue_counts(tx->st, tenant, recs[i].name, &infos[i].counts);
+                if (!rc)
+                        rc = read_limits(tx, tenant, recs[i].name, &infos[i].lim);
                 if (infos)
                         infos[i].rec = recs[i];
                 else

@@ -41,6 +41,14 @@ struct enqueue_req {
          * request owns the array. job.on_parent_failure is the policy. */
         int64_t *depends_on;
         int n_depends_on;
+        /* Queue limits (core/groups.h): check_depth refuses the job when the
+         * queue is at max_depth (API enqueues; timer and cron fires are never
+         * refused). dflt_*: the request did not give that field, so the
+         * queue's default (if any) replaces the server default in job. */
+        bool check_depth;
+        bool dflt_max_attempts;
+        bool dflt_backoff;
+        bool dflt_lease;
 };
 
 struct enqueue_res {
@@ -56,6 +64,9 @@ struct claim_req {
         const char *worker;
         int max;
         int64_t lease_ms; /* 0 = each job's own lease_ms */
+        /* Out, may be NULL: when the claim leased nothing because a rate
+         * window is full, the instant it rolls; 0 otherwise. */
+        int64_t *retry_at_ms;
 };
 
 struct heartbeat_req {
@@ -86,6 +97,7 @@ struct settle_res {
 struct queue_info {
         struct queue_rec rec;
         struct queue_counts counts;
+        struct queue_limits lim; /* settings and counters (core/groups.h) */
 };
 
 struct tick_res {
@@ -103,14 +115,19 @@ struct tick_res {
  * pending job (its version increases). Moves req->job's strings into res->job.
  * BATON_EIDEM: the idempotency key was seen with another payload hash (409
  * idempotency_conflict). BATON_ERANGE: run_at is more than delay_max_ms ahead
- * of tx->now_ms (400 delay_ms_out_of_range). With depends_on the new job is
+ * of tx->now_ms (400 delay_ms_out_of_range). BATON_EBUSY: req->check_depth
+ * and the queue is at its max_depth (503 queue_full). With depends_on the new job is
  * pending until its parents allow it to run (core/deps.h); BATON_EINVAL with
  * res->bad_dep: that parent is not a job of the tenant (400). */
 int job_enqueue(struct txn *tx, struct enqueue_req *req, struct enqueue_res *res);
-/* Leases up to req->max queued jobs of the queue in claim order (priority,
- * run_at, id); none from a paused or unknown queue (0 with out empty).
+/* Leases up to req->max queued jobs of the queue within its limits, in fair
+ * order across groups (core/groups.h), by (priority, run_at, id) inside a
+ * group; none from a paused or unknown queue (0 with out empty).
  * BATON_EINVAL: req->max < 1. */
 int job_claim(struct txn *tx, const struct claim_req *req, struct job_vec *out);
+/* Leases the queued job id to req's worker and appends it to out; for
+ * groups.c, which chooses the jobs. */
+int job_lease(struct txn *tx, const struct claim_req *req, int64_t id, struct job_vec *out);
 /* Extends the lease and stores progress; out->cancel_requested tells the
  * worker to stop. BATON_ENOTFOUND: no such job in the tenant (404).
  * BATON_ELEASE: lease is not the job's current token (409 lease_mismatch).

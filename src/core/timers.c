@@ -163,9 +163,10 @@ static int fire_one(struct txn *tx, struct timer_rec *t)
         j->type = strdup(t->type);
         j->payload = strdup(t->payload);
         j->request_id = t->request_id ? strdup(t->request_id) : NULL;
+        j->group = t->group ? strdup(t->group) : NULL;
         j->timer = timer_json(t);
         if (!j->tenant || !j->queue || !j->type || !j->payload || !j->timer ||
-            (t->request_id && !j->request_id)) {
+            (t->request_id && !j->request_id) || (t->group && !j->group)) {
                 rc = BATON_ENOMEM;
                 goto out;
         }

@@ -1,9 +1,16 @@
 /*
  * txn.c: recording the effects of a transaction. The ready-queue set stays
  * small (a batch touches a handful of queues), so a linear scan deduplicates.
+ * On a store that several nodes share, the effects also become notifications
+ * (txn_notify): terminal job ids are packed many to a note so a batch of
+ * thousands of settles costs a few notes, not thousands, and all the notes of
+ * a batch go to the store in one call (PostgreSQL sends them with the commit,
+ * so they cost no round trip of their own).
  */
 #include "core/txn.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,8 +117,111 @@ void txn_note_deadline(struct txn *tx, int64_t at_ms)
                 tx->fx.deadline_ms = at_ms;
 }
 
+int txn_note_key(struct txn *tx, const char *id)
+{
+        struct txn_effects *fx = &tx->fx;
+        char *dup;
+
+        if (fx->keys_n == fx->keys_cap) {
+                int cap = fx->keys_cap ? fx->keys_cap * 2 : 4;
+                char **v = realloc(fx->keys, (size_t)cap * sizeof(*v));
+                if (!v)
+                        return BATON_ENOMEM;
+                fx->keys = v;
+                fx->keys_cap = cap;
+        }
+        dup = strdup(id);
+        if (!dup)
+                return BATON_ENOMEM;
+        fx->keys[fx->keys_n++] = dup;
+        return 0;
+}
+
+/* The notes of one batch, sent with one store call. */
+struct notes {
+        char **v;
+        int n;
+        int cap;
+};
+
+static int note_add(struct notes *ns, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Appends one note (at most TXN_NOTE_MAX bytes; names are bounded far below
+ * that by limits.h, so a longer one is a bug in the caller: BATON_EINVAL). */
+static int note_add(struct notes *ns, const char *fmt, ...)
+{
+        char buf[TXN_NOTE_MAX + 1];
+        va_list ap;
+        int len;
+
+        va_start(ap, fmt);
+        len = vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        if (len < 0 || (size_t)len >= sizeof(buf))
+                return BATON_EINVAL;
+        if (ns->n == ns->cap) {
+                int cap = ns->cap ? ns->cap * 2 : 8;
+                char **v = realloc(ns->v, (size_t)cap * sizeof(*v));
+                if (!v)
+                        return BATON_ENOMEM;
+                ns->v = v;
+                ns->cap = cap;
+        }
+        if (!(ns->v[ns->n] = strdup(buf)))
+                return BATON_ENOMEM;
+        ns->n++;
+        return 0;
+}
+
+/* The terminal ids, packed as many to a note as fit. */
+static int note_terminal(const struct txn_effects *fx, const char *origin, struct notes *ns)
+{
+        char ids[TXN_NOTE_MAX - 200];
+        size_t len = 0;
+        int rc = 0;
+
+        for (int i = 0; !rc && i < fx->terminal_n; i++) {
+                len += (size_t)snprintf(ids + len, sizeof(ids) - len, "%s%lld", len ? "," : "",
+                                        (long long)fx->terminal[i]);
+                if (len > sizeof(ids) - 24 || i == fx->terminal_n - 1) {
+                        rc = note_add(ns, "t\t%s\t%s", origin, ids);
+                        len = 0;
+                }
+        }
+        return rc;
+}
+
+int txn_notify(struct txn *tx)
+{
+        const struct txn_effects *fx = &tx->fx;
+        const char *origin = tx->origin ? tx->origin : "-";
+        struct notes ns = {0};
+        int rc = 0;
+
+        if (!tx->ops->shared)
+                return 0;
+        for (int i = 0; !rc && i < fx->ready_n; i++)
+                rc =
+                    note_add(&ns, "r\t%s\t%s\t%s", origin, fx->ready[i].tenant, fx->ready[i].queue);
+        if (!rc)
+                rc = note_terminal(fx, origin, &ns);
+        if (!rc && fx->deadline_ms)
+                rc = note_add(&ns, "d\t%s\t%lld", origin, (long long)fx->deadline_ms);
+        for (int i = 0; !rc && i < fx->keys_n; i++)
+                rc = note_add(&ns, "k\t%s\t%s", origin, fx->keys[i]);
+        if (!rc && ns.n)
+                rc = tx->ops->notify(tx->st, (const char *const *)ns.v, ns.n);
+        for (int i = 0; i < ns.n; i++)
+                free(ns.v[i]);
+        free(ns.v);
+        return rc;
+}
+
 void txn_effects_reset(struct txn_effects *fx)
 {
+        for (int i = 0; i < fx->keys_n; i++)
+                free(fx->keys[i]);
+        fx->keys_n = 0;
         for (int i = 0; i < fx->ready_n; i++)
                 qref_free(&fx->ready[i]);
         fx->ready_n = 0;
@@ -145,5 +255,6 @@ void txn_effects_free(struct txn_effects *fx)
         free(fx->terminal);
         free(fx->counts);
         free(fx->samples);
+        free(fx->keys);
         memset(fx, 0, sizeof(*fx));
 }

@@ -69,6 +69,9 @@ struct txn_effects {
         int terminal_n;
         int terminal_cap;
         int64_t deadline_ms; /* earliest new deadline; 0 = none */
+        char **keys;         /* ids of API keys created or changed (other nodes reload them) */
+        int keys_n;
+        int keys_cap;
 };
 
 struct tz_cache;
@@ -78,7 +81,8 @@ struct txn {
         const struct store_ops *ops;
         const struct clock *clock;
         const struct limits *limits;
-        int64_t now_ms; /* one wall-clock reading per batch */
+        int64_t now_ms;     /* one wall-clock reading per batch */
+        const char *origin; /* node id for notifications; NULL = "-" */
         struct txn_effects fx;
         /* Time zones loaded on this thread (common/tz.h), kept across batches
          * by the store thread that owns them; NULL: load each time. */
@@ -92,6 +96,19 @@ int txn_note_event(struct txn *tx, const char *tenant, const char *queue, int ev
 /* Records one duration sample (enum txn_obs); negative values are ignored. */
 int txn_note_sample(struct txn *tx, int kind, int64_t ms);
 void txn_note_deadline(struct txn *tx, int64_t at_ms);
+/* Records that API key id was created or changed, so every node reloads it. */
+int txn_note_key(struct txn *tx, const char *id);
+
+/* Notifications between nodes sharing a store (store_ops.notify), one line
+ * of tab-separated fields each, the second the sending node (tx->origin):
+ *   "r\t<node>\t<tenant>\t<queue>"  the queue gained ready jobs (wake its claims)
+ *   "t\t<node>\t<id>,<id>,..."       these jobs became terminal (wake job waiters)
+ *   "d\t<node>\t<unix ms>"           a new deadline (the leader arms its timer)
+ *   "k\t<node>\t<key id>"            an API key was created or changed (reload it)
+ * txn_notify sends the notes of tx's effects, before its commit (a shared
+ * store delivers them at commit); a no-op on a store only one process uses. */
+#define TXN_NOTE_MAX 7000
+int txn_notify(struct txn *tx);
 void txn_effects_reset(struct txn_effects *fx);
 struct txn_mark txn_effects_mark(const struct txn_effects *fx);
 /* Drops the counts and samples recorded after mark (an op rolled back). Ready

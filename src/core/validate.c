@@ -219,10 +219,10 @@ static int check_backoff(const struct limits *l, const char *prefix, struct back
 static int check_names(const struct limits *l, const char *prefix, const struct job *j,
                        struct verr *err)
 {
-        const char *keys[] = {"idempotency_key", "key", "request_id", "execution_id",
-                              "traceparent"};
-        const char *vals[] = {j->idempotency_key, j->key, j->request_id, j->execution_id,
-                              j->traceparent};
+        const char *keys[] = {"idempotency_key", "key",         "request_id",
+                              "execution_id",    "traceparent", "group"};
+        const char *vals[] = {j->idempotency_key, j->key,         j->request_id,
+                              j->execution_id,    j->traceparent, j->group};
         char f[128];
         int rc;
 
@@ -241,6 +241,12 @@ static int check_names(const struct limits *l, const char *prefix, const struct 
                         return rc;
         }
         return 0;
+}
+
+int validate_backoff(const struct limits *l, const char *prefix, struct backoff *b,
+                     struct verr *err)
+{
+        return check_backoff(l, prefix, b, err);
 }
 
 int validate_enqueue(const struct limits *l, const char *prefix, struct enqueue_req *req,

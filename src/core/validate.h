@@ -36,6 +36,10 @@ int validate_key(const struct limits *l, const char *field, const char *s, struc
 int validate_enqueue(const struct limits *l, const char *prefix, struct enqueue_req *req,
                      struct verr *err);
 /* lease_ms of a claim or an enqueue, and a heartbeat's extend_ms. */
+/* A backoff policy (fields under prefix "backoff."); fills base_ms and max_ms
+ * left 0 with the defaults, as for a job. */
+int validate_backoff(const struct limits *l, const char *prefix, struct backoff *b,
+                     struct verr *err);
 int validate_lease_ms(const struct limits *l, const char *field, int64_t v, struct verr *err);
 int validate_wait_ms(const struct limits *l, const char *field, int64_t v, struct verr *err);
 /* An absolute run_at, against the loop thread's now: at most delay_max_ms

@@ -40,5 +40,7 @@ int api_cron_registry_parse(const struct server *srv, json_t *doc, const char *t
 void api_job_json(struct jw *w, const struct job *j, bool with_lease);
 /* Writes a queue object. */
 void api_queue_json(struct jw *w, const struct queue_info *q, int64_t now_ms);
+/* The settings and counters members of a queue object (core/groups.h). */
+void api_queue_settings_json(struct jw *w, const struct queue_limits *q);
 
 #endif

@@ -25,6 +25,7 @@
 #include "baton/baton.h"
 #include "core/cron.h"
 #include "server/api_internal.h"
+#include "server/cluster.h"
 #include "server/config.h"
 #include "server/metrics.h"
 #include "server/sched.h"
@@ -69,6 +70,7 @@ struct cron_ctx {
         struct cron_apply_res res; /* C_APPLY */
         int64_t n_sched, n_due;    /* C_SCHED: the tenant's schedules, those due now */
         int64_t next_due_ms;       /* C_SCHED: the earliest cron due_at of the store */
+        struct leader_rec leader;  /* C_SCHED: the leader lease as stored */
 };
 
 static void ctx_free(struct cron_ctx *c)
@@ -110,6 +112,8 @@ static int sched_counts(struct txn *tx, struct cron_ctx *c)
         free(after);
         if (!rc)
                 rc = tx->ops->cron_next_due(tx->st, &c->next_due_ms);
+        if (!rc)
+                rc = tx->ops->leader_get(tx->st, &c->leader);
         return rc;
 }
 
@@ -231,6 +235,7 @@ static void sched_json(struct jw *w, const struct cron_info *ci)
         jw_kstr(w, "priority", s->job.priority >= 0 ? job_priority_name(s->job.priority) : NULL);
         jw_kint(w, "max_attempts", s->job.max_attempts);
         jw_kint(w, "lease_ms", s->job.lease_ms);
+        jw_kstr(w, "group", s->job.group);
         jw_key(w, "backoff");
         jw_obj_open(w);
         jw_kstr(w, "type", backoff_type_name(s->job.backoff.type));
@@ -275,40 +280,47 @@ static void keys_json(struct jw *w, const char *name, char **v, int n)
         jw_arr_close(w);
 }
 
-/* This node's id: host name and the port it serves. */
-static void node_id(const struct server *srv, char *out, size_t cap)
-{
-        char host[256];
-
-        if (gethostname(host, sizeof(host)) != 0)
-                snprintf(host, sizeof(host), "localhost");
-        host[sizeof(host) - 1] = '\0';
-        snprintf(out, cap, "%s:%d", host, srv->http ? http_port(srv->http) : srv->cfg->listen_port);
-}
-
-/* GET /v1/scheduler: the heartbeat of the next-deadline timer (sched.h) and
- * the caller's schedules. One node, always its own leader, until several
- * nodes arrive (epoch 1). */
+/* GET /v1/scheduler: leadership and the heartbeat (sched.h, the lease as
+ * stored, read in this request's transaction so every node answers alike)
+ * and the caller's schedules. */
 static void scheduler_json(struct jw *w, const struct cron_ctx *c)
 {
         struct server *srv = c->hr->srv;
+        const struct leader_rec *l = &c->leader;
+        int64_t now_ms = clock_wall_ms(srv->clock);
+        bool live = l->epoch > 0 && l->lease_until_ms > now_ms;
         struct sched_status st;
         uint64_t totals[3];
-        char node[300];
 
         sched_status(srv->sched, &st);
-        node_id(srv, node, sizeof(node));
-        jw_kstr(w, "node", node);
-        jw_kstr(w, "leader", node);
-        jw_kint(w, "epoch", 1);
-        jw_kstr(w, "role", "leader");
+        jw_kstr(w, "node", srv->node_id);
+        jw_kstr(w, "role", sched_role_name(st.role));
+        /* The holder of a live lease; null while nobody leads (a leader died
+         * and no node has taken over yet). */
+        jw_kstr(w, "leader", live ? l->node : NULL);
+        jw_kint(w, "epoch", l->epoch);
+        jw_ktime(w, "lease_until", l->lease_until_ms);
+        jw_ktime(w, "heartbeat_at", l->heartbeat_at_ms);
+        jw_kint(w, "heartbeat_age_ms",
+                l->heartbeat_at_ms && now_ms > l->heartbeat_at_ms ? now_ms - l->heartbeat_at_ms
+                                                                  : 0);
+        jw_kint(w, "lag_ms", l->lag_ms);
         jw_ktime(w, "last_tick_at", st.last_tick_ms);
-        jw_ktime(w, "heartbeat_at", st.last_tick_ms);
         jw_kint(w, "tick_lag_ms", st.last_lag_ms);
-        jw_kint(w, "lag_ms", st.last_lag_ms);
         jw_ktime(w, "next_deadline_at", st.armed_ms);
         jw_ktime(w, "next_due_at", c->next_due_ms);
         jw_kbool(w, "tick_running", st.busy);
+        jw_kint(w, "fenced", st.fenced);
+        /* Notifications from other nodes (cluster.h): "listening", or
+         * "reconnecting" while the listener is down; "none" on a store one
+         * process owns. */
+        if (srv->cluster) {
+                struct cluster_status cs;
+                cluster_status(srv->cluster, &cs);
+                jw_kstr(w, "notifications", cs.listening ? "listening" : "reconnecting");
+        } else {
+                jw_kstr(w, "notifications", "none");
+        }
         jw_kint(w, "schedules", c->n_sched);
         jw_kint(w, "due", c->n_due);
         /* Ticks not fired since this process started, by reason. */

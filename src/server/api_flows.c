@@ -106,6 +106,9 @@ static void create_done(struct exec_op *op)
                 snprintf(f, sizeof(f), "jobs[%d].depends_on[%d]", c->res.failed, c->res.bad_dep);
                 http_reply_error(c->hr, 400, "unknown_dependency", f,
                                  "%s is not a job of this tenant", f);
+        } else if (op->rc == BATON_EBUSY) {
+                http_reply_error(c->hr, 503, "queue_full", NULL,
+                                 "a queue of the flow is at its max_depth; nothing was enqueued");
         } else if (op->rc == BATON_ERANGE && c->res.failed >= 0) {
                 snprintf(f, sizeof(f), "jobs[%d].run_at", c->res.failed);
                 http_reply_error(c->hr, 400, "delay_ms_out_of_range", f,

@@ -168,6 +168,8 @@ void api_enqueue_req_free(struct enqueue_req *req);
  * (default cancel). */
 int api_dep_id(json_t *v, int64_t *out);
 int api_deps_check_array(json_t *v, const char *prefix, struct verr *e);
+/* The optional "backoff" object of obj into *b (type exponential when absent). */
+int api_backoff_parse(json_t *obj, const char *prefix, struct backoff *b, struct verr *e);
 int api_parent_policy_parse(json_t *obj, const char *prefix, int *out, struct verr *e);
 
 /* A settle request and the strings it points to, owned here. */

@@ -74,6 +74,11 @@ static void enqueue_reply_error(struct enqueue_ctx *c, int rc)
                 api_field(f, sizeof(f), prefix, "run_at");
                 http_reply_error(c->hr, 400, "delay_ms_out_of_range", f,
                                  "%s is further ahead than the delay limit", f);
+        } else if (rc == BATON_EBUSY) {
+                /* Nothing of the request was stored (a batch is one op). */
+                http_reply_error(c->hr, 503, "queue_full", prefix,
+                                 "queue %s is at its max_depth; nothing was enqueued",
+                                 c->reqs[c->failed >= 0 ? c->failed : 0].job.queue);
         } else if (rc == BATON_EIDEM) {
                 api_field(f, sizeof(f), prefix, "idempotency_key");
                 http_reply_error(c->hr, 409, "idempotency_conflict", f,

@@ -47,6 +47,7 @@ static void job_head(struct jw *w, const struct job *j)
         jw_kint(w, "lease_ms", j->lease_ms);
         jw_kstr(w, "idempotency_key", j->idempotency_key);
         jw_kstr(w, "key", j->key);
+        jw_kstr(w, "group", j->group);
         jw_kint(w, "version", j->version);
         jw_kstr(w, "request_id", j->request_id);
         jw_kstr(w, "execution_id", j->execution_id);
@@ -119,7 +120,52 @@ void api_queue_json(struct jw *w, const struct queue_info *q, int64_t now_ms)
                 jw_kraw(w, "oldest_ready_age_ms", "null");
         jw_ktime(w, "created_at", q->rec.created_at_ms);
         jw_ktime(w, "updated_at", q->rec.updated_at_ms);
+        api_queue_settings_json(w, &q->lim);
         jw_obj_close(w);
+}
+
+/* A limit: its value, or null when the queue has none. */
+static void limit_json(struct jw *w, const char *name, int64_t v)
+{
+        if (v > 0)
+                jw_kint(w, name, v);
+        else
+                jw_kraw(w, name, "null");
+}
+
+static void rate_json(struct jw *w, const char *name, int64_t max, int64_t per_ms)
+{
+        if (max <= 0) {
+                jw_kraw(w, name, "null");
+                return;
+        }
+        jw_key(w, name);
+        jw_obj_open(w);
+        jw_kint(w, "max", max);
+        jw_kint(w, "per_ms", per_ms);
+        jw_obj_close(w);
+}
+
+void api_queue_settings_json(struct jw *w, const struct queue_limits *q)
+{
+        limit_json(w, "concurrency", q->concurrency);
+        rate_json(w, "rate", q->rate_max, q->rate_per_ms);
+        limit_json(w, "max_depth", q->max_depth);
+        limit_json(w, "group_concurrency", q->group_concurrency);
+        rate_json(w, "group_rate", q->group_rate_max, q->group_rate_per_ms);
+        jw_key(w, "defaults");
+        jw_obj_open(w);
+        limit_json(w, "max_attempts", q->def_max_attempts);
+        if (q->def_backoff_set)
+                backoff_json(w, &q->def_backoff);
+        else
+                jw_kraw(w, "backoff", "null");
+        limit_json(w, "lease_ms", q->def_lease_ms);
+        jw_obj_close(w);
+        /* The counters the limits are checked against. */
+        jw_kint(w, "running", q->running);
+        jw_kint(w, "depth", q->depth);
+        jw_ktime(w, "settings_updated_at", q->updated_at_ms);
 }
 
 void api_job_page_json(struct jw *w, const struct job_vec *jv, int limit)

@@ -68,16 +68,21 @@ static int key_fn(struct txn *tx, struct exec_op *op)
         switch (c->kind) {
         case K_CREATE:
                 rc = keys_create(tx, &c->key);
-                return rc ? rc : api_audit_success(tx, c->hr, 201, c->key.id, c->detail);
+                rc = rc ? rc : api_audit_success(tx, c->hr, 201, c->key.id, c->detail);
+                break;
         case K_LIST:
                 return keys_query(tx, c->tenant, c->after, c->limit + 1, &c->rows, &c->n);
         case K_REVOKE:
                 rc = keys_revoke(tx, c->tenant, c->id, &c->key);
-                return rc ? rc : api_audit_success(tx, c->hr, 200, c->id, NULL);
+                rc = rc ? rc : api_audit_success(tx, c->hr, 200, c->id, NULL);
+                break;
         default:
                 rc = keys_rotate(tx, c->tenant, c->id, c->digest, c->grace_ms, &c->key);
-                return rc ? rc : api_audit_success(tx, c->hr, 200, c->id, c->detail);
+                rc = rc ? rc : api_audit_success(tx, c->hr, 200, c->id, c->detail);
+                break;
         }
+        /* Other nodes reload the key when this commits (txn_notify). */
+        return rc ? rc : txn_note_key(tx, c->key.id);
 }
 
 static void scopes_json(struct jw *w, uint32_t scopes)

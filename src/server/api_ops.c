@@ -8,8 +8,9 @@
  * reads every queue of every tenant known to the keyring (a tenant exists
  * once a key names it) in pages inside one op. The metrics are operator-level
  * (labelled by tenant), so the route is open on loopback only and otherwise
- * needs admin on tenant "default" (auth.c). Assumes one node
- * (it is always its own leader) until leadership arrives.
+ * needs admin on tenant "default" (auth.c). /readyz also names this node and
+ * its role (leader, follower, disconnected: sched.h); a follower is ready, it
+ * serves every request but the leader's duties.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,9 @@
 #include "baton/baton.h"
 #include "server/api_internal.h"
 #include "server/keyring.h"
+#include "server/config.h"
 #include "server/metrics.h"
+#include "server/sched.h"
 #include "server/waiters.h"
 
 /* Queues read per store call while gathering the metrics. */
@@ -47,13 +50,18 @@ static int ready_fn(struct txn *tx, struct exec_op *op)
 
 static void ready_reply(struct http_req *hr, int status, const char *state)
 {
+        struct sched_status ss;
         struct jw w;
 
+        sched_status(hr->srv->sched, &ss);
         jw_init(&w, http_out(hr->srv));
         jw_obj_open(&w);
         jw_kstr(&w, "status", state);
         jw_kstr(&w, "store", hr->srv->ops->name);
-        jw_kstr(&w, "role", "leader");
+        jw_kstr(&w, "node", hr->srv->node_id);
+        jw_kstr(&w, "role", sched_role_name(ss.role));
+        jw_kstr(&w, "leader", ss.seen.epoch ? ss.seen.node : NULL);
+        jw_kint(&w, "epoch", ss.seen.epoch);
         jw_obj_close(&w);
         api_reply_jw(hr, status, &w);
 }

@@ -264,9 +264,9 @@ static int take_str(json_t *obj, const char *prefix, const char *name, char **ds
 static int parse_strings(json_t *obj, const char *prefix, struct job *j, struct verr *e)
 {
         const char *names[] = {"queue",      "type",         "idempotency_key", "key",
-                               "request_id", "execution_id", "traceparent"};
+                               "request_id", "execution_id", "traceparent",     "group"};
         char **dsts[] = {&j->queue,      &j->type,         &j->idempotency_key, &j->key,
-                         &j->request_id, &j->execution_id, &j->traceparent};
+                         &j->request_id, &j->execution_id, &j->traceparent,     &j->group};
         char f[128];
         int rc;
 
@@ -308,7 +308,7 @@ static int parse_choices(json_t *obj, const char *prefix, struct enqueue_req *re
         return 0;
 }
 
-static int parse_backoff(json_t *obj, const char *prefix, struct backoff *b, struct verr *e)
+int api_backoff_parse(json_t *obj, const char *prefix, struct backoff *b, struct verr *e)
 {
         json_t *v = json_object_get(obj, "backoff");
         const char *type;
@@ -359,6 +359,12 @@ static int parse_numbers(const struct limits *l, json_t *obj, const char *prefix
                                 "%s must be between 1 and %d", f, l->max_attempts_max);
         }
         req->job.max_attempts = (int)max_attempts;
+        /* What the request leaves out, the queue's defaults may decide. */
+        req->dflt_max_attempts = !has_max;
+        req->dflt_lease = !has_lease;
+        req->dflt_backoff =
+            !json_object_get(obj, "backoff") || json_is_null(json_object_get(obj, "backoff"));
+        req->check_depth = true;
         api_field(f, sizeof(f), prefix, "lease_ms");
         if (has_lease)
                 return validate_lease_ms(l, f, req->job.lease_ms, e);
@@ -482,7 +488,7 @@ int api_enqueue_parse(const struct limits *l, json_t *obj, const char *prefix, c
         if (!rc)
                 rc = parse_numbers(l, obj, prefix, req, e);
         if (!rc)
-                rc = parse_backoff(obj, prefix, &req->job.backoff, e);
+                rc = api_backoff_parse(obj, prefix, &req->job.backoff, e);
         if (!rc)
                 rc = parse_run_at(l, obj, prefix, now_ms, req, e);
         if (!rc && !req->job.request_id && request_id && *request_id &&

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "baton/baton.h"
+#include "core/groups.h"
 #include "server/api_internal.h"
 
 enum queue_op_kind { Q_LIST, Q_GET, Q_PATCH, Q_DEAD_LIST, Q_DEAD_REPLAY, Q_DEAD_PURGE };
@@ -23,7 +24,8 @@ struct queue_ctx {
         struct http_req *hr;
         int kind;          /* enum queue_op_kind */
         const char *queue; /* path parameter, owned by hr (alive until the answer) */
-        bool paused;
+        struct queue_update upd;
+        char *detail; /* PATCH: the settings changed, as JSON text for the audit row */
         /* Lists. */
         const char *after; /* queue name cursor, owned by hr */
         int limit;
@@ -50,6 +52,7 @@ static void queue_ctx_free(struct queue_ctx *c)
         queue_info_free(&c->info);
         job_vec_free(&c->jobs);
         free(c->ids);
+        free(c->detail);
         free(c);
 }
 
@@ -59,8 +62,8 @@ static int queue_audit(struct txn *tx, const struct queue_ctx *c)
         char detail[96];
 
         if (c->kind == Q_PATCH)
-                snprintf(detail, sizeof(detail), "{\"paused\":%s}", c->paused ? "true" : "false");
-        else if (c->kind == Q_DEAD_REPLAY && c->all)
+                return api_audit_success(tx, c->hr, 200, c->queue, c->detail);
+        if (c->kind == Q_DEAD_REPLAY && c->all)
                 snprintf(detail, sizeof(detail), "{\"all\":true,\"replayed\":%d}", c->count);
         else if (c->kind == Q_DEAD_REPLAY)
                 snprintf(detail, sizeof(detail), "{\"ids\":%d,\"replayed\":%d}", c->ids_n,
@@ -91,7 +94,7 @@ static int queue_apply(struct txn *tx, struct queue_ctx *c)
         case Q_GET:
                 return queue_read(tx, tenant, c->queue, &c->info);
         case Q_PATCH:
-                return queue_set_paused(tx, tenant, c->queue, c->paused, &c->info);
+                return queue_update(tx, tenant, c->queue, &c->upd, &c->info);
         case Q_DEAD_LIST:
                 return job_query(tx, &c->f, &c->jobs);
         case Q_DEAD_REPLAY:
@@ -220,25 +223,128 @@ void api_queues_get(struct http_req *hr)
                 queue_submit(c, 0, NULL);
 }
 
+/* ---- PATCH: settings ---- */
+
+/* A non-negative integer setting in [0, max] (null means 0: no limit). */
+static int patch_int(json_t *v, const char *name, int64_t min, int64_t max, int64_t *out,
+                     struct verr *e)
+{
+        if (json_is_null(v)) {
+                *out = 0;
+                return 0;
+        }
+        if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+                return verr_set(e, BATON_ERANGE, 400, "setting_out_of_range", name,
+                                "%s must be null or an integer between %lld and %lld", name,
+                                (long long)min, (long long)max);
+        *out = json_integer_value(v);
+        return 0;
+}
+
+/* {"max": n, "per_ms": ms} or null (no limit). */
+static int patch_rate(json_t *v, const char *name, int64_t max_max, int64_t *max, int64_t *per,
+                      struct verr *e)
+{
+        char f[64];
+        int rc;
+
+        *max = *per = 0;
+        if (json_is_null(v))
+                return 0;
+        if (!json_is_object(v) || json_object_size(v) != 2 || !json_object_get(v, "max") ||
+            !json_object_get(v, "per_ms"))
+                return verr_set(e, BATON_EINVAL, 400, "invalid_field", name,
+                                "%s must be null or {\"max\": n, \"per_ms\": ms}", name);
+        snprintf(f, sizeof(f), "%s.max", name);
+        rc = patch_int(json_object_get(v, "max"), f, 1, max_max, max, e);
+        snprintf(f, sizeof(f), "%s.per_ms", name);
+        if (!rc)
+                rc = patch_int(json_object_get(v, "per_ms"), f, 1, QLIM_PER_MS_MAX, per, e);
+        if (!rc && (*max == 0 || *per == 0))
+                rc = verr_set(e, BATON_EINVAL, 400, "invalid_field", name,
+                              "%s.max and %s.per_ms must not be null", name, name);
+        return rc;
+}
+
+static int patch_backoff(const struct limits *l, json_t *body, struct queue_limits *s,
+                         struct verr *e)
+{
+        json_t *v = json_object_get(body, "backoff");
+        int rc;
+
+        s->def_backoff_set = !json_is_null(v);
+        if (!s->def_backoff_set)
+                return 0;
+        rc = api_backoff_parse(body, "", &s->def_backoff, e);
+        return rc ? rc : validate_backoff(l, "", &s->def_backoff, e);
+}
+
+/* One member of the PATCH body into c->upd; unknown members are refused so
+ * that a misspelt setting is not silently ignored. */
+static int patch_member(const struct limits *l, json_t *body, const char *k, json_t *v,
+                        struct queue_update *u, struct verr *e)
+{
+        struct queue_limits *s = &u->set;
+
+        if (strcmp(k, "paused") == 0) {
+                u->mask |= QS_PAUSED;
+                u->paused = json_is_true(v);
+                return json_is_boolean(v) ? 0
+                                          : verr_set(e, BATON_EINVAL, 400, "invalid_field", k,
+                                                     "paused must be true or false");
+        }
+        if (strcmp(k, "concurrency") == 0 && (u->mask |= QS_CONCURRENCY))
+                return patch_int(v, k, 1, QLIM_CONCURRENCY_MAX, &s->concurrency, e);
+        if (strcmp(k, "rate") == 0 && (u->mask |= QS_RATE))
+                return patch_rate(v, k, QLIM_RATE_MAX, &s->rate_max, &s->rate_per_ms, e);
+        if (strcmp(k, "max_depth") == 0 && (u->mask |= QS_MAX_DEPTH))
+                return patch_int(v, k, 1, QLIM_DEPTH_MAX, &s->max_depth, e);
+        if (strcmp(k, "group_concurrency") == 0 && (u->mask |= QS_GROUP_CONCURRENCY))
+                return patch_int(v, k, 1, QLIM_CONCURRENCY_MAX, &s->group_concurrency, e);
+        if (strcmp(k, "group_rate") == 0 && (u->mask |= QS_GROUP_RATE))
+                return patch_rate(v, k, QLIM_GROUP_RATE_MAX, &s->group_rate_max,
+                                  &s->group_rate_per_ms, e);
+        if (strcmp(k, "max_attempts") == 0 && (u->mask |= QS_MAX_ATTEMPTS))
+                return patch_int(v, k, 1, l->max_attempts_max, &s->def_max_attempts, e);
+        if (strcmp(k, "lease_ms") == 0 && (u->mask |= QS_LEASE))
+                return patch_int(v, k, l->lease_min_ms, l->lease_max_ms, &s->def_lease_ms, e);
+        if (strcmp(k, "backoff") == 0 && (u->mask |= QS_BACKOFF))
+                return patch_backoff(l, body, s, e);
+        return verr_set(e, BATON_EINVAL, 400, "unknown_field", k,
+                        "%s is not a queue setting (paused, concurrency, rate, max_depth,"
+                        " group_concurrency, group_rate, max_attempts, backoff, lease_ms)",
+                        k);
+}
+
+static int patch_parse(struct http_req *hr, struct queue_ctx *c, struct verr *e)
+{
+        const char *k;
+        json_t *v;
+        int rc = 0;
+
+        if (!json_is_object(hr->body) || json_object_size(hr->body) == 0)
+                return verr_set(e, BATON_EINVAL, 400, "missing_field", "",
+                                "give at least one setting to change");
+        json_object_foreach(hr->body, k, v)
+        {
+                rc = patch_member(hr->srv->limits, hr->body, k, v, &c->upd, e);
+                if (rc)
+                        return rc;
+        }
+        /* The audit row records the settings as asked (no secrets in them). */
+        c->detail = json_dumps(hr->body, JSON_COMPACT | JSON_SORT_KEYS);
+        if (!c->detail)
+                return verr_set(e, BATON_ENOMEM, 500, "internal", NULL, "out of memory");
+        return 0;
+}
+
 void api_queues_patch(struct http_req *hr)
 {
         struct queue_ctx *c = queue_ctx_new(hr, Q_PATCH, true);
-        json_t *v;
         struct verr e;
-        int rc = 0;
 
-        if (!c)
-                return;
-        v = json_object_get(hr->body, "paused");
-        if (!v || json_is_null(v))
-                rc = verr_set(&e, BATON_EINVAL, 400, "missing_field", "paused",
-                              "paused is required");
-        else if (!json_is_boolean(v))
-                rc = verr_set(&e, BATON_EINVAL, 400, "invalid_field", "paused",
-                              "paused must be true or false");
-        else
-                c->paused = json_is_true(v);
-        queue_submit(c, rc, &e);
+        if (c)
+                queue_submit(c, patch_parse(hr, c, &e), &e);
 }
 
 void api_queues_dead_list(struct http_req *hr)

@@ -23,8 +23,9 @@
 /* Members of a PUT body that are the job template, handed to the enqueue
  * parser; the others it knows (run_at, key, idempotency_key...) do not apply
  * to timers and are refused. */
-static const char *const template_fields[] = {"queue",        "type",    "payload",  "priority",
-                                              "max_attempts", "backoff", "lease_ms", "delay_ms"};
+static const char *const template_fields[] = {"queue",    "type",         "payload",
+                                              "priority", "max_attempts", "backoff",
+                                              "lease_ms", "delay_ms",     "group"};
 static const char *const refused_fields[] = {"run_at", "key", "idempotency_key", "on_key"};
 
 enum timer_op_kind { TIMER_OP_PUT, TIMER_OP_GET, TIMER_OP_DELETE, TIMER_OP_LIST };
@@ -75,6 +76,7 @@ static void timer_members(struct jw *w, const struct timer_rec *t)
         jw_kint(w, "max_ms", t->backoff.max_ms);
         jw_obj_close(w);
         jw_kint(w, "lease_ms", t->lease_ms);
+        jw_kstr(w, "group", t->group);
         /* The job of the latest firing (of this or an earlier version). */
         if (t->job_id) {
                 api_id_format(t->job_id, id);
@@ -265,7 +267,8 @@ static int parse_template(struct http_req *hr, int64_t now_ms, struct timer_put_
         p->t.type = j->type;
         p->t.payload = j->payload;
         p->t.request_id = j->request_id;
-        j->tenant = j->queue = j->type = j->payload = j->request_id = NULL;
+        p->t.group = j->group;
+        j->tenant = j->queue = j->type = j->payload = j->request_id = j->group = NULL;
         p->t.priority = j->priority;
         p->t.max_attempts = j->max_attempts;
         p->t.backoff = j->backoff;

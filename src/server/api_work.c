@@ -46,6 +46,7 @@ struct claim_ctx {
         struct job_vec out;
         struct waiter w;
         int64_t deadline_ns;
+        int64_t retry_at_ms; /* a full rate window rolls then (wall ms); 0 = none */
         bool closed;
         bool watching;
 };
@@ -90,7 +91,11 @@ static void claim_on_close(struct http_req *hr, void *arg)
         waiter_wake(&c->w, WAKE_CLOSED);
 }
 
-/* Parks an empty claim on its queue. Returns false when it should answer now. */
+/* Parks an empty claim on its queue. Returns false when it should answer now.
+ * A claim held back by a full rate window also wakes when the window rolls
+ * (its timer is armed for that instant; claim_wake then claims again), and
+ * one held back by a concurrency limit is woken by the settle that frees a
+ * slot, like any other change of the queue. */
 static bool claim_park(struct claim_ctx *c)
 {
         struct server *srv = c->hr->srv;
@@ -98,6 +103,13 @@ static bool claim_park(struct claim_ctx *c)
 
         if (c->closed || srv->stopping || left <= 0)
                 return false;
+        if (c->retry_at_ms > 0) {
+                int64_t roll = c->retry_at_ms - clock_wall_ms(srv->clock);
+                if (roll < 1)
+                        roll = 1;
+                if (roll < left)
+                        left = roll;
+        }
         if (waiter_park_queue(srv->waiters, &c->w, c->req.tenant, c->queue, left) != 0)
                 return false;
         if (!c->watching) {
@@ -137,6 +149,10 @@ static void claim_wake(struct waiter *w, int why)
                 claim_free(c);
                 return;
         }
+        /* A timer armed for a rate window's roll, with time left: claim again. */
+        if (why == WAKE_TIMEOUT && c->retry_at_ms > 0 && !c->hr->srv->stopping &&
+            api_remaining_ms(c->hr->srv, c->deadline_ns) > 0)
+                why = WAKE_CHANGED;
         /* Out of time or stopping: answer empty without claiming, so nothing is
          * leased by a request that is being wound up. */
         if (why != WAKE_CHANGED || c->hr->srv->stopping) {
@@ -183,7 +199,8 @@ static int claim_parse(struct http_req *hr, struct claim_ctx *c, int64_t *wait_m
                                     .queue = c->queue,
                                     .worker = c->worker,
                                     .max = (int)max,
-                                    .lease_ms = lease_ms};
+                                    .lease_ms = lease_ms,
+                                    .retry_at_ms = &c->retry_at_ms};
         return 0;
 }
 

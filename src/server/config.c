@@ -166,6 +166,39 @@ static int parse_listen(struct config *c, const char *s)
 }
 
 static int apply_auth_num(struct config *c, const char *name, const char *val);
+
+/* A node id is 1-128 characters of [A-Za-z0-9._:-], so it reads well in logs
+ * and JSON and needs no quoting anywhere. */
+bool config_node_id_valid(const char *s)
+{
+        size_t n = strlen(s);
+
+        if (n == 0 || n > CONFIG_NODE_MAX)
+                return false;
+        for (; *s; s++)
+                if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+                      (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == ':' || *s == '-'))
+                        return false;
+        return true;
+}
+
+/* --node-id and --leader-ttl-ms. Returns as apply does. */
+static int apply_cluster(struct config *c, const char *name, const char *val)
+{
+        int64_t v;
+
+        if (strcmp(name, "node-id") == 0) {
+                if (!config_node_id_valid(val))
+                        return -1;
+                snprintf(c->node_id, sizeof(c->node_id), "%s", val);
+                return 0;
+        }
+        if (parse_i64(val, CONFIG_LEADER_TTL_MIN_MS, CONFIG_LEADER_TTL_MAX_MS, &v))
+                return -1;
+        c->leader_ttl_ms = v;
+        return 0;
+}
+
 static int apply_limit(struct config *c, const char *name, const char *val);
 
 /* Applies one named setting; name has no leading dashes. Returns 0, -1 for a
@@ -182,12 +215,22 @@ static int apply(struct config *c, const char *name, const char *val)
                 snprintf(c->data_dir, sizeof(c->data_dir), "%s", val);
                 return 0;
         }
+        if (strcmp(name, "store") == 0) {
+                bool pg =
+                    strncmp(val, "postgres://", 11) == 0 || strncmp(val, "postgresql://", 13) == 0;
+                if ((!pg && strcmp(val, "sqlite") != 0) || strlen(val) >= sizeof(c->store))
+                        return -1;
+                snprintf(c->store, sizeof(c->store), "%s", val);
+                return 0;
+        }
         if (strcmp(name, "cron-file") == 0) {
                 if (!*val || strlen(val) >= sizeof(c->cron_file))
                         return -1;
                 snprintf(c->cron_file, sizeof(c->cron_file), "%s", val);
                 return 0;
         }
+        if (strcmp(name, "node-id") == 0 || strcmp(name, "leader-ttl-ms") == 0)
+                return apply_cluster(c, name, val);
         if (strcmp(name, "sync") == 0) {
                 if (strcmp(val, "full") != 0 && strcmp(val, "normal") != 0)
                         return -1;
@@ -268,6 +311,7 @@ static int apply_limit(struct config *c, const char *name, const char *val)
 
 static const char *const plain_settings[] = {"listen",
                                              "data",
+                                             "store",
                                              "sync",
                                              "log-level",
                                              "shutdown-timeout-ms",
@@ -276,7 +320,9 @@ static const char *const plain_settings[] = {"listen",
                                              "rate-limit-per-ms",
                                              "cron-run-max-per-hour",
                                              "cron-min-interval-ms",
-                                             "cron-file"};
+                                             "cron-file",
+                                             "node-id",
+                                             "leader-ttl-ms"};
 
 static int load_env(struct config *c, FILE *err)
 {
@@ -316,6 +362,9 @@ static void usage(FILE *f)
         fprintf(f, "  --listen HOST:PORT     address to serve HTTP on (BATON_LISTEN)\n"
                    "                         default 127.0.0.1:7700; port 0 picks a free one\n"
                    "  --data DIR             data directory (BATON_DATA), default ./baton-data\n"
+                   "  --store sqlite|URI     the store (BATON_STORE): sqlite (default, in the\n"
+                   "                         data directory) or a PostgreSQL URI\n"
+                   "                         postgres://user@host:port/db (shared by nodes)\n"
                    "  --sync full|normal     durability (BATON_SYNC), default full: fsync at\n"
                    "                         every commit. normal: fsync at checkpoints only;\n"
                    "                         a power loss may lose the last commits, a crash\n"
@@ -345,6 +394,14 @@ static void usage(FILE *f)
                 "                         refuses to start (exit 2) when it is invalid\n",
                 CONFIG_RATE_MAX_DEFAULT, CONFIG_RATE_PER_MS_DEFAULT,
                 CONFIG_CRON_RUN_PER_HOUR_DEFAULT, CONFIG_CRON_MIN_INTERVAL_DEFAULT_MS);
+        fprintf(
+            f,
+            "\nseveral nodes (docs/operations.md, \"Several nodes\"):\n"
+            "  --node-id ID           this node's name, 1-128 of [A-Za-z0-9._:-] (BATON_NODE_ID),\n"
+            "                         default <host name>-<pid>\n"
+            "  --leader-ttl-ms N      leader lease length, renewed every second\n"
+            "                         (BATON_LEADER_TTL_MS), default %d, allowed %d ... %d\n",
+            CONFIG_LEADER_TTL_DEFAULT_MS, CONFIG_LEADER_TTL_MIN_MS, CONFIG_LEADER_TTL_MAX_MS);
         fprintf(f, "\nlimits (docs/api.md, \"Limits and their errors\"):\n");
         for (size_t i = 0; i < sizeof(limit_opts) / sizeof(limit_opts[0]); i++) {
                 const struct num_opt *o = &limit_opts[i];
@@ -469,6 +526,11 @@ bad:
         return CONFIG_EXIT;
 }
 
+bool config_store_is_postgres(const struct config *c)
+{
+        return strncmp(c->store, "postgres", 8) == 0;
+}
+
 int config_load(struct config *c, int argc, char **argv, FILE *out, FILE *err, int *exit_code)
 {
         int rc;
@@ -484,6 +546,7 @@ int config_load(struct config *c, int argc, char **argv, FILE *out, FILE *err, i
         c->rate_limit_per_ms = CONFIG_RATE_PER_MS_DEFAULT;
         c->cron_run_max_per_hour = CONFIG_CRON_RUN_PER_HOUR_DEFAULT;
         c->cron_min_interval_ms = CONFIG_CRON_MIN_INTERVAL_DEFAULT_MS;
+        c->leader_ttl_ms = CONFIG_LEADER_TTL_DEFAULT_MS;
         limits_default(&c->limits);
         *exit_code = 0;
 

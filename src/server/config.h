@@ -15,11 +15,16 @@
 
 #define CONFIG_HOST_MAX 256
 #define CONFIG_PATH_MAX 4096
+#define CONFIG_NODE_MAX 128 /* = STORE_NODE_MAX */
 
 struct config {
         char listen_host[CONFIG_HOST_MAX];
         int listen_port; /* 0 = any free port (the chosen one is printed) */
         char data_dir[CONFIG_PATH_MAX];
+        /* --store: "" or "sqlite" = the embedded SQLite store in data_dir (the
+         * default); a postgres:// or postgresql:// URI = PostgreSQL (the data
+         * directory then holds only admin.key). */
+        char store[CONFIG_PATH_MAX];
         bool sync_full; /* fsync at every commit; false = --sync normal */
         int log_level;  /* enum log_level */
         int64_t shutdown_timeout_ms;
@@ -39,8 +44,18 @@ struct config {
         /* --cron-file: a cron registry document applied at start for tenant
          * "default" ("" = none). */
         char cron_file[CONFIG_PATH_MAX];
+        /* --node-id: this node's name among those sharing a store (leader
+         * lease, GET /v1/scheduler); "" = the one kept in <data>/node-id,
+         * made at the first start as "<host name>-<8 hex>" (server.c). */
+        char node_id[CONFIG_NODE_MAX + 1];
+        /* --leader-ttl-ms: how long a leader lease lasts without renewal (it is
+         * renewed every second), so the longest a dead leader's duties wait. */
+        int64_t leader_ttl_ms;
         struct limits limits;
 };
+
+/* True if the configured store is PostgreSQL. */
+bool config_store_is_postgres(const struct config *c);
 
 /* What config_load asks the caller to do. */
 enum config_action { CONFIG_RUN = 0, CONFIG_EXIT = 1 };
@@ -51,6 +66,9 @@ enum config_action { CONFIG_RUN = 0, CONFIG_EXIT = 1 };
 #define CONFIG_RATE_PER_MS_MAX 86400000LL
 #define CONFIG_CRON_RUN_PER_HOUR_DEFAULT 10
 #define CONFIG_CRON_MIN_INTERVAL_DEFAULT_MS 60000
+#define CONFIG_LEADER_TTL_DEFAULT_MS 5000
+#define CONFIG_LEADER_TTL_MIN_MS 2000
+#define CONFIG_LEADER_TTL_MAX_MS 600000
 
 /* Fills c from defaults, then the environment, then argv. Messages for --help
  * and --version go to out, errors to err. Returns CONFIG_RUN, or CONFIG_EXIT
@@ -58,5 +76,8 @@ enum config_action { CONFIG_RUN = 0, CONFIG_EXIT = 1 };
  * value, or --insecure-no-auth on a non-loopback address). --routes returns
  * CONFIG_RUN with print_routes set. */
 int config_load(struct config *c, int argc, char **argv, FILE *out, FILE *err, int *exit_code);
+
+/* True when s is a valid node id: 1-128 of [A-Za-z0-9._:-]. */
+bool config_node_id_valid(const char *s);
 
 #endif

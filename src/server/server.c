@@ -33,9 +33,11 @@
 
 #include "baton/baton.h"
 #include "common/log.h"
+#include "common/rand.h"
 #include "core/cron.h"
 #include "core/keys.h"
 #include "server/api.h"
+#include "server/cluster.h"
 #include "server/config.h"
 #include "server/http.h"
 #include "server/keyring.h"
@@ -130,11 +132,67 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         log_info("server", "signal %d: stopping (waiting up to %lld ms for open requests)",
                  (int)sig, (long long)srv->cfg->shutdown_timeout_ms);
         srv->stopping = true;
+        /* Another node takes the duties over at once (sched_busy holds the
+         * drain until the release has committed). */
+        sched_release(srv->sched);
         http_stop_accepting(srv->http);
         waiters_wake_all(srv->waiters);
         rt->drain_deadline_ns =
             clock_mono_ns(srv->clock) + srv->cfg->shutdown_timeout_ms * 1000000LL;
         event_add(rt->drain, &tv);
+}
+
+/* This node's id: --node-id, else the one kept in <data>/node-id, else a new
+ * one ("<host name>-<8 hex>") written there, so a restarted node keeps its
+ * name and takes its leader lease back at once instead of waiting for it to
+ * lapse. */
+static int resolve_node_id(struct server *srv)
+{
+        const struct config *cfg = srv->cfg;
+        char path[CONFIG_PATH_MAX + 16], host[64] = "", token[RAND_TOKEN_LEN + 1], line[160];
+        FILE *f;
+        int fd;
+
+        if (cfg->node_id[0]) {
+                snprintf(srv->node_id, sizeof(srv->node_id), "%s", cfg->node_id);
+                return 0;
+        }
+        snprintf(path, sizeof(path), "%s/node-id", cfg->data_dir);
+        f = fopen(path, "r");
+        if (f) {
+                bool ok = fgets(line, sizeof(line), f) != NULL;
+                fclose(f);
+                line[strcspn(line, "\n")] = 0;
+                if (!ok || !config_node_id_valid(line)) {
+                        log_error("server",
+                                  "%s does not hold a valid node id (1-128 of "
+                                  "[A-Za-z0-9._:-]); fix or remove it, or pass --node-id",
+                                  path);
+                        return BATON_EINVAL;
+                }
+                memcpy(srv->node_id, line, strlen(line) + 1); /* valid: at most 128 */
+                return 0;
+        }
+        if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
+                snprintf(host, sizeof(host), "node");
+        host[sizeof(host) - 1] = 0;
+        host[strcspn(host, ".")] = 0;
+        for (char *p = host; *p; p++)
+                if (!config_node_id_valid((char[]){*p, 0}))
+                        *p = '-';
+        if (rand_token(token) != 0)
+                return BATON_EIO;
+        snprintf(srv->node_id, sizeof(srv->node_id), "%s-%.8s", host, token);
+        fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+        if (fd < 0 || dprintf(fd, "%s\n", srv->node_id) < 0 || fsync(fd) != 0) {
+                log_error("server", "cannot write %s: %s", path, strerror(errno));
+                if (fd >= 0)
+                        close(fd);
+                return BATON_EIO;
+        }
+        close(fd);
+        log_info("server", "node id %s (kept in %s)", srv->node_id, path);
+        return 0;
 }
 
 static int open_store(struct server *srv)
@@ -149,11 +207,39 @@ static int open_store(struct server *srv)
                 return BATON_EIO;
         }
         srv->ops = &store_sqlite_ops;
+        if (config_store_is_postgres(cfg)) {
+#ifdef BATON_HAVE_POSTGRES
+                srv->ops = &store_postgres_ops;
+                so.uri = cfg->store;
+#else
+                log_error("server", "this batond was built without PostgreSQL support");
+                return BATON_EINVAL;
+#endif
+        }
+        srv->store_opts = so;
+        rc = resolve_node_id(srv);
+        if (rc)
+                return rc;
         rc = srv->ops->open(&so, &srv->st);
         if (rc)
-                log_error("server", "cannot open the store in %s: %s", cfg->data_dir,
-                          baton_strerror(rc));
+                log_error("server", "cannot open the %s store%s%s: %s", srv->ops->name,
+                          so.uri == cfg->data_dir ? " in " : "",
+                          so.uri == cfg->data_dir ? cfg->data_dir : "", baton_strerror(rc));
         return rc;
+}
+
+/* Writes uri into out with the password (user:PASSWORD@) masked, for logs. */
+static void redact_uri(const char *uri, char *out, size_t cap)
+{
+        const char *scheme = strstr(uri, "://");
+        const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+        const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
+
+        if (!at || !colon || colon > at) {
+                snprintf(out, cap, "%s", uri);
+                return;
+        }
+        snprintf(out, cap, "%.*s:***%s", (int)(colon - uri), uri, at);
 }
 
 static void key_path(const struct config *cfg, const char *suffix, char *out, size_t cap)
@@ -276,7 +362,7 @@ static int start_parts(struct server_rt *rt)
 {
         struct server *srv = &rt->srv;
         const struct config *cfg = srv->cfg;
-        struct exec_hooks hooks = {on_effects, on_batch, srv};
+        struct exec_hooks hooks = {on_effects, on_batch, srv, srv->node_id};
         int rc;
 
         rc = start_keys(rt);
@@ -293,6 +379,8 @@ static int start_parts(struct server_rt *rt)
                 rc = http_start(srv, cfg->listen_host, cfg->listen_port, &srv->http);
         if (!rc)
                 rc = sched_start(srv, &srv->sched);
+        if (!rc)
+                rc = cluster_start(srv, &srv->cluster);
         if (rc)
                 return rc;
         rt->sigterm = evsignal_new(srv->base, SIGTERM, on_signal, rt);
@@ -346,8 +434,17 @@ static void announce(struct server_rt *rt)
         int port = http_port(srv->http);
 
         printf("batond %s listening on http://%s:%d\n", BATOND_VERSION, cfg->listen_host, port);
-        printf("  data:  %s (sqlite, synchronous=%s)\n", cfg->data_dir,
-               cfg->sync_full ? "full" : "normal");
+        if (config_store_is_postgres(cfg)) {
+                char uri[CONFIG_PATH_MAX];
+
+                redact_uri(cfg->store, uri, sizeof(uri));
+                printf("  store: %s (postgres, synchronous_commit=%s)\n", uri,
+                       cfg->sync_full ? "on" : "off");
+                printf("  data:  %s (admin key only)\n", cfg->data_dir);
+        } else {
+                printf("  data:  %s (sqlite, synchronous=%s)\n", cfg->data_dir,
+                       cfg->sync_full ? "full" : "normal");
+        }
         announce_auth(rt);
         printf("  try:   curl -s http://%s:%d/healthz\n", cfg->listen_host, port);
         fflush(stdout);
@@ -367,6 +464,8 @@ static void stop_parts(struct server_rt *rt)
                 event_free(rt->sigint);
         if (rt->drain)
                 event_free(rt->drain);
+        cluster_free(srv->cluster);
+        srv->cluster = NULL;
         sched_free(srv->sched);
         srv->sched = NULL;
         if (srv->http)

@@ -35,6 +35,7 @@ struct waiters;
 struct sched;
 struct metrics;
 struct keyring;
+struct cluster;
 
 struct server {
         struct event_base *base;
@@ -43,12 +44,15 @@ struct server {
         const struct clock *clock;
         struct store *st;
         const struct store_ops *ops;
-        struct exec *exec; /* NULL once exec_stop has run */
+        struct store_opts store_opts; /* what the store was opened with (listeners reuse it) */
+        struct exec *exec;            /* NULL once exec_stop has run */
         struct http *http;
         struct waiters *waiters;
         struct sched *sched;
         struct metrics *metrics;
         struct keyring *keyring; /* every API key (keyring.h) */
+        struct cluster *cluster; /* notifications from other nodes; NULL on one node */
+        char node_id[129];       /* --node-id, or the one kept in <data>/node-id */
         bool stopping;           /* SIGTERM/SIGINT seen: answer, do not start new work */
 };
 

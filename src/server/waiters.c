@@ -199,14 +199,14 @@ void waiters_wake_job(struct waiters *ws, int64_t job_id)
         wake_matching(job_bucket(ws, job_id), NULL, NULL, job_id);
 }
 
-static void wake_bucket_all(struct bucket *b, int bound)
+static void wake_bucket_all(struct bucket *b, int bound, int why)
 {
         struct waiter *w;
 
         /* Each wake unlinks the head. Handlers do not park again while the
          * server stops, but the loop is bounded by the count regardless. */
         while (bound-- > 0 && (w = b->head))
-                waiter_wake(w, WAKE_SHUTDOWN);
+                waiter_wake(w, why);
 }
 
 void waiters_wake_all(struct waiters *ws)
@@ -214,8 +214,31 @@ void waiters_wake_all(struct waiters *ws)
         int bound = ws->count;
 
         for (int i = 0; i < WAITERS_BUCKETS; i++) {
-                wake_bucket_all(&ws->queues[i], bound);
-                wake_bucket_all(&ws->jobs[i], bound);
+                wake_bucket_all(&ws->queues[i], bound, WAKE_SHUTDOWN);
+                wake_bucket_all(&ws->jobs[i], bound, WAKE_SHUTDOWN);
+        }
+}
+
+void waiters_recheck_all(struct waiters *ws)
+{
+        struct bucket mine = {0};
+        struct waiter *w;
+
+        /* A woken waiter re-reads and usually parks again, possibly in the
+         * bucket being walked: move every waiter out first, then wake each
+         * once (as wake_matching does). */
+        for (int i = 0; i < WAITERS_BUCKETS; i++) {
+                struct bucket *bs[2] = {&ws->queues[i], &ws->jobs[i]};
+                for (int k = 0; k < 2; k++)
+                        while ((w = bs[k]->head)) {
+                                bucket_remove(bs[k], w);
+                                bucket_append(&mine, w);
+                        }
+        }
+        while ((w = mine.head)) {
+                bucket_remove(&mine, w);
+                bucket_append(bucket_of(w), w);
+                waiter_wake(w, WAKE_CHANGED);
         }
 }
 

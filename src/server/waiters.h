@@ -64,6 +64,9 @@ void waiters_wake_queue(struct waiters *ws, const char *tenant, const char *queu
 void waiters_wake_job(struct waiters *ws, int64_t job_id);
 /* Wakes every parked waiter with WAKE_SHUTDOWN. */
 void waiters_wake_all(struct waiters *ws);
+/* Wakes every parked waiter once with WAKE_CHANGED, so each reads its queue or
+ * job again (after notifications from other nodes may have been missed). */
+void waiters_recheck_all(struct waiters *ws);
 /* Parked waiters, for metrics. */
 int waiters_count(const struct waiters *ws);
 

@@ -95,6 +95,7 @@ static const struct col job_cols[] = {
     JCOL("on_parent_failure", COL_INT, on_parent_failure),
     JCOL("flow_id", COL_I64, flow_id),
     JCOL("ref", COL_TEXT, ref),
+    JCOL("grp", COL_TEXT, group), /* migration 6 */
 };
 
 #define JOB_NCOLS ((int)BATON_ARRAY_LEN(job_cols))
@@ -146,6 +147,24 @@ enum stmt_id {
         S_FLOW_INSERT,
         S_FLOW_GET,
         S_FLOW_JOBS,
+        /* version 5: queue limits and groups */
+        S_QLIM_GET,
+        S_QLIM_PUT,
+        S_QLIM_ADD,
+        S_GROUP_GET,
+        S_GROUP_PUT,
+        S_GROUP_DELETE,
+        S_GROUP_RATE_DELETE,
+        S_GROUP_NOTE_READY,
+        S_GROUP_PICK,
+        S_GROUP_UNBLOCK,
+        S_GROUP_UNBLOCK_ALL,
+        S_GROUP_NEXT_UNTIL,
+        S_GROUP_READY,
+        S_NOGROUP_READY,
+        S_RATE_GET,
+        S_RATE_PUT,
+        S_RATE_TRIM,
         S_LIST, /* first of the job_list variants, one per combination of filters */
         S_AUDIT_LIST = S_LIST + 8, /* first of the audit_list variants, likewise */
         S_COUNT = S_AUDIT_LIST + 8
@@ -167,7 +186,16 @@ enum { AF_TENANT = 1, AF_ACTION = 2, AF_KEY = 4 };
 #define TIMER_COLS                                                                                 \
         "tenant, key, version, state, fire_at, queue, type, payload, priority, max_attempts,"      \
         " backoff_type, backoff_base_ms, backoff_max_ms, lease_ms, request_id, job_id, fired_at,"  \
-        " created_at, updated_at"
+        " created_at, updated_at, grp"
+/* The columns of a queue_limits row in the order of reads and of qlim_put's binds. */
+#define QLIM_COLS                                                                                  \
+        "tenant, queue, concurrency, rate_max, rate_per_ms, max_depth, group_concurrency,"         \
+        " group_rate_max, group_rate_per_ms, def_max_attempts, def_lease_ms, def_backoff_type,"    \
+        " def_backoff_base_ms, def_backoff_max_ms, depth, running, start_seq, serve_seq,"          \
+        " nogroup_served, updated_at"
+/* The columns of a job_groups row in the order of reads and of group_put's binds. */
+#define GROUP_COLS                                                                                 \
+        "tenant, queue, grp, running, head, served, blocked, until_at, start_seq, last_start"
 
 struct stmt_def {
         const char *name;
@@ -198,10 +226,13 @@ static const struct stmt_def stmt_defs[S_LIST] = {
                         "SELECT id FROM jobs WHERE tenant = ?1 AND queue = ?2 AND dkey = ?3"
                         " AND dkey IS NOT NULL AND state IN (1, 2)",
                         true, "job_key"},
+    /* Not on the claim path since version 5 (claims read job_group_ready one
+     * group at a time), so it has no index of its own: it reads the queue's
+     * ready jobs through job_group_ready and sorts them. */
     [S_JOB_READY] = {"job_ready_ids",
                      "SELECT id FROM jobs WHERE state = 2 AND tenant = ?1 AND queue = ?2"
                      " ORDER BY priority, run_at, id LIMIT ?3",
-                     true, "job_ready"},
+                     false},
     [S_JOB_DUE] = {"job_due_ids",
                    "SELECT id FROM jobs WHERE state IN (1, 4) AND run_at <= ?1"
                    " ORDER BY run_at LIMIT ?2",
@@ -308,7 +339,7 @@ static const struct stmt_def stmt_defs[S_LIST] = {
                      "PRIMARY"},
     [S_TIMER_PUT] = {"timer_put",
                      "INSERT OR REPLACE INTO timers (" TIMER_COLS ") VALUES (?1, ?2, ?3, ?4, ?5,"
-                     " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                     " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
                      false},
     /* ?3..?4 bound the prefix: keys are printable ASCII, all below 0x7f. */
     [S_TIMER_LIST] = {"timer_list",
@@ -340,6 +371,77 @@ static const struct stmt_def stmt_defs[S_LIST] = {
                      "SELECT id FROM jobs WHERE flow_id > 0 AND flow_id = ?2 AND tenant = ?1"
                      " AND id > ?3 ORDER BY id LIMIT ?4",
                      true, "job_flow"},
+    /* version 5: queue limits and groups. */
+    [S_QLIM_GET] = {"qlim_get",
+                    "SELECT " QLIM_COLS " FROM queue_limits WHERE tenant = ?1 AND queue = ?2", true,
+                    "PRIMARY"},
+    [S_QLIM_PUT] = {"qlim_put",
+                    "INSERT OR REPLACE INTO queue_limits (" QLIM_COLS ") VALUES (?1, ?2, ?3, ?4,"
+                    " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                    false},
+    [S_QLIM_ADD] = {"qlim_add",
+                    "INSERT INTO queue_limits (tenant, queue, depth, running) VALUES (?1, ?2, ?3,"
+                    " ?4) ON CONFLICT (tenant, queue) DO UPDATE SET depth = depth + excluded.depth,"
+                    " running = running + excluded.running RETURNING " QLIM_COLS,
+                    false},
+    [S_GROUP_GET] = {"group_get",
+                     "SELECT " GROUP_COLS " FROM job_groups WHERE tenant = ?1 AND queue = ?2"
+                     " AND grp = ?3",
+                     true, "PRIMARY"},
+    [S_GROUP_PUT] = {"group_put",
+                     "INSERT OR REPLACE INTO job_groups (" GROUP_COLS ") VALUES (?1, ?2, ?3, ?4,"
+                     " ?5, ?6, ?7, ?8, ?9, ?10)",
+                     false},
+    [S_GROUP_DELETE] = {"group_delete",
+                        "DELETE FROM job_groups WHERE tenant = ?1 AND queue = ?2 AND grp = ?3",
+                        true, "PRIMARY"},
+    [S_GROUP_RATE_DELETE] = {"group_rate_delete",
+                             "DELETE FROM rate_log WHERE tenant = ?1 AND queue = ?2 AND grp = ?3",
+                             true, "PRIMARY"},
+    [S_GROUP_NOTE_READY] = {"group_note_ready",
+                            "INSERT INTO job_groups (" GROUP_COLS ") VALUES (?1, ?2, ?3, 0, ?4,"
+                            " COALESCE((SELECT serve_seq FROM queue_limits WHERE tenant = ?1"
+                            " AND queue = ?2), 0), 0, 0, 0, 0)"
+                            " ON CONFLICT (tenant, queue, grp) DO UPDATE SET head = excluded.head"
+                            " WHERE head IS NULL OR head > excluded.head",
+                            false},
+    [S_GROUP_PICK] = {"group_pick",
+                      "SELECT " GROUP_COLS " FROM job_groups WHERE head IS NOT NULL"
+                      " AND tenant = ?1 AND queue = ?2 AND blocked = 0"
+                      " ORDER BY head, served, grp LIMIT ?3",
+                      true, "group_pick"},
+    [S_GROUP_UNBLOCK] = {"group_unblock",
+                         "UPDATE job_groups SET blocked = (?4 > 0 AND running >= ?4), until_at = 0"
+                         " WHERE until_at > 0 AND tenant = ?1 AND queue = ?2 AND until_at <= ?3",
+                         true, "group_until"},
+    [S_GROUP_UNBLOCK_ALL] = {"group_unblock_all",
+                             "UPDATE job_groups SET blocked = (?3 > 0 AND running >= ?3),"
+                             " until_at = 0 WHERE tenant = ?1 AND queue = ?2",
+                             true, "PRIMARY"},
+    [S_GROUP_NEXT_UNTIL] = {"group_next_until",
+                            "SELECT until_at FROM job_groups WHERE until_at > 0 AND tenant = ?1"
+                            " AND queue = ?2 AND head IS NOT NULL ORDER BY until_at LIMIT 1",
+                            true, "group_until"},
+    [S_GROUP_READY] = {"group_ready_ids",
+                       "SELECT id, priority FROM jobs WHERE state = 2 AND tenant = ?1"
+                       " AND queue = ?2 AND grp = ?3 ORDER BY priority, run_at, id LIMIT ?4",
+                       true, "job_group_ready"},
+    [S_NOGROUP_READY] = {"nogroup_ready_ids",
+                         "SELECT id, priority FROM jobs WHERE state = 2 AND tenant = ?1"
+                         " AND queue = ?2 AND grp IS NULL ORDER BY priority, run_at, id LIMIT ?4",
+                         true, "job_group_ready"},
+    [S_RATE_GET] = {"rate_get",
+                    "SELECT at FROM rate_log WHERE tenant = ?1 AND queue = ?2 AND grp = ?3"
+                    " AND seq = ?4",
+                    true, "PRIMARY"},
+    [S_RATE_PUT] = {"rate_put",
+                    "INSERT OR REPLACE INTO rate_log (tenant, queue, grp, seq, at)"
+                    " VALUES (?1, ?2, ?3, ?4, ?5)",
+                    false},
+    [S_RATE_TRIM] = {"rate_trim",
+                     "DELETE FROM rate_log WHERE tenant = ?1 AND queue = ?2 AND grp = ?3"
+                     " AND seq < ?4",
+                     true, "PRIMARY"},
 };
 
 struct store {
@@ -1563,6 +1665,8 @@ static int read_timer(sqlite3_stmt *s, struct timer_rec *out)
                 rc = read_text(s, 7, &t.payload);
         if (!rc)
                 rc = read_text(s, 14, &t.request_id);
+        if (!rc)
+                rc = read_text(s, 19, &t.group);
         if (rc)
                 timer_rec_free(&t);
         else
@@ -1612,6 +1716,7 @@ static int put_timer(struct store *st, const struct timer_rec *t)
         sqlite3_bind_int64(s, 17, t->fired_at_ms);
         sqlite3_bind_int64(s, 18, t->created_at_ms);
         sqlite3_bind_int64(s, 19, t->updated_at_ms);
+        bind_text(s, 20, t->group);
         return run(st, s, "timer_put");
 }
 
@@ -2013,6 +2118,327 @@ static int flow_job_ids(struct store *st, const char *tenant, int64_t flow_id, i
         return read_ids(st, s, max, ids, n_out, "flow_job_ids");
 }
 
+/* ---- version 5: queue limits and groups ---- */
+
+/* Fills *out from the current queue_limits row (QLIM_COLS order); the caller
+ * owns its strings on success, none are left on failure. */
+static int read_qlim(sqlite3_stmt *s, struct queue_limits *out)
+{
+        struct queue_limits q = {0};
+        int64_t *v[] = {&q.concurrency,       &q.rate_max,          &q.rate_per_ms,
+                        &q.max_depth,         &q.group_concurrency, &q.group_rate_max,
+                        &q.group_rate_per_ms, &q.def_max_attempts,  &q.def_lease_ms};
+        int rc;
+
+        for (int i = 0; i < (int)BATON_ARRAY_LEN(v); i++)
+                *v[i] = sqlite3_column_int64(s, 2 + i);
+        q.def_backoff.type = sqlite3_column_int(s, 11);
+        q.def_backoff_set = q.def_backoff.type >= 0;
+        q.def_backoff.base_ms = sqlite3_column_int64(s, 12);
+        q.def_backoff.max_ms = sqlite3_column_int64(s, 13);
+        q.depth = sqlite3_column_int64(s, 14);
+        q.running = sqlite3_column_int64(s, 15);
+        q.start_seq = sqlite3_column_int64(s, 16);
+        q.serve_seq = sqlite3_column_int64(s, 17);
+        q.nogroup_served = sqlite3_column_int64(s, 18);
+        q.updated_at_ms = sqlite3_column_int64(s, 19);
+        rc = read_text(s, 0, &q.tenant);
+        if (!rc)
+                rc = read_text(s, 1, &q.queue);
+        if (rc)
+                queue_limits_free(&q);
+        else
+                *out = q;
+        return rc;
+}
+
+static int get_qlim(struct store *st, const char *tenant, const char *queue, bool lock,
+                    struct queue_limits *out)
+{
+        sqlite3_stmt *s = st->stmt[S_QLIM_GET];
+        int rc;
+
+        (void)lock; /* one writer: the transaction already excludes every other */
+        bind_text(s, 1, tenant);
+        bind_text(s, 2, queue);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+                rc = read_qlim(s, out);
+        else
+                rc = rc == SQLITE_DONE ? BATON_ENOTFOUND : fail(st, rc, "qlim_get");
+        finish(s);
+        return rc;
+}
+
+static int put_qlim(struct store *st, const struct queue_limits *q)
+{
+        sqlite3_stmt *s = st->stmt[S_QLIM_PUT];
+        const int64_t v[] = {q->concurrency,
+                             q->rate_max,
+                             q->rate_per_ms,
+                             q->max_depth,
+                             q->group_concurrency,
+                             q->group_rate_max,
+                             q->group_rate_per_ms,
+                             q->def_max_attempts,
+                             q->def_lease_ms,
+                             q->def_backoff_set ? q->def_backoff.type : -1,
+                             q->def_backoff.base_ms,
+                             q->def_backoff.max_ms,
+                             q->depth,
+                             q->running,
+                             q->start_seq,
+                             q->serve_seq,
+                             q->nogroup_served,
+                             q->updated_at_ms};
+
+        if (!q->tenant || !q->queue)
+                return BATON_EINVAL;
+        bind_text(s, 1, q->tenant);
+        bind_text(s, 2, q->queue);
+        for (int i = 0; i < (int)BATON_ARRAY_LEN(v); i++)
+                sqlite3_bind_int64(s, 3 + i, v[i]);
+        return run(st, s, "qlim_put");
+}
+
+static int add_qlim(struct store *st, const char *tenant, const char *queue, int64_t depth_delta,
+                    int64_t running_delta, struct queue_limits *out)
+{
+        sqlite3_stmt *s = st->stmt[S_QLIM_ADD];
+        int rc;
+
+        bind_text(s, 1, tenant);
+        bind_text(s, 2, queue);
+        sqlite3_bind_int64(s, 3, depth_delta);
+        sqlite3_bind_int64(s, 4, running_delta);
+        /* The change is made by the first step, which returns the new row. */
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+                rc = out ? read_qlim(s, out) : 0;
+        else
+                rc = fail(st, rc, "qlim_add");
+        finish(s);
+        return rc;
+}
+
+/* Fills *g from the current job_groups row (GROUP_COLS order); the caller
+ * owns its strings on success, none are left on failure. */
+static int read_group(sqlite3_stmt *s, struct group_rec *out)
+{
+        struct group_rec g = {0};
+        int rc;
+
+        g.running = sqlite3_column_int64(s, 3);
+        g.head = sqlite3_column_type(s, 4) == SQLITE_NULL ? -1 : sqlite3_column_int(s, 4);
+        g.served = sqlite3_column_int64(s, 5);
+        g.blocked = sqlite3_column_int(s, 6) != 0;
+        g.until_ms = sqlite3_column_int64(s, 7);
+        g.start_seq = sqlite3_column_int64(s, 8);
+        g.last_start_ms = sqlite3_column_int64(s, 9);
+        rc = read_text(s, 0, &g.tenant);
+        if (!rc)
+                rc = read_text(s, 1, &g.queue);
+        if (!rc)
+                rc = read_text(s, 2, &g.grp);
+        if (rc)
+                group_rec_free(&g);
+        else
+                *out = g;
+        return rc;
+}
+
+static int get_group(struct store *st, const char *tenant, const char *queue, const char *grp,
+                     bool lock, struct group_rec *out)
+{
+        sqlite3_stmt *s = st->stmt[S_GROUP_GET];
+        int rc;
+
+        (void)lock;
+        bind_text(s, 1, tenant);
+        bind_text(s, 2, queue);
+        bind_text(s, 3, grp);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+                rc = read_group(s, out);
+        else
+                rc = rc == SQLITE_DONE ? BATON_ENOTFOUND : fail(st, rc, "group_get");
+        finish(s);
+        return rc;
+}
+
+static int put_group(struct store *st, const struct group_rec *g)
+{
+        sqlite3_stmt *s = st->stmt[S_GROUP_PUT];
+
+        if (!g->tenant || !g->queue || !g->grp)
+                return BATON_EINVAL;
+        bind_text(s, 1, g->tenant);
+        bind_text(s, 2, g->queue);
+        bind_text(s, 3, g->grp);
+        sqlite3_bind_int64(s, 4, g->running);
+        if (g->head >= 0)
+                sqlite3_bind_int(s, 5, g->head);
+        else
+                sqlite3_bind_null(s, 5);
+        sqlite3_bind_int64(s, 6, g->served);
+        sqlite3_bind_int(s, 7, g->blocked ? 1 : 0);
+        sqlite3_bind_int64(s, 8, g->until_ms);
+        sqlite3_bind_int64(s, 9, g->start_seq);
+        sqlite3_bind_int64(s, 10, g->last_start_ms);
+        return run(st, s, "group_put");
+}
+
+static int delete_group(struct store *st, const char *tenant, const char *queue, const char *grp)
+{
+        int ids[] = {S_GROUP_DELETE, S_GROUP_RATE_DELETE};
+        int rc = 0;
+
+        for (int i = 0; i < 2 && !rc; i++) {
+                sqlite3_stmt *s = st->stmt[ids[i]];
+                bind_text(s, 1, tenant);
+                bind_text(s, 2, queue);
+                bind_text(s, 3, grp);
+                rc = run(st, s, "group_delete");
+        }
+        return rc;
+}
+
+static int group_note_ready(struct store *st, const char *tenant, const char *queue,
+                            const char *grp, int prio)
+{
+        sqlite3_stmt *s = st->stmt[S_GROUP_NOTE_READY];
+
+        bind_text(s, 1, tenant);
+        bind_text(s, 2, queue);
+        bind_text(s, 3, grp);
+        sqlite3_bind_int(s, 4, prio);
+        return run(st, s, "group_note_ready");
+}
+
+static int group_pick(struct store *st, const char *tenant, const char *queue, int max,
+                      struct group_rec **out, int *n_out)
+{
+        sqlite3_stmt *s = st->stmt[S_GROUP_PICK];
+        struct group_rec *v = NULL;
+        int n = 0, cap = 0;
+        int rc = 0, step;
+
+        *out = NULL;
+        *n_out = 0;
+        if (max < 1)
+                return BATON_EINVAL;
+        bind_text(s, 1, tenant);
+        bind_text(s, 2, queue);
+        sqlite3_bind_int(s, 3, max);
+        while (!rc && n < max && (step = sqlite3_step(s)) == SQLITE_ROW) {
+                rc = grow((void **)&v, n, &cap, sizeof(*v));
+                if (!rc)
+                        rc = read_group(s, &v[n]);
+                if (!rc)
+                        n++;
+        }
+        if (!rc && n < max && step != SQLITE_DONE)
+                rc = fail(st, step, "group_pick");
+        finish(s);
+        if (rc) {
+                group_recs_free(v, n);
+                return rc;
+        }
+        *out = v;
+        *n_out = n;
+        return 0;
+}
+
+static int group_unblock(struct store *st, const char *tenant, const char *queue, int64_t now_ms,
+                         int64_t gc, bool all)
+{
+        sqlite3_stmt *s = st->stmt[all ? S_GROUP_UNBLOCK_ALL : S_GROUP_UNBLOCK];
+
+        bind_text(s, 1, tenant);
+        bind_text(s, 2, queue);
+        if (all) {
+                sqlite3_bind_int64(s, 3, gc);
+        } else {
+                sqlite3_bind_int64(s, 3, now_ms);
+                sqlite3_bind_int64(s, 4, gc);
+        }
+        return run(st, s, "group_unblock");
+}
+
+static int group_next_until(struct store *st, const char *tenant, const char *queue, int64_t *at_ms)
+{
+        sqlite3_stmt *s = st->stmt[S_GROUP_NEXT_UNTIL];
+        int n = 0;
+
+        *at_ms = 0;
+        bind_text(s, 1, tenant);
+        bind_text(s, 2, queue);
+        return read_ids(st, s, 1, at_ms, &n, "group_next_until");
+}
+
+static int group_ready_ids(struct store *st, const char *tenant, const char *queue, const char *grp,
+                           int max, int64_t *ids, int *prios, int *n_out)
+{
+        sqlite3_stmt *s = st->stmt[grp ? S_GROUP_READY : S_NOGROUP_READY];
+        int n = 0;
+        int rc = SQLITE_DONE;
+
+        *n_out = 0;
+        if (max <= 0)
+                return 0;
+        bind_text(s, 1, tenant);
+        bind_text(s, 2, queue);
+        if (grp)
+                bind_text(s, 3, grp);
+        sqlite3_bind_int(s, 4, max);
+        while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+                ids[n] = sqlite3_column_int64(s, 0);
+                prios[n] = sqlite3_column_int(s, 1);
+                n++;
+        }
+        rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : fail(st, rc, "group_ready_ids");
+        finish(s);
+        *n_out = rc ? 0 : n;
+        return rc;
+}
+
+static int get_rate(struct store *st, const char *tenant, const char *queue, const char *grp,
+                    int64_t seq, int64_t *at_ms)
+{
+        sqlite3_stmt *s = st->stmt[S_RATE_GET];
+        int n = 0;
+        int rc;
+
+        bind_text(s, 1, tenant);
+        bind_text(s, 2, queue);
+        bind_text(s, 3, grp);
+        sqlite3_bind_int64(s, 4, seq);
+        rc = read_ids(st, s, 1, at_ms, &n, "rate_get");
+        return !rc && n == 0 ? BATON_ENOTFOUND : rc;
+}
+
+static int put_rate(struct store *st, const char *tenant, const char *queue, const char *grp,
+                    int64_t seq, int64_t at_ms, int64_t keep_from)
+{
+        sqlite3_stmt *s = st->stmt[S_RATE_PUT];
+        int rc;
+
+        bind_text(s, 1, tenant);
+        bind_text(s, 2, queue);
+        bind_text(s, 3, grp);
+        sqlite3_bind_int64(s, 4, seq);
+        sqlite3_bind_int64(s, 5, at_ms);
+        rc = run(st, s, "rate_put");
+        if (rc)
+                return rc;
+        s = st->stmt[S_RATE_TRIM];
+        bind_text(s, 1, tenant);
+        bind_text(s, 2, queue);
+        bind_text(s, 3, grp);
+        sqlite3_bind_int64(s, 4, keep_from);
+        return run(st, s, "rate_trim");
+}
+
 const struct store_ops store_sqlite_ops = {
     .version = STORE_OPS_VERSION,
     .name = "sqlite",
@@ -2075,4 +2501,24 @@ const struct store_ops store_sqlite_ops = {
     .flow_insert = insert_flow,
     .flow_get = get_flow,
     .flow_job_ids = flow_job_ids,
+    .shared = false,
+    .leader_acquire = sqlite_leader_acquire,
+    .leader_check = sqlite_leader_check,
+    .leader_release = sqlite_leader_release,
+    .leader_get = sqlite_leader_get,
+    .notify = sqlite_notify,
+    /* version 5 */
+    .qlim_get = get_qlim,
+    .qlim_put = put_qlim,
+    .qlim_add = add_qlim,
+    .group_get = get_group,
+    .group_put = put_group,
+    .group_delete = delete_group,
+    .group_note_ready = group_note_ready,
+    .group_pick = group_pick,
+    .group_unblock = group_unblock,
+    .group_next_until = group_next_until,
+    .group_ready_ids = group_ready_ids,
+    .rate_get = get_rate,
+    .rate_put = put_rate,
 };

@@ -75,4 +75,13 @@ int sqlite_cron_run_count(struct store *st, const char *tenant, const char *key,
                           const char *trigger, int64_t since_ms, int64_t *n_out);
 int sqlite_cron_run_trim(struct store *st, const char *tenant, const char *key, int keep);
 
+/* Leader lease and notifications of store_sqlite_ops (sqlite_cluster.c). */
+struct leader_rec;
+int sqlite_leader_acquire(struct store *st, const char *node, int64_t held_epoch, int64_t now_ms,
+                          int64_t ttl_ms, int64_t lag_ms, struct leader_rec *out);
+int sqlite_leader_check(struct store *st, const char *node, int64_t epoch);
+int sqlite_leader_release(struct store *st, const char *node, int64_t epoch);
+int sqlite_leader_get(struct store *st, struct leader_rec *out);
+int sqlite_notify(struct store *st, const char *const *payloads, int n);
+
 #endif

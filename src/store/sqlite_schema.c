@@ -218,6 +218,84 @@ static const char *const migrations[] = {
     "ALTER TABLE jobs ADD COLUMN flow_id INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE jobs ADD COLUMN ref TEXT;"
     "CREATE INDEX job_flow ON jobs (flow_id) WHERE flow_id > 0;",
+    /* 6: the leader lease (store.h, "cluster"): one row, written by the
+     * scheduler's heartbeat every second. One process owns a SQLite store, so
+     * it always leads; the row records its epoch and heartbeat all the same. */
+    "CREATE TABLE leader_lease ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " node TEXT NOT NULL,"
+    " epoch INTEGER NOT NULL,"
+    " lease_until INTEGER NOT NULL,"
+    " heartbeat_at INTEGER NOT NULL,"
+    " lag_ms INTEGER NOT NULL"
+    ") STRICT;",
+    /* 7: queue limits, groups and fairness (core/groups.h). queue_limits
+     * holds a queue's settings and the counters claims check (non-terminal
+     * and running jobs, the fairness clock, the rate log's start count); it is
+     * filled here from the jobs already stored. job_groups holds one row per
+     * group with ready or running jobs: claims read the next groups to serve
+     * through group_pick, which holds only groups with ready jobs (head not
+     * NULL), ordered by best priority and then by when each was last served;
+     * group_until finds rate-limited groups whose window has rolled.
+     * rate_log keeps the latest starts of a queue (grp '') or of a group,
+     * numbered by seq. job_group_ready serves the claim of a group's (or of
+     * the ungrouped jobs') next ready job; it replaces job_ready, which no
+     * claim reads any more, so a job enters and leaves one ready index. */
+    "ALTER TABLE jobs ADD COLUMN grp TEXT;"
+    "CREATE INDEX job_group_ready ON jobs (tenant, queue, grp, priority, run_at)"
+    " WHERE state = 2;"
+    "DROP INDEX job_ready;"
+    "ALTER TABLE timers ADD COLUMN grp TEXT;"
+    "CREATE TABLE queue_limits ("
+    " tenant TEXT NOT NULL,"
+    " queue TEXT NOT NULL,"
+    " concurrency INTEGER NOT NULL DEFAULT 0,"
+    " rate_max INTEGER NOT NULL DEFAULT 0,"
+    " rate_per_ms INTEGER NOT NULL DEFAULT 0,"
+    " max_depth INTEGER NOT NULL DEFAULT 0,"
+    " group_concurrency INTEGER NOT NULL DEFAULT 0,"
+    " group_rate_max INTEGER NOT NULL DEFAULT 0,"
+    " group_rate_per_ms INTEGER NOT NULL DEFAULT 0,"
+    " def_max_attempts INTEGER NOT NULL DEFAULT 0,"
+    " def_lease_ms INTEGER NOT NULL DEFAULT 0,"
+    " def_backoff_type INTEGER NOT NULL DEFAULT -1,"
+    " def_backoff_base_ms INTEGER NOT NULL DEFAULT 0,"
+    " def_backoff_max_ms INTEGER NOT NULL DEFAULT 0,"
+    " depth INTEGER NOT NULL DEFAULT 0,"
+    " running INTEGER NOT NULL DEFAULT 0,"
+    " start_seq INTEGER NOT NULL DEFAULT 0,"
+    " serve_seq INTEGER NOT NULL DEFAULT 0,"
+    " nogroup_served INTEGER NOT NULL DEFAULT 0,"
+    " updated_at INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (tenant, queue)"
+    ") STRICT, WITHOUT ROWID;"
+    "INSERT INTO queue_limits (tenant, queue, depth, running)"
+    " SELECT tenant, queue, SUM(state NOT IN (5, 6, 7)), SUM(state = 3) FROM jobs"
+    " GROUP BY tenant, queue;"
+    "CREATE TABLE job_groups ("
+    " tenant TEXT NOT NULL,"
+    " queue TEXT NOT NULL,"
+    " grp TEXT NOT NULL,"
+    " running INTEGER NOT NULL,"
+    " head INTEGER,"
+    " served INTEGER NOT NULL,"
+    " blocked INTEGER NOT NULL,"
+    " until_at INTEGER NOT NULL,"
+    " start_seq INTEGER NOT NULL,"
+    " last_start INTEGER NOT NULL,"
+    " PRIMARY KEY (tenant, queue, grp)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX group_pick ON job_groups (tenant, queue, blocked, head, served)"
+    " WHERE head IS NOT NULL;"
+    "CREATE INDEX group_until ON job_groups (tenant, queue, until_at) WHERE until_at > 0;"
+    "CREATE TABLE rate_log ("
+    " tenant TEXT NOT NULL,"
+    " queue TEXT NOT NULL,"
+    " grp TEXT NOT NULL,"
+    " seq INTEGER NOT NULL,"
+    " at INTEGER NOT NULL,"
+    " PRIMARY KEY (tenant, queue, grp, seq)"
+    ") STRICT, WITHOUT ROWID;",
 };
 
 int sqlite_schema_newest(void)

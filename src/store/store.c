@@ -3,11 +3,14 @@
  * records that store reads allocate. Each function frees only what the struct
  * points to (the struct itself may live on the stack or in an array) and clears
  * the pointers, so calling it twice is harmless. The *_recs_free helpers free
- * the records of an array and then the array.
+ * the records of an array and then the array. Also the rule of the leader
+ * lease (store_leader_decide), so every backend takes and renews it alike.
  */
 #include "store/store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 void idem_rec_free(struct idem_rec *r)
 {
@@ -133,6 +136,8 @@ void timer_rec_free(struct timer_rec *t)
         free(t->type);
         free(t->payload);
         free(t->request_id);
+        free(t->group);
+        t->group = NULL;
         t->tenant = NULL;
         t->key = NULL;
         t->queue = NULL;
@@ -154,4 +159,51 @@ void flow_rec_free(struct flow_rec *f)
         free(f->request_id);
         f->tenant = NULL;
         f->request_id = NULL;
+}
+
+bool store_leader_decide(const struct leader_rec *cur, const char *node, int64_t held_epoch,
+                         int64_t now_ms, int64_t ttl_ms, int64_t lag_ms, bool shared,
+                         struct leader_rec *next)
+{
+        bool mine = strcmp(cur->node, node) == 0;
+        bool live = cur->epoch > 0 && cur->lease_until_ms > now_ms;
+
+        *next = *cur;
+        if (shared && live && !mine)
+                return false; /* another node leads */
+        if (!(mine && live && held_epoch == cur->epoch)) {
+                /* A take: free, lapsed, an earlier process of this node id, or
+                 * (one process owns the store) whatever was recorded before. */
+                snprintf(next->node, sizeof(next->node), "%s", node);
+                next->epoch = cur->epoch + 1;
+        }
+        next->lease_until_ms = now_ms + ttl_ms;
+        next->heartbeat_at_ms = now_ms;
+        next->lag_ms = lag_ms;
+        return true;
+}
+
+void queue_limits_free(struct queue_limits *q)
+{
+        free(q->tenant);
+        free(q->queue);
+        q->tenant = NULL;
+        q->queue = NULL;
+}
+
+void group_rec_free(struct group_rec *g)
+{
+        free(g->tenant);
+        free(g->queue);
+        free(g->grp);
+        g->tenant = NULL;
+        g->queue = NULL;
+        g->grp = NULL;
+}
+
+void group_recs_free(struct group_rec *v, int n)
+{
+        for (int i = 0; v && i < n; i++)
+                group_rec_free(&v[i]);
+        free(v);
 }

@@ -1,8 +1,10 @@
 /*
- * store.h: the storage interface (struct store_ops), version 3 (1 + tenants,
- * API keys and the audit log, 3 + cron schedules and runs).
+ * store.h: the storage interface (struct store_ops), version 5 (1 + tenants,
+ * API keys and the audit log, 3 + cron schedules and runs, 4 + the leader
+ * lease and notifications between nodes, 5 + queue limits, job groups and rate
+ * windows).
  *
- * A backend (SQLite today, PostgreSQL later) implements these operations; core
+ * A backend (SQLite, PostgreSQL) implements these operations; core
  * composes them into transactions. All calls on one struct store come from one
  * thread (the store thread of core/exec.c), always inside begin..commit, so a
  * backend needs no locking of its own. Backends know nothing of HTTP or of job
@@ -31,13 +33,15 @@
 
 #include "core/job.h"
 
-#define STORE_OPS_VERSION 3
+#define STORE_OPS_VERSION 5
 
 struct store; /* backend-private */
 
 struct store_opts {
-        const char *uri; /* SQLite: a directory (data dir) or a file path */
-        bool sync_full;  /* fsync on every commit (SQLite synchronous=FULL) */
+        const char *uri; /* SQLite: a directory (data dir) or a file path;
+                            PostgreSQL: a libpq URI or connection string */
+        bool sync_full;  /* fsync on every commit (SQLite synchronous=FULL,
+                            PostgreSQL synchronous_commit=on) */
         int busy_timeout_ms;
 };
 
@@ -181,6 +185,7 @@ struct timer_rec {
         int max_attempts;
         struct backoff backoff;
         int64_t lease_ms;
+        char *group;         /* group of the fired job, or NULL (version 5) */
         char *request_id;    /* of the PUT that set this version, or NULL */
         int64_t job_id;      /* job enqueued by the latest firing; 0 = none yet */
         int64_t fired_at_ms; /* when the latest firing happened; 0 = never */
@@ -195,6 +200,69 @@ struct flow_rec {
         char *tenant;
         int64_t created_at_ms;
         char *request_id;
+};
+
+/* ---- cluster: leader lease and notifications (version 4) ---- */
+
+/* Longest node id (config --node-id). */
+#define STORE_NODE_MAX 128
+
+/* The leader lease: one row per store. The epoch is the fencing token: it
+ * grows by one every time the lease changes hands (or is taken again after
+ * it lapsed), so a duty transaction that checks its epoch (leader_check)
+ * cannot commit once another node has taken over. */
+struct leader_rec {
+        char node[STORE_NODE_MAX + 1]; /* the holder; "" when nobody ever held it */
+        int64_t epoch;                 /* 0 = never held */
+        int64_t lease_until_ms;        /* the lease lapses then (store clock); 0 = released */
+        int64_t heartbeat_at_ms;       /* the holder's last take or renewal */
+        int64_t lag_ms;                /* the holder's scheduler lag as it last reported it */
+};
+
+/* A connection that receives the notifications of every node (see
+ * listen_open); backend-private. */
+struct store_listener;
+/* Version 5: the settings and counters of one queue (core/groups.h). A queue
+ * without a row has every setting 0 (no limit, server defaults) and no jobs.
+ * Counters are kept by core in the same transaction as the job change they
+ * count, so a claim that holds the row (lock) sees exact numbers. */
+struct queue_limits {
+        char *tenant;
+        char *queue;
+        int64_t concurrency; /* max running jobs; 0 = no limit */
+        int64_t rate_max;    /* max starts per rate_per_ms; 0 = no limit */
+        int64_t rate_per_ms;
+        int64_t max_depth;         /* max non-terminal jobs; 0 = no limit */
+        int64_t group_concurrency; /* max running jobs per group; 0 = no limit */
+        int64_t group_rate_max;    /* max starts per group per group_rate_per_ms; 0 = none */
+        int64_t group_rate_per_ms;
+        int64_t def_max_attempts; /* defaults for jobs that do not say; 0 = server default */
+        int64_t def_lease_ms;
+        struct backoff def_backoff; /* used when def_backoff_set */
+        bool def_backoff_set;
+        int64_t depth;          /* non-terminal jobs (pending .. running, retrying) */
+        int64_t running;        /* running jobs */
+        int64_t start_seq;      /* starts recorded in the queue's rate window log */
+        int64_t serve_seq;      /* fairness clock: bumped on every grouped pick */
+        int64_t nogroup_served; /* serve_seq when jobs without a group were last served */
+        int64_t updated_at_ms;  /* last settings change; 0 = never */
+};
+
+/* Version 5: one group of a queue, present while it has ready or running jobs
+ * or a start still inside its rate window. head is the best (lowest) priority
+ * among its ready jobs, or -1 when it has none; it may be stale in one
+ * direction only (no better than the truth), which claims repair. */
+struct group_rec {
+        char *tenant;
+        char *queue;
+        char *grp;
+        int64_t running;
+        int head;         /* enum job_priority, or -1 */
+        int64_t served;   /* the queue's serve_seq when last served */
+        bool blocked;     /* at group_concurrency, or rate-limited until until_ms */
+        int64_t until_ms; /* rate window roll that unblocks it; 0 = none */
+        int64_t start_seq;
+        int64_t last_start_ms;
 };
 
 struct store_ops {
@@ -233,8 +301,10 @@ struct store_ops {
          * f->limit. BATON_EINVAL without a tenant or with limit < 1. On an error
          * out may hold some jobs: the caller frees it with job_vec_free anyway. */
         int (*job_list)(struct store *st, const struct job_filter *f, struct job_vec *out);
-        /* Ids of queued jobs of one queue in claim order (priority, run_at, id),
-         * at most max. */
+        /* Ids of queued jobs of one queue in (priority, run_at, id) order, at
+         * most max, whatever their group. Core's claims no longer use it
+         * (version 5 claims go group by group, group_ready_ids), so a backend
+         * need not index it. */
         int (*job_ready_ids)(struct store *st, const char *tenant, const char *queue, int max,
                              int64_t *ids, int *n_out);
         /* Ids of scheduled or retrying jobs with run_at <= now_ms, at most max. */
@@ -351,6 +421,124 @@ struct store_ops {
         int (*flow_get)(struct store *st, const char *tenant, int64_t id, struct flow_rec *out);
         int (*flow_job_ids)(struct store *st, const char *tenant, int64_t flow_id, int64_t after_id,
                             int max, int64_t *ids, int *n_out);
+
+        /* Database time (optional; NULL for a backend without a shared clock,
+         * whose caller uses its injected clock). The store thread calls it right
+         * after begin, once per batch, and uses the answer as the batch's now:
+         * nodes sharing one database then agree on lease, timer and cron
+         * instants whatever their own clocks say. Unix ms. */
+        int (*now_ms)(struct store *st, int64_t *now_ms_out);
+
+        /* ---- cluster: leader lease and notifications (version 4) ----
+         *
+         * shared: several processes may use the store at once (PostgreSQL).
+         * When false (SQLite) one process owns the store: leader_acquire always
+         * grants the lease (the caller is the only node), notify has nobody to
+         * tell, and the listen ops are NULL.
+         *
+         * leader_acquire: takes or renews the lease for node, in the open
+         * transaction. If node holds it at held_epoch and it has not lapsed, it
+         * is renewed (lease_until = now + ttl_ms, heartbeat_at = now, lag_ms
+         * recorded; the epoch stays). Otherwise, if the lease is free, lapsed,
+         * or recorded for node under another epoch (an earlier process of the
+         * same node id), node takes it with epoch + 1. Otherwise it is left to
+         * its holder. In every case *out is the lease after the call (the
+         * caller leads if out->node is node). "now" is the store's own clock
+         * when shared (PostgreSQL: the database server's, so nodes whose clocks
+         * disagree still agree on expiry), else now_ms.
+         * leader_check: 0 if node holds the lease at epoch, BATON_ECONFLICT if
+         * not. A shared backend also locks the lease row until the end of the
+         * transaction, so no other node can take the lease before the duty
+         * that checked commits: every leader duty calls it inside its own
+         * transaction (fencing).
+         * leader_release: ends the lease now if node holds it at epoch (clean
+         * shutdown, so another node takes over at once); 0 otherwise too.
+         * leader_get: the lease as stored (a zeroed record if never taken).
+         * notify: queues n payloads (text, each at most 7,000 bytes;
+         * BATON_EINVAL otherwise, and nothing is queued) for every node's
+         * listener; delivered at commit, dropped on rollback. A backend may
+         * hold them back and send them with the commit.
+         * listen_open: opens a connection of its own (not the store's) that
+         * receives every notify; *out owned by the caller (listen_close).
+         * listen_fd: its socket, to watch for reading. listen_read: calls fn
+         * once per notification received so far, payload valid during the
+         * call; never blocks; BATON_ESTORE once the connection is lost (close
+         * it and open another). Listener calls come from one thread, which
+         * need not be the store thread. */
+        bool shared;
+        int (*leader_acquire)(struct store *st, const char *node, int64_t held_epoch,
+                              int64_t now_ms, int64_t ttl_ms, int64_t lag_ms,
+                              struct leader_rec *out);
+        int (*leader_check)(struct store *st, const char *node, int64_t epoch);
+        int (*leader_release)(struct store *st, const char *node, int64_t epoch);
+        int (*leader_get)(struct store *st, struct leader_rec *out);
+        int (*notify)(struct store *st, const char *const *payloads, int n);
+        int (*listen_open)(const struct store_opts *opts, struct store_listener **out);
+        int (*listen_fd)(struct store_listener *l);
+        int (*listen_read)(struct store_listener *l, void (*fn)(void *ctx, const char *payload),
+                           void *ctx);
+        void (*listen_close)(struct store_listener *l);
+        /* ---- version 5: queue limits and groups (core/groups.h) ----
+         *
+         * Claims read the queue's row with lock set; a backend shared by several
+         * nodes takes a row lock there (SELECT ... FOR UPDATE), so that claims
+         * of one queue serialize on it and the counters, rate windows and group
+         * rows they read stay exact until the commit. SQLite ignores lock (one
+         * writer). Group rows are read with lock too. Core always takes a
+         * queue's limits row (qlim_get with lock, or qlim_add) before any of
+         * its group rows, in every operation, so two operations cannot wait on
+         * each other's rows of one queue.
+         *
+         * qlim_get: BATON_ENOTFOUND when the queue has no row. qlim_put inserts
+         * or overwrites every column. qlim_add adds to depth and running,
+         * inserting a row of zeros first if there is none, and (out not NULL)
+         * reads the row as it is afterwards into *out (owned by the caller,
+         * queue_limits_free), in the same statement where the backend can. */
+        int (*qlim_get)(struct store *st, const char *tenant, const char *queue, bool lock,
+                        struct queue_limits *out);
+        int (*qlim_put)(struct store *st, const struct queue_limits *q);
+        int (*qlim_add)(struct store *st, const char *tenant, const char *queue,
+                        int64_t depth_delta, int64_t running_delta, struct queue_limits *out);
+        /* Groups. group_get: BATON_ENOTFOUND. group_put inserts or overwrites.
+         * group_delete removes the row and its rate window log (no error when
+         * absent). group_note_ready: the group gained a ready job of priority
+         * prio: head becomes min(head, prio) (no write when that changes
+         * nothing); a missing row is inserted with nothing running and served
+         * = the queue's serve_seq (0 when the queue has no limits row), so a
+         * new group joins the rotation behind the groups already waiting. */
+        int (*group_get)(struct store *st, const char *tenant, const char *queue, const char *grp,
+                         bool lock, struct group_rec *out);
+        int (*group_put)(struct store *st, const struct group_rec *g);
+        int (*group_delete)(struct store *st, const char *tenant, const char *queue,
+                            const char *grp);
+        int (*group_note_ready)(struct store *st, const char *tenant, const char *queue,
+                                const char *grp, int prio);
+        /* group_pick: up to max groups of the queue that are not blocked and
+         * have a head, ordered by (head, served, grp): the next groups to serve.
+         * *out is a malloc'd array owned by the caller (group_recs_free). */
+        int (*group_pick)(struct store *st, const char *tenant, const char *queue, int max,
+                          struct group_rec **out, int *n_out);
+        /* group_unblock: every group of the queue whose until is in (0, now_ms]
+         * gets until 0 and blocked = (gc > 0 and running >= gc). With all set,
+         * every group of the queue gets that (after a change of settings).
+         * group_next_until: the smallest until > 0 among the queue's groups
+         * that have a head, 0 if none. */
+        int (*group_unblock)(struct store *st, const char *tenant, const char *queue,
+                             int64_t now_ms, int64_t gc, bool all);
+        int (*group_next_until)(struct store *st, const char *tenant, const char *queue,
+                                int64_t *at_ms);
+        /* Ready jobs of one group (grp NULL: the jobs without a group) in claim
+         * order (priority, run_at, id), at most max: ids and priorities. */
+        int (*group_ready_ids)(struct store *st, const char *tenant, const char *queue,
+                               const char *grp, int max, int64_t *ids, int *prios, int *n_out);
+        /* Rate window logs: start number seq of (tenant, queue, grp) happened at
+         * at_ms; grp "" is the queue's own log. rate_get: BATON_ENOTFOUND when
+         * that start is not (or no longer) recorded. rate_put records a start
+         * and deletes the starts numbered below keep_from. */
+        int (*rate_get)(struct store *st, const char *tenant, const char *queue, const char *grp,
+                        int64_t seq, int64_t *at_ms);
+        int (*rate_put)(struct store *st, const char *tenant, const char *queue, const char *grp,
+                        int64_t seq, int64_t at_ms, int64_t keep_from);
 };
 
 void idem_rec_free(struct idem_rec *r);
@@ -367,11 +555,27 @@ void cron_run_free(struct cron_run *r);
 void cron_runs_free(struct cron_run *v, int n);
 
 void timer_rec_free(struct timer_rec *t);
+void queue_limits_free(struct queue_limits *q);
+void group_rec_free(struct group_rec *g);
+/* Frees n records and the array. */
+void group_recs_free(struct group_rec *v, int n);
 void flow_rec_free(struct flow_rec *f);
 /* Frees n records and the array. */
 void timer_recs_free(struct timer_rec *v, int n);
 
+/* The rule of leader_acquire (see store_ops), shared by the backends: given
+ * the lease as stored (cur) and the call's arguments, fills *next with the
+ * lease after the call and returns true when it must be written (a take or a
+ * renewal), false when it stays with another holder. shared says whether other
+ * processes may hold it (when not, the caller always gets it). */
+bool store_leader_decide(const struct leader_rec *cur, const char *node, int64_t held_epoch,
+                         int64_t now_ms, int64_t ttl_ms, int64_t lag_ms, bool shared,
+                         struct leader_rec *next);
+
 /* Backends. */
 extern const struct store_ops store_sqlite_ops;
+#ifdef BATON_HAVE_POSTGRES
+extern const struct store_ops store_postgres_ops;
+#endif
 
 #endif

@@ -40,7 +40,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -157,6 +159,7 @@ struct spec {
         int64_t lease_until;
         int64_t finished_at;
         int64_t ready_at;
+        const char *group; /* version 4 */
 };
 
 /* Fills j from sp; the caller frees it with job_free. */
@@ -167,6 +170,7 @@ static void job_from_spec(struct job *j, const struct spec *sp)
         j->queue = xdup(sp->queue ? sp->queue : "q1");
         j->type = xdup(sp->type ? sp->type : "email.send");
         j->key = xdup(sp->key);
+        j->group = xdup(sp->group);
         j->payload = xdup("{\"to\":\"a@example.com\"}");
         j->state = sp->state;
         j->priority = sp->prio;
@@ -258,6 +262,7 @@ static void job_fill(struct job *j, const char *tenant, int seed)
         FILL(attempts, "[{\"attempt\":%d}]");
         FILL(steps, "[{\"step\":\"s%d\"}]");
         FILL(cancel_reason, "reason-%d");
+        FILL(group, "group-%d");
 #undef FILL
         j->priority = PRIO_LOW;
         j->state = JOB_RUNNING;
@@ -323,6 +328,7 @@ static void assert_job_equal(const struct job *a, const struct job *b)
         assert_str_eq(a->attempts, b->attempts);
         assert_str_eq(a->steps, b->steps);
         assert_str_eq(a->cancel_reason, b->cancel_reason);
+        assert_str_eq(a->group, b->group);
 }
 
 static void assert_ids(const int64_t *got, int n, const int64_t *want, int n_want)
@@ -2262,6 +2268,342 @@ static void savepoint_rollback_discards_cron(void **state)
         cron_rec_free(&s);
 }
 
+/* ---- version 4: queue limits and groups ---- */
+
+static void qlim_fill(struct queue_limits *q, const char *tenant, const char *queue, int seed)
+{
+        memset(q, 0, sizeof(*q));
+        q->tenant = (char *)tenant;
+        q->queue = (char *)queue;
+        q->concurrency = seed + 1;
+        q->rate_max = seed + 2;
+        q->rate_per_ms = seed + 3;
+        q->max_depth = seed + 4;
+        q->group_concurrency = seed + 5;
+        q->group_rate_max = seed + 6;
+        q->group_rate_per_ms = seed + 7;
+        q->def_max_attempts = seed + 8;
+        q->def_lease_ms = seed + 9;
+        q->def_backoff_set = true;
+        q->def_backoff.type = BACKOFF_FIXED;
+        q->def_backoff.base_ms = seed + 10;
+        q->def_backoff.max_ms = seed + 11;
+        q->depth = seed + 12;
+        q->running = seed + 13;
+        q->start_seq = seed + 14;
+        q->serve_seq = seed + 15;
+        q->nogroup_served = seed + 16;
+        q->updated_at_ms = T0 + seed;
+}
+
+static void qlim_assert_equal(const struct queue_limits *a, const struct queue_limits *b)
+{
+        assert_string_equal(a->tenant, b->tenant);
+        assert_string_equal(a->queue, b->queue);
+        assert_int_equal(a->concurrency, b->concurrency);
+        assert_int_equal(a->rate_max, b->rate_max);
+        assert_int_equal(a->rate_per_ms, b->rate_per_ms);
+        assert_int_equal(a->max_depth, b->max_depth);
+        assert_int_equal(a->group_concurrency, b->group_concurrency);
+        assert_int_equal(a->group_rate_max, b->group_rate_max);
+        assert_int_equal(a->group_rate_per_ms, b->group_rate_per_ms);
+        assert_int_equal(a->def_max_attempts, b->def_max_attempts);
+        assert_int_equal(a->def_lease_ms, b->def_lease_ms);
+        assert_int_equal(a->def_backoff_set, b->def_backoff_set);
+        if (a->def_backoff_set) {
+                assert_int_equal(a->def_backoff.type, b->def_backoff.type);
+                assert_int_equal(a->def_backoff.base_ms, b->def_backoff.base_ms);
+                assert_int_equal(a->def_backoff.max_ms, b->def_backoff.max_ms);
+        }
+        assert_int_equal(a->depth, b->depth);
+        assert_int_equal(a->running, b->running);
+        assert_int_equal(a->start_seq, b->start_seq);
+        assert_int_equal(a->serve_seq, b->serve_seq);
+        assert_int_equal(a->nogroup_served, b->nogroup_served);
+        assert_int_equal(a->updated_at_ms, b->updated_at_ms);
+}
+
+static void qlim_put_get_add(void **state)
+{
+        struct fixture *f = *state;
+        struct queue_limits q, got = {0};
+
+        begin(f);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", true, &got), BATON_ENOTFOUND);
+        /* qlim_add makes a row of zeros first (no limits), then adds. */
+        assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", 3, 1, NULL), 0);
+        assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", -1, 1, &got), 0);
+        /* out holds the row as it is after the change. */
+        assert_string_equal(got.tenant, "t1");
+        assert_string_equal(got.queue, "q1");
+        assert_int_equal(got.depth, 2);
+        assert_int_equal(got.running, 2);
+        queue_limits_free(&got);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", false, &got), 0);
+        assert_int_equal(got.depth, 2);
+        assert_int_equal(got.running, 2);
+        assert_int_equal(got.concurrency, 0);
+        assert_int_equal(got.rate_max, 0);
+        assert_false(got.def_backoff_set);
+        queue_limits_free(&got);
+        /* Every column round-trips; put overwrites. */
+        qlim_fill(&q, "t1", "q1", 7);
+        assert_int_equal(f->ops->qlim_put(f->st, &q), 0);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", true, &got), 0);
+        qlim_assert_equal(&q, &got);
+        queue_limits_free(&got);
+        q.def_backoff_set = false;
+        q.concurrency = 0;
+        assert_int_equal(f->ops->qlim_put(f->st, &q), 0);
+        assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", 1, -1, &got), 0);
+        assert_int_equal(got.max_depth, q.max_depth); /* the settings come with it */
+        assert_int_equal(got.group_concurrency, q.group_concurrency);
+        queue_limits_free(&got);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", true, &got), 0);
+        assert_false(got.def_backoff_set);
+        assert_int_equal(got.concurrency, 0);
+        assert_int_equal(got.depth, q.depth + 1);
+        assert_int_equal(got.running, q.running - 1);
+        queue_limits_free(&got);
+        /* Scoped by tenant and queue. */
+        assert_int_equal(f->ops->qlim_get(f->st, "t2", "q1", false, &got), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q2", false, &got), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->qlim_put(f->st, &(struct queue_limits){.queue = (char *)"q"}),
+                         BATON_EINVAL);
+        commit(f);
+        /* A rolled-back savepoint keeps none of it. */
+        begin(f);
+        assert_int_equal(f->ops->savepoint(f->st), 0);
+        assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", 100, 100, NULL), 0);
+        assert_int_equal(f->ops->qlim_add(f->st, "t3", "q3", 1, 0, NULL), 0);
+        assert_int_equal(f->ops->rollback_to(f->st), 0);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", false, &got), 0);
+        assert_int_equal(got.depth, q.depth + 1);
+        queue_limits_free(&got);
+        assert_int_equal(f->ops->qlim_get(f->st, "t3", "q3", false, &got), BATON_ENOTFOUND);
+        commit(f);
+}
+
+static void group_put(struct fixture *f, const char *queue, const char *grp, int head,
+                      int64_t served, bool blocked, int64_t until, int64_t running)
+{
+        struct group_rec g = {.tenant = (char *)"t1",
+                              .queue = (char *)queue,
+                              .grp = (char *)grp,
+                              .running = running,
+                              .head = head,
+                              .served = served,
+                              .blocked = blocked,
+                              .until_ms = until,
+                              .start_seq = served + 1,
+                              .last_start_ms = T0 + served};
+
+        assert_int_equal(f->ops->group_put(f->st, &g), 0);
+}
+
+static struct group_rec group_read(struct fixture *f, const char *queue, const char *grp)
+{
+        struct group_rec g = {0};
+
+        assert_int_equal(f->ops->group_get(f->st, "t1", queue, grp, true, &g), 0);
+        return g;
+}
+
+static void group_rows_roundtrip_note_ready_delete(void **state)
+{
+        struct fixture *f = *state;
+        struct group_rec g = {0};
+        int64_t at = 0;
+
+        begin(f);
+        assert_int_equal(f->ops->group_get(f->st, "t1", "q1", "a", false, &g), BATON_ENOTFOUND);
+        group_put(f, "q1", "a", -1, 5, true, T0 + 9, 2);
+        g = group_read(f, "q1", "a");
+        assert_string_equal(g.grp, "a");
+        assert_int_equal(g.head, -1);
+        assert_int_equal(g.served, 5);
+        assert_true(g.blocked);
+        assert_int_equal(g.until_ms, T0 + 9);
+        assert_int_equal(g.running, 2);
+        assert_int_equal(g.start_seq, 6);
+        assert_int_equal(g.last_start_ms, T0 + 5);
+        group_rec_free(&g);
+        /* note_ready: head becomes the better of the two; served is set only
+         * for a new row, from the queue's serve_seq. */
+        assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", "a", PRIO_NORMAL), 0);
+        g = group_read(f, "q1", "a");
+        assert_int_equal(g.head, PRIO_NORMAL);
+        assert_int_equal(g.served, 5);
+        assert_int_equal(g.running, 2);
+        group_rec_free(&g);
+        assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", "a", PRIO_LOW), 0);
+        assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", "a", PRIO_HIGH), 0);
+        g = group_read(f, "q1", "a");
+        assert_int_equal(g.head, PRIO_HIGH);
+        group_rec_free(&g);
+        assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", "b", PRIO_LOW), 0);
+        g = group_read(f, "q1", "b");
+        assert_int_equal(g.head, PRIO_LOW);
+        assert_int_equal(g.served, 0); /* the queue has no limits row */
+        group_rec_free(&g);
+        {
+                struct queue_limits q = {
+                    .tenant = (char *)"t1", .queue = (char *)"q1", .serve_seq = 42};
+                assert_int_equal(f->ops->qlim_put(f->st, &q), 0);
+        }
+        assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", "c", PRIO_LOW), 0);
+        g = group_read(f, "q1", "c");
+        assert_int_equal(g.served, 42);
+        assert_int_equal(g.running, 0);
+        assert_false(g.blocked);
+        assert_int_equal(g.until_ms, 0);
+        group_rec_free(&g);
+        /* delete takes the group's rate log with it, and nothing else. */
+        assert_int_equal(f->ops->rate_put(f->st, "t1", "q1", "a", 1, T0, 1), 0);
+        assert_int_equal(f->ops->rate_put(f->st, "t1", "q1", "b", 1, T0, 1), 0);
+        assert_int_equal(f->ops->group_delete(f->st, "t1", "q1", "a"), 0);
+        assert_int_equal(f->ops->group_delete(f->st, "t1", "q1", "a"), 0);
+        assert_int_equal(f->ops->group_get(f->st, "t1", "q1", "a", false, &g), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->rate_get(f->st, "t1", "q1", "a", 1, &at), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->rate_get(f->st, "t1", "q1", "b", 1, &at), 0);
+        assert_int_equal(at, T0);
+        g = group_read(f, "q1", "b");
+        group_rec_free(&g);
+        commit(f);
+}
+
+/* Asserts the groups group_pick returns for q1, in order. */
+static void assert_pick(struct fixture *f, int max, const char *const *want, int n_want)
+{
+        struct group_rec *v = NULL;
+        int n = -1;
+
+        assert_int_equal(f->ops->group_pick(f->st, "t1", "q1", max, &v, &n), 0);
+        assert_int_equal(n, n_want);
+        for (int i = 0; i < n; i++)
+                assert_string_equal(v[i].grp, want[i]);
+        group_recs_free(v, n);
+}
+
+static void group_pick_order_and_unblock(void **state)
+{
+        struct fixture *f = *state;
+        struct group_rec *v = NULL;
+        struct group_rec g;
+        int64_t at = -1;
+        int n = 0;
+
+        begin(f);
+        assert_pick(f, 10, NULL, 0);
+        group_put(f, "q1", "low-old", PRIO_LOW, 1, false, 0, 0);
+        group_put(f, "q1", "norm-new", PRIO_NORMAL, 9, false, 0, 0);
+        group_put(f, "q1", "norm-old", PRIO_NORMAL, 3, false, 0, 0);
+        group_put(f, "q1", "norm-tie-b", PRIO_NORMAL, 5, false, 0, 0);
+        group_put(f, "q1", "norm-tie-a", PRIO_NORMAL, 5, false, 0, 0);
+        group_put(f, "q1", "crit-blocked", PRIO_CRITICAL, 0, true, 0, 1);
+        group_put(f, "q1", "rate-blocked", PRIO_CRITICAL, 0, true, T0 + 100, 0);
+        group_put(f, "q1", "idle", -1, 0, false, 0, 1);
+        group_put(f, "q2", "other-queue", PRIO_CRITICAL, 0, false, 0, 0);
+        /* Best head first, then served longest ago, then the name. */
+        assert_pick(
+            f, 10,
+            (const char *const[]){"norm-old", "norm-tie-a", "norm-tie-b", "norm-new", "low-old"},
+            5);
+        assert_pick(f, 2, (const char *const[]){"norm-old", "norm-tie-a"}, 2);
+        assert_int_equal(f->ops->group_pick(f->st, "t1", "q1", 0, &v, &n), BATON_EINVAL);
+        /* The earliest roll among groups with ready jobs. */
+        assert_int_equal(f->ops->group_next_until(f->st, "t1", "q1", &at), 0);
+        assert_int_equal(at, T0 + 100);
+        assert_int_equal(f->ops->group_next_until(f->st, "t1", "q2", &at), 0);
+        assert_int_equal(at, 0);
+        /* Not yet rolled: nothing changes. */
+        assert_int_equal(f->ops->group_unblock(f->st, "t1", "q1", T0 + 99, 1, false), 0);
+        g = group_read(f, "q1", "rate-blocked");
+        assert_true(g.blocked);
+        group_rec_free(&g);
+        /* Rolled: unblocked, until cleared; the concurrency-blocked one stays. */
+        assert_int_equal(f->ops->group_unblock(f->st, "t1", "q1", T0 + 100, 1, false), 0);
+        g = group_read(f, "q1", "rate-blocked");
+        assert_false(g.blocked);
+        assert_int_equal(g.until_ms, 0);
+        group_rec_free(&g);
+        assert_pick(f, 2, (const char *const[]){"rate-blocked", "norm-old"}, 2);
+        /* all: every group judged against a new group_concurrency (0 = none). */
+        assert_int_equal(f->ops->group_unblock(f->st, "t1", "q1", T0, 0, true), 0);
+        assert_pick(f, 3, (const char *const[]){"crit-blocked", "rate-blocked", "norm-old"}, 3);
+        assert_int_equal(f->ops->group_unblock(f->st, "t1", "q1", T0, 1, true), 0);
+        assert_pick(f, 1, (const char *const[]){"rate-blocked"}, 1);
+        g = group_read(f, "q1", "idle");
+        assert_true(g.blocked); /* running 1 >= 1 */
+        group_rec_free(&g);
+        commit(f);
+}
+
+static void group_ready_ids_order(void **state)
+{
+        struct fixture *f = *state;
+        int64_t a1, a2, a3, n1, n2, ids[8];
+        int prios[8], n = 0;
+
+        begin(f);
+        a1 = put(f, (struct spec){
+                        .state = JOB_QUEUED, .group = "a", .prio = PRIO_NORMAL, .run_at = T0 + 5});
+        a2 = put(f, (struct spec){
+                        .state = JOB_QUEUED, .group = "a", .prio = PRIO_HIGH, .run_at = T0 + 9});
+        a3 = put(f, (struct spec){
+                        .state = JOB_QUEUED, .group = "a", .prio = PRIO_NORMAL, .run_at = T0 + 1});
+        put(f, (struct spec){.state = JOB_RUNNING, .group = "a", .run_at = T0});
+        put(f, (struct spec){.state = JOB_QUEUED, .group = "b", .run_at = T0});
+        put(f, (struct spec){.state = JOB_QUEUED, .group = "a", .queue = "q2", .run_at = T0});
+        n1 = put(f, (struct spec){.state = JOB_QUEUED, .run_at = T0 + 3});
+        n2 = put(f, (struct spec){.state = JOB_QUEUED, .run_at = T0 + 2});
+        put(f, (struct spec){.state = JOB_SCHEDULED, .run_at = T0});
+        commit(f);
+        begin(f);
+        assert_int_equal(f->ops->group_ready_ids(f->st, "t1", "q1", "a", 8, ids, prios, &n), 0);
+        assert_ids(ids, n, (int64_t[]){a2, a3, a1}, 3);
+        assert_int_equal(prios[0], PRIO_HIGH);
+        assert_int_equal(prios[1], PRIO_NORMAL);
+        assert_int_equal(f->ops->group_ready_ids(f->st, "t1", "q1", "a", 1, ids, prios, &n), 0);
+        assert_ids(ids, n, (int64_t[]){a2}, 1);
+        /* NULL: the queued jobs without a group only. */
+        assert_int_equal(f->ops->group_ready_ids(f->st, "t1", "q1", NULL, 8, ids, prios, &n), 0);
+        assert_ids(ids, n, (int64_t[]){n2, n1}, 2);
+        assert_int_equal(f->ops->group_ready_ids(f->st, "t2", "q1", "a", 8, ids, prios, &n), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(f->ops->group_ready_ids(f->st, "t1", "q1", "a", 0, ids, prios, &n), 0);
+        assert_int_equal(n, 0);
+        commit(f);
+}
+
+static void rate_log_put_get_trim(void **state)
+{
+        struct fixture *f = *state;
+        int64_t at = 0;
+
+        begin(f);
+        assert_int_equal(f->ops->rate_get(f->st, "t1", "q1", "", 1, &at), BATON_ENOTFOUND);
+        /* Keep the latest 3 starts. */
+        for (int64_t seq = 1; seq <= 5; seq++)
+                assert_int_equal(
+                    f->ops->rate_put(f->st, "t1", "q1", "", seq, T0 + seq * 10, seq - 3 + 1), 0);
+        for (int64_t seq = 1; seq <= 2; seq++)
+                assert_int_equal(f->ops->rate_get(f->st, "t1", "q1", "", seq, &at),
+                                 BATON_ENOTFOUND);
+        for (int64_t seq = 3; seq <= 5; seq++) {
+                assert_int_equal(f->ops->rate_get(f->st, "t1", "q1", "", seq, &at), 0);
+                assert_int_equal(at, T0 + seq * 10);
+        }
+        /* Logs are per (tenant, queue, group). */
+        assert_int_equal(f->ops->rate_get(f->st, "t1", "q1", "g", 5, &at), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->rate_get(f->st, "t1", "q2", "", 5, &at), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->rate_get(f->st, "t2", "q1", "", 5, &at), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->rate_put(f->st, "t1", "q1", "g", 5, T0, 5), 0);
+        assert_int_equal(f->ops->rate_get(f->st, "t1", "q1", "", 5, &at), 0);
+        assert_int_equal(at, T0 + 50);
+        commit(f);
+}
+
 /* ======== SQLite-specific section ======== */
 
 static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
@@ -2417,8 +2759,9 @@ static void sqlite_claim_and_deadline_plans(void **state)
         sqlite3_close(db);
         reopen(f);
 
-        /* The claim: the partial index of queued jobs, in claim order. */
-        assert_plan_uses(f, "job_ready_ids", "job_ready");
+        /* The claim: the partial index of queued jobs, in claim order (the
+         * jobs without a group; groups have their own test below). */
+        assert_plan_uses(f, "nogroup_ready_ids", "job_group_ready");
         /* Every next-deadline lookup reads the first entry of its index. */
         assert_plan_uses(f, "deadlines", "job_due");
         assert_plan_uses(f, "deadlines", "job_lease");
@@ -2436,6 +2779,159 @@ static void sqlite_claim_and_deadline_plans(void **state)
         assert_plans_good(f);
 }
 
+/* Asserts that the plan of statement name searches index (never a SCAN of
+ * any table, never a sort). */
+static void assert_plan_searches(struct fixture *f, const char *name, const char *index)
+{
+        char plan[2048];
+        char want[128];
+
+        assert_int_equal(sqlite_explain(f->st, name, plan, sizeof(plan)), 0);
+        snprintf(want, sizeof(want), "INDEX %s", index);
+        if (!strstr(plan, want) || strstr(plan, "SCAN ") || strstr(plan, "TEMP B-TREE"))
+                print_error("%s: expected a search of %s, got:\n%s", name, want, plan);
+        assert_non_null(strstr(plan, want));
+        assert_null(strstr(plan, "SCAN "));
+        assert_null(strstr(plan, "TEMP B-TREE"));
+}
+
+static void assert_plan_has(struct fixture *f, const char *name, const char *want);
+
+/* The claim path of a queue with 100,000 ready jobs in one group and 1,000
+ * other groups, with statistics: every statement a claim runs is an index
+ * search (with a LIMIT, the first rows of an index range) rather than a scan
+ * of the ready jobs or of the groups. */
+static void sqlite_group_claim_plans_at_scale(void **state)
+{
+        struct fixture *f = *state;
+        struct group_rec *v = NULL;
+        int64_t ids[4];
+        int prios[4], n = 0;
+        sqlite3 *db;
+
+        /* The 100,000 jobs of "huge" in one statement (a copy of one stored
+         * row), so the test stays quick under the sanitizers. */
+        begin(f);
+        put(f, (struct spec){.state = JOB_QUEUED, .group = "huge", .run_at = T0});
+        commit(f);
+        db = sqlite_raw(f);
+        assert_int_equal(sqlite3_exec(db,
+                                      "CREATE TEMP TABLE one AS SELECT * FROM jobs;"
+                                      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1"
+                                      " FROM n WHERE i < 99999)"
+                                      " INSERT INTO jobs SELECT NULL, tenant, queue, type, payload,"
+                                      " priority, state, run_at + i, attempt, max_attempts,"
+                                      " backoff_type, backoff_base_ms, backoff_max_ms, lease_ms,"
+                                      " idempotency_key, dkey, request_id, execution_id,"
+                                      " traceparent, lease, lease_until, worker, settled,"
+                                      " cancel_requested, version, created_at, started_at,"
+                                      " finished_at, ready_at, result, last_error, progress,"
+                                      " attempts, steps, cancel_reason, timer, depends_on,"
+                                      " on_parent_failure, flow_id, ref, grp FROM one, n",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        sqlite3_close(db);
+        reopen(f);
+        begin(f);
+        assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", "huge", PRIO_NORMAL), 0);
+        for (int i = 0; i < 1000; i++) {
+                char g[16];
+                snprintf(g, sizeof(g), "g%04d", i);
+                put(f, (struct spec){.state = JOB_QUEUED, .group = g, .run_at = T0 + i});
+                /* Each later group joins behind the ones before it. */
+                assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", 0, 0, NULL), 0);
+                {
+                        struct queue_limits q = {0};
+                        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", true, &q), 0);
+                        q.serve_seq = i + 1;
+                        assert_int_equal(f->ops->qlim_put(f->st, &q), 0);
+                        queue_limits_free(&q);
+                }
+                assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", g, PRIO_NORMAL), 0);
+        }
+        for (int i = 0; i < 2000; i++)
+                put(f,
+                    (struct spec){.state = i % 2 ? JOB_COMPLETED : JOB_QUEUED, .run_at = T0 + i});
+        commit(f);
+        db = sqlite_raw(f);
+        assert_int_equal(sqlite3_exec(db, "ANALYZE", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        reopen(f);
+
+        assert_plan_searches(f, "group_pick", "group_pick");
+        assert_plan_searches(f, "group_ready_ids", "job_group_ready");
+        assert_plan_searches(f, "nogroup_ready_ids", "job_group_ready");
+        assert_plan_searches(f, "group_unblock", "group_until");
+        assert_plan_searches(f, "group_next_until", "group_until");
+        assert_plan_has(f, "qlim_get", "PRIMARY");
+        assert_plan_has(f, "group_get", "PRIMARY");
+        assert_plan_has(f, "rate_get", "PRIMARY");
+        assert_plan_has(f, "rate_trim", "PRIMARY");
+
+        /* And they return the right first rows: "huge" was served longest ago. */
+        begin(f);
+        {
+                struct queue_counts qc;
+                assert_int_equal(f->ops->queue_counts(f->st, "t1", "q1", &qc), 0);
+                assert_int_equal(qc.by_state[JOB_QUEUED], 100000 + 1000 + 1000);
+        }
+        assert_int_equal(f->ops->group_pick(f->st, "t1", "q1", 1, &v, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(v[0].grp, "huge");
+        group_recs_free(v, n);
+        assert_int_equal(f->ops->group_ready_ids(f->st, "t1", "q1", "g0999", 4, ids, prios, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(f->ops->group_ready_ids(f->st, "t1", "q1", NULL, 4, ids, prios, &n), 0);
+        assert_int_equal(n, 4);
+        commit(f);
+}
+
+/* Migration 7 counts the jobs a version-6 store already holds, so the
+ * depth and running counters start exact. */
+static void sqlite_migration_7_counts_existing_jobs(void **state)
+{
+        struct fixture *f = *state;
+        struct store_opts o = {.uri = NULL, .sync_full = false, .busy_timeout_ms = 1000};
+        struct queue_limits q = {0};
+        struct store *st = NULL;
+        char path[4200], sql[1024];
+        sqlite3 *db = NULL;
+        /* queued, running, running, completed, dead, scheduled */
+        const int states[] = {2, 3, 3, 5, 6, 1};
+
+        snprintf(path, sizeof(path), "%s/v6.db", f->dir);
+        assert_int_equal(
+            sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+            SQLITE_OK);
+        assert_int_equal(sqlite_migrate_to(db, 6), 0);
+        for (size_t i = 0; i < BATON_ARRAY_LEN(states); i++) {
+                snprintf(sql, sizeof(sql),
+                         "INSERT INTO jobs (tenant, queue, type, payload, priority, state, run_at,"
+                         " attempt, max_attempts, backoff_type, backoff_base_ms, backoff_max_ms,"
+                         " lease_ms, lease_until, settled, cancel_requested, version, created_at,"
+                         " started_at, finished_at, ready_at) VALUES ('t1', '%s', 't', 'null', 2,"
+                         " %d, 1, 0, 4, 0, 1000, 300000, 30000, 0, 0, 0, 1, 1, 0, 0, 0)",
+                         i == 5 ? "other" : "q1", states[i]);
+                assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        }
+        sqlite3_close(db);
+        o.uri = path;
+        assert_int_equal(f->ops->open(&o, &st), 0);
+        assert_int_equal(f->ops->begin(st), 0);
+        assert_int_equal(f->ops->qlim_get(st, "t1", "q1", false, &q), 0);
+        assert_int_equal(q.depth, 3);
+        assert_int_equal(q.running, 2);
+        assert_int_equal(q.concurrency, 0);
+        assert_false(q.def_backoff_set);
+        queue_limits_free(&q);
+        assert_int_equal(f->ops->qlim_get(st, "t1", "other", false, &q), 0);
+        assert_int_equal(q.depth, 1);
+        assert_int_equal(q.running, 0);
+        queue_limits_free(&q);
+        assert_int_equal(f->ops->commit(st), 0);
+        f->ops->close(st);
+}
+
 static void sqlite_plan_check_catches_a_missing_index(void **state)
 {
         struct fixture *f = *state;
@@ -2445,11 +2941,12 @@ static void sqlite_plan_check_catches_a_missing_index(void **state)
         /* The checker itself: without the ready index the claim must sort, and
          * that has to be reported, naming the statement. */
         db = sqlite_raw(f);
-        assert_int_equal(sqlite3_exec(db, "DROP INDEX job_ready", NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, "DROP INDEX job_group_ready", NULL, NULL, NULL),
+                         SQLITE_OK);
         sqlite3_close(db);
         reopen(f);
         assert_int_equal(sqlite_check_plans(f->st, why, sizeof(why)), BATON_ESTORE);
-        assert_non_null(strstr(why, "job_ready_ids"));
+        assert_non_null(strstr(why, "group_ready_ids"));
 }
 
 static void sqlite_durability_settings(void **state)
@@ -2661,6 +3158,369 @@ static void sqlite_key_and_audit_plans(void **state)
         assert_plans_good(f);
 }
 
+/* ======== cluster: leader lease and notifications ========
+ * The lease is compared against the store's clock where nodes share it
+ * (PostgreSQL uses the database server's), so these tests pass the real wall
+ * clock as now_ms and use either long leases or a lapse they sleep past. */
+
+#define LONG_TTL_MS 600000
+
+static int64_t wall_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct leader_rec acquire(struct fixture *f, const char *node, int64_t held_epoch,
+                                 int64_t ttl_ms, int64_t lag_ms)
+{
+        struct leader_rec l;
+
+        memset(&l, 0x55, sizeof(l));
+        begin(f);
+        assert_int_equal(
+            f->ops->leader_acquire(f->st, node, held_epoch, wall_ms(), ttl_ms, lag_ms, &l), 0);
+        commit(f);
+        return l;
+}
+
+static int check(struct fixture *f, const char *node, int64_t epoch)
+{
+        int rc;
+
+        begin(f);
+        rc = f->ops->leader_check(f->st, node, epoch);
+        commit(f);
+        return rc;
+}
+
+static struct leader_rec lease_now(struct fixture *f)
+{
+        struct leader_rec l;
+
+        memset(&l, 0x55, sizeof(l));
+        begin(f);
+        assert_int_equal(f->ops->leader_get(f->st, &l), 0);
+        commit(f);
+        return l;
+}
+
+static void leader_take_and_renew(void **state)
+{
+        struct fixture *f = *state;
+        struct leader_rec l = lease_now(f), r;
+        int64_t t0 = wall_ms();
+
+        assert_string_equal(l.node, "");
+        assert_int_equal(l.epoch, 0);
+        assert_int_equal(l.lease_until_ms, 0);
+        assert_int_equal(check(f, "a", 0), BATON_ECONFLICT); /* never held: nobody leads */
+        l = acquire(f, "a", 0, LONG_TTL_MS, 7);
+        assert_string_equal(l.node, "a");
+        assert_int_equal(l.epoch, 1);
+        assert_true(l.lease_until_ms >= t0 + LONG_TTL_MS - 5000);
+        assert_true(l.heartbeat_at_ms >= t0 - 5000);
+        assert_int_equal(l.lag_ms, 7);
+        r = lease_now(f);
+        assert_string_equal(r.node, "a");
+        assert_int_equal(r.epoch, 1);
+        assert_int_equal(r.lease_until_ms, l.lease_until_ms);
+        assert_int_equal(r.heartbeat_at_ms, l.heartbeat_at_ms);
+        assert_int_equal(check(f, "a", 1), 0);
+        assert_int_equal(check(f, "a", 2), BATON_ECONFLICT);
+        assert_int_equal(check(f, "b", 1), BATON_ECONFLICT);
+        /* A renewal keeps the epoch and moves the heartbeat and the end. */
+        usleep(5000);
+        r = acquire(f, "a", 1, LONG_TTL_MS, 3);
+        assert_int_equal(r.epoch, 1);
+        assert_true(r.heartbeat_at_ms >= l.heartbeat_at_ms);
+        assert_true(r.lease_until_ms >= l.lease_until_ms);
+        assert_int_equal(r.lag_ms, 3);
+        assert_int_equal(lease_now(f).lag_ms, 3);
+        /* It survives a reopen. */
+        reopen(f);
+        assert_int_equal(check(f, "a", 1), 0);
+}
+
+/* A deposed leader's duty is refused: once b holds the lease at a later
+ * epoch, a's check with its old epoch fails, and so do its renewal and
+ * release. */
+static void leader_fencing_refuses_deposed(void **state)
+{
+        struct fixture *f = *state;
+        struct leader_rec a = acquire(f, "a", 0, LONG_TTL_MS, 0), b;
+
+        assert_int_equal(a.epoch, 1);
+        b = acquire(f, "b", 0, LONG_TTL_MS, 0);
+        if (f->ops->shared) {
+                /* a's lease is live: b is told who leads and changes nothing. */
+                assert_string_equal(b.node, "a");
+                assert_int_equal(b.epoch, 1);
+                assert_int_equal(check(f, "a", 1), 0);
+                assert_int_equal(check(f, "b", 1), BATON_ECONFLICT);
+                /* a steps down cleanly; b takes over at once. */
+                begin(f);
+                assert_int_equal(f->ops->leader_release(f->st, "a", 1), 0);
+                commit(f);
+                assert_int_equal(lease_now(f).lease_until_ms, 0);
+                b = acquire(f, "b", 0, LONG_TTL_MS, 0);
+        }
+        assert_string_equal(b.node, "b");
+        assert_int_equal(b.epoch, 2);
+        assert_int_equal(check(f, "a", 1), BATON_ECONFLICT);
+        assert_int_equal(check(f, "b", 2), 0);
+        /* The deposed a renews with its old epoch: it does not get the lease
+         * back on a shared store; a single-owner store hands it over (to a
+         * later epoch, which still fences b). */
+        a = acquire(f, "a", 1, LONG_TTL_MS, 0);
+        if (f->ops->shared) {
+                assert_string_equal(a.node, "b");
+                assert_int_equal(a.epoch, 2);
+                assert_int_equal(check(f, "b", 2), 0);
+        } else {
+                assert_string_equal(a.node, "a");
+                assert_int_equal(a.epoch, 3);
+                assert_int_equal(check(f, "b", 2), BATON_ECONFLICT);
+        }
+        /* Releasing with a stale epoch changes nothing. */
+        b = lease_now(f);
+        begin(f);
+        assert_int_equal(f->ops->leader_release(f->st, "a", 1), 0);
+        commit(f);
+        assert_int_equal(lease_now(f).lease_until_ms, b.lease_until_ms);
+}
+
+/* A lapsed lease goes to the next node that asks, at the next epoch. */
+static void leader_lapse_and_takeover(void **state)
+{
+        struct fixture *f = *state;
+        struct leader_rec a = acquire(f, "a", 0, 1, 0), b;
+
+        assert_int_equal(a.epoch, 1);
+        usleep(30000);
+        b = acquire(f, "b", 0, LONG_TTL_MS, 0);
+        assert_string_equal(b.node, "b");
+        assert_int_equal(b.epoch, 2);
+        assert_int_equal(check(f, "a", 1), BATON_ECONFLICT);
+        /* The old holder's renewal after the lapse does not reclaim it. */
+        a = acquire(f, "a", 1, LONG_TTL_MS, 0);
+        if (f->ops->shared)
+                assert_string_equal(a.node, "b");
+        /* A lapsed lease of a itself is taken again at a new epoch, so a duty
+         * still in flight from before the lapse is fenced. */
+        a = acquire(f, "c", 0, 1, 0);
+        if (f->ops->shared) {
+                begin(f);
+                assert_int_equal(f->ops->leader_release(f->st, "b", 2), 0);
+                commit(f);
+                a = acquire(f, "c", 0, 1, 0);
+        }
+        assert_string_equal(a.node, "c");
+        usleep(30000);
+        b = acquire(f, "c", a.epoch, LONG_TTL_MS, 0);
+        assert_string_equal(b.node, "c");
+        assert_int_equal(b.epoch, a.epoch + 1);
+        assert_int_equal(check(f, "c", a.epoch), BATON_ECONFLICT);
+}
+
+/* A new process with the node id of the holder (a restart) takes the lease
+ * at a new epoch without waiting for it to lapse. */
+static void leader_same_node_new_process(void **state)
+{
+        struct fixture *f = *state;
+        struct leader_rec a = acquire(f, "a", 0, LONG_TTL_MS, 0), b;
+
+        b = acquire(f, "a", 0, LONG_TTL_MS, 0);
+        assert_string_equal(b.node, "a");
+        assert_int_equal(b.epoch, a.epoch + 1);
+        assert_int_equal(check(f, "a", a.epoch), BATON_ECONFLICT);
+}
+
+static void leader_rollback_keeps_nothing(void **state)
+{
+        struct fixture *f = *state;
+        struct leader_rec l;
+
+        begin(f);
+        assert_int_equal(f->ops->leader_acquire(f->st, "a", 0, wall_ms(), LONG_TTL_MS, 0, &l), 0);
+        assert_int_equal(l.epoch, 1);
+        assert_int_equal(f->ops->notify(f->st, (const char *[]){"r\tt1\tq1"}, 1), 0);
+        assert_int_equal(f->ops->rollback(f->st), 0);
+        assert_int_equal(lease_now(f).epoch, 0);
+        /* A savepoint rolled back drops a take too. */
+        begin(f);
+        assert_int_equal(f->ops->savepoint(f->st), 0);
+        assert_int_equal(f->ops->leader_acquire(f->st, "a", 0, wall_ms(), LONG_TTL_MS, 0, &l), 0);
+        assert_int_equal(f->ops->rollback_to(f->st), 0);
+        commit(f);
+        assert_int_equal(lease_now(f).epoch, 0);
+}
+
+static void leader_refuses_bad_arguments(void **state)
+{
+        struct fixture *f = *state;
+        struct leader_rec l;
+        char long_node[STORE_NODE_MAX + 2];
+
+        memset(long_node, 'n', sizeof(long_node) - 1);
+        long_node[sizeof(long_node) - 1] = 0;
+        begin(f);
+        assert_int_equal(f->ops->leader_acquire(f->st, "", 0, wall_ms(), 1000, 0, &l),
+                         BATON_EINVAL);
+        assert_int_equal(f->ops->leader_acquire(f->st, long_node, 0, wall_ms(), 1000, 0, &l),
+                         BATON_EINVAL);
+        assert_int_equal(f->ops->leader_acquire(f->st, "a", 0, wall_ms(), 0, 0, &l), BATON_EINVAL);
+        commit(f);
+        assert_int_equal(lease_now(f).epoch, 0);
+}
+
+static void notify_in_transaction(void **state)
+{
+        struct fixture *f = *state;
+        char big[7002];
+
+        memset(big, 'x', sizeof(big) - 1);
+        big[sizeof(big) - 1] = 0;
+        begin(f);
+        assert_int_equal(
+            f->ops->notify(f->st, (const char *[]){"r\tt1\tq1", "k\tk0123456789abcdef"}, 2), 0);
+        assert_int_equal(f->ops->notify(f->st, (const char *[]){"r\tt1\tq2", big}, 2),
+                         BATON_EINVAL);
+        assert_int_equal(f->ops->notify(f->st, NULL, 0), 0);
+        commit(f);
+        /* listen ops come as a set: all or none. */
+        assert_true((f->ops->listen_open && f->ops->listen_fd && f->ops->listen_read &&
+                     f->ops->listen_close) ||
+                    (!f->ops->listen_open && !f->ops->listen_fd && !f->ops->listen_read &&
+                     !f->ops->listen_close));
+        assert_true(!f->ops->shared || f->ops->listen_open);
+}
+
+/* Shared stores only (store_ops.shared): two connections, as two nodes. */
+
+struct notes {
+        char seen[64][96];
+        int n;
+};
+
+static void collect_note(void *ctx, const char *payload)
+{
+        struct notes *ns = ctx;
+
+        if (ns->n < 64)
+                snprintf(ns->seen[ns->n++], sizeof(ns->seen[0]), "%s", payload);
+}
+
+static bool noted(const struct notes *ns, const char *payload)
+{
+        for (int i = 0; i < ns->n; i++)
+                if (strcmp(ns->seen[i], payload) == 0)
+                        return true;
+        return false;
+}
+
+/* Reads the listener until want arrives or 3 s pass. */
+static void listen_until(struct fixture *f, struct store_listener *l, struct notes *ns,
+                         const char *want)
+{
+        int64_t deadline = wall_ms() + 3000;
+
+        while (!noted(ns, want) && wall_ms() < deadline) {
+                struct pollfd pfd = {f->ops->listen_fd(l), POLLIN, 0};
+                poll(&pfd, 1, 50);
+                assert_int_equal(f->ops->listen_read(l, collect_note, ns), 0);
+        }
+}
+
+/* A notification reaches another connection's listener at commit, and one
+ * rolled back never does. */
+static void shared_notify_delivered_at_commit(void **state)
+{
+        struct fixture *f = *state;
+        struct store_opts o = {.uri = f->uri, .sync_full = false, .busy_timeout_ms = 1000};
+        struct store_listener *l = NULL;
+        struct notes ns = {0};
+        char kept[64], kept2[64], dropped[64];
+        const char *quoted = "q\t\"quotes\" and \\ {braces}, commas";
+        int64_t t0;
+
+        snprintf(kept, sizeof(kept), "test-kept-%ld-%lld", (long)getpid(), (long long)wall_ms());
+        snprintf(kept2, sizeof(kept2), "test-kept2-%ld-%lld", (long)getpid(), (long long)wall_ms());
+        snprintf(dropped, sizeof(dropped), "test-dropped-%ld-%lld", (long)getpid(),
+                 (long long)wall_ms());
+        assert_int_equal(f->ops->listen_open(&o, &l), 0);
+        assert_true(f->ops->listen_fd(l) >= 0);
+        begin(f);
+        assert_int_equal(f->ops->notify(f->st, (const char *[]){dropped}, 1), 0);
+        assert_int_equal(f->ops->rollback(f->st), 0);
+        begin(f);
+        assert_int_equal(f->ops->notify(f->st, (const char *[]){kept, quoted, kept2}, 3), 0);
+        /* Not before the commit. */
+        assert_int_equal(f->ops->listen_read(l, collect_note, &ns), 0);
+        usleep(50000);
+        assert_int_equal(f->ops->listen_read(l, collect_note, &ns), 0);
+        assert_false(noted(&ns, kept));
+        t0 = wall_ms();
+        commit(f);
+        listen_until(f, l, &ns, kept2);
+        /* Every payload of the call arrives, in order, exactly as given. */
+        assert_true(noted(&ns, kept));
+        assert_true(noted(&ns, quoted));
+        assert_true(noted(&ns, kept2));
+        print_message("notification delivered %lld ms after commit\n", (long long)(wall_ms() - t0));
+        assert_false(noted(&ns, dropped));
+        f->ops->listen_close(l);
+}
+
+/* Two nodes: a duty of a that checked its epoch keeps b from taking the
+ * lease until it commits; then b takes it (epoch 2) and a's next duty is
+ * refused. b's attempt never waits for a's lock. */
+static void shared_duty_blocks_takeover_until_commit(void **state)
+{
+        struct fixture *f = *state;
+        struct store_opts o = {.uri = f->uri, .sync_full = false, .busy_timeout_ms = 1000};
+        struct store *g = NULL;
+        struct leader_rec a = acquire(f, "a", 0, 1, 0), b;
+        int64_t t0;
+
+        assert_int_equal(a.epoch, 1);
+        assert_int_equal(f->ops->open(&o, &g), 0);
+        usleep(30000); /* a's lease has lapsed, but a is inside a duty: */
+        begin(f);
+        assert_int_equal(f->ops->leader_check(f->st, "a", 1), 0);
+        t0 = wall_ms();
+        assert_int_equal(f->ops->begin(g), 0);
+        assert_int_equal(f->ops->leader_acquire(g, "b", 0, wall_ms(), LONG_TTL_MS, 0, &b), 0);
+        assert_int_equal(f->ops->commit(g), 0);
+        assert_true(wall_ms() - t0 < 1000); /* no lock wait */
+        assert_string_equal(b.node, "a");
+        assert_int_equal(b.epoch, 1);
+        commit(f);
+        /* The duty is over: b takes the lapsed lease. */
+        assert_int_equal(f->ops->begin(g), 0);
+        assert_int_equal(f->ops->leader_acquire(g, "b", 0, wall_ms(), LONG_TTL_MS, 0, &b), 0);
+        assert_int_equal(f->ops->commit(g), 0);
+        assert_string_equal(b.node, "b");
+        assert_int_equal(b.epoch, 2);
+        /* a's next duty is fenced, b's passes, and both may check at once. */
+        begin(f);
+        assert_int_equal(f->ops->begin(g), 0);
+        assert_int_equal(f->ops->leader_check(g, "b", 2), 0);
+        assert_int_equal(f->ops->leader_check(f->st, "a", 1), BATON_ECONFLICT);
+        assert_int_equal(f->ops->commit(g), 0);
+        commit(f);
+        f->ops->close(g);
+}
+
+static const struct CMUnitTest shared_tests[] = {
+    cmocka_unit_test_setup_teardown(shared_notify_delivered_at_commit, setup, teardown),
+    cmocka_unit_test_setup_teardown(shared_duty_blocks_takeover_until_commit, setup, teardown),
+};
+
+/* ======== end of the cluster section ======== */
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 static const struct CMUnitTest sqlite_tests[] = {
@@ -2674,6 +3534,8 @@ static const struct CMUnitTest sqlite_tests[] = {
     T(sqlite_migrates_a_version_1_store),
     T(sqlite_tenant_keeps_first_created_at),
     T(sqlite_key_and_audit_plans),
+    T(sqlite_group_claim_plans_at_scale),
+    T(sqlite_migration_7_counts_existing_jobs),
 };
 
 static bool always(void)
@@ -2714,63 +3576,602 @@ static int sqlite_specific(const struct backend *be)
  * unchanged works in it without knowing. */
 
 #include <libpq-fe.h>
-#include <unistd.h>
+#include <pthread.h>
+
+#include "store/pg_internal.h"
+#include "support/pgtest.h"
 
 static bool pg_available(void)
 {
-        const char *uri = getenv("BATON_TEST_PG_URI");
-
-        return uri && *uri;
-}
-
-static int pg_exec(const char *sql)
-{
-        PGconn *c = PQconnectdb(getenv("BATON_TEST_PG_URI"));
-        PGresult *r = NULL;
-        int rc = -1;
-
-        if (PQstatus(c) == CONNECTION_OK) {
-                r = PQexec(c, sql);
-                rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
-                if (rc)
-                        fprintf(stderr, "postgres: %s: %s", sql, PQerrorMessage(c));
-        } else {
-                fprintf(stderr, "postgres: %s", PQerrorMessage(c));
-        }
-        PQclear(r);
-        PQfinish(c);
-        return rc;
+        return pgtest_available();
 }
 
 static int pg_create(struct fixture *f)
 {
-        const char *uri = getenv("BATON_TEST_PG_URI");
-        struct timespec ts;
-        char sql[160];
+        struct pgtest t;
 
-        clock_gettime(CLOCK_REALTIME, &ts);
-        snprintf(f->scope, sizeof(f->scope), "baton_test_%ld_%ld", (long)getpid(),
-                 (long)(ts.tv_nsec ^ (long)(uintptr_t)f) & 0x7fffffff);
-        snprintf(f->uri, sizeof(f->uri), "%s%soptions=-csearch_path%%3D%s", uri,
-                 strchr(uri, '?') ? "&" : "?", f->scope);
-        snprintf(sql, sizeof(sql), "CREATE SCHEMA %s", f->scope);
-        return pg_exec(sql);
+        if (pgtest_create(&t) != 0)
+                return -1;
+        snprintf(f->scope, sizeof(f->scope), "%s", t.scope);
+        snprintf(f->uri, sizeof(f->uri), "%s", t.uri);
+        return 0;
 }
 
 static void pg_destroy(struct fixture *f)
 {
+        struct pgtest t = {{0}, {0}};
+
+        snprintf(t.scope, sizeof(t.scope), "%s", f->scope);
+        pgtest_drop(&t);
+        f->scope[0] = '\0';
+}
+
+/* A connection of the test's own to the fixture's schema. */
+static PGconn *pg_raw(struct fixture *f)
+{
+        PGconn *c = PQconnectdb(f->uri);
+
+        assert_int_equal(PQstatus(c), CONNECTION_OK);
+        PQclear(PQexec(c, "SET client_min_messages = warning"));
+        return c;
+}
+
+static void pg_raw_exec(PGconn *c, const char *sql)
+{
+        PGresult *r = PQexec(c, sql);
+
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+                fail_msg("%s: %s", sql, PQerrorMessage(c));
+        PQclear(r);
+}
+
+static int64_t pg_raw_i64(PGconn *c, const char *sql)
+{
+        PGresult *r = PQexec(c, sql);
+        int64_t v;
+
+        assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+        assert_int_equal(PQntuples(r), 1);
+        v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+        return v;
+}
+
+static void pg_refuses_newer_schema(void **state)
+{
+        struct fixture *f = *state;
+        struct store_opts o = {.uri = f->uri};
+        struct store *st = NULL;
+        PGconn *c = pg_raw(f);
         char sql[160];
 
-        if (!f->scope[0])
-                return;
-        snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE", f->scope);
-        pg_exec(sql);
+        snprintf(sql, sizeof(sql), "INSERT INTO schema_migrations VALUES (%d, 0)",
+                 pg_schema_newest() + 1);
+        pg_raw_exec(c, sql);
+        PQfinish(c);
+        assert_int_equal(f->ops->open(&o, &st), BATON_ESCHEMA);
+        assert_null(st);
 }
+
+static void pg_migrations_recorded_once(void **state)
+{
+        struct fixture *f = *state;
+        PGconn *c;
+        int v = 0;
+
+        reopen(f); /* a second open applies nothing */
+        begin(f);
+        assert_int_equal(f->ops->schema_version(f->st, &v), 0);
+        commit(f);
+        assert_int_equal(v, pg_schema_newest());
+        c = pg_raw(f);
+        assert_int_equal(pg_raw_i64(c, "SELECT COUNT(*) FROM schema_migrations"),
+                         pg_schema_newest());
+        assert_int_equal(pg_raw_i64(c, "SELECT COUNT(DISTINCT version) FROM schema_migrations"),
+                         pg_schema_newest());
+        PQfinish(c);
+}
+
+/* A store left at version 1 by an older binary is migrated on open, and its
+ * rows survive. */
+static void pg_migrates_a_version_1_store(void **state)
+{
+        struct fixture *f = *state;
+        struct job j;
+        PGconn *c;
+        int v = 0;
+
+        f->ops->close(f->st);
+        f->st = NULL;
+        c = pg_raw(f);
+        pg_raw_exec(
+            c, "DROP TABLE rate_log, job_groups, queue_limits, leader_lease, job_deps, flows,"
+               " timers, cron_runs, cron_schedules, audit, api_keys, tenants, idempotency, queues,"
+               " jobs, schema_migrations");
+        assert_int_equal(pg_migrate_to(c, pg_schema_newest() + 1), BATON_EINVAL);
+        assert_int_equal(pg_migrate_to(c, 1), 0);
+        assert_int_equal(pg_schema_read(c, &v), 0);
+        assert_int_equal(v, 1);
+        pg_raw_exec(c, "INSERT INTO jobs (tenant, queue, type, payload, priority, state, run_at,"
+                       " attempt, max_attempts, backoff_type, backoff_base_ms, backoff_max_ms,"
+                       " lease_ms, lease_until, settled, cancel_requested, version, created_at,"
+                       " started_at, finished_at, ready_at) VALUES ('t1', 'q1', 'old', '{}', 1,"
+                       " 2, 5, 0, 3, 0, 1000, 2000, 30000, 0, 0, 0, 1, 5, 0, 0, 5)");
+        PQfinish(c);
+        assert_int_equal(open_fixture(f), 0);
+        begin(f);
+        assert_int_equal(f->ops->schema_version(f->st, &v), 0);
+        assert_int_equal(v, pg_schema_newest());
+        assert_int_equal(f->ops->job_get(f->st, "t1", 1, &j), 0);
+        assert_string_equal(j.type, "old");
+        assert_null(j.timer);
+        assert_int_equal(j.flow_id, 0);
+        job_free(&j);
+        commit(f);
+}
+
+/* The planner picks among several usable indexes by their statistics, so the
+ * tables first get rows spread like a busy server's (many tenants, queues,
+ * states, keys, flows) and ANALYZE. */
+static void pg_populate(struct fixture *f)
+{
+        PGconn *c = pg_raw(f);
+
+        pg_raw_exec(c, "INSERT INTO jobs (tenant, queue, type, payload, priority, state, run_at,"
+                       " attempt, max_attempts, backoff_type, backoff_base_ms, backoff_max_ms,"
+                       " lease_ms, dkey, lease_until, settled, cancel_requested, version,"
+                       " created_at, started_at, finished_at, ready_at, flow_id)"
+                       " SELECT 't' || (i % 20), 'q' || (i % 50), 'type' || (i % 7), '{}', i % 4,"
+                       " i % 8, i, 0, 3, 0, 1000, 2000, 30000, 'k' || i, i, 0, 0, 1, i, i, i, i,"
+                       " CASE WHEN i % 10 = 0 THEN i / 10 ELSE 0 END"
+                       " FROM generate_series(1, 20000) AS i");
+        pg_raw_exec(c, "INSERT INTO audit (at, key_id, tenant, action, status)"
+                       " SELECT i, 'k' || (i % 30), 't' || (i % 20), 'a' || (i % 15), 200"
+                       " FROM generate_series(1, 5000) AS i");
+        pg_raw_exec(c, "INSERT INTO cron_runs (tenant, key, scheduled_at, fired_at, trigger,"
+                       " job_id, status) SELECT 't' || (i % 20), 'c' || (i % 40), i, i,"
+                       " 'schedule', 0, 'queued' FROM generate_series(1, 5000) AS i");
+        pg_raw_exec(c, "INSERT INTO api_keys (id, tenant, digest, prev_until, scopes, created_at,"
+                       " expires_at, revoked_at, rotated_at, rate_max, rate_per_ms)"
+                       " SELECT 'k' || i, 't' || (i % 20), 'd', 0, 1, i, 0, 0, 0, 0, 0"
+                       " FROM generate_series(1, 2000) AS i");
+        pg_raw_exec(c, "INSERT INTO idempotency SELECT 't' || (i % 20), 'k' || i, i, 'h', i"
+                       " FROM generate_series(1, 5000) AS i");
+        pg_raw_exec(c, "INSERT INTO queues SELECT 't' || (i % 20), 'q' || i, 0, i, i"
+                       " FROM generate_series(1, 2000) AS i");
+        pg_raw_exec(c, "INSERT INTO timers SELECT 't' || (i % 20), 'k' || i, 1, i % 3, i, 'q',"
+                       " 'x', '{}', 1, 3, 0, 1, 1, 1000, NULL, 0, 0, i, i"
+                       " FROM generate_series(1, 5000) AS i");
+        pg_raw_exec(c, "INSERT INTO cron_schedules SELECT 't' || (i % 20), 'c' || i, '{}', 1, 0,"
+                       " NULL, i, CASE WHEN i % 2 = 0 THEN i ELSE 0 END, 0, 0, 0, 0, 1, i, i"
+                       " FROM generate_series(1, 2000) AS i");
+        pg_raw_exec(c, "INSERT INTO flows (tenant, created_at) SELECT 't' || (i % 20), i"
+                       " FROM generate_series(1, 2000) AS i");
+        pg_raw_exec(c, "INSERT INTO job_deps SELECT i, i + 1, 't1'"
+                       " FROM generate_series(1, 5000) AS i");
+        /* Version 5: grouped jobs, their group rows, queue limits, rate logs. */
+        pg_raw_exec(c, "UPDATE jobs SET grp = 'g' || (id % 300) WHERE id % 3 = 0");
+        pg_raw_exec(c, "INSERT INTO queue_limits (tenant, queue, depth)"
+                       " SELECT 't' || (i % 20), 'q' || i, i FROM generate_series(1, 2000) AS i");
+        pg_raw_exec(c, "INSERT INTO job_groups SELECT 't' || (i % 20), 'q' || (i % 50),"
+                       " 'g' || i, i % 3, CASE WHEN i % 4 = 0 THEN NULL ELSE i % 4 END, i,"
+                       " CASE WHEN i % 5 = 0 THEN 1 ELSE 0 END,"
+                       " CASE WHEN i % 7 = 0 THEN i ELSE 0 END, 0, 0"
+                       " FROM generate_series(1, 5000) AS i");
+        pg_raw_exec(c, "INSERT INTO rate_log SELECT 't' || (i % 20), 'q' || (i % 50),"
+                       " 'g' || (i % 100), i, i FROM generate_series(1, 5000) AS i");
+        pg_raw_exec(c, "ANALYZE");
+        PQfinish(c);
+}
+
+static void pg_hot_queries_use_indexes(void **state)
+{
+        struct fixture *f = *state;
+        char why[4096];
+        int rc;
+
+        pg_populate(f);
+        rc = pg_check_plans(f->st, why, sizeof(why));
+
+        if (rc)
+                fail_msg("%s", why);
+        assert_int_equal(pg_explain(f->st, "no_such_statement", why, sizeof(why)), BATON_ENOTFOUND);
+        assert_int_equal(pg_explain(f->st, "pg_job_ready_ids", why, sizeof(why)), BATON_ENOTFOUND);
+        /* The claim reads of version 5 lock what they return. */
+        assert_int_equal(pg_explain(f->st, "pg_group_ready_ids", why, sizeof(why)), 0);
+        assert_non_null(strstr(why, "job_group_ready"));
+        assert_non_null(strstr(why, "LockRows")); /* FOR UPDATE SKIP LOCKED */
+        assert_int_equal(pg_explain(f->st, "pg_nogroup_ready_ids", why, sizeof(why)), 0);
+        assert_non_null(strstr(why, "job_nogroup_ready"));
+        assert_non_null(strstr(why, "LockRows"));
+        assert_int_equal(pg_explain(f->st, "pg_group_pick", why, sizeof(why)), 0);
+        assert_non_null(strstr(why, "LockRows")); /* FOR UPDATE */
+        assert_int_equal(pg_explain(f->st, "pg_qlim_get_lock", why, sizeof(why)), 0);
+        assert_non_null(strstr(why, "LockRows"));
+}
+
+static void pg_plan_check_catches_a_missing_index(void **state)
+{
+        struct fixture *f = *state;
+        PGconn *c = pg_raw(f);
+        char why[4096];
+
+        pg_raw_exec(c, "DROP INDEX job_group_ready");
+        PQfinish(c);
+        assert_int_equal(pg_check_plans(f->st, why, sizeof(why)), BATON_ESTORE);
+        if (!strstr(why, "pg_group_ready_ids"))
+                print_error("%s\n", why);
+        assert_non_null(strstr(why, "pg_group_ready_ids"));
+}
+
+/* Asserts that the plan of statement name (pg_explain, with the planner's
+ * own choices: sequential scans and sorts allowed) reads through index and
+ * neither scans a table sequentially nor sorts. */
+static void pg_assert_plan(struct fixture *f, const char *name, const char *index)
+{
+        char plan[4096], want[96];
+
+        assert_int_equal(pg_explain_free(f->st, name, plan, sizeof(plan)), 0);
+        snprintf(want, sizeof(want), " %s ", index);
+        if (!strstr(plan, want) || strstr(plan, "Seq Scan") || strstr(plan, "Sort"))
+                print_error("%s: expected %s, got:\n%s", name, index, plan);
+        assert_non_null(strstr(plan, want));
+        assert_null(strstr(plan, "Seq Scan"));
+        assert_null(strstr(plan, "Sort"));
+}
+
+/* The claim path of a queue with 100,000 ready jobs in one group, 1,000 other
+ * groups and ungrouped jobs, analyzed: the planner left to its own choices
+ * reads each claim statement's first rows from its index. */
+static void pg_group_claim_plans_at_scale(void **state)
+{
+        struct fixture *f = *state;
+        struct group_rec *v = NULL;
+        int64_t ids[4];
+        int prios[4], n = 0;
+        PGconn *c = pg_raw(f);
+
+        pg_raw_exec(c, "INSERT INTO jobs (tenant, queue, type, payload, priority, state, run_at,"
+                       " attempt, max_attempts, backoff_type, backoff_base_ms, backoff_max_ms,"
+                       " lease_ms, lease_until, settled, cancel_requested, version, created_at,"
+                       " started_at, finished_at, ready_at, grp)"
+                       " SELECT 't1', 'q1', 'x', '{}', 2, 2, i, 0, 3, 0, 1000, 2000, 30000, 0, 0,"
+                       " 0, 1, i, 0, 0, i, CASE WHEN i <= 100000 THEN 'huge'"
+                       " WHEN i <= 101000 THEN 'g' || lpad((i - 100001)::text, 4, '0')"
+                       " ELSE NULL END FROM generate_series(1, 103000) AS i");
+        pg_raw_exec(c, "UPDATE jobs SET state = 5 WHERE id > 101000 AND id % 2 = 0");
+        pg_raw_exec(c, "INSERT INTO job_groups VALUES ('t1', 'q1', 'huge', 0, 2, 0, 0, 0, 0, 0)");
+        pg_raw_exec(c, "INSERT INTO job_groups SELECT 't1', 'q1', 'g' || lpad(i::text, 4, '0'),"
+                       " 0, 2, i + 1, 0, CASE WHEN i % 10 = 0 THEN i ELSE 0 END, 0, 0"
+                       " FROM generate_series(0, 999) AS i");
+        pg_raw_exec(c,
+                    "INSERT INTO queue_limits (tenant, queue, depth) VALUES ('t1', 'q1', 102000)");
+        pg_raw_exec(c, "INSERT INTO queue_limits (tenant, queue, depth) SELECT 't' || (i % 20),"
+                       " 'q' || i, i FROM generate_series(2, 2000) AS i");
+        pg_raw_exec(c, "INSERT INTO rate_log SELECT 't1', 'q1', 'g' || lpad((i % 1000)::text, 4,"
+                       " '0'), i, i FROM generate_series(1, 5000) AS i");
+        pg_raw_exec(c, "ANALYZE");
+        PQfinish(c);
+
+        pg_assert_plan(f, "pg_group_pick", "group_pick");
+        pg_assert_plan(f, "pg_group_ready_ids", "job_group_ready");
+        pg_assert_plan(f, "pg_nogroup_ready_ids", "job_nogroup_ready");
+        pg_assert_plan(f, "pg_group_unblock", "group_until");
+        pg_assert_plan(f, "pg_group_next_until", "group_until");
+        pg_assert_plan(f, "pg_qlim_get_lock", "queue_limits_pkey");
+        pg_assert_plan(f, "pg_group_get_lock", "job_groups_pkey");
+        pg_assert_plan(f, "pg_rate_get", "rate_log_pkey");
+
+        /* And they return the right first rows: "huge" was served longest ago. */
+        begin(f);
+        assert_int_equal(f->ops->group_pick(f->st, "t1", "q1", 1, &v, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(v[0].grp, "huge");
+        group_recs_free(v, n);
+        assert_int_equal(f->ops->group_ready_ids(f->st, "t1", "q1", "g0999", 4, ids, prios, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(ids[0], 101000);
+        assert_int_equal(f->ops->group_ready_ids(f->st, "t1", "q1", NULL, 2, ids, prios, &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(ids[0], 101001);
+        assert_int_equal(ids[1], 101003);
+        commit(f);
+}
+
+/* Migration 7 counts the jobs a version-6 store already holds, so the depth
+ * and running counters start exact (as SQLite's migration 7 does). */
+static void pg_migration_7_counts_existing_jobs(void **state)
+{
+        struct fixture *f = *state;
+        struct queue_limits q = {0};
+        /* queued, running, running, completed, dead, scheduled */
+        const int states[] = {2, 3, 3, 5, 6, 1};
+        char sql[1024];
+        PGconn *c;
+
+        f->ops->close(f->st);
+        f->st = NULL;
+        c = pg_raw(f);
+        pg_raw_exec(
+            c, "DROP TABLE rate_log, job_groups, queue_limits, leader_lease, job_deps, flows,"
+               " timers, cron_runs, cron_schedules, audit, api_keys, tenants, idempotency, queues,"
+               " jobs, schema_migrations");
+        assert_int_equal(pg_migrate_to(c, 6), 0);
+        for (size_t i = 0; i < BATON_ARRAY_LEN(states); i++) {
+                snprintf(sql, sizeof(sql),
+                         "INSERT INTO jobs (tenant, queue, type, payload, priority, state, run_at,"
+                         " attempt, max_attempts, backoff_type, backoff_base_ms, backoff_max_ms,"
+                         " lease_ms, lease_until, settled, cancel_requested, version, created_at,"
+                         " started_at, finished_at, ready_at) VALUES ('t1', '%s', 't', 'null', 2,"
+                         " %d, 1, 0, 4, 0, 1000, 300000, 30000, 0, 0, 0, 1, 1, 0, 0, 0)",
+                         i == 5 ? "other" : "q1", states[i]);
+                pg_raw_exec(c, sql);
+        }
+        PQfinish(c);
+        assert_int_equal(open_fixture(f), 0);
+        begin(f);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", false, &q), 0);
+        assert_int_equal(q.depth, 3);
+        assert_int_equal(q.running, 2);
+        assert_int_equal(q.concurrency, 0);
+        assert_false(q.def_backoff_set);
+        queue_limits_free(&q);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "other", false, &q), 0);
+        assert_int_equal(q.depth, 1);
+        assert_int_equal(q.running, 0);
+        queue_limits_free(&q);
+        commit(f);
+}
+
+/* Commits the transaction of connection arg after 300 ms. */
+static void *pg_commit_later(void *arg)
+{
+        struct timespec ts = {0, 300 * 1000 * 1000};
+
+        nanosleep(&ts, NULL);
+        PQclear(PQexec(arg, "COMMIT"));
+        return NULL;
+}
+
+/* A job that another node holds for a moment (any job_get locks its row) is
+ * passed over by the read of the jobs without a group, but a group's read
+ * waits for it: a claim that saw the group empty would drop its row and
+ * leave the job unclaimed. */
+static void pg_group_read_waits_for_a_locked_job(void **state)
+{
+        struct fixture *f = *state;
+        int64_t grouped, ids[4];
+        int prios[4], n = -1;
+        pthread_t th;
+        PGconn *c;
+
+        begin(f);
+        grouped = put(f, (struct spec){.state = JOB_QUEUED, .group = "g", .prio = PRIO_HIGH});
+        put(f, (struct spec){.state = JOB_QUEUED});
+        commit(f);
+        c = pg_raw(f);
+        pg_raw_exec(c, "BEGIN");
+        pg_raw_exec(c, "SELECT id FROM jobs FOR UPDATE");
+        begin(f);
+        assert_int_equal(f->ops->group_ready_ids(f->st, "t1", "q1", NULL, 4, ids, prios, &n), 0);
+        assert_int_equal(n, 0); /* skipped */
+        commit(f);
+        assert_int_equal(pthread_create(&th, NULL, pg_commit_later, c), 0);
+        begin(f);
+        assert_int_equal(f->ops->group_ready_ids(f->st, "t1", "q1", "g", 4, ids, prios, &n), 0);
+        assert_int_equal(n, 1); /* waited for the commit */
+        assert_int_equal(ids[0], grouped);
+        assert_int_equal(prios[0], PRIO_HIGH);
+        commit(f);
+        pthread_join(th, NULL);
+        PQfinish(c);
+}
+
+/* Whether another connection can lock the row of sql at once (NOWAIT). */
+static bool pg_row_free(PGconn *c, const char *sql)
+{
+        PGresult *r;
+        bool ok;
+
+        pg_raw_exec(c, "BEGIN");
+        r = PQexec(c, sql);
+        ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+        if (!ok)
+                assert_string_equal(PQresultErrorField(r, PG_DIAG_SQLSTATE), "55P03");
+        PQclear(r);
+        pg_raw_exec(c, "ROLLBACK");
+        return ok;
+}
+
+/* Claims of one queue take turns across nodes: qlim_get and group_get with
+ * lock, and group_pick, hold the rows they read until the transaction ends;
+ * without lock nothing is held. */
+static void pg_claim_reads_lock_their_rows(void **state)
+{
+        struct fixture *f = *state;
+        const char *qsql = "SELECT 1 FROM queue_limits WHERE tenant = 't1' AND queue = 'q1'"
+                           " FOR UPDATE NOWAIT";
+        const char *gsql = "SELECT 1 FROM job_groups WHERE tenant = 't1' AND queue = 'q1'"
+                           " AND grp = 'a' FOR UPDATE NOWAIT";
+        struct queue_limits q = {0};
+        struct group_rec g = {0}, *v = NULL;
+        PGconn *c = pg_raw(f);
+        int n = 0;
+
+        begin(f);
+        assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", 1, 0, NULL), 0);
+        assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", "a", PRIO_NORMAL), 0);
+        commit(f);
+
+        begin(f);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", false, &q), 0);
+        queue_limits_free(&q);
+        assert_int_equal(f->ops->group_get(f->st, "t1", "q1", "a", false, &g), 0);
+        group_rec_free(&g);
+        assert_true(pg_row_free(c, qsql));
+        assert_true(pg_row_free(c, gsql));
+        commit(f);
+
+        begin(f);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", true, &q), 0);
+        assert_int_equal(q.depth, 1);
+        queue_limits_free(&q);
+        assert_false(pg_row_free(c, qsql));
+        assert_true(pg_row_free(c, gsql));
+        assert_int_equal(f->ops->group_get(f->st, "t1", "q1", "a", true, &g), 0);
+        group_rec_free(&g);
+        assert_false(pg_row_free(c, gsql));
+        commit(f);
+        assert_true(pg_row_free(c, qsql));
+
+        begin(f);
+        assert_int_equal(f->ops->group_pick(f->st, "t1", "q1", 4, &v, &n), 0);
+        assert_int_equal(n, 1);
+        group_recs_free(v, n);
+        assert_false(pg_row_free(c, gsql));
+        commit(f);
+        assert_true(pg_row_free(c, gsql));
+        PQfinish(c);
+}
+
+/* Two nodes claiming from one queue at once: the second passes over the rows
+ * the first has locked instead of waiting for them or returning them. */
+static void pg_claims_skip_locked_rows(void **state)
+{
+        struct fixture *f = *state;
+        struct store_opts o = {.uri = f->uri};
+        struct store *other = NULL;
+        int64_t ids[4], mine[4], theirs[4];
+        int n = 0, m = 0;
+
+        begin(f);
+        for (int i = 0; i < 4; i++)
+                ids[i] = put(f, (struct spec){.state = JOB_QUEUED, .run_at = T0 + i});
+        commit(f);
+        assert_int_equal(f->ops->open(&o, &other), 0);
+        begin(f);
+        assert_int_equal(f->ops->job_ready_ids(f->st, "t1", "q1", 2, mine, &n), 0);
+        assert_ids(mine, n, ids, 2);
+        assert_int_equal(f->ops->begin(other), 0);
+        assert_int_equal(f->ops->job_ready_ids(other, "t1", "q1", 4, theirs, &m), 0);
+        assert_ids(theirs, m, ids + 2, 2);
+        assert_int_equal(f->ops->commit(other), 0);
+        commit(f);
+        /* Once the first commits, its rows are claimable again (still queued). */
+        assert_int_equal(f->ops->begin(other), 0);
+        assert_int_equal(f->ops->job_ready_ids(other, "t1", "q1", 4, theirs, &m), 0);
+        assert_ids(theirs, m, ids, 4);
+        assert_int_equal(f->ops->commit(other), 0);
+        /* job_get locks too (a read that is about to change the job): while
+         * one transaction holds a job it read, a claim elsewhere passes it. */
+        begin(f);
+        {
+                struct job j;
+
+                assert_int_equal(f->ops->job_get(f->st, NULL, ids[0], &j), 0);
+                job_free(&j);
+        }
+        assert_int_equal(f->ops->begin(other), 0);
+        assert_int_equal(f->ops->job_ready_ids(other, "t1", "q1", 4, theirs, &m), 0);
+        assert_ids(theirs, m, ids + 1, 3);
+        assert_int_equal(f->ops->commit(other), 0);
+        commit(f);
+        f->ops->close(other);
+}
+
+/* The batch's now comes from the database clock. */
+static void pg_now_is_database_time(void **state)
+{
+        struct fixture *f = *state;
+        struct timespec ts;
+        int64_t a = 0, b = 0, local;
+
+        begin(f);
+        assert_int_equal(f->ops->now_ms(f->st, &a), 0);
+        commit(f);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        local = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        /* The test server runs on this machine: same clock, a loose bound for
+         * a loaded machine. */
+        assert_true(a > local - 60000 && a <= local + 60000);
+        begin(f);
+        assert_int_equal(f->ops->now_ms(f->st, &b), 0);
+        commit(f);
+        assert_true(b >= a);
+}
+
+static int64_t pg_backend_pid(struct fixture *f)
+{
+        return PQbackendPID(f->st->conn);
+}
+
+static void pg_kill_backend(int64_t pid)
+{
+        char sql[96];
+
+        snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%lld)", (long long)pid);
+        assert_int_equal(pgtest_exec(sql), 0);
+}
+
+/* A connection lost mid-transaction fails that transaction (its commit is
+ * reported as failed, nothing of it stays); the next begin reconnects and
+ * what was committed before is all there. */
+static void pg_reconnects_after_connection_loss(void **state)
+{
+        struct fixture *f = *state;
+        int64_t kept, lost = 0, pid;
+        struct job j;
+        int rc;
+
+        begin(f);
+        kept = put(f, (struct spec){.state = JOB_QUEUED});
+        commit(f);
+        begin(f);
+        assert_int_equal(put_rc(f, (struct spec){.state = JOB_QUEUED}, &lost), 0);
+        pid = pg_backend_pid(f);
+        pg_kill_backend(pid);
+        /* The server ends the backend asynchronously; wait (bounded) for it. */
+        for (int i = 0; i < 200; i++) {
+                char sql[256];
+
+                snprintf(sql, sizeof(sql),
+                         "DO $$BEGIN IF EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = %lld)"
+                         " THEN RAISE 'alive'; END IF; END$$",
+                         (long long)pid);
+                if (pgtest_exec(sql) == 0)
+                        break;
+                struct timespec d = {0, 10 * 1000000};
+                nanosleep(&d, NULL);
+        }
+        rc = f->ops->commit(f->st);
+        assert_int_equal(rc, BATON_ESTORE);
+        f->ops->rollback(f->st);
+        begin(f); /* reconnects */
+        assert_true(pg_backend_pid(f) != pid);
+        assert_int_equal(f->ops->job_get(f->st, NULL, kept, &j), 0);
+        job_free(&j);
+        assert_int_equal(f->ops->job_get(f->st, NULL, lost, &j), BATON_ENOTFOUND);
+        commit(f);
+}
+
+static const struct CMUnitTest pg_tests[] = {
+    T(pg_refuses_newer_schema),
+    T(pg_migrations_recorded_once),
+    T(pg_migrates_a_version_1_store),
+    T(pg_hot_queries_use_indexes),
+    T(pg_plan_check_catches_a_missing_index),
+    T(pg_claims_skip_locked_rows),
+    T(pg_group_claim_plans_at_scale),
+    T(pg_migration_7_counts_existing_jobs),
+    T(pg_claim_reads_lock_their_rows),
+    T(pg_group_read_waits_for_a_locked_job),
+    T(pg_now_is_database_time),
+    T(pg_reconnects_after_connection_loss),
+};
 
 static int pg_specific(const struct backend *be)
 {
-        (void)be;
-        return 0; /* schema refusal, LISTEN/NOTIFY and leader checks go here */
+        return run_group(be, "postgres-specific", pg_tests, BATON_ARRAY_LEN(pg_tests));
 }
 
 /* ======== end of the PostgreSQL-specific section ======== */
@@ -2829,6 +4230,18 @@ static const struct CMUnitTest common_tests[] = {
     T(cron_run_tick_identity_and_update),
     T(cron_run_list_count_trim),
     T(savepoint_rollback_discards_cron),
+    T(leader_take_and_renew),
+    T(leader_fencing_refuses_deposed),
+    T(leader_lapse_and_takeover),
+    T(leader_same_node_new_process),
+    T(leader_rollback_keeps_nothing),
+    T(leader_refuses_bad_arguments),
+    T(notify_in_transaction),
+    T(qlim_put_get_add),
+    T(group_rows_roundtrip_note_ready_delete),
+    T(group_pick_order_and_unblock),
+    T(group_ready_ids_order),
+    T(rate_log_put_get_trim),
     T(insert_throughput),
 };
 
@@ -2848,6 +4261,9 @@ int main(void)
                 }
                 failed += run_group(be, be->name, common_tests, BATON_ARRAY_LEN(common_tests));
                 failed += be->run_specific(be);
+                if (be->ops->shared)
+                        failed +=
+                            run_group(be, "shared", shared_tests, BATON_ARRAY_LEN(shared_tests));
         }
         return failed ? 1 : 0;
 }

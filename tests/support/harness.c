@@ -265,6 +265,10 @@ static pid_t spawn(struct harness *h, const char *batond, int port)
         argv[n++] = listen_arg;
         argv[n++] = FLAG_DATA_DIR;
         argv[n++] = h->data_dir;
+        if (h->pg.scope[0]) {
+                argv[n++] = "--store";
+                argv[n++] = h->pg.uri;
+        }
         for (i = 0; i < h->n_args; i++)
                 argv[n++] = h->args[i];
         argv[n] = NULL;
@@ -369,6 +373,26 @@ static int launch(struct harness *h, int port)
         return -1;
 }
 
+/* With BATON_TEST_STORE=postgres, gives h a fresh schema unless its
+ * arguments choose a store themselves. Exits the test process with
+ * PGTEST_SKIP_CODE when no PostgreSQL is configured. */
+static int use_postgres(struct harness *h)
+{
+        const char *which = getenv("BATON_TEST_STORE");
+
+        if (!which || strcmp(which, "postgres") != 0)
+                return 0;
+        for (int i = 0; i < h->n_args; i++)
+                if (strcmp(h->args[i], "--store") == 0)
+                        return 0;
+        if (!pgtest_available()) {
+                fprintf(stderr, "harness: BATON_TEST_STORE=postgres but BATON_TEST_PG_URI is not"
+                                " set (scripts/test.sh starts a server): skipping\n");
+                exit(PGTEST_SKIP_CODE);
+        }
+        return pgtest_create(&h->pg);
+}
+
 int harness_start(struct harness *h, const char *const *args)
 {
         const char *tmp = getenv("TMPDIR");
@@ -399,6 +423,10 @@ int harness_start(struct harness *h, const char *const *args)
                 if (!h->args[i])
                         abort();
                 h->n_args = i + 1;
+        }
+        if (use_postgres(h) != 0) {
+                harness_stop(h);
+                return -1;
         }
         if (launch(h, 0) != 0) {
                 harness_stop(h);
@@ -506,6 +534,7 @@ int harness_stop(struct harness *h)
                 nftw(h->root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
                 h->root[0] = '\0';
         }
+        pgtest_drop(&h->pg);
         for (i = 0; i < h->n_args; i++) {
                 free(h->args[i]);
                 h->args[i] = NULL;

@@ -22,6 +22,7 @@
 #include <sys/types.h>
 
 #include "baton/baton.h"
+#include "support/pgtest.h"
 
 #define HARNESS_ARGS_MAX 32
 
@@ -39,6 +40,9 @@ struct harness {
          * ("" when the server wrote none). harness_client and http_raw/http_json
          * on h->url send it unless told otherwise. */
         char admin_key[128];
+        /* With BATON_TEST_STORE=postgres: the fresh schema batond runs on
+         * (--store pg.uri), kept across restarts, dropped by harness_stop. */
+        struct pgtest pg;
 };
 
 /* Milliseconds of a monotonic clock, for measuring waits in tests. */
@@ -52,6 +56,12 @@ void harness_sleep_ms(int64_t ms);
  * does when another process took the port. Returns 0, or -1 with a message on
  * stderr (the log's tail included). On failure nothing is left running.
  * Then reads the admin key (see admin_key).
+ *
+ * With BATON_TEST_STORE=postgres (ctest registers every e2e and fault test a
+ * second time, named <test>_pg, with it), the server runs on a fresh
+ * PostgreSQL schema (pgtest.h) instead of SQLite, unless args name a --store
+ * of their own; without BATON_TEST_PG_URI the test process exits with
+ * PGTEST_SKIP_CODE, which ctest reports as skipped.
  */
 int harness_start(struct harness *h, const char *const *args);
 /* Starts batond again on the same data directory and arguments, on the same

@@ -155,7 +155,7 @@ static int state_of(struct env *e, int64_t id, char *reason, size_t cap)
 /* Claims at most one job of q; returns its id (0 none), parents text copied. */
 static int64_t claim1(struct env *e, const char *q, char *lease, char *parents, size_t cap)
 {
-        struct claim_req c = {"default", q, "w", 1, 0};
+        struct claim_req c = {"default", q, "w", 1, 0, NULL};
         struct job_vec jv = {0};
         int64_t id = 0;
 

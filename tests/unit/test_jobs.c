@@ -135,7 +135,7 @@ static int64_t enqueue(struct env *e, const char *q, int prio, int64_t delay_ms)
 
 static void claim(struct env *e, const char *q, int max, int64_t lease_ms, struct job_vec *out)
 {
-        struct claim_req c = {"default", q, "w1", max, lease_ms};
+        struct claim_req c = {"default", q, "w1", max, lease_ms, NULL};
 
         memset(out, 0, sizeof(*out));
         assert_int_equal(job_claim(begin(e), &c, out), 0);
@@ -610,6 +610,75 @@ static void paused_queue_hands_out_nothing(void **state)
         job_vec_free(&jv);
 }
 
+/* ======== database time (store_ops.now_ms) ======== */
+
+#define DB_NOW 1900000000123LL /* what the fake database clock says */
+
+static int db_now(struct store *st, int64_t *out)
+{
+        (void)st;
+        *out = DB_NOW;
+        return 0;
+}
+
+static int db_now_fails(struct store *st, int64_t *out)
+{
+        (void)st;
+        (void)out;
+        return BATON_ESTORE;
+}
+
+struct now_call {
+        struct exec_op op;
+        int64_t seen_ms;
+        bool ran;
+};
+
+static int now_fn(struct txn *tx, struct exec_op *op)
+{
+        struct now_call *c = (struct now_call *)op;
+
+        c->ran = true;
+        c->seen_ms = tx->now_ms;
+        return tx->ops->queue_ensure(tx->st, "t1", "dbtime", tx->now_ms);
+}
+
+static void now_done(struct exec_op *op)
+{
+        (void)op;
+}
+
+/* A backend with a clock of its own sets the batch's now (the injected clock
+ * is ignored); when that clock cannot be read the batch fails as a whole,
+ * nothing runs, and the transaction just begun is ended, so the next batch
+ * works. */
+static void batch_now_comes_from_the_store(void **state)
+{
+        struct env *e = *state;
+        struct store_ops ops = store_sqlite_ops;
+        struct now_call c = {.op = {.fn = now_fn, .done = now_done}};
+        struct queue_rec q;
+
+        ops.now_ms = db_now_fails;
+        assert_int_equal(exec_run_sync(e->st, &ops, &e->clock.clock, &e->limits, &c.op, NULL),
+                         BATON_ESTORE);
+        assert_false(c.ran);
+        ops.now_ms = db_now;
+        assert_int_equal(exec_run_sync(e->st, &ops, &e->clock.clock, &e->limits, &c.op, NULL), 0);
+        assert_true(c.ran);
+        assert_int_equal(c.seen_ms, DB_NOW);
+        /* SQLite itself has no database clock: the injected one is used. */
+        assert_null(store_sqlite_ops.now_ms);
+        c.ran = false;
+        assert_int_equal(exec_run_sync(e->st, e->ops, &e->clock.clock, &e->limits, &c.op, NULL), 0);
+        assert_int_equal(c.seen_ms, T0);
+        begin(e);
+        assert_int_equal(e->ops->queue_get(e->st, "t1", "dbtime", &q), 0);
+        assert_int_equal(q.created_at_ms, DB_NOW);
+        queue_rec_free(&q);
+        assert_int_equal(e->ops->commit(e->st), 0);
+}
+
 /* ======== effects: events, samples, wake-ups and deadlines ======== */
 
 /* An operation run through exec_run_sync: body does the work, and a non-zero
@@ -831,7 +900,7 @@ static void effects_of_claim_and_complete(void **state)
 
         memset(&c, 0, sizeof(c));
         c.body = body_claim;
-        c.claim = (struct claim_req){"default", "q", "w1", 10, 2000};
+        c.claim = (struct claim_req){"default", "q", "w1", 10, 2000, NULL};
         assert_int_equal(run_call(e, &c, &fx), 0);
         assert_int_equal(c.jobs.n, 2);
         assert_int_equal(events(&fx, EV_CLAIMED, "q"), 2);
@@ -1067,7 +1136,7 @@ static void effects_of_rolled_back_op_are_dropped(void **state)
         enqueue(e, "q", PRIO_NORMAL, 0);
         memset(&c, 0, sizeof(c));
         c.body = body_claim;
-        c.claim = (struct claim_req){"default", "q", "w1", 10, 0};
+        c.claim = (struct claim_req){"default", "q", "w1", 10, 0, NULL};
         c.force_rc = BATON_ESTORE;
         assert_int_equal(run_call(e, &c, &fx), BATON_ESTORE);
         assert_int_equal(fx.counts_n, 0);
@@ -1278,7 +1347,7 @@ static void replay_skips_a_job_whose_key_is_taken(void **state)
 static void claim_edges(void **state)
 {
         struct env *e = *state;
-        struct claim_req c = {"default", "q", "w1", 0, 0};
+        struct claim_req c = {"default", "q", "w1", 0, 0, NULL};
         struct job_vec jv = {0};
 
         enqueue(e, "q", PRIO_NORMAL, 0);
@@ -1358,6 +1427,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(replay_skips_a_job_whose_key_is_taken, setup, teardown),
             cmocka_unit_test_setup_teardown(claim_edges, setup, teardown),
             cmocka_unit_test_setup_teardown(enqueue_run_at_bounds, setup, teardown),
+            cmocka_unit_test_setup_teardown(batch_now_comes_from_the_store, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,455 @@
+/*
+ * groups.c: queue limits, job groups and fair claims (see groups.h for the
+ * semantics). Workload: every claim reads the queue's limits row (with a lock
+ * on a shared store) and, when the queue has groups, one group row per job it
+ * hands out; every enqueue, settle and terminal change adds to the row's
+ * counters. Claims stay index-driven: the next group to serve is the first
+ * entry of the group_pick index (best head priority, then served longest
+ * ago), its next job the first entry of the job_group_ready index, so a
+ * claim's cost does not grow with the number of ready jobs or of groups.
+ *
+ * Assumptions: a group row's head is a hint that is never worse than the
+ * truth (become_ready lowers it; nothing raises it but a claim that looked),
+ * so a claim that finds the hint stale repairs the row and picks again. The
+ * counters (depth, running, per-group running) are exact: they change in the
+ * same transaction as the jobs they count, on every path in and out of the
+ * counted states (jobs.c calls the hooks below from its single places for
+ * those changes).
+ */
+#include "core/groups.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "baton/baton.h"
+#include "common/assert.h"
+
+/* Loads the queue's limits row, or a zeroed one (no limits) owning copies of
+ * tenant and queue when there is none. The caller frees it. */
+static int qlim_load(struct txn *tx, const char *tenant, const char *queue, bool lock,
+                     struct queue_limits *q)
+{
+        int rc;
+
+        memset(q, 0, sizeof(*q));
+        rc = tx->ops->qlim_get(tx->st, tenant, queue, lock, q);
+        if (rc != BATON_ENOTFOUND)
+                return rc;
+        memset(q, 0, sizeof(*q));
+        q->tenant = strdup(tenant);
+        q->queue = strdup(queue);
+        return q->tenant && q->queue ? 0 : BATON_ENOMEM;
+}
+
+/* ---- rate windows ---- */
+
+/* How many of want further starts the log of (queue, grp) allows now: start
+ * number seq + i is allowed when start seq + i - max happened at or before
+ * now - per_ms (or is not recorded: a start the log dropped is older than
+ * the max-th latest, which bounded it when it was recorded). *roll_ms: when
+ * the first refused start becomes allowed. */
+static int rate_allow(struct txn *tx, const char *tenant, const char *queue, const char *grp,
+                      int64_t seq, int64_t max, int64_t per_ms, int want, int *allowed,
+                      int64_t *roll_ms)
+{
+        int rc = 0;
+        int i;
+
+        *roll_ms = 0;
+        for (i = 0; i < want && !rc; i++) {
+                int64_t n = seq + 1 + i - max;
+                int64_t at = 0;
+
+                if (i >= max) {
+                        /* Its window would hold the starts of this very claim. */
+                        *roll_ms = tx->now_ms + per_ms;
+                        break;
+                }
+                if (n < 1)
+                        continue;
+                rc = tx->ops->rate_get(tx->st, tenant, queue, grp, n, &at);
+                if (rc == BATON_ENOTFOUND) {
+                        rc = 0;
+                        continue;
+                }
+                if (!rc && at > tx->now_ms - per_ms) {
+                        *roll_ms = at + per_ms;
+                        break;
+                }
+        }
+        *allowed = i;
+        return rc;
+}
+
+/* Records start number seq at now, keeping the latest max starts. */
+static int rate_record(struct txn *tx, const char *tenant, const char *queue, const char *grp,
+                       int64_t seq, int64_t max)
+{
+        return tx->ops->rate_put(tx->st, tenant, queue, grp, seq, tx->now_ms, seq - max + 1);
+}
+
+/* ---- group rows ---- */
+
+/* Writes g, or deletes it when nothing keeps it: no ready or running job and
+ * no start still inside its rate window. */
+static int group_save(struct txn *tx, const struct queue_limits *q, const struct group_rec *g)
+{
+        bool in_window =
+            q->group_rate_max > 0 && g->last_start_ms > tx->now_ms - q->group_rate_per_ms;
+
+        if (g->running == 0 && g->head < 0 && g->until_ms == 0 && !in_window)
+                return tx->ops->group_delete(tx->st, g->tenant, g->queue, g->grp);
+        return tx->ops->group_put(tx->st, g);
+}
+
+static bool group_full(const struct queue_limits *q, const struct group_rec *g)
+{
+        return q->group_concurrency > 0 && g->running >= q->group_concurrency;
+}
+
+int groups_on_ready(struct txn *tx, const struct job *j)
+{
+        int rc;
+
+        if (!j->group)
+                return 0;
+        /* Lock order: the queue's limits row, then its group rows, as claims
+         * and settles take them; an empty add takes that row's lock on a
+         * shared store (a retry made ready by a settle comes here before the
+         * settle counts its slot). */
+        rc = tx->ops->qlim_add(tx->st, j->tenant, j->queue, 0, 0, NULL);
+        /* A group that appears joins the rotation now, behind the groups
+         * already waiting (store.h), so that fresh groups cannot starve a busy
+         * one. */
+        if (!rc)
+                rc = tx->ops->group_note_ready(tx->st, j->tenant, j->queue, j->group, j->priority);
+        return rc;
+}
+
+int groups_on_leave_running(struct txn *tx, const struct job *j, int64_t depth_delta)
+{
+        struct queue_limits q = {0};
+        struct group_rec g = {0};
+        bool wake;
+        /* One statement counts the change and reads the settings. */
+        int rc = tx->ops->qlim_add(tx->st, j->tenant, j->queue, depth_delta, -1, &q);
+
+        if (!rc && j->group) {
+                rc = tx->ops->group_get(tx->st, j->tenant, j->queue, j->group, true, &g);
+                if (!rc) {
+                        BATON_ASSERT(g.running > 0);
+                        g.running--;
+                        g.blocked = group_full(&q, &g) || g.until_ms > 0;
+                        rc = group_save(tx, &q, &g);
+                } else if (rc == BATON_ENOTFOUND) {
+                        rc = 0; /* a row lost with a store from before groups */
+                }
+        }
+        /* A freed slot lets a parked claim through: wake the queue's waiters. */
+        wake = q.concurrency > 0 || (j->group && q.group_concurrency > 0);
+        if (!rc && wake)
+                rc = txn_note_ready(tx, j->tenant, j->queue);
+        group_rec_free(&g);
+        queue_limits_free(&q);
+        return rc;
+}
+
+int groups_on_depth(struct txn *tx, const struct job *j, int64_t delta)
+{
+        return tx->ops->qlim_add(tx->st, j->tenant, j->queue, delta, 0, NULL);
+}
+
+int groups_on_enqueue(struct txn *tx, struct enqueue_req *req)
+{
+        struct job *j = &req->job;
+        struct queue_limits q = {0};
+        /* Counted first: the op rolls back with the count when it is refused. */
+        int rc = tx->ops->qlim_add(tx->st, j->tenant, j->queue, 1, 0, &q);
+
+        if (rc)
+                goto out;
+        if (req->check_depth && q.max_depth > 0 && q.depth > q.max_depth) {
+                rc = BATON_EBUSY;
+                goto out;
+        }
+        if (req->dflt_max_attempts && q.def_max_attempts > 0)
+                j->max_attempts = (int)q.def_max_attempts;
+        if (req->dflt_lease && q.def_lease_ms > 0)
+                j->lease_ms = q.def_lease_ms;
+        if (req->dflt_backoff && q.def_backoff_set)
+                j->backoff = q.def_backoff;
+out:
+        queue_limits_free(&q);
+        return rc;
+}
+
+/* ---- claims ---- */
+
+/* Leases one job and counts it in *got. */
+static int lease(struct txn *tx, const struct claim_req *req, int64_t id, struct job_vec *out,
+                 int *got)
+{
+        int rc = job_lease(tx, req, id, out);
+
+        if (!rc)
+                (*got)++;
+        return rc;
+}
+
+/* Serves group g once: leases its next job if its limits allow, else records
+ * why not (a full rate window). *repaired: its head was stale and has been
+ * repaired, so the order the caller picked groups in may be wrong. */
+static int serve_group(struct txn *tx, const struct claim_req *req, struct queue_limits *q,
+                       struct group_rec *g, struct job_vec *out, int *got, bool *repaired)
+{
+        int64_t ids[2], roll = 0;
+        int prios[2], n = 0, ok = 1;
+        /* Its next job, and the one after for the new head. */
+        int rc =
+            tx->ops->group_ready_ids(tx->st, req->tenant, req->queue, g->grp, 2, ids, prios, &n);
+
+        *repaired = false;
+        if (rc)
+                return rc;
+        if (n == 0 || prios[0] != g->head) {
+                g->head = n ? prios[0] : -1; /* the hint was stale: repair, pick again */
+                *repaired = true;
+                return group_save(tx, q, g);
+        }
+        if (q->group_rate_max > 0)
+                rc = rate_allow(tx, req->tenant, req->queue, g->grp, g->start_seq,
+                                q->group_rate_max, q->group_rate_per_ms, 1, &ok, &roll);
+        if (!rc && !ok) {
+                g->blocked = true;
+                g->until_ms = roll;
+                return group_save(tx, q, g);
+        }
+        if (!rc)
+                rc = lease(tx, req, ids[0], out, got);
+        if (!rc && q->group_rate_max > 0) {
+                g->start_seq++;
+                g->last_start_ms = tx->now_ms;
+                rc = rate_record(tx, req->tenant, req->queue, g->grp, g->start_seq,
+                                 q->group_rate_max);
+        }
+        if (rc)
+                return rc;
+        g->running++;
+        g->served = ++q->serve_seq;
+        g->head = n > 1 ? prios[1] : -1;
+        g->blocked = group_full(q, g);
+        return group_save(tx, q, g);
+}
+
+/* Leases up to want jobs without a group, in (priority, run_at, id) order:
+ * the path of a queue with no group waiting. */
+static int serve_ungrouped(struct txn *tx, const struct claim_req *req, int want,
+                           struct job_vec *out, int *got)
+{
+        int64_t *ids = malloc((size_t)want * sizeof(*ids));
+        int *prios = malloc((size_t)want * sizeof(*prios));
+        int n = 0;
+        int rc = ids && prios ? 0 : BATON_ENOMEM;
+
+        if (!rc)
+                rc = tx->ops->group_ready_ids(tx->st, req->tenant, req->queue, NULL, want, ids,
+                                              prios, &n);
+        for (int i = 0; i < n && !rc; i++)
+                rc = lease(tx, req, ids[i], out, got);
+        free(ids);
+        free(prios);
+        return rc;
+}
+
+/* The jobs without a group, as one more member of the rotation: whether it
+ * has a ready job, and the priority of the first. Read lazily, once per
+ * lease of one of them. */
+struct ungrouped {
+        bool known;
+        int n;
+        int64_t id;
+        int prio;
+};
+
+static int ungrouped_peek(struct txn *tx, const struct claim_req *req, struct ungrouped *u)
+{
+        if (u->known)
+                return 0;
+        u->known = true;
+        return tx->ops->group_ready_ids(tx->st, req->tenant, req->queue, NULL, 1, &u->id, &u->prio,
+                                        &u->n);
+}
+
+/* Whether the jobs without a group come before group g. */
+static bool ungrouped_first(const struct queue_limits *q, const struct ungrouped *u,
+                            const struct group_rec *g)
+{
+        return u->n > 0 &&
+               (u->prio < g->head || (u->prio == g->head && q->nogroup_served <= g->served));
+}
+
+/* The rotation: the next groups to serve come from one read of the
+ * group_pick index, in (head, served) order; serving each once in that order
+ * is the rotation, since a served group goes to the back. The jobs without a
+ * group take their turn between them. A stale head repaired makes it read
+ * the order again. Every step leases a job or repairs a row that misled it,
+ * so the loop ends; the bound is a backstop. */
+static int serve(struct txn *tx, const struct claim_req *req, struct queue_limits *q, int budget,
+                 struct job_vec *out, int *got)
+{
+        struct ungrouped u = {0};
+        int steps = 4 * budget + 16;
+        int rc = 0;
+
+        while (!rc && *got < budget && steps-- > 0) {
+                struct group_rec *g = NULL;
+                bool repaired = false;
+                int ng = 0;
+
+                rc = tx->ops->group_pick(tx->st, req->tenant, req->queue, budget - *got, &g, &ng);
+                if (!rc && ng == 0) {
+                        rc = serve_ungrouped(tx, req, budget - *got, out, got);
+                        group_recs_free(g, ng);
+                        break;
+                }
+                for (int i = 0; !rc && !repaired && i < ng && *got < budget; i++) {
+                        rc = ungrouped_peek(tx, req, &u);
+                        if (!rc && ungrouped_first(q, &u, &g[i])) {
+                                rc = lease(tx, req, u.id, out, got);
+                                q->nogroup_served = ++q->serve_seq;
+                                u.known = false;
+                                i--; /* g[i] still waits for its turn */
+                        } else if (!rc) {
+                                rc = serve_group(tx, req, q, &g[i], out, got, &repaired);
+                        }
+                }
+                group_recs_free(g, ng);
+        }
+        return rc;
+}
+
+/* How many jobs the queue's own limits let this claim start, and when a
+ * full rate window rolls. */
+static int queue_budget(struct txn *tx, const struct claim_req *req, const struct queue_limits *q,
+                        int *budget, int64_t *roll_ms)
+{
+        int64_t b = req->max;
+
+        *roll_ms = 0;
+        if (q->concurrency > 0 && q->concurrency - q->running < b)
+                b = q->concurrency - q->running;
+        *budget = b > 0 ? (int)b : 0;
+        if (*budget > 0 && q->rate_max > 0)
+                return rate_allow(tx, req->tenant, req->queue, "", q->start_seq, q->rate_max,
+                                  q->rate_per_ms, *budget, budget, roll_ms);
+        return 0;
+}
+
+int groups_claim(struct txn *tx, const struct claim_req *req, struct job_vec *out,
+                 int64_t *retry_at_ms)
+{
+        struct queue_limits q;
+        int64_t roll = 0, groll = 0;
+        int budget = 0, got = 0;
+        int rc = qlim_load(tx, req->tenant, req->queue, true, &q);
+
+        *retry_at_ms = 0;
+        if (!rc)
+                rc = queue_budget(tx, req, &q, &budget, &roll);
+        if (!rc && budget > 0 && q.group_rate_max > 0)
+                rc = tx->ops->group_unblock(tx->st, req->tenant, req->queue, tx->now_ms,
+                                            q.group_concurrency, false);
+        if (!rc && budget > 0)
+                rc = serve(tx, req, &q, budget, out, &got);
+        for (int i = 1; !rc && q.rate_max > 0 && i <= got; i++)
+                rc = rate_record(tx, req->tenant, req->queue, "", q.start_seq + i, q.rate_max);
+        if (!rc && got > 0) {
+                if (q.rate_max > 0)
+                        q.start_seq += got;
+                q.running += got;
+                rc = tx->ops->qlim_put(tx->st, &q);
+        }
+        /* Groups' windows matter only when the queue itself let the claim start
+         * jobs: then group_unblock has just cleared every roll up to now, so
+         * what is left lies ahead (a past instant would make the claim spin). */
+        if (!rc && got == 0 && budget > 0 && q.group_rate_max > 0)
+                rc = tx->ops->group_next_until(tx->st, req->tenant, req->queue, &groll);
+        if (!rc && got == 0)
+                *retry_at_ms = roll && (!groll || roll < groll) ? roll : groll;
+        queue_limits_free(&q);
+        return rc;
+}
+
+/* ---- settings ---- */
+
+static void apply_update(struct queue_limits *q, const struct queue_update *u)
+{
+        const struct queue_limits *s = &u->set;
+
+        if (u->mask & QS_CONCURRENCY)
+                q->concurrency = s->concurrency;
+        if (u->mask & QS_RATE) {
+                q->rate_max = s->rate_max;
+                q->rate_per_ms = s->rate_max > 0 ? s->rate_per_ms : 0;
+        }
+        if (u->mask & QS_MAX_DEPTH)
+                q->max_depth = s->max_depth;
+        if (u->mask & QS_GROUP_CONCURRENCY)
+                q->group_concurrency = s->group_concurrency;
+        if (u->mask & QS_GROUP_RATE) {
+                q->group_rate_max = s->group_rate_max;
+                q->group_rate_per_ms = s->group_rate_max > 0 ? s->group_rate_per_ms : 0;
+        }
+        if (u->mask & QS_MAX_ATTEMPTS)
+                q->def_max_attempts = s->def_max_attempts;
+        if (u->mask & QS_LEASE)
+                q->def_lease_ms = s->def_lease_ms;
+        if (u->mask & QS_BACKOFF) {
+                q->def_backoff_set = s->def_backoff_set;
+                q->def_backoff = s->def_backoff;
+        }
+}
+
+int queue_update(struct txn *tx, const char *tenant, const char *name, const struct queue_update *u,
+                 struct queue_info *out)
+{
+        struct queue_limits q = {0};
+        int rc;
+
+        memset(out, 0, sizeof(*out));
+        rc = tx->ops->queue_ensure(tx->st, tenant, name, tx->now_ms);
+        if (!rc)
+                rc = tx->ops->queue_get(tx->st, tenant, name, &out->rec);
+        if (!rc && (u->mask & QS_PAUSED)) {
+                out->rec.paused = u->paused;
+                out->rec.updated_at_ms = tx->now_ms;
+                rc = tx->ops->queue_put(tx->st, &out->rec);
+        }
+        if (!rc)
+                rc = qlim_load(tx, tenant, name, true, &q);
+        if (rc)
+                goto out;
+        apply_update(&q, u);
+        if (u->mask & ~(unsigned)QS_PAUSED)
+                q.updated_at_ms = tx->now_ms;
+        rc = tx->ops->qlim_put(tx->st, &q);
+        /* Every group is judged again against the new group limits; a rate
+         * window is checked again at the group's next pick. */
+        if (!rc && (u->mask & (QS_GROUP_CONCURRENCY | QS_GROUP_RATE)))
+                rc = tx->ops->group_unblock(tx->st, tenant, name, tx->now_ms, q.group_concurrency,
+                                            true);
+        /* A limit may have risen or the queue resumed: parked claims try again. */
+        if (!rc)
+                rc = txn_note_ready(tx, tenant, name);
+        if (!rc)
+                rc = tx->ops->queue_counts(tx->st, tenant, name, &out->counts);
+        if (!rc) {
+                out->lim = q;
+                memset(&q, 0, sizeof(q));
+        }
+out:
+        queue_limits_free(&q);
+        if (rc)
+                queue_info_free(out);
+        return rc;
+}

@@ -1,0 +1,388 @@
+/*
+ * pg_groups.c: queue limits, job groups and rate window logs in the
+ * PostgreSQL backend (struct store_ops, version 5; tables of migration 7,
+ * pg_schema.c). Kept apart from pg.c like pg_cron.c. Workload: every claim
+ * reads its queue's queue_limits row and, for a queue with groups, the next
+ * groups (group_pick) and one group's next jobs; every enqueue, settle and
+ * terminal change adds to the queue's counters (qlim_add).
+ *
+ * Several nodes share the tables, so what a claim reads must stay true until
+ * it commits: qlim_get and group_get with lock take the row lock (SELECT ...
+ * FOR UPDATE), which makes the claims of one queue take turns on its
+ * queue_limits row whatever node they run on; group_pick locks the groups it
+ * returns, so a group row a claim is about to rewrite cannot be changed
+ * meanwhile (a job becoming ready elsewhere waits and then lowers the head the
+ * claim wrote, instead of being overwritten by it). Writes that cannot fail
+ * on data (upserts, deletes, updates by key) are deferred into the next round
+ * trip (pg_defer_write), as pg.c does for its own; a failure there (a lost
+ * connection) fails the batch at its commit. The ready jobs of a group come
+ * from pg.c (pg_group_ready_rows): whole rows, locked (a group's jobs wait for
+ * a lock, the jobs without a group skip it), kept for the claim's job_get
+ * calls. Core takes a queue's queue_limits row before any of its group rows
+ * in every operation (store.h), so operations on one queue do not deadlock.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "baton/baton.h"
+#include "store/pg_internal.h"
+#include "store/store.h"
+
+/* The columns of a queue_limits row in the order of reads and of qlim_put's
+ * binds (as in sqlite.c). */
+#define QLIM_COLS                                                                                  \
+        "tenant, queue, concurrency, rate_max, rate_per_ms, max_depth, group_concurrency,"         \
+        " group_rate_max, group_rate_per_ms, def_max_attempts, def_lease_ms, def_backoff_type,"    \
+        " def_backoff_base_ms, def_backoff_max_ms, depth, running, start_seq, serve_seq,"          \
+        " nogroup_served, updated_at"
+/* The columns of a job_groups row in the order of reads and of group_put's binds. */
+#define GROUP_COLS                                                                                 \
+        "tenant, queue, grp, running, head, served, blocked, until_at, start_seq, last_start"
+/* blocked as group_unblock recomputes it from the gc parameter $N. */
+#define BLOCKED_BY(n) "CASE WHEN $" n "::bigint > 0 AND running >= $" n "::bigint THEN 1 ELSE 0 END"
+
+static const struct pg_stmt
+    S_QLIM_GET = {"pg_qlim_get",
+                  "SELECT " QLIM_COLS " FROM queue_limits WHERE tenant = $1 AND queue = $2"},
+    S_QLIM_GET_LOCK = {"pg_qlim_get_lock", "SELECT " QLIM_COLS " FROM queue_limits"
+                                           " WHERE tenant = $1 AND queue = $2 FOR UPDATE"},
+    S_QLIM_PUT = {"pg_qlim_put",
+                  "INSERT INTO queue_limits (" QLIM_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7,"
+                  " $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+                  " ON CONFLICT (tenant, queue) DO UPDATE SET concurrency = excluded.concurrency,"
+                  " rate_max = excluded.rate_max, rate_per_ms = excluded.rate_per_ms,"
+                  " max_depth = excluded.max_depth,"
+                  " group_concurrency = excluded.group_concurrency,"
+                  " group_rate_max = excluded.group_rate_max,"
+                  " group_rate_per_ms = excluded.group_rate_per_ms,"
+                  " def_max_attempts = excluded.def_max_attempts,"
+                  " def_lease_ms = excluded.def_lease_ms,"
+                  " def_backoff_type = excluded.def_backoff_type,"
+                  " def_backoff_base_ms = excluded.def_backoff_base_ms,"
+                  " def_backoff_max_ms = excluded.def_backoff_max_ms, depth = excluded.depth,"
+                  " running = excluded.running, start_seq = excluded.start_seq,"
+                  " serve_seq = excluded.serve_seq, nogroup_served = excluded.nogroup_served,"
+                  " updated_at = excluded.updated_at"},
+    S_QLIM_ADD = {"pg_qlim_add",
+                  "INSERT INTO queue_limits (tenant, queue, depth, running) VALUES ($1, $2, $3,"
+                  " $4) ON CONFLICT (tenant, queue) DO UPDATE SET"
+                  " depth = queue_limits.depth + excluded.depth,"
+                  " running = queue_limits.running + excluded.running RETURNING " QLIM_COLS},
+    S_GROUP_GET = {"pg_group_get", "SELECT " GROUP_COLS " FROM job_groups WHERE tenant = $1"
+                                   " AND queue = $2 AND grp = $3"},
+    S_GROUP_GET_LOCK = {"pg_group_get_lock", "SELECT " GROUP_COLS " FROM job_groups"
+                                             " WHERE tenant = $1 AND queue = $2 AND grp = $3"
+                                             " FOR UPDATE"},
+    S_GROUP_PUT = {"pg_group_put",
+                   "INSERT INTO job_groups (" GROUP_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7,"
+                   " $8, $9, $10) ON CONFLICT (tenant, queue, grp) DO UPDATE SET"
+                   " running = excluded.running, head = excluded.head, served = excluded.served,"
+                   " blocked = excluded.blocked, until_at = excluded.until_at,"
+                   " start_seq = excluded.start_seq, last_start = excluded.last_start"},
+    /* The group's row and its rate window log, in one statement. */
+    S_GROUP_DELETE = {"pg_group_delete",
+                      "WITH r AS (DELETE FROM rate_log WHERE tenant = $1 AND queue = $2"
+                      " AND grp = $3) DELETE FROM job_groups WHERE tenant = $1 AND queue = $2"
+                      " AND grp = $3"},
+    /* A new group is served after those already waiting: served = the
+     * queue's serve_seq, read in the same statement. */
+    S_GROUP_NOTE_READY = {"pg_group_note_ready",
+                          "INSERT INTO job_groups (" GROUP_COLS ") VALUES ($1, $2, $3, 0, $4,"
+                          " COALESCE((SELECT serve_seq FROM queue_limits WHERE tenant = $1"
+                          " AND queue = $2), 0), 0, 0, 0, 0) ON CONFLICT (tenant, queue, grp)"
+                          " DO UPDATE SET head = excluded.head"
+                          " WHERE job_groups.head IS NULL OR job_groups.head > excluded.head"},
+    S_GROUP_PICK = {"pg_group_pick", "SELECT " GROUP_COLS " FROM job_groups WHERE head IS NOT NULL"
+                                     " AND tenant = $1 AND queue = $2 AND blocked = 0"
+                                     " ORDER BY head, served, grp LIMIT $3 FOR UPDATE"},
+    S_GROUP_UNBLOCK =
+        {"pg_group_unblock",
+         "UPDATE job_groups SET blocked = " BLOCKED_BY(
+             "4") ", until_at = 0"
+                  " WHERE until_at > 0 AND tenant = $1 AND queue = $2 AND until_at <= $3"},
+    S_GROUP_UNBLOCK_ALL = {"pg_group_unblock_all", "UPDATE job_groups SET blocked = " BLOCKED_BY(
+                                                       "3") ", until_at = 0"
+                                                            " WHERE tenant = $1 AND queue = $2"},
+    S_GROUP_NEXT_UNTIL = {"pg_group_next_until",
+                          "SELECT until_at FROM job_groups WHERE until_at > 0 AND tenant = $1"
+                          " AND queue = $2 AND head IS NOT NULL ORDER BY until_at LIMIT 1"},
+    S_RATE_GET = {"pg_rate_get", "SELECT at FROM rate_log WHERE tenant = $1 AND queue = $2"
+                                 " AND grp = $3 AND seq = $4"},
+    /* Records a start and trims the log in one statement. Both parts see the
+     * log as it was, so a start numbered below keep_from (which the trim would
+     * remove right after an insert) is simply not inserted. */
+    S_RATE_PUT = {"pg_rate_put",
+                  "WITH t AS (DELETE FROM rate_log WHERE tenant = $1 AND queue = $2 AND grp = $3"
+                  " AND seq < $6) INSERT INTO rate_log (tenant, queue, grp, seq, at)"
+                  " SELECT $1, $2, $3, $4::bigint, $5::bigint WHERE $4::bigint >= $6::bigint"
+                  " ON CONFLICT (tenant, queue, grp, seq) DO UPDATE SET at = excluded.at"};
+
+/* The read statements, for the plan checks (pg.c). */
+const struct pg_stmt *const pg_groups_stmts[] = {
+    &S_QLIM_GET,   &S_QLIM_GET_LOCK, &S_GROUP_GET,         &S_GROUP_GET_LOCK,   &S_GROUP_DELETE,
+    &S_GROUP_PICK, &S_GROUP_UNBLOCK, &S_GROUP_UNBLOCK_ALL, &S_GROUP_NEXT_UNTIL, &S_RATE_GET,
+};
+const int pg_groups_stmts_n = (int)(sizeof(pg_groups_stmts) / sizeof(pg_groups_stmts[0]));
+
+/* ---- queue limits ---- */
+
+/* Fills *out from row of a QLIM_COLS read; the caller owns its strings on
+ * success, none are left on failure. */
+static int rd_qlim(const PGresult *r, int row, void *out)
+{
+        struct queue_limits q = {0};
+        int64_t *v[] = {&q.concurrency,       &q.rate_max,          &q.rate_per_ms,
+                        &q.max_depth,         &q.group_concurrency, &q.group_rate_max,
+                        &q.group_rate_per_ms, &q.def_max_attempts,  &q.def_lease_ms};
+        int rc;
+
+        for (int i = 0; i < (int)(sizeof(v) / sizeof(v[0])); i++)
+                *v[i] = pg_i64(r, row, 2 + i);
+        q.def_backoff.type = (int)pg_i64(r, row, 11);
+        q.def_backoff_set = q.def_backoff.type >= 0;
+        q.def_backoff.base_ms = pg_i64(r, row, 12);
+        q.def_backoff.max_ms = pg_i64(r, row, 13);
+        q.depth = pg_i64(r, row, 14);
+        q.running = pg_i64(r, row, 15);
+        q.start_seq = pg_i64(r, row, 16);
+        q.serve_seq = pg_i64(r, row, 17);
+        q.nogroup_served = pg_i64(r, row, 18);
+        q.updated_at_ms = pg_i64(r, row, 19);
+        rc = pg_text(r, row, 0, &q.tenant);
+        if (!rc)
+                rc = pg_text(r, row, 1, &q.queue);
+        if (rc)
+                queue_limits_free(&q);
+        else
+                *(struct queue_limits *)out = q;
+        return rc;
+}
+
+/* Runs a statement that returns at most one row and reads it with read();
+ * BATON_ENOTFOUND when it returns none. *out is owned by the caller. */
+static int one_row(struct store *st, const struct pg_stmt *s, const struct pg_params *p,
+                   int (*read)(const PGresult *, int, void *), void *out)
+{
+        PGresult *r = NULL;
+        int rc = pg_exec(st, s, p, &r);
+
+        if (!rc)
+                rc = PQntuples(r) > 0 ? read(r, 0, out) : BATON_ENOTFOUND;
+        PQclear(r);
+        return rc;
+}
+
+int pg_qlim_get(struct store *st, const char *tenant, const char *queue, bool lock,
+                struct queue_limits *out)
+{
+        struct pg_params p = {0};
+
+        pg_p_text(&p, tenant);
+        pg_p_text(&p, queue);
+        return one_row(st, lock ? &S_QLIM_GET_LOCK : &S_QLIM_GET, &p, rd_qlim, out);
+}
+
+int pg_qlim_put(struct store *st, const struct queue_limits *q)
+{
+        struct pg_params p = {0};
+        const int64_t v[] = {q->concurrency,
+                             q->rate_max,
+                             q->rate_per_ms,
+                             q->max_depth,
+                             q->group_concurrency,
+                             q->group_rate_max,
+                             q->group_rate_per_ms,
+                             q->def_max_attempts,
+                             q->def_lease_ms,
+                             q->def_backoff_set ? q->def_backoff.type : -1,
+                             q->def_backoff.base_ms,
+                             q->def_backoff.max_ms,
+                             q->depth,
+                             q->running,
+                             q->start_seq,
+                             q->serve_seq,
+                             q->nogroup_served,
+                             q->updated_at_ms};
+
+        if (!q->tenant || !q->queue)
+                return BATON_EINVAL;
+        pg_p_text(&p, q->tenant);
+        pg_p_text(&p, q->queue);
+        for (int i = 0; i < (int)(sizeof(v) / sizeof(v[0])); i++)
+                pg_p_i64(&p, v[i]);
+        return pg_defer_write(st, &S_QLIM_PUT, &p);
+}
+
+int pg_qlim_add(struct store *st, const char *tenant, const char *queue, int64_t depth_delta,
+                int64_t running_delta, struct queue_limits *out)
+{
+        struct pg_params p = {0};
+
+        pg_p_text(&p, tenant);
+        pg_p_text(&p, queue);
+        pg_p_i64(&p, depth_delta);
+        pg_p_i64(&p, running_delta);
+        /* Without a reader of the new row it needs no answer of its own. */
+        if (!out)
+                return pg_defer_write(st, &S_QLIM_ADD, &p);
+        return one_row(st, &S_QLIM_ADD, &p, rd_qlim, out);
+}
+
+/* ---- groups ---- */
+
+/* Fills *out from row of a GROUP_COLS read; as rd_qlim. */
+static int rd_group(const PGresult *r, int row, void *out)
+{
+        struct group_rec g = {0};
+        int rc;
+
+        g.running = pg_i64(r, row, 3);
+        g.head = PQgetisnull(r, row, 4) ? -1 : (int)pg_i64(r, row, 4);
+        g.served = pg_i64(r, row, 5);
+        g.blocked = pg_i64(r, row, 6) != 0;
+        g.until_ms = pg_i64(r, row, 7);
+        g.start_seq = pg_i64(r, row, 8);
+        g.last_start_ms = pg_i64(r, row, 9);
+        rc = pg_text(r, row, 0, &g.tenant);
+        if (!rc)
+                rc = pg_text(r, row, 1, &g.queue);
+        if (!rc)
+                rc = pg_text(r, row, 2, &g.grp);
+        if (rc)
+                group_rec_free(&g);
+        else
+                *(struct group_rec *)out = g;
+        return rc;
+}
+
+static void rel_group(void *g)
+{
+        group_rec_free(g);
+}
+
+int pg_group_get(struct store *st, const char *tenant, const char *queue, const char *grp,
+                 bool lock, struct group_rec *out)
+{
+        struct pg_params p = {0};
+
+        pg_p_text(&p, tenant);
+        pg_p_text(&p, queue);
+        pg_p_text(&p, grp);
+        return one_row(st, lock ? &S_GROUP_GET_LOCK : &S_GROUP_GET, &p, rd_group, out);
+}
+
+int pg_group_put(struct store *st, const struct group_rec *g)
+{
+        struct pg_params p = {0};
+
+        if (!g->tenant || !g->queue || !g->grp)
+                return BATON_EINVAL;
+        pg_p_text(&p, g->tenant);
+        pg_p_text(&p, g->queue);
+        pg_p_text(&p, g->grp);
+        pg_p_i64(&p, g->running);
+        if (g->head >= 0)
+                pg_p_i64(&p, g->head);
+        else
+                pg_p_text(&p, NULL);
+        pg_p_i64(&p, g->served);
+        pg_p_i64(&p, g->blocked ? 1 : 0);
+        pg_p_i64(&p, g->until_ms);
+        pg_p_i64(&p, g->start_seq);
+        pg_p_i64(&p, g->last_start_ms);
+        return pg_defer_write(st, &S_GROUP_PUT, &p);
+}
+
+int pg_group_delete(struct store *st, const char *tenant, const char *queue, const char *grp)
+{
+        struct pg_params p = {0};
+
+        pg_p_text(&p, tenant);
+        pg_p_text(&p, queue);
+        pg_p_text(&p, grp);
+        return pg_defer_write(st, &S_GROUP_DELETE, &p);
+}
+
+int pg_group_note_ready(struct store *st, const char *tenant, const char *queue, const char *grp,
+                        int prio)
+{
+        struct pg_params p = {0};
+
+        pg_p_text(&p, tenant);
+        pg_p_text(&p, queue);
+        pg_p_text(&p, grp);
+        pg_p_i64(&p, prio);
+        return pg_defer_write(st, &S_GROUP_NOTE_READY, &p);
+}
+
+/* *out is a malloc'd array owned by the caller (group_recs_free). */
+int pg_group_pick(struct store *st, const char *tenant, const char *queue, int max,
+                  struct group_rec **out, int *n_out)
+{
+        struct pg_params p = {0};
+
+        *out = NULL;
+        *n_out = 0;
+        if (max < 1)
+                return BATON_EINVAL;
+        pg_p_text(&p, tenant);
+        pg_p_text(&p, queue);
+        pg_p_i64(&p, max);
+        return pg_collect(st, &S_GROUP_PICK, &p, sizeof(struct group_rec), rd_group, rel_group,
+                          (void **)out, n_out);
+}
+
+int pg_group_unblock(struct store *st, const char *tenant, const char *queue, int64_t now_ms,
+                     int64_t gc, bool all)
+{
+        struct pg_params p = {0};
+
+        pg_p_text(&p, tenant);
+        pg_p_text(&p, queue);
+        if (!all)
+                pg_p_i64(&p, now_ms);
+        pg_p_i64(&p, gc);
+        return pg_defer_write(st, all ? &S_GROUP_UNBLOCK_ALL : &S_GROUP_UNBLOCK, &p);
+}
+
+int pg_group_next_until(struct store *st, const char *tenant, const char *queue, int64_t *at_ms)
+{
+        struct pg_params p = {0};
+        int n = 0;
+
+        *at_ms = 0;
+        pg_p_text(&p, tenant);
+        pg_p_text(&p, queue);
+        return pg_ids(st, &S_GROUP_NEXT_UNTIL, &p, 1, at_ms, &n);
+}
+
+/* ---- rate window logs ---- */
+
+int pg_rate_get(struct store *st, const char *tenant, const char *queue, const char *grp,
+                int64_t seq, int64_t *at_ms)
+{
+        struct pg_params p = {0};
+        int n = 0;
+        int rc;
+
+        pg_p_text(&p, tenant);
+        pg_p_text(&p, queue);
+        pg_p_text(&p, grp);
+        pg_p_i64(&p, seq);
+        rc = pg_ids(st, &S_RATE_GET, &p, 1, at_ms, &n);
+        return !rc && n == 0 ? BATON_ENOTFOUND : rc;
+}
+
+int pg_rate_put(struct store *st, const char *tenant, const char *queue, const char *grp,
+                int64_t seq, int64_t at_ms, int64_t keep_from)
+{
+        struct pg_params p = {0};
+
+        pg_p_text(&p, tenant);
+        pg_p_text(&p, queue);
+        pg_p_text(&p, grp);
+        pg_p_i64(&p, seq);
+        pg_p_i64(&p, at_ms);
+        pg_p_i64(&p, keep_from);
+        return pg_defer_write(st, &S_RATE_PUT, &p);
+}

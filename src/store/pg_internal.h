@@ -1,0 +1,235 @@
+/*
+ * pg_internal.h: internals of the PostgreSQL backend shared by its files
+ * (pg.c: connection, transactions, jobs, idempotency, queues, keys, audit,
+ * timers, flows; pg_cron.c; pg_cluster.c; pg_groups.c; pg_schema.c:
+ * migrations) and by the PostgreSQL
+ * section of the store conformance suite. Core and the server use only
+ * store_postgres_ops.
+ *
+ * Statements are named (struct pg_stmt) and prepared once per connection, the
+ * first time they run (pg_exec); parameters and results travel as text, which
+ * keeps the binding helpers small (struct pg_params, pg_i64, pg_text).
+ * Transaction control (BEGIN, SAVEPOINT, RELEASE, COMMIT) is deferred: it is
+ * queued on the connection and sent in one pipeline with the next statement,
+ * so an operation of a group commit costs one round trip per statement and a
+ * savepoint that saw no statement costs nothing.
+ */
+#ifndef BATON_STORE_PG_INTERNAL_H
+#define BATON_STORE_PG_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#define PG_PARAMS_MAX 48    /* the widest statement binds 2 + the job columns */
+#define PG_PREPARED_MAX 256 /* distinct statements prepared on one connection */
+#define PG_PENDING_MAX 64   /* deferred commands awaiting the next send */
+#define PG_IDS_AHEAD 128    /* job ids reserved from the sequence at a time */
+#define PG_BUILT_MAX 23     /* statements built at open (pg.c) */
+
+/* A named statement. The name is unique in the backend ("pg_job_get"); the
+ * definition lives in static storage, and its address identifies it. */
+struct pg_stmt {
+        const char *name;
+        const char *sql;
+};
+
+/* Parameters of one execution, as text (NULL = SQL NULL). Numbers are
+ * formatted into num[], so the struct must outlive the call it is passed to. */
+struct pg_params {
+        int n;
+        const char *v[PG_PARAMS_MAX];
+        char num[PG_PARAMS_MAX][24];
+};
+
+enum pg_sp_state {
+        PG_SP_NONE, /* no savepoint of the operation */
+        PG_SP_WANT, /* asked for, not sent yet (sent with the next statement) */
+        PG_SP_OPEN, /* sent */
+};
+
+/* A deferred command: control text (sql), or a statement with its own copy
+ * of the parameters (buf holds them; v points into it). */
+struct pg_pending {
+        const char *sql;
+        const struct pg_stmt *stmt;
+        int n;
+        const char *v[PG_PARAMS_MAX];
+        char *buf;
+};
+
+struct store {
+        PGconn *conn;
+        char *uri;
+        bool in_txn;
+        bool sync_full; /* synchronous_commit on (reapplied on reconnect) */
+        /* The connection failed (or a result said it did): nothing more is
+         * sent on it; begin reconnects, no sooner than retry_at_ns. */
+        bool broken;
+        int64_t retry_at_ns;
+        int64_t backoff_ms;
+        int sp;                                    /* enum pg_sp_state */
+        struct pg_pending pending[PG_PENDING_MAX]; /* deferred commands, in order */
+        int n_pending;
+        /* Ids of the jobs the current operation read with job_get (which
+         * locks them): job_update defers its write for these (pg.c). */
+        int64_t *locked;
+        int n_locked, cap_locked;
+        /* The rows of the last job_ready_ids of the current operation, kept
+         * for the job_get calls of the claim (pg.c ready_ids); ready_ids[i]
+         * is row i's id, 0 once the job was written. */
+        int64_t ids[PG_IDS_AHEAD]; /* job ids reserved ahead (pg.c take_id) */
+        int ids_n, ids_pos;
+        PGresult *ready;
+        int64_t *ready_ids;
+        int n_ready, cap_ready;
+        const struct pg_stmt *prepared[PG_PREPARED_MAX];
+        int n_prepared;
+        /* Statements whose text is built at open (pg.c: job columns, list
+         * variants); built_sql[i] is malloc'd and owned by the store. */
+        struct pg_stmt built[PG_BUILT_MAX];
+        char *built_sql[PG_BUILT_MAX];
+};
+
+/* Parameter binding; each appends one parameter. */
+void pg_p_text(struct pg_params *p, const char *v);
+void pg_p_i64(struct pg_params *p, int64_t v);
+
+/* Runs s with p (NULL = no parameters) after any deferred commands, in one
+ * round trip, preparing s first if this connection has not. On success *res
+ * (when res is not NULL) holds the result, owned by the caller (PQclear).
+ * Errors: BATON_ECONFLICT for a unique violation, BATON_ESTORE for any other
+ * refusal or a lost connection (which also marks the store broken). */
+int pg_exec(struct store *st, const struct pg_stmt *s, const struct pg_params *p, PGresult **res);
+/* pg_exec for a statement without rows; *n_out (if not NULL) gets the count
+ * of rows it changed. */
+int pg_run(struct store *st, const struct pg_stmt *s, const struct pg_params *p, int64_t *n_out);
+/* Defers the operation's savepoint if it was asked for and not yet sent;
+ * pg_exec does this itself, a caller that defers its own commands first (a
+ * nested savepoint) calls it before them. */
+int pg_open_op_savepoint(struct store *st);
+/* Reads every row of s with read() into a malloc'd array of elem-sized
+ * records owned by the caller (*out, *n_out); on failure release() frees the
+ * records read so far and nothing is returned. */
+int pg_collect(struct store *st, const struct pg_stmt *s, const struct pg_params *p, size_t elem,
+               int (*read)(const PGresult *, int, void *), void (*release)(void *), void **out,
+               int *n_out);
+/* Sends the deferred commands now (commit, and tests). */
+int pg_flush(struct store *st);
+/* Queues a control command (static text) to go before the next statement. */
+int pg_defer(struct store *st, const char *sql);
+/* Queues a write whose only possible outcome is success (an upsert, a delete
+ * or update by key) with a copy of p, after the operation's savepoint: it
+ * travels with the next round trip, and a failure there (a lost connection)
+ * fails the rest of the transaction and its commit. */
+int pg_defer_write(struct store *st, const struct pg_stmt *s, const struct pg_params *p);
+/* The claim read of version 5 (pg.c): the ready jobs of one group of a queue
+ * (grp NULL: the jobs without a group) in claim order (priority, run_at, id),
+ * at most max, as ids and priorities. Like job_ready_ids it locks the rows
+ * and keeps them for the job_get calls of the claim. The jobs without a group
+ * skip rows locked elsewhere (SKIP LOCKED); a group's jobs wait for them, so
+ * the read never shows a group as empty while it has a ready job. */
+int pg_group_ready_rows(struct store *st, const char *tenant, const char *queue, const char *grp,
+                        int max, int64_t *ids, int *prios, int *n_out);
+/* Queues statement s with a copy of p to go before the next statement (or
+ * with the commit); its error, if any, is the error of that send. */
+int pg_defer_stmt(struct store *st, const struct pg_stmt *s, const struct pg_params *p);
+
+/* Result reading: pg_i64 gives 0 for SQL NULL; pg_text copies into *dst (NULL
+ * for SQL NULL), owned by the caller, BATON_ENOMEM on failure. */
+int64_t pg_i64(const PGresult *r, int row, int col);
+int pg_text(const PGresult *r, int row, int col, char **dst);
+/* Collects column 0 of up to max rows of a statement as ids. */
+int pg_ids(struct store *st, const struct pg_stmt *s, const struct pg_params *p, int max,
+           int64_t *ids, int *n_out);
+/* Grows *v (an array of *cap records of size sz) to hold one more than n. */
+int pg_grow(void **v, int n, int *cap, size_t sz);
+
+/* Schema (pg_schema.c). The newest version this binary knows; migrating up
+ * to target (at most the newest, else BATON_EINVAL), each migration in its own
+ * transaction under an advisory lock so that nodes starting together apply
+ * it once; BATON_ESCHEMA if the database is newer than this binary. */
+int pg_schema_newest(void);
+int pg_migrate_to(PGconn *c, int target);
+int pg_schema_read(PGconn *c, int *out);
+
+/* Checks the plan of every read statement (see pg_check_plans in pg.c): each
+ * must find its rows through an index, with no sequential scan and no sort,
+ * even with a tiny table. BATON_ESTORE and the statement's name and plan in
+ * why on a bad plan. pg_explain writes one statement's plan into out. */
+int pg_check_plans(struct store *st, char *why, size_t why_len);
+int pg_explain(struct store *st, const char *name, char *out, size_t out_len);
+/* pg_explain with the planner's own choices (sequential scans and sorts
+ * allowed): the plan it prefers on the tables as they are. */
+int pg_explain_free(struct store *st, const char *name, char *out, size_t out_len);
+
+/* Cron operations (pg_cron.c); see store.h. */
+struct cron_rec;
+struct cron_run;
+int pg_cron_put(struct store *st, const struct cron_rec *r);
+int pg_cron_get(struct store *st, const char *tenant, const char *key, struct cron_rec *out);
+int pg_cron_delete(struct store *st, const char *tenant, const char *key);
+int pg_cron_list(struct store *st, const char *tenant, const char *after, int limit,
+                 struct cron_rec **out, int *n_out);
+int pg_cron_due(struct store *st, int64_t now_ms, int max, struct cron_rec **out, int *n_out);
+int pg_cron_next_due(struct store *st, int64_t *at_ms);
+int pg_cron_run_insert(struct store *st, struct cron_run *r);
+int pg_cron_run_update(struct store *st, const struct cron_run *r);
+int pg_cron_run_get(struct store *st, const char *tenant, int64_t id, struct cron_run *out);
+int pg_cron_run_list(struct store *st, const char *tenant, const char *key, int64_t before_id,
+                     int limit, struct cron_run **out, int *n_out);
+int pg_cron_run_count(struct store *st, const char *tenant, const char *key, const char *trigger,
+                      int64_t since_ms, int64_t *n_out);
+int pg_cron_run_trim(struct store *st, const char *tenant, const char *key, int keep);
+
+/* Leader lease, notifications and the listener (pg_cluster.c); see store.h. */
+struct leader_rec;
+struct store_listener;
+struct store_opts;
+int pg_leader_acquire(struct store *st, const char *node, int64_t held_epoch, int64_t now_ms,
+                      int64_t ttl_ms, int64_t lag_ms, struct leader_rec *out);
+int pg_leader_check(struct store *st, const char *node, int64_t epoch);
+int pg_leader_release(struct store *st, const char *node, int64_t epoch);
+int pg_leader_get(struct store *st, struct leader_rec *out);
+int pg_notify(struct store *st, const char *const *payloads, int n);
+int pg_listen_open(const struct store_opts *opts, struct store_listener **out);
+int pg_listen_fd(struct store_listener *l);
+int pg_listen_read(struct store_listener *l, void (*fn)(void *ctx, const char *payload), void *ctx);
+void pg_listen_close(struct store_listener *l);
+/* The channel every node listens on is this + ":" + its schema. */
+#define PG_NOTIFY_CHANNEL "baton"
+
+/* Queue limits, groups and rate window logs (pg_groups.c); see store.h. */
+struct queue_limits;
+struct group_rec;
+int pg_qlim_get(struct store *st, const char *tenant, const char *queue, bool lock,
+                struct queue_limits *out);
+int pg_qlim_put(struct store *st, const struct queue_limits *q);
+int pg_qlim_add(struct store *st, const char *tenant, const char *queue, int64_t depth_delta,
+                int64_t running_delta, struct queue_limits *out);
+int pg_group_get(struct store *st, const char *tenant, const char *queue, const char *grp,
+                 bool lock, struct group_rec *out);
+int pg_group_put(struct store *st, const struct group_rec *g);
+int pg_group_delete(struct store *st, const char *tenant, const char *queue, const char *grp);
+int pg_group_note_ready(struct store *st, const char *tenant, const char *queue, const char *grp,
+                        int prio);
+int pg_group_pick(struct store *st, const char *tenant, const char *queue, int max,
+                  struct group_rec **out, int *n_out);
+int pg_group_unblock(struct store *st, const char *tenant, const char *queue, int64_t now_ms,
+                     int64_t gc, bool all);
+int pg_group_next_until(struct store *st, const char *tenant, const char *queue, int64_t *at_ms);
+int pg_rate_get(struct store *st, const char *tenant, const char *queue, const char *grp,
+                int64_t seq, int64_t *at_ms);
+int pg_rate_put(struct store *st, const char *tenant, const char *queue, const char *grp,
+                int64_t seq, int64_t at_ms, int64_t keep_from);
+/* The statements of pg_groups.c, for the plan checks. */
+extern const struct pg_stmt *const pg_groups_stmts[];
+extern const int pg_groups_stmts_n;
+
+/* The cron statements, for the plan checks. */
+extern const struct pg_stmt *const pg_cron_stmts[];
+extern const int pg_cron_stmts_n;
+
+#endif

@@ -1,0 +1,1036 @@
+/*
+ * test_cluster.c: several batond nodes on one PostgreSQL database (issue 6),
+ * run only when BATON_TEST_PG_URI names a server (scripts/test.sh starts
+ * one). Every node is a real batond started by the harness (127.0.0.1, free
+ * port, stopped by pid) with --store, its own --node-id and a short
+ * --leader-ttl-ms (2 s) so failovers fit in a test.
+ *
+ * The program runs as ctest's fault_cluster_pg (BATON_TEST_STORE=postgres;
+ * exit 77, skipped, without a server); every test gets a fresh schema
+ * (support/pgtest.h) that its three nodes share.
+ *
+ * What a user relies on:
+ *  - three nodes: jobs enqueued on every node are claimed on every node and
+ *    each is completed exactly once; all nodes agree on one leader;
+ *  - a claim long-polling on node B is woken by an enqueue committed on node
+ *    A (LISTEN/NOTIFY), within a bound a loaded 2-core machine keeps (500 ms;
+ *    the measured figures are printed);
+ *  - cron ticks under a leader kill -9: every tick of an every-second
+ *    schedule fires exactly once (none twice, none lost), across the
+ *    failover;
+ *  - timers under a leader kill -9: every timer fires exactly once;
+ *  - a read waiting on a job (wait_ms) on one node is answered when another
+ *    node completes the job; a delayed job enqueued on a follower is
+ *    promoted by the leader on time;
+ *  - a key revoked on one node is refused on another at once;
+ *  - group_concurrency 1 holds with workers on every node claiming one queue:
+ *    never two jobs of one group handed out at once;
+ *  - PostgreSQL restarted under load: requests meanwhile get 503 with
+ *    Retry-After, the leader gives its leadership up, the nodes recover
+ *    (ready, listening for notifications, one leader again) and no
+ *    acknowledged job is lost.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "support/harness.h"
+
+#include "support/pgtest.h"
+
+#define NODES 3
+#define TTL_ARG "2000"
+
+struct cluster_fx {
+        struct pgtest pg; /* the schema every node of the test shares */
+        char admin[128];
+        struct harness n[NODES];
+};
+
+/* ---- nodes ---- */
+
+static int start_node(struct cluster_fx *fx, int i)
+{
+        char id[16];
+        const char *args[16];
+        int n = 0, rc;
+
+        snprintf(id, sizeof(id), "n%d", i + 1);
+        args[n++] = "--store";
+        args[n++] = fx->pg.uri;
+        args[n++] = "--node-id";
+        args[n++] = id;
+        args[n++] = "--leader-ttl-ms";
+        args[n++] = TTL_ARG;
+        args[n++] = "--cron-min-interval-ms";
+        args[n++] = "1000";
+        args[n] = NULL;
+        rc = harness_start(&fx->n[i], args);
+        if (rc)
+                return rc;
+        /* The first node bootstraps the admin key; the others share its store. */
+        if (i == 0)
+                snprintf(fx->admin, sizeof(fx->admin), "%s", fx->n[0].admin_key);
+        else
+                snprintf(fx->n[i].admin_key, sizeof(fx->n[i].admin_key), "%s", fx->admin);
+        return 0;
+}
+
+static int setup(void **state)
+{
+        struct cluster_fx *fx = calloc(1, sizeof(*fx));
+
+        if (!fx || pgtest_create(&fx->pg) != 0) {
+                free(fx);
+                return -1;
+        }
+        for (int i = 0; i < NODES; i++)
+                if (start_node(fx, i) != 0)
+                        return -1;
+        *state = fx;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        struct cluster_fx *fx = *state;
+
+        if (!fx)
+                return 0;
+        for (int i = 0; i < NODES; i++)
+                harness_stop(&fx->n[i]);
+        pgtest_drop(&fx->pg);
+        free(fx);
+        return 0;
+}
+
+#define NEED_PG(fx) assert_non_null(fx)
+
+/* The node (index) that leads, as the nodes themselves say; waits up to
+ * timeout_ms for one whose lease is live and that says it leads. -1 if none.
+ * *epoch_out (may be NULL) gets its epoch. Skips node skip (a killed one). */
+static int find_leader(struct cluster_fx *fx, int skip_i, int64_t min_epoch, int64_t timeout_ms,
+                       int64_t *epoch_out)
+{
+        int64_t deadline = harness_now_ms() + timeout_ms;
+
+        do {
+                for (int i = 0; i < NODES; i++) {
+                        struct http_res r;
+                        bool lead;
+                        int64_t epoch;
+                        if (i == skip_i || !fx->n[i].pid)
+                                continue;
+                        if (http_json_as(fx->n[i].url, fx->admin, "GET", "/v1/scheduler", NULL,
+                                         &r) != 0) {
+                                http_res_free(&r);
+                                continue;
+                        }
+                        lead = r.status == 200 && jpath_str(r.json, "role") &&
+                               strcmp(jpath_str(r.json, "role"), "leader") == 0;
+                        epoch = jpath_int(r.json, "epoch");
+                        http_res_free(&r);
+                        if (lead && epoch >= min_epoch) {
+                                if (epoch_out)
+                                        *epoch_out = epoch;
+                                return i;
+                        }
+                }
+                harness_sleep_ms(50);
+        } while (harness_now_ms() < deadline);
+        return -1;
+}
+
+/* ---- jobs on every node ---- */
+
+#define JOBS_PER_NODE 100
+#define JOBS_TOTAL (JOBS_PER_NODE * NODES)
+
+struct worker {
+        const char *url;
+        const char *key;
+        const char *queue;
+        int64_t *done_ids; /* ids this worker completed (shared array, own slots) */
+        int done_n;
+        int errors;
+        volatile int *total; /* jobs completed by every worker */
+        pthread_mutex_t *mu;
+};
+
+static void *work(void *arg)
+{
+        struct worker *w = arg;
+        int64_t deadline = harness_now_ms() + 60000;
+        char path[128], body[256];
+
+        snprintf(path, sizeof(path), "/v1/queues/%s/claim", w->queue);
+        while (harness_now_ms() < deadline) {
+                struct http_res r;
+                json_t *jobs;
+                size_t i;
+                pthread_mutex_lock(w->mu);
+                bool all = *w->total >= JOBS_TOTAL;
+                pthread_mutex_unlock(w->mu);
+                if (all)
+                        break;
+                snprintf(body, sizeof(body), "{\"worker\":\"%s\",\"max\":10,\"wait_ms\":200}",
+                         w->url);
+                if (http_json_as(w->url, w->key, "POST", path, body, &r) != 0 || r.status != 200) {
+                        w->errors++;
+                        http_res_free(&r);
+                        continue;
+                }
+                jobs = json_object_get(r.json, "jobs");
+                for (i = 0; i < json_array_size(jobs); i++) {
+                        json_t *j = json_array_get(jobs, i);
+                        const char *id = jpath_str(j, "id");
+                        struct http_res c;
+                        char cpath[96], cbody[256];
+                        snprintf(cpath, sizeof(cpath), "/v1/jobs/%s/complete", id);
+                        snprintf(cbody, sizeof(cbody),
+                                 "{\"lease\":\"%s\",\"result\":{\"by\":\"%s\"}}",
+                                 jpath_str(j, "lease"), w->url);
+                        if (http_json_as(w->url, w->key, "POST", cpath, cbody, &c) == 0 &&
+                            c.status == 200 && !jpath_true(c.json, "repeat")) {
+                                w->done_ids[w->done_n++] = strtoll(id, NULL, 10);
+                                pthread_mutex_lock(w->mu);
+                                (*w->total)++;
+                                pthread_mutex_unlock(w->mu);
+                        } else {
+                                w->errors++;
+                        }
+                        http_res_free(&c);
+                }
+                http_res_free(&r);
+        }
+        return NULL;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+        int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+        return x < y ? -1 : x > y;
+}
+
+static void three_nodes_each_job_once(void **state)
+{
+        struct cluster_fx *fx = *state;
+        static int64_t done[NODES][JOBS_TOTAL];
+        int64_t enqueued[JOBS_TOTAL], all[JOBS_TOTAL];
+        struct worker w[NODES];
+        pthread_t th[NODES];
+        pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+        volatile int total = 0;
+        int n_enq = 0, n_all = 0, leaders = 0;
+        int64_t epoch0 = -1;
+
+        NEED_PG(fx);
+        /* Every node agrees on one leader. */
+        assert_true(find_leader(fx, -1, 1, 10000, NULL) >= 0);
+        for (int i = 0; i < NODES; i++) {
+                struct http_res r;
+                char node[8];
+                snprintf(node, sizeof(node), "n%d", i + 1);
+                http_json_as(fx->n[i].url, fx->admin, "GET", "/v1/scheduler", NULL, &r);
+                assert_int_equal(r.status, 200);
+                assert_string_equal(jpath_str(r.json, "node"), node);
+                if (epoch0 < 0)
+                        epoch0 = jpath_int(r.json, "epoch");
+                assert_int_equal(jpath_int(r.json, "epoch"), epoch0);
+                leaders += strcmp(jpath_str(r.json, "role"), "leader") == 0;
+                http_res_free(&r);
+                http_json_as(fx->n[i].url, fx->admin, "GET", "/readyz", NULL, &r);
+                assert_int_equal(r.status, 200);
+                assert_string_equal(jpath_str(r.json, "store"), "postgres");
+                http_res_free(&r);
+        }
+        assert_int_equal(leaders, 1);
+        /* Enqueue on every node. */
+        for (int i = 0; i < NODES; i++) {
+                char body[64 * JOBS_PER_NODE + 32];
+                size_t len = (size_t)snprintf(body, sizeof(body), "{\"jobs\":[");
+                struct http_res r;
+                for (int k = 0; k < JOBS_PER_NODE; k++)
+                        len += (size_t)snprintf(
+                            body + len, sizeof(body) - len,
+                            "%s{\"queue\":\"multi\",\"type\":\"t\",\"payload\":%d}", k ? "," : "",
+                            i * JOBS_PER_NODE + k);
+                snprintf(body + len, sizeof(body) - len, "]}");
+                assert_int_equal(
+                    http_json_as(fx->n[i].url, fx->admin, "POST", "/v1/jobs", body, &r), 0);
+                assert_int_equal(r.status, 201);
+                for (size_t k = 0; k < json_array_size(json_object_get(r.json, "jobs")); k++)
+                        enqueued[n_enq++] = strtoll(
+                            jpath_str(json_array_get(json_object_get(r.json, "jobs"), k), "id"),
+                            NULL, 10);
+                http_res_free(&r);
+        }
+        assert_int_equal(n_enq, JOBS_TOTAL);
+        /* Claim and complete on every node at once. */
+        for (int i = 0; i < NODES; i++) {
+                w[i] =
+                    (struct worker){fx->n[i].url, fx->admin, "multi", done[i], 0, 0, &total, &mu};
+                assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
+        }
+        for (int i = 0; i < NODES; i++)
+                pthread_join(th[i], NULL);
+        for (int i = 0; i < NODES; i++) {
+                print_message("node n%d completed %d jobs (%d refused calls)\n", i + 1, w[i].done_n,
+                              w[i].errors);
+                assert_true(w[i].done_n > 0); /* every node served claims */
+                for (int k = 0; k < w[i].done_n; k++)
+                        all[n_all++] = done[i][k];
+        }
+        /* Each job completed exactly once: the completed ids are the enqueued
+         * ids, with no repeats. */
+        assert_int_equal(n_all, JOBS_TOTAL);
+        qsort(all, (size_t)n_all, sizeof(all[0]), cmp_i64);
+        qsort(enqueued, (size_t)n_enq, sizeof(enqueued[0]), cmp_i64);
+        for (int k = 0; k < JOBS_TOTAL; k++)
+                assert_int_equal(all[k], enqueued[k]);
+        {
+                struct http_res r;
+                http_json_as(fx->n[1].url, fx->admin, "GET", "/v1/queues/multi", NULL, &r);
+                assert_int_equal(r.status, 200);
+                assert_int_equal(jpath_int(r.json, "queue.counts.completed"), JOBS_TOTAL);
+                http_res_free(&r);
+        }
+}
+
+/* ---- cross-node long-poll ---- */
+
+struct poller {
+        const char *url;
+        const char *key;
+        const char *queue;
+        int64_t answered_ms;
+        int njobs;
+};
+
+static void *poll_claim(void *arg)
+{
+        struct poller *p = arg;
+        char path[128];
+        struct http_res r;
+
+        snprintf(path, sizeof(path), "/v1/queues/%s/claim", p->queue);
+        if (http_json_as(p->url, p->key, "POST", path, "{\"worker\":\"poller\",\"wait_ms\":10000}",
+                         &r) == 0 &&
+            r.status == 200)
+                p->njobs = (int)json_array_size(json_object_get(r.json, "jobs"));
+        p->answered_ms = harness_now_ms();
+        http_res_free(&r);
+        return NULL;
+}
+
+/* Waits (up to 5 s) until the node has at least n parked long-polls
+ * (baton_waiters in /metrics), so a wake-up test measures a wake-up and not a
+ * request that arrived after the change. */
+static void wait_parked(const char *url, const char *key, int n)
+{
+        int64_t deadline = harness_now_ms() + 5000;
+        int parked = -1;
+
+        do {
+                struct http_res r;
+                const char *line;
+                if (http_json_as(url, key, "GET", "/metrics", NULL, &r) == 0 && r.status == 200 &&
+                    r.body && (line = strstr(r.body, "\nbaton_waiters ")))
+                        parked = atoi(line + strlen("\nbaton_waiters "));
+                http_res_free(&r);
+                if (parked < n)
+                        harness_sleep_ms(10);
+        } while (parked < n && harness_now_ms() < deadline);
+        assert_true(parked >= n);
+}
+
+static void cross_node_long_poll_wakeup(void **state)
+{
+        struct cluster_fx *fx = *state;
+        int64_t lat[10], worst = 0;
+
+        NEED_PG(fx);
+        for (int round = 0; round < 10; round++) {
+                struct poller p = {fx->n[1].url, fx->admin, NULL, 0, 0};
+                char queue[32], body[128];
+                struct http_res r;
+                pthread_t th;
+                int64_t t_ack;
+
+                snprintf(queue, sizeof(queue), "wake-%d", round);
+                p.queue = queue;
+                assert_int_equal(pthread_create(&th, NULL, poll_claim, &p), 0);
+                wait_parked(fx->n[1].url, fx->admin, 1); /* the claim is parked on node 2 */
+                snprintf(body, sizeof(body), "{\"queue\":\"%s\",\"type\":\"t\"}", queue);
+                assert_int_equal(
+                    http_json_as(fx->n[0].url, fx->admin, "POST", "/v1/jobs", body, &r), 0);
+                t_ack = harness_now_ms();
+                assert_int_equal(r.status, 201);
+                http_res_free(&r);
+                pthread_join(th, NULL);
+                assert_int_equal(p.njobs, 1);
+                lat[round] = p.answered_ms - t_ack;
+                if (lat[round] > worst)
+                        worst = lat[round];
+        }
+        qsort(lat, 10, sizeof(lat[0]), cmp_i64);
+        print_message("cross-node wake-up (enqueue answered on n1 -> claim answered on n2): "
+                      "median %lld ms, max %lld ms over 10 rounds\n",
+                      (long long)lat[5], (long long)worst);
+        assert_true(worst < 500);
+}
+
+/* A read waiting for a job on one node is answered when another node
+ * completes it; a delayed job enqueued on a follower is promoted by the
+ * leader on time (the follower's "d" notification arms the leader's timer;
+ * without it the leader's sweep would find it up to 5 s late). */
+struct job_waiter {
+        const char *url;
+        const char *key;
+        char path[96];
+        const char *state;
+        char state_buf[16];
+        int64_t answered_ms;
+};
+
+static void *wait_job(void *arg)
+{
+        struct job_waiter *w = arg;
+        struct http_res r;
+
+        if (http_json_as(w->url, w->key, "GET", w->path, NULL, &r) == 0 && r.status == 200 &&
+            jpath_str(r.json, "job.state")) {
+                snprintf(w->state_buf, sizeof(w->state_buf), "%s", jpath_str(r.json, "job.state"));
+                w->state = w->state_buf;
+        }
+        w->answered_ms = harness_now_ms();
+        http_res_free(&r);
+        return NULL;
+}
+
+static void cross_node_job_wait_and_follower_deadline(void **state)
+{
+        struct cluster_fx *fx = *state;
+        int leader = find_leader(fx, -1, 1, 10000, NULL), follower, other;
+        struct job_waiter w = {0};
+        struct poller p = {0};
+        struct http_res r;
+        char cpath[96], body[256];
+        pthread_t th;
+        int64_t t_ack, t0;
+
+        NEED_PG(fx);
+        assert_true(leader >= 0);
+        follower = (leader + 1) % NODES;
+        other = (leader + 2) % NODES;
+        /* A job read with wait_ms on one follower, completed on the other. */
+        assert_int_equal(http_json_as(fx->n[follower].url, fx->admin, "POST", "/v1/jobs",
+                                      "{\"queue\":\"waits\",\"type\":\"t\"}", &r),
+                         0);
+        assert_int_equal(r.status, 201);
+        w.url = fx->n[follower].url;
+        w.key = fx->admin;
+        snprintf(w.path, sizeof(w.path), "/v1/jobs/%s?wait_ms=10000", jpath_str(r.json, "job.id"));
+        http_res_free(&r);
+        assert_int_equal(pthread_create(&th, NULL, wait_job, &w), 0);
+        assert_int_equal(http_json_as(fx->n[other].url, fx->admin, "POST", "/v1/queues/waits/claim",
+                                      "{\"worker\":\"w\"}", &r),
+                         0);
+        assert_int_equal(json_array_size(json_object_get(r.json, "jobs")), 1);
+        snprintf(cpath, sizeof(cpath), "/v1/jobs/%s/complete",
+                 jpath_str(json_array_get(json_object_get(r.json, "jobs"), 0), "id"));
+        snprintf(body, sizeof(body), "{\"lease\":\"%s\"}",
+                 jpath_str(json_array_get(json_object_get(r.json, "jobs"), 0), "lease"));
+        http_res_free(&r);
+        wait_parked(fx->n[follower].url, fx->admin, 1); /* the read is parked */
+        assert_int_equal(http_json_as(fx->n[other].url, fx->admin, "POST", cpath, body, &r), 0);
+        t_ack = harness_now_ms();
+        assert_int_equal(r.status, 200);
+        http_res_free(&r);
+        pthread_join(th, NULL);
+        assert_non_null(w.state);
+        assert_string_equal(w.state, "completed");
+        print_message("job wait on n%d answered %lld ms after the completion on n%d\n",
+                      follower + 1, (long long)(w.answered_ms - t_ack), other + 1);
+        assert_true(w.answered_ms - t_ack < 500);
+        /* A delayed job enqueued on a follower, claimed there when due. */
+        p = (struct poller){fx->n[follower].url, fx->admin, "later", 0, 0};
+        assert_int_equal(http_json_as(fx->n[follower].url, fx->admin, "POST", "/v1/jobs",
+                                      "{\"queue\":\"later\",\"type\":\"t\",\"delay_ms\":1000}", &r),
+                         0);
+        t0 = harness_now_ms();
+        assert_int_equal(r.status, 201);
+        http_res_free(&r);
+        assert_int_equal(pthread_create(&th, NULL, poll_claim, &p), 0);
+        pthread_join(th, NULL);
+        assert_int_equal(p.njobs, 1);
+        print_message("delayed job (1000 ms) from follower n%d claimed after %lld ms\n",
+                      follower + 1, (long long)(p.answered_ms - t0));
+        assert_true(p.answered_ms - t0 >= 900);
+        assert_true(p.answered_ms - t0 < 2500);
+}
+
+/* ---- cron and timers under a leader kill ---- */
+
+static void cron_ticks_once_under_leader_kill(void **state)
+{
+        struct cluster_fx *fx = *state;
+        int64_t epoch = 0, epoch2 = 0, prev = 0, t_kill;
+        int leader, leader2, n_runs = 0, n_jobs = 0;
+        struct http_res r;
+        json_t *runs;
+
+        NEED_PG(fx);
+        leader = find_leader(fx, -1, 1, 10000, &epoch);
+        assert_true(leader >= 0);
+        assert_int_equal(
+            http_json_as(fx->n[(leader + 1) % NODES].url, fx->admin, "PUT", "/v1/cron/every-second",
+                         "{\"cron\":\"@every 1s\",\"misfire\":\"fire_all\",\"overlap\":\"allow\","
+                         "\"catchup_max\":100,\"job\":{\"queue\":\"ticks\",\"type\":\"t\"}}",
+                         &r),
+            0);
+        assert_int_equal(r.status, 201);
+        http_res_free(&r);
+        harness_sleep_ms(3000);
+        t_kill = harness_now_ms();
+        assert_int_equal(harness_kill9(&fx->n[leader]), 0);
+        leader2 = find_leader(fx, leader, epoch + 1, 15000, &epoch2);
+        assert_true(leader2 >= 0);
+        assert_true(epoch2 > epoch);
+        /* The lease lasts 2 s and followers ask every second. */
+        print_message("failover: n%d leads %lld ms after n%d was killed (--leader-ttl-ms %s)\n",
+                      leader2 + 1, (long long)(harness_now_ms() - t_kill), leader + 1, TTL_ARG);
+        assert_true(harness_now_ms() - t_kill < 10000);
+        harness_sleep_ms(3000);
+        /* Stop the ticks (delete would drop the history: pause instead). */
+        assert_int_equal(http_json_as(fx->n[leader2].url, fx->admin, "POST",
+                                      "/v1/cron/every-second/pause", "{}", &r),
+                         0);
+        assert_int_equal(r.status, 200);
+        http_res_free(&r);
+        assert_int_equal(http_json_as(fx->n[leader2].url, fx->admin, "GET",
+                                      "/v1/cron/every-second/runs?limit=100", NULL, &r),
+                         0);
+        assert_int_equal(r.status, 200);
+        runs = json_object_get(r.json, "runs");
+        /* Newest first: scheduled instants one second apart, none twice, none
+         * missing, each with its own job. */
+        for (size_t i = json_array_size(runs); i-- > 0;) {
+                json_t *run = json_array_get(runs, i);
+                const char *trig = jpath_str(run, "trigger");
+                int64_t at = harness_parse_time(jpath_str(run, "scheduled_at"));
+                if (!trig || strcmp(trig, "manual") == 0)
+                        continue;
+                if (prev)
+                        assert_int_equal(at - prev, 1000);
+                prev = at;
+                n_runs++;
+                assert_non_null(jpath_str(run, "job_id"));
+                n_jobs++;
+        }
+        print_message("cron: %d ticks fired across a failover (epoch %lld -> %lld), each once\n",
+                      n_runs, (long long)epoch, (long long)epoch2);
+        assert_true(n_runs >= 5);
+        assert_int_equal(n_jobs, n_runs);
+        http_res_free(&r);
+        /* The queue holds exactly one job per tick. */
+        assert_int_equal(
+            http_json_as(fx->n[leader2].url, fx->admin, "GET", "/v1/queues/ticks", NULL, &r), 0);
+        {
+                int64_t total = 0;
+                json_t *counts = jpath(r.json, "queue.counts");
+                const char *k;
+                json_t *v;
+                json_object_foreach(counts, k, v) total += json_integer_value(v);
+                assert_int_equal(total, n_jobs);
+        }
+        http_res_free(&r);
+}
+
+#define TIMERS 20
+
+static void timers_fire_once_under_leader_kill(void **state)
+{
+        struct cluster_fx *fx = *state;
+        int64_t epoch = 0, deadline;
+        int leader, other, fired = 0;
+        struct http_res r;
+
+        NEED_PG(fx);
+        leader = find_leader(fx, -1, 1, 10000, &epoch);
+        assert_true(leader >= 0);
+        other = (leader + 1) % NODES;
+        for (int i = 0; i < TIMERS; i++) {
+                char path[64];
+                char body[128];
+                snprintf(path, sizeof(path), "/v1/timers/t%d", i);
+                snprintf(body, sizeof(body), "{\"delay_ms\":%d,\"queue\":\"fires\",\"type\":\"t\"}",
+                         500 + i * 250);
+                assert_int_equal(http_json_as(fx->n[other].url, fx->admin, "PUT", path, body, &r),
+                                 0);
+                assert_true(r.status == 201 || r.status == 200);
+                http_res_free(&r);
+        }
+        harness_sleep_ms(1500); /* some have fired; most are still ahead */
+        assert_int_equal(harness_kill9(&fx->n[leader]), 0);
+        assert_true(find_leader(fx, leader, epoch + 1, 15000, NULL) >= 0);
+        deadline = harness_now_ms() + 15000;
+        do {
+                fired = 0;
+                for (int i = 0; i < TIMERS; i++) {
+                        char path[64];
+                        snprintf(path, sizeof(path), "/v1/timers/t%d", i);
+                        http_json_as(fx->n[other].url, fx->admin, "GET", path, NULL, &r);
+                        if (jpath_str(r.json, "state") &&
+                            strcmp(jpath_str(r.json, "state"), "fired") == 0)
+                                fired++;
+                        http_res_free(&r);
+                }
+                if (fired < TIMERS)
+                        harness_sleep_ms(200);
+        } while (fired < TIMERS && harness_now_ms() < deadline);
+        assert_int_equal(fired, TIMERS);
+        /* Exactly one job per timer. */
+        assert_int_equal(
+            http_json_as(fx->n[other].url, fx->admin, "GET", "/v1/queues/fires", NULL, &r), 0);
+        assert_int_equal(jpath_int(r.json, "queue.counts.queued"), TIMERS);
+        http_res_free(&r);
+}
+
+/* ---- keys ---- */
+
+static void key_revoked_on_one_node_refused_on_all(void **state)
+{
+        struct cluster_fx *fx = *state;
+        struct http_res r;
+        char key[160], id[64], path[96];
+        int64_t t0, deadline;
+        int status = 0;
+
+        NEED_PG(fx);
+        assert_int_equal(http_json_as(fx->n[0].url, fx->admin, "POST", "/v1/keys",
+                                      "{\"name\":\"k\",\"scopes\":[\"jobs:read\"]}", &r),
+                         0);
+        assert_int_equal(r.status, 201);
+        snprintf(key, sizeof(key), "%s", jpath_str(r.json, "key"));
+        snprintf(id, sizeof(id), "%s", jpath_str(r.json, "id"));
+        http_res_free(&r);
+        /* The new key works on another node (its keyring reloads it). */
+        deadline = harness_now_ms() + 3000;
+        do {
+                http_json_as(fx->n[2].url, key, "GET", "/v1/queues", NULL, &r);
+                status = r.status;
+                http_res_free(&r);
+                if (status != 200)
+                        harness_sleep_ms(10);
+        } while (status != 200 && harness_now_ms() < deadline);
+        assert_int_equal(status, 200);
+        snprintf(path, sizeof(path), "/v1/keys/%s", id);
+        assert_int_equal(http_json_as(fx->n[0].url, fx->admin, "DELETE", path, NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        http_res_free(&r);
+        t0 = harness_now_ms();
+        deadline = t0 + 3000;
+        do {
+                http_json_as(fx->n[2].url, key, "GET", "/v1/queues", NULL, &r);
+                status = r.status;
+                http_res_free(&r);
+                if (status == 200)
+                        harness_sleep_ms(5);
+        } while (status == 200 && harness_now_ms() < deadline);
+        print_message("revocation on n1 refused on n3 after %lld ms\n",
+                      (long long)(harness_now_ms() - t0));
+        assert_int_equal(status, 401);
+}
+
+/* ---- PostgreSQL restarted under load ---- */
+
+/* A PostgreSQL server of this test's own (scripts/pg_server.sh), so it can
+ * be restarted without disturbing other tests. */
+struct private_pg {
+        char dir[128];
+        char uri[256];
+        int port;
+};
+
+static int sh(const char *cmd, char *out, size_t cap)
+{
+        FILE *p = popen(cmd, "r");
+        size_t n = 0;
+
+        if (!p)
+                return -1;
+        if (out) {
+                n = fread(out, 1, cap - 1, p);
+                out[n] = 0;
+                while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+                        out[--n] = 0;
+        }
+        return pclose(p) == 0 ? 0 : -1;
+}
+
+static int private_pg_start(struct private_pg *pg)
+{
+        char cmd[512];
+        const char *colon;
+
+        snprintf(pg->dir, sizeof(pg->dir), "/tmp/baton-cluster-pg.%ld", (long)getpid());
+        snprintf(cmd, sizeof(cmd), "bash '%s/scripts/pg_server.sh' start '%s'", getenv("BATON_SRC"),
+                 pg->dir);
+        if (sh(cmd, pg->uri, sizeof(pg->uri)) != 0)
+                return -1;
+        colon = strrchr(pg->uri, ':');
+        pg->port = colon ? atoi(colon + 1) : 0;
+        return pg->port > 0 ? 0 : -1;
+}
+
+static int private_pg_restart(struct private_pg *pg)
+{
+        char cmd[512];
+
+        snprintf(cmd, sizeof(cmd), "bash '%s/scripts/pg_server.sh' restart '%s' %d",
+                 getenv("BATON_SRC"), pg->dir, pg->port);
+        return sh(cmd, NULL, 0);
+}
+
+static void private_pg_stop(struct private_pg *pg)
+{
+        char cmd[512];
+
+        snprintf(cmd, sizeof(cmd), "bash '%s/scripts/pg_server.sh' stop '%s'", getenv("BATON_SRC"),
+                 pg->dir);
+        sh(cmd, NULL, 0);
+}
+
+#define PRODUCER_MAX 20000
+
+struct producer {
+        const char *url;
+        const char *key;
+        int idx;
+        volatile int *stop;
+        int64_t *acked; /* ids of jobs answered 201 */
+        int acked_n;
+        int unavailable; /* 503 answers */
+        int unavailable_no_retry_after;
+        int other;
+};
+
+static void *produce(void *arg)
+{
+        struct producer *p = arg;
+        char body[160];
+
+        for (int k = 0; !*p->stop && k < PRODUCER_MAX; k++) {
+                char hdr[64];
+                struct http_res r;
+                snprintf(body, sizeof(body), "{\"queue\":\"load\",\"type\":\"t\",\"payload\":%d}",
+                         p->idx * PRODUCER_MAX + k);
+                if (http_json_as(p->url, p->key, "POST", "/v1/jobs", body, &r) != 0) {
+                        p->other++;
+                } else if (r.status == 201) {
+                        p->acked[p->acked_n++] = strtoll(jpath_str(r.json, "job.id"), NULL, 10);
+                } else if (r.status == 503) {
+                        p->unavailable++;
+                        if (!http_header(&r, "Retry-After", hdr, sizeof(hdr)))
+                                p->unavailable_no_retry_after++;
+                        harness_sleep_ms(20);
+                } else {
+                        p->other++;
+                }
+                http_res_free(&r);
+        }
+        return NULL;
+}
+
+/* Waits until node i answers /readyz 200 and listens for notifications. */
+static bool node_recovered(struct harness *h, const char *key, int64_t timeout_ms)
+{
+        int64_t deadline = harness_now_ms() + timeout_ms;
+
+        do {
+                struct http_res r, s;
+                bool ok;
+                http_json_as(h->url, key, "GET", "/readyz", NULL, &r);
+                http_json_as(h->url, key, "GET", "/v1/scheduler", NULL, &s);
+                ok = r.status == 200 && s.status == 200 && jpath_str(s.json, "notifications") &&
+                     strcmp(jpath_str(s.json, "notifications"), "listening") == 0;
+                http_res_free(&r);
+                http_res_free(&s);
+                if (ok)
+                        return true;
+                harness_sleep_ms(100);
+        } while (harness_now_ms() < deadline);
+        return false;
+}
+
+static void pg_restart_under_load(void **state)
+{
+        static int64_t acked[2][PRODUCER_MAX];
+        struct private_pg pg = {0};
+        struct harness n[2] = {{0}};
+        struct producer p[2];
+        pthread_t th[2];
+        volatile int stop = 0;
+        char admin[128];
+        int total = 0, lost = 0;
+
+        (void)state;
+        assert_int_equal(private_pg_start(&pg), 0);
+        for (int i = 0; i < 2; i++) {
+                char id[8];
+                const char *args[] = {"--store",         pg.uri,  "--node-id", id,
+                                      "--leader-ttl-ms", TTL_ARG, NULL};
+                snprintf(id, sizeof(id), "n%d", i + 1);
+                assert_int_equal(harness_start(&n[i], args), 0);
+        }
+        snprintf(admin, sizeof(admin), "%s", n[0].admin_key);
+        for (int i = 0; i < 2; i++) {
+                p[i] = (struct producer){n[i].url, admin, i, &stop, acked[i], 0, 0, 0, 0};
+                assert_int_equal(pthread_create(&th[i], NULL, produce, &p[i]), 0);
+        }
+        harness_sleep_ms(1500);
+        assert_int_equal(private_pg_restart(&pg), 0);
+        harness_sleep_ms(2500);
+        stop = 1;
+        for (int i = 0; i < 2; i++)
+                pthread_join(th[i], NULL);
+        for (int i = 0; i < 2; i++) {
+                print_message("n%d: %d enqueues acknowledged, %d answered 503, %d other\n", i + 1,
+                              p[i].acked_n, p[i].unavailable, p[i].other);
+                assert_true(p[i].acked_n > 0);
+                assert_int_equal(p[i].unavailable_no_retry_after, 0);
+                total += p[i].acked_n;
+        }
+        /* The nodes recover: ready, listening again, and one of them leads. */
+        for (int i = 0; i < 2; i++)
+                assert_true(node_recovered(&n[i], admin, 20000));
+        {
+                int64_t deadline = harness_now_ms() + 15000;
+                int leaders = 0;
+                do {
+                        leaders = 0;
+                        for (int i = 0; i < 2; i++) {
+                                struct http_res r;
+                                http_json_as(n[i].url, admin, "GET", "/v1/scheduler", NULL, &r);
+                                leaders += jpath_str(r.json, "role") &&
+                                           strcmp(jpath_str(r.json, "role"), "leader") == 0;
+                                http_res_free(&r);
+                        }
+                        if (leaders != 1)
+                                harness_sleep_ms(100);
+                } while (leaders != 1 && harness_now_ms() < deadline);
+                assert_int_equal(leaders, 1);
+        }
+        /* No acknowledged job is lost. */
+        for (int i = 0; i < 2; i++)
+                for (int k = 0; k < p[i].acked_n; k++) {
+                        char path[64];
+                        struct http_res r;
+                        snprintf(path, sizeof(path), "/v1/jobs/%lld", (long long)acked[i][k]);
+                        http_json_as(n[(i + k) % 2].url, admin, "GET", path, NULL, &r);
+                        lost += r.status != 200;
+                        http_res_free(&r);
+                }
+        print_message("PostgreSQL restarted under load: %d acknowledged jobs, %d lost\n", total,
+                      lost);
+        assert_int_equal(lost, 0);
+        {
+                /* The leader gave its leadership up while the store was away. */
+                int gave_up = 0;
+                for (int i = 0; i < 2; i++) {
+                        char *log = harness_read_log(&n[i]);
+                        gave_up += log && strstr(log, "stops leading") &&
+                                   strstr(log, "the store cannot be reached");
+                        free(log);
+                }
+                assert_true(gave_up >= 1);
+        }
+        for (int i = 0; i < 2; i++)
+                harness_stop(&n[i]);
+        private_pg_stop(&pg);
+}
+
+/* ---- group concurrency across nodes ---- */
+
+#define GC_GROUPS 4
+#define GC_PER_GROUP 15
+#define GC_JOBS (GC_GROUPS * GC_PER_GROUP)
+#define GC_WORKERS 6
+
+/* What the workers of group_concurrency_one_across_nodes share. A worker
+ * counts a job of group g as held from the claim's answer until just before
+ * it sends the completion, so a count above 1 can only come from two jobs of
+ * one group handed out at once. */
+struct gc_shared {
+        pthread_mutex_t mu;
+        int held[GC_GROUPS];
+        int overlaps;
+        int done;
+        int64_t done_ids[GC_JOBS];
+};
+
+struct gc_worker {
+        const char *url;
+        const char *key;
+        struct gc_shared *sh;
+        int done_n;
+        int errors;
+};
+
+static void *gc_work(void *arg)
+{
+        struct gc_worker *w = arg;
+        int64_t deadline = harness_now_ms() + 60000;
+        char body[160];
+
+        snprintf(body, sizeof(body), "{\"worker\":\"%s\",\"max\":3,\"wait_ms\":200}", w->url);
+        while (harness_now_ms() < deadline) {
+                struct http_res r;
+                json_t *jobs;
+                int all;
+
+                pthread_mutex_lock(&w->sh->mu);
+                all = w->sh->done >= GC_JOBS;
+                pthread_mutex_unlock(&w->sh->mu);
+                if (all)
+                        break;
+                if (http_json_as(w->url, w->key, "POST", "/v1/queues/grouped/claim", body, &r) !=
+                        0 ||
+                    r.status != 200) {
+                        w->errors++;
+                        http_res_free(&r);
+                        continue;
+                }
+                jobs = json_object_get(r.json, "jobs");
+                pthread_mutex_lock(&w->sh->mu);
+                for (size_t i = 0; i < json_array_size(jobs); i++) {
+                        const char *g = jpath_str(json_array_get(jobs, i), "group");
+                        int k = g && g[0] == 'g' ? g[1] - '0' : 0;
+
+                        if (++w->sh->held[k] > 1)
+                                w->sh->overlaps++;
+                }
+                pthread_mutex_unlock(&w->sh->mu);
+                harness_sleep_ms(10); /* the job runs */
+                for (size_t i = 0; i < json_array_size(jobs); i++) {
+                        json_t *j = json_array_get(jobs, i);
+                        const char *g = jpath_str(j, "group");
+                        struct http_res c;
+                        char cpath[96], cbody[160];
+
+                        pthread_mutex_lock(&w->sh->mu);
+                        w->sh->held[g && g[0] == 'g' ? g[1] - '0' : 0]--;
+                        pthread_mutex_unlock(&w->sh->mu);
+                        snprintf(cpath, sizeof(cpath), "/v1/jobs/%s/complete", jpath_str(j, "id"));
+                        snprintf(cbody, sizeof(cbody), "{\"lease\":\"%s\"}", jpath_str(j, "lease"));
+                        if (http_json_as(w->url, w->key, "POST", cpath, cbody, &c) == 0 &&
+                            c.status == 200 && !jpath_true(c.json, "repeat")) {
+                                pthread_mutex_lock(&w->sh->mu);
+                                w->sh->done_ids[w->sh->done++] =
+                                    strtoll(jpath_str(j, "id"), NULL, 10);
+                                pthread_mutex_unlock(&w->sh->mu);
+                                w->done_n++;
+                        } else {
+                                w->errors++;
+                        }
+                        http_res_free(&c);
+                }
+                http_res_free(&r);
+        }
+        return NULL;
+}
+
+/* group_concurrency 1 holds across nodes: workers on every node claim one
+ * queue at once, and never are two jobs of one group handed out together
+ * (claims of a queue take turns on its limits row, and the group rows they
+ * read stay locked until they commit). Every job is completed once. */
+static void group_concurrency_one_across_nodes(void **state)
+{
+        struct cluster_fx *fx = *state;
+        struct gc_shared sh = {.mu = PTHREAD_MUTEX_INITIALIZER};
+        struct gc_worker w[GC_WORKERS];
+        pthread_t th[GC_WORKERS];
+        char body[64 * GC_JOBS];
+        struct http_res r;
+        size_t len;
+        int per_node[NODES] = {0};
+
+        NEED_PG(fx);
+        assert_int_equal(http_json_as(fx->n[0].url, fx->admin, "PATCH", "/v1/queues/grouped",
+                                      "{\"group_concurrency\": 1}", &r),
+                         0);
+        assert_int_equal(r.status, 200);
+        http_res_free(&r);
+        len = (size_t)snprintf(body, sizeof(body), "{\"jobs\":[");
+        for (int k = 0; k < GC_JOBS; k++)
+                len += (size_t)snprintf(body + len, sizeof(body) - len,
+                                        "%s{\"queue\":\"grouped\",\"type\":\"t\",\"group\":\"g%d\","
+                                        "\"payload\":%d}",
+                                        k ? "," : "", k % GC_GROUPS, k);
+        snprintf(body + len, sizeof(body) - len, "]}");
+        assert_int_equal(http_json_as(fx->n[2].url, fx->admin, "POST", "/v1/jobs", body, &r), 0);
+        assert_int_equal(r.status, 201);
+        http_res_free(&r);
+        for (int i = 0; i < GC_WORKERS; i++) {
+                w[i] = (struct gc_worker){fx->n[i % NODES].url, fx->admin, &sh, 0, 0};
+                assert_int_equal(pthread_create(&th[i], NULL, gc_work, &w[i]), 0);
+        }
+        for (int i = 0; i < GC_WORKERS; i++) {
+                pthread_join(th[i], NULL);
+                per_node[i % NODES] += w[i].done_n;
+        }
+        print_message("group_concurrency 1 across nodes: completed per node %d/%d/%d,"
+                      " overlaps %d\n",
+                      per_node[0], per_node[1], per_node[2], sh.overlaps);
+        assert_int_equal(sh.overlaps, 0);
+        assert_int_equal(sh.done, GC_JOBS);
+        qsort(sh.done_ids, GC_JOBS, sizeof(sh.done_ids[0]), cmp_i64);
+        for (int k = 1; k < GC_JOBS; k++)
+                assert_true(sh.done_ids[k] != sh.done_ids[k - 1]);
+        for (int i = 0; i < NODES; i++)
+                assert_true(per_node[i] > 0); /* every node served claims */
+        assert_int_equal(
+            http_json_as(fx->n[1].url, fx->admin, "GET", "/v1/queues/grouped", NULL, &r), 0);
+        assert_int_equal(jpath_int(r.json, "queue.counts.completed"), GC_JOBS);
+        http_res_free(&r);
+}
+
+int main(void)
+{
+        const char *store = getenv("BATON_TEST_STORE");
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test_setup_teardown(three_nodes_each_job_once, setup, teardown),
+            cmocka_unit_test_setup_teardown(cross_node_long_poll_wakeup, setup, teardown),
+            cmocka_unit_test_setup_teardown(key_revoked_on_one_node_refused_on_all, setup,
+                                            teardown),
+            cmocka_unit_test_setup_teardown(cron_ticks_once_under_leader_kill, setup, teardown),
+            cmocka_unit_test_setup_teardown(timers_fire_once_under_leader_kill, setup, teardown),
+            cmocka_unit_test_setup_teardown(cross_node_job_wait_and_follower_deadline, setup,
+                                            teardown),
+            cmocka_unit_test(pg_restart_under_load),
+            cmocka_unit_test_setup_teardown(group_concurrency_one_across_nodes, setup, teardown),
+        };
+
+        /* ctest runs this program twice; the several-node tests belong to the
+         * PostgreSQL run (fault_cluster_pg), which skips without a server. */
+        if (!store || strcmp(store, "postgres") != 0) {
+                printf("several nodes need PostgreSQL: see fault_cluster_pg\n");
+                return 0;
+        }
+        if (!pgtest_available()) {
+                printf("BATON_TEST_PG_URI is not set: skipped\n");
+                return PGTEST_SKIP_CODE;
+        }
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
