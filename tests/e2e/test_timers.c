@@ -24,8 +24,10 @@
 #include "support/harness.h"
 
 /* Largest lateness accepted for a timer on loopback (DESIGN §9 asks p99 <= 5
- * ms; this bound only catches a timer that waited for something else). */
-#define LATE_MAX_MS 50
+ * ms; this bound only catches a timer that waited for something else, such as
+ * a polling interval). 250 ms, not 50: under ASan on a loaded machine, with
+ * the PostgreSQL copy of the suite running beside it, 51 ms was seen. */
+#define LATE_MAX_MS 250
 #define RACE_THREADS 8
 #define RACE_MS 1500
 
