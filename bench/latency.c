@@ -11,7 +11,9 @@
  *
  * Assumes a running batond at --url / $BATON_URL; it does not start one. With
  * --worker-url the worker long-polls another node of the same cluster, so the
- * figure includes the wake-up between nodes (PostgreSQL LISTEN/NOTIFY). The
+ * figure includes the wake-up between nodes (PostgreSQL LISTEN/NOTIFY); so
+ * does a --url list of several nodes without --worker-url: the sender uses
+ * the first, the worker the second. The
  * pacing uses absolute deadlines, so a slow request delays the next send but
  * does not lower the rate over the run.
  */
@@ -25,6 +27,7 @@
 struct run {
         const char *url;
         const char *worker_url; /* where the worker claims; = url unless --worker-url */
+        int worker_node;        /* the worker uses node worker_node of worker_url's list */
         char queue[128];
         int64_t expect;  /* jobs the worker should receive */
         int64_t warmup;  /* sequence numbers below this are not measured */
@@ -52,7 +55,7 @@ static int64_t payload_int(const char *json, const char *name)
 static void *worker_loop(void *arg)
 {
         struct run *r = arg;
-        struct baton_client *c = bench_client(r->worker_url);
+        struct baton_client *c = bench_client_at(r->worker_url, r->worker_node);
         struct baton_claim_opts co = {
             .worker = "bench-latency", .max = CLAIM_BATCH, .wait_ms = 1000};
         struct baton_settle_item items[CLAIM_BATCH];
@@ -100,7 +103,8 @@ int main(int argc, char **argv)
         const char *url = NULL, *worker_url = NULL;
         int64_t rate = 500, duration_ms = 10000, warmup = 100;
         const struct flag flags[] = {
-            {"--url", FLAG_STR, &url, "server URL (else $BATON_URL)"},
+            {"--url", FLAG_STR, &url,
+             "server URL (else $BATON_URL); a list a,b: enqueue on a, the worker on b"},
             {"--worker-url", FLAG_STR, &worker_url,
              "the worker claims on this node of the cluster (default: --url)"},
             {"--rate", FLAG_I64, &rate, "jobs enqueued per second"},
@@ -123,6 +127,7 @@ int main(int argc, char **argv)
         }
         r.url = bench_url(url);
         r.worker_url = worker_url ? worker_url : r.url;
+        r.worker_node = worker_url ? 0 : 1;
         bench_queue("bench-latency", r.queue, sizeof(r.queue));
         total = rate * duration_ms / 1000;
         r.expect = total;
