@@ -79,6 +79,7 @@ STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 LOGDIR=$OUT.d
 mkdir -p "$LOGDIR" || exit 2
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/baton-run.XXXXXX") || exit 2
+chmod 711 "$WORK" # the PostgreSQL server runs as user postgres when we are root
 HZ=$(getconf CLK_TCK)
 NCPU=$(nproc)
 
@@ -113,7 +114,7 @@ stop_nodes() {
   NODE_DIRS=()
 }
 
-psql_do() { psql -q -X -v ON_ERROR_STOP=1 "$PG_URI" -c "$1" >/dev/null; }
+psql_do() { PGOPTIONS="-c client_min_messages=warning" psql -q -X -v ON_ERROR_STOP=1 "$PG_URI" -c "$1" >/dev/null; }
 
 drop_schema() {
   [ -n "$SCHEMA" ] && psql_do "DROP SCHEMA IF EXISTS $SCHEMA CASCADE"
@@ -279,19 +280,19 @@ fig_cmd() {
     if [ $MILLION = 1 ]; then
       echo "$BUILD/bench_timer_lateness --million 1"
     elif [ $q = 1 ]; then
-      echo "$BUILD/bench_timer_lateness --timers ${TIMERS:-2000} --lead-ms 5000 --window-ms 5000"
+      echo "$BUILD/bench_timer_lateness --timers ${TIMERS:-2000} --lead-ms 3000 --window-ms 3000"
     else
       echo "$BUILD/bench_timer_lateness --timers ${TIMERS:-100000} --lead-ms 60000 --window-ms 60000"
     fi ;;
   cron_all)
     if [ $q = 1 ]; then
-      echo "$BUILD/bench_cron_lateness --schedules 200 --every-s 10 --ticks 1 --threads 4"
+      echo "$BUILD/bench_cron_lateness --schedules 200 --every-s 5 --ticks 1 --threads 4"
     else
       echo "$BUILD/bench_cron_lateness --schedules 10000 --ticks 3 --threads 4"
     fi ;;
   cron_spread)
     if [ $q = 1 ]; then
-      echo "$BUILD/bench_cron_lateness --schedules 200 --spread 1 --every-s 10 --ticks 1 --threads 4"
+      echo "$BUILD/bench_cron_lateness --schedules 200 --spread 1 --every-s 5 --ticks 1 --threads 4"
     else
       echo "$BUILD/bench_cron_lateness --schedules 10000 --spread 1 --ticks 2 --threads 4"
     fi ;;
@@ -304,7 +305,7 @@ fig_cmd() {
 
 # The lines of a program's output that carry the figure, joined by " | ".
 fig_summary() {
-  grep -E '^(enqueue_batch batch=[0-9]+ (threads|request)|enqueue_single inflight=|process claim_max=|latency enqueue->worker|latency sender|delayed (enqueued|start lateness .received)|delayed jobs=|created [0-9]+ (timers|schedules)|timers [0-9]+ over|lateness |schedules [0-9]+, ticks|restart (load|jobs_stored)|rss jobs=)' "$1" |
+  grep -E '^(enqueue_batch batch=[0-9]+ (threads|request)|enqueue_single inflight=|process claim_max=|latency rate=|latency enqueue->worker|latency sender|delayed (enqueued|start lateness .received)|delayed jobs=|created [0-9]+ (timers|schedules)|timers [0-9]+ over|lateness |schedules [0-9]+, ticks|restart (load|jobs_stored)|rss jobs=)' "$1" |
     sed -E 's/ (p90|mean)=[0-9.]+ ms//g; s/  +/ /g' | paste -sd'|' | sed 's/|/ | /g'
 }
 
@@ -334,13 +335,18 @@ run_figure() {
     echo "# $target $f at $(date -u +%FT%TZ), load $load, $QUIET_NOTE"
     echo "# BATON_URL=${BATON_URL:-} $cmd"
   } >"$log"
-  b0=$(cpu_busy); o0=$(ours_cpu); children_cpu; c0=$CHILDREN; t0=$(date +%s%N)
+  # Our processes' counters are read outside the machine's, so that the
+  # machine's interval is the shorter one and others are not overstated.
+  o0=$(ours_cpu); children_cpu; c0=$CHILDREN
+  b0=$(cpu_busy); a0=$(cpu_total); t0=$(date +%s%N)
   # shellcheck disable=SC2086
   $cmd >>"$log" 2>&1
   rc=$?
-  t1=$(date +%s%N); b1=$(cpu_busy); o1=$(ours_cpu); children_cpu; c1=$CHILDREN
-  others=$(awk -v b=$((b1 - b0)) -v o=$((o1 - o0)) -v c=$((c1 - c0)) -v ns=$((t1 - t0)) \
-    -v hz="$HZ" -v n="$NCPU" 'BEGIN{x=(b-o-c)/(ns/1e9*hz*n)*100; if(x<0)x=0; printf "%.0f%%", x}')
+  t1=$(date +%s%N); b1=$(cpu_busy); a1=$(cpu_total)
+  o1=$(ours_cpu); children_cpu; c1=$CHILDREN
+  echo "# jiffies during the run: machine busy $((b1 - b0)) of $((a1 - a0)), servers $((o1 - o0)), client $((c1 - c0))" >>"$log"
+  others=$(awk -v b=$((b1 - b0)) -v o=$((o1 - o0)) -v c=$((c1 - c0)) -v a=$((a1 - a0)) \
+    'BEGIN{x=a>0?(b-o-c)/a*100:0; if(x<0)x=0; printf "%.0f%%", x}')
   for p in "${NODE_PIDS[@]}"; do
     hwm+="$(awk '/^VmHWM/{printf "%.1f", $2/1024}' "/proc/$p/status" 2>/dev/null),"
   done
