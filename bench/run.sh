@@ -20,12 +20,14 @@
 # usage: bench/run.sh [--target sqlite,pg,pg3] [--build DIR] [--quick]
 #                     [--only fig1,fig2] [--out FILE] [--timers N | --million]
 #                     [--restart-jobs N] [--quiet-pct P] [--quiet-max-s S]
-# figures: batch100 batch1000 single1 single32 single64 process100 process1000
-#          latency delayed timers cron_all cron_spread restart rss
+# figures: batch100 batch1000 single1 single32 single64 single1_normal (server
+#          --sync normal) wrk32 wrk64 (wrk, bench/wrk_enqueue.lua; skipped
+#          without wrk) process100 process1000 latency delayed timers cron_all
+#          cron_spread restart rss
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-ALL_FIGS="batch100 batch1000 single1 single32 single64 process100 process1000 latency delayed timers cron_all cron_spread restart rss"
+ALL_FIGS="batch100 batch1000 single1 single32 single64 single1_normal wrk32 wrk64 process100 process1000 latency delayed timers cron_all cron_spread restart rss"
 TARGETS=sqlite
 BUILD=$ROOT/build-bench
 QUICK=0
@@ -86,6 +88,7 @@ NCPU=$(nproc)
 # ---- processes we start, stopped by pid on any exit ----
 
 NODE_PIDS=()
+NODE_SYNC=full
 NODE_URLS=()
 NODE_DIRS=()
 PG_DIR=
@@ -121,7 +124,9 @@ drop_schema() {
   SCHEMA=
 }
 
+BENCH_PID=
 cleanup() {
+  [ -n "$BENCH_PID" ] && stop_pid "$BENCH_PID"
   stop_nodes
   if [ -n "$PG_DIR" ]; then
     drop_schema 2>/dev/null
@@ -163,7 +168,7 @@ start_node() {
   local name=$1 store=$2 d url pid
   shift 2
   d=$(mktemp -d "$WORK/node-$name.XXXXXX")
-  local args=(--listen 127.0.0.1:0 --data "$d" --sync full --log-level warn "$@")
+  local args=(--listen 127.0.0.1:0 --data "$d" --sync "$NODE_SYNC" --log-level warn "$@")
   [ -n "$store" ] && args+=(--store "$store" --node-id "$name")
   "$BUILD/batond" "${args[@]}" >"$d/out" 2>&1 &
   pid=$!
@@ -260,6 +265,25 @@ quiet_wait() {
 
 # ---- the figures ----
 
+# wrk_nodes CONNS SECONDS: one wrk per node of $BATON_URL, the connections
+# shared out, run at once; prints each wrk's lines and their total.
+wrk_nodes() {
+  local conns=$1 secs=$2 urls k i c pids=() total
+  IFS=, read -ra urls <<<"$BATON_URL"
+  k=${#urls[@]}
+  for i in $(seq 0 $((k - 1))); do
+    c=$((conns / k + (i < conns % k ? 1 : 0)))
+    WRK_QUEUE=wrk$conns-$i wrk -t$((k == 1 ? 2 : 1)) -c$c -d${secs}s \
+      -s "$ROOT/bench/wrk_enqueue.lua" "${urls[$i]}" >"$WORK/wrk.$i" 2>&1 &
+    pids+=($!)
+  done
+  for i in "${!pids[@]}"; do wait "${pids[$i]}" || return 1; done
+  cat "$WORK"/wrk.*
+  total=$(cat "$WORK"/wrk.* | grep -Eo 'throughput=[0-9]+' | cut -d= -f2 | paste -sd+ | bc)
+  rm -f "$WORK"/wrk.*
+  echo "wrk_total connections=$conns nodes=$k throughput=$total jobs/s"
+}
+
 # fig_cmd FIGURE TARGET: the bench command line (BATON_URL/BATON_KEY set).
 fig_cmd() {
   local f=$1 target=$2 q=$QUICK
@@ -268,6 +292,10 @@ fig_cmd() {
     echo "$BUILD/bench_enqueue_batch --batches ${f#batch} --threads 4 --jobs $([ $q = 1 ] && echo 5000 || ([ $f = batch100 ] && echo 200000 || echo 300000))" ;;
   single1 | single32 | single64)
     echo "$BUILD/bench_enqueue_single --inflight ${f#single} --duration-ms $([ $q = 1 ] && echo 1000 || echo 5000)" ;;
+  single1_normal)
+    echo "$BUILD/bench_enqueue_single --inflight 1 --duration-ms $([ $q = 1 ] && echo 1000 || echo 5000)" ;;
+  wrk32 | wrk64)
+    echo "wrk_nodes ${f#wrk} $([ $q = 1 ] && echo 1 || echo 5)" ;;
   process100 | process1000)
     echo "$BUILD/bench_process --claim-max ${f#process} --workers 4 --timeout-ms 900000 --jobs $([ $q = 1 ] && echo 2000 || echo 100000)" ;;
   latency)
@@ -305,7 +333,7 @@ fig_cmd() {
 
 # The lines of a program's output that carry the figure, joined by " | ".
 fig_summary() {
-  grep -E '^(enqueue_batch batch=[0-9]+ (threads|request)|enqueue_single inflight=|process claim_max=|latency rate=|latency enqueue->worker|latency sender|delayed (enqueued|start lateness .received)|delayed jobs=|created [0-9]+ (timers|schedules)|timers [0-9]+ over|lateness |schedules [0-9]+, ticks|restart (load|jobs_stored)|rss jobs=)' "$1" |
+  grep -E '^(enqueue_batch batch=[0-9]+ (threads|request)|enqueue_single inflight=|wrk_enqueue latency|wrk_total |process claim_max=|latency rate=|latency enqueue->worker|latency sender|delayed (enqueued|start lateness .received)|delayed jobs=|created [0-9]+ (timers|schedules)|timers [0-9]+ over|lateness |schedules [0-9]+, ticks|restart (load|jobs_stored)|rss jobs=)' "$1" |
     sed -E 's/ (p90|mean)=[0-9.]+ ms//g; s/  +/ /g' | paste -sd'|' | sed 's/|/ | /g'
 }
 
@@ -313,6 +341,9 @@ run_figure() {
   local target=$1 f=$2 log cmd store= extra=() load rc t0 t1 b0 b1 o0 o1 c0 c1 others hwm= p
   log=$LOGDIR/$target-$f.log
   case $f in cron_all | cron_spread) [ $QUICK = 1 ] && extra=(--cron-min-interval-ms 1000) ;; esac
+  case $f in wrk*) command -v wrk >/dev/null || { echo "$target $f: skipped, no wrk" | tee -a "$OUT"; return 0; } ;; esac
+  NODE_SYNC=full
+  [ "$f" = single1_normal ] && NODE_SYNC=normal
   case $f in
   restart | rss)
     # bench_restart starts its own batond; for pg3 two more nodes run on the
@@ -339,9 +370,14 @@ run_figure() {
   # machine's interval is the shorter one and others are not overstated.
   o0=$(ours_cpu); children_cpu; c0=$CHILDREN
   b0=$(cpu_busy); a0=$(cpu_total); t0=$(date +%s%N)
+  # In the background so that a signal to this script is handled at once
+  # (bash runs traps only between foreground commands); cleanup stops it.
   # shellcheck disable=SC2086
-  $cmd >>"$log" 2>&1
+  $cmd >>"$log" 2>&1 &
+  BENCH_PID=$!
+  wait "$BENCH_PID"
   rc=$?
+  BENCH_PID=
   t1=$(date +%s%N); b1=$(cpu_busy); a1=$(cpu_total)
   o1=$(ours_cpu); children_cpu; c1=$CHILDREN
   echo "# jiffies during the run: machine busy $((b1 - b0)) of $((a1 - a0)), servers $((o1 - o0)), client $((c1 - c0))" >>"$log"
@@ -352,7 +388,7 @@ run_figure() {
   done
   stop_nodes
   drop_schema
-  printf '%-6s %-11s %s | rc %d | load %s | others %s | %s%s | %.0f s\n' "$target" "$f" \
+  printf '%-6s %-14s %s | rc %d | load %s | others %s | %s%s | %.0f s\n' "$target" "$f" \
     "$(fig_summary "$log")" "$rc" "$load" "$others" "$QUIET_NOTE" \
     "${hwm:+ | batond VmHWM MiB ${hwm%,}}" "$(awk -v ns=$((t1 - t0)) 'BEGIN{print ns/1e9}')" |
     tee -a "$OUT"
@@ -363,7 +399,7 @@ run_figure() {
   echo "# bench/run.sh at $(date -u +%FT%TZ): targets $TARGETS, $([ $QUICK = 1 ] && echo quick || echo full) sizes"
   echo "# commit $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src include bench 2>/dev/null || echo ' (working tree differs in src/include/bench)'), binaries from $BUILD ($("$BUILD/batond" --version 2>&1 | head -1))"
   echo "# machine: $NCPU cpus, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "# every server --sync full; quiet = 2 s in a row under $QUIET_PCT% busy, waited at most $QUIET_MAX_S s; others = CPU share of processes other than batond, the client and our PostgreSQL during the run"
+  echo "# every server --sync full (single1_normal: --sync normal); quiet = 2 s in a row under $QUIET_PCT% busy, waited at most $QUIET_MAX_S s; others = CPU share of processes other than batond, the client and our PostgreSQL during the run"
 } | tee -a "$OUT"
 
 for target in ${TARGETS//,/ }; do
