@@ -82,6 +82,8 @@ LOGDIR=$OUT.d
 mkdir -p "$LOGDIR" || exit 2
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/baton-run.XXXXXX") || exit 2
 chmod 711 "$WORK" # the PostgreSQL server runs as user postgres when we are root
+# batond and the programs read these; each figure sets its own.
+unset BATON_STORE BATON_NODE_ID BATON_URL BATON_KEY BATON_API_KEY
 HZ=$(getconf CLK_TCK)
 NCPU=$(nproc)
 
@@ -346,14 +348,17 @@ run_figure() {
   [ "$f" = single1_normal ] && NODE_SYNC=normal
   case $f in
   restart | rss)
-    # bench_restart starts its own batond; for pg3 two more nodes run on the
-    # same schema, so it measures one node of a three-node cluster.
+    # bench_restart starts its own batond (its CPU counts as the client's);
+    # for pg3 two more nodes run on the same schema, so it measures one node
+    # of a three-node cluster. BATON_URL names those two, for the log only.
+    unset BATON_URL
     case $target in
     pg) fresh_store && store=$STORE || return 1 ;;
     pg3)
       fresh_store && store=$STORE || return 1
       start_node b2 "$store" && start_node b3 "$store" || { stop_nodes; drop_schema; return 1; }
-      BATON_KEY=$(cat "${NODE_DIRS[0]}/admin.key"); export BATON_KEY ;;
+      BATON_URL=$(IFS=,; echo "${NODE_URLS[*]}")
+      BATON_KEY=$(cat "${NODE_DIRS[0]}/admin.key"); export BATON_URL BATON_KEY ;;
     esac
     cmd="$(fig_cmd "$f" "$target")${store:+ --store $store}" ;;
   *)
