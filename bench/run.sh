@@ -15,7 +15,8 @@
 # stops every server by its pid and writes one summary line to the results
 # file, with the load average before the run and the share of the machine that
 # other processes (not batond, not the bench client, not our PostgreSQL) took
-# during it. The full output of every program goes to <out>.d/.
+# during it. The full output of every program goes to <out>.d/. The default
+# results file is <build>/bench-results-<time>.txt.
 #
 # usage: bench/run.sh [--target sqlite,pg,pg3] [--build DIR] [--quick]
 #                     [--only fig1,fig2] [--out FILE] [--timers N | --million]
@@ -80,7 +81,7 @@ for b in batond bench_enqueue_batch bench_enqueue_single bench_process bench_lat
 done
 [ -n "$QUIET_MAX_S" ] || QUIET_MAX_S=$([ $QUICK = 1 ] && echo 5 || echo 120)
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-[ -n "$OUT" ] || OUT=$ROOT/bench-results-$STAMP.txt
+[ -n "$OUT" ] || OUT=$BUILD/bench-results-$STAMP.txt
 LOGDIR=$OUT.d
 mkdir -p "$LOGDIR" || exit 2
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/baton-run.XXXXXX") || exit 2
@@ -341,7 +342,7 @@ fig_cmd() {
 
 # The lines of a program's output that carry the figure, joined by " | ".
 fig_summary() {
-  grep -E '^(enqueue_batch batch=[0-9]+ (threads|request)|enqueue_single inflight=|wrk_enqueue latency|wrk_total |process claim_max=|latency rate=|latency enqueue->worker|latency sender|delayed (enqueued|start lateness .received)|delayed jobs=|created [0-9]+ (timers|schedules)|timers [0-9]+ over|lateness |schedules [0-9]+, ticks|restart (load|jobs_stored)|rss jobs=)' "$1" |
+  grep -E '^(enqueue_batch batch=[0-9]+ (threads|request)|enqueue_single inflight=|wrk_enqueue latency|wrk_total |process claim_max=|latency rate=|latency enqueue->worker|latency sender|delayed (enqueued|start lateness)|delayed jobs=|created [0-9]+ (timers|schedules)|timers [0-9]+ over|lateness |schedules [0-9]+, ticks|restart (load|jobs_stored)|rss jobs=)' "$1" |
     sed -E 's/ (p90|mean)=[0-9.]+ ms//g; s/  +/ /g' | paste -sd'|' | sed 's/|/ | /g'
 }
 
