@@ -1,12 +1,12 @@
 /*
  * bench.h: what the benchmark programs share: a monotonic clock, a small
  * command-line flag parser, the server URL (--url, else $BATON_URL, else the
- * default port on loopback), the API key ($BATON_KEY, as for the baton CLI,
- * else the older $BATON_API_KEY), a log-linear latency histogram and helpers to
- * name queues and format figures. Every .c file in bench/ is its own program
- * (bench/CMakeLists.txt builds each one), so the helpers live here as static
- * inline functions instead of in a library; inline keeps programs that use
- * only some of them free of unused-function warnings.
+ * default port on loopback; a comma-separated list names several nodes of one
+ * cluster, and client i talks to node i modulo their count), the API key ($BATON_KEY, as for the
+ * baton CLI, else the older $BATON_API_KEY), a log-linear latency histogram and helpers to name
+ * queues and format figures. Every .c file in bench/ is its own program (bench/CMakeLists.txt
+ * builds each one), so the helpers live here as static inline functions instead of in a library;
+ * inline keeps programs that use only some of them free of unused-function warnings.
  *
  * Workload assumptions: the histogram takes tens of millions of samples from
  * many threads (one histogram per thread, merged at the end) and must cost a
@@ -171,17 +171,54 @@ static inline const char *bench_queue(const char *prefix, char *buf, size_t cap)
         return buf;
 }
 
-/* Creates a client or exits: a benchmark without a client has nothing to do. */
-static inline struct baton_client *bench_client(const char *url)
+/* The number of URLs in a comma-separated list ("http://a,http://b": 2). */
+static inline int64_t bench_url_count(const char *urls)
+{
+        int64_t n = 1;
+
+        for (const char *p = urls; *p; p++)
+                n += *p == ',';
+        return n;
+}
+
+/* Copies URL number i modulo the count of the comma-separated list into buf:
+ * client i of a benchmark talks to node i % n, so n nodes share the clients
+ * round-robin. Returns buf. */
+static inline const char *bench_url_at(const char *urls, int64_t i, char *buf, size_t cap)
+{
+        const char *p = urls, *end;
+        int64_t k = i % bench_url_count(urls);
+
+        while (k-- > 0)
+                p = strchr(p, ',') + 1;
+        end = strchr(p, ',');
+        if (!end)
+                end = p + strlen(p);
+        snprintf(buf, cap, "%.*s", (int)(end - p), p);
+        return buf;
+}
+
+/* Creates a client for URL number i of the list, or exits: a benchmark
+ * without a client has nothing to do. The client is the caller's. */
+static inline struct baton_client *bench_client_at(const char *urls, int64_t i)
 {
         struct baton_client *c = NULL;
-        int rc = baton_client_new(url, bench_key(), &c);
+        char url[512];
+        int rc;
 
+        bench_url_at(urls, i, url, sizeof(url));
+        rc = baton_client_new(url, bench_key(), &c);
         if (rc) {
                 fprintf(stderr, "cannot create a client for %s: %s\n", url, baton_strerror(rc));
                 exit(2);
         }
         return c;
+}
+
+/* A client for the first URL of the list (see bench_client_at). */
+static inline struct baton_client *bench_client(const char *urls)
+{
+        return bench_client_at(urls, 0);
 }
 
 /* Prints the client's last error with a context line. */

@@ -9,7 +9,10 @@
  *     6-field "* /N * * * * *" (without the space; the server's floor must be
  *     N s or less); or, with --spread 1, every minute at a second spread by
  *     the key's hash ("H * * * * *", the way H is meant to be used), so about
- *     a sixtieth of them fall due each second. overlap "allow", so the jobs
+ *     a sixtieth of them fall due each second; --spread 1 with --every-s N
+ *     gives "H/N * * * * *", every N s at a second spread over the N. The
+ *     threads spread round-robin over the nodes of a comma-separated --url
+ *     list. overlap "allow", so the jobs
  *     nobody claims never turn a tick into a skipped one;
  *  2. wait until --ticks ticks have passed after the creation ended;
  *  3. read every schedule's runs (GET /v1/cron/{key}/runs) and take, per run
@@ -44,6 +47,7 @@ struct run {
         int64_t period_ms; /* time between ticks */
         atomic_llong next; /* next schedule index to work on */
         atomic_int failed;
+        atomic_int threads; /* threads started: thread i uses node i of the list */
         /* Filled by collect_fn. */
         int64_t *late; /* one sample per on-time run, schedules * ticks at most */
         atomic_llong n_late;
@@ -75,10 +79,12 @@ static int64_t parse_time(const char *s)
 static void *create_fn(void *arg)
 {
         struct run *r = arg;
-        struct baton_client *c = bench_client(r->url);
+        struct baton_client *c = bench_client_at(r->url, atomic_fetch_add(&r->threads, 1));
         char path[256], body[512], expr[32];
 
-        if (r->spread)
+        if (r->spread && r->every_s)
+                snprintf(expr, sizeof(expr), "H/%lld * * * * *", (long long)r->every_s);
+        else if (r->spread)
                 snprintf(expr, sizeof(expr), "H * * * * *");
         else if (r->every_s)
                 snprintf(expr, sizeof(expr), "*/%lld * * * * *", (long long)r->every_s);
@@ -171,7 +177,7 @@ static int collect_one(struct run *r, struct baton_client *c, int64_t i, unsigne
 static void *collect_fn(void *arg)
 {
         struct run *r = arg;
-        struct baton_client *c = bench_client(r->url);
+        struct baton_client *c = bench_client_at(r->url, atomic_fetch_add(&r->threads, 1));
         int64_t ticks = (r->to_ms - r->from_ms) / r->period_ms;
         unsigned char *seen = malloc((size_t)ticks);
 
@@ -193,7 +199,7 @@ static void *collect_fn(void *arg)
 static void *delete_fn(void *arg)
 {
         struct run *r = arg;
-        struct baton_client *c = bench_client(r->url);
+        struct baton_client *c = bench_client_at(r->url, atomic_fetch_add(&r->threads, 1));
         char path[256];
 
         for (;;) {
@@ -234,13 +240,14 @@ int main(int argc, char **argv)
         const char *url = NULL;
         int64_t schedules = 10000, ticks = 3, every_s = 0, threads = 8, keep = 0, spread = 0;
         const struct flag flags[] = {
-            {"--url", FLAG_STR, &url, "server URL"},
+            {"--url", FLAG_STR, &url, "server URL; comma-separated: threads round-robin"},
             {"--schedules", FLAG_I64, &schedules, "schedules, all due at the same instants"},
             {"--ticks", FLAG_I64, &ticks, "ticks observed after the creation"},
             {"--every-s", FLAG_I64, &every_s,
              "0: \"* * * * *\"; N: \"*/N * * * * *\" (needs --cron-min-interval-ms <= N s)"},
             {"--spread", FLAG_I64, &spread,
-             "1: \"H * * * * *\" (every minute, seconds spread by key)"},
+             "1: \"H * * * * *\" (every minute, seconds spread by key); with --every-s N: "
+             "\"H/N * * * * *\""},
             {"--threads", FLAG_I64, &threads, "client threads"},
             {"--keep", FLAG_I64, &keep, "1: leave the schedules in place"},
         };
@@ -252,7 +259,7 @@ int main(int argc, char **argv)
                         (int)(sizeof(flags) / sizeof(flags[0]))) != 0)
                 return 2;
         if (schedules < 1 || ticks < 1 || threads < 1 || threads > 256 || every_s < 0 ||
-            every_s > 59 || (every_s && 60 % every_s != 0) || (spread && every_s)) {
+            every_s > 59 || (every_s && 60 % every_s != 0)) {
                 fprintf(stderr, "bad flags (--every-s must divide 60)\n");
                 return 2;
         }
@@ -272,9 +279,10 @@ int main(int argc, char **argv)
         t1 = now_ns();
         created_ms = wall_ms();
         printf("created %lld schedules (%s) in %.1f s, %d failed\n", (long long)schedules,
-               spread    ? "H * * * * *"
-               : every_s ? "6 fields"
-                         : "* * * * *",
+               spread && every_s ? "H/N * * * * *"
+               : spread          ? "H * * * * *"
+               : every_s         ? "6 fields"
+                                 : "* * * * *",
                (double)(t1 - t0) / 1e9, atomic_load(&r.failed));
         /* Observe the first tick at least a second after the creation. */
         r.from_ms = (created_ms + 1000 + r.period_ms - 1) / r.period_ms * r.period_ms;

@@ -53,6 +53,7 @@ struct run {
         int64_t *late; /* lateness samples (ms), one per autopick */
         atomic_llong n_late;
         atomic_int stop;
+        atomic_int threads; /* client threads started: thread i uses node i of the --url list */
 };
 
 static int64_t wall_ms(void)
@@ -151,7 +152,7 @@ static void *user_loop(void *arg)
 {
         struct user *u = arg;
         struct run *r = u->r;
-        struct baton_client *c = bench_client(r->url);
+        struct baton_client *c = bench_client_at(r->url, atomic_fetch_add(&r->threads, 1));
         char body[256];
 
         while (!atomic_load(&r->stop)) {
@@ -246,7 +247,7 @@ static void on_autopick(struct run *r, struct baton_client *c, struct baton_job 
 static void *worker_loop(void *arg)
 {
         struct run *r = arg;
-        struct baton_client *c = bench_client(r->url);
+        struct baton_client *c = bench_client_at(r->url, atomic_fetch_add(&r->threads, 1));
         struct baton_claim_opts o = {.worker = "bench-draft", .max = 50, .wait_ms = 500};
 
         while (!atomic_load(&r->stop)) {
@@ -290,7 +291,7 @@ static void *create_loop(void *arg)
 {
         struct creator *cr = arg;
         struct run *r = cr->r;
-        struct baton_client *c = bench_client(r->url);
+        struct baton_client *c = bench_client_at(r->url, atomic_fetch_add(&r->threads, 1));
 
         for (int64_t d = cr->k; d < r->drafts; d += cr->n) {
                 r->d[d].pick_start = cr->base + d * r->pick_ms / r->drafts - r->pick_ms;
@@ -317,7 +318,7 @@ int main(int argc, char **argv)
         int64_t drafts = 10000, picks = 3, pick_ms = 3000, manual_pct = 50, lead_ms = 10000;
         int64_t workers = 4, users = 8, timeout_s = 300;
         const struct flag flags[] = {
-            {"--url", FLAG_STR, &url, "server URL"},
+            {"--url", FLAG_STR, &url, "server URL; comma-separated: threads round-robin"},
             {"--drafts", FLAG_I64, &drafts, "concurrent drafts"},
             {"--picks", FLAG_I64, &picks, "picks per draft"},
             {"--pick-ms", FLAG_I64, &pick_ms, "time on the clock per pick"},

@@ -31,6 +31,7 @@ struct run {
 
 struct worker {
         pthread_t tid;
+        int idx; /* thread number: talks to node idx of the --url list */
         struct run *run;
         struct hist lat;
         int64_t jobs_done;
@@ -41,7 +42,7 @@ static void *enqueue_loop(void *arg)
 {
         struct worker *w = arg;
         struct run *r = w->run;
-        struct baton_client *c = bench_client(r->url);
+        struct baton_client *c = bench_client_at(r->url, w->idx);
         struct baton_enqueue_opts *o = calloc((size_t)r->batch, sizeof(*o));
         char(*payload)[PAYLOAD_BYTES] = calloc((size_t)r->batch, PAYLOAD_BYTES);
 
@@ -97,6 +98,7 @@ static int run_batch(const char *url, int64_t batch, int64_t jobs, int64_t threa
         hist_init(&lat);
         t0 = now_ns();
         for (; started < threads; started++) {
+                w[started].idx = started;
                 w[started].run = &r;
                 hist_init(&w[started].lat);
                 if (pthread_create(&w[started].tid, NULL, enqueue_loop, &w[started])) {
@@ -134,7 +136,8 @@ int main(int argc, char **argv)
         const char *url = NULL, *batches = "100,1000";
         int64_t jobs = 200000, threads = 4, sizes[8];
         const struct flag flags[] = {
-            {"--url", FLAG_STR, &url, "server URL (else $BATON_URL)"},
+            {"--url", FLAG_STR, &url,
+             "server URL (else $BATON_URL); comma-separated: threads round-robin"},
             {"--jobs", FLAG_I64, &jobs, "jobs per batch size"},
             {"--threads", FLAG_I64, &threads, "client threads, one connection each"},
             {"--batches", FLAG_STR, &batches, "batch sizes to run, comma-separated"},

@@ -29,6 +29,7 @@ struct run {
 
 struct worker {
         pthread_t tid;
+        int idx; /* thread number: talks to node idx of the --url list */
         struct run *run;
         struct hist lat;
         int rc;
@@ -38,7 +39,7 @@ static void *enqueue_loop(void *arg)
 {
         struct worker *w = arg;
         struct run *r = w->run;
-        struct baton_client *c = bench_client(r->url);
+        struct baton_client *c = bench_client_at(r->url, w->idx);
         struct baton_enqueue_opts o = {.queue = r->queue, .type = "bench"};
         char payload[48];
         int64_t t0;
@@ -78,6 +79,7 @@ static int run_level(const char *url, int64_t inflight, int64_t duration_ms)
         t0 = now_ns();
         r.deadline_ns = t0 + duration_ms * 1000000;
         for (; started < inflight; started++) {
+                w[started].idx = started;
                 w[started].run = &r;
                 hist_init(&w[started].lat);
                 if (pthread_create(&w[started].tid, NULL, enqueue_loop, &w[started])) {
@@ -113,7 +115,8 @@ int main(int argc, char **argv)
         const char *url = NULL, *levels = "1,32,64";
         int64_t duration_ms = 5000, inflight[8];
         const struct flag flags[] = {
-            {"--url", FLAG_STR, &url, "server URL (else $BATON_URL)"},
+            {"--url", FLAG_STR, &url,
+             "server URL (else $BATON_URL); comma-separated: threads round-robin"},
             {"--inflight", FLAG_STR, &levels, "requests in flight, comma-separated levels"},
             {"--duration-ms", FLAG_I64, &duration_ms, "duration of each level"},
         };

@@ -42,7 +42,8 @@ struct run {
         atomic_int_fast64_t settled;
         atomic_int_fast64_t order; /* next claim order position */
         atomic_int failed;
-        int32_t *group_at; /* group index (-1 huge, -2 none) of each order position */
+        atomic_int threads; /* client threads started: thread i uses node i of the --url list */
+        int32_t *group_at;  /* group index (-1 huge, -2 none) of each order position */
 };
 
 struct worker {
@@ -65,7 +66,7 @@ static int32_t group_index(const char *g)
 static void *load_loop(void *arg)
 {
         struct run *r = arg;
-        struct baton_client *c = bench_client(r->url);
+        struct baton_client *c = bench_client_at(r->url, atomic_fetch_add(&r->threads, 1));
         static _Thread_local struct baton_enqueue_opts o[LOAD_BATCH];
         static _Thread_local char names[LOAD_BATCH][24];
         int64_t total = r->jobs + r->huge;
@@ -106,7 +107,7 @@ static void *work_loop(void *arg)
 {
         struct worker *w = arg;
         struct run *r = w->r;
-        struct baton_client *c = bench_client(r->url);
+        struct baton_client *c = bench_client_at(r->url, atomic_fetch_add(&r->threads, 1));
         struct baton_claim_opts o = {.worker = "bench-groups", .max = (int)r->max};
         struct baton_settle_item *items = calloc(CLAIM_MAX, sizeof(*items));
         int64_t total = r->jobs + r->huge;
@@ -187,7 +188,7 @@ int main(int argc, char **argv)
         const char *url = NULL;
         int64_t jobs = 100000, groups = 1000, workers = 4, max = 100, gc = 0, huge = 0;
         const struct flag flags[] = {
-            {"--url", FLAG_STR, &url, "server URL"},
+            {"--url", FLAG_STR, &url, "server URL; comma-separated: threads round-robin"},
             {"--jobs", FLAG_I64, &jobs, "jobs spread over the groups"},
             {"--groups", FLAG_I64, &groups, "groups (0 = jobs without a group)"},
             {"--huge", FLAG_I64, &huge, "extra jobs in one group \"huge\", loaded first"},

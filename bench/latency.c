@@ -11,9 +11,13 @@
  *
  * Assumes a running batond at --url / $BATON_URL; it does not start one. With
  * --worker-url the worker long-polls another node of the same cluster, so the
- * figure includes the wake-up between nodes (PostgreSQL LISTEN/NOTIFY). The
- * pacing uses absolute deadlines, so a slow request delays the next send but
- * does not lower the rate over the run.
+ * figure includes the wake-up between nodes (PostgreSQL LISTEN/NOTIFY); so
+ * does a --url list of several nodes without --worker-url: the sender uses
+ * the first, the worker the second. The pacing uses absolute deadlines, so a
+ * slow request delays the next send but does not lower the rate over the run,
+ * unless the one-in-flight sender cannot keep the rate at all (a loaded
+ * machine): the first line then says the rate it achieved, and the worker
+ * waits up to 5 s after the last send, whenever that is.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -25,10 +29,14 @@
 struct run {
         const char *url;
         const char *worker_url; /* where the worker claims; = url unless --worker-url */
+        int worker_node;        /* the worker uses node worker_node of worker_url's list */
         char queue[128];
-        int64_t expect;  /* jobs the worker should receive */
-        int64_t warmup;  /* sequence numbers below this are not measured */
-        int64_t stop_ns; /* the worker gives up after this instant */
+        int64_t expect; /* jobs the worker should receive */
+        int64_t warmup; /* sequence numbers below this are not measured */
+        /* The worker gives up after this instant: first a bound on the whole
+         * run, then, once the sender is done, 5 s after its last send (a
+         * loaded machine can make the sender late by seconds). */
+        atomic_int_fast64_t stop_ns;
         atomic_int_fast64_t received;
         atomic_int failed;
         struct hist lat;
@@ -52,14 +60,14 @@ static int64_t payload_int(const char *json, const char *name)
 static void *worker_loop(void *arg)
 {
         struct run *r = arg;
-        struct baton_client *c = bench_client(r->worker_url);
+        struct baton_client *c = bench_client_at(r->worker_url, r->worker_node);
         struct baton_claim_opts co = {
             .worker = "bench-latency", .max = CLAIM_BATCH, .wait_ms = 1000};
         struct baton_settle_item items[CLAIM_BATCH];
 
         /* Bounded by stop_ns: each pass waits at most wait_ms on the server. */
         while (atomic_load(&r->received) < r->expect && !atomic_load(&r->failed) &&
-               now_ns() < r->stop_ns) {
+               now_ns() < atomic_load(&r->stop_ns)) {
                 struct baton_jobs *l = NULL;
                 int64_t got_ns;
                 int rc = baton_claim(c, r->queue, &co, &l);
@@ -100,7 +108,8 @@ int main(int argc, char **argv)
         const char *url = NULL, *worker_url = NULL;
         int64_t rate = 500, duration_ms = 10000, warmup = 100;
         const struct flag flags[] = {
-            {"--url", FLAG_STR, &url, "server URL (else $BATON_URL)"},
+            {"--url", FLAG_STR, &url,
+             "server URL (else $BATON_URL); a list a,b: enqueue on a, the worker on b"},
             {"--worker-url", FLAG_STR, &worker_url,
              "the worker claims on this node of the cluster (default: --url)"},
             {"--rate", FLAG_I64, &rate, "jobs enqueued per second"},
@@ -111,7 +120,7 @@ int main(int argc, char **argv)
         struct baton_client *c = NULL;
         struct hist enq_lat, late;
         pthread_t tid;
-        int64_t interval_ns, start_ns, total;
+        int64_t interval_ns, start_ns, total, sent_ns = 0;
         int rc = 0;
 
         if (flags_parse(argc, argv, "enqueue to worker latency with a waiting worker", flags,
@@ -123,6 +132,7 @@ int main(int argc, char **argv)
         }
         r.url = bench_url(url);
         r.worker_url = worker_url ? worker_url : r.url;
+        r.worker_node = worker_url ? 0 : 1;
         bench_queue("bench-latency", r.queue, sizeof(r.queue));
         total = rate * duration_ms / 1000;
         r.expect = total;
@@ -135,7 +145,7 @@ int main(int argc, char **argv)
         c = bench_client(r.url);
         start_ns = now_ns();
         /* The worker stops at the latest a few seconds after the last send. */
-        r.stop_ns = start_ns + (duration_ms + 5000) * 1000000;
+        atomic_init(&r.stop_ns, start_ns + (duration_ms * 10 + 60000) * 1000000);
         if (pthread_create(&tid, NULL, worker_loop, &r)) {
                 fprintf(stderr, "latency: cannot start the worker\n");
                 baton_client_free(c);
@@ -166,6 +176,8 @@ int main(int argc, char **argv)
                 if (i >= warmup)
                         hist_add(&enq_lat, now_ns() - t0);
         }
+        sent_ns = now_ns() - start_ns;
+        atomic_store(&r.stop_ns, now_ns() + (int64_t)5000 * 1000000);
         pthread_join(tid, NULL);
         if (rc == 0 && atomic_load(&r.failed))
                 rc = BATON_EPROTO;
@@ -175,8 +187,10 @@ int main(int argc, char **argv)
                 rc = BATON_EBUSY;
         }
         if (rc == 0) {
-                printf("latency rate=%" PRId64 " jobs/s jobs=%" PRId64 " measured=%" PRIu64 "\n",
-                       rate, total, r.lat.n);
+                printf("latency rate=%" PRId64 " jobs/s (sent at %.0f jobs/s) jobs=%" PRId64
+                       " measured=%" PRIu64 "\n",
+                       rate, sent_ns > 0 ? (double)total * 1e9 / (double)sent_ns : 0.0, total,
+                       r.lat.n);
                 hist_print("latency enqueue->worker", &r.lat);
                 hist_print("latency enqueue request", &enq_lat);
                 hist_print("latency sender lateness", &late);

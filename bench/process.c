@@ -34,6 +34,7 @@ struct run {
 
 struct worker {
         pthread_t tid;
+        int idx; /* thread number: talks to node idx of the --url list */
         struct run *run;
         struct hist claim_lat;
         struct hist settle_lat;
@@ -45,7 +46,7 @@ static void *load_loop(void *arg)
 {
         struct worker *w = arg;
         struct run *r = w->run;
-        struct baton_client *c = bench_client(r->url);
+        struct baton_client *c = bench_client_at(r->url, w->idx);
         struct baton_enqueue_opts o[LOAD_BATCH];
         char payload[LOAD_BATCH][32];
 
@@ -76,7 +77,7 @@ static void *work_loop(void *arg)
 {
         struct worker *w = arg;
         struct run *r = w->run;
-        struct baton_client *c = bench_client(r->url);
+        struct baton_client *c = bench_client_at(r->url, w->idx);
         struct baton_claim_opts co = {.worker = "bench", .max = (int)r->claim_max, .wait_ms = 20};
         struct baton_settle_item *items = calloc((size_t)r->claim_max, sizeof(*items));
 
@@ -143,6 +144,7 @@ static int run_threads(struct worker *w, int64_t n, struct run *r, void *(*fn)(v
         int started = 0, rc = 0;
 
         for (; started < n; started++) {
+                w[started].idx = started;
                 w[started].run = r;
                 w[started].rc = 0;
                 hist_init(&w[started].claim_lat);
@@ -227,7 +229,8 @@ int main(int argc, char **argv)
         const char *url = NULL, *sizes_text = "100,1000";
         int64_t jobs = 100000, workers = 2, timeout_ms = 120000, sizes[8];
         const struct flag flags[] = {
-            {"--url", FLAG_STR, &url, "server URL (else $BATON_URL)"},
+            {"--url", FLAG_STR, &url,
+             "server URL (else $BATON_URL); comma-separated: threads round-robin"},
             {"--jobs", FLAG_I64, &jobs, "jobs pre-loaded and processed per claim size"},
             {"--workers", FLAG_I64, &workers, "worker threads, one connection each"},
             {"--claim-max", FLAG_STR, &sizes_text, "claim sizes to run, comma-separated"},

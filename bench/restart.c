@@ -4,7 +4,10 @@
  * and "server memory while processing 100k jobs" <= 32 MiB RSS). Unlike the
  * other benchmarks it starts batond itself (--batond, else $BATOND, else the
  * batond next to this program), each time on a fresh temporary data directory
- * and a free 127.0.0.1 port:
+ * and a free 127.0.0.1 port. With --store URI (else $BATON_STORE) the servers
+ * use that PostgreSQL store instead of the embedded one; the data directory
+ * still holds the node id and the first admin key. The restart keeps the same
+ * store (same schema) across the stop and the start:
  *
  *  1. restart: load --jobs queued jobs (batches of 1,000, two client
  *     threads), stop the server with SIGTERM, start it again on the same data
@@ -37,10 +40,22 @@
 #define START_TIMEOUT_MS 30000
 #define STOP_TIMEOUT_MS 60000
 #define RSS_SAMPLE_MS 10
+/* Longest processing of the memory run: 100,000 jobs on PostgreSQL on a loaded
+ * 2-core machine take minutes. */
+#define PROCESS_TIMEOUT_MS 900000
+
+/* How every server is started: the program, --sync and --store (NULL for
+ * the embedded store in the data directory). */
+struct spawn_cfg {
+        const char *batond;
+        const char *sync;
+        const char *store;
+};
 
 struct server {
         const char *batond;
         const char *sync;
+        const char *store;
         char root[PATH_MAX];
         char data_dir[PATH_MAX + 8];
         char log_path[PATH_MAX + 16];
@@ -74,13 +89,14 @@ static int free_port(void)
         return port;
 }
 
-static int server_init(struct server *s, const char *batond, const char *sync)
+static int server_init(struct server *s, const struct spawn_cfg *cfg)
 {
         const char *tmp = getenv("TMPDIR");
 
         memset(s, 0, sizeof(*s));
-        s->batond = batond;
-        s->sync = sync;
+        s->batond = cfg->batond;
+        s->sync = cfg->sync;
+        s->store = cfg->store;
         snprintf(s->root, sizeof(s->root), "%s/baton-bench-XXXXXX", tmp && *tmp ? tmp : "/tmp");
         if (!mkdtemp(s->root)) {
                 perror("mkdtemp");
@@ -126,8 +142,13 @@ static int server_spawn(struct server *s)
                         dup2(fd, STDERR_FILENO);
                         close(fd);
                 }
-                execl(s->batond, s->batond, "--listen", listen_arg, "--data", s->data_dir, "--sync",
-                      s->sync, "--log-level", "warn", (char *)NULL);
+                if (s->store)
+                        execl(s->batond, s->batond, "--listen", listen_arg, "--data", s->data_dir,
+                              "--sync", s->sync, "--store", s->store, "--log-level", "warn",
+                              (char *)NULL);
+                else
+                        execl(s->batond, s->batond, "--listen", listen_arg, "--data", s->data_dir,
+                              "--sync", s->sync, "--log-level", "warn", (char *)NULL);
                 fprintf(stderr, "exec %s: %s\n", s->batond, strerror(errno));
                 _exit(127);
         }
@@ -136,15 +157,21 @@ static int server_spawn(struct server *s)
 
 /* Makes the key batond wrote to <data>/admin.key on its first start the one
  * bench_client() sends ($BATON_KEY): every server here has a data directory
- * of its own, so a key from the environment would not be valid for it. */
+ * of its own, so a key from the environment would not be valid for it. A
+ * PostgreSQL store keeps its keys, and batond writes admin.key only on the
+ * store's first start: a second server on the same store keeps the key that
+ * $BATON_KEY already holds (from the first server, or from the caller). */
 static int server_use_admin_key(const struct server *s)
 {
         char path[PATH_MAX + 32], key[512];
+        const char *have = getenv("BATON_KEY");
         FILE *f;
         size_t n;
 
         snprintf(path, sizeof(path), "%s/admin.key", s->data_dir);
         f = fopen(path, "r");
+        if (!f && errno == ENOENT && s->store && have && *have)
+                return 0;
         if (!f) {
                 fprintf(stderr, "cannot read %s: %s\n", path, strerror(errno));
                 return BATON_EIO;
@@ -326,7 +353,7 @@ static void *work_loop(void *arg)
         struct baton_client *c = bench_client(l->url);
         struct baton_claim_opts co = {.worker = "bench-rss", .max = CLAIM_BATCH, .wait_ms = 20};
         struct baton_settle_item *items = calloc(CLAIM_BATCH, sizeof(*items));
-        int64_t deadline = now_ns() + (int64_t)STOP_TIMEOUT_MS * 1000000;
+        int64_t deadline = now_ns() + (int64_t)PROCESS_TIMEOUT_MS * 1000000;
 
         if (!items) {
                 atomic_store(&l->failed, 1);
@@ -395,7 +422,7 @@ static int load_jobs(const char *url, const char *queue, int64_t jobs)
 
 /* ---- the two measurements ---- */
 
-static int bench_restart(const char *batond, const char *sync, int64_t jobs)
+static int bench_restart(const struct spawn_cfg *cfg, int64_t jobs)
 {
         struct server s;
         struct baton_client *c = NULL;
@@ -404,7 +431,7 @@ static int bench_restart(const char *batond, const char *sync, int64_t jobs)
         int64_t t0, load_ns, stop_ns = 0, ready_ns, claim_ns;
         int rc;
 
-        rc = server_init(&s, batond, sync);
+        rc = server_init(&s, cfg);
         if (!rc)
                 rc = server_spawn(&s);
         if (!rc)
@@ -417,14 +444,18 @@ static int bench_restart(const char *batond, const char *sync, int64_t jobs)
         if (rc)
                 goto out;
         printf("restart load jobs=%" PRId64 " elapsed=%.3f s (%.0f jobs/s) sync=%s\n", jobs,
-               (double)load_ns / 1e9, (double)jobs * 1e9 / (double)load_ns, sync);
+               (double)load_ns / 1e9, (double)jobs * 1e9 / (double)load_ns, cfg->sync);
         rc = server_stop(&s, SIGTERM, STOP_TIMEOUT_MS, &stop_ns);
         if (rc) {
                 fprintf(stderr, "restart: batond did not exit 0 on SIGTERM; see %s\n", s.log_path);
                 goto out;
         }
-        printf("restart stop (SIGTERM to exit) elapsed=%.1f ms store=%.1f MiB\n", ns_to_ms(stop_ns),
-               (double)dir_bytes(s.data_dir) / (1024.0 * 1024.0));
+        if (cfg->store)
+                printf("restart stop (SIGTERM to exit) elapsed=%.1f ms store=postgresql\n",
+                       ns_to_ms(stop_ns));
+        else
+                printf("restart stop (SIGTERM to exit) elapsed=%.1f ms store=%.1f MiB\n",
+                       ns_to_ms(stop_ns), (double)dir_bytes(s.data_dir) / (1024.0 * 1024.0));
 
         t0 = now_ns();
         rc = server_spawn(&s);
@@ -464,7 +495,7 @@ struct sampler {
 static void *sample_loop(void *arg)
 {
         struct sampler *sm = arg;
-        int64_t deadline = now_ns() + (int64_t)STOP_TIMEOUT_MS * 2 * 1000000;
+        int64_t deadline = now_ns() + (int64_t)PROCESS_TIMEOUT_MS * 2 * 1000000;
 
         while (!atomic_load(&sm->load->done) && now_ns() < deadline) {
                 int64_t kb = proc_status_kb(sm->pid, "VmRSS");
@@ -476,7 +507,7 @@ static void *sample_loop(void *arg)
         return NULL;
 }
 
-static int bench_rss(const char *batond, const char *sync, int64_t jobs)
+static int bench_rss(const struct spawn_cfg *cfg, int64_t jobs)
 {
         struct server s;
         struct load l = {.queue = "rss", .jobs = jobs};
@@ -490,7 +521,7 @@ static int bench_rss(const char *batond, const char *sync, int64_t jobs)
         atomic_init(&l.settled, 0);
         atomic_init(&l.failed, 0);
         atomic_init(&l.done, 0);
-        rc = server_init(&s, batond, sync);
+        rc = server_init(&s, cfg);
         if (!rc)
                 rc = server_spawn(&s);
         if (!rc)
@@ -522,7 +553,8 @@ static int bench_rss(const char *batond, const char *sync, int64_t jobs)
         printf("rss jobs=%" PRId64 " (load + process in %.1f s) idle=%.1f MiB peak_sampled=%.1f "
                "MiB VmHWM=%.1f MiB sync=%s\n",
                jobs, (double)(now_ns() - t0) / 1e9, (double)idle_kb / 1024.0,
-               (double)sm.peak_kb / 1024.0, (double)proc_status_kb(s.pid, "VmHWM") / 1024.0, sync);
+               (double)sm.peak_kb / 1024.0, (double)proc_status_kb(s.pid, "VmHWM") / 1024.0,
+               cfg->sync);
 out:
         if (sampling) {
                 atomic_store(&l.done, 1);
@@ -534,16 +566,19 @@ out:
 
 int main(int argc, char **argv)
 {
-        const char *batond = NULL, *sync = "full", *what = "restart,rss";
+        const char *batond = NULL, *sync = "full", *what = "restart,rss", *store = NULL;
         int64_t jobs = 1000000, rss_jobs = 100000;
         const struct flag flags[] = {
             {"--batond", FLAG_STR, &batond, "path of batond (else $BATOND, else next to this)"},
             {"--sync", FLAG_STR, &sync, "batond --sync mode (full or normal)"},
+            {"--store", FLAG_STR, &store,
+             "batond --store URI, e.g. postgresql://... (else $BATON_STORE, else embedded)"},
             {"--jobs", FLAG_I64, &jobs, "jobs stored before the restart"},
             {"--rss-jobs", FLAG_I64, &rss_jobs, "jobs processed while sampling memory"},
             {"--run", FLAG_STR, &what, "what to measure: restart, rss or both"},
         };
         char self[PATH_MAX], sibling[PATH_MAX + 8];
+        struct spawn_cfg cfg;
         int rc = 0;
 
         if (flags_parse(argc, argv, "restart time with a large store, and server memory", flags,
@@ -570,9 +605,13 @@ int main(int argc, char **argv)
                 fprintf(stderr, "restart: %s is not executable\n", batond);
                 return 2;
         }
+        if (!store)
+                store = getenv("BATON_STORE");
+        cfg = (struct spawn_cfg){
+            .batond = batond, .sync = sync, .store = store && *store ? store : NULL};
         if (strstr(what, "restart"))
-                rc = bench_restart(batond, sync, jobs);
+                rc = bench_restart(&cfg, jobs);
         if (rc == 0 && strstr(what, "rss"))
-                rc = bench_rss(batond, sync, rss_jobs);
+                rc = bench_rss(&cfg, rss_jobs);
         return rc ? 1 : 0;
 }

@@ -5,7 +5,8 @@
  * $BATON_KEY, else $BATON_API_KEY):
  *
  *  1. create --timers timers (PUT /v1/timers/{key}, --threads client
- *     threads), timer i due at base + i * window / timers, where base is
+ *     threads, spread round-robin over the nodes of a comma-separated --url
+ *     list), timer i due at base + i * window / timers, where base is
  *     --lead-ms after the start: every timer is pending before the first one
  *     falls due when the creation takes less than the lead (the program says
  *     how many were created late);
@@ -37,6 +38,7 @@ struct run {
         atomic_llong next;         /* next timer index to create */
         atomic_llong late_created; /* created after base_ms */
         atomic_int failed;
+        atomic_int threads; /* creating threads started: thread i uses node i */
 };
 
 static int64_t wall_ms(void)
@@ -74,7 +76,7 @@ static int64_t parse_time(const char *s)
 static void *create_fn(void *arg)
 {
         struct run *r = arg;
-        struct baton_client *c = bench_client(r->url);
+        struct baton_client *c = bench_client_at(r->url, atomic_fetch_add(&r->threads, 1));
         char path[256], body[512], at[40];
 
         for (;;) {
@@ -185,7 +187,7 @@ int main(int argc, char **argv)
         const char *url = NULL;
         int64_t timers = 100000, window_ms = 30000, lead_ms = 20000, threads = 16, million = 0;
         const struct flag flags[] = {
-            {"--url", FLAG_STR, &url, "server URL"},
+            {"--url", FLAG_STR, &url, "server URL; comma-separated: threads round-robin"},
             {"--timers", FLAG_I64, &timers, "timers pending"},
             {"--window-ms", FLAG_I64, &window_ms, "fire times spread over this window"},
             {"--lead-ms", FLAG_I64, &lead_ms, "first fire this long after the start"},
