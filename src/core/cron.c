@@ -746,13 +746,29 @@ out:
         return rc;
 }
 
+/* The cap on a tenant's schedules, checked after the writes that create
+ * some: the count (cron_count, which serializes the creators of one tenant)
+ * then includes this transaction's own rows, and BATON_ECONFLICT makes the
+ * caller's savepoint undo them. *total gets the count. */
+static int cap_check(struct txn *tx, const char *tenant, int64_t *total)
+{
+        int rc = tx->ops->cron_count(tx->st, tenant, total);
+
+        if (!rc && *total > tx->limits->cron_schedules_max)
+                rc = BATON_ECONFLICT;
+        return rc;
+}
+
 int cron_put(struct txn *tx, const char *tenant, const char *key, const struct cron_spec *spec,
              bool *created, struct cron_info *out)
 {
         int outcome = PUT_UPDATED;
+        int64_t total = 0;
         int rc = put_one(tx, tenant, key, spec, false, &outcome, out);
 
         *created = outcome == PUT_CREATED;
+        if (!rc && *created)
+                rc = cap_check(tx, tenant, &total);
         return rc;
 }
 
@@ -858,6 +874,9 @@ int cron_apply(struct txn *tx, const char *tenant, const struct cron_registry *r
         }
         if (!rc && reg->prune)
                 rc = prune(tx, tenant, reg, res);
+        /* Judged on the result, so a prune can make room for new keys. */
+        if (!rc && res->created_n > 0)
+                rc = cap_check(tx, tenant, &res->total);
         return rc;
 }
 
@@ -956,8 +975,27 @@ static int run_going(struct txn *tx, const struct cron_rec *rec, bool *going)
         return rc;
 }
 
+/* The job's "cron" member: {"key", "run"} (the run id as a decimal string,
+ * as the API shows ids). Caller frees; NULL when out of memory. */
+static char *marker_json(const char *key, int64_t run_id)
+{
+        json_t *o = json_object();
+        char id[24];
+        char *s = NULL;
+
+        if (!o)
+                return NULL;
+        snprintf(id, sizeof(id), "%lld", (long long)run_id);
+        if (json_object_set_new(o, "key", json_string(key)) == 0 &&
+            json_object_set_new(o, "run", json_string(id)) == 0)
+                s = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        return s;
+}
+
+/* Enqueues the job of run run_id of rec; *job_id gets its id. */
 static int enqueue_for(struct txn *tx, const struct cron_rec *rec, const struct cron_spec *spec,
-                       bool manual, const char *request_id, int64_t *job_id)
+                       bool manual, const char *request_id, int64_t run_id, int64_t *job_id)
 {
         struct enqueue_req req;
         struct enqueue_res res;
@@ -983,6 +1021,8 @@ static int enqueue_for(struct txn *tx, const struct cron_rec *rec, const struct 
                 rc = str_set(&req.job.request_id, request_id);
         if (!rc)
                 rc = str_set(&req.job.group, spec->job.group);
+        if (!rc && !(req.job.cron = marker_json(rec->key, run_id)))
+                rc = BATON_ENOMEM;
         if (!rc && validate_enqueue(tx->limits, "job", &req, &e)) {
                 log_warn("cron", "schedule %s/%s: job template refused: %s", rec->tenant, rec->key,
                          e.message);
@@ -1024,13 +1064,17 @@ static int record_run(struct txn *tx, struct cron_rec *rec, const struct cron_sp
                 return 0;
         }
         if (!rc && strcmp(status, "queued") == 0) {
-                rc = enqueue_for(tx, rec, spec, strcmp(trigger, "manual") == 0, request_id,
+                rc = enqueue_for(tx, rec, spec, strcmp(trigger, "manual") == 0, request_id, r.id,
                                  &r.job_id);
                 if (!rc)
                         rc = tx->ops->cron_run_update(tx->st, &r);
         }
         if (rc)
                 return rc;
+        /* A skipped run is final when recorded; a queued one is counted when
+         * its job ends (jobs.c, become_terminal). */
+        if (strcmp(status, "skipped") == 0)
+                txn_note_cron_run(tx, CRUN_SKIPPED);
         if (r.job_id) {
                 rec->last_run_id = r.id;
                 rec->last_job_id = r.job_id;
@@ -1112,7 +1156,7 @@ static int release_buffer(struct txn *tx, struct cron_rec *rec, const struct cro
                 return 0;
         }
         if (!rc)
-                rc = enqueue_for(tx, rec, spec, false, NULL, &r.job_id);
+                rc = enqueue_for(tx, rec, spec, false, NULL, r.id, &r.job_id);
         if (!rc) {
                 free(r.status);
                 r.status = strdup("queued");

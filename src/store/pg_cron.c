@@ -55,6 +55,11 @@ static const struct pg_stmt
     S_RUN_COUNT = {"pg_cron_run_count",
                    "SELECT COUNT(*) FROM cron_runs WHERE tenant = $1 AND key = $2"
                    " AND trigger = $3 AND fired_at >= $4"},
+    /* cron_count's lock of a tenant's schedule set: a transaction-level
+     * advisory lock, class "cr" (0x6372) and the hash of the tenant. */
+    S_SCHED_LOCK = {"pg_cron_sched_lock", "SELECT pg_advisory_xact_lock(25458, hashtext($1))"},
+    S_SCHED_COUNT = {"pg_cron_sched_count",
+                     "SELECT COUNT(*) FROM cron_schedules WHERE tenant = $1"},
     /* The id of the keep-th newest run bounds what stays; older ones go. */
     S_RUN_TRIM = {"pg_cron_run_trim",
                   "DELETE FROM cron_runs WHERE tenant = $1 AND key = $2 AND id <= COALESCE(("
@@ -235,6 +240,22 @@ int pg_cron_due(struct store *st, int64_t now_ms, int max, struct cron_rec **out
 int pg_cron_next_due(struct store *st, int64_t *at_ms)
 {
         return scalar(st, &S_NEXT, NULL, at_ms);
+}
+
+/* The count runs as its own statement after the lock is granted: under READ
+ * COMMITTED its snapshot then includes whatever the previous holder of the
+ * lock committed. */
+int pg_cron_count(struct store *st, const char *tenant, int64_t *n_out)
+{
+        struct pg_params p = {0};
+        int64_t ignored;
+        int rc;
+
+        pg_p_text(&p, tenant);
+        rc = scalar(st, &S_SCHED_LOCK, &p, &ignored);
+        if (!rc)
+                rc = scalar(st, &S_SCHED_COUNT, &p, n_out);
+        return rc;
 }
 
 int pg_cron_run_insert(struct store *st, struct cron_run *r)

@@ -296,6 +296,9 @@ static const char *const migrations[] = {
     " at bigint NOT NULL,"
     " PRIMARY KEY (tenant, queue, grp, seq)"
     ");",
+    /* 8: the jobs column naming the cron run that enqueued a job (see
+     * sqlite_schema.c). */
+    "ALTER TABLE jobs ADD COLUMN cron text;",
 };
 
 int pg_schema_newest(void)

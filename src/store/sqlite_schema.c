@@ -296,6 +296,12 @@ static const char *const migrations[] = {
     " at INTEGER NOT NULL,"
     " PRIMARY KEY (tenant, queue, grp, seq)"
     ") STRICT, WITHOUT ROWID;",
+    /* 8: the jobs column naming the cron run that enqueued a job (JSON text
+     * {"key", "run"}, NULL for other jobs), so the move of such a job to a
+     * terminal state counts the run's final status without reading the run.
+     * No index: nothing looks jobs up by it. Jobs enqueued before it have
+     * NULL (their runs are not counted). */
+    "ALTER TABLE jobs ADD COLUMN cron TEXT;",
 };
 
 int sqlite_schema_newest(void)

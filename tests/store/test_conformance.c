@@ -2827,7 +2827,7 @@ static void sqlite_group_claim_plans_at_scale(void **state)
                                       " cancel_requested, version, created_at, started_at,"
                                       " finished_at, ready_at, result, last_error, progress,"
                                       " attempts, steps, cancel_reason, timer, depends_on,"
-                                      " on_parent_failure, flow_id, ref, grp FROM one, n",
+                                      " on_parent_failure, flow_id, ref, grp, cron FROM one, n",
                                       NULL, NULL, NULL),
                          SQLITE_OK);
         sqlite3_close(db);
