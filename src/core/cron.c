@@ -653,21 +653,46 @@ static int write_rec(struct txn *tx, struct cron_rec *rec)
  * interval for the floor: a scan of the 400-year cycle), since a tick
  * compiles every due schedule. out is owned by the caller (cron_sched_free)
  * on success; on error e says why. */
+static int expr_of(const char *key, const struct cron_spec *spec, struct cron_expr *out,
+                   struct verr *e);
+static int sched_from(struct txn *tx, const struct cron_spec *spec, const struct cron_expr *expr,
+                      struct cron_sched *out, struct verr *e);
+
 static int sched_of(struct txn *tx, const char *key, const struct cron_spec *spec,
                     struct cron_sched *out, struct verr *e)
+{
+        struct cron_expr expr;
+        int rc = expr_of(key, spec, &expr, e);
+
+        memset(out, 0, sizeof(*out));
+        return rc ? rc : sched_from(tx, spec, &expr, out, e);
+}
+
+/* The expression of a saved definition, parsed (H hashed from key). */
+static int expr_of(const char *key, const struct cron_spec *spec, struct cron_expr *out,
+                   struct verr *e)
+{
+        char err[256] = "";
+
+        if (!spec->cron || !*spec->cron)
+                return verr_set(e, BATON_EINVAL, 400, "missing_field", "cron", "cron is required");
+        if (cron_parse(spec->cron, cron_seed_from_key(key), out, err, sizeof(err)))
+                return verr_set(e, BATON_EINVAL, 400, "invalid_cron", "cron", "%s", err);
+        return 0;
+}
+
+/* The schedule of an expression already parsed: its zone and policies. */
+static int sched_from(struct txn *tx, const struct cron_spec *spec, const struct cron_expr *expr,
+                      struct cron_sched *out, struct verr *e)
 {
         const char *zone = spec->timezone ? spec->timezone : "UTC";
         char err[256] = "";
         int rc;
 
         memset(out, 0, sizeof(*out));
+        out->expr = *expr;
         out->gap = spec->dst_gap;
         out->fold = spec->dst_fold;
-        if (!spec->cron || !*spec->cron)
-                return verr_set(e, BATON_EINVAL, 400, "missing_field", "cron", "cron is required");
-        rc = cron_parse(spec->cron, cron_seed_from_key(key), &out->expr, err, sizeof(err));
-        if (rc)
-                return verr_set(e, BATON_EINVAL, 400, "invalid_cron", "cron", "%s", err);
         rc = tx->tzc ? tz_cache_get(tx->tzc, zone, tx->now_ms, &out->tz, err, sizeof(err))
                      : tz_load(zone, &out->tz, err, sizeof(err));
         if (rc)
@@ -1293,7 +1318,9 @@ static int fire_due(struct txn *tx, struct cron_rec *rec, const struct cron_spec
                 if (cron_sched_next(cs, now, &t))
                         t = 0;
         }
-        rc = run_going(tx, rec, &going);
+        /* Only the overlap policies other than allow look at a going run. */
+        if (spec->overlap != CRON_OVERLAP_ALLOW)
+                rc = run_going(tx, rec, &going);
         for (i = 0; !rc && i < n_catchup; i++)
                 rc = fire(tx, rec, spec, catchup[i], "catchup", going, res);
         if (!rc && spec->misfire == CRON_MISFIRE_FIRE_ONCE && !ontime && m->total > m->lo &&
@@ -1358,16 +1385,39 @@ out:
         return rc;
 }
 
+/* rec's definition and expression: from the store thread's cache, or parsed
+ * (then cached; own holds them when they cannot be). */
+static int definition_of(struct txn *tx, const struct cron_rec *rec, struct cron_spec *own,
+                         struct cron_expr *own_expr, const struct cron_spec **spec,
+                         const struct cron_expr **expr, struct verr *e)
+{
+        int rc;
+
+        if (tx->crc && cron_cache_get(tx->crc, rec, spec, expr))
+                return 0;
+        rc = spec_load(rec->spec, own);
+        if (!rc)
+                rc = expr_of(rec->key, own, own_expr, e);
+        if (rc)
+                return rc;
+        *spec = own;
+        *expr = own_expr;
+        if (tx->crc)
+                (void)cron_cache_put(tx->crc, rec, own, own_expr, spec, expr);
+        return 0;
+}
+
 static int tick_one(struct txn *tx, struct cron_rec *rec, struct cron_tick_res *res)
 {
-        struct cron_spec spec = {0};
+        struct cron_spec own = {0};
+        struct cron_expr own_expr;
+        const struct cron_spec *spec = NULL;
+        const struct cron_expr *expr = NULL;
         struct cron_sched cs = {0};
         struct verr e;
-        int rc = spec_load(rec->spec, &spec);
+        int rc = definition_of(tx, rec, &own, &own_expr, &spec, &expr, &e);
 
-        if (rc)
-                goto out;
-        if (sched_of(tx, rec->key, &spec, &cs, &e)) {
+        if (rc == BATON_EINVAL || (!rc && sched_from(tx, spec, expr, &cs, &e))) {
                 /* Saved definitions were valid; a zone file may have gone. Look
                  * again in a minute rather than never. */
                 log_warn("cron", "schedule %s/%s: %s", rec->tenant, rec->key, e.message);
@@ -1375,18 +1425,20 @@ static int tick_one(struct txn *tx, struct cron_rec *rec, struct cron_tick_res *
                 rc = write_rec(tx, rec);
                 goto out;
         }
+        if (rc)
+                goto out;
         if (rec->buffered_run_id)
-                rc = release_buffer(tx, rec, &spec, res);
+                rc = release_buffer(tx, rec, spec, res);
         if (!rc && rec->enabled && !rec->paused && rec->next_fire_at_ms &&
             rec->next_fire_at_ms <= tx->now_ms)
-                rc = fire_due(tx, rec, &spec, &cs, res);
+                rc = fire_due(tx, rec, spec, &cs, res);
         if (!rc)
-                rc = tx->ops->cron_run_trim(tx->st, rec->tenant, rec->key, spec.history_max);
+                rc = tx->ops->cron_run_trim(tx->st, rec->tenant, rec->key, spec->history_max);
         if (!rc)
                 rc = write_rec(tx, rec);
 out:
         cron_sched_free(&cs);
-        cron_spec_free(&spec);
+        cron_spec_free(&own);
         return rc;
 }
 

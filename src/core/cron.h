@@ -190,6 +190,23 @@ struct cron_tick_res {
  * applied) and reports the next cron deadline. */
 int cron_tick(struct txn *tx, struct cron_tick_res *out);
 
+/* ---- parsed definitions (cron_cache.c) ----
+ *
+ * The store thread keeps the definitions of the schedules it fires parsed
+ * (tx->crc), at most max of them, each valid while its stored text is the
+ * same. cron_cache_get: true and borrowed pointers (valid until the next
+ * cron_cache_put) when rec's definition is cached. cron_cache_put takes
+ * *spec (zeroed on success) with the expression parsed from rec->spec, and
+ * borrows the cached copies back. */
+struct cron_cache;
+int cron_cache_new(int max, struct cron_cache **out);
+void cron_cache_free(struct cron_cache *c);
+bool cron_cache_get(struct cron_cache *c, const struct cron_rec *rec, const struct cron_spec **spec,
+                    const struct cron_expr **expr);
+int cron_cache_put(struct cron_cache *c, const struct cron_rec *rec, struct cron_spec *spec,
+                   const struct cron_expr *expr, const struct cron_spec **out_spec,
+                   const struct cron_expr **out_expr);
+
 /* ---- registry apply (PUT /v1/cron, batond --cron-file) ---- */
 
 struct cron_entry {

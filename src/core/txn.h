@@ -88,6 +88,7 @@ struct txn_effects {
 };
 
 struct tz_cache;
+struct cron_cache;
 
 struct txn {
         struct store *st;
@@ -100,6 +101,9 @@ struct txn {
         /* Time zones loaded on this thread (common/tz.h), kept across batches
          * by the store thread that owns them; NULL: load each time. */
         struct tz_cache *tzc;
+        /* Cron definitions parsed on this thread (core/cron.h); NULL: parse
+         * at each fire. */
+        struct cron_cache *crc;
 };
 
 int txn_note_ready(struct txn *tx, const char *tenant, const char *queue);

@@ -34,7 +34,8 @@ struct env {
         struct clock_fake clock;
         struct limits limits;
         struct txn tx;
-        struct tz_cache *tzc; /* handed to every transaction when set */
+        struct tz_cache *tzc;   /* handed to every transaction when set */
+        struct cron_cache *crc; /* likewise */
 };
 
 static int setup(void **state)
@@ -75,6 +76,7 @@ static struct txn *begin(struct env *e)
         e->tx.limits = &e->limits;
         e->tx.now_ms = clock_wall_ms(&e->clock.clock);
         e->tx.tzc = e->tzc;
+        e->tx.crc = e->crc;
         assert_int_equal(e->ops->begin(e->st), 0);
         return &e->tx;
 }
@@ -626,6 +628,62 @@ static void test_validation(void **state)
         assert_non_null(strstr(v.message, "10000"));
 }
 
+/* The queue of the job of key's newest run. */
+static void assert_last_queue(struct env *e, const char *key, const char *queue)
+{
+        struct cron_run_info *v = NULL;
+        int n = 0;
+
+        begin(e);
+        assert_int_equal(cron_runs_query(&e->tx, "default", key, 0, 1, &v, &n), 0);
+        commit(e);
+        assert_int_equal(n, 1);
+        assert_true(v[0].has_job);
+        assert_string_equal(v[0].job.queue, queue);
+        cron_run_infos_free(v, n);
+}
+
+/* Ticks with the store thread's definition cache fire what is stored now:
+ * an update, and a delete and a new schedule under the same key (its
+ * version starts again at 1), are seen at the next tick; a cache of one
+ * entry that two schedules share stays right. */
+static void test_tick_uses_definition_cache(void **state)
+{
+        struct env *e = *state;
+        struct cron_tick_res r;
+
+        assert_int_equal(cron_cache_new(1, &e->crc), 0);
+        put(e, "c",
+            "{\"cron\":\"* * * * *\",\"overlap\":\"allow\","
+            "\"job\":{\"queue\":\"q1\",\"type\":\"t\"}}");
+        r = tick_at(e, T0 + MIN);
+        assert_int_equal(r.fired, 1);
+        assert_last_queue(e, "c", "q1");
+        put(e, "c",
+            "{\"cron\":\"* * * * *\",\"overlap\":\"allow\","
+            "\"job\":{\"queue\":\"q2\",\"type\":\"t\"}}");
+        r = tick_at(e, T0 + 2 * MIN);
+        assert_int_equal(r.fired, 1);
+        assert_last_queue(e, "c", "q2");
+        begin(e);
+        assert_int_equal(cron_delete(&e->tx, "default", "c"), 0);
+        commit(e);
+        put(e, "c",
+            "{\"cron\":\"* * * * *\",\"overlap\":\"allow\","
+            "\"job\":{\"queue\":\"q3\",\"type\":\"t\"}}");
+        put(e, "d",
+            "{\"cron\":\"* * * * *\",\"overlap\":\"allow\","
+            "\"job\":{\"queue\":\"q4\",\"type\":\"t\"}}");
+        for (int i = 3; i <= 4; i++) {
+                r = tick_at(e, T0 + i * MIN);
+                assert_int_equal(r.fired, 2);
+                assert_last_queue(e, "c", "q3");
+                assert_last_queue(e, "d", "q4");
+        }
+        cron_cache_free(e->crc);
+        e->crc = NULL;
+}
+
 /* An op that cancels a job and then keeps (rc 0) or rolls back its work. */
 struct cancel_op {
         struct exec_op op;
@@ -807,6 +865,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_tick_uses_zone_cache, setup, teardown),
             cmocka_unit_test_setup_teardown(test_preview_key, setup, teardown),
             cmocka_unit_test_setup_teardown(test_run_status_counts, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_tick_uses_definition_cache, setup, teardown),
             cmocka_unit_test_setup_teardown(test_schedule_cap, setup, teardown),
             cmocka_unit_test(test_berlin_dst),
             cmocka_unit_test(test_validation),
