@@ -771,15 +771,17 @@ out:
         return rc;
 }
 
-/* The cap on a tenant's schedules, checked after the writes that create
- * some: the count (cron_count, which serializes the creators of one tenant)
- * then includes this transaction's own rows, and BATON_ECONFLICT makes the
- * caller's savepoint undo them. *total gets the count. */
-static int cap_check(struct txn *tx, const char *tenant, int64_t *total)
+/* Adds delta (schedules created minus deleted) to the tenant's count and,
+ * when created, checks the cap on the count after: BATON_ECONFLICT makes the
+ * caller's savepoint undo the writes and the count together. The count's row
+ * serializes the transactions that change one tenant's schedules (store.h).
+ * *total gets the count. */
+static int count_add(struct txn *tx, const char *tenant, int64_t delta, bool created,
+                     int64_t *total)
 {
-        int rc = tx->ops->cron_count(tx->st, tenant, total);
+        int rc = tx->ops->cron_count_add(tx->st, tenant, delta, total);
 
-        if (!rc && *total > tx->limits->cron_schedules_max)
+        if (!rc && created && *total > tx->limits->cron_schedules_max)
                 rc = BATON_ECONFLICT;
         return rc;
 }
@@ -793,7 +795,7 @@ int cron_put(struct txn *tx, const char *tenant, const char *key, const struct c
 
         *created = outcome == PUT_CREATED;
         if (!rc && *created)
-                rc = cap_check(tx, tenant, &total);
+                rc = count_add(tx, tenant, 1, true, &total);
         return rc;
 }
 
@@ -900,14 +902,18 @@ int cron_apply(struct txn *tx, const char *tenant, const struct cron_registry *r
         if (!rc && reg->prune)
                 rc = prune(tx, tenant, reg, res);
         /* Judged on the result, so a prune can make room for new keys. */
-        if (!rc && res->created_n > 0)
-                rc = cap_check(tx, tenant, &res->total);
+        if (!rc && (res->created_n > 0 || res->deleted_n > 0))
+                rc = count_add(tx, tenant, (int64_t)res->created_n - res->deleted_n,
+                               res->created_n > 0, &res->total);
         return rc;
 }
 
 int cron_delete(struct txn *tx, const char *tenant, const char *key)
 {
-        return tx->ops->cron_delete(tx->st, tenant, key);
+        int64_t n;
+        int rc = tx->ops->cron_delete(tx->st, tenant, key);
+
+        return rc ? rc : count_add(tx, tenant, -1, false, &n);
 }
 
 int cron_read(struct txn *tx, const char *tenant, const char *key, struct cron_info *out)

@@ -55,11 +55,10 @@ static const struct pg_stmt
     S_RUN_COUNT = {"pg_cron_run_count",
                    "SELECT COUNT(*) FROM cron_runs WHERE tenant = $1 AND key = $2"
                    " AND trigger = $3 AND fired_at >= $4"},
-    /* cron_count's lock of a tenant's schedule set: a transaction-level
-     * advisory lock, class "cr" (0x6372) and the hash of the tenant. */
-    S_SCHED_LOCK = {"pg_cron_sched_lock", "SELECT pg_advisory_xact_lock(25458, hashtext($1))"},
-    S_SCHED_COUNT = {"pg_cron_sched_count",
-                     "SELECT COUNT(*) FROM cron_schedules WHERE tenant = $1"},
+    /* The upsert locks the tenant's row to the end of the transaction. */
+    S_COUNT_ADD = {"pg_cron_count_add",
+                   "INSERT INTO cron_counts (tenant, n) VALUES ($1, $2) ON CONFLICT (tenant)"
+                   " DO UPDATE SET n = cron_counts.n + excluded.n RETURNING n"},
     /* The id of the keep-th newest run bounds what stays; older ones go. */
     S_RUN_TRIM = {"pg_cron_run_trim",
                   "DELETE FROM cron_runs WHERE tenant = $1 AND key = $2 AND id <= COALESCE(("
@@ -242,20 +241,13 @@ int pg_cron_next_due(struct store *st, int64_t *at_ms)
         return scalar(st, &S_NEXT, NULL, at_ms);
 }
 
-/* The count runs as its own statement after the lock is granted: under READ
- * COMMITTED its snapshot then includes whatever the previous holder of the
- * lock committed. */
-int pg_cron_count(struct store *st, const char *tenant, int64_t *n_out)
+int pg_cron_count_add(struct store *st, const char *tenant, int64_t delta, int64_t *n_out)
 {
         struct pg_params p = {0};
-        int64_t ignored;
-        int rc;
 
         pg_p_text(&p, tenant);
-        rc = scalar(st, &S_SCHED_LOCK, &p, &ignored);
-        if (!rc)
-                rc = scalar(st, &S_SCHED_COUNT, &p, n_out);
-        return rc;
+        pg_p_i64(&p, delta);
+        return scalar(st, &S_COUNT_ADD, &p, n_out);
 }
 
 int pg_cron_run_insert(struct store *st, struct cron_run *r)

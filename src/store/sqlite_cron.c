@@ -473,22 +473,25 @@ int sqlite_cron_run_count(struct store *st, const char *tenant, const char *key,
         return rc;
 }
 
-/* One writer at a time: the count needs no lock to stay exact until commit. */
-int sqlite_cron_count(struct store *st, const char *tenant, int64_t *n_out)
+int sqlite_cron_count_add(struct store *st, const char *tenant, int64_t delta, int64_t *n_out)
 {
         sqlite3 *db = sqlite_db(st);
         sqlite3_stmt *s = NULL;
-        int rc =
-            prep(st, CS_SCHED_COUNT, "SELECT COUNT(*) FROM cron_schedules WHERE tenant = ?1", &s);
+        int rc = prep(st, CS_SCHED_COUNT,
+                      "INSERT INTO cron_counts (tenant, n) VALUES (?1, ?2) ON CONFLICT (tenant)"
+                      " DO UPDATE SET n = n + excluded.n RETURNING n",
+                      &s);
 
         *n_out = 0;
         if (rc)
                 return rc;
         btext(s, 1, tenant);
+        sqlite3_bind_int64(s, 2, delta);
         rc = sqlite3_step(s);
         if (rc == SQLITE_ROW) {
                 *n_out = sqlite3_column_int64(s, 0);
-                rc = 0;
+                rc = sqlite3_step(s);
+                rc = rc == SQLITE_DONE ? 0 : cfail(db, rc, "counting cron schedules");
         } else {
                 rc = cfail(db, rc, "counting cron schedules");
         }
