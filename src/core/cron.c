@@ -653,21 +653,46 @@ static int write_rec(struct txn *tx, struct cron_rec *rec)
  * interval for the floor: a scan of the 400-year cycle), since a tick
  * compiles every due schedule. out is owned by the caller (cron_sched_free)
  * on success; on error e says why. */
+static int expr_of(const char *key, const struct cron_spec *spec, struct cron_expr *out,
+                   struct verr *e);
+static int sched_from(struct txn *tx, const struct cron_spec *spec, const struct cron_expr *expr,
+                      struct cron_sched *out, struct verr *e);
+
 static int sched_of(struct txn *tx, const char *key, const struct cron_spec *spec,
                     struct cron_sched *out, struct verr *e)
+{
+        struct cron_expr expr;
+        int rc = expr_of(key, spec, &expr, e);
+
+        memset(out, 0, sizeof(*out));
+        return rc ? rc : sched_from(tx, spec, &expr, out, e);
+}
+
+/* The expression of a saved definition, parsed (H hashed from key). */
+static int expr_of(const char *key, const struct cron_spec *spec, struct cron_expr *out,
+                   struct verr *e)
+{
+        char err[256] = "";
+
+        if (!spec->cron || !*spec->cron)
+                return verr_set(e, BATON_EINVAL, 400, "missing_field", "cron", "cron is required");
+        if (cron_parse(spec->cron, cron_seed_from_key(key), out, err, sizeof(err)))
+                return verr_set(e, BATON_EINVAL, 400, "invalid_cron", "cron", "%s", err);
+        return 0;
+}
+
+/* The schedule of an expression already parsed: its zone and policies. */
+static int sched_from(struct txn *tx, const struct cron_spec *spec, const struct cron_expr *expr,
+                      struct cron_sched *out, struct verr *e)
 {
         const char *zone = spec->timezone ? spec->timezone : "UTC";
         char err[256] = "";
         int rc;
 
         memset(out, 0, sizeof(*out));
+        out->expr = *expr;
         out->gap = spec->dst_gap;
         out->fold = spec->dst_fold;
-        if (!spec->cron || !*spec->cron)
-                return verr_set(e, BATON_EINVAL, 400, "missing_field", "cron", "cron is required");
-        rc = cron_parse(spec->cron, cron_seed_from_key(key), &out->expr, err, sizeof(err));
-        if (rc)
-                return verr_set(e, BATON_EINVAL, 400, "invalid_cron", "cron", "%s", err);
         rc = tx->tzc ? tz_cache_get(tx->tzc, zone, tx->now_ms, &out->tz, err, sizeof(err))
                      : tz_load(zone, &out->tz, err, sizeof(err));
         if (rc)
@@ -746,13 +771,31 @@ out:
         return rc;
 }
 
+/* Adds delta (schedules created minus deleted) to the tenant's count and,
+ * when created, checks the cap on the count after: BATON_ECONFLICT makes the
+ * caller's savepoint undo the writes and the count together. The count's row
+ * serializes the transactions that change one tenant's schedules (store.h).
+ * *total gets the count. */
+static int count_add(struct txn *tx, const char *tenant, int64_t delta, bool created,
+                     int64_t *total)
+{
+        int rc = tx->ops->cron_count_add(tx->st, tenant, delta, total);
+
+        if (!rc && created && *total > tx->limits->cron_schedules_max)
+                rc = BATON_ECONFLICT;
+        return rc;
+}
+
 int cron_put(struct txn *tx, const char *tenant, const char *key, const struct cron_spec *spec,
              bool *created, struct cron_info *out)
 {
         int outcome = PUT_UPDATED;
+        int64_t total = 0;
         int rc = put_one(tx, tenant, key, spec, false, &outcome, out);
 
         *created = outcome == PUT_CREATED;
+        if (!rc && *created)
+                rc = count_add(tx, tenant, 1, true, &total);
         return rc;
 }
 
@@ -858,12 +901,19 @@ int cron_apply(struct txn *tx, const char *tenant, const struct cron_registry *r
         }
         if (!rc && reg->prune)
                 rc = prune(tx, tenant, reg, res);
+        /* Judged on the result, so a prune can make room for new keys. */
+        if (!rc && (res->created_n > 0 || res->deleted_n > 0))
+                rc = count_add(tx, tenant, (int64_t)res->created_n - res->deleted_n,
+                               res->created_n > 0, &res->total);
         return rc;
 }
 
 int cron_delete(struct txn *tx, const char *tenant, const char *key)
 {
-        return tx->ops->cron_delete(tx->st, tenant, key);
+        int64_t n;
+        int rc = tx->ops->cron_delete(tx->st, tenant, key);
+
+        return rc ? rc : count_add(tx, tenant, -1, false, &n);
 }
 
 int cron_read(struct txn *tx, const char *tenant, const char *key, struct cron_info *out)
@@ -956,8 +1006,27 @@ static int run_going(struct txn *tx, const struct cron_rec *rec, bool *going)
         return rc;
 }
 
+/* The job's "cron" member: {"key", "run"} (the run id as a decimal string,
+ * as the API shows ids). Caller frees; NULL when out of memory. */
+static char *marker_json(const char *key, int64_t run_id)
+{
+        json_t *o = json_object();
+        char id[24];
+        char *s = NULL;
+
+        if (!o)
+                return NULL;
+        snprintf(id, sizeof(id), "%lld", (long long)run_id);
+        if (json_object_set_new(o, "key", json_string(key)) == 0 &&
+            json_object_set_new(o, "run", json_string(id)) == 0)
+                s = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        return s;
+}
+
+/* Enqueues the job of run run_id of rec; *job_id gets its id. */
 static int enqueue_for(struct txn *tx, const struct cron_rec *rec, const struct cron_spec *spec,
-                       bool manual, const char *request_id, int64_t *job_id)
+                       bool manual, const char *request_id, int64_t run_id, int64_t *job_id)
 {
         struct enqueue_req req;
         struct enqueue_res res;
@@ -983,6 +1052,8 @@ static int enqueue_for(struct txn *tx, const struct cron_rec *rec, const struct 
                 rc = str_set(&req.job.request_id, request_id);
         if (!rc)
                 rc = str_set(&req.job.group, spec->job.group);
+        if (!rc && !(req.job.cron = marker_json(rec->key, run_id)))
+                rc = BATON_ENOMEM;
         if (!rc && validate_enqueue(tx->limits, "job", &req, &e)) {
                 log_warn("cron", "schedule %s/%s: job template refused: %s", rec->tenant, rec->key,
                          e.message);
@@ -1024,13 +1095,17 @@ static int record_run(struct txn *tx, struct cron_rec *rec, const struct cron_sp
                 return 0;
         }
         if (!rc && strcmp(status, "queued") == 0) {
-                rc = enqueue_for(tx, rec, spec, strcmp(trigger, "manual") == 0, request_id,
+                rc = enqueue_for(tx, rec, spec, strcmp(trigger, "manual") == 0, request_id, r.id,
                                  &r.job_id);
                 if (!rc)
                         rc = tx->ops->cron_run_update(tx->st, &r);
         }
         if (rc)
                 return rc;
+        /* A skipped run is final when recorded; a queued one is counted when
+         * its job ends (jobs.c, become_terminal). */
+        if (strcmp(status, "skipped") == 0)
+                txn_note_cron_run(tx, CRUN_SKIPPED);
         if (r.job_id) {
                 rec->last_run_id = r.id;
                 rec->last_job_id = r.job_id;
@@ -1112,7 +1187,7 @@ static int release_buffer(struct txn *tx, struct cron_rec *rec, const struct cro
                 return 0;
         }
         if (!rc)
-                rc = enqueue_for(tx, rec, spec, false, NULL, &r.job_id);
+                rc = enqueue_for(tx, rec, spec, false, NULL, r.id, &r.job_id);
         if (!rc) {
                 free(r.status);
                 r.status = strdup("queued");
@@ -1249,7 +1324,9 @@ static int fire_due(struct txn *tx, struct cron_rec *rec, const struct cron_spec
                 if (cron_sched_next(cs, now, &t))
                         t = 0;
         }
-        rc = run_going(tx, rec, &going);
+        /* Only the overlap policies other than allow look at a going run. */
+        if (spec->overlap != CRON_OVERLAP_ALLOW)
+                rc = run_going(tx, rec, &going);
         for (i = 0; !rc && i < n_catchup; i++)
                 rc = fire(tx, rec, spec, catchup[i], "catchup", going, res);
         if (!rc && spec->misfire == CRON_MISFIRE_FIRE_ONCE && !ontime && m->total > m->lo &&
@@ -1314,16 +1391,39 @@ out:
         return rc;
 }
 
+/* rec's definition and expression: from the store thread's cache, or parsed
+ * (then cached; own holds them when they cannot be). */
+static int definition_of(struct txn *tx, const struct cron_rec *rec, struct cron_spec *own,
+                         struct cron_expr *own_expr, const struct cron_spec **spec,
+                         const struct cron_expr **expr, struct verr *e)
+{
+        int rc;
+
+        if (tx->crc && cron_cache_get(tx->crc, rec, spec, expr))
+                return 0;
+        rc = spec_load(rec->spec, own);
+        if (!rc)
+                rc = expr_of(rec->key, own, own_expr, e);
+        if (rc)
+                return rc;
+        *spec = own;
+        *expr = own_expr;
+        if (tx->crc)
+                (void)cron_cache_put(tx->crc, rec, own, own_expr, spec, expr);
+        return 0;
+}
+
 static int tick_one(struct txn *tx, struct cron_rec *rec, struct cron_tick_res *res)
 {
-        struct cron_spec spec = {0};
+        struct cron_spec own = {0};
+        struct cron_expr own_expr;
+        const struct cron_spec *spec = NULL;
+        const struct cron_expr *expr = NULL;
         struct cron_sched cs = {0};
         struct verr e;
-        int rc = spec_load(rec->spec, &spec);
+        int rc = definition_of(tx, rec, &own, &own_expr, &spec, &expr, &e);
 
-        if (rc)
-                goto out;
-        if (sched_of(tx, rec->key, &spec, &cs, &e)) {
+        if (rc == BATON_EINVAL || (!rc && sched_from(tx, spec, expr, &cs, &e))) {
                 /* Saved definitions were valid; a zone file may have gone. Look
                  * again in a minute rather than never. */
                 log_warn("cron", "schedule %s/%s: %s", rec->tenant, rec->key, e.message);
@@ -1331,18 +1431,20 @@ static int tick_one(struct txn *tx, struct cron_rec *rec, struct cron_tick_res *
                 rc = write_rec(tx, rec);
                 goto out;
         }
+        if (rc)
+                goto out;
         if (rec->buffered_run_id)
-                rc = release_buffer(tx, rec, &spec, res);
+                rc = release_buffer(tx, rec, spec, res);
         if (!rc && rec->enabled && !rec->paused && rec->next_fire_at_ms &&
             rec->next_fire_at_ms <= tx->now_ms)
-                rc = fire_due(tx, rec, &spec, &cs, res);
+                rc = fire_due(tx, rec, spec, &cs, res);
         if (!rc)
-                rc = tx->ops->cron_run_trim(tx->st, rec->tenant, rec->key, spec.history_max);
+                rc = tx->ops->cron_run_trim(tx->st, rec->tenant, rec->key, spec->history_max);
         if (!rc)
                 rc = write_rec(tx, rec);
 out:
         cron_sched_free(&cs);
-        cron_spec_free(&spec);
+        cron_spec_free(&own);
         return rc;
 }
 

@@ -138,7 +138,10 @@ int cron_preview_build(const char *key, const char *cron, const char *timezone, 
 int cron_sched_next(const struct cron_sched *s, int64_t after_ms, int64_t *out_ms);
 
 /* Saves a schedule (create or update); the caller has validated spec.
- * *created tells which. out (may be NULL) receives the schedule after. */
+ * *created tells which. out (may be NULL) receives the schedule after.
+ * BATON_ECONFLICT: creating it would give the tenant more than
+ * limits->cron_schedules_max schedules (409 too_many_schedules); the caller's
+ * savepoint undoes the write. */
 int cron_put(struct txn *tx, const char *tenant, const char *key, const struct cron_spec *spec,
              bool *created, struct cron_info *out);
 /* BATON_ENOTFOUND. Deletes the schedule and its history; jobs stay. */
@@ -187,6 +190,23 @@ struct cron_tick_res {
  * applied) and reports the next cron deadline. */
 int cron_tick(struct txn *tx, struct cron_tick_res *out);
 
+/* ---- parsed definitions (cron_cache.c) ----
+ *
+ * The store thread keeps the definitions of the schedules it fires parsed
+ * (tx->crc), at most max of them, each valid while its stored text is the
+ * same. cron_cache_get: true and borrowed pointers (valid until the next
+ * cron_cache_put) when rec's definition is cached. cron_cache_put takes
+ * *spec (zeroed on success) with the expression parsed from rec->spec, and
+ * borrows the cached copies back. */
+struct cron_cache;
+int cron_cache_new(int max, struct cron_cache **out);
+void cron_cache_free(struct cron_cache *c);
+bool cron_cache_get(struct cron_cache *c, const struct cron_rec *rec, const struct cron_spec **spec,
+                    const struct cron_expr **expr);
+int cron_cache_put(struct cron_cache *c, const struct cron_rec *rec, struct cron_spec *spec,
+                   const struct cron_expr *expr, const struct cron_spec **out_spec,
+                   const struct cron_expr **out_expr);
+
 /* ---- registry apply (PUT /v1/cron, batond --cron-file) ---- */
 
 struct cron_entry {
@@ -211,12 +231,15 @@ struct cron_apply_res {
         int unchanged_n;
         char **deleted;
         int deleted_n;
+        int64_t total; /* the tenant's schedules after (counted when some were created) */
 };
 
 /* Creates, updates and (with prune) deletes so that the tenant's schedules
  * are the document's, inside tx: the caller's transaction makes it all or
  * nothing. An entry whose definition is identical to the stored one is left
- * alone (unchanged). res is owned by the caller (cron_apply_res_free). */
+ * alone (unchanged). BATON_ECONFLICT: the result would hold more than
+ * limits->cron_schedules_max schedules (res->total of them); nothing may be
+ * kept. res is owned by the caller (cron_apply_res_free). */
 int cron_apply(struct txn *tx, const char *tenant, const struct cron_registry *reg,
                struct cron_apply_res *res);
 void cron_registry_free(struct cron_registry *reg);

@@ -20,6 +20,7 @@
 #include "common/assert.h"
 #include "common/log.h"
 #include "common/tz.h"
+#include "core/cron.h"
 
 /* A batch bigger than this is split, bounding the latency of its first op. */
 #define EXEC_BATCH_MAX 4096
@@ -27,6 +28,8 @@
  * how long before a zone is read from disk again (a tzdata upgrade). */
 #define EXEC_TZ_CACHE_MAX 64
 #define EXEC_TZ_CACHE_TTL_MS (3600LL * 1000)
+/* Cron definitions kept parsed by the store thread (cron_cache.c). */
+#define EXEC_CRON_CACHE_MAX 16384
 
 struct done_batch {
         struct exec_op *ops;
@@ -163,6 +166,8 @@ static void *store_main(void *arg)
         /* Without memory for it, zones are loaded each time instead. */
         if (tz_cache_new(NULL, EXEC_TZ_CACHE_MAX, EXEC_TZ_CACHE_TTL_MS, &tx.tzc))
                 tx.tzc = NULL;
+        if (cron_cache_new(EXEC_CRON_CACHE_MAX, &tx.crc))
+                tx.crc = NULL;
         tx.origin = ex->hooks.origin;
         for (;;) {
                 struct done_batch *db;
@@ -198,6 +203,7 @@ static void *store_main(void *arg)
         }
         txn_effects_free(&tx.fx);
         tz_cache_free(tx.tzc);
+        cron_cache_free(tx.crc);
         return NULL;
 }
 

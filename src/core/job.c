@@ -34,7 +34,7 @@ void job_free(struct job *j)
                          &j->traceparent,     &j->lease,    &j->worker,     &j->result,
                          &j->last_error,      &j->progress, &j->attempts,   &j->steps,
                          &j->cancel_reason,   &j->timer,    &j->depends_on, &j->ref,
-                         &j->parents,         &j->group};
+                         &j->parents,         &j->group,    &j->cron};
 
         for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
                 free(*strs[i]);
@@ -51,7 +51,7 @@ int job_copy(struct job *dst, const struct job *src)
             &dst->traceparent,     &dst->lease,    &dst->worker,     &dst->result,
             &dst->last_error,      &dst->progress, &dst->attempts,   &dst->steps,
             &dst->cancel_reason,   &dst->timer,    &dst->depends_on, &dst->ref,
-            &dst->parents,         &dst->group};
+            &dst->parents,         &dst->group,    &dst->cron};
         int rc = 0;
 
         for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {

@@ -99,6 +99,10 @@ struct job {
         char *ref;
         /* Groups (core/groups.h): the job's group within its queue, or NULL. */
         char *group;
+        /* Cron (core/cron.h): JSON object text {"key", "run"} of the cron run
+         * that enqueued this job (run: the run's id), or NULL. become_terminal
+         * counts a run's final status by it without a lookup. */
+        char *cron;
         /* Not stored: filled by a claim of a job with parents, JSON array text
          * [{"id", "result"}]. */
         char *parents;

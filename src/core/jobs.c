@@ -189,8 +189,9 @@ static int step_close(struct txn *tx, struct job *j)
 static int resolve_children(struct txn *tx, struct job *j);
 
 /* Every move to a terminal state goes through here, so that each one wakes the
- * job's waiters, is counted, and arms the timer for the row's retention purge
- * (the purge deadline is new whenever nothing older is waiting for it). */
+ * job's waiters, is counted (and so is the cron run it ends), and arms the
+ * timer for the row's retention purge (the purge deadline is new whenever
+ * nothing older is waiting for it). */
 static int become_terminal(struct txn *tx, struct job *j, int state)
 {
         const struct limits *l = tx->limits;
@@ -209,6 +210,12 @@ static int become_terminal(struct txn *tx, struct job *j, int state)
                 rc = txn_note_event(tx, j->tenant, j->queue, ev, 1);
         if (!rc && !was_running)
                 rc = groups_on_depth(tx, j, -1);
+        /* A cron run's final status is its job's: counted here, from the
+         * job's own marker, so other jobs cost nothing more. */
+        if (j->cron)
+                txn_note_cron_run(tx, state == JOB_COMPLETED ? CRUN_COMPLETED
+                                      : state == JOB_DEAD    ? CRUN_DEAD
+                                                             : CRUN_CANCELLED);
         txn_note_deadline(tx, j->finished_at_ms +
                                   (state == JOB_COMPLETED ? l->completed_ttl_ms : l->dead_ttl_ms));
         if (state == JOB_DEAD) {

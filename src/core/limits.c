@@ -32,4 +32,5 @@ void limits_default(struct limits *l)
         l->progress_max_bytes = 4096;
         l->connections_max = 4096;
         l->replay_max = 10000;
+        l->cron_schedules_max = 10000;
 }

@@ -38,6 +38,8 @@ struct limits {
         size_t progress_max_bytes; /* heartbeat progress object: 413 progress_too_large */
         int connections_max;       /* open HTTP connections */
         int replay_max;            /* dead jobs replayed or purged per call */
+        /* Cron schedules per tenant: 409 too_many_schedules. */
+        int64_t cron_schedules_max;
 };
 
 /* Fills l with the documented defaults. */

@@ -117,6 +117,12 @@ void txn_note_deadline(struct txn *tx, int64_t at_ms)
                 tx->fx.deadline_ms = at_ms;
 }
 
+void txn_note_cron_run(struct txn *tx, int status)
+{
+        BATON_ASSERT(status >= 0 && status < CRUN_COUNT);
+        tx->fx.cron_runs[status]++;
+}
+
 int txn_note_key(struct txn *tx, const char *id)
 {
         struct txn_effects *fx = &tx->fx;
@@ -230,12 +236,15 @@ void txn_effects_reset(struct txn_effects *fx)
         fx->counts_n = 0;
         fx->samples_n = 0;
         fx->terminal_n = 0;
+        memset(fx->cron_runs, 0, sizeof(fx->cron_runs));
         fx->deadline_ms = 0;
 }
 
 struct txn_mark txn_effects_mark(const struct txn_effects *fx)
 {
-        struct txn_mark m = {fx->counts_n, fx->samples_n};
+        struct txn_mark m = {fx->counts_n, fx->samples_n, {0}};
+
+        memcpy(m.cron_runs, fx->cron_runs, sizeof(m.cron_runs));
         return m;
 }
 
@@ -246,6 +255,7 @@ void txn_effects_truncate(struct txn_effects *fx, struct txn_mark mark)
                 qref_free(&fx->counts[i].q);
         fx->counts_n = mark.counts_n;
         fx->samples_n = mark.samples_n;
+        memcpy(fx->cron_runs, mark.cron_runs, sizeof(fx->cron_runs));
 }
 
 void txn_effects_free(struct txn_effects *fx)

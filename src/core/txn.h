@@ -36,6 +36,16 @@ enum txn_obs {
         OBS_COUNT = 3
 };
 
+/* Final statuses of cron runs, counted once each (core/cron.h): a run's
+ * job became completed, dead or cancelled, or the run was recorded skipped. */
+enum txn_cron_run {
+        CRUN_COMPLETED = 0,
+        CRUN_DEAD = 1,
+        CRUN_CANCELLED = 2,
+        CRUN_SKIPPED = 3,
+        CRUN_COUNT = 4
+};
+
 /* One counted event; entries are appended, not merged, so the entries of an
  * op that rolls back can be dropped by truncation (txn_effects_truncate). */
 struct txn_count {
@@ -48,6 +58,7 @@ struct txn_count {
 struct txn_mark {
         int counts_n;
         int samples_n;
+        int64_t cron_runs[CRUN_COUNT];
 };
 
 struct txn_sample {
@@ -72,9 +83,12 @@ struct txn_effects {
         char **keys;         /* ids of API keys created or changed (other nodes reload them) */
         int keys_n;
         int keys_cap;
+        /* Cron runs that reached their final status (enum txn_cron_run). */
+        int64_t cron_runs[CRUN_COUNT];
 };
 
 struct tz_cache;
+struct cron_cache;
 
 struct txn {
         struct store *st;
@@ -87,6 +101,9 @@ struct txn {
         /* Time zones loaded on this thread (common/tz.h), kept across batches
          * by the store thread that owns them; NULL: load each time. */
         struct tz_cache *tzc;
+        /* Cron definitions parsed on this thread (core/cron.h); NULL: parse
+         * at each fire. */
+        struct cron_cache *crc;
 };
 
 int txn_note_ready(struct txn *tx, const char *tenant, const char *queue);
@@ -96,6 +113,8 @@ int txn_note_event(struct txn *tx, const char *tenant, const char *queue, int ev
 /* Records one duration sample (enum txn_obs); negative values are ignored. */
 int txn_note_sample(struct txn *tx, int kind, int64_t ms);
 void txn_note_deadline(struct txn *tx, int64_t at_ms);
+/* Counts one cron run that reached its final status (enum txn_cron_run). */
+void txn_note_cron_run(struct txn *tx, int status);
 /* Records that API key id was created or changed, so every node reloads it. */
 int txn_note_key(struct txn *tx, const char *id);
 
@@ -111,8 +130,9 @@ int txn_note_key(struct txn *tx, const char *id);
 int txn_notify(struct txn *tx);
 void txn_effects_reset(struct txn_effects *fx);
 struct txn_mark txn_effects_mark(const struct txn_effects *fx);
-/* Drops the counts and samples recorded after mark (an op rolled back). Ready
- * and terminal hints are kept: a spurious wake-up is harmless. */
+/* Drops the counts, samples and cron run counts recorded after mark (an op
+ * rolled back). Ready and terminal hints are kept: a spurious wake-up is
+ * harmless. */
 void txn_effects_truncate(struct txn_effects *fx, struct txn_mark mark);
 void txn_effects_free(struct txn_effects *fx);
 

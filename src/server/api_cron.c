@@ -406,6 +406,17 @@ static void cron_done(struct exec_op *op)
                 http_reply_error(c->hr, 429, "cron_run_cooldown", NULL,
                                  "%s was run by hand %lld times in the last hour", c->key,
                                  (long long)srv->cfg->cron_run_max_per_hour);
+        } else if (op->rc == BATON_ECONFLICT && c->kind == C_PUT) {
+                http_reply_error(c->hr, 409, "too_many_schedules", NULL,
+                                 "a tenant may have at most %lld cron schedules"
+                                 " (--max-cron-schedules); %s was not created",
+                                 (long long)srv->limits->cron_schedules_max, c->key);
+        } else if (op->rc == BATON_ECONFLICT && c->kind == C_APPLY) {
+                http_reply_error(c->hr, 409, "too_many_schedules", NULL,
+                                 "the registry would leave this tenant %lld cron schedules, over"
+                                 " the cap of %lld (--max-cron-schedules); nothing was applied",
+                                 (long long)c->res.total,
+                                 (long long)srv->limits->cron_schedules_max);
         } else if (op->rc) {
                 api_reply_rc(c->hr, op->rc, "cron schedule");
         } else {

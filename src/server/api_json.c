@@ -70,6 +70,8 @@ static void job_tail(struct jw *w, const struct job *j)
         jw_kstr(w, "cancel_reason", j->cancel_reason);
         /* {"key", "version", "fire_at"} of the timer that enqueued it, or null. */
         jw_kraw(w, "timer", j->timer);
+        /* {"key", "run"} of the cron run that enqueued it, or null. */
+        jw_kraw(w, "cron", j->cron);
         /* Dependencies and flows (core/deps.h). */
         jw_kraw(w, "depends_on", j->depends_on ? j->depends_on : "[]");
         jw_kstr(w, "on_parent_failure", parent_policy_name(j->on_parent_failure));

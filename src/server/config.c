@@ -79,6 +79,8 @@ static const struct num_opt limit_opts[] = {
     {"connections-max", L(connections_max), K_INT, 1, 1000000,
      "open HTTP connections (more are closed at accept)"},
     {"replay-max", L(replay_max), K_INT, 1, 1000000, "dead jobs replayed or purged per call"},
+    {"max-cron-schedules", L(cron_schedules_max), K_I64, 1, 10000000,
+     "cron schedules per tenant (409 too_many_schedules)"},
 };
 
 #undef L

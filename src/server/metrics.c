@@ -67,9 +67,13 @@ struct metrics {
         struct hist timer_late; /* durable timers: job enqueue minus fire_at */
         struct hist cron_late;  /* cron ticks: fired minus scheduled instant */
         uint64_t cron_fires[3]; /* per outcome: fired, skipped, misfire */
+        /* Cron runs by final status (enum txn_cron_run). */
+        uint64_t cron_runs[CRUN_COUNT];
 };
 
 static const char *const cron_outcomes[3] = {"fired", "skipped", "misfire"};
+static const char *const cron_run_statuses[CRUN_COUNT] = {"completed", "dead", "cancelled",
+                                                          "skipped"};
 
 static void hist_init(struct hist *h, const double *le, int n)
 {
@@ -180,6 +184,8 @@ void metrics_effects(struct metrics *m, const struct txn_effects *fx)
                                                       : &m->timer_late;
                 hist_add(h, (double)s->ms / 1000.0);
         }
+        for (int i = 0; i < CRUN_COUNT; i++)
+                m->cron_runs[i] += (uint64_t)fx->cron_runs[i];
 }
 
 void metrics_batch(struct metrics *m, int ops, int64_t commit_ns)
@@ -326,6 +332,11 @@ int metrics_render(const struct metrics *m, const struct queue_info *queues, int
         for (int i = 0; i < 3; i++)
                 buf_printf(out, "baton_cron_fires_total{outcome=\"%s\"} %llu\n", cron_outcomes[i],
                            (unsigned long long)m->cron_fires[i]);
+        head(out, "baton_cron_runs_total", "counter",
+             "Cron runs by final status: completed, dead, cancelled (the job's end), skipped.");
+        for (int i = 0; i < CRUN_COUNT; i++)
+                buf_printf(out, "baton_cron_runs_total{status=\"%s\"} %llu\n", cron_run_statuses[i],
+                           (unsigned long long)m->cron_runs[i]);
         head(out, "baton_http_requests_total", "counter", "HTTP answers per route and status.");
         for (int i = 0; i < m->http_n; i++)
                 buf_printf(out, "baton_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",

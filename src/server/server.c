@@ -345,7 +345,13 @@ static int apply_cron_file(struct server_rt *rt)
         c.reg = &reg;
         c.op.fn = cron_file_fn;
         rc = exec_run_sync(srv->st, srv->ops, srv->clock, srv->limits, &c.op, NULL);
-        if (rc)
+        if (rc == BATON_ECONFLICT) {
+                log_error("server",
+                          "--cron-file %s refused (nothing applied): too_many_schedules: the"
+                          " result would hold %lld schedules, over --max-cron-schedules %lld",
+                          path, (long long)c.res.total, (long long)srv->limits->cron_schedules_max);
+                rt->bad_cron_file = true;
+        } else if (rc)
                 log_error("server", "--cron-file %s could not be applied: %s", path,
                           baton_strerror(rc));
         else

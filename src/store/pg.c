@@ -468,6 +468,7 @@ static const struct col job_cols[] = {
     JCOL("flow_id", COL_I64, flow_id),
     JCOL("ref", COL_TEXT, ref),
     JCOL("grp", COL_TEXT, group), /* migration 7 */
+    JCOL("cron", COL_TEXT, cron), /* migration 8 */
 };
 
 #define JOB_NCOLS ((int)BATON_ARRAY_LEN(job_cols))
@@ -2401,6 +2402,7 @@ const struct store_ops store_postgres_ops = {
     .cron_run_get = pg_cron_run_get,
     .cron_run_list = pg_cron_run_list,
     .cron_run_count = pg_cron_run_count,
+    .cron_count_add = pg_cron_count_add,
     .cron_run_trim = pg_cron_run_trim,
     .timer_get = get_timer,
     .timer_put = put_timer,

@@ -55,6 +55,10 @@ static const struct pg_stmt
     S_RUN_COUNT = {"pg_cron_run_count",
                    "SELECT COUNT(*) FROM cron_runs WHERE tenant = $1 AND key = $2"
                    " AND trigger = $3 AND fired_at >= $4"},
+    /* The upsert locks the tenant's row to the end of the transaction. */
+    S_COUNT_ADD = {"pg_cron_count_add",
+                   "INSERT INTO cron_counts (tenant, n) VALUES ($1, $2) ON CONFLICT (tenant)"
+                   " DO UPDATE SET n = cron_counts.n + excluded.n RETURNING n"},
     /* The id of the keep-th newest run bounds what stays; older ones go. */
     S_RUN_TRIM = {"pg_cron_run_trim",
                   "DELETE FROM cron_runs WHERE tenant = $1 AND key = $2 AND id <= COALESCE(("
@@ -235,6 +239,15 @@ int pg_cron_due(struct store *st, int64_t now_ms, int max, struct cron_rec **out
 int pg_cron_next_due(struct store *st, int64_t *at_ms)
 {
         return scalar(st, &S_NEXT, NULL, at_ms);
+}
+
+int pg_cron_count_add(struct store *st, const char *tenant, int64_t delta, int64_t *n_out)
+{
+        struct pg_params p = {0};
+
+        pg_p_text(&p, tenant);
+        pg_p_i64(&p, delta);
+        return scalar(st, &S_COUNT_ADD, &p, n_out);
 }
 
 int pg_cron_run_insert(struct store *st, struct cron_run *r)

@@ -175,6 +175,7 @@ int pg_cron_list(struct store *st, const char *tenant, const char *after, int li
                  struct cron_rec **out, int *n_out);
 int pg_cron_due(struct store *st, int64_t now_ms, int max, struct cron_rec **out, int *n_out);
 int pg_cron_next_due(struct store *st, int64_t *at_ms);
+int pg_cron_count_add(struct store *st, const char *tenant, int64_t delta, int64_t *n_out);
 int pg_cron_run_insert(struct store *st, struct cron_run *r);
 int pg_cron_run_update(struct store *st, const struct cron_run *r);
 int pg_cron_run_get(struct store *st, const char *tenant, int64_t id, struct cron_run *out);

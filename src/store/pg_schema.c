@@ -296,6 +296,15 @@ static const char *const migrations[] = {
     " at bigint NOT NULL,"
     " PRIMARY KEY (tenant, queue, grp, seq)"
     ");",
+    /* 8: the jobs column naming the cron run that enqueued a job, and each
+     * tenant's number of schedules (see sqlite_schema.c). */
+    "ALTER TABLE jobs ADD COLUMN cron text;"
+    "CREATE TABLE cron_counts ("
+    " tenant " TXT " PRIMARY KEY,"
+    " n bigint NOT NULL"
+    ");"
+    "INSERT INTO cron_counts (tenant, n) SELECT tenant, COUNT(*) FROM cron_schedules"
+    " GROUP BY tenant;",
 };
 
 int pg_schema_newest(void)

@@ -95,7 +95,8 @@ static const struct col job_cols[] = {
     JCOL("on_parent_failure", COL_INT, on_parent_failure),
     JCOL("flow_id", COL_I64, flow_id),
     JCOL("ref", COL_TEXT, ref),
-    JCOL("grp", COL_TEXT, group), /* migration 6 */
+    JCOL("grp", COL_TEXT, group), /* migration 7 */
+    JCOL("cron", COL_TEXT, cron), /* migration 8 */
 };
 
 #define JOB_NCOLS ((int)BATON_ARRAY_LEN(job_cols))
@@ -2490,6 +2491,7 @@ const struct store_ops store_sqlite_ops = {
     .cron_run_get = sqlite_cron_run_get,
     .cron_run_list = sqlite_cron_run_list,
     .cron_run_count = sqlite_cron_run_count,
+    .cron_count_add = sqlite_cron_count_add,
     .cron_run_trim = sqlite_cron_run_trim,
     .timer_get = get_timer,
     .timer_put = put_timer,

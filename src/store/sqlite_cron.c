@@ -51,6 +51,7 @@ enum {
         CS_RUN_LIST,
         CS_RUN_COUNT,
         CS_RUN_TRIM,
+        CS_SCHED_COUNT,
         CS_COUNT
 };
 
@@ -467,6 +468,32 @@ int sqlite_cron_run_count(struct store *st, const char *tenant, const char *key,
                 rc = 0;
         } else {
                 rc = cfail(db, rc, "counting cron runs");
+        }
+        idle(s);
+        return rc;
+}
+
+int sqlite_cron_count_add(struct store *st, const char *tenant, int64_t delta, int64_t *n_out)
+{
+        sqlite3 *db = sqlite_db(st);
+        sqlite3_stmt *s = NULL;
+        int rc = prep(st, CS_SCHED_COUNT,
+                      "INSERT INTO cron_counts (tenant, n) VALUES (?1, ?2) ON CONFLICT (tenant)"
+                      " DO UPDATE SET n = n + excluded.n RETURNING n",
+                      &s);
+
+        *n_out = 0;
+        if (rc)
+                return rc;
+        btext(s, 1, tenant);
+        sqlite3_bind_int64(s, 2, delta);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+                *n_out = sqlite3_column_int64(s, 0);
+                rc = sqlite3_step(s);
+                rc = rc == SQLITE_DONE ? 0 : cfail(db, rc, "counting cron schedules");
+        } else {
+                rc = cfail(db, rc, "counting cron schedules");
         }
         idle(s);
         return rc;

@@ -296,6 +296,21 @@ static const char *const migrations[] = {
     " at INTEGER NOT NULL,"
     " PRIMARY KEY (tenant, queue, grp, seq)"
     ") STRICT, WITHOUT ROWID;",
+    /* 8: the jobs column naming the cron run that enqueued a job (JSON text
+     * {"key", "run"}, NULL for other jobs), so the move of such a job to a
+     * terminal state counts the run's final status without reading the run.
+     * No index: nothing looks jobs up by it. Jobs enqueued before it have
+     * NULL (their runs are not counted). cron_counts holds each tenant's
+     * number of schedules (the cap of core/cron.h), filled here from the
+     * schedules already stored, so a create reads one row, not every
+     * schedule of the tenant. */
+    "ALTER TABLE jobs ADD COLUMN cron TEXT;"
+    "CREATE TABLE cron_counts ("
+    " tenant TEXT PRIMARY KEY,"
+    " n INTEGER NOT NULL"
+    ") STRICT, WITHOUT ROWID;"
+    "INSERT INTO cron_counts (tenant, n) SELECT tenant, COUNT(*) FROM cron_schedules"
+    " GROUP BY tenant;",
 };
 
 int sqlite_schema_newest(void)

@@ -2,7 +2,7 @@
  * store.h: the storage interface (struct store_ops), version 5 (1 + tenants,
  * API keys and the audit log, 3 + cron schedules and runs, 4 + the leader
  * lease and notifications between nodes, 5 + queue limits, job groups and rate
- * windows).
+ * windows, 6 + the job's cron column and cron_count_add).
  *
  * A backend (SQLite, PostgreSQL) implements these operations; core
  * composes them into transactions. All calls on one struct store come from one
@@ -376,6 +376,15 @@ struct store_ops {
         int (*cron_due)(struct store *st, int64_t now_ms, int max, struct cron_rec **out,
                         int *n_out);
         int (*cron_next_due)(struct store *st, int64_t *at_ms);
+        /* Version 6: adds delta to the tenant's count of schedules (a row of
+         * its own, created at 0) and reads the count after into *n_out (delta
+         * 0: only reads it). Core adds 1 per schedule created and -1 per
+         * schedule deleted. The write locks the row to the end of the
+         * transaction on a shared store, so two transactions that change one
+         * tenant's schedules count one after the other and each sees the
+         * other's committed change (the cap of core/cron.h stays exact across
+         * nodes). */
+        int (*cron_count_add)(struct store *st, const char *tenant, int64_t delta, int64_t *n_out);
         /* Runs. cron_run_insert sets r->id; BATON_ECONFLICT when the tick
          * (tenant, key, scheduled_at) is already recorded. cron_run_update writes
          * job_id, status and reason. cron_run_list: newest first, ids < before

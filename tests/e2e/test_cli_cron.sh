@@ -39,7 +39,7 @@ trap cleanup EXIT
 
 # ---- start the server ----
 "$BATOND" --listen 127.0.0.1:0 --data "$tmp/data" --cron-min-interval-ms 1000 \
-	--cron-run-max-per-hour 3 >"$tmp/batond.out" 2>"$tmp/batond.log" &
+	--cron-run-max-per-hour 3 --max-cron-schedules 6 >"$tmp/batond.out" 2>"$tmp/batond.log" &
 srv_pid=$!
 export BATON_DATA="$tmp/data"
 unset BATON_KEY BATON_URL
@@ -242,6 +242,30 @@ else
 		>"$tmp/badreg.json"
 	run "apply invalid" 1 "${B[@]}" cron apply -f "$tmp/badreg.json"
 	run "apply invalid changed nothing" 0 "${B[@]}" cron get reg-a
+	# The cap (--max-cron-schedules 6); reg-a, reg-b and every-second exist.
+	{
+		printf '{"schedules": [\n'
+		printf '{"key": "reg-a", "cron": "@daily", "job": {"queue": "q", "type": "a"}},\n'
+		printf '{"key": "reg-b", "cron": "0 */6 * * *", "timezone": "Europe/Berlin", "job": {"queue": "q", "type": "b"}}'
+		for i in 1 2 3 4; do
+			printf ',\n{"key": "cap-%s", "cron": "@daily", "job": {"queue": "q", "type": "t"}}' "$i"
+		done
+		printf ']}\n'
+	} >"$tmp/capreg.json"
+	run "apply over the cap" 1 "${B[@]}" cron apply -f "$tmp/capreg.json"
+	has "apply over the cap" "$err" "too_many_schedules, HTTP 409"
+	has "apply over the cap" "$err" "7 cron schedules, over the cap of 6"
+	run "apply over the cap changed nothing" 1 "${B[@]}" cron get cap-1
+	run "apply over the cap kept every-second" 0 "${B[@]}" cron get every-second
+	run "apply with prune under the cap" 0 "${B[@]}" cron apply -f "$tmp/capreg.json" --prune
+	has "apply with prune under the cap" "$out" "^created +4"
+	has "apply with prune under the cap" "$out" "^deleted +1: every-second"
+	run "put over the cap" 1 "${B[@]}" cron put cap-5 --cron '@daily' --queue q --type t
+	has "put over the cap" "$err" "too_many_schedules, HTTP 409"
+	run "put at the cap updates" 0 "${B[@]}" cron put cap-1 --cron '@hourly' --queue q --type t
+	run "apply back" 0 "${B[@]}" cron apply -f "$tmp/reg.json" --prune
+	has "apply back" "$out" "^deleted +4"
+	run "put every-second again" 0 "${B[@]}" cron put every-second @"$tmp/every.json"
 fi
 
 # ---- delete ----

@@ -316,6 +316,15 @@ static void test_cron_file_at_start(void **state)
         status = run_batond(path, dir);
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 2);
+        /* A valid file over --max-cron-schedules (here from its variable)
+         * is refused too. */
+        write_file(path, "{\"schedules\":[{\"key\":\"c1\",\"cron\":\"@daily\"," JOB "},"
+                         "{\"key\":\"c2\",\"cron\":\"@daily\"," JOB "}]}");
+        assert_int_equal(setenv("BATON_MAX_CRON_SCHEDULES", "1", 1), 0);
+        status = run_batond(path, dir);
+        assert_int_equal(unsetenv("BATON_MAX_CRON_SCHEDULES"), 0);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 2);
 
         snprintf(path, sizeof(path), "%s/good-cron.json", srv.root);
         write_file(path, "{\"schedules\":[{\"key\":\"from-file\",\"cron\":\"0 6 * * *\","

@@ -2827,7 +2827,7 @@ static void sqlite_group_claim_plans_at_scale(void **state)
                                       " cancel_requested, version, created_at, started_at,"
                                       " finished_at, ready_at, result, last_error, progress,"
                                       " attempts, steps, cancel_reason, timer, depends_on,"
-                                      " on_parent_failure, flow_id, ref, grp FROM one, n",
+                                      " on_parent_failure, flow_id, ref, grp, cron FROM one, n",
                                       NULL, NULL, NULL),
                          SQLITE_OK);
         sqlite3_close(db);
@@ -2930,6 +2930,66 @@ static void sqlite_migration_7_counts_existing_jobs(void **state)
         queue_limits_free(&q);
         assert_int_equal(f->ops->commit(st), 0);
         f->ops->close(st);
+}
+
+/* Rows a version-7 store holds before migration 8: a job (id 41) and two
+ * schedules of tenant t1. */
+#define V7_ROWS                                                                                    \
+        "INSERT INTO jobs (id, tenant, queue, type, payload, priority, state, run_at,"             \
+        " attempt, max_attempts, backoff_type, backoff_base_ms, backoff_max_ms,"                   \
+        " lease_ms, lease_until, settled, cancel_requested, version, created_at,"                  \
+        " started_at, finished_at, ready_at) VALUES (41, 't1', 'q1', 't', 'null', 2,"              \
+        " 2, 1, 0, 4, 0, 1000, 300000, 30000, 0, 0, 0, 1, 1, 0, 0, 0);"                            \
+        "INSERT INTO cron_schedules (tenant, key, spec, enabled, paused, next_fire_at, due_at,"    \
+        " buffered_at, buffered_run_id, last_run_id, last_job_id, version, created_at,"            \
+        " updated_at) VALUES ('t1', 'a', '{}', 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0),"                  \
+        " ('t1', 'b', '{}', 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0)"
+
+/* Checks a store just migrated to version 8: job id (stored before) has no
+ * cron marker, one written now reads back, and t1's schedules are counted. */
+static void migration_8_check(struct fixture *f, int64_t id)
+{
+        struct job j = {0};
+        int64_t n = -1;
+        int v = 0;
+
+        assert_int_equal(f->ops->schema_version(f->st, &v), 0);
+        assert_int_equal(v, 8);
+        begin(f);
+        assert_int_equal(f->ops->cron_count_add(f->st, "t1", 0, &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(f->ops->cron_count_add(f->st, "t2", 0, &n), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(f->ops->job_get(f->st, "t1", id, &j), 0);
+        assert_null(j.cron);
+        j.cron = xdup("{\"key\":\"nightly\",\"run\":\"7\"}");
+        assert_int_equal(f->ops->job_update(f->st, &j), 0);
+        job_free(&j);
+        assert_int_equal(f->ops->job_get(f->st, "t1", id, &j), 0);
+        assert_string_equal(j.cron, "{\"key\":\"nightly\",\"run\":\"7\"}");
+        job_free(&j);
+        commit(f);
+}
+
+/* Migration 8 on a version-7 SQLite store (see migration_8_check). */
+static void sqlite_migration_8_adds_the_cron_marker(void **state)
+{
+        struct fixture *f = *state;
+        char path[200];
+        sqlite3 *db = NULL;
+
+        f->ops->close(f->st);
+        f->st = NULL;
+        snprintf(path, sizeof(path), "%s/v7.db", f->dir);
+        assert_int_equal(
+            sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+            SQLITE_OK);
+        assert_int_equal(sqlite_migrate_to(db, 7), 0);
+        assert_int_equal(sqlite3_exec(db, V7_ROWS, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        snprintf(f->uri, sizeof(f->uri), "%s", path);
+        assert_int_equal(open_fixture(f), 0);
+        migration_8_check(f, 41);
 }
 
 static void sqlite_plan_check_catches_a_missing_index(void **state)
@@ -3536,6 +3596,7 @@ static const struct CMUnitTest sqlite_tests[] = {
     T(sqlite_key_and_audit_plans),
     T(sqlite_group_claim_plans_at_scale),
     T(sqlite_migration_7_counts_existing_jobs),
+    T(sqlite_migration_8_adds_the_cron_marker),
 };
 
 static bool always(void)
@@ -3685,7 +3746,8 @@ static void pg_migrates_a_version_1_store(void **state)
         f->st = NULL;
         c = pg_raw(f);
         pg_raw_exec(
-            c, "DROP TABLE rate_log, job_groups, queue_limits, leader_lease, job_deps, flows,"
+            c, "DROP TABLE cron_counts, rate_log, job_groups, queue_limits, leader_lease, job_deps,"
+               " flows,"
                " timers, cron_runs, cron_schedules, audit, api_keys, tenants, idempotency, queues,"
                " jobs, schema_migrations");
         assert_int_equal(pg_migrate_to(c, pg_schema_newest() + 1), BATON_EINVAL);
@@ -3893,7 +3955,8 @@ static void pg_migration_7_counts_existing_jobs(void **state)
         f->st = NULL;
         c = pg_raw(f);
         pg_raw_exec(
-            c, "DROP TABLE rate_log, job_groups, queue_limits, leader_lease, job_deps, flows,"
+            c, "DROP TABLE cron_counts, rate_log, job_groups, queue_limits, leader_lease, job_deps,"
+               " flows,"
                " timers, cron_runs, cron_schedules, audit, api_keys, tenants, idempotency, queues,"
                " jobs, schema_migrations");
         assert_int_equal(pg_migrate_to(c, 6), 0);
@@ -3965,6 +4028,75 @@ static void pg_group_read_waits_for_a_locked_job(void **state)
         commit(f);
         pthread_join(th, NULL);
         PQfinish(c);
+}
+
+/* Commits the store transaction of f after 300 ms. */
+static void *pg_commit_store_later(void *arg)
+{
+        struct fixture *f = arg;
+        struct timespec ts = {0, 300 * 1000 * 1000};
+
+        nanosleep(&ts, NULL);
+        assert_int_equal(f->ops->commit(f->st), 0);
+        return NULL;
+}
+
+/* cron_count_add serializes the schedule creators of one tenant across
+ * nodes: a second node's count waits for the first node's transaction and
+ * then sees the schedule it counted; another tenant's count does not wait. */
+static void pg_cron_count_waits_for_the_tenant_row(void **state)
+{
+        struct fixture *f = *state;
+        struct store_opts o = {.uri = f->uri, .sync_full = false, .busy_timeout_ms = 1000};
+        struct store *g = NULL;
+        struct cron_rec r;
+        int64_t n = -1, t0;
+        pthread_t th;
+
+        assert_int_equal(f->ops->open(&o, &g), 0);
+        cron_fill(&r, "t1", "k1", 2);
+        begin(f);
+        assert_int_equal(f->ops->cron_put(f->st, &r), 0);
+        assert_int_equal(f->ops->cron_count_add(f->st, "t1", 1, &n), 0);
+        assert_int_equal(n, 1);
+        t0 = wall_ms();
+        assert_int_equal(f->ops->begin(g), 0);
+        assert_int_equal(f->ops->cron_count_add(g, "t2", 0, &n), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(f->ops->commit(g), 0);
+        assert_true(wall_ms() - t0 < 250);
+        assert_int_equal(pthread_create(&th, NULL, pg_commit_store_later, f), 0);
+        t0 = wall_ms();
+        assert_int_equal(f->ops->begin(g), 0);
+        assert_int_equal(f->ops->cron_count_add(g, "t1", 1, &n), 0);
+        assert_true(wall_ms() - t0 >= 250); /* waited for f's commit */
+        assert_int_equal(n, 2);             /* and counts f's schedule */
+        assert_int_equal(f->ops->commit(g), 0);
+        pthread_join(th, NULL);
+        f->ops->close(g);
+        cron_rec_free(&r);
+}
+
+/* Migration 8 adds the jobs' cron column to a version-7 store: its jobs read
+ * back with no marker, and a marker written afterwards reads back. */
+static void pg_migration_8_adds_the_cron_marker(void **state)
+{
+        struct fixture *f = *state;
+        PGconn *c;
+
+        f->ops->close(f->st);
+        f->st = NULL;
+        c = pg_raw(f);
+        pg_raw_exec(
+            c, "DROP TABLE cron_counts, rate_log, job_groups, queue_limits, leader_lease, job_deps,"
+               " flows,"
+               " timers, cron_runs, cron_schedules, audit, api_keys, tenants, idempotency, queues,"
+               " jobs, schema_migrations");
+        assert_int_equal(pg_migrate_to(c, 7), 0);
+        pg_raw_exec(c, V7_ROWS);
+        PQfinish(c);
+        assert_int_equal(open_fixture(f), 0);
+        migration_8_check(f, 41);
 }
 
 /* Whether another connection can lock the row of sql at once (NOWAIT). */
@@ -4163,6 +4295,8 @@ static const struct CMUnitTest pg_tests[] = {
     T(pg_claims_skip_locked_rows),
     T(pg_group_claim_plans_at_scale),
     T(pg_migration_7_counts_existing_jobs),
+    T(pg_migration_8_adds_the_cron_marker),
+    T(pg_cron_count_waits_for_the_tenant_row),
     T(pg_claim_reads_lock_their_rows),
     T(pg_group_read_waits_for_a_locked_job),
     T(pg_now_is_database_time),

@@ -19,6 +19,7 @@
 #include "baton/baton.h"
 #include "common/clock.h"
 #include "core/cron.h"
+#include "core/exec.h"
 #include "core/jobs.h"
 #include "store/store.h"
 
@@ -33,7 +34,8 @@ struct env {
         struct clock_fake clock;
         struct limits limits;
         struct txn tx;
-        struct tz_cache *tzc; /* handed to every transaction when set */
+        struct tz_cache *tzc;   /* handed to every transaction when set */
+        struct cron_cache *crc; /* likewise */
 };
 
 static int setup(void **state)
@@ -74,6 +76,7 @@ static struct txn *begin(struct env *e)
         e->tx.limits = &e->limits;
         e->tx.now_ms = clock_wall_ms(&e->clock.clock);
         e->tx.tzc = e->tzc;
+        e->tx.crc = e->crc;
         assert_int_equal(e->ops->begin(e->st), 0);
         return &e->tx;
 }
@@ -625,6 +628,228 @@ static void test_validation(void **state)
         assert_non_null(strstr(v.message, "10000"));
 }
 
+/* The queue of the job of key's newest run. */
+static void assert_last_queue(struct env *e, const char *key, const char *queue)
+{
+        struct cron_run_info *v = NULL;
+        int n = 0;
+
+        begin(e);
+        assert_int_equal(cron_runs_query(&e->tx, "default", key, 0, 1, &v, &n), 0);
+        commit(e);
+        assert_int_equal(n, 1);
+        assert_true(v[0].has_job);
+        assert_string_equal(v[0].job.queue, queue);
+        cron_run_infos_free(v, n);
+}
+
+/* Ticks with the store thread's definition cache fire what is stored now:
+ * an update, and a delete and a new schedule under the same key (its
+ * version starts again at 1), are seen at the next tick; a cache of one
+ * entry that two schedules share stays right. */
+static void test_tick_uses_definition_cache(void **state)
+{
+        struct env *e = *state;
+        struct cron_tick_res r;
+
+        assert_int_equal(cron_cache_new(1, &e->crc), 0);
+        put(e, "c",
+            "{\"cron\":\"* * * * *\",\"overlap\":\"allow\","
+            "\"job\":{\"queue\":\"q1\",\"type\":\"t\"}}");
+        r = tick_at(e, T0 + MIN);
+        assert_int_equal(r.fired, 1);
+        assert_last_queue(e, "c", "q1");
+        put(e, "c",
+            "{\"cron\":\"* * * * *\",\"overlap\":\"allow\","
+            "\"job\":{\"queue\":\"q2\",\"type\":\"t\"}}");
+        r = tick_at(e, T0 + 2 * MIN);
+        assert_int_equal(r.fired, 1);
+        assert_last_queue(e, "c", "q2");
+        begin(e);
+        assert_int_equal(cron_delete(&e->tx, "default", "c"), 0);
+        commit(e);
+        put(e, "c",
+            "{\"cron\":\"* * * * *\",\"overlap\":\"allow\","
+            "\"job\":{\"queue\":\"q3\",\"type\":\"t\"}}");
+        put(e, "d",
+            "{\"cron\":\"* * * * *\",\"overlap\":\"allow\","
+            "\"job\":{\"queue\":\"q4\",\"type\":\"t\"}}");
+        for (int i = 3; i <= 4; i++) {
+                r = tick_at(e, T0 + i * MIN);
+                assert_int_equal(r.fired, 2);
+                assert_last_queue(e, "c", "q3");
+                assert_last_queue(e, "d", "q4");
+        }
+        cron_cache_free(e->crc);
+        e->crc = NULL;
+}
+
+/* An op that cancels a job and then keeps (rc 0) or rolls back its work. */
+struct cancel_op {
+        struct exec_op op;
+        int64_t job_id;
+        int rc;
+};
+
+static int cancel_fn(struct txn *tx, struct exec_op *op)
+{
+        struct cancel_op *c = (struct cancel_op *)op;
+        struct job j = {0};
+        int rc = job_cancel(tx, "default", c->job_id, &j);
+
+        job_free(&j);
+        return rc ? rc : c->rc;
+}
+
+/* Cancels job_id in an op of its own that ends with rc; returns how many
+ * cron runs the committed effects count as cancelled. */
+static int64_t cancel_counted(struct env *e, int64_t job_id, int rc)
+{
+        struct cancel_op c;
+        struct txn_effects fx;
+        int64_t n;
+
+        memset(&c, 0, sizeof(c));
+        c.op.fn = cancel_fn;
+        c.job_id = job_id;
+        c.rc = rc;
+        assert_int_equal(exec_run_sync(e->st, e->ops, &e->clock.clock, &e->limits, &c.op, &fx), rc);
+        n = fx.cron_runs[CRUN_CANCELLED];
+        assert_int_equal(fx.cron_runs[CRUN_COMPLETED] + fx.cron_runs[CRUN_DEAD], 0);
+        txn_effects_free(&fx);
+        return n;
+}
+
+static int job_state_of(struct env *e, int64_t id)
+{
+        struct job j = {0};
+        int state;
+
+        begin(e);
+        assert_int_equal(job_read(&e->tx, "default", id, &j), 0);
+        commit(e);
+        state = j.state;
+        job_free(&j);
+        return state;
+}
+
+/* The job of a cron run names the run; its end counts the run once, in the
+ * effects of a transaction that commits, and a rolled-back op counts
+ * nothing. A skipped tick counts when it is recorded. */
+static void test_run_status_counts(void **state)
+{
+        struct env *e = *state;
+        struct cron_run_req req = {"default", "m", false, "k1", NULL, 10};
+        struct cron_run_info ri;
+        struct enqueue_req er;
+        struct enqueue_res res;
+        json_t *marker;
+        char run_id[24];
+
+        put(e, "m", "{\"cron\":\"0 0 1 1 *\"," JOB_MIN "}");
+        begin(e);
+        assert_int_equal(cron_run_now(&e->tx, &req, &ri), 0);
+        /* Queued is not final: nothing counted yet. */
+        for (int i = 0; i < CRUN_COUNT; i++)
+                assert_int_equal(e->tx.fx.cron_runs[i], 0);
+        commit(e);
+        assert_non_null(ri.job.cron);
+        marker = json_loads(ri.job.cron, 0, NULL);
+        assert_non_null(marker);
+        snprintf(run_id, sizeof(run_id), "%lld", (long long)ri.run.id);
+        assert_string_equal(json_string_value(json_object_get(marker, "key")), "m");
+        assert_string_equal(json_string_value(json_object_get(marker, "run")), run_id);
+        json_decref(marker);
+        /* Rolled back: the job is still queued and nothing is counted. */
+        assert_int_equal(cancel_counted(e, ri.run.job_id, BATON_EINVAL), 0);
+        assert_int_equal(job_state_of(e, ri.run.job_id), JOB_QUEUED);
+        /* Kept: counted once. */
+        assert_int_equal(cancel_counted(e, ri.run.job_id, 0), 1);
+        assert_int_equal(job_state_of(e, ri.run.job_id), JOB_CANCELLED);
+        cron_run_info_free(&ri);
+        /* A job that no cron run enqueued counts nothing when it ends. */
+        memset(&er, 0, sizeof(er));
+        er.job.tenant = strdup("default");
+        er.job.queue = strdup("q");
+        er.job.type = strdup("t");
+        er.job.max_attempts = 1;
+        er.job.lease_ms = 30000;
+        begin(e);
+        assert_int_equal(job_enqueue(&e->tx, &er, &res), 0);
+        commit(e);
+        assert_null(res.job.cron);
+        assert_int_equal(cancel_counted(e, res.job.id, 0), 0);
+        job_free(&er.job);
+        job_free(&res.job);
+        /* Overlap skip: the second tick is skipped while the first job is
+         * queued, and counted in that tick's effects. */
+        put(e, "s", "{\"cron\":\"* * * * *\"," JOB_MIN "}");
+        tick_at(e, T0 + MIN);
+        e->clock.wall_ms = T0 + 2 * MIN;
+        begin(e);
+        {
+                struct cron_tick_res tr;
+                assert_int_equal(cron_tick(&e->tx, &tr), 0);
+                assert_int_equal(tr.skipped, 1);
+        }
+        assert_int_equal(e->tx.fx.cron_runs[CRUN_SKIPPED], 1);
+        commit(e);
+}
+
+/* The cap on a tenant's schedules (limits->cron_schedules_max). */
+static void test_schedule_cap(void **state)
+{
+        struct env *e = *state;
+        struct cron_registry reg = {0};
+        struct cron_apply_res res;
+        struct cron_spec spec = {0};
+        json_t *o = json_loads("{\"cron\":\"@daily\"," JOB_MIN "}", 0, NULL);
+        const char *keys[] = {"a", "d", "e"};
+        struct verr v;
+        bool created;
+
+        e->limits.cron_schedules_max = 2;
+        put(e, "a", "{\"cron\":\"@daily\"," JOB_MIN "}");
+        put(e, "b", "{\"cron\":\"@daily\"," JOB_MIN "}");
+        assert_int_equal(cron_spec_from_json(o, &spec, &v), 0);
+        begin(e);
+        assert_int_equal(cron_put(&e->tx, "default", "c", &spec, &created, NULL), BATON_ECONFLICT);
+        assert_true(created);
+        e->ops->rollback(e->st);
+        txn_effects_free(&e->tx.fx);
+        /* Another tenant has its own count. */
+        begin(e);
+        assert_int_equal(cron_put(&e->tx, "other", "c", &spec, &created, NULL), 0);
+        commit(e);
+        /* Three entries with prune: over; a and d with prune: two. */
+        reg.v = calloc(3, sizeof(*reg.v));
+        assert_non_null(reg.v);
+        for (int i = 0; i < 3; i++) {
+                reg.v[i].key = strdup(keys[i]);
+                assert_int_equal(cron_spec_from_json(o, &reg.v[i].spec, &v), 0);
+        }
+        reg.n = 3;
+        reg.prune = true;
+        begin(e);
+        assert_int_equal(cron_apply(&e->tx, "default", &reg, &res), BATON_ECONFLICT);
+        assert_int_equal(res.total, 3);
+        e->ops->rollback(e->st);
+        txn_effects_free(&e->tx.fx);
+        cron_apply_res_free(&res);
+        reg.n = 2;
+        begin(e);
+        assert_int_equal(cron_apply(&e->tx, "default", &reg, &res), 0);
+        assert_int_equal(res.total, 2);
+        assert_int_equal(res.created_n, 1);
+        assert_int_equal(res.deleted_n, 1);
+        commit(e);
+        cron_apply_res_free(&res);
+        reg.n = 3;
+        cron_registry_free(&reg);
+        cron_spec_free(&spec);
+        json_decref(o);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -639,6 +864,9 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_resume_never_bursts, setup, teardown),
             cmocka_unit_test_setup_teardown(test_tick_uses_zone_cache, setup, teardown),
             cmocka_unit_test_setup_teardown(test_preview_key, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_run_status_counts, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_tick_uses_definition_cache, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_schedule_cap, setup, teardown),
             cmocka_unit_test(test_berlin_dst),
             cmocka_unit_test(test_validation),
         };
