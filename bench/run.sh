@@ -25,11 +25,12 @@
 # figures: batch100 batch1000 single1 single32 single64 single1_normal (server
 #          --sync normal) wrk32 wrk64 (wrk, bench/wrk_enqueue.lua; skipped
 #          without wrk) process100 process1000 latency delayed timers cron_all
-#          cron_spread restart rss
+#          cron_spread restart rss settlement (seed 000: 50,000 players settled
+#          exactly once under faults)
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-ALL_FIGS="batch100 batch1000 single1 single32 single64 single1_normal wrk32 wrk64 process100 process1000 latency delayed timers cron_all cron_spread restart rss"
+ALL_FIGS="batch100 batch1000 single1 single32 single64 single1_normal wrk32 wrk64 process100 process1000 latency delayed timers cron_all cron_spread restart rss settlement"
 TARGETS=sqlite
 BUILD=$ROOT/build-bench
 QUICK=0
@@ -76,7 +77,7 @@ if [ -n "$ONLY" ]; then
   done
 fi
 for b in batond bench_enqueue_batch bench_enqueue_single bench_process bench_latency \
-  bench_delayed bench_timer_lateness bench_cron_lateness bench_restart; do
+  bench_delayed bench_timer_lateness bench_cron_lateness bench_restart bench_settlement; do
   [ -x "$BUILD/$b" ] || { echo "run.sh: $BUILD/$b missing; build first (see the top of this file)" >&2; exit 2; }
 done
 [ -n "$QUIET_MAX_S" ] || QUIET_MAX_S=$([ $QUICK = 1 ] && echo 5 || echo 120)
@@ -337,12 +338,14 @@ fig_cmd() {
     echo "$BUILD/bench_restart --batond $BUILD/batond --sync full --run restart --jobs ${RESTART_JOBS:-$([ $q = 1 ] && echo 5000 || echo 1000000)}" ;;
   rss)
     echo "$BUILD/bench_restart --batond $BUILD/batond --sync full --run rss --rss-jobs $([ $q = 1 ] && echo 5000 || echo 100000)" ;;
+  settlement)
+    echo "$BUILD/bench_settlement --workers 4 --claim 100 --timeout-ms 900000 --players $([ $q = 1 ] && echo 2000 || echo 50000)" ;;
   esac
 }
 
 # The lines of a program's output that carry the figure, joined by " | ".
 fig_summary() {
-  grep -E '^(enqueue_batch batch=[0-9]+ (threads|request)|enqueue_single inflight=|wrk_enqueue latency|wrk_total |process claim_max=|latency rate=|latency enqueue->worker|latency sender|delayed (enqueued|start lateness)|delayed jobs=|created [0-9]+ (timers|schedules)|timers [0-9]+ over|lateness |schedules [0-9]+, ticks|restart (load|jobs_stored)|rss jobs=)' "$1" |
+  grep -E '^(enqueue_batch batch=[0-9]+ (threads|request)|enqueue_single inflight=|wrk_enqueue latency|wrk_total |process claim_max=|latency rate=|latency enqueue->worker|latency sender|delayed (enqueued|start lateness)|delayed jobs=|created [0-9]+ (timers|schedules)|timers [0-9]+ over|lateness |schedules [0-9]+, ticks|restart (load|jobs_stored)|rss jobs=|settlement (players|whistle|ok|FAILED))' "$1" |
     sed -E 's/ (p90|mean)=[0-9.]+ ms//g; s/  +/ /g' | paste -sd'|' | sed 's/|/ | /g'
 }
 

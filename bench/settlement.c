@@ -28,7 +28,9 @@
  * and p99, and the counts above.
  *
  * Assumes a running batond at --url / $BATON_URL (key in $BATON_KEY); it does
- * not start one. The client's clock times everything (monotonic).
+ * not start one. With a comma-separated list of nodes the producer talks to
+ * the first and worker i to node i + 1, round-robin. The client's clock times everything
+ * (monotonic).
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -262,7 +264,7 @@ static void *work_loop(void *arg)
 {
         struct worker *w = arg;
         struct run *r = w->run;
-        struct baton_client *c = bench_client(r->url);
+        struct baton_client *c = bench_client_at(r->url, w->index + 1);
         struct baton_claim_opts co = {.max = (int)r->claim, .wait_ms = 500};
         struct baton_settle_item items[CLAIM_MAX];
         int64_t players[CLAIM_MAX];
