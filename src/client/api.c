@@ -12,40 +12,6 @@
 
 #include "client/internal.h"
 
-/* Starts the URL base + prefix + escaped seg + suffix (seg may be NULL). */
-static int url_seg(struct baton_client *c, const char *prefix, const char *seg, const char *suffix)
-{
-        int rc = client_url(c, prefix);
-
-        if (rc == 0 && seg)
-                rc = sbuf_url_escape(&c->url, seg);
-        if (rc == 0 && suffix)
-                rc = sbuf_adds(&c->url, suffix);
-        return rc;
-}
-
-/* Appends "?name=value" or "&name=value" with value escaped. */
-static int query(struct baton_client *c, const char *name, const char *value)
-{
-        int rc = sbuf_addc(&c->url, strchr(c->url.p, '?') ? '&' : '?');
-
-        if (rc == 0)
-                rc = sbuf_adds(&c->url, name);
-        if (rc == 0)
-                rc = sbuf_addc(&c->url, '=');
-        if (rc == 0)
-                rc = sbuf_url_escape(&c->url, value);
-        return rc;
-}
-
-static int query_i64(struct baton_client *c, const char *name, int64_t v)
-{
-        char num[24];
-
-        snprintf(num, sizeof(num), "%lld", (long long)v);
-        return query(c, name, num);
-}
-
 /* Records a library-side failure in the client's last error. */
 static int local(struct baton_client *c, int rc)
 {
@@ -246,9 +212,9 @@ int baton_job_get(struct baton_client *c, const char *id, int64_t wait_ms, struc
         *out = NULL;
         if (!id)
                 return local(c, BATON_EINVAL);
-        rc = url_seg(c, "/v1/jobs/", id, NULL);
+        rc = client_url_seg(c, "/v1/jobs/", id, NULL);
         if (rc == 0 && wait_ms)
-                rc = query_i64(c, "wait_ms", wait_ms);
+                rc = client_query_i64(c, "wait_ms", wait_ms);
         if (rc)
                 return local(c, rc);
         return request(c, "GET", false, wait_ms, answer_job, out);
@@ -262,15 +228,15 @@ int baton_job_list(struct baton_client *c, const struct baton_list_opts *opts,
         *out = NULL;
         rc = client_url(c, "/v1/jobs");
         if (rc == 0 && opts && opts->queue)
-                rc = query(c, "queue", opts->queue);
+                rc = client_query(c, "queue", opts->queue);
         if (rc == 0 && opts && opts->state)
-                rc = query(c, "state", opts->state);
+                rc = client_query(c, "state", opts->state);
         if (rc == 0 && opts && opts->type)
-                rc = query(c, "type", opts->type);
+                rc = client_query(c, "type", opts->type);
         if (rc == 0 && opts && opts->limit)
-                rc = query_i64(c, "limit", opts->limit);
+                rc = client_query_i64(c, "limit", opts->limit);
         if (rc == 0 && opts && opts->after)
-                rc = query(c, "after", opts->after);
+                rc = client_query(c, "after", opts->after);
         if (rc)
                 return local(c, rc);
         return request(c, "GET", false, 0, answer_jobs, out);
@@ -284,7 +250,7 @@ int baton_job_cancel(struct baton_client *c, const char *id, struct baton_job **
                 *out = NULL;
         if (!id)
                 return local(c, BATON_EINVAL);
-        rc = url_seg(c, "/v1/jobs/", id, NULL);
+        rc = client_url_seg(c, "/v1/jobs/", id, NULL);
         if (rc)
                 return local(c, rc);
         return request(c, "DELETE", false, 0, out ? answer_job : NULL, out);
@@ -298,7 +264,7 @@ int baton_job_retry(struct baton_client *c, const char *id, struct baton_job **o
                 *out = NULL;
         if (!id)
                 return local(c, BATON_EINVAL);
-        rc = url_seg(c, "/v1/jobs/", id, "/retry");
+        rc = client_url_seg(c, "/v1/jobs/", id, "/retry");
         sbuf_reset(&c->req);
         if (rc == 0)
                 rc = sbuf_adds(&c->req, "{}");
@@ -315,7 +281,7 @@ int baton_claim(struct baton_client *c, const char *queue, const struct baton_cl
         *out = NULL;
         if (!queue || !o || !o->worker)
                 return local(c, BATON_EINVAL);
-        rc = url_seg(c, "/v1/queues/", queue, "/claim");
+        rc = client_url_seg(c, "/v1/queues/", queue, "/claim");
         sbuf_reset(&c->req);
         if (rc == 0)
                 rc = sbuf_addc(&c->req, '{');
@@ -355,7 +321,7 @@ int baton_heartbeat(struct baton_client *c, const char *id, const char *lease, i
                 memset(res, 0, sizeof(*res));
         if (!id || !lease)
                 return local(c, BATON_EINVAL);
-        rc = url_seg(c, "/v1/jobs/", id, "/heartbeat");
+        rc = client_url_seg(c, "/v1/jobs/", id, "/heartbeat");
         sbuf_reset(&c->req);
         if (rc == 0)
                 rc = sbuf_addc(&c->req, '{');
@@ -381,7 +347,7 @@ int baton_complete(struct baton_client *c, const char *id, const char *lease, co
                 *out = NULL;
         if (!id || !lease)
                 return local(c, BATON_EINVAL);
-        rc = url_seg(c, "/v1/jobs/", id, "/complete");
+        rc = client_url_seg(c, "/v1/jobs/", id, "/complete");
         sbuf_reset(&c->req);
         if (rc == 0)
                 rc = sbuf_addc(&c->req, '{');
@@ -405,7 +371,7 @@ int baton_fail(struct baton_client *c, const char *id, const char *lease, const 
                 *out = NULL;
         if (!id || !lease)
                 return local(c, BATON_EINVAL);
-        rc = url_seg(c, "/v1/jobs/", id, "/fail");
+        rc = client_url_seg(c, "/v1/jobs/", id, "/fail");
         sbuf_reset(&c->req);
         if (rc == 0)
                 rc = sbuf_addc(&c->req, '{');
@@ -532,7 +498,7 @@ int baton_queue_get(struct baton_client *c, const char *name, struct baton_queue
         *out = NULL;
         if (!name)
                 return local(c, BATON_EINVAL);
-        rc = url_seg(c, "/v1/queues/", name, NULL);
+        rc = client_url_seg(c, "/v1/queues/", name, NULL);
         if (rc)
                 return local(c, rc);
         return request(c, "GET", false, 0, answer_queue, out);
@@ -547,7 +513,7 @@ int baton_queue_pause(struct baton_client *c, const char *name, bool paused,
                 *out = NULL;
         if (!name)
                 return local(c, BATON_EINVAL);
-        rc = url_seg(c, "/v1/queues/", name, NULL);
+        rc = client_url_seg(c, "/v1/queues/", name, NULL);
         sbuf_reset(&c->req);
         if (rc == 0)
                 rc = sbuf_adds(&c->req, paused ? "{\"paused\":true}" : "{\"paused\":false}");
@@ -565,7 +531,7 @@ int baton_queue_set(struct baton_client *c, const char *name, const char *settin
                 *out = NULL;
         if (!name || !settings)
                 return local(c, BATON_EINVAL);
-        rc = url_seg(c, "/v1/queues/", name, NULL);
+        rc = client_url_seg(c, "/v1/queues/", name, NULL);
         sbuf_reset(&c->req);
         if (rc == 0)
                 rc = sbuf_adds(&c->req, settings);
@@ -619,9 +585,9 @@ int baton_queue_list(struct baton_client *c, int limit, const char *after,
         *out = NULL;
         rc = client_url(c, "/v1/queues");
         if (rc == 0 && limit)
-                rc = query_i64(c, "limit", limit);
+                rc = client_query_i64(c, "limit", limit);
         if (rc == 0 && after)
-                rc = query(c, "after", after);
+                rc = client_query(c, "after", after);
         if (rc)
                 return local(c, rc);
         return request(c, "GET", false, 0, answer_queues, out);
@@ -635,11 +601,11 @@ int baton_dead_list(struct baton_client *c, const char *queue, int limit, const 
         *out = NULL;
         if (!queue)
                 return local(c, BATON_EINVAL);
-        rc = url_seg(c, "/v1/queues/", queue, "/dead");
+        rc = client_url_seg(c, "/v1/queues/", queue, "/dead");
         if (rc == 0 && limit)
-                rc = query_i64(c, "limit", limit);
+                rc = client_query_i64(c, "limit", limit);
         if (rc == 0 && after)
-                rc = query(c, "after", after);
+                rc = client_query(c, "after", after);
         if (rc)
                 return local(c, rc);
         return request(c, "GET", false, 0, answer_jobs, out);
@@ -674,7 +640,7 @@ int baton_dead_replay(struct baton_client *c, const char *queue, const char *con
                 *replayed = 0;
         if (!queue || (!all && n && !ids))
                 return local(c, BATON_EINVAL);
-        rc = url_seg(c, "/v1/queues/", queue, "/dead/replay");
+        rc = client_url_seg(c, "/v1/queues/", queue, "/dead/replay");
         sbuf_reset(&c->req);
         if (rc == 0 && all)
                 rc = sbuf_adds(&c->req, "{\"all\":true}");
@@ -702,7 +668,7 @@ int baton_dead_purge(struct baton_client *c, const char *queue, int64_t *purged)
                 *purged = 0;
         if (!queue)
                 return local(c, BATON_EINVAL);
-        rc = url_seg(c, "/v1/queues/", queue, "/dead");
+        rc = client_url_seg(c, "/v1/queues/", queue, "/dead");
         if (rc)
                 return local(c, rc);
         return request(c, "DELETE", false, 0, answer_count, &d);
