@@ -233,10 +233,8 @@ int baton_job_list(struct baton_client *c, const struct baton_list_opts *opts,
                 rc = client_query(c, "state", opts->state);
         if (rc == 0 && opts && opts->type)
                 rc = client_query(c, "type", opts->type);
-        if (rc == 0 && opts && opts->limit)
-                rc = client_query_i64(c, "limit", opts->limit);
-        if (rc == 0 && opts && opts->after)
-                rc = client_query(c, "after", opts->after);
+        if (rc == 0 && opts)
+                rc = client_query_page(c, opts->limit, opts->after);
         if (rc)
                 return local(c, rc);
         return request(c, "GET", false, 0, answer_jobs, out);
@@ -584,10 +582,8 @@ int baton_queue_list(struct baton_client *c, int limit, const char *after,
 
         *out = NULL;
         rc = client_url(c, "/v1/queues");
-        if (rc == 0 && limit)
-                rc = client_query_i64(c, "limit", limit);
-        if (rc == 0 && after)
-                rc = client_query(c, "after", after);
+        if (rc == 0)
+                rc = client_query_page(c, limit, after);
         if (rc)
                 return local(c, rc);
         return request(c, "GET", false, 0, answer_queues, out);
@@ -602,10 +598,8 @@ int baton_dead_list(struct baton_client *c, const char *queue, int limit, const 
         if (!queue)
                 return local(c, BATON_EINVAL);
         rc = client_url_seg(c, "/v1/queues/", queue, "/dead");
-        if (rc == 0 && limit)
-                rc = client_query_i64(c, "limit", limit);
-        if (rc == 0 && after)
-                rc = client_query(c, "after", after);
+        if (rc == 0)
+                rc = client_query_page(c, limit, after);
         if (rc)
                 return local(c, rc);
         return request(c, "GET", false, 0, answer_jobs, out);

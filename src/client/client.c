@@ -343,6 +343,17 @@ int client_query_i64(struct baton_client *c, const char *name, int64_t v)
         return client_query(c, name, num);
 }
 
+int client_query_page(struct baton_client *c, int64_t limit, const char *after)
+{
+        int rc = 0;
+
+        if (limit)
+                rc = client_query_i64(c, "limit", limit);
+        if (rc == 0 && after)
+                rc = client_query(c, "after", after);
+        return rc;
+}
+
 /* Reads {"error": {code, message, field}} from an error answer into c->err;
  * an answer without that shape keeps the status alone. */
 static void read_error_body(struct baton_client *c)

@@ -81,6 +81,8 @@ int client_url_seg(struct baton_client *c, const char *prefix, const char *seg, 
  * value appends nothing. */
 int client_query(struct baton_client *c, const char *name, const char *value);
 int client_query_i64(struct baton_client *c, const char *name, int64_t v);
+/* Appends a list page's parameters: limit when not 0, after when not NULL. */
+int client_query_page(struct baton_client *c, int64_t limit, const char *after);
 
 /*
  * Performs one request: method, the URL in c->url, body (NULL for none) of

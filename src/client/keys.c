@@ -228,10 +228,8 @@ int baton_key_list(struct baton_client *c, const char *tenant, int limit, const 
         rc = client_url(c, "/v1/keys");
         if (rc == 0 && tenant)
                 rc = client_query(c, "tenant", tenant);
-        if (rc == 0 && limit)
-                rc = client_query_i64(c, "limit", limit);
-        if (rc == 0 && after)
-                rc = client_query(c, "after", after);
+        if (rc == 0)
+                rc = client_query_page(c, limit, after);
         if (rc)
                 return client_fail(c, rc, NULL);
         rc = client_call(c, "GET", NULL, 0, 0, &root);

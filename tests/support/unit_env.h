@@ -41,6 +41,9 @@ void unit_env_close(struct env *e);
 int unit_env_setup(void **state);
 int unit_env_teardown(void **state);
 
+/* A cmocka test of function f on a fresh unit_env. */
+#define UNIT_ENV_TEST(f) cmocka_unit_test_setup_teardown(f, unit_env_setup, unit_env_teardown)
+
 /* Starts a transaction at the fake clock's time; returns e->tx. */
 struct txn *unit_env_begin(struct env *e);
 /* Commits (or rolls back) the transaction and frees its effects. */

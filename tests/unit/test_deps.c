@@ -305,13 +305,11 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_ids_text),
             cmocka_unit_test(test_order),
-            cmocka_unit_test_setup_teardown(test_diamond, unit_env_setup, unit_env_teardown),
-            cmocka_unit_test_setup_teardown(test_parent_dead, unit_env_setup, unit_env_teardown),
-            cmocka_unit_test_setup_teardown(test_run_policy_waits_for_all, unit_env_setup,
-                                            unit_env_teardown),
-            cmocka_unit_test_setup_teardown(test_unknown_parent, unit_env_setup, unit_env_teardown),
-            cmocka_unit_test_setup_teardown(test_flow_rolls_back, unit_env_setup,
-                                            unit_env_teardown),
+            UNIT_ENV_TEST(test_diamond),
+            UNIT_ENV_TEST(test_parent_dead),
+            UNIT_ENV_TEST(test_run_policy_waits_for_all),
+            UNIT_ENV_TEST(test_unknown_parent),
+            UNIT_ENV_TEST(test_flow_rolls_back),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

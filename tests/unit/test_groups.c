@@ -399,19 +399,13 @@ static void max_depth_and_defaults(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test_setup_teardown(rate_window_rolls_exactly, unit_env_setup,
-                                            unit_env_teardown),
-            cmocka_unit_test_setup_teardown(concurrency_freed_on_every_exit, unit_env_setup,
-                                            unit_env_teardown),
-            cmocka_unit_test_setup_teardown(group_concurrency_and_group_rate, unit_env_setup,
-                                            unit_env_teardown),
-            cmocka_unit_test_setup_teardown(no_roll_when_concurrency_holds, unit_env_setup,
-                                            unit_env_teardown),
-            cmocka_unit_test_setup_teardown(rotation_is_fair, unit_env_setup, unit_env_teardown),
-            cmocka_unit_test_setup_teardown(stale_head_is_repaired, unit_env_setup,
-                                            unit_env_teardown),
-            cmocka_unit_test_setup_teardown(max_depth_and_defaults, unit_env_setup,
-                                            unit_env_teardown),
+            UNIT_ENV_TEST(rate_window_rolls_exactly),
+            UNIT_ENV_TEST(concurrency_freed_on_every_exit),
+            UNIT_ENV_TEST(group_concurrency_and_group_rate),
+            UNIT_ENV_TEST(no_roll_when_concurrency_holds),
+            UNIT_ENV_TEST(rotation_is_fair),
+            UNIT_ENV_TEST(stale_head_is_repaired),
+            UNIT_ENV_TEST(max_depth_and_defaults),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

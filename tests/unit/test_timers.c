@@ -413,19 +413,14 @@ static void batch_bound_sets_more(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test_setup_teardown(cas_success_and_conflict, unit_env_setup,
-                                            unit_env_teardown),
-            cmocka_unit_test_setup_teardown(move_before_fire, unit_env_setup, unit_env_teardown),
-            cmocka_unit_test_setup_teardown(cancel_before_fire, unit_env_setup, unit_env_teardown),
-            cmocka_unit_test_setup_teardown(fires_once_per_version_and_put_after_fire,
-                                            unit_env_setup, unit_env_teardown),
-            cmocka_unit_test_setup_teardown(past_fire_at_fires_at_once, unit_env_setup,
-                                            unit_env_teardown),
-            cmocka_unit_test_setup_teardown(tenant_isolation, unit_env_setup, unit_env_teardown),
-            cmocka_unit_test_setup_teardown(list_prefix_and_cursor, unit_env_setup,
-                                            unit_env_teardown),
-            cmocka_unit_test_setup_teardown(batch_bound_sets_more, unit_env_setup,
-                                            unit_env_teardown),
+            UNIT_ENV_TEST(cas_success_and_conflict),
+            UNIT_ENV_TEST(move_before_fire),
+            UNIT_ENV_TEST(cancel_before_fire),
+            UNIT_ENV_TEST(fires_once_per_version_and_put_after_fire),
+            UNIT_ENV_TEST(past_fire_at_fires_at_once),
+            UNIT_ENV_TEST(tenant_isolation),
+            UNIT_ENV_TEST(list_prefix_and_cursor),
+            UNIT_ENV_TEST(batch_bound_sets_more),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
