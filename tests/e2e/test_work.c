@@ -822,7 +822,10 @@ static void pause_resume(void **state)
         assert_int_equal(p.n, 1);
         assert_string_equal(p.id, j->id);
         print_message("claim woken %lld ms after resume\n", (long long)(p.done_ms - resumed));
-        assert_true(p.done_ms - resumed <= 100);
+        /* Woken by the resume, not by the end of its 5000 ms wait: nothing else
+         * wakes a parked claim on one node. The margin is for a loaded machine
+         * (116 ms seen with 100 ms under the full suite). */
+        assert_true(p.done_ms - resumed <= 1000);
         baton_job_free(j);
 
         /* PATCH validation. */
