@@ -102,10 +102,7 @@ out:
 int cmd_keys_list(struct cli *cli, struct cli_args *a)
 {
         char path[2048] = "/v1/keys";
-        json_t *root = NULL;
-        const char *next;
         long long limit;
-        int rc;
 
         if (cli_opt_count(cli, a, O_LIMIT, "--limit", 0, INT32_MAX, &limit))
                 return EXIT_USAGE;
@@ -113,15 +110,7 @@ int cmd_keys_list(struct cli *cli, struct cli_args *a)
             cli_add_query(path, sizeof(path), "limit", a->opt[O_LIMIT]) ||
             cli_add_query(path, sizeof(path), "after", a->opt[O_AFTER]))
                 return cli_usage_error(cli->prog, NULL, "%s", "arguments too long");
-        rc = cli_call(cli, "GET", path, NULL, true, &root);
-        if (rc == EXIT_OK_ && !cli->json) {
-                print_key_table(json_object_get(root, "keys"));
-                next = json_string_value(json_object_get(root, "next"));
-                if (next)
-                        printf("next page: --after %s\n", next);
-        }
-        json_decref(root);
-        return rc;
+        return cli_get_page(cli, path, "keys", print_key_table);
 }
 
 int cmd_keys_revoke(struct cli *cli, struct cli_args *a)
@@ -162,10 +151,7 @@ int cmd_keys_rotate(struct cli *cli, struct cli_args *a)
 int cmd_audit(struct cli *cli, struct cli_args *a)
 {
         char path[2048] = "/v1/audit";
-        json_t *root = NULL;
-        const char *next;
         long long limit;
-        int rc;
 
         if (cli_opt_count(cli, a, O_LIMIT, "--limit", 0, INT32_MAX, &limit))
                 return EXIT_USAGE;
@@ -175,18 +161,5 @@ int cmd_audit(struct cli *cli, struct cli_args *a)
             cli_add_query(path, sizeof(path), "limit", a->opt[O_LIMIT]) ||
             cli_add_query(path, sizeof(path), "after", a->opt[O_AFTER]))
                 return cli_usage_error(cli->prog, NULL, "%s", "arguments too long");
-        rc = cli_call(cli, "GET", path, NULL, true, &root);
-        if (rc == EXIT_OK_ && !cli->json) {
-                json_t *entries = json_object_get(root, "entries"), *nx;
-
-                print_audit_table(entries);
-                nx = json_object_get(root, "next");
-                next = json_string_value(nx);
-                if (next)
-                        printf("next page: --after %s\n", next);
-                else if (json_is_integer(nx))
-                        printf("next page: --after %lld\n", (long long)json_integer_value(nx));
-        }
-        json_decref(root);
-        return rc;
+        return cli_get_page(cli, path, "entries", print_audit_table);
 }

@@ -107,6 +107,11 @@ struct cli {
  */
 int cli_call(struct cli *cli, const char *method, const char *path, const char *body,
              bool print_json, json_t **root);
+/* GET path, one page of a list: without --json prints the array member
+ * through print_table and then the page's cursor (print_next). Returns
+ * cli_call's exit code. */
+int cli_get_page(struct cli *cli, const char *path, const char *member,
+                 void (*print_table)(const json_t *));
 
 /* Maps a libbaton result (and the client's last error) to an exit code. */
 int cli_exit_for(int rc, int http_status);
@@ -127,6 +132,17 @@ int cli_opt_count(struct cli *cli, struct cli_args *a, enum cli_opt o, const cha
                   long long min, long long max, long long *out);
 
 /* Human-readable output (print.c). Each prints to stdout. */
+/* The string member k of o, or "-" when it is absent or not a string. */
+const char *print_str(const json_t *o, const char *k);
+/* Prints member k of o as "k value", k padded to width: strings as they are,
+ * other values as compact JSON; absent and null members print nothing. */
+void print_field(const json_t *o, const char *k, int width);
+/* Joins the string elements of arr with commas into buf (cap bytes); "-"
+ * when there are none. */
+const char *print_join(const json_t *arr, char *buf, size_t cap);
+/* Prints a page's cursor, "next page: --after NEXT", when root has one
+ * (member "next", a string or an integer). */
+void print_next(const json_t *root);
 void print_job(const json_t *job);
 void print_job_table(const json_t *jobs);
 void print_queue(const json_t *queue);

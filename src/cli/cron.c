@@ -19,13 +19,6 @@
 
 #include "cli/cli.h"
 
-static const char *str(const json_t *o, const char *k)
-{
-        const char *v = json_string_value(json_object_get(o, k));
-
-        return v ? v : "-";
-}
-
 /* Formats the RFC 3339 UTC instant iso in zone ("2026-03-29 03:30:00 CEST");
  * returns "-" when it is absent or cannot be read. */
 static const char *in_zone(const char *iso, const char *zone, char *buf, size_t cap)
@@ -72,28 +65,11 @@ static void print_sched_table(const json_t *arr)
         {
                 const char *next = json_string_value(json_object_get(s, "next_fire_at"));
 
-                printf("%-24s %-20s %-16s %-8s %-28s %-24s %s\n", str(s, "key"), str(s, "cron"),
-                       str(s, "timezone"), sched_state(s),
-                       in_zone(next, str(s, "timezone"), local, sizeof(local)), next ? next : "-",
-                       str(s, "last_status"));
+                printf("%-24s %-20s %-16s %-8s %-28s %-24s %s\n", print_str(s, "key"),
+                       print_str(s, "cron"), print_str(s, "timezone"), sched_state(s),
+                       in_zone(next, print_str(s, "timezone"), local, sizeof(local)),
+                       next ? next : "-", print_str(s, "last_status"));
         }
-}
-
-static void field(const json_t *o, const char *k)
-{
-        json_t *v = json_object_get(o, k);
-        char *text;
-
-        if (!v || json_is_null(v))
-                return;
-        if (json_is_string(v)) {
-                printf("%-18s %s\n", k, json_string_value(v));
-                return;
-        }
-        text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
-        if (text)
-                printf("%-18s %s\n", k, text);
-        free(text);
 }
 
 static void print_sched(const json_t *s)
@@ -109,13 +85,14 @@ static void print_sched(const json_t *s)
         size_t i;
 
         for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-                field(s, keys[i]);
+                print_field(s, keys[i], 18);
         printf("%-18s %s\n", "next_fire (zone)",
-               in_zone(next, str(s, "timezone"), local, sizeof(local)));
+               in_zone(next, print_str(s, "timezone"), local, sizeof(local)));
         printf("%-18s %s\n", "next_fire (UTC)", next ? next : "-");
         if (json_is_object(last))
-                printf("%-18s %s %s at %s (%s)\n", "last_run", str(last, "id"),
-                       str(last, "trigger"), str(last, "scheduled_at"), str(last, "status"));
+                printf("%-18s %s %s at %s (%s)\n", "last_run", print_str(last, "id"),
+                       print_str(last, "trigger"), print_str(last, "scheduled_at"),
+                       print_str(last, "status"));
 }
 
 static void print_runs(const json_t *arr)
@@ -131,9 +108,10 @@ static void print_runs(const json_t *arr)
 
                 if (!why)
                         why = json_string_value(json_object_get(r, "error"));
-                printf("%-12s %-9s %-24s %-24s %-10s %-12s %s\n", str(r, "id"), str(r, "trigger"),
-                       str(r, "scheduled_at"), str(r, "fired_at"), str(r, "status"),
-                       str(r, "job_id"), why ? why : "-");
+                printf("%-12s %-9s %-24s %-24s %-10s %-12s %s\n", print_str(r, "id"),
+                       print_str(r, "trigger"), print_str(r, "scheduled_at"),
+                       print_str(r, "fired_at"), print_str(r, "status"), print_str(r, "job_id"),
+                       why ? why : "-");
         }
 }
 
@@ -144,34 +122,17 @@ static int key_path(struct cli *cli, char *path, size_t cap, const char *key, co
         return EXIT_OK_;
 }
 
-/* Prints a page's "next" cursor when there is one. */
-static void print_next(const json_t *root)
-{
-        const char *next = json_string_value(json_object_get(root, "next"));
-
-        if (next)
-                printf("next page: --after %s\n", next);
-}
-
 int cmd_cron_list(struct cli *cli, struct cli_args *a)
 {
         char path[1024] = "/v1/cron";
-        json_t *root = NULL;
         long long v = 0;
-        int rc;
 
         if (cli_opt_count(cli, a, O_LIMIT, "--limit", 1, 1000, &v))
                 return EXIT_USAGE;
         if (cli_add_query(path, sizeof(path), "limit", a->opt[O_LIMIT]) ||
             cli_add_query(path, sizeof(path), "after", a->opt[O_AFTER]))
                 return cli_usage_error(cli->prog, NULL, "%s", "arguments too long");
-        rc = cli_call(cli, "GET", path, NULL, true, &root);
-        if (rc == EXIT_OK_ && !cli->json) {
-                print_sched_table(json_object_get(root, "schedules"));
-                print_next(root);
-        }
-        json_decref(root);
-        return rc;
+        return cli_get_page(cli, path, "schedules", print_sched_table);
 }
 
 /* One call on /v1/cron/KEY[suffix]; prints the schedule, or "schedule KEY
@@ -306,8 +267,8 @@ int cmd_cron_run(struct cli *cli, struct cli_args *a)
         rc = cli_call(cli, "POST", path, a->opt[O_FORCE] ? "{\"force\":true}" : "{}", true, &root);
         if (rc == EXIT_OK_ && !cli->json) {
                 run = json_object_get(root, "run");
-                printf("run %s of %s started: job %s (%s)\n", str(run, "id"), a->pos[0],
-                       str(run, "job_id"), str(run, "status"));
+                printf("run %s of %s started: job %s (%s)\n", print_str(run, "id"), a->pos[0],
+                       print_str(run, "job_id"), print_str(run, "status"));
         }
         json_decref(root);
         return rc;
@@ -316,7 +277,6 @@ int cmd_cron_run(struct cli *cli, struct cli_args *a)
 int cmd_cron_runs(struct cli *cli, struct cli_args *a)
 {
         char path[1024];
-        json_t *root = NULL;
         long long v = 0;
         int rc;
 
@@ -328,13 +288,7 @@ int cmd_cron_runs(struct cli *cli, struct cli_args *a)
         if (cli_add_query(path, sizeof(path), "limit", a->opt[O_LIMIT]) ||
             cli_add_query(path, sizeof(path), "after", a->opt[O_AFTER]))
                 return cli_usage_error(cli->prog, NULL, "%s", "arguments too long");
-        rc = cli_call(cli, "GET", path, NULL, true, &root);
-        if (rc == EXIT_OK_ && !cli->json) {
-                print_runs(json_object_get(root, "runs"));
-                print_next(root);
-        }
-        json_decref(root);
-        return rc;
+        return cli_get_page(cli, path, "runs", print_runs);
 }
 
 /*
@@ -368,11 +322,11 @@ int cmd_cron_preview(struct cli *cli, struct cli_args *a)
         if (rc == EXIT_OK_ && !json_is_true(json_object_get(root, "valid"))) {
                 json_t *e = json_object_get(root, "error");
 
-                fprintf(stderr, "%s: invalid expression: %s (%s)\n", cli->prog, str(e, "message"),
-                        str(e, "code"));
+                fprintf(stderr, "%s: invalid expression: %s (%s)\n", cli->prog,
+                        print_str(e, "message"), print_str(e, "code"));
                 rc = EXIT_REFUSED;
         } else if (rc == EXIT_OK_ && !cli->json) {
-                printf("%s\n", str(root, "description"));
+                printf("%s\n", print_str(root, "description"));
                 if (json_is_true(json_object_get(root, "below_floor")))
                         printf(
                             "warning: fires every %lld ms, more often than the server allows "

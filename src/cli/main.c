@@ -751,15 +751,18 @@ static int cmd_job_retry(struct cli *cli, struct cli_args *a)
 /* Prints a page of jobs (member "jobs") and its cursor. */
 static int list_jobs(struct cli *cli, const char *path)
 {
+        return cli_get_page(cli, path, "jobs", print_job_table);
+}
+
+int cli_get_page(struct cli *cli, const char *path, const char *member,
+                 void (*print_table)(const json_t *))
+{
         json_t *root = NULL;
-        const char *next;
         int rc = cli_call(cli, "GET", path, NULL, true, &root);
 
         if (rc == EXIT_OK_ && !cli->json) {
-                print_job_table(json_object_get(root, "jobs"));
-                next = json_string_value(json_object_get(root, "next"));
-                if (next)
-                        printf("next page: --after %s\n", next);
+                print_table(json_object_get(root, member));
+                print_next(root);
         }
         json_decref(root);
         return rc;
@@ -794,24 +797,13 @@ static int cmd_job_list(struct cli *cli, struct cli_args *a)
 static int cmd_queue_list(struct cli *cli, struct cli_args *a)
 {
         char path[1024] = "/v1/queues";
-        json_t *root = NULL;
-        const char *next;
-        int rc;
 
         if (check_limit(cli, a))
                 return EXIT_USAGE;
         if (cli_add_query(path, sizeof(path), "limit", a->opt[O_LIMIT]) ||
             cli_add_query(path, sizeof(path), "after", a->opt[O_AFTER]))
                 return cli_usage_error(cli->prog, NULL, "%s", "arguments too long");
-        rc = cli_call(cli, "GET", path, NULL, true, &root);
-        if (rc == EXIT_OK_ && !cli->json) {
-                print_queue_table(json_object_get(root, "queues"));
-                next = json_string_value(json_object_get(root, "next"));
-                if (next)
-                        printf("next page: --after %s\n", next);
-        }
-        json_decref(root);
-        return rc;
+        return cli_get_page(cli, path, "queues", print_queue_table);
 }
 
 static int queue_call(struct cli *cli, const char *method, const char *name, const char *body,

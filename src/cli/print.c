@@ -10,7 +10,7 @@
 
 #include "cli/cli.h"
 
-static const char *s(const json_t *o, const char *k)
+const char *print_str(const json_t *o, const char *k)
 {
         const char *v = json_string_value(json_object_get(o, k));
 
@@ -22,8 +22,7 @@ static long long n(const json_t *o, const char *k)
         return (long long)json_integer_value(json_object_get(o, k));
 }
 
-/* Prints "  key: value" for a member that is set, JSON-encoding non-strings. */
-static void field(const json_t *o, const char *k)
+void print_field(const json_t *o, const char *k, int width)
 {
         json_t *v = json_object_get(o, k);
         char *text;
@@ -31,14 +30,28 @@ static void field(const json_t *o, const char *k)
         if (!v || json_is_null(v))
                 return;
         if (json_is_string(v)) {
-                printf("%-16s %s\n", k, json_string_value(v));
+                printf("%-*s %s\n", width, k, json_string_value(v));
                 return;
         }
-        text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        /* Members keep the server's order (jansson keeps insertion order). */
+        text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
         if (text)
-                printf("%-16s %s\n", k, text);
+                printf("%-*s %s\n", width, k, text);
         free(text);
 }
+
+void print_next(const json_t *root)
+{
+        const json_t *nx = json_object_get(root, "next");
+
+        if (json_is_string(nx))
+                printf("next page: --after %s\n", json_string_value(nx));
+        else if (json_is_integer(nx))
+                printf("next page: --after %lld\n", (long long)json_integer_value(nx));
+}
+
+/* The key/value blocks of jobs, queues and keys align their values here. */
+#define FIELD_WIDTH 16
 
 void print_job(const json_t *job)
 {
@@ -74,7 +87,7 @@ void print_job(const json_t *job)
                 if (strcmp(keys[i], "cancel_requested") == 0 &&
                     !json_is_true(json_object_get(job, keys[i])))
                         continue;
-                field(job, keys[i]);
+                print_field(job, keys[i], FIELD_WIDTH);
         }
 }
 
@@ -87,9 +100,10 @@ void print_job_table(const json_t *jobs)
                "ATTEMPT", "RUN_AT");
         json_array_foreach(jobs, i, j)
         {
-                printf("%-12s %-20s %-20s %-10s %-8s %3lld/%-3lld %s\n", s(j, "id"), s(j, "queue"),
-                       s(j, "type"), s(j, "state"), s(j, "priority"), n(j, "attempt"),
-                       n(j, "max_attempts"), s(j, "run_at"));
+                printf("%-12s %-20s %-20s %-10s %-8s %3lld/%-3lld %s\n", print_str(j, "id"),
+                       print_str(j, "queue"), print_str(j, "type"), print_str(j, "state"),
+                       print_str(j, "priority"), n(j, "attempt"), n(j, "max_attempts"),
+                       print_str(j, "run_at"));
         }
 }
 
@@ -102,13 +116,13 @@ void print_queue(const json_t *q)
         json_t *counts = json_object_get(q, "counts");
         size_t i;
 
-        printf("%-16s %s\n", "name", s(q, "name"));
+        printf("%-16s %s\n", "name", print_str(q, "name"));
         printf("%-16s %s\n", "paused", json_is_true(json_object_get(q, "paused")) ? "yes" : "no");
         for (i = 0; i < sizeof(count_keys) / sizeof(count_keys[0]); i++)
                 printf("%-16s %lld\n", count_keys[i], n(counts, count_keys[i]));
-        field(q, "oldest_ready_age_ms");
-        field(q, "created_at");
-        field(q, "updated_at");
+        print_field(q, "oldest_ready_age_ms", FIELD_WIDTH);
+        print_field(q, "created_at", FIELD_WIDTH);
+        print_field(q, "updated_at", FIELD_WIDTH);
         /* Settings: a limit not set is shown as "none". */
         {
                 static const char *const lims[] = {"concurrency", "rate", "max_depth",
@@ -119,10 +133,10 @@ void print_queue(const json_t *q)
                         if (json_is_null(json_object_get(q, lims[i])))
                                 printf("%-16s none\n", lims[i]);
                         else
-                                field(q, lims[i]);
+                                print_field(q, lims[i], FIELD_WIDTH);
                 }
-                field(q, "running");
-                field(q, "depth");
+                print_field(q, "running", FIELD_WIDTH);
+                print_field(q, "depth", FIELD_WIDTH);
                 if (d && json_object_size(d) > 0) {
                         char *text = json_dumps(d, JSON_COMPACT);
                         if (text)
@@ -152,7 +166,7 @@ void print_queue_table(const json_t *queues)
         {
                 json_t *counts = json_object_get(q, "counts");
 
-                printf("%-24s %-6s", s(q, "name"),
+                printf("%-24s %-6s", print_str(q, "name"),
                        json_is_true(json_object_get(q, "paused")) ? "yes" : "no");
                 for (k = 0; k < sizeof(count_keys) / sizeof(count_keys[0]); k++)
                         printf(" %9lld", n(counts, count_keys[k]));
@@ -160,8 +174,7 @@ void print_queue_table(const json_t *queues)
         }
 }
 
-/* Joins the string members of arr with commas into buf. */
-static const char *join(const json_t *arr, char *buf, size_t cap)
+const char *print_join(const json_t *arr, char *buf, size_t cap)
 {
         size_t i, len = 0;
         json_t *v;
@@ -187,22 +200,22 @@ void print_key(const json_t *key)
         json_t *rl = json_object_get(key, "rate_limit");
         char scopes[256];
 
-        printf("%-16s %s\n", "id", s(key, "id"));
-        printf("%-16s %s\n", "name", s(key, "name"));
-        printf("%-16s %s\n", "tenant", s(key, "tenant"));
-        field(key, "state");
+        printf("%-16s %s\n", "id", print_str(key, "id"));
+        printf("%-16s %s\n", "name", print_str(key, "name"));
+        printf("%-16s %s\n", "tenant", print_str(key, "tenant"));
+        print_field(key, "state", FIELD_WIDTH);
         printf("%-16s %s\n", "scopes",
-               join(json_object_get(key, "scopes"), scopes, sizeof(scopes)));
-        field(key, "created_at");
-        field(key, "expires_at");
-        field(key, "rotated_at");
-        field(key, "revoked_at");
-        field(key, "previous_valid_until");
-        field(key, "created_by");
+               print_join(json_object_get(key, "scopes"), scopes, sizeof(scopes)));
+        print_field(key, "created_at", FIELD_WIDTH);
+        print_field(key, "expires_at", FIELD_WIDTH);
+        print_field(key, "rotated_at", FIELD_WIDTH);
+        print_field(key, "revoked_at", FIELD_WIDTH);
+        print_field(key, "previous_valid_until", FIELD_WIDTH);
+        print_field(key, "created_by", FIELD_WIDTH);
         if (json_is_object(rl) && json_integer_value(json_object_get(rl, "max")))
                 printf("%-16s %lld per %lld ms\n", "rate_limit", n(rl, "max"), n(rl, "per_ms"));
         /* The secret comes last, so it is easy to copy and hard to miss. */
-        field(key, "key");
+        print_field(key, "key", FIELD_WIDTH);
 }
 
 void print_key_table(const json_t *keys)
@@ -221,9 +234,10 @@ void print_key_table(const json_t *keys)
                 /* state is the server's word; revoked_at the fallback. */
                 if (!status)
                         status = rev && !json_is_null(rev) ? "revoked" : "active";
-                printf("%-18s %-20s %-16s %-30s %-8s %s\n", s(k, "id"), s(k, "name"),
-                       s(k, "tenant"), join(json_object_get(k, "scopes"), scopes, sizeof(scopes)),
-                       status, s(k, "created_at"));
+                printf("%-18s %-20s %-16s %-30s %-8s %s\n", print_str(k, "id"),
+                       print_str(k, "name"), print_str(k, "tenant"),
+                       print_join(json_object_get(k, "scopes"), scopes, sizeof(scopes)), status,
+                       print_str(k, "created_at"));
         }
 }
 
@@ -242,8 +256,9 @@ void print_audit_table(const json_t *entries)
                 if (json_is_integer(st))
                         snprintf(status, sizeof(status), "%lld", (long long)json_integer_value(st));
                 else
-                        snprintf(status, sizeof(status), "%s", s(e, "status"));
-                printf("%-24s %-18s %-12s %-16s %-20s %-6s %s\n", s(e, "at"), s(e, "key_id"),
-                       s(e, "tenant"), s(e, "action"), s(e, "target"), status, s(e, "code"));
+                        snprintf(status, sizeof(status), "%s", print_str(e, "status"));
+                printf("%-24s %-18s %-12s %-16s %-20s %-6s %s\n", print_str(e, "at"),
+                       print_str(e, "key_id"), print_str(e, "tenant"), print_str(e, "action"),
+                       print_str(e, "target"), status, print_str(e, "code"));
         }
 }

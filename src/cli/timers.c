@@ -18,32 +18,6 @@
 
 #include "cli/cli.h"
 
-static const char *str(const json_t *o, const char *k)
-{
-        const char *v = json_string_value(json_object_get(o, k));
-
-        return v ? v : "-";
-}
-
-/* Prints member k of o as "k  value" (compact JSON for non-strings); skips
- * absent and null members. */
-static void field(const json_t *o, const char *k)
-{
-        json_t *v = json_object_get(o, k);
-        char *text;
-
-        if (!v || json_is_null(v))
-                return;
-        if (json_is_string(v)) {
-                printf("%-13s %s\n", k, json_string_value(v));
-                return;
-        }
-        text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
-        if (text)
-                printf("%-13s %s\n", k, text);
-        free(text);
-}
-
 static void print_timer(const json_t *t)
 {
         static const char *const keys[] = {
@@ -53,7 +27,7 @@ static void print_timer(const json_t *t)
         size_t i;
 
         for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-                field(t, keys[i]);
+                print_field(t, keys[i], 13);
 }
 
 static void print_timer_table(const json_t *arr)
@@ -65,10 +39,10 @@ static void print_timer_table(const json_t *arr)
                "QUEUE", "TYPE", "JOB");
         json_array_foreach(arr, i, t)
         {
-                printf("%-28s %-7lld %-9s %-24s %-16s %-16s %s\n", str(t, "key"),
+                printf("%-28s %-7lld %-9s %-24s %-16s %-16s %s\n", print_str(t, "key"),
                        (long long)json_integer_value(json_object_get(t, "version")),
-                       str(t, "state"), str(t, "fire_at"), str(t, "queue"), str(t, "type"),
-                       str(t, "job_id"));
+                       print_str(t, "state"), print_str(t, "fire_at"), print_str(t, "queue"),
+                       print_str(t, "type"), print_str(t, "job_id"));
         }
 }
 
@@ -189,10 +163,7 @@ int cmd_timer_cancel(struct cli *cli, struct cli_args *a)
 int cmd_timer_list(struct cli *cli, struct cli_args *a)
 {
         char path[1024] = "/v1/timers";
-        json_t *root = NULL;
-        const char *next;
         long long v = 0;
-        int rc;
 
         if (cli_opt_count(cli, a, O_LIMIT, "--limit", 1, 1000, &v))
                 return EXIT_USAGE;
@@ -200,37 +171,7 @@ int cmd_timer_list(struct cli *cli, struct cli_args *a)
             cli_add_query(path, sizeof(path), "limit", a->opt[O_LIMIT]) ||
             cli_add_query(path, sizeof(path), "after", a->opt[O_AFTER]))
                 return cli_usage_error(cli->prog, NULL, "%s", "arguments too long");
-        rc = cli_call(cli, "GET", path, NULL, true, &root);
-        if (rc == EXIT_OK_ && !cli->json) {
-                print_timer_table(json_object_get(root, "timers"));
-                next = json_string_value(json_object_get(root, "next"));
-                if (next)
-                        printf("next page: --after %s\n", next);
-        }
-        json_decref(root);
-        return rc;
-}
-
-/* A job's depends_on as "a,b" into buf; "-" when it has none. */
-static const char *deps_text(const json_t *job, char *buf, size_t cap)
-{
-        json_t *arr = json_object_get(job, "depends_on"), *e;
-        size_t i, len = 0;
-
-        buf[0] = '\0';
-        json_array_foreach(arr, i, e)
-        {
-                const char *id = json_string_value(e);
-                int n;
-
-                if (!id)
-                        continue;
-                n = snprintf(buf + len, cap - len, "%s%s", len ? "," : "", id);
-                if (n < 0 || (size_t)n >= cap - len)
-                        break;
-                len += (size_t)n;
-        }
-        return buf[0] ? buf : "-";
+        return cli_get_page(cli, path, "timers", print_timer_table);
 }
 
 static void print_flow(const json_t *flow)
@@ -239,15 +180,16 @@ static void print_flow(const json_t *flow)
         char deps[256];
         size_t i;
 
-        printf("flow %s: %s (%zu jobs, created %s)\n", str(flow, "id"), str(flow, "state"),
-               json_array_size(jobs), str(flow, "created_at"));
+        printf("flow %s: %s (%zu jobs, created %s)\n", print_str(flow, "id"),
+               print_str(flow, "state"), json_array_size(jobs), print_str(flow, "created_at"));
         printf("%-16s %-10s %-10s %-16s %-16s %s\n", "REF", "ID", "STATE", "QUEUE", "TYPE",
                "DEPENDS_ON");
         json_array_foreach(jobs, i, j)
         {
-                printf("%-16s %-10s %-10s %-16s %-16s %s\n", str(j, "ref"), str(j, "id"),
-                       str(j, "state"), str(j, "queue"), str(j, "type"),
-                       deps_text(j, deps, sizeof(deps)));
+                printf("%-16s %-10s %-10s %-16s %-16s %s\n", print_str(j, "ref"),
+                       print_str(j, "id"), print_str(j, "state"), print_str(j, "queue"),
+                       print_str(j, "type"),
+                       print_join(json_object_get(j, "depends_on"), deps, sizeof(deps)));
         }
 }
 

@@ -3,46 +3,14 @@
  * body in the client's reusable buffers, performs the call and turns the answer
  * into the caller's objects. Bodies are written directly as text (JSON inputs
  * given by the caller are inserted verbatim) so that the enqueue and settle hot
- * paths cost one pass over the request and one parse of the answer.
+ * paths cost one pass over the request and one parse of the answer. Every
+ * endpoint sends through request(), which owns the answer's JSON and hands it
+ * to one answer_* parser that fills the caller's objects.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "client/internal.h"
-
-/* Starts the URL base + prefix + escaped seg + suffix (seg may be NULL). */
-static int url_seg(struct baton_client *c, const char *prefix, const char *seg, const char *suffix)
-{
-        int rc = client_url(c, prefix);
-
-        if (rc == 0 && seg)
-                rc = sbuf_url_escape(&c->url, seg);
-        if (rc == 0 && suffix)
-                rc = sbuf_adds(&c->url, suffix);
-        return rc;
-}
-
-/* Appends "?name=value" or "&name=value" with value escaped. */
-static int query(struct baton_client *c, const char *name, const char *value)
-{
-        int rc = sbuf_addc(&c->url, strchr(c->url.p, '?') ? '&' : '?');
-
-        if (rc == 0)
-                rc = sbuf_adds(&c->url, name);
-        if (rc == 0)
-                rc = sbuf_addc(&c->url, '=');
-        if (rc == 0)
-                rc = sbuf_url_escape(&c->url, value);
-        return rc;
-}
-
-static int query_i64(struct baton_client *c, const char *name, int64_t v)
-{
-        char num[24];
-
-        snprintf(num, sizeof(num), "%lld", (long long)v);
-        return query(c, name, num);
-}
 
 /* Records a library-side failure in the client's last error. */
 static int local(struct baton_client *c, int rc)
@@ -50,16 +18,49 @@ static int local(struct baton_client *c, int rc)
         return client_fail(c, rc, NULL);
 }
 
-/* Takes member key of root as a job for the caller. */
-static int take_job(struct baton_client *c, json_t *root, const char *key, struct baton_job **out)
+/*
+ * Reads what a caller wants from a 2xx answer: root is the answer's JSON
+ * object, owned by request() (which releases it after the call; a parser
+ * that keeps part of it takes its own reference, as job_from_json does), and
+ * dst is the public function's out-parameter, whose allocations belong to
+ * that function's caller. Returns 0 or a code recorded with client_fail.
+ */
+typedef int (*answer_fn)(struct baton_client *c, json_t *root, void *dst);
+
+/*
+ * The one call every endpoint makes: method on the URL in c->url, with the
+ * body in c->req when with_body (none otherwise); wait_ms extends the
+ * transport timeout for long polls. On a 2xx answer and when parse is given,
+ * parse reads the answer into dst; without parse the answer is not parsed.
+ * The answer's JSON is owned and released here; what parse allocates into
+ * dst is owned by the caller. Returns 0 or the code recorded in c->err.
+ */
+static int request(struct baton_client *c, const char *method, bool with_body, int64_t wait_ms,
+                   answer_fn parse, void *dst)
 {
-        struct baton_job *j;
+        json_t *root = NULL;
+        int rc;
+
+        rc = client_call(c, method, with_body ? c->req.p : NULL, with_body ? c->req.len : 0,
+                         wait_ms, parse ? &root : NULL);
+        if (rc == 0 && parse)
+                rc = parse(c, root, dst);
+        json_decref(root);
+        return rc;
+}
+
+/* dst: struct baton_job **, receives the job of member "job" (the caller
+ * frees it with baton_job_free; it keeps its own reference to the job object
+ * of the answer). */
+static int answer_job(struct baton_client *c, json_t *root, void *dst)
+{
+        struct baton_job **out = dst, *j;
         int rc;
 
         j = malloc(sizeof(*j));
         if (!j)
                 return local(c, BATON_ENOMEM);
-        rc = job_from_json(json_object_get(root, key), j);
+        rc = job_from_json(json_object_get(root, "job"), j);
         if (rc) {
                 free(j);
                 return client_fail(c, rc, rc == BATON_EPROTO ? "answer holds no job" : NULL);
@@ -72,29 +73,13 @@ static int take_job(struct baton_client *c, json_t *root, const char *key, struc
         return 0;
 }
 
-static int take_jobs(struct baton_client *c, json_t *root, struct baton_jobs **out)
+/* dst: struct baton_jobs **, receives the list and its cursor (the caller
+ * frees it with baton_jobs_free). */
+static int answer_jobs(struct baton_client *c, json_t *root, void *dst)
 {
-        int rc = jobs_from_json(json_object_get(root, "jobs"), json_object_get(root, "next"), out);
+        int rc = jobs_from_json(json_object_get(root, "jobs"), json_object_get(root, "next"), dst);
 
         return rc ? client_fail(c, rc, rc == BATON_EPROTO ? "answer holds no job list" : NULL) : 0;
-}
-
-/* Sends the body in c->req and, when out is wanted, reads a job from member
- * "job" of the answer. */
-static int call_job(struct baton_client *c, const char *method, bool with_body, int64_t wait_ms,
-                    struct baton_job **out)
-{
-        json_t *root = NULL;
-        int rc;
-
-        if (out)
-                *out = NULL;
-        rc = client_call(c, method, with_body ? c->req.p : NULL, with_body ? c->req.len : 0,
-                         wait_ms, out ? &root : NULL);
-        if (rc == 0 && out)
-                rc = take_job(c, root, "job", out);
-        json_decref(root);
-        return rc;
 }
 
 /* Writes one enqueue object (without the braces' surroundings) into c->req. */
@@ -193,13 +178,12 @@ int baton_enqueue(struct baton_client *c, const struct baton_enqueue_opts *o,
                 rc = client_url(c, "/v1/jobs");
         if (rc)
                 return local(c, rc);
-        return call_job(c, "POST", true, 0, out);
+        return request(c, "POST", true, 0, out ? answer_job : NULL, out);
 }
 
 int baton_enqueue_batch(struct baton_client *c, const struct baton_enqueue_opts *o, size_t n,
                         struct baton_jobs **out)
 {
-        json_t *root = NULL;
         size_t i;
         int rc;
 
@@ -218,11 +202,7 @@ int baton_enqueue_batch(struct baton_client *c, const struct baton_enqueue_opts 
                 rc = client_url(c, "/v1/jobs");
         if (rc)
                 return local(c, rc);
-        rc = client_call(c, "POST", c->req.p, c->req.len, 0, out ? &root : NULL);
-        if (rc == 0 && out)
-                rc = take_jobs(c, root, out);
-        json_decref(root);
-        return rc;
+        return request(c, "POST", true, 0, out ? answer_jobs : NULL, out);
 }
 
 int baton_job_get(struct baton_client *c, const char *id, int64_t wait_ms, struct baton_job **out)
@@ -232,39 +212,32 @@ int baton_job_get(struct baton_client *c, const char *id, int64_t wait_ms, struc
         *out = NULL;
         if (!id)
                 return local(c, BATON_EINVAL);
-        rc = url_seg(c, "/v1/jobs/", id, NULL);
+        rc = client_url_seg(c, "/v1/jobs/", id, NULL);
         if (rc == 0 && wait_ms)
-                rc = query_i64(c, "wait_ms", wait_ms);
+                rc = client_query_i64(c, "wait_ms", wait_ms);
         if (rc)
                 return local(c, rc);
-        return call_job(c, "GET", false, wait_ms, out);
+        return request(c, "GET", false, wait_ms, answer_job, out);
 }
 
 int baton_job_list(struct baton_client *c, const struct baton_list_opts *opts,
                    struct baton_jobs **out)
 {
-        json_t *root = NULL;
         int rc;
 
         *out = NULL;
         rc = client_url(c, "/v1/jobs");
         if (rc == 0 && opts && opts->queue)
-                rc = query(c, "queue", opts->queue);
+                rc = client_query(c, "queue", opts->queue);
         if (rc == 0 && opts && opts->state)
-                rc = query(c, "state", opts->state);
+                rc = client_query(c, "state", opts->state);
         if (rc == 0 && opts && opts->type)
-                rc = query(c, "type", opts->type);
-        if (rc == 0 && opts && opts->limit)
-                rc = query_i64(c, "limit", opts->limit);
-        if (rc == 0 && opts && opts->after)
-                rc = query(c, "after", opts->after);
+                rc = client_query(c, "type", opts->type);
+        if (rc == 0 && opts)
+                rc = client_query_page(c, opts->limit, opts->after);
         if (rc)
                 return local(c, rc);
-        rc = client_call(c, "GET", NULL, 0, 0, &root);
-        if (rc == 0)
-                rc = take_jobs(c, root, out);
-        json_decref(root);
-        return rc;
+        return request(c, "GET", false, 0, answer_jobs, out);
 }
 
 int baton_job_cancel(struct baton_client *c, const char *id, struct baton_job **out)
@@ -275,10 +248,10 @@ int baton_job_cancel(struct baton_client *c, const char *id, struct baton_job **
                 *out = NULL;
         if (!id)
                 return local(c, BATON_EINVAL);
-        rc = url_seg(c, "/v1/jobs/", id, NULL);
+        rc = client_url_seg(c, "/v1/jobs/", id, NULL);
         if (rc)
                 return local(c, rc);
-        return call_job(c, "DELETE", false, 0, out);
+        return request(c, "DELETE", false, 0, out ? answer_job : NULL, out);
 }
 
 int baton_job_retry(struct baton_client *c, const char *id, struct baton_job **out)
@@ -289,25 +262,24 @@ int baton_job_retry(struct baton_client *c, const char *id, struct baton_job **o
                 *out = NULL;
         if (!id)
                 return local(c, BATON_EINVAL);
-        rc = url_seg(c, "/v1/jobs/", id, "/retry");
+        rc = client_url_seg(c, "/v1/jobs/", id, "/retry");
         sbuf_reset(&c->req);
         if (rc == 0)
                 rc = sbuf_adds(&c->req, "{}");
         if (rc)
                 return local(c, rc);
-        return call_job(c, "POST", true, 0, out);
+        return request(c, "POST", true, 0, out ? answer_job : NULL, out);
 }
 
 int baton_claim(struct baton_client *c, const char *queue, const struct baton_claim_opts *o,
                 struct baton_jobs **out)
 {
-        json_t *root = NULL;
         int rc;
 
         *out = NULL;
         if (!queue || !o || !o->worker)
                 return local(c, BATON_EINVAL);
-        rc = url_seg(c, "/v1/queues/", queue, "/claim");
+        rc = client_url_seg(c, "/v1/queues/", queue, "/claim");
         sbuf_reset(&c->req);
         if (rc == 0)
                 rc = sbuf_addc(&c->req, '{');
@@ -323,24 +295,31 @@ int baton_claim(struct baton_client *c, const char *queue, const struct baton_cl
                 rc = sbuf_addc(&c->req, '}');
         if (rc)
                 return local(c, rc);
-        rc = client_call(c, "POST", c->req.p, c->req.len, o->wait_ms, &root);
-        if (rc == 0)
-                rc = take_jobs(c, root, out);
-        json_decref(root);
+        return request(c, "POST", true, o->wait_ms, answer_jobs, out);
+}
+
+/* dst: struct baton_heartbeat_res *, filled in place. */
+static int answer_heartbeat(struct baton_client *c, json_t *root, void *dst)
+{
+        struct baton_heartbeat_res *res = dst;
+        int rc = 0;
+
+        if (client_parse_time_ms(jstr(root, "lease_until"), &res->lease_until_ms))
+                rc = client_fail(c, BATON_EPROTO, "heartbeat answer without lease_until");
+        res->cancel_requested = jbool(root, "cancel_requested");
         return rc;
 }
 
 int baton_heartbeat(struct baton_client *c, const char *id, const char *lease, int64_t extend_ms,
                     const char *progress, struct baton_heartbeat_res *res)
 {
-        json_t *root = NULL;
         int rc;
 
         if (res)
                 memset(res, 0, sizeof(*res));
         if (!id || !lease)
                 return local(c, BATON_EINVAL);
-        rc = url_seg(c, "/v1/jobs/", id, "/heartbeat");
+        rc = client_url_seg(c, "/v1/jobs/", id, "/heartbeat");
         sbuf_reset(&c->req);
         if (rc == 0)
                 rc = sbuf_addc(&c->req, '{');
@@ -354,14 +333,7 @@ int baton_heartbeat(struct baton_client *c, const char *id, const char *lease, i
                 rc = sbuf_addc(&c->req, '}');
         if (rc)
                 return local(c, rc);
-        rc = client_call(c, "POST", c->req.p, c->req.len, 0, res ? &root : NULL);
-        if (rc == 0 && res) {
-                if (client_parse_time_ms(jstr(root, "lease_until"), &res->lease_until_ms))
-                        rc = client_fail(c, BATON_EPROTO, "heartbeat answer without lease_until");
-                res->cancel_requested = jbool(root, "cancel_requested");
-        }
-        json_decref(root);
-        return rc;
+        return request(c, "POST", true, 0, res ? answer_heartbeat : NULL, res);
 }
 
 int baton_complete(struct baton_client *c, const char *id, const char *lease, const char *result,
@@ -373,7 +345,7 @@ int baton_complete(struct baton_client *c, const char *id, const char *lease, co
                 *out = NULL;
         if (!id || !lease)
                 return local(c, BATON_EINVAL);
-        rc = url_seg(c, "/v1/jobs/", id, "/complete");
+        rc = client_url_seg(c, "/v1/jobs/", id, "/complete");
         sbuf_reset(&c->req);
         if (rc == 0)
                 rc = sbuf_addc(&c->req, '{');
@@ -385,7 +357,7 @@ int baton_complete(struct baton_client *c, const char *id, const char *lease, co
                 rc = sbuf_addc(&c->req, '}');
         if (rc)
                 return local(c, rc);
-        return call_job(c, "POST", true, 0, out);
+        return request(c, "POST", true, 0, out ? answer_job : NULL, out);
 }
 
 int baton_fail(struct baton_client *c, const char *id, const char *lease, const char *error,
@@ -397,7 +369,7 @@ int baton_fail(struct baton_client *c, const char *id, const char *lease, const 
                 *out = NULL;
         if (!id || !lease)
                 return local(c, BATON_EINVAL);
-        rc = url_seg(c, "/v1/jobs/", id, "/fail");
+        rc = client_url_seg(c, "/v1/jobs/", id, "/fail");
         sbuf_reset(&c->req);
         if (rc == 0)
                 rc = sbuf_addc(&c->req, '{');
@@ -413,12 +385,51 @@ int baton_fail(struct baton_client *c, const char *id, const char *lease, const 
                 rc = sbuf_addc(&c->req, '}');
         if (rc)
                 return local(c, rc);
-        return call_job(c, "POST", true, 0, out);
+        return request(c, "POST", true, 0, out ? answer_job : NULL, out);
+}
+
+/* What answer_settle fills: the caller's items, one answer each, in place. */
+struct settle_dst {
+        struct baton_settle_item *items;
+        size_t n;
+};
+
+static int answer_settle(struct baton_client *c, json_t *root, void *dst)
+{
+        struct settle_dst *d = dst;
+        json_t *arr = json_object_get(root, "items");
+        size_t i;
+
+        if (!json_is_array(arr) || json_array_size(arr) != d->n)
+                return client_fail(c, BATON_EPROTO, "settle answer does not match the items");
+        for (i = 0; i < d->n; i++) {
+                struct baton_settle_item *it = &d->items[i];
+                json_t *a = json_array_get(arr, i), *e = json_object_get(a, "error");
+                const char *code = jstr(e, "code");
+
+                it->code[0] = '\0';
+                if (jbool(a, "ok")) {
+                        it->rc = 0;
+                        continue;
+                }
+                if (code) {
+                        size_t len = strlen(code);
+
+                        if (len >= sizeof(it->code))
+                                len = sizeof(it->code) - 1;
+                        memcpy(it->code, code, len);
+                        it->code[len] = '\0';
+                }
+                /* Items are refused for the reasons complete and fail give, most of
+                 * them conflicts; an unknown code without a status is one too. */
+                it->rc = baton_err_from_api(409, code);
+        }
+        return 0;
 }
 
 int baton_settle(struct baton_client *c, struct baton_settle_item *items, size_t n)
 {
-        json_t *root = NULL, *arr;
+        struct settle_dst d = {items, n};
         size_t i;
         int rc;
 
@@ -456,68 +467,26 @@ int baton_settle(struct baton_client *c, struct baton_settle_item *items, size_t
                 rc = client_url(c, "/v1/settle");
         if (rc)
                 return local(c, rc);
-        rc = client_call(c, "POST", c->req.p, c->req.len, 0, &root);
-        if (rc)
-                goto out;
-        arr = json_object_get(root, "items");
-        if (!json_is_array(arr) || json_array_size(arr) != n) {
-                rc = client_fail(c, BATON_EPROTO, "settle answer does not match the items");
-                goto out;
-        }
-        for (i = 0; i < n; i++) {
-                json_t *a = json_array_get(arr, i), *e = json_object_get(a, "error");
-                const char *code = jstr(e, "code");
-
-                items[i].code[0] = '\0';
-                if (jbool(a, "ok")) {
-                        items[i].rc = 0;
-                        continue;
-                }
-                if (code) {
-                        size_t len = strlen(code);
-
-                        if (len >= sizeof(items[i].code))
-                                len = sizeof(items[i].code) - 1;
-                        memcpy(items[i].code, code, len);
-                        items[i].code[len] = '\0';
-                }
-                /* Items are refused for the reasons complete and fail give, most of
-                 * them conflicts; an unknown code without a status is one too. */
-                items[i].rc = baton_err_from_api(409, code);
-        }
-out:
-        json_decref(root);
-        return rc;
+        return request(c, "POST", true, 0, answer_settle, &d);
 }
 
-static int call_queue(struct baton_client *c, const char *method, bool with_body,
-                      struct baton_queue **out)
+/* dst: struct baton_queue **, receives the queue of member "queue" (caller
+ * frees it with baton_queue_free). */
+static int answer_queue(struct baton_client *c, json_t *root, void *dst)
 {
-        json_t *root = NULL;
-        struct baton_queue *q = NULL;
+        struct baton_queue **out = dst, *q;
         int rc;
 
-        if (out)
-                *out = NULL;
-        rc = client_call(c, method, with_body ? c->req.p : NULL, with_body ? c->req.len : 0, 0,
-                         out ? &root : NULL);
-        if (rc || !out)
-                goto out;
         q = malloc(sizeof(*q));
-        if (!q) {
-                rc = local(c, BATON_ENOMEM);
-                goto out;
-        }
+        if (!q)
+                return local(c, BATON_ENOMEM);
         rc = queue_from_json(json_object_get(root, "queue"), q);
         if (rc) {
                 free(q);
-                rc = client_fail(c, rc, rc == BATON_EPROTO ? "answer holds no queue" : NULL);
-                goto out;
+                return client_fail(c, rc, rc == BATON_EPROTO ? "answer holds no queue" : NULL);
         }
         *out = q;
-out:
-        json_decref(root);
-        return rc;
+        return 0;
 }
 
 int baton_queue_get(struct baton_client *c, const char *name, struct baton_queue **out)
@@ -527,10 +496,10 @@ int baton_queue_get(struct baton_client *c, const char *name, struct baton_queue
         *out = NULL;
         if (!name)
                 return local(c, BATON_EINVAL);
-        rc = url_seg(c, "/v1/queues/", name, NULL);
+        rc = client_url_seg(c, "/v1/queues/", name, NULL);
         if (rc)
                 return local(c, rc);
-        return call_queue(c, "GET", false, out);
+        return request(c, "GET", false, 0, answer_queue, out);
 }
 
 int baton_queue_pause(struct baton_client *c, const char *name, bool paused,
@@ -542,13 +511,13 @@ int baton_queue_pause(struct baton_client *c, const char *name, bool paused,
                 *out = NULL;
         if (!name)
                 return local(c, BATON_EINVAL);
-        rc = url_seg(c, "/v1/queues/", name, NULL);
+        rc = client_url_seg(c, "/v1/queues/", name, NULL);
         sbuf_reset(&c->req);
         if (rc == 0)
                 rc = sbuf_adds(&c->req, paused ? "{\"paused\":true}" : "{\"paused\":false}");
         if (rc)
                 return local(c, rc);
-        return call_queue(c, "PATCH", true, out);
+        return request(c, "PATCH", true, 0, out ? answer_queue : NULL, out);
 }
 
 int baton_queue_set(struct baton_client *c, const char *name, const char *settings,
@@ -560,41 +529,26 @@ int baton_queue_set(struct baton_client *c, const char *name, const char *settin
                 *out = NULL;
         if (!name || !settings)
                 return local(c, BATON_EINVAL);
-        rc = url_seg(c, "/v1/queues/", name, NULL);
+        rc = client_url_seg(c, "/v1/queues/", name, NULL);
         sbuf_reset(&c->req);
         if (rc == 0)
                 rc = sbuf_adds(&c->req, settings);
         if (rc)
                 return local(c, rc);
-        return call_queue(c, "PATCH", true, out);
+        return request(c, "PATCH", true, 0, out ? answer_queue : NULL, out);
 }
 
-int baton_queue_list(struct baton_client *c, int limit, const char *after,
-                     struct baton_queues **out)
+/* dst: struct baton_queues **, receives the page of queues and its cursor
+ * (caller frees it with baton_queues_free). */
+static int answer_queues(struct baton_client *c, json_t *root, void *dst)
 {
-        json_t *root = NULL, *arr, *next;
-        struct baton_queues *l = NULL;
+        json_t *arr = json_object_get(root, "queues"), *next = json_object_get(root, "next");
+        struct baton_queues **out = dst, *l = NULL;
         size_t i, n;
         int rc;
 
-        *out = NULL;
-        rc = client_url(c, "/v1/queues");
-        if (rc == 0 && limit)
-                rc = query_i64(c, "limit", limit);
-        if (rc == 0 && after)
-                rc = query(c, "after", after);
-        if (rc)
-                return local(c, rc);
-        rc = client_call(c, "GET", NULL, 0, 0, &root);
-        if (rc)
-                goto out;
-        arr = json_object_get(root, "queues");
-        next = json_object_get(root, "next");
-        if (!json_is_array(arr)) {
-                rc = client_fail(c, BATON_EPROTO, "answer holds no queue list");
-                goto out;
-        }
-        rc = BATON_ENOMEM;
+        if (!json_is_array(arr))
+                return client_fail(c, BATON_EPROTO, "answer holds no queue list");
         l = calloc(1, sizeof(*l));
         n = json_array_size(arr);
         if (!l || (n && !(l->v = calloc(n, sizeof(*l->v))))) {
@@ -618,55 +572,61 @@ int baton_queue_list(struct baton_client *c, int limit, const char *after,
         rc = 0;
 out:
         baton_queues_free(l);
-        json_decref(root);
         return rc;
+}
+
+int baton_queue_list(struct baton_client *c, int limit, const char *after,
+                     struct baton_queues **out)
+{
+        int rc;
+
+        *out = NULL;
+        rc = client_url(c, "/v1/queues");
+        if (rc == 0)
+                rc = client_query_page(c, limit, after);
+        if (rc)
+                return local(c, rc);
+        return request(c, "GET", false, 0, answer_queues, out);
 }
 
 int baton_dead_list(struct baton_client *c, const char *queue, int limit, const char *after,
                     struct baton_jobs **out)
 {
-        json_t *root = NULL;
         int rc;
 
         *out = NULL;
         if (!queue)
                 return local(c, BATON_EINVAL);
-        rc = url_seg(c, "/v1/queues/", queue, "/dead");
-        if (rc == 0 && limit)
-                rc = query_i64(c, "limit", limit);
-        if (rc == 0 && after)
-                rc = query(c, "after", after);
+        rc = client_url_seg(c, "/v1/queues/", queue, "/dead");
+        if (rc == 0)
+                rc = client_query_page(c, limit, after);
         if (rc)
                 return local(c, rc);
-        rc = client_call(c, "GET", NULL, 0, 0, &root);
-        if (rc == 0)
-                rc = take_jobs(c, root, out);
-        json_decref(root);
-        return rc;
+        return request(c, "GET", false, 0, answer_jobs, out);
 }
 
-/* Reads the integer member key of an answer into *out (may be NULL). */
-static int call_count(struct baton_client *c, const char *method, bool with_body, const char *key,
-                      int64_t *out)
-{
-        json_t *root = NULL;
-        int rc;
+/* What answer_count reads: the integer member key, into *out (may be NULL;
+ * the member must be there all the same). */
+struct count_dst {
+        const char *key;
+        int64_t *out;
+};
 
-        rc = client_call(c, method, with_body ? c->req.p : NULL, with_body ? c->req.len : 0, 0,
-                         &root);
-        if (rc == 0) {
-                if (!json_is_integer(json_object_get(root, key)))
-                        rc = client_fail(c, BATON_EPROTO, "answer holds no count");
-                else if (out)
-                        *out = jint(root, key, 0);
-        }
-        json_decref(root);
-        return rc;
+static int answer_count(struct baton_client *c, json_t *root, void *dst)
+{
+        const struct count_dst *d = dst;
+
+        if (!json_is_integer(json_object_get(root, d->key)))
+                return client_fail(c, BATON_EPROTO, "answer holds no count");
+        if (d->out)
+                *d->out = jint(root, d->key, 0);
+        return 0;
 }
 
 int baton_dead_replay(struct baton_client *c, const char *queue, const char *const *ids, size_t n,
                       bool all, int64_t *replayed)
 {
+        struct count_dst d = {"replayed", replayed};
         size_t i;
         int rc;
 
@@ -674,7 +634,7 @@ int baton_dead_replay(struct baton_client *c, const char *queue, const char *con
                 *replayed = 0;
         if (!queue || (!all && n && !ids))
                 return local(c, BATON_EINVAL);
-        rc = url_seg(c, "/v1/queues/", queue, "/dead/replay");
+        rc = client_url_seg(c, "/v1/queues/", queue, "/dead/replay");
         sbuf_reset(&c->req);
         if (rc == 0 && all)
                 rc = sbuf_adds(&c->req, "{\"all\":true}");
@@ -690,39 +650,42 @@ int baton_dead_replay(struct baton_client *c, const char *queue, const char *con
         }
         if (rc)
                 return local(c, rc);
-        return call_count(c, "POST", true, "replayed", replayed);
+        return request(c, "POST", true, 0, answer_count, &d);
 }
 
 int baton_dead_purge(struct baton_client *c, const char *queue, int64_t *purged)
 {
+        struct count_dst d = {"purged", purged};
         int rc;
 
         if (purged)
                 *purged = 0;
         if (!queue)
                 return local(c, BATON_EINVAL);
-        rc = url_seg(c, "/v1/queues/", queue, "/dead");
+        rc = client_url_seg(c, "/v1/queues/", queue, "/dead");
         if (rc)
                 return local(c, rc);
-        return call_count(c, "DELETE", false, "purged", purged);
+        return request(c, "DELETE", false, 0, answer_count, &d);
+}
+
+/* dst: unused; the answer must say {"status":"ok"}. */
+static int answer_health(struct baton_client *c, json_t *root, void *dst)
+{
+        const char *st = jstr(root, "status");
+
+        (void)dst;
+        if (!st || strcmp(st, "ok") != 0)
+                return client_fail(c, BATON_EPROTO, "healthz did not say ok");
+        return 0;
 }
 
 int baton_health(struct baton_client *c)
 {
-        json_t *root = NULL;
         int rc = client_url(c, "/healthz");
 
         if (rc)
                 return local(c, rc);
-        rc = client_call(c, "GET", NULL, 0, 0, &root);
-        if (rc == 0) {
-                const char *st = jstr(root, "status");
-
-                if (!st || strcmp(st, "ok") != 0)
-                        rc = client_fail(c, BATON_EPROTO, "healthz did not say ok");
-        }
-        json_decref(root);
-        return rc;
+        return request(c, "GET", false, 0, answer_health, NULL);
 }
 
 int baton_ready(struct baton_client *c)
@@ -731,5 +694,5 @@ int baton_ready(struct baton_client *c)
 
         if (rc)
                 return local(c, rc);
-        return client_call(c, "GET", NULL, 0, 0, NULL);
+        return request(c, "GET", false, 0, NULL, NULL);
 }

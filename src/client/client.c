@@ -308,6 +308,52 @@ int client_url(struct baton_client *c, const char *path)
         return rc;
 }
 
+int client_url_seg(struct baton_client *c, const char *prefix, const char *seg, const char *suffix)
+{
+        int rc = client_url(c, prefix);
+
+        if (rc == 0 && seg)
+                rc = sbuf_url_escape(&c->url, seg);
+        if (rc == 0 && suffix)
+                rc = sbuf_adds(&c->url, suffix);
+        return rc;
+}
+
+int client_query(struct baton_client *c, const char *name, const char *value)
+{
+        int rc;
+
+        if (!value)
+                return 0;
+        rc = sbuf_addc(&c->url, strchr(c->url.p, '?') ? '&' : '?');
+        if (rc == 0)
+                rc = sbuf_adds(&c->url, name);
+        if (rc == 0)
+                rc = sbuf_addc(&c->url, '=');
+        if (rc == 0)
+                rc = sbuf_url_escape(&c->url, value);
+        return rc;
+}
+
+int client_query_i64(struct baton_client *c, const char *name, int64_t v)
+{
+        char num[24];
+
+        snprintf(num, sizeof(num), "%lld", (long long)v);
+        return client_query(c, name, num);
+}
+
+int client_query_page(struct baton_client *c, int64_t limit, const char *after)
+{
+        int rc = 0;
+
+        if (limit)
+                rc = client_query_i64(c, "limit", limit);
+        if (rc == 0 && after)
+                rc = client_query(c, "after", after);
+        return rc;
+}
+
 /* Reads {"error": {code, message, field}} from an error answer into c->err;
  * an answer without that shape keeps the status alone. */
 static void read_error_body(struct baton_client *c)
@@ -395,6 +441,21 @@ int client_call(struct baton_client *c, const char *method, const char *body, si
                 }
         }
 out:
+        return rc;
+}
+
+int client_call_text(struct baton_client *c, const char *method, const char *body, char **answer)
+{
+        json_t *root = NULL;
+        int rc;
+
+        rc = client_call(c, method, body, body ? strlen(body) : 0, 0, answer ? &root : NULL);
+        if (rc == 0 && answer) {
+                *answer = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                if (!*answer)
+                        rc = client_fail(c, BATON_ENOMEM, NULL);
+        }
+        json_decref(root);
         return rc;
 }
 

@@ -74,6 +74,15 @@ struct baton_client {
 /* Starts c->url as base + path; the caller appends escaped segments and query
  * parameters with sbuf_*. */
 int client_url(struct baton_client *c, const char *path);
+/* Starts c->url as base + prefix + escaped seg + suffix (seg and suffix may
+ * be NULL). */
+int client_url_seg(struct baton_client *c, const char *prefix, const char *seg, const char *suffix);
+/* Appends "?name=value" or "&name=value" to c->url with value escaped; a NULL
+ * value appends nothing. */
+int client_query(struct baton_client *c, const char *name, const char *value);
+int client_query_i64(struct baton_client *c, const char *name, int64_t v);
+/* Appends a list page's parameters: limit when not 0, after when not NULL. */
+int client_query_page(struct baton_client *c, int64_t limit, const char *after);
 
 /*
  * Performs one request: method, the URL in c->url, body (NULL for none) of
@@ -85,6 +94,12 @@ int client_url(struct baton_client *c, const char *path);
  */
 int client_call(struct baton_client *c, const char *method, const char *body, size_t body_len,
                 int64_t wait_ms, json_t **root);
+
+/* client_call for the JSON pass-through calls (cron, timers, flows): body is
+ * the caller's JSON text (NULL for none) and, when answer is not NULL, the
+ * answer comes back as compact JSON text in *answer, owned by the caller
+ * (free). */
+int client_call_text(struct baton_client *c, const char *method, const char *body, char **answer);
 
 /* Records an error found by the library itself (no HTTP exchange, or an answer
  * of the wrong shape) in c->err and returns rc. */

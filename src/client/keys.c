@@ -139,28 +139,6 @@ void baton_audit_free(struct baton_audit *l)
         free(l);
 }
 
-/* Appends "?name=value" / "&name=value" (value escaped) to the URL. */
-static int query(struct baton_client *c, const char *name, const char *value)
-{
-        int rc = sbuf_addc(&c->url, strchr(c->url.p, '?') ? '&' : '?');
-
-        if (rc == 0)
-                rc = sbuf_adds(&c->url, name);
-        if (rc == 0)
-                rc = sbuf_addc(&c->url, '=');
-        if (rc == 0)
-                rc = sbuf_url_escape(&c->url, value);
-        return rc;
-}
-
-static int query_int(struct baton_client *c, const char *name, int v)
-{
-        char num[16];
-
-        snprintf(num, sizeof(num), "%d", v);
-        return query(c, name, num);
-}
-
 /* Performs the call prepared in c->url (body in c->req when with_body) and
  * takes the key in member "key" of the answer, or the answer itself when it is
  * the key object (the create answer). */
@@ -249,11 +227,9 @@ int baton_key_list(struct baton_client *c, const char *tenant, int limit, const 
         *out = NULL;
         rc = client_url(c, "/v1/keys");
         if (rc == 0 && tenant)
-                rc = query(c, "tenant", tenant);
-        if (rc == 0 && limit)
-                rc = query_int(c, "limit", limit);
-        if (rc == 0 && after)
-                rc = query(c, "after", after);
+                rc = client_query(c, "tenant", tenant);
+        if (rc == 0)
+                rc = client_query_page(c, limit, after);
         if (rc)
                 return client_fail(c, rc, NULL);
         rc = client_call(c, "GET", NULL, 0, 0, &root);
@@ -368,15 +344,15 @@ int baton_audit_list(struct baton_client *c, const struct baton_audit_filter *f,
         *out = NULL;
         rc = client_url(c, "/v1/audit");
         if (rc == 0 && f && f->action)
-                rc = query(c, "action", f->action);
+                rc = client_query(c, "action", f->action);
         if (rc == 0 && f && f->key_id)
-                rc = query(c, "key_id", f->key_id);
+                rc = client_query(c, "key_id", f->key_id);
         if (rc == 0 && f && f->tenant)
-                rc = query(c, "tenant", f->tenant);
+                rc = client_query(c, "tenant", f->tenant);
         if (rc == 0 && f && f->limit)
-                rc = query_int(c, "limit", f->limit);
+                rc = client_query_i64(c, "limit", f->limit);
         if (rc == 0 && f && f->after)
-                rc = query(c, "after", f->after);
+                rc = client_query(c, "after", f->after);
         if (rc)
                 return client_fail(c, rc, NULL);
         rc = client_call(c, "GET", NULL, 0, 0, &root);

@@ -17,23 +17,6 @@
 
 #include "client/internal.h"
 
-/* Appends ?name=value or &name=value (value escaped) when value is set. */
-static int add_query(struct baton_client *c, const char *name, const char *value)
-{
-        int rc;
-
-        if (!value)
-                return 0;
-        rc = sbuf_addc(&c->url, strchr(c->url.p, '?') ? '&' : '?');
-        if (rc == 0)
-                rc = sbuf_adds(&c->url, name);
-        if (rc == 0)
-                rc = sbuf_addc(&c->url, '=');
-        if (rc == 0)
-                rc = sbuf_url_escape(&c->url, value);
-        return rc;
-}
-
 /* Starts c->url as prefix + escaped seg (seg NULL: prefix alone) and clears
  * *answer. what names seg in the error when it is required and missing. */
 static int start(struct baton_client *c, const char *prefix, const char *seg, const char *what,
@@ -45,27 +28,8 @@ static int start(struct baton_client *c, const char *prefix, const char *seg, co
                 *answer = NULL;
         if (what && (!seg || !*seg))
                 return client_fail(c, BATON_EINVAL, what);
-        rc = client_url(c, prefix);
-        if (rc == 0 && seg)
-                rc = sbuf_url_escape(&c->url, seg);
+        rc = client_url_seg(c, prefix, seg, NULL);
         return rc ? client_fail(c, rc, NULL) : 0;
-}
-
-/* Performs the call with the URL in c->url; hands the answer to *answer as
- * JSON text (caller frees) when answer is not NULL. */
-static int pass(struct baton_client *c, const char *method, const char *body, char **answer)
-{
-        json_t *root = NULL;
-        int rc;
-
-        rc = client_call(c, method, body, body ? strlen(body) : 0, 0, answer ? &root : NULL);
-        if (rc == 0 && answer) {
-                *answer = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
-                if (!*answer)
-                        rc = client_fail(c, BATON_ENOMEM, NULL);
-        }
-        json_decref(root);
-        return rc;
 }
 
 int baton_timer_put(struct baton_client *c, const char *key, const char *definition, char **answer)
@@ -76,14 +40,14 @@ int baton_timer_put(struct baton_client *c, const char *key, const char *definit
                 return rc;
         if (!definition)
                 return client_fail(c, BATON_EINVAL, "a timer definition is required");
-        return pass(c, "PUT", definition, answer);
+        return client_call_text(c, "PUT", definition, answer);
 }
 
 int baton_timer_get(struct baton_client *c, const char *key, char **answer)
 {
         int rc = start(c, "/v1/timers/", key, "a timer key is required", answer);
 
-        return rc ? rc : pass(c, "GET", NULL, answer);
+        return rc ? rc : client_call_text(c, "GET", NULL, answer);
 }
 
 int baton_timer_list(struct baton_client *c, const char *prefix, int limit, const char *after,
@@ -95,12 +59,12 @@ int baton_timer_list(struct baton_client *c, const char *prefix, int limit, cons
         if (rc)
                 return rc;
         snprintf(lim, sizeof(lim), "%d", limit);
-        rc = add_query(c, "prefix", prefix);
+        rc = client_query(c, "prefix", prefix);
         if (rc == 0)
-                rc = add_query(c, "limit", limit != 0 ? lim : NULL);
+                rc = client_query(c, "limit", limit != 0 ? lim : NULL);
         if (rc == 0)
-                rc = add_query(c, "after", after);
-        return rc ? client_fail(c, rc, NULL) : pass(c, "GET", NULL, answer);
+                rc = client_query(c, "after", after);
+        return rc ? client_fail(c, rc, NULL) : client_call_text(c, "GET", NULL, answer);
 }
 
 int baton_timer_cancel(struct baton_client *c, const char *key, int64_t if_version, char **answer)
@@ -111,8 +75,8 @@ int baton_timer_cancel(struct baton_client *c, const char *key, int64_t if_versi
         if (rc)
                 return rc;
         snprintf(ver, sizeof(ver), "%lld", (long long)if_version);
-        rc = add_query(c, "if_version", if_version != 0 ? ver : NULL);
-        return rc ? client_fail(c, rc, NULL) : pass(c, "DELETE", NULL, answer);
+        rc = client_query(c, "if_version", if_version != 0 ? ver : NULL);
+        return rc ? client_fail(c, rc, NULL) : client_call_text(c, "DELETE", NULL, answer);
 }
 
 int baton_flow_create(struct baton_client *c, const char *flow, char **answer)
@@ -123,12 +87,12 @@ int baton_flow_create(struct baton_client *c, const char *flow, char **answer)
                 return rc;
         if (!flow)
                 return client_fail(c, BATON_EINVAL, "a flow document is required");
-        return pass(c, "POST", flow, answer);
+        return client_call_text(c, "POST", flow, answer);
 }
 
 int baton_flow_get(struct baton_client *c, const char *id, char **answer)
 {
         int rc = start(c, "/v1/flows/", id, "a flow id is required", answer);
 
-        return rc ? rc : pass(c, "GET", NULL, answer);
+        return rc ? rc : client_call_text(c, "GET", NULL, answer);
 }

@@ -12,56 +12,11 @@
 # (trap on exit).
 set -u
 
-: "${BATOND:?BATOND must name the batond binary}"
-: "${BATON:?BATON must name the baton binary}"
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/baton-cli-XXXXXX")
-srv_pid=""
-wait_pid=""
-failures=0
-checks=0
-
-cleanup() {
-	if [ -n "$wait_pid" ] && kill -0 "$wait_pid" 2>/dev/null; then
-		kill "$wait_pid" 2>/dev/null
-		wait "$wait_pid" 2>/dev/null
-	fi
-	if [ -n "$srv_pid" ] && kill -0 "$srv_pid" 2>/dev/null; then
-		kill -TERM "$srv_pid" 2>/dev/null
-		for _ in $(seq 1 100); do
-			kill -0 "$srv_pid" 2>/dev/null || break
-			sleep 0.05
-		done
-		kill -KILL "$srv_pid" 2>/dev/null
-		wait "$srv_pid" 2>/dev/null
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-# fail, run, has, hasnt
+# The frame (tmp, counters, cleanup trap), fail, run, has, hasnt
 . "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 
 # ---- start the server ----
-"$BATOND" --listen 127.0.0.1:0 --data "$tmp/data" >"$tmp/batond.out" 2>"$tmp/batond.log" &
-srv_pid=$!
-export BATON_DATA="$tmp/data"
-unset BATON_KEY BATON_URL
-url=""
-for _ in $(seq 1 100); do
-	url=$(grep -Eo 'http://127\.0\.0\.1:[0-9]+' "$tmp/batond.out" 2>/dev/null | head -n 1)
-	if [ -n "$url" ] && "$BATON" --url "$url" health >/dev/null 2>&1; then
-		break
-	fi
-	url=""
-	kill -0 "$srv_pid" 2>/dev/null || break
-	sleep 0.05
-done
-if [ -z "$url" ]; then
-	echo "batond did not start:" >&2
-	cat "$tmp/batond.out" "$tmp/batond.log" >&2
-	exit 1
-fi
+cli_start_server
 B=("$BATON" --url "$url")
 
 # ---- help and usage (exit 0 / 2) ----
@@ -207,6 +162,7 @@ has "job retry json" "$out" '"state": ?"cancelled"'
 # ---- enqueue --wait: exits when the job ends (cancelled here: exit 1) ----
 "${B[@]}" enqueue waitq w --wait >"$tmp/wait.out" 2>"$tmp/wait.err" </dev/null &
 wait_pid=$!
+cli_pids+=("$wait_pid")
 wid=""
 for _ in $(seq 1 100); do
 	wid=$(sed -nE 's/^enqueued job ([0-9]+).*/\1/p' "$tmp/wait.out")
@@ -219,20 +175,11 @@ else
 	sleep 0.2
 	kill -0 "$wait_pid" 2>/dev/null || fail "enqueue --wait returned before the job ended"
 	run "cancel waited job" 0 "${B[@]}" job cancel "$wid"
-	wrc=""
-	for _ in $(seq 1 100); do
-		if ! kill -0 "$wait_pid" 2>/dev/null; then
-			wait "$wait_pid"
-			wrc=$?
-			break
-		fi
-		sleep 0.05
-	done
+	cli_wait_exit "$wait_pid" 100
 	checks=$((checks + 1))
-	[ "$wrc" = "1" ] || fail "enqueue --wait: exit '$wrc', want 1 for a cancelled job"
+	[ "$exit_rc" = "1" ] || fail "enqueue --wait: exit '$exit_rc', want 1 for a cancelled job"
 	has "enqueue --wait" "$(cat "$tmp/wait.err")" "ended cancelled"
 fi
-wait_pid=""
 
 # ---- queues ----
 run "queue list" 0 "${B[@]}" queue list
@@ -366,20 +313,7 @@ else
 fi
 
 # ---- the server stops cleanly ----
-kill -TERM "$srv_pid"
-src=""
-for _ in $(seq 1 200); do
-	if ! kill -0 "$srv_pid" 2>/dev/null; then
-		wait "$srv_pid"
-		src=$?
-		break
-	fi
-	sleep 0.05
-done
-checks=$((checks + 1))
-[ "$src" = "0" ] || fail "batond exit status '$src' after SIGTERM, want 0"
-srv_pid=""
+cli_stop_server
 run "after stop" 3 "${B[@]}" health
 
-echo "test_cli.sh: $checks checks, $failures failed"
-[ "$failures" -eq 0 ]
+cli_finish

@@ -10,51 +10,11 @@
 # by its pid (trap on exit).
 set -u
 
-: "${BATOND:?BATOND must name the batond binary}"
-: "${BATON:?BATON must name the baton binary}"
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/baton-cli-queues-XXXXXX")
-srv_pid=""
-failures=0
-checks=0
-
-cleanup() {
-	if [ -n "$srv_pid" ] && kill -0 "$srv_pid" 2>/dev/null; then
-		kill -TERM "$srv_pid" 2>/dev/null
-		for _ in $(seq 1 100); do
-			kill -0 "$srv_pid" 2>/dev/null || break
-			sleep 0.05
-		done
-		kill -KILL "$srv_pid" 2>/dev/null
-		wait "$srv_pid" 2>/dev/null
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-# fail, run, has, hasnt
+# The frame (tmp, counters, cleanup trap), fail, run, has, hasnt
 . "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 
 # ---- start the server ----
-"$BATOND" --listen 127.0.0.1:0 --data "$tmp/data" >"$tmp/batond.out" 2>"$tmp/batond.log" &
-srv_pid=$!
-export BATON_DATA="$tmp/data"
-unset BATON_KEY BATON_URL
-url=""
-for _ in $(seq 1 100); do
-	url=$(grep -Eo 'http://127\.0\.0\.1:[0-9]+' "$tmp/batond.out" 2>/dev/null | head -n 1)
-	if [ -n "$url" ] && "$BATON" --url "$url" health >/dev/null 2>&1; then
-		break
-	fi
-	url=""
-	kill -0 "$srv_pid" 2>/dev/null || break
-	sleep 0.05
-done
-if [ -z "$url" ]; then
-	echo "batond did not start:" >&2
-	cat "$tmp/batond.out" "$tmp/batond.log" >&2
-	exit 1
-fi
+cli_start_server
 B=("$BATON" --url "$url")
 
 # ---- help and usage (exit 0 / 2, nothing sent) ----
@@ -126,19 +86,6 @@ has "audit has the settings" "$out" "queue.update"
 has "audit names the queue" "$out" "drafts"
 
 # ---- stop the server ----
-kill -TERM "$srv_pid"
-src=""
-for _ in $(seq 1 200); do
-	if ! kill -0 "$srv_pid" 2>/dev/null; then
-		wait "$srv_pid"
-		src=$?
-		break
-	fi
-	sleep 0.05
-done
-checks=$((checks + 1))
-[ "$src" = "0" ] || fail "batond exit status '$src' after SIGTERM, want 0"
-srv_pid=""
+cli_stop_server
 
-echo "test_cli_queues.sh: $checks checks, $failures failed"
-[ "$failures" -eq 0 ]
+cli_finish

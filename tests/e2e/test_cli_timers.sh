@@ -10,59 +10,12 @@
 # and the worker are stopped by their pids (trap on exit).
 set -u
 
-
-: "${BATOND:?BATOND must name the batond binary}"
-: "${BATON:?BATON must name the baton binary}"
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/baton-cli-timers-XXXXXX")
-srv_pid=""
-wrk_pid=""
-failures=0
-checks=0
-
-cleanup() {
-	if [ -n "$wrk_pid" ] && kill -0 "$wrk_pid" 2>/dev/null; then
-		kill -TERM "$wrk_pid" 2>/dev/null
-		wait "$wrk_pid" 2>/dev/null
-	fi
-	if [ -n "$srv_pid" ] && kill -0 "$srv_pid" 2>/dev/null; then
-		kill -TERM "$srv_pid" 2>/dev/null
-		for _ in $(seq 1 100); do
-			kill -0 "$srv_pid" 2>/dev/null || break
-			sleep 0.05
-		done
-		kill -KILL "$srv_pid" 2>/dev/null
-		wait "$srv_pid" 2>/dev/null
-	fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-# fail, run, has, hasnt
+# The frame (tmp, counters, cleanup trap), fail, run, has, hasnt
 . "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 
 # ---- start the server ----
-"$BATOND" --listen 127.0.0.1:0 --data "$tmp/data" >"$tmp/batond.out" 2>"$tmp/batond.log" &
-srv_pid=$!
-export BATON_DATA="$tmp/data"
-unset BATON_KEY BATON_URL
-url=""
-for _ in $(seq 1 100); do
-	url=$(grep -Eo 'http://127\.0\.0\.1:[0-9]+' "$tmp/batond.out" 2>/dev/null | head -n 1)
-	if [ -n "$url" ] && "$BATON" --url "$url" health >/dev/null 2>&1; then
-		break
-	fi
-	url=""
-	kill -0 "$srv_pid" 2>/dev/null || break
-	sleep 0.05
-done
-if [ -z "$url" ]; then
-	echo "batond did not start:" >&2
-	cat "$tmp/batond.out" "$tmp/batond.log" >&2
-	exit 1
-fi
+cli_start_server
 B=("$BATON" --url "$url")
-
 
 # ---- help and usage (exit 0 / 2) ----
 run "help" 0 "$BATON" --help
@@ -219,6 +172,7 @@ has "flow get running" "$out" "^flow $flow_id: running"
 	sh -c 'echo "$BATON_JOB_ID $BATON_JOB_TYPE" >>"$0"; echo null' "$tmp/order" \
 	>"$tmp/work.out" 2>"$tmp/work.err" </dev/null &
 wrk_pid=$!
+cli_pids+=("$wrk_pid")
 done_flow=""
 for _ in $(seq 1 100); do
 	"${B[@]}" flow get "$flow_id" >"$tmp/f.out" 2>/dev/null
@@ -240,28 +194,9 @@ line_second=$(grep -n "^$second_id b$" "$tmp/order" | cut -d: -f1)
 if [ -z "$line_first" ] || [ -z "$line_second" ] || [ "$line_first" -ge "$line_second" ]; then
 	fail "flow order: first ($first_id) must run before second ($second_id): $(cat "$tmp/order")"
 fi
-kill -TERM "$wrk_pid" 2>/dev/null
-for _ in $(seq 1 100); do
-	kill -0 "$wrk_pid" 2>/dev/null || break
-	sleep 0.05
-done
-wait "$wrk_pid" 2>/dev/null
-wrk_pid=""
+cli_stop_pid "$wrk_pid"
 
 # ---- the server stops cleanly ----
-kill -TERM "$srv_pid"
-src=""
-for _ in $(seq 1 200); do
-	if ! kill -0 "$srv_pid" 2>/dev/null; then
-		wait "$srv_pid"
-		src=$?
-		break
-	fi
-	sleep 0.05
-done
-checks=$((checks + 1))
-[ "$src" = "0" ] || fail "batond exit status '$src' after SIGTERM, want 0"
-srv_pid=""
+cli_stop_server
 
-echo "test_cli_timers.sh: $checks checks, $failures failed"
-[ "$failures" -eq 0 ]
+cli_finish

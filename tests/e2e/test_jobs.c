@@ -29,18 +29,13 @@ static int setup(void **state)
         static const char *const args[] = {"--lease-min-ms", "100", NULL};
 
         (void)state;
-        if (harness_start(&srv, args) != 0)
-                return -1;
-        cl = harness_client(&srv);
-        return 0;
+        return harness_group_setup(&srv, args, &cl);
 }
 
 static int teardown(void **state)
 {
         (void)state;
-        baton_client_free(cl);
-        cl = NULL;
-        return harness_stop(&srv);
+        return harness_group_teardown(&srv, &cl);
 }
 
 /* RFC 3339 UTC with milliseconds for a Unix ms instant. */

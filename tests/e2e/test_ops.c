@@ -31,18 +31,13 @@ static int setup(void **state)
         static const char *const args[] = {"--log-level", "debug", NULL};
 
         (void)state;
-        if (harness_start(&srv, args) != 0)
-                return -1;
-        cl = harness_client(&srv);
-        return 0;
+        return harness_group_setup(&srv, args, &cl);
 }
 
 static int teardown(void **state)
 {
         (void)state;
-        baton_client_free(cl);
-        cl = NULL;
-        return harness_stop(&srv);
+        return harness_group_teardown(&srv, &cl);
 }
 
 static void health_and_ready(void **state)

@@ -35,18 +35,13 @@ static int setup(void **state)
         static const char *const args[] = {"--lease-min-ms", "100", NULL};
 
         (void)state;
-        if (harness_start(&srv, args) != 0)
-                return -1;
-        cl = harness_client(&srv);
-        return 0;
+        return harness_group_setup(&srv, args, &cl);
 }
 
 static int teardown(void **state)
 {
         (void)state;
-        baton_client_free(cl);
-        cl = NULL;
-        return harness_stop(&srv);
+        return harness_group_teardown(&srv, &cl);
 }
 
 /* PATCHes settings (JSON text) on q and asserts 200. */

@@ -29,18 +29,13 @@ static int setup(void **state)
         static const char *const args[] = {"--lease-min-ms", "100", NULL};
 
         (void)state;
-        if (harness_start(&srv, args) != 0)
-                return -1;
-        cl = harness_client(&srv);
-        return 0;
+        return harness_group_setup(&srv, args, &cl);
 }
 
 static int teardown(void **state)
 {
         (void)state;
-        baton_client_free(cl);
-        cl = NULL;
-        return harness_stop(&srv);
+        return harness_group_teardown(&srv, &cl);
 }
 
 /* Enqueues one job with options and claims it; both returned. */
@@ -827,7 +822,10 @@ static void pause_resume(void **state)
         assert_int_equal(p.n, 1);
         assert_string_equal(p.id, j->id);
         print_message("claim woken %lld ms after resume\n", (long long)(p.done_ms - resumed));
-        assert_true(p.done_ms - resumed <= 100);
+        /* Woken by the resume, not by the end of its 5000 ms wait: nothing else
+         * wakes a parked claim on one node. The margin is for a loaded machine
+         * (116 ms seen with 100 ms under the full suite). */
+        assert_true(p.done_ms - resumed <= 1000);
         baton_job_free(j);
 
         /* PATCH validation. */

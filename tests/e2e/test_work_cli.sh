@@ -12,47 +12,7 @@
 # Every wait is bounded; every process is stopped by its pid (trap on exit).
 set -u
 
-: "${BATOND:?BATOND must name the batond binary}"
-: "${BATON:?BATON must name the baton binary}"
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/baton-work-XXXXXX")
-srv_pid=""
-worker_pids=()
-failures=0
-checks=0
-
-stop_pid() { # stop_pid PID: TERM, wait up to 5 s, then KILL
-	local p=$1
-	[ -n "$p" ] || return 0
-	if kill -0 "$p" 2>/dev/null; then
-		kill -TERM "$p" 2>/dev/null
-		for _ in $(seq 1 100); do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.05
-		done
-		kill -KILL "$p" 2>/dev/null
-	fi
-	wait "$p" 2>/dev/null
-	return 0
-}
-
-cleanup() {
-	local p
-	for p in "${worker_pids[@]}"; do
-		stop_pid "$p"
-	done
-	# Commands the tests started record their pids; none may outlive the test.
-	for f in "$tmp"/*.pid; do
-		[ -f "$f" ] || continue
-		p=$(cat "$f")
-		[ -n "$p" ] && kill -KILL "$p" 2>/dev/null
-	done
-	stop_pid "$srv_pid"
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-# fail, run, has, hasnt
+# The frame (tmp, counters, cleanup trap), fail, run, has, hasnt
 . "$(dirname "${BASH_SOURCE[0]}")/cli_lib.sh"
 check() { # check NAME CONDITION-EXIT-CODE
 	checks=$((checks + 1))
@@ -65,26 +25,7 @@ alive() {
 }
 
 # ---- start the server ----
-"$BATOND" --listen 127.0.0.1:0 --data "$tmp/data" --lease-min-ms 500 >"$tmp/batond.out" \
-	2>"$tmp/batond.log" &
-srv_pid=$!
-export BATON_DATA="$tmp/data"
-unset BATON_KEY
-url=""
-for _ in $(seq 1 100); do
-	url=$(grep -Eo 'http://127\.0\.0\.1:[0-9]+' "$tmp/batond.out" 2>/dev/null | head -n 1)
-	if [ -n "$url" ] && "$BATON" --url "$url" health >/dev/null 2>&1; then
-		break
-	fi
-	url=""
-	kill -0 "$srv_pid" 2>/dev/null || break
-	sleep 0.05
-done
-if [ -z "$url" ]; then
-	echo "batond did not start:" >&2
-	cat "$tmp/batond.out" "$tmp/batond.log" >&2
-	exit 1
-fi
+cli_start_server --lease-min-ms 500
 export BATON_URL="$url"
 B=("$BATON")
 
@@ -173,7 +114,7 @@ start_worker() {
 	local name=$1
 	shift
 	"${B[@]}" work "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" </dev/null &
-	worker_pids+=("$!")
+	cli_pids+=("$!")
 	last_worker=$!
 }
 
@@ -247,7 +188,7 @@ has "exit 75: second attempt" "$j" '"attempt": ?2,'
 has "exit 75: first attempt's error" "$j" '"error": ?"exit status 75: try later"'
 has "exit 75: result" "$j" '"result": ?"second time lucky"'
 
-stop_pid "$main_pid"
+cli_stop_pid "$main_pid"
 
 # ---- timeout kills the whole process group ----
 id_spawn=$(enq tq spawn --max-attempts 1)
@@ -271,7 +212,7 @@ else
 	done
 	[ "$gone" = 0 ] || fail "timeout: the command's child $spawn_child is still running"
 fi
-stop_pid "$tq_pid"
+cli_stop_pid "$tq_pid"
 
 # ---- a heartbeat keeps a 3 s job alive past its 1 s lease; cancel via heartbeat ----
 id_long=$(enq hq long)
@@ -302,7 +243,7 @@ else
 	fail "cancel: the command recorded no pid"
 fi
 rm -f "$tmp/stuck.pid"
-stop_pid "$hb_pid"
+cli_stop_pid "$hb_pid"
 
 # ---- SIGTERM drain ----
 id_short=$(enq dq short)
@@ -315,18 +256,10 @@ wait_state "$id_stuck" running 10
 check "stuck job running" $?
 kill -TERM "$dq_pid"
 t0=$(date +%s%N)
-drc=""
-for _ in $(seq 1 200); do
-	if ! kill -0 "$dq_pid" 2>/dev/null; then
-		wait "$dq_pid"
-		drc=$?
-		break
-	fi
-	sleep 0.05
-done
+cli_wait_exit "$dq_pid" 200
 t1=$(date +%s%N)
 checks=$((checks + 1))
-[ "$drc" = 0 ] || fail "drain: worker exit '$drc', want 0; $(cat "$tmp/drain.err")"
+[ "$exit_rc" = 0 ] || fail "drain: worker exit '$exit_rc', want 0; $(cat "$tmp/drain.err")"
 ms=$(((t1 - t0) / 1000000))
 checks=$((checks + 1))
 [ "$ms" -ge 2000 ] && [ "$ms" -le 6000 ] || fail "drain took $ms ms, want about the 2500 ms grace"
@@ -352,17 +285,8 @@ has "retried job: attempt 2" "$(job_json "$id_stuck")" '"attempt": ?2,'
 kill -TERM "$again_pid"
 sleep 0.2
 kill -TERM "$again_pid" 2>/dev/null
-arc=""
-for _ in $(seq 1 60); do
-	if ! kill -0 "$again_pid" 2>/dev/null; then
-		wait "$again_pid"
-		arc=$?
-		break
-	fi
-	sleep 0.05
-done
+cli_wait_exit "$again_pid" 60
 checks=$((checks + 1))
-[ "$arc" = 0 ] || fail "second signal: worker exit '$arc' within 3 s, want 0"
+[ "$exit_rc" = 0 ] || fail "second signal: worker exit '$exit_rc' within 3 s, want 0"
 
-echo "test_work_cli.sh: $checks checks, $failures failed"
-[ "$failures" -eq 0 ]
+cli_finish

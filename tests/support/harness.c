@@ -602,6 +602,21 @@ struct baton_client *harness_client_key(const struct harness *h, const char *key
         return c;
 }
 
+int harness_group_setup(struct harness *h, const char *const *args, struct baton_client **cl)
+{
+        if (harness_start(h, args) != 0)
+                return -1;
+        *cl = harness_client(h);
+        return 0;
+}
+
+int harness_group_teardown(struct harness *h, struct baton_client **cl)
+{
+        baton_client_free(*cl);
+        *cl = NULL;
+        return harness_stop(h);
+}
+
 /* ---- raw HTTP ---- */
 
 struct grow {

@@ -96,6 +96,14 @@ const char *harness_key_for(const char *url);
 /* The same with another key (NULL: no Authorization header at all). */
 struct baton_client *harness_client_key(const struct harness *h, const char *key);
 
+/* cmocka group setup and teardown of a test file that shares one server and
+ * one client: starts h with args (as harness_start) and sets *cl to its
+ * client (harness_client; owned by the test file until the teardown).
+ * Returns 0, or -1 when the server did not start. The teardown frees *cl,
+ * sets it to NULL and stops h (harness_stop's result). */
+int harness_group_setup(struct harness *h, const char *const *args, struct baton_client **cl);
+int harness_group_teardown(struct harness *h, struct baton_client **cl);
+
 /* ---- raw HTTP ---- */
 
 struct http_res {

@@ -22,69 +22,32 @@
 #include "core/exec.h"
 #include "core/jobs.h"
 #include "store/store.h"
+#include "support/unit_env.h"
 
 /* 2026-01-05T00:00:00Z, a Monday. */
 #define T0 1767571200000LL
 #define MIN 60000LL
 
-struct env {
-        char dir[64];
-        struct store *st;
-        const struct store_ops *ops;
-        struct clock_fake clock;
-        struct limits limits;
-        struct txn tx;
-        struct tz_cache *tzc;   /* handed to every transaction when set */
-        struct cron_cache *crc; /* likewise */
-};
-
+/* The shared store (support/unit_env.h), its clock at this file's T0. */
 static int setup(void **state)
 {
-        struct env *e = calloc(1, sizeof(*e));
-        struct store_opts o = {0};
-
-        snprintf(e->dir, sizeof(e->dir), "/tmp/baton-cron-XXXXXX");
-        assert_non_null(mkdtemp(e->dir));
-        o.uri = e->dir;
-        o.busy_timeout_ms = 1000;
-        e->ops = &store_sqlite_ops;
-        assert_int_equal(e->ops->open(&o, &e->st), 0);
-        clock_fake_init(&e->clock, T0);
-        limits_default(&e->limits);
-        *state = e;
+        *state = unit_env_open(T0);
         return 0;
 }
 
 static int teardown(void **state)
 {
-        struct env *e = *state;
-        char cmd[128];
-
-        e->ops->close(e->st);
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", e->dir);
-        assert_int_equal(system(cmd), 0);
-        free(e);
-        return 0;
+        return unit_env_teardown(state);
 }
 
 static struct txn *begin(struct env *e)
 {
-        memset(&e->tx, 0, sizeof(e->tx));
-        e->tx.st = e->st;
-        e->tx.ops = e->ops;
-        e->tx.clock = &e->clock.clock;
-        e->tx.limits = &e->limits;
-        e->tx.now_ms = clock_wall_ms(&e->clock.clock);
-        e->tx.tzc = e->tzc;
-        e->tx.crc = e->crc;
-        assert_int_equal(e->ops->begin(e->st), 0);
-        return &e->tx;
+        return unit_env_begin(e);
 }
 
 static void commit(struct env *e)
 {
-        assert_int_equal(e->ops->commit(e->st), 0);
-        txn_effects_free(&e->tx.fx);
+        unit_env_commit(e);
 }
 
 static void put(struct env *e, const char *key, const char *json)

@@ -23,64 +23,9 @@
 #include "core/jobs.h"
 #include "core/validate.h"
 #include "store/store.h"
+#include "support/unit_env.h"
 
-#define T0 1795424452000LL
-
-struct env {
-        char dir[64];
-        struct store *st;
-        const struct store_ops *ops;
-        struct clock_fake clock;
-        struct limits limits;
-        struct txn tx;
-};
-
-static int setup(void **state)
-{
-        struct env *e = calloc(1, sizeof(*e));
-        struct store_opts o = {0};
-
-        snprintf(e->dir, sizeof(e->dir), "/tmp/baton-deps-XXXXXX");
-        assert_non_null(mkdtemp(e->dir));
-        o.uri = e->dir;
-        o.busy_timeout_ms = 1000;
-        e->ops = &store_sqlite_ops;
-        assert_int_equal(e->ops->open(&o, &e->st), 0);
-        clock_fake_init(&e->clock, T0);
-        limits_default(&e->limits);
-        *state = e;
-        return 0;
-}
-
-static int teardown(void **state)
-{
-        struct env *e = *state;
-        char cmd[128];
-
-        e->ops->close(e->st);
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", e->dir);
-        assert_int_equal(system(cmd), 0);
-        free(e);
-        return 0;
-}
-
-static struct txn *begin(struct env *e)
-{
-        memset(&e->tx, 0, sizeof(e->tx));
-        e->tx.st = e->st;
-        e->tx.ops = e->ops;
-        e->tx.clock = &e->clock.clock;
-        e->tx.limits = &e->limits;
-        e->tx.now_ms = clock_wall_ms(&e->clock.clock);
-        assert_int_equal(e->ops->begin(e->st), 0);
-        return &e->tx;
-}
-
-static void commit(struct env *e)
-{
-        assert_int_equal(e->ops->commit(e->st), 0);
-        txn_effects_free(&e->tx.fx);
-}
+#define T0 UNIT_ENV_T0_MS
 
 static void fill_req(struct env *e, struct enqueue_req *req, const char *q, const int64_t *deps,
                      int n, int policy)
@@ -120,11 +65,8 @@ static int64_t enq(struct env *e, const char *q, const int64_t *deps, int n, int
         int r;
 
         fill_req(e, &req, q, deps, n, policy);
-        r = job_enqueue(begin(e), &req, &res);
-        if (r)
-                assert_int_equal(e->ops->rollback(e->st), 0), txn_effects_free(&e->tx.fx);
-        else
-                commit(e);
+        r = job_enqueue(unit_env_begin(e), &req, &res);
+        unit_env_end(e, r);
         if (rc)
                 *rc = r;
         else
@@ -143,8 +85,8 @@ static int state_of(struct env *e, int64_t id, char *reason, size_t cap)
         struct job j;
         int s;
 
-        assert_int_equal(job_read(begin(e), "default", id, &j), 0);
-        commit(e);
+        assert_int_equal(job_read(unit_env_begin(e), "default", id, &j), 0);
+        unit_env_commit(e);
         s = j.state;
         if (reason)
                 snprintf(reason, cap, "%s", j.cancel_reason ? j.cancel_reason : "");
@@ -159,8 +101,8 @@ static int64_t claim1(struct env *e, const char *q, char *lease, char *parents, 
         struct job_vec jv = {0};
         int64_t id = 0;
 
-        assert_int_equal(job_claim(begin(e), &c, &jv), 0);
-        commit(e);
+        assert_int_equal(job_claim(unit_env_begin(e), &c, &jv), 0);
+        unit_env_commit(e);
         if (jv.n == 1) {
                 id = jv.v[0].id;
                 snprintf(lease, 64, "%s", jv.v[0].lease);
@@ -178,8 +120,8 @@ static void settle(struct env *e, int64_t id, const char *lease, bool ok, const 
             ok ? NULL : "boom", false, -1};
         struct settle_res r;
 
-        assert_int_equal(job_settle(begin(e), &s, &r), 0);
-        commit(e);
+        assert_int_equal(job_settle(unit_env_begin(e), &s, &r), 0);
+        unit_env_commit(e);
         job_free(&r.job);
 }
 
@@ -298,12 +240,12 @@ static void test_run_policy_waits_for_all(void **state)
         int64_t child = enq(e, "q", ab, 2, PARENT_FAIL_RUN, NULL, NULL);
         struct job j;
 
-        assert_int_equal(job_cancel(begin(e), "default", a, &j), 0);
-        commit(e);
+        assert_int_equal(job_cancel(unit_env_begin(e), "default", a, &j), 0);
+        unit_env_commit(e);
         job_free(&j);
         assert_int_equal(state_of(e, child, NULL, 0), JOB_PENDING); /* b still queued */
-        assert_int_equal(job_cancel(begin(e), "default", b, &j), 0);
-        commit(e);
+        assert_int_equal(job_cancel(unit_env_begin(e), "default", b, &j), 0);
+        unit_env_commit(e);
         job_free(&j);
         assert_int_equal(state_of(e, child, NULL, 0), JOB_QUEUED);
 }
@@ -343,14 +285,13 @@ static void test_flow_rolls_back(void **state)
         items[1].n_deps = 1;
         items[1].dep_ref[0] = -1;
         items[1].dep_id[0] = 999999; /* no such job */
-        rc = flow_create(begin(e), &req, &out);
+        rc = flow_create(unit_env_begin(e), &req, &out);
         assert_int_equal(rc, BATON_EINVAL);
         assert_int_equal(out.failed, 1);
         assert_int_equal(out.bad_dep, 0);
-        assert_int_equal(e->ops->rollback(e->st), 0);
-        txn_effects_free(&e->tx.fx);
-        assert_int_equal(job_query(begin(e), &f, &jv), 0);
-        commit(e);
+        unit_env_rollback(e);
+        assert_int_equal(job_query(unit_env_begin(e), &f, &jv), 0);
+        unit_env_commit(e);
         assert_int_equal(jv.n, 0);
         job_vec_free(&jv);
         for (int i = 0; i < 2; i++) {
@@ -364,11 +305,11 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_ids_text),
             cmocka_unit_test(test_order),
-            cmocka_unit_test_setup_teardown(test_diamond, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_parent_dead, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_run_policy_waits_for_all, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_unknown_parent, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_flow_rolls_back, setup, teardown),
+            UNIT_ENV_TEST(test_diamond),
+            UNIT_ENV_TEST(test_parent_dead),
+            UNIT_ENV_TEST(test_run_policy_waits_for_all),
+            UNIT_ENV_TEST(test_unknown_parent),
+            UNIT_ENV_TEST(test_flow_rolls_back),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,70 +23,9 @@
 #include "core/jobs.h"
 #include "core/validate.h"
 #include "store/store.h"
+#include "support/unit_env.h"
 
-#define T0 1795424452000LL
-
-struct env {
-        char dir[64];
-        struct store *st;
-        const struct store_ops *ops;
-        struct clock_fake clock;
-        struct limits limits;
-        struct txn tx;
-};
-
-static int setup(void **state)
-{
-        struct env *e = calloc(1, sizeof(*e));
-        struct store_opts o = {0};
-
-        snprintf(e->dir, sizeof(e->dir), "/tmp/baton-unit-XXXXXX");
-        assert_non_null(mkdtemp(e->dir));
-        o.uri = e->dir;
-        o.busy_timeout_ms = 1000;
-        e->ops = &store_sqlite_ops;
-        assert_int_equal(e->ops->open(&o, &e->st), 0);
-        clock_fake_init(&e->clock, T0);
-        limits_default(&e->limits);
-        *state = e;
-        return 0;
-}
-
-static int teardown(void **state)
-{
-        struct env *e = *state;
-        char cmd[128];
-
-        e->ops->close(e->st);
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", e->dir);
-        assert_int_equal(system(cmd), 0);
-        free(e);
-        return 0;
-}
-
-static struct txn *begin(struct env *e)
-{
-        memset(&e->tx, 0, sizeof(e->tx));
-        e->tx.st = e->st;
-        e->tx.ops = e->ops;
-        e->tx.clock = &e->clock.clock;
-        e->tx.limits = &e->limits;
-        e->tx.now_ms = clock_wall_ms(&e->clock.clock);
-        assert_int_equal(e->ops->begin(e->st), 0);
-        return &e->tx;
-}
-
-static void commit(struct env *e)
-{
-        assert_int_equal(e->ops->commit(e->st), 0);
-        txn_effects_free(&e->tx.fx);
-}
-
-static void rollback(struct env *e)
-{
-        assert_int_equal(e->ops->rollback(e->st), 0);
-        txn_effects_free(&e->tx.fx);
-}
+#define T0 UNIT_ENV_T0_MS
 
 /* Applies settings: mask bits of enum queue_setting with values in set. */
 static void settings(struct env *e, unsigned mask, struct queue_limits set)
@@ -94,8 +33,8 @@ static void settings(struct env *e, unsigned mask, struct queue_limits set)
         struct queue_update u = {.mask = mask, .set = set};
         struct queue_info qi;
 
-        assert_int_equal(queue_update(begin(e), "default", "q", &u, &qi), 0);
-        commit(e);
+        assert_int_equal(queue_update(unit_env_begin(e), "default", "q", &u, &qi), 0);
+        unit_env_commit(e);
         queue_info_free(&qi);
 }
 
@@ -118,11 +57,11 @@ static int64_t enqueue_g(struct env *e, const char *g, int prio, bool check_dept
         req.job.backoff.type = BACKOFF_IMMEDIATE;
         req.check_depth = check_depth;
         assert_int_equal(validate_enqueue(&e->limits, "", &req, &verr), 0);
-        rc = job_enqueue(begin(e), &req, &res);
+        rc = job_enqueue(unit_env_begin(e), &req, &res);
         if (rc) {
-                rollback(e);
+                unit_env_rollback(e);
         } else {
-                commit(e);
+                unit_env_commit(e);
                 id = res.job.id;
                 job_free(&res.job);
         }
@@ -146,8 +85,8 @@ static void claim(struct env *e, int max, struct job_vec *out, int64_t *retry_at
         struct claim_req c = {"default", "q", "w1", max, 0, &r};
 
         memset(out, 0, sizeof(*out));
-        assert_int_equal(job_claim(begin(e), &c, out), 0);
-        commit(e);
+        assert_int_equal(job_claim(unit_env_begin(e), &c, out), 0);
+        unit_env_commit(e);
         if (retry_at)
                 *retry_at = r;
 }
@@ -168,8 +107,8 @@ static void settle(struct env *e, const struct job *j, int outcome)
         struct settle_req s = {"default", j->id, j->lease, outcome, NULL, "boom", true, -1};
         struct settle_res r;
 
-        assert_int_equal(job_settle(begin(e), &s, &r), 0);
-        commit(e);
+        assert_int_equal(job_settle(unit_env_begin(e), &s, &r), 0);
+        unit_env_commit(e);
         job_free(&r.job);
 }
 
@@ -178,8 +117,8 @@ static struct queue_limits limits_of(struct env *e)
         struct queue_info qi;
         struct queue_limits l;
 
-        assert_int_equal(queue_read(begin(e), "default", "q", &qi), 0);
-        commit(e);
+        assert_int_equal(queue_read(unit_env_begin(e), "default", "q", &qi), 0);
+        unit_env_commit(e);
         l = qi.lim;
         l.tenant = l.queue = NULL;
         assert_int_equal(l.running, qi.counts.by_state[JOB_RUNNING]);
@@ -247,8 +186,8 @@ static void concurrency_freed_on_every_exit(void **state)
         assert_int_equal(limits_of(e).running, 2);
         /* Lease expiry frees both slots. */
         clock_fake_advance_ms(&e->clock, 31000);
-        assert_int_equal(job_tick(begin(e), &t), 0);
-        commit(e);
+        assert_int_equal(job_tick(unit_env_begin(e), &t), 0);
+        unit_env_commit(e);
         assert_int_equal(t.expired, 2);
         assert_int_equal(limits_of(e).running, 0);
         assert_int_equal(claim_n(e, 5), 2);
@@ -381,8 +320,8 @@ static void stale_head_is_repaired(void **state)
         enqueue(e, "a");
         enqueue(e, "b");
         /* Cancelling a's critical job leaves a's head at critical: a hint. */
-        assert_int_equal(job_cancel(begin(e), "default", id, &j), 0);
-        commit(e);
+        assert_int_equal(job_cancel(unit_env_begin(e), "default", id, &j), 0);
+        unit_env_commit(e);
         job_free(&j);
         /* a is picked first on its stale head, found to hold a normal job only,
          * repaired, and the rotation then serves by served order. */
@@ -416,12 +355,12 @@ static void max_depth_and_defaults(void **state)
         assert_true(enqueue_g(e, NULL, PRIO_NORMAL, false, &rc) > 0);
         assert_int_equal(limits_of(e).depth, 3);
         /* A cancelled job leaves the count; a retried one comes back. */
-        assert_int_equal(job_cancel(begin(e), "default", id, &j), 0);
-        commit(e);
+        assert_int_equal(job_cancel(unit_env_begin(e), "default", id, &j), 0);
+        unit_env_commit(e);
         job_free(&j);
         assert_int_equal(limits_of(e).depth, 2);
-        assert_int_equal(job_retry(begin(e), "default", id, &j), 0);
-        commit(e);
+        assert_int_equal(job_retry(unit_env_begin(e), "default", id, &j), 0);
+        unit_env_commit(e);
         job_free(&j);
         assert_int_equal(limits_of(e).depth, 3);
         claim(e, 1, &jv, NULL);
@@ -446,8 +385,8 @@ static void max_depth_and_defaults(void **state)
                 req.job.max_attempts = 2;
                 req.dflt_lease = req.dflt_backoff = true;
                 assert_int_equal(validate_enqueue(&e->limits, "", &req, &verr), 0);
-                assert_int_equal(job_enqueue(begin(e), &req, &res), 0);
-                commit(e);
+                assert_int_equal(job_enqueue(unit_env_begin(e), &req, &res), 0);
+                unit_env_commit(e);
                 assert_int_equal(res.job.max_attempts, 2);
                 assert_int_equal(res.job.lease_ms, 2500);
                 assert_int_equal(res.job.backoff.type, BACKOFF_FIXED);
@@ -460,13 +399,13 @@ static void max_depth_and_defaults(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test_setup_teardown(rate_window_rolls_exactly, setup, teardown),
-            cmocka_unit_test_setup_teardown(concurrency_freed_on_every_exit, setup, teardown),
-            cmocka_unit_test_setup_teardown(group_concurrency_and_group_rate, setup, teardown),
-            cmocka_unit_test_setup_teardown(no_roll_when_concurrency_holds, setup, teardown),
-            cmocka_unit_test_setup_teardown(rotation_is_fair, setup, teardown),
-            cmocka_unit_test_setup_teardown(stale_head_is_repaired, setup, teardown),
-            cmocka_unit_test_setup_teardown(max_depth_and_defaults, setup, teardown),
+            UNIT_ENV_TEST(rate_window_rolls_exactly),
+            UNIT_ENV_TEST(concurrency_freed_on_every_exit),
+            UNIT_ENV_TEST(group_concurrency_and_group_rate),
+            UNIT_ENV_TEST(no_roll_when_concurrency_holds),
+            UNIT_ENV_TEST(rotation_is_fair),
+            UNIT_ENV_TEST(stale_head_is_repaired),
+            UNIT_ENV_TEST(max_depth_and_defaults),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,65 +30,9 @@
 #include "core/jobs.h"
 #include "core/validate.h"
 #include "store/store.h"
+#include "support/unit_env.h"
 
-#define T0 1795424452000LL
-
-struct env {
-        char dir[64];
-        struct store *st;
-        const struct store_ops *ops;
-        struct clock_fake clock;
-        struct limits limits;
-        struct txn tx;
-};
-
-static int setup(void **state)
-{
-        struct env *e = calloc(1, sizeof(*e));
-        struct store_opts o = {0};
-
-        snprintf(e->dir, sizeof(e->dir), "/tmp/baton-unit-XXXXXX");
-        assert_non_null(mkdtemp(e->dir));
-        o.uri = e->dir;
-        o.sync_full = false;
-        o.busy_timeout_ms = 1000;
-        e->ops = &store_sqlite_ops;
-        assert_int_equal(e->ops->open(&o, &e->st), 0);
-        clock_fake_init(&e->clock, T0);
-        limits_default(&e->limits);
-        *state = e;
-        return 0;
-}
-
-static int teardown(void **state)
-{
-        struct env *e = *state;
-        char cmd[128];
-
-        e->ops->close(e->st);
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", e->dir);
-        assert_int_equal(system(cmd), 0);
-        free(e);
-        return 0;
-}
-
-static struct txn *begin(struct env *e)
-{
-        memset(&e->tx, 0, sizeof(e->tx));
-        e->tx.st = e->st;
-        e->tx.ops = e->ops;
-        e->tx.clock = &e->clock.clock;
-        e->tx.limits = &e->limits;
-        e->tx.now_ms = clock_wall_ms(&e->clock.clock);
-        assert_int_equal(e->ops->begin(e->st), 0);
-        return &e->tx;
-}
-
-static void commit(struct env *e)
-{
-        assert_int_equal(e->ops->commit(e->st), 0);
-        txn_effects_free(&e->tx.fx);
-}
+#define T0 UNIT_ENV_T0_MS
 
 /* Enqueues a job on queue q with the given payload; returns its id. */
 static int64_t enqueue_full(struct env *e, const char *q, int prio, int64_t delay_ms,
@@ -114,8 +58,8 @@ static int64_t enqueue_full(struct env *e, const char *q, int prio, int64_t dela
         req.on_key_replace = replace;
         snprintf(req.payload_hash, sizeof(req.payload_hash), "%s", "h1");
         assert_int_equal(validate_enqueue(&e->limits, "", &req, &verr), 0);
-        rc = job_enqueue(begin(e), &req, &res);
-        commit(e);
+        rc = job_enqueue(unit_env_begin(e), &req, &res);
+        unit_env_commit(e);
         if (rc_out)
                 *rc_out = rc;
         if (!rc)
@@ -138,8 +82,8 @@ static void claim(struct env *e, const char *q, int max, int64_t lease_ms, struc
         struct claim_req c = {"default", q, "w1", max, lease_ms, NULL};
 
         memset(out, 0, sizeof(*out));
-        assert_int_equal(job_claim(begin(e), &c, out), 0);
-        commit(e);
+        assert_int_equal(job_claim(unit_env_begin(e), &c, out), 0);
+        unit_env_commit(e);
 }
 
 static int settle(struct env *e, int64_t id, const char *lease, int outcome, bool retryable,
@@ -148,14 +92,9 @@ static int settle(struct env *e, int64_t id, const char *lease, int outcome, boo
         struct settle_req s = {"default",       id,     lease,     outcome,
                                "{\"ok\":true}", "boom", retryable, -1};
         struct settle_res tmp;
-        int rc = job_settle(begin(e), &s, res ? res : &tmp);
+        int rc = job_settle(unit_env_begin(e), &s, res ? res : &tmp);
 
-        if (rc) {
-                assert_int_equal(e->ops->rollback(e->st), 0);
-                txn_effects_free(&e->tx.fx);
-        } else {
-                commit(e);
-        }
+        unit_env_end(e, rc);
         if (!res && !rc)
                 job_free(&tmp.job);
         return rc;
@@ -165,8 +104,8 @@ static struct job get(struct env *e, int64_t id)
 {
         struct job j = {0};
 
-        assert_int_equal(job_read(begin(e), "default", id, &j), 0);
-        commit(e);
+        assert_int_equal(job_read(unit_env_begin(e), "default", id, &j), 0);
+        unit_env_commit(e);
         return j;
 }
 
@@ -174,8 +113,8 @@ static struct tick_res tick(struct env *e)
 {
         struct tick_res r;
 
-        assert_int_equal(job_tick(begin(e), &r), 0);
-        commit(e);
+        assert_int_equal(job_tick(unit_env_begin(e), &r), 0);
+        unit_env_commit(e);
         return r;
 }
 
@@ -347,11 +286,11 @@ static void delayed_job_becomes_ready_on_time(void **state)
         assert_int_equal(jv.n, 0);
         job_vec_free(&jv);
         clock_fake_advance_ms(&e->clock, 5000);
-        assert_int_equal(job_tick(begin(e), &t), 0);
+        assert_int_equal(job_tick(unit_env_begin(e), &t), 0);
         assert_int_equal(t.promoted, 1);
         assert_int_equal(e->tx.fx.ready_n, 1);
         assert_string_equal(e->tx.fx.ready[0].queue, "q");
-        commit(e);
+        unit_env_commit(e);
         claim(e, "q", 1, 0, &jv);
         assert_int_equal(jv.n, 1);
         job_vec_free(&jv);
@@ -382,8 +321,8 @@ static void idempotency_key(void **state)
                 req.job.idempotency_key = strdup("k1");
                 snprintf(req.payload_hash, sizeof(req.payload_hash), "h2");
                 assert_int_equal(validate_enqueue(&e->limits, "", &req, &v), 0);
-                assert_int_equal(job_enqueue(begin(e), &req, &r2), BATON_EIDEM);
-                commit(e);
+                assert_int_equal(job_enqueue(unit_env_begin(e), &req, &r2), BATON_EIDEM);
+                unit_env_commit(e);
                 job_free(&req.job);
         }
         /* After the TTL and a purge, the key creates a new job. */
@@ -436,17 +375,17 @@ static void cancel_paths(void **state)
         claim(e, "q", 1, 0, &jv);
         assert_int_equal(jv.v[0].id, running);
 
-        assert_int_equal(job_cancel(begin(e), "default", queued, &j), 0);
-        commit(e);
+        assert_int_equal(job_cancel(unit_env_begin(e), "default", queued, &j), 0);
+        unit_env_commit(e);
         assert_int_equal(j.state, JOB_CANCELLED);
         assert_string_equal(j.cancel_reason, "cancelled");
         job_free(&j);
-        assert_int_equal(job_cancel(begin(e), "default", queued, &j), BATON_ESTATE);
-        commit(e);
+        assert_int_equal(job_cancel(unit_env_begin(e), "default", queued, &j), BATON_ESTATE);
+        unit_env_commit(e);
         job_free(&j);
 
-        assert_int_equal(job_cancel(begin(e), "default", running, &j), 0);
-        commit(e);
+        assert_int_equal(job_cancel(unit_env_begin(e), "default", running, &j), 0);
+        unit_env_commit(e);
         assert_int_equal(j.state, JOB_RUNNING);
         assert_true(j.cancel_requested);
         job_free(&j);
@@ -454,8 +393,8 @@ static void cancel_paths(void **state)
         /* The worker hears of it on heartbeat, then its failure cancels the job. */
         {
                 struct heartbeat_req h = {"default", running, jv.v[0].lease, 0, NULL, NULL};
-                assert_int_equal(job_heartbeat(begin(e), &h, &j), 0);
-                commit(e);
+                assert_int_equal(job_heartbeat(unit_env_begin(e), &h, &j), 0);
+                unit_env_commit(e);
                 assert_true(j.cancel_requested);
                 job_free(&j);
         }
@@ -465,8 +404,9 @@ static void cancel_paths(void **state)
         assert_int_equal(j.state, JOB_CANCELLED);
         job_free(&j);
 
-        assert_int_equal(job_cancel(begin(e), "other-tenant", running, &j), BATON_ENOTFOUND);
-        commit(e);
+        assert_int_equal(job_cancel(unit_env_begin(e), "other-tenant", running, &j),
+                         BATON_ENOTFOUND);
+        unit_env_commit(e);
 }
 
 static void retry_and_replay(void **state)
@@ -484,21 +424,22 @@ static void retry_and_replay(void **state)
                                  0);
         job_vec_free(&jv);
 
-        assert_int_equal(job_retry(begin(e), "default", a, &j), 0);
-        commit(e);
+        assert_int_equal(job_retry(unit_env_begin(e), "default", a, &j), 0);
+        unit_env_commit(e);
         assert_int_equal(j.state, JOB_QUEUED);
         assert_int_equal(j.attempt, 0);
         assert_null(j.lease);
         job_free(&j);
-        assert_int_equal(job_retry(begin(e), "default", a, &j), BATON_ESTATE);
-        commit(e);
+        assert_int_equal(job_retry(unit_env_begin(e), "default", a, &j), BATON_ESTATE);
+        unit_env_commit(e);
         job_free(&j);
 
         /* Replay by id ignores jobs that are not dead in this queue. */
         {
                 int64_t ids[] = {a, b, 999};
-                assert_int_equal(dead_replay(begin(e), "default", "q", ids, 3, false, &count), 0);
-                commit(e);
+                assert_int_equal(
+                    dead_replay(unit_env_begin(e), "default", "q", ids, 3, false, &count), 0);
+                unit_env_commit(e);
                 assert_int_equal(count, 1);
         }
         claim(e, "q", 2, 0, &jv);
@@ -507,19 +448,19 @@ static void retry_and_replay(void **state)
                 assert_int_equal(settle(e, jv.v[i].id, jv.v[i].lease, SETTLED_FAIL, false, NULL),
                                  0);
         job_vec_free(&jv);
-        assert_int_equal(dead_replay(begin(e), "default", "q", NULL, 0, true, &count), 0);
-        commit(e);
+        assert_int_equal(dead_replay(unit_env_begin(e), "default", "q", NULL, 0, true, &count), 0);
+        unit_env_commit(e);
         assert_int_equal(count, 2);
         claim(e, "q", 2, 0, &jv);
         for (int i = 0; i < jv.n; i++)
                 assert_int_equal(settle(e, jv.v[i].id, jv.v[i].lease, SETTLED_FAIL, false, NULL),
                                  0);
         job_vec_free(&jv);
-        assert_int_equal(dead_purge(begin(e), "default", "q", &count), 0);
-        commit(e);
+        assert_int_equal(dead_purge(unit_env_begin(e), "default", "q", &count), 0);
+        unit_env_commit(e);
         assert_int_equal(count, 2);
-        assert_int_equal(job_read(begin(e), "default", a, &j), BATON_ENOTFOUND);
-        commit(e);
+        assert_int_equal(job_read(unit_env_begin(e), "default", a, &j), BATON_ENOTFOUND);
+        unit_env_commit(e);
 }
 
 static void heartbeat_extends_and_logs_steps(void **state)
@@ -536,20 +477,20 @@ static void heartbeat_extends_and_logs_steps(void **state)
                     "default", id, jv.v[0].lease, 5000, "{\"percent\":10,\"step\":\"fetch\"}",
                     "fetch"};
                 clock_fake_advance_ms(&e->clock, 1500);
-                assert_int_equal(job_heartbeat(begin(e), &h, &j), 0);
-                commit(e);
+                assert_int_equal(job_heartbeat(unit_env_begin(e), &h, &j), 0);
+                unit_env_commit(e);
                 assert_int_equal(j.lease_until_ms, T0 + 1500 + 5000);
                 job_free(&j);
                 h.step = "render";
                 h.progress = "{\"percent\":60,\"step\":\"render\"}";
                 clock_fake_advance_ms(&e->clock, 1000);
-                assert_int_equal(job_heartbeat(begin(e), &h, &j), 0);
-                commit(e);
+                assert_int_equal(job_heartbeat(unit_env_begin(e), &h, &j), 0);
+                unit_env_commit(e);
                 job_free(&j);
                 /* Past the lease, the heartbeat is refused. */
                 clock_fake_advance_ms(&e->clock, 6000);
-                assert_int_equal(job_heartbeat(begin(e), &h, &j), BATON_EEXPIRED);
-                commit(e);
+                assert_int_equal(job_heartbeat(unit_env_begin(e), &h, &j), BATON_EEXPIRED);
+                unit_env_commit(e);
                 job_free(&j);
         }
         job_vec_free(&jv);
@@ -582,8 +523,8 @@ static void retention_purges_finished_jobs(void **state)
         clock_fake_advance_ms(&e->clock, e->limits.completed_ttl_ms + 1);
         t = tick(e);
         assert_int_equal(t.purged, 1);
-        assert_int_equal(job_read(begin(e), "default", id, &j), BATON_ENOTFOUND);
-        commit(e);
+        assert_int_equal(job_read(unit_env_begin(e), "default", id, &j), BATON_ENOTFOUND);
+        unit_env_commit(e);
 }
 
 static void paused_queue_hands_out_nothing(void **state)
@@ -593,17 +534,17 @@ static void paused_queue_hands_out_nothing(void **state)
         struct job_vec jv;
 
         enqueue(e, "q", PRIO_NORMAL, 0);
-        assert_int_equal(queue_set_paused(begin(e), "default", "q", true, &qi), 0);
-        commit(e);
+        assert_int_equal(queue_set_paused(unit_env_begin(e), "default", "q", true, &qi), 0);
+        unit_env_commit(e);
         assert_true(qi.rec.paused);
         assert_int_equal(qi.counts.by_state[JOB_QUEUED], 1);
         queue_info_free(&qi);
         claim(e, "q", 1, 0, &jv);
         assert_int_equal(jv.n, 0);
         job_vec_free(&jv);
-        assert_int_equal(queue_set_paused(begin(e), "default", "q", false, &qi), 0);
+        assert_int_equal(queue_set_paused(unit_env_begin(e), "default", "q", false, &qi), 0);
         assert_int_equal(e->tx.fx.ready_n, 1);
-        commit(e);
+        unit_env_commit(e);
         queue_info_free(&qi);
         claim(e, "q", 1, 0, &jv);
         assert_int_equal(jv.n, 1);
@@ -672,7 +613,7 @@ static void batch_now_comes_from_the_store(void **state)
         c.ran = false;
         assert_int_equal(exec_run_sync(e->st, e->ops, &e->clock.clock, &e->limits, &c.op, NULL), 0);
         assert_int_equal(c.seen_ms, T0);
-        begin(e);
+        unit_env_begin(e);
         assert_int_equal(e->ops->queue_get(e->st, "t1", "dbtime", &q), 0);
         assert_int_equal(q.created_at_ms, DB_NOW);
         queue_rec_free(&q);
@@ -1154,13 +1095,9 @@ static void effects_of_rolled_back_op_are_dropped(void **state)
 static int heartbeat(struct env *e, int64_t id, const char *lease, struct job *out)
 {
         struct heartbeat_req h = {"default", id, lease, 0, NULL, NULL};
-        int rc = job_heartbeat(begin(e), &h, out);
+        int rc = job_heartbeat(unit_env_begin(e), &h, out);
 
-        if (rc)
-                assert_int_equal(e->ops->rollback(e->st), 0);
-        else
-                assert_int_equal(e->ops->commit(e->st), 0);
-        txn_effects_free(&e->tx.fx);
+        unit_env_end(e, rc);
         return rc;
 }
 
@@ -1249,15 +1186,15 @@ static void cancel_of_running_job_ends_it_at_expiry(void **state)
         claim(e, "q", 2, 1000, &jv);
         assert_int_equal(jv.n, 2);
         for (int i = 0; i < 2; i++) {
-                assert_int_equal(job_cancel(begin(e), "default", jv.v[i].id, &j), 0);
-                commit(e);
+                assert_int_equal(job_cancel(unit_env_begin(e), "default", jv.v[i].id, &j), 0);
+                unit_env_commit(e);
                 assert_true(j.cancel_requested);
                 assert_int_equal(j.state, JOB_RUNNING);
                 job_free(&j);
         }
         /* Cancelling again is allowed while it runs; terminal jobs refuse. */
-        assert_int_equal(job_cancel(begin(e), "default", a, &j), 0);
-        commit(e);
+        assert_int_equal(job_cancel(unit_env_begin(e), "default", a, &j), 0);
+        unit_env_commit(e);
         job_free(&j);
         /* The worker of b completes anyway: a complete still completes. */
         assert_int_equal(settle(e, b, jv.v[1].lease, SETTLED_COMPLETE, true, NULL), 0);
@@ -1272,8 +1209,8 @@ static void cancel_of_running_job_ends_it_at_expiry(void **state)
         assert_string_equal(j.cancel_reason, "cancelled");
         assert_non_null(strstr(j.attempts, "\"outcome\":\"lease_expired\""));
         job_free(&j);
-        assert_int_equal(job_cancel(begin(e), "default", a, &j), BATON_ESTATE);
-        commit(e);
+        assert_int_equal(job_cancel(unit_env_begin(e), "default", a, &j), BATON_ESTATE);
+        unit_env_commit(e);
         assert_null(j.queue);
         job_vec_free(&jv);
 }
@@ -1328,8 +1265,8 @@ static void replay_skips_a_job_whose_key_is_taken(void **state)
 
         /* b holds the key now: a cannot be pending beside it. The replay skips
          * it and still replays c; a direct retry says why. */
-        assert_int_equal(dead_replay(begin(e), "default", "q", NULL, 0, true, &count), 0);
-        commit(e);
+        assert_int_equal(dead_replay(unit_env_begin(e), "default", "q", NULL, 0, true, &count), 0);
+        unit_env_commit(e);
         assert_int_equal(count, 1);
         j = get(e, a);
         assert_int_equal(j.state, JOB_DEAD);
@@ -1337,9 +1274,8 @@ static void replay_skips_a_job_whose_key_is_taken(void **state)
         j = get(e, c);
         assert_int_equal(j.state, JOB_QUEUED);
         job_free(&j);
-        assert_int_equal(job_retry(begin(e), "default", a, &j), BATON_ECONFLICT);
-        assert_int_equal(e->ops->rollback(e->st), 0);
-        txn_effects_free(&e->tx.fx);
+        assert_int_equal(job_retry(unit_env_begin(e), "default", a, &j), BATON_ECONFLICT);
+        unit_env_rollback(e);
         assert_null(j.queue);
         (void)b;
 }
@@ -1351,20 +1287,20 @@ static void claim_edges(void **state)
         struct job_vec jv = {0};
 
         enqueue(e, "q", PRIO_NORMAL, 0);
-        assert_int_equal(job_claim(begin(e), &c, &jv), BATON_EINVAL);
-        commit(e);
+        assert_int_equal(job_claim(unit_env_begin(e), &c, &jv), BATON_EINVAL);
+        unit_env_commit(e);
         assert_int_equal(jv.n, 0);
         /* An unknown queue has nothing to hand out. */
         c.max = 5;
         c.queue = "nope";
-        assert_int_equal(job_claim(begin(e), &c, &jv), 0);
-        commit(e);
+        assert_int_equal(job_claim(unit_env_begin(e), &c, &jv), 0);
+        unit_env_commit(e);
         assert_int_equal(jv.n, 0);
         /* Another tenant's queue of the same name neither. */
         c.queue = "q";
         c.tenant = "other";
-        assert_int_equal(job_claim(begin(e), &c, &jv), 0);
-        commit(e);
+        assert_int_equal(job_claim(unit_env_begin(e), &c, &jv), 0);
+        unit_env_commit(e);
         assert_int_equal(jv.n, 0);
         job_vec_free(&jv);
 }
@@ -1383,13 +1319,13 @@ static void enqueue_run_at_bounds(void **state)
         snprintf(req.payload_hash, sizeof(req.payload_hash), "h");
         assert_int_equal(validate_enqueue(&e->limits, "", &req, &v), 0);
         req.job.run_at_ms = T0 + e->limits.delay_max_ms + 1;
-        assert_int_equal(job_enqueue(begin(e), &req, &res), BATON_ERANGE);
-        commit(e);
+        assert_int_equal(job_enqueue(unit_env_begin(e), &req, &res), BATON_ERANGE);
+        unit_env_commit(e);
         assert_null(res.job.queue);
         /* A past instant means now. */
         req.job.run_at_ms = T0 - 5000;
-        assert_int_equal(job_enqueue(begin(e), &req, &res), 0);
-        commit(e);
+        assert_int_equal(job_enqueue(unit_env_begin(e), &req, &res), 0);
+        unit_env_commit(e);
         assert_int_equal(res.job.state, JOB_QUEUED);
         assert_int_equal(res.job.run_at_ms, T0);
         assert_string_equal(res.job.payload, "null");
@@ -1400,34 +1336,33 @@ static void enqueue_run_at_bounds(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test_setup_teardown(complete_once_and_repeat, setup, teardown),
-            cmocka_unit_test_setup_teardown(fail_retries_with_backoff_then_dead, setup, teardown),
-            cmocka_unit_test_setup_teardown(lease_expiry_counts_as_failure, setup, teardown),
-            cmocka_unit_test_setup_teardown(lease_expiry_exhausts_attempts, setup, teardown),
-            cmocka_unit_test_setup_teardown(priority_then_fifo, setup, teardown),
-            cmocka_unit_test_setup_teardown(delayed_job_becomes_ready_on_time, setup, teardown),
-            cmocka_unit_test_setup_teardown(idempotency_key, setup, teardown),
-            cmocka_unit_test_setup_teardown(dedup_key_keep_and_replace, setup, teardown),
-            cmocka_unit_test_setup_teardown(cancel_paths, setup, teardown),
-            cmocka_unit_test_setup_teardown(retry_and_replay, setup, teardown),
-            cmocka_unit_test_setup_teardown(heartbeat_extends_and_logs_steps, setup, teardown),
-            cmocka_unit_test_setup_teardown(retention_purges_finished_jobs, setup, teardown),
-            cmocka_unit_test_setup_teardown(paused_queue_hands_out_nothing, setup, teardown),
-            cmocka_unit_test_setup_teardown(effects_of_enqueue, setup, teardown),
-            cmocka_unit_test_setup_teardown(effects_of_claim_and_complete, setup, teardown),
-            cmocka_unit_test_setup_teardown(effects_of_failures, setup, teardown),
-            cmocka_unit_test_setup_teardown(effects_of_lease_expiry, setup, teardown),
-            cmocka_unit_test_setup_teardown(effects_of_cancel, setup, teardown),
-            cmocka_unit_test_setup_teardown(effects_of_rolled_back_op_are_dropped, setup, teardown),
-            cmocka_unit_test_setup_teardown(stale_and_settled_leases, setup, teardown),
-            cmocka_unit_test_setup_teardown(lease_expires_exactly_at_its_deadline, setup, teardown),
-            cmocka_unit_test_setup_teardown(cancel_of_running_job_ends_it_at_expiry, setup,
-                                            teardown),
-            cmocka_unit_test_setup_teardown(idempotency_key_on_a_key_clash_sticks, setup, teardown),
-            cmocka_unit_test_setup_teardown(replay_skips_a_job_whose_key_is_taken, setup, teardown),
-            cmocka_unit_test_setup_teardown(claim_edges, setup, teardown),
-            cmocka_unit_test_setup_teardown(enqueue_run_at_bounds, setup, teardown),
-            cmocka_unit_test_setup_teardown(batch_now_comes_from_the_store, setup, teardown),
+            UNIT_ENV_TEST(complete_once_and_repeat),
+            UNIT_ENV_TEST(fail_retries_with_backoff_then_dead),
+            UNIT_ENV_TEST(lease_expiry_counts_as_failure),
+            UNIT_ENV_TEST(lease_expiry_exhausts_attempts),
+            UNIT_ENV_TEST(priority_then_fifo),
+            UNIT_ENV_TEST(delayed_job_becomes_ready_on_time),
+            UNIT_ENV_TEST(idempotency_key),
+            UNIT_ENV_TEST(dedup_key_keep_and_replace),
+            UNIT_ENV_TEST(cancel_paths),
+            UNIT_ENV_TEST(retry_and_replay),
+            UNIT_ENV_TEST(heartbeat_extends_and_logs_steps),
+            UNIT_ENV_TEST(retention_purges_finished_jobs),
+            UNIT_ENV_TEST(paused_queue_hands_out_nothing),
+            UNIT_ENV_TEST(effects_of_enqueue),
+            UNIT_ENV_TEST(effects_of_claim_and_complete),
+            UNIT_ENV_TEST(effects_of_failures),
+            UNIT_ENV_TEST(effects_of_lease_expiry),
+            UNIT_ENV_TEST(effects_of_cancel),
+            UNIT_ENV_TEST(effects_of_rolled_back_op_are_dropped),
+            UNIT_ENV_TEST(stale_and_settled_leases),
+            UNIT_ENV_TEST(lease_expires_exactly_at_its_deadline),
+            UNIT_ENV_TEST(cancel_of_running_job_ends_it_at_expiry),
+            UNIT_ENV_TEST(idempotency_key_on_a_key_clash_sticks),
+            UNIT_ENV_TEST(replay_skips_a_job_whose_key_is_taken),
+            UNIT_ENV_TEST(claim_edges),
+            UNIT_ENV_TEST(enqueue_run_at_bounds),
+            UNIT_ENV_TEST(batch_now_comes_from_the_store),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,8 +25,9 @@
 #include "core/exec.h"
 #include "core/keys.h"
 #include "store/store.h"
+#include "support/unit_env.h"
 
-#define T0 1795424452000LL
+#define T0 UNIT_ENV_T0_MS
 /* "bk_" + "k" and 16 hex + "_" + 32 hex. keys.h's KEY_TOKEN_LEN (a buffer
  * size) must be at least this. */
 #define TOKEN_CHARS 53
@@ -250,44 +251,7 @@ static void accepts_previous_digest_within_grace(void **state)
 
 /* ======== transaction functions on a real store ======== */
 
-struct env {
-        char dir[64];
-        struct store *st;
-        const struct store_ops *ops;
-        struct clock_fake clock;
-        struct limits limits;
-};
-
-static int setup(void **state)
-{
-        struct env *e = calloc(1, sizeof(*e));
-        struct store_opts o = {0};
-
-        assert_non_null(e);
-        snprintf(e->dir, sizeof(e->dir), "/tmp/baton-keys-XXXXXX");
-        assert_non_null(mkdtemp(e->dir));
-        o.uri = e->dir;
-        o.sync_full = false;
-        o.busy_timeout_ms = 1000;
-        e->ops = &store_sqlite_ops;
-        assert_int_equal(e->ops->open(&o, &e->st), 0);
-        clock_fake_init(&e->clock, T0);
-        limits_default(&e->limits);
-        *state = e;
-        return 0;
-}
-
-static int teardown(void **state)
-{
-        struct env *e = *state;
-        char cmd[128];
-
-        e->ops->close(e->st);
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", e->dir);
-        assert_int_equal(system(cmd), 0);
-        free(e);
-        return 0;
-}
+/* The store of each test comes from support/unit_env.h (clock at T0). */
 
 /* One operation run through exec_run_sync: body does the work with the
  * inputs below and leaves its results in the outputs. */
@@ -778,14 +742,14 @@ int main(void)
             cmocka_unit_test(scope_names_round_trip),
             cmocka_unit_test(accepts_checks_revocation_and_expiry),
             cmocka_unit_test(accepts_previous_digest_within_grace),
-            cmocka_unit_test_setup_teardown(create_and_get, setup, teardown),
-            cmocka_unit_test_setup_teardown(create_refuses_malformed_records, setup, teardown),
-            cmocka_unit_test_setup_teardown(revoke_is_scoped_and_idempotent, setup, teardown),
-            cmocka_unit_test_setup_teardown(rotate_with_and_without_grace, setup, teardown),
-            cmocka_unit_test_setup_teardown(query_and_load_page_through_keys, setup, teardown),
-            cmocka_unit_test_setup_teardown(bootstrap_only_once, setup, teardown),
-            cmocka_unit_test_setup_teardown(bootstrap_skips_a_store_with_keys, setup, teardown),
-            cmocka_unit_test_setup_teardown(audit_write_and_query, setup, teardown),
+            UNIT_ENV_TEST(create_and_get),
+            UNIT_ENV_TEST(create_refuses_malformed_records),
+            UNIT_ENV_TEST(revoke_is_scoped_and_idempotent),
+            UNIT_ENV_TEST(rotate_with_and_without_grace),
+            UNIT_ENV_TEST(query_and_load_page_through_keys),
+            UNIT_ENV_TEST(bootstrap_only_once),
+            UNIT_ENV_TEST(bootstrap_skips_a_store_with_keys),
+            UNIT_ENV_TEST(audit_write_and_query),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

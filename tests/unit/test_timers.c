@@ -27,74 +27,9 @@
 #include "core/jobs.h"
 #include "core/timers.h"
 #include "store/store.h"
+#include "support/unit_env.h"
 
-#define T0 1795424452000LL
-
-struct env {
-        char dir[64];
-        struct store *st;
-        const struct store_ops *ops;
-        struct clock_fake clock;
-        struct limits limits;
-        struct txn tx;
-};
-
-static int setup(void **state)
-{
-        struct env *e = calloc(1, sizeof(*e));
-        struct store_opts o = {0};
-
-        snprintf(e->dir, sizeof(e->dir), "/tmp/baton-unit-XXXXXX");
-        assert_non_null(mkdtemp(e->dir));
-        o.uri = e->dir;
-        o.sync_full = false;
-        o.busy_timeout_ms = 1000;
-        e->ops = &store_sqlite_ops;
-        assert_int_equal(e->ops->open(&o, &e->st), 0);
-        clock_fake_init(&e->clock, T0);
-        limits_default(&e->limits);
-        *state = e;
-        return 0;
-}
-
-static int teardown(void **state)
-{
-        struct env *e = *state;
-        char cmd[128];
-
-        e->ops->close(e->st);
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", e->dir);
-        assert_int_equal(system(cmd), 0);
-        free(e);
-        return 0;
-}
-
-static struct txn *begin(struct env *e)
-{
-        memset(&e->tx, 0, sizeof(e->tx));
-        e->tx.st = e->st;
-        e->tx.ops = e->ops;
-        e->tx.clock = &e->clock.clock;
-        e->tx.limits = &e->limits;
-        e->tx.now_ms = clock_wall_ms(&e->clock.clock);
-        assert_int_equal(e->ops->begin(e->st), 0);
-        return &e->tx;
-}
-
-static void commit(struct env *e)
-{
-        assert_int_equal(e->ops->commit(e->st), 0);
-        txn_effects_free(&e->tx.fx);
-}
-
-static void end(struct env *e, int rc)
-{
-        if (rc)
-                assert_int_equal(e->ops->rollback(e->st), 0);
-        else
-                assert_int_equal(e->ops->commit(e->st), 0);
-        txn_effects_free(&e->tx.fx);
-}
+#define T0 UNIT_ENV_T0_MS
 
 /* PUT key for tenant firing delay_ms from now (fire_at 0) or at fire_at_ms;
  * if_version < 0: no compare-and-set. Returns core's code; *res (may be NULL)
@@ -124,9 +59,9 @@ static int put_full(struct env *e, const char *tenant, const char *key, int64_t 
         req.delay_ms = delay_ms;
         req.has_if_version = if_version >= 0;
         req.if_version = if_version;
-        rc = timer_put(begin(e), &req, res ? res : &tmp);
+        rc = timer_put(unit_env_begin(e), &req, res ? res : &tmp);
         deadline = e->tx.fx.deadline_ms;
-        end(e, rc);
+        unit_env_end(e, rc);
         if (!rc) {
                 /* Every put reports its fire_at to the next-deadline timer. */
                 assert_int_equal(deadline, (res ? res : &tmp)->t.fire_at_ms);
@@ -145,9 +80,9 @@ static int put(struct env *e, const char *key, int64_t delay_ms, int64_t if_vers
 static struct timer_rec get(struct env *e, const char *tenant, const char *key, int *rc_out)
 {
         struct timer_rec t = {0};
-        int rc = timer_read(begin(e), tenant, key, &t);
+        int rc = timer_read(unit_env_begin(e), tenant, key, &t);
 
-        end(e, 0);
+        unit_env_end(e, 0);
         if (rc_out)
                 *rc_out = rc;
         else
@@ -159,8 +94,8 @@ static struct tick_res tick(struct env *e)
 {
         struct tick_res r;
 
-        assert_int_equal(job_tick(begin(e), &r), 0);
-        commit(e);
+        assert_int_equal(job_tick(unit_env_begin(e), &r), 0);
+        unit_env_commit(e);
         return r;
 }
 
@@ -170,8 +105,8 @@ static void timer_jobs(struct env *e, const char *tenant, struct job_vec *out)
         struct job_filter f = {tenant, "tq", -1, NULL, 0, 5000};
 
         memset(out, 0, sizeof(*out));
-        assert_int_equal(job_query(begin(e), &f, out), 0);
-        commit(e);
+        assert_int_equal(job_query(unit_env_begin(e), &f, out), 0);
+        unit_env_commit(e);
         for (int i = 0; i < out->n; i++)
                 assert_non_null(out->v[i].timer);
 }
@@ -223,11 +158,11 @@ static void cas_success_and_conflict(void **state)
         assert_int_equal(put(e, "fresh", 1000, 0), 0);
 
         /* Cancel with CAS. */
-        assert_int_equal(timer_cancel(begin(e), "default", "d1", 1, &r), BATON_ECONFLICT);
+        assert_int_equal(timer_cancel(unit_env_begin(e), "default", "d1", 1, &r), BATON_ECONFLICT);
         assert_int_equal(r.current_version, 2);
-        end(e, BATON_ECONFLICT);
-        assert_int_equal(timer_cancel(begin(e), "default", "d1", 2, &r), 0);
-        end(e, 0);
+        unit_env_end(e, BATON_ECONFLICT);
+        assert_int_equal(timer_cancel(unit_env_begin(e), "default", "d1", 2, &r), 0);
+        unit_env_end(e, 0);
         assert_int_equal(r.t.state, TIMER_CANCELLED);
         timer_rec_free(&r.t);
 
@@ -278,14 +213,14 @@ static void cancel_before_fire(void **state)
         struct timer_res r;
 
         assert_int_equal(put(e, "c", 1000, -1), 0);
-        assert_int_equal(timer_cancel(begin(e), "default", "c", -1, &r), 0);
-        end(e, 0);
+        assert_int_equal(timer_cancel(unit_env_begin(e), "default", "c", -1, &r), 0);
+        unit_env_end(e, 0);
         assert_int_equal(r.t.state, TIMER_CANCELLED);
         assert_int_equal(r.t.version, 1);
         timer_rec_free(&r.t);
         /* A repeat answers the same, changing nothing. */
-        assert_int_equal(timer_cancel(begin(e), "default", "c", -1, &r), 0);
-        end(e, 0);
+        assert_int_equal(timer_cancel(unit_env_begin(e), "default", "c", -1, &r), 0);
+        unit_env_end(e, 0);
         assert_int_equal(r.t.state, TIMER_CANCELLED);
         timer_rec_free(&r.t);
 
@@ -310,7 +245,7 @@ static void fires_once_per_version_and_put_after_fire(void **state)
         assert_int_equal(tr.timers_fired, 0);
         assert_int_equal(tr.next_ms, T0 + 1000);
         clock_fake_advance_ms(&e->clock, 1);
-        begin(e);
+        unit_env_begin(e);
         assert_int_equal(job_tick(&e->tx, &tr), 0);
         assert_int_equal(tr.timers_fired, 1);
         /* The fired job woke its queue and the lateness was sampled (0 ms). */
@@ -318,7 +253,7 @@ static void fires_once_per_version_and_put_after_fire(void **state)
         assert_int_equal(e->tx.fx.samples_n, 1);
         assert_int_equal(e->tx.fx.samples[0].kind, OBS_TIMER_LATE);
         assert_int_equal(e->tx.fx.samples[0].ms, 0);
-        commit(e);
+        unit_env_commit(e);
         for (int i = 0; i < 3; i++) {
                 clock_fake_advance_ms(&e->clock, 1000);
                 assert_int_equal(tick(e).timers_fired, 0);
@@ -330,8 +265,8 @@ static void fires_once_per_version_and_put_after_fire(void **state)
         timer_rec_free(&t);
 
         /* Cancelling a fired version is refused. */
-        assert_int_equal(timer_cancel(begin(e), "default", "f", -1, &r), BATON_ESTATE);
-        end(e, BATON_ESTATE);
+        assert_int_equal(timer_cancel(unit_env_begin(e), "default", "f", -1, &r), BATON_ESTATE);
+        unit_env_end(e, BATON_ESTATE);
 
         /* PUT after fire: version 2, scheduled again, fires again once. */
         assert_int_equal(put_full(e, "default", "f", 500, 0, 1, NULL, &r), 0);
@@ -378,8 +313,8 @@ static void tenant_isolation(void **state)
         t = get(e, "acme", "k", NULL);
         assert_int_equal(t.version, 1);
         timer_rec_free(&t);
-        assert_int_equal(timer_query(begin(e), "acme", NULL, NULL, 10, &v, &n), 0);
-        end(e, 0);
+        assert_int_equal(timer_query(unit_env_begin(e), "acme", NULL, NULL, 10, &v, &n), 0);
+        unit_env_end(e, 0);
         assert_int_equal(n, 1);
         timer_recs_free(v, n);
         clock_fake_advance_ms(&e->clock, 100);
@@ -397,23 +332,23 @@ static void list_prefix_and_cursor(void **state)
 
         for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
                 assert_int_equal(put(e, keys[i], 1000, -1), 0);
-        assert_int_equal(timer_query(begin(e), "default", "b:", NULL, 2, &v, &n), 0);
-        end(e, 0);
+        assert_int_equal(timer_query(unit_env_begin(e), "default", "b:", NULL, 2, &v, &n), 0);
+        unit_env_end(e, 0);
         assert_int_equal(n, 2);
         assert_string_equal(v[0].key, "b:1");
         assert_string_equal(v[1].key, "b:2");
         timer_recs_free(v, n);
-        assert_int_equal(timer_query(begin(e), "default", "b:", "b:2", 2, &v, &n), 0);
-        end(e, 0);
+        assert_int_equal(timer_query(unit_env_begin(e), "default", "b:", "b:2", 2, &v, &n), 0);
+        unit_env_end(e, 0);
         assert_int_equal(n, 1);
         assert_string_equal(v[0].key, "b:3");
         timer_recs_free(v, n);
-        assert_int_equal(timer_query(begin(e), "default", "b", NULL, 10, &v, &n), 0);
-        end(e, 0);
+        assert_int_equal(timer_query(unit_env_begin(e), "default", "b", NULL, 10, &v, &n), 0);
+        unit_env_end(e, 0);
         assert_int_equal(n, 4); /* b:1 b:2 b:3 b~ */
         timer_recs_free(v, n);
-        assert_int_equal(timer_query(begin(e), "default", NULL, "b~", 10, &v, &n), 0);
-        end(e, 0);
+        assert_int_equal(timer_query(unit_env_begin(e), "default", NULL, "b~", 10, &v, &n), 0);
+        unit_env_end(e, 0);
         assert_int_equal(n, 1);
         assert_string_equal(v[0].key, "c");
         timer_recs_free(v, n);
@@ -434,17 +369,17 @@ static void batch_bound_sets_more(void **state)
                 assert_int_equal(put(e, key, 10 + i, -1), 0);
         }
         clock_fake_advance_ms(&e->clock, 100);
-        assert_int_equal(timer_fire_due(begin(e), 3, &fired, &more), 0);
-        commit(e);
+        assert_int_equal(timer_fire_due(unit_env_begin(e), 3, &fired, &more), 0);
+        unit_env_commit(e);
         assert_int_equal(fired, 3);
         assert_true(more);
-        assert_int_equal(timer_fire_due(begin(e), 3, &fired, &more), 0);
-        commit(e);
+        assert_int_equal(timer_fire_due(unit_env_begin(e), 3, &fired, &more), 0);
+        unit_env_commit(e);
         assert_int_equal(fired, 2);
         assert_false(more);
 
         /* The tick's own bound. */
-        begin(e);
+        unit_env_begin(e);
         for (int i = 0; i < total; i++) {
                 struct timer_put_req req;
                 struct timer_res r;
@@ -463,7 +398,7 @@ static void batch_bound_sets_more(void **state)
                 timer_rec_free(&r.t);
                 timer_rec_free(&req.t);
         }
-        commit(e);
+        unit_env_commit(e);
         clock_fake_advance_ms(&e->clock, 50);
         tr = tick(e);
         assert_int_equal(tr.timers_fired, TIMER_FIRE_BATCH);
@@ -478,15 +413,14 @@ static void batch_bound_sets_more(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test_setup_teardown(cas_success_and_conflict, setup, teardown),
-            cmocka_unit_test_setup_teardown(move_before_fire, setup, teardown),
-            cmocka_unit_test_setup_teardown(cancel_before_fire, setup, teardown),
-            cmocka_unit_test_setup_teardown(fires_once_per_version_and_put_after_fire, setup,
-                                            teardown),
-            cmocka_unit_test_setup_teardown(past_fire_at_fires_at_once, setup, teardown),
-            cmocka_unit_test_setup_teardown(tenant_isolation, setup, teardown),
-            cmocka_unit_test_setup_teardown(list_prefix_and_cursor, setup, teardown),
-            cmocka_unit_test_setup_teardown(batch_bound_sets_more, setup, teardown),
+            UNIT_ENV_TEST(cas_success_and_conflict),
+            UNIT_ENV_TEST(move_before_fire),
+            UNIT_ENV_TEST(cancel_before_fire),
+            UNIT_ENV_TEST(fires_once_per_version_and_put_after_fire),
+            UNIT_ENV_TEST(past_fire_at_fires_at_once),
+            UNIT_ENV_TEST(tenant_isolation),
+            UNIT_ENV_TEST(list_prefix_and_cursor),
+            UNIT_ENV_TEST(batch_bound_sets_more),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
