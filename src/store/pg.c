@@ -14,10 +14,14 @@
  * update taking a pending key) runs inside a savepoint of its own, as store.h
  * asks of a backend whose transaction aborts on any error.
  *
- * Claims lock what they return: job_ready_ids and the claim read of the jobs
- * without a group (group_ready_ids) select FOR UPDATE SKIP LOCKED, so two
- * nodes claiming from one queue at once get different jobs; a group's jobs
- * are read FOR UPDATE (see build_job_sql). Time comes
+ * Claims lock what they return: job_ready_ids, the claim read of the jobs
+ * without a group (group_ready_ids) and of several groups at once
+ * (group_ready_many) select FOR UPDATE SKIP LOCKED, so two nodes claiming
+ * from one queue at once get different jobs and a claim never waits for a
+ * job row (see build_job_sql). The jobs a batch's operations name are read
+ * ahead in one statement (job_get_many) and kept to the commit, and the
+ * queue_limits rows the transaction holds are known to it (pg_groups.c), so
+ * a batch of settles costs a few round trips, not some per job. Time comes
  * from the database (now_ms: clock_timestamp() in Unix ms, read once per batch
  * in the round trip that carries BEGIN), so the clocks of the nodes do not
  * matter for leases, timers and cron.

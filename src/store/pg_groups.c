@@ -16,10 +16,11 @@
  * on data (upserts, deletes, updates by key) are deferred into the next round
  * trip (pg_defer_write), as pg.c does for its own; a failure there (a lost
  * connection) fails the batch at its commit. The ready jobs of a group come
- * from pg.c (pg_group_ready_rows): whole rows, locked (a group's jobs wait for
- * a lock, the jobs without a group skip it), kept for the claim's job_get
- * calls. Core takes a queue's queue_limits row before any of its group rows
- * in every operation (store.h), so operations on one queue do not deadlock.
+ * from pg.c (pg_group_ready_rows, and pg_group_ready_many for the groups of
+ * one pick at once): whole rows, locked (SKIP LOCKED, except the single-group
+ * read, which waits), kept for the claim's job_get calls. Core takes a queue's queue_limits row
+ * before any of its group rows in every operation (store.h), so operations on one queue do not
+ * deadlock.
  */
 #include <stdlib.h>
 #include <string.h>
