@@ -916,6 +916,10 @@ static void kept_add(struct store *st, PGresult *r, const int64_t *ids, int n, b
 {
         struct pg_kept *k = NULL;
 
+        if (n == 0) {
+                PQclear(r);
+                return;
+        }
         for (int i = 0; i < PG_KEPT_MAX && !k; i++)
                 if (!st->kept[i].res)
                         k = &st->kept[i];
