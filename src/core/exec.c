@@ -80,6 +80,37 @@ static void run_one(struct txn *tx, struct exec_op *op)
                 op->rc = rc;
 }
 
+/* Reads ahead, in one call per tenant, the jobs the batch's ops name
+ * (exec_op job_id), outside any op so that the rows stay locked and kept
+ * whatever an op rolls back. A failure fails the batch, as a failed BEGIN. */
+static int read_ahead(struct txn *tx, struct exec_op *head)
+{
+        int64_t ids[EXEC_BATCH_MAX];
+        struct exec_op *op, *o;
+        int rc = 0;
+
+        if (!tx->ops->job_get_many)
+                return 0;
+        for (op = head; op && !rc; op = op->next) {
+                int n = 0;
+
+                if (!op->job_id || !op->tenant)
+                        continue;
+                /* The first op of each tenant gathers its tenant's ids. */
+                for (o = head;
+                     o != op && (!o->job_id || !o->tenant || strcmp(o->tenant, op->tenant) != 0);
+                     o = o->next)
+                        ;
+                if (o != op)
+                        continue;
+                for (o = op; o; o = o->next)
+                        if (o->job_id && o->tenant && strcmp(o->tenant, op->tenant) == 0)
+                                ids[n++] = o->job_id;
+                rc = tx->ops->job_get_many(tx->st, op->tenant, ids, n, NULL);
+        }
+        return rc;
+}
+
 /* Applies a list of ops in one transaction. On a failed BEGIN or COMMIT every
  * op gets BATON_ESTORE and the effects are dropped. Returns the commit time. */
 static int64_t apply_batch(struct txn *tx, struct exec_op *head)
@@ -95,6 +126,11 @@ static int64_t apply_batch(struct txn *tx, struct exec_op *head)
          * runs and the commit below is skipped. */
         if (!rc && tx->ops->now_ms) {
                 rc = tx->ops->now_ms(tx->st, &tx->now_ms);
+                if (rc)
+                        tx->ops->rollback(tx->st);
+        }
+        if (!rc) {
+                rc = read_ahead(tx, head);
                 if (rc)
                         tx->ops->rollback(tx->st);
         }

@@ -32,6 +32,13 @@ struct exec_op {
         int rc;
         int64_t submit_ns; /* set by exec_submit, for latency metrics */
         struct exec_op *next;
+        /* The job the op will read first (0 = none), of tenant: before a
+         * batch's ops run, the store thread reads the jobs they name in one
+         * call (store_ops.job_get_many), so that a backend with round trips
+         * answers their reads from what it kept. A hint: a wrong one costs a
+         * read, never a wrong answer. tenant must live as long as the op. */
+        int64_t job_id;
+        const char *tenant;
 };
 
 struct exec_stats {

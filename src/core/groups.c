@@ -196,24 +196,73 @@ static int lease(struct txn *tx, const struct claim_req *req, int64_t id, struct
         return rc;
 }
 
-/* Serves group g once: leases its next job if its limits allow, else records
- * why not (a full rate window). *repaired: its head was stale and has been
- * repaired, so the order the caller picked groups in may be wrong. */
-static int serve_group(struct txn *tx, const struct claim_req *req, struct queue_limits *q,
-                       struct group_rec *g, struct job_vec *out, int *got, bool *repaired)
-{
-        int64_t ids[2], roll = 0;
-        int prios[2], n = 0, ok = 1;
-        /* Its next job, and the one after for the new head. */
-        int rc =
-            tx->ops->group_ready_ids(tx->st, req->tenant, req->queue, g->grp, 2, ids, prios, &n);
+/* The next two ready jobs of each group of one pick, read in one call
+ * (group_ready_many): group i's are ids[2i], ids[2i + 1] (n[i] of them).
+ * busy[i]: some of its ready jobs are held by another transaction a moment
+ * (a shared store skips them), so what was read does not show the group. */
+struct nexts {
+        int64_t *ids;
+        int *prios;
+        int *n;
+        bool *busy;
+};
 
-        *repaired = false;
-        if (rc)
-                return rc;
+static void nexts_free(struct nexts *x)
+{
+        free(x->ids);
+        free(x->prios);
+        free(x->n);
+        free(x->busy);
+}
+
+/* Reads the next jobs of the ng groups of g into *x (freed by the caller
+ * with nexts_free, also on failure). */
+static int nexts_read(struct txn *tx, const struct claim_req *req, const struct group_rec *g,
+                      int ng, struct nexts *x)
+{
+        const char **names = malloc((size_t)ng * sizeof(*names));
+        int rc;
+
+        x->ids = malloc((size_t)ng * 2 * sizeof(*x->ids));
+        x->prios = malloc((size_t)ng * 2 * sizeof(*x->prios));
+        x->n = malloc((size_t)ng * sizeof(*x->n));
+        x->busy = malloc((size_t)ng * sizeof(*x->busy));
+        rc = names && x->ids && x->prios && x->n && x->busy ? 0 : BATON_ENOMEM;
+        for (int i = 0; !rc && i < ng; i++)
+                names[i] = g[i].grp;
+        if (!rc)
+                rc = tx->ops->group_ready_many(tx->st, req->tenant, req->queue, names, ng, 2,
+                                               x->ids, x->prios, x->n, x->busy);
+        free(names);
+        return rc;
+}
+
+/* The outcome of serving one group. */
+enum served { SERVED_SKIPPED, SERVED_DONE, SERVED_REPAIRED };
+
+/* Serves group g (entry i of x) once: leases its next job if its limits
+ * allow, else records why not (a full rate window). SERVED_REPAIRED: its
+ * head was stale and has been repaired, so the order the caller picked
+ * groups in may be wrong. SERVED_SKIPPED: a job of it is held elsewhere for
+ * a moment, so it is neither served nor judged now (nothing is written; it
+ * keeps its place in the rotation). */
+static int serve_group(struct txn *tx, const struct claim_req *req, struct queue_limits *q,
+                       struct group_rec *g, const struct nexts *x, int i, struct job_vec *out,
+                       int *got, int *how)
+{
+        const int64_t *ids = x->ids + 2 * i;
+        const int *prios = x->prios + 2 * i;
+        int64_t roll = 0;
+        int n = x->n[i], ok = 1;
+        int rc = 0;
+
+        *how = SERVED_SKIPPED;
+        if (x->busy[i])
+                return 0;
+        *how = SERVED_DONE;
         if (n == 0 || prios[0] != g->head) {
                 g->head = n ? prios[0] : -1; /* the hint was stale: repair, pick again */
-                *repaired = true;
+                *how = SERVED_REPAIRED;
                 return group_save(tx, q, g);
         }
         if (q->group_rate_max > 0)
@@ -261,39 +310,56 @@ static int serve_ungrouped(struct txn *tx, const struct claim_req *req, int want
         return rc;
 }
 
-/* The jobs without a group, as one more member of the rotation: whether it
- * has a ready job, and the priority of the first. Read lazily, once per
- * lease of one of them. */
+/* The jobs without a group, as one more member of the rotation: the next
+ * ones in claim order, read when first needed (as many as the claim may
+ * still lease, in one read) and taken one per turn from pos. */
 struct ungrouped {
         bool known;
-        int n;
-        int64_t id;
-        int prio;
+        bool more; /* the read was full: there may be more after them */
+        int n, pos;
+        int64_t *ids;
+        int *prios;
 };
 
-static int ungrouped_peek(struct txn *tx, const struct claim_req *req, struct ungrouped *u)
+static int ungrouped_peek(struct txn *tx, const struct claim_req *req, int want,
+                          struct ungrouped *u)
 {
-        if (u->known)
+        if (u->known && (u->pos < u->n || !u->more))
                 return 0;
+        free(u->ids);
+        free(u->prios);
+        u->ids = malloc((size_t)want * sizeof(*u->ids));
+        u->prios = malloc((size_t)want * sizeof(*u->prios));
         u->known = true;
-        return tx->ops->group_ready_ids(tx->st, req->tenant, req->queue, NULL, 1, &u->id, &u->prio,
-                                        &u->n);
+        u->n = u->pos = 0;
+        if (!u->ids || !u->prios)
+                return BATON_ENOMEM;
+        int rc = tx->ops->group_ready_ids(tx->st, req->tenant, req->queue, NULL, want, u->ids,
+                                          u->prios, &u->n);
+        u->more = !rc && u->n == want;
+        return rc;
 }
 
 /* Whether the jobs without a group come before group g. */
 static bool ungrouped_first(const struct queue_limits *q, const struct ungrouped *u,
                             const struct group_rec *g)
 {
-        return u->n > 0 &&
-               (u->prio < g->head || (u->prio == g->head && q->nogroup_served <= g->served));
+        int prio;
+
+        if (u->pos >= u->n)
+                return false;
+        prio = u->prios[u->pos];
+        return prio < g->head || (prio == g->head && q->nogroup_served <= g->served);
 }
 
 /* The rotation: the next groups to serve come from one read of the
- * group_pick index, in (head, served) order; serving each once in that order
- * is the rotation, since a served group goes to the back. The jobs without a
- * group take their turn between them. A stale head repaired makes it read
- * the order again. Every step leases a job or repairs a row that misled it,
- * so the loop ends; the bound is a backstop. */
+ * group_pick index, in (head, served) order, and their next jobs from one
+ * read of all of them; serving each once in that order is the rotation,
+ * since a served group goes to the back. The jobs without a group take
+ * their turn between them. A stale head repaired makes it read the order
+ * again. Every round leases a job or writes a row that misled it, or ends
+ * the claim (only groups held elsewhere were left); the bound is a
+ * backstop. */
 static int serve(struct txn *tx, const struct claim_req *req, struct queue_limits *q, int budget,
                  struct job_vec *out, int *got)
 {
@@ -303,8 +369,9 @@ static int serve(struct txn *tx, const struct claim_req *req, struct queue_limit
 
         while (!rc && *got < budget && steps-- > 0) {
                 struct group_rec *g = NULL;
-                bool repaired = false;
-                int ng = 0;
+                struct nexts x = {0};
+                bool moved = false;
+                int ng = 0, how = SERVED_DONE;
 
                 rc = tx->ops->group_pick(tx->st, req->tenant, req->queue, budget - *got, &g, &ng);
                 if (!rc && ng == 0) {
@@ -312,19 +379,27 @@ static int serve(struct txn *tx, const struct claim_req *req, struct queue_limit
                         group_recs_free(g, ng);
                         break;
                 }
-                for (int i = 0; !rc && !repaired && i < ng && *got < budget; i++) {
-                        rc = ungrouped_peek(tx, req, &u);
+                if (!rc)
+                        rc = nexts_read(tx, req, g, ng, &x);
+                for (int i = 0; !rc && how != SERVED_REPAIRED && i < ng && *got < budget; i++) {
+                        rc = ungrouped_peek(tx, req, budget - *got, &u);
                         if (!rc && ungrouped_first(q, &u, &g[i])) {
-                                rc = lease(tx, req, u.id, out, got);
+                                rc = lease(tx, req, u.ids[u.pos++], out, got);
                                 q->nogroup_served = ++q->serve_seq;
-                                u.known = false;
+                                moved = true;
                                 i--; /* g[i] still waits for its turn */
                         } else if (!rc) {
-                                rc = serve_group(tx, req, q, &g[i], out, got, &repaired);
+                                rc = serve_group(tx, req, q, &g[i], &x, i, out, got, &how);
+                                moved = moved || how != SERVED_SKIPPED;
                         }
                 }
+                nexts_free(&x);
                 group_recs_free(g, ng);
+                if (!moved)
+                        break;
         }
+        free(u.ids);
+        free(u.prios);
         return rc;
 }
 
@@ -425,8 +500,11 @@ int queue_update(struct txn *tx, const char *tenant, const char *name, const str
                 out->rec.updated_at_ms = tx->now_ms;
                 rc = tx->ops->queue_put(tx->st, &out->rec);
         }
+        /* The row is made (if missing) and locked before it is read: read
+         * first, a missing row locks nothing, and a node that adds the first
+         * count meanwhile would have it overwritten by the zeros read here. */
         if (!rc)
-                rc = qlim_load(tx, tenant, name, true, &q);
+                rc = tx->ops->qlim_add(tx->st, tenant, name, 0, 0, &q);
         if (rc)
                 goto out;
         apply_update(&q, u);

@@ -352,6 +352,8 @@ void api_work_heartbeat(struct http_req *hr)
         }
         c->hr = hr;
         c->op.fn = heartbeat_fn;
+        c->op.job_id = c->req.id; /* read ahead with its batch (exec.h) */
+        c->op.tenant = c->req.tenant;
         c->op.done = heartbeat_done;
         if (api_submit(hr, &c->op))
                 heartbeat_free(c);
@@ -418,6 +420,8 @@ static void settle_one(struct http_req *hr, int outcome)
         }
         c->hr = hr;
         c->op.fn = settle_fn;
+        c->op.job_id = c->s.req.id;
+        c->op.tenant = c->s.req.tenant;
         c->op.done = settle_done;
         if (api_submit(hr, &c->op))
                 settle_ctx_free(c);
@@ -603,6 +607,8 @@ void api_work_settle(struct http_req *hr)
                 struct batch_item *it = &b->items[i];
                 it->b = b;
                 it->op.fn = batch_item_fn;
+                it->op.job_id = it->s.req.id; /* the items are read in one call */
+                it->op.tenant = it->s.req.tenant;
                 it->op.done = batch_item_done;
                 if (server_submit(hr->srv, &it->op) != 0) {
                         it->rc = BATON_ESHUTDOWN;

@@ -184,7 +184,8 @@ bool config_node_id_valid(const char *s)
         return true;
 }
 
-/* --node-id and --leader-ttl-ms. Returns as apply does. */
+/* --node-id, --leader-ttl-ms and --pg-statement-timeout-ms. Returns as
+ * apply does. */
 static int apply_cluster(struct config *c, const char *name, const char *val)
 {
         int64_t v;
@@ -193,6 +194,12 @@ static int apply_cluster(struct config *c, const char *name, const char *val)
                 if (!config_node_id_valid(val))
                         return -1;
                 snprintf(c->node_id, sizeof(c->node_id), "%s", val);
+                return 0;
+        }
+        if (strcmp(name, "pg-statement-timeout-ms") == 0) {
+                if (parse_i64(val, 0, CONFIG_PG_STATEMENT_TIMEOUT_MAX_MS, &v))
+                        return -1;
+                c->pg_statement_timeout_ms = v;
                 return 0;
         }
         if (parse_i64(val, CONFIG_LEADER_TTL_MIN_MS, CONFIG_LEADER_TTL_MAX_MS, &v))
@@ -231,7 +238,8 @@ static int apply(struct config *c, const char *name, const char *val)
                 snprintf(c->cron_file, sizeof(c->cron_file), "%s", val);
                 return 0;
         }
-        if (strcmp(name, "node-id") == 0 || strcmp(name, "leader-ttl-ms") == 0)
+        if (strcmp(name, "node-id") == 0 || strcmp(name, "leader-ttl-ms") == 0 ||
+            strcmp(name, "pg-statement-timeout-ms") == 0)
                 return apply_cluster(c, name, val);
         if (strcmp(name, "sync") == 0) {
                 if (strcmp(val, "full") != 0 && strcmp(val, "normal") != 0)
@@ -324,7 +332,8 @@ static const char *const plain_settings[] = {"listen",
                                              "cron-min-interval-ms",
                                              "cron-file",
                                              "node-id",
-                                             "leader-ttl-ms"};
+                                             "leader-ttl-ms",
+                                             "pg-statement-timeout-ms"};
 
 static int load_env(struct config *c, FILE *err)
 {
@@ -402,8 +411,14 @@ static void usage(FILE *f)
             "  --node-id ID           this node's name, 1-128 of [A-Za-z0-9._:-] (BATON_NODE_ID),\n"
             "                         default <host name>-<pid>\n"
             "  --leader-ttl-ms N      leader lease length, renewed every second\n"
-            "                         (BATON_LEADER_TTL_MS), default %d, allowed %d ... %d\n",
-            CONFIG_LEADER_TTL_DEFAULT_MS, CONFIG_LEADER_TTL_MIN_MS, CONFIG_LEADER_TTL_MAX_MS);
+            "                         (BATON_LEADER_TTL_MS), default %d, allowed %d ... %d\n"
+            "  --pg-statement-timeout-ms N  PostgreSQL statement_timeout of the store's\n"
+            "                         connection: a statement running longer fails its\n"
+            "                         operation or batch with 503 store_unavailable\n"
+            "                         (BATON_PG_STATEMENT_TIMEOUT_MS), default %d, 0 = none,\n"
+            "                         at most %d\n",
+            CONFIG_LEADER_TTL_DEFAULT_MS, CONFIG_LEADER_TTL_MIN_MS, CONFIG_LEADER_TTL_MAX_MS,
+            CONFIG_PG_STATEMENT_TIMEOUT_DEFAULT_MS, CONFIG_PG_STATEMENT_TIMEOUT_MAX_MS);
         fprintf(f, "\nlimits (docs/api.md, \"Limits and their errors\"):\n");
         for (size_t i = 0; i < sizeof(limit_opts) / sizeof(limit_opts[0]); i++) {
                 const struct num_opt *o = &limit_opts[i];
@@ -549,6 +564,7 @@ int config_load(struct config *c, int argc, char **argv, FILE *out, FILE *err, i
         c->cron_run_max_per_hour = CONFIG_CRON_RUN_PER_HOUR_DEFAULT;
         c->cron_min_interval_ms = CONFIG_CRON_MIN_INTERVAL_DEFAULT_MS;
         c->leader_ttl_ms = CONFIG_LEADER_TTL_DEFAULT_MS;
+        c->pg_statement_timeout_ms = CONFIG_PG_STATEMENT_TIMEOUT_DEFAULT_MS;
         limits_default(&c->limits);
         *exit_code = 0;
 

@@ -51,6 +51,10 @@ struct config {
         /* --leader-ttl-ms: how long a leader lease lasts without renewal (it is
          * renewed every second), so the longest a dead leader's duties wait. */
         int64_t leader_ttl_ms;
+        /* --pg-statement-timeout-ms: statement_timeout of the PostgreSQL store
+         * connection (0 = none), so a statement stuck behind a lock fails its
+         * batch (503) instead of stalling the store thread. */
+        int64_t pg_statement_timeout_ms;
         struct limits limits;
 };
 
@@ -67,6 +71,8 @@ enum config_action { CONFIG_RUN = 0, CONFIG_EXIT = 1 };
 #define CONFIG_CRON_RUN_PER_HOUR_DEFAULT 10
 #define CONFIG_CRON_MIN_INTERVAL_DEFAULT_MS 60000
 #define CONFIG_LEADER_TTL_DEFAULT_MS 5000
+#define CONFIG_PG_STATEMENT_TIMEOUT_DEFAULT_MS 30000
+#define CONFIG_PG_STATEMENT_TIMEOUT_MAX_MS 3600000
 #define CONFIG_LEADER_TTL_MIN_MS 2000
 #define CONFIG_LEADER_TTL_MAX_MS 600000
 

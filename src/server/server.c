@@ -198,7 +198,8 @@ static int resolve_node_id(struct server *srv)
 static int open_store(struct server *srv)
 {
         const struct config *cfg = srv->cfg;
-        struct store_opts so = {cfg->data_dir, cfg->sync_full, 5000};
+        struct store_opts so = {cfg->data_dir, cfg->sync_full, 5000,
+                                (int)cfg->pg_statement_timeout_ms};
         int rc;
 
         if (mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) {

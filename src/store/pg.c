@@ -14,10 +14,14 @@
  * update taking a pending key) runs inside a savepoint of its own, as store.h
  * asks of a backend whose transaction aborts on any error.
  *
- * Claims lock what they return: job_ready_ids and the claim read of the jobs
- * without a group (group_ready_ids) select FOR UPDATE SKIP LOCKED, so two
- * nodes claiming from one queue at once get different jobs; a group's jobs
- * are read FOR UPDATE (see build_job_sql). Time comes
+ * Claims lock what they return: job_ready_ids, the claim read of the jobs
+ * without a group (group_ready_ids) and of several groups at once
+ * (group_ready_many) select FOR UPDATE SKIP LOCKED, so two nodes claiming
+ * from one queue at once get different jobs and a claim never waits for a
+ * job row (see build_job_sql). The jobs a batch's operations name are read
+ * ahead in one statement (job_get_many) and kept to the commit, and the
+ * queue_limits rows the transaction holds are known to it (pg_groups.c), so
+ * a batch of settles costs a few round trips, not some per job. Time comes
  * from the database (now_ms: clock_timestamp() in Unix ms, read once per batch
  * in the round trip that carries BEGIN), so the clocks of the nodes do not
  * matter for leases, timers and cron.
@@ -143,6 +147,7 @@ int pg_defer(struct store *st, const char *sql)
         if (rc)
                 return rc;
         e->sql = sql;
+        e->op = st->op_seq;
         st->n_pending++;
         return 0;
 }
@@ -173,6 +178,7 @@ static int defer_stmt(struct store *st, const struct pg_stmt *s, const struct pg
         }
         e->stmt = s;
         e->n = p->n;
+        e->op = st->op_seq;
         st->n_pending++;
         return 0;
 }
@@ -231,19 +237,22 @@ static int judge(PGresult *r, const char *what)
         return BATON_ESTORE;
 }
 
-/* One command sent in a pipeline: what to call it in errors, and the
- * statement it prepares (NULL unless it is a prepare). */
+/* One command sent in a pipeline: what to call it in errors, the statement
+ * it prepares (NULL unless it is a prepare), the operation that queued it,
+ * and which result of the caller's it is (-1: none). */
 struct sent {
         const char *label;
         const struct pg_stmt *prep;
+        uint64_t op;
+        int want;
 };
 
-#define SENT_MAX (2 * (PG_PENDING_MAX + 1))
+#define SENT_MAX (2 * (PG_PENDING_MAX + 2))
 
 /* Queues s for execution, preceded by its prepare when this connection has
  * none yet (and none is queued in this pipeline). */
 static int send_stmt(struct store *st, const struct pg_stmt *s, int n_params,
-                     const char *const *vals, struct sent *sent, int *n)
+                     const char *const *vals, uint64_t op, struct sent *sent, int *n)
 {
         bool queued = false;
 
@@ -253,18 +262,18 @@ static int send_stmt(struct store *st, const struct pg_stmt *s, int n_params,
                 if (st->n_prepared == PG_PREPARED_MAX ||
                     !PQsendPrepare(st->conn, s->name, s->sql, 0, NULL))
                         return BATON_ESTORE;
-                sent[(*n)++] = (struct sent){s->name, s};
+                sent[(*n)++] = (struct sent){s->name, s, op, -1};
         }
         if (!PQsendQueryPrepared(st->conn, s->name, n_params, vals, NULL, NULL, 0))
                 return BATON_ESTORE;
-        sent[(*n)++] = (struct sent){s->name, NULL};
+        sent[(*n)++] = (struct sent){s->name, NULL, op, -1};
         return 0;
 }
 
-/* Queues the deferred commands, then s (if not NULL). Fills sent[]; returns
- * the number of commands queued, or a negative error. */
-static int send_all(struct store *st, const struct pg_stmt *s, const struct pg_params *p,
-                    struct sent *sent)
+/* Queues the deferred commands, then s[0..k). Fills sent[]; returns the
+ * number of commands queued, or a negative error. */
+static int send_all(struct store *st, const struct pg_stmt *const *s,
+                    const struct pg_params *const *p, int k, struct sent *sent)
 {
         int n = 0, rc = 0;
 
@@ -272,21 +281,28 @@ static int send_all(struct store *st, const struct pg_stmt *s, const struct pg_p
                 const struct pg_pending *e = &st->pending[i];
 
                 if (e->stmt) {
-                        rc = send_stmt(st, e->stmt, e->n, e->v, sent, &n);
+                        rc = send_stmt(st, e->stmt, e->n, e->v, e->op, sent, &n);
                 } else if (!PQsendQueryParams(st->conn, e->sql, 0, NULL, NULL, NULL, NULL, 0)) {
                         rc = BATON_ESTORE;
                 } else {
-                        sent[n++] = (struct sent){e->sql, NULL};
+                        sent[n++] = (struct sent){e->sql, NULL, e->op, -1};
                 }
         }
-        if (!rc && s)
-                rc = send_stmt(st, s, p ? p->n : 0, p ? p->v : NULL, sent, &n);
+        for (int i = 0; i < k && !rc; i++) {
+                rc = send_stmt(st, s[i], p[i] ? p[i]->n : 0, p[i] ? p[i]->v : NULL, st->op_seq,
+                               sent, &n);
+                if (!rc)
+                        sent[n - 1].want = i;
+        }
         return rc ? rc : n;
 }
 
 /* Reads the results of the n commands in sent[] and the sync, recording the
- * statements prepared. The last command's result goes to *res (if res is not
- * NULL) when every command succeeded; the first error is returned. */
+ * statements prepared. The result of each command the caller wants goes to
+ * res[want] (if res is not NULL) when every command succeeded; the first
+ * error is returned. A command of an operation other than the one running
+ * (a write deferred by one already done, or its RELEASE) that fails leaves
+ * the transaction unable to commit whole: the store is marked failed. */
 static int read_all(struct store *st, const struct sent *sent, int n, PGresult **res)
 {
         int rc = 0;
@@ -300,10 +316,16 @@ static int read_all(struct store *st, const struct sent *sent, int n, PGresult *
                 one = judge(r, sent[i].label);
                 if (!one && sent[i].prep && st->n_prepared < PG_PREPARED_MAX)
                         st->prepared[st->n_prepared++] = sent[i].prep;
+                if (one && PQresultStatus(r) != PGRES_PIPELINE_ABORTED &&
+                    sent[i].op != st->op_seq) {
+                        log_error("store", "a write of an earlier operation failed: %s",
+                                  "the batch fails as a whole");
+                        st->failed = true;
+                }
                 if (!rc)
                         rc = one;
-                if (i == n - 1 && !rc && res)
-                        *res = r;
+                if (sent[i].want >= 0 && res)
+                        res[sent[i].want] = r;
                 else
                         PQclear(r);
                 while ((extra = PQgetResult(st->conn)) != NULL)
@@ -320,34 +342,43 @@ static int read_all(struct store *st, const struct sent *sent, int n, PGresult *
         return rc;
 }
 
-/* Sends the deferred commands and s (if not NULL) in one pipeline and reads
- * every answer. */
-static int roundtrip(struct store *st, const struct pg_stmt *s, const struct pg_params *p,
-                     PGresult **res)
+static void clear_results(PGresult **res, int k)
+{
+        for (int i = 0; res && i < k; i++) {
+                PQclear(res[i]);
+                res[i] = NULL;
+        }
+}
+
+/* Sends the deferred commands and s[0..k) in one pipeline and reads every
+ * answer; res[i] (res may be NULL) gets statement i's result when all went
+ * well, and is NULL otherwise. */
+static int roundtrip(struct store *st, const struct pg_stmt *const *s,
+                     const struct pg_params *const *p, int k, PGresult **res)
 {
         struct sent sent[SENT_MAX];
         int n, rc;
 
-        if (res)
-                *res = NULL;
-        if (st->broken || !st->conn)
+        BATON_ASSERT(k >= 0 && k <= 2);
+        for (int i = 0; res && i < k; i++)
+                res[i] = NULL;
+        if (st->broken || !st->conn || st->failed)
                 return BATON_ESTORE;
         if (!PQenterPipelineMode(st->conn)) {
                 set_broken(st);
                 return BATON_ESTORE;
         }
-        n = send_all(st, s, p, sent);
+        n = send_all(st, s, p, k, sent);
         if (n >= 0 && !PQpipelineSync(st->conn))
                 n = BATON_ESTORE;
         rc = n < 0 ? n : read_all(st, sent, n, res);
         if (PQstatus(st->conn) != CONNECTION_OK || !PQexitPipelineMode(st->conn)) {
-                if (res && *res) {
-                        PQclear(*res);
-                        *res = NULL;
-                }
+                clear_results(res, k);
                 set_broken(st);
                 return BATON_ESTORE;
         }
+        if (rc)
+                clear_results(res, k);
         clear_pending(st);
         return rc;
 }
@@ -356,7 +387,7 @@ int pg_flush(struct store *st)
 {
         if (!st->n_pending)
                 return 0;
-        return roundtrip(st, NULL, NULL, NULL);
+        return roundtrip(st, NULL, NULL, 0, NULL);
 }
 
 int pg_open_op_savepoint(struct store *st)
@@ -367,15 +398,19 @@ int pg_open_op_savepoint(struct store *st)
         return pg_defer(st, "SAVEPOINT op");
 }
 
+int pg_exec_n(struct store *st, const struct pg_stmt *const *s, const struct pg_params *const *p,
+              int k, PGresult **res)
+{
+        int rc = pg_open_op_savepoint(st);
+
+        return rc ? rc : roundtrip(st, s, p, k, res);
+}
+
 int pg_exec(struct store *st, const struct pg_stmt *s, const struct pg_params *p, PGresult **res)
 {
         PGresult *r = NULL;
-        int rc;
+        int rc = pg_exec_n(st, &s, &p, 1, &r);
 
-        rc = pg_open_op_savepoint(st);
-        if (rc)
-                return rc;
-        rc = roundtrip(st, s, p, &r);
         if (!rc && res)
                 *res = r;
         else
@@ -655,6 +690,10 @@ static const struct pg_stmt
     S_DEP_CHILDREN = {"pg_dep_children",
                       "SELECT child_id FROM job_deps WHERE parent_id = $1 AND child_id > $2"
                       " ORDER BY child_id LIMIT $3"},
+    /* Which of the jobs $1 are parents: one index probe each. */
+    S_DEP_PARENTS = {"pg_dep_parents",
+                     "SELECT d.parent_id FROM unnest($1::bigint[]) AS p(id) CROSS JOIN LATERAL"
+                     " (SELECT parent_id FROM job_deps WHERE parent_id = p.id LIMIT 1) d"},
     S_FLOW_INSERT = {"pg_flow_insert", "INSERT INTO flows (tenant, created_at, request_id)"
                                        " VALUES ($1, $2, $3) RETURNING id"},
     S_FLOW_GET = {"pg_flow_get", "SELECT id, tenant, created_at, request_id FROM flows"
@@ -675,19 +714,47 @@ enum {
         B_INSERT_ID,
         B_GROUP_READY,   /* group_ready_ids of one group (pg_groups.c) */
         B_NOGROUP_READY, /* group_ready_ids of the jobs without a group */
+        B_GET_MANY,      /* job_get_many */
+        B_GROUP_MANY,    /* group_ready_many */
         B_LIST,
         B_AUDIT = B_LIST + 8,
         B_COUNT = B_AUDIT + 8
 };
 
 static const char *const built_names[B_COUNT] = {
-    "pg_job_insert",    "pg_job_get",         "pg_job_update",        "pg_job_ready_ids",
-    "pg_job_insert_id", "pg_group_ready_ids", "pg_nogroup_ready_ids", "pg_job_list_0",
-    "pg_job_list_1",    "pg_job_list_2",      "pg_job_list_3",        "pg_job_list_4",
-    "pg_job_list_5",    "pg_job_list_6",      "pg_job_list_7",        "pg_audit_list_0",
-    "pg_audit_list_1",  "pg_audit_list_2",    "pg_audit_list_3",      "pg_audit_list_4",
-    "pg_audit_list_5",  "pg_audit_list_6",    "pg_audit_list_7",
+    "pg_job_insert",       "pg_job_get",         "pg_job_update",        "pg_job_ready_ids",
+    "pg_job_insert_id",    "pg_group_ready_ids", "pg_nogroup_ready_ids", "pg_job_get_many",
+    "pg_group_ready_many", "pg_job_list_0",      "pg_job_list_1",        "pg_job_list_2",
+    "pg_job_list_3",       "pg_job_list_4",      "pg_job_list_5",        "pg_job_list_6",
+    "pg_job_list_7",       "pg_audit_list_0",    "pg_audit_list_1",      "pg_audit_list_2",
+    "pg_audit_list_3",     "pg_audit_list_4",    "pg_audit_list_5",      "pg_audit_list_6",
+    "pg_audit_list_7",
 };
+
+/* group_ready_many: for each group of the array $3 (in order, ord), its
+ * first $4 ready jobs that no other transaction holds (SKIP LOCKED: a claim
+ * never waits on a job row, so it cannot join a cycle with an operation that
+ * holds a job and waits for the queue row), whole rows as job_get reads
+ * them, then ord and n: how many ready jobs the group shows at all (up to
+ * $4), so that the caller can tell a skipped job from an empty group. A
+ * group without a returned job comes as one row of NULL job columns. */
+static int build_group_many_sql(struct buf *b)
+{
+        int rc = buf_adds(b, "SELECT j.id, j.tenant, j.created_at");
+
+        for (int c = 0; c < JOB_NCOLS && !rc; c++)
+                rc = buf_printf(b, ", j.%s", job_cols[c].name);
+        if (!rc)
+                rc = buf_adds(b,
+                              ", g.ord, c.n FROM unnest($3::text[]) WITH ORDINALITY AS g(name, ord)"
+                              " CROSS JOIN LATERAL (SELECT count(*) AS n FROM (SELECT 1 FROM jobs"
+                              " WHERE state = 2 AND tenant = $1 AND queue = $2 AND grp = g.name"
+                              " LIMIT $4) v) c LEFT JOIN LATERAL (SELECT * FROM jobs"
+                              " WHERE state = 2 AND tenant = $1 AND queue = $2 AND grp = g.name"
+                              " ORDER BY priority, run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) j"
+                              " ON true");
+        return rc;
+}
 
 static int build_job_sql(struct buf *b, int id)
 {
@@ -715,6 +782,8 @@ static int build_job_sql(struct buf *b, int id)
                         rc = buf_printf(b, ", $%d", c + 4);
                 return rc ? rc : buf_adds(b, ")");
         }
+        if (id == B_GROUP_MANY)
+                return build_group_many_sql(b);
         if (id == B_UPDATE) {
                 rc = buf_adds(b, "UPDATE jobs SET ");
                 for (int c = 0; c < JOB_NCOLS && !rc; c++)
@@ -735,6 +804,11 @@ static int build_job_sql(struct buf *b, int id)
          * the first's commit and read its result. */
         if (id == B_GET)
                 return buf_adds(b, "id = $1 AND ($2::text IS NULL OR tenant = $2) FOR UPDATE");
+        /* The jobs a batch's operations will read (job_get_many), locked as
+         * job_get would. */
+        if (id == B_GET_MANY)
+                return buf_adds(b, "id = ANY($1::bigint[]) AND ($2::text IS NULL OR tenant = $2)"
+                                   " FOR UPDATE");
         /* Claims: the ready jobs in claim order, whole rows (job_get then takes
          * them from this result, see ready_ids), locked. SKIP LOCKED: a job
          * another node's transaction is claiming is passed over, not waited
@@ -820,23 +894,113 @@ int pg_defer_write(struct store *st, const struct pg_stmt *s, const struct pg_pa
         return defer_write(st, s, p);
 }
 
-/* ---- rows kept for claims ---- */
+/* ---- rows kept for job_get ---- */
 
-/* Drops the rows the last ready_ids kept for job_get. */
-static void drop_ready(struct store *st)
+/* Drops the kept results: those of the operation, or (all) every one. */
+static void kept_drop(struct store *st, bool all)
 {
-        PQclear(st->ready);
-        st->ready = NULL;
-        st->n_ready = 0;
+        for (int i = 0; i < PG_KEPT_MAX; i++) {
+                struct pg_kept *k = &st->kept[i];
+
+                if (k->res && (all || !k->txn)) {
+                        PQclear(k->res);
+                        k->res = NULL;
+                        k->n = 0;
+                }
+        }
 }
 
-/* The row of job id in the kept ready rows, or -1. */
-static int ready_row(const struct store *st, const char *tenant, int64_t id)
+/* Keeps r (owned by the store from now on, also on failure), whose row i is
+ * job ids[i] (0: no job), for job_get. With every slot taken it takes the
+ * place of an operation's result, or is not kept (job_get then reads). */
+static void kept_add(struct store *st, PGresult *r, const int64_t *ids, int n, bool txn)
 {
-        for (int i = 0; i < st->n_ready; i++)
-                if (st->ready_ids[i] == id)
-                        return !tenant || strcmp(PQgetvalue(st->ready, i, 1), tenant) == 0 ? i : -1;
-        return -1;
+        struct pg_kept *k = NULL;
+
+        if (n == 0) {
+                PQclear(r);
+                return;
+        }
+        for (int i = 0; i < PG_KEPT_MAX && !k; i++)
+                if (!st->kept[i].res)
+                        k = &st->kept[i];
+        for (int i = 0; i < PG_KEPT_MAX && !k; i++)
+                if (!st->kept[i].txn) {
+                        k = &st->kept[i];
+                        PQclear(k->res);
+                        k->res = NULL;
+                }
+        if (k && n > k->cap) {
+                int64_t *v = realloc(k->ids, (size_t)n * sizeof(*v));
+
+                if (v) {
+                        k->ids = v;
+                        k->cap = n;
+                }
+        }
+        if (!k || n > k->cap) {
+                PQclear(r);
+                return;
+        }
+        memcpy(k->ids, ids, (size_t)n * sizeof(*ids));
+        k->res = r;
+        k->n = n;
+        k->txn = txn;
+}
+
+/* The kept result and row of job id, if any (its tenant, unless NULL, must
+ * match); NULL when none holds it. */
+static PGresult *kept_row(const struct store *st, const char *tenant, int64_t id, int *row)
+{
+        for (int i = 0; i < PG_KEPT_MAX; i++) {
+                const struct pg_kept *k = &st->kept[i];
+
+                for (int r = 0; k->res && r < k->n; r++) {
+                        if (k->ids[r] != id)
+                                continue;
+                        if (tenant && strcmp(PQgetvalue(k->res, r, 1), tenant) != 0)
+                                return NULL;
+                        *row = r;
+                        return k->res;
+                }
+        }
+        return NULL;
+}
+
+/* ---- id sets ---- */
+
+static bool ids_has(const struct pg_idset *s, int64_t id)
+{
+        for (int i = s->n - 1; i >= 0; i--)
+                if (s->v[i] == id)
+                        return true;
+        return false;
+}
+
+static int ids_add(struct pg_idset *s, int64_t id)
+{
+        int rc = pg_grow((void **)&s->v, s->n, &s->cap, sizeof(*s->v));
+
+        if (!rc)
+                s->v[s->n++] = id;
+        return rc;
+}
+
+static void ids_del(struct pg_idset *s, int64_t id)
+{
+        for (int i = 0; i < s->n; i++)
+                if (s->v[i] == id)
+                        s->v[i--] = s->v[--s->n];
+}
+
+/* Forgets everything known of the transaction's rows: locks held outside
+ * operations, jobs without children, kept results. */
+static void txn_forget(struct store *st)
+{
+        kept_drop(st, true);
+        st->txn_locked.n = 0;
+        st->nochild.n = 0;
+        st->n_locked = 0;
 }
 
 /* ---- open, close, reconnect ---- */
@@ -890,6 +1054,26 @@ static int connect_db(struct store *st, bool sync_full)
         return 0;
 }
 
+/* Sets the session's statement_timeout (ms, 0 = none): a statement that runs
+ * longer (typically one waiting for a row lock held elsewhere) is cancelled
+ * and fails (57014), which fails its operation or batch instead of stalling
+ * the store thread. */
+static int set_timeout(struct store *st, int ms)
+{
+        char sql[64];
+        PGresult *r;
+        int rc = 0;
+
+        snprintf(sql, sizeof(sql), "SET statement_timeout = %d", ms);
+        r = PQexec(st->conn, sql);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+                log_error("store", "setting statement_timeout: %s", PQerrorMessage(st->conn));
+                rc = BATON_ESTORE;
+        }
+        PQclear(r);
+        return rc;
+}
+
 static void close_store(struct store *st)
 {
         if (!st)
@@ -898,8 +1082,12 @@ static void close_store(struct store *st)
         if (st->conn)
                 PQfinish(st->conn);
         clear_pending(st);
-        drop_ready(st);
-        free(st->ready_ids);
+        txn_forget(st);
+        pg_qcache_clear(st);
+        for (int i = 0; i < PG_KEPT_MAX; i++)
+                free(st->kept[i].ids);
+        free(st->txn_locked.v);
+        free(st->nochild.v);
         free(st->locked);
         for (int i = 0; i < PG_BUILT_MAX; i++)
                 free(st->built_sql[i]);
@@ -920,10 +1108,14 @@ static int open_store(const struct store_opts *opts, struct store **out)
         if (!st)
                 return BATON_ENOMEM;
         st->sync_full = opts->sync_full;
+        st->statement_timeout_ms = opts->statement_timeout_ms > 0 ? opts->statement_timeout_ms : 0;
         st->uri = strdup(opts->uri);
         rc = st->uri ? connect_db(st, opts->sync_full) : BATON_ENOMEM;
+        /* Migrations may rewrite big tables: they run without the timeout. */
         if (!rc)
                 rc = pg_migrate_to(st->conn, pg_schema_newest());
+        if (!rc && st->statement_timeout_ms)
+                rc = set_timeout(st, st->statement_timeout_ms);
         if (!rc)
                 rc = build_stmts(st);
         if (rc) {
@@ -947,6 +1139,8 @@ static int reconnect(struct store *st)
                 PQfinish(st->conn);
         st->conn = NULL;
         rc = connect_db(st, st->sync_full);
+        if (!rc && st->statement_timeout_ms)
+                rc = set_timeout(st, st->statement_timeout_ms);
         if (rc) {
                 st->backoff_ms = st->backoff_ms ? st->backoff_ms * 2 : BACKOFF_MIN_MS;
                 if (st->backoff_ms > BACKOFF_MAX_MS)
@@ -1001,8 +1195,10 @@ static int begin_txn(struct store *st)
                 return BATON_ESTORE;
         }
         clear_pending(st);
-        st->n_locked = 0;
-        drop_ready(st);
+        txn_forget(st);
+        pg_qcache_clear(st);
+        st->op_seq = 0;
+        st->failed = false;
         st->sp = PG_SP_NONE;
         st->in_txn = true;
         return pg_defer(st, "BEGIN");
@@ -1016,8 +1212,10 @@ static int commit_txn(struct store *st)
                 log_error("store", "commit: no transaction is open");
                 return BATON_ESTORE;
         }
-        drop_ready(st);
-        rc = pg_defer(st, PG_COMMIT);
+        txn_forget(st);
+        pg_qcache_clear(st);
+        /* A failed command of a finished operation: the caller rolls back. */
+        rc = st->failed ? BATON_ESTORE : pg_defer(st, PG_COMMIT);
         if (!rc)
                 rc = pg_flush(st);
         st->in_txn = false;
@@ -1031,7 +1229,9 @@ static int rollback_txn(struct store *st)
         int rc = 0;
 
         clear_pending(st);
-        drop_ready(st);
+        txn_forget(st);
+        pg_qcache_clear(st);
+        st->failed = false;
         st->in_txn = false;
         st->sp = PG_SP_NONE;
         if (st->broken || !st->conn || PQtransactionStatus(st->conn) == PQTRANS_IDLE)
@@ -1053,7 +1253,8 @@ static int savepoint_op(struct store *st)
         }
         BATON_ASSERT(st->sp == PG_SP_NONE);
         st->sp = PG_SP_WANT;
-        drop_ready(st);
+        st->op_seq++;
+        kept_drop(st, false);
         /* Row locks taken inside a savepoint that is rolled back are lost, so
          * what an operation may rely on is what it locked itself. */
         st->n_locked = 0;
@@ -1065,7 +1266,10 @@ static int end_op(struct store *st, bool keep)
 {
         int rc = 0;
 
-        drop_ready(st);
+        kept_drop(st, false);
+        /* What the operation wrote to the queue rows it knew is undone. */
+        if (!keep)
+                pg_qcache_clear(st);
         if (!st->in_txn || st->broken)
                 return BATON_ESTORE;
         if (st->sp == PG_SP_OPEN && !keep)
@@ -1226,7 +1430,7 @@ static bool holds_lock(const struct store *st, int64_t id)
         for (int i = st->n_locked - 1; i >= 0; i--)
                 if (st->locked[i] == id)
                         return true;
-        return false;
+        return ids_has(&st->txn_locked, id);
 }
 
 static void forget_locked(struct store *st, int64_t id)
@@ -1234,14 +1438,16 @@ static void forget_locked(struct store *st, int64_t id)
         for (int i = 0; i < st->n_locked; i++)
                 if (st->locked[i] == id)
                         st->locked[i] = 0; /* ids start at 1 */
+        ids_del(&st->txn_locked, id);
 }
 
-/* The kept ready row of id no longer shows the job as it is. */
+/* A kept row of id no longer shows the job as it is. */
 static void forget_ready(struct store *st, int64_t id)
 {
-        for (int i = 0; i < st->n_ready; i++)
-                if (st->ready_ids[i] == id)
-                        st->ready_ids[i] = 0;
+        for (int i = 0; i < PG_KEPT_MAX; i++)
+                for (int r = 0; st->kept[i].res && r < st->kept[i].n; r++)
+                        if (st->kept[i].ids[r] == id)
+                                st->kept[i].ids[r] = 0;
 }
 
 static int get_job(struct store *st, const char *tenant, int64_t id, struct job *out)
@@ -1250,10 +1456,11 @@ static int get_job(struct store *st, const char *tenant, int64_t id, struct job 
         struct job j;
         int rc;
 
-        int row = ready_row(st, tenant, id);
+        int row = 0;
+        PGresult *kept = kept_row(st, tenant, id, &row);
 
-        if (row >= 0) {
-                rc = read_job(st->ready, row, &j);
+        if (kept) {
+                rc = read_job(kept, row, &j);
                 if (!rc)
                         *out = j;
                 return rc;
@@ -1377,31 +1584,20 @@ static int keep_ready(struct store *st, const struct pg_stmt *s, const struct pg
         int rc, n = 0;
 
         *n_out = 0;
-        drop_ready(st);
         if (max <= 0)
                 return 0;
-        if (max > st->cap_ready) {
-                int64_t *v = realloc(st->ready_ids, (size_t)max * sizeof(*v));
-
-                if (!v)
-                        return BATON_ENOMEM;
-                st->ready_ids = v;
-                st->cap_ready = max;
-        }
         rc = pg_exec(st, s, p, &r);
         for (int i = 0; !rc && i < PQntuples(r) && n < max; i++) {
                 ids[n] = pg_i64(r, i, 0);
                 if (prios)
                         prios[n] = (int)pg_i64(r, i, JOB_READ_FIXED + JOB_COL_PRIORITY);
-                st->ready_ids[n] = ids[n];
                 rc = note_locked(st, ids[n++]);
         }
         if (rc) {
                 PQclear(r);
                 return rc;
         }
-        st->ready = r;
-        st->n_ready = n;
+        kept_add(st, r, ids, n, false);
         *n_out = n;
         return 0;
 }
@@ -1429,6 +1625,200 @@ int pg_group_ready_rows(struct store *st, const char *tenant, const char *queue,
         pg_p_i64(&p, max);
         return keep_ready(st, &st->built[grp ? B_GROUP_READY : B_NOGROUP_READY], &p, max, ids,
                           prios, n_out);
+}
+
+/* ---- reads of many rows (version 6) ---- */
+
+/* Writes the array literal of n ids ("{1,2,3}") into a malloc'd string
+ * owned by the caller. */
+static char *id_array(const int64_t *ids, int n)
+{
+        char *s = malloc((size_t)n * 21 + 3), *w = s;
+
+        if (!s)
+                return NULL;
+        *w++ = '{';
+        for (int i = 0; i < n; i++)
+                w += sprintf(w, "%s%" PRId64, i ? "," : "", ids[i]);
+        *w++ = '}';
+        *w = 0;
+        return s;
+}
+
+/* Writes the array literal of n texts, each quoted and escaped, into a
+ * malloc'd string owned by the caller. */
+static char *text_array(const char *const *v, int n)
+{
+        struct buf b;
+        char *s = NULL;
+        int rc;
+
+        buf_init(&b, (size_t)1 << 24);
+        rc = buf_adds(&b, "{");
+        for (int i = 0; i < n && !rc; i++) {
+                rc = buf_adds(&b, i ? ",\"" : "\"");
+                for (const char *c = v[i]; *c && !rc; c++)
+                        rc = buf_printf(&b, "%s%c", *c == '"' || *c == '\\' ? "\\" : "", *c);
+                if (!rc)
+                        rc = buf_adds(&b, "\"");
+        }
+        if (!rc)
+                rc = buf_adds(&b, "}");
+        if (!rc)
+                s = strdup(b.ptr);
+        buf_free(&b);
+        return s;
+}
+
+static int cmp_job_id(const void *a, const void *b)
+{
+        int64_t x = ((const struct job *)a)->id, y = ((const struct job *)b)->id;
+
+        return x < y ? -1 : x > y;
+}
+
+/* Notes the jobs of r (job_get_many's answer, locked outside any operation)
+ * as held to the end of the transaction, and those not among the parents
+ * of dr (the pg_dep_parents answer, read after the locks were taken) as
+ * having no children. */
+static int note_txn_rows(struct store *st, const PGresult *r, const PGresult *dr)
+{
+        int rc = 0;
+
+        for (int i = 0; i < PQntuples(r) && !rc; i++) {
+                int64_t id = pg_i64(r, i, 0);
+                bool parent = false;
+
+                for (int d = 0; d < PQntuples(dr) && !parent; d++)
+                        parent = pg_i64(dr, d, 0) == id;
+                rc = ids_add(&st->txn_locked, id);
+                if (!rc && !parent)
+                        rc = ids_add(&st->nochild, id);
+        }
+        return rc;
+}
+
+/* One round trip for the jobs and, outside an operation, which of them have
+ * children: the second statement runs after the first has taken its locks
+ * (a pipeline runs in order, each statement with a fresh snapshot), so it
+ * sees every child added before; none can be added after without the lock. */
+static int get_jobs_many(struct store *st, const char *tenant, const int64_t *ids, int n,
+                         struct job_vec *out)
+{
+        const struct pg_stmt *s[2] = {&st->built[B_GET_MANY], &S_DEP_PARENTS};
+        struct pg_params p = {0}, dp = {0};
+        const struct pg_params *pp[2] = {&p, &dp};
+        PGresult *res[2] = {NULL, NULL};
+        int64_t *row_ids = NULL;
+        bool txn = st->sp == PG_SP_NONE;
+        char *arr;
+        int rc, k = txn ? 2 : 1, first = out ? out->n : 0;
+
+        if (n < 0 || n > STORE_MANY_MAX)
+                return BATON_EINVAL;
+        if (n == 0)
+                return 0;
+        arr = id_array(ids, n);
+        if (!arr)
+                return BATON_ENOMEM;
+        pg_p_text(&p, arr);
+        pg_p_text(&p, tenant);
+        pg_p_text(&dp, arr);
+        rc = pg_exec_n(st, s, pp, k, res);
+        if (!rc && txn)
+                rc = note_txn_rows(st, res[0], res[1]);
+        for (int i = 0; !rc && !txn && i < PQntuples(res[0]); i++)
+                rc = note_locked(st, pg_i64(res[0], i, 0));
+        for (int i = 0; !rc && out && i < PQntuples(res[0]); i++) {
+                struct job *j = job_vec_push(out);
+
+                rc = j ? read_job(res[0], i, j) : BATON_ENOMEM;
+                if (rc && j)
+                        out->n--;
+        }
+        if (!rc && out)
+                qsort(out->v + first, (size_t)(out->n - first), sizeof(*out->v), cmp_job_id);
+        if (!rc && PQntuples(res[0]) > 0) {
+                row_ids = malloc((size_t)PQntuples(res[0]) * sizeof(*row_ids));
+                for (int i = 0; row_ids && i < PQntuples(res[0]); i++)
+                        row_ids[i] = pg_i64(res[0], i, 0);
+        }
+        if (row_ids) {
+                kept_add(st, res[0], row_ids, PQntuples(res[0]), txn);
+                res[0] = NULL;
+        }
+        free(row_ids);
+        PQclear(res[0]);
+        PQclear(res[1]);
+        free(arr);
+        return rc;
+}
+
+/* Row i of a group_ready_many answer: the column of ord and of n. */
+#define GM_ORD (JOB_READ_FIXED + JOB_NCOLS)
+#define GM_N (GM_ORD + 1)
+
+int pg_group_ready_many(struct store *st, const char *tenant, const char *queue,
+                        const char *const *grps, int n_grps, int per, int64_t *ids, int *prios,
+                        int *n_out, bool *busy)
+{
+        struct pg_params p = {0};
+        PGresult *r = NULL;
+        int64_t *row_ids = NULL;
+        char *arr;
+        int rc;
+
+        if (n_grps < 0 || n_grps > STORE_MANY_MAX || per < 1 || per > STORE_READ_PER_MAX)
+                return BATON_EINVAL;
+        for (int i = 0; i < n_grps; i++) {
+                if (!grps[i])
+                        return BATON_EINVAL;
+                n_out[i] = 0;
+                busy[i] = false;
+        }
+        if (n_grps == 0)
+                return 0;
+        arr = text_array(grps, n_grps);
+        if (!arr)
+                return BATON_ENOMEM;
+        pg_p_text(&p, tenant);
+        pg_p_text(&p, queue);
+        pg_p_text(&p, arr);
+        pg_p_i64(&p, per);
+        rc = pg_exec(st, &st->built[B_GROUP_MANY], &p, &r);
+        if (!rc && PQntuples(r) > 0) {
+                row_ids = calloc((size_t)PQntuples(r), sizeof(*row_ids));
+                rc = row_ids ? 0 : BATON_ENOMEM;
+        }
+        for (int i = 0; !rc && i < PQntuples(r); i++) {
+                int g = (int)pg_i64(r, i, GM_ORD) - 1, at;
+
+                if (g < 0 || g >= n_grps)
+                        continue;
+                busy[g] = pg_i64(r, i, GM_N) > n_out[g];
+                if (PQgetisnull(r, i, 0) || n_out[g] == per)
+                        continue;
+                at = g * per + n_out[g]++;
+                ids[at] = row_ids[i] = pg_i64(r, i, 0);
+                prios[at] = (int)pg_i64(r, i, JOB_READ_FIXED + JOB_COL_PRIORITY);
+                rc = note_locked(st, ids[at]);
+        }
+        /* busy as the last row of each group left it: fewer jobs than the
+         * group shows (up to per) means some were skipped. */
+        for (int i = 0; !rc && i < PQntuples(r); i++) {
+                int g = (int)pg_i64(r, i, GM_ORD) - 1;
+
+                if (g >= 0 && g < n_grps)
+                        busy[g] = pg_i64(r, i, GM_N) > n_out[g];
+        }
+        if (!rc && row_ids) {
+                kept_add(st, r, row_ids, PQntuples(r), false);
+                r = NULL;
+        }
+        PQclear(r);
+        free(row_ids);
+        free(arr);
+        return rc;
 }
 
 static int due_ids(struct store *st, int64_t now, int max, int64_t *ids, int *n_out)
@@ -1486,8 +1876,7 @@ static int purge_jobs(struct store *st, int state, int64_t before_ms, int max, i
 
         pg_p_i64(&p, state);
         pg_p_i64(&p, before_ms);
-        st->n_locked = 0; /* it may delete rows read before */
-        drop_ready(st);
+        txn_forget(st); /* it may delete rows read before */
         return purge(st, &S_JOB_PURGE, &p, max, n_out);
 }
 
@@ -2059,6 +2448,7 @@ static int insert_dep(struct store *st, const char *tenant, int64_t parent_id, i
         pg_p_i64(&p, parent_id);
         pg_p_i64(&p, child_id);
         pg_p_text(&p, tenant);
+        ids_del(&st->nochild, parent_id);
         rc = pg_run(st, &S_DEP_INSERT, &p, &n);
         return !rc && n == 0 ? BATON_ECONFLICT : rc;
 }
@@ -2068,6 +2458,12 @@ static int dep_children(struct store *st, int64_t parent_id, int64_t after_id, i
 {
         struct pg_params p = {0};
 
+        /* Known to have none (job_get_many): nobody adds one without the
+         * parent's row lock, which this transaction holds. */
+        if (ids_has(&st->nochild, parent_id)) {
+                *n_out = 0;
+                return 0;
+        }
         pg_p_i64(&p, parent_id);
         pg_p_i64(&p, after_id);
         pg_p_i64(&p, max);
@@ -2135,7 +2531,7 @@ static const struct pg_stmt *const plain_stmts[] = {
     &S_JOB_DELETE,      &S_DEADLINES,    &S_IDEM_GET,     &S_IDEM_PURGE,    &S_QUEUE_GET,
     &S_QUEUE_LIST,      &S_QUEUE_COUNTS, &S_QUEUE_OLDEST, &S_KEY_GET,       &S_KEY_UPDATE,
     &S_KEY_LIST_TENANT, &S_KEY_LIST_ALL, &S_TIMER_GET,    &S_TIMER_LIST,    &S_TIMER_DUE,
-    &S_TIMER_NEXT,      &S_DEP_CHILDREN, &S_FLOW_GET,     &S_FLOW_JOBS,
+    &S_TIMER_NEXT,      &S_DEP_CHILDREN, &S_FLOW_GET,     &S_FLOW_JOBS,     &S_DEP_PARENTS,
 };
 
 /* What a statement's plan must look like: sample parameters (space
@@ -2186,6 +2582,9 @@ static const struct plan_want plan_wants[] = {
     {"pg_timer_due", "1 10", "timer_due"},
     {"pg_timer_next", "-", "timer_due"},
     {"pg_dep_children", "1 0 10", "job_deps_pkey"},
+    {"pg_dep_parents", "{1,2}", "job_deps_pkey"},
+    {"pg_job_get_many", "{1,2} t1", NULL},
+    {"pg_group_ready_many", "t1 q1 {g1,g2} 2", "job_group_ready"},
     {"pg_flow_get", "1 t1", "flows_pkey"},
     {"pg_flow_job_ids", "t1 1 0 10", "job_flow"},
     {"pg_job_list_0", "t1 0 10", NULL},
@@ -2439,4 +2838,7 @@ const struct store_ops store_postgres_ops = {
     .group_ready_ids = pg_group_ready_rows,
     .rate_get = pg_rate_get,
     .rate_put = pg_rate_put,
+    /* version 6 */
+    .job_get_many = get_jobs_many,
+    .group_ready_many = pg_group_ready_many,
 };

@@ -16,10 +16,11 @@
  * on data (upserts, deletes, updates by key) are deferred into the next round
  * trip (pg_defer_write), as pg.c does for its own; a failure there (a lost
  * connection) fails the batch at its commit. The ready jobs of a group come
- * from pg.c (pg_group_ready_rows): whole rows, locked (a group's jobs wait for
- * a lock, the jobs without a group skip it), kept for the claim's job_get
- * calls. Core takes a queue's queue_limits row before any of its group rows
- * in every operation (store.h), so operations on one queue do not deadlock.
+ * from pg.c (pg_group_ready_rows, and pg_group_ready_many for the groups of
+ * one pick at once): whole rows, locked (SKIP LOCKED, except the single-group
+ * read, which waits), kept for the claim's job_get calls. Core takes a queue's queue_limits row
+ * before any of its group rows in every operation (store.h), so operations on one queue do not
+ * deadlock.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +159,68 @@ static int rd_qlim(const PGresult *r, int row, void *out)
         return rc;
 }
 
+/* ---- queue rows known to the transaction ----
+ *
+ * Every qlim call locks its row until the transaction ends (an upsert, or a
+ * read with lock), so once one has read or written the whole row nobody else
+ * can change it: the transaction knows it exactly and later calls answer
+ * from that copy, their writes deferred (a batch of settles or enqueues on one
+ * queue costs one round trip for its row instead of one per job). A rolled
+ * back operation may have undone writes the copy shows: end_op (pg.c) then
+ * forgets every copy. */
+
+void pg_qcache_clear(struct store *st)
+{
+        for (int i = 0; i < st->n_qcache; i++) {
+                queue_limits_free(st->qcache[i]);
+                free(st->qcache[i]);
+        }
+        st->n_qcache = 0;
+}
+
+static struct queue_limits *qcache_find(const struct store *st, const char *tenant,
+                                        const char *queue)
+{
+        for (int i = 0; i < st->n_qcache; i++)
+                if (strcmp(st->qcache[i]->tenant, tenant) == 0 &&
+                    strcmp(st->qcache[i]->queue, queue) == 0)
+                        return st->qcache[i];
+        return NULL;
+}
+
+/* *dst (freed by the caller) becomes a deep copy of *src. */
+static int qlim_copy(struct queue_limits *dst, const struct queue_limits *src)
+{
+        *dst = *src;
+        dst->tenant = strdup(src->tenant);
+        dst->queue = strdup(src->queue);
+        if (dst->tenant && dst->queue)
+                return 0;
+        queue_limits_free(dst);
+        return BATON_ENOMEM;
+}
+
+/* Remembers q as the row's content (q locked by this transaction). Without
+ * memory or room it is simply not remembered: the next call reads. */
+static void qcache_put(struct store *st, const struct queue_limits *q)
+{
+        struct queue_limits *c = qcache_find(st, q->tenant, q->queue), tmp;
+
+        if (qlim_copy(&tmp, q))
+                return;
+        if (!c && st->n_qcache < PG_QCACHE_MAX) {
+                c = calloc(1, sizeof(*c));
+                if (c)
+                        st->qcache[st->n_qcache++] = c;
+        } else if (c) {
+                queue_limits_free(c);
+        }
+        if (c)
+                *c = tmp;
+        else
+                queue_limits_free(&tmp);
+}
+
 /* Runs a statement that returns at most one row and reads it with read();
  * BATON_ENOTFOUND when it returns none. *out is owned by the caller. */
 static int one_row(struct store *st, const struct pg_stmt *s, const struct pg_params *p,
@@ -176,15 +239,23 @@ int pg_qlim_get(struct store *st, const char *tenant, const char *queue, bool lo
                 struct queue_limits *out)
 {
         struct pg_params p = {0};
+        const struct queue_limits *c = qcache_find(st, tenant, queue);
+        int rc;
 
+        if (c)
+                return qlim_copy(out, c);
         pg_p_text(&p, tenant);
         pg_p_text(&p, queue);
-        return one_row(st, lock ? &S_QLIM_GET_LOCK : &S_QLIM_GET, &p, rd_qlim, out);
+        rc = one_row(st, lock ? &S_QLIM_GET_LOCK : &S_QLIM_GET, &p, rd_qlim, out);
+        if (!rc && lock)
+                qcache_put(st, out);
+        return rc;
 }
 
 int pg_qlim_put(struct store *st, const struct queue_limits *q)
 {
         struct pg_params p = {0};
+        int rc;
         const int64_t v[] = {q->concurrency,
                              q->rate_max,
                              q->rate_per_ms,
@@ -210,22 +281,37 @@ int pg_qlim_put(struct store *st, const struct queue_limits *q)
         pg_p_text(&p, q->queue);
         for (int i = 0; i < (int)(sizeof(v) / sizeof(v[0])); i++)
                 pg_p_i64(&p, v[i]);
-        return pg_defer_write(st, &S_QLIM_PUT, &p);
+        rc = pg_defer_write(st, &S_QLIM_PUT, &p);
+        if (!rc)
+                qcache_put(st, q); /* the row as written, locked by the write */
+        return rc;
 }
 
 int pg_qlim_add(struct store *st, const char *tenant, const char *queue, int64_t depth_delta,
                 int64_t running_delta, struct queue_limits *out)
 {
         struct pg_params p = {0};
+        struct queue_limits *c = qcache_find(st, tenant, queue);
+        int rc;
 
         pg_p_text(&p, tenant);
         pg_p_text(&p, queue);
         pg_p_i64(&p, depth_delta);
         pg_p_i64(&p, running_delta);
-        /* Without a reader of the new row it needs no answer of its own. */
-        if (!out)
-                return pg_defer_write(st, &S_QLIM_ADD, &p);
-        return one_row(st, &S_QLIM_ADD, &p, rd_qlim, out);
+        /* Without a reader of the new row, or with the row known, it needs no
+         * answer of its own. */
+        if (!out || c) {
+                rc = pg_defer_write(st, &S_QLIM_ADD, &p);
+                if (!rc && c) {
+                        c->depth += depth_delta;
+                        c->running += running_delta;
+                }
+                return !rc && out ? qlim_copy(out, c) : rc;
+        }
+        rc = one_row(st, &S_QLIM_ADD, &p, rd_qlim, out);
+        if (!rc)
+                qcache_put(st, out);
+        return rc;
 }
 
 /* ---- groups ---- */

@@ -25,9 +25,11 @@
 
 #define PG_PARAMS_MAX 48    /* the widest statement binds 2 + the job columns */
 #define PG_PREPARED_MAX 256 /* distinct statements prepared on one connection */
-#define PG_PENDING_MAX 64   /* deferred commands awaiting the next send */
+#define PG_PENDING_MAX 256  /* deferred commands awaiting the next send */
 #define PG_IDS_AHEAD 128    /* job ids reserved from the sequence at a time */
-#define PG_BUILT_MAX 23     /* statements built at open (pg.c) */
+#define PG_BUILT_MAX 25     /* statements built at open (pg.c) */
+#define PG_KEPT_MAX 8       /* results kept for job_get at once (pg.c) */
+#define PG_QCACHE_MAX 8     /* queue_limits rows known in one transaction */
 
 /* A named statement. The name is unique in the backend ("pg_job_get"); the
  * definition lives in static storage, and its address identifies it. */
@@ -51,14 +53,36 @@ enum pg_sp_state {
 };
 
 /* A deferred command: control text (sql), or a statement with its own copy
- * of the parameters (buf holds them; v points into it). */
+ * of the parameters (buf holds them; v points into it). op is the operation
+ * that queued it (struct store op_seq), so that a failure can be blamed on
+ * the operation running or on one already done. */
 struct pg_pending {
         const char *sql;
         const struct pg_stmt *stmt;
         int n;
         const char *v[PG_PARAMS_MAX];
         char *buf;
+        uint64_t op;
 };
+
+/* A result of job rows kept so that job_get answers from it (pg.c kept_*):
+ * ids[i] is row i's id, 0 once the job was written (the next read must see
+ * the write). txn: kept to the end of the transaction (rows locked outside
+ * any operation), else to the end of the operation. */
+struct pg_kept {
+        PGresult *res;
+        int64_t *ids;
+        int n, cap;
+        bool txn;
+};
+
+/* An id set (pg.c ids_*). */
+struct pg_idset {
+        int64_t *v;
+        int n, cap;
+};
+
+struct queue_limits;
 
 struct store {
         PGconn *conn;
@@ -77,14 +101,33 @@ struct store {
          * locks them): job_update defers its write for these (pg.c). */
         int64_t *locked;
         int n_locked, cap_locked;
-        /* The rows of the last job_ready_ids of the current operation, kept
-         * for the job_get calls of the claim (pg.c ready_ids); ready_ids[i]
-         * is row i's id, 0 once the job was written. */
+        /* The same for rows locked outside any operation (job_get_many
+         * before a batch's operations run): held to the end of the
+         * transaction, whatever an operation rolls back. */
+        struct pg_idset txn_locked;
+        /* Jobs among txn_locked that had no children once locked (nobody
+         * adds one without locking the parent): dep_children answers for them
+         * without a round trip, until dep_insert names them. */
+        struct pg_idset nochild;
         int64_t ids[PG_IDS_AHEAD]; /* job ids reserved ahead (pg.c take_id) */
         int ids_n, ids_pos;
-        PGresult *ready;
-        int64_t *ready_ids;
-        int n_ready, cap_ready;
+        /* Results of job rows kept for job_get: a claim's ready rows (to the
+         * end of the operation), the jobs of a batch read ahead (to the end of
+         * the transaction). */
+        struct pg_kept kept[PG_KEPT_MAX];
+        /* queue_limits rows this transaction holds locked (every qlim call
+         * locks the row: an upsert, or a read with lock) and therefore knows
+         * exactly (pg_groups.c): qlim calls on them answer without a round
+         * trip. Forgotten when an operation rolls back. */
+        struct queue_limits *qcache[PG_QCACHE_MAX];
+        int n_qcache;
+        /* Operations seen in this transaction (savepoint_op); 0 = outside any. */
+        uint64_t op_seq;
+        /* A command of an operation already done failed: the transaction can
+         * no longer be committed whole (pg.c read_all), so nothing more is
+         * sent and the commit fails. */
+        bool failed;
+        int statement_timeout_ms;
         const struct pg_stmt *prepared[PG_PREPARED_MAX];
         int n_prepared;
         /* Statements whose text is built at open (pg.c: job columns, list
@@ -133,6 +176,13 @@ int pg_defer_write(struct store *st, const struct pg_stmt *s, const struct pg_pa
  * the read never shows a group as empty while it has a ready job. */
 int pg_group_ready_rows(struct store *st, const char *tenant, const char *queue, const char *grp,
                         int max, int64_t *ids, int *prios, int *n_out);
+/* Runs statements s[0..k) with p[0..k) after any deferred commands, in one
+ * round trip (a pipeline); res[i] gets statement i's result (owned by the
+ * caller, PQclear) when every command succeeded. pg_exec is this with k 1. */
+int pg_exec_n(struct store *st, const struct pg_stmt *const *s, const struct pg_params *const *p,
+              int k, PGresult **res);
+/* Forgets the queue_limits rows known to this transaction (pg_groups.c). */
+void pg_qcache_clear(struct store *st);
 /* Queues statement s with a copy of p to go before the next statement (or
  * with the commit); its error, if any, is the error of that send. */
 int pg_defer_stmt(struct store *st, const struct pg_stmt *s, const struct pg_params *p);
@@ -221,6 +271,9 @@ int pg_group_pick(struct store *st, const char *tenant, const char *queue, int m
 int pg_group_unblock(struct store *st, const char *tenant, const char *queue, int64_t now_ms,
                      int64_t gc, bool all);
 int pg_group_next_until(struct store *st, const char *tenant, const char *queue, int64_t *at_ms);
+int pg_group_ready_many(struct store *st, const char *tenant, const char *queue,
+                        const char *const *grps, int n_grps, int per, int64_t *ids, int *prios,
+                        int *n_out, bool *busy);
 int pg_rate_get(struct store *st, const char *tenant, const char *queue, const char *grp,
                 int64_t seq, int64_t *at_ms);
 int pg_rate_put(struct store *st, const char *tenant, const char *queue, const char *grp,

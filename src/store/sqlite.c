@@ -2403,6 +2403,69 @@ static int group_ready_ids(struct store *st, const char *tenant, const char *que
         return rc;
 }
 
+/* ---- version 6: many rows per call ---- */
+
+static int cmp_id(const void *a, const void *b)
+{
+        int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+        return x < y ? -1 : x > y;
+}
+
+/* A call costs no round trip here, so this is job_get for each id, in
+ * ascending order, each once. out NULL reads nothing: the single writer
+ * already holds the whole store, and there is no cache to fill. */
+static int get_jobs_many(struct store *st, const char *tenant, const int64_t *ids, int n,
+                         struct job_vec *out)
+{
+        int64_t *v;
+        int rc = 0;
+
+        if (n < 0 || n > STORE_MANY_MAX)
+                return BATON_EINVAL;
+        if (!out || n == 0)
+                return 0;
+        v = malloc((size_t)n * sizeof(*v));
+        if (!v)
+                return BATON_ENOMEM;
+        memcpy(v, ids, (size_t)n * sizeof(*v));
+        qsort(v, (size_t)n, sizeof(*v), cmp_id);
+        for (int i = 0; i < n && !rc; i++) {
+                struct job *j;
+
+                if (i > 0 && v[i] == v[i - 1])
+                        continue;
+                j = job_vec_push(out);
+                rc = j ? get_job(st, tenant, v[i], j) : BATON_ENOMEM;
+                if (rc && j)
+                        out->n--; /* get_job left the slot empty */
+                if (rc == BATON_ENOTFOUND)
+                        rc = 0;
+        }
+        free(v);
+        return rc;
+}
+
+/* group_ready_ids of each group; nothing is ever locked by another writer,
+ * so no group is busy. */
+static int group_ready_many(struct store *st, const char *tenant, const char *queue,
+                            const char *const *grps, int n_grps, int per, int64_t *ids, int *prios,
+                            int *n_out, bool *busy)
+{
+        int rc = 0;
+
+        if (n_grps < 0 || n_grps > STORE_MANY_MAX || per < 1 || per > STORE_READ_PER_MAX)
+                return BATON_EINVAL;
+        for (int i = 0; i < n_grps && !rc; i++) {
+                if (!grps[i])
+                        return BATON_EINVAL;
+                busy[i] = false;
+                rc = group_ready_ids(st, tenant, queue, grps[i], per, ids + (size_t)i * per,
+                                     prios + (size_t)i * per, &n_out[i]);
+        }
+        return rc;
+}
+
 static int get_rate(struct store *st, const char *tenant, const char *queue, const char *grp,
                     int64_t seq, int64_t *at_ms)
 {
@@ -2523,4 +2586,7 @@ const struct store_ops store_sqlite_ops = {
     .group_ready_ids = group_ready_ids,
     .rate_get = get_rate,
     .rate_put = put_rate,
+    /* version 6 */
+    .job_get_many = get_jobs_many,
+    .group_ready_many = group_ready_many,
 };

@@ -1,8 +1,9 @@
 /*
- * store.h: the storage interface (struct store_ops), version 5 (1 + tenants,
+ * store.h: the storage interface (struct store_ops), version 6 (1 + tenants,
  * API keys and the audit log, 3 + cron schedules and runs, 4 + the leader
  * lease and notifications between nodes, 5 + queue limits, job groups and rate
- * windows, 6 + the job's cron column and cron_count_add).
+ * windows, 6 + the job's cron column, cron_count_add and reads of many jobs or
+ * groups in one call).
  *
  * A backend (SQLite, PostgreSQL) implements these operations; core
  * composes them into transactions. All calls on one struct store come from one
@@ -33,7 +34,7 @@
 
 #include "core/job.h"
 
-#define STORE_OPS_VERSION 5
+#define STORE_OPS_VERSION 6
 
 struct store; /* backend-private */
 
@@ -43,6 +44,10 @@ struct store_opts {
         bool sync_full;  /* fsync on every commit (SQLite synchronous=FULL,
                             PostgreSQL synchronous_commit=on) */
         int busy_timeout_ms;
+        /* PostgreSQL: statement_timeout of the store's connection, in ms (0 =
+         * none). A statement that runs longer is cancelled by the server and
+         * fails (BATON_ESTORE). Migrations at open run without it. */
+        int statement_timeout_ms;
 };
 
 struct job_filter {
@@ -548,7 +553,40 @@ struct store_ops {
                         int64_t seq, int64_t *at_ms);
         int (*rate_put)(struct store *st, const char *tenant, const char *queue, const char *grp,
                         int64_t seq, int64_t at_ms, int64_t keep_from);
+
+        /* ---- version 6: many rows in one call, for backends where each call
+         * costs a round trip ----
+         *
+         * job_get_many: job_get of each of n ids (tenant NULL = any tenant),
+         * in one statement where the backend can: the jobs found are appended
+         * to out in ascending id order, those missing are skipped, and each
+         * is locked like job_get's for the rest of the transaction. out NULL
+         * reads only to lock and to keep: a backend with round trips may keep
+         * the rows it read so that the job_get calls of the same transaction
+         * answer from them until the job is written (core's store thread does
+         * this for the jobs a batch's operations name, before they run); one
+         * without (SQLite, whose single writer holds the whole store) then
+         * does nothing. At most STORE_MANY_MAX ids; BATON_EINVAL beyond.
+         *
+         * group_ready_many: group_ready_ids of each of n_grps groups (no NULL
+         * among them), at most per jobs each: group i's jobs are ids[i * per
+         * ...] and prios[i * per ...], n_out[i] of them, in claim order. A
+         * shared backend skips a ready job that another transaction holds
+         * (SKIP LOCKED) instead of waiting for it, so a claim never waits on a
+         * job row; busy[i] then says that group i has ready jobs this call
+         * did not return although it asked for them, so the caller must not
+         * judge the group by what it got (it is not empty, and a skipped job
+         * may come first). Locks and keeps the rows like group_ready_ids.
+         * At most STORE_MANY_MAX groups, per in 1..STORE_READ_PER_MAX. */
+        int (*job_get_many)(struct store *st, const char *tenant, const int64_t *ids, int n,
+                            struct job_vec *out);
+        int (*group_ready_many)(struct store *st, const char *tenant, const char *queue,
+                                const char *const *grps, int n_grps, int per, int64_t *ids,
+                                int *prios, int *n_out, bool *busy);
 };
+
+#define STORE_MANY_MAX 4096
+#define STORE_READ_PER_MAX 8
 
 void idem_rec_free(struct idem_rec *r);
 void queue_rec_free(struct queue_rec *q);

@@ -9,6 +9,10 @@
  * answered 503 is stored; once the role may log in again the store reconnects
  * (backoff at most 5 s) and every job acknowledged before is still there.
  *
+ * With --pg-statement-timeout-ms, a statement stuck behind a row lock that
+ * another client holds fails its request with 503 store_unavailable once the
+ * timeout passes, changes nothing, and other requests go on meanwhile.
+ *
  * PostgreSQL only: without BATON_TEST_PG_URI the program exits 77 (skipped).
  * ctest does not register a second _pg copy of it (it always runs on PG).
  */
@@ -23,6 +27,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <libpq-fe.h>
 
 #include "support/harness.h"
 #include "support/pgtest.h"
@@ -58,6 +64,18 @@ static int setup(void **state)
         return harness_start(&srv, args);
 }
 
+/* batond on a fresh schema with a short statement timeout. */
+static int setup_timeout(void **state)
+{
+        const char *args[] = {"--store", pg.uri, "--pg-statement-timeout-ms", "300", NULL};
+
+        (void)state;
+        role[0] = 0;
+        if (pgtest_create(&pg) != 0)
+                return -1;
+        return harness_start(&srv, args);
+}
+
 static int teardown(void **state)
 {
         int rc;
@@ -65,7 +83,8 @@ static int teardown(void **state)
         (void)state;
         rc = harness_stop(&srv);
         pgtest_drop(&pg);
-        role_exec("DROP ROLE IF EXISTS %s", role);
+        if (role[0])
+                role_exec("DROP ROLE IF EXISTS %s", role);
         return rc;
 }
 
@@ -188,6 +207,61 @@ static void connection_loss_then_recovery(void **state)
         http_res_free(&r);
 }
 
+static void pg_must(PGconn *c, const char *sql)
+{
+        PGresult *r = PQexec(c, sql);
+
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+                fail_msg("%s: %s", sql, PQerrorMessage(c));
+        PQclear(r);
+}
+
+/* A job row held by another client (an operator's psql session, say) past
+ * the timeout: the cancel that waits for it fails with 503 and changes
+ * nothing, an enqueue meanwhile succeeds, and once the row is free the same
+ * cancel goes through. */
+static void statement_timeout_fails_the_batch(void **state)
+{
+        struct http_res r;
+        char id[32], path[64], sql[128];
+        PGconn *c;
+        int64_t t0, took;
+
+        (void)state;
+        enqueue("held", &r);
+        assert_int_equal(r.status, 201);
+        snprintf(id, sizeof(id), "%s", jpath_str(r.json, "job.id"));
+        http_res_free(&r);
+        c = PQconnectdb(pg.uri);
+        assert_int_equal(PQstatus(c), CONNECTION_OK);
+        pg_must(c, "BEGIN");
+        snprintf(sql, sizeof(sql), "SELECT id FROM jobs WHERE id = %s FOR UPDATE", id);
+        pg_must(c, sql);
+
+        snprintf(path, sizeof(path), "/v1/jobs/%s", id);
+        t0 = harness_now_ms();
+        http_json(srv.url, "DELETE", path, NULL, &r);
+        took = harness_now_ms() - t0;
+        assert_store_unavailable(&r);
+        http_res_free(&r);
+        print_message("cancel of a held job answered 503 after %lld ms\n", (long long)took);
+        assert_true(took >= 250);
+        enqueue("meanwhile", &r);
+        assert_int_equal(r.status, 201);
+        http_res_free(&r);
+
+        pg_must(c, "ROLLBACK");
+        PQfinish(c);
+        http_json(srv.url, "GET", path, NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(jpath_str(r.json, "job.state"), "queued");
+        http_res_free(&r);
+        http_json(srv.url, "DELETE", path, NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(jpath_str(r.json, "job.state"), "cancelled");
+        http_res_free(&r);
+}
+
 /* Runs batond with args (shell words, already quoted) until it exits (it
  * must not start serving: every case here fails at start), bounded by
  * timeout(1); returns its exit code and its output in out. */
@@ -245,6 +319,8 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup_teardown(connection_loss_then_recovery, setup, teardown),
             cmocka_unit_test_setup_teardown(startup_errors, setup, teardown),
+            cmocka_unit_test_setup_teardown(statement_timeout_fails_the_batch, setup_timeout,
+                                            teardown),
         };
 
         if (!pgtest_available()) {

@@ -2576,6 +2576,166 @@ static void group_ready_ids_order(void **state)
         commit(f);
 }
 
+/* ---- version 6: many rows per call ---- */
+
+/* Reads job id and checks its attempt (the field the tests below change). */
+static void assert_attempt(struct fixture *f, int64_t id, int attempt)
+{
+        struct job j;
+
+        assert_int_equal(f->ops->job_get(f->st, NULL, id, &j), 0);
+        assert_int_equal(j.attempt, attempt);
+        job_free(&j);
+}
+
+static void bump_attempt(struct fixture *f, int64_t id, int attempt)
+{
+        struct job j;
+
+        assert_int_equal(f->ops->job_get(f->st, NULL, id, &j), 0);
+        j.attempt = attempt;
+        assert_int_equal(f->ops->job_update(f->st, &j), 0);
+        job_free(&j);
+}
+
+/* job_get_many returns what job_get would, in id order, each job once, the
+ * missing and other tenants' ones left out. */
+static void job_get_many_reads_like_job_get(void **state)
+{
+        struct fixture *f = *state;
+        struct job_vec v = {0};
+        int64_t a, b, c, d;
+
+        begin(f);
+        a = put(f, (struct spec){.state = JOB_QUEUED});
+        b = put(f, (struct spec){.state = JOB_RUNNING, .group = "g"});
+        c = put(f, (struct spec){.state = JOB_COMPLETED, .finished_at = T0});
+        d = put(f, (struct spec){.state = JOB_QUEUED, .tenant = "t2"});
+        commit(f);
+        begin(f);
+        assert_int_equal(
+            f->ops->job_get_many(f->st, "t1", (int64_t[]){c, a, c + 1000, a, d}, 5, &v), 0);
+        assert_int_equal(v.n, 2);
+        assert_int_equal(v.v[0].id, a);
+        assert_int_equal(v.v[1].id, c);
+        for (int i = 0; i < v.n; i++) {
+                struct job j;
+
+                assert_int_equal(f->ops->job_get(f->st, "t1", v.v[i].id, &j), 0);
+                assert_job_equal(&j, &v.v[i]);
+                job_free(&j);
+        }
+        job_vec_free(&v);
+        memset(&v, 0, sizeof(v));
+        assert_int_equal(f->ops->job_get_many(f->st, NULL, (int64_t[]){d, b}, 2, &v), 0);
+        assert_int_equal(v.n, 2);
+        assert_int_equal(v.v[0].id, b);
+        assert_string_equal(v.v[0].group, "g");
+        assert_int_equal(v.v[1].id, d);
+        assert_string_equal(v.v[1].tenant, "t2");
+        job_vec_free(&v);
+        memset(&v, 0, sizeof(v));
+        assert_int_equal(f->ops->job_get_many(f->st, "t1", (int64_t[]){a}, 0, &v), 0);
+        assert_int_equal(v.n, 0);
+        assert_int_equal(f->ops->job_get_many(f->st, "t1", (int64_t[]){a}, -1, &v), BATON_EINVAL);
+        assert_int_equal(f->ops->job_get_many(f->st, "t1", (int64_t[]){a}, STORE_MANY_MAX + 1, &v),
+                         BATON_EINVAL);
+        commit(f);
+}
+
+/* Read ahead outside any op (out NULL), as the store thread does: later
+ * reads in the transaction see every write made since, an op rolled back
+ * shows its writes undone, and dependants are found whenever they exist. */
+static void job_get_many_then_reads_see_writes(void **state)
+{
+        struct fixture *f = *state;
+        int64_t a, b, p, kid, ids[4];
+        int n = -1;
+
+        begin(f);
+        a = put(f, (struct spec){.state = JOB_RUNNING});
+        b = put(f, (struct spec){.state = JOB_RUNNING});
+        p = put(f, (struct spec){.state = JOB_RUNNING});
+        kid = put(f, (struct spec){.state = JOB_PENDING});
+        assert_int_equal(f->ops->dep_insert(f->st, "t1", p, kid), 0);
+        commit(f);
+
+        begin(f);
+        assert_int_equal(f->ops->job_get_many(f->st, "t1", (int64_t[]){a, b, p}, 3, NULL), 0);
+        assert_int_equal(f->ops->savepoint(f->st), 0);
+        assert_attempt(f, a, 0);
+        bump_attempt(f, a, 5);
+        assert_attempt(f, a, 5);
+        assert_int_equal(f->ops->rollback_to(f->st), 0);
+        assert_int_equal(f->ops->savepoint(f->st), 0);
+        assert_attempt(f, a, 0); /* the op's write is undone */
+        bump_attempt(f, b, 7);
+        assert_int_equal(f->ops->release(f->st), 0);
+        assert_int_equal(f->ops->savepoint(f->st), 0);
+        assert_attempt(f, b, 7);
+        /* p's child, stored before; a gains one in this transaction. */
+        assert_int_equal(f->ops->dep_children(f->st, p, 0, 4, ids, &n), 0);
+        assert_ids(ids, n, (int64_t[]){kid}, 1);
+        assert_int_equal(f->ops->dep_children(f->st, a, 0, 4, ids, &n), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(f->ops->dep_insert(f->st, "t1", a, kid), 0);
+        assert_int_equal(f->ops->dep_children(f->st, a, 0, 4, ids, &n), 0);
+        assert_ids(ids, n, (int64_t[]){kid}, 1);
+        assert_int_equal(f->ops->release(f->st), 0);
+        commit(f);
+
+        begin(f);
+        assert_attempt(f, a, 0);
+        assert_attempt(f, b, 7);
+        assert_int_equal(f->ops->dep_children(f->st, a, 0, 4, ids, &n), 0);
+        assert_ids(ids, n, (int64_t[]){kid}, 1);
+        commit(f);
+}
+
+/* group_ready_many gives each group what group_ready_ids gives it. */
+static void group_ready_many_per_group(void **state)
+{
+        struct fixture *f = *state;
+        int64_t a1, a2, b1, ids[6];
+        int prios[6], n[3];
+        bool busy[3];
+
+        begin(f);
+        a1 = put(f, (struct spec){
+                        .state = JOB_QUEUED, .group = "a", .prio = PRIO_NORMAL, .run_at = T0 + 5});
+        a2 = put(f, (struct spec){
+                        .state = JOB_QUEUED, .group = "a", .prio = PRIO_HIGH, .run_at = T0 + 9});
+        put(f,
+            (struct spec){.state = JOB_QUEUED, .group = "a", .prio = PRIO_LOW, .run_at = T0 + 20});
+        b1 = put(f, (struct spec){.state = JOB_QUEUED, .group = "b\"q\\", .run_at = T0});
+        put(f, (struct spec){.state = JOB_RUNNING, .group = "c"});
+        put(f, (struct spec){.state = JOB_QUEUED, .group = "c", .queue = "q2"});
+        commit(f);
+        begin(f);
+        assert_int_equal(f->ops->group_ready_many(f->st, "t1", "q1",
+                                                  (const char *const[]){"c", "a", "b\"q\\"}, 3, 2,
+                                                  ids, prios, n, busy),
+                         0);
+        assert_int_equal(n[0], 0);
+        assert_ids(ids + 2, n[1], (int64_t[]){a2, a1}, 2);
+        assert_int_equal(prios[2], PRIO_HIGH);
+        assert_int_equal(prios[3], PRIO_NORMAL);
+        assert_ids(ids + 4, n[2], (int64_t[]){b1}, 1);
+        for (int i = 0; i < 3; i++)
+                assert_false(busy[i]);
+        assert_int_equal(f->ops->group_ready_many(f->st, "t1", "q1", (const char *const[]){"a"}, 1,
+                                                  1, ids, prios, n, busy),
+                         0);
+        assert_ids(ids, n[0], (int64_t[]){a2}, 1);
+        assert_int_equal(f->ops->group_ready_many(f->st, "t1", "q1", (const char *const[]){"a"}, 1,
+                                                  0, ids, prios, n, busy),
+                         BATON_EINVAL);
+        assert_int_equal(f->ops->group_ready_many(f->st, "t1", "q1", (const char *const[]){NULL}, 1,
+                                                  2, ids, prios, n, busy),
+                         BATON_EINVAL);
+        commit(f);
+}
+
 static void rate_log_put_get_trim(void **state)
 {
         struct fixture *f = *state;
@@ -3639,6 +3799,8 @@ static int sqlite_specific(const struct backend *be)
 #include <libpq-fe.h>
 #include <pthread.h>
 
+#include "core/groups.h"
+#include "core/jobs.h"
 #include "store/pg_internal.h"
 #include "support/pgtest.h"
 
@@ -4099,6 +4261,187 @@ static void pg_migration_8_adds_the_cron_marker(void **state)
         migration_8_check(f, 41);
 }
 
+/* The claims' read of several groups passes over a job another transaction
+ * holds instead of waiting for it (so a claim cannot join a cycle with an
+ * operation that holds a job and waits for the queue row), and says that
+ * the group was not seen whole. */
+static void pg_group_ready_many_skips_held_jobs(void **state)
+{
+        struct fixture *f = *state;
+        int64_t g1, g2, h1, ids[4];
+        int prios[4], n[2];
+        bool busy[2];
+        pthread_t th;
+        PGconn *c;
+        char sql[96];
+
+        begin(f);
+        g1 = put(f, (struct spec){.state = JOB_QUEUED, .group = "g", .prio = PRIO_HIGH});
+        g2 = put(f, (struct spec){.state = JOB_QUEUED, .group = "g", .prio = PRIO_LOW});
+        h1 = put(f, (struct spec){.state = JOB_QUEUED, .group = "h"});
+        commit(f);
+        c = pg_raw(f);
+        pg_raw_exec(c, "BEGIN");
+        snprintf(sql, sizeof(sql), "SELECT id FROM jobs WHERE id = %lld FOR UPDATE", (long long)g1);
+        pg_raw_exec(c, sql);
+        /* Were it to wait, the commit 300 ms later would let it return g1. */
+        assert_int_equal(pthread_create(&th, NULL, pg_commit_later, c), 0);
+        begin(f);
+        assert_int_equal(f->ops->group_ready_many(f->st, "t1", "q1",
+                                                  (const char *const[]){"g", "h"}, 2, 2, ids, prios,
+                                                  n, busy),
+                         0);
+        assert_ids(ids, n[0], (int64_t[]){g2}, 1);
+        assert_true(busy[0]);
+        assert_ids(ids + 2, n[1], (int64_t[]){h1}, 1);
+        assert_false(busy[1]);
+        commit(f);
+        pthread_join(th, NULL);
+        PQfinish(c);
+}
+
+/* Node A: changes the concurrency of t1/q1 in a transaction of its own. */
+static void *pg_queue_update_thread(void *arg)
+{
+        struct fixture *f = arg;
+        struct txn tx = {0};
+        struct queue_update u = {0};
+        struct queue_info info;
+        struct limits lim;
+
+        limits_default(&lim);
+        tx.st = f->st;
+        tx.ops = f->ops;
+        tx.limits = &lim;
+        tx.now_ms = T0;
+        u.mask = QS_CONCURRENCY;
+        u.set.concurrency = 7;
+        assert_int_equal(f->ops->begin(f->st), 0);
+        assert_int_equal(f->ops->savepoint(f->st), 0);
+        assert_int_equal(queue_update(&tx, "t1", "q1", &u, &info), 0);
+        assert_int_equal(f->ops->release(f->st), 0);
+        assert_int_equal(f->ops->commit(f->st), 0);
+        queue_info_free(&info);
+        txn_effects_free(&tx.fx);
+        return NULL;
+}
+
+/* The first settings change of a queue races with the first count of it on
+ * another node: the change must not overwrite the count with the zeros of a
+ * row it found missing. Node B counts a job (its row insert not yet
+ * committed) while node A changes a setting; A waits for B, and the row
+ * ends with both. */
+static void pg_first_settings_change_keeps_counts(void **state)
+{
+        struct fixture *f = *state;
+        struct store_opts o = {.uri = f->uri};
+        struct store *other = NULL;
+        struct queue_limits q = {0};
+        pthread_t th;
+        PGconn *c = pg_raw(f);
+        int waited = 0;
+
+        assert_int_equal(f->ops->open(&o, &other), 0);
+        assert_int_equal(f->ops->begin(other), 0);
+        assert_int_equal(f->ops->qlim_add(other, "t1", "q1", 1, 0, &q), 0);
+        queue_limits_free(&q);
+        assert_int_equal(pthread_create(&th, NULL, pg_queue_update_thread, f), 0);
+        /* Until A's backend waits for B's row (bounded: 10 s). */
+        for (int i = 0; i < 1000 && !waited; i++) {
+                waited = (int)pg_raw_i64(c, "SELECT COUNT(*) FROM pg_stat_activity"
+                                            " WHERE wait_event_type = 'Lock'"
+                                            " AND datname = current_database()");
+                if (!waited) {
+                        struct timespec d = {0, 10 * 1000000};
+                        nanosleep(&d, NULL);
+                }
+        }
+        assert_true(waited);
+        assert_int_equal(f->ops->commit(other), 0);
+        pthread_join(th, NULL);
+        begin(f);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", false, &q), 0);
+        assert_int_equal(q.depth, 1);
+        assert_int_equal(q.concurrency, 7);
+        queue_limits_free(&q);
+        commit(f);
+        f->ops->close(other);
+        PQfinish(c);
+}
+
+/* A store whose statements time out after 300 ms. */
+static struct store *pg_open_timed(struct fixture *f)
+{
+        struct store_opts o = {.uri = f->uri, .statement_timeout_ms = 300};
+        struct store *st = NULL;
+
+        assert_int_equal(f->ops->open(&o, &st), 0);
+        return st;
+}
+
+/* statement_timeout: a statement of the running operation that waits too
+ * long fails that operation alone (its savepoint rolls back, the batch goes
+ * on); a write deferred by an operation already done that fails the same way
+ * fails the whole batch, since that operation was counted as done. */
+static void pg_statement_timeout_fails_op_or_batch(void **state)
+{
+        struct fixture *f = *state;
+        struct store *t = pg_open_timed(f);
+        struct queue_limits q = {0};
+        struct job j;
+        int64_t held, other_id = 0;
+        PGconn *c = pg_raw(f);
+        char sql[96];
+
+        begin(f);
+        held = put(f, (struct spec){.state = JOB_QUEUED});
+        assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", 1, 0, NULL), 0);
+        commit(f);
+        pg_raw_exec(c, "BEGIN");
+        snprintf(sql, sizeof(sql), "SELECT id FROM jobs WHERE id = %lld FOR UPDATE",
+                 (long long)held);
+        pg_raw_exec(c, sql);
+        pg_raw_exec(c, "SELECT 1 FROM queue_limits WHERE queue = 'q1' FOR UPDATE");
+
+        /* The operation's own read: it fails, the next one commits. */
+        assert_int_equal(f->ops->begin(t), 0);
+        assert_int_equal(f->ops->savepoint(t), 0);
+        assert_int_equal(f->ops->job_get(t, NULL, held, &j), BATON_ESTORE);
+        assert_int_equal(f->ops->rollback_to(t), 0);
+        assert_int_equal(f->ops->savepoint(t), 0);
+        job_from_spec(&j, &(struct spec){.state = JOB_QUEUED, .queue = "q2"});
+        assert_int_equal(f->ops->job_insert(t, &j), 0);
+        other_id = j.id;
+        job_free(&j);
+        assert_int_equal(f->ops->release(t), 0);
+        assert_int_equal(f->ops->commit(t), 0);
+
+        /* A write an earlier operation deferred: the batch fails whole. */
+        assert_int_equal(f->ops->begin(t), 0);
+        assert_int_equal(f->ops->savepoint(t), 0);
+        job_from_spec(&j, &(struct spec){.state = JOB_QUEUED, .queue = "q2"});
+        assert_int_equal(f->ops->job_insert(t, &j), 0);
+        assert_int_equal(f->ops->qlim_add(t, "t1", "q1", 1, 0, NULL), 0);
+        assert_int_equal(f->ops->release(t), 0);
+        assert_int_equal(f->ops->savepoint(t), 0);
+        assert_int_equal(f->ops->queue_get(t, "t1", "q2", &(struct queue_rec){0}), BATON_ESTORE);
+        assert_int_equal(f->ops->rollback_to(t), 0);
+        assert_int_equal(f->ops->commit(t), BATON_ESTORE);
+        assert_int_equal(f->ops->rollback(t), 0);
+        pg_raw_exec(c, "ROLLBACK");
+
+        begin(f);
+        assert_true(exists(f, other_id));
+        assert_false(exists(f, j.id));
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", false, &q), 0);
+        assert_int_equal(q.depth, 1);
+        queue_limits_free(&q);
+        commit(f);
+        job_free(&j);
+        f->ops->close(t);
+        PQfinish(c);
+}
+
 /* Whether another connection can lock the row of sql at once (NOWAIT). */
 static bool pg_row_free(PGconn *c, const char *sql)
 {
@@ -4299,6 +4642,9 @@ static const struct CMUnitTest pg_tests[] = {
     T(pg_cron_count_waits_for_the_tenant_row),
     T(pg_claim_reads_lock_their_rows),
     T(pg_group_read_waits_for_a_locked_job),
+    T(pg_group_ready_many_skips_held_jobs),
+    T(pg_first_settings_change_keeps_counts),
+    T(pg_statement_timeout_fails_op_or_batch),
     T(pg_now_is_database_time),
     T(pg_reconnects_after_connection_loss),
 };
@@ -4376,6 +4722,9 @@ static const struct CMUnitTest common_tests[] = {
     T(group_pick_order_and_unblock),
     T(group_ready_ids_order),
     T(rate_log_put_get_trim),
+    T(job_get_many_reads_like_job_get),
+    T(job_get_many_then_reads_see_writes),
+    T(group_ready_many_per_group),
     T(insert_throughput),
 };
 
