@@ -297,6 +297,20 @@ static int send_all(struct store *st, const struct pg_stmt *const *s,
         return rc ? rc : n;
 }
 
+/* Did r fail because its transaction was part of a lock cycle (deadlock
+ * detected, serialization failure)? Rolling back only the failing
+ * operation's savepoint would keep the locks the batch's earlier operations
+ * took, which are part of the same cycle: the next operation that needs the
+ * other side's row meets it again, one deadlock_timeout per operation, while
+ * every answer of the batch waits. So the whole batch fails at once, its
+ * locks go with the rollback and its clients get 503 and retry. */
+static bool lock_cycle(const PGresult *r)
+{
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+        return state && (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0);
+}
+
 /* Reads the results of the n commands in sent[] and the sync, recording the
  * statements prepared. The result of each command the caller wants goes to
  * res[want] (if res is not NULL) when every command succeeded; the first
@@ -320,6 +334,10 @@ static int read_all(struct store *st, const struct sent *sent, int n, PGresult *
                     sent[i].op != st->op_seq) {
                         log_error("store", "a write of an earlier operation failed: %s",
                                   "the batch fails as a whole");
+                        st->failed = true;
+                }
+                if (one && lock_cycle(r)) {
+                        log_error("store", "%s: the batch fails as a whole", "lock cycle");
                         st->failed = true;
                 }
                 if (!rc)

@@ -4239,6 +4239,94 @@ static void pg_cron_count_waits_for_the_tenant_row(void **state)
         cron_rec_free(&r);
 }
 
+/* The victim of a lock cycle: its batch is over, so its next operation
+ * fails at once (no round trip, no wait) and its commit fails, which sends
+ * the caller's rollback releases its rows. Returns 0 when all of that held. */
+static int pg_victim_ends(const struct store_ops *ops, struct store *st)
+{
+        int64_t n, t0 = wall_ms();
+        int next;
+
+        ops->rollback_to(st);
+        next = ops->savepoint(st) || ops->cron_count_add(st, "t3", 1, &n);
+        if (!next || wall_ms() - t0 > 500)
+                return -1;
+        if (ops->commit(st) == 0)
+                return -1;
+        /* As exec does after a failed commit: the rollback ends the
+         * transaction on the server and releases the victim's rows. */
+        return ops->rollback(st);
+}
+
+struct pg_cycle_side {
+        struct fixture *f;
+        int rc;     /* the waiting operation's outcome */
+        int victim; /* pg_victim_ends, when rc != 0 */
+};
+
+/* f's second operation waits for g's tenant row (in a thread, since g then
+ * waits for f's row in the main thread). */
+static void *pg_count_other_tenant(void *arg)
+{
+        struct pg_cycle_side *side = arg;
+        struct fixture *f = side->f;
+        int64_t n;
+
+        side->rc = f->ops->savepoint(f->st) || f->ops->cron_count_add(f->st, "t2", 1, &n);
+        if (side->rc)
+                side->victim = pg_victim_ends(f->ops, f->st);
+        return NULL;
+}
+
+/* Two batches take two rows in opposite orders, each operation in its own
+ * savepoint as in a group commit: PostgreSQL aborts one with "deadlock
+ * detected". The victim's whole batch must fail at once: the rows its
+ * earlier operations hold are part of the cycle, so rolling back only the
+ * failing operation would keep the other batch waiting (and its own next
+ * operations would meet the cycle again, one deadlock_timeout each). The
+ * other batch then goes on and commits. */
+static void pg_lock_cycle_fails_the_whole_batch(void **state)
+{
+        struct fixture *f = *state;
+        struct store_opts o = {.uri = f->uri, .sync_full = false, .busy_timeout_ms = 1000};
+        struct pg_cycle_side side = {.f = f, .rc = 0, .victim = -1};
+        struct timespec pause = {0, 300 * 1000 * 1000};
+        struct store *g = NULL;
+        int64_t n = -1, t0;
+        int rc_g;
+        pthread_t th;
+
+        assert_int_equal(f->ops->open(&o, &g), 0);
+        begin(f);
+        assert_int_equal(f->ops->savepoint(f->st), 0);
+        assert_int_equal(f->ops->cron_count_add(f->st, "t1", 1, &n), 0);
+        assert_int_equal(f->ops->release(f->st), 0);
+        assert_int_equal(f->ops->begin(g), 0);
+        assert_int_equal(f->ops->savepoint(g), 0);
+        assert_int_equal(f->ops->cron_count_add(g, "t2", 1, &n), 0);
+        assert_int_equal(f->ops->release(g), 0);
+        assert_int_equal(pthread_create(&th, NULL, pg_count_other_tenant, &side), 0);
+        nanosleep(&pause, NULL); /* f now waits for g's row */
+        t0 = wall_ms();
+        rc_g = f->ops->savepoint(g) || f->ops->cron_count_add(g, "t1", 1, &n);
+        if (rc_g)
+                assert_int_equal(pg_victim_ends(f->ops, g), 0);
+        pthread_join(th, NULL);
+        /* One side was chosen, within a few deadlock_timeouts, not a
+         * statement timeout. */
+        assert_true(wall_ms() - t0 < 5000);
+        assert_true((rc_g != 0) != (side.rc != 0));
+        if (side.rc) {
+                assert_int_equal(side.victim, 0);
+                assert_int_equal(f->ops->release(g), 0);
+                assert_int_equal(f->ops->commit(g), 0);
+        } else {
+                assert_int_equal(f->ops->release(f->st), 0);
+                commit(f);
+        }
+        f->ops->close(g);
+}
+
 /* Migration 8 adds the jobs' cron column to a version-7 store: its jobs read
  * back with no marker, and a marker written afterwards reads back. */
 static void pg_migration_8_adds_the_cron_marker(void **state)
@@ -4640,6 +4728,7 @@ static const struct CMUnitTest pg_tests[] = {
     T(pg_migration_7_counts_existing_jobs),
     T(pg_migration_8_adds_the_cron_marker),
     T(pg_cron_count_waits_for_the_tenant_row),
+    T(pg_lock_cycle_fails_the_whole_batch),
     T(pg_claim_reads_lock_their_rows),
     T(pg_group_read_waits_for_a_locked_job),
     T(pg_group_ready_many_skips_held_jobs),
