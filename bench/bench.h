@@ -50,6 +50,41 @@ static inline void sleep_ns(int64_t ns)
                 ;
 }
 
+/* Wall-clock Unix milliseconds (the server's timestamps are wall clock). */
+static inline int64_t wall_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* RFC 3339 UTC text with milliseconds of a Unix ms instant, as the API writes it. */
+static inline void fmt_time(int64_t ms, char *buf, size_t cap)
+{
+        time_t t = (time_t)(ms / 1000);
+        struct tm tm;
+
+        gmtime_r(&t, &tm);
+        snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (tm.tm_year + 1900) % 10000,
+                 (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
+                 tm.tm_sec % 100, (int)(ms % 1000));
+}
+
+/* The Unix ms of the API's RFC 3339 UTC text, or -1 when it is not one. */
+static inline int64_t parse_time(const char *s)
+{
+        struct tm tm = {0};
+        int ms = 0;
+
+        if (!s || sscanf(s, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                         &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
+                return -1;
+        tm.tm_year -= 1900;
+        tm.tm_mon -= 1;
+        return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
 /* ---- flags ---- */
 
 enum flag_type { FLAG_STR, FLAG_I64 };

@@ -55,27 +55,6 @@ struct run {
         int64_t late_cap;
 };
 
-static int64_t wall_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t parse_time(const char *s)
-{
-        struct tm tm = {0};
-        int ms = 0;
-
-        if (!s || sscanf(s, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                         &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
-                return -1;
-        tm.tm_year -= 1900;
-        tm.tm_mon -= 1;
-        return (int64_t)timegm(&tm) * 1000 + ms;
-}
-
 static void *create_fn(void *arg)
 {
         struct run *r = arg;

@@ -60,17 +60,6 @@ static int64_t wall_ns(void)
         return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void fmt_time(int64_t ms, char *buf, size_t cap)
-{
-        time_t t = (time_t)(ms / 1000);
-        struct tm tm;
-
-        gmtime_r(&t, &tm);
-        snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (tm.tm_year + 1900) % 10000,
-                 (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
-                 tm.tm_sec % 100, (int)(ms % 1000));
-}
-
 static void *load_fn(void *arg)
 {
         struct worker *w = arg;

@@ -56,38 +56,6 @@ struct run {
         atomic_int threads; /* client threads started: thread i uses node i of the --url list */
 };
 
-static int64_t wall_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void fmt_time(int64_t ms, char *buf, size_t cap)
-{
-        time_t t = (time_t)(ms / 1000);
-        struct tm tm;
-
-        gmtime_r(&t, &tm);
-        snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (tm.tm_year + 1900) % 10000,
-                 (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100,
-                 tm.tm_sec % 100, (int)(ms % 1000));
-}
-
-static int64_t parse_time(const char *s)
-{
-        struct tm tm = {0};
-        int ms = 0;
-
-        if (!s || sscanf(s, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                         &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
-                return -1;
-        tm.tm_year -= 1900;
-        tm.tm_mon -= 1;
-        return (int64_t)timegm(&tm) * 1000 + ms;
-}
-
 /* Whether pick p of draft d is made by the user (else by the timer), and
  * when in the pick period: a fixed pseudo-random choice per (d, p). */
 static bool manual_pick(const struct run *r, int64_t d, int p, int64_t *offset_ms)
