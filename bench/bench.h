@@ -2,11 +2,13 @@
  * bench.h: what the benchmark programs share: a monotonic clock, a small
  * command-line flag parser, the server URL (--url, else $BATON_URL, else the
  * default port on loopback; a comma-separated list names several nodes of one
- * cluster, and client i talks to node i modulo their count), the API key ($BATON_KEY, as for the
- * baton CLI, else the older $BATON_API_KEY), a log-linear latency histogram and helpers to name
- * queues and format figures. Every .c file in bench/ is its own program (bench/CMakeLists.txt
- * builds each one), so the helpers live here as static inline functions instead of in a library;
- * inline keeps programs that use only some of them free of unused-function warnings.
+ * cluster, and client i talks to node i modulo their count), the API key
+ * ($BATON_KEY, as for the baton CLI, else the older $BATON_API_KEY), the retry
+ * of a 503 answer after its Retry-After, a log-linear latency histogram and
+ * helpers to name queues and format figures. Every .c file in bench/ is its own
+ * program (bench/CMakeLists.txt builds each one), so the helpers live here as
+ * static inline functions instead of in a library; inline keeps programs that
+ * use only some of them free of unused-function warnings.
  *
  * Workload assumptions: the histogram takes tens of millions of samples from
  * many threads (one histogram per thread, merged at the end) and must cost a
@@ -263,6 +265,59 @@ static inline void bench_report_error(struct baton_client *c, const char *what, 
 
         fprintf(stderr, "%s: %s (HTTP %d %s: %s)\n", what, baton_strerror(rc), e->http_status,
                 e->code, e->message);
+}
+
+/* ---- retrying 503 ---- */
+
+/* How many times one request is sent again after 503 answers, at most. */
+#define BENCH_RETRY_503_MAX 20
+/* The wait after a 503 without Retry-After: batond sends "Retry-After: 1" with
+ * every 503, but a batch item refused with a 503 code comes in a 200 answer. */
+#define BENCH_RETRY_503_DEFAULT_MS 1000
+
+/* Whether rc, a call's or a batch item's, is a 503 answer: store_unavailable
+ * (a PostgreSQL lock cycle or outage), queue_full, shutting_down and the
+ * like. The server changed nothing for such a request or item. */
+static inline bool bench_rc_503(int rc)
+{
+        return rc == BATON_ESTORE || rc == BATON_EBUSY || rc == BATON_ESHUTDOWN;
+}
+
+/* The wait before sending again what was answered 503: retry_after_s
+ * seconds (-1 when the answer had none, as a batch item's refusal has none:
+ * then BENCH_RETRY_503_DEFAULT_MS). Returns true after sleeping it and counting
+ * it in *tries when fewer than BENCH_RETRY_503_MAX retries were made so far
+ * and the wait ends before deadline_ns (now_ns clock); else false at once. */
+static inline bool bench_retry_wait(int64_t retry_after_s, int *tries, int64_t deadline_ns)
+{
+        int64_t wait_ms = retry_after_s > 0 ? retry_after_s * 1000 : BENCH_RETRY_503_DEFAULT_MS;
+
+        if (*tries >= BENCH_RETRY_503_MAX || now_ns() + wait_ms * 1000000 > deadline_ns)
+                return false;
+        sleep_ns(wait_ms * 1000000);
+        (*tries)++;
+        return true;
+}
+
+/*
+ * What a real client does with a 503 answer: it waits the Retry-After it was
+ * sent and sends the same request again (the server changed nothing). Call it
+ * after a request on c returned rc, with *tries the retries of that request
+ * so far (start at 0):
+ *
+ *     do rc = baton_claim(c, ...); while (bench_retry_503(c, rc, &tries, deadline_ns));
+ *
+ * Returns true after the wait of bench_retry_wait when the answer was a 503
+ * and that wait is allowed; else false, and rc is the request's answer.
+ */
+static inline bool bench_retry_503(const struct baton_client *c, int rc, int *tries,
+                                   int64_t deadline_ns)
+{
+        const struct baton_error *e = baton_client_last_error(c);
+
+        if (rc == 0 || e->http_status != 503)
+                return false;
+        return bench_retry_wait(e->retry_after_s, tries, deadline_ns);
 }
 
 /* ---- latency histogram ---- */

@@ -19,6 +19,20 @@
  *    (an answer lost on the way back): it must be answered as a repeat and
  *    change nothing.
  *
+ * Every request that gets a 503 (store_unavailable after a PostgreSQL lock
+ * cycle, queue_full, ...) is sent again after the answer's Retry-After, as a
+ * real client does (bench_retry_503: at most 20 times per request, never past
+ * --timeout-ms), and so is every settle item refused with such a code (as
+ * after a lock cycle, which fails the server's whole store batch); the output
+ * counts these retries (retries_503). The server changes nothing when it
+ * answers 503, so a resent request is booked like a first one: an enqueue
+ * batch resent after a 503 must still find its jobs new, and a completion the
+ * ledger sees accepted twice still fails the run. The one answer a resent
+ * settle item may get that its first send would not is a lease lost during
+ * the wait (the jobs of stalling players have 1 s leases): such items are
+ * counted (lease_lost_in_retry), and their players are settled by the
+ * attempt the server retries.
+ *
  * The ledger counts, per player, the completions the server accepted as new.
  * The run passes when every player's count is exactly 1, the queue shows every
  * job completed and none dead, every duplicate enqueue was recognised, every
@@ -55,6 +69,7 @@ struct run {
         atomic_int_fast64_t enq_new, enq_dup;
         atomic_int_fast64_t transient, stalled, late_refused, late_accepted;
         atomic_int_fast64_t resent, repeats, resend_wrong, settle_errors;
+        atomic_int_fast64_t retries_503, lease_lost_in_retry;
         atomic_int failed;
 };
 
@@ -101,13 +116,28 @@ static int64_t payload_player(const char *payload)
         return p ? strtoll(p + 9, NULL, 10) : -1;
 }
 
+/* Counts the 503 retries of one request. */
+static void count_retries(struct run *r, int tries)
+{
+        atomic_fetch_add(&r->retries_503, tries);
+}
+
+/* Whether a late or resent completion got an answer (0 or a refusal) rather
+ * than a 503 that outlasted its retries or no answer at all. */
+static bool answered(const struct baton_client *c, int rc)
+{
+        int status = baton_client_last_error(c)->http_status;
+
+        return rc == 0 || (status >= 400 && status < 500);
+}
+
 /* Enqueues players [first, first+n) as one batch; counts new and duplicate. */
 static int enqueue_batch(struct run *r, struct baton_client *c, int64_t first, int64_t n)
 {
         struct baton_enqueue_opts o[ENQ_BATCH];
         char payload[ENQ_BATCH][160], idem[ENQ_BATCH][160];
         struct baton_jobs *out = NULL;
-        int rc;
+        int rc, tries = 0;
 
         memset(o, 0, sizeof(o));
         for (int64_t i = 0; i < n; i++) {
@@ -124,7 +154,10 @@ static int enqueue_batch(struct run *r, struct baton_client *c, int64_t first, i
                 o[i].max_attempts = 5;
                 o[i].lease_ms = player_stalls(r, p) ? r->stall_lease_ms : 0;
         }
-        rc = baton_enqueue_batch(c, o, (size_t)n, &out);
+        do
+                rc = baton_enqueue_batch(c, o, (size_t)n, &out);
+        while (bench_retry_503(c, rc, &tries, r->deadline_ns));
+        count_retries(r, tries);
         if (rc) {
                 bench_report_error(c, "settlement enqueue", rc);
                 return rc;
@@ -160,7 +193,7 @@ static void *produce_loop(void *arg)
 }
 
 /* Sends late completions whose lease has surely run out; the server must
- * refuse each one. */
+ * refuse each one (a 503 is retried: it is no refusal). */
 static void flush_stalls(struct worker *w, struct baton_client *c, bool all)
 {
         struct run *r = w->run;
@@ -169,7 +202,7 @@ static void flush_stalls(struct worker *w, struct baton_client *c, bool all)
         for (int i = 0; i < w->n_stalls; i++) {
                 struct stall *s = &w->stalls[i];
                 struct baton_job *j = NULL;
-                int rc;
+                int rc, tries = 0;
 
                 if (!all && s->due_ns > now_ns()) {
                         w->stalls[keep++] = *s;
@@ -177,8 +210,14 @@ static void flush_stalls(struct worker *w, struct baton_client *c, bool all)
                 }
                 if (all)
                         sleep_ns(s->due_ns - now_ns());
-                rc = baton_complete(c, s->id, s->lease, "{\"late\":true}", &j);
-                atomic_fetch_add(rc ? &r->late_refused : &r->late_accepted, 1);
+                do
+                        rc = baton_complete(c, s->id, s->lease, "{\"late\":true}", &j);
+                while (bench_retry_503(c, rc, &tries, r->deadline_ns));
+                count_retries(r, tries);
+                if (!answered(c, rc))
+                        atomic_fetch_add(&r->settle_errors, 1);
+                else
+                        atomic_fetch_add(rc ? &r->late_refused : &r->late_accepted, 1);
                 baton_job_free(j);
         }
         w->n_stalls = keep;
@@ -189,8 +228,12 @@ static void flush_stalls(struct worker *w, struct baton_client *c, bool all)
 static void resend_one(struct run *r, struct baton_client *c, const struct baton_settle_item *it)
 {
         struct baton_job *j = NULL;
-        int rc = baton_complete(c, it->id, it->lease, it->result, &j);
+        int rc, tries = 0;
 
+        do
+                rc = baton_complete(c, it->id, it->lease, it->result, &j);
+        while (bench_retry_503(c, rc, &tries, r->deadline_ns));
+        count_retries(r, tries);
         atomic_fetch_add(&r->resent, 1);
         atomic_fetch_add(!rc && j && j->repeat ? &r->repeats : &r->resend_wrong, 1);
         baton_job_free(j);
@@ -234,15 +277,33 @@ static size_t plan_batch(struct worker *w, struct baton_jobs *got, struct baton_
         return n;
 }
 
-/* Books the answer of one settle batch in the ledger. */
-static void book_batch(struct run *r, const struct baton_settle_item *items, const int64_t *players,
-                       size_t n)
+/* Books the answers of one settle batch in the ledger, except the items
+ * refused with a 503 code (the server changed nothing for them): those move to
+ * the front of items and players, to be sent again. retried: these items were
+ * sent again after 503s, so a lease may have run out during the waits.
+ * Returns how many items moved to the front. */
+static size_t book_batch(struct run *r, struct baton_settle_item *items, int64_t *players, size_t n,
+                         bool retried)
 {
+        size_t again = 0;
+
         for (size_t i = 0; i < n; i++) {
                 int64_t p = players[i];
 
+                if (bench_rc_503(items[i].rc)) {
+                        items[again] = items[i];
+                        players[again++] = p;
+                        continue;
+                }
+                if (retried && (items[i].rc == BATON_EEXPIRED || items[i].rc == BATON_ELEASE)) {
+                        atomic_fetch_add(&r->lease_lost_in_retry, 1);
+                        continue;
+                }
                 if (items[i].rc) {
-                        atomic_fetch_add(&r->settle_errors, 1);
+                        /* The first few say why, for whoever reads a failed run. */
+                        if (atomic_fetch_add(&r->settle_errors, 1) < 10)
+                                fprintf(stderr, "settlement: item %s refused: %s (%s)\n",
+                                        items[i].id, items[i].code, baton_strerror(items[i].rc));
                         continue;
                 }
                 if (items[i].outcome == BATON_OUTCOME_FAIL) {
@@ -258,6 +319,41 @@ static void book_batch(struct run *r, const struct baton_settle_item *items, con
                         atomic_fetch_add(&r->done, 1);
                 }
         }
+        return again;
+}
+
+/* Settles n items (players[i] is item i's player) and books the answers. A
+ * request answered 503 is sent again, and so are the items refused with a 503
+ * code, after the wait of bench_retry_wait, at most BENCH_RETRY_503_MAX times
+ * in all. Items that stay refused with a 503 code count as errors. Returns 0
+ * or the error of the request or of such an item. items[0] ends up holding an
+ * item whose final answer is booked. */
+static int settle_batch(struct run *r, struct baton_client *c, struct baton_settle_item *items,
+                        int64_t *players, size_t n)
+{
+        int rc, tries = 0;
+
+        for (;;) {
+                rc = baton_settle(c, items, n);
+                if (rc) {
+                        if (bench_retry_503(c, rc, &tries, r->deadline_ns))
+                                continue;
+                        bench_report_error(c, "settlement settle", rc);
+                        break;
+                }
+                n = book_batch(r, items, players, n, tries > 0);
+                if (n == 0)
+                        break;
+                if (!bench_retry_wait(-1, &tries, r->deadline_ns)) {
+                        rc = items[0].rc;
+                        atomic_fetch_add(&r->settle_errors, (int_fast64_t)n);
+                        fprintf(stderr, "settlement: %zu items still refused: %s (%s)\n", n,
+                                items[0].code, baton_strerror(rc));
+                        break;
+                }
+        }
+        count_retries(r, tries);
+        return rc;
 }
 
 static void *work_loop(void *arg)
@@ -280,10 +376,13 @@ static void *work_loop(void *arg)
                now_ns() < r->deadline_ns) {
                 struct baton_jobs *got = NULL;
                 size_t n;
-                int rc;
+                int rc, tries = 0;
 
                 flush_stalls(w, c, false);
-                rc = baton_claim(c, r->queue, &co, &got);
+                do
+                        rc = baton_claim(c, r->queue, &co, &got);
+                while (bench_retry_503(c, rc, &tries, r->deadline_ns));
+                count_retries(r, tries);
                 if (rc) {
                         bench_report_error(c, "settlement claim", rc);
                         w->rc = rc;
@@ -291,16 +390,12 @@ static void *work_loop(void *arg)
                 }
                 n = plan_batch(w, got, items, players);
                 if (n > 0) {
-                        rc = baton_settle(c, items, n);
-                        if (rc) {
-                                bench_report_error(c, "settlement settle", rc);
+                        rc = settle_batch(r, c, items, players, n);
+                        if (rc)
                                 w->rc = rc;
-                        } else {
-                                book_batch(r, items, players, n);
-                                if ((w->batches++ * 7919 + w->index) % 100 < r->resend_pct &&
-                                    items[0].outcome == BATON_OUTCOME_COMPLETE)
-                                        resend_one(r, c, &items[0]);
-                        }
+                        else if ((w->batches++ * 7919 + w->index) % 100 < r->resend_pct &&
+                                 items[0].outcome == BATON_OUTCOME_COMPLETE && items[0].rc == 0)
+                                resend_one(r, c, &items[0]);
                 }
                 baton_jobs_free(got);
         }
@@ -316,12 +411,17 @@ static int check_queue(struct run *r, int64_t *completed, int64_t *dead)
 {
         struct baton_client *c = bench_client(r->url);
         struct baton_queue *q = NULL;
-        int rc = c ? baton_queue_get(c, r->queue, &q) : BATON_ENOMEM;
+        int rc, tries = 0;
 
+        /* The run's deadline may have passed: the count still gets its retries. */
+        do
+                rc = baton_queue_get(c, r->queue, &q);
+        while (bench_retry_503(c, rc, &tries, now_ns() + 30 * 1000000000LL));
+        count_retries(r, tries);
         if (!rc) {
                 *completed = q->counts.completed;
                 *dead = q->counts.dead;
-        } else if (c) {
+        } else {
                 bench_report_error(c, "settlement queue", rc);
         }
         baton_queue_free(q);
@@ -359,16 +459,18 @@ static int report(struct run *r, int64_t wall_ns)
         }
         qsort(r->settled_ns, (size_t)r->players, sizeof(int64_t), cmp_i64);
         printf("settlement players=%" PRId64 " settled_once=%" PRId64 " never=%" PRId64
-               " twice_or_more=%" PRId64 " queue_completed=%" PRId64 " queue_dead=%" PRId64 "\n",
-               r->players, once, never, twice, completed, dead);
-        printf("settlement enqueue new=%" PRId64 " duplicate=%" PRId64
-               " transient_failures=%" PRId64 " stalled=%" PRId64 " late_refused=%" PRId64
-               " late_accepted=%" PRId64 " resent=%" PRId64 " repeats=%" PRId64
-               " resend_wrong=%" PRId64 " item_errors=%" PRId64 "\n",
-               atomic_load(&r->enq_new), atomic_load(&r->enq_dup), atomic_load(&r->transient),
-               atomic_load(&r->stalled), atomic_load(&r->late_refused),
-               atomic_load(&r->late_accepted), atomic_load(&r->resent), atomic_load(&r->repeats),
-               atomic_load(&r->resend_wrong), atomic_load(&r->settle_errors));
+               " twice_or_more=%" PRId64 " queue_completed=%" PRId64 " queue_dead=%" PRId64
+               " retries_503=%" PRId64 "\n",
+               r->players, once, never, twice, completed, dead, atomic_load(&r->retries_503));
+        printf(
+            "settlement enqueue new=%" PRId64 " duplicate=%" PRId64 " transient_failures=%" PRId64
+            " stalled=%" PRId64 " late_refused=%" PRId64 " late_accepted=%" PRId64
+            " resent=%" PRId64 " repeats=%" PRId64 " resend_wrong=%" PRId64 " item_errors=%" PRId64
+            " lease_lost_in_retry=%" PRId64 "\n",
+            atomic_load(&r->enq_new), atomic_load(&r->enq_dup), atomic_load(&r->transient),
+            atomic_load(&r->stalled), atomic_load(&r->late_refused), atomic_load(&r->late_accepted),
+            atomic_load(&r->resent), atomic_load(&r->repeats), atomic_load(&r->resend_wrong),
+            atomic_load(&r->settle_errors), atomic_load(&r->lease_lost_in_retry));
         printf("settlement whistle_to_last=%.3f s (%.0f players/s) settle_time p50=%.1f ms "
                "p95=%.1f ms p99=%.1f ms run=%.3f s\n",
                (double)last / 1e9, last > 0 ? (double)r->players * 1e9 / (double)last : 0.0,
