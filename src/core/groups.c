@@ -24,21 +24,13 @@
 #include "baton/baton.h"
 #include "common/assert.h"
 
-/* Loads the queue's limits row, or a zeroed one (no limits) owning copies of
- * tenant and queue when there is none. The caller frees it. */
+/* Loads the queue's settings and counters (every one 0 for a queue with
+ * none); lock takes its row, as groups.h says when. The caller frees *q. */
 static int qlim_load(struct txn *tx, const char *tenant, const char *queue, bool lock,
                      struct queue_limits *q)
 {
-        int rc;
-
         memset(q, 0, sizeof(*q));
-        rc = tx->ops->qlim_get(tx->st, tenant, queue, lock, q);
-        if (rc != BATON_ENOTFOUND)
-                return rc;
-        memset(q, 0, sizeof(*q));
-        q->tenant = strdup(tenant);
-        q->queue = strdup(queue);
-        return q->tenant && q->queue ? 0 : BATON_ENOMEM;
+        return tx->ops->qlim_get(tx->st, tenant, queue, lock, q);
 }
 
 /* ---- rate windows ---- */
@@ -109,15 +101,16 @@ static bool group_full(const struct queue_limits *q, const struct group_rec *g)
 
 int groups_on_ready(struct txn *tx, const struct job *j)
 {
+        struct queue_limits q;
         int rc;
 
         if (!j->group)
                 return 0;
         /* Lock order: the queue's limits row, then its group rows, as claims
-         * and settles take them; an empty add takes that row's lock on a
-         * shared store (a retry made ready by a settle comes here before the
-         * settle counts its slot). */
-        rc = tx->ops->qlim_add(tx->st, j->tenant, j->queue, 0, 0, NULL);
+         * and settles take them (a retry made ready by a settle comes here
+         * before the settle counts its slot). */
+        rc = qlim_load(tx, j->tenant, j->queue, true, &q);
+        queue_limits_free(&q);
         /* A group that appears joins the rotation now, behind the groups
          * already waiting (store.h), so that fresh groups cannot starve a busy
          * one. */
@@ -131,9 +124,12 @@ int groups_on_leave_running(struct txn *tx, const struct job *j, int64_t depth_d
         struct queue_limits q = {0};
         struct group_rec g = {0};
         bool wake;
-        /* One statement counts the change and reads the settings. */
-        int rc = tx->ops->qlim_add(tx->st, j->tenant, j->queue, depth_delta, -1, &q);
+        int rc = tx->ops->qlim_add(tx->st, j->tenant, j->queue, depth_delta, -1);
 
+        /* The settings say whom the freed slot may wake; a grouped job's group
+         * row is written under the queue's row (lock order). */
+        if (!rc)
+                rc = qlim_load(tx, j->tenant, j->queue, j->group != NULL, &q);
         if (!rc && j->group) {
                 rc = tx->ops->group_get(tx->st, j->tenant, j->queue, j->group, true, &g);
                 if (!rc) {
@@ -156,22 +152,27 @@ int groups_on_leave_running(struct txn *tx, const struct job *j, int64_t depth_d
 
 int groups_on_depth(struct txn *tx, const struct job *j, int64_t delta)
 {
-        return tx->ops->qlim_add(tx->st, j->tenant, j->queue, delta, 0, NULL);
+        return tx->ops->qlim_add(tx->st, j->tenant, j->queue, delta, 0);
 }
 
 int groups_on_enqueue(struct txn *tx, struct enqueue_req *req)
 {
         struct job *j = &req->job;
         struct queue_limits q = {0};
-        /* Counted first: the op rolls back with the count when it is refused. */
-        int rc = tx->ops->qlim_add(tx->st, j->tenant, j->queue, 1, 0, &q);
+        int rc = qlim_load(tx, j->tenant, j->queue, false, &q);
 
+        /* max_depth is judged on exact counts: under the queue's row, which
+         * every enqueue that judges it takes too. */
+        if (!rc && req->check_depth && q.max_depth > 0) {
+                queue_limits_free(&q);
+                rc = qlim_load(tx, j->tenant, j->queue, true, &q);
+                if (!rc && q.max_depth > 0 && q.depth >= q.max_depth)
+                        rc = BATON_EBUSY;
+        }
+        if (!rc)
+                rc = tx->ops->qlim_add(tx->st, j->tenant, j->queue, 1, 0);
         if (rc)
                 goto out;
-        if (req->check_depth && q.max_depth > 0 && q.depth > q.max_depth) {
-                rc = BATON_EBUSY;
-                goto out;
-        }
         if (req->dflt_max_attempts && q.def_max_attempts > 0)
                 j->max_attempts = (int)q.def_max_attempts;
         if (req->dflt_lease && q.def_lease_ms > 0)
@@ -420,29 +421,49 @@ static int queue_budget(struct txn *tx, const struct claim_req *req, const struc
         return 0;
 }
 
+/* Whether a claim must hold the queue's row: its counters or rate window
+ * decide how many jobs it may start, or it serves groups (whose rows are
+ * taken after the queue's). A plain queue's claims take no row but the jobs
+ * they lease, so nodes claiming from it at once never wait on each other. */
+static bool claim_locks(const struct queue_limits *q)
+{
+        return q->concurrency > 0 || q->rate_max > 0 || q->grouped;
+}
+
 int groups_claim(struct txn *tx, const struct claim_req *req, struct job_vec *out,
                  int64_t *retry_at_ms)
 {
         struct queue_limits q;
         int64_t roll = 0, groll = 0;
         int budget = 0, got = 0;
-        int rc = qlim_load(tx, req->tenant, req->queue, true, &q);
+        bool locked = false;
+        int rc = qlim_load(tx, req->tenant, req->queue, false, &q);
 
         *retry_at_ms = 0;
+        if (!rc && claim_locks(&q)) {
+                queue_limits_free(&q);
+                locked = true;
+                rc = qlim_load(tx, req->tenant, req->queue, true, &q);
+        }
         if (!rc)
                 rc = queue_budget(tx, req, &q, &budget, &roll);
         if (!rc && budget > 0 && q.group_rate_max > 0)
                 rc = tx->ops->group_unblock(tx->st, req->tenant, req->queue, tx->now_ms,
                                             q.group_concurrency, false);
+        /* Without the row the claim serves only jobs without a group: a group
+         * that appeared since the read waits for the next claim. */
         if (!rc && budget > 0)
-                rc = serve(tx, req, &q, budget, out, &got);
+                rc = locked ? serve(tx, req, &q, budget, out, &got)
+                            : serve_ungrouped(tx, req, budget, out, &got);
         for (int i = 1; !rc && q.rate_max > 0 && i <= got; i++)
                 rc = rate_record(tx, req->tenant, req->queue, "", q.start_seq + i, q.rate_max);
-        if (!rc && got > 0) {
+        if (!rc && got > 0)
+                rc = tx->ops->qlim_add(tx->st, req->tenant, req->queue, 0, got);
+        if (!rc && got > 0 && locked) {
                 if (q.rate_max > 0)
                         q.start_seq += got;
                 q.running += got;
-                rc = tx->ops->qlim_put(tx->st, &q);
+                rc = tx->ops->qlim_put(tx->st, &q); /* start_seq and the fairness clock */
         }
         /* Groups' windows matter only when the queue itself let the claim start
          * jobs: then group_unblock has just cleared every roll up to now, so
@@ -500,11 +521,10 @@ int queue_update(struct txn *tx, const char *tenant, const char *name, const str
                 out->rec.updated_at_ms = tx->now_ms;
                 rc = tx->ops->queue_put(tx->st, &out->rec);
         }
-        /* The row is made (if missing) and locked before it is read: read
-         * first, a missing row locks nothing, and a node that adds the first
-         * count meanwhile would have it overwritten by the zeros read here. */
+        /* The row is made (if missing) and locked before it is read, so that
+         * two changes of settings at once cannot undo each other. */
         if (!rc)
-                rc = tx->ops->qlim_add(tx->st, tenant, name, 0, 0, &q);
+                rc = qlim_load(tx, tenant, name, true, &q);
         if (rc)
                 goto out;
         apply_update(&q, u);

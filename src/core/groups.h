@@ -2,10 +2,16 @@
  * groups.h: queue limits, job groups and fair claims (DESIGN §3 "Queues,
  * groups and fairness"). A queue's settings (concurrency, rate, max_depth,
  * group_concurrency, group_rate and the defaults for max_attempts, backoff
- * and lease_ms) and its counters live in the store's queue_limits row; each
- * group with ready or running jobs has a job_groups row. Both are read and
- * written in the same transaction as the job changes they count, so the
- * limits hold across every worker (and, on a shared store, every node).
+ * and lease_ms) live in the store's queue_limits row, its counters (depth,
+ * running) beside it (on a shared store, as one share per connection); each
+ * group with ready or running jobs has a job_groups row. All are written in
+ * the same transaction as the job changes they count. Operations that judge
+ * a limit hold the queue's row (qlim_get with lock): claims of a queue with
+ * concurrency, a rate or groups, and enqueues of a queue with max_depth, so
+ * the limits hold across every worker (and, on a shared store, every node).
+ * Claims of a plain queue, and every count, take no row of the queue, so
+ * nodes sharing a busy queue do not queue up behind one another; a setting
+ * changed meanwhile applies from the next claim or enqueue that reads it.
  *
  * Semantics (docs/api.md "Queue settings"):
  * - concurrency: running jobs of the queue never exceed it.

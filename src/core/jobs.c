@@ -948,15 +948,6 @@ void queue_info_free(struct queue_info *q)
         queue_limits_free(&q->lim);
 }
 
-/* Reads the queue's settings and counters; none stored means no limits. */
-static int read_limits(struct txn *tx, const char *tenant, const char *name,
-                       struct queue_limits *out)
-{
-        int rc = tx->ops->qlim_get(tx->st, tenant, name, false, out);
-
-        return rc == BATON_ENOTFOUND ? 0 : rc;
-}
-
 int queue_read(struct txn *tx, const char *tenant, const char *name, struct queue_info *out)
 {
         int rc;
@@ -966,7 +957,7 @@ int queue_read(struct txn *tx, const char *tenant, const char *name, struct queu
         if (!rc)
                 rc = tx->ops->queue_counts(tx->st, tenant, name, &out->counts);
         if (!rc)
-                rc = read_limits(tx, tenant, name, &out->lim);
+                rc = tx->ops->qlim_get(tx->st, tenant, name, false, &out->lim);
         if (rc)
                 queue_info_free(out);
         return rc;
@@ -992,7 +983,7 @@ int queue_query(struct txn *tx, const char *tenant, const char *after, int limit
                 if (!rc)
                         rc = tx->ops->queue_counts(tx->st, tenant, recs[i].name, &infos[i].counts);
                 if (!rc)
-                        rc = read_limits(tx, tenant, recs[i].name, &infos[i].lim);
+                        rc = tx->ops->qlim_get(tx->st, tenant, recs[i].name, false, &infos[i].lim);
                 if (infos)
                         infos[i].rec = recs[i];
                 else

@@ -1031,6 +1031,38 @@ static void notice_to_log(void *arg, const char *msg)
         log_debug("store", "postgres: %s", msg);
 }
 
+/* The first key of the session advisory locks that hold shares of the queue
+ * counters ("bntq"); the second is the share. */
+#define SHARD_LOCK_KEY 1651405937
+
+/* Takes a share of the queue counters that no other live connection holds:
+ * the first free one of the PG_SHARDS session advisory locks, trying from
+ * the backend's pid on so that nodes connecting together spread. The lock
+ * ends with the session, so a reconnect takes a share again. With every
+ * share held (more than PG_SHARDS connections) the connection writes one
+ * that another also writes: counts stay exact, only such writes may wait. */
+static int take_shard(struct store *st)
+{
+        int start = PQbackendPID(st->conn) % PG_SHARDS;
+        char sql[256];
+        PGresult *r;
+        int rc = 0;
+
+        snprintf(sql, sizeof(sql),
+                 "SELECT s FROM (SELECT (%d + i) %% %d AS s FROM generate_series(0, %d) i) x"
+                 " WHERE pg_try_advisory_lock(%d, s) LIMIT 1",
+                 start, PG_SHARDS, PG_SHARDS - 1, SHARD_LOCK_KEY);
+        r = PQexec(st->conn, sql);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+                log_error("store", "taking a share of the counters: %s", PQerrorMessage(st->conn));
+                rc = BATON_ESTORE;
+        } else {
+                st->shard = PQntuples(r) > 0 ? atoi(PQgetvalue(r, 0, 0)) : start;
+        }
+        PQclear(r);
+        return rc;
+}
+
 /* Connects to st->uri. connect_timeout and keepalives come first so that the
  * URI's own settings override them; a dead server is noticed within seconds
  * rather than at the kernel's TCP timeouts. */
@@ -1069,6 +1101,11 @@ static int connect_db(struct store *st, bool sync_full)
                 return BATON_ESTORE;
         }
         PQclear(r);
+        if (take_shard(st)) {
+                PQfinish(st->conn);
+                st->conn = NULL;
+                return BATON_ESTORE;
+        }
         return 0;
 }
 
@@ -2569,8 +2606,8 @@ static const struct plan_want plan_wants[] = {
      * has no index since migration 7 (store.h). */
     {"pg_group_ready_ids", "t1 q1 g1 10", "job_group_ready"},
     {"pg_nogroup_ready_ids", "t1 q1 10", "job_nogroup_ready"},
-    {"pg_qlim_get", "t1 q1", "queue_limits_pkey"},
-    {"pg_qlim_get_lock", "t1 q1", "queue_limits_pkey"},
+    {"pg_qlim_get", "t1 q1", "queue_limits_pkey queue_counts_pkey job_groups_pkey"},
+    {"pg_qlim_lock", "t1 q1", "queue_limits_pkey"},
     {"pg_group_get", "t1 q1 g1", "job_groups_pkey"},
     {"pg_group_get_lock", "t1 q1 g1", "job_groups_pkey"},
     {"pg_group_delete", "t1 q1 g1", "job_groups_pkey rate_log_pkey"},

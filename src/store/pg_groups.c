@@ -29,13 +29,16 @@
 #include "store/pg_internal.h"
 #include "store/store.h"
 
-/* The columns of a queue_limits row in the order of reads and of qlim_put's
- * binds (as in sqlite.c). */
-#define QLIM_COLS                                                                                  \
+/* The columns of a queue_limits row that qlim_put writes, in the order of its
+ * binds and of reads: everything but the counters. The counters of a queue
+ * are the base kept in queue_limits (what migration 7 counted, and what nodes
+ * older than migration 9 add) plus the shares in queue_counts, one per
+ * connection (pg_qlim_add). */
+#define QLIM_SET_COLS                                                                              \
         "tenant, queue, concurrency, rate_max, rate_per_ms, max_depth, group_concurrency,"         \
         " group_rate_max, group_rate_per_ms, def_max_attempts, def_lease_ms, def_backoff_type,"    \
-        " def_backoff_base_ms, def_backoff_max_ms, depth, running, start_seq, serve_seq,"          \
-        " nogroup_served, updated_at"
+        " def_backoff_base_ms, def_backoff_max_ms, start_seq, serve_seq, nogroup_served,"          \
+        " updated_at"
 /* The columns of a job_groups row in the order of reads and of group_put's binds. */
 #define GROUP_COLS                                                                                 \
         "tenant, queue, grp, running, head, served, blocked, until_at, start_seq, last_start"
@@ -43,13 +46,36 @@
 #define BLOCKED_BY(n) "CASE WHEN $" n "::bigint > 0 AND running >= $" n "::bigint THEN 1 ELSE 0 END"
 
 static const struct pg_stmt
+    /* A queue without a settings row reads as zeros; the counters are summed
+     * in the same statement (the aggregate always gives one row). grouped
+     * reads the first group in key order, which keeps the planner on the
+     * primary key even where one queue holds most groups. */
     S_QLIM_GET = {"pg_qlim_get",
-                  "SELECT " QLIM_COLS " FROM queue_limits WHERE tenant = $1 AND queue = $2"},
-    S_QLIM_GET_LOCK = {"pg_qlim_get_lock", "SELECT " QLIM_COLS " FROM queue_limits"
-                                           " WHERE tenant = $1 AND queue = $2 FOR UPDATE"},
+                  "SELECT $1::text, $2::text, COALESCE(l.concurrency, 0), COALESCE(l.rate_max, 0),"
+                  " COALESCE(l.rate_per_ms, 0), COALESCE(l.max_depth, 0),"
+                  " COALESCE(l.group_concurrency, 0), COALESCE(l.group_rate_max, 0),"
+                  " COALESCE(l.group_rate_per_ms, 0), COALESCE(l.def_max_attempts, 0),"
+                  " COALESCE(l.def_lease_ms, 0), COALESCE(l.def_backoff_type, -1),"
+                  " COALESCE(l.def_backoff_base_ms, 0), COALESCE(l.def_backoff_max_ms, 0),"
+                  " COALESCE(l.start_seq, 0), COALESCE(l.serve_seq, 0),"
+                  " COALESCE(l.nogroup_served, 0), COALESCE(l.updated_at, 0),"
+                  " (COALESCE(l.depth, 0) + COALESCE(c.depth, 0))::bigint,"
+                  " (COALESCE(l.running, 0) + COALESCE(c.running, 0))::bigint,"
+                  " ((SELECT grp FROM job_groups g WHERE g.tenant = $1 AND g.queue = $2"
+                  " ORDER BY g.tenant, g.queue, g.grp LIMIT 1) IS NOT NULL)::int"
+                  " FROM (SELECT SUM(depth) AS depth, SUM(running) AS running FROM queue_counts"
+                  " WHERE tenant = $1 AND queue = $2) c"
+                  " LEFT JOIN queue_limits l ON l.tenant = $1 AND l.queue = $2"},
+    /* qlim_get with lock: the row made when missing, then locked; both go
+     * deferred ahead of S_QLIM_GET, whose snapshot is then taken once the
+     * lock is held. */
+    S_QLIM_MAKE = {"pg_qlim_make", "INSERT INTO queue_limits (tenant, queue) VALUES ($1, $2)"
+                                   " ON CONFLICT (tenant, queue) DO NOTHING"},
+    S_QLIM_LOCK = {"pg_qlim_lock", "SELECT 1 FROM queue_limits WHERE tenant = $1 AND queue = $2"
+                                   " FOR UPDATE"},
     S_QLIM_PUT = {"pg_qlim_put",
-                  "INSERT INTO queue_limits (" QLIM_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7,"
-                  " $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+                  "INSERT INTO queue_limits (" QLIM_SET_COLS ") VALUES ($1, $2, $3, $4, $5, $6,"
+                  " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
                   " ON CONFLICT (tenant, queue) DO UPDATE SET concurrency = excluded.concurrency,"
                   " rate_max = excluded.rate_max, rate_per_ms = excluded.rate_per_ms,"
                   " max_depth = excluded.max_depth,"
@@ -60,15 +86,15 @@ static const struct pg_stmt
                   " def_lease_ms = excluded.def_lease_ms,"
                   " def_backoff_type = excluded.def_backoff_type,"
                   " def_backoff_base_ms = excluded.def_backoff_base_ms,"
-                  " def_backoff_max_ms = excluded.def_backoff_max_ms, depth = excluded.depth,"
-                  " running = excluded.running, start_seq = excluded.start_seq,"
-                  " serve_seq = excluded.serve_seq, nogroup_served = excluded.nogroup_served,"
-                  " updated_at = excluded.updated_at"},
+                  " def_backoff_max_ms = excluded.def_backoff_max_ms,"
+                  " start_seq = excluded.start_seq, serve_seq = excluded.serve_seq,"
+                  " nogroup_served = excluded.nogroup_served, updated_at = excluded.updated_at"},
+    /* This connection's share of the counters (st->shard). */
     S_QLIM_ADD = {"pg_qlim_add",
-                  "INSERT INTO queue_limits (tenant, queue, depth, running) VALUES ($1, $2, $3,"
-                  " $4) ON CONFLICT (tenant, queue) DO UPDATE SET"
-                  " depth = queue_limits.depth + excluded.depth,"
-                  " running = queue_limits.running + excluded.running RETURNING " QLIM_COLS},
+                  "INSERT INTO queue_counts (tenant, queue, shard, depth, running)"
+                  " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant, queue, shard) DO UPDATE SET"
+                  " depth = queue_counts.depth + excluded.depth,"
+                  " running = queue_counts.running + excluded.running"},
     S_GROUP_GET = {"pg_group_get", "SELECT " GROUP_COLS " FROM job_groups WHERE tenant = $1"
                                    " AND queue = $2 AND grp = $3"},
     S_GROUP_GET_LOCK = {"pg_group_get_lock", "SELECT " GROUP_COLS " FROM job_groups"
@@ -120,7 +146,7 @@ static const struct pg_stmt
 
 /* The read statements, for the plan checks (pg.c). */
 const struct pg_stmt *const pg_groups_stmts[] = {
-    &S_QLIM_GET,   &S_QLIM_GET_LOCK, &S_GROUP_GET,         &S_GROUP_GET_LOCK,   &S_GROUP_DELETE,
+    &S_QLIM_GET,   &S_QLIM_LOCK,     &S_GROUP_GET,         &S_GROUP_GET_LOCK,   &S_GROUP_DELETE,
     &S_GROUP_PICK, &S_GROUP_UNBLOCK, &S_GROUP_UNBLOCK_ALL, &S_GROUP_NEXT_UNTIL, &S_RATE_GET,
 };
 const int pg_groups_stmts_n = (int)(sizeof(pg_groups_stmts) / sizeof(pg_groups_stmts[0]));
@@ -143,12 +169,13 @@ static int rd_qlim(const PGresult *r, int row, void *out)
         q.def_backoff_set = q.def_backoff.type >= 0;
         q.def_backoff.base_ms = pg_i64(r, row, 12);
         q.def_backoff.max_ms = pg_i64(r, row, 13);
-        q.depth = pg_i64(r, row, 14);
-        q.running = pg_i64(r, row, 15);
-        q.start_seq = pg_i64(r, row, 16);
-        q.serve_seq = pg_i64(r, row, 17);
-        q.nogroup_served = pg_i64(r, row, 18);
-        q.updated_at_ms = pg_i64(r, row, 19);
+        q.start_seq = pg_i64(r, row, 14);
+        q.serve_seq = pg_i64(r, row, 15);
+        q.nogroup_served = pg_i64(r, row, 16);
+        q.updated_at_ms = pg_i64(r, row, 17);
+        q.depth = pg_i64(r, row, 18);
+        q.running = pg_i64(r, row, 19);
+        q.grouped = pg_i64(r, row, 20) != 0;
         rc = pg_text(r, row, 0, &q.tenant);
         if (!rc)
                 rc = pg_text(r, row, 1, &q.queue);
@@ -161,13 +188,15 @@ static int rd_qlim(const PGresult *r, int row, void *out)
 
 /* ---- queue rows known to the transaction ----
  *
- * Every qlim call locks its row until the transaction ends (an upsert, or a
- * read with lock), so once one has read or written the whole row nobody else
- * can change it: the transaction knows it exactly and later calls answer
- * from that copy, their writes deferred (a batch of settles or enqueues on one
- * queue costs one round trip for its row instead of one per job). A rolled
- * back operation may have undone writes the copy shows: end_op (pg.c) then
- * forgets every copy. */
+ * A qlim_get with lock (and a qlim_put, an upsert) locks the settings row
+ * until the transaction ends, so once it has read or written the row nobody
+ * else can change its settings: the transaction knows them exactly and later
+ * calls answer from that copy. A read without lock is remembered too, for
+ * the calls of the same batch that need no lock (a batch of enqueues on one
+ * queue costs one read of its settings, not one per job); a call with lock
+ * replaces it. The counters in a copy are what this transaction read plus
+ * what it added since. A rolled back operation may have undone writes the
+ * copy shows: end_op (pg.c) then forgets every copy. */
 
 void pg_qcache_clear(struct store *st)
 {
@@ -178,13 +207,16 @@ void pg_qcache_clear(struct store *st)
         st->n_qcache = 0;
 }
 
+/* The copy of (tenant, queue), or NULL; *slot gets its index. */
 static struct queue_limits *qcache_find(const struct store *st, const char *tenant,
-                                        const char *queue)
+                                        const char *queue, int *slot)
 {
         for (int i = 0; i < st->n_qcache; i++)
                 if (strcmp(st->qcache[i]->tenant, tenant) == 0 &&
-                    strcmp(st->qcache[i]->queue, queue) == 0)
+                    strcmp(st->qcache[i]->queue, queue) == 0) {
+                        *slot = i;
                         return st->qcache[i];
+                }
         return NULL;
 }
 
@@ -200,11 +232,12 @@ static int qlim_copy(struct queue_limits *dst, const struct queue_limits *src)
         return BATON_ENOMEM;
 }
 
-/* Remembers q as the row's content (q locked by this transaction). Without
- * memory or room it is simply not remembered: the next call reads. */
-static void qcache_put(struct store *st, const struct queue_limits *q)
+/* Remembers q as the row's content, locked or not by this transaction.
+ * Without memory or room it is simply not remembered: the next call reads. */
+static void qcache_put(struct store *st, const struct queue_limits *q, bool locked)
 {
-        struct queue_limits *c = qcache_find(st, q->tenant, q->queue), tmp;
+        int i = st->n_qcache;
+        struct queue_limits *c = qcache_find(st, q->tenant, q->queue, &i), tmp;
 
         if (qlim_copy(&tmp, q))
                 return;
@@ -215,10 +248,34 @@ static void qcache_put(struct store *st, const struct queue_limits *q)
         } else if (c) {
                 queue_limits_free(c);
         }
-        if (c)
+        if (c) {
                 *c = tmp;
-        else
+                st->qlocked[i] = locked;
+        } else {
                 queue_limits_free(&tmp);
+        }
+}
+
+/* After qlim_put of q: the copy of its row, if any, takes q's settings and
+ * sequence fields and is now locked (the upsert locked the row); its counters
+ * stay, since a put does not write them. Without a copy nothing is known of
+ * the counters, so none is made: the next qlim_get reads them. */
+static void qcache_settle(struct store *st, const struct queue_limits *q)
+{
+        int i = 0;
+        struct queue_limits *c = qcache_find(st, q->tenant, q->queue, &i);
+        struct queue_limits tmp;
+
+        if (!c)
+                return;
+        tmp = *q;
+        tmp.tenant = c->tenant;
+        tmp.queue = c->queue;
+        tmp.depth = c->depth;
+        tmp.running = c->running;
+        tmp.grouped = c->grouped;
+        *c = tmp;
+        st->qlocked[i] = true;
 }
 
 /* Runs a statement that returns at most one row and reads it with read();
@@ -235,20 +292,29 @@ static int one_row(struct store *st, const struct pg_stmt *s, const struct pg_pa
         return rc;
 }
 
+/* With lock, the row is made and locked by two writes deferred ahead of the
+ * read: one round trip, and the read's snapshot is taken after the lock is
+ * granted, so its sums include the counts of whoever held the row before. */
 int pg_qlim_get(struct store *st, const char *tenant, const char *queue, bool lock,
                 struct queue_limits *out)
 {
         struct pg_params p = {0};
-        const struct queue_limits *c = qcache_find(st, tenant, queue);
-        int rc;
+        int i = 0;
+        const struct queue_limits *c = qcache_find(st, tenant, queue, &i);
+        int rc = 0;
 
-        if (c)
+        if (c && (st->qlocked[i] || !lock))
                 return qlim_copy(out, c);
         pg_p_text(&p, tenant);
         pg_p_text(&p, queue);
-        rc = one_row(st, lock ? &S_QLIM_GET_LOCK : &S_QLIM_GET, &p, rd_qlim, out);
+        if (lock)
+                rc = pg_defer_write(st, &S_QLIM_MAKE, &p);
         if (!rc && lock)
-                qcache_put(st, out);
+                rc = pg_defer_write(st, &S_QLIM_LOCK, &p);
+        if (!rc)
+                rc = one_row(st, &S_QLIM_GET, &p, rd_qlim, out);
+        if (!rc)
+                qcache_put(st, out, lock);
         return rc;
 }
 
@@ -256,24 +322,14 @@ int pg_qlim_put(struct store *st, const struct queue_limits *q)
 {
         struct pg_params p = {0};
         int rc;
-        const int64_t v[] = {q->concurrency,
-                             q->rate_max,
-                             q->rate_per_ms,
-                             q->max_depth,
-                             q->group_concurrency,
-                             q->group_rate_max,
-                             q->group_rate_per_ms,
-                             q->def_max_attempts,
-                             q->def_lease_ms,
-                             q->def_backoff_set ? q->def_backoff.type : -1,
-                             q->def_backoff.base_ms,
-                             q->def_backoff.max_ms,
-                             q->depth,
-                             q->running,
-                             q->start_seq,
-                             q->serve_seq,
-                             q->nogroup_served,
-                             q->updated_at_ms};
+        const int64_t v[] = {q->concurrency,         q->rate_max,
+                             q->rate_per_ms,         q->max_depth,
+                             q->group_concurrency,   q->group_rate_max,
+                             q->group_rate_per_ms,   q->def_max_attempts,
+                             q->def_lease_ms,        q->def_backoff_set ? q->def_backoff.type : -1,
+                             q->def_backoff.base_ms, q->def_backoff.max_ms,
+                             q->start_seq,           q->serve_seq,
+                             q->nogroup_served,      q->updated_at_ms};
 
         if (!q->tenant || !q->queue)
                 return BATON_EINVAL;
@@ -283,34 +339,31 @@ int pg_qlim_put(struct store *st, const struct queue_limits *q)
                 pg_p_i64(&p, v[i]);
         rc = pg_defer_write(st, &S_QLIM_PUT, &p);
         if (!rc)
-                qcache_put(st, q); /* the row as written, locked by the write */
+                qcache_settle(st, q);
         return rc;
 }
 
+/* A write to this connection's share only, which no other connection
+ * touches (pg.c takes the share with an advisory lock at connect), so it
+ * never waits and always goes deferred. */
 int pg_qlim_add(struct store *st, const char *tenant, const char *queue, int64_t depth_delta,
-                int64_t running_delta, struct queue_limits *out)
+                int64_t running_delta)
 {
         struct pg_params p = {0};
-        struct queue_limits *c = qcache_find(st, tenant, queue);
+        int i = 0;
+        struct queue_limits *c = qcache_find(st, tenant, queue, &i);
         int rc;
 
         pg_p_text(&p, tenant);
         pg_p_text(&p, queue);
+        pg_p_i64(&p, st->shard);
         pg_p_i64(&p, depth_delta);
         pg_p_i64(&p, running_delta);
-        /* Without a reader of the new row, or with the row known, it needs no
-         * answer of its own. */
-        if (!out || c) {
-                rc = pg_defer_write(st, &S_QLIM_ADD, &p);
-                if (!rc && c) {
-                        c->depth += depth_delta;
-                        c->running += running_delta;
-                }
-                return !rc && out ? qlim_copy(out, c) : rc;
+        rc = pg_defer_write(st, &S_QLIM_ADD, &p);
+        if (!rc && c) {
+                c->depth += depth_delta;
+                c->running += running_delta;
         }
-        rc = one_row(st, &S_QLIM_ADD, &p, rd_qlim, out);
-        if (!rc)
-                qcache_put(st, out);
         return rc;
 }
 

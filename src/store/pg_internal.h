@@ -30,6 +30,7 @@
 #define PG_BUILT_MAX 25     /* statements built at open (pg.c) */
 #define PG_KEPT_MAX 8       /* results kept for job_get at once (pg.c) */
 #define PG_QCACHE_MAX 8     /* queue_limits rows known in one transaction */
+#define PG_SHARDS 64        /* shares of the queue counters (pg_groups.c) */
 
 /* A named statement. The name is unique in the backend ("pg_job_get"); the
  * definition lives in static storage, and its address identifies it. */
@@ -115,11 +116,13 @@ struct store {
          * end of the operation), the jobs of a batch read ahead (to the end of
          * the transaction). */
         struct pg_kept kept[PG_KEPT_MAX];
-        /* queue_limits rows this transaction holds locked (every qlim call
-         * locks the row: an upsert, or a read with lock) and therefore knows
-         * exactly (pg_groups.c): qlim calls on them answer without a round
-         * trip. Forgotten when an operation rolls back. */
+        /* queue_limits rows this transaction knows (pg_groups.c): read or
+         * written with a lock (qlocked[i]: exactly, to the commit) or read
+         * without one (settings for the calls that need no lock). qlim calls
+         * on them answer without a round trip. Forgotten when an operation
+         * rolls back. */
         struct queue_limits *qcache[PG_QCACHE_MAX];
+        bool qlocked[PG_QCACHE_MAX];
         int n_qcache;
         /* Operations seen in this transaction (savepoint_op); 0 = outside any. */
         uint64_t op_seq;
@@ -128,6 +131,10 @@ struct store {
          * sent and the commit fails. */
         bool failed;
         int statement_timeout_ms;
+        /* This connection's share of the queue counters (queue_counts.shard,
+         * pg_groups.c), held with a session advisory lock taken at connect so
+         * that no other live connection writes it (pg.c take_shard). */
+        int shard;
         const struct pg_stmt *prepared[PG_PREPARED_MAX];
         int n_prepared;
         /* Statements whose text is built at open (pg.c: job columns, list
@@ -259,7 +266,7 @@ int pg_qlim_get(struct store *st, const char *tenant, const char *queue, bool lo
                 struct queue_limits *out);
 int pg_qlim_put(struct store *st, const struct queue_limits *q);
 int pg_qlim_add(struct store *st, const char *tenant, const char *queue, int64_t depth_delta,
-                int64_t running_delta, struct queue_limits *out);
+                int64_t running_delta);
 int pg_group_get(struct store *st, const char *tenant, const char *queue, const char *grp,
                  bool lock, struct group_rec *out);
 int pg_group_put(struct store *st, const struct group_rec *g);

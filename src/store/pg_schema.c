@@ -305,6 +305,20 @@ static const char *const migrations[] = {
     ");"
     "INSERT INTO cron_counts (tenant, n) SELECT tenant, COUNT(*) FROM cron_schedules"
     " GROUP BY tenant;",
+    /* 9: the queue counters as shares, one per connection (pg_groups.c), so
+     * that nodes working one queue do not wait on one row to count. A queue's
+     * depth and running are queue_limits.depth/running (the base: what
+     * migration 7 counted, kept as it is, and what a node older than this
+     * migration still adds during a rolling upgrade) plus the sum of its
+     * shares. */
+    "CREATE TABLE queue_counts ("
+    " tenant " TXT " NOT NULL,"
+    " queue " TXT " NOT NULL,"
+    " shard integer NOT NULL,"
+    " depth bigint NOT NULL DEFAULT 0,"
+    " running bigint NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (tenant, queue, shard)"
+    ");",
 };
 
 int pg_schema_newest(void)

@@ -152,6 +152,7 @@ enum stmt_id {
         S_QLIM_GET,
         S_QLIM_PUT,
         S_QLIM_ADD,
+        S_QLIM_MAKE,
         S_GROUP_GET,
         S_GROUP_PUT,
         S_GROUP_DELETE,
@@ -188,12 +189,28 @@ enum { AF_TENANT = 1, AF_ACTION = 2, AF_KEY = 4 };
         "tenant, key, version, state, fire_at, queue, type, payload, priority, max_attempts,"      \
         " backoff_type, backoff_base_ms, backoff_max_ms, lease_ms, request_id, job_id, fired_at,"  \
         " created_at, updated_at, grp"
-/* The columns of a queue_limits row in the order of reads and of qlim_put's binds. */
-#define QLIM_COLS                                                                                  \
+/* The columns of a queue_limits row that qlim_put writes, in the order of its
+ * binds: everything but the counters. */
+#define QLIM_SET_COLS                                                                              \
         "tenant, queue, concurrency, rate_max, rate_per_ms, max_depth, group_concurrency,"         \
         " group_rate_max, group_rate_per_ms, def_max_attempts, def_lease_ms, def_backoff_type,"    \
-        " def_backoff_base_ms, def_backoff_max_ms, depth, running, start_seq, serve_seq,"          \
-        " nogroup_served, updated_at"
+        " def_backoff_base_ms, def_backoff_max_ms, start_seq, serve_seq, nogroup_served,"          \
+        " updated_at"
+/* A qlim_get read: those columns, the counters and grouped. An aggregate
+ * without GROUP BY gives one row even when the queue has none (every
+ * column 0 then). */
+#define QLIM_READ                                                                                  \
+        "SELECT ?1, ?2, COALESCE(MAX(concurrency), 0), COALESCE(MAX(rate_max), 0),"                \
+        " COALESCE(MAX(rate_per_ms), 0), COALESCE(MAX(max_depth), 0),"                             \
+        " COALESCE(MAX(group_concurrency), 0), COALESCE(MAX(group_rate_max), 0),"                  \
+        " COALESCE(MAX(group_rate_per_ms), 0), COALESCE(MAX(def_max_attempts), 0),"                \
+        " COALESCE(MAX(def_lease_ms), 0), COALESCE(MAX(def_backoff_type), -1),"                    \
+        " COALESCE(MAX(def_backoff_base_ms), 0), COALESCE(MAX(def_backoff_max_ms), 0),"            \
+        " COALESCE(MAX(start_seq), 0), COALESCE(MAX(serve_seq), 0),"                               \
+        " COALESCE(MAX(nogroup_served), 0), COALESCE(MAX(updated_at), 0),"                         \
+        " COALESCE(MAX(depth), 0), COALESCE(MAX(running), 0),"                                     \
+        " EXISTS (SELECT 1 FROM job_groups g WHERE g.tenant = ?1 AND g.queue = ?2)"                \
+        " FROM queue_limits WHERE tenant = ?1 AND queue = ?2"
 /* The columns of a job_groups row in the order of reads and of group_put's binds. */
 #define GROUP_COLS                                                                                 \
         "tenant, queue, grp, running, head, served, blocked, until_at, start_seq, last_start"
@@ -373,18 +390,33 @@ static const struct stmt_def stmt_defs[S_LIST] = {
                      " AND id > ?3 ORDER BY id LIMIT ?4",
                      true, "job_flow"},
     /* version 5: queue limits and groups. */
-    [S_QLIM_GET] = {"qlim_get",
-                    "SELECT " QLIM_COLS " FROM queue_limits WHERE tenant = ?1 AND queue = ?2", true,
-                    "PRIMARY"},
+    [S_QLIM_GET] = {"qlim_get", QLIM_READ, true, "PRIMARY"},
     [S_QLIM_PUT] = {"qlim_put",
-                    "INSERT OR REPLACE INTO queue_limits (" QLIM_COLS ") VALUES (?1, ?2, ?3, ?4,"
-                    " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                    "INSERT INTO queue_limits (" QLIM_SET_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+                    " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+                    " ON CONFLICT (tenant, queue) DO UPDATE SET concurrency = excluded.concurrency,"
+                    " rate_max = excluded.rate_max, rate_per_ms = excluded.rate_per_ms,"
+                    " max_depth = excluded.max_depth,"
+                    " group_concurrency = excluded.group_concurrency,"
+                    " group_rate_max = excluded.group_rate_max,"
+                    " group_rate_per_ms = excluded.group_rate_per_ms,"
+                    " def_max_attempts = excluded.def_max_attempts,"
+                    " def_lease_ms = excluded.def_lease_ms,"
+                    " def_backoff_type = excluded.def_backoff_type,"
+                    " def_backoff_base_ms = excluded.def_backoff_base_ms,"
+                    " def_backoff_max_ms = excluded.def_backoff_max_ms,"
+                    " start_seq = excluded.start_seq, serve_seq = excluded.serve_seq,"
+                    " nogroup_served = excluded.nogroup_served, updated_at = excluded.updated_at",
                     false},
     [S_QLIM_ADD] = {"qlim_add",
                     "INSERT INTO queue_limits (tenant, queue, depth, running) VALUES (?1, ?2, ?3,"
                     " ?4) ON CONFLICT (tenant, queue) DO UPDATE SET depth = depth + excluded.depth,"
-                    " running = running + excluded.running RETURNING " QLIM_COLS,
+                    " running = running + excluded.running",
                     false},
+    [S_QLIM_MAKE] = {"qlim_make",
+                     "INSERT INTO queue_limits (tenant, queue) VALUES (?1, ?2)"
+                     " ON CONFLICT (tenant, queue) DO NOTHING",
+                     false},
     [S_GROUP_GET] = {"group_get",
                      "SELECT " GROUP_COLS " FROM job_groups WHERE tenant = ?1 AND queue = ?2"
                      " AND grp = ?3",
@@ -2121,7 +2153,7 @@ static int flow_job_ids(struct store *st, const char *tenant, int64_t flow_id, i
 
 /* ---- version 5: queue limits and groups ---- */
 
-/* Fills *out from the current queue_limits row (QLIM_COLS order); the caller
+/* Fills *out from the current row of a QLIM_READ; the caller
  * owns its strings on success, none are left on failure. */
 static int read_qlim(sqlite3_stmt *s, struct queue_limits *out)
 {
@@ -2137,12 +2169,13 @@ static int read_qlim(sqlite3_stmt *s, struct queue_limits *out)
         q.def_backoff_set = q.def_backoff.type >= 0;
         q.def_backoff.base_ms = sqlite3_column_int64(s, 12);
         q.def_backoff.max_ms = sqlite3_column_int64(s, 13);
-        q.depth = sqlite3_column_int64(s, 14);
-        q.running = sqlite3_column_int64(s, 15);
-        q.start_seq = sqlite3_column_int64(s, 16);
-        q.serve_seq = sqlite3_column_int64(s, 17);
-        q.nogroup_served = sqlite3_column_int64(s, 18);
-        q.updated_at_ms = sqlite3_column_int64(s, 19);
+        q.start_seq = sqlite3_column_int64(s, 14);
+        q.serve_seq = sqlite3_column_int64(s, 15);
+        q.nogroup_served = sqlite3_column_int64(s, 16);
+        q.updated_at_ms = sqlite3_column_int64(s, 17);
+        q.depth = sqlite3_column_int64(s, 18);
+        q.running = sqlite3_column_int64(s, 19);
+        q.grouped = sqlite3_column_int(s, 20) != 0;
         rc = read_text(s, 0, &q.tenant);
         if (!rc)
                 rc = read_text(s, 1, &q.queue);
@@ -2153,20 +2186,25 @@ static int read_qlim(sqlite3_stmt *s, struct queue_limits *out)
         return rc;
 }
 
+/* With lock the row is made first, as store.h asks, although one writer needs
+ * no lock: both backends then answer alike. */
 static int get_qlim(struct store *st, const char *tenant, const char *queue, bool lock,
                     struct queue_limits *out)
 {
         sqlite3_stmt *s = st->stmt[S_QLIM_GET];
-        int rc;
+        int rc = 0;
 
-        (void)lock; /* one writer: the transaction already excludes every other */
+        if (lock) {
+                bind_text(st->stmt[S_QLIM_MAKE], 1, tenant);
+                bind_text(st->stmt[S_QLIM_MAKE], 2, queue);
+                rc = run(st, st->stmt[S_QLIM_MAKE], "qlim_make");
+        }
+        if (rc)
+                return rc;
         bind_text(s, 1, tenant);
         bind_text(s, 2, queue);
         rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW)
-                rc = read_qlim(s, out);
-        else
-                rc = rc == SQLITE_DONE ? BATON_ENOTFOUND : fail(st, rc, "qlim_get");
+        rc = rc == SQLITE_ROW ? read_qlim(s, out) : fail(st, rc, "qlim_get");
         finish(s);
         return rc;
 }
@@ -2174,24 +2212,14 @@ static int get_qlim(struct store *st, const char *tenant, const char *queue, boo
 static int put_qlim(struct store *st, const struct queue_limits *q)
 {
         sqlite3_stmt *s = st->stmt[S_QLIM_PUT];
-        const int64_t v[] = {q->concurrency,
-                             q->rate_max,
-                             q->rate_per_ms,
-                             q->max_depth,
-                             q->group_concurrency,
-                             q->group_rate_max,
-                             q->group_rate_per_ms,
-                             q->def_max_attempts,
-                             q->def_lease_ms,
-                             q->def_backoff_set ? q->def_backoff.type : -1,
-                             q->def_backoff.base_ms,
-                             q->def_backoff.max_ms,
-                             q->depth,
-                             q->running,
-                             q->start_seq,
-                             q->serve_seq,
-                             q->nogroup_served,
-                             q->updated_at_ms};
+        const int64_t v[] = {q->concurrency,         q->rate_max,
+                             q->rate_per_ms,         q->max_depth,
+                             q->group_concurrency,   q->group_rate_max,
+                             q->group_rate_per_ms,   q->def_max_attempts,
+                             q->def_lease_ms,        q->def_backoff_set ? q->def_backoff.type : -1,
+                             q->def_backoff.base_ms, q->def_backoff.max_ms,
+                             q->start_seq,           q->serve_seq,
+                             q->nogroup_served,      q->updated_at_ms};
 
         if (!q->tenant || !q->queue)
                 return BATON_EINVAL;
@@ -2203,23 +2231,15 @@ static int put_qlim(struct store *st, const struct queue_limits *q)
 }
 
 static int add_qlim(struct store *st, const char *tenant, const char *queue, int64_t depth_delta,
-                    int64_t running_delta, struct queue_limits *out)
+                    int64_t running_delta)
 {
         sqlite3_stmt *s = st->stmt[S_QLIM_ADD];
-        int rc;
 
         bind_text(s, 1, tenant);
         bind_text(s, 2, queue);
         sqlite3_bind_int64(s, 3, depth_delta);
         sqlite3_bind_int64(s, 4, running_delta);
-        /* The change is made by the first step, which returns the new row. */
-        rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW)
-                rc = out ? read_qlim(s, out) : 0;
-        else
-                rc = fail(st, rc, "qlim_add");
-        finish(s);
-        return rc;
+        return run(st, s, "qlim_add");
 }
 
 /* Fills *g from the current job_groups row (GROUP_COLS order); the caller

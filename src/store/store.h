@@ -1,9 +1,10 @@
 /*
- * store.h: the storage interface (struct store_ops), version 6 (1 + tenants,
+ * store.h: the storage interface (struct store_ops), version 7 (1 + tenants,
  * API keys and the audit log, 3 + cron schedules and runs, 4 + the leader
  * lease and notifications between nodes, 5 + queue limits, job groups and rate
  * windows, 6 + the job's cron column, cron_count_add and reads of many jobs or
- * groups in one call).
+ * groups in one call, 7 qlim_add takes no lock and returns nothing, and
+ * qlim_put leaves the counters alone).
  *
  * A backend (SQLite, PostgreSQL) implements these operations; core
  * composes them into transactions. All calls on one struct store come from one
@@ -34,7 +35,7 @@
 
 #include "core/job.h"
 
-#define STORE_OPS_VERSION 6
+#define STORE_OPS_VERSION 7
 
 struct store; /* backend-private */
 
@@ -251,6 +252,7 @@ struct queue_limits {
         int64_t serve_seq;      /* fairness clock: bumped on every grouped pick */
         int64_t nogroup_served; /* serve_seq when jobs without a group were last served */
         int64_t updated_at_ms;  /* last settings change; 0 = never */
+        bool grouped;           /* read only: the queue has a group row (qlim_get) */
 };
 
 /* Version 5: one group of a queue, present while it has ready or running jobs
@@ -494,25 +496,38 @@ struct store_ops {
         void (*listen_close)(struct store_listener *l);
         /* ---- version 5: queue limits and groups (core/groups.h) ----
          *
-         * Claims read the queue's row with lock set; a backend shared by several
-         * nodes takes a row lock there (SELECT ... FOR UPDATE), so that claims
-         * of one queue serialize on it and the counters, rate windows and group
-         * rows they read stay exact until the commit. SQLite ignores lock (one
-         * writer). Group rows are read with lock too. Core always takes a
-         * queue's limits row (qlim_get with lock, or qlim_add) before any of
-         * its group rows, in every operation, so two operations cannot wait on
-         * each other's rows of one queue.
+         * Claims of a queue with limits or groups read the queue's row with
+         * lock set; a backend shared by several nodes takes a row lock there
+         * (SELECT ... FOR UPDATE), so that those claims serialize on it and the
+         * counters, rate windows and group rows they read stay exact until the
+         * commit. SQLite needs no lock (one writer). Group rows are read with lock too. Core always
+         * takes a queue's limits row (qlim_get with lock) before any of its group rows, in every
+         * operation, so two operations cannot wait on each other's rows of one queue.
          *
-         * qlim_get: BATON_ENOTFOUND when the queue has no row. qlim_put inserts
-         * or overwrites every column. qlim_add adds to depth and running,
-         * inserting a row of zeros first if there is none, and (out not NULL)
-         * reads the row as it is afterwards into *out (owned by the caller,
-         * queue_limits_free), in the same statement where the backend can. */
+         * qlim_get: the queue's settings and counters (depth and running are
+         * totals); a queue with neither reads as every field 0, not as an
+         * error. With lock the settings row is made first when missing, so
+         * the lock holds; the counters are
+         * read once the lock is held, so they include every count committed
+         * before it. grouped is read, never written: whether the queue has a
+         * group row (a group with ready or running jobs) at the time of the
+         * read. qlim_put inserts or overwrites the settings and the sequence
+         * fields (start_seq, serve_seq, nogroup_served, updated_at_ms), never
+         * the counters: those change only through qlim_add.
+         *
+         * qlim_add (version 7) adds to depth and running. It takes no lock on
+         * the settings row: a backend shared by several nodes keeps the
+         * counters as shares, one per connection, that qlim_get sums, so the
+         * nodes that enqueue, claim and settle on one queue never wait for
+         * each other's counts. A limit is exact where core holds the settings
+         * row (claims of a queue with concurrency or groups, enqueues of a
+         * queue with max_depth); a count that drops without it (a settle)
+         * makes the next check at most more cautious than needed. */
         int (*qlim_get)(struct store *st, const char *tenant, const char *queue, bool lock,
                         struct queue_limits *out);
         int (*qlim_put)(struct store *st, const struct queue_limits *q);
         int (*qlim_add)(struct store *st, const char *tenant, const char *queue,
-                        int64_t depth_delta, int64_t running_delta, struct queue_limits *out);
+                        int64_t depth_delta, int64_t running_delta);
         /* Groups. group_get: BATON_ENOTFOUND. group_put inserts or overwrites.
          * group_delete removes the row and its rate window log (no error when
          * absent). group_note_ready: the group gained a ready job of priority

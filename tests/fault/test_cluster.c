@@ -24,7 +24,9 @@
  *    promoted by the leader on time;
  *  - a key revoked on one node is refused on another at once;
  *  - group_concurrency 1 holds with workers on every node claiming one queue:
- *    never two jobs of one group handed out at once;
+ *    never two jobs of one group handed out at once; concurrency 2 likewise
+ *    on a queue without groups, and every node reads the queue's counters
+ *    back at 0 once all is done (each node counts in a share of its own);
  *  - PostgreSQL restarted under load: requests meanwhile get 503 with
  *    Retry-After, the leader gives its leadership up, the nodes recover
  *    (ready, listening for notifications, one leader again) and no
@@ -868,13 +870,16 @@ static void pg_restart_under_load(void **state)
 #define GC_JOBS (GC_GROUPS * GC_PER_GROUP)
 #define GC_WORKERS 6
 
-/* What the workers of group_concurrency_one_across_nodes share. A worker
- * counts a job of group g as held from the claim's answer until just before
- * it sends the completion, so a count above 1 can only come from two jobs of
- * one group handed out at once. */
+/* What the workers of a limit test across nodes share. A worker counts a
+ * job of group g (index 0 for jobs without a group) as held from the claim's
+ * answer until just before it sends the completion, so a count above limit
+ * can only come from more jobs handed out at once than the limit allows. */
 struct gc_shared {
         pthread_mutex_t mu;
+        const char *claim_path;
+        int limit;
         int held[GC_GROUPS];
+        int peak;
         int overlaps;
         int done;
         int64_t done_ids[GC_JOBS];
@@ -905,8 +910,7 @@ static void *gc_work(void *arg)
                 pthread_mutex_unlock(&w->sh->mu);
                 if (all)
                         break;
-                if (http_json_as(w->url, w->key, "POST", "/v1/queues/grouped/claim", body, &r) !=
-                        0 ||
+                if (http_json_as(w->url, w->key, "POST", w->sh->claim_path, body, &r) != 0 ||
                     r.status != 200) {
                         w->errors++;
                         http_res_free(&r);
@@ -918,8 +922,10 @@ static void *gc_work(void *arg)
                         const char *g = jpath_str(json_array_get(jobs, i), "group");
                         int k = g && g[0] == 'g' ? g[1] - '0' : 0;
 
-                        if (++w->sh->held[k] > 1)
+                        if (++w->sh->held[k] > w->sh->limit)
                                 w->sh->overlaps++;
+                        if (w->sh->held[k] > w->sh->peak)
+                                w->sh->peak = w->sh->held[k];
                 }
                 pthread_mutex_unlock(&w->sh->mu);
                 harness_sleep_ms(10); /* the job runs */
@@ -951,33 +957,39 @@ static void *gc_work(void *arg)
         return NULL;
 }
 
-/* group_concurrency 1 holds across nodes: workers on every node claim one
- * queue at once, and never are two jobs of one group handed out together
- * (claims of a queue take turns on its limits row, and the group rows they
- * read stay locked until they commit). Every job is completed once. */
-static void group_concurrency_one_across_nodes(void **state)
+/* Runs GC_WORKERS workers spread over the nodes against queue, whose
+ * settings are set to settings first and whose GC_JOBS jobs are enqueued
+ * on node 2 (in GC_GROUPS groups when grouped), until every job is
+ * completed; then checks that no limit was broken, every job completed
+ * once, every node served claims, and the queue's counters, summed over
+ * what every node counted, are back to 0. */
+static void limit_across_nodes(struct cluster_fx *fx, const char *queue, const char *settings,
+                               int limit, bool grouped)
 {
-        struct cluster_fx *fx = *state;
-        struct gc_shared sh = {.mu = PTHREAD_MUTEX_INITIALIZER};
+        struct gc_shared sh = {.mu = PTHREAD_MUTEX_INITIALIZER, .limit = limit};
         struct gc_worker w[GC_WORKERS];
         pthread_t th[GC_WORKERS];
-        char body[64 * GC_JOBS];
+        char body[64 * GC_JOBS], path[96], claim[96];
         struct http_res r;
         size_t len;
         int per_node[NODES] = {0};
 
-        NEED_PG(fx);
-        assert_int_equal(http_json_as(fx->n[0].url, fx->admin, "PATCH", "/v1/queues/grouped",
-                                      "{\"group_concurrency\": 1}", &r),
-                         0);
+        snprintf(path, sizeof(path), "/v1/queues/%s", queue);
+        snprintf(claim, sizeof(claim), "/v1/queues/%s/claim", queue);
+        sh.claim_path = claim;
+        assert_int_equal(http_json_as(fx->n[0].url, fx->admin, "PATCH", path, settings, &r), 0);
         assert_int_equal(r.status, 200);
         http_res_free(&r);
         len = (size_t)snprintf(body, sizeof(body), "{\"jobs\":[");
-        for (int k = 0; k < GC_JOBS; k++)
+        for (int k = 0; k < GC_JOBS; k++) {
+                char grp[32] = "";
+
+                if (grouped)
+                        snprintf(grp, sizeof(grp), ",\"group\":\"g%d\"", k % GC_GROUPS);
                 len += (size_t)snprintf(body + len, sizeof(body) - len,
-                                        "%s{\"queue\":\"grouped\",\"type\":\"t\",\"group\":\"g%d\","
-                                        "\"payload\":%d}",
-                                        k ? "," : "", k % GC_GROUPS, k);
+                                        "%s{\"queue\":\"%s\",\"type\":\"t\"%s,\"payload\":%d}",
+                                        k ? "," : "", queue, grp, k);
+        }
         snprintf(body + len, sizeof(body) - len, "]}");
         assert_int_equal(http_json_as(fx->n[2].url, fx->admin, "POST", "/v1/jobs", body, &r), 0);
         assert_int_equal(r.status, 201);
@@ -990,9 +1002,9 @@ static void group_concurrency_one_across_nodes(void **state)
                 pthread_join(th[i], NULL);
                 per_node[i % NODES] += w[i].done_n;
         }
-        print_message("group_concurrency 1 across nodes: completed per node %d/%d/%d,"
-                      " overlaps %d\n",
-                      per_node[0], per_node[1], per_node[2], sh.overlaps);
+        print_message("%s across nodes: completed per node %d/%d/%d, peak held %d"
+                      " (limit %d), overlaps %d\n",
+                      settings, per_node[0], per_node[1], per_node[2], sh.peak, limit, sh.overlaps);
         assert_int_equal(sh.overlaps, 0);
         assert_int_equal(sh.done, GC_JOBS);
         qsort(sh.done_ids, GC_JOBS, sizeof(sh.done_ids[0]), cmp_i64);
@@ -1000,10 +1012,36 @@ static void group_concurrency_one_across_nodes(void **state)
                 assert_true(sh.done_ids[k] != sh.done_ids[k - 1]);
         for (int i = 0; i < NODES; i++)
                 assert_true(per_node[i] > 0); /* every node served claims */
-        assert_int_equal(
-            http_json_as(fx->n[1].url, fx->admin, "GET", "/v1/queues/grouped", NULL, &r), 0);
-        assert_int_equal(jpath_int(r.json, "queue.counts.completed"), GC_JOBS);
-        http_res_free(&r);
+        for (int i = 0; i < NODES; i++) {
+                assert_int_equal(http_json_as(fx->n[i].url, fx->admin, "GET", path, NULL, &r), 0);
+                assert_int_equal(jpath_int(r.json, "queue.counts.completed"), GC_JOBS);
+                assert_int_equal(jpath_int(r.json, "queue.running"), 0);
+                assert_int_equal(jpath_int(r.json, "queue.depth"), 0);
+                http_res_free(&r);
+        }
+}
+
+/* group_concurrency 1 holds across nodes: workers on every node claim one
+ * queue at once, and never are two jobs of one group handed out together
+ * (claims of a queue with groups take turns on its limits row, and the
+ * group rows they read stay locked until they commit). */
+static void group_concurrency_one_across_nodes(void **state)
+{
+        struct cluster_fx *fx = *state;
+
+        NEED_PG(fx);
+        limit_across_nodes(fx, "grouped", "{\"group_concurrency\": 1}", 1, true);
+}
+
+/* concurrency 2 holds across nodes although the nodes count their starts
+ * and completions in shares of their own: a claim of a limited queue holds
+ * its limits row and reads the sum of every node's share once it has it. */
+static void concurrency_across_nodes(void **state)
+{
+        struct cluster_fx *fx = *state;
+
+        NEED_PG(fx);
+        limit_across_nodes(fx, "limited", "{\"concurrency\": 2}", 2, false);
 }
 
 int main(void)
@@ -1020,6 +1058,7 @@ int main(void)
                                             teardown),
             cmocka_unit_test(pg_restart_under_load),
             cmocka_unit_test_setup_teardown(group_concurrency_one_across_nodes, setup, teardown),
+            cmocka_unit_test_setup_teardown(concurrency_across_nodes, setup, teardown),
         };
 
         /* ctest runs this program twice; the several-node tests belong to the
