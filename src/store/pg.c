@@ -125,10 +125,13 @@ static void clear_pending(struct store *st)
         st->n_pending = 0;
 }
 
-/* Makes room for one more deferred command, sending the queue if it is full. */
+/* Makes room for one more deferred command, sending the queue if it is full.
+ * The last slot stays free for the SAVEPOINT that pg_open_op_savepoint may
+ * have to put in front of the running operation's commands (also when this
+ * very send makes it). */
 static int pending_slot(struct store *st, struct pg_pending **out)
 {
-        if (st->n_pending == PG_PENDING_MAX) {
+        if (st->n_pending >= PG_PENDING_MAX - 1) {
                 int rc = pg_flush(st);
 
                 if (rc)
@@ -401,19 +404,77 @@ static int roundtrip(struct store *st, const struct pg_stmt *const *s,
         return rc;
 }
 
-int pg_flush(struct store *st)
+/* Where the running operation's deferred commands begin in the queue: they
+ * are its tail, the commands that carry its op_seq (savepoint_op numbers each
+ * operation anew, so the commands before it carry smaller numbers). */
+static int op_tail(const struct store *st)
 {
-        if (!st->n_pending)
-                return 0;
-        return roundtrip(st, NULL, NULL, 0, NULL);
+        int i = st->n_pending;
+
+        while (i > 0 && st->pending[i - 1].op == st->op_seq)
+                i--;
+        return i;
 }
 
+/*
+ * The savepoint of an operation is opened only when the operation sends
+ * something: a statement of its own, or its deferred writes because the
+ * queue is sent on its behalf. It then goes in front of the operation's
+ * deferred writes. An operation that only deferred writes (a settle of a job
+ * the batch read ahead: a job update and a counter add) ends with nothing
+ * sent and needs no savepoint: released, its writes run at the top level of
+ * the transaction with the next round trip; rolled back, they are dropped
+ * unsent (end_op). Either way the database sees what a savepoint would have
+ * given it, with one subtransaction fewer.
+ *
+ * Why it matters: PostgreSQL keeps the row lock of every subtransaction of a
+ * transaction until the transaction ends, and a row that subtransaction
+ * after subtransaction locks and updates (a counter row that every settle of
+ * a batch adds to, an upsert taking the row lock first) gets a multixact of
+ * all of them on each new version: 1,000 settles of one batch made 1,000
+ * multixacts of up to 1,000 members, each read on every visibility check of
+ * the row, quadratic in the batch (docs/benchmarks.md). At the top level they
+ * are all one transaction id and no multixact is made.
+ */
 int pg_open_op_savepoint(struct store *st)
 {
+        int at;
+
         if (st->sp != PG_SP_WANT)
                 return 0;
+        BATON_ASSERT(st->n_pending < PG_PENDING_MAX);
+        at = op_tail(st);
+        memmove(&st->pending[at + 1], &st->pending[at],
+                (size_t)(st->n_pending - at) * sizeof(st->pending[0]));
+        memset(&st->pending[at], 0, sizeof(st->pending[at]));
+        st->pending[at].sql = "SAVEPOINT op";
+        st->pending[at].op = st->op_seq;
+        st->n_pending++;
         st->sp = PG_SP_OPEN;
-        return pg_defer(st, "SAVEPOINT op");
+        return 0;
+}
+
+int pg_flush(struct store *st)
+{
+        int rc = 0;
+
+        if (!st->n_pending)
+                return 0;
+        /* The running operation's writes go under its savepoint. */
+        if (st->sp == PG_SP_WANT && op_tail(st) < st->n_pending)
+                rc = pg_open_op_savepoint(st);
+        return rc ? rc : roundtrip(st, NULL, NULL, 0, NULL);
+}
+
+/* Drops the running operation's deferred commands, which were never sent:
+ * what rolling back to its savepoint would have undone. */
+static void drop_op_tail(struct store *st)
+{
+        int at = op_tail(st);
+
+        for (int i = at; i < st->n_pending; i++)
+                pending_free(&st->pending[i]);
+        st->n_pending = at;
 }
 
 int pg_exec_n(struct store *st, const struct pg_stmt *const *s, const struct pg_params *const *p,
@@ -897,14 +958,14 @@ static int build_stmts(struct store *st)
 }
 
 /* Queues a write whose only possible outcome is success (an upsert, an
- * insert that ignores a duplicate): it goes with the next round trip. Were it
- * to fail anyway (a lost connection), the rest of the transaction fails with
- * it and the commit reports the failure for the whole batch. */
+ * insert that ignores a duplicate): it goes with the next round trip, under
+ * the operation's savepoint if the operation sends anything before it ends,
+ * else at the top level (pg_open_op_savepoint). Were it to fail anyway (a
+ * lost connection), the rest of the transaction fails with it and the commit
+ * reports the failure for the whole batch. */
 static int defer_write(struct store *st, const struct pg_stmt *s, const struct pg_params *p)
 {
-        int rc = pg_open_op_savepoint(st);
-
-        return rc ? rc : defer_stmt(st, s, p);
+        return defer_stmt(st, s, p);
 }
 
 int pg_defer_write(struct store *st, const struct pg_stmt *s, const struct pg_params *p)
@@ -1316,7 +1377,8 @@ static int savepoint_op(struct store *st)
         return 0;
 }
 
-/* A savepoint that no statement followed was never sent: nothing to undo. */
+/* A savepoint that no statement followed was never sent: nothing to undo
+ * but the operation's deferred writes, which were not sent either. */
 static int end_op(struct store *st, bool keep)
 {
         int rc = 0;
@@ -1327,6 +1389,8 @@ static int end_op(struct store *st, bool keep)
                 pg_qcache_clear(st);
         if (!st->in_txn || st->broken)
                 return BATON_ESTORE;
+        if (st->sp == PG_SP_WANT && !keep)
+                drop_op_tail(st);
         if (st->sp == PG_SP_OPEN && !keep)
                 rc = pg_defer(st, "ROLLBACK TO SAVEPOINT op");
         if (st->sp == PG_SP_OPEN && !rc)
@@ -1551,10 +1615,8 @@ static int update_job(struct store *st, const struct job *j)
          * trip. A failure there (which only a lost connection or a broken
          * invariant causes) fails the rest of the transaction, so the commit
          * reports it for the whole batch. */
-        if (!guard && holds_lock(st, j->id)) {
-                rc = pg_open_op_savepoint(st);
-                return rc ? rc : defer_stmt(st, &st->built[B_UPDATE], &p);
-        }
+        if (!guard && holds_lock(st, j->id))
+                return defer_write(st, &st->built[B_UPDATE], &p);
         if (guard)
                 rc = pg_open_op_savepoint(st);
         if (!rc && guard)

@@ -4786,6 +4786,98 @@ static void pg_reconnects_after_connection_loss(void **state)
         commit(f);
 }
 
+/* The xmin of job id's row, as a number (the low 32 bits of the id of the
+ * transaction or subtransaction that wrote it). */
+static int64_t pg_job_xmin(PGconn *c, int64_t id)
+{
+        char sql[96];
+
+        snprintf(sql, sizeof(sql), "SELECT xmin::text::bigint FROM jobs WHERE id = %lld",
+                 (long long)id);
+        return pg_raw_i64(c, sql);
+}
+
+/* A group commit of settles: the batch reads its jobs ahead (job_get_many)
+ * and each operation then only writes (the job's update, a counter add).
+ * Such an operation opens no savepoint: its writes run at the transaction's
+ * top level, where they carry the transaction's own id. With a subtransaction
+ * per operation, PostgreSQL made a multixact of every earlier subtransaction
+ * of the batch at each update of the shared counter row, which made a batch's
+ * cost grow with its square. An operation that only wrote and rolls back
+ * still leaves nothing, and one that reads after deferring writes (a round
+ * trip, or a full queue of deferred commands) gets its savepoint in front of
+ * them, as before. */
+static void pg_write_only_ops_run_at_top_level(void **state)
+{
+        static const struct pg_stmt xid = {"t_xid", "SELECT pg_current_xact_id()::text::bigint"};
+        struct fixture *f = *state;
+        struct queue_limits q = {0};
+        int64_t ids[3], top;
+        PGresult *r = NULL;
+        PGconn *c = pg_raw(f);
+        struct job j;
+
+        begin(f);
+        for (int i = 0; i < 3; i++)
+                ids[i] = put(f, (struct spec){.state = JOB_QUEUED});
+        commit(f);
+
+        begin(f);
+        assert_int_equal(f->ops->job_get_many(f->st, NULL, ids, 3, NULL), 0);
+        /* Two settles that only write, then one that only writes and rolls back. */
+        for (int i = 0; i < 2; i++) {
+                assert_int_equal(f->ops->savepoint(f->st), 0);
+                assert_int_equal(set_state(f, ids[i], JOB_RUNNING), 0);
+                assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", 0, 1), 0);
+                assert_int_equal(f->ops->release(f->st), 0);
+        }
+        assert_int_equal(f->ops->savepoint(f->st), 0);
+        assert_int_equal(set_state(f, ids[2], JOB_DEAD), 0);
+        assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", 0, 5), 0);
+        assert_int_equal(f->ops->rollback_to(f->st), 0);
+        /* Writes, then a read: the writes go under the savepoint it opens. */
+        assert_int_equal(f->ops->savepoint(f->st), 0);
+        assert_int_equal(set_state(f, ids[2], JOB_RUNNING), 0);
+        assert_int_equal(f->ops->queue_get(f->st, "t1", "q1", &(struct queue_rec){0}),
+                         BATON_ENOTFOUND);
+        assert_int_equal(f->ops->release(f->st), 0);
+        /* The transaction's own id, read outside any operation. */
+        assert_int_equal(pg_exec(f->st, &xid, NULL, &r), 0);
+        top = strtoll(PQgetvalue(r, 0, 0), NULL, 10) & 0xffffffffLL;
+        PQclear(r);
+        commit(f);
+
+        assert_int_equal(pg_job_xmin(c, ids[0]), top);
+        assert_int_equal(pg_job_xmin(c, ids[1]), top);
+        assert_true(pg_job_xmin(c, ids[2]) != top);
+        begin(f);
+        assert_int_equal(f->ops->job_get(f->st, NULL, ids[2], &j), 0);
+        assert_int_equal(j.state, JOB_RUNNING);
+        job_free(&j);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", false, &q), 0);
+        assert_int_equal(q.running, 2);
+        queue_limits_free(&q);
+        commit(f);
+
+        /* More writes than the queue of deferred commands holds: it is sent
+         * in the middle of the operation, under the savepoint it then gets,
+         * so rolling back still undoes every one of them. */
+        begin(f);
+        for (int keep = 0; keep < 2; keep++) {
+                assert_int_equal(f->ops->savepoint(f->st), 0);
+                for (int i = 0; i < PG_PENDING_MAX + 10; i++)
+                        assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", 1, 0), 0);
+                assert_int_equal(keep ? f->ops->release(f->st) : f->ops->rollback_to(f->st), 0);
+        }
+        commit(f);
+        begin(f);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", false, &q), 0);
+        assert_int_equal(q.depth, PG_PENDING_MAX + 10);
+        queue_limits_free(&q);
+        commit(f);
+        PQfinish(c);
+}
+
 static const struct CMUnitTest pg_tests[] = {
     T(pg_refuses_newer_schema),
     T(pg_migrations_recorded_once),
@@ -4798,6 +4890,7 @@ static const struct CMUnitTest pg_tests[] = {
     T(pg_migration_8_adds_the_cron_marker),
     T(pg_cron_count_waits_for_the_tenant_row),
     T(pg_lock_cycle_fails_the_whole_batch),
+    T(pg_write_only_ops_run_at_top_level),
     T(pg_claim_reads_lock_their_rows),
     T(pg_group_read_waits_for_a_locked_job),
     T(pg_group_ready_many_skips_held_jobs),
