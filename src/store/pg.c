@@ -1200,6 +1200,8 @@ static void close_store(struct store *st)
         clear_pending(st);
         txn_forget(st);
         pg_qcache_clear(st);
+        pg_qdelta_clear(st);
+        free(st->qdelta);
         for (int i = 0; i < PG_KEPT_MAX; i++)
                 free(st->kept[i].ids);
         free(st->txn_locked.v);
@@ -1313,6 +1315,7 @@ static int begin_txn(struct store *st)
         clear_pending(st);
         txn_forget(st);
         pg_qcache_clear(st);
+        pg_qdelta_clear(st);
         st->op_seq = 0;
         st->failed = false;
         st->sp = PG_SP_NONE;
@@ -1331,7 +1334,9 @@ static int commit_txn(struct store *st)
         txn_forget(st);
         pg_qcache_clear(st);
         /* A failed command of a finished operation: the caller rolls back. */
-        rc = st->failed ? BATON_ESTORE : pg_defer(st, PG_COMMIT);
+        rc = st->failed ? BATON_ESTORE : pg_qdelta_flush(st);
+        if (!rc)
+                rc = pg_defer(st, PG_COMMIT);
         if (!rc)
                 rc = pg_flush(st);
         st->in_txn = false;
@@ -1347,6 +1352,7 @@ static int rollback_txn(struct store *st)
         clear_pending(st);
         txn_forget(st);
         pg_qcache_clear(st);
+        pg_qdelta_clear(st);
         st->failed = false;
         st->in_txn = false;
         st->sp = PG_SP_NONE;
@@ -1387,6 +1393,7 @@ static int end_op(struct store *st, bool keep)
         /* What the operation wrote to the queue rows it knew is undone. */
         if (!keep)
                 pg_qcache_clear(st);
+        pg_qdelta_end_op(st, keep);
         if (!st->in_txn || st->broken)
                 return BATON_ESTORE;
         if (st->sp == PG_SP_WANT && !keep)

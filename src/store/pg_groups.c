@@ -292,6 +292,121 @@ static int one_row(struct store *st, const struct pg_stmt *s, const struct pg_pa
         return rc;
 }
 
+/* ---- counts not written yet ----
+ *
+ * A batch of 100 settles on one queue would update its counter share 100
+ * times, and every update leaves a row version that the sums of qlim_get and
+ * the next updates must step over until vacuum. So counts are summed per
+ * queue in memory, per operation (dropped if it rolls back) and per
+ * transaction, and written once, just before COMMIT, to this connection's
+ * share, which no other connection writes (pg.c takes it with an advisory
+ * lock at connect): the write never waits. */
+
+static struct pg_qdelta *qdelta_find(struct store *st, const char *tenant, const char *queue)
+{
+        for (int i = 0; i < st->n_qdelta; i++)
+                if (strcmp(st->qdelta[i].tenant, tenant) == 0 &&
+                    strcmp(st->qdelta[i].queue, queue) == 0)
+                        return &st->qdelta[i];
+        return NULL;
+}
+
+/* The entry of (tenant, queue), made when missing; NULL without memory. */
+static struct pg_qdelta *qdelta_get(struct store *st, const char *tenant, const char *queue)
+{
+        struct pg_qdelta *d = qdelta_find(st, tenant, queue);
+
+        if (d)
+                return d;
+        if (st->n_qdelta == st->cap_qdelta) {
+                int cap = st->cap_qdelta ? 2 * st->cap_qdelta : 8;
+                struct pg_qdelta *v = realloc(st->qdelta, (size_t)cap * sizeof(*v));
+
+                if (!v)
+                        return NULL;
+                st->qdelta = v;
+                st->cap_qdelta = cap;
+        }
+        d = &st->qdelta[st->n_qdelta];
+        *d = (struct pg_qdelta){strdup(tenant), strdup(queue), 0, 0, 0, 0};
+        if (!d->tenant || !d->queue) {
+                free(d->tenant);
+                free(d->queue);
+                return NULL;
+        }
+        st->n_qdelta++;
+        return d;
+}
+
+void pg_qdelta_end_op(struct store *st, bool keep)
+{
+        for (int i = 0; i < st->n_qdelta; i++) {
+                struct pg_qdelta *d = &st->qdelta[i];
+
+                if (keep) {
+                        d->depth += d->op_depth;
+                        d->running += d->op_running;
+                }
+                d->op_depth = d->op_running = 0;
+        }
+}
+
+void pg_qdelta_clear(struct store *st)
+{
+        for (int i = 0; i < st->n_qdelta; i++) {
+                free(st->qdelta[i].tenant);
+                free(st->qdelta[i].queue);
+        }
+        st->n_qdelta = 0;
+}
+
+int pg_qdelta_flush(struct store *st)
+{
+        int rc = 0;
+
+        for (int i = 0; i < st->n_qdelta && !rc; i++) {
+                struct pg_qdelta *d = &st->qdelta[i];
+                struct pg_params p = {0};
+
+                /* An operation still open at commit is one that succeeded. */
+                d->depth += d->op_depth;
+                d->running += d->op_running;
+                if (d->depth == 0 && d->running == 0)
+                        continue;
+                pg_p_text(&p, d->tenant);
+                pg_p_text(&p, d->queue);
+                pg_p_i64(&p, st->shard);
+                pg_p_i64(&p, d->depth);
+                pg_p_i64(&p, d->running);
+                rc = pg_defer_write(st, &S_QLIM_ADD, &p);
+        }
+        pg_qdelta_clear(st);
+        return rc;
+}
+
+int pg_qlim_add(struct store *st, const char *tenant, const char *queue, int64_t depth_delta,
+                int64_t running_delta)
+{
+        int i = 0;
+        struct queue_limits *c = qcache_find(st, tenant, queue, &i);
+        struct pg_qdelta *d = qdelta_get(st, tenant, queue);
+
+        if (!d)
+                return BATON_ENOMEM;
+        if (st->sp != PG_SP_NONE) {
+                d->op_depth += depth_delta;
+                d->op_running += running_delta;
+        } else {
+                d->depth += depth_delta;
+                d->running += running_delta;
+        }
+        if (c) {
+                c->depth += depth_delta;
+                c->running += running_delta;
+        }
+        return 0;
+}
+
 /* With lock, the row is made and locked by two writes deferred ahead of the
  * read: one round trip, and the read's snapshot is taken after the lock is
  * granted, so its sums include the counts of whoever held the row before. */
@@ -301,6 +416,7 @@ int pg_qlim_get(struct store *st, const char *tenant, const char *queue, bool lo
         struct pg_params p = {0};
         int i = 0;
         const struct queue_limits *c = qcache_find(st, tenant, queue, &i);
+        const struct pg_qdelta *d;
         int rc = 0;
 
         if (c && (st->qlocked[i] || !lock))
@@ -313,6 +429,12 @@ int pg_qlim_get(struct store *st, const char *tenant, const char *queue, bool lo
                 rc = pg_defer_write(st, &S_QLIM_LOCK, &p);
         if (!rc)
                 rc = one_row(st, &S_QLIM_GET, &p, rd_qlim, out);
+        /* The database has not seen this transaction's counts yet. */
+        d = rc ? NULL : qdelta_find(st, tenant, queue);
+        if (d) {
+                out->depth += d->depth + d->op_depth;
+                out->running += d->running + d->op_running;
+        }
         if (!rc)
                 qcache_put(st, out, lock);
         return rc;
@@ -340,30 +462,6 @@ int pg_qlim_put(struct store *st, const struct queue_limits *q)
         rc = pg_defer_write(st, &S_QLIM_PUT, &p);
         if (!rc)
                 qcache_settle(st, q);
-        return rc;
-}
-
-/* A write to this connection's share only, which no other connection
- * touches (pg.c takes the share with an advisory lock at connect), so it
- * never waits and always goes deferred. */
-int pg_qlim_add(struct store *st, const char *tenant, const char *queue, int64_t depth_delta,
-                int64_t running_delta)
-{
-        struct pg_params p = {0};
-        int i = 0;
-        struct queue_limits *c = qcache_find(st, tenant, queue, &i);
-        int rc;
-
-        pg_p_text(&p, tenant);
-        pg_p_text(&p, queue);
-        pg_p_i64(&p, st->shard);
-        pg_p_i64(&p, depth_delta);
-        pg_p_i64(&p, running_delta);
-        rc = pg_defer_write(st, &S_QLIM_ADD, &p);
-        if (!rc && c) {
-                c->depth += depth_delta;
-                c->running += running_delta;
-        }
         return rc;
 }
 

@@ -123,6 +123,11 @@ struct store {
          * rolls back. */
         struct queue_limits *qcache[PG_QCACHE_MAX];
         bool qlocked[PG_QCACHE_MAX];
+        /* Counts (qlim_add) summed per queue and written once per
+         * transaction, just before COMMIT (pg_groups.c): one row version per
+         * queue and batch instead of one per job. */
+        struct pg_qdelta *qdelta;
+        int n_qdelta, cap_qdelta;
         int n_qcache;
         /* Operations seen in this transaction (savepoint_op); 0 = outside any. */
         uint64_t op_seq;
@@ -190,6 +195,12 @@ int pg_exec_n(struct store *st, const struct pg_stmt *const *s, const struct pg_
               int k, PGresult **res);
 /* Forgets the queue_limits rows known to this transaction (pg_groups.c). */
 void pg_qcache_clear(struct store *st);
+/* The counts of the transaction not written yet (pg_groups.c): end_op keeps
+ * (keep) or drops those of the operation that ends; flush defers one write
+ * per queue (before COMMIT); clear drops them all (begin, rollback). */
+void pg_qdelta_end_op(struct store *st, bool keep);
+int pg_qdelta_flush(struct store *st);
+void pg_qdelta_clear(struct store *st);
 /* Queues statement s with a copy of p to go before the next statement (or
  * with the commit); its error, if any, is the error of that send. */
 int pg_defer_stmt(struct store *st, const struct pg_stmt *s, const struct pg_params *p);
@@ -262,6 +273,13 @@ void pg_listen_close(struct store_listener *l);
 /* Queue limits, groups and rate window logs (pg_groups.c); see store.h. */
 struct queue_limits;
 struct group_rec;
+/* The counts of one queue that the transaction has not written yet: those of
+ * finished operations, and those of the running one (op_*). */
+struct pg_qdelta {
+        char *tenant;
+        char *queue;
+        int64_t depth, running, op_depth, op_running;
+};
 int pg_qlim_get(struct store *st, const char *tenant, const char *queue, bool lock,
                 struct queue_limits *out);
 int pg_qlim_put(struct store *st, const struct queue_limits *q);

@@ -4457,6 +4457,54 @@ static void pg_counts_never_wait(void **state)
         PQfinish(c);
 }
 
+/* The line pointer of t1/q1's counter share in its page: the place of the
+ * row's newest version, which moves on by one with each update while the
+ * page is not pruned. */
+static int64_t pg_share_slot(PGconn *c)
+{
+        return pg_raw_i64(c, "SELECT (ctid::text::point)[1]::bigint FROM queue_counts"
+                             " WHERE tenant = 't1' AND queue = 'q1'");
+}
+
+/* A batch of 100 operations that each count a job on one queue writes its
+ * counter share once, at commit (one row version, not 100, for later reads
+ * to step over); an operation rolled back counts nothing, and reads inside
+ * the transaction see the counts not written yet. */
+static void pg_counts_written_once_per_transaction(void **state)
+{
+        struct fixture *f = *state;
+        struct queue_limits q = {0};
+        PGconn *c = pg_raw(f);
+        int64_t slot;
+
+        begin(f);
+        assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", 1, 0), 0);
+        commit(f);
+        slot = pg_share_slot(c);
+        begin(f);
+        for (int i = 0; i < 100; i++) {
+                assert_int_equal(f->ops->savepoint(f->st), 0);
+                assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", 1, 1), 0);
+                if (i == 50)
+                        assert_int_equal(f->ops->rollback_to(f->st), 0);
+                else
+                        assert_int_equal(f->ops->release(f->st), 0);
+        }
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", false, &q), 0);
+        assert_int_equal(q.depth, 100);
+        assert_int_equal(q.running, 99);
+        queue_limits_free(&q);
+        commit(f);
+        assert_int_equal(pg_share_slot(c), slot + 1);
+        begin(f);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", true, &q), 0);
+        assert_int_equal(q.depth, 100);
+        assert_int_equal(q.running, 99);
+        queue_limits_free(&q);
+        commit(f);
+        PQfinish(c);
+}
+
 struct pg_locked_read {
         struct store *st;
         const struct store_ops *ops;
@@ -4895,6 +4943,7 @@ static const struct CMUnitTest pg_tests[] = {
     T(pg_group_read_waits_for_a_locked_job),
     T(pg_group_ready_many_skips_held_jobs),
     T(pg_counts_never_wait),
+    T(pg_counts_written_once_per_transaction),
     T(pg_locked_read_sees_the_holders_counts),
     T(pg_statement_timeout_fails_op_or_batch),
     T(pg_now_is_database_time),
