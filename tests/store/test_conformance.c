@@ -4907,21 +4907,32 @@ static void pg_write_only_ops_run_at_top_level(void **state)
         queue_limits_free(&q);
         commit(f);
 
-        /* More writes than the queue of deferred commands holds: it is sent
-         * in the middle of the operation, under the savepoint it then gets,
-         * so rolling back still undoes every one of them. */
+        /* More writes than the queue of deferred commands holds (idempotency
+         * records, one upsert each): it is sent in the middle of the
+         * operation, under the savepoint it then gets, so rolling back still
+         * undoes every one of them. */
         begin(f);
         for (int keep = 0; keep < 2; keep++) {
                 assert_int_equal(f->ops->savepoint(f->st), 0);
-                for (int i = 0; i < PG_PENDING_MAX + 10; i++)
-                        assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", 1, 0), 0);
+                for (int i = 0; i < PG_PENDING_MAX + 10; i++) {
+                        char key[32];
+
+                        snprintf(key, sizeof(key), "k%d-%d", keep, i);
+                        idem_put(f, "t1", key, ids[0], "h", T0);
+                }
                 assert_int_equal(keep ? f->ops->release(f->st) : f->ops->rollback_to(f->st), 0);
         }
         commit(f);
         begin(f);
-        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", false, &q), 0);
-        assert_int_equal(q.depth, PG_PENDING_MAX + 10);
-        queue_limits_free(&q);
+        for (int i = 0; i < PG_PENDING_MAX + 10; i++) {
+                char key[32];
+
+                snprintf(key, sizeof(key), "k0-%d", i);
+                assert_int_equal(f->ops->idem_get(f->st, "t1", key, &(struct idem_rec){0}),
+                                 BATON_ENOTFOUND);
+                snprintf(key, sizeof(key), "k1-%d", i);
+                assert_idem(f, "t1", key, ids[0], "h", T0);
+        }
         commit(f);
         PQfinish(c);
 }
