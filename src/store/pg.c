@@ -421,20 +421,20 @@ static int op_tail(const struct store *st)
  * something: a statement of its own, or its deferred writes because the
  * queue is sent on its behalf. It then goes in front of the operation's
  * deferred writes. An operation that only deferred writes (a settle of a job
- * the batch read ahead: a job update and a counter add) ends with nothing
- * sent and needs no savepoint: released, its writes run at the top level of
- * the transaction with the next round trip; rolled back, they are dropped
- * unsent (end_op). Either way the database sees what a savepoint would have
- * given it, with one subtransaction fewer.
+ * the batch read ahead: the job's update) ends with nothing sent and needs no
+ * savepoint: released, its writes run at the top level of the transaction
+ * with the next round trip; rolled back, they are dropped unsent (end_op).
+ * Either way the database sees what a savepoint would have given it, with
+ * one subtransaction and two commands fewer.
  *
- * Why it matters: PostgreSQL keeps the row lock of every subtransaction of a
- * transaction until the transaction ends, and a row that subtransaction
- * after subtransaction locks and updates (a counter row that every settle of
- * a batch adds to, an upsert taking the row lock first) gets a multixact of
- * all of them on each new version: 1,000 settles of one batch made 1,000
- * multixacts of up to 1,000 members, each read on every visibility check of
- * the row, quadratic in the batch (docs/benchmarks.md). At the top level they
- * are all one transaction id and no multixact is made.
+ * Why subtransactions are worth avoiding: PostgreSQL keeps the row lock of
+ * every subtransaction of a transaction until the transaction ends, and a
+ * row that subtransaction after subtransaction upserts (an upsert locks the
+ * row first) gets a multixact of all of them on each new version, read on
+ * every visibility check of the row: when each settle upserted its queue's
+ * counter row, a batch of 1,000 settles cost time quadratic in the batch
+ * (docs/benchmarks.md). At the top level the writes all carry the
+ * transaction's own id and no multixact is made.
  */
 int pg_open_op_savepoint(struct store *st)
 {
