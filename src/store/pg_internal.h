@@ -49,7 +49,7 @@ struct pg_params {
 
 enum pg_sp_state {
         PG_SP_NONE, /* no savepoint of the operation */
-        PG_SP_WANT, /* asked for, not sent yet (sent with the next statement) */
+        PG_SP_WANT, /* asked for, not sent yet (sent when the operation sends) */
         PG_SP_OPEN, /* sent */
 };
 
@@ -161,9 +161,11 @@ int pg_exec(struct store *st, const struct pg_stmt *s, const struct pg_params *p
 /* pg_exec for a statement without rows; *n_out (if not NULL) gets the count
  * of rows it changed. */
 int pg_run(struct store *st, const struct pg_stmt *s, const struct pg_params *p, int64_t *n_out);
-/* Defers the operation's savepoint if it was asked for and not yet sent;
- * pg_exec does this itself, a caller that defers its own commands first (a
- * nested savepoint) calls it before them. */
+/* Defers the operation's savepoint if it was asked for and not yet sent, in
+ * front of the writes the operation deferred so far; pg_exec (and a send of
+ * the full queue) does this itself, a caller that defers its own control
+ * commands (a nested savepoint) calls it before them. An operation that
+ * never sends anything never gets its savepoint (pg.c). */
 int pg_open_op_savepoint(struct store *st);
 /* Reads every row of s with read() into a malloc'd array of elem-sized
  * records owned by the caller (*out, *n_out); on failure release() frees the
@@ -176,9 +178,11 @@ int pg_flush(struct store *st);
 /* Queues a control command (static text) to go before the next statement. */
 int pg_defer(struct store *st, const char *sql);
 /* Queues a write whose only possible outcome is success (an upsert, a delete
- * or update by key) with a copy of p, after the operation's savepoint: it
- * travels with the next round trip, and a failure there (a lost connection)
- * fails the rest of the transaction and its commit. */
+ * or update by key) with a copy of p: it travels with the next round trip,
+ * under the operation's savepoint if the operation sends anything before it
+ * ends, else at the top level (and dropped if the operation rolls back); a
+ * failure there (a lost connection) fails the rest of the transaction and
+ * its commit. */
 int pg_defer_write(struct store *st, const struct pg_stmt *s, const struct pg_params *p);
 /* The claim read of version 5 (pg.c): the ready jobs of one group of a queue
  * (grp NULL: the jobs without a group) in claim order (priority, run_at, id),
