@@ -2479,6 +2479,9 @@ static int get_timer(struct store *st, const char *tenant, const char *key, stru
         return get_one(st, &S_TIMER_GET, &p, rd_timer, out);
 }
 
+/* An upsert whose values core has validated (state, priority), so it is
+ * deferred: a leader tick that fires 1,000 timers sends their updates with
+ * the next round trip instead of waiting for 1,000 round trips of its own. */
 static int put_timer(struct store *st, const struct timer_rec *t)
 {
         struct pg_params p = {0};
@@ -2505,7 +2508,7 @@ static int put_timer(struct store *st, const struct timer_rec *t)
         pg_p_i64(&p, t->created_at_ms);
         pg_p_i64(&p, t->updated_at_ms);
         pg_p_text(&p, t->group);
-        return pg_run(st, &S_TIMER_PUT, &p, NULL);
+        return defer_write(st, &S_TIMER_PUT, &p);
 }
 
 static int list_timers(struct store *st, const char *tenant, const char *prefix, const char *after,

@@ -4937,6 +4937,63 @@ static void pg_write_only_ops_run_at_top_level(void **state)
         PQfinish(c);
 }
 
+/* A timer's write (its creation, or its firing in a leader tick that fires
+ * up to 1,000) is an upsert of validated values, so it waits for the next
+ * round trip instead of making one: a tick of n fires costs no n round trips
+ * of its own. A read in the same transaction still sees it, and a commit
+ * makes it durable. */
+static void pg_timer_writes_are_deferred(void **state)
+{
+        struct fixture *f = *state;
+        struct timer_rec t = {.tenant = "t1",
+                              .key = "k1",
+                              .version = 1,
+                              .fire_at_ms = T0,
+                              .queue = "q1",
+                              .type = "ty",
+                              .payload = "{}",
+                              .max_attempts = 3,
+                              .lease_ms = 1000,
+                              .created_at_ms = T0,
+                              .updated_at_ms = T0};
+        struct timer_rec got = {0}, *due = NULL;
+        int n_before, n = 0;
+
+        begin(f);
+        n_before = f->st->n_pending;
+        assert_int_equal(f->ops->timer_put(f->st, &t), 0);
+        assert_int_equal(f->st->n_pending, n_before + 1);
+        t.key = "k2";
+        t.fire_at_ms = T0 + 1;
+        assert_int_equal(f->ops->timer_put(f->st, &t), 0);
+        assert_int_equal(f->st->n_pending, n_before + 2);
+        assert_int_equal(f->ops->timer_get(f->st, "t1", "k1", &got), 0);
+        assert_int_equal(got.fire_at_ms, T0);
+        timer_rec_free(&got);
+        commit(f);
+
+        /* The firing's rewrite of k1 is deferred too, and overwrites it. */
+        begin(f);
+        t.key = "k1";
+        t.fire_at_ms = T0;
+        t.state = 1;
+        t.job_id = 42;
+        t.fired_at_ms = T0 + 5;
+        assert_int_equal(f->ops->timer_put(f->st, &t), 0);
+        commit(f);
+        begin(f);
+        assert_int_equal(f->ops->timer_due(f->st, T0 + 10, 10, &due, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(due[0].key, "k2");
+        timer_recs_free(due, n);
+        assert_int_equal(f->ops->timer_get(f->st, "t1", "k1", &got), 0);
+        assert_int_equal(got.state, 1);
+        assert_int_equal(got.job_id, 42);
+        assert_int_equal(got.fired_at_ms, T0 + 5);
+        timer_rec_free(&got);
+        commit(f);
+}
+
 static const struct CMUnitTest pg_tests[] = {
     T(pg_refuses_newer_schema),
     T(pg_migrations_recorded_once),
@@ -4950,6 +5007,7 @@ static const struct CMUnitTest pg_tests[] = {
     T(pg_cron_count_waits_for_the_tenant_row),
     T(pg_lock_cycle_fails_the_whole_batch),
     T(pg_write_only_ops_run_at_top_level),
+    T(pg_timer_writes_are_deferred),
     T(pg_claim_reads_lock_their_rows),
     T(pg_group_read_waits_for_a_locked_job),
     T(pg_group_ready_many_skips_held_jobs),
