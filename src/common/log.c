@@ -79,3 +79,20 @@ void log_emit(int level, const char *component, const struct log_ctx *ctx, const
         }
         buf_free(&b);
 }
+
+bool log_rate_take(struct log_rate *r, int64_t now_ms, int64_t *suppressed)
+{
+        r->total++;
+        if (now_ms - r->window_start_ms >= r->window_ms || now_ms < r->window_start_ms) {
+                r->window_start_ms = now_ms;
+                r->in_window = 0;
+        }
+        if (r->in_window >= r->per_window) {
+                r->suppressed++;
+                return false;
+        }
+        r->in_window++;
+        *suppressed = r->suppressed;
+        r->suppressed = 0;
+        return true;
+}

@@ -31,6 +31,11 @@ void limits_default(struct limits *l)
         l->history_max = 100;
         l->progress_max_bytes = 4096;
         l->connections_max = 4096;
+        l->header_max_bytes = 64u << 10;
+        l->head_timeout_ms = 10000;
+        l->body_timeout_ms = 60000;
+        l->idle_timeout_ms = 60000;
+        l->body_memory_max_bytes = 256u << 20;
         l->replay_max = 10000;
         l->cron_schedules_max = 10000;
 }

@@ -13,12 +13,10 @@
 #include "server/auth.h"
 
 #include <arpa/inet.h>
-#include <event2/http.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 
 #include "common/log.h"
 #include "core/keys.h"
@@ -42,27 +40,6 @@ bool auth_host_loopback(const char *host)
         return false;
 }
 
-/* Is the request's peer on a loopback address? */
-static bool peer_loopback(const struct http_req *hr)
-{
-        struct evhttp_connection *evcon = evhttp_request_get_connection(hr->req);
-        const struct sockaddr *sa = evcon ? evhttp_connection_get_addr(evcon) : NULL;
-
-        if (!sa)
-                return false;
-        if (sa->sa_family == AF_INET) {
-                const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)sa;
-                return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
-        }
-        if (sa->sa_family == AF_INET6) {
-                const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)sa;
-                if (IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr))
-                        return true;
-                return IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) && s6->sin6_addr.s6_addr[12] == 127;
-        }
-        return false;
-}
-
 bool auth_is_root(const struct http_req *hr)
 {
         return hr->authed && (hr->scopes & SCOPE_ADMIN) && strcmp(hr->tenant, SERVER_TENANT) == 0;
@@ -70,8 +47,7 @@ bool auth_is_root(const struct http_req *hr)
 
 static void reply_401(struct http_req *hr, const char *why)
 {
-        evhttp_add_header(evhttp_request_get_output_headers(hr->req), "WWW-Authenticate",
-                          "Bearer realm=\"baton\"");
+        http_set_header(hr, "WWW-Authenticate", "Bearer realm=\"baton\"");
         http_reply_error(hr, 401, "unauthenticated", NULL, "%s", why);
 }
 
@@ -79,8 +55,7 @@ static void reply_401(struct http_req *hr, const char *why)
  * header is absent; "" when it is there but not a bearer token. */
 static const char *bearer(const struct http_req *hr, char *tok, size_t cap)
 {
-        const char *v =
-            evhttp_find_header(evhttp_request_get_input_headers(hr->req), "Authorization");
+        const char *v = http_header(hr, "Authorization");
         size_t n;
 
         if (!v)
@@ -99,6 +74,28 @@ static const char *bearer(const struct http_req *hr, char *tok, size_t cap)
         memcpy(tok, v, n);
         tok[n] = '\0';
         return tok;
+}
+
+/* Logs a refused key, at most a few lines per window (a client can send
+ * refused requests as fast as it likes): the lines left out are counted and
+ * the next line logged says how many. Every refusal also counts in the
+ * route's 401 series of baton_http_requests_total. */
+static void log_refusal(struct http_req *hr, const char *id)
+{
+        struct log_rate *r = http_refusal_log(hr->srv->http);
+        struct log_ctx lc = {hr->request_id, NULL, 0};
+        int64_t left_out = 0;
+
+        if (!log_rate_take(r, clock_mono_ns(hr->srv->clock) / 1000000, &left_out))
+                return;
+        if (left_out)
+                log_emit(LOG_INFO, "auth", &lc,
+                         "refused key %s: unknown, revoked, expired or wrong secret (%lld "
+                         "refusals not logged before this one; %lld in all)",
+                         id, (long long)left_out, (long long)r->total);
+        else
+                log_emit(LOG_INFO, "auth", &lc,
+                         "refused key %s: unknown, revoked, expired or wrong secret", id);
 }
 
 /* Finds and checks the key of the request's token. Returns the entry, or NULL
@@ -122,11 +119,7 @@ static struct keyring_entry *authenticate(struct http_req *hr)
         e = keyring_get(hr->srv->keyring, id);
         key_digest(t, digest);
         if (!e || !key_accepts(&e->rec, digest, clock_wall_ms(hr->srv->clock))) {
-                struct log_ctx lc = {hr->request_id, NULL, 0};
-                log_emit(LOG_INFO, "auth", &lc,
-                         "refused key %s: unknown, revoked, expired or "
-                         "wrong secret",
-                         id);
+                log_refusal(hr, id);
                 reply_401(hr, "the API key is unknown, revoked or expired");
                 return NULL;
         }
@@ -148,7 +141,7 @@ static int rate_check(struct http_req *hr, struct keyring_entry *e)
         /* Retry-After is in whole seconds, rounded up, at least 1. */
         wait_s = (wait_ms + 999) / 1000;
         snprintf(ra, sizeof(ra), "%lld", (long long)(wait_s > 0 ? wait_s : 1));
-        evhttp_add_header(evhttp_request_get_output_headers(hr->req), "Retry-After", ra);
+        http_set_header(hr, "Retry-After", ra);
         http_reply_error(hr, 429, "rate_limited", NULL,
                          "key %s is over its rate limit of %lld requests per %lld ms; retry in "
                          "%lld ms",
@@ -182,7 +175,7 @@ int auth_request(struct http_req *hr)
         struct keyring_entry *e;
 
         hr->tenant = SERVER_TENANT;
-        if (r->auth == HTTP_AUTH_OPEN || (r->auth == HTTP_AUTH_LOCAL && peer_loopback(hr)))
+        if (r->auth == HTTP_AUTH_OPEN || (r->auth == HTTP_AUTH_LOCAL && http_peer_loopback(hr)))
                 return 0;
         if (hr->srv->cfg->insecure_no_auth) {
                 hr->scopes = SCOPE_ALL;

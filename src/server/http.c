@@ -1,35 +1,26 @@
 /*
- * http.c: batond's HTTP front on libevent's evhttp. Matches each request to a
- * route of api_routes, enforces the body limit, parses the JSON body and the
- * query, assigns a request id, authenticates the caller (auth.c: 401, 403,
- * 429 before the body is read) and gives the handler a struct http_req. Every
- * answer goes through http_reply_*, which adds X-Request-Id, records the
- * route's metrics, logs, and frees the request.
+ * http.c: the requests of batond's HTTP front. Given a whole head by
+ * http_conn.c, it parses it (http_parse.c), matches a route of api_routes on
+ * the raw path and decodes each segment after the split (so "%2F" stays
+ * inside a name and "%00" is refused), assigns a request id and authenticates
+ * the caller (auth.c: 401, 403, 429) on the head, before a byte of the body is
+ * read and before "100 Continue" is sent. Then it checks the body's size
+ * against the body limit and against the budget that every body in flight
+ * shares, reads it (Content-Length or chunked), parses it as JSON and calls
+ * the route's handler. Every answer goes through http_reply_*, which adds
+ * X-Request-Id, records the route's metrics, logs, and frees the request.
  *
- * Workload: thousands of small requests per second on one loop thread, up to
- * connections_max open connections, some of them parked long-polls.
- * Assumptions: libevent 2.1 (no per-connection accept hook), so connections are
- * tracked from their first request (a pointer hash on the evhttp connection),
- * and the connection limit is enforced there with a 503 and a close. Bodies
- * above the limit but below twice the limit get our JSON 413; larger ones are
- * refused by libevent itself before being read, so memory per connection stays
- * bounded.
+ * Workload: thousands of small requests per second on one loop thread.
+ * Assumptions: one request per connection at a time (http_conn.c); a request
+ * refused before its body was read closes its connection unless the whole
+ * body had already arrived (then it is dropped and the connection kept).
  */
 #include "server/http.h"
 
-#include <ctype.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "baton/baton.h"
@@ -40,136 +31,25 @@
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/config.h"
+#include "server/http_internal.h"
 #include "server/metrics.h"
-
-#define HTTP_OUT_MAX ((size_t)1 << 30)
-#define HTTP_SEGS_MAX 8
-#define HTTP_TIMEOUT_S 120
-
-/* One open connection, known from its first request until libevent closes it. */
-struct http_conn {
-        struct http *h;
-        struct evhttp_connection *evcon;
-        struct http_req *watching; /* a parked request on this connection, or NULL */
-        struct http_conn *next;    /* hash chain */
-};
-
-struct http {
-        struct server *srv;
-        struct evhttp *eh;
-        struct evhttp_bound_socket *sock;
-        int port;
-        int conns;
-        int active; /* requests handed to a handler and not yet answered */
-        struct http_conn **table;
-        size_t table_cap; /* power of two */
-        struct buf out;
-};
-
-static size_t conn_slot(const struct http *h, const void *evcon)
-{
-        uintptr_t x = (uintptr_t)evcon;
-
-        x ^= x >> 17;
-        x *= 0x9e3779b97f4a7c15ULL;
-        return (size_t)(x >> 20) & (h->table_cap - 1);
-}
-
-static struct http_conn *conn_find(struct http *h, struct evhttp_connection *evcon)
-{
-        struct http_conn *c = h->table[conn_slot(h, evcon)];
-
-        while (c && c->evcon != evcon)
-                c = c->next;
-        return c;
-}
-
-static void conn_unlink(struct http *h, struct http_conn *c)
-{
-        struct http_conn **pp = &h->table[conn_slot(h, c->evcon)];
-
-        while (*pp && *pp != c)
-                pp = &(*pp)->next;
-        if (*pp)
-                *pp = c->next;
-        h->conns--;
-}
-
-/* libevent frees a connection: the client went away or the exchange ended. A
- * parked request on it is told, so its waiter can give up without claiming. */
-static void conn_closed(struct evhttp_connection *evcon, void *arg)
-{
-        struct http_conn *c = arg;
-        struct http_req *hr = c->watching;
-
-        (void)evcon;
-        conn_unlink(c->h, c);
-        if (hr) {
-                hr->conn = NULL;
-                c->watching = NULL;
-                if (hr->on_close)
-                        hr->on_close(hr, hr->on_close_arg);
-        }
-        free(c);
-}
-
-/* Answers larger than one segment must not wait for the client's delayed
- * ACK (Nagle): without this a kept-alive connection stalls ~40 ms per batch
- * answer. libevent 2.1 gives no accept hook, so it is set at the first
- * request, before any answer is written. */
-static void conn_nodelay(struct evhttp_connection *evcon)
-{
-        struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
-        evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
-        int one = 1;
-
-        if (fd >= 0)
-                setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
-/* Finds or registers the request's connection. Returns NULL when the request
- * has no connection (cannot happen for an incoming request) or on ENOMEM. */
-static struct http_conn *conn_get(struct http *h, struct evhttp_request *req)
-{
-        struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-        struct http_conn *c;
-        size_t slot;
-
-        if (!evcon)
-                return NULL;
-        c = conn_find(h, evcon);
-        if (c)
-                return c;
-        c = calloc(1, sizeof(*c));
-        if (!c)
-                return NULL;
-        c->h = h;
-        c->evcon = evcon;
-        slot = conn_slot(h, evcon);
-        c->next = h->table[slot];
-        h->table[slot] = c;
-        h->conns++;
-        evhttp_connection_set_closecb(evcon, conn_closed, c);
-        conn_nodelay(evcon);
-        return c;
-}
 
 const char *http_method_name(int method)
 {
         switch (method) {
-        case EVHTTP_REQ_GET:
+        case HTTP_GET:
                 return "GET";
-        case EVHTTP_REQ_POST:
+        case HTTP_POST:
                 return "POST";
-        case EVHTTP_REQ_PUT:
+        case HTTP_PUT:
                 return "PUT";
-        case EVHTTP_REQ_DELETE:
+        case HTTP_DELETE:
                 return "DELETE";
-        case EVHTTP_REQ_PATCH:
+        case HTTP_PATCH:
                 return "PATCH";
-        case EVHTTP_REQ_HEAD:
+        case HTTP_HEAD:
                 return "HEAD";
-        case EVHTTP_REQ_OPTIONS:
+        case HTTP_OPTIONS:
                 return "OPTIONS";
         default:
                 return "OTHER";
@@ -191,7 +71,37 @@ const char *http_param(const struct http_req *hr, int i)
 
 const char *http_query(const struct http_req *hr, const char *key)
 {
-        return evhttp_find_header(&hr->query, key);
+        for (int i = 0; i < hr->nquery; i++)
+                if (strcmp(hr->query[i].key, key) == 0)
+                        return hr->query[i].value;
+        return NULL;
+}
+
+const char *http_header(const struct http_req *hr, const char *name)
+{
+        return http_head_get(&hr->head, name);
+}
+
+void http_set_header(struct http_req *hr, const char *name, const char *value)
+{
+        size_t room = sizeof(hr->out_hdrs) - hr->out_hdrs_len;
+        int n = snprintf(hr->out_hdrs + hr->out_hdrs_len, room, "%s: %s\r\n", name, value);
+
+        BATON_ASSERT(n > 0 && (size_t)n < room);
+        if (n > 0 && (size_t)n < room)
+                hr->out_hdrs_len += (size_t)n;
+        else
+                hr->out_hdrs[hr->out_hdrs_len] = '\0';
+}
+
+struct log_rate *http_refusal_log(struct http *h)
+{
+        return &h->refusals;
+}
+
+bool http_peer_loopback(const struct http_req *hr)
+{
+        return hr->conn && hr->conn->loopback;
 }
 
 struct buf *http_out(struct server *srv)
@@ -269,48 +179,79 @@ void http_rc_status(int rc, int *status, const char **code)
         }
 }
 
-/* Releases everything the request owns and detaches it from its connection. */
+/* Releases everything the request owns and its share of the body budget. */
 static void req_free(struct http_req *hr)
 {
-        if (hr->conn && hr->conn->watching == hr)
-                hr->conn->watching = NULL;
-        for (int i = 0; i < HTTP_PARAMS_MAX; i++)
-                free(hr->params[i]);
-        evhttp_clear_headers(&hr->query);
+        struct http *h = hr->srv->http;
+
+        if (hr->conn && hr->conn->hr == hr)
+                hr->conn->hr = NULL;
+        if (h && hr->body_budget) {
+                BATON_ASSERT(h->body_inflight >= hr->body_budget);
+                h->body_inflight -= hr->body_budget;
+                if (hr->body_budget >= (1u << 20))
+                        h->trim_pending = true;
+        }
+        free(hr->head_buf);
+        free(hr->path_buf);
         if (hr->body)
                 json_decref(hr->body);
         free(hr);
+}
+
+void http_req_drop(struct http_req *hr)
+{
+        hr->conn = NULL;
+        req_free(hr);
+}
+
+/* The status line and headers of an answer, into c's output. */
+static void reply_head(struct http_conn *c, struct http_req *hr, int status,
+                       const char *content_type, size_t len, bool close)
+{
+        struct buf *o = &c->out;
+
+        buf_printf(o,
+                   "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                   "X-Request-Id: %s\r\n",
+                   status, http_reason(status), http_date(c->h), content_type, len,
+                   hr->request_id);
+        if (hr->out_hdrs_len)
+                buf_add(o, hr->out_hdrs, hr->out_hdrs_len);
+        if (status == 503 && !strstr(hr->out_hdrs, "Retry-After:"))
+                buf_adds(o, "Retry-After: 1\r\n");
+        if (close)
+                buf_adds(o, "Connection: close\r\n");
+        else if (hr->head.minor == 0)
+                buf_adds(o, "Connection: keep-alive\r\n");
+        buf_adds(o, "\r\n");
 }
 
 static void reply_send(struct http_req *hr, int status, const char *content_type, const char *body,
                        size_t len)
 {
         struct http *h = hr->srv->http;
-        struct evkeyvalq *oh = evhttp_request_get_output_headers(hr->req);
-        struct evbuffer *eb = evhttp_request_get_output_buffer(hr->req);
+        struct http_conn *c = hr->conn;
         int64_t dur_ns = clock_mono_ns(hr->srv->clock) - hr->start_ns;
         const char *route = hr->route ? hr->route->name : "unmatched";
         struct log_ctx lc = {hr->request_id, NULL, 0};
+        bool close = hr->close_after || !hr->head.keep_alive || hr->srv->stopping;
 
-        evhttp_add_header(oh, "Content-Type", content_type);
-        evhttp_add_header(oh, "X-Request-Id", hr->request_id);
-        if (status == 503)
-                evhttp_add_header(oh, "Retry-After", "1");
-        if (hr->srv->stopping)
-                evhttp_add_header(oh, "Connection", "close");
-        if (len)
-                evbuffer_add(eb, body, len);
-        /* A request whose client has gone is detached by libevent; sending on it
-         * only frees it. */
-        evhttp_send_reply(hr->req, status, NULL, NULL);
+        if (c) {
+                BATON_ASSERT(c->hr == hr);
+                reply_head(c, hr, status, content_type, len, close);
+                if (len && hr->method != HTTP_HEAD)
+                        buf_add(&c->out, body, len);
+        }
         if (hr->srv->metrics)
                 metrics_http(hr->srv->metrics, route, status, dur_ns);
         log_emit(status >= 500 ? LOG_WARN : LOG_DEBUG, "http", &lc, "%s %s -> %d (%lld us)",
-                 http_method_name(evhttp_request_get_command(hr->req)), route, status,
-                 (long long)(dur_ns / 1000));
+                 http_method_name(hr->method), route, status, (long long)(dur_ns / 1000));
         if (hr->route_idx >= 0)
                 h->active--;
         req_free(hr);
+        if (c)
+                conn_answered(c, close);
 }
 
 void http_reply_raw(struct http_req *hr, int status, const char *content_type, const char *body,
@@ -384,37 +325,24 @@ void http_watch(struct http_req *hr, void (*on_close)(struct http_req *, void *)
         hr->on_close = on_close;
         hr->on_close_arg = arg;
         hr->watching = true;
-        if (hr->conn)
-                hr->conn->watching = hr;
 }
 
 bool http_client_gone(const struct http_req *hr)
 {
-        struct evhttp_connection *evcon;
-        struct bufferevent *bev;
-        evutil_socket_t fd;
         char c;
         ssize_t n;
 
         if (!hr->conn)
                 return true;
-        evcon = evhttp_request_get_connection(hr->req);
-        if (!evcon)
-                return true;
-        bev = evhttp_connection_get_bufferevent(evcon);
-        fd = bev ? bufferevent_getfd(bev) : -1;
-        if (fd < 0)
-                return true;
         /* A closed peer reads as end of file; data or EAGAIN mean it is there. */
-        n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        n = recv(hr->conn->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
         return n == 0;
 }
 
 /* X-Request-Id: 1..128 printable ASCII characters, honoured; else generated. */
 static void req_set_id(struct http_req *hr)
 {
-        const char *id =
-            evhttp_find_header(evhttp_request_get_input_headers(hr->req), "X-Request-Id");
+        const char *id = http_header(hr, "X-Request-Id");
         size_t n = id ? strlen(id) : 0;
         bool ok = n > 0 && n <= HTTP_REQID_MAX;
 
@@ -427,17 +355,17 @@ static void req_set_id(struct http_req *hr)
         rand_token(hr->request_id);
 }
 
-/* Splits a decoded path into segments; returns the count, or -1 when there
- * are too many or the path is not absolute. Segments point into path. */
-static int path_split(char *path, char **segs)
+/* Splits a route pattern ("/v1/jobs/{id}") into segments, in pat. */
+static int pattern_split(const char *pattern, char *pat, size_t cap, char **segs)
 {
         int n = 0;
-        char *p = path;
+        char *p = pat;
 
+        snprintf(pat, cap, "%s", pattern);
         if (*p != '/')
                 return -1;
         while (*p == '/') {
-                *p++ = '\0'; /* ends the previous segment */
+                *p++ = '\0';
                 if (n == HTTP_SEGS_MAX)
                         return -1;
                 segs[n++] = p;
@@ -446,16 +374,14 @@ static int path_split(char *path, char **segs)
         return n;
 }
 
-/* Does the route's pattern match segs? Fills params with copies on success. */
+/* Does the route's pattern match segs? Points params at segs on success. */
 static bool route_match(const char *pattern, char **segs, int n, char **params)
 {
         char pat[256];
         char *psegs[HTTP_SEGS_MAX];
-        int pn, k = 0;
+        int k = 0;
 
-        snprintf(pat, sizeof(pat), "%s", pattern);
-        pn = path_split(pat, psegs);
-        if (pn != n)
+        if (pattern_split(pattern, pat, sizeof(pat), psegs) != n)
                 return false;
         for (int i = 0; i < n; i++) {
                 if (psegs[i][0] == '{')
@@ -463,62 +389,250 @@ static bool route_match(const char *pattern, char **segs, int n, char **params)
                 if (strcmp(psegs[i], segs[i]) != 0)
                         return false;
         }
-        if (!params)
-                return true;
-        for (int i = 0; i < n && k < HTTP_PARAMS_MAX; i++)
+        for (int i = 0; params && i < n && k < HTTP_PARAMS_MAX; i++)
                 if (psegs[i][0] == '{')
-                        params[k++] = strdup(segs[i]);
+                        params[k++] = segs[i];
         return true;
 }
 
-/* Finds the route for method and path. Returns its index, -1 when no route has
- * this path (404), -2 when the path exists for other methods (405). */
-static int route_find(int method, const char *raw_path, char **params, char *allow,
-                      size_t allow_cap)
+/* Finds the route for the request's method and decoded segments. Returns its
+ * index, -1 when no route has this path (404), -2 when the path exists for
+ * other methods (405; allow lists them). */
+static int route_find(struct http_req *hr, char **segs, int n, char *allow, size_t allow_cap)
 {
-        char *path = evhttp_uridecode(raw_path, 0, NULL);
-        char *segs[HTTP_SEGS_MAX];
-        int n, found = -1;
+        int found = -1;
 
-        if (!path)
-                return -1;
-        /* A trailing slash names the same resource. */
-        if (strlen(path) > 1 && path[strlen(path) - 1] == '/')
-                path[strlen(path) - 1] = '\0';
-        n = path_split(path, segs);
-        for (int i = 0; n > 0 && i < api_routes_n; i++) {
+        for (int i = 0; i < api_routes_n; i++) {
                 if (!route_match(api_routes[i].pattern, segs, n, NULL))
                         continue;
-                if (api_routes[i].method == method) {
-                        route_match(api_routes[i].pattern, segs, n, params);
-                        found = i;
-                        break;
+                if (api_routes[i].method == hr->method) {
+                        route_match(api_routes[i].pattern, segs, n, hr->params);
+                        return i;
                 }
                 found = -2;
-                /* Collects the methods this path does allow, for 405's Allow. */
                 size_t used = strlen(allow);
                 snprintf(allow + used, allow_cap - used, "%s%s", used ? ", " : "",
                          http_method_name(api_routes[i].method));
         }
-        free(path);
         return found;
 }
 
-/* Reads and parses the body per the route's rule. Returns 0, or answers the
- * request with the error and returns -1 (hr is then freed). */
-static int req_body(struct http_req *hr, size_t body_max)
+/* The raw path as it may appear in a message: printable ASCII, other bytes
+ * as %XX, at most out_cap - 1 characters, so an answer is always valid
+ * UTF-8 and never echoes control bytes. */
+static void path_printable(const char *raw, char *out, size_t out_cap)
 {
-        struct evbuffer *in = evhttp_request_get_input_buffer(hr->req);
-        size_t len = evbuffer_get_length(in);
-        json_error_t jerr;
-        const char *data;
+        size_t o = 0;
 
-        if (len > body_max) {
-                http_reply_error(hr, 413, "body_too_large", NULL,
-                                 "request body of %zu bytes exceeds the limit of %zu bytes", len,
-                                 body_max);
+        for (; *raw && o + 4 < out_cap; raw++) {
+                unsigned char c = (unsigned char)*raw;
+                if (c > 0x20 && c < 0x7f && c != '"' && c != '\\')
+                        out[o++] = (char)c;
+                else
+                        o += (size_t)snprintf(out + o, out_cap - o, "%%%02X", c);
+        }
+        out[o] = '\0';
+}
+
+/* The status and code of a head the parser refused. */
+static void perr_status(int perr, int *status, const char **code, const char **msg)
+{
+        switch (perr) {
+        case HTTP_PERR_VERSION:
+                *status = 505, *code = "version_not_supported", *msg = "only HTTP/1.0 and 1.1";
+                break;
+        case HTTP_PERR_TOO_MANY:
+                *status = 431, *code = "header_too_large", *msg = "too many header fields";
+                break;
+        case HTTP_PERR_LENGTH:
+                *status = 400, *code = "bad_content_length",
+                *msg = "Content-Length must be one decimal number, sent once";
+                break;
+        case HTTP_PERR_TE:
+                *status = 400, *code = "bad_transfer_encoding",
+                *msg = "only \"Transfer-Encoding: chunked\", on HTTP/1.1, without Content-Length";
+                break;
+        case HTTP_PERR_DUP_AUTH:
+                *status = 400, *code = "bad_header", *msg = "Authorization is sent more than once";
+                break;
+        case HTTP_PERR_EXPECT:
+                *status = 417, *code = "expectation_failed",
+                *msg = "the only expectation served is 100-continue";
+                break;
+        case HTTP_PERR_TARGET:
+                *status = 400, *code = "bad_request", *msg = "the request target is malformed";
+                break;
+        case HTTP_PERR_HOST:
+                *status = 400, *code = "bad_request",
+                *msg = "an HTTP/1.1 request needs exactly one Host header";
+                break;
+        case HTTP_PERR_HEADER:
+                *status = 400, *code = "bad_header",
+                *msg = "a header field is malformed or holds a control character";
+                break;
+        default:
+                *status = 400, *code = "bad_request", *msg = "the request line is malformed";
+                break;
+        }
+}
+
+/* Does the whole body already sit in the buffer (so a refusal can drop it
+ * and keep the connection)? Sets c->consume accordingly. */
+static bool body_present(struct http_conn *c, const struct http_head *hd)
+{
+        size_t have = c->in_len - c->head_len;
+
+        c->consume = c->head_len;
+        if (hd->chunked)
+                return false;
+        if (hd->content_length <= 0)
+                return true;
+        if ((uint64_t)hd->content_length > have)
+                return false;
+        c->consume += (size_t)hd->content_length;
+        return true;
+}
+
+/* Checks the route, the key, the query and the body's size on the head.
+ * Returns 0 when the body may be read, -1 after answering. */
+static int begin_checks(struct http_conn *c, struct http_req *hr, char **segs, int nsegs)
+{
+        const struct limits *l = c->h->srv->limits;
+        const struct http_head *hd = &hr->head;
+        char allow[128] = "", shown[256];
+        int idx = route_find(hr, segs, nsegs, allow, sizeof(allow));
+
+        if (idx < 0) {
+                path_printable(hd->path, shown, sizeof(shown));
+                if (idx == -2)
+                        http_set_header(hr, "Allow", allow);
+                http_reply_error(hr, idx == -1 ? 404 : 405,
+                                 idx == -1 ? "route_not_found" : "method_not_allowed", NULL,
+                                 idx == -1 ? "no route for %s %s" : "%s is not allowed on %s",
+                                 hd->method_name, shown);
                 return -1;
         }
+        hr->route = &api_routes[idx];
+        if (auth_request(hr) != 0)
+                return -1;
+        if (hd->query && (hr->nquery = http_query_parse((char *)hd->query, hr->query)) < 0) {
+                hr->nquery = 0;
+                http_reply_error(hr, 400, "invalid_field", "query",
+                                 "the query string is malformed (a bad escape, an encoded "
+                                 "NUL, invalid UTF-8, a parameter given twice, or more than "
+                                 "%d)",
+                                 HTTP_QUERY_MAX);
+                return -1;
+        }
+        if (hd->content_length > 0 && (uint64_t)hd->content_length > l->body_max_bytes) {
+                hr->close_after = true;
+                http_reply_error(hr, 413, "body_too_large",
+                                 NULL, "request body of %lld bytes exceeds the limit of %zu bytes",
+                                 (long long)hd->content_length, l->body_max_bytes);
+                return -1;
+        }
+        return 0;
+}
+
+/* Takes the body's bytes from the budget all bodies in flight share. */
+static int budget_take(struct http_req *hr, size_t n)
+{
+        struct http *h = hr->srv->http;
+        size_t max = hr->srv->limits->body_memory_max_bytes;
+
+        if (n == 0)
+                return 0;
+        if (h->body_inflight + n > max) {
+                hr->close_after = true;
+                http_reply_error(hr, 503, "server_busy", NULL,
+                                 "request bodies in flight hold %zu of the server's %zu-byte "
+                                 "budget; retry shortly",
+                                 h->body_inflight, max);
+                return -1;
+        }
+        h->body_inflight += n;
+        hr->body_budget += n;
+        return 0;
+}
+
+static struct http_req *req_new(struct http_conn *c, size_t head_len)
+{
+        struct http_req *hr = calloc(1, sizeof(*hr));
+
+        if (!hr)
+                return NULL;
+        hr->head_buf = malloc(head_len + 1);
+        hr->path_buf = NULL;
+        if (!hr->head_buf) {
+                free(hr);
+                return NULL;
+        }
+        memcpy(hr->head_buf, c->in, head_len);
+        hr->head_buf[head_len] = '\0';
+        hr->srv = c->h->srv;
+        hr->conn = c;
+        hr->route_idx = -1;
+        hr->tenant = SERVER_TENANT;
+        hr->start_ns = clock_mono_ns(hr->srv->clock);
+        return hr;
+}
+
+void http_begin(struct http_conn *c, size_t head_len)
+{
+        struct http_req *hr = req_new(c, head_len);
+        char *segs[HTTP_SEGS_MAX];
+        int perr, nsegs, status;
+        const char *code, *msg;
+        bool present;
+
+        if (!hr) {
+                conn_error(c, 503, "out_of_memory", "the server is out of memory");
+                return;
+        }
+        perr = http_parse_head(hr->head_buf, head_len, &hr->head);
+        if (perr) {
+                http_req_drop(hr);
+                perr_status(perr, &status, &code, &msg);
+                conn_error(c, status, code, "%s", msg);
+                return;
+        }
+        hr->method = hr->head.method;
+        c->hr = hr;
+        c->head_len = head_len;
+        c->state = CS_HANDLE; /* until the head's checks pass */
+        req_set_id(hr);
+        present = body_present(c, &hr->head);
+        hr->close_after = !present;
+        hr->path_buf = malloc(strlen(hr->head.path) + HTTP_SEGS_MAX + 1);
+        nsegs = hr->path_buf ? http_path_split(hr->head.path, hr->path_buf, segs) : -1;
+        if (nsegs < 0) {
+                http_reply_error(hr, 400, "invalid_path", NULL,
+                                 "the path has a malformed escape, an encoded NUL, invalid "
+                                 "UTF-8, a dot segment, or more than %d segments",
+                                 HTTP_SEGS_MAX);
+                return;
+        }
+        if (begin_checks(c, hr, segs, nsegs) != 0)
+                return;
+        if (!hr->head.chunked && hr->head.content_length > 0 &&
+            budget_take(hr, (size_t)hr->head.content_length) != 0)
+                return;
+        /* The head is accepted: now the body may come. */
+        hr->close_after = false;
+        c->consume = c->head_len;
+        c->state = CS_BODY;
+        c->since_ms = http_now_ms(c->h);
+        memset(&c->ch, 0, sizeof(c->ch));
+        if (hr->head.expect_continue && !present)
+                buf_adds(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+}
+
+/* Parses the body per the route's rule. Returns 0, or answers the request
+ * with the error and returns -1 (hr is then freed). */
+static int req_body(struct http_req *hr, const char *data, size_t len)
+{
+        json_error_t jerr;
+
         if (hr->route->body == HTTP_BODY_NONE)
                 return 0;
         if (len == 0) {
@@ -527,7 +641,6 @@ static int req_body(struct http_req *hr, size_t body_max)
                 http_reply_error(hr, 400, "invalid_json", NULL, "a JSON object body is required");
                 return -1;
         }
-        data = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
         hr->body = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!hr->body || !json_is_object(hr->body)) {
                 if (hr->body)
@@ -542,153 +655,83 @@ static int req_body(struct http_req *hr, size_t body_max)
         return 0;
 }
 
-/* Answers requests that never reach a handler: over the connection limit,
- * during shutdown, unknown routes and methods, bad bodies and queries. Returns
- * true when it answered. */
-static bool req_refuse(struct http *h, struct http_req *hr, const char *raw_path, int idx,
-                       const char *allow)
+/* Decodes what has arrived of a chunked body. Returns 1 when it is whole, 0
+ * for more, -1 after answering an error. The decoded input is removed from
+ * c->in so the buffer stays small. */
+static int chunked_step(struct http_conn *c, struct http_req *hr)
 {
-        const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(hr->req));
+        size_t max = hr->srv->limits->body_max_bytes, used = 0;
+        size_t avail = c->in_len - c->head_len;
+        int rc;
 
-        if (h->conns > h->srv->limits->connections_max) {
-                evhttp_add_header(evhttp_request_get_output_headers(hr->req), "Connection",
-                                  "close");
-                http_reply_error(hr, 503, "too_many_connections", NULL,
-                                 "the server has %d open connections (limit %d)", h->conns,
-                                 h->srv->limits->connections_max);
-                return true;
-        }
-        if (idx == -1) {
-                http_reply_error(hr, 404, "route_not_found", NULL, "no route for %s %s",
-                                 http_method_name(evhttp_request_get_command(hr->req)), raw_path);
-                return true;
-        }
-        if (idx == -2) {
-                evhttp_add_header(evhttp_request_get_output_headers(hr->req), "Allow", allow);
-                http_reply_error(hr, 405, "method_not_allowed", NULL, "%s is not allowed on %s",
-                                 http_method_name(evhttp_request_get_command(hr->req)), raw_path);
-                return true;
-        }
-        hr->route = &api_routes[idx];
-        if (auth_request(hr) != 0)
-                return true;
-        if (q && evhttp_parse_query_str(q, &hr->query) != 0) {
-                http_reply_error(hr, 400, "invalid_field", "query",
-                                 "the query string is malformed");
-                return true;
-        }
-        return req_body(hr, h->srv->limits->body_max_bytes) != 0;
-}
+        if (c->chunk_cap - c->chunk_len < avail && c->chunk_cap < max) {
+                size_t cap = c->chunk_cap ? c->chunk_cap : 16384;
+                char *p;
 
-static void on_request(struct evhttp_request *req, void *arg)
-{
-        struct http *h = arg;
-        struct http_req *hr = calloc(1, sizeof(*hr));
-        const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-        const char *raw_path = uri ? evhttp_uri_get_path(uri) : NULL;
-        char allow[128] = "";
-        int idx;
-
-        if (!hr) {
-                evhttp_send_error(req, 500, "out of memory");
-                return;
+                while (cap - c->chunk_len < avail && cap < max)
+                        cap *= 2;
+                if (cap > max)
+                        cap = max;
+                if (budget_take(hr, cap - c->chunk_cap) != 0)
+                        return -1;
+                p = realloc(c->chunk_buf, cap);
+                if (!p) {
+                        hr->close_after = true;
+                        http_reply_error(hr, 503, "out_of_memory", NULL, "out of memory");
+                        return -1;
+                }
+                c->chunk_buf = p;
+                c->chunk_cap = cap;
         }
-        hr->srv = h->srv;
-        hr->req = req;
-        hr->route_idx = -1;
-        hr->tenant = SERVER_TENANT;
-        hr->start_ns = clock_mono_ns(h->srv->clock);
-        TAILQ_INIT(&hr->query);
-        req_set_id(hr);
-        hr->conn = conn_get(h, req);
-        if (!raw_path || !*raw_path)
-                raw_path = "/";
-        idx =
-            route_find(evhttp_request_get_command(req), raw_path, hr->params, allow, sizeof(allow));
-        if (idx >= 0)
-                hr->route = &api_routes[idx];
-        if (req_refuse(h, hr, raw_path, idx, allow))
-                return;
-        hr->route_idx = idx;
-        h->active++;
-        hr->route->fn(hr);
-}
-
-int http_start(struct server *srv, const char *host, int port, struct http **out)
-{
-        struct http *h = calloc(1, sizeof(*h));
-        size_t body_cap = srv->limits->body_max_bytes;
-        int rc = BATON_ENOMEM;
-
-        if (!h)
-                goto out;
-        h->srv = srv;
-        buf_init(&h->out, HTTP_OUT_MAX);
-        h->table_cap = 1024;
-        while (h->table_cap < (size_t)srv->limits->connections_max * 2)
-                h->table_cap *= 2;
-        h->table = calloc(h->table_cap, sizeof(*h->table));
-        h->eh = evhttp_new(srv->base);
-        if (!h->table || !h->eh)
-                goto out;
-        /* Bodies up to twice the limit are read so the client gets our JSON 413;
-         * beyond that libevent refuses before reading. */
-        evhttp_set_max_body_size(h->eh, (ev_ssize_t)(body_cap * 2 + 1024));
-        evhttp_set_max_headers_size(h->eh, 64 * 1024);
-        evhttp_set_timeout(h->eh, HTTP_TIMEOUT_S);
-        evhttp_set_allowed_methods(h->eh, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-                                              EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
-                                              EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
-        evhttp_set_gencb(h->eh, on_request, h);
-        h->sock = evhttp_bind_socket_with_handle(h->eh, host, (ev_uint16_t)port);
-        if (!h->sock) {
-                log_error("http", "cannot listen on %s:%d", host, port);
-                rc = BATON_EIO;
-                goto out;
+        rc = http_chunked_step(&c->ch, c->in + c->head_len, avail, c->chunk_buf, &c->chunk_len,
+                               c->chunk_cap, &used);
+        memmove(c->in + c->head_len, c->in + c->head_len + used, avail - used);
+        c->in_len -= used;
+        if (rc == -2 || (rc == 0 && used < avail && c->chunk_len == c->chunk_cap)) {
+                hr->close_after = true;
+                http_reply_error(hr, 413, "body_too_large", NULL,
+                                 "the chunked request body exceeds the limit of %zu bytes", max);
+                return -1;
         }
-        h->port = port;
-        if (port == 0) {
-                struct sockaddr_storage ss;
-                socklen_t sl = sizeof(ss);
-                evutil_socket_t fd = evhttp_bound_socket_get_fd(h->sock);
-
-                if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-                        h->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        if (rc == -1) {
+                hr->close_after = true;
+                http_reply_error(hr, 400, "bad_chunked_body", NULL,
+                                 "the chunked request body is malformed");
+                return -1;
         }
-        *out = h;
-        h = NULL;
-        rc = 0;
-out:
-        if (h)
-                http_free(h);
         return rc;
 }
 
-void http_stop_accepting(struct http *h)
+void http_body_step(struct http_conn *c)
 {
-        if (h->sock) {
-                evhttp_del_accept_socket(h->eh, h->sock);
-                h->sock = NULL;
-        }
-}
+        struct http_req *hr = c->hr;
+        struct http *h = c->h;
+        const char *data;
+        size_t len;
+        int rc;
 
-void http_free(struct http *h)
-{
-        if (!h)
-                return;
-        /* evhttp_free closes every connection; their close callbacks free our
-         * records. */
-        if (h->eh)
-                evhttp_free(h->eh);
-        for (size_t i = 0; h->table && i < h->table_cap; i++) {
-                struct http_conn *c = h->table[i];
-                while (c) {
-                        struct http_conn *next = c->next;
-                        free(c);
-                        c = next;
-                }
+        BATON_ASSERT(hr && c->state == CS_BODY);
+        if (hr->head.chunked) {
+                rc = chunked_step(c, hr);
+                if (rc <= 0)
+                        return;
+                data = c->chunk_buf;
+                len = c->chunk_len;
+        } else {
+                len = hr->head.content_length > 0 ? (size_t)hr->head.content_length : 0;
+                if (c->in_len - c->head_len < len)
+                        return;
+                data = c->in + c->head_len;
         }
-        free(h->table);
-        buf_free(&h->out);
-        free(h);
+        c->consume = c->head_len + (hr->head.chunked ? 0 : len);
+        c->state = CS_HANDLE;
+        if (req_body(hr, data, len) != 0)
+                goto out;
+        hr->route_idx = (int)(hr->route - api_routes);
+        h->active++;
+        hr->route->fn(hr);
+out:
+        free(c->chunk_buf);
+        c->chunk_buf = NULL;
+        c->chunk_len = c->chunk_cap = 0;
 }

@@ -1,21 +1,24 @@
 /*
- * http.h: batond's HTTP front: an evhttp server with a route table, a request
- * context per request, JSON body and query parsing, request ids, connection
- * counting and the reply helpers every handler uses.
+ * http.h: batond's HTTP front: an HTTP/1.1 server of its own on the libevent
+ * loop (http.c, parser in http_parse.c) with a route table, a request context
+ * per request, JSON body and query parsing, request ids, connection limits and
+ * timeouts, and the reply helpers every handler uses.
  *
- * Lifecycle of a request: http.c matches the route, reads and checks the body,
- * allocates a struct http_req and calls the route's handler. The handler
- * either answers at once (an http_reply_* call) or submits an exec op whose
- * done callback answers later. Every http_reply_* call sends the answer and
- * frees the struct http_req, exactly once per request. If the client goes
- * away first, the request stays valid until that reply (libevent detaches it
- * from the connection and frees it when it is answered), so a handler never
- * has to cancel an op in flight; a parked waiter asks to be told (http_watch).
+ * Lifecycle of a request: http.c reads the head, matches the route on the raw
+ * path, authenticates the caller (before any of the body is read), reads and
+ * checks the body, allocates a struct http_req and calls the route's handler.
+ * The handler either answers at once (an http_reply_* call) or submits an exec
+ * op whose done callback answers later. Every http_reply_* call sends the
+ * answer and frees the struct http_req, exactly once per request. If the
+ * client goes away first, the request stays valid until that reply (it is
+ * detached from its connection and freed when it is answered), so a handler
+ * never has to cancel an op in flight; a parked waiter asks to be told
+ * (http_watch). Requests pipelined on one connection are handled one at a
+ * time and answered in order.
  */
 #ifndef BATON_SERVER_HTTP_H
 #define BATON_SERVER_HTTP_H
 
-#include <event2/keyvalq_struct.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -23,12 +26,13 @@
 
 #include "common/buf.h"
 #include "core/validate.h"
+#include "server/http_parse.h"
 #include "server/server.h"
 
 #define HTTP_REQID_MAX 128
 #define HTTP_PARAMS_MAX 2
+#define HTTP_OUT_HDRS_MAX 512
 
-struct evhttp_request;
 struct http_conn;
 struct http_req;
 
@@ -50,7 +54,7 @@ enum http_auth {
 };
 
 struct http_route {
-        int method;          /* enum evhttp_cmd_type */
+        int method;          /* enum http_method */
         const char *pattern; /* "/v1/jobs/{id}": literal and {param} segments */
         const char *name;    /* metrics label, e.g. "jobs_get" */
         http_handler_fn fn;
@@ -62,7 +66,10 @@ struct http_route {
 
 struct http_req {
         struct server *srv;
-        struct evhttp_request *req;
+        int method;                     /* enum http_method */
+        struct http_head head;          /* parsed head; points into head_buf */
+        char *head_buf;                 /* owned */
+        char *path_buf;                 /* decoded path segments, owned */
         const struct http_route *route; /* NULL when no route matched */
         int route_idx;                  /* index in the route table; -1 if none */
         struct http_conn *conn;         /* NULL once the client has gone */
@@ -75,9 +82,15 @@ struct http_req {
         bool authed;     /* a key (or insecure mode) was accepted: refusals are audited */
         char request_id[HTTP_REQID_MAX + 1];
         int64_t start_ns;
-        char *params[HTTP_PARAMS_MAX]; /* decoded path parameters, owned */
-        struct evkeyvalq query;        /* decoded query arguments, owned */
-        json_t *body;                  /* parsed body (a JSON object) or NULL, owned */
+        char *params[HTTP_PARAMS_MAX]; /* decoded path parameters, point into path_buf */
+        struct http_arg query[HTTP_QUERY_MAX]; /* decoded query arguments, in head_buf */
+        int nquery;
+        json_t *body;       /* parsed body (a JSON object) or NULL, owned */
+        size_t body_budget; /* bytes of the in-flight body budget this request holds */
+        bool close_after;   /* the connection closes after this answer */
+        /* Extra answer headers ("Name: value\r\n" lines) set by http_set_header. */
+        char out_hdrs[HTTP_OUT_HDRS_MAX];
+        size_t out_hdrs_len;
         /* Set by http_watch while a request is parked: called on the loop thread
          * when the client disconnects. */
         void (*on_close)(struct http_req *hr, void *arg);
@@ -100,20 +113,28 @@ int http_connections(const struct http *h);
 void http_free(struct http *h);
 /* Prints the route table as "METHOD /path/{param}" lines. */
 void http_routes_print(FILE *f);
-/* Name of an evhttp method, "GET"... */
+/* Name of an enum http_method, "GET"... */
 const char *http_method_name(int method);
 
 /* Accessors. */
 const char *http_param(const struct http_req *hr, int i);
 const char *http_query(const struct http_req *hr, const char *key);
+/* A request header's value (the first if repeated) or NULL. */
+const char *http_header(const struct http_req *hr, const char *name);
+/* Adds an answer header; value must be one line of printable text. Headers
+ * beyond HTTP_OUT_HDRS_MAX bytes in all are dropped (asserted in tests). */
+void http_set_header(struct http_req *hr, const char *name, const char *value);
+/* The bound on logging refused keys (auth.c), one per server. */
+struct log_rate *http_refusal_log(struct http *h);
+/* True when the request came over a loopback connection. */
+bool http_peer_loopback(const struct http_req *hr);
 
 /* Asks for on_close when the client disconnects while hr waits (long-poll).
- * Also stops libevent from parsing a pipelined request meanwhile, which its
- * 2.1 server does not support. Undone by the reply. */
+ * Undone by the reply. */
 void http_watch(struct http_req *hr, void (*on_close)(struct http_req *, void *), void *arg);
 
 /* True when the client of a parked request has closed its connection (checked
- * with a non-blocking peek, so it is exact even when libevent has not yet
+ * with a non-blocking peek, so it is exact even when the loop has not yet
  * noticed). A claim woken for a gone client must not lease jobs. */
 bool http_client_gone(const struct http_req *hr);
 
