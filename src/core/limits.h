@@ -42,7 +42,7 @@ struct limits {
         int64_t body_timeout_ms;   /* a request body must arrive within: 408, closed */
         int64_t idle_timeout_ms;   /* an idle kept-alive connection is closed after */
         size_t body_memory_max_bytes; /* request bodies in flight, all: 503 server_busy */
-        int replay_max;            /* dead jobs replayed or purged per call */
+        int replay_max;               /* dead jobs replayed or purged per call */
         /* Cron schedules per tenant: 409 too_many_schedules. */
         int64_t cron_schedules_max;
 };

@@ -30,7 +30,6 @@
 #include "server/metrics.h"
 #include "server/sched.h"
 
-
 enum cron_op_kind {
         C_PUT,
         C_GET,
@@ -400,8 +399,7 @@ static void cron_done(struct exec_op *op)
                                  "a run of %s is still going; \"force\": true starts another",
                                  c->key);
         } else if (op->rc == BATON_ERATE && c->kind == C_RUN) {
-                http_set_header(c->hr, "Retry-After",
-                                  "60");
+                http_set_header(c->hr, "Retry-After", "60");
                 http_reply_error(c->hr, 429, "cron_run_cooldown", NULL,
                                  "%s was run by hand %lld times in the last hour", c->key,
                                  (long long)srv->cfg->cron_run_max_per_hour);

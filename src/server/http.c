@@ -214,8 +214,7 @@ static void reply_head(struct http_conn *c, struct http_req *hr, int status,
         buf_printf(o,
                    "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                    "X-Request-Id: %s\r\n",
-                   status, http_reason(status), http_date(c->h), content_type, len,
-                   hr->request_id);
+                   status, http_reason(status), http_date(c->h), content_type, len, hr->request_id);
         if (hr->out_hdrs_len)
                 buf_add(o, hr->out_hdrs, hr->out_hdrs_len);
         if (status == 503 && !strstr(hr->out_hdrs, "Retry-After:"))
@@ -526,8 +525,8 @@ static int begin_checks(struct http_conn *c, struct http_req *hr, char **segs, i
         }
         if (hd->content_length > 0 && (uint64_t)hd->content_length > l->body_max_bytes) {
                 hr->close_after = true;
-                http_reply_error(hr, 413, "body_too_large",
-                                 NULL, "request body of %lld bytes exceeds the limit of %zu bytes",
+                http_reply_error(hr, 413, "body_too_large", NULL,
+                                 "request body of %lld bytes exceeds the limit of %zu bytes",
                                  (long long)hd->content_length, l->body_max_bytes);
                 return -1;
         }

@@ -82,7 +82,7 @@ struct http_req {
         bool authed;     /* a key (or insecure mode) was accepted: refusals are audited */
         char request_id[HTTP_REQID_MAX + 1];
         int64_t start_ns;
-        char *params[HTTP_PARAMS_MAX]; /* decoded path parameters, point into path_buf */
+        char *params[HTTP_PARAMS_MAX];         /* decoded path parameters, point into path_buf */
         struct http_arg query[HTTP_QUERY_MAX]; /* decoded query arguments, in head_buf */
         int nquery;
         json_t *body;       /* parsed body (a JSON object) or NULL, owned */

@@ -186,8 +186,8 @@ static void conn_shrink(struct http_conn *c)
 int conn_flush(struct http_conn *c)
 {
         while (c->out_off < c->out.len) {
-                ssize_t n = send(c->fd, c->out.ptr + c->out_off, c->out.len - c->out_off,
-                                 MSG_NOSIGNAL);
+                ssize_t n =
+                    send(c->fd, c->out.ptr + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
                 if (n > 0) {
                         c->out_off += (size_t)n;
                         c->wrote_ms = http_now_ms(c->h);
@@ -396,8 +396,7 @@ static int conn_read(struct http_conn *c)
                 conn_set_reading(c, false);
                 return 0;
         }
-        if (in_reserve(c, c->in_len + HTTP_IN_MIN < limit ? c->in_len + HTTP_IN_MIN : limit) !=
-            0)
+        if (in_reserve(c, c->in_len + HTTP_IN_MIN < limit ? c->in_len + HTTP_IN_MIN : limit) != 0)
                 return -1;
         n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
         if (n > 0) {
@@ -699,8 +698,7 @@ int http_start(struct server *srv, const char *host, int port, struct http **out
         if (rc)
                 goto out;
         rc = BATON_ENOMEM;
-        h->accept_ev =
-            event_new(srv->base, h->listen_fd, EV_READ | EV_PERSIST, on_accept, h);
+        h->accept_ev = event_new(srv->base, h->listen_fd, EV_READ | EV_PERSIST, on_accept, h);
         h->accept_retry = evtimer_new(srv->base, on_accept_retry, h);
         h->sweep = evtimer_new(srv->base, on_sweep, h);
         if (!h->accept_ev || !h->accept_retry || !h->sweep)

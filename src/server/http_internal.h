@@ -29,20 +29,20 @@ struct event;
 struct http_conn {
         struct http *h;
         int fd;
-        struct event *rev; /* read, persistent, added once (deleted only to pause) */
-        struct event *wev; /* write, added only while an answer waits for the socket */
+        struct event *rev;    /* read, persistent, added once (deleted only to pause) */
+        struct event *wev;    /* write, added only while an answer waits for the socket */
         struct event *resume; /* activated to handle a pipelined request from the loop */
-        bool reading;      /* rev is added */
-        bool writing;      /* wev is added */
-        bool loopback;     /* the peer is on a loopback address */
-        int state;         /* enum http_conn_state */
-        char *in;          /* bytes read and not yet consumed, owned */
+        bool reading;         /* rev is added */
+        bool writing;         /* wev is added */
+        bool loopback;        /* the peer is on a loopback address */
+        int state;            /* enum http_conn_state */
+        char *in;             /* bytes read and not yet consumed, owned */
         size_t in_len, in_cap;
-        struct buf out;       /* answers not yet written */
-        size_t out_off;       /* bytes of out already written */
-        struct http_req *hr;  /* the request being read or handled, or NULL */
-        size_t head_len;      /* its head's bytes at the start of in */
-        size_t consume;       /* bytes of in that its answer consumes */
+        struct buf out;      /* answers not yet written */
+        size_t out_off;      /* bytes of out already written */
+        struct http_req *hr; /* the request being read or handled, or NULL */
+        size_t head_len;     /* its head's bytes at the start of in */
+        size_t consume;      /* bytes of in that its answer consumes */
         /* Chunked body being decoded (state BODY with a chunked request). */
         struct http_chunked ch;
         char *chunk_buf; /* owned */
@@ -52,7 +52,7 @@ struct http_conn {
         int served;       /* requests answered on this connection */
         bool in_process;  /* inside conn_process: answers are flushed at its end */
         bool close_when_flushed;
-        size_t lingered; /* bytes dropped while lingering */
+        size_t lingered;               /* bytes dropped while lingering */
         struct http_conn *prev, *next; /* every connection of h */
 };
 

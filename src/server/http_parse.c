@@ -50,8 +50,8 @@ static int method_of(const char *m)
         static const struct {
                 const char *name;
                 int bit;
-        } tab[] = {{"GET", HTTP_GET},         {"POST", HTTP_POST},     {"PUT", HTTP_PUT},
-                   {"DELETE", HTTP_DELETE},   {"PATCH", HTTP_PATCH},   {"HEAD", HTTP_HEAD},
+        } tab[] = {{"GET", HTTP_GET},        {"POST", HTTP_POST},   {"PUT", HTTP_PUT},
+                   {"DELETE", HTTP_DELETE},  {"PATCH", HTTP_PATCH}, {"HEAD", HTTP_HEAD},
                    {"OPTIONS", HTTP_OPTIONS}};
 
         for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
@@ -217,6 +217,10 @@ int http_parse_head(char *buf, size_t len, struct http_head *h)
 
         memset(h, 0, sizeof(*h));
         h->content_length = -1;
+        /* A NUL would end a C string early and hide what follows it from
+         * every check below ("Bearer <key>\0garbage"). */
+        if (memchr(buf, '\0', len))
+                return HTTP_PERR_HEADER;
         while (p + 1 < end && p[0] == '\r' && p[1] == '\n')
                 p += 2;
         line = next_line(&p, end);

@@ -38,20 +38,20 @@ enum http_method {
 /* Why a head was refused. Each maps to a status and a code in http.c. */
 enum http_perr {
         HTTP_PERR_NONE = 0,
-        HTTP_PERR_LINE = -1,      /* bad request line: 400 bad_request */
-        HTTP_PERR_HEADER = -2,    /* malformed header line: 400 bad_header */
-        HTTP_PERR_VERSION = -3,   /* not HTTP/1.0 or 1.1: 505 version_not_supported */
-        HTTP_PERR_TOO_MANY = -4,  /* more than HTTP_HDRS_MAX headers: 431 */
-        HTTP_PERR_LENGTH = -5,    /* bad or duplicate Content-Length: 400 bad_content_length */
-        HTTP_PERR_TE = -6,        /* Transfer-Encoding not "chunked", or with Content-Length */
-        HTTP_PERR_DUP_AUTH = -7,  /* two Authorization headers */
-        HTTP_PERR_EXPECT = -8,    /* Expect other than 100-continue: 417 */
-        HTTP_PERR_TARGET = -9,    /* request target not origin- or absolute-form */
-        HTTP_PERR_HOST = -10      /* HTTP/1.1 without exactly one Host */
+        HTTP_PERR_LINE = -1,     /* bad request line: 400 bad_request */
+        HTTP_PERR_HEADER = -2,   /* malformed header line: 400 bad_header */
+        HTTP_PERR_VERSION = -3,  /* not HTTP/1.0 or 1.1: 505 version_not_supported */
+        HTTP_PERR_TOO_MANY = -4, /* more than HTTP_HDRS_MAX headers: 431 */
+        HTTP_PERR_LENGTH = -5,   /* bad or duplicate Content-Length: 400 bad_content_length */
+        HTTP_PERR_TE = -6,       /* Transfer-Encoding not "chunked", or with Content-Length */
+        HTTP_PERR_DUP_AUTH = -7, /* two Authorization headers */
+        HTTP_PERR_EXPECT = -8,   /* Expect other than 100-continue: 417 */
+        HTTP_PERR_TARGET = -9,   /* request target not origin- or absolute-form */
+        HTTP_PERR_HOST = -10     /* HTTP/1.1 without exactly one Host */
 };
 
 struct http_hdr {
-        const char *name; /* NUL-terminated, as sent */
+        const char *name;  /* NUL-terminated, as sent */
         const char *value; /* NUL-terminated, leading and trailing blanks removed */
 };
 
@@ -87,10 +87,10 @@ const char *http_head_get(const struct http_head *h, const char *name);
  * trailer fields are read and dropped. */
 struct http_chunked {
         int state;
-        uint64_t left;    /* bytes left in the current chunk */
-        size_t line;      /* bytes of the current size, extension or trailer line */
-        int digits;       /* hex digits of the current size */
-        size_t trailers;  /* bytes of trailer fields so far */
+        uint64_t left;   /* bytes left in the current chunk */
+        size_t line;     /* bytes of the current size, extension or trailer line */
+        int digits;      /* hex digits of the current size */
+        size_t trailers; /* bytes of trailer fields so far */
 };
 
 /* Decodes in[0..len): appends data to out[*out_len..] (out has room for
