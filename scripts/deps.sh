@@ -5,7 +5,7 @@
 set -euo pipefail
 
 pkgs=(
-  build-essential cmake pkg-config clang-format
+  build-essential cmake pkg-config clang-format clang libclang-rt-14-dev
   libevent-dev libjansson-dev libsqlite3-dev sqlite3
   libcurl4-openssl-dev libssl-dev libcmocka-dev
   libpq-dev postgresql-15 postgresql-client-15

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# fuzz.sh: builds one libFuzzer target of tests/fuzz/ with clang (ASan +
+# UBSan + libFuzzer) and runs it for a bounded time from the corpus kept in
+# tests/fuzz/corpus/<name>/. New inputs go to a temporary directory, never
+# into the repo; a crash leaves its input in the build directory and fails.
+#
+#   scripts/fuzz.sh NAME SECONDS BUILD_DIR
+#
+# Run by CTest (tests/CMakeLists.txt) as the test fuzz_<NAME>.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+name=$1
+secs=$2
+out=$3/fuzz
+mkdir -p "$out"
+
+declare -A srcs=(
+  [http_parse]="src/server/http_parse.c"
+)
+[ -n "${srcs[$name]:-}" ] || { echo "fuzz.sh: unknown target $name" >&2; exit 2; }
+
+bin="$out/fuzz_$name"
+clang -g -O1 -std=gnu11 -D_GNU_SOURCE -DBATON_ASSERTS=1 -Iinclude -Isrc \
+  -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+  "tests/fuzz/fuzz_$name.c" ${srcs[$name]} -o "$bin"
+
+work=$(mktemp -d /tmp/baton-fuzz.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+# -max_total_time bounds the run; -timeout bounds one input (a hang fails).
+"$bin" -max_total_time="$secs" -timeout=5 -rss_limit_mb=1024 -print_final_stats=1 \
+  -artifact_prefix="$out/crash-$name-" "$work" "tests/fuzz/corpus/$name" 2>"$out/$name.log" || {
+  tail -50 "$out/$name.log" >&2
+  echo "fuzz_$name: failed (input saved under $out/crash-$name-*)" >&2
+  exit 1
+}
+grep -E 'stat::number_of_executed_units|stat::new_units_added' "$out/$name.log" || true
+echo "fuzz_$name: no failure in ${secs} s"
