@@ -351,7 +351,7 @@ static void req_set_id(struct http_req *hr)
                 memcpy(hr->request_id, id, n + 1);
                 return;
         }
-        rand_token(hr->request_id);
+        http_new_request_id(hr->srv->http, hr->request_id);
 }
 
 /* Splits a route pattern ("/v1/jobs/{id}") into segments, in pat. */

@@ -105,6 +105,12 @@ const char *http_reason(int status)
         }
 }
 
+void http_new_request_id(struct http *h, char out[33])
+{
+        snprintf(out, 33, "%016llx%016llx", (unsigned long long)h->reqid_prefix,
+                 (unsigned long long)++h->reqid_seq);
+}
+
 const char *http_date(struct http *h)
 {
         int64_t s = clock_wall_ms(h->srv->clock) / 1000;
@@ -226,7 +232,7 @@ int conn_flush(struct http_conn *c)
 void conn_error(struct http_conn *c, int status, const char *code, const char *fmt, ...)
 {
         struct http *h = c->h;
-        char msg[512], id[RAND_TOKEN_LEN + 1];
+        char msg[512], id[33];
         struct buf b;
         struct jw w;
         va_list ap;
@@ -234,7 +240,7 @@ void conn_error(struct http_conn *c, int status, const char *code, const char *f
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
-        rand_token(id);
+        http_new_request_id(h, id);
         buf_init(&b, 4096);
         jw_init(&w, &b);
         jw_obj_open(&w);
@@ -690,6 +696,7 @@ int http_start(struct server *srv, const char *host, int port, struct http **out
         h->date_s = -1;
         h->refusals.per_window = 10;
         h->refusals.window_ms = 10000;
+        h->reqid_prefix = rand_below(UINT64_MAX);
         buf_init(&h->out, HTTP_OUT_MAX);
         /* A fixed mmap threshold: glibc otherwise raises it after the first
          * large body is freed, and later bodies then stay in the heap for good. */

@@ -72,6 +72,11 @@ struct http {
         char date[40];         /* IMF-fixdate of date_s */
         int64_t date_s;
         struct log_rate refusals; /* bounded logging of refused requests */
+        /* Generated request ids: a random prefix drawn at start and a
+         * counter, so an id costs no system call (they need to be unique,
+         * not secret). */
+        uint64_t reqid_prefix;
+        uint64_t reqid_seq;
 };
 
 /* http_conn.c */
@@ -96,6 +101,8 @@ void conn_error(struct http_conn *c, int status, const char *code, const char *f
 void conn_answered(struct http_conn *c, bool close);
 /* The Date header's value for now. */
 const char *http_date(struct http *h);
+/* A new request id: 32 lowercase hex characters and a NUL. */
+void http_new_request_id(struct http *h, char out[33]);
 /* The reason phrase of a status. */
 const char *http_reason(int status);
 
