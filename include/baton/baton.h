@@ -85,6 +85,10 @@ void baton_client_free(struct baton_client *c);
 void baton_client_set_timeout_ms(struct baton_client *c, int64_t timeout_ms);
 /* Time allowed to establish a connection (default 5,000 ms). */
 void baton_client_set_connect_timeout_ms(struct baton_client *c, int64_t timeout_ms);
+/* For an https:// url: the PEM file of the certificate authorities to trust
+ * (a self-signed server certificate is its own), instead of the system's.
+ * NULL restores the system's. The path is copied. Returns 0 or BATON_ENOMEM. */
+int baton_client_set_ca_file(struct baton_client *c, const char *path);
 /* X-Request-Id sent with every following call (1-128 printable ASCII), or NULL
  * to send none (the server then generates one). The string is copied. */
 int baton_client_set_request_id(struct baton_client *c, const char *request_id);

@@ -254,11 +254,15 @@ static void usage(FILE *f, const char *prog)
         size_t i;
 
         fprintf(f,
-                "usage: %s [--url URL] [--key-file FILE] [--json] <command> [arguments]\n\n"
+                "usage: %s [--url URL] [--key-file FILE] [--ca-file FILE] [--json] <command> "
+                "[arguments]\n\n"
                 "Operates a batond server.\n"
                 "  --url URL        server address ($BATON_URL, default %s)\n"
                 "  --key-file FILE  read the API key from FILE; otherwise $BATON_KEY, otherwise\n"
                 "                   $BATON_DATA/%s or %s/%s (written by batond on first start)\n"
+                "  --ca-file FILE   for an https:// URL, trust the certificates in FILE (PEM;\n"
+                "                   a self-signed server certificate is its own) instead of\n"
+                "                   the system's ($BATON_CA_FILE)\n"
                 "  --json           print the server's JSON instead of text\n\n"
                 "commands:\n",
                 prog, DEFAULT_URL, KEY_FILE_NAME, DEFAULT_DATA_DIR, KEY_FILE_NAME);
@@ -1051,19 +1055,20 @@ static size_t opt_name_len(const char *arg)
         return eq ? (size_t)(eq - arg) : strlen(arg);
 }
 
-/* Global options that take a value: --url and --key-file. */
+/* Global options that take a value: --url, --key-file and --ca-file. */
 struct global {
         const char *url;
         const char *key_file;
+        const char *ca_file;
 };
 
 /*
- * Handles a global option at argv[*i] (--url, --key-file, --json); returns 1
+ * Handles a global option at argv[*i] (--url, --key-file, --ca-file, --json); returns 1
  * when it was one, 0 when not, or -1 on a usage error (message printed).
  */
 static int global_opt(struct cli *cli, struct global *g, int argc, char **argv, int *i)
 {
-        static const char *const names[] = {"--url", "--key-file"};
+        static const char *const names[] = {"--url", "--key-file", "--ca-file"};
         const char *arg = argv[*i];
         size_t n = opt_name_len(arg), k;
 
@@ -1086,8 +1091,10 @@ static int global_opt(struct cli *cli, struct global *g, int argc, char **argv, 
                 }
                 if (k == 0)
                         g->url = v;
-                else
+                else if (k == 1)
                         g->key_file = v;
+                else
+                        g->ca_file = v;
                 return 1;
         }
         return 0;
@@ -1310,6 +1317,12 @@ int main(int argc, char **argv)
                 goto out;
         if (baton_client_new(cli.url, cli.key, &cli.client) != 0) {
                 rc = cli_usage_error(cli.prog, NULL, "invalid server URL %s", cli.url);
+                goto out;
+        }
+        if (!gl.ca_file && getenv("BATON_CA_FILE") && *getenv("BATON_CA_FILE"))
+                gl.ca_file = getenv("BATON_CA_FILE");
+        if (gl.ca_file && baton_client_set_ca_file(cli.client, gl.ca_file) != 0) {
+                rc = cli_usage_error(cli.prog, NULL, "out of memory");
                 goto out;
         }
         rc = c->run(&cli, &a);

@@ -209,6 +209,14 @@ void baton_client_set_connect_timeout_ms(struct baton_client *c, int64_t timeout
         c->connect_timeout_ms = timeout_ms > 0 ? timeout_ms : CLIENT_DEFAULT_CONNECT_TIMEOUT_MS;
 }
 
+int baton_client_set_ca_file(struct baton_client *c, const char *path)
+{
+        /* libcurl copies the string. */
+        if (curl_easy_setopt(c->h, CURLOPT_CAINFO, path) != CURLE_OK)
+                return BATON_ENOMEM;
+        return 0;
+}
+
 int baton_client_set_request_id(struct baton_client *c, const char *request_id)
 {
         char *copy = NULL, *old = c->request_id;

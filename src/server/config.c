@@ -249,6 +249,13 @@ static int apply(struct config *c, const char *name, const char *val)
                 snprintf(c->cron_file, sizeof(c->cron_file), "%s", val);
                 return 0;
         }
+        if (strcmp(name, "tls-cert") == 0 || strcmp(name, "tls-key") == 0) {
+                char *dst = name[4] == 'c' ? c->tls_cert : c->tls_key;
+                if (!*val || strlen(val) >= CONFIG_PATH_MAX)
+                        return -1;
+                snprintf(dst, CONFIG_PATH_MAX, "%s", val);
+                return 0;
+        }
         if (strcmp(name, "node-id") == 0 || strcmp(name, "leader-ttl-ms") == 0 ||
             strcmp(name, "pg-statement-timeout-ms") == 0)
                 return apply_cluster(c, name, val);
@@ -342,6 +349,8 @@ static const char *const plain_settings[] = {"listen",
                                              "cron-run-max-per-hour",
                                              "cron-min-interval-ms",
                                              "cron-file",
+                                             "tls-cert",
+                                             "tls-key",
                                              "node-id",
                                              "leader-ttl-ms",
                                              "pg-statement-timeout-ms"};
@@ -430,6 +439,11 @@ static void usage(FILE *f)
             "                         at most %d\n",
             CONFIG_LEADER_TTL_DEFAULT_MS, CONFIG_LEADER_TTL_MIN_MS, CONFIG_LEADER_TTL_MAX_MS,
             CONFIG_PG_STATEMENT_TIMEOUT_DEFAULT_MS, CONFIG_PG_STATEMENT_TIMEOUT_MAX_MS);
+        fprintf(f, "\nHTTPS (docs/operations.md, \"TLS\"):\n"
+                   "  --tls-cert FILE        PEM certificate chain (BATON_TLS_CERT); with\n"
+                   "  --tls-key FILE         its PEM private key (BATON_TLS_KEY) the listener\n"
+                   "                         serves HTTPS only (TLS 1.2 and 1.3); SIGHUP\n"
+                   "                         reads both again without dropping connections\n");
         fprintf(f, "\nlimits (docs/api.md, \"Limits and their errors\"):\n");
         for (size_t i = 0; i < sizeof(limit_opts) / sizeof(limit_opts[0]); i++) {
                 const struct num_opt *o = &limit_opts[i];
@@ -586,6 +600,11 @@ int config_load(struct config *c, int argc, char **argv, FILE *out, FILE *err, i
         rc = load_argv(c, argc, argv, out, err, exit_code);
         if (rc != CONFIG_RUN)
                 return rc;
+        if (!c->tls_cert[0] != !c->tls_key[0]) {
+                fprintf(err, "batond: --tls-cert and --tls-key go together\n");
+                *exit_code = 2;
+                return CONFIG_EXIT;
+        }
         if (check_consistent(&c->limits, err) || check_insecure(c, err)) {
                 *exit_code = 2;
                 return CONFIG_EXIT;

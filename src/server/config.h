@@ -55,6 +55,10 @@ struct config {
          * connection (0 = none), so a statement stuck behind a lock fails its
          * batch (503) instead of stalling the store thread. */
         int64_t pg_statement_timeout_ms;
+        /* --tls-cert / --tls-key: PEM files; both set = the listener serves
+         * HTTPS only (reloaded on SIGHUP); both "" = plain HTTP. */
+        char tls_cert[CONFIG_PATH_MAX];
+        char tls_key[CONFIG_PATH_MAX];
         struct limits limits;
 };
 

@@ -101,6 +101,11 @@ struct http_req {
 /* Starts serving on host:port with the route table of api.h. *out is owned by
  * the caller and released with http_free. */
 int http_start(struct server *srv, const char *host, int port, struct http **out);
+/* True when the listener serves HTTPS (--tls-cert). */
+bool http_tls_on(const struct http *h);
+/* SIGHUP: reads the certificate and key again (new connections use them,
+ * open ones keep theirs). Returns 0, or BATON_EINVAL with the old pair kept. */
+int http_reload_tls(struct http *h);
 /* The port actually bound (useful with port 0). */
 int http_port(const struct http *h);
 /* Closes the listening socket; open connections stay until answered. */

@@ -25,6 +25,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,8 +127,56 @@ const char *http_date(struct http *h)
         return h->date;
 }
 
+/* recv(2) or SSL_read: >0 bytes, 0 at the end of the stream, -1 with errno
+ * (EAGAIN when nothing is there yet). */
+static ssize_t conn_recv(struct http_conn *c, void *buf, size_t n)
+{
+        int r, e;
+
+        if (!c->ssl)
+                return recv(c->fd, buf, n, 0);
+        r = SSL_read(c->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
+        if (r > 0)
+                return r;
+        e = SSL_get_error(c->ssl, r);
+        ERR_clear_error();
+        if (e == SSL_ERROR_ZERO_RETURN)
+                return 0;
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+                /* A handshake message waits for room in the socket. */
+                if (e == SSL_ERROR_WANT_WRITE && !c->writing) {
+                        c->tls_read_wants_write = true;
+                        event_add(c->wev, NULL);
+                        c->writing = true;
+                }
+                errno = EAGAIN;
+                return -1;
+        }
+        errno = ECONNRESET; /* a failed handshake or a broken record */
+        return -1;
+}
+
+/* send(2) or SSL_write, as conn_recv. */
+static ssize_t conn_send(struct http_conn *c, const void *buf, size_t n)
+{
+        int r, e;
+
+        if (!c->ssl)
+                return send(c->fd, buf, n, MSG_NOSIGNAL);
+        r = SSL_write(c->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
+        if (r > 0)
+                return r;
+        e = SSL_get_error(c->ssl, r);
+        ERR_clear_error();
+        errno = e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ ? EAGAIN : EPIPE;
+        return -1;
+}
+
 static void conn_set_reading(struct http_conn *c, bool on)
 {
+        /* TLS may hold decrypted bytes the socket no longer signals. */
+        if (on && c->ssl && SSL_pending(c->ssl) > 0)
+                event_active(c->rev, EV_READ, 0);
         if (on == c->reading)
                 return;
         if (on)
@@ -157,6 +207,8 @@ void conn_free(struct http_conn *c)
         event_free(c->rev);
         event_free(c->wev);
         event_free(c->resume);
+        if (c->ssl)
+                SSL_free(c->ssl);
         close(c->fd);
         c->hr = NULL;
         if (hr && c->state == CS_HANDLE) {
@@ -192,8 +244,7 @@ static void conn_shrink(struct http_conn *c)
 int conn_flush(struct http_conn *c)
 {
         while (c->out_off < c->out.len) {
-                ssize_t n =
-                    send(c->fd, c->out.ptr + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+                ssize_t n = conn_send(c, c->out.ptr + c->out_off, c->out.len - c->out_off);
                 if (n > 0) {
                         c->out_off += (size_t)n;
                         c->wrote_ms = http_now_ms(c->h);
@@ -220,6 +271,8 @@ int conn_flush(struct http_conn *c)
         if (c->close_when_flushed && c->state != CS_LINGER) {
                 /* The answer is out: no more writes, then drain what the
                  * client still sends until it closes or the linger ends. */
+                if (c->ssl && SSL_is_init_finished(c->ssl))
+                        SSL_shutdown(c->ssl); /* close_notify; no wait for the peer's */
                 shutdown(c->fd, SHUT_WR);
                 c->state = CS_LINGER;
                 c->since_ms = http_now_ms(c->h);
@@ -404,11 +457,18 @@ static int conn_read(struct http_conn *c)
         }
         if (in_reserve(c, c->in_len + HTTP_IN_MIN < limit ? c->in_len + HTTP_IN_MIN : limit) != 0)
                 return -1;
-        n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+        n = conn_recv(c, c->in + c->in_len, c->in_cap - c->in_len);
         if (n > 0) {
                 c->in_len += (size_t)n;
                 if (c->state == CS_HEAD && c->in_len == (size_t)n)
                         c->since_ms = http_now_ms(c->h); /* a new head starts */
+                /* The rest of a TLS record already read from the socket. */
+                while (c->ssl && SSL_pending(c->ssl) > 0 && c->in_len < c->in_cap) {
+                        n = conn_recv(c, c->in + c->in_len, c->in_cap - c->in_len);
+                        if (n <= 0)
+                                break;
+                        c->in_len += (size_t)n;
+                }
                 return 1;
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -441,6 +501,12 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
         struct http_conn *c = arg;
 
         (void)fd, (void)what;
+        if (c->tls_read_wants_write) {
+                /* The handshake can go on: read (and answer) as on_read does. */
+                c->tls_read_wants_write = false;
+                on_read(fd, EV_READ, c);
+                return;
+        }
         if (conn_flush(c) != 0) {
                 conn_free(c);
                 return;
@@ -529,6 +595,11 @@ static void conn_new(struct http *h, int fd, const struct sockaddr_storage *ss)
         c->h = h;
         c->fd = fd;
         c->loopback = sa_loopback(ss);
+        if (h->tls && !(c->ssl = http_tls_accept(h->tls, fd))) {
+                close(fd);
+                free(c);
+                return;
+        }
         c->state = CS_HEAD;
         c->since_ms = http_now_ms(h);
         buf_init(&c->out, HTTP_OUT_MAX);
@@ -542,6 +613,8 @@ static void conn_new(struct http *h, int fd, const struct sockaddr_storage *ss)
                         event_free(c->wev);
                 if (c->resume)
                         event_free(c->resume);
+                if (c->ssl)
+                        SSL_free(c->ssl);
                 close(fd);
                 free(c);
                 return;
@@ -701,6 +774,11 @@ int http_start(struct server *srv, const char *host, int port, struct http **out
         /* A fixed mmap threshold: glibc otherwise raises it after the first
          * large body is freed, and later bodies then stay in the heap for good. */
         mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+        if (srv->cfg->tls_cert[0]) {
+                rc = http_tls_new(srv->cfg->tls_cert, srv->cfg->tls_key, &h->tls);
+                if (rc)
+                        goto out;
+        }
         rc = listen_on(h, host, port);
         if (rc)
                 goto out;
@@ -744,6 +822,21 @@ void http_free(struct http *h)
                 event_free(h->accept_retry);
         if (h->sweep)
                 event_free(h->sweep);
+        http_tls_free(h->tls);
         buf_free(&h->out);
         free(h);
+}
+
+bool http_tls_on(const struct http *h)
+{
+        return h->tls != NULL;
+}
+
+int http_reload_tls(struct http *h)
+{
+        if (!h->tls) {
+                log_info("tls", "SIGHUP: no --tls-cert, nothing to reload");
+                return 0;
+        }
+        return http_tls_reload(h->tls);
 }

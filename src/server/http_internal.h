@@ -21,6 +21,7 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "server/http.h"
+#include "server/http_tls.h"
 
 enum http_conn_state { CS_HEAD, CS_BODY, CS_HANDLE, CS_LINGER };
 
@@ -29,14 +30,16 @@ struct event;
 struct http_conn {
         struct http *h;
         int fd;
-        struct event *rev;    /* read, persistent, added once (deleted only to pause) */
-        struct event *wev;    /* write, added only while an answer waits for the socket */
-        struct event *resume; /* activated to handle a pipelined request from the loop */
-        bool reading;         /* rev is added */
-        bool writing;         /* wev is added */
-        bool loopback;        /* the peer is on a loopback address */
-        int state;            /* enum http_conn_state */
-        char *in;             /* bytes read and not yet consumed, owned */
+        struct event *rev;         /* read, persistent, added once (deleted only to pause) */
+        struct event *wev;         /* write, added only while an answer waits for the socket */
+        struct event *resume;      /* activated to handle a pipelined request from the loop */
+        bool reading;              /* rev is added */
+        bool writing;              /* wev is added */
+        bool loopback;             /* the peer is on a loopback address */
+        SSL *ssl;                  /* with --tls-cert: the connection's TLS state, owned */
+        bool tls_read_wants_write; /* a TLS read waits for the socket to take bytes */
+        int state;                 /* enum http_conn_state */
+        char *in;                  /* bytes read and not yet consumed, owned */
         size_t in_len, in_cap;
         struct buf out;      /* answers not yet written */
         size_t out_off;      /* bytes of out already written */
@@ -68,6 +71,7 @@ struct http {
         size_t body_inflight;  /* bytes of request bodies held now (budget) */
         bool trim_pending;     /* a large body was released: give memory back */
         struct http_conn *all; /* every open connection, newest first */
+        struct http_tls *tls;  /* NULL without --tls-cert */
         struct buf out;        /* http_out's scratch buffer */
         char date[40];         /* IMF-fixdate of date_s */
         int64_t date_s;

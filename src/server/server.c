@@ -52,6 +52,7 @@ struct server_rt {
         struct server srv;
         struct event *sigterm;
         struct event *sigint;
+        struct event *sighup; /* reloads the TLS certificate */
         struct event *drain;
         int64_t drain_deadline_ns;
         bool drain_timed_out;
@@ -140,6 +141,16 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         rt->drain_deadline_ns =
             clock_mono_ns(srv->clock) + srv->cfg->shutdown_timeout_ms * 1000000LL;
         event_add(rt->drain, &tv);
+}
+
+/* SIGHUP: the TLS certificate and key are read again (certificate renewal
+ * without a restart); without TLS there is nothing to reload. */
+static void on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+        struct server_rt *rt = arg;
+
+        (void)sig, (void)what;
+        http_reload_tls(rt->srv.http);
 }
 
 /* This node's id: --node-id, else the one kept in <data>/node-id, else a new
@@ -392,11 +403,13 @@ static int start_parts(struct server_rt *rt)
                 return rc;
         rt->sigterm = evsignal_new(srv->base, SIGTERM, on_signal, rt);
         rt->sigint = evsignal_new(srv->base, SIGINT, on_signal, rt);
+        rt->sighup = evsignal_new(srv->base, SIGHUP, on_sighup, rt);
         rt->drain = evtimer_new(srv->base, on_drain, rt);
-        if (!rt->sigterm || !rt->sigint || !rt->drain)
+        if (!rt->sigterm || !rt->sigint || !rt->sighup || !rt->drain)
                 return BATON_ENOMEM;
         evsignal_add(rt->sigterm, NULL);
         evsignal_add(rt->sigint, NULL);
+        evsignal_add(rt->sighup, NULL);
         return 0;
 }
 
@@ -440,7 +453,8 @@ static void announce(struct server_rt *rt)
         const struct config *cfg = srv->cfg;
         int port = http_port(srv->http);
 
-        printf("batond %s listening on http://%s:%d\n", BATOND_VERSION, cfg->listen_host, port);
+        printf("batond %s listening on %s://%s:%d\n", BATOND_VERSION,
+               http_tls_on(srv->http) ? "https" : "http", cfg->listen_host, port);
         if (config_store_is_postgres(cfg)) {
                 char uri[CONFIG_PATH_MAX];
 
@@ -453,7 +467,12 @@ static void announce(struct server_rt *rt)
                        cfg->sync_full ? "full" : "normal");
         }
         announce_auth(rt);
-        printf("  try:   curl -s http://%s:%d/healthz\n", cfg->listen_host, port);
+        if (http_tls_on(srv->http))
+                printf("  try:   curl -s https://%s:%d/healthz (--cacert FILE for a "
+                       "self-signed certificate)\n",
+                       cfg->listen_host, port);
+        else
+                printf("  try:   curl -s http://%s:%d/healthz\n", cfg->listen_host, port);
         fflush(stdout);
         log_info("server", "listening on %s:%d, data in %s", cfg->listen_host, port, cfg->data_dir);
 }
@@ -469,6 +488,8 @@ static void stop_parts(struct server_rt *rt)
                 event_free(rt->sigterm);
         if (rt->sigint)
                 event_free(rt->sigint);
+        if (rt->sighup)
+                event_free(rt->sighup);
         if (rt->drain)
                 event_free(rt->drain);
         cluster_free(srv->cluster);

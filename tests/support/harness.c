@@ -43,10 +43,12 @@ static pid_t live[LIVE_MAX];
 static bool exit_handler_set;
 
 /* The admin key of each running harness's url, for http_raw's default
- * Authorization header (tests may run several servers at once). */
+ * Authorization header (tests may run several servers at once), and for an
+ * https url the certificate to trust (the server's own, self-signed). */
 struct url_key {
         char url[64];
         char key[128];
+        char ca[300];
 };
 static struct url_key url_keys[LIVE_MAX];
 
@@ -92,6 +94,17 @@ const char *harness_key_for(const char *url)
         return url_key_find(url);
 }
 
+/* The CA file registered for the start of full, or NULL. */
+static const char *url_ca_find(const char *full)
+{
+        for (int i = 0; i < LIVE_MAX; i++) {
+                size_t n = strlen(url_keys[i].url);
+                if (n && strncmp(full, url_keys[i].url, n) == 0)
+                        return url_keys[i].ca[0] ? url_keys[i].ca : NULL;
+        }
+        return NULL;
+}
+
 /* Reads data_dir/admin.key into h->admin_key and registers it for h->url. */
 static void read_admin_key(struct harness *h)
 {
@@ -107,6 +120,9 @@ static void read_admin_key(struct harness *h)
                 fclose(f);
         }
         url_key_set(h->url, h->admin_key);
+        for (int i = 0; i < LIVE_MAX; i++)
+                if (strcmp(url_keys[i].url, h->url) == 0)
+                        snprintf(url_keys[i].ca, sizeof(url_keys[i].ca), "%s", h->ca_file);
 }
 
 static void kill_live(void)
@@ -212,7 +228,7 @@ static size_t discard(char *ptr, size_t size, size_t nmemb, void *ud)
 }
 
 /* One GET /healthz with a short timeout; true on 200. */
-static bool healthy(const char *url)
+static bool healthy(const char *url, const char *ca)
 {
         char full[128];
         CURL *h = curl_easy_init();
@@ -224,6 +240,8 @@ static bool healthy(const char *url)
         snprintf(full, sizeof(full), "%s/healthz", url);
         curl_easy_setopt(h, CURLOPT_URL, full);
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 250L);
+        if (ca && *ca)
+                curl_easy_setopt(h, CURLOPT_CAINFO, ca);
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(h, CURLOPT_PROXY, "");
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
@@ -319,7 +337,7 @@ static int wait_ready(struct harness *h)
                         h->exit_status = status;
                         return 1;
                 }
-                if (healthy(h->url))
+                if (healthy(h->url, h->ca_file))
                         return 0;
                 harness_sleep_ms(10);
         }
@@ -346,7 +364,8 @@ static int launch(struct harness *h, int port)
                         return -1;
                 }
                 h->port = port;
-                snprintf(h->url, sizeof(h->url), "http://127.0.0.1:%d", port);
+                snprintf(h->url, sizeof(h->url), "%s://127.0.0.1:%d",
+                         h->ca_file[0] ? "https" : "http", port);
                 h->pid = spawn(h, batond, port);
                 if (h->pid < 0) {
                         h->pid = 0;
@@ -423,6 +442,8 @@ int harness_start(struct harness *h, const char *const *args)
                 if (!h->args[i])
                         abort();
                 h->n_args = i + 1;
+                if (i > 0 && strcmp(args[i - 1], "--tls-cert") == 0)
+                        snprintf(h->ca_file, sizeof(h->ca_file), "%s", args[i]);
         }
         if (use_postgres(h) != 0) {
                 harness_stop(h);
@@ -595,7 +616,8 @@ struct baton_client *harness_client_key(const struct harness *h, const char *key
 {
         struct baton_client *c = NULL;
 
-        if (baton_client_new(h->url, key, &c) != 0) {
+        if (baton_client_new(h->url, key, &c) != 0 ||
+            (h->ca_file[0] && baton_client_set_ca_file(c, h->ca_file) != 0)) {
                 fprintf(stderr, "harness: cannot create a client for %s\n", h->url);
                 abort();
         }
@@ -679,6 +701,8 @@ int http_raw(const char *url, const char *method, const char *path, const char *
                 l = curl_slist_append(l, line);
         }
         curl_easy_setopt(h, CURLOPT_URL, full);
+        if (url_ca_find(full))
+                curl_easy_setopt(h, CURLOPT_CAINFO, url_ca_find(full));
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, l);
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(h, CURLOPT_PROXY, "");

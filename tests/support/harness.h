@@ -40,6 +40,9 @@ struct harness {
          * ("" when the server wrote none). harness_client and http_raw/http_json
          * on h->url send it unless told otherwise. */
         char admin_key[128];
+        /* With "--tls-cert FILE" among the arguments: FILE, trusted by every
+         * client the harness makes (h->url is then https://). */
+        char ca_file[300];
         /* With BATON_TEST_STORE=postgres: the fresh schema batond runs on
          * (--store pg.uri), kept across restarts, dropped by harness_stop. */
         struct pgtest pg;
