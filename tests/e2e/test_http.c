@@ -361,9 +361,15 @@ static void body_memory_returns(void **state)
         }
         fprintf(stderr, "RSS %ld KiB before, %ld with %d bodies of 8 MB, %ld after\n", before, peak,
                 N, after);
-        assert_true(peak - before > 32 * 1024);
-        assert_true(after - before < 16 * 1024);
         free(body);
+        assert_true(peak - before > 32 * 1024);
+#if defined(__SANITIZE_ADDRESS__)
+        /* ASan's allocator keeps freed memory in its quarantine and never
+         * trims: the return to the system is checked in the release tree. */
+        fprintf(stderr, "(the return of memory is not checked under ASan)\n");
+#else
+        assert_true(after - before < 16 * 1024);
+#endif
 }
 
 static void body_memory_budget(void **state)
