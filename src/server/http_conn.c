@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -712,6 +713,27 @@ static void on_sweep(evutil_socket_t fd, short what, void *arg)
         event_add(h->sweep, &tv);
 }
 
+/* Raises the soft limit on open files to what --connections-max needs (plus
+ * room for the store, logs and listeners), as far as the hard limit allows:
+ * Debian's default soft limit of 1024 would otherwise refuse connections
+ * long before the documented 4,096. */
+static void raise_fd_limit(int connections_max)
+{
+        struct rlimit rl;
+        rlim_t want = (rlim_t)connections_max + 256;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+                return;
+        if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+                want = rl.rlim_max;
+        rl.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || want < (rlim_t)connections_max + 256)
+                log_warn("http",
+                         "open-file limit %llu is below --connections-max %d plus 256; raise "
+                         "the hard limit (ulimit -Hn, LimitNOFILE)",
+                         (unsigned long long)want, connections_max);
+}
+
 static int listen_on(struct http *h, const char *host, int port)
 {
         struct addrinfo hints = {0}, *res = NULL;
@@ -774,6 +796,7 @@ int http_start(struct server *srv, const char *host, int port, struct http **out
         /* A fixed mmap threshold: glibc otherwise raises it after the first
          * large body is freed, and later bodies then stay in the heap for good. */
         mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+        raise_fd_limit(srv->limits->connections_max);
         if (srv->cfg->tls_cert[0]) {
                 rc = http_tls_new(srv->cfg->tls_cert, srv->cfg->tls_key, &h->tls);
                 if (rc)

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "support/harness.h"
@@ -558,6 +559,49 @@ static void unread_answer_stalls_nobody(void **state)
         close(stalled);
 }
 
+/* 2,000 connections that never finish their heads (slowloris) do not slow
+ * a healthy client: every /healthz of 50 answers within 100 ms. */
+static void slow_heads_slow_nobody(void **state)
+{
+        enum { SLOW = 2000, PROBES = 50 };
+        static int fds[SLOW];
+        struct rlimit rl;
+        int64_t worst = 0;
+        int open = 0;
+
+        (void)state;
+        assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+        if (rl.rlim_cur < SLOW + 256) {
+                rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > SLOW + 256
+                                  ? SLOW + 256
+                                  : rl.rlim_max;
+                setrlimit(RLIMIT_NOFILE, &rl);
+        }
+        for (int i = 0; i < SLOW; i++) {
+                fds[i] = raw_connect(srv.port);
+                if (fds[i] < 0)
+                        break;
+                open++;
+                raw_sends(fds[i], "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: ");
+        }
+        assert_int_equal(open, SLOW);
+        for (int i = 0; i < PROBES; i++) {
+                struct raw_res res;
+                int64_t t0 = harness_now_ms(), dt;
+
+                exchange(&srv, S("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"), &res, NULL);
+                dt = harness_now_ms() - t0;
+                assert_int_equal(res.status, 200);
+                raw_res_free(&res);
+                worst = dt > worst ? dt : worst;
+        }
+        fprintf(stderr, "%d slow heads open: worst /healthz of %d took %lld ms\n", SLOW, PROBES,
+                (long long)worst);
+        assert_true(worst < 100);
+        for (int i = 0; i < open; i++)
+                close(fds[i]);
+}
+
 static void header_too_large(void **state)
 {
         size_t n = 70 * 1024;
@@ -685,6 +729,7 @@ int main(void)
             cmocka_unit_test(timeouts),
             cmocka_unit_test(room_at_the_connection_limit),
             cmocka_unit_test(unread_answer_stalls_nobody),
+            cmocka_unit_test(slow_heads_slow_nobody),
             cmocka_unit_test(header_too_large),
             cmocka_unit_test(pipelined_in_order),
             cmocka_unit_test(http10_and_chunked),
