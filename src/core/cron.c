@@ -268,6 +268,33 @@ int cron_spec_from_json(json_t *obj, struct cron_spec *s, struct verr *e)
         return rc;
 }
 
+/* One free-text field against its bound. */
+int cron_text_check(const char *v, const char *field, size_t max, const char *code,
+                    struct verr *e)
+{
+        size_t n = v ? strlen(v) : 0;
+
+        if (n <= max)
+                return 0;
+        return verr_set(e, BATON_EINVAL, 400, code, field,
+                        "%s is %zu bytes; the limit is %zu bytes", field, n, max);
+}
+
+int cron_spec_check_text(const struct cron_spec *spec, struct verr *e)
+{
+        int rc = cron_text_check(spec->owner, "owner", CRON_OWNER_MAX_BYTES, "owner_too_long", e);
+
+        if (!rc)
+                rc = cron_text_check(spec->description, "description", CRON_DESCRIPTION_MAX_BYTES,
+                                     "description_too_long", e);
+        return rc;
+}
+
+int cron_note_check(const char *note, struct verr *e)
+{
+        return cron_text_check(note, "note", CRON_NOTE_MAX_BYTES, "note_too_long", e);
+}
+
 char *cron_spec_to_json(const struct cron_spec *s)
 {
         json_t *o = json_object(), *job = json_object(), *payload;

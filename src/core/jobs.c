@@ -667,6 +667,31 @@ int job_enqueue(struct txn *tx, struct enqueue_req *req, struct enqueue_res *res
 
 /* ---- claim, heartbeat, settle ---- */
 
+bool job_claim_full(const struct claim_req *req)
+{
+        return req->budget && req->budget->full;
+}
+
+/* Counts j (as the answer will render it, lease and worker included) in the
+ * budget b (NULL = none). Returns false, and marks b full, when it does not
+ * fit; the first job of a claim always fits, so a job bigger than the budget
+ * is still handed out alone rather than never. */
+bool job_budget_take(struct claim_budget *b, const struct job *j, bool first)
+{
+        size_t n;
+
+        if (!b)
+                return true;
+        BATON_ASSERT(!b->full);
+        n = job_wire_bytes(j);
+        if (!first && (b->used_bytes + n > b->max_bytes || b->used_bytes + n < n)) {
+                b->full = true;
+                return false;
+        }
+        b->used_bytes += n;
+        return true;
+}
+
 int job_lease(struct txn *tx, const struct claim_req *req, int64_t id, struct job_vec *out)
 {
         struct job *j = job_vec_push(out);
@@ -684,6 +709,13 @@ int job_lease(struct txn *tx, const struct claim_req *req, int64_t id, struct jo
                 rc = str_set(&j->worker, req->worker);
         if (rc)
                 return rc;
+        if (!job_budget_take(req->budget, j, out->n == 1)) {
+                /* Not leased: nothing was written, the job stays queued for
+                 * the next claim. */
+                job_free(j);
+                out->n--;
+                return 0;
+        }
         BATON_ASSERT(j->state == JOB_QUEUED);
         j->state = JOB_RUNNING;
         j->attempt++;

@@ -58,6 +58,17 @@ struct enqueue_res {
         int bad_dep;    /* BATON_EINVAL: the depends_on entry refused, else -1 */
 };
 
+/* The byte budget of a claim's answer (--max-response-bytes): jobs are
+ * counted at job_wire_bytes as they are leased; the first job that would
+ * take the total past max_bytes is not leased (it stays queued) and ends the
+ * claim, unless it is the first one, so a claim always makes progress. The
+ * caller zeroes used_bytes and full before each run of the claim. */
+struct claim_budget {
+        size_t max_bytes;
+        size_t used_bytes;
+        bool full; /* a job was left queued because it did not fit */
+};
+
 struct claim_req {
         const char *tenant;
         const char *queue;
@@ -67,7 +78,14 @@ struct claim_req {
         /* Out, may be NULL: when the claim leased nothing because a rate
          * window is full, the instant it rolls; 0 otherwise. */
         int64_t *retry_at_ms;
+        struct claim_budget *budget; /* NULL = no byte budget */
 };
+
+/* True when req's byte budget has stopped the claim. */
+bool job_claim_full(const struct claim_req *req);
+/* Counts j in b (NULL = no budget); false, with b marked full, when it does
+ * not fit. first: the claim's first job, which always fits. */
+bool job_budget_take(struct claim_budget *b, const struct job *j, bool first);
 
 struct heartbeat_req {
         const char *tenant;
@@ -126,7 +144,9 @@ int job_enqueue(struct txn *tx, struct enqueue_req *req, struct enqueue_res *res
  * BATON_EINVAL: req->max < 1. */
 int job_claim(struct txn *tx, const struct claim_req *req, struct job_vec *out);
 /* Leases the queued job id to req's worker and appends it to out; for
- * groups.c, which chooses the jobs. */
+ * groups.c, which chooses the jobs. When req's budget has no room for it, it
+ * leaves the job as it is, appends nothing, sets the budget full and returns
+ * 0 (groups.c stops at job_claim_full). */
 int job_lease(struct txn *tx, const struct claim_req *req, int64_t id, struct job_vec *out);
 /* Extends the lease and stores progress; out->cancel_requested tells the
  * worker to stop. BATON_ENOTFOUND: no such job in the tenant (404).

@@ -33,4 +33,5 @@ void limits_default(struct limits *l)
         l->connections_max = 4096;
         l->replay_max = 10000;
         l->cron_schedules_max = 10000;
+        l->response_max_bytes = 8u << 20;
 }

@@ -40,6 +40,10 @@ struct limits {
         int replay_max;            /* dead jobs replayed or purged per call */
         /* Cron schedules per tenant: 409 too_many_schedules. */
         int64_t cron_schedules_max;
+        /* --max-response-bytes: the byte budget of one answer. Lists stop
+         * early with their cursor and claims hand out fewer jobs; one item
+         * bigger than the budget is still answered alone. */
+        size_t response_max_bytes;
 };
 
 /* Fills l with the documented defaults. */

@@ -60,7 +60,7 @@ const struct http_route api_routes[] = {
     {EVHTTP_REQ_GET, "/healthz", "healthz", api_ops_healthz, HTTP_BODY_NONE, HTTP_AUTH_OPEN, 0,
      NULL},
     {EVHTTP_REQ_GET, "/readyz", "readyz", api_ops_readyz, HTTP_BODY_NONE, HTTP_AUTH_OPEN, 0, NULL},
-    {EVHTTP_REQ_GET, "/metrics", "metrics", api_ops_metrics, HTTP_BODY_NONE, HTTP_AUTH_LOCAL, A,
+    {EVHTTP_REQ_GET, "/metrics", "metrics", api_ops_metrics, HTTP_BODY_NONE, KEY, SCOPE_METRICS,
      NULL},
     {EVHTTP_REQ_POST, "/v1/cron/preview", "cron_preview", api_cron_preview, HTTP_BODY_REQUIRED, KEY,
      SCOPE_CRON_READ, NULL},

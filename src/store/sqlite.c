@@ -1018,6 +1018,7 @@ static int list_jobs(struct store *st, const struct job_filter *f, struct job_ve
         int bits =
             (f->queue ? LF_QUEUE : 0) | (f->state >= 0 ? LF_STATE : 0) | (f->type ? LF_TYPE : 0);
         sqlite3_stmt *s = st->stmt[S_LIST + bits];
+        size_t bytes = 0;
         int step, rc = 0;
 
         if (!f->tenant || f->limit <= 0)
@@ -1037,6 +1038,10 @@ static int list_jobs(struct store *st, const struct job_filter *f, struct job_ve
                 rc = j ? read_job(s, j) : BATON_ENOMEM;
                 if (rc && j)
                         out->n--; /* read_job left the slot empty */
+                if (!rc && f->bytes_max && (bytes += job_wire_bytes(j)) > f->bytes_max) {
+                        step = SQLITE_DONE; /* the page is full (store.h) */
+                        break;
+                }
         }
         if (!rc && step != SQLITE_DONE)
                 rc = fail(st, step, "job_list");

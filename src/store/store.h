@@ -58,6 +58,10 @@ struct job_filter {
         const char *type;   /* NULL = any */
         int64_t after_id;   /* only ids > after_id (cursor); 0 = from the start */
         int limit;          /* > 0 */
+        /* 0, or the byte budget of the page: the read stops after the row
+         * that takes the rows' job_wire_bytes past it (that row included),
+         * so a page of big jobs is not read whole only to be cut. */
+        size_t bytes_max;
 };
 
 struct idem_rec {
@@ -136,6 +140,10 @@ struct audit_filter {
         const char *key_id; /* NULL = any */
         int64_t after_id;   /* cursor; 0 = from the start */
         int limit;          /* > 0 */
+        /* 0, or the byte budget of the page: the read stops after the row
+         * that takes the rows' job_wire_bytes past it (that row included),
+         * so a page of big jobs is not read whole only to be cut. */
+        size_t bytes_max;
 };
 
 /* A cron schedule (core/cron.h). spec is the definition as JSON text (cron,
