@@ -790,6 +790,10 @@ static int put_one(struct txn *tx, const char *tenant, const char *key,
          * the registry apply leaves it alone. */
         if (changed || !keep_same)
                 rc = write_rec(tx, &rec);
+        /* The job's queue is made with the schedule, within the tenant's cap,
+         * so that a fire (a leader duty) never has to make one. */
+        if (!rc && changed)
+                rc = queue_make(tx, tenant, spec->job.queue, false);
         if (!rc && out)
                 rc = info_fill(tx, &rec, out);
 out:

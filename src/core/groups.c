@@ -173,6 +173,7 @@ int groups_on_enqueue(struct txn *tx, struct enqueue_req *req)
                 rc = tx->ops->qlim_add(tx->st, j->tenant, j->queue, 1, 0);
         if (rc)
                 goto out;
+        req->queue_known = q.known;
         if (req->dflt_max_attempts && q.def_max_attempts > 0)
                 j->max_attempts = (int)q.def_max_attempts;
         if (req->dflt_lease && q.def_lease_ms > 0)
@@ -520,7 +521,7 @@ int queue_update(struct txn *tx, const char *tenant, const char *name, const str
         int rc;
 
         memset(out, 0, sizeof(*out));
-        rc = tx->ops->queue_ensure(tx->st, tenant, name, tx->now_ms);
+        rc = queue_make(tx, tenant, name, false);
         if (!rc)
                 rc = tx->ops->queue_get(tx->st, tenant, name, &out->rec);
         if (!rc && (u->mask & QS_PAUSED)) {

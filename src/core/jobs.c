@@ -618,7 +618,7 @@ static int enqueue_new(struct txn *tx, struct enqueue_req *req, struct enqueue_r
         else if (!rc)
                 rc = place(tx, j, JOB_SCHEDULED);
         if (!rc)
-                rc = tx->ops->queue_ensure(tx->st, j->tenant, j->queue, tx->now_ms);
+                rc = queue_make(tx, j->tenant, j->queue, req->queue_known || !req->check_queues);
         if (!rc)
                 rc = tx->ops->job_insert(tx->st, j);
         if (!rc && req->n_depends_on > 0)
@@ -1033,13 +1033,34 @@ int queue_query(struct txn *tx, const char *tenant, const char *after, int limit
         return 0;
 }
 
+int queue_make(struct txn *tx, const char *tenant, const char *name, bool known)
+{
+        struct queue_rec q = {0};
+        int64_t n = 0;
+        int rc = 0;
+
+        if (!known) {
+                rc = tx->ops->queue_get(tx->st, tenant, name, &q);
+                known = rc == 0;
+                rc = rc == BATON_ENOTFOUND ? 0 : rc;
+                queue_rec_free(&q);
+        }
+        if (!rc)
+                rc = tx->ops->queue_ensure(tx->st, tenant, name, tx->now_ms);
+        if (!rc && !known)
+                rc = tx->ops->queue_total(tx->st, tenant, &n);
+        if (!rc && !known && n > tx->limits->queues_max)
+                rc = BATON_ETOOMANY;
+        return rc;
+}
+
 int queue_set_paused(struct txn *tx, const char *tenant, const char *name, bool paused,
                      struct queue_info *out)
 {
         int rc;
 
         memset(out, 0, sizeof(*out));
-        rc = tx->ops->queue_ensure(tx->st, tenant, name, tx->now_ms);
+        rc = queue_make(tx, tenant, name, false);
         if (!rc)
                 rc = tx->ops->queue_get(tx->st, tenant, name, &out->rec);
         if (rc)

@@ -46,6 +46,12 @@ struct enqueue_req {
          * refused). dflt_*: the request did not give that field, so the
          * queue's default (if any) replaces the server default in job. */
         bool check_depth;
+        /* check_queues: a new queue counts against --max-queues (enqueues
+         * and flows over HTTP; a timer or cron fire's queue was made when
+         * the timer or schedule was set, and a leader duty never fails on
+         * it). queue_known is set by groups_on_enqueue: the queue exists. */
+        bool check_queues;
+        bool queue_known;
         bool dflt_max_attempts;
         bool dflt_backoff;
         bool dflt_lease;
@@ -183,6 +189,14 @@ int queue_read(struct txn *tx, const char *tenant, const char *name, struct queu
 int queue_query(struct txn *tx, const char *tenant, const char *after, int limit,
                 struct queue_info **out, int *n_out);
 /* Creates the queue if needed (a queue exists once its settings changed). */
+/* Makes queue name of tenant when it is missing. A queue it makes counts
+ * against the tenant's cap (limits.queues_max): one more is BATON_ETOOMANY
+ * (409 too_many_queues) and the caller's savepoint undoes it. known: the
+ * caller has just read that the queue exists (qlim_get's known), which
+ * spares the check's reads on the hot path of enqueues. The check is read
+ * after the insert and passes while the total is at most the cap, so it
+ * never refuses a queue that was already there. */
+int queue_make(struct txn *tx, const char *tenant, const char *name, bool known);
 int queue_set_paused(struct txn *tx, const char *tenant, const char *name, bool paused,
                      struct queue_info *out);
 /* Replays dead jobs of a queue: the given ids (n > 0) or, with all, every one

@@ -76,6 +76,10 @@ int timer_put(struct txn *tx, struct timer_put_req *req, struct timer_res *res)
         t->created_at_ms = exists ? old.created_at_ms : tx->now_ms;
         t->updated_at_ms = tx->now_ms;
         rc = tx->ops->timer_put(tx->st, t);
+        /* The timer's queue is made now, within the tenant's cap, so that its
+         * fire (a leader duty) never has to make one. */
+        if (!rc)
+                rc = queue_make(tx, t->tenant, t->queue, false);
         if (!rc) {
                 res->created = !exists;
                 txn_note_deadline(tx, fire);

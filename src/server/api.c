@@ -143,6 +143,14 @@ void api_reply_rc(struct http_req *hr, int rc, const char *what)
                 http_reply_rc(hr, rc, what);
                 return;
         }
+        /* Only a new queue beyond --max-queues answers it (core/jobs.h). */
+        if (rc == BATON_ETOOMANY) {
+                http_reply_error(hr, 409, "too_many_queues", "queue",
+                                 "this would make a new queue, and the tenant has the %lld queues "
+                                 "--max-queues allows; nothing was changed",
+                                 (long long)hr->srv->limits->queues_max);
+                return;
+        }
         http_rc_status(rc, &status, &code);
         http_reply_error(hr, status, code, NULL, "%s", api_rc_message(rc));
 }

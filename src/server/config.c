@@ -83,6 +83,10 @@ static const struct num_opt limit_opts[] = {
      "cron schedules per tenant (409 too_many_schedules)"},
     {"max-response-bytes", L(response_max_bytes), K_SIZE, 64 * KIB, 1024 * MIB,
      "byte budget of one answer: lists stop early with their cursor, claims return fewer jobs"},
+    {"max-queues", L(queues_max), K_I64, 1, 10000000,
+     "queues per tenant (409 too_many_queues when one more would be made)"},
+    {"metrics-max-queues", L(metrics_queues_max), K_INT, 0, 1000000,
+     "queues with their own /metrics series; the rest are summed under queue=\"_other\""},
 };
 
 #undef L

@@ -706,9 +706,15 @@ static const struct pg_stmt
     S_IDEM_PURGE = {"pg_idem_purge",
                     "DELETE FROM idempotency WHERE (tenant, key) IN (SELECT tenant, key"
                     " FROM idempotency WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)"},
+    /* A queue it makes counts in its tenant's total (store.h), in the same
+     * statement, so the write can stay deferred. */
     S_QUEUE_ENSURE = {"pg_queue_ensure",
-                      "INSERT INTO queues (tenant, name, paused, created_at, updated_at)"
-                      " VALUES ($1, $2, 0, $3, $3) ON CONFLICT (tenant, name) DO NOTHING"},
+                      "WITH made AS (INSERT INTO queues (tenant, name, paused, created_at,"
+                      " updated_at) VALUES ($1, $2, 0, $3, $3) ON CONFLICT (tenant, name)"
+                      " DO NOTHING RETURNING tenant)"
+                      " INSERT INTO queue_totals (tenant, n) SELECT tenant, 1 FROM made"
+                      " ON CONFLICT (tenant) DO UPDATE SET n = queue_totals.n + 1"},
+    S_QUEUE_TOTAL = {"pg_queue_total", "SELECT n FROM queue_totals WHERE tenant = $1"},
     S_QUEUE_GET = {"pg_queue_get", "SELECT tenant, name, paused, created_at, updated_at FROM"
                                    " queues WHERE tenant = $1 AND name = $2"},
     S_QUEUE_PUT = {"pg_queue_put",
@@ -2149,6 +2155,21 @@ static int ensure_queue(struct store *st, const char *tenant, const char *name, 
         return defer_write(st, &S_QUEUE_ENSURE, &p);
 }
 
+static int total_queues(struct store *st, const char *tenant, int64_t *n_out)
+{
+        struct pg_params p = {0};
+        PGresult *r = NULL;
+        int rc;
+
+        *n_out = 0;
+        pg_p_text(&p, tenant);
+        rc = pg_exec(st, &S_QUEUE_TOTAL, &p, &r);
+        if (!rc && PQntuples(r) == 1)
+                *n_out = pg_i64(r, 0, 0);
+        PQclear(r);
+        return rc;
+}
+
 static int rd_queue(const PGresult *r, int row, void *out)
 {
         struct queue_rec *q = out;
@@ -2693,6 +2714,7 @@ static const struct pg_stmt *const plain_stmts[] = {
     &S_QUEUE_LIST,      &S_QUEUE_COUNTS, &S_QUEUE_OLDEST, &S_KEY_GET,       &S_KEY_UPDATE,
     &S_KEY_LIST_TENANT, &S_KEY_LIST_ALL, &S_TIMER_GET,    &S_TIMER_LIST,    &S_TIMER_DUE,
     &S_TIMER_NEXT,      &S_DEP_CHILDREN, &S_FLOW_GET,     &S_FLOW_JOBS,     &S_DEP_PARENTS,
+    &S_QUEUE_TOTAL,
 };
 
 /* What a statement's plan must look like: sample parameters (space
@@ -2731,6 +2753,7 @@ static const struct plan_want plan_wants[] = {
     {"pg_idem_get", "t1 k1", "idempotency_pkey"},
     {"pg_idem_purge", "1 10", "idem_expiry"},
     {"pg_queue_get", "t1 q1", "queues_pkey"},
+    {"pg_queue_total", "t1", "queue_totals_pkey"},
     {"pg_queue_list", "t1 a 10", "queues_pkey"},
     {"pg_queue_counts", "t1 q1", NULL},
     {"pg_queue_oldest", "t1 q1", NULL},
@@ -2939,6 +2962,7 @@ const struct store_ops store_postgres_ops = {
     .idem_put = put_idem,
     .idem_purge = purge_idem,
     .queue_ensure = ensure_queue,
+    .queue_total = total_queues,
     .queue_get = get_queue,
     .queue_put = put_queue,
     .queue_list = list_queues,
