@@ -269,8 +269,7 @@ int cron_spec_from_json(json_t *obj, struct cron_spec *s, struct verr *e)
 }
 
 /* One free-text field against its bound. */
-int cron_text_check(const char *v, const char *field, size_t max, const char *code,
-                    struct verr *e)
+int cron_text_check(const char *v, const char *field, size_t max, const char *code, struct verr *e)
 {
         size_t n = v ? strlen(v) : 0;
 

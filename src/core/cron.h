@@ -127,8 +127,7 @@ int cron_spec_from_json(json_t *obj, struct cron_spec *spec, struct verr *e);
  * cron_spec_from_json, which also reads stored definitions. */
 int cron_spec_check_text(const struct cron_spec *spec, struct verr *e);
 /* v (NULL is fine) against max bytes: 400 code naming field. */
-int cron_text_check(const char *v, const char *field, size_t max, const char *code,
-                    struct verr *e);
+int cron_text_check(const char *v, const char *field, size_t max, const char *code, struct verr *e);
 /* The bound of a pause note (NULL is fine): 400 note_too_long. */
 int cron_note_check(const char *note, struct verr *e);
 /* The definition as JSON text (caller frees), NULL on ENOMEM. */

@@ -49,12 +49,12 @@ size_t job_wire_str_bytes(const char *s)
 
 size_t job_wire_bytes(const struct job *j)
 {
-        const char *strs[] = {j->queue,      j->type,      j->idempotency_key, j->key,
-                              j->request_id, j->execution_id, j->traceparent,   j->lease,
-                              j->worker,     j->last_error,   j->cancel_reason,  j->ref,
+        const char *strs[] = {j->queue,      j->type,         j->idempotency_key, j->key,
+                              j->request_id, j->execution_id, j->traceparent,     j->lease,
+                              j->worker,     j->last_error,   j->cancel_reason,   j->ref,
                               j->group};
-        const char *raws[] = {j->payload,    j->result, j->progress, j->steps, j->attempts,
-                              j->timer,      j->cron,   j->depends_on, j->parents};
+        const char *raws[] = {j->payload, j->result, j->progress,   j->steps,  j->attempts,
+                              j->timer,   j->cron,   j->depends_on, j->parents};
         size_t n = JOB_WIRE_FIXED_BYTES;
 
         for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)

@@ -360,7 +360,7 @@ static void answer(struct jw *w, struct cron_ctx *c)
                 jw_arr_close(w);
                 jw_kstr(w, "next",
                         p.n > 0 && (p.full || c->infos_n > c->limit) ? c->infos[p.n - 1].rec.key
-                                                                      : NULL);
+                                                                     : NULL);
                 break;
         case C_DELETE:
                 jw_kbool(w, "deleted", true);

@@ -25,7 +25,7 @@ struct flow_ctx {
         int64_t id; /* GET */
         struct flow_req req;
         struct flow_res res;
-        struct job_vec jobs; /* GET */
+        struct job_vec jobs;   /* GET */
         struct flow_page page; /* GET */
 };
 

@@ -146,8 +146,7 @@ bool api_page_keep(struct api_page *p);
 void api_job_members(struct jw *w, const struct job *j, bool with_lease);
 /* Writes {"jobs": [...], "next": cursor|null} for a page of a list fetched
  * with limit + 1 rows: the extra row only says that another page exists. */
-void api_job_page_json(struct jw *w, const struct job_vec *jv, int limit,
-                       const struct limits *l);
+void api_job_page_json(struct jw *w, const struct job_vec *jv, int limit, const struct limits *l);
 
 /* ---- parsing (api_parse.c) ---- */
 

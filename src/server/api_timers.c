@@ -121,8 +121,7 @@ static void reply_list(struct timer_ctx *c)
         jw_arr_close(&w);
         /* The cursor is the last key of the page; one row more than asked,
          * or the byte budget cutting the page, tells that another follows. */
-        jw_kstr(&w, "next",
-                p.n > 0 && (p.full || c->n > c->limit) ? c->list[p.n - 1].key : NULL);
+        jw_kstr(&w, "next", p.n > 0 && (p.full || c->n > c->limit) ? c->list[p.n - 1].key : NULL);
         jw_obj_close(&w);
         api_reply_jw(c->hr, 200, &w);
 }

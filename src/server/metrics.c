@@ -291,8 +291,9 @@ static void render_queue_counters(const struct metrics *m, struct buf *b)
                         buf_printf(b, "%s{tenant=\"%s\",queue=\"%s\"} %llu\n", ev_names[e],
                                    m->q[i].tenant, m->q[i].queue, (unsigned long long)m->q[i].n[e]);
                 if (m->other_used)
-                        buf_printf(b, "%s{tenant=\"" METRICS_OTHER "\",queue=\"" METRICS_OTHER
-                                      "\"} %llu\n",
+                        buf_printf(b,
+                                   "%s{tenant=\"" METRICS_OTHER "\",queue=\"" METRICS_OTHER
+                                   "\"} %llu\n",
                                    ev_names[e], (unsigned long long)m->other.n[e]);
         }
 }
@@ -330,8 +331,8 @@ static void render_depth(const struct metrics *m, const struct queue_info *queue
                            queues[i].rec.tenant, queues[i].rec.name, queues[i].rec.paused ? 1 : 0);
 }
 
-int metrics_render(const struct metrics *m, const struct queue_info *queues, int n,
-                   int64_t omitted, int conns, int waiters, struct buf *out)
+int metrics_render(const struct metrics *m, const struct queue_info *queues, int n, int64_t omitted,
+                   int conns, int waiters, struct buf *out)
 {
         render_queue_counters(m, out);
         render_depth(m, queues, n, out);

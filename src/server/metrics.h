@@ -51,7 +51,7 @@ void metrics_queues_max(struct metrics *m, int max);
 /* Appends the text exposition to out. queues/n: the current per-queue counts
  * (depth gauges); omitted: the queues the scrape left out of them (beyond
  * --metrics-max-queues); conns and waiters are gauges too. */
-int metrics_render(const struct metrics *m, const struct queue_info *queues, int n,
-                   int64_t omitted, int conns, int waiters, struct buf *out);
+int metrics_render(const struct metrics *m, const struct queue_info *queues, int n, int64_t omitted,
+                   int conns, int waiters, struct buf *out);
 
 #endif

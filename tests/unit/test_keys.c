@@ -174,8 +174,8 @@ static void digest_equal_is_exact(void **state)
 
 static void scope_names_round_trip(void **state)
 {
-        const char *names[] = {"jobs:write", "jobs:read", "work", "cron:read",
-                               "cron:write", "cron:run",  "admin",     "metrics"};
+        const char *names[] = {"jobs:write", "jobs:read", "work",  "cron:read",
+                               "cron:write", "cron:run",  "admin", "metrics"};
         uint32_t all = 0;
 
         (void)state;
