@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "baton/baton.h"
+#include "common/assert.h"
 #include "common/log.h"
 #include "core/jobs.h"
 
@@ -976,6 +977,56 @@ int cron_query(struct txn *tx, const char *tenant, const char *after, int limit,
         }
         *out = v;
         cron_recs_free(recs, n);
+        return rc;
+}
+
+size_t cron_rec_wire_bytes(const struct cron_rec *r)
+{
+        return CRON_WIRE_FIXED_BYTES + job_wire_str_bytes(r->key) + job_wire_str_bytes(r->spec) +
+               job_wire_str_bytes(r->pause_note);
+}
+
+/* Fills v[*n...] from the pn rows of recs (moved; the array is freed) while
+ * the budget lasts; the rows after the cut are freed unread. */
+int cron_page_take(struct txn *tx, struct cron_rec *recs, int pn, size_t bytes_max, size_t *used,
+                   bool *cut, struct cron_info *v, int *n)
+{
+        int rc = 0, i = 0;
+
+        for (; i < pn && !rc && !*cut; i++) {
+                *used += cron_rec_wire_bytes(&recs[i]);
+                *cut = bytes_max && *used > bytes_max;
+                rc = info_fill(tx, &recs[i], &v[*n]);
+                (*n)++; /* filled, or cleared by info_fill: freed with v either way */
+        }
+        cron_recs_free(recs, pn); /* what info_fill moved out is cleared */
+        return rc;
+}
+
+int cron_query_page(struct txn *tx, const char *tenant, const char *after, int limit,
+                    size_t bytes_max, struct cron_info **out, int *n_out, bool *cut)
+{
+        struct cron_info *v = calloc((size_t)(limit > 0 ? limit : 1), sizeof(*v));
+        size_t used = 0;
+        int n = 0, rc = v ? 0 : BATON_ENOMEM;
+
+        *cut = false;
+        while (!rc && n < limit && !*cut) {
+                struct cron_rec *recs = NULL;
+                int want = limit - n < CRON_QUERY_CHUNK ? limit - n : CRON_QUERY_CHUNK, pn = 0;
+                rc = tx->ops->cron_list(tx->st, tenant, n ? v[n - 1].rec.key : after, want, &recs,
+                                        &pn);
+                if (rc) {
+                        cron_recs_free(recs, pn);
+                        break;
+                }
+                BATON_ASSERT(pn <= want);
+                rc = cron_page_take(tx, recs, pn, bytes_max, &used, cut, v, &n);
+                if (pn < want)
+                        break;
+        }
+        *out = v;
+        *n_out = n;
         return rc;
 }
 

@@ -162,6 +162,21 @@ int cron_put(struct txn *tx, const char *tenant, const char *key, const struct c
 /* BATON_ENOTFOUND. Deletes the schedule and its history; jobs stay. */
 int cron_delete(struct txn *tx, const char *tenant, const char *key);
 int cron_read(struct txn *tx, const char *tenant, const char *key, struct cron_info *out);
+/* Rows read per store call by cron_query_page. */
+#define CRON_QUERY_CHUNK 64
+/* Fixed part of cron_rec_wire_bytes (member names, numbers, the last run). */
+#define CRON_WIRE_FIXED_BYTES 4096
+/* An estimate of the bytes of r's schedule object in an answer. */
+size_t cron_rec_wire_bytes(const struct cron_rec *r);
+/* For cron_query_page: fills v from recs while the budget lasts. */
+int cron_page_take(struct txn *tx, struct cron_rec *recs, int pn, size_t bytes_max, size_t *used,
+                   bool *cut, struct cron_info *v, int *n);
+/* cron_query under a byte budget (bytes_max, 0 = none): reads
+ * CRON_QUERY_CHUNK schedules at a time and stops after the one whose
+ * cron_rec_wire_bytes take the total past bytes_max (*cut then). On failure
+ * *out still holds what was read (cron_infos_free). */
+int cron_query_page(struct txn *tx, const char *tenant, const char *after, int limit,
+                    size_t bytes_max, struct cron_info **out, int *n_out, bool *cut);
 /* *out: malloc'd array (cron_infos_free). Keys > after, key order. */
 int cron_query(struct txn *tx, const char *tenant, const char *after, int limit,
                struct cron_info **out, int *n_out);

@@ -63,6 +63,7 @@ struct cron_ctx {
         struct cron_info info;
         struct cron_info *infos;
         int infos_n;
+        bool cut; /* the list read stopped at the byte budget */
         struct cron_run_info run;
         struct cron_run_info *runs;
         int runs_n;
@@ -135,7 +136,9 @@ static int cron_fn(struct txn *tx, struct exec_op *op)
         case C_GET:
                 return cron_read(tx, t, c->key, &c->info);
         case C_LIST:
-                return cron_query(tx, t, c->after, c->limit + 1, &c->infos, &c->infos_n);
+                return cron_query_page(tx, t, c->after, c->limit + 1,
+                                       api_page_budget_bytes(c->hr->srv->limits), &c->infos,
+                                       &c->infos_n, &c->cut);
         case C_DELETE:
                 rc = cron_delete(tx, t, c->key);
                 return rc ? rc : api_audit_success(tx, c->hr, 200, c->key, NULL);
@@ -359,8 +362,9 @@ static void answer(struct jw *w, struct cron_ctx *c)
                 }
                 jw_arr_close(w);
                 jw_kstr(w, "next",
-                        p.n > 0 && (p.full || c->infos_n > c->limit) ? c->infos[p.n - 1].rec.key
-                                                                     : NULL);
+                        p.n > 0 && (p.full || c->infos_n > c->limit || c->cut)
+                            ? c->infos[p.n - 1].rec.key
+                            : NULL);
                 break;
         case C_DELETE:
                 jw_kbool(w, "deleted", true);

@@ -44,6 +44,7 @@ struct timer_ctx {
         int limit;
         struct timer_rec *list;
         int n;
+        bool cut; /* the read stopped at the byte budget: more may follow */
 };
 
 static void ctx_free(struct timer_ctx *c)
@@ -121,7 +122,8 @@ static void reply_list(struct timer_ctx *c)
         jw_arr_close(&w);
         /* The cursor is the last key of the page; one row more than asked,
          * or the byte budget cutting the page, tells that another follows. */
-        jw_kstr(&w, "next", p.n > 0 && (p.full || c->n > c->limit) ? c->list[p.n - 1].key : NULL);
+        jw_kstr(&w, "next",
+                p.n > 0 && (p.full || c->n > c->limit || c->cut) ? c->list[p.n - 1].key : NULL);
         jw_obj_close(&w);
         api_reply_jw(c->hr, 200, &w);
 }
@@ -140,7 +142,9 @@ static int timer_fn(struct txn *tx, struct exec_op *op)
                 return timer_cancel(tx, tenant, c->key, c->if_version, &c->res);
         case TIMER_OP_LIST:
                 /* One row more than asked tells whether another page follows. */
-                return timer_query(tx, tenant, c->prefix, c->after, c->limit + 1, &c->list, &c->n);
+                return timer_query_page(tx, tenant, c->prefix, c->after, c->limit + 1,
+                                        api_page_budget_bytes(c->hr->srv->limits), &c->list, &c->n,
+                                        &c->cut);
         default:
                 return timer_read(tx, tenant, c->key, &c->res.t);
         }

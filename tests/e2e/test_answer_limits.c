@@ -261,6 +261,63 @@ static void flow_get_pages(void **state)
         assert_true(pages >= 2);
 }
 
+/* 20 schedules whose job templates hold 20 KB payloads: the cron list pages
+ * under the budget and its cursor reaches every schedule once. */
+static void cron_list_pages(void **state)
+{
+        char key[64], path[64], next[64] = "", url[160];
+        char *pad = harness_repeat('c', BIG_PAYLOAD);
+        char *body = malloc(BIG_PAYLOAD + 512);
+        int total = 0, pages = 0, biggest = 0;
+        struct http_res r;
+
+        (void)state;
+        assert_non_null(body);
+        fresh_tenant(key);
+        for (int i = 0; i < 20; i++) {
+                snprintf(path, sizeof(path), "/v1/cron/big%02d", i);
+                snprintf(
+                    body, BIG_PAYLOAD + 512,
+                    "{\"cron\": \"0 3 * * *\", \"job\": {\"queue\": \"cronq\", \"type\": \"t\","
+                    " \"payload\": {\"p\": \"%s\"}}}",
+                    pad);
+                assert_int_equal(http_json_as(srv.url, key, "PUT", path, body, &r), 0);
+                assert_int_equal(r.status, 201);
+                http_res_free(&r);
+        }
+        free(body);
+        free(pad);
+        for (; pages < 50; pages++) {
+                const char *nx;
+                size_t n;
+                snprintf(url, sizeof(url), "/v1/cron?limit=1000%s%s", *next ? "&after=" : "", next);
+                assert_int_equal(http_json_as(srv.url, key, "GET", url, NULL, &r), 0);
+                assert_int_equal(r.status, 200);
+                assert_true(r.body_len <= BUDGET);
+                n = json_array_size(jpath(r.json, "schedules"));
+                for (size_t i = 0; i < n; i++) {
+                        char want[16];
+                        snprintf(want, sizeof(want), "big%02d", total + (int)i);
+                        assert_string_equal(
+                            json_string_value(json_object_get(
+                                json_array_get(jpath(r.json, "schedules"), i), "key")),
+                            want);
+                }
+                total += (int)n;
+                biggest = (int)n > biggest ? (int)n : biggest;
+                nx = jpath_str(r.json, "next");
+                if (!nx) {
+                        http_res_free(&r);
+                        break;
+                }
+                snprintf(next, sizeof(next), "%s", nx);
+                http_res_free(&r);
+        }
+        assert_int_equal(total, 20);
+        assert_true(pages >= 1);
+        assert_true(biggest < 20);
+}
+
 /* ---- claims ---- */
 
 /* A claim of 1,000 over 40 jobs of 20 KB returns what fits in the budget;
@@ -582,6 +639,7 @@ int main(void)
             cmocka_unit_test(list_stops_early_with_cursor),
             cmocka_unit_test(timer_list_pages),
             cmocka_unit_test(flow_get_pages),
+            cmocka_unit_test(cron_list_pages),
             cmocka_unit_test(claim_returns_fewer),
             cmocka_unit_test(cron_text_limits),
             cmocka_unit_test(queues_capped_per_tenant),
