@@ -39,7 +39,8 @@ enum baton_err {
         BATON_EFORBIDDEN = -18, /* missing scope (HTTP 403) */
         BATON_ERATE = -19,      /* rate limited (HTTP 429) */
         BATON_ERANGE = -20,     /* numeric value out of its allowed range (HTTP 400) */
-        BATON_ERR_MIN = -20
+        BATON_ETOOMANY = -21,   /* a per-tenant count is at its cap: too_many_queues (409) */
+        BATON_ERR_MIN = -21
 };
 
 /* Returns a static, human-readable description of an error code. */

@@ -49,6 +49,8 @@ const char *baton_strerror(int rc)
                 return "rate limited";
         case BATON_ERANGE:
                 return "value out of range";
+        case BATON_ETOOMANY:
+                return "too many objects of this kind in the tenant";
         }
         return "unknown error";
 }

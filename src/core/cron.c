@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "baton/baton.h"
+#include "common/assert.h"
 #include "common/log.h"
 #include "core/jobs.h"
 
@@ -266,6 +267,32 @@ int cron_spec_from_json(json_t *obj, struct cron_spec *s, struct verr *e)
         if (!rc)
                 rc = job_from_json(json_object_get(obj, "job"), &s->job, e);
         return rc;
+}
+
+/* One free-text field against its bound. */
+int cron_text_check(const char *v, const char *field, size_t max, const char *code, struct verr *e)
+{
+        size_t n = v ? strlen(v) : 0;
+
+        if (n <= max)
+                return 0;
+        return verr_set(e, BATON_EINVAL, 400, code, field,
+                        "%s is %zu bytes; the limit is %zu bytes", field, n, max);
+}
+
+int cron_spec_check_text(const struct cron_spec *spec, struct verr *e)
+{
+        int rc = cron_text_check(spec->owner, "owner", CRON_OWNER_MAX_BYTES, "owner_too_long", e);
+
+        if (!rc)
+                rc = cron_text_check(spec->description, "description", CRON_DESCRIPTION_MAX_BYTES,
+                                     "description_too_long", e);
+        return rc;
+}
+
+int cron_note_check(const char *note, struct verr *e)
+{
+        return cron_text_check(note, "note", CRON_NOTE_MAX_BYTES, "note_too_long", e);
 }
 
 char *cron_spec_to_json(const struct cron_spec *s)
@@ -763,6 +790,10 @@ static int put_one(struct txn *tx, const char *tenant, const char *key,
          * the registry apply leaves it alone. */
         if (changed || !keep_same)
                 rc = write_rec(tx, &rec);
+        /* The job's queue is made with the schedule, within the tenant's cap,
+         * so that a fire (a leader duty) never has to make one. */
+        if (!rc && changed)
+                rc = queue_make(tx, tenant, spec->job.queue, false);
         if (!rc && out)
                 rc = info_fill(tx, &rec, out);
 out:
@@ -946,6 +977,56 @@ int cron_query(struct txn *tx, const char *tenant, const char *after, int limit,
         }
         *out = v;
         cron_recs_free(recs, n);
+        return rc;
+}
+
+size_t cron_rec_wire_bytes(const struct cron_rec *r)
+{
+        return CRON_WIRE_FIXED_BYTES + job_wire_str_bytes(r->key) + job_wire_str_bytes(r->spec) +
+               job_wire_str_bytes(r->pause_note);
+}
+
+/* Fills v[*n...] from the pn rows of recs (moved; the array is freed) while
+ * the budget lasts; the rows after the cut are freed unread. */
+int cron_page_take(struct txn *tx, struct cron_rec *recs, int pn, size_t bytes_max, size_t *used,
+                   bool *cut, struct cron_info *v, int *n)
+{
+        int rc = 0, i = 0;
+
+        for (; i < pn && !rc && !*cut; i++) {
+                *used += cron_rec_wire_bytes(&recs[i]);
+                *cut = bytes_max && *used > bytes_max;
+                rc = info_fill(tx, &recs[i], &v[*n]);
+                (*n)++; /* filled, or cleared by info_fill: freed with v either way */
+        }
+        cron_recs_free(recs, pn); /* what info_fill moved out is cleared */
+        return rc;
+}
+
+int cron_query_page(struct txn *tx, const char *tenant, const char *after, int limit,
+                    size_t bytes_max, struct cron_info **out, int *n_out, bool *cut)
+{
+        struct cron_info *v = calloc((size_t)(limit > 0 ? limit : 1), sizeof(*v));
+        size_t used = 0;
+        int n = 0, rc = v ? 0 : BATON_ENOMEM;
+
+        *cut = false;
+        while (!rc && n < limit && !*cut) {
+                struct cron_rec *recs = NULL;
+                int want = limit - n < CRON_QUERY_CHUNK ? limit - n : CRON_QUERY_CHUNK, pn = 0;
+                rc = tx->ops->cron_list(tx->st, tenant, n ? v[n - 1].rec.key : after, want, &recs,
+                                        &pn);
+                if (rc) {
+                        cron_recs_free(recs, pn);
+                        break;
+                }
+                BATON_ASSERT(pn <= want);
+                rc = cron_page_take(tx, recs, pn, bytes_max, &used, cut, v, &n);
+                if (pn < want)
+                        break;
+        }
+        *out = v;
+        *n_out = n;
         return rc;
 }
 

@@ -44,6 +44,13 @@
  * this often (a job ending does not wake the scheduler). */
 #define CRON_BUFFER_POLL_MS 1000
 #define CRON_PREVIEW_MAX 100
+/* The free-text fields of a schedule, in bytes (docs/cron.md): an owner is a
+ * team or a person, a description and a pause note a sentence or two. Longer
+ * ones are refused with 400 owner_too_long, description_too_long and
+ * note_too_long; schedules stored before these limits keep what they hold. */
+#define CRON_OWNER_MAX_BYTES 200
+#define CRON_DESCRIPTION_MAX_BYTES 1000
+#define CRON_NOTE_MAX_BYTES 1000
 
 enum cron_overlap {
         CRON_OVERLAP_SKIP,
@@ -115,6 +122,14 @@ const char *cron_fold_name(int v);
  * validates them first. 0 or a verr code; spec must be zeroed and is owned
  * by the caller either way (cron_spec_free). */
 int cron_spec_from_json(json_t *obj, struct cron_spec *spec, struct verr *e);
+/* The bounds of a new or changed definition's free text (owner, description):
+ * 400 owner_too_long / description_too_long naming the field. Not part of
+ * cron_spec_from_json, which also reads stored definitions. */
+int cron_spec_check_text(const struct cron_spec *spec, struct verr *e);
+/* v (NULL is fine) against max bytes: 400 code naming field. */
+int cron_text_check(const char *v, const char *field, size_t max, const char *code, struct verr *e);
+/* The bound of a pause note (NULL is fine): 400 note_too_long. */
+int cron_note_check(const char *note, struct verr *e);
 /* The definition as JSON text (caller frees), NULL on ENOMEM. */
 char *cron_spec_to_json(const struct cron_spec *spec);
 void cron_spec_free(struct cron_spec *spec);
@@ -147,6 +162,21 @@ int cron_put(struct txn *tx, const char *tenant, const char *key, const struct c
 /* BATON_ENOTFOUND. Deletes the schedule and its history; jobs stay. */
 int cron_delete(struct txn *tx, const char *tenant, const char *key);
 int cron_read(struct txn *tx, const char *tenant, const char *key, struct cron_info *out);
+/* Rows read per store call by cron_query_page. */
+#define CRON_QUERY_CHUNK 64
+/* Fixed part of cron_rec_wire_bytes (member names, numbers, the last run). */
+#define CRON_WIRE_FIXED_BYTES 4096
+/* An estimate of the bytes of r's schedule object in an answer. */
+size_t cron_rec_wire_bytes(const struct cron_rec *r);
+/* For cron_query_page: fills v from recs while the budget lasts. */
+int cron_page_take(struct txn *tx, struct cron_rec *recs, int pn, size_t bytes_max, size_t *used,
+                   bool *cut, struct cron_info *v, int *n);
+/* cron_query under a byte budget (bytes_max, 0 = none): reads
+ * CRON_QUERY_CHUNK schedules at a time and stops after the one whose
+ * cron_rec_wire_bytes take the total past bytes_max (*cut then). On failure
+ * *out still holds what was read (cron_infos_free). */
+int cron_query_page(struct txn *tx, const char *tenant, const char *after, int limit,
+                    size_t bytes_max, struct cron_info **out, int *n_out, bool *cut);
 /* *out: malloc'd array (cron_infos_free). Keys > after, key order. */
 int cron_query(struct txn *tx, const char *tenant, const char *after, int limit,
                struct cron_info **out, int *n_out);

@@ -167,22 +167,52 @@ int flow_create(struct txn *tx, struct flow_req *req, struct flow_res *res)
         return rc;
 }
 
-int flow_read(struct txn *tx, const char *tenant, int64_t id, struct flow_rec *flow,
-              struct job_vec *jobs)
+/* Reads job id into jobs, and takes it out again unless page keeps it. */
+int flow_read_job(struct txn *tx, const char *tenant, int64_t id, struct flow_page *page,
+                  size_t *used, struct job_vec *jobs)
+{
+        struct job *j = job_vec_push(jobs);
+        size_t n;
+        int rc = j ? tx->ops->job_get(tx->st, tenant, id, j) : BATON_ENOMEM;
+
+        if (rc || !page)
+                return rc;
+        page->all_terminal = page->all_terminal && job_state_terminal(j->state);
+        page->all_completed = page->all_completed && j->state == JOB_COMPLETED;
+        /* Kept: after the cursor, before the page's end, and within the
+         * budget (the page's first job always is). */
+        if (id > page->after_id && !page->more) {
+                n = job_wire_bytes(j);
+                if (!page->bytes_max || jobs->n == 1 || *used + n <= page->bytes_max) {
+                        *used += n;
+                        return 0;
+                }
+                page->more = true;
+        }
+        job_free(j);
+        jobs->n--;
+        return 0;
+}
+
+int flow_read_page(struct txn *tx, const char *tenant, int64_t id, struct flow_page *page,
+                   struct flow_rec *flow, struct job_vec *jobs)
 {
         int64_t ids[256];
         int64_t after = 0;
+        size_t used = 0;
         int n = 0;
         int rc;
 
         memset(flow, 0, sizeof(*flow));
+        if (page) {
+                page->more = false;
+                page->all_terminal = page->all_completed = true;
+        }
         rc = tx->ops->flow_get(tx->st, tenant, id, flow);
         while (!rc) {
                 rc = tx->ops->flow_job_ids(tx->st, tenant, id, after, 256, ids, &n);
-                for (int i = 0; i < n && !rc; i++) {
-                        struct job *j = job_vec_push(jobs);
-                        rc = j ? tx->ops->job_get(tx->st, tenant, ids[i], j) : BATON_ENOMEM;
-                }
+                for (int i = 0; i < n && !rc; i++)
+                        rc = flow_read_job(tx, tenant, ids[i], page, &used, jobs);
                 if (rc || n < 256)
                         break;
                 after = ids[n - 1];
@@ -192,4 +222,10 @@ int flow_read(struct txn *tx, const char *tenant, int64_t id, struct flow_rec *f
                 job_vec_free(jobs);
         }
         return rc;
+}
+
+int flow_read(struct txn *tx, const char *tenant, int64_t id, struct flow_rec *flow,
+              struct job_vec *jobs)
+{
+        return flow_read_page(tx, tenant, id, NULL, flow, jobs);
 }

@@ -77,7 +77,27 @@ struct flow_res {
  * res->bad_dep: a depends_on id is not a job of the tenant (400). Any error
  * rolls the whole flow back (the op's savepoint). */
 int flow_create(struct txn *tx, struct flow_req *req, struct flow_res *res);
-/* Reads a flow and its jobs (ascending id). BATON_ENOTFOUND (404). */
+/* Which jobs of a flow a read keeps, and what it saw of all of them. */
+struct flow_page {
+        int64_t after_id; /* in: keep only jobs with a greater id (0 = all) */
+        size_t bytes_max; /* in: 0, or the byte budget of the kept jobs */
+        bool more;        /* out: a job after the kept ones was left out */
+        /* out: over every job of the flow, kept or not */
+        bool all_terminal;
+        bool all_completed;
+};
+
+/* Reads a flow and its jobs (ascending id). BATON_ENOTFOUND (404). With
+ * page (may be NULL): keeps the jobs after page->after_id while their
+ * job_wire_bytes fit page->bytes_max (the first one always), so a flow of big
+ * jobs is answered in pages; the others are read one at a time, looked at
+ * for the flow's state and freed. */
+int flow_read_page(struct txn *tx, const char *tenant, int64_t id, struct flow_page *page,
+                   struct flow_rec *flow, struct job_vec *jobs);
+/* One job of flow_read_page: read, judged, kept or freed; *used counts the
+ * kept jobs' bytes. */
+int flow_read_job(struct txn *tx, const char *tenant, int64_t id, struct flow_page *page,
+                  size_t *used, struct job_vec *jobs);
 int flow_read(struct txn *tx, const char *tenant, int64_t id, struct flow_rec *flow,
               struct job_vec *jobs);
 

@@ -173,6 +173,7 @@ int groups_on_enqueue(struct txn *tx, struct enqueue_req *req)
                 rc = tx->ops->qlim_add(tx->st, j->tenant, j->queue, 1, 0);
         if (rc)
                 goto out;
+        req->queue_known = q.known;
         if (req->dflt_max_attempts && q.def_max_attempts > 0)
                 j->max_attempts = (int)q.def_max_attempts;
         if (req->dflt_lease && q.def_lease_ms > 0)
@@ -186,13 +187,15 @@ out:
 
 /* ---- claims ---- */
 
-/* Leases one job and counts it in *got. */
+/* Leases one job and counts it in *got; a job the claim's byte budget has
+ * no room for is not leased nor counted (job_claim_full then stops every
+ * loop below). */
 static int lease(struct txn *tx, const struct claim_req *req, int64_t id, struct job_vec *out,
                  int *got)
 {
         int rc = job_lease(tx, req, id, out);
 
-        if (!rc)
+        if (!rc && !job_claim_full(req))
                 (*got)++;
         return rc;
 }
@@ -276,6 +279,8 @@ static int serve_group(struct txn *tx, const struct claim_req *req, struct queue
         }
         if (!rc)
                 rc = lease(tx, req, ids[0], out, got);
+        if (!rc && job_claim_full(req))
+                return 0; /* not leased: the group keeps its place */
         if (!rc && q->group_rate_max > 0) {
                 g->start_seq++;
                 g->last_start_ms = tx->now_ms;
@@ -304,7 +309,7 @@ static int serve_ungrouped(struct txn *tx, const struct claim_req *req, int want
         if (!rc)
                 rc = tx->ops->group_ready_ids(tx->st, req->tenant, req->queue, NULL, want, ids,
                                               prios, &n);
-        for (int i = 0; i < n && !rc; i++)
+        for (int i = 0; i < n && !rc && !job_claim_full(req); i++)
                 rc = lease(tx, req, ids[i], out, got);
         free(ids);
         free(prios);
@@ -368,7 +373,7 @@ static int serve(struct txn *tx, const struct claim_req *req, struct queue_limit
         int steps = 4 * budget + 16;
         int rc = 0;
 
-        while (!rc && *got < budget && steps-- > 0) {
+        while (!rc && *got < budget && !job_claim_full(req) && steps-- > 0) {
                 struct group_rec *g = NULL;
                 struct nexts x = {0};
                 bool moved = false;
@@ -382,11 +387,14 @@ static int serve(struct txn *tx, const struct claim_req *req, struct queue_limit
                 }
                 if (!rc)
                         rc = nexts_read(tx, req, g, ng, &x);
-                for (int i = 0; !rc && how != SERVED_REPAIRED && i < ng && *got < budget; i++) {
+                for (int i = 0; !rc && how != SERVED_REPAIRED && i < ng && *got < budget &&
+                                !job_claim_full(req);
+                     i++) {
                         rc = ungrouped_peek(tx, req, budget - *got, &u);
                         if (!rc && ungrouped_first(q, &u, &g[i])) {
                                 rc = lease(tx, req, u.ids[u.pos++], out, got);
-                                q->nogroup_served = ++q->serve_seq;
+                                if (!job_claim_full(req))
+                                        q->nogroup_served = ++q->serve_seq;
                                 moved = true;
                                 i--; /* g[i] still waits for its turn */
                         } else if (!rc) {
@@ -513,7 +521,7 @@ int queue_update(struct txn *tx, const char *tenant, const char *name, const str
         int rc;
 
         memset(out, 0, sizeof(*out));
-        rc = tx->ops->queue_ensure(tx->st, tenant, name, tx->now_ms);
+        rc = queue_make(tx, tenant, name, false);
         if (!rc)
                 rc = tx->ops->queue_get(tx->st, tenant, name, &out->rec);
         if (!rc && (u->mask & QS_PAUSED)) {

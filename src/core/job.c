@@ -27,6 +27,43 @@ int str_set(char **dst, const char *src)
         return 0;
 }
 
+/* The bytes of s as an escaped JSON string with its quotes (common/jw.c's
+ * escapes: two bytes for " \\ \n \r \t, six for other control bytes). */
+size_t job_wire_str_bytes(const char *s)
+{
+        size_t n = 2;
+
+        if (!s)
+                return 4; /* null */
+        for (; *s; s++) {
+                unsigned char c = (unsigned char)*s;
+                if (c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t')
+                        n += 2;
+                else if (c < 0x20)
+                        n += 6;
+                else
+                        n++;
+        }
+        return n;
+}
+
+size_t job_wire_bytes(const struct job *j)
+{
+        const char *strs[] = {j->queue,      j->type,         j->idempotency_key, j->key,
+                              j->request_id, j->execution_id, j->traceparent,     j->lease,
+                              j->worker,     j->last_error,   j->cancel_reason,   j->ref,
+                              j->group};
+        const char *raws[] = {j->payload, j->result, j->progress,   j->steps,  j->attempts,
+                              j->timer,   j->cron,   j->depends_on, j->parents};
+        size_t n = JOB_WIRE_FIXED_BYTES;
+
+        for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+                n += job_wire_str_bytes(strs[i]);
+        for (size_t i = 0; i < sizeof(raws) / sizeof(raws[0]); i++)
+                n += raws[i] ? strlen(raws[i]) : 4;
+        return n;
+}
+
 void job_free(struct job *j)
 {
         char **strs[] = {&j->tenant,          &j->queue,    &j->type,       &j->payload,

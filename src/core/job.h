@@ -9,6 +9,7 @@
 #define BATON_CORE_JOB_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum job_state {
@@ -115,6 +116,16 @@ struct job_vec {
         int cap;
 };
 
+/* Fixed part of job_wire_bytes: the member names, numbers, times and
+ * punctuation of a job object, whatever its strings hold (an upper bound). */
+#define JOB_WIRE_FIXED_BYTES 2048
+/* An upper bound of the bytes of j's JSON object in an answer (docs/api.md's
+ * job object, lease included): the fixed part, each stored JSON text as it
+ * is and each string with its escapes. Answers and store reads compare it
+ * with the --max-response-bytes budget. */
+size_t job_wire_bytes(const struct job *j);
+/* The bytes of s (NULL: null) as an escaped JSON string. */
+size_t job_wire_str_bytes(const char *s);
 void job_free(struct job *j);
 /* Deep copy; dst must be uninitialised or freed. Caller owns dst's strings. */
 int job_copy(struct job *dst, const struct job *src);

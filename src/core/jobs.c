@@ -618,7 +618,7 @@ static int enqueue_new(struct txn *tx, struct enqueue_req *req, struct enqueue_r
         else if (!rc)
                 rc = place(tx, j, JOB_SCHEDULED);
         if (!rc)
-                rc = tx->ops->queue_ensure(tx->st, j->tenant, j->queue, tx->now_ms);
+                rc = queue_make(tx, j->tenant, j->queue, req->queue_known || !req->check_queues);
         if (!rc)
                 rc = tx->ops->job_insert(tx->st, j);
         if (!rc && req->n_depends_on > 0)
@@ -667,6 +667,31 @@ int job_enqueue(struct txn *tx, struct enqueue_req *req, struct enqueue_res *res
 
 /* ---- claim, heartbeat, settle ---- */
 
+bool job_claim_full(const struct claim_req *req)
+{
+        return req->budget && req->budget->full;
+}
+
+/* Counts j (as the answer will render it, lease and worker included) in the
+ * budget b (NULL = none). Returns false, and marks b full, when it does not
+ * fit; the first job of a claim always fits, so a job bigger than the budget
+ * is still handed out alone rather than never. */
+bool job_budget_take(struct claim_budget *b, const struct job *j, bool first)
+{
+        size_t n;
+
+        if (!b)
+                return true;
+        BATON_ASSERT(!b->full);
+        n = job_wire_bytes(j);
+        if (!first && (b->used_bytes + n > b->max_bytes || b->used_bytes + n < n)) {
+                b->full = true;
+                return false;
+        }
+        b->used_bytes += n;
+        return true;
+}
+
 int job_lease(struct txn *tx, const struct claim_req *req, int64_t id, struct job_vec *out)
 {
         struct job *j = job_vec_push(out);
@@ -684,6 +709,13 @@ int job_lease(struct txn *tx, const struct claim_req *req, int64_t id, struct jo
                 rc = str_set(&j->worker, req->worker);
         if (rc)
                 return rc;
+        if (!job_budget_take(req->budget, j, out->n == 1)) {
+                /* Not leased: nothing was written, the job stays queued for
+                 * the next claim. */
+                job_free(j);
+                out->n--;
+                return 0;
+        }
         BATON_ASSERT(j->state == JOB_QUEUED);
         j->state = JOB_RUNNING;
         j->attempt++;
@@ -1001,13 +1033,34 @@ int queue_query(struct txn *tx, const char *tenant, const char *after, int limit
         return 0;
 }
 
+int queue_make(struct txn *tx, const char *tenant, const char *name, bool known)
+{
+        struct queue_rec q = {0};
+        int64_t n = 0;
+        int rc = 0;
+
+        if (!known) {
+                rc = tx->ops->queue_get(tx->st, tenant, name, &q);
+                known = rc == 0;
+                rc = rc == BATON_ENOTFOUND ? 0 : rc;
+                queue_rec_free(&q);
+        }
+        if (!rc)
+                rc = tx->ops->queue_ensure(tx->st, tenant, name, tx->now_ms);
+        if (!rc && !known)
+                rc = tx->ops->queue_total(tx->st, tenant, &n);
+        if (!rc && !known && n > tx->limits->queues_max)
+                rc = BATON_ETOOMANY;
+        return rc;
+}
+
 int queue_set_paused(struct txn *tx, const char *tenant, const char *name, bool paused,
                      struct queue_info *out)
 {
         int rc;
 
         memset(out, 0, sizeof(*out));
-        rc = tx->ops->queue_ensure(tx->st, tenant, name, tx->now_ms);
+        rc = queue_make(tx, tenant, name, false);
         if (!rc)
                 rc = tx->ops->queue_get(tx->st, tenant, name, &out->rec);
         if (rc)

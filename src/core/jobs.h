@@ -46,6 +46,12 @@ struct enqueue_req {
          * refused). dflt_*: the request did not give that field, so the
          * queue's default (if any) replaces the server default in job. */
         bool check_depth;
+        /* check_queues: a new queue counts against --max-queues (enqueues
+         * and flows over HTTP; a timer or cron fire's queue was made when
+         * the timer or schedule was set, and a leader duty never fails on
+         * it). queue_known is set by groups_on_enqueue: the queue exists. */
+        bool check_queues;
+        bool queue_known;
         bool dflt_max_attempts;
         bool dflt_backoff;
         bool dflt_lease;
@@ -58,6 +64,17 @@ struct enqueue_res {
         int bad_dep;    /* BATON_EINVAL: the depends_on entry refused, else -1 */
 };
 
+/* The byte budget of a claim's answer (--max-response-bytes): jobs are
+ * counted at job_wire_bytes as they are leased; the first job that would
+ * take the total past max_bytes is not leased (it stays queued) and ends the
+ * claim, unless it is the first one, so a claim always makes progress. The
+ * caller zeroes used_bytes and full before each run of the claim. */
+struct claim_budget {
+        size_t max_bytes;
+        size_t used_bytes;
+        bool full; /* a job was left queued because it did not fit */
+};
+
 struct claim_req {
         const char *tenant;
         const char *queue;
@@ -67,7 +84,14 @@ struct claim_req {
         /* Out, may be NULL: when the claim leased nothing because a rate
          * window is full, the instant it rolls; 0 otherwise. */
         int64_t *retry_at_ms;
+        struct claim_budget *budget; /* NULL = no byte budget */
 };
+
+/* True when req's byte budget has stopped the claim. */
+bool job_claim_full(const struct claim_req *req);
+/* Counts j in b (NULL = no budget); false, with b marked full, when it does
+ * not fit. first: the claim's first job, which always fits. */
+bool job_budget_take(struct claim_budget *b, const struct job *j, bool first);
 
 struct heartbeat_req {
         const char *tenant;
@@ -126,7 +150,9 @@ int job_enqueue(struct txn *tx, struct enqueue_req *req, struct enqueue_res *res
  * BATON_EINVAL: req->max < 1. */
 int job_claim(struct txn *tx, const struct claim_req *req, struct job_vec *out);
 /* Leases the queued job id to req's worker and appends it to out; for
- * groups.c, which chooses the jobs. */
+ * groups.c, which chooses the jobs. When req's budget has no room for it, it
+ * leaves the job as it is, appends nothing, sets the budget full and returns
+ * 0 (groups.c stops at job_claim_full). */
 int job_lease(struct txn *tx, const struct claim_req *req, int64_t id, struct job_vec *out);
 /* Extends the lease and stores progress; out->cancel_requested tells the
  * worker to stop. BATON_ENOTFOUND: no such job in the tenant (404).
@@ -163,6 +189,14 @@ int queue_read(struct txn *tx, const char *tenant, const char *name, struct queu
 int queue_query(struct txn *tx, const char *tenant, const char *after, int limit,
                 struct queue_info **out, int *n_out);
 /* Creates the queue if needed (a queue exists once its settings changed). */
+/* Makes queue name of tenant when it is missing. A queue it makes counts
+ * against the tenant's cap (limits.queues_max): one more is BATON_ETOOMANY
+ * (409 too_many_queues) and the caller's savepoint undoes it. known: the
+ * caller has just read that the queue exists (qlim_get's known), which
+ * spares the check's reads on the hot path of enqueues. The check is read
+ * after the insert and passes while the total is at most the cap, so it
+ * never refuses a queue that was already there. */
+int queue_make(struct txn *tx, const char *tenant, const char *name, bool known);
 int queue_set_paused(struct txn *tx, const char *tenant, const char *name, bool paused,
                      struct queue_info *out);
 /* Replays dead jobs of a queue: the given ids (n > 0) or, with all, every one

@@ -28,7 +28,10 @@ enum key_scope {
         SCOPE_CRON_WRITE = 1u << 4,
         SCOPE_CRON_RUN = 1u << 5,
         SCOPE_ADMIN = 1u << 6,
-        SCOPE_ALL = (1u << 7) - 1
+        /* GET /metrics: server-wide, so only on tenant "default" (admin there
+         * implies it). After admin so stored masks keep their meaning. */
+        SCOPE_METRICS = 1u << 7,
+        SCOPE_ALL = (1u << 8) - 1
 };
 
 #define KEY_ID_LEN 17     /* "k" + 16 hex */

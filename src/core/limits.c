@@ -38,4 +38,7 @@ void limits_default(struct limits *l)
         l->body_memory_max_bytes = 256u << 20;
         l->replay_max = 10000;
         l->cron_schedules_max = 10000;
+        l->response_max_bytes = 8u << 20;
+        l->queues_max = 10000;
+        l->metrics_queues_max = 1000;
 }

@@ -45,6 +45,16 @@ struct limits {
         int replay_max;               /* dead jobs replayed or purged per call */
         /* Cron schedules per tenant: 409 too_many_schedules. */
         int64_t cron_schedules_max;
+        /* --max-response-bytes: the byte budget of one answer. Lists stop
+         * early with their cursor and claims hand out fewer jobs; one item
+         * bigger than the budget is still answered alone. */
+        size_t response_max_bytes;
+        /* --max-queues: queues per tenant; an operation that would make one
+         * more answers 409 too_many_queues. */
+        int64_t queues_max;
+        /* --metrics-max-queues: queues with their own series in /metrics;
+         * the others are summed under tenant="_other", queue="_other". */
+        int metrics_queues_max;
 };
 
 /* Fills l with the documented defaults. */

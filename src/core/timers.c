@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "baton/baton.h"
+#include "common/assert.h"
 #include "common/jw.h"
 #include "core/jobs.h"
 
@@ -76,6 +77,10 @@ int timer_put(struct txn *tx, struct timer_put_req *req, struct timer_res *res)
         t->created_at_ms = exists ? old.created_at_ms : tx->now_ms;
         t->updated_at_ms = tx->now_ms;
         rc = tx->ops->timer_put(tx->st, t);
+        /* The timer's queue is made now, within the tenant's cap, so that its
+         * fire (a leader duty) never has to make one. */
+        if (!rc)
+                rc = queue_make(tx, t->tenant, t->queue, false);
         if (!rc) {
                 res->created = !exists;
                 txn_note_deadline(tx, fire);
@@ -127,6 +132,65 @@ int timer_query(struct txn *tx, const char *tenant, const char *prefix, const ch
                 int limit, struct timer_rec **out, int *n_out)
 {
         return tx->ops->timer_list(tx->st, tenant, prefix, after, limit, out, n_out);
+}
+
+size_t timer_wire_bytes(const struct timer_rec *t)
+{
+        const char *strs[] = {t->key, t->queue, t->type, t->payload, t->group, t->request_id};
+        size_t n = TIMER_WIRE_FIXED_BYTES;
+
+        for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+                n += job_wire_str_bytes(strs[i]);
+        return n;
+}
+
+/* Moves the rows of page (pn of them) to the end of v (room for them is
+ * there) while the budget lasts; frees the rest and page itself. */
+void timer_page_take(struct timer_rec *v, int *n, struct timer_rec *page, int pn, size_t bytes_max,
+                     size_t *used, bool *cut)
+{
+        int i = 0;
+
+        for (; i < pn && !*cut; i++) {
+                v[(*n)++] = page[i];
+                *used += timer_wire_bytes(&page[i]);
+                *cut = bytes_max && *used > bytes_max;
+        }
+        for (; i < pn; i++)
+                timer_rec_free(&page[i]);
+        free(page);
+}
+
+int timer_query_page(struct txn *tx, const char *tenant, const char *prefix, const char *after,
+                     int limit, size_t bytes_max, struct timer_rec **out, int *n_out, bool *cut)
+{
+        struct timer_rec *v = calloc((size_t)(limit > 0 ? limit : 1), sizeof(*v));
+        size_t used = 0;
+        int n = 0, rc = v ? 0 : BATON_ENOMEM;
+
+        *cut = false;
+        while (!rc && n < limit && !*cut) {
+                struct timer_rec *page = NULL;
+                int want = limit - n < TIMER_QUERY_CHUNK ? limit - n : TIMER_QUERY_CHUNK, pn = 0;
+                rc = tx->ops->timer_list(tx->st, tenant, prefix, n ? v[n - 1].key : after, want,
+                                         &page, &pn);
+                if (rc) {
+                        timer_recs_free(page, pn);
+                        break;
+                }
+                BATON_ASSERT(pn <= want);
+                timer_page_take(v, &n, page, pn, bytes_max, &used, cut);
+                if (pn < want)
+                        break;
+        }
+        if (rc) {
+                timer_recs_free(v, n);
+                v = NULL;
+                n = 0;
+        }
+        *out = v;
+        *n_out = n;
+        return rc;
 }
 
 /* The job's "timer" member: {"key", "version", "fire_at"}. Caller frees. */

@@ -23,6 +23,7 @@
 #define BATON_CORE_TIMERS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/txn.h"
@@ -73,6 +74,21 @@ int timer_cancel(struct txn *tx, const char *tenant, const char *key, int64_t if
 int timer_read(struct txn *tx, const char *tenant, const char *key, struct timer_rec *out);
 /* Timers of tenant whose key starts with prefix (NULL = any), keys > after
  * (NULL = from the start), in key order. BATON_EINVAL: limit < 1. */
+/* Rows read per store call by timer_query_page. */
+#define TIMER_QUERY_CHUNK 64
+/* Fixed part of timer_wire_bytes (member names, numbers, times). */
+#define TIMER_WIRE_FIXED_BYTES 1024
+/* An estimate of the bytes of t's object in an answer. */
+size_t timer_wire_bytes(const struct timer_rec *t);
+/* For timer_query_page: moves page's rows into v while the budget lasts. */
+void timer_page_take(struct timer_rec *v, int *n, struct timer_rec *page, int pn, size_t bytes_max,
+                     size_t *used, bool *cut);
+/* timer_query under a byte budget (bytes_max, 0 = none): reads
+ * TIMER_QUERY_CHUNK rows at a time and stops after the row whose
+ * timer_wire_bytes take the total past bytes_max (*cut then), so a list of
+ * big timers is never read whole. */
+int timer_query_page(struct txn *tx, const char *tenant, const char *prefix, const char *after,
+                     int limit, size_t bytes_max, struct timer_rec **out, int *n_out, bool *cut);
 int timer_query(struct txn *tx, const char *tenant, const char *prefix, const char *after,
                 int limit, struct timer_rec **out, int *n_out);
 /* Fires up to max scheduled timers with fire_at <= tx->now_ms, earliest

@@ -8,6 +8,7 @@
  * thread only. Assumes http.c matches routes in table order and hands each
  * handler a request it has already checked for size and JSON syntax.
  */
+
 #include "baton/baton.h"
 #include "core/keys.h"
 #include "server/api_internal.h"
@@ -52,7 +53,7 @@ const struct http_route api_routes[] = {
     {HTTP_GET, "/v1/audit", "audit_list", api_audit_list, HTTP_BODY_NONE, KEY, A, NULL},
     {HTTP_GET, "/healthz", "healthz", api_ops_healthz, HTTP_BODY_NONE, HTTP_AUTH_OPEN, 0, NULL},
     {HTTP_GET, "/readyz", "readyz", api_ops_readyz, HTTP_BODY_NONE, HTTP_AUTH_OPEN, 0, NULL},
-    {HTTP_GET, "/metrics", "metrics", api_ops_metrics, HTTP_BODY_NONE, HTTP_AUTH_LOCAL, A, NULL},
+    {HTTP_GET, "/metrics", "metrics", api_ops_metrics, HTTP_BODY_NONE, KEY, SCOPE_METRICS, NULL},
     {HTTP_POST, "/v1/cron/preview", "cron_preview", api_cron_preview, HTTP_BODY_REQUIRED, KEY,
      SCOPE_CRON_READ, NULL},
     {HTTP_GET, "/v1/cron", "cron_list", api_cron_list, HTTP_BODY_NONE, KEY, SCOPE_CRON_READ, NULL},
@@ -128,6 +129,14 @@ void api_reply_rc(struct http_req *hr, int rc, const char *what)
 
         if (rc == BATON_ENOTFOUND) {
                 http_reply_rc(hr, rc, what);
+                return;
+        }
+        /* Only a new queue beyond --max-queues answers it (core/jobs.h). */
+        if (rc == BATON_ETOOMANY) {
+                http_reply_error(hr, 409, "too_many_queues", "queue",
+                                 "this would make a new queue, and the tenant has the %lld queues "
+                                 "--max-queues allows; nothing was changed",
+                                 (long long)hr->srv->limits->queues_max);
                 return;
         }
         http_rc_status(rc, &status, &code);

@@ -143,6 +143,7 @@ static void audit_done(struct exec_op *op)
         struct audit_ctx *c = container_of(op, struct audit_ctx, op);
         int n = c->n > c->limit ? c->limit : c->n;
         char next[API_ID_LEN];
+        struct api_page p;
         struct jw w;
 
         if (op->rc) {
@@ -150,15 +151,20 @@ static void audit_done(struct exec_op *op)
                 goto out;
         }
         jw_init(&w, http_out(c->hr->srv));
+        api_page_init(&p, &w, c->hr->srv->limits);
         jw_obj_open(&w);
         jw_key(&w, "entries");
         jw_arr_open(&w);
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n && api_page_mark(&p); i++) {
                 entry_json(&w, &c->rows[i]);
+                api_page_keep(&p);
+        }
         jw_arr_close(&w);
-        if (c->n > c->limit)
-                api_id_format(c->rows[c->limit - 1].id, next);
-        jw_kstr(&w, "next", c->n > c->limit ? next : NULL);
+        /* The cursor is the last entry answered: a page cut by the byte
+         * budget resumes at the first entry it left out. */
+        if (p.n > 0 && (p.full || c->n > c->limit))
+                api_id_format(c->rows[p.n - 1].id, next);
+        jw_kstr(&w, "next", p.n > 0 && (p.full || c->n > c->limit) ? next : NULL);
         jw_obj_close(&w);
         api_reply_jw(c->hr, 200, &w);
 out:

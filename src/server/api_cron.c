@@ -61,6 +61,7 @@ struct cron_ctx {
         struct cron_info info;
         struct cron_info *infos;
         int infos_n;
+        bool cut; /* the list read stopped at the byte budget */
         struct cron_run_info run;
         struct cron_run_info *runs;
         int runs_n;
@@ -133,7 +134,9 @@ static int cron_fn(struct txn *tx, struct exec_op *op)
         case C_GET:
                 return cron_read(tx, t, c->key, &c->info);
         case C_LIST:
-                return cron_query(tx, t, c->after, c->limit + 1, &c->infos, &c->infos_n);
+                return cron_query_page(tx, t, c->after, c->limit + 1,
+                                       api_page_budget_bytes(c->hr->srv->limits), &c->infos,
+                                       &c->infos_n, &c->cut);
         case C_DELETE:
                 rc = cron_delete(tx, t, c->key);
                 return rc ? rc : api_audit_success(tx, c->hr, 200, c->key, NULL);
@@ -332,6 +335,7 @@ static void scheduler_json(struct jw *w, const struct cron_ctx *c)
 
 static void answer(struct jw *w, struct cron_ctx *c)
 {
+        struct api_page p;
         int n;
 
         jw_obj_open(w);
@@ -347,12 +351,18 @@ static void answer(struct jw *w, struct cron_ctx *c)
                 break;
         case C_LIST:
                 n = c->infos_n > c->limit ? c->limit : c->infos_n;
+                api_page_init(&p, w, c->hr->srv->limits);
                 jw_key(w, "schedules");
                 jw_arr_open(w);
-                for (int i = 0; i < n; i++)
+                for (int i = 0; i < n && api_page_mark(&p); i++) {
                         sched_json(w, &c->infos[i]);
+                        api_page_keep(&p);
+                }
                 jw_arr_close(w);
-                jw_kstr(w, "next", c->infos_n > c->limit ? c->infos[c->limit - 1].rec.key : NULL);
+                jw_kstr(w, "next",
+                        p.n > 0 && (p.full || c->infos_n > c->limit || c->cut)
+                            ? c->infos[p.n - 1].rec.key
+                            : NULL);
                 break;
         case C_DELETE:
                 jw_kbool(w, "deleted", true);
@@ -364,13 +374,16 @@ static void answer(struct jw *w, struct cron_ctx *c)
         case C_RUNS: {
                 char id[API_ID_LEN];
                 n = c->runs_n > c->limit ? c->limit : c->runs_n;
+                api_page_init(&p, w, c->hr->srv->limits);
                 jw_key(w, "runs");
                 jw_arr_open(w);
-                for (int i = 0; i < n; i++)
+                for (int i = 0; i < n && api_page_mark(&p); i++) {
                         run_json(w, &c->runs[i]);
+                        api_page_keep(&p);
+                }
                 jw_arr_close(w);
-                if (c->runs_n > c->limit) {
-                        api_id_format(c->runs[c->limit - 1].run.id, id);
+                if (p.n > 0 && (p.full || c->runs_n > c->limit)) {
+                        api_id_format(c->runs[p.n - 1].run.id, id);
                         jw_kstr(w, "next", id);
                 } else {
                         jw_kstr(w, "next", NULL);
@@ -496,6 +509,8 @@ static int check_spec(const struct server *srv, json_t *obj, const char *prefix,
         char f[128];
         int rc = cron_spec_from_json(obj, spec, e);
 
+        if (!rc)
+                rc = cron_spec_check_text(spec, e);
         if (rc && *prefix) {
                 /* cron_spec_from_json names fields from the definition's root. */
                 api_field(f, sizeof(f), prefix, e->field);
@@ -650,6 +665,8 @@ void api_cron_pause(struct http_req *hr)
                 return;
         if (hr->body)
                 rc = api_get_str(hr->body, "", "note", false, &note, &e);
+        if (!rc)
+                rc = cron_note_check(note, &e);
         if (!rc && note && !(c->note = strdup(note)))
                 rc = verr_set(&e, BATON_ENOMEM, 500, "internal", "", "out of memory");
         submit(c, rc, &e);

@@ -25,7 +25,8 @@ struct flow_ctx {
         int64_t id; /* GET */
         struct flow_req req;
         struct flow_res res;
-        struct job_vec jobs; /* GET */
+        struct job_vec jobs;   /* GET */
+        struct flow_page page; /* GET */
 };
 
 static void ctx_free(struct flow_ctx *c)
@@ -55,6 +56,41 @@ static const char *flow_state(const struct job *const *v, int n)
         if (all_completed)
                 return "completed";
         return all_terminal ? "failed" : "running";
+}
+
+/* The state of a flow from what a paged read saw of all its jobs. */
+static const char *page_state(const struct flow_page *p)
+{
+        if (p->all_completed)
+                return "completed";
+        return p->all_terminal ? "failed" : "running";
+}
+
+/* GET's answer: the flow, the jobs of this page and its cursor ("next": the
+ * last job's id when the byte budget left jobs out, else null; ?after=
+ * continues). */
+static void flow_page_json(struct jw *w, const struct flow_rec *f, const struct flow_page *pg,
+                           const struct job_vec *jobs)
+{
+        char id[API_ID_LEN];
+
+        jw_obj_open(w);
+        jw_key(w, "flow");
+        jw_obj_open(w);
+        api_id_format(f->id, id);
+        jw_kstr(w, "id", id);
+        jw_kstr(w, "state", page_state(pg));
+        jw_ktime(w, "created_at", f->created_at_ms);
+        jw_key(w, "jobs");
+        jw_arr_open(w);
+        for (int i = 0; i < jobs->n; i++)
+                api_job_json(w, &jobs->v[i], false);
+        jw_arr_close(w);
+        if (pg->more && jobs->n > 0)
+                api_id_format(jobs->v[jobs->n - 1].id, id);
+        jw_kstr(w, "next", pg->more && jobs->n > 0 ? id : NULL);
+        jw_obj_close(w);
+        jw_obj_close(w);
 }
 
 static void flow_json(struct jw *w, const struct flow_rec *f, const struct job *const *v, int n)
@@ -339,23 +375,20 @@ static int get_fn(struct txn *tx, struct exec_op *op)
 {
         struct flow_ctx *c = container_of(op, struct flow_ctx, op);
 
-        return flow_read(tx, c->hr->tenant, c->id, &c->res.flow, &c->jobs);
+        return flow_read_page(tx, c->hr->tenant, c->id, &c->page, &c->res.flow, &c->jobs);
 }
 
 static void get_done(struct exec_op *op)
 {
         struct flow_ctx *c = container_of(op, struct flow_ctx, op);
-        const struct job **v;
+        struct jw w;
 
         if (op->rc) {
                 api_reply_rc(c->hr, op->rc, "flow");
-        } else if (!(v = calloc((size_t)(c->jobs.n ? c->jobs.n : 1), sizeof(*v)))) {
-                http_reply_rc(c->hr, BATON_ENOMEM, NULL);
         } else {
-                for (int i = 0; i < c->jobs.n; i++)
-                        v[i] = &c->jobs.v[i];
-                reply_flow(c->hr, 200, &c->res.flow, v, c->jobs.n);
-                free(v);
+                jw_init(&w, http_out(c->hr->srv));
+                flow_page_json(&w, &c->res.flow, &c->page, &c->jobs);
+                api_reply_jw(c->hr, 200, &w);
         }
         ctx_free(c);
 }
@@ -372,11 +405,12 @@ void api_flows_get(struct http_req *hr)
         c->hr = hr;
         c->op.fn = get_fn;
         c->op.done = get_done;
-        if (api_path_id(hr, 0, &c->id, &e)) {
+        if (api_path_id(hr, 0, &c->id, &e) || api_query_after_id(hr, &c->page.after_id, &e)) {
                 http_reply_verr(hr, &e);
                 ctx_free(c);
                 return;
         }
+        c->page.bytes_max = api_page_budget_bytes(hr->srv->limits);
         if (api_submit(hr, &c->op))
                 ctx_free(c);
 }

@@ -111,12 +111,42 @@ int api_query_tenant(const struct http_req *hr, const char **tenant, struct verr
 
 /* ---- rendering (api_json.c, besides api.h's) ---- */
 
+/* Room kept in every answer's byte budget (--max-response-bytes) for what
+ * follows a list's last item: the closing brackets and the cursor. */
+#define API_PAGE_TAIL_BYTES 4096
+
+/* The bytes a list's items (and a claim's jobs) may fill: the budget less
+ * the tail. */
+size_t api_page_budget_bytes(const struct limits *l);
+
+/* A list written under the answer's byte budget: api_page_mark before each
+ * item, api_page_keep after it. An item that takes the answer past the
+ * budget is taken back out (the writer and its buffer roll back to the mark)
+ * and the page is full: it ends before that item, and its cursor is the last
+ * item kept, so the next page starts with the one taken out. The first item
+ * is always kept, whatever its size, so a client paging through always
+ * makes progress. */
+struct api_page {
+        struct jw *w;
+        size_t max_bytes; /* the answer's length the items may reach */
+        int n;            /* items kept */
+        bool full;        /* an item was taken back out */
+        struct jw mark;
+        size_t mark_len;
+};
+
+void api_page_init(struct api_page *p, struct jw *w, const struct limits *l);
+/* False when the page is already full (write no more items). */
+bool api_page_mark(struct api_page *p);
+/* True when the item written since the mark stays in the page. */
+bool api_page_keep(struct api_page *p);
+
 /* The members of a job object without its braces, so a caller can add its
  * own flags ("duplicate") inside the object. */
 void api_job_members(struct jw *w, const struct job *j, bool with_lease);
 /* Writes {"jobs": [...], "next": cursor|null} for a page of a list fetched
  * with limit + 1 rows: the extra row only says that another page exists. */
-void api_job_page_json(struct jw *w, const struct job_vec *jv, int limit);
+void api_job_page_json(struct jw *w, const struct job_vec *jv, int limit, const struct limits *l);
 
 /* ---- parsing (api_parse.c) ---- */
 

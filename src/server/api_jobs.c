@@ -245,7 +245,7 @@ static void list_done(struct exec_op *op)
                 api_reply_rc(c->hr, op->rc, "job");
         } else {
                 jw_init(&w, http_out(c->hr->srv));
-                api_job_page_json(&w, &c->out, c->limit);
+                api_job_page_json(&w, &c->out, c->limit, c->hr->srv->limits);
                 api_reply_jw(c->hr, 200, &w);
         }
         job_vec_free(&c->out);
@@ -279,6 +279,7 @@ static int list_filters(struct http_req *hr, struct job_filter *f, int *limit, s
                 rc = api_query_after_id(hr, &f->after_id, e);
         /* One row more than asked tells whether another page follows. */
         f->limit = *limit + 1;
+        f->bytes_max = api_page_budget_bytes(l);
         return rc;
 }
 

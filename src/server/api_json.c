@@ -9,6 +9,9 @@
  * handlers write them from jansson's own output).
  */
 #include <stdio.h>
+#include <string.h>
+
+#include "common/assert.h"
 
 #include "core/deps.h"
 #include "server/api_internal.h"
@@ -170,19 +173,69 @@ void api_queue_settings_json(struct jw *w, const struct queue_limits *q)
         jw_ktime(w, "settings_updated_at", q->updated_at_ms);
 }
 
-void api_job_page_json(struct jw *w, const struct job_vec *jv, int limit)
+size_t api_page_budget_bytes(const struct limits *l)
+{
+        BATON_ASSERT(l->response_max_bytes > API_PAGE_TAIL_BYTES);
+        return l->response_max_bytes - API_PAGE_TAIL_BYTES;
+}
+
+void api_page_init(struct api_page *p, struct jw *w, const struct limits *l)
+{
+        memset(p, 0, sizeof(*p));
+        p->w = w;
+        p->max_bytes = api_page_budget_bytes(l);
+}
+
+bool api_page_mark(struct api_page *p)
+{
+        if (p->full)
+                return false;
+        p->mark = *p->w;
+        p->mark_len = p->w->b->len;
+        return true;
+}
+
+bool api_page_keep(struct api_page *p)
+{
+        struct buf *b = p->w->b;
+
+        if (p->n == 0 || (b->len <= p->max_bytes && !p->w->err)) {
+                p->n++;
+                return true;
+        }
+        /* Back to the mark: the item's bytes go, the buffer keeps its NUL. */
+        *p->w = p->mark;
+        b->len = p->mark_len;
+        if (b->ptr)
+                b->ptr[b->len] = '\0';
+        p->full = true;
+        return false;
+}
+
+void api_job_page_json(struct jw *w, const struct job_vec *jv, int limit, const struct limits *l)
 {
         char next[API_ID_LEN];
         int n = jv->n > limit ? limit : jv->n;
+        size_t est = 0;
+        struct api_page p;
 
+        api_page_init(&p, w, l);
         jw_obj_open(w);
         jw_key(w, "jobs");
         jw_arr_open(w);
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n && api_page_mark(&p); i++) {
                 api_job_json(w, &jv->v[i], false);
+                api_page_keep(&p);
+        }
         jw_arr_close(w);
-        if (jv->n > limit) {
-                api_id_format(jv->v[limit - 1].id, next);
+        /* The store stops reading a page once its rows' job_wire_bytes pass
+         * the budget (job_filter.bytes_max); the rows it returned then add up
+         * to more than the budget even when they all fit here, and another
+         * page may follow. */
+        for (int i = 0; i < n && !p.full && jv->n <= limit; i++)
+                est += job_wire_bytes(&jv->v[i]);
+        if (p.n > 0 && (p.full || jv->n > limit || est > p.max_bytes)) {
+                api_id_format(jv->v[p.n - 1].id, next);
                 jw_kstr(w, "next", next);
         } else {
                 jw_kstr(w, "next", NULL);

@@ -137,14 +137,18 @@ static void key_json(struct jw *w, const struct key_rec *k, const char *token, i
 static void list_json(struct jw *w, const struct key_ctx *c, int64_t now_ms)
 {
         int n = c->n > c->limit ? c->limit : c->n;
+        struct api_page p;
 
+        api_page_init(&p, w, c->hr->srv->limits);
         jw_obj_open(w);
         jw_key(w, "keys");
         jw_arr_open(w);
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n && api_page_mark(&p); i++) {
                 key_json(w, &c->rows[i], NULL, now_ms);
+                api_page_keep(&p);
+        }
         jw_arr_close(w);
-        jw_kstr(w, "next", c->n > c->limit ? c->rows[c->limit - 1].id : NULL);
+        jw_kstr(w, "next", p.n > 0 && (p.full || c->n > c->limit) ? c->rows[p.n - 1].id : NULL);
         jw_obj_close(w);
 }
 
@@ -236,7 +240,7 @@ static int parse_scopes(json_t *body, uint32_t *out, struct verr *e)
                         snprintf(f, sizeof(f), "scopes[%zu]", i);
                         return verr_set(e, BATON_EINVAL, 400, "invalid_scope", f,
                                         "%s is not a scope: use jobs:write, jobs:read, work, "
-                                        "cron:read, cron:write, cron:run or admin",
+                                        "cron:read, cron:write, cron:run, admin or metrics",
                                         f);
                 }
                 *out |= bit;

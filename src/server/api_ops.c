@@ -112,6 +112,8 @@ struct metrics_ctx {
         struct queue_info *queues;
         int n;
         int cap;
+        int max;         /* queues with gauges of their own (--metrics-max-queues) */
+        int64_t omitted; /* queues beyond max: counted, not read */
 };
 
 static void metrics_ctx_free(struct metrics_ctx *c)
@@ -148,22 +150,33 @@ static int metrics_append(struct metrics_ctx *c, struct queue_info *page, int n)
         return 0;
 }
 
-/* Every queue of one tenant, in pages. */
+/* The queues of one tenant, in pages, while the scrape has room for them
+ * (c->max in all); the rest are only counted (one row per tenant), so a
+ * scrape reads at most c->max queues whatever the store holds. */
 static int metrics_tenant(struct txn *tx, struct metrics_ctx *c, const char *tenant)
 {
         const char *after = NULL;
-        int rc;
+        int64_t total = 0, read = 0;
+        int rc = 0;
 
-        for (;;) {
+        while (c->n < c->max) {
                 struct queue_info *page = NULL;
+                int want = c->max - c->n < OPS_QUEUE_PAGE ? c->max - c->n : OPS_QUEUE_PAGE;
                 int n = 0;
-                rc = queue_query(tx, tenant, after, OPS_QUEUE_PAGE, &page, &n);
+                rc = queue_query(tx, tenant, after, want, &page, &n);
                 if (!rc)
                         rc = metrics_append(c, page, n);
-                if (rc || n < OPS_QUEUE_PAGE)
+                if (rc)
                         return rc;
+                read += n;
+                if (n < want)
+                        return 0; /* every queue of the tenant was read */
                 after = c->queues[c->n - 1].rec.name;
         }
+        rc = tx->ops->queue_total(tx->st, tenant, &total);
+        if (!rc && total > read)
+                c->omitted += total - read;
+        return rc;
 }
 
 static int metrics_fn(struct txn *tx, struct exec_op *op)
@@ -188,7 +201,7 @@ static void metrics_done(struct exec_op *op)
                 return;
         }
         out = http_out(srv);
-        if (metrics_render(srv->metrics, c->queues, c->n, http_connections(srv->http),
+        if (metrics_render(srv->metrics, c->queues, c->n, c->omitted, http_connections(srv->http),
                            waiters_count(srv->waiters), out) != 0)
                 http_reply_error(c->hr, 500, "internal", NULL, "the metrics could not be rendered");
         else
@@ -207,6 +220,7 @@ void api_ops_metrics(struct http_req *hr)
         }
         c->hr = hr;
         c->op.fn = metrics_fn;
+        c->max = hr->srv->limits->metrics_queues_max;
         c->op.done = metrics_done;
         if (keyring_tenants(hr->srv->keyring, &c->tenants, &c->tenants_n) != 0) {
                 http_reply_rc(hr, BATON_ENOMEM, NULL);

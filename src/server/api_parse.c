@@ -365,6 +365,7 @@ static int parse_numbers(const struct limits *l, json_t *obj, const char *prefix
         req->dflt_backoff =
             !json_object_get(obj, "backoff") || json_is_null(json_object_get(obj, "backoff"));
         req->check_depth = true;
+        req->check_queues = true;
         api_field(f, sizeof(f), prefix, "lease_ms");
         if (has_lease)
                 return validate_lease_ms(l, f, req->job.lease_ms, e);

@@ -107,15 +107,20 @@ static int queue_apply(struct txn *tx, struct queue_ctx *c)
 static void list_json(struct jw *w, const struct queue_ctx *c, int64_t now_ms)
 {
         int n = c->infos_n > c->limit ? c->limit : c->infos_n;
+        struct api_page p;
 
+        api_page_init(&p, w, c->hr->srv->limits);
         jw_obj_open(w);
         jw_key(w, "queues");
         jw_arr_open(w);
-        for (int i = 0; i < n; i++)
+        for (int i = 0; i < n && api_page_mark(&p); i++) {
                 api_queue_json(w, &c->infos[i], now_ms);
+                api_page_keep(&p);
+        }
         jw_arr_close(w);
         /* The cursor is the last name of the page: lists resume after it. */
-        jw_kstr(w, "next", c->infos_n > c->limit ? c->infos[c->limit - 1].rec.name : NULL);
+        jw_kstr(w, "next",
+                p.n > 0 && (p.full || c->infos_n > c->limit) ? c->infos[p.n - 1].rec.name : NULL);
         jw_obj_close(w);
 }
 
@@ -133,7 +138,7 @@ static void answer_json(struct jw *w, const struct queue_ctx *c, int64_t now_ms)
                 jw_obj_close(w);
                 break;
         case Q_DEAD_LIST:
-                api_job_page_json(w, &c->jobs, c->limit);
+                api_job_page_json(w, &c->jobs, c->limit, c->hr->srv->limits);
                 break;
         default:
                 jw_obj_open(w);
@@ -362,6 +367,7 @@ void api_queues_dead_list(struct http_req *hr)
         c->f.queue = c->queue;
         c->f.state = JOB_DEAD;
         c->f.limit = c->limit + 1;
+        c->f.bytes_max = api_page_budget_bytes(hr->srv->limits);
         queue_submit(c, rc, &e);
 }
 

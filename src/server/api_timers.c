@@ -44,6 +44,7 @@ struct timer_ctx {
         int limit;
         struct timer_rec *list;
         int n;
+        bool cut; /* the read stopped at the byte budget: more may follow */
 };
 
 static void ctx_free(struct timer_ctx *c)
@@ -104,21 +105,25 @@ static void reply_timer(struct timer_ctx *c, int status)
 static void reply_list(struct timer_ctx *c)
 {
         int n = c->n > c->limit ? c->limit : c->n;
+        struct api_page p;
         struct jw w;
 
         jw_init(&w, http_out(c->hr->srv));
+        api_page_init(&p, &w, c->hr->srv->limits);
         jw_obj_open(&w);
         jw_key(&w, "timers");
         jw_arr_open(&w);
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < n && api_page_mark(&p); i++) {
                 jw_obj_open(&w);
                 timer_members(&w, &c->list[i]);
                 jw_obj_close(&w);
+                api_page_keep(&p);
         }
         jw_arr_close(&w);
-        /* The cursor is the last key of the page; one row more than asked
-         * tells whether another page follows. */
-        jw_kstr(&w, "next", c->n > c->limit ? c->list[c->limit - 1].key : NULL);
+        /* The cursor is the last key of the page; one row more than asked,
+         * or the byte budget cutting the page, tells that another follows. */
+        jw_kstr(&w, "next",
+                p.n > 0 && (p.full || c->n > c->limit || c->cut) ? c->list[p.n - 1].key : NULL);
         jw_obj_close(&w);
         api_reply_jw(c->hr, 200, &w);
 }
@@ -137,7 +142,9 @@ static int timer_fn(struct txn *tx, struct exec_op *op)
                 return timer_cancel(tx, tenant, c->key, c->if_version, &c->res);
         case TIMER_OP_LIST:
                 /* One row more than asked tells whether another page follows. */
-                return timer_query(tx, tenant, c->prefix, c->after, c->limit + 1, &c->list, &c->n);
+                return timer_query_page(tx, tenant, c->prefix, c->after, c->limit + 1,
+                                        api_page_budget_bytes(c->hr->srv->limits), &c->list, &c->n,
+                                        &c->cut);
         default:
                 return timer_read(tx, tenant, c->key, &c->res.t);
         }

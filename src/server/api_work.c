@@ -44,6 +44,7 @@ struct claim_ctx {
         char *queue;
         char *worker;
         struct job_vec out;
+        struct claim_budget budget; /* reset before each run of the claim */
         struct waiter w;
         int64_t deadline_ns;
         int64_t retry_at_ms; /* a full rate window rolls then (wall ms); 0 = none */
@@ -63,6 +64,9 @@ static int claim_fn(struct txn *tx, struct exec_op *op)
 {
         struct claim_ctx *c = container_of(op, struct claim_ctx, op);
 
+        /* A claim runs again after a wake-up; each run answers alone. */
+        c->budget.used_bytes = 0;
+        c->budget.full = false;
         return job_claim(tx, &c->req, &c->out);
 }
 
@@ -200,7 +204,10 @@ static int claim_parse(struct http_req *hr, struct claim_ctx *c, int64_t *wait_m
                                     .worker = c->worker,
                                     .max = (int)max,
                                     .lease_ms = lease_ms,
-                                    .retry_at_ms = &c->retry_at_ms};
+                                    .retry_at_ms = &c->retry_at_ms,
+                                    .budget = &c->budget};
+        /* The answer's envelope ({"jobs": [...]}) is counted once here. */
+        c->budget.max_bytes = api_page_budget_bytes(hr->srv->limits);
         return 0;
 }
 

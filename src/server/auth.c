@@ -159,10 +159,11 @@ static int scope_check(struct http_req *hr)
                                  key_scope_name(r->scope));
                 return -1;
         }
-        if (r->auth == HTTP_AUTH_LOCAL && strcmp(hr->tenant, SERVER_TENANT) != 0) {
+        /* /metrics shows every tenant's queues: only the operator's tenant may
+         * read it, with the metrics scope or admin. */
+        if (r->scope == SCOPE_METRICS && strcmp(hr->tenant, SERVER_TENANT) != 0) {
                 http_reply_error(hr, 403, "forbidden", NULL,
-                                 "this call needs the scope \"%s\" on tenant \"%s\" (or a "
-                                 "loopback connection)",
+                                 "this call needs the scope \"%s\" on tenant \"%s\"",
                                  key_scope_name(r->scope), SERVER_TENANT);
                 return -1;
         }
@@ -175,7 +176,11 @@ int auth_request(struct http_req *hr)
         struct keyring_entry *e;
 
         hr->tenant = SERVER_TENANT;
-        if (r->auth == HTTP_AUTH_OPEN || (r->auth == HTTP_AUTH_LOCAL && http_peer_loopback(hr)))
+        if (r->auth == HTTP_AUTH_OPEN)
+                return 0;
+        /* --metrics-public: the operator chose to publish the metrics routes
+         * without a key (a scraper that cannot send one). */
+        if (r->scope == SCOPE_METRICS && hr->srv->cfg->metrics_public)
                 return 0;
         if (hr->srv->cfg->insecure_no_auth) {
                 hr->scopes = SCOPE_ALL;

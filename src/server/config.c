@@ -92,6 +92,12 @@ static const struct num_opt limit_opts[] = {
     {"replay-max", L(replay_max), K_INT, 1, 1000000, "dead jobs replayed or purged per call"},
     {"max-cron-schedules", L(cron_schedules_max), K_I64, 1, 10000000,
      "cron schedules per tenant (409 too_many_schedules)"},
+    {"max-response-bytes", L(response_max_bytes), K_SIZE, 64 * KIB, 1024 * MIB,
+     "byte budget of one answer: lists stop early with their cursor, claims return fewer jobs"},
+    {"max-queues", L(queues_max), K_I64, 1, 10000000,
+     "queues per tenant (409 too_many_queues when one more would be made)"},
+    {"metrics-max-queues", L(metrics_queues_max), K_INT, 0, 1000000,
+     "queues with their own /metrics series; the rest are summed under queue=\"_other\""},
 };
 
 #undef L
@@ -285,6 +291,13 @@ static int apply(struct config *c, const char *name, const char *val)
                 c->insecure_no_auth = strcmp(val, "1") == 0 || strcmp(val, "true") == 0;
                 return 0;
         }
+        if (strcmp(name, "metrics-public") == 0) {
+                if (strcmp(val, "1") != 0 && strcmp(val, "0") != 0 && strcmp(val, "true") != 0 &&
+                    strcmp(val, "false") != 0)
+                        return -1;
+                c->metrics_public = strcmp(val, "1") == 0 || strcmp(val, "true") == 0;
+                return 0;
+        }
         return apply_auth_num(c, name, val);
 }
 
@@ -344,6 +357,7 @@ static const char *const plain_settings[] = {"listen",
                                              "log-level",
                                              "shutdown-timeout-ms",
                                              "insecure-no-auth",
+                                             "metrics-public",
                                              "rate-limit-max",
                                              "rate-limit-per-ms",
                                              "cron-run-max-per-hour",
@@ -411,6 +425,9 @@ static void usage(FILE *f)
                 "  --insecure-no-auth     no API keys: every request acts as tenant \"default\"\n"
                 "                         with every scope (BATON_INSECURE_NO_AUTH=1); refused\n"
                 "                         unless --listen is a loopback address\n"
+                "  --metrics-public       GET /metrics without a key (BATON_METRICS_PUBLIC=1);\n"
+                "                         by default it needs a key of tenant \"default\" with\n"
+                "                         the metrics (or admin) scope\n"
                 "  --rate-limit-max N     requests per --rate-limit-per-ms for a key without its\n"
                 "                         own limit (BATON_RATE_LIMIT_MAX), default %d\n"
                 "  --rate-limit-per-ms M  the window of that limit (BATON_RATE_LIMIT_PER_MS),\n"
@@ -511,6 +528,10 @@ static int info_flag(struct config *c, const char *arg, FILE *out, int *exit_cod
         }
         if (strcmp(arg, "--insecure-no-auth") == 0) {
                 c->insecure_no_auth = true;
+                return 2;
+        }
+        if (strcmp(arg, "--metrics-public") == 0) {
+                c->metrics_public = true;
                 return 2;
         }
         return 0;

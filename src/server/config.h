@@ -32,6 +32,9 @@ struct config {
         /* --insecure-no-auth: every request acts as tenant "default" with every
          * scope. Only accepted with a loopback listen address. */
         bool insecure_no_auth;
+        /* --metrics-public: GET /metrics answers without a key (else it needs
+         * a key of tenant "default" with the metrics or admin scope). */
+        bool metrics_public;
         /* Per-key request rate limit for keys without their own: at most
          * rate_limit_max requests per rate_limit_per_ms (token bucket). */
         int64_t rate_limit_max;

@@ -47,10 +47,8 @@ enum http_body {
 
 /* Who may call a route (auth.c). */
 enum http_auth {
-        HTTP_AUTH_KEY = 0,  /* a valid key holding the route's scope */
-        HTTP_AUTH_OPEN = 1, /* anyone (/healthz, /readyz) */
-        HTTP_AUTH_LOCAL = 2 /* anyone on a loopback connection; elsewhere a key of
-                             * tenant "default" holding the route's scope */
+        HTTP_AUTH_KEY = 0, /* a valid key holding the route's scope */
+        HTTP_AUTH_OPEN = 1 /* anyone (/healthz, /readyz) */
 };
 
 struct http_route {

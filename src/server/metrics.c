@@ -4,13 +4,18 @@
  * array found through a hash of (tenant, queue); HTTP counters in a short
  * array of (route, status) pairs, since routes are few and statuses per route
  * fewer. Values are process-lifetime totals; a restart resets them, which
- * Prometheus' rate() handles.
+ * Prometheus' rate() handles. The per-queue series are bounded
+ * (--metrics-max-queues): the first queues seen get their own, the counts
+ * of any other queue go to one series labelled tenant="_other",
+ * queue="_other", so a tenant making queues cannot grow a scrape without
+ * bound.
  *
  * Workload: one update per request and per committed batch; a render per
  * scrape. Loop thread only.
  */
 #include "server/metrics.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,6 +60,9 @@ struct metrics {
         int q_n;
         int q_cap;
         int qhead[QHASH];
+        int q_max;            /* queues with their own counter series */
+        struct qseries other; /* the counts of every other queue */
+        bool other_used;
         struct http_series http[HTTP_SERIES_MAX];
         int http_n;
         uint64_t http_dropped;  /* answers beyond HTTP_SERIES_MAX distinct pairs */
@@ -100,6 +108,7 @@ int metrics_new(const struct clock *clock, struct metrics **out)
         if (!m)
                 return BATON_ENOMEM;
         m->clock = clock;
+        m->q_max = INT_MAX;
         for (int i = 0; i < QHASH; i++)
                 m->qhead[i] = -1;
         hist_init(&m->wait, seconds_le, SECONDS_BUCKETS);
@@ -147,6 +156,10 @@ static struct qseries *qseries_get(struct metrics *m, const char *tenant, const 
         for (int i = m->qhead[slot]; i >= 0; i = m->q[i].next)
                 if (strcmp(m->q[i].queue, queue) == 0 && strcmp(m->q[i].tenant, tenant) == 0)
                         return &m->q[i];
+        if (m->q_n >= m->q_max) {
+                m->other_used = true;
+                return &m->other;
+        }
         if (m->q_n == m->q_cap) {
                 int cap = m->q_cap ? m->q_cap * 2 : 16;
                 struct qseries *v = realloc(m->q, (size_t)cap * sizeof(*v));
@@ -277,7 +290,18 @@ static void render_queue_counters(const struct metrics *m, struct buf *b)
                 for (int i = 0; i < m->q_n; i++)
                         buf_printf(b, "%s{tenant=\"%s\",queue=\"%s\"} %llu\n", ev_names[e],
                                    m->q[i].tenant, m->q[i].queue, (unsigned long long)m->q[i].n[e]);
+                if (m->other_used)
+                        buf_printf(b,
+                                   "%s{tenant=\"" METRICS_OTHER "\",queue=\"" METRICS_OTHER
+                                   "\"} %llu\n",
+                                   ev_names[e], (unsigned long long)m->other.n[e]);
         }
+}
+
+void metrics_queues_max(struct metrics *m, int max)
+{
+        BATON_ASSERT(max >= 0);
+        m->q_max = max;
 }
 
 static void render_depth(const struct metrics *m, const struct queue_info *queues, int n,
@@ -307,11 +331,14 @@ static void render_depth(const struct metrics *m, const struct queue_info *queue
                            queues[i].rec.tenant, queues[i].rec.name, queues[i].rec.paused ? 1 : 0);
 }
 
-int metrics_render(const struct metrics *m, const struct queue_info *queues, int n, int conns,
-                   int waiters, struct buf *out)
+int metrics_render(const struct metrics *m, const struct queue_info *queues, int n, int64_t omitted,
+                   int conns, int waiters, struct buf *out)
 {
         render_queue_counters(m, out);
         render_depth(m, queues, n, out);
+        head(out, "baton_queues_unreported", "gauge",
+             "Queues beyond --metrics-max-queues: no depth, age or paused series of their own.");
+        buf_printf(out, "baton_queues_unreported %lld\n", (long long)omitted);
         hist_render(out, "baton_job_wait_seconds",
                     "Enqueue-to-claim wait: time from ready to handed out.", &m->wait);
         hist_render(out, "baton_job_run_seconds", "Claim-to-settle duration of attempts.", &m->run);

@@ -43,9 +43,15 @@ void metrics_cron(struct metrics *m, int fired, int skipped, int misfired, const
 /* The cron totals since start: [0] fired, [1] skipped (overlap), [2] misfire. */
 void metrics_cron_totals(const struct metrics *m, uint64_t out[3]);
 
+/* The label value (tenant and queue) of the series that sums the queues
+ * beyond --metrics-max-queues. */
+#define METRICS_OTHER "_other"
+/* At most max queues get counter series of their own (default: no bound). */
+void metrics_queues_max(struct metrics *m, int max);
 /* Appends the text exposition to out. queues/n: the current per-queue counts
- * (depth gauges); conns and waiters are gauges too. */
-int metrics_render(const struct metrics *m, const struct queue_info *queues, int n, int conns,
-                   int waiters, struct buf *out);
+ * (depth gauges); omitted: the queues the scrape left out of them (beyond
+ * --metrics-max-queues); conns and waiters are gauges too. */
+int metrics_render(const struct metrics *m, const struct queue_info *queues, int n, int64_t omitted,
+                   int conns, int waiters, struct buf *out);
 
 #endif

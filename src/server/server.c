@@ -389,6 +389,8 @@ static int start_parts(struct server_rt *rt)
         if (!rc)
                 rc = metrics_new(srv->clock, &srv->metrics);
         if (!rc)
+                metrics_queues_max(srv->metrics, srv->limits->metrics_queues_max);
+        if (!rc)
                 rc = waiters_new(srv->base, &srv->waiters);
         if (!rc)
                 rc = exec_start(srv->base, srv->st, srv->ops, srv->clock, srv->limits, &hooks,

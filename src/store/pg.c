@@ -706,9 +706,15 @@ static const struct pg_stmt
     S_IDEM_PURGE = {"pg_idem_purge",
                     "DELETE FROM idempotency WHERE (tenant, key) IN (SELECT tenant, key"
                     " FROM idempotency WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)"},
+    /* A queue it makes counts in its tenant's total (store.h), in the same
+     * statement, so the write can stay deferred. */
     S_QUEUE_ENSURE = {"pg_queue_ensure",
-                      "INSERT INTO queues (tenant, name, paused, created_at, updated_at)"
-                      " VALUES ($1, $2, 0, $3, $3) ON CONFLICT (tenant, name) DO NOTHING"},
+                      "WITH made AS (INSERT INTO queues (tenant, name, paused, created_at,"
+                      " updated_at) VALUES ($1, $2, 0, $3, $3) ON CONFLICT (tenant, name)"
+                      " DO NOTHING RETURNING tenant)"
+                      " INSERT INTO queue_totals (tenant, n) SELECT tenant, 1 FROM made"
+                      " ON CONFLICT (tenant) DO UPDATE SET n = queue_totals.n + 1"},
+    S_QUEUE_TOTAL = {"pg_queue_total", "SELECT n FROM queue_totals WHERE tenant = $1"},
     S_QUEUE_GET = {"pg_queue_get", "SELECT tenant, name, paused, created_at, updated_at FROM"
                                    " queues WHERE tenant = $1 AND name = $2"},
     S_QUEUE_PUT = {"pg_queue_put",
@@ -835,9 +841,46 @@ static int build_group_many_sql(struct buf *b)
         return rc;
 }
 
+/* A job_list variant (bits: its filters). The page stops after the row that
+ * takes the rows' sizes past the byte budget, the last parameter (store.h's
+ * bytes_max): each row's size is counted in the window below as
+ * JOB_WIRE_FIXED_BYTES plus the octets of its text columns, never more than
+ * core's job_wire_bytes, so core sees the same cut or a later one. */
+static int build_list_sql(struct buf *b, int bits)
+{
+        int n = 1;
+        int rc = buf_adds(b, "SELECT id, tenant, created_at");
+
+        for (int c = 0; c < JOB_NCOLS && !rc; c++)
+                rc = buf_printf(b, ", %s", job_cols[c].name);
+        if (!rc)
+                rc = buf_adds(b, " FROM (SELECT *, sum(baton_sz) OVER (ORDER BY id) AS baton_run"
+                                 " FROM (SELECT id, tenant, created_at");
+        for (int c = 0; c < JOB_NCOLS && !rc; c++)
+                rc = buf_printf(b, ", %s", job_cols[c].name);
+        if (!rc)
+                rc = buf_printf(b, ", %d::bigint", JOB_WIRE_FIXED_BYTES);
+        for (int c = 0; c < JOB_NCOLS && !rc; c++)
+                if (job_cols[c].kind == COL_TEXT)
+                        rc = buf_printf(b, " + coalesce(octet_length(%s), 4)", job_cols[c].name);
+        if (!rc)
+                rc = buf_printf(b, " AS baton_sz FROM jobs WHERE tenant = $%d", n++);
+        if (!rc && bits & LF_QUEUE)
+                rc = buf_printf(b, " AND queue = $%d", n++);
+        if (!rc && bits & LF_STATE)
+                rc = buf_printf(b, " AND state = $%d", n++);
+        if (!rc && bits & LF_TYPE)
+                rc = buf_printf(b, " AND type = $%d", n++);
+        return rc ? rc
+                  : buf_printf(b,
+                               " AND id > $%d ORDER BY id LIMIT $%d) a) w"
+                               " WHERE baton_run - baton_sz <= $%d ORDER BY id",
+                               n, n + 1, n + 2);
+}
+
 static int build_job_sql(struct buf *b, int id)
 {
-        int bits = id - B_LIST, n = 1;
+        int bits = id - B_LIST;
         int rc = 0;
 
         if (id == B_INSERT) {
@@ -869,6 +912,8 @@ static int build_job_sql(struct buf *b, int id)
                         rc = buf_printf(b, "%s%s = $%d", c ? ", " : "", job_cols[c].name, c + 2);
                 return rc ? rc : buf_adds(b, " WHERE id = $1");
         }
+        if (id >= B_LIST)
+                return build_list_sql(b, bits);
         rc = buf_adds(b, "SELECT id, tenant, created_at");
         for (int c = 0; c < JOB_NCOLS && !rc; c++)
                 rc = buf_printf(b, ", %s", job_cols[c].name);
@@ -911,14 +956,8 @@ static int build_job_sql(struct buf *b, int id)
                 return buf_adds(b,
                                 "state = 2 AND tenant = $1 AND queue = $2 AND grp IS NULL"
                                 " ORDER BY priority, run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED");
-        rc = buf_printf(b, "tenant = $%d", n++);
-        if (!rc && bits & LF_QUEUE)
-                rc = buf_printf(b, " AND queue = $%d", n++);
-        if (!rc && bits & LF_STATE)
-                rc = buf_printf(b, " AND state = $%d", n++);
-        if (!rc && bits & LF_TYPE)
-                rc = buf_printf(b, " AND type = $%d", n++);
-        return rc ? rc : buf_printf(b, " AND id > $%d ORDER BY id LIMIT $%d", n, n + 1);
+        BATON_ASSERT(0 && "every job statement is built above");
+        return BATON_EINVAL;
 }
 
 static int build_audit_sql(struct buf *b, int bits)
@@ -1684,6 +1723,7 @@ static int list_jobs(struct store *st, const struct job_filter *f, struct job_ve
                 pg_p_text(&p, f->type);
         pg_p_i64(&p, f->after_id);
         pg_p_i64(&p, f->limit);
+        pg_p_i64(&p, f->bytes_max ? (int64_t)f->bytes_max : INT64_MAX);
         rc = pg_exec(st, &st->built[B_LIST + bits], &p, &r);
         for (int i = 0; !rc && i < PQntuples(r); i++) {
                 struct job *j = job_vec_push(out);
@@ -2113,6 +2153,21 @@ static int ensure_queue(struct store *st, const char *tenant, const char *name, 
         pg_p_text(&p, name);
         pg_p_i64(&p, now);
         return defer_write(st, &S_QUEUE_ENSURE, &p);
+}
+
+static int total_queues(struct store *st, const char *tenant, int64_t *n_out)
+{
+        struct pg_params p = {0};
+        PGresult *r = NULL;
+        int rc;
+
+        *n_out = 0;
+        pg_p_text(&p, tenant);
+        rc = pg_exec(st, &S_QUEUE_TOTAL, &p, &r);
+        if (!rc && PQntuples(r) == 1)
+                *n_out = pg_i64(r, 0, 0);
+        PQclear(r);
+        return rc;
 }
 
 static int rd_queue(const PGresult *r, int row, void *out)
@@ -2659,6 +2714,7 @@ static const struct pg_stmt *const plain_stmts[] = {
     &S_QUEUE_LIST,      &S_QUEUE_COUNTS, &S_QUEUE_OLDEST, &S_KEY_GET,       &S_KEY_UPDATE,
     &S_KEY_LIST_TENANT, &S_KEY_LIST_ALL, &S_TIMER_GET,    &S_TIMER_LIST,    &S_TIMER_DUE,
     &S_TIMER_NEXT,      &S_DEP_CHILDREN, &S_FLOW_GET,     &S_FLOW_JOBS,     &S_DEP_PARENTS,
+    &S_QUEUE_TOTAL,
 };
 
 /* What a statement's plan must look like: sample parameters (space
@@ -2697,6 +2753,7 @@ static const struct plan_want plan_wants[] = {
     {"pg_idem_get", "t1 k1", "idempotency_pkey"},
     {"pg_idem_purge", "1 10", "idem_expiry"},
     {"pg_queue_get", "t1 q1", "queues_pkey"},
+    {"pg_queue_total", "t1", "queue_totals_pkey"},
     {"pg_queue_list", "t1 a 10", "queues_pkey"},
     {"pg_queue_counts", "t1 q1", NULL},
     {"pg_queue_oldest", "t1 q1", NULL},
@@ -2714,14 +2771,14 @@ static const struct plan_want plan_wants[] = {
     {"pg_group_ready_many", "t1 q1 {g1,g2} 2", "job_group_ready"},
     {"pg_flow_get", "1 t1", "flows_pkey"},
     {"pg_flow_job_ids", "t1 1 0 10", "job_flow"},
-    {"pg_job_list_0", "t1 0 10", NULL},
-    {"pg_job_list_1", "t1 q1 0 10", "job_tq"},
-    {"pg_job_list_2", "t1 2 0 10", NULL},
-    {"pg_job_list_3", "t1 q1 2 0 10", "job_tqs"},
-    {"pg_job_list_4", "t1 x 0 10", NULL},
-    {"pg_job_list_5", "t1 q1 x 0 10", "job_tq"},
-    {"pg_job_list_6", "t1 2 x 0 10", NULL},
-    {"pg_job_list_7", "t1 q1 2 x 0 10", "job_tqs"},
+    {"pg_job_list_0", "t1 0 10 100", NULL},
+    {"pg_job_list_1", "t1 q1 0 10 100", "job_tq"},
+    {"pg_job_list_2", "t1 2 0 10 100", NULL},
+    {"pg_job_list_3", "t1 q1 2 0 10 100", "job_tqs"},
+    {"pg_job_list_4", "t1 x 0 10 100", NULL},
+    {"pg_job_list_5", "t1 q1 x 0 10 100", "job_tq"},
+    {"pg_job_list_6", "t1 2 x 0 10 100", NULL},
+    {"pg_job_list_7", "t1 q1 2 x 0 10 100", "job_tqs"},
     {"pg_audit_list_0", "0 10", "audit_pkey"},
     {"pg_audit_list_1", "t1 0 10", "audit_tenant"},
     {"pg_audit_list_2", "a 0 10", "audit_action"},
@@ -2905,6 +2962,7 @@ const struct store_ops store_postgres_ops = {
     .idem_put = put_idem,
     .idem_purge = purge_idem,
     .queue_ensure = ensure_queue,
+    .queue_total = total_queues,
     .queue_get = get_queue,
     .queue_put = put_queue,
     .queue_list = list_queues,

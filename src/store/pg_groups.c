@@ -62,7 +62,8 @@ static const struct pg_stmt
                   " (COALESCE(l.depth, 0) + COALESCE(c.depth, 0))::bigint,"
                   " (COALESCE(l.running, 0) + COALESCE(c.running, 0))::bigint,"
                   " ((SELECT grp FROM job_groups g WHERE g.tenant = $1 AND g.queue = $2"
-                  " ORDER BY g.tenant, g.queue, g.grp LIMIT 1) IS NOT NULL)::int"
+                  " ORDER BY g.tenant, g.queue, g.grp LIMIT 1) IS NOT NULL)::int,"
+                  " (EXISTS (SELECT 1 FROM queues k WHERE k.tenant = $1 AND k.name = $2))::int"
                   " FROM (SELECT SUM(depth) AS depth, SUM(running) AS running FROM queue_counts"
                   " WHERE tenant = $1 AND queue = $2) c"
                   " LEFT JOIN queue_limits l ON l.tenant = $1 AND l.queue = $2"},
@@ -176,6 +177,7 @@ static int rd_qlim(const PGresult *r, int row, void *out)
         q.depth = pg_i64(r, row, 18);
         q.running = pg_i64(r, row, 19);
         q.grouped = pg_i64(r, row, 20) != 0;
+        q.known = pg_i64(r, row, 21) != 0;
         rc = pg_text(r, row, 0, &q.tenant);
         if (!rc)
                 rc = pg_text(r, row, 1, &q.queue);

@@ -319,6 +319,12 @@ static const char *const migrations[] = {
     " running bigint NOT NULL DEFAULT 0,"
     " PRIMARY KEY (tenant, queue, shard)"
     ");",
+    /* 10: each tenant's number of queues (see sqlite_schema.c, 9). */
+    "CREATE TABLE queue_totals ("
+    " tenant " TXT " PRIMARY KEY,"
+    " n bigint NOT NULL"
+    ");"
+    "INSERT INTO queue_totals (tenant, n) SELECT tenant, COUNT(*) FROM queues GROUP BY tenant;",
 };
 
 int pg_schema_newest(void)

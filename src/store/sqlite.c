@@ -125,6 +125,8 @@ enum stmt_id {
         S_IDEM_PUT,
         S_IDEM_PURGE,
         S_QUEUE_ENSURE,
+        S_QUEUE_TOTAL_ADD,
+        S_QUEUE_TOTAL,
         S_QUEUE_GET,
         S_QUEUE_PUT,
         S_QUEUE_LIST,
@@ -209,7 +211,8 @@ enum { AF_TENANT = 1, AF_ACTION = 2, AF_KEY = 4 };
         " COALESCE(MAX(start_seq), 0), COALESCE(MAX(serve_seq), 0),"                               \
         " COALESCE(MAX(nogroup_served), 0), COALESCE(MAX(updated_at), 0),"                         \
         " COALESCE(MAX(depth), 0), COALESCE(MAX(running), 0),"                                     \
-        " EXISTS (SELECT 1 FROM job_groups g WHERE g.tenant = ?1 AND g.queue = ?2)"                \
+        " EXISTS (SELECT 1 FROM job_groups g WHERE g.tenant = ?1 AND g.queue = ?2),"               \
+        " EXISTS (SELECT 1 FROM queues k WHERE k.tenant = ?1 AND k.name = ?2)"                     \
         " FROM queue_limits WHERE tenant = ?1 AND queue = ?2"
 /* The columns of a job_groups row in the order of reads and of group_put's binds. */
 #define GROUP_COLS                                                                                 \
@@ -302,6 +305,12 @@ static const struct stmt_def stmt_defs[S_LIST] = {
                         "INSERT INTO queues (tenant, name, paused, created_at, updated_at)"
                         " VALUES (?1, ?2, 0, ?3, ?3) ON CONFLICT (tenant, name) DO NOTHING",
                         false},
+    [S_QUEUE_TOTAL_ADD] = {"queue_total_add",
+                           "INSERT INTO queue_totals (tenant, n) VALUES (?1, 1)"
+                           " ON CONFLICT (tenant) DO UPDATE SET n = n + 1",
+                           false},
+    [S_QUEUE_TOTAL] = {"queue_total", "SELECT n FROM queue_totals WHERE tenant = ?1", true,
+                       "PRIMARY"},
     [S_QUEUE_GET] = {"queue_get",
                      "SELECT tenant, name, paused, created_at, updated_at FROM queues"
                      " WHERE tenant = ?1 AND name = ?2",
@@ -1018,6 +1027,7 @@ static int list_jobs(struct store *st, const struct job_filter *f, struct job_ve
         int bits =
             (f->queue ? LF_QUEUE : 0) | (f->state >= 0 ? LF_STATE : 0) | (f->type ? LF_TYPE : 0);
         sqlite3_stmt *s = st->stmt[S_LIST + bits];
+        size_t bytes = 0;
         int step, rc = 0;
 
         if (!f->tenant || f->limit <= 0)
@@ -1037,6 +1047,10 @@ static int list_jobs(struct store *st, const struct job_filter *f, struct job_ve
                 rc = j ? read_job(s, j) : BATON_ENOMEM;
                 if (rc && j)
                         out->n--; /* read_job left the slot empty */
+                if (!rc && f->bytes_max && (bytes += job_wire_bytes(j)) > f->bytes_max) {
+                        step = SQLITE_DONE; /* the page is full (store.h) */
+                        break;
+                }
         }
         if (!rc && step != SQLITE_DONE)
                 rc = fail(st, step, "job_list");
@@ -1239,10 +1253,36 @@ static int ensure_queue(struct store *st, const char *tenant, const char *name, 
 {
         sqlite3_stmt *s = st->stmt[S_QUEUE_ENSURE];
 
+        int rc;
+
         bind_text(s, 1, tenant);
         bind_text(s, 2, name);
         sqlite3_bind_int64(s, 3, now_ms);
-        return run(st, s, "queue_ensure");
+        rc = run(st, s, "queue_ensure");
+        /* A new queue counts in its tenant's total (store.h). */
+        if (!rc && sqlite3_changes(st->db) == 1) {
+                bind_text(st->stmt[S_QUEUE_TOTAL_ADD], 1, tenant);
+                rc = run(st, st->stmt[S_QUEUE_TOTAL_ADD], "queue_total_add");
+        }
+        return rc;
+}
+
+static int total_queues(struct store *st, const char *tenant, int64_t *n_out)
+{
+        sqlite3_stmt *s = st->stmt[S_QUEUE_TOTAL];
+        int rc;
+
+        *n_out = 0;
+        bind_text(s, 1, tenant);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+                *n_out = sqlite3_column_int64(s, 0);
+                rc = 0;
+        } else {
+                rc = rc == SQLITE_DONE ? 0 : fail(st, rc, "queue_total");
+        }
+        finish(s);
+        return rc;
 }
 
 /* Fills *out from the current queue row; the caller owns its strings. */
@@ -2176,6 +2216,7 @@ static int read_qlim(sqlite3_stmt *s, struct queue_limits *out)
         q.depth = sqlite3_column_int64(s, 18);
         q.running = sqlite3_column_int64(s, 19);
         q.grouped = sqlite3_column_int(s, 20) != 0;
+        q.known = sqlite3_column_int(s, 21) != 0;
         rc = read_text(s, 0, &q.tenant);
         if (!rc)
                 rc = read_text(s, 1, &q.queue);
@@ -2551,6 +2592,7 @@ const struct store_ops store_sqlite_ops = {
     .idem_put = put_idem,
     .idem_purge = purge_idem,
     .queue_ensure = ensure_queue,
+    .queue_total = total_queues,
     .queue_get = get_queue,
     .queue_put = put_queue,
     .queue_list = list_queues,

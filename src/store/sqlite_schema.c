@@ -311,6 +311,15 @@ static const char *const migrations[] = {
     ") STRICT, WITHOUT ROWID;"
     "INSERT INTO cron_counts (tenant, n) SELECT tenant, COUNT(*) FROM cron_schedules"
     " GROUP BY tenant;",
+    /* 9: each tenant's number of queues (the cap of --max-queues), kept by
+     * queue_ensure when it makes a queue and filled here from the queues
+     * already stored, so a new queue reads one row, not every queue of the
+     * tenant. Queues are never deleted, so the count only grows. */
+    "CREATE TABLE queue_totals ("
+    " tenant TEXT PRIMARY KEY,"
+    " n INTEGER NOT NULL"
+    ") STRICT, WITHOUT ROWID;"
+    "INSERT INTO queue_totals (tenant, n) SELECT tenant, COUNT(*) FROM queues GROUP BY tenant;",
 };
 
 int sqlite_schema_newest(void)

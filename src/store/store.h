@@ -4,7 +4,8 @@
  * lease and notifications between nodes, 5 + queue limits, job groups and rate
  * windows, 6 + the job's cron column, cron_count_add and reads of many jobs or
  * groups in one call, 7 qlim_add takes no lock and returns nothing, and
- * qlim_put leaves the counters alone).
+ * qlim_put leaves the counters alone, 8 the tenant's queue total kept by
+ * queue_ensure and read by queue_total, and qlim_get's known).
  *
  * A backend (SQLite, PostgreSQL) implements these operations; core
  * composes them into transactions. All calls on one struct store come from one
@@ -35,7 +36,7 @@
 
 #include "core/job.h"
 
-#define STORE_OPS_VERSION 7
+#define STORE_OPS_VERSION 8
 
 struct store; /* backend-private */
 
@@ -58,6 +59,10 @@ struct job_filter {
         const char *type;   /* NULL = any */
         int64_t after_id;   /* only ids > after_id (cursor); 0 = from the start */
         int limit;          /* > 0 */
+        /* 0, or the byte budget of the page: the read stops after the row
+         * that takes the rows' job_wire_bytes past it (that row included),
+         * so a page of big jobs is not read whole only to be cut. */
+        size_t bytes_max;
 };
 
 struct idem_rec {
@@ -136,6 +141,10 @@ struct audit_filter {
         const char *key_id; /* NULL = any */
         int64_t after_id;   /* cursor; 0 = from the start */
         int limit;          /* > 0 */
+        /* 0, or the byte budget of the page: the read stops after the row
+         * that takes the rows' job_wire_bytes past it (that row included),
+         * so a page of big jobs is not read whole only to be cut. */
+        size_t bytes_max;
 };
 
 /* A cron schedule (core/cron.h). spec is the definition as JSON text (cron,
@@ -253,6 +262,7 @@ struct queue_limits {
         int64_t nogroup_served; /* serve_seq when jobs without a group were last served */
         int64_t updated_at_ms;  /* last settings change; 0 = never */
         bool grouped;           /* read only: the queue has a group row (qlim_get) */
+        bool known;             /* read only: the queue has its queues row (qlim_get) */
 };
 
 /* Version 5: one group of a queue, present while it has ready or running jobs
@@ -336,7 +346,11 @@ struct store_ops {
          * expired at its expires_at), oldest first; *n_out deleted. */
         int (*idem_purge)(struct store *st, int64_t before_ms, int max, int *n_out);
 
-        /* Queues. queue_ensure inserts the row if missing and leaves it otherwise. */
+        /* Queues. queue_ensure inserts the row if missing and leaves it
+         * otherwise; a row it inserts adds 1 to the tenant's queue total
+         * (version 8), which locks that total to the end of the transaction
+         * on a shared store, so the cap on it (--max-queues) stays exact
+         * across nodes. Queues are never deleted. */
         int (*queue_ensure)(struct store *st, const char *tenant, const char *name, int64_t now_ms);
         int (*queue_get)(struct store *st, const char *tenant, const char *name,
                          struct queue_rec *out);
@@ -392,6 +406,9 @@ struct store_ops {
          * other's committed change (the cap of core/cron.h stays exact across
          * nodes). */
         int (*cron_count_add)(struct store *st, const char *tenant, int64_t delta, int64_t *n_out);
+        /* ---- version 8 ---- the tenant's number of queues, as of this
+         * transaction (0 for a tenant without any). */
+        int (*queue_total)(struct store *st, const char *tenant, int64_t *n_out);
         /* Runs. cron_run_insert sets r->id; BATON_ECONFLICT when the tick
          * (tenant, key, scheduled_at) is already recorded. cron_run_update writes
          * job_id, status and reason. cron_run_list: newest first, ids < before

@@ -117,6 +117,9 @@ static const struct route_case routes[] = {
     {"DELETE", "/v1/keys/k0000000000000000", NULL, "admin"},
     {"POST", "/v1/keys/k0000000000000000/rotate", NULL, "admin"},
     {"GET", "/v1/audit", NULL, "admin"},
+    /* /metrics needs a key (issue 13: it published every tenant's queue
+     * names to any loopback peer, e.g. a same-host TLS proxy). */
+    {"GET", "/metrics", NULL, "metrics"},
 };
 
 #define ROUTES_N ((int)(sizeof(routes) / sizeof(routes[0])))
@@ -142,10 +145,50 @@ static void no_key_is_401(void **state)
                                  401);
                 assert_int_equal(call("nonsense", rc->method, rc->path, rc->body, NULL), 401);
         }
-        /* Open routes; /metrics is open on loopback, which this is. */
+        /* Open routes. /metrics is not one, even on loopback (the routes
+         * above have checked its 401). */
         assert_int_equal(call(NULL, "GET", "/healthz", NULL, NULL), 200);
         assert_int_equal(call(NULL, "GET", "/readyz", NULL, NULL), 200);
-        assert_int_equal(call(NULL, "GET", "/metrics", NULL, NULL), 200);
+}
+
+/* GET /metrics: 401 without a key, 403 with a key lacking the scope or of
+ * another tenant, 200 with the metrics scope on tenant "default" and with
+ * admin there (admin implies metrics). */
+static void metrics_needs_its_scope(void **state)
+{
+        char mtok[TOK], rtok[TOK], otok[TOK], oadm[TOK];
+        struct http_res r;
+
+        (void)state;
+        make_key(NULL, "[\"metrics\"]", NULL, mtok, NULL);
+        make_key(NULL, "[\"jobs:read\", \"cron:read\"]", NULL, rtok, NULL);
+        make_key("mt2", "[\"metrics\"]", NULL, otok, NULL);
+        make_key("mt2", "[\"admin\"]", NULL, oadm, NULL);
+        call(NULL, "GET", "/metrics", NULL, &r);
+        assert_http_error(&r, 401, "unauthenticated", NULL);
+        http_res_free(&r);
+        call(rtok, "GET", "/metrics", NULL, &r);
+        assert_http_error(&r, 403, "forbidden", NULL);
+        assert_non_null(strstr(http_error_member(&r, "message"), "metrics"));
+        http_res_free(&r);
+        call(otok, "GET", "/metrics", NULL, &r);
+        assert_http_error(&r, 403, "forbidden", NULL);
+        http_res_free(&r);
+        call(oadm, "GET", "/metrics", NULL, &r);
+        assert_http_error(&r, 403, "forbidden", NULL);
+        http_res_free(&r);
+        call(mtok, "GET", "/metrics", NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_non_null(strstr(r.body, "baton_"));
+        http_res_free(&r);
+        assert_int_equal(call(srv.admin_key, "GET", "/metrics", NULL, NULL), 200);
+        /* The metrics scope gives nothing else. */
+        assert_int_equal(call(mtok, "GET", "/v1/jobs", NULL, NULL), 403);
+        /* The key list names the scope. */
+        call(srv.admin_key, "GET", "/v1/keys?limit=1000", NULL, &r);
+        assert_int_equal(r.status, 200);
+        assert_non_null(strstr(r.body, "\"metrics\""));
+        http_res_free(&r);
 }
 
 static void scope_matrix(void **state)
@@ -802,6 +845,25 @@ static void insecure_refused_off_loopback(void **state)
         assert_int_equal(run_batond(env, "1"), 2);
 }
 
+/* --metrics-public: /metrics answers without a key; nothing else opens. */
+static void metrics_public_flag(void **state)
+{
+        static const char *const args[] = {"--metrics-public", NULL};
+        struct harness h;
+        struct http_res r;
+
+        (void)state;
+        assert_int_equal(harness_start(&h, args), 0);
+        assert_int_equal(http_json_as(h.url, NULL, "GET", "/metrics", NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        assert_non_null(strstr(r.body, "baton_"));
+        http_res_free(&r);
+        assert_int_equal(http_json_as(h.url, NULL, "GET", "/v1/queues", NULL, &r), 0);
+        assert_int_equal(r.status, 401);
+        http_res_free(&r);
+        assert_int_equal(harness_stop(&h), 0);
+}
+
 static void insecure_on_loopback(void **state)
 {
         static const char *const args[] = {"--insecure-no-auth", NULL};
@@ -841,12 +903,14 @@ int main(void)
             cmocka_unit_test(tenant_isolation),    cmocka_unit_test(revocation_is_immediate),
             cmocka_unit_test(rotation_with_grace), cmocka_unit_test(expired_key),
             cmocka_unit_test(create_validation),   cmocka_unit_test(rate_limited),
-            cmocka_unit_test(audit_entries),       cmocka_unit_test(secrets_not_logged),
+            cmocka_unit_test(audit_entries),       cmocka_unit_test(metrics_needs_its_scope),
+            cmocka_unit_test(secrets_not_logged),
         };
         const struct CMUnitTest alone[] = {
             cmocka_unit_test(bootstrap_file),
             cmocka_unit_test(insecure_refused_off_loopback),
             cmocka_unit_test(insecure_on_loopback),
+            cmocka_unit_test(metrics_public_flag),
         };
         int failed = cmocka_run_group_tests_name("auth", shared, setup, teardown);
 

@@ -3928,7 +3928,8 @@ static void pg_migrates_a_version_1_store(void **state)
         f->st = NULL;
         c = pg_raw(f);
         pg_raw_exec(
-            c, "DROP TABLE queue_counts, cron_counts, rate_log, job_groups, queue_limits, "
+            c, "DROP TABLE queue_totals, queue_counts, cron_counts, rate_log, job_groups, "
+               "queue_limits, "
                "leader_lease, job_deps,"
                " flows,"
                " timers, cron_runs, cron_schedules, audit, api_keys, tenants, idempotency, queues,"
@@ -4095,6 +4096,10 @@ static void pg_group_claim_plans_at_scale(void **state)
                        " 'q' || i, i FROM generate_series(2, 2000) AS i");
         pg_raw_exec(c, "INSERT INTO queue_counts SELECT 't' || (i % 20), 'q' || i, s, 1, 0"
                        " FROM generate_series(1, 2000) AS i, generate_series(0, 3) AS s");
+        /* Every queue with counters has its queues row (queue_ensure). */
+        pg_raw_exec(c, "INSERT INTO queues SELECT 't' || (i % 20), 'q' || i, 0, 0, 0"
+                       " FROM generate_series(2, 2000) AS i");
+        pg_raw_exec(c, "INSERT INTO queues VALUES ('t1', 'q1', 0, 0, 0)");
         pg_raw_exec(c, "INSERT INTO rate_log SELECT 't1', 'q1', 'g' || lpad((i % 1000)::text, 4,"
                        " '0'), i, i FROM generate_series(1, 5000) AS i");
         pg_raw_exec(c, "ANALYZE");
@@ -4141,7 +4146,8 @@ static void pg_migration_7_counts_existing_jobs(void **state)
         f->st = NULL;
         c = pg_raw(f);
         pg_raw_exec(
-            c, "DROP TABLE queue_counts, cron_counts, rate_log, job_groups, queue_limits, "
+            c, "DROP TABLE queue_totals, queue_counts, cron_counts, rate_log, job_groups, "
+               "queue_limits, "
                "leader_lease, job_deps,"
                " flows,"
                " timers, cron_runs, cron_schedules, audit, api_keys, tenants, idempotency, queues,"
@@ -4363,7 +4369,8 @@ static void pg_migration_8_adds_the_cron_marker(void **state)
         f->st = NULL;
         c = pg_raw(f);
         pg_raw_exec(
-            c, "DROP TABLE queue_counts, cron_counts, rate_log, job_groups, queue_limits, "
+            c, "DROP TABLE queue_totals, queue_counts, cron_counts, rate_log, job_groups, "
+               "queue_limits, "
                "leader_lease, job_deps,"
                " flows,"
                " timers, cron_runs, cron_schedules, audit, api_keys, tenants, idempotency, queues,"

@@ -97,7 +97,7 @@ static int state_of(struct env *e, int64_t id, char *reason, size_t cap)
 /* Claims at most one job of q; returns its id (0 none), parents text copied. */
 static int64_t claim1(struct env *e, const char *q, char *lease, char *parents, size_t cap)
 {
-        struct claim_req c = {"default", q, "w", 1, 0, NULL};
+        struct claim_req c = {"default", q, "w", 1, 0, NULL, NULL};
         struct job_vec jv = {0};
         int64_t id = 0;
 
@@ -270,7 +270,7 @@ static void test_flow_rolls_back(void **state)
         int order[2] = {0, 1};
         struct flow_req req = {"default", NULL, 2, items, order};
         struct flow_res out = {.jobs = res};
-        struct job_filter f = {"default", "fq", -1, NULL, 0, 100};
+        struct job_filter f = {"default", "fq", -1, NULL, 0, 100, 0};
         struct job_vec jv = {0};
         int rc;
 

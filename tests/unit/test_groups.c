@@ -82,7 +82,7 @@ static int64_t enqueue(struct env *e, const char *g)
 static void claim(struct env *e, int max, struct job_vec *out, int64_t *retry_at)
 {
         int64_t r = -1;
-        struct claim_req c = {"default", "q", "w1", max, 0, &r};
+        struct claim_req c = {"default", "q", "w1", max, 0, &r, NULL};
 
         memset(out, 0, sizeof(*out));
         assert_int_equal(job_claim(unit_env_begin(e), &c, out), 0);

@@ -79,7 +79,7 @@ static int64_t enqueue(struct env *e, const char *q, int prio, int64_t delay_ms)
 
 static void claim(struct env *e, const char *q, int max, int64_t lease_ms, struct job_vec *out)
 {
-        struct claim_req c = {"default", q, "w1", max, lease_ms, NULL};
+        struct claim_req c = {"default", q, "w1", max, lease_ms, NULL, NULL};
 
         memset(out, 0, sizeof(*out));
         assert_int_equal(job_claim(unit_env_begin(e), &c, out), 0);
@@ -841,7 +841,7 @@ static void effects_of_claim_and_complete(void **state)
 
         memset(&c, 0, sizeof(c));
         c.body = body_claim;
-        c.claim = (struct claim_req){"default", "q", "w1", 10, 2000, NULL};
+        c.claim = (struct claim_req){"default", "q", "w1", 10, 2000, NULL, NULL};
         assert_int_equal(run_call(e, &c, &fx), 0);
         assert_int_equal(c.jobs.n, 2);
         assert_int_equal(events(&fx, EV_CLAIMED, "q"), 2);
@@ -1077,7 +1077,7 @@ static void effects_of_rolled_back_op_are_dropped(void **state)
         enqueue(e, "q", PRIO_NORMAL, 0);
         memset(&c, 0, sizeof(c));
         c.body = body_claim;
-        c.claim = (struct claim_req){"default", "q", "w1", 10, 0, NULL};
+        c.claim = (struct claim_req){"default", "q", "w1", 10, 0, NULL, NULL};
         c.force_rc = BATON_ESTORE;
         assert_int_equal(run_call(e, &c, &fx), BATON_ESTORE);
         assert_int_equal(fx.counts_n, 0);
@@ -1283,7 +1283,7 @@ static void replay_skips_a_job_whose_key_is_taken(void **state)
 static void claim_edges(void **state)
 {
         struct env *e = *state;
-        struct claim_req c = {"default", "q", "w1", 0, 0, NULL};
+        struct claim_req c = {"default", "q", "w1", 0, 0, NULL, NULL};
         struct job_vec jv = {0};
 
         enqueue(e, "q", PRIO_NORMAL, 0);

@@ -174,12 +174,12 @@ static void digest_equal_is_exact(void **state)
 
 static void scope_names_round_trip(void **state)
 {
-        const char *names[] = {"jobs:write", "jobs:read", "work", "cron:read",
-                               "cron:write", "cron:run",  "admin"};
+        const char *names[] = {"jobs:write", "jobs:read", "work",  "cron:read",
+                               "cron:write", "cron:run",  "admin", "metrics"};
         uint32_t all = 0;
 
         (void)state;
-        for (int i = 0; i < 7; i++) {
+        for (int i = 0; i < 8; i++) {
                 uint32_t bit = 1u << i;
 
                 assert_string_equal(key_scope_name(bit), names[i]);
@@ -189,10 +189,11 @@ static void scope_names_round_trip(void **state)
         assert_int_equal(all, SCOPE_ALL);
         assert_int_equal(key_scope_parse("jobs:write"), SCOPE_JOBS_WRITE);
         assert_int_equal(key_scope_parse("admin"), SCOPE_ADMIN);
+        assert_int_equal(key_scope_parse("metrics"), SCOPE_METRICS);
         assert_null(key_scope_name(0));
         assert_null(key_scope_name(SCOPE_JOBS_WRITE | SCOPE_JOBS_READ));
         assert_null(key_scope_name(SCOPE_ALL));
-        assert_null(key_scope_name(1u << 7));
+        assert_null(key_scope_name(1u << 8));
         assert_int_equal(key_scope_parse(NULL), 0);
         assert_int_equal(key_scope_parse(""), 0);
         assert_int_equal(key_scope_parse("Admin"), 0);

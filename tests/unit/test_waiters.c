@@ -182,7 +182,7 @@ static void metrics_render_names_every_series(void **state)
         q.counts.by_state[JOB_QUEUED] = 9;
         q.counts.oldest_ready_ms = fc.wall_ms - 1500;
         buf_init(&b, 1 << 20);
-        assert_int_equal(metrics_render(m, &q, 1, 3, 2, &b), 0);
+        assert_int_equal(metrics_render(m, &q, 1, 0, 3, 2, &b), 0);
         assert_non_null(
             strstr(b.ptr, "baton_jobs_enqueued_total{tenant=\"default\",queue=\"emails\"} 6\n"));
         assert_non_null(
