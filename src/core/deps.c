@@ -2,11 +2,17 @@
  * deps.c: the pure helpers of job dependencies (the parent list kept in the
  * job row as JSON text, the topological order of a flow) and the flow
  * transactions: create (every job of the DAG in one op, parents first) and
- * read. The dependency state changes themselves are in jobs.c (become_terminal
- * resolves the children of a job that ends).
+ * read, and the cascade's work list (deps.h): when a job ends its children
+ * are re-decided from an explicit stack, at most DEPS_CASCADE_STEP steps per
+ * transaction, the rest continued by the leader from the store's work list.
+ * How one child is re-decided is in jobs.c (resolve_child), next to
+ * become_terminal, the one place a job ends.
  *
  * Workload: a flow holds at most limits->batch_max jobs with at most DEPS_MAX
  * parents each, so the order is computed with plain arrays in O(n + edges).
+ * A cascade may cover millions of descendants (chains of flows); each
+ * transaction does a bounded part of it, and its stack lives on the heap
+ * (DEPS_CASCADE_STEP + DEPS_WORK_LOAD entries of 32 bytes).
  */
 #include "core/deps.h"
 
@@ -17,6 +23,7 @@
 #include <string.h>
 
 #include "baton/baton.h"
+#include "common/assert.h"
 
 const char *parent_policy_name(int p)
 {
@@ -191,5 +198,172 @@ int flow_read(struct txn *tx, const char *tenant, int64_t id, struct flow_rec *f
                 flow_rec_free(flow);
                 job_vec_free(jobs);
         }
+        return rc;
+}
+
+/* ---- the cascade (deps.h): an explicit work list, bounded per transaction ---- */
+
+/* Pushes (id, after_id) on the work list; a full list sends the entry to the
+ * store's work list instead, which the leader continues (never expected: a
+ * step pushes at most one entry, and cap covers a whole budget). */
+static int deps_push(struct txn *tx, struct deps_work *w, int64_t id, int64_t after_id)
+{
+        if (w->n == w->cap) {
+                txn_note_deadline(tx, tx->now_ms);
+                return tx->ops->dep_work_put(tx->st, id, after_id);
+        }
+        w->v[w->n++] = (struct deps_item){id, after_id, 0, false};
+        return 0;
+}
+
+/* The entry on top has no children left: a durable one loses its row. */
+static int deps_finish_top(struct txn *tx, struct deps_work *w)
+{
+        struct deps_item it = w->v[--w->n];
+
+        if (!it.durable)
+                return 0;
+        return tx->ops->dep_work_move(tx->st, it.id, it.from_after, -1);
+}
+
+/* Takes steps until the list is empty or the budget is spent. One step reads
+ * a batch of the top entry's children (moving its cursor past them), and one
+ * more per child re-decided; a child that ends is pushed on top by
+ * deps_cascade, so the walk goes depth first and the list stays short. */
+static int deps_drain(struct txn *tx, struct deps_work *w, deps_resolve_fn resolve)
+{
+        int64_t ids[DEPS_CHILD_BATCH];
+        int rc = 0;
+
+        while (!rc && w->n > 0) {
+                int room = DEPS_CASCADE_STEP - tx->deps_steps - 1;
+                int want = room < DEPS_CHILD_BATCH ? room : DEPS_CHILD_BATCH;
+                struct deps_item *top = &w->v[w->n - 1];
+                int n = 0;
+
+                if (want <= 0)
+                        break;
+                rc = tx->ops->dep_children(tx->st, top->id, top->after_id, want, ids, &n);
+                tx->deps_steps++;
+                if (rc)
+                        break;
+                BATON_ASSERT(n >= 0 && n <= want);
+                if (n < want)
+                        rc = deps_finish_top(tx, w);
+                else
+                        top->after_id = ids[n - 1];
+                for (int i = 0; i < n && !rc; i++) {
+                        rc = resolve(tx, ids[i]);
+                        tx->deps_steps++;
+                }
+        }
+        BATON_ASSERT(tx->deps_steps <= DEPS_CASCADE_STEP);
+        return rc;
+}
+
+/* Writes what the budget left of the list to the store's work list (a
+ * durable entry only when its cursor moved) and asks the leader to go on at
+ * once. */
+static int deps_spill(struct txn *tx, struct deps_work *w)
+{
+        int rc = 0;
+
+        for (int i = 0; i < w->n && !rc; i++) {
+                const struct deps_item *it = &w->v[i];
+                if (!it->durable)
+                        rc = tx->ops->dep_work_put(tx->st, it->id, it->after_id);
+                else if (it->after_id != it->from_after)
+                        rc = tx->ops->dep_work_move(tx->st, it->id, it->from_after, it->after_id);
+        }
+        if (w->n > 0)
+                txn_note_deadline(tx, tx->now_ms);
+        return rc;
+}
+
+/* Drains w (holding its first entries) within the budget, then spills the
+ * rest. *left: entries that were left. */
+static int deps_run(struct txn *tx, struct deps_work *w, deps_resolve_fn resolve, int *left)
+{
+        int rc;
+
+        BATON_ASSERT(!tx->deps_work);
+        tx->deps_work = w;
+        rc = deps_drain(tx, w, resolve);
+        tx->deps_work = NULL;
+        if (!rc)
+                rc = deps_spill(tx, w);
+        *left = w->n;
+        return rc;
+}
+
+/* A work list with room for a whole budget of pushes on top of load
+ * entries; w->v is malloc'd, freed by the caller. */
+static int deps_work_init(struct deps_work *w, int load)
+{
+        w->n = 0;
+        w->cap = DEPS_CASCADE_STEP + load + 1;
+        w->v = malloc((size_t)w->cap * sizeof(*w->v));
+        return w->v ? 0 : BATON_ENOMEM;
+}
+
+int deps_cascade(struct txn *tx, struct job *j, deps_resolve_fn resolve)
+{
+        struct deps_work w = {0};
+        int64_t child = 0;
+        int left = 0;
+        int n = 0;
+        int rc;
+
+        if (tx->deps_work)
+                return deps_push(tx, tx->deps_work, j->id, 0);
+        rc = tx->ops->dep_children(tx->st, j->id, 0, 1, &child, &n);
+        if (rc || n == 0)
+                return rc;
+        if (tx->deps_steps >= DEPS_CASCADE_STEP - 1) {
+                /* No budget left in this transaction: the leader starts it,
+                 * after the commit that writes j. */
+                txn_note_deadline(tx, tx->now_ms);
+                return tx->ops->dep_work_put(tx->st, j->id, 0);
+        }
+        /* Its children read its final state from the store. */
+        rc = tx->ops->job_update(tx->st, j);
+        if (!rc)
+                rc = deps_work_init(&w, 1);
+        if (!rc) {
+                w.v[w.n++] = (struct deps_item){j->id, 0, 0, false};
+                rc = deps_run(tx, &w, resolve, &left);
+        }
+        free(w.v);
+        return rc;
+}
+
+int deps_cascade_resume(struct txn *tx, deps_resolve_fn resolve, int *taken, bool *more)
+{
+        struct deps_work w = {0};
+        int64_t ids[DEPS_WORK_LOAD];
+        int64_t afters[DEPS_WORK_LOAD];
+        int room = DEPS_CASCADE_STEP - tx->deps_steps - 1;
+        int load = room < DEPS_WORK_LOAD ? room : DEPS_WORK_LOAD;
+        int left = 0;
+        int n = 0;
+        int rc = 0;
+
+        *taken = 0;
+        *more = false;
+        if (load <= 0) {
+                *more = true;
+                return 0;
+        }
+        rc = tx->ops->dep_work_next(tx->st, load, ids, afters, &n);
+        if (!rc && n > 0)
+                rc = deps_work_init(&w, n);
+        /* Pushed in reverse, so the oldest ended job is on top and goes first. */
+        for (int i = n - 1; !rc && i >= 0; i--)
+                w.v[w.n++] = (struct deps_item){ids[i], afters[i], afters[i], true};
+        if (!rc && n > 0)
+                rc = deps_run(tx, &w, resolve, &left);
+        free(w.v);
+        *taken = n;
+        *more = left > 0 || n == load;
         return rc;
 }

@@ -37,8 +37,6 @@
 
 /* Rows handled per kind of duty in one tick; more is done in the next tick. */
 #define TICK_BATCH 2000
-/* Children of an ending job read per store call. */
-#define CHILD_BATCH 64
 
 int64_t backoff_delay_ms(const struct backoff *b, int attempt, uint64_t (*rnd)(uint64_t bound))
 {
@@ -186,7 +184,7 @@ static int step_close(struct txn *tx, struct job *j)
 
 /* ---- state changes ---- */
 
-static int resolve_children(struct txn *tx, struct job *j);
+static int resolve_child(struct txn *tx, int64_t id);
 
 /* Every move to a terminal state goes through here, so that each one wakes the
  * job's waiters, is counted (and so is the cron run it ends), and arms the
@@ -225,9 +223,10 @@ static int become_terminal(struct txn *tx, struct job *j, int state)
                 log_emit(LOG_INFO, "jobs", &lc, "job dead after %d of %d attempts", j->attempt,
                          j->max_attempts);
         }
-        /* The one place a job ends is the one place its children learn of it. */
+        /* The one place a job ends is the one place its children learn of it:
+         * through the cascade's work list, bounded per transaction (deps.h). */
         if (!rc)
-                rc = resolve_children(tx, j);
+                rc = deps_cascade(tx, j, resolve_child);
         return rc;
 }
 
@@ -324,35 +323,6 @@ static int resolve_child(struct txn *tx, int64_t id)
         }
 out:
         job_free(&c);
-        return rc;
-}
-
-/* j has just become terminal: re-decide each of its pending children. j is
- * written first, so that every child (and their children, recursively) reads
- * its final state; the caller's own write after this is the same row. */
-static int resolve_children(struct txn *tx, struct job *j)
-{
-        int64_t *ids = malloc(CHILD_BATCH * sizeof(*ids));
-        int64_t after = 0;
-        bool written = false;
-        int n = 0;
-        int rc = ids ? 0 : BATON_ENOMEM;
-
-        while (!rc) {
-                rc = tx->ops->dep_children(tx->st, j->id, after, CHILD_BATCH, ids, &n);
-                if (rc || n == 0)
-                        break;
-                if (!written) {
-                        rc = tx->ops->job_update(tx->st, j);
-                        written = true;
-                }
-                for (int i = 0; i < n && !rc; i++)
-                        rc = resolve_child(tx, ids[i]);
-                if (n < CHILD_BATCH)
-                        break;
-                after = ids[n - 1];
-        }
-        free(ids);
         return rc;
 }
 
@@ -1207,6 +1177,9 @@ static int next_deadline(struct txn *tx, int64_t *next_ms)
         if (d.dead_min_ms)
                 t = earliest(t, d.dead_min_ms + l->dead_ttl_ms);
         t = earliest(t, d.idem_min_ms);
+        /* A cascade left in the store's work list goes on at once. */
+        if (d.dep_work)
+                t = earliest(t, tx->now_ms);
         *next_ms = t;
         return 0;
 }
@@ -1214,11 +1187,16 @@ static int next_deadline(struct txn *tx, int64_t *next_ms)
 int job_tick(struct txn *tx, struct tick_res *out)
 {
         bool more_timers = false;
+        bool more_deps = false;
         int rc;
 
         memset(out, 0, sizeof(*out));
         /* Timers first: their lateness is a measured figure (DESIGN §9). */
         rc = timer_fire_due(tx, TIMER_FIRE_BATCH, &out->timers_fired, &more_timers);
+        /* Cascades left by earlier transactions, before the promotions and
+         * expiries whose own cascades would otherwise take the budget. */
+        if (!rc)
+                rc = deps_cascade_resume(tx, resolve_child, &out->cascaded, &more_deps);
         if (!rc)
                 rc = each_id(tx, tx->ops->job_due_ids, promote_one, &out->promoted);
         if (!rc)
@@ -1229,7 +1207,7 @@ int job_tick(struct txn *tx, struct tick_res *out)
                 rc = next_deadline(tx, &out->next_ms);
         if (!rc)
                 rc = timer_next_deadline(tx, &out->next_ms);
-        if (out->promoted >= TICK_BATCH || out->expired >= TICK_BATCH || more_timers)
+        if (out->promoted >= TICK_BATCH || out->expired >= TICK_BATCH || more_timers || more_deps)
                 out->more = true;
         return rc;
 }

@@ -319,6 +319,11 @@ static const char *const migrations[] = {
     " running bigint NOT NULL DEFAULT 0,"
     " PRIMARY KEY (tenant, queue, shard)"
     ");",
+    /* 10: the dependency cascade's work list (see sqlite_schema.c). */
+    "CREATE TABLE dep_work ("
+    " job_id bigint PRIMARY KEY,"
+    " after_id bigint NOT NULL"
+    ");",
 };
 
 int pg_schema_newest(void)

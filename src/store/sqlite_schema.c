@@ -311,6 +311,19 @@ static const char *const migrations[] = {
     ") STRICT, WITHOUT ROWID;"
     "INSERT INTO cron_counts (tenant, n) SELECT tenant, COUNT(*) FROM cron_schedules"
     " GROUP BY tenant;",
+    /* 9: PostgreSQL's queue counter shares (pg_schema.c); one SQLite
+     * connection writes the counters, so nothing changes here. The number is
+     * taken so that a version means the same tables on both backends. */
+    "SELECT 1;",
+    /* 10: the dependency cascade's work list (store.h version 8, core/deps.h):
+     * one row per ended job whose children with ids > after_id still wait to
+     * be resolved, written only when a cascade is larger than one transaction
+     * handles. The leader reads it in job_id order; purge looks rows up by
+     * job_id. */
+    "CREATE TABLE dep_work ("
+    " job_id INTEGER PRIMARY KEY,"
+    " after_id INTEGER NOT NULL"
+    ") STRICT;",
 };
 
 int sqlite_schema_newest(void)

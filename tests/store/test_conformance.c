@@ -3928,7 +3928,7 @@ static void pg_migrates_a_version_1_store(void **state)
         f->st = NULL;
         c = pg_raw(f);
         pg_raw_exec(
-            c, "DROP TABLE queue_counts, cron_counts, rate_log, job_groups, queue_limits, "
+            c, "DROP TABLE dep_work, queue_counts, cron_counts, rate_log, job_groups, queue_limits, "
                "leader_lease, job_deps,"
                " flows,"
                " timers, cron_runs, cron_schedules, audit, api_keys, tenants, idempotency, queues,"
@@ -4141,7 +4141,7 @@ static void pg_migration_7_counts_existing_jobs(void **state)
         f->st = NULL;
         c = pg_raw(f);
         pg_raw_exec(
-            c, "DROP TABLE queue_counts, cron_counts, rate_log, job_groups, queue_limits, "
+            c, "DROP TABLE dep_work, queue_counts, cron_counts, rate_log, job_groups, queue_limits, "
                "leader_lease, job_deps,"
                " flows,"
                " timers, cron_runs, cron_schedules, audit, api_keys, tenants, idempotency, queues,"
@@ -4363,7 +4363,7 @@ static void pg_migration_8_adds_the_cron_marker(void **state)
         f->st = NULL;
         c = pg_raw(f);
         pg_raw_exec(
-            c, "DROP TABLE queue_counts, cron_counts, rate_log, job_groups, queue_limits, "
+            c, "DROP TABLE dep_work, queue_counts, cron_counts, rate_log, job_groups, queue_limits, "
                "leader_lease, job_deps,"
                " flows,"
                " timers, cron_runs, cron_schedules, audit, api_keys, tenants, idempotency, queues,"
