@@ -2712,11 +2712,11 @@ static int flow_job_ids(struct store *st, const char *tenant, int64_t flow_id, i
 
 /* The statements of this file that pg_check_plans looks at, by name. */
 static const struct pg_stmt *const plain_stmts[] = {
-    &S_JOB_FIND_KEY,    &S_JOB_DUE,      &S_JOB_EXPIRED,  &S_JOB_STATE_IDS, &S_JOB_PURGE,
-    &S_JOB_DELETE,      &S_DEADLINES,    &S_IDEM_GET,     &S_IDEM_PURGE,    &S_QUEUE_GET,
-    &S_QUEUE_LIST,      &S_QUEUE_COUNTS, &S_QUEUE_OLDEST, &S_KEY_GET,       &S_KEY_UPDATE,
-    &S_KEY_LIST_TENANT, &S_KEY_LIST_ALL, &S_TIMER_GET,    &S_TIMER_LIST,    &S_TIMER_DUE,
-    &S_TIMER_NEXT,      &S_DEP_CHILDREN, &S_FLOW_GET,     &S_FLOW_JOBS,     &S_DEP_PARENTS,
+    &S_JOB_FIND_KEY,    &S_JOB_DUE,          &S_JOB_EXPIRED,   &S_JOB_STATE_IDS, &S_JOB_PURGE,
+    &S_JOB_DELETE,      &S_DEADLINES,        &S_IDEM_GET,      &S_IDEM_PURGE,    &S_QUEUE_GET,
+    &S_QUEUE_LIST,      &S_QUEUE_COUNTS,     &S_QUEUE_OLDEST,  &S_KEY_GET,       &S_KEY_UPDATE,
+    &S_KEY_LIST_TENANT, &S_KEY_LIST_ALL,     &S_TIMER_GET,     &S_TIMER_LIST,    &S_TIMER_DUE,
+    &S_TIMER_NEXT,      &S_DEP_CHILDREN,     &S_FLOW_GET,      &S_FLOW_JOBS,     &S_DEP_PARENTS,
     &S_DEP_WORK_NEXT,   &S_DEP_WORK_ADVANCE, &S_DEP_WORK_DONE,
 };
 

@@ -489,14 +489,14 @@ static const struct stmt_def stmt_defs[S_LIST] = {
                         false},
     [S_DEP_WORK_NEXT] = {"dep_work_next",
                          "SELECT job_id, after_id FROM dep_work WHERE job_id > 0"
-                         " ORDER BY job_id LIMIT ?1", true,
-                         "rowid"},
+                         " ORDER BY job_id LIMIT ?1",
+                         true, "rowid"},
     [S_DEP_WORK_ADVANCE] = {"dep_work_advance",
                             "UPDATE dep_work SET after_id = ?3 WHERE job_id = ?1"
                             " AND after_id = ?2",
                             true, "rowid"},
-    [S_DEP_WORK_DONE] = {"dep_work_done", "DELETE FROM dep_work WHERE job_id = ?1 AND after_id = ?2",
-                         true, "rowid"},
+    [S_DEP_WORK_DONE] = {"dep_work_done",
+                         "DELETE FROM dep_work WHERE job_id = ?1 AND after_id = ?2", true, "rowid"},
 };
 
 struct store {

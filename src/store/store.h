@@ -616,8 +616,7 @@ struct store_ops {
          * keeps every job that has a row (its children must still read its
          * final state), and deadlines says whether any row exists. */
         int (*dep_work_put)(struct store *st, int64_t job_id, int64_t after_id);
-        int (*dep_work_next)(struct store *st, int max, int64_t *ids, int64_t *afters,
-                             int *n_out);
+        int (*dep_work_next)(struct store *st, int max, int64_t *ids, int64_t *afters, int *n_out);
         int (*dep_work_move)(struct store *st, int64_t job_id, int64_t from_after,
                              int64_t to_after);
 };

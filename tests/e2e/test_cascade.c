@@ -77,7 +77,8 @@ static void delete_root_of_10000_chain(void **state)
                 }
                 harness_sleep_ms(20);
         }
-        fprintf(stderr, "cascade over %d jobs done in %lld ms (%d polls), slowest /healthz %lld ms\n",
+        fprintf(stderr,
+                "cascade over %d jobs done in %lld ms (%d polls), slowest /healthz %lld ms\n",
                 FLOWS * PER_FLOW - 1, (long long)done_ms, polls, (long long)slowest_ms);
         assert_true(done_ms >= 0);
         assert_true(slowest_ms <= HEALTHZ_MAX_MS);
@@ -85,7 +86,8 @@ static void delete_root_of_10000_chain(void **state)
         /* Every descendant is cancelled with parent_failed; the root was
          * cancelled by the DELETE. */
         for (int k = 0; k < FLOWS; k++) {
-                assert_int_equal(harness_flow_state(&srv, flows[k], st, "parent_failed", root), 200);
+                assert_int_equal(harness_flow_state(&srv, flows[k], st, "parent_failed", root),
+                                 200);
                 assert_string_equal(st, "failed");
         }
         snprintf(path, sizeof(path), "/v1/jobs/%s", last);

@@ -3928,11 +3928,12 @@ static void pg_migrates_a_version_1_store(void **state)
         f->st = NULL;
         c = pg_raw(f);
         pg_raw_exec(
-            c, "DROP TABLE dep_work, queue_counts, cron_counts, rate_log, job_groups, queue_limits, "
-               "leader_lease, job_deps,"
-               " flows,"
-               " timers, cron_runs, cron_schedules, audit, api_keys, tenants, idempotency, queues,"
-               " jobs, schema_migrations");
+            c,
+            "DROP TABLE dep_work, queue_counts, cron_counts, rate_log, job_groups, queue_limits, "
+            "leader_lease, job_deps,"
+            " flows,"
+            " timers, cron_runs, cron_schedules, audit, api_keys, tenants, idempotency, queues,"
+            " jobs, schema_migrations");
         assert_int_equal(pg_migrate_to(c, pg_schema_newest() + 1), BATON_EINVAL);
         assert_int_equal(pg_migrate_to(c, 1), 0);
         assert_int_equal(pg_schema_read(c, &v), 0);
@@ -4141,11 +4142,12 @@ static void pg_migration_7_counts_existing_jobs(void **state)
         f->st = NULL;
         c = pg_raw(f);
         pg_raw_exec(
-            c, "DROP TABLE dep_work, queue_counts, cron_counts, rate_log, job_groups, queue_limits, "
-               "leader_lease, job_deps,"
-               " flows,"
-               " timers, cron_runs, cron_schedules, audit, api_keys, tenants, idempotency, queues,"
-               " jobs, schema_migrations");
+            c,
+            "DROP TABLE dep_work, queue_counts, cron_counts, rate_log, job_groups, queue_limits, "
+            "leader_lease, job_deps,"
+            " flows,"
+            " timers, cron_runs, cron_schedules, audit, api_keys, tenants, idempotency, queues,"
+            " jobs, schema_migrations");
         assert_int_equal(pg_migrate_to(c, 6), 0);
         for (size_t i = 0; i < BATON_ARRAY_LEN(states); i++) {
                 snprintf(sql, sizeof(sql),
@@ -4363,11 +4365,12 @@ static void pg_migration_8_adds_the_cron_marker(void **state)
         f->st = NULL;
         c = pg_raw(f);
         pg_raw_exec(
-            c, "DROP TABLE dep_work, queue_counts, cron_counts, rate_log, job_groups, queue_limits, "
-               "leader_lease, job_deps,"
-               " flows,"
-               " timers, cron_runs, cron_schedules, audit, api_keys, tenants, idempotency, queues,"
-               " jobs, schema_migrations");
+            c,
+            "DROP TABLE dep_work, queue_counts, cron_counts, rate_log, job_groups, queue_limits, "
+            "leader_lease, job_deps,"
+            " flows,"
+            " timers, cron_runs, cron_schedules, audit, api_keys, tenants, idempotency, queues,"
+            " jobs, schema_migrations");
         assert_int_equal(pg_migrate_to(c, 7), 0);
         pg_raw_exec(c, V7_ROWS);
         PQfinish(c);

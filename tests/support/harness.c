@@ -1120,8 +1120,7 @@ static char *chain_body(const char *queue, int per_flow, const char *parent, con
 }
 
 void harness_flow_chain(const struct harness *h, const char *queue, int n_flows, int per_flow,
-                        const char *root_extra, char *root_id, char *last_id,
-                        char (*flow_ids)[32])
+                        const char *root_extra, char *root_id, char *last_id, char (*flow_ids)[32])
 {
         char parent[32] = "";
 
@@ -1160,8 +1159,11 @@ int harness_flow_state(const struct harness *h, const char *flow_id, char *state
                 return 0;
         status = r.status;
         if (status == 200)
-                snprintf(state, 32, "%s", jpath_str(r.json, "flow.state") ? jpath_str(r.json, "flow.state") : "");
-        for (size_t i = 0; status == 200 && check_reason && i < json_array_size(jpath(r.json, "flow.jobs")); i++) {
+                snprintf(state, 32, "%s",
+                         jpath_str(r.json, "flow.state") ? jpath_str(r.json, "flow.state") : "");
+        for (size_t i = 0;
+             status == 200 && check_reason && i < json_array_size(jpath(r.json, "flow.jobs"));
+             i++) {
                 json_t *j = json_array_get(jpath(r.json, "flow.jobs"), i);
                 const char *why = jpath_str(j, "cancel_reason");
                 if (except_id && strcmp(jpath_str(j, "id"), except_id) == 0)

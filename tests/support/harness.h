@@ -230,8 +230,7 @@ char *harness_repeat(char ch, size_t n);
  * "\"max_attempts\":1"). Copies out the root's id, the last job's id and each
  * flow's id (flow_ids: n_flows entries). Fails the test on error. */
 void harness_flow_chain(const struct harness *h, const char *queue, int n_flows, int per_flow,
-                        const char *root_extra, char *root_id, char *last_id,
-                        char (*flow_ids)[32]);
+                        const char *root_extra, char *root_id, char *last_id, char (*flow_ids)[32]);
 /* GET /v1/flows/{id}: the flow's state ("running", "completed", "failed")
  * copied into state (32 bytes), or "" without an answer. With check_reason,
  * asserts that every job is cancelled with cancel_reason check_reason, except
