@@ -206,13 +206,13 @@ int flow_read(struct txn *tx, const char *tenant, int64_t id, struct flow_rec *f
 /* Pushes (id, after_id) on the work list; a full list sends the entry to the
  * store's work list instead, which the leader continues (never expected: a
  * step pushes at most one entry, and cap covers a whole budget). */
-static int deps_push(struct txn *tx, struct deps_work *w, int64_t id, int64_t after_id)
+static int deps_push(struct txn *tx, struct deps_work *w, int64_t id, int state)
 {
         if (w->n == w->cap) {
                 txn_note_deadline(tx, tx->now_ms);
-                return tx->ops->dep_work_put(tx->st, id, after_id);
+                return tx->ops->dep_work_put(tx->st, id, 0);
         }
-        w->v[w->n++] = (struct deps_item){id, after_id, 0, false};
+        w->v[w->n++] = (struct deps_item){id, 0, 0, state, false};
         return 0;
 }
 
@@ -239,6 +239,8 @@ static int deps_drain(struct txn *tx, struct deps_work *w, deps_resolve_fn resol
                 int room = DEPS_CASCADE_STEP - tx->deps_steps - 1;
                 int want = room < DEPS_CHILD_BATCH ? room : DEPS_CHILD_BATCH;
                 struct deps_item *top = &w->v[w->n - 1];
+                int64_t parent = top->id;
+                int state = top->state;
                 int n = 0;
 
                 if (want <= 0)
@@ -248,12 +250,19 @@ static int deps_drain(struct txn *tx, struct deps_work *w, deps_resolve_fn resol
                 if (rc)
                         break;
                 BATON_ASSERT(n >= 0 && n <= want);
+                /* One read for the batch on a backend with round trips
+                 * (store.h job_get_many), which also learns which of them
+                 * have children of their own. */
+                if (n > 0 && tx->ops->job_get_many)
+                        rc = tx->ops->job_get_many(tx->st, NULL, ids, n, NULL);
+                if (rc)
+                        break;
                 if (n < want)
                         rc = deps_finish_top(tx, w);
                 else
                         top->after_id = ids[n - 1];
                 for (int i = 0; i < n && !rc; i++) {
-                        rc = resolve(tx, ids[i]);
+                        rc = resolve(tx, ids[i], parent, state);
                         tx->deps_steps++;
                 }
         }
@@ -315,7 +324,7 @@ int deps_cascade(struct txn *tx, struct job *j, deps_resolve_fn resolve)
         int rc;
 
         if (tx->deps_work)
-                return deps_push(tx, tx->deps_work, j->id, 0);
+                return deps_push(tx, tx->deps_work, j->id, j->state);
         rc = tx->ops->dep_children(tx->st, j->id, 0, 1, &child, &n);
         if (rc || n == 0)
                 return rc;
@@ -330,7 +339,7 @@ int deps_cascade(struct txn *tx, struct job *j, deps_resolve_fn resolve)
         if (!rc)
                 rc = deps_work_init(&w, 1);
         if (!rc) {
-                w.v[w.n++] = (struct deps_item){j->id, 0, 0, false};
+                w.v[w.n++] = (struct deps_item){j->id, 0, 0, j->state, false};
                 rc = deps_run(tx, &w, resolve, &left);
         }
         free(w.v);
@@ -359,7 +368,7 @@ int deps_cascade_resume(struct txn *tx, deps_resolve_fn resolve, int *taken, boo
                 rc = deps_work_init(&w, n);
         /* Pushed in reverse, so the oldest ended job is on top and goes first. */
         for (int i = n - 1; !rc && i >= 0; i--)
-                w.v[w.n++] = (struct deps_item){ids[i], afters[i], afters[i], true};
+                w.v[w.n++] = (struct deps_item){ids[i], afters[i], afters[i], -1, true};
         if (!rc && n > 0)
                 rc = deps_run(tx, &w, resolve, &left);
         free(w.v);

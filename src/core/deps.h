@@ -47,13 +47,15 @@
 /* Children of an ended job read per store call. */
 #define DEPS_CHILD_BATCH 64
 
-/* One entry of the cascade's work list: job id has ended and its children
- * with ids > after_id are still to be re-decided. durable: the entry came
- * from the store's dep_work row, which said from_after. */
+/* One entry of the cascade's work list: job id has ended (in state, or -1
+ * when the entry came from the store and the state is read again) and its
+ * children with ids > after_id are still to be re-decided. durable: the entry
+ * came from the store's dep_work row, which said from_after. */
 struct deps_item {
         int64_t id;
         int64_t after_id;
         int64_t from_after;
+        int state;
         bool durable;
 };
 
@@ -68,9 +70,12 @@ struct deps_work {
 };
 
 /* Re-decides one child (jobs.c resolve_child): reads it and, if it is still
- * pending, moves it on from its parents' stored states. A child that ends
- * goes through become_terminal, which calls deps_cascade again. */
-typedef int (*deps_resolve_fn)(struct txn *tx, int64_t child_id);
+ * pending, moves it on from its parents' stored states. parent_id is the
+ * ended parent the cascade comes from, in parent_state (its final state, so
+ * it need not be read again; -1: read it). A child that ends goes through
+ * become_terminal, which calls deps_cascade again. */
+typedef int (*deps_resolve_fn)(struct txn *tx, int64_t child_id, int64_t parent_id,
+                               int parent_state);
 
 enum parent_policy {
         PARENT_FAIL_CANCEL = 0, /* a failed parent cancels the child (default) */

@@ -184,7 +184,7 @@ static int step_close(struct txn *tx, struct job *j)
 
 /* ---- state changes ---- */
 
-static int resolve_child(struct txn *tx, int64_t id);
+static int resolve_child(struct txn *tx, int64_t id, int64_t parent_id, int parent_state);
 
 /* Every move to a terminal state goes through here, so that each one wakes the
  * job's waiters, is counted (and so is the cron run it ends), and arms the
@@ -261,8 +261,11 @@ static int place(struct txn *tx, struct job *j, int later_state)
 /* Decides a pending child's fate from its parents' stored states; *changed
  * tells whether it left pending (the caller writes it). A parent that is gone
  * was purged after it ended, which only happens to a completed or failed job
- * whose children were resolved then; it counts as completed. */
-static int deps_evaluate(struct txn *tx, struct job *c, bool *changed)
+ * whose children were resolved then; it counts as completed. The parent
+ * known_id is known to be in known_state (>= 0; the cascade's ended parent,
+ * written in this transaction), so it is not read again. */
+static int deps_evaluate(struct txn *tx, struct job *c, bool *changed, int64_t known_id,
+                         int known_state)
 {
         bool all_done = true, all_terminal = true, failed = false;
         int64_t *ids = NULL;
@@ -273,7 +276,10 @@ static int deps_evaluate(struct txn *tx, struct job *c, bool *changed)
         rc = deps_ids_parse(c->depends_on, &ids, &n);
         for (int i = 0; i < n && !rc; i++) {
                 struct job p = {0};
-                rc = tx->ops->job_get(tx->st, c->tenant, ids[i], &p);
+                if (ids[i] == known_id && known_state >= 0)
+                        p.state = known_state;
+                else
+                        rc = tx->ops->job_get(tx->st, c->tenant, ids[i], &p);
                 if (rc == BATON_ENOTFOUND) {
                         rc = 0;
                         continue;
@@ -300,7 +306,7 @@ static int deps_evaluate(struct txn *tx, struct job *c, bool *changed)
         return 0;
 }
 
-static int resolve_child(struct txn *tx, int64_t id)
+static int resolve_child(struct txn *tx, int64_t id, int64_t parent_id, int parent_state)
 {
         struct job c = {0};
         bool changed = false;
@@ -310,7 +316,7 @@ static int resolve_child(struct txn *tx, int64_t id)
                 return 0; /* purged */
         if (rc || c.state != JOB_PENDING)
                 goto out;
-        rc = deps_evaluate(tx, &c, &changed);
+        rc = deps_evaluate(tx, &c, &changed, parent_id, parent_state);
         if (!rc && changed)
                 rc = tx->ops->job_update(tx->st, &c);
         if (rc == BATON_ECONFLICT) {
@@ -362,7 +368,7 @@ static int deps_link(struct txn *tx, struct enqueue_req *req)
         for (int i = 0; i < req->n_depends_on && !rc; i++)
                 rc = tx->ops->dep_insert(tx->st, j->tenant, req->depends_on[i], j->id);
         if (!rc)
-                rc = deps_evaluate(tx, j, &changed);
+                rc = deps_evaluate(tx, j, &changed, 0, -1);
         if (!rc && changed)
                 rc = tx->ops->job_update(tx->st, j);
         return rc;
