@@ -208,12 +208,15 @@ int flow_read(struct txn *tx, const char *tenant, int64_t id, struct flow_rec *f
  * step pushes at most one entry, and cap covers a whole budget). */
 static int deps_push(struct txn *tx, struct deps_work *w, int64_t id, int state)
 {
-        if (w->n == w->cap) {
+        int rc = 0;
+
+        if (w->n < w->cap) {
+                w->v[w->n++] = (struct deps_item){id, 0, 0, state, false};
+        } else {
                 txn_note_deadline(tx, tx->now_ms);
-                return tx->ops->dep_work_put(tx->st, id, 0);
+                rc = tx->ops->dep_work_put(tx->st, id, 0);
         }
-        w->v[w->n++] = (struct deps_item){id, 0, 0, state, false};
-        return 0;
+        return rc;
 }
 
 /* The entry on top has no children left: a durable one loses its row. */
@@ -323,16 +326,20 @@ int deps_cascade(struct txn *tx, struct job *j, deps_resolve_fn resolve)
         int n = 0;
         int rc;
 
-        if (tx->deps_work)
-                return deps_push(tx, tx->deps_work, j->id, j->state);
+        BATON_ASSERT(job_state_terminal(j->state));
+        if (tx->deps_work) {
+                rc = deps_push(tx, tx->deps_work, j->id, j->state);
+                goto out;
+        }
         rc = tx->ops->dep_children(tx->st, j->id, 0, 1, &child, &n);
         if (rc || n == 0)
-                return rc;
+                goto out;
         if (tx->deps_steps >= DEPS_CASCADE_STEP - 1) {
                 /* No budget left in this transaction: the leader starts it,
                  * after the commit that writes j. */
                 txn_note_deadline(tx, tx->now_ms);
-                return tx->ops->dep_work_put(tx->st, j->id, 0);
+                rc = tx->ops->dep_work_put(tx->st, j->id, 0);
+                goto out;
         }
         /* Its children read its final state from the store. */
         rc = tx->ops->job_update(tx->st, j);
@@ -342,6 +349,7 @@ int deps_cascade(struct txn *tx, struct job *j, deps_resolve_fn resolve)
                 w.v[w.n++] = (struct deps_item){j->id, 0, 0, j->state, false};
                 rc = deps_run(tx, &w, resolve, &left);
         }
+out:
         free(w.v);
         return rc;
 }
@@ -358,11 +366,9 @@ int deps_cascade_resume(struct txn *tx, deps_resolve_fn resolve, int *taken, boo
         int rc = 0;
 
         *taken = 0;
-        *more = false;
-        if (load <= 0) {
-                *more = true;
-                return 0;
-        }
+        *more = true;
+        if (load <= 0)
+                goto out; /* the budget is spent: the next tick goes on */
         rc = tx->ops->dep_work_next(tx->st, load, ids, afters, &n);
         if (!rc && n > 0)
                 rc = deps_work_init(&w, n);
@@ -371,8 +377,9 @@ int deps_cascade_resume(struct txn *tx, deps_resolve_fn resolve, int *taken, boo
                 w.v[w.n++] = (struct deps_item){ids[i], afters[i], afters[i], -1, true};
         if (!rc && n > 0)
                 rc = deps_run(tx, &w, resolve, &left);
-        free(w.v);
         *taken = n;
         *more = left > 0 || n == load;
+out:
+        free(w.v);
         return rc;
 }

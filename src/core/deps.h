@@ -141,6 +141,8 @@ void flow_item_free(struct flow_item *it);
  * cascade runs within the transaction's budget; what is left is written to
  * the store's work list and a deadline of now is noted, so the leader goes on
  * at once. */
+/* The work list is the call's own (heap, freed before it returns); nothing
+ * it allocates outlives it. */
 int deps_cascade(struct txn *tx, struct job *j, deps_resolve_fn resolve);
 /* Leader tick: continues the store's work list within what is left of the
  * transaction's budget. *taken: rows taken up; *more: work is left. */
