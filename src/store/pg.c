@@ -686,7 +686,8 @@ static const struct pg_stmt
                                    " WHERE w.job_id = jobs.id)"
                                    " ORDER BY finished_at LIMIT $3)"},
     S_JOB_DELETE = {"pg_job_delete",
-                    "DELETE FROM jobs WHERE id = $1 AND ($2::text IS NULL OR tenant = $2)"},
+                    "DELETE FROM jobs WHERE id = $1 AND ($2::text IS NULL OR tenant = $2)"
+                    " AND NOT EXISTS (SELECT 1 FROM dep_work w WHERE w.job_id = $1)"},
     S_DEADLINES = {"pg_deadlines",
                    "SELECT"
                    " (SELECT run_at FROM jobs WHERE state IN (1, 4) ORDER BY run_at LIMIT 1),"

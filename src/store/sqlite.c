@@ -275,8 +275,9 @@ static const struct stmt_def stmt_defs[S_LIST] = {
                      " ORDER BY finished_at LIMIT ?3)",
                      true, "rowid job_finished"},
     [S_JOB_DELETE] = {"job_delete",
-                      "DELETE FROM jobs WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2)", true,
-                      "rowid"},
+                      "DELETE FROM jobs WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2)"
+                      " AND NOT EXISTS (SELECT 1 FROM dep_work w WHERE w.job_id = ?1)",
+                      true, "rowid"},
     [S_DEADLINES] = {"deadlines",
                      "SELECT"
                      " (SELECT run_at FROM jobs WHERE state IN (1, 4) ORDER BY run_at LIMIT 1),"

@@ -326,7 +326,8 @@ struct store_ops {
          * first; *n_out deleted. Only terminal states have rows to purge. A job
          * with a dep_work row is kept (version 8). */
         int (*job_purge)(struct store *st, int state, int64_t before_ms, int max, int *n_out);
-        /* Deletes one job by id; tenant NULL matches any tenant. */
+        /* Deletes one job by id; tenant NULL matches any tenant. A job with a
+         * dep_work row is kept, as by job_purge: BATON_ENOTFOUND (version 8). */
         int (*job_delete)(struct store *st, const char *tenant, int64_t id);
         int (*deadlines)(struct store *st, struct store_deadlines *out);
 

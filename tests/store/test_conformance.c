@@ -2741,9 +2741,11 @@ static void dep_work_list_moves_and_purge(void **state)
         assert_true(ids[0] == a && afters[0] == 9 && ids[1] == b && afters[1] == 0);
         assert_int_equal(f->ops->dep_work_next(f->st, 1, ids, afters, &n), 0);
         assert_int_equal(n, 1);
-        /* Jobs with a row are kept by purge; the others go. */
+        /* Jobs with a row are kept by purge and by delete. */
         assert_int_equal(f->ops->job_purge(f->st, JOB_CANCELLED, T0, 100, &n), 0);
         assert_int_equal(n, 0);
+        assert_true(exists(f, a));
+        assert_int_equal(f->ops->job_delete(f->st, NULL, a), BATON_ENOTFOUND);
         assert_true(exists(f, a));
         /* A move from a cursor the row no longer has changes nothing. */
         assert_int_equal(f->ops->dep_work_move(f->st, a, 7, 20), 0);

@@ -477,6 +477,37 @@ static void test_cascade_is_bounded_per_transaction(void **state)
         free(ids);
 }
 
+/* A dead parent whose cascade is still in the work list is kept by the
+ * dead-letter purge: its children must find it dead (and be cancelled), not
+ * find it gone (which counts as completed and would run them). Once the
+ * cascade is done, the purge takes it. */
+static void test_dead_purge_waits_for_the_cascade(void **state)
+{
+        struct env *e = *state;
+        int n = 3 * DEPS_CASCADE_STEP;
+        int64_t *ids = malloc((size_t)(n + 1) * sizeof(*ids));
+        struct queue_counts c;
+        char lease[64];
+        int purged = -1;
+
+        enq_many(e, "dl", n + 1, true, PARENT_FAIL_CANCEL, ids);
+        assert_int_equal(claim1(e, "dl", lease, NULL, 0), ids[0]);
+        settle(e, ids[0], lease, false, NULL);
+        assert_int_equal(state_of(e, ids[0], NULL, 0), JOB_DEAD);
+        assert_int_equal(dead_purge(unit_env_begin(e), "default", "dl", &purged), 0);
+        unit_env_commit(e);
+        assert_int_equal(purged, 0);
+        assert_int_equal(state_of(e, ids[0], NULL, 0), JOB_DEAD);
+        tick_until_done(e, 100);
+        counts_of(e, "dl", &c);
+        assert_int_equal(c.by_state[JOB_CANCELLED], n);
+        assert_int_equal(c.by_state[JOB_QUEUED], 0);
+        assert_int_equal(dead_purge(unit_env_begin(e), "default", "dl", &purged), 0);
+        unit_env_commit(e);
+        assert_int_equal(purged, 1);
+        free(ids);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -491,6 +522,7 @@ int main(void)
             UNIT_ENV_TEST(test_cancel_fanout_10000),
             UNIT_ENV_TEST(test_cancel_releases_run_children),
             UNIT_ENV_TEST(test_cascade_is_bounded_per_transaction),
+            UNIT_ENV_TEST(test_dead_purge_waits_for_the_cascade),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
