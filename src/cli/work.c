@@ -517,15 +517,15 @@ struct worker {
         int killed_at_grace;
 };
 
-/* Fails or completes j's attempt, retrying a call that got no answer. */
-static void settle(struct worker *w, struct wjob *j, bool complete, const char *result,
-                   const char *error, bool retryable, int64_t retry_in_ms)
+/* Sends j's complete or fail, retrying a call that got no answer; returns
+ * the last call's result. */
+static int settle_send(struct worker *w, struct wjob *j, bool complete, const char *result,
+                       const char *error, bool retryable, int64_t retry_in_ms)
 {
         struct baton_client *c = w->cli->client;
-        const struct baton_error *e;
-        int rc = 0, k;
+        int rc = 0;
 
-        for (k = 0; k < SETTLE_TRIES; k++) {
+        for (int k = 0; k < SETTLE_TRIES; k++) {
                 if (complete)
                         rc = baton_complete(c, j->id, j->lease, result, NULL);
                 else
@@ -534,16 +534,27 @@ static void settle(struct worker *w, struct wjob *j, bool complete, const char *
                         break;
                 usleep((useconds_t)(200000 << k));
         }
-        e = baton_client_last_error(c);
+        return rc;
+}
+
+/* Fails or completes j's attempt. A result the server refuses as too big
+ * turns into a failure that says so (one more call, not a recursion). */
+static void settle(struct worker *w, struct wjob *j, bool complete, const char *result,
+                   const char *error, bool retryable, int64_t retry_in_ms)
+{
+        const struct baton_error *e;
+        char msg[512];
+        int rc = settle_send(w, j, complete, result, error, retryable, retry_in_ms);
+
+        e = baton_client_last_error(w->cli->client);
+        if (complete && rc == BATON_ETOOBIG) {
+                snprintf(msg, sizeof(msg), "result refused by the server: %.400s", e->message);
+                complete = false;
+                rc = settle_send(w, j, false, NULL, msg, false, -1);
+                e = baton_client_last_error(w->cli->client);
+        }
         if (rc == 0)
                 return;
-        if (complete && rc == BATON_ETOOBIG) {
-                char msg[512];
-
-                snprintf(msg, sizeof(msg), "result refused by the server: %.400s", e->message);
-                settle(w, j, false, NULL, msg, false, -1);
-                return;
-        }
         fprintf(stderr, "%s work: job %s: %s refused: %s (%s)%s\n", w->cli->prog, j->id,
                 complete ? "complete" : "fail", e->message[0] ? e->message : baton_strerror(rc),
                 e->code[0] ? e->code : baton_strerror(rc),

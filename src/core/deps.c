@@ -2,11 +2,17 @@
  * deps.c: the pure helpers of job dependencies (the parent list kept in the
  * job row as JSON text, the topological order of a flow) and the flow
  * transactions: create (every job of the DAG in one op, parents first) and
- * read. The dependency state changes themselves are in jobs.c (become_terminal
- * resolves the children of a job that ends).
+ * read, and the cascade's work list (deps.h): when a job ends its children
+ * are re-decided from an explicit stack, at most DEPS_CASCADE_STEP steps per
+ * transaction, the rest continued by the leader from the store's work list.
+ * How one child is re-decided is in jobs.c (resolve_child), next to
+ * become_terminal, the one place a job ends.
  *
  * Workload: a flow holds at most limits->batch_max jobs with at most DEPS_MAX
  * parents each, so the order is computed with plain arrays in O(n + edges).
+ * A cascade may cover millions of descendants (chains of flows); each
+ * transaction does a bounded part of it, and its stack lives on the heap
+ * (DEPS_CASCADE_STEP + DEPS_WORK_LOAD entries of 32 bytes).
  */
 #include "core/deps.h"
 
@@ -17,6 +23,7 @@
 #include <string.h>
 
 #include "baton/baton.h"
+#include "common/assert.h"
 
 const char *parent_policy_name(int p)
 {
@@ -228,4 +235,187 @@ int flow_read(struct txn *tx, const char *tenant, int64_t id, struct flow_rec *f
               struct job_vec *jobs)
 {
         return flow_read_page(tx, tenant, id, NULL, flow, jobs);
+}
+
+/* ---- the cascade (deps.h): an explicit work list, bounded per transaction ---- */
+
+/* Pushes (id, after_id) on the work list; a full list sends the entry to the
+ * store's work list instead, which the leader continues (never expected: a
+ * step pushes at most one entry, and cap covers a whole budget). */
+static int deps_push(struct txn *tx, struct deps_work *w, int64_t id, int state)
+{
+        int rc = 0;
+
+        if (w->n < w->cap) {
+                w->v[w->n++] = (struct deps_item){id, 0, 0, state, false};
+        } else {
+                txn_note_deadline(tx, tx->now_ms);
+                rc = tx->ops->dep_work_put(tx->st, id, 0);
+        }
+        return rc;
+}
+
+/* The entry on top has no children left: a durable one loses its row. */
+static int deps_finish_top(struct txn *tx, struct deps_work *w)
+{
+        struct deps_item it = w->v[--w->n];
+
+        if (!it.durable)
+                return 0;
+        return tx->ops->dep_work_move(tx->st, it.id, it.from_after, -1);
+}
+
+/* Takes steps until the list is empty or the budget is spent. One step reads
+ * a batch of the top entry's children (moving its cursor past them), and one
+ * more per child re-decided; a child that ends is pushed on top by
+ * deps_cascade, so the walk goes depth first and the list stays short. */
+static int deps_drain(struct txn *tx, struct deps_work *w, deps_resolve_fn resolve)
+{
+        int64_t ids[DEPS_CHILD_BATCH];
+        int rc = 0;
+
+        while (!rc && w->n > 0) {
+                int room = DEPS_CASCADE_STEP - tx->deps_steps - 1;
+                int want = room < DEPS_CHILD_BATCH ? room : DEPS_CHILD_BATCH;
+                struct deps_item *top = &w->v[w->n - 1];
+                int64_t parent = top->id;
+                int state = top->state;
+                int n = 0;
+
+                if (want <= 0)
+                        break;
+                rc = tx->ops->dep_children(tx->st, top->id, top->after_id, want, ids, &n);
+                tx->deps_steps++;
+                if (rc)
+                        break;
+                BATON_ASSERT(n >= 0 && n <= want);
+                /* One read for the batch on a backend with round trips
+                 * (store.h job_get_many), which also learns which of them
+                 * have children of their own. */
+                if (n > 0 && tx->ops->job_get_many)
+                        rc = tx->ops->job_get_many(tx->st, NULL, ids, n, NULL);
+                if (rc)
+                        break;
+                if (n < want)
+                        rc = deps_finish_top(tx, w);
+                else
+                        top->after_id = ids[n - 1];
+                for (int i = 0; i < n && !rc; i++) {
+                        rc = resolve(tx, ids[i], parent, state);
+                        tx->deps_steps++;
+                }
+        }
+        BATON_ASSERT(tx->deps_steps <= DEPS_CASCADE_STEP);
+        return rc;
+}
+
+/* Writes what the budget left of the list to the store's work list (a
+ * durable entry only when its cursor moved) and asks the leader to go on at
+ * once. */
+static int deps_spill(struct txn *tx, struct deps_work *w)
+{
+        int rc = 0;
+
+        for (int i = 0; i < w->n && !rc; i++) {
+                const struct deps_item *it = &w->v[i];
+                if (!it->durable)
+                        rc = tx->ops->dep_work_put(tx->st, it->id, it->after_id);
+                else if (it->after_id != it->from_after)
+                        rc = tx->ops->dep_work_move(tx->st, it->id, it->from_after, it->after_id);
+        }
+        if (w->n > 0)
+                txn_note_deadline(tx, tx->now_ms);
+        return rc;
+}
+
+/* Drains w (holding its first entries) within the budget, then spills the
+ * rest. *left: entries that were left. */
+static int deps_run(struct txn *tx, struct deps_work *w, deps_resolve_fn resolve, int *left)
+{
+        int rc;
+
+        BATON_ASSERT(!tx->deps_work);
+        tx->deps_work = w;
+        rc = deps_drain(tx, w, resolve);
+        tx->deps_work = NULL;
+        if (!rc)
+                rc = deps_spill(tx, w);
+        *left = w->n;
+        return rc;
+}
+
+/* A work list with room for a whole budget of pushes on top of load
+ * entries; w->v is malloc'd, freed by the caller. */
+static int deps_work_init(struct deps_work *w, int load)
+{
+        w->n = 0;
+        w->cap = DEPS_CASCADE_STEP + load + 1;
+        w->v = malloc((size_t)w->cap * sizeof(*w->v));
+        return w->v ? 0 : BATON_ENOMEM;
+}
+
+int deps_cascade(struct txn *tx, struct job *j, deps_resolve_fn resolve)
+{
+        struct deps_work w = {0};
+        int64_t child = 0;
+        int left = 0;
+        int n = 0;
+        int rc;
+
+        BATON_ASSERT(job_state_terminal(j->state));
+        if (tx->deps_work) {
+                rc = deps_push(tx, tx->deps_work, j->id, j->state);
+                goto out;
+        }
+        rc = tx->ops->dep_children(tx->st, j->id, 0, 1, &child, &n);
+        if (rc || n == 0)
+                goto out;
+        if (tx->deps_steps >= DEPS_CASCADE_STEP - 1) {
+                /* No budget left in this transaction: the leader starts it,
+                 * after the commit that writes j. */
+                txn_note_deadline(tx, tx->now_ms);
+                rc = tx->ops->dep_work_put(tx->st, j->id, 0);
+                goto out;
+        }
+        /* Its children read its final state from the store. */
+        rc = tx->ops->job_update(tx->st, j);
+        if (!rc)
+                rc = deps_work_init(&w, 1);
+        if (!rc) {
+                w.v[w.n++] = (struct deps_item){j->id, 0, 0, j->state, false};
+                rc = deps_run(tx, &w, resolve, &left);
+        }
+out:
+        free(w.v);
+        return rc;
+}
+
+int deps_cascade_resume(struct txn *tx, deps_resolve_fn resolve, int *taken, bool *more)
+{
+        struct deps_work w = {0};
+        int64_t ids[DEPS_WORK_LOAD];
+        int64_t afters[DEPS_WORK_LOAD];
+        int room = DEPS_CASCADE_STEP - tx->deps_steps - 1;
+        int load = room < DEPS_WORK_LOAD ? room : DEPS_WORK_LOAD;
+        int left = 0;
+        int n = 0;
+        int rc = 0;
+
+        *taken = 0;
+        *more = true;
+        if (load <= 0)
+                goto out; /* the budget is spent: the next tick goes on */
+        rc = tx->ops->dep_work_next(tx->st, load, ids, afters, &n);
+        if (!rc && n > 0)
+                rc = deps_work_init(&w, n);
+        /* Pushed in reverse, so the oldest ended job is on top and goes first. */
+        for (int i = n - 1; !rc && i >= 0; i--)
+                w.v[w.n++] = (struct deps_item){ids[i], afters[i], afters[i], -1, true};
+        if (!rc && n > 0)
+                rc = deps_run(tx, &w, resolve, &left);
+        *taken = n;
+        *more = left > 0 || n == load;
+out:
+        free(w.v);
+        return rc;
 }

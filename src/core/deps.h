@@ -10,6 +10,17 @@
  * jobs become terminal; this file holds the pure helpers (the parent list as
  * JSON text, the topological order of a flow) and the flow transactions.
  *
+ * The cascade (a job ends, its children are re-decided, a child cancelled
+ * ends in turn, and so on down the graph) runs on an explicit work list, never
+ * by recursion, and one transaction takes at most DEPS_CASCADE_STEP steps of
+ * it: a step reads a batch of one ended job's children or re-decides one
+ * child. What is left when the budget is spent goes to the store's durable
+ * work list (store.h version 9, dep_work) and the leader's ticks continue it
+ * in bounded steps, so a cascade over a million descendants never holds the
+ * store thread for long, never grows the stack, and survives a crash: the
+ * transaction that ended the root commits its first steps together with the
+ * rows saying where to go on.
+ *
  * A flow is a DAG of jobs enqueued in one transaction: every job or none.
  * Its jobs name each other by ref; depends_on may also name existing job ids.
  *
@@ -25,6 +36,46 @@
 
 /* Most parents one job may name. */
 #define DEPS_MAX 100
+
+/* Steps of the dependency cascade one transaction takes (see above): with
+ * DEPS_MAX parent reads per re-decided child at worst, a step stays a few
+ * indexed reads and writes, so a full budget is tens of milliseconds on
+ * SQLite. More is continued by the leader (docs/api.md, dependencies). */
+#define DEPS_CASCADE_STEP 1000
+/* Rows of the durable work list one transaction takes up at most. */
+#define DEPS_WORK_LOAD 256
+/* Children of an ended job read per store call. */
+#define DEPS_CHILD_BATCH 64
+
+/* One entry of the cascade's work list: job id has ended (in state, or -1
+ * when the entry came from the store and the state is read again) and its
+ * children with ids > after_id are still to be re-decided. durable: the entry
+ * came from the store's dep_work row, which said from_after. */
+struct deps_item {
+        int64_t id;
+        int64_t after_id;
+        int64_t from_after;
+        int state;
+        bool durable;
+};
+
+/* The work list of one cascade: a stack of at most cap entries (the deepest
+ * entry on top, so a chain or a fan-out keeps it short). An entry pushed
+ * when it is full goes straight to the store. Owned by the deps_cascade call
+ * that drains it; tx->deps_work points at it meanwhile. */
+struct deps_work {
+        struct deps_item *v;
+        int n;
+        int cap;
+};
+
+/* Re-decides one child (jobs.c resolve_child): reads it and, if it is still
+ * pending, moves it on from its parents' stored states. parent_id is the
+ * ended parent the cascade comes from, in parent_state (its final state, so
+ * it need not be read again; -1: read it). A child that ends goes through
+ * become_terminal, which calls deps_cascade again. */
+typedef int (*deps_resolve_fn)(struct txn *tx, int64_t child_id, int64_t parent_id,
+                               int parent_state);
 
 enum parent_policy {
         PARENT_FAIL_CANCEL = 0, /* a failed parent cancels the child (default) */
@@ -102,5 +153,19 @@ int flow_read(struct txn *tx, const char *tenant, int64_t id, struct flow_rec *f
               struct job_vec *jobs);
 
 void flow_item_free(struct flow_item *it);
+
+/* Job j has just become terminal (its final state is in *j, not yet written
+ * by the caller): its children must learn of it. Inside a cascade (tx
+ * ->deps_work set) the job is only pushed on the work list. Otherwise, when j
+ * has children, j is written (so that they read its final state) and the
+ * cascade runs within the transaction's budget; what is left is written to
+ * the store's work list and a deadline of now is noted, so the leader goes on
+ * at once. */
+/* The work list is the call's own (heap, freed before it returns); nothing
+ * it allocates outlives it. */
+int deps_cascade(struct txn *tx, struct job *j, deps_resolve_fn resolve);
+/* Leader tick: continues the store's work list within what is left of the
+ * transaction's budget. *taken: rows taken up; *more: work is left. */
+int deps_cascade_resume(struct txn *tx, deps_resolve_fn resolve, int *taken, bool *more);
 
 #endif

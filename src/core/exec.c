@@ -120,6 +120,9 @@ static int64_t apply_batch(struct txn *tx, struct exec_op *head)
         int rc;
 
         tx->now_ms = clock_wall_ms(tx->clock);
+        /* Each transaction has its own cascade budget (core/deps.h). */
+        BATON_ASSERT(!tx->deps_work);
+        tx->deps_steps = 0;
         rc = tx->ops->begin(tx->st);
         /* A shared database's clock is the batch's now (store.h now_ms). If
          * it cannot be read, the transaction just begun is ended here: no op

@@ -37,8 +37,6 @@
 
 /* Rows handled per kind of duty in one tick; more is done in the next tick. */
 #define TICK_BATCH 2000
-/* Children of an ending job read per store call. */
-#define CHILD_BATCH 64
 
 int64_t backoff_delay_ms(const struct backoff *b, int attempt, uint64_t (*rnd)(uint64_t bound))
 {
@@ -186,7 +184,7 @@ static int step_close(struct txn *tx, struct job *j)
 
 /* ---- state changes ---- */
 
-static int resolve_children(struct txn *tx, struct job *j);
+static int resolve_child(struct txn *tx, int64_t id, int64_t parent_id, int parent_state);
 
 /* Every move to a terminal state goes through here, so that each one wakes the
  * job's waiters, is counted (and so is the cron run it ends), and arms the
@@ -225,9 +223,10 @@ static int become_terminal(struct txn *tx, struct job *j, int state)
                 log_emit(LOG_INFO, "jobs", &lc, "job dead after %d of %d attempts", j->attempt,
                          j->max_attempts);
         }
-        /* The one place a job ends is the one place its children learn of it. */
+        /* The one place a job ends is the one place its children learn of it:
+         * through the cascade's work list, bounded per transaction (deps.h). */
         if (!rc)
-                rc = resolve_children(tx, j);
+                rc = deps_cascade(tx, j, resolve_child);
         return rc;
 }
 
@@ -262,8 +261,11 @@ static int place(struct txn *tx, struct job *j, int later_state)
 /* Decides a pending child's fate from its parents' stored states; *changed
  * tells whether it left pending (the caller writes it). A parent that is gone
  * was purged after it ended, which only happens to a completed or failed job
- * whose children were resolved then; it counts as completed. */
-static int deps_evaluate(struct txn *tx, struct job *c, bool *changed)
+ * whose children were resolved then; it counts as completed. The parent
+ * known_id is known to be in known_state (>= 0; the cascade's ended parent,
+ * written in this transaction), so it is not read again. */
+static int deps_evaluate(struct txn *tx, struct job *c, bool *changed, int64_t known_id,
+                         int known_state)
 {
         bool all_done = true, all_terminal = true, failed = false;
         int64_t *ids = NULL;
@@ -274,7 +276,10 @@ static int deps_evaluate(struct txn *tx, struct job *c, bool *changed)
         rc = deps_ids_parse(c->depends_on, &ids, &n);
         for (int i = 0; i < n && !rc; i++) {
                 struct job p = {0};
-                rc = tx->ops->job_get(tx->st, c->tenant, ids[i], &p);
+                if (ids[i] == known_id && known_state >= 0)
+                        p.state = known_state;
+                else
+                        rc = tx->ops->job_get(tx->st, c->tenant, ids[i], &p);
                 if (rc == BATON_ENOTFOUND) {
                         rc = 0;
                         continue;
@@ -301,7 +306,7 @@ static int deps_evaluate(struct txn *tx, struct job *c, bool *changed)
         return 0;
 }
 
-static int resolve_child(struct txn *tx, int64_t id)
+static int resolve_child(struct txn *tx, int64_t id, int64_t parent_id, int parent_state)
 {
         struct job c = {0};
         bool changed = false;
@@ -311,7 +316,7 @@ static int resolve_child(struct txn *tx, int64_t id)
                 return 0; /* purged */
         if (rc || c.state != JOB_PENDING)
                 goto out;
-        rc = deps_evaluate(tx, &c, &changed);
+        rc = deps_evaluate(tx, &c, &changed, parent_id, parent_state);
         if (!rc && changed)
                 rc = tx->ops->job_update(tx->st, &c);
         if (rc == BATON_ECONFLICT) {
@@ -324,35 +329,6 @@ static int resolve_child(struct txn *tx, int64_t id)
         }
 out:
         job_free(&c);
-        return rc;
-}
-
-/* j has just become terminal: re-decide each of its pending children. j is
- * written first, so that every child (and their children, recursively) reads
- * its final state; the caller's own write after this is the same row. */
-static int resolve_children(struct txn *tx, struct job *j)
-{
-        int64_t *ids = malloc(CHILD_BATCH * sizeof(*ids));
-        int64_t after = 0;
-        bool written = false;
-        int n = 0;
-        int rc = ids ? 0 : BATON_ENOMEM;
-
-        while (!rc) {
-                rc = tx->ops->dep_children(tx->st, j->id, after, CHILD_BATCH, ids, &n);
-                if (rc || n == 0)
-                        break;
-                if (!written) {
-                        rc = tx->ops->job_update(tx->st, j);
-                        written = true;
-                }
-                for (int i = 0; i < n && !rc; i++)
-                        rc = resolve_child(tx, ids[i]);
-                if (n < CHILD_BATCH)
-                        break;
-                after = ids[n - 1];
-        }
-        free(ids);
         return rc;
 }
 
@@ -392,7 +368,7 @@ static int deps_link(struct txn *tx, struct enqueue_req *req)
         for (int i = 0; i < req->n_depends_on && !rc; i++)
                 rc = tx->ops->dep_insert(tx->st, j->tenant, req->depends_on[i], j->id);
         if (!rc)
-                rc = deps_evaluate(tx, j, &changed);
+                rc = deps_evaluate(tx, j, &changed, 0, -1);
         if (!rc && changed)
                 rc = tx->ops->job_update(tx->st, j);
         return rc;
@@ -1145,6 +1121,10 @@ int dead_purge(struct txn *tx, const char *tenant, const char *queue, int *count
         for (int i = 0; i < n && !rc; i++) {
                 rc = tx->ops->job_delete(tx->st, tenant, ids[i]);
                 *count += !rc;
+                /* Kept while its dependants are still being decided (deps.h):
+                 * they must read it dead, not find it gone. */
+                if (rc == BATON_ENOTFOUND)
+                        rc = 0;
         }
         free(ids);
         return rc;
@@ -1260,6 +1240,9 @@ static int next_deadline(struct txn *tx, int64_t *next_ms)
         if (d.dead_min_ms)
                 t = earliest(t, d.dead_min_ms + l->dead_ttl_ms);
         t = earliest(t, d.idem_min_ms);
+        /* A cascade left in the store's work list goes on at once. */
+        if (d.dep_work)
+                t = earliest(t, tx->now_ms);
         *next_ms = t;
         return 0;
 }
@@ -1267,11 +1250,16 @@ static int next_deadline(struct txn *tx, int64_t *next_ms)
 int job_tick(struct txn *tx, struct tick_res *out)
 {
         bool more_timers = false;
+        bool more_deps = false;
         int rc;
 
         memset(out, 0, sizeof(*out));
         /* Timers first: their lateness is a measured figure (DESIGN §9). */
         rc = timer_fire_due(tx, TIMER_FIRE_BATCH, &out->timers_fired, &more_timers);
+        /* Cascades left by earlier transactions, before the promotions and
+         * expiries whose own cascades would otherwise take the budget. */
+        if (!rc)
+                rc = deps_cascade_resume(tx, resolve_child, &out->cascaded, &more_deps);
         if (!rc)
                 rc = each_id(tx, tx->ops->job_due_ids, promote_one, &out->promoted);
         if (!rc)
@@ -1282,7 +1270,7 @@ int job_tick(struct txn *tx, struct tick_res *out)
                 rc = next_deadline(tx, &out->next_ms);
         if (!rc)
                 rc = timer_next_deadline(tx, &out->next_ms);
-        if (out->promoted >= TICK_BATCH || out->expired >= TICK_BATCH || more_timers)
+        if (out->promoted >= TICK_BATCH || out->expired >= TICK_BATCH || more_timers || more_deps)
                 out->more = true;
         return rc;
 }

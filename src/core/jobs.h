@@ -131,6 +131,7 @@ struct tick_res {
         bool more;        /* a batch limit was hit: run again soon */
         int64_t next_ms;  /* next instant something is due; 0 = nothing */
         int timers_fired; /* due timers fired (core/timers.h) */
+        int cascaded;     /* rows of the cascade work list taken up (core/deps.h) */
 };
 
 /* Creates a job, or answers a repeat: res->duplicate for an idempotency key

@@ -89,6 +89,7 @@ struct txn_effects {
 
 struct tz_cache;
 struct cron_cache;
+struct deps_work;
 
 struct txn {
         struct store *st;
@@ -104,6 +105,11 @@ struct txn {
         /* Cron definitions parsed on this thread (core/cron.h); NULL: parse
          * at each fire. */
         struct cron_cache *crc;
+        /* The dependency cascade (core/deps.h): the work list being drained
+         * (NULL outside one) and the steps this transaction has taken, at
+         * most DEPS_CASCADE_STEP. Both are zero when a transaction begins. */
+        struct deps_work *deps_work;
+        int deps_steps;
 };
 
 int txn_note_ready(struct txn *tx, const char *tenant, const char *queue);

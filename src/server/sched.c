@@ -183,9 +183,13 @@ static void tick_done(struct exec_op *op)
                 if (s->res.more)
                         next = now_ms;
         }
-        if (s->res.expired || s->res.promoted || s->res.purged || s->res.timers_fired)
-                log_debug("sched", "tick: %d promoted, %d expired, %d purged, %d timers fired",
-                          s->res.promoted, s->res.expired, s->res.purged, s->res.timers_fired);
+        if (s->res.expired || s->res.promoted || s->res.purged || s->res.timers_fired ||
+            s->res.cascaded)
+                log_debug("sched",
+                          "tick: %d promoted, %d expired, %d purged, %d timers fired,"
+                          " %d cascade rows taken up",
+                          s->res.promoted, s->res.expired, s->res.purged, s->res.timers_fired,
+                          s->res.cascaded);
         if (s->want_ms && (!next || s->want_ms < next))
                 next = s->want_ms;
         s->want_ms = 0;

@@ -682,9 +682,12 @@ static const struct pg_stmt
                        " AND id > $4 ORDER BY id LIMIT $5"},
     S_JOB_PURGE = {"pg_job_purge", "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs"
                                    " WHERE state IN (5, 6, 7) AND state = $1 AND finished_at < $2"
+                                   " AND NOT EXISTS (SELECT 1 FROM dep_work w"
+                                   " WHERE w.job_id = jobs.id)"
                                    " ORDER BY finished_at LIMIT $3)"},
     S_JOB_DELETE = {"pg_job_delete",
-                    "DELETE FROM jobs WHERE id = $1 AND ($2::text IS NULL OR tenant = $2)"},
+                    "DELETE FROM jobs WHERE id = $1 AND ($2::text IS NULL OR tenant = $2)"
+                    " AND NOT EXISTS (SELECT 1 FROM dep_work w WHERE w.job_id = $1)"},
     S_DEADLINES = {"pg_deadlines",
                    "SELECT"
                    " (SELECT run_at FROM jobs WHERE state IN (1, 4) ORDER BY run_at LIMIT 1),"
@@ -695,7 +698,8 @@ static const struct pg_stmt
                    "  ORDER BY state, finished_at LIMIT 1),"
                    " (SELECT finished_at FROM jobs WHERE state IN (5, 6, 7) AND state = 7"
                    "  ORDER BY state, finished_at LIMIT 1),"
-                   " (SELECT expires_at FROM idempotency ORDER BY expires_at LIMIT 1)"},
+                   " (SELECT expires_at FROM idempotency ORDER BY expires_at LIMIT 1),"
+                   " (SELECT job_id FROM dep_work ORDER BY job_id LIMIT 1)"},
     S_IDEM_GET = {"pg_idem_get", "SELECT tenant, key, job_id, payload_hash, expires_at FROM"
                                  " idempotency WHERE tenant = $1 AND key = $2"},
     S_IDEM_PUT = {"pg_idem_put",
@@ -779,6 +783,16 @@ static const struct pg_stmt
     S_DEP_PARENTS = {"pg_dep_parents",
                      "SELECT d.parent_id FROM unnest($1::bigint[]) AS p(id) CROSS JOIN LATERAL"
                      " (SELECT parent_id FROM job_deps WHERE parent_id = p.id LIMIT 1) d"},
+    /* Version 8: the dependency cascade's work list (store.h). */
+    S_DEP_WORK_PUT = {"pg_dep_work_put",
+                      "INSERT INTO dep_work (job_id, after_id) VALUES ($1, $2)"
+                      " ON CONFLICT (job_id) DO UPDATE SET after_id = excluded.after_id"},
+    S_DEP_WORK_NEXT = {"pg_dep_work_next",
+                       "SELECT job_id, after_id FROM dep_work ORDER BY job_id LIMIT $1"},
+    S_DEP_WORK_ADVANCE = {"pg_dep_work_advance",
+                          "UPDATE dep_work SET after_id = $3 WHERE job_id = $1 AND after_id = $2"},
+    S_DEP_WORK_DONE = {"pg_dep_work_done",
+                       "DELETE FROM dep_work WHERE job_id = $1 AND after_id = $2"},
     S_FLOW_INSERT = {"pg_flow_insert", "INSERT INTO flows (tenant, created_at, request_id)"
                                        " VALUES ($1, $2, $3) RETURNING id"},
     S_FLOW_GET = {"pg_flow_get", "SELECT id, tenant, created_at, request_id FROM flows"
@@ -2089,6 +2103,7 @@ static int read_deadlines(struct store *st, struct store_deadlines *out)
                 out->completed_min_ms = deadline_col(r, 2);
                 out->dead_min_ms = min_nonzero(deadline_col(r, 3), deadline_col(r, 4));
                 out->idem_min_ms = deadline_col(r, 5);
+                out->dep_work = !PQgetisnull(r, 0, 6);
         }
         PQclear(r);
         return rc;
@@ -2652,6 +2667,50 @@ static int dep_children(struct store *st, int64_t parent_id, int64_t after_id, i
         return pg_ids(st, &S_DEP_CHILDREN, &p, max, ids, n_out);
 }
 
+/* ---- the dependency cascade's work list (version 8) ---- */
+
+/* Writes whose only outcome is success travel with the next round trip
+ * (pg_defer_write), so a cascade that spills a thousand rows adds no round
+ * trip of its own. */
+static int dep_work_put(struct store *st, int64_t job_id, int64_t after_id)
+{
+        struct pg_params p = {0};
+
+        pg_p_i64(&p, job_id);
+        pg_p_i64(&p, after_id);
+        return pg_defer_write(st, &S_DEP_WORK_PUT, &p);
+}
+
+static int dep_work_next(struct store *st, int max, int64_t *ids, int64_t *afters, int *n_out)
+{
+        struct pg_params p = {0};
+        PGresult *r = NULL;
+        int n = 0;
+        int rc;
+
+        pg_p_i64(&p, max);
+        rc = pg_exec(st, &S_DEP_WORK_NEXT, &p, &r);
+        for (int i = 0; !rc && i < PQntuples(r) && n < max; i++, n++) {
+                ids[n] = pg_i64(r, i, 0);
+                afters[n] = pg_i64(r, i, 1);
+        }
+        PQclear(r);
+        *n_out = rc ? 0 : n;
+        return rc;
+}
+
+static int dep_work_move(struct store *st, int64_t job_id, int64_t from_after, int64_t to_after)
+{
+        struct pg_params p = {0};
+
+        pg_p_i64(&p, job_id);
+        pg_p_i64(&p, from_after);
+        if (to_after < 0)
+                return pg_defer_write(st, &S_DEP_WORK_DONE, &p);
+        pg_p_i64(&p, to_after);
+        return pg_defer_write(st, &S_DEP_WORK_ADVANCE, &p);
+}
+
 static int insert_flow(struct store *st, struct flow_rec *f)
 {
         struct pg_params p = {0};
@@ -2709,12 +2768,12 @@ static int flow_job_ids(struct store *st, const char *tenant, int64_t flow_id, i
 
 /* The statements of this file that pg_check_plans looks at, by name. */
 static const struct pg_stmt *const plain_stmts[] = {
-    &S_JOB_FIND_KEY,    &S_JOB_DUE,      &S_JOB_EXPIRED,  &S_JOB_STATE_IDS, &S_JOB_PURGE,
-    &S_JOB_DELETE,      &S_DEADLINES,    &S_IDEM_GET,     &S_IDEM_PURGE,    &S_QUEUE_GET,
-    &S_QUEUE_LIST,      &S_QUEUE_COUNTS, &S_QUEUE_OLDEST, &S_KEY_GET,       &S_KEY_UPDATE,
-    &S_KEY_LIST_TENANT, &S_KEY_LIST_ALL, &S_TIMER_GET,    &S_TIMER_LIST,    &S_TIMER_DUE,
-    &S_TIMER_NEXT,      &S_DEP_CHILDREN, &S_FLOW_GET,     &S_FLOW_JOBS,     &S_DEP_PARENTS,
-    &S_QUEUE_TOTAL,
+    &S_JOB_FIND_KEY,    &S_JOB_DUE,          &S_JOB_EXPIRED,   &S_JOB_STATE_IDS, &S_JOB_PURGE,
+    &S_JOB_DELETE,      &S_DEADLINES,        &S_IDEM_GET,      &S_IDEM_PURGE,    &S_QUEUE_GET,
+    &S_QUEUE_LIST,      &S_QUEUE_COUNTS,     &S_QUEUE_OLDEST,  &S_KEY_GET,       &S_KEY_UPDATE,
+    &S_KEY_LIST_TENANT, &S_KEY_LIST_ALL,     &S_TIMER_GET,     &S_TIMER_LIST,    &S_TIMER_DUE,
+    &S_TIMER_NEXT,      &S_DEP_CHILDREN,     &S_FLOW_GET,      &S_FLOW_JOBS,     &S_DEP_PARENTS,
+    &S_DEP_WORK_NEXT,   &S_DEP_WORK_ADVANCE, &S_DEP_WORK_DONE, &S_QUEUE_TOTAL,
 };
 
 /* What a statement's plan must look like: sample parameters (space
@@ -2749,7 +2808,7 @@ static const struct plan_want plan_wants[] = {
     {"pg_job_state_ids", "t1 q1 2 0 10", "job_tqs"},
     {"pg_job_purge", "5 1 10", "job_finished"},
     {"pg_job_delete", "1 t1", NULL},
-    {"pg_deadlines", "-", "job_due job_lease job_finished idem_expiry"},
+    {"pg_deadlines", "-", "job_due job_lease job_finished idem_expiry dep_work_pkey"},
     {"pg_idem_get", "t1 k1", "idempotency_pkey"},
     {"pg_idem_purge", "1 10", "idem_expiry"},
     {"pg_queue_get", "t1 q1", "queues_pkey"},
@@ -2767,6 +2826,9 @@ static const struct plan_want plan_wants[] = {
     {"pg_timer_next", "-", "timer_due"},
     {"pg_dep_children", "1 0 10", "job_deps_pkey"},
     {"pg_dep_parents", "{1,2}", "job_deps_pkey"},
+    {"pg_dep_work_next", "10", "dep_work_pkey"},
+    {"pg_dep_work_advance", "1 0 5", "dep_work_pkey"},
+    {"pg_dep_work_done", "1 0", "dep_work_pkey"},
     {"pg_job_get_many", "{1,2} t1", NULL},
     {"pg_group_ready_many", "t1 q1 {g1,g2} 2", "job_group_ready"},
     {"pg_flow_get", "1 t1", "flows_pkey"},
@@ -2995,6 +3057,9 @@ const struct store_ops store_postgres_ops = {
     .timer_next = next_timer,
     .dep_insert = insert_dep,
     .dep_children = dep_children,
+    .dep_work_put = dep_work_put,
+    .dep_work_next = dep_work_next,
+    .dep_work_move = dep_work_move,
     .flow_insert = insert_flow,
     .flow_get = get_flow,
     .flow_job_ids = flow_job_ids,

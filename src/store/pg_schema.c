@@ -319,12 +319,17 @@ static const char *const migrations[] = {
     " running bigint NOT NULL DEFAULT 0,"
     " PRIMARY KEY (tenant, queue, shard)"
     ");",
-    /* 10: each tenant's number of queues (see sqlite_schema.c, 9). */
+    /* 10: each tenant's number of queues (see sqlite_schema.c, 10). */
     "CREATE TABLE queue_totals ("
     " tenant " TXT " PRIMARY KEY,"
     " n bigint NOT NULL"
     ");"
     "INSERT INTO queue_totals (tenant, n) SELECT tenant, COUNT(*) FROM queues GROUP BY tenant;",
+    /* 11: the dependency cascade's work list (see sqlite_schema.c). */
+    "CREATE TABLE dep_work ("
+    " job_id bigint PRIMARY KEY,"
+    " after_id bigint NOT NULL"
+    ");",
 };
 
 int pg_schema_newest(void)

@@ -169,6 +169,11 @@ enum stmt_id {
         S_RATE_GET,
         S_RATE_PUT,
         S_RATE_TRIM,
+        /* version 8: the dependency cascade's work list */
+        S_DEP_WORK_PUT,
+        S_DEP_WORK_NEXT,
+        S_DEP_WORK_ADVANCE,
+        S_DEP_WORK_DONE,
         S_LIST, /* first of the job_list variants, one per combination of filters */
         S_AUDIT_LIST = S_LIST + 8, /* first of the audit_list variants, likewise */
         S_COUNT = S_AUDIT_LIST + 8
@@ -269,11 +274,13 @@ static const struct stmt_def stmt_defs[S_LIST] = {
     [S_JOB_PURGE] = {"job_purge",
                      "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs"
                      " WHERE state IN (5, 6, 7) AND state = ?1 AND finished_at < ?2"
+                     " AND NOT EXISTS (SELECT 1 FROM dep_work w WHERE w.job_id = jobs.id)"
                      " ORDER BY finished_at LIMIT ?3)",
                      true, "rowid job_finished"},
     [S_JOB_DELETE] = {"job_delete",
-                      "DELETE FROM jobs WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2)", true,
-                      "rowid"},
+                      "DELETE FROM jobs WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2)"
+                      " AND NOT EXISTS (SELECT 1 FROM dep_work w WHERE w.job_id = ?1)",
+                      true, "rowid"},
     [S_DEADLINES] = {"deadlines",
                      "SELECT"
                      " (SELECT run_at FROM jobs WHERE state IN (1, 4) ORDER BY run_at LIMIT 1),"
@@ -285,8 +292,9 @@ static const struct stmt_def stmt_defs[S_LIST] = {
                      "  ORDER BY finished_at LIMIT 1),"
                      " (SELECT finished_at FROM jobs WHERE state IN (5, 6, 7) AND state = 7"
                      "  ORDER BY finished_at LIMIT 1),"
-                     " (SELECT expires_at FROM idempotency ORDER BY expires_at LIMIT 1)",
-                     true, "job_due job_lease job_finished idem_expiry"},
+                     " (SELECT expires_at FROM idempotency ORDER BY expires_at LIMIT 1),"
+                     " (SELECT job_id FROM dep_work WHERE job_id > 0 LIMIT 1)",
+                     true, "job_due job_lease job_finished idem_expiry rowid"},
     [S_IDEM_GET] = {"idem_get",
                     "SELECT tenant, key, job_id, payload_hash, expires_at FROM idempotency"
                     " WHERE tenant = ?1 AND key = ?2",
@@ -484,6 +492,21 @@ static const struct stmt_def stmt_defs[S_LIST] = {
                      "DELETE FROM rate_log WHERE tenant = ?1 AND queue = ?2 AND grp = ?3"
                      " AND seq < ?4",
                      true, "PRIMARY"},
+    /* version 8: the dependency cascade's work list (store.h). */
+    [S_DEP_WORK_PUT] = {"dep_work_put",
+                        "INSERT INTO dep_work (job_id, after_id) VALUES (?1, ?2)"
+                        " ON CONFLICT (job_id) DO UPDATE SET after_id = excluded.after_id",
+                        false},
+    [S_DEP_WORK_NEXT] = {"dep_work_next",
+                         "SELECT job_id, after_id FROM dep_work WHERE job_id > 0"
+                         " ORDER BY job_id LIMIT ?1",
+                         true, "rowid"},
+    [S_DEP_WORK_ADVANCE] = {"dep_work_advance",
+                            "UPDATE dep_work SET after_id = ?3 WHERE job_id = ?1"
+                            " AND after_id = ?2",
+                            true, "rowid"},
+    [S_DEP_WORK_DONE] = {"dep_work_done",
+                         "DELETE FROM dep_work WHERE job_id = ?1 AND after_id = ?2", true, "rowid"},
 };
 
 struct store {
@@ -1177,6 +1200,7 @@ static int read_deadlines(struct store *st, struct store_deadlines *out)
                 out->completed_min_ms = deadline_col(s, 2);
                 out->dead_min_ms = min_nonzero(deadline_col(s, 3), deadline_col(s, 4));
                 out->idem_min_ms = deadline_col(s, 5);
+                out->dep_work = sqlite3_column_type(s, 6) != SQLITE_NULL;
                 rc = 0;
         } else {
                 rc = fail(st, rc, "deadlines");
@@ -2139,6 +2163,46 @@ static int dep_children(struct store *st, int64_t parent_id, int64_t after_id, i
         return read_ids(st, s, max, ids, n_out, "dep_children");
 }
 
+/* ---- the dependency cascade's work list (version 8) ---- */
+
+static int dep_work_put(struct store *st, int64_t job_id, int64_t after_id)
+{
+        sqlite3_stmt *s = st->stmt[S_DEP_WORK_PUT];
+
+        sqlite3_bind_int64(s, 1, job_id);
+        sqlite3_bind_int64(s, 2, after_id);
+        return run(st, s, "dep_work_put");
+}
+
+static int dep_work_next(struct store *st, int max, int64_t *ids, int64_t *afters, int *n_out)
+{
+        sqlite3_stmt *s = st->stmt[S_DEP_WORK_NEXT];
+        int n = 0;
+        int rc;
+
+        sqlite3_bind_int(s, 1, max);
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW && n < max) {
+                ids[n] = sqlite3_column_int64(s, 0);
+                afters[n] = sqlite3_column_int64(s, 1);
+                n++;
+        }
+        rc = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : fail(st, rc, "dep_work_next");
+        finish(s);
+        *n_out = rc ? 0 : n;
+        return rc;
+}
+
+static int dep_work_move(struct store *st, int64_t job_id, int64_t from_after, int64_t to_after)
+{
+        sqlite3_stmt *s = st->stmt[to_after < 0 ? S_DEP_WORK_DONE : S_DEP_WORK_ADVANCE];
+
+        sqlite3_bind_int64(s, 1, job_id);
+        sqlite3_bind_int64(s, 2, from_after);
+        if (to_after >= 0)
+                sqlite3_bind_int64(s, 3, to_after);
+        return run(st, s, "dep_work_move");
+}
+
 static int insert_flow(struct store *st, struct flow_rec *f)
 {
         sqlite3_stmt *s = st->stmt[S_FLOW_INSERT];
@@ -2625,6 +2689,9 @@ const struct store_ops store_sqlite_ops = {
     .timer_next = next_timer,
     .dep_insert = insert_dep,
     .dep_children = dep_children,
+    .dep_work_put = dep_work_put,
+    .dep_work_next = dep_work_next,
+    .dep_work_move = dep_work_move,
     .flow_insert = insert_flow,
     .flow_get = get_flow,
     .flow_job_ids = flow_job_ids,

@@ -311,7 +311,11 @@ static const char *const migrations[] = {
     ") STRICT, WITHOUT ROWID;"
     "INSERT INTO cron_counts (tenant, n) SELECT tenant, COUNT(*) FROM cron_schedules"
     " GROUP BY tenant;",
-    /* 9: each tenant's number of queues (the cap of --max-queues), kept by
+    /* 9: PostgreSQL's queue counter shares (pg_schema.c); one SQLite
+     * connection writes the counters, so nothing changes here. The number is
+     * taken so that a version means the same tables on both backends. */
+    "SELECT 1;",
+    /* 10: each tenant's number of queues (the cap of --max-queues), kept by
      * queue_ensure when it makes a queue and filled here from the queues
      * already stored, so a new queue reads one row, not every queue of the
      * tenant. Queues are never deleted, so the count only grows. */
@@ -320,6 +324,15 @@ static const char *const migrations[] = {
     " n INTEGER NOT NULL"
     ") STRICT, WITHOUT ROWID;"
     "INSERT INTO queue_totals (tenant, n) SELECT tenant, COUNT(*) FROM queues GROUP BY tenant;",
+    /* 11: the dependency cascade's work list (store.h version 9, core/deps.h):
+     * one row per ended job whose children with ids > after_id still wait to
+     * be resolved, written only when a cascade is larger than one transaction
+     * handles. The leader reads it in job_id order; purge looks rows up by
+     * job_id. */
+    "CREATE TABLE dep_work ("
+    " job_id INTEGER PRIMARY KEY,"
+    " after_id INTEGER NOT NULL"
+    ") STRICT;",
 };
 
 int sqlite_schema_newest(void)

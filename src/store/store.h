@@ -5,7 +5,8 @@
  * windows, 6 + the job's cron column, cron_count_add and reads of many jobs or
  * groups in one call, 7 qlim_add takes no lock and returns nothing, and
  * qlim_put leaves the counters alone, 8 the tenant's queue total kept by
- * queue_ensure and read by queue_total, and qlim_get's known).
+ * queue_ensure and read by queue_total, and qlim_get's known, 9 + the
+ * dependency cascade's work list).
  *
  * A backend (SQLite, PostgreSQL) implements these operations; core
  * composes them into transactions. All calls on one struct store come from one
@@ -36,7 +37,7 @@
 
 #include "core/job.h"
 
-#define STORE_OPS_VERSION 8
+#define STORE_OPS_VERSION 9
 
 struct store; /* backend-private */
 
@@ -93,6 +94,7 @@ struct store_deadlines {
         int64_t completed_min_ms; /* earliest finished_at of completed jobs */
         int64_t dead_min_ms;      /* earliest finished_at of dead or cancelled jobs */
         int64_t idem_min_ms;      /* earliest expires_at of idempotency records */
+        bool dep_work;            /* a dep_work row exists: a cascade is not finished (v8) */
 };
 
 /* A (tenant, queue) pair; strings owned by the struct holding the array. */
@@ -332,9 +334,11 @@ struct store_ops {
         int (*job_state_ids)(struct store *st, const char *tenant, const char *queue, int state,
                              int64_t after_id, int max, int64_t *ids, int *n_out);
         /* Deletes up to max jobs in state whose finished_at < before_ms, oldest
-         * first; *n_out deleted. Only terminal states have rows to purge. */
+         * first; *n_out deleted. Only terminal states have rows to purge. A job
+         * with a dep_work row is kept (version 9). */
         int (*job_purge)(struct store *st, int state, int64_t before_ms, int max, int *n_out);
-        /* Deletes one job by id; tenant NULL matches any tenant. */
+        /* Deletes one job by id; tenant NULL matches any tenant. A job with a
+         * dep_work row is kept, as by job_purge: BATON_ENOTFOUND (version 9). */
         int (*job_delete)(struct store *st, const char *tenant, int64_t id);
         int (*deadlines)(struct store *st, struct store_deadlines *out);
 
@@ -615,6 +619,25 @@ struct store_ops {
         int (*group_ready_many)(struct store *st, const char *tenant, const char *queue,
                                 const char *const *grps, int n_grps, int per, int64_t *ids,
                                 int *prios, int *n_out, bool *busy);
+
+        /* ---- version 9: the dependency cascade's work list (core/deps.h) ----
+         *
+         * A row (job_id, after_id) says: job job_id has ended and its children
+         * with ids > after_id have not been resolved yet. Core writes one when
+         * a cascade is larger than one transaction may handle, and the
+         * leader's ticks continue from it, so that no ending is forgotten
+         * across a crash. dep_work_put inserts or overwrites the row of job_id.
+         * dep_work_next: up to max rows, ascending job_id (ids[i], afters[i]).
+         * dep_work_move: if job_id's row has after_id from_after, sets it to
+         * to_after, or deletes it when to_after < 0; a row that another
+         * transaction rewrote meanwhile is left alone (no error), so a
+         * cascade restarted for a job that ended again is not lost. job_purge
+         * keeps every job that has a row (its children must still read its
+         * final state), and deadlines says whether any row exists. */
+        int (*dep_work_put)(struct store *st, int64_t job_id, int64_t after_id);
+        int (*dep_work_next)(struct store *st, int max, int64_t *ids, int64_t *afters, int *n_out);
+        int (*dep_work_move)(struct store *st, int64_t job_id, int64_t from_after,
+                             int64_t to_after);
 };
 
 #define STORE_MANY_MAX 4096

@@ -30,7 +30,10 @@
  *  - PostgreSQL restarted under load: requests meanwhile get 503 with
  *    Retry-After, the leader gives its leadership up, the nodes recover
  *    (ready, listening for notifications, one leader again) and no
- *    acknowledged job is lost.
+ *    acknowledged job is lost;
+ *  - a dependency cascade started on a follower (DELETE of the root of a
+ *    10,000-deep chain) is finished by the leader, and by the next leader
+ *    when the first is killed (-9) in the middle of it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1044,6 +1047,47 @@ static void concurrency_across_nodes(void **state)
         limit_across_nodes(fx, "limited", "{\"concurrency\": 2}", 2, false);
 }
 
+/* A cascade started on a follower (DELETE of the root of a 10,000-deep
+ * chain of ten flows) goes on in the leader's ticks, and survives the
+ * leader's kill -9: the next leader finishes it from the store's work list
+ * (core/deps.h). Every descendant ends cancelled, parent_failed. */
+static void cascade_from_follower_survives_leader_kill(void **state)
+{
+        struct cluster_fx *fx = *state;
+        char root[32], last[32], flows[10][32], path[96], st[32];
+        int64_t t0, done_ms = -1;
+        struct http_res r;
+        int leader, f, other;
+
+        NEED_PG(fx);
+        leader = find_leader(fx, -1, 0, 10000, NULL);
+        assert_true(leader >= 0);
+        f = (leader + 1) % NODES;
+        other = (leader + 2) % NODES;
+        harness_flow_chain(&fx->n[f], "cascade", 10, 1000, NULL, root, last, flows);
+        snprintf(path, sizeof(path), "/v1/jobs/%s", root);
+        assert_int_equal(http_json_as(fx->n[f].url, fx->admin, "DELETE", path, NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        http_res_free(&r);
+        assert_int_equal(harness_kill9(&fx->n[leader]), 0);
+        t0 = harness_now_ms();
+        while (harness_now_ms() - t0 < 120000) {
+                assert_int_equal(harness_flow_state(&fx->n[other], flows[9], st, NULL, NULL), 200);
+                if (strcmp(st, "failed") == 0) {
+                        done_ms = harness_now_ms() - t0;
+                        break;
+                }
+                harness_sleep_ms(50);
+        }
+        fprintf(stderr, "cascade finished %lld ms after the leader's kill\n", (long long)done_ms);
+        assert_true(done_ms >= 0);
+        for (int k = 0; k < 10; k++) {
+                assert_int_equal(harness_flow_state(&fx->n[f], flows[k], st, "parent_failed", root),
+                                 200);
+                assert_string_equal(st, "failed");
+        }
+}
+
 int main(void)
 {
         const char *store = getenv("BATON_TEST_STORE");
@@ -1059,6 +1103,8 @@ int main(void)
             cmocka_unit_test(pg_restart_under_load),
             cmocka_unit_test_setup_teardown(group_concurrency_one_across_nodes, setup, teardown),
             cmocka_unit_test_setup_teardown(concurrency_across_nodes, setup, teardown),
+            cmocka_unit_test_setup_teardown(cascade_from_follower_survives_leader_kill, setup,
+                                            teardown),
         };
 
         /* ctest runs this program twice; the several-node tests belong to the

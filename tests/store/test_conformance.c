@@ -2713,6 +2713,66 @@ static void job_get_many_then_reads_see_writes(void **state)
         commit(f);
 }
 
+/* Version 8: the cascade's work list. Rows in job_id order, a move only from
+ * the cursor the caller read, the deadline flag, and purge keeps a job that
+ * has a row (its children must still read its final state). */
+static void dep_work_list_moves_and_purge(void **state)
+{
+        struct fixture *f = *state;
+        struct store_deadlines d;
+        int64_t ids[4], afters[4], a, b;
+        int n = -1;
+
+        begin(f);
+        assert_int_equal(f->ops->deadlines(f->st, &d), 0);
+        assert_false(d.dep_work);
+        a = put(f, (struct spec){.state = JOB_CANCELLED, .finished_at = T0 - 300});
+        b = put(f, (struct spec){.state = JOB_DEAD, .finished_at = T0 - 300});
+        assert_int_equal(f->ops->dep_work_put(f->st, b, 0), 0);
+        assert_int_equal(f->ops->dep_work_put(f->st, a, 7), 0);
+        assert_int_equal(f->ops->dep_work_put(f->st, a, 9), 0); /* overwrites */
+        commit(f);
+
+        begin(f);
+        assert_int_equal(f->ops->deadlines(f->st, &d), 0);
+        assert_true(d.dep_work);
+        assert_int_equal(f->ops->dep_work_next(f->st, 4, ids, afters, &n), 0);
+        assert_int_equal(n, 2);
+        assert_true(ids[0] == a && afters[0] == 9 && ids[1] == b && afters[1] == 0);
+        assert_int_equal(f->ops->dep_work_next(f->st, 1, ids, afters, &n), 0);
+        assert_int_equal(n, 1);
+        /* Jobs with a row are kept by purge and by delete. */
+        assert_int_equal(f->ops->job_purge(f->st, JOB_CANCELLED, T0, 100, &n), 0);
+        assert_int_equal(n, 0);
+        assert_true(exists(f, a));
+        assert_int_equal(f->ops->job_delete(f->st, NULL, a), BATON_ENOTFOUND);
+        assert_true(exists(f, a));
+        /* A move from a cursor the row no longer has changes nothing. */
+        assert_int_equal(f->ops->dep_work_move(f->st, a, 7, 20), 0);
+        assert_int_equal(f->ops->dep_work_move(f->st, b, 5, -1), 0);
+        assert_int_equal(f->ops->dep_work_next(f->st, 4, ids, afters, &n), 0);
+        assert_int_equal(n, 2);
+        assert_true(afters[0] == 9 && afters[1] == 0);
+        assert_int_equal(f->ops->dep_work_move(f->st, a, 9, 20), 0);
+        assert_int_equal(f->ops->dep_work_move(f->st, b, 0, -1), 0);
+        assert_int_equal(f->ops->dep_work_next(f->st, 4, ids, afters, &n), 0);
+        assert_int_equal(n, 1);
+        assert_true(ids[0] == a && afters[0] == 20);
+        commit(f);
+
+        begin(f);
+        assert_int_equal(f->ops->job_purge(f->st, JOB_DEAD, T0, 100, &n), 0);
+        assert_int_equal(n, 1);
+        assert_false(exists(f, b));
+        assert_int_equal(f->ops->dep_work_move(f->st, a, 20, -1), 0);
+        assert_int_equal(f->ops->job_purge(f->st, JOB_CANCELLED, T0, 100, &n), 0);
+        assert_int_equal(n, 1);
+        assert_false(exists(f, a));
+        assert_int_equal(f->ops->deadlines(f->st, &d), 0);
+        assert_false(d.dep_work);
+        commit(f);
+}
+
 /* group_ready_many gives each group what group_ready_ids gives it. */
 static void group_ready_many_per_group(void **state)
 {
@@ -3928,8 +3988,8 @@ static void pg_migrates_a_version_1_store(void **state)
         f->st = NULL;
         c = pg_raw(f);
         pg_raw_exec(
-            c, "DROP TABLE queue_totals, queue_counts, cron_counts, rate_log, job_groups, "
-               "queue_limits, "
+            c, "DROP TABLE dep_work, queue_totals, queue_counts, cron_counts, rate_log, "
+               "job_groups, queue_limits, "
                "leader_lease, job_deps,"
                " flows,"
                " timers, cron_runs, cron_schedules, audit, api_keys, tenants, idempotency, queues,"
@@ -4146,8 +4206,8 @@ static void pg_migration_7_counts_existing_jobs(void **state)
         f->st = NULL;
         c = pg_raw(f);
         pg_raw_exec(
-            c, "DROP TABLE queue_totals, queue_counts, cron_counts, rate_log, job_groups, "
-               "queue_limits, "
+            c, "DROP TABLE dep_work, queue_totals, queue_counts, cron_counts, rate_log, "
+               "job_groups, queue_limits, "
                "leader_lease, job_deps,"
                " flows,"
                " timers, cron_runs, cron_schedules, audit, api_keys, tenants, idempotency, queues,"
@@ -4369,8 +4429,8 @@ static void pg_migration_8_adds_the_cron_marker(void **state)
         f->st = NULL;
         c = pg_raw(f);
         pg_raw_exec(
-            c, "DROP TABLE queue_totals, queue_counts, cron_counts, rate_log, job_groups, "
-               "queue_limits, "
+            c, "DROP TABLE dep_work, queue_totals, queue_counts, cron_counts, rate_log, "
+               "job_groups, queue_limits, "
                "leader_lease, job_deps,"
                " flows,"
                " timers, cron_runs, cron_schedules, audit, api_keys, tenants, idempotency, queues,"
@@ -5059,6 +5119,7 @@ static const struct CMUnitTest common_tests[] = {
     T(expired_ids_boundaries),
     T(state_ids_after_and_max),
     T(job_purge_by_state_and_age),
+    T(dep_work_list_moves_and_purge),
     T(job_delete_one),
     T(deadlines_each_field),
     T(idem_get_put_replace),

@@ -1113,3 +1113,98 @@ char *harness_repeat(char ch, size_t n)
         s[n] = '\0';
         return s;
 }
+
+/* ---- dependency chains ---- */
+
+/* The key these helpers send: h's admin key (set by the test for a node that
+ * shares another node's store), none when it has none. */
+static const char *harness_chain_key(const struct harness *h)
+{
+        return h->admin_key[0] ? h->admin_key : NULL;
+}
+
+/* The body of one flow of the chain: per_flow jobs r0..r<n-1>, r0 on
+ * parent (an id, or "" for none) with extra members; owned by the caller. */
+static char *chain_body(const char *queue, int per_flow, const char *parent, const char *extra)
+{
+        size_t cap = (size_t)per_flow * (strlen(queue) + 96) + 256 + (extra ? strlen(extra) : 0);
+        char *b = malloc(cap);
+        size_t len = 0;
+
+        assert_non_null(b);
+        len += (size_t)snprintf(b + len, cap - len, "{\"jobs\":[");
+        for (int i = 0; i < per_flow; i++) {
+                char dep[48] = "";
+                if (i > 0)
+                        snprintf(dep, sizeof(dep), ",\"depends_on\":[\"r%d\"]", i - 1);
+                else if (parent[0])
+                        snprintf(dep, sizeof(dep), ",\"depends_on\":[\"%s\"]", parent);
+                len += (size_t)snprintf(b + len, cap - len,
+                                        "%s{\"ref\":\"r%d\",\"queue\":\"%s\",\"type\":\"t\"%s%s%s}",
+                                        i ? "," : "", i, queue, dep, i == 0 && extra ? "," : "",
+                                        i == 0 && extra ? extra : "");
+                assert_true(len < cap);
+        }
+        len += (size_t)snprintf(b + len, cap - len, "]}");
+        assert_true(len < cap);
+        return b;
+}
+
+void harness_flow_chain(const struct harness *h, const char *queue, int n_flows, int per_flow,
+                        const char *root_extra, char *root_id, char *last_id, char (*flow_ids)[32])
+{
+        char parent[32] = "";
+
+        for (int k = 0; k < n_flows; k++) {
+                char *body = chain_body(queue, per_flow, parent, k == 0 ? root_extra : NULL);
+                struct http_res r;
+                json_t *jobs;
+
+                assert_int_equal(
+                    http_json_as(h->url, harness_chain_key(h), "POST", "/v1/flows", body, &r), 0);
+                free(body);
+                if (r.status != 201)
+                        fprintf(stderr, "flow %d: %d %.300s\n", k, r.status, r.body);
+                assert_int_equal(r.status, 201);
+                jobs = jpath(r.json, "flow.jobs");
+                assert_int_equal(json_array_size(jobs), (size_t)per_flow);
+                snprintf(flow_ids[k], 32, "%s", jpath_str(r.json, "flow.id"));
+                if (k == 0)
+                        snprintf(root_id, 32, "%s", jpath_str(json_array_get(jobs, 0), "id"));
+                snprintf(parent, sizeof(parent), "%s",
+                         jpath_str(json_array_get(jobs, (size_t)per_flow - 1), "id"));
+                http_res_free(&r);
+        }
+        snprintf(last_id, 32, "%s", parent);
+}
+
+int harness_flow_state(const struct harness *h, const char *flow_id, char *state,
+                       const char *check_reason, const char *except_id)
+{
+        char path[96];
+        struct http_res r;
+        int status;
+
+        state[0] = 0;
+        snprintf(path, sizeof(path), "/v1/flows/%s", flow_id);
+        if (http_json_as(h->url, harness_chain_key(h), "GET", path, NULL, &r) != 0)
+                return 0;
+        status = r.status;
+        if (status == 200)
+                snprintf(state, 32, "%s",
+                         jpath_str(r.json, "flow.state") ? jpath_str(r.json, "flow.state") : "");
+        for (size_t i = 0;
+             status == 200 && check_reason && i < json_array_size(jpath(r.json, "flow.jobs"));
+             i++) {
+                json_t *j = json_array_get(jpath(r.json, "flow.jobs"), i);
+                const char *why = jpath_str(j, "cancel_reason");
+                if (except_id && strcmp(jpath_str(j, "id"), except_id) == 0)
+                        continue;
+                if (strcmp(jpath_str(j, "state"), "cancelled") != 0 || !why ||
+                    strcmp(why, check_reason) != 0)
+                        fail_msg("flow %s job %s: state %s, cancel_reason %s", flow_id,
+                                 jpath_str(j, "id"), jpath_str(j, "state"), why ? why : "null");
+        }
+        http_res_free(&r);
+        return status;
+}

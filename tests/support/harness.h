@@ -224,4 +224,21 @@ void harness_join(pthread_t t);
 /* A string of n copies of ch, owned by the caller (free). */
 char *harness_repeat(char ch, size_t n);
 
+/* ---- dependency chains (docs/api.md, "Dependencies and flows") ---- */
+
+/* Builds one chain of n_flows * per_flow jobs on queue with n_flows POST
+ * /v1/flows: in each flow job i depends on job i - 1, and a flow's first job
+ * on the previous flow's last; the root (the first flow's first job) depends
+ * on nothing and gets the JSON members root_extra (NULL: none, e.g.
+ * "\"max_attempts\":1"). Copies out the root's id, the last job's id and each
+ * flow's id (flow_ids: n_flows entries). Fails the test on error. */
+void harness_flow_chain(const struct harness *h, const char *queue, int n_flows, int per_flow,
+                        const char *root_extra, char *root_id, char *last_id, char (*flow_ids)[32]);
+/* GET /v1/flows/{id}: the flow's state ("running", "completed", "failed")
+ * copied into state (32 bytes), or "" without an answer. With check_reason,
+ * asserts that every job is cancelled with cancel_reason check_reason, except
+ * the job except_id (may be NULL). Returns the HTTP status (0: no answer). */
+int harness_flow_state(const struct harness *h, const char *flow_id, char *state,
+                       const char *check_reason, const char *except_id);
+
 #endif

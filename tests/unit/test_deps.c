@@ -5,7 +5,10 @@
  * runs in order, a dead parent cancelling its child and grandchild with
  * parent_failed, the "run" policy, a parent completed before the child was
  * enqueued, an unknown parent refused with its index, a claim carrying the
- * parents' results, and a flow that rolls back as a whole.
+ * parents' results, and a flow that rolls back as a whole. Large cascades:
+ * cancelling the root of a chain of 10,000 and of a fan-out of 10,000 ends
+ * every descendant (parent_failed) or releases it (policy "run"), without
+ * recursion, in transactions that each take at most DEPS_CASCADE_STEP steps.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -300,6 +303,211 @@ static void test_flow_rolls_back(void **state)
         }
 }
 
+/* ---- large cascades (core/deps.h): iterative, bounded per transaction ---- */
+
+#define BIG 10000
+
+/* Enqueues n jobs on q in one transaction: a chain (each job depends on the
+ * one before, the first on nothing) or, with fan, n - 1 children of the
+ * first. Fills ids[0..n). */
+static void enq_many(struct env *e, const char *q, int n, bool fan, int policy, int64_t *ids)
+{
+        struct txn *tx = unit_env_begin(e);
+
+        for (int i = 0; i < n; i++) {
+                struct enqueue_req req;
+                struct enqueue_res res;
+                int64_t parent = i == 0 ? 0 : fan ? ids[0] : ids[i - 1];
+
+                fill_req(e, &req, q, &parent, i == 0 ? 0 : 1, policy);
+                assert_int_equal(job_enqueue(tx, &req, &res), 0);
+                ids[i] = res.job.id;
+                job_free(&res.job);
+                free_req(&req);
+        }
+        unit_env_commit(e);
+}
+
+static void counts_of(struct env *e, const char *q, struct queue_counts *c)
+{
+        memset(c, 0, sizeof(*c));
+        assert_int_equal(e->ops->queue_counts(unit_env_begin(e)->st, "default", q, c), 0);
+        unit_env_commit(e);
+}
+
+/* Runs leader ticks until one says nothing is left (at most max of them);
+ * returns how many ran. */
+static int tick_until_done(struct env *e, int max)
+{
+        int n = 0;
+
+        for (bool more = true; more && n < max; n++) {
+                struct tick_res r;
+                assert_int_equal(job_tick(unit_env_begin(e), &r), 0);
+                unit_env_commit(e);
+                more = r.more;
+        }
+        return n;
+}
+
+/* Every cancelled job of q says why: root "cancelled", the others
+ * parent_failed; returns how many there are. */
+static int check_reasons(struct env *e, const char *q, int64_t root)
+{
+        struct job_filter f = {"default", q, JOB_CANCELLED, NULL, 0, 500, 0};
+        int total = 0;
+
+        for (int page = 0; page < 100; page++) {
+                struct job_vec jv = {0};
+                assert_int_equal(job_query(unit_env_begin(e), &f, &jv), 0);
+                unit_env_commit(e);
+                for (int i = 0; i < jv.n; i++)
+                        assert_string_equal(jv.v[i].cancel_reason,
+                                            jv.v[i].id == root ? "cancelled" : "parent_failed");
+                total += jv.n;
+                if (jv.n > 0)
+                        f.after_id = jv.v[jv.n - 1].id;
+                job_vec_free(&jv);
+                if (f.after_id == 0 || total % 500 != 0)
+                        break;
+        }
+        return total;
+}
+
+static void cancel_root(struct env *e, int64_t id)
+{
+        struct job j;
+
+        assert_int_equal(job_cancel(unit_env_begin(e), "default", id, &j), 0);
+        unit_env_commit(e);
+        job_free(&j);
+}
+
+/* A chain of 10,000 (the probe's crash: the cascade recursed once per link and
+ * overflowed the stack). Cancelling its root ends every link, parent_failed. */
+static void test_cancel_chain_10000(void **state)
+{
+        struct env *e = *state;
+        int64_t *ids = malloc(BIG * sizeof(*ids));
+        struct queue_counts c;
+
+        enq_many(e, "chain", BIG, false, PARENT_FAIL_CANCEL, ids);
+        cancel_root(e, ids[0]);
+        tick_until_done(e, 200);
+        counts_of(e, "chain", &c);
+        assert_int_equal(c.by_state[JOB_CANCELLED], BIG);
+        assert_int_equal(check_reasons(e, "chain", ids[0]), BIG);
+        free(ids);
+}
+
+/* A fan-out of 10,000 children of one root: all cancelled, parent_failed. */
+static void test_cancel_fanout_10000(void **state)
+{
+        struct env *e = *state;
+        int64_t *ids = malloc((BIG + 1) * sizeof(*ids));
+        struct queue_counts c;
+
+        enq_many(e, "fan", BIG + 1, true, PARENT_FAIL_CANCEL, ids);
+        cancel_root(e, ids[0]);
+        tick_until_done(e, 200);
+        counts_of(e, "fan", &c);
+        assert_int_equal(c.by_state[JOB_CANCELLED], BIG + 1);
+        assert_int_equal(check_reasons(e, "fan", ids[0]), BIG + 1);
+        free(ids);
+}
+
+/* on_parent_failure "run": the 10,000 children are released (queued), not
+ * cancelled; in a chain of "run" jobs the first link runs and the next waits
+ * for it. */
+static void test_cancel_releases_run_children(void **state)
+{
+        struct env *e = *state;
+        int64_t *ids = malloc((BIG + 1) * sizeof(*ids));
+        struct queue_counts c;
+
+        enq_many(e, "runfan", BIG + 1, true, PARENT_FAIL_RUN, ids);
+        cancel_root(e, ids[0]);
+        tick_until_done(e, 200);
+        counts_of(e, "runfan", &c);
+        assert_int_equal(c.by_state[JOB_CANCELLED], 1);
+        assert_int_equal(c.by_state[JOB_QUEUED], BIG);
+        enq_many(e, "runchain", 3000, false, PARENT_FAIL_RUN, ids);
+        cancel_root(e, ids[0]);
+        tick_until_done(e, 200);
+        assert_int_equal(state_of(e, ids[1], NULL, 0), JOB_QUEUED);
+        assert_int_equal(state_of(e, ids[2], NULL, 0), JOB_PENDING);
+        free(ids);
+}
+
+/* One transaction takes at most DEPS_CASCADE_STEP steps of a cascade, so it
+ * ends fewer descendants than that; the rest is left for the leader's ticks,
+ * each bounded the same way, which finish it. */
+static void test_cascade_is_bounded_per_transaction(void **state)
+{
+        struct env *e = *state;
+        int n = 5 * DEPS_CASCADE_STEP;
+        int64_t *ids = malloc((size_t)(n + 1) * sizeof(*ids));
+        struct queue_counts c;
+        int64_t before;
+        struct tick_res r;
+
+        enq_many(e, "fan", n + 1, true, PARENT_FAIL_CANCEL, ids);
+        cancel_root(e, ids[0]);
+        counts_of(e, "fan", &c);
+        assert_true(c.by_state[JOB_CANCELLED] > 1);
+        assert_true(c.by_state[JOB_CANCELLED] <= 1 + DEPS_CASCADE_STEP);
+        assert_int_equal(c.by_state[JOB_CANCELLED] + c.by_state[JOB_PENDING], n + 1);
+        /* The leader is due at once, and its tick is bounded too. */
+        assert_int_equal(job_tick(unit_env_begin(e), &r), 0);
+        unit_env_commit(e);
+        assert_true(r.more);
+        before = c.by_state[JOB_CANCELLED];
+        counts_of(e, "fan", &c);
+        assert_true(c.by_state[JOB_CANCELLED] > before);
+        assert_true(c.by_state[JOB_CANCELLED] - before <= DEPS_CASCADE_STEP);
+        assert_true(c.by_state[JOB_PENDING] > 0);
+        assert_true(tick_until_done(e, 100) < 100);
+        counts_of(e, "fan", &c);
+        assert_int_equal(c.by_state[JOB_CANCELLED], n + 1);
+        /* Nothing is left to do: the next deadline is not "now". */
+        assert_int_equal(job_tick(unit_env_begin(e), &r), 0);
+        unit_env_commit(e);
+        assert_false(r.more);
+        assert_true(r.next_ms == 0 || r.next_ms > e->tx.now_ms);
+        free(ids);
+}
+
+/* A dead parent whose cascade is still in the work list is kept by the
+ * dead-letter purge: its children must find it dead (and be cancelled), not
+ * find it gone (which counts as completed and would run them). Once the
+ * cascade is done, the purge takes it. */
+static void test_dead_purge_waits_for_the_cascade(void **state)
+{
+        struct env *e = *state;
+        int n = 3 * DEPS_CASCADE_STEP;
+        int64_t *ids = malloc((size_t)(n + 1) * sizeof(*ids));
+        struct queue_counts c;
+        char lease[64];
+        int purged = -1;
+
+        enq_many(e, "dl", n + 1, true, PARENT_FAIL_CANCEL, ids);
+        assert_int_equal(claim1(e, "dl", lease, NULL, 0), ids[0]);
+        settle(e, ids[0], lease, false, NULL);
+        assert_int_equal(state_of(e, ids[0], NULL, 0), JOB_DEAD);
+        assert_int_equal(dead_purge(unit_env_begin(e), "default", "dl", &purged), 0);
+        unit_env_commit(e);
+        assert_int_equal(purged, 0);
+        assert_int_equal(state_of(e, ids[0], NULL, 0), JOB_DEAD);
+        tick_until_done(e, 100);
+        counts_of(e, "dl", &c);
+        assert_int_equal(c.by_state[JOB_CANCELLED], n);
+        assert_int_equal(c.by_state[JOB_QUEUED], 0);
+        assert_int_equal(dead_purge(unit_env_begin(e), "default", "dl", &purged), 0);
+        unit_env_commit(e);
+        assert_int_equal(purged, 1);
+        free(ids);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -310,6 +518,11 @@ int main(void)
             UNIT_ENV_TEST(test_run_policy_waits_for_all),
             UNIT_ENV_TEST(test_unknown_parent),
             UNIT_ENV_TEST(test_flow_rolls_back),
+            UNIT_ENV_TEST(test_cancel_chain_10000),
+            UNIT_ENV_TEST(test_cancel_fanout_10000),
+            UNIT_ENV_TEST(test_cancel_releases_run_children),
+            UNIT_ENV_TEST(test_cascade_is_bounded_per_transaction),
+            UNIT_ENV_TEST(test_dead_purge_waits_for_the_cascade),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
