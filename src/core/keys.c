@@ -273,10 +273,12 @@ int keys_rotate(struct txn *tx, const char *tenant, const char *id, const char *
         rc = keys_get(tx, tenant, id, &k);
         if (rc)
                 return rc;
-        /* A revoked key stays revoked: rotation must not bring it back. */
-        if (k.revoked_at_ms != 0) {
-                rc = BATON_ECONFLICT;
-                goto out;
+        /* A revoked key stays revoked: rotation must not bring it back. An
+         * expired key would get a secret that never works, so it is refused
+         * too. The caller reads which from *out. */
+        if (k.revoked_at_ms != 0 || (k.expires_at_ms != 0 && tx->now_ms >= k.expires_at_ms)) {
+                give(&k, out);
+                return BATON_ECONFLICT;
         }
         digest = strdup(new_digest);
         if (!digest) {

@@ -63,7 +63,10 @@ int keys_create(struct txn *tx, struct key_rec *k);
 /* Revokes key id of tenant (NULL = any tenant; another tenant's key is
  * BATON_ENOTFOUND). Revoking twice is not an error. *out: the key after. */
 int keys_revoke(struct txn *tx, const char *tenant, const char *id, struct key_rec *out);
-/* Replaces the digest; the old one stays valid for grace_ms (0 = not at all). */
+/* Replaces the digest; the old one stays valid for grace_ms (0 = not at all).
+ * BATON_ECONFLICT: the key is revoked or has expired (a new secret would never
+ * work); *out (when not NULL) then holds the key as it is, so the caller can
+ * say which (409 key_revoked / key_expired). */
 int keys_rotate(struct txn *tx, const char *tenant, const char *id, const char *new_digest,
                 int64_t grace_ms, struct key_rec *out);
 int keys_get(struct txn *tx, const char *tenant, const char *id, struct key_rec *out);

@@ -14,6 +14,7 @@
 
 #include <arpa/inet.h>
 #include <event2/http.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,13 +26,14 @@
 #include "server/config.h"
 #include "server/keyring.h"
 
-bool auth_host_loopback(const char *host)
+/* A literal address in 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104. Strict
+ * inet_pton forms only: "127.1" or "0x7f.1", which getaddrinfo would also
+ * take, are not literals here. */
+static bool literal_loopback(const char *host)
 {
         struct in_addr a4;
         struct in6_addr a6;
 
-        if (strcasecmp(host, "localhost") == 0)
-                return true;
         if (inet_pton(AF_INET, host, &a4) == 1)
                 return (ntohl(a4.s_addr) >> 24) == 127;
         if (inet_pton(AF_INET6, host, &a6) == 1) {
@@ -42,14 +44,8 @@ bool auth_host_loopback(const char *host)
         return false;
 }
 
-/* Is the request's peer on a loopback address? */
-static bool peer_loopback(const struct http_req *hr)
+static bool sockaddr_loopback(const struct sockaddr *sa)
 {
-        struct evhttp_connection *evcon = evhttp_request_get_connection(hr->req);
-        const struct sockaddr *sa = evcon ? evhttp_connection_get_addr(evcon) : NULL;
-
-        if (!sa)
-                return false;
         if (sa->sa_family == AF_INET) {
                 const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)sa;
                 return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
@@ -61,6 +57,39 @@ static bool peer_loopback(const struct http_req *hr)
                 return IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) && s6->sin6_addr.s6_addr[12] == 127;
         }
         return false;
+}
+
+/* "localhost" counts only when every address it resolves to is loopback: a
+ * hosts file that maps it elsewhere must not open the server. Any other name
+ * is refused without a lookup, since what a name resolves to can change. */
+bool auth_host_loopback(const char *host)
+{
+        struct addrinfo hints, *res = NULL;
+        bool ok = true;
+
+        if (literal_loopback(host))
+                return true;
+        if (strcasecmp(host, "localhost") != 0)
+                return false;
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
+                return false;
+        for (const struct addrinfo *ai = res; ai; ai = ai->ai_next)
+                if (!ai->ai_addr || !sockaddr_loopback(ai->ai_addr))
+                        ok = false;
+        freeaddrinfo(res);
+        return ok;
+}
+
+/* Is the request's peer on a loopback address? */
+static bool peer_loopback(const struct http_req *hr)
+{
+        struct evhttp_connection *evcon = evhttp_request_get_connection(hr->req);
+        const struct sockaddr *sa = evcon ? evhttp_connection_get_addr(evcon) : NULL;
+
+        return sa && sockaddr_loopback(sa);
 }
 
 bool auth_is_root(const struct http_req *hr)

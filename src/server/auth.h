@@ -22,7 +22,9 @@ int auth_request(struct http_req *hr);
  * tenants (create keys for them, list their keys and audit entries). */
 bool auth_is_root(const struct http_req *hr);
 
-/* True for 127.0.0.0/8, ::1 (and ::ffff:127.x) and "localhost". */
+/* True for the literal addresses 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104,
+ * and for "localhost" when every address it resolves to is one of them. Any
+ * other name (the machine's host name included) is false. */
 bool auth_host_loopback(const char *host);
 
 #endif

@@ -462,7 +462,8 @@ static int check_insecure(const struct config *c, FILE *err)
                 return 0;
         fprintf(err,
                 "batond: --insecure-no-auth is refused on %s: it is allowed only with a "
-                "loopback listen address (127.0.0.1, ::1, localhost)\n",
+                "loopback listen address (a literal 127.0.0.0/8 or ::1 address, or localhost "
+                "when every address it resolves to is loopback); nothing was started\n",
                 c->listen_host);
         return -1;
 }

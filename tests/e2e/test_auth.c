@@ -22,6 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -440,6 +444,39 @@ static void expired_key(void **state)
         assert_int_equal(call(tok, "GET", "/v1/queues", NULL, NULL), 401);
 }
 
+/* A revoked key cannot be rotated back to life and an expired one would get a
+ * secret that never works: 409 key_revoked / key_expired, nothing changes. */
+static void rotate_revoked_or_expired(void **state)
+{
+        char tok[TOK], id[KID], path[128], extra[128], when[40];
+        int64_t at = harness_wall_ms() + 1000;
+        time_t s = (time_t)(at / 1000);
+        struct http_res r;
+        struct tm tm;
+
+        (void)state;
+        make_key(NULL, "[\"jobs:read\"]", NULL, tok, id);
+        snprintf(path, sizeof(path), "/v1/keys/%s", id);
+        assert_int_equal(call(srv.admin_key, "DELETE", path, NULL, NULL), 200);
+        snprintf(path, sizeof(path), "/v1/keys/%s/rotate", id);
+        call(srv.admin_key, "POST", path, NULL, &r);
+        assert_http_error(&r, 409, "key_revoked", "id");
+        http_res_free(&r);
+        assert_int_equal(call(tok, "GET", "/v1/queues", NULL, NULL), 401);
+
+        gmtime_r(&s, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(extra, sizeof(extra), "\"expires_at\": \"%s.%03dZ\"", when, (int)(at % 1000));
+        make_key(NULL, "[\"jobs:read\"]", extra, tok, id);
+        harness_sleep_ms(1200);
+        snprintf(path, sizeof(path), "/v1/keys/%s/rotate", id);
+        call(srv.admin_key, "POST", path, NULL, &r);
+        assert_http_error(&r, 409, "key_expired", "id");
+        assert_null(jpath(r.json, "key"));
+        http_res_free(&r);
+        assert_int_equal(call(tok, "GET", "/v1/queues", NULL, NULL), 401);
+}
+
 static void create_validation(void **state)
 {
         static const struct {
@@ -751,10 +788,10 @@ static void bootstrap_file(void **state)
 
 /* ---- --insecure-no-auth ---- */
 
-/* Runs batond with args (and BATON_INSECURE_NO_AUTH=env when env is not NULL)
- * and returns its exit code, or -1 when it is still running after 5 s (then
- * killed). */
-static int run_batond(const char *const *args, const char *env)
+/* Runs batond with args (and BATON_INSECURE_NO_AUTH=env when env is not NULL),
+ * its stderr into err_path when that is not NULL, and returns its exit code,
+ * or -1 when it is still running after 5 s (then killed). */
+static int run_batond_err(const char *const *args, const char *env, const char *err_path)
 {
         const char *batond = getenv("BATOND");
         const char *argv[16];
@@ -772,6 +809,8 @@ static int run_batond(const char *const *args, const char *env)
         if (pid == 0) {
                 if (env)
                         setenv("BATON_INSECURE_NO_AUTH", env, 1);
+                if (err_path && !freopen(err_path, "w", stderr))
+                        _exit(126);
                 execv(batond, (char *const *)argv);
                 _exit(127);
         }
@@ -783,6 +822,122 @@ static int run_batond(const char *const *args, const char *env)
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);
         return -1;
+}
+
+static int run_batond(const char *const *args, const char *env)
+{
+        return run_batond_err(args, env, NULL);
+}
+
+/* The first cap - 1 bytes of the file at path, NUL-terminated ("" if none). */
+static void read_small(const char *path, char *buf, size_t cap)
+{
+        FILE *f = fopen(path, "r");
+        size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+
+        buf[n] = 0;
+        if (f)
+                fclose(f);
+}
+
+/* True when every address localhost resolves to here is loopback (the rule
+ * batond applies to it). */
+static bool localhost_all_loopback(void)
+{
+        struct addrinfo hints = {0}, *res = NULL;
+        bool ok = true;
+
+        hints.ai_socktype = SOCK_STREAM;
+        if (getaddrinfo("localhost", NULL, &hints, &res) != 0 || !res)
+                return false;
+        for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+                if (ai->ai_family == AF_INET)
+                        ok = ok && (ntohl(((const struct sockaddr_in *)(const void *)ai->ai_addr)
+                                              ->sin_addr.s_addr) >>
+                                    24) == 127;
+                else if (ai->ai_family == AF_INET6)
+                        ok = ok && IN6_IS_ADDR_LOOPBACK(
+                                       &((const struct sockaddr_in6 *)(const void *)ai->ai_addr)
+                                            ->sin6_addr);
+                else
+                        ok = false;
+        }
+        freeaddrinfo(res);
+        return ok;
+}
+
+/* Every --listen form with --insecure-no-auth: the refused ones exit 2 with
+ * the message, before the data directory exists (so before any bind); the
+ * accepted ones pass the check and stop later, at the data directory that
+ * cannot be made (exit 1). */
+static void insecure_listen_rule(void **state)
+{
+        char host[256] = "", hostarg[300], root[] = "/tmp/baton-insecure-XXXXXX", data[64],
+             errp[64];
+        struct {
+                const char *listen;
+                bool allowed;
+        } cases[] = {
+            {"0.0.0.0:0", false},
+            {"[::]:0", false},
+            {":::0", false},
+            {"127.0.0.1:0", true},
+            {"127.0.0.2:0", true},
+            {"127.255.255.254:0", true},
+            {"[::1]:0", true},
+            {"[::ffff:127.0.0.1]:0", true},
+            {"[::ffff:10.0.0.1]:0", false},
+            {"[::127.0.0.1]:0", false},
+            {"127.1:0", false},
+            {"0x7f.0.0.1:0", false},
+            {"2130706433:0", false},
+            {"128.0.0.1:0", false},
+            {"10.0.0.1:0", false},
+            {"localhost.:0", false},
+            {"localhost.localdomain:0", false},
+            {"ip6-localhost:0", false},
+            {"[fe80::1%lo]:0", false},
+            {"localhost:0", localhost_all_loopback()},
+            {"LocalHost:0", localhost_all_loopback()},
+            {hostarg, false},
+        };
+
+        (void)state;
+        assert_non_null(mkdtemp(root));
+        gethostname(host, sizeof(host) - 1);
+        snprintf(hostarg, sizeof(hostarg), "%s:0", host[0] ? host : "example.com");
+        snprintf(errp, sizeof(errp), "%s/err", root);
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                const char *fail_data = "/nonexistent/never-created";
+                const char *args[] = {
+                    "--listen", cases[i].listen, "--insecure-no-auth", "--data", data, NULL};
+                struct stat st;
+                char err[4096];
+                int code;
+
+                snprintf(data, sizeof(data), "%s/data", root);
+                if (cases[i].allowed)
+                        args[4] = fail_data;
+                code = run_batond_err(args, NULL, errp);
+                read_small(errp, err, sizeof(err));
+                if (cases[i].allowed) {
+                        if (code != 1 || strstr(err, "refused"))
+                                fprintf(stderr, "--listen %s: exit %d, stderr: %s\n",
+                                        cases[i].listen, code, err);
+                        assert_int_equal(code, 1);
+                        assert_null(strstr(err, "--insecure-no-auth is refused"));
+                } else {
+                        if (code != 2 || !strstr(err, "--insecure-no-auth is refused"))
+                                fprintf(stderr, "--listen %s: exit %d, stderr: %s\n",
+                                        cases[i].listen, code, err);
+                        assert_int_equal(code, 2);
+                        assert_non_null(strstr(err, "--insecure-no-auth is refused"));
+                        /* Refused before anything else: no data directory. */
+                        assert_int_not_equal(stat(data, &st), 0);
+                }
+        }
+        unlink(errp);
+        rmdir(root);
 }
 
 static void insecure_refused_off_loopback(void **state)
@@ -837,15 +992,22 @@ static void insecure_on_loopback(void **state)
 int main(void)
 {
         const struct CMUnitTest shared[] = {
-            cmocka_unit_test(no_key_is_401),       cmocka_unit_test(scope_matrix),
-            cmocka_unit_test(tenant_isolation),    cmocka_unit_test(revocation_is_immediate),
-            cmocka_unit_test(rotation_with_grace), cmocka_unit_test(expired_key),
-            cmocka_unit_test(create_validation),   cmocka_unit_test(rate_limited),
-            cmocka_unit_test(audit_entries),       cmocka_unit_test(secrets_not_logged),
+            cmocka_unit_test(no_key_is_401),
+            cmocka_unit_test(scope_matrix),
+            cmocka_unit_test(tenant_isolation),
+            cmocka_unit_test(revocation_is_immediate),
+            cmocka_unit_test(rotation_with_grace),
+            cmocka_unit_test(expired_key),
+            cmocka_unit_test(rotate_revoked_or_expired),
+            cmocka_unit_test(create_validation),
+            cmocka_unit_test(rate_limited),
+            cmocka_unit_test(audit_entries),
+            cmocka_unit_test(secrets_not_logged),
         };
         const struct CMUnitTest alone[] = {
             cmocka_unit_test(bootstrap_file),
             cmocka_unit_test(insecure_refused_off_loopback),
+            cmocka_unit_test(insecure_listen_rule),
             cmocka_unit_test(insecure_on_loopback),
         };
         int failed = cmocka_run_group_tests_name("auth", shared, setup, teardown);
