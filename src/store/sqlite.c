@@ -20,11 +20,13 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -815,6 +817,38 @@ static void close_store(struct store *st)
         free(st);
 }
 
+/* Makes the database file (and its -wal and -shm when they exist) mode 0600:
+ * they hold payloads and lease tokens. SQLite's unix VFS gives the -wal and
+ * -shm files it creates later the database file's own permissions, so a
+ * database created here at 0600 keeps all three private whatever the umask.
+ * Files an older batond left more open are tightened, with a warning. */
+static int private_files(const char *path)
+{
+        static const char *const suffix[] = {"", "-wal", "-shm"};
+        char p[4200];
+        struct stat sb;
+        int fd, rc = 0;
+
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0) {
+                log_error("store", "cannot create %s: %s", path, strerror(errno));
+                return BATON_EIO;
+        }
+        close(fd);
+        for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]) && !rc; i++) {
+                snprintf(p, sizeof(p), "%s%s", path, suffix[i]);
+                if (lstat(p, &sb) != 0 || !S_ISREG(sb.st_mode) || (sb.st_mode & 077) == 0)
+                        continue;
+                log_warn("store", "%s was mode %03o; making it 0600", p,
+                         (unsigned)(sb.st_mode & 0777));
+                if (chmod(p, 0600) != 0) {
+                        log_error("store", "cannot chmod %s: %s", p, strerror(errno));
+                        rc = BATON_EIO;
+                }
+        }
+        return rc;
+}
+
 /* *out is owned by the caller and released with close_store. */
 static int open_store(const struct store_opts *opts, struct store **out)
 {
@@ -832,6 +866,9 @@ static int open_store(const struct store_opts *opts, struct store **out)
                 rc = BATON_ENOMEM;
                 goto out;
         }
+        rc = private_files(path);
+        if (rc)
+                goto out;
         rc = sqlite3_open_v2(path, &st->db, flags, NULL);
         if (rc != SQLITE_OK) {
                 log_error("store", "opening %s: %s", path,
