@@ -130,34 +130,53 @@ static const char *bearer(const struct http_req *hr, char *tok, size_t cap)
         return tok;
 }
 
-/* Finds and checks the key of the request's token. Returns the entry, or NULL
- * after answering 401. */
-static struct keyring_entry *authenticate(struct http_req *hr)
+/* The keyring entry of the request's token when the key accepts it now
+ * (known, secret current or in its grace period, not revoked, not expired);
+ * else NULL with *why the message of the 401 and *id the key id (or ""). */
+static struct keyring_entry *key_of(struct http_req *hr, char *id, const char **why)
 {
         char tok[KEY_TOKEN_LEN + 2];
-        char id[KEY_ID_LEN + 1];
         char digest[KEY_DIGEST_LEN + 1];
         const char *t = bearer(hr, tok, sizeof(tok));
         struct keyring_entry *e;
 
+        id[0] = '\0';
         if (!t) {
-                reply_401(hr, "an API key is required: send \"Authorization: Bearer <key>\"");
+                *why = "an API key is required: send \"Authorization: Bearer <key>\"";
                 return NULL;
         }
         if (!*t || key_token_id(t, id) != 0) {
-                reply_401(hr, "the Authorization header does not hold a baton API key");
+                id[0] = '\0';
+                *why = "the Authorization header does not hold a baton API key";
                 return NULL;
         }
         e = keyring_get(hr->srv->keyring, id);
         key_digest(t, digest);
+        explicit_bzero(tok, sizeof(tok));
         if (!e || !key_accepts(&e->rec, digest, clock_wall_ms(hr->srv->clock))) {
-                struct log_ctx lc = {hr->request_id, NULL, 0};
-                log_emit(LOG_INFO, "auth", &lc,
-                         "refused key %s: unknown, revoked, expired or "
-                         "wrong secret",
-                         id);
-                reply_401(hr, "the API key is unknown, revoked or expired");
+                *why = "the API key is unknown, revoked or expired";
                 return NULL;
+        }
+        return e;
+}
+
+/* Finds and checks the key of the request's token. Returns the entry, or NULL
+ * after answering 401. */
+static struct keyring_entry *authenticate(struct http_req *hr)
+{
+        char id[KEY_ID_LEN + 1];
+        const char *why = NULL;
+        struct keyring_entry *e = key_of(hr, id, &why);
+
+        if (!e) {
+                if (id[0]) {
+                        struct log_ctx lc = {hr->request_id, NULL, 0};
+                        log_emit(LOG_INFO, "auth", &lc,
+                                 "refused key %s: unknown, revoked, expired or "
+                                 "wrong secret",
+                                 id);
+                }
+                reply_401(hr, why);
         }
         return e;
 }
@@ -203,6 +222,31 @@ static int scope_check(struct http_req *hr)
                 return -1;
         }
         return 0;
+}
+
+int auth_recheck(struct http_req *hr)
+{
+        char id[KEY_ID_LEN + 1];
+        const char *why = NULL;
+        struct keyring_entry *e;
+
+        /* Open routes, loopback-only routes and --insecure-no-auth name no key:
+         * nothing can have changed. */
+        if (!hr->authed || !hr->key_id)
+                return 0;
+        e = key_of(hr, id, &why);
+        if (!e || strcmp(e->rec.id, hr->key_id) != 0) {
+                struct log_ctx lc = {hr->request_id, NULL, 0};
+                log_emit(LOG_INFO, "auth", &lc,
+                         "key %s stopped working while its request waited (revoked, expired "
+                         "or rotated): refused",
+                         hr->key_id);
+                reply_401(hr, "the API key was revoked, expired or rotated while the request "
+                              "waited");
+                return -1;
+        }
+        hr->scopes = e->rec.scopes;
+        return scope_check(hr);
 }
 
 int auth_request(struct http_req *hr)
