@@ -147,9 +147,33 @@ static char *timer_json(const struct timer_rec *t)
         return s;
 }
 
+/* The wait before a deferred timer is tried again: TIMER_DEFER_MIN_MS,
+ * doubling with each deferral of the version, at most TIMER_DEFER_MAX_MS. */
+int64_t timer_defer_ms(int deferred)
+{
+        int64_t ms = TIMER_DEFER_MIN_MS;
+
+        for (int i = 0; i < deferred && ms < TIMER_DEFER_MAX_MS; i++)
+                ms *= 2;
+        return ms < TIMER_DEFER_MAX_MS ? ms : TIMER_DEFER_MAX_MS;
+}
+
+/* The timer's queue is at its max_depth: the version stays scheduled, not
+ * fired, and the leader tries it again after a backoff (due_at moves; fire_at
+ * keeps the instant the version was due). Nothing was enqueued. */
+static int defer_one(struct txn *tx, struct timer_rec *t)
+{
+        t->due_at_ms = tx->now_ms + timer_defer_ms(t->deferred);
+        t->deferred++;
+        txn_note_deadline(tx, t->due_at_ms);
+        return tx->ops->timer_put(tx->st, t);
+}
+
 /* Enqueues the job of one due timer and marks the timer fired, in the tick's
- * transaction: either both happen or neither. */
-static int fire_one(struct txn *tx, struct timer_rec *t)
+ * transaction: either both happen or neither. The enqueue respects the
+ * queue's max_depth like an API enqueue: a full queue defers the timer
+ * (*deferred set) instead. */
+static int fire_one(struct txn *tx, struct timer_rec *t, bool *deferred)
 {
         struct enqueue_req req;
         struct enqueue_res res;
@@ -175,7 +199,15 @@ static int fire_one(struct txn *tx, struct timer_rec *t)
         j->backoff = t->backoff;
         j->lease_ms = t->lease_ms;
         j->run_at_ms = tx->now_ms;
+        req.check_depth = true;
+        *deferred = false;
         rc = job_enqueue(tx, &req, &res);
+        /* A full queue refuses before anything is written (groups.c). */
+        if (rc == BATON_EBUSY) {
+                *deferred = true;
+                rc = defer_one(tx, t);
+                goto out;
+        }
         if (rc)
                 goto out;
         t->state = TIMER_FIRED;
@@ -200,8 +232,9 @@ int timer_fire_due(struct txn *tx, int max, int *fired, bool *more)
         *more = false;
         rc = tx->ops->timer_due(tx->st, tx->now_ms, max, &v, &n);
         for (int i = 0; i < n && !rc; i++) {
-                rc = fire_one(tx, &v[i]);
-                if (!rc)
+                bool deferred = false;
+                rc = fire_one(tx, &v[i], &deferred);
+                if (!rc && !deferred)
                         (*fired)++;
         }
         if (!rc && n >= max)

@@ -412,6 +412,11 @@ static void cron_done(struct exec_op *op)
                 http_reply_error(c->hr, 429, "cron_run_cooldown", NULL,
                                  "%s was run by hand %lld times in the last hour", c->key,
                                  (long long)srv->cfg->cron_run_max_per_hour);
+        } else if (op->rc == BATON_EBUSY && c->kind == C_RUN) {
+                evhttp_add_header(evhttp_request_get_output_headers(c->hr->req), "Retry-After",
+                                  "1");
+                http_reply_error(c->hr, 503, "queue_full", NULL,
+                                 "the queue of %s is at its max_depth; nothing was run", c->key);
         } else if (op->rc == BATON_ECONFLICT && c->kind == C_PUT) {
                 http_reply_error(c->hr, 409, "too_many_schedules", NULL,
                                  "a tenant may have at most %lld cron schedules"

@@ -657,7 +657,7 @@ static int read_job(const PGresult *r, int row, struct job *out)
 #define TIMER_COLS                                                                                 \
         "tenant, key, version, state, fire_at, queue, type, payload, priority, max_attempts,"      \
         " backoff_type, backoff_base_ms, backoff_max_ms, lease_ms, request_id, job_id, fired_at,"  \
-        " created_at, updated_at, grp"
+        " created_at, updated_at, grp, due_at, deferred"
 
 /* The job statements whose column lists come from job_cols are built when the
  * backend first opens (job_sql); these hold their text. */
@@ -746,7 +746,7 @@ static const struct pg_stmt
                    "SELECT " TIMER_COLS " FROM timers WHERE tenant = $1 AND key = $2"},
     S_TIMER_PUT = {"pg_timer_put",
                    "INSERT INTO timers (" TIMER_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
-                   " $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+                   " $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
                    " ON CONFLICT (tenant, key) DO UPDATE SET version = excluded.version,"
                    " state = excluded.state, fire_at = excluded.fire_at, queue = excluded.queue,"
                    " type = excluded.type, payload = excluded.payload,"
@@ -756,14 +756,15 @@ static const struct pg_stmt
                    " backoff_max_ms = excluded.backoff_max_ms, lease_ms = excluded.lease_ms,"
                    " request_id = excluded.request_id, job_id = excluded.job_id,"
                    " fired_at = excluded.fired_at, created_at = excluded.created_at,"
-                   " updated_at = excluded.updated_at, grp = excluded.grp"},
+                   " updated_at = excluded.updated_at, grp = excluded.grp,"
+                   " due_at = excluded.due_at, deferred = excluded.deferred"},
     S_TIMER_LIST = {"pg_timer_list",
                     "SELECT " TIMER_COLS " FROM timers WHERE tenant = $1 AND key > $2"
                     " AND key >= $3 AND key < $4 ORDER BY key LIMIT $5"},
     S_TIMER_DUE = {"pg_timer_due", "SELECT " TIMER_COLS " FROM timers WHERE state = 0"
-                                   " AND fire_at <= $1 ORDER BY fire_at LIMIT $2"},
+                                   " AND due_at <= $1 ORDER BY due_at LIMIT $2"},
     S_TIMER_NEXT = {"pg_timer_next",
-                    "SELECT fire_at FROM timers WHERE state = 0 ORDER BY fire_at LIMIT 1"},
+                    "SELECT due_at FROM timers WHERE state = 0 ORDER BY due_at LIMIT 1"},
     S_DEP_INSERT = {"pg_dep_insert", "INSERT INTO job_deps (parent_id, child_id, tenant)"
                                      " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"},
     S_DEP_CHILDREN = {"pg_dep_children",
@@ -2447,6 +2448,8 @@ static int rd_timer(const PGresult *r, int row, void *out)
         t->fired_at_ms = pg_i64(r, row, 16);
         t->created_at_ms = pg_i64(r, row, 17);
         t->updated_at_ms = pg_i64(r, row, 18);
+        t->due_at_ms = pg_i64(r, row, 20);
+        t->deferred = (int)pg_i64(r, row, 21);
         rc = pg_text(r, row, 0, &t->tenant);
         if (!rc)
                 rc = pg_text(r, row, 1, &t->key);
@@ -2508,6 +2511,8 @@ static int put_timer(struct store *st, const struct timer_rec *t)
         pg_p_i64(&p, t->created_at_ms);
         pg_p_i64(&p, t->updated_at_ms);
         pg_p_text(&p, t->group);
+        pg_p_i64(&p, t->due_at_ms > 0 ? t->due_at_ms : t->fire_at_ms);
+        pg_p_i64(&p, t->deferred);
         return defer_write(st, &S_TIMER_PUT, &p);
 }
 

@@ -190,7 +190,7 @@ enum { AF_TENANT = 1, AF_ACTION = 2, AF_KEY = 4 };
 #define TIMER_COLS                                                                                 \
         "tenant, key, version, state, fire_at, queue, type, payload, priority, max_attempts,"      \
         " backoff_type, backoff_base_ms, backoff_max_ms, lease_ms, request_id, job_id, fired_at,"  \
-        " created_at, updated_at, grp"
+        " created_at, updated_at, grp, due_at, deferred"
 /* The columns of a queue_limits row that qlim_put writes, in the order of its
  * binds: everything but the counters. */
 #define QLIM_SET_COLS                                                                              \
@@ -359,7 +359,8 @@ static const struct stmt_def stmt_defs[S_LIST] = {
                      "PRIMARY"},
     [S_TIMER_PUT] = {"timer_put",
                      "INSERT OR REPLACE INTO timers (" TIMER_COLS ") VALUES (?1, ?2, ?3, ?4, ?5,"
-                     " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                     " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,"
+                     " ?22)",
                      false},
     /* ?3..?4 bound the prefix: keys are printable ASCII, all below 0x7f. */
     [S_TIMER_LIST] = {"timer_list",
@@ -367,11 +368,11 @@ static const struct stmt_def stmt_defs[S_LIST] = {
                       " AND key >= ?3 AND key < ?4 ORDER BY key LIMIT ?5",
                       true, "PRIMARY"},
     [S_TIMER_DUE] = {"timer_due",
-                     "SELECT " TIMER_COLS " FROM timers WHERE state = 0 AND fire_at <= ?1"
-                     " ORDER BY fire_at LIMIT ?2",
+                     "SELECT " TIMER_COLS " FROM timers WHERE state = 0 AND due_at <= ?1"
+                     " ORDER BY due_at LIMIT ?2",
                      true, "timer_due"},
     [S_TIMER_NEXT] = {"timer_next",
-                      "SELECT fire_at FROM timers WHERE state = 0 ORDER BY fire_at LIMIT 1", true,
+                      "SELECT due_at FROM timers WHERE state = 0 ORDER BY due_at LIMIT 1", true,
                       "timer_due"},
     [S_DEP_INSERT] = {"dep_insert",
                       "INSERT INTO job_deps (parent_id, child_id, tenant) VALUES (?1, ?2, ?3)",
@@ -1724,6 +1725,8 @@ static int read_timer(sqlite3_stmt *s, struct timer_rec *out)
         t.fired_at_ms = sqlite3_column_int64(s, 16);
         t.created_at_ms = sqlite3_column_int64(s, 17);
         t.updated_at_ms = sqlite3_column_int64(s, 18);
+        t.due_at_ms = sqlite3_column_int64(s, 20);
+        t.deferred = sqlite3_column_int(s, 21);
         rc = read_text(s, 0, &t.tenant);
         if (!rc)
                 rc = read_text(s, 1, &t.key);
@@ -1787,6 +1790,8 @@ static int put_timer(struct store *st, const struct timer_rec *t)
         sqlite3_bind_int64(s, 18, t->created_at_ms);
         sqlite3_bind_int64(s, 19, t->updated_at_ms);
         bind_text(s, 20, t->group);
+        sqlite3_bind_int64(s, 21, t->due_at_ms > 0 ? t->due_at_ms : t->fire_at_ms);
+        sqlite3_bind_int(s, 22, t->deferred);
         return run(st, s, "timer_put");
 }
 

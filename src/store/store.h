@@ -197,6 +197,11 @@ struct timer_rec {
         int64_t fired_at_ms; /* when the latest firing happened; 0 = never */
         int64_t created_at_ms;
         int64_t updated_at_ms;
+        /* When the leader next tries to fire it (version 9): fire_at_ms, or
+         * later after deferrals; 0 on a put = fire_at_ms. deferred counts the
+         * current version's deferrals (its queue was at max_depth). */
+        int64_t due_at_ms;
+        int deferred;
 };
 
 /* A flow (core/deps.h): a set of jobs enqueued together as one DAG. The jobs
