@@ -80,6 +80,14 @@ int keys_load(struct txn *tx, const char *after, int limit, struct key_rec **out
 
 /* Appends an audit record (at_ms set here); r->id is set. */
 int audit_write(struct txn *tx, struct audit_rec *r);
+/* Refusals are counted, not appended one per call: every refusal of one key
+ * (tenant, when no key) on one action with one status and code within one
+ * clock minute (tx->now_ms / AUDIT_BUCKET_MS) adds 1 to the same row's n;
+ * the row keeps the first refusal's time and shows the latest one's target
+ * and request id. r->id and
+ * r->n are set (r->bucket must be NULL; it is left NULL). */
+#define AUDIT_BUCKET_MS 60000
+int audit_refusal_write(struct txn *tx, struct audit_rec *r);
 int audit_query(struct txn *tx, const struct audit_filter *f, struct audit_rec **out, int *n_out);
 
 #endif

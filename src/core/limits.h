@@ -33,11 +33,12 @@ struct limits {
         int64_t completed_ttl_ms;
         int64_t dead_ttl_ms;
         int64_t idempotency_ttl_ms;
-        int purge_batch;           /* rows deleted per purge step, to keep the store responsive */
-        int history_max;           /* attempt and step log entries kept per job */
-        size_t progress_max_bytes; /* heartbeat progress object: 413 progress_too_large */
-        int connections_max;       /* open HTTP connections */
-        int replay_max;            /* dead jobs replayed or purged per call */
+        int64_t audit_retention_ms; /* audit rows are deleted this long after their time */
+        int purge_batch;            /* rows deleted per purge step, to keep the store responsive */
+        int history_max;            /* attempt and step log entries kept per job */
+        size_t progress_max_bytes;  /* heartbeat progress object: 413 progress_too_large */
+        int connections_max;        /* open HTTP connections */
+        int replay_max;             /* dead jobs replayed or purged per call */
         /* Cron schedules per tenant: 409 too_many_schedules. */
         int64_t cron_schedules_max;
 };

@@ -53,7 +53,7 @@ static int refusal_fn(struct txn *tx, struct exec_op *op)
 {
         struct refusal_op *c = container_of(op, struct refusal_op, op);
 
-        return audit_write(tx, &c->rec);
+        return audit_refusal_write(tx, &c->rec);
 }
 
 static void refusal_done(struct exec_op *op)
@@ -134,6 +134,7 @@ static void entry_json(struct jw *w, const struct audit_rec *r)
         jw_kstr(w, "request_id", r->request_id);
         jw_kint(w, "status", r->status);
         jw_kstr(w, "code", r->code);
+        jw_kint(w, "count", r->n > 0 ? r->n : 1);
         jw_kraw(w, "detail", r->detail);
         jw_obj_close(w);
 }

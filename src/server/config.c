@@ -74,6 +74,8 @@ static const struct num_opt limit_opts[] = {
      "dead and cancelled jobs are deleted this long after they finish"},
     {"idempotency-ttl-ms", L(idempotency_ttl_ms), K_I64, 0, 36600 * DAY_MS,
      "how long an idempotency_key is remembered"},
+    {"audit-retention-ms", L(audit_retention_ms), K_I64, 60000, 36600 * DAY_MS,
+     "audit rows are deleted this long after they were written (default 90 days)"},
     {"purge-batch", L(purge_batch), K_INT, 1, 100000, "rows deleted per retention step"},
     {"history-max", L(history_max), K_INT, 1, 100000, "attempt and step log entries kept per job"},
     {"connections-max", L(connections_max), K_INT, 1, 1000000,

@@ -653,7 +653,7 @@ static int read_job(const PGresult *r, int row, struct job *out)
 #define KEY_COLS                                                                                   \
         "id, tenant, name, digest, prev_digest, prev_until, scopes, created_at, expires_at,"       \
         " revoked_at, rotated_at, rate_max, rate_per_ms, created_by"
-#define AUDIT_COLS "id, at, key_id, tenant, action, target, request_id, status, code, detail"
+#define AUDIT_COLS "id, at, key_id, tenant, action, target, request_id, status, code, detail, n"
 #define TIMER_COLS                                                                                 \
         "tenant, key, version, state, fire_at, queue, type, payload, priority, max_attempts,"      \
         " backoff_type, backoff_base_ms, backoff_max_ms, lease_ms, request_id, job_id, fired_at,"  \
@@ -695,7 +695,8 @@ static const struct pg_stmt
                    "  ORDER BY state, finished_at LIMIT 1),"
                    " (SELECT finished_at FROM jobs WHERE state IN (5, 6, 7) AND state = 7"
                    "  ORDER BY state, finished_at LIMIT 1),"
-                   " (SELECT expires_at FROM idempotency ORDER BY expires_at LIMIT 1)"},
+                   " (SELECT expires_at FROM idempotency ORDER BY expires_at LIMIT 1),"
+                   " (SELECT at FROM audit ORDER BY at LIMIT 1)"},
     S_IDEM_GET = {"pg_idem_get", "SELECT tenant, key, job_id, payload_hash, expires_at FROM"
                                  " idempotency WHERE tenant = $1 AND key = $2"},
     S_IDEM_PUT = {"pg_idem_put",
@@ -742,6 +743,15 @@ static const struct pg_stmt
     S_AUDIT_INSERT = {"pg_audit_insert",
                       "INSERT INTO audit (at, key_id, tenant, action, target, request_id, status,"
                       " code, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id"},
+    /* A refusal adds to the row of its bucket (see sqlite.c, migration 10). */
+    S_AUDIT_BUMP = {"pg_audit_bump",
+                    "INSERT INTO audit (at, key_id, tenant, action, target, request_id, status,"
+                    " code, detail, n, bucket) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10)"
+                    " ON CONFLICT (bucket) WHERE bucket IS NOT NULL DO UPDATE SET n = audit.n + 1,"
+                    " target = excluded.target, request_id = excluded.request_id"
+                    " RETURNING id, n"},
+    S_AUDIT_PURGE = {"pg_audit_purge", "DELETE FROM audit WHERE id IN (SELECT id FROM audit"
+                                       " WHERE at < $1 ORDER BY at LIMIT $2)"},
     S_TIMER_GET = {"pg_timer_get",
                    "SELECT " TIMER_COLS " FROM timers WHERE tenant = $1 AND key = $2"},
     S_TIMER_PUT = {"pg_timer_put",
@@ -2050,6 +2060,7 @@ static int read_deadlines(struct store *st, struct store_deadlines *out)
                 out->completed_min_ms = deadline_col(r, 2);
                 out->dead_min_ms = min_nonzero(deadline_col(r, 3), deadline_col(r, 4));
                 out->idem_min_ms = deadline_col(r, 5);
+                out->audit_min_ms = deadline_col(r, 6);
         }
         PQclear(r);
         return rc;
@@ -2365,11 +2376,23 @@ static int insert_audit(struct store *st, struct audit_rec *a)
         pg_p_i64(&p, a->status);
         pg_p_text(&p, a->code);
         pg_p_text(&p, a->detail);
-        rc = pg_exec(st, &S_AUDIT_INSERT, &p, &r);
-        if (!rc)
+        if (a->bucket)
+                pg_p_text(&p, a->bucket);
+        rc = pg_exec(st, a->bucket ? &S_AUDIT_BUMP : &S_AUDIT_INSERT, &p, &r);
+        if (!rc) {
                 a->id = pg_i64(r, 0, 0);
+                a->n = a->bucket ? pg_i64(r, 0, 1) : 1;
+        }
         PQclear(r);
         return rc;
+}
+
+static int purge_audit(struct store *st, int64_t before_ms, int max, int *n_out)
+{
+        struct pg_params p = {0};
+
+        pg_p_i64(&p, before_ms);
+        return purge(st, &S_AUDIT_PURGE, &p, max, n_out);
 }
 
 static int rd_audit(const PGresult *r, int row, void *out)
@@ -2381,6 +2404,7 @@ static int rd_audit(const PGresult *r, int row, void *out)
         a->id = pg_i64(r, row, 0);
         a->at_ms = pg_i64(r, row, 1);
         a->status = (int)pg_i64(r, row, 7);
+        a->n = pg_i64(r, row, 10);
         rc = pg_text(r, row, 2, &a->key_id);
         if (!rc)
                 rc = pg_text(r, row, 3, &a->tenant);
@@ -2664,6 +2688,7 @@ static const struct pg_stmt *const plain_stmts[] = {
     &S_QUEUE_LIST,      &S_QUEUE_COUNTS, &S_QUEUE_OLDEST, &S_KEY_GET,       &S_KEY_UPDATE,
     &S_KEY_LIST_TENANT, &S_KEY_LIST_ALL, &S_TIMER_GET,    &S_TIMER_LIST,    &S_TIMER_DUE,
     &S_TIMER_NEXT,      &S_DEP_CHILDREN, &S_FLOW_GET,     &S_FLOW_JOBS,     &S_DEP_PARENTS,
+    &S_AUDIT_PURGE,
 };
 
 /* What a statement's plan must look like: sample parameters (space
@@ -2698,7 +2723,8 @@ static const struct plan_want plan_wants[] = {
     {"pg_job_state_ids", "t1 q1 2 0 10", "job_tqs"},
     {"pg_job_purge", "5 1 10", "job_finished"},
     {"pg_job_delete", "1 t1", NULL},
-    {"pg_deadlines", "-", "job_due job_lease job_finished idem_expiry"},
+    {"pg_deadlines", "-", "job_due job_lease job_finished idem_expiry audit_at"},
+    {"pg_audit_purge", "1 10", "audit_at"},
     {"pg_idem_get", "t1 k1", "idempotency_pkey"},
     {"pg_idem_purge", "1 10", "idem_expiry"},
     {"pg_queue_get", "t1 q1", "queues_pkey"},
@@ -2921,6 +2947,7 @@ const struct store_ops store_postgres_ops = {
     .key_list = list_keys,
     .key_count = count_keys,
     .audit_insert = insert_audit,
+    .audit_purge = purge_audit,
     .audit_list = list_audit,
     .cron_put = pg_cron_put,
     .cron_get = pg_cron_get,

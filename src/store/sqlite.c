@@ -140,6 +140,8 @@ enum stmt_id {
         S_KEY_LIST_ALL,
         S_KEY_COUNT,
         S_AUDIT_INSERT,
+        S_AUDIT_BUMP,
+        S_AUDIT_PURGE,
         S_TIMER_GET,
         S_TIMER_PUT,
         S_TIMER_LIST,
@@ -185,7 +187,7 @@ enum { AF_TENANT = 1, AF_ACTION = 2, AF_KEY = 4 };
         " revoked_at, rotated_at, rate_max, rate_per_ms, created_by"
 /* The columns of an audit row in the order of reads; audit_insert binds all
  * but id, in the same order, from ?1. */
-#define AUDIT_COLS "id, at, key_id, tenant, action, target, request_id, status, code, detail"
+#define AUDIT_COLS "id, at, key_id, tenant, action, target, request_id, status, code, detail, n"
 /* The columns of a timer row in the order of reads and of timer_put's binds. */
 #define TIMER_COLS                                                                                 \
         "tenant, key, version, state, fire_at, queue, type, payload, priority, max_attempts,"      \
@@ -284,8 +286,9 @@ static const struct stmt_def stmt_defs[S_LIST] = {
                      "  ORDER BY finished_at LIMIT 1),"
                      " (SELECT finished_at FROM jobs WHERE state IN (5, 6, 7) AND state = 7"
                      "  ORDER BY finished_at LIMIT 1),"
-                     " (SELECT expires_at FROM idempotency ORDER BY expires_at LIMIT 1)",
-                     true, "job_due job_lease job_finished idem_expiry"},
+                     " (SELECT expires_at FROM idempotency ORDER BY expires_at LIMIT 1),"
+                     " (SELECT at FROM audit ORDER BY at LIMIT 1)",
+                     true, "job_due job_lease job_finished idem_expiry audit_at"},
     [S_IDEM_GET] = {"idem_get",
                     "SELECT tenant, key, job_id, payload_hash, expires_at FROM idempotency"
                     " WHERE tenant = ?1 AND key = ?2",
@@ -354,6 +357,21 @@ static const struct stmt_def stmt_defs[S_LIST] = {
                         "INSERT INTO audit (at, key_id, tenant, action, target, request_id, status,"
                         " code, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                         false},
+    /* A refusal adds to the row of its bucket (migration 9): the row keeps
+     * the first refusal's time and shows the latest one's target and request
+     * id. */
+    [S_AUDIT_BUMP] =
+        {"audit_bump",
+         "INSERT INTO audit (at, key_id, tenant, action, target, request_id, status,"
+         " code, detail, n, bucket) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10)"
+         " ON CONFLICT (bucket) WHERE bucket IS NOT NULL DO UPDATE SET n = n + 1,"
+         " target = excluded.target, request_id = excluded.request_id"
+         " RETURNING id, n",
+         false},
+    [S_AUDIT_PURGE] = {"audit_purge",
+                       "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ?1"
+                       " ORDER BY at LIMIT ?2)",
+                       true, "rowid audit_at"},
     [S_TIMER_GET] = {"timer_get",
                      "SELECT " TIMER_COLS " FROM timers WHERE tenant = ?1 AND key = ?2", true,
                      "PRIMARY"},
@@ -1201,6 +1219,7 @@ static int read_deadlines(struct store *st, struct store_deadlines *out)
                 out->completed_min_ms = deadline_col(s, 2);
                 out->dead_min_ms = min_nonzero(deadline_col(s, 3), deadline_col(s, 4));
                 out->idem_min_ms = deadline_col(s, 5);
+                out->audit_min_ms = deadline_col(s, 6);
                 rc = 0;
         } else {
                 rc = fail(st, rc, "deadlines");
@@ -1606,15 +1625,9 @@ static int count_keys(struct store *st, int64_t *n_out)
 
 /* ---- audit log ---- */
 
-/* AUTOINCREMENT: an audit id is never handed out twice, even after the newest
- * rows were deleted, so a reader's cursor never skips a later entry. */
-static int insert_audit(struct store *st, struct audit_rec *r)
+/* Binds the columns audit_insert and audit_bump share (?1 ... ?9). */
+static void bind_audit(sqlite3_stmt *s, const struct audit_rec *r)
 {
-        sqlite3_stmt *s = st->stmt[S_AUDIT_INSERT];
-        int rc;
-
-        if (!r->action)
-                return BATON_EINVAL;
         sqlite3_bind_int64(s, 1, r->at_ms);
         bind_text(s, 2, r->key_id);
         bind_text(s, 3, r->tenant);
@@ -1624,9 +1637,60 @@ static int insert_audit(struct store *st, struct audit_rec *r)
         sqlite3_bind_int(s, 7, r->status);
         bind_text(s, 8, r->code);
         bind_text(s, 9, r->detail);
-        rc = run(st, s, "audit_insert");
+}
+
+/* A refusal: the row of r->bucket gains one, or is made with n = 1. */
+static int bump_audit(struct store *st, sqlite3_stmt *s, struct audit_rec *r)
+{
+        int rc;
+
+        bind_audit(s, r);
+        bind_text(s, 10, r->bucket);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+                r->id = sqlite3_column_int64(s, 0);
+                r->n = sqlite3_column_int64(s, 1);
+                rc = 0;
+        } else {
+                rc = fail(st, rc, "audit_bump");
+        }
+        finish(s);
+        return rc;
+}
+
+static int purge_audit(struct store *st, int64_t before_ms, int max, int *n_out)
+{
+        sqlite3_stmt *s = st->stmt[S_AUDIT_PURGE];
+        int rc;
+
+        *n_out = 0;
+        if (max <= 0)
+                return 0;
+        sqlite3_bind_int64(s, 1, before_ms);
+        sqlite3_bind_int(s, 2, max);
+        rc = run(st, s, "audit_purge");
         if (!rc)
+                *n_out = sqlite3_changes(st->db);
+        return rc;
+}
+
+/* AUTOINCREMENT: an audit id is never handed out twice, even after the newest
+ * rows were deleted, so a reader's cursor never skips a later entry. */
+static int insert_audit(struct store *st, struct audit_rec *r)
+{
+        sqlite3_stmt *s = st->stmt[r->bucket ? S_AUDIT_BUMP : S_AUDIT_INSERT];
+        int rc;
+
+        if (!r->action)
+                return BATON_EINVAL;
+        if (r->bucket)
+                return bump_audit(st, s, r);
+        bind_audit(s, r);
+        rc = run(st, s, "audit_insert");
+        if (!rc) {
                 r->id = sqlite3_last_insert_rowid(st->db);
+                r->n = 1;
+        }
         return rc;
 }
 
@@ -1640,6 +1704,7 @@ static int read_audit(sqlite3_stmt *s, struct audit_rec *out)
         r.id = sqlite3_column_int64(s, 0);
         r.at_ms = sqlite3_column_int64(s, 1);
         r.status = sqlite3_column_int(s, 7);
+        r.n = sqlite3_column_int64(s, 10);
         rc = read_text(s, 2, &r.key_id);
         if (!rc)
                 rc = read_text(s, 3, &r.tenant);
@@ -2604,6 +2669,7 @@ const struct store_ops store_sqlite_ops = {
     .key_list = list_keys,
     .key_count = count_keys,
     .audit_insert = insert_audit,
+    .audit_purge = purge_audit,
     .audit_list = list_audit,
     .cron_put = sqlite_cron_put,
     .cron_get = sqlite_cron_get,

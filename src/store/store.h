@@ -88,6 +88,7 @@ struct store_deadlines {
         int64_t completed_min_ms; /* earliest finished_at of completed jobs */
         int64_t dead_min_ms;      /* earliest finished_at of dead or cancelled jobs */
         int64_t idem_min_ms;      /* earliest expires_at of idempotency records */
+        int64_t audit_min_ms;     /* earliest at of audit rows (version 9) */
 };
 
 /* A (tenant, queue) pair; strings owned by the struct holding the array. */
@@ -128,6 +129,13 @@ struct audit_rec {
         int status; /* the HTTP status answered */
         char *code; /* the error code, NULL on success */
         char *detail;
+        /* Calls the row stands for (version 9): 1 for a success; refusals
+         * with the same bucket add to one row. */
+        int64_t n;
+        /* A refusal's identity (key, action, status, code, minute); NULL for
+         * a success. audit_insert adds 1 to the row holding bucket, or
+         * inserts one with n = 1. */
+        char *bucket;
 };
 
 struct audit_filter {
@@ -368,8 +376,12 @@ struct store_ops {
         int (*key_list)(struct store *st, const char *tenant, const char *after, int limit,
                         struct key_rec **out, int *n_out);
         int (*key_count)(struct store *st, int64_t *n_out);
-        /* Audit log: append-only; audit_insert sets r->id. audit_list in id order. */
+        /* Audit log: audit_insert sets r->id and r->n (an existing refusal row
+         * of r->bucket gains 1, else a row is appended). audit_list in id order. */
         int (*audit_insert)(struct store *st, struct audit_rec *r);
+        /* Deletes up to max audit rows with at < before_ms, oldest first;
+         * *n_out deleted (version 9). */
+        int (*audit_purge)(struct store *st, int64_t before_ms, int max, int *n_out);
         int (*audit_list)(struct store *st, const struct audit_filter *f, struct audit_rec **out,
                           int *n_out);
         /* Cron schedules (version 3). cron_put inserts or replaces the row of

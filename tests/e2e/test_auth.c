@@ -736,6 +736,79 @@ static int count_of(const char *hay, const char *needle)
         return n;
 }
 
+/* The audit rows of key_id as JSON (new reference), waiting up to 5 s until
+ * their counts add up to want (refusal rows are written after the answer). */
+static json_t *audit_rows_of(const char *key_id, int64_t want)
+{
+        char path[160];
+        int64_t give_up = harness_now_ms() + 5000, sum = 0;
+        json_t *rows = NULL;
+
+        snprintf(path, sizeof(path), "/v1/audit?key_id=%s&limit=1000", key_id);
+        while (harness_now_ms() < give_up) {
+                struct http_res r;
+                size_t i;
+                json_t *v;
+
+                json_decref(rows);
+                assert_int_equal(call(srv.admin_key, "GET", path, NULL, &r), 200);
+                rows = json_incref(jpath(r.json, "entries"));
+                http_res_free(&r);
+                sum = 0;
+                json_array_foreach(rows, i, v) sum += jpath_int(v, "count");
+                if (sum >= want)
+                        break;
+                harness_sleep_ms(50);
+        }
+        return rows;
+}
+
+/* 100 refused calls of one key in one minute leave one audit row with count
+ * 100, for 403 and for 429 alike, instead of a row per call. */
+static void refusals_counted_per_minute(void **state)
+{
+        char tok[TOK], id[KID], path[128];
+        int64_t sec = (harness_wall_ms() / 1000) % 60;
+        json_t *rows;
+
+        (void)state;
+        /* 200 calls take well under 10 s: start them early in a minute. */
+        if (sec >= 45)
+                harness_sleep_ms((60 - sec) * 1000 + 200);
+        make_key(NULL, "[\"jobs:read\"]", NULL, tok, id);
+        snprintf(path, sizeof(path), "/v1/queues/%s", id);
+        for (int i = 0; i < 100; i++)
+                assert_int_equal(call(tok, "PATCH", path, "{\"paused\": true}", NULL), 403);
+        rows = audit_rows_of(id, 100);
+        if (json_array_size(rows) != 1)
+                fprintf(stderr, "%zu rows for 100 refusals\n", json_array_size(rows));
+        assert_int_equal(json_array_size(rows), 1);
+        assert_int_equal(jpath_int(json_array_get(rows, 0), "count"), 100);
+        assert_int_equal(jpath_int(json_array_get(rows, 0), "status"), 403);
+        assert_string_equal(jpath_str(json_array_get(rows, 0), "code"), "forbidden");
+        json_decref(rows);
+
+        /* Over its rate limit: the first call is a 403, the next 100 are 429. */
+        make_key(NULL, "[\"jobs:read\"]", "\"rate_limit\": {\"max\": 1, \"per_ms\": 600000}", tok,
+                 id);
+        assert_int_equal(call(tok, "PATCH", path, "{\"paused\": true}", NULL), 403);
+        for (int i = 0; i < 100; i++)
+                assert_int_equal(call(tok, "PATCH", path, "{\"paused\": true}", NULL), 429);
+        rows = audit_rows_of(id, 101);
+        assert_int_equal(json_array_size(rows), 2);
+        for (size_t i = 0; i < 2; i++) {
+                json_t *v = json_array_get(rows, i);
+                if (jpath_int(v, "status") == 429) {
+                        assert_int_equal(jpath_int(v, "count"), 100);
+                        assert_string_equal(jpath_str(v, "code"), "rate_limited");
+                } else {
+                        assert_int_equal(jpath_int(v, "status"), 403);
+                        assert_int_equal(jpath_int(v, "count"), 1);
+                }
+        }
+        json_decref(rows);
+}
+
 static void secrets_not_logged(void **state)
 {
         char *log = harness_read_log(&srv);
@@ -1002,6 +1075,7 @@ int main(void)
             cmocka_unit_test(create_validation),
             cmocka_unit_test(rate_limited),
             cmocka_unit_test(audit_entries),
+            cmocka_unit_test(refusals_counted_per_minute),
             cmocka_unit_test(secrets_not_logged),
         };
         const struct CMUnitTest alone[] = {

@@ -1610,6 +1610,88 @@ static void audit_insert_ids_ascend_and_roundtrip(void **state)
         audit_rec_free(&b);
 }
 
+/* Refusals with one bucket are one row whose n counts them (the first's time
+ * kept, the latest's target and request id shown); rows without a bucket are
+ * one per insert; audit_purge deletes rows older than its instant, oldest
+ * first, at most max; deadlines report the oldest row. */
+static void audit_refusals_share_a_bucket_and_purge(void **state)
+{
+        struct fixture *f = *state;
+        struct audit_filter all = {.limit = 1000};
+        struct store_deadlines d;
+        struct audit_rec r, *v = NULL;
+        int64_t first = 0;
+        int n = -1, purged = -1;
+        char rq[16];
+
+        begin(f);
+        for (int i = 0; i < 100; i++) {
+                audit_fill(&r, "t1", "queue.update", "k0000000000000001", 1);
+                r.at_ms = T0 + i;
+                snprintf(rq, sizeof(rq), "r%d", i);
+                free(r.request_id);
+                r.request_id = xdup(rq);
+                r.bucket = xdup("29923740|t1|k0000000000000001|queue.update|403|forbidden");
+                assert_int_equal(f->ops->audit_insert(f->st, &r), 0);
+                assert_int_equal(r.n, i + 1);
+                if (i == 0)
+                        first = r.id;
+                assert_int_equal(r.id, first);
+                audit_rec_free(&r);
+        }
+        audit_fill(&r, "t1", "queue.update", "k0000000000000001", 2);
+        r.at_ms = T0 + 500;
+        r.bucket = xdup("29923741|t1|k0000000000000001|queue.update|403|forbidden");
+        assert_int_equal(f->ops->audit_insert(f->st, &r), 0);
+        assert_int_equal(r.n, 1);
+        audit_rec_free(&r);
+        for (int i = 0; i < 3; i++) {
+                audit_fill(&r, "t1", "queue.update", "k0000000000000001", 3);
+                r.at_ms = T0 + 1000 + i;
+                assert_int_equal(f->ops->audit_insert(f->st, &r), 0);
+                assert_int_equal(r.n, 1);
+                audit_rec_free(&r);
+        }
+        commit(f);
+        begin(f);
+        assert_int_equal(f->ops->audit_list(f->st, &all, &v, &n), 0);
+        assert_int_equal(n, 5);
+        assert_int_equal(v[0].id, first);
+        assert_int_equal(v[0].n, 100);
+        assert_int_equal(v[0].at_ms, T0);
+        assert_string_equal(v[0].request_id, "r99");
+        assert_null(v[0].bucket);
+        assert_int_equal(v[1].n, 1);
+        assert_int_equal(v[4].n, 1);
+        audit_recs_free(v, n);
+        assert_int_equal(f->ops->deadlines(f->st, &d), 0);
+        assert_int_equal(d.audit_min_ms, T0);
+        /* Older than T0 + 1001: the bucket rows and the first plain one, two
+         * per step. */
+        assert_int_equal(f->ops->audit_purge(f->st, T0 + 1001, 2, &purged), 0);
+        assert_int_equal(purged, 2);
+        assert_int_equal(f->ops->audit_purge(f->st, T0 + 1001, 2, &purged), 0);
+        assert_int_equal(purged, 1);
+        assert_int_equal(f->ops->audit_purge(f->st, T0 + 1001, 2, &purged), 0);
+        assert_int_equal(purged, 0);
+        assert_int_equal(f->ops->audit_purge(f->st, T0 + 5000, 0, &purged), 0);
+        assert_int_equal(purged, 0);
+        assert_int_equal(f->ops->deadlines(f->st, &d), 0);
+        assert_int_equal(d.audit_min_ms, T0 + 1001);
+        assert_int_equal(f->ops->audit_list(f->st, &all, &v, &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(v[0].at_ms, T0 + 1001);
+        audit_recs_free(v, n);
+        /* The same bucket again after its row was purged starts a new row. */
+        audit_fill(&r, "t1", "queue.update", "k0000000000000001", 1);
+        r.bucket = xdup("29923740|t1|k0000000000000001|queue.update|403|forbidden");
+        assert_int_equal(f->ops->audit_insert(f->st, &r), 0);
+        assert_int_equal(r.n, 1);
+        assert_true(r.id > first);
+        audit_rec_free(&r);
+        commit(f);
+}
+
 /* Lists audit records and compares their ids with want. */
 static void list_audit_ids(struct fixture *f, struct audit_filter flt, const int64_t *want,
                            int n_want)
@@ -5068,6 +5150,7 @@ static const struct CMUnitTest common_tests[] = {
     T(tenant_ensure_twice),
     T(audit_insert_ids_ascend_and_roundtrip),
     T(audit_list_filters_and_pages),
+    T(audit_refusals_share_a_bucket_and_purge),
     T(savepoint_rollback_discards_keys_and_audit),
     T(savepoint_isolates_one_op),
     T(savepoint_after_failed_op),
