@@ -3254,6 +3254,66 @@ static void sqlite_migration_8_adds_the_cron_marker(void **state)
         migration_8_check(f, 41);
 }
 
+/* Migration 9 on a store with timers and audit rows: a scheduled timer is due
+ * at its fire_at (due_at copied), a fired one stays out of the due index, and
+ * an old audit row counts one call. */
+static void sqlite_migration_9_keeps_timers_due(void **state)
+{
+        struct fixture *f = *state;
+        char path[200], sql[1024];
+        struct timer_rec *v = NULL, t = {0};
+        struct audit_filter all = {.limit = 10};
+        struct audit_rec *a = NULL;
+        int64_t next = 0;
+        int n = -1;
+        sqlite3 *db = NULL;
+
+        f->ops->close(f->st);
+        f->st = NULL;
+        snprintf(path, sizeof(path), "%s/v8.db", f->dir);
+        assert_int_equal(
+            sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+            SQLITE_OK);
+        assert_int_equal(sqlite_migrate_to(db, 8), 0);
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO timers (tenant, key, version, state, fire_at, queue, type, payload,"
+                 " priority, max_attempts, backoff_type, backoff_base_ms, backoff_max_ms,"
+                 " lease_ms, request_id, job_id, fired_at, created_at, updated_at, grp) VALUES"
+                 " ('t1', 'due', 3, 0, %lld, 'q', 't', '{}', 2, 4, 0, 1000, 300000, 30000,"
+                 " NULL, 0, 0, %lld, %lld, NULL),"
+                 " ('t1', 'done', 1, 1, %lld, 'q', 't', '{}', 2, 4, 0, 1000, 300000, 30000,"
+                 " NULL, 7, %lld, %lld, %lld, NULL);"
+                 "INSERT INTO audit (at, key_id, tenant, action, target, request_id, status,"
+                 " code, detail) VALUES (%lld, 'k0000000000000001', 't1', 'queue.update', 'q',"
+                 " 'r1', 403, 'forbidden', NULL);",
+                 (long long)(T0 + 5000), (long long)T0, (long long)T0, (long long)T0, (long long)T0,
+                 (long long)T0, (long long)T0, (long long)T0);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        snprintf(f->uri, sizeof(f->uri), "%s", path);
+        assert_int_equal(open_fixture(f), 0);
+        begin(f);
+        assert_int_equal(f->ops->timer_next(f->st, &next), 0);
+        assert_int_equal(next, T0 + 5000);
+        assert_int_equal(f->ops->timer_due(f->st, T0 + 4999, 10, &v, &n), 0);
+        assert_int_equal(n, 0);
+        timer_recs_free(v, n);
+        assert_int_equal(f->ops->timer_due(f->st, T0 + 5000, 10, &v, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(v[0].key, "due");
+        assert_int_equal(v[0].due_at_ms, T0 + 5000);
+        assert_int_equal(v[0].deferred, 0);
+        timer_recs_free(v, n);
+        assert_int_equal(f->ops->timer_get(f->st, "t1", "done", &t), 0);
+        assert_int_equal(t.state, 1);
+        timer_rec_free(&t);
+        assert_int_equal(f->ops->audit_list(f->st, &all, &a, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(a[0].n, 1);
+        audit_recs_free(a, n);
+        commit(f);
+}
+
 static void sqlite_plan_check_catches_a_missing_index(void **state)
 {
         struct fixture *f = *state;
@@ -3859,6 +3919,7 @@ static const struct CMUnitTest sqlite_tests[] = {
     T(sqlite_group_claim_plans_at_scale),
     T(sqlite_migration_7_counts_existing_jobs),
     T(sqlite_migration_8_adds_the_cron_marker),
+    T(sqlite_migration_9_keeps_timers_due),
 };
 
 static bool always(void)
