@@ -7,7 +7,10 @@
  * the tick reads due timers through the partial index over scheduled rows and,
  * for each, enqueues one job through job_enqueue (so a timer's job is created
  * exactly like any other: queue row, ready wake-up, enqueued count) and
- * rewrites the timer row as fired, all in the tick's transaction. Assumptions:
+ * rewrites the timer row as fired, all in the tick's transaction. A timer whose
+ * queue is at its max_depth is rewritten as deferred instead (due_at moved by
+ * a backoff, the version unchanged), so the queue's limit holds and the fire
+ * is not lost. Assumptions:
  * inputs were validated by the HTTP layer; every call runs on the store thread,
  * so the read-check-write of a compare-and-set cannot interleave with a firing.
  */
