@@ -587,6 +587,9 @@ static void rotate_with_and_without_grace(void **state)
         c.body = body_rotate;
         c.digest = new_d;
         assert_int_equal(run(e, &c), BATON_ECONFLICT);
+        /* The refusal hands the key as it is, so the caller can say why. */
+        assert_true(c.out.revoked_at_ms > 0);
+        call_reset(&c);
         assert_int_equal(get_key(e, NULL, id, &k), 0);
         assert_string_equal(k.digest, third_d);
         key_rec_free(&k);
