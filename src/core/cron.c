@@ -1104,6 +1104,10 @@ static int record_run(struct txn *tx, struct cron_rec *rec, const struct cron_sp
                  * moves on; the next tick tries again). A manual run is
                  * refused instead (503 queue_full), like an enqueue. */
                 if (rc == BATON_EBUSY && !manual) {
+                        log_warn("cron",
+                                 "schedule %s/%s: queue %s is at its max_depth; tick skipped "
+                                 "(queue_full)",
+                                 rec->tenant, rec->key, spec->job.queue);
                         status = "skipped";
                         reason = "queue_full";
                         r.status = (char *)status;
