@@ -84,7 +84,7 @@ int audit_write(struct txn *tx, struct audit_rec *r);
  * (tenant, when no key) on one action with one status and code within one
  * clock minute (tx->now_ms / AUDIT_BUCKET_MS) adds 1 to the same row's n;
  * the row keeps the first refusal's time and shows the latest one's target
- * and request id. r->id and
+ * and request id. r->n is how many refusals r stands for (0 = 1). r->id and
  * r->n are set (r->bucket must be NULL; it is left NULL). */
 #define AUDIT_BUCKET_MS 60000
 int audit_refusal_write(struct txn *tx, struct audit_rec *r);

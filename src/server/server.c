@@ -489,6 +489,8 @@ static void stop_parts(struct server_rt *rt)
         if (srv->exec)
                 exec_stop(srv->exec);
         srv->exec = NULL;
+        /* After exec_stop: every refusal op's done callback has run. */
+        api_audit_free(srv);
         if (rt->sigterm)
                 event_free(rt->sigterm);
         if (rt->sigint)

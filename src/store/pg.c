@@ -744,12 +744,14 @@ static const struct pg_stmt
                       "INSERT INTO audit (at, key_id, tenant, action, target, request_id, status,"
                       " code, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id"},
     /* A refusal adds to the row of its bucket (see sqlite.c, migration 10). */
-    S_AUDIT_BUMP = {"pg_audit_bump",
-                    "INSERT INTO audit (at, key_id, tenant, action, target, request_id, status,"
-                    " code, detail, n, bucket) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10)"
-                    " ON CONFLICT (bucket) WHERE bucket IS NOT NULL DO UPDATE SET n = audit.n + 1,"
-                    " target = excluded.target, request_id = excluded.request_id"
-                    " RETURNING id, n"},
+    S_AUDIT_BUMP =
+        {"pg_audit_bump",
+         "INSERT INTO audit (at, key_id, tenant, action, target, request_id, status,"
+         " code, detail, n, bucket) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $11,"
+         " $10)"
+         " ON CONFLICT (bucket) WHERE bucket IS NOT NULL DO UPDATE SET n = audit.n + excluded.n,"
+         " target = excluded.target, request_id = excluded.request_id"
+         " RETURNING id, n"},
     S_AUDIT_PURGE = {"pg_audit_purge", "DELETE FROM audit WHERE id IN (SELECT id FROM audit"
                                        " WHERE at < $1 ORDER BY at LIMIT $2)"},
     S_TIMER_GET = {"pg_timer_get",
@@ -2376,8 +2378,10 @@ static int insert_audit(struct store *st, struct audit_rec *a)
         pg_p_i64(&p, a->status);
         pg_p_text(&p, a->code);
         pg_p_text(&p, a->detail);
-        if (a->bucket)
+        if (a->bucket) {
                 pg_p_text(&p, a->bucket);
+                pg_p_i64(&p, a->n > 0 ? a->n : 1);
+        }
         rc = pg_exec(st, a->bucket ? &S_AUDIT_BUMP : &S_AUDIT_INSERT, &p, &r);
         if (!rc) {
                 a->id = pg_i64(r, 0, 0);

@@ -363,8 +363,9 @@ static const struct stmt_def stmt_defs[S_LIST] = {
     [S_AUDIT_BUMP] =
         {"audit_bump",
          "INSERT INTO audit (at, key_id, tenant, action, target, request_id, status,"
-         " code, detail, n, bucket) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10)"
-         " ON CONFLICT (bucket) WHERE bucket IS NOT NULL DO UPDATE SET n = n + 1,"
+         " code, detail, n, bucket) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11,"
+         " ?10)"
+         " ON CONFLICT (bucket) WHERE bucket IS NOT NULL DO UPDATE SET n = n + excluded.n,"
          " target = excluded.target, request_id = excluded.request_id"
          " RETURNING id, n",
          false},
@@ -1639,13 +1640,15 @@ static void bind_audit(sqlite3_stmt *s, const struct audit_rec *r)
         bind_text(s, 9, r->detail);
 }
 
-/* A refusal: the row of r->bucket gains one, or is made with n = 1. */
+/* Refusals: the row of r->bucket gains r->n (at least 1), or is made with it;
+ * r->n becomes the row's count. */
 static int bump_audit(struct store *st, sqlite3_stmt *s, struct audit_rec *r)
 {
         int rc;
 
         bind_audit(s, r);
         bind_text(s, 10, r->bucket);
+        sqlite3_bind_int64(s, 11, r->n > 0 ? r->n : 1);
         rc = sqlite3_step(s);
         if (rc == SQLITE_ROW) {
                 r->id = sqlite3_column_int64(s, 0);

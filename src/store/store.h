@@ -133,8 +133,9 @@ struct audit_rec {
          * with the same bucket add to one row. */
         int64_t n;
         /* A refusal's identity (key, action, status, code, minute); NULL for
-         * a success. audit_insert adds 1 to the row holding bucket, or
-         * inserts one with n = 1. */
+         * a success. audit_insert adds n (at least 1: refusals counted
+         * together) to the row holding bucket, or inserts one with it, and
+         * sets n to the row's count. */
         char *bucket;
 };
 
