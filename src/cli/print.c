@@ -246,19 +246,23 @@ void print_audit_table(const json_t *entries)
         size_t i;
         json_t *e;
 
-        printf("%-24s %-18s %-12s %-16s %-20s %-6s %s\n", "AT", "KEY_ID", "TENANT", "ACTION",
-               "TARGET", "STATUS", "CODE");
+        printf("%-24s %-18s %-12s %-16s %-20s %-6s %-5s %s\n", "AT", "KEY_ID", "TENANT", "ACTION",
+               "TARGET", "STATUS", "COUNT", "CODE");
         json_array_foreach(entries, i, e)
         {
                 json_t *st = json_object_get(e, "status");
-                char status[24];
+                json_t *n = json_object_get(e, "count");
+                char status[24], count[24];
 
                 if (json_is_integer(st))
                         snprintf(status, sizeof(status), "%lld", (long long)json_integer_value(st));
                 else
                         snprintf(status, sizeof(status), "%s", print_str(e, "status"));
-                printf("%-24s %-18s %-12s %-16s %-20s %-6s %s\n", print_str(e, "at"),
+                /* Refusals of one key and minute share a row (docs/api.md "Audit"). */
+                snprintf(count, sizeof(count), "%lld",
+                         json_is_integer(n) ? (long long)json_integer_value(n) : 1LL);
+                printf("%-24s %-18s %-12s %-16s %-20s %-6s %-5s %s\n", print_str(e, "at"),
                        print_str(e, "key_id"), print_str(e, "tenant"), print_str(e, "action"),
-                       print_str(e, "target"), status, print_str(e, "code"));
+                       print_str(e, "target"), status, count, print_str(e, "code"));
         }
 }

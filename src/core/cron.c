@@ -1140,6 +1140,9 @@ static int enqueue_for(struct txn *tx, const struct cron_rec *rec, const struct 
                          e.message);
                 rc = BATON_EINVAL;
         }
+        /* The queue's max_depth holds for cron as for any enqueue: a full
+         * queue is BATON_EBUSY, refused before anything is written. */
+        req.check_depth = true;
         if (!rc)
                 rc = job_enqueue(tx, &req, &res);
         if (!rc)
@@ -1176,8 +1179,23 @@ static int record_run(struct txn *tx, struct cron_rec *rec, const struct cron_sp
                 return 0;
         }
         if (!rc && strcmp(status, "queued") == 0) {
-                rc = enqueue_for(tx, rec, spec, strcmp(trigger, "manual") == 0, request_id, r.id,
-                                 &r.job_id);
+                bool manual = strcmp(trigger, "manual") == 0;
+                rc = enqueue_for(tx, rec, spec, manual, request_id, r.id, &r.job_id);
+                /* A tick into a full queue is a skipped run (the schedule
+                 * moves on; the next tick tries again). A manual run is
+                 * refused instead (503 queue_full), like an enqueue. */
+                if (rc == BATON_EBUSY && !manual) {
+                        log_warn("cron",
+                                 "schedule %s/%s: queue %s is at its max_depth; tick skipped "
+                                 "(queue_full)",
+                                 rec->tenant, rec->key, spec->job.queue);
+                        status = "skipped";
+                        reason = "queue_full";
+                        r.status = (char *)status;
+                        r.reason = (char *)reason;
+                        r.job_id = 0;
+                        rc = 0;
+                }
                 if (!rc)
                         rc = tx->ops->cron_run_update(tx->st, &r);
         }
@@ -1220,6 +1238,7 @@ static int record_run(struct txn *tx, struct cron_rec *rec, const struct cron_sp
 static int fire(struct txn *tx, struct cron_rec *rec, const struct cron_spec *spec,
                 int64_t scheduled_at, const char *trigger, bool going, struct cron_tick_res *res)
 {
+        struct cron_run run = {0};
         struct job j = {0};
         bool dup = false;
         int rc;
@@ -1244,10 +1263,13 @@ static int fire(struct txn *tx, struct cron_rec *rec, const struct cron_spec *sp
                 if (rc && rc != BATON_ESTATE && rc != BATON_ENOTFOUND)
                         return rc;
         }
-        rc = record_run(tx, rec, spec, scheduled_at, trigger, "queued", NULL, NULL, NULL, NULL,
+        rc = record_run(tx, rec, spec, scheduled_at, trigger, "queued", NULL, NULL, NULL, &run,
                         &dup);
-        if (!rc && !dup)
+        if (!rc && !dup && run.status && strcmp(run.status, "skipped") == 0)
+                res->queue_full++;
+        else if (!rc && !dup)
                 res->fired++;
+        cron_run_free(&run);
         return rc;
 }
 
@@ -1269,6 +1291,24 @@ static int release_buffer(struct txn *tx, struct cron_rec *rec, const struct cro
         }
         if (!rc)
                 rc = enqueue_for(tx, rec, spec, false, NULL, r.id, &r.job_id);
+        /* The queue filled up meanwhile: the buffered run ends skipped. */
+        if (rc == BATON_EBUSY) {
+                free(r.status);
+                free(r.reason);
+                r.status = strdup("skipped");
+                r.reason = strdup("queue_full");
+                r.job_id = 0;
+                r.fired_at_ms = tx->now_ms;
+                rc = r.status && r.reason ? tx->ops->cron_run_update(tx->st, &r) : BATON_ENOMEM;
+                if (!rc) {
+                        txn_note_cron_run(tx, CRUN_SKIPPED);
+                        rec->buffered_run_id = 0;
+                        rec->buffered_at_ms = 0;
+                        res->queue_full++;
+                }
+                cron_run_free(&r);
+                return rc;
+        }
         if (!rc) {
                 free(r.status);
                 r.status = strdup("queued");

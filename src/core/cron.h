@@ -209,6 +209,7 @@ int cron_runs_query(struct txn *tx, const char *tenant, const char *key, int64_t
 struct cron_tick_res {
         int fired;       /* jobs enqueued */
         int skipped;     /* ticks recorded as skipped (overlap) */
+        int queue_full;  /* ticks recorded as skipped (queue_full: max_depth) */
         int misfired;    /* missed ticks skipped (misfire), listed or counted */
         bool more;       /* a batch limit was hit */
         int64_t next_ms; /* smallest due_at after the tick; 0 = none */

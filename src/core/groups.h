@@ -20,8 +20,10 @@
  *   of per_ms holds at most max starts. Each queue keeps its latest max
  *   start instants (rate_log); group_rate does the same per group.
  * - max_depth: jobs not yet terminal (pending, scheduled, queued, running,
- *   retrying). An API enqueue that would exceed it is refused (BATON_EBUSY,
- *   503 queue_full); timer and cron fires are not refused.
+ *   retrying). An enqueue that would exceed it is refused (BATON_EBUSY,
+ *   503 queue_full), API, flow, timer and cron alike: a timer's fire is
+ *   deferred and retried (core/timers.h), a cron tick is a skipped run with
+ *   reason queue_full (core/cron.c).
  * - fairness: inside a priority level, claims serve the group served longest
  *   ago, then its oldest ready job. Jobs without a group take turns as one
  *   group of their own, and group limits do not apply to them.

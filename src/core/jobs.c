@@ -1194,7 +1194,7 @@ static int purge(struct txn *tx, struct tick_res *out)
 {
         const struct limits *l = tx->limits;
         int batch = l->purge_batch;
-        int n[4] = {0};
+        int n[5] = {0};
         int rc;
 
         rc = tx->ops->job_purge(tx->st, JOB_COMPLETED, tx->now_ms - l->completed_ttl_ms, batch,
@@ -1207,7 +1207,9 @@ static int purge(struct txn *tx, struct tick_res *out)
                                         &n[2]);
         if (!rc)
                 rc = tx->ops->idem_purge(tx->st, tx->now_ms, batch, &n[3]);
-        for (int i = 0; i < 4; i++) {
+        if (!rc)
+                rc = tx->ops->audit_purge(tx->st, tx->now_ms - l->audit_retention_ms, batch, &n[4]);
+        for (int i = 0; i < 5; i++) {
                 out->purged += n[i];
                 if (n[i] >= batch)
                         out->more = true;
@@ -1243,6 +1245,10 @@ static int next_deadline(struct txn *tx, int64_t *next_ms)
         /* A cascade left in the store's work list goes on at once. */
         if (d.dep_work)
                 t = earliest(t, tx->now_ms);
+        /* An audit row is purged once it is older than the retention (the
+         * purge deletes at < now - retention, so one ms after). */
+        if (d.audit_min_ms)
+                t = earliest(t, d.audit_min_ms + l->audit_retention_ms + 1);
         *next_ms = t;
         return 0;
 }

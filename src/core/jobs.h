@@ -42,9 +42,9 @@ struct enqueue_req {
         int64_t *depends_on;
         int n_depends_on;
         /* Queue limits (core/groups.h): check_depth refuses the job when the
-         * queue is at max_depth (API enqueues; timer and cron fires are never
-         * refused). dflt_*: the request did not give that field, so the
-         * queue's default (if any) replaces the server default in job. */
+         * queue is at max_depth (API enqueues and flows; timer and cron fires
+         * too, which then defer the timer or skip the tick). dflt_*: the request did not give that
+         * field, so the queue's default (if any) replaces the server default in job. */
         bool check_depth;
         /* check_queues: a new queue counts against --max-queues (enqueues
          * and flows over HTTP; a timer or cron fire's queue was made when

@@ -19,6 +19,7 @@
  */
 #include "core/keys.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -273,10 +274,12 @@ int keys_rotate(struct txn *tx, const char *tenant, const char *id, const char *
         rc = keys_get(tx, tenant, id, &k);
         if (rc)
                 return rc;
-        /* A revoked key stays revoked: rotation must not bring it back. */
-        if (k.revoked_at_ms != 0) {
-                rc = BATON_ECONFLICT;
-                goto out;
+        /* A revoked key stays revoked: rotation must not bring it back. An
+         * expired key would get a secret that never works, so it is refused
+         * too. The caller reads which from *out. */
+        if (k.revoked_at_ms != 0 || (k.expires_at_ms != 0 && tx->now_ms >= k.expires_at_ms)) {
+                give(&k, out);
+                return BATON_ECONFLICT;
         }
         digest = strdup(new_digest);
         if (!digest) {
@@ -358,6 +361,28 @@ int audit_write(struct txn *tx, struct audit_rec *r)
                 return BATON_EINVAL;
         r->at_ms = tx->now_ms;
         return tx->ops->audit_insert(tx->st, r);
+}
+
+/* A refusal's bucket: "<minute>|<tenant>|<key id>|<action>|<status>|<code>".
+ * Tenant and key id cannot hold "|" (names and ids are checked), and an
+ * action or code is one of the server's own words; "-" stands for none. */
+int audit_refusal_write(struct txn *tx, struct audit_rec *r)
+{
+        char *bucket = NULL;
+        int rc;
+
+        if (!r->action || r->bucket)
+                return BATON_EINVAL;
+        if (asprintf(&bucket, "%lld|%s|%s|%s|%d|%s", (long long)(tx->now_ms / AUDIT_BUCKET_MS),
+                     r->tenant ? r->tenant : "-", r->key_id ? r->key_id : "-", r->action, r->status,
+                     r->code ? r->code : "-") < 0)
+                return BATON_ENOMEM;
+        r->bucket = bucket;
+        rc = audit_write(tx, r);
+        /* The bucket is this call's: the record goes back as it came. */
+        free(r->bucket);
+        r->bucket = NULL;
+        return rc;
 }
 
 int audit_query(struct txn *tx, const struct audit_filter *f, struct audit_rec **out, int *n_out)

@@ -66,7 +66,10 @@ int keys_create(struct txn *tx, struct key_rec *k);
 /* Revokes key id of tenant (NULL = any tenant; another tenant's key is
  * BATON_ENOTFOUND). Revoking twice is not an error. *out: the key after. */
 int keys_revoke(struct txn *tx, const char *tenant, const char *id, struct key_rec *out);
-/* Replaces the digest; the old one stays valid for grace_ms (0 = not at all). */
+/* Replaces the digest; the old one stays valid for grace_ms (0 = not at all).
+ * BATON_ECONFLICT: the key is revoked or has expired (a new secret would never
+ * work); *out (when not NULL) then holds the key as it is, so the caller can
+ * say which (409 key_revoked / key_expired). */
 int keys_rotate(struct txn *tx, const char *tenant, const char *id, const char *new_digest,
                 int64_t grace_ms, struct key_rec *out);
 int keys_get(struct txn *tx, const char *tenant, const char *id, struct key_rec *out);
@@ -80,6 +83,14 @@ int keys_load(struct txn *tx, const char *after, int limit, struct key_rec **out
 
 /* Appends an audit record (at_ms set here); r->id is set. */
 int audit_write(struct txn *tx, struct audit_rec *r);
+/* Refusals are counted, not appended one per call: every refusal of one key
+ * (tenant, when no key) on one action with one status and code within one
+ * clock minute (tx->now_ms / AUDIT_BUCKET_MS) adds 1 to the same row's n;
+ * the row keeps the first refusal's time and shows the latest one's target
+ * and request id. r->n is how many refusals r stands for (0 = 1). r->id and
+ * r->n are set (r->bucket must be NULL; it is left NULL). */
+#define AUDIT_BUCKET_MS 60000
+int audit_refusal_write(struct txn *tx, struct audit_rec *r);
 int audit_query(struct txn *tx, const struct audit_filter *f, struct audit_rec **out, int *n_out);
 
 #endif

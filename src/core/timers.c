@@ -7,7 +7,10 @@
  * the tick reads due timers through the partial index over scheduled rows and,
  * for each, enqueues one job through job_enqueue (so a timer's job is created
  * exactly like any other: queue row, ready wake-up, enqueued count) and
- * rewrites the timer row as fired, all in the tick's transaction. Assumptions:
+ * rewrites the timer row as fired, all in the tick's transaction. A timer whose
+ * queue is at its max_depth is rewritten as deferred instead (due_at moved by
+ * a backoff, the version unchanged), so the queue's limit holds and the fire
+ * is not lost. Assumptions:
  * inputs were validated by the HTTP layer; every call runs on the store thread,
  * so the read-check-write of a compare-and-set cannot interleave with a firing.
  */
@@ -211,9 +214,33 @@ static char *timer_json(const struct timer_rec *t)
         return s;
 }
 
+/* The wait before a deferred timer is tried again: TIMER_DEFER_MIN_MS,
+ * doubling with each deferral of the version, at most TIMER_DEFER_MAX_MS. */
+int64_t timer_defer_ms(int deferred)
+{
+        int64_t ms = TIMER_DEFER_MIN_MS;
+
+        for (int i = 0; i < deferred && ms < TIMER_DEFER_MAX_MS; i++)
+                ms *= 2;
+        return ms < TIMER_DEFER_MAX_MS ? ms : TIMER_DEFER_MAX_MS;
+}
+
+/* The timer's queue is at its max_depth: the version stays scheduled, not
+ * fired, and the leader tries it again after a backoff (due_at moves; fire_at
+ * keeps the instant the version was due). Nothing was enqueued. */
+static int defer_one(struct txn *tx, struct timer_rec *t)
+{
+        t->due_at_ms = tx->now_ms + timer_defer_ms(t->deferred);
+        t->deferred++;
+        txn_note_deadline(tx, t->due_at_ms);
+        return tx->ops->timer_put(tx->st, t);
+}
+
 /* Enqueues the job of one due timer and marks the timer fired, in the tick's
- * transaction: either both happen or neither. */
-static int fire_one(struct txn *tx, struct timer_rec *t)
+ * transaction: either both happen or neither. The enqueue respects the
+ * queue's max_depth like an API enqueue: a full queue defers the timer
+ * (*deferred set) instead. */
+static int fire_one(struct txn *tx, struct timer_rec *t, bool *deferred)
 {
         struct enqueue_req req;
         struct enqueue_res res;
@@ -239,7 +266,15 @@ static int fire_one(struct txn *tx, struct timer_rec *t)
         j->backoff = t->backoff;
         j->lease_ms = t->lease_ms;
         j->run_at_ms = tx->now_ms;
+        req.check_depth = true;
+        *deferred = false;
         rc = job_enqueue(tx, &req, &res);
+        /* A full queue refuses before anything is written (groups.c). */
+        if (rc == BATON_EBUSY) {
+                *deferred = true;
+                rc = defer_one(tx, t);
+                goto out;
+        }
         if (rc)
                 goto out;
         t->state = TIMER_FIRED;
@@ -264,8 +299,9 @@ int timer_fire_due(struct txn *tx, int max, int *fired, bool *more)
         *more = false;
         rc = tx->ops->timer_due(tx->st, tx->now_ms, max, &v, &n);
         for (int i = 0; i < n && !rc; i++) {
-                rc = fire_one(tx, &v[i]);
-                if (!rc)
+                bool deferred = false;
+                rc = fire_one(tx, &v[i], &deferred);
+                if (!rc && !deferred)
                         (*fired)++;
         }
         if (!rc && n >= max)

@@ -30,6 +30,10 @@
 
 /* Due timers fired per tick; a fuller tick sets tick_res.more. */
 #define TIMER_FIRE_BATCH 1000
+/* A timer due while its queue is at max_depth is deferred: tried again after
+ * TIMER_DEFER_MIN_MS, doubling per deferral up to TIMER_DEFER_MAX_MS. */
+#define TIMER_DEFER_MIN_MS 100
+#define TIMER_DEFER_MAX_MS 5000
 
 enum timer_state {
         TIMER_SCHEDULED = 0,
@@ -91,11 +95,16 @@ int timer_query_page(struct txn *tx, const char *tenant, const char *prefix, con
                      int limit, size_t bytes_max, struct timer_rec **out, int *n_out, bool *cut);
 int timer_query(struct txn *tx, const char *tenant, const char *prefix, const char *after,
                 int limit, struct timer_rec **out, int *n_out);
-/* Fires up to max scheduled timers with fire_at <= tx->now_ms, earliest
- * first: each becomes fired and enqueues its job, ready at once. *fired is the
- * number fired; *more is set when the batch was full. */
+/* Fires up to max scheduled timers with due_at <= tx->now_ms, earliest
+ * first: each becomes fired and enqueues its job, ready at once. A timer whose
+ * queue is at its max_depth is not fired: it stays scheduled at its version,
+ * its deferred count grows and due_at moves timer_defer_ms later (the queue
+ * gets no job). *fired is the number fired; *more is set when the batch was
+ * full. */
 int timer_fire_due(struct txn *tx, int max, int *fired, bool *more);
-/* Lowers *next_ms (0 = nothing due) to the earliest scheduled fire_at. */
+/* Lowers *next_ms (0 = nothing due) to the earliest scheduled due_at. */
 int timer_next_deadline(struct txn *tx, int64_t *next_ms);
+/* The backoff of a timer deferred `deferred` times before. */
+int64_t timer_defer_ms(int deferred);
 
 #endif

@@ -22,6 +22,8 @@ extern const int api_routes_n;
  * its own op, fire and forget: the route's action, the caller, the target
  * (the first path parameter), status and code. Loop thread; hr is unchanged. */
 void api_audit_refusal(const struct http_req *hr, int status, const char *code);
+/* Frees the refusal counts kept between ops (after the exec has stopped). */
+void api_audit_free(struct server *srv);
 
 struct server;
 struct cron_registry;

@@ -25,6 +25,7 @@
 #include "baton/baton.h"
 #include "core/cron.h"
 #include "server/api_internal.h"
+#include "server/auth.h"
 #include "server/cluster.h"
 #include "server/config.h"
 #include "server/metrics.h"
@@ -68,7 +69,7 @@ struct cron_ctx {
         struct cron_registry reg;  /* C_APPLY */
         struct cron_apply_res res; /* C_APPLY */
         int64_t n_sched, n_due;    /* C_SCHED: the tenant's schedules, those due now */
-        int64_t next_due_ms;       /* C_SCHED: the earliest cron due_at of the store */
+        int64_t next_due_ms;       /* C_SCHED: the earliest due_at of the tenant's schedules */
         struct leader_rec leader;  /* C_SCHED: the leader lease as stored */
 };
 
@@ -85,7 +86,9 @@ static void ctx_free(struct cron_ctx *c)
         free(c);
 }
 
-/* Counts the tenant's schedules and those due at tx->now_ms, in pages. */
+/* Counts the tenant's schedules and those due at tx->now_ms, in pages, and
+ * finds the earliest due_at among them: only the caller's own schedules, since
+ * another tenant's next due instant is not the caller's to see. */
 static int sched_counts(struct txn *tx, struct cron_ctx *c)
 {
         char *after = NULL;
@@ -96,9 +99,12 @@ static int sched_counts(struct txn *tx, struct cron_ctx *c)
                 int n = 0;
                 rc = tx->ops->cron_list(tx->st, c->hr->tenant, after, SCHED_PAGE, &page, &n);
                 for (int i = 0; !rc && i < n; i++) {
+                        int64_t due = page[i].due_at_ms;
                         c->n_sched++;
-                        if (page[i].due_at_ms > 0 && page[i].due_at_ms <= tx->now_ms)
+                        if (due > 0 && due <= tx->now_ms)
                                 c->n_due++;
+                        if (due > 0 && (c->next_due_ms == 0 || due < c->next_due_ms))
+                                c->next_due_ms = due;
                 }
                 free(after);
                 after = NULL;
@@ -109,8 +115,6 @@ static int sched_counts(struct txn *tx, struct cron_ctx *c)
                         break;
         }
         free(after);
-        if (!rc)
-                rc = tx->ops->cron_next_due(tx->st, &c->next_due_ms);
         if (!rc)
                 rc = tx->ops->leader_get(tx->st, &c->leader);
         return rc;
@@ -308,7 +312,9 @@ static void scheduler_json(struct jw *w, const struct cron_ctx *c)
         jw_kint(w, "lag_ms", l->lag_ms);
         jw_ktime(w, "last_tick_at", st.last_tick_ms);
         jw_kint(w, "tick_lag_ms", st.last_lag_ms);
-        jw_ktime(w, "next_deadline_at", st.armed_ms);
+        /* The duty timer's instant is the earliest deadline of every tenant:
+         * only the operator (the root admin) sees it. */
+        jw_ktime(w, "next_deadline_at", auth_is_root(c->hr) ? st.armed_ms : 0);
         jw_ktime(w, "next_due_at", c->next_due_ms);
         jw_kbool(w, "tick_running", st.busy);
         jw_kint(w, "fenced", st.fenced);
@@ -416,6 +422,10 @@ static void cron_done(struct exec_op *op)
                 http_reply_error(c->hr, 429, "cron_run_cooldown", NULL,
                                  "%s was run by hand %lld times in the last hour", c->key,
                                  (long long)srv->cfg->cron_run_max_per_hour);
+        } else if (op->rc == BATON_EBUSY && c->kind == C_RUN) {
+                http_set_header(c->hr, "Retry-After", "1");
+                http_reply_error(c->hr, 503, "queue_full", NULL,
+                                 "the queue of %s is at its max_depth; nothing was run", c->key);
         } else if (op->rc == BATON_ECONFLICT && c->kind == C_PUT) {
                 http_reply_error(c->hr, 409, "too_many_schedules", NULL,
                                  "a tenant may have at most %lld cron schedules"

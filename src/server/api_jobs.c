@@ -16,6 +16,7 @@
 
 #include "baton/baton.h"
 #include "server/api_internal.h"
+#include "server/auth.h"
 #include "server/waiters.h"
 
 /* ---- enqueue ---- */
@@ -422,6 +423,11 @@ static void job_wake(struct waiter *w, int why)
          * shutdown the read that follows is the answer. */
         if (why != WAKE_CHANGED)
                 c->final = true;
+        /* A key revoked (or expired) while the read waited reads nothing. */
+        if (auth_recheck(c->hr) != 0) {
+                job_ctx_free(c);
+                return;
+        }
         if (api_submit(c->hr, &c->op))
                 job_ctx_free(c);
 }

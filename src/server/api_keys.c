@@ -152,6 +152,21 @@ static void list_json(struct jw *w, const struct key_ctx *c, int64_t now_ms)
         jw_obj_close(w);
 }
 
+/* A rotation keys_rotate refused: the key is revoked or has expired. */
+static void reply_rotate_refused(struct key_ctx *c)
+{
+        if (c->key.revoked_at_ms)
+                http_reply_error(c->hr, 409, "key_revoked", "id",
+                                 "key %s is revoked: a revoked key cannot be rotated (create a "
+                                 "new key)",
+                                 c->id);
+        else
+                http_reply_error(c->hr, 409, "key_expired", "id",
+                                 "key %s has expired: an expired key cannot be rotated (create a "
+                                 "new key)",
+                                 c->id);
+}
+
 static void key_done(struct exec_op *op)
 {
         struct key_ctx *c = container_of(op, struct key_ctx, op);
@@ -160,6 +175,10 @@ static void key_done(struct exec_op *op)
         bool secret = c->kind == K_CREATE || c->kind == K_ROTATE;
         struct jw w;
 
+        if (op->rc == BATON_ECONFLICT && c->kind == K_ROTATE) {
+                reply_rotate_refused(c);
+                goto out;
+        }
         if (op->rc) {
                 api_reply_rc(c->hr, op->rc, "key");
                 goto out;

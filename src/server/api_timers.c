@@ -86,6 +86,18 @@ static void timer_members(struct jw *w, const struct timer_rec *t)
                 jw_kstr(w, "job_id", NULL);
         }
         jw_ktime(w, "fired_at", t->fired_at_ms);
+        /* A scheduled version held back because its queue is full. */
+        if (t->state == TIMER_SCHEDULED && t->deferred > 0) {
+                jw_key(w, "deferred");
+                jw_obj_open(w);
+                jw_kstr(w, "reason", "queue_full");
+                jw_kint(w, "count", t->deferred);
+                jw_ktime(w, "retry_at", t->due_at_ms);
+                jw_obj_close(w);
+        } else {
+                jw_key(w, "deferred");
+                jw_null(w);
+        }
         jw_kstr(w, "request_id", t->request_id);
         jw_ktime(w, "created_at", t->created_at_ms);
         jw_ktime(w, "updated_at", t->updated_at_ms);

@@ -18,6 +18,7 @@
 
 #include "baton/baton.h"
 #include "server/api_internal.h"
+#include "server/auth.h"
 #include "server/waiters.h"
 
 /* Answers a refused heartbeat or settle: the lease errors name the lease as
@@ -161,6 +162,12 @@ static void claim_wake(struct waiter *w, int why)
          * leased by a request that is being wound up. */
         if (why != WAKE_CHANGED || c->hr->srv->stopping) {
                 claim_reply(c);
+                return;
+        }
+        /* The key may have been revoked (or has expired, or lost its secret
+         * to a rotation) while the claim waited: it must not lease a job. */
+        if (auth_recheck(c->hr) != 0) {
+                claim_free(c);
                 return;
         }
         if (api_submit(c->hr, &c->op))

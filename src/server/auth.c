@@ -13,6 +13,7 @@
 #include "server/auth.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,13 +24,14 @@
 #include "server/config.h"
 #include "server/keyring.h"
 
-bool auth_host_loopback(const char *host)
+/* A literal address in 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104. Strict
+ * inet_pton forms only: "127.1" or "0x7f.1", which getaddrinfo would also
+ * take, are not literals here. */
+static bool literal_loopback(const char *host)
 {
         struct in_addr a4;
         struct in6_addr a6;
 
-        if (strcasecmp(host, "localhost") == 0)
-                return true;
         if (inet_pton(AF_INET, host, &a4) == 1)
                 return (ntohl(a4.s_addr) >> 24) == 127;
         if (inet_pton(AF_INET6, host, &a6) == 1) {
@@ -38,6 +40,45 @@ bool auth_host_loopback(const char *host)
                 return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
         }
         return false;
+}
+
+static bool sockaddr_loopback(const struct sockaddr *sa)
+{
+        if (sa->sa_family == AF_INET) {
+                const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)sa;
+                return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
+        }
+        if (sa->sa_family == AF_INET6) {
+                const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)sa;
+                if (IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr))
+                        return true;
+                return IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) && s6->sin6_addr.s6_addr[12] == 127;
+        }
+        return false;
+}
+
+/* "localhost" counts only when every address it resolves to is loopback: a
+ * hosts file that maps it elsewhere must not open the server. Any other name
+ * is refused without a lookup, since what a name resolves to can change. */
+bool auth_host_loopback(const char *host)
+{
+        struct addrinfo hints, *res = NULL;
+        bool ok = true;
+
+        if (literal_loopback(host))
+                return true;
+        if (strcasecmp(host, "localhost") != 0)
+                return false;
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
+                return false;
+        for (const struct addrinfo *ai = res; ai; ai = ai->ai_next)
+                if (!ai->ai_addr || !sockaddr_loopback(ai->ai_addr))
+                        ok = false;
+        freeaddrinfo(res);
+        return ok;
 }
 
 bool auth_is_root(const struct http_req *hr)
@@ -98,30 +139,48 @@ static void log_refusal(struct http_req *hr, const char *id)
                          "refused key %s: unknown, revoked, expired or wrong secret", id);
 }
 
-/* Finds and checks the key of the request's token. Returns the entry, or NULL
- * after answering 401. */
-static struct keyring_entry *authenticate(struct http_req *hr)
+/* The keyring entry of the request's token when the key accepts it now
+ * (known, secret current or in its grace period, not revoked, not expired);
+ * else NULL with *why the message of the 401 and *id the key id (or ""). */
+static struct keyring_entry *key_of(struct http_req *hr, char *id, const char **why)
 {
         char tok[KEY_TOKEN_LEN + 2];
-        char id[KEY_ID_LEN + 1];
         char digest[KEY_DIGEST_LEN + 1];
         const char *t = bearer(hr, tok, sizeof(tok));
         struct keyring_entry *e;
 
+        id[0] = '\0';
         if (!t) {
-                reply_401(hr, "an API key is required: send \"Authorization: Bearer <key>\"");
+                *why = "an API key is required: send \"Authorization: Bearer <key>\"";
                 return NULL;
         }
         if (!*t || key_token_id(t, id) != 0) {
-                reply_401(hr, "the Authorization header does not hold a baton API key");
+                id[0] = '\0';
+                *why = "the Authorization header does not hold a baton API key";
                 return NULL;
         }
         e = keyring_get(hr->srv->keyring, id);
         key_digest(t, digest);
+        explicit_bzero(tok, sizeof(tok));
         if (!e || !key_accepts(&e->rec, digest, clock_wall_ms(hr->srv->clock))) {
-                log_refusal(hr, id);
-                reply_401(hr, "the API key is unknown, revoked or expired");
+                *why = "the API key is unknown, revoked or expired";
                 return NULL;
+        }
+        return e;
+}
+
+/* Finds and checks the key of the request's token. Returns the entry, or NULL
+ * after answering 401. */
+static struct keyring_entry *authenticate(struct http_req *hr)
+{
+        char id[KEY_ID_LEN + 1];
+        const char *why = NULL;
+        struct keyring_entry *e = key_of(hr, id, &why);
+
+        if (!e) {
+                if (id[0])
+                        log_refusal(hr, id);
+                reply_401(hr, why);
         }
         return e;
 }
@@ -168,6 +227,31 @@ static int scope_check(struct http_req *hr)
                 return -1;
         }
         return 0;
+}
+
+int auth_recheck(struct http_req *hr)
+{
+        char id[KEY_ID_LEN + 1];
+        const char *why = NULL;
+        struct keyring_entry *e;
+
+        /* Open routes, loopback-only routes and --insecure-no-auth name no key:
+         * nothing can have changed. */
+        if (!hr->authed || !hr->key_id)
+                return 0;
+        e = key_of(hr, id, &why);
+        if (!e || strcmp(e->rec.id, hr->key_id) != 0) {
+                struct log_ctx lc = {hr->request_id, NULL, 0};
+                log_emit(LOG_INFO, "auth", &lc,
+                         "key %s stopped working while its request waited (revoked, expired "
+                         "or rotated): refused",
+                         hr->key_id);
+                reply_401(hr, "the API key was revoked, expired or rotated while the request "
+                              "waited");
+                return -1;
+        }
+        hr->scopes = e->rec.scopes;
+        return scope_check(hr);
 }
 
 int auth_request(struct http_req *hr)

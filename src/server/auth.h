@@ -18,11 +18,21 @@
  * freed) and returns -1. */
 int auth_request(struct http_req *hr);
 
+/* Checks hr's key again, for a request that waited (a parked long-poll) before
+ * it acts: the key must still accept the request's secret (not revoked, not
+ * expired, the secret not rotated away) and still hold the route's scope. No
+ * rate limit is taken. Returns 0 when the request may go on; otherwise it has
+ * answered 401 or 403 (hr is freed) and returns -1. A request that named no
+ * key (open routes, --insecure-no-auth) always passes. */
+int auth_recheck(struct http_req *hr);
+
 /* True when the caller holds admin on tenant "default": it may act on other
  * tenants (create keys for them, list their keys and audit entries). */
 bool auth_is_root(const struct http_req *hr);
 
-/* True for 127.0.0.0/8, ::1 (and ::ffff:127.x) and "localhost". */
+/* True for the literal addresses 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104,
+ * and for "localhost" when every address it resolves to is one of them. Any
+ * other name (the machine's host name included) is false. */
 bool auth_host_loopback(const char *host);
 
 #endif

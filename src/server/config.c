@@ -74,6 +74,8 @@ static const struct num_opt limit_opts[] = {
      "dead and cancelled jobs are deleted this long after they finish"},
     {"idempotency-ttl-ms", L(idempotency_ttl_ms), K_I64, 0, 36600 * DAY_MS,
      "how long an idempotency_key is remembered"},
+    {"audit-retention-ms", L(audit_retention_ms), K_I64, 60000, 36600 * DAY_MS,
+     "audit rows are deleted this long after they were written (default 90 days)"},
     {"purge-batch", L(purge_batch), K_INT, 1, 100000, "rows deleted per retention step"},
     {"history-max", L(history_max), K_INT, 1, 100000, "attempt and step log entries kept per job"},
     {"connections-max", L(connections_max), K_INT, 1, 1000000,
@@ -504,7 +506,8 @@ static int check_insecure(const struct config *c, FILE *err)
                 return 0;
         fprintf(err,
                 "batond: --insecure-no-auth is refused on %s: it is allowed only with a "
-                "loopback listen address (127.0.0.1, ::1, localhost)\n",
+                "loopback listen address (a literal 127.0.0.0/8 or ::1 address, or localhost "
+                "when every address it resolves to is loopback); nothing was started\n",
                 c->listen_host);
         return -1;
 }

@@ -206,6 +206,32 @@ static int resolve_node_id(struct server *srv)
         return 0;
 }
 
+/* Creates the data directory (0700), or checks the one that exists: it holds
+ * the database and admin.key, so one that other users may write to (where
+ * they could replace or link those files) is refused rather than used. */
+static int check_data_dir(const char *dir)
+{
+        struct stat sb;
+
+        if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+                log_error("server", "cannot create data directory %s: %s", dir, strerror(errno));
+                return BATON_EIO;
+        }
+        if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+                log_error("server", "data directory %s is not a directory", dir);
+                return BATON_EIO;
+        }
+        if (sb.st_mode & (S_IWGRP | S_IWOTH)) {
+                log_error("server",
+                          "refusing data directory %s: it is group- or world-writable (mode "
+                          "%03o), so another user could replace the database or admin.key; "
+                          "run chmod 700 %s",
+                          dir, (unsigned)(sb.st_mode & 0777), dir);
+                return BATON_EINVAL;
+        }
+        return 0;
+}
+
 static int open_store(struct server *srv)
 {
         const struct config *cfg = srv->cfg;
@@ -213,11 +239,9 @@ static int open_store(struct server *srv)
                                 (int)cfg->pg_statement_timeout_ms};
         int rc;
 
-        if (mkdir(cfg->data_dir, 0700) != 0 && errno != EEXIST) {
-                log_error("server", "cannot create data directory %s: %s", cfg->data_dir,
-                          strerror(errno));
-                return BATON_EIO;
-        }
+        rc = check_data_dir(cfg->data_dir);
+        if (rc)
+                return rc;
         srv->ops = &store_sqlite_ops;
         if (config_store_is_postgres(cfg)) {
 #ifdef BATON_HAVE_POSTGRES
@@ -486,6 +510,8 @@ static void stop_parts(struct server_rt *rt)
         if (srv->exec)
                 exec_stop(srv->exec);
         srv->exec = NULL;
+        /* After exec_stop: every refusal op's done callback has run. */
+        api_audit_free(srv);
         if (rt->sigterm)
                 event_free(rt->sigterm);
         if (rt->sigint)
@@ -531,6 +557,9 @@ int server_run(const struct config *cfg)
                 return 0;
         }
         signal(SIGPIPE, SIG_IGN);
+        /* Everything batond creates (database, -wal, -shm, admin.key, node-id,
+         * the data directory) is for this user only. */
+        umask(077);
         srv->cfg = cfg;
         srv->limits = &cfg->limits;
         srv->clock = clock_system();

@@ -53,7 +53,9 @@ struct server {
         struct keyring *keyring; /* every API key (keyring.h) */
         struct cluster *cluster; /* notifications from other nodes; NULL on one node */
         char node_id[129];       /* --node-id, or the one kept in <data>/node-id */
-        bool stopping;           /* SIGTERM/SIGINT seen: answer, do not start new work */
+        /* Refusals counted while their audit op is in flight (api_audit.c). */
+        struct audit_pending *audit_pending;
+        bool stopping; /* SIGTERM/SIGINT seen: answer, do not start new work */
 };
 
 /* Hands op to the store thread. Returns 0, or BATON_ESHUTDOWN when the exec has

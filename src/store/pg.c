@@ -653,11 +653,11 @@ static int read_job(const PGresult *r, int row, struct job *out)
 #define KEY_COLS                                                                                   \
         "id, tenant, name, digest, prev_digest, prev_until, scopes, created_at, expires_at,"       \
         " revoked_at, rotated_at, rate_max, rate_per_ms, created_by"
-#define AUDIT_COLS "id, at, key_id, tenant, action, target, request_id, status, code, detail"
+#define AUDIT_COLS "id, at, key_id, tenant, action, target, request_id, status, code, detail, n"
 #define TIMER_COLS                                                                                 \
         "tenant, key, version, state, fire_at, queue, type, payload, priority, max_attempts,"      \
         " backoff_type, backoff_base_ms, backoff_max_ms, lease_ms, request_id, job_id, fired_at,"  \
-        " created_at, updated_at, grp"
+        " created_at, updated_at, grp, due_at, deferred"
 
 /* The job statements whose column lists come from job_cols are built when the
  * backend first opens (job_sql); these hold their text. */
@@ -699,7 +699,9 @@ static const struct pg_stmt
                    " (SELECT finished_at FROM jobs WHERE state IN (5, 6, 7) AND state = 7"
                    "  ORDER BY state, finished_at LIMIT 1),"
                    " (SELECT expires_at FROM idempotency ORDER BY expires_at LIMIT 1),"
-                   " (SELECT job_id FROM dep_work ORDER BY job_id LIMIT 1)"},
+                   " (SELECT job_id FROM dep_work ORDER BY job_id LIMIT 1),"
+
+                   " (SELECT at FROM audit ORDER BY at LIMIT 1)"},
     S_IDEM_GET = {"pg_idem_get", "SELECT tenant, key, job_id, payload_hash, expires_at FROM"
                                  " idempotency WHERE tenant = $1 AND key = $2"},
     S_IDEM_PUT = {"pg_idem_put",
@@ -752,11 +754,22 @@ static const struct pg_stmt
     S_AUDIT_INSERT = {"pg_audit_insert",
                       "INSERT INTO audit (at, key_id, tenant, action, target, request_id, status,"
                       " code, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id"},
+    /* A refusal adds to the row of its bucket (see sqlite.c, migration 10). */
+    S_AUDIT_BUMP =
+        {"pg_audit_bump",
+         "INSERT INTO audit (at, key_id, tenant, action, target, request_id, status,"
+         " code, detail, n, bucket) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $11,"
+         " $10)"
+         " ON CONFLICT (bucket) WHERE bucket IS NOT NULL DO UPDATE SET n = audit.n + excluded.n,"
+         " target = excluded.target, request_id = excluded.request_id"
+         " RETURNING id, n"},
+    S_AUDIT_PURGE = {"pg_audit_purge", "DELETE FROM audit WHERE id IN (SELECT id FROM audit"
+                                       " WHERE at < $1 ORDER BY at LIMIT $2)"},
     S_TIMER_GET = {"pg_timer_get",
                    "SELECT " TIMER_COLS " FROM timers WHERE tenant = $1 AND key = $2"},
     S_TIMER_PUT = {"pg_timer_put",
                    "INSERT INTO timers (" TIMER_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
-                   " $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+                   " $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
                    " ON CONFLICT (tenant, key) DO UPDATE SET version = excluded.version,"
                    " state = excluded.state, fire_at = excluded.fire_at, queue = excluded.queue,"
                    " type = excluded.type, payload = excluded.payload,"
@@ -766,14 +779,15 @@ static const struct pg_stmt
                    " backoff_max_ms = excluded.backoff_max_ms, lease_ms = excluded.lease_ms,"
                    " request_id = excluded.request_id, job_id = excluded.job_id,"
                    " fired_at = excluded.fired_at, created_at = excluded.created_at,"
-                   " updated_at = excluded.updated_at, grp = excluded.grp"},
+                   " updated_at = excluded.updated_at, grp = excluded.grp,"
+                   " due_at = excluded.due_at, deferred = excluded.deferred"},
     S_TIMER_LIST = {"pg_timer_list",
                     "SELECT " TIMER_COLS " FROM timers WHERE tenant = $1 AND key > $2"
                     " AND key >= $3 AND key < $4 ORDER BY key LIMIT $5"},
     S_TIMER_DUE = {"pg_timer_due", "SELECT " TIMER_COLS " FROM timers WHERE state = 0"
-                                   " AND fire_at <= $1 ORDER BY fire_at LIMIT $2"},
+                                   " AND due_at <= $1 ORDER BY due_at LIMIT $2"},
     S_TIMER_NEXT = {"pg_timer_next",
-                    "SELECT fire_at FROM timers WHERE state = 0 ORDER BY fire_at LIMIT 1"},
+                    "SELECT due_at FROM timers WHERE state = 0 ORDER BY due_at LIMIT 1"},
     S_DEP_INSERT = {"pg_dep_insert", "INSERT INTO job_deps (parent_id, child_id, tenant)"
                                      " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"},
     S_DEP_CHILDREN = {"pg_dep_children",
@@ -2104,6 +2118,7 @@ static int read_deadlines(struct store *st, struct store_deadlines *out)
                 out->dead_min_ms = min_nonzero(deadline_col(r, 3), deadline_col(r, 4));
                 out->idem_min_ms = deadline_col(r, 5);
                 out->dep_work = !PQgetisnull(r, 0, 6);
+                out->audit_min_ms = deadline_col(r, 7);
         }
         PQclear(r);
         return rc;
@@ -2434,11 +2449,25 @@ static int insert_audit(struct store *st, struct audit_rec *a)
         pg_p_i64(&p, a->status);
         pg_p_text(&p, a->code);
         pg_p_text(&p, a->detail);
-        rc = pg_exec(st, &S_AUDIT_INSERT, &p, &r);
-        if (!rc)
+        if (a->bucket) {
+                pg_p_text(&p, a->bucket);
+                pg_p_i64(&p, a->n > 0 ? a->n : 1);
+        }
+        rc = pg_exec(st, a->bucket ? &S_AUDIT_BUMP : &S_AUDIT_INSERT, &p, &r);
+        if (!rc) {
                 a->id = pg_i64(r, 0, 0);
+                a->n = a->bucket ? pg_i64(r, 0, 1) : 1;
+        }
         PQclear(r);
         return rc;
+}
+
+static int purge_audit(struct store *st, int64_t before_ms, int max, int *n_out)
+{
+        struct pg_params p = {0};
+
+        pg_p_i64(&p, before_ms);
+        return purge(st, &S_AUDIT_PURGE, &p, max, n_out);
 }
 
 static int rd_audit(const PGresult *r, int row, void *out)
@@ -2450,6 +2479,7 @@ static int rd_audit(const PGresult *r, int row, void *out)
         a->id = pg_i64(r, row, 0);
         a->at_ms = pg_i64(r, row, 1);
         a->status = (int)pg_i64(r, row, 7);
+        a->n = pg_i64(r, row, 10);
         rc = pg_text(r, row, 2, &a->key_id);
         if (!rc)
                 rc = pg_text(r, row, 3, &a->tenant);
@@ -2517,6 +2547,8 @@ static int rd_timer(const PGresult *r, int row, void *out)
         t->fired_at_ms = pg_i64(r, row, 16);
         t->created_at_ms = pg_i64(r, row, 17);
         t->updated_at_ms = pg_i64(r, row, 18);
+        t->due_at_ms = pg_i64(r, row, 20);
+        t->deferred = (int)pg_i64(r, row, 21);
         rc = pg_text(r, row, 0, &t->tenant);
         if (!rc)
                 rc = pg_text(r, row, 1, &t->key);
@@ -2578,6 +2610,8 @@ static int put_timer(struct store *st, const struct timer_rec *t)
         pg_p_i64(&p, t->created_at_ms);
         pg_p_i64(&p, t->updated_at_ms);
         pg_p_text(&p, t->group);
+        pg_p_i64(&p, t->due_at_ms > 0 ? t->due_at_ms : t->fire_at_ms);
+        pg_p_i64(&p, t->deferred);
         return defer_write(st, &S_TIMER_PUT, &p);
 }
 
@@ -2773,7 +2807,7 @@ static const struct pg_stmt *const plain_stmts[] = {
     &S_QUEUE_LIST,      &S_QUEUE_COUNTS,     &S_QUEUE_OLDEST,  &S_KEY_GET,       &S_KEY_UPDATE,
     &S_KEY_LIST_TENANT, &S_KEY_LIST_ALL,     &S_TIMER_GET,     &S_TIMER_LIST,    &S_TIMER_DUE,
     &S_TIMER_NEXT,      &S_DEP_CHILDREN,     &S_FLOW_GET,      &S_FLOW_JOBS,     &S_DEP_PARENTS,
-    &S_DEP_WORK_NEXT,   &S_DEP_WORK_ADVANCE, &S_DEP_WORK_DONE, &S_QUEUE_TOTAL,
+    &S_DEP_WORK_NEXT,   &S_DEP_WORK_ADVANCE, &S_DEP_WORK_DONE, &S_QUEUE_TOTAL,   &S_AUDIT_PURGE,
 };
 
 /* What a statement's plan must look like: sample parameters (space
@@ -2808,7 +2842,8 @@ static const struct plan_want plan_wants[] = {
     {"pg_job_state_ids", "t1 q1 2 0 10", "job_tqs"},
     {"pg_job_purge", "5 1 10", "job_finished"},
     {"pg_job_delete", "1 t1", NULL},
-    {"pg_deadlines", "-", "job_due job_lease job_finished idem_expiry dep_work_pkey"},
+    {"pg_deadlines", "-", "job_due job_lease job_finished idem_expiry dep_work_pkey audit_at"},
+    {"pg_audit_purge", "1 10", "audit_at"},
     {"pg_idem_get", "t1 k1", "idempotency_pkey"},
     {"pg_idem_purge", "1 10", "idem_expiry"},
     {"pg_queue_get", "t1 q1", "queues_pkey"},
@@ -3036,6 +3071,7 @@ const struct store_ops store_postgres_ops = {
     .key_list = list_keys,
     .key_count = count_keys,
     .audit_insert = insert_audit,
+    .audit_purge = purge_audit,
     .audit_list = list_audit,
     .cron_put = pg_cron_put,
     .cron_get = pg_cron_get,

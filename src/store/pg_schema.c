@@ -330,6 +330,17 @@ static const char *const migrations[] = {
     " job_id bigint PRIMARY KEY,"
     " after_id bigint NOT NULL"
     ");",
+    /* 12: timers deferred while their queue is full, and audit refusals
+     * counted per key and minute (see sqlite_schema.c, migration 12). */
+    "ALTER TABLE timers ADD COLUMN due_at bigint NOT NULL DEFAULT 0;"
+    "ALTER TABLE timers ADD COLUMN deferred integer NOT NULL DEFAULT 0;"
+    "UPDATE timers SET due_at = fire_at;"
+    "DROP INDEX timer_due;"
+    "CREATE INDEX timer_due ON timers (due_at) WHERE state = 0;"
+    "ALTER TABLE audit ADD COLUMN n bigint NOT NULL DEFAULT 1;"
+    "ALTER TABLE audit ADD COLUMN bucket text;"
+    "CREATE UNIQUE INDEX audit_bucket ON audit (bucket) WHERE bucket IS NOT NULL;"
+    "CREATE INDEX audit_at ON audit (at);",
 };
 
 int pg_schema_newest(void)

@@ -20,11 +20,13 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -140,6 +142,8 @@ enum stmt_id {
         S_KEY_LIST_ALL,
         S_KEY_COUNT,
         S_AUDIT_INSERT,
+        S_AUDIT_BUMP,
+        S_AUDIT_PURGE,
         S_TIMER_GET,
         S_TIMER_PUT,
         S_TIMER_LIST,
@@ -190,12 +194,12 @@ enum { AF_TENANT = 1, AF_ACTION = 2, AF_KEY = 4 };
         " revoked_at, rotated_at, rate_max, rate_per_ms, created_by"
 /* The columns of an audit row in the order of reads; audit_insert binds all
  * but id, in the same order, from ?1. */
-#define AUDIT_COLS "id, at, key_id, tenant, action, target, request_id, status, code, detail"
+#define AUDIT_COLS "id, at, key_id, tenant, action, target, request_id, status, code, detail, n"
 /* The columns of a timer row in the order of reads and of timer_put's binds. */
 #define TIMER_COLS                                                                                 \
         "tenant, key, version, state, fire_at, queue, type, payload, priority, max_attempts,"      \
         " backoff_type, backoff_base_ms, backoff_max_ms, lease_ms, request_id, job_id, fired_at,"  \
-        " created_at, updated_at, grp"
+        " created_at, updated_at, grp, due_at, deferred"
 /* The columns of a queue_limits row that qlim_put writes, in the order of its
  * binds: everything but the counters. */
 #define QLIM_SET_COLS                                                                              \
@@ -293,8 +297,9 @@ static const struct stmt_def stmt_defs[S_LIST] = {
                      " (SELECT finished_at FROM jobs WHERE state IN (5, 6, 7) AND state = 7"
                      "  ORDER BY finished_at LIMIT 1),"
                      " (SELECT expires_at FROM idempotency ORDER BY expires_at LIMIT 1),"
-                     " (SELECT job_id FROM dep_work WHERE job_id > 0 LIMIT 1)",
-                     true, "job_due job_lease job_finished idem_expiry rowid"},
+                     " (SELECT job_id FROM dep_work WHERE job_id > 0 LIMIT 1),"
+                     " (SELECT at FROM audit ORDER BY at LIMIT 1)",
+                     true, "job_due job_lease job_finished idem_expiry rowid audit_at"},
     [S_IDEM_GET] = {"idem_get",
                     "SELECT tenant, key, job_id, payload_hash, expires_at FROM idempotency"
                     " WHERE tenant = ?1 AND key = ?2",
@@ -369,12 +374,29 @@ static const struct stmt_def stmt_defs[S_LIST] = {
                         "INSERT INTO audit (at, key_id, tenant, action, target, request_id, status,"
                         " code, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                         false},
+    /* A refusal adds to the row of its bucket (migration 9): the row keeps
+     * the first refusal's time and shows the latest one's target and request
+     * id. */
+    [S_AUDIT_BUMP] =
+        {"audit_bump",
+         "INSERT INTO audit (at, key_id, tenant, action, target, request_id, status,"
+         " code, detail, n, bucket) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?11,"
+         " ?10)"
+         " ON CONFLICT (bucket) WHERE bucket IS NOT NULL DO UPDATE SET n = n + excluded.n,"
+         " target = excluded.target, request_id = excluded.request_id"
+         " RETURNING id, n",
+         false},
+    [S_AUDIT_PURGE] = {"audit_purge",
+                       "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ?1"
+                       " ORDER BY at LIMIT ?2)",
+                       true, "rowid audit_at"},
     [S_TIMER_GET] = {"timer_get",
                      "SELECT " TIMER_COLS " FROM timers WHERE tenant = ?1 AND key = ?2", true,
                      "PRIMARY"},
     [S_TIMER_PUT] = {"timer_put",
                      "INSERT OR REPLACE INTO timers (" TIMER_COLS ") VALUES (?1, ?2, ?3, ?4, ?5,"
-                     " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                     " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,"
+                     " ?22)",
                      false},
     /* ?3..?4 bound the prefix: keys are printable ASCII, all below 0x7f. */
     [S_TIMER_LIST] = {"timer_list",
@@ -382,11 +404,11 @@ static const struct stmt_def stmt_defs[S_LIST] = {
                       " AND key >= ?3 AND key < ?4 ORDER BY key LIMIT ?5",
                       true, "PRIMARY"},
     [S_TIMER_DUE] = {"timer_due",
-                     "SELECT " TIMER_COLS " FROM timers WHERE state = 0 AND fire_at <= ?1"
-                     " ORDER BY fire_at LIMIT ?2",
+                     "SELECT " TIMER_COLS " FROM timers WHERE state = 0 AND due_at <= ?1"
+                     " ORDER BY due_at LIMIT ?2",
                      true, "timer_due"},
     [S_TIMER_NEXT] = {"timer_next",
-                      "SELECT fire_at FROM timers WHERE state = 0 ORDER BY fire_at LIMIT 1", true,
+                      "SELECT due_at FROM timers WHERE state = 0 ORDER BY due_at LIMIT 1", true,
                       "timer_due"},
     [S_DEP_INSERT] = {"dep_insert",
                       "INSERT INTO job_deps (parent_id, child_id, tenant) VALUES (?1, ?2, ?3)",
@@ -847,6 +869,38 @@ static void close_store(struct store *st)
         free(st);
 }
 
+/* Makes the database file (and its -wal and -shm when they exist) mode 0600:
+ * they hold payloads and lease tokens. SQLite's unix VFS gives the -wal and
+ * -shm files it creates later the database file's own permissions, so a
+ * database created here at 0600 keeps all three private whatever the umask.
+ * Files an older batond left more open are tightened, with a warning. */
+static int private_files(const char *path)
+{
+        static const char *const suffix[] = {"", "-wal", "-shm"};
+        char p[4200];
+        struct stat sb;
+        int fd, rc = 0;
+
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0) {
+                log_error("store", "cannot create %s: %s", path, strerror(errno));
+                return BATON_EIO;
+        }
+        close(fd);
+        for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]) && !rc; i++) {
+                snprintf(p, sizeof(p), "%s%s", path, suffix[i]);
+                if (lstat(p, &sb) != 0 || !S_ISREG(sb.st_mode) || (sb.st_mode & 077) == 0)
+                        continue;
+                log_warn("store", "%s was mode %03o; making it 0600", p,
+                         (unsigned)(sb.st_mode & 0777));
+                if (chmod(p, 0600) != 0) {
+                        log_error("store", "cannot chmod %s: %s", p, strerror(errno));
+                        rc = BATON_EIO;
+                }
+        }
+        return rc;
+}
+
 /* *out is owned by the caller and released with close_store. */
 static int open_store(const struct store_opts *opts, struct store **out)
 {
@@ -864,6 +918,9 @@ static int open_store(const struct store_opts *opts, struct store **out)
                 rc = BATON_ENOMEM;
                 goto out;
         }
+        rc = private_files(path);
+        if (rc)
+                goto out;
         rc = sqlite3_open_v2(path, &st->db, flags, NULL);
         if (rc != SQLITE_OK) {
                 log_error("store", "opening %s: %s", path,
@@ -1201,6 +1258,7 @@ static int read_deadlines(struct store *st, struct store_deadlines *out)
                 out->dead_min_ms = min_nonzero(deadline_col(s, 3), deadline_col(s, 4));
                 out->idem_min_ms = deadline_col(s, 5);
                 out->dep_work = sqlite3_column_type(s, 6) != SQLITE_NULL;
+                out->audit_min_ms = deadline_col(s, 7);
                 rc = 0;
         } else {
                 rc = fail(st, rc, "deadlines");
@@ -1632,15 +1690,9 @@ static int count_keys(struct store *st, int64_t *n_out)
 
 /* ---- audit log ---- */
 
-/* AUTOINCREMENT: an audit id is never handed out twice, even after the newest
- * rows were deleted, so a reader's cursor never skips a later entry. */
-static int insert_audit(struct store *st, struct audit_rec *r)
+/* Binds the columns audit_insert and audit_bump share (?1 ... ?9). */
+static void bind_audit(sqlite3_stmt *s, const struct audit_rec *r)
 {
-        sqlite3_stmt *s = st->stmt[S_AUDIT_INSERT];
-        int rc;
-
-        if (!r->action)
-                return BATON_EINVAL;
         sqlite3_bind_int64(s, 1, r->at_ms);
         bind_text(s, 2, r->key_id);
         bind_text(s, 3, r->tenant);
@@ -1650,9 +1702,62 @@ static int insert_audit(struct store *st, struct audit_rec *r)
         sqlite3_bind_int(s, 7, r->status);
         bind_text(s, 8, r->code);
         bind_text(s, 9, r->detail);
-        rc = run(st, s, "audit_insert");
+}
+
+/* Refusals: the row of r->bucket gains r->n (at least 1), or is made with it;
+ * r->n becomes the row's count. */
+static int bump_audit(struct store *st, sqlite3_stmt *s, struct audit_rec *r)
+{
+        int rc;
+
+        bind_audit(s, r);
+        bind_text(s, 10, r->bucket);
+        sqlite3_bind_int64(s, 11, r->n > 0 ? r->n : 1);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+                r->id = sqlite3_column_int64(s, 0);
+                r->n = sqlite3_column_int64(s, 1);
+                rc = 0;
+        } else {
+                rc = fail(st, rc, "audit_bump");
+        }
+        finish(s);
+        return rc;
+}
+
+static int purge_audit(struct store *st, int64_t before_ms, int max, int *n_out)
+{
+        sqlite3_stmt *s = st->stmt[S_AUDIT_PURGE];
+        int rc;
+
+        *n_out = 0;
+        if (max <= 0)
+                return 0;
+        sqlite3_bind_int64(s, 1, before_ms);
+        sqlite3_bind_int(s, 2, max);
+        rc = run(st, s, "audit_purge");
         if (!rc)
+                *n_out = sqlite3_changes(st->db);
+        return rc;
+}
+
+/* AUTOINCREMENT: an audit id is never handed out twice, even after the newest
+ * rows were deleted, so a reader's cursor never skips a later entry. */
+static int insert_audit(struct store *st, struct audit_rec *r)
+{
+        sqlite3_stmt *s = st->stmt[r->bucket ? S_AUDIT_BUMP : S_AUDIT_INSERT];
+        int rc;
+
+        if (!r->action)
+                return BATON_EINVAL;
+        if (r->bucket)
+                return bump_audit(st, s, r);
+        bind_audit(s, r);
+        rc = run(st, s, "audit_insert");
+        if (!rc) {
                 r->id = sqlite3_last_insert_rowid(st->db);
+                r->n = 1;
+        }
         return rc;
 }
 
@@ -1666,6 +1771,7 @@ static int read_audit(sqlite3_stmt *s, struct audit_rec *out)
         r.id = sqlite3_column_int64(s, 0);
         r.at_ms = sqlite3_column_int64(s, 1);
         r.status = sqlite3_column_int(s, 7);
+        r.n = sqlite3_column_int64(s, 10);
         rc = read_text(s, 2, &r.key_id);
         if (!rc)
                 rc = read_text(s, 3, &r.tenant);
@@ -1751,6 +1857,8 @@ static int read_timer(sqlite3_stmt *s, struct timer_rec *out)
         t.fired_at_ms = sqlite3_column_int64(s, 16);
         t.created_at_ms = sqlite3_column_int64(s, 17);
         t.updated_at_ms = sqlite3_column_int64(s, 18);
+        t.due_at_ms = sqlite3_column_int64(s, 20);
+        t.deferred = sqlite3_column_int(s, 21);
         rc = read_text(s, 0, &t.tenant);
         if (!rc)
                 rc = read_text(s, 1, &t.key);
@@ -1814,6 +1922,8 @@ static int put_timer(struct store *st, const struct timer_rec *t)
         sqlite3_bind_int64(s, 18, t->created_at_ms);
         sqlite3_bind_int64(s, 19, t->updated_at_ms);
         bind_text(s, 20, t->group);
+        sqlite3_bind_int64(s, 21, t->due_at_ms > 0 ? t->due_at_ms : t->fire_at_ms);
+        sqlite3_bind_int(s, 22, t->deferred);
         return run(st, s, "timer_put");
 }
 
@@ -2668,6 +2778,7 @@ const struct store_ops store_sqlite_ops = {
     .key_list = list_keys,
     .key_count = count_keys,
     .audit_insert = insert_audit,
+    .audit_purge = purge_audit,
     .audit_list = list_audit,
     .cron_put = sqlite_cron_put,
     .cron_get = sqlite_cron_get,

@@ -333,6 +333,25 @@ static const char *const migrations[] = {
     " job_id INTEGER PRIMARY KEY,"
     " after_id INTEGER NOT NULL"
     ") STRICT;",
+    /* 12: a timer whose queue is at its max_depth is not fired but retried
+     * later (core/timers.c): due_at is the instant the leader next tries it
+     * (fire_at until a deferral moves it; fire_at itself keeps the instant the
+     * version was due, for lateness and for the fired job) and deferred counts
+     * the deferrals of the current version. The due index moves to due_at.
+     * Audit refusals are counted per key, action, outcome and minute in one
+     * row (core/keys.h audit_write): n is the number of calls the row stands
+     * for, bucket that identity (NULL for successes, one row per call), unique
+     * so that concurrent refusals on several nodes add to one row. audit_at
+     * serves the retention purge. */
+    "ALTER TABLE timers ADD COLUMN due_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE timers ADD COLUMN deferred INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE timers SET due_at = fire_at;"
+    "DROP INDEX timer_due;"
+    "CREATE INDEX timer_due ON timers (due_at) WHERE state = 0;"
+    "ALTER TABLE audit ADD COLUMN n INTEGER NOT NULL DEFAULT 1;"
+    "ALTER TABLE audit ADD COLUMN bucket TEXT;"
+    "CREATE UNIQUE INDEX audit_bucket ON audit (bucket) WHERE bucket IS NOT NULL;"
+    "CREATE INDEX audit_at ON audit (at);",
 };
 
 int sqlite_schema_newest(void)

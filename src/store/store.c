@@ -70,6 +70,8 @@ void audit_rec_free(struct audit_rec *r)
         free(r->request_id);
         free(r->code);
         free(r->detail);
+        free(r->bucket);
+        r->bucket = NULL;
         r->key_id = NULL;
         r->tenant = NULL;
         r->action = NULL;

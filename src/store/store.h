@@ -6,7 +6,8 @@
  * groups in one call, 7 qlim_add takes no lock and returns nothing, and
  * qlim_put leaves the counters alone, 8 the tenant's queue total kept by
  * queue_ensure and read by queue_total, and qlim_get's known, 9 + the
- * dependency cascade's work list).
+ * dependency cascade's work list, 10 timers deferred by a full queue, audit
+ * refusals counted in one row and audit_purge).
  *
  * A backend (SQLite, PostgreSQL) implements these operations; core
  * composes them into transactions. All calls on one struct store come from one
@@ -37,7 +38,7 @@
 
 #include "core/job.h"
 
-#define STORE_OPS_VERSION 9
+#define STORE_OPS_VERSION 10
 
 struct store; /* backend-private */
 
@@ -95,6 +96,7 @@ struct store_deadlines {
         int64_t dead_min_ms;      /* earliest finished_at of dead or cancelled jobs */
         int64_t idem_min_ms;      /* earliest expires_at of idempotency records */
         bool dep_work;            /* a dep_work row exists: a cascade is not finished (v8) */
+        int64_t audit_min_ms;     /* earliest at of audit rows (version 10) */
 };
 
 /* A (tenant, queue) pair; strings owned by the struct holding the array. */
@@ -135,6 +137,14 @@ struct audit_rec {
         int status; /* the HTTP status answered */
         char *code; /* the error code, NULL on success */
         char *detail;
+        /* Calls the row stands for (version 10): 1 for a success; refusals
+         * with the same bucket add to one row. */
+        int64_t n;
+        /* A refusal's identity (key, action, status, code, minute); NULL for
+         * a success. audit_insert adds n (at least 1: refusals counted
+         * together) to the row holding bucket, or inserts one with it, and
+         * sets n to the row's count. */
+        char *bucket;
 };
 
 struct audit_filter {
@@ -208,6 +218,11 @@ struct timer_rec {
         int64_t fired_at_ms; /* when the latest firing happened; 0 = never */
         int64_t created_at_ms;
         int64_t updated_at_ms;
+        /* When the leader next tries to fire it (version 10): fire_at_ms, or
+         * later after deferrals; 0 on a put = fire_at_ms. deferred counts the
+         * current version's deferrals (its queue was at max_depth). */
+        int64_t due_at_ms;
+        int deferred;
 };
 
 /* A flow (core/deps.h): a set of jobs enqueued together as one DAG. The jobs
@@ -381,8 +396,12 @@ struct store_ops {
         int (*key_list)(struct store *st, const char *tenant, const char *after, int limit,
                         struct key_rec **out, int *n_out);
         int (*key_count)(struct store *st, int64_t *n_out);
-        /* Audit log: append-only; audit_insert sets r->id. audit_list in id order. */
+        /* Audit log: audit_insert sets r->id and r->n (an existing refusal row
+         * of r->bucket gains 1, else a row is appended). audit_list in id order. */
         int (*audit_insert)(struct store *st, struct audit_rec *r);
+        /* Deletes up to max audit rows with at < before_ms, oldest first;
+         * *n_out deleted (version 10). */
+        int (*audit_purge)(struct store *st, int64_t before_ms, int max, int *n_out);
         int (*audit_list)(struct store *st, const struct audit_filter *f, struct audit_rec **out,
                           int *n_out);
         /* Cron schedules (version 3). cron_put inserts or replaces the row of

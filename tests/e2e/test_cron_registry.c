@@ -165,6 +165,64 @@ static void test_apply_needs_cron_write(void **state)
         http_res_free(&r);
 }
 
+/* next_due_at is the caller's own: tenant t-sa's schedule fires every
+ * second, t-sb's once a year, t-sc has none; each sees only its own, and only
+ * the root admin sees the duty timer's next_deadline_at (every tenant's). */
+static void test_scheduler_per_tenant(void **state)
+{
+        char a[128], b[128], cc[128];
+        struct http_res r;
+        int64_t now = harness_wall_ms(), due_a, due_b;
+
+        (void)state;
+        harness_make_key(&srv, "t-sa", "[\"cron:read\", \"cron:write\"]", NULL, a, NULL);
+        harness_make_key(&srv, "t-sb", "[\"cron:read\", \"cron:write\"]", NULL, b, NULL);
+        harness_make_key(&srv, "t-sc", "[\"cron:read\"]", NULL, cc, NULL);
+        assert_int_equal(http_json_as(srv.url, a, "PUT", "/v1/cron/fast",
+                                      "{\"cron\":\"* * * * * *\"," JOB "}", &r),
+                         0);
+        assert_int_equal(r.status, 201);
+        http_res_free(&r);
+        assert_int_equal(http_json_as(srv.url, b, "PUT", "/v1/cron/yearly",
+                                      "{\"cron\":\"@yearly\"," JOB "}", &r),
+                         0);
+        assert_int_equal(r.status, 201);
+        http_res_free(&r);
+
+        assert_int_equal(http_json_as(srv.url, a, "GET", "/v1/scheduler", NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        due_a = harness_parse_time(jpath_str(r.json, "next_due_at"));
+        assert_true(due_a > 0 && due_a < now + 60000);
+        assert_null(jpath_str(r.json, "next_deadline_at"));
+        assert_int_equal(jpath_int(r.json, "schedules"), 1);
+        http_res_free(&r);
+
+        assert_int_equal(http_json_as(srv.url, b, "GET", "/v1/scheduler", NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        due_b = harness_parse_time(jpath_str(r.json, "next_due_at"));
+        /* The first instant of next year, not t-sa's next second. */
+        if (due_b < now + 60000)
+                fprintf(stderr, "t-sb sees next_due_at %s\n", jpath_str(r.json, "next_due_at"));
+        assert_true(due_b > now + 60000);
+        assert_non_null(strstr(jpath_str(r.json, "next_due_at"), "-01-01T00:00:00.000Z"));
+        assert_null(jpath_str(r.json, "next_deadline_at"));
+        assert_int_equal(jpath_int(r.json, "schedules"), 1);
+        http_res_free(&r);
+
+        assert_int_equal(http_json_as(srv.url, cc, "GET", "/v1/scheduler", NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        assert_true(json_is_null(jpath(r.json, "next_due_at")));
+        assert_int_equal(jpath_int(r.json, "schedules"), 0);
+        http_res_free(&r);
+
+        /* Clean up so that the shared server's other tests see no extra
+         * ticks. */
+        assert_int_equal(http_json_as(srv.url, a, "DELETE", "/v1/cron/fast", NULL, &r), 0);
+        http_res_free(&r);
+        assert_int_equal(http_json_as(srv.url, b, "DELETE", "/v1/cron/yearly", NULL, &r), 0);
+        http_res_free(&r);
+}
+
 static void test_scheduler_and_metrics(void **state)
 {
         struct http_res r;
@@ -353,6 +411,7 @@ int main(void)
             cmocka_unit_test(test_apply_create_update_prune),
             cmocka_unit_test(test_apply_invalid_changes_nothing),
             cmocka_unit_test(test_apply_needs_cron_write),
+            cmocka_unit_test(test_scheduler_per_tenant),
             cmocka_unit_test(test_scheduler_and_metrics),
             cmocka_unit_test(test_docs_worked_example),
             cmocka_unit_test(test_cron_file_at_start),

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "support/harness.h"
 
@@ -784,6 +785,85 @@ static void long_poll_wakeup(void **state)
         }
 }
 
+/* A raw claim with its own key, on a thread: status and jobs answered. */
+struct keyed_poll {
+        const char *url;
+        const char *key;
+        char path[128];
+        int status;
+        size_t jobs;
+        char code[64];
+};
+
+static void *keyed_poll_thread(void *arg)
+{
+        struct keyed_poll *p = arg;
+        struct http_res r;
+
+        p->status = 0;
+        if (http_json_as(p->url, p->key, "POST", p->path, "{\"worker\":\"w\",\"wait_ms\":5000}",
+                         &r) != 0)
+                return NULL;
+        p->status = r.status;
+        p->jobs = json_array_size(jpath(r.json, "jobs"));
+        snprintf(p->code, sizeof(p->code), "%s",
+                 http_error_member(&r, "code") ? http_error_member(&r, "code") : "");
+        http_res_free(&r);
+        return NULL;
+}
+
+/* Parks a claim with key, then runs change (revokes or lets the key expire),
+ * then enqueues a job: the claim is answered 401 and the job stays queued. */
+static void parked_claim_refused(const char *key, const char *revoke_id, int64_t sleep_ms)
+{
+        char q[64], path[128];
+        struct keyed_poll p = {.url = srv.url, .key = key};
+        struct baton_job *j;
+        pthread_t t;
+
+        harness_unique("revoked-poll", q, sizeof(q));
+        snprintf(p.path, sizeof(p.path), "/v1/queues/%s/claim", q);
+        harness_thread(&t, keyed_poll_thread, &p);
+        harness_sleep_ms(300); /* let the claim park */
+        if (revoke_id) {
+                struct http_res r;
+                snprintf(path, sizeof(path), "/v1/keys/%s", revoke_id);
+                assert_int_equal(http_json(srv.url, "DELETE", path, NULL, &r), 0);
+                assert_int_equal(r.status, 200);
+                http_res_free(&r);
+        }
+        harness_sleep_ms(sleep_ms);
+        j = harness_enqueue(cl, q, "t", NULL);
+        harness_join(t);
+        if (p.status != 401)
+                fprintf(stderr, "parked claim answered %d (%zu jobs)\n", p.status, p.jobs);
+        assert_int_equal(p.status, 401);
+        assert_string_equal(p.code, "unauthenticated");
+        /* Nothing was leased: the job is still there for a live worker. */
+        assert_int_equal(harness_job_state(cl, j->id), BATON_STATE_QUEUED);
+        baton_job_free(j);
+}
+
+static void parked_claim_of_revoked_key(void **state)
+{
+        char tok[128], id[32], extra[128], when[40];
+        int64_t at;
+        time_t sec;
+        struct tm tm;
+
+        (void)state;
+        harness_make_key(&srv, NULL, "[\"work\"]", NULL, tok, id);
+        parked_claim_refused(tok, id, 100);
+        /* A key that expires while its claim waits. */
+        at = harness_wall_ms() + 1000;
+        sec = (time_t)(at / 1000);
+        gmtime_r(&sec, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(extra, sizeof(extra), "\"expires_at\": \"%s.%03dZ\"", when, (int)(at % 1000));
+        harness_make_key(&srv, NULL, "[\"work\"]", extra, tok, id);
+        parked_claim_refused(tok, NULL, 1000);
+}
+
 static void pause_resume(void **state)
 {
         char q[64], path[128];
@@ -893,6 +973,7 @@ int main(void)
             cmocka_unit_test(cancel_running),
             cmocka_unit_test(settle_batch),
             cmocka_unit_test(long_poll_wakeup),
+            cmocka_unit_test(parked_claim_of_revoked_key),
             cmocka_unit_test(pause_resume),
             cmocka_unit_test(claim_validation),
         };

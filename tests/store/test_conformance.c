@@ -1610,6 +1610,88 @@ static void audit_insert_ids_ascend_and_roundtrip(void **state)
         audit_rec_free(&b);
 }
 
+/* Refusals with one bucket are one row whose n counts them (the first's time
+ * kept, the latest's target and request id shown); rows without a bucket are
+ * one per insert; audit_purge deletes rows older than its instant, oldest
+ * first, at most max; deadlines report the oldest row. */
+static void audit_refusals_share_a_bucket_and_purge(void **state)
+{
+        struct fixture *f = *state;
+        struct audit_filter all = {.limit = 1000};
+        struct store_deadlines d;
+        struct audit_rec r, *v = NULL;
+        int64_t first = 0;
+        int n = -1, purged = -1;
+        char rq[16];
+
+        begin(f);
+        for (int i = 0; i < 100; i++) {
+                audit_fill(&r, "t1", "queue.update", "k0000000000000001", 1);
+                r.at_ms = T0 + i;
+                snprintf(rq, sizeof(rq), "r%d", i);
+                free(r.request_id);
+                r.request_id = xdup(rq);
+                r.bucket = xdup("29923740|t1|k0000000000000001|queue.update|403|forbidden");
+                assert_int_equal(f->ops->audit_insert(f->st, &r), 0);
+                assert_int_equal(r.n, i + 1);
+                if (i == 0)
+                        first = r.id;
+                assert_int_equal(r.id, first);
+                audit_rec_free(&r);
+        }
+        audit_fill(&r, "t1", "queue.update", "k0000000000000001", 2);
+        r.at_ms = T0 + 500;
+        r.bucket = xdup("29923741|t1|k0000000000000001|queue.update|403|forbidden");
+        assert_int_equal(f->ops->audit_insert(f->st, &r), 0);
+        assert_int_equal(r.n, 1);
+        audit_rec_free(&r);
+        for (int i = 0; i < 3; i++) {
+                audit_fill(&r, "t1", "queue.update", "k0000000000000001", 3);
+                r.at_ms = T0 + 1000 + i;
+                assert_int_equal(f->ops->audit_insert(f->st, &r), 0);
+                assert_int_equal(r.n, 1);
+                audit_rec_free(&r);
+        }
+        commit(f);
+        begin(f);
+        assert_int_equal(f->ops->audit_list(f->st, &all, &v, &n), 0);
+        assert_int_equal(n, 5);
+        assert_int_equal(v[0].id, first);
+        assert_int_equal(v[0].n, 100);
+        assert_int_equal(v[0].at_ms, T0);
+        assert_string_equal(v[0].request_id, "r99");
+        assert_null(v[0].bucket);
+        assert_int_equal(v[1].n, 1);
+        assert_int_equal(v[4].n, 1);
+        audit_recs_free(v, n);
+        assert_int_equal(f->ops->deadlines(f->st, &d), 0);
+        assert_int_equal(d.audit_min_ms, T0);
+        /* Older than T0 + 1001: the bucket rows and the first plain one, two
+         * per step. */
+        assert_int_equal(f->ops->audit_purge(f->st, T0 + 1001, 2, &purged), 0);
+        assert_int_equal(purged, 2);
+        assert_int_equal(f->ops->audit_purge(f->st, T0 + 1001, 2, &purged), 0);
+        assert_int_equal(purged, 1);
+        assert_int_equal(f->ops->audit_purge(f->st, T0 + 1001, 2, &purged), 0);
+        assert_int_equal(purged, 0);
+        assert_int_equal(f->ops->audit_purge(f->st, T0 + 5000, 0, &purged), 0);
+        assert_int_equal(purged, 0);
+        assert_int_equal(f->ops->deadlines(f->st, &d), 0);
+        assert_int_equal(d.audit_min_ms, T0 + 1001);
+        assert_int_equal(f->ops->audit_list(f->st, &all, &v, &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(v[0].at_ms, T0 + 1001);
+        audit_recs_free(v, n);
+        /* The same bucket again after its row was purged starts a new row. */
+        audit_fill(&r, "t1", "queue.update", "k0000000000000001", 1);
+        r.bucket = xdup("29923740|t1|k0000000000000001|queue.update|403|forbidden");
+        assert_int_equal(f->ops->audit_insert(f->st, &r), 0);
+        assert_int_equal(r.n, 1);
+        assert_true(r.id > first);
+        audit_rec_free(&r);
+        commit(f);
+}
+
 /* Lists audit records and compares their ids with want. */
 static void list_audit_ids(struct fixture *f, struct audit_filter flt, const int64_t *want,
                            int n_want)
@@ -3232,6 +3314,66 @@ static void sqlite_migration_8_adds_the_cron_marker(void **state)
         migration_8_check(f, 41);
 }
 
+/* Migration 12 on a store with timers and audit rows: a scheduled timer is due
+ * at its fire_at (due_at copied), a fired one stays out of the due index, and
+ * an old audit row counts one call. */
+static void sqlite_migration_9_keeps_timers_due(void **state)
+{
+        struct fixture *f = *state;
+        char path[200], sql[1024];
+        struct timer_rec *v = NULL, t = {0};
+        struct audit_filter all = {.limit = 10};
+        struct audit_rec *a = NULL;
+        int64_t next = 0;
+        int n = -1;
+        sqlite3 *db = NULL;
+
+        f->ops->close(f->st);
+        f->st = NULL;
+        snprintf(path, sizeof(path), "%s/v8.db", f->dir);
+        assert_int_equal(
+            sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+            SQLITE_OK);
+        assert_int_equal(sqlite_migrate_to(db, 8), 0);
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO timers (tenant, key, version, state, fire_at, queue, type, payload,"
+                 " priority, max_attempts, backoff_type, backoff_base_ms, backoff_max_ms,"
+                 " lease_ms, request_id, job_id, fired_at, created_at, updated_at, grp) VALUES"
+                 " ('t1', 'due', 3, 0, %lld, 'q', 't', '{}', 2, 4, 0, 1000, 300000, 30000,"
+                 " NULL, 0, 0, %lld, %lld, NULL),"
+                 " ('t1', 'done', 1, 1, %lld, 'q', 't', '{}', 2, 4, 0, 1000, 300000, 30000,"
+                 " NULL, 7, %lld, %lld, %lld, NULL);"
+                 "INSERT INTO audit (at, key_id, tenant, action, target, request_id, status,"
+                 " code, detail) VALUES (%lld, 'k0000000000000001', 't1', 'queue.update', 'q',"
+                 " 'r1', 403, 'forbidden', NULL);",
+                 (long long)(T0 + 5000), (long long)T0, (long long)T0, (long long)T0, (long long)T0,
+                 (long long)T0, (long long)T0, (long long)T0);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        snprintf(f->uri, sizeof(f->uri), "%s", path);
+        assert_int_equal(open_fixture(f), 0);
+        begin(f);
+        assert_int_equal(f->ops->timer_next(f->st, &next), 0);
+        assert_int_equal(next, T0 + 5000);
+        assert_int_equal(f->ops->timer_due(f->st, T0 + 4999, 10, &v, &n), 0);
+        assert_int_equal(n, 0);
+        timer_recs_free(v, n);
+        assert_int_equal(f->ops->timer_due(f->st, T0 + 5000, 10, &v, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(v[0].key, "due");
+        assert_int_equal(v[0].due_at_ms, T0 + 5000);
+        assert_int_equal(v[0].deferred, 0);
+        timer_recs_free(v, n);
+        assert_int_equal(f->ops->timer_get(f->st, "t1", "done", &t), 0);
+        assert_int_equal(t.state, 1);
+        timer_rec_free(&t);
+        assert_int_equal(f->ops->audit_list(f->st, &all, &a, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(a[0].n, 1);
+        audit_recs_free(a, n);
+        commit(f);
+}
+
 static void sqlite_plan_check_catches_a_missing_index(void **state)
 {
         struct fixture *f = *state;
@@ -3837,6 +3979,7 @@ static const struct CMUnitTest sqlite_tests[] = {
     T(sqlite_group_claim_plans_at_scale),
     T(sqlite_migration_7_counts_existing_jobs),
     T(sqlite_migration_8_adds_the_cron_marker),
+    T(sqlite_migration_9_keeps_timers_due),
 };
 
 static bool always(void)
@@ -5136,6 +5279,7 @@ static const struct CMUnitTest common_tests[] = {
     T(tenant_ensure_twice),
     T(audit_insert_ids_ascend_and_roundtrip),
     T(audit_list_filters_and_pages),
+    T(audit_refusals_share_a_bucket_and_purge),
     T(savepoint_rollback_discards_keys_and_audit),
     T(savepoint_isolates_one_op),
     T(savepoint_after_failed_op),

@@ -23,6 +23,7 @@
 #include "baton/baton.h"
 #include "common/clock.h"
 #include "core/exec.h"
+#include "core/jobs.h"
 #include "core/keys.h"
 #include "store/store.h"
 #include "support/unit_env.h"
@@ -275,6 +276,7 @@ struct call {
         struct audit_rec *audits;
         int n;
         char *token;
+        struct tick_res tick;
 };
 
 static int call_fn(struct txn *tx, struct exec_op *op)
@@ -348,6 +350,16 @@ static int body_bootstrap(struct txn *tx, struct call *c)
 static int body_audit_write(struct txn *tx, struct call *c)
 {
         return audit_write(tx, &c->audit);
+}
+
+static int body_audit_refusal(struct txn *tx, struct call *c)
+{
+        return audit_refusal_write(tx, &c->audit);
+}
+
+static int body_tick(struct txn *tx, struct call *c)
+{
+        return job_tick(tx, &c->tick);
 }
 
 static int body_audit_query(struct txn *tx, struct call *c)
@@ -576,6 +588,9 @@ static void rotate_with_and_without_grace(void **state)
         c.body = body_rotate;
         c.digest = new_d;
         assert_int_equal(run(e, &c), BATON_ECONFLICT);
+        /* The refusal hands the key as it is, so the caller can say why. */
+        assert_true(c.out.revoked_at_ms > 0);
+        call_reset(&c);
         assert_int_equal(get_key(e, NULL, id, &k), 0);
         assert_string_equal(k.digest, third_d);
         key_rec_free(&k);
@@ -732,6 +747,133 @@ static void audit_write_and_query(void **state)
         assert_int_equal(run(e, &c), BATON_EINVAL);
 }
 
+/* A refusal of key on action with status and code, through audit_refusal_write. */
+static void refuse(struct env *e, struct call *c, const char *key, const char *action, int status,
+                   const char *code, const char *target)
+{
+        c->body = body_audit_refusal;
+        memset(&c->audit, 0, sizeof(c->audit));
+        c->audit.key_id = (char *)key;
+        c->audit.tenant = (char *)"acme";
+        c->audit.action = (char *)action;
+        c->audit.target = (char *)target;
+        c->audit.request_id = (char *)target;
+        c->audit.status = status;
+        c->audit.code = (char *)code;
+        assert_int_equal(run(e, c), 0);
+        assert_null(c->audit.bucket);
+}
+
+/* Every audit row, oldest first (at most 100). */
+static void all_audit(struct env *e, struct call *c)
+{
+        call_reset(c);
+        c->body = body_audit_query;
+        c->filter = (struct audit_filter){.limit = 100};
+        assert_int_equal(run(e, c), 0);
+}
+
+/* 100 refusals of one key, action and outcome in one clock minute are one row
+ * with n = 100; another minute, key, action or status makes another row. */
+static void audit_refusals_counted_per_minute(void **state)
+{
+        struct env *e = *state;
+        struct call c = {0};
+        char rq[32];
+        int64_t first_id = 0;
+
+        /* T0 is 09:00:52: 7,999 ms of this minute are left. */
+        assert_int_equal(T0 % 60000, 52000);
+        for (int i = 0; i < 100; i++) {
+                snprintf(rq, sizeof(rq), "req-%d", i);
+                refuse(e, &c, "k0000000000000001", "queue.update", 403, "forbidden", rq);
+                assert_int_equal(c.audit.n, i + 1);
+                if (i == 0)
+                        first_id = c.audit.id;
+                assert_int_equal(c.audit.id, first_id);
+                clock_fake_advance_ms(&e->clock, i < 99 ? 80 : 0); /* 7,920 ms in all */
+        }
+        all_audit(e, &c);
+        assert_int_equal(c.n, 1);
+        assert_int_equal(c.audits[0].n, 100);
+        assert_int_equal(c.audits[0].at_ms, T0);               /* the first refusal's time */
+        assert_string_equal(c.audits[0].request_id, "req-99"); /* the latest's */
+        assert_string_equal(c.audits[0].code, "forbidden");
+
+        /* Same minute, other status / action / key: rows of their own. */
+        refuse(e, &c, "k0000000000000001", "queue.update", 429, "rate_limited", "x");
+        refuse(e, &c, "k0000000000000001", "keys.create", 403, "forbidden", "x");
+        refuse(e, &c, "k0000000000000002", "queue.update", 403, "forbidden", "x");
+        refuse(e, &c, NULL, "queue.update", 403, "forbidden", "x");
+        all_audit(e, &c);
+        assert_int_equal(c.n, 5);
+        /* The next minute starts a new row. */
+        clock_fake_advance_ms(&e->clock, 80); /* 09:01:00.000 */
+        refuse(e, &c, "k0000000000000001", "queue.update", 403, "forbidden", "next");
+        assert_int_equal(c.audit.n, 1);
+        assert_true(c.audit.id != first_id);
+        all_audit(e, &c);
+        assert_int_equal(c.n, 6);
+        /* A success is a row per call, n = 1. */
+        c.body = body_audit_write;
+        for (int i = 0; i < 2; i++) {
+                memset(&c.audit, 0, sizeof(c.audit));
+                c.audit.key_id = (char *)"k0000000000000001";
+                c.audit.tenant = (char *)"acme";
+                c.audit.action = (char *)"queue.update";
+                c.audit.status = 200;
+                assert_int_equal(run(e, &c), 0);
+                assert_int_equal(c.audit.n, 1);
+        }
+        all_audit(e, &c);
+        assert_int_equal(c.n, 8);
+        assert_int_equal(c.audits[7].n, 1);
+        call_reset(&c);
+}
+
+/* The leader's tick deletes audit rows older than --audit-retention-ms
+ * (default 90 days) and arms its next deadline for the oldest row's purge. */
+static void audit_retention_purges_old_rows(void **state)
+{
+        struct env *e = *state;
+        struct call c = {0};
+        const int64_t day_ms = 24LL * 3600 * 1000;
+
+        assert_int_equal(e->limits.audit_retention_ms, 90 * day_ms);
+        refuse(e, &c, "k0000000000000001", "queue.update", 403, "forbidden", "old");
+        clock_fake_advance_ms(&e->clock, day_ms);
+        refuse(e, &c, "k0000000000000001", "queue.update", 403, "forbidden", "newer");
+        /* Nothing is due but the first row's purge. */
+        c.body = body_tick;
+        assert_int_equal(run(e, &c), 0);
+        assert_int_equal(c.tick.purged, 0);
+        assert_int_equal(c.tick.next_ms, T0 + 90 * day_ms + 1);
+        /* 90 days after the first row: still kept (it is not older). */
+        clock_fake_advance_ms(&e->clock, 89 * day_ms);
+        assert_int_equal(run(e, &c), 0);
+        assert_int_equal(c.tick.purged, 0);
+        all_audit(e, &c);
+        assert_int_equal(c.n, 2);
+        /* One ms later it goes; the newer one stays a day longer. */
+        clock_fake_advance_ms(&e->clock, 1);
+        c.body = body_tick;
+        assert_int_equal(run(e, &c), 0);
+        assert_int_equal(c.tick.purged, 1);
+        assert_int_equal(c.tick.next_ms, T0 + 91 * day_ms + 1);
+        all_audit(e, &c);
+        assert_int_equal(c.n, 1);
+        assert_string_equal(c.audits[0].target, "newer");
+        /* A shorter retention applies from the next tick. */
+        e->limits.audit_retention_ms = 60000;
+        c.body = body_tick;
+        assert_int_equal(run(e, &c), 0);
+        assert_int_equal(c.tick.purged, 1);
+        assert_int_equal(c.tick.next_ms, 0);
+        all_audit(e, &c);
+        assert_int_equal(c.n, 0);
+        call_reset(&c);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -751,6 +893,8 @@ int main(void)
             UNIT_ENV_TEST(bootstrap_only_once),
             UNIT_ENV_TEST(bootstrap_skips_a_store_with_keys),
             UNIT_ENV_TEST(audit_write_and_query),
+            UNIT_ENV_TEST(audit_refusals_counted_per_minute),
+            UNIT_ENV_TEST(audit_retention_purges_old_rows),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
