@@ -250,7 +250,7 @@ struct sent {
         int want;
 };
 
-#define SENT_MAX (2 * (PG_PENDING_MAX + 2))
+#define SENT_MAX (2 * (PG_PENDING_MAX + 3))
 
 /* Queues s for execution, preceded by its prepare when this connection has
  * none yet (and none is queued in this pipeline). */
@@ -380,7 +380,7 @@ static int roundtrip(struct store *st, const struct pg_stmt *const *s,
         struct sent sent[SENT_MAX];
         int n, rc;
 
-        BATON_ASSERT(k >= 0 && k <= 2);
+        BATON_ASSERT(k >= 0 && k <= 3);
         for (int i = 0; res && i < k; i++)
                 res[i] = NULL;
         if (st->broken || !st->conn || st->failed)
@@ -703,6 +703,21 @@ static const struct pg_stmt
                   " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant, key) DO UPDATE SET"
                   " job_id = excluded.job_id, payload_hash = excluded.payload_hash,"
                   " expires_at = excluded.expires_at"},
+    /* idem_take's pipeline: insert unless the key is held; else replace
+     * a record that has expired (never this transaction's own placeholder,
+     * job_id 0); then read what holds the key. In READ COMMITTED each
+     * statement sees what committed before it began, so after the insert
+     * waited for another transaction's record of the key, the read sees it. */
+    S_IDEM_TAKE = {"pg_idem_take",
+                   "INSERT INTO idempotency (tenant, key, job_id, payload_hash, expires_at)"
+                   " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant, key) DO NOTHING RETURNING 1"},
+    S_IDEM_RETAKE = {"pg_idem_retake",
+                     "UPDATE idempotency SET job_id = $3, payload_hash = $4, expires_at = $5"
+                     " WHERE tenant = $1 AND key = $2 AND job_id <> 0 AND expires_at <= $6"
+                     " RETURNING 1"},
+    S_IDEM_SWAP = {"pg_idem_swap",
+                   "UPDATE idempotency SET job_id = $3, payload_hash = $4, expires_at = $5"
+                   " WHERE tenant = $1 AND key = $2 AND job_id = $6 RETURNING 1"},
     S_IDEM_PURGE = {"pg_idem_purge",
                     "DELETE FROM idempotency WHERE (tenant, key) IN (SELECT tenant, key"
                     " FROM idempotency WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)"},
@@ -2095,6 +2110,69 @@ static int put_idem(struct store *st, const struct idem_rec *rec)
         return defer_write(st, &S_IDEM_PUT, &p);
 }
 
+/* The record's five columns, then extra when has_extra. */
+static void idem_params(struct pg_params *p, const struct idem_rec *rec, bool has_extra,
+                        int64_t extra)
+{
+        pg_p_text(p, rec->tenant);
+        pg_p_text(p, rec->key);
+        pg_p_i64(p, rec->job_id);
+        pg_p_text(p, rec->payload_hash);
+        pg_p_i64(p, rec->expires_at_ms);
+        if (has_extra)
+                pg_p_i64(p, extra);
+}
+
+/* One round trip: S_IDEM_TAKE, S_IDEM_RETAKE, S_IDEM_GET (see there). The
+ * insert waits for a transaction that holds an uncommitted record of the key
+ * and, once it committed, does nothing; the update then finds that record
+ * live and the read returns it, so exactly one taker wins. A record that
+ * vanished between the statements (a purge) is taken again, a bounded number
+ * of times. */
+static int take_idem(struct store *st, const struct idem_rec *rec, int64_t now_ms,
+                     struct idem_rec *held)
+{
+        const struct pg_stmt *s[3] = {&S_IDEM_TAKE, &S_IDEM_RETAKE, &S_IDEM_GET};
+        struct pg_params p = {0}, u = {0}, g = {0};
+        const struct pg_params *pp[3] = {&p, &u, &g};
+        int rc = BATON_EBUSY;
+
+        memset(held, 0, sizeof(*held));
+        idem_params(&p, rec, false, 0);
+        idem_params(&u, rec, true, now_ms);
+        pg_p_text(&g, rec->tenant);
+        pg_p_text(&g, rec->key);
+        for (int i = 0; i < 3; i++) {
+                PGresult *r[3] = {NULL, NULL, NULL};
+
+                rc = pg_exec_n(st, s, pp, 3, r);
+                if (!rc && (PQntuples(r[0]) > 0 || PQntuples(r[1]) > 0))
+                        rc = 0;
+                else if (!rc && PQntuples(r[2]) > 0)
+                        rc = rd_idem(r[2], 0, held) ? BATON_ENOMEM : BATON_ECONFLICT;
+                else if (!rc)
+                        rc = BATON_EBUSY; /* purged in between: try again */
+                for (int k = 0; k < 3; k++)
+                        PQclear(r[k]);
+                if (rc != BATON_EBUSY)
+                        break;
+        }
+        return rc;
+}
+
+/* A conditional update: it waits for a transaction that changes the same
+ * record and then judges the record as that one left it. */
+static int swap_idem(struct store *st, const struct idem_rec *rec, int64_t old_job_id)
+{
+        struct pg_params p = {0};
+        int64_t n = 0;
+        int rc;
+
+        idem_params(&p, rec, true, old_job_id);
+        rc = pg_run(st, &S_IDEM_SWAP, &p, &n);
+        return rc ? rc : n > 0 ? 0 : BATON_ECONFLICT;
+}
+
 static int purge_idem(struct store *st, int64_t before_ms, int max, int *n_out)
 {
         struct pg_params p = {0};
@@ -2904,6 +2982,8 @@ const struct store_ops store_postgres_ops = {
     .idem_get = get_idem,
     .idem_put = put_idem,
     .idem_purge = purge_idem,
+    .idem_take = take_idem,
+    .idem_swap = swap_idem,
     .queue_ensure = ensure_queue,
     .queue_get = get_queue,
     .queue_put = put_queue,

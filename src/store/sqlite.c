@@ -1214,6 +1214,38 @@ static int put_idem(struct store *st, const struct idem_rec *rec)
         return run(st, s, "idem_put");
 }
 
+/* SQLite has one writer, whose transaction (BEGIN IMMEDIATE) holds the whole
+ * store: a read then a write cannot race with another taker. */
+static int take_idem(struct store *st, const struct idem_rec *rec, int64_t now_ms,
+                     struct idem_rec *held)
+{
+        int rc = get_idem(st, rec->tenant, rec->key, held);
+
+        if (rc == BATON_ENOTFOUND) {
+                memset(held, 0, sizeof(*held));
+                return put_idem(st, rec);
+        }
+        if (rc)
+                return rc;
+        if (held->job_id == 0 || held->expires_at_ms > now_ms)
+                return BATON_ECONFLICT; /* live, or this transaction's placeholder */
+        idem_rec_free(held);
+        return put_idem(st, rec);
+}
+
+static int swap_idem(struct store *st, const struct idem_rec *rec, int64_t old_job_id)
+{
+        struct idem_rec cur = {0};
+        int rc = get_idem(st, rec->tenant, rec->key, &cur);
+
+        if (!rc)
+                rc = cur.job_id == old_job_id ? put_idem(st, rec) : BATON_ECONFLICT;
+        else if (rc == BATON_ENOTFOUND)
+                rc = BATON_ECONFLICT;
+        idem_rec_free(&cur);
+        return rc;
+}
+
 /* Deletes records that have expired at before_ms (expires_at <= before_ms):
  * core treats a record as expired from its expires_at on, and the idem_min_ms
  * deadline must be cleared by the purge it triggers. */
@@ -2550,6 +2582,8 @@ const struct store_ops store_sqlite_ops = {
     .idem_get = get_idem,
     .idem_put = put_idem,
     .idem_purge = purge_idem,
+    .idem_take = take_idem,
+    .idem_swap = swap_idem,
     .queue_ensure = ensure_queue,
     .queue_get = get_queue,
     .queue_put = put_queue,

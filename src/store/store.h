@@ -4,7 +4,8 @@
  * lease and notifications between nodes, 5 + queue limits, job groups and rate
  * windows, 6 + the job's cron column, cron_count_add and reads of many jobs or
  * groups in one call, 7 qlim_add takes no lock and returns nothing, and
- * qlim_put leaves the counters alone).
+ * qlim_put leaves the counters alone, 8 + idem_take and idem_swap, which
+ * decide the owner of an idempotency key atomically across nodes).
  *
  * A backend (SQLite, PostgreSQL) implements these operations; core
  * composes them into transactions. All calls on one struct store come from one
@@ -35,7 +36,7 @@
 
 #include "core/job.h"
 
-#define STORE_OPS_VERSION 7
+#define STORE_OPS_VERSION 8
 
 struct store; /* backend-private */
 
@@ -328,7 +329,9 @@ struct store_ops {
         int (*job_delete)(struct store *st, const char *tenant, int64_t id);
         int (*deadlines)(struct store *st, struct store_deadlines *out);
 
-        /* Idempotency records, unique per (tenant, key). */
+        /* Idempotency records, unique per (tenant, key). idem_put inserts or
+         * replaces without looking: core uses it only on a record this
+         * transaction already owns (idem_take). */
         int (*idem_get)(struct store *st, const char *tenant, const char *key,
                         struct idem_rec *out);
         int (*idem_put)(struct store *st, const struct idem_rec *rec); /* insert or replace */
@@ -598,6 +601,28 @@ struct store_ops {
         int (*group_ready_many)(struct store *st, const char *tenant, const char *queue,
                                 const char *const *grps, int n_grps, int per, int64_t *ids,
                                 int *prios, int *n_out, bool *busy);
+
+        /* ---- version 8: idempotency keys decided atomically ----
+         *
+         * idem_take: writes rec (its job_id may be 0, a placeholder that the
+         * same transaction replaces with idem_put before it commits) if no
+         * record holds (tenant, key), or if the record there has expired at
+         * now_ms (expires_at <= now_ms) and is not a placeholder of this
+         * transaction's; 0 then, and the key is this transaction's: a
+         * concurrent idem_take of the same key on another connection waits
+         * for this transaction to end, and then sees its record (or, after a
+         * rollback, takes the key itself). Otherwise BATON_ECONFLICT and
+         * *held (owned by the caller, idem_rec_free) is the live record,
+         * committed by another transaction or written earlier by this one.
+         * Exactly one of any number of concurrent takes of a key wins.
+         *
+         * idem_swap: replaces the record of (rec->tenant, rec->key) with rec
+         * only if its job_id is still old_job_id (a record whose job no
+         * longer exists, seen by idem_take); 0 when it did, BATON_ECONFLICT
+         * when the record changed or went meanwhile. */
+        int (*idem_take)(struct store *st, const struct idem_rec *rec, int64_t now_ms,
+                         struct idem_rec *held);
+        int (*idem_swap)(struct store *st, const struct idem_rec *rec, int64_t old_job_id);
 };
 
 #define STORE_MANY_MAX 4096

@@ -1044,6 +1044,173 @@ static void concurrency_across_nodes(void **state)
         limit_across_nodes(fx, "limited", "{\"concurrency\": 2}", 2, false);
 }
 
+/* ---- one idempotency key sent to every node at once (issue 13) ---- */
+
+#define IDEM_KEYS 300
+#define IDEM_CONFLICT_KEYS 60
+#define IDEM_TRIES 20
+
+struct idem_answer {
+        int status;
+        int64_t job_id;
+        bool duplicate;
+        char code[48];
+};
+
+struct idem_sender {
+        const char *url;
+        const char *key;
+        int node;
+        int keys;
+        bool own_payload; /* each node sends a payload of its own */
+        const char *queue;
+        pthread_barrier_t *barrier;
+        struct idem_answer *answers; /* [keys][NODES] */
+        int retried;                 /* 503s retried (lock cycles between nodes) */
+};
+
+static void *idem_send(void *arg)
+{
+        struct idem_sender *s = arg;
+        char body[256];
+
+        for (int k = 0; k < s->keys; k++) {
+                struct idem_answer *a = &s->answers[k * NODES + s->node];
+                snprintf(body, sizeof(body),
+                         "{\"queue\":\"%s\",\"type\":\"t\",\"payload\":{\"k\":%d,\"n\":%d},"
+                         "\"idempotency_key\":\"%s-%d\"}",
+                         s->queue, k, s->own_payload ? s->node : 0, s->queue, k);
+                /* Every node sends key k at the same instant. */
+                pthread_barrier_wait(s->barrier);
+                for (int t = 0; t < IDEM_TRIES; t++) {
+                        struct http_res r;
+                        int rc = http_json_as(s->url, s->key, "POST", "/v1/jobs", body, &r);
+                        a->status = rc ? 0 : r.status;
+                        if (a->status == 200 || a->status == 201) {
+                                a->job_id = strtoll(jpath_str(r.json, "job.id"), NULL, 10);
+                                a->duplicate = jpath_true(r.json, "duplicate");
+                        } else if (a->status && http_error_member(&r, "code")) {
+                                snprintf(a->code, sizeof(a->code), "%s",
+                                         http_error_member(&r, "code"));
+                        }
+                        http_res_free(&r);
+                        if (a->status != 503)
+                                break;
+                        s->retried++; /* a client retries a 503 */
+                        harness_sleep_ms(20);
+                }
+        }
+        return NULL;
+}
+
+/* Sends keys idempotency keys, each to the three nodes at the same instant
+ * (a barrier), and fills answers[key * NODES + node]. */
+static int idem_race(struct cluster_fx *fx, const char *queue, int keys, bool own_payload,
+                     struct idem_answer *answers)
+{
+        struct idem_sender s[NODES];
+        pthread_t th[NODES];
+        pthread_barrier_t barrier;
+        int retried = 0;
+
+        pthread_barrier_init(&barrier, NULL, NODES);
+        for (int i = 0; i < NODES; i++) {
+                s[i] = (struct idem_sender){fx->n[i].url, fx->admin, i,       keys, own_payload,
+                                            queue,        &barrier,  answers, 0};
+                assert_int_equal(pthread_create(&th[i], NULL, idem_send, &s[i]), 0);
+        }
+        for (int i = 0; i < NODES; i++) {
+                pthread_join(th[i], NULL);
+                retried += s[i].retried;
+        }
+        pthread_barrier_destroy(&barrier);
+        return retried;
+}
+
+static int64_t queue_count(struct cluster_fx *fx, const char *queue, const char *state)
+{
+        char path[128], member[64];
+        struct http_res r;
+        int64_t n;
+
+        snprintf(path, sizeof(path), "/v1/queues/%s", queue);
+        snprintf(member, sizeof(member), "queue.counts.%s", state);
+        assert_int_equal(http_json_as(fx->n[0].url, fx->admin, "GET", path, NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        n = jpath_int(r.json, member);
+        http_res_free(&r);
+        return n;
+}
+
+/* The contract: concurrent enqueues of one key on any number of nodes make
+ * exactly one job; one answer is 201, the others 200 duplicate with that
+ * job. At 85d7779 each node looked the key up, found nothing, created a job
+ * and overwrote the record (300 keys -> 883 jobs, every answer 201). */
+static void idem_key_on_three_nodes_at_once(void **state)
+{
+        struct cluster_fx *fx = *state;
+        static struct idem_answer a[IDEM_KEYS * NODES];
+        int created = 0, dup = 0, retried;
+
+        NEED_PG(fx);
+        memset(a, 0, sizeof(a));
+        retried = idem_race(fx, "idem", IDEM_KEYS, false, a);
+        for (int k = 0; k < IDEM_KEYS; k++) {
+                int n201 = 0;
+                int64_t id = 0;
+                for (int i = 0; i < NODES; i++) {
+                        const struct idem_answer *x = &a[k * NODES + i];
+                        if (x->status != 200 && x->status != 201)
+                                fail_msg("key %d on node n%d: status %d %s", k, i + 1, x->status,
+                                         x->code);
+                        if (x->status == 201) {
+                                n201++;
+                                assert_false(x->duplicate);
+                        } else {
+                                assert_true(x->duplicate);
+                        }
+                        if (!id)
+                                id = x->job_id;
+                        if (x->job_id != id)
+                                fail_msg("key %d: node n%d answered job %lld, another %lld", k,
+                                         i + 1, (long long)x->job_id, (long long)id);
+                }
+                if (n201 != 1)
+                        fail_msg("key %d: %d answers were 201", k, n201);
+                created += n201;
+                dup += NODES - n201;
+        }
+        print_message("%d keys x %d nodes: %d created, %d duplicates, %d 503s retried\n",
+                      IDEM_KEYS, NODES, created, dup, retried);
+        assert_int_equal(queue_count(fx, "idem", "queued"), IDEM_KEYS);
+}
+
+/* The same race with a different payload on each node: one 201, and the
+ * others 409 idempotency_conflict; one job per key. */
+static void idem_key_conflict_on_three_nodes_at_once(void **state)
+{
+        struct cluster_fx *fx = *state;
+        static struct idem_answer a[IDEM_CONFLICT_KEYS * NODES];
+
+        NEED_PG(fx);
+        memset(a, 0, sizeof(a));
+        idem_race(fx, "idemc", IDEM_CONFLICT_KEYS, true, a);
+        for (int k = 0; k < IDEM_CONFLICT_KEYS; k++) {
+                int n201 = 0, n409 = 0;
+                for (int i = 0; i < NODES; i++) {
+                        const struct idem_answer *x = &a[k * NODES + i];
+                        n201 += x->status == 201;
+                        if (x->status == 409) {
+                                assert_string_equal(x->code, "idempotency_conflict");
+                                n409++;
+                        }
+                }
+                if (n201 != 1 || n409 != NODES - 1)
+                        fail_msg("key %d: %d answers 201, %d 409", k, n201, n409);
+        }
+        assert_int_equal(queue_count(fx, "idemc", "queued"), IDEM_CONFLICT_KEYS);
+}
+
 int main(void)
 {
         const char *store = getenv("BATON_TEST_STORE");
@@ -1059,6 +1226,9 @@ int main(void)
             cmocka_unit_test(pg_restart_under_load),
             cmocka_unit_test_setup_teardown(group_concurrency_one_across_nodes, setup, teardown),
             cmocka_unit_test_setup_teardown(concurrency_across_nodes, setup, teardown),
+            cmocka_unit_test_setup_teardown(idem_key_on_three_nodes_at_once, setup, teardown),
+            cmocka_unit_test_setup_teardown(idem_key_conflict_on_three_nodes_at_once, setup,
+                                            teardown),
         };
 
         /* ctest runs this program twice; the several-node tests belong to the
@@ -1071,5 +1241,8 @@ int main(void)
                 printf("BATON_TEST_PG_URI is not set: skipped\n");
                 return PGTEST_SKIP_CODE;
         }
+        /* CLUSTER_TEST_FILTER runs only the tests whose names match. */
+        if (getenv("CLUSTER_TEST_FILTER") && *getenv("CLUSTER_TEST_FILTER"))
+                cmocka_set_test_filter(getenv("CLUSTER_TEST_FILTER"));
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
