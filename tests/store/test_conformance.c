@@ -1077,6 +1077,63 @@ static void idem_purge_expired(void **state)
         commit(f);
 }
 
+/* idem_take writes a record unless a live one holds the key: a record that
+ * has expired at now is replaced; this transaction's own placeholder (job id
+ * 0) is never replaced. idem_swap replaces only the record of the job id it
+ * names. */
+static void idem_take_and_swap(void **state)
+{
+        struct fixture *f = *state;
+        struct idem_rec want = {.tenant = (char *)"t1",
+                                .key = (char *)"k",
+                                .job_id = 0,
+                                .payload_hash = (char *)"aaaa",
+                                .expires_at_ms = T0 + 100};
+        struct idem_rec held = {0};
+
+        begin(f);
+        assert_int_equal(f->ops->idem_take(f->st, &want, T0, &held), 0);
+        assert_null(held.tenant);
+        assert_idem(f, "t1", "k", 0, "aaaa", T0 + 100);
+        /* The placeholder is this transaction's: a second take meets it. */
+        assert_int_equal(f->ops->idem_take(f->st, &want, T0 + 200, &held), BATON_ECONFLICT);
+        assert_int_equal(held.job_id, 0);
+        idem_rec_free(&held);
+        idem_put(f, "t1", "k", 11, "aaaa", T0 + 100);
+        commit(f);
+
+        begin(f);
+        want.payload_hash = (char *)"bbbb";
+        want.expires_at_ms = T0 + 300;
+        /* Live: the holder comes back and nothing changes. */
+        assert_int_equal(f->ops->idem_take(f->st, &want, T0 + 99, &held), BATON_ECONFLICT);
+        assert_string_equal(held.tenant, "t1");
+        assert_string_equal(held.key, "k");
+        assert_int_equal(held.job_id, 11);
+        assert_string_equal(held.payload_hash, "aaaa");
+        assert_int_equal(held.expires_at_ms, T0 + 100);
+        idem_rec_free(&held);
+        assert_idem(f, "t1", "k", 11, "aaaa", T0 + 100);
+        /* Another tenant's key is another key. */
+        want.tenant = (char *)"t2";
+        assert_int_equal(f->ops->idem_take(f->st, &want, T0, &held), 0);
+        want.tenant = (char *)"t1";
+        /* Expired at its expires_at: taken over. */
+        assert_int_equal(f->ops->idem_take(f->st, &want, T0 + 100, &held), 0);
+        assert_idem(f, "t1", "k", 0, "bbbb", T0 + 300);
+        idem_put(f, "t1", "k", 12, "bbbb", T0 + 300);
+        /* swap: only the record of the job id named. */
+        want.payload_hash = (char *)"cccc";
+        assert_int_equal(f->ops->idem_swap(f->st, &want, 11), BATON_ECONFLICT);
+        assert_idem(f, "t1", "k", 12, "bbbb", T0 + 300);
+        assert_int_equal(f->ops->idem_swap(f->st, &want, 12), 0);
+        assert_idem(f, "t1", "k", 0, "cccc", T0 + 300);
+        want.key = (char *)"none";
+        assert_int_equal(f->ops->idem_swap(f->st, &want, 0), BATON_ECONFLICT);
+        assert_int_equal(f->ops->idem_get(f->st, "t1", "none", &held), BATON_ENOTFOUND);
+        commit(f);
+}
+
 /* ---- queues ---- */
 
 static void queue_ensure_get_put(void **state)
@@ -4994,6 +5051,87 @@ static void pg_timer_writes_are_deferred(void **state)
         commit(f);
 }
 
+struct pg_idem_taker {
+        struct fixture *f;
+        const char *key;
+        int rc;
+        int64_t held_job_id;
+        int64_t waited_ms;
+};
+
+/* Takes key in a transaction of the fixture's store, which it leaves open. */
+static void *pg_idem_take_thread(void *arg)
+{
+        struct pg_idem_taker *t = arg;
+        struct idem_rec want = {.tenant = (char *)"t1",
+                                .key = (char *)t->key,
+                                .job_id = 0,
+                                .payload_hash = (char *)"h",
+                                .expires_at_ms = T0 + 1000};
+        struct idem_rec held = {0};
+        int64_t t0 = wall_ms();
+
+        assert_int_equal(t->f->ops->begin(t->f->st), 0);
+        assert_int_equal(t->f->ops->savepoint(t->f->st), 0);
+        t->rc = t->f->ops->idem_take(t->f->st, &want, T0, &held);
+        t->waited_ms = wall_ms() - t0;
+        t->held_job_id = held.job_id;
+        idem_rec_free(&held);
+        return NULL;
+}
+
+/* Two nodes take one idempotency key at once: the second waits for the
+ * first's transaction; after its commit the second sees its record (and
+ * creates nothing), after its rollback the second takes the key. At
+ * 85d7779 the store had no take: both nodes looked the key up, found it
+ * free and each wrote a job of its own (issue 13). */
+static void pg_idem_take_one_winner(void **state)
+{
+        struct fixture *f = *state;
+        struct store_opts o = {.uri = f->uri, .sync_full = false, .busy_timeout_ms = 1000};
+        struct idem_rec want = {.tenant = (char *)"t1",
+                                .job_id = 0,
+                                .payload_hash = (char *)"h",
+                                .expires_at_ms = T0 + 1000};
+        struct timespec pause = {0, 300 * 1000 * 1000};
+        struct idem_rec held = {0};
+        struct store *g = NULL;
+        const char *keys[2] = {"race-commit", "race-rollback"};
+
+        assert_int_equal(f->ops->open(&o, &g), 0);
+        for (int round = 0; round < 2; round++) {
+                struct pg_idem_taker t = {.f = f, .key = keys[round], .rc = 1};
+                pthread_t th;
+
+                want.key = (char *)keys[round];
+                assert_int_equal(f->ops->begin(g), 0);
+                assert_int_equal(f->ops->savepoint(g), 0);
+                assert_int_equal(f->ops->idem_take(g, &want, T0, &held), 0);
+                want.job_id = 42;
+                assert_int_equal(f->ops->idem_put(g, &want), 0);
+                want.job_id = 0;
+                assert_int_equal(f->ops->release(g), 0);
+                assert_int_equal(pg_flush(g), 0);
+                assert_int_equal(pthread_create(&th, NULL, pg_idem_take_thread, &t), 0);
+                nanosleep(&pause, NULL);
+                if (round == 0)
+                        assert_int_equal(f->ops->commit(g), 0);
+                else
+                        assert_int_equal(f->ops->rollback(g), 0);
+                pthread_join(th, NULL);
+                assert_true(t.waited_ms >= 250);
+                if (round == 0) {
+                        assert_int_equal(t.rc, BATON_ECONFLICT);
+                        assert_int_equal(t.held_job_id, 42);
+                } else {
+                        assert_int_equal(t.rc, 0);
+                }
+                assert_int_equal(f->ops->release(f->st), 0);
+                commit(f);
+        }
+        f->ops->close(g);
+}
+
 static const struct CMUnitTest pg_tests[] = {
     T(pg_refuses_newer_schema),
     T(pg_migrations_recorded_once),
@@ -5006,6 +5144,7 @@ static const struct CMUnitTest pg_tests[] = {
     T(pg_migration_8_adds_the_cron_marker),
     T(pg_cron_count_waits_for_the_tenant_row),
     T(pg_lock_cycle_fails_the_whole_batch),
+    T(pg_idem_take_one_winner),
     T(pg_write_only_ops_run_at_top_level),
     T(pg_timer_writes_are_deferred),
     T(pg_claim_reads_lock_their_rows),
@@ -5056,6 +5195,7 @@ static const struct CMUnitTest common_tests[] = {
     T(deadlines_each_field),
     T(idem_get_put_replace),
     T(idem_purge_expired),
+    T(idem_take_and_swap),
     T(queue_ensure_get_put),
     T(queue_list_pages),
     T(queue_counts_per_state),
