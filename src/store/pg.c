@@ -301,17 +301,21 @@ static int send_all(struct store *st, const struct pg_stmt *const *s,
 }
 
 /* Did r fail because its transaction was part of a lock cycle (deadlock
- * detected, serialization failure)? Rolling back only the failing
- * operation's savepoint would keep the locks the batch's earlier operations
- * took, which are part of the same cycle: the next operation that needs the
- * other side's row meets it again, one deadlock_timeout per operation, while
- * every answer of the batch waits. So the whole batch fails at once, its
- * locks go with the rollback and its clients get 503 and retry. */
+ * detected, serialization failure) or waited longer than lock_timeout for a
+ * lock (55P03: another session holds the row, a stalled node perhaps)?
+ * Rolling back only the failing operation's savepoint would keep the locks
+ * the batch's earlier operations took, which are part of the same cycle (or
+ * what the holder itself waits for): the next operation that needs such a
+ * row meets it again, one deadlock_timeout or lock_timeout per operation,
+ * while every answer of the batch waits. So the whole batch fails at once,
+ * its locks go with the rollback and its clients get 503 with Retry-After
+ * and retry; the store thread goes on with the next batch. */
 static bool lock_cycle(const PGresult *r)
 {
         const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 
-        return state && (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0);
+        return state && (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0 ||
+                         strcmp(state, "55P03") == 0);
 }
 
 /* Reads the results of the n commands in sent[] and the sync, recording the
@@ -340,7 +344,8 @@ static int read_all(struct store *st, const struct sent *sent, int n, PGresult *
                         st->failed = true;
                 }
                 if (one && lock_cycle(r)) {
-                        log_error("store", "%s: the batch fails as a whole", "lock cycle");
+                        log_error("store", "%s: the batch fails as a whole",
+                                  "lock cycle or lock timeout");
                         st->failed = true;
                 }
                 if (!rc)
@@ -1151,7 +1156,7 @@ static int connect_db(struct store *st, bool sync_full)
                               "application_name",
                               "dbname",
                               NULL};
-        const char *vals[] = {CONNECT_TIMEOUT_S, "10", "5", "3", "batond", st->uri, NULL};
+        const char *vals[] = {CONNECT_TIMEOUT_S, "10", "5", "3", st->app_name, st->uri, NULL};
         PGresult *r;
 
         st->conn = PQconnectdbParams(keys, vals, 1);
@@ -1177,7 +1182,7 @@ static int connect_db(struct store *st, bool sync_full)
                 return BATON_ESTORE;
         }
         PQclear(r);
-        if (take_shard(st)) {
+        if (!st->lease_conn && take_shard(st)) {
                 PQfinish(st->conn);
                 st->conn = NULL;
                 return BATON_ESTORE;
@@ -1185,23 +1190,36 @@ static int connect_db(struct store *st, bool sync_full)
         return 0;
 }
 
-/* Sets the session's statement_timeout (ms, 0 = none): a statement that runs
- * longer (typically one waiting for a row lock held elsewhere) is cancelled
- * and fails (57014), which fails its operation or batch instead of stalling
- * the store thread. */
-static int set_timeout(struct store *st, int ms)
+/* Sets the session's timeouts (ms, 0 = none). statement_timeout: a
+ * statement that runs longer fails (57014), which fails its operation or
+ * batch instead of stalling the store thread. lock_timeout: a statement
+ * that waits longer for a lock fails (55P03) and fails its batch (see
+ * lock_cycle). idle_in_transaction_session_timeout: the database ends this
+ * session if it sits inside a transaction that long without sending
+ * anything, so that a stalled node (SIGSTOP, a frozen VM) cannot hold its
+ * row locks, and with them the other nodes, for as long as it is stalled.
+ * Set after the migrations, which may wait for locks and run long. */
+static int set_limits(struct store *st)
 {
-        char sql[64];
-        PGresult *r;
+        const char *names[3] = {"statement_timeout", "lock_timeout",
+                                "idle_in_transaction_session_timeout"};
+        int ms[3] = {st->statement_timeout_ms, st->lock_timeout_ms, st->idle_tx_timeout_ms};
         int rc = 0;
 
-        snprintf(sql, sizeof(sql), "SET statement_timeout = %d", ms);
-        r = PQexec(st->conn, sql);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-                log_error("store", "setting statement_timeout: %s", PQerrorMessage(st->conn));
-                rc = BATON_ESTORE;
+        for (int i = 0; i < 3 && !rc; i++) {
+                char sql[96];
+                PGresult *r;
+
+                if (!ms[i])
+                        continue;
+                snprintf(sql, sizeof(sql), "SET %s = %d", names[i], ms[i]);
+                r = PQexec(st->conn, sql);
+                if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+                        log_error("store", "setting %s: %s", names[i], PQerrorMessage(st->conn));
+                        rc = BATON_ESTORE;
+                }
+                PQclear(r);
         }
-        PQclear(r);
         return rc;
 }
 
@@ -1240,15 +1258,22 @@ static int open_store(const struct store_opts *opts, struct store **out)
         st = calloc(1, sizeof(*st));
         if (!st)
                 return BATON_ENOMEM;
-        st->sync_full = opts->sync_full;
+        /* A lease write lost in a database crash costs a take, not a job. */
+        st->sync_full = opts->sync_full && !opts->lease_conn;
         st->statement_timeout_ms = opts->statement_timeout_ms > 0 ? opts->statement_timeout_ms : 0;
+        st->lock_timeout_ms = opts->lock_timeout_ms > 0 ? opts->lock_timeout_ms : 0;
+        st->idle_tx_timeout_ms = opts->idle_tx_timeout_ms > 0 ? opts->idle_tx_timeout_ms : 0;
+        st->lease_conn = opts->lease_conn;
+        snprintf(st->app_name, sizeof(st->app_name), "%s",
+                 opts->app_name && *opts->app_name ? opts->app_name : "batond");
         st->uri = strdup(opts->uri);
-        rc = st->uri ? connect_db(st, opts->sync_full) : BATON_ENOMEM;
-        /* Migrations may rewrite big tables: they run without the timeout. */
-        if (!rc)
+        rc = st->uri ? connect_db(st, st->sync_full) : BATON_ENOMEM;
+        /* Migrations may rewrite big tables: they run without the timeouts.
+         * A lease connection is opened after the store's, which migrated. */
+        if (!rc && !st->lease_conn)
                 rc = pg_migrate_to(st->conn, pg_schema_newest());
-        if (!rc && st->statement_timeout_ms)
-                rc = set_timeout(st, st->statement_timeout_ms);
+        if (!rc)
+                rc = set_limits(st);
         if (!rc)
                 rc = build_stmts(st);
         if (rc) {
@@ -1272,8 +1297,8 @@ static int reconnect(struct store *st)
                 PQfinish(st->conn);
         st->conn = NULL;
         rc = connect_db(st, st->sync_full);
-        if (!rc && st->statement_timeout_ms)
-                rc = set_timeout(st, st->statement_timeout_ms);
+        if (!rc)
+                rc = set_limits(st);
         if (rc) {
                 st->backoff_ms = st->backoff_ms ? st->backoff_ms * 2 : BACKOFF_MIN_MS;
                 if (st->backoff_ms > BACKOFF_MAX_MS)

@@ -50,6 +50,24 @@ struct store_opts {
          * none). A statement that runs longer is cancelled by the server and
          * fails (BATON_ESTORE). Migrations at open run without it. */
         int statement_timeout_ms;
+        /* PostgreSQL: lock_timeout of the store's connection, in ms (0 =
+         * none). A statement that waits longer for a lock another session
+         * holds fails, and with it the whole transaction (commit fails):
+         * the rows the batch's earlier operations locked may be what the
+         * other session waits for. Migrations run without it. */
+        int lock_timeout_ms;
+        /* PostgreSQL: idle_in_transaction_session_timeout of the session, in
+         * ms (0 = none): the database ends the session of a process that
+         * stalls inside a transaction, so its row locks go. */
+        int idle_tx_timeout_ms;
+        /* PostgreSQL: a connection only for the leader lease (leader_*,
+         * now_ms): no migrations, no share of the queue counters, commits
+         * without waiting for the flush (a lease write lost in a database
+         * crash only costs a take; the epoch still fences). */
+        bool lease_conn;
+        /* PostgreSQL: application_name of the sessions (pg_stat_activity),
+         * so an operator sees which node holds what; NULL = "batond". */
+        const char *app_name;
 };
 
 struct job_filter {
