@@ -11,8 +11,8 @@
  * for: a node whose batches are stuck behind a stalled peer's locks keeps
  * its lease. A follower that saw the lease about to lapse tries again right
  * after it lapses rather than at its next beat, and one that hears an "l"
- * notification (a leader released the lease at shutdown) tries at once. The duty timer runs only while leading. At most
- * one tick op is in flight; a deadline that arrives meanwhile is remembered
+ * notification (a leader released the lease at shutdown) tries at once. The duty timer runs only
+ * while leading. At most one tick op is in flight; a deadline that arrives meanwhile is remembered
  * and honoured when the op completes. A tick that hit a batch limit
  * (tick_res.more) runs again at once, yielding to the loop in between so
  * requests are not starved. Each tick records when it began and how late,
@@ -261,8 +261,8 @@ static int lease_fn(struct txn *tx, struct exec_op *op)
 
         s->lop_now_ms = tx->now_ms;
         if (s->lop_kind != LOP_RELEASE)
-                return tx->ops->leader_acquire(tx->st, s->node, s->lop_epoch, tx->now_ms,
-                                               s->ttl_ms, s->lop_lag_ms, &s->lease);
+                return tx->ops->leader_acquire(tx->st, s->node, s->lop_epoch, tx->now_ms, s->ttl_ms,
+                                               s->lop_lag_ms, &s->lease);
         rc = tx->ops->leader_release(tx->st, s->node, s->lop_epoch);
         /* Tell the followers the lease is free (cluster.c "l"), so one takes
          * over now rather than at its next beat. */

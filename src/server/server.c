@@ -251,9 +251,11 @@ static int open_store(struct server *srv)
         }
         if (srv->ops->shared) {
                 /* The leader lease's own connection (sched.c). Its
-                 * transactions hold no data locks, so only its statement
-                 * timeout matters. */
+                 * transactions hold no data locks; a renewal slower than the
+                 * lease is worthless, so none may run longer. */
                 so.lease_conn = true;
+                if (!so.statement_timeout_ms || so.statement_timeout_ms > cfg->leader_ttl_ms)
+                        so.statement_timeout_ms = (int)cfg->leader_ttl_ms;
                 snprintf(srv->lease_app_name, sizeof(srv->lease_app_name), "batond %.50s lease",
                          srv->node_id);
                 so.app_name = srv->lease_app_name;

@@ -4,7 +4,7 @@
  * tests/fault/test_cluster.c). GET /v1/scheduler names this node (--node-id,
  * or the default made at the first start and kept in <data>/node-id) as the
  * leader, its heartbeat (the lease
- * renewal) advances every second with lag_ms reported, the epoch grows at
+ * renewal) advances every quarter of the lease (500 ms) with lag_ms reported, the epoch grows at
  * every restart (a new process takes the lease anew, so a duty of the old
  * one would be fenced), /readyz shows the role, delayed jobs and cron still
  * run on the leader, and invalid --node-id / --leader-ttl-ms values are

@@ -1197,8 +1197,8 @@ static void idem_key_on_three_nodes_at_once(void **state)
                 created += n201;
                 dup += NODES - n201;
         }
-        print_message("%d keys x %d nodes: %d created, %d duplicates, %d 503s retried\n",
-                      IDEM_KEYS, NODES, created, dup, retried);
+        print_message("%d keys x %d nodes: %d created, %d duplicates, %d 503s retried\n", IDEM_KEYS,
+                      NODES, created, dup, retried);
         assert_int_equal(queue_count(fx, "idem", "queued"), IDEM_KEYS);
 }
 

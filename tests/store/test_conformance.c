@@ -5250,10 +5250,8 @@ static void pg_lock_timeout_fails_the_batch(void **state)
 static void pg_idle_transaction_is_ended(void **state)
 {
         struct fixture *f = *state;
-        struct store_opts o = {.uri = f->uri,
-                               .sync_full = false,
-                               .busy_timeout_ms = 1000,
-                               .idle_tx_timeout_ms = 300};
+        struct store_opts o = {
+            .uri = f->uri, .sync_full = false, .busy_timeout_ms = 1000, .idle_tx_timeout_ms = 300};
         struct store *t = NULL;
         struct job j;
         int64_t held, t0, waited;
