@@ -2148,12 +2148,14 @@ static void idem_params(struct pg_params *p, const struct idem_rec *rec, bool ha
                 pg_p_i64(p, extra);
 }
 
-/* One round trip: S_IDEM_TAKE, S_IDEM_RETAKE, S_IDEM_GET (see there). The
- * insert waits for a transaction that holds an uncommitted record of the key
- * and, once it committed, does nothing; the update then finds that record
- * live and the read returns it, so exactly one taker wins. A record that
- * vanished between the statements (a purge) is taken again, a bounded number
- * of times. */
+/* The insert alone first: a new key, the common case, costs one statement
+ * and one round trip, as the lookup it replaces did. When the key is held,
+ * one more round trip sends S_IDEM_TAKE again with S_IDEM_RETAKE and
+ * S_IDEM_GET (see there). The insert waits for a transaction that holds an
+ * uncommitted record of the key and, once that committed, does nothing; the
+ * update then finds the record live and the read returns it, so exactly one
+ * taker wins. A record that vanished between the statements (a purge) is
+ * taken again, a bounded number of times. */
 static int take_idem(struct store *st, const struct idem_rec *rec, int64_t now_ms,
                      struct idem_rec *held)
 {
@@ -2167,18 +2169,19 @@ static int take_idem(struct store *st, const struct idem_rec *rec, int64_t now_m
         idem_params(&u, rec, true, now_ms);
         pg_p_text(&g, rec->tenant);
         pg_p_text(&g, rec->key);
-        for (int i = 0; i < 3; i++) {
+        for (int i = 0; i < 4; i++) {
                 PGresult *r[3] = {NULL, NULL, NULL};
+                int k = i == 0 ? 1 : 3;
 
-                rc = pg_exec_n(st, s, pp, 3, r);
-                if (!rc && (PQntuples(r[0]) > 0 || PQntuples(r[1]) > 0))
+                rc = pg_exec_n(st, s, pp, k, r);
+                if (!rc && (PQntuples(r[0]) > 0 || (k > 1 && PQntuples(r[1]) > 0)))
                         rc = 0;
-                else if (!rc && PQntuples(r[2]) > 0)
+                else if (!rc && k > 1 && PQntuples(r[2]) > 0)
                         rc = rd_idem(r[2], 0, held) ? BATON_ENOMEM : BATON_ECONFLICT;
                 else if (!rc)
-                        rc = BATON_EBUSY; /* purged in between: try again */
-                for (int k = 0; k < 3; k++)
-                        PQclear(r[k]);
+                        rc = BATON_EBUSY; /* held, or purged in between: look again */
+                for (int j = 0; j < k; j++)
+                        PQclear(r[j]);
                 if (rc != BATON_EBUSY)
                         break;
         }
