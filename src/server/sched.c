@@ -11,12 +11,14 @@
  * for: a node whose batches are stuck behind a stalled peer's locks keeps
  * its lease. A follower that saw the lease about to lapse tries again right
  * after it lapses rather than at its next beat, and one that hears an "l"
- * notification (a leader released the lease at shutdown) tries at once. The duty timer runs only
- * while leading. At most one tick op is in flight; a deadline that arrives meanwhile is remembered
- * and honoured when the op completes. A tick that hit a batch limit
- * (tick_res.more) runs again at once, yielding to the loop in between so
- * requests are not starved. Each tick records when it began and how late,
- * and its committed cron outcomes feed the metrics.
+ * notification (a leader released the lease at shutdown) tries at once.
+ *
+ * The duty timer runs only while leading. At most one tick op is in flight;
+ * a deadline that arrives meanwhile is remembered and honoured when the op
+ * completes. A tick that hit a batch limit (tick_res.more) runs again at
+ * once, yielding to the loop in between so requests are not starved. Each
+ * tick records when it began and how late, and its committed cron outcomes
+ * feed the metrics.
  *
  * Fencing lives in the store, not here: every tick transaction starts with
  * leader_check(node, epoch). What this file decides in memory (whether to arm
