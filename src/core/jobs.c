@@ -474,35 +474,83 @@ static void move_job(struct job *dst, struct job *src)
         memset(src, 0, sizeof(*src));
 }
 
+/* How many times an enqueue tries to take its idempotency key when the
+ * record it met changed under it (see enqueue_idempotent). Each retry means
+ * another transaction replaced or purged that record in between, so a few
+ * are plenty; beyond them the request gets 503 and its client retries. */
+#define IDEM_TAKE_TRIES 3
+
+/* Answers req from a live record of its key that another enqueue holds: the
+ * same payload gets that job (a duplicate), another payload BATON_EIDEM. A
+ * record whose job no longer exists (purged) is taken over (idem_swap):
+ * *mine then says the key is this transaction's, and *retry that the record
+ * changed meanwhile and the take must run again. */
+static int idem_answer(struct txn *tx, struct enqueue_req *req, struct enqueue_res *res,
+                       const struct idem_rec *want, const struct idem_rec *held, bool *mine,
+                       bool *retry)
+{
+        int rc;
+
+        *mine = false;
+        *retry = false;
+        if (strcmp(held->payload_hash, req->payload_hash) != 0)
+                return BATON_EIDEM;
+        rc = tx->ops->job_get(tx->st, req->job.tenant, held->job_id, &res->job);
+        if (!rc) {
+                res->duplicate = true;
+                return 0;
+        }
+        if (rc != BATON_ENOTFOUND)
+                return rc;
+        /* The job was purged: the key starts afresh, unless someone else
+         * restarted it first. */
+        rc = tx->ops->idem_swap(tx->st, want, held->job_id);
+        if (rc == BATON_ECONFLICT) {
+                *retry = true;
+                return 0;
+        }
+        if (!rc)
+                *mine = true;
+        return rc;
+}
+
+/* Takes req's idempotency key before anything is inserted: with several
+ * nodes on one store, idem_take is what decides which of the concurrent
+ * enqueues of one key creates the job (the others wait for its commit and
+ * then answer with its job); a lookup followed by a write would let every
+ * node find the key free and create a job of its own. The record is written
+ * with job id 0 and completed by remember_idem once the job exists, in the
+ * same operation, so no other transaction ever sees the placeholder, and a
+ * rollback of the operation gives the key back. *handled: res already holds
+ * the answer (a duplicate). */
 static int enqueue_idempotent(struct txn *tx, struct enqueue_req *req, struct enqueue_res *res,
                               bool *handled)
 {
-        struct idem_rec rec = {0};
-        int rc;
+        const struct job *j = &req->job;
+        struct idem_rec want = {.tenant = j->tenant,
+                                .key = j->idempotency_key,
+                                .job_id = 0,
+                                .payload_hash = (char *)req->payload_hash,
+                                .expires_at_ms = tx->now_ms + tx->limits->idempotency_ttl_ms};
+        int rc = BATON_EBUSY;
 
         *handled = false;
-        rc = tx->ops->idem_get(tx->st, req->job.tenant, req->job.idempotency_key, &rec);
-        if (rc == BATON_ENOTFOUND)
-                return 0;
-        if (rc)
-                return rc;
-        if (rec.expires_at_ms <= tx->now_ms)
-                goto out;
-        if (strcmp(rec.payload_hash, req->payload_hash) != 0) {
-                rc = BATON_EIDEM;
-                goto out;
+        for (int i = 0; i < IDEM_TAKE_TRIES; i++) {
+                struct idem_rec held = {0};
+                bool mine = false, retry = false;
+
+                rc = tx->ops->idem_take(tx->st, &want, tx->now_ms, &held);
+                if (rc == BATON_ECONFLICT)
+                        rc = idem_answer(tx, req, res, &want, &held, &mine, &retry);
+                else
+                        mine = !rc;
+                idem_rec_free(&held);
+                if (rc || !retry) {
+                        *handled = !rc && !mine;
+                        return rc;
+                }
+                rc = BATON_EBUSY;
         }
-        rc = tx->ops->job_get(tx->st, req->job.tenant, rec.job_id, &res->job);
-        if (rc == BATON_ENOTFOUND) {
-                rc = 0; /* the job was purged: the key starts afresh */
-                goto out;
-        }
-        if (!rc) {
-                res->duplicate = true;
-                *handled = true;
-        }
-out:
-        idem_rec_free(&rec);
         return rc;
 }
 

@@ -205,6 +205,10 @@ void cluster_on_note(struct cluster *c, const char *payload)
         case 'k':
                 reload_keys(c, a);
                 return;
+        case 'l':
+                /* A leader released its lease (shutdown): take over now. */
+                sched_poke(c->srv->sched);
+                return;
         default:
                 break;
         }

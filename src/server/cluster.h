@@ -4,7 +4,9 @@
  * own (store_ops.listen_open), watched by the loop, and acts on each
  * notification (core/txn.h, txn_notify): wakes claims of a queue that gained
  * ready jobs, wakes reads of jobs that became terminal, arms the leader's
- * timer for a new deadline, reloads a changed API key. A lost listener is
+ * timer for a new deadline, reloads a changed API key, and on an "l"
+ * (a leader released its lease at shutdown) tries to take the lease at once
+ * (sched_poke). A lost listener is
  * reopened with backoff (100 ms doubling to 5 s); after every open (the first too) the
  * node rechecks every parked waiter, reloads every key and sweeps the
  * deadlines once, since notifications sent meanwhile are gone.

@@ -203,7 +203,7 @@ bool config_node_id_valid(const char *s)
         return true;
 }
 
-/* --node-id, --leader-ttl-ms and --pg-statement-timeout-ms. Returns as
+/* --node-id, --leader-ttl-ms and the --pg-*-timeout-ms flags. Returns as
  * apply does. */
 static int apply_cluster(struct config *c, const char *name, const char *val)
 {
@@ -219,6 +219,16 @@ static int apply_cluster(struct config *c, const char *name, const char *val)
                 if (parse_i64(val, 0, CONFIG_PG_STATEMENT_TIMEOUT_MAX_MS, &v))
                         return -1;
                 c->pg_statement_timeout_ms = v;
+                return 0;
+        }
+        if (strcmp(name, "pg-lock-timeout-ms") == 0 ||
+            strcmp(name, "pg-idle-in-transaction-timeout-ms") == 0) {
+                if (parse_i64(val, 0, CONFIG_PG_STATEMENT_TIMEOUT_MAX_MS, &v))
+                        return -1;
+                if (strcmp(name, "pg-lock-timeout-ms") == 0)
+                        c->pg_lock_timeout_ms = v;
+                else
+                        c->pg_idle_tx_timeout_ms = v;
                 return 0;
         }
         if (parse_i64(val, CONFIG_LEADER_TTL_MIN_MS, CONFIG_LEADER_TTL_MAX_MS, &v))
@@ -265,7 +275,9 @@ static int apply(struct config *c, const char *name, const char *val)
                 return 0;
         }
         if (strcmp(name, "node-id") == 0 || strcmp(name, "leader-ttl-ms") == 0 ||
-            strcmp(name, "pg-statement-timeout-ms") == 0)
+            strcmp(name, "pg-statement-timeout-ms") == 0 ||
+            strcmp(name, "pg-lock-timeout-ms") == 0 ||
+            strcmp(name, "pg-idle-in-transaction-timeout-ms") == 0)
                 return apply_cluster(c, name, val);
         if (strcmp(name, "sync") == 0) {
                 if (strcmp(val, "full") != 0 && strcmp(val, "normal") != 0)
@@ -369,7 +381,9 @@ static const char *const plain_settings[] = {"listen",
                                              "tls-key",
                                              "node-id",
                                              "leader-ttl-ms",
-                                             "pg-statement-timeout-ms"};
+                                             "pg-statement-timeout-ms",
+                                             "pg-lock-timeout-ms",
+                                             "pg-idle-in-transaction-timeout-ms"};
 
 static int load_env(struct config *c, FILE *err)
 {
@@ -449,15 +463,28 @@ static void usage(FILE *f)
             "\nseveral nodes (docs/operations.md, \"Several nodes\"):\n"
             "  --node-id ID           this node's name, 1-128 of [A-Za-z0-9._:-] (BATON_NODE_ID),\n"
             "                         default <host name>-<pid>\n"
-            "  --leader-ttl-ms N      leader lease length, renewed every second\n"
-            "                         (BATON_LEADER_TTL_MS), default %d, allowed %d ... %d\n"
+            "  --leader-ttl-ms N      leader lease length, renewed every N/4 on a connection\n"
+            "                         of its own (BATON_LEADER_TTL_MS), default %d, allowed\n"
+            "                         %d ... %d\n"
             "  --pg-statement-timeout-ms N  PostgreSQL statement_timeout of the store's\n"
             "                         connection: a statement running longer fails its\n"
             "                         operation or batch with 503 store_unavailable\n"
             "                         (BATON_PG_STATEMENT_TIMEOUT_MS), default %d, 0 = none,\n"
-            "                         at most %d\n",
+            "                         at most %d\n"
+            "  --pg-lock-timeout-ms N PostgreSQL lock_timeout of the store's connection: a\n"
+            "                         wait longer for a row another session holds fails the\n"
+            "                         whole batch with 503 store_unavailable\n"
+            "                         (BATON_PG_LOCK_TIMEOUT_MS), default %d, 0 = none,\n"
+            "                         at most %d\n"
+            "  --pg-idle-in-transaction-timeout-ms N  idle_in_transaction_session_timeout\n"
+            "                         of batond's PostgreSQL sessions: the database ends the\n"
+            "                         session (and frees the locks) of a node stalled inside\n"
+            "                         a transaction (BATON_PG_IDLE_IN_TRANSACTION_TIMEOUT_MS),\n"
+            "                         default %d, 0 = none, at most %d\n",
             CONFIG_LEADER_TTL_DEFAULT_MS, CONFIG_LEADER_TTL_MIN_MS, CONFIG_LEADER_TTL_MAX_MS,
-            CONFIG_PG_STATEMENT_TIMEOUT_DEFAULT_MS, CONFIG_PG_STATEMENT_TIMEOUT_MAX_MS);
+            CONFIG_PG_STATEMENT_TIMEOUT_DEFAULT_MS, CONFIG_PG_STATEMENT_TIMEOUT_MAX_MS,
+            CONFIG_PG_LOCK_TIMEOUT_DEFAULT_MS, CONFIG_PG_STATEMENT_TIMEOUT_MAX_MS,
+            CONFIG_PG_IDLE_TX_TIMEOUT_DEFAULT_MS, CONFIG_PG_STATEMENT_TIMEOUT_MAX_MS);
         fprintf(f, "\nHTTPS (docs/operations.md, \"TLS\"):\n"
                    "  --tls-cert FILE        PEM certificate chain (BATON_TLS_CERT); with\n"
                    "  --tls-key FILE         its PEM private key (BATON_TLS_KEY) the listener\n"
@@ -614,6 +641,8 @@ int config_load(struct config *c, int argc, char **argv, FILE *out, FILE *err, i
         c->cron_min_interval_ms = CONFIG_CRON_MIN_INTERVAL_DEFAULT_MS;
         c->leader_ttl_ms = CONFIG_LEADER_TTL_DEFAULT_MS;
         c->pg_statement_timeout_ms = CONFIG_PG_STATEMENT_TIMEOUT_DEFAULT_MS;
+        c->pg_lock_timeout_ms = CONFIG_PG_LOCK_TIMEOUT_DEFAULT_MS;
+        c->pg_idle_tx_timeout_ms = CONFIG_PG_IDLE_TX_TIMEOUT_DEFAULT_MS;
         limits_default(&c->limits);
         *exit_code = 0;
 

@@ -52,7 +52,8 @@ struct config {
          * made at the first start as "<host name>-<8 hex>" (server.c). */
         char node_id[CONFIG_NODE_MAX + 1];
         /* --leader-ttl-ms: how long a leader lease lasts without renewal (it is
-         * renewed every second), so the longest a dead leader's duties wait. */
+         * renewed every ttl/4, on a connection of its own: sched.h), so the
+         * longest a dead leader's duties wait. */
         int64_t leader_ttl_ms;
         /* --pg-statement-timeout-ms: statement_timeout of the PostgreSQL store
          * connection (0 = none), so a statement stuck behind a lock fails its
@@ -62,6 +63,15 @@ struct config {
          * HTTPS only (reloaded on SIGHUP); both "" = plain HTTP. */
         char tls_cert[CONFIG_PATH_MAX];
         char tls_key[CONFIG_PATH_MAX];
+        /* --pg-lock-timeout-ms: lock_timeout of the PostgreSQL store
+         * connection (0 = none): a statement waiting that long for a row
+         * another session holds fails its whole batch (503, Retry-After). */
+        int64_t pg_lock_timeout_ms;
+        /* --pg-idle-in-transaction-timeout-ms: the
+         * idle_in_transaction_session_timeout of batond's PostgreSQL sessions
+         * (0 = none): the database ends the session of a node stalled inside
+         * a transaction (SIGSTOP, a frozen VM), and its row locks go. */
+        int64_t pg_idle_tx_timeout_ms;
         struct limits limits;
 };
 
@@ -77,9 +87,11 @@ enum config_action { CONFIG_RUN = 0, CONFIG_EXIT = 1 };
 #define CONFIG_RATE_PER_MS_MAX 86400000LL
 #define CONFIG_CRON_RUN_PER_HOUR_DEFAULT 10
 #define CONFIG_CRON_MIN_INTERVAL_DEFAULT_MS 60000
-#define CONFIG_LEADER_TTL_DEFAULT_MS 5000
+#define CONFIG_LEADER_TTL_DEFAULT_MS 2000
 #define CONFIG_PG_STATEMENT_TIMEOUT_DEFAULT_MS 30000
 #define CONFIG_PG_STATEMENT_TIMEOUT_MAX_MS 3600000
+#define CONFIG_PG_LOCK_TIMEOUT_DEFAULT_MS 2000
+#define CONFIG_PG_IDLE_TX_TIMEOUT_DEFAULT_MS 5000
 #define CONFIG_LEADER_TTL_MIN_MS 2000
 #define CONFIG_LEADER_TTL_MAX_MS 600000
 

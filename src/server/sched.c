@@ -1,16 +1,24 @@
 /*
  * sched.c: leadership and the next-deadline timer (see sched.h).
  *
- * Two timers run on the loop thread. The beat fires every SCHED_BEAT_MS and
- * submits one lease op (take or renew: the heartbeat write); at most one lease
- * op is in flight, so a slow store delays renewals rather than piling them
- * up, and a leader whose renewal has not come back within the lease's length
- * stops leading on its own. The duty timer runs only while leading. At most
- * one tick op is in flight; a deadline that arrives meanwhile is remembered
- * and honoured when the op completes. A tick that hit a batch limit
- * (tick_res.more) runs again at once, yielding to the loop in between so
- * requests are not starved. Each tick records when it began and how late,
- * and its committed cron outcomes feed the metrics.
+ * Two timers run on the loop thread. The beat fires every ttl/4 (sched_beat_ms)
+ * and submits one lease op (take or renew: the heartbeat write); at most one
+ * lease op is in flight, so a slow store delays renewals rather than piling
+ * them up, and a leader whose renewal has not come back within the lease's
+ * length stops leading on its own. On a shared store lease ops go to an
+ * executor and a database connection of their own (server_submit_lease), so
+ * a renewal never waits behind the data batches or the row locks they wait
+ * for: a node whose batches are stuck behind a stalled peer's locks keeps
+ * its lease. A follower that saw the lease about to lapse tries again right
+ * after it lapses rather than at its next beat, and one that hears an "l"
+ * notification (a leader released the lease at shutdown) tries at once.
+ *
+ * The duty timer runs only while leading. At most one tick op is in flight;
+ * a deadline that arrives meanwhile is remembered and honoured when the op
+ * completes. A tick that hit a batch limit (tick_res.more) runs again at
+ * once, yielding to the loop in between so requests are not starved. Each
+ * tick records when it began and how late, and its committed cron outcomes
+ * feed the metrics.
  *
  * Fencing lives in the store, not here: every tick transaction starts with
  * leader_check(node, epoch). What this file decides in memory (whether to arm
@@ -26,6 +34,7 @@
 #include "server/sched.h"
 
 #include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,6 +72,8 @@ struct sched {
         int64_t lop_sent_ns;     /* monotonic instant it was submitted */
         int64_t lop_epoch;       /* the epoch it renews or releases */
         int64_t lop_lag_ms;      /* the lag it reports */
+        int64_t lop_now_ms;      /* the store's now in its transaction */
+        int64_t beat_ms;         /* interval of the beat: ttl / 4 */
         struct leader_rec lease; /* its answer (store thread writes, loop reads in done) */
         struct leader_rec seen;  /* the lease as last seen */
         int role;                /* enum sched_role */
@@ -73,6 +84,11 @@ struct sched {
         int64_t fenced;
         bool releasing; /* sched_release was called */
 };
+
+int64_t sched_beat_ms(int64_t ttl_ms)
+{
+        return ttl_ms / 4 > 0 ? ttl_ms / 4 : 1;
+}
 
 const char *sched_role_name(int role)
 {
@@ -149,7 +165,10 @@ static bool still_valid(struct sched *s)
 {
         if (!leading(s))
                 return false;
-        if (clock_mono_ns(s->srv->clock) < s->valid_until_ns)
+        /* One process owns the store (SQLite): nobody else can lead, so a
+         * slow renewal (behind a long batch on the one store thread) must
+         * not pause the duties. */
+        if (!s->srv->ops->shared || clock_mono_ns(s->srv->clock) < s->valid_until_ns)
                 return true;
         step_down(s, SCHED_FOLLOWER, "the lease was not renewed in time");
         return false;
@@ -242,11 +261,21 @@ void sched_arm(struct sched *s, int64_t at_ms)
 static int lease_fn(struct txn *tx, struct exec_op *op)
 {
         struct sched *s = container_of(op, struct sched, lop);
+        char note[STORE_NODE_MAX + 32];
+        const char *notes[1] = {note};
+        int rc;
 
-        if (s->lop_kind == LOP_RELEASE)
-                return tx->ops->leader_release(tx->st, s->node, s->lop_epoch);
-        return tx->ops->leader_acquire(tx->st, s->node, s->lop_epoch, tx->now_ms, s->ttl_ms,
-                                       s->lop_lag_ms, &s->lease);
+        s->lop_now_ms = tx->now_ms;
+        if (s->lop_kind != LOP_RELEASE)
+                return tx->ops->leader_acquire(tx->st, s->node, s->lop_epoch, tx->now_ms, s->ttl_ms,
+                                               s->lop_lag_ms, &s->lease);
+        rc = tx->ops->leader_release(tx->st, s->node, s->lop_epoch);
+        /* Tell the followers the lease is free (cluster.c "l"), so one takes
+         * over now rather than at its next beat. */
+        snprintf(note, sizeof(note), "l\t%s\t%lld", s->node, (long long)s->lop_epoch);
+        if (!rc && s->srv->ops->shared)
+                rc = tx->ops->notify(tx->st, notes, 1);
+        return rc;
 }
 
 static void submit_lease(struct sched *s, int kind, int64_t epoch)
@@ -256,7 +285,7 @@ static void submit_lease(struct sched *s, int kind, int64_t epoch)
         s->lop_lag_ms = s->last_lag_ms;
         s->lop_sent_ns = clock_mono_ns(s->srv->clock);
         s->lop_busy = true;
-        if (server_submit(s->srv, &s->lop) != 0)
+        if (server_submit_lease(s->srv, &s->lop) != 0)
                 s->lop_busy = false;
 }
 
@@ -266,6 +295,18 @@ static void release_at(struct sched *s, int64_t epoch)
 {
         step_down(s, SCHED_STOPPED, "shutting down");
         submit_lease(s, LOP_RELEASE, epoch);
+}
+
+/* Another node holds l: if it lapses before the next beat (its holder
+ * stopped renewing), try to take it right after it lapses, so a dead
+ * leader's duties wait the lease's length and not up to a beat more. */
+static void follow_lapse(struct sched *s, const struct leader_rec *l)
+{
+        int64_t wait_ms = l->lease_until_ms - s->lop_now_ms + SCHED_TAKE_MARGIN_MS;
+        struct timeval tv = {(time_t)(wait_ms / 1000), (suseconds_t)(wait_ms % 1000) * 1000};
+
+        if (l->epoch > 0 && wait_ms > 0 && wait_ms < s->beat_ms && !s->releasing)
+                event_add(s->beat, &tv);
 }
 
 /* A take or renewal came back: lead, go on leading, or follow. */
@@ -278,6 +319,7 @@ static void lease_answer(struct sched *s)
                 if (leading(s))
                         step_down(s, SCHED_FOLLOWER, "another node holds the lease");
                 s->role = SCHED_FOLLOWER;
+                follow_lapse(s, l);
                 return;
         }
         s->last_beat_ms = l->heartbeat_at_ms;
@@ -328,7 +370,7 @@ static void lease_done(struct exec_op *op)
 static void on_beat(evutil_socket_t fd, short what, void *arg)
 {
         struct sched *s = arg;
-        struct timeval tv = {SCHED_BEAT_MS / 1000, (SCHED_BEAT_MS % 1000) * 1000};
+        struct timeval tv = {(time_t)(s->beat_ms / 1000), (suseconds_t)(s->beat_ms % 1000) * 1000};
 
         (void)fd, (void)what;
         if (s->releasing)
@@ -338,6 +380,13 @@ static void on_beat(evutil_socket_t fd, short what, void *arg)
                 still_valid(s);
         if (!s->lop_busy)
                 submit_lease(s, LOP_ACQUIRE, s->epoch);
+}
+
+void sched_poke(struct sched *s)
+{
+        if (!s || s->releasing || s->lop_busy || leading(s))
+                return;
+        submit_lease(s, LOP_ACQUIRE, s->epoch);
 }
 
 void sched_release(struct sched *s)
@@ -385,6 +434,7 @@ int sched_start(struct server *srv, struct sched **out)
         s->srv = srv;
         s->node = srv->node_id;
         s->ttl_ms = srv->cfg->leader_ttl_ms;
+        s->beat_ms = sched_beat_ms(s->ttl_ms);
         s->role = SCHED_STARTING;
         s->lop.fn = lease_fn;
         s->lop.done = lease_done;

@@ -1,9 +1,11 @@
 /*
  * sched.h: leadership and the next-deadline timer.
  *
- * Leadership: every second (SCHED_BEAT_MS) the node takes or renews the
- * store's leader lease (store_ops.leader_acquire) through the store thread;
- * that write is the scheduler's heartbeat. The node leads while the store
+ * Leadership: every quarter of the lease (sched_beat_ms: 500 ms with the
+ * default --leader-ttl-ms of 2 s) the node takes or renews the store's
+ * leader lease (store_ops.leader_acquire); on a shared store through an
+ * executor and connection of their own (server_submit_lease), elsewhere
+ * through the store thread. That write is the scheduler's heartbeat. The node leads while the store
  * says it holds the lease and its last renewal was submitted less than the
  * lease's length ago (--leader-ttl-ms, measured on the monotonic clock from
  * the submission, so the node stops before the store would let another node
@@ -32,8 +34,11 @@
 
 #include "store/store.h"
 
-#define SCHED_BEAT_MS 1000
 #define SCHED_SWEEP_MS 5000
+/* A follower that saw the lease about to lapse tries to take it this long
+ * after the instant it lapses (the store's clock; the follower's timer runs
+ * on its own clock, which may run a little fast). */
+#define SCHED_TAKE_MARGIN_MS 25
 
 struct server;
 struct sched;
@@ -45,6 +50,13 @@ int sched_start(struct server *srv, struct sched **out);
 /* Makes sure the timer fires no later than at_ms (Unix ms); ignored unless
  * this node leads. */
 void sched_arm(struct sched *s, int64_t at_ms);
+/* The renewal interval for a lease of ttl_ms: a quarter of it, so a leader
+ * keeps its lease through a stall (of its lease connection, its process or
+ * the database) of up to three quarters of the lease. */
+int64_t sched_beat_ms(int64_t ttl_ms);
+/* A leader released the lease (an "l" notification): a follower tries to take
+ * it now instead of at its next beat. */
+void sched_poke(struct sched *s);
 /* Stops the heartbeat and gives the lease up (SIGTERM), so another node takes
  * over at once; sched_busy stays true until the release has committed. */
 void sched_release(struct sched *s);

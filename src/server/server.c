@@ -69,6 +69,16 @@ int server_submit(struct server *srv, struct exec_op *op)
         return 0;
 }
 
+int server_submit_lease(struct server *srv, struct exec_op *op)
+{
+        if (!srv->lease_st)
+                return server_submit(srv, op);
+        if (!srv->lease_exec)
+                return BATON_ESHUTDOWN;
+        exec_submit(srv->lease_exec, op);
+        return 0;
+}
+
 static void on_effects(void *ctx, const struct txn_effects *fx)
 {
         struct server *srv = ctx;
@@ -116,6 +126,9 @@ static void on_drain(evutil_socket_t fd, short what, void *arg)
          * callbacks, so every acknowledged write is committed. */
         exec_stop(srv->exec);
         srv->exec = NULL;
+        /* The release of the lease is done by now (sched_busy). */
+        exec_stop(srv->lease_exec);
+        srv->lease_exec = NULL;
         /* Let the loop flush the answers just written before it ends. */
         struct timeval flush = {0, 50 * 1000};
         event_base_loopexit(srv->base, &flush);
@@ -235,8 +248,14 @@ static int check_data_dir(const char *dir)
 static int open_store(struct server *srv)
 {
         const struct config *cfg = srv->cfg;
-        struct store_opts so = {cfg->data_dir, cfg->sync_full, 5000,
-                                (int)cfg->pg_statement_timeout_ms};
+        struct store_opts so = {cfg->data_dir,
+                                cfg->sync_full,
+                                5000,
+                                (int)cfg->pg_statement_timeout_ms,
+                                (int)cfg->pg_lock_timeout_ms,
+                                (int)cfg->pg_idle_tx_timeout_ms,
+                                false,
+                                srv->app_name};
         int rc;
 
         rc = check_data_dir(cfg->data_dir);
@@ -252,15 +271,34 @@ static int open_store(struct server *srv)
                 return BATON_EINVAL;
 #endif
         }
-        srv->store_opts = so;
         rc = resolve_node_id(srv);
         if (rc)
                 return rc;
+        /* pg_stat_activity then names the node of each session. */
+        snprintf(srv->app_name, sizeof(srv->app_name), "batond %.50s", srv->node_id);
+        srv->store_opts = so;
         rc = srv->ops->open(&so, &srv->st);
-        if (rc)
+        if (rc) {
                 log_error("server", "cannot open the %s store%s%s: %s", srv->ops->name,
                           so.uri == cfg->data_dir ? " in " : "",
                           so.uri == cfg->data_dir ? cfg->data_dir : "", baton_strerror(rc));
+                return rc;
+        }
+        if (srv->ops->shared) {
+                /* The leader lease's own connection (sched.c). Its
+                 * transactions hold no data locks; a renewal slower than the
+                 * lease is worthless, so none may run longer. */
+                so.lease_conn = true;
+                if (!so.statement_timeout_ms || so.statement_timeout_ms > cfg->leader_ttl_ms)
+                        so.statement_timeout_ms = (int)cfg->leader_ttl_ms;
+                snprintf(srv->lease_app_name, sizeof(srv->lease_app_name), "batond %.50s lease",
+                         srv->node_id);
+                so.app_name = srv->lease_app_name;
+                rc = srv->ops->open(&so, &srv->lease_st);
+                if (rc)
+                        log_error("server", "cannot open the lease connection to the %s store: %s",
+                                  srv->ops->name, baton_strerror(rc));
+        }
         return rc;
 }
 
@@ -405,6 +443,8 @@ static int start_parts(struct server_rt *rt)
         struct server *srv = &rt->srv;
         const struct config *cfg = srv->cfg;
         struct exec_hooks hooks = {on_effects, on_batch, srv, srv->node_id};
+        /* Lease batches have no effects and are not the data's batches. */
+        struct exec_hooks lease_hooks = {NULL, NULL, srv, srv->node_id};
         int rc;
 
         rc = start_keys(rt);
@@ -419,6 +459,9 @@ static int start_parts(struct server_rt *rt)
         if (!rc)
                 rc = exec_start(srv->base, srv->st, srv->ops, srv->clock, srv->limits, &hooks,
                                 &srv->exec);
+        if (!rc && srv->lease_st)
+                rc = exec_start(srv->base, srv->lease_st, srv->ops, srv->clock, srv->limits,
+                                &lease_hooks, &srv->lease_exec);
         if (!rc)
                 rc = http_start(srv, cfg->listen_host, cfg->listen_port, &srv->http);
         if (!rc)
@@ -510,6 +553,9 @@ static void stop_parts(struct server_rt *rt)
         if (srv->exec)
                 exec_stop(srv->exec);
         srv->exec = NULL;
+        if (srv->lease_exec)
+                exec_stop(srv->lease_exec);
+        srv->lease_exec = NULL;
         /* After exec_stop: every refusal op's done callback has run. */
         api_audit_free(srv);
         if (rt->sigterm)
@@ -534,6 +580,9 @@ static void stop_parts(struct server_rt *rt)
         if (srv->st)
                 srv->ops->close(srv->st);
         srv->st = NULL;
+        if (srv->lease_st)
+                srv->ops->close(srv->lease_st);
+        srv->lease_st = NULL;
         keyring_free(srv->keyring);
         srv->keyring = NULL;
         if (rt->admin_token) {

@@ -46,6 +46,11 @@ struct server {
         const struct store_ops *ops;
         struct store_opts store_opts; /* what the store was opened with (listeners reuse it) */
         struct exec *exec;            /* NULL once exec_stop has run */
+        /* Shared store: the leader lease's own connection and executor
+         * (sched.c), so that renewals never wait behind data batches and
+         * the row locks they wait for; NULL on a store one process owns. */
+        struct store *lease_st;
+        struct exec *lease_exec;
         struct http *http;
         struct waiters *waiters;
         struct sched *sched;
@@ -55,12 +60,16 @@ struct server {
         char node_id[129];       /* --node-id, or the one kept in <data>/node-id */
         /* Refusals counted while their audit op is in flight (api_audit.c). */
         struct audit_pending *audit_pending;
-        bool stopping; /* SIGTERM/SIGINT seen: answer, do not start new work */
+        char app_name[64];       /* PostgreSQL application_name of the store session */
+        char lease_app_name[64]; /* ... and of the lease session */
+        bool stopping;           /* SIGTERM/SIGINT seen: answer, do not start new work */
 };
 
 /* Hands op to the store thread. Returns 0, or BATON_ESHUTDOWN when the exec has
  * already been stopped (op->done will then never run: the caller answers). */
 int server_submit(struct server *srv, struct exec_op *op);
+/* server_submit for lease ops: to the lease executor when there is one. */
+int server_submit_lease(struct server *srv, struct exec_op *op);
 
 /* Runs batond with cfg until a signal stops it. Returns the process exit code. */
 int server_run(const struct config *cfg);

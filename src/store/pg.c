@@ -250,7 +250,7 @@ struct sent {
         int want;
 };
 
-#define SENT_MAX (2 * (PG_PENDING_MAX + 2))
+#define SENT_MAX (2 * (PG_PENDING_MAX + 3))
 
 /* Queues s for execution, preceded by its prepare when this connection has
  * none yet (and none is queued in this pipeline). */
@@ -301,17 +301,21 @@ static int send_all(struct store *st, const struct pg_stmt *const *s,
 }
 
 /* Did r fail because its transaction was part of a lock cycle (deadlock
- * detected, serialization failure)? Rolling back only the failing
- * operation's savepoint would keep the locks the batch's earlier operations
- * took, which are part of the same cycle: the next operation that needs the
- * other side's row meets it again, one deadlock_timeout per operation, while
- * every answer of the batch waits. So the whole batch fails at once, its
- * locks go with the rollback and its clients get 503 and retry. */
+ * detected, serialization failure) or waited longer than lock_timeout for a
+ * lock (55P03: another session holds the row, a stalled node perhaps)?
+ * Rolling back only the failing operation's savepoint would keep the locks
+ * the batch's earlier operations took, which are part of the same cycle (or
+ * what the holder itself waits for): the next operation that needs such a
+ * row meets it again, one deadlock_timeout or lock_timeout per operation,
+ * while every answer of the batch waits. So the whole batch fails at once,
+ * its locks go with the rollback and its clients get 503 with Retry-After
+ * and retry; the store thread goes on with the next batch. */
 static bool lock_cycle(const PGresult *r)
 {
         const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 
-        return state && (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0);
+        return state && (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0 ||
+                         strcmp(state, "55P03") == 0);
 }
 
 /* Reads the results of the n commands in sent[] and the sync, recording the
@@ -340,7 +344,8 @@ static int read_all(struct store *st, const struct sent *sent, int n, PGresult *
                         st->failed = true;
                 }
                 if (one && lock_cycle(r)) {
-                        log_error("store", "%s: the batch fails as a whole", "lock cycle");
+                        log_error("store", "%s: the batch fails as a whole",
+                                  "lock cycle or lock timeout");
                         st->failed = true;
                 }
                 if (!rc)
@@ -380,7 +385,7 @@ static int roundtrip(struct store *st, const struct pg_stmt *const *s,
         struct sent sent[SENT_MAX];
         int n, rc;
 
-        BATON_ASSERT(k >= 0 && k <= 2);
+        BATON_ASSERT(k >= 0 && k <= 3);
         for (int i = 0; res && i < k; i++)
                 res[i] = NULL;
         if (st->broken || !st->conn || st->failed)
@@ -709,6 +714,21 @@ static const struct pg_stmt
                   " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant, key) DO UPDATE SET"
                   " job_id = excluded.job_id, payload_hash = excluded.payload_hash,"
                   " expires_at = excluded.expires_at"},
+    /* idem_take's pipeline: insert unless the key is held; else replace
+     * a record that has expired (never this transaction's own placeholder,
+     * job_id 0); then read what holds the key. In READ COMMITTED each
+     * statement sees what committed before it began, so after the insert
+     * waited for another transaction's record of the key, the read sees it. */
+    S_IDEM_TAKE = {"pg_idem_take",
+                   "INSERT INTO idempotency (tenant, key, job_id, payload_hash, expires_at)"
+                   " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant, key) DO NOTHING RETURNING 1"},
+    S_IDEM_RETAKE = {"pg_idem_retake",
+                     "UPDATE idempotency SET job_id = $3, payload_hash = $4, expires_at = $5"
+                     " WHERE tenant = $1 AND key = $2 AND job_id <> 0 AND expires_at <= $6"
+                     " RETURNING 1"},
+    S_IDEM_SWAP = {"pg_idem_swap",
+                   "UPDATE idempotency SET job_id = $3, payload_hash = $4, expires_at = $5"
+                   " WHERE tenant = $1 AND key = $2 AND job_id = $6 RETURNING 1"},
     S_IDEM_PURGE = {"pg_idem_purge",
                     "DELETE FROM idempotency WHERE (tenant, key) IN (SELECT tenant, key"
                     " FROM idempotency WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)"},
@@ -1203,7 +1223,7 @@ static int connect_db(struct store *st, bool sync_full)
                               "application_name",
                               "dbname",
                               NULL};
-        const char *vals[] = {CONNECT_TIMEOUT_S, "10", "5", "3", "batond", st->uri, NULL};
+        const char *vals[] = {CONNECT_TIMEOUT_S, "10", "5", "3", st->app_name, st->uri, NULL};
         PGresult *r;
 
         st->conn = PQconnectdbParams(keys, vals, 1);
@@ -1229,7 +1249,7 @@ static int connect_db(struct store *st, bool sync_full)
                 return BATON_ESTORE;
         }
         PQclear(r);
-        if (take_shard(st)) {
+        if (!st->lease_conn && take_shard(st)) {
                 PQfinish(st->conn);
                 st->conn = NULL;
                 return BATON_ESTORE;
@@ -1237,23 +1257,36 @@ static int connect_db(struct store *st, bool sync_full)
         return 0;
 }
 
-/* Sets the session's statement_timeout (ms, 0 = none): a statement that runs
- * longer (typically one waiting for a row lock held elsewhere) is cancelled
- * and fails (57014), which fails its operation or batch instead of stalling
- * the store thread. */
-static int set_timeout(struct store *st, int ms)
+/* Sets the session's timeouts (ms, 0 = none). statement_timeout: a
+ * statement that runs longer fails (57014), which fails its operation or
+ * batch instead of stalling the store thread. lock_timeout: a statement
+ * that waits longer for a lock fails (55P03) and fails its batch (see
+ * lock_cycle). idle_in_transaction_session_timeout: the database ends this
+ * session if it sits inside a transaction that long without sending
+ * anything, so that a stalled node (SIGSTOP, a frozen VM) cannot hold its
+ * row locks, and with them the other nodes, for as long as it is stalled.
+ * Set after the migrations, which may wait for locks and run long. */
+static int set_limits(struct store *st)
 {
-        char sql[64];
-        PGresult *r;
+        const char *names[3] = {"statement_timeout", "lock_timeout",
+                                "idle_in_transaction_session_timeout"};
+        int ms[3] = {st->statement_timeout_ms, st->lock_timeout_ms, st->idle_tx_timeout_ms};
         int rc = 0;
 
-        snprintf(sql, sizeof(sql), "SET statement_timeout = %d", ms);
-        r = PQexec(st->conn, sql);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-                log_error("store", "setting statement_timeout: %s", PQerrorMessage(st->conn));
-                rc = BATON_ESTORE;
+        for (int i = 0; i < 3 && !rc; i++) {
+                char sql[96];
+                PGresult *r;
+
+                if (!ms[i])
+                        continue;
+                snprintf(sql, sizeof(sql), "SET %s = %d", names[i], ms[i]);
+                r = PQexec(st->conn, sql);
+                if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+                        log_error("store", "setting %s: %s", names[i], PQerrorMessage(st->conn));
+                        rc = BATON_ESTORE;
+                }
+                PQclear(r);
         }
-        PQclear(r);
         return rc;
 }
 
@@ -1292,15 +1325,22 @@ static int open_store(const struct store_opts *opts, struct store **out)
         st = calloc(1, sizeof(*st));
         if (!st)
                 return BATON_ENOMEM;
-        st->sync_full = opts->sync_full;
+        /* A lease write lost in a database crash costs a take, not a job. */
+        st->sync_full = opts->sync_full && !opts->lease_conn;
         st->statement_timeout_ms = opts->statement_timeout_ms > 0 ? opts->statement_timeout_ms : 0;
+        st->lock_timeout_ms = opts->lock_timeout_ms > 0 ? opts->lock_timeout_ms : 0;
+        st->idle_tx_timeout_ms = opts->idle_tx_timeout_ms > 0 ? opts->idle_tx_timeout_ms : 0;
+        st->lease_conn = opts->lease_conn;
+        snprintf(st->app_name, sizeof(st->app_name), "%s",
+                 opts->app_name && *opts->app_name ? opts->app_name : "batond");
         st->uri = strdup(opts->uri);
-        rc = st->uri ? connect_db(st, opts->sync_full) : BATON_ENOMEM;
-        /* Migrations may rewrite big tables: they run without the timeout. */
-        if (!rc)
+        rc = st->uri ? connect_db(st, st->sync_full) : BATON_ENOMEM;
+        /* Migrations may rewrite big tables: they run without the timeouts.
+         * A lease connection is opened after the store's, which migrated. */
+        if (!rc && !st->lease_conn)
                 rc = pg_migrate_to(st->conn, pg_schema_newest());
-        if (!rc && st->statement_timeout_ms)
-                rc = set_timeout(st, st->statement_timeout_ms);
+        if (!rc)
+                rc = set_limits(st);
         if (!rc)
                 rc = build_stmts(st);
         if (rc) {
@@ -1324,8 +1364,8 @@ static int reconnect(struct store *st)
                 PQfinish(st->conn);
         st->conn = NULL;
         rc = connect_db(st, st->sync_full);
-        if (!rc && st->statement_timeout_ms)
-                rc = set_timeout(st, st->statement_timeout_ms);
+        if (!rc)
+                rc = set_limits(st);
         if (rc) {
                 st->backoff_ms = st->backoff_ms ? st->backoff_ms * 2 : BACKOFF_MIN_MS;
                 if (st->backoff_ms > BACKOFF_MAX_MS)
@@ -2165,6 +2205,72 @@ static int put_idem(struct store *st, const struct idem_rec *rec)
         return defer_write(st, &S_IDEM_PUT, &p);
 }
 
+/* The record's five columns, then extra when has_extra. */
+static void idem_params(struct pg_params *p, const struct idem_rec *rec, bool has_extra,
+                        int64_t extra)
+{
+        pg_p_text(p, rec->tenant);
+        pg_p_text(p, rec->key);
+        pg_p_i64(p, rec->job_id);
+        pg_p_text(p, rec->payload_hash);
+        pg_p_i64(p, rec->expires_at_ms);
+        if (has_extra)
+                pg_p_i64(p, extra);
+}
+
+/* The insert alone first: a new key, the common case, costs one statement
+ * and one round trip, as the lookup it replaces did. When the key is held,
+ * one more round trip sends S_IDEM_TAKE again with S_IDEM_RETAKE and
+ * S_IDEM_GET (see there). The insert waits for a transaction that holds an
+ * uncommitted record of the key and, once that committed, does nothing; the
+ * update then finds the record live and the read returns it, so exactly one
+ * taker wins. A record that vanished between the statements (a purge) is
+ * taken again, a bounded number of times. */
+static int take_idem(struct store *st, const struct idem_rec *rec, int64_t now_ms,
+                     struct idem_rec *held)
+{
+        const struct pg_stmt *s[3] = {&S_IDEM_TAKE, &S_IDEM_RETAKE, &S_IDEM_GET};
+        struct pg_params p = {0}, u = {0}, g = {0};
+        const struct pg_params *pp[3] = {&p, &u, &g};
+        int rc = BATON_EBUSY;
+
+        memset(held, 0, sizeof(*held));
+        idem_params(&p, rec, false, 0);
+        idem_params(&u, rec, true, now_ms);
+        pg_p_text(&g, rec->tenant);
+        pg_p_text(&g, rec->key);
+        for (int i = 0; i < 4; i++) {
+                PGresult *r[3] = {NULL, NULL, NULL};
+                int k = i == 0 ? 1 : 3;
+
+                rc = pg_exec_n(st, s, pp, k, r);
+                if (!rc && (PQntuples(r[0]) > 0 || (k > 1 && PQntuples(r[1]) > 0)))
+                        rc = 0;
+                else if (!rc && k > 1 && PQntuples(r[2]) > 0)
+                        rc = rd_idem(r[2], 0, held) ? BATON_ENOMEM : BATON_ECONFLICT;
+                else if (!rc)
+                        rc = BATON_EBUSY; /* held, or purged in between: look again */
+                for (int j = 0; j < k; j++)
+                        PQclear(r[j]);
+                if (rc != BATON_EBUSY)
+                        break;
+        }
+        return rc;
+}
+
+/* A conditional update: it waits for a transaction that changes the same
+ * record and then judges the record as that one left it. */
+static int swap_idem(struct store *st, const struct idem_rec *rec, int64_t old_job_id)
+{
+        struct pg_params p = {0};
+        int64_t n = 0;
+        int rc;
+
+        idem_params(&p, rec, true, old_job_id);
+        rc = pg_run(st, &S_IDEM_SWAP, &p, &n);
+        return rc ? rc : n > 0 ? 0 : BATON_ECONFLICT;
+}
+
 static int purge_idem(struct store *st, int64_t before_ms, int max, int *n_out)
 {
         struct pg_params p = {0};
@@ -2701,7 +2807,7 @@ static int dep_children(struct store *st, int64_t parent_id, int64_t after_id, i
         return pg_ids(st, &S_DEP_CHILDREN, &p, max, ids, n_out);
 }
 
-/* ---- the dependency cascade's work list (version 8) ---- */
+/* ---- the dependency cascade's work list (version 9) ---- */
 
 /* Writes whose only outcome is success travel with the next round trip
  * (pg_defer_write), so a cascade that spills a thousand rows adds no round
@@ -3058,6 +3164,8 @@ const struct store_ops store_postgres_ops = {
     .idem_get = get_idem,
     .idem_put = put_idem,
     .idem_purge = purge_idem,
+    .idem_take = take_idem,
+    .idem_swap = swap_idem,
     .queue_ensure = ensure_queue,
     .queue_total = total_queues,
     .queue_get = get_queue,

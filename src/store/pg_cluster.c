@@ -6,18 +6,23 @@
  * No lease call ever waits for a row lock, so the lease row can never take
  * part in a deadlock with the job rows a group-commit batch holds:
  *  - leader_acquire reads the row without a lock and decides
- *    (store_leader_decide). Only a take or a renewal locks it, with FOR
- *    UPDATE SKIP LOCKED, decides again on the locked row and writes. If the
- *    row is locked (another node is taking a lapsed lease, or a deposed leader
- *    is still inside a duty it checked), the call changes nothing this time
- *    and the next beat tries again.
- *  - leader_check locks the row FOR SHARE SKIP LOCKED and compares node and
- *    epoch. Shared locks do not conflict with each other, so duties never
- *    wait on one another; a row locked for update means the lease is changing
- *    hands, and the duty is refused (BATON_ECONFLICT). The shared lock, held
- *    to the end of the duty's transaction, keeps any other node from taking
- *    the lease until the duty has committed or rolled back: this is the
- *    fencing.
+ *    (store_leader_decide). A take locks it FOR UPDATE SKIP LOCKED, a
+ *    renewal FOR NO KEY UPDATE SKIP LOCKED; either decides again on the
+ *    locked row and writes. If the row is locked (another node is taking a
+ *    lapsed lease, or, for a take, a leader is inside a duty it checked), the
+ *    call changes nothing this time and the next beat tries again.
+ *  - leader_check locks the row FOR KEY SHARE SKIP LOCKED and compares node
+ *    and epoch. Key-share locks conflict neither with each other nor with a
+ *    renewal's FOR NO KEY UPDATE (the update changes no key column), only
+ *    with a take's FOR UPDATE: duties never wait on one another, the holder
+ *    renews its lease (on a connection of its own, server/sched.c) while its
+ *    duties run, and a row locked for update means the lease is changing
+ *    hands, so the duty is refused (BATON_ECONFLICT). The lock, held to the
+ *    end of the duty's transaction, keeps any other node from taking the
+ *    lease until the duty has committed or rolled back: this is the fencing.
+ *    (FOR SHARE, used up to 85d7779, also blocks the renewal: with renewals
+ *    on their own connection, a long tick would have cost the leader its
+ *    lease.)
  * Instants are the batch's now (the database's clock, store_ops.now_ms).
  *
  * notify is pg_notify over the array of a batch's payloads, deferred so that
@@ -45,8 +50,12 @@ static const struct pg_stmt S_LEASE_GET = {
 static const struct pg_stmt S_LEASE_LOCK = {
     "pg_leader_lock", "SELECT node, epoch, lease_until, heartbeat_at, lag_ms"
                       " FROM leader_lease WHERE id = 1 FOR UPDATE SKIP LOCKED"};
+static const struct pg_stmt S_LEASE_RENEW = {
+    "pg_leader_renew", "SELECT node, epoch, lease_until, heartbeat_at, lag_ms"
+                       " FROM leader_lease WHERE id = 1 FOR NO KEY UPDATE SKIP LOCKED"};
 static const struct pg_stmt S_LEASE_SHARE = {
-    "pg_leader_share", "SELECT node, epoch FROM leader_lease WHERE id = 1 FOR SHARE SKIP LOCKED"};
+    "pg_leader_share",
+    "SELECT node, epoch FROM leader_lease WHERE id = 1 FOR KEY SHARE SKIP LOCKED"};
 static const struct pg_stmt S_LEASE_PUT = {"pg_leader_put",
                                            "UPDATE leader_lease SET node = $1, epoch = $2,"
                                            " lease_until = $3, heartbeat_at = $4, lag_ms = $5"
@@ -107,7 +116,7 @@ int pg_leader_acquire(struct store *st, const char *node, int64_t held_epoch, in
                       int64_t ttl_ms, int64_t lag_ms, struct leader_rec *out)
 {
         struct leader_rec cur, next;
-        bool found = false;
+        bool found = false, renew;
         int rc;
 
         if (!node || !*node || strlen(node) > STORE_NODE_MAX || ttl_ms <= 0)
@@ -119,7 +128,10 @@ int pg_leader_acquire(struct store *st, const char *node, int64_t held_epoch, in
                 *out = cur;
                 return 0;
         }
-        rc = lease_read(st, &S_LEASE_LOCK, &cur, &found);
+        /* A renewal keeps node and epoch, so it need not exclude the duties
+         * that hold the row (key share); a take must. */
+        renew = next.epoch == cur.epoch && strcmp(next.node, cur.node) == 0;
+        rc = lease_read(st, renew ? &S_LEASE_RENEW : &S_LEASE_LOCK, &cur, &found);
         if (rc)
                 return rc;
         if (!found) {
@@ -128,7 +140,8 @@ int pg_leader_acquire(struct store *st, const char *node, int64_t held_epoch, in
                 rc = lease_read(st, &S_LEASE_GET, out, NULL);
                 return rc;
         }
-        if (store_leader_decide(&cur, node, held_epoch, now_ms, ttl_ms, lag_ms, true, &next))
+        if (store_leader_decide(&cur, node, held_epoch, now_ms, ttl_ms, lag_ms, true, &next) &&
+            (!renew || (next.epoch == cur.epoch && strcmp(next.node, cur.node) == 0)))
                 rc = lease_put(st, &next);
         else
                 next = cur;
@@ -161,7 +174,9 @@ int pg_leader_release(struct store *st, const char *node, int64_t epoch)
 {
         struct leader_rec cur;
         bool found = false;
-        int rc = lease_read(st, &S_LEASE_LOCK, &cur, &found);
+        /* Node and epoch stay: like a renewal, the release need not wait
+         * for the holder's own duty to end (key share). */
+        int rc = lease_read(st, &S_LEASE_RENEW, &cur, &found);
 
         if (rc || !found || cur.epoch != epoch || strcmp(cur.node, node) != 0)
                 return rc;

@@ -136,6 +136,10 @@ struct store {
          * sent and the commit fails. */
         bool failed;
         int statement_timeout_ms;
+        int lock_timeout_ms;    /* store_opts; reapplied on reconnect */
+        int idle_tx_timeout_ms; /* store_opts; reapplied on reconnect */
+        bool lease_conn;        /* store_opts: the leader lease's own connection */
+        char app_name[64];      /* application_name (store_opts) */
         /* This connection's share of the queue counters (queue_counts.shard,
          * pg_groups.c), held with a session advisory lock taken at connect so
          * that no other live connection writes it (pg.c take_shard). */

@@ -173,7 +173,7 @@ enum stmt_id {
         S_RATE_GET,
         S_RATE_PUT,
         S_RATE_TRIM,
-        /* version 8: the dependency cascade's work list */
+        /* version 9: the dependency cascade's work list */
         S_DEP_WORK_PUT,
         S_DEP_WORK_NEXT,
         S_DEP_WORK_ADVANCE,
@@ -514,7 +514,7 @@ static const struct stmt_def stmt_defs[S_LIST] = {
                      "DELETE FROM rate_log WHERE tenant = ?1 AND queue = ?2 AND grp = ?3"
                      " AND seq < ?4",
                      true, "PRIMARY"},
-    /* version 8: the dependency cascade's work list (store.h). */
+    /* version 9: the dependency cascade's work list (store.h). */
     [S_DEP_WORK_PUT] = {"dep_work_put",
                         "INSERT INTO dep_work (job_id, after_id) VALUES (?1, ?2)"
                         " ON CONFLICT (job_id) DO UPDATE SET after_id = excluded.after_id",
@@ -1308,6 +1308,38 @@ static int put_idem(struct store *st, const struct idem_rec *rec)
         bind_text(s, 4, rec->payload_hash);
         sqlite3_bind_int64(s, 5, rec->expires_at_ms);
         return run(st, s, "idem_put");
+}
+
+/* SQLite has one writer, whose transaction (BEGIN IMMEDIATE) holds the whole
+ * store: a read then a write cannot race with another taker. */
+static int take_idem(struct store *st, const struct idem_rec *rec, int64_t now_ms,
+                     struct idem_rec *held)
+{
+        int rc = get_idem(st, rec->tenant, rec->key, held);
+
+        if (rc == BATON_ENOTFOUND) {
+                memset(held, 0, sizeof(*held));
+                return put_idem(st, rec);
+        }
+        if (rc)
+                return rc;
+        if (held->job_id == 0 || held->expires_at_ms > now_ms)
+                return BATON_ECONFLICT; /* live, or this transaction's placeholder */
+        idem_rec_free(held);
+        return put_idem(st, rec);
+}
+
+static int swap_idem(struct store *st, const struct idem_rec *rec, int64_t old_job_id)
+{
+        struct idem_rec cur = {0};
+        int rc = get_idem(st, rec->tenant, rec->key, &cur);
+
+        if (!rc)
+                rc = cur.job_id == old_job_id ? put_idem(st, rec) : BATON_ECONFLICT;
+        else if (rc == BATON_ENOTFOUND)
+                rc = BATON_ECONFLICT;
+        idem_rec_free(&cur);
+        return rc;
 }
 
 /* Deletes records that have expired at before_ms (expires_at <= before_ms):
@@ -2273,7 +2305,7 @@ static int dep_children(struct store *st, int64_t parent_id, int64_t after_id, i
         return read_ids(st, s, max, ids, n_out, "dep_children");
 }
 
-/* ---- the dependency cascade's work list (version 8) ---- */
+/* ---- the dependency cascade's work list (version 9) ---- */
 
 static int dep_work_put(struct store *st, int64_t job_id, int64_t after_id)
 {
@@ -2765,6 +2797,8 @@ const struct store_ops store_sqlite_ops = {
     .idem_get = get_idem,
     .idem_put = put_idem,
     .idem_purge = purge_idem,
+    .idem_take = take_idem,
+    .idem_swap = swap_idem,
     .queue_ensure = ensure_queue,
     .queue_total = total_queues,
     .queue_get = get_queue,

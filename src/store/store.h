@@ -7,7 +7,8 @@
  * qlim_put leaves the counters alone, 8 the tenant's queue total kept by
  * queue_ensure and read by queue_total, and qlim_get's known, 9 + the
  * dependency cascade's work list, 10 timers deferred by a full queue, audit
- * refusals counted in one row and audit_purge).
+ * refusals counted in one row and audit_purge, 11 + idem_take and idem_swap,
+ * which decide the owner of an idempotency key atomically across nodes).
  *
  * A backend (SQLite, PostgreSQL) implements these operations; core
  * composes them into transactions. All calls on one struct store come from one
@@ -38,7 +39,7 @@
 
 #include "core/job.h"
 
-#define STORE_OPS_VERSION 10
+#define STORE_OPS_VERSION 11
 
 struct store; /* backend-private */
 
@@ -52,6 +53,24 @@ struct store_opts {
          * none). A statement that runs longer is cancelled by the server and
          * fails (BATON_ESTORE). Migrations at open run without it. */
         int statement_timeout_ms;
+        /* PostgreSQL: lock_timeout of the store's connection, in ms (0 =
+         * none). A statement that waits longer for a lock another session
+         * holds fails, and with it the whole transaction (commit fails):
+         * the rows the batch's earlier operations locked may be what the
+         * other session waits for. Migrations run without it. */
+        int lock_timeout_ms;
+        /* PostgreSQL: idle_in_transaction_session_timeout of the session, in
+         * ms (0 = none): the database ends the session of a process that
+         * stalls inside a transaction, so its row locks go. */
+        int idle_tx_timeout_ms;
+        /* PostgreSQL: a connection only for the leader lease (leader_*,
+         * now_ms): no migrations, no share of the queue counters, commits
+         * without waiting for the flush (a lease write lost in a database
+         * crash only costs a take; the epoch still fences). */
+        bool lease_conn;
+        /* PostgreSQL: application_name of the sessions (pg_stat_activity),
+         * so an operator sees which node holds what; NULL = "batond". */
+        const char *app_name;
 };
 
 struct job_filter {
@@ -357,7 +376,9 @@ struct store_ops {
         int (*job_delete)(struct store *st, const char *tenant, int64_t id);
         int (*deadlines)(struct store *st, struct store_deadlines *out);
 
-        /* Idempotency records, unique per (tenant, key). */
+        /* Idempotency records, unique per (tenant, key). idem_put inserts or
+         * replaces without looking: core uses it only on a record this
+         * transaction already owns (idem_take). */
         int (*idem_get)(struct store *st, const char *tenant, const char *key,
                         struct idem_rec *out);
         int (*idem_put)(struct store *st, const struct idem_rec *rec); /* insert or replace */
@@ -657,6 +678,27 @@ struct store_ops {
         int (*dep_work_next)(struct store *st, int max, int64_t *ids, int64_t *afters, int *n_out);
         int (*dep_work_move)(struct store *st, int64_t job_id, int64_t from_after,
                              int64_t to_after);
+        /* ---- version 11: idempotency keys decided atomically ----
+         *
+         * idem_take: writes rec (its job_id may be 0, a placeholder that the
+         * same transaction replaces with idem_put before it commits) if no
+         * record holds (tenant, key), or if the record there has expired at
+         * now_ms (expires_at <= now_ms) and is not a placeholder of this
+         * transaction's; 0 then, and the key is this transaction's: a
+         * concurrent idem_take of the same key on another connection waits
+         * for this transaction to end, and then sees its record (or, after a
+         * rollback, takes the key itself). Otherwise BATON_ECONFLICT and
+         * *held (owned by the caller, idem_rec_free) is the live record,
+         * committed by another transaction or written earlier by this one.
+         * Exactly one of any number of concurrent takes of a key wins.
+         *
+         * idem_swap: replaces the record of (rec->tenant, rec->key) with rec
+         * only if its job_id is still old_job_id (a record whose job no
+         * longer exists, seen by idem_take); 0 when it did, BATON_ECONFLICT
+         * when the record changed or went meanwhile. */
+        int (*idem_take)(struct store *st, const struct idem_rec *rec, int64_t now_ms,
+                         struct idem_rec *held);
+        int (*idem_swap)(struct store *st, const struct idem_rec *rec, int64_t old_job_id);
 };
 
 #define STORE_MANY_MAX 4096

@@ -1077,6 +1077,63 @@ static void idem_purge_expired(void **state)
         commit(f);
 }
 
+/* idem_take writes a record unless a live one holds the key: a record that
+ * has expired at now is replaced; this transaction's own placeholder (job id
+ * 0) is never replaced. idem_swap replaces only the record of the job id it
+ * names. */
+static void idem_take_and_swap(void **state)
+{
+        struct fixture *f = *state;
+        struct idem_rec want = {.tenant = (char *)"t1",
+                                .key = (char *)"k",
+                                .job_id = 0,
+                                .payload_hash = (char *)"aaaa",
+                                .expires_at_ms = T0 + 100};
+        struct idem_rec held = {0};
+
+        begin(f);
+        assert_int_equal(f->ops->idem_take(f->st, &want, T0, &held), 0);
+        assert_null(held.tenant);
+        assert_idem(f, "t1", "k", 0, "aaaa", T0 + 100);
+        /* The placeholder is this transaction's: a second take meets it. */
+        assert_int_equal(f->ops->idem_take(f->st, &want, T0 + 200, &held), BATON_ECONFLICT);
+        assert_int_equal(held.job_id, 0);
+        idem_rec_free(&held);
+        idem_put(f, "t1", "k", 11, "aaaa", T0 + 100);
+        commit(f);
+
+        begin(f);
+        want.payload_hash = (char *)"bbbb";
+        want.expires_at_ms = T0 + 300;
+        /* Live: the holder comes back and nothing changes. */
+        assert_int_equal(f->ops->idem_take(f->st, &want, T0 + 99, &held), BATON_ECONFLICT);
+        assert_string_equal(held.tenant, "t1");
+        assert_string_equal(held.key, "k");
+        assert_int_equal(held.job_id, 11);
+        assert_string_equal(held.payload_hash, "aaaa");
+        assert_int_equal(held.expires_at_ms, T0 + 100);
+        idem_rec_free(&held);
+        assert_idem(f, "t1", "k", 11, "aaaa", T0 + 100);
+        /* Another tenant's key is another key. */
+        want.tenant = (char *)"t2";
+        assert_int_equal(f->ops->idem_take(f->st, &want, T0, &held), 0);
+        want.tenant = (char *)"t1";
+        /* Expired at its expires_at: taken over. */
+        assert_int_equal(f->ops->idem_take(f->st, &want, T0 + 100, &held), 0);
+        assert_idem(f, "t1", "k", 0, "bbbb", T0 + 300);
+        idem_put(f, "t1", "k", 12, "bbbb", T0 + 300);
+        /* swap: only the record of the job id named. */
+        want.payload_hash = (char *)"cccc";
+        assert_int_equal(f->ops->idem_swap(f->st, &want, 11), BATON_ECONFLICT);
+        assert_idem(f, "t1", "k", 12, "bbbb", T0 + 300);
+        assert_int_equal(f->ops->idem_swap(f->st, &want, 12), 0);
+        assert_idem(f, "t1", "k", 0, "cccc", T0 + 300);
+        want.key = (char *)"none";
+        assert_int_equal(f->ops->idem_swap(f->st, &want, 0), BATON_ECONFLICT);
+        assert_int_equal(f->ops->idem_get(f->st, "t1", "none", &held), BATON_ENOTFOUND);
+        commit(f);
+}
+
 /* ---- queues ---- */
 
 static void queue_ensure_get_put(void **state)
@@ -3956,9 +4013,57 @@ static void shared_duty_blocks_takeover_until_commit(void **state)
         f->ops->close(g);
 }
 
+/* The holder renews its lease on a connection of its own while one of its
+ * duties (which checked the epoch and holds the row) runs on another: the
+ * renewal neither waits nor is skipped, and neither is the release at
+ * shutdown; a takeover by another node still waits for the duty. At
+ * 85d7779 the check locked FOR SHARE and the renewal skipped the row, so a
+ * leader with a long tick on its store connection lost its lease. */
+static void shared_holder_renews_during_its_duty(void **state)
+{
+        struct fixture *f = *state;
+        struct store_opts o = {.uri = f->uri, .sync_full = false, .busy_timeout_ms = 1000};
+        struct store *g = NULL;
+        struct leader_rec a = acquire(f, "a", 0, LONG_TTL_MS, 0), r;
+        int64_t t0;
+
+        assert_int_equal(f->ops->open(&o, &g), 0);
+        assert_int_equal(a.epoch, 1);
+        usleep(20000);
+        begin(f);
+        assert_int_equal(f->ops->leader_check(f->st, "a", 1), 0); /* the duty */
+        t0 = wall_ms();
+        assert_int_equal(f->ops->begin(g), 0);
+        assert_int_equal(f->ops->leader_acquire(g, "a", 1, wall_ms(), LONG_TTL_MS, 3, &r), 0);
+        assert_int_equal(f->ops->commit(g), 0);
+        assert_true(wall_ms() - t0 < 1000);
+        assert_string_equal(r.node, "a");
+        assert_int_equal(r.epoch, 1);
+        assert_true(r.heartbeat_at_ms > a.heartbeat_at_ms);
+        assert_true(r.lease_until_ms > a.lease_until_ms);
+        /* The duty goes on under the renewed lease. */
+        assert_int_equal(f->ops->leader_check(f->st, "a", 1), 0);
+        /* Released while the duty runs: the lease ends, but nobody takes it
+         * before the duty is over. */
+        assert_int_equal(f->ops->begin(g), 0);
+        assert_int_equal(f->ops->leader_release(g, "a", 1), 0);
+        assert_int_equal(f->ops->commit(g), 0);
+        assert_int_equal(f->ops->begin(g), 0);
+        assert_int_equal(f->ops->leader_acquire(g, "b", 0, wall_ms(), LONG_TTL_MS, 0, &r), 0);
+        assert_int_equal(f->ops->commit(g), 0);
+        assert_string_equal(r.node, "a");
+        assert_int_equal(r.lease_until_ms, 0);
+        commit(f);
+        r = acquire(f, "b", 0, LONG_TTL_MS, 0);
+        assert_string_equal(r.node, "b");
+        assert_int_equal(r.epoch, 2);
+        f->ops->close(g);
+}
+
 static const struct CMUnitTest shared_tests[] = {
     cmocka_unit_test_setup_teardown(shared_notify_delivered_at_commit, setup, teardown),
     cmocka_unit_test_setup_teardown(shared_duty_blocks_takeover_until_commit, setup, teardown),
+    cmocka_unit_test_setup_teardown(shared_holder_renews_during_its_duty, setup, teardown),
 };
 
 /* ======== end of the cluster section ======== */
@@ -5204,6 +5309,212 @@ static void pg_timer_writes_are_deferred(void **state)
         commit(f);
 }
 
+struct pg_idem_taker {
+        struct fixture *f;
+        const char *key;
+        int rc;
+        int64_t held_job_id;
+        int64_t waited_ms;
+};
+
+/* Takes key in a transaction of the fixture's store, which it leaves open. */
+static void *pg_idem_take_thread(void *arg)
+{
+        struct pg_idem_taker *t = arg;
+        struct idem_rec want = {.tenant = (char *)"t1",
+                                .key = (char *)t->key,
+                                .job_id = 0,
+                                .payload_hash = (char *)"h",
+                                .expires_at_ms = T0 + 1000};
+        struct idem_rec held = {0};
+        int64_t t0 = wall_ms();
+
+        assert_int_equal(t->f->ops->begin(t->f->st), 0);
+        assert_int_equal(t->f->ops->savepoint(t->f->st), 0);
+        t->rc = t->f->ops->idem_take(t->f->st, &want, T0, &held);
+        t->waited_ms = wall_ms() - t0;
+        t->held_job_id = held.job_id;
+        idem_rec_free(&held);
+        return NULL;
+}
+
+/* Two nodes take one idempotency key at once: the second waits for the
+ * first's transaction; after its commit the second sees its record (and
+ * creates nothing), after its rollback the second takes the key. At
+ * 85d7779 the store had no take: both nodes looked the key up, found it
+ * free and each wrote a job of its own (issue 13). */
+static void pg_idem_take_one_winner(void **state)
+{
+        struct fixture *f = *state;
+        struct store_opts o = {.uri = f->uri, .sync_full = false, .busy_timeout_ms = 1000};
+        struct idem_rec want = {.tenant = (char *)"t1",
+                                .job_id = 0,
+                                .payload_hash = (char *)"h",
+                                .expires_at_ms = T0 + 1000};
+        struct timespec pause = {0, 300 * 1000 * 1000};
+        struct idem_rec held = {0};
+        struct store *g = NULL;
+        const char *keys[2] = {"race-commit", "race-rollback"};
+
+        assert_int_equal(f->ops->open(&o, &g), 0);
+        for (int round = 0; round < 2; round++) {
+                struct pg_idem_taker t = {.f = f, .key = keys[round], .rc = 1};
+                pthread_t th;
+
+                want.key = (char *)keys[round];
+                assert_int_equal(f->ops->begin(g), 0);
+                assert_int_equal(f->ops->savepoint(g), 0);
+                assert_int_equal(f->ops->idem_take(g, &want, T0, &held), 0);
+                want.job_id = 42;
+                assert_int_equal(f->ops->idem_put(g, &want), 0);
+                want.job_id = 0;
+                assert_int_equal(f->ops->release(g), 0);
+                assert_int_equal(pg_flush(g), 0);
+                assert_int_equal(pthread_create(&th, NULL, pg_idem_take_thread, &t), 0);
+                nanosleep(&pause, NULL);
+                if (round == 0)
+                        assert_int_equal(f->ops->commit(g), 0);
+                else
+                        assert_int_equal(f->ops->rollback(g), 0);
+                pthread_join(th, NULL);
+                assert_true(t.waited_ms >= 250);
+                if (round == 0) {
+                        assert_int_equal(t.rc, BATON_ECONFLICT);
+                        assert_int_equal(t.held_job_id, 42);
+                } else {
+                        assert_int_equal(t.rc, 0);
+                }
+                assert_int_equal(f->ops->release(f->st), 0);
+                commit(f);
+        }
+        f->ops->close(g);
+}
+
+/* lock_timeout: an operation that waits longer for a row another session
+ * holds (a stalled node) fails, and so does its whole batch, which the
+ * store reports at commit; nothing of it is kept and the store goes on with
+ * the next batch. At 85d7779 there was no lock_timeout: the wait lasted the
+ * statement timeout (30 s), or as long as the holder was stalled. */
+static void pg_lock_timeout_fails_the_batch(void **state)
+{
+        struct fixture *f = *state;
+        struct store_opts o = {.uri = f->uri,
+                               .sync_full = false,
+                               .busy_timeout_ms = 1000,
+                               .statement_timeout_ms = 30000,
+                               .lock_timeout_ms = 300};
+        struct store *t = NULL;
+        struct job j;
+        int64_t held, first, t0, waited;
+        int rc_get, rc_commit;
+        PGconn *c = pg_raw(f);
+        char sql[96];
+
+        assert_int_equal(f->ops->open(&o, &t), 0);
+        begin(f);
+        held = put(f, (struct spec){.state = JOB_QUEUED});
+        commit(f);
+        pg_raw_exec(c, "BEGIN");
+        snprintf(sql, sizeof(sql), "SELECT id FROM jobs WHERE id = %lld FOR UPDATE",
+                 (long long)held);
+        pg_raw_exec(c, sql);
+
+        assert_int_equal(f->ops->begin(t), 0);
+        assert_int_equal(f->ops->savepoint(t), 0);
+        job_from_spec(&j, &(struct spec){.state = JOB_QUEUED, .queue = "q2"});
+        assert_int_equal(f->ops->job_insert(t, &j), 0);
+        first = j.id;
+        job_free(&j);
+        assert_int_equal(f->ops->release(t), 0);
+        t0 = wall_ms();
+        assert_int_equal(f->ops->savepoint(t), 0);
+        rc_get = f->ops->job_get(t, NULL, held, &j);
+        waited = wall_ms() - t0;
+        if (!rc_get)
+                job_free(&j);
+        f->ops->rollback_to(t);
+        rc_commit = f->ops->commit(t);
+        f->ops->rollback(t);
+        /* The holder lets go before anything is asserted: a failed test
+         * must not leave the schema locked for the teardown. */
+        pg_raw_exec(c, "ROLLBACK");
+        assert_int_equal(rc_get, BATON_ESTORE);
+        assert_true(waited < 3000); /* the lock timeout, not the statement's */
+        assert_int_equal(rc_commit, BATON_ESTORE);
+
+        /* Nothing of the batch was kept; the next one works. */
+        begin(f);
+        assert_false(exists(f, first));
+        commit(f);
+        assert_int_equal(f->ops->begin(t), 0);
+        assert_int_equal(f->ops->job_get(t, NULL, held, &j), 0);
+        job_free(&j);
+        assert_int_equal(f->ops->commit(t), 0);
+        f->ops->close(t);
+        PQfinish(c);
+}
+
+/* idle_in_transaction_session_timeout: a session that sits inside a
+ * transaction (its process stopped) is ended by the database and its row
+ * locks go; the store reconnects at its next begin. */
+static void pg_idle_transaction_is_ended(void **state)
+{
+        struct fixture *f = *state;
+        struct store_opts o = {
+            .uri = f->uri, .sync_full = false, .busy_timeout_ms = 1000, .idle_tx_timeout_ms = 300};
+        struct store *t = NULL;
+        struct job j;
+        int64_t held, t0, waited;
+        int rc_commit;
+        bool got;
+        PGresult *r;
+        PGconn *c = pg_raw(f);
+        char sql[96];
+
+        assert_int_equal(f->ops->open(&o, &t), 0);
+        begin(f);
+        held = put(f, (struct spec){.state = JOB_QUEUED});
+        commit(f);
+        assert_int_equal(f->ops->begin(t), 0);
+        assert_int_equal(f->ops->job_get(t, NULL, held, &j), 0); /* locks the row */
+        job_free(&j);
+        /* t stalls; another session waits for the row until t's session is
+         * ended (300 ms), well before its own statement timeout. */
+        t0 = wall_ms();
+        pg_raw_exec(c, "SET statement_timeout = 10000");
+        snprintf(sql, sizeof(sql), "SELECT id FROM jobs WHERE id = %lld FOR UPDATE",
+                 (long long)held);
+        r = PQexec(c, sql);
+        got = PQresultStatus(r) == PGRES_TUPLES_OK;
+        PQclear(r);
+        waited = wall_ms() - t0;
+        rc_commit = f->ops->commit(t);
+        f->ops->rollback(t);
+        if (!got || rc_commit != BATON_ESTORE) {
+                /* Let go of the row before failing: the teardown drops the
+                 * schema. */
+                f->ops->close(t);
+                PQfinish(c);
+                fail_msg("the idle session was not ended: row %s after %lld ms, commit %d",
+                         got ? "taken" : "not taken", (long long)waited, rc_commit);
+        }
+        assert_true(waited < 5000);
+        /* Reconnected at the next begin (after its backoff). */
+        t0 = wall_ms();
+        for (;;) {
+                int rc = f->ops->begin(t);
+                if (!rc)
+                        break;
+                assert_true(wall_ms() - t0 < 5000);
+                usleep(50000);
+        }
+        assert_int_equal(f->ops->job_get(t, NULL, held, &j), 0);
+        job_free(&j);
+        assert_int_equal(f->ops->commit(t), 0);
+        f->ops->close(t);
+        PQfinish(c);
+}
+
 static const struct CMUnitTest pg_tests[] = {
     T(pg_refuses_newer_schema),
     T(pg_migrations_recorded_once),
@@ -5216,6 +5527,9 @@ static const struct CMUnitTest pg_tests[] = {
     T(pg_migration_8_adds_the_cron_marker),
     T(pg_cron_count_waits_for_the_tenant_row),
     T(pg_lock_cycle_fails_the_whole_batch),
+    T(pg_idem_take_one_winner),
+    T(pg_lock_timeout_fails_the_batch),
+    T(pg_idle_transaction_is_ended),
     T(pg_write_only_ops_run_at_top_level),
     T(pg_timer_writes_are_deferred),
     T(pg_claim_reads_lock_their_rows),
@@ -5267,6 +5581,7 @@ static const struct CMUnitTest common_tests[] = {
     T(deadlines_each_field),
     T(idem_get_put_replace),
     T(idem_purge_expired),
+    T(idem_take_and_swap),
     T(queue_ensure_get_put),
     T(queue_list_pages),
     T(queue_counts_per_state),
