@@ -253,6 +253,22 @@ static void reply_send(struct http_req *hr, int status, const char *content_type
                 conn_answered(c, close);
 }
 
+void http_error_json(struct buf *b, const char *code, const char *field, const char *msg)
+{
+        struct jw w;
+
+        jw_init(&w, b);
+        jw_obj_open(&w);
+        jw_key(&w, "error");
+        jw_obj_open(&w);
+        jw_kstr(&w, "code", code);
+        jw_kstr(&w, "message", msg);
+        if (field && *field)
+                jw_kstr(&w, "field", field);
+        jw_obj_close(&w);
+        jw_obj_close(&w);
+}
+
 void http_reply_raw(struct http_req *hr, int status, const char *content_type, const char *body,
                     size_t len)
 {
@@ -269,20 +285,10 @@ static void reply_error_v(struct http_req *hr, int status, const char *code, con
 {
         char msg[512];
         struct buf b;
-        struct jw w;
 
         vsnprintf(msg, sizeof(msg), fmt, ap);
         buf_init(&b, 64 * 1024);
-        jw_init(&w, &b);
-        jw_obj_open(&w);
-        jw_key(&w, "error");
-        jw_obj_open(&w);
-        jw_kstr(&w, "code", code);
-        jw_kstr(&w, "message", msg);
-        if (field && *field)
-                jw_kstr(&w, "field", field);
-        jw_obj_close(&w);
-        jw_obj_close(&w);
+        http_error_json(&b, code, field, msg);
         /* A refused call of an audited route is recorded (its own op: the
          * handler's transaction, if any, was rolled back). */
         if (hr->authed && hr->route && hr->route->audit && status >= 400 && status < 500 &&

@@ -39,6 +39,7 @@
 #include "common/assert.h"
 #include "common/jw.h"
 #include "common/rand.h"
+#include "server/auth.h"
 #include "server/config.h"
 #include "server/metrics.h"
 #include "server/server.h"
@@ -288,7 +289,6 @@ void conn_error(struct http_conn *c, int status, const char *code, const char *f
         struct http *h = c->h;
         char msg[512], id[33];
         struct buf b;
-        struct jw w;
         va_list ap;
 
         va_start(ap, fmt);
@@ -296,14 +296,7 @@ void conn_error(struct http_conn *c, int status, const char *code, const char *f
         va_end(ap);
         http_new_request_id(h, id);
         buf_init(&b, 4096);
-        jw_init(&w, &b);
-        jw_obj_open(&w);
-        jw_key(&w, "error");
-        jw_obj_open(&w);
-        jw_kstr(&w, "code", code);
-        jw_kstr(&w, "message", msg);
-        jw_obj_close(&w);
-        jw_obj_close(&w);
+        http_error_json(&b, code, NULL, msg);
         buf_printf(&c->out,
                    "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: application/json\r\n"
                    "Content-Length: %zu\r\nX-Request-Id: %s\r\n%sConnection: close\r\n\r\n",
@@ -513,30 +506,7 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
                 return;
         }
         /* Pipelined requests paused behind a full socket go on now. */
-        if (c->state == CS_HEAD && c->in_len) {
-                conn_process(c);
-                if (conn_flush(c) != 0) {
-                        conn_free(c);
-                        return;
-                }
-        }
-        if (c->state == CS_HEAD || c->state == CS_BODY)
-                conn_set_reading(c, true);
-}
-
-static bool sa_loopback(const struct sockaddr_storage *ss)
-{
-        if (ss->ss_family == AF_INET) {
-                const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)ss;
-                return (ntohl(s4->sin_addr.s_addr) >> 24) == 127;
-        }
-        if (ss->ss_family == AF_INET6) {
-                const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)ss;
-                if (IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr))
-                        return true;
-                return IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) && s6->sin6_addr.s6_addr[12] == 127;
-        }
-        return false;
+        on_resume(fd, what, c);
 }
 
 /* An idle connection (no request in progress, nothing unanswered) is the
@@ -595,7 +565,7 @@ static void conn_new(struct http *h, int fd, const struct sockaddr_storage *ss)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         c->h = h;
         c->fd = fd;
-        c->loopback = sa_loopback(ss);
+        c->loopback = auth_sockaddr_loopback((const struct sockaddr *)ss);
         if (h->tls && !(c->ssl = http_tls_accept(h->tls, fd))) {
                 close(fd);
                 free(c);

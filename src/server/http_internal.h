@@ -103,6 +103,8 @@ void conn_error(struct http_conn *c, int status, const char *code, const char *f
  * request, or lingers and closes. Outside conn_process it writes at once and
  * may free c (a failed write): the caller must not use c after. */
 void conn_answered(struct http_conn *c, bool close);
+/* The JSON error shape {"error": {"code", "message", "field"?}} into b. */
+void http_error_json(struct buf *b, const char *code, const char *field, const char *msg);
 /* The Date header's value for now. */
 const char *http_date(struct http *h);
 /* A new request id: 32 lowercase hex characters and a NUL. */
