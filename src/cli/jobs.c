@@ -156,27 +156,46 @@ static int set_depends_on(json_t *req, const char *ids)
         return json_object_set_new(req, "depends_on", arr);
 }
 
-int cmd_enqueue(struct cli *cli, struct cli_args *a)
+/* Reads the payload argument (the third positional one) into *payload
+ * (caller decrefs; NULL without one). Returns EXIT_OK_ or EXIT_USAGE after
+ * printing why. */
+static int enqueue_payload(struct cli *cli, struct cli_args *a, json_t **payload)
 {
-        json_t *req = NULL, *payload = NULL, *root = NULL, *job;
         json_error_t jerr;
-        char *text = NULL, *body = NULL, path[512];
-        const char *id;
-        long long delay = 0, max_attempts = 0;
-        int rc = EXIT_USAGE, rounds;
+        char *text = NULL;
+        int rc = EXIT_USAGE;
 
+        *payload = NULL;
         if (a->n_pos == 3) {
                 const char *src = payload_source(a->pos[2], &text, cli->prog);
 
                 if (!src)
                         goto out;
-                payload = json_loads(src, JSON_DECODE_ANY, &jerr);
-                if (!payload) {
+                *payload = json_loads(src, JSON_DECODE_ANY, &jerr);
+                if (!*payload) {
                         fprintf(stderr, "%s: payload is not valid JSON: %s\n", cli->prog,
                                 jerr.text);
                         goto out;
                 }
         }
+        rc = EXIT_OK_;
+out:
+        free(text);
+        return rc;
+}
+
+/* Builds the body of POST /v1/jobs from the arguments into *req (caller
+ * decrefs). Returns EXIT_OK_, or EXIT_USAGE after printing why. */
+static int enqueue_request(struct cli *cli, struct cli_args *a, json_t **req)
+{
+        json_t *payload = NULL;
+        long long delay = 0, max_attempts = 0;
+        int rc = enqueue_payload(cli, a, &payload);
+
+        *req = NULL;
+        if (rc != EXIT_OK_)
+                goto out;
+        rc = EXIT_USAGE;
         if (a->opt[O_DELAY] && cli_parse_count(a->opt[O_DELAY], &delay) != 0) {
                 fprintf(stderr, "%s: --delay-ms needs a non-negative integer, not '%s'\n",
                         cli->prog, a->opt[O_DELAY]);
@@ -187,52 +206,42 @@ int cmd_enqueue(struct cli *cli, struct cli_args *a)
                         cli->prog, a->opt[O_MAX_ATTEMPTS]);
                 goto out;
         }
-        rc = EXIT_REFUSED;
-        req = json_object();
-        if (!req || json_object_set_new(req, "queue", json_string(a->pos[0])) ||
-            json_object_set_new(req, "type", json_string(a->pos[1])) ||
-            (payload && json_object_set(req, "payload", payload)) ||
+        *req = json_object();
+        if (!*req || json_object_set_new(*req, "queue", json_string(a->pos[0])) ||
+            json_object_set_new(*req, "type", json_string(a->pos[1])) ||
+            (payload && json_object_set(*req, "payload", payload)) ||
             (a->opt[O_PRIORITY] &&
-             json_object_set_new(req, "priority", json_string(a->opt[O_PRIORITY]))) ||
-            (a->opt[O_DELAY] && json_object_set_new(req, "delay_ms", json_integer(delay))) ||
+             json_object_set_new(*req, "priority", json_string(a->opt[O_PRIORITY]))) ||
+            (a->opt[O_DELAY] && json_object_set_new(*req, "delay_ms", json_integer(delay))) ||
             (a->opt[O_MAX_ATTEMPTS] &&
-             json_object_set_new(req, "max_attempts", json_integer(max_attempts))) ||
+             json_object_set_new(*req, "max_attempts", json_integer(max_attempts))) ||
             (a->opt[O_IDEM] &&
-             json_object_set_new(req, "idempotency_key", json_string(a->opt[O_IDEM]))) ||
-            (a->opt[O_DEPENDS_ON] && set_depends_on(req, a->opt[O_DEPENDS_ON]) != 0) ||
-            (a->opt[O_GROUP] && json_object_set_new(req, "group", json_string(a->opt[O_GROUP])))) {
+             json_object_set_new(*req, "idempotency_key", json_string(a->opt[O_IDEM]))) ||
+            (a->opt[O_DEPENDS_ON] && set_depends_on(*req, a->opt[O_DEPENDS_ON]) != 0) ||
+            (a->opt[O_GROUP] && json_object_set_new(*req, "group", json_string(a->opt[O_GROUP])))) {
                 /* json_string refuses text that is not UTF-8. */
                 fprintf(stderr, "%s: arguments must be UTF-8 text\n", cli->prog);
-                rc = EXIT_USAGE;
                 goto out;
         }
-        body = json_dumps(req, JSON_COMPACT);
-        if (!body)
-                goto out;
-        rc = cli_call(cli, "POST", "/v1/jobs", body, !a->opt[O_WAIT], &root);
-        if (rc != EXIT_OK_)
-                goto out;
-        job = json_object_get(root, "job");
-        id = json_string_value(json_object_get(job, "id"));
-        if (!id) {
-                fprintf(stderr, "%s: answer holds no job\n", cli->prog);
-                rc = EXIT_REFUSED;
-                goto out;
-        }
-        if (!cli->json)
-                printf("%s job %s (queue %s, type %s, state %s)\n",
-                       json_is_true(json_object_get(root, "duplicate")) ? "duplicate of"
-                                                                        : "enqueued",
-                       id, a->pos[0], a->pos[1],
-                       json_string_value(json_object_get(job, "state")) ?: "?");
-        if (!a->opt[O_WAIT])
-                goto out;
+        rc = EXIT_OK_;
+out:
+        json_decref(payload);
+        return rc;
+}
+
+/* `enqueue --wait`: long-polls job id until it ends and reports how (with
+ * --json, the final answer). Returns report_final's exit code, or cli_call's
+ * when a poll fails. */
+static int wait_final(struct cli *cli, const char *id)
+{
+        json_t *root = NULL, *job;
+        char path[512];
+        int rc = EXIT_OK_, rounds;
+
         /* The id must reach a pipe or file now, not when the job ends. */
         fflush(stdout);
-        if (cli_make_path(path, sizeof(path), "/v1/jobs/", id, "?wait_ms=30000")) {
-                rc = EXIT_USAGE;
-                goto out;
-        }
+        if (cli_make_path(path, sizeof(path), "/v1/jobs/", id, "?wait_ms=30000"))
+                return EXIT_USAGE;
         /* Bounded only by the job itself, as the user asked to wait for it; each
          * round is one long poll, so the loop is not busy. */
         for (rounds = 0; rounds < INT_MAX; rounds++) {
@@ -259,9 +268,43 @@ int cmd_enqueue(struct cli *cli, struct cli_args *a)
         }
 out:
         json_decref(root);
+        return rc;
+}
+
+int cmd_enqueue(struct cli *cli, struct cli_args *a)
+{
+        json_t *req = NULL, *root = NULL, *job;
+        char *body = NULL;
+        const char *id;
+        int rc = enqueue_request(cli, a, &req);
+
+        if (rc != EXIT_OK_)
+                goto out;
+        rc = EXIT_REFUSED;
+        body = json_dumps(req, JSON_COMPACT);
+        if (!body)
+                goto out;
+        rc = cli_call(cli, "POST", "/v1/jobs", body, !a->opt[O_WAIT], &root);
+        if (rc != EXIT_OK_)
+                goto out;
+        job = json_object_get(root, "job");
+        id = json_string_value(json_object_get(job, "id"));
+        if (!id) {
+                fprintf(stderr, "%s: answer holds no job\n", cli->prog);
+                rc = EXIT_REFUSED;
+                goto out;
+        }
+        if (!cli->json)
+                printf("%s job %s (queue %s, type %s, state %s)\n",
+                       json_is_true(json_object_get(root, "duplicate")) ? "duplicate of"
+                                                                        : "enqueued",
+                       id, a->pos[0], a->pos[1],
+                       json_string_value(json_object_get(job, "state")) ?: "?");
+        if (a->opt[O_WAIT])
+                rc = wait_final(cli, id);
+out:
+        json_decref(root);
         json_decref(req);
-        json_decref(payload);
-        free(text);
         free(body);
         return rc;
 }
