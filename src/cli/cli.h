@@ -6,7 +6,8 @@
  * so --json can print exactly what the server said; `baton work` uses the typed
  * calls (claim, heartbeat, complete, fail). Files: main.c (entry), commands.c
  * (command table, help), args.c (options), conn.c (server, key, requests),
- * jobs.c, queues.c, admin.c, cron.c, timers.c, work.c (commands), print.c.
+ * jobs.c, queues.c, admin.c, cron.c, timers.c, work.c (+ work_child.c,
+ * work.h) (commands), print.c (text output).
  */
 #ifndef BATON_CLI_H
 #define BATON_CLI_H
