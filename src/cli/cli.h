@@ -4,7 +4,10 @@
  * maps its answer to an exit code, path and query builders, and the
  * human-readable printers. The CLI talks to batond through libbaton's raw call,
  * so --json can print exactly what the server said; `baton work` uses the typed
- * calls (claim, heartbeat, complete, fail).
+ * calls (claim, heartbeat, complete, fail). Files: main.c (entry), commands.c
+ * (command table, help), args.c (options), conn.c (server, key, requests),
+ * jobs.c, queues.c, admin.c, cron.c, timers.c, work.c (+ work_child.c,
+ * work.h) (commands), print.c (text output).
  */
 #ifndef BATON_CLI_H
 #define BATON_CLI_H
@@ -27,6 +30,11 @@ enum cli_exit {
 };
 
 #define CLI_POS_MAX 64
+
+/* Where the server and the key are looked for when no flag names them. */
+#define DEFAULT_URL "http://127.0.0.1:7700"
+#define DEFAULT_DATA_DIR "./baton-data"
+#define KEY_FILE_NAME "admin.key"
 
 /* Options; a->opt[O_x] is the value given, "" for a flag, NULL when absent. */
 enum cli_opt {
@@ -90,6 +98,27 @@ struct cli_args {
         const char *usage; /* the command's usage line, for usage errors */
 };
 
+struct cli;
+
+/* One entry of the command table (commands.c). */
+struct cli_cmd {
+        const char *group; /* first word */
+        const char *name;  /* second word, NULL for one-word commands */
+        const char *usage;
+        const char *help;
+        unsigned long opts; /* OPT() bits of the options it takes */
+        int min_pos, max_pos;
+        bool takes_command; /* everything after "--" is a command line (work) */
+        int (*run)(struct cli *cli, struct cli_args *a);
+};
+
+/* Global options that take a value: --url, --key-file and --ca-file. */
+struct cli_global {
+        const char *url;
+        const char *key_file;
+        const char *ca_file;
+};
+
 struct cli {
         const char *url;
         bool json;
@@ -98,6 +127,32 @@ struct cli {
         char *key;            /* the API key in use (owned), NULL for none */
         const char *key_from; /* where it came from, for messages */
 };
+
+/* Prints `baton --help` (the commands and the exit codes) to f (commands.c). */
+void cli_usage(FILE *f, const char *prog);
+/* Prints the usage and help of command c to f. */
+void cli_cmd_usage(FILE *f, const char *prog, const struct cli_cmd *c);
+/* Looks up the command whose words start at argv[i]. Returns EXIT_OK_ with
+ * *out set, or an exit code with *out NULL after printing the group's help
+ * (EXIT_OK_ for `GROUP --help`) or a usage error. */
+int cli_find_cmd(struct cli *cli, int argc, char **argv, int i, const struct cli_cmd **out);
+
+/*
+ * Handles a global option at argv[*i] (--url, --key-file, --ca-file, --json); returns 1
+ * when it was one, 0 when not, or -1 on a usage error (message printed) (args.c).
+ */
+int cli_global_opt(struct cli *cli, struct cli_global *g, int argc, char **argv, int *i);
+/* True for --help and -h. */
+bool cli_is_help(const char *arg);
+/* Parses the arguments of command c from argv[first] into a. Returns EXIT_OK_,
+ * EXIT_USAGE, or -1 when --help was printed. */
+int cli_parse_args(struct cli *cli, struct cli_global *gl, const struct cli_cmd *c, int argc,
+                   char **argv, int first, struct cli_args *a);
+
+/* Sets cli's URL and key from gl and the environment and makes its client
+ * (conn.c); returns EXIT_OK_ or the exit code after printing why. The caller
+ * frees cli->client and cli->key either way. */
+int cli_connect(struct cli *cli, struct cli_global *gl);
 
 /*
  * Performs one request. On a 2xx answer returns EXIT_OK_ and, when root is not
@@ -151,7 +206,26 @@ void print_key(const json_t *key);
 void print_key_table(const json_t *keys);
 void print_audit_table(const json_t *entries);
 
-/* Commands in other files (admin.c, work.c, cron.c, timers.c). */
+/* GET path, a page of jobs: prints it (member "jobs") and its cursor (jobs.c). */
+int cli_list_jobs(struct cli *cli, const char *path);
+/* Checks that --limit, when given, is a count; EXIT_USAGE after a message. */
+int cli_check_limit(struct cli *cli, struct cli_args *a);
+
+/* The commands (jobs.c, queues.c, admin.c, work.c, cron.c, timers.c). */
+int cmd_health(struct cli *cli, struct cli_args *a);
+int cmd_enqueue(struct cli *cli, struct cli_args *a);
+int cmd_job_get(struct cli *cli, struct cli_args *a);
+int cmd_job_list(struct cli *cli, struct cli_args *a);
+int cmd_job_cancel(struct cli *cli, struct cli_args *a);
+int cmd_job_retry(struct cli *cli, struct cli_args *a);
+int cmd_queue_list(struct cli *cli, struct cli_args *a);
+int cmd_queue_get(struct cli *cli, struct cli_args *a);
+int cmd_queue_pause(struct cli *cli, struct cli_args *a);
+int cmd_queue_resume(struct cli *cli, struct cli_args *a);
+int cmd_queue_set(struct cli *cli, struct cli_args *a);
+int cmd_dead_list(struct cli *cli, struct cli_args *a);
+int cmd_dead_replay(struct cli *cli, struct cli_args *a);
+int cmd_dead_purge(struct cli *cli, struct cli_args *a);
 int cmd_keys_create(struct cli *cli, struct cli_args *a);
 int cmd_keys_list(struct cli *cli, struct cli_args *a);
 int cmd_keys_revoke(struct cli *cli, struct cli_args *a);
@@ -177,7 +251,7 @@ int cmd_flow_get(struct cli *cli, struct cli_args *a);
 
 /* Reads JSON text given as an argument: the text itself, "-" for stdin or
  * "@FILE". Returns the text (in *text when it was read; the caller frees it)
- * or NULL after printing why (main.c). */
+ * or NULL after printing why (jobs.c). */
 const char *cli_read_source(const char *arg, char **text, const char *prog);
 
 #endif

@@ -29,6 +29,9 @@
  * retry_in_ms 0, so another worker retries them at once. A claim in flight when
  * the signal came is allowed to finish (aborting it could lose a lease the
  * server already granted); jobs it returns run under the same grace period.
+ *
+ * This file holds the claimer thread and the main loop; the child processes
+ * themselves (spawn, pipes, result and error text) are in work_child.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,7 +39,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,11 +50,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/work.h"
 
-extern char **environ;
-
-#define OUT_MAX_BYTES (256 * 1024) /* stdout kept as the result: the server's default limit */
-#define ERR_TAIL_BYTES 4096        /* stderr tail kept as the error */
 #define LINGER_MS 500    /* after CMD exits, how long its pipes may stay open (background kids) */
 #define POLL_CAP_MS 1000 /* longest sleep of the main loop */
 #define HB_RETRY_MS 1000 /* next heartbeat after one that got no answer */
@@ -62,39 +61,6 @@ extern char **environ;
 #define DEFAULT_GRACE_MS 20000
 #define DEFAULT_POLL_MS 5000
 #define CONCURRENCY_MAX 1024
-
-enum kill_reason { KILL_NONE = 0, KILL_TIMEOUT, KILL_CANCEL, KILL_GRACE, KILL_LOST };
-
-struct wjob {
-        bool used;
-        char *id, *lease, *type, *queue;
-        int attempt;
-        int64_t lease_ms;
-        char *payload; /* JSON text + "\n" written to stdin */
-        size_t payload_len, payload_off;
-        pid_t pid; /* process (and group) id; 0 when not started */
-        int in_fd, out_fd, err_fd;
-        char *out;
-        size_t out_len;
-        bool out_overflow;
-        char err[ERR_TAIL_BYTES]; /* ring buffer of the last bytes of stderr */
-        size_t err_total;
-        bool exited;
-        int status;
-        int64_t started_ms, exited_ms, deadline_ms, hb_next_ms;
-        enum kill_reason killed;
-};
-
-struct wcfg {
-        const char *queue;
-        const char *worker;
-        int concurrency;
-        int64_t lease_ms; /* 0 = each job's own */
-        int64_t timeout_ms;
-        int64_t grace_ms;
-        int64_t poll_ms;
-        char **argv;
-};
 
 /* State shared by the main thread and the claimer, under mu. */
 struct shared {
@@ -225,285 +191,6 @@ static void *claimer_main(void *arg)
         return NULL;
 }
 
-/* ---- text helpers ---- */
-
-/* Appends p[0..n) to a new string, replacing bytes that are not part of valid
- * UTF-8 (and NUL) with '?', so the text can travel as a JSON string. */
-static char *utf8_clean(const char *p, size_t n)
-{
-        const unsigned char *s = (const unsigned char *)p;
-        char *out = malloc(n + 1);
-        size_t i = 0, o = 0;
-
-        if (!out)
-                return NULL;
-        while (i < n) {
-                unsigned char c = s[i];
-                size_t len = c < 0x80             ? 1
-                             : (c & 0xe0) == 0xc0 ? 2
-                             : (c & 0xf0) == 0xe0 ? 3
-                             : (c & 0xf8) == 0xf0 ? 4
-                                                  : 0;
-                size_t k;
-                bool ok = len > 0 && i + len <= n && c != 0 && c != 0xc0 && c != 0xc1;
-
-                for (k = 1; ok && k < len; k++)
-                        ok = (s[i + k] & 0xc0) == 0x80;
-                if (!ok) {
-                        out[o++] = '?';
-                        i++;
-                        continue;
-                }
-                memcpy(out + o, s + i, len);
-                o += len;
-                i += len;
-        }
-        out[o] = '\0';
-        return out;
-}
-
-/* The last bytes of stderr, in order, without a trailing newline, cleaned.
- * *truncated tells whether earlier bytes were dropped. Caller frees. */
-static char *err_tail(const struct wjob *j, bool *truncated)
-{
-        char buf[ERR_TAIL_BYTES];
-        size_t n, start = 0;
-
-        *truncated = j->err_total > ERR_TAIL_BYTES;
-        if (!*truncated) {
-                n = j->err_total;
-                memcpy(buf, j->err, n);
-        } else {
-                size_t pos = j->err_total % ERR_TAIL_BYTES;
-
-                n = ERR_TAIL_BYTES;
-                memcpy(buf, j->err + pos, ERR_TAIL_BYTES - pos);
-                memcpy(buf + ERR_TAIL_BYTES - pos, j->err, pos);
-                /* Do not start inside a UTF-8 sequence. */
-                while (start < n && ((unsigned char)buf[start] & 0xc0) == 0x80)
-                        start++;
-        }
-        while (n > start && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-                n--;
-        return utf8_clean(buf + start, n - start);
-}
-
-/* The result for a completed job: stdout as JSON when it parses, otherwise as
- * a JSON string (one trailing newline dropped); null when empty. Caller frees. */
-static char *result_json(const struct wjob *j)
-{
-        json_t *v;
-        char *text, *clean;
-        size_t s = 0, n = j->out_len;
-
-        while (s < n && strchr(" \t\r\n", j->out[s]))
-                s++;
-        if (s == n)
-                return strdup("null");
-        v = json_loadb(j->out, n, JSON_DECODE_ANY, NULL);
-        if (!v) {
-                if (n && j->out[n - 1] == '\n')
-                        n--;
-                if (n && j->out[n - 1] == '\r')
-                        n--;
-                clean = utf8_clean(j->out, n);
-                v = clean ? json_string(clean) : NULL;
-                free(clean);
-        }
-        text = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-        json_decref(v);
-        return text;
-}
-
-/* ---- children ---- */
-
-static void close_fd(int *fd)
-{
-        if (*fd >= 0)
-                close(*fd);
-        *fd = -1;
-}
-
-static void job_release(struct wjob *j)
-{
-        close_fd(&j->in_fd);
-        close_fd(&j->out_fd);
-        close_fd(&j->err_fd);
-        free(j->id);
-        free(j->lease);
-        free(j->type);
-        free(j->queue);
-        free(j->payload);
-        free(j->out);
-        memset(j, 0, sizeof(*j));
-        j->in_fd = j->out_fd = j->err_fd = -1;
-}
-
-/* Builds the child's environment: ours without BATON_JOB_*, plus the job's. */
-static char **job_env(const struct wjob *j, char vars[4][320])
-{
-        size_t n = 0, k = 0;
-        char **env;
-        char **e;
-
-        for (e = environ; *e; e++)
-                n++;
-        env = calloc(n + 5, sizeof(char *));
-        if (!env)
-                return NULL;
-        for (e = environ; *e; e++)
-                if (strncmp(*e, "BATON_JOB_", 10) != 0)
-                        env[k++] = *e;
-        snprintf(vars[0], sizeof(vars[0]), "BATON_JOB_ID=%s", j->id);
-        snprintf(vars[1], sizeof(vars[1]), "BATON_JOB_TYPE=%s", j->type ? j->type : "");
-        snprintf(vars[2], sizeof(vars[2]), "BATON_JOB_ATTEMPT=%d", j->attempt);
-        snprintf(vars[3], sizeof(vars[3]), "BATON_JOB_QUEUE=%s", j->queue ? j->queue : "");
-        env[k++] = vars[0];
-        env[k++] = vars[1];
-        env[k++] = vars[2];
-        env[k++] = vars[3];
-        env[k] = NULL;
-        return env;
-}
-
-/*
- * Starts CMD for j: pipes for stdin/stdout/stderr (the parent's ends
- * non-blocking and close-on-exec), its own process group, default signal
- * dispositions and an empty signal mask (the worker blocks and ignores some).
- * Returns 0, or a negative errno-style code with j->pid 0.
- */
-static int job_spawn(struct wjob *j, const struct wcfg *cfg)
-{
-        int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, rc;
-        posix_spawn_file_actions_t fa;
-        posix_spawnattr_t attr;
-        sigset_t none, defaults;
-        char vars[4][320];
-        char **env;
-
-        if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
-                rc = errno;
-                goto out_pipes;
-        }
-        env = job_env(j, vars);
-        if (!env) {
-                rc = ENOMEM;
-                goto out_pipes;
-        }
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-        posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-        posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-        posix_spawnattr_init(&attr);
-        sigemptyset(&none);
-        sigemptyset(&defaults);
-        sigaddset(&defaults, SIGPIPE);
-        sigaddset(&defaults, SIGTERM);
-        sigaddset(&defaults, SIGINT);
-        sigaddset(&defaults, SIGCHLD);
-        posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setsigdefault(&attr, &defaults);
-        posix_spawnattr_setpgroup(&attr, 0);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                            POSIX_SPAWN_SETSIGDEF);
-        rc = posix_spawnp(&j->pid, cfg->argv[0], &fa, &attr, cfg->argv, env);
-        posix_spawnattr_destroy(&attr);
-        posix_spawn_file_actions_destroy(&fa);
-        free(env);
-        if (rc) {
-                j->pid = 0;
-                goto out_pipes;
-        }
-        close(in[0]);
-        close(out[1]);
-        close(err[1]);
-        j->in_fd = in[1];
-        j->out_fd = out[0];
-        j->err_fd = err[0];
-        fcntl(j->in_fd, F_SETFL, O_NONBLOCK);
-        fcntl(j->out_fd, F_SETFL, O_NONBLOCK);
-        fcntl(j->err_fd, F_SETFL, O_NONBLOCK);
-        return 0;
-out_pipes:
-        close_fd(&in[0]);
-        close_fd(&in[1]);
-        close_fd(&out[0]);
-        close_fd(&out[1]);
-        close_fd(&err[0]);
-        close_fd(&err[1]);
-        return -rc;
-}
-
-static void kill_group(struct wjob *j, enum kill_reason why)
-{
-        if (j->pid > 0 && !j->exited) {
-                kill(-j->pid, SIGKILL);
-                if (j->killed == KILL_NONE)
-                        j->killed = why;
-        }
-}
-
-/* Feeds stdin; closes it when the payload is written or the child closed it. */
-static void job_write(struct wjob *j)
-{
-        while (j->in_fd >= 0 && j->payload_off < j->payload_len) {
-                ssize_t w =
-                    write(j->in_fd, j->payload + j->payload_off, j->payload_len - j->payload_off);
-
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w < 0 && errno == EAGAIN)
-                        return;
-                if (w < 0)
-                        break; /* EPIPE: the command does not read its stdin */
-                j->payload_off += (size_t)w;
-        }
-        close_fd(&j->in_fd);
-}
-
-/* Reads what is available on stdout (bounded) or stderr (ring). */
-static void job_read(struct wjob *j, bool is_err)
-{
-        char buf[16384];
-        int *fd = is_err ? &j->err_fd : &j->out_fd;
-
-        for (;;) {
-                ssize_t r = read(*fd, buf, sizeof(buf));
-                size_t i, n;
-
-                if (r < 0 && errno == EINTR)
-                        continue;
-                if (r < 0 && errno == EAGAIN)
-                        return;
-                if (r <= 0) {
-                        close_fd(fd);
-                        return;
-                }
-                n = (size_t)r;
-                if (is_err) {
-                        for (i = 0; i < n; i++)
-                                j->err[(j->err_total + i) % ERR_TAIL_BYTES] = buf[i];
-                        j->err_total += n;
-                        continue;
-                }
-                if (j->out_len + n > OUT_MAX_BYTES) {
-                        /* Keep draining so the command never blocks on a full pipe. */
-                        j->out_overflow = true;
-                        continue;
-                }
-                if (!j->out) {
-                        j->out = malloc(OUT_MAX_BYTES + 1);
-                        if (!j->out) {
-                                j->out_overflow = true;
-                                continue;
-                        }
-                }
-                memcpy(j->out + j->out_len, buf, n);
-                j->out_len += n;
-                j->out[j->out_len] = '\0';
-        }
-}
-
 /* ---- the main loop ---- */
 
 struct worker {
@@ -563,84 +250,106 @@ static void settle(struct worker *w, struct wjob *j, bool complete, const char *
                     : "");
 }
 
-/* Decides the outcome of a job whose command has ended, settles it and frees
- * its slot. */
-static void job_finish(struct worker *w, struct wjob *j)
+/* How the attempt of a job whose command has ended is settled. */
+struct outcome {
+        char head[160]; /* what happened, the start of the error; "" when complete */
+        bool complete, retryable;
+        int64_t retry_in_ms;
+};
+
+/* Decides the outcome of j from how its command ended and why it was killed.
+ * Returns false when the job is not to be settled (its lease was lost). */
+static bool job_outcome(struct worker *w, const struct wjob *j, struct outcome *o)
 {
         const struct wcfg *cfg = w->cfg;
-        char head[160], *tail, *msg = NULL, *result = NULL;
-        bool truncated, retryable = true, complete = false;
-        int64_t retry_in_ms = -1, took = now_ms() - j->started_ms;
         int code = -1, sig = 0;
-        const char *what;
 
+        o->complete = false;
+        o->retryable = true;
+        o->retry_in_ms = -1;
         if (WIFEXITED(j->status))
                 code = WEXITSTATUS(j->status);
         else if (WIFSIGNALED(j->status))
                 sig = WTERMSIG(j->status);
-        tail = err_tail(j, &truncated);
         switch (j->killed) {
         case KILL_TIMEOUT:
-                snprintf(head, sizeof(head), "timeout after %lld ms", (long long)cfg->timeout_ms);
+                snprintf(o->head, sizeof(o->head), "timeout after %lld ms",
+                         (long long)cfg->timeout_ms);
                 break;
         case KILL_CANCEL:
-                snprintf(head, sizeof(head), "cancelled: command killed on a cancel request");
-                retryable = false;
+                snprintf(o->head, sizeof(o->head), "cancelled: command killed on a cancel request");
+                o->retryable = false;
                 break;
         case KILL_GRACE:
-                snprintf(head, sizeof(head),
+                snprintf(o->head, sizeof(o->head),
                          "worker stopped: command killed after the grace period of %lld ms",
                          (long long)cfg->grace_ms);
-                retry_in_ms = 0;
+                o->retry_in_ms = 0;
                 break;
         case KILL_LOST:
                 fprintf(stderr, "%s work: job %s: lease lost; command killed, not settled\n",
                         w->cli->prog, j->id);
-                goto out;
+                return false;
         case KILL_NONE:
                 if (code == 0 && !j->out_overflow) {
-                        complete = true;
-                        head[0] = '\0';
+                        o->complete = true;
+                        o->head[0] = '\0';
                 } else if (code == 0) {
-                        snprintf(head, sizeof(head), "stdout over %d bytes (the result limit)",
-                                 OUT_MAX_BYTES);
-                        retryable = false;
+                        snprintf(o->head, sizeof(o->head),
+                                 "stdout over %d bytes (the result limit)", OUT_MAX_BYTES);
+                        o->retryable = false;
                 } else if (code >= 0) {
-                        snprintf(head, sizeof(head), "exit status %d", code);
+                        snprintf(o->head, sizeof(o->head), "exit status %d", code);
                         /* sysexits: 75 is EX_TEMPFAIL; the rest of 64-78 are usage, data
                          * and configuration errors that a retry does not heal. */
-                        retryable = code == 75 || code < 64 || code > 78;
+                        o->retryable = code == 75 || code < 64 || code > 78;
                 } else {
-                        snprintf(head, sizeof(head), "killed by signal %d (%s)", sig,
+                        snprintf(o->head, sizeof(o->head), "killed by signal %d (%s)", sig,
                                  strsignal(sig));
                 }
                 break;
         }
-        if (complete) {
-                result = result_json(j);
+        return true;
+}
+
+/* Decides the outcome of a job whose command has ended, settles it and frees
+ * its slot. */
+static void job_finish(struct worker *w, struct wjob *j)
+{
+        struct outcome o;
+        char *tail, *msg = NULL, *result = NULL;
+        bool truncated;
+        int64_t took = now_ms() - j->started_ms;
+        const char *what;
+
+        tail = work_err_tail(j, &truncated);
+        if (!job_outcome(w, j, &o))
+                goto out;
+        if (o.complete) {
+                result = work_result_json(j);
                 if (!result) {
-                        complete = false;
-                        snprintf(head, sizeof(head), "out of memory building the result");
+                        o.complete = false;
+                        snprintf(o.head, sizeof(o.head), "out of memory building the result");
                 }
         }
-        if (!complete) {
-                size_t cap = strlen(head) + (tail ? strlen(tail) : 0) + 16;
+        if (!o.complete) {
+                size_t cap = strlen(o.head) + (tail ? strlen(tail) : 0) + 16;
 
                 msg = malloc(cap);
                 if (msg)
-                        snprintf(msg, cap, "%s%s%s%s", head, tail && *tail ? ": " : "",
+                        snprintf(msg, cap, "%s%s%s%s", o.head, tail && *tail ? ": " : "",
                                  truncated && tail && *tail ? "..." : "", tail ? tail : "");
         }
-        what = complete ? "completed" : (retryable ? "failed (retryable)" : "failed");
+        what = o.complete ? "completed" : (o.retryable ? "failed (retryable)" : "failed");
         fprintf(stderr, "%s work: job %s (type %s, attempt %d) %s in %lld ms%s%s\n", w->cli->prog,
                 j->id, j->type ? j->type : "?", j->attempt, what, (long long)took,
-                complete ? "" : ": ", complete ? "" : head);
-        settle(w, j, complete, result, msg ? msg : head, retryable, retry_in_ms);
+                o.complete ? "" : ": ", o.complete ? "" : o.head);
+        settle(w, j, o.complete, result, msg ? msg : o.head, o.retryable, o.retry_in_ms);
 out:
         free(tail);
         free(msg);
         free(result);
-        job_release(j);
+        work_job_release(j);
         w->running--;
         pthread_mutex_lock(&w->sh.mu);
         w->sh.free_slots++;
@@ -690,7 +399,7 @@ static void job_start(struct worker *w, const struct baton_job *bj)
                 job_finish(w, j);
                 return;
         } else {
-                rc = job_spawn(j, w->cfg);
+                rc = work_job_spawn(j, w->cfg);
         }
         if (rc) {
                 char msg[512];
@@ -699,7 +408,7 @@ static void job_start(struct worker *w, const struct baton_job *bj)
                 fprintf(stderr, "%s work: job %s: %s\n", w->cli->prog, bj->id, msg);
                 if (j->id && j->lease)
                         settle(w, j, false, NULL, msg, true, -1);
-                job_release(j);
+                work_job_release(j);
                 w->running--;
                 pthread_mutex_lock(&w->sh.mu);
                 w->sh.free_slots++;
@@ -709,7 +418,7 @@ static void job_start(struct worker *w, const struct baton_job *bj)
         }
         j->hb_next_ms = j->started_ms + (j->lease_ms / 3 > HB_MIN_MS ? j->lease_ms / 3 : HB_MIN_MS);
         j->deadline_ms = w->cfg->timeout_ms ? j->started_ms + w->cfg->timeout_ms : 0;
-        job_write(j);
+        work_job_write(j);
 }
 
 /* Sends a due heartbeat; acts on cancel_requested and on a lost lease. */
@@ -727,7 +436,7 @@ static void job_heartbeat(struct worker *w, struct wjob *j, int64_t now)
                 if (res.cancel_requested) {
                         fprintf(stderr, "%s work: job %s: cancel requested; killing its command\n",
                                 w->cli->prog, j->id);
-                        kill_group(j, KILL_CANCEL);
+                        work_kill_group(j, KILL_CANCEL);
                 }
                 return;
         }
@@ -735,7 +444,7 @@ static void job_heartbeat(struct worker *w, struct wjob *j, int64_t now)
             rc == BATON_ESTATE || rc == BATON_ECONFLICT) {
                 fprintf(stderr, "%s work: job %s: heartbeat refused (%s); killing its command\n",
                         w->cli->prog, j->id, e->code[0] ? e->code : baton_strerror(rc));
-                kill_group(j, KILL_LOST);
+                work_kill_group(j, KILL_LOST);
                 return;
         }
         if (rc == BATON_ERATE && e->retry_after_s > 0)
@@ -798,11 +507,11 @@ static int64_t run_timers(struct worker *w)
                         continue;
                 if (!j->exited) {
                         if (j->deadline_ms && now >= j->deadline_ms)
-                                kill_group(j, KILL_TIMEOUT);
+                                work_kill_group(j, KILL_TIMEOUT);
                         if (w->stopping && now >= w->grace_end_ms) {
                                 if (j->killed == KILL_NONE)
                                         w->killed_at_grace++;
-                                kill_group(j, KILL_GRACE);
+                                work_kill_group(j, KILL_GRACE);
                         }
                         if (j->killed == KILL_NONE && now >= j->hb_next_ms) {
                                 job_heartbeat(w, j, now);
@@ -828,8 +537,8 @@ static int64_t run_timers(struct worker *w)
                         }
                         /* Whoever holds them is in the group the command left behind. */
                         kill(-j->pid, SIGKILL);
-                        job_read(j, false);
-                        job_read(j, true);
+                        work_job_read(j, false);
+                        work_job_read(j, true);
                 }
                 job_finish(w, j);
         }
@@ -903,6 +612,104 @@ static bool command_exists(const char *cmd)
         return false;
 }
 
+/* Fills pfd with the fds the loop waits on: the signalfd, the wake-up pipe,
+ * then each running job's pipes. Returns how many. */
+static int fill_pollfds(struct worker *w, struct pollfd *pfd, int sfd, int wake_r)
+{
+        int n = 0, i;
+
+        pfd[n++] = (struct pollfd){.fd = sfd, .events = POLLIN};
+        pfd[n++] = (struct pollfd){.fd = wake_r, .events = POLLIN};
+        for (i = 0; i < w->cfg->concurrency; i++) {
+                struct wjob *j = &w->jobs[i];
+
+                if (!j->used)
+                        continue;
+                if (j->in_fd >= 0)
+                        pfd[n++] = (struct pollfd){.fd = j->in_fd, .events = POLLOUT};
+                if (j->out_fd >= 0)
+                        pfd[n++] = (struct pollfd){.fd = j->out_fd, .events = POLLIN};
+                if (j->err_fd >= 0)
+                        pfd[n++] = (struct pollfd){.fd = j->err_fd, .events = POLLIN};
+        }
+        return n;
+}
+
+/* Takes the signals waiting on the signalfd: SIGCHLD reaps, the others stop. */
+static void on_signals(struct worker *w, int sfd)
+{
+        struct signalfd_siginfo si;
+
+        while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                if (si.ssi_signo == SIGCHLD)
+                        reap(w);
+                else
+                        begin_stop(w, (int)si.ssi_signo);
+        }
+        /* SIGCHLD can coalesce; reaping again costs one syscall. */
+        reap(w);
+}
+
+/* The claimer woke the loop: takes its claims, and starts the grace period when
+ * it gave up. Returns whether the claimer is done. */
+static bool on_wake(struct worker *w, int wake_r, int *fatal)
+{
+        char buf[64];
+        bool claimer_done;
+
+        while (read(wake_r, buf, sizeof(buf)) > 0)
+                ;
+        claimer_done = take_claims(w, fatal);
+        if (*fatal && !w->stopping) {
+                w->stopping = true;
+                w->grace_end_ms = now_ms() + w->cfg->grace_ms;
+        }
+        return claimer_done;
+}
+
+/* Serves the job pipes among pfd[2..n) that poll found ready. */
+static void on_job_fds(struct worker *w, const struct pollfd *pfd, int n)
+{
+        int i;
+
+        for (i = 2; i < n; i++) {
+                int k;
+
+                if (!pfd[i].revents)
+                        continue;
+                for (k = 0; k < w->cfg->concurrency; k++) {
+                        struct wjob *j = &w->jobs[k];
+
+                        if (!j->used)
+                                continue;
+                        if (pfd[i].fd == j->in_fd)
+                                work_job_write(j);
+                        else if (pfd[i].fd == j->out_fd)
+                                work_job_read(j, false);
+                        else if (pfd[i].fd == j->err_fd)
+                                work_job_read(j, true);
+                        else
+                                continue;
+                        break;
+                }
+        }
+}
+
+/* Says how the worker stopped (after a signal or a fatal claim error). */
+static void report_stop(const struct worker *w)
+{
+        if (w->killed_at_grace)
+                fprintf(stderr,
+                        "%s work: stopped; %d command%s killed at the end of the grace "
+                        "period, their jobs failed for a retry\n",
+                        w->cli->prog, w->killed_at_grace,
+                        w->killed_at_grace == 1 ? " was" : "s were");
+        else
+                fprintf(stderr, "%s work: stopped after a clean drain\n", w->cli->prog);
+}
+
+/* The main thread's loop, until the claimer is done and every job settled.
+ * Returns EXIT_OK_ after a drain, or the claimer's exit code when it gave up. */
 static int run_loop(struct worker *w, int sfd, int wake_r)
 {
         struct pollfd *pfd;
@@ -914,27 +721,14 @@ static int run_loop(struct worker *w, int sfd, int wake_r)
                 return EXIT_REFUSED;
         for (;;) {
                 int64_t next, now;
-                int n = 0, i, timeout, pr;
+                int n, timeout, pr;
 
                 next = run_timers(w);
                 /* The claimer is done only after a stop (a signal or a fatal claim
                  * error), and every job it handed over has a slot: drained. */
                 if (claimer_done && w->running == 0)
                         break;
-                pfd[n++] = (struct pollfd){.fd = sfd, .events = POLLIN};
-                pfd[n++] = (struct pollfd){.fd = wake_r, .events = POLLIN};
-                for (i = 0; i < w->cfg->concurrency; i++) {
-                        struct wjob *j = &w->jobs[i];
-
-                        if (!j->used)
-                                continue;
-                        if (j->in_fd >= 0)
-                                pfd[n++] = (struct pollfd){.fd = j->in_fd, .events = POLLOUT};
-                        if (j->out_fd >= 0)
-                                pfd[n++] = (struct pollfd){.fd = j->out_fd, .events = POLLIN};
-                        if (j->err_fd >= 0)
-                                pfd[n++] = (struct pollfd){.fd = j->err_fd, .events = POLLIN};
-                }
+                n = fill_pollfds(w, pfd, sfd, wake_r);
                 now = now_ms();
                 timeout =
                     next <= now ? 0 : (int)(next - now > POLL_CAP_MS ? POLL_CAP_MS : next - now);
@@ -945,63 +739,170 @@ static int run_loop(struct worker *w, int sfd, int wake_r)
                 }
                 if (pr <= 0)
                         continue;
-                if (pfd[0].revents) {
-                        struct signalfd_siginfo si;
-
-                        while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-                                if (si.ssi_signo == SIGCHLD)
-                                        reap(w);
-                                else
-                                        begin_stop(w, (int)si.ssi_signo);
-                        }
-                        /* SIGCHLD can coalesce; reaping again costs one syscall. */
-                        reap(w);
-                }
-                if (pfd[1].revents) {
-                        char buf[64];
-
-                        while (read(wake_r, buf, sizeof(buf)) > 0)
-                                ;
-                        claimer_done = take_claims(w, &fatal);
-                        if (fatal && !w->stopping) {
-                                w->stopping = true;
-                                w->grace_end_ms = now_ms() + w->cfg->grace_ms;
-                        }
-                }
-                for (i = 2; i < n; i++) {
-                        int k;
-
-                        if (!pfd[i].revents)
-                                continue;
-                        for (k = 0; k < w->cfg->concurrency; k++) {
-                                struct wjob *j = &w->jobs[k];
-
-                                if (!j->used)
-                                        continue;
-                                if (pfd[i].fd == j->in_fd)
-                                        job_write(j);
-                                else if (pfd[i].fd == j->out_fd)
-                                        job_read(j, false);
-                                else if (pfd[i].fd == j->err_fd)
-                                        job_read(j, true);
-                                else
-                                        continue;
-                                break;
-                        }
-                }
+                if (pfd[0].revents)
+                        on_signals(w, sfd);
+                if (pfd[1].revents)
+                        claimer_done = on_wake(w, wake_r, &fatal);
+                on_job_fds(w, pfd, n);
         }
         free(pfd);
         if (fatal)
                 return fatal;
-        if (w->killed_at_grace)
-                fprintf(stderr,
-                        "%s work: stopped; %d command%s killed at the end of the grace "
-                        "period, their jobs failed for a retry\n",
-                        w->cli->prog, w->killed_at_grace,
-                        w->killed_at_grace == 1 ? " was" : "s were");
-        else
-                fprintf(stderr, "%s work: stopped after a clean drain\n", w->cli->prog);
+        report_stop(w);
         return EXIT_OK_;
+}
+
+/* Reads `work`'s options into *cfg; the default worker id is written to
+ * worker_id (cap bytes), which must outlive cfg. Returns EXIT_OK_ or
+ * EXIT_USAGE after printing why. */
+static int parse_wcfg(struct cli *cli, struct cli_args *a, struct wcfg *cfg, char *worker_id,
+                      size_t cap)
+{
+        char host[128];
+        long long v;
+
+        if (!a->opt[O_QUEUE])
+                return cli_usage_error(cli->prog, a->usage, "%s", "--queue is required");
+        if (!a->cmd_argv || a->cmd_argc == 0)
+                return cli_usage_error(cli->prog, a->usage, "%s",
+                                       "give the command to run after --");
+        cfg->queue = a->opt[O_QUEUE];
+        cfg->argv = a->cmd_argv;
+        v = 1;
+        if (cli_opt_count(cli, a, O_CONCURRENCY, "--concurrency", 1, CONCURRENCY_MAX, &v))
+                return EXIT_USAGE;
+        cfg->concurrency = (int)v;
+        v = 0;
+        if (cli_opt_count(cli, a, O_LEASE, "--lease-ms", 1, INT64_MAX / 4, &v))
+                return EXIT_USAGE;
+        cfg->lease_ms = v;
+        v = 0;
+        if (cli_opt_count(cli, a, O_TIMEOUT, "--timeout-ms", 1, INT64_MAX / 4, &v))
+                return EXIT_USAGE;
+        cfg->timeout_ms = v;
+        v = DEFAULT_GRACE_MS;
+        if (cli_opt_count(cli, a, O_GRACE, "--grace-ms", 0, INT64_MAX / 4, &v))
+                return EXIT_USAGE;
+        cfg->grace_ms = v;
+        v = DEFAULT_POLL_MS;
+        if (cli_opt_count(cli, a, O_POLL, "--poll-ms", 0, 3600000, &v))
+                return EXIT_USAGE;
+        cfg->poll_ms = v;
+        if (a->opt[O_WORKER]) {
+                cfg->worker = a->opt[O_WORKER];
+        } else {
+                if (gethostname(host, sizeof(host)) != 0)
+                        snprintf(host, sizeof(host), "host");
+                host[sizeof(host) - 1] = '\0';
+                snprintf(worker_id, cap, "%s-%ld", host, (long)getpid());
+                cfg->worker = worker_id;
+        }
+        if (!command_exists(cfg->argv[0])) {
+                fprintf(stderr, "%s work: command not found or not executable: %s\n", cli->prog,
+                        cfg->argv[0]);
+                return EXIT_USAGE;
+        }
+        return EXIT_OK_;
+}
+
+/* What cmd_work sets up beside the worker, for work_teardown to undo. */
+struct work_res {
+        int pipefd[2]; /* the main thread's wake-up pipe */
+        int sfd;       /* the signalfd */
+        bool thread_started, locks;
+        sigset_t old;
+        pthread_t th;
+};
+
+/* Sets up w and cl for cfg: slots, the wake-up pipe, the claimer's client,
+ * timeouts, the subreaper, the signalfd and the locks; then starts the
+ * claimer. Returns EXIT_OK_ or EXIT_REFUSED; work_teardown undoes what was
+ * done either way. */
+static int work_setup(struct cli *cli, const struct wcfg *cfg, struct worker *w, struct claimer *cl,
+                      struct work_res *r)
+{
+        int i;
+
+        w->cli = cli;
+        w->cfg = cfg;
+        w->jobs = calloc((size_t)cfg->concurrency, sizeof(*w->jobs));
+        w->sh.inbox = calloc((size_t)cfg->concurrency, sizeof(*w->sh.inbox));
+        if (!w->jobs || !w->sh.inbox)
+                return EXIT_REFUSED;
+        for (i = 0; i < cfg->concurrency; i++)
+                w->jobs[i].in_fd = w->jobs[i].out_fd = w->jobs[i].err_fd = -1;
+        w->sh.free_slots = cfg->concurrency;
+        if (pipe2(r->pipefd, O_CLOEXEC | O_NONBLOCK) != 0)
+                return EXIT_REFUSED;
+        w->sh.wake_w = r->pipefd[1];
+        if (baton_client_new(cli->url, cli->key, &cl->client) != 0)
+                return EXIT_REFUSED;
+        /* The main thread's calls (heartbeat, settle) must not stall the loop for
+         * long when the server is away. */
+        baton_client_set_connect_timeout_ms(cli->client, 2000);
+        baton_client_set_timeout_ms(cli->client, 10000);
+        baton_client_set_connect_timeout_ms(cl->client, 2000);
+        cl->sh = &w->sh;
+        cl->cfg = cfg;
+        cl->prog = cli->prog;
+        /* Orphaned grandchildren come to us and are reaped by waitpid(-1). */
+        prctl(PR_SET_CHILD_SUBREAPER, 1);
+        r->sfd = setup_signals(&r->old);
+        if (r->sfd < 0) {
+                fprintf(stderr, "%s work: signalfd: %s\n", cli->prog, strerror(errno));
+                return EXIT_REFUSED;
+        }
+        pthread_mutex_init(&w->sh.mu, NULL);
+        pthread_cond_init(&w->sh.cv, NULL);
+        r->locks = true;
+        fprintf(stderr, "%s work: worker %s claiming from queue %s (concurrency %d) for %s\n",
+                cli->prog, cfg->worker, cfg->queue, cfg->concurrency, cfg->argv[0]);
+        /* The claimer inherits the blocked signal mask: only the signalfd sees them. */
+        if (pthread_create(&r->th, NULL, claimer_main, cl) != 0)
+                return EXIT_REFUSED;
+        r->thread_started = true;
+        return EXIT_OK_;
+}
+
+/* Stops the claimer, hands back the jobs it claimed too late, and frees what
+ * work_setup made. */
+static void work_teardown(struct cli *cli, struct worker *w, struct claimer *cl, struct work_res *r)
+{
+        int i;
+
+        if (r->thread_started) {
+                pthread_mutex_lock(&w->sh.mu);
+                w->sh.stop = true;
+                pthread_cond_broadcast(&w->sh.cv);
+                pthread_mutex_unlock(&w->sh.mu);
+                pthread_join(r->th, NULL);
+                /* Jobs the last claim returned after the loop ended: hand them back. */
+                for (i = 0; i < w->sh.n_inbox; i++) {
+                        size_t k;
+
+                        for (k = 0; k < w->sh.inbox[i]->n; k++)
+                                baton_fail(cli->client, w->sh.inbox[i]->v[k].id,
+                                           w->sh.inbox[i]->v[k].lease,
+                                           "worker stopped before starting the job", true, 0, NULL);
+                        baton_jobs_free(w->sh.inbox[i]);
+                }
+        }
+        if (r->locks) {
+                pthread_cond_destroy(&w->sh.cv);
+                pthread_mutex_destroy(&w->sh.mu);
+        }
+        for (i = 0; w->jobs && i < w->cfg->concurrency; i++)
+                if (w->jobs[i].used)
+                        work_job_release(&w->jobs[i]);
+        baton_client_free(cl->client);
+        if (r->sfd >= 0)
+                close(r->sfd);
+        if (r->pipefd[0] >= 0)
+                close(r->pipefd[0]);
+        if (r->pipefd[1] >= 0)
+                close(r->pipefd[1]);
+        free(w->jobs);
+        free(w->sh.inbox);
 }
 
 int cmd_work(struct cli *cli, struct cli_args *a)
@@ -1009,128 +910,15 @@ int cmd_work(struct cli *cli, struct cli_args *a)
         struct wcfg cfg = {0};
         struct worker w = {0};
         struct claimer cl = {0};
-        long long v;
-        char host[128], worker_id[200];
-        int pipefd[2] = {-1, -1}, sfd = -1, rc = EXIT_USAGE, i;
-        bool thread_started = false, locks = false;
-        sigset_t old;
-        pthread_t th;
+        struct work_res r = {.pipefd = {-1, -1}, .sfd = -1};
+        char worker_id[200];
+        int rc = parse_wcfg(cli, a, &cfg, worker_id, sizeof(worker_id));
 
-        if (!a->opt[O_QUEUE])
-                return cli_usage_error(cli->prog, a->usage, "%s", "--queue is required");
-        if (!a->cmd_argv || a->cmd_argc == 0)
-                return cli_usage_error(cli->prog, a->usage, "%s",
-                                       "give the command to run after --");
-        cfg.queue = a->opt[O_QUEUE];
-        cfg.argv = a->cmd_argv;
-        v = 1;
-        if (cli_opt_count(cli, a, O_CONCURRENCY, "--concurrency", 1, CONCURRENCY_MAX, &v))
-                return EXIT_USAGE;
-        cfg.concurrency = (int)v;
-        v = 0;
-        if (cli_opt_count(cli, a, O_LEASE, "--lease-ms", 1, INT64_MAX / 4, &v))
-                return EXIT_USAGE;
-        cfg.lease_ms = v;
-        v = 0;
-        if (cli_opt_count(cli, a, O_TIMEOUT, "--timeout-ms", 1, INT64_MAX / 4, &v))
-                return EXIT_USAGE;
-        cfg.timeout_ms = v;
-        v = DEFAULT_GRACE_MS;
-        if (cli_opt_count(cli, a, O_GRACE, "--grace-ms", 0, INT64_MAX / 4, &v))
-                return EXIT_USAGE;
-        cfg.grace_ms = v;
-        v = DEFAULT_POLL_MS;
-        if (cli_opt_count(cli, a, O_POLL, "--poll-ms", 0, 3600000, &v))
-                return EXIT_USAGE;
-        cfg.poll_ms = v;
-        if (a->opt[O_WORKER]) {
-                cfg.worker = a->opt[O_WORKER];
-        } else {
-                if (gethostname(host, sizeof(host)) != 0)
-                        snprintf(host, sizeof(host), "host");
-                host[sizeof(host) - 1] = '\0';
-                snprintf(worker_id, sizeof(worker_id), "%s-%ld", host, (long)getpid());
-                cfg.worker = worker_id;
-        }
-        if (!command_exists(cfg.argv[0])) {
-                fprintf(stderr, "%s work: command not found or not executable: %s\n", cli->prog,
-                        cfg.argv[0]);
-                return EXIT_USAGE;
-        }
-
-        rc = EXIT_REFUSED;
-        w.cli = cli;
-        w.cfg = &cfg;
-        w.jobs = calloc((size_t)cfg.concurrency, sizeof(*w.jobs));
-        w.sh.inbox = calloc((size_t)cfg.concurrency, sizeof(*w.sh.inbox));
-        if (!w.jobs || !w.sh.inbox)
-                goto out;
-        for (i = 0; i < cfg.concurrency; i++)
-                w.jobs[i].in_fd = w.jobs[i].out_fd = w.jobs[i].err_fd = -1;
-        w.sh.free_slots = cfg.concurrency;
-        if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) != 0)
-                goto out;
-        w.sh.wake_w = pipefd[1];
-        if (baton_client_new(cli->url, cli->key, &cl.client) != 0)
-                goto out;
-        /* The main thread's calls (heartbeat, settle) must not stall the loop for
-         * long when the server is away. */
-        baton_client_set_connect_timeout_ms(cli->client, 2000);
-        baton_client_set_timeout_ms(cli->client, 10000);
-        baton_client_set_connect_timeout_ms(cl.client, 2000);
-        cl.sh = &w.sh;
-        cl.cfg = &cfg;
-        cl.prog = cli->prog;
-        /* Orphaned grandchildren come to us and are reaped by waitpid(-1). */
-        prctl(PR_SET_CHILD_SUBREAPER, 1);
-        sfd = setup_signals(&old);
-        if (sfd < 0) {
-                fprintf(stderr, "%s work: signalfd: %s\n", cli->prog, strerror(errno));
-                goto out;
-        }
-        pthread_mutex_init(&w.sh.mu, NULL);
-        pthread_cond_init(&w.sh.cv, NULL);
-        locks = true;
-        fprintf(stderr, "%s work: worker %s claiming from queue %s (concurrency %d) for %s\n",
-                cli->prog, cfg.worker, cfg.queue, cfg.concurrency, cfg.argv[0]);
-        /* The claimer inherits the blocked signal mask: only the signalfd sees them. */
-        if (pthread_create(&th, NULL, claimer_main, &cl) != 0)
-                goto out;
-        thread_started = true;
-        rc = run_loop(&w, sfd, pipefd[0]);
-out:
-        if (thread_started) {
-                pthread_mutex_lock(&w.sh.mu);
-                w.sh.stop = true;
-                pthread_cond_broadcast(&w.sh.cv);
-                pthread_mutex_unlock(&w.sh.mu);
-                pthread_join(th, NULL);
-                /* Jobs the last claim returned after the loop ended: hand them back. */
-                for (i = 0; i < w.sh.n_inbox; i++) {
-                        size_t k;
-
-                        for (k = 0; k < w.sh.inbox[i]->n; k++)
-                                baton_fail(cli->client, w.sh.inbox[i]->v[k].id,
-                                           w.sh.inbox[i]->v[k].lease,
-                                           "worker stopped before starting the job", true, 0, NULL);
-                        baton_jobs_free(w.sh.inbox[i]);
-                }
-        }
-        if (locks) {
-                pthread_cond_destroy(&w.sh.cv);
-                pthread_mutex_destroy(&w.sh.mu);
-        }
-        for (i = 0; w.jobs && i < cfg.concurrency; i++)
-                if (w.jobs[i].used)
-                        job_release(&w.jobs[i]);
-        baton_client_free(cl.client);
-        if (sfd >= 0)
-                close(sfd);
-        if (pipefd[0] >= 0)
-                close(pipefd[0]);
-        if (pipefd[1] >= 0)
-                close(pipefd[1]);
-        free(w.jobs);
-        free(w.sh.inbox);
+        if (rc != EXIT_OK_)
+                return rc;
+        rc = work_setup(cli, &cfg, &w, &cl, &r);
+        if (rc == EXIT_OK_)
+                rc = run_loop(&w, r.sfd, r.pipefd[0]);
+        work_teardown(cli, &w, &cl, &r);
         return rc;
 }

@@ -1,0 +1,388 @@
+/*
+ * jobs.c: the job commands of the baton command: health, enqueue (with a
+ * payload from the argument, a file or stdin, dependencies, and --wait, which
+ * long-polls until the job ends), job get/list/cancel/retry, and the reading
+ * of JSON arguments the other commands share. Workload: one or a few requests
+ * per process; --wait is one long poll per 30 s while the job runs. Assumes
+ * a payload fits in memory (at most STDIN_MAX_BYTES).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#define STDIN_MAX_BYTES (16u << 20)
+
+int cmd_health(struct cli *cli, struct cli_args *a)
+{
+        json_t *root = NULL;
+        int rc;
+
+        (void)a;
+        rc = cli_call(cli, "GET", "/healthz", NULL, true, &root);
+        if (rc == EXIT_OK_ && !cli->json) {
+                const char *st = json_string_value(json_object_get(root, "status"));
+
+                printf("%s\n", st ? st : "ok");
+        }
+        json_decref(root);
+        return rc;
+}
+
+/* Reads all of f (named what in messages), up to STDIN_MAX_BYTES. Returns NULL
+ * on error (message printed). The caller frees the text. */
+static char *read_all(FILE *f, const char *what, const char *prog)
+{
+        size_t len = 0, cap = 4096, n;
+        char *buf = malloc(cap);
+
+        while (buf) {
+                if (cap - len < 2) {
+                        char *p;
+
+                        if (cap >= STDIN_MAX_BYTES) {
+                                fprintf(stderr, "%s: payload in %s is over %u bytes\n", prog, what,
+                                        STDIN_MAX_BYTES);
+                                free(buf);
+                                return NULL;
+                        }
+                        p = realloc(buf, cap * 2);
+                        if (!p)
+                                break;
+                        buf = p;
+                        cap *= 2;
+                }
+                n = fread(buf + len, 1, cap - len - 1, f);
+                if (n == 0)
+                        break;
+                len += n;
+        }
+        if (!buf) {
+                fprintf(stderr, "%s: out of memory\n", prog);
+                return NULL;
+        }
+        if (ferror(f)) {
+                fprintf(stderr, "%s: reading %s: %s\n", prog, what, strerror(errno));
+                free(buf);
+                return NULL;
+        }
+        buf[len] = '\0';
+        return buf;
+}
+
+/* Reads the payload argument: JSON text, "-" for stdin or "@FILE". Returns the
+ * text to parse (in *text when it was read; the caller frees it) or NULL after
+ * printing why. */
+static const char *payload_source(const char *arg, char **text, const char *prog)
+{
+        FILE *f;
+
+        *text = NULL;
+        if (strcmp(arg, "-") == 0) {
+                *text = read_all(stdin, "stdin", prog);
+                return *text;
+        }
+        if (arg[0] != '@')
+                return arg;
+        f = fopen(arg + 1, "rb");
+        if (!f) {
+                fprintf(stderr, "%s: cannot open payload file %s: %s\n", prog, arg + 1,
+                        strerror(errno));
+                return NULL;
+        }
+        *text = read_all(f, arg + 1, prog);
+        fclose(f);
+        return *text;
+}
+
+const char *cli_read_source(const char *arg, char **text, const char *prog)
+{
+        return payload_source(arg, text, prog);
+}
+
+/* Prints the outcome of a job that reached a terminal state and returns the
+ * exit code: 0 for completed, 1 otherwise. */
+static int report_final(struct cli *cli, const json_t *job)
+{
+        const char *state = json_string_value(json_object_get(job, "state"));
+        const char *id = json_string_value(json_object_get(job, "id"));
+
+        if (state && strcmp(state, "completed") == 0) {
+                if (!cli->json) {
+                        char *res = json_dumps(json_object_get(job, "result"),
+                                               JSON_COMPACT | JSON_ENCODE_ANY);
+
+                        printf("job %s completed: %s\n", id ? id : "?", res ? res : "null");
+                        free(res);
+                }
+                return EXIT_OK_;
+        }
+        if (!cli->json)
+                print_job(job);
+        {
+                const char *err = json_string_value(json_object_get(job, "last_error"));
+                const char *why = json_string_value(json_object_get(job, "cancel_reason"));
+
+                fprintf(stderr, "%s: job %s ended %s%s%s\n", cli->prog, id ? id : "?",
+                        state ? state : "?", err ? ": " : (why ? ": " : ""),
+                        err ? err : (why ? why : ""));
+        }
+        return EXIT_REFUSED;
+}
+
+/* Sets req.depends_on to the ids of the comma-separated list ids (empty items
+ * are skipped); -1 when memory runs out or an id is not UTF-8. */
+static int set_depends_on(json_t *req, const char *ids)
+{
+        json_t *arr = json_array();
+        const char *p = ids;
+
+        if (!arr)
+                return -1;
+        while (*p) {
+                size_t n = strcspn(p, ",");
+
+                if (n > 0 && json_array_append_new(arr, json_stringn(p, n)) != 0) {
+                        json_decref(arr);
+                        return -1;
+                }
+                p += n;
+                if (*p == ',')
+                        p++;
+        }
+        return json_object_set_new(req, "depends_on", arr);
+}
+
+/* Reads the payload argument (the third positional one) into *payload
+ * (caller decrefs; NULL without one). Returns EXIT_OK_ or EXIT_USAGE after
+ * printing why. */
+static int enqueue_payload(struct cli *cli, struct cli_args *a, json_t **payload)
+{
+        json_error_t jerr;
+        char *text = NULL;
+        int rc = EXIT_USAGE;
+
+        *payload = NULL;
+        if (a->n_pos == 3) {
+                const char *src = payload_source(a->pos[2], &text, cli->prog);
+
+                if (!src)
+                        goto out;
+                *payload = json_loads(src, JSON_DECODE_ANY, &jerr);
+                if (!*payload) {
+                        fprintf(stderr, "%s: payload is not valid JSON: %s\n", cli->prog,
+                                jerr.text);
+                        goto out;
+                }
+        }
+        rc = EXIT_OK_;
+out:
+        free(text);
+        return rc;
+}
+
+/* Builds the body of POST /v1/jobs from the arguments into *req (caller
+ * decrefs). Returns EXIT_OK_, or EXIT_USAGE after printing why. */
+static int enqueue_request(struct cli *cli, struct cli_args *a, json_t **req)
+{
+        json_t *payload = NULL;
+        long long delay = 0, max_attempts = 0;
+        int rc = enqueue_payload(cli, a, &payload);
+
+        *req = NULL;
+        if (rc != EXIT_OK_)
+                goto out;
+        rc = EXIT_USAGE;
+        if (a->opt[O_DELAY] && cli_parse_count(a->opt[O_DELAY], &delay) != 0) {
+                fprintf(stderr, "%s: --delay-ms needs a non-negative integer, not '%s'\n",
+                        cli->prog, a->opt[O_DELAY]);
+                goto out;
+        }
+        if (a->opt[O_MAX_ATTEMPTS] && cli_parse_count(a->opt[O_MAX_ATTEMPTS], &max_attempts) != 0) {
+                fprintf(stderr, "%s: --max-attempts needs a non-negative integer, not '%s'\n",
+                        cli->prog, a->opt[O_MAX_ATTEMPTS]);
+                goto out;
+        }
+        *req = json_object();
+        if (!*req || json_object_set_new(*req, "queue", json_string(a->pos[0])) ||
+            json_object_set_new(*req, "type", json_string(a->pos[1])) ||
+            (payload && json_object_set(*req, "payload", payload)) ||
+            (a->opt[O_PRIORITY] &&
+             json_object_set_new(*req, "priority", json_string(a->opt[O_PRIORITY]))) ||
+            (a->opt[O_DELAY] && json_object_set_new(*req, "delay_ms", json_integer(delay))) ||
+            (a->opt[O_MAX_ATTEMPTS] &&
+             json_object_set_new(*req, "max_attempts", json_integer(max_attempts))) ||
+            (a->opt[O_IDEM] &&
+             json_object_set_new(*req, "idempotency_key", json_string(a->opt[O_IDEM]))) ||
+            (a->opt[O_DEPENDS_ON] && set_depends_on(*req, a->opt[O_DEPENDS_ON]) != 0) ||
+            (a->opt[O_GROUP] && json_object_set_new(*req, "group", json_string(a->opt[O_GROUP])))) {
+                /* json_string refuses text that is not UTF-8. */
+                fprintf(stderr, "%s: arguments must be UTF-8 text\n", cli->prog);
+                goto out;
+        }
+        rc = EXIT_OK_;
+out:
+        json_decref(payload);
+        return rc;
+}
+
+/* `enqueue --wait`: long-polls job id until it ends and reports how (with
+ * --json, the final answer). Returns report_final's exit code, or cli_call's
+ * when a poll fails. */
+static int wait_final(struct cli *cli, const char *id)
+{
+        json_t *root = NULL, *job;
+        char path[512];
+        int rc = EXIT_OK_, rounds;
+
+        /* The id must reach a pipe or file now, not when the job ends. */
+        fflush(stdout);
+        if (cli_make_path(path, sizeof(path), "/v1/jobs/", id, "?wait_ms=30000"))
+                return EXIT_USAGE;
+        /* Bounded only by the job itself, as the user asked to wait for it; each
+         * round is one long poll, so the loop is not busy. */
+        for (rounds = 0; rounds < INT_MAX; rounds++) {
+                const char *state;
+
+                json_decref(root);
+                root = NULL;
+                rc = cli_call(cli, "GET", path, NULL, false, &root);
+                if (rc != EXIT_OK_)
+                        goto out;
+                job = json_object_get(root, "job");
+                state = json_string_value(json_object_get(job, "state"));
+                if (state && (strcmp(state, "completed") == 0 || strcmp(state, "dead") == 0 ||
+                              strcmp(state, "cancelled") == 0)) {
+                        if (cli->json) {
+                                char *out_text = json_dumps(root, JSON_COMPACT);
+
+                                printf("%s\n", out_text ? out_text : "{}");
+                                free(out_text);
+                        }
+                        rc = report_final(cli, job);
+                        goto out;
+                }
+        }
+out:
+        json_decref(root);
+        return rc;
+}
+
+int cmd_enqueue(struct cli *cli, struct cli_args *a)
+{
+        json_t *req = NULL, *root = NULL, *job;
+        char *body = NULL;
+        const char *id;
+        int rc = enqueue_request(cli, a, &req);
+
+        if (rc != EXIT_OK_)
+                goto out;
+        rc = EXIT_REFUSED;
+        body = json_dumps(req, JSON_COMPACT);
+        if (!body)
+                goto out;
+        rc = cli_call(cli, "POST", "/v1/jobs", body, !a->opt[O_WAIT], &root);
+        if (rc != EXIT_OK_)
+                goto out;
+        job = json_object_get(root, "job");
+        id = json_string_value(json_object_get(job, "id"));
+        if (!id) {
+                fprintf(stderr, "%s: answer holds no job\n", cli->prog);
+                rc = EXIT_REFUSED;
+                goto out;
+        }
+        if (!cli->json)
+                printf("%s job %s (queue %s, type %s, state %s)\n",
+                       json_is_true(json_object_get(root, "duplicate")) ? "duplicate of"
+                                                                        : "enqueued",
+                       id, a->pos[0], a->pos[1],
+                       json_string_value(json_object_get(job, "state")) ?: "?");
+        if (a->opt[O_WAIT])
+                rc = wait_final(cli, id);
+out:
+        json_decref(root);
+        json_decref(req);
+        free(body);
+        return rc;
+}
+
+/* GET or another method on /v1/jobs/{id}[suffix], printing the job. */
+static int job_call(struct cli *cli, const char *method, const char *id, const char *suffix,
+                    const char *body, const char *verb)
+{
+        json_t *root = NULL, *job;
+        char path[512];
+        int rc;
+
+        if (cli_make_path(path, sizeof(path), "/v1/jobs/", id, suffix))
+                return cli_usage_error(cli->prog, NULL, "job id too long: %s", id);
+        rc = cli_call(cli, method, path, body, true, &root);
+        if (rc != EXIT_OK_ || cli->json)
+                goto out;
+        job = json_object_get(root, "job");
+        if (verb) {
+                const char *state = json_string_value(json_object_get(job, "state"));
+
+                if (json_is_true(json_object_get(job, "cancel_requested")) && state &&
+                    strcmp(state, "running") == 0)
+                        printf("job %s: cancel requested (it is running; its worker is told on "
+                               "its next heartbeat)\n",
+                               id);
+                else
+                        printf("job %s %s (state %s)\n", id, verb, state ? state : "?");
+        } else {
+                print_job(job);
+        }
+out:
+        json_decref(root);
+        return rc;
+}
+
+int cmd_job_get(struct cli *cli, struct cli_args *a)
+{
+        return job_call(cli, "GET", a->pos[0], NULL, NULL, NULL);
+}
+
+int cmd_job_cancel(struct cli *cli, struct cli_args *a)
+{
+        return job_call(cli, "DELETE", a->pos[0], NULL, NULL, "cancelled");
+}
+
+int cmd_job_retry(struct cli *cli, struct cli_args *a)
+{
+        return job_call(cli, "POST", a->pos[0], "/retry", "{}", "retried");
+}
+
+int cli_list_jobs(struct cli *cli, const char *path)
+{
+        return cli_get_page(cli, path, "jobs", print_job_table);
+}
+
+int cli_check_limit(struct cli *cli, struct cli_args *a)
+{
+        long long v;
+
+        if (a->opt[O_LIMIT] && cli_parse_count(a->opt[O_LIMIT], &v) != 0)
+                return cli_usage_error(cli->prog, NULL,
+                                       "--limit needs a non-negative integer, not '%s'",
+                                       a->opt[O_LIMIT]);
+        return EXIT_OK_;
+}
+
+int cmd_job_list(struct cli *cli, struct cli_args *a)
+{
+        char path[2048] = "/v1/jobs";
+
+        if (cli_check_limit(cli, a))
+                return EXIT_USAGE;
+        if (cli_add_query(path, sizeof(path), "queue", a->opt[O_QUEUE]) ||
+            cli_add_query(path, sizeof(path), "state", a->opt[O_STATE]) ||
+            cli_add_query(path, sizeof(path), "type", a->opt[O_TYPE]) ||
+            cli_add_query(path, sizeof(path), "limit", a->opt[O_LIMIT]) ||
+            cli_add_query(path, sizeof(path), "after", a->opt[O_AFTER]))
+                return cli_usage_error(cli->prog, NULL, "%s", "arguments too long");
+        return cli_list_jobs(cli, path);
+}

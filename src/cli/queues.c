@@ -1,0 +1,198 @@
+/*
+ * queues.c: the queue and dead-letter commands of the baton command: queue
+ * list/get/pause/resume/set (limits, rates, retry policy) and dead
+ * list/replay/purge. Workload: one request per command. Assumes the server
+ * checks every setting; here only the shape of each value is checked.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+int cmd_queue_list(struct cli *cli, struct cli_args *a)
+{
+        char path[1024] = "/v1/queues";
+
+        if (cli_check_limit(cli, a))
+                return EXIT_USAGE;
+        if (cli_add_query(path, sizeof(path), "limit", a->opt[O_LIMIT]) ||
+            cli_add_query(path, sizeof(path), "after", a->opt[O_AFTER]))
+                return cli_usage_error(cli->prog, NULL, "%s", "arguments too long");
+        return cli_get_page(cli, path, "queues", print_queue_table);
+}
+
+static int queue_call(struct cli *cli, const char *method, const char *name, const char *body,
+                      const char *verb)
+{
+        json_t *root = NULL;
+        char path[512];
+        int rc;
+
+        if (cli_make_path(path, sizeof(path), "/v1/queues/", name, NULL))
+                return cli_usage_error(cli->prog, NULL, "queue name too long: %s", name);
+        rc = cli_call(cli, method, path, body, true, &root);
+        if (rc == EXIT_OK_ && !cli->json) {
+                if (verb)
+                        printf("queue %s %s\n", name, verb);
+                else
+                        print_queue(json_object_get(root, "queue"));
+        }
+        json_decref(root);
+        return rc;
+}
+
+int cmd_queue_get(struct cli *cli, struct cli_args *a)
+{
+        return queue_call(cli, "GET", a->pos[0], NULL, NULL);
+}
+
+int cmd_queue_pause(struct cli *cli, struct cli_args *a)
+{
+        return queue_call(cli, "PATCH", a->pos[0], "{\"paused\":true}", "paused");
+}
+
+int cmd_queue_resume(struct cli *cli, struct cli_args *a)
+{
+        return queue_call(cli, "PATCH", a->pos[0], "{\"paused\":false}", "resumed");
+}
+
+/* One setting of `queue set` into body: "none" is null, a count an integer,
+ * a rate "MAX/PER_MS" an object. Returns 0, or -1 after a usage message. */
+static int set_one(struct cli *cli, json_t *body, const char *name, const char *flag, const char *v,
+                   bool rate)
+{
+        long long x = 0, per = 0;
+        const char *slash = strchr(v, '/');
+        char head[32];
+
+        if (strcmp(v, "none") == 0)
+                return json_object_set_new(body, name, json_null());
+        if (!rate && cli_parse_count(v, &x) == 0)
+                return json_object_set_new(body, name, json_integer(x));
+        if (rate && slash && (size_t)(slash - v) < sizeof(head)) {
+                snprintf(head, sizeof(head), "%.*s", (int)(slash - v), v);
+                if (cli_parse_count(head, &x) == 0 && cli_parse_count(slash + 1, &per) == 0) {
+                        json_t *o = json_object();
+                        json_object_set_new(o, "max", json_integer(x));
+                        json_object_set_new(o, "per_ms", json_integer(per));
+                        return json_object_set_new(body, name, o);
+                }
+        }
+        cli_usage_error(cli->prog, NULL, "%s needs %s or 'none', not '%s'", flag,
+                        rate ? "MAX/PER_MS" : "a non-negative integer", v);
+        return -1;
+}
+
+int cmd_queue_set(struct cli *cli, struct cli_args *a)
+{
+        static const struct {
+                int opt;
+                const char *name, *flag;
+                bool rate;
+        } map[] = {{O_CONCURRENCY, "concurrency", "--concurrency", false},
+                   {O_RATE, "rate", "--rate", true},
+                   {O_MAX_DEPTH, "max_depth", "--max-depth", false},
+                   {O_GROUP_CONCURRENCY, "group_concurrency", "--group-concurrency", false},
+                   {O_GROUP_RATE, "group_rate", "--group-rate", true},
+                   {O_MAX_ATTEMPTS, "max_attempts", "--max-attempts", false},
+                   {O_LEASE, "lease_ms", "--lease-ms", false}};
+        json_t *body = json_object();
+        char *text = NULL;
+        int rc = EXIT_USAGE;
+
+        for (size_t i = 0; body && i < sizeof(map) / sizeof(map[0]); i++)
+                if (a->opt[map[i].opt] && set_one(cli, body, map[i].name, map[i].flag,
+                                                  a->opt[map[i].opt], map[i].rate) != 0)
+                        goto out;
+        if (body && a->opt[O_BACKOFF]) {
+                json_t *b = strcmp(a->opt[O_BACKOFF], "none") == 0
+                                ? json_null()
+                                : json_loads(a->opt[O_BACKOFF], 0, NULL);
+                if (!b) {
+                        cli_usage_error(cli->prog, NULL, "--backoff needs a JSON object or 'none'");
+                        goto out;
+                }
+                json_object_set_new(body, "backoff", b);
+        }
+        if (!body || json_object_size(body) == 0) {
+                cli_usage_error(cli->prog, NULL, "%s", "give at least one setting to change");
+                goto out;
+        }
+        text = json_dumps(body, JSON_COMPACT);
+        rc = text ? queue_call(cli, "PATCH", a->pos[0], text, NULL) : EXIT_REFUSED;
+out:
+        free(text);
+        json_decref(body);
+        return rc;
+}
+
+int cmd_dead_list(struct cli *cli, struct cli_args *a)
+{
+        char path[2048];
+
+        if (cli_check_limit(cli, a))
+                return EXIT_USAGE;
+        if (cli_make_path(path, sizeof(path), "/v1/queues/", a->pos[0], "/dead") ||
+            cli_add_query(path, sizeof(path), "limit", a->opt[O_LIMIT]) ||
+            cli_add_query(path, sizeof(path), "after", a->opt[O_AFTER]))
+                return cli_usage_error(cli->prog, NULL, "%s", "arguments too long");
+        return cli_list_jobs(cli, path);
+}
+
+/* POST or DELETE on the dead letters, printing the count member. */
+static int dead_call(struct cli *cli, const char *method, const char *queue, const char *suffix,
+                     const char *body, const char *member)
+{
+        json_t *root = NULL;
+        char path[512];
+        int rc;
+
+        if (cli_make_path(path, sizeof(path), "/v1/queues/", queue, suffix))
+                return cli_usage_error(cli->prog, NULL, "queue name too long: %s", queue);
+        rc = cli_call(cli, method, path, body, true, &root);
+        if (rc == EXIT_OK_ && !cli->json)
+                printf("%s %lld\n", member,
+                       (long long)json_integer_value(json_object_get(root, member)));
+        json_decref(root);
+        return rc;
+}
+
+int cmd_dead_replay(struct cli *cli, struct cli_args *a)
+{
+        json_t *req = NULL, *ids;
+        char *body = NULL;
+        int i, rc = EXIT_REFUSED;
+
+        if ((a->opt[O_ALL] != NULL) == (a->n_pos > 1))
+                return cli_usage_error(cli->prog, a->usage, "%s",
+                                       "give either --all or one or more job ids");
+        req = json_object();
+        ids = json_array();
+        if (!req || !ids) {
+                json_decref(ids);
+                goto out;
+        }
+        if (a->opt[O_ALL]) {
+                json_decref(ids);
+                if (json_object_set_new(req, "all", json_true()))
+                        goto out;
+        } else {
+                for (i = 1; i < a->n_pos; i++)
+                        json_array_append_new(ids, json_string(a->pos[i]));
+                if (json_object_set_new(req, "ids", ids))
+                        goto out;
+        }
+        body = json_dumps(req, JSON_COMPACT);
+        if (body)
+                rc = dead_call(cli, "POST", a->pos[0], "/dead/replay", body, "replayed");
+out:
+        free(body);
+        json_decref(req);
+        return rc;
+}
+
+int cmd_dead_purge(struct cli *cli, struct cli_args *a)
+{
+        return dead_call(cli, "DELETE", a->pos[0], "/dead", NULL, "purged");
+}
