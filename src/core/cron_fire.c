@@ -112,6 +112,32 @@ static int enqueue_for(struct txn *tx, const struct cron_rec *rec, const struct 
         return rc;
 }
 
+/* The run r of rec just recorded, as record_run answers it: out's strings
+ * are owned by the caller (cron_run_free); r's are borrowed. */
+static int run_copy(const struct cron_rec *rec, const struct cron_run *r, const char *trigger,
+                    const char *status, const char *reason, const char *requested_by,
+                    struct cron_run *out)
+{
+        int rc;
+
+        out->id = r->id;
+        out->scheduled_at_ms = r->scheduled_at_ms;
+        out->fired_at_ms = r->fired_at_ms;
+        out->job_id = r->job_id;
+        rc = str_set(&out->tenant, rec->tenant);
+        if (!rc)
+                rc = str_set(&out->key, rec->key);
+        if (!rc)
+                rc = str_set(&out->trigger, trigger);
+        if (!rc)
+                rc = str_set(&out->status, status);
+        if (!rc)
+                rc = str_set(&out->reason, reason);
+        if (!rc)
+                rc = str_set(&out->requested_by, requested_by);
+        return rc;
+}
+
 /* Records a run of rec (status given) and, for "queued", enqueues its job.
  * *dup: the tick was already recorded (nothing done). */
 static int record_run(struct txn *tx, struct cron_rec *rec, const struct cron_spec *spec,
@@ -173,23 +199,8 @@ static int record_run(struct txn *tx, struct cron_rec *rec, const struct cron_sp
                 rec->buffered_run_id = r.id;
                 rec->buffered_at_ms = scheduled_at;
         }
-        if (out) {
-                out->id = r.id;
-                out->scheduled_at_ms = r.scheduled_at_ms;
-                out->fired_at_ms = r.fired_at_ms;
-                out->job_id = r.job_id;
-                rc = str_set(&out->tenant, rec->tenant);
-                if (!rc)
-                        rc = str_set(&out->key, rec->key);
-                if (!rc)
-                        rc = str_set(&out->trigger, trigger);
-                if (!rc)
-                        rc = str_set(&out->status, status);
-                if (!rc)
-                        rc = str_set(&out->reason, reason);
-                if (!rc)
-                        rc = str_set(&out->requested_by, requested_by);
-        }
+        if (out)
+                rc = run_copy(rec, &r, trigger, status, reason, requested_by, out);
         return rc;
 }
 
@@ -343,6 +354,41 @@ static int missed_record(struct txn *tx, struct cron_rec *rec, const struct cron
         return rc;
 }
 
+/* The tick after a due tick nx of a short @every, when nx is at or before
+ * until_ms: jumps over a long outage to the last ticks listed; those jumped
+ * over are counted in m. Other schedules: nx. */
+static int64_t every_jump(const struct cron_sched *cs, int64_t nx, int64_t until_ms,
+                          struct missed *m)
+{
+        if (cs->expr.every_ms > 0 && !cs->expr.every_days && nx && nx <= until_ms) {
+                int64_t k = (until_ms - nx) / cs->expr.every_ms - (CRON_SKIP_RECORD_MAX - 1);
+                if (k > 0) {
+                        nx += k * cs->expr.every_ms;
+                        m->extra += k;
+                }
+        }
+        return nx;
+}
+
+/* fire_due's scan stopped at SCAN_MAX with ticks still due: too many missed
+ * ticks to list, so continue from now. *ontime becomes the newest tick inside
+ * the grace (the one it held is missed), *t the first tick after now. */
+static void scan_cut(const struct cron_sched *cs, int64_t now, int64_t grace_from, struct missed *m,
+                     int64_t *ontime, int64_t *t)
+{
+        int64_t at;
+
+        m->unknown = true;
+        if (cron_sched_next(cs, *ontime ? *ontime : grace_from, &at) || at > now)
+                at = 0;
+        if (at && *ontime)
+                missed_add(m, *ontime);
+        if (at)
+                *ontime = at;
+        if (cron_sched_next(cs, now, t))
+                *t = 0;
+}
+
 /* The fires of the due ticks of rec (next_fire_at <= now) under the misfire
  * policy, then the schedule advanced past now. Every due tick ends in one
  * outcome: the newest tick inside the grace fires (schedule); the others are
@@ -379,32 +425,12 @@ static int fire_due(struct txn *tx, struct cron_rec *rec, const struct cron_spec
                 late = 0;
                 if (cron_sched_next(cs, t, &nx))
                         nx = 0;
-                if (cs->expr.every_ms > 0 && !cs->expr.every_days && nx && nx <= grace_from &&
-                    !all) {
-                        /* Jump over a long outage of a short @every to the
-                         * last ticks listed: those jumped over are counted. */
-                        int64_t k =
-                            (grace_from - nx) / cs->expr.every_ms - (CRON_SKIP_RECORD_MAX - 1);
-                        if (k > 0) {
-                                nx += k * cs->expr.every_ms;
-                                m->extra += k;
-                        }
-                }
+                if (!all)
+                        nx = every_jump(cs, nx, grace_from, m);
                 t = nx;
         }
-        if (i == SCAN_MAX && t && t <= now) {
-                /* Too many missed ticks to list: continue from now. */
-                int64_t at;
-                m->unknown = true;
-                if (cron_sched_next(cs, ontime ? ontime : grace_from, &at) || at > now)
-                        at = 0;
-                if (at && ontime)
-                        missed_add(m, ontime);
-                if (at)
-                        ontime = at;
-                if (cron_sched_next(cs, now, &t))
-                        t = 0;
-        }
+        if (i == SCAN_MAX && t && t <= now)
+                scan_cut(cs, now, grace_from, m, &ontime, &t);
         /* Only the overlap policies other than allow look at a going run. */
         if (spec->overlap != CRON_OVERLAP_ALLOW)
                 rc = run_going(tx, rec, &going);
@@ -453,15 +479,7 @@ int cron_record_paused(struct txn *tx, struct cron_rec *rec, const struct cron_s
                 missed_add(m, t);
                 if (cron_sched_next(&cs, t, &nx))
                         nx = 0;
-                if (cs.expr.every_ms > 0 && !cs.expr.every_days && nx && nx <= tx->now_ms) {
-                        int64_t k =
-                            (tx->now_ms - nx) / cs.expr.every_ms - (CRON_SKIP_RECORD_MAX - 1);
-                        if (k > 0) {
-                                nx += k * cs.expr.every_ms;
-                                m->extra += k;
-                        }
-                }
-                t = nx;
+                t = every_jump(&cs, nx, tx->now_ms, m);
         }
         if (t && t <= tx->now_ms)
                 m->unknown = true;
