@@ -322,6 +322,8 @@ out:
         return out;
 }
 
+/* A stored definition read back (cron_internal.h): a text that was valid
+ * when saved and no longer reads is a store error. */
 int cron_spec_load(const char *text, struct cron_spec *spec)
 {
         json_t *o = json_loads(text ? text : "{}", 0, NULL);
