@@ -1,0 +1,682 @@
+/*
+ * test_sqlite_store.c: the checks of the SQLite backend that the shared suite
+ * (test_conformance.c) cannot make through struct store_ops: it refuses a
+ * schema newer than it knows, records each migration once, migrates a
+ * version-1 store and the stores that migrations 7, 8 and 12 change, keeps a
+ * tenant's first created_at, sets its durability pragmas, accepts a file
+ * URI, and reads every hot, claim, deadline, key and audit statement through
+ * the index it was written for (also at scale), with a plan check that
+ * catches a missing index. These tests use the backend's internals
+ * (store/sqlite.h) and open the database file directly.
+ *
+ * Workload: small; the plan tests at scale insert a few thousand rows. Each
+ * test gets a fresh store in a temporary directory (support/store_fx.c).
+ * STORE_TEST_FILTER (a cmocka pattern such as "*plan*") runs a subset.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "baton/baton.h"
+#include "common/assert.h"
+#include "core/job.h"
+#include "store/sqlite.h"
+#include "store/store.h"
+#include "support/store_fx.h"
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
+
+static sqlite3 *sqlite_raw(struct fixture *f)
+{
+        char path[4200];
+        sqlite3 *db = NULL;
+
+        snprintf(path, sizeof(path), "%s/baton.db", f->uri);
+        assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+        return db;
+}
+
+static void sqlite_refuses_newer_schema(void **state)
+{
+        struct fixture *f = *state;
+        sqlite3 *db;
+        char sql[128];
+
+        f->ops->close(f->st);
+        f->st = NULL;
+        db = sqlite_raw(f);
+        snprintf(sql, sizeof(sql), "INSERT INTO schema_migrations VALUES (%d, 0)",
+                 sqlite_schema_newest() + 1);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        assert_int_equal(fx_open(f), BATON_ESCHEMA);
+        assert_null(f->st);
+}
+
+static void sqlite_migrations_recorded_once(void **state)
+{
+        struct fixture *f = *state;
+        sqlite3 *db;
+        sqlite3_stmt *s;
+        int v = 0;
+
+        assert_int_equal(f->ops->schema_version(f->st, &v), 0);
+        assert_int_equal(v, sqlite_schema_newest());
+        fx_reopen(f);
+        db = sqlite_raw(f);
+        assert_int_equal(sqlite3_prepare_v2(db,
+                                            "SELECT COUNT(*), MAX(version) FROM schema_migrations",
+                                            -1, &s, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(s, 0), sqlite_schema_newest());
+        assert_int_equal(sqlite3_column_int(s, 1), sqlite_schema_newest());
+        sqlite3_finalize(s);
+        assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+        assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
+        sqlite3_finalize(s);
+        sqlite3_close(db);
+}
+
+static void assert_plans_good(struct fixture *f)
+{
+        char why[512];
+        int rc = sqlite_check_plans(f->st, why, sizeof(why));
+
+        if (rc)
+                print_error("bad plan: %s\n", why);
+        assert_int_equal(rc, 0);
+}
+
+static void sqlite_hot_queries_use_indexes(void **state)
+{
+        struct fixture *f = *state;
+
+        /* A small store, never analyzed: the planner has only the schema to go
+         * on, and must still pick the index each statement was written for. */
+        fx_begin(f);
+        for (int i = 0; i < 50; i++)
+                fx_put(f, (struct spec){.state = i % 8, .run_at = T0 + i});
+        fx_commit(f);
+        assert_plans_good(f);
+}
+
+/* Asserts that the plan of statement name reads through index and never scans
+ * the jobs table or sorts. */
+static void assert_plan_uses(struct fixture *f, const char *name, const char *index)
+{
+        char plan[2048];
+        char want[128];
+
+        assert_int_equal(sqlite_explain(f->st, name, plan, sizeof(plan)), 0);
+        snprintf(want, sizeof(want), "INDEX %s", index);
+        if (!strstr(plan, want) || strstr(plan, "SCAN jobs\n") || strstr(plan, "TEMP B-TREE"))
+                print_error("%s: expected %s, got:\n%s", name, want, plan);
+        assert_non_null(strstr(plan, want));
+        assert_null(strstr(plan, "SCAN jobs\n"));
+        assert_null(strstr(plan, "TEMP B-TREE"));
+}
+
+static void sqlite_claim_and_deadline_plans(void **state)
+{
+        struct fixture *f = *state;
+        sqlite3 *db;
+
+        /* A store shaped like a busy one: mostly finished jobs, a few queued,
+         * scheduled and running, in two tenants and a few queues; then ANALYZE,
+         * so the planner weighs real statistics (as after PRAGMA optimize). */
+        fx_begin(f);
+        for (int i = 0; i < 3000; i++) {
+                int st = i % 50 == 0   ? JOB_QUEUED
+                         : i % 50 == 1 ? JOB_SCHEDULED
+                         : i % 50 == 2 ? JOB_RUNNING
+                         : i % 50 == 3 ? JOB_RETRYING
+                         : i % 50 == 4 ? JOB_DEAD
+                                       : JOB_COMPLETED;
+                fx_put(f, (struct spec){.state = st,
+                                        .tenant = i % 2 ? "t1" : "t2",
+                                        .queue = i % 3 ? "q1" : "q2",
+                                        .prio = i % PRIO_COUNT,
+                                        .run_at = T0 + i,
+                                        .lease_until = T0 + i,
+                                        .finished_at = T0 + i,
+                                        .ready_at = T0 + i});
+        }
+        for (int i = 0; i < 200; i++) {
+                char key[32];
+
+                snprintf(key, sizeof(key), "k%d", i);
+                fx_idem_put(f, i % 2 ? "t1" : "t2", key, i + 1, "h", T0 + i);
+        }
+        fx_commit(f);
+        db = sqlite_raw(f);
+        assert_int_equal(sqlite3_exec(db, "ANALYZE", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        fx_reopen(f);
+
+        /* The claim: the partial index of queued jobs, in claim order (the
+         * jobs without a group; groups have their own test below). */
+        assert_plan_uses(f, "nogroup_ready_ids", "job_group_ready");
+        /* Every next-deadline lookup reads the first entry of its index. */
+        assert_plan_uses(f, "deadlines", "job_due");
+        assert_plan_uses(f, "deadlines", "job_lease");
+        assert_plan_uses(f, "deadlines", "job_finished");
+        assert_plan_uses(f, "deadlines", "idem_expiry");
+        /* And the duties those deadlines start. */
+        assert_plan_uses(f, "job_due_ids", "job_due");
+        assert_plan_uses(f, "job_expired_ids", "job_lease");
+        assert_plan_uses(f, "job_purge", "job_finished");
+        assert_plan_uses(f, "idem_purge", "idem_expiry");
+        assert_plan_uses(f, "job_find_key", "job_key");
+        assert_int_equal(sqlite_explain(f->st, "no_such_statement", (char[8]){0}, 8),
+                         BATON_ENOTFOUND);
+        /* And the whole set, with statistics. */
+        assert_plans_good(f);
+}
+
+/* Asserts that the plan of statement name searches index (never a SCAN of
+ * any table, never a sort). */
+static void assert_plan_searches(struct fixture *f, const char *name, const char *index)
+{
+        char plan[2048];
+        char want[128];
+
+        assert_int_equal(sqlite_explain(f->st, name, plan, sizeof(plan)), 0);
+        snprintf(want, sizeof(want), "INDEX %s", index);
+        if (!strstr(plan, want) || strstr(plan, "SCAN ") || strstr(plan, "TEMP B-TREE"))
+                print_error("%s: expected a search of %s, got:\n%s", name, want, plan);
+        assert_non_null(strstr(plan, want));
+        assert_null(strstr(plan, "SCAN "));
+        assert_null(strstr(plan, "TEMP B-TREE"));
+}
+
+static void assert_plan_has(struct fixture *f, const char *name, const char *want);
+
+/* The rows of sqlite_group_claim_plans_at_scale: 100,000 ready jobs in
+ * group "huge", 1,000 other groups and 2,000 jobs in no group, analyzed. */
+static void fill_groups_at_scale(struct fixture *f)
+{
+        sqlite3 *db;
+
+        /* The 100,000 jobs of "huge" in one statement (a copy of one stored
+         * row), so the test stays quick under the sanitizers. */
+        fx_begin(f);
+        fx_put(f, (struct spec){.state = JOB_QUEUED, .group = "huge", .run_at = T0});
+        fx_commit(f);
+        db = sqlite_raw(f);
+        assert_int_equal(sqlite3_exec(db,
+                                      "CREATE TEMP TABLE one AS SELECT * FROM jobs;"
+                                      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1"
+                                      " FROM n WHERE i < 99999)"
+                                      " INSERT INTO jobs SELECT NULL, tenant, queue, type, payload,"
+                                      " priority, state, run_at + i, attempt, max_attempts,"
+                                      " backoff_type, backoff_base_ms, backoff_max_ms, lease_ms,"
+                                      " idempotency_key, dkey, request_id, execution_id,"
+                                      " traceparent, lease, lease_until, worker, settled,"
+                                      " cancel_requested, version, created_at, started_at,"
+                                      " finished_at, ready_at, result, last_error, progress,"
+                                      " attempts, steps, cancel_reason, timer, depends_on,"
+                                      " on_parent_failure, flow_id, ref, grp, cron FROM one, n",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+        sqlite3_close(db);
+        fx_reopen(f);
+        fx_begin(f);
+        assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", "huge", PRIO_NORMAL), 0);
+        for (int i = 0; i < 1000; i++) {
+                char g[16];
+                snprintf(g, sizeof(g), "g%04d", i);
+                fx_put(f, (struct spec){.state = JOB_QUEUED, .group = g, .run_at = T0 + i});
+                /* Each later group joins behind the ones before it. */
+                {
+                        struct queue_limits q = {0};
+                        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", true, &q), 0);
+                        q.serve_seq = i + 1;
+                        assert_int_equal(f->ops->qlim_put(f->st, &q), 0);
+                        queue_limits_free(&q);
+                }
+                assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", g, PRIO_NORMAL), 0);
+        }
+        for (int i = 0; i < 2000; i++)
+                fx_put(f, (struct spec){.state = i % 2 ? JOB_COMPLETED : JOB_QUEUED,
+                                        .run_at = T0 + i});
+        fx_commit(f);
+        db = sqlite_raw(f);
+        assert_int_equal(sqlite3_exec(db, "ANALYZE", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        fx_reopen(f);
+}
+
+/* The claim path of a queue with 100,000 ready jobs in one group and 1,000
+ * other groups, with statistics: every statement a claim runs is an index
+ * search (with a LIMIT, the first rows of an index range) rather than a scan
+ * of the ready jobs or of the groups. */
+static void sqlite_group_claim_plans_at_scale(void **state)
+{
+        struct fixture *f = *state;
+        struct group_rec *v = NULL;
+        int64_t ids[4];
+        int prios[4], n = 0;
+
+        fill_groups_at_scale(f);
+
+        assert_plan_searches(f, "group_pick", "group_pick");
+        assert_plan_searches(f, "group_ready_ids", "job_group_ready");
+        assert_plan_searches(f, "nogroup_ready_ids", "job_group_ready");
+        assert_plan_searches(f, "group_unblock", "group_until");
+        assert_plan_searches(f, "group_next_until", "group_until");
+        assert_plan_has(f, "qlim_get", "PRIMARY");
+        assert_plan_has(f, "group_get", "PRIMARY");
+        assert_plan_has(f, "rate_get", "PRIMARY");
+        assert_plan_has(f, "rate_trim", "PRIMARY");
+
+        /* And they return the right first rows: "huge" was served longest ago. */
+        fx_begin(f);
+        {
+                struct queue_counts qc;
+                assert_int_equal(f->ops->queue_counts(f->st, "t1", "q1", &qc), 0);
+                assert_int_equal(qc.by_state[JOB_QUEUED], 100000 + 1000 + 1000);
+        }
+        assert_int_equal(f->ops->group_pick(f->st, "t1", "q1", 1, &v, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(v[0].grp, "huge");
+        group_recs_free(v, n);
+        assert_int_equal(f->ops->group_ready_ids(f->st, "t1", "q1", "g0999", 4, ids, prios, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(f->ops->group_ready_ids(f->st, "t1", "q1", NULL, 4, ids, prios, &n), 0);
+        assert_int_equal(n, 4);
+        fx_commit(f);
+}
+
+/* Migration 7 counts the jobs a version-6 store already holds, so the
+ * depth and running counters start exact. */
+static void sqlite_migration_7_counts_existing_jobs(void **state)
+{
+        struct fixture *f = *state;
+        struct store_opts o = {.uri = NULL, .sync_full = false, .busy_timeout_ms = 1000};
+        struct queue_limits q = {0};
+        struct store *st = NULL;
+        char path[4200], sql[1024];
+        sqlite3 *db = NULL;
+        /* queued, running, running, completed, dead, scheduled */
+        const int states[] = {2, 3, 3, 5, 6, 1};
+
+        snprintf(path, sizeof(path), "%s/v6.db", f->dir);
+        assert_int_equal(
+            sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+            SQLITE_OK);
+        assert_int_equal(sqlite_migrate_to(db, 6), 0);
+        for (size_t i = 0; i < BATON_ARRAY_LEN(states); i++) {
+                snprintf(sql, sizeof(sql),
+                         "INSERT INTO jobs (tenant, queue, type, payload, priority, state, run_at,"
+                         " attempt, max_attempts, backoff_type, backoff_base_ms, backoff_max_ms,"
+                         " lease_ms, lease_until, settled, cancel_requested, version, created_at,"
+                         " started_at, finished_at, ready_at) VALUES ('t1', '%s', 't', 'null', 2,"
+                         " %d, 1, 0, 4, 0, 1000, 300000, 30000, 0, 0, 0, 1, 1, 0, 0, 0)",
+                         i == 5 ? "other" : "q1", states[i]);
+                assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        }
+        sqlite3_close(db);
+        o.uri = path;
+        assert_int_equal(f->ops->open(&o, &st), 0);
+        assert_int_equal(f->ops->begin(st), 0);
+        assert_int_equal(f->ops->qlim_get(st, "t1", "q1", false, &q), 0);
+        assert_int_equal(q.depth, 3);
+        assert_int_equal(q.running, 2);
+        assert_int_equal(q.concurrency, 0);
+        assert_false(q.def_backoff_set);
+        queue_limits_free(&q);
+        assert_int_equal(f->ops->qlim_get(st, "t1", "other", false, &q), 0);
+        assert_int_equal(q.depth, 1);
+        assert_int_equal(q.running, 0);
+        queue_limits_free(&q);
+        assert_int_equal(f->ops->commit(st), 0);
+        f->ops->close(st);
+}
+
+/* Migration 8 on a version-7 SQLite store (see migration_8_check). */
+static void sqlite_migration_8_adds_the_cron_marker(void **state)
+{
+        struct fixture *f = *state;
+        char path[200];
+        sqlite3 *db = NULL;
+
+        f->ops->close(f->st);
+        f->st = NULL;
+        snprintf(path, sizeof(path), "%s/v7.db", f->dir);
+        assert_int_equal(
+            sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+            SQLITE_OK);
+        assert_int_equal(sqlite_migrate_to(db, 7), 0);
+        assert_int_equal(sqlite3_exec(db, FX_V7_ROWS, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        snprintf(f->uri, sizeof(f->uri), "%s", path);
+        assert_int_equal(fx_open(f), 0);
+        fx_migration_8_check(f, 41);
+}
+
+/* Migration 12 on a store with timers and audit rows: a scheduled timer is due
+ * at its fire_at (due_at copied), a fired one stays out of the due index, and
+ * an old audit row counts one call. */
+static void sqlite_migration_9_keeps_timers_due(void **state)
+{
+        struct fixture *f = *state;
+        char path[200], sql[1024];
+        struct timer_rec *v = NULL, t = {0};
+        struct audit_filter all = {.limit = 10};
+        struct audit_rec *a = NULL;
+        int64_t next = 0;
+        int n = -1;
+        sqlite3 *db = NULL;
+
+        f->ops->close(f->st);
+        f->st = NULL;
+        snprintf(path, sizeof(path), "%s/v8.db", f->dir);
+        assert_int_equal(
+            sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+            SQLITE_OK);
+        assert_int_equal(sqlite_migrate_to(db, 8), 0);
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO timers (tenant, key, version, state, fire_at, queue, type, payload,"
+                 " priority, max_attempts, backoff_type, backoff_base_ms, backoff_max_ms,"
+                 " lease_ms, request_id, job_id, fired_at, created_at, updated_at, grp) VALUES"
+                 " ('t1', 'due', 3, 0, %lld, 'q', 't', '{}', 2, 4, 0, 1000, 300000, 30000,"
+                 " NULL, 0, 0, %lld, %lld, NULL),"
+                 " ('t1', 'done', 1, 1, %lld, 'q', 't', '{}', 2, 4, 0, 1000, 300000, 30000,"
+                 " NULL, 7, %lld, %lld, %lld, NULL);"
+                 "INSERT INTO audit (at, key_id, tenant, action, target, request_id, status,"
+                 " code, detail) VALUES (%lld, 'k0000000000000001', 't1', 'queue.update', 'q',"
+                 " 'r1', 403, 'forbidden', NULL);",
+                 (long long)(T0 + 5000), (long long)T0, (long long)T0, (long long)T0, (long long)T0,
+                 (long long)T0, (long long)T0, (long long)T0);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        snprintf(f->uri, sizeof(f->uri), "%s", path);
+        assert_int_equal(fx_open(f), 0);
+        fx_begin(f);
+        assert_int_equal(f->ops->timer_next(f->st, &next), 0);
+        assert_int_equal(next, T0 + 5000);
+        assert_int_equal(f->ops->timer_due(f->st, T0 + 4999, 10, &v, &n), 0);
+        assert_int_equal(n, 0);
+        timer_recs_free(v, n);
+        assert_int_equal(f->ops->timer_due(f->st, T0 + 5000, 10, &v, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(v[0].key, "due");
+        assert_int_equal(v[0].due_at_ms, T0 + 5000);
+        assert_int_equal(v[0].deferred, 0);
+        timer_recs_free(v, n);
+        assert_int_equal(f->ops->timer_get(f->st, "t1", "done", &t), 0);
+        assert_int_equal(t.state, 1);
+        timer_rec_free(&t);
+        assert_int_equal(f->ops->audit_list(f->st, &all, &a, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(a[0].n, 1);
+        audit_recs_free(a, n);
+        fx_commit(f);
+}
+
+static void sqlite_plan_check_catches_a_missing_index(void **state)
+{
+        struct fixture *f = *state;
+        char why[512];
+        sqlite3 *db;
+
+        /* The checker itself: without the ready index the claim must sort, and
+         * that has to be reported, naming the statement. */
+        db = sqlite_raw(f);
+        assert_int_equal(sqlite3_exec(db, "DROP INDEX job_group_ready", NULL, NULL, NULL),
+                         SQLITE_OK);
+        sqlite3_close(db);
+        fx_reopen(f);
+        assert_int_equal(sqlite_check_plans(f->st, why, sizeof(why)), BATON_ESTORE);
+        assert_non_null(strstr(why, "group_ready_ids"));
+}
+
+static void sqlite_durability_settings(void **state)
+{
+        struct fixture *f = *state;
+        struct store_opts o = {.uri = f->uri, .sync_full = true, .busy_timeout_ms = 250};
+        int64_t v = -1;
+
+        /* The fixture opened with sync_full false: NORMAL (1). */
+        assert_int_equal(sqlite_pragma_int(f->st, "synchronous", &v), 0);
+        assert_int_equal(v, 1);
+        f->ops->close(f->st);
+        f->st = NULL;
+        /* What the server asks for by default: FULL (2), an fsync per commit. */
+        assert_int_equal(f->ops->open(&o, &f->st), 0);
+        assert_int_equal(sqlite_pragma_int(f->st, "synchronous", &v), 0);
+        assert_int_equal(v, 2);
+        assert_int_equal(sqlite_pragma_int(f->st, "busy_timeout", &v), 0);
+        assert_int_equal(v, 250);
+        assert_int_equal(sqlite_pragma_int(f->st, "synchronous; DROP TABLE jobs", &v),
+                         BATON_EINVAL);
+}
+
+static void sqlite_file_uri_and_txn_guard(void **state)
+{
+        struct fixture *f = *state;
+        struct store_opts o = {.uri = NULL, .sync_full = true, .busy_timeout_ms = 100};
+        struct store *st = NULL;
+        struct queue_rec q = {0};
+        char path[4200];
+        int64_t id;
+
+        /* A uri ending in .db names the file itself. */
+        snprintf(path, sizeof(path), "%s/other.db", f->dir);
+        o.uri = path;
+        assert_int_equal(f->ops->open(&o, &st), 0);
+        /* A savepoint outside a transaction would commit the op on its own. */
+        assert_int_equal(f->ops->savepoint(st), BATON_ESTORE);
+        assert_int_equal(f->ops->begin(st), 0);
+        assert_int_equal(f->ops->savepoint(st), 0);
+        assert_int_equal(f->ops->queue_ensure(st, "t1", "q1", T0), 0);
+        assert_int_equal(f->ops->release(st), 0);
+        assert_int_equal(f->ops->commit(st), 0);
+        f->ops->close(st);
+        assert_int_equal(f->ops->open(&o, &st), 0);
+        assert_int_equal(f->ops->begin(st), 0);
+        assert_int_equal(f->ops->queue_get(st, "t1", "q1", &q), 0);
+        queue_rec_free(&q);
+        assert_int_equal(f->ops->job_find_key(st, "t1", "q1", "nope", &id), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->commit(st), 0);
+        f->ops->close(st);
+        o.uri = "";
+        assert_int_equal(f->ops->open(&o, &st), BATON_EINVAL);
+}
+
+static void sqlite_migrates_a_version_1_store(void **state)
+{
+        struct fixture *f = *state;
+        struct store_opts o = {.uri = NULL, .sync_full = false, .busy_timeout_ms = 1000};
+        struct store *st = NULL;
+        struct queue_rec q = {0};
+        struct key_rec k = {0};
+        char path[4200];
+        sqlite3 *db = NULL;
+        sqlite3_stmt *s = NULL;
+        int v = -1;
+
+        /* A store exactly as a binary that knew only migration 1 left it, with
+         * some data in it. */
+        snprintf(path, sizeof(path), "%s/v1.db", f->dir);
+        assert_int_equal(
+            sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+            SQLITE_OK);
+        assert_int_equal(sqlite_migrate_to(db, sqlite_schema_newest() + 1), BATON_EINVAL);
+        assert_int_equal(sqlite_migrate_to(db, 1), 0);
+        assert_int_equal(sqlite_schema_read(db, &v), 0);
+        assert_int_equal(v, 1);
+        assert_int_not_equal(sqlite3_prepare_v2(db, "SELECT id FROM api_keys", -1, &s, NULL),
+                             SQLITE_OK);
+        sqlite3_finalize(s);
+        assert_int_equal(
+            sqlite3_exec(db, "INSERT INTO queues VALUES ('t1', 'mail', 1, 5, 6)", NULL, NULL, NULL),
+            SQLITE_OK);
+        sqlite3_close(db);
+
+        /* Opening it applies the rest and keeps the data. */
+        o.uri = path;
+        assert_int_equal(f->ops->open(&o, &st), 0);
+        assert_int_equal(f->ops->schema_version(st, &v), 0);
+        assert_int_equal(v, sqlite_schema_newest());
+        assert_true(v >= 2);
+        assert_int_equal(f->ops->begin(st), 0);
+        assert_int_equal(f->ops->queue_get(st, "t1", "mail", &q), 0);
+        assert_true(q.paused);
+        assert_int_equal(q.created_at_ms, 5);
+        queue_rec_free(&q);
+        assert_int_equal(f->ops->tenant_ensure(st, "default", T0), 0);
+        fx_key_plain(&k, "k0000000000000001", "default");
+        assert_int_equal(f->ops->key_insert(st, &k), 0);
+        key_rec_free(&k);
+        assert_int_equal(
+            f->ops->audit_insert(st, &(struct audit_rec){.action = (char *)"keys.create"}), 0);
+        assert_int_equal(f->ops->commit(st), 0);
+        f->ops->close(st);
+
+        /* Each migration is recorded once; a second open applies nothing. */
+        assert_int_equal(f->ops->open(&o, &st), 0);
+        assert_int_equal(f->ops->begin(st), 0);
+        assert_int_equal(f->ops->key_get(st, "k0000000000000001", &k), 0);
+        key_rec_free(&k);
+        assert_int_equal(f->ops->commit(st), 0);
+        f->ops->close(st);
+        assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db,
+                                            "SELECT COUNT(*), MIN(version), MAX(version)"
+                                            " FROM schema_migrations",
+                                            -1, &s, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(s, 0), sqlite_schema_newest());
+        assert_int_equal(sqlite3_column_int(s, 1), 1);
+        assert_int_equal(sqlite3_column_int(s, 2), sqlite_schema_newest());
+        sqlite3_finalize(s);
+        sqlite3_close(db);
+}
+
+static void sqlite_tenant_keeps_first_created_at(void **state)
+{
+        struct fixture *f = *state;
+        sqlite3 *db;
+        sqlite3_stmt *s;
+
+        fx_begin(f);
+        assert_int_equal(f->ops->tenant_ensure(f->st, "default", T0), 0);
+        assert_int_equal(f->ops->tenant_ensure(f->st, "default", T0 + 50), 0);
+        fx_commit(f);
+        fx_begin(f);
+        assert_int_equal(f->ops->tenant_ensure(f->st, "default", T0 + 99), 0);
+        assert_int_equal(f->ops->tenant_ensure(f->st, NULL, T0), BATON_EINVAL);
+        fx_commit(f);
+        db = sqlite_raw(f);
+        assert_int_equal(
+            sqlite3_prepare_v2(db, "SELECT COUNT(*), MAX(created_at) FROM tenants", -1, &s, NULL),
+            SQLITE_OK);
+        assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+        assert_int_equal(sqlite3_column_int(s, 0), 1);
+        assert_int_equal(sqlite3_column_int64(s, 1), T0);
+        sqlite3_finalize(s);
+        sqlite3_close(db);
+}
+
+/* Asserts that the plan of statement name contains want and never scans a
+ * table or sorts. */
+static void assert_plan_has(struct fixture *f, const char *name, const char *want)
+{
+        char plan[2048];
+
+        assert_int_equal(sqlite_explain(f->st, name, plan, sizeof(plan)), 0);
+        if (!strstr(plan, want) || strstr(plan, "SCAN ") || strstr(plan, "TEMP B-TREE"))
+                print_error("%s: expected %s, got:\n%s", name, want, plan);
+        assert_non_null(strstr(plan, want));
+        assert_null(strstr(plan, "SCAN "));
+        assert_null(strstr(plan, "TEMP B-TREE"));
+}
+
+static void sqlite_key_and_audit_plans(void **state)
+{
+        struct fixture *f = *state;
+        const char *tenants[] = {"default", "acme", "globex"};
+        const char *actions[] = {"keys.create", "keys.revoke", "queue.update", "dead.replay"};
+        sqlite3 *db;
+
+        /* Many audit records over a few tenants, actions and keys; then
+         * ANALYZE, so the planner weighs real statistics. */
+        fx_begin(f);
+        for (int i = 0; i < 60; i++) {
+                char id[32];
+
+                snprintf(id, sizeof(id), "k%016x", i);
+                fx_key_put(f, id, tenants[i % 3]);
+        }
+        for (int i = 0; i < 3000; i++) {
+                char key[32];
+
+                snprintf(key, sizeof(key), "k%016x", i % 60);
+                fx_audit_put(f, tenants[i % 3], actions[i % 4], key, i);
+        }
+        fx_commit(f);
+        db = sqlite_raw(f);
+        assert_int_equal(sqlite3_exec(db, "ANALYZE", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        fx_reopen(f);
+
+        assert_plan_has(f, "key_get", "USING PRIMARY KEY");
+        assert_plan_has(f, "key_update", "USING PRIMARY KEY");
+        assert_plan_has(f, "key_list_tenant", "INDEX key_tenant");
+        assert_plan_has(f, "key_list_all", "USING PRIMARY KEY");
+        assert_plan_has(f, "audit_list/0", "USING INTEGER PRIMARY KEY");
+        assert_plan_has(f, "audit_list/1", "INDEX audit_tenant");
+        assert_plan_has(f, "audit_list/2", "INDEX audit_action");
+        assert_plan_has(f, "audit_list/4", "INDEX audit_key");
+        for (int bits = 0; bits < 8; bits++) {
+                char name[32];
+
+                snprintf(name, sizeof(name), "audit_list/%d", bits);
+                assert_plan_has(f, name, "SEARCH audit");
+        }
+        assert_int_equal(sqlite_explain(f->st, "audit_list/8", (char[8]){0}, 8), BATON_ENOTFOUND);
+        assert_plans_good(f);
+}
+
+static const struct CMUnitTest sqlite_tests[] = {
+    T(sqlite_refuses_newer_schema),
+    T(sqlite_migrations_recorded_once),
+    T(sqlite_hot_queries_use_indexes),
+    T(sqlite_claim_and_deadline_plans),
+    T(sqlite_plan_check_catches_a_missing_index),
+    T(sqlite_durability_settings),
+    T(sqlite_file_uri_and_txn_guard),
+    T(sqlite_migrates_a_version_1_store),
+    T(sqlite_tenant_keeps_first_created_at),
+    T(sqlite_key_and_audit_plans),
+    T(sqlite_group_claim_plans_at_scale),
+    T(sqlite_migration_7_counts_existing_jobs),
+    T(sqlite_migration_8_adds_the_cron_marker),
+    T(sqlite_migration_9_keeps_timers_due),
+};
+
+int main(void)
+{
+        const char *filter = getenv("STORE_TEST_FILTER");
+
+        if (filter && *filter)
+                cmocka_set_test_filter(filter);
+        return fx_run_group(&fx_sqlite, "sqlite-specific", sqlite_tests,
+                            BATON_ARRAY_LEN(sqlite_tests))
+                   ? 1
+                   : 0;
+}
