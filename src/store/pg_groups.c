@@ -280,20 +280,6 @@ static void qcache_settle(struct store *st, const struct queue_limits *q)
         st->qlocked[i] = true;
 }
 
-/* Runs a statement that returns at most one row and reads it with read();
- * BATON_ENOTFOUND when it returns none. *out is owned by the caller. */
-static int one_row(struct store *st, const struct pg_stmt *s, const struct pg_params *p,
-                   int (*read)(const PGresult *, int, void *), void *out)
-{
-        PGresult *r = NULL;
-        int rc = pg_exec(st, s, p, &r);
-
-        if (!rc)
-                rc = PQntuples(r) > 0 ? read(r, 0, out) : BATON_ENOTFOUND;
-        PQclear(r);
-        return rc;
-}
-
 /* ---- counts not written yet ----
  *
  * A batch of 100 settles on one queue would update its counter share 100
@@ -430,7 +416,7 @@ int pg_qlim_get(struct store *st, const char *tenant, const char *queue, bool lo
         if (!rc && lock)
                 rc = pg_defer_write(st, &S_QLIM_LOCK, &p);
         if (!rc)
-                rc = one_row(st, &S_QLIM_GET, &p, rd_qlim, out);
+                rc = pg_get_one(st, &S_QLIM_GET, &p, rd_qlim, out);
         /* The database has not seen this transaction's counts yet. */
         d = rc ? NULL : qdelta_find(st, tenant, queue);
         if (d) {
@@ -507,7 +493,7 @@ int pg_group_get(struct store *st, const char *tenant, const char *queue, const 
         pg_p_text(&p, tenant);
         pg_p_text(&p, queue);
         pg_p_text(&p, grp);
-        return one_row(st, lock ? &S_GROUP_GET_LOCK : &S_GROUP_GET, &p, rd_group, out);
+        return pg_get_one(st, lock ? &S_GROUP_GET_LOCK : &S_GROUP_GET, &p, rd_group, out);
 }
 
 int pg_group_put(struct store *st, const struct group_rec *g)
