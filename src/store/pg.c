@@ -18,7 +18,7 @@
  * without a group (group_ready_ids) and of several groups at once
  * (group_ready_many) select FOR UPDATE SKIP LOCKED, so two nodes claiming
  * from one queue at once get different jobs and a claim never waits for a
- * job row (see build_job_sql). The jobs a batch's operations name are read
+ * job row (see build_job_sql in pg_jobs.c). The jobs a batch's operations name are read
  * ahead in one statement (job_get_many) and kept to the commit, and the
  * queue_limits rows the transaction holds are known to it (pg_groups.c), so
  * a batch of settles costs a few round trips, not some per job. Time comes
@@ -31,10 +31,14 @@
  * marks the store broken; the next begin reconnects, with a backoff doubling
  * from 100 ms to 5 s between attempts, and fails fast in between.
  *
- * Jobs map to one row with a column per field of struct job (times in Unix ms,
- * SQL NULL for a NULL string); the column list of the job statements is built
- * from one table (job_cols), as in sqlite.c, so that insert, update and reads
- * cannot disagree.
+ * This file holds the connection, transactions, the pipeline, deferred
+ * writes, savepoints, the statement and row helpers the other files share
+ * (pg_internal.h) and the ops table. The operations live by domain beside it:
+ * pg_jobs.c (job rows, claims, purge, deadlines; jobs map to one row with a
+ * column per field of struct job, from one column table), pg_meta.c
+ * (idempotency, queues, tenants, keys, audit), pg_timers.c, pg_deps.c (job
+ * dependencies, flows, the cascade's work list), pg_groups.c, pg_cron.c,
+ * pg_cluster.c, and the plan checks in pg_plans.c.
  */
 #include "store/store.h"
 

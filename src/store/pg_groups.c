@@ -16,7 +16,7 @@
  * on data (upserts, deletes, updates by key) are deferred into the next round
  * trip (pg_defer_write), as pg.c does for its own; a failure there (a lost
  * connection) fails the batch at its commit. The ready jobs of a group come
- * from pg.c (pg_group_ready_rows, and pg_group_ready_many for the groups of
+ * from pg_jobs.c (pg_group_ready_rows, and pg_group_ready_many for the groups of
  * one pick at once): whole rows, locked (SKIP LOCKED, except the single-group
  * read, which waits), kept for the claim's job_get calls. Core takes a queue's queue_limits row
  * before any of its group rows in every operation (store.h), so operations on one queue do not
@@ -145,7 +145,7 @@ static const struct pg_stmt
                   " SELECT $1, $2, $3, $4::bigint, $5::bigint WHERE $4::bigint >= $6::bigint"
                   " ON CONFLICT (tenant, queue, grp, seq) DO UPDATE SET at = excluded.at"};
 
-/* The read statements, for the plan checks (pg.c). */
+/* The read statements, for the plan checks (pg_plans.c). */
 const struct pg_stmt *const pg_groups_stmts[] = {
     &S_QLIM_GET,   &S_QLIM_LOCK,     &S_GROUP_GET,         &S_GROUP_GET_LOCK,   &S_GROUP_DELETE,
     &S_GROUP_PICK, &S_GROUP_UNBLOCK, &S_GROUP_UNBLOCK_ALL, &S_GROUP_NEXT_UNTIL, &S_RATE_GET,

@@ -70,7 +70,7 @@ struct pg_pending {
         uint64_t op;
 };
 
-/* A result of job rows kept so that job_get answers from it (pg.c kept_*):
+/* A result of job rows kept so that job_get answers from it (pg.c pg_kept_*):
  * ids[i] is row i's id, 0 once the job was written (the next read must see
  * the write). txn: kept to the end of the transaction (rows locked outside
  * any operation), else to the end of the operation. */
@@ -81,7 +81,7 @@ struct pg_kept {
         bool txn;
 };
 
-/* An id set (pg.c ids_*). */
+/* An id set (pg.c pg_idset_*). */
 struct pg_idset {
         int64_t *v;
         int n, cap;
@@ -122,7 +122,7 @@ struct store {
         struct pg_pending pending[PG_PENDING_MAX]; /* deferred commands, in order */
         int n_pending;
         /* Ids of the jobs the current operation read with job_get (which
-         * locks them): job_update defers its write for these (pg.c). */
+         * locks them): job_update defers its write for these (pg_jobs.c). */
         int64_t *locked;
         int n_locked, cap_locked;
         /* The same for rows locked outside any operation (job_get_many
@@ -133,7 +133,7 @@ struct store {
          * adds one without locking the parent): dep_children answers for them
          * without a round trip, until dep_insert names them. */
         struct pg_idset nochild;
-        int64_t ids[PG_IDS_AHEAD]; /* job ids reserved ahead (pg.c take_id) */
+        int64_t ids[PG_IDS_AHEAD]; /* job ids reserved ahead (pg_jobs.c take_id) */
         int ids_n, ids_pos;
         /* Results of job rows kept for job_get: a claim's ready rows (to the
          * end of the operation), the jobs of a batch read ahead (to the end of
@@ -169,7 +169,7 @@ struct store {
         int shard;
         const struct pg_stmt *prepared[PG_PREPARED_MAX];
         int n_prepared;
-        /* Statements whose text is built at open (pg.c: job columns, list
+        /* Statements whose text is built at open (pg_jobs.c: job columns, list
          * variants); built_sql[i] is malloc'd and owned by the store. */
         struct pg_stmt built[PG_BUILT_MAX];
         char *built_sql[PG_BUILT_MAX];
