@@ -53,7 +53,6 @@
 
 #include "baton/baton.h"
 #include "common/assert.h"
-#include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "store/pg_internal.h"

@@ -7,18 +7,13 @@
  * survives a restart. dep_children answers without a round trip for the jobs
  * known to have no children (st->nochild, kept by pg_jobs.c).
  */
-#include <inttypes.h>
 #include <stddef.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <libpq-fe.h>
 
 #include "baton/baton.h"
-#include "common/assert.h"
-#include "common/buf.h"
-#include "common/log.h"
 #include "store/pg_internal.h"
 #include "store/store.h"
 

@@ -25,7 +25,6 @@
 #include "baton/baton.h"
 #include "common/assert.h"
 #include "common/buf.h"
-#include "common/log.h"
 #include "store/pg_internal.h"
 #include "store/store.h"
 

@@ -9,7 +9,6 @@
  * round trip (pg_defer_write), so most of these cost no round trip of their
  * own. Assumes the single caller of the store interface (the store thread).
  */
-#include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,9 +17,7 @@
 #include <libpq-fe.h>
 
 #include "baton/baton.h"
-#include "common/assert.h"
 #include "common/buf.h"
-#include "common/log.h"
 #include "store/pg_internal.h"
 #include "store/store.h"
 

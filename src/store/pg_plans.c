@@ -8,7 +8,6 @@
  * the lists each file of the backend exports (pg_*_stmts) and from the
  * statements built at open (st->built).
  */
-#include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +17,6 @@
 
 #include "baton/baton.h"
 #include "common/assert.h"
-#include "common/buf.h"
 #include "common/log.h"
 #include "store/pg_internal.h"
 #include "store/store.h"

@@ -6,7 +6,6 @@
  * reads the due timers by due_at through an index. Times come from the
  * database clock (pg.c now_ms), so the clocks of the nodes do not matter.
  */
-#include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +14,6 @@
 #include <libpq-fe.h>
 
 #include "baton/baton.h"
-#include "common/assert.h"
-#include "common/buf.h"
-#include "common/log.h"
 #include "store/pg_internal.h"
 #include "store/store.h"
 
