@@ -135,18 +135,6 @@ static void rel_run(void *r)
         cron_run_free(r);
 }
 
-static int one_row(struct store *st, const struct pg_stmt *s, const struct pg_params *p,
-                   int (*read)(const PGresult *, int, void *), void *out)
-{
-        PGresult *r = NULL;
-        int rc = pg_exec(st, s, p, &r);
-
-        if (!rc)
-                rc = PQntuples(r) > 0 ? read(r, 0, out) : BATON_ENOTFOUND;
-        PQclear(r);
-        return rc;
-}
-
 /* The first column of the single row of s, 0 for no row or NULL. */
 static int scalar(struct store *st, const struct pg_stmt *s, const struct pg_params *p,
                   int64_t *out)
@@ -193,7 +181,7 @@ int pg_cron_get(struct store *st, const char *tenant, const char *key, struct cr
         struct pg_params p = {0};
 
         bind_tk(&p, tenant, key);
-        return one_row(st, &S_GET, &p, rd_sched, out);
+        return pg_get_one(st, &S_GET, &p, rd_sched, out);
 }
 
 int pg_cron_delete(struct store *st, const char *tenant, const char *key)
@@ -298,7 +286,7 @@ int pg_cron_run_get(struct store *st, const char *tenant, int64_t id, struct cro
 
         pg_p_text(&p, tenant);
         pg_p_i64(&p, id);
-        return one_row(st, &S_RUN_GET, &p, rd_run, out);
+        return pg_get_one(st, &S_RUN_GET, &p, rd_run, out);
 }
 
 int pg_cron_run_list(struct store *st, const char *tenant, const char *key, int64_t before_id,

@@ -16,7 +16,7 @@
  * on data (upserts, deletes, updates by key) are deferred into the next round
  * trip (pg_defer_write), as pg.c does for its own; a failure there (a lost
  * connection) fails the batch at its commit. The ready jobs of a group come
- * from pg.c (pg_group_ready_rows, and pg_group_ready_many for the groups of
+ * from pg_jobs.c (pg_group_ready_rows, and pg_group_ready_many for the groups of
  * one pick at once): whole rows, locked (SKIP LOCKED, except the single-group
  * read, which waits), kept for the claim's job_get calls. Core takes a queue's queue_limits row
  * before any of its group rows in every operation (store.h), so operations on one queue do not
@@ -145,7 +145,7 @@ static const struct pg_stmt
                   " SELECT $1, $2, $3, $4::bigint, $5::bigint WHERE $4::bigint >= $6::bigint"
                   " ON CONFLICT (tenant, queue, grp, seq) DO UPDATE SET at = excluded.at"};
 
-/* The read statements, for the plan checks (pg.c). */
+/* The read statements, for the plan checks (pg_plans.c). */
 const struct pg_stmt *const pg_groups_stmts[] = {
     &S_QLIM_GET,   &S_QLIM_LOCK,     &S_GROUP_GET,         &S_GROUP_GET_LOCK,   &S_GROUP_DELETE,
     &S_GROUP_PICK, &S_GROUP_UNBLOCK, &S_GROUP_UNBLOCK_ALL, &S_GROUP_NEXT_UNTIL, &S_RATE_GET,
@@ -278,20 +278,6 @@ static void qcache_settle(struct store *st, const struct queue_limits *q)
         tmp.grouped = c->grouped;
         *c = tmp;
         st->qlocked[i] = true;
-}
-
-/* Runs a statement that returns at most one row and reads it with read();
- * BATON_ENOTFOUND when it returns none. *out is owned by the caller. */
-static int one_row(struct store *st, const struct pg_stmt *s, const struct pg_params *p,
-                   int (*read)(const PGresult *, int, void *), void *out)
-{
-        PGresult *r = NULL;
-        int rc = pg_exec(st, s, p, &r);
-
-        if (!rc)
-                rc = PQntuples(r) > 0 ? read(r, 0, out) : BATON_ENOTFOUND;
-        PQclear(r);
-        return rc;
 }
 
 /* ---- counts not written yet ----
@@ -430,7 +416,7 @@ int pg_qlim_get(struct store *st, const char *tenant, const char *queue, bool lo
         if (!rc && lock)
                 rc = pg_defer_write(st, &S_QLIM_LOCK, &p);
         if (!rc)
-                rc = one_row(st, &S_QLIM_GET, &p, rd_qlim, out);
+                rc = pg_get_one(st, &S_QLIM_GET, &p, rd_qlim, out);
         /* The database has not seen this transaction's counts yet. */
         d = rc ? NULL : qdelta_find(st, tenant, queue);
         if (d) {
@@ -507,7 +493,7 @@ int pg_group_get(struct store *st, const char *tenant, const char *queue, const 
         pg_p_text(&p, tenant);
         pg_p_text(&p, queue);
         pg_p_text(&p, grp);
-        return one_row(st, lock ? &S_GROUP_GET_LOCK : &S_GROUP_GET, &p, rd_group, out);
+        return pg_get_one(st, lock ? &S_GROUP_GET_LOCK : &S_GROUP_GET, &p, rd_group, out);
 }
 
 int pg_group_put(struct store *st, const struct group_rec *g)

@@ -1,9 +1,12 @@
 /*
  * pg_internal.h: internals of the PostgreSQL backend shared by its files
- * (pg.c: connection, transactions, jobs, idempotency, queues, keys, audit,
- * timers, flows; pg_cron.c; pg_cluster.c; pg_groups.c; pg_schema.c:
- * migrations) and by the PostgreSQL
- * section of the store conformance suite. Core and the server use only
+ * (pg.c: connection, transactions, the pipeline, deferred writes, savepoints,
+ * statement and row helpers, the ops table; pg_jobs.c: job rows, claims,
+ * purge, deadlines; pg_meta.c: idempotency, queues, keys, tenants, audit;
+ * pg_timers.c; pg_deps.c: job dependencies, flows and the cascade's work
+ * list; pg_plans.c: the plan checks; pg_cron.c; pg_cluster.c; pg_groups.c;
+ * pg_schema.c: migrations) and by the PostgreSQL section of the store
+ * conformance suite. Core and the server use only
  * store_postgres_ops.
  *
  * Statements are named (struct pg_stmt) and prepared once per connection, the
@@ -27,10 +30,11 @@
 #define PG_PREPARED_MAX 256 /* distinct statements prepared on one connection */
 #define PG_PENDING_MAX 256  /* deferred commands awaiting the next send */
 #define PG_IDS_AHEAD 128    /* job ids reserved from the sequence at a time */
-#define PG_BUILT_MAX 25     /* statements built at open (pg.c) */
+#define PG_BUILT_MAX 25     /* statements built at open (pg_jobs.c) */
 #define PG_KEPT_MAX 8       /* results kept for job_get at once (pg.c) */
 #define PG_QCACHE_MAX 8     /* queue_limits rows known in one transaction */
 #define PG_SHARDS 64        /* shares of the queue counters (pg_groups.c) */
+#define PG_SQL_MAX 8192     /* the longest statement text built or explained */
 
 /* A named statement. The name is unique in the backend ("pg_job_get"); the
  * definition lives in static storage, and its address identifies it. */
@@ -66,7 +70,7 @@ struct pg_pending {
         uint64_t op;
 };
 
-/* A result of job rows kept so that job_get answers from it (pg.c kept_*):
+/* A result of job rows kept so that job_get answers from it (pg.c pg_kept_*):
  * ids[i] is row i's id, 0 once the job was written (the next read must see
  * the write). txn: kept to the end of the transaction (rows locked outside
  * any operation), else to the end of the operation. */
@@ -77,10 +81,29 @@ struct pg_kept {
         bool txn;
 };
 
-/* An id set (pg.c ids_*). */
+/* An id set (pg.c pg_idset_*). */
 struct pg_idset {
         int64_t *v;
         int n, cap;
+};
+
+/* Statements built at open from job_cols (pg_jobs.c) (their text lives in struct store):
+ * insert, get, update, the job_list variants (one per combination of
+ * filters) and the audit_list variants, likewise. Parameters are numbered in
+ * the order they are bound, so a variant names only the ones it uses. */
+enum {
+        PG_B_INSERT,
+        PG_B_GET,
+        PG_B_UPDATE,
+        PG_B_READY,
+        PG_B_INSERT_ID,
+        PG_B_GROUP_READY,   /* group_ready_ids of one group (pg_groups.c) */
+        PG_B_NOGROUP_READY, /* group_ready_ids of the jobs without a group */
+        PG_B_GET_MANY,      /* job_get_many */
+        PG_B_GROUP_MANY,    /* group_ready_many */
+        PG_B_LIST,
+        PG_B_AUDIT = PG_B_LIST + 8,
+        PG_B_COUNT = PG_B_AUDIT + 8
 };
 
 struct queue_limits;
@@ -99,7 +122,7 @@ struct store {
         struct pg_pending pending[PG_PENDING_MAX]; /* deferred commands, in order */
         int n_pending;
         /* Ids of the jobs the current operation read with job_get (which
-         * locks them): job_update defers its write for these (pg.c). */
+         * locks them): job_update defers its write for these (pg_jobs.c). */
         int64_t *locked;
         int n_locked, cap_locked;
         /* The same for rows locked outside any operation (job_get_many
@@ -110,7 +133,7 @@ struct store {
          * adds one without locking the parent): dep_children answers for them
          * without a round trip, until dep_insert names them. */
         struct pg_idset nochild;
-        int64_t ids[PG_IDS_AHEAD]; /* job ids reserved ahead (pg.c take_id) */
+        int64_t ids[PG_IDS_AHEAD]; /* job ids reserved ahead (pg_jobs.c take_id) */
         int ids_n, ids_pos;
         /* Results of job rows kept for job_get: a claim's ready rows (to the
          * end of the operation), the jobs of a batch read ahead (to the end of
@@ -146,7 +169,7 @@ struct store {
         int shard;
         const struct pg_stmt *prepared[PG_PREPARED_MAX];
         int n_prepared;
-        /* Statements whose text is built at open (pg.c: job columns, list
+        /* Statements whose text is built at open (pg_jobs.c: job columns, list
          * variants); built_sql[i] is malloc'd and owned by the store. */
         struct pg_stmt built[PG_BUILT_MAX];
         char *built_sql[PG_BUILT_MAX];
@@ -188,7 +211,7 @@ int pg_defer(struct store *st, const char *sql);
  * failure there (a lost connection) fails the rest of the transaction and
  * its commit. */
 int pg_defer_write(struct store *st, const struct pg_stmt *s, const struct pg_params *p);
-/* The claim read of version 5 (pg.c): the ready jobs of one group of a queue
+/* The claim read of version 5 (pg_jobs.c): the ready jobs of one group of a queue
  * (grp NULL: the jobs without a group) in claim order (priority, run_at, id),
  * at most max, as ids and priorities. Like job_ready_ids it locks the rows
  * and keeps them for the job_get calls of the claim. The jobs without a group
@@ -223,6 +246,126 @@ int pg_ids(struct store *st, const struct pg_stmt *s, const struct pg_params *p,
 /* Grows *v (an array of *cap records of size sz) to hold one more than n. */
 int pg_grow(void **v, int n, int *cap, size_t sz);
 
+/* Statement and row helpers (pg.c). pg_get_one reads one row of a
+ * single-row statement with read(), BATON_ENOTFOUND when there is none; the
+ * caller owns what read() allocates. */
+int pg_get_one(struct store *st, const struct pg_stmt *s, const struct pg_params *p,
+               int (*read)(const PGresult *, int, void *), void *out);
+/* pg_purge runs a DELETE of at most max rows (p gets max as its last
+ * parameter) and reports how many went. pg_deadline_col reads column i of row
+ * 0 as an instant: 0 for NULL, and a stored instant of 0 or less as 1 (long
+ * past: still something to do). */
+int pg_purge(struct store *st, const struct pg_stmt *s, struct pg_params *p, int max, int *n_out);
+int64_t pg_deadline_col(const PGresult *r, int i);
+/* Job rows kept for job_get (pg.c): pg_kept_add keeps r (owned by the store
+ * from then on, also on failure), whose row i is job ids[i]; pg_kept_row
+ * finds the kept row of a job (NULL when none holds it). */
+void pg_kept_add(struct store *st, PGresult *r, const int64_t *ids, int n, bool txn);
+PGresult *pg_kept_row(const struct store *st, const char *tenant, int64_t id, int *row);
+/* Forgets everything known of the transaction's rows (pg.c): locks held
+ * outside operations, jobs without children, kept results. */
+void pg_txn_forget(struct store *st);
+/* Id sets (pg.c). */
+bool pg_idset_has(const struct pg_idset *s, int64_t id);
+int pg_idset_add(struct pg_idset *s, int64_t id);
+void pg_idset_del(struct pg_idset *s, int64_t id);
+
+/* Job rows, claims, purge and deadlines (pg_jobs.c); see store.h.
+ * pg_build_stmts builds the statements whose text comes from the job
+ * columns (and the audit_list variants) into st->built at open. */
+struct job;
+struct job_filter;
+struct job_vec;
+struct store_deadlines;
+int pg_build_stmts(struct store *st);
+int pg_job_insert(struct store *st, struct job *j);
+int pg_job_get(struct store *st, const char *tenant, int64_t id, struct job *out);
+int pg_job_update(struct store *st, const struct job *j);
+int pg_job_find_key(struct store *st, const char *tenant, const char *queue, const char *key,
+                    int64_t *id_out);
+int pg_job_list(struct store *st, const struct job_filter *f, struct job_vec *out);
+int pg_job_ready_ids(struct store *st, const char *tenant, const char *queue, int max, int64_t *ids,
+                     int *n_out);
+int pg_job_get_many(struct store *st, const char *tenant, const int64_t *ids, int n,
+                    struct job_vec *out);
+int pg_job_due_ids(struct store *st, int64_t now, int max, int64_t *ids, int *n_out);
+int pg_job_expired_ids(struct store *st, int64_t now, int max, int64_t *ids, int *n_out);
+int pg_job_state_ids(struct store *st, const char *tenant, const char *queue, int state,
+                     int64_t after_id, int max, int64_t *ids, int *n_out);
+int pg_job_purge(struct store *st, int state, int64_t before_ms, int max, int *n_out);
+int pg_job_delete(struct store *st, const char *tenant, int64_t id);
+int pg_deadlines(struct store *st, struct store_deadlines *out);
+
+/* Idempotency, queues, tenants, keys and audit (pg_meta.c); see store.h.
+ * pg_build_audit_sql writes the text of the audit_list variant bits. */
+struct buf;
+struct idem_rec;
+struct queue_rec;
+struct queue_counts;
+struct key_rec;
+struct audit_rec;
+struct audit_filter;
+int pg_build_audit_sql(struct buf *b, int bits);
+int pg_idem_get(struct store *st, const char *tenant, const char *key, struct idem_rec *out);
+int pg_idem_put(struct store *st, const struct idem_rec *rec);
+int pg_idem_take(struct store *st, const struct idem_rec *rec, int64_t now_ms,
+                 struct idem_rec *held);
+int pg_idem_swap(struct store *st, const struct idem_rec *rec, int64_t old_job_id);
+int pg_idem_purge(struct store *st, int64_t before_ms, int max, int *n_out);
+int pg_queue_ensure(struct store *st, const char *tenant, const char *name, int64_t now);
+int pg_queue_total(struct store *st, const char *tenant, int64_t *n_out);
+int pg_queue_get(struct store *st, const char *tenant, const char *name, struct queue_rec *out);
+int pg_queue_put(struct store *st, const struct queue_rec *q);
+int pg_queue_list(struct store *st, const char *tenant, const char *after, int limit,
+                  struct queue_rec **out, int *n_out);
+int pg_queue_counts(struct store *st, const char *tenant, const char *name,
+                    struct queue_counts *out);
+int pg_tenant_ensure(struct store *st, const char *name, int64_t now);
+int pg_key_insert(struct store *st, const struct key_rec *k);
+int pg_key_get(struct store *st, const char *id, struct key_rec *out);
+int pg_key_update(struct store *st, const struct key_rec *k);
+int pg_key_list(struct store *st, const char *tenant, const char *after, int limit,
+                struct key_rec **out, int *n_out);
+int pg_key_count(struct store *st, int64_t *n_out);
+int pg_audit_insert(struct store *st, struct audit_rec *a);
+int pg_audit_purge(struct store *st, int64_t before_ms, int max, int *n_out);
+int pg_audit_list(struct store *st, const struct audit_filter *f, struct audit_rec **out,
+                  int *n_out);
+
+/* Timers (pg_timers.c); see store.h. */
+struct timer_rec;
+int pg_timer_get(struct store *st, const char *tenant, const char *key, struct timer_rec *out);
+int pg_timer_put(struct store *st, const struct timer_rec *t);
+int pg_timer_list(struct store *st, const char *tenant, const char *prefix, const char *after,
+                  int limit, struct timer_rec **out, int *n_out);
+int pg_timer_due(struct store *st, int64_t now, int max, struct timer_rec **out, int *n_out);
+int pg_timer_next(struct store *st, int64_t *at_ms_out);
+
+/* Job dependencies, flows and the cascade's work list (pg_deps.c); see
+ * store.h. */
+struct flow_rec;
+int pg_dep_insert(struct store *st, const char *tenant, int64_t parent_id, int64_t child_id);
+int pg_dep_children(struct store *st, int64_t parent_id, int64_t after_id, int max, int64_t *ids,
+                    int *n_out);
+int pg_dep_work_put(struct store *st, int64_t job_id, int64_t after_id);
+int pg_dep_work_next(struct store *st, int max, int64_t *ids, int64_t *afters, int *n_out);
+int pg_dep_work_move(struct store *st, int64_t job_id, int64_t from_after, int64_t to_after);
+int pg_flow_insert(struct store *st, struct flow_rec *f);
+int pg_flow_get(struct store *st, const char *tenant, int64_t id, struct flow_rec *out);
+int pg_flow_job_ids(struct store *st, const char *tenant, int64_t flow_id, int64_t after_id,
+                    int max, int64_t *ids, int *n_out);
+
+/* The read statements of pg_jobs.c, pg_meta.c, pg_timers.c and pg_deps.c,
+ * for the plan checks (pg_plans.c). */
+extern const struct pg_stmt *const pg_jobs_stmts[];
+extern const int pg_jobs_stmts_n;
+extern const struct pg_stmt *const pg_meta_stmts[];
+extern const int pg_meta_stmts_n;
+extern const struct pg_stmt *const pg_timers_stmts[];
+extern const int pg_timers_stmts_n;
+extern const struct pg_stmt *const pg_deps_stmts[];
+extern const int pg_deps_stmts_n;
+
 /* Schema (pg_schema.c). The newest version this binary knows; migrating up
  * to target (at most the newest, else BATON_EINVAL), each migration in its own
  * transaction under an advisory lock so that nodes starting together apply
@@ -231,7 +374,7 @@ int pg_schema_newest(void);
 int pg_migrate_to(PGconn *c, int target);
 int pg_schema_read(PGconn *c, int *out);
 
-/* Checks the plan of every read statement (see pg_check_plans in pg.c): each
+/* Checks the plan of every read statement (see pg_check_plans in pg_plans.c): each
  * must find its rows through an index, with no sequential scan and no sort,
  * even with a tiny table. BATON_ESTORE and the statement's name and plan in
  * why on a bad plan. pg_explain writes one statement's plan into out. */

@@ -1,0 +1,179 @@
+/*
+ * pg_deps.c: job dependencies (job_deps), flows and the dependency cascade's
+ * work list (dep_work) in the PostgreSQL backend (struct store_ops). Split
+ * from pg.c. Workload: a flow inserts its jobs and their edges in one batch;
+ * a job that becomes terminal resolves its children a page at a time through
+ * the work list, so a cascade over many jobs is bounded per transaction and
+ * survives a restart. dep_children answers without a round trip for the jobs
+ * known to have no children (st->nochild, kept by pg_jobs.c).
+ */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "baton/baton.h"
+#include "store/pg_internal.h"
+#include "store/store.h"
+
+static const struct pg_stmt
+    S_DEP_INSERT = {"pg_dep_insert", "INSERT INTO job_deps (parent_id, child_id, tenant)"
+                                     " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"},
+    S_DEP_CHILDREN = {"pg_dep_children",
+                      "SELECT child_id FROM job_deps WHERE parent_id = $1 AND child_id > $2"
+                      " ORDER BY child_id LIMIT $3"},
+    /* Version 8: the dependency cascade's work list (store.h). */
+    S_DEP_WORK_PUT = {"pg_dep_work_put",
+                      "INSERT INTO dep_work (job_id, after_id) VALUES ($1, $2)"
+                      " ON CONFLICT (job_id) DO UPDATE SET after_id = excluded.after_id"},
+    S_DEP_WORK_NEXT = {"pg_dep_work_next",
+                       "SELECT job_id, after_id FROM dep_work ORDER BY job_id LIMIT $1"},
+    S_DEP_WORK_ADVANCE = {"pg_dep_work_advance",
+                          "UPDATE dep_work SET after_id = $3 WHERE job_id = $1 AND after_id = $2"},
+    S_DEP_WORK_DONE = {"pg_dep_work_done",
+                       "DELETE FROM dep_work WHERE job_id = $1 AND after_id = $2"},
+    S_FLOW_INSERT = {"pg_flow_insert", "INSERT INTO flows (tenant, created_at, request_id)"
+                                       " VALUES ($1, $2, $3) RETURNING id"},
+    S_FLOW_GET = {"pg_flow_get", "SELECT id, tenant, created_at, request_id FROM flows"
+                                 " WHERE id = $1 AND tenant = $2"},
+    S_FLOW_JOBS = {"pg_flow_job_ids",
+                   "SELECT id FROM jobs WHERE flow_id > 0 AND flow_id = $2 AND tenant = $1"
+                   " AND id > $3 ORDER BY id LIMIT $4"};
+
+/* The read statements, for the plan checks (pg_plans.c). */
+const struct pg_stmt *const pg_deps_stmts[] = {
+    &S_DEP_CHILDREN,  &S_FLOW_GET,         &S_FLOW_JOBS,
+    &S_DEP_WORK_NEXT, &S_DEP_WORK_ADVANCE, &S_DEP_WORK_DONE,
+};
+const int pg_deps_stmts_n = (int)(sizeof(pg_deps_stmts) / sizeof(pg_deps_stmts[0]));
+
+/* ---- dependencies and flows ---- */
+
+int pg_dep_insert(struct store *st, const char *tenant, int64_t parent_id, int64_t child_id)
+{
+        struct pg_params p = {0};
+        int64_t n = 0;
+        int rc;
+
+        pg_p_i64(&p, parent_id);
+        pg_p_i64(&p, child_id);
+        pg_p_text(&p, tenant);
+        pg_idset_del(&st->nochild, parent_id);
+        rc = pg_run(st, &S_DEP_INSERT, &p, &n);
+        return !rc && n == 0 ? BATON_ECONFLICT : rc;
+}
+
+int pg_dep_children(struct store *st, int64_t parent_id, int64_t after_id, int max, int64_t *ids,
+                    int *n_out)
+{
+        struct pg_params p = {0};
+
+        /* Known to have none (job_get_many): nobody adds one without the
+         * parent's row lock, which this transaction holds. */
+        if (pg_idset_has(&st->nochild, parent_id)) {
+                *n_out = 0;
+                return 0;
+        }
+        pg_p_i64(&p, parent_id);
+        pg_p_i64(&p, after_id);
+        pg_p_i64(&p, max);
+        return pg_ids(st, &S_DEP_CHILDREN, &p, max, ids, n_out);
+}
+
+/* ---- the dependency cascade's work list (version 9) ---- */
+
+/* Writes whose only outcome is success travel with the next round trip
+ * (pg_defer_write), so a cascade that spills a thousand rows adds no round
+ * trip of its own. */
+int pg_dep_work_put(struct store *st, int64_t job_id, int64_t after_id)
+{
+        struct pg_params p = {0};
+
+        pg_p_i64(&p, job_id);
+        pg_p_i64(&p, after_id);
+        return pg_defer_write(st, &S_DEP_WORK_PUT, &p);
+}
+
+int pg_dep_work_next(struct store *st, int max, int64_t *ids, int64_t *afters, int *n_out)
+{
+        struct pg_params p = {0};
+        PGresult *r = NULL;
+        int n = 0;
+        int rc;
+
+        pg_p_i64(&p, max);
+        rc = pg_exec(st, &S_DEP_WORK_NEXT, &p, &r);
+        for (int i = 0; !rc && i < PQntuples(r) && n < max; i++, n++) {
+                ids[n] = pg_i64(r, i, 0);
+                afters[n] = pg_i64(r, i, 1);
+        }
+        PQclear(r);
+        *n_out = rc ? 0 : n;
+        return rc;
+}
+
+int pg_dep_work_move(struct store *st, int64_t job_id, int64_t from_after, int64_t to_after)
+{
+        struct pg_params p = {0};
+
+        pg_p_i64(&p, job_id);
+        pg_p_i64(&p, from_after);
+        if (to_after < 0)
+                return pg_defer_write(st, &S_DEP_WORK_DONE, &p);
+        pg_p_i64(&p, to_after);
+        return pg_defer_write(st, &S_DEP_WORK_ADVANCE, &p);
+}
+
+int pg_flow_insert(struct store *st, struct flow_rec *f)
+{
+        struct pg_params p = {0};
+        PGresult *r = NULL;
+        int rc;
+
+        pg_p_text(&p, f->tenant);
+        pg_p_i64(&p, f->created_at_ms);
+        pg_p_text(&p, f->request_id);
+        rc = pg_exec(st, &S_FLOW_INSERT, &p, &r);
+        if (!rc)
+                f->id = pg_i64(r, 0, 0);
+        PQclear(r);
+        return rc;
+}
+
+static int rd_flow(const PGresult *r, int row, void *out)
+{
+        struct flow_rec *f = out;
+        int rc;
+
+        memset(f, 0, sizeof(*f));
+        f->id = pg_i64(r, row, 0);
+        f->created_at_ms = pg_i64(r, row, 2);
+        rc = pg_text(r, row, 1, &f->tenant);
+        if (!rc)
+                rc = pg_text(r, row, 3, &f->request_id);
+        if (rc)
+                flow_rec_free(f);
+        return rc;
+}
+
+int pg_flow_get(struct store *st, const char *tenant, int64_t id, struct flow_rec *out)
+{
+        struct pg_params p = {0};
+
+        pg_p_i64(&p, id);
+        pg_p_text(&p, tenant);
+        return pg_get_one(st, &S_FLOW_GET, &p, rd_flow, out);
+}
+
+int pg_flow_job_ids(struct store *st, const char *tenant, int64_t flow_id, int64_t after_id,
+                    int max, int64_t *ids, int *n_out)
+{
+        struct pg_params p = {0};
+
+        pg_p_text(&p, tenant);
+        pg_p_i64(&p, flow_id);
+        pg_p_i64(&p, after_id);
+        pg_p_i64(&p, max);
+        return pg_ids(st, &S_FLOW_JOBS, &p, max, ids, n_out);
+}

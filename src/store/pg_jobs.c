@@ -1,0 +1,959 @@
+/*
+ * pg_jobs.c: job rows in the PostgreSQL backend (struct store_ops): insert,
+ * get, update, lists, the claim reads, the read of a batch's jobs ahead
+ * (job_get_many), due and expired ids, purge, delete and the deadlines read.
+ * Split from pg.c, which keeps the connection, transactions and pipeline.
+ * Workload: every enqueue, claim, settle and expiry reads or writes job rows,
+ * many of them in one group-commit batch, so the hot paths answer from rows
+ * already read (the kept results of pg.c) and defer writes that cannot fail.
+ *
+ * Jobs map to one row with a column per field of struct job (times in Unix
+ * ms, SQL NULL for a NULL string); the column list of the job statements is
+ * built at open from one table (job_cols), as in sqlite.c, so that insert,
+ * update and reads cannot disagree. Claims lock what they return (FOR UPDATE,
+ * SKIP LOCKED where a skipped row cannot strand a job; see build_job_sql).
+ * Assumes the single caller of the store interface (the store thread).
+ */
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "baton/baton.h"
+#include "common/assert.h"
+#include "common/buf.h"
+#include "store/pg_internal.h"
+#include "store/store.h"
+
+/* ---- job rows ---- */
+
+enum col_kind { COL_TEXT, COL_I64, COL_INT, COL_BOOL };
+
+struct col {
+        const char *name;
+        int kind; /* enum col_kind */
+        size_t off;
+};
+
+#define JCOL(name, kind, field)                                                                    \
+        {                                                                                          \
+                name, kind, offsetof(struct job, field)                                            \
+        }
+
+/* The columns job_update writes, in binding order; job_insert writes tenant
+ * and created_at first, reads return id, tenant, created_at, then these. */
+static const struct col job_cols[] = {
+    JCOL("queue", COL_TEXT, queue),
+    JCOL("type", COL_TEXT, type),
+    JCOL("payload", COL_TEXT, payload),
+    JCOL("priority", COL_INT, priority),
+    JCOL("state", COL_INT, state),
+    JCOL("run_at", COL_I64, run_at_ms),
+    JCOL("attempt", COL_INT, attempt),
+    JCOL("max_attempts", COL_INT, max_attempts),
+    JCOL("backoff_type", COL_INT, backoff.type),
+    JCOL("backoff_base_ms", COL_I64, backoff.base_ms),
+    JCOL("backoff_max_ms", COL_I64, backoff.max_ms),
+    JCOL("lease_ms", COL_I64, lease_ms),
+    JCOL("idempotency_key", COL_TEXT, idempotency_key),
+    JCOL("dkey", COL_TEXT, key),
+    JCOL("request_id", COL_TEXT, request_id),
+    JCOL("execution_id", COL_TEXT, execution_id),
+    JCOL("traceparent", COL_TEXT, traceparent),
+    JCOL("lease", COL_TEXT, lease),
+    JCOL("lease_until", COL_I64, lease_until_ms),
+    JCOL("worker", COL_TEXT, worker),
+    JCOL("settled", COL_INT, settled),
+    JCOL("cancel_requested", COL_BOOL, cancel_requested),
+    JCOL("version", COL_I64, version),
+    JCOL("started_at", COL_I64, started_at_ms),
+    JCOL("finished_at", COL_I64, finished_at_ms),
+    JCOL("ready_at", COL_I64, ready_at_ms),
+    JCOL("result", COL_TEXT, result),
+    JCOL("last_error", COL_TEXT, last_error),
+    JCOL("progress", COL_TEXT, progress),
+    JCOL("attempts", COL_TEXT, attempts),
+    JCOL("steps", COL_TEXT, steps),
+    JCOL("cancel_reason", COL_TEXT, cancel_reason),
+    JCOL("timer", COL_TEXT, timer),
+    JCOL("depends_on", COL_TEXT, depends_on),
+    JCOL("on_parent_failure", COL_INT, on_parent_failure),
+    JCOL("flow_id", COL_I64, flow_id),
+    JCOL("ref", COL_TEXT, ref),
+    JCOL("grp", COL_TEXT, group), /* migration 7 */
+    JCOL("cron", COL_TEXT, cron), /* migration 8 */
+};
+
+#define JOB_NCOLS ((int)BATON_ARRAY_LEN(job_cols))
+#define JOB_READ_FIXED 3
+#define JOB_COL_PRIORITY 3 /* job_cols[3] */
+
+static void bind_job_cols(struct pg_params *p, const struct job *j)
+{
+        const char *base = (const char *)j;
+
+        for (int c = 0; c < JOB_NCOLS; c++) {
+                const void *f = base + job_cols[c].off;
+
+                switch (job_cols[c].kind) {
+                case COL_TEXT:
+                        pg_p_text(p, *(char *const *)f);
+                        break;
+                case COL_I64:
+                        pg_p_i64(p, *(const int64_t *)f);
+                        break;
+                case COL_INT:
+                        pg_p_i64(p, *(const int *)f);
+                        break;
+                default:
+                        pg_p_i64(p, *(const bool *)f ? 1 : 0);
+                        break;
+                }
+        }
+}
+
+/* Fills *out from row of a job read. On success the caller owns the strings
+ * (job_free); on failure none are left. */
+static int read_job(const PGresult *r, int row, struct job *out)
+{
+        char *base = (char *)out;
+        int rc;
+
+        memset(out, 0, sizeof(*out));
+        out->id = pg_i64(r, row, 0);
+        out->created_at_ms = pg_i64(r, row, 2);
+        rc = pg_text(r, row, 1, &out->tenant);
+        for (int c = 0; c < JOB_NCOLS && !rc; c++) {
+                void *f = base + job_cols[c].off;
+                int i = JOB_READ_FIXED + c;
+
+                switch (job_cols[c].kind) {
+                case COL_TEXT:
+                        rc = pg_text(r, row, i, (char **)f);
+                        break;
+                case COL_I64:
+                        *(int64_t *)f = pg_i64(r, row, i);
+                        break;
+                case COL_INT:
+                        *(int *)f = (int)pg_i64(r, row, i);
+                        break;
+                default:
+                        *(bool *)f = pg_i64(r, row, i) != 0;
+                        break;
+                }
+        }
+        if (rc)
+                job_free(out);
+        return rc;
+}
+
+/* The job statements whose column lists come from job_cols are built when the
+ * backend first opens (job_sql); these hold their text. */
+enum { LF_QUEUE = 1, LF_STATE = 2, LF_TYPE = 4 };
+
+static const struct pg_stmt
+    S_JOB_IDS = {"pg_job_ids", "SELECT nextval(pg_get_serial_sequence('jobs', 'id'))"
+                               " FROM generate_series(1, $1)"},
+    S_JOB_FIND_KEY = {"pg_job_find_key",
+                      "SELECT id FROM jobs WHERE tenant = $1 AND queue = $2 AND dkey = $3"
+                      " AND dkey IS NOT NULL AND state IN (1, 2)"},
+    S_JOB_DUE = {"pg_job_due_ids", "SELECT id FROM jobs WHERE state IN (1, 4) AND run_at <= $1"
+                                   " ORDER BY run_at LIMIT $2"},
+    S_JOB_EXPIRED = {"pg_job_expired_ids",
+                     "SELECT id FROM jobs WHERE state = 3 AND lease_until <= $1"
+                     " ORDER BY lease_until LIMIT $2"},
+    S_JOB_STATE_IDS = {"pg_job_state_ids",
+                       "SELECT id FROM jobs WHERE tenant = $1 AND queue = $2 AND state = $3"
+                       " AND id > $4 ORDER BY id LIMIT $5"},
+    S_JOB_PURGE = {"pg_job_purge", "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs"
+                                   " WHERE state IN (5, 6, 7) AND state = $1 AND finished_at < $2"
+                                   " AND NOT EXISTS (SELECT 1 FROM dep_work w"
+                                   " WHERE w.job_id = jobs.id)"
+                                   " ORDER BY finished_at LIMIT $3)"},
+    S_JOB_DELETE = {"pg_job_delete",
+                    "DELETE FROM jobs WHERE id = $1 AND ($2::text IS NULL OR tenant = $2)"
+                    " AND NOT EXISTS (SELECT 1 FROM dep_work w WHERE w.job_id = $1)"},
+    S_DEADLINES = {"pg_deadlines",
+                   "SELECT"
+                   " (SELECT run_at FROM jobs WHERE state IN (1, 4) ORDER BY run_at LIMIT 1),"
+                   " (SELECT lease_until FROM jobs WHERE state = 3 ORDER BY lease_until LIMIT 1),"
+                   " (SELECT finished_at FROM jobs WHERE state IN (5, 6, 7) AND state = 5"
+                   "  ORDER BY state, finished_at LIMIT 1),"
+                   " (SELECT finished_at FROM jobs WHERE state IN (5, 6, 7) AND state = 6"
+                   "  ORDER BY state, finished_at LIMIT 1),"
+                   " (SELECT finished_at FROM jobs WHERE state IN (5, 6, 7) AND state = 7"
+                   "  ORDER BY state, finished_at LIMIT 1),"
+                   " (SELECT expires_at FROM idempotency ORDER BY expires_at LIMIT 1),"
+                   " (SELECT job_id FROM dep_work ORDER BY job_id LIMIT 1),"
+
+                   " (SELECT at FROM audit ORDER BY at LIMIT 1)"},
+    /* Which of the jobs $1 are parents: one index probe each. */
+    S_DEP_PARENTS = {"pg_dep_parents",
+                     "SELECT d.parent_id FROM unnest($1::bigint[]) AS p(id) CROSS JOIN LATERAL"
+                     " (SELECT parent_id FROM job_deps WHERE parent_id = p.id LIMIT 1) d"};
+
+/* The read statements, for the plan checks (pg_plans.c). */
+const struct pg_stmt *const pg_jobs_stmts[] = {
+    &S_JOB_FIND_KEY, &S_JOB_DUE,    &S_JOB_EXPIRED, &S_JOB_STATE_IDS,
+    &S_JOB_PURGE,    &S_JOB_DELETE, &S_DEADLINES,   &S_DEP_PARENTS,
+};
+const int pg_jobs_stmts_n = (int)(sizeof(pg_jobs_stmts) / sizeof(pg_jobs_stmts[0]));
+
+static const char *const built_names[PG_B_COUNT] = {
+    "pg_job_insert",       "pg_job_get",         "pg_job_update",        "pg_job_ready_ids",
+    "pg_job_insert_id",    "pg_group_ready_ids", "pg_nogroup_ready_ids", "pg_job_get_many",
+    "pg_group_ready_many", "pg_job_list_0",      "pg_job_list_1",        "pg_job_list_2",
+    "pg_job_list_3",       "pg_job_list_4",      "pg_job_list_5",        "pg_job_list_6",
+    "pg_job_list_7",       "pg_audit_list_0",    "pg_audit_list_1",      "pg_audit_list_2",
+    "pg_audit_list_3",     "pg_audit_list_4",    "pg_audit_list_5",      "pg_audit_list_6",
+    "pg_audit_list_7",
+};
+
+/* group_ready_many: for each group of the array $3 (in order, ord), its
+ * first $4 ready jobs that no other transaction holds (SKIP LOCKED: a claim
+ * never waits on a job row, so it cannot join a cycle with an operation that
+ * holds a job and waits for the queue row), whole rows as job_get reads
+ * them, then ord and n: how many ready jobs the group shows at all (up to
+ * $4), so that the caller can tell a skipped job from an empty group. A
+ * group without a returned job comes as one row of NULL job columns. */
+static int build_group_many_sql(struct buf *b)
+{
+        int rc = buf_adds(b, "SELECT j.id, j.tenant, j.created_at");
+
+        for (int c = 0; c < JOB_NCOLS && !rc; c++)
+                rc = buf_printf(b, ", j.%s", job_cols[c].name);
+        if (!rc)
+                rc = buf_adds(b,
+                              ", g.ord, c.n FROM unnest($3::text[]) WITH ORDINALITY AS g(name, ord)"
+                              " CROSS JOIN LATERAL (SELECT count(*) AS n FROM (SELECT 1 FROM jobs"
+                              " WHERE state = 2 AND tenant = $1 AND queue = $2 AND grp = g.name"
+                              " LIMIT $4) v) c LEFT JOIN LATERAL (SELECT * FROM jobs"
+                              " WHERE state = 2 AND tenant = $1 AND queue = $2 AND grp = g.name"
+                              " ORDER BY priority, run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) j"
+                              " ON true");
+        return rc;
+}
+
+/* A job_list variant (bits: its filters). The page stops after the row that
+ * takes the rows' sizes past the byte budget, the last parameter (store.h's
+ * bytes_max): each row's size is counted in the window below as
+ * JOB_WIRE_FIXED_BYTES plus the octets of its text columns, never more than
+ * core's job_wire_bytes, so core sees the same cut or a later one. */
+static int build_list_sql(struct buf *b, int bits)
+{
+        int n = 1;
+        int rc = buf_adds(b, "SELECT id, tenant, created_at");
+
+        for (int c = 0; c < JOB_NCOLS && !rc; c++)
+                rc = buf_printf(b, ", %s", job_cols[c].name);
+        if (!rc)
+                rc = buf_adds(b, " FROM (SELECT *, sum(baton_sz) OVER (ORDER BY id) AS baton_run"
+                                 " FROM (SELECT id, tenant, created_at");
+        for (int c = 0; c < JOB_NCOLS && !rc; c++)
+                rc = buf_printf(b, ", %s", job_cols[c].name);
+        if (!rc)
+                rc = buf_printf(b, ", %d::bigint", JOB_WIRE_FIXED_BYTES);
+        for (int c = 0; c < JOB_NCOLS && !rc; c++)
+                if (job_cols[c].kind == COL_TEXT)
+                        rc = buf_printf(b, " + coalesce(octet_length(%s), 4)", job_cols[c].name);
+        if (!rc)
+                rc = buf_printf(b, " AS baton_sz FROM jobs WHERE tenant = $%d", n++);
+        if (!rc && bits & LF_QUEUE)
+                rc = buf_printf(b, " AND queue = $%d", n++);
+        if (!rc && bits & LF_STATE)
+                rc = buf_printf(b, " AND state = $%d", n++);
+        if (!rc && bits & LF_TYPE)
+                rc = buf_printf(b, " AND type = $%d", n++);
+        return rc ? rc
+                  : buf_printf(b,
+                               " AND id > $%d ORDER BY id LIMIT $%d) a) w"
+                               " WHERE baton_run - baton_sz <= $%d ORDER BY id",
+                               n, n + 1, n + 2);
+}
+
+/* The two job inserts: PG_B_INSERT (the id from the table's sequence) and
+ * PG_B_INSERT_ID (with an id taken from the sequence ahead). */
+static int build_insert_sql(struct buf *b, int id)
+{
+        int rc = 0;
+
+        if (id == PG_B_INSERT) {
+                rc = buf_adds(b, "INSERT INTO jobs (tenant, created_at");
+                for (int c = 0; c < JOB_NCOLS && !rc; c++)
+                        rc = buf_printf(b, ", %s", job_cols[c].name);
+                if (!rc)
+                        rc = buf_adds(b, ") VALUES ($1, $2");
+                for (int c = 0; c < JOB_NCOLS && !rc; c++)
+                        rc = buf_printf(b, ", $%d", c + 3);
+                /* The pending-key index is the only one an insert can clash on. */
+                return rc ? rc : buf_adds(b, ") ON CONFLICT DO NOTHING RETURNING id");
+        }
+        if (id == PG_B_INSERT_ID) { /* with an id taken from the sequence ahead */
+                rc = buf_adds(b, "INSERT INTO jobs (id, tenant, created_at");
+                for (int c = 0; c < JOB_NCOLS && !rc; c++)
+                        rc = buf_printf(b, ", %s", job_cols[c].name);
+                if (!rc)
+                        rc = buf_adds(b, ") VALUES ($1, $2, $3");
+                for (int c = 0; c < JOB_NCOLS && !rc; c++)
+                        rc = buf_printf(b, ", $%d", c + 4);
+                return rc ? rc : buf_adds(b, ")");
+        }
+        BATON_ASSERT(0 && "an insert is built above");
+        return BATON_EINVAL;
+}
+
+static int build_job_sql(struct buf *b, int id)
+{
+        int bits = id - PG_B_LIST;
+        int rc = 0;
+
+        if (id == PG_B_INSERT || id == PG_B_INSERT_ID)
+                return build_insert_sql(b, id);
+        if (id == PG_B_GROUP_MANY)
+                return build_group_many_sql(b);
+        if (id == PG_B_UPDATE) {
+                rc = buf_adds(b, "UPDATE jobs SET ");
+                for (int c = 0; c < JOB_NCOLS && !rc; c++)
+                        rc = buf_printf(b, "%s%s = $%d", c ? ", " : "", job_cols[c].name, c + 2);
+                return rc ? rc : buf_adds(b, " WHERE id = $1");
+        }
+        if (id >= PG_B_LIST)
+                return build_list_sql(b, bits);
+        rc = buf_adds(b, "SELECT id, tenant, created_at");
+        for (int c = 0; c < JOB_NCOLS && !rc; c++)
+                rc = buf_printf(b, ", %s", job_cols[c].name);
+        if (!rc)
+                rc = buf_adds(b, " FROM jobs WHERE ");
+        if (rc)
+                return rc;
+        /* job_get locks the row: core reads a job to change it (claim, settle,
+         * expire, cancel), and with several nodes a read that does not lock
+         * lets two of them each change the copy they read, the later write
+         * undoing the earlier one. The lock makes the second reader wait for
+         * the first's commit and read its result. */
+        if (id == PG_B_GET)
+                return buf_adds(b, "id = $1 AND ($2::text IS NULL OR tenant = $2) FOR UPDATE");
+        /* The jobs a batch's operations will read (job_get_many), locked as
+         * job_get would. */
+        if (id == PG_B_GET_MANY)
+                return buf_adds(b, "id = ANY($1::bigint[]) AND ($2::text IS NULL OR tenant = $2)"
+                                   " FOR UPDATE");
+        /* Claims: the ready jobs in claim order, whole rows (job_get then takes
+         * them from this result, see ready_ids), locked. SKIP LOCKED: a job
+         * another node's transaction is claiming is passed over, not waited
+         * for. */
+        if (id == PG_B_READY)
+                return buf_adds(b,
+                                "state = 2 AND tenant = $1 AND queue = $2"
+                                " ORDER BY priority, run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED");
+        /* The claims of version 5 (pg_groups.c): the same, one group at a time
+         * (job_group_ready), but a group's jobs wait for a lock rather than
+         * skip it. A group's claims already take turns on the queue row, and
+         * the claim judges the group by what this read returns: had it
+         * skipped the only ready job of a group (locked a moment by a read on
+         * another node), it would find the group empty and drop its row,
+         * stranding the job. The jobs without a group have no such row and
+         * skip as job_ready_ids does. */
+        if (id == PG_B_GROUP_READY)
+                return buf_adds(b, "state = 2 AND tenant = $1 AND queue = $2 AND grp = $3"
+                                   " ORDER BY priority, run_at, id LIMIT $4 FOR UPDATE");
+        if (id == PG_B_NOGROUP_READY)
+                return buf_adds(b,
+                                "state = 2 AND tenant = $1 AND queue = $2 AND grp IS NULL"
+                                " ORDER BY priority, run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED");
+        BATON_ASSERT(0 && "every job statement is built above");
+        return BATON_EINVAL;
+}
+
+int pg_build_stmts(struct store *st)
+{
+        struct buf b;
+        int rc = 0;
+
+        _Static_assert(PG_B_COUNT <= PG_BUILT_MAX, "PG_BUILT_MAX too small");
+        BATON_ASSERT(strcmp(job_cols[JOB_COL_PRIORITY].name, "priority") == 0);
+        buf_init(&b, PG_SQL_MAX);
+        for (int id = 0; id < PG_B_COUNT && !rc; id++) {
+                buf_reset(&b);
+                rc = id >= PG_B_AUDIT ? pg_build_audit_sql(&b, id - PG_B_AUDIT)
+                                      : build_job_sql(&b, id);
+                if (!rc) {
+                        st->built_sql[id] = strdup(b.ptr);
+                        rc = st->built_sql[id] ? 0 : BATON_ENOMEM;
+                }
+                st->built[id].name = built_names[id];
+                st->built[id].sql = st->built_sql[id];
+        }
+        buf_free(&b);
+        return rc == BATON_ETOOBIG ? BATON_ESTORE : rc;
+}
+
+/* ---- jobs ---- */
+
+/* Job states a pending key is unique among (scheduled, queued). */
+static bool key_pending(const struct job *j)
+{
+        return j->key && (j->state == JOB_SCHEDULED || j->state == JOB_QUEUED);
+}
+
+/* The next job id reserved from the sequence, reserving PG_IDS_AHEAD more
+ * when none is left: sequence values are never handed out twice, so an id
+ * reserved and not used (rollback, restart) is simply skipped. */
+static int take_id(struct store *st, int64_t *id_out)
+{
+        if (st->ids_pos == st->ids_n) {
+                struct pg_params p = {0};
+                PGresult *r = NULL;
+                int rc;
+
+                pg_p_i64(&p, PG_IDS_AHEAD);
+                rc = pg_exec(st, &S_JOB_IDS, &p, &r);
+                for (int i = 0; !rc && i < PQntuples(r) && i < PG_IDS_AHEAD; i++)
+                        st->ids[i] = pg_i64(r, i, 0);
+                st->ids_n = rc ? 0 : PQntuples(r);
+                st->ids_pos = 0;
+                PQclear(r);
+                if (rc || st->ids_n == 0)
+                        return rc ? rc : BATON_ESTORE;
+        }
+        *id_out = st->ids[st->ids_pos++];
+        return 0;
+}
+
+/* A job without a pending key cannot clash with anything: its id is taken
+ * ahead and the insert goes with the next round trip (so a batch of enqueues
+ * costs one round trip per PG_IDS_AHEAD jobs). A keyed pending job needs the
+ * answer (BATON_ECONFLICT when the key is taken), which ON CONFLICT DO
+ * NOTHING gives without aborting the transaction. */
+int pg_job_insert(struct store *st, struct job *j)
+{
+        struct pg_params p = {0};
+        PGresult *r = NULL;
+        int64_t id = 0;
+        int rc;
+
+        if (!key_pending(j)) {
+                rc = take_id(st, &id);
+                if (rc)
+                        return rc;
+                pg_p_i64(&p, id);
+        }
+        pg_p_text(&p, j->tenant);
+        pg_p_i64(&p, j->created_at_ms);
+        bind_job_cols(&p, j);
+        if (id) {
+                rc = pg_defer_write(st, &st->built[PG_B_INSERT_ID], &p);
+                if (!rc)
+                        j->id = id;
+                return rc;
+        }
+        rc = pg_exec(st, &st->built[PG_B_INSERT], &p, &r);
+        if (!rc && PQntuples(r) == 0)
+                rc = BATON_ECONFLICT; /* the pending key is taken */
+        if (!rc)
+                j->id = pg_i64(r, 0, 0);
+        PQclear(r);
+        return rc;
+}
+
+static int rd_job(const PGresult *r, int row, void *out)
+{
+        return read_job(r, row, out);
+}
+
+/* The jobs this operation read with job_get hold a row lock until the
+ * transaction ends: they exist, and nobody else can change or delete them. */
+static int note_locked(struct store *st, int64_t id)
+{
+        if (st->n_locked == st->cap_locked) {
+                int cap = st->cap_locked ? st->cap_locked * 2 : 64;
+                int64_t *v = realloc(st->locked, (size_t)cap * sizeof(*v));
+
+                if (!v)
+                        return BATON_ENOMEM;
+                st->locked = v;
+                st->cap_locked = cap;
+        }
+        st->locked[st->n_locked++] = id;
+        return 0;
+}
+
+static bool holds_lock(const struct store *st, int64_t id)
+{
+        for (int i = st->n_locked - 1; i >= 0; i--)
+                if (st->locked[i] == id)
+                        return true;
+        return pg_idset_has(&st->txn_locked, id);
+}
+
+static void forget_locked(struct store *st, int64_t id)
+{
+        for (int i = 0; i < st->n_locked; i++)
+                if (st->locked[i] == id)
+                        st->locked[i] = 0; /* ids start at 1 */
+        pg_idset_del(&st->txn_locked, id);
+}
+
+/* A kept row of id no longer shows the job as it is. */
+static void forget_ready(struct store *st, int64_t id)
+{
+        for (int i = 0; i < PG_KEPT_MAX; i++)
+                for (int r = 0; st->kept[i].res && r < st->kept[i].n; r++)
+                        if (st->kept[i].ids[r] == id)
+                                st->kept[i].ids[r] = 0;
+}
+
+int pg_job_get(struct store *st, const char *tenant, int64_t id, struct job *out)
+{
+        struct pg_params p = {0};
+        struct job j;
+        int rc;
+
+        int row = 0;
+        PGresult *kept = pg_kept_row(st, tenant, id, &row);
+
+        if (kept) {
+                rc = read_job(kept, row, &j);
+                if (!rc)
+                        *out = j;
+                return rc;
+        }
+        pg_p_i64(&p, id);
+        pg_p_text(&p, tenant);
+        rc = pg_get_one(st, &st->built[PG_B_GET], &p, rd_job, &j);
+        if (!rc)
+                rc = note_locked(st, id);
+        if (!rc)
+                *out = j;
+        else if (rc == BATON_ENOMEM)
+                job_free(&j);
+        return rc;
+}
+
+/* An update that makes a keyed job pending may clash on the pending-key index,
+ * which aborts the statement; a savepoint of its own keeps the transaction
+ * usable (store.h). Both commands are deferred into the update's round trip. */
+int pg_job_update(struct store *st, const struct job *j)
+{
+        struct pg_params p = {0};
+        bool guard = key_pending(j);
+        int64_t n = 0;
+        int rc = 0;
+
+        forget_ready(st, j->id);
+        pg_p_i64(&p, j->id);
+        bind_job_cols(&p, j);
+        /* The common case (claim, settle, expire) updates a job this operation
+         * has just read and locked: the row exists and cannot clash, so the
+         * update needs no answer of its own and travels with the next round
+         * trip. A failure there (which only a lost connection or a broken
+         * invariant causes) fails the rest of the transaction, so the commit
+         * reports it for the whole batch. */
+        if (!guard && holds_lock(st, j->id))
+                return pg_defer_write(st, &st->built[PG_B_UPDATE], &p);
+        if (guard)
+                rc = pg_open_op_savepoint(st);
+        if (!rc && guard)
+                rc = pg_defer(st, "SAVEPOINT w");
+        if (rc)
+                return rc;
+        rc = pg_run(st, &st->built[PG_B_UPDATE], &p, &n);
+        if (guard && rc && !st->broken)
+                pg_defer(st, "ROLLBACK TO SAVEPOINT w");
+        if (guard && !st->broken) {
+                int rc2 = pg_defer(st, "RELEASE SAVEPOINT w");
+
+                rc = rc ? rc : rc2;
+        }
+        if (!rc && n == 0)
+                rc = BATON_ENOTFOUND;
+        return rc;
+}
+
+int pg_job_find_key(struct store *st, const char *tenant, const char *queue, const char *key,
+                    int64_t *id_out)
+{
+        struct pg_params p = {0};
+        int64_t id = 0;
+        int n = 0, rc;
+
+        if (!key)
+                return BATON_ENOTFOUND;
+        pg_p_text(&p, tenant);
+        pg_p_text(&p, queue);
+        pg_p_text(&p, key);
+        rc = pg_ids(st, &S_JOB_FIND_KEY, &p, 1, &id, &n);
+        if (!rc && n == 0)
+                rc = BATON_ENOTFOUND;
+        if (!rc)
+                *id_out = id;
+        return rc;
+}
+
+/* Appends the matching jobs to out; the caller frees out with job_vec_free,
+ * also after a failure. */
+int pg_job_list(struct store *st, const struct job_filter *f, struct job_vec *out)
+{
+        int bits =
+            (f->queue ? LF_QUEUE : 0) | (f->state >= 0 ? LF_STATE : 0) | (f->type ? LF_TYPE : 0);
+        struct pg_params p = {0};
+        PGresult *r = NULL;
+        int rc;
+
+        if (!f->tenant || f->limit <= 0)
+                return BATON_EINVAL;
+        pg_p_text(&p, f->tenant);
+        if (bits & LF_QUEUE)
+                pg_p_text(&p, f->queue);
+        if (bits & LF_STATE)
+                pg_p_i64(&p, f->state);
+        if (bits & LF_TYPE)
+                pg_p_text(&p, f->type);
+        pg_p_i64(&p, f->after_id);
+        pg_p_i64(&p, f->limit);
+        pg_p_i64(&p, f->bytes_max ? (int64_t)f->bytes_max : INT64_MAX);
+        rc = pg_exec(st, &st->built[PG_B_LIST + bits], &p, &r);
+        for (int i = 0; !rc && i < PQntuples(r); i++) {
+                struct job *j = job_vec_push(out);
+
+                rc = j ? read_job(r, i, j) : BATON_ENOMEM;
+                if (rc && j)
+                        out->n--; /* read_job left the slot empty */
+        }
+        PQclear(r);
+        return rc;
+}
+
+/* A claim reads the ids and then each job (job_get) to lease it: the query
+ * returns whole rows, locked, and keeps them until the operation ends, so
+ * those job_get calls need no round trip. A row leaves the cache when the job
+ * is written (the next read must see the write). prios (may be NULL) gets
+ * each job's priority. */
+static int keep_ready(struct store *st, const struct pg_stmt *s, const struct pg_params *p, int max,
+                      int64_t *ids, int *prios, int *n_out)
+{
+        PGresult *r = NULL;
+        int rc, n = 0;
+
+        *n_out = 0;
+        if (max <= 0)
+                return 0;
+        rc = pg_exec(st, s, p, &r);
+        for (int i = 0; !rc && i < PQntuples(r) && n < max; i++) {
+                ids[n] = pg_i64(r, i, 0);
+                if (prios)
+                        prios[n] = (int)pg_i64(r, i, JOB_READ_FIXED + JOB_COL_PRIORITY);
+                rc = note_locked(st, ids[n++]);
+        }
+        if (rc) {
+                PQclear(r);
+                return rc;
+        }
+        pg_kept_add(st, r, ids, n, false);
+        *n_out = n;
+        return 0;
+}
+
+int pg_job_ready_ids(struct store *st, const char *tenant, const char *queue, int max, int64_t *ids,
+                     int *n_out)
+{
+        struct pg_params p = {0};
+
+        pg_p_text(&p, tenant);
+        pg_p_text(&p, queue);
+        pg_p_i64(&p, max);
+        return keep_ready(st, &st->built[PG_B_READY], &p, max, ids, NULL, n_out);
+}
+
+int pg_group_ready_rows(struct store *st, const char *tenant, const char *queue, const char *grp,
+                        int max, int64_t *ids, int *prios, int *n_out)
+{
+        struct pg_params p = {0};
+
+        pg_p_text(&p, tenant);
+        pg_p_text(&p, queue);
+        if (grp)
+                pg_p_text(&p, grp);
+        pg_p_i64(&p, max);
+        return keep_ready(st, &st->built[grp ? PG_B_GROUP_READY : PG_B_NOGROUP_READY], &p, max, ids,
+                          prios, n_out);
+}
+
+/* ---- reads of many rows (version 6) ---- */
+
+/* Writes the array literal of n ids ("{1,2,3}") into a malloc'd string
+ * owned by the caller. */
+static char *id_array(const int64_t *ids, int n)
+{
+        char *s = malloc((size_t)n * 21 + 3), *w = s;
+
+        if (!s)
+                return NULL;
+        *w++ = '{';
+        for (int i = 0; i < n; i++)
+                w += sprintf(w, "%s%" PRId64, i ? "," : "", ids[i]);
+        *w++ = '}';
+        *w = 0;
+        return s;
+}
+
+/* Writes the array literal of n texts, each quoted and escaped, into a
+ * malloc'd string owned by the caller. */
+static char *text_array(const char *const *v, int n)
+{
+        struct buf b;
+        char *s = NULL;
+        int rc;
+
+        buf_init(&b, (size_t)1 << 24);
+        rc = buf_adds(&b, "{");
+        for (int i = 0; i < n && !rc; i++) {
+                rc = buf_adds(&b, i ? ",\"" : "\"");
+                for (const char *c = v[i]; *c && !rc; c++)
+                        rc = buf_printf(&b, "%s%c", *c == '"' || *c == '\\' ? "\\" : "", *c);
+                if (!rc)
+                        rc = buf_adds(&b, "\"");
+        }
+        if (!rc)
+                rc = buf_adds(&b, "}");
+        if (!rc)
+                s = strdup(b.ptr);
+        buf_free(&b);
+        return s;
+}
+
+static int cmp_job_id(const void *a, const void *b)
+{
+        int64_t x = ((const struct job *)a)->id, y = ((const struct job *)b)->id;
+
+        return x < y ? -1 : x > y;
+}
+
+/* Notes the jobs of r (job_get_many's answer, locked outside any operation)
+ * as held to the end of the transaction, and those not among the parents
+ * of dr (the pg_dep_parents answer, read after the locks were taken) as
+ * having no children. */
+static int note_txn_rows(struct store *st, const PGresult *r, const PGresult *dr)
+{
+        int rc = 0;
+
+        for (int i = 0; i < PQntuples(r) && !rc; i++) {
+                int64_t id = pg_i64(r, i, 0);
+                bool parent = false;
+
+                for (int d = 0; d < PQntuples(dr) && !parent; d++)
+                        parent = pg_i64(dr, d, 0) == id;
+                rc = pg_idset_add(&st->txn_locked, id);
+                if (!rc && !parent)
+                        rc = pg_idset_add(&st->nochild, id);
+        }
+        return rc;
+}
+
+/* One round trip for the jobs and, outside an operation, which of them have
+ * children: the second statement runs after the first has taken its locks
+ * (a pipeline runs in order, each statement with a fresh snapshot), so it
+ * sees every child added before; none can be added after without the lock. */
+int pg_job_get_many(struct store *st, const char *tenant, const int64_t *ids, int n,
+                    struct job_vec *out)
+{
+        const struct pg_stmt *s[2] = {&st->built[PG_B_GET_MANY], &S_DEP_PARENTS};
+        struct pg_params p = {0}, dp = {0};
+        const struct pg_params *pp[2] = {&p, &dp};
+        PGresult *res[2] = {NULL, NULL};
+        int64_t *row_ids = NULL;
+        bool txn = st->sp == PG_SP_NONE;
+        char *arr;
+        int rc, k = txn ? 2 : 1, first = out ? out->n : 0;
+
+        if (n < 0 || n > STORE_MANY_MAX)
+                return BATON_EINVAL;
+        if (n == 0)
+                return 0;
+        arr = id_array(ids, n);
+        if (!arr)
+                return BATON_ENOMEM;
+        pg_p_text(&p, arr);
+        pg_p_text(&p, tenant);
+        pg_p_text(&dp, arr);
+        rc = pg_exec_n(st, s, pp, k, res);
+        if (!rc && txn)
+                rc = note_txn_rows(st, res[0], res[1]);
+        for (int i = 0; !rc && !txn && i < PQntuples(res[0]); i++)
+                rc = note_locked(st, pg_i64(res[0], i, 0));
+        for (int i = 0; !rc && out && i < PQntuples(res[0]); i++) {
+                struct job *j = job_vec_push(out);
+
+                rc = j ? read_job(res[0], i, j) : BATON_ENOMEM;
+                if (rc && j)
+                        out->n--;
+        }
+        if (!rc && out)
+                qsort(out->v + first, (size_t)(out->n - first), sizeof(*out->v), cmp_job_id);
+        if (!rc && PQntuples(res[0]) > 0) {
+                row_ids = malloc((size_t)PQntuples(res[0]) * sizeof(*row_ids));
+                for (int i = 0; row_ids && i < PQntuples(res[0]); i++)
+                        row_ids[i] = pg_i64(res[0], i, 0);
+        }
+        if (row_ids) {
+                pg_kept_add(st, res[0], row_ids, PQntuples(res[0]), txn);
+                res[0] = NULL;
+        }
+        free(row_ids);
+        PQclear(res[0]);
+        PQclear(res[1]);
+        free(arr);
+        return rc;
+}
+
+/* Row i of a group_ready_many answer: the column of ord and of n. */
+#define GM_ORD (JOB_READ_FIXED + JOB_NCOLS)
+#define GM_N (GM_ORD + 1)
+
+int pg_group_ready_many(struct store *st, const char *tenant, const char *queue,
+                        const char *const *grps, int n_grps, int per, int64_t *ids, int *prios,
+                        int *n_out, bool *busy)
+{
+        struct pg_params p = {0};
+        PGresult *r = NULL;
+        int64_t *row_ids = NULL;
+        char *arr;
+        int rc;
+
+        if (n_grps < 0 || n_grps > STORE_MANY_MAX || per < 1 || per > STORE_READ_PER_MAX)
+                return BATON_EINVAL;
+        for (int i = 0; i < n_grps; i++) {
+                if (!grps[i])
+                        return BATON_EINVAL;
+                n_out[i] = 0;
+                busy[i] = false;
+        }
+        if (n_grps == 0)
+                return 0;
+        arr = text_array(grps, n_grps);
+        if (!arr)
+                return BATON_ENOMEM;
+        pg_p_text(&p, tenant);
+        pg_p_text(&p, queue);
+        pg_p_text(&p, arr);
+        pg_p_i64(&p, per);
+        rc = pg_exec(st, &st->built[PG_B_GROUP_MANY], &p, &r);
+        if (!rc && PQntuples(r) > 0) {
+                row_ids = calloc((size_t)PQntuples(r), sizeof(*row_ids));
+                rc = row_ids ? 0 : BATON_ENOMEM;
+        }
+        for (int i = 0; !rc && i < PQntuples(r); i++) {
+                int g = (int)pg_i64(r, i, GM_ORD) - 1, at;
+
+                if (g < 0 || g >= n_grps)
+                        continue;
+                busy[g] = pg_i64(r, i, GM_N) > n_out[g];
+                if (PQgetisnull(r, i, 0) || n_out[g] == per)
+                        continue;
+                at = g * per + n_out[g]++;
+                ids[at] = row_ids[i] = pg_i64(r, i, 0);
+                prios[at] = (int)pg_i64(r, i, JOB_READ_FIXED + JOB_COL_PRIORITY);
+                rc = note_locked(st, ids[at]);
+        }
+        /* busy as the last row of each group left it: fewer jobs than the
+         * group shows (up to per) means some were skipped. */
+        for (int i = 0; !rc && i < PQntuples(r); i++) {
+                int g = (int)pg_i64(r, i, GM_ORD) - 1;
+
+                if (g >= 0 && g < n_grps)
+                        busy[g] = pg_i64(r, i, GM_N) > n_out[g];
+        }
+        if (!rc && row_ids) {
+                pg_kept_add(st, r, row_ids, PQntuples(r), false);
+                r = NULL;
+        }
+        PQclear(r);
+        free(row_ids);
+        free(arr);
+        return rc;
+}
+
+int pg_job_due_ids(struct store *st, int64_t now, int max, int64_t *ids, int *n_out)
+{
+        struct pg_params p = {0};
+
+        pg_p_i64(&p, now);
+        pg_p_i64(&p, max);
+        return pg_ids(st, &S_JOB_DUE, &p, max, ids, n_out);
+}
+
+int pg_job_expired_ids(struct store *st, int64_t now, int max, int64_t *ids, int *n_out)
+{
+        struct pg_params p = {0};
+
+        pg_p_i64(&p, now);
+        pg_p_i64(&p, max);
+        return pg_ids(st, &S_JOB_EXPIRED, &p, max, ids, n_out);
+}
+
+int pg_job_state_ids(struct store *st, const char *tenant, const char *queue, int state,
+                     int64_t after_id, int max, int64_t *ids, int *n_out)
+{
+        struct pg_params p = {0};
+
+        pg_p_text(&p, tenant);
+        pg_p_text(&p, queue);
+        pg_p_i64(&p, state);
+        pg_p_i64(&p, after_id);
+        pg_p_i64(&p, max);
+        return pg_ids(st, &S_JOB_STATE_IDS, &p, max, ids, n_out);
+}
+
+/* Only terminal states have finished jobs to purge; others delete nothing. */
+int pg_job_purge(struct store *st, int state, int64_t before_ms, int max, int *n_out)
+{
+        struct pg_params p = {0};
+
+        pg_p_i64(&p, state);
+        pg_p_i64(&p, before_ms);
+        pg_txn_forget(st); /* it may delete rows read before */
+        return pg_purge(st, &S_JOB_PURGE, &p, max, n_out);
+}
+
+int pg_job_delete(struct store *st, const char *tenant, int64_t id)
+{
+        struct pg_params p = {0};
+        int64_t n = 0;
+        int rc;
+
+        pg_p_i64(&p, id);
+        pg_p_text(&p, tenant);
+        forget_locked(st, id);
+        forget_ready(st, id);
+        rc = pg_run(st, &S_JOB_DELETE, &p, &n);
+        return !rc && n == 0 ? BATON_ENOTFOUND : rc;
+}
+
+static int64_t min_nonzero(int64_t a, int64_t b)
+{
+        if (!a || !b)
+                return a ? a : b;
+        return a < b ? a : b;
+}
+
+int pg_deadlines(struct store *st, struct store_deadlines *out)
+{
+        PGresult *r = NULL;
+        int rc = pg_exec(st, &S_DEADLINES, NULL, &r);
+
+        memset(out, 0, sizeof(*out));
+        if (!rc) {
+                out->run_at_ms = pg_deadline_col(r, 0);
+                out->lease_until_ms = pg_deadline_col(r, 1);
+                out->completed_min_ms = pg_deadline_col(r, 2);
+                out->dead_min_ms = min_nonzero(pg_deadline_col(r, 3), pg_deadline_col(r, 4));
+                out->idem_min_ms = pg_deadline_col(r, 5);
+                out->dep_work = !PQgetisnull(r, 0, 6);
+                out->audit_min_ms = pg_deadline_col(r, 7);
+        }
+        PQclear(r);
+        return rc;
+}
