@@ -459,6 +459,37 @@ int sqlite_read_ids(struct store *st, sqlite3_stmt *s, int max, int64_t *ids, in
         return rc;
 }
 
+/* A column of the deadlines row: 0 when there is no such row. A stored
+ * instant of 0 or less is still something to do, so it is reported as 1 (long
+ * past) rather than hidden as "nothing". */
+int64_t sqlite_deadline_col(sqlite3_stmt *s, int i)
+{
+        int64_t t;
+
+        if (sqlite3_column_type(s, i) == SQLITE_NULL)
+                return 0;
+        t = sqlite3_column_int64(s, i);
+        return t > 0 ? t : 1;
+}
+
+/* Grows *v (an array of *cap records of size sz) so that it holds one more
+ * than n. */
+int sqlite_grow(void **v, int n, int *cap, size_t sz)
+{
+        void *nv;
+        int ncap;
+
+        if (n < *cap)
+                return 0;
+        ncap = *cap ? *cap * 2 : 16;
+        nv = realloc(*v, (size_t)ncap * sz);
+        if (!nv)
+                return BATON_ENOMEM;
+        *v = nv;
+        *cap = ncap;
+        return 0;
+}
+
 /* ---- statement preparation ---- */
 
 /* An audit_list variant: one equality term per filter bit, each served by an
@@ -767,38 +798,7 @@ static int rollback_to_op(struct store *st)
         return rc;
 }
 
-/* A column of the deadlines row: 0 when there is no such row. A stored
- * instant of 0 or less is still something to do, so it is reported as 1 (long
- * past) rather than hidden as "nothing". */
-int64_t sqlite_deadline_col(sqlite3_stmt *s, int i)
-{
-        int64_t t;
-
-        if (sqlite3_column_type(s, i) == SQLITE_NULL)
-                return 0;
-        t = sqlite3_column_int64(s, i);
-        return t > 0 ? t : 1;
-}
-
-/* ---- API keys ---- */
-
-/* Grows *v (an array of *cap records of size sz) so that it holds one more
- * than n. */
-int sqlite_grow(void **v, int n, int *cap, size_t sz)
-{
-        void *nv;
-        int ncap;
-
-        if (n < *cap)
-                return 0;
-        ncap = *cap ? *cap * 2 : 16;
-        nv = realloc(*v, (size_t)ncap * sz);
-        if (!nv)
-                return BATON_ENOMEM;
-        *v = nv;
-        *cap = ncap;
-        return 0;
-}
+/* ---- accessors for tests and the backend's other files ---- */
 
 int sqlite_pragma_int(struct store *st, const char *name, int64_t *out)
 {
@@ -837,6 +837,9 @@ struct sqlite3_stmt **sqlite_cron_stmts(struct store *st)
 {
         return st->cron_stmt;
 }
+
+/* ---- the ops table: this file's operations and those of the per-domain files
+ * (sqlite_internal.h) ---- */
 
 const struct store_ops store_sqlite_ops = {
     .version = STORE_OPS_VERSION,
