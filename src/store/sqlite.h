@@ -29,7 +29,7 @@ int sqlite_migrate_to(struct sqlite3 *db, int target);
 int sqlite_schema_read(struct sqlite3 *db, int *out);
 
 /* Runs EXPLAIN QUERY PLAN on every statement that reads and checks that each
- * one reads through the index it was written for (see stmt_defs in sqlite.c),
+ * one reads through the index it was written for (see sqlite_stmt_defs in sqlite.c),
  * with no full table scan and no temporary sort. On a
  * bad plan it returns BATON_ESTORE and writes the statement's name and the plan
  * line into why (truncated to why_len). */

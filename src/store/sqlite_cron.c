@@ -8,7 +8,8 @@
  * statement is prepared once, on first use, and kept with the store
  * (sqlite_cron_stmts; preparing them every time took more than half of a
  * tick); after each use it is reset and its bindings cleared, so no pointer
- * into a caller's strings outlives the call. Assumptions: as for every store
+ * into a caller's strings outlives the call (sqlite.c's statement helpers,
+ * sqlite_internal.h, do the binding, stepping and resetting). Assumptions: as for every store
  * operation, calls come from the store thread inside a transaction.
  */
 #include <sqlite3.h>
@@ -17,7 +18,7 @@
 
 #include "baton/baton.h"
 #include "common/log.h"
-#include "store/sqlite.h"
+#include "store/sqlite_internal.h"
 #include "store/store.h"
 
 #define SCHED_COLS                                                                                 \
@@ -25,16 +26,6 @@
         " buffered_run_id, last_run_id, last_job_id, version, created_at, updated_at"
 #define RUN_COLS                                                                                   \
         "id, tenant, key, scheduled_at, fired_at, trigger, job_id, status, reason, requested_by"
-
-static int cfail(sqlite3 *db, int rc, const char *what)
-{
-        if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-                return BATON_ECONFLICT;
-        log_error("store", "%s: %s (sqlite %d)", what, sqlite3_errmsg(db), rc);
-        if ((rc & 0xff) == SQLITE_NOMEM)
-                return BATON_ENOMEM;
-        return BATON_ESTORE;
-}
 
 /* Statement ids: one per SQL text below, index into sqlite_cron_stmts. */
 enum {
@@ -58,7 +49,7 @@ enum {
 _Static_assert(CS_COUNT <= SQLITE_CRON_STMT_MAX, "raise SQLITE_CRON_STMT_MAX");
 
 /* The statement id (text sql), prepared on its first use. Return it with
- * idle() after use. */
+ * sqlite_finish() after use. */
 static int prep(struct store *st, int id, const char *sql, sqlite3_stmt **s)
 {
         sqlite3_stmt **cache = sqlite_cron_stmts(st);
@@ -68,52 +59,10 @@ static int prep(struct store *st, int id, const char *sql, sqlite3_stmt **s)
                 rc = sqlite3_prepare_v3(sqlite_db(st), sql, -1, SQLITE_PREPARE_PERSISTENT,
                                         &cache[id], NULL);
                 if (rc != SQLITE_OK)
-                        return cfail(sqlite_db(st), rc, "preparing a cron statement");
+                        return sqlite_fail(st, rc, "preparing a cron statement");
         }
         *s = cache[id];
         return 0;
-}
-
-/* Back to idle: no read transaction held, no binding to the caller's strings. */
-static void idle(sqlite3_stmt *s)
-{
-        sqlite3_reset(s);
-        sqlite3_clear_bindings(s);
-}
-
-static void btext(sqlite3_stmt *s, int i, const char *v)
-{
-        if (v)
-                sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-        else
-                sqlite3_bind_null(s, i);
-}
-
-/* Copies a text column (NULL for SQL NULL); the caller owns *dst. */
-static int ctext(sqlite3_stmt *s, int i, char **dst)
-{
-        const unsigned char *p = sqlite3_column_text(s, i);
-        size_t n;
-
-        *dst = NULL;
-        if (!p)
-                return sqlite3_column_type(s, i) == SQLITE_NULL ? 0 : BATON_ENOMEM;
-        n = (size_t)sqlite3_column_bytes(s, i);
-        *dst = malloc(n + 1);
-        if (!*dst)
-                return BATON_ENOMEM;
-        memcpy(*dst, p, n + 1);
-        return 0;
-}
-
-/* Steps a statement without rows and returns it to idle. */
-static int run_done(sqlite3 *db, sqlite3_stmt *s, const char *what)
-{
-        int rc = sqlite3_step(s);
-
-        rc = rc == SQLITE_DONE ? 0 : cfail(db, rc, what);
-        idle(s);
-        return rc;
 }
 
 static int read_sched(sqlite3_stmt *s, struct cron_rec *r)
@@ -121,13 +70,13 @@ static int read_sched(sqlite3_stmt *s, struct cron_rec *r)
         int rc = 0;
 
         memset(r, 0, sizeof(*r));
-        rc = ctext(s, 0, &r->tenant);
+        rc = sqlite_read_text(s, 0, &r->tenant);
         if (!rc)
-                rc = ctext(s, 1, &r->key);
+                rc = sqlite_read_text(s, 1, &r->key);
         if (!rc)
-                rc = ctext(s, 2, &r->spec);
+                rc = sqlite_read_text(s, 2, &r->spec);
         if (!rc)
-                rc = ctext(s, 5, &r->pause_note);
+                rc = sqlite_read_text(s, 5, &r->pause_note);
         r->enabled = sqlite3_column_int(s, 3) != 0;
         r->paused = sqlite3_column_int(s, 4) != 0;
         r->next_fire_at_ms = sqlite3_column_int64(s, 6);
@@ -150,51 +99,44 @@ static int read_run(sqlite3_stmt *s, struct cron_run *r)
 
         memset(r, 0, sizeof(*r));
         r->id = sqlite3_column_int64(s, 0);
-        rc = ctext(s, 1, &r->tenant);
+        rc = sqlite_read_text(s, 1, &r->tenant);
         if (!rc)
-                rc = ctext(s, 2, &r->key);
+                rc = sqlite_read_text(s, 2, &r->key);
         r->scheduled_at_ms = sqlite3_column_int64(s, 3);
         r->fired_at_ms = sqlite3_column_int64(s, 4);
         if (!rc)
-                rc = ctext(s, 5, &r->trigger);
+                rc = sqlite_read_text(s, 5, &r->trigger);
         r->job_id = sqlite3_column_int64(s, 6);
         if (!rc)
-                rc = ctext(s, 7, &r->status);
+                rc = sqlite_read_text(s, 7, &r->status);
         if (!rc)
-                rc = ctext(s, 8, &r->reason);
+                rc = sqlite_read_text(s, 8, &r->reason);
         if (!rc)
-                rc = ctext(s, 9, &r->requested_by);
+                rc = sqlite_read_text(s, 9, &r->requested_by);
         if (rc)
                 cron_run_free(r);
         return rc;
 }
 
 /* Steps s and appends every row to a growing array of elem-sized records. */
-static int collect(sqlite3 *db, sqlite3_stmt *s, size_t elem, int (*rd)(sqlite3_stmt *, void *),
-                   void **out, int *n_out)
+static int collect(struct store *st, sqlite3_stmt *s, size_t elem,
+                   int (*rd)(sqlite3_stmt *, void *), void **out, int *n_out)
 {
         char *v = NULL;
         int n = 0, cap = 0, rc = 0, step;
 
         while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-                if (n == cap) {
-                        int ncap = cap ? cap * 2 : 8;
-                        char *nv = realloc(v, (size_t)ncap * elem);
-                        if (!nv) {
-                                rc = BATON_ENOMEM;
-                                break;
-                        }
-                        v = nv;
-                        cap = ncap;
-                }
+                rc = sqlite_grow((void **)&v, n, &cap, elem);
+                if (rc)
+                        break;
                 rc = rd(s, v + (size_t)n * elem);
                 if (rc)
                         break;
                 n++;
         }
         if (!rc && step != SQLITE_DONE)
-                rc = cfail(db, step, "reading cron rows");
-        idle(s);
+                rc = sqlite_fail(st, step, "reading cron rows");
+        sqlite_finish(s);
         *out = v;
         *n_out = n;
         return rc;
@@ -212,7 +154,6 @@ static int rd_run(sqlite3_stmt *s, void *p)
 
 int sqlite_cron_put(struct store *st, const struct cron_rec *r)
 {
-        sqlite3 *db = sqlite_db(st);
         sqlite3_stmt *s = NULL;
         int rc = prep(st, CS_PUT,
                       "INSERT OR REPLACE INTO cron_schedules (" SCHED_COLS
@@ -221,12 +162,12 @@ int sqlite_cron_put(struct store *st, const struct cron_rec *r)
 
         if (rc)
                 return rc;
-        btext(s, 1, r->tenant);
-        btext(s, 2, r->key);
-        btext(s, 3, r->spec ? r->spec : "{}");
+        sqlite_bind_text(s, 1, r->tenant);
+        sqlite_bind_text(s, 2, r->key);
+        sqlite_bind_text(s, 3, r->spec ? r->spec : "{}");
         sqlite3_bind_int(s, 4, r->enabled);
         sqlite3_bind_int(s, 5, r->paused);
-        btext(s, 6, r->pause_note);
+        sqlite_bind_text(s, 6, r->pause_note);
         sqlite3_bind_int64(s, 7, r->next_fire_at_ms);
         sqlite3_bind_int64(s, 8, r->due_at_ms);
         sqlite3_bind_int64(s, 9, r->buffered_at_ms);
@@ -236,12 +177,11 @@ int sqlite_cron_put(struct store *st, const struct cron_rec *r)
         sqlite3_bind_int64(s, 13, r->version);
         sqlite3_bind_int64(s, 14, r->created_at_ms);
         sqlite3_bind_int64(s, 15, r->updated_at_ms);
-        return run_done(db, s, "writing a cron schedule");
+        return sqlite_run(st, s, "writing a cron schedule");
 }
 
 int sqlite_cron_get(struct store *st, const char *tenant, const char *key, struct cron_rec *out)
 {
-        sqlite3 *db = sqlite_db(st);
         sqlite3_stmt *s = NULL;
         int rc =
             prep(st, CS_GET,
@@ -249,14 +189,15 @@ int sqlite_cron_get(struct store *st, const char *tenant, const char *key, struc
 
         if (rc)
                 return rc;
-        btext(s, 1, tenant);
-        btext(s, 2, key);
+        sqlite_bind_text(s, 1, tenant);
+        sqlite_bind_text(s, 2, key);
         rc = sqlite3_step(s);
         if (rc == SQLITE_ROW)
                 rc = read_sched(s, out);
         else
-                rc = rc == SQLITE_DONE ? BATON_ENOTFOUND : cfail(db, rc, "reading a cron schedule");
-        idle(s);
+                rc = rc == SQLITE_DONE ? BATON_ENOTFOUND
+                                       : sqlite_fail(st, rc, "reading a cron schedule");
+        sqlite_finish(s);
         return rc;
 }
 
@@ -269,9 +210,9 @@ int sqlite_cron_delete(struct store *st, const char *tenant, const char *key)
 
         if (rc)
                 return rc;
-        btext(s, 1, tenant);
-        btext(s, 2, key);
-        rc = run_done(db, s, "deleting a cron schedule");
+        sqlite_bind_text(s, 1, tenant);
+        sqlite_bind_text(s, 2, key);
+        rc = sqlite_run(st, s, "deleting a cron schedule");
         if (rc)
                 return rc;
         if (sqlite3_changes(db) == 0)
@@ -279,15 +220,14 @@ int sqlite_cron_delete(struct store *st, const char *tenant, const char *key)
         rc = prep(st, CS_DELETE_RUNS, "DELETE FROM cron_runs WHERE tenant = ?1 AND key = ?2", &s);
         if (rc)
                 return rc;
-        btext(s, 1, tenant);
-        btext(s, 2, key);
-        return run_done(db, s, "deleting cron runs");
+        sqlite_bind_text(s, 1, tenant);
+        sqlite_bind_text(s, 2, key);
+        return sqlite_run(st, s, "deleting cron runs");
 }
 
 int sqlite_cron_list(struct store *st, const char *tenant, const char *after, int limit,
                      struct cron_rec **out, int *n_out)
 {
-        sqlite3 *db = sqlite_db(st);
         sqlite3_stmt *s = NULL;
         int rc;
 
@@ -301,15 +241,14 @@ int sqlite_cron_list(struct store *st, const char *tenant, const char *after, in
                   &s);
         if (rc)
                 return rc;
-        btext(s, 1, tenant);
-        btext(s, 2, after ? after : "");
+        sqlite_bind_text(s, 1, tenant);
+        sqlite_bind_text(s, 2, after ? after : "");
         sqlite3_bind_int(s, 3, limit);
-        return collect(db, s, sizeof(struct cron_rec), rd_sched, (void **)out, n_out);
+        return collect(st, s, sizeof(struct cron_rec), rd_sched, (void **)out, n_out);
 }
 
 int sqlite_cron_due(struct store *st, int64_t now_ms, int max, struct cron_rec **out, int *n_out)
 {
-        sqlite3 *db = sqlite_db(st);
         sqlite3_stmt *s = NULL;
         int rc;
 
@@ -325,12 +264,11 @@ int sqlite_cron_due(struct store *st, int64_t now_ms, int max, struct cron_rec *
                 return rc;
         sqlite3_bind_int64(s, 1, now_ms);
         sqlite3_bind_int(s, 2, max);
-        return collect(db, s, sizeof(struct cron_rec), rd_sched, (void **)out, n_out);
+        return collect(st, s, sizeof(struct cron_rec), rd_sched, (void **)out, n_out);
 }
 
 int sqlite_cron_next_due(struct store *st, int64_t *at_ms)
 {
-        sqlite3 *db = sqlite_db(st);
         sqlite3_stmt *s = NULL;
         int rc =
             prep(st, CS_NEXT_DUE, "SELECT MIN(due_at) FROM cron_schedules WHERE due_at > 0", &s);
@@ -343,9 +281,9 @@ int sqlite_cron_next_due(struct store *st, int64_t *at_ms)
                 *at_ms = sqlite3_column_int64(s, 0);
                 rc = 0;
         } else {
-                rc = cfail(db, rc, "reading the next cron deadline");
+                rc = sqlite_fail(st, rc, "reading the next cron deadline");
         }
-        idle(s);
+        sqlite_finish(s);
         return rc;
 }
 
@@ -360,19 +298,19 @@ int sqlite_cron_run_insert(struct store *st, struct cron_run *r)
 
         if (rc)
                 return rc;
-        btext(s, 1, r->tenant);
-        btext(s, 2, r->key);
+        sqlite_bind_text(s, 1, r->tenant);
+        sqlite_bind_text(s, 2, r->key);
         if (r->scheduled_at_ms)
                 sqlite3_bind_int64(s, 3, r->scheduled_at_ms);
         else
                 sqlite3_bind_null(s, 3);
         sqlite3_bind_int64(s, 4, r->fired_at_ms);
-        btext(s, 5, r->trigger);
+        sqlite_bind_text(s, 5, r->trigger);
         sqlite3_bind_int64(s, 6, r->job_id);
-        btext(s, 7, r->status);
-        btext(s, 8, r->reason);
-        btext(s, 9, r->requested_by);
-        rc = run_done(db, s, "recording a cron run");
+        sqlite_bind_text(s, 7, r->status);
+        sqlite_bind_text(s, 8, r->reason);
+        sqlite_bind_text(s, 9, r->requested_by);
+        rc = sqlite_run(st, s, "recording a cron run");
         if (!rc)
                 r->id = sqlite3_last_insert_rowid(db);
         return rc;
@@ -389,13 +327,13 @@ int sqlite_cron_run_update(struct store *st, const struct cron_run *r)
 
         if (rc)
                 return rc;
-        btext(s, 1, r->tenant);
+        sqlite_bind_text(s, 1, r->tenant);
         sqlite3_bind_int64(s, 2, r->id);
         sqlite3_bind_int64(s, 3, r->job_id);
-        btext(s, 4, r->status);
-        btext(s, 5, r->reason);
+        sqlite_bind_text(s, 4, r->status);
+        sqlite_bind_text(s, 5, r->reason);
         sqlite3_bind_int64(s, 6, r->fired_at_ms);
-        rc = run_done(db, s, "updating a cron run");
+        rc = sqlite_run(st, s, "updating a cron run");
         if (!rc && sqlite3_changes(db) == 0)
                 rc = BATON_ENOTFOUND;
         return rc;
@@ -403,28 +341,27 @@ int sqlite_cron_run_update(struct store *st, const struct cron_run *r)
 
 int sqlite_cron_run_get(struct store *st, const char *tenant, int64_t id, struct cron_run *out)
 {
-        sqlite3 *db = sqlite_db(st);
         sqlite3_stmt *s = NULL;
         int rc = prep(st, CS_RUN_GET,
                       "SELECT " RUN_COLS " FROM cron_runs WHERE tenant = ?1 AND id = ?2", &s);
 
         if (rc)
                 return rc;
-        btext(s, 1, tenant);
+        sqlite_bind_text(s, 1, tenant);
         sqlite3_bind_int64(s, 2, id);
         rc = sqlite3_step(s);
         if (rc == SQLITE_ROW)
                 rc = read_run(s, out);
         else
-                rc = rc == SQLITE_DONE ? BATON_ENOTFOUND : cfail(db, rc, "reading a cron run");
-        idle(s);
+                rc =
+                    rc == SQLITE_DONE ? BATON_ENOTFOUND : sqlite_fail(st, rc, "reading a cron run");
+        sqlite_finish(s);
         return rc;
 }
 
 int sqlite_cron_run_list(struct store *st, const char *tenant, const char *key, int64_t before_id,
                          int limit, struct cron_run **out, int *n_out)
 {
-        sqlite3 *db = sqlite_db(st);
         sqlite3_stmt *s = NULL;
         int rc;
 
@@ -438,17 +375,16 @@ int sqlite_cron_run_list(struct store *st, const char *tenant, const char *key, 
                   &s);
         if (rc)
                 return rc;
-        btext(s, 1, tenant);
-        btext(s, 2, key);
+        sqlite_bind_text(s, 1, tenant);
+        sqlite_bind_text(s, 2, key);
         sqlite3_bind_int64(s, 3, before_id > 0 ? before_id : INT64_MAX);
         sqlite3_bind_int(s, 4, limit);
-        return collect(db, s, sizeof(struct cron_run), rd_run, (void **)out, n_out);
+        return collect(st, s, sizeof(struct cron_run), rd_run, (void **)out, n_out);
 }
 
 int sqlite_cron_run_count(struct store *st, const char *tenant, const char *key,
                           const char *trigger, int64_t since_ms, int64_t *n_out)
 {
-        sqlite3 *db = sqlite_db(st);
         sqlite3_stmt *s = NULL;
         int rc = prep(st, CS_RUN_COUNT,
                       "SELECT COUNT(*) FROM cron_runs WHERE tenant = ?1 AND key = ?2"
@@ -458,24 +394,23 @@ int sqlite_cron_run_count(struct store *st, const char *tenant, const char *key,
         *n_out = 0;
         if (rc)
                 return rc;
-        btext(s, 1, tenant);
-        btext(s, 2, key);
-        btext(s, 3, trigger);
+        sqlite_bind_text(s, 1, tenant);
+        sqlite_bind_text(s, 2, key);
+        sqlite_bind_text(s, 3, trigger);
         sqlite3_bind_int64(s, 4, since_ms);
         rc = sqlite3_step(s);
         if (rc == SQLITE_ROW) {
                 *n_out = sqlite3_column_int64(s, 0);
                 rc = 0;
         } else {
-                rc = cfail(db, rc, "counting cron runs");
+                rc = sqlite_fail(st, rc, "counting cron runs");
         }
-        idle(s);
+        sqlite_finish(s);
         return rc;
 }
 
 int sqlite_cron_count_add(struct store *st, const char *tenant, int64_t delta, int64_t *n_out)
 {
-        sqlite3 *db = sqlite_db(st);
         sqlite3_stmt *s = NULL;
         int rc = prep(st, CS_SCHED_COUNT,
                       "INSERT INTO cron_counts (tenant, n) VALUES (?1, ?2) ON CONFLICT (tenant)"
@@ -485,23 +420,22 @@ int sqlite_cron_count_add(struct store *st, const char *tenant, int64_t delta, i
         *n_out = 0;
         if (rc)
                 return rc;
-        btext(s, 1, tenant);
+        sqlite_bind_text(s, 1, tenant);
         sqlite3_bind_int64(s, 2, delta);
         rc = sqlite3_step(s);
         if (rc == SQLITE_ROW) {
                 *n_out = sqlite3_column_int64(s, 0);
                 rc = sqlite3_step(s);
-                rc = rc == SQLITE_DONE ? 0 : cfail(db, rc, "counting cron schedules");
+                rc = rc == SQLITE_DONE ? 0 : sqlite_fail(st, rc, "counting cron schedules");
         } else {
-                rc = cfail(db, rc, "counting cron schedules");
+                rc = sqlite_fail(st, rc, "counting cron schedules");
         }
-        idle(s);
+        sqlite_finish(s);
         return rc;
 }
 
 int sqlite_cron_run_trim(struct store *st, const char *tenant, const char *key, int keep)
 {
-        sqlite3 *db = sqlite_db(st);
         sqlite3_stmt *s = NULL;
         int rc;
 
@@ -515,8 +449,8 @@ int sqlite_cron_run_trim(struct store *st, const char *tenant, const char *key, 
                   &s);
         if (rc)
                 return rc;
-        btext(s, 1, tenant);
-        btext(s, 2, key);
+        sqlite_bind_text(s, 1, tenant);
+        sqlite_bind_text(s, 2, key);
         sqlite3_bind_int(s, 3, keep);
-        return run_done(db, s, "trimming cron runs");
+        return sqlite_run(st, s, "trimming cron runs");
 }
