@@ -984,7 +984,8 @@ int job_retry(struct txn *tx, const char *tenant, int64_t id, struct job *out)
 int job_read(struct txn *tx, const char *tenant, int64_t id, struct job *out)
 {
         memset(out, 0, sizeof(*out));
-        return tx->ops->job_get(tx->st, tenant, id, out);
+        /* Only to answer: no lock (store.h job_peek). */
+        return tx->ops->job_peek(tx->st, tenant, id, out);
 }
 
 int job_query(struct txn *tx, const struct job_filter *f, struct job_vec *out)

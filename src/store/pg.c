@@ -1105,6 +1105,7 @@ const struct store_ops store_postgres_ops = {
     .rollback_to = rollback_to_op,
     .job_insert = pg_job_insert,
     .job_get = pg_job_get,
+    .job_peek = pg_job_peek,
     .job_update = pg_job_update,
     .job_find_key = pg_job_find_key,
     .job_list = pg_job_list,

@@ -30,7 +30,7 @@
 #define PG_PREPARED_MAX 256 /* distinct statements prepared on one connection */
 #define PG_PENDING_MAX 256  /* deferred commands awaiting the next send */
 #define PG_IDS_AHEAD 128    /* job ids reserved from the sequence at a time */
-#define PG_BUILT_MAX 25     /* statements built at open (pg_jobs.c) */
+#define PG_BUILT_MAX 26     /* statements built at open (pg_jobs.c) */
 #define PG_KEPT_MAX 8       /* results kept for job_get at once (pg.c) */
 #define PG_QCACHE_MAX 8     /* queue_limits rows known in one transaction */
 #define PG_SHARDS 64        /* shares of the queue counters (pg_groups.c) */
@@ -101,6 +101,7 @@ enum {
         PG_B_NOGROUP_READY, /* group_ready_ids of the jobs without a group */
         PG_B_GET_MANY,      /* job_get_many */
         PG_B_GROUP_MANY,    /* group_ready_many */
+        PG_B_PEEK,          /* job_peek: job_get without the lock */
         PG_B_LIST,
         PG_B_AUDIT = PG_B_LIST + 8,
         PG_B_COUNT = PG_B_AUDIT + 8
@@ -280,6 +281,7 @@ struct store_deadlines;
 int pg_build_stmts(struct store *st);
 int pg_job_insert(struct store *st, struct job *j);
 int pg_job_get(struct store *st, const char *tenant, int64_t id, struct job *out);
+int pg_job_peek(struct store *st, const char *tenant, int64_t id, struct job *out);
 int pg_job_update(struct store *st, const struct job *j);
 int pg_job_find_key(struct store *st, const char *tenant, const char *queue, const char *key,
                     int64_t *id_out);

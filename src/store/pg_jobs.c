@@ -205,11 +205,11 @@ const int pg_jobs_stmts_n = (int)(sizeof(pg_jobs_stmts) / sizeof(pg_jobs_stmts[0
 static const char *const built_names[PG_B_COUNT] = {
     "pg_job_insert",       "pg_job_get",         "pg_job_update",        "pg_job_ready_ids",
     "pg_job_insert_id",    "pg_group_ready_ids", "pg_nogroup_ready_ids", "pg_job_get_many",
-    "pg_group_ready_many", "pg_job_list_0",      "pg_job_list_1",        "pg_job_list_2",
-    "pg_job_list_3",       "pg_job_list_4",      "pg_job_list_5",        "pg_job_list_6",
-    "pg_job_list_7",       "pg_audit_list_0",    "pg_audit_list_1",      "pg_audit_list_2",
-    "pg_audit_list_3",     "pg_audit_list_4",    "pg_audit_list_5",      "pg_audit_list_6",
-    "pg_audit_list_7",
+    "pg_group_ready_many", "pg_job_peek",        "pg_job_list_0",        "pg_job_list_1",
+    "pg_job_list_2",       "pg_job_list_3",      "pg_job_list_4",        "pg_job_list_5",
+    "pg_job_list_6",       "pg_job_list_7",      "pg_audit_list_0",      "pg_audit_list_1",
+    "pg_audit_list_2",     "pg_audit_list_3",    "pg_audit_list_4",      "pg_audit_list_5",
+    "pg_audit_list_6",     "pg_audit_list_7",
 };
 
 /* group_ready_many: for each group of the array $3 (in order, ord), its
@@ -336,6 +336,10 @@ static int build_job_sql(struct buf *b, int id)
          * the first's commit and read its result. */
         if (id == PG_B_GET)
                 return buf_adds(b, "id = $1 AND ($2::text IS NULL OR tenant = $2) FOR UPDATE");
+        /* A read only to answer (GET /v1/jobs/{id}) takes no lock: a lock
+         * would make another node's claim (SKIP LOCKED) pass the job over. */
+        if (id == PG_B_PEEK)
+                return buf_adds(b, "id = $1 AND ($2::text IS NULL OR tenant = $2)");
         /* The jobs a batch's operations will read (job_get_many), locked as
          * job_get would. */
         if (id == PG_B_GET_MANY)
@@ -526,6 +530,27 @@ int pg_job_get(struct store *st, const char *tenant, int64_t id, struct job *out
         rc = pg_get_one(st, &st->built[PG_B_GET], &p, rd_job, &j);
         if (!rc)
                 rc = note_locked(st, id);
+        if (!rc)
+                *out = j;
+        else if (rc == BATON_ENOMEM)
+                job_free(&j);
+        return rc;
+}
+
+int pg_job_peek(struct store *st, const char *tenant, int64_t id, struct job *out)
+{
+        struct pg_params p = {0};
+        struct job j;
+        int row = 0, rc;
+        PGresult *kept = pg_kept_row(st, tenant, id, &row);
+
+        /* A row this transaction keeps (read ahead or written) is the truth;
+         * anything else is read in the transaction, so it sees its writes. */
+        if (kept)
+                return pg_job_get(st, tenant, id, out);
+        pg_p_i64(&p, id);
+        pg_p_text(&p, tenant);
+        rc = pg_get_one(st, &st->built[PG_B_PEEK], &p, rd_job, &j);
         if (!rc)
                 *out = j;
         else if (rc == BATON_ENOMEM)

@@ -855,6 +855,8 @@ const struct store_ops store_sqlite_ops = {
     .rollback_to = rollback_to_op,
     .job_insert = sqlite_job_insert,
     .job_get = sqlite_job_get,
+    /* One writer and no row locks: a read is a read. */
+    .job_peek = sqlite_job_get,
     .job_update = sqlite_job_update,
     .job_find_key = sqlite_job_find_key,
     .job_list = sqlite_job_list,

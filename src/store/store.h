@@ -8,7 +8,8 @@
  * queue_ensure and read by queue_total, and qlim_get's known, 9 + the
  * dependency cascade's work list, 10 timers deferred by a full queue, audit
  * refusals counted in one row and audit_purge, 11 + idem_take and idem_swap,
- * which decide the owner of an idempotency key atomically across nodes).
+ * which decide the owner of an idempotency key atomically across nodes, 12 +
+ * job_peek, a job read without a row lock).
  *
  * A backend (SQLite, PostgreSQL) implements these operations; core
  * composes them into transactions. All calls on one struct store come from one
@@ -39,7 +40,7 @@
 
 #include "core/job.h"
 
-#define STORE_OPS_VERSION 11
+#define STORE_OPS_VERSION 12
 
 struct store; /* backend-private */
 
@@ -345,6 +346,10 @@ struct store_ops {
         /* Reads job id; tenant NULL matches any tenant (internal duties). *out is
          * left untouched on BATON_ENOTFOUND. */
         int (*job_get)(struct store *st, const char *tenant, int64_t id, struct job *out);
+        /* job_get for a read that only answers (GET /v1/jobs/{id}), version 12:
+         * it takes no row lock, so another node's claim (SKIP LOCKED) does
+         * not pass the job over while the read's transaction is open. */
+        int (*job_peek)(struct store *st, const char *tenant, int64_t id, struct job *out);
         /* Writes every mutable column of j (all but id, tenant, created_at). */
         int (*job_update)(struct store *st, const struct job *j);
         /* Finds the pending (scheduled or queued) job with this key. */

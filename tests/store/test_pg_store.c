@@ -1228,6 +1228,45 @@ static void *pg_idem_take_thread(void *arg)
         return NULL;
 }
 
+/* A read that only answers (job_peek, GET /v1/jobs/{id}) takes no row lock:
+ * another connection's claim (SKIP LOCKED) still sees the job while the
+ * read's transaction is open. job_get, which core uses to change a job,
+ * locks it, and the claim passes the job over: that was the GET's read up
+ * to store version 11, and a claim on another node found nothing (seen as a
+ * flake of fault_cluster_pg cross_node_job_wait_and_follower_deadline). */
+static void pg_job_peek_takes_no_lock(void **state)
+{
+        struct fixture *f = *state;
+        struct store_opts o = {.uri = f->uri, .sync_full = false, .busy_timeout_ms = 1000};
+        struct store *g = NULL;
+        int64_t id, ids[4];
+        int prios[4], n = -1;
+        struct job j;
+
+        fx_begin(f);
+        id = fx_put(f, (struct spec){.state = JOB_QUEUED, .queue = "peekq"});
+        fx_commit(f);
+        assert_int_equal(f->ops->open(&o, &g), 0);
+        for (int locked = 0; locked < 2; locked++) {
+                memset(&j, 0, sizeof(j));
+                assert_int_equal(f->ops->begin(g), 0);
+                if (locked)
+                        assert_int_equal(f->ops->job_get(g, "t1", id, &j), 0);
+                else
+                        assert_int_equal(f->ops->job_peek(g, "t1", id, &j), 0);
+                assert_int_equal(j.id, id);
+                assert_int_equal(j.state, JOB_QUEUED);
+                job_free(&j);
+                fx_begin(f);
+                assert_int_equal(
+                    f->ops->group_ready_ids(f->st, "t1", "peekq", NULL, 4, ids, prios, &n), 0);
+                assert_int_equal(n, locked ? 0 : 1);
+                fx_commit(f);
+                assert_int_equal(f->ops->commit(g), 0);
+        }
+        f->ops->close(g);
+}
+
 /* Two nodes take one idempotency key at once: the second waits for the
  * first's transaction; after its commit the second sees its record (and
  * creates nothing), after its rollback the second takes the key. At
@@ -1418,6 +1457,7 @@ static const struct CMUnitTest pg_tests[] = {
     T(pg_cron_count_waits_for_the_tenant_row),
     T(pg_lock_cycle_fails_the_whole_batch),
     T(pg_idem_take_one_winner),
+    T(pg_job_peek_takes_no_lock),
     T(pg_lock_timeout_fails_the_batch),
     T(pg_idle_transaction_is_ended),
     T(pg_write_only_ops_run_at_top_level),
