@@ -14,7 +14,7 @@
  * update taking a pending key) runs inside a savepoint of its own, as store.h
  * asks of a backend whose transaction aborts on any error.
  *
- * Claims lock what they return: job_ready_ids, the claim read of the jobs
+ * Claims lock what they return: the claim read of the jobs
  * without a group (group_ready_ids) and of several groups at once
  * (group_ready_many) select FOR UPDATE SKIP LOCKED, so two nodes claiming
  * from one queue at once get different jobs and a claim never waits for a
@@ -1109,7 +1109,6 @@ const struct store_ops store_postgres_ops = {
     .job_update = pg_job_update,
     .job_find_key = pg_job_find_key,
     .job_list = pg_job_list,
-    .job_ready_ids = pg_job_ready_ids,
     .job_due_ids = pg_job_due_ids,
     .job_expired_ids = pg_job_expired_ids,
     .job_state_ids = pg_job_state_ids,

@@ -30,7 +30,7 @@
 #define PG_PREPARED_MAX 256 /* distinct statements prepared on one connection */
 #define PG_PENDING_MAX 256  /* deferred commands awaiting the next send */
 #define PG_IDS_AHEAD 128    /* job ids reserved from the sequence at a time */
-#define PG_BUILT_MAX 26     /* statements built at open (pg_jobs.c) */
+#define PG_BUILT_MAX 25     /* statements built at open (pg_jobs.c) */
 #define PG_KEPT_MAX 8       /* results kept for job_get at once (pg.c) */
 #define PG_QCACHE_MAX 8     /* queue_limits rows known in one transaction */
 #define PG_SHARDS 64        /* shares of the queue counters (pg_groups.c) */
@@ -95,7 +95,6 @@ enum {
         PG_B_INSERT,
         PG_B_GET,
         PG_B_UPDATE,
-        PG_B_READY,
         PG_B_INSERT_ID,
         PG_B_GROUP_READY,   /* group_ready_ids of one group (pg_groups.c) */
         PG_B_NOGROUP_READY, /* group_ready_ids of the jobs without a group */
@@ -214,7 +213,7 @@ int pg_defer(struct store *st, const char *sql);
 int pg_defer_write(struct store *st, const struct pg_stmt *s, const struct pg_params *p);
 /* The claim read of version 5 (pg_jobs.c): the ready jobs of one group of a queue
  * (grp NULL: the jobs without a group) in claim order (priority, run_at, id),
- * at most max, as ids and priorities. Like job_ready_ids it locks the rows
+ * at most max, as ids and priorities. It locks the rows
  * and keeps them for the job_get calls of the claim. The jobs without a group
  * skip rows locked elsewhere (SKIP LOCKED); a group's jobs wait for them, so
  * the read never shows a group as empty while it has a ready job. */
@@ -286,8 +285,6 @@ int pg_job_update(struct store *st, const struct job *j);
 int pg_job_find_key(struct store *st, const char *tenant, const char *queue, const char *key,
                     int64_t *id_out);
 int pg_job_list(struct store *st, const struct job_filter *f, struct job_vec *out);
-int pg_job_ready_ids(struct store *st, const char *tenant, const char *queue, int max, int64_t *ids,
-                     int *n_out);
 int pg_job_get_many(struct store *st, const char *tenant, const int64_t *ids, int n,
                     struct job_vec *out);
 int pg_job_due_ids(struct store *st, int64_t now, int max, int64_t *ids, int *n_out);

@@ -203,13 +203,13 @@ const struct pg_stmt *const pg_jobs_stmts[] = {
 const int pg_jobs_stmts_n = (int)(sizeof(pg_jobs_stmts) / sizeof(pg_jobs_stmts[0]));
 
 static const char *const built_names[PG_B_COUNT] = {
-    "pg_job_insert",       "pg_job_get",         "pg_job_update",        "pg_job_ready_ids",
-    "pg_job_insert_id",    "pg_group_ready_ids", "pg_nogroup_ready_ids", "pg_job_get_many",
-    "pg_group_ready_many", "pg_job_peek",        "pg_job_list_0",        "pg_job_list_1",
-    "pg_job_list_2",       "pg_job_list_3",      "pg_job_list_4",        "pg_job_list_5",
-    "pg_job_list_6",       "pg_job_list_7",      "pg_audit_list_0",      "pg_audit_list_1",
-    "pg_audit_list_2",     "pg_audit_list_3",    "pg_audit_list_4",      "pg_audit_list_5",
-    "pg_audit_list_6",     "pg_audit_list_7",
+    "pg_job_insert",      "pg_job_get",           "pg_job_update",   "pg_job_insert_id",
+    "pg_group_ready_ids", "pg_nogroup_ready_ids", "pg_job_get_many", "pg_group_ready_many",
+    "pg_job_peek",        "pg_job_list_0",        "pg_job_list_1",   "pg_job_list_2",
+    "pg_job_list_3",      "pg_job_list_4",        "pg_job_list_5",   "pg_job_list_6",
+    "pg_job_list_7",      "pg_audit_list_0",      "pg_audit_list_1", "pg_audit_list_2",
+    "pg_audit_list_3",    "pg_audit_list_4",      "pg_audit_list_5", "pg_audit_list_6",
+    "pg_audit_list_7",
 };
 
 /* group_ready_many: for each group of the array $3 (in order, ord), its
@@ -345,14 +345,6 @@ static int build_job_sql(struct buf *b, int id)
         if (id == PG_B_GET_MANY)
                 return buf_adds(b, "id = ANY($1::bigint[]) AND ($2::text IS NULL OR tenant = $2)"
                                    " FOR UPDATE");
-        /* Claims: the ready jobs in claim order, whole rows (job_get then takes
-         * them from this result, see ready_ids), locked. SKIP LOCKED: a job
-         * another node's transaction is claiming is passed over, not waited
-         * for. */
-        if (id == PG_B_READY)
-                return buf_adds(b,
-                                "state = 2 AND tenant = $1 AND queue = $2"
-                                " ORDER BY priority, run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED");
         /* The claims of version 5 (pg_groups.c): the same, one group at a time
          * (job_group_ready), but a group's jobs wait for a lock rather than
          * skip it. A group's claims already take turns on the queue row, and
@@ -360,7 +352,7 @@ static int build_job_sql(struct buf *b, int id)
          * skipped the only ready job of a group (locked a moment by a read on
          * another node), it would find the group empty and drop its row,
          * stranding the job. The jobs without a group have no such row and
-         * skip as job_ready_ids does. */
+         * skip what another transaction holds. */
         if (id == PG_B_GROUP_READY)
                 return buf_adds(b, "state = 2 AND tenant = $1 AND queue = $2 AND grp = $3"
                                    " ORDER BY priority, run_at, id LIMIT $4 FOR UPDATE");
@@ -680,17 +672,6 @@ static int keep_ready(struct store *st, const struct pg_stmt *s, const struct pg
         pg_kept_add(st, r, ids, n, false);
         *n_out = n;
         return 0;
-}
-
-int pg_job_ready_ids(struct store *st, const char *tenant, const char *queue, int max, int64_t *ids,
-                     int *n_out)
-{
-        struct pg_params p = {0};
-
-        pg_p_text(&p, tenant);
-        pg_p_text(&p, queue);
-        pg_p_i64(&p, max);
-        return keep_ready(st, &st->built[PG_B_READY], &p, max, ids, NULL, n_out);
 }
 
 int pg_group_ready_rows(struct store *st, const char *tenant, const char *queue, const char *grp,

@@ -49,8 +49,7 @@ struct plan_want {
 static const struct plan_want plan_wants[] = {
     {"pg_job_get", "1 t1", NULL},
     {"pg_job_find_key", "t1 q1 k1", "job_key"},
-    /* The claim path of version 5 (pg_groups.c). job_ready_ids is off it and
-     * has no index since migration 7 (store.h). */
+    /* The claim path of version 5 (pg_groups.c). */
     {"pg_group_ready_ids", "t1 q1 g1 10", "job_group_ready"},
     {"pg_nogroup_ready_ids", "t1 q1 10", "job_nogroup_ready"},
     {"pg_qlim_get", "t1 q1", "queue_limits_pkey queue_counts_pkey job_groups_pkey"},

@@ -105,13 +105,6 @@ const struct stmt_def sqlite_stmt_defs[S_LIST] = {
                         "SELECT id FROM jobs WHERE tenant = ?1 AND queue = ?2 AND dkey = ?3"
                         " AND dkey IS NOT NULL AND state IN (1, 2)",
                         true, "job_key"},
-    /* Not on the claim path since version 5 (claims read job_group_ready one
-     * group at a time), so it has no index of its own: it reads the queue's
-     * ready jobs through job_group_ready and sorts them. */
-    [S_JOB_READY] = {"job_ready_ids",
-                     "SELECT id FROM jobs WHERE state = 2 AND tenant = ?1 AND queue = ?2"
-                     " ORDER BY priority, run_at, id LIMIT ?3",
-                     false},
     [S_JOB_DUE] = {"job_due_ids",
                    "SELECT id FROM jobs WHERE state IN (1, 4) AND run_at <= ?1"
                    " ORDER BY run_at LIMIT ?2",
@@ -860,7 +853,6 @@ const struct store_ops store_sqlite_ops = {
     .job_update = sqlite_job_update,
     .job_find_key = sqlite_job_find_key,
     .job_list = sqlite_job_list,
-    .job_ready_ids = sqlite_job_ready_ids,
     .job_due_ids = sqlite_job_due_ids,
     .job_expired_ids = sqlite_job_expired_ids,
     .job_state_ids = sqlite_job_state_ids,

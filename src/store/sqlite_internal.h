@@ -31,7 +31,6 @@ enum stmt_id {
         S_JOB_GET,
         S_JOB_UPDATE,
         S_JOB_FIND_KEY,
-        S_JOB_READY,
         S_JOB_DUE,
         S_JOB_EXPIRED,
         S_JOB_STATE_IDS,
@@ -150,8 +149,6 @@ int sqlite_job_update(struct store *st, const struct job *j);
 int sqlite_job_find_key(struct store *st, const char *tenant, const char *queue, const char *key,
                         int64_t *id_out);
 int sqlite_job_list(struct store *st, const struct job_filter *f, struct job_vec *out);
-int sqlite_job_ready_ids(struct store *st, const char *tenant, const char *queue, int max,
-                         int64_t *ids, int *n_out);
 int sqlite_job_due_ids(struct store *st, int64_t now_ms, int max, int64_t *ids, int *n_out);
 int sqlite_job_expired_ids(struct store *st, int64_t now_ms, int max, int64_t *ids, int *n_out);
 int sqlite_job_state_ids(struct store *st, const char *tenant, const char *queue, int state,

@@ -301,20 +301,6 @@ int sqlite_job_list(struct store *st, const struct job_filter *f, struct job_vec
         return rc;
 }
 
-int sqlite_job_ready_ids(struct store *st, const char *tenant, const char *queue, int max,
-                         int64_t *ids, int *n_out)
-{
-        sqlite3_stmt *s = st->stmt[S_JOB_READY];
-
-        *n_out = 0;
-        if (max <= 0)
-                return 0;
-        sqlite_bind_text(s, 1, tenant);
-        sqlite_bind_text(s, 2, queue);
-        sqlite3_bind_int(s, 3, max);
-        return sqlite_read_ids(st, s, max, ids, n_out, "job_ready_ids");
-}
-
 int sqlite_job_due_ids(struct store *st, int64_t now_ms, int max, int64_t *ids, int *n_out)
 {
         sqlite3_stmt *s = st->stmt[S_JOB_DUE];

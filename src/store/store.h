@@ -9,7 +9,8 @@
  * dependency cascade's work list, 10 timers deferred by a full queue, audit
  * refusals counted in one row and audit_purge, 11 + idem_take and idem_swap,
  * which decide the owner of an idempotency key atomically across nodes, 12 +
- * job_peek, a job read without a row lock).
+ * job_peek, a job read without a row lock, 13 - job_ready_ids, which nothing
+ * called since version 5's claims by group).
  *
  * A backend (SQLite, PostgreSQL) implements these operations; core
  * composes them into transactions. All calls on one struct store come from one
@@ -40,7 +41,7 @@
 
 #include "core/job.h"
 
-#define STORE_OPS_VERSION 12
+#define STORE_OPS_VERSION 13
 
 struct store; /* backend-private */
 
@@ -359,12 +360,6 @@ struct store_ops {
          * f->limit. BATON_EINVAL without a tenant or with limit < 1. On an error
          * out may hold some jobs: the caller frees it with job_vec_free anyway. */
         int (*job_list)(struct store *st, const struct job_filter *f, struct job_vec *out);
-        /* Ids of queued jobs of one queue in (priority, run_at, id) order, at
-         * most max, whatever their group. Core's claims no longer use it
-         * (version 5 claims go group by group, group_ready_ids), so a backend
-         * need not index it. */
-        int (*job_ready_ids)(struct store *st, const char *tenant, const char *queue, int max,
-                             int64_t *ids, int *n_out);
         /* Ids of scheduled or retrying jobs with run_at <= now_ms, at most max. */
         int (*job_due_ids)(struct store *st, int64_t now_ms, int max, int64_t *ids, int *n_out);
         /* Ids of running jobs with lease_until <= now_ms, at most max. */

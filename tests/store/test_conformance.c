@@ -559,11 +559,14 @@ static void job_list_returns_full_rows(void **state)
 
 /* ---- id queries ---- */
 
+/* The claim order of a queue's jobs without a group (group_ready_ids with
+ * no group; job_ready_ids, which nothing called, is gone since store version
+ * 13). */
 static void ready_ids_claim_order(void **state)
 {
         struct fixture *f = *state;
         int64_t ids[16], low, norm_late, norm_early_b, norm_early_a, crit, high;
-        int n;
+        int n, prios[16];
 
         fx_begin(f);
         low = fx_put(f, (struct spec){.state = JOB_QUEUED, .prio = PRIO_LOW, .run_at = 10});
@@ -586,18 +589,19 @@ static void ready_ids_claim_order(void **state)
         fx_commit(f);
 
         fx_begin(f);
-        assert_int_equal(f->ops->job_ready_ids(f->st, "t1", "q1", 16, ids, &n), 0);
+        assert_int_equal(f->ops->group_ready_ids(f->st, "t1", "q1", NULL, 16, ids, prios, &n), 0);
         fx_assert_ids(ids, n, (int64_t[]){crit, high, norm_early_a, norm_early_b, norm_late, low},
                       6);
-        assert_int_equal(f->ops->job_ready_ids(f->st, "t1", "q1", 2, ids, &n), 0);
+        assert_int_equal(f->ops->group_ready_ids(f->st, "t1", "q1", NULL, 2, ids, prios, &n), 0);
         fx_assert_ids(ids, n, (int64_t[]){crit, high}, 2);
-        assert_int_equal(f->ops->job_ready_ids(f->st, "t1", "q1", 0, ids, &n), 0);
+        assert_int_equal(f->ops->group_ready_ids(f->st, "t1", "q1", NULL, 0, ids, prios, &n), 0);
         assert_int_equal(n, 0);
-        assert_int_equal(f->ops->job_ready_ids(f->st, "t1", "empty", 16, ids, &n), 0);
+        assert_int_equal(f->ops->group_ready_ids(f->st, "t1", "empty", NULL, 16, ids, prios, &n),
+                         0);
         assert_int_equal(n, 0);
         /* Claiming one removes it from the ready set. */
         assert_int_equal(fx_set_state(f, crit, JOB_RUNNING), 0);
-        assert_int_equal(f->ops->job_ready_ids(f->st, "t1", "q1", 1, ids, &n), 0);
+        assert_int_equal(f->ops->group_ready_ids(f->st, "t1", "q1", NULL, 1, ids, prios, &n), 0);
         fx_assert_ids(ids, n, (int64_t[]){high}, 1);
         fx_commit(f);
 }

@@ -911,15 +911,16 @@ static void pg_claim_reads_lock_their_rows(void **state)
         PQfinish(c);
 }
 
-/* Two nodes claiming from one queue at once: the second passes over the rows
- * the first has locked instead of waiting for them or returning them. */
+/* Two nodes claiming from one queue at once (the claim read of the jobs
+ * without a group): the second passes over the rows the first has locked
+ * instead of waiting for them or returning them. */
 static void pg_claims_skip_locked_rows(void **state)
 {
         struct fixture *f = *state;
         struct store_opts o = {.uri = f->uri};
         struct store *other = NULL;
         int64_t ids[4], mine[4], theirs[4];
-        int n = 0, m = 0;
+        int n = 0, m = 0, prios[4];
 
         fx_begin(f);
         for (int i = 0; i < 4; i++)
@@ -927,16 +928,16 @@ static void pg_claims_skip_locked_rows(void **state)
         fx_commit(f);
         assert_int_equal(f->ops->open(&o, &other), 0);
         fx_begin(f);
-        assert_int_equal(f->ops->job_ready_ids(f->st, "t1", "q1", 2, mine, &n), 0);
+        assert_int_equal(f->ops->group_ready_ids(f->st, "t1", "q1", NULL, 2, mine, prios, &n), 0);
         fx_assert_ids(mine, n, ids, 2);
         assert_int_equal(f->ops->begin(other), 0);
-        assert_int_equal(f->ops->job_ready_ids(other, "t1", "q1", 4, theirs, &m), 0);
+        assert_int_equal(f->ops->group_ready_ids(other, "t1", "q1", NULL, 4, theirs, prios, &m), 0);
         fx_assert_ids(theirs, m, ids + 2, 2);
         assert_int_equal(f->ops->commit(other), 0);
         fx_commit(f);
         /* Once the first commits, its rows are claimable again (still queued). */
         assert_int_equal(f->ops->begin(other), 0);
-        assert_int_equal(f->ops->job_ready_ids(other, "t1", "q1", 4, theirs, &m), 0);
+        assert_int_equal(f->ops->group_ready_ids(other, "t1", "q1", NULL, 4, theirs, prios, &m), 0);
         fx_assert_ids(theirs, m, ids, 4);
         assert_int_equal(f->ops->commit(other), 0);
         /* job_get locks too (a read that is about to change the job): while
@@ -949,7 +950,7 @@ static void pg_claims_skip_locked_rows(void **state)
                 job_free(&j);
         }
         assert_int_equal(f->ops->begin(other), 0);
-        assert_int_equal(f->ops->job_ready_ids(other, "t1", "q1", 4, theirs, &m), 0);
+        assert_int_equal(f->ops->group_ready_ids(other, "t1", "q1", NULL, 4, theirs, prios, &m), 0);
         fx_assert_ids(theirs, m, ids + 1, 3);
         assert_int_equal(f->ops->commit(other), 0);
         fx_commit(f);
