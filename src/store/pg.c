@@ -96,22 +96,6 @@ int pg_text(const PGresult *r, int row, int col, char **dst)
         return *dst ? 0 : BATON_ENOMEM;
 }
 
-int pg_grow(void **v, int n, int *cap, size_t sz)
-{
-        void *nv;
-        int ncap;
-
-        if (n < *cap)
-                return 0;
-        ncap = *cap ? *cap * 2 : 16;
-        nv = realloc(*v, (size_t)ncap * sz);
-        if (!nv)
-                return BATON_ENOMEM;
-        *v = nv;
-        *cap = ncap;
-        return 0;
-}
-
 /* ---- the pipeline ---- */
 
 static void pending_free(struct pg_pending *e)
@@ -640,7 +624,7 @@ bool pg_idset_has(const struct pg_idset *s, int64_t id)
 
 int pg_idset_add(struct pg_idset *s, int64_t id)
 {
-        int rc = pg_grow((void **)&s->v, s->n, &s->cap, sizeof(*s->v));
+        int rc = store_grow((void **)&s->v, s->n, &s->cap, sizeof(*s->v));
 
         if (!rc)
                 s->v[s->n++] = id;

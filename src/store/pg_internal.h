@@ -243,8 +243,6 @@ int pg_text(const PGresult *r, int row, int col, char **dst);
 /* Collects column 0 of up to max rows of a statement as ids. */
 int pg_ids(struct store *st, const struct pg_stmt *s, const struct pg_params *p, int max,
            int64_t *ids, int *n_out);
-/* Grows *v (an array of *cap records of size sz) to hold one more than n. */
-int pg_grow(void **v, int n, int *cap, size_t sz);
 
 /* Statement and row helpers (pg.c). pg_get_one reads one row of a
  * single-row statement with read(), BATON_ENOTFOUND when there is none; the

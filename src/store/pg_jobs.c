@@ -9,7 +9,7 @@
  *
  * Jobs map to one row with a column per field of struct job (times in Unix
  * ms, SQL NULL for a NULL string); the column list of the job statements is
- * built at open from one table (job_cols), as in sqlite.c, so that insert,
+ * built at open from one table (store_job_cols), as in sqlite.c, so that insert,
  * update and reads cannot disagree. Claims lock what they return (FOR UPDATE,
  * SKIP LOCKED where a skipped row cannot strand a job; see build_job_sql).
  * Assumes the single caller of the store interface (the store thread).
@@ -27,78 +27,18 @@
 #include "common/buf.h"
 #include "store/pg_internal.h"
 #include "store/store.h"
+#include "store/store_cols.h"
 
 /* ---- job rows ---- */
-
-enum col_kind { COL_TEXT, COL_I64, COL_INT, COL_BOOL };
-
-struct col {
-        const char *name;
-        int kind; /* enum col_kind */
-        size_t off;
-};
-
-#define JCOL(name, kind, field)                                                                    \
-        {                                                                                          \
-                name, kind, offsetof(struct job, field)                                            \
-        }
-
-/* The columns job_update writes, in binding order; job_insert writes tenant
- * and created_at first, reads return id, tenant, created_at, then these. */
-static const struct col job_cols[] = {
-    JCOL("queue", COL_TEXT, queue),
-    JCOL("type", COL_TEXT, type),
-    JCOL("payload", COL_TEXT, payload),
-    JCOL("priority", COL_INT, priority),
-    JCOL("state", COL_INT, state),
-    JCOL("run_at", COL_I64, run_at_ms),
-    JCOL("attempt", COL_INT, attempt),
-    JCOL("max_attempts", COL_INT, max_attempts),
-    JCOL("backoff_type", COL_INT, backoff.type),
-    JCOL("backoff_base_ms", COL_I64, backoff.base_ms),
-    JCOL("backoff_max_ms", COL_I64, backoff.max_ms),
-    JCOL("lease_ms", COL_I64, lease_ms),
-    JCOL("idempotency_key", COL_TEXT, idempotency_key),
-    JCOL("dkey", COL_TEXT, key),
-    JCOL("request_id", COL_TEXT, request_id),
-    JCOL("execution_id", COL_TEXT, execution_id),
-    JCOL("traceparent", COL_TEXT, traceparent),
-    JCOL("lease", COL_TEXT, lease),
-    JCOL("lease_until", COL_I64, lease_until_ms),
-    JCOL("worker", COL_TEXT, worker),
-    JCOL("settled", COL_INT, settled),
-    JCOL("cancel_requested", COL_BOOL, cancel_requested),
-    JCOL("version", COL_I64, version),
-    JCOL("started_at", COL_I64, started_at_ms),
-    JCOL("finished_at", COL_I64, finished_at_ms),
-    JCOL("ready_at", COL_I64, ready_at_ms),
-    JCOL("result", COL_TEXT, result),
-    JCOL("last_error", COL_TEXT, last_error),
-    JCOL("progress", COL_TEXT, progress),
-    JCOL("attempts", COL_TEXT, attempts),
-    JCOL("steps", COL_TEXT, steps),
-    JCOL("cancel_reason", COL_TEXT, cancel_reason),
-    JCOL("timer", COL_TEXT, timer),
-    JCOL("depends_on", COL_TEXT, depends_on),
-    JCOL("on_parent_failure", COL_INT, on_parent_failure),
-    JCOL("flow_id", COL_I64, flow_id),
-    JCOL("ref", COL_TEXT, ref),
-    JCOL("grp", COL_TEXT, group), /* migration 7 */
-    JCOL("cron", COL_TEXT, cron), /* migration 8 */
-};
-
-#define JOB_NCOLS ((int)BATON_ARRAY_LEN(job_cols))
-#define JOB_READ_FIXED 3
-#define JOB_COL_PRIORITY 3 /* job_cols[3] */
 
 static void bind_job_cols(struct pg_params *p, const struct job *j)
 {
         const char *base = (const char *)j;
 
-        for (int c = 0; c < JOB_NCOLS; c++) {
-                const void *f = base + job_cols[c].off;
+        for (int c = 0; c < store_job_ncols; c++) {
+                const void *f = base + store_job_cols[c].off;
 
-                switch (job_cols[c].kind) {
+                switch (store_job_cols[c].kind) {
                 case COL_TEXT:
                         pg_p_text(p, *(char *const *)f);
                         break;
@@ -126,11 +66,11 @@ static int read_job(const PGresult *r, int row, struct job *out)
         out->id = pg_i64(r, row, 0);
         out->created_at_ms = pg_i64(r, row, 2);
         rc = pg_text(r, row, 1, &out->tenant);
-        for (int c = 0; c < JOB_NCOLS && !rc; c++) {
-                void *f = base + job_cols[c].off;
-                int i = JOB_READ_FIXED + c;
+        for (int c = 0; c < store_job_ncols && !rc; c++) {
+                void *f = base + store_job_cols[c].off;
+                int i = STORE_JOB_READ_FIXED + c;
 
-                switch (job_cols[c].kind) {
+                switch (store_job_cols[c].kind) {
                 case COL_TEXT:
                         rc = pg_text(r, row, i, (char **)f);
                         break;
@@ -150,7 +90,7 @@ static int read_job(const PGresult *r, int row, struct job *out)
         return rc;
 }
 
-/* The job statements whose column lists come from job_cols are built when the
+/* The job statements whose column lists come from store_job_cols are built when the
  * backend first opens (job_sql); these hold their text. */
 enum { LF_QUEUE = 1, LF_STATE = 2, LF_TYPE = 4 };
 
@@ -223,8 +163,8 @@ static int build_group_many_sql(struct buf *b)
 {
         int rc = buf_adds(b, "SELECT j.id, j.tenant, j.created_at");
 
-        for (int c = 0; c < JOB_NCOLS && !rc; c++)
-                rc = buf_printf(b, ", j.%s", job_cols[c].name);
+        for (int c = 0; c < store_job_ncols && !rc; c++)
+                rc = buf_printf(b, ", j.%s", store_job_cols[c].name);
         if (!rc)
                 rc = buf_adds(b,
                               ", g.ord, c.n FROM unnest($3::text[]) WITH ORDINALITY AS g(name, ord)"
@@ -247,18 +187,19 @@ static int build_list_sql(struct buf *b, int bits)
         int n = 1;
         int rc = buf_adds(b, "SELECT id, tenant, created_at");
 
-        for (int c = 0; c < JOB_NCOLS && !rc; c++)
-                rc = buf_printf(b, ", %s", job_cols[c].name);
+        for (int c = 0; c < store_job_ncols && !rc; c++)
+                rc = buf_printf(b, ", %s", store_job_cols[c].name);
         if (!rc)
                 rc = buf_adds(b, " FROM (SELECT *, sum(baton_sz) OVER (ORDER BY id) AS baton_run"
                                  " FROM (SELECT id, tenant, created_at");
-        for (int c = 0; c < JOB_NCOLS && !rc; c++)
-                rc = buf_printf(b, ", %s", job_cols[c].name);
+        for (int c = 0; c < store_job_ncols && !rc; c++)
+                rc = buf_printf(b, ", %s", store_job_cols[c].name);
         if (!rc)
                 rc = buf_printf(b, ", %d::bigint", JOB_WIRE_FIXED_BYTES);
-        for (int c = 0; c < JOB_NCOLS && !rc; c++)
-                if (job_cols[c].kind == COL_TEXT)
-                        rc = buf_printf(b, " + coalesce(octet_length(%s), 4)", job_cols[c].name);
+        for (int c = 0; c < store_job_ncols && !rc; c++)
+                if (store_job_cols[c].kind == COL_TEXT)
+                        rc = buf_printf(b, " + coalesce(octet_length(%s), 4)",
+                                        store_job_cols[c].name);
         if (!rc)
                 rc = buf_printf(b, " AS baton_sz FROM jobs WHERE tenant = $%d", n++);
         if (!rc && bits & LF_QUEUE)
@@ -282,22 +223,22 @@ static int build_insert_sql(struct buf *b, int id)
 
         if (id == PG_B_INSERT) {
                 rc = buf_adds(b, "INSERT INTO jobs (tenant, created_at");
-                for (int c = 0; c < JOB_NCOLS && !rc; c++)
-                        rc = buf_printf(b, ", %s", job_cols[c].name);
+                for (int c = 0; c < store_job_ncols && !rc; c++)
+                        rc = buf_printf(b, ", %s", store_job_cols[c].name);
                 if (!rc)
                         rc = buf_adds(b, ") VALUES ($1, $2");
-                for (int c = 0; c < JOB_NCOLS && !rc; c++)
+                for (int c = 0; c < store_job_ncols && !rc; c++)
                         rc = buf_printf(b, ", $%d", c + 3);
                 /* The pending-key index is the only one an insert can clash on. */
                 return rc ? rc : buf_adds(b, ") ON CONFLICT DO NOTHING RETURNING id");
         }
         if (id == PG_B_INSERT_ID) { /* with an id taken from the sequence ahead */
                 rc = buf_adds(b, "INSERT INTO jobs (id, tenant, created_at");
-                for (int c = 0; c < JOB_NCOLS && !rc; c++)
-                        rc = buf_printf(b, ", %s", job_cols[c].name);
+                for (int c = 0; c < store_job_ncols && !rc; c++)
+                        rc = buf_printf(b, ", %s", store_job_cols[c].name);
                 if (!rc)
                         rc = buf_adds(b, ") VALUES ($1, $2, $3");
-                for (int c = 0; c < JOB_NCOLS && !rc; c++)
+                for (int c = 0; c < store_job_ncols && !rc; c++)
                         rc = buf_printf(b, ", $%d", c + 4);
                 return rc ? rc : buf_adds(b, ")");
         }
@@ -316,15 +257,16 @@ static int build_job_sql(struct buf *b, int id)
                 return build_group_many_sql(b);
         if (id == PG_B_UPDATE) {
                 rc = buf_adds(b, "UPDATE jobs SET ");
-                for (int c = 0; c < JOB_NCOLS && !rc; c++)
-                        rc = buf_printf(b, "%s%s = $%d", c ? ", " : "", job_cols[c].name, c + 2);
+                for (int c = 0; c < store_job_ncols && !rc; c++)
+                        rc = buf_printf(b, "%s%s = $%d", c ? ", " : "", store_job_cols[c].name,
+                                        c + 2);
                 return rc ? rc : buf_adds(b, " WHERE id = $1");
         }
         if (id >= PG_B_LIST)
                 return build_list_sql(b, bits);
         rc = buf_adds(b, "SELECT id, tenant, created_at");
-        for (int c = 0; c < JOB_NCOLS && !rc; c++)
-                rc = buf_printf(b, ", %s", job_cols[c].name);
+        for (int c = 0; c < store_job_ncols && !rc; c++)
+                rc = buf_printf(b, ", %s", store_job_cols[c].name);
         if (!rc)
                 rc = buf_adds(b, " FROM jobs WHERE ");
         if (rc)
@@ -370,7 +312,7 @@ int pg_build_stmts(struct store *st)
         int rc = 0;
 
         _Static_assert(PG_B_COUNT <= PG_BUILT_MAX, "PG_BUILT_MAX too small");
-        BATON_ASSERT(strcmp(job_cols[JOB_COL_PRIORITY].name, "priority") == 0);
+        BATON_ASSERT(strcmp(store_job_cols[STORE_JOB_COL_PRIORITY].name, "priority") == 0);
         buf_init(&b, PG_SQL_MAX);
         for (int id = 0; id < PG_B_COUNT && !rc; id++) {
                 buf_reset(&b);
@@ -662,7 +604,7 @@ static int keep_ready(struct store *st, const struct pg_stmt *s, const struct pg
         for (int i = 0; !rc && i < PQntuples(r) && n < max; i++) {
                 ids[n] = pg_i64(r, i, 0);
                 if (prios)
-                        prios[n] = (int)pg_i64(r, i, JOB_READ_FIXED + JOB_COL_PRIORITY);
+                        prios[n] = (int)pg_i64(r, i, STORE_JOB_READ_FIXED + STORE_JOB_COL_PRIORITY);
                 rc = note_locked(st, ids[n++]);
         }
         if (rc) {
@@ -816,7 +758,7 @@ int pg_job_get_many(struct store *st, const char *tenant, const int64_t *ids, in
 }
 
 /* Row i of a group_ready_many answer: the column of ord and of n. */
-#define GM_ORD (JOB_READ_FIXED + JOB_NCOLS)
+#define GM_ORD (STORE_JOB_READ_FIXED + store_job_ncols)
 #define GM_N (GM_ORD + 1)
 
 int pg_group_ready_many(struct store *st, const char *tenant, const char *queue,
@@ -861,7 +803,7 @@ int pg_group_ready_many(struct store *st, const char *tenant, const char *queue,
                         continue;
                 at = g * per + n_out[g]++;
                 ids[at] = row_ids[i] = pg_i64(r, i, 0);
-                prios[at] = (int)pg_i64(r, i, JOB_READ_FIXED + JOB_COL_PRIORITY);
+                prios[at] = (int)pg_i64(r, i, STORE_JOB_READ_FIXED + STORE_JOB_COL_PRIORITY);
                 rc = note_locked(st, ids[at]);
         }
         /* busy as the last row of each group left it: fewer jobs than the

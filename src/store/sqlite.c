@@ -465,24 +465,6 @@ int64_t sqlite_deadline_col(sqlite3_stmt *s, int i)
         return t > 0 ? t : 1;
 }
 
-/* Grows *v (an array of *cap records of size sz) so that it holds one more
- * than n. */
-int sqlite_grow(void **v, int n, int *cap, size_t sz)
-{
-        void *nv;
-        int ncap;
-
-        if (n < *cap)
-                return 0;
-        ncap = *cap ? *cap * 2 : 16;
-        nv = realloc(*v, (size_t)ncap * sz);
-        if (!nv)
-                return BATON_ENOMEM;
-        *v = nv;
-        *cap = ncap;
-        return 0;
-}
-
 /* ---- statement preparation ---- */
 
 /* An audit_list variant: one equality term per filter bit, each served by an

@@ -126,7 +126,7 @@ static int collect(struct store *st, sqlite3_stmt *s, size_t elem,
         int n = 0, cap = 0, rc = 0, step;
 
         while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-                rc = sqlite_grow((void **)&v, n, &cap, elem);
+                rc = store_grow((void **)&v, n, &cap, elem);
                 if (rc)
                         break;
                 rc = rd(s, v + (size_t)n * elem);

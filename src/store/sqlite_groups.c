@@ -226,7 +226,7 @@ int sqlite_group_pick(struct store *st, const char *tenant, const char *queue, i
         sqlite_bind_text(s, 2, queue);
         sqlite3_bind_int(s, 3, max);
         while (!rc && n < max && (step = sqlite3_step(s)) == SQLITE_ROW) {
-                rc = sqlite_grow((void **)&v, n, &cap, sizeof(*v));
+                rc = store_grow((void **)&v, n, &cap, sizeof(*v));
                 if (!rc)
                         rc = read_group(s, &v[n]);
                 if (!rc)

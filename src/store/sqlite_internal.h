@@ -135,7 +135,6 @@ void sqlite_bind_text(sqlite3_stmt *s, int i, const char *v);
 int sqlite_read_text(sqlite3_stmt *s, int i, char **dst);
 int sqlite_read_ids(struct store *st, sqlite3_stmt *s, int max, int64_t *ids, int *n_out,
                     const char *what);
-int sqlite_grow(void **v, int n, int *cap, size_t sz);
 int64_t sqlite_deadline_col(sqlite3_stmt *s, int i);
 
 /* ---- job rows (sqlite_jobs.c) ---- */

@@ -7,7 +7,7 @@
  *
  * Jobs map to one row with a column per field of struct job (times in Unix ms,
  * SQL NULL for a NULL string). The column list of the job statements is built
- * from one table (job_cols) so that insert, update and reads cannot disagree;
+ * from one table (store_job_cols) so that insert, update and reads cannot disagree;
  * sqlite.c prepares them at open through sqlite_build_job_sql. Assumptions: as
  * for every store operation, calls come from the store thread inside a
  * transaction, and the statements are those of sqlite_internal.h.
@@ -27,66 +27,7 @@
 #include "common/log.h"
 #include "store/sqlite_internal.h"
 #include "store/store.h"
-
-enum col_kind { COL_TEXT, COL_I64, COL_INT, COL_BOOL };
-
-struct col {
-        const char *name;
-        int kind; /* enum col_kind */
-        size_t off;
-};
-
-#define JCOL(name, kind, field)                                                                    \
-        {                                                                                          \
-                name, kind, offsetof(struct job, field)                                            \
-        }
-
-/* The columns job_update writes, in binding order. job_insert writes tenant and
- * created_at first, then these; reads return id, tenant, created_at, then these. */
-static const struct col job_cols[] = {
-    JCOL("queue", COL_TEXT, queue),
-    JCOL("type", COL_TEXT, type),
-    JCOL("payload", COL_TEXT, payload),
-    JCOL("priority", COL_INT, priority),
-    JCOL("state", COL_INT, state),
-    JCOL("run_at", COL_I64, run_at_ms),
-    JCOL("attempt", COL_INT, attempt),
-    JCOL("max_attempts", COL_INT, max_attempts),
-    JCOL("backoff_type", COL_INT, backoff.type),
-    JCOL("backoff_base_ms", COL_I64, backoff.base_ms),
-    JCOL("backoff_max_ms", COL_I64, backoff.max_ms),
-    JCOL("lease_ms", COL_I64, lease_ms),
-    JCOL("idempotency_key", COL_TEXT, idempotency_key),
-    JCOL("dkey", COL_TEXT, key),
-    JCOL("request_id", COL_TEXT, request_id),
-    JCOL("execution_id", COL_TEXT, execution_id),
-    JCOL("traceparent", COL_TEXT, traceparent),
-    JCOL("lease", COL_TEXT, lease),
-    JCOL("lease_until", COL_I64, lease_until_ms),
-    JCOL("worker", COL_TEXT, worker),
-    JCOL("settled", COL_INT, settled),
-    JCOL("cancel_requested", COL_BOOL, cancel_requested),
-    JCOL("version", COL_I64, version),
-    JCOL("started_at", COL_I64, started_at_ms),
-    JCOL("finished_at", COL_I64, finished_at_ms),
-    JCOL("ready_at", COL_I64, ready_at_ms),
-    JCOL("result", COL_TEXT, result),
-    JCOL("last_error", COL_TEXT, last_error),
-    JCOL("progress", COL_TEXT, progress),
-    JCOL("attempts", COL_TEXT, attempts),
-    JCOL("steps", COL_TEXT, steps),
-    JCOL("cancel_reason", COL_TEXT, cancel_reason),
-    JCOL("timer", COL_TEXT, timer),           /* migration 4 */
-    JCOL("depends_on", COL_TEXT, depends_on), /* migration 5 */
-    JCOL("on_parent_failure", COL_INT, on_parent_failure),
-    JCOL("flow_id", COL_I64, flow_id),
-    JCOL("ref", COL_TEXT, ref),
-    JCOL("grp", COL_TEXT, group), /* migration 7 */
-    JCOL("cron", COL_TEXT, cron), /* migration 8 */
-};
-
-#define JOB_NCOLS ((int)BATON_ARRAY_LEN(job_cols))
-#define JOB_READ_FIXED 3 /* id, tenant, created_at precede job_cols in reads */
+#include "store/store_cols.h"
 
 /* ---- job rows ---- */
 
@@ -94,11 +35,11 @@ static void bind_job_cols(sqlite3_stmt *s, const struct job *j, int first)
 {
         const char *base = (const char *)j;
 
-        for (int c = 0; c < JOB_NCOLS; c++) {
-                const void *p = base + job_cols[c].off;
+        for (int c = 0; c < store_job_ncols; c++) {
+                const void *p = base + store_job_cols[c].off;
                 int i = first + c;
 
-                switch (job_cols[c].kind) {
+                switch (store_job_cols[c].kind) {
                 case COL_TEXT:
                         sqlite_bind_text(s, i, *(char *const *)p);
                         break;
@@ -126,11 +67,11 @@ static int read_job(sqlite3_stmt *s, struct job *out)
         out->id = sqlite3_column_int64(s, 0);
         out->created_at_ms = sqlite3_column_int64(s, 2);
         rc = sqlite_read_text(s, 1, &out->tenant);
-        for (int c = 0; c < JOB_NCOLS && !rc; c++) {
-                void *p = base + job_cols[c].off;
-                int i = JOB_READ_FIXED + c;
+        for (int c = 0; c < store_job_ncols && !rc; c++) {
+                void *p = base + store_job_cols[c].off;
+                int i = STORE_JOB_READ_FIXED + c;
 
-                switch (job_cols[c].kind) {
+                switch (store_job_cols[c].kind) {
                 case COL_TEXT:
                         rc = sqlite_read_text(s, i, (char **)p);
                         break;
@@ -152,30 +93,31 @@ static int read_job(sqlite3_stmt *s, struct job *out)
 
 /* ---- job statements (prepared at open by sqlite.c) ---- */
 
-/* The SQL of a job statement, built from job_cols: see sqlite_internal.h. */
+/* The SQL of a job statement, built from store_job_cols: see sqlite_internal.h. */
 int sqlite_build_job_sql(struct buf *b, int id)
 {
         int rc = 0;
 
         if (id == S_JOB_INSERT) {
                 rc = buf_adds(b, "INSERT INTO jobs (tenant, created_at");
-                for (int c = 0; c < JOB_NCOLS && !rc; c++)
-                        rc = buf_printf(b, ", %s", job_cols[c].name);
+                for (int c = 0; c < store_job_ncols && !rc; c++)
+                        rc = buf_printf(b, ", %s", store_job_cols[c].name);
                 if (!rc)
                         rc = buf_adds(b, ") VALUES (?1, ?2");
-                for (int c = 0; c < JOB_NCOLS && !rc; c++)
+                for (int c = 0; c < store_job_ncols && !rc; c++)
                         rc = buf_printf(b, ", ?%d", c + 3);
                 return rc ? rc : buf_adds(b, ")");
         }
         if (id == S_JOB_UPDATE) {
                 rc = buf_adds(b, "UPDATE jobs SET ");
-                for (int c = 0; c < JOB_NCOLS && !rc; c++)
-                        rc = buf_printf(b, "%s%s = ?%d", c ? ", " : "", job_cols[c].name, c + 2);
+                for (int c = 0; c < store_job_ncols && !rc; c++)
+                        rc = buf_printf(b, "%s%s = ?%d", c ? ", " : "", store_job_cols[c].name,
+                                        c + 2);
                 return rc ? rc : buf_adds(b, " WHERE id = ?1");
         }
         rc = buf_adds(b, "SELECT id, tenant, created_at");
-        for (int c = 0; c < JOB_NCOLS && !rc; c++)
-                rc = buf_printf(b, ", %s", job_cols[c].name);
+        for (int c = 0; c < store_job_ncols && !rc; c++)
+                rc = buf_printf(b, ", %s", store_job_cols[c].name);
         if (!rc)
                 rc = buf_adds(b, " FROM jobs WHERE ");
         if (rc)

@@ -425,7 +425,7 @@ int sqlite_key_list(struct store *st, const char *tenant, const char *after, int
         sqlite_bind_text(s, i++, after ? after : "");
         sqlite3_bind_int(s, i, limit);
         while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW) {
-                rc = sqlite_grow((void **)&v, n, &cap, sizeof(*v));
+                rc = store_grow((void **)&v, n, &cap, sizeof(*v));
                 if (!rc)
                         rc = read_key(s, &v[n]);
                 if (!rc)
@@ -587,7 +587,7 @@ int sqlite_audit_list(struct store *st, const struct audit_filter *f, struct aud
         sqlite3_bind_int64(s, 4, f->after_id);
         sqlite3_bind_int(s, 5, f->limit);
         while (!rc && (step = sqlite3_step(s)) == SQLITE_ROW) {
-                rc = sqlite_grow((void **)&v, n, &cap, sizeof(*v));
+                rc = store_grow((void **)&v, n, &cap, sizeof(*v));
                 if (!rc)
                         rc = read_audit(s, &v[n]);
                 if (!rc)

@@ -123,7 +123,7 @@ static int read_timers(struct store *st, sqlite3_stmt *s, int max, struct timer_
         int step = SQLITE_DONE, rc = 0;
 
         while (!rc && n < max && (step = sqlite3_step(s)) == SQLITE_ROW) {
-                rc = sqlite_grow((void **)&v, n, &cap, sizeof(*v));
+                rc = store_grow((void **)&v, n, &cap, sizeof(*v));
                 if (!rc)
                         rc = read_timer(s, &v[n]);
                 if (!rc)

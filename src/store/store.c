@@ -8,6 +8,8 @@
  */
 #include "store/store.h"
 
+#include "baton/baton.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,4 +210,20 @@ void group_recs_free(struct group_rec *v, int n)
         for (int i = 0; v && i < n; i++)
                 group_rec_free(&v[i]);
         free(v);
+}
+
+int store_grow(void **v, int n, int *cap, size_t sz)
+{
+        void *nv;
+        int ncap;
+
+        if (n < *cap)
+                return 0;
+        ncap = *cap ? *cap * 2 : 16;
+        nv = realloc(*v, (size_t)ncap * sz);
+        if (!nv)
+                return BATON_ENOMEM;
+        *v = nv;
+        *cap = ncap;
+        return 0;
 }

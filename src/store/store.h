@@ -704,6 +704,9 @@ struct store_ops {
 #define STORE_MANY_MAX 4096
 #define STORE_READ_PER_MAX 8
 
+/* Grows *v (an array of *cap records of size sz, owned by the caller) so that
+ * it holds one more than n: doubles, from 16. 0 or BATON_ENOMEM (*v kept). */
+int store_grow(void **v, int n, int *cap, size_t sz);
 void idem_rec_free(struct idem_rec *r);
 void queue_rec_free(struct queue_rec *q);
 void qref_free(struct qref *q);
