@@ -42,7 +42,7 @@ static bool literal_loopback(const char *host)
         return false;
 }
 
-bool auth_sockaddr_loopback(const struct sockaddr *sa)
+static bool sockaddr_loopback(const struct sockaddr *sa)
 {
         if (sa->sa_family == AF_INET) {
                 const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)sa;
@@ -75,7 +75,7 @@ bool auth_host_loopback(const char *host)
         if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
                 return false;
         for (const struct addrinfo *ai = res; ai; ai = ai->ai_next)
-                if (!ai->ai_addr || !auth_sockaddr_loopback(ai->ai_addr))
+                if (!ai->ai_addr || !sockaddr_loopback(ai->ai_addr))
                         ok = false;
         freeaddrinfo(res);
         return ok;

@@ -34,8 +34,5 @@ bool auth_is_root(const struct http_req *hr);
  * and for "localhost" when every address it resolves to is one of them. Any
  * other name (the machine's host name included) is false. */
 bool auth_host_loopback(const char *host);
-/* Is sa (AF_INET or AF_INET6) a loopback address (127.0.0.0/8, ::1, ::ffff:127.x)? */
-struct sockaddr;
-bool auth_sockaddr_loopback(const struct sockaddr *sa);
 
 #endif

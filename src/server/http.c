@@ -99,11 +99,6 @@ struct log_rate *http_refusal_log(struct http *h)
         return &h->refusals;
 }
 
-bool http_peer_loopback(const struct http_req *hr)
-{
-        return hr->conn && hr->conn->loopback;
-}
-
 struct buf *http_out(struct server *srv)
 {
         buf_reset(&srv->http->out);

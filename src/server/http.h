@@ -129,8 +129,6 @@ const char *http_header(const struct http_req *hr, const char *name);
 void http_set_header(struct http_req *hr, const char *name, const char *value);
 /* The bound on logging refused keys (auth.c), one per server. */
 struct log_rate *http_refusal_log(struct http *h);
-/* True when the request came over a loopback connection. */
-bool http_peer_loopback(const struct http_req *hr);
 
 /* Asks for on_close when the client disconnects while hr waits (long-poll).
  * Undone by the reply. */

@@ -39,7 +39,6 @@
 #include "common/assert.h"
 #include "common/jw.h"
 #include "common/rand.h"
-#include "server/auth.h"
 #include "server/config.h"
 #include "server/metrics.h"
 #include "server/server.h"
@@ -552,7 +551,7 @@ static void refuse(struct http *h, int fd)
         close(fd);
 }
 
-static void conn_new(struct http *h, int fd, const struct sockaddr_storage *ss)
+static void conn_new(struct http *h, int fd)
 {
         struct http_conn *c = calloc(1, sizeof(*c));
         int one = 1;
@@ -565,7 +564,6 @@ static void conn_new(struct http *h, int fd, const struct sockaddr_storage *ss)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         c->h = h;
         c->fd = fd;
-        c->loopback = auth_sockaddr_loopback((const struct sockaddr *)ss);
         if (h->tls && !(c->ssl = http_tls_accept(h->tls, fd))) {
                 close(fd);
                 free(c);
@@ -633,7 +631,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
                         refuse(h, fd);
                         continue;
                 }
-                conn_new(h, fd, &ss);
+                conn_new(h, fd);
         }
 }
 

@@ -35,7 +35,6 @@ struct http_conn {
         struct event *resume;      /* activated to handle a pipelined request from the loop */
         bool reading;              /* rev is added */
         bool writing;              /* wev is added */
-        bool loopback;             /* the peer is on a loopback address */
         SSL *ssl;                  /* with --tls-cert: the connection's TLS state, owned */
         bool tls_read_wants_write; /* a TLS read waits for the socket to take bytes */
         int state;                 /* enum http_conn_state */
