@@ -514,6 +514,17 @@ static void room_at_the_connection_limit(void **state)
         }
         for (int i = 0; i < TIGHT_CONNS; i++)
                 close(fds[i]);
+        /* The next test needs the slots back: wait (bounded, 3 s) until the
+         * server has seen the closes and answers a new connection. */
+        for (int i = 0; i < 60; i++) {
+                struct http_res r;
+                bool ok = http_json(tight.url, "GET", "/healthz", NULL, &r) == 0 && r.status == 200;
+
+                http_res_free(&r);
+                if (ok)
+                        break;
+                harness_sleep_ms(50);
+        }
 }
 
 /* A client that asks for a big answer and does not read it holds only its
