@@ -73,7 +73,7 @@ void cron_spec_free(struct cron_spec *s)
 
 static int oom(struct verr *e)
 {
-        return verr_set(e, BATON_ENOMEM, 500, "internal", "", "out of memory");
+        return verr_set(e, BATON_ENOMEM, "internal", "", "out of memory");
 }
 
 /* An optional string member; "" counts as given. */
@@ -86,12 +86,11 @@ static int get_str(json_t *obj, const char *name, const char *prefix, bool requi
         snprintf(f, sizeof(f), "%s%s%s", prefix, *prefix ? "." : "", name);
         if (!v || json_is_null(v)) {
                 if (required)
-                        return verr_set(e, BATON_EINVAL, 400, "missing_field", f, "%s is required",
-                                        f);
+                        return verr_set(e, BATON_EINVAL, "missing_field", f, "%s is required", f);
                 return 0;
         }
         if (!json_is_string(v))
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", f, "%s must be a string", f);
+                return verr_set(e, BATON_EINVAL, "invalid_field", f, "%s must be a string", f);
         free(*out);
         *out = strdup(json_string_value(v));
         return *out ? 0 : oom(e);
@@ -107,7 +106,7 @@ static int get_int(json_t *obj, const char *name, const char *prefix, int64_t mi
         if (!v || json_is_null(v))
                 return 0;
         if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-                return verr_set(e, BATON_ERANGE, 400, "out_of_range", f,
+                return verr_set(e, BATON_ERANGE, "out_of_range", f,
                                 "%s must be an integer between %lld and %lld", f, (long long)min,
                                 (long long)max);
         *out = json_integer_value(v);
@@ -130,7 +129,7 @@ static int get_choice(json_t *obj, const char *name, const char *const *names, i
                 for (int i = 0; i < n; i++)
                         snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
                                  i ? (i == n - 1 ? " or " : ", ") : "", names[i]);
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", name, "%s must be %s", name,
+                return verr_set(e, BATON_EINVAL, "invalid_field", name, "%s must be %s", name,
                                 list);
         }
         *out = v;
@@ -145,8 +144,8 @@ static int job_from_json(json_t *obj, struct cron_job_tmpl *t, struct verr *e)
         int rc;
 
         if (!json_is_object(obj))
-                return verr_set(e, BATON_EINVAL, 400, obj ? "invalid_field" : "missing_field",
-                                "job", "job must be an object with queue and type");
+                return verr_set(e, BATON_EINVAL, obj ? "invalid_field" : "missing_field", "job",
+                                "job must be an object with queue and type");
         t->priority = -1;
         rc = get_str(obj, "queue", "job", true, &t->queue, e);
         if (!rc)
@@ -156,7 +155,7 @@ static int job_from_json(json_t *obj, struct cron_job_tmpl *t, struct verr *e)
         if (!rc && prio) {
                 t->priority = job_priority_parse(prio);
                 if (t->priority < 0)
-                        rc = verr_set(e, BATON_EINVAL, 400, "invalid_field", "job.priority",
+                        rc = verr_set(e, BATON_EINVAL, "invalid_field", "job.priority",
                                       "job.priority must be critical, high, normal or low");
         }
         free(prio);
@@ -174,8 +173,8 @@ static int job_from_json(json_t *obj, struct cron_job_tmpl *t, struct verr *e)
                 if (!rc && btype) {
                         t->backoff.type = backoff_type_parse(btype);
                         if (t->backoff.type < 0)
-                                rc = verr_set(e, BATON_EINVAL, 400, "invalid_field",
-                                              "job.backoff.type", "unknown backoff type");
+                                rc = verr_set(e, BATON_EINVAL, "invalid_field", "job.backoff.type",
+                                              "unknown backoff type");
                 }
                 free(btype);
                 if (!rc)
@@ -221,7 +220,7 @@ int cron_spec_from_json(json_t *obj, struct cron_spec *s, struct verr *e)
         en = json_object_get(obj, "enabled");
         if (!rc && en && !json_is_null(en)) {
                 if (!json_is_boolean(en))
-                        rc = verr_set(e, BATON_EINVAL, 400, "invalid_field", "enabled",
+                        rc = verr_set(e, BATON_EINVAL, "invalid_field", "enabled",
                                       "enabled must be true or false");
                 else
                         s->enabled = json_is_true(en);
@@ -257,8 +256,8 @@ int cron_text_check(const char *v, const char *field, size_t max, const char *co
 
         if (n <= max)
                 return 0;
-        return verr_set(e, BATON_EINVAL, 400, code, field,
-                        "%s is %zu bytes; the limit is %zu bytes", field, n, max);
+        return verr_set(e, BATON_EINVAL, code, field, "%s is %zu bytes; the limit is %zu bytes",
+                        field, n, max);
 }
 
 int cron_spec_check_text(const struct cron_spec *spec, struct verr *e)

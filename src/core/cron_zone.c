@@ -46,17 +46,17 @@ int cron_sched_build(const char *key, const char *cron, const char *timezone, in
         out->gap = gap;
         out->fold = fold;
         if (!cron || !*cron)
-                return verr_set(e, BATON_EINVAL, 400, "missing_field", "cron", "cron is required");
+                return verr_set(e, BATON_EINVAL, "missing_field", "cron", "cron is required");
         rc = cron_parse(cron, cron_seed_from_key(key ? key : ""), &out->expr, err, sizeof(err));
         if (rc)
-                return verr_set(e, BATON_EINVAL, 400, "invalid_cron", "cron", "%s", err);
+                return verr_set(e, BATON_EINVAL, "invalid_cron", "cron", "%s", err);
         rc = cron_never_fires(&out->expr, err, sizeof(err));
         if (rc)
-                return verr_set(e, BATON_EINVAL, 400, "cron_never_fires", "cron",
+                return verr_set(e, BATON_EINVAL, "cron_never_fires", "cron",
                                 "the expression never fires: %s", err);
         rc = tz_load(timezone ? timezone : "UTC", &out->tz, err, sizeof(err));
         if (rc)
-                return verr_set(e, BATON_EINVAL, 400, "invalid_timezone", "timezone", "%s",
+                return verr_set(e, BATON_EINVAL, "invalid_timezone", "timezone", "%s",
                                 err[0] ? err : "unknown time zone");
         if (!interval_ms && floor_ms <= 0)
                 return 0; /* the interval is a scan of the 400-year cycle: only on demand */
@@ -70,7 +70,7 @@ int cron_sched_build(const char *key, const char *cron, const char *timezone, in
                 *interval_ms = iv_ms;
         if (floor_ms > 0 && iv_ms < floor_ms) {
                 cron_sched_free(out);
-                return verr_set(e, BATON_ERANGE, 400, "cron_too_frequent", "cron",
+                return verr_set(e, BATON_ERANGE, "cron_too_frequent", "cron",
                                 "the expression fires every %lld ms at the most; the server "
                                 "floor is %lld ms",
                                 (long long)iv_ms, (long long)floor_ms);
@@ -277,9 +277,9 @@ int cron_spec_expr(const char *key, const struct cron_spec *spec, struct cron_ex
         char err[256] = "";
 
         if (!spec->cron || !*spec->cron)
-                return verr_set(e, BATON_EINVAL, 400, "missing_field", "cron", "cron is required");
+                return verr_set(e, BATON_EINVAL, "missing_field", "cron", "cron is required");
         if (cron_parse(spec->cron, cron_seed_from_key(key), out, err, sizeof(err)))
-                return verr_set(e, BATON_EINVAL, 400, "invalid_cron", "cron", "%s", err);
+                return verr_set(e, BATON_EINVAL, "invalid_cron", "cron", "%s", err);
         return 0;
 }
 
@@ -298,7 +298,7 @@ int cron_sched_from(struct txn *tx, const struct cron_spec *spec, const struct c
         rc = tx->tzc ? tz_cache_get(tx->tzc, zone, tx->now_ms, &out->tz, err, sizeof(err))
                      : tz_load(zone, &out->tz, err, sizeof(err));
         if (rc)
-                return verr_set(e, rc, 400, "invalid_timezone", "timezone", "%s",
+                return verr_set(e, rc, "invalid_timezone", "timezone", "%s",
                                 err[0] ? err : "cannot load the time zone");
         return 0;
 }

@@ -12,12 +12,11 @@
 
 #include "baton/baton.h"
 
-int verr_set(struct verr *err, int rc, int status, const char *code, const char *field,
-             const char *fmt, ...)
+int verr_set(struct verr *err, int rc, const char *code, const char *field, const char *fmt, ...)
 {
         va_list ap;
 
-        err->status = status;
+        err->rc = rc;
         err->code = code;
         snprintf(err->field, sizeof(err->field), "%s", field ? field : "");
         va_start(ap, fmt);
@@ -37,18 +36,17 @@ int validate_name(const struct limits *l, const char *field, const char *s, stru
         size_t n;
 
         if (!s)
-                return verr_set(err, BATON_EINVAL, 400, "missing_field", field, "%s is required",
-                                field);
+                return verr_set(err, BATON_EINVAL, "missing_field", field, "%s is required", field);
         n = strlen(s);
         if (n > l->name_max)
-                return verr_set(err, BATON_EINVAL, 400, "name_too_long", field,
+                return verr_set(err, BATON_EINVAL, "name_too_long", field,
                                 "%s is %zu characters; the limit is %zu", field, n, l->name_max);
         if (n == 0)
-                return verr_set(err, BATON_EINVAL, 400, "name_invalid", field,
-                                "%s must not be empty", field);
+                return verr_set(err, BATON_EINVAL, "name_invalid", field, "%s must not be empty",
+                                field);
         for (size_t i = 0; i < n; i++)
                 if (!name_char((unsigned char)s[i]))
-                        return verr_set(err, BATON_EINVAL, 400, "name_invalid", field,
+                        return verr_set(err, BATON_EINVAL, "name_invalid", field,
                                         "%s may contain only letters, digits and . _ : -", field);
         return 0;
 }
@@ -61,15 +59,15 @@ int validate_key(const struct limits *l, const char *field, const char *s, struc
                 return 0;
         n = strlen(s);
         if (n > l->key_max)
-                return verr_set(err, BATON_EINVAL, 400, "key_too_long", field,
+                return verr_set(err, BATON_EINVAL, "key_too_long", field,
                                 "%s is %zu characters; the limit is %zu", field, n, l->key_max);
         if (n == 0)
-                return verr_set(err, BATON_EINVAL, 400, "key_invalid", field,
-                                "%s must not be empty", field);
+                return verr_set(err, BATON_EINVAL, "key_invalid", field, "%s must not be empty",
+                                field);
         for (size_t i = 0; i < n; i++) {
                 unsigned char c = (unsigned char)s[i];
                 if (c < 0x20 || c > 0x7e)
-                        return verr_set(err, BATON_EINVAL, 400, "key_invalid", field,
+                        return verr_set(err, BATON_EINVAL, "key_invalid", field,
                                         "%s may contain only printable ASCII characters", field);
         }
         return 0;
@@ -78,7 +76,7 @@ int validate_key(const struct limits *l, const char *field, const char *s, struc
 int validate_lease_ms(const struct limits *l, const char *field, int64_t v, struct verr *err)
 {
         if (v < l->lease_min_ms || v > l->lease_max_ms)
-                return verr_set(err, BATON_ERANGE, 400, "lease_ms_out_of_range", field,
+                return verr_set(err, BATON_ERANGE, "lease_ms_out_of_range", field,
                                 "%s must be between %lld and %lld", field,
                                 (long long)l->lease_min_ms, (long long)l->lease_max_ms);
         return 0;
@@ -87,7 +85,7 @@ int validate_lease_ms(const struct limits *l, const char *field, int64_t v, stru
 int validate_wait_ms(const struct limits *l, const char *field, int64_t v, struct verr *err)
 {
         if (v < 0 || v > l->wait_max_ms)
-                return verr_set(err, BATON_ERANGE, 400, "wait_ms_out_of_range", field,
+                return verr_set(err, BATON_ERANGE, "wait_ms_out_of_range", field,
                                 "%s must be between 0 and %lld", field, (long long)l->wait_max_ms);
         return 0;
 }
@@ -96,7 +94,7 @@ int validate_run_at(const struct limits *l, const char *field, int64_t run_at_ms
                     struct verr *err)
 {
         if (run_at_ms - now_ms > l->delay_max_ms)
-                return verr_set(err, BATON_ERANGE, 400, "delay_ms_out_of_range", field,
+                return verr_set(err, BATON_ERANGE, "delay_ms_out_of_range", field,
                                 "%s must be at most %lld ms ahead", field,
                                 (long long)l->delay_max_ms);
         return 0;
@@ -106,7 +104,7 @@ int validate_run_at(const struct limits *l, const char *field, int64_t run_at_ms
 static int check_size(const char *code, const char *field, size_t n, size_t max, struct verr *err)
 {
         if (n > max)
-                return verr_set(err, BATON_ETOOBIG, 413, code, field,
+                return verr_set(err, BATON_ETOOBIG, code, field,
                                 "%s is %zu bytes; the limit is %zu", *field ? field : "the body", n,
                                 max);
         return 0;
@@ -140,10 +138,10 @@ int validate_progress(const struct limits *l, const char *field, const char *jso
 int validate_batch(const struct limits *l, const char *field, int64_t n, struct verr *err)
 {
         if (n < 1)
-                return verr_set(err, BATON_EINVAL, 400, "invalid_field", field,
+                return verr_set(err, BATON_EINVAL, "invalid_field", field,
                                 "%s must hold at least one element", field);
         if (n > l->batch_max)
-                return verr_set(err, BATON_ETOOBIG, 413, "batch_too_large", field,
+                return verr_set(err, BATON_ETOOBIG, "batch_too_large", field,
                                 "%s holds %lld elements; the limit is %d", field, (long long)n,
                                 l->batch_max);
         return 0;
@@ -154,9 +152,8 @@ static int check_range(const char *code, const char *field, int64_t v, int64_t l
                        struct verr *err)
 {
         if (v < lo || v > hi)
-                return verr_set(err, BATON_ERANGE, 400, code, field,
-                                "%s must be between %lld and %lld", field, (long long)lo,
-                                (long long)hi);
+                return verr_set(err, BATON_ERANGE, code, field, "%s must be between %lld and %lld",
+                                field, (long long)lo, (long long)hi);
         return 0;
 }
 
@@ -190,17 +187,17 @@ static int check_backoff(const struct limits *l, const char *prefix, struct back
 
         if (b->type < BACKOFF_EXPONENTIAL || b->type > BACKOFF_NONE) {
                 join(f, sizeof(f), prefix, "backoff.type");
-                return verr_set(err, BATON_EINVAL, 400, "invalid_field", f,
+                return verr_set(err, BATON_EINVAL, "invalid_field", f,
                                 "%s must be exponential, fixed, immediate or none", f);
         }
         if (b->base_ms < 0 || b->base_ms > l->backoff_max_ms) {
                 join(f, sizeof(f), prefix, "backoff.base_ms");
-                return verr_set(err, BATON_ERANGE, 400, "backoff_out_of_range", f,
+                return verr_set(err, BATON_ERANGE, "backoff_out_of_range", f,
                                 "%s must be between 0 and %lld", f, (long long)l->backoff_max_ms);
         }
         if (b->max_ms < 0 || b->max_ms > l->backoff_max_ms) {
                 join(f, sizeof(f), prefix, "backoff.max_ms");
-                return verr_set(err, BATON_ERANGE, 400, "backoff_out_of_range", f,
+                return verr_set(err, BATON_ERANGE, "backoff_out_of_range", f,
                                 "%s must be between 0 and %lld", f, (long long)l->backoff_max_ms);
         }
         if (b->base_ms == 0 && b->type != BACKOFF_IMMEDIATE && b->type != BACKOFF_NONE)
@@ -210,7 +207,7 @@ static int check_backoff(const struct limits *l, const char *prefix, struct back
                     b->base_ms > l->backoff_default_max_ms ? b->base_ms : l->backoff_default_max_ms;
         if (b->max_ms < b->base_ms) {
                 join(f, sizeof(f), prefix, "backoff.max_ms");
-                return verr_set(err, BATON_ERANGE, 400, "backoff_out_of_range", f,
+                return verr_set(err, BATON_ERANGE, "backoff_out_of_range", f,
                                 "%s must not be below backoff.base_ms", f);
         }
         return 0;
@@ -261,20 +258,20 @@ int validate_enqueue(const struct limits *l, const char *prefix, struct enqueue_
                 return rc;
         if (j->payload && strlen(j->payload) > l->payload_max_bytes) {
                 join(f, sizeof(f), prefix, "payload");
-                return verr_set(err, BATON_ETOOBIG, 413, "payload_too_large", f,
+                return verr_set(err, BATON_ETOOBIG, "payload_too_large", f,
                                 "payload is %zu bytes; the limit is %zu", strlen(j->payload),
                                 l->payload_max_bytes);
         }
         if (req->delay_ms < 0 || req->delay_ms > l->delay_max_ms) {
                 join(f, sizeof(f), prefix, "delay_ms");
-                return verr_set(err, BATON_ERANGE, 400, "delay_ms_out_of_range", f,
+                return verr_set(err, BATON_ERANGE, "delay_ms_out_of_range", f,
                                 "%s must be between 0 and %lld", f, (long long)l->delay_max_ms);
         }
         if (j->max_attempts == 0)
                 j->max_attempts = l->max_attempts_default;
         if (j->max_attempts < 1 || j->max_attempts > l->max_attempts_max) {
                 join(f, sizeof(f), prefix, "max_attempts");
-                return verr_set(err, BATON_ERANGE, 400, "max_attempts_out_of_range", f,
+                return verr_set(err, BATON_ERANGE, "max_attempts_out_of_range", f,
                                 "%s must be between 1 and %d", f, l->max_attempts_max);
         }
         if (j->lease_ms == 0)
@@ -285,7 +282,7 @@ int validate_enqueue(const struct limits *l, const char *prefix, struct enqueue_
                 return rc;
         if (j->priority < 0 || j->priority >= PRIO_COUNT) {
                 join(f, sizeof(f), prefix, "priority");
-                return verr_set(err, BATON_EINVAL, 400, "invalid_field", f,
+                return verr_set(err, BATON_EINVAL, "invalid_field", f,
                                 "%s must be critical, high, normal or low", f);
         }
         return check_backoff(l, prefix, &j->backoff, err);

@@ -1,7 +1,8 @@
 /*
  * validate.h: input checks against struct limits, shared by the HTTP layer
  * (which turns a struct verr into a 4xx answer) and the tests. A check fills
- * err with a stable code (documented in docs/api.md), the HTTP status, the
+ * err with a stable code (documented in docs/api.md), the error code it
+ * returns (the server maps it to an HTTP status in http_rc_status), the
  * offending field and a sentence for people, and returns BATON_EINVAL,
  * BATON_ERANGE or BATON_ETOOBIG. Every limit of docs/api.md's table has its
  * check here, except open connections, which the HTTP server enforces at
@@ -17,15 +18,15 @@
 #include "core/limits.h"
 
 struct verr {
-        int status;       /* HTTP status: 400, 409, 413 */
+        int rc;           /* what the check returned: BATON_EINVAL, BATON_ERANGE, ... */
         const char *code; /* e.g. "name_too_long" */
         char field[128];  /* e.g. "jobs[3].queue" */
         char message[256];
 };
 
 /* Sets err and returns rc (for one-line "return verr_set(...)" use). */
-int verr_set(struct verr *err, int rc, int status, const char *code, const char *field,
-             const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+int verr_set(struct verr *err, int rc, const char *code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 /* Queue and type names: 1..name_max characters of [A-Za-z0-9._:-]. */
 int validate_name(const struct limits *l, const char *field, const char *s, struct verr *err);

@@ -314,10 +314,10 @@ static int query_token(const struct http_req *hr, const char *key, size_t max, c
                 return 0;
         for (const char *p = v; *p; p++)
                 if (*p <= 0x20 || *p >= 0x7f)
-                        return verr_set(e, BATON_EINVAL, 400, "invalid_field", key,
+                        return verr_set(e, BATON_EINVAL, "invalid_field", key,
                                         "%s must be printable ASCII without spaces", key);
         if (!*v || strlen(v) > max)
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", key,
+                return verr_set(e, BATON_EINVAL, "invalid_field", key,
                                 "%s must be 1-%zu characters", key, max);
         *out = v;
         return 0;
@@ -331,7 +331,7 @@ int api_query_tenant(const struct http_req *hr, const char **tenant, struct verr
         if (!t || strcmp(t, hr->tenant) == 0)
                 return 0;
         if (!auth_is_root(hr))
-                return verr_set(e, BATON_EFORBIDDEN, 403, "forbidden", "tenant",
+                return verr_set(e, BATON_EFORBIDDEN, "forbidden", "tenant",
                                 "another tenant needs the scope \"admin\" on tenant \"%s\"",
                                 SERVER_TENANT);
         if (strcmp(t, "*") == 0) {

@@ -496,7 +496,7 @@ static int check_job(const struct server *srv, json_t *obj, const char *prefix, 
 
         api_field(f, sizeof(f), prefix, "job");
         if (!json_is_object(job))
-                return verr_set(e, BATON_EINVAL, 400, job ? "invalid_field" : "missing_field", f,
+                return verr_set(e, BATON_EINVAL, job ? "invalid_field" : "missing_field", f,
                                 "%s must be an object with queue and type", f);
         memset(&req, 0, sizeof(req));
         rc = api_enqueue_parse(srv->limits, job, f, tenant, NULL, clock_wall_ms(srv->clock), &req,
@@ -552,29 +552,29 @@ int api_cron_registry_parse(const struct server *srv, json_t *doc, const char *t
 
         memset(out, 0, sizeof(*out));
         if (!json_is_object(doc))
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", "",
+                return verr_set(e, BATON_EINVAL, "invalid_field", "",
                                 "the registry must be a JSON object with a schedules array");
         prune = json_object_get(doc, "prune");
         if (prune && !json_is_null(prune) && !json_is_boolean(prune))
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", "prune",
+                return verr_set(e, BATON_EINVAL, "invalid_field", "prune",
                                 "prune must be a boolean");
         out->prune = json_is_true(prune);
         list = json_object_get(doc, "schedules");
         if (!list)
-                return verr_set(e, BATON_EINVAL, 400, "missing_field", "schedules",
+                return verr_set(e, BATON_EINVAL, "missing_field", "schedules",
                                 "schedules is required (an array of schedules, each with a key)");
         if (!json_is_array(list))
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", "schedules",
+                return verr_set(e, BATON_EINVAL, "invalid_field", "schedules",
                                 "schedules must be an array");
         if (json_array_size(list) > 0 && !(out->v = calloc(json_array_size(list), sizeof(*out->v))))
-                return verr_set(e, BATON_ENOMEM, 500, "internal", "", "out of memory");
+                return verr_set(e, BATON_ENOMEM, "internal", "", "out of memory");
         json_array_foreach(list, i, item)
         {
                 char f[96];
                 snprintf(prefix, sizeof(prefix), "schedules[%zu]", i);
                 api_field(f, sizeof(f), prefix, "key");
                 if (!json_is_object(item)) {
-                        rc = verr_set(e, BATON_EINVAL, 400, "invalid_field", prefix,
+                        rc = verr_set(e, BATON_EINVAL, "invalid_field", prefix,
                                       "%s must be an object", prefix);
                         break;
                 }
@@ -583,13 +583,13 @@ int api_cron_registry_parse(const struct server *srv, json_t *doc, const char *t
                         rc = validate_key(srv->limits, f, key, e);
                 for (int j = 0; !rc && j < out->n; j++)
                         if (strcmp(out->v[j].key, key) == 0)
-                                rc = verr_set(e, BATON_EINVAL, 400, "duplicate_key", f,
+                                rc = verr_set(e, BATON_EINVAL, "duplicate_key", f,
                                               "%s: %s is also schedules[%d]", f, key, j);
                 if (rc)
                         break;
                 out->n++;
                 if (!(out->v[i].key = strdup(key))) {
-                        rc = verr_set(e, BATON_ENOMEM, 500, "internal", "", "out of memory");
+                        rc = verr_set(e, BATON_ENOMEM, "internal", "", "out of memory");
                         break;
                 }
                 rc = check_spec(srv, item, prefix, tenant, key, &out->v[i].spec, e);
@@ -678,7 +678,7 @@ void api_cron_pause(struct http_req *hr)
         if (!rc)
                 rc = cron_note_check(note, &e);
         if (!rc && note && !(c->note = strdup(note)))
-                rc = verr_set(&e, BATON_ENOMEM, 500, "internal", "", "out of memory");
+                rc = verr_set(&e, BATON_ENOMEM, "internal", "", "out of memory");
         submit(c, rc, &e);
 }
 
@@ -748,17 +748,17 @@ void api_cron_preview(struct http_req *hr)
         if (!rc)
                 rc = api_get_int(hr->body, "", "count", &present, &count, &e);
         if (!rc && (count < 1 || count > CRON_PREVIEW_MAX))
-                rc = verr_set(&e, BATON_ERANGE, 400, "out_of_range", "count",
+                rc = verr_set(&e, BATON_ERANGE, "out_of_range", "count",
                               "count must be between 1 and %d", CRON_PREVIEW_MAX);
         if (!rc && from && time_parse_ms(from, &from_ms) != 0)
-                rc = verr_set(&e, BATON_EINVAL, 400, "invalid_field", "from",
+                rc = verr_set(&e, BATON_EINVAL, "invalid_field", "from",
                               "from must be an RFC 3339 instant");
         if (!rc && gap_s) {
                 gap = strcmp(gap_s, "shift") == 0  ? TZ_GAP_SHIFT
                       : strcmp(gap_s, "skip") == 0 ? TZ_GAP_SKIP
                                                    : -1;
                 if (gap < 0)
-                        rc = verr_set(&e, BATON_EINVAL, 400, "invalid_field", "dst_gap",
+                        rc = verr_set(&e, BATON_EINVAL, "invalid_field", "dst_gap",
                                       "dst_gap must be shift or skip");
         }
         if (!rc && fold_s) {
@@ -767,7 +767,7 @@ void api_cron_preview(struct http_req *hr)
                        : strcmp(fold_s, "both") == 0 ? TZ_FOLD_BOTH
                                                      : -1;
                 if (fold < 0)
-                        rc = verr_set(&e, BATON_EINVAL, 400, "invalid_field", "dst_fold",
+                        rc = verr_set(&e, BATON_EINVAL, "invalid_field", "dst_fold",
                                       "dst_fold must be first, last or both");
         }
         if (rc) {

@@ -169,12 +169,12 @@ static int flow_items(struct http_req *hr, json_t **jobs, struct verr *e)
 
         *jobs = json_object_get(hr->body, "jobs");
         if (!*jobs || json_is_null(*jobs))
-                return verr_set(e, BATON_EINVAL, 400, "missing_field", "jobs", "jobs is required");
+                return verr_set(e, BATON_EINVAL, "missing_field", "jobs", "jobs is required");
         if (!json_is_array(*jobs) || json_array_size(*jobs) == 0)
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", "jobs",
+                return verr_set(e, BATON_EINVAL, "invalid_field", "jobs",
                                 "jobs must be a non-empty array of job objects");
         if (json_array_size(*jobs) > (size_t)l->batch_max)
-                return verr_set(e, BATON_ETOOBIG, 413, "batch_too_large", "jobs",
+                return verr_set(e, BATON_ETOOBIG, "batch_too_large", "jobs",
                                 "jobs holds %zu jobs; the limit is %d", json_array_size(*jobs),
                                 l->batch_max);
         return 0;
@@ -192,21 +192,21 @@ static int parse_item(struct http_req *hr, json_t *obj, int i, int64_t now_ms, s
 
         snprintf(prefix, sizeof(prefix), "jobs[%d]", i);
         if (!json_is_object(obj))
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", prefix,
-                                "%s must be a job object", prefix);
+                return verr_set(e, BATON_EINVAL, "invalid_field", prefix, "%s must be a job object",
+                                prefix);
         rc = api_get_str(obj, prefix, "ref", true, &ref, e);
         if (rc)
                 return rc;
         if (!*ref || strlen(ref) > 128) {
                 api_field(f, sizeof(f), prefix, "ref");
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", f,
+                return verr_set(e, BATON_EINVAL, "invalid_field", f,
                                 "%s must be 1 to 128 characters", f);
         }
         if (!(it->ref = strdup(ref)))
-                return verr_set(e, BATON_ENOMEM, 500, "internal", prefix, "out of memory");
+                return verr_set(e, BATON_ENOMEM, "internal", prefix, "out of memory");
         copy = json_copy(obj);
         if (!copy)
-                return verr_set(e, BATON_ENOMEM, 500, "internal", prefix, "out of memory");
+                return verr_set(e, BATON_ENOMEM, "internal", prefix, "out of memory");
         json_object_del(copy, "depends_on");
         json_object_del(copy, "ref");
         rc = api_enqueue_parse(hr->srv->limits, copy, prefix, hr->tenant, hr->request_id, now_ms,
@@ -242,7 +242,7 @@ static int parse_item_deps(struct flow_req *r, json_t *obj, int i, struct verr *
         it->dep_ref = calloc(n ? n : 1, sizeof(*it->dep_ref));
         it->dep_id = calloc(n ? n : 1, sizeof(*it->dep_id));
         if (!it->dep_ref || !it->dep_id)
-                return verr_set(e, BATON_ENOMEM, 500, "internal", prefix, "out of memory");
+                return verr_set(e, BATON_ENOMEM, "internal", prefix, "out of memory");
         for (size_t k = 0; k < n; k++) {
                 json_t *d = json_array_get(v, k);
                 int ref = json_is_string(d) ? find_ref(r, json_string_value(d)) : -1;
@@ -250,15 +250,15 @@ static int parse_item_deps(struct flow_req *r, json_t *obj, int i, struct verr *
 
                 snprintf(f, sizeof(f), "%s.depends_on[%zu]", prefix, k);
                 if (ref < 0 && api_dep_id(d, &id) != 0)
-                        return verr_set(e, BATON_EINVAL, 400, "unknown_ref", f,
+                        return verr_set(e, BATON_EINVAL, "unknown_ref", f,
                                         "%s is neither a ref of this flow nor a job id", f);
                 if (ref == i)
-                        return verr_set(e, BATON_EINVAL, 400, "dependency_cycle", f,
+                        return verr_set(e, BATON_EINVAL, "dependency_cycle", f,
                                         "%s: job %s depends on itself", f, it->ref);
                 for (int m = 0; m < it->n_deps; m++)
                         if ((ref >= 0 && it->dep_ref[m] == ref) ||
                             (ref < 0 && it->dep_ref[m] < 0 && it->dep_id[m] == id))
-                                return verr_set(e, BATON_EINVAL, 400, "invalid_field", f,
+                                return verr_set(e, BATON_EINVAL, "invalid_field", f,
                                                 "%s repeats a parent", f);
                 it->dep_ref[it->n_deps] = ref;
                 it->dep_id[it->n_deps] = id;
@@ -277,14 +277,14 @@ static int order_items(struct flow_req *r, struct verr *e)
 
         r->order = calloc((size_t)r->n, sizeof(*r->order));
         if (!parents || !np || !bad || !r->order) {
-                rc = verr_set(e, BATON_ENOMEM, 500, "internal", "jobs", "out of memory");
+                rc = verr_set(e, BATON_ENOMEM, "internal", "jobs", "out of memory");
                 goto out;
         }
         for (int i = 0; i < r->n && !rc; i++) {
                 struct flow_item *it = &r->items[i];
                 parents[i] = calloc((size_t)(it->n_deps ? it->n_deps : 1), sizeof(int));
                 if (!parents[i]) {
-                        rc = verr_set(e, BATON_ENOMEM, 500, "internal", "jobs", "out of memory");
+                        rc = verr_set(e, BATON_ENOMEM, "internal", "jobs", "out of memory");
                         break;
                 }
                 for (int k = 0; k < it->n_deps; k++)
@@ -302,7 +302,7 @@ static int order_items(struct flow_req *r, struct verr *e)
                         len = w > 0 && (size_t)w < sizeof(refs) - len ? len + (size_t)w
                                                                       : sizeof(refs) - 1;
                 }
-                rc = verr_set(e, BATON_EINVAL, 400, "dependency_cycle", "jobs",
+                rc = verr_set(e, BATON_EINVAL, "dependency_cycle", "jobs",
                               "the jobs form a cycle: %s", refs);
         }
 out:
@@ -329,14 +329,14 @@ static int parse_flow(struct http_req *hr, struct flow_ctx *c, struct verr *e)
         r->items = calloc(json_array_size(jobs), sizeof(*r->items));
         c->res.jobs = calloc(json_array_size(jobs), sizeof(*c->res.jobs));
         if (!r->items || !c->res.jobs)
-                return verr_set(e, BATON_ENOMEM, 500, "internal", "jobs", "out of memory");
+                return verr_set(e, BATON_ENOMEM, "internal", "jobs", "out of memory");
         r->n = (int)json_array_size(jobs);
         for (int i = 0; i < r->n && !rc; i++) {
                 rc = parse_item(hr, json_array_get(jobs, (size_t)i), i, now_ms, &r->items[i], e);
                 if (!rc && find_ref(r, r->items[i].ref) != i) {
                         snprintf(f, sizeof(f), "jobs[%d].ref", i);
-                        rc = verr_set(e, BATON_EINVAL, 400, "duplicate_ref", f,
-                                      "%s repeats the ref %s", f, r->items[i].ref);
+                        rc = verr_set(e, BATON_EINVAL, "duplicate_ref", f, "%s repeats the ref %s",
+                                      f, r->items[i].ref);
                 }
         }
         for (int i = 0; i < r->n && !rc; i++)

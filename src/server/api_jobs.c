@@ -146,13 +146,13 @@ static int enqueue_items(struct http_req *hr, json_t **items, int *n, struct ver
                 return 0;
         }
         if (!json_is_array(jobs))
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", "jobs",
+                return verr_set(e, BATON_EINVAL, "invalid_field", "jobs",
                                 "jobs must be an array of job objects");
         if (json_array_size(jobs) == 0)
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", "jobs",
+                return verr_set(e, BATON_EINVAL, "invalid_field", "jobs",
                                 "jobs must hold at least one job");
         if (json_array_size(jobs) > (size_t)l->batch_max)
-                return verr_set(e, BATON_ETOOBIG, 413, "batch_too_large", "jobs",
+                return verr_set(e, BATON_ETOOBIG, "batch_too_large", "jobs",
                                 "jobs holds %zu jobs; the limit is %d", json_array_size(jobs),
                                 l->batch_max);
         *items = jobs;
@@ -173,7 +173,7 @@ static int enqueue_parse_all(struct http_req *hr, struct enqueue_ctx *c, json_t 
                 if (items)
                         snprintf(prefix, sizeof(prefix), "jobs[%d]", i);
                 if (!json_is_object(obj))
-                        return verr_set(e, BATON_EINVAL, 400, "invalid_field", prefix,
+                        return verr_set(e, BATON_EINVAL, "invalid_field", prefix,
                                         "%s must be a job object", prefix);
                 rc = api_enqueue_parse(hr->srv->limits, obj, prefix, hr->tenant, hr->request_id,
                                        now_ms, &c->reqs[i], e);
@@ -272,7 +272,7 @@ static int list_filters(struct http_req *hr, struct job_filter *f, int *limit, s
         if (!rc && f->type)
                 rc = validate_name(l, "type", f->type, e);
         if (!rc && state && *state && (f->state = job_state_parse(state)) < 0)
-                rc = verr_set(e, BATON_EINVAL, 400, "invalid_field", "state",
+                rc = verr_set(e, BATON_EINVAL, "invalid_field", "state",
                               "state must be one of the job states");
         if (!rc)
                 rc = api_query_limit(hr, limit, e);

@@ -246,10 +246,10 @@ static int parse_scopes(json_t *body, uint32_t *out, struct verr *e)
         json_t *s;
 
         if (!v || json_is_null(v))
-                return verr_set(e, BATON_EINVAL, 400, "missing_field", "scopes",
+                return verr_set(e, BATON_EINVAL, "missing_field", "scopes",
                                 "scopes is required: a list such as [\"jobs:write\"]");
         if (!json_is_array(v) || json_array_size(v) == 0)
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", "scopes",
+                return verr_set(e, BATON_EINVAL, "invalid_field", "scopes",
                                 "scopes must be a non-empty array of scope names");
         *out = 0;
         json_array_foreach(v, i, s)
@@ -257,7 +257,7 @@ static int parse_scopes(json_t *body, uint32_t *out, struct verr *e)
                 uint32_t bit = json_is_string(s) ? key_scope_parse(json_string_value(s)) : 0;
                 if (!bit) {
                         snprintf(f, sizeof(f), "scopes[%zu]", i);
-                        return verr_set(e, BATON_EINVAL, 400, "invalid_scope", f,
+                        return verr_set(e, BATON_EINVAL, "invalid_scope", f,
                                         "%s is not a scope: use jobs:write, jobs:read, work, "
                                         "cron:read, cron:write, cron:run, admin or metrics",
                                         f);
@@ -275,10 +275,10 @@ static int parse_expiry(json_t *body, int64_t now_ms, int64_t *out, struct verr 
         if (rc || !s)
                 return rc;
         if (time_parse_ms(s, out) != 0)
-                return verr_set(e, BATON_EINVAL, 400, "invalid_time", "expires_at",
+                return verr_set(e, BATON_EINVAL, "invalid_time", "expires_at",
                                 "expires_at must be an RFC 3339 time");
         if (*out <= now_ms || *out > now_ms + KEYS_EXPIRY_MAX_MS)
-                return verr_set(e, BATON_ERANGE, 400, "expires_at_out_of_range", "expires_at",
+                return verr_set(e, BATON_ERANGE, "expires_at_out_of_range", "expires_at",
                                 "expires_at must be in the future (and within 100 years)");
         return 0;
 }
@@ -294,9 +294,9 @@ static int parse_rate_member(json_t *rl, const char *name, int64_t max, int64_t 
         if (rc)
                 return rc;
         if (!present)
-                return verr_set(e, BATON_EINVAL, 400, "missing_field", f, "%s is required", f);
+                return verr_set(e, BATON_EINVAL, "missing_field", f, "%s is required", f);
         if (*out < 1 || *out > max)
-                return verr_set(e, BATON_ERANGE, 400, "rate_limit_out_of_range", f,
+                return verr_set(e, BATON_ERANGE, "rate_limit_out_of_range", f,
                                 "%s must be 1 ... %lld", f, (long long)max);
         return 0;
 }
@@ -309,7 +309,7 @@ static int parse_rate(json_t *body, struct key_rec *k, struct verr *e)
         if (!rl || json_is_null(rl))
                 return 0;
         if (!json_is_object(rl))
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", "rate_limit",
+                return verr_set(e, BATON_EINVAL, "invalid_field", "rate_limit",
                                 "rate_limit must be an object {\"max\", \"per_ms\"}");
         rc = parse_rate_member(rl, "max", KEYS_RATE_MAX, &k->rate_max, e);
         if (!rc)
@@ -333,7 +333,7 @@ static int parse_names(struct http_req *hr, const char **name, const char **tena
                 *tenant = hr->tenant;
         rc = validate_name(l, "tenant", *tenant, e);
         if (!rc && strcmp(*tenant, hr->tenant) != 0 && !auth_is_root(hr))
-                rc = verr_set(e, BATON_EFORBIDDEN, 403, "forbidden", "tenant",
+                rc = verr_set(e, BATON_EFORBIDDEN, "forbidden", "tenant",
                               "keys for another tenant need the scope \"admin\" on tenant "
                               "\"%s\"",
                               SERVER_TENANT);
@@ -386,14 +386,14 @@ static int create_parse(struct http_req *hr, struct key_ctx *c, struct verr *e)
         k->tenant = strdup(tenant);
         k->created_by = strdup(hr->key_id ? hr->key_id : "insecure-no-auth");
         if (!k->id || !k->digest || !k->name || !k->tenant || !k->created_by)
-                return verr_set(e, BATON_ENOMEM, 500, "internal", NULL, "out of memory");
+                return verr_set(e, BATON_ENOMEM, "internal", NULL, "out of memory");
         rc = key_token_new(k->id, c->token, k->digest);
         if (rc)
-                return verr_set(e, rc, 500, "internal", NULL, "no key could be made: %s",
+                return verr_set(e, rc, "internal", NULL, "no key could be made: %s",
                                 baton_strerror(rc));
         c->detail = create_detail(k);
         if (!c->detail)
-                return verr_set(e, BATON_ENOMEM, 500, "internal", NULL, "out of memory");
+                return verr_set(e, BATON_ENOMEM, "internal", NULL, "out of memory");
         return 0;
 }
 
@@ -422,7 +422,7 @@ void api_keys_list(struct http_req *hr)
                 rc = api_query_tenant(hr, &c->tenant, &e);
         if (!rc && after && *after) {
                 if (!id_shaped(after))
-                        rc = verr_set(&e, BATON_EINVAL, 400, "invalid_cursor", "after",
+                        rc = verr_set(&e, BATON_EINVAL, "invalid_cursor", "after",
                                       "after is not a cursor this server handed out");
                 c->after = after;
         }
@@ -436,7 +436,7 @@ static int path_key_id(struct http_req *hr, struct key_ctx *c, struct verr *e)
 {
         c->id = http_param(hr, 0);
         if (!id_shaped(c->id))
-                return verr_set(e, BATON_EINVAL, 400, "invalid_id", "id",
+                return verr_set(e, BATON_EINVAL, "invalid_id", "id",
                                 "a key id is \"k\" followed by 16 hex digits");
         return 0;
 }
@@ -461,17 +461,17 @@ static int rotate_parse(struct http_req *hr, struct key_ctx *c, struct verr *e)
         if (rc)
                 return rc;
         if (c->grace_ms < 0 || c->grace_ms > KEYS_GRACE_MAX_MS)
-                return verr_set(e, BATON_ERANGE, 400, "grace_ms_out_of_range", "grace_ms",
+                return verr_set(e, BATON_ERANGE, "grace_ms_out_of_range", "grace_ms",
                                 "grace_ms must be 0 ... %lld (7 days)",
                                 (long long)KEYS_GRACE_MAX_MS);
         rc = key_token_renew(c->id, c->token, c->digest);
         if (rc)
-                return verr_set(e, rc, 500, "internal", NULL, "no key could be made: %s",
+                return verr_set(e, rc, "internal", NULL, "no key could be made: %s",
                                 baton_strerror(rc));
         snprintf(detail, sizeof(detail), "{\"grace_ms\":%lld}", (long long)c->grace_ms);
         c->detail = strdup(detail);
         if (!c->detail)
-                return verr_set(e, BATON_ENOMEM, 500, "internal", NULL, "out of memory");
+                return verr_set(e, BATON_ENOMEM, "internal", NULL, "out of memory");
         return 0;
 }
 

@@ -50,7 +50,7 @@ int api_path_id(const struct http_req *hr, int i, int64_t *out, struct verr *e)
         const char *s = http_param(hr, i);
 
         if (api_id_parse(s, out) != 0)
-                return verr_set(e, BATON_EINVAL, 400, "invalid_id", "id",
+                return verr_set(e, BATON_EINVAL, "invalid_id", "id",
                                 "job id must be a positive decimal number");
         return 0;
 }
@@ -73,15 +73,14 @@ int api_get_str(json_t *obj, const char *prefix, const char *name, bool required
         api_field(f, sizeof(f), prefix, name);
         if (!v || json_is_null(v)) {
                 if (required)
-                        return verr_set(e, BATON_EINVAL, 400, "missing_field", f, "%s is required",
-                                        f);
+                        return verr_set(e, BATON_EINVAL, "missing_field", f, "%s is required", f);
                 return 0;
         }
         if (!json_is_string(v))
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", f, "%s must be a string", f);
+                return verr_set(e, BATON_EINVAL, "invalid_field", f, "%s must be a string", f);
         /* A NUL inside the string would silently cut it in C. */
         if (strlen(json_string_value(v)) != json_string_length(v))
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", f,
+                return verr_set(e, BATON_EINVAL, "invalid_field", f,
                                 "%s must not contain NUL characters", f);
         *out = json_string_value(v);
         return 0;
@@ -98,8 +97,7 @@ int api_get_int(json_t *obj, const char *prefix, const char *name, bool *present
                 return 0;
         if (!json_is_integer(v)) {
                 api_field(f, sizeof(f), prefix, name);
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", f, "%s must be an integer",
-                                f);
+                return verr_set(e, BATON_EINVAL, "invalid_field", f, "%s must be an integer", f);
         }
         *present = true;
         *out = (int64_t)json_integer_value(v);
@@ -115,8 +113,7 @@ int api_get_bool(json_t *obj, const char *prefix, const char *name, bool *out, s
                 return 0;
         if (!json_is_boolean(v)) {
                 api_field(f, sizeof(f), prefix, name);
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", f,
-                                "%s must be true or false", f);
+                return verr_set(e, BATON_EINVAL, "invalid_field", f, "%s must be true or false", f);
         }
         *out = json_is_true(v);
         return 0;
@@ -136,12 +133,12 @@ int api_dump_max(const json_t *v, size_t max, const char *code, const char *fiel
 
         *out = NULL;
         if (!s)
-                return verr_set(e, BATON_ENOMEM, 500, "internal", field, "out of memory");
+                return verr_set(e, BATON_ENOMEM, "internal", field, "out of memory");
         n = strlen(s);
         if (n > max) {
                 free(s);
-                return verr_set(e, BATON_ETOOBIG, 413, code, field,
-                                "%s is %zu bytes; the limit is %zu", field, n, max);
+                return verr_set(e, BATON_ETOOBIG, code, field, "%s is %zu bytes; the limit is %zu",
+                                field, n, max);
         }
         *out = s;
         return 0;
@@ -171,7 +168,7 @@ int api_query_int(const struct http_req *hr, const char *key, int64_t *out, stru
         if (!s || !*s)
                 return 0;
         if (parse_i64(s, out) != 0)
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", key, "%s must be an integer",
+                return verr_set(e, BATON_EINVAL, "invalid_field", key, "%s must be an integer",
                                 key);
         return 0;
 }
@@ -185,7 +182,7 @@ int api_query_limit(const struct http_req *hr, int *out, struct verr *e)
         if (rc)
                 return rc;
         if (v < 1 || v > l->list_max)
-                return verr_set(e, BATON_ERANGE, 400, "limit_out_of_range", "limit",
+                return verr_set(e, BATON_ERANGE, "limit_out_of_range", "limit",
                                 "limit must be between 1 and %d", l->list_max);
         *out = (int)v;
         return 0;
@@ -199,7 +196,7 @@ int api_query_after_id(const struct http_req *hr, int64_t *out, struct verr *e)
         if (!s || !*s)
                 return 0;
         if (api_id_parse(s, out) != 0)
-                return verr_set(e, BATON_EINVAL, 400, "invalid_cursor", "after",
+                return verr_set(e, BATON_EINVAL, "invalid_cursor", "after",
                                 "after is not a cursor this server handed out");
         return 0;
 }
@@ -243,7 +240,7 @@ static int parse_payload(const struct limits *l, json_t *obj, const char *prefix
         /* The hash only serves idempotency checks; skipping it otherwise keeps a
          * second serialization off the hot path. */
         if (req->job.idempotency_key && payload_hash(v, req->payload_hash) != 0)
-                return verr_set(e, BATON_ENOMEM, 500, "internal", f, "out of memory");
+                return verr_set(e, BATON_ENOMEM, "internal", f, "out of memory");
         return 0;
 }
 
@@ -257,7 +254,7 @@ static int take_str(json_t *obj, const char *prefix, const char *name, char **ds
                 return rc;
         *dst = strdup(s);
         if (!*dst)
-                return verr_set(e, BATON_ENOMEM, 500, "internal", name, "out of memory");
+                return verr_set(e, BATON_ENOMEM, "internal", name, "out of memory");
         return 0;
 }
 
@@ -277,7 +274,7 @@ static int parse_strings(json_t *obj, const char *prefix, struct job *j, struct 
         }
         if (!j->queue || !j->type) {
                 api_field(f, sizeof(f), prefix, j->queue ? "type" : "queue");
-                return verr_set(e, BATON_EINVAL, 400, "missing_field", f, "%s is required", f);
+                return verr_set(e, BATON_EINVAL, "missing_field", f, "%s is required", f);
         }
         return 0;
 }
@@ -296,13 +293,13 @@ static int parse_choices(json_t *obj, const char *prefix, struct enqueue_req *re
         req->job.priority = PRIO_NORMAL;
         if (prio && (req->job.priority = job_priority_parse(prio)) < 0) {
                 api_field(f, sizeof(f), prefix, "priority");
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", f,
+                return verr_set(e, BATON_EINVAL, "invalid_field", f,
                                 "%s must be critical, high, normal or low", f);
         }
         if (on_key && strcmp(on_key, "keep") != 0 && strcmp(on_key, "replace") != 0) {
                 api_field(f, sizeof(f), prefix, "on_key");
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", f,
-                                "%s must be keep or replace", f);
+                return verr_set(e, BATON_EINVAL, "invalid_field", f, "%s must be keep or replace",
+                                f);
         }
         req->on_key_replace = on_key && strcmp(on_key, "replace") == 0;
         return 0;
@@ -321,12 +318,11 @@ int api_backoff_parse(json_t *obj, const char *prefix, struct backoff *b, struct
         if (!v || json_is_null(v))
                 return 0;
         if (!json_is_object(v))
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", f, "%s must be an object",
-                                f);
+                return verr_set(e, BATON_EINVAL, "invalid_field", f, "%s must be an object", f);
         rc = api_get_str(v, f, "type", false, &type, e);
         if (!rc && type && (b->type = backoff_type_parse(type)) < 0) {
                 api_field(f, sizeof(f), prefix, "backoff.type");
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", f,
+                return verr_set(e, BATON_EINVAL, "invalid_field", f,
                                 "%s must be exponential, fixed, immediate or none", f);
         }
         if (!rc)
@@ -355,7 +351,7 @@ static int parse_numbers(const struct limits *l, json_t *obj, const char *prefix
                 return rc;
         if (has_max && (max_attempts < 1 || max_attempts > l->max_attempts_max)) {
                 api_field(f, sizeof(f), prefix, "max_attempts");
-                return verr_set(e, BATON_ERANGE, 400, "max_attempts_out_of_range", f,
+                return verr_set(e, BATON_ERANGE, "max_attempts_out_of_range", f,
                                 "%s must be between 1 and %d", f, l->max_attempts_max);
         }
         req->job.max_attempts = (int)max_attempts;
@@ -384,13 +380,13 @@ static int parse_run_at(const struct limits *l, json_t *obj, const char *prefix,
                 return rc;
         api_field(f, sizeof(f), prefix, "run_at");
         if (json_object_get(obj, "delay_ms") && !json_is_null(json_object_get(obj, "delay_ms")))
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", f,
+                return verr_set(e, BATON_EINVAL, "invalid_field", f,
                                 "give delay_ms or run_at, not both");
         if (time_parse_ms(s, &ms) != 0)
-                return verr_set(e, BATON_EINVAL, 400, "invalid_time", f,
+                return verr_set(e, BATON_EINVAL, "invalid_time", f,
                                 "%s is not an RFC 3339 date-time", f);
         if (ms - now_ms > l->delay_max_ms)
-                return verr_set(e, BATON_ERANGE, 400, "delay_ms_out_of_range", f,
+                return verr_set(e, BATON_ERANGE, "delay_ms_out_of_range", f,
                                 "%s is more than %lld ms ahead", f, (long long)l->delay_max_ms);
         /* 0 means "now + delay_ms" to core; an instant at or before the epoch is
          * in the past, which means now anyway. */
@@ -413,10 +409,10 @@ int api_deps_check_array(json_t *v, const char *prefix, struct verr *e)
 
         api_field(f, sizeof(f), prefix, "depends_on");
         if (!json_is_array(v))
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", f,
+                return verr_set(e, BATON_EINVAL, "invalid_field", f,
                                 "%s must be an array of job ids", f);
         if (json_array_size(v) > DEPS_MAX)
-                return verr_set(e, BATON_EINVAL, 400, "too_many_dependencies", f,
+                return verr_set(e, BATON_EINVAL, "too_many_dependencies", f,
                                 "%s names %zu jobs; the limit is %d", f, json_array_size(v),
                                 DEPS_MAX);
         return 0;
@@ -433,8 +429,7 @@ int api_parent_policy_parse(json_t *obj, const char *prefix, int *out, struct ve
                 return rc;
         if ((*out = parent_policy_parse(s)) < 0) {
                 api_field(f, sizeof(f), prefix, "on_parent_failure");
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", f,
-                                "%s must be cancel or run", f);
+                return verr_set(e, BATON_EINVAL, "invalid_field", f, "%s must be cancel or run", f);
         }
         return 0;
 }
@@ -458,16 +453,16 @@ static int parse_deps(json_t *obj, const char *prefix, struct enqueue_req *req, 
         api_field(base, sizeof(base), prefix, "depends_on");
         req->depends_on = calloc(n, sizeof(*req->depends_on));
         if (!req->depends_on)
-                return verr_set(e, BATON_ENOMEM, 500, "internal", base, "out of memory");
+                return verr_set(e, BATON_ENOMEM, "internal", base, "out of memory");
         for (size_t i = 0; i < n; i++) {
                 int64_t id = 0;
                 snprintf(f, sizeof(f), "%s[%zu]", base, i);
                 if (api_dep_id(json_array_get(v, i), &id) != 0)
-                        return verr_set(e, BATON_EINVAL, 400, "invalid_field", f,
-                                        "%s is not a job id", f);
+                        return verr_set(e, BATON_EINVAL, "invalid_field", f, "%s is not a job id",
+                                        f);
                 for (int k = 0; k < req->n_depends_on; k++)
                         if (req->depends_on[k] == id)
-                                return verr_set(e, BATON_EINVAL, 400, "invalid_field", f,
+                                return verr_set(e, BATON_EINVAL, "invalid_field", f,
                                                 "%s repeats a job id", f);
                 req->depends_on[req->n_depends_on++] = id;
         }
@@ -482,7 +477,7 @@ int api_enqueue_parse(const struct limits *l, json_t *obj, const char *prefix, c
 
         req->job.tenant = strdup(tenant);
         if (!req->job.tenant)
-                return verr_set(e, BATON_ENOMEM, 500, "internal", prefix, "out of memory");
+                return verr_set(e, BATON_ENOMEM, "internal", prefix, "out of memory");
         rc = parse_strings(obj, prefix, &req->job, e);
         if (!rc)
                 rc = parse_choices(obj, prefix, req, e);
@@ -494,7 +489,7 @@ int api_enqueue_parse(const struct limits *l, json_t *obj, const char *prefix, c
                 rc = parse_run_at(l, obj, prefix, now_ms, req, e);
         if (!rc && !req->job.request_id && request_id && *request_id &&
             !(req->job.request_id = strdup(request_id)))
-                rc = verr_set(e, BATON_ENOMEM, 500, "internal", prefix, "out of memory");
+                rc = verr_set(e, BATON_ENOMEM, "internal", prefix, "out of memory");
         if (!rc)
                 rc = validate_enqueue(l, prefix, req, e);
         if (!rc)
@@ -534,19 +529,19 @@ static int parse_fail(const struct limits *l, json_t *obj, const char *prefix, s
                 return rc;
         if (present && (retry_in_ms < 0 || retry_in_ms > l->backoff_max_ms)) {
                 api_field(f, sizeof(f), prefix, "retry_in_ms");
-                return verr_set(e, BATON_ERANGE, 400, "backoff_out_of_range", f,
+                return verr_set(e, BATON_ERANGE, "backoff_out_of_range", f,
                                 "%s must be between 0 and %lld", f, (long long)l->backoff_max_ms);
         }
         if (present)
                 s->req.retry_in_ms = retry_in_ms;
         if (err && strlen(err) > l->error_max_bytes) {
                 api_field(f, sizeof(f), prefix, "error");
-                return verr_set(e, BATON_ETOOBIG, 413, "error_too_large", f,
+                return verr_set(e, BATON_ETOOBIG, "error_too_large", f,
                                 "%s is %zu bytes; the limit is %zu", f, strlen(err),
                                 l->error_max_bytes);
         }
         if (err && !(s->error = strdup(err)))
-                return verr_set(e, BATON_ENOMEM, 500, "internal", prefix, "out of memory");
+                return verr_set(e, BATON_ENOMEM, "internal", prefix, "out of memory");
         s->req.error = s->error;
         return 0;
 }
@@ -576,7 +571,7 @@ int api_settle_parse(const struct limits *l, json_t *obj, const char *prefix, in
                 return rc;
         s->lease = strdup(lease);
         if (!s->lease)
-                return verr_set(e, BATON_ENOMEM, 500, "internal", prefix, "out of memory");
+                return verr_set(e, BATON_ENOMEM, "internal", prefix, "out of memory");
         s->req.tenant = tenant;
         s->req.id = id;
         s->req.lease = s->lease;

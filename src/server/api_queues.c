@@ -213,7 +213,7 @@ void api_queues_list(struct http_req *hr)
         if (!rc && after && *after) {
                 struct verr ignored;
                 if (validate_name(hr->srv->limits, "after", after, &ignored))
-                        rc = verr_set(&e, BATON_EINVAL, 400, "invalid_cursor", "after",
+                        rc = verr_set(&e, BATON_EINVAL, "invalid_cursor", "after",
                                       "after is not a cursor this server handed out");
                 c->after = after;
         }
@@ -239,7 +239,7 @@ static int patch_int(json_t *v, const char *name, int64_t min, int64_t max, int6
                 return 0;
         }
         if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
-                return verr_set(e, BATON_ERANGE, 400, "setting_out_of_range", name,
+                return verr_set(e, BATON_ERANGE, "setting_out_of_range", name,
                                 "%s must be null or an integer between %lld and %lld", name,
                                 (long long)min, (long long)max);
         *out = json_integer_value(v);
@@ -258,7 +258,7 @@ static int patch_rate(json_t *v, const char *name, int64_t max_max, int64_t *max
                 return 0;
         if (!json_is_object(v) || json_object_size(v) != 2 || !json_object_get(v, "max") ||
             !json_object_get(v, "per_ms"))
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", name,
+                return verr_set(e, BATON_EINVAL, "invalid_field", name,
                                 "%s must be null or {\"max\": n, \"per_ms\": ms}", name);
         snprintf(f, sizeof(f), "%s.max", name);
         rc = patch_int(json_object_get(v, "max"), f, 1, max_max, max, e);
@@ -266,7 +266,7 @@ static int patch_rate(json_t *v, const char *name, int64_t max_max, int64_t *max
         if (!rc)
                 rc = patch_int(json_object_get(v, "per_ms"), f, 1, QLIM_PER_MS_MAX, per, e);
         if (!rc && (*max == 0 || *per == 0))
-                rc = verr_set(e, BATON_EINVAL, 400, "invalid_field", name,
+                rc = verr_set(e, BATON_EINVAL, "invalid_field", name,
                               "%s.max and %s.per_ms must not be null", name, name);
         return rc;
 }
@@ -295,7 +295,7 @@ static int patch_member(const struct limits *l, json_t *body, const char *k, jso
                 u->mask |= QS_PAUSED;
                 u->paused = json_is_true(v);
                 return json_is_boolean(v) ? 0
-                                          : verr_set(e, BATON_EINVAL, 400, "invalid_field", k,
+                                          : verr_set(e, BATON_EINVAL, "invalid_field", k,
                                                      "paused must be true or false");
         }
         if (strcmp(k, "concurrency") == 0 && (u->mask |= QS_CONCURRENCY))
@@ -315,7 +315,7 @@ static int patch_member(const struct limits *l, json_t *body, const char *k, jso
                 return patch_int(v, k, l->lease_min_ms, l->lease_max_ms, &s->def_lease_ms, e);
         if (strcmp(k, "backoff") == 0 && (u->mask |= QS_BACKOFF))
                 return patch_backoff(l, body, s, e);
-        return verr_set(e, BATON_EINVAL, 400, "unknown_field", k,
+        return verr_set(e, BATON_EINVAL, "unknown_field", k,
                         "%s is not a queue setting (paused, concurrency, rate, max_depth,"
                         " group_concurrency, group_rate, max_attempts, backoff, lease_ms)",
                         k);
@@ -328,7 +328,7 @@ static int patch_parse(struct http_req *hr, struct queue_ctx *c, struct verr *e)
         int rc = 0;
 
         if (!json_is_object(hr->body) || json_object_size(hr->body) == 0)
-                return verr_set(e, BATON_EINVAL, 400, "missing_field", "",
+                return verr_set(e, BATON_EINVAL, "missing_field", "",
                                 "give at least one setting to change");
         json_object_foreach(hr->body, k, v)
         {
@@ -339,7 +339,7 @@ static int patch_parse(struct http_req *hr, struct queue_ctx *c, struct verr *e)
         /* The audit row records the settings as asked (no secrets in them). */
         c->detail = json_dumps(hr->body, JSON_COMPACT | JSON_SORT_KEYS);
         if (!c->detail)
-                return verr_set(e, BATON_ENOMEM, 500, "internal", NULL, "out of memory");
+                return verr_set(e, BATON_ENOMEM, "internal", NULL, "out of memory");
         return 0;
 }
 
@@ -383,23 +383,23 @@ static int replay_parse(struct http_req *hr, struct queue_ctx *c, struct verr *e
         if (rc || c->all)
                 return rc;
         if (!ids || json_is_null(ids))
-                return verr_set(e, BATON_EINVAL, 400, "missing_field", "ids",
+                return verr_set(e, BATON_EINVAL, "missing_field", "ids",
                                 "give ids or \"all\": true");
         if (!json_is_array(ids))
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", "ids",
+                return verr_set(e, BATON_EINVAL, "invalid_field", "ids",
                                 "ids must be an array of job ids");
         if (json_array_size(ids) > (size_t)max)
-                return verr_set(e, BATON_ETOOBIG, 413, "batch_too_large", "ids",
+                return verr_set(e, BATON_ETOOBIG, "batch_too_large", "ids",
                                 "ids holds %zu ids; the limit is %d", json_array_size(ids), max);
         c->ids_n = (int)json_array_size(ids);
         c->ids = calloc((size_t)(c->ids_n ? c->ids_n : 1), sizeof(*c->ids));
         if (!c->ids)
-                return verr_set(e, BATON_ENOMEM, 500, "internal", NULL, "out of memory");
+                return verr_set(e, BATON_ENOMEM, "internal", NULL, "out of memory");
         for (int i = 0; i < c->ids_n; i++) {
                 json_t *v = json_array_get(ids, (size_t)i);
                 if (!json_is_string(v) || api_id_parse(json_string_value(v), &c->ids[i]) != 0) {
                         snprintf(f, sizeof(f), "ids[%d]", i);
-                        return verr_set(e, BATON_EINVAL, 400, "invalid_id", f,
+                        return verr_set(e, BATON_EINVAL, "invalid_id", f,
                                         "%s must be a job id string", f);
                 }
         }

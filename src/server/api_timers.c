@@ -231,15 +231,15 @@ static int parse_fire(const struct limits *l, json_t *body, int64_t now_ms, stru
         if (rc)
                 return rc;
         if (s && has_delay)
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", "fire_at",
+                return verr_set(e, BATON_EINVAL, "invalid_field", "fire_at",
                                 "give fire_at or delay_ms, not both");
         if (!s && !has_delay)
-                return verr_set(e, BATON_EINVAL, 400, "missing_field", "fire_at",
+                return verr_set(e, BATON_EINVAL, "missing_field", "fire_at",
                                 "fire_at or delay_ms is required");
         if (!s)
                 return 0; /* delay_ms was parsed and range-checked with the template */
         if (time_parse_ms(s, &ms) != 0)
-                return verr_set(e, BATON_EINVAL, 400, "invalid_time", "fire_at",
+                return verr_set(e, BATON_EINVAL, "invalid_time", "fire_at",
                                 "fire_at is not an RFC 3339 date-time");
         rc = validate_run_at(l, "fire_at", ms, now_ms, e);
         /* 0 means "now + delay_ms" to core; an instant at or before the epoch
@@ -253,7 +253,7 @@ static int parse_if_version(json_t *body, struct timer_put_req *p, struct verr *
         int rc = api_get_int(body, "", "if_version", &p->has_if_version, &p->if_version, e);
 
         if (!rc && p->has_if_version && p->if_version < 0)
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", "if_version",
+                return verr_set(e, BATON_EINVAL, "invalid_field", "if_version",
                                 "if_version must be 0 (create only) or a version >= 1");
         return rc;
 }
@@ -270,7 +270,7 @@ static int parse_template(struct http_req *hr, int64_t now_ms, struct timer_put_
 
         memset(&req, 0, sizeof(req));
         if (!tmpl)
-                return verr_set(e, BATON_ENOMEM, 500, "internal", NULL, "out of memory");
+                return verr_set(e, BATON_ENOMEM, "internal", NULL, "out of memory");
         for (size_t i = 0; i < sizeof(template_fields) / sizeof(template_fields[0]); i++) {
                 json_t *v = json_object_get(hr->body, template_fields[i]);
                 if (v)
@@ -306,7 +306,7 @@ static int parse_put(struct http_req *hr, struct timer_ctx *c, struct verr *e)
         for (size_t i = 0; i < sizeof(refused_fields) / sizeof(refused_fields[0]); i++) {
                 json_t *v = json_object_get(hr->body, refused_fields[i]);
                 if (v && !json_is_null(v))
-                        return verr_set(e, BATON_EINVAL, 400, "invalid_field", refused_fields[i],
+                        return verr_set(e, BATON_EINVAL, "invalid_field", refused_fields[i],
                                         "%s does not apply to timers (use fire_at or delay_ms)",
                                         refused_fields[i]);
         }
@@ -316,7 +316,7 @@ static int parse_put(struct http_req *hr, struct timer_ctx *c, struct verr *e)
         if (!rc)
                 rc = parse_if_version(hr->body, &c->put, e);
         if (!rc && !(c->put.t.key = strdup(c->key)))
-                rc = verr_set(e, BATON_ENOMEM, 500, "internal", NULL, "out of memory");
+                rc = verr_set(e, BATON_ENOMEM, "internal", NULL, "out of memory");
         return rc;
 }
 
@@ -325,8 +325,7 @@ static int path_key(struct http_req *hr, const char **key, struct verr *e)
 {
         *key = http_param(hr, 0);
         if (!*key || !**key)
-                return verr_set(e, BATON_EINVAL, 400, "key_invalid", "key",
-                                "key must not be empty");
+                return verr_set(e, BATON_EINVAL, "key_invalid", "key", "key must not be empty");
         return validate_key(hr->srv->limits, "key", *key, e);
 }
 
@@ -375,7 +374,7 @@ void api_timers_delete(struct http_req *hr)
         if (!rc && v && *v) {
                 rc = api_query_int(hr, "if_version", &c->if_version, &e);
                 if (!rc && c->if_version < 1)
-                        rc = verr_set(&e, BATON_EINVAL, 400, "invalid_field", "if_version",
+                        rc = verr_set(&e, BATON_EINVAL, "invalid_field", "if_version",
                                       "if_version must be a version >= 1");
         }
         if (rc) {
@@ -403,7 +402,7 @@ void api_timers_list(struct http_req *hr)
                 c->after = NULL;
         rc = validate_key(l, "prefix", c->prefix, &e);
         if (!rc && c->after && validate_key(l, "after", c->after, &e))
-                rc = verr_set(&e, BATON_EINVAL, 400, "invalid_cursor", "after",
+                rc = verr_set(&e, BATON_EINVAL, "invalid_cursor", "after",
                               "after is not a cursor this server handed out");
         if (!rc)
                 rc = api_query_limit(hr, &c->limit, &e);

@@ -190,7 +190,7 @@ static int claim_parse(struct http_req *hr, struct claim_ctx *c, int64_t *wait_m
         if (!rc)
                 rc = api_get_int(hr->body, "", "max", &has_max, &max, e);
         if (!rc && (max < 1 || max > l->claim_max))
-                rc = verr_set(e, BATON_ERANGE, 400, "max_out_of_range", "max",
+                rc = verr_set(e, BATON_ERANGE, "max_out_of_range", "max",
                               "max must be between 1 and %d", l->claim_max);
         if (!rc)
                 rc = api_get_int(hr->body, "", "wait_ms", &has_wait, wait_ms, e);
@@ -205,7 +205,7 @@ static int claim_parse(struct http_req *hr, struct claim_ctx *c, int64_t *wait_m
         c->queue = strdup(http_param(hr, 0));
         c->worker = strdup(worker);
         if (!c->queue || !c->worker)
-                return verr_set(e, BATON_ENOMEM, 500, "internal", NULL, "out of memory");
+                return verr_set(e, BATON_ENOMEM, "internal", NULL, "out of memory");
         c->req = (struct claim_req){.tenant = hr->tenant,
                                     .queue = c->queue,
                                     .worker = c->worker,
@@ -301,7 +301,7 @@ static int progress_parse(const struct limits *l, json_t *p, struct heartbeat_ct
         if (!p || json_is_null(p))
                 return 0;
         if (!json_is_object(p))
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", "progress",
+                return verr_set(e, BATON_EINVAL, "invalid_field", "progress",
                                 "progress must be an object");
         rc = api_dump_max(p, l->progress_max_bytes, "progress_too_large", "progress", &c->progress,
                           e);
@@ -310,13 +310,13 @@ static int progress_parse(const struct limits *l, json_t *p, struct heartbeat_ct
         pct = json_object_get(p, "percent");
         if (pct && !json_is_null(pct) &&
             (!json_is_number(pct) || json_number_value(pct) < 0 || json_number_value(pct) > 100))
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", "progress.percent",
+                return verr_set(e, BATON_EINVAL, "invalid_field", "progress.percent",
                                 "progress.percent must be a number from 0 to 100");
         rc = api_get_str(p, "progress", "step", false, &step, e);
         if (!rc)
                 rc = api_get_str(p, "progress", "message", false, &msg, e);
         if (!rc && step && !(c->step = strdup(step)))
-                rc = verr_set(e, BATON_ENOMEM, 500, "internal", NULL, "out of memory");
+                rc = verr_set(e, BATON_ENOMEM, "internal", NULL, "out of memory");
         return rc;
 }
 
@@ -341,7 +341,7 @@ static int heartbeat_parse(struct http_req *hr, struct heartbeat_ctx *c, struct 
                 return rc;
         c->lease = strdup(lease);
         if (!c->lease)
-                return verr_set(e, BATON_ENOMEM, 500, "internal", NULL, "out of memory");
+                return verr_set(e, BATON_ENOMEM, "internal", NULL, "out of memory");
         c->req.tenant = hr->tenant;
         c->req.lease = c->lease;
         c->req.extend_ms = extend_ms;
@@ -548,8 +548,8 @@ static int batch_parse_item(struct http_req *hr, json_t *obj, int i, struct batc
 
         snprintf(prefix, sizeof(prefix), "items[%d]", i);
         if (!json_is_object(obj))
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", prefix,
-                                "%s must be an object", prefix);
+                return verr_set(e, BATON_EINVAL, "invalid_field", prefix, "%s must be an object",
+                                prefix);
         rc = api_get_str(obj, prefix, "id", true, &id_s, e);
         if (!rc)
                 rc = api_get_str(obj, prefix, "outcome", true, &outcome_s, e);
@@ -557,7 +557,7 @@ static int batch_parse_item(struct http_req *hr, json_t *obj, int i, struct batc
                 return rc;
         api_field(f, sizeof(f), prefix, "id");
         if (api_id_parse(id_s, &id) != 0)
-                return verr_set(e, BATON_EINVAL, 400, "invalid_id", f,
+                return verr_set(e, BATON_EINVAL, "invalid_id", f,
                                 "%s must be a positive decimal number", f);
         if (strcmp(outcome_s, "complete") == 0) {
                 outcome = SETTLED_COMPLETE;
@@ -565,8 +565,8 @@ static int batch_parse_item(struct http_req *hr, json_t *obj, int i, struct batc
                 outcome = SETTLED_FAIL;
         } else {
                 api_field(f, sizeof(f), prefix, "outcome");
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", f,
-                                "%s must be complete or fail", f);
+                return verr_set(e, BATON_EINVAL, "invalid_field", f, "%s must be complete or fail",
+                                f);
         }
         return api_settle_parse(hr->srv->limits, obj, prefix, outcome, hr->tenant, id, &it->s, e);
 }
@@ -578,19 +578,18 @@ static int batch_parse(struct http_req *hr, struct batch_ctx *b, struct verr *e)
         int rc;
 
         if (!items || json_is_null(items))
-                return verr_set(e, BATON_EINVAL, 400, "missing_field", "items",
-                                "items is required");
+                return verr_set(e, BATON_EINVAL, "missing_field", "items", "items is required");
         if (!json_is_array(items) || json_array_size(items) == 0)
-                return verr_set(e, BATON_EINVAL, 400, "invalid_field", "items",
+                return verr_set(e, BATON_EINVAL, "invalid_field", "items",
                                 "items must be a non-empty array");
         if (json_array_size(items) > (size_t)batch_max)
-                return verr_set(e, BATON_ETOOBIG, 413, "batch_too_large", "items",
+                return verr_set(e, BATON_ETOOBIG, "batch_too_large", "items",
                                 "items holds %zu entries; the limit is %d", json_array_size(items),
                                 batch_max);
         b->n = (int)json_array_size(items);
         b->items = calloc((size_t)b->n, sizeof(*b->items));
         if (!b->items)
-                return verr_set(e, BATON_ENOMEM, 500, "internal", NULL, "out of memory");
+                return verr_set(e, BATON_ENOMEM, "internal", NULL, "out of memory");
         for (int i = 0; i < b->n; i++) {
                 rc = batch_parse_item(hr, json_array_get(items, (size_t)i), i, &b->items[i], e);
                 if (rc)

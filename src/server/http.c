@@ -305,7 +305,13 @@ void http_reply_error(struct http_req *hr, int status, const char *code, const c
 
 void http_reply_verr(struct http_req *hr, const struct verr *e)
 {
-        http_reply_error(hr, e->status, e->code, e->field, "%s", e->message);
+        int status;
+        const char *code;
+
+        /* The status comes from the one rc table; the verr's own code is
+         * more precise than the table's generic one and is the one sent. */
+        http_rc_status(e->rc, &status, &code);
+        http_reply_error(hr, status, e->code, e->field, "%s", e->message);
 }
 
 void http_reply_rc(struct http_req *hr, int rc, const char *what)
