@@ -330,6 +330,39 @@ int cron_query(struct txn *tx, const char *tenant, const char *after, int limit,
         return rc;
 }
 
+/* Rows read per store call by cron_count. */
+#define COUNT_PAGE 500
+
+int cron_count(struct txn *tx, const char *tenant, struct cron_counts *out)
+{
+        char *after = NULL;
+        int rc;
+
+        memset(out, 0, sizeof(*out));
+        for (;;) {
+                struct cron_rec *page = NULL;
+                int n = 0;
+                rc = tx->ops->cron_list(tx->st, tenant, after, COUNT_PAGE, &page, &n);
+                for (int i = 0; !rc && i < n; i++) {
+                        int64_t due = page[i].due_at_ms;
+                        out->n++;
+                        if (due > 0 && due <= tx->now_ms)
+                                out->due++;
+                        if (due > 0 && (out->next_due_ms == 0 || due < out->next_due_ms))
+                                out->next_due_ms = due;
+                }
+                free(after);
+                after = NULL;
+                if (!rc && n == COUNT_PAGE && !(after = strdup(page[n - 1].key)))
+                        rc = BATON_ENOMEM;
+                cron_recs_free(page, n);
+                if (rc || !after)
+                        break;
+        }
+        free(after);
+        return rc;
+}
+
 size_t cron_rec_wire_bytes(const struct cron_rec *r)
 {
         return CRON_WIRE_FIXED_BYTES + job_wire_str_bytes(r->key) + job_wire_str_bytes(r->spec) +

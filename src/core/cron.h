@@ -180,6 +180,16 @@ int cron_query_page(struct txn *tx, const char *tenant, const char *after, int l
 /* *out: malloc'd array (cron_infos_free). Keys > after, key order. */
 int cron_query(struct txn *tx, const char *tenant, const char *after, int limit,
                struct cron_info **out, int *n_out);
+/* The tenant's schedules counted: all of them, those due at tx->now_ms, and
+ * the earliest due_at (0 = none). Only the tenant's own: another tenant's
+ * next due instant is not the caller's to see. Reads in pages, so the memory
+ * used does not grow with the number of schedules. */
+struct cron_counts {
+        int64_t n;
+        int64_t due;
+        int64_t next_due_ms;
+};
+int cron_count(struct txn *tx, const char *tenant, struct cron_counts *out);
 /* Pause (with note) or resume. Resume never bursts: the next fire is computed
  * from now; the ticks that fell during the pause are recorded as skipped runs
  * with reason "paused" (at most CRON_SKIP_RECORD_MAX rows). */

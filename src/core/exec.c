@@ -5,12 +5,12 @@
  * thread. Submission is a mutex-protected list; the store thread takes the whole
  * list at once, so under load a batch holds everything that arrived during the
  * previous commit and one fsync covers all of it. Finished batches go back to
- * the loop thread through a second list and one libevent user event, which
- * needs libevent's pthread support (evthread_use_pthreads) to be enabled.
+ * the loop thread through a second list; the store thread then calls the wake
+ * callback the caller gave (the server makes it activate a libevent user event,
+ * so core knows no event loop), and the loop thread calls exec_dispatch.
  */
 #include "core/exec.h"
 
-#include <event2/event.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -41,8 +41,7 @@ struct done_batch {
 };
 
 struct exec {
-        struct event_base *base;
-        struct event *wake_ev;
+        struct exec_wake wake;
         struct store *st;
         const struct store_ops *ops;
         const struct clock *clock;
@@ -189,7 +188,7 @@ static void hand_back(struct exec *ex, struct done_batch *db)
                 ex->done_head = db;
         ex->done_tail = db;
         pthread_mutex_unlock(&ex->mu);
-        event_active(ex->wake_ev, EV_READ, 0);
+        ex->wake.fn(ex->wake.ctx);
 }
 
 static void *store_main(void *arg)
@@ -286,14 +285,12 @@ static void dispatch(struct exec *ex)
         }
 }
 
-static void wake_cb(evutil_socket_t fd, short what, void *arg)
+void exec_dispatch(struct exec *ex)
 {
-        (void)fd;
-        (void)what;
-        dispatch(arg);
+        dispatch(ex);
 }
 
-int exec_start(struct event_base *base, struct store *st, const struct store_ops *ops,
+int exec_start(const struct exec_wake *wake, struct store *st, const struct store_ops *ops,
                const struct clock *clock, const struct limits *limits,
                const struct exec_hooks *hooks, struct exec **out)
 {
@@ -302,7 +299,8 @@ int exec_start(struct event_base *base, struct store *st, const struct store_ops
 
         if (!ex)
                 return BATON_ENOMEM;
-        ex->base = base;
+        BATON_ASSERT(wake && wake->fn);
+        ex->wake = *wake;
         ex->st = st;
         ex->ops = ops;
         ex->clock = clock;
@@ -311,11 +309,6 @@ int exec_start(struct event_base *base, struct store *st, const struct store_ops
                 ex->hooks = *hooks;
         pthread_mutex_init(&ex->mu, NULL);
         pthread_cond_init(&ex->cv, NULL);
-        ex->wake_ev = event_new(base, -1, 0, wake_cb, ex);
-        if (!ex->wake_ev) {
-                rc = BATON_ENOMEM;
-                goto out;
-        }
         if (pthread_create(&ex->thread, NULL, store_main, ex) != 0) {
                 rc = BATON_EIO;
                 goto out;
@@ -324,8 +317,6 @@ int exec_start(struct event_base *base, struct store *st, const struct store_ops
         *out = ex;
 out:
         if (rc) {
-                if (ex->wake_ev)
-                        event_free(ex->wake_ev);
                 pthread_cond_destroy(&ex->cv);
                 pthread_mutex_destroy(&ex->mu);
                 free(ex);
@@ -407,7 +398,6 @@ void exec_stop(struct exec *ex)
                         break;
         }
         BATON_ASSERT(ex->inflight == 0);
-        event_free(ex->wake_ev);
         pthread_cond_destroy(&ex->cv);
         pthread_mutex_destroy(&ex->mu);
         free(ex);

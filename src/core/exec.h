@@ -20,7 +20,6 @@
 
 #include "core/txn.h"
 
-struct event_base;
 struct exec;
 
 struct exec_op {
@@ -62,9 +61,19 @@ struct exec_hooks {
         const char *origin;
 };
 
-/* Starts the store thread. The store, ops, clock and limits must outlive the
- * exec. *out is owned by the caller and freed by exec_stop. */
-int exec_start(struct event_base *base, struct store *st, const struct store_ops *ops,
+/* How the store thread tells the loop thread that finished batches wait: fn
+ * runs on the store thread, must be thread-safe and must not block; the loop
+ * thread answers by calling exec_dispatch. (The server activates a libevent
+ * user event; core knows no event loop.) */
+struct exec_wake {
+        void (*fn)(void *ctx);
+        void *ctx;
+};
+
+/* Starts the store thread. wake is copied; the store, ops, clock, limits and
+ * whatever wake->ctx points to must outlive the exec. *out is owned by the
+ * caller and freed by exec_stop. */
+int exec_start(const struct exec_wake *wake, struct store *st, const struct store_ops *ops,
                const struct clock *clock, const struct limits *limits,
                const struct exec_hooks *hooks, struct exec **out);
 /* Queues op; thread-safe. After exec_stop has begun, op->done runs with
@@ -74,6 +83,9 @@ void exec_submit(struct exec *ex, struct exec_op *op);
  * before the store thread starts or in tests without a loop. */
 int exec_run_sync(struct store *st, const struct store_ops *ops, const struct clock *clock,
                   const struct limits *limits, struct exec_op *op, struct txn_effects *fx_out);
+/* Loop thread: runs the done callbacks and effects hooks of every finished
+ * batch, in order. Call it whenever wake->fn has run. */
+void exec_dispatch(struct exec *ex);
 /* Number of ops submitted and not yet completed (loop thread). */
 int exec_inflight(struct exec *ex);
 /* Finishes the batch in flight and every op already queued, then joins the

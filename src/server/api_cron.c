@@ -24,6 +24,7 @@
 
 #include "baton/baton.h"
 #include "core/cron.h"
+#include "core/leader.h"
 #include "server/api_internal.h"
 #include "server/auth.h"
 #include "server/cluster.h"
@@ -43,9 +44,6 @@ enum cron_op_kind {
         C_APPLY,
         C_SCHED
 };
-
-/* Schedules read per page when the scheduler status counts them. */
-#define SCHED_PAGE 500
 
 struct cron_ctx {
         struct exec_op op;
@@ -86,37 +84,18 @@ static void ctx_free(struct cron_ctx *c)
         free(c);
 }
 
-/* Counts the tenant's schedules and those due at tx->now_ms, in pages, and
- * finds the earliest due_at among them: only the caller's own schedules, since
- * another tenant's next due instant is not the caller's to see. */
+/* The tenant's schedule counts and the lease, for GET /v1/cron/scheduler. */
 static int sched_counts(struct txn *tx, struct cron_ctx *c)
 {
-        char *after = NULL;
+        struct cron_counts cc;
         int rc;
 
-        for (;;) {
-                struct cron_rec *page = NULL;
-                int n = 0;
-                rc = tx->ops->cron_list(tx->st, c->hr->tenant, after, SCHED_PAGE, &page, &n);
-                for (int i = 0; !rc && i < n; i++) {
-                        int64_t due = page[i].due_at_ms;
-                        c->n_sched++;
-                        if (due > 0 && due <= tx->now_ms)
-                                c->n_due++;
-                        if (due > 0 && (c->next_due_ms == 0 || due < c->next_due_ms))
-                                c->next_due_ms = due;
-                }
-                free(after);
-                after = NULL;
-                if (!rc && n == SCHED_PAGE && !(after = strdup(page[n - 1].key)))
-                        rc = BATON_ENOMEM;
-                cron_recs_free(page, n);
-                if (rc || !after)
-                        break;
-        }
-        free(after);
+        rc = cron_count(tx, c->hr->tenant, &cc);
+        c->n_sched = cc.n;
+        c->n_due = cc.due;
+        c->next_due_ms = cc.next_due_ms;
         if (!rc)
-                rc = tx->ops->leader_get(tx->st, &c->leader);
+                rc = leader_read(tx, &c->leader);
         return rc;
 }
 

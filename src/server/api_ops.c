@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "baton/baton.h"
+#include "core/ops.h"
 #include "server/api_internal.h"
 #include "server/keyring.h"
 #include "server/config.h"
@@ -42,10 +43,8 @@ struct ready_ctx {
 
 static int ready_fn(struct txn *tx, struct exec_op *op)
 {
-        int version = 0;
-
         (void)op;
-        return tx->ops->schema_version(tx->st, &version);
+        return ops_store_ready(tx);
 }
 
 static void ready_reply(struct http_req *hr, int status, const char *state)
@@ -173,7 +172,7 @@ static int metrics_tenant(struct txn *tx, struct metrics_ctx *c, const char *ten
                         return 0; /* every queue of the tenant was read */
                 after = c->queues[c->n - 1].rec.name;
         }
-        rc = tx->ops->queue_total(tx->st, tenant, &total);
+        rc = ops_queue_total(tx, tenant, &total);
         if (!rc && total > read)
                 c->omitted += total - read;
         return rc;

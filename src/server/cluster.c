@@ -20,6 +20,7 @@
 #include "baton/baton.h"
 #include "common/log.h"
 #include "core/keys.h"
+#include "core/node.h"
 #include "server/config.h"
 #include "server/keyring.h"
 #include "server/sched.h"
@@ -239,7 +240,7 @@ static void drop(struct cluster *c)
                 event_free(c->read_ev);
         c->read_ev = NULL;
         if (c->l)
-                c->srv->ops->listen_close(c->l);
+                node_listen_close(c->srv->ops, c->l);
         c->l = NULL;
 }
 
@@ -249,7 +250,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
         int rc;
 
         (void)fd, (void)what;
-        rc = c->srv->ops->listen_read(c->l, on_note, c);
+        rc = node_listen_read(c->srv->ops, c->l, on_note, c);
         if (!rc)
                 return;
         log_warn("cluster", "lost the notification connection (%s); reconnecting",
@@ -267,7 +268,7 @@ static void install(struct cluster *c, struct store_listener *l)
 
         c->l = l;
         c->read_ev =
-            event_new(srv->base, srv->ops->listen_fd(c->l), EV_READ | EV_PERSIST, on_read, c);
+            event_new(srv->base, node_listen_fd(srv->ops, c->l), EV_READ | EV_PERSIST, on_read, c);
         if (!c->read_ev || event_add(c->read_ev, NULL) != 0) {
                 drop(c);
                 log_error("cluster", "cannot watch the notification connection (out of memory)");
@@ -301,7 +302,7 @@ static int open_fn(struct txn *tx, struct exec_op *op)
         struct open_op *o = container_of(op, struct open_op, op);
 
         (void)tx;
-        o->rc = o->c->srv->ops->listen_open(&o->c->srv->store_opts, &o->l);
+        o->rc = node_listen_open(o->c->srv->ops, &o->c->srv->store_opts, &o->l);
         return 0;
 }
 
@@ -316,7 +317,7 @@ static void open_done(struct exec_op *op)
                 install(c, o->l);
         } else {
                 if (o->l)
-                        c->srv->ops->listen_close(o->l);
+                        node_listen_close(c->srv->ops, o->l);
                 if (!c->srv->stopping) {
                         log_warn("cluster",
                                  "cannot listen for notifications (%s); retrying in %lld ms",

@@ -20,10 +20,10 @@
  * tick records when it began and how late, and its committed cron outcomes
  * feed the metrics.
  *
- * Fencing lives in the store, not here: every tick transaction starts with
- * leader_check(node, epoch). What this file decides in memory (whether to arm
- * the timer) only avoids useless work; a paused or partitioned ex-leader that
- * still believes it leads is refused by the store.
+ * Fencing lives in the store, not here: every tick transaction
+ * (core/leader.c leader_duty) starts with leader_check(node, epoch). What this file decides in
+ * memory (whether to arm the timer) only avoids useless work; a paused or partitioned ex-leader
+ * that still believes it leads is refused by the store.
  *
  * Assumptions: deadlines are wall-clock instants (what the store holds) and
  * the timer is a relative timeout computed from the injected clock; a wall
@@ -42,6 +42,7 @@
 #include "common/log.h"
 #include "core/cron.h"
 #include "core/jobs.h"
+#include "core/leader.h"
 #include "server/config.h"
 #include "server/metrics.h"
 #include "server/server.h"
@@ -54,15 +55,14 @@ struct sched {
         int64_t ttl_ms;
         /* The duty timer and its tick. */
         struct event *timer;
-        int64_t armed_ms;          /* instant the timer is set for; 0 = not armed */
-        int64_t want_ms;           /* deadline noted while a tick was in flight; 0 = none */
-        int64_t last_tick_ms;      /* wall instant the last tick began; 0 = none */
-        int64_t last_lag_ms;       /* its lateness */
-        int64_t tick_epoch;        /* the epoch the running tick checks */
-        bool tick_fenced;          /* store thread: the running tick's check failed */
-        struct cron_tick_res cron; /* the cron part of the running tick */
+        int64_t armed_ms;     /* instant the timer is set for; 0 = not armed */
+        int64_t want_ms;      /* deadline noted while a tick was in flight; 0 = none */
+        int64_t last_tick_ms; /* wall instant the last tick began; 0 = none */
+        int64_t last_lag_ms;  /* its lateness */
+        int64_t tick_epoch;   /* the epoch the running tick checks */
+        /* The running tick's outcome, written on the store thread. */
+        struct leader_duty_res duty;
         struct exec_op op;
-        struct tick_res res;
         int busy;
         /* Leadership. */
         struct event *beat;
@@ -108,28 +108,8 @@ static bool leading(const struct sched *s)
 static int tick_fn(struct txn *tx, struct exec_op *op)
 {
         struct sched *s = container_of(op, struct sched, op);
-        struct cron_tick_res *cr = &s->cron;
-        int rc;
 
-        s->res = (struct tick_res){0};
-        memset(cr, 0, sizeof(*cr));
-        s->tick_fenced = false;
-        /* Fencing: the duty commits only while this node holds the lease at
-         * this epoch (a shared store also keeps the lease from changing hands
-         * until this transaction ends). */
-        rc = tx->ops->leader_check(tx->st, s->node, s->tick_epoch);
-        if (rc == BATON_ECONFLICT)
-                s->tick_fenced = true;
-        if (!rc)
-                rc = job_tick(tx, &s->res);
-        /* Cron ticks share the tick's transaction and its next deadline. */
-        if (!rc)
-                rc = cron_tick(tx, cr);
-        if (!rc && cr->next_ms && (!s->res.next_ms || cr->next_ms < s->res.next_ms))
-                s->res.next_ms = cr->next_ms;
-        if (cr->more)
-                s->res.more = true;
-        return rc;
+        return leader_duty(tx, s->node, s->tick_epoch, &s->duty);
 }
 
 static void set_timer(struct sched *s, int64_t at_ms)
@@ -178,10 +158,10 @@ static void tick_done(struct exec_op *op)
 {
         struct sched *s = container_of(op, struct sched, op);
         int64_t now_ms = clock_wall_ms(s->srv->clock);
-        int64_t next = s->res.next_ms;
+        int64_t next = s->duty.jobs.next_ms;
 
         s->busy = 0;
-        if (s->tick_fenced) {
+        if (s->duty.fenced) {
                 s->fenced++;
                 /* A tick of an earlier epoch may be refused after this node took
                  * the lease again; only a refusal of the current epoch deposes. */
@@ -197,18 +177,18 @@ static void tick_done(struct exec_op *op)
                 next = now_ms + 1000;
         } else {
                 /* Committed: the cron outcomes count now. */
-                metrics_cron(s->srv->metrics, s->cron.fired, s->cron.skipped, s->cron.misfired,
-                             s->cron.late_ms, s->cron.late_n);
-                if (s->res.more)
+                metrics_cron(s->srv->metrics, s->duty.cron.fired, s->duty.cron.skipped,
+                             s->duty.cron.misfired, s->duty.cron.late_ms, s->duty.cron.late_n);
+                if (s->duty.jobs.more)
                         next = now_ms;
         }
-        if (s->res.expired || s->res.promoted || s->res.purged || s->res.timers_fired ||
-            s->res.cascaded)
+        if (s->duty.jobs.expired || s->duty.jobs.promoted || s->duty.jobs.purged ||
+            s->duty.jobs.timers_fired || s->duty.jobs.cascaded)
                 log_debug("sched",
                           "tick: %d promoted, %d expired, %d purged, %d timers fired,"
                           " %d cascade rows taken up",
-                          s->res.promoted, s->res.expired, s->res.purged, s->res.timers_fired,
-                          s->res.cascaded);
+                          s->duty.jobs.promoted, s->duty.jobs.expired, s->duty.jobs.purged,
+                          s->duty.jobs.timers_fired, s->duty.jobs.cascaded);
         if (s->want_ms && (!next || s->want_ms < next))
                 next = s->want_ms;
         s->want_ms = 0;
@@ -261,21 +241,11 @@ void sched_arm(struct sched *s, int64_t at_ms)
 static int lease_fn(struct txn *tx, struct exec_op *op)
 {
         struct sched *s = container_of(op, struct sched, lop);
-        char note[STORE_NODE_MAX + 32];
-        const char *notes[1] = {note};
-        int rc;
 
         s->lop_now_ms = tx->now_ms;
         if (s->lop_kind != LOP_RELEASE)
-                return tx->ops->leader_acquire(tx->st, s->node, s->lop_epoch, tx->now_ms, s->ttl_ms,
-                                               s->lop_lag_ms, &s->lease);
-        rc = tx->ops->leader_release(tx->st, s->node, s->lop_epoch);
-        /* Tell the followers the lease is free (cluster.c "l"), so one takes
-         * over now rather than at its next beat. */
-        snprintf(note, sizeof(note), "l\t%s\t%lld", s->node, (long long)s->lop_epoch);
-        if (!rc && s->srv->ops->shared)
-                rc = tx->ops->notify(tx->st, notes, 1);
-        return rc;
+                return leader_take(tx, s->node, s->lop_epoch, s->ttl_ms, s->lop_lag_ms, &s->lease);
+        return leader_release(tx, s->node, s->lop_epoch);
 }
 
 static void submit_lease(struct sched *s, int kind, int64_t epoch)

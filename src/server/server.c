@@ -36,6 +36,7 @@
 #include "common/rand.h"
 #include "core/cron.h"
 #include "core/keys.h"
+#include "core/node.h"
 #include "server/api.h"
 #include "server/cluster.h"
 #include "server/config.h"
@@ -277,7 +278,7 @@ static int open_store(struct server *srv)
         /* pg_stat_activity then names the node of each session. */
         snprintf(srv->app_name, sizeof(srv->app_name), "batond %.50s", srv->node_id);
         srv->store_opts = so;
-        rc = srv->ops->open(&so, &srv->st);
+        rc = node_store_open(srv->ops, &so, &srv->st);
         if (rc) {
                 log_error("server", "cannot open the %s store%s%s: %s", srv->ops->name,
                           so.uri == cfg->data_dir ? " in " : "",
@@ -294,7 +295,7 @@ static int open_store(struct server *srv)
                 snprintf(srv->lease_app_name, sizeof(srv->lease_app_name), "batond %.50s lease",
                          srv->node_id);
                 so.app_name = srv->lease_app_name;
-                rc = srv->ops->open(&so, &srv->lease_st);
+                rc = node_store_open(srv->ops, &so, &srv->lease_st);
                 if (rc)
                         log_error("server", "cannot open the lease connection to the %s store: %s",
                                   srv->ops->name, baton_strerror(rc));
@@ -438,6 +439,40 @@ static int apply_cron_file(struct server_rt *rt)
         return rc;
 }
 
+/* Store thread: finished batches wait for the loop (exec_wake.fn). */
+static void exec_wake_fn(void *ctx)
+{
+        event_active(ctx, EV_READ, 0);
+}
+
+/* Loop thread: arg is the address of the server's exec pointer, which is set
+ * before anything is submitted, so before the first wake. */
+static void exec_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+        struct exec **ex = arg;
+
+        (void)fd;
+        (void)what;
+        if (*ex)
+                exec_dispatch(*ex);
+}
+
+/* Starts an executor on st whose finished batches the loop delivers through a
+ * user event; *ev_out (owned by the server, freed in stop_parts after
+ * exec_stop) and *out are set on success. */
+static int start_exec(struct server *srv, struct store *st, const struct exec_hooks *hooks,
+                      struct exec **out, struct event **ev_out)
+{
+        struct exec_wake wake;
+
+        *ev_out = event_new(srv->base, -1, 0, exec_wake_cb, out);
+        if (!*ev_out)
+                return BATON_ENOMEM;
+        wake.fn = exec_wake_fn;
+        wake.ctx = *ev_out;
+        return exec_start(&wake, st, srv->ops, srv->clock, srv->limits, hooks, out);
+}
+
 static int start_parts(struct server_rt *rt)
 {
         struct server *srv = &rt->srv;
@@ -457,11 +492,10 @@ static int start_parts(struct server_rt *rt)
         if (!rc)
                 rc = waiters_new(srv->base, &srv->waiters);
         if (!rc)
-                rc = exec_start(srv->base, srv->st, srv->ops, srv->clock, srv->limits, &hooks,
-                                &srv->exec);
+                rc = start_exec(srv, srv->st, &hooks, &srv->exec, &srv->exec_wake);
         if (!rc && srv->lease_st)
-                rc = exec_start(srv->base, srv->lease_st, srv->ops, srv->clock, srv->limits,
-                                &lease_hooks, &srv->lease_exec);
+                rc = start_exec(srv, srv->lease_st, &lease_hooks, &srv->lease_exec,
+                                &srv->lease_exec_wake);
         if (!rc)
                 rc = http_start(srv, cfg->listen_host, cfg->listen_port, &srv->http);
         if (!rc)
@@ -556,6 +590,13 @@ static void stop_parts(struct server_rt *rt)
         if (srv->lease_exec)
                 exec_stop(srv->lease_exec);
         srv->lease_exec = NULL;
+        /* exec_stop delivers what is left itself; no wake can come after it. */
+        if (srv->exec_wake)
+                event_free(srv->exec_wake);
+        srv->exec_wake = NULL;
+        if (srv->lease_exec_wake)
+                event_free(srv->lease_exec_wake);
+        srv->lease_exec_wake = NULL;
         /* After exec_stop: every refusal op's done callback has run. */
         api_audit_free(srv);
         if (rt->sigterm)
@@ -577,11 +618,9 @@ static void stop_parts(struct server_rt *rt)
         srv->waiters = NULL;
         metrics_free(srv->metrics);
         srv->metrics = NULL;
-        if (srv->st)
-                srv->ops->close(srv->st);
+        node_store_close(srv->ops, srv->st);
         srv->st = NULL;
-        if (srv->lease_st)
-                srv->ops->close(srv->lease_st);
+        node_store_close(srv->ops, srv->lease_st);
         srv->lease_st = NULL;
         keyring_free(srv->keyring);
         srv->keyring = NULL;

@@ -46,11 +46,13 @@ struct server {
         const struct store_ops *ops;
         struct store_opts store_opts; /* what the store was opened with (listeners reuse it) */
         struct exec *exec;            /* NULL once exec_stop has run */
+        struct event *exec_wake;      /* the loop's side of exec's wake callback */
         /* Shared store: the leader lease's own connection and executor
          * (sched.c), so that renewals never wait behind data batches and
          * the row locks they wait for; NULL on a store one process owns. */
         struct store *lease_st;
         struct exec *lease_exec;
+        struct event *lease_exec_wake;
         struct http *http;
         struct waiters *waiters;
         struct sched *sched;

@@ -48,6 +48,7 @@
 #include "baton/baton.h"
 #include "common/assert.h"
 #include "core/job.h"
+#include "core/node.h"
 #include "store/store.h"
 #include "support/store_fx.h"
 
@@ -168,6 +169,34 @@ static void assert_id_set(int64_t *got, int n, int64_t *want, int n_want)
 }
 
 /* ---- jobs: insert, get, update ---- */
+
+/* Callers open a backend through node_store_open, which refuses one that
+ * implements another store interface version than this binary's, without
+ * calling its open. */
+static void store_version_checked_at_open(void **state)
+{
+        struct fixture *f = *state;
+        struct store_ops other = *f->ops;
+        struct store *st = NULL;
+
+        /* One process owns a SQLite store: the fixture's own is closed first. */
+        f->ops->close(f->st);
+        f->st = NULL;
+        other.version = STORE_OPS_VERSION - 1;
+        assert_int_equal(node_store_open(&other, &(struct store_opts){.uri = f->uri}, &st),
+                         BATON_ESCHEMA);
+        assert_null(st);
+        other.version = STORE_OPS_VERSION + 1;
+        assert_int_equal(node_store_open(&other, &(struct store_opts){.uri = f->uri}, &st),
+                         BATON_ESCHEMA);
+        assert_null(st);
+        /* The backend as built answers, and the store it opens works. */
+        assert_int_equal(f->ops->version, STORE_OPS_VERSION);
+        assert_int_equal(node_store_open(f->ops, &(struct store_opts){.uri = f->uri}, &st), 0);
+        assert_non_null(st);
+        node_store_close(f->ops, st);
+        assert_int_equal(fx_open(f), 0);
+}
 
 static void job_roundtrip_every_field(void **state)
 {
@@ -3123,6 +3152,7 @@ static const struct CMUnitTest shared_tests[] = {
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 static const struct CMUnitTest common_tests[] = {
+    T(store_version_checked_at_open),
     T(job_roundtrip_every_field),
     T(job_roundtrip_nulls),
     T(job_large_text_roundtrip),
