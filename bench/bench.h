@@ -28,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 
 #define BENCH_DEFAULT_URL "http://127.0.0.1:7700"
 

@@ -1,10 +1,12 @@
 /*
  * baton.h: the public API of baton, the one installed header.
  *
- * It holds the error codes shared by the whole code base (server, store, core and
- * client all return 0 or a negative value of enum baton_err) and libbaton, the C
- * client library that talks HTTP/JSON to batond. The client is synchronous: one
- * struct baton_client per thread; each call performs one HTTP request.
+ * It holds libbaton, the C client library that talks HTTP/JSON to batond, and
+ * the error codes its calls return (0 or a negative value of enum baton_err).
+ * The client is synchronous: one struct baton_client per thread; each call
+ * performs one HTTP request. libbaton exports only the baton_* names declared
+ * here. (The server uses the same codes and a few of its own, -12, -13 and
+ * -21, which no client call returns; they are in its internal headers.)
  */
 #ifndef BATON_BATON_H
 #define BATON_BATON_H
@@ -16,22 +18,25 @@
 extern "C" {
 #endif
 
+/* libbaton is built with hidden visibility: what is declared here, and
+ * nothing else, is exported. */
+#pragma GCC visibility push(default)
+
 /* Every function in baton returns 0 or one of these negative codes. */
 enum baton_err {
         BATON_OK = 0,
-        BATON_ENOMEM = -1,      /* allocation failed */
-        BATON_EINVAL = -2,      /* invalid argument or input (HTTP 400) */
-        BATON_ENOTFOUND = -3,   /* no such object in this tenant (HTTP 404) */
-        BATON_ECONFLICT = -4,   /* generic conflict (HTTP 409) */
-        BATON_ELEASE = -5,      /* lease token is not the current one: lease_mismatch (409) */
-        BATON_EEXPIRED = -6,    /* the lease expired before the call: lease_expired (409) */
-        BATON_EIDEM = -7,       /* idempotency key reused with another payload (409) */
-        BATON_ESTATE = -8,      /* operation not allowed in the job's state (409) */
-        BATON_ETOOBIG = -9,     /* input over a size limit (HTTP 413) */
-        BATON_ESTORE = -10,     /* the store failed; nothing was applied (HTTP 503) */
-        BATON_EBUSY = -11,      /* unavailable or overloaded, retry later (HTTP 503) */
-        BATON_ESCHEMA = -12,    /* the store has a newer schema than this binary */
-        BATON_EIO = -13,        /* I/O or system call failure */
+        BATON_ENOMEM = -1,    /* allocation failed */
+        BATON_EINVAL = -2,    /* invalid argument or input (HTTP 400) */
+        BATON_ENOTFOUND = -3, /* no such object in this tenant (HTTP 404) */
+        BATON_ECONFLICT = -4, /* generic conflict (HTTP 409) */
+        BATON_ELEASE = -5,    /* lease token is not the current one: lease_mismatch (409) */
+        BATON_EEXPIRED = -6,  /* the lease expired before the call: lease_expired (409) */
+        BATON_EIDEM = -7,     /* idempotency key reused with another payload (409) */
+        BATON_ESTATE = -8,    /* operation not allowed in the job's state (409) */
+        BATON_ETOOBIG = -9,   /* input over a size limit (HTTP 413) */
+        BATON_ESTORE = -10,   /* the store failed; nothing was applied (HTTP 503) */
+        BATON_EBUSY = -11,    /* unavailable or overloaded, retry later (HTTP 503) */
+        /* -12 and -13 are the server's own (never returned by libbaton). */
         BATON_ESHUTDOWN = -14,  /* the server is shutting down */
         BATON_EHTTP = -15,      /* transport failure talking to the server (client) */
         BATON_EPROTO = -16,     /* unexpected answer from the server (client) */
@@ -39,8 +44,6 @@ enum baton_err {
         BATON_EFORBIDDEN = -18, /* missing scope (HTTP 403) */
         BATON_ERATE = -19,      /* rate limited (HTTP 429) */
         BATON_ERANGE = -20,     /* numeric value out of its allowed range (HTTP 400) */
-        BATON_ETOOMANY = -21,   /* a per-tenant count is at its cap: too_many_queues (409) */
-        BATON_ERR_MIN = -21
 };
 
 /* Returns a static, human-readable description of an error code. */
@@ -586,6 +589,8 @@ int baton_flow_create(struct baton_client *c, const char *flow, char **answer);
 /* GET /v1/flows/{id}: {"flow": {...}} with every job's current state; "state"
  * is running, completed or failed. BATON_ENOTFOUND when absent. */
 int baton_flow_get(struct baton_client *c, const char *id, char **answer);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 
 void buf_init(struct buf *b, size_t max)
 {

@@ -2,7 +2,7 @@
  * err.c: names for enum baton_err. Shared by the server and libbaton (it is
  * compiled into both), so it depends on nothing but the public header.
  */
-#include "baton/baton.h"
+#include "common/errors.h"
 
 const char *baton_strerror(int rc)
 {

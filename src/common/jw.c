@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 
 void jw_init(struct jw *w, struct buf *b)
 {

@@ -6,7 +6,7 @@
 
 #include <openssl/rand.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 
 int rand_token(char out[RAND_TOKEN_LEN + 1])
 {

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/assert.h"
 #include "core/cron_internal.h"
 #include "core/jobs.h"

@@ -23,7 +23,7 @@
 
 #include "common/tz.h"
 #include "core/cron_expr.h"
-#include "core/job.h"
+#include "store/job.h"
 #include "core/txn.h"
 #include "core/validate.h"
 #include "store/store.h"

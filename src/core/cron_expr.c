@@ -20,7 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/assert.h"
 
 #define CYCLE_YEARS 400

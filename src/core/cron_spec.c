@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "core/cron_internal.h"
 
 static const char *const overlap_names[] = {"skip", "allow", "buffer_one", "replace"};

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/log.h"
 #include "core/cron_internal.h"
 

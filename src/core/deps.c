@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/assert.h"
 
 const char *parent_policy_name(int p)

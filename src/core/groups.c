@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/assert.h"
 
 /* Loads the queue's settings and counters (every one 0 for a queue with

@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/assert.h"
 #include "common/jw.h"
 #include "common/log.h"

@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/job.h"
+#include "store/job.h"
 #include "core/txn.h"
 
 #define PAYLOAD_HASH_LEN 64

@@ -26,7 +26,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/assert.h"
 #include "common/rand.h"
 

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 
 int leader_take(struct txn *tx, const char *node, int64_t held_epoch, int64_t ttl_ms,
                 int64_t lag_ms, struct leader_rec *out)

@@ -4,7 +4,7 @@
  */
 #include "core/node.h"
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/log.h"
 
 int node_store_open(const struct store_ops *ops, const struct store_opts *o, struct store **out)

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/assert.h"
 
 int txn_note_ready(struct txn *tx, const char *tenant, const char *queue)

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 
 int verr_set(struct verr *err, int rc, const char *code, const char *field, const char *fmt, ...)
 {

@@ -9,7 +9,7 @@
  * handler a request it has already checked for size and JSON syntax.
  */
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "core/keys.h"
 #include "server/api_internal.h"
 

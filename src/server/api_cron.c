@@ -22,7 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "core/cron.h"
 #include "core/leader.h"
 #include "server/api_internal.h"

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "core/deps.h"
 #include "server/api_internal.h"
 

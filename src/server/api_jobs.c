@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "server/api_internal.h"
 #include "server/auth.h"
 #include "server/waiters.h"

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/log.h"
 #include "core/keys.h"
 #include "core/node.h"

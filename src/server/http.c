@@ -23,7 +23,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/assert.h"
 #include "common/jw.h"
 #include "common/log.h"

@@ -35,7 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/assert.h"
 #include "common/jw.h"
 #include "common/rand.h"

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "core/keys.h"
 #include "server/server.h"
 

@@ -31,7 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/log.h"
 #include "common/rand.h"
 #include "core/cron.h"

@@ -51,7 +51,7 @@
 
 #include <libpq-fe.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/assert.h"
 #include "common/clock.h"
 #include "common/log.h"

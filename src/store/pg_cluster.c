@@ -38,7 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/buf.h"
 #include "common/log.h"
 #include "store/pg_internal.h"

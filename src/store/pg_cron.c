@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "store/pg_internal.h"
 #include "store/store.h"
 

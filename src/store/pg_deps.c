@@ -13,7 +13,7 @@
 
 #include <libpq-fe.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "store/pg_internal.h"
 #include "store/store.h"
 

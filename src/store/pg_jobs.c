@@ -22,7 +22,7 @@
 
 #include <libpq-fe.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/assert.h"
 #include "common/buf.h"
 #include "store/pg_internal.h"

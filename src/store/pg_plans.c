@@ -15,7 +15,7 @@
 
 #include <libpq-fe.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/assert.h"
 #include "common/log.h"
 #include "store/pg_internal.h"

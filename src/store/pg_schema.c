@@ -24,7 +24,7 @@
 
 #include <libpq-fe.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/log.h"
 #include "store/pg_internal.h"
 

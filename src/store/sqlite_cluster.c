@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/log.h"
 #include "store/sqlite.h"
 #include "store/store.h"

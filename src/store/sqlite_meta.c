@@ -16,7 +16,7 @@
 
 #include <sqlite3.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/assert.h"
 #include "common/buf.h"
 #include "common/log.h"

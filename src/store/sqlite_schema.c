@@ -17,7 +17,7 @@
  */
 #include <sqlite3.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/assert.h"
 #include "common/clock.h"
 #include "common/log.h"

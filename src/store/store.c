@@ -8,7 +8,7 @@
  */
 #include "store/store.h"
 
-#include "baton/baton.h"
+#include "common/errors.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -39,7 +39,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "core/job.h"
+#include "store/job.h"
 
 #define STORE_OPS_VERSION 13
 

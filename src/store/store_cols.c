@@ -4,9 +4,9 @@
  */
 #include "store/store_cols.h"
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/assert.h"
-#include "core/job.h"
+#include "store/job.h"
 
 #define JCOL(name, kind, field)                                                                    \
         {                                                                                          \

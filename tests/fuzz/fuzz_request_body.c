@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "core/cron_expr.h"
-#include "core/job.h"
+#include "store/job.h"
 #include "core/limits.h"
 #include "server/api_internal.h"
 

@@ -45,9 +45,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/assert.h"
-#include "core/job.h"
+#include "store/job.h"
 #include "core/node.h"
 #include "store/store.h"
 #include "support/store_fx.h"

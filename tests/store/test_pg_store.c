@@ -35,9 +35,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/assert.h"
-#include "core/job.h"
+#include "store/job.h"
 #include "store/store.h"
 #include "support/pgtest.h"
 #include "support/store_fx.h"

@@ -27,9 +27,9 @@
 
 #include <sqlite3.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/assert.h"
-#include "core/job.h"
+#include "store/job.h"
 #include "store/sqlite.h"
 #include "store/store.h"
 #include "support/store_fx.h"

@@ -21,7 +21,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "support/pgtest.h"
 
 #define HARNESS_ARGS_MAX 32

@@ -23,8 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "baton/baton.h"
-#include "core/job.h"
+#include "common/errors.h"
+#include "store/job.h"
 #include "store/store.h"
 #include "support/pgtest.h"
 #include "support/store_fx.h"

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/buf.h"
 #include "common/jw.h"
 #include "common/rand.h"

@@ -16,7 +16,7 @@
 
 #include <jansson.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/clock.h"
 #include "core/cron.h"
 #include "core/exec.h"

@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "core/cron_expr.h"
 
 static struct cron_expr parse_ok(const char *text, uint64_t seed)

@@ -27,7 +27,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "core/cron.h"
 
 #define HOUR_S 3600LL

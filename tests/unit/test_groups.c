@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/clock.h"
 #include "core/groups.h"
 #include "core/jobs.h"

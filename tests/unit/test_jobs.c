@@ -24,7 +24,7 @@
 
 #include <jansson.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/clock.h"
 #include "core/exec.h"
 #include "core/jobs.h"

@@ -20,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/clock.h"
 #include "core/exec.h"
 #include "core/jobs.h"

@@ -22,7 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/clock.h"
 #include "core/jobs.h"
 #include "core/timers.h"

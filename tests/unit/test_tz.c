@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/tz.h"
 
 static struct tz *load(const char *name)

@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/tz.h"
 
 #define TRANS_MAX 2048

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "common/rand.h"
 #include "core/jobs.h"
 #include "core/limits.h"

@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 #include "core/txn.h"
 #include "server/metrics.h"
 #include "server/waiters.h"

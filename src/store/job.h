@@ -1,12 +1,12 @@
 /*
- * job.h: the job record shared by core, store and the HTTP layer, and the small
+ * job.h: the job record shared by store, core and the HTTP layer, and the small
  * enums that go with it. A struct job owns every string it points to; job_free
  * releases them. Times are Unix milliseconds (wall clock); 0 means "not set".
  * JSON-valued fields (payload, result, progress, attempts, steps) hold JSON text
  * exactly as stored: the store treats them as opaque strings.
  */
-#ifndef BATON_CORE_JOB_H
-#define BATON_CORE_JOB_H
+#ifndef BATON_STORE_JOB_H
+#define BATON_STORE_JOB_H
 
 #include <stdbool.h>
 #include <stddef.h>

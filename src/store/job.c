@@ -1,12 +1,12 @@
 /*
  * job.c: lifetime helpers and name tables for struct job.
  */
-#include "core/job.h"
+#include "store/job.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "baton/baton.h"
+#include "common/errors.h"
 
 static const char *const state_names[JOB_STATE_COUNT] = {
     "pending", "scheduled", "queued", "running", "retrying", "completed", "dead", "cancelled"};
