@@ -2,10 +2,10 @@
  * test_ops.c: end-to-end tests of the operations side of batond: /healthz,
  * /readyz, /metrics (the series docs/api.md and the issue require, with values
  * that follow the work done), X-Request-Id (honoured, generated, echoed on
- * errors, stored on jobs), graceful stop (SIGTERM during a long-poll claim: the
- * claim is answered, the process exits 0 within a bounded time, and what was
- * acknowledged is there after a restart) and libbaton's transport error when
- * nothing listens.
+ * errors, stored on jobs; the exact rules of docs/api.md "Request ids"),
+ * graceful stop (SIGTERM during a long-poll claim: the claim is answered, the
+ * process exits 0 within a bounded time, and what was acknowledged is there
+ * after a restart) and libbaton's transport error when nothing listens.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -271,6 +271,90 @@ static void request_ids(void **state)
         }
 }
 
+/* GET /healthz with extra header lines; copies the answer's X-Request-Id
+ * into id (cap bytes) and returns the status. */
+static int reqid_of(const char *const *headers, char *id, size_t cap)
+{
+        struct http_res r;
+        int status;
+
+        assert_int_equal(http_raw(srv.url, "GET", "/healthz", headers, NULL, 0, &r), 0);
+        assert_non_null(http_header(&r, "X-Request-Id", id, cap));
+        status = r.status;
+        http_res_free(&r);
+        return status;
+}
+
+/* A generated id: 32 lowercase hex characters. */
+static bool generated_id(const char *id)
+{
+        if (strlen(id) != 32)
+                return false;
+        for (const char *p = id; *p; p++)
+                if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+                        return false;
+        return true;
+}
+
+/* The rules of docs/api.md "Request ids": 1-128 characters of 0x21-0x7e are
+ * honoured (blanks around them dropped, the header's name in any case, the
+ * first of two); anything else is replaced by a generated id, not refused; a
+ * control character refuses the request before it is read (400 bad_header),
+ * with a generated id. */
+static void request_id_rules(void **state)
+{
+        char id[300], line[300];
+        char *max = harness_repeat('~', 128);
+
+        (void)state;
+        max[0] = '!';
+        snprintf(line, sizeof(line), "X-Request-Id: %s", max);
+        {
+                const char *const h[] = {line, NULL};
+                assert_int_equal(reqid_of(h, id, sizeof(id)), 200);
+                assert_string_equal(id, max);
+        }
+        {
+                const char *const h[] = {"x-request-id: lower-1", NULL};
+                assert_int_equal(reqid_of(h, id, sizeof(id)), 200);
+                assert_string_equal(id, "lower-1");
+        }
+        {
+                const char *const h[] = {"X-Request-Id: \t  padded-1  \t", NULL};
+                assert_int_equal(reqid_of(h, id, sizeof(id)), 200);
+                assert_string_equal(id, "padded-1");
+        }
+        {
+                const char *const h[] = {"X-Request-Id: first-1", "X-Request-Id: second-1", NULL};
+                assert_int_equal(reqid_of(h, id, sizeof(id)), 200);
+                assert_string_equal(id, "first-1");
+        }
+        /* Not refused, replaced: a space, a tab, a UTF-8 character. */
+        {
+                const char *const bad[] = {"X-Request-Id: a b", "X-Request-Id: a\tb",
+                                           "X-Request-Id: caf\xc3\xa9"};
+                for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                        const char *const h[] = {bad[i], NULL};
+                        assert_int_equal(reqid_of(h, id, sizeof(id)), 200);
+                        if (!generated_id(id))
+                                fprintf(stderr, "%s -> %s\n", bad[i], id);
+                        assert_true(generated_id(id));
+                }
+        }
+        {
+                const char *const h[] = {NULL};
+                assert_int_equal(reqid_of(h, id, sizeof(id)), 200);
+                assert_true(generated_id(id));
+        }
+        /* A control character refuses the head: the client's id is not read. */
+        {
+                const char *const h[] = {"X-Request-Id: mine-1", "X-Note: a\x01b", NULL};
+                assert_int_equal(reqid_of(h, id, sizeof(id)), 400);
+                assert_true(generated_id(id));
+        }
+        free(max);
+}
+
 struct poller {
         const char *url;
         const char *queue;
@@ -381,6 +465,7 @@ int main(void)
             cmocka_unit_test(health_and_ready),
             cmocka_unit_test(metrics_follow_work),
             cmocka_unit_test(request_ids),
+            cmocka_unit_test(request_id_rules),
             cmocka_unit_test(sigterm_during_long_poll),
         };
 
