@@ -300,34 +300,19 @@ static int run_batond(const char *cron_file, const char *data_dir)
  * unchanged), and its DST claims hold in preview. */
 static void test_docs_worked_example(void **state)
 {
-        const char *src = getenv("BATON_SRC");
-        char path[4096], *doc = NULL, *start, *end;
+        char *doc = harness_read_doc("docs/cron.md");
+        char *registry = harness_doc_block(doc, "### Worked example", "json", "docs/cron.md");
         struct http_res r;
-        size_t len = 0;
-        FILE *f;
 
         (void)state;
-        assert_non_null(src);
-        snprintf(path, sizeof(path), "%s/docs/cron.md", src);
-        f = fopen(path, "r");
-        assert_non_null(f);
-        assert_int_equal(getdelim(&doc, &len, '\0', f) > 0, 1);
-        fclose(f);
-        start = strstr(doc, "### Worked example");
-        assert_non_null(start);
-        start = strstr(start, "```json\n");
-        assert_non_null(start);
-        start += strlen("```json\n");
-        end = strstr(start, "```");
-        assert_non_null(end);
-        *end = '\0';
-        req("PUT", "/v1/cron", start, 200, &r);
+        req("PUT", "/v1/cron", registry, 200, &r);
         assert_int_equal(json_array_size(json_object_get(r.json, "created")), 12);
         http_res_free(&r);
-        req("PUT", "/v1/cron", start, 200, &r);
+        req("PUT", "/v1/cron", registry, 200, &r);
         assert_int_equal(json_array_size(json_object_get(r.json, "unchanged")), 12);
         assert_int_equal(json_array_size(json_object_get(r.json, "created")), 0);
         http_res_free(&r);
+        free(registry);
         free(doc);
         /* picks-processing goes from 00:55 GMT straight to 02:00 BST. */
         req("POST", "/v1/cron/preview",

@@ -117,52 +117,18 @@ static int names_diff(const char *what, const struct names *want, const struct n
         return d;
 }
 
-static char *read_doc(const char *rel)
-{
-        const char *root = getenv("BATON_SRC");
-        char path[4096];
-        FILE *f;
-        char *text;
-        long n;
-
-        assert_non_null(root);
-        snprintf(path, sizeof(path), "%s/%s", root, rel);
-        f = fopen(path, "rb");
-        if (!f)
-                fprintf(stderr, "cannot open %s\n", path);
-        assert_non_null(f);
-        assert_int_equal(fseek(f, 0, SEEK_END), 0);
-        n = ftell(f);
-        assert_true(n > 0);
-        rewind(f);
-        text = malloc((size_t)n + 1);
-        assert_non_null(text);
-        assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
-        text[n] = '\0';
-        fclose(f);
-        return text;
-}
-
 /* The first ```json block after marker in text, parsed (new reference). */
 static json_t *json_block_after(const char *text, const char *marker, const char *what)
 {
-        const char *at = strstr(text, marker), *open, *close;
+        char *block = harness_doc_block(text, marker, "json", what);
         json_error_t je;
-        json_t *v;
+        json_t *v = json_loads(block, 0, &je);
 
-        if (!at)
-                fprintf(stderr, "%s: no \"%s\"\n", what, marker);
-        assert_non_null(at);
-        open = strstr(at, "```json\n");
-        assert_non_null(open);
-        open += strlen("```json\n");
-        close = strstr(open, "\n```");
-        assert_non_null(close);
-        v = json_loadb(open, (size_t)(close - open), 0, &je);
         if (!v)
                 fprintf(stderr, "%s: the json block does not parse: %s (line %d)\n", what, je.text,
                         je.line);
         assert_non_null(v);
+        free(block);
         return v;
 }
 
@@ -228,7 +194,7 @@ static void api_md_job_object_is_the_served_one(void **state)
 {
         struct names served = {0}, example = {0}, table = {0};
         char id[32], q[64];
-        char *md = read_doc("docs/api.md");
+        char *md = harness_read_doc("docs/api.md");
         json_t *ex;
         int d;
 
@@ -251,7 +217,7 @@ static void openapi_job_schema_is_the_served_one(void **state)
 {
         struct names served = {0}, required = {0}, props = {0};
         char id[32], q[64];
-        char *text = read_doc("docs/openapi.json");
+        char *text = harness_read_doc("docs/openapi.json");
         json_error_t je;
         json_t *doc = json_loads(text, 0, &je), *job, *claimed, *v;
         size_t i;
@@ -284,7 +250,7 @@ static void readme_enqueue_answer_is_the_served_one(void **state)
 {
         struct names served = {0}, shown = {0};
         char id[32], q[64];
-        char *md = read_doc("README.md");
+        char *md = harness_read_doc("README.md");
         json_t *ex;
 
         (void)state;

@@ -1114,6 +1114,44 @@ char *harness_repeat(char ch, size_t n)
         return s;
 }
 
+char *harness_read_doc(const char *rel)
+{
+        const char *root = getenv("BATON_SRC");
+        char path[4096], *text = NULL;
+        size_t cap = 0;
+        FILE *f;
+
+        assert_non_null(root);
+        snprintf(path, sizeof(path), "%s/%s", root, rel);
+        f = fopen(path, "r");
+        if (!f)
+                fprintf(stderr, "cannot open %s: %s\n", path, strerror(errno));
+        assert_non_null(f);
+        assert_true(getdelim(&text, &cap, '\0', f) > 0);
+        fclose(f);
+        return text;
+}
+
+char *harness_doc_block(const char *text, const char *marker, const char *lang, const char *what)
+{
+        const char *at = strstr(text, marker), *open = NULL, *close = NULL;
+        char fence[32];
+        char *out;
+
+        snprintf(fence, sizeof(fence), "```%s\n", lang);
+        if (at)
+                open = strstr(at, fence);
+        if (open)
+                close = strstr(open + strlen(fence), "\n```");
+        if (!close)
+                fprintf(stderr, "%s: no %s block after \"%s\"\n", what, fence, marker);
+        assert_non_null(close);
+        open += strlen(fence);
+        out = strndup(open, (size_t)(close - open) + 1); /* with its last newline */
+        assert_non_null(out);
+        return out;
+}
+
 /* ---- dependency chains ---- */
 
 /* The key these helpers send: h's admin key (set by the test for a node that

@@ -224,6 +224,16 @@ void harness_join(pthread_t t);
 /* A string of n copies of ch, owned by the caller (free). */
 char *harness_repeat(char ch, size_t n);
 
+/* ---- the documents (tests that keep a document true) ---- */
+
+/* The text of $BATON_SRC/rel ("docs/api.md", "README.md"), NUL-terminated,
+ * owned by the caller (free). Fails the test when it cannot be read. */
+char *harness_read_doc(const char *rel);
+/* The body of the first fenced block "```lang" after marker in text (without
+ * its fence lines), a copy owned by the caller (free). Fails the test, naming
+ * what, when marker or the block is missing. */
+char *harness_doc_block(const char *text, const char *marker, const char *lang, const char *what);
+
 /* ---- dependency chains (docs/api.md, "Dependencies and flows") ---- */
 
 /* Builds one chain of n_flows * per_flow jobs on queue with n_flows POST
