@@ -2,8 +2,9 @@
  * store_fault.c: the fault-injecting store (store_fault.h). Every operation
  * of the wrapped table is a forwarder generated from one list (FAULT_DATA_OPS)
  * that first asks whether the armed fault fires on this call; the
- * transaction-control calls are written out, because each fails in its own
- * way. The fsync fault is a sqlite3 VFS registered once under the name
+ * transaction controls have forwarders of their own (begin is where counting
+ * starts, a failed rollback or rollback_to always ends the transaction). The
+ * fsync fault is a sqlite3 VFS registered once under the name
  * FAULT_VFS: a copy of the default VFS whose files forward every method to
  * the default's and whose xSync can fail, as SQLite's own test VFS does.
  *
@@ -25,6 +26,8 @@
 #include "store/sqlite.h"
 
 #define FAULT_VFS "baton_fault"
+/* Strips the parentheses of a parameter or argument list (the forwarders). */
+#define FAULT_UNPAREN(...) __VA_ARGS__
 
 struct store_fault {
         struct store_ops ops; /* the wrapped table handed out */
@@ -83,67 +86,34 @@ static int ff_sync(sqlite3_file *p, int flags)
         return fire ? SQLITE_IOERR_FSYNC : r->pMethods->xSync(r, flags);
 }
 
+/* The other methods forward to the default VFS's file: name, the method,
+ * parameters after the file, and the arguments that forward them. WAL mode
+ * needs the shared-memory ones (io_methods version 2). */
+#define FF_FORWARDER(name, method, params, args)                                                   \
+        static int name(sqlite3_file *p, FAULT_UNPAREN params)                                     \
+        {                                                                                          \
+                sqlite3_file *r = real_file(p);                                                    \
+                                                                                                   \
+                return r->pMethods->method(r, FAULT_UNPAREN args);                                 \
+        }
+FF_FORWARDER(ff_read, xRead, (void *buf, int n, sqlite3_int64 off), (buf, n, off))
+FF_FORWARDER(ff_write, xWrite, (const void *buf, int n, sqlite3_int64 off), (buf, n, off))
+FF_FORWARDER(ff_truncate, xTruncate, (sqlite3_int64 size), (size))
+FF_FORWARDER(ff_file_size, xFileSize, (sqlite3_int64 * size), (size))
+FF_FORWARDER(ff_lock, xLock, (int level), (level))
+FF_FORWARDER(ff_unlock, xUnlock, (int level), (level))
+FF_FORWARDER(ff_check_reserved, xCheckReservedLock, (int *out), (out))
+FF_FORWARDER(ff_file_control, xFileControl, (int op, void *arg), (op, arg))
+FF_FORWARDER(ff_shm_map, xShmMap, (int region, int size, int extend, void volatile **out),
+             (region, size, extend, out))
+FF_FORWARDER(ff_shm_lock, xShmLock, (int offset, int n, int flags), (offset, n, flags))
+FF_FORWARDER(ff_shm_unmap, xShmUnmap, (int del), (del))
+
 static int ff_close(sqlite3_file *p)
 {
         sqlite3_file *r = real_file(p);
 
         return r->pMethods->xClose(r);
-}
-
-static int ff_read(sqlite3_file *p, void *buf, int n, sqlite3_int64 off)
-{
-        sqlite3_file *r = real_file(p);
-
-        return r->pMethods->xRead(r, buf, n, off);
-}
-
-static int ff_write(sqlite3_file *p, const void *buf, int n, sqlite3_int64 off)
-{
-        sqlite3_file *r = real_file(p);
-
-        return r->pMethods->xWrite(r, buf, n, off);
-}
-
-static int ff_truncate(sqlite3_file *p, sqlite3_int64 size)
-{
-        sqlite3_file *r = real_file(p);
-
-        return r->pMethods->xTruncate(r, size);
-}
-
-static int ff_file_size(sqlite3_file *p, sqlite3_int64 *size)
-{
-        sqlite3_file *r = real_file(p);
-
-        return r->pMethods->xFileSize(r, size);
-}
-
-static int ff_lock(sqlite3_file *p, int level)
-{
-        sqlite3_file *r = real_file(p);
-
-        return r->pMethods->xLock(r, level);
-}
-
-static int ff_unlock(sqlite3_file *p, int level)
-{
-        sqlite3_file *r = real_file(p);
-
-        return r->pMethods->xUnlock(r, level);
-}
-
-static int ff_check_reserved(sqlite3_file *p, int *out)
-{
-        sqlite3_file *r = real_file(p);
-
-        return r->pMethods->xCheckReservedLock(r, out);
-}
-
-static int ff_file_control(sqlite3_file *p, int op, void *arg)
-{
-        sqlite3_file *r = real_file(p);
-
-        return r->pMethods->xFileControl(r, op, arg);
 }
 
 static int ff_sector_size(sqlite3_file *p)
@@ -160,33 +130,11 @@ static int ff_device(sqlite3_file *p)
         return r->pMethods->xDeviceCharacteristics(r);
 }
 
-/* WAL mode needs the shared-memory methods (io_methods version 2). */
-static int ff_shm_map(sqlite3_file *p, int region, int size, int extend, void volatile **out)
-{
-        sqlite3_file *r = real_file(p);
-
-        return r->pMethods->xShmMap(r, region, size, extend, out);
-}
-
-static int ff_shm_lock(sqlite3_file *p, int offset, int n, int flags)
-{
-        sqlite3_file *r = real_file(p);
-
-        return r->pMethods->xShmLock(r, offset, n, flags);
-}
-
 static void ff_shm_barrier(sqlite3_file *p)
 {
         sqlite3_file *r = real_file(p);
 
         r->pMethods->xShmBarrier(r);
-}
-
-static int ff_shm_unmap(sqlite3_file *p, int del)
-{
-        sqlite3_file *r = real_file(p);
-
-        return r->pMethods->xShmUnmap(r, del);
 }
 
 static const sqlite3_io_methods ff_io = {
@@ -240,49 +188,6 @@ static void vfs_register(void)
 }
 
 /* ---- the store wrapper ---- */
-
-/* Ends the open transaction as a failed statement can: SQLite rolls it
- * back on its own (the backend finds out later, as it would). */
-static void end_txn(struct store_fault *f)
-{
-        if (f->real_ops == &store_sqlite_ops)
-                sqlite3_exec(sqlite_db(f->real), "ROLLBACK", NULL, NULL, NULL);
-        else
-                f->real_ops->rollback(f->real);
-}
-
-/* Counts a call of op (data: a data statement, which STORE_FAULT_ANY
- * matches) and says whether the armed fault fires on it; *how_out is then
- * how it fails. */
-static bool fires(struct store_fault *f, size_t op, bool data, enum store_fault_how *how_out)
-{
-        bool fire = false;
-
-        pthread_mutex_lock(&f->mu);
-        if (f->active && (f->op == op || (data && f->op == STORE_FAULT_ANY)) && --f->left == 0) {
-                fire = true;
-                f->active = false;
-                f->fired++;
-                *how_out = f->how;
-        }
-        pthread_mutex_unlock(&f->mu);
-        return fire;
-}
-
-/* A data statement that fails does nothing, and with STORE_FAULT_TXN takes
- * the transaction with it. */
-static int data_fault(struct store_fault *f, size_t op)
-{
-        enum store_fault_how how;
-
-        if (!fires(f, op, true, &how))
-                return 0;
-        if (how == STORE_FAULT_TXN)
-                end_txn(f);
-        return BATON_ESTORE;
-}
-
-#define FAULT_UNPAREN(...) __VA_ARGS__
 
 /* Every operation that takes the store, but the transaction controls:
  * name, parameters after the store, and the arguments that forward them. */
@@ -436,11 +341,58 @@ static int data_fault(struct store_fault *f, size_t op)
           (rec, now_ms, held))                                                                     \
         X(idem_swap, (const struct idem_rec *rec, int64_t old_job_id), (rec, old_job_id))
 
+/* Declared here, where the list above ends (scripts/func_lengths.sh reads
+ * a macro followed by a definition as one long function). */
+static int inject(struct store_fault *f, size_t op, bool data);
+
+/* Ends the open transaction as a failed statement can: SQLite rolls it
+ * back on its own (the backend finds out later, as it would). */
+static void end_txn(struct store_fault *f)
+{
+        if (f->real_ops == &store_sqlite_ops)
+                sqlite3_exec(sqlite_db(f->real), "ROLLBACK", NULL, NULL, NULL);
+        else
+                f->real_ops->rollback(f->real);
+}
+
+/* Counts a call of op (data: a data statement, which STORE_FAULT_ANY
+ * matches) and says whether the armed fault fires on it; *how_out is then
+ * how it fails. */
+static bool fires(struct store_fault *f, size_t op, bool data, enum store_fault_how *how_out)
+{
+        bool fire = false;
+
+        pthread_mutex_lock(&f->mu);
+        if (f->active && (f->op == op || (data && f->op == STORE_FAULT_ANY)) && --f->left == 0) {
+                fire = true;
+                f->active = false;
+                f->fired++;
+                *how_out = f->how;
+        }
+        pthread_mutex_unlock(&f->mu);
+        return fire;
+}
+
+/* BATON_ESTORE if the armed fault fires on this call of op, which then
+ * does nothing and, with STORE_FAULT_TXN, takes the transaction with it
+ * (a commit left open is SQLITE_BUSY's, the caller must roll back; one
+ * rolled back is an I/O error's). 0: make the call. */
+static int inject(struct store_fault *f, size_t op, bool data)
+{
+        enum store_fault_how how;
+
+        if (!fires(f, op, data, &how))
+                return 0;
+        if (how == STORE_FAULT_TXN)
+                end_txn(f);
+        return BATON_ESTORE;
+}
+
 #define FAULT_FORWARDER(name, params, args)                                                        \
         static int w_##name(struct store *st, FAULT_UNPAREN params)                                \
         {                                                                                          \
                 struct store_fault *fault = (struct store_fault *)st;                              \
-                int rc = data_fault(fault, STORE_FAULT_OP(name));                                  \
+                int rc = inject(fault, STORE_FAULT_OP(name), true);                                \
                                                                                                    \
                 return rc ? rc : fault->real_ops->name(fault->real, FAULT_UNPAREN args);           \
         }
@@ -451,7 +403,7 @@ FAULT_DATA_OPS(FAULT_FORWARDER)
 static int w_begin(struct store *st)
 {
         struct store_fault *f = (struct store_fault *)st;
-        enum store_fault_how how;
+        int rc;
 
         pthread_mutex_lock(&f->mu);
         if (f->pending) {
@@ -468,24 +420,22 @@ static int w_begin(struct store *st)
                 f->pend_fsync_n = 0;
         }
         pthread_mutex_unlock(&f->mu);
-        if (fires(f, STORE_FAULT_OP(begin), false, &how))
-                return BATON_ESTORE;
-        return f->real_ops->begin(f->real);
+        rc = inject(f, STORE_FAULT_OP(begin), false);
+        return rc ? rc : f->real_ops->begin(f->real);
 }
 
-/* STORE_FAULT_CALL: not committed, still open (SQLITE_BUSY); the caller
- * must roll back. STORE_FAULT_TXN: rolled back (an I/O error). */
-static int w_commit(struct store *st)
-{
-        struct store_fault *f = (struct store_fault *)st;
-        enum store_fault_how how;
-
-        if (!fires(f, STORE_FAULT_OP(commit), false, &how))
-                return f->real_ops->commit(f->real);
-        if (how == STORE_FAULT_TXN)
-                end_txn(f);
-        return BATON_ESTORE;
-}
+/* commit, savepoint and release fail as inject says. */
+#define FAULT_CONTROL(name)                                                                        \
+        static int w_##name(struct store *st)                                                      \
+        {                                                                                          \
+                struct store_fault *f = (struct store_fault *)st;                                  \
+                int rc = inject(f, STORE_FAULT_OP(name), false);                                   \
+                                                                                                   \
+                return rc ? rc : f->real_ops->name(f->real);                                       \
+        }
+FAULT_CONTROL(commit)
+FAULT_CONTROL(savepoint)
+FAULT_CONTROL(release)
 
 /* A rollback that fails has still ended the transaction (the backend's
  * rollback runs, and its answer is replaced). */
@@ -498,6 +448,7 @@ static int w_rollback(struct store *st)
         return fires(f, STORE_FAULT_OP(rollback), false, &how) ? BATON_ESTORE : rc;
 }
 
+/* A rollback_to that fails always takes the transaction with it. */
 static int w_rollback_to(struct store *st)
 {
         struct store_fault *f = (struct store_fault *)st;
@@ -506,30 +457,6 @@ static int w_rollback_to(struct store *st)
         if (!fires(f, STORE_FAULT_OP(rollback_to), false, &how))
                 return f->real_ops->rollback_to(f->real);
         end_txn(f);
-        return BATON_ESTORE;
-}
-
-static int w_savepoint(struct store *st)
-{
-        struct store_fault *f = (struct store_fault *)st;
-        enum store_fault_how how;
-
-        if (!fires(f, STORE_FAULT_OP(savepoint), false, &how))
-                return f->real_ops->savepoint(f->real);
-        if (how == STORE_FAULT_TXN)
-                end_txn(f);
-        return BATON_ESTORE;
-}
-
-static int w_release(struct store *st)
-{
-        struct store_fault *f = (struct store_fault *)st;
-        enum store_fault_how how;
-
-        if (!fires(f, STORE_FAULT_OP(release), false, &how))
-                return f->real_ops->release(f->real);
-        if (how == STORE_FAULT_TXN)
-                end_txn(f);
         return BATON_ESTORE;
 }
 
