@@ -256,7 +256,8 @@ static int open_store(struct server *srv)
                                 (int)cfg->pg_lock_timeout_ms,
                                 (int)cfg->pg_idle_tx_timeout_ms,
                                 false,
-                                srv->app_name};
+                                srv->app_name,
+                                NULL};
         int rc;
 
         rc = check_data_dir(cfg->data_dir);

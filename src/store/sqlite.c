@@ -664,7 +664,7 @@ static int open_store(const struct store_opts *opts, struct store **out)
         rc = private_files(path);
         if (rc)
                 goto out;
-        rc = sqlite3_open_v2(path, &st->db, flags, NULL);
+        rc = sqlite3_open_v2(path, &st->db, flags, opts->vfs);
         if (rc != SQLITE_OK) {
                 log_error("store", "opening %s: %s", path,
                           st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));

@@ -73,6 +73,10 @@ struct store_opts {
         /* PostgreSQL: application_name of the sessions (pg_stat_activity),
          * so an operator sees which node holds what; NULL = "batond". */
         const char *app_name;
+        /* SQLite: the name of a registered sqlite3 VFS to open the database
+         * with; NULL = SQLite's default. The server never sets it: it is for
+         * tests that inject I/O errors (tests/support/store_fault.c). */
+        const char *vfs;
 };
 
 struct job_filter {
