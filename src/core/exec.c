@@ -60,23 +60,32 @@ struct exec {
 };
 
 /* Runs one op inside the open transaction, isolated by a savepoint. */
-static void run_one(struct txn *tx, struct exec_op *op)
+/* Runs op in a savepoint. Returns 0, or the store's error when the op's
+ * writes could not be taken back out of the transaction (a failed RELEASE
+ * followed by a failed ROLLBACK TO, or a failed ROLLBACK TO): the
+ * transaction then holds writes of an op answered as failed, and only
+ * failing the whole batch keeps them from committing. */
+static int run_one(struct txn *tx, struct exec_op *op)
 {
         struct txn_mark mark = txn_effects_mark(&tx->fx);
         int rc = tx->ops->savepoint(tx->st);
 
         if (rc) {
                 op->rc = rc;
-                return;
+                return 0;
         }
         op->rc = op->fn(tx, op);
-        if (op->rc) {
-                rc = tx->ops->rollback_to(tx->st);
-                txn_effects_truncate(&tx->fx, mark);
-        } else
+        if (!op->rc) {
                 rc = tx->ops->release(tx->st);
-        if (rc && !op->rc)
+                if (!rc)
+                        return 0;
+                /* The savepoint is still open: its writes must go, since the
+                 * op is answered with the failure. */
                 op->rc = rc;
+        }
+        rc = tx->ops->rollback_to(tx->st);
+        txn_effects_truncate(&tx->fx, mark);
+        return rc;
 }
 
 /* Reads ahead, in one call per tenant, the jobs the batch's ops name
@@ -137,8 +146,12 @@ static int64_t apply_batch(struct txn *tx, struct exec_op *head)
                         tx->ops->rollback(tx->st);
         }
         if (!rc) {
-                for (op = head; op; op = op->next)
-                        run_one(tx, op);
+                for (op = head; op && !rc; op = op->next)
+                        rc = run_one(tx, op);
+                if (rc)
+                        tx->ops->rollback(tx->st);
+        }
+        if (!rc) {
                 /* Other nodes hear of the batch's effects at its commit. */
                 rc = txn_notify(tx);
                 if (rc)

@@ -7,7 +7,12 @@
  * hands the whole batch back to the loop thread, which runs each op's done
  * callback and then the effects hook once. A reply is therefore only ever sent after
  * its commit. If COMMIT fails, every op of the batch gets BATON_ESTORE and
- * nothing of it is applied. There is no artificial delay: while one batch
+ * the store reads as if the batch never ran. (After a failed fsync that
+ * holds while the process runs; the pages may still have reached the disk,
+ * so a crash can bring such a batch back: 503 means "not known to be
+ * applied", and clients retry with their idempotency keys.) An op whose
+ * writes cannot be taken back out of the transaction fails the whole batch
+ * the same way. There is no artificial delay: while one batch
  * commits, the next one gathers.
  *
  * The caller owns each struct exec_op (usually embedded in a request struct)

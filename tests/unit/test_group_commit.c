@@ -599,10 +599,10 @@ static const int sweep_kinds[SWEEP_OPS] = {ENQ_PLAIN, ENQ_IDEM, ENQ_KEYED, ENQ_D
 /* One sweep: the calls of op that fail in turn, how, whether such a
  * failure fails only the op that made the call (else the whole batch), and
  * how many such calls batch 2 makes (0: more than two per op). A RELEASE
- * that fails alone, the transaction still usable, is left out: exec's
- * run_one then answers its op 503 but neither rolls the op back to its
- * savepoint nor fails the batch, so the op's writes commit. No backend
- * fails that way today (their RELEASE fails only with the transaction). */
+ * that fails alone, the transaction still usable, fails only its op: exec's
+ * run_one rolls the op back to its savepoint, so none of its writes commit
+ * with the answer 503 (no backend fails that way today; the sweep makes sure
+ * that one which did would not commit a refused op). */
 struct sweep {
         size_t op;
         enum store_fault_how how;
@@ -616,6 +616,7 @@ static const struct sweep sweeps[] = {
     {STORE_FAULT_ANY, STORE_FAULT_TXN, false, 0, "data statement, transaction lost"},
     {STORE_FAULT_OP(savepoint), STORE_FAULT_CALL, true, SWEEP_OPS, "savepoint alone"},
     {STORE_FAULT_OP(savepoint), STORE_FAULT_TXN, false, SWEEP_OPS, "savepoint, transaction lost"},
+    {STORE_FAULT_OP(release), STORE_FAULT_CALL, true, SWEEP_OPS, "release alone"},
     {STORE_FAULT_OP(release), STORE_FAULT_TXN, false, SWEEP_OPS, "release, transaction lost"},
     {STORE_FAULT_OP(begin), STORE_FAULT_CALL, false, 1, "begin"},
 };
