@@ -18,14 +18,21 @@
 #include "store/job.h"
 #include "core/limits.h"
 #include "server/api_internal.h"
+#include "server/http.h"
 
+/* A refusal names a code and is answered with a 4xx (the server's one rc
+ * table applied to the code the check returned). */
 static void check_verr(int rc, const struct verr *e)
 {
+        int status;
+        const char *code;
+
         if (rc == 0)
                 return;
         if (rc == BATON_ENOMEM)
                 return;
-        if (!e->code || !e->code[0] || e->status < 400 || e->status > 499)
+        http_rc_status(e->rc, &status, &code);
+        if (!e->code || !e->code[0] || e->rc != rc || status < 400 || status > 499)
                 abort();
 }
 
