@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "baton/baton.h"
+#include "common/names.h"
 #include "core/cron_internal.h"
 
 static const char *const overlap_names[] = {"skip", "allow", "buffer_one", "replace"};
@@ -23,37 +24,24 @@ static const char *const misfire_names[] = {"fire_once", "skip", "fire_all"};
 static const char *const gap_names[] = {"shift", "skip"};
 static const char *const fold_names[] = {"first", "last", "both"};
 
-static const char *name_of(const char *const *names, int n, int v)
-{
-        return v >= 0 && v < n ? names[v] : "unknown";
-}
-
-static int name_parse(const char *const *names, int n, const char *s)
-{
-        for (int i = 0; s && i < n; i++)
-                if (strcmp(names[i], s) == 0)
-                        return i;
-        return -1;
-}
-
 const char *cron_overlap_name(int v)
 {
-        return name_of(overlap_names, 4, v);
+        return names_get(overlap_names, 4, v);
 }
 
 const char *cron_misfire_name(int v)
 {
-        return name_of(misfire_names, 3, v);
+        return names_get(misfire_names, 3, v);
 }
 
 const char *cron_gap_name(int v)
 {
-        return name_of(gap_names, 2, v);
+        return names_get(gap_names, 2, v);
 }
 
 const char *cron_fold_name(int v)
 {
-        return name_of(fold_names, 3, v);
+        return names_get(fold_names, 3, v);
 }
 
 /* ---- definitions ---- */
@@ -122,7 +110,7 @@ static int get_choice(json_t *obj, const char *name, const char *const *names, i
 
         if (rc || !s)
                 return rc;
-        v = name_parse(names, n, s);
+        v = names_find(names, n, s);
         free(s);
         if (v < 0) {
                 char list[96] = "";
