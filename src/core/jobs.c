@@ -1,15 +1,16 @@
 /*
  * jobs.c: the life of a job: enqueue (with idempotency keys and dedup keys),
  * claim with a lease token per attempt, heartbeat, fenced settlement, retries
- * with backoff, cancellation, replay, and the leader's timed duties (promotion
- * of due jobs, lease expiry, retention).
+ * with backoff, cancellation, replay of dead letters, and the leader's timed
+ * duties (promotion of due jobs, lease expiry, retention). The attempt and
+ * step logs a job carries are written by job_log.c, the queue records it
+ * lives in by queues.c.
  *
  * Every function runs on the store thread inside a transaction (txn.h), so it
  * sees a consistent store and its writes commit or roll back together with the
  * rest of its operation. Workload: the hot paths are enqueue, claim and settle,
- * each a handful of indexed reads and writes per job. The attempt and step
- * logs are small JSON arrays kept in the job row (bounded by history_max), so a
- * claim or a settle touches one row.
+ * each a handful of indexed reads and writes per job; the logs are kept in
+ * the job row, so a claim or a settle touches one row.
  *
  * Effects: every state change goes through become_ready, become_terminal or
  * place, which report the change to the loop thread (txn.h): a job made ready
@@ -22,17 +23,17 @@
  */
 #include "core/jobs.h"
 
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "baton/baton.h"
 #include "common/assert.h"
-#include "common/jw.h"
 #include "common/log.h"
 #include "common/rand.h"
 #include "core/deps.h"
 #include "core/groups.h"
+#include "core/job_log.h"
+#include "core/queues.h"
 #include "core/timers.h"
 
 /* Rows handled per kind of duty in one tick; more is done in the next tick. */
@@ -59,127 +60,6 @@ int64_t backoff_delay_ms(const struct backoff *b, int attempt, uint64_t (*rnd)(u
                 d = b->max_ms;
         /* Equal jitter: at least half the delay, so retries never bunch at zero. */
         return d / 2 + (int64_t)rnd((uint64_t)(d - d / 2) + 1);
-}
-
-/* ---- attempt and step logs (JSON arrays in the job row) ---- */
-
-static json_t *load_array(const char *text)
-{
-        json_t *a = text ? json_loads(text, 0, NULL) : NULL;
-
-        if (a && json_is_array(a))
-                return a;
-        json_decref(a);
-        return json_array();
-}
-
-/* Replaces *text with the serialized array, dropping the oldest entries beyond
- * max. Consumes the reference to a. */
-static int store_array(char **text, json_t *a, int max)
-{
-        char *s;
-
-        while (max > 0 && json_array_size(a) > (size_t)max)
-                json_array_remove(a, 0);
-        s = json_dumps(a, JSON_COMPACT);
-        json_decref(a);
-        if (!s)
-                return BATON_ENOMEM;
-        free(*text);
-        *text = s;
-        return 0;
-}
-
-static json_t *time_json(int64_t ms)
-{
-        char tmp[40];
-
-        if (!ms)
-                return json_null();
-        time_format_ms(ms, tmp, sizeof(tmp));
-        return json_string(tmp);
-}
-
-static json_t *str_json(const char *s)
-{
-        return s ? json_string(s) : json_null();
-}
-
-static int attempt_open(struct txn *tx, struct job *j)
-{
-        json_t *a = load_array(j->attempts);
-        json_t *e = json_object();
-
-        json_object_set_new(e, "attempt", json_integer(j->attempt));
-        json_object_set_new(e, "worker", str_json(j->worker));
-        json_object_set_new(e, "started_at", time_json(j->started_at_ms));
-        json_object_set_new(e, "finished_at", json_null());
-        json_object_set_new(e, "outcome", json_null());
-        json_object_set_new(e, "error", json_null());
-        json_array_append_new(a, e);
-        return store_array(&j->attempts, a, tx->limits->history_max);
-}
-
-/* Closes the latest attempt entry with its outcome. */
-static int attempt_close(struct txn *tx, struct job *j, const char *outcome, const char *error)
-{
-        json_t *a = load_array(j->attempts);
-        size_t n = json_array_size(a);
-
-        if (n > 0) {
-                json_t *e = json_array_get(a, n - 1);
-                json_object_set_new(e, "finished_at", time_json(tx->now_ms));
-                json_object_set_new(e, "outcome", json_string(outcome));
-                json_object_set_new(e, "error", str_json(error));
-        }
-        return store_array(&j->attempts, a, tx->limits->history_max);
-}
-
-/* Records a change of step: closes the open step and opens the new one. */
-static int step_change(struct txn *tx, struct job *j, const char *step)
-{
-        json_t *a = load_array(j->steps);
-        size_t n = json_array_size(a);
-        json_t *e;
-
-        if (n > 0) {
-                json_t *last = json_array_get(a, n - 1);
-                const char *name = json_string_value(json_object_get(last, "step"));
-                if (name && strcmp(name, step) == 0 &&
-                    json_is_null(json_object_get(last, "finished_at"))) {
-                        json_decref(a);
-                        return 0;
-                }
-                if (json_is_null(json_object_get(last, "finished_at")))
-                        json_object_set_new(last, "finished_at", time_json(tx->now_ms));
-        }
-        e = json_object();
-        json_object_set_new(e, "step", json_string(step));
-        json_object_set_new(e, "attempt", json_integer(j->attempt));
-        json_object_set_new(e, "started_at", time_json(tx->now_ms));
-        json_object_set_new(e, "finished_at", json_null());
-        json_array_append_new(a, e);
-        return store_array(&j->steps, a, tx->limits->history_max);
-}
-
-/* Closes an open step when the attempt ends, so the log has no dangling step. */
-static int step_close(struct txn *tx, struct job *j)
-{
-        json_t *a;
-        json_t *last;
-        size_t n;
-
-        if (!j->steps)
-                return 0;
-        a = load_array(j->steps);
-        n = json_array_size(a);
-        last = n ? json_array_get(a, n - 1) : NULL;
-        if (!last || !json_is_null(json_object_get(last, "finished_at"))) {
-                json_decref(a);
-                return 0;
-        }
-        json_object_set_new(last, "finished_at", time_json(tx->now_ms));
-        return store_array(&j->steps, a, tx->limits->history_max);
 }
 
 /* ---- state changes ---- */
@@ -374,47 +254,6 @@ static int deps_link(struct txn *tx, struct enqueue_req *req)
         return rc;
 }
 
-/* Fills j->parents with [{"id", "result"}] of its parents, for a claim. */
-static int claim_parents(struct txn *tx, struct job *j)
-{
-        json_t *a = json_array();
-        int64_t *ids = NULL;
-        char tmp[32];
-        int n = 0;
-        int rc = a ? deps_ids_parse(j->depends_on, &ids, &n) : BATON_ENOMEM;
-
-        for (int i = 0; i < n && !rc; i++) {
-                struct job p = {0};
-                json_t *e = json_object();
-                json_t *res = NULL;
-                int g = tx->ops->job_get(tx->st, j->tenant, ids[i], &p);
-
-                if (g && g != BATON_ENOTFOUND)
-                        rc = g;
-                if (!g && p.result)
-                        res = json_loads(p.result, JSON_DECODE_ANY, NULL);
-                snprintf(tmp, sizeof(tmp), "%lld", (long long)ids[i]);
-                if (e) {
-                        json_object_set_new(e, "id", json_string(tmp));
-                        json_object_set_new(e, "result", res ? res : json_null());
-                        json_array_append_new(a, e);
-                } else {
-                        json_decref(res);
-                        rc = BATON_ENOMEM;
-                }
-                job_free(&p);
-        }
-        free(ids);
-        if (!rc) {
-                free(j->parents);
-                j->parents = json_dumps(a, JSON_COMPACT);
-                if (!j->parents)
-                        rc = BATON_ENOMEM;
-        }
-        json_decref(a);
-        return rc;
-}
-
 /* After a failed attempt: retry per policy, or dead, or cancelled if asked. */
 static int after_failure(struct txn *tx, struct job *j, bool retryable, int64_t retry_in_ms)
 {
@@ -443,9 +282,9 @@ static int expire_lease(struct txn *tx, struct job *j)
         int rc;
 
         BATON_ASSERT(j->state == JOB_RUNNING);
-        rc = attempt_close(tx, j, "lease_expired", "lease expired");
+        rc = job_log_attempt_close(tx, j, "lease_expired", "lease expired");
         if (!rc)
-                rc = step_close(tx, j);
+                rc = job_log_step_close(tx, j);
         if (!rc)
                 rc = str_set(&j->last_error, "lease expired");
         if (rc)
@@ -746,11 +585,11 @@ int job_lease(struct txn *tx, const struct claim_req *req, int64_t id, struct jo
         j->settled = SETTLED_NONE;
         j->started_at_ms = tx->now_ms;
         j->lease_until_ms = tx->now_ms + (req->lease_ms > 0 ? req->lease_ms : j->lease_ms);
-        rc = attempt_open(tx, j);
+        rc = job_log_attempt_open(tx, j);
         if (!rc)
                 rc = tx->ops->job_update(tx->st, j);
         if (!rc && j->depends_on)
-                rc = claim_parents(tx, j);
+                rc = deps_parents_json(tx, j);
         /* ready_at is always set for a queued job; 0 would only come from a row
          * written by hand and must not count as a wait of 55 years. */
         if (!rc && j->ready_at_ms > 0)
@@ -824,7 +663,7 @@ int job_heartbeat(struct txn *tx, const struct heartbeat_req *req, struct job *o
         if (req->progress)
                 rc = str_set(&out->progress, req->progress);
         if (!rc && req->step)
-                rc = step_change(tx, out, req->step);
+                rc = job_log_step_change(tx, out, req->step);
         if (!rc)
                 rc = tx->ops->job_update(tx->st, out);
         /* The timer may be armed for the old lease_until only; that wake-up finds
@@ -845,9 +684,9 @@ static int settle_complete(struct txn *tx, const struct settle_req *req, struct 
         if (!rc)
                 rc = txn_note_sample(tx, OBS_RUN, tx->now_ms - j->started_at_ms);
         if (!rc)
-                rc = attempt_close(tx, j, "completed", NULL);
+                rc = job_log_attempt_close(tx, j, "completed", NULL);
         if (!rc)
-                rc = step_close(tx, j);
+                rc = job_log_step_close(tx, j);
         if (rc)
                 return rc;
         j->settled = SETTLED_COMPLETE;
@@ -862,9 +701,9 @@ static int settle_fail(struct txn *tx, const struct settle_req *req, struct job 
         int rc = txn_note_sample(tx, OBS_RUN, tx->now_ms - j->started_at_ms);
 
         if (!rc)
-                rc = attempt_close(tx, j, "failed", err);
+                rc = job_log_attempt_close(tx, j, "failed", err);
         if (!rc)
-                rc = step_close(tx, j);
+                rc = job_log_step_close(tx, j);
         if (!rc)
                 rc = str_set(&j->last_error, err);
         if (rc)
@@ -997,111 +836,7 @@ int job_query(struct txn *tx, const struct job_filter *f, struct job_vec *out)
         return rc;
 }
 
-/* ---- queues and dead letters ---- */
-
-void queue_info_free(struct queue_info *q)
-{
-        queue_rec_free(&q->rec);
-        queue_limits_free(&q->lim);
-}
-
-int queue_read(struct txn *tx, const char *tenant, const char *name, struct queue_info *out)
-{
-        int rc;
-
-        memset(out, 0, sizeof(*out));
-        rc = tx->ops->queue_get(tx->st, tenant, name, &out->rec);
-        if (!rc)
-                rc = tx->ops->queue_counts(tx->st, tenant, name, &out->counts);
-        if (!rc)
-                rc = tx->ops->qlim_get(tx->st, tenant, name, false, &out->lim);
-        if (rc)
-                queue_info_free(out);
-        return rc;
-}
-
-int queue_query(struct txn *tx, const char *tenant, const char *after, int limit,
-                struct queue_info **out, int *n_out)
-{
-        struct queue_rec *recs = NULL;
-        struct queue_info *infos = NULL;
-        int n = 0;
-        int rc;
-
-        *out = NULL;
-        *n_out = 0;
-        rc = tx->ops->queue_list(tx->st, tenant, after, limit, &recs, &n);
-        if (rc)
-                return rc;
-        infos = calloc((size_t)(n ? n : 1), sizeof(*infos));
-        if (!infos)
-                rc = BATON_ENOMEM;
-        for (int i = 0; i < n; i++) {
-                if (!rc)
-                        rc = tx->ops->queue_counts(tx->st, tenant, recs[i].name, &infos[i].counts);
-                if (!rc)
-                        rc = tx->ops->qlim_get(tx->st, tenant, recs[i].name, false, &infos[i].lim);
-                if (infos)
-                        infos[i].rec = recs[i];
-                else
-                        queue_rec_free(&recs[i]);
-        }
-        free(recs);
-        if (rc) {
-                for (int i = 0; infos && i < n; i++)
-                        queue_info_free(&infos[i]);
-                free(infos);
-                return rc;
-        }
-        *out = infos;
-        *n_out = n;
-        return 0;
-}
-
-int queue_make(struct txn *tx, const char *tenant, const char *name, bool known)
-{
-        struct queue_rec q = {0};
-        int64_t n = 0;
-        int rc = 0;
-
-        if (!known) {
-                rc = tx->ops->queue_get(tx->st, tenant, name, &q);
-                known = rc == 0;
-                rc = rc == BATON_ENOTFOUND ? 0 : rc;
-                queue_rec_free(&q);
-        }
-        if (!rc)
-                rc = tx->ops->queue_ensure(tx->st, tenant, name, tx->now_ms);
-        if (!rc && !known)
-                rc = tx->ops->queue_total(tx->st, tenant, &n);
-        if (!rc && !known && n > tx->limits->queues_max)
-                rc = BATON_ETOOMANY;
-        return rc;
-}
-
-int queue_set_paused(struct txn *tx, const char *tenant, const char *name, bool paused,
-                     struct queue_info *out)
-{
-        int rc;
-
-        memset(out, 0, sizeof(*out));
-        rc = queue_make(tx, tenant, name, false);
-        if (!rc)
-                rc = tx->ops->queue_get(tx->st, tenant, name, &out->rec);
-        if (rc)
-                goto out;
-        out->rec.paused = paused;
-        out->rec.updated_at_ms = tx->now_ms;
-        rc = tx->ops->queue_put(tx->st, &out->rec);
-        if (!rc && !paused)
-                rc = txn_note_ready(tx, tenant, name); /* parked claims may now get work */
-        if (!rc)
-                rc = tx->ops->queue_counts(tx->st, tenant, name, &out->counts);
-out:
-        if (rc)
-                queue_info_free(out);
-        return rc;
-}
+/* ---- dead letters ---- */
 
 /* Revives one dead job if it belongs to the queue; *ok tells whether it did. */
 static int replay_one(struct txn *tx, const char *tenant, const char *queue, int64_t id, bool *ok)

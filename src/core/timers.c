@@ -24,6 +24,7 @@
 #include "common/assert.h"
 #include "common/jw.h"
 #include "core/jobs.h"
+#include "core/queues.h"
 
 static const char *const state_names[TIMER_STATE_COUNT] = {"scheduled", "fired", "cancelled"};
 
