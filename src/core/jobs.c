@@ -66,6 +66,17 @@ int64_t backoff_delay_ms(const struct backoff *b, int attempt, uint64_t (*rnd)(u
 
 static int resolve_child(struct txn *tx, int64_t id, int64_t parent_id, int parent_state);
 
+/* The one assignment of a job's state in a change: a move the state machine
+ * does not have (common/job_state.h) is a bug here, stopped before it is
+ * written and counted. Callers have checked the state they move from (or
+ * read it under the row's lock with the query that chose the job). */
+static void move_to(struct job *j, int to)
+{
+        BATON_ASSERTF(job_state_moves(j->state, to), "job %lld: %s -> %s", (long long)j->id,
+                      job_state_name(j->state), job_state_name(to));
+        j->state = to;
+}
+
 /* Every move to a terminal state goes through here, so that each one wakes the
  * job's waiters, is counted (and so is the cron run it ends), and arms the
  * timer for the row's retention purge (the purge deadline is new whenever
@@ -77,11 +88,12 @@ static int become_terminal(struct txn *tx, struct job *j, int state)
         int ev;
         int rc;
 
-        BATON_ASSERT(job_state_terminal(state));
+        BATON_ASSERTF(job_state_terminal(state), "job %lld: to %s", (long long)j->id,
+                      job_state_name(state));
         ev = state == JOB_COMPLETED ? EV_COMPLETED : state == JOB_DEAD ? EV_DEAD : EV_CANCELLED;
         /* A running job's depth is counted by groups_on_leave_running. */
         was_running = j->state == JOB_RUNNING;
-        j->state = state;
+        move_to(j, state);
         j->finished_at_ms = tx->now_ms;
         rc = txn_note_terminal(tx, j->id);
         if (!rc)
@@ -116,7 +128,7 @@ static int become_ready(struct txn *tx, struct job *j)
 {
         int rc;
 
-        j->state = JOB_QUEUED;
+        move_to(j, JOB_QUEUED);
         j->ready_at_ms = tx->now_ms;
         rc = txn_note_ready(tx, j->tenant, j->queue);
         /* Its group (if any) must be found by the next claim's group pick. */
@@ -130,7 +142,7 @@ static int place(struct txn *tx, struct job *j, int later_state)
 {
         if (j->run_at_ms <= tx->now_ms)
                 return become_ready(tx, j);
-        j->state = later_state;
+        move_to(j, later_state);
         j->ready_at_ms = 0;
         txn_note_deadline(tx, j->run_at_ms);
         return 0;
@@ -281,7 +293,7 @@ static int expire_lease(struct txn *tx, struct job *j)
 {
         int rc;
 
-        BATON_ASSERT(j->state == JOB_RUNNING);
+        BATON_ASSERT_INT(j->state, ==, JOB_RUNNING);
         rc = job_log_attempt_close(tx, j, "lease_expired", "lease expired");
         if (!rc)
                 rc = job_log_step_close(tx, j);
@@ -454,6 +466,13 @@ static int enqueue_keyed(struct txn *tx, struct enqueue_req *req, struct enqueue
         rc = tx->ops->job_get(tx->st, req->job.tenant, id, &res->job);
         if (rc)
                 return rc;
+        /* On a shared store the holder may have been claimed or ended by
+         * another node since the lookup: then the key is free. */
+        if (res->job.state != JOB_SCHEDULED && res->job.state != JOB_QUEUED) {
+                job_free(&res->job);
+                memset(&res->job, 0, sizeof(res->job));
+                return 0;
+        }
         *handled = true;
         if (!req->on_key_replace) {
                 res->duplicate = true;
@@ -566,6 +585,12 @@ int job_lease(struct txn *tx, const struct claim_req *req, int64_t id, struct jo
         rc = tx->ops->job_get(tx->st, req->tenant, id, j);
         if (!rc)
                 rc = rand_token(token);
+        /* Fencing rests on each attempt's token being new: a worker still
+         * holding the last one must not settle this attempt. */
+        if (!rc)
+                BATON_ASSERTF(!j->lease || strcmp(j->lease, token) != 0,
+                              "job %lld: the new lease token repeats the last one",
+                              (long long)j->id);
         if (!rc)
                 rc = str_set(&j->lease, token);
         if (!rc)
@@ -579,8 +604,7 @@ int job_lease(struct txn *tx, const struct claim_req *req, int64_t id, struct jo
                 out->n--;
                 return 0;
         }
-        BATON_ASSERT(j->state == JOB_QUEUED);
-        j->state = JOB_RUNNING;
+        move_to(j, JOB_RUNNING);
         j->attempt++;
         j->settled = SETTLED_NONE;
         j->started_at_ms = tx->now_ms;
@@ -677,9 +701,20 @@ out:
         return rc;
 }
 
+/* Only the live attempt is settled, once: job_settle has matched the token
+ * and found it unsettled on a running job. */
+static void assert_live_attempt(const struct job *j)
+{
+        BATON_ASSERT_INT(j->settled, ==, SETTLED_NONE);
+        BATON_ASSERT_INT(j->state, ==, JOB_RUNNING);
+}
+
 static int settle_complete(struct txn *tx, const struct settle_req *req, struct job *j)
 {
-        int rc = str_set(&j->result, req->result ? req->result : "null");
+        int rc;
+
+        assert_live_attempt(j);
+        rc = str_set(&j->result, req->result ? req->result : "null");
 
         if (!rc)
                 rc = txn_note_sample(tx, OBS_RUN, tx->now_ms - j->started_at_ms);
@@ -696,9 +731,12 @@ static int settle_complete(struct txn *tx, const struct settle_req *req, struct 
 static int settle_fail(struct txn *tx, const struct settle_req *req, struct job *j)
 {
         const char *err = req->error ? req->error : "failed";
+        int rc;
+
+        assert_live_attempt(j);
         /* A failure is a settle too: claim-to-settle covers every outcome a
          * worker reports, so slow failures show in the histogram. */
-        int rc = txn_note_sample(tx, OBS_RUN, tx->now_ms - j->started_at_ms);
+        rc = txn_note_sample(tx, OBS_RUN, tx->now_ms - j->started_at_ms);
 
         if (!rc)
                 rc = job_log_attempt_close(tx, j, "failed", err);
@@ -729,7 +767,15 @@ int job_settle(struct txn *tx, const struct settle_req *req, struct settle_res *
                         rc = BATON_ECONFLICT;
                 goto out;
         }
-        BATON_ASSERT(j->state == JOB_RUNNING);
+        if (j->state != JOB_RUNNING) {
+                /* An unsettled live token on a job that is not running: the row
+                 * was not written by this code. Refused, not asserted. */
+                struct log_ctx lc = {j->request_id, j->queue, j->id};
+                log_emit(LOG_ERROR, "jobs", &lc, "unsettled lease on a job in state %s",
+                         job_state_name(j->state));
+                rc = BATON_ESTORE;
+                goto out;
+        }
         if (j->lease_until_ms <= tx->now_ms) {
                 txn_note_deadline(tx, tx->now_ms);
                 rc = BATON_EEXPIRED;
@@ -921,6 +967,12 @@ static int promote_one(struct txn *tx, int64_t id)
         struct job j = {0};
         int rc = tx->ops->job_get(tx->st, NULL, id, &j);
 
+        /* On a shared store the row may have changed between the query that
+         * found it due and the read that locks it (cancelled, or replaced
+         * with a later run_at, by another node): nothing to promote then. */
+        if (!rc &&
+            ((j.state != JOB_SCHEDULED && j.state != JOB_RETRYING) || j.run_at_ms > tx->now_ms))
+                goto out;
         if (!rc)
                 rc = become_ready(tx, &j);
         if (!rc)
@@ -934,6 +986,7 @@ static int promote_one(struct txn *tx, int64_t id)
                 if (!rc)
                         rc = tx->ops->job_update(tx->st, &j);
         }
+out:
         job_free(&j);
         return rc;
 }
@@ -943,10 +996,15 @@ static int expire_one(struct txn *tx, int64_t id)
         struct job j = {0};
         int rc = tx->ops->job_get(tx->st, NULL, id, &j);
 
+        /* As in promote_one: settled or heartbeaten on another node since
+         * the query found the lease run out. */
+        if (!rc && (j.state != JOB_RUNNING || j.lease_until_ms > tx->now_ms))
+                goto out;
         if (!rc)
                 rc = expire_lease(tx, &j);
         if (!rc)
                 rc = tx->ops->job_update(tx->st, &j);
+out:
         job_free(&j);
         return rc;
 }
