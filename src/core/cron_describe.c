@@ -234,21 +234,27 @@ static void add_times(const struct cron_expr *e, struct sb *b, int sec)
         }
 }
 
-/* The minutes of an hour: "Every 15 minutes", "Every minute", "At minutes 0 and 30". */
-static void add_minutes(const struct cron_expr *e, struct sb *b)
+/* A field of 0..59 (minutes of an hour, seconds of a minute): "Every 15
+ * minutes", "Every minute", "At minutes 0 and 30". */
+static void add_sixty(struct sb *b, uint64_t bits, const char *unit)
 {
         int start, step;
 
-        if (all_set(e->minutes, 0, 59)) {
-                sb_add(b, "Every minute");
-        } else if (as_step(e->minutes, 0, 59, &start, &step)) {
-                add_every(b, step, "minute");
+        if (all_set(bits, 0, 59)) {
+                sb_add(b, "Every %s", unit);
+        } else if (as_step(bits, 0, 59, &start, &step)) {
+                add_every(b, step, unit);
                 if (start)
-                        sb_add(b, ", starting at minute %d", start);
+                        sb_add(b, ", starting at %s %d", unit, start);
         } else {
-                sb_add(b, count_bits(e->minutes) == 1 ? "At minute " : "At minutes ");
-                add_list(b, e->minutes, 0, 59, fmt_num, "and");
+                sb_add(b, count_bits(bits) == 1 ? "At %s " : "At %ss ", unit);
+                add_list(b, bits, 0, 59, fmt_num, "and");
         }
+}
+
+static void add_minutes(const struct cron_expr *e, struct sb *b)
+{
+        add_sixty(b, e->minutes, "minute");
 }
 
 static void add_clock(const struct cron_expr *e, struct sb *b, int sec)
@@ -289,22 +295,6 @@ static void add_clock(const struct cron_expr *e, struct sb *b, int sec)
                 sb_add(b, ", at second %d", sec);
 }
 
-static void add_seconds(const struct cron_expr *e, struct sb *b)
-{
-        int start, step;
-
-        if (all_set(e->seconds, 0, 59)) {
-                sb_add(b, "Every second");
-        } else if (as_step(e->seconds, 0, 59, &start, &step)) {
-                add_every(b, step, "second");
-                if (start)
-                        sb_add(b, ", starting at second %d", start);
-        } else {
-                sb_add(b, count_bits(e->seconds) == 1 ? "At second " : "At seconds ");
-                add_list(b, e->seconds, 0, 59, fmt_num, "and");
-        }
-}
-
 static void add_time_part(const struct cron_expr *e, struct sb *b)
 {
         size_t mark;
@@ -313,7 +303,7 @@ static void add_time_part(const struct cron_expr *e, struct sb *b)
                 add_clock(e, b, cron_next_bit(e->seconds, 0, 59));
                 return;
         }
-        add_seconds(e, b);
+        add_sixty(b, e->seconds, "second");
         if (all_set(e->minutes, 0, 59) && all_set(e->hours, 0, 23))
                 return;
         sb_add(b, ", ");

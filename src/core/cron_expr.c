@@ -254,11 +254,25 @@ static int parse_suffix(struct pctx *c, int v)
         return 1;
 }
 
+/* A value, then the character ch (passed over); where says where ch belongs
+ * in the message when it is missing. */
+static int value_then(struct pctx *c, int *v, char ch, const char *where)
+{
+        char tmp[8];
+        int rc = parse_value(c, v);
+
+        if (rc)
+                return rc;
+        if (c->p >= c->end || *c->p != ch)
+                return fail(c, c->p, "expected '%c' %s, got %s", ch, where, what(c, c->p, tmp));
+        c->p++;
+        return 0;
+}
+
 /* H or H(a-b): the range the hash picks from. */
 static int parse_hash(struct pctx *c, int *lo, int *hi)
 {
         const char *open;
-        char tmp[8];
         int rc;
 
         c->p++;
@@ -267,18 +281,11 @@ static int parse_hash(struct pctx *c, int *lo, int *hi)
         if (c->p >= c->end || *c->p != '(')
                 return 0;
         open = c->p++;
-        rc = parse_value(c, lo);
+        rc = value_then(c, lo, '-', "in H(a-b)");
+        if (!rc)
+                rc = value_then(c, hi, ')', "to close H(");
         if (rc)
                 return rc;
-        if (c->p >= c->end || *c->p != '-')
-                return fail(c, c->p, "expected '-' in H(a-b), got %s", what(c, c->p, tmp));
-        c->p++;
-        rc = parse_value(c, hi);
-        if (rc)
-                return rc;
-        if (c->p >= c->end || *c->p != ')')
-                return fail(c, c->p, "expected ')' to close H(, got %s", what(c, c->p, tmp));
-        c->p++;
         if (*lo > *hi)
                 return fail(c, open, "range %d-%d is backwards", *lo, *hi);
         return 0;

@@ -8,6 +8,7 @@
 
 #include "baton/baton.h"
 #include "common/names.h"
+#include "store/store.h"
 
 static const char *const prio_names[PRIO_COUNT] = {"critical", "high", "normal", "low"};
 static const char *const backoff_names[] = {"exponential", "fixed", "immediate", "none"};
@@ -116,14 +117,8 @@ void job_vec_free(struct job_vec *jv)
 
 struct job *job_vec_push(struct job_vec *jv)
 {
-        if (jv->n == jv->cap) {
-                int cap = jv->cap ? jv->cap * 2 : 8;
-                struct job *v = realloc(jv->v, (size_t)cap * sizeof(*v));
-                if (!v)
-                        return NULL;
-                jv->v = v;
-                jv->cap = cap;
-        }
+        if (store_grow((void **)&jv->v, jv->n, &jv->cap, sizeof(*jv->v)))
+                return NULL;
         memset(&jv->v[jv->n], 0, sizeof(jv->v[0]));
         return &jv->v[jv->n++];
 }

@@ -198,6 +198,24 @@ static int deps_evaluate(struct txn *tx, struct job *c, bool *changed, int64_t k
         return 0;
 }
 
+/* Writes a job its parents or the clock just let go. When another pending
+ * job holds its dedup key the write is refused (changing nothing, store.h)
+ * and the job ends cancelled instead, that job standing for it: a keyed
+ * child or retry whose key a newer job took meanwhile. */
+static int write_released(struct txn *tx, struct job *j)
+{
+        int rc = tx->ops->job_update(tx->st, j);
+
+        if (rc != BATON_ECONFLICT)
+                return rc;
+        rc = str_set(&j->cancel_reason, "superseded_by_key");
+        if (!rc)
+                rc = become_terminal(tx, j, JOB_CANCELLED);
+        if (!rc)
+                rc = tx->ops->job_update(tx->st, j);
+        return rc;
+}
+
 static int resolve_child(struct txn *tx, int64_t id, int64_t parent_id, int parent_state)
 {
         struct job c = {0};
@@ -210,15 +228,7 @@ static int resolve_child(struct txn *tx, int64_t id, int64_t parent_id, int pare
                 goto out;
         rc = deps_evaluate(tx, &c, &changed, parent_id, parent_state);
         if (!rc && changed)
-                rc = tx->ops->job_update(tx->st, &c);
-        if (rc == BATON_ECONFLICT) {
-                /* Its dedup key is held by another pending job, which stands for it. */
-                rc = str_set(&c.cancel_reason, "superseded_by_key");
-                if (!rc)
-                        rc = become_terminal(tx, &c, JOB_CANCELLED);
-                if (!rc)
-                        rc = tx->ops->job_update(tx->st, &c);
-        }
+                rc = write_released(tx, &c);
 out:
         job_free(&c);
         return rc;
@@ -665,6 +675,17 @@ static int load_leased(struct txn *tx, const char *tenant, int64_t id, const cha
         return 0;
 }
 
+/* BATON_EEXPIRED once the lease has run out, whether or not the reaper has
+ * failed the attempt yet: it owns the attempt now, so it is made to run
+ * promptly. */
+static int lease_live(struct txn *tx, const struct job *j)
+{
+        if (j->lease_until_ms > tx->now_ms)
+                return 0;
+        txn_note_deadline(tx, tx->now_ms);
+        return BATON_EEXPIRED;
+}
+
 int job_heartbeat(struct txn *tx, const struct heartbeat_req *req, struct job *out)
 {
         int rc;
@@ -677,12 +698,9 @@ int job_heartbeat(struct txn *tx, const struct heartbeat_req *req, struct job *o
                 rc = BATON_ECONFLICT;
                 goto out;
         }
-        if (out->lease_until_ms <= tx->now_ms) {
-                /* The reaper owns this attempt now; make sure it runs promptly. */
-                txn_note_deadline(tx, tx->now_ms);
-                rc = BATON_EEXPIRED;
+        rc = lease_live(tx, out);
+        if (rc)
                 goto out;
-        }
         out->lease_until_ms = tx->now_ms + (req->extend_ms > 0 ? req->extend_ms : out->lease_ms);
         if (req->progress)
                 rc = str_set(&out->progress, req->progress);
@@ -776,11 +794,9 @@ int job_settle(struct txn *tx, const struct settle_req *req, struct settle_res *
                 rc = BATON_ESTORE;
                 goto out;
         }
-        if (j->lease_until_ms <= tx->now_ms) {
-                txn_note_deadline(tx, tx->now_ms);
-                rc = BATON_EEXPIRED;
+        rc = lease_live(tx, j);
+        if (rc)
                 goto out;
-        }
         if (req->outcome == SETTLED_COMPLETE)
                 rc = settle_complete(tx, req, j);
         else
@@ -976,16 +992,7 @@ static int promote_one(struct txn *tx, int64_t id)
         if (!rc)
                 rc = become_ready(tx, &j);
         if (!rc)
-                rc = tx->ops->job_update(tx->st, &j);
-        if (rc == BATON_ECONFLICT) {
-                /* A retrying keyed job whose key was taken by a newer pending job:
-                 * the newer one stands for it. */
-                rc = str_set(&j.cancel_reason, "superseded_by_key");
-                if (!rc)
-                        rc = become_terminal(tx, &j, JOB_CANCELLED);
-                if (!rc)
-                        rc = tx->ops->job_update(tx->st, &j);
-        }
+                rc = write_released(tx, &j);
 out:
         job_free(&j);
         return rc;
