@@ -29,7 +29,7 @@ declare -A libs=(
 
 bin="$out/fuzz_$name"
 # shellcheck disable=SC2086 # the lists are word lists
-clang -g -O1 -std=gnu11 -D_GNU_SOURCE -DBATON_ASSERTS=1 -DBATON_HAVE_POSTGRES=1 -Iinclude -Isrc \
+clang -g -O1 -std=gnu11 -D_GNU_SOURCE -DBATON_HAVE_POSTGRES=1 -Iinclude -Isrc \
   $(pkg-config --cflags libpq) \
   -Wall -Wextra -Wno-missing-field-initializers -Wno-unused-command-line-argument \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \

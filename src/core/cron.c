@@ -18,6 +18,7 @@
 #include "common/assert.h"
 #include "core/cron_internal.h"
 #include "core/jobs.h"
+#include "core/queues.h"
 
 /* ---- reading and writing schedules ---- */
 

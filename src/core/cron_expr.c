@@ -1,6 +1,7 @@
 /*
  * cron_expr.c: cron expression parsing, next fire time in local civil time,
- * never-fires detection, minimum interval and English descriptions.
+ * never-fires detection and minimum interval. The English text about an
+ * expression (its description, why it never fires) is cron_describe.c's.
  *
  * Workload: parsing runs when a schedule is saved or previewed; the next-fire
  * search runs once per tick and skips whole months, days, hours and minutes
@@ -22,6 +23,7 @@
 
 #include "common/errors.h"
 #include "common/assert.h"
+#include "common/tz.h"
 
 #define CYCLE_YEARS 400
 #define CYCLE_DAYS 146097 /* days in 400 Gregorian years: a multiple of 7 */
@@ -39,63 +41,27 @@ static const struct field_spec fspec[F_COUNT] = {
     {"day-of-month", 1, 31, 1, 28}, {"month", 1, 12, 1, 12},  {"day-of-week", 0, 7, 0, 6},
 };
 
-static const char *const month_names[13] = {
-    "",     "January", "February",  "March",   "April",    "May",     "June",
-    "July", "August",  "September", "October", "November", "December"};
-static const char *const day_names[7] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
-                                         "Thursday", "Friday", "Saturday"};
-static const char *const ordinals[6] = {"", "first", "second", "third", "fourth", "fifth"};
-
-/* ---- civil calendar ---------------------------------------------------- */
-
-static bool is_leap(int y)
-{
-        return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-int cron_days_in_month(int year, int month)
-{
-        static const int dim[13] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-
-        BATON_ASSERT(month >= 1 && month <= 12);
-        if (month == 2 && is_leap(year))
-                return 29;
-        return dim[month];
-}
-
-/* Howard Hinnant's days_from_civil: exact for any year, no libc time zone code. */
-int64_t cron_days_from_civil(int year, int month, int day)
-{
-        int64_t y = (int64_t)year - (month <= 2);
-        int64_t era = (y >= 0 ? y : y - 399) / 400;
-        int64_t yoe = y - era * 400;
-        int64_t doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
-        int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-        return era * 146097 + doe - 719468;
-}
-
-void cron_civil_from_days(int64_t days, int *year, int *month, int *day)
-{
-        int64_t z = days + 719468;
-        int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-        int64_t doe = z - era * 146097;
-        int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-        int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        int64_t mp = (5 * doy + 2) / 153;
-        int m = (int)(mp < 10 ? mp + 3 : mp - 9);
-
-        *day = (int)(doy - (153 * mp + 2) / 5 + 1);
-        *month = m;
-        *year = (int)(yoe + era * 400 + (m <= 2));
-}
+/* ---- civil calendar (the arithmetic is common/tz.h's) ------------------ */
 
 int cron_weekday(int year, int month, int day)
 {
-        int64_t d = cron_days_from_civil(year, month, day);
+        return tz_weekday(tz_days_from_civil(year, month, day));
+}
 
-        /* 1970-01-01 was a Thursday (4). */
-        return (int)(((d % 7) + 7 + 4) % 7);
+int64_t cron_civil_to_wall(const struct civil *c)
+{
+        return tz_days_from_civil(c->year, c->month, c->day) * 86400 + c->hour * 3600 +
+               c->min * 60 + c->sec;
+}
+
+void cron_wall_to_civil(int64_t wall_s, struct civil *c)
+{
+        int64_t days = wall_s >= 0 ? wall_s / 86400 : -((-wall_s + 86399) / 86400);
+        int64_t sod = wall_s - days * 86400, y;
+        int m, d;
+
+        tz_civil_from_days(days, &y, &m, &d);
+        *c = (struct civil){(int)y, m, d, (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60)};
 }
 
 int cron_civil_cmp(const struct civil *a, const struct civil *b)
@@ -288,11 +254,25 @@ static int parse_suffix(struct pctx *c, int v)
         return 1;
 }
 
+/* A value, then the character ch (passed over); where says where ch belongs
+ * in the message when it is missing. */
+static int value_then(struct pctx *c, int *v, char ch, const char *where)
+{
+        char tmp[8];
+        int rc = parse_value(c, v);
+
+        if (rc)
+                return rc;
+        if (c->p >= c->end || *c->p != ch)
+                return fail(c, c->p, "expected '%c' %s, got %s", ch, where, what(c, c->p, tmp));
+        c->p++;
+        return 0;
+}
+
 /* H or H(a-b): the range the hash picks from. */
 static int parse_hash(struct pctx *c, int *lo, int *hi)
 {
         const char *open;
-        char tmp[8];
         int rc;
 
         c->p++;
@@ -301,18 +281,11 @@ static int parse_hash(struct pctx *c, int *lo, int *hi)
         if (c->p >= c->end || *c->p != '(')
                 return 0;
         open = c->p++;
-        rc = parse_value(c, lo);
+        rc = value_then(c, lo, '-', "in H(a-b)");
+        if (!rc)
+                rc = value_then(c, hi, ')', "to close H(");
         if (rc)
                 return rc;
-        if (c->p >= c->end || *c->p != '-')
-                return fail(c, c->p, "expected '-' in H(a-b), got %s", what(c, c->p, tmp));
-        c->p++;
-        rc = parse_value(c, hi);
-        if (rc)
-                return rc;
-        if (c->p >= c->end || *c->p != ')')
-                return fail(c, c->p, "expected ')' to close H(, got %s", what(c, c->p, tmp));
-        c->p++;
         if (*lo > *hi)
                 return fail(c, open, "range %d-%d is backwards", *lo, *hi);
         return 0;
@@ -695,7 +668,7 @@ static bool dow_matches(const struct cron_expr *e, int d, int dim, int wd)
 /* Vixie cron: when both day fields restrict, either may match. */
 static bool day_matches(const struct cron_expr *e, int y, int m, int d)
 {
-        int dim = cron_days_in_month(y, m);
+        int dim = tz_days_in_month(y, m);
         int wd = cron_weekday(y, m, d);
 
         if (e->dom_star && e->dow_star)
@@ -707,7 +680,7 @@ static bool day_matches(const struct cron_expr *e, int y, int m, int d)
         return dom_matches(e, y, m, d, dim, wd) || dow_matches(e, d, dim, wd);
 }
 
-static int next_bit(uint64_t bits, int from, int max)
+int cron_next_bit(uint64_t bits, int from, int max)
 {
         for (int i = from; i <= max; i++)
                 if ((bits >> i) & 1)
@@ -718,26 +691,18 @@ static int next_bit(uint64_t bits, int from, int max)
 static bool civil_valid(const struct civil *c)
 {
         return c->year >= 1 && c->year <= 99999 && c->month >= 1 && c->month <= 12 && c->day >= 1 &&
-               c->day <= cron_days_in_month(c->year, c->month) && c->hour >= 0 && c->hour <= 23 &&
+               c->day <= tz_days_in_month(c->year, c->month) && c->hour >= 0 && c->hour <= 23 &&
                c->min >= 0 && c->min <= 59 && c->sec >= 0 && c->sec <= 59;
 }
 
 static void civil_add_seconds(struct civil *c, int64_t s)
 {
-        int64_t t = cron_days_from_civil(c->year, c->month, c->day) * 86400 + c->hour * 3600 +
-                    c->min * 60 + c->sec + s;
-        int64_t days = t >= 0 ? t / 86400 : (t - 86399) / 86400;
-        int64_t tod = t - days * 86400;
-
-        cron_civil_from_days(days, &c->year, &c->month, &c->day);
-        c->hour = (int)(tod / 3600);
-        c->min = (int)(tod / 60 % 60);
-        c->sec = (int)(tod % 60);
+        cron_wall_to_civil(cron_civil_to_wall(c) + s, c);
 }
 
 static void next_day(struct civil *c)
 {
-        if (++c->day > cron_days_in_month(c->year, c->month)) {
+        if (++c->day > tz_days_in_month(c->year, c->month)) {
                 c->day = 1;
                 if (++c->month > 12) {
                         c->month = 1;
@@ -750,7 +715,7 @@ static void next_day(struct civil *c)
 /* One step of the search: moves *c to the next candidate; 1 when *c matches. */
 static int search_step(const struct cron_expr *e, struct civil *c)
 {
-        int v = next_bit(e->months, c->month, 12);
+        int v = cron_next_bit(e->months, c->month, 12);
 
         if (v < 0) {
                 *c = (struct civil){c->year + 1, 1, 1, 0, 0, 0};
@@ -761,13 +726,13 @@ static int search_step(const struct cron_expr *e, struct civil *c)
                 return 0;
         }
         if (!day_matches(e, c->year, c->month, c->day) ||
-            (v = next_bit(e->hours, c->hour, 23)) < 0) {
+            (v = cron_next_bit(e->hours, c->hour, 23)) < 0) {
                 next_day(c);
                 return 0;
         }
         if (v != c->hour)
                 *c = (struct civil){c->year, c->month, c->day, v, 0, 0};
-        if ((v = next_bit(e->minutes, c->min, 59)) < 0) {
+        if ((v = cron_next_bit(e->minutes, c->min, 59)) < 0) {
                 c->min = 59;
                 c->sec = 59;
                 civil_add_seconds(c, 1);
@@ -777,7 +742,7 @@ static int search_step(const struct cron_expr *e, struct civil *c)
                 c->min = v;
                 c->sec = 0;
         }
-        if ((v = next_bit(e->seconds, c->sec, 59)) < 0) {
+        if ((v = cron_next_bit(e->seconds, c->sec, 59)) < 0) {
                 c->sec = 59;
                 civil_add_seconds(c, 1);
                 return 0;
@@ -818,121 +783,9 @@ bool cron_hour_is_wildcard(const struct cron_expr *e)
 
 /* ---- never fires ------------------------------------------------------- */
 
-struct sb {
-        char *buf;
-        size_t cap, len;
-        bool over;
-};
-
-__attribute__((format(printf, 2, 3))) static void sb_add(struct sb *b, const char *fmt, ...)
-{
-        va_list ap;
-        int n;
-
-        if (b->over || b->cap == 0) {
-                b->over = true;
-                return;
-        }
-        va_start(ap, fmt);
-        n = vsnprintf(b->buf + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-        if (n < 0 || (size_t)n >= b->cap - b->len) {
-                b->over = true;
-                b->len = b->cap - 1;
-                return;
-        }
-        b->len += (size_t)n;
-}
-
-typedef void (*fmt_fn)(struct sb *b, int v);
-
-static void fmt_num(struct sb *b, int v)
-{
-        sb_add(b, "%d", v);
-}
-
-static void fmt_ordinal(struct sb *b, int v)
-{
-        sb_add(b, "%s", ordinals[v]);
-}
-
-static void fmt_month(struct sb *b, int v)
-{
-        sb_add(b, "%s", month_names[v]);
-}
-
-static void fmt_day(struct sb *b, int v)
-{
-        sb_add(b, "%s", day_names[v]);
-}
-
-/* Writes the set bits lo..hi as "a, b and c"; runs of three or more as
- * "a through b". conj is "and" or "or". */
-static void add_list(struct sb *b, uint64_t bits, int lo, int hi, fmt_fn f, const char *conj)
-{
-        int items[64][2], n = 0;
-
-        for (int v = lo; v <= hi; v++) {
-                if (!((bits >> v) & 1))
-                        continue;
-                int r = v;
-                while (r + 1 <= hi && ((bits >> (r + 1)) & 1))
-                        r++;
-                if (r - v >= 2) {
-                        items[n][0] = v;
-                        items[n++][1] = r;
-                        v = r;
-                } else {
-                        items[n][0] = items[n][1] = v;
-                        n++;
-                }
-        }
-        for (int i = 0; i < n; i++) {
-                if (i > 0 && i == n - 1)
-                        sb_add(b, " %s ", conj);
-                else if (i > 0)
-                        sb_add(b, ", ");
-                f(b, items[i][0]);
-                if (items[i][1] != items[i][0]) {
-                        sb_add(b, " through ");
-                        f(b, items[i][1]);
-                }
-        }
-}
-
-static int count_bits(uint64_t bits)
-{
-        return __builtin_popcountll(bits);
-}
-
-/* The plain and W days that fall in none of the selected months, as a message. */
-static bool explain_missing_days(const struct cron_expr *e, struct sb *b)
-{
-        uint64_t days = (uint64_t)(e->dom | e->dom_w);
-        uint64_t months = 0;
-        int longest = 0;
-
-        if (e->dom_star || !e->dow_star || (e->dom_flags & (CRON_DOM_LAST | CRON_DOM_LAST_WEEKDAY)))
-                return false;
-        for (int m = 1; m <= 12; m++)
-                if ((e->months >> m) & 1) {
-                        int dim = m == 2 ? 29 : cron_days_in_month(2001, m);
-                        longest = dim > longest ? dim : longest;
-                        months |= 1ULL << m;
-                }
-        if (!days || next_bit(days, 1, longest) >= 0)
-                return false;
-        sb_add(b, count_bits(days) == 1 ? "day " : "days ");
-        add_list(b, days, 1, 31, fmt_num, "and");
-        sb_add(b, count_bits(days) == 1 ? " never occurs in " : " never occur in ");
-        add_list(b, months, 1, 12, fmt_month, "or");
-        return true;
-}
-
 int cron_never_fires(const struct cron_expr *e, char *err, size_t errcap)
 {
         struct civil from = {1999, 12, 31, 23, 59, 59}, out;
-        struct sb b = {err, errcap, 0, false};
 
         if (err && errcap)
                 err[0] = 0;
@@ -940,8 +793,7 @@ int cron_never_fires(const struct cron_expr *e, char *err, size_t errcap)
                 return 0;
         if (!err)
                 return BATON_EINVAL;
-        if (!explain_missing_days(e, &b))
-                sb_add(&b, "no date matches the day-of-month, day-of-week and month fields");
+        cron_describe_never(e, err, errcap);
         return BATON_EINVAL;
 }
 
@@ -985,13 +837,13 @@ int cron_min_interval_s(const struct cron_expr *e, int64_t *out_s)
         if (first < 0)
                 return BATON_ERANGE;
         for (int y = 2000; y < 2000 + CYCLE_YEARS; y++) {
-                for (int m = next_bit(e->months, 1, 12); m > 0;
-                     m = next_bit(e->months, m + 1, 12)) {
-                        int dim = cron_days_in_month(y, m);
+                for (int m = cron_next_bit(e->months, 1, 12); m > 0;
+                     m = cron_next_bit(e->months, m + 1, 12)) {
+                        int dim = tz_days_in_month(y, m);
                         for (int d = 1; d <= dim; d++) {
                                 if (!day_matches(e, y, m, d))
                                         continue;
-                                int64_t idx = cron_days_from_civil(y, m, d);
+                                int64_t idx = tz_days_from_civil(y, m, d);
                                 if (prev >= 0 && idx - prev < dgap)
                                         dgap = idx - prev;
                                 if (first_day < 0)
@@ -1015,278 +867,4 @@ days_done:
                 gap = dgap * 86400 - (last - first);
         *out_s = gap;
         return 0;
-}
-
-/* ---- description ------------------------------------------------------- */
-
-/* True when bits are start, start+step, ... to the field's end, read as "every
- * step": at least three values, or two when the step divides the range evenly. */
-static bool as_step(uint64_t bits, int lo, int hi, int *start, int *step)
-{
-        int f = next_bit(bits, lo, hi), s, n = 0, v;
-
-        if (f < 0 || (s = next_bit(bits, f + 1, hi)) < 0)
-                return false;
-        *start = f;
-        *step = s - f;
-        if (*step < 2 || f - lo >= *step)
-                return false;
-        for (v = f; v <= hi; v += *step, n++)
-                if (!((bits >> v) & 1))
-                        return false;
-        if (count_bits(bits) != n)
-                return false;
-        return n >= 3 || (hi - lo + 1) % *step == 0;
-}
-
-static bool all_set(uint64_t bits, int lo, int hi)
-{
-        for (int v = lo; v <= hi; v++)
-                if (!((bits >> v) & 1))
-                        return false;
-        return true;
-}
-
-/* Runs of consecutive hours: 0-7,19-23 has two. */
-static int hour_runs(uint32_t hours)
-{
-        int n = 0;
-
-        for (int h = 0; h < 24; h++)
-                if (((hours >> h) & 1) && (h == 0 || !((hours >> (h - 1)) & 1)))
-                        n++;
-        return n;
-}
-
-/* "between 00:00 and 07:59 and between 19:00 and 23:59" */
-static void add_hour_ranges(struct sb *b, uint32_t hours)
-{
-        int n = 0, total = hour_runs(hours);
-
-        for (int h = 0; h < 24; h++) {
-                if (!((hours >> h) & 1))
-                        continue;
-                int r = h;
-                while (r < 23 && ((hours >> (r + 1)) & 1))
-                        r++;
-                if (n > 0)
-                        sb_add(b, "%s", n == total - 1 ? " and " : ", ");
-                sb_add(b, "between %02d:00 and %02d:59", h, r);
-                n++;
-                h = r;
-        }
-}
-
-static void add_every(struct sb *b, int n, const char *unit)
-{
-        if (n == 1)
-                sb_add(b, "Every %s", unit);
-        else
-                sb_add(b, "Every %d %ss", n, unit);
-}
-
-/* Every listed time: "At 06:20, 08:20 and 10:20". */
-static void add_times(const struct cron_expr *e, struct sb *b, int sec)
-{
-        int total = count_bits(e->hours) * count_bits(e->minutes), n = 0;
-
-        sb_add(b, "At ");
-        for (int h = 0; h < 24; h++) {
-                for (int m = 0; m < 60; m++) {
-                        if (!((e->hours >> h) & 1) || !((e->minutes >> m) & 1))
-                                continue;
-                        if (n > 0)
-                                sb_add(b, "%s", n == total - 1 ? " and " : ", ");
-                        n++;
-                        if (sec)
-                                sb_add(b, "%02d:%02d:%02d", h, m, sec);
-                        else
-                                sb_add(b, "%02d:%02d", h, m);
-                }
-        }
-}
-
-/* The minutes of an hour: "Every 15 minutes", "Every minute", "At minutes 0 and 30". */
-static void add_minutes(const struct cron_expr *e, struct sb *b)
-{
-        int start, step;
-
-        if (all_set(e->minutes, 0, 59)) {
-                sb_add(b, "Every minute");
-        } else if (as_step(e->minutes, 0, 59, &start, &step)) {
-                add_every(b, step, "minute");
-                if (start)
-                        sb_add(b, ", starting at minute %d", start);
-        } else {
-                sb_add(b, count_bits(e->minutes) == 1 ? "At minute " : "At minutes ");
-                add_list(b, e->minutes, 0, 59, fmt_num, "and");
-        }
-}
-
-static void add_clock(const struct cron_expr *e, struct sb *b, int sec)
-{
-        bool all_hours = all_set(e->hours, 0, 23), all_min = all_set(e->minutes, 0, 59);
-        bool fixed_min = count_bits(e->minutes) == 1;
-        int start, step, m = next_bit(e->minutes, 0, 59);
-
-        if (all_hours && fixed_min && m == 0 && sec == 0) {
-                sb_add(b, "Every hour");
-        } else if (all_hours) {
-                add_minutes(e, b);
-                if (!all_min && (fixed_min || !as_step(e->minutes, 0, 59, &start, &step)))
-                        sb_add(b, " of every hour");
-        } else if (fixed_min && as_step(e->hours, 0, 23, &start, &step) && start == 0 &&
-                   count_bits(e->hours) > 6) {
-                add_every(b, step, "hour");
-                if (m)
-                        sb_add(b, " at minute %d", m);
-        } else if (fixed_min && count_bits(e->hours) > 6 && hour_runs(e->hours) <= 2) {
-                /* "Every hour between 09:00 and 17:59" reads better than nine times. */
-                if (m)
-                        sb_add(b, "At minute %d of every hour ", m);
-                else
-                        sb_add(b, "Every hour ");
-                add_hour_ranges(b, e->hours);
-        } else if (fixed_min && count_bits(e->hours) <= 12) {
-                add_times(e, b, sec);
-                return;
-        } else {
-                add_minutes(e, b);
-                if (!all_min && !as_step(e->minutes, 0, 59, &start, &step))
-                        sb_add(b, " of every hour");
-                sb_add(b, " ");
-                add_hour_ranges(b, e->hours);
-        }
-        if (sec)
-                sb_add(b, ", at second %d", sec);
-}
-
-static void add_seconds(const struct cron_expr *e, struct sb *b)
-{
-        int start, step;
-
-        if (all_set(e->seconds, 0, 59)) {
-                sb_add(b, "Every second");
-        } else if (as_step(e->seconds, 0, 59, &start, &step)) {
-                add_every(b, step, "second");
-                if (start)
-                        sb_add(b, ", starting at second %d", start);
-        } else {
-                sb_add(b, count_bits(e->seconds) == 1 ? "At second " : "At seconds ");
-                add_list(b, e->seconds, 0, 59, fmt_num, "and");
-        }
-}
-
-static void add_time_part(const struct cron_expr *e, struct sb *b)
-{
-        size_t mark;
-
-        if (count_bits(e->seconds) == 1) {
-                add_clock(e, b, next_bit(e->seconds, 0, 59));
-                return;
-        }
-        add_seconds(e, b);
-        if (all_set(e->minutes, 0, 59) && all_set(e->hours, 0, 23))
-                return;
-        sb_add(b, ", ");
-        mark = b->len;
-        add_clock(e, b, 0);
-        if (!b->over && b->len > mark)
-                b->buf[mark] = (char)tolower((unsigned char)b->buf[mark]);
-}
-
-static const char *ord_suffix(int n)
-{
-        if (n % 100 >= 11 && n % 100 <= 13)
-                return "th";
-        return n % 10 == 1 ? "st" : n % 10 == 2 ? "nd" : n % 10 == 3 ? "rd" : "th";
-}
-
-static void add_dom_part(const struct cron_expr *e, struct sb *b)
-{
-        int n = 0, start, step;
-
-        if (e->dom) {
-                if (as_step(e->dom, 1, 31, &start, &step) && count_bits(e->dom) >= 3) {
-                        sb_add(b, "on every %d%s day of the month", step, ord_suffix(step));
-                        if (start != 1)
-                                sb_add(b, " starting on day %d", start);
-                } else {
-                        sb_add(b, count_bits(e->dom) == 1 ? "on day " : "on days ");
-                        add_list(b, e->dom, 1, 31, fmt_num, "and");
-                        sb_add(b, " of the month");
-                }
-                n++;
-        }
-        if (e->dom_flags & CRON_DOM_LAST)
-                sb_add(b, "%son the last day of the month", n++ ? " and " : "");
-        if (e->dom_flags & CRON_DOM_LAST_WEEKDAY)
-                sb_add(b, "%son the last weekday of the month", n++ ? " and " : "");
-        if (e->dom_w) {
-                sb_add(b, "%son the weekday nearest day%s ", n++ ? " and " : "",
-                       count_bits(e->dom_w) == 1 ? "" : "s");
-                add_list(b, e->dom_w, 1, 31, fmt_num, "and");
-                sb_add(b, " of the month");
-        }
-}
-
-static void add_dow_part(const struct cron_expr *e, struct sb *b)
-{
-        int n = 0;
-
-        if (e->dow) {
-                sb_add(b, "on ");
-                add_list(b, e->dow, 0, 6, fmt_day, "and");
-                n++;
-        }
-        for (int w = 0; w < 7; w++) {
-                if (e->dow_nth[w]) {
-                        sb_add(b, "%son the ", n++ ? " and " : "");
-                        add_list(b, e->dow_nth[w], 1, 5, fmt_ordinal, "and");
-                        sb_add(b, " %s of the month", day_names[w]);
-                }
-                if ((e->dow_last >> w) & 1)
-                        sb_add(b, "%son the last %s of the month", n++ ? " and " : "",
-                               day_names[w]);
-        }
-}
-
-static void add_every_interval(const struct cron_expr *e, struct sb *b)
-{
-        int64_t s = e->every_ms / 1000;
-
-        if (s % 86400 == 0)
-                add_every(b, (int)(s / 86400), "day");
-        else if (s % 3600 == 0)
-                add_every(b, (int)(s / 3600), "hour");
-        else if (s % 60 == 0)
-                add_every(b, (int)(s / 60), "minute");
-        else
-                add_every(b, (int)s, "second");
-}
-
-int cron_describe(const struct cron_expr *e, char *buf, size_t cap)
-{
-        struct sb b = {buf, cap, 0, false};
-
-        if (cap)
-                buf[0] = 0;
-        if (e->every_ms > 0) {
-                add_every_interval(e, &b);
-                return b.over ? BATON_ETOOBIG : 0;
-        }
-        add_time_part(e, &b);
-        if (!e->dom_star) {
-                sb_add(&b, " ");
-                add_dom_part(e, &b);
-        }
-        if (!e->dow_star) {
-                sb_add(&b, e->dom_star ? " " : " or ");
-                add_dow_part(e, &b);
-        }
-        if (!all_set(e->months, 1, 12)) {
-                sb_add(&b, " in ");
-                add_list(&b, e->months, 1, 12, fmt_month, "and");
-        }
-        return b.over ? BATON_ETOOBIG : 0;
 }

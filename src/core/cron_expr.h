@@ -64,13 +64,13 @@ struct cron_expr {
         bool every_days;    /* @every is whole days: move by calendar days in the zone */
 };
 
-/* Days in month (1-12) of year, Gregorian leap rules. */
-int cron_days_in_month(int year, int month);
-/* Weekday of a date: 0 = Sunday .. 6 = Saturday. */
+/* Weekday of a date: 0 = Sunday .. 6 = Saturday. The calendar arithmetic
+ * (days in a month, days since the epoch and back) is common/tz.h's. */
 int cron_weekday(int year, int month, int day);
-/* Days since 1970-01-01 of a date, and back (H. Hinnant's algorithms). */
-int64_t cron_days_from_civil(int year, int month, int day);
-void cron_civil_from_days(int64_t days, int *year, int *month, int *day);
+/* A civil time as seconds since 1970-01-01 00:00 of the same (local)
+ * calendar, and back. */
+int64_t cron_civil_to_wall(const struct civil *c);
+void cron_wall_to_civil(int64_t wall_s, struct civil *c);
 /* <0, 0, >0 as a is before, equal to or after b. */
 int cron_civil_cmp(const struct civil *a, const struct civil *b);
 
@@ -102,8 +102,14 @@ bool cron_hour_is_wildcard(const struct cron_expr *e);
  * fires once per cycle. 0 or BATON_ERANGE when it never fires. */
 int cron_min_interval_s(const struct cron_expr *e, int64_t *out_s);
 
-/* An English description ("At 06:20, 08:20 and 10:20") into buf. 0 or
- * BATON_ETOOBIG when cap is too small (buf then holds a truncated text). */
+/* The lowest set bit of bits in from..max, or -1. */
+int cron_next_bit(uint64_t bits, int from, int max);
+
+/* cron_describe.c: an English description ("At 06:20, 08:20 and 10:20") into
+ * buf. 0 or BATON_ETOOBIG when cap is too small (buf then holds a truncated
+ * text). */
 int cron_describe(const struct cron_expr *e, char *buf, size_t cap);
+/* cron_describe.c: why e never fires, into err (for cron_never_fires). */
+void cron_describe_never(const struct cron_expr *e, char *err, size_t errcap);
 
 #endif

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "common/errors.h"
+#include "common/assert.h"
 #include "common/log.h"
 #include "core/cron_internal.h"
 #include "core/jobs.h"
@@ -149,6 +150,11 @@ static int record_run(struct txn *tx, struct cron_rec *rec, const struct cron_sp
         int rc;
 
         *dup = false;
+        /* A run's identity in the store is (schedule, scheduled_at): every
+         * tick names its instant, only a manual run has none. */
+        BATON_ASSERTF((scheduled_at == 0) == (strcmp(trigger, "manual") == 0),
+                      "schedule %s/%s: %s run at %lld", rec->tenant, rec->key, trigger,
+                      (long long)scheduled_at);
         r.tenant = rec->tenant;
         r.key = rec->key;
         r.scheduled_at_ms = scheduled_at;
@@ -425,6 +431,9 @@ static int fire_due(struct txn *tx, struct cron_rec *rec, const struct cron_spec
                 late = 0;
                 if (cron_sched_next(cs, t, &nx))
                         nx = 0;
+                /* Ticks strictly increase, so none is seen twice. */
+                if (nx)
+                        BATON_ASSERT_INT(nx, >, t);
                 if (!all)
                         nx = every_jump(cs, nx, grace_from, m);
                 t = nx;
@@ -448,6 +457,10 @@ static int fire_due(struct txn *tx, struct cron_rec *rec, const struct cron_spec
                 if (!rc && res->late_n < CRON_LATE_SAMPLES)
                         res->late_ms[res->late_n++] = now - ontime;
         }
+        /* Every due tick has its outcome now: the schedule is past now, so
+         * the next tick cannot fire one of them again. */
+        BATON_ASSERTF(t == 0 || t > now, "schedule %s/%s: next fire %lld, now %lld", rec->tenant,
+                      rec->key, (long long)t, (long long)now);
         rec->next_fire_at_ms = t;
         free(m);
         return rc;

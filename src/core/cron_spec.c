@@ -16,6 +16,8 @@
 #include <string.h>
 
 #include "common/errors.h"
+#include "common/jsonx.h"
+#include "common/names.h"
 #include "core/cron_internal.h"
 
 static const char *const overlap_names[] = {"skip", "allow", "buffer_one", "replace"};
@@ -23,37 +25,24 @@ static const char *const misfire_names[] = {"fire_once", "skip", "fire_all"};
 static const char *const gap_names[] = {"shift", "skip"};
 static const char *const fold_names[] = {"first", "last", "both"};
 
-static const char *name_of(const char *const *names, int n, int v)
-{
-        return v >= 0 && v < n ? names[v] : "unknown";
-}
-
-static int name_parse(const char *const *names, int n, const char *s)
-{
-        for (int i = 0; s && i < n; i++)
-                if (strcmp(names[i], s) == 0)
-                        return i;
-        return -1;
-}
-
 const char *cron_overlap_name(int v)
 {
-        return name_of(overlap_names, 4, v);
+        return names_get(overlap_names, 4, v);
 }
 
 const char *cron_misfire_name(int v)
 {
-        return name_of(misfire_names, 3, v);
+        return names_get(misfire_names, 3, v);
 }
 
 const char *cron_gap_name(int v)
 {
-        return name_of(gap_names, 2, v);
+        return names_get(gap_names, 2, v);
 }
 
 const char *cron_fold_name(int v)
 {
-        return name_of(fold_names, 3, v);
+        return names_get(fold_names, 3, v);
 }
 
 /* ---- definitions ---- */
@@ -122,7 +111,7 @@ static int get_choice(json_t *obj, const char *name, const char *const *names, i
 
         if (rc || !s)
                 return rc;
-        v = name_parse(names, n, s);
+        v = names_find(names, n, s);
         free(s);
         if (v < 0) {
                 char list[96] = "";
@@ -275,48 +264,52 @@ int cron_note_check(const char *note, struct verr *e)
         return cron_text_check(note, "note", CRON_NOTE_MAX_BYTES, "note_too_long", e);
 }
 
-char *cron_spec_to_json(const struct cron_spec *s)
+/* The job template's member of the stored text. */
+static json_t *job_to_json(const struct cron_job_tmpl *t, int *rc)
 {
-        json_t *o = json_object(), *job = json_object(), *payload;
-        char *out = NULL;
+        json_t *job = json_object();
+        json_t *payload = json_loads(t->payload ? t->payload : "{}", JSON_DECODE_ANY, NULL);
 
-        if (!o || !job)
-                goto out;
-        payload = json_loads(s->job.payload ? s->job.payload : "{}", JSON_DECODE_ANY, NULL);
-        json_object_set_new(job, "queue", json_string(s->job.queue));
-        json_object_set_new(job, "type", json_string(s->job.type));
-        json_object_set_new(job, "payload", payload ? payload : json_object());
-        json_object_set_new(job, "priority",
-                            s->job.priority >= 0 ? json_string(job_priority_name(s->job.priority))
-                                                 : json_null());
-        json_object_set_new(job, "max_attempts", json_integer(s->job.max_attempts));
-        json_object_set_new(job, "backoff",
-                            json_pack("{s:s, s:I, s:I}", "type",
-                                      backoff_type_name(s->job.backoff.type), "base_ms",
-                                      (json_int_t)s->job.backoff.base_ms, "max_ms",
-                                      (json_int_t)s->job.backoff.max_ms));
-        json_object_set_new(job, "lease_ms", json_integer(s->job.lease_ms));
+        if (!job)
+                *rc = BATON_ENOMEM;
+        jsonx_set(rc, job, "queue", json_string(t->queue));
+        jsonx_set(rc, job, "type", json_string(t->type));
+        jsonx_set(rc, job, "payload", payload ? payload : json_object());
+        jsonx_set(rc, job, "priority",
+                  t->priority >= 0 ? json_string(job_priority_name(t->priority)) : json_null());
+        jsonx_set(rc, job, "max_attempts", json_integer(t->max_attempts));
+        jsonx_set(rc, job, "backoff",
+                  json_pack("{s:s, s:I, s:I}", "type", backoff_type_name(t->backoff.type),
+                            "base_ms", (json_int_t)t->backoff.base_ms, "max_ms",
+                            (json_int_t)t->backoff.max_ms));
+        jsonx_set(rc, job, "lease_ms", json_integer(t->lease_ms));
         /* Only when set, so the stored text of a schedule without a group is
          * what it was before groups (the registry compares texts). */
-        if (s->job.group)
-                json_object_set_new(job, "group", json_string(s->job.group));
-        json_object_set_new(o, "cron", json_string(s->cron));
-        json_object_set_new(o, "timezone", json_string(s->timezone));
-        json_object_set_new(o, "enabled", json_boolean(s->enabled));
-        json_object_set_new(o, "owner", s->owner ? json_string(s->owner) : json_null());
-        json_object_set_new(o, "description",
-                            s->description ? json_string(s->description) : json_null());
-        json_object_set(o, "job", job);
-        json_object_set_new(o, "overlap", json_string(cron_overlap_name(s->overlap)));
-        json_object_set_new(o, "misfire", json_string(cron_misfire_name(s->misfire)));
-        json_object_set_new(o, "catchup_window_ms", json_integer(s->catchup_window_ms));
-        json_object_set_new(o, "catchup_max", json_integer(s->catchup_max));
-        json_object_set_new(o, "dst_gap", json_string(cron_gap_name(s->dst_gap)));
-        json_object_set_new(o, "dst_fold", json_string(cron_fold_name(s->dst_fold)));
-        json_object_set_new(o, "history_max", json_integer(s->history_max));
-        out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-out:
-        json_decref(job);
+        if (t->group)
+                jsonx_set(rc, job, "group", json_string(t->group));
+        return job;
+}
+
+char *cron_spec_to_json(const struct cron_spec *s)
+{
+        json_t *o = json_object();
+        char *out = NULL;
+        int rc = o ? 0 : BATON_ENOMEM;
+
+        jsonx_set(&rc, o, "cron", json_string(s->cron));
+        jsonx_set(&rc, o, "timezone", json_string(s->timezone));
+        jsonx_set(&rc, o, "enabled", json_boolean(s->enabled));
+        jsonx_set(&rc, o, "owner", jsonx_str(s->owner));
+        jsonx_set(&rc, o, "description", jsonx_str(s->description));
+        jsonx_set(&rc, o, "job", job_to_json(&s->job, &rc));
+        jsonx_set(&rc, o, "overlap", json_string(cron_overlap_name(s->overlap)));
+        jsonx_set(&rc, o, "misfire", json_string(cron_misfire_name(s->misfire)));
+        jsonx_set(&rc, o, "catchup_window_ms", json_integer(s->catchup_window_ms));
+        jsonx_set(&rc, o, "catchup_max", json_integer(s->catchup_max));
+        jsonx_set(&rc, o, "dst_gap", json_string(cron_gap_name(s->dst_gap)));
+        jsonx_set(&rc, o, "dst_fold", json_string(cron_fold_name(s->dst_fold)));
+        jsonx_set(&rc, o, "history_max", json_integer(s->history_max));
+        jsonx_dumps(&rc, o, JSON_COMPACT | JSON_PRESERVE_ORDER, &out);
         json_decref(o);
         return out;
 }

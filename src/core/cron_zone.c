@@ -96,24 +96,6 @@ static void to_tz_civil(const struct civil *c, struct tz_civil *t)
         *t = (struct tz_civil){c->year, c->month, c->day, c->hour, c->min, c->sec};
 }
 
-/* Local wall seconds (seconds since 1970-01-01 00:00 of the local calendar)
- * as a civil time. */
-static void wall_to_civil(int64_t wall_s, struct civil *c)
-{
-        int64_t days = wall_s >= 0 ? wall_s / 86400 : -((-wall_s + 86399) / 86400);
-        int64_t sod = wall_s - days * 86400, y;
-        int m, d;
-
-        tz_civil_from_days(days, &y, &m, &d);
-        *c = (struct civil){(int)y, m, d, (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60)};
-}
-
-static int64_t civil_to_wall(const struct civil *c)
-{
-        return tz_days_from_civil(c->year, c->month, c->day) * 86400 + c->hour * 3600 +
-               c->min * 60 + c->sec;
-}
-
 /* The smallest offset in effect between after_s - 26 h and after_s. Under
  * gap shift a wall time W that the clock jumped over fires at W minus the
  * offset before the jump, which can be later than after_s although W is
@@ -162,7 +144,7 @@ static int search_start(const struct cron_sched *s, int gap, int64_t after_s, st
         wall = after_s + off_now - (off_before > off_after ? off_before - off_after : 0);
         if (gap == TZ_GAP_SHIFT && after_s + off_min < wall)
                 wall = after_s + off_min;
-        wall_to_civil(wall, start);
+        cron_wall_to_civil(wall, start);
         return 0;
 }
 
@@ -201,8 +183,8 @@ static int gap_end(const struct cron_sched *s, const struct civil *w, struct civ
         if (last == INT64_MIN || (rc = tz_offset_at(s->tz, last, &off, &dst)))
                 return rc;
         end = last + off - 1;
-        if (end > civil_to_wall(cur))
-                wall_to_civil(end, cur);
+        if (end > cron_civil_to_wall(cur))
+                cron_wall_to_civil(end, cur);
         return 0;
 }
 
@@ -241,7 +223,7 @@ int cron_sched_next(const struct cron_sched *s, int64_t after_ms, int64_t *out_m
                  * gap time, or the first copy of a later wall time inside a
                  * fold. Stop only once the wall time passes the best instant's
                  * own wall time by more than the fold around it. */
-                if (best && civil_to_wall(&nx) > best_wall + slack)
+                if (best && cron_civil_to_wall(&nx) > best_wall + slack)
                         break;
                 to_tz_civil(&nx, &tc);
                 rc = tz_civil_to_utc(s->tz, &tc, gap, fold, utc, &n);

@@ -24,6 +24,7 @@
 
 #include "common/errors.h"
 #include "common/assert.h"
+#include "common/jsonx.h"
 
 const char *parent_policy_name(int p)
 {
@@ -81,6 +82,44 @@ int deps_ids_parse(const char *text, int64_t **ids, int *n)
         }
 out:
         json_decref(a);
+        return rc;
+}
+
+/* A claim of a job with parents hands the worker their results. */
+int deps_parents_json(struct txn *tx, struct job *j)
+{
+        json_t *a = json_array();
+        int64_t *ids = NULL;
+        char *text = NULL;
+        char tmp[32];
+        int n = 0;
+        int rc = a ? deps_ids_parse(j->depends_on, &ids, &n) : BATON_ENOMEM;
+
+        for (int i = 0; i < n && !rc; i++) {
+                struct job p = {0};
+                json_t *e = json_object();
+                json_t *res = NULL;
+                int g = tx->ops->job_get(tx->st, j->tenant, ids[i], &p);
+
+                if (g && g != BATON_ENOTFOUND)
+                        rc = g;
+                /* A parent purged since, or a result that no longer reads,
+                 * is null. */
+                if (!g && p.result)
+                        res = json_loads(p.result, JSON_DECODE_ANY, NULL);
+                snprintf(tmp, sizeof(tmp), "%" PRId64, ids[i]);
+                jsonx_set(&rc, e, "id", json_string(tmp));
+                jsonx_set(&rc, e, "result", res ? res : json_null());
+                jsonx_append(&rc, a, e);
+                job_free(&p);
+        }
+        free(ids);
+        jsonx_dumps(&rc, a, JSON_COMPACT, &text);
+        json_decref(a);
+        if (!rc) {
+                free(j->parents);
+                j->parents = text;
+        }
         return rc;
 }
 

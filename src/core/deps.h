@@ -91,6 +91,10 @@ int deps_ids_format(const int64_t *ids, int n, char **out);
 /* Reads the text deps_ids_format wrote: *ids is malloc'd (caller frees), *n
  * its length. NULL or unreadable text gives 0 ids. */
 int deps_ids_parse(const char *text, int64_t **ids, int *n);
+/* Fills j->parents with the JSON text [{"id", "result"}] of j's parents
+ * (ids as decimal strings, each result as stored, null for a parent gone),
+ * for the answer of a claim. BATON_ENOMEM or the store's error. */
+int deps_parents_json(struct txn *tx, struct job *j);
 
 /* Orders the n nodes of a graph so that each comes after its parents:
  * parents[i] lists n_parents[i] node indexes. Fills order (n entries).

@@ -112,8 +112,10 @@ static int read_ahead(struct txn *tx, struct exec_op *head)
                 if (o != op)
                         continue;
                 for (o = op; o; o = o->next)
-                        if (o->job_id && o->tenant && strcmp(o->tenant, op->tenant) == 0)
+                        if (o->job_id && o->tenant && strcmp(o->tenant, op->tenant) == 0) {
+                                BATON_ASSERT_INT(n, <, EXEC_BATCH_MAX);
                                 ids[n++] = o->job_id;
+                        }
                 rc = tx->ops->job_get_many(tx->st, op->tenant, ids, n, NULL);
         }
         return rc;
@@ -188,6 +190,7 @@ static struct exec_op *take_batch(struct exec *ex, int *n_out)
         if (!ex->in_head)
                 ex->in_tail = NULL;
         op->next = NULL;
+        BATON_ASSERT_INT(n, <=, EXEC_BATCH_MAX);
         *n_out = n;
         return head;
 }
@@ -275,6 +278,7 @@ static void dispatch(struct exec *ex)
                 while (db) {
                         struct done_batch *next_db = db->next;
                         struct exec_op *op = db->ops;
+                        int answered = 0;
 
                         if (ex->hooks.on_batch)
                                 ex->hooks.on_batch(ex->hooks.ctx, db->n, db->commit_ns,
@@ -285,10 +289,14 @@ static void dispatch(struct exec *ex)
                         while (op) {
                                 struct exec_op *next = op->next;
                                 ex->inflight--;
+                                answered++;
                                 op->next = NULL;
                                 op->done(op);
                                 op = next;
                         }
+                        /* Group commit answers every op of the batch, once. */
+                        BATON_ASSERT_INT(answered, ==, db->n);
+                        BATON_ASSERT_INT(ex->inflight, >=, 0);
                         if (ex->hooks.on_effects)
                                 ex->hooks.on_effects(ex->hooks.ctx, &db->fx);
                         txn_effects_free(&db->fx);

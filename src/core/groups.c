@@ -23,6 +23,7 @@
 
 #include "common/errors.h"
 #include "common/assert.h"
+#include "common/log.h"
 
 /* Loads the queue's settings and counters (every one 0 for a queue with
  * none); lock takes its row, as groups.h says when. The caller frees *q. */
@@ -69,6 +70,7 @@ static int rate_allow(struct txn *tx, const char *tenant, const char *queue, con
                         break;
                 }
         }
+        BATON_ASSERT_INT(i, <=, want);
         *allowed = i;
         return rc;
 }
@@ -119,12 +121,35 @@ int groups_on_ready(struct txn *tx, const struct job *j)
         return rc;
 }
 
+/* Takes j's slot back from its group's running count. The count is stored
+ * data: one already at 0 (a row repaired by hand, or lost and made again)
+ * is logged and stays at 0 rather than stop the server, and the next claims
+ * count from there. */
+static void group_leave(const struct job *j, struct group_rec *g)
+{
+        if (g->running > 0) {
+                g->running--;
+                return;
+        }
+        struct log_ctx lc = {j->request_id, j->queue, j->id};
+        log_emit(LOG_WARN, "groups", &lc,
+                 "group %s counted %lld running jobs when one left; kept at 0", g->grp,
+                 (long long)g->running);
+        g->running = 0;
+}
+
 int groups_on_leave_running(struct txn *tx, const struct job *j, int64_t depth_delta)
 {
         struct queue_limits q = {0};
         struct group_rec g = {0};
         bool wake;
-        int rc = tx->ops->qlim_add(tx->st, j->tenant, j->queue, depth_delta, -1);
+        int rc;
+
+        /* The job leaves the depth too when it ended (-1), not when it goes
+         * back to waiting (0). */
+        BATON_ASSERT_INT(depth_delta, <=, 0);
+        BATON_ASSERT_INT(depth_delta, >=, -1);
+        rc = tx->ops->qlim_add(tx->st, j->tenant, j->queue, depth_delta, -1);
 
         /* The settings say whom the freed slot may wake; a grouped job's group
          * row is written under the queue's row (lock order). */
@@ -133,8 +158,7 @@ int groups_on_leave_running(struct txn *tx, const struct job *j, int64_t depth_d
         if (!rc && j->group) {
                 rc = tx->ops->group_get(tx->st, j->tenant, j->queue, j->group, true, &g);
                 if (!rc) {
-                        BATON_ASSERT(g.running > 0);
-                        g.running--;
+                        group_leave(j, &g);
                         g.blocked = group_full(&q, &g) || g.until_ms > 0;
                         rc = group_save(tx, &q, &g);
                 } else if (rc == BATON_ENOTFOUND) {
@@ -152,6 +176,9 @@ int groups_on_leave_running(struct txn *tx, const struct job *j, int64_t depth_d
 
 int groups_on_depth(struct txn *tx, const struct job *j, int64_t delta)
 {
+        /* One job enters or leaves the count at a time. */
+        BATON_ASSERTF(delta == 1 || delta == -1, "job %lld: depth delta %lld", (long long)j->id,
+                      (long long)delta);
         return tx->ops->qlim_add(tx->st, j->tenant, j->queue, delta, 0);
 }
 
@@ -443,7 +470,7 @@ int groups_claim(struct txn *tx, const struct claim_req *req, struct job_vec *ou
 {
         struct queue_limits q;
         int64_t roll = 0, groll = 0;
-        int budget = 0, got = 0;
+        int budget = 0, got = 0, n0 = out->n;
         bool locked = false;
         int rc = qlim_load(tx, req->tenant, req->queue, false, &q);
 
@@ -463,6 +490,12 @@ int groups_claim(struct txn *tx, const struct claim_req *req, struct job_vec *ou
         if (!rc && budget > 0)
                 rc = locked ? serve(tx, req, &q, budget, out, &got)
                             : serve_ungrouped(tx, req, budget, out, &got);
+        /* The counters below add got: exactly the jobs leased into out, and
+         * never more than the queue's limits allowed. */
+        if (!rc) {
+                BATON_ASSERT_INT(got, ==, out->n - n0);
+                BATON_ASSERT_INT(got, <=, budget);
+        }
         for (int i = 1; !rc && q.rate_max > 0 && i <= got; i++)
                 rc = rate_record(tx, req->tenant, req->queue, "", q.start_seq + i, q.rate_max);
         if (!rc && got > 0)

@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "core/jobs.h"
+#include "core/queues.h"
 #include "core/txn.h"
 
 /* Bounds of the settings (docs/api.md); the API refuses values outside. */

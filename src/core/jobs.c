@@ -1,15 +1,16 @@
 /*
  * jobs.c: the life of a job: enqueue (with idempotency keys and dedup keys),
  * claim with a lease token per attempt, heartbeat, fenced settlement, retries
- * with backoff, cancellation, replay, and the leader's timed duties (promotion
- * of due jobs, lease expiry, retention).
+ * with backoff, cancellation, replay of dead letters, and the leader's timed
+ * duties (promotion of due jobs, lease expiry, retention). The attempt and
+ * step logs a job carries are written by job_log.c, the queue records it
+ * lives in by queues.c.
  *
  * Every function runs on the store thread inside a transaction (txn.h), so it
  * sees a consistent store and its writes commit or roll back together with the
  * rest of its operation. Workload: the hot paths are enqueue, claim and settle,
- * each a handful of indexed reads and writes per job. The attempt and step
- * logs are small JSON arrays kept in the job row (bounded by history_max), so a
- * claim or a settle touches one row.
+ * each a handful of indexed reads and writes per job; the logs are kept in
+ * the job row, so a claim or a settle touches one row.
  *
  * Effects: every state change goes through become_ready, become_terminal or
  * place, which report the change to the loop thread (txn.h): a job made ready
@@ -22,17 +23,17 @@
  */
 #include "core/jobs.h"
 
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/errors.h"
 #include "common/assert.h"
-#include "common/jw.h"
 #include "common/log.h"
 #include "common/rand.h"
 #include "core/deps.h"
 #include "core/groups.h"
+#include "core/job_log.h"
+#include "core/queues.h"
 #include "core/timers.h"
 
 /* Rows handled per kind of duty in one tick; more is done in the next tick. */
@@ -61,130 +62,20 @@ int64_t backoff_delay_ms(const struct backoff *b, int attempt, uint64_t (*rnd)(u
         return d / 2 + (int64_t)rnd((uint64_t)(d - d / 2) + 1);
 }
 
-/* ---- attempt and step logs (JSON arrays in the job row) ---- */
-
-static json_t *load_array(const char *text)
-{
-        json_t *a = text ? json_loads(text, 0, NULL) : NULL;
-
-        if (a && json_is_array(a))
-                return a;
-        json_decref(a);
-        return json_array();
-}
-
-/* Replaces *text with the serialized array, dropping the oldest entries beyond
- * max. Consumes the reference to a. */
-static int store_array(char **text, json_t *a, int max)
-{
-        char *s;
-
-        while (max > 0 && json_array_size(a) > (size_t)max)
-                json_array_remove(a, 0);
-        s = json_dumps(a, JSON_COMPACT);
-        json_decref(a);
-        if (!s)
-                return BATON_ENOMEM;
-        free(*text);
-        *text = s;
-        return 0;
-}
-
-static json_t *time_json(int64_t ms)
-{
-        char tmp[40];
-
-        if (!ms)
-                return json_null();
-        time_format_ms(ms, tmp, sizeof(tmp));
-        return json_string(tmp);
-}
-
-static json_t *str_json(const char *s)
-{
-        return s ? json_string(s) : json_null();
-}
-
-static int attempt_open(struct txn *tx, struct job *j)
-{
-        json_t *a = load_array(j->attempts);
-        json_t *e = json_object();
-
-        json_object_set_new(e, "attempt", json_integer(j->attempt));
-        json_object_set_new(e, "worker", str_json(j->worker));
-        json_object_set_new(e, "started_at", time_json(j->started_at_ms));
-        json_object_set_new(e, "finished_at", json_null());
-        json_object_set_new(e, "outcome", json_null());
-        json_object_set_new(e, "error", json_null());
-        json_array_append_new(a, e);
-        return store_array(&j->attempts, a, tx->limits->history_max);
-}
-
-/* Closes the latest attempt entry with its outcome. */
-static int attempt_close(struct txn *tx, struct job *j, const char *outcome, const char *error)
-{
-        json_t *a = load_array(j->attempts);
-        size_t n = json_array_size(a);
-
-        if (n > 0) {
-                json_t *e = json_array_get(a, n - 1);
-                json_object_set_new(e, "finished_at", time_json(tx->now_ms));
-                json_object_set_new(e, "outcome", json_string(outcome));
-                json_object_set_new(e, "error", str_json(error));
-        }
-        return store_array(&j->attempts, a, tx->limits->history_max);
-}
-
-/* Records a change of step: closes the open step and opens the new one. */
-static int step_change(struct txn *tx, struct job *j, const char *step)
-{
-        json_t *a = load_array(j->steps);
-        size_t n = json_array_size(a);
-        json_t *e;
-
-        if (n > 0) {
-                json_t *last = json_array_get(a, n - 1);
-                const char *name = json_string_value(json_object_get(last, "step"));
-                if (name && strcmp(name, step) == 0 &&
-                    json_is_null(json_object_get(last, "finished_at"))) {
-                        json_decref(a);
-                        return 0;
-                }
-                if (json_is_null(json_object_get(last, "finished_at")))
-                        json_object_set_new(last, "finished_at", time_json(tx->now_ms));
-        }
-        e = json_object();
-        json_object_set_new(e, "step", json_string(step));
-        json_object_set_new(e, "attempt", json_integer(j->attempt));
-        json_object_set_new(e, "started_at", time_json(tx->now_ms));
-        json_object_set_new(e, "finished_at", json_null());
-        json_array_append_new(a, e);
-        return store_array(&j->steps, a, tx->limits->history_max);
-}
-
-/* Closes an open step when the attempt ends, so the log has no dangling step. */
-static int step_close(struct txn *tx, struct job *j)
-{
-        json_t *a;
-        json_t *last;
-        size_t n;
-
-        if (!j->steps)
-                return 0;
-        a = load_array(j->steps);
-        n = json_array_size(a);
-        last = n ? json_array_get(a, n - 1) : NULL;
-        if (!last || !json_is_null(json_object_get(last, "finished_at"))) {
-                json_decref(a);
-                return 0;
-        }
-        json_object_set_new(last, "finished_at", time_json(tx->now_ms));
-        return store_array(&j->steps, a, tx->limits->history_max);
-}
-
 /* ---- state changes ---- */
 
 static int resolve_child(struct txn *tx, int64_t id, int64_t parent_id, int parent_state);
+
+/* The one assignment of a job's state in a change: a move the state machine
+ * does not have (common/job_state.h) is a bug here, stopped before it is
+ * written and counted. Callers have checked the state they move from (or
+ * read it under the row's lock with the query that chose the job). */
+static void move_to(struct job *j, int to)
+{
+        BATON_ASSERTF(job_state_moves(j->state, to), "job %lld: %s -> %s", (long long)j->id,
+                      job_state_name(j->state), job_state_name(to));
+        j->state = to;
+}
 
 /* Every move to a terminal state goes through here, so that each one wakes the
  * job's waiters, is counted (and so is the cron run it ends), and arms the
@@ -197,11 +88,12 @@ static int become_terminal(struct txn *tx, struct job *j, int state)
         int ev;
         int rc;
 
-        BATON_ASSERT(job_state_terminal(state));
+        BATON_ASSERTF(job_state_terminal(state), "job %lld: to %s", (long long)j->id,
+                      job_state_name(state));
         ev = state == JOB_COMPLETED ? EV_COMPLETED : state == JOB_DEAD ? EV_DEAD : EV_CANCELLED;
         /* A running job's depth is counted by groups_on_leave_running. */
         was_running = j->state == JOB_RUNNING;
-        j->state = state;
+        move_to(j, state);
         j->finished_at_ms = tx->now_ms;
         rc = txn_note_terminal(tx, j->id);
         if (!rc)
@@ -236,7 +128,7 @@ static int become_ready(struct txn *tx, struct job *j)
 {
         int rc;
 
-        j->state = JOB_QUEUED;
+        move_to(j, JOB_QUEUED);
         j->ready_at_ms = tx->now_ms;
         rc = txn_note_ready(tx, j->tenant, j->queue);
         /* Its group (if any) must be found by the next claim's group pick. */
@@ -250,7 +142,7 @@ static int place(struct txn *tx, struct job *j, int later_state)
 {
         if (j->run_at_ms <= tx->now_ms)
                 return become_ready(tx, j);
-        j->state = later_state;
+        move_to(j, later_state);
         j->ready_at_ms = 0;
         txn_note_deadline(tx, j->run_at_ms);
         return 0;
@@ -306,6 +198,24 @@ static int deps_evaluate(struct txn *tx, struct job *c, bool *changed, int64_t k
         return 0;
 }
 
+/* Writes a job its parents or the clock just let go. When another pending
+ * job holds its dedup key the write is refused (changing nothing, store.h)
+ * and the job ends cancelled instead, that job standing for it: a keyed
+ * child or retry whose key a newer job took meanwhile. */
+static int write_released(struct txn *tx, struct job *j)
+{
+        int rc = tx->ops->job_update(tx->st, j);
+
+        if (rc != BATON_ECONFLICT)
+                return rc;
+        rc = str_set(&j->cancel_reason, "superseded_by_key");
+        if (!rc)
+                rc = become_terminal(tx, j, JOB_CANCELLED);
+        if (!rc)
+                rc = tx->ops->job_update(tx->st, j);
+        return rc;
+}
+
 static int resolve_child(struct txn *tx, int64_t id, int64_t parent_id, int parent_state)
 {
         struct job c = {0};
@@ -318,15 +228,7 @@ static int resolve_child(struct txn *tx, int64_t id, int64_t parent_id, int pare
                 goto out;
         rc = deps_evaluate(tx, &c, &changed, parent_id, parent_state);
         if (!rc && changed)
-                rc = tx->ops->job_update(tx->st, &c);
-        if (rc == BATON_ECONFLICT) {
-                /* Its dedup key is held by another pending job, which stands for it. */
-                rc = str_set(&c.cancel_reason, "superseded_by_key");
-                if (!rc)
-                        rc = become_terminal(tx, &c, JOB_CANCELLED);
-                if (!rc)
-                        rc = tx->ops->job_update(tx->st, &c);
-        }
+                rc = write_released(tx, &c);
 out:
         job_free(&c);
         return rc;
@@ -374,47 +276,6 @@ static int deps_link(struct txn *tx, struct enqueue_req *req)
         return rc;
 }
 
-/* Fills j->parents with [{"id", "result"}] of its parents, for a claim. */
-static int claim_parents(struct txn *tx, struct job *j)
-{
-        json_t *a = json_array();
-        int64_t *ids = NULL;
-        char tmp[32];
-        int n = 0;
-        int rc = a ? deps_ids_parse(j->depends_on, &ids, &n) : BATON_ENOMEM;
-
-        for (int i = 0; i < n && !rc; i++) {
-                struct job p = {0};
-                json_t *e = json_object();
-                json_t *res = NULL;
-                int g = tx->ops->job_get(tx->st, j->tenant, ids[i], &p);
-
-                if (g && g != BATON_ENOTFOUND)
-                        rc = g;
-                if (!g && p.result)
-                        res = json_loads(p.result, JSON_DECODE_ANY, NULL);
-                snprintf(tmp, sizeof(tmp), "%lld", (long long)ids[i]);
-                if (e) {
-                        json_object_set_new(e, "id", json_string(tmp));
-                        json_object_set_new(e, "result", res ? res : json_null());
-                        json_array_append_new(a, e);
-                } else {
-                        json_decref(res);
-                        rc = BATON_ENOMEM;
-                }
-                job_free(&p);
-        }
-        free(ids);
-        if (!rc) {
-                free(j->parents);
-                j->parents = json_dumps(a, JSON_COMPACT);
-                if (!j->parents)
-                        rc = BATON_ENOMEM;
-        }
-        json_decref(a);
-        return rc;
-}
-
 /* After a failed attempt: retry per policy, or dead, or cancelled if asked. */
 static int after_failure(struct txn *tx, struct job *j, bool retryable, int64_t retry_in_ms)
 {
@@ -442,10 +303,10 @@ static int expire_lease(struct txn *tx, struct job *j)
 {
         int rc;
 
-        BATON_ASSERT(j->state == JOB_RUNNING);
-        rc = attempt_close(tx, j, "lease_expired", "lease expired");
+        BATON_ASSERT_INT(j->state, ==, JOB_RUNNING);
+        rc = job_log_attempt_close(tx, j, "lease_expired", "lease expired");
         if (!rc)
-                rc = step_close(tx, j);
+                rc = job_log_step_close(tx, j);
         if (!rc)
                 rc = str_set(&j->last_error, "lease expired");
         if (rc)
@@ -615,6 +476,13 @@ static int enqueue_keyed(struct txn *tx, struct enqueue_req *req, struct enqueue
         rc = tx->ops->job_get(tx->st, req->job.tenant, id, &res->job);
         if (rc)
                 return rc;
+        /* On a shared store the holder may have been claimed or ended by
+         * another node since the lookup: then the key is free. */
+        if (res->job.state != JOB_SCHEDULED && res->job.state != JOB_QUEUED) {
+                job_free(&res->job);
+                memset(&res->job, 0, sizeof(res->job));
+                return 0;
+        }
         *handled = true;
         if (!req->on_key_replace) {
                 res->duplicate = true;
@@ -727,6 +595,12 @@ int job_lease(struct txn *tx, const struct claim_req *req, int64_t id, struct jo
         rc = tx->ops->job_get(tx->st, req->tenant, id, j);
         if (!rc)
                 rc = rand_token(token);
+        /* Fencing rests on each attempt's token being new: a worker still
+         * holding the last one must not settle this attempt. */
+        if (!rc)
+                BATON_ASSERTF(!j->lease || strcmp(j->lease, token) != 0,
+                              "job %lld: the new lease token repeats the last one",
+                              (long long)j->id);
         if (!rc)
                 rc = str_set(&j->lease, token);
         if (!rc)
@@ -740,17 +614,16 @@ int job_lease(struct txn *tx, const struct claim_req *req, int64_t id, struct jo
                 out->n--;
                 return 0;
         }
-        BATON_ASSERT(j->state == JOB_QUEUED);
-        j->state = JOB_RUNNING;
+        move_to(j, JOB_RUNNING);
         j->attempt++;
         j->settled = SETTLED_NONE;
         j->started_at_ms = tx->now_ms;
         j->lease_until_ms = tx->now_ms + (req->lease_ms > 0 ? req->lease_ms : j->lease_ms);
-        rc = attempt_open(tx, j);
+        rc = job_log_attempt_open(tx, j);
         if (!rc)
                 rc = tx->ops->job_update(tx->st, j);
         if (!rc && j->depends_on)
-                rc = claim_parents(tx, j);
+                rc = deps_parents_json(tx, j);
         /* ready_at is always set for a queued job; 0 would only come from a row
          * written by hand and must not count as a wait of 55 years. */
         if (!rc && j->ready_at_ms > 0)
@@ -802,6 +675,17 @@ static int load_leased(struct txn *tx, const char *tenant, int64_t id, const cha
         return 0;
 }
 
+/* BATON_EEXPIRED once the lease has run out, whether or not the reaper has
+ * failed the attempt yet: it owns the attempt now, so it is made to run
+ * promptly. */
+static int lease_live(struct txn *tx, const struct job *j)
+{
+        if (j->lease_until_ms > tx->now_ms)
+                return 0;
+        txn_note_deadline(tx, tx->now_ms);
+        return BATON_EEXPIRED;
+}
+
 int job_heartbeat(struct txn *tx, const struct heartbeat_req *req, struct job *out)
 {
         int rc;
@@ -814,17 +698,14 @@ int job_heartbeat(struct txn *tx, const struct heartbeat_req *req, struct job *o
                 rc = BATON_ECONFLICT;
                 goto out;
         }
-        if (out->lease_until_ms <= tx->now_ms) {
-                /* The reaper owns this attempt now; make sure it runs promptly. */
-                txn_note_deadline(tx, tx->now_ms);
-                rc = BATON_EEXPIRED;
+        rc = lease_live(tx, out);
+        if (rc)
                 goto out;
-        }
         out->lease_until_ms = tx->now_ms + (req->extend_ms > 0 ? req->extend_ms : out->lease_ms);
         if (req->progress)
                 rc = str_set(&out->progress, req->progress);
         if (!rc && req->step)
-                rc = step_change(tx, out, req->step);
+                rc = job_log_step_change(tx, out, req->step);
         if (!rc)
                 rc = tx->ops->job_update(tx->st, out);
         /* The timer may be armed for the old lease_until only; that wake-up finds
@@ -838,16 +719,27 @@ out:
         return rc;
 }
 
+/* Only the live attempt is settled, once: job_settle has matched the token
+ * and found it unsettled on a running job. */
+static void assert_live_attempt(const struct job *j)
+{
+        BATON_ASSERT_INT(j->settled, ==, SETTLED_NONE);
+        BATON_ASSERT_INT(j->state, ==, JOB_RUNNING);
+}
+
 static int settle_complete(struct txn *tx, const struct settle_req *req, struct job *j)
 {
-        int rc = str_set(&j->result, req->result ? req->result : "null");
+        int rc;
+
+        assert_live_attempt(j);
+        rc = str_set(&j->result, req->result ? req->result : "null");
 
         if (!rc)
                 rc = txn_note_sample(tx, OBS_RUN, tx->now_ms - j->started_at_ms);
         if (!rc)
-                rc = attempt_close(tx, j, "completed", NULL);
+                rc = job_log_attempt_close(tx, j, "completed", NULL);
         if (!rc)
-                rc = step_close(tx, j);
+                rc = job_log_step_close(tx, j);
         if (rc)
                 return rc;
         j->settled = SETTLED_COMPLETE;
@@ -857,14 +749,17 @@ static int settle_complete(struct txn *tx, const struct settle_req *req, struct 
 static int settle_fail(struct txn *tx, const struct settle_req *req, struct job *j)
 {
         const char *err = req->error ? req->error : "failed";
+        int rc;
+
+        assert_live_attempt(j);
         /* A failure is a settle too: claim-to-settle covers every outcome a
          * worker reports, so slow failures show in the histogram. */
-        int rc = txn_note_sample(tx, OBS_RUN, tx->now_ms - j->started_at_ms);
+        rc = txn_note_sample(tx, OBS_RUN, tx->now_ms - j->started_at_ms);
 
         if (!rc)
-                rc = attempt_close(tx, j, "failed", err);
+                rc = job_log_attempt_close(tx, j, "failed", err);
         if (!rc)
-                rc = step_close(tx, j);
+                rc = job_log_step_close(tx, j);
         if (!rc)
                 rc = str_set(&j->last_error, err);
         if (rc)
@@ -890,12 +785,18 @@ int job_settle(struct txn *tx, const struct settle_req *req, struct settle_res *
                         rc = BATON_ECONFLICT;
                 goto out;
         }
-        BATON_ASSERT(j->state == JOB_RUNNING);
-        if (j->lease_until_ms <= tx->now_ms) {
-                txn_note_deadline(tx, tx->now_ms);
-                rc = BATON_EEXPIRED;
+        if (j->state != JOB_RUNNING) {
+                /* An unsettled live token on a job that is not running: the row
+                 * was not written by this code. Refused, not asserted. */
+                struct log_ctx lc = {j->request_id, j->queue, j->id};
+                log_emit(LOG_ERROR, "jobs", &lc, "unsettled lease on a job in state %s",
+                         job_state_name(j->state));
+                rc = BATON_ESTORE;
                 goto out;
         }
+        rc = lease_live(tx, j);
+        if (rc)
+                goto out;
         if (req->outcome == SETTLED_COMPLETE)
                 rc = settle_complete(tx, req, j);
         else
@@ -997,111 +898,7 @@ int job_query(struct txn *tx, const struct job_filter *f, struct job_vec *out)
         return rc;
 }
 
-/* ---- queues and dead letters ---- */
-
-void queue_info_free(struct queue_info *q)
-{
-        queue_rec_free(&q->rec);
-        queue_limits_free(&q->lim);
-}
-
-int queue_read(struct txn *tx, const char *tenant, const char *name, struct queue_info *out)
-{
-        int rc;
-
-        memset(out, 0, sizeof(*out));
-        rc = tx->ops->queue_get(tx->st, tenant, name, &out->rec);
-        if (!rc)
-                rc = tx->ops->queue_counts(tx->st, tenant, name, &out->counts);
-        if (!rc)
-                rc = tx->ops->qlim_get(tx->st, tenant, name, false, &out->lim);
-        if (rc)
-                queue_info_free(out);
-        return rc;
-}
-
-int queue_query(struct txn *tx, const char *tenant, const char *after, int limit,
-                struct queue_info **out, int *n_out)
-{
-        struct queue_rec *recs = NULL;
-        struct queue_info *infos = NULL;
-        int n = 0;
-        int rc;
-
-        *out = NULL;
-        *n_out = 0;
-        rc = tx->ops->queue_list(tx->st, tenant, after, limit, &recs, &n);
-        if (rc)
-                return rc;
-        infos = calloc((size_t)(n ? n : 1), sizeof(*infos));
-        if (!infos)
-                rc = BATON_ENOMEM;
-        for (int i = 0; i < n; i++) {
-                if (!rc)
-                        rc = tx->ops->queue_counts(tx->st, tenant, recs[i].name, &infos[i].counts);
-                if (!rc)
-                        rc = tx->ops->qlim_get(tx->st, tenant, recs[i].name, false, &infos[i].lim);
-                if (infos)
-                        infos[i].rec = recs[i];
-                else
-                        queue_rec_free(&recs[i]);
-        }
-        free(recs);
-        if (rc) {
-                for (int i = 0; infos && i < n; i++)
-                        queue_info_free(&infos[i]);
-                free(infos);
-                return rc;
-        }
-        *out = infos;
-        *n_out = n;
-        return 0;
-}
-
-int queue_make(struct txn *tx, const char *tenant, const char *name, bool known)
-{
-        struct queue_rec q = {0};
-        int64_t n = 0;
-        int rc = 0;
-
-        if (!known) {
-                rc = tx->ops->queue_get(tx->st, tenant, name, &q);
-                known = rc == 0;
-                rc = rc == BATON_ENOTFOUND ? 0 : rc;
-                queue_rec_free(&q);
-        }
-        if (!rc)
-                rc = tx->ops->queue_ensure(tx->st, tenant, name, tx->now_ms);
-        if (!rc && !known)
-                rc = tx->ops->queue_total(tx->st, tenant, &n);
-        if (!rc && !known && n > tx->limits->queues_max)
-                rc = BATON_ETOOMANY;
-        return rc;
-}
-
-int queue_set_paused(struct txn *tx, const char *tenant, const char *name, bool paused,
-                     struct queue_info *out)
-{
-        int rc;
-
-        memset(out, 0, sizeof(*out));
-        rc = queue_make(tx, tenant, name, false);
-        if (!rc)
-                rc = tx->ops->queue_get(tx->st, tenant, name, &out->rec);
-        if (rc)
-                goto out;
-        out->rec.paused = paused;
-        out->rec.updated_at_ms = tx->now_ms;
-        rc = tx->ops->queue_put(tx->st, &out->rec);
-        if (!rc && !paused)
-                rc = txn_note_ready(tx, tenant, name); /* parked claims may now get work */
-        if (!rc)
-                rc = tx->ops->queue_counts(tx->st, tenant, name, &out->counts);
-out:
-        if (rc)
-                queue_info_free(out);
-        return rc;
-}
+/* ---- dead letters ---- */
 
 /* Revives one dead job if it belongs to the queue; *ok tells whether it did. */
 static int replay_one(struct txn *tx, const char *tenant, const char *queue, int64_t id, bool *ok)
@@ -1186,19 +983,17 @@ static int promote_one(struct txn *tx, int64_t id)
         struct job j = {0};
         int rc = tx->ops->job_get(tx->st, NULL, id, &j);
 
+        /* On a shared store the row may have changed between the query that
+         * found it due and the read that locks it (cancelled, or replaced
+         * with a later run_at, by another node): nothing to promote then. */
+        if (!rc &&
+            ((j.state != JOB_SCHEDULED && j.state != JOB_RETRYING) || j.run_at_ms > tx->now_ms))
+                goto out;
         if (!rc)
                 rc = become_ready(tx, &j);
         if (!rc)
-                rc = tx->ops->job_update(tx->st, &j);
-        if (rc == BATON_ECONFLICT) {
-                /* A retrying keyed job whose key was taken by a newer pending job:
-                 * the newer one stands for it. */
-                rc = str_set(&j.cancel_reason, "superseded_by_key");
-                if (!rc)
-                        rc = become_terminal(tx, &j, JOB_CANCELLED);
-                if (!rc)
-                        rc = tx->ops->job_update(tx->st, &j);
-        }
+                rc = write_released(tx, &j);
+out:
         job_free(&j);
         return rc;
 }
@@ -1208,10 +1003,15 @@ static int expire_one(struct txn *tx, int64_t id)
         struct job j = {0};
         int rc = tx->ops->job_get(tx->st, NULL, id, &j);
 
+        /* As in promote_one: settled or heartbeaten on another node since
+         * the query found the lease run out. */
+        if (!rc && (j.state != JOB_RUNNING || j.lease_until_ms > tx->now_ms))
+                goto out;
         if (!rc)
                 rc = expire_lease(tx, &j);
         if (!rc)
                 rc = tx->ops->job_update(tx->st, &j);
+out:
         job_free(&j);
         return rc;
 }

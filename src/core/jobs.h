@@ -11,8 +11,8 @@
  * also return BATON_ENOMEM or BATON_ESTORE (the store failed); the codes
  * particular to each are listed at its declaration.
  *
- * Ownership: every struct job / job_vec / queue_info filled here is owned by the
- * caller, who frees it with job_free / job_vec_free / queue_info_free. On an
+ * Ownership: every struct job / job_vec filled here is owned by the caller,
+ * who frees it with job_free / job_vec_free. On an
  * error it is left empty (freeing it again is harmless), so a caller may free
  * it unconditionally. A job_vec passed to job_claim or job_query must be empty
  * (zeroed) on entry.
@@ -118,12 +118,6 @@ struct settle_res {
         bool repeat; /* the same settle was already applied; nothing changed */
 };
 
-struct queue_info {
-        struct queue_rec rec;
-        struct queue_counts counts;
-        struct queue_limits lim; /* settings and counters (core/groups.h) */
-};
-
 struct tick_res {
         int promoted;     /* scheduled/retrying jobs made ready */
         int expired;      /* leases that expired */
@@ -183,23 +177,6 @@ int job_read(struct txn *tx, const char *tenant, int64_t id, struct job *out);
 /* Jobs matching f in ascending id order. BATON_EINVAL: no tenant or limit < 1. */
 int job_query(struct txn *tx, const struct job_filter *f, struct job_vec *out);
 
-/* BATON_ENOTFOUND: the queue does not exist in the tenant (404). */
-int queue_read(struct txn *tx, const char *tenant, const char *name, struct queue_info *out);
-/* *out is a malloc'd array of *n_out entries: free each with queue_info_free,
- * then the array with free. BATON_EINVAL: limit < 1. */
-int queue_query(struct txn *tx, const char *tenant, const char *after, int limit,
-                struct queue_info **out, int *n_out);
-/* Creates the queue if needed (a queue exists once its settings changed). */
-/* Makes queue name of tenant when it is missing. A queue it makes counts
- * against the tenant's cap (limits.queues_max): one more is BATON_ETOOMANY
- * (409 too_many_queues) and the caller's savepoint undoes it. known: the
- * caller has just read that the queue exists (qlim_get's known), which
- * spares the check's reads on the hot path of enqueues. The check is read
- * after the insert and passes while the total is at most the cap, so it
- * never refuses a queue that was already there. */
-int queue_make(struct txn *tx, const char *tenant, const char *name, bool known);
-int queue_set_paused(struct txn *tx, const char *tenant, const char *name, bool paused,
-                     struct queue_info *out);
 /* Replays dead jobs of a queue: the given ids (n > 0) or, with all, every one
  * up to limits->replay_max. *count is the number made ready again; ids that
  * are not dead jobs of this queue, or whose dedup key another pending job
@@ -214,8 +191,6 @@ int dead_purge(struct txn *tx, const char *tenant, const char *queue, int *count
  * lease_expired), purge retention in batches of limits->purge_batch; then
  * compute the next deadline (timers' fire_at included). */
 int job_tick(struct txn *tx, struct tick_res *out);
-
-void queue_info_free(struct queue_info *q);
 
 /* Backoff: the delay before attempt number attempt+1 after attempt failed. rnd
  * returns a value in [0, bound) (rand_below in production). Returns -1 when the

@@ -239,6 +239,19 @@ static void give(struct key_rec *k, struct key_rec *out)
                 key_rec_free(k);
 }
 
+/* Writes k and hands it to *out as give does; on an error k is freed. */
+static int save(struct txn *tx, struct key_rec *k, struct key_rec *out)
+{
+        int rc = tx->ops->key_update(tx->st, k);
+
+        if (rc) {
+                key_rec_free(k);
+                return rc;
+        }
+        give(k, out);
+        return 0;
+}
+
 int keys_revoke(struct txn *tx, const char *tenant, const char *id, struct key_rec *out)
 {
         struct key_rec k = {0};
@@ -249,17 +262,12 @@ int keys_revoke(struct txn *tx, const char *tenant, const char *id, struct key_r
                 return rc;
         /* Revoking again keeps the first instant, so the record tells when the
          * key actually stopped working. */
-        if (k.revoked_at_ms == 0) {
-                k.revoked_at_ms = tx->now_ms;
-                rc = tx->ops->key_update(tx->st, &k);
-                if (rc)
-                        goto out;
+        if (k.revoked_at_ms != 0) {
+                give(&k, out);
+                return 0;
         }
-        give(&k, out);
-out:
-        if (rc)
-                key_rec_free(&k);
-        return rc;
+        k.revoked_at_ms = tx->now_ms;
+        return save(tx, &k, out);
 }
 
 int keys_rotate(struct txn *tx, const char *tenant, const char *id, const char *new_digest,
@@ -283,8 +291,8 @@ int keys_rotate(struct txn *tx, const char *tenant, const char *id, const char *
         }
         digest = strdup(new_digest);
         if (!digest) {
-                rc = BATON_ENOMEM;
-                goto out;
+                key_rec_free(&k);
+                return BATON_ENOMEM;
         }
         /* One previous digest at most: rotating during a grace period ends the
          * older secret's grace at once, which is what a second rotation (often
@@ -300,14 +308,7 @@ int keys_rotate(struct txn *tx, const char *tenant, const char *id, const char *
         }
         k.digest = digest;
         k.rotated_at_ms = tx->now_ms;
-        rc = tx->ops->key_update(tx->st, &k);
-        if (rc)
-                goto out;
-        give(&k, out);
-out:
-        if (rc)
-                key_rec_free(&k);
-        return rc;
+        return save(tx, &k, out);
 }
 
 int keys_query(struct txn *tx, const char *tenant, const char *after, int limit,

@@ -24,6 +24,7 @@
 #include "common/assert.h"
 #include "common/jw.h"
 #include "core/jobs.h"
+#include "core/queues.h"
 
 static const char *const state_names[TIMER_STATE_COUNT] = {"scheduled", "fired", "cancelled"};
 
@@ -245,6 +246,7 @@ static int fire_one(struct txn *tx, struct timer_rec *t, bool *deferred)
         struct enqueue_req req;
         struct enqueue_res res;
         struct job *j = &req.job;
+        const int64_t version = t->version;
         int rc = 0;
 
         memset(&req, 0, sizeof(req));
@@ -277,6 +279,9 @@ static int fire_one(struct txn *tx, struct timer_rec *t, bool *deferred)
         }
         if (rc)
                 goto out;
+        /* The version fired is the one the job's marker names: enqueueing
+         * does not touch the timer, so it is the version that was due. */
+        BATON_ASSERT_INT(t->version, ==, version);
         t->state = TIMER_FIRED;
         t->job_id = res.job.id;
         t->fired_at_ms = tx->now_ms;

@@ -26,14 +26,8 @@ int txn_note_ready(struct txn *tx, const char *tenant, const char *queue)
                 if (strcmp(fx->ready[i].queue, queue) == 0 &&
                     strcmp(fx->ready[i].tenant, tenant) == 0)
                         return 0;
-        if (fx->ready_n == fx->ready_cap) {
-                int cap = fx->ready_cap ? fx->ready_cap * 2 : 8;
-                struct qref *v = realloc(fx->ready, (size_t)cap * sizeof(*v));
-                if (!v)
-                        return BATON_ENOMEM;
-                fx->ready = v;
-                fx->ready_cap = cap;
-        }
+        if (store_grow((void **)&fx->ready, fx->ready_n, &fx->ready_cap, sizeof(*fx->ready)))
+                return BATON_ENOMEM;
         q = &fx->ready[fx->ready_n];
         q->tenant = strdup(tenant);
         q->queue = strdup(queue);
@@ -49,14 +43,9 @@ int txn_note_terminal(struct txn *tx, int64_t job_id)
 {
         struct txn_effects *fx = &tx->fx;
 
-        if (fx->terminal_n == fx->terminal_cap) {
-                int cap = fx->terminal_cap ? fx->terminal_cap * 2 : 16;
-                int64_t *v = realloc(fx->terminal, (size_t)cap * sizeof(*v));
-                if (!v)
-                        return BATON_ENOMEM;
-                fx->terminal = v;
-                fx->terminal_cap = cap;
-        }
+        if (store_grow((void **)&fx->terminal, fx->terminal_n, &fx->terminal_cap,
+                       sizeof(*fx->terminal)))
+                return BATON_ENOMEM;
         fx->terminal[fx->terminal_n++] = job_id;
         return 0;
 }
@@ -67,14 +56,8 @@ int txn_note_event(struct txn *tx, const char *tenant, const char *queue, int ev
         struct txn_count *c;
 
         BATON_ASSERT(ev >= 0 && ev < EV_COUNT);
-        if (fx->counts_n == fx->counts_cap) {
-                int cap = fx->counts_cap ? fx->counts_cap * 2 : 8;
-                struct txn_count *v = realloc(fx->counts, (size_t)cap * sizeof(*v));
-                if (!v)
-                        return BATON_ENOMEM;
-                fx->counts = v;
-                fx->counts_cap = cap;
-        }
+        if (store_grow((void **)&fx->counts, fx->counts_n, &fx->counts_cap, sizeof(*fx->counts)))
+                return BATON_ENOMEM;
         c = &fx->counts[fx->counts_n];
         c->q.tenant = strdup(tenant);
         c->q.queue = strdup(queue);
@@ -95,14 +78,9 @@ int txn_note_sample(struct txn *tx, int kind, int64_t ms)
         BATON_ASSERT(kind >= 0 && kind < OBS_COUNT);
         if (ms < 0)
                 return 0;
-        if (fx->samples_n == fx->samples_cap) {
-                int cap = fx->samples_cap ? fx->samples_cap * 2 : 16;
-                struct txn_sample *v = realloc(fx->samples, (size_t)cap * sizeof(*v));
-                if (!v)
-                        return BATON_ENOMEM;
-                fx->samples = v;
-                fx->samples_cap = cap;
-        }
+        if (store_grow((void **)&fx->samples, fx->samples_n, &fx->samples_cap,
+                       sizeof(*fx->samples)))
+                return BATON_ENOMEM;
         fx->samples[fx->samples_n].kind = kind;
         fx->samples[fx->samples_n].ms = ms;
         fx->samples_n++;
@@ -128,14 +106,8 @@ int txn_note_key(struct txn *tx, const char *id)
         struct txn_effects *fx = &tx->fx;
         char *dup;
 
-        if (fx->keys_n == fx->keys_cap) {
-                int cap = fx->keys_cap ? fx->keys_cap * 2 : 4;
-                char **v = realloc(fx->keys, (size_t)cap * sizeof(*v));
-                if (!v)
-                        return BATON_ENOMEM;
-                fx->keys = v;
-                fx->keys_cap = cap;
-        }
+        if (store_grow((void **)&fx->keys, fx->keys_n, &fx->keys_cap, sizeof(*fx->keys)))
+                return BATON_ENOMEM;
         dup = strdup(id);
         if (!dup)
                 return BATON_ENOMEM;
@@ -165,14 +137,8 @@ static int note_add(struct notes *ns, const char *fmt, ...)
         va_end(ap);
         if (len < 0 || (size_t)len >= sizeof(buf))
                 return BATON_EINVAL;
-        if (ns->n == ns->cap) {
-                int cap = ns->cap ? ns->cap * 2 : 8;
-                char **v = realloc(ns->v, (size_t)cap * sizeof(*v));
-                if (!v)
-                        return BATON_ENOMEM;
-                ns->v = v;
-                ns->cap = cap;
-        }
+        if (store_grow((void **)&ns->v, ns->n, &ns->cap, sizeof(*ns->v)))
+                return BATON_ENOMEM;
         if (!(ns->v[ns->n] = strdup(buf)))
                 return BATON_ENOMEM;
         ns->n++;

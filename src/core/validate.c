@@ -31,46 +31,45 @@ static bool name_char(unsigned char c)
                c == '.' || c == '_' || c == ':' || c == '-';
 }
 
+static bool key_char(unsigned char c)
+{
+        return c >= 0x20 && c <= 0x7e;
+}
+
+/* What names and keys share: 1..max characters, each one ok. too_long and
+ * invalid are the error codes, allowed says which characters are. */
+static int check_text(const char *field, const char *s, size_t max, const char *too_long,
+                      const char *invalid, bool (*ok)(unsigned char), const char *allowed,
+                      struct verr *err)
+{
+        size_t n = strlen(s);
+
+        if (n > max)
+                return verr_set(err, BATON_EINVAL, too_long, field,
+                                "%s is %zu characters; the limit is %zu", field, n, max);
+        if (n == 0)
+                return verr_set(err, BATON_EINVAL, invalid, field, "%s must not be empty", field);
+        for (size_t i = 0; i < n; i++)
+                if (!ok((unsigned char)s[i]))
+                        return verr_set(err, BATON_EINVAL, invalid, field, "%s may contain only %s",
+                                        field, allowed);
+        return 0;
+}
+
 int validate_name(const struct limits *l, const char *field, const char *s, struct verr *err)
 {
-        size_t n;
-
         if (!s)
                 return verr_set(err, BATON_EINVAL, "missing_field", field, "%s is required", field);
-        n = strlen(s);
-        if (n > l->name_max)
-                return verr_set(err, BATON_EINVAL, "name_too_long", field,
-                                "%s is %zu characters; the limit is %zu", field, n, l->name_max);
-        if (n == 0)
-                return verr_set(err, BATON_EINVAL, "name_invalid", field, "%s must not be empty",
-                                field);
-        for (size_t i = 0; i < n; i++)
-                if (!name_char((unsigned char)s[i]))
-                        return verr_set(err, BATON_EINVAL, "name_invalid", field,
-                                        "%s may contain only letters, digits and . _ : -", field);
-        return 0;
+        return check_text(field, s, l->name_max, "name_too_long", "name_invalid", name_char,
+                          "letters, digits and . _ : -", err);
 }
 
 int validate_key(const struct limits *l, const char *field, const char *s, struct verr *err)
 {
-        size_t n;
-
         if (!s)
                 return 0;
-        n = strlen(s);
-        if (n > l->key_max)
-                return verr_set(err, BATON_EINVAL, "key_too_long", field,
-                                "%s is %zu characters; the limit is %zu", field, n, l->key_max);
-        if (n == 0)
-                return verr_set(err, BATON_EINVAL, "key_invalid", field, "%s must not be empty",
-                                field);
-        for (size_t i = 0; i < n; i++) {
-                unsigned char c = (unsigned char)s[i];
-                if (c < 0x20 || c > 0x7e)
-                        return verr_set(err, BATON_EINVAL, "key_invalid", field,
-                                        "%s may contain only printable ASCII characters", field);
-        }
-        return 0;
+        return check_text(field, s, l->key_max, "key_too_long", "key_invalid", key_char,
+                          "printable ASCII characters", err);
 }
 
 int validate_lease_ms(const struct limits *l, const char *field, int64_t v, struct verr *err)

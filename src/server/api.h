@@ -12,6 +12,7 @@
 
 #include "common/jw.h"
 #include "core/jobs.h"
+#include "core/queues.h"
 #include "server/http.h"
 
 /* The table http.c serves; api_routes_n entries. */

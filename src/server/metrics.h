@@ -16,6 +16,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "core/jobs.h"
+#include "core/queues.h"
 #include "core/txn.h"
 
 struct metrics;

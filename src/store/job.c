@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "common/errors.h"
+#include "common/names.h"
+#include "store/store.h"
 
-static const char *const state_names[JOB_STATE_COUNT] = {
-    "pending", "scheduled", "queued", "running", "retrying", "completed", "dead", "cancelled"};
 static const char *const prio_names[PRIO_COUNT] = {"critical", "high", "normal", "low"};
 static const char *const backoff_names[] = {"exponential", "fixed", "immediate", "none"};
 
@@ -117,64 +117,28 @@ void job_vec_free(struct job_vec *jv)
 
 struct job *job_vec_push(struct job_vec *jv)
 {
-        if (jv->n == jv->cap) {
-                int cap = jv->cap ? jv->cap * 2 : 8;
-                struct job *v = realloc(jv->v, (size_t)cap * sizeof(*v));
-                if (!v)
-                        return NULL;
-                jv->v = v;
-                jv->cap = cap;
-        }
+        if (store_grow((void **)&jv->v, jv->n, &jv->cap, sizeof(*jv->v)))
+                return NULL;
         memset(&jv->v[jv->n], 0, sizeof(jv->v[0]));
         return &jv->v[jv->n++];
 }
 
-const char *job_state_name(int state)
-{
-        if (state < 0 || state >= JOB_STATE_COUNT)
-                return "unknown";
-        return state_names[state];
-}
-
-int job_state_parse(const char *s)
-{
-        for (int i = 0; i < JOB_STATE_COUNT; i++)
-                if (strcmp(s, state_names[i]) == 0)
-                        return i;
-        return -1;
-}
-
-bool job_state_terminal(int state)
-{
-        return state == JOB_COMPLETED || state == JOB_DEAD || state == JOB_CANCELLED;
-}
-
 const char *job_priority_name(int prio)
 {
-        if (prio < 0 || prio >= PRIO_COUNT)
-                return "unknown";
-        return prio_names[prio];
+        return names_get(prio_names, PRIO_COUNT, prio);
 }
 
 int job_priority_parse(const char *s)
 {
-        for (int i = 0; i < PRIO_COUNT; i++)
-                if (strcmp(s, prio_names[i]) == 0)
-                        return i;
-        return -1;
+        return names_find(prio_names, PRIO_COUNT, s);
 }
 
 const char *backoff_type_name(int type)
 {
-        if (type < 0 || type > BACKOFF_NONE)
-                return "unknown";
-        return backoff_names[type];
+        return names_get(backoff_names, BACKOFF_NONE + 1, type);
 }
 
 int backoff_type_parse(const char *s)
 {
-        for (int i = 0; i <= BACKOFF_NONE; i++)
-                if (strcmp(s, backoff_names[i]) == 0)
-                        return i;
-        return -1;
+        return names_find(backoff_names, BACKOFF_NONE + 1, s);
 }

@@ -12,17 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum job_state {
-        JOB_PENDING = 0,   /* waiting on dependencies */
-        JOB_SCHEDULED = 1, /* run_at in the future */
-        JOB_QUEUED = 2,    /* ready to be claimed */
-        JOB_RUNNING = 3,   /* leased by a worker */
-        JOB_RETRYING = 4,  /* an attempt failed; waiting for its backoff */
-        JOB_COMPLETED = 5,
-        JOB_DEAD = 6,
-        JOB_CANCELLED = 7,
-        JOB_STATE_COUNT = 8
-};
+#include "common/job_state.h"
 
 enum job_priority {
         PRIO_CRITICAL = 0,
@@ -133,9 +123,6 @@ void job_vec_free(struct job_vec *jv);
 /* Appends a zeroed job and returns it (owned by jv), or NULL on ENOMEM. */
 struct job *job_vec_push(struct job_vec *jv);
 
-const char *job_state_name(int state);
-int job_state_parse(const char *s); /* -1 if unknown */
-bool job_state_terminal(int state);
 const char *job_priority_name(int prio);
 int job_priority_parse(const char *s);
 const char *backoff_type_name(int type);

@@ -25,6 +25,7 @@
 #include "common/errors.h"
 #include "common/assert.h"
 #include "common/buf.h"
+#include "common/job_state.h"
 #include "store/pg_internal.h"
 #include "store/store.h"
 #include "store/store_cols.h"
@@ -99,33 +100,37 @@ static const struct pg_stmt
                                " FROM generate_series(1, $1)"},
     S_JOB_FIND_KEY = {"pg_job_find_key",
                       "SELECT id FROM jobs WHERE tenant = $1 AND queue = $2 AND dkey = $3"
-                      " AND dkey IS NOT NULL AND state IN (1, 2)"},
-    S_JOB_DUE = {"pg_job_due_ids", "SELECT id FROM jobs WHERE state IN (1, 4) AND run_at <= $1"
-                                   " ORDER BY run_at LIMIT $2"},
+                      " AND dkey IS NOT NULL AND state IN " JOB_SQL_KEY_HOLDERS},
+    S_JOB_DUE = {"pg_job_due_ids",
+                 "SELECT id FROM jobs WHERE state IN " JOB_SQL_DUE " AND run_at <= $1"
+                 " ORDER BY run_at LIMIT $2"},
     S_JOB_EXPIRED = {"pg_job_expired_ids",
-                     "SELECT id FROM jobs WHERE state = 3 AND lease_until <= $1"
+                     "SELECT id FROM jobs WHERE state = " JOB_SQL_RUNNING " AND lease_until <= $1"
                      " ORDER BY lease_until LIMIT $2"},
     S_JOB_STATE_IDS = {"pg_job_state_ids",
                        "SELECT id FROM jobs WHERE tenant = $1 AND queue = $2 AND state = $3"
                        " AND id > $4 ORDER BY id LIMIT $5"},
-    S_JOB_PURGE = {"pg_job_purge", "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs"
-                                   " WHERE state IN (5, 6, 7) AND state = $1 AND finished_at < $2"
-                                   " AND NOT EXISTS (SELECT 1 FROM dep_work w"
-                                   " WHERE w.job_id = jobs.id)"
-                                   " ORDER BY finished_at LIMIT $3)"},
+    S_JOB_PURGE = {"pg_job_purge",
+                   "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs"
+                   " WHERE state IN " JOB_SQL_TERMINAL " AND state = $1 AND finished_at < $2"
+                   " AND NOT EXISTS (SELECT 1 FROM dep_work w"
+                   " WHERE w.job_id = jobs.id)"
+                   " ORDER BY finished_at LIMIT $3)"},
     S_JOB_DELETE = {"pg_job_delete",
                     "DELETE FROM jobs WHERE id = $1 AND ($2::text IS NULL OR tenant = $2)"
                     " AND NOT EXISTS (SELECT 1 FROM dep_work w WHERE w.job_id = $1)"},
     S_DEADLINES = {"pg_deadlines",
                    "SELECT"
-                   " (SELECT run_at FROM jobs WHERE state IN (1, 4) ORDER BY run_at LIMIT 1),"
-                   " (SELECT lease_until FROM jobs WHERE state = 3 ORDER BY lease_until LIMIT 1),"
-                   " (SELECT finished_at FROM jobs WHERE state IN (5, 6, 7) AND state = 5"
-                   "  ORDER BY state, finished_at LIMIT 1),"
-                   " (SELECT finished_at FROM jobs WHERE state IN (5, 6, 7) AND state = 6"
-                   "  ORDER BY state, finished_at LIMIT 1),"
-                   " (SELECT finished_at FROM jobs WHERE state IN (5, 6, 7) AND state = 7"
-                   "  ORDER BY state, finished_at LIMIT 1),"
+                   " (SELECT run_at FROM jobs WHERE state IN " JOB_SQL_DUE
+                   " ORDER BY run_at LIMIT 1),"
+                   " (SELECT lease_until FROM jobs WHERE state = " JOB_SQL_RUNNING
+                   " ORDER BY lease_until LIMIT 1),"
+                   " (SELECT finished_at FROM jobs WHERE state IN " JOB_SQL_TERMINAL
+                   " AND state = " JOB_SQL_COMPLETED "  ORDER BY state, finished_at LIMIT 1),"
+                   " (SELECT finished_at FROM jobs WHERE state IN " JOB_SQL_TERMINAL
+                   " AND state = " JOB_SQL_DEAD "  ORDER BY state, finished_at LIMIT 1),"
+                   " (SELECT finished_at FROM jobs WHERE state IN " JOB_SQL_TERMINAL
+                   " AND state = " JOB_SQL_CANCELLED "  ORDER BY state, finished_at LIMIT 1),"
                    " (SELECT expires_at FROM idempotency ORDER BY expires_at LIMIT 1),"
                    " (SELECT job_id FROM dep_work ORDER BY job_id LIMIT 1),"
 
@@ -169,9 +174,11 @@ static int build_group_many_sql(struct buf *b)
                 rc = buf_adds(b,
                               ", g.ord, c.n FROM unnest($3::text[]) WITH ORDINALITY AS g(name, ord)"
                               " CROSS JOIN LATERAL (SELECT count(*) AS n FROM (SELECT 1 FROM jobs"
-                              " WHERE state = 2 AND tenant = $1 AND queue = $2 AND grp = g.name"
+                              " WHERE state = " JOB_SQL_QUEUED
+                              " AND tenant = $1 AND queue = $2 AND grp = g.name"
                               " LIMIT $4) v) c LEFT JOIN LATERAL (SELECT * FROM jobs"
-                              " WHERE state = 2 AND tenant = $1 AND queue = $2 AND grp = g.name"
+                              " WHERE state = " JOB_SQL_QUEUED
+                              " AND tenant = $1 AND queue = $2 AND grp = g.name"
                               " ORDER BY priority, run_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) j"
                               " ON true");
         return rc;
@@ -296,12 +303,13 @@ static int build_job_sql(struct buf *b, int id)
          * stranding the job. The jobs without a group have no such row and
          * skip what another transaction holds. */
         if (id == PG_B_GROUP_READY)
-                return buf_adds(b, "state = 2 AND tenant = $1 AND queue = $2 AND grp = $3"
+                return buf_adds(b, "state = " JOB_SQL_QUEUED
+                                   " AND tenant = $1 AND queue = $2 AND grp = $3"
                                    " ORDER BY priority, run_at, id LIMIT $4 FOR UPDATE");
         if (id == PG_B_NOGROUP_READY)
-                return buf_adds(b,
-                                "state = 2 AND tenant = $1 AND queue = $2 AND grp IS NULL"
-                                " ORDER BY priority, run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED");
+                return buf_adds(
+                    b, "state = " JOB_SQL_QUEUED " AND tenant = $1 AND queue = $2 AND grp IS NULL"
+                       " ORDER BY priority, run_at, id LIMIT $3 FOR UPDATE SKIP LOCKED");
         BATON_ASSERT(0 && "every job statement is built above");
         return BATON_EINVAL;
 }

@@ -18,6 +18,7 @@
 
 #include "common/errors.h"
 #include "common/buf.h"
+#include "common/job_state.h"
 #include "store/pg_internal.h"
 #include "store/store.h"
 
@@ -74,8 +75,9 @@ static const struct pg_stmt
     S_QUEUE_COUNTS = {"pg_queue_counts",
                       "SELECT state, COUNT(*) FROM jobs WHERE tenant = $1 AND queue = $2"
                       " GROUP BY state"},
-    S_QUEUE_OLDEST = {"pg_queue_oldest", "SELECT MIN(ready_at) FROM jobs WHERE state = 2"
-                                         " AND tenant = $1 AND queue = $2"},
+    S_QUEUE_OLDEST = {"pg_queue_oldest",
+                      "SELECT MIN(ready_at) FROM jobs WHERE state = " JOB_SQL_QUEUED
+                      " AND tenant = $1 AND queue = $2"},
     S_TENANT_ENSURE = {"pg_tenant_ensure", "INSERT INTO tenants (name, created_at) VALUES ($1, $2)"
                                            " ON CONFLICT (name) DO NOTHING"},
     S_KEY_INSERT = {"pg_key_insert",

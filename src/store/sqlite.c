@@ -36,6 +36,7 @@
 #include "common/errors.h"
 #include "common/assert.h"
 #include "common/buf.h"
+#include "common/job_state.h"
 #include "common/log.h"
 #include "store/sqlite_internal.h"
 
@@ -103,14 +104,14 @@ const struct stmt_def sqlite_stmt_defs[S_LIST] = {
     [S_JOB_UPDATE] = {"job_update", NULL, true, "rowid"},
     [S_JOB_FIND_KEY] = {"job_find_key",
                         "SELECT id FROM jobs WHERE tenant = ?1 AND queue = ?2 AND dkey = ?3"
-                        " AND dkey IS NOT NULL AND state IN (1, 2)",
+                        " AND dkey IS NOT NULL AND state IN " JOB_SQL_KEY_HOLDERS,
                         true, "job_key"},
     [S_JOB_DUE] = {"job_due_ids",
-                   "SELECT id FROM jobs WHERE state IN (1, 4) AND run_at <= ?1"
+                   "SELECT id FROM jobs WHERE state IN " JOB_SQL_DUE " AND run_at <= ?1"
                    " ORDER BY run_at LIMIT ?2",
                    true, "job_due"},
     [S_JOB_EXPIRED] = {"job_expired_ids",
-                       "SELECT id FROM jobs WHERE state = 3 AND lease_until <= ?1"
+                       "SELECT id FROM jobs WHERE state = " JOB_SQL_RUNNING " AND lease_until <= ?1"
                        " ORDER BY lease_until LIMIT ?2",
                        true, "job_lease"},
     [S_JOB_STATE_IDS] = {"job_state_ids",
@@ -119,7 +120,7 @@ const struct stmt_def sqlite_stmt_defs[S_LIST] = {
                          true, "job_tqs"},
     [S_JOB_PURGE] = {"job_purge",
                      "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs"
-                     " WHERE state IN (5, 6, 7) AND state = ?1 AND finished_at < ?2"
+                     " WHERE state IN " JOB_SQL_TERMINAL " AND state = ?1 AND finished_at < ?2"
                      " AND NOT EXISTS (SELECT 1 FROM dep_work w WHERE w.job_id = jobs.id)"
                      " ORDER BY finished_at LIMIT ?3)",
                      true, "rowid job_finished"},
@@ -129,15 +130,16 @@ const struct stmt_def sqlite_stmt_defs[S_LIST] = {
                       true, "rowid"},
     [S_DEADLINES] = {"deadlines",
                      "SELECT"
-                     " (SELECT run_at FROM jobs WHERE state IN (1, 4) ORDER BY run_at LIMIT 1),"
-                     " (SELECT lease_until FROM jobs WHERE state = 3"
+                     " (SELECT run_at FROM jobs WHERE state IN " JOB_SQL_DUE
+                     " ORDER BY run_at LIMIT 1),"
+                     " (SELECT lease_until FROM jobs WHERE state = " JOB_SQL_RUNNING
                      "  ORDER BY lease_until LIMIT 1),"
-                     " (SELECT finished_at FROM jobs WHERE state IN (5, 6, 7) AND state = 5"
-                     "  ORDER BY finished_at LIMIT 1),"
-                     " (SELECT finished_at FROM jobs WHERE state IN (5, 6, 7) AND state = 6"
-                     "  ORDER BY finished_at LIMIT 1),"
-                     " (SELECT finished_at FROM jobs WHERE state IN (5, 6, 7) AND state = 7"
-                     "  ORDER BY finished_at LIMIT 1),"
+                     " (SELECT finished_at FROM jobs WHERE state IN " JOB_SQL_TERMINAL
+                     " AND state = " JOB_SQL_COMPLETED "  ORDER BY finished_at LIMIT 1),"
+                     " (SELECT finished_at FROM jobs WHERE state IN " JOB_SQL_TERMINAL
+                     " AND state = " JOB_SQL_DEAD "  ORDER BY finished_at LIMIT 1),"
+                     " (SELECT finished_at FROM jobs WHERE state IN " JOB_SQL_TERMINAL
+                     " AND state = " JOB_SQL_CANCELLED "  ORDER BY finished_at LIMIT 1),"
                      " (SELECT expires_at FROM idempotency ORDER BY expires_at LIMIT 1),"
                      " (SELECT job_id FROM dep_work WHERE job_id > 0 LIMIT 1),"
                      " (SELECT at FROM audit ORDER BY at LIMIT 1)",
@@ -184,7 +186,8 @@ const struct stmt_def sqlite_stmt_defs[S_LIST] = {
                         " GROUP BY state",
                         true, "job_tqs"},
     [S_QUEUE_OLDEST] = {"queue_oldest",
-                        "SELECT MIN(ready_at) FROM jobs WHERE state = 2 AND tenant = ?1"
+                        "SELECT MIN(ready_at) FROM jobs WHERE state = " JOB_SQL_QUEUED
+                        " AND tenant = ?1"
                         " AND queue = ?2",
                         true, "job_tqs"},
     [S_TENANT_ENSURE] = {"tenant_ensure",
@@ -337,11 +340,13 @@ const struct stmt_def sqlite_stmt_defs[S_LIST] = {
                             " AND queue = ?2 AND head IS NOT NULL ORDER BY until_at LIMIT 1",
                             true, "group_until"},
     [S_GROUP_READY] = {"group_ready_ids",
-                       "SELECT id, priority FROM jobs WHERE state = 2 AND tenant = ?1"
+                       "SELECT id, priority FROM jobs WHERE state = " JOB_SQL_QUEUED
+                       " AND tenant = ?1"
                        " AND queue = ?2 AND grp = ?3 ORDER BY priority, run_at, id LIMIT ?4",
                        true, "job_group_ready"},
     [S_NOGROUP_READY] = {"nogroup_ready_ids",
-                         "SELECT id, priority FROM jobs WHERE state = 2 AND tenant = ?1"
+                         "SELECT id, priority FROM jobs WHERE state = " JOB_SQL_QUEUED
+                         " AND tenant = ?1"
                          " AND queue = ?2 AND grp IS NULL ORDER BY priority, run_at, id LIMIT ?4",
                          true, "job_group_ready"},
     [S_RATE_GET] = {"rate_get",

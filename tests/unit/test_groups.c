@@ -337,6 +337,35 @@ static void stale_head_is_repaired(void **state)
         group_rec_free(&g);
 }
 
+/* A group row's running count is stored data: one that says 0 while a job
+ * of the group runs (a row written by hand) does not stop the server when
+ * the job settles; the settle succeeds and the count stays at 0. */
+static void bad_stored_group_count_is_not_fatal(void **state)
+{
+        struct env *e = *state;
+        struct group_rec g = {0};
+        struct job_vec jv;
+
+        enqueue(e, "a");
+        claim(e, 1, &jv, NULL);
+        assert_int_equal(jv.n, 1);
+        assert_int_equal(e->ops->begin(e->st), 0);
+        assert_int_equal(e->ops->group_get(e->st, "default", "q", "a", true, &g), 0);
+        assert_int_equal(g.running, 1);
+        g.running = 0;
+        assert_int_equal(e->ops->group_put(e->st, &g), 0);
+        assert_int_equal(e->ops->commit(e->st), 0);
+        group_rec_free(&g);
+        settle(e, &jv.v[0], SETTLED_COMPLETE);
+        job_vec_free(&jv);
+        memset(&g, 0, sizeof(g));
+        assert_int_equal(e->ops->begin(e->st), 0);
+        if (e->ops->group_get(e->st, "default", "q", "a", false, &g) == 0)
+                assert_int_equal(g.running, 0);
+        assert_int_equal(e->ops->commit(e->st), 0);
+        group_rec_free(&g);
+}
+
 static void max_depth_and_defaults(void **state)
 {
         struct env *e = *state;
@@ -405,6 +434,7 @@ int main(void)
             UNIT_ENV_TEST(no_roll_when_concurrency_holds),
             UNIT_ENV_TEST(rotation_is_fair),
             UNIT_ENV_TEST(stale_head_is_repaired),
+            UNIT_ENV_TEST(bad_stored_group_count_is_not_fatal),
             UNIT_ENV_TEST(max_depth_and_defaults),
         };
 

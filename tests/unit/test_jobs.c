@@ -28,6 +28,7 @@
 #include "common/clock.h"
 #include "core/exec.h"
 #include "core/jobs.h"
+#include "core/queues.h"
 #include "core/validate.h"
 #include "store/store.h"
 #include "support/unit_env.h"
