@@ -9,6 +9,8 @@
  * handler a request it has already checked for size and JSON syntax.
  */
 
+#include <stdlib.h>
+
 #include "baton/baton.h"
 #include "core/keys.h"
 #include "server/api_internal.h"
@@ -99,6 +101,30 @@ int api_submit(struct http_req *hr, struct exec_op *op)
         if (rc)
                 http_reply_error(hr, 503, "shutting_down", NULL, "the server is shutting down");
         return rc;
+}
+
+void *api_ctx_new(struct http_req *hr, size_t size, int (*fn)(struct txn *, struct exec_op *),
+                  void (*done)(struct exec_op *))
+{
+        struct api_ctx *c = calloc(1, size);
+
+        if (!c) {
+                http_reply_rc(hr, BATON_ENOMEM, NULL);
+                return NULL;
+        }
+        c->hr = hr;
+        c->op.fn = fn;
+        c->op.done = done;
+        return c;
+}
+
+int api_ctx_submit(struct api_ctx *c, int rc, const struct verr *e)
+{
+        if (rc) {
+                http_reply_verr(c->hr, e);
+                return rc;
+        }
+        return api_submit(c->hr, &c->op);
 }
 
 void api_reply_jw(struct http_req *hr, int status, const struct jw *w)

@@ -235,8 +235,7 @@ fail:
 /* ---- GET /v1/audit ---- */
 
 struct audit_ctx {
-        struct exec_op op;
-        struct http_req *hr;
+        struct api_ctx base; /* first (api_ctx_new) */
         struct audit_filter f;
         int limit;
         struct audit_rec *rows;
@@ -245,7 +244,7 @@ struct audit_ctx {
 
 static int audit_fn(struct txn *tx, struct exec_op *op)
 {
-        struct audit_ctx *c = container_of(op, struct audit_ctx, op);
+        struct audit_ctx *c = container_of(op, struct audit_ctx, base.op);
 
         return audit_query(tx, &c->f, &c->rows, &c->n);
 }
@@ -272,18 +271,18 @@ static void entry_json(struct jw *w, const struct audit_rec *r)
 
 static void audit_done(struct exec_op *op)
 {
-        struct audit_ctx *c = container_of(op, struct audit_ctx, op);
+        struct audit_ctx *c = container_of(op, struct audit_ctx, base.op);
         int n = c->n > c->limit ? c->limit : c->n;
         char next[API_ID_LEN];
         struct api_page p;
         struct jw w;
 
         if (op->rc) {
-                api_reply_rc(c->hr, op->rc, NULL);
+                api_reply_rc(c->base.hr, op->rc, NULL);
                 goto out;
         }
-        jw_init(&w, http_out(c->hr->srv));
-        api_page_init(&p, &w, c->hr->srv->limits);
+        jw_init(&w, http_out(c->base.hr->srv));
+        api_page_init(&p, &w, c->base.hr->srv->limits);
         jw_obj_open(&w);
         jw_key(&w, "entries");
         jw_arr_open(&w);
@@ -298,7 +297,7 @@ static void audit_done(struct exec_op *op)
                 api_id_format(c->rows[p.n - 1].id, next);
         jw_kstr(&w, "next", p.n > 0 && (p.full || c->n > c->limit) ? next : NULL);
         jw_obj_close(&w);
-        api_reply_jw(c->hr, 200, &w);
+        api_reply_jw(c->base.hr, 200, &w);
 out:
         audit_recs_free(c->rows, c->n);
         free(c);
@@ -360,21 +359,11 @@ static int audit_parse(struct http_req *hr, struct audit_ctx *c, struct verr *e)
 
 void api_audit_list(struct http_req *hr)
 {
-        struct audit_ctx *c = calloc(1, sizeof(*c));
+        struct audit_ctx *c = api_ctx_new(hr, sizeof(*c), audit_fn, audit_done);
         struct verr e;
 
-        if (!c) {
-                http_reply_rc(hr, BATON_ENOMEM, NULL);
+        if (!c)
                 return;
-        }
-        c->hr = hr;
-        c->op.fn = audit_fn;
-        c->op.done = audit_done;
-        if (audit_parse(hr, c, &e)) {
-                http_reply_verr(hr, &e);
-                free(c);
-                return;
-        }
-        if (api_submit(hr, &c->op))
+        if (api_ctx_submit(&c->base, audit_parse(hr, c, &e), &e))
                 free(c);
 }

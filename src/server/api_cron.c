@@ -48,10 +48,9 @@ enum cron_op_kind {
 #define SCHED_PAGE 500
 
 struct cron_ctx {
-        struct exec_op op;
-        struct http_req *hr;
-        int kind;        /* enum cron_op_kind */
-        const char *key; /* path parameter, owned by hr */
+        struct api_ctx base; /* first (api_ctx_new) */
+        int kind;            /* enum cron_op_kind */
+        const char *key;     /* path parameter, owned by hr */
         struct cron_spec spec;
         char *note;
         bool force;
@@ -97,7 +96,7 @@ static int sched_counts(struct txn *tx, struct cron_ctx *c)
         for (;;) {
                 struct cron_rec *page = NULL;
                 int n = 0;
-                rc = tx->ops->cron_list(tx->st, c->hr->tenant, after, SCHED_PAGE, &page, &n);
+                rc = tx->ops->cron_list(tx->st, c->base.hr->tenant, after, SCHED_PAGE, &page, &n);
                 for (int i = 0; !rc && i < n; i++) {
                         int64_t due = page[i].due_at_ms;
                         c->n_sched++;
@@ -122,8 +121,8 @@ static int sched_counts(struct txn *tx, struct cron_ctx *c)
 
 static int cron_fn(struct txn *tx, struct exec_op *op)
 {
-        struct cron_ctx *c = container_of(op, struct cron_ctx, op);
-        const char *t = c->hr->tenant;
+        struct cron_ctx *c = container_of(op, struct cron_ctx, base.op);
+        const char *t = c->base.hr->tenant;
         struct cron_run_req rr;
         char detail[160];
         int rc;
@@ -133,33 +132,34 @@ static int cron_fn(struct txn *tx, struct exec_op *op)
                 rc = cron_put(tx, t, c->key, &c->spec, &c->created, &c->info);
                 snprintf(detail, sizeof(detail), "{\"created\":%s}", c->created ? "true" : "false");
                 if (!rc)
-                        rc = api_audit_success(tx, c->hr, c->created ? 201 : 200, c->key, detail);
+                        rc = api_audit_success(tx, c->base.hr, c->created ? 201 : 200, c->key,
+                                               detail);
                 return rc;
         case C_GET:
                 return cron_read(tx, t, c->key, &c->info);
         case C_LIST:
                 return cron_query_page(tx, t, c->after, c->limit + 1,
-                                       api_page_budget_bytes(c->hr->srv->limits), &c->infos,
+                                       api_page_budget_bytes(c->base.hr->srv->limits), &c->infos,
                                        &c->infos_n, &c->cut);
         case C_DELETE:
                 rc = cron_delete(tx, t, c->key);
-                return rc ? rc : api_audit_success(tx, c->hr, 200, c->key, NULL);
+                return rc ? rc : api_audit_success(tx, c->base.hr, 200, c->key, NULL);
         case C_PAUSE:
         case C_RESUME:
                 rc = cron_set_paused(tx, t, c->key, c->kind == C_PAUSE, c->note, &c->info);
-                return rc ? rc : api_audit_success(tx, c->hr, 200, c->key, NULL);
+                return rc ? rc : api_audit_success(tx, c->base.hr, 200, c->key, NULL);
         case C_RUN:
                 memset(&rr, 0, sizeof(rr));
                 rr.tenant = t;
                 rr.key = c->key;
                 rr.force = c->force;
-                rr.requested_by = c->hr->key_id;
-                rr.request_id = c->hr->request_id;
-                rr.max_per_hour = c->hr->srv->cfg->cron_run_max_per_hour;
+                rr.requested_by = c->base.hr->key_id;
+                rr.request_id = c->base.hr->request_id;
+                rr.max_per_hour = c->base.hr->srv->cfg->cron_run_max_per_hour;
                 rc = cron_run_now(tx, &rr, &c->run);
                 snprintf(detail, sizeof(detail), "{\"force\":%s,\"job_id\":%lld}",
                          c->force ? "true" : "false", (long long)c->run.run.job_id);
-                return rc ? rc : api_audit_success(tx, c->hr, 202, c->key, detail);
+                return rc ? rc : api_audit_success(tx, c->base.hr, 202, c->key, detail);
         case C_APPLY:
                 rc = cron_apply(tx, t, &c->reg, &c->res);
                 snprintf(detail, sizeof(detail),
@@ -167,7 +167,7 @@ static int cron_fn(struct txn *tx, struct exec_op *op)
                          "\"prune\":%s}",
                          c->res.created_n, c->res.updated_n, c->res.unchanged_n, c->res.deleted_n,
                          c->reg.prune ? "true" : "false");
-                return rc ? rc : api_audit_success(tx, c->hr, 200, NULL, detail);
+                return rc ? rc : api_audit_success(tx, c->base.hr, 200, NULL, detail);
         case C_SCHED:
                 return sched_counts(tx, c);
         default:
@@ -290,7 +290,7 @@ static void keys_json(struct jw *w, const char *name, char **v, int n)
  * and the caller's schedules. */
 static void scheduler_json(struct jw *w, const struct cron_ctx *c)
 {
-        struct server *srv = c->hr->srv;
+        struct server *srv = c->base.hr->srv;
         const struct leader_rec *l = &c->leader;
         int64_t now_ms = clock_wall_ms(srv->clock);
         bool live = l->epoch > 0 && l->lease_until_ms > now_ms;
@@ -314,7 +314,7 @@ static void scheduler_json(struct jw *w, const struct cron_ctx *c)
         jw_kint(w, "tick_lag_ms", st.last_lag_ms);
         /* The duty timer's instant is the earliest deadline of every tenant:
          * only the operator (the root admin) sees it. */
-        jw_ktime(w, "next_deadline_at", auth_is_root(c->hr) ? st.armed_ms : 0);
+        jw_ktime(w, "next_deadline_at", auth_is_root(c->base.hr) ? st.armed_ms : 0);
         jw_ktime(w, "next_due_at", c->next_due_ms);
         jw_kbool(w, "tick_running", st.busy);
         jw_kint(w, "fenced", st.fenced);
@@ -357,7 +357,7 @@ static void answer(struct jw *w, struct cron_ctx *c)
                 break;
         case C_LIST:
                 n = c->infos_n > c->limit ? c->limit : c->infos_n;
-                api_page_init(&p, w, c->hr->srv->limits);
+                api_page_init(&p, w, c->base.hr->srv->limits);
                 jw_key(w, "schedules");
                 jw_arr_open(w);
                 for (int i = 0; i < n && api_page_mark(&p); i++) {
@@ -380,7 +380,7 @@ static void answer(struct jw *w, struct cron_ctx *c)
         case C_RUNS: {
                 char id[API_ID_LEN];
                 n = c->runs_n > c->limit ? c->limit : c->runs_n;
-                api_page_init(&p, w, c->hr->srv->limits);
+                api_page_init(&p, w, c->base.hr->srv->limits);
                 jw_key(w, "runs");
                 jw_arr_open(w);
                 for (int i = 0; i < n && api_page_mark(&p); i++) {
@@ -408,37 +408,37 @@ static void answer(struct jw *w, struct cron_ctx *c)
 
 static void cron_done(struct exec_op *op)
 {
-        struct cron_ctx *c = container_of(op, struct cron_ctx, op);
-        struct server *srv = c->hr->srv;
+        struct cron_ctx *c = container_of(op, struct cron_ctx, base.op);
+        struct server *srv = c->base.hr->srv;
         struct jw w;
         int status = 200;
 
         if (op->rc == BATON_ECONFLICT && c->kind == C_RUN) {
-                http_reply_error(c->hr, 409, "already_running", NULL,
+                http_reply_error(c->base.hr, 409, "already_running", NULL,
                                  "a run of %s is still going; \"force\": true starts another",
                                  c->key);
         } else if (op->rc == BATON_ERATE && c->kind == C_RUN) {
-                http_set_header(c->hr, "Retry-After", "60");
-                http_reply_error(c->hr, 429, "cron_run_cooldown", NULL,
+                http_set_header(c->base.hr, "Retry-After", "60");
+                http_reply_error(c->base.hr, 429, "cron_run_cooldown", NULL,
                                  "%s was run by hand %lld times in the last hour", c->key,
                                  (long long)srv->cfg->cron_run_max_per_hour);
         } else if (op->rc == BATON_EBUSY && c->kind == C_RUN) {
-                http_set_header(c->hr, "Retry-After", "1");
-                http_reply_error(c->hr, 503, "queue_full", NULL,
+                http_set_header(c->base.hr, "Retry-After", "1");
+                http_reply_error(c->base.hr, 503, "queue_full", NULL,
                                  "the queue of %s is at its max_depth; nothing was run", c->key);
         } else if (op->rc == BATON_ECONFLICT && c->kind == C_PUT) {
-                http_reply_error(c->hr, 409, "too_many_schedules", NULL,
+                http_reply_error(c->base.hr, 409, "too_many_schedules", NULL,
                                  "a tenant may have at most %lld cron schedules"
                                  " (--max-cron-schedules); %s was not created",
                                  (long long)srv->limits->cron_schedules_max, c->key);
         } else if (op->rc == BATON_ECONFLICT && c->kind == C_APPLY) {
-                http_reply_error(c->hr, 409, "too_many_schedules", NULL,
+                http_reply_error(c->base.hr, 409, "too_many_schedules", NULL,
                                  "the registry would leave this tenant %lld cron schedules, over"
                                  " the cap of %lld (--max-cron-schedules); nothing was applied",
                                  (long long)c->res.total,
                                  (long long)srv->limits->cron_schedules_max);
         } else if (op->rc) {
-                api_reply_rc(c->hr, op->rc, "cron schedule");
+                api_reply_rc(c->base.hr, op->rc, "cron schedule");
         } else {
                 if (c->kind == C_PUT && c->created)
                         status = 201;
@@ -446,7 +446,7 @@ static void cron_done(struct exec_op *op)
                         status = 202;
                 jw_init(&w, http_out(srv));
                 answer(&w, c);
-                api_reply_jw(c->hr, status, &w);
+                api_reply_jw(c->base.hr, status, &w);
         }
         ctx_free(c);
 }
@@ -460,27 +460,17 @@ static struct cron_ctx *ctx_new(struct http_req *hr, int kind, bool has_key)
                 http_reply_verr(hr, &e);
                 return NULL;
         }
-        c = calloc(1, sizeof(*c));
-        if (!c) {
-                http_reply_rc(hr, BATON_ENOMEM, NULL);
-                return NULL;
+        c = api_ctx_new(hr, sizeof(*c), cron_fn, cron_done);
+        if (c) {
+                c->kind = kind;
+                c->key = has_key ? http_param(hr, 0) : NULL;
         }
-        c->hr = hr;
-        c->kind = kind;
-        c->key = has_key ? http_param(hr, 0) : NULL;
-        c->op.fn = cron_fn;
-        c->op.done = cron_done;
         return c;
 }
 
 static void submit(struct cron_ctx *c, int rc, const struct verr *e)
 {
-        if (rc) {
-                http_reply_verr(c->hr, e);
-                ctx_free(c);
-                return;
-        }
-        if (api_submit(c->hr, &c->op))
+        if (api_ctx_submit(&c->base, rc, e))
                 ctx_free(c);
 }
 

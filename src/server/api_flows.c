@@ -20,9 +20,8 @@
 #include "server/api_internal.h"
 
 struct flow_ctx {
-        struct exec_op op;
-        struct http_req *hr;
-        int64_t id; /* GET */
+        struct api_ctx base; /* first (api_ctx_new) */
+        int64_t id;          /* GET */
         struct flow_req req;
         struct flow_res res;
         struct job_vec jobs;   /* GET */
@@ -127,36 +126,36 @@ static void reply_flow(struct http_req *hr, int status, const struct flow_rec *f
 
 static int create_fn(struct txn *tx, struct exec_op *op)
 {
-        struct flow_ctx *c = container_of(op, struct flow_ctx, op);
+        struct flow_ctx *c = container_of(op, struct flow_ctx, base.op);
 
         return flow_create(tx, &c->req, &c->res);
 }
 
 static void create_done(struct exec_op *op)
 {
-        struct flow_ctx *c = container_of(op, struct flow_ctx, op);
+        struct flow_ctx *c = container_of(op, struct flow_ctx, base.op);
         const struct job **v;
         char f[64];
 
         if (op->rc == BATON_EINVAL && c->res.failed >= 0 && c->res.bad_dep >= 0) {
                 snprintf(f, sizeof(f), "jobs[%d].depends_on[%d]", c->res.failed, c->res.bad_dep);
-                http_reply_error(c->hr, 400, "unknown_dependency", f,
+                http_reply_error(c->base.hr, 400, "unknown_dependency", f,
                                  "%s is not a job of this tenant", f);
         } else if (op->rc == BATON_EBUSY) {
-                http_reply_error(c->hr, 503, "queue_full", NULL,
+                http_reply_error(c->base.hr, 503, "queue_full", NULL,
                                  "a queue of the flow is at its max_depth; nothing was enqueued");
         } else if (op->rc == BATON_ERANGE && c->res.failed >= 0) {
                 snprintf(f, sizeof(f), "jobs[%d].run_at", c->res.failed);
-                http_reply_error(c->hr, 400, "delay_ms_out_of_range", f,
+                http_reply_error(c->base.hr, 400, "delay_ms_out_of_range", f,
                                  "%s is further ahead than the delay limit", f);
         } else if (op->rc) {
-                api_reply_rc(c->hr, op->rc, "flow");
+                api_reply_rc(c->base.hr, op->rc, "flow");
         } else if (!(v = calloc((size_t)c->req.n, sizeof(*v)))) {
-                http_reply_rc(c->hr, BATON_ENOMEM, NULL);
+                http_reply_rc(c->base.hr, BATON_ENOMEM, NULL);
         } else {
                 for (int i = 0; i < c->req.n; i++)
                         v[i] = &c->res.jobs[i].job;
-                reply_flow(c->hr, 201, &c->res.flow, v, c->req.n);
+                reply_flow(c->base.hr, 201, &c->res.flow, v, c->req.n);
                 free(v);
         }
         ctx_free(c);
@@ -348,24 +347,14 @@ static int parse_flow(struct http_req *hr, struct flow_ctx *c, struct verr *e)
 
 void api_flows_create(struct http_req *hr)
 {
-        struct flow_ctx *c = calloc(1, sizeof(*c));
+        struct flow_ctx *c = api_ctx_new(hr, sizeof(*c), create_fn, create_done);
         struct verr e;
 
-        if (!c) {
-                http_reply_rc(hr, BATON_ENOMEM, NULL);
+        if (!c)
                 return;
-        }
-        c->hr = hr;
         c->res.failed = -1;
         c->res.bad_dep = -1;
-        c->op.fn = create_fn;
-        c->op.done = create_done;
-        if (parse_flow(hr, c, &e)) {
-                http_reply_verr(hr, &e);
-                ctx_free(c);
-                return;
-        }
-        if (api_submit(hr, &c->op))
+        if (api_ctx_submit(&c->base, parse_flow(hr, c, &e), &e))
                 ctx_free(c);
 }
 
@@ -373,44 +362,38 @@ void api_flows_create(struct http_req *hr)
 
 static int get_fn(struct txn *tx, struct exec_op *op)
 {
-        struct flow_ctx *c = container_of(op, struct flow_ctx, op);
+        struct flow_ctx *c = container_of(op, struct flow_ctx, base.op);
 
-        return flow_read_page(tx, c->hr->tenant, c->id, &c->page, &c->res.flow, &c->jobs);
+        return flow_read_page(tx, c->base.hr->tenant, c->id, &c->page, &c->res.flow, &c->jobs);
 }
 
 static void get_done(struct exec_op *op)
 {
-        struct flow_ctx *c = container_of(op, struct flow_ctx, op);
+        struct flow_ctx *c = container_of(op, struct flow_ctx, base.op);
         struct jw w;
 
         if (op->rc) {
-                api_reply_rc(c->hr, op->rc, "flow");
+                api_reply_rc(c->base.hr, op->rc, "flow");
         } else {
-                jw_init(&w, http_out(c->hr->srv));
+                jw_init(&w, http_out(c->base.hr->srv));
                 flow_page_json(&w, &c->res.flow, &c->page, &c->jobs);
-                api_reply_jw(c->hr, 200, &w);
+                api_reply_jw(c->base.hr, 200, &w);
         }
         ctx_free(c);
 }
 
 void api_flows_get(struct http_req *hr)
 {
-        struct flow_ctx *c = calloc(1, sizeof(*c));
+        struct flow_ctx *c = api_ctx_new(hr, sizeof(*c), get_fn, get_done);
         struct verr e;
+        int rc;
 
-        if (!c) {
-                http_reply_rc(hr, BATON_ENOMEM, NULL);
+        if (!c)
                 return;
-        }
-        c->hr = hr;
-        c->op.fn = get_fn;
-        c->op.done = get_done;
-        if (api_path_id(hr, 0, &c->id, &e) || api_query_after_id(hr, &c->page.after_id, &e)) {
-                http_reply_verr(hr, &e);
-                ctx_free(c);
-                return;
-        }
         c->page.bytes_max = api_page_budget_bytes(hr->srv->limits);
-        if (api_submit(hr, &c->op))
+        rc = api_path_id(hr, 0, &c->id, &e);
+        if (!rc)
+                rc = api_query_after_id(hr, &c->page.after_id, &e);
+        if (api_ctx_submit(&c->base, rc, &e))
                 ctx_free(c);
 }

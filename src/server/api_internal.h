@@ -84,6 +84,28 @@ void api_scheduler_get(struct http_req *hr);
  * exec has stopped it answers 503 shutting_down itself (hr is then freed) and
  * returns nonzero: the caller frees its context and must not touch hr. */
 int api_submit(struct http_req *hr, struct exec_op *op);
+/*
+ * The skeleton every handler follows: parse and validate on the loop thread,
+ * submit one op, answer from its done callback after the commit. Every
+ * handler's context begins with a struct api_ctx (member base), so its fn and
+ * done callbacks find it with container_of(op, struct x_ctx, base.op).
+ */
+struct api_ctx {
+        struct exec_op op;
+        struct http_req *hr; /* the request the op answers */
+};
+
+/* Allocates a zeroed context of size bytes (at least a struct api_ctx, at its
+ * start) for hr, with the op's fn and done set. Owned by the handler until
+ * api_ctx_submit hands it to the op. Answers 500 and returns NULL when memory
+ * is short. */
+void *api_ctx_new(struct http_req *hr, size_t size, int (*fn)(struct txn *, struct exec_op *),
+                  void (*done)(struct exec_op *));
+/* Ends a handler: rc is what parsing and validating returned, with e filled
+ * when it is not 0. Answers e, or submits c's op as api_submit does. Returns
+ * 0 when the op was submitted (its done callback answers and frees c) and
+ * nonzero when the request was answered here: the caller frees c. */
+int api_ctx_submit(struct api_ctx *c, int rc, const struct verr *e);
 /* Answers with the JSON built in w (over http_out), or 500 when building it
  * failed (the buffer cap was hit). */
 void api_reply_jw(struct http_req *hr, int status, const struct jw *w);

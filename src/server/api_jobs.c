@@ -22,8 +22,7 @@
 /* ---- enqueue ---- */
 
 struct enqueue_ctx {
-        struct exec_op op;
-        struct http_req *hr;
+        struct api_ctx base; /* first (api_ctx_new) */
         bool batch;
         int n;
         int failed; /* index of the element core refused, -1 if none */
@@ -46,7 +45,7 @@ static void enqueue_free(struct enqueue_ctx *c)
  * since any error returned here rolls back the jobs already inserted. */
 static int enqueue_fn(struct txn *tx, struct exec_op *op)
 {
-        struct enqueue_ctx *c = container_of(op, struct enqueue_ctx, op);
+        struct enqueue_ctx *c = container_of(op, struct enqueue_ctx, base.op);
 
         for (int i = 0; i < c->n; i++) {
                 int rc = job_enqueue(tx, &c->reqs[i], &c->res[i]);
@@ -69,23 +68,23 @@ static void enqueue_reply_error(struct enqueue_ctx *c, int rc)
                 char d[32];
                 snprintf(d, sizeof(d), "depends_on[%d]", c->res[c->failed].bad_dep);
                 api_field(f, sizeof(f), prefix, d);
-                http_reply_error(c->hr, 400, "unknown_dependency", f,
+                http_reply_error(c->base.hr, 400, "unknown_dependency", f,
                                  "%s is not a job of this tenant", f);
         } else if (rc == BATON_ERANGE) {
                 api_field(f, sizeof(f), prefix, "run_at");
-                http_reply_error(c->hr, 400, "delay_ms_out_of_range", f,
+                http_reply_error(c->base.hr, 400, "delay_ms_out_of_range", f,
                                  "%s is further ahead than the delay limit", f);
         } else if (rc == BATON_EBUSY) {
                 /* Nothing of the request was stored (a batch is one op). */
-                http_reply_error(c->hr, 503, "queue_full", prefix,
+                http_reply_error(c->base.hr, 503, "queue_full", prefix,
                                  "queue %s is at its max_depth; nothing was enqueued",
                                  c->reqs[c->failed >= 0 ? c->failed : 0].job.queue);
         } else if (rc == BATON_EIDEM) {
                 api_field(f, sizeof(f), prefix, "idempotency_key");
-                http_reply_error(c->hr, 409, "idempotency_conflict", f,
+                http_reply_error(c->base.hr, 409, "idempotency_conflict", f,
                                  "idempotency key was used before with a different payload");
         } else {
-                api_reply_rc(c->hr, rc, "job");
+                api_reply_rc(c->base.hr, rc, "job");
         }
 }
 
@@ -99,7 +98,7 @@ static void enqueue_flags(struct jw *w, const struct enqueue_res *r)
 
 static void enqueue_done(struct exec_op *op)
 {
-        struct enqueue_ctx *c = container_of(op, struct enqueue_ctx, op);
+        struct enqueue_ctx *c = container_of(op, struct enqueue_ctx, base.op);
         struct jw w;
         bool created = false;
 
@@ -108,7 +107,7 @@ static void enqueue_done(struct exec_op *op)
                 enqueue_free(c);
                 return;
         }
-        jw_init(&w, http_out(c->hr->srv));
+        jw_init(&w, http_out(c->base.hr->srv));
         jw_obj_open(&w);
         if (c->batch) {
                 jw_key(&w, "jobs");
@@ -130,7 +129,7 @@ static void enqueue_done(struct exec_op *op)
         else
                 enqueue_flags(&w, &c->res[0]);
         jw_obj_close(&w);
-        api_reply_jw(c->hr, created ? 201 : 200, &w);
+        api_reply_jw(c->base.hr, created ? 201 : 200, &w);
         enqueue_free(c);
 }
 
@@ -194,37 +193,27 @@ void api_jobs_enqueue(struct http_req *hr)
                 http_reply_verr(hr, &e);
                 return;
         }
-        c = calloc(1, sizeof(*c));
-        if (c) {
-                c->reqs = calloc((size_t)n, sizeof(*c->reqs));
-                c->res = calloc((size_t)n, sizeof(*c->res));
-        }
-        if (!c || !c->reqs || !c->res) {
-                if (c)
-                        enqueue_free(c);
+        c = api_ctx_new(hr, sizeof(*c), enqueue_fn, enqueue_done);
+        if (!c)
+                return;
+        c->reqs = calloc((size_t)n, sizeof(*c->reqs));
+        c->res = calloc((size_t)n, sizeof(*c->res));
+        if (!c->reqs || !c->res) {
+                enqueue_free(c);
                 http_reply_rc(hr, BATON_ENOMEM, NULL);
                 return;
         }
-        c->hr = hr;
         c->n = n;
         c->batch = items != NULL;
         c->failed = -1;
-        c->op.fn = enqueue_fn;
-        c->op.done = enqueue_done;
-        if (enqueue_parse_all(hr, c, items, &e)) {
-                http_reply_verr(hr, &e);
-                enqueue_free(c);
-                return;
-        }
-        if (api_submit(hr, &c->op))
+        if (api_ctx_submit(&c->base, enqueue_parse_all(hr, c, items, &e), &e))
                 enqueue_free(c);
 }
 
 /* ---- list ---- */
 
 struct list_ctx {
-        struct exec_op op;
-        struct http_req *hr;
+        struct api_ctx base; /* first (api_ctx_new) */
         struct job_filter f;
         int limit;
         struct job_vec out;
@@ -232,22 +221,22 @@ struct list_ctx {
 
 static int list_fn(struct txn *tx, struct exec_op *op)
 {
-        struct list_ctx *c = container_of(op, struct list_ctx, op);
+        struct list_ctx *c = container_of(op, struct list_ctx, base.op);
 
         return job_query(tx, &c->f, &c->out);
 }
 
 static void list_done(struct exec_op *op)
 {
-        struct list_ctx *c = container_of(op, struct list_ctx, op);
+        struct list_ctx *c = container_of(op, struct list_ctx, base.op);
         struct jw w;
 
         if (op->rc) {
-                api_reply_rc(c->hr, op->rc, "job");
+                api_reply_rc(c->base.hr, op->rc, "job");
         } else {
-                jw_init(&w, http_out(c->hr->srv));
-                api_job_page_json(&w, &c->out, c->limit, c->hr->srv->limits);
-                api_reply_jw(c->hr, 200, &w);
+                jw_init(&w, http_out(c->base.hr->srv));
+                api_job_page_json(&w, &c->out, c->limit, c->base.hr->srv->limits);
+                api_reply_jw(c->base.hr, 200, &w);
         }
         job_vec_free(&c->out);
         free(c);
@@ -286,22 +275,12 @@ static int list_filters(struct http_req *hr, struct job_filter *f, int *limit, s
 
 void api_jobs_list(struct http_req *hr)
 {
-        struct list_ctx *c = calloc(1, sizeof(*c));
+        struct list_ctx *c = api_ctx_new(hr, sizeof(*c), list_fn, list_done);
         struct verr e;
 
-        if (!c) {
-                http_reply_rc(hr, BATON_ENOMEM, NULL);
+        if (!c)
                 return;
-        }
-        if (list_filters(hr, &c->f, &c->limit, &e)) {
-                http_reply_verr(hr, &e);
-                free(c);
-                return;
-        }
-        c->hr = hr;
-        c->op.fn = list_fn;
-        c->op.done = list_done;
-        if (api_submit(hr, &c->op))
+        if (api_ctx_submit(&c->base, list_filters(hr, &c->f, &c->limit, &e), &e))
                 free(c);
 }
 
@@ -310,9 +289,8 @@ void api_jobs_list(struct http_req *hr)
 enum job_op_kind { JOB_OP_READ, JOB_OP_CANCEL, JOB_OP_RETRY };
 
 struct job_ctx {
-        struct exec_op op;
-        struct http_req *hr;
-        int kind; /* enum job_op_kind */
+        struct api_ctx base; /* first (api_ctx_new) */
+        int kind;            /* enum job_op_kind */
         int64_t id;
         struct job job;
         /* Waiting reads only. */
@@ -331,15 +309,15 @@ static void job_ctx_free(struct job_ctx *c)
 
 static int job_fn(struct txn *tx, struct exec_op *op)
 {
-        struct job_ctx *c = container_of(op, struct job_ctx, op);
+        struct job_ctx *c = container_of(op, struct job_ctx, base.op);
 
         switch (c->kind) {
         case JOB_OP_CANCEL:
-                return job_cancel(tx, c->hr->tenant, c->id, &c->job);
+                return job_cancel(tx, c->base.hr->tenant, c->id, &c->job);
         case JOB_OP_RETRY:
-                return job_retry(tx, c->hr->tenant, c->id, &c->job);
+                return job_retry(tx, c->base.hr->tenant, c->id, &c->job);
         default:
-                return job_read(tx, c->hr->tenant, c->id, &c->job);
+                return job_read(tx, c->base.hr->tenant, c->id, &c->job);
         }
 }
 
@@ -347,12 +325,12 @@ static void job_reply(struct job_ctx *c)
 {
         struct jw w;
 
-        jw_init(&w, http_out(c->hr->srv));
+        jw_init(&w, http_out(c->base.hr->srv));
         jw_obj_open(&w);
         jw_key(&w, "job");
         api_job_json(&w, &c->job, false);
         jw_obj_close(&w);
-        api_reply_jw(c->hr, 200, &w);
+        api_reply_jw(c->base.hr, 200, &w);
         job_ctx_free(c);
 }
 
@@ -369,7 +347,7 @@ static void job_on_close(struct http_req *hr, void *arg)
  * now instead (no time left, stopping, or the park failed). */
 static bool job_park(struct job_ctx *c)
 {
-        struct server *srv = c->hr->srv;
+        struct server *srv = c->base.hr->srv;
         int64_t left = api_remaining_ms(srv, c->deadline_ns);
 
         if (c->final || c->closed || srv->stopping || left <= 0 || job_state_terminal(c->job.state))
@@ -380,28 +358,28 @@ static bool job_park(struct job_ctx *c)
         job_free(&c->job);
         if (!c->watching) {
                 c->watching = true;
-                http_watch(c->hr, job_on_close, c);
+                http_watch(c->base.hr, job_on_close, c);
         }
         return true;
 }
 
 static void job_done(struct exec_op *op)
 {
-        struct job_ctx *c = container_of(op, struct job_ctx, op);
+        struct job_ctx *c = container_of(op, struct job_ctx, base.op);
 
         if (c->closed) {
-                api_reply_closed(c->hr);
+                api_reply_closed(c->base.hr);
                 job_ctx_free(c);
                 return;
         }
         if (op->rc == BATON_ECONFLICT && c->kind == JOB_OP_RETRY) {
-                http_reply_error(c->hr, 409, "key_conflict", "key",
+                http_reply_error(c->base.hr, 409, "key_conflict", "key",
                                  "another pending job of this queue holds the job's key");
                 job_ctx_free(c);
                 return;
         }
         if (op->rc) {
-                api_reply_rc(c->hr, op->rc, "job");
+                api_reply_rc(c->base.hr, op->rc, "job");
                 job_ctx_free(c);
                 return;
         }
@@ -414,8 +392,8 @@ static void job_wake(struct waiter *w, int why)
 {
         struct job_ctx *c = w->arg;
 
-        if (why == WAKE_CLOSED || c->closed || http_client_gone(c->hr)) {
-                api_reply_closed(c->hr);
+        if (why == WAKE_CLOSED || c->closed || http_client_gone(c->base.hr)) {
+                api_reply_closed(c->base.hr);
                 job_ctx_free(c);
                 return;
         }
@@ -424,11 +402,11 @@ static void job_wake(struct waiter *w, int why)
         if (why != WAKE_CHANGED)
                 c->final = true;
         /* A key revoked (or expired) while the read waited reads nothing. */
-        if (auth_recheck(c->hr) != 0) {
+        if (auth_recheck(c->base.hr) != 0) {
                 job_ctx_free(c);
                 return;
         }
-        if (api_submit(c->hr, &c->op))
+        if (api_submit(c->base.hr, &c->base.op))
                 job_ctx_free(c);
 }
 
@@ -442,21 +420,16 @@ static void job_start(struct http_req *hr, int kind, int64_t wait_ms)
                 http_reply_verr(hr, &e);
                 return;
         }
-        c = calloc(1, sizeof(*c));
-        if (!c) {
-                http_reply_rc(hr, BATON_ENOMEM, NULL);
+        c = api_ctx_new(hr, sizeof(*c), job_fn, job_done);
+        if (!c)
                 return;
-        }
-        c->hr = hr;
         c->kind = kind;
         c->id = id;
         c->final = wait_ms <= 0;
         c->deadline_ns = clock_mono_ns(hr->srv->clock) + wait_ms * 1000000;
         c->w.wake = job_wake;
         c->w.arg = c;
-        c->op.fn = job_fn;
-        c->op.done = job_done;
-        if (api_submit(hr, &c->op))
+        if (api_submit(hr, &c->base.op))
                 job_ctx_free(c);
 }
 

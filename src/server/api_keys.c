@@ -33,12 +33,11 @@
 enum key_op_kind { K_CREATE, K_LIST, K_REVOKE, K_ROTATE };
 
 struct key_ctx {
-        struct exec_op op;
-        struct http_req *hr;
-        int kind;           /* enum key_op_kind */
-        const char *tenant; /* tenant the call acts on; NULL = any (root) */
-        const char *id;     /* path parameter, owned by hr */
-        struct key_rec key; /* create: the new key; revoke, rotate: the key after */
+        struct api_ctx base; /* first (api_ctx_new) */
+        int kind;            /* enum key_op_kind */
+        const char *tenant;  /* tenant the call acts on; NULL = any (root) */
+        const char *id;      /* path parameter, owned by hr */
+        struct key_rec key;  /* create: the new key; revoke, rotate: the key after */
         char token[KEY_TOKEN_LEN + 1];
         char digest[KEY_DIGEST_LEN + 1];
         int64_t grace_ms;
@@ -62,23 +61,23 @@ static void key_ctx_free(struct key_ctx *c)
 
 static int key_fn(struct txn *tx, struct exec_op *op)
 {
-        struct key_ctx *c = container_of(op, struct key_ctx, op);
+        struct key_ctx *c = container_of(op, struct key_ctx, base.op);
         int rc;
 
         switch (c->kind) {
         case K_CREATE:
                 rc = keys_create(tx, &c->key);
-                rc = rc ? rc : api_audit_success(tx, c->hr, 201, c->key.id, c->detail);
+                rc = rc ? rc : api_audit_success(tx, c->base.hr, 201, c->key.id, c->detail);
                 break;
         case K_LIST:
                 return keys_query(tx, c->tenant, c->after, c->limit + 1, &c->rows, &c->n);
         case K_REVOKE:
                 rc = keys_revoke(tx, c->tenant, c->id, &c->key);
-                rc = rc ? rc : api_audit_success(tx, c->hr, 200, c->id, NULL);
+                rc = rc ? rc : api_audit_success(tx, c->base.hr, 200, c->id, NULL);
                 break;
         default:
                 rc = keys_rotate(tx, c->tenant, c->id, c->digest, c->grace_ms, &c->key);
-                rc = rc ? rc : api_audit_success(tx, c->hr, 200, c->id, c->detail);
+                rc = rc ? rc : api_audit_success(tx, c->base.hr, 200, c->id, c->detail);
                 break;
         }
         /* Other nodes reload the key when this commits (txn_notify). */
@@ -139,7 +138,7 @@ static void list_json(struct jw *w, const struct key_ctx *c, int64_t now_ms)
         int n = c->n > c->limit ? c->limit : c->n;
         struct api_page p;
 
-        api_page_init(&p, w, c->hr->srv->limits);
+        api_page_init(&p, w, c->base.hr->srv->limits);
         jw_obj_open(w);
         jw_key(w, "keys");
         jw_arr_open(w);
@@ -156,12 +155,12 @@ static void list_json(struct jw *w, const struct key_ctx *c, int64_t now_ms)
 static void reply_rotate_refused(struct key_ctx *c)
 {
         if (c->key.revoked_at_ms)
-                http_reply_error(c->hr, 409, "key_revoked", "id",
+                http_reply_error(c->base.hr, 409, "key_revoked", "id",
                                  "key %s is revoked: a revoked key cannot be rotated (create a "
                                  "new key)",
                                  c->id);
         else
-                http_reply_error(c->hr, 409, "key_expired", "id",
+                http_reply_error(c->base.hr, 409, "key_expired", "id",
                                  "key %s has expired: an expired key cannot be rotated (create a "
                                  "new key)",
                                  c->id);
@@ -169,8 +168,8 @@ static void reply_rotate_refused(struct key_ctx *c)
 
 static void key_done(struct exec_op *op)
 {
-        struct key_ctx *c = container_of(op, struct key_ctx, op);
-        struct server *srv = c->hr->srv;
+        struct key_ctx *c = container_of(op, struct key_ctx, base.op);
+        struct server *srv = c->base.hr->srv;
         int64_t now = clock_wall_ms(srv->clock);
         bool secret = c->kind == K_CREATE || c->kind == K_ROTATE;
         struct jw w;
@@ -180,7 +179,7 @@ static void key_done(struct exec_op *op)
                 goto out;
         }
         if (op->rc) {
-                api_reply_rc(c->hr, op->rc, "key");
+                api_reply_rc(c->base.hr, op->rc, "key");
                 goto out;
         }
         jw_init(&w, http_out(srv));
@@ -192,36 +191,26 @@ static void key_done(struct exec_op *op)
         if (c->kind != K_LIST && keyring_put(srv->keyring, &c->key) != 0)
                 log_error("keys", "key %s changed in the store but not in memory (out of memory)",
                           c->id ? c->id : "(new)");
-        api_reply_jw(c->hr, c->kind == K_CREATE ? 201 : 200, &w);
+        api_reply_jw(c->base.hr, c->kind == K_CREATE ? 201 : 200, &w);
 out:
         key_ctx_free(c);
 }
 
 static struct key_ctx *key_ctx_new(struct http_req *hr, int kind)
 {
-        struct key_ctx *c = calloc(1, sizeof(*c));
+        struct key_ctx *c = api_ctx_new(hr, sizeof(*c), key_fn, key_done);
 
-        if (!c) {
-                http_reply_rc(hr, BATON_ENOMEM, NULL);
-                return NULL;
+        if (c) {
+                c->kind = kind;
+                c->tenant = auth_is_root(hr) ? NULL : hr->tenant;
         }
-        c->hr = hr;
-        c->kind = kind;
-        c->tenant = auth_is_root(hr) ? NULL : hr->tenant;
-        c->op.fn = key_fn;
-        c->op.done = key_done;
         return c;
 }
 
 /* Submits c, or answers e when parsing failed (rc nonzero). */
 static void key_submit(struct key_ctx *c, int rc, const struct verr *e)
 {
-        if (rc) {
-                http_reply_verr(c->hr, e);
-                key_ctx_free(c);
-                return;
-        }
-        if (api_submit(c->hr, &c->op))
+        if (api_ctx_submit(&c->base, rc, e))
                 key_ctx_free(c);
 }
 

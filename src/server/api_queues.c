@@ -20,10 +20,9 @@
 enum queue_op_kind { Q_LIST, Q_GET, Q_PATCH, Q_DEAD_LIST, Q_DEAD_REPLAY, Q_DEAD_PURGE };
 
 struct queue_ctx {
-        struct exec_op op;
-        struct http_req *hr;
-        int kind;          /* enum queue_op_kind */
-        const char *queue; /* path parameter, owned by hr (alive until the answer) */
+        struct api_ctx base; /* first (api_ctx_new) */
+        int kind;            /* enum queue_op_kind */
+        const char *queue;   /* path parameter, owned by hr (alive until the answer) */
         struct queue_update upd;
         char *detail; /* PATCH: the settings changed, as JSON text for the audit row */
         /* Lists. */
@@ -62,7 +61,7 @@ static int queue_audit(struct txn *tx, const struct queue_ctx *c)
         char detail[96];
 
         if (c->kind == Q_PATCH)
-                return api_audit_success(tx, c->hr, 200, c->queue, c->detail);
+                return api_audit_success(tx, c->base.hr, 200, c->queue, c->detail);
         if (c->kind == Q_DEAD_REPLAY && c->all)
                 snprintf(detail, sizeof(detail), "{\"all\":true,\"replayed\":%d}", c->count);
         else if (c->kind == Q_DEAD_REPLAY)
@@ -70,12 +69,12 @@ static int queue_audit(struct txn *tx, const struct queue_ctx *c)
                          c->count);
         else
                 snprintf(detail, sizeof(detail), "{\"purged\":%d}", c->count);
-        return api_audit_success(tx, c->hr, 200, c->queue, detail);
+        return api_audit_success(tx, c->base.hr, 200, c->queue, detail);
 }
 
 static int queue_fn(struct txn *tx, struct exec_op *op)
 {
-        struct queue_ctx *c = container_of(op, struct queue_ctx, op);
+        struct queue_ctx *c = container_of(op, struct queue_ctx, base.op);
         int rc = queue_apply(tx, c);
 
         if (!rc && (c->kind == Q_PATCH || c->kind == Q_DEAD_REPLAY || c->kind == Q_DEAD_PURGE))
@@ -85,7 +84,7 @@ static int queue_fn(struct txn *tx, struct exec_op *op)
 
 static int queue_apply(struct txn *tx, struct queue_ctx *c)
 {
-        const char *tenant = c->hr->tenant;
+        const char *tenant = c->base.hr->tenant;
 
         switch (c->kind) {
         case Q_LIST:
@@ -109,7 +108,7 @@ static void list_json(struct jw *w, const struct queue_ctx *c, int64_t now_ms)
         int n = c->infos_n > c->limit ? c->limit : c->infos_n;
         struct api_page p;
 
-        api_page_init(&p, w, c->hr->srv->limits);
+        api_page_init(&p, w, c->base.hr->srv->limits);
         jw_obj_open(w);
         jw_key(w, "queues");
         jw_arr_open(w);
@@ -138,7 +137,7 @@ static void answer_json(struct jw *w, const struct queue_ctx *c, int64_t now_ms)
                 jw_obj_close(w);
                 break;
         case Q_DEAD_LIST:
-                api_job_page_json(w, &c->jobs, c->limit, c->hr->srv->limits);
+                api_job_page_json(w, &c->jobs, c->limit, c->base.hr->srv->limits);
                 break;
         default:
                 jw_obj_open(w);
@@ -150,16 +149,16 @@ static void answer_json(struct jw *w, const struct queue_ctx *c, int64_t now_ms)
 
 static void queue_done(struct exec_op *op)
 {
-        struct queue_ctx *c = container_of(op, struct queue_ctx, op);
-        struct server *srv = c->hr->srv;
+        struct queue_ctx *c = container_of(op, struct queue_ctx, base.op);
+        struct server *srv = c->base.hr->srv;
         struct jw w;
 
         if (op->rc) {
-                api_reply_rc(c->hr, op->rc, "queue");
+                api_reply_rc(c->base.hr, op->rc, "queue");
         } else {
                 jw_init(&w, http_out(srv));
                 answer_json(&w, c, clock_wall_ms(srv->clock));
-                api_reply_jw(c->hr, 200, &w);
+                api_reply_jw(c->base.hr, 200, &w);
         }
         queue_ctx_free(c);
 }
@@ -175,28 +174,18 @@ static struct queue_ctx *queue_ctx_new(struct http_req *hr, int kind, bool has_q
                 http_reply_verr(hr, &e);
                 return NULL;
         }
-        c = calloc(1, sizeof(*c));
-        if (!c) {
-                http_reply_rc(hr, BATON_ENOMEM, NULL);
-                return NULL;
+        c = api_ctx_new(hr, sizeof(*c), queue_fn, queue_done);
+        if (c) {
+                c->kind = kind;
+                c->queue = has_queue ? http_param(hr, 0) : NULL;
         }
-        c->hr = hr;
-        c->kind = kind;
-        c->queue = has_queue ? http_param(hr, 0) : NULL;
-        c->op.fn = queue_fn;
-        c->op.done = queue_done;
         return c;
 }
 
 /* Submits c, or answers e when parsing failed (rc nonzero). */
 static void queue_submit(struct queue_ctx *c, int rc, const struct verr *e)
 {
-        if (rc) {
-                http_reply_verr(c->hr, e);
-                queue_ctx_free(c);
-                return;
-        }
-        if (api_submit(c->hr, &c->op))
+        if (api_ctx_submit(&c->base, rc, e))
                 queue_ctx_free(c);
 }
 

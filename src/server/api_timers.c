@@ -31,11 +31,10 @@ static const char *const refused_fields[] = {"run_at", "key", "idempotency_key",
 enum timer_op_kind { TIMER_OP_PUT, TIMER_OP_GET, TIMER_OP_DELETE, TIMER_OP_LIST };
 
 struct timer_ctx {
-        struct exec_op op;
-        struct http_req *hr;
-        int kind;           /* enum timer_op_kind */
-        const char *key;    /* path parameter, owned by hr */
-        int64_t if_version; /* DELETE: -1 = any */
+        struct api_ctx base; /* first (api_ctx_new) */
+        int kind;            /* enum timer_op_kind */
+        const char *key;     /* path parameter, owned by hr */
+        int64_t if_version;  /* DELETE: -1 = any */
         struct timer_put_req put;
         struct timer_res res;
         /* List. prefix and after point into hr's query. */
@@ -107,11 +106,11 @@ static void reply_timer(struct timer_ctx *c, int status)
 {
         struct jw w;
 
-        jw_init(&w, http_out(c->hr->srv));
+        jw_init(&w, http_out(c->base.hr->srv));
         jw_obj_open(&w);
         timer_members(&w, &c->res.t);
         jw_obj_close(&w);
-        api_reply_jw(c->hr, status, &w);
+        api_reply_jw(c->base.hr, status, &w);
 }
 
 static void reply_list(struct timer_ctx *c)
@@ -120,8 +119,8 @@ static void reply_list(struct timer_ctx *c)
         struct api_page p;
         struct jw w;
 
-        jw_init(&w, http_out(c->hr->srv));
-        api_page_init(&p, &w, c->hr->srv->limits);
+        jw_init(&w, http_out(c->base.hr->srv));
+        api_page_init(&p, &w, c->base.hr->srv->limits);
         jw_obj_open(&w);
         jw_key(&w, "timers");
         jw_arr_open(&w);
@@ -137,15 +136,15 @@ static void reply_list(struct timer_ctx *c)
         jw_kstr(&w, "next",
                 p.n > 0 && (p.full || c->n > c->limit || c->cut) ? c->list[p.n - 1].key : NULL);
         jw_obj_close(&w);
-        api_reply_jw(c->hr, 200, &w);
+        api_reply_jw(c->base.hr, 200, &w);
 }
 
 /* ---- the op ---- */
 
 static int timer_fn(struct txn *tx, struct exec_op *op)
 {
-        struct timer_ctx *c = container_of(op, struct timer_ctx, op);
-        const char *tenant = c->hr->tenant;
+        struct timer_ctx *c = container_of(op, struct timer_ctx, base.op);
+        const char *tenant = c->base.hr->tenant;
 
         switch (c->kind) {
         case TIMER_OP_PUT:
@@ -155,8 +154,8 @@ static int timer_fn(struct txn *tx, struct exec_op *op)
         case TIMER_OP_LIST:
                 /* One row more than asked tells whether another page follows. */
                 return timer_query_page(tx, tenant, c->prefix, c->after, c->limit + 1,
-                                        api_page_budget_bytes(c->hr->srv->limits), &c->list, &c->n,
-                                        &c->cut);
+                                        api_page_budget_bytes(c->base.hr->srv->limits), &c->list,
+                                        &c->n, &c->cut);
         default:
                 return timer_read(tx, tenant, c->key, &c->res.t);
         }
@@ -164,8 +163,8 @@ static int timer_fn(struct txn *tx, struct exec_op *op)
 
 static void timer_done(struct exec_op *op)
 {
-        struct timer_ctx *c = container_of(op, struct timer_ctx, op);
-        struct http_req *hr = c->hr;
+        struct timer_ctx *c = container_of(op, struct timer_ctx, base.op);
+        struct http_req *hr = c->base.hr;
 
         switch (op->rc) {
         case 0:
@@ -195,23 +194,19 @@ static void timer_done(struct exec_op *op)
 
 static struct timer_ctx *ctx_new(struct http_req *hr, int kind)
 {
-        struct timer_ctx *c = calloc(1, sizeof(*c));
+        struct timer_ctx *c = api_ctx_new(hr, sizeof(*c), timer_fn, timer_done);
 
-        if (!c) {
-                http_reply_rc(hr, BATON_ENOMEM, NULL);
-                return NULL;
+        if (c) {
+                c->kind = kind;
+                c->if_version = -1;
         }
-        c->hr = hr;
-        c->kind = kind;
-        c->if_version = -1;
-        c->op.fn = timer_fn;
-        c->op.done = timer_done;
         return c;
 }
 
-static void submit(struct timer_ctx *c)
+/* Submits c, or answers e when parsing failed (rc nonzero). */
+static void submit(struct timer_ctx *c, int rc, const struct verr *e)
 {
-        if (api_submit(c->hr, &c->op))
+        if (api_ctx_submit(&c->base, rc, e))
                 ctx_free(c);
 }
 
@@ -333,15 +328,14 @@ void api_timers_put(struct http_req *hr)
 {
         struct timer_ctx *c = ctx_new(hr, TIMER_OP_PUT);
         struct verr e;
+        int rc;
 
         if (!c)
                 return;
-        if (path_key(hr, &c->key, &e) || parse_put(hr, c, &e)) {
-                http_reply_verr(hr, &e);
-                ctx_free(c);
-                return;
-        }
-        submit(c);
+        rc = path_key(hr, &c->key, &e);
+        if (!rc)
+                rc = parse_put(hr, c, &e);
+        submit(c, rc, &e);
 }
 
 /* ---- GET, DELETE, list ---- */
@@ -351,14 +345,8 @@ void api_timers_get(struct http_req *hr)
         struct timer_ctx *c = ctx_new(hr, TIMER_OP_GET);
         struct verr e;
 
-        if (!c)
-                return;
-        if (path_key(hr, &c->key, &e)) {
-                http_reply_verr(hr, &e);
-                ctx_free(c);
-                return;
-        }
-        submit(c);
+        if (c)
+                submit(c, path_key(hr, &c->key, &e), &e);
 }
 
 void api_timers_delete(struct http_req *hr)
@@ -377,12 +365,7 @@ void api_timers_delete(struct http_req *hr)
                         rc = verr_set(&e, BATON_EINVAL, "invalid_field", "if_version",
                                       "if_version must be a version >= 1");
         }
-        if (rc) {
-                http_reply_verr(hr, &e);
-                ctx_free(c);
-                return;
-        }
-        submit(c);
+        submit(c, rc, &e);
 }
 
 void api_timers_list(struct http_req *hr)
@@ -406,10 +389,5 @@ void api_timers_list(struct http_req *hr)
                               "after is not a cursor this server handed out");
         if (!rc)
                 rc = api_query_limit(hr, &c->limit, &e);
-        if (rc) {
-                http_reply_verr(hr, &e);
-                ctx_free(c);
-                return;
-        }
-        submit(c);
+        submit(c, rc, &e);
 }

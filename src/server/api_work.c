@@ -39,8 +39,7 @@ static void work_reply_rc(struct http_req *hr, int rc)
 /* ---- claim ---- */
 
 struct claim_ctx {
-        struct exec_op op;
-        struct http_req *hr;
+        struct api_ctx base; /* first (api_ctx_new) */
         struct claim_req req;
         char *queue;
         char *worker;
@@ -63,7 +62,7 @@ static void claim_free(struct claim_ctx *c)
 
 static int claim_fn(struct txn *tx, struct exec_op *op)
 {
-        struct claim_ctx *c = container_of(op, struct claim_ctx, op);
+        struct claim_ctx *c = container_of(op, struct claim_ctx, base.op);
 
         /* A claim runs again after a wake-up; each run answers alone. */
         c->budget.used_bytes = 0;
@@ -75,7 +74,7 @@ static void claim_reply(struct claim_ctx *c)
 {
         struct jw w;
 
-        jw_init(&w, http_out(c->hr->srv));
+        jw_init(&w, http_out(c->base.hr->srv));
         jw_obj_open(&w);
         jw_key(&w, "jobs");
         jw_arr_open(&w);
@@ -83,7 +82,7 @@ static void claim_reply(struct claim_ctx *c)
                 api_job_json(&w, &c->out.v[i], true);
         jw_arr_close(&w);
         jw_obj_close(&w);
-        api_reply_jw(c->hr, 200, &w);
+        api_reply_jw(c->base.hr, 200, &w);
         claim_free(c);
 }
 
@@ -103,7 +102,7 @@ static void claim_on_close(struct http_req *hr, void *arg)
  * slot, like any other change of the queue. */
 static bool claim_park(struct claim_ctx *c)
 {
-        struct server *srv = c->hr->srv;
+        struct server *srv = c->base.hr->srv;
         int64_t left = api_remaining_ms(srv, c->deadline_ns);
 
         if (c->closed || srv->stopping || left <= 0)
@@ -119,22 +118,22 @@ static bool claim_park(struct claim_ctx *c)
                 return false;
         if (!c->watching) {
                 c->watching = true;
-                http_watch(c->hr, claim_on_close, c);
+                http_watch(c->base.hr, claim_on_close, c);
         }
         return true;
 }
 
 static void claim_done(struct exec_op *op)
 {
-        struct claim_ctx *c = container_of(op, struct claim_ctx, op);
+        struct claim_ctx *c = container_of(op, struct claim_ctx, base.op);
 
         if (c->closed) {
-                api_reply_closed(c->hr);
+                api_reply_closed(c->base.hr);
                 claim_free(c);
                 return;
         }
         if (op->rc) {
-                api_reply_rc(c->hr, op->rc, "queue");
+                api_reply_rc(c->base.hr, op->rc, "queue");
                 claim_free(c);
                 return;
         }
@@ -149,28 +148,28 @@ static void claim_wake(struct waiter *w, int why)
 
         /* libevent may not have noticed a close yet; the peek is exact, and a
          * claim must not lease jobs to a client that is gone. */
-        if (why == WAKE_CLOSED || c->closed || http_client_gone(c->hr)) {
-                api_reply_closed(c->hr);
+        if (why == WAKE_CLOSED || c->closed || http_client_gone(c->base.hr)) {
+                api_reply_closed(c->base.hr);
                 claim_free(c);
                 return;
         }
         /* A timer armed for a rate window's roll, with time left: claim again. */
-        if (why == WAKE_TIMEOUT && c->retry_at_ms > 0 && !c->hr->srv->stopping &&
-            api_remaining_ms(c->hr->srv, c->deadline_ns) > 0)
+        if (why == WAKE_TIMEOUT && c->retry_at_ms > 0 && !c->base.hr->srv->stopping &&
+            api_remaining_ms(c->base.hr->srv, c->deadline_ns) > 0)
                 why = WAKE_CHANGED;
         /* Out of time or stopping: answer empty without claiming, so nothing is
          * leased by a request that is being wound up. */
-        if (why != WAKE_CHANGED || c->hr->srv->stopping) {
+        if (why != WAKE_CHANGED || c->base.hr->srv->stopping) {
                 claim_reply(c);
                 return;
         }
         /* The key may have been revoked (or has expired, or lost its secret
          * to a rotation) while the claim waited: it must not lease a job. */
-        if (auth_recheck(c->hr) != 0) {
+        if (auth_recheck(c->base.hr) != 0) {
                 claim_free(c);
                 return;
         }
-        if (api_submit(c->hr, &c->op))
+        if (api_submit(c->base.hr, &c->base.op))
                 claim_free(c);
 }
 
@@ -220,34 +219,25 @@ static int claim_parse(struct http_req *hr, struct claim_ctx *c, int64_t *wait_m
 
 void api_work_claim(struct http_req *hr)
 {
-        struct claim_ctx *c = calloc(1, sizeof(*c));
+        struct claim_ctx *c = api_ctx_new(hr, sizeof(*c), claim_fn, claim_done);
         int64_t wait_ms = 0;
         struct verr e;
+        int rc;
 
-        if (!c) {
-                http_reply_rc(hr, BATON_ENOMEM, NULL);
+        if (!c)
                 return;
-        }
-        if (claim_parse(hr, c, &wait_ms, &e)) {
-                http_reply_verr(hr, &e);
-                claim_free(c);
-                return;
-        }
-        c->hr = hr;
+        rc = claim_parse(hr, c, &wait_ms, &e);
         c->deadline_ns = clock_mono_ns(hr->srv->clock) + wait_ms * 1000000;
         c->w.wake = claim_wake;
         c->w.arg = c;
-        c->op.fn = claim_fn;
-        c->op.done = claim_done;
-        if (api_submit(hr, &c->op))
+        if (api_ctx_submit(&c->base, rc, &e))
                 claim_free(c);
 }
 
 /* ---- heartbeat ---- */
 
 struct heartbeat_ctx {
-        struct exec_op op;
-        struct http_req *hr;
+        struct api_ctx base; /* first (api_ctx_new) */
         struct heartbeat_req req;
         char *lease;
         char *progress;
@@ -266,25 +256,25 @@ static void heartbeat_free(struct heartbeat_ctx *c)
 
 static int heartbeat_fn(struct txn *tx, struct exec_op *op)
 {
-        struct heartbeat_ctx *c = container_of(op, struct heartbeat_ctx, op);
+        struct heartbeat_ctx *c = container_of(op, struct heartbeat_ctx, base.op);
 
         return job_heartbeat(tx, &c->req, &c->job);
 }
 
 static void heartbeat_done(struct exec_op *op)
 {
-        struct heartbeat_ctx *c = container_of(op, struct heartbeat_ctx, op);
+        struct heartbeat_ctx *c = container_of(op, struct heartbeat_ctx, base.op);
         struct jw w;
 
         if (op->rc) {
-                work_reply_rc(c->hr, op->rc);
+                work_reply_rc(c->base.hr, op->rc);
         } else {
-                jw_init(&w, http_out(c->hr->srv));
+                jw_init(&w, http_out(c->base.hr->srv));
                 jw_obj_open(&w);
                 jw_ktime(&w, "lease_until", c->job.lease_until_ms);
                 jw_kbool(&w, "cancel_requested", c->job.cancel_requested);
                 jw_obj_close(&w);
-                api_reply_jw(c->hr, 200, &w);
+                api_reply_jw(c->base.hr, 200, &w);
         }
         heartbeat_free(c);
 }
@@ -352,32 +342,23 @@ static int heartbeat_parse(struct http_req *hr, struct heartbeat_ctx *c, struct 
 
 void api_work_heartbeat(struct http_req *hr)
 {
-        struct heartbeat_ctx *c = calloc(1, sizeof(*c));
+        struct heartbeat_ctx *c = api_ctx_new(hr, sizeof(*c), heartbeat_fn, heartbeat_done);
         struct verr e;
+        int rc;
 
-        if (!c) {
-                http_reply_rc(hr, BATON_ENOMEM, NULL);
+        if (!c)
                 return;
-        }
-        if (heartbeat_parse(hr, c, &e)) {
-                http_reply_verr(hr, &e);
-                heartbeat_free(c);
-                return;
-        }
-        c->hr = hr;
-        c->op.fn = heartbeat_fn;
-        c->op.job_id = c->req.id; /* read ahead with its batch (exec.h) */
-        c->op.tenant = c->req.tenant;
-        c->op.done = heartbeat_done;
-        if (api_submit(hr, &c->op))
+        rc = heartbeat_parse(hr, c, &e);
+        c->base.op.job_id = c->req.id; /* read ahead with its batch (exec.h) */
+        c->base.op.tenant = c->req.tenant;
+        if (api_ctx_submit(&c->base, rc, &e))
                 heartbeat_free(c);
 }
 
 /* ---- complete and fail ---- */
 
 struct settle_ctx {
-        struct exec_op op;
-        struct http_req *hr;
+        struct api_ctx base; /* first (api_ctx_new) */
         struct api_settle s;
         struct settle_res res;
 };
@@ -391,53 +372,47 @@ static void settle_ctx_free(struct settle_ctx *c)
 
 static int settle_fn(struct txn *tx, struct exec_op *op)
 {
-        struct settle_ctx *c = container_of(op, struct settle_ctx, op);
+        struct settle_ctx *c = container_of(op, struct settle_ctx, base.op);
 
         return job_settle(tx, &c->s.req, &c->res);
 }
 
 static void settle_done(struct exec_op *op)
 {
-        struct settle_ctx *c = container_of(op, struct settle_ctx, op);
+        struct settle_ctx *c = container_of(op, struct settle_ctx, base.op);
         struct jw w;
 
         if (op->rc) {
-                work_reply_rc(c->hr, op->rc);
+                work_reply_rc(c->base.hr, op->rc);
         } else {
-                jw_init(&w, http_out(c->hr->srv));
+                jw_init(&w, http_out(c->base.hr->srv));
                 jw_obj_open(&w);
                 jw_key(&w, "job");
                 api_job_json(&w, &c->res.job, false);
                 if (c->res.repeat)
                         jw_kbool(&w, "repeat", true);
                 jw_obj_close(&w);
-                api_reply_jw(c->hr, 200, &w);
+                api_reply_jw(c->base.hr, 200, &w);
         }
         settle_ctx_free(c);
 }
 
 static void settle_one(struct http_req *hr, int outcome)
 {
-        struct settle_ctx *c = calloc(1, sizeof(*c));
+        struct settle_ctx *c = api_ctx_new(hr, sizeof(*c), settle_fn, settle_done);
         struct verr e;
         int64_t id;
+        int rc;
 
-        if (!c) {
-                http_reply_rc(hr, BATON_ENOMEM, NULL);
+        if (!c)
                 return;
-        }
-        if (api_path_id(hr, 0, &id, &e) ||
-            api_settle_parse(hr->srv->limits, hr->body, "", outcome, hr->tenant, id, &c->s, &e)) {
-                http_reply_verr(hr, &e);
-                settle_ctx_free(c);
-                return;
-        }
-        c->hr = hr;
-        c->op.fn = settle_fn;
-        c->op.job_id = c->s.req.id;
-        c->op.tenant = c->s.req.tenant;
-        c->op.done = settle_done;
-        if (api_submit(hr, &c->op))
+        rc = api_path_id(hr, 0, &id, &e);
+        if (!rc)
+                rc = api_settle_parse(hr->srv->limits, hr->body, "", outcome, hr->tenant, id, &c->s,
+                                      &e);
+        c->base.op.job_id = c->s.req.id;
+        c->base.op.tenant = c->s.req.tenant;
+        if (api_ctx_submit(&c->base, rc, &e))
                 settle_ctx_free(c);
 }
 
