@@ -103,28 +103,44 @@ int api_submit(struct http_req *hr, struct exec_op *op)
         return rc;
 }
 
-void *api_ctx_new(struct http_req *hr, size_t size, int (*fn)(struct txn *, struct exec_op *),
-                  void (*done)(struct exec_op *))
+void *api_ctx_new(struct http_req *hr, const struct api_ctx_def *def, int kind, bool with_param)
 {
-        struct api_ctx *c = calloc(1, size);
+        const char *param = with_param ? http_param(hr, 0) : NULL;
+        struct api_ctx *c;
+        struct verr e;
 
+        if (with_param && def->check(hr->srv->limits, def->param, param, &e)) {
+                http_reply_verr(hr, &e);
+                return NULL;
+        }
+        c = calloc(1, def->size);
         if (!c) {
                 http_reply_rc(hr, BATON_ENOMEM, NULL);
                 return NULL;
         }
         c->hr = hr;
-        c->op.fn = fn;
-        c->op.done = done;
+        c->def = def;
+        c->kind = kind;
+        c->param = param;
+        c->op.fn = def->fn;
+        c->op.done = def->done;
         return c;
 }
 
-int api_ctx_submit(struct api_ctx *c, int rc, const struct verr *e)
+void api_ctx_submit(struct api_ctx *c, int rc, const struct verr *e)
 {
-        if (rc) {
+        if (rc)
                 http_reply_verr(c->hr, e);
-                return rc;
-        }
-        return api_submit(c->hr, &c->op);
+        else if (api_submit(c->hr, &c->op) == 0)
+                return;
+        api_ctx_free(c);
+}
+
+void api_ctx_free(struct api_ctx *c)
+{
+        if (c && c->def->clear)
+                c->def->clear(c);
+        free(c);
 }
 
 void api_reply_jw(struct http_req *hr, int status, const struct jw *w)

@@ -251,11 +251,8 @@ static int audit_fn(struct txn *tx, struct exec_op *op)
 
 static void entry_json(struct jw *w, const struct audit_rec *r)
 {
-        char id[API_ID_LEN];
-
-        api_id_format(r->id, id);
         jw_obj_open(w);
-        jw_kstr(w, "id", id);
+        api_kid(w, "id", r->id);
         jw_ktime(w, "at", r->at_ms);
         jw_kstr(w, "key_id", r->key_id);
         jw_kstr(w, "tenant", r->tenant);
@@ -269,33 +266,30 @@ static void entry_json(struct jw *w, const struct audit_rec *r)
         jw_obj_close(w);
 }
 
+static void page_entry(struct jw *w, const void *arg, int i)
+{
+        const struct audit_rec *rows = arg;
+
+        entry_json(w, &rows[i]);
+}
+
 static void audit_done(struct exec_op *op)
 {
         struct audit_ctx *c = container_of(op, struct audit_ctx, base.op);
-        int n = c->n > c->limit ? c->limit : c->n;
-        char next[API_ID_LEN];
-        struct api_page p;
         struct jw w;
+        int last;
 
         if (op->rc) {
                 api_reply_rc(c->base.hr, op->rc, NULL);
                 goto out;
         }
         jw_init(&w, http_out(c->base.hr->srv));
-        api_page_init(&p, &w, c->base.hr->srv->limits);
         jw_obj_open(&w);
-        jw_key(&w, "entries");
-        jw_arr_open(&w);
-        for (int i = 0; i < n && api_page_mark(&p); i++) {
-                entry_json(&w, &c->rows[i]);
-                api_page_keep(&p);
-        }
-        jw_arr_close(&w);
+        last = api_page_write(&w, c->base.hr->srv->limits, "entries", c->n, c->limit, false,
+                              page_entry, c->rows);
         /* The cursor is the last entry answered: a page cut by the byte
          * budget resumes at the first entry it left out. */
-        if (p.n > 0 && (p.full || c->n > c->limit))
-                api_id_format(c->rows[p.n - 1].id, next);
-        jw_kstr(&w, "next", p.n > 0 && (p.full || c->n > c->limit) ? next : NULL);
+        api_kid(&w, "next", last >= 0 ? c->rows[last].id : 0);
         jw_obj_close(&w);
         api_reply_jw(c->base.hr, 200, &w);
 out:
@@ -357,13 +351,15 @@ static int audit_parse(struct http_req *hr, struct audit_ctx *c, struct verr *e)
         return rc;
 }
 
+static const struct api_ctx_def audit_def = {
+    sizeof(struct audit_ctx), audit_fn, audit_done, NULL, NULL, NULL};
+
 void api_audit_list(struct http_req *hr)
 {
-        struct audit_ctx *c = api_ctx_new(hr, sizeof(*c), audit_fn, audit_done);
+        struct audit_ctx *c = api_ctx_new(hr, &audit_def, 0, false);
         struct verr e;
 
         if (!c)
                 return;
-        if (api_ctx_submit(&c->base, audit_parse(hr, c, &e), &e))
-                free(c);
+        api_ctx_submit(&c->base, audit_parse(hr, c, &e), &e);
 }

@@ -49,8 +49,6 @@ enum cron_op_kind {
 
 struct cron_ctx {
         struct api_ctx base; /* first (api_ctx_new) */
-        int kind;            /* enum cron_op_kind */
-        const char *key;     /* path parameter, owned by hr */
         struct cron_spec spec;
         char *note;
         bool force;
@@ -72,8 +70,11 @@ struct cron_ctx {
         struct leader_rec leader;  /* C_SCHED: the leader lease as stored */
 };
 
-static void ctx_free(struct cron_ctx *c)
+/* api_ctx_def.clear: what the context holds. */
+static void ctx_clear(struct api_ctx *base)
 {
+        struct cron_ctx *c = container_of(base, struct cron_ctx, base);
+
         cron_spec_free(&c->spec);
         free(c->note);
         cron_info_free(&c->info);
@@ -82,7 +83,6 @@ static void ctx_free(struct cron_ctx *c)
         cron_run_infos_free(c->runs, c->runs_n);
         cron_registry_free(&c->reg);
         cron_apply_res_free(&c->res);
-        free(c);
 }
 
 /* Counts the tenant's schedules and those due at tx->now_ms, in pages, and
@@ -127,31 +127,32 @@ static int cron_fn(struct txn *tx, struct exec_op *op)
         char detail[160];
         int rc;
 
-        switch (c->kind) {
+        switch (c->base.kind) {
         case C_PUT:
-                rc = cron_put(tx, t, c->key, &c->spec, &c->created, &c->info);
+                rc = cron_put(tx, t, c->base.param, &c->spec, &c->created, &c->info);
                 snprintf(detail, sizeof(detail), "{\"created\":%s}", c->created ? "true" : "false");
                 if (!rc)
-                        rc = api_audit_success(tx, c->base.hr, c->created ? 201 : 200, c->key,
-                                               detail);
+                        rc = api_audit_success(tx, c->base.hr, c->created ? 201 : 200,
+                                               c->base.param, detail);
                 return rc;
         case C_GET:
-                return cron_read(tx, t, c->key, &c->info);
+                return cron_read(tx, t, c->base.param, &c->info);
         case C_LIST:
                 return cron_query_page(tx, t, c->after, c->limit + 1,
                                        api_page_budget_bytes(c->base.hr->srv->limits), &c->infos,
                                        &c->infos_n, &c->cut);
         case C_DELETE:
-                rc = cron_delete(tx, t, c->key);
-                return rc ? rc : api_audit_success(tx, c->base.hr, 200, c->key, NULL);
+                rc = cron_delete(tx, t, c->base.param);
+                return rc ? rc : api_audit_success(tx, c->base.hr, 200, c->base.param, NULL);
         case C_PAUSE:
         case C_RESUME:
-                rc = cron_set_paused(tx, t, c->key, c->kind == C_PAUSE, c->note, &c->info);
-                return rc ? rc : api_audit_success(tx, c->base.hr, 200, c->key, NULL);
+                rc = cron_set_paused(tx, t, c->base.param, c->base.kind == C_PAUSE, c->note,
+                                     &c->info);
+                return rc ? rc : api_audit_success(tx, c->base.hr, 200, c->base.param, NULL);
         case C_RUN:
                 memset(&rr, 0, sizeof(rr));
                 rr.tenant = t;
-                rr.key = c->key;
+                rr.key = c->base.param;
                 rr.force = c->force;
                 rr.requested_by = c->base.hr->key_id;
                 rr.request_id = c->base.hr->request_id;
@@ -159,7 +160,7 @@ static int cron_fn(struct txn *tx, struct exec_op *op)
                 rc = cron_run_now(tx, &rr, &c->run);
                 snprintf(detail, sizeof(detail), "{\"force\":%s,\"job_id\":%lld}",
                          c->force ? "true" : "false", (long long)c->run.run.job_id);
-                return rc ? rc : api_audit_success(tx, c->base.hr, 202, c->key, detail);
+                return rc ? rc : api_audit_success(tx, c->base.hr, 202, c->base.param, detail);
         case C_APPLY:
                 rc = cron_apply(tx, t, &c->reg, &c->res);
                 snprintf(detail, sizeof(detail),
@@ -171,7 +172,7 @@ static int cron_fn(struct txn *tx, struct exec_op *op)
         case C_SCHED:
                 return sched_counts(tx, c);
         default:
-                return cron_runs_query(tx, t, c->key, c->before, c->limit + 1, &c->runs,
+                return cron_runs_query(tx, t, c->base.param, c->before, c->limit + 1, &c->runs,
                                        &c->runs_n);
         }
 }
@@ -186,21 +187,14 @@ static const char *run_status(const struct cron_run_info *ri)
 static void run_json(struct jw *w, const struct cron_run_info *ri)
 {
         const struct cron_run *r = &ri->run;
-        char id[API_ID_LEN];
 
         jw_obj_open(w);
-        api_id_format(r->id, id);
-        jw_kstr(w, "id", id);
+        api_kid(w, "id", r->id);
         jw_kstr(w, "key", r->key);
         jw_ktime(w, "scheduled_at", r->scheduled_at_ms);
         jw_ktime(w, "fired_at", r->fired_at_ms);
         jw_kstr(w, "trigger", r->trigger);
-        if (r->job_id) {
-                api_id_format(r->job_id, id);
-                jw_kstr(w, "job_id", id);
-        } else {
-                jw_kstr(w, "job_id", NULL);
-        }
+        api_kid(w, "job_id", r->job_id);
         jw_kstr(w, "status", run_status(ri));
         jw_kstr(w, "reason", r->reason);
         jw_kstr(w, "requested_by", r->requested_by);
@@ -241,12 +235,7 @@ static void sched_json(struct jw *w, const struct cron_info *ci)
         jw_kint(w, "max_attempts", s->job.max_attempts);
         jw_kint(w, "lease_ms", s->job.lease_ms);
         jw_kstr(w, "group", s->job.group);
-        jw_key(w, "backoff");
-        jw_obj_open(w);
-        jw_kstr(w, "type", backoff_type_name(s->job.backoff.type));
-        jw_kint(w, "base_ms", s->job.backoff.base_ms);
-        jw_kint(w, "max_ms", s->job.backoff.max_ms);
-        jw_obj_close(w);
+        api_backoff_json(w, &s->job.backoff);
         jw_obj_close(w);
         jw_kstr(w, "overlap", cron_overlap_name(s->overlap));
         jw_kstr(w, "misfire", cron_misfire_name(s->misfire));
@@ -339,13 +328,27 @@ static void scheduler_json(struct jw *w, const struct cron_ctx *c)
         jw_obj_close(w);
 }
 
+static void page_sched(struct jw *w, const void *arg, int i)
+{
+        const struct cron_info *infos = arg;
+
+        sched_json(w, &infos[i]);
+}
+
+static void page_run(struct jw *w, const void *arg, int i)
+{
+        const struct cron_run_info *runs = arg;
+
+        run_json(w, &runs[i]);
+}
+
 static void answer(struct jw *w, struct cron_ctx *c)
 {
-        struct api_page p;
-        int n;
+        const struct limits *l = c->base.hr->srv->limits;
+        int last;
 
         jw_obj_open(w);
-        switch (c->kind) {
+        switch (c->base.kind) {
         case C_APPLY:
                 keys_json(w, "created", c->res.created, c->res.created_n);
                 keys_json(w, "updated", c->res.updated, c->res.updated_n);
@@ -356,19 +359,9 @@ static void answer(struct jw *w, struct cron_ctx *c)
                 scheduler_json(w, c);
                 break;
         case C_LIST:
-                n = c->infos_n > c->limit ? c->limit : c->infos_n;
-                api_page_init(&p, w, c->base.hr->srv->limits);
-                jw_key(w, "schedules");
-                jw_arr_open(w);
-                for (int i = 0; i < n && api_page_mark(&p); i++) {
-                        sched_json(w, &c->infos[i]);
-                        api_page_keep(&p);
-                }
-                jw_arr_close(w);
-                jw_kstr(w, "next",
-                        p.n > 0 && (p.full || c->infos_n > c->limit || c->cut)
-                            ? c->infos[p.n - 1].rec.key
-                            : NULL);
+                last = api_page_write(w, l, "schedules", c->infos_n, c->limit, c->cut, page_sched,
+                                      c->infos);
+                jw_kstr(w, "next", last >= 0 ? c->infos[last].rec.key : NULL);
                 break;
         case C_DELETE:
                 jw_kbool(w, "deleted", true);
@@ -377,29 +370,14 @@ static void answer(struct jw *w, struct cron_ctx *c)
                 jw_key(w, "run");
                 run_json(w, &c->run);
                 break;
-        case C_RUNS: {
-                char id[API_ID_LEN];
-                n = c->runs_n > c->limit ? c->limit : c->runs_n;
-                api_page_init(&p, w, c->base.hr->srv->limits);
-                jw_key(w, "runs");
-                jw_arr_open(w);
-                for (int i = 0; i < n && api_page_mark(&p); i++) {
-                        run_json(w, &c->runs[i]);
-                        api_page_keep(&p);
-                }
-                jw_arr_close(w);
-                if (p.n > 0 && (p.full || c->runs_n > c->limit)) {
-                        api_id_format(c->runs[p.n - 1].run.id, id);
-                        jw_kstr(w, "next", id);
-                } else {
-                        jw_kstr(w, "next", NULL);
-                }
+        case C_RUNS:
+                last = api_page_write(w, l, "runs", c->runs_n, c->limit, false, page_run, c->runs);
+                api_kid(w, "next", last >= 0 ? c->runs[last].run.id : 0);
                 break;
-        }
         default:
                 jw_key(w, "schedule");
                 sched_json(w, &c->info);
-                if (c->kind == C_PUT)
+                if (c->base.kind == C_PUT)
                         jw_kbool(w, "created", c->created);
                 break;
         }
@@ -413,25 +391,26 @@ static void cron_done(struct exec_op *op)
         struct jw w;
         int status = 200;
 
-        if (op->rc == BATON_ECONFLICT && c->kind == C_RUN) {
+        if (op->rc == BATON_ECONFLICT && c->base.kind == C_RUN) {
                 http_reply_error(c->base.hr, 409, "already_running", NULL,
                                  "a run of %s is still going; \"force\": true starts another",
-                                 c->key);
-        } else if (op->rc == BATON_ERATE && c->kind == C_RUN) {
+                                 c->base.param);
+        } else if (op->rc == BATON_ERATE && c->base.kind == C_RUN) {
                 http_set_header(c->base.hr, "Retry-After", "60");
                 http_reply_error(c->base.hr, 429, "cron_run_cooldown", NULL,
-                                 "%s was run by hand %lld times in the last hour", c->key,
+                                 "%s was run by hand %lld times in the last hour", c->base.param,
                                  (long long)srv->cfg->cron_run_max_per_hour);
-        } else if (op->rc == BATON_EBUSY && c->kind == C_RUN) {
+        } else if (op->rc == BATON_EBUSY && c->base.kind == C_RUN) {
                 http_set_header(c->base.hr, "Retry-After", "1");
                 http_reply_error(c->base.hr, 503, "queue_full", NULL,
-                                 "the queue of %s is at its max_depth; nothing was run", c->key);
-        } else if (op->rc == BATON_ECONFLICT && c->kind == C_PUT) {
+                                 "the queue of %s is at its max_depth; nothing was run",
+                                 c->base.param);
+        } else if (op->rc == BATON_ECONFLICT && c->base.kind == C_PUT) {
                 http_reply_error(c->base.hr, 409, "too_many_schedules", NULL,
                                  "a tenant may have at most %lld cron schedules"
                                  " (--max-cron-schedules); %s was not created",
-                                 (long long)srv->limits->cron_schedules_max, c->key);
-        } else if (op->rc == BATON_ECONFLICT && c->kind == C_APPLY) {
+                                 (long long)srv->limits->cron_schedules_max, c->base.param);
+        } else if (op->rc == BATON_ECONFLICT && c->base.kind == C_APPLY) {
                 http_reply_error(c->base.hr, 409, "too_many_schedules", NULL,
                                  "the registry would leave this tenant %lld cron schedules, over"
                                  " the cap of %lld (--max-cron-schedules); nothing was applied",
@@ -440,39 +419,19 @@ static void cron_done(struct exec_op *op)
         } else if (op->rc) {
                 api_reply_rc(c->base.hr, op->rc, "cron schedule");
         } else {
-                if (c->kind == C_PUT && c->created)
+                if (c->base.kind == C_PUT && c->created)
                         status = 201;
-                if (c->kind == C_RUN)
+                if (c->base.kind == C_RUN)
                         status = 202;
                 jw_init(&w, http_out(srv));
                 answer(&w, c);
                 api_reply_jw(c->base.hr, status, &w);
         }
-        ctx_free(c);
+        api_ctx_free(&c->base);
 }
 
-static struct cron_ctx *ctx_new(struct http_req *hr, int kind, bool has_key)
-{
-        struct cron_ctx *c;
-        struct verr e;
-
-        if (has_key && validate_key(hr->srv->limits, "key", http_param(hr, 0), &e)) {
-                http_reply_verr(hr, &e);
-                return NULL;
-        }
-        c = api_ctx_new(hr, sizeof(*c), cron_fn, cron_done);
-        if (c) {
-                c->kind = kind;
-                c->key = has_key ? http_param(hr, 0) : NULL;
-        }
-        return c;
-}
-
-static void submit(struct cron_ctx *c, int rc, const struct verr *e)
-{
-        if (api_ctx_submit(&c->base, rc, e))
-                ctx_free(c);
-}
+static const struct api_ctx_def cron_def = {
+    sizeof(struct cron_ctx), cron_fn, cron_done, ctx_clear, "key", validate_key};
 
 /* Checks the job template (obj's "job", fields named under prefix, "" or
  * "schedules[3]") with the enqueue rules and keeps the defaults they fill in. */
@@ -593,41 +552,41 @@ int api_cron_registry_parse(const struct server *srv, json_t *doc, const char *t
 
 void api_cron_put(struct http_req *hr)
 {
-        struct cron_ctx *c = ctx_new(hr, C_PUT, true);
+        struct cron_ctx *c = api_ctx_new(hr, &cron_def, C_PUT, true);
         struct verr e;
         int rc;
 
         if (!c)
                 return;
-        rc = check_spec(hr->srv, hr->body, "", hr->tenant, c->key, &c->spec, &e);
-        submit(c, rc, &e);
+        rc = check_spec(hr->srv, hr->body, "", hr->tenant, c->base.param, &c->spec, &e);
+        api_ctx_submit(&c->base, rc, &e);
 }
 
 /* PUT /v1/cron: the whole registry, validated here entry by entry, applied
  * in one op (one savepoint: all or nothing). */
 void api_cron_apply(struct http_req *hr)
 {
-        struct cron_ctx *c = ctx_new(hr, C_APPLY, false);
+        struct cron_ctx *c = api_ctx_new(hr, &cron_def, C_APPLY, false);
         struct verr e;
         int rc;
 
         if (!c)
                 return;
         rc = api_cron_registry_parse(hr->srv, hr->body, hr->tenant, &c->reg, &e);
-        submit(c, rc, &e);
+        api_ctx_submit(&c->base, rc, &e);
 }
 
 void api_scheduler_get(struct http_req *hr)
 {
-        struct cron_ctx *c = ctx_new(hr, C_SCHED, false);
+        struct cron_ctx *c = api_ctx_new(hr, &cron_def, C_SCHED, false);
 
         if (c)
-                submit(c, 0, NULL);
+                api_ctx_submit(&c->base, 0, NULL);
 }
 
 void api_cron_list(struct http_req *hr)
 {
-        struct cron_ctx *c = ctx_new(hr, C_LIST, false);
+        struct cron_ctx *c = api_ctx_new(hr, &cron_def, C_LIST, false);
         struct verr e;
         int rc;
 
@@ -635,28 +594,28 @@ void api_cron_list(struct http_req *hr)
                 return;
         rc = api_query_limit(hr, &c->limit, &e);
         c->after = http_query(hr, "after");
-        submit(c, rc, &e);
+        api_ctx_submit(&c->base, rc, &e);
 }
 
 void api_cron_get(struct http_req *hr)
 {
-        struct cron_ctx *c = ctx_new(hr, C_GET, true);
+        struct cron_ctx *c = api_ctx_new(hr, &cron_def, C_GET, true);
 
         if (c)
-                submit(c, 0, NULL);
+                api_ctx_submit(&c->base, 0, NULL);
 }
 
 void api_cron_delete(struct http_req *hr)
 {
-        struct cron_ctx *c = ctx_new(hr, C_DELETE, true);
+        struct cron_ctx *c = api_ctx_new(hr, &cron_def, C_DELETE, true);
 
         if (c)
-                submit(c, 0, NULL);
+                api_ctx_submit(&c->base, 0, NULL);
 }
 
 void api_cron_pause(struct http_req *hr)
 {
-        struct cron_ctx *c = ctx_new(hr, C_PAUSE, true);
+        struct cron_ctx *c = api_ctx_new(hr, &cron_def, C_PAUSE, true);
         const char *note = NULL;
         struct verr e;
         int rc = 0;
@@ -669,20 +628,20 @@ void api_cron_pause(struct http_req *hr)
                 rc = cron_note_check(note, &e);
         if (!rc && note && !(c->note = strdup(note)))
                 rc = verr_set(&e, BATON_ENOMEM, "internal", "", "out of memory");
-        submit(c, rc, &e);
+        api_ctx_submit(&c->base, rc, &e);
 }
 
 void api_cron_resume(struct http_req *hr)
 {
-        struct cron_ctx *c = ctx_new(hr, C_RESUME, true);
+        struct cron_ctx *c = api_ctx_new(hr, &cron_def, C_RESUME, true);
 
         if (c)
-                submit(c, 0, NULL);
+                api_ctx_submit(&c->base, 0, NULL);
 }
 
 void api_cron_run(struct http_req *hr)
 {
-        struct cron_ctx *c = ctx_new(hr, C_RUN, true);
+        struct cron_ctx *c = api_ctx_new(hr, &cron_def, C_RUN, true);
         struct verr e;
         int rc = 0;
 
@@ -690,12 +649,12 @@ void api_cron_run(struct http_req *hr)
                 return;
         if (hr->body)
                 rc = api_get_bool(hr->body, "", "force", &c->force, &e);
-        submit(c, rc, &e);
+        api_ctx_submit(&c->base, rc, &e);
 }
 
 void api_cron_runs(struct http_req *hr)
 {
-        struct cron_ctx *c = ctx_new(hr, C_RUNS, true);
+        struct cron_ctx *c = api_ctx_new(hr, &cron_def, C_RUNS, true);
         struct verr e;
         int rc;
 
@@ -704,7 +663,7 @@ void api_cron_runs(struct http_req *hr)
         rc = api_query_limit(hr, &c->limit, &e);
         if (!rc)
                 rc = api_query_after_id(hr, &c->before, &e);
-        submit(c, rc, &e);
+        api_ctx_submit(&c->base, rc, &e);
 }
 
 /* POST /v1/cron/preview: answered on the loop thread; nothing is stored. */

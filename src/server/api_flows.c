@@ -28,8 +28,11 @@ struct flow_ctx {
         struct flow_page page; /* GET */
 };
 
-static void ctx_free(struct flow_ctx *c)
+/* api_ctx_def.clear: what the context holds. */
+static void ctx_clear(struct api_ctx *base)
 {
+        struct flow_ctx *c = container_of(base, struct flow_ctx, base);
+
         for (int i = 0; c->req.items && i < c->req.n; i++)
                 flow_item_free(&c->req.items[i]);
         for (int i = 0; c->res.jobs && i < c->req.n; i++)
@@ -39,7 +42,6 @@ static void ctx_free(struct flow_ctx *c)
         free(c->res.jobs);
         flow_rec_free(&c->res.flow);
         job_vec_free(&c->jobs);
-        free(c);
 }
 
 /* "completed" when every job completed, "failed" when every job is terminal
@@ -65,46 +67,38 @@ static const char *page_state(const struct flow_page *p)
         return p->all_terminal ? "failed" : "running";
 }
 
+/* Opens the answer {"flow": {"id", "state", "created_at", "jobs": [ for
+ * the caller to write the jobs into and close. */
+static void flow_open(struct jw *w, const struct flow_rec *f, const char *state)
+{
+        jw_obj_open(w);
+        jw_key(w, "flow");
+        jw_obj_open(w);
+        api_kid(w, "id", f->id);
+        jw_kstr(w, "state", state);
+        jw_ktime(w, "created_at", f->created_at_ms);
+        jw_key(w, "jobs");
+        jw_arr_open(w);
+}
+
 /* GET's answer: the flow, the jobs of this page and its cursor ("next": the
  * last job's id when the byte budget left jobs out, else null; ?after=
  * continues). */
 static void flow_page_json(struct jw *w, const struct flow_rec *f, const struct flow_page *pg,
                            const struct job_vec *jobs)
 {
-        char id[API_ID_LEN];
-
-        jw_obj_open(w);
-        jw_key(w, "flow");
-        jw_obj_open(w);
-        api_id_format(f->id, id);
-        jw_kstr(w, "id", id);
-        jw_kstr(w, "state", page_state(pg));
-        jw_ktime(w, "created_at", f->created_at_ms);
-        jw_key(w, "jobs");
-        jw_arr_open(w);
+        flow_open(w, f, page_state(pg));
         for (int i = 0; i < jobs->n; i++)
                 api_job_json(w, &jobs->v[i], false);
         jw_arr_close(w);
-        if (pg->more && jobs->n > 0)
-                api_id_format(jobs->v[jobs->n - 1].id, id);
-        jw_kstr(w, "next", pg->more && jobs->n > 0 ? id : NULL);
+        api_kid(w, "next", pg->more && jobs->n > 0 ? jobs->v[jobs->n - 1].id : 0);
         jw_obj_close(w);
         jw_obj_close(w);
 }
 
 static void flow_json(struct jw *w, const struct flow_rec *f, const struct job *const *v, int n)
 {
-        char id[API_ID_LEN];
-
-        jw_obj_open(w);
-        jw_key(w, "flow");
-        jw_obj_open(w);
-        api_id_format(f->id, id);
-        jw_kstr(w, "id", id);
-        jw_kstr(w, "state", flow_state(v, n));
-        jw_ktime(w, "created_at", f->created_at_ms);
-        jw_key(w, "jobs");
-        jw_arr_open(w);
+        flow_open(w, f, flow_state(v, n));
         for (int i = 0; i < n; i++)
                 api_job_json(w, v[i], false);
         jw_arr_close(w);
@@ -158,7 +152,7 @@ static void create_done(struct exec_op *op)
                 reply_flow(c->base.hr, 201, &c->res.flow, v, c->req.n);
                 free(v);
         }
-        ctx_free(c);
+        api_ctx_free(&c->base);
 }
 
 /* The jobs array: 1..batch_max job objects. */
@@ -345,17 +339,19 @@ static int parse_flow(struct http_req *hr, struct flow_ctx *c, struct verr *e)
         return rc;
 }
 
+static const struct api_ctx_def create_def = {
+    sizeof(struct flow_ctx), create_fn, create_done, ctx_clear, NULL, NULL};
+
 void api_flows_create(struct http_req *hr)
 {
-        struct flow_ctx *c = api_ctx_new(hr, sizeof(*c), create_fn, create_done);
+        struct flow_ctx *c = api_ctx_new(hr, &create_def, 0, false);
         struct verr e;
 
         if (!c)
                 return;
         c->res.failed = -1;
         c->res.bad_dep = -1;
-        if (api_ctx_submit(&c->base, parse_flow(hr, c, &e), &e))
-                ctx_free(c);
+        api_ctx_submit(&c->base, parse_flow(hr, c, &e), &e);
 }
 
 /* ---- GET /v1/flows/{id} ---- */
@@ -379,12 +375,15 @@ static void get_done(struct exec_op *op)
                 flow_page_json(&w, &c->res.flow, &c->page, &c->jobs);
                 api_reply_jw(c->base.hr, 200, &w);
         }
-        ctx_free(c);
+        api_ctx_free(&c->base);
 }
+
+static const struct api_ctx_def get_def = {
+    sizeof(struct flow_ctx), get_fn, get_done, ctx_clear, NULL, NULL};
 
 void api_flows_get(struct http_req *hr)
 {
-        struct flow_ctx *c = api_ctx_new(hr, sizeof(*c), get_fn, get_done);
+        struct flow_ctx *c = api_ctx_new(hr, &get_def, 0, false);
         struct verr e;
         int rc;
 
@@ -394,6 +393,5 @@ void api_flows_get(struct http_req *hr)
         rc = api_path_id(hr, 0, &c->id, &e);
         if (!rc)
                 rc = api_query_after_id(hr, &c->page.after_id, &e);
-        if (api_ctx_submit(&c->base, rc, &e))
-                ctx_free(c);
+        api_ctx_submit(&c->base, rc, &e);
 }

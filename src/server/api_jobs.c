@@ -30,15 +30,17 @@ struct enqueue_ctx {
         struct enqueue_res *res;
 };
 
-static void enqueue_free(struct enqueue_ctx *c)
+/* api_ctx_def.clear: what the context holds. */
+static void enqueue_clear(struct api_ctx *base)
 {
+        struct enqueue_ctx *c = container_of(base, struct enqueue_ctx, base);
+
         for (int i = 0; i < c->n; i++) {
                 api_enqueue_req_free(&c->reqs[i]);
                 job_free(&c->res[i].job);
         }
         free(c->reqs);
         free(c->res);
-        free(c);
 }
 
 /* Every job of a batch in one op: the op's savepoint makes the batch atomic,
@@ -104,7 +106,7 @@ static void enqueue_done(struct exec_op *op)
 
         if (op->rc) {
                 enqueue_reply_error(c, op->rc);
-                enqueue_free(c);
+                api_ctx_free(&c->base);
                 return;
         }
         jw_init(&w, http_out(c->base.hr->srv));
@@ -130,7 +132,7 @@ static void enqueue_done(struct exec_op *op)
                 enqueue_flags(&w, &c->res[0]);
         jw_obj_close(&w);
         api_reply_jw(c->base.hr, created ? 201 : 200, &w);
-        enqueue_free(c);
+        api_ctx_free(&c->base);
 }
 
 /* Finds the job objects of the body: the body itself, or its "jobs" array. */
@@ -182,6 +184,9 @@ static int enqueue_parse_all(struct http_req *hr, struct enqueue_ctx *c, json_t 
         return 0;
 }
 
+static const struct api_ctx_def enqueue_def = {
+    sizeof(struct enqueue_ctx), enqueue_fn, enqueue_done, enqueue_clear, NULL, NULL};
+
 void api_jobs_enqueue(struct http_req *hr)
 {
         struct enqueue_ctx *c;
@@ -193,21 +198,20 @@ void api_jobs_enqueue(struct http_req *hr)
                 http_reply_verr(hr, &e);
                 return;
         }
-        c = api_ctx_new(hr, sizeof(*c), enqueue_fn, enqueue_done);
+        c = api_ctx_new(hr, &enqueue_def, 0, false);
         if (!c)
                 return;
         c->reqs = calloc((size_t)n, sizeof(*c->reqs));
         c->res = calloc((size_t)n, sizeof(*c->res));
         if (!c->reqs || !c->res) {
-                enqueue_free(c);
+                api_ctx_free(&c->base);
                 http_reply_rc(hr, BATON_ENOMEM, NULL);
                 return;
         }
         c->n = n;
         c->batch = items != NULL;
         c->failed = -1;
-        if (api_ctx_submit(&c->base, enqueue_parse_all(hr, c, items, &e), &e))
-                enqueue_free(c);
+        api_ctx_submit(&c->base, enqueue_parse_all(hr, c, items, &e), &e);
 }
 
 /* ---- list ---- */
@@ -273,15 +277,17 @@ static int list_filters(struct http_req *hr, struct job_filter *f, int *limit, s
         return rc;
 }
 
+static const struct api_ctx_def list_def = {
+    sizeof(struct list_ctx), list_fn, list_done, NULL, NULL, NULL};
+
 void api_jobs_list(struct http_req *hr)
 {
-        struct list_ctx *c = api_ctx_new(hr, sizeof(*c), list_fn, list_done);
+        struct list_ctx *c = api_ctx_new(hr, &list_def, 0, false);
         struct verr e;
 
         if (!c)
                 return;
-        if (api_ctx_submit(&c->base, list_filters(hr, &c->f, &c->limit, &e), &e))
-                free(c);
+        api_ctx_submit(&c->base, list_filters(hr, &c->f, &c->limit, &e), &e);
 }
 
 /* ---- read (with wait), cancel, retry ---- */
@@ -301,17 +307,19 @@ struct job_ctx {
         bool watching; /* http_watch has been asked */
 };
 
-static void job_ctx_free(struct job_ctx *c)
+/* api_ctx_def.clear: what the context holds. */
+static void job_ctx_clear(struct api_ctx *base)
 {
+        struct job_ctx *c = container_of(base, struct job_ctx, base);
+
         job_free(&c->job);
-        free(c);
 }
 
 static int job_fn(struct txn *tx, struct exec_op *op)
 {
         struct job_ctx *c = container_of(op, struct job_ctx, base.op);
 
-        switch (c->kind) {
+        switch (c->base.kind) {
         case JOB_OP_CANCEL:
                 return job_cancel(tx, c->base.hr->tenant, c->id, &c->job);
         case JOB_OP_RETRY:
@@ -331,7 +339,7 @@ static void job_reply(struct job_ctx *c)
         api_job_json(&w, &c->job, false);
         jw_obj_close(&w);
         api_reply_jw(c->base.hr, 200, &w);
-        job_ctx_free(c);
+        api_ctx_free(&c->base);
 }
 
 static void job_on_close(struct http_req *hr, void *arg)
@@ -369,21 +377,21 @@ static void job_done(struct exec_op *op)
 
         if (c->closed) {
                 api_reply_closed(c->base.hr);
-                job_ctx_free(c);
+                api_ctx_free(&c->base);
                 return;
         }
-        if (op->rc == BATON_ECONFLICT && c->kind == JOB_OP_RETRY) {
+        if (op->rc == BATON_ECONFLICT && c->base.kind == JOB_OP_RETRY) {
                 http_reply_error(c->base.hr, 409, "key_conflict", "key",
                                  "another pending job of this queue holds the job's key");
-                job_ctx_free(c);
+                api_ctx_free(&c->base);
                 return;
         }
         if (op->rc) {
                 api_reply_rc(c->base.hr, op->rc, "job");
-                job_ctx_free(c);
+                api_ctx_free(&c->base);
                 return;
         }
-        if (c->kind == JOB_OP_READ && job_park(c))
+        if (c->base.kind == JOB_OP_READ && job_park(c))
                 return;
         job_reply(c);
 }
@@ -394,7 +402,7 @@ static void job_wake(struct waiter *w, int why)
 
         if (why == WAKE_CLOSED || c->closed || http_client_gone(c->base.hr)) {
                 api_reply_closed(c->base.hr);
-                job_ctx_free(c);
+                api_ctx_free(&c->base);
                 return;
         }
         /* A change is read again and may park again; after a timeout or at
@@ -403,12 +411,14 @@ static void job_wake(struct waiter *w, int why)
                 c->final = true;
         /* A key revoked (or expired) while the read waited reads nothing. */
         if (auth_recheck(c->base.hr) != 0) {
-                job_ctx_free(c);
+                api_ctx_free(&c->base);
                 return;
         }
-        if (api_submit(c->base.hr, &c->base.op))
-                job_ctx_free(c);
+        api_ctx_submit(&c->base, 0, NULL);
 }
+
+static const struct api_ctx_def job_def = {sizeof(struct job_ctx), job_fn, job_done,
+                                           job_ctx_clear,          NULL,   NULL};
 
 static void job_start(struct http_req *hr, int kind, int64_t wait_ms)
 {
@@ -420,17 +430,15 @@ static void job_start(struct http_req *hr, int kind, int64_t wait_ms)
                 http_reply_verr(hr, &e);
                 return;
         }
-        c = api_ctx_new(hr, sizeof(*c), job_fn, job_done);
+        c = api_ctx_new(hr, &job_def, kind, false);
         if (!c)
                 return;
-        c->kind = kind;
         c->id = id;
         c->final = wait_ms <= 0;
         c->deadline_ns = clock_mono_ns(hr->srv->clock) + wait_ms * 1000000;
         c->w.wake = job_wake;
         c->w.arg = c;
-        if (api_submit(hr, &c->base.op))
-                job_ctx_free(c);
+        api_ctx_submit(&c->base, 0, NULL);
 }
 
 void api_jobs_get(struct http_req *hr)

@@ -79,6 +79,9 @@ static void ready_done(struct exec_op *op)
         free(c);
 }
 
+static const struct api_ctx_def ready_def = {
+    sizeof(struct ready_ctx), ready_fn, ready_done, NULL, NULL, NULL};
+
 void api_ops_readyz(struct http_req *hr)
 {
         struct ready_ctx *c;
@@ -87,7 +90,7 @@ void api_ops_readyz(struct http_req *hr)
                 ready_reply(hr, 503, "stopping");
                 return;
         }
-        c = api_ctx_new(hr, sizeof(*c), ready_fn, ready_done);
+        c = api_ctx_new(hr, &ready_def, 0, false);
         if (!c)
                 return;
         if (server_submit(hr->srv, &c->base.op) != 0) {
@@ -109,13 +112,15 @@ struct metrics_ctx {
         int64_t omitted; /* queues beyond max: counted, not read */
 };
 
-static void metrics_ctx_free(struct metrics_ctx *c)
+/* api_ctx_def.clear: what the context holds. */
+static void metrics_ctx_clear(struct api_ctx *base)
 {
+        struct metrics_ctx *c = container_of(base, struct metrics_ctx, base);
+
         for (int i = 0; i < c->n; i++)
                 queue_info_free(&c->queues[i]);
         free(c->queues);
         free(c->tenants);
-        free(c);
 }
 
 /* Moves a page of queues to the end of c->queues; the page array is freed. */
@@ -190,7 +195,7 @@ static void metrics_done(struct exec_op *op)
 
         if (op->rc) {
                 api_reply_rc(c->base.hr, op->rc, NULL);
-                metrics_ctx_free(c);
+                api_ctx_free(&c->base);
                 return;
         }
         out = http_out(srv);
@@ -201,21 +206,23 @@ static void metrics_done(struct exec_op *op)
         else
                 http_reply_raw(c->base.hr, 200, "text/plain; version=0.0.4",
                                out->ptr ? out->ptr : "", out->len);
-        metrics_ctx_free(c);
+        api_ctx_free(&c->base);
 }
+
+static const struct api_ctx_def metrics_def = {sizeof(struct metrics_ctx), metrics_fn, metrics_done,
+                                               metrics_ctx_clear,          NULL,       NULL};
 
 void api_ops_metrics(struct http_req *hr)
 {
-        struct metrics_ctx *c = api_ctx_new(hr, sizeof(*c), metrics_fn, metrics_done);
+        struct metrics_ctx *c = api_ctx_new(hr, &metrics_def, 0, false);
 
         if (!c)
                 return;
         c->max = hr->srv->limits->metrics_queues_max;
         if (keyring_tenants(hr->srv->keyring, &c->tenants, &c->tenants_n) != 0) {
                 http_reply_rc(hr, BATON_ENOMEM, NULL);
-                metrics_ctx_free(c);
+                api_ctx_free(&c->base);
                 return;
         }
-        if (api_submit(hr, &c->base.op))
-                metrics_ctx_free(c);
+        api_ctx_submit(&c->base, 0, NULL);
 }

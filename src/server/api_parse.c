@@ -25,6 +25,18 @@ void api_id_format(int64_t id, char *out)
         snprintf(out, API_ID_LEN, "%lld", (long long)id);
 }
 
+void api_kid(struct jw *w, const char *k, int64_t id)
+{
+        char text[API_ID_LEN];
+
+        if (!id) {
+                jw_kstr(w, k, NULL);
+                return;
+        }
+        api_id_format(id, text);
+        jw_kstr(w, k, text);
+}
+
 int api_id_parse(const char *s, int64_t *out)
 {
         int64_t v = 0;

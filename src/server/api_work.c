@@ -52,12 +52,14 @@ struct claim_ctx {
         bool watching;
 };
 
-static void claim_free(struct claim_ctx *c)
+/* api_ctx_def.clear: what the context holds. */
+static void claim_clear(struct api_ctx *base)
 {
+        struct claim_ctx *c = container_of(base, struct claim_ctx, base);
+
         job_vec_free(&c->out);
         free(c->queue);
         free(c->worker);
-        free(c);
 }
 
 static int claim_fn(struct txn *tx, struct exec_op *op)
@@ -83,7 +85,7 @@ static void claim_reply(struct claim_ctx *c)
         jw_arr_close(&w);
         jw_obj_close(&w);
         api_reply_jw(c->base.hr, 200, &w);
-        claim_free(c);
+        api_ctx_free(&c->base);
 }
 
 static void claim_on_close(struct http_req *hr, void *arg)
@@ -129,12 +131,12 @@ static void claim_done(struct exec_op *op)
 
         if (c->closed) {
                 api_reply_closed(c->base.hr);
-                claim_free(c);
+                api_ctx_free(&c->base);
                 return;
         }
         if (op->rc) {
                 api_reply_rc(c->base.hr, op->rc, "queue");
-                claim_free(c);
+                api_ctx_free(&c->base);
                 return;
         }
         if (c->out.n == 0 && claim_park(c))
@@ -150,7 +152,7 @@ static void claim_wake(struct waiter *w, int why)
          * claim must not lease jobs to a client that is gone. */
         if (why == WAKE_CLOSED || c->closed || http_client_gone(c->base.hr)) {
                 api_reply_closed(c->base.hr);
-                claim_free(c);
+                api_ctx_free(&c->base);
                 return;
         }
         /* A timer armed for a rate window's roll, with time left: claim again. */
@@ -166,11 +168,10 @@ static void claim_wake(struct waiter *w, int why)
         /* The key may have been revoked (or has expired, or lost its secret
          * to a rotation) while the claim waited: it must not lease a job. */
         if (auth_recheck(c->base.hr) != 0) {
-                claim_free(c);
+                api_ctx_free(&c->base);
                 return;
         }
-        if (api_submit(c->base.hr, &c->base.op))
-                claim_free(c);
+        api_ctx_submit(&c->base, 0, NULL);
 }
 
 static int claim_parse(struct http_req *hr, struct claim_ctx *c, int64_t *wait_ms, struct verr *e)
@@ -217,9 +218,12 @@ static int claim_parse(struct http_req *hr, struct claim_ctx *c, int64_t *wait_m
         return 0;
 }
 
+static const struct api_ctx_def claim_def = {
+    sizeof(struct claim_ctx), claim_fn, claim_done, claim_clear, NULL, NULL};
+
 void api_work_claim(struct http_req *hr)
 {
-        struct claim_ctx *c = api_ctx_new(hr, sizeof(*c), claim_fn, claim_done);
+        struct claim_ctx *c = api_ctx_new(hr, &claim_def, 0, false);
         int64_t wait_ms = 0;
         struct verr e;
         int rc;
@@ -230,8 +234,7 @@ void api_work_claim(struct http_req *hr)
         c->deadline_ns = clock_mono_ns(hr->srv->clock) + wait_ms * 1000000;
         c->w.wake = claim_wake;
         c->w.arg = c;
-        if (api_ctx_submit(&c->base, rc, &e))
-                claim_free(c);
+        api_ctx_submit(&c->base, rc, &e);
 }
 
 /* ---- heartbeat ---- */
@@ -245,13 +248,15 @@ struct heartbeat_ctx {
         struct job job;
 };
 
-static void heartbeat_free(struct heartbeat_ctx *c)
+/* api_ctx_def.clear: what the context holds. */
+static void heartbeat_clear(struct api_ctx *base)
 {
+        struct heartbeat_ctx *c = container_of(base, struct heartbeat_ctx, base);
+
         job_free(&c->job);
         free(c->lease);
         free(c->progress);
         free(c->step);
-        free(c);
 }
 
 static int heartbeat_fn(struct txn *tx, struct exec_op *op)
@@ -276,7 +281,7 @@ static void heartbeat_done(struct exec_op *op)
                 jw_obj_close(&w);
                 api_reply_jw(c->base.hr, 200, &w);
         }
-        heartbeat_free(c);
+        api_ctx_free(&c->base);
 }
 
 /* progress: an object of at most progress_max_bytes; percent 0..100, step and
@@ -340,9 +345,12 @@ static int heartbeat_parse(struct http_req *hr, struct heartbeat_ctx *c, struct 
         return 0;
 }
 
+static const struct api_ctx_def heartbeat_def = {
+    sizeof(struct heartbeat_ctx), heartbeat_fn, heartbeat_done, heartbeat_clear, NULL, NULL};
+
 void api_work_heartbeat(struct http_req *hr)
 {
-        struct heartbeat_ctx *c = api_ctx_new(hr, sizeof(*c), heartbeat_fn, heartbeat_done);
+        struct heartbeat_ctx *c = api_ctx_new(hr, &heartbeat_def, 0, false);
         struct verr e;
         int rc;
 
@@ -351,8 +359,7 @@ void api_work_heartbeat(struct http_req *hr)
         rc = heartbeat_parse(hr, c, &e);
         c->base.op.job_id = c->req.id; /* read ahead with its batch (exec.h) */
         c->base.op.tenant = c->req.tenant;
-        if (api_ctx_submit(&c->base, rc, &e))
-                heartbeat_free(c);
+        api_ctx_submit(&c->base, rc, &e);
 }
 
 /* ---- complete and fail ---- */
@@ -363,11 +370,13 @@ struct settle_ctx {
         struct settle_res res;
 };
 
-static void settle_ctx_free(struct settle_ctx *c)
+/* api_ctx_def.clear: what the context holds. */
+static void settle_ctx_clear(struct api_ctx *base)
 {
+        struct settle_ctx *c = container_of(base, struct settle_ctx, base);
+
         api_settle_free(&c->s);
         job_free(&c->res.job);
-        free(c);
 }
 
 static int settle_fn(struct txn *tx, struct exec_op *op)
@@ -394,12 +403,15 @@ static void settle_done(struct exec_op *op)
                 jw_obj_close(&w);
                 api_reply_jw(c->base.hr, 200, &w);
         }
-        settle_ctx_free(c);
+        api_ctx_free(&c->base);
 }
+
+static const struct api_ctx_def settle_def = {sizeof(struct settle_ctx), settle_fn, settle_done,
+                                              settle_ctx_clear,          NULL,      NULL};
 
 static void settle_one(struct http_req *hr, int outcome)
 {
-        struct settle_ctx *c = api_ctx_new(hr, sizeof(*c), settle_fn, settle_done);
+        struct settle_ctx *c = api_ctx_new(hr, &settle_def, 0, false);
         struct verr e;
         int64_t id;
         int rc;
@@ -412,8 +424,7 @@ static void settle_one(struct http_req *hr, int outcome)
                                       &e);
         c->base.op.job_id = c->s.req.id;
         c->base.op.tenant = c->s.req.tenant;
-        if (api_ctx_submit(&c->base, rc, &e))
-                settle_ctx_free(c);
+        api_ctx_submit(&c->base, rc, &e);
 }
 
 void api_work_complete(struct http_req *hr)
@@ -465,13 +476,11 @@ static int batch_item_fn(struct txn *tx, struct exec_op *op)
 
 static void batch_item_json(struct jw *w, const struct batch_item *it)
 {
-        char id[API_ID_LEN];
         const char *code;
         int status;
 
-        api_id_format(it->s.req.id, id);
         jw_obj_open(w);
-        jw_kstr(w, "id", id);
+        api_kid(w, "id", it->s.req.id);
         jw_kbool(w, "ok", it->rc == 0);
         if (it->rc) {
                 http_rc_status(it->rc, &status, &code);
