@@ -168,6 +168,10 @@ int cli_call(struct cli *cli, const char *method, const char *path, const char *
 int cli_get_page(struct cli *cli, const char *path, const char *member,
                  void (*print_table)(const json_t *));
 
+/* Prints "prog: out of memory" and returns EXIT_REFUSED: what a command
+ * exits with when building its request or its output runs out of memory. */
+int cli_oom(const struct cli *cli);
+
 /* Maps a libbaton result (and the client's last error) to an exit code. */
 int cli_exit_for(int rc, int http_status);
 

@@ -18,6 +18,12 @@
 
 #define KEY_FILE_MAX_BYTES 4096
 
+int cli_oom(const struct cli *cli)
+{
+        fprintf(stderr, "%s: out of memory\n", cli->prog);
+        return EXIT_REFUSED;
+}
+
 int cli_exit_for(int rc, int http_status)
 {
         if (rc == 0 && http_status >= 200 && http_status < 300)

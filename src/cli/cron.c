@@ -229,9 +229,13 @@ int cmd_cron_put(struct cli *cli, struct cli_args *a)
                 def = json_object();
         }
         job = json_object_get(def, "job");
-        if (!job && (a->opt[O_QUEUE] || a->opt[O_TYPE])) {
+        if (def && !job && (a->opt[O_QUEUE] || a->opt[O_TYPE])) {
                 job = json_object();
-                json_object_set_new(def, "job", job);
+                /* set_new releases job and fails when job is NULL. */
+                if (json_object_set_new(def, "job", job)) {
+                        rc = cli_oom(cli);
+                        goto out;
+                }
         }
         if (!def || set_opt(def, "cron", a->opt[O_CRON]) ||
             set_opt(def, "timezone", a->opt[O_TZ]) ||

@@ -111,13 +111,17 @@ static int report_final(struct cli *cli, const json_t *job)
         const char *id = json_string_value(json_object_get(job, "id"));
 
         if (state && strcmp(state, "completed") == 0) {
-                if (!cli->json) {
-                        char *res = json_dumps(json_object_get(job, "result"),
-                                               JSON_COMPACT | JSON_ENCODE_ANY);
+                json_t *result = json_object_get(job, "result");
+                char *res;
 
-                        printf("job %s completed: %s\n", id ? id : "?", res ? res : "null");
-                        free(res);
-                }
+                if (cli->json)
+                        return EXIT_OK_;
+                /* An absent result prints as null, as the server's null does. */
+                res = result ? json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+                if (result && !res)
+                        return cli_oom(cli);
+                printf("job %s completed: %s\n", id ? id : "?", res ? res : "null");
+                free(res);
                 return EXIT_OK_;
         }
         if (!cli->json)
@@ -256,12 +260,15 @@ static int wait_final(struct cli *cli, const char *id)
                 state = json_string_value(json_object_get(job, "state"));
                 if (state && (strcmp(state, "completed") == 0 || strcmp(state, "dead") == 0 ||
                               strcmp(state, "cancelled") == 0)) {
-                        if (cli->json) {
-                                char *out_text = json_dumps(root, JSON_COMPACT);
+                        char *out_text = cli->json ? json_dumps(root, JSON_COMPACT) : NULL;
 
-                                printf("%s\n", out_text ? out_text : "{}");
-                                free(out_text);
+                        if (cli->json && !out_text) {
+                                rc = cli_oom(cli);
+                                goto out;
                         }
+                        if (out_text)
+                                printf("%s\n", out_text);
+                        free(out_text);
                         rc = report_final(cli, job);
                         goto out;
                 }
@@ -280,10 +287,11 @@ int cmd_enqueue(struct cli *cli, struct cli_args *a)
 
         if (rc != EXIT_OK_)
                 goto out;
-        rc = EXIT_REFUSED;
         body = json_dumps(req, JSON_COMPACT);
-        if (!body)
+        if (!body) {
+                rc = cli_oom(cli);
                 goto out;
+        }
         rc = cli_call(cli, "POST", "/v1/jobs", body, !a->opt[O_WAIT], &root);
         if (rc != EXIT_OK_)
                 goto out;

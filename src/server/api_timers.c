@@ -238,8 +238,10 @@ static int parse_template(struct http_req *hr, int64_t now_ms, struct timer_put_
                 return verr_set(e, BATON_ENOMEM, "internal", NULL, "out of memory");
         for (size_t i = 0; i < sizeof(template_fields) / sizeof(template_fields[0]); i++) {
                 json_t *v = json_object_get(hr->body, template_fields[i]);
-                if (v)
-                        json_object_set(tmpl, template_fields[i], v);
+                if (v && json_object_set(tmpl, template_fields[i], v) != 0) {
+                        json_decref(tmpl);
+                        return verr_set(e, BATON_ENOMEM, "internal", NULL, "out of memory");
+                }
         }
         rc = api_enqueue_parse(hr->srv->limits, tmpl, "", hr->tenant, hr->request_id, now_ms, &req,
                                e);
