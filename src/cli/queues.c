@@ -12,26 +12,19 @@
 
 int cmd_queue_list(struct cli *cli, struct cli_args *a)
 {
-        char path[1024] = "/v1/queues";
+        static const struct cli_list list = {
+            "queues", print_queue_table, 1024, {{"limit", O_LIMIT}, {"after", O_AFTER}}};
 
-        if (cli_check_limit(cli, a))
-                return EXIT_USAGE;
-        if (cli_add_query(path, sizeof(path), "limit", a->opt[O_LIMIT]) ||
-            cli_add_query(path, sizeof(path), "after", a->opt[O_AFTER]))
-                return cli_usage_error(cli->prog, NULL, "%s", "arguments too long");
-        return cli_get_page(cli, path, "queues", print_queue_table);
+        return cli_check_limit(cli, a) ? EXIT_USAGE : cli_list(cli, a, "/v1/queues", &list);
 }
 
 static int queue_call(struct cli *cli, const char *method, const char *name, const char *body,
                       const char *verb)
 {
-        json_t *root = NULL;
-        char path[512];
-        int rc;
+        json_t *root;
+        int rc =
+            cli_call_on(cli, method, "/v1/queues/", name, NULL, 512, "queue name", body, &root);
 
-        if (cli_make_path(path, sizeof(path), "/v1/queues/", name, NULL))
-                return cli_usage_error(cli->prog, NULL, "queue name too long: %s", name);
-        rc = cli_call(cli, method, path, body, true, &root);
         if (rc == EXIT_OK_ && !cli->json) {
                 if (verb)
                         printf("queue %s %s\n", name, verb);
@@ -141,28 +134,25 @@ out:
 
 int cmd_dead_list(struct cli *cli, struct cli_args *a)
 {
+        static const struct cli_list list = {
+            "jobs", print_job_table, 2048, {{"limit", O_LIMIT}, {"after", O_AFTER}}};
         char path[2048];
 
         if (cli_check_limit(cli, a))
                 return EXIT_USAGE;
-        if (cli_make_path(path, sizeof(path), "/v1/queues/", a->pos[0], "/dead") ||
-            cli_add_query(path, sizeof(path), "limit", a->opt[O_LIMIT]) ||
-            cli_add_query(path, sizeof(path), "after", a->opt[O_AFTER]))
+        if (cli_make_path(path, sizeof(path), "/v1/queues/", a->pos[0], "/dead"))
                 return cli_usage_error(cli->prog, NULL, "%s", "arguments too long");
-        return cli_list_jobs(cli, path);
+        return cli_list(cli, a, path, &list);
 }
 
 /* POST or DELETE on the dead letters, printing the count member. */
 static int dead_call(struct cli *cli, const char *method, const char *queue, const char *suffix,
                      const char *body, const char *member)
 {
-        json_t *root = NULL;
-        char path[512];
-        int rc;
+        json_t *root;
+        int rc =
+            cli_call_on(cli, method, "/v1/queues/", queue, suffix, 512, "queue name", body, &root);
 
-        if (cli_make_path(path, sizeof(path), "/v1/queues/", queue, suffix))
-                return cli_usage_error(cli->prog, NULL, "queue name too long: %s", queue);
-        rc = cli_call(cli, method, path, body, true, &root);
         if (rc == EXIT_OK_ && !cli->json)
                 printf("%s %lld\n", member,
                        (long long)json_integer_value(json_object_get(root, member)));

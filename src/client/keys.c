@@ -358,6 +358,8 @@ int baton_audit_list(struct baton_client *c, const struct baton_audit_filter *f,
                 l->n = i + 1;
                 a->id = id_text(e, &owned);
                 l->priv->texts[n + i] = owned;
+                if (!owned && json_is_integer(json_object_get(e, "id")))
+                        goto nomem;
                 a->at_ms = jtime(e, "at");
                 a->key_id = jstr(e, "key_id");
                 a->tenant = jstr(e, "tenant");
@@ -375,7 +377,9 @@ int baton_audit_list(struct baton_client *c, const struct baton_audit_filter *f,
         }
         if (json_is_string(next) && !(l->next = strdup(json_string_value(next))))
                 goto nomem;
-        if (json_is_integer(next) && (l->next = malloc(24)))
+        if (json_is_integer(next) && !(l->next = malloc(24)))
+                goto nomem;
+        if (json_is_integer(next))
                 snprintf(l->next, 24, "%lld", (long long)json_integer_value(next));
         *out = l;
         l = NULL;
