@@ -48,44 +48,32 @@ int client_fail(struct baton_client *c, int rc, const char *message)
  * id. Returns 0 or BATON_ENOMEM, keeping the old list on failure. */
 static int build_headers(struct baton_client *c)
 {
-        struct curl_slist *l = NULL, *t;
-        char line[600];
-        int rc = BATON_ENOMEM;
-
-        t = curl_slist_append(l, "Content-Type: application/json");
-        if (!t)
-                goto out;
-        l = t;
-        t = curl_slist_append(l, "Accept: application/json");
-        if (!t)
-                goto out;
-        l = t;
         /* An empty "Expect:" removes the header libcurl adds to large POSTs. */
-        t = curl_slist_append(l, "Expect:");
-        if (!t)
-                goto out;
-        l = t;
+        const char *lines[5] = {"Content-Type: application/json", "Accept: application/json",
+                                "Expect:"};
+        char key[600], rid[600];
+        struct curl_slist *l = NULL, *t;
+        size_t n = 3;
+
         if (c->api_key) {
-                snprintf(line, sizeof(line), "Authorization: Bearer %s", c->api_key);
-                t = curl_slist_append(l, line);
-                if (!t)
-                        goto out;
-                l = t;
+                snprintf(key, sizeof(key), "Authorization: Bearer %s", c->api_key);
+                lines[n++] = key;
         }
         if (c->request_id) {
-                snprintf(line, sizeof(line), "X-Request-Id: %s", c->request_id);
-                t = curl_slist_append(l, line);
-                if (!t)
-                        goto out;
+                snprintf(rid, sizeof(rid), "X-Request-Id: %s", c->request_id);
+                lines[n++] = rid;
+        }
+        for (size_t i = 0; i < n; i++) {
+                t = curl_slist_append(l, lines[i]);
+                if (!t) {
+                        curl_slist_free_all(l);
+                        return BATON_ENOMEM;
+                }
                 l = t;
         }
         curl_slist_free_all(c->headers);
         c->headers = l;
-        l = NULL;
-        rc = 0;
-out:
-        curl_slist_free_all(l);
-        return rc;
+        return 0;
 }
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)

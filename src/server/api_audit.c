@@ -337,10 +337,8 @@ int api_query_tenant(const struct http_req *hr, const char **tenant, struct verr
 
 static int audit_parse(struct http_req *hr, struct audit_ctx *c, struct verr *e)
 {
-        int rc = api_query_limit(hr, &c->limit, e);
+        int rc = api_query_page(hr, &c->limit, &c->f.after_id, e);
 
-        if (!rc)
-                rc = api_query_after_id(hr, &c->f.after_id, e);
         if (!rc)
                 rc = query_token(hr, "action", AUDIT_ACTION_MAX, &c->f.action, e);
         if (!rc)

@@ -656,14 +656,9 @@ void api_cron_runs(struct http_req *hr)
 {
         struct cron_ctx *c = api_ctx_new(hr, &cron_def, C_RUNS, true);
         struct verr e;
-        int rc;
 
-        if (!c)
-                return;
-        rc = api_query_limit(hr, &c->limit, &e);
-        if (!rc)
-                rc = api_query_after_id(hr, &c->before, &e);
-        api_ctx_submit(&c->base, rc, &e);
+        if (c)
+                api_ctx_submit(&c->base, api_query_page(hr, &c->limit, &c->before, &e), &e);
 }
 
 /* POST /v1/cron/preview: answered on the loop thread; nothing is stored. */

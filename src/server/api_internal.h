@@ -238,6 +238,8 @@ int api_dump_max(const json_t *v, size_t max, const char *code, const char *fiel
  * if smaller). after: a job id cursor, 0 when absent. */
 int api_query_limit(const struct http_req *hr, int *out, struct verr *e);
 int api_query_after_id(const struct http_req *hr, int64_t *out, struct verr *e);
+/* Both of a page of rows by id: limit, then the after cursor. */
+int api_query_page(const struct http_req *hr, int *limit, int64_t *after, struct verr *e);
 /* A non-negative integer query argument; absent leaves *out unchanged. */
 int api_query_int(const struct http_req *hr, const char *key, int64_t *out, struct verr *e);
 

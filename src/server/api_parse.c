@@ -173,6 +173,13 @@ static int parse_i64(const char *s, int64_t *out)
         return 0;
 }
 
+int api_query_page(const struct http_req *hr, int *limit, int64_t *after, struct verr *e)
+{
+        int rc = api_query_limit(hr, limit, e);
+
+        return rc ? rc : api_query_after_id(hr, after, e);
+}
+
 int api_query_int(const struct http_req *hr, const char *key, int64_t *out, struct verr *e)
 {
         const char *s = http_query(hr, key);

@@ -333,9 +333,7 @@ void api_queues_dead_list(struct http_req *hr)
 
         if (!c)
                 return;
-        rc = api_query_limit(hr, &c->limit, &e);
-        if (!rc)
-                rc = api_query_after_id(hr, &c->f.after_id, &e);
+        rc = api_query_page(hr, &c->limit, &c->f.after_id, &e);
         c->f.tenant = hr->tenant;
         c->f.queue = c->base.param;
         c->f.state = JOB_DEAD;

@@ -266,22 +266,37 @@ static int heartbeat_fn(struct txn *tx, struct exec_op *op)
         return job_heartbeat(tx, &c->req, &c->job);
 }
 
+/* The end of a heartbeat's or a settle's op: the refusal (work_reply_rc), or
+ * 200 with the object whose members members writes from c; frees c. */
+static void work_done(struct api_ctx *c, int rc, void (*members)(struct jw *w, const void *c))
+{
+        struct jw w;
+
+        if (rc) {
+                work_reply_rc(c->hr, rc);
+        } else {
+                jw_init(&w, http_out(c->hr->srv));
+                jw_obj_open(&w);
+                members(&w, c);
+                jw_obj_close(&w);
+                api_reply_jw(c->hr, 200, &w);
+        }
+        api_ctx_free(c);
+}
+
+static void heartbeat_members(struct jw *w, const void *arg)
+{
+        const struct heartbeat_ctx *c = arg;
+
+        jw_ktime(w, "lease_until", c->job.lease_until_ms);
+        jw_kbool(w, "cancel_requested", c->job.cancel_requested);
+}
+
 static void heartbeat_done(struct exec_op *op)
 {
         struct heartbeat_ctx *c = container_of(op, struct heartbeat_ctx, base.op);
-        struct jw w;
 
-        if (op->rc) {
-                work_reply_rc(c->base.hr, op->rc);
-        } else {
-                jw_init(&w, http_out(c->base.hr->srv));
-                jw_obj_open(&w);
-                jw_ktime(&w, "lease_until", c->job.lease_until_ms);
-                jw_kbool(&w, "cancel_requested", c->job.cancel_requested);
-                jw_obj_close(&w);
-                api_reply_jw(c->base.hr, 200, &w);
-        }
-        api_ctx_free(&c->base);
+        work_done(&c->base, op->rc, heartbeat_members);
 }
 
 /* progress: an object of at most progress_max_bytes; percent 0..100, step and
@@ -386,24 +401,21 @@ static int settle_fn(struct txn *tx, struct exec_op *op)
         return job_settle(tx, &c->s.req, &c->res);
 }
 
+static void settle_members(struct jw *w, const void *arg)
+{
+        const struct settle_ctx *c = arg;
+
+        jw_key(w, "job");
+        api_job_json(w, &c->res.job, false);
+        if (c->res.repeat)
+                jw_kbool(w, "repeat", true);
+}
+
 static void settle_done(struct exec_op *op)
 {
         struct settle_ctx *c = container_of(op, struct settle_ctx, base.op);
-        struct jw w;
 
-        if (op->rc) {
-                work_reply_rc(c->base.hr, op->rc);
-        } else {
-                jw_init(&w, http_out(c->base.hr->srv));
-                jw_obj_open(&w);
-                jw_key(&w, "job");
-                api_job_json(&w, &c->res.job, false);
-                if (c->res.repeat)
-                        jw_kbool(&w, "repeat", true);
-                jw_obj_close(&w);
-                api_reply_jw(c->base.hr, 200, &w);
-        }
-        api_ctx_free(&c->base);
+        work_done(&c->base, op->rc, settle_members);
 }
 
 static const struct api_ctx_def settle_def = {sizeof(struct settle_ctx), settle_fn, settle_done,
