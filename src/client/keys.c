@@ -308,6 +308,35 @@ static const char *id_text(json_t *e, char **owned)
         return NULL;
 }
 
+/* Fills entry i of l (of l->priv->cap) from e. Returns 0 or BATON_ENOMEM. */
+static int audit_entry(struct baton_audit *l, size_t i, json_t *e)
+{
+        struct baton_audit_entry *a = &l->v[i];
+        json_t *d = json_object_get(e, "detail");
+        size_t n = l->priv->cap;
+        char *owned;
+
+        a->id = id_text(e, &owned);
+        l->priv->texts[n + i] = owned;
+        if (!owned && json_is_integer(json_object_get(e, "id")))
+                return BATON_ENOMEM;
+        a->at_ms = jtime(e, "at");
+        a->key_id = jstr(e, "key_id");
+        a->tenant = jstr(e, "tenant");
+        a->action = jstr(e, "action");
+        a->target = jstr(e, "target");
+        a->request_id = jstr(e, "request_id");
+        a->status = (int)jint(e, "status", 0);
+        a->code = jstr(e, "code");
+        if (d && !json_is_null(d)) {
+                l->priv->texts[i] = json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY);
+                if (!l->priv->texts[i])
+                        return BATON_ENOMEM;
+                a->detail = l->priv->texts[i];
+        }
+        return 0;
+}
+
 int baton_audit_list(struct baton_client *c, const struct baton_audit_filter *f,
                      struct baton_audit **out)
 {
@@ -351,29 +380,9 @@ int baton_audit_list(struct baton_client *c, const struct baton_audit_filter *f,
         l->priv->root = json_incref(root);
         json_array_foreach(arr, i, e)
         {
-                struct baton_audit_entry *a = &l->v[i];
-                json_t *d = json_object_get(e, "detail");
-                char *owned;
-
                 l->n = i + 1;
-                a->id = id_text(e, &owned);
-                l->priv->texts[n + i] = owned;
-                if (!owned && json_is_integer(json_object_get(e, "id")))
+                if (audit_entry(l, i, e))
                         goto nomem;
-                a->at_ms = jtime(e, "at");
-                a->key_id = jstr(e, "key_id");
-                a->tenant = jstr(e, "tenant");
-                a->action = jstr(e, "action");
-                a->target = jstr(e, "target");
-                a->request_id = jstr(e, "request_id");
-                a->status = (int)jint(e, "status", 0);
-                a->code = jstr(e, "code");
-                if (d && !json_is_null(d)) {
-                        l->priv->texts[i] = json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY);
-                        if (!l->priv->texts[i])
-                                goto nomem;
-                        a->detail = l->priv->texts[i];
-                }
         }
         if (json_is_string(next) && !(l->next = strdup(json_string_value(next))))
                 goto nomem;

@@ -661,102 +661,125 @@ void api_cron_runs(struct http_req *hr)
                 api_ctx_submit(&c->base, api_query_page(hr, &c->limit, &c->before, &e), &e);
 }
 
+/* The request of POST /v1/cron/preview. */
+struct preview_req {
+        const char *cron, *zone, *key;
+        int64_t count, from_ms;
+        int gap, fold;
+};
+
+/* One of the words of a DST policy member: its value, or -1. */
+static int policy_word(const char *s, const char *const *words, const int *values, int n)
+{
+        for (int i = 0; i < n; i++)
+                if (strcmp(s, words[i]) == 0)
+                        return values[i];
+        return -1;
+}
+
+static int preview_parse(struct http_req *hr, struct preview_req *p, struct verr *e)
+{
+        static const char *const gaps[] = {"shift", "skip"}, *const folds[] = {"first", "last",
+                                                                               "both"};
+        static const int gap_v[] = {TZ_GAP_SHIFT, TZ_GAP_SKIP},
+                         fold_v[] = {TZ_FOLD_FIRST, TZ_FOLD_LAST, TZ_FOLD_BOTH};
+        const char *from = NULL, *gap_s = NULL, *fold_s = NULL;
+        bool present = false;
+        int rc;
+
+        rc = api_get_str(hr->body, "", "cron", true, &p->cron, e);
+        if (!rc)
+                rc = api_get_str(hr->body, "", "timezone", false, &p->zone, e);
+        if (!rc)
+                rc = api_get_str(hr->body, "", "from", false, &from, e);
+        if (!rc)
+                rc = api_get_str(hr->body, "", "dst_gap", false, &gap_s, e);
+        if (!rc)
+                rc = api_get_str(hr->body, "", "dst_fold", false, &fold_s, e);
+        if (!rc)
+                rc = api_get_str(hr->body, "", "key", false, &p->key, e);
+        if (!rc && p->key)
+                rc = validate_key(hr->srv->limits, "key", p->key, e);
+        if (!rc)
+                rc = api_get_int(hr->body, "", "count", &present, &p->count, e);
+        if (!rc && (p->count < 1 || p->count > CRON_PREVIEW_MAX))
+                rc = verr_set(e, BATON_ERANGE, "out_of_range", "count",
+                              "count must be between 1 and %d", CRON_PREVIEW_MAX);
+        if (!rc && from && time_parse_ms(from, &p->from_ms) != 0)
+                rc = verr_set(e, BATON_EINVAL, "invalid_field", "from",
+                              "from must be an RFC 3339 instant");
+        if (!rc && gap_s && (p->gap = policy_word(gap_s, gaps, gap_v, 2)) < 0)
+                rc = verr_set(e, BATON_EINVAL, "invalid_field", "dst_gap",
+                              "dst_gap must be shift or skip");
+        if (!rc && fold_s && (p->fold = policy_word(fold_s, folds, fold_v, 3)) < 0)
+                rc = verr_set(e, BATON_EINVAL, "invalid_field", "dst_fold",
+                              "dst_fold must be first, last or both");
+        return rc;
+}
+
+/* The answer of a valid expression: its description and next fires. */
+static void preview_json(struct jw *w, const struct preview_req *p, const struct cron_sched *cs,
+                         bool keyed, int64_t interval, int64_t floor_ms)
+{
+        char desc[512] = "";
+        int64_t at = p->from_ms;
+
+        jw_kraw(w, "error", NULL);
+        cron_describe(&cs->expr, desc, sizeof(desc));
+        jw_kstr(w, "description", desc);
+        /* Whose H values the fires are: the key's, or an unnamed schedule's. */
+        jw_kstr(w, "h_seed", keyed ? "key" : "none");
+        jw_key(w, "fires");
+        jw_arr_open(w);
+        for (int64_t i = 0; i < p->count; i++) {
+                if (cron_sched_next(cs, at, &at))
+                        break;
+                jw_time_ms(w, at);
+        }
+        jw_arr_close(w);
+        if (interval == INT64_MAX)
+                jw_kraw(w, "min_interval_ms", NULL);
+        else
+                jw_kint(w, "min_interval_ms", interval);
+        jw_kint(w, "floor_ms", floor_ms);
+        jw_kbool(w, "below_floor", floor_ms > 0 && interval < floor_ms);
+}
+
 /* POST /v1/cron/preview: answered on the loop thread; nothing is stored. */
 void api_cron_preview(struct http_req *hr)
 {
-        const char *cron = NULL, *zone = NULL, *from = NULL, *gap_s = NULL, *fold_s = NULL;
-        const char *key = NULL;
-        int64_t count = 5, from_ms = clock_wall_ms(hr->srv->clock), interval = 0, at;
-        int64_t floor_ms = hr->srv->cfg->cron_min_interval_ms;
+        struct preview_req p = {.count = 5,
+                                .from_ms = clock_wall_ms(hr->srv->clock),
+                                .gap = TZ_GAP_SHIFT,
+                                .fold = TZ_FOLD_FIRST};
+        int64_t floor_ms = hr->srv->cfg->cron_min_interval_ms, interval = 0;
         struct cron_sched cs;
-        char desc[512] = "";
-        bool present = false, keyed = false, ok;
+        bool keyed = false, ok;
         struct verr e, bad;
         struct jw w;
-        int gap = TZ_GAP_SHIFT, fold = TZ_FOLD_FIRST;
-        int rc;
 
-        rc = api_get_str(hr->body, "", "cron", true, &cron, &e);
-        if (!rc)
-                rc = api_get_str(hr->body, "", "timezone", false, &zone, &e);
-        if (!rc)
-                rc = api_get_str(hr->body, "", "from", false, &from, &e);
-        if (!rc)
-                rc = api_get_str(hr->body, "", "dst_gap", false, &gap_s, &e);
-        if (!rc)
-                rc = api_get_str(hr->body, "", "dst_fold", false, &fold_s, &e);
-        if (!rc)
-                rc = api_get_str(hr->body, "", "key", false, &key, &e);
-        if (!rc && key)
-                rc = validate_key(hr->srv->limits, "key", key, &e);
-        if (!rc)
-                rc = api_get_int(hr->body, "", "count", &present, &count, &e);
-        if (!rc && (count < 1 || count > CRON_PREVIEW_MAX))
-                rc = verr_set(&e, BATON_ERANGE, "out_of_range", "count",
-                              "count must be between 1 and %d", CRON_PREVIEW_MAX);
-        if (!rc && from && time_parse_ms(from, &from_ms) != 0)
-                rc = verr_set(&e, BATON_EINVAL, "invalid_field", "from",
-                              "from must be an RFC 3339 instant");
-        if (!rc && gap_s) {
-                gap = strcmp(gap_s, "shift") == 0  ? TZ_GAP_SHIFT
-                      : strcmp(gap_s, "skip") == 0 ? TZ_GAP_SKIP
-                                                   : -1;
-                if (gap < 0)
-                        rc = verr_set(&e, BATON_EINVAL, "invalid_field", "dst_gap",
-                                      "dst_gap must be shift or skip");
-        }
-        if (!rc && fold_s) {
-                fold = strcmp(fold_s, "first") == 0  ? TZ_FOLD_FIRST
-                       : strcmp(fold_s, "last") == 0 ? TZ_FOLD_LAST
-                       : strcmp(fold_s, "both") == 0 ? TZ_FOLD_BOTH
-                                                     : -1;
-                if (fold < 0)
-                        rc = verr_set(&e, BATON_EINVAL, "invalid_field", "dst_fold",
-                                      "dst_fold must be first, last or both");
-        }
-        if (rc) {
+        if (preview_parse(hr, &p, &e)) {
                 http_reply_verr(hr, &e);
                 return;
         }
         /* The floor is reported, not enforced: build without it. H is
          * hashed from key as saving it does. */
-        ok = cron_preview_build(key, cron, zone ? zone : "UTC", gap, fold, &cs, &interval, &keyed,
-                                &bad) == 0;
+        ok = cron_preview_build(p.key, p.cron, p.zone ? p.zone : "UTC", p.gap, p.fold, &cs,
+                                &interval, &keyed, &bad) == 0;
         jw_init(&w, http_out(hr->srv));
         jw_obj_open(&w);
         jw_kbool(&w, "valid", ok);
-        if (!ok) {
+        if (ok) {
+                preview_json(&w, &p, &cs, keyed, interval, floor_ms);
+                cron_sched_free(&cs);
+        } else {
                 jw_key(&w, "error");
                 jw_obj_open(&w);
                 jw_kstr(&w, "code", bad.code);
                 jw_kstr(&w, "message", bad.message);
                 jw_kstr(&w, "field", bad.field);
                 jw_obj_close(&w);
-                jw_obj_close(&w);
-                api_reply_jw(hr, 200, &w);
-                return;
         }
-        jw_kraw(&w, "error", NULL);
-        cron_describe(&cs.expr, desc, sizeof(desc));
-        jw_kstr(&w, "description", desc);
-        /* Whose H values the fires are: the key's, or an unnamed schedule's. */
-        jw_kstr(&w, "h_seed", keyed ? "key" : "none");
-        jw_key(&w, "fires");
-        jw_arr_open(&w);
-        at = from_ms;
-        for (int64_t i = 0; i < count; i++) {
-                if (cron_sched_next(&cs, at, &at))
-                        break;
-                jw_time_ms(&w, at);
-        }
-        jw_arr_close(&w);
-        if (interval == INT64_MAX)
-                jw_kraw(&w, "min_interval_ms", NULL);
-        else
-                jw_kint(&w, "min_interval_ms", interval);
-        jw_kint(&w, "floor_ms", floor_ms);
-        jw_kbool(&w, "below_floor", floor_ms > 0 && interval < floor_ms);
         jw_obj_close(&w);
-        cron_sched_free(&cs);
         api_reply_jw(hr, 200, &w);
 }
