@@ -101,27 +101,24 @@ out:
 
 int cmd_keys_list(struct cli *cli, struct cli_args *a)
 {
-        char path[2048] = "/v1/keys";
+        static const struct cli_list list = {
+            "keys",
+            print_key_table,
+            2048,
+            {{"tenant", O_TENANT}, {"limit", O_LIMIT}, {"after", O_AFTER}}};
         long long limit;
 
         if (cli_opt_count(cli, a, O_LIMIT, "--limit", 0, INT32_MAX, &limit))
                 return EXIT_USAGE;
-        if (cli_add_query(path, sizeof(path), "tenant", a->opt[O_TENANT]) ||
-            cli_add_query(path, sizeof(path), "limit", a->opt[O_LIMIT]) ||
-            cli_add_query(path, sizeof(path), "after", a->opt[O_AFTER]))
-                return cli_usage_error(cli->prog, NULL, "%s", "arguments too long");
-        return cli_get_page(cli, path, "keys", print_key_table);
+        return cli_list(cli, a, "/v1/keys", &list);
 }
 
 int cmd_keys_revoke(struct cli *cli, struct cli_args *a)
 {
-        json_t *root = NULL;
-        char path[512];
-        int rc;
+        json_t *root;
+        int rc =
+            cli_call_on(cli, "DELETE", "/v1/keys/", a->pos[0], NULL, 512, "key id", NULL, &root);
 
-        if (cli_make_path(path, sizeof(path), "/v1/keys/", a->pos[0], NULL))
-                return cli_usage_error(cli->prog, NULL, "key id too long: %s", a->pos[0]);
-        rc = cli_call(cli, "DELETE", path, NULL, true, &root);
         if (rc == EXIT_OK_ && !cli->json)
                 printf("key %s revoked\n", a->pos[0]);
         json_decref(root);
@@ -130,18 +127,17 @@ int cmd_keys_revoke(struct cli *cli, struct cli_args *a)
 
 int cmd_keys_rotate(struct cli *cli, struct cli_args *a)
 {
-        json_t *root = NULL;
+        json_t *root;
         long long grace = 0;
-        char path[512], body[64] = "{}";
+        char body[64] = "{}";
         int rc;
 
         if (cli_opt_count(cli, a, O_GRACE, "--grace-ms", 0, LLONG_MAX, &grace))
                 return EXIT_USAGE;
         if (a->opt[O_GRACE])
                 snprintf(body, sizeof(body), "{\"grace_ms\":%lld}", grace);
-        if (cli_make_path(path, sizeof(path), "/v1/keys/", a->pos[0], "/rotate"))
-                return cli_usage_error(cli->prog, NULL, "key id too long: %s", a->pos[0]);
-        rc = cli_call(cli, "POST", path, body, true, &root);
+        rc =
+            cli_call_on(cli, "POST", "/v1/keys/", a->pos[0], "/rotate", 512, "key id", body, &root);
         if (rc == EXIT_OK_ && !cli->json)
                 show_key(root, "rotated");
         json_decref(root);
@@ -150,16 +146,17 @@ int cmd_keys_rotate(struct cli *cli, struct cli_args *a)
 
 int cmd_audit(struct cli *cli, struct cli_args *a)
 {
-        char path[2048] = "/v1/audit";
+        static const struct cli_list list = {"entries",
+                                             print_audit_table,
+                                             2048,
+                                             {{"action", O_ACTION},
+                                              {"key_id", O_KEY_ID},
+                                              {"tenant", O_TENANT},
+                                              {"limit", O_LIMIT},
+                                              {"after", O_AFTER}}};
         long long limit;
 
         if (cli_opt_count(cli, a, O_LIMIT, "--limit", 0, INT32_MAX, &limit))
                 return EXIT_USAGE;
-        if (cli_add_query(path, sizeof(path), "action", a->opt[O_ACTION]) ||
-            cli_add_query(path, sizeof(path), "key_id", a->opt[O_KEY_ID]) ||
-            cli_add_query(path, sizeof(path), "tenant", a->opt[O_TENANT]) ||
-            cli_add_query(path, sizeof(path), "limit", a->opt[O_LIMIT]) ||
-            cli_add_query(path, sizeof(path), "after", a->opt[O_AFTER]))
-                return cli_usage_error(cli->prog, NULL, "%s", "arguments too long");
-        return cli_get_page(cli, path, "entries", print_audit_table);
+        return cli_list(cli, a, "/v1/audit", &list);
 }

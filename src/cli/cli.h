@@ -162,11 +162,39 @@ int cli_connect(struct cli *cli, struct cli_global *gl);
  */
 int cli_call(struct cli *cli, const char *method, const char *path, const char *body,
              bool print_json, json_t **root);
+/* cli_call (printing with --json) on prefix + escaped id + suffix, a path of
+ * at most cap bytes: a longer one is a usage error naming what ("queue name
+ * too long: ID"). */
+int cli_call_on(struct cli *cli, const char *method, const char *prefix, const char *id,
+                const char *suffix, size_t cap, const char *what, const char *body, json_t **root);
 /* GET path, one page of a list: without --json prints the array member
  * through print_table and then the page's cursor (print_next). Returns
  * cli_call's exit code. */
 int cli_get_page(struct cli *cli, const char *path, const char *member,
                  void (*print_table)(const json_t *));
+
+/* Prints "prog: out of memory" and returns EXIT_REFUSED: what a command
+ * exits with when building its request or its output runs out of memory. */
+int cli_oom(const struct cli *cli);
+
+/* What a list command asks for: GET of a path with query arguments, printing
+ * the page's array member through print_table and then its cursor. */
+struct cli_list {
+        const char *member;
+        void (*print_table)(const json_t *);
+        size_t path_max; /* the longest path the command sends, query included */
+        /* The query arguments: name and the option that gives it, in the
+         * order they are sent (limit and after last); name NULL ends them. */
+        struct {
+                const char *name;
+                enum cli_opt opt;
+        } query[6];
+};
+
+/* GET base plus l's query arguments that a gives, one page printed as
+ * cli_get_page does. Returns cli_call's exit code, or EXIT_USAGE when the
+ * path is longer than l->path_max. */
+int cli_list(struct cli *cli, struct cli_args *a, const char *base, const struct cli_list *l);
 
 /* Maps a libbaton result (and the client's last error) to an exit code. */
 int cli_exit_for(int rc, int http_status);
@@ -206,8 +234,6 @@ void print_key(const json_t *key);
 void print_key_table(const json_t *keys);
 void print_audit_table(const json_t *entries);
 
-/* GET path, a page of jobs: prints it (member "jobs") and its cursor (jobs.c). */
-int cli_list_jobs(struct cli *cli, const char *path);
 /* Checks that --limit, when given, is a count; EXIT_USAGE after a message. */
 int cli_check_limit(struct cli *cli, struct cli_args *a);
 
@@ -253,5 +279,11 @@ int cmd_flow_get(struct cli *cli, struct cli_args *a);
  * "@FILE". Returns the text (in *text when it was read; the caller frees it)
  * or NULL after printing why (jobs.c). */
 const char *cli_read_source(const char *arg, char **text, const char *prog);
+/* Reads the document of -f FILE ("-" for stdin): a JSON object whose member
+ * is an array; what names such a document in the message ("a flow").
+ * Returns EXIT_OK_ with *doc (the caller decrefs it) and *text (the text read,
+ * the caller frees it), or EXIT_USAGE after printing why. */
+int cli_read_doc(struct cli *cli, struct cli_args *a, const char *member, const char *what,
+                 json_t **doc, char **text);
 
 #endif

@@ -18,6 +18,12 @@
 
 #define KEY_FILE_MAX_BYTES 4096
 
+int cli_oom(const struct cli *cli)
+{
+        fprintf(stderr, "%s: out of memory\n", cli->prog);
+        return EXIT_REFUSED;
+}
+
 int cli_exit_for(int rc, int http_status)
 {
         if (rc == 0 && http_status >= 200 && http_status < 300)
@@ -90,6 +96,17 @@ int cli_call(struct cli *cli, const char *method, const char *path, const char *
 out:
         free(resp);
         return ret;
+}
+
+int cli_call_on(struct cli *cli, const char *method, const char *prefix, const char *id,
+                const char *suffix, size_t cap, const char *what, const char *body, json_t **root)
+{
+        char path[4096];
+
+        *root = NULL;
+        if (cap > sizeof(path) || cli_make_path(path, cap, prefix, id, suffix))
+                return cli_usage_error(cli->prog, NULL, "%s too long: %s", what, id);
+        return cli_call(cli, method, path, body, true, root);
 }
 
 /* Appends s percent-encoded to path (capacity cap). Returns -1 on overflow. */
@@ -175,6 +192,20 @@ int cli_get_page(struct cli *cli, const char *path, const char *member,
         }
         json_decref(root);
         return rc;
+}
+
+int cli_list(struct cli *cli, struct cli_args *a, const char *base, const struct cli_list *l)
+{
+        char path[4096];
+        size_t cap = l->path_max < sizeof(path) ? l->path_max : sizeof(path);
+
+        if (strlen(base) >= cap)
+                return cli_usage_error(cli->prog, NULL, "%s", "arguments too long");
+        snprintf(path, sizeof(path), "%s", base);
+        for (size_t i = 0; i < sizeof(l->query) / sizeof(l->query[0]) && l->query[i].name; i++)
+                if (cli_add_query(path, cap, l->query[i].name, a->opt[l->query[i].opt]))
+                        return cli_usage_error(cli->prog, NULL, "%s", "arguments too long");
+        return cli_get_page(cli, path, l->member, l->print_table);
 }
 
 /*

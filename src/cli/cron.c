@@ -124,15 +124,13 @@ static int key_path(struct cli *cli, char *path, size_t cap, const char *key, co
 
 int cmd_cron_list(struct cli *cli, struct cli_args *a)
 {
-        char path[1024] = "/v1/cron";
+        static const struct cli_list list = {
+            "schedules", print_sched_table, 1024, {{"limit", O_LIMIT}, {"after", O_AFTER}}};
         long long v = 0;
 
         if (cli_opt_count(cli, a, O_LIMIT, "--limit", 1, 1000, &v))
                 return EXIT_USAGE;
-        if (cli_add_query(path, sizeof(path), "limit", a->opt[O_LIMIT]) ||
-            cli_add_query(path, sizeof(path), "after", a->opt[O_AFTER]))
-                return cli_usage_error(cli->prog, NULL, "%s", "arguments too long");
-        return cli_get_page(cli, path, "schedules", print_sched_table);
+        return cli_list(cli, a, "/v1/cron", &list);
 }
 
 /* One call on /v1/cron/KEY[suffix]; prints the schedule, or "schedule KEY
@@ -140,13 +138,10 @@ int cmd_cron_list(struct cli *cli, struct cli_args *a)
 static int sched_call(struct cli *cli, const char *method, const char *key, const char *suffix,
                       const char *body, const char *verb)
 {
-        json_t *root = NULL;
-        char path[1024];
-        int rc = key_path(cli, path, sizeof(path), key, suffix);
+        json_t *root;
+        int rc =
+            cli_call_on(cli, method, "/v1/cron/", key, suffix, 1024, "schedule key", body, &root);
 
-        if (rc)
-                return rc;
-        rc = cli_call(cli, method, path, body, true, &root);
         if (rc == EXIT_OK_ && !cli->json) {
                 if (verb)
                         printf("schedule %s %s\n", key, verb);
@@ -229,9 +224,13 @@ int cmd_cron_put(struct cli *cli, struct cli_args *a)
                 def = json_object();
         }
         job = json_object_get(def, "job");
-        if (!job && (a->opt[O_QUEUE] || a->opt[O_TYPE])) {
+        if (def && !job && (a->opt[O_QUEUE] || a->opt[O_TYPE])) {
                 job = json_object();
-                json_object_set_new(def, "job", job);
+                /* set_new releases job and fails when job is NULL. */
+                if (json_object_set_new(def, "job", job)) {
+                        rc = cli_oom(cli);
+                        goto out;
+                }
         }
         if (!def || set_opt(def, "cron", a->opt[O_CRON]) ||
             set_opt(def, "timezone", a->opt[O_TZ]) ||
@@ -258,13 +257,10 @@ out:
 
 int cmd_cron_run(struct cli *cli, struct cli_args *a)
 {
-        json_t *root = NULL, *run;
-        char path[1024];
-        int rc = key_path(cli, path, sizeof(path), a->pos[0], "/run");
+        json_t *root, *run;
+        int rc = cli_call_on(cli, "POST", "/v1/cron/", a->pos[0], "/run", 1024, "schedule key",
+                             a->opt[O_FORCE] ? "{\"force\":true}" : "{}", &root);
 
-        if (rc)
-                return rc;
-        rc = cli_call(cli, "POST", path, a->opt[O_FORCE] ? "{\"force\":true}" : "{}", true, &root);
         if (rc == EXIT_OK_ && !cli->json) {
                 run = json_object_get(root, "run");
                 printf("run %s of %s started: job %s (%s)\n", print_str(run, "id"), a->pos[0],
@@ -276,6 +272,8 @@ int cmd_cron_run(struct cli *cli, struct cli_args *a)
 
 int cmd_cron_runs(struct cli *cli, struct cli_args *a)
 {
+        static const struct cli_list list = {
+            "runs", print_runs, 1024, {{"limit", O_LIMIT}, {"after", O_AFTER}}};
         char path[1024];
         long long v = 0;
         int rc;
@@ -283,12 +281,7 @@ int cmd_cron_runs(struct cli *cli, struct cli_args *a)
         if (cli_opt_count(cli, a, O_LIMIT, "--limit", 1, 1000, &v))
                 return EXIT_USAGE;
         rc = key_path(cli, path, sizeof(path), a->pos[0], "/runs");
-        if (rc)
-                return rc;
-        if (cli_add_query(path, sizeof(path), "limit", a->opt[O_LIMIT]) ||
-            cli_add_query(path, sizeof(path), "after", a->opt[O_AFTER]))
-                return cli_usage_error(cli->prog, NULL, "%s", "arguments too long");
-        return cli_get_page(cli, path, "runs", print_runs);
+        return rc ? rc : cli_list(cli, a, path, &list);
 }
 
 /*
@@ -375,35 +368,16 @@ static void apply_member(const json_t *root, const char *k)
 int cmd_cron_apply(struct cli *cli, struct cli_args *a)
 {
         json_t *doc = NULL, *root = NULL;
-        json_error_t jerr;
         char *text = NULL, *body = NULL;
-        const char *t;
-        int rc = EXIT_USAGE;
+        int rc = cli_read_doc(cli, a, "schedules", "a registry", &doc, &text);
 
-        if (!a->opt[O_FILE])
-                return cli_usage_error(cli->prog, a->usage, "%s", "-f FILE is required");
-        if (strcmp(a->opt[O_FILE], "-") == 0)
-                t = cli_read_source("-", &text, cli->prog);
-        else {
-                char at[4096];
-
-                if (snprintf(at, sizeof(at), "@%s", a->opt[O_FILE]) >= (int)sizeof(at))
-                        return cli_usage_error(cli->prog, a->usage, "%s", "file name too long");
-                t = cli_read_source(at, &text, cli->prog);
-        }
-        if (!t)
-                return EXIT_USAGE;
-        doc = json_loads(t, 0, &jerr);
-        if (!json_is_object(doc) || !json_is_array(json_object_get(doc, "schedules"))) {
-                fprintf(stderr,
-                        "%s: %s: not a registry (a JSON object with a \"schedules\" array)%s%s\n",
-                        cli->prog, a->opt[O_FILE], doc ? "" : ": ", doc ? "" : jerr.text);
+        if (rc != EXIT_OK_)
+                goto out;
+        if ((a->opt[O_PRUNE] && json_object_set_new(doc, "prune", json_true())) ||
+            !(body = dump(doc))) {
+                rc = cli_oom(cli);
                 goto out;
         }
-        if (a->opt[O_PRUNE] && json_object_set_new(doc, "prune", json_true()))
-                goto oom;
-        if (!(body = dump(doc)))
-                goto oom;
         rc = cli_call(cli, "PUT", "/v1/cron", body, true, &root);
         if (rc == EXIT_OK_ && !cli->json) {
                 apply_member(root, "created");
@@ -411,10 +385,6 @@ int cmd_cron_apply(struct cli *cli, struct cli_args *a)
                 apply_member(root, "unchanged");
                 apply_member(root, "deleted");
         }
-        goto out;
-oom:
-        fprintf(stderr, "%s: out of memory\n", cli->prog);
-        rc = EXIT_REFUSED;
 out:
         json_decref(root);
         json_decref(doc);

@@ -103,6 +103,37 @@ const char *cli_read_source(const char *arg, char **text, const char *prog)
         return payload_source(arg, text, prog);
 }
 
+int cli_read_doc(struct cli *cli, struct cli_args *a, const char *member, const char *what,
+                 json_t **doc, char **text)
+{
+        json_error_t jerr;
+        const char *t;
+
+        *doc = NULL;
+        *text = NULL;
+        if (!a->opt[O_FILE])
+                return cli_usage_error(cli->prog, a->usage, "%s", "-f FILE is required");
+        if (strcmp(a->opt[O_FILE], "-") == 0) {
+                t = payload_source("-", text, cli->prog);
+        } else {
+                char at[4096];
+
+                if (snprintf(at, sizeof(at), "@%s", a->opt[O_FILE]) >= (int)sizeof(at))
+                        return cli_usage_error(cli->prog, a->usage, "%s", "file name too long");
+                t = payload_source(at, text, cli->prog);
+        }
+        if (!t)
+                return EXIT_USAGE;
+        *doc = json_loads(t, 0, &jerr);
+        if (json_is_object(*doc) && json_is_array(json_object_get(*doc, member)))
+                return EXIT_OK_;
+        fprintf(stderr, "%s: %s: not %s (a JSON object with a \"%s\" array)%s%s\n", cli->prog,
+                a->opt[O_FILE], what, member, *doc ? "" : ": ", *doc ? "" : jerr.text);
+        json_decref(*doc);
+        *doc = NULL;
+        return EXIT_USAGE;
+}
+
 /* Prints the outcome of a job that reached a terminal state and returns the
  * exit code: 0 for completed, 1 otherwise. */
 static int report_final(struct cli *cli, const json_t *job)
@@ -111,13 +142,17 @@ static int report_final(struct cli *cli, const json_t *job)
         const char *id = json_string_value(json_object_get(job, "id"));
 
         if (state && strcmp(state, "completed") == 0) {
-                if (!cli->json) {
-                        char *res = json_dumps(json_object_get(job, "result"),
-                                               JSON_COMPACT | JSON_ENCODE_ANY);
+                json_t *result = json_object_get(job, "result");
+                char *res;
 
-                        printf("job %s completed: %s\n", id ? id : "?", res ? res : "null");
-                        free(res);
-                }
+                if (cli->json)
+                        return EXIT_OK_;
+                /* An absent result prints as null, as the server's null does. */
+                res = result ? json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+                if (result && !res)
+                        return cli_oom(cli);
+                printf("job %s completed: %s\n", id ? id : "?", res ? res : "null");
+                free(res);
                 return EXIT_OK_;
         }
         if (!cli->json)
@@ -256,12 +291,15 @@ static int wait_final(struct cli *cli, const char *id)
                 state = json_string_value(json_object_get(job, "state"));
                 if (state && (strcmp(state, "completed") == 0 || strcmp(state, "dead") == 0 ||
                               strcmp(state, "cancelled") == 0)) {
-                        if (cli->json) {
-                                char *out_text = json_dumps(root, JSON_COMPACT);
+                        char *out_text = cli->json ? json_dumps(root, JSON_COMPACT) : NULL;
 
-                                printf("%s\n", out_text ? out_text : "{}");
-                                free(out_text);
+                        if (cli->json && !out_text) {
+                                rc = cli_oom(cli);
+                                goto out;
                         }
+                        if (out_text)
+                                printf("%s\n", out_text);
+                        free(out_text);
                         rc = report_final(cli, job);
                         goto out;
                 }
@@ -280,10 +318,11 @@ int cmd_enqueue(struct cli *cli, struct cli_args *a)
 
         if (rc != EXIT_OK_)
                 goto out;
-        rc = EXIT_REFUSED;
         body = json_dumps(req, JSON_COMPACT);
-        if (!body)
+        if (!body) {
+                rc = cli_oom(cli);
                 goto out;
+        }
         rc = cli_call(cli, "POST", "/v1/jobs", body, !a->opt[O_WAIT], &root);
         if (rc != EXIT_OK_)
                 goto out;
@@ -313,13 +352,9 @@ out:
 static int job_call(struct cli *cli, const char *method, const char *id, const char *suffix,
                     const char *body, const char *verb)
 {
-        json_t *root = NULL, *job;
-        char path[512];
-        int rc;
+        json_t *root, *job;
+        int rc = cli_call_on(cli, method, "/v1/jobs/", id, suffix, 512, "job id", body, &root);
 
-        if (cli_make_path(path, sizeof(path), "/v1/jobs/", id, suffix))
-                return cli_usage_error(cli->prog, NULL, "job id too long: %s", id);
-        rc = cli_call(cli, method, path, body, true, &root);
         if (rc != EXIT_OK_ || cli->json)
                 goto out;
         job = json_object_get(root, "job");
@@ -356,11 +391,6 @@ int cmd_job_retry(struct cli *cli, struct cli_args *a)
         return job_call(cli, "POST", a->pos[0], "/retry", "{}", "retried");
 }
 
-int cli_list_jobs(struct cli *cli, const char *path)
-{
-        return cli_get_page(cli, path, "jobs", print_job_table);
-}
-
 int cli_check_limit(struct cli *cli, struct cli_args *a)
 {
         long long v;
@@ -374,15 +404,14 @@ int cli_check_limit(struct cli *cli, struct cli_args *a)
 
 int cmd_job_list(struct cli *cli, struct cli_args *a)
 {
-        char path[2048] = "/v1/jobs";
+        static const struct cli_list list = {"jobs",
+                                             print_job_table,
+                                             2048,
+                                             {{"queue", O_QUEUE},
+                                              {"state", O_STATE},
+                                              {"type", O_TYPE},
+                                              {"limit", O_LIMIT},
+                                              {"after", O_AFTER}}};
 
-        if (cli_check_limit(cli, a))
-                return EXIT_USAGE;
-        if (cli_add_query(path, sizeof(path), "queue", a->opt[O_QUEUE]) ||
-            cli_add_query(path, sizeof(path), "state", a->opt[O_STATE]) ||
-            cli_add_query(path, sizeof(path), "type", a->opt[O_TYPE]) ||
-            cli_add_query(path, sizeof(path), "limit", a->opt[O_LIMIT]) ||
-            cli_add_query(path, sizeof(path), "after", a->opt[O_AFTER]))
-                return cli_usage_error(cli->prog, NULL, "%s", "arguments too long");
-        return cli_list_jobs(cli, path);
+        return cli_check_limit(cli, a) ? EXIT_USAGE : cli_list(cli, a, "/v1/jobs", &list);
 }

@@ -22,6 +22,21 @@ static long long n(const json_t *o, const char *k)
         return (long long)json_integer_value(json_object_get(o, k));
 }
 
+/* v as compact JSON text (flags besides JSON_COMPACT), caller frees. A
+ * printer has no way to fail its command, so running out of memory here ends
+ * the process as cli_oom's caller would: exit code 1. */
+static char *dump(const json_t *v, size_t flags)
+{
+        char *text = json_dumps(v, JSON_COMPACT | flags);
+
+        if (!text) {
+                fflush(stdout);
+                fprintf(stderr, "baton: out of memory\n");
+                exit(EXIT_REFUSED);
+        }
+        return text;
+}
+
 void print_field(const json_t *o, const char *k, int width)
 {
         json_t *v = json_object_get(o, k);
@@ -34,9 +49,8 @@ void print_field(const json_t *o, const char *k, int width)
                 return;
         }
         /* Members keep the server's order (jansson keeps insertion order). */
-        text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
-        if (text)
-                printf("%-*s %s\n", width, k, text);
+        text = dump(v, JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+        printf("%-*s %s\n", width, k, text);
         free(text);
 }
 
@@ -138,9 +152,8 @@ void print_queue(const json_t *q)
                 print_field(q, "running", FIELD_WIDTH);
                 print_field(q, "depth", FIELD_WIDTH);
                 if (d && json_object_size(d) > 0) {
-                        char *text = json_dumps(d, JSON_COMPACT);
-                        if (text)
-                                printf("%-16s %s\n", "defaults", text);
+                        char *text = dump(d, 0);
+                        printf("%-16s %s\n", "defaults", text);
                         free(text);
                 }
         }

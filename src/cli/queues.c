@@ -12,26 +12,19 @@
 
 int cmd_queue_list(struct cli *cli, struct cli_args *a)
 {
-        char path[1024] = "/v1/queues";
+        static const struct cli_list list = {
+            "queues", print_queue_table, 1024, {{"limit", O_LIMIT}, {"after", O_AFTER}}};
 
-        if (cli_check_limit(cli, a))
-                return EXIT_USAGE;
-        if (cli_add_query(path, sizeof(path), "limit", a->opt[O_LIMIT]) ||
-            cli_add_query(path, sizeof(path), "after", a->opt[O_AFTER]))
-                return cli_usage_error(cli->prog, NULL, "%s", "arguments too long");
-        return cli_get_page(cli, path, "queues", print_queue_table);
+        return cli_check_limit(cli, a) ? EXIT_USAGE : cli_list(cli, a, "/v1/queues", &list);
 }
 
 static int queue_call(struct cli *cli, const char *method, const char *name, const char *body,
                       const char *verb)
 {
-        json_t *root = NULL;
-        char path[512];
-        int rc;
+        json_t *root;
+        int rc =
+            cli_call_on(cli, method, "/v1/queues/", name, NULL, 512, "queue name", body, &root);
 
-        if (cli_make_path(path, sizeof(path), "/v1/queues/", name, NULL))
-                return cli_usage_error(cli->prog, NULL, "queue name too long: %s", name);
-        rc = cli_call(cli, method, path, body, true, &root);
         if (rc == EXIT_OK_ && !cli->json) {
                 if (verb)
                         printf("queue %s %s\n", name, verb);
@@ -58,30 +51,34 @@ int cmd_queue_resume(struct cli *cli, struct cli_args *a)
 }
 
 /* One setting of `queue set` into body: "none" is null, a count an integer,
- * a rate "MAX/PER_MS" an object. Returns 0, or -1 after a usage message. */
+ * a rate "MAX/PER_MS" an object. Returns EXIT_OK_, or the exit code after a
+ * message (a usage error, or no memory). */
 static int set_one(struct cli *cli, json_t *body, const char *name, const char *flag, const char *v,
                    bool rate)
 {
         long long x = 0, per = 0;
         const char *slash = strchr(v, '/');
         char head[32];
+        json_t *val = NULL;
+        bool ok = false;
 
-        if (strcmp(v, "none") == 0)
-                return json_object_set_new(body, name, json_null());
-        if (!rate && cli_parse_count(v, &x) == 0)
-                return json_object_set_new(body, name, json_integer(x));
-        if (rate && slash && (size_t)(slash - v) < sizeof(head)) {
+        if (strcmp(v, "none") == 0) {
+                ok = true;
+                val = json_null();
+        } else if (!rate) {
+                ok = cli_parse_count(v, &x) == 0;
+                val = ok ? json_integer(x) : NULL;
+        } else if (slash && (size_t)(slash - v) < sizeof(head)) {
                 snprintf(head, sizeof(head), "%.*s", (int)(slash - v), v);
-                if (cli_parse_count(head, &x) == 0 && cli_parse_count(slash + 1, &per) == 0) {
-                        json_t *o = json_object();
-                        json_object_set_new(o, "max", json_integer(x));
-                        json_object_set_new(o, "per_ms", json_integer(per));
-                        return json_object_set_new(body, name, o);
-                }
+                ok = cli_parse_count(head, &x) == 0 && cli_parse_count(slash + 1, &per) == 0;
+                val = ok ? json_pack("{s:I,s:I}", "max", (json_int_t)x, "per_ms", (json_int_t)per)
+                         : NULL;
         }
-        cli_usage_error(cli->prog, NULL, "%s needs %s or 'none', not '%s'", flag,
-                        rate ? "MAX/PER_MS" : "a non-negative integer", v);
-        return -1;
+        if (!ok)
+                return cli_usage_error(cli->prog, NULL, "%s needs %s or 'none', not '%s'", flag,
+                                       rate ? "MAX/PER_MS" : "a non-negative integer", v);
+        /* json_object_set_new refuses (and releases) a NULL value: no memory. */
+        return json_object_set_new(body, name, val) ? cli_oom(cli) : EXIT_OK_;
 }
 
 int cmd_queue_set(struct cli *cli, struct cli_args *a)
@@ -99,13 +96,18 @@ int cmd_queue_set(struct cli *cli, struct cli_args *a)
                    {O_LEASE, "lease_ms", "--lease-ms", false}};
         json_t *body = json_object();
         char *text = NULL;
-        int rc = EXIT_USAGE;
+        int rc = EXIT_OK_;
 
-        for (size_t i = 0; body && i < sizeof(map) / sizeof(map[0]); i++)
-                if (a->opt[map[i].opt] && set_one(cli, body, map[i].name, map[i].flag,
-                                                  a->opt[map[i].opt], map[i].rate) != 0)
-                        goto out;
-        if (body && a->opt[O_BACKOFF]) {
+        if (!body)
+                return cli_oom(cli);
+        for (size_t i = 0; rc == EXIT_OK_ && i < sizeof(map) / sizeof(map[0]); i++)
+                if (a->opt[map[i].opt])
+                        rc = set_one(cli, body, map[i].name, map[i].flag, a->opt[map[i].opt],
+                                     map[i].rate);
+        if (rc != EXIT_OK_)
+                goto out;
+        rc = EXIT_USAGE;
+        if (a->opt[O_BACKOFF]) {
                 json_t *b = strcmp(a->opt[O_BACKOFF], "none") == 0
                                 ? json_null()
                                 : json_loads(a->opt[O_BACKOFF], 0, NULL);
@@ -113,14 +115,17 @@ int cmd_queue_set(struct cli *cli, struct cli_args *a)
                         cli_usage_error(cli->prog, NULL, "--backoff needs a JSON object or 'none'");
                         goto out;
                 }
-                json_object_set_new(body, "backoff", b);
+                if (json_object_set_new(body, "backoff", b)) {
+                        rc = cli_oom(cli);
+                        goto out;
+                }
         }
-        if (!body || json_object_size(body) == 0) {
+        if (json_object_size(body) == 0) {
                 cli_usage_error(cli->prog, NULL, "%s", "give at least one setting to change");
                 goto out;
         }
         text = json_dumps(body, JSON_COMPACT);
-        rc = text ? queue_call(cli, "PATCH", a->pos[0], text, NULL) : EXIT_REFUSED;
+        rc = text ? queue_call(cli, "PATCH", a->pos[0], text, NULL) : cli_oom(cli);
 out:
         free(text);
         json_decref(body);
@@ -129,28 +134,25 @@ out:
 
 int cmd_dead_list(struct cli *cli, struct cli_args *a)
 {
+        static const struct cli_list list = {
+            "jobs", print_job_table, 2048, {{"limit", O_LIMIT}, {"after", O_AFTER}}};
         char path[2048];
 
         if (cli_check_limit(cli, a))
                 return EXIT_USAGE;
-        if (cli_make_path(path, sizeof(path), "/v1/queues/", a->pos[0], "/dead") ||
-            cli_add_query(path, sizeof(path), "limit", a->opt[O_LIMIT]) ||
-            cli_add_query(path, sizeof(path), "after", a->opt[O_AFTER]))
+        if (cli_make_path(path, sizeof(path), "/v1/queues/", a->pos[0], "/dead"))
                 return cli_usage_error(cli->prog, NULL, "%s", "arguments too long");
-        return cli_list_jobs(cli, path);
+        return cli_list(cli, a, path, &list);
 }
 
 /* POST or DELETE on the dead letters, printing the count member. */
 static int dead_call(struct cli *cli, const char *method, const char *queue, const char *suffix,
                      const char *body, const char *member)
 {
-        json_t *root = NULL;
-        char path[512];
-        int rc;
+        json_t *root;
+        int rc =
+            cli_call_on(cli, method, "/v1/queues/", queue, suffix, 512, "queue name", body, &root);
 
-        if (cli_make_path(path, sizeof(path), "/v1/queues/", queue, suffix))
-                return cli_usage_error(cli->prog, NULL, "queue name too long: %s", queue);
-        rc = cli_call(cli, method, path, body, true, &root);
         if (rc == EXIT_OK_ && !cli->json)
                 printf("%s %lld\n", member,
                        (long long)json_integer_value(json_object_get(root, member)));
@@ -171,21 +173,33 @@ int cmd_dead_replay(struct cli *cli, struct cli_args *a)
         ids = json_array();
         if (!req || !ids) {
                 json_decref(ids);
+                rc = cli_oom(cli);
                 goto out;
         }
         if (a->opt[O_ALL]) {
                 json_decref(ids);
-                if (json_object_set_new(req, "all", json_true()))
+                if (json_object_set_new(req, "all", json_true())) {
+                        rc = cli_oom(cli);
                         goto out;
+                }
         } else {
-                for (i = 1; i < a->n_pos; i++)
-                        json_array_append_new(ids, json_string(a->pos[i]));
-                if (json_object_set_new(req, "ids", ids))
+                for (i = 1; i < a->n_pos; i++) {
+                        /* json_string refuses text that is not UTF-8. */
+                        if (json_array_append_new(ids, json_string(a->pos[i]))) {
+                                json_decref(ids);
+                                rc = cli_usage_error(cli->prog, a->usage, "%s",
+                                                     "arguments must be UTF-8 text");
+                                goto out;
+                        }
+                }
+                if (json_object_set_new(req, "ids", ids)) {
+                        rc = cli_oom(cli);
                         goto out;
+                }
         }
         body = json_dumps(req, JSON_COMPACT);
-        if (body)
-                rc = dead_call(cli, "POST", a->pos[0], "/dead/replay", body, "replayed");
+        rc = body ? dead_call(cli, "POST", a->pos[0], "/dead/replay", body, "replayed")
+                  : cli_oom(cli);
 out:
         free(body);
         json_decref(req);

@@ -132,13 +132,10 @@ out:
 
 int cmd_timer_get(struct cli *cli, struct cli_args *a)
 {
-        json_t *root = NULL;
-        char path[1024];
-        int rc = key_path(cli, path, sizeof(path), "/v1/timers/", a->pos[0]);
+        json_t *root;
+        int rc =
+            cli_call_on(cli, "GET", "/v1/timers/", a->pos[0], NULL, 1024, "argument", NULL, &root);
 
-        if (rc)
-                return rc;
-        rc = cli_call(cli, "GET", path, NULL, true, &root);
         return timer_answer(cli, rc, root, NULL, a->pos[0]);
 }
 
@@ -162,16 +159,16 @@ int cmd_timer_cancel(struct cli *cli, struct cli_args *a)
 
 int cmd_timer_list(struct cli *cli, struct cli_args *a)
 {
-        char path[1024] = "/v1/timers";
+        static const struct cli_list list = {
+            "timers",
+            print_timer_table,
+            1024,
+            {{"prefix", O_PREFIX}, {"limit", O_LIMIT}, {"after", O_AFTER}}};
         long long v = 0;
 
         if (cli_opt_count(cli, a, O_LIMIT, "--limit", 1, 1000, &v))
                 return EXIT_USAGE;
-        if (cli_add_query(path, sizeof(path), "prefix", a->opt[O_PREFIX]) ||
-            cli_add_query(path, sizeof(path), "limit", a->opt[O_LIMIT]) ||
-            cli_add_query(path, sizeof(path), "after", a->opt[O_AFTER]))
-                return cli_usage_error(cli->prog, NULL, "%s", "arguments too long");
-        return cli_get_page(cli, path, "timers", print_timer_table);
+        return cli_list(cli, a, "/v1/timers", &list);
 }
 
 static void print_flow(const json_t *flow)
@@ -196,35 +193,14 @@ static void print_flow(const json_t *flow)
 int cmd_flow_create(struct cli *cli, struct cli_args *a)
 {
         json_t *doc = NULL, *root = NULL;
-        json_error_t jerr;
         char *text = NULL;
-        const char *t;
-        int rc = EXIT_USAGE;
+        int rc = cli_read_doc(cli, a, "jobs", "a flow", &doc, &text);
 
-        if (!a->opt[O_FILE])
-                return cli_usage_error(cli->prog, a->usage, "%s", "-f FILE is required");
-        if (strcmp(a->opt[O_FILE], "-") == 0) {
-                t = cli_read_source("-", &text, cli->prog);
-        } else {
-                char at[4096];
-
-                if (snprintf(at, sizeof(at), "@%s", a->opt[O_FILE]) >= (int)sizeof(at))
-                        return cli_usage_error(cli->prog, a->usage, "%s", "file name too long");
-                t = cli_read_source(at, &text, cli->prog);
-        }
-        if (!t)
-                return EXIT_USAGE;
-        doc = json_loads(t, 0, &jerr);
-        if (!json_is_object(doc) || !json_is_array(json_object_get(doc, "jobs"))) {
-                fprintf(stderr, "%s: %s: not a flow (a JSON object with a \"jobs\" array)%s%s\n",
-                        cli->prog, a->opt[O_FILE], doc ? "" : ": ", doc ? "" : jerr.text);
-                goto out;
-        }
         /* Sent as read: the server reports errors by field (jobs[i].depends_on[k]). */
-        rc = cli_call(cli, "POST", "/v1/flows", t, true, &root);
+        if (rc == EXIT_OK_)
+                rc = cli_call(cli, "POST", "/v1/flows", text, true, &root);
         if (rc == EXIT_OK_ && !cli->json)
                 print_flow(json_object_get(root, "flow"));
-out:
         json_decref(root);
         json_decref(doc);
         free(text);
@@ -233,13 +209,10 @@ out:
 
 int cmd_flow_get(struct cli *cli, struct cli_args *a)
 {
-        json_t *root = NULL;
-        char path[1024];
-        int rc = key_path(cli, path, sizeof(path), "/v1/flows/", a->pos[0]);
+        json_t *root;
+        int rc =
+            cli_call_on(cli, "GET", "/v1/flows/", a->pos[0], NULL, 1024, "argument", NULL, &root);
 
-        if (rc)
-                return rc;
-        rc = cli_call(cli, "GET", path, NULL, true, &root);
         if (rc == EXIT_OK_ && !cli->json)
                 print_flow(json_object_get(root, "flow"));
         json_decref(root);

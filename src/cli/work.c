@@ -312,6 +312,17 @@ static bool job_outcome(struct worker *w, const struct wjob *j, struct outcome *
         return true;
 }
 
+/* Releases j and its slot, and tells the claimer thread a slot is free. */
+static void slot_release(struct worker *w, struct wjob *j)
+{
+        work_job_release(j);
+        w->running--;
+        pthread_mutex_lock(&w->sh.mu);
+        w->sh.free_slots++;
+        pthread_cond_signal(&w->sh.cv);
+        pthread_mutex_unlock(&w->sh.mu);
+}
+
 /* Decides the outcome of a job whose command has ended, settles it and frees
  * its slot. */
 static void job_finish(struct worker *w, struct wjob *j)
@@ -349,12 +360,7 @@ out:
         free(tail);
         free(msg);
         free(result);
-        work_job_release(j);
-        w->running--;
-        pthread_mutex_lock(&w->sh.mu);
-        w->sh.free_slots++;
-        pthread_cond_signal(&w->sh.cv);
-        pthread_mutex_unlock(&w->sh.mu);
+        slot_release(w, j);
 }
 
 /* Takes a claimed job into a free slot and starts its command; a job that
@@ -408,12 +414,7 @@ static void job_start(struct worker *w, const struct baton_job *bj)
                 fprintf(stderr, "%s work: job %s: %s\n", w->cli->prog, bj->id, msg);
                 if (j->id && j->lease)
                         settle(w, j, false, NULL, msg, true, -1);
-                work_job_release(j);
-                w->running--;
-                pthread_mutex_lock(&w->sh.mu);
-                w->sh.free_slots++;
-                pthread_cond_signal(&w->sh.cv);
-                pthread_mutex_unlock(&w->sh.mu);
+                slot_release(w, j);
                 return;
         }
         j->hb_next_ms = j->started_ms + (j->lease_ms / 3 > HB_MIN_MS ? j->lease_ms / 3 : HB_MIN_MS);

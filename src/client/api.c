@@ -4,8 +4,8 @@
  * into the caller's objects. Bodies are written directly as text (JSON inputs
  * given by the caller are inserted verbatim) so that the enqueue and settle hot
  * paths cost one pass over the request and one parse of the answer. Every
- * endpoint sends through request(), which owns the answer's JSON and hands it
- * to one answer_* parser that fills the caller's objects.
+ * endpoint sends through client_request, which owns the answer's JSON and
+ * hands it to one answer_* parser that fills the caller's objects.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,37 +16,6 @@
 static int local(struct baton_client *c, int rc)
 {
         return client_fail(c, rc, NULL);
-}
-
-/*
- * Reads what a caller wants from a 2xx answer: root is the answer's JSON
- * object, owned by request() (which releases it after the call; a parser
- * that keeps part of it takes its own reference, as job_from_json does), and
- * dst is the public function's out-parameter, whose allocations belong to
- * that function's caller. Returns 0 or a code recorded with client_fail.
- */
-typedef int (*answer_fn)(struct baton_client *c, json_t *root, void *dst);
-
-/*
- * The one call every endpoint makes: method on the URL in c->url, with the
- * body in c->req when with_body (none otherwise); wait_ms extends the
- * transport timeout for long polls. On a 2xx answer and when parse is given,
- * parse reads the answer into dst; without parse the answer is not parsed.
- * The answer's JSON is owned and released here; what parse allocates into
- * dst is owned by the caller. Returns 0 or the code recorded in c->err.
- */
-static int request(struct baton_client *c, const char *method, bool with_body, int64_t wait_ms,
-                   answer_fn parse, void *dst)
-{
-        json_t *root = NULL;
-        int rc;
-
-        rc = client_call(c, method, with_body ? c->req.p : NULL, with_body ? c->req.len : 0,
-                         wait_ms, parse ? &root : NULL);
-        if (rc == 0 && parse)
-                rc = parse(c, root, dst);
-        json_decref(root);
-        return rc;
 }
 
 /* dst: struct baton_job **, receives the job of member "job" (the caller
@@ -82,87 +51,82 @@ static int answer_jobs(struct baton_client *c, json_t *root, void *dst)
         return rc ? client_fail(c, rc, rc == BATON_EPROTO ? "answer holds no job list" : NULL) : 0;
 }
 
-/* Writes one enqueue object (without the braces' surroundings) into c->req. */
-static int write_job(struct sbuf *b, const struct baton_enqueue_opts *o)
+/* Finds the members of the JSON object text extra without its braces and the
+ * white space around them: *s and *n (0 for an empty object). Returns 0, or
+ * BATON_EINVAL when extra is not an object. */
+static int extra_members(const char *extra, const char **s, size_t *n)
 {
-        int rc;
+        const char *b = extra, *e = extra + strlen(extra);
 
-        if (!o->queue || !o->type)
-                return BATON_EINVAL;
-        rc = sbuf_addc(b, '{');
-        if (rc == 0)
-                rc = jo_str(b, "queue", o->queue);
-        if (rc == 0)
-                rc = jo_str(b, "type", o->type);
-        if (rc == 0 && o->payload)
-                rc = jo_raw(b, "payload", o->payload);
-        if (rc == 0 && o->priority != BATON_PRIORITY_DEFAULT)
-                rc = jo_str(b, "priority", baton_priority_name(o->priority));
-        if (rc == 0 && o->delay_ms)
-                rc = jo_i64(b, "delay_ms", o->delay_ms);
-        if (rc == 0 && o->run_at)
-                rc = jo_str(b, "run_at", o->run_at);
-        if (rc == 0 && o->max_attempts)
-                rc = jo_i64(b, "max_attempts", o->max_attempts);
-        if (rc == 0 && o->backoff)
-                rc = jo_raw(b, "backoff", o->backoff);
-        if (rc == 0 && o->lease_ms)
-                rc = jo_i64(b, "lease_ms", o->lease_ms);
-        if (rc == 0 && o->idempotency_key)
-                rc = jo_str(b, "idempotency_key", o->idempotency_key);
-        if (rc == 0 && o->key)
-                rc = jo_str(b, "key", o->key);
-        if (rc == 0 && o->on_key)
-                rc = jo_str(b, "on_key", o->on_key);
-        if (rc == 0 && o->request_id)
-                rc = jo_str(b, "request_id", o->request_id);
-        if (rc == 0 && o->execution_id)
-                rc = jo_str(b, "execution_id", o->execution_id);
-        if (rc == 0 && o->traceparent)
-                rc = jo_str(b, "traceparent", o->traceparent);
-        if (rc == 0 && o->n_depends_on > 0) {
-                if (!o->depends_on)
-                        return BATON_EINVAL;
-                rc = jo_sep(b);
-                if (rc == 0)
-                        rc = sbuf_adds(b, "\"depends_on\":[");
-                for (size_t i = 0; rc == 0 && i < o->n_depends_on; i++) {
-                        if (!o->depends_on[i])
-                                return BATON_EINVAL;
-                        rc = jo_sep(b);
-                        if (rc == 0)
-                                rc = sbuf_json_str(b, o->depends_on[i]);
-                }
-                if (rc == 0)
-                        rc = sbuf_addc(b, ']');
-        }
-        if (rc == 0 && o->on_parent_failure)
-                rc = jo_str(b, "on_parent_failure", o->on_parent_failure);
-        if (rc == 0 && o->group)
-                rc = jo_str(b, "group", o->group);
-        if (rc == 0 && o->extra) {
-                /* Splice the members of the extra object in: drop its braces. */
-                const char *s = o->extra, *e = o->extra + strlen(o->extra);
-
-                while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
-                        s++;
-                while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
-                        e--;
-                if (*s != '{' || e - s < 2 || e[-1] != '}')
-                        return BATON_EINVAL;
-                s++;
+        while (*b == ' ' || *b == '\t' || *b == '\n' || *b == '\r')
+                b++;
+        while (e > b && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
                 e--;
-                while (s < e && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r'))
-                        s++;
-                if (s < e) {
-                        rc = jo_sep(b);
-                        if (rc == 0)
-                                rc = sbuf_add(b, s, (size_t)(e - s));
-                }
+        if (*b != '{' || e - b < 2 || e[-1] != '}')
+                return BATON_EINVAL;
+        b++;
+        e--;
+        while (b < e && (*b == ' ' || *b == '\t' || *b == '\n' || *b == '\r'))
+                b++;
+        *s = b;
+        *n = (size_t)(e - b);
+        return 0;
+}
+
+/* Checks what write_job cannot write: the required members, every
+ * dependency, and extra's shape. */
+static int check_job(const struct baton_enqueue_opts *o)
+{
+        const char *s;
+        size_t n;
+
+        if (!o->queue || !o->type || (o->n_depends_on > 0 && !o->depends_on))
+                return BATON_EINVAL;
+        for (size_t i = 0; i < o->n_depends_on; i++)
+                if (!o->depends_on[i])
+                        return BATON_EINVAL;
+        return o->extra ? extra_members(o->extra, &s, &n) : 0;
+}
+
+/* Writes one enqueue object (checked with check_job) through w. */
+static void write_job(struct jw *w, const struct baton_enqueue_opts *o)
+{
+        const char *extra;
+        size_t n = 0;
+
+        jw_obj_open(w);
+        jw_kstr(w, "queue", o->queue);
+        jw_kstr(w, "type", o->type);
+        client_kraw(w, "payload", o->payload);
+        if (o->priority != BATON_PRIORITY_DEFAULT)
+                jw_kstr(w, "priority", baton_priority_name(o->priority));
+        client_kint(w, "delay_ms", o->delay_ms);
+        client_kstr(w, "run_at", o->run_at);
+        client_kint(w, "max_attempts", o->max_attempts);
+        client_kraw(w, "backoff", o->backoff);
+        client_kint(w, "lease_ms", o->lease_ms);
+        client_kstr(w, "idempotency_key", o->idempotency_key);
+        client_kstr(w, "key", o->key);
+        client_kstr(w, "on_key", o->on_key);
+        client_kstr(w, "request_id", o->request_id);
+        client_kstr(w, "execution_id", o->execution_id);
+        client_kstr(w, "traceparent", o->traceparent);
+        if (o->n_depends_on > 0) {
+                jw_key(w, "depends_on");
+                jw_arr_open(w);
+                for (size_t i = 0; i < o->n_depends_on; i++)
+                        jw_str(w, o->depends_on[i]);
+                jw_arr_close(w);
         }
-        if (rc == 0)
-                rc = sbuf_addc(b, '}');
-        return rc;
+        client_kstr(w, "on_parent_failure", o->on_parent_failure);
+        client_kstr(w, "group", o->group);
+        /* Splice the members of the extra object in (queue and type came first,
+         * so a comma always separates them). */
+        if (o->extra && extra_members(o->extra, &extra, &n) == 0 && n && !w->err)
+                w->err = buf_addc(w->b, ',');
+        if (n && !w->err)
+                w->err = buf_add(w->b, extra, n);
+        jw_obj_close(w);
 }
 
 int baton_enqueue(struct baton_client *c, const struct baton_enqueue_opts *o,
@@ -170,39 +134,48 @@ int baton_enqueue(struct baton_client *c, const struct baton_enqueue_opts *o,
 {
         int rc;
 
+        struct jw w;
+
         if (out)
                 *out = NULL;
-        sbuf_reset(&c->req);
-        rc = write_job(&c->req, o);
+        rc = check_job(o);
+        if (rc == 0) {
+                buf_reset(&c->req);
+                jw_init(&w, &c->req);
+                write_job(&w, o);
+                rc = w.err;
+        }
         if (rc == 0)
                 rc = client_url(c, "/v1/jobs");
         if (rc)
                 return local(c, rc);
-        return request(c, "POST", true, 0, out ? answer_job : NULL, out);
+        return client_request(c, "POST", true, 0, out ? answer_job : NULL, out);
 }
 
 int baton_enqueue_batch(struct baton_client *c, const struct baton_enqueue_opts *o, size_t n,
                         struct baton_jobs **out)
 {
-        size_t i;
-        int rc;
+        struct jw w;
+        int rc = 0;
 
         if (out)
                 *out = NULL;
-        sbuf_reset(&c->req);
-        rc = sbuf_adds(&c->req, "{\"jobs\":[");
-        for (i = 0; i < n && rc == 0; i++) {
-                rc = jo_sep(&c->req);
-                if (rc == 0)
-                        rc = write_job(&c->req, &o[i]);
+        for (size_t i = 0; i < n && rc == 0; i++)
+                rc = check_job(&o[i]);
+        if (rc == 0) {
+                client_body(c, &w);
+                jw_key(&w, "jobs");
+                jw_arr_open(&w);
+                for (size_t i = 0; i < n; i++)
+                        write_job(&w, &o[i]);
+                jw_arr_close(&w);
+                rc = client_body_end(&w);
         }
-        if (rc == 0)
-                rc = sbuf_adds(&c->req, "]}");
         if (rc == 0)
                 rc = client_url(c, "/v1/jobs");
         if (rc)
                 return local(c, rc);
-        return request(c, "POST", true, 0, out ? answer_jobs : NULL, out);
+        return client_request(c, "POST", true, 0, out ? answer_jobs : NULL, out);
 }
 
 int baton_job_get(struct baton_client *c, const char *id, int64_t wait_ms, struct baton_job **out)
@@ -217,7 +190,7 @@ int baton_job_get(struct baton_client *c, const char *id, int64_t wait_ms, struc
                 rc = client_query_i64(c, "wait_ms", wait_ms);
         if (rc)
                 return local(c, rc);
-        return request(c, "GET", false, wait_ms, answer_job, out);
+        return client_request(c, "GET", false, wait_ms, answer_job, out);
 }
 
 int baton_job_list(struct baton_client *c, const struct baton_list_opts *opts,
@@ -237,7 +210,7 @@ int baton_job_list(struct baton_client *c, const struct baton_list_opts *opts,
                 rc = client_query_page(c, opts->limit, opts->after);
         if (rc)
                 return local(c, rc);
-        return request(c, "GET", false, 0, answer_jobs, out);
+        return client_request(c, "GET", false, 0, answer_jobs, out);
 }
 
 int baton_job_cancel(struct baton_client *c, const char *id, struct baton_job **out)
@@ -251,7 +224,7 @@ int baton_job_cancel(struct baton_client *c, const char *id, struct baton_job **
         rc = client_url_seg(c, "/v1/jobs/", id, NULL);
         if (rc)
                 return local(c, rc);
-        return request(c, "DELETE", false, 0, out ? answer_job : NULL, out);
+        return client_request(c, "DELETE", false, 0, out ? answer_job : NULL, out);
 }
 
 int baton_job_retry(struct baton_client *c, const char *id, struct baton_job **out)
@@ -263,39 +236,34 @@ int baton_job_retry(struct baton_client *c, const char *id, struct baton_job **o
         if (!id)
                 return local(c, BATON_EINVAL);
         rc = client_url_seg(c, "/v1/jobs/", id, "/retry");
-        sbuf_reset(&c->req);
+        buf_reset(&c->req);
         if (rc == 0)
-                rc = sbuf_adds(&c->req, "{}");
+                rc = buf_adds(&c->req, "{}");
         if (rc)
                 return local(c, rc);
-        return request(c, "POST", true, 0, out ? answer_job : NULL, out);
+        return client_request(c, "POST", true, 0, out ? answer_job : NULL, out);
 }
 
 int baton_claim(struct baton_client *c, const char *queue, const struct baton_claim_opts *o,
                 struct baton_jobs **out)
 {
+        struct jw w;
         int rc;
 
         *out = NULL;
         if (!queue || !o || !o->worker)
                 return local(c, BATON_EINVAL);
-        rc = client_url_seg(c, "/v1/queues/", queue, "/claim");
-        sbuf_reset(&c->req);
+        client_body(c, &w);
+        jw_kstr(&w, "worker", o->worker);
+        client_kint(&w, "max", o->max);
+        client_kint(&w, "wait_ms", o->wait_ms);
+        client_kint(&w, "lease_ms", o->lease_ms);
+        rc = client_body_end(&w);
         if (rc == 0)
-                rc = sbuf_addc(&c->req, '{');
-        if (rc == 0)
-                rc = jo_str(&c->req, "worker", o->worker);
-        if (rc == 0 && o->max)
-                rc = jo_i64(&c->req, "max", o->max);
-        if (rc == 0 && o->wait_ms)
-                rc = jo_i64(&c->req, "wait_ms", o->wait_ms);
-        if (rc == 0 && o->lease_ms)
-                rc = jo_i64(&c->req, "lease_ms", o->lease_ms);
-        if (rc == 0)
-                rc = sbuf_addc(&c->req, '}');
+                rc = client_url_seg(c, "/v1/queues/", queue, "/claim");
         if (rc)
                 return local(c, rc);
-        return request(c, "POST", true, o->wait_ms, answer_jobs, out);
+        return client_request(c, "POST", true, o->wait_ms, answer_jobs, out);
 }
 
 /* dst: struct baton_heartbeat_res *, filled in place. */
@@ -313,79 +281,84 @@ static int answer_heartbeat(struct baton_client *c, json_t *root, void *dst)
 int baton_heartbeat(struct baton_client *c, const char *id, const char *lease, int64_t extend_ms,
                     const char *progress, struct baton_heartbeat_res *res)
 {
+        struct jw w;
         int rc;
 
         if (res)
                 memset(res, 0, sizeof(*res));
         if (!id || !lease)
                 return local(c, BATON_EINVAL);
-        rc = client_url_seg(c, "/v1/jobs/", id, "/heartbeat");
-        sbuf_reset(&c->req);
+        client_body(c, &w);
+        jw_kstr(&w, "lease", lease);
+        client_kint(&w, "extend_ms", extend_ms);
+        client_kraw(&w, "progress", progress);
+        rc = client_body_end(&w);
         if (rc == 0)
-                rc = sbuf_addc(&c->req, '{');
-        if (rc == 0)
-                rc = jo_str(&c->req, "lease", lease);
-        if (rc == 0 && extend_ms)
-                rc = jo_i64(&c->req, "extend_ms", extend_ms);
-        if (rc == 0 && progress)
-                rc = jo_raw(&c->req, "progress", progress);
-        if (rc == 0)
-                rc = sbuf_addc(&c->req, '}');
+                rc = client_url_seg(c, "/v1/jobs/", id, "/heartbeat");
         if (rc)
                 return local(c, rc);
-        return request(c, "POST", true, 0, res ? answer_heartbeat : NULL, res);
+        return client_request(c, "POST", true, 0, res ? answer_heartbeat : NULL, res);
+}
+
+/* The members of a settle request from the lease on: complete, fail, or
+ * (with_outcome) an item of /v1/settle. */
+static void settle_members(struct jw *w, const struct baton_settle_item *it, bool with_outcome)
+{
+        bool fail = it->outcome == BATON_OUTCOME_FAIL;
+
+        jw_kstr(w, "lease", it->lease);
+        if (with_outcome)
+                jw_kstr(w, "outcome", fail ? "fail" : "complete");
+        if (!fail)
+                client_kraw(w, "result", it->result);
+        if (fail)
+                client_kstr(w, "error", it->error);
+        if (fail && it->not_retryable)
+                jw_kbool(w, "retryable", false);
+        if (fail && it->retry_in_ms >= 0)
+                jw_kint(w, "retry_in_ms", it->retry_in_ms);
+}
+
+/* POST /v1/jobs/{id}suffix for complete and fail. */
+static int settle_one(struct baton_client *c, const struct baton_settle_item *it,
+                      const char *suffix, struct baton_job **out)
+{
+        struct jw w;
+        int rc;
+
+        if (out)
+                *out = NULL;
+        if (!it->id || !it->lease)
+                return local(c, BATON_EINVAL);
+        client_body(c, &w);
+        settle_members(&w, it, false);
+        rc = client_body_end(&w);
+        if (rc == 0)
+                rc = client_url_seg(c, "/v1/jobs/", it->id, suffix);
+        if (rc)
+                return local(c, rc);
+        return client_request(c, "POST", true, 0, out ? answer_job : NULL, out);
 }
 
 int baton_complete(struct baton_client *c, const char *id, const char *lease, const char *result,
                    struct baton_job **out)
 {
-        int rc;
+        struct baton_settle_item it = {.id = id, .lease = lease, .result = result};
 
-        if (out)
-                *out = NULL;
-        if (!id || !lease)
-                return local(c, BATON_EINVAL);
-        rc = client_url_seg(c, "/v1/jobs/", id, "/complete");
-        sbuf_reset(&c->req);
-        if (rc == 0)
-                rc = sbuf_addc(&c->req, '{');
-        if (rc == 0)
-                rc = jo_str(&c->req, "lease", lease);
-        if (rc == 0 && result)
-                rc = jo_raw(&c->req, "result", result);
-        if (rc == 0)
-                rc = sbuf_addc(&c->req, '}');
-        if (rc)
-                return local(c, rc);
-        return request(c, "POST", true, 0, out ? answer_job : NULL, out);
+        return settle_one(c, &it, "/complete", out);
 }
 
 int baton_fail(struct baton_client *c, const char *id, const char *lease, const char *error,
                bool retryable, int64_t retry_in_ms, struct baton_job **out)
 {
-        int rc;
+        struct baton_settle_item it = {.id = id,
+                                       .lease = lease,
+                                       .outcome = BATON_OUTCOME_FAIL,
+                                       .error = error,
+                                       .not_retryable = !retryable,
+                                       .retry_in_ms = retry_in_ms};
 
-        if (out)
-                *out = NULL;
-        if (!id || !lease)
-                return local(c, BATON_EINVAL);
-        rc = client_url_seg(c, "/v1/jobs/", id, "/fail");
-        sbuf_reset(&c->req);
-        if (rc == 0)
-                rc = sbuf_addc(&c->req, '{');
-        if (rc == 0)
-                rc = jo_str(&c->req, "lease", lease);
-        if (rc == 0 && error)
-                rc = jo_str(&c->req, "error", error);
-        if (rc == 0 && !retryable)
-                rc = jo_bool(&c->req, "retryable", false);
-        if (rc == 0 && retry_in_ms >= 0)
-                rc = jo_i64(&c->req, "retry_in_ms", retry_in_ms);
-        if (rc == 0)
-                rc = sbuf_addc(&c->req, '}');
-        if (rc)
-                return local(c, rc);
-        return request(c, "POST", true, 0, out ? answer_job : NULL, out);
+        return settle_one(c, &it, "/fail", out);
 }
 
 /* What answer_settle fills: the caller's items, one answer each, in place. */
@@ -430,44 +403,28 @@ static int answer_settle(struct baton_client *c, json_t *root, void *dst)
 int baton_settle(struct baton_client *c, struct baton_settle_item *items, size_t n)
 {
         struct settle_dst d = {items, n};
-        size_t i;
+        struct jw w;
         int rc;
 
-        sbuf_reset(&c->req);
-        rc = sbuf_adds(&c->req, "{\"items\":[");
-        for (i = 0; i < n && rc == 0; i++) {
-                const struct baton_settle_item *it = &items[i];
-                bool fail = it->outcome == BATON_OUTCOME_FAIL;
-
-                if (!it->id || !it->lease)
+        for (size_t i = 0; i < n; i++)
+                if (!items[i].id || !items[i].lease)
                         return local(c, BATON_EINVAL);
-                rc = jo_sep(&c->req);
-                if (rc == 0)
-                        rc = sbuf_addc(&c->req, '{');
-                if (rc == 0)
-                        rc = jo_str(&c->req, "id", it->id);
-                if (rc == 0)
-                        rc = jo_str(&c->req, "lease", it->lease);
-                if (rc == 0)
-                        rc = jo_str(&c->req, "outcome", fail ? "fail" : "complete");
-                if (rc == 0 && !fail && it->result)
-                        rc = jo_raw(&c->req, "result", it->result);
-                if (rc == 0 && fail && it->error)
-                        rc = jo_str(&c->req, "error", it->error);
-                if (rc == 0 && fail && it->not_retryable)
-                        rc = jo_bool(&c->req, "retryable", false);
-                if (rc == 0 && fail && it->retry_in_ms >= 0)
-                        rc = jo_i64(&c->req, "retry_in_ms", it->retry_in_ms);
-                if (rc == 0)
-                        rc = sbuf_addc(&c->req, '}');
+        client_body(c, &w);
+        jw_key(&w, "items");
+        jw_arr_open(&w);
+        for (size_t i = 0; i < n; i++) {
+                jw_obj_open(&w);
+                jw_kstr(&w, "id", items[i].id);
+                settle_members(&w, &items[i], true);
+                jw_obj_close(&w);
         }
-        if (rc == 0)
-                rc = sbuf_adds(&c->req, "]}");
+        jw_arr_close(&w);
+        rc = client_body_end(&w);
         if (rc == 0)
                 rc = client_url(c, "/v1/settle");
         if (rc)
                 return local(c, rc);
-        return request(c, "POST", true, 0, answer_settle, &d);
+        return client_request(c, "POST", true, 0, answer_settle, &d);
 }
 
 /* dst: struct baton_queue **, receives the queue of member "queue" (caller
@@ -499,7 +456,7 @@ int baton_queue_get(struct baton_client *c, const char *name, struct baton_queue
         rc = client_url_seg(c, "/v1/queues/", name, NULL);
         if (rc)
                 return local(c, rc);
-        return request(c, "GET", false, 0, answer_queue, out);
+        return client_request(c, "GET", false, 0, answer_queue, out);
 }
 
 int baton_queue_pause(struct baton_client *c, const char *name, bool paused,
@@ -512,12 +469,12 @@ int baton_queue_pause(struct baton_client *c, const char *name, bool paused,
         if (!name)
                 return local(c, BATON_EINVAL);
         rc = client_url_seg(c, "/v1/queues/", name, NULL);
-        sbuf_reset(&c->req);
+        buf_reset(&c->req);
         if (rc == 0)
-                rc = sbuf_adds(&c->req, paused ? "{\"paused\":true}" : "{\"paused\":false}");
+                rc = buf_adds(&c->req, paused ? "{\"paused\":true}" : "{\"paused\":false}");
         if (rc)
                 return local(c, rc);
-        return request(c, "PATCH", true, 0, out ? answer_queue : NULL, out);
+        return client_request(c, "PATCH", true, 0, out ? answer_queue : NULL, out);
 }
 
 int baton_queue_set(struct baton_client *c, const char *name, const char *settings,
@@ -530,12 +487,12 @@ int baton_queue_set(struct baton_client *c, const char *name, const char *settin
         if (!name || !settings)
                 return local(c, BATON_EINVAL);
         rc = client_url_seg(c, "/v1/queues/", name, NULL);
-        sbuf_reset(&c->req);
+        buf_reset(&c->req);
         if (rc == 0)
-                rc = sbuf_adds(&c->req, settings);
+                rc = buf_adds(&c->req, settings);
         if (rc)
                 return local(c, rc);
-        return request(c, "PATCH", true, 0, out ? answer_queue : NULL, out);
+        return client_request(c, "PATCH", true, 0, out ? answer_queue : NULL, out);
 }
 
 /* dst: struct baton_queues **, receives the page of queues and its cursor
@@ -586,7 +543,7 @@ int baton_queue_list(struct baton_client *c, int limit, const char *after,
                 rc = client_query_page(c, limit, after);
         if (rc)
                 return local(c, rc);
-        return request(c, "GET", false, 0, answer_queues, out);
+        return client_request(c, "GET", false, 0, answer_queues, out);
 }
 
 int baton_dead_list(struct baton_client *c, const char *queue, int limit, const char *after,
@@ -602,7 +559,7 @@ int baton_dead_list(struct baton_client *c, const char *queue, int limit, const 
                 rc = client_query_page(c, limit, after);
         if (rc)
                 return local(c, rc);
-        return request(c, "GET", false, 0, answer_jobs, out);
+        return client_request(c, "GET", false, 0, answer_jobs, out);
 }
 
 /* What answer_count reads: the integer member key, into *out (may be NULL;
@@ -627,30 +584,29 @@ int baton_dead_replay(struct baton_client *c, const char *queue, const char *con
                       bool all, int64_t *replayed)
 {
         struct count_dst d = {"replayed", replayed};
-        size_t i;
+        struct jw w;
         int rc;
 
         if (replayed)
                 *replayed = 0;
         if (!queue || (!all && n && !ids))
                 return local(c, BATON_EINVAL);
-        rc = client_url_seg(c, "/v1/queues/", queue, "/dead/replay");
-        sbuf_reset(&c->req);
-        if (rc == 0 && all)
-                rc = sbuf_adds(&c->req, "{\"all\":true}");
-        if (rc == 0 && !all) {
-                rc = sbuf_adds(&c->req, "{\"ids\":[");
-                for (i = 0; i < n && rc == 0; i++) {
-                        rc = jo_sep(&c->req);
-                        if (rc == 0)
-                                rc = sbuf_json_str(&c->req, ids[i]);
-                }
-                if (rc == 0)
-                        rc = sbuf_adds(&c->req, "]}");
+        client_body(c, &w);
+        if (all) {
+                jw_kbool(&w, "all", true);
+        } else {
+                jw_key(&w, "ids");
+                jw_arr_open(&w);
+                for (size_t i = 0; i < n; i++)
+                        jw_str(&w, ids[i]);
+                jw_arr_close(&w);
         }
+        rc = client_body_end(&w);
+        if (rc == 0)
+                rc = client_url_seg(c, "/v1/queues/", queue, "/dead/replay");
         if (rc)
                 return local(c, rc);
-        return request(c, "POST", true, 0, answer_count, &d);
+        return client_request(c, "POST", true, 0, answer_count, &d);
 }
 
 int baton_dead_purge(struct baton_client *c, const char *queue, int64_t *purged)
@@ -665,7 +621,7 @@ int baton_dead_purge(struct baton_client *c, const char *queue, int64_t *purged)
         rc = client_url_seg(c, "/v1/queues/", queue, "/dead");
         if (rc)
                 return local(c, rc);
-        return request(c, "DELETE", false, 0, answer_count, &d);
+        return client_request(c, "DELETE", false, 0, answer_count, &d);
 }
 
 /* dst: unused; the answer must say {"status":"ok"}. */
@@ -685,7 +641,7 @@ int baton_health(struct baton_client *c)
 
         if (rc)
                 return local(c, rc);
-        return request(c, "GET", false, 0, answer_health, NULL);
+        return client_request(c, "GET", false, 0, answer_health, NULL);
 }
 
 int baton_ready(struct baton_client *c)
@@ -694,5 +650,5 @@ int baton_ready(struct baton_client *c)
 
         if (rc)
                 return local(c, rc);
-        return request(c, "GET", false, 0, NULL, NULL);
+        return client_request(c, "GET", false, 0, NULL, NULL);
 }

@@ -48,44 +48,32 @@ int client_fail(struct baton_client *c, int rc, const char *message)
  * id. Returns 0 or BATON_ENOMEM, keeping the old list on failure. */
 static int build_headers(struct baton_client *c)
 {
-        struct curl_slist *l = NULL, *t;
-        char line[600];
-        int rc = BATON_ENOMEM;
-
-        t = curl_slist_append(l, "Content-Type: application/json");
-        if (!t)
-                goto out;
-        l = t;
-        t = curl_slist_append(l, "Accept: application/json");
-        if (!t)
-                goto out;
-        l = t;
         /* An empty "Expect:" removes the header libcurl adds to large POSTs. */
-        t = curl_slist_append(l, "Expect:");
-        if (!t)
-                goto out;
-        l = t;
+        const char *lines[5] = {"Content-Type: application/json", "Accept: application/json",
+                                "Expect:"};
+        char key[600], rid[600];
+        struct curl_slist *l = NULL, *t;
+        size_t n = 3;
+
         if (c->api_key) {
-                snprintf(line, sizeof(line), "Authorization: Bearer %s", c->api_key);
-                t = curl_slist_append(l, line);
-                if (!t)
-                        goto out;
-                l = t;
+                snprintf(key, sizeof(key), "Authorization: Bearer %s", c->api_key);
+                lines[n++] = key;
         }
         if (c->request_id) {
-                snprintf(line, sizeof(line), "X-Request-Id: %s", c->request_id);
-                t = curl_slist_append(l, line);
-                if (!t)
-                        goto out;
+                snprintf(rid, sizeof(rid), "X-Request-Id: %s", c->request_id);
+                lines[n++] = rid;
+        }
+        for (size_t i = 0; i < n; i++) {
+                t = curl_slist_append(l, lines[i]);
+                if (!t) {
+                        curl_slist_free_all(l);
+                        return BATON_ENOMEM;
+                }
                 l = t;
         }
         curl_slist_free_all(c->headers);
         c->headers = l;
-        l = NULL;
-        rc = 0;
-out:
-        curl_slist_free_all(l);
-        return rc;
+        return 0;
 }
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -94,7 +82,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
         size_t n = size * nmemb;
 
         /* Returning less than n aborts the transfer (CURLE_WRITE_ERROR). */
-        if (sbuf_add(&c->resp, ptr, n))
+        if (buf_add(&c->resp, ptr, n))
                 return 0;
         return n;
 }
@@ -152,9 +140,9 @@ int baton_client_new(const char *url, const char *api_key, struct baton_client *
         c->timeout_ms = CLIENT_DEFAULT_TIMEOUT_MS;
         c->connect_timeout_ms = CLIENT_DEFAULT_CONNECT_TIMEOUT_MS;
         c->err.retry_after_s = -1;
-        sbuf_init(&c->url, 64 * 1024);
-        sbuf_init(&c->req, CLIENT_REQUEST_MAX_BYTES);
-        sbuf_init(&c->resp, CLIENT_RESPONSE_MAX_BYTES);
+        buf_init(&c->url, 64 * 1024);
+        buf_init(&c->req, CLIENT_REQUEST_MAX_BYTES);
+        buf_init(&c->resp, CLIENT_RESPONSE_MAX_BYTES);
         rc = build_headers(c);
         if (rc)
                 goto out;
@@ -193,9 +181,9 @@ void baton_client_free(struct baton_client *c)
         free(c->base);
         free(c->api_key);
         free(c->request_id);
-        sbuf_free(&c->url);
-        sbuf_free(&c->req);
-        sbuf_free(&c->resp);
+        buf_free(&c->url);
+        buf_free(&c->req);
+        buf_free(&c->resp);
         free(c);
 }
 
@@ -305,14 +293,68 @@ int baton_err_from_api(int http_status, const char *code)
         return BATON_EPROTO;
 }
 
+int client_url_escape(struct buf *b, const char *s)
+{
+        static const char hex[] = "0123456789ABCDEF";
+        int rc = 0;
+
+        for (; *s && rc == 0; s++) {
+                unsigned char ch = (unsigned char)*s;
+
+                /* RFC 3986 unreserved characters (and ':', legal in a path segment and
+                 * common in queue names) go as they are; everything else is encoded. */
+                if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+                    (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~' ||
+                    ch == ':') {
+                        rc = buf_addc(b, (char)ch);
+                } else {
+                        char enc[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+
+                        rc = buf_add(b, enc, 3);
+                }
+        }
+        return rc;
+}
+
+void client_kstr(struct jw *w, const char *key, const char *v)
+{
+        if (v)
+                jw_kstr(w, key, v);
+}
+
+void client_kraw(struct jw *w, const char *key, const char *json)
+{
+        if (json)
+                jw_kraw(w, key, json);
+}
+
+void client_kint(struct jw *w, const char *key, int64_t v)
+{
+        if (v)
+                jw_kint(w, key, v);
+}
+
+void client_body(struct baton_client *c, struct jw *w)
+{
+        buf_reset(&c->req);
+        jw_init(w, &c->req);
+        jw_obj_open(w);
+}
+
+int client_body_end(struct jw *w)
+{
+        jw_obj_close(w);
+        return w->err;
+}
+
 int client_url(struct baton_client *c, const char *path)
 {
         int rc;
 
-        sbuf_reset(&c->url);
-        rc = sbuf_adds(&c->url, c->base);
+        buf_reset(&c->url);
+        rc = buf_adds(&c->url, c->base);
         if (rc == 0)
-                rc = sbuf_adds(&c->url, path);
+                rc = buf_adds(&c->url, path);
         return rc;
 }
 
@@ -321,9 +363,9 @@ int client_url_seg(struct baton_client *c, const char *prefix, const char *seg, 
         int rc = client_url(c, prefix);
 
         if (rc == 0 && seg)
-                rc = sbuf_url_escape(&c->url, seg);
+                rc = client_url_escape(&c->url, seg);
         if (rc == 0 && suffix)
-                rc = sbuf_adds(&c->url, suffix);
+                rc = buf_adds(&c->url, suffix);
         return rc;
 }
 
@@ -333,13 +375,13 @@ int client_query(struct baton_client *c, const char *name, const char *value)
 
         if (!value)
                 return 0;
-        rc = sbuf_addc(&c->url, strchr(c->url.p, '?') ? '&' : '?');
+        rc = buf_addc(&c->url, strchr(c->url.ptr, '?') ? '&' : '?');
         if (rc == 0)
-                rc = sbuf_adds(&c->url, name);
+                rc = buf_adds(&c->url, name);
         if (rc == 0)
-                rc = sbuf_addc(&c->url, '=');
+                rc = buf_addc(&c->url, '=');
         if (rc == 0)
-                rc = sbuf_url_escape(&c->url, value);
+                rc = client_url_escape(&c->url, value);
         return rc;
 }
 
@@ -368,7 +410,7 @@ static void read_error_body(struct baton_client *c)
 {
         json_t *root, *e;
 
-        root = json_loadb(c->resp.p ? c->resp.p : "", c->resp.len, 0, NULL);
+        root = json_loadb(c->resp.ptr ? c->resp.ptr : "", c->resp.len, 0, NULL);
         e = json_object_get(root, "error");
         if (json_is_object(e)) {
                 copy_field(c->err.code, sizeof(c->err.code), jstr(e, "code"));
@@ -395,9 +437,9 @@ int client_call(struct baton_client *c, const char *method, const char *body, si
         memset(&c->err, 0, sizeof(c->err));
         c->err.retry_after_s = -1;
         c->curl_err[0] = '\0';
-        sbuf_reset(&c->resp);
+        buf_reset(&c->resp);
 
-        curl_easy_setopt(h, CURLOPT_URL, c->url.p);
+        curl_easy_setopt(h, CURLOPT_URL, c->url.ptr);
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
         if (body) {
                 curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
@@ -441,7 +483,7 @@ int client_call(struct baton_client *c, const char *method, const char *body, si
         if (root) {
                 json_error_t jerr;
 
-                *root = json_loadb(c->resp.p ? c->resp.p : "", c->resp.len, 0, &jerr);
+                *root = json_loadb(c->resp.ptr ? c->resp.ptr : "", c->resp.len, 0, &jerr);
                 if (!json_is_object(*root)) {
                         json_decref(*root);
                         *root = NULL;
@@ -449,6 +491,20 @@ int client_call(struct baton_client *c, const char *method, const char *body, si
                 }
         }
 out:
+        return rc;
+}
+
+int client_request(struct baton_client *c, const char *method, bool with_body, int64_t wait_ms,
+                   client_answer_fn parse, void *dst)
+{
+        json_t *root = NULL;
+        int rc;
+
+        rc = client_call(c, method, with_body ? c->req.ptr : NULL, with_body ? c->req.len : 0,
+                         wait_ms, parse ? &root : NULL);
+        if (rc == 0 && parse)
+                rc = parse(c, root, dst);
+        json_decref(root);
         return rc;
 }
 
@@ -465,6 +521,21 @@ int client_call_text(struct baton_client *c, const char *method, const char *bod
         }
         json_decref(root);
         return rc;
+}
+
+int client_call_body(struct baton_client *c, const char *method, const char *body, const char *what,
+                     char **answer)
+{
+        if (!body)
+                return client_fail(c, BATON_EINVAL, what);
+        return client_call_text(c, method, body, answer);
+}
+
+int client_call_page(struct baton_client *c, int64_t limit, const char *after, char **answer)
+{
+        int rc = client_query_page(c, limit, after);
+
+        return rc ? client_fail(c, rc, NULL) : client_call_text(c, "GET", NULL, answer);
 }
 
 int baton_request(struct baton_client *c, const char *method, const char *path, const char *body,
@@ -492,7 +563,7 @@ int baton_request(struct baton_client *c, const char *method, const char *path, 
                 *body_out = malloc(c->resp.len + 1);
                 if (!*body_out)
                         return client_fail(c, BATON_ENOMEM, NULL);
-                memcpy(*body_out, c->resp.p ? c->resp.p : "", c->resp.len);
+                memcpy(*body_out, c->resp.ptr ? c->resp.ptr : "", c->resp.len);
                 (*body_out)[c->resp.len] = '\0';
         }
         return 0;

@@ -35,11 +35,9 @@ int baton_cron_put(struct baton_client *c, const char *key, const char *definiti
 {
         int rc = start(c, key, true, NULL, answer);
 
-        if (rc)
-                return rc;
-        if (!definition)
-                return client_fail(c, BATON_EINVAL, "a schedule definition is required");
-        return client_call_text(c, "PUT", definition, answer);
+        return rc ? rc
+                  : client_call_body(c, "PUT", definition, "a schedule definition is required",
+                                     answer);
 }
 
 int baton_cron_get(struct baton_client *c, const char *key, char **answer)
@@ -51,16 +49,9 @@ int baton_cron_get(struct baton_client *c, const char *key, char **answer)
 
 int baton_cron_list(struct baton_client *c, int limit, const char *after, char **answer)
 {
-        char lim[24];
         int rc = start(c, NULL, false, NULL, answer);
 
-        if (rc)
-                return rc;
-        snprintf(lim, sizeof(lim), "%d", limit);
-        rc = client_query(c, "limit", limit > 0 ? lim : NULL);
-        if (rc == 0)
-                rc = client_query(c, "after", after);
-        return rc ? client_fail(c, rc, NULL) : client_call_text(c, "GET", NULL, answer);
+        return rc ? rc : client_call_page(c, limit > 0 ? limit : 0, after, answer);
 }
 
 int baton_cron_delete(struct baton_client *c, const char *key)
@@ -78,6 +69,7 @@ int baton_cron_pause(struct baton_client *c, const char *key, const char *note, 
 
         if (rc)
                 return rc;
+        /* jansson refuses a note that is not UTF-8 (as no memory: o is NULL). */
         o = note ? json_pack("{s:s}", "note", note) : json_object();
         if (o)
                 body = json_dumps(o, JSON_COMPACT);
@@ -106,36 +98,23 @@ int baton_cron_run(struct baton_client *c, const char *key, bool force, char **a
 int baton_cron_runs(struct baton_client *c, const char *key, int limit, const char *after,
                     char **answer)
 {
-        char lim[24];
         int rc = start(c, key, true, "/runs", answer);
 
-        if (rc)
-                return rc;
-        snprintf(lim, sizeof(lim), "%d", limit);
-        rc = client_query(c, "limit", limit > 0 ? lim : NULL);
-        if (rc == 0)
-                rc = client_query(c, "after", after);
-        return rc ? client_fail(c, rc, NULL) : client_call_text(c, "GET", NULL, answer);
+        return rc ? rc : client_call_page(c, limit > 0 ? limit : 0, after, answer);
 }
 
 int baton_cron_preview(struct baton_client *c, const char *request, char **answer)
 {
         int rc = start(c, NULL, false, "/preview", answer);
 
-        if (rc)
-                return rc;
-        if (!request)
-                return client_fail(c, BATON_EINVAL, "a preview request is required");
-        return client_call_text(c, "POST", request, answer);
+        return rc ? rc
+                  : client_call_body(c, "POST", request, "a preview request is required", answer);
 }
 
 int baton_cron_apply(struct baton_client *c, const char *registry, char **answer)
 {
         int rc = start(c, NULL, false, NULL, answer);
 
-        if (rc)
-                return rc;
-        if (!registry)
-                return client_fail(c, BATON_EINVAL, "a registry document is required");
-        return client_call_text(c, "PUT", registry, answer);
+        return rc ? rc
+                  : client_call_body(c, "PUT", registry, "a registry document is required", answer);
 }

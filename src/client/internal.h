@@ -1,6 +1,6 @@
 /*
  * internal.h: what the files of libbaton share and the public header does not
- * show: the client struct, a growable string builder with JSON helpers, the
+ * show: the client struct, the request-body helpers over common/jw.c, the
  * transport call every endpoint goes through, and the parsers that turn answers
  * into struct baton_job / struct baton_queue. Workload: one request per call on
  * a kept-alive connection, up to tens of thousands per second from one thread,
@@ -16,6 +16,8 @@
 #include <stdint.h>
 
 #include "baton/baton.h"
+#include "common/buf.h"
+#include "common/jw.h"
 
 /* Caps that keep a misbehaving server or caller from growing memory without
  * bound. Requests are bounded by what the server accepts anyway (16 MiB body by
@@ -25,35 +27,14 @@
 #define CLIENT_DEFAULT_TIMEOUT_MS 30000
 #define CLIENT_DEFAULT_CONNECT_TIMEOUT_MS 5000
 
-/* A growable, NUL-terminated string. len excludes the terminator. */
-struct sbuf {
-        char *p;
-        size_t len;
-        size_t cap;
-        size_t max;
-};
-
-void sbuf_init(struct sbuf *b, size_t max);
-void sbuf_free(struct sbuf *b);
-void sbuf_reset(struct sbuf *b);
-int sbuf_add(struct sbuf *b, const void *p, size_t n);
-int sbuf_adds(struct sbuf *b, const char *s);
-int sbuf_addc(struct sbuf *b, char c);
-int sbuf_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Appends s as a JSON string literal (quotes and escapes included). */
-int sbuf_json_str(struct sbuf *b, const char *s);
+/* Request bodies are written with common/jw.c into the client's struct buf
+ * (common/buf.c); these add the members a request leaves out when the
+ * caller gave no value: v NULL, or 0 for integers. */
+void client_kstr(struct jw *w, const char *key, const char *v);
+void client_kraw(struct jw *w, const char *key, const char *json);
+void client_kint(struct jw *w, const char *key, int64_t v);
 /* Appends s percent-encoded for use as one path segment or query value. */
-int sbuf_url_escape(struct sbuf *b, const char *s);
-
-/* JSON object members. Each appends ',' first unless the previous character
- * opened the object or array, so callers write members in any order without
- * tracking commas. raw appends v verbatim (JSON text given by the caller). */
-int jo_str(struct sbuf *b, const char *key, const char *v);
-int jo_i64(struct sbuf *b, const char *key, int64_t v);
-int jo_bool(struct sbuf *b, const char *key, bool v);
-int jo_raw(struct sbuf *b, const char *key, const char *v);
-/* Appends the separator a new array element or member needs. */
-int jo_sep(struct sbuf *b);
+int client_url_escape(struct buf *b, const char *s);
 
 struct baton_client {
         CURL *h;
@@ -63,16 +44,16 @@ struct baton_client {
         struct curl_slist *headers; /* rebuilt when the request id changes */
         int64_t timeout_ms;
         int64_t connect_timeout_ms;
-        struct sbuf url;  /* the URL of the call being made */
-        struct sbuf req;  /* its body */
-        struct sbuf resp; /* the answer's body */
+        struct buf url;  /* the URL of the call being made */
+        struct buf req;  /* its body */
+        struct buf resp; /* the answer's body */
         struct baton_error err;
         char curl_err[CURL_ERROR_SIZE];
         bool custom_method; /* CURLOPT_CUSTOMREQUEST is set and must be cleared */
 };
 
 /* Starts c->url as base + path; the caller appends escaped segments and query
- * parameters with sbuf_*. */
+ * parameters with client_query. */
 int client_url(struct baton_client *c, const char *path);
 /* Starts c->url as base + prefix + escaped seg + suffix (seg and suffix may
  * be NULL). */
@@ -95,11 +76,43 @@ int client_query_page(struct baton_client *c, int64_t limit, const char *after);
 int client_call(struct baton_client *c, const char *method, const char *body, size_t body_len,
                 int64_t wait_ms, json_t **root);
 
+/*
+ * Reads what a caller wants from a 2xx answer: root is the answer's JSON
+ * object, owned by client_request (which releases it after the call; a parser
+ * that keeps part of it takes its own reference, as job_from_json does), and
+ * dst is the public function's out-parameter, whose allocations belong to
+ * that function's caller. Returns 0 or a code recorded with client_fail.
+ */
+typedef int (*client_answer_fn)(struct baton_client *c, json_t *root, void *dst);
+
+/*
+ * The call the typed endpoints make: method on the URL in c->url, with the
+ * body in c->req when with_body (none otherwise); wait_ms extends the
+ * transport timeout for long polls. On a 2xx answer and when parse is given,
+ * parse reads the answer into dst; without parse the answer is not parsed.
+ * Returns 0 or the code recorded in c->err.
+ */
+int client_request(struct baton_client *c, const char *method, bool with_body, int64_t wait_ms,
+                   client_answer_fn parse, void *dst);
+
+/* Starts c->req as a JSON object written through w; client_body_end closes
+ * it and returns 0 or the first error writing it met (BATON_ETOOBIG). */
+void client_body(struct baton_client *c, struct jw *w);
+int client_body_end(struct jw *w);
+
 /* client_call for the JSON pass-through calls (cron, timers, flows): body is
  * the caller's JSON text (NULL for none) and, when answer is not NULL, the
  * answer comes back as compact JSON text in *answer, owned by the caller
  * (free). */
 int client_call_text(struct baton_client *c, const char *method, const char *body, char **answer);
+
+/* client_call_text for a call whose body is required: a NULL body is refused
+ * (BATON_EINVAL) with the message what. */
+int client_call_body(struct baton_client *c, const char *method, const char *body, const char *what,
+                     char **answer);
+/* client_call_text of GET for a page: the URL in c->url gets the page's
+ * parameters first (client_query_page). */
+int client_call_page(struct baton_client *c, int64_t limit, const char *after, char **answer);
 
 /* Records an error found by the library itself (no HTTP exchange, or an answer
  * of the wrong shape) in c->err and returns rc. */

@@ -139,78 +139,66 @@ void baton_audit_free(struct baton_audit *l)
         free(l);
 }
 
-/* Performs the call prepared in c->url (body in c->req when with_body) and
- * takes the key in member "key" of the answer, or the answer itself when it is
- * the key object (the create answer). */
-static int call_key(struct baton_client *c, const char *method, bool with_body,
-                    struct baton_key **out)
+/* dst: struct baton_key **, receives the key in member "key" of the answer,
+ * or the answer itself when it is the key object (the create answer). */
+static int answer_key(struct baton_client *c, json_t *root, void *dst)
 {
-        struct baton_key *k = NULL;
-        json_t *root = NULL, *obj;
+        struct baton_key **out = dst, *k;
+        json_t *obj = json_object_get(root, "key");
         int rc;
 
-        if (out)
-                *out = NULL;
-        rc = client_call(c, method, with_body ? c->req.p : NULL, with_body ? c->req.len : 0, 0,
-                         out ? &root : NULL);
-        if (rc || !out)
-                goto out;
-        obj = json_object_get(root, "key");
         if (!json_is_object(obj))
                 obj = root;
         k = malloc(sizeof(*k));
-        if (!k) {
-                rc = client_fail(c, BATON_ENOMEM, NULL);
-                goto out;
-        }
+        if (!k)
+                return client_fail(c, BATON_ENOMEM, NULL);
         rc = key_from_json(obj, k);
         if (rc) {
                 free(k);
-                rc = client_fail(c, rc, rc == BATON_EPROTO ? "answer holds no key" : NULL);
-                goto out;
+                return client_fail(c, rc, rc == BATON_EPROTO ? "answer holds no key" : NULL);
         }
         *out = k;
-out:
-        json_decref(root);
-        return rc;
+        return 0;
+}
+
+/* Performs the call prepared in c->url (body in c->req when with_body); *out
+ * (when out is not NULL) receives the key of the answer. */
+static int call_key(struct baton_client *c, const char *method, bool with_body,
+                    struct baton_key **out)
+{
+        if (out)
+                *out = NULL;
+        return client_request(c, method, with_body, 0, out ? answer_key : NULL, out);
 }
 
 int baton_key_create(struct baton_client *c, const struct baton_key_opts *o, struct baton_key **out)
 {
-        size_t i;
+        struct jw w;
         int rc;
 
         if (out)
                 *out = NULL;
         if (!o || !o->name || (o->n_scopes && !o->scopes))
                 return client_fail(c, BATON_EINVAL, NULL);
-        rc = client_url(c, "/v1/keys");
-        sbuf_reset(&c->req);
-        if (rc == 0)
-                rc = sbuf_addc(&c->req, '{');
-        if (rc == 0)
-                rc = jo_str(&c->req, "name", o->name);
-        if (rc == 0 && o->tenant)
-                rc = jo_str(&c->req, "tenant", o->tenant);
-        if (rc == 0)
-                rc = sbuf_adds(&c->req, ",\"scopes\":[");
-        for (i = 0; rc == 0 && i < o->n_scopes; i++) {
-                rc = jo_sep(&c->req);
-                if (rc == 0)
-                        rc = sbuf_json_str(&c->req, o->scopes[i]);
+        client_body(c, &w);
+        jw_kstr(&w, "name", o->name);
+        client_kstr(&w, "tenant", o->tenant);
+        jw_key(&w, "scopes");
+        jw_arr_open(&w);
+        for (size_t i = 0; i < o->n_scopes; i++)
+                jw_str(&w, o->scopes[i]);
+        jw_arr_close(&w);
+        client_kstr(&w, "expires_at", o->expires_at);
+        if (o->rate_max || o->rate_per_ms) {
+                jw_key(&w, "rate_limit");
+                jw_obj_open(&w);
+                jw_kint(&w, "max", o->rate_max);
+                jw_kint(&w, "per_ms", o->rate_per_ms);
+                jw_obj_close(&w);
         }
+        rc = client_body_end(&w);
         if (rc == 0)
-                rc = sbuf_addc(&c->req, ']');
-        if (rc == 0 && o->expires_at)
-                rc = jo_str(&c->req, "expires_at", o->expires_at);
-        if (rc == 0 && (o->rate_max || o->rate_per_ms)) {
-                rc = jo_sep(&c->req);
-                if (rc == 0)
-                        rc = sbuf_printf(&c->req, "\"rate_limit\":{\"max\":%lld,\"per_ms\":%lld}",
-                                         (long long)o->rate_max, (long long)o->rate_per_ms);
-        }
-        if (rc == 0)
-                rc = sbuf_addc(&c->req, '}');
+                rc = client_url(c, "/v1/keys");
         if (rc)
                 return client_fail(c, rc, NULL);
         return call_key(c, "POST", true, out);
@@ -268,18 +256,6 @@ out:
         return rc;
 }
 
-/* Starts the URL /v1/keys/{id}[suffix]. */
-static int key_url(struct baton_client *c, const char *id, const char *suffix)
-{
-        int rc = client_url(c, "/v1/keys/");
-
-        if (rc == 0)
-                rc = sbuf_url_escape(&c->url, id);
-        if (rc == 0 && suffix)
-                rc = sbuf_adds(&c->url, suffix);
-        return rc;
-}
-
 int baton_key_revoke(struct baton_client *c, const char *id, struct baton_key **out)
 {
         int rc;
@@ -288,7 +264,7 @@ int baton_key_revoke(struct baton_client *c, const char *id, struct baton_key **
                 *out = NULL;
         if (!id)
                 return client_fail(c, BATON_EINVAL, NULL);
-        rc = key_url(c, id, NULL);
+        rc = client_url_seg(c, "/v1/keys/", id, NULL);
         if (rc)
                 return client_fail(c, rc, NULL);
         return call_key(c, "DELETE", false, out);
@@ -297,20 +273,19 @@ int baton_key_revoke(struct baton_client *c, const char *id, struct baton_key **
 int baton_key_rotate(struct baton_client *c, const char *id, int64_t grace_ms,
                      struct baton_key **out)
 {
+        struct jw w;
         int rc;
 
         if (out)
                 *out = NULL;
         if (!id)
                 return client_fail(c, BATON_EINVAL, NULL);
-        rc = key_url(c, id, "/rotate");
-        sbuf_reset(&c->req);
+        client_body(c, &w);
+        if (grace_ms >= 0)
+                jw_kint(&w, "grace_ms", grace_ms);
+        rc = client_body_end(&w);
         if (rc == 0)
-                rc = sbuf_addc(&c->req, '{');
-        if (rc == 0 && grace_ms >= 0)
-                rc = jo_i64(&c->req, "grace_ms", grace_ms);
-        if (rc == 0)
-                rc = sbuf_addc(&c->req, '}');
+                rc = client_url_seg(c, "/v1/keys/", id, "/rotate");
         if (rc)
                 return client_fail(c, rc, NULL);
         return call_key(c, "POST", true, out);
@@ -331,6 +306,35 @@ static const char *id_text(json_t *e, char **owned)
                 return *owned;
         }
         return NULL;
+}
+
+/* Fills entry i of l (of l->priv->cap) from e. Returns 0 or BATON_ENOMEM. */
+static int audit_entry(struct baton_audit *l, size_t i, json_t *e)
+{
+        struct baton_audit_entry *a = &l->v[i];
+        json_t *d = json_object_get(e, "detail");
+        size_t n = l->priv->cap;
+        char *owned;
+
+        a->id = id_text(e, &owned);
+        l->priv->texts[n + i] = owned;
+        if (!owned && json_is_integer(json_object_get(e, "id")))
+                return BATON_ENOMEM;
+        a->at_ms = jtime(e, "at");
+        a->key_id = jstr(e, "key_id");
+        a->tenant = jstr(e, "tenant");
+        a->action = jstr(e, "action");
+        a->target = jstr(e, "target");
+        a->request_id = jstr(e, "request_id");
+        a->status = (int)jint(e, "status", 0);
+        a->code = jstr(e, "code");
+        if (d && !json_is_null(d)) {
+                l->priv->texts[i] = json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY);
+                if (!l->priv->texts[i])
+                        return BATON_ENOMEM;
+                a->detail = l->priv->texts[i];
+        }
+        return 0;
 }
 
 int baton_audit_list(struct baton_client *c, const struct baton_audit_filter *f,
@@ -376,31 +380,15 @@ int baton_audit_list(struct baton_client *c, const struct baton_audit_filter *f,
         l->priv->root = json_incref(root);
         json_array_foreach(arr, i, e)
         {
-                struct baton_audit_entry *a = &l->v[i];
-                json_t *d = json_object_get(e, "detail");
-                char *owned;
-
                 l->n = i + 1;
-                a->id = id_text(e, &owned);
-                l->priv->texts[n + i] = owned;
-                a->at_ms = jtime(e, "at");
-                a->key_id = jstr(e, "key_id");
-                a->tenant = jstr(e, "tenant");
-                a->action = jstr(e, "action");
-                a->target = jstr(e, "target");
-                a->request_id = jstr(e, "request_id");
-                a->status = (int)jint(e, "status", 0);
-                a->code = jstr(e, "code");
-                if (d && !json_is_null(d)) {
-                        l->priv->texts[i] = json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY);
-                        if (!l->priv->texts[i])
-                                goto nomem;
-                        a->detail = l->priv->texts[i];
-                }
+                if (audit_entry(l, i, e))
+                        goto nomem;
         }
         if (json_is_string(next) && !(l->next = strdup(json_string_value(next))))
                 goto nomem;
-        if (json_is_integer(next) && (l->next = malloc(24)))
+        if (json_is_integer(next) && !(l->next = malloc(24)))
+                goto nomem;
+        if (json_is_integer(next))
                 snprintf(l->next, 24, "%lld", (long long)json_integer_value(next));
         *out = l;
         l = NULL;

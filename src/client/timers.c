@@ -36,11 +36,9 @@ int baton_timer_put(struct baton_client *c, const char *key, const char *definit
 {
         int rc = start(c, "/v1/timers/", key, "a timer key is required", answer);
 
-        if (rc)
-                return rc;
-        if (!definition)
-                return client_fail(c, BATON_EINVAL, "a timer definition is required");
-        return client_call_text(c, "PUT", definition, answer);
+        return rc ? rc
+                  : client_call_body(c, "PUT", definition, "a timer definition is required",
+                                     answer);
 }
 
 int baton_timer_get(struct baton_client *c, const char *key, char **answer)
@@ -53,41 +51,27 @@ int baton_timer_get(struct baton_client *c, const char *key, char **answer)
 int baton_timer_list(struct baton_client *c, const char *prefix, int limit, const char *after,
                      char **answer)
 {
-        char lim[24];
         int rc = start(c, "/v1/timers", NULL, NULL, answer);
 
-        if (rc)
-                return rc;
-        snprintf(lim, sizeof(lim), "%d", limit);
-        rc = client_query(c, "prefix", prefix);
-        if (rc == 0)
-                rc = client_query(c, "limit", limit != 0 ? lim : NULL);
-        if (rc == 0)
-                rc = client_query(c, "after", after);
-        return rc ? client_fail(c, rc, NULL) : client_call_text(c, "GET", NULL, answer);
+        if (rc == 0 && (rc = client_query(c, "prefix", prefix)) != 0)
+                rc = client_fail(c, rc, NULL);
+        return rc ? rc : client_call_page(c, limit, after, answer);
 }
 
 int baton_timer_cancel(struct baton_client *c, const char *key, int64_t if_version, char **answer)
 {
-        char ver[24];
         int rc = start(c, "/v1/timers/", key, "a timer key is required", answer);
 
-        if (rc)
-                return rc;
-        snprintf(ver, sizeof(ver), "%lld", (long long)if_version);
-        rc = client_query(c, "if_version", if_version != 0 ? ver : NULL);
-        return rc ? client_fail(c, rc, NULL) : client_call_text(c, "DELETE", NULL, answer);
+        if (rc == 0 && if_version != 0 && (rc = client_query_i64(c, "if_version", if_version)) != 0)
+                rc = client_fail(c, rc, NULL);
+        return rc ? rc : client_call_text(c, "DELETE", NULL, answer);
 }
 
 int baton_flow_create(struct baton_client *c, const char *flow, char **answer)
 {
         int rc = start(c, "/v1/flows", NULL, NULL, answer);
 
-        if (rc)
-                return rc;
-        if (!flow)
-                return client_fail(c, BATON_EINVAL, "a flow document is required");
-        return client_call_text(c, "POST", flow, answer);
+        return rc ? rc : client_call_body(c, "POST", flow, "a flow document is required", answer);
 }
 
 int baton_flow_get(struct baton_client *c, const char *id, char **answer)

@@ -9,6 +9,8 @@
  * handler a request it has already checked for size and JSON syntax.
  */
 
+#include <stdlib.h>
+
 #include "common/errors.h"
 #include "core/keys.h"
 #include "server/api_internal.h"
@@ -99,6 +101,46 @@ int api_submit(struct http_req *hr, struct exec_op *op)
         if (rc)
                 http_reply_error(hr, 503, "shutting_down", NULL, "the server is shutting down");
         return rc;
+}
+
+void *api_ctx_new(struct http_req *hr, const struct api_ctx_def *def, int kind, bool with_param)
+{
+        const char *param = with_param ? http_param(hr, 0) : NULL;
+        struct api_ctx *c;
+        struct verr e;
+
+        if (with_param && def->check(hr->srv->limits, def->param, param, &e)) {
+                http_reply_verr(hr, &e);
+                return NULL;
+        }
+        c = calloc(1, def->size);
+        if (!c) {
+                http_reply_rc(hr, BATON_ENOMEM, NULL);
+                return NULL;
+        }
+        c->hr = hr;
+        c->def = def;
+        c->kind = kind;
+        c->param = param;
+        c->op.fn = def->fn;
+        c->op.done = def->done;
+        return c;
+}
+
+void api_ctx_submit(struct api_ctx *c, int rc, const struct verr *e)
+{
+        if (rc)
+                http_reply_verr(c->hr, e);
+        else if (api_submit(c->hr, &c->op) == 0)
+                return;
+        api_ctx_free(c);
+}
+
+void api_ctx_free(struct api_ctx *c)
+{
+        if (c && c->def->clear)
+                c->def->clear(c);
+        free(c);
 }
 
 void api_reply_jw(struct http_req *hr, int status, const struct jw *w)

@@ -235,8 +235,7 @@ fail:
 /* ---- GET /v1/audit ---- */
 
 struct audit_ctx {
-        struct exec_op op;
-        struct http_req *hr;
+        struct api_ctx base; /* first (api_ctx_new) */
         struct audit_filter f;
         int limit;
         struct audit_rec *rows;
@@ -245,18 +244,15 @@ struct audit_ctx {
 
 static int audit_fn(struct txn *tx, struct exec_op *op)
 {
-        struct audit_ctx *c = container_of(op, struct audit_ctx, op);
+        struct audit_ctx *c = container_of(op, struct audit_ctx, base.op);
 
         return audit_query(tx, &c->f, &c->rows, &c->n);
 }
 
 static void entry_json(struct jw *w, const struct audit_rec *r)
 {
-        char id[API_ID_LEN];
-
-        api_id_format(r->id, id);
         jw_obj_open(w);
-        jw_kstr(w, "id", id);
+        api_kid(w, "id", r->id);
         jw_ktime(w, "at", r->at_ms);
         jw_kstr(w, "key_id", r->key_id);
         jw_kstr(w, "tenant", r->tenant);
@@ -270,35 +266,32 @@ static void entry_json(struct jw *w, const struct audit_rec *r)
         jw_obj_close(w);
 }
 
+static void page_entry(struct jw *w, const void *arg, int i)
+{
+        const struct audit_rec *rows = arg;
+
+        entry_json(w, &rows[i]);
+}
+
 static void audit_done(struct exec_op *op)
 {
-        struct audit_ctx *c = container_of(op, struct audit_ctx, op);
-        int n = c->n > c->limit ? c->limit : c->n;
-        char next[API_ID_LEN];
-        struct api_page p;
+        struct audit_ctx *c = container_of(op, struct audit_ctx, base.op);
         struct jw w;
+        int last;
 
         if (op->rc) {
-                api_reply_rc(c->hr, op->rc, NULL);
+                api_reply_rc(c->base.hr, op->rc, NULL);
                 goto out;
         }
-        jw_init(&w, http_out(c->hr->srv));
-        api_page_init(&p, &w, c->hr->srv->limits);
+        jw_init(&w, http_out(c->base.hr->srv));
         jw_obj_open(&w);
-        jw_key(&w, "entries");
-        jw_arr_open(&w);
-        for (int i = 0; i < n && api_page_mark(&p); i++) {
-                entry_json(&w, &c->rows[i]);
-                api_page_keep(&p);
-        }
-        jw_arr_close(&w);
+        last = api_page_write(&w, c->base.hr->srv->limits, "entries", c->n, c->limit, false,
+                              page_entry, c->rows);
         /* The cursor is the last entry answered: a page cut by the byte
          * budget resumes at the first entry it left out. */
-        if (p.n > 0 && (p.full || c->n > c->limit))
-                api_id_format(c->rows[p.n - 1].id, next);
-        jw_kstr(&w, "next", p.n > 0 && (p.full || c->n > c->limit) ? next : NULL);
+        api_kid(&w, "next", last >= 0 ? c->rows[last].id : 0);
         jw_obj_close(&w);
-        api_reply_jw(c->hr, 200, &w);
+        api_reply_jw(c->base.hr, 200, &w);
 out:
         audit_recs_free(c->rows, c->n);
         free(c);
@@ -344,10 +337,8 @@ int api_query_tenant(const struct http_req *hr, const char **tenant, struct verr
 
 static int audit_parse(struct http_req *hr, struct audit_ctx *c, struct verr *e)
 {
-        int rc = api_query_limit(hr, &c->limit, e);
+        int rc = api_query_page(hr, &c->limit, &c->f.after_id, e);
 
-        if (!rc)
-                rc = api_query_after_id(hr, &c->f.after_id, e);
         if (!rc)
                 rc = query_token(hr, "action", AUDIT_ACTION_MAX, &c->f.action, e);
         if (!rc)
@@ -358,23 +349,15 @@ static int audit_parse(struct http_req *hr, struct audit_ctx *c, struct verr *e)
         return rc;
 }
 
+static const struct api_ctx_def audit_def = {
+    sizeof(struct audit_ctx), audit_fn, audit_done, NULL, NULL, NULL};
+
 void api_audit_list(struct http_req *hr)
 {
-        struct audit_ctx *c = calloc(1, sizeof(*c));
+        struct audit_ctx *c = api_ctx_new(hr, &audit_def, 0, false);
         struct verr e;
 
-        if (!c) {
-                http_reply_rc(hr, BATON_ENOMEM, NULL);
+        if (!c)
                 return;
-        }
-        c->hr = hr;
-        c->op.fn = audit_fn;
-        c->op.done = audit_done;
-        if (audit_parse(hr, c, &e)) {
-                http_reply_verr(hr, &e);
-                free(c);
-                return;
-        }
-        if (api_submit(hr, &c->op))
-                free(c);
+        api_ctx_submit(&c->base, audit_parse(hr, c, &e), &e);
 }

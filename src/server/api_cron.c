@@ -46,10 +46,7 @@ enum cron_op_kind {
 };
 
 struct cron_ctx {
-        struct exec_op op;
-        struct http_req *hr;
-        int kind;        /* enum cron_op_kind */
-        const char *key; /* path parameter, owned by hr */
+        struct api_ctx base; /* first (api_ctx_new) */
         struct cron_spec spec;
         char *note;
         bool force;
@@ -71,8 +68,11 @@ struct cron_ctx {
         struct leader_rec leader;  /* C_SCHED: the leader lease as stored */
 };
 
-static void ctx_free(struct cron_ctx *c)
+/* api_ctx_def.clear: what the context holds. */
+static void ctx_clear(struct api_ctx *base)
 {
+        struct cron_ctx *c = container_of(base, struct cron_ctx, base);
+
         cron_spec_free(&c->spec);
         free(c->note);
         cron_info_free(&c->info);
@@ -81,7 +81,6 @@ static void ctx_free(struct cron_ctx *c)
         cron_run_infos_free(c->runs, c->runs_n);
         cron_registry_free(&c->reg);
         cron_apply_res_free(&c->res);
-        free(c);
 }
 
 /* The tenant's schedule counts and the lease, for GET /v1/cron/scheduler. */
@@ -90,7 +89,7 @@ static int sched_counts(struct txn *tx, struct cron_ctx *c)
         struct cron_counts cc;
         int rc;
 
-        rc = cron_count(tx, c->hr->tenant, &cc);
+        rc = cron_count(tx, c->base.hr->tenant, &cc);
         c->n_sched = cc.n;
         c->n_due = cc.due;
         c->next_due_ms = cc.next_due_ms;
@@ -101,44 +100,46 @@ static int sched_counts(struct txn *tx, struct cron_ctx *c)
 
 static int cron_fn(struct txn *tx, struct exec_op *op)
 {
-        struct cron_ctx *c = container_of(op, struct cron_ctx, op);
-        const char *t = c->hr->tenant;
+        struct cron_ctx *c = container_of(op, struct cron_ctx, base.op);
+        const char *t = c->base.hr->tenant;
         struct cron_run_req rr;
         char detail[160];
         int rc;
 
-        switch (c->kind) {
+        switch (c->base.kind) {
         case C_PUT:
-                rc = cron_put(tx, t, c->key, &c->spec, &c->created, &c->info);
+                rc = cron_put(tx, t, c->base.param, &c->spec, &c->created, &c->info);
                 snprintf(detail, sizeof(detail), "{\"created\":%s}", c->created ? "true" : "false");
                 if (!rc)
-                        rc = api_audit_success(tx, c->hr, c->created ? 201 : 200, c->key, detail);
+                        rc = api_audit_success(tx, c->base.hr, c->created ? 201 : 200,
+                                               c->base.param, detail);
                 return rc;
         case C_GET:
-                return cron_read(tx, t, c->key, &c->info);
+                return cron_read(tx, t, c->base.param, &c->info);
         case C_LIST:
                 return cron_query_page(tx, t, c->after, c->limit + 1,
-                                       api_page_budget_bytes(c->hr->srv->limits), &c->infos,
+                                       api_page_budget_bytes(c->base.hr->srv->limits), &c->infos,
                                        &c->infos_n, &c->cut);
         case C_DELETE:
-                rc = cron_delete(tx, t, c->key);
-                return rc ? rc : api_audit_success(tx, c->hr, 200, c->key, NULL);
+                rc = cron_delete(tx, t, c->base.param);
+                return rc ? rc : api_audit_success(tx, c->base.hr, 200, c->base.param, NULL);
         case C_PAUSE:
         case C_RESUME:
-                rc = cron_set_paused(tx, t, c->key, c->kind == C_PAUSE, c->note, &c->info);
-                return rc ? rc : api_audit_success(tx, c->hr, 200, c->key, NULL);
+                rc = cron_set_paused(tx, t, c->base.param, c->base.kind == C_PAUSE, c->note,
+                                     &c->info);
+                return rc ? rc : api_audit_success(tx, c->base.hr, 200, c->base.param, NULL);
         case C_RUN:
                 memset(&rr, 0, sizeof(rr));
                 rr.tenant = t;
-                rr.key = c->key;
+                rr.key = c->base.param;
                 rr.force = c->force;
-                rr.requested_by = c->hr->key_id;
-                rr.request_id = c->hr->request_id;
-                rr.max_per_hour = c->hr->srv->cfg->cron_run_max_per_hour;
+                rr.requested_by = c->base.hr->key_id;
+                rr.request_id = c->base.hr->request_id;
+                rr.max_per_hour = c->base.hr->srv->cfg->cron_run_max_per_hour;
                 rc = cron_run_now(tx, &rr, &c->run);
                 snprintf(detail, sizeof(detail), "{\"force\":%s,\"job_id\":%lld}",
                          c->force ? "true" : "false", (long long)c->run.run.job_id);
-                return rc ? rc : api_audit_success(tx, c->hr, 202, c->key, detail);
+                return rc ? rc : api_audit_success(tx, c->base.hr, 202, c->base.param, detail);
         case C_APPLY:
                 rc = cron_apply(tx, t, &c->reg, &c->res);
                 snprintf(detail, sizeof(detail),
@@ -146,11 +147,11 @@ static int cron_fn(struct txn *tx, struct exec_op *op)
                          "\"prune\":%s}",
                          c->res.created_n, c->res.updated_n, c->res.unchanged_n, c->res.deleted_n,
                          c->reg.prune ? "true" : "false");
-                return rc ? rc : api_audit_success(tx, c->hr, 200, NULL, detail);
+                return rc ? rc : api_audit_success(tx, c->base.hr, 200, NULL, detail);
         case C_SCHED:
                 return sched_counts(tx, c);
         default:
-                return cron_runs_query(tx, t, c->key, c->before, c->limit + 1, &c->runs,
+                return cron_runs_query(tx, t, c->base.param, c->before, c->limit + 1, &c->runs,
                                        &c->runs_n);
         }
 }
@@ -165,21 +166,14 @@ static const char *run_status(const struct cron_run_info *ri)
 static void run_json(struct jw *w, const struct cron_run_info *ri)
 {
         const struct cron_run *r = &ri->run;
-        char id[API_ID_LEN];
 
         jw_obj_open(w);
-        api_id_format(r->id, id);
-        jw_kstr(w, "id", id);
+        api_kid(w, "id", r->id);
         jw_kstr(w, "key", r->key);
         jw_ktime(w, "scheduled_at", r->scheduled_at_ms);
         jw_ktime(w, "fired_at", r->fired_at_ms);
         jw_kstr(w, "trigger", r->trigger);
-        if (r->job_id) {
-                api_id_format(r->job_id, id);
-                jw_kstr(w, "job_id", id);
-        } else {
-                jw_kstr(w, "job_id", NULL);
-        }
+        api_kid(w, "job_id", r->job_id);
         jw_kstr(w, "status", run_status(ri));
         jw_kstr(w, "reason", r->reason);
         jw_kstr(w, "requested_by", r->requested_by);
@@ -220,12 +214,7 @@ static void sched_json(struct jw *w, const struct cron_info *ci)
         jw_kint(w, "max_attempts", s->job.max_attempts);
         jw_kint(w, "lease_ms", s->job.lease_ms);
         jw_kstr(w, "group", s->job.group);
-        jw_key(w, "backoff");
-        jw_obj_open(w);
-        jw_kstr(w, "type", backoff_type_name(s->job.backoff.type));
-        jw_kint(w, "base_ms", s->job.backoff.base_ms);
-        jw_kint(w, "max_ms", s->job.backoff.max_ms);
-        jw_obj_close(w);
+        api_backoff_json(w, &s->job.backoff);
         jw_obj_close(w);
         jw_kstr(w, "overlap", cron_overlap_name(s->overlap));
         jw_kstr(w, "misfire", cron_misfire_name(s->misfire));
@@ -269,7 +258,7 @@ static void keys_json(struct jw *w, const char *name, char **v, int n)
  * and the caller's schedules. */
 static void scheduler_json(struct jw *w, const struct cron_ctx *c)
 {
-        struct server *srv = c->hr->srv;
+        struct server *srv = c->base.hr->srv;
         const struct leader_rec *l = &c->leader;
         int64_t now_ms = clock_wall_ms(srv->clock);
         bool live = l->epoch > 0 && l->lease_until_ms > now_ms;
@@ -293,7 +282,7 @@ static void scheduler_json(struct jw *w, const struct cron_ctx *c)
         jw_kint(w, "tick_lag_ms", st.last_lag_ms);
         /* The duty timer's instant is the earliest deadline of every tenant:
          * only the operator (the root admin) sees it. */
-        jw_ktime(w, "next_deadline_at", auth_is_root(c->hr) ? st.armed_ms : 0);
+        jw_ktime(w, "next_deadline_at", auth_is_root(c->base.hr) ? st.armed_ms : 0);
         jw_ktime(w, "next_due_at", c->next_due_ms);
         jw_kbool(w, "tick_running", st.busy);
         jw_kint(w, "fenced", st.fenced);
@@ -318,13 +307,27 @@ static void scheduler_json(struct jw *w, const struct cron_ctx *c)
         jw_obj_close(w);
 }
 
+static void page_sched(struct jw *w, const void *arg, int i)
+{
+        const struct cron_info *infos = arg;
+
+        sched_json(w, &infos[i]);
+}
+
+static void page_run(struct jw *w, const void *arg, int i)
+{
+        const struct cron_run_info *runs = arg;
+
+        run_json(w, &runs[i]);
+}
+
 static void answer(struct jw *w, struct cron_ctx *c)
 {
-        struct api_page p;
-        int n;
+        const struct limits *l = c->base.hr->srv->limits;
+        int last;
 
         jw_obj_open(w);
-        switch (c->kind) {
+        switch (c->base.kind) {
         case C_APPLY:
                 keys_json(w, "created", c->res.created, c->res.created_n);
                 keys_json(w, "updated", c->res.updated, c->res.updated_n);
@@ -335,19 +338,9 @@ static void answer(struct jw *w, struct cron_ctx *c)
                 scheduler_json(w, c);
                 break;
         case C_LIST:
-                n = c->infos_n > c->limit ? c->limit : c->infos_n;
-                api_page_init(&p, w, c->hr->srv->limits);
-                jw_key(w, "schedules");
-                jw_arr_open(w);
-                for (int i = 0; i < n && api_page_mark(&p); i++) {
-                        sched_json(w, &c->infos[i]);
-                        api_page_keep(&p);
-                }
-                jw_arr_close(w);
-                jw_kstr(w, "next",
-                        p.n > 0 && (p.full || c->infos_n > c->limit || c->cut)
-                            ? c->infos[p.n - 1].rec.key
-                            : NULL);
+                last = api_page_write(w, l, "schedules", c->infos_n, c->limit, c->cut, page_sched,
+                                      c->infos);
+                jw_kstr(w, "next", last >= 0 ? c->infos[last].rec.key : NULL);
                 break;
         case C_DELETE:
                 jw_kbool(w, "deleted", true);
@@ -356,29 +349,14 @@ static void answer(struct jw *w, struct cron_ctx *c)
                 jw_key(w, "run");
                 run_json(w, &c->run);
                 break;
-        case C_RUNS: {
-                char id[API_ID_LEN];
-                n = c->runs_n > c->limit ? c->limit : c->runs_n;
-                api_page_init(&p, w, c->hr->srv->limits);
-                jw_key(w, "runs");
-                jw_arr_open(w);
-                for (int i = 0; i < n && api_page_mark(&p); i++) {
-                        run_json(w, &c->runs[i]);
-                        api_page_keep(&p);
-                }
-                jw_arr_close(w);
-                if (p.n > 0 && (p.full || c->runs_n > c->limit)) {
-                        api_id_format(c->runs[p.n - 1].run.id, id);
-                        jw_kstr(w, "next", id);
-                } else {
-                        jw_kstr(w, "next", NULL);
-                }
+        case C_RUNS:
+                last = api_page_write(w, l, "runs", c->runs_n, c->limit, false, page_run, c->runs);
+                api_kid(w, "next", last >= 0 ? c->runs[last].run.id : 0);
                 break;
-        }
         default:
                 jw_key(w, "schedule");
                 sched_json(w, &c->info);
-                if (c->kind == C_PUT)
+                if (c->base.kind == C_PUT)
                         jw_kbool(w, "created", c->created);
                 break;
         }
@@ -387,81 +365,52 @@ static void answer(struct jw *w, struct cron_ctx *c)
 
 static void cron_done(struct exec_op *op)
 {
-        struct cron_ctx *c = container_of(op, struct cron_ctx, op);
-        struct server *srv = c->hr->srv;
+        struct cron_ctx *c = container_of(op, struct cron_ctx, base.op);
+        struct server *srv = c->base.hr->srv;
         struct jw w;
         int status = 200;
 
-        if (op->rc == BATON_ECONFLICT && c->kind == C_RUN) {
-                http_reply_error(c->hr, 409, "already_running", NULL,
+        if (op->rc == BATON_ECONFLICT && c->base.kind == C_RUN) {
+                http_reply_error(c->base.hr, 409, "already_running", NULL,
                                  "a run of %s is still going; \"force\": true starts another",
-                                 c->key);
-        } else if (op->rc == BATON_ERATE && c->kind == C_RUN) {
-                http_set_header(c->hr, "Retry-After", "60");
-                http_reply_error(c->hr, 429, "cron_run_cooldown", NULL,
-                                 "%s was run by hand %lld times in the last hour", c->key,
+                                 c->base.param);
+        } else if (op->rc == BATON_ERATE && c->base.kind == C_RUN) {
+                http_set_header(c->base.hr, "Retry-After", "60");
+                http_reply_error(c->base.hr, 429, "cron_run_cooldown", NULL,
+                                 "%s was run by hand %lld times in the last hour", c->base.param,
                                  (long long)srv->cfg->cron_run_max_per_hour);
-        } else if (op->rc == BATON_EBUSY && c->kind == C_RUN) {
-                http_set_header(c->hr, "Retry-After", "1");
-                http_reply_error(c->hr, 503, "queue_full", NULL,
-                                 "the queue of %s is at its max_depth; nothing was run", c->key);
-        } else if (op->rc == BATON_ECONFLICT && c->kind == C_PUT) {
-                http_reply_error(c->hr, 409, "too_many_schedules", NULL,
+        } else if (op->rc == BATON_EBUSY && c->base.kind == C_RUN) {
+                http_set_header(c->base.hr, "Retry-After", "1");
+                http_reply_error(c->base.hr, 503, "queue_full", NULL,
+                                 "the queue of %s is at its max_depth; nothing was run",
+                                 c->base.param);
+        } else if (op->rc == BATON_ECONFLICT && c->base.kind == C_PUT) {
+                http_reply_error(c->base.hr, 409, "too_many_schedules", NULL,
                                  "a tenant may have at most %lld cron schedules"
                                  " (--max-cron-schedules); %s was not created",
-                                 (long long)srv->limits->cron_schedules_max, c->key);
-        } else if (op->rc == BATON_ECONFLICT && c->kind == C_APPLY) {
-                http_reply_error(c->hr, 409, "too_many_schedules", NULL,
+                                 (long long)srv->limits->cron_schedules_max, c->base.param);
+        } else if (op->rc == BATON_ECONFLICT && c->base.kind == C_APPLY) {
+                http_reply_error(c->base.hr, 409, "too_many_schedules", NULL,
                                  "the registry would leave this tenant %lld cron schedules, over"
                                  " the cap of %lld (--max-cron-schedules); nothing was applied",
                                  (long long)c->res.total,
                                  (long long)srv->limits->cron_schedules_max);
         } else if (op->rc) {
-                api_reply_rc(c->hr, op->rc, "cron schedule");
+                api_reply_rc(c->base.hr, op->rc, "cron schedule");
         } else {
-                if (c->kind == C_PUT && c->created)
+                if (c->base.kind == C_PUT && c->created)
                         status = 201;
-                if (c->kind == C_RUN)
+                if (c->base.kind == C_RUN)
                         status = 202;
                 jw_init(&w, http_out(srv));
                 answer(&w, c);
-                api_reply_jw(c->hr, status, &w);
+                api_reply_jw(c->base.hr, status, &w);
         }
-        ctx_free(c);
+        api_ctx_free(&c->base);
 }
 
-static struct cron_ctx *ctx_new(struct http_req *hr, int kind, bool has_key)
-{
-        struct cron_ctx *c;
-        struct verr e;
-
-        if (has_key && validate_key(hr->srv->limits, "key", http_param(hr, 0), &e)) {
-                http_reply_verr(hr, &e);
-                return NULL;
-        }
-        c = calloc(1, sizeof(*c));
-        if (!c) {
-                http_reply_rc(hr, BATON_ENOMEM, NULL);
-                return NULL;
-        }
-        c->hr = hr;
-        c->kind = kind;
-        c->key = has_key ? http_param(hr, 0) : NULL;
-        c->op.fn = cron_fn;
-        c->op.done = cron_done;
-        return c;
-}
-
-static void submit(struct cron_ctx *c, int rc, const struct verr *e)
-{
-        if (rc) {
-                http_reply_verr(c->hr, e);
-                ctx_free(c);
-                return;
-        }
-        if (api_submit(c->hr, &c->op))
-                ctx_free(c);
-}
+static const struct api_ctx_def cron_def = {
+    sizeof(struct cron_ctx), cron_fn, cron_done, ctx_clear, "key", validate_key};
 
 /* Checks the job template (obj's "job", fields named under prefix, "" or
  * "schedules[3]") with the enqueue rules and keeps the defaults they fill in. */
@@ -582,41 +531,41 @@ int api_cron_registry_parse(const struct server *srv, json_t *doc, const char *t
 
 void api_cron_put(struct http_req *hr)
 {
-        struct cron_ctx *c = ctx_new(hr, C_PUT, true);
+        struct cron_ctx *c = api_ctx_new(hr, &cron_def, C_PUT, true);
         struct verr e;
         int rc;
 
         if (!c)
                 return;
-        rc = check_spec(hr->srv, hr->body, "", hr->tenant, c->key, &c->spec, &e);
-        submit(c, rc, &e);
+        rc = check_spec(hr->srv, hr->body, "", hr->tenant, c->base.param, &c->spec, &e);
+        api_ctx_submit(&c->base, rc, &e);
 }
 
 /* PUT /v1/cron: the whole registry, validated here entry by entry, applied
  * in one op (one savepoint: all or nothing). */
 void api_cron_apply(struct http_req *hr)
 {
-        struct cron_ctx *c = ctx_new(hr, C_APPLY, false);
+        struct cron_ctx *c = api_ctx_new(hr, &cron_def, C_APPLY, false);
         struct verr e;
         int rc;
 
         if (!c)
                 return;
         rc = api_cron_registry_parse(hr->srv, hr->body, hr->tenant, &c->reg, &e);
-        submit(c, rc, &e);
+        api_ctx_submit(&c->base, rc, &e);
 }
 
 void api_scheduler_get(struct http_req *hr)
 {
-        struct cron_ctx *c = ctx_new(hr, C_SCHED, false);
+        struct cron_ctx *c = api_ctx_new(hr, &cron_def, C_SCHED, false);
 
         if (c)
-                submit(c, 0, NULL);
+                api_ctx_submit(&c->base, 0, NULL);
 }
 
 void api_cron_list(struct http_req *hr)
 {
-        struct cron_ctx *c = ctx_new(hr, C_LIST, false);
+        struct cron_ctx *c = api_ctx_new(hr, &cron_def, C_LIST, false);
         struct verr e;
         int rc;
 
@@ -624,28 +573,28 @@ void api_cron_list(struct http_req *hr)
                 return;
         rc = api_query_limit(hr, &c->limit, &e);
         c->after = http_query(hr, "after");
-        submit(c, rc, &e);
+        api_ctx_submit(&c->base, rc, &e);
 }
 
 void api_cron_get(struct http_req *hr)
 {
-        struct cron_ctx *c = ctx_new(hr, C_GET, true);
+        struct cron_ctx *c = api_ctx_new(hr, &cron_def, C_GET, true);
 
         if (c)
-                submit(c, 0, NULL);
+                api_ctx_submit(&c->base, 0, NULL);
 }
 
 void api_cron_delete(struct http_req *hr)
 {
-        struct cron_ctx *c = ctx_new(hr, C_DELETE, true);
+        struct cron_ctx *c = api_ctx_new(hr, &cron_def, C_DELETE, true);
 
         if (c)
-                submit(c, 0, NULL);
+                api_ctx_submit(&c->base, 0, NULL);
 }
 
 void api_cron_pause(struct http_req *hr)
 {
-        struct cron_ctx *c = ctx_new(hr, C_PAUSE, true);
+        struct cron_ctx *c = api_ctx_new(hr, &cron_def, C_PAUSE, true);
         const char *note = NULL;
         struct verr e;
         int rc = 0;
@@ -658,20 +607,20 @@ void api_cron_pause(struct http_req *hr)
                 rc = cron_note_check(note, &e);
         if (!rc && note && !(c->note = strdup(note)))
                 rc = verr_set(&e, BATON_ENOMEM, "internal", "", "out of memory");
-        submit(c, rc, &e);
+        api_ctx_submit(&c->base, rc, &e);
 }
 
 void api_cron_resume(struct http_req *hr)
 {
-        struct cron_ctx *c = ctx_new(hr, C_RESUME, true);
+        struct cron_ctx *c = api_ctx_new(hr, &cron_def, C_RESUME, true);
 
         if (c)
-                submit(c, 0, NULL);
+                api_ctx_submit(&c->base, 0, NULL);
 }
 
 void api_cron_run(struct http_req *hr)
 {
-        struct cron_ctx *c = ctx_new(hr, C_RUN, true);
+        struct cron_ctx *c = api_ctx_new(hr, &cron_def, C_RUN, true);
         struct verr e;
         int rc = 0;
 
@@ -679,119 +628,137 @@ void api_cron_run(struct http_req *hr)
                 return;
         if (hr->body)
                 rc = api_get_bool(hr->body, "", "force", &c->force, &e);
-        submit(c, rc, &e);
+        api_ctx_submit(&c->base, rc, &e);
 }
 
 void api_cron_runs(struct http_req *hr)
 {
-        struct cron_ctx *c = ctx_new(hr, C_RUNS, true);
+        struct cron_ctx *c = api_ctx_new(hr, &cron_def, C_RUNS, true);
         struct verr e;
+
+        if (c)
+                api_ctx_submit(&c->base, api_query_page(hr, &c->limit, &c->before, &e), &e);
+}
+
+/* The request of POST /v1/cron/preview. */
+struct preview_req {
+        const char *cron, *zone, *key;
+        int64_t count, from_ms;
+        int gap, fold;
+};
+
+/* One of the words of a DST policy member: its value, or -1. */
+static int policy_word(const char *s, const char *const *words, const int *values, int n)
+{
+        for (int i = 0; i < n; i++)
+                if (strcmp(s, words[i]) == 0)
+                        return values[i];
+        return -1;
+}
+
+static int preview_parse(struct http_req *hr, struct preview_req *p, struct verr *e)
+{
+        static const char *const gaps[] = {"shift", "skip"}, *const folds[] = {"first", "last",
+                                                                               "both"};
+        static const int gap_v[] = {TZ_GAP_SHIFT, TZ_GAP_SKIP},
+                         fold_v[] = {TZ_FOLD_FIRST, TZ_FOLD_LAST, TZ_FOLD_BOTH};
+        const char *from = NULL, *gap_s = NULL, *fold_s = NULL;
+        bool present = false;
         int rc;
 
-        if (!c)
-                return;
-        rc = api_query_limit(hr, &c->limit, &e);
+        rc = api_get_str(hr->body, "", "cron", true, &p->cron, e);
         if (!rc)
-                rc = api_query_after_id(hr, &c->before, &e);
-        submit(c, rc, &e);
+                rc = api_get_str(hr->body, "", "timezone", false, &p->zone, e);
+        if (!rc)
+                rc = api_get_str(hr->body, "", "from", false, &from, e);
+        if (!rc)
+                rc = api_get_str(hr->body, "", "dst_gap", false, &gap_s, e);
+        if (!rc)
+                rc = api_get_str(hr->body, "", "dst_fold", false, &fold_s, e);
+        if (!rc)
+                rc = api_get_str(hr->body, "", "key", false, &p->key, e);
+        if (!rc && p->key)
+                rc = validate_key(hr->srv->limits, "key", p->key, e);
+        if (!rc)
+                rc = api_get_int(hr->body, "", "count", &present, &p->count, e);
+        if (!rc && (p->count < 1 || p->count > CRON_PREVIEW_MAX))
+                rc = verr_set(e, BATON_ERANGE, "out_of_range", "count",
+                              "count must be between 1 and %d", CRON_PREVIEW_MAX);
+        if (!rc && from && time_parse_ms(from, &p->from_ms) != 0)
+                rc = verr_set(e, BATON_EINVAL, "invalid_field", "from",
+                              "from must be an RFC 3339 instant");
+        if (!rc && gap_s && (p->gap = policy_word(gap_s, gaps, gap_v, 2)) < 0)
+                rc = verr_set(e, BATON_EINVAL, "invalid_field", "dst_gap",
+                              "dst_gap must be shift or skip");
+        if (!rc && fold_s && (p->fold = policy_word(fold_s, folds, fold_v, 3)) < 0)
+                rc = verr_set(e, BATON_EINVAL, "invalid_field", "dst_fold",
+                              "dst_fold must be first, last or both");
+        return rc;
+}
+
+/* The answer of a valid expression: its description and next fires. */
+static void preview_json(struct jw *w, const struct preview_req *p, const struct cron_sched *cs,
+                         bool keyed, int64_t interval, int64_t floor_ms)
+{
+        char desc[512] = "";
+        int64_t at = p->from_ms;
+
+        jw_kraw(w, "error", NULL);
+        cron_describe(&cs->expr, desc, sizeof(desc));
+        jw_kstr(w, "description", desc);
+        /* Whose H values the fires are: the key's, or an unnamed schedule's. */
+        jw_kstr(w, "h_seed", keyed ? "key" : "none");
+        jw_key(w, "fires");
+        jw_arr_open(w);
+        for (int64_t i = 0; i < p->count; i++) {
+                if (cron_sched_next(cs, at, &at))
+                        break;
+                jw_time_ms(w, at);
+        }
+        jw_arr_close(w);
+        if (interval == INT64_MAX)
+                jw_kraw(w, "min_interval_ms", NULL);
+        else
+                jw_kint(w, "min_interval_ms", interval);
+        jw_kint(w, "floor_ms", floor_ms);
+        jw_kbool(w, "below_floor", floor_ms > 0 && interval < floor_ms);
 }
 
 /* POST /v1/cron/preview: answered on the loop thread; nothing is stored. */
 void api_cron_preview(struct http_req *hr)
 {
-        const char *cron = NULL, *zone = NULL, *from = NULL, *gap_s = NULL, *fold_s = NULL;
-        const char *key = NULL;
-        int64_t count = 5, from_ms = clock_wall_ms(hr->srv->clock), interval = 0, at;
-        int64_t floor_ms = hr->srv->cfg->cron_min_interval_ms;
+        struct preview_req p = {.count = 5,
+                                .from_ms = clock_wall_ms(hr->srv->clock),
+                                .gap = TZ_GAP_SHIFT,
+                                .fold = TZ_FOLD_FIRST};
+        int64_t floor_ms = hr->srv->cfg->cron_min_interval_ms, interval = 0;
         struct cron_sched cs;
-        char desc[512] = "";
-        bool present = false, keyed = false, ok;
+        bool keyed = false, ok;
         struct verr e, bad;
         struct jw w;
-        int gap = TZ_GAP_SHIFT, fold = TZ_FOLD_FIRST;
-        int rc;
 
-        rc = api_get_str(hr->body, "", "cron", true, &cron, &e);
-        if (!rc)
-                rc = api_get_str(hr->body, "", "timezone", false, &zone, &e);
-        if (!rc)
-                rc = api_get_str(hr->body, "", "from", false, &from, &e);
-        if (!rc)
-                rc = api_get_str(hr->body, "", "dst_gap", false, &gap_s, &e);
-        if (!rc)
-                rc = api_get_str(hr->body, "", "dst_fold", false, &fold_s, &e);
-        if (!rc)
-                rc = api_get_str(hr->body, "", "key", false, &key, &e);
-        if (!rc && key)
-                rc = validate_key(hr->srv->limits, "key", key, &e);
-        if (!rc)
-                rc = api_get_int(hr->body, "", "count", &present, &count, &e);
-        if (!rc && (count < 1 || count > CRON_PREVIEW_MAX))
-                rc = verr_set(&e, BATON_ERANGE, "out_of_range", "count",
-                              "count must be between 1 and %d", CRON_PREVIEW_MAX);
-        if (!rc && from && time_parse_ms(from, &from_ms) != 0)
-                rc = verr_set(&e, BATON_EINVAL, "invalid_field", "from",
-                              "from must be an RFC 3339 instant");
-        if (!rc && gap_s) {
-                gap = strcmp(gap_s, "shift") == 0  ? TZ_GAP_SHIFT
-                      : strcmp(gap_s, "skip") == 0 ? TZ_GAP_SKIP
-                                                   : -1;
-                if (gap < 0)
-                        rc = verr_set(&e, BATON_EINVAL, "invalid_field", "dst_gap",
-                                      "dst_gap must be shift or skip");
-        }
-        if (!rc && fold_s) {
-                fold = strcmp(fold_s, "first") == 0  ? TZ_FOLD_FIRST
-                       : strcmp(fold_s, "last") == 0 ? TZ_FOLD_LAST
-                       : strcmp(fold_s, "both") == 0 ? TZ_FOLD_BOTH
-                                                     : -1;
-                if (fold < 0)
-                        rc = verr_set(&e, BATON_EINVAL, "invalid_field", "dst_fold",
-                                      "dst_fold must be first, last or both");
-        }
-        if (rc) {
+        if (preview_parse(hr, &p, &e)) {
                 http_reply_verr(hr, &e);
                 return;
         }
         /* The floor is reported, not enforced: build without it. H is
          * hashed from key as saving it does. */
-        ok = cron_preview_build(key, cron, zone ? zone : "UTC", gap, fold, &cs, &interval, &keyed,
-                                &bad) == 0;
+        ok = cron_preview_build(p.key, p.cron, p.zone ? p.zone : "UTC", p.gap, p.fold, &cs,
+                                &interval, &keyed, &bad) == 0;
         jw_init(&w, http_out(hr->srv));
         jw_obj_open(&w);
         jw_kbool(&w, "valid", ok);
-        if (!ok) {
+        if (ok) {
+                preview_json(&w, &p, &cs, keyed, interval, floor_ms);
+                cron_sched_free(&cs);
+        } else {
                 jw_key(&w, "error");
                 jw_obj_open(&w);
                 jw_kstr(&w, "code", bad.code);
                 jw_kstr(&w, "message", bad.message);
                 jw_kstr(&w, "field", bad.field);
                 jw_obj_close(&w);
-                jw_obj_close(&w);
-                api_reply_jw(hr, 200, &w);
-                return;
         }
-        jw_kraw(&w, "error", NULL);
-        cron_describe(&cs.expr, desc, sizeof(desc));
-        jw_kstr(&w, "description", desc);
-        /* Whose H values the fires are: the key's, or an unnamed schedule's. */
-        jw_kstr(&w, "h_seed", keyed ? "key" : "none");
-        jw_key(&w, "fires");
-        jw_arr_open(&w);
-        at = from_ms;
-        for (int64_t i = 0; i < count; i++) {
-                if (cron_sched_next(&cs, at, &at))
-                        break;
-                jw_time_ms(&w, at);
-        }
-        jw_arr_close(&w);
-        if (interval == INT64_MAX)
-                jw_kraw(&w, "min_interval_ms", NULL);
-        else
-                jw_kint(&w, "min_interval_ms", interval);
-        jw_kint(&w, "floor_ms", floor_ms);
-        jw_kbool(&w, "below_floor", floor_ms > 0 && interval < floor_ms);
         jw_obj_close(&w);
-        cron_sched_free(&cs);
         api_reply_jw(hr, 200, &w);
 }

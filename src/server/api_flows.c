@@ -20,17 +20,19 @@
 #include "server/api_internal.h"
 
 struct flow_ctx {
-        struct exec_op op;
-        struct http_req *hr;
-        int64_t id; /* GET */
+        struct api_ctx base; /* first (api_ctx_new) */
+        int64_t id;          /* GET */
         struct flow_req req;
         struct flow_res res;
         struct job_vec jobs;   /* GET */
         struct flow_page page; /* GET */
 };
 
-static void ctx_free(struct flow_ctx *c)
+/* api_ctx_def.clear: what the context holds. */
+static void ctx_clear(struct api_ctx *base)
 {
+        struct flow_ctx *c = container_of(base, struct flow_ctx, base);
+
         for (int i = 0; c->req.items && i < c->req.n; i++)
                 flow_item_free(&c->req.items[i]);
         for (int i = 0; c->res.jobs && i < c->req.n; i++)
@@ -40,7 +42,6 @@ static void ctx_free(struct flow_ctx *c)
         free(c->res.jobs);
         flow_rec_free(&c->res.flow);
         job_vec_free(&c->jobs);
-        free(c);
 }
 
 /* "completed" when every job completed, "failed" when every job is terminal
@@ -66,46 +67,38 @@ static const char *page_state(const struct flow_page *p)
         return p->all_terminal ? "failed" : "running";
 }
 
+/* Opens the answer {"flow": {"id", "state", "created_at", "jobs": [ for
+ * the caller to write the jobs into and close. */
+static void flow_open(struct jw *w, const struct flow_rec *f, const char *state)
+{
+        jw_obj_open(w);
+        jw_key(w, "flow");
+        jw_obj_open(w);
+        api_kid(w, "id", f->id);
+        jw_kstr(w, "state", state);
+        jw_ktime(w, "created_at", f->created_at_ms);
+        jw_key(w, "jobs");
+        jw_arr_open(w);
+}
+
 /* GET's answer: the flow, the jobs of this page and its cursor ("next": the
  * last job's id when the byte budget left jobs out, else null; ?after=
  * continues). */
 static void flow_page_json(struct jw *w, const struct flow_rec *f, const struct flow_page *pg,
                            const struct job_vec *jobs)
 {
-        char id[API_ID_LEN];
-
-        jw_obj_open(w);
-        jw_key(w, "flow");
-        jw_obj_open(w);
-        api_id_format(f->id, id);
-        jw_kstr(w, "id", id);
-        jw_kstr(w, "state", page_state(pg));
-        jw_ktime(w, "created_at", f->created_at_ms);
-        jw_key(w, "jobs");
-        jw_arr_open(w);
+        flow_open(w, f, page_state(pg));
         for (int i = 0; i < jobs->n; i++)
                 api_job_json(w, &jobs->v[i], false);
         jw_arr_close(w);
-        if (pg->more && jobs->n > 0)
-                api_id_format(jobs->v[jobs->n - 1].id, id);
-        jw_kstr(w, "next", pg->more && jobs->n > 0 ? id : NULL);
+        api_kid(w, "next", pg->more && jobs->n > 0 ? jobs->v[jobs->n - 1].id : 0);
         jw_obj_close(w);
         jw_obj_close(w);
 }
 
 static void flow_json(struct jw *w, const struct flow_rec *f, const struct job *const *v, int n)
 {
-        char id[API_ID_LEN];
-
-        jw_obj_open(w);
-        jw_key(w, "flow");
-        jw_obj_open(w);
-        api_id_format(f->id, id);
-        jw_kstr(w, "id", id);
-        jw_kstr(w, "state", flow_state(v, n));
-        jw_ktime(w, "created_at", f->created_at_ms);
-        jw_key(w, "jobs");
-        jw_arr_open(w);
+        flow_open(w, f, flow_state(v, n));
         for (int i = 0; i < n; i++)
                 api_job_json(w, v[i], false);
         jw_arr_close(w);
@@ -127,39 +120,39 @@ static void reply_flow(struct http_req *hr, int status, const struct flow_rec *f
 
 static int create_fn(struct txn *tx, struct exec_op *op)
 {
-        struct flow_ctx *c = container_of(op, struct flow_ctx, op);
+        struct flow_ctx *c = container_of(op, struct flow_ctx, base.op);
 
         return flow_create(tx, &c->req, &c->res);
 }
 
 static void create_done(struct exec_op *op)
 {
-        struct flow_ctx *c = container_of(op, struct flow_ctx, op);
+        struct flow_ctx *c = container_of(op, struct flow_ctx, base.op);
         const struct job **v;
         char f[64];
 
         if (op->rc == BATON_EINVAL && c->res.failed >= 0 && c->res.bad_dep >= 0) {
                 snprintf(f, sizeof(f), "jobs[%d].depends_on[%d]", c->res.failed, c->res.bad_dep);
-                http_reply_error(c->hr, 400, "unknown_dependency", f,
+                http_reply_error(c->base.hr, 400, "unknown_dependency", f,
                                  "%s is not a job of this tenant", f);
         } else if (op->rc == BATON_EBUSY) {
-                http_reply_error(c->hr, 503, "queue_full", NULL,
+                http_reply_error(c->base.hr, 503, "queue_full", NULL,
                                  "a queue of the flow is at its max_depth; nothing was enqueued");
         } else if (op->rc == BATON_ERANGE && c->res.failed >= 0) {
                 snprintf(f, sizeof(f), "jobs[%d].run_at", c->res.failed);
-                http_reply_error(c->hr, 400, "delay_ms_out_of_range", f,
+                http_reply_error(c->base.hr, 400, "delay_ms_out_of_range", f,
                                  "%s is further ahead than the delay limit", f);
         } else if (op->rc) {
-                api_reply_rc(c->hr, op->rc, "flow");
+                api_reply_rc(c->base.hr, op->rc, "flow");
         } else if (!(v = calloc((size_t)c->req.n, sizeof(*v)))) {
-                http_reply_rc(c->hr, BATON_ENOMEM, NULL);
+                http_reply_rc(c->base.hr, BATON_ENOMEM, NULL);
         } else {
                 for (int i = 0; i < c->req.n; i++)
                         v[i] = &c->res.jobs[i].job;
-                reply_flow(c->hr, 201, &c->res.flow, v, c->req.n);
+                reply_flow(c->base.hr, 201, &c->res.flow, v, c->req.n);
                 free(v);
         }
-        ctx_free(c);
+        api_ctx_free(&c->base);
 }
 
 /* The jobs array: 1..batch_max job objects. */
@@ -346,71 +339,59 @@ static int parse_flow(struct http_req *hr, struct flow_ctx *c, struct verr *e)
         return rc;
 }
 
+static const struct api_ctx_def create_def = {
+    sizeof(struct flow_ctx), create_fn, create_done, ctx_clear, NULL, NULL};
+
 void api_flows_create(struct http_req *hr)
 {
-        struct flow_ctx *c = calloc(1, sizeof(*c));
+        struct flow_ctx *c = api_ctx_new(hr, &create_def, 0, false);
         struct verr e;
 
-        if (!c) {
-                http_reply_rc(hr, BATON_ENOMEM, NULL);
+        if (!c)
                 return;
-        }
-        c->hr = hr;
         c->res.failed = -1;
         c->res.bad_dep = -1;
-        c->op.fn = create_fn;
-        c->op.done = create_done;
-        if (parse_flow(hr, c, &e)) {
-                http_reply_verr(hr, &e);
-                ctx_free(c);
-                return;
-        }
-        if (api_submit(hr, &c->op))
-                ctx_free(c);
+        api_ctx_submit(&c->base, parse_flow(hr, c, &e), &e);
 }
 
 /* ---- GET /v1/flows/{id} ---- */
 
 static int get_fn(struct txn *tx, struct exec_op *op)
 {
-        struct flow_ctx *c = container_of(op, struct flow_ctx, op);
+        struct flow_ctx *c = container_of(op, struct flow_ctx, base.op);
 
-        return flow_read_page(tx, c->hr->tenant, c->id, &c->page, &c->res.flow, &c->jobs);
+        return flow_read_page(tx, c->base.hr->tenant, c->id, &c->page, &c->res.flow, &c->jobs);
 }
 
 static void get_done(struct exec_op *op)
 {
-        struct flow_ctx *c = container_of(op, struct flow_ctx, op);
+        struct flow_ctx *c = container_of(op, struct flow_ctx, base.op);
         struct jw w;
 
         if (op->rc) {
-                api_reply_rc(c->hr, op->rc, "flow");
+                api_reply_rc(c->base.hr, op->rc, "flow");
         } else {
-                jw_init(&w, http_out(c->hr->srv));
+                jw_init(&w, http_out(c->base.hr->srv));
                 flow_page_json(&w, &c->res.flow, &c->page, &c->jobs);
-                api_reply_jw(c->hr, 200, &w);
+                api_reply_jw(c->base.hr, 200, &w);
         }
-        ctx_free(c);
+        api_ctx_free(&c->base);
 }
+
+static const struct api_ctx_def get_def = {
+    sizeof(struct flow_ctx), get_fn, get_done, ctx_clear, NULL, NULL};
 
 void api_flows_get(struct http_req *hr)
 {
-        struct flow_ctx *c = calloc(1, sizeof(*c));
+        struct flow_ctx *c = api_ctx_new(hr, &get_def, 0, false);
         struct verr e;
+        int rc;
 
-        if (!c) {
-                http_reply_rc(hr, BATON_ENOMEM, NULL);
+        if (!c)
                 return;
-        }
-        c->hr = hr;
-        c->op.fn = get_fn;
-        c->op.done = get_done;
-        if (api_path_id(hr, 0, &c->id, &e) || api_query_after_id(hr, &c->page.after_id, &e)) {
-                http_reply_verr(hr, &e);
-                ctx_free(c);
-                return;
-        }
         c->page.bytes_max = api_page_budget_bytes(hr->srv->limits);
-        if (api_submit(hr, &c->op))
-                ctx_free(c);
+        rc = api_path_id(hr, 0, &c->id, &e);
+        if (!rc)
+                rc = api_query_after_id(hr, &c->page.after_id, &e);
+        api_ctx_submit(&c->base, rc, &e);
 }

@@ -84,6 +84,49 @@ void api_scheduler_get(struct http_req *hr);
  * exec has stopped it answers 503 shutting_down itself (hr is then freed) and
  * returns nonzero: the caller frees its context and must not touch hr. */
 int api_submit(struct http_req *hr, struct exec_op *op);
+/*
+ * The skeleton every handler follows: parse and validate on the loop thread,
+ * submit one op, answer from its done callback after the commit. Every
+ * handler's context begins with a struct api_ctx (member base), so its fn and
+ * done callbacks find it with container_of(op, struct x_ctx, base.op).
+ */
+struct api_ctx;
+
+/* What api_ctx_new needs to know of one kind of context. */
+struct api_ctx_def {
+        size_t size; /* of the whole context */
+        int (*fn)(struct txn *tx, struct exec_op *op);
+        void (*done)(struct exec_op *op);
+        /* Releases what the context holds (not the context itself); NULL when
+         * it holds nothing of its own. */
+        void (*clear)(struct api_ctx *c);
+        /* The first path parameter: its name in errors and its check
+         * (validate_name, validate_key or the file's own); NULL when the
+         * context's routes have none. */
+        const char *param;
+        int (*check)(const struct limits *l, const char *field, const char *s, struct verr *e);
+};
+
+struct api_ctx {
+        struct exec_op op;
+        struct http_req *hr; /* the request the op answers */
+        const struct api_ctx_def *def;
+        int kind;          /* which of the routes sharing the context (the file's enum) */
+        const char *param; /* the checked path parameter (owned by hr), or NULL */
+};
+
+/* Allocates a zeroed context of def->size bytes for hr and kind, with the
+ * op's fn and done set and, when with_param, the first path parameter checked
+ * and kept in param. Owned by the handler until api_ctx_submit hands it to the
+ * op. Answers (400 for a bad parameter, 500 when memory is short) and returns
+ * NULL on failure. */
+void *api_ctx_new(struct http_req *hr, const struct api_ctx_def *def, int kind, bool with_param);
+/* Ends a handler: rc is what parsing and validating returned, with e filled
+ * when it is not 0. Answers e, or submits c's op as api_submit does (its done
+ * callback then answers and frees c); c is freed when it was not submitted. */
+void api_ctx_submit(struct api_ctx *c, int rc, const struct verr *e);
+/* Frees c and what it holds (def->clear). */
+void api_ctx_free(struct api_ctx *c);
 /* Answers with the JSON built in w (over http_out), or 500 when building it
  * failed (the buffer cap was hit). */
 void api_reply_jw(struct http_req *hr, int status, const struct jw *w);
@@ -141,6 +184,18 @@ bool api_page_mark(struct api_page *p);
 /* True when the item written since the mark stays in the page. */
 bool api_page_keep(struct api_page *p);
 
+/* Writes the member "name": [...] of a list page: of the rows a read returned
+ * (limit + 1 when another page follows), the first ones up to limit that fit
+ * the answer's byte budget, each written by item(w, arg, i). cut: the read
+ * itself stopped at the budget. Returns the index of the last item written
+ * when the page needs a cursor (the budget or the read cut it, or another page
+ * follows), else -1. */
+int api_page_write(struct jw *w, const struct limits *l, const char *name, int rows, int limit,
+                   bool cut, void (*item)(struct jw *w, const void *arg, int i), const void *arg);
+
+/* Writes member "backoff": {type, base_ms, max_ms}. */
+void api_backoff_json(struct jw *w, const struct backoff *b);
+
 /* The members of a job object without its braces, so a caller can add its
  * own flags ("duplicate") inside the object. */
 void api_job_members(struct jw *w, const struct job *j, bool with_lease);
@@ -152,6 +207,8 @@ void api_job_page_json(struct jw *w, const struct job_vec *jv, int limit, const 
 
 /* Formats an id as its decimal string (API_ID_LEN bytes). */
 void api_id_format(int64_t id, char *out);
+/* Writes member k as the id's decimal string, or null when id is 0 (none). */
+void api_kid(struct jw *w, const char *k, int64_t id);
 /* Parses a job id: decimal digits only, > 0, fits int64. Returns 0 or -1. */
 int api_id_parse(const char *s, int64_t *out);
 /* The path parameter i as a job id; on failure fills e (400 invalid_id). */
@@ -181,6 +238,8 @@ int api_dump_max(const json_t *v, size_t max, const char *code, const char *fiel
  * if smaller). after: a job id cursor, 0 when absent. */
 int api_query_limit(const struct http_req *hr, int *out, struct verr *e);
 int api_query_after_id(const struct http_req *hr, int64_t *out, struct verr *e);
+/* Both of a page of rows by id: limit, then the after cursor. */
+int api_query_page(const struct http_req *hr, int *limit, int64_t *after, struct verr *e);
 /* A non-negative integer query argument; absent leaves *out unchanged. */
 int api_query_int(const struct http_req *hr, const char *key, int64_t *out, struct verr *e);
 

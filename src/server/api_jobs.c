@@ -22,8 +22,7 @@
 /* ---- enqueue ---- */
 
 struct enqueue_ctx {
-        struct exec_op op;
-        struct http_req *hr;
+        struct api_ctx base; /* first (api_ctx_new) */
         bool batch;
         int n;
         int failed; /* index of the element core refused, -1 if none */
@@ -31,22 +30,24 @@ struct enqueue_ctx {
         struct enqueue_res *res;
 };
 
-static void enqueue_free(struct enqueue_ctx *c)
+/* api_ctx_def.clear: what the context holds. */
+static void enqueue_clear(struct api_ctx *base)
 {
+        struct enqueue_ctx *c = container_of(base, struct enqueue_ctx, base);
+
         for (int i = 0; i < c->n; i++) {
                 api_enqueue_req_free(&c->reqs[i]);
                 job_free(&c->res[i].job);
         }
         free(c->reqs);
         free(c->res);
-        free(c);
 }
 
 /* Every job of a batch in one op: the op's savepoint makes the batch atomic,
  * since any error returned here rolls back the jobs already inserted. */
 static int enqueue_fn(struct txn *tx, struct exec_op *op)
 {
-        struct enqueue_ctx *c = container_of(op, struct enqueue_ctx, op);
+        struct enqueue_ctx *c = container_of(op, struct enqueue_ctx, base.op);
 
         for (int i = 0; i < c->n; i++) {
                 int rc = job_enqueue(tx, &c->reqs[i], &c->res[i]);
@@ -69,23 +70,23 @@ static void enqueue_reply_error(struct enqueue_ctx *c, int rc)
                 char d[32];
                 snprintf(d, sizeof(d), "depends_on[%d]", c->res[c->failed].bad_dep);
                 api_field(f, sizeof(f), prefix, d);
-                http_reply_error(c->hr, 400, "unknown_dependency", f,
+                http_reply_error(c->base.hr, 400, "unknown_dependency", f,
                                  "%s is not a job of this tenant", f);
         } else if (rc == BATON_ERANGE) {
                 api_field(f, sizeof(f), prefix, "run_at");
-                http_reply_error(c->hr, 400, "delay_ms_out_of_range", f,
+                http_reply_error(c->base.hr, 400, "delay_ms_out_of_range", f,
                                  "%s is further ahead than the delay limit", f);
         } else if (rc == BATON_EBUSY) {
                 /* Nothing of the request was stored (a batch is one op). */
-                http_reply_error(c->hr, 503, "queue_full", prefix,
+                http_reply_error(c->base.hr, 503, "queue_full", prefix,
                                  "queue %s is at its max_depth; nothing was enqueued",
                                  c->reqs[c->failed >= 0 ? c->failed : 0].job.queue);
         } else if (rc == BATON_EIDEM) {
                 api_field(f, sizeof(f), prefix, "idempotency_key");
-                http_reply_error(c->hr, 409, "idempotency_conflict", f,
+                http_reply_error(c->base.hr, 409, "idempotency_conflict", f,
                                  "idempotency key was used before with a different payload");
         } else {
-                api_reply_rc(c->hr, rc, "job");
+                api_reply_rc(c->base.hr, rc, "job");
         }
 }
 
@@ -99,16 +100,16 @@ static void enqueue_flags(struct jw *w, const struct enqueue_res *r)
 
 static void enqueue_done(struct exec_op *op)
 {
-        struct enqueue_ctx *c = container_of(op, struct enqueue_ctx, op);
+        struct enqueue_ctx *c = container_of(op, struct enqueue_ctx, base.op);
         struct jw w;
         bool created = false;
 
         if (op->rc) {
                 enqueue_reply_error(c, op->rc);
-                enqueue_free(c);
+                api_ctx_free(&c->base);
                 return;
         }
-        jw_init(&w, http_out(c->hr->srv));
+        jw_init(&w, http_out(c->base.hr->srv));
         jw_obj_open(&w);
         if (c->batch) {
                 jw_key(&w, "jobs");
@@ -130,8 +131,8 @@ static void enqueue_done(struct exec_op *op)
         else
                 enqueue_flags(&w, &c->res[0]);
         jw_obj_close(&w);
-        api_reply_jw(c->hr, created ? 201 : 200, &w);
-        enqueue_free(c);
+        api_reply_jw(c->base.hr, created ? 201 : 200, &w);
+        api_ctx_free(&c->base);
 }
 
 /* Finds the job objects of the body: the body itself, or its "jobs" array. */
@@ -183,6 +184,9 @@ static int enqueue_parse_all(struct http_req *hr, struct enqueue_ctx *c, json_t 
         return 0;
 }
 
+static const struct api_ctx_def enqueue_def = {
+    sizeof(struct enqueue_ctx), enqueue_fn, enqueue_done, enqueue_clear, NULL, NULL};
+
 void api_jobs_enqueue(struct http_req *hr)
 {
         struct enqueue_ctx *c;
@@ -194,37 +198,26 @@ void api_jobs_enqueue(struct http_req *hr)
                 http_reply_verr(hr, &e);
                 return;
         }
-        c = calloc(1, sizeof(*c));
-        if (c) {
-                c->reqs = calloc((size_t)n, sizeof(*c->reqs));
-                c->res = calloc((size_t)n, sizeof(*c->res));
-        }
-        if (!c || !c->reqs || !c->res) {
-                if (c)
-                        enqueue_free(c);
+        c = api_ctx_new(hr, &enqueue_def, 0, false);
+        if (!c)
+                return;
+        c->reqs = calloc((size_t)n, sizeof(*c->reqs));
+        c->res = calloc((size_t)n, sizeof(*c->res));
+        if (!c->reqs || !c->res) {
+                api_ctx_free(&c->base);
                 http_reply_rc(hr, BATON_ENOMEM, NULL);
                 return;
         }
-        c->hr = hr;
         c->n = n;
         c->batch = items != NULL;
         c->failed = -1;
-        c->op.fn = enqueue_fn;
-        c->op.done = enqueue_done;
-        if (enqueue_parse_all(hr, c, items, &e)) {
-                http_reply_verr(hr, &e);
-                enqueue_free(c);
-                return;
-        }
-        if (api_submit(hr, &c->op))
-                enqueue_free(c);
+        api_ctx_submit(&c->base, enqueue_parse_all(hr, c, items, &e), &e);
 }
 
 /* ---- list ---- */
 
 struct list_ctx {
-        struct exec_op op;
-        struct http_req *hr;
+        struct api_ctx base; /* first (api_ctx_new) */
         struct job_filter f;
         int limit;
         struct job_vec out;
@@ -232,22 +225,22 @@ struct list_ctx {
 
 static int list_fn(struct txn *tx, struct exec_op *op)
 {
-        struct list_ctx *c = container_of(op, struct list_ctx, op);
+        struct list_ctx *c = container_of(op, struct list_ctx, base.op);
 
         return job_query(tx, &c->f, &c->out);
 }
 
 static void list_done(struct exec_op *op)
 {
-        struct list_ctx *c = container_of(op, struct list_ctx, op);
+        struct list_ctx *c = container_of(op, struct list_ctx, base.op);
         struct jw w;
 
         if (op->rc) {
-                api_reply_rc(c->hr, op->rc, "job");
+                api_reply_rc(c->base.hr, op->rc, "job");
         } else {
-                jw_init(&w, http_out(c->hr->srv));
-                api_job_page_json(&w, &c->out, c->limit, c->hr->srv->limits);
-                api_reply_jw(c->hr, 200, &w);
+                jw_init(&w, http_out(c->base.hr->srv));
+                api_job_page_json(&w, &c->out, c->limit, c->base.hr->srv->limits);
+                api_reply_jw(c->base.hr, 200, &w);
         }
         job_vec_free(&c->out);
         free(c);
@@ -284,25 +277,17 @@ static int list_filters(struct http_req *hr, struct job_filter *f, int *limit, s
         return rc;
 }
 
+static const struct api_ctx_def list_def = {
+    sizeof(struct list_ctx), list_fn, list_done, NULL, NULL, NULL};
+
 void api_jobs_list(struct http_req *hr)
 {
-        struct list_ctx *c = calloc(1, sizeof(*c));
+        struct list_ctx *c = api_ctx_new(hr, &list_def, 0, false);
         struct verr e;
 
-        if (!c) {
-                http_reply_rc(hr, BATON_ENOMEM, NULL);
+        if (!c)
                 return;
-        }
-        if (list_filters(hr, &c->f, &c->limit, &e)) {
-                http_reply_verr(hr, &e);
-                free(c);
-                return;
-        }
-        c->hr = hr;
-        c->op.fn = list_fn;
-        c->op.done = list_done;
-        if (api_submit(hr, &c->op))
-                free(c);
+        api_ctx_submit(&c->base, list_filters(hr, &c->f, &c->limit, &e), &e);
 }
 
 /* ---- read (with wait), cancel, retry ---- */
@@ -310,9 +295,8 @@ void api_jobs_list(struct http_req *hr)
 enum job_op_kind { JOB_OP_READ, JOB_OP_CANCEL, JOB_OP_RETRY };
 
 struct job_ctx {
-        struct exec_op op;
-        struct http_req *hr;
-        int kind; /* enum job_op_kind */
+        struct api_ctx base; /* first (api_ctx_new) */
+        int kind;            /* enum job_op_kind */
         int64_t id;
         struct job job;
         /* Waiting reads only. */
@@ -323,23 +307,25 @@ struct job_ctx {
         bool watching; /* http_watch has been asked */
 };
 
-static void job_ctx_free(struct job_ctx *c)
+/* api_ctx_def.clear: what the context holds. */
+static void job_ctx_clear(struct api_ctx *base)
 {
+        struct job_ctx *c = container_of(base, struct job_ctx, base);
+
         job_free(&c->job);
-        free(c);
 }
 
 static int job_fn(struct txn *tx, struct exec_op *op)
 {
-        struct job_ctx *c = container_of(op, struct job_ctx, op);
+        struct job_ctx *c = container_of(op, struct job_ctx, base.op);
 
-        switch (c->kind) {
+        switch (c->base.kind) {
         case JOB_OP_CANCEL:
-                return job_cancel(tx, c->hr->tenant, c->id, &c->job);
+                return job_cancel(tx, c->base.hr->tenant, c->id, &c->job);
         case JOB_OP_RETRY:
-                return job_retry(tx, c->hr->tenant, c->id, &c->job);
+                return job_retry(tx, c->base.hr->tenant, c->id, &c->job);
         default:
-                return job_read(tx, c->hr->tenant, c->id, &c->job);
+                return job_read(tx, c->base.hr->tenant, c->id, &c->job);
         }
 }
 
@@ -347,13 +333,13 @@ static void job_reply(struct job_ctx *c)
 {
         struct jw w;
 
-        jw_init(&w, http_out(c->hr->srv));
+        jw_init(&w, http_out(c->base.hr->srv));
         jw_obj_open(&w);
         jw_key(&w, "job");
         api_job_json(&w, &c->job, false);
         jw_obj_close(&w);
-        api_reply_jw(c->hr, 200, &w);
-        job_ctx_free(c);
+        api_reply_jw(c->base.hr, 200, &w);
+        api_ctx_free(&c->base);
 }
 
 static void job_on_close(struct http_req *hr, void *arg)
@@ -369,7 +355,7 @@ static void job_on_close(struct http_req *hr, void *arg)
  * now instead (no time left, stopping, or the park failed). */
 static bool job_park(struct job_ctx *c)
 {
-        struct server *srv = c->hr->srv;
+        struct server *srv = c->base.hr->srv;
         int64_t left = api_remaining_ms(srv, c->deadline_ns);
 
         if (c->final || c->closed || srv->stopping || left <= 0 || job_state_terminal(c->job.state))
@@ -380,32 +366,32 @@ static bool job_park(struct job_ctx *c)
         job_free(&c->job);
         if (!c->watching) {
                 c->watching = true;
-                http_watch(c->hr, job_on_close, c);
+                http_watch(c->base.hr, job_on_close, c);
         }
         return true;
 }
 
 static void job_done(struct exec_op *op)
 {
-        struct job_ctx *c = container_of(op, struct job_ctx, op);
+        struct job_ctx *c = container_of(op, struct job_ctx, base.op);
 
         if (c->closed) {
-                api_reply_closed(c->hr);
-                job_ctx_free(c);
+                api_reply_closed(c->base.hr);
+                api_ctx_free(&c->base);
                 return;
         }
-        if (op->rc == BATON_ECONFLICT && c->kind == JOB_OP_RETRY) {
-                http_reply_error(c->hr, 409, "key_conflict", "key",
+        if (op->rc == BATON_ECONFLICT && c->base.kind == JOB_OP_RETRY) {
+                http_reply_error(c->base.hr, 409, "key_conflict", "key",
                                  "another pending job of this queue holds the job's key");
-                job_ctx_free(c);
+                api_ctx_free(&c->base);
                 return;
         }
         if (op->rc) {
-                api_reply_rc(c->hr, op->rc, "job");
-                job_ctx_free(c);
+                api_reply_rc(c->base.hr, op->rc, "job");
+                api_ctx_free(&c->base);
                 return;
         }
-        if (c->kind == JOB_OP_READ && job_park(c))
+        if (c->base.kind == JOB_OP_READ && job_park(c))
                 return;
         job_reply(c);
 }
@@ -414,9 +400,9 @@ static void job_wake(struct waiter *w, int why)
 {
         struct job_ctx *c = w->arg;
 
-        if (why == WAKE_CLOSED || c->closed || http_client_gone(c->hr)) {
-                api_reply_closed(c->hr);
-                job_ctx_free(c);
+        if (why == WAKE_CLOSED || c->closed || http_client_gone(c->base.hr)) {
+                api_reply_closed(c->base.hr);
+                api_ctx_free(&c->base);
                 return;
         }
         /* A change is read again and may park again; after a timeout or at
@@ -424,13 +410,15 @@ static void job_wake(struct waiter *w, int why)
         if (why != WAKE_CHANGED)
                 c->final = true;
         /* A key revoked (or expired) while the read waited reads nothing. */
-        if (auth_recheck(c->hr) != 0) {
-                job_ctx_free(c);
+        if (auth_recheck(c->base.hr) != 0) {
+                api_ctx_free(&c->base);
                 return;
         }
-        if (api_submit(c->hr, &c->op))
-                job_ctx_free(c);
+        api_ctx_submit(&c->base, 0, NULL);
 }
+
+static const struct api_ctx_def job_def = {sizeof(struct job_ctx), job_fn, job_done,
+                                           job_ctx_clear,          NULL,   NULL};
 
 static void job_start(struct http_req *hr, int kind, int64_t wait_ms)
 {
@@ -442,22 +430,15 @@ static void job_start(struct http_req *hr, int kind, int64_t wait_ms)
                 http_reply_verr(hr, &e);
                 return;
         }
-        c = calloc(1, sizeof(*c));
-        if (!c) {
-                http_reply_rc(hr, BATON_ENOMEM, NULL);
+        c = api_ctx_new(hr, &job_def, kind, false);
+        if (!c)
                 return;
-        }
-        c->hr = hr;
-        c->kind = kind;
         c->id = id;
         c->final = wait_ms <= 0;
         c->deadline_ns = clock_mono_ns(hr->srv->clock) + wait_ms * 1000000;
         c->w.wake = job_wake;
         c->w.arg = c;
-        c->op.fn = job_fn;
-        c->op.done = job_done;
-        if (api_submit(hr, &c->op))
-                job_ctx_free(c);
+        api_ctx_submit(&c->base, 0, NULL);
 }
 
 void api_jobs_get(struct http_req *hr)

@@ -16,7 +16,7 @@
 #include "core/deps.h"
 #include "server/api_internal.h"
 
-static void backoff_json(struct jw *w, const struct backoff *b)
+void api_backoff_json(struct jw *w, const struct backoff *b)
 {
         jw_key(w, "backoff");
         jw_obj_open(w);
@@ -34,10 +34,8 @@ static void array_json(struct jw *w, const char *k, const char *text)
 
 static void job_head(struct jw *w, const struct job *j)
 {
-        char id[API_ID_LEN];
 
-        api_id_format(j->id, id);
-        jw_kstr(w, "id", id);
+        api_kid(w, "id", j->id);
         jw_kstr(w, "queue", j->queue);
         jw_kstr(w, "type", j->type);
         jw_kraw(w, "payload", j->payload ? j->payload : "null");
@@ -46,7 +44,7 @@ static void job_head(struct jw *w, const struct job *j)
         jw_ktime(w, "run_at", j->run_at_ms);
         jw_kint(w, "attempt", j->attempt);
         jw_kint(w, "max_attempts", j->max_attempts);
-        backoff_json(w, &j->backoff);
+        api_backoff_json(w, &j->backoff);
         jw_kint(w, "lease_ms", j->lease_ms);
         jw_kstr(w, "idempotency_key", j->idempotency_key);
         jw_kstr(w, "key", j->key);
@@ -78,13 +76,7 @@ static void job_tail(struct jw *w, const struct job *j)
         /* Dependencies and flows (core/deps.h). */
         jw_kraw(w, "depends_on", j->depends_on ? j->depends_on : "[]");
         jw_kstr(w, "on_parent_failure", parent_policy_name(j->on_parent_failure));
-        if (j->flow_id) {
-                char id[API_ID_LEN];
-                api_id_format(j->flow_id, id);
-                jw_kstr(w, "flow_id", id);
-        } else {
-                jw_kstr(w, "flow_id", NULL);
-        }
+        api_kid(w, "flow_id", j->flow_id);
         jw_kstr(w, "ref", j->ref);
         if (j->parents)
                 jw_kraw(w, "parents", j->parents);
@@ -162,7 +154,7 @@ void api_queue_settings_json(struct jw *w, const struct queue_limits *q)
         jw_obj_open(w);
         limit_json(w, "max_attempts", q->def_max_attempts);
         if (q->def_backoff_set)
-                backoff_json(w, &q->def_backoff);
+                api_backoff_json(w, &q->def_backoff);
         else
                 jw_kraw(w, "backoff", "null");
         limit_json(w, "lease_ms", q->def_lease_ms);
@@ -212,33 +204,44 @@ bool api_page_keep(struct api_page *p)
         return false;
 }
 
-void api_job_page_json(struct jw *w, const struct job_vec *jv, int limit, const struct limits *l)
+int api_page_write(struct jw *w, const struct limits *l, const char *name, int rows, int limit,
+                   bool cut, void (*item)(struct jw *w, const void *arg, int i), const void *arg)
 {
-        char next[API_ID_LEN];
-        int n = jv->n > limit ? limit : jv->n;
-        size_t est = 0;
+        int n = rows > limit ? limit : rows;
         struct api_page p;
 
         api_page_init(&p, w, l);
-        jw_obj_open(w);
-        jw_key(w, "jobs");
+        jw_key(w, name);
         jw_arr_open(w);
         for (int i = 0; i < n && api_page_mark(&p); i++) {
-                api_job_json(w, &jv->v[i], false);
+                item(w, arg, i);
                 api_page_keep(&p);
         }
         jw_arr_close(w);
+        return p.n > 0 && (p.full || rows > limit || cut) ? p.n - 1 : -1;
+}
+
+static void page_job(struct jw *w, const void *arg, int i)
+{
+        const struct job_vec *jv = arg;
+
+        api_job_json(w, &jv->v[i], false);
+}
+
+void api_job_page_json(struct jw *w, const struct job_vec *jv, int limit, const struct limits *l)
+{
+        size_t est = 0;
+        int last;
+
         /* The store stops reading a page once its rows' job_wire_bytes pass
          * the budget (job_filter.bytes_max); the rows it returned then add up
          * to more than the budget even when they all fit here, and another
          * page may follow. */
-        for (int i = 0; i < n && !p.full && jv->n <= limit; i++)
+        for (int i = 0; i < jv->n && jv->n <= limit; i++)
                 est += job_wire_bytes(&jv->v[i]);
-        if (p.n > 0 && (p.full || jv->n > limit || est > p.max_bytes)) {
-                api_id_format(jv->v[p.n - 1].id, next);
-                jw_kstr(w, "next", next);
-        } else {
-                jw_kstr(w, "next", NULL);
-        }
+        jw_obj_open(w);
+        last = api_page_write(w, l, "jobs", jv->n, limit, est > api_page_budget_bytes(l), page_job,
+                              jv);
+        api_kid(w, "next", last >= 0 ? jv->v[last].id : 0);
         jw_obj_close(w);
 }

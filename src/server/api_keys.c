@@ -33,12 +33,9 @@
 enum key_op_kind { K_CREATE, K_LIST, K_REVOKE, K_ROTATE };
 
 struct key_ctx {
-        struct exec_op op;
-        struct http_req *hr;
-        int kind;           /* enum key_op_kind */
-        const char *tenant; /* tenant the call acts on; NULL = any (root) */
-        const char *id;     /* path parameter, owned by hr */
-        struct key_rec key; /* create: the new key; revoke, rotate: the key after */
+        struct api_ctx base; /* first (api_ctx_new) */
+        const char *tenant;  /* tenant the call acts on; NULL = any (root) */
+        struct key_rec key;  /* create: the new key; revoke, rotate: the key after */
         char token[KEY_TOKEN_LEN + 1];
         char digest[KEY_DIGEST_LEN + 1];
         int64_t grace_ms;
@@ -50,35 +47,37 @@ struct key_ctx {
         int n;
 };
 
-static void key_ctx_free(struct key_ctx *c)
+/* api_ctx_def.clear: what the context holds. */
+static void key_ctx_clear(struct api_ctx *base)
 {
+        struct key_ctx *c = container_of(base, struct key_ctx, base);
+
         key_rec_free(&c->key);
         key_recs_free(c->rows, c->n);
         /* The token never outlives the request. */
         explicit_bzero(c->token, sizeof(c->token));
         free(c->detail);
-        free(c);
 }
 
 static int key_fn(struct txn *tx, struct exec_op *op)
 {
-        struct key_ctx *c = container_of(op, struct key_ctx, op);
+        struct key_ctx *c = container_of(op, struct key_ctx, base.op);
         int rc;
 
-        switch (c->kind) {
+        switch (c->base.kind) {
         case K_CREATE:
                 rc = keys_create(tx, &c->key);
-                rc = rc ? rc : api_audit_success(tx, c->hr, 201, c->key.id, c->detail);
+                rc = rc ? rc : api_audit_success(tx, c->base.hr, 201, c->key.id, c->detail);
                 break;
         case K_LIST:
                 return keys_query(tx, c->tenant, c->after, c->limit + 1, &c->rows, &c->n);
         case K_REVOKE:
-                rc = keys_revoke(tx, c->tenant, c->id, &c->key);
-                rc = rc ? rc : api_audit_success(tx, c->hr, 200, c->id, NULL);
+                rc = keys_revoke(tx, c->tenant, c->base.param, &c->key);
+                rc = rc ? rc : api_audit_success(tx, c->base.hr, 200, c->base.param, NULL);
                 break;
         default:
-                rc = keys_rotate(tx, c->tenant, c->id, c->digest, c->grace_ms, &c->key);
-                rc = rc ? rc : api_audit_success(tx, c->hr, 200, c->id, c->detail);
+                rc = keys_rotate(tx, c->tenant, c->base.param, c->digest, c->grace_ms, &c->key);
+                rc = rc ? rc : api_audit_success(tx, c->base.hr, 200, c->base.param, c->detail);
                 break;
         }
         /* Other nodes reload the key when this commits (txn_notify). */
@@ -134,21 +133,28 @@ static void key_json(struct jw *w, const struct key_rec *k, const char *token, i
         jw_obj_close(w);
 }
 
+/* What list_item reads: the keys, and the instant their states are taken at. */
+struct list_page {
+        const struct key_rec *rows;
+        int64_t now_ms;
+};
+
+static void list_item(struct jw *w, const void *arg, int i)
+{
+        const struct list_page *lp = arg;
+
+        key_json(w, &lp->rows[i], NULL, lp->now_ms);
+}
+
 static void list_json(struct jw *w, const struct key_ctx *c, int64_t now_ms)
 {
-        int n = c->n > c->limit ? c->limit : c->n;
-        struct api_page p;
+        struct list_page lp = {c->rows, now_ms};
+        int last;
 
-        api_page_init(&p, w, c->hr->srv->limits);
         jw_obj_open(w);
-        jw_key(w, "keys");
-        jw_arr_open(w);
-        for (int i = 0; i < n && api_page_mark(&p); i++) {
-                key_json(w, &c->rows[i], NULL, now_ms);
-                api_page_keep(&p);
-        }
-        jw_arr_close(w);
-        jw_kstr(w, "next", p.n > 0 && (p.full || c->n > c->limit) ? c->rows[p.n - 1].id : NULL);
+        last = api_page_write(w, c->base.hr->srv->limits, "keys", c->n, c->limit, false, list_item,
+                              &lp);
+        jw_kstr(w, "next", last >= 0 ? c->rows[last].id : NULL);
         jw_obj_close(w);
 }
 
@@ -156,73 +162,45 @@ static void list_json(struct jw *w, const struct key_ctx *c, int64_t now_ms)
 static void reply_rotate_refused(struct key_ctx *c)
 {
         if (c->key.revoked_at_ms)
-                http_reply_error(c->hr, 409, "key_revoked", "id",
+                http_reply_error(c->base.hr, 409, "key_revoked", "id",
                                  "key %s is revoked: a revoked key cannot be rotated (create a "
                                  "new key)",
-                                 c->id);
+                                 c->base.param);
         else
-                http_reply_error(c->hr, 409, "key_expired", "id",
+                http_reply_error(c->base.hr, 409, "key_expired", "id",
                                  "key %s has expired: an expired key cannot be rotated (create a "
                                  "new key)",
-                                 c->id);
+                                 c->base.param);
 }
 
 static void key_done(struct exec_op *op)
 {
-        struct key_ctx *c = container_of(op, struct key_ctx, op);
-        struct server *srv = c->hr->srv;
+        struct key_ctx *c = container_of(op, struct key_ctx, base.op);
+        struct server *srv = c->base.hr->srv;
         int64_t now = clock_wall_ms(srv->clock);
-        bool secret = c->kind == K_CREATE || c->kind == K_ROTATE;
+        bool secret = c->base.kind == K_CREATE || c->base.kind == K_ROTATE;
         struct jw w;
 
-        if (op->rc == BATON_ECONFLICT && c->kind == K_ROTATE) {
+        if (op->rc == BATON_ECONFLICT && c->base.kind == K_ROTATE) {
                 reply_rotate_refused(c);
                 goto out;
         }
         if (op->rc) {
-                api_reply_rc(c->hr, op->rc, "key");
+                api_reply_rc(c->base.hr, op->rc, "key");
                 goto out;
         }
         jw_init(&w, http_out(srv));
-        if (c->kind == K_LIST)
+        if (c->base.kind == K_LIST)
                 list_json(&w, c, now);
         else
                 key_json(&w, &c->key, secret ? c->token : NULL, now);
         /* The change is committed: the keyring follows before the answer. */
-        if (c->kind != K_LIST && keyring_put(srv->keyring, &c->key) != 0)
+        if (c->base.kind != K_LIST && keyring_put(srv->keyring, &c->key) != 0)
                 log_error("keys", "key %s changed in the store but not in memory (out of memory)",
-                          c->id ? c->id : "(new)");
-        api_reply_jw(c->hr, c->kind == K_CREATE ? 201 : 200, &w);
+                          c->base.param ? c->base.param : "(new)");
+        api_reply_jw(c->base.hr, c->base.kind == K_CREATE ? 201 : 200, &w);
 out:
-        key_ctx_free(c);
-}
-
-static struct key_ctx *key_ctx_new(struct http_req *hr, int kind)
-{
-        struct key_ctx *c = calloc(1, sizeof(*c));
-
-        if (!c) {
-                http_reply_rc(hr, BATON_ENOMEM, NULL);
-                return NULL;
-        }
-        c->hr = hr;
-        c->kind = kind;
-        c->tenant = auth_is_root(hr) ? NULL : hr->tenant;
-        c->op.fn = key_fn;
-        c->op.done = key_done;
-        return c;
-}
-
-/* Submits c, or answers e when parsing failed (rc nonzero). */
-static void key_submit(struct key_ctx *c, int rc, const struct verr *e)
-{
-        if (rc) {
-                http_reply_verr(c->hr, e);
-                key_ctx_free(c);
-                return;
-        }
-        if (api_submit(c->hr, &c->op))
-                key_ctx_free(c);
+        api_ctx_free(&c->base);
 }
 
 /* "k" + 16 lowercase hex: the shape of every key id. */
@@ -234,6 +212,30 @@ static bool id_shaped(const char *s)
                 if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
                         return false;
         return true;
+}
+
+/* api_ctx_def.check of the {id} path parameter (400 invalid_id). */
+static int check_id(const struct limits *l, const char *field, const char *id, struct verr *e)
+{
+        (void)l;
+        if (!id_shaped(id))
+                return verr_set(e, BATON_EINVAL, "invalid_id", field,
+                                "a key id is \"k\" followed by 16 hex digits");
+        return 0;
+}
+
+static const struct api_ctx_def key_def = {sizeof(struct key_ctx), key_fn, key_done,
+                                           key_ctx_clear,          "id",   check_id};
+
+/* The context of kind, acting on the caller's tenant (any, for root); with_id:
+ * its route has the {id} parameter. */
+static struct key_ctx *key_ctx_new(struct http_req *hr, int kind, bool with_id)
+{
+        struct key_ctx *c = api_ctx_new(hr, &key_def, kind, with_id);
+
+        if (c)
+                c->tenant = auth_is_root(hr) ? NULL : hr->tenant;
+        return c;
 }
 
 /* ---- create ---- */
@@ -399,18 +401,18 @@ static int create_parse(struct http_req *hr, struct key_ctx *c, struct verr *e)
 
 void api_keys_create(struct http_req *hr)
 {
-        struct key_ctx *c = key_ctx_new(hr, K_CREATE);
+        struct key_ctx *c = key_ctx_new(hr, K_CREATE, false);
         struct verr e;
 
         if (c)
-                key_submit(c, create_parse(hr, c, &e), &e);
+                api_ctx_submit(&c->base, create_parse(hr, c, &e), &e);
 }
 
 /* ---- list ---- */
 
 void api_keys_list(struct http_req *hr)
 {
-        struct key_ctx *c = key_ctx_new(hr, K_LIST);
+        struct key_ctx *c = key_ctx_new(hr, K_LIST, false);
         const char *after = http_query(hr, "after");
         struct verr e;
         int rc;
@@ -426,37 +428,26 @@ void api_keys_list(struct http_req *hr)
                                       "after is not a cursor this server handed out");
                 c->after = after;
         }
-        key_submit(c, rc, &e);
+        api_ctx_submit(&c->base, rc, &e);
 }
 
 /* ---- revoke and rotate ---- */
 
-/* The key id of the path, checked for shape (400 invalid_id). */
-static int path_key_id(struct http_req *hr, struct key_ctx *c, struct verr *e)
-{
-        c->id = http_param(hr, 0);
-        if (!id_shaped(c->id))
-                return verr_set(e, BATON_EINVAL, "invalid_id", "id",
-                                "a key id is \"k\" followed by 16 hex digits");
-        return 0;
-}
-
 void api_keys_revoke(struct http_req *hr)
 {
-        struct key_ctx *c = key_ctx_new(hr, K_REVOKE);
-        struct verr e;
+        struct key_ctx *c = key_ctx_new(hr, K_REVOKE, true);
 
         if (c)
-                key_submit(c, path_key_id(hr, c, &e), &e);
+                api_ctx_submit(&c->base, 0, NULL);
 }
 
 static int rotate_parse(struct http_req *hr, struct key_ctx *c, struct verr *e)
 {
         bool present = false;
         char detail[64];
-        int rc = path_key_id(hr, c, e);
+        int rc = 0;
 
-        if (!rc && hr->body)
+        if (hr->body)
                 rc = api_get_int(hr->body, "", "grace_ms", &present, &c->grace_ms, e);
         if (rc)
                 return rc;
@@ -464,7 +455,7 @@ static int rotate_parse(struct http_req *hr, struct key_ctx *c, struct verr *e)
                 return verr_set(e, BATON_ERANGE, "grace_ms_out_of_range", "grace_ms",
                                 "grace_ms must be 0 ... %lld (7 days)",
                                 (long long)KEYS_GRACE_MAX_MS);
-        rc = key_token_renew(c->id, c->token, c->digest);
+        rc = key_token_renew(c->base.param, c->token, c->digest);
         if (rc)
                 return verr_set(e, rc, "internal", NULL, "no key could be made: %s",
                                 baton_strerror(rc));
@@ -477,9 +468,9 @@ static int rotate_parse(struct http_req *hr, struct key_ctx *c, struct verr *e)
 
 void api_keys_rotate(struct http_req *hr)
 {
-        struct key_ctx *c = key_ctx_new(hr, K_ROTATE);
+        struct key_ctx *c = key_ctx_new(hr, K_ROTATE, true);
         struct verr e;
 
         if (c)
-                key_submit(c, rotate_parse(hr, c, &e), &e);
+                api_ctx_submit(&c->base, rotate_parse(hr, c, &e), &e);
 }

@@ -37,8 +37,7 @@ void api_ops_healthz(struct http_req *hr)
 /* ---- readyz ---- */
 
 struct ready_ctx {
-        struct exec_op op;
-        struct http_req *hr;
+        struct api_ctx base; /* first (api_ctx_new) */
 };
 
 static int ready_fn(struct txn *tx, struct exec_op *op)
@@ -67,17 +66,20 @@ static void ready_reply(struct http_req *hr, int status, const char *state)
 
 static void ready_done(struct exec_op *op)
 {
-        struct ready_ctx *c = container_of(op, struct ready_ctx, op);
+        struct ready_ctx *c = container_of(op, struct ready_ctx, base.op);
 
         if (op->rc == BATON_ESHUTDOWN)
-                ready_reply(c->hr, 503, "stopping");
+                ready_reply(c->base.hr, 503, "stopping");
         else if (op->rc)
-                http_reply_error(c->hr, 503, "store_unavailable", NULL,
+                http_reply_error(c->base.hr, 503, "store_unavailable", NULL,
                                  "the store did not answer: %s", baton_strerror(op->rc));
         else
-                ready_reply(c->hr, 200, "ready");
+                ready_reply(c->base.hr, 200, "ready");
         free(c);
 }
+
+static const struct api_ctx_def ready_def = {
+    sizeof(struct ready_ctx), ready_fn, ready_done, NULL, NULL, NULL};
 
 void api_ops_readyz(struct http_req *hr)
 {
@@ -87,15 +89,10 @@ void api_ops_readyz(struct http_req *hr)
                 ready_reply(hr, 503, "stopping");
                 return;
         }
-        c = calloc(1, sizeof(*c));
-        if (!c) {
-                http_reply_rc(hr, BATON_ENOMEM, NULL);
+        c = api_ctx_new(hr, &ready_def, 0, false);
+        if (!c)
                 return;
-        }
-        c->hr = hr;
-        c->op.fn = ready_fn;
-        c->op.done = ready_done;
-        if (server_submit(hr->srv, &c->op) != 0) {
+        if (server_submit(hr->srv, &c->base.op) != 0) {
                 ready_reply(hr, 503, "stopping");
                 free(c);
         }
@@ -104,8 +101,7 @@ void api_ops_readyz(struct http_req *hr)
 /* ---- metrics ---- */
 
 struct metrics_ctx {
-        struct exec_op op;
-        struct http_req *hr;
+        struct api_ctx base;  /* first (api_ctx_new) */
         const char **tenants; /* every tenant with a key (pointers into the keyring) */
         int tenants_n;
         struct queue_info *queues;
@@ -115,13 +111,15 @@ struct metrics_ctx {
         int64_t omitted; /* queues beyond max: counted, not read */
 };
 
-static void metrics_ctx_free(struct metrics_ctx *c)
+/* api_ctx_def.clear: what the context holds. */
+static void metrics_ctx_clear(struct api_ctx *base)
 {
+        struct metrics_ctx *c = container_of(base, struct metrics_ctx, base);
+
         for (int i = 0; i < c->n; i++)
                 queue_info_free(&c->queues[i]);
         free(c->queues);
         free(c->tenants);
-        free(c);
 }
 
 /* Moves a page of queues to the end of c->queues; the page array is freed. */
@@ -180,7 +178,7 @@ static int metrics_tenant(struct txn *tx, struct metrics_ctx *c, const char *ten
 
 static int metrics_fn(struct txn *tx, struct exec_op *op)
 {
-        struct metrics_ctx *c = container_of(op, struct metrics_ctx, op);
+        struct metrics_ctx *c = container_of(op, struct metrics_ctx, base.op);
         int rc = 0;
 
         for (int i = 0; !rc && i < c->tenants_n; i++)
@@ -190,42 +188,40 @@ static int metrics_fn(struct txn *tx, struct exec_op *op)
 
 static void metrics_done(struct exec_op *op)
 {
-        struct metrics_ctx *c = container_of(op, struct metrics_ctx, op);
-        struct server *srv = c->hr->srv;
+        struct metrics_ctx *c = container_of(op, struct metrics_ctx, base.op);
+        struct server *srv = c->base.hr->srv;
         struct buf *out;
 
         if (op->rc) {
-                api_reply_rc(c->hr, op->rc, NULL);
-                metrics_ctx_free(c);
+                api_reply_rc(c->base.hr, op->rc, NULL);
+                api_ctx_free(&c->base);
                 return;
         }
         out = http_out(srv);
         if (metrics_render(srv->metrics, c->queues, c->n, c->omitted, http_connections(srv->http),
                            waiters_count(srv->waiters), out) != 0)
-                http_reply_error(c->hr, 500, "internal", NULL, "the metrics could not be rendered");
+                http_reply_error(c->base.hr, 500, "internal", NULL,
+                                 "the metrics could not be rendered");
         else
-                http_reply_raw(c->hr, 200, "text/plain; version=0.0.4", out->ptr ? out->ptr : "",
-                               out->len);
-        metrics_ctx_free(c);
+                http_reply_raw(c->base.hr, 200, "text/plain; version=0.0.4",
+                               out->ptr ? out->ptr : "", out->len);
+        api_ctx_free(&c->base);
 }
+
+static const struct api_ctx_def metrics_def = {sizeof(struct metrics_ctx), metrics_fn, metrics_done,
+                                               metrics_ctx_clear,          NULL,       NULL};
 
 void api_ops_metrics(struct http_req *hr)
 {
-        struct metrics_ctx *c = calloc(1, sizeof(*c));
+        struct metrics_ctx *c = api_ctx_new(hr, &metrics_def, 0, false);
 
-        if (!c) {
-                http_reply_rc(hr, BATON_ENOMEM, NULL);
+        if (!c)
                 return;
-        }
-        c->hr = hr;
-        c->op.fn = metrics_fn;
         c->max = hr->srv->limits->metrics_queues_max;
-        c->op.done = metrics_done;
         if (keyring_tenants(hr->srv->keyring, &c->tenants, &c->tenants_n) != 0) {
                 http_reply_rc(hr, BATON_ENOMEM, NULL);
-                metrics_ctx_free(c);
+                api_ctx_free(&c->base);
                 return;
         }
-        if (api_submit(hr, &c->op))
-                metrics_ctx_free(c);
+        api_ctx_submit(&c->base, 0, NULL);
 }

@@ -25,6 +25,18 @@ void api_id_format(int64_t id, char *out)
         snprintf(out, API_ID_LEN, "%lld", (long long)id);
 }
 
+void api_kid(struct jw *w, const char *k, int64_t id)
+{
+        char text[API_ID_LEN];
+
+        if (!id) {
+                jw_kstr(w, k, NULL);
+                return;
+        }
+        api_id_format(id, text);
+        jw_kstr(w, k, text);
+}
+
 int api_id_parse(const char *s, int64_t *out)
 {
         int64_t v = 0;
@@ -159,6 +171,13 @@ static int parse_i64(const char *s, int64_t *out)
                 return -1;
         *out = v;
         return 0;
+}
+
+int api_query_page(const struct http_req *hr, int *limit, int64_t *after, struct verr *e)
+{
+        int rc = api_query_limit(hr, limit, e);
+
+        return rc ? rc : api_query_after_id(hr, after, e);
 }
 
 int api_query_int(const struct http_req *hr, const char *key, int64_t *out, struct verr *e)

@@ -20,10 +20,7 @@
 enum queue_op_kind { Q_LIST, Q_GET, Q_PATCH, Q_DEAD_LIST, Q_DEAD_REPLAY, Q_DEAD_PURGE };
 
 struct queue_ctx {
-        struct exec_op op;
-        struct http_req *hr;
-        int kind;          /* enum queue_op_kind */
-        const char *queue; /* path parameter, owned by hr (alive until the answer) */
+        struct api_ctx base; /* first (api_ctx_new) */
         struct queue_update upd;
         char *detail; /* PATCH: the settings changed, as JSON text for the audit row */
         /* Lists. */
@@ -44,8 +41,11 @@ struct queue_ctx {
 
 static int queue_apply(struct txn *tx, struct queue_ctx *c);
 
-static void queue_ctx_free(struct queue_ctx *c)
+/* api_ctx_def.clear: what the context holds. */
+static void queue_ctx_clear(struct api_ctx *base)
 {
+        struct queue_ctx *c = container_of(base, struct queue_ctx, base);
+
         for (int i = 0; i < c->infos_n; i++)
                 queue_info_free(&c->infos[i]);
         free(c->infos);
@@ -53,7 +53,6 @@ static void queue_ctx_free(struct queue_ctx *c)
         job_vec_free(&c->jobs);
         free(c->ids);
         free(c->detail);
-        free(c);
 }
 
 /* The audit row of a change that succeeded, in its transaction. */
@@ -61,72 +60,79 @@ static int queue_audit(struct txn *tx, const struct queue_ctx *c)
 {
         char detail[96];
 
-        if (c->kind == Q_PATCH)
-                return api_audit_success(tx, c->hr, 200, c->queue, c->detail);
-        if (c->kind == Q_DEAD_REPLAY && c->all)
+        if (c->base.kind == Q_PATCH)
+                return api_audit_success(tx, c->base.hr, 200, c->base.param, c->detail);
+        if (c->base.kind == Q_DEAD_REPLAY && c->all)
                 snprintf(detail, sizeof(detail), "{\"all\":true,\"replayed\":%d}", c->count);
-        else if (c->kind == Q_DEAD_REPLAY)
+        else if (c->base.kind == Q_DEAD_REPLAY)
                 snprintf(detail, sizeof(detail), "{\"ids\":%d,\"replayed\":%d}", c->ids_n,
                          c->count);
         else
                 snprintf(detail, sizeof(detail), "{\"purged\":%d}", c->count);
-        return api_audit_success(tx, c->hr, 200, c->queue, detail);
+        return api_audit_success(tx, c->base.hr, 200, c->base.param, detail);
 }
 
 static int queue_fn(struct txn *tx, struct exec_op *op)
 {
-        struct queue_ctx *c = container_of(op, struct queue_ctx, op);
+        struct queue_ctx *c = container_of(op, struct queue_ctx, base.op);
         int rc = queue_apply(tx, c);
 
-        if (!rc && (c->kind == Q_PATCH || c->kind == Q_DEAD_REPLAY || c->kind == Q_DEAD_PURGE))
+        if (!rc && (c->base.kind == Q_PATCH || c->base.kind == Q_DEAD_REPLAY ||
+                    c->base.kind == Q_DEAD_PURGE))
                 rc = queue_audit(tx, c);
         return rc;
 }
 
 static int queue_apply(struct txn *tx, struct queue_ctx *c)
 {
-        const char *tenant = c->hr->tenant;
+        const char *tenant = c->base.hr->tenant;
 
-        switch (c->kind) {
+        switch (c->base.kind) {
         case Q_LIST:
                 /* One row more than asked tells whether another page follows. */
                 return queue_query(tx, tenant, c->after, c->limit + 1, &c->infos, &c->infos_n);
         case Q_GET:
-                return queue_read(tx, tenant, c->queue, &c->info);
+                return queue_read(tx, tenant, c->base.param, &c->info);
         case Q_PATCH:
-                return queue_update(tx, tenant, c->queue, &c->upd, &c->info);
+                return queue_update(tx, tenant, c->base.param, &c->upd, &c->info);
         case Q_DEAD_LIST:
                 return job_query(tx, &c->f, &c->jobs);
         case Q_DEAD_REPLAY:
-                return dead_replay(tx, tenant, c->queue, c->ids, c->ids_n, c->all, &c->count);
+                return dead_replay(tx, tenant, c->base.param, c->ids, c->ids_n, c->all, &c->count);
         default:
-                return dead_purge(tx, tenant, c->queue, &c->count);
+                return dead_purge(tx, tenant, c->base.param, &c->count);
         }
+}
+
+/* What list_item reads: the queues, and the instant their ages count to. */
+struct list_page {
+        const struct queue_info *infos;
+        int64_t now_ms;
+};
+
+static void list_item(struct jw *w, const void *arg, int i)
+{
+        const struct list_page *lp = arg;
+
+        api_queue_json(w, &lp->infos[i], lp->now_ms);
 }
 
 static void list_json(struct jw *w, const struct queue_ctx *c, int64_t now_ms)
 {
-        int n = c->infos_n > c->limit ? c->limit : c->infos_n;
-        struct api_page p;
+        struct list_page lp = {c->infos, now_ms};
+        int last;
 
-        api_page_init(&p, w, c->hr->srv->limits);
         jw_obj_open(w);
-        jw_key(w, "queues");
-        jw_arr_open(w);
-        for (int i = 0; i < n && api_page_mark(&p); i++) {
-                api_queue_json(w, &c->infos[i], now_ms);
-                api_page_keep(&p);
-        }
-        jw_arr_close(w);
+        last = api_page_write(w, c->base.hr->srv->limits, "queues", c->infos_n, c->limit, false,
+                              list_item, &lp);
         /* The cursor is the last name of the page: lists resume after it. */
-        jw_kstr(w, "next",
-                p.n > 0 && (p.full || c->infos_n > c->limit) ? c->infos[p.n - 1].rec.name : NULL);
+        jw_kstr(w, "next", last >= 0 ? c->infos[last].rec.name : NULL);
         jw_obj_close(w);
 }
 
 static void answer_json(struct jw *w, const struct queue_ctx *c, int64_t now_ms)
 {
-        switch (c->kind) {
+        switch (c->base.kind) {
         case Q_LIST:
                 list_json(w, c, now_ms);
                 break;
@@ -138,11 +144,11 @@ static void answer_json(struct jw *w, const struct queue_ctx *c, int64_t now_ms)
                 jw_obj_close(w);
                 break;
         case Q_DEAD_LIST:
-                api_job_page_json(w, &c->jobs, c->limit, c->hr->srv->limits);
+                api_job_page_json(w, &c->jobs, c->limit, c->base.hr->srv->limits);
                 break;
         default:
                 jw_obj_open(w);
-                jw_kint(w, c->kind == Q_DEAD_REPLAY ? "replayed" : "purged", c->count);
+                jw_kint(w, c->base.kind == Q_DEAD_REPLAY ? "replayed" : "purged", c->count);
                 jw_obj_close(w);
                 break;
         }
@@ -150,59 +156,26 @@ static void answer_json(struct jw *w, const struct queue_ctx *c, int64_t now_ms)
 
 static void queue_done(struct exec_op *op)
 {
-        struct queue_ctx *c = container_of(op, struct queue_ctx, op);
-        struct server *srv = c->hr->srv;
+        struct queue_ctx *c = container_of(op, struct queue_ctx, base.op);
+        struct server *srv = c->base.hr->srv;
         struct jw w;
 
         if (op->rc) {
-                api_reply_rc(c->hr, op->rc, "queue");
+                api_reply_rc(c->base.hr, op->rc, "queue");
         } else {
                 jw_init(&w, http_out(srv));
                 answer_json(&w, c, clock_wall_ms(srv->clock));
-                api_reply_jw(c->hr, 200, &w);
+                api_reply_jw(c->base.hr, 200, &w);
         }
-        queue_ctx_free(c);
+        api_ctx_free(&c->base);
 }
 
-/* Allocates the context of kind for hr, with the queue path parameter checked
- * when the route has one. Answers and returns NULL on failure. */
-static struct queue_ctx *queue_ctx_new(struct http_req *hr, int kind, bool has_queue)
-{
-        struct queue_ctx *c;
-        struct verr e;
-
-        if (has_queue && validate_name(hr->srv->limits, "queue", http_param(hr, 0), &e)) {
-                http_reply_verr(hr, &e);
-                return NULL;
-        }
-        c = calloc(1, sizeof(*c));
-        if (!c) {
-                http_reply_rc(hr, BATON_ENOMEM, NULL);
-                return NULL;
-        }
-        c->hr = hr;
-        c->kind = kind;
-        c->queue = has_queue ? http_param(hr, 0) : NULL;
-        c->op.fn = queue_fn;
-        c->op.done = queue_done;
-        return c;
-}
-
-/* Submits c, or answers e when parsing failed (rc nonzero). */
-static void queue_submit(struct queue_ctx *c, int rc, const struct verr *e)
-{
-        if (rc) {
-                http_reply_verr(c->hr, e);
-                queue_ctx_free(c);
-                return;
-        }
-        if (api_submit(c->hr, &c->op))
-                queue_ctx_free(c);
-}
+static const struct api_ctx_def queue_def = {sizeof(struct queue_ctx), queue_fn, queue_done,
+                                             queue_ctx_clear,          "queue",  validate_name};
 
 void api_queues_list(struct http_req *hr)
 {
-        struct queue_ctx *c = queue_ctx_new(hr, Q_LIST, false);
+        struct queue_ctx *c = api_ctx_new(hr, &queue_def, Q_LIST, false);
         const char *after = http_query(hr, "after");
         struct verr e;
         int rc;
@@ -217,15 +190,15 @@ void api_queues_list(struct http_req *hr)
                                       "after is not a cursor this server handed out");
                 c->after = after;
         }
-        queue_submit(c, rc, &e);
+        api_ctx_submit(&c->base, rc, &e);
 }
 
 void api_queues_get(struct http_req *hr)
 {
-        struct queue_ctx *c = queue_ctx_new(hr, Q_GET, true);
+        struct queue_ctx *c = api_ctx_new(hr, &queue_def, Q_GET, true);
 
         if (c)
-                queue_submit(c, 0, NULL);
+                api_ctx_submit(&c->base, 0, NULL);
 }
 
 /* ---- PATCH: settings ---- */
@@ -345,30 +318,28 @@ static int patch_parse(struct http_req *hr, struct queue_ctx *c, struct verr *e)
 
 void api_queues_patch(struct http_req *hr)
 {
-        struct queue_ctx *c = queue_ctx_new(hr, Q_PATCH, true);
+        struct queue_ctx *c = api_ctx_new(hr, &queue_def, Q_PATCH, true);
         struct verr e;
 
         if (c)
-                queue_submit(c, patch_parse(hr, c, &e), &e);
+                api_ctx_submit(&c->base, patch_parse(hr, c, &e), &e);
 }
 
 void api_queues_dead_list(struct http_req *hr)
 {
-        struct queue_ctx *c = queue_ctx_new(hr, Q_DEAD_LIST, true);
+        struct queue_ctx *c = api_ctx_new(hr, &queue_def, Q_DEAD_LIST, true);
         struct verr e;
         int rc;
 
         if (!c)
                 return;
-        rc = api_query_limit(hr, &c->limit, &e);
-        if (!rc)
-                rc = api_query_after_id(hr, &c->f.after_id, &e);
+        rc = api_query_page(hr, &c->limit, &c->f.after_id, &e);
         c->f.tenant = hr->tenant;
-        c->f.queue = c->queue;
+        c->f.queue = c->base.param;
         c->f.state = JOB_DEAD;
         c->f.limit = c->limit + 1;
         c->f.bytes_max = api_page_budget_bytes(hr->srv->limits);
-        queue_submit(c, rc, &e);
+        api_ctx_submit(&c->base, rc, &e);
 }
 
 /* {"ids": ["1", "2"]} (at most replay_max) or {"all": true}. */
@@ -408,17 +379,17 @@ static int replay_parse(struct http_req *hr, struct queue_ctx *c, struct verr *e
 
 void api_queues_dead_replay(struct http_req *hr)
 {
-        struct queue_ctx *c = queue_ctx_new(hr, Q_DEAD_REPLAY, true);
+        struct queue_ctx *c = api_ctx_new(hr, &queue_def, Q_DEAD_REPLAY, true);
         struct verr e;
 
         if (c)
-                queue_submit(c, replay_parse(hr, c, &e), &e);
+                api_ctx_submit(&c->base, replay_parse(hr, c, &e), &e);
 }
 
 void api_queues_dead_purge(struct http_req *hr)
 {
-        struct queue_ctx *c = queue_ctx_new(hr, Q_DEAD_PURGE, true);
+        struct queue_ctx *c = api_ctx_new(hr, &queue_def, Q_DEAD_PURGE, true);
 
         if (c)
-                queue_submit(c, 0, NULL);
+                api_ctx_submit(&c->base, 0, NULL);
 }

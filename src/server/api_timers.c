@@ -31,11 +31,8 @@ static const char *const refused_fields[] = {"run_at", "key", "idempotency_key",
 enum timer_op_kind { TIMER_OP_PUT, TIMER_OP_GET, TIMER_OP_DELETE, TIMER_OP_LIST };
 
 struct timer_ctx {
-        struct exec_op op;
-        struct http_req *hr;
-        int kind;           /* enum timer_op_kind */
-        const char *key;    /* path parameter, owned by hr */
-        int64_t if_version; /* DELETE: -1 = any */
+        struct api_ctx base; /* first (api_ctx_new) */
+        int64_t if_version;  /* DELETE: -1 = any */
         struct timer_put_req put;
         struct timer_res res;
         /* List. prefix and after point into hr's query. */
@@ -47,19 +44,20 @@ struct timer_ctx {
         bool cut; /* the read stopped at the byte budget: more may follow */
 };
 
-static void ctx_free(struct timer_ctx *c)
+/* api_ctx_def.clear: what the context holds. */
+static void ctx_clear(struct api_ctx *base)
 {
+        struct timer_ctx *c = container_of(base, struct timer_ctx, base);
+
         timer_rec_free(&c->put.t);
         timer_rec_free(&c->res.t);
         timer_recs_free(c->list, c->n);
-        free(c);
 }
 
 /* ---- rendering ---- */
 
 static void timer_members(struct jw *w, const struct timer_rec *t)
 {
-        char id[API_ID_LEN];
 
         jw_kstr(w, "key", t->key);
         jw_kint(w, "version", t->version);
@@ -70,21 +68,11 @@ static void timer_members(struct jw *w, const struct timer_rec *t)
         jw_kraw(w, "payload", t->payload ? t->payload : "null");
         jw_kstr(w, "priority", job_priority_name(t->priority));
         jw_kint(w, "max_attempts", t->max_attempts);
-        jw_key(w, "backoff");
-        jw_obj_open(w);
-        jw_kstr(w, "type", backoff_type_name(t->backoff.type));
-        jw_kint(w, "base_ms", t->backoff.base_ms);
-        jw_kint(w, "max_ms", t->backoff.max_ms);
-        jw_obj_close(w);
+        api_backoff_json(w, &t->backoff);
         jw_kint(w, "lease_ms", t->lease_ms);
         jw_kstr(w, "group", t->group);
         /* The job of the latest firing (of this or an earlier version). */
-        if (t->job_id) {
-                api_id_format(t->job_id, id);
-                jw_kstr(w, "job_id", id);
-        } else {
-                jw_kstr(w, "job_id", NULL);
-        }
+        api_kid(w, "job_id", t->job_id);
         jw_ktime(w, "fired_at", t->fired_at_ms);
         /* A scheduled version held back because its queue is full. */
         if (t->state == TIMER_SCHEDULED && t->deferred > 0) {
@@ -107,72 +95,71 @@ static void reply_timer(struct timer_ctx *c, int status)
 {
         struct jw w;
 
-        jw_init(&w, http_out(c->hr->srv));
+        jw_init(&w, http_out(c->base.hr->srv));
         jw_obj_open(&w);
         timer_members(&w, &c->res.t);
         jw_obj_close(&w);
-        api_reply_jw(c->hr, status, &w);
+        api_reply_jw(c->base.hr, status, &w);
+}
+
+static void list_item(struct jw *w, const void *arg, int i)
+{
+        const struct timer_rec *list = arg;
+
+        jw_obj_open(w);
+        timer_members(w, &list[i]);
+        jw_obj_close(w);
 }
 
 static void reply_list(struct timer_ctx *c)
 {
-        int n = c->n > c->limit ? c->limit : c->n;
-        struct api_page p;
         struct jw w;
+        int last;
 
-        jw_init(&w, http_out(c->hr->srv));
-        api_page_init(&p, &w, c->hr->srv->limits);
+        jw_init(&w, http_out(c->base.hr->srv));
         jw_obj_open(&w);
-        jw_key(&w, "timers");
-        jw_arr_open(&w);
-        for (int i = 0; i < n && api_page_mark(&p); i++) {
-                jw_obj_open(&w);
-                timer_members(&w, &c->list[i]);
-                jw_obj_close(&w);
-                api_page_keep(&p);
-        }
-        jw_arr_close(&w);
+        last = api_page_write(&w, c->base.hr->srv->limits, "timers", c->n, c->limit, c->cut,
+                              list_item, c->list);
         /* The cursor is the last key of the page; one row more than asked,
          * or the byte budget cutting the page, tells that another follows. */
-        jw_kstr(&w, "next",
-                p.n > 0 && (p.full || c->n > c->limit || c->cut) ? c->list[p.n - 1].key : NULL);
+        jw_kstr(&w, "next", last >= 0 ? c->list[last].key : NULL);
         jw_obj_close(&w);
-        api_reply_jw(c->hr, 200, &w);
+        api_reply_jw(c->base.hr, 200, &w);
 }
 
 /* ---- the op ---- */
 
 static int timer_fn(struct txn *tx, struct exec_op *op)
 {
-        struct timer_ctx *c = container_of(op, struct timer_ctx, op);
-        const char *tenant = c->hr->tenant;
+        struct timer_ctx *c = container_of(op, struct timer_ctx, base.op);
+        const char *tenant = c->base.hr->tenant;
 
-        switch (c->kind) {
+        switch (c->base.kind) {
         case TIMER_OP_PUT:
                 return timer_put(tx, &c->put, &c->res);
         case TIMER_OP_DELETE:
-                return timer_cancel(tx, tenant, c->key, c->if_version, &c->res);
+                return timer_cancel(tx, tenant, c->base.param, c->if_version, &c->res);
         case TIMER_OP_LIST:
                 /* One row more than asked tells whether another page follows. */
                 return timer_query_page(tx, tenant, c->prefix, c->after, c->limit + 1,
-                                        api_page_budget_bytes(c->hr->srv->limits), &c->list, &c->n,
-                                        &c->cut);
+                                        api_page_budget_bytes(c->base.hr->srv->limits), &c->list,
+                                        &c->n, &c->cut);
         default:
-                return timer_read(tx, tenant, c->key, &c->res.t);
+                return timer_read(tx, tenant, c->base.param, &c->res.t);
         }
 }
 
 static void timer_done(struct exec_op *op)
 {
-        struct timer_ctx *c = container_of(op, struct timer_ctx, op);
-        struct http_req *hr = c->hr;
+        struct timer_ctx *c = container_of(op, struct timer_ctx, base.op);
+        struct http_req *hr = c->base.hr;
 
         switch (op->rc) {
         case 0:
-                if (c->kind == TIMER_OP_LIST)
+                if (c->base.kind == TIMER_OP_LIST)
                         reply_list(c);
                 else
-                        reply_timer(c, c->kind == TIMER_OP_PUT && c->res.created ? 201 : 200);
+                        reply_timer(c, c->base.kind == TIMER_OP_PUT && c->res.created ? 201 : 200);
                 break;
         case BATON_ECONFLICT:
                 http_reply_error(hr, 409, "version_mismatch", "if_version",
@@ -190,29 +177,7 @@ static void timer_done(struct exec_op *op)
                 api_reply_rc(hr, op->rc, "timer");
                 break;
         }
-        ctx_free(c);
-}
-
-static struct timer_ctx *ctx_new(struct http_req *hr, int kind)
-{
-        struct timer_ctx *c = calloc(1, sizeof(*c));
-
-        if (!c) {
-                http_reply_rc(hr, BATON_ENOMEM, NULL);
-                return NULL;
-        }
-        c->hr = hr;
-        c->kind = kind;
-        c->if_version = -1;
-        c->op.fn = timer_fn;
-        c->op.done = timer_done;
-        return c;
-}
-
-static void submit(struct timer_ctx *c)
-{
-        if (api_submit(c->hr, &c->op))
-                ctx_free(c);
+        api_ctx_free(&c->base);
 }
 
 /* ---- PUT ---- */
@@ -273,8 +238,10 @@ static int parse_template(struct http_req *hr, int64_t now_ms, struct timer_put_
                 return verr_set(e, BATON_ENOMEM, "internal", NULL, "out of memory");
         for (size_t i = 0; i < sizeof(template_fields) / sizeof(template_fields[0]); i++) {
                 json_t *v = json_object_get(hr->body, template_fields[i]);
-                if (v)
-                        json_object_set(tmpl, template_fields[i], v);
+                if (v && json_object_set(tmpl, template_fields[i], v) != 0) {
+                        json_decref(tmpl);
+                        return verr_set(e, BATON_ENOMEM, "internal", NULL, "out of memory");
+                }
         }
         rc = api_enqueue_parse(hr->srv->limits, tmpl, "", hr->tenant, hr->request_id, now_ms, &req,
                                e);
@@ -315,79 +282,74 @@ static int parse_put(struct http_req *hr, struct timer_ctx *c, struct verr *e)
                 rc = parse_fire(hr->srv->limits, hr->body, now_ms, &c->put, e);
         if (!rc)
                 rc = parse_if_version(hr->body, &c->put, e);
-        if (!rc && !(c->put.t.key = strdup(c->key)))
+        if (!rc && !(c->put.t.key = strdup(c->base.param)))
                 rc = verr_set(e, BATON_ENOMEM, "internal", NULL, "out of memory");
         return rc;
 }
 
-/* The {key} path parameter: 1..key_max printable ASCII characters. */
-static int path_key(struct http_req *hr, const char **key, struct verr *e)
+/* api_ctx_def.check of the {key} path parameter: 1..key_max printable ASCII
+ * characters. */
+static int check_key(const struct limits *l, const char *field, const char *key, struct verr *e)
 {
-        *key = http_param(hr, 0);
-        if (!*key || !**key)
-                return verr_set(e, BATON_EINVAL, "key_invalid", "key", "key must not be empty");
-        return validate_key(hr->srv->limits, "key", *key, e);
+        if (!key || !*key)
+                return verr_set(e, BATON_EINVAL, "key_invalid", field, "key must not be empty");
+        return validate_key(l, field, key, e);
+}
+
+static const struct api_ctx_def timer_def = {
+    sizeof(struct timer_ctx), timer_fn, timer_done, ctx_clear, "key", check_key};
+
+/* The context of kind; with_key: its route has the {key} parameter. */
+static struct timer_ctx *ctx_new(struct http_req *hr, int kind, bool with_key)
+{
+        struct timer_ctx *c = api_ctx_new(hr, &timer_def, kind, with_key);
+
+        if (c)
+                c->if_version = -1;
+        return c;
 }
 
 void api_timers_put(struct http_req *hr)
 {
-        struct timer_ctx *c = ctx_new(hr, TIMER_OP_PUT);
+        struct timer_ctx *c = ctx_new(hr, TIMER_OP_PUT, true);
         struct verr e;
 
-        if (!c)
-                return;
-        if (path_key(hr, &c->key, &e) || parse_put(hr, c, &e)) {
-                http_reply_verr(hr, &e);
-                ctx_free(c);
-                return;
-        }
-        submit(c);
+        if (c)
+                api_ctx_submit(&c->base, parse_put(hr, c, &e), &e);
 }
 
 /* ---- GET, DELETE, list ---- */
 
 void api_timers_get(struct http_req *hr)
 {
-        struct timer_ctx *c = ctx_new(hr, TIMER_OP_GET);
-        struct verr e;
+        struct timer_ctx *c = ctx_new(hr, TIMER_OP_GET, true);
 
-        if (!c)
-                return;
-        if (path_key(hr, &c->key, &e)) {
-                http_reply_verr(hr, &e);
-                ctx_free(c);
-                return;
-        }
-        submit(c);
+        if (c)
+                api_ctx_submit(&c->base, 0, NULL);
 }
 
 void api_timers_delete(struct http_req *hr)
 {
-        struct timer_ctx *c = ctx_new(hr, TIMER_OP_DELETE);
+        struct timer_ctx *c = ctx_new(hr, TIMER_OP_DELETE, true);
         const char *v = http_query(hr, "if_version");
         struct verr e;
         int rc;
 
         if (!c)
                 return;
-        rc = path_key(hr, &c->key, &e);
-        if (!rc && v && *v) {
+        rc = 0;
+        if (v && *v) {
                 rc = api_query_int(hr, "if_version", &c->if_version, &e);
                 if (!rc && c->if_version < 1)
                         rc = verr_set(&e, BATON_EINVAL, "invalid_field", "if_version",
                                       "if_version must be a version >= 1");
         }
-        if (rc) {
-                http_reply_verr(hr, &e);
-                ctx_free(c);
-                return;
-        }
-        submit(c);
+        api_ctx_submit(&c->base, rc, &e);
 }
 
 void api_timers_list(struct http_req *hr)
 {
-        struct timer_ctx *c = ctx_new(hr, TIMER_OP_LIST);
+        struct timer_ctx *c = ctx_new(hr, TIMER_OP_LIST, false);
         const struct limits *l = hr->srv->limits;
         struct verr e;
         int rc;
@@ -406,10 +368,5 @@ void api_timers_list(struct http_req *hr)
                               "after is not a cursor this server handed out");
         if (!rc)
                 rc = api_query_limit(hr, &c->limit, &e);
-        if (rc) {
-                http_reply_verr(hr, &e);
-                ctx_free(c);
-                return;
-        }
-        submit(c);
+        api_ctx_submit(&c->base, rc, &e);
 }

@@ -39,8 +39,7 @@ static void work_reply_rc(struct http_req *hr, int rc)
 /* ---- claim ---- */
 
 struct claim_ctx {
-        struct exec_op op;
-        struct http_req *hr;
+        struct api_ctx base; /* first (api_ctx_new) */
         struct claim_req req;
         char *queue;
         char *worker;
@@ -53,17 +52,19 @@ struct claim_ctx {
         bool watching;
 };
 
-static void claim_free(struct claim_ctx *c)
+/* api_ctx_def.clear: what the context holds. */
+static void claim_clear(struct api_ctx *base)
 {
+        struct claim_ctx *c = container_of(base, struct claim_ctx, base);
+
         job_vec_free(&c->out);
         free(c->queue);
         free(c->worker);
-        free(c);
 }
 
 static int claim_fn(struct txn *tx, struct exec_op *op)
 {
-        struct claim_ctx *c = container_of(op, struct claim_ctx, op);
+        struct claim_ctx *c = container_of(op, struct claim_ctx, base.op);
 
         /* A claim runs again after a wake-up; each run answers alone. */
         c->budget.used_bytes = 0;
@@ -75,7 +76,7 @@ static void claim_reply(struct claim_ctx *c)
 {
         struct jw w;
 
-        jw_init(&w, http_out(c->hr->srv));
+        jw_init(&w, http_out(c->base.hr->srv));
         jw_obj_open(&w);
         jw_key(&w, "jobs");
         jw_arr_open(&w);
@@ -83,8 +84,8 @@ static void claim_reply(struct claim_ctx *c)
                 api_job_json(&w, &c->out.v[i], true);
         jw_arr_close(&w);
         jw_obj_close(&w);
-        api_reply_jw(c->hr, 200, &w);
-        claim_free(c);
+        api_reply_jw(c->base.hr, 200, &w);
+        api_ctx_free(&c->base);
 }
 
 static void claim_on_close(struct http_req *hr, void *arg)
@@ -103,7 +104,7 @@ static void claim_on_close(struct http_req *hr, void *arg)
  * slot, like any other change of the queue. */
 static bool claim_park(struct claim_ctx *c)
 {
-        struct server *srv = c->hr->srv;
+        struct server *srv = c->base.hr->srv;
         int64_t left = api_remaining_ms(srv, c->deadline_ns);
 
         if (c->closed || srv->stopping || left <= 0)
@@ -119,23 +120,23 @@ static bool claim_park(struct claim_ctx *c)
                 return false;
         if (!c->watching) {
                 c->watching = true;
-                http_watch(c->hr, claim_on_close, c);
+                http_watch(c->base.hr, claim_on_close, c);
         }
         return true;
 }
 
 static void claim_done(struct exec_op *op)
 {
-        struct claim_ctx *c = container_of(op, struct claim_ctx, op);
+        struct claim_ctx *c = container_of(op, struct claim_ctx, base.op);
 
         if (c->closed) {
-                api_reply_closed(c->hr);
-                claim_free(c);
+                api_reply_closed(c->base.hr);
+                api_ctx_free(&c->base);
                 return;
         }
         if (op->rc) {
-                api_reply_rc(c->hr, op->rc, "queue");
-                claim_free(c);
+                api_reply_rc(c->base.hr, op->rc, "queue");
+                api_ctx_free(&c->base);
                 return;
         }
         if (c->out.n == 0 && claim_park(c))
@@ -149,29 +150,28 @@ static void claim_wake(struct waiter *w, int why)
 
         /* libevent may not have noticed a close yet; the peek is exact, and a
          * claim must not lease jobs to a client that is gone. */
-        if (why == WAKE_CLOSED || c->closed || http_client_gone(c->hr)) {
-                api_reply_closed(c->hr);
-                claim_free(c);
+        if (why == WAKE_CLOSED || c->closed || http_client_gone(c->base.hr)) {
+                api_reply_closed(c->base.hr);
+                api_ctx_free(&c->base);
                 return;
         }
         /* A timer armed for a rate window's roll, with time left: claim again. */
-        if (why == WAKE_TIMEOUT && c->retry_at_ms > 0 && !c->hr->srv->stopping &&
-            api_remaining_ms(c->hr->srv, c->deadline_ns) > 0)
+        if (why == WAKE_TIMEOUT && c->retry_at_ms > 0 && !c->base.hr->srv->stopping &&
+            api_remaining_ms(c->base.hr->srv, c->deadline_ns) > 0)
                 why = WAKE_CHANGED;
         /* Out of time or stopping: answer empty without claiming, so nothing is
          * leased by a request that is being wound up. */
-        if (why != WAKE_CHANGED || c->hr->srv->stopping) {
+        if (why != WAKE_CHANGED || c->base.hr->srv->stopping) {
                 claim_reply(c);
                 return;
         }
         /* The key may have been revoked (or has expired, or lost its secret
          * to a rotation) while the claim waited: it must not lease a job. */
-        if (auth_recheck(c->hr) != 0) {
-                claim_free(c);
+        if (auth_recheck(c->base.hr) != 0) {
+                api_ctx_free(&c->base);
                 return;
         }
-        if (api_submit(c->hr, &c->op))
-                claim_free(c);
+        api_ctx_submit(&c->base, 0, NULL);
 }
 
 static int claim_parse(struct http_req *hr, struct claim_ctx *c, int64_t *wait_ms, struct verr *e)
@@ -218,36 +218,29 @@ static int claim_parse(struct http_req *hr, struct claim_ctx *c, int64_t *wait_m
         return 0;
 }
 
+static const struct api_ctx_def claim_def = {
+    sizeof(struct claim_ctx), claim_fn, claim_done, claim_clear, NULL, NULL};
+
 void api_work_claim(struct http_req *hr)
 {
-        struct claim_ctx *c = calloc(1, sizeof(*c));
+        struct claim_ctx *c = api_ctx_new(hr, &claim_def, 0, false);
         int64_t wait_ms = 0;
         struct verr e;
+        int rc;
 
-        if (!c) {
-                http_reply_rc(hr, BATON_ENOMEM, NULL);
+        if (!c)
                 return;
-        }
-        if (claim_parse(hr, c, &wait_ms, &e)) {
-                http_reply_verr(hr, &e);
-                claim_free(c);
-                return;
-        }
-        c->hr = hr;
+        rc = claim_parse(hr, c, &wait_ms, &e);
         c->deadline_ns = clock_mono_ns(hr->srv->clock) + wait_ms * 1000000;
         c->w.wake = claim_wake;
         c->w.arg = c;
-        c->op.fn = claim_fn;
-        c->op.done = claim_done;
-        if (api_submit(hr, &c->op))
-                claim_free(c);
+        api_ctx_submit(&c->base, rc, &e);
 }
 
 /* ---- heartbeat ---- */
 
 struct heartbeat_ctx {
-        struct exec_op op;
-        struct http_req *hr;
+        struct api_ctx base; /* first (api_ctx_new) */
         struct heartbeat_req req;
         char *lease;
         char *progress;
@@ -255,38 +248,55 @@ struct heartbeat_ctx {
         struct job job;
 };
 
-static void heartbeat_free(struct heartbeat_ctx *c)
+/* api_ctx_def.clear: what the context holds. */
+static void heartbeat_clear(struct api_ctx *base)
 {
+        struct heartbeat_ctx *c = container_of(base, struct heartbeat_ctx, base);
+
         job_free(&c->job);
         free(c->lease);
         free(c->progress);
         free(c->step);
-        free(c);
 }
 
 static int heartbeat_fn(struct txn *tx, struct exec_op *op)
 {
-        struct heartbeat_ctx *c = container_of(op, struct heartbeat_ctx, op);
+        struct heartbeat_ctx *c = container_of(op, struct heartbeat_ctx, base.op);
 
         return job_heartbeat(tx, &c->req, &c->job);
 }
 
-static void heartbeat_done(struct exec_op *op)
+/* The end of a heartbeat's or a settle's op: the refusal (work_reply_rc), or
+ * 200 with the object whose members members writes from c; frees c. */
+static void work_done(struct api_ctx *c, int rc, void (*members)(struct jw *w, const void *c))
 {
-        struct heartbeat_ctx *c = container_of(op, struct heartbeat_ctx, op);
         struct jw w;
 
-        if (op->rc) {
-                work_reply_rc(c->hr, op->rc);
+        if (rc) {
+                work_reply_rc(c->hr, rc);
         } else {
                 jw_init(&w, http_out(c->hr->srv));
                 jw_obj_open(&w);
-                jw_ktime(&w, "lease_until", c->job.lease_until_ms);
-                jw_kbool(&w, "cancel_requested", c->job.cancel_requested);
+                members(&w, c);
                 jw_obj_close(&w);
                 api_reply_jw(c->hr, 200, &w);
         }
-        heartbeat_free(c);
+        api_ctx_free(c);
+}
+
+static void heartbeat_members(struct jw *w, const void *arg)
+{
+        const struct heartbeat_ctx *c = arg;
+
+        jw_ktime(w, "lease_until", c->job.lease_until_ms);
+        jw_kbool(w, "cancel_requested", c->job.cancel_requested);
+}
+
+static void heartbeat_done(struct exec_op *op)
+{
+        struct heartbeat_ctx *c = container_of(op, struct heartbeat_ctx, base.op);
+
+        work_done(&c->base, op->rc, heartbeat_members);
 }
 
 /* progress: an object of at most progress_max_bytes; percent 0..100, step and
@@ -350,95 +360,83 @@ static int heartbeat_parse(struct http_req *hr, struct heartbeat_ctx *c, struct 
         return 0;
 }
 
+static const struct api_ctx_def heartbeat_def = {
+    sizeof(struct heartbeat_ctx), heartbeat_fn, heartbeat_done, heartbeat_clear, NULL, NULL};
+
 void api_work_heartbeat(struct http_req *hr)
 {
-        struct heartbeat_ctx *c = calloc(1, sizeof(*c));
+        struct heartbeat_ctx *c = api_ctx_new(hr, &heartbeat_def, 0, false);
         struct verr e;
+        int rc;
 
-        if (!c) {
-                http_reply_rc(hr, BATON_ENOMEM, NULL);
+        if (!c)
                 return;
-        }
-        if (heartbeat_parse(hr, c, &e)) {
-                http_reply_verr(hr, &e);
-                heartbeat_free(c);
-                return;
-        }
-        c->hr = hr;
-        c->op.fn = heartbeat_fn;
-        c->op.job_id = c->req.id; /* read ahead with its batch (exec.h) */
-        c->op.tenant = c->req.tenant;
-        c->op.done = heartbeat_done;
-        if (api_submit(hr, &c->op))
-                heartbeat_free(c);
+        rc = heartbeat_parse(hr, c, &e);
+        c->base.op.job_id = c->req.id; /* read ahead with its batch (exec.h) */
+        c->base.op.tenant = c->req.tenant;
+        api_ctx_submit(&c->base, rc, &e);
 }
 
 /* ---- complete and fail ---- */
 
 struct settle_ctx {
-        struct exec_op op;
-        struct http_req *hr;
+        struct api_ctx base; /* first (api_ctx_new) */
         struct api_settle s;
         struct settle_res res;
 };
 
-static void settle_ctx_free(struct settle_ctx *c)
+/* api_ctx_def.clear: what the context holds. */
+static void settle_ctx_clear(struct api_ctx *base)
 {
+        struct settle_ctx *c = container_of(base, struct settle_ctx, base);
+
         api_settle_free(&c->s);
         job_free(&c->res.job);
-        free(c);
 }
 
 static int settle_fn(struct txn *tx, struct exec_op *op)
 {
-        struct settle_ctx *c = container_of(op, struct settle_ctx, op);
+        struct settle_ctx *c = container_of(op, struct settle_ctx, base.op);
 
         return job_settle(tx, &c->s.req, &c->res);
 }
 
+static void settle_members(struct jw *w, const void *arg)
+{
+        const struct settle_ctx *c = arg;
+
+        jw_key(w, "job");
+        api_job_json(w, &c->res.job, false);
+        if (c->res.repeat)
+                jw_kbool(w, "repeat", true);
+}
+
 static void settle_done(struct exec_op *op)
 {
-        struct settle_ctx *c = container_of(op, struct settle_ctx, op);
-        struct jw w;
+        struct settle_ctx *c = container_of(op, struct settle_ctx, base.op);
 
-        if (op->rc) {
-                work_reply_rc(c->hr, op->rc);
-        } else {
-                jw_init(&w, http_out(c->hr->srv));
-                jw_obj_open(&w);
-                jw_key(&w, "job");
-                api_job_json(&w, &c->res.job, false);
-                if (c->res.repeat)
-                        jw_kbool(&w, "repeat", true);
-                jw_obj_close(&w);
-                api_reply_jw(c->hr, 200, &w);
-        }
-        settle_ctx_free(c);
+        work_done(&c->base, op->rc, settle_members);
 }
+
+static const struct api_ctx_def settle_def = {sizeof(struct settle_ctx), settle_fn, settle_done,
+                                              settle_ctx_clear,          NULL,      NULL};
 
 static void settle_one(struct http_req *hr, int outcome)
 {
-        struct settle_ctx *c = calloc(1, sizeof(*c));
+        struct settle_ctx *c = api_ctx_new(hr, &settle_def, 0, false);
         struct verr e;
         int64_t id;
+        int rc;
 
-        if (!c) {
-                http_reply_rc(hr, BATON_ENOMEM, NULL);
+        if (!c)
                 return;
-        }
-        if (api_path_id(hr, 0, &id, &e) ||
-            api_settle_parse(hr->srv->limits, hr->body, "", outcome, hr->tenant, id, &c->s, &e)) {
-                http_reply_verr(hr, &e);
-                settle_ctx_free(c);
-                return;
-        }
-        c->hr = hr;
-        c->op.fn = settle_fn;
-        c->op.job_id = c->s.req.id;
-        c->op.tenant = c->s.req.tenant;
-        c->op.done = settle_done;
-        if (api_submit(hr, &c->op))
-                settle_ctx_free(c);
+        rc = api_path_id(hr, 0, &id, &e);
+        if (!rc)
+                rc = api_settle_parse(hr->srv->limits, hr->body, "", outcome, hr->tenant, id, &c->s,
+                                      &e);
+        c->base.op.job_id = c->s.req.id;
+        c->base.op.tenant = c->s.req.tenant;
+        api_ctx_submit(&c->base, rc, &e);
 }
 
 void api_work_complete(struct http_req *hr)
@@ -490,13 +488,11 @@ static int batch_item_fn(struct txn *tx, struct exec_op *op)
 
 static void batch_item_json(struct jw *w, const struct batch_item *it)
 {
-        char id[API_ID_LEN];
         const char *code;
         int status;
 
-        api_id_format(it->s.req.id, id);
         jw_obj_open(w);
-        jw_kstr(w, "id", id);
+        api_kid(w, "id", it->s.req.id);
         jw_kbool(w, "ok", it->rc == 0);
         if (it->rc) {
                 http_rc_status(it->rc, &status, &code);

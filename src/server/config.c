@@ -16,12 +16,26 @@
 #include "server/auth.h"
 #include "server/server.h"
 
-enum kind { K_SIZE, K_INT, K_I64 };
+/* How a setting's text becomes its value: a number of the field's width in
+ * [min, max], a boolean word, or a string copied into a field of max bytes. */
+enum kind {
+        K_SIZE,   /* size_t */
+        K_INT,    /* int */
+        K_I64,    /* int64_t */
+        K_BOOL,   /* bool: 1, 0, true or false */
+        K_SYNC,   /* bool sync_full: full or normal */
+        K_LOG,    /* int log level: log_level_parse */
+        K_LISTEN, /* HOST:PORT into listen_host and listen_port */
+        K_TEXT,   /* a non-empty string */
+        K_STORE,  /* sqlite or a PostgreSQL URI */
+        K_NODE,   /* a node id: config_node_id_valid */
+};
 
-/* One numeric setting: a field of struct limits (off >= 0) or of struct
- * config (shutdown timeout, cfg_off). */
-struct num_opt {
-        const char *flag; /* without the leading "--" */
+/* One setting: its flag (without the leading "--", also its variable's name:
+ * env_name), the field of struct config it sets (off), and how (kind, min,
+ * max). help is for the limits listed by --help. */
+struct opt {
+        const char *flag;
         size_t off;
         int kind;
         int64_t min;
@@ -33,9 +47,40 @@ struct num_opt {
 #define MIB (1024LL * 1024)
 #define DAY_MS (24LL * 3600 * 1000)
 
-#define L(f) offsetof(struct limits, f)
+#define C(f) offsetof(struct config, f)
+#define SZ(f) ((int64_t)sizeof(((struct config *)0)->f))
+#define L(f) (offsetof(struct config, limits) + offsetof(struct limits, f))
 
-static const struct num_opt limit_opts[] = {
+/* The settings outside struct limits, in the order their variables are read. */
+static const struct opt plain_opts[] = {
+    {"listen", 0, K_LISTEN, 0, 0, NULL},
+    {"data", C(data_dir), K_TEXT, 0, SZ(data_dir), NULL},
+    {"store", C(store), K_STORE, 0, SZ(store), NULL},
+    {"sync", C(sync_full), K_SYNC, 0, 0, NULL},
+    {"log-level", C(log_level), K_LOG, 0, 0, NULL},
+    {"shutdown-timeout-ms", C(shutdown_timeout_ms), K_I64, 0, 3600000, NULL},
+    {"insecure-no-auth", C(insecure_no_auth), K_BOOL, 0, 0, NULL},
+    {"metrics-public", C(metrics_public), K_BOOL, 0, 0, NULL},
+    {"rate-limit-max", C(rate_limit_max), K_I64, 1, CONFIG_RATE_MAX_MAX, NULL},
+    {"rate-limit-per-ms", C(rate_limit_per_ms), K_I64, 1, CONFIG_RATE_PER_MS_MAX, NULL},
+    {"cron-run-max-per-hour", C(cron_run_max_per_hour), K_I64, 0, 1000000, NULL},
+    {"cron-min-interval-ms", C(cron_min_interval_ms), K_I64, 0, 366LL * 86400000, NULL},
+    {"cron-file", C(cron_file), K_TEXT, 0, SZ(cron_file), NULL},
+    {"tls-cert", C(tls_cert), K_TEXT, 0, SZ(tls_cert), NULL},
+    {"tls-key", C(tls_key), K_TEXT, 0, SZ(tls_key), NULL},
+    {"node-id", C(node_id), K_NODE, 0, SZ(node_id), NULL},
+    {"leader-ttl-ms", C(leader_ttl_ms), K_I64, CONFIG_LEADER_TTL_MIN_MS, CONFIG_LEADER_TTL_MAX_MS,
+     NULL},
+    {"pg-statement-timeout-ms", C(pg_statement_timeout_ms), K_I64, 0,
+     CONFIG_PG_STATEMENT_TIMEOUT_MAX_MS, NULL},
+    {"pg-lock-timeout-ms", C(pg_lock_timeout_ms), K_I64, 0, CONFIG_PG_STATEMENT_TIMEOUT_MAX_MS,
+     NULL},
+    {"pg-idle-in-transaction-timeout-ms", C(pg_idle_tx_timeout_ms), K_I64, 0,
+     CONFIG_PG_STATEMENT_TIMEOUT_MAX_MS, NULL},
+};
+
+/* The fields of struct limits, in the order --help lists them. */
+static const struct opt limit_opts[] = {
     {"body-max-bytes", L(body_max_bytes), K_SIZE, 1 * KIB, 1024 * MIB,
      "request body size limit (413 body_too_large)"},
     {"payload-max-bytes", L(payload_max_bytes), K_SIZE, 16, 256 * MIB,
@@ -102,8 +147,11 @@ static const struct num_opt limit_opts[] = {
      "queues with their own /metrics series; the rest are summed under queue=\"_other\""},
 };
 
+#undef C
+#undef SZ
 #undef L
 
+#define N_OPTS(a) (sizeof(a) / sizeof((a)[0]))
 #define SHUTDOWN_TIMEOUT_DEFAULT_MS 10000
 
 static void env_name(const char *flag, char *out, size_t n)
@@ -132,9 +180,9 @@ static int parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
         return 0;
 }
 
-static void store_num(struct limits *l, const struct num_opt *o, int64_t v)
+static void store_num(struct config *c, const struct opt *o, int64_t v)
 {
-        char *p = (char *)l + o->off;
+        char *p = (char *)c + o->off;
 
         if (o->kind == K_SIZE)
                 *(size_t *)(void *)p = (size_t)v;
@@ -144,9 +192,9 @@ static void store_num(struct limits *l, const struct num_opt *o, int64_t v)
                 *(int64_t *)(void *)p = v;
 }
 
-static int64_t load_num(const struct limits *l, const struct num_opt *o)
+static int64_t load_num(const struct config *c, const struct opt *o)
 {
-        const char *p = (const char *)l + o->off;
+        const char *p = (const char *)c + o->off;
 
         if (o->kind == K_SIZE)
                 return (int64_t) * (const size_t *)(const void *)p;
@@ -186,8 +234,6 @@ static int parse_listen(struct config *c, const char *s)
         return 0;
 }
 
-static int apply_auth_num(struct config *c, const char *name, const char *val);
-
 /* A node id is 1-128 characters of [A-Za-z0-9._:-], so it reads well in logs
  * and JSON and needs no quoting anywhere. */
 bool config_node_id_valid(const char *s)
@@ -203,220 +249,118 @@ bool config_node_id_valid(const char *s)
         return true;
 }
 
-/* --node-id, --leader-ttl-ms and the --pg-*-timeout-ms flags. Returns as
- * apply does. */
-static int apply_cluster(struct config *c, const char *name, const char *val)
+/* Whether val may be the text of a string setting of kind. */
+static bool text_valid(int kind, const char *val)
 {
-        int64_t v;
-
-        if (strcmp(name, "node-id") == 0) {
-                if (!config_node_id_valid(val))
-                        return -1;
-                snprintf(c->node_id, sizeof(c->node_id), "%s", val);
-                return 0;
-        }
-        if (strcmp(name, "pg-statement-timeout-ms") == 0) {
-                if (parse_i64(val, 0, CONFIG_PG_STATEMENT_TIMEOUT_MAX_MS, &v))
-                        return -1;
-                c->pg_statement_timeout_ms = v;
-                return 0;
-        }
-        if (strcmp(name, "pg-lock-timeout-ms") == 0 ||
-            strcmp(name, "pg-idle-in-transaction-timeout-ms") == 0) {
-                if (parse_i64(val, 0, CONFIG_PG_STATEMENT_TIMEOUT_MAX_MS, &v))
-                        return -1;
-                if (strcmp(name, "pg-lock-timeout-ms") == 0)
-                        c->pg_lock_timeout_ms = v;
-                else
-                        c->pg_idle_tx_timeout_ms = v;
-                return 0;
-        }
-        if (parse_i64(val, CONFIG_LEADER_TTL_MIN_MS, CONFIG_LEADER_TTL_MAX_MS, &v))
-                return -1;
-        c->leader_ttl_ms = v;
-        return 0;
+        if (kind == K_STORE)
+                return strcmp(val, "sqlite") == 0 || strncmp(val, "postgres://", 11) == 0 ||
+                       strncmp(val, "postgresql://", 13) == 0;
+        if (kind == K_NODE)
+                return config_node_id_valid(val);
+        return *val != '\0';
 }
 
-static int apply_limit(struct config *c, const char *name, const char *val);
+/* Reads one of two words: 1 for yes, 0 for no, -1 for neither. */
+static int word(const char *val, const char *yes, const char *no)
+{
+        if (strcmp(val, yes) == 0)
+                return 1;
+        return strcmp(val, no) == 0 ? 0 : -1;
+}
+
+/* Sets o's field of c from val. Returns 0, or -1 for a bad value. */
+static int set_opt(struct config *c, const struct opt *o, const char *val)
+{
+        char *p = (char *)c + o->off;
+        int64_t v;
+        int w;
+
+        switch (o->kind) {
+        case K_LISTEN:
+                return parse_listen(c, val);
+        case K_TEXT:
+        case K_STORE:
+        case K_NODE:
+                if (!text_valid(o->kind, val) || strlen(val) >= (size_t)o->max)
+                        return -1;
+                snprintf(p, (size_t)o->max, "%s", val);
+                return 0;
+        case K_BOOL:
+        case K_SYNC:
+                w = o->kind == K_SYNC ? word(val, "full", "normal") : word(val, "1", "0");
+                if (w < 0 && o->kind == K_BOOL)
+                        w = word(val, "true", "false");
+                if (w < 0)
+                        return -1;
+                *(bool *)(void *)p = w == 1;
+                return 0;
+        case K_LOG:
+                w = log_level_parse(val);
+                if (w < 0)
+                        return -1;
+                *(int *)(void *)p = w;
+                return 0;
+        default:
+                if (parse_i64(val, o->min, o->max, &v))
+                        return -1;
+                store_num(c, o, v);
+                return 0;
+        }
+}
+
+/* The setting named name (no leading dashes), or NULL. */
+static const struct opt *find_opt(const char *name)
+{
+        for (size_t i = 0; i < N_OPTS(plain_opts); i++)
+                if (strcmp(name, plain_opts[i].flag) == 0)
+                        return &plain_opts[i];
+        for (size_t i = 0; i < N_OPTS(limit_opts); i++)
+                if (strcmp(name, limit_opts[i].flag) == 0)
+                        return &limit_opts[i];
+        return NULL;
+}
 
 /* Applies one named setting; name has no leading dashes. Returns 0, -1 for a
  * bad value, or 1 when the name is not a setting. */
 static int apply(struct config *c, const char *name, const char *val)
 {
-        int64_t v;
+        const struct opt *o = find_opt(name);
 
-        if (strcmp(name, "listen") == 0)
-                return parse_listen(c, val);
-        if (strcmp(name, "data") == 0) {
-                if (!*val || strlen(val) >= sizeof(c->data_dir))
-                        return -1;
-                snprintf(c->data_dir, sizeof(c->data_dir), "%s", val);
-                return 0;
-        }
-        if (strcmp(name, "store") == 0) {
-                bool pg =
-                    strncmp(val, "postgres://", 11) == 0 || strncmp(val, "postgresql://", 13) == 0;
-                if ((!pg && strcmp(val, "sqlite") != 0) || strlen(val) >= sizeof(c->store))
-                        return -1;
-                snprintf(c->store, sizeof(c->store), "%s", val);
-                return 0;
-        }
-        if (strcmp(name, "cron-file") == 0) {
-                if (!*val || strlen(val) >= sizeof(c->cron_file))
-                        return -1;
-                snprintf(c->cron_file, sizeof(c->cron_file), "%s", val);
-                return 0;
-        }
-        if (strcmp(name, "tls-cert") == 0 || strcmp(name, "tls-key") == 0) {
-                char *dst = name[4] == 'c' ? c->tls_cert : c->tls_key;
-                if (!*val || strlen(val) >= CONFIG_PATH_MAX)
-                        return -1;
-                snprintf(dst, CONFIG_PATH_MAX, "%s", val);
-                return 0;
-        }
-        if (strcmp(name, "node-id") == 0 || strcmp(name, "leader-ttl-ms") == 0 ||
-            strcmp(name, "pg-statement-timeout-ms") == 0 ||
-            strcmp(name, "pg-lock-timeout-ms") == 0 ||
-            strcmp(name, "pg-idle-in-transaction-timeout-ms") == 0)
-                return apply_cluster(c, name, val);
-        if (strcmp(name, "sync") == 0) {
-                if (strcmp(val, "full") != 0 && strcmp(val, "normal") != 0)
-                        return -1;
-                c->sync_full = strcmp(val, "full") == 0;
-                return 0;
-        }
-        if (strcmp(name, "log-level") == 0) {
-                int lvl = log_level_parse(val);
-                if (lvl < 0)
-                        return -1;
-                c->log_level = lvl;
-                return 0;
-        }
-        if (strcmp(name, "shutdown-timeout-ms") == 0) {
-                if (parse_i64(val, 0, 3600000, &v))
-                        return -1;
-                c->shutdown_timeout_ms = v;
-                return 0;
-        }
-        if (strcmp(name, "insecure-no-auth") == 0) {
-                if (strcmp(val, "1") != 0 && strcmp(val, "0") != 0 && strcmp(val, "true") != 0 &&
-                    strcmp(val, "false") != 0)
-                        return -1;
-                c->insecure_no_auth = strcmp(val, "1") == 0 || strcmp(val, "true") == 0;
-                return 0;
-        }
-        if (strcmp(name, "metrics-public") == 0) {
-                if (strcmp(val, "1") != 0 && strcmp(val, "0") != 0 && strcmp(val, "true") != 0 &&
-                    strcmp(val, "false") != 0)
-                        return -1;
-                c->metrics_public = strcmp(val, "1") == 0 || strcmp(val, "true") == 0;
-                return 0;
-        }
-        return apply_auth_num(c, name, val);
+        return o ? set_opt(c, o, val) : 1;
 }
 
-/* The numeric settings of rate limits. Returns as apply does. */
-static int apply_auth_num(struct config *c, const char *name, const char *val)
-{
-        int64_t v;
-
-        if (strcmp(name, "rate-limit-max") == 0) {
-                if (parse_i64(val, 1, CONFIG_RATE_MAX_MAX, &v))
-                        return -1;
-                c->rate_limit_max = v;
-                return 0;
-        }
-        if (strcmp(name, "rate-limit-per-ms") == 0) {
-                if (parse_i64(val, 1, CONFIG_RATE_PER_MS_MAX, &v))
-                        return -1;
-                c->rate_limit_per_ms = v;
-                return 0;
-        }
-        if (strcmp(name, "cron-run-max-per-hour") == 0) {
-                if (parse_i64(val, 0, 1000000, &v))
-                        return -1;
-                c->cron_run_max_per_hour = v;
-                return 0;
-        }
-        if (strcmp(name, "cron-min-interval-ms") == 0) {
-                if (parse_i64(val, 0, 366LL * 86400000, &v))
-                        return -1;
-                c->cron_min_interval_ms = v;
-                return 0;
-        }
-        return apply_limit(c, name, val);
-}
-
-/* A field of struct limits. Returns as apply does. */
-static int apply_limit(struct config *c, const char *name, const char *val)
-{
-        int64_t v;
-
-        for (size_t i = 0; i < sizeof(limit_opts) / sizeof(limit_opts[0]); i++) {
-                const struct num_opt *o = &limit_opts[i];
-                if (strcmp(name, o->flag) != 0)
-                        continue;
-                if (parse_i64(val, o->min, o->max, &v))
-                        return -1;
-                store_num(&c->limits, o, v);
-                return 0;
-        }
-        return 1;
-}
-
-static const char *const plain_settings[] = {"listen",
-                                             "data",
-                                             "store",
-                                             "sync",
-                                             "log-level",
-                                             "shutdown-timeout-ms",
-                                             "insecure-no-auth",
-                                             "metrics-public",
-                                             "rate-limit-max",
-                                             "rate-limit-per-ms",
-                                             "cron-run-max-per-hour",
-                                             "cron-min-interval-ms",
-                                             "cron-file",
-                                             "tls-cert",
-                                             "tls-key",
-                                             "node-id",
-                                             "leader-ttl-ms",
-                                             "pg-statement-timeout-ms",
-                                             "pg-lock-timeout-ms",
-                                             "pg-idle-in-transaction-timeout-ms"};
-
-static int load_env(struct config *c, FILE *err)
+/* Applies the variables of the n settings of opts that are set; ranged adds
+ * the allowed range to the message about a bad value. */
+static int load_env_opts(struct config *c, const struct opt *opts, size_t n, bool ranged, FILE *err)
 {
         char env[96];
         const char *val;
 
-        for (size_t i = 0; i < sizeof(plain_settings) / sizeof(plain_settings[0]); i++) {
-                env_name(plain_settings[i], env, sizeof(env));
+        for (size_t i = 0; i < n; i++) {
+                env_name(opts[i].flag, env, sizeof(env));
                 val = getenv(env);
-                if (val && apply(c, plain_settings[i], val) != 0) {
-                        fprintf(err, "batond: invalid value for %s: '%s'\n", env, val);
-                        return -1;
-                }
-        }
-        for (size_t i = 0; i < sizeof(limit_opts) / sizeof(limit_opts[0]); i++) {
-                env_name(limit_opts[i].flag, env, sizeof(env));
-                val = getenv(env);
-                if (val && apply(c, limit_opts[i].flag, val) != 0) {
+                if (!val || set_opt(c, &opts[i], val) == 0)
+                        continue;
+                if (ranged)
                         fprintf(err, "batond: invalid value for %s: '%s' (allowed %lld ... %lld)\n",
-                                env, val, (long long)limit_opts[i].min,
-                                (long long)limit_opts[i].max);
-                        return -1;
-                }
+                                env, val, (long long)opts[i].min, (long long)opts[i].max);
+                else
+                        fprintf(err, "batond: invalid value for %s: '%s'\n", env, val);
+                return -1;
         }
         return 0;
 }
 
-static void usage(FILE *f)
+static int load_env(struct config *c, FILE *err)
 {
-        struct limits d;
-        char env[96];
+        if (load_env_opts(c, plain_opts, N_OPTS(plain_opts), false, err))
+                return -1;
+        return load_env_opts(c, limit_opts, N_OPTS(limit_opts), true, err);
+}
 
-        limits_default(&d);
+/* --help, part 1: what batond is and where it keeps its data. */
+static void usage_basics(FILE *f)
+{
         fprintf(f, "usage: batond [options]\n\n"
                    "batond is the baton job server. Every option can also be set with the\n"
                    "environment variable shown; a flag wins over its variable.\n\n");
@@ -436,6 +380,11 @@ static void usage(FILE *f)
                 "  --shutdown-timeout-ms N  longest graceful stop after SIGTERM "
                 "(BATON_SHUTDOWN_TIMEOUT_MS), default %d\n",
                 SHUTDOWN_TIMEOUT_DEFAULT_MS);
+}
+
+/* --help, part 2: keys, rate limits and the cron settings. */
+static void usage_auth(FILE *f)
+{
         fprintf(f,
                 "\nauthentication (docs/operations.md, \"Keys and tenants\"):\n"
                 "  --insecure-no-auth     no API keys: every request acts as tenant \"default\"\n"
@@ -458,6 +407,11 @@ static void usage(FILE *f)
                 "                         refuses to start (exit 2) when it is invalid\n",
                 CONFIG_RATE_MAX_DEFAULT, CONFIG_RATE_PER_MS_DEFAULT,
                 CONFIG_CRON_RUN_PER_HOUR_DEFAULT, CONFIG_CRON_MIN_INTERVAL_DEFAULT_MS);
+}
+
+/* --help, part 3: the settings of several nodes sharing a store. */
+static void usage_cluster(FILE *f)
+{
         fprintf(
             f,
             "\nseveral nodes (docs/operations.md, \"Several nodes\"):\n"
@@ -485,6 +439,17 @@ static void usage(FILE *f)
             CONFIG_PG_STATEMENT_TIMEOUT_DEFAULT_MS, CONFIG_PG_STATEMENT_TIMEOUT_MAX_MS,
             CONFIG_PG_LOCK_TIMEOUT_DEFAULT_MS, CONFIG_PG_STATEMENT_TIMEOUT_MAX_MS,
             CONFIG_PG_IDLE_TX_TIMEOUT_DEFAULT_MS, CONFIG_PG_STATEMENT_TIMEOUT_MAX_MS);
+}
+
+/* --help, part 4: HTTPS, every limit with its default and range, and the
+ * flags that only print. */
+static void usage_limits(FILE *f)
+{
+        struct config d;
+        char env[96];
+
+        memset(&d, 0, sizeof(d));
+        limits_default(&d.limits);
         fprintf(f, "\nHTTPS (docs/operations.md, \"TLS\"):\n"
                    "  --tls-cert FILE        PEM certificate chain (BATON_TLS_CERT); with\n"
                    "  --tls-key FILE         its PEM private key (BATON_TLS_KEY) the listener\n"
@@ -492,7 +457,7 @@ static void usage(FILE *f)
                    "                         reads both again without dropping connections\n");
         fprintf(f, "\nlimits (docs/api.md, \"Limits and their errors\"):\n");
         for (size_t i = 0; i < sizeof(limit_opts) / sizeof(limit_opts[0]); i++) {
-                const struct num_opt *o = &limit_opts[i];
+                const struct opt *o = &limit_opts[i];
                 env_name(o->flag, env, sizeof(env));
                 fprintf(f, "  --%-26s %s\n  %-28s default %lld, allowed %lld ... %lld (%s)\n",
                         o->flag, o->help, "", (long long)load_num(&d, o), (long long)o->min,
@@ -502,6 +467,14 @@ static void usage(FILE *f)
                    "  --routes               print the HTTP route table and exit\n"
                    "  --version              print the version and exit\n"
                    "  --help                 print this help and exit\n");
+}
+
+static void usage(FILE *f)
+{
+        usage_basics(f);
+        usage_auth(f);
+        usage_cluster(f);
+        usage_limits(f);
 }
 
 /* Cross-field rules the single ranges cannot express. */
