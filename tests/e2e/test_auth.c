@@ -981,58 +981,6 @@ static void bootstrap_file(void **state)
 
 /* ---- --insecure-no-auth ---- */
 
-/* Runs batond with args (and BATON_INSECURE_NO_AUTH=env when env is not NULL),
- * its stderr into err_path when that is not NULL, and returns its exit code,
- * or -1 when it is still running after 5 s (then killed). */
-static int run_batond_err(const char *const *args, const char *env, const char *err_path)
-{
-        const char *batond = getenv("BATOND");
-        const char *argv[16];
-        int n = 0, status = 0;
-        int64_t deadline = harness_now_ms() + 5000;
-        pid_t pid;
-
-        assert_non_null(batond);
-        argv[n++] = batond;
-        for (int i = 0; args[i] && n < 15; i++)
-                argv[n++] = args[i];
-        argv[n] = NULL;
-        pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-                if (env)
-                        setenv("BATON_INSECURE_NO_AUTH", env, 1);
-                if (err_path && !freopen(err_path, "w", stderr))
-                        _exit(126);
-                execv(batond, (char *const *)argv);
-                _exit(127);
-        }
-        while (harness_now_ms() < deadline) {
-                if (waitpid(pid, &status, WNOHANG) == pid)
-                        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-                harness_sleep_ms(10);
-        }
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        return -1;
-}
-
-static int run_batond(const char *const *args, const char *env)
-{
-        return run_batond_err(args, env, NULL);
-}
-
-/* The first cap - 1 bytes of the file at path, NUL-terminated ("" if none). */
-static void read_small(const char *path, char *buf, size_t cap)
-{
-        FILE *f = fopen(path, "r");
-        size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-
-        buf[n] = 0;
-        if (f)
-                fclose(f);
-}
-
 /* True when every address localhost resolves to here is loopback (the rule
  * batond applies to it). */
 static bool localhost_all_loopback(void)
@@ -1065,8 +1013,8 @@ static bool localhost_all_loopback(void)
  * cannot be made (exit 1). */
 static void insecure_listen_rule(void **state)
 {
-        char host[256] = "", hostarg[300], root[] = "/tmp/baton-insecure-XXXXXX", data[64],
-             errp[64];
+        char host[256] = "", hostarg[300], root[] = "/tmp/baton-insecure-XXXXXX", data[64];
+        struct harness_run run = {.timeout_ms = 5000};
         struct {
                 const char *listen;
                 bool allowed;
@@ -1099,20 +1047,20 @@ static void insecure_listen_rule(void **state)
         assert_non_null(mkdtemp(root));
         gethostname(host, sizeof(host) - 1);
         snprintf(hostarg, sizeof(hostarg), "%s:0", host[0] ? host : "example.com");
-        snprintf(errp, sizeof(errp), "%s/err", root);
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 const char *fail_data = "/nonexistent/never-created";
                 const char *args[] = {
                     "--listen", cases[i].listen, "--insecure-no-auth", "--data", data, NULL};
                 struct stat st;
-                char err[4096];
+                const char *err;
                 int code;
 
                 snprintf(data, sizeof(data), "%s/data", root);
                 if (cases[i].allowed)
                         args[4] = fail_data;
-                code = run_batond_err(args, NULL, errp);
-                read_small(errp, err, sizeof(err));
+                run.args = args;
+                code = harness_run(&run);
+                err = run.err;
                 if (cases[i].allowed) {
                         if (code != 1 || strstr(err, "refused"))
                                 fprintf(stderr, "--listen %s: exit %d, stderr: %s\n",
@@ -1129,7 +1077,7 @@ static void insecure_listen_rule(void **state)
                         assert_int_not_equal(stat(data, &st), 0);
                 }
         }
-        unlink(errp);
+        harness_run_free(&run);
         rmdir(root);
 }
 
@@ -1143,11 +1091,17 @@ static void insecure_refused_off_loopback(void **state)
             NULL};
         static const char *const env[] = {"--listen", "0.0.0.0:0", "--data",
                                           "/nonexistent/never-created", NULL};
+        static const char *const no_auth[] = {"BATON_INSECURE_NO_AUTH=1", NULL};
+        struct harness_run run = {.args = flag, .timeout_ms = 5000};
 
         (void)state;
-        assert_int_equal(run_batond(flag, NULL), 2);
-        assert_int_equal(run_batond(v6, NULL), 2);
-        assert_int_equal(run_batond(env, "1"), 2);
+        assert_int_equal(harness_run(&run), 2);
+        run.args = v6;
+        assert_int_equal(harness_run(&run), 2);
+        run.args = env;
+        run.env = no_auth;
+        assert_int_equal(harness_run(&run), 2);
+        harness_run_free(&run);
 }
 
 /* --metrics-public: /metrics answers without a key; nothing else opens. */

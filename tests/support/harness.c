@@ -349,6 +349,14 @@ void harness_assert_err(struct baton_client *c, int got_rc, int rc, int status, 
         _fail(file, line);
 }
 
+void harness_assert_contains(const char *text, const char *needle, const char *file, int line)
+{
+        if (text && strstr(text, needle))
+                return;
+        print_error("%s:%d: expected \"%s\" in:\n%s\n", file, line, needle, text ? text : "(null)");
+        _fail(file, line);
+}
+
 const char *harness_unique(const char *prefix, char *buf, size_t cap)
 {
         static int counter;

@@ -104,6 +104,11 @@ int64_t harness_wall_ms(void);
  * each other's jobs: prefix + "-" + a counter. Returns buf. */
 const char *harness_unique(const char *prefix, char *buf, size_t cap);
 
+/* Asserts that text (may be NULL) contains needle; prints both when it does
+ * not. */
+#define assert_contains(text, needle) harness_assert_contains((text), (needle), __FILE__, __LINE__)
+void harness_assert_contains(const char *text, const char *needle, const char *file, int line);
+
 /* ---- JSON ---- */
 
 /* Follows a dotted path with indexes ("job.attempts[0].outcome") from root;

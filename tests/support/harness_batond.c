@@ -187,13 +187,50 @@ static void log_line(const struct harness *h, const char *fmt, ...)
         fclose(f);
 }
 
-/* Forks and execs batond on port; returns the pid or -1. */
+extern char **environ;
+
+/* Forks and execs argv[0] with stdin on /dev/null, stdout on out_fd, stderr
+ * on err_fd and env as its environment (NULL: this process's). The child gets
+ * SIGKILL when this process dies and, with own_group, leads a process group
+ * of its own, so that killing the group stops what it started too. The pid
+ * is recorded for the exit handler until it is reaped. Returns the pid, or -1
+ * when fork failed. The one fork of the test tiers. */
+static pid_t spawn_child(const char *const *argv, char *const *env, int out_fd, int err_fd,
+                         bool own_group)
+{
+        pid_t parent = getpid(), pid;
+
+        fflush(NULL);
+        pid = fork();
+        if (pid == 0) {
+                int fd = open("/dev/null", O_RDONLY);
+
+                if (own_group)
+                        setpgid(0, 0);
+                prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (getppid() != parent)
+                        _exit(127);
+                if (fd >= 0)
+                        dup2(fd, STDIN_FILENO);
+                dup2(out_fd, STDOUT_FILENO);
+                dup2(err_fd, STDERR_FILENO);
+                execve(argv[0], (char *const *)argv, env ? env : environ);
+                fprintf(stderr, "harness: exec %s: %s\n", argv[0], strerror(errno));
+                _exit(127);
+        }
+        if (pid > 0)
+                live_add(pid);
+        return pid;
+}
+
+/* Starts batond on port with its output appended to the log; returns the pid
+ * or -1. */
 static pid_t spawn(struct harness *h, const char *batond, int port)
 {
         char listen_arg[64];
         const char *argv[HARNESS_ARGS_MAX + 8];
-        pid_t parent = getpid(), pid;
-        int n = 0, i;
+        pid_t pid;
+        int n = 0, i, fd;
 
         snprintf(listen_arg, sizeof(listen_arg), "127.0.0.1:%d", port);
         argv[n++] = batond;
@@ -210,32 +247,11 @@ static pid_t spawn(struct harness *h, const char *batond, int port)
         argv[n] = NULL;
 
         log_line(h, "== harness: starting %s on %s", batond, listen_arg);
-        fflush(NULL);
-        pid = fork();
-        if (pid < 0)
-                return -1;
-        if (pid == 0) {
-                int fd;
-
-                prctl(PR_SET_PDEATHSIG, SIGKILL);
-                if (getppid() != parent)
-                        _exit(127);
-                fd = open(h->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-                if (fd >= 0) {
-                        dup2(fd, STDOUT_FILENO);
-                        dup2(fd, STDERR_FILENO);
-                        close(fd);
-                }
-                fd = open("/dev/null", O_RDONLY);
-                if (fd >= 0) {
-                        dup2(fd, STDIN_FILENO);
-                        close(fd);
-                }
-                execv(batond, (char *const *)argv);
-                fprintf(stderr, "harness: exec %s: %s\n", batond, strerror(errno));
-                _exit(127);
-        }
-        live_add(pid);
+        fd = open(h->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        pid = spawn_child(argv, NULL, fd >= 0 ? fd : STDOUT_FILENO, fd >= 0 ? fd : STDERR_FILENO,
+                          false);
+        if (fd >= 0)
+                close(fd);
         return pid;
 }
 
@@ -559,8 +575,6 @@ int harness_group_teardown(struct harness *h, struct baton_client **cl)
 
 /* ---- runs that end by themselves ---- */
 
-extern char **environ;
-
 /* One output stream of a run: the pipe's read end and what came from it. */
 struct capture {
         int fd; /* -1 once it reached end of file (or was never opened) */
@@ -646,39 +660,27 @@ static char **run_environ(const char *const *extra)
         return env;
 }
 
-/* Forks and execs batond with r's arguments, stdout on out_w and stderr on
- * err_w, in a process group of its own (so that a timeout can kill what it
- * started too). Returns the pid or -1. */
+/* Starts batond with r's arguments and environment, stdout on out_w and
+ * stderr on err_w, in a process group of its own; returns the pid or -1. */
 static pid_t run_spawn(const char *batond, const struct harness_run *r, int out_w, int err_w)
 {
         const char *argv[HARNESS_ARGS_MAX + 2];
         char **env = run_environ(r->env);
-        pid_t parent = getpid(), pid;
+        pid_t pid;
         int n = 0;
 
         argv[n++] = batond;
-        for (int i = 0; r->args && r->args[i] && n < HARNESS_ARGS_MAX + 1; i++)
+        for (int i = 0; r->args && r->args[i]; i++) {
+                if (n > HARNESS_ARGS_MAX) {
+                        fprintf(stderr, "harness: more than %d arguments\n", HARNESS_ARGS_MAX);
+                        free(env);
+                        return -1;
+                }
                 argv[n++] = r->args[i];
-        argv[n] = NULL;
-        fflush(NULL);
-        pid = fork();
-        if (pid == 0) {
-                int fd = open("/dev/null", O_RDONLY);
-
-                setpgid(0, 0);
-                prctl(PR_SET_PDEATHSIG, SIGKILL);
-                if (getppid() != parent)
-                        _exit(127);
-                if (fd >= 0)
-                        dup2(fd, STDIN_FILENO);
-                dup2(out_w, STDOUT_FILENO);
-                dup2(err_w, STDERR_FILENO);
-                execve(batond, (char *const *)argv, env);
-                _exit(127);
         }
+        argv[n] = NULL;
+        pid = spawn_child(argv, env, out_w, err_w, true);
         free(env);
-        if (pid > 0)
-                live_add(pid);
         return pid;
 }
 
