@@ -73,17 +73,13 @@ static void enqueue_big(const char *key, const char *q, int n, int huge_at, char
         char *hpad = harness_repeat('y', HUGE_PAYLOAD);
         size_t cap = HUGE_PAYLOAD + 256;
         char *body = malloc(cap);
-        struct http_res r;
 
         assert_non_null(body);
         for (int i = 0; i < n; i++) {
                 snprintf(body, cap,
                          "{\"queue\": \"%s\", \"type\": \"t\", \"payload\": {\"p\": \"%s\"}}", q,
                          i == huge_at ? hpad : pad);
-                assert_int_equal(http_json_as(srv.url, key, "POST", "/v1/jobs", body, &r), 0);
-                assert_int_equal(r.status, 201);
-                snprintf(ids[i], 24, "%s", jpath_str(r.json, "job.id"));
-                http_res_free(&r);
+                harness_http_enqueue(srv.url, key, body, ids[i], 24);
         }
         free(body);
         free(pad);

@@ -233,30 +233,17 @@ static void scope_matrix(void **state)
 
 /* ---- tenants ---- */
 
-/* Enqueues on q as key and returns the job id (into id). */
-static void enqueue_as(const char *key, const char *q, char *id, size_t cap)
-{
-        struct http_res r;
-        char body[256];
-
-        snprintf(body, sizeof(body), "{\"queue\": \"%s\", \"type\": \"t\", \"max_attempts\": 1}",
-                 q);
-        assert_int_equal(call(key, "POST", "/v1/jobs", body, &r), 201);
-        snprintf(id, cap, "%s", jpath_str(r.json, "job.id"));
-        http_res_free(&r);
-}
+/* The job tenant_isolation enqueues, in each tenant. */
+#define ISO_JOB "{\"queue\": \"iso\", \"type\": \"t\", \"max_attempts\": 1}"
 
 /* Claims one job of q as key; copies its lease. */
 static void claim_as(const char *key, const char *q, char *lease, size_t cap)
 {
-        struct http_res r;
-        char path[256];
+        json_t *j = harness_http_claim(srv.url, key, q, "{\"worker\": \"w\"}", NULL);
 
-        snprintf(path, sizeof(path), "/v1/queues/%s/claim", q);
-        assert_int_equal(call(key, "POST", path, "{\"worker\": \"w\"}", &r), 200);
-        assert_non_null(jpath_str(r.json, "jobs[0].lease"));
-        snprintf(lease, cap, "%s", jpath_str(r.json, "jobs[0].lease"));
-        http_res_free(&r);
+        assert_non_null(jpath_str(j, "lease"));
+        snprintf(lease, cap, "%s", jpath_str(j, "lease"));
+        json_decref(j);
 }
 
 /* Does the JSON array at path hold an object whose member equals value? */
@@ -284,13 +271,13 @@ static void tenant_isolation(void **state)
         (void)state;
         make_key("t-other", "[\"admin\"]", NULL, other, other_id);
         /* Tenant default: a running job and a dead one on queue iso. */
-        enqueue_as(admin, "iso", dead, sizeof(dead));
+        harness_http_enqueue(srv.url, admin, ISO_JOB, dead, sizeof(dead));
         claim_as(admin, "iso", lease, sizeof(lease));
         snprintf(path, sizeof(path), "/v1/jobs/%s/fail", dead);
         snprintf(body, sizeof(body), "{\"lease\": \"%s\", \"error\": \"x\", \"retryable\": false}",
                  lease);
         assert_int_equal(call(admin, "POST", path, body, NULL), 200);
-        enqueue_as(admin, "iso", mine, sizeof(mine));
+        harness_http_enqueue(srv.url, admin, ISO_JOB, mine, sizeof(mine));
         claim_as(admin, "iso", lease, sizeof(lease));
 
         /* Every object of tenant default is 404 to t-other. */
@@ -340,7 +327,7 @@ static void tenant_isolation(void **state)
         assert_int_equal(jpath_int(r.json, "replayed"), 0);
         http_res_free(&r);
         /* A queue of the same name in t-other counts only its own job. */
-        enqueue_as(other, "iso", mine, sizeof(mine));
+        harness_http_enqueue(srv.url, other, ISO_JOB, mine, sizeof(mine));
         call(other, "GET", "/v1/queues/iso", NULL, &r);
         assert_int_equal(jpath_int(r.json, "queue.counts.queued"), 1);
         assert_int_equal(jpath_int(r.json, "queue.counts.running"), 0);

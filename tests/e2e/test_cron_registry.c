@@ -39,10 +39,7 @@ static int down(void **state)
 static void req(const char *method, const char *path, const char *body, int status,
                 struct http_res *res)
 {
-        assert_int_equal(http_json(srv.url, method, path, body, res), 0);
-        if (res->status != status)
-                fprintf(stderr, "%s %s: %d %s\n", method, path, res->status, res->body);
-        assert_int_equal(res->status, status);
+        harness_expect(srv.url, NULL, method, path, body, status, res);
 }
 
 #define JOB "\"job\":{\"queue\":\"rq\",\"type\":\"t\"}"

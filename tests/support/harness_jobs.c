@@ -137,8 +137,10 @@ json_t *harness_http_claim(const char *url, const char *key, const char *queue, 
         return first;
 }
 
-void harness_http_settle(const char *url, const char *key, json_t *job, const char *verb,
-                         const char *members, const char *want_state)
+/* POST /v1/jobs/{id}/{verb} for job with {"lease": ..., members}; as
+ * harness_http_complete says. */
+static void settle(const char *url, const char *key, json_t *job, const char *verb,
+                   const char *members, const char *want_state)
 {
         struct http_res r;
         char path[256], *body = NULL;
@@ -154,6 +156,40 @@ void harness_http_settle(const char *url, const char *key, json_t *job, const ch
                 assert_string_equal(jpath_str(r.json, "job.state"), want_state);
         http_res_free(&r);
         json_decref(job);
+}
+
+void harness_http_complete(const char *url, const char *key, json_t *job, const char *result,
+                           const char *want_state)
+{
+        char *members = NULL;
+
+        if (result && asprintf(&members, "\"result\":%s", result) < 0)
+                abort();
+        settle(url, key, job, "complete", members, want_state);
+        free(members);
+}
+
+void harness_http_fail(const char *url, const char *key, json_t *job, const char *members,
+                       const char *want_state)
+{
+        settle(url, key, job, "fail", members, want_state);
+}
+
+const char *harness_http_state(const char *url, const char *key, const char *id, char *state,
+                               char *why)
+{
+        struct http_res r;
+        char path[256];
+        const char *reason;
+
+        snprintf(path, sizeof(path), "/v1/jobs/%s", id);
+        harness_expect(url, key, "GET", path, NULL, 200, &r);
+        snprintf(state, 32, "%s", jpath_str(r.json, "job.state"));
+        reason = jpath_str(r.json, "job.cancel_reason");
+        if (why)
+                snprintf(why, 64, "%s", reason ? reason : "");
+        http_res_free(&r);
+        return state;
 }
 
 /* ---- snapshots ---- */

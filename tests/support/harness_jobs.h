@@ -62,18 +62,27 @@ void harness_http_enqueue(const char *url, const char *key, const char *body, ch
 /* POST /v1/queues/{queue}/claim with body (NULL: HARNESS_CLAIM_ONE) as key;
  * asserts 200 and, with want_id, that exactly one job came and that it is
  * want_id. Returns the first job as the answer shows it (its "id", "lease",
- * "parents", ...; a new reference: json_decref, or harness_http_settle takes
- * it), or NULL when none came. */
+ * "parents", ...; a new reference: json_decref, or harness_http_complete or
+ * _fail takes it), or NULL when none came. */
 json_t *harness_http_claim(const char *url, const char *key, const char *queue, const char *body,
                            const char *want_id);
 
-/* POST /v1/jobs/{id}/{verb} ("complete", "fail") for job, a claimed job's
- * object (its "id" and "lease"), with the body {"lease": ..., members}
- * (members: JSON members text such as "\"result\":1"; NULL: none) as key;
- * asserts 200 and, with want_state, that the job's state after it is
- * want_state. Takes job (json_decref): its lease is spent. */
-void harness_http_settle(const char *url, const char *key, json_t *job, const char *verb,
-                         const char *members, const char *want_state);
+/* POST /v1/jobs/{id}/complete for job, a claimed job's object (its "id" and
+ * "lease"), with result (JSON text; NULL: none) as key; asserts 200 and, with
+ * want_state, that the job's state after it is want_state. Takes job
+ * (json_decref): its lease is spent. */
+void harness_http_complete(const char *url, const char *key, json_t *job, const char *result,
+                           const char *want_state);
+/* The same with POST /v1/jobs/{id}/fail and the body's other members
+ * (members: JSON members text after the lease, such as
+ * "\"error\":\"boom\",\"retryable\":false"; NULL: none). */
+void harness_http_fail(const char *url, const char *key, json_t *job, const char *members,
+                       const char *want_state);
+/* GET /v1/jobs/{id} as key; asserts 200, copies the job's state into state
+ * (cap 32) and, when why is not NULL, its cancel_reason into why (cap 64; ""
+ * when it has none). Returns state. */
+const char *harness_http_state(const char *url, const char *key, const char *id, char *state,
+                               char *why);
 
 /* ---- snapshots ---- */
 
