@@ -43,20 +43,6 @@ static struct harness srv;
 static char made[64][TOK];
 static int made_n;
 
-static int setup(void **state)
-{
-        static const char *const args[] = {"--log-level", "debug", NULL};
-
-        (void)state;
-        return harness_start(&srv, args);
-}
-
-static int teardown(void **state)
-{
-        (void)state;
-        return harness_stop(&srv);
-}
-
 /* Remembers a secret for the log check. */
 static void remember(const char *tok)
 {
@@ -1144,6 +1130,7 @@ static void insecure_on_loopback(void **state)
 
 int main(void)
 {
+        static const char *const args[] = {"--log-level", "debug", NULL};
         const struct CMUnitTest shared[] = {
             cmocka_unit_test(no_key_is_401),
             cmocka_unit_test(scope_matrix),
@@ -1165,7 +1152,10 @@ int main(void)
             cmocka_unit_test(insecure_listen_rule), cmocka_unit_test(insecure_on_loopback),
             cmocka_unit_test(metrics_public_flag),
         };
-        int failed = cmocka_run_group_tests_name("auth", shared, setup, teardown);
+        int failed;
+
+        harness_group(&srv, args, NULL);
+        failed = cmocka_run_group_tests_name("auth", shared, harness_group_up, harness_group_down);
 
         failed += cmocka_run_group_tests_name("auth_alone", alone, NULL, NULL);
         return failed ? 1 : 0;

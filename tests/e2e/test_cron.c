@@ -16,21 +16,6 @@
 
 static struct harness srv;
 
-static int up(void **state)
-{
-        const char *const args[] = {"--cron-min-interval-ms", "1000", "--cron-run-max-per-hour",
-                                    "3", NULL};
-
-        (void)state;
-        return harness_start(&srv, args);
-}
-
-static int down(void **state)
-{
-        (void)state;
-        return harness_stop(&srv);
-}
-
 static void req(const char *method, const char *path, const char *body, int status,
                 struct http_res *res)
 {
@@ -200,11 +185,14 @@ static void test_scopes_and_tenants(void **state)
 
 int main(void)
 {
+        static const char *const args[] = {"--cron-min-interval-ms", "1000",
+                                           "--cron-run-max-per-hour", "3", NULL};
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_crud_and_errors),
             cmocka_unit_test(test_preview),
             cmocka_unit_test(test_fires_pause_run),
             cmocka_unit_test(test_scopes_and_tenants),
         };
-        return cmocka_run_group_tests(tests, up, down);
+        harness_group(&srv, args, NULL);
+        return cmocka_run_group_tests(tests, harness_group_up, harness_group_down);
 }

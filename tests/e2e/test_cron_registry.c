@@ -22,20 +22,6 @@
 
 static struct harness srv;
 
-static int up(void **state)
-{
-        const char *const args[] = {"--cron-min-interval-ms", "1000", NULL};
-
-        (void)state;
-        return harness_start(&srv, args);
-}
-
-static int down(void **state)
-{
-        (void)state;
-        return harness_stop(&srv);
-}
-
 static void req(const char *method, const char *path, const char *body, int status,
                 struct http_res *res)
 {
@@ -385,6 +371,7 @@ static void test_cron_file_at_start(void **state)
 
 int main(void)
 {
+        static const char *const args[] = {"--cron-min-interval-ms", "1000", NULL};
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_apply_create_update_prune),
             cmocka_unit_test(test_apply_invalid_changes_nothing),
@@ -395,5 +382,6 @@ int main(void)
             cmocka_unit_test(test_cron_file_at_start),
         };
 
-        return cmocka_run_group_tests(tests, up, down);
+        harness_group(&srv, args, NULL);
+        return cmocka_run_group_tests(tests, harness_group_up, harness_group_down);
 }

@@ -21,21 +21,6 @@
 
 static struct harness srv;
 
-static int up(void **state)
-{
-        const char *const args[] = {"--cron-min-interval-ms", "1000", "--max-cron-schedules", "3",
-                                    NULL};
-
-        (void)state;
-        return harness_start(&srv, args);
-}
-
-static int down(void **state)
-{
-        (void)state;
-        return harness_stop(&srv);
-}
-
 /* One request as key (NULL = the admin key) that must answer status. */
 static void req_as(const char *key, const char *method, const char *path, const char *body,
                    int status, struct http_res *res)
@@ -349,11 +334,14 @@ static void test_schedule_cap_concurrent(void **state)
 
 int main(void)
 {
+        static const char *const args[] = {"--cron-min-interval-ms", "1000", "--max-cron-schedules",
+                                           "3", NULL};
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_runs_by_status),
             cmocka_unit_test(test_schedule_cap),
             cmocka_unit_test(test_schedule_cap_concurrent),
         };
 
-        return cmocka_run_group_tests(tests, up, down);
+        harness_group(&srv, args, NULL);
+        return cmocka_run_group_tests(tests, harness_group_up, harness_group_down);
 }

@@ -23,18 +23,6 @@
 
 static struct harness srv;
 
-static int setup(void **state)
-{
-        (void)state;
-        return harness_start(&srv, NULL) != 0 ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-        (void)state;
-        return harness_stop(&srv);
-}
-
 static const char *jstr(json_t *o, const char *k)
 {
         return json_string_value(json_object_get(o, k));
@@ -365,5 +353,6 @@ int main(void)
             cmocka_unit_test(flow_atomicity),
             cmocka_unit_test(flow_with_existing_parent_and_isolation),
         };
-        return cmocka_run_group_tests(tests, setup, teardown);
+        harness_group(&srv, NULL, NULL);
+        return cmocka_run_group_tests(tests, harness_group_up, harness_group_down);
 }

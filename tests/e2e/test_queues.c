@@ -21,20 +21,6 @@
 static struct harness srv;
 static struct baton_client *cl;
 
-static int setup(void **state)
-{
-        static const char *const args[] = {"--lease-min-ms", "100", NULL};
-
-        (void)state;
-        return harness_group_setup(&srv, args, &cl);
-}
-
-static int teardown(void **state)
-{
-        (void)state;
-        return harness_group_teardown(&srv, &cl);
-}
-
 /* Enqueues a job, claims it and fails it without retry: a dead job. Returns
  * its id (caller frees). */
 static char *make_dead(struct baton_client *c, const char *q, const char *why)
@@ -445,6 +431,7 @@ static void retention_purge(void **state)
 
 int main(void)
 {
+        static const char *const args[] = {"--lease-min-ms", "100", NULL};
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(queue_counts),
             cmocka_unit_test(queue_list_pages),
@@ -452,5 +439,6 @@ int main(void)
             cmocka_unit_test(retention_purge),
         };
 
-        return cmocka_run_group_tests(tests, setup, teardown);
+        harness_group(&srv, args, &cl);
+        return cmocka_run_group_tests(tests, harness_group_up, harness_group_down);
 }

@@ -34,20 +34,6 @@
 
 static struct harness srv;
 
-static int up(void **state)
-{
-        const char *const args[] = {"--cron-min-interval-ms", "1000", NULL};
-
-        (void)state;
-        return harness_start(&srv, args);
-}
-
-static int down(void **state)
-{
-        (void)state;
-        return harness_stop(&srv);
-}
-
 struct run_row {
         int64_t scheduled_ms;
         char job_id[32];
@@ -235,10 +221,15 @@ static void test_stop_and_restart(void **state)
 
 int main(void)
 {
+        static const char *const args[] = {"--cron-min-interval-ms", "1000", NULL};
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test_setup_teardown(test_kill9_never_fires_a_tick_twice, up, down),
-            cmocka_unit_test_setup_teardown(test_stop_and_restart, up, down),
+            cmocka_unit_test_setup_teardown(test_kill9_never_fires_a_tick_twice, harness_group_up,
+                                            harness_group_down),
+            cmocka_unit_test_setup_teardown(test_stop_and_restart, harness_group_up,
+                                            harness_group_down),
         };
 
+        /* A fresh server for each test. */
+        harness_group(&srv, args, NULL);
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

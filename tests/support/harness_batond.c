@@ -558,19 +558,104 @@ struct baton_client *harness_client_key(const struct harness *h, const char *key
         return c;
 }
 
-int harness_group_setup(struct harness *h, const char *const *args, struct baton_client **cl)
+/* The server (and client) of the group harness_group named. */
+static struct {
+        struct harness *h;
+        const char *const *args;
+        struct baton_client **cl;
+} group;
+
+void harness_group(struct harness *h, const char *const *args, struct baton_client **cl)
 {
-        if (harness_start(h, args) != 0)
+        group.h = h;
+        group.args = args;
+        group.cl = cl;
+}
+
+int harness_group_up(void **state)
+{
+        (void)state;
+        if (!group.h || harness_start(group.h, group.args) != 0)
                 return -1;
-        *cl = harness_client(h);
+        if (group.cl)
+                *group.cl = harness_client(group.h);
         return 0;
 }
 
-int harness_group_teardown(struct harness *h, struct baton_client **cl)
+int harness_group_down(void **state)
 {
-        baton_client_free(*cl);
-        *cl = NULL;
-        return harness_stop(h);
+        (void)state;
+        if (group.cl) {
+                baton_client_free(*group.cl);
+                *group.cl = NULL;
+        }
+        return group.h ? harness_stop(group.h) : 0;
+}
+
+/* ---- several nodes on one store ---- */
+
+int harness_node_start(struct harness *h, const char *store_uri, const char *node_id,
+                       const char *const *args, char *admin)
+{
+        const char *argv[HARNESS_ARGS_MAX + 1];
+        int n = 0, rc;
+
+        argv[n++] = "--store";
+        argv[n++] = store_uri;
+        argv[n++] = "--node-id";
+        argv[n++] = node_id;
+        for (int i = 0; args && args[i]; i++) {
+                if (n >= HARNESS_ARGS_MAX) {
+                        fprintf(stderr, "harness: more than %d arguments\n", HARNESS_ARGS_MAX);
+                        return -1;
+                }
+                argv[n++] = args[i];
+        }
+        argv[n] = NULL;
+        rc = harness_start(h, argv);
+        if (rc)
+                return rc;
+        /* The first node bootstraps the admin key; the others share its store. */
+        if (!admin[0])
+                snprintf(admin, 128, "%s", h->admin_key);
+        else
+                snprintf(h->admin_key, sizeof(h->admin_key), "%s", admin);
+        return 0;
+}
+
+int harness_cluster_up(void **state, int n_nodes, const char *id_prefix, const char *const *args)
+{
+        struct harness_cluster *c = calloc(1, sizeof(*c));
+        char id[32];
+
+        *state = NULL;
+        if (!c || n_nodes > HARNESS_NODES_MAX || pgtest_create(&c->pg) != 0)
+                goto fail;
+        for (c->n_nodes = 0; c->n_nodes < n_nodes; c->n_nodes++) {
+                snprintf(id, sizeof(id), "%s%d", id_prefix, c->n_nodes + 1);
+                if (harness_node_start(&c->n[c->n_nodes], c->pg.uri, id, args, c->admin) != 0)
+                        goto fail;
+        }
+        *state = c;
+        return 0;
+fail:
+        *state = c;
+        harness_cluster_down(state);
+        return -1;
+}
+
+int harness_cluster_down(void **state)
+{
+        struct harness_cluster *c = *state;
+
+        if (!c)
+                return 0;
+        for (int i = 0; i < c->n_nodes; i++)
+                harness_stop(&c->n[i]);
+        pgtest_drop(&c->pg);
+        free(c);
+        *state = NULL;
+        return 0;
 }
 
 /* ---- runs that end by themselves ---- */

@@ -93,13 +93,58 @@ struct baton_client *harness_client(const struct harness *h);
 /* The same with another key (NULL: no Authorization header at all). */
 struct baton_client *harness_client_key(const struct harness *h, const char *key);
 
-/* cmocka group setup and teardown of a test file that shares one server and
- * one client: starts h with args (as harness_start) and sets *cl to its
- * client (harness_client; owned by the test file until the teardown).
- * Returns 0, or -1 when the server did not start. The teardown frees *cl,
- * sets it to NULL and stops h (harness_stop's result). */
-int harness_group_setup(struct harness *h, const char *const *args, struct baton_client **cl);
-int harness_group_teardown(struct harness *h, struct baton_client **cl);
+/* ---- one server for a test file ----
+ *
+ * A test file whose tests share one server names it in main(), before
+ * cmocka runs the group:
+ *
+ *     harness_group(&srv, args, &cl);
+ *     return cmocka_run_group_tests(tests, harness_group_up, harness_group_down);
+ *
+ * harness_group_up starts h with args (as harness_start; args must live until
+ * then) and, when cl is not NULL, sets *cl to its client (harness_client,
+ * shared by the file's tests). It returns 0, or -1 when the server did not
+ * start (cmocka then fails the group). harness_group_down frees the client,
+ * sets *cl to NULL and returns harness_stop's result. One group at a time;
+ * the pair also serves as a test's own setup and teardown
+ * (cmocka_unit_test_setup_teardown), for a fresh server per test. */
+void harness_group(struct harness *h, const char *const *args, struct baton_client **cl);
+int harness_group_up(void **state);
+int harness_group_down(void **state);
+
+/* ---- several nodes on one store ---- */
+
+/*
+ * Starts h as node node_id of a cluster whose nodes share the store at
+ * store_uri: --store store_uri --node-id node_id, then args (NULL-terminated,
+ * may be NULL). The first node (admin[0] == '\0') bootstraps the admin key,
+ * which is copied into admin (128 bytes); a later node, whose store already
+ * has one and so shows none, is given it as its admin_key. Returns
+ * harness_start's result.
+ */
+int harness_node_start(struct harness *h, const char *store_uri, const char *node_id,
+                       const char *const *args, char *admin);
+
+#define HARNESS_NODES_MAX 4
+
+/* Nodes sharing one fresh PostgreSQL schema, for multi-node tests. */
+struct harness_cluster {
+        struct pgtest pg; /* the schema every node of the test shares */
+        char admin[128];  /* the admin key node 0 bootstrapped, every node's admin_key */
+        int n_nodes;
+        struct harness n[HARNESS_NODES_MAX];
+};
+
+/*
+ * cmocka setup of a multi-node test: a fresh schema (pgtest_create) and
+ * n_nodes nodes on it (harness_node_start), node i named id_prefix and i + 1
+ * ("n1", "n2", ...) and started with args. *state gets the cluster (calloc;
+ * harness_cluster_down frees it). Returns 0, or -1 with nothing left running
+ * and *state NULL.
+ */
+int harness_cluster_up(void **state, int n_nodes, const char *id_prefix, const char *const *args);
+/* cmocka teardown: stops every node, drops the schema, frees the cluster. */
+int harness_cluster_down(void **state);
 
 /* ---- batond runs that end by themselves ---- */
 
