@@ -778,19 +778,20 @@ static bool run_collect(pid_t pid, struct capture *cap, int64_t deadline, int *s
         while (!reaped || cap[0].fd >= 0 || cap[1].fd >= 0) {
                 struct pollfd pfd[2];
                 int64_t left = deadline - harness_now_ms();
-                int n = 0;
+                int n = 0, of[2];
 
                 if (left <= 0)
                         break;
-                for (int i = 0; i < 2; i++)
-                        if (cap[i].fd >= 0)
-                                pfd[n++] = (struct pollfd){.fd = cap[i].fd, .events = POLLIN};
+                for (int i = 0; i < 2; i++) {
+                        if (cap[i].fd < 0)
+                                continue;
+                        of[n] = i;
+                        pfd[n++] = (struct pollfd){.fd = cap[i].fd, .events = POLLIN};
+                }
                 if (n > 0 && poll(pfd, (nfds_t)n, (int)(left < 20 ? left : 20)) > 0) {
-                        for (int i = 0; i < 2; i++)
-                                for (int k = 0; k < n; k++)
-                                        if (cap[i].fd >= 0 && pfd[k].fd == cap[i].fd &&
-                                            pfd[k].revents)
-                                                capture_read(&cap[i]);
+                        for (int k = 0; k < n; k++)
+                                if (pfd[k].revents)
+                                        capture_read(&cap[of[k]]);
                 } else if (n == 0) {
                         harness_sleep_ms(left < 10 ? left : 10);
                 }
@@ -843,6 +844,13 @@ int harness_run(struct harness_run *r)
                 kill(pid, SIGKILL);
                 waitpid(pid, NULL, 0);
                 live_remove(pid);
+        } else if (cap[0].fd >= 0 || cap[1].fd >= 0) {
+                /* It exited, but something it started still holds its output
+                 * open: that is left in its process group (whose id stays
+                 * taken while it has members). */
+                fprintf(stderr, "harness: %s exited, its output still open; killing group %d\n",
+                        batond, (int)pid);
+                kill(-pid, SIGKILL);
         }
         r->status = exited ? status : -1;
 out:
