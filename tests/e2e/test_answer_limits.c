@@ -32,28 +32,6 @@
 
 static struct harness srv;
 
-static int setup(void **state)
-{
-        static const char *const args[] = {"--max-response-bytes",
-                                           "262144",
-                                           "--payload-max-bytes",
-                                           "400000",
-                                           "--max-queues",
-                                           "8",
-                                           "--lease-min-ms",
-                                           "100",
-                                           NULL};
-
-        (void)state;
-        return harness_start(&srv, args);
-}
-
-static int teardown(void **state)
-{
-        (void)state;
-        return harness_stop(&srv);
-}
-
 /* A key of a fresh tenant with every scope a test here needs. */
 static void fresh_tenant(char *tok)
 {
@@ -73,17 +51,13 @@ static void enqueue_big(const char *key, const char *q, int n, int huge_at, char
         char *hpad = harness_repeat('y', HUGE_PAYLOAD);
         size_t cap = HUGE_PAYLOAD + 256;
         char *body = malloc(cap);
-        struct http_res r;
 
         assert_non_null(body);
         for (int i = 0; i < n; i++) {
                 snprintf(body, cap,
                          "{\"queue\": \"%s\", \"type\": \"t\", \"payload\": {\"p\": \"%s\"}}", q,
                          i == huge_at ? hpad : pad);
-                assert_int_equal(http_json_as(srv.url, key, "POST", "/v1/jobs", body, &r), 0);
-                assert_int_equal(r.status, 201);
-                snprintf(ids[i], 24, "%s", jpath_str(r.json, "job.id"));
-                http_res_free(&r);
+                harness_http_enqueue(srv.url, key, body, ids[i], 24);
         }
         free(body);
         free(pad);
@@ -635,6 +609,15 @@ static void metrics_series_bounded(void **state)
 
 int main(void)
 {
+        static const char *const args[] = {"--max-response-bytes",
+                                           "262144",
+                                           "--payload-max-bytes",
+                                           "400000",
+                                           "--max-queues",
+                                           "8",
+                                           "--lease-min-ms",
+                                           "100",
+                                           NULL};
         const struct CMUnitTest shared[] = {
             cmocka_unit_test(list_stops_early_with_cursor),
             cmocka_unit_test(timer_list_pages),
@@ -647,7 +630,11 @@ int main(void)
         const struct CMUnitTest alone[] = {
             cmocka_unit_test(metrics_series_bounded),
         };
-        int failed = cmocka_run_group_tests_name("answer_limits", shared, setup, teardown);
+        int failed;
+
+        harness_group(&srv, args, NULL);
+        failed = cmocka_run_group_tests_name("answer_limits", shared, harness_group_up,
+                                             harness_group_down);
 
         failed += cmocka_run_group_tests_name("answer_limits_alone", alone, NULL, NULL);
         return failed ? 1 : 0;

@@ -43,20 +43,6 @@ static struct harness srv;
 static char made[64][TOK];
 static int made_n;
 
-static int setup(void **state)
-{
-        static const char *const args[] = {"--log-level", "debug", NULL};
-
-        (void)state;
-        return harness_start(&srv, args);
-}
-
-static int teardown(void **state)
-{
-        (void)state;
-        return harness_stop(&srv);
-}
-
 /* Remembers a secret for the log check. */
 static void remember(const char *tok)
 {
@@ -233,30 +219,17 @@ static void scope_matrix(void **state)
 
 /* ---- tenants ---- */
 
-/* Enqueues on q as key and returns the job id (into id). */
-static void enqueue_as(const char *key, const char *q, char *id, size_t cap)
-{
-        struct http_res r;
-        char body[256];
-
-        snprintf(body, sizeof(body), "{\"queue\": \"%s\", \"type\": \"t\", \"max_attempts\": 1}",
-                 q);
-        assert_int_equal(call(key, "POST", "/v1/jobs", body, &r), 201);
-        snprintf(id, cap, "%s", jpath_str(r.json, "job.id"));
-        http_res_free(&r);
-}
+/* The job tenant_isolation enqueues, in each tenant. */
+#define ISO_JOB "{\"queue\": \"iso\", \"type\": \"t\", \"max_attempts\": 1}"
 
 /* Claims one job of q as key; copies its lease. */
 static void claim_as(const char *key, const char *q, char *lease, size_t cap)
 {
-        struct http_res r;
-        char path[256];
+        json_t *j = harness_http_claim(srv.url, key, q, "{\"worker\": \"w\"}", NULL);
 
-        snprintf(path, sizeof(path), "/v1/queues/%s/claim", q);
-        assert_int_equal(call(key, "POST", path, "{\"worker\": \"w\"}", &r), 200);
-        assert_non_null(jpath_str(r.json, "jobs[0].lease"));
-        snprintf(lease, cap, "%s", jpath_str(r.json, "jobs[0].lease"));
-        http_res_free(&r);
+        assert_non_null(jpath_str(j, "lease"));
+        snprintf(lease, cap, "%s", jpath_str(j, "lease"));
+        json_decref(j);
 }
 
 /* Does the JSON array at path hold an object whose member equals value? */
@@ -284,13 +257,13 @@ static void tenant_isolation(void **state)
         (void)state;
         make_key("t-other", "[\"admin\"]", NULL, other, other_id);
         /* Tenant default: a running job and a dead one on queue iso. */
-        enqueue_as(admin, "iso", dead, sizeof(dead));
+        harness_http_enqueue(srv.url, admin, ISO_JOB, dead, sizeof(dead));
         claim_as(admin, "iso", lease, sizeof(lease));
         snprintf(path, sizeof(path), "/v1/jobs/%s/fail", dead);
         snprintf(body, sizeof(body), "{\"lease\": \"%s\", \"error\": \"x\", \"retryable\": false}",
                  lease);
         assert_int_equal(call(admin, "POST", path, body, NULL), 200);
-        enqueue_as(admin, "iso", mine, sizeof(mine));
+        harness_http_enqueue(srv.url, admin, ISO_JOB, mine, sizeof(mine));
         claim_as(admin, "iso", lease, sizeof(lease));
 
         /* Every object of tenant default is 404 to t-other. */
@@ -340,7 +313,7 @@ static void tenant_isolation(void **state)
         assert_int_equal(jpath_int(r.json, "replayed"), 0);
         http_res_free(&r);
         /* A queue of the same name in t-other counts only its own job. */
-        enqueue_as(other, "iso", mine, sizeof(mine));
+        harness_http_enqueue(srv.url, other, ISO_JOB, mine, sizeof(mine));
         call(other, "GET", "/v1/queues/iso", NULL, &r);
         assert_int_equal(jpath_int(r.json, "queue.counts.queued"), 1);
         assert_int_equal(jpath_int(r.json, "queue.counts.running"), 0);
@@ -981,58 +954,6 @@ static void bootstrap_file(void **state)
 
 /* ---- --insecure-no-auth ---- */
 
-/* Runs batond with args (and BATON_INSECURE_NO_AUTH=env when env is not NULL),
- * its stderr into err_path when that is not NULL, and returns its exit code,
- * or -1 when it is still running after 5 s (then killed). */
-static int run_batond_err(const char *const *args, const char *env, const char *err_path)
-{
-        const char *batond = getenv("BATOND");
-        const char *argv[16];
-        int n = 0, status = 0;
-        int64_t deadline = harness_now_ms() + 5000;
-        pid_t pid;
-
-        assert_non_null(batond);
-        argv[n++] = batond;
-        for (int i = 0; args[i] && n < 15; i++)
-                argv[n++] = args[i];
-        argv[n] = NULL;
-        pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-                if (env)
-                        setenv("BATON_INSECURE_NO_AUTH", env, 1);
-                if (err_path && !freopen(err_path, "w", stderr))
-                        _exit(126);
-                execv(batond, (char *const *)argv);
-                _exit(127);
-        }
-        while (harness_now_ms() < deadline) {
-                if (waitpid(pid, &status, WNOHANG) == pid)
-                        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-                harness_sleep_ms(10);
-        }
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        return -1;
-}
-
-static int run_batond(const char *const *args, const char *env)
-{
-        return run_batond_err(args, env, NULL);
-}
-
-/* The first cap - 1 bytes of the file at path, NUL-terminated ("" if none). */
-static void read_small(const char *path, char *buf, size_t cap)
-{
-        FILE *f = fopen(path, "r");
-        size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-
-        buf[n] = 0;
-        if (f)
-                fclose(f);
-}
-
 /* True when every address localhost resolves to here is loopback (the rule
  * batond applies to it). */
 static bool localhost_all_loopback(void)
@@ -1065,8 +986,8 @@ static bool localhost_all_loopback(void)
  * cannot be made (exit 1). */
 static void insecure_listen_rule(void **state)
 {
-        char host[256] = "", hostarg[300], root[] = "/tmp/baton-insecure-XXXXXX", data[64],
-             errp[64];
+        char host[256] = "", hostarg[300], root[] = "/tmp/baton-insecure-XXXXXX", data[64];
+        struct harness_run run = {.timeout_ms = 5000};
         struct {
                 const char *listen;
                 bool allowed;
@@ -1099,20 +1020,20 @@ static void insecure_listen_rule(void **state)
         assert_non_null(mkdtemp(root));
         gethostname(host, sizeof(host) - 1);
         snprintf(hostarg, sizeof(hostarg), "%s:0", host[0] ? host : "example.com");
-        snprintf(errp, sizeof(errp), "%s/err", root);
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 const char *fail_data = "/nonexistent/never-created";
                 const char *args[] = {
                     "--listen", cases[i].listen, "--insecure-no-auth", "--data", data, NULL};
                 struct stat st;
-                char err[4096];
+                const char *err;
                 int code;
 
                 snprintf(data, sizeof(data), "%s/data", root);
                 if (cases[i].allowed)
                         args[4] = fail_data;
-                code = run_batond_err(args, NULL, errp);
-                read_small(errp, err, sizeof(err));
+                run.args = args;
+                code = harness_run(&run);
+                err = run.err;
                 if (cases[i].allowed) {
                         if (code != 1 || strstr(err, "refused"))
                                 fprintf(stderr, "--listen %s: exit %d, stderr: %s\n",
@@ -1129,7 +1050,7 @@ static void insecure_listen_rule(void **state)
                         assert_int_not_equal(stat(data, &st), 0);
                 }
         }
-        unlink(errp);
+        harness_run_free(&run);
         rmdir(root);
 }
 
@@ -1143,11 +1064,17 @@ static void insecure_refused_off_loopback(void **state)
             NULL};
         static const char *const env[] = {"--listen", "0.0.0.0:0", "--data",
                                           "/nonexistent/never-created", NULL};
+        static const char *const no_auth[] = {"BATON_INSECURE_NO_AUTH=1", NULL};
+        struct harness_run run = {.args = flag, .timeout_ms = 5000};
 
         (void)state;
-        assert_int_equal(run_batond(flag, NULL), 2);
-        assert_int_equal(run_batond(v6, NULL), 2);
-        assert_int_equal(run_batond(env, "1"), 2);
+        assert_int_equal(harness_run(&run), 2);
+        run.args = v6;
+        assert_int_equal(harness_run(&run), 2);
+        run.args = env;
+        run.env = no_auth;
+        assert_int_equal(harness_run(&run), 2);
+        harness_run_free(&run);
 }
 
 /* --metrics-public: /metrics answers without a key; nothing else opens. */
@@ -1203,6 +1130,7 @@ static void insecure_on_loopback(void **state)
 
 int main(void)
 {
+        static const char *const args[] = {"--log-level", "debug", NULL};
         const struct CMUnitTest shared[] = {
             cmocka_unit_test(no_key_is_401),
             cmocka_unit_test(scope_matrix),
@@ -1224,7 +1152,10 @@ int main(void)
             cmocka_unit_test(insecure_listen_rule), cmocka_unit_test(insecure_on_loopback),
             cmocka_unit_test(metrics_public_flag),
         };
-        int failed = cmocka_run_group_tests_name("auth", shared, setup, teardown);
+        int failed;
+
+        harness_group(&srv, args, NULL);
+        failed = cmocka_run_group_tests_name("auth", shared, harness_group_up, harness_group_down);
 
         failed += cmocka_run_group_tests_name("auth_alone", alone, NULL, NULL);
         return failed ? 1 : 0;

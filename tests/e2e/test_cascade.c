@@ -29,18 +29,6 @@
 
 static struct harness srv;
 
-static int setup(void **state)
-{
-        (void)state;
-        return harness_start(&srv, NULL) != 0 ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-        (void)state;
-        return harness_stop(&srv);
-}
-
 static void delete_root_of_10000_chain(void **state)
 {
         char q[64], root[32], last[32], flows[FLOWS][32], st[32], path[96];
@@ -101,5 +89,6 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(delete_root_of_10000_chain),
         };
-        return cmocka_run_group_tests(tests, setup, teardown);
+        harness_group(&srv, NULL, NULL);
+        return cmocka_run_group_tests(tests, harness_group_up, harness_group_down);
 }

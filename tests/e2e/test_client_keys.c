@@ -20,18 +20,6 @@
 
 static struct harness srv;
 
-static int setup(void **state)
-{
-        (void)state;
-        return harness_start(&srv, NULL);
-}
-
-static int teardown(void **state)
-{
-        (void)state;
-        return harness_stop(&srv);
-}
-
 static struct baton_key *create(struct baton_client *admin, const char *name,
                                 const char *const *scopes, size_t n, int64_t rate_max)
 {
@@ -162,5 +150,6 @@ int main(void)
             cmocka_unit_test(keys_lifecycle),
             cmocka_unit_test(rate_limit_maps_to_erate),
         };
-        return cmocka_run_group_tests(tests, setup, teardown);
+        harness_group(&srv, NULL, NULL);
+        return cmocka_run_group_tests(tests, harness_group_up, harness_group_down);
 }

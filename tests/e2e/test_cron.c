@@ -16,28 +16,10 @@
 
 static struct harness srv;
 
-static int up(void **state)
-{
-        const char *const args[] = {"--cron-min-interval-ms", "1000", "--cron-run-max-per-hour",
-                                    "3", NULL};
-
-        (void)state;
-        return harness_start(&srv, args);
-}
-
-static int down(void **state)
-{
-        (void)state;
-        return harness_stop(&srv);
-}
-
 static void req(const char *method, const char *path, const char *body, int status,
                 struct http_res *res)
 {
-        assert_int_equal(http_json(srv.url, method, path, body, res), 0);
-        if (res->status != status)
-                fprintf(stderr, "%s %s: %d %s\n", method, path, res->status, res->body);
-        assert_int_equal(res->status, status);
+        harness_expect(srv.url, NULL, method, path, body, status, res);
 }
 
 #define JOB "\"job\":{\"queue\":\"cq\",\"type\":\"t\",\"payload\":{\"n\":1}}"
@@ -203,11 +185,14 @@ static void test_scopes_and_tenants(void **state)
 
 int main(void)
 {
+        static const char *const args[] = {"--cron-min-interval-ms", "1000",
+                                           "--cron-run-max-per-hour", "3", NULL};
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_crud_and_errors),
             cmocka_unit_test(test_preview),
             cmocka_unit_test(test_fires_pause_run),
             cmocka_unit_test(test_scopes_and_tenants),
         };
-        return cmocka_run_group_tests(tests, up, down);
+        harness_group(&srv, args, NULL);
+        return cmocka_run_group_tests(tests, harness_group_up, harness_group_down);
 }

@@ -22,27 +22,10 @@
 
 static struct harness srv;
 
-static int up(void **state)
-{
-        const char *const args[] = {"--cron-min-interval-ms", "1000", NULL};
-
-        (void)state;
-        return harness_start(&srv, args);
-}
-
-static int down(void **state)
-{
-        (void)state;
-        return harness_stop(&srv);
-}
-
 static void req(const char *method, const char *path, const char *body, int status,
                 struct http_res *res)
 {
-        assert_int_equal(http_json(srv.url, method, path, body, res), 0);
-        if (res->status != status)
-                fprintf(stderr, "%s %s: %d %s\n", method, path, res->status, res->body);
-        assert_int_equal(res->status, status);
+        harness_expect(srv.url, NULL, method, path, body, status, res);
 }
 
 #define JOB "\"job\":{\"queue\":\"rq\",\"type\":\"t\"}"
@@ -267,34 +250,6 @@ static void test_scheduler_and_metrics(void **state)
         http_res_free(&r);
 }
 
-/* Runs batond with a --cron-file on a fresh data dir and returns its exit
- * status; it must exit by itself within 10 s. */
-static int run_batond(const char *cron_file, const char *data_dir)
-{
-        const char *batond = getenv("BATOND");
-        int64_t deadline = harness_now_ms() + 10000;
-        int status = -1;
-        pid_t pid;
-
-        assert_non_null(batond);
-        pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-                execl(batond, batond, "--listen", "127.0.0.1:0", "--data", data_dir, "--cron-file",
-                      cron_file, "--log-level", "error", (char *)NULL);
-                _exit(127);
-        }
-        while (harness_now_ms() < deadline) {
-                if (waitpid(pid, &status, WNOHANG) == pid)
-                        return status;
-                harness_sleep_ms(20);
-        }
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        fail_msg("batond with a bad --cron-file did not exit");
-        return -1;
-}
-
 /* docs/cron.md's worked example (seed 004): the registry in the first json
  * block after its heading applies as the page says (12 created, then 12
  * unchanged), and its DST claims hold in preview. */
@@ -345,6 +300,11 @@ static void test_cron_file_at_start(void **state)
 {
         struct harness h;
         char path[400], dir[400], *args[4];
+        /* A bad --cron-file on a fresh data dir: batond must exit by itself
+         * within 10 s. */
+        const char *const bad_args[] = {"--listen", "127.0.0.1:0", "--data", dir, "--cron-file",
+                                        path,       "--log-level", "error",  NULL};
+        struct harness_run bad = {.args = bad_args, .timeout_ms = 10000};
         struct http_res r;
         int status;
 
@@ -352,11 +312,13 @@ static void test_cron_file_at_start(void **state)
         snprintf(path, sizeof(path), "%s/bad-cron.json", srv.root);
         snprintf(dir, sizeof(dir), "%s/bad-data", srv.root);
         write_file(path, "{\"schedules\":[{\"key\":\"x\",\"cron\":\"0 0 30 2 *\"," JOB "}]}");
-        status = run_batond(path, dir);
+        harness_run(&bad);
+        status = bad.status;
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 2);
         write_file(path, "{\"schedules\": [");
-        status = run_batond(path, dir);
+        harness_run(&bad);
+        status = bad.status;
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 2);
         /* A valid file over --max-cron-schedules (here from its variable)
@@ -364,10 +326,12 @@ static void test_cron_file_at_start(void **state)
         write_file(path, "{\"schedules\":[{\"key\":\"c1\",\"cron\":\"@daily\"," JOB "},"
                          "{\"key\":\"c2\",\"cron\":\"@daily\"," JOB "}]}");
         assert_int_equal(setenv("BATON_MAX_CRON_SCHEDULES", "1", 1), 0);
-        status = run_batond(path, dir);
+        harness_run(&bad);
+        status = bad.status;
         assert_int_equal(unsetenv("BATON_MAX_CRON_SCHEDULES"), 0);
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 2);
+        harness_run_free(&bad);
 
         snprintf(path, sizeof(path), "%s/good-cron.json", srv.root);
         write_file(path, "{\"schedules\":[{\"key\":\"from-file\",\"cron\":\"0 6 * * *\","
@@ -392,6 +356,7 @@ static void test_cron_file_at_start(void **state)
 
 int main(void)
 {
+        static const char *const args[] = {"--cron-min-interval-ms", "1000", NULL};
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_apply_create_update_prune),
             cmocka_unit_test(test_apply_invalid_changes_nothing),
@@ -402,5 +367,6 @@ int main(void)
             cmocka_unit_test(test_cron_file_at_start),
         };
 
-        return cmocka_run_group_tests(tests, up, down);
+        harness_group(&srv, args, NULL);
+        return cmocka_run_group_tests(tests, harness_group_up, harness_group_down);
 }

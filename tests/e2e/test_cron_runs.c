@@ -21,38 +21,17 @@
 
 static struct harness srv;
 
-static int up(void **state)
-{
-        const char *const args[] = {"--cron-min-interval-ms", "1000", "--max-cron-schedules", "3",
-                                    NULL};
-
-        (void)state;
-        return harness_start(&srv, args);
-}
-
-static int down(void **state)
-{
-        (void)state;
-        return harness_stop(&srv);
-}
-
 /* One request as key (NULL = the admin key) that must answer status. */
 static void req_as(const char *key, const char *method, const char *path, const char *body,
                    int status, struct http_res *res)
 {
-        int rc = key ? http_json_as(srv.url, key, method, path, body, res)
-                     : http_json(srv.url, method, path, body, res);
-
-        assert_int_equal(rc, 0);
-        if (res->status != status)
-                fprintf(stderr, "%s %s: %d %s\n", method, path, res->status, res->body);
-        assert_int_equal(res->status, status);
+        harness_expect(srv.url, key, method, path, body, status, res);
 }
 
 static void req(const char *method, const char *path, const char *body, int status,
                 struct http_res *res)
 {
-        req_as(NULL, method, path, body, status, res);
+        harness_expect(srv.url, NULL, method, path, body, status, res);
 }
 
 /* The value of baton_cron_runs_total{status="..."} in /metrics. */
@@ -96,36 +75,11 @@ static void run_now(const char *key, char *job_id, char *run_id)
         http_res_free(&r);
 }
 
-/* Claims the one job of queue (waiting up to 5 s); copies its lease. */
-static void claim(const char *queue, const char *job_id, char *lease, size_t cap)
-{
-        char path[128];
-        struct http_res r;
-
-        snprintf(path, sizeof(path), "/v1/queues/%s/claim", queue);
-        req("POST", path, "{\"worker\":\"w\",\"max\":1,\"wait_ms\":5000}", 200, &r);
-        assert_int_equal(json_array_size(json_object_get(r.json, "jobs")), 1);
-        assert_string_equal(jpath_str(r.json, "jobs[0].id"), job_id);
-        snprintf(lease, cap, "%s", jpath_str(r.json, "jobs[0].lease"));
-        http_res_free(&r);
-}
-
-/* Settles job_id (complete or fail, retryable) and checks its new state. */
-static void settle(const char *job_id, const char *lease, bool ok, const char *state)
-{
-        char path[128];
-        struct http_res r;
-
-        snprintf(path, sizeof(path), "/v1/jobs/%s/%s", job_id, ok ? "complete" : "fail");
-        assert_int_equal(http_jsonf(srv.url, "POST", path, &r,
-                                    ok ? "{\"lease\":\"%s\",\"result\":{\"ok\":true}}"
-                                       : "{\"lease\":\"%s\",\"error\":\"boom\",\"retry_in_ms\":0}",
-                                    lease),
-                         0);
-        assert_int_equal(r.status, 200);
-        assert_string_equal(jpath_str(r.json, "job.state"), state);
-        http_res_free(&r);
-}
+/* Claims the one job of mq, waiting up to 5 s for it. */
+#define CLAIM_WAIT "{\"worker\":\"w\",\"max\":1,\"wait_ms\":5000}"
+/* The result of a completion, and a failure that may retry at once. */
+#define OK_RESULT "{\"ok\":true}"
+#define BOOM "\"error\":\"boom\",\"retry_in_ms\":0"
 
 /* Statuses of key's runs: how many are skipped; *first_job gets the job id
  * of the oldest run with a job (cap 32). */
@@ -157,8 +111,9 @@ static int skipped_runs(const char *key, char *first_job)
  * once, when it is final; the jobs carry the cron marker. */
 static void test_runs_by_status(void **state)
 {
-        char job[32], run[32], lease[128], path[128], first[32] = "";
+        char job[32], run[32], path[128], first[32] = "";
         struct http_res r;
+        json_t *claimed;
         int skipped = 0;
 
         (void)state;
@@ -176,17 +131,18 @@ static void test_runs_by_status(void **state)
         assert_string_equal(jpath_str(r.json, "job.cron.run"), run);
         http_res_free(&r);
         assert_totals(0, 0, 0, 0);
-        claim("mq", job, lease, sizeof(lease));
-        settle(job, lease, true, "completed");
+        claimed = harness_http_claim(srv.url, NULL, "mq", CLAIM_WAIT, job);
+        harness_http_complete(srv.url, NULL, claimed, OK_RESULT, "completed");
         assert_totals(1, 0, 0, 0);
 
         /* dead: the first failure retries (not final, not counted). */
         run_now("m", job, run);
-        claim("mq", job, lease, sizeof(lease));
-        settle(job, lease, false, "queued"); /* retry_in_ms 0: ready again at once */
+        claimed = harness_http_claim(srv.url, NULL, "mq", CLAIM_WAIT, job);
+        /* retry_in_ms 0: ready again at once */
+        harness_http_fail(srv.url, NULL, claimed, BOOM, "queued");
         assert_totals(1, 0, 0, 0);
-        claim("mq", job, lease, sizeof(lease));
-        settle(job, lease, false, "dead");
+        claimed = harness_http_claim(srv.url, NULL, "mq", CLAIM_WAIT, job);
+        harness_http_fail(srv.url, NULL, claimed, BOOM, "dead");
         assert_totals(1, 1, 0, 0);
 
         /* cancelled. */
@@ -378,11 +334,14 @@ static void test_schedule_cap_concurrent(void **state)
 
 int main(void)
 {
+        static const char *const args[] = {"--cron-min-interval-ms", "1000", "--max-cron-schedules",
+                                           "3", NULL};
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_runs_by_status),
             cmocka_unit_test(test_schedule_cap),
             cmocka_unit_test(test_schedule_cap_concurrent),
         };
 
-        return cmocka_run_group_tests(tests, up, down);
+        harness_group(&srv, args, NULL);
+        return cmocka_run_group_tests(tests, harness_group_up, harness_group_down);
 }

@@ -139,57 +139,14 @@ static void open_database_is_tightened(void **state)
         assert_int_equal(harness_stop(&h), 0);
 }
 
-/* Runs batond on dir with stderr into err (cap bytes) and returns its exit
- * code, or -1 when it still runs after 5 s (then killed). */
-static int run_on(const char *dir, char *err, size_t cap)
-{
-        const char *batond = getenv("BATOND");
-        char errp[600];
-        int status = 0;
-        int64_t deadline = harness_now_ms() + 5000;
-        pid_t pid;
-        FILE *f;
-        size_t n;
-
-        assert_non_null(batond);
-        snprintf(errp, sizeof(errp), "%s.err", dir);
-        pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-                if (!freopen(errp, "w", stderr))
-                        _exit(126);
-                execl(batond, batond, "--listen", "127.0.0.1:0", "--data", dir, (char *)NULL);
-                _exit(127);
-        }
-        status = -1;
-        while (harness_now_ms() < deadline) {
-                int st;
-                if (waitpid(pid, &st, WNOHANG) == pid) {
-                        status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-                        pid = 0;
-                        break;
-                }
-                harness_sleep_ms(10);
-        }
-        if (pid) {
-                kill(pid, SIGKILL);
-                waitpid(pid, NULL, 0);
-        }
-        f = fopen(errp, "r");
-        n = f ? fread(err, 1, cap - 1, f) : 0;
-        err[n] = 0;
-        if (f)
-                fclose(f);
-        unlink(errp);
-        return status;
-}
-
 /* 0777, 0775, 0770, 0722 and 1777 (sticky, like /tmp) are refused with the
  * message and exit 1; nothing is created in the directory. */
 static void writable_dir_refused(void **state)
 {
         static const int modes[] = {0777, 0775, 0770, 0722, 01777};
-        char root[] = "/tmp/baton-dd-XXXXXX", dir[64], err[4096], p[128];
+        char root[] = "/tmp/baton-dd-XXXXXX", dir[64], p[128];
+        const char *const args[] = {"--listen", "127.0.0.1:0", "--data", dir, NULL};
+        struct harness_run run = {.args = args, .timeout_ms = 5000};
 
         (void)state;
         if (on_postgres())
@@ -198,10 +155,12 @@ static void writable_dir_refused(void **state)
         snprintf(dir, sizeof(dir), "%s/open", root);
         assert_int_equal(mkdir(dir, 0700), 0);
         for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+                const char *err;
                 int code;
 
                 assert_int_equal(chmod(dir, (mode_t)modes[i]), 0);
-                code = run_on(dir, err, sizeof(err));
+                code = harness_run(&run);
+                err = run.err;
                 if (code != 1 || !strstr(err, "group- or world-writable"))
                         fprintf(stderr, "mode %04o: exit %d, stderr: %s\n", modes[i], code, err);
                 assert_int_equal(code, 1);
@@ -217,6 +176,7 @@ static void writable_dir_refused(void **state)
                 snprintf(p, sizeof(p), "%s/node-id", dir);
                 assert_int_equal(mode_of(p), -1);
         }
+        harness_run_free(&run);
         rmdir(dir);
         rmdir(root);
 }

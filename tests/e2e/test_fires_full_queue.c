@@ -30,20 +30,6 @@
 static struct harness srv;
 static struct baton_client *cl;
 
-static int setup(void **state)
-{
-        static const char *const args[] = {"--cron-min-interval-ms", "1000", NULL};
-
-        (void)state;
-        return harness_group_setup(&srv, args, &cl);
-}
-
-static int teardown(void **state)
-{
-        (void)state;
-        return harness_group_teardown(&srv, &cl);
-}
-
 static void set_depth(const char *q, int max_depth)
 {
         char path[128], body[64];
@@ -75,10 +61,7 @@ static void put_timer(const char *key, const char *q, const char *extra, int sta
         snprintf(path, sizeof(path), "/v1/timers/%s", key);
         snprintf(body, sizeof(body), "{\"queue\": \"%s\", \"type\": \"fire\", \"delay_ms\": 0%s%s}",
                  q, extra ? ", " : "", extra ? extra : "");
-        assert_int_equal(http_json(srv.url, "PUT", path, body, &r), 0);
-        if (r.status != status)
-                fprintf(stderr, "PUT %s -> %d %s\n", path, r.status, r.body);
-        assert_int_equal(r.status, status);
+        harness_expect(srv.url, NULL, "PUT", path, body, status, &r);
         http_res_free(&r);
 }
 
@@ -359,6 +342,7 @@ static void flow_past_max_depth_refused_whole(void **state)
 
 int main(void)
 {
+        static const char *const args[] = {"--cron-min-interval-ms", "1000", NULL};
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(timers_respect_max_depth),
             cmocka_unit_test(deferred_version_moved_or_cancelled),
@@ -366,5 +350,7 @@ int main(void)
             cmocka_unit_test(flow_past_max_depth_refused_whole),
         };
 
-        return cmocka_run_group_tests_name("fires_full_queue", tests, setup, teardown);
+        harness_group(&srv, args, &cl);
+        return cmocka_run_group_tests_name("fires_full_queue", tests, harness_group_up,
+                                           harness_group_down);
 }

@@ -23,98 +23,16 @@
 
 static struct harness srv;
 
-static int setup(void **state)
-{
-        (void)state;
-        return harness_start(&srv, NULL) != 0 ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-        (void)state;
-        return harness_stop(&srv);
-}
-
 static const char *jstr(json_t *o, const char *k)
 {
         return json_string_value(json_object_get(o, k));
-}
-
-/* POST /v1/jobs with body; copies the new id into id. */
-static void enqueue(const char *body, char *id)
-{
-        struct http_res r;
-
-        assert_int_equal(http_json(srv.url, "POST", "/v1/jobs", body, &r), 0);
-        if (r.status != 201)
-                fprintf(stderr, "enqueue: %d %s\n", r.status, r.body);
-        assert_int_equal(r.status, 201);
-        snprintf(id, 32, "%s", jstr(json_object_get(r.json, "job"), "id"));
-        http_res_free(&r);
-}
-
-/* Claims at most one job of q; returns the job object (new ref) or NULL. */
-static json_t *claim(const char *q)
-{
-        char path[128];
-        struct http_res r;
-        json_t *j = NULL;
-
-        snprintf(path, sizeof(path), "/v1/queues/%s/claim", q);
-        assert_int_equal(http_json(srv.url, "POST", path, "{\"worker\":\"w\",\"max\":1}", &r), 0);
-        assert_int_equal(r.status, 200);
-        if (json_array_size(json_object_get(r.json, "jobs")) == 1)
-                j = json_incref(json_array_get(json_object_get(r.json, "jobs"), 0));
-        http_res_free(&r);
-        return j;
-}
-
-/* Completes (result JSON text) or fails for good (result NULL) a claimed job,
- * and releases it. */
-static void settle(json_t *job, const char *result)
-{
-        char path[128], body[512];
-        struct http_res r;
-
-        if (result) {
-                snprintf(path, sizeof(path), "/v1/jobs/%s/complete", jstr(job, "id"));
-                snprintf(body, sizeof(body), "{\"lease\":\"%s\",\"result\":%s}", jstr(job, "lease"),
-                         result);
-        } else {
-                snprintf(path, sizeof(path), "/v1/jobs/%s/fail", jstr(job, "id"));
-                snprintf(body, sizeof(body),
-                         "{\"lease\":\"%s\",\"error\":\"boom\",\"retryable\":false}",
-                         jstr(job, "lease"));
-        }
-        assert_int_equal(http_json(srv.url, "POST", path, body, &r), 0);
-        assert_int_equal(r.status, 200);
-        http_res_free(&r);
-        json_decref(job);
-}
-
-/* The job's state; copies cancel_reason into why when given. */
-static void job_state(const char *id, char *state, char *why)
-{
-        char path[128];
-        struct http_res r;
-
-        snprintf(path, sizeof(path), "/v1/jobs/%s", id);
-        assert_int_equal(http_json(srv.url, "GET", path, NULL, &r), 0);
-        assert_int_equal(r.status, 200);
-        json_t *j = json_object_get(r.json, "job");
-        if (!j)
-                j = r.json;
-        snprintf(state, 32, "%s", jstr(j, "state"));
-        if (why)
-                snprintf(why, 64, "%s", jstr(j, "cancel_reason") ? jstr(j, "cancel_reason") : "");
-        http_res_free(&r);
 }
 
 static void assert_state(const char *id, const char *want)
 {
         char st[32];
 
-        job_state(id, st, NULL);
+        harness_http_state(srv.url, NULL, id, st, NULL);
         assert_string_equal(st, want);
 }
 
@@ -171,32 +89,33 @@ static void diamond_flow_in_order(void **state)
         assert_state(ids[1], "pending");
         assert_state(ids[3], "pending");
 
-        j = claim(q);
+        j = harness_http_claim(srv.url, NULL, q, NULL, NULL);
         assert_non_null(j);
         assert_string_equal(jstr(j, "id"), ids[0]);
-        assert_null(claim(q)); /* b and c wait for a */
-        settle(j, "{\"from\":\"a\"}");
+        assert_null(harness_http_claim(srv.url, NULL, q, NULL, NULL)); /* b and c wait for a */
+        harness_http_complete(srv.url, NULL, j, "{\"from\":\"a\"}", NULL);
 
-        json_t *first = claim(q), *second = claim(q);
+        json_t *first = harness_http_claim(srv.url, NULL, q, NULL, NULL),
+               *second = harness_http_claim(srv.url, NULL, q, NULL, NULL);
         assert_non_null(first);
         assert_non_null(second);
-        assert_null(claim(q)); /* d waits for both */
+        assert_null(harness_http_claim(srv.url, NULL, q, NULL, NULL)); /* d waits for both */
         s = parent_result(first, ids[0]);
         assert_string_equal(s, "{\"from\":\"a\"}");
         free(s);
-        settle(first, "1");
-        assert_null(claim(q));
+        harness_http_complete(srv.url, NULL, first, "1", NULL);
+        assert_null(harness_http_claim(srv.url, NULL, q, NULL, NULL));
         assert_state(ids[3], "pending");
-        settle(second, "2");
+        harness_http_complete(srv.url, NULL, second, "2", NULL);
 
-        j = claim(q);
+        j = harness_http_claim(srv.url, NULL, q, NULL, NULL);
         assert_non_null(j);
         assert_string_equal(jstr(j, "id"), ids[3]);
         assert_int_equal(json_array_size(json_object_get(j, "depends_on")), 2);
         s = parent_result(j, ids[1]);
         assert_true(strcmp(s, "1") == 0 || strcmp(s, "2") == 0);
         free(s);
-        settle(j, "null");
+        harness_http_complete(srv.url, NULL, j, "null", NULL);
 
         char path[128];
         snprintf(path, sizeof(path), "/v1/flows/%s", jstr(flow, "id"));
@@ -222,38 +141,38 @@ static void parent_dead_cancels_descendants(void **state)
         (void)state;
         harness_unique("dead", q, sizeof(q));
         snprintf(body, sizeof(body), "{\"queue\":\"%s\",\"type\":\"t\",\"max_attempts\":1}", q);
-        enqueue(body, a);
+        harness_http_enqueue(srv.url, NULL, body, a, sizeof(a));
         snprintf(body, sizeof(body), "{\"queue\":\"%s\",\"type\":\"t\",\"depends_on\":[\"%s\"]}", q,
                  a);
-        enqueue(body, b);
+        harness_http_enqueue(srv.url, NULL, body, b, sizeof(b));
         snprintf(body, sizeof(body), "{\"queue\":\"%s\",\"type\":\"t\",\"depends_on\":[%s]}", q,
                  b); /* an integer id works too */
-        enqueue(body, c);
+        harness_http_enqueue(srv.url, NULL, body, c, sizeof(c));
         snprintf(body, sizeof(body),
                  "{\"queue\":\"%s\",\"type\":\"t\",\"depends_on\":[\"%s\"],"
                  "\"on_parent_failure\":\"run\"}",
                  q, a);
-        enqueue(body, run);
+        harness_http_enqueue(srv.url, NULL, body, run, sizeof(run));
         assert_state(b, "pending");
 
-        j = claim(q);
+        j = harness_http_claim(srv.url, NULL, q, NULL, NULL);
         assert_string_equal(jstr(j, "id"), a);
-        settle(j, NULL);
+        harness_http_fail(srv.url, NULL, j, "\"error\":\"boom\",\"retryable\":false", NULL);
         assert_state(a, "dead");
-        job_state(b, st, why);
+        harness_http_state(srv.url, NULL, b, st, why);
         assert_string_equal(st, "cancelled");
         assert_string_equal(why, "parent_failed");
-        job_state(c, st, why);
+        harness_http_state(srv.url, NULL, c, st, why);
         assert_string_equal(st, "cancelled");
         assert_string_equal(why, "parent_failed");
         /* The run policy: it runs once its parent is terminal, and sees no result. */
-        j = claim(q);
+        j = harness_http_claim(srv.url, NULL, q, NULL, NULL);
         assert_non_null(j);
         assert_string_equal(jstr(j, "id"), run);
         char *s = parent_result(j, a);
         assert_string_equal(s, "null");
         free(s);
-        settle(j, "true");
+        harness_http_complete(srv.url, NULL, j, "true", NULL);
 }
 
 static void cancel_parent_with_run_policy_waits_for_all(void **state)
@@ -264,21 +183,21 @@ static void cancel_parent_with_run_policy_waits_for_all(void **state)
         (void)state;
         harness_unique("runp", q, sizeof(q));
         snprintf(body, sizeof(body), "{\"queue\":\"%s\",\"type\":\"t\"}", q);
-        enqueue(body, a);
-        enqueue(body, b);
+        harness_http_enqueue(srv.url, NULL, body, a, sizeof(a));
+        harness_http_enqueue(srv.url, NULL, body, b, sizeof(b));
         snprintf(body, sizeof(body),
                  "{\"queue\":\"%s\",\"type\":\"t\",\"depends_on\":[\"%s\",\"%s\"],"
                  "\"on_parent_failure\":\"run\"}",
                  q, a, b);
-        enqueue(body, child);
+        harness_http_enqueue(srv.url, NULL, body, child, sizeof(child));
         snprintf(path, sizeof(path), "/v1/jobs/%s", a);
         assert_int_equal(http_json(srv.url, "DELETE", path, NULL, &r), 0);
         assert_int_equal(r.status, 200);
         http_res_free(&r);
         assert_state(child, "pending");
-        json_t *j = claim(q);
+        json_t *j = harness_http_claim(srv.url, NULL, q, NULL, NULL);
         assert_string_equal(jstr(j, "id"), b);
-        settle(j, "3");
+        harness_http_complete(srv.url, NULL, j, "3", NULL);
         assert_state(child, "queued");
 }
 
@@ -291,7 +210,7 @@ static void depends_on_validation(void **state)
         (void)state;
         harness_unique("val", q, sizeof(q));
         snprintf(body, sizeof(body), "{\"queue\":\"%s\",\"type\":\"t\"}", q);
-        enqueue(body, a);
+        harness_http_enqueue(srv.url, NULL, body, a, sizeof(a));
         /* Too many parents. */
         len = (size_t)snprintf(body, sizeof(body),
                                "{\"queue\":\"%s\",\"type\":\"t\",\"depends_on\":[", q);
@@ -326,11 +245,11 @@ static void depends_on_validation(void **state)
         assert_http_error(&r, 400, "unknown_dependency", "depends_on[0]");
         http_res_free(&r);
         /* A parent completed before the child: the child is ready at once. */
-        json_t *j = claim(q);
+        json_t *j = harness_http_claim(srv.url, NULL, q, NULL, NULL);
         assert_string_equal(jstr(j, "id"), a);
-        settle(j, "7");
+        harness_http_complete(srv.url, NULL, j, "7", NULL);
         char child[32];
-        enqueue(body, child);
+        harness_http_enqueue(srv.url, NULL, body, child, sizeof(child));
         assert_state(child, "queued");
 }
 
@@ -389,7 +308,7 @@ static void flow_with_existing_parent_and_isolation(void **state)
         (void)state;
         harness_unique("iso", q, sizeof(q));
         snprintf(body, sizeof(body), "{\"queue\":\"%s\",\"type\":\"t\"}", q);
-        enqueue(body, a);
+        harness_http_enqueue(srv.url, NULL, body, a, sizeof(a));
         snprintf(body, sizeof(body),
                  "{\"jobs\":[{\"ref\":\"x\",\"queue\":\"%s\",\"type\":\"t\","
                  "\"depends_on\":[\"%s\"]}]}",
@@ -434,5 +353,6 @@ int main(void)
             cmocka_unit_test(flow_atomicity),
             cmocka_unit_test(flow_with_existing_parent_and_isolation),
         };
-        return cmocka_run_group_tests(tests, setup, teardown);
+        harness_group(&srv, NULL, NULL);
+        return cmocka_run_group_tests(tests, harness_group_up, harness_group_down);
 }

@@ -38,18 +38,6 @@ struct names {
         int n;
 };
 
-static int setup(void **state)
-{
-        (void)state;
-        return harness_group_setup(&srv, NULL, &cl);
-}
-
-static int teardown(void **state)
-{
-        (void)state;
-        return harness_group_teardown(&srv, &cl);
-}
-
 static void names_add(struct names *s, const char *name)
 {
         assert_true(s->n < MEMBERS_MAX);
@@ -334,5 +322,6 @@ int main(void)
             cmocka_unit_test(claim_adds_lease_and_parents),
         };
 
-        return cmocka_run_group_tests(tests, setup, teardown);
+        harness_group(&srv, NULL, &cl);
+        return cmocka_run_group_tests(tests, harness_group_up, harness_group_down);
 }

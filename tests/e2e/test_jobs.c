@@ -24,20 +24,6 @@
 static struct harness srv;
 static struct baton_client *cl;
 
-static int setup(void **state)
-{
-        static const char *const args[] = {"--lease-min-ms", "100", NULL};
-
-        (void)state;
-        return harness_group_setup(&srv, args, &cl);
-}
-
-static int teardown(void **state)
-{
-        (void)state;
-        return harness_group_teardown(&srv, &cl);
-}
-
 /* RFC 3339 UTC with milliseconds for a Unix ms instant. */
 static void fmt_time(int64_t ms, char *buf, size_t cap)
 {
@@ -929,6 +915,7 @@ static void get_wait_ms(void **state)
 
 int main(void)
 {
+        static const char *const args[] = {"--lease-min-ms", "100", NULL};
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(enqueue_defaults),
             cmocka_unit_test(enqueue_all_fields),
@@ -944,5 +931,6 @@ int main(void)
             cmocka_unit_test(get_wait_ms),
         };
 
-        return cmocka_run_group_tests(tests, setup, teardown);
+        harness_group(&srv, args, &cl);
+        return cmocka_run_group_tests(tests, harness_group_up, harness_group_down);
 }

@@ -216,37 +216,6 @@ static void leader_runs_duties(void **state)
         assert_int_equal(harness_stop(&h), 0);
 }
 
-/* Runs batond with args and returns its exit code (-1: still running after
- * 5 s, then killed). */
-static int run_batond(const char *const *args)
-{
-        const char *batond = getenv("BATOND");
-        const char *argv[16];
-        int n = 0, status = 0;
-        int64_t deadline = harness_now_ms() + 5000;
-        pid_t pid;
-
-        assert_non_null(batond);
-        argv[n++] = batond;
-        for (int i = 0; args[i] && n < 15; i++)
-                argv[n++] = args[i];
-        argv[n] = NULL;
-        pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-                execv(batond, (char *const *)argv);
-                _exit(127);
-        }
-        while (harness_now_ms() < deadline) {
-                if (waitpid(pid, &status, WNOHANG) == pid)
-                        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-                harness_sleep_ms(10);
-        }
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        return -1;
-}
-
 static void bad_cluster_flags_refused(void **state)
 {
         static const char *const bad[][6] = {
@@ -261,9 +230,14 @@ static void bad_cluster_flags_refused(void **state)
             {"--leader-ttl-ms", "5s", "--data", "/nonexistent/never", NULL},
         };
 
+        struct harness_run run = {.timeout_ms = 5000};
+
         (void)state;
-        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-                assert_int_equal(run_batond(bad[i]), 2);
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                run.args = bad[i];
+                assert_int_equal(harness_run(&run), 2);
+        }
+        harness_run_free(&run);
 }
 
 int main(void)

@@ -21,22 +21,16 @@
 #include <cmocka.h>
 
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
+#include "support/harness.h"
+
 #define ROUTES_TIMEOUT_MS 10000
-#define ROUTES_OUT_MAX (1 << 20)
 #define SET_MAX 256
 
 /* A set of routes. key[i] is "METHOD /path" with path parameters written "{}"
@@ -56,14 +50,6 @@ static char api_md_path[4096];
 static const char *const http_methods[] = {"get",     "put",  "post",  "delete",
                                            "options", "head", "patch", "trace"};
 static const char *const ops_paths[] = {"/healthz", "/readyz", "/metrics"};
-
-static int64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Rewrites every "{name}" segment of path as "{}" into out. Returns 0, or -1
  * when out is too small. */
@@ -135,126 +121,26 @@ static void set_free(struct route_set *s)
         s->n = 0;
 }
 
-/*
- * Runs argv with stdout on a pipe and returns what it printed (*out, owned by
- * the caller, NUL-terminated) and its wait status. The child gets at most
- * timeout_ms in all; past that it is killed with SIGKILL and -1 is returned.
- * Returns 0 when the child exited (whatever its status), -1 otherwise.
- */
-static int run_capture(char *const argv[], int64_t timeout_ms, char **out, int *wstatus)
-{
-        int fds[2], rc = -1, status = 0;
-        int64_t deadline = now_ms() + timeout_ms;
-        size_t len = 0, cap = 4096;
-        char *buf = NULL;
-        bool eof = false, reaped = false;
-        pid_t pid;
-
-        *out = NULL;
-        if (pipe2(fds, O_CLOEXEC) < 0)
-                return -1;
-        pid = fork();
-        if (pid < 0) {
-                close(fds[0]);
-                close(fds[1]);
-                return -1;
-        }
-        if (pid == 0) {
-                int devnull = open("/dev/null", O_RDONLY);
-
-                /* Its own process group, so a timeout kills what it started too. */
-                setpgid(0, 0);
-                if (devnull >= 0)
-                        dup2(devnull, STDIN_FILENO);
-                dup2(fds[1], STDOUT_FILENO);
-                execv(argv[0], argv);
-                fprintf(stderr, "test_openapi: exec %s: %s\n", argv[0], strerror(errno));
-                _exit(127);
-        }
-        close(fds[1]);
-        buf = malloc(cap);
-        if (!buf)
-                goto out;
-        while (!eof || !reaped) {
-                int64_t left = deadline - now_ms();
-                if (left <= 0) {
-                        fprintf(stderr, "test_openapi: %s did not finish within %lld ms\n", argv[0],
-                                (long long)timeout_ms);
-                        goto out;
-                }
-                if (!eof) {
-                        struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
-                        int pr = poll(&pfd, 1, (int)(left < 100 ? left : 100));
-                        if (pr < 0 && errno != EINTR)
-                                goto out;
-                        if (pr > 0) {
-                                ssize_t r;
-                                if (len + 1 >= cap) {
-                                        char *nb;
-                                        if (cap >= ROUTES_OUT_MAX)
-                                                goto out;
-                                        nb = realloc(buf, cap * 2);
-                                        if (!nb)
-                                                goto out;
-                                        buf = nb;
-                                        cap *= 2;
-                                }
-                                r = read(fds[0], buf + len, cap - len - 1);
-                                if (r < 0 && errno != EINTR && errno != EAGAIN)
-                                        goto out;
-                                if (r == 0)
-                                        eof = true;
-                                if (r > 0)
-                                        len += (size_t)r;
-                        }
-                } else {
-                        struct timespec ts = {0, 10 * 1000 * 1000};
-                        nanosleep(&ts, NULL);
-                }
-                if (!reaped) {
-                        pid_t w = waitpid(pid, &status, WNOHANG);
-                        if (w == pid)
-                                reaped = true;
-                        else if (w < 0)
-                                goto out;
-                }
-        }
-        buf[len] = 0;
-        *out = buf;
-        buf = NULL;
-        *wstatus = status;
-        rc = 0;
-out:
-        if (!reaped) {
-                kill(-pid, SIGKILL);
-                kill(pid, SIGKILL);
-                waitpid(pid, NULL, 0);
-        }
-        close(fds[0]);
-        free(buf);
-        return rc;
-}
-
 /* Fills server_routes from `$BATOND --routes`. Returns 0 or -1 with a message. */
 static int load_server_routes(void)
 {
         const char *batond = getenv("BATOND");
-        char *argv[] = {NULL, "--routes", NULL};
-        char *text = NULL, *line, *save = NULL;
-        int status = 0, rc = -1;
+        static const char *const args[] = {"--routes", NULL};
+        struct harness_run run = {.args = args, .timeout_ms = ROUTES_TIMEOUT_MS};
+        char *text, *line, *save = NULL;
+        int rc = -1;
 
         if (!batond || !*batond) {
                 fprintf(stderr, "test_openapi: BATOND is not set\n");
                 return -1;
         }
-        argv[0] = (char *)batond;
-        if (run_capture(argv, ROUTES_TIMEOUT_MS, &text, &status) < 0)
-                return -1;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                fprintf(stderr, "test_openapi: %s --routes did not exit 0 (wait status %d)\n",
-                        batond, status);
+        if (harness_run(&run) != 0) {
+                fprintf(stderr, "test_openapi: %s --routes did not exit 0 (wait status %d): %s\n",
+                        batond, run.status, run.err);
                 goto out;
         }
+        /* Only stdout: what batond logs on stderr is not part of the table. */
+        text = run.out;
         for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 char method[32], path[1024], extra[2];
                 size_t n = strlen(line);
@@ -272,7 +158,7 @@ static int load_server_routes(void)
         }
         rc = 0;
 out:
-        free(text);
+        harness_run_free(&run);
         return rc;
 }
 

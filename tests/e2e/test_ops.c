@@ -25,21 +25,6 @@
 static struct harness srv;
 static struct baton_client *cl;
 
-static int setup(void **state)
-{
-        /* debug: the log line of every request, with its request id. */
-        static const char *const args[] = {"--log-level", "debug", NULL};
-
-        (void)state;
-        return harness_group_setup(&srv, args, &cl);
-}
-
-static int teardown(void **state)
-{
-        (void)state;
-        return harness_group_teardown(&srv, &cl);
-}
-
 static void health_and_ready(void **state)
 {
         struct http_res r;
@@ -461,6 +446,8 @@ static void sigterm_during_long_poll(void **state)
 
 int main(void)
 {
+        /* debug: the log line of every request, with its request id. */
+        static const char *const args[] = {"--log-level", "debug", NULL};
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(health_and_ready),
             cmocka_unit_test(metrics_follow_work),
@@ -469,5 +456,6 @@ int main(void)
             cmocka_unit_test(sigterm_during_long_poll),
         };
 
-        return cmocka_run_group_tests(tests, setup, teardown);
+        harness_group(&srv, args, &cl);
+        return cmocka_run_group_tests(tests, harness_group_up, harness_group_down);
 }

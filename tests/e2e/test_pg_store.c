@@ -262,44 +262,32 @@ static void statement_timeout_fails_the_batch(void **state)
         http_res_free(&r);
 }
 
-/* Runs batond with args (shell words, already quoted) until it exits (it
- * must not start serving: every case here fails at start), bounded by
- * timeout(1); returns its exit code and its output in out. */
-static int run_batond(const char *args, char *out, size_t cap)
-{
-        char cmd[8192];
-        size_t n = 0;
-        FILE *p;
-        int st;
-
-        snprintf(cmd, sizeof(cmd),
-                 "timeout 30 \"%s\" --listen 127.0.0.1:0 --data \"%s\" %s 2>&1 </dev/null",
-                 getenv("BATOND"), srv.data_dir, args);
-        p = popen(cmd, "r");
-        assert_non_null(p);
-        while (n + 1 < cap && fgets(out + n, (int)(cap - n), p))
-                n += strlen(out + n);
-        out[n] = 0;
-        st = pclose(p);
-        return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 /* What an operator gets wrong: a store that is neither sqlite nor a
  * PostgreSQL URI (exit 2 before anything starts), a database nobody listens
  * on, and a database whose schema is newer than the binary (exit 1, with a
  * message, nothing served). */
 static void startup_errors(void **state)
 {
-        char out[16384], args[4400], sql[256];
+        const char *const mysql[] = {"--listen", "127.0.0.1:0",         "--data", srv.data_dir,
+                                     "--store",  "mysql://localhost/x", NULL};
+        const char *const nobody[] = {"--listen", "127.0.0.1:0",
+                                      "--data",   srv.data_dir,
+                                      "--store",  "postgresql://baton@127.0.0.1:1/nothing",
+                                      NULL};
+        const char *newer_args[] = {"--listen", "127.0.0.1:0", "--data", srv.data_dir,
+                                    "--store",  NULL,          NULL};
+        struct harness_run run = {.timeout_ms = 30000, .merge_stderr = true};
+        char sql[256];
         struct pgtest newer;
 
         (void)state;
-        assert_int_equal(run_batond("--store mysql://localhost/x", out, sizeof(out)), 2);
-        assert_non_null(strstr(out, "--store"));
-        assert_int_equal(
-            run_batond("--store postgresql://baton@127.0.0.1:1/nothing", out, sizeof(out)), 1);
-        assert_non_null(strstr(out, "connecting to PostgreSQL"));
-        assert_null(strstr(out, "listening on"));
+        run.args = mysql;
+        assert_int_equal(harness_run(&run), 2);
+        assert_non_null(strstr(run.out, "--store"));
+        run.args = nobody;
+        assert_int_equal(harness_run(&run), 1);
+        assert_non_null(strstr(run.out, "connecting to PostgreSQL"));
+        assert_null(strstr(run.out, "listening on"));
 
         assert_int_equal(pgtest_create(&newer), 0);
         snprintf(sql, sizeof(sql),
@@ -307,10 +295,12 @@ static void startup_errors(void **state)
                  " applied_at bigint); INSERT INTO %s.schema_migrations VALUES (999, 0)",
                  newer.scope, newer.scope);
         assert_int_equal(pgtest_exec(sql), 0);
-        snprintf(args, sizeof(args), "--store '%s'", newer.uri);
-        assert_int_equal(run_batond(args, out, sizeof(out)), 1);
-        assert_non_null(strstr(out, "schema version 999"));
-        assert_null(strstr(out, "listening on"));
+        newer_args[5] = newer.uri;
+        run.args = newer_args;
+        assert_int_equal(harness_run(&run), 1);
+        assert_non_null(strstr(run.out, "schema version 999"));
+        assert_null(strstr(run.out, "listening on"));
+        harness_run_free(&run);
         pgtest_drop(&newer);
 }
 

@@ -30,20 +30,6 @@
 static struct harness srv;
 static struct baton_client *cl;
 
-static int setup(void **state)
-{
-        static const char *const args[] = {"--lease-min-ms", "100", NULL};
-
-        (void)state;
-        return harness_group_setup(&srv, args, &cl);
-}
-
-static int teardown(void **state)
-{
-        (void)state;
-        return harness_group_teardown(&srv, &cl);
-}
-
 /* PATCHes settings (JSON text) on q and asserts 200. */
 static void set_queue(const char *q, const char *settings)
 {
@@ -51,10 +37,7 @@ static void set_queue(const char *q, const char *settings)
         char path[128];
 
         snprintf(path, sizeof(path), "/v1/queues/%s", q);
-        assert_int_equal(http_json(srv.url, "PATCH", path, settings, &r), 0);
-        if (r.status != 200)
-                fprintf(stderr, "PATCH %s %s -> %d %s\n", q, settings, r.status, r.body);
-        assert_int_equal(r.status, 200);
+        harness_expect(srv.url, NULL, "PATCH", path, settings, 200, &r);
         http_res_free(&r);
 }
 
@@ -825,6 +808,7 @@ static void counters_survive_kill9(void **state)
 
 int main(void)
 {
+        static const char *const args[] = {"--lease-min-ms", "100", NULL};
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(settings_roundtrip_and_errors),
             cmocka_unit_test(settings_audited),
@@ -843,5 +827,6 @@ int main(void)
             cmocka_unit_test(counters_survive_kill9),
         };
 
-        return cmocka_run_group_tests(tests, setup, teardown);
+        harness_group(&srv, args, &cl);
+        return cmocka_run_group_tests(tests, harness_group_up, harness_group_down);
 }

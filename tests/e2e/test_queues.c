@@ -21,50 +21,21 @@
 static struct harness srv;
 static struct baton_client *cl;
 
-static int setup(void **state)
-{
-        static const char *const args[] = {"--lease-min-ms", "100", NULL};
-
-        (void)state;
-        return harness_group_setup(&srv, args, &cl);
-}
-
-static int teardown(void **state)
-{
-        (void)state;
-        return harness_group_teardown(&srv, &cl);
-}
-
 /* Enqueues a job, claims it and fails it without retry: a dead job. Returns
  * its id (caller frees). */
 static char *make_dead(struct baton_client *c, const char *q, const char *why)
 {
         struct baton_enqueue_opts o = {.queue = q, .type = "t", .max_attempts = 1};
-        struct baton_job *j = NULL, *f = NULL;
-        struct baton_jobs *l;
+        struct baton_jobs *l = harness_enqueue_claim(c, &o, 0);
+        struct baton_job *f = NULL;
         char *id;
 
-        assert_ok(c, baton_enqueue(c, &o, &j));
-        l = harness_claim(c, q, 1, 0, 0);
-        assert_int_equal(l->n, 1);
-        assert_string_equal(l->v[0].id, j->id);
-        assert_ok(c, baton_fail(c, j->id, l->v[0].lease, why, true, -1, &f));
+        assert_ok(c, baton_fail(c, l->v[0].id, l->v[0].lease, why, true, -1, &f));
         assert_int_equal(f->state, BATON_STATE_DEAD);
-        id = strdup(j->id);
+        id = strdup(l->v[0].id);
         baton_job_free(f);
         baton_jobs_free(l);
-        baton_job_free(j);
         return id;
-}
-
-/* Claims the one queued job of q and completes it. */
-static void claim_complete(struct baton_client *c, const char *q)
-{
-        struct baton_jobs *l = harness_claim(c, q, 1, 0, 0);
-
-        assert_int_equal(l->n, 1);
-        assert_ok(c, baton_complete(c, l->v[0].id, l->v[0].lease, "1", NULL));
-        baton_jobs_free(l);
 }
 
 static void queue_counts(void **state)
@@ -82,7 +53,7 @@ static void queue_counts(void **state)
         o.type = "t";
         /* completed */
         baton_job_free(harness_enqueue(cl, q, "t", NULL));
-        claim_complete(cl, q);
+        harness_claim_complete(cl, q, "1");
         /* dead */
         dead = make_dead(cl, q, "x");
         free(dead);
@@ -390,7 +361,7 @@ static void retention_purge(void **state)
         assert_ok(c, baton_enqueue(c, &o, &j));
         done[0] = strdup(j->id);
         baton_job_free(j);
-        claim_complete(c, q);
+        harness_claim_complete(c, q, "1");
         /* Within the idempotency TTL the key still answers duplicate, also
          * once its job has completed. Checked at once: the TTL is short, and
          * on a loaded machine the rest of the setup can outlast it. */
@@ -401,7 +372,7 @@ static void retention_purge(void **state)
                 j = harness_enqueue(c, q, "t", NULL);
                 done[i] = strdup(j->id);
                 baton_job_free(j);
-                claim_complete(c, q);
+                harness_claim_complete(c, q, "1");
         }
         t0 = harness_now_ms();
         dead = make_dead(c, q, "x");
@@ -460,6 +431,7 @@ static void retention_purge(void **state)
 
 int main(void)
 {
+        static const char *const args[] = {"--lease-min-ms", "100", NULL};
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(queue_counts),
             cmocka_unit_test(queue_list_pages),
@@ -467,5 +439,6 @@ int main(void)
             cmocka_unit_test(retention_purge),
         };
 
-        return cmocka_run_group_tests(tests, setup, teardown);
+        harness_group(&srv, args, &cl);
+        return cmocka_run_group_tests(tests, harness_group_up, harness_group_down);
 }

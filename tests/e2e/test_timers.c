@@ -33,18 +33,6 @@
 
 static struct harness srv;
 
-static int setup(void **state)
-{
-        (void)state;
-        return harness_start(&srv, NULL) != 0 ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-        (void)state;
-        return harness_stop(&srv);
-}
-
 /* RFC 3339 UTC with milliseconds for a Unix ms instant. */
 static void fmt_time(int64_t ms, char *buf, size_t cap)
 {
@@ -521,5 +509,6 @@ int main(void)
             cmocka_unit_test(restart_with_overdue_timers),
         };
 
-        return cmocka_run_group_tests(tests, setup, teardown);
+        harness_group(&srv, NULL, NULL);
+        return cmocka_run_group_tests(tests, harness_group_up, harness_group_down);
 }

@@ -222,46 +222,24 @@ static void sighup_reloads_without_dropping(void **state)
         free(log);
 }
 
-/* Runs batond with args and returns its exit status; its stderr goes to
- * err_path. */
-static int run_batond(const char *args, const char *err_path)
-{
-        char cmd[1024];
-        int st;
-
-        snprintf(cmd, sizeof(cmd), "timeout 10 %s --listen 127.0.0.1:0 --data %s/data %s 2>%s",
-                 getenv("BATOND"), dir, args, err_path);
-        st = system(cmd);
-        return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static bool file_has(const char *path, const char *text)
-{
-        char buf[4096];
-        size_t n;
-        FILE *f = fopen(path, "r");
-
-        if (!f)
-                return false;
-        n = fread(buf, 1, sizeof(buf) - 1, f);
-        buf[n] = '\0';
-        fclose(f);
-        if (!strstr(buf, text))
-                fprintf(stderr, "expected \"%s\" in:\n%s\n", text, buf);
-        return strstr(buf, text) != NULL;
-}
-
 static void bad_configuration_stops_the_start(void **state)
 {
-        char err[300];
+        char data[300];
+        const char *const no_key[] = {"--listen",   "127.0.0.1:0",           "--data", data,
+                                      "--tls-cert", "/nonexistent/cert.pem", NULL};
+        const char *const missing[] = {"--listen",  "127.0.0.1:0",          "--data",
+                                       data,        "--tls-cert",           "/nonexistent/cert.pem",
+                                       "--tls-key", "/nonexistent/key.pem", NULL};
+        struct harness_run run = {.args = no_key};
 
         (void)state;
-        snprintf(err, sizeof(err), "%s/err.txt", dir);
-        assert_int_equal(run_batond("--tls-cert /nonexistent/cert.pem", err), 2);
-        assert_true(file_has(err, "--tls-cert and --tls-key go together"));
-        assert_int_not_equal(
-            run_batond("--tls-cert /nonexistent/cert.pem --tls-key /nonexistent/key.pem", err), 0);
-        assert_true(file_has(err, "cannot use certificate /nonexistent/cert.pem"));
+        snprintf(data, sizeof(data), "%s/data", dir);
+        assert_int_equal(harness_run(&run), 2);
+        assert_contains(run.err, "--tls-cert and --tls-key go together");
+        run.args = missing;
+        assert_int_not_equal(harness_run(&run), 0);
+        assert_contains(run.err, "cannot use certificate /nonexistent/cert.pem");
+        harness_run_free(&run);
 }
 
 int main(void)

@@ -25,34 +25,6 @@
 static struct harness srv;
 static struct baton_client *cl;
 
-static int setup(void **state)
-{
-        static const char *const args[] = {"--lease-min-ms", "100", NULL};
-
-        (void)state;
-        return harness_group_setup(&srv, args, &cl);
-}
-
-static int teardown(void **state)
-{
-        (void)state;
-        return harness_group_teardown(&srv, &cl);
-}
-
-/* Enqueues one job with options and claims it; both returned. */
-static struct baton_jobs *enqueue_claim(struct baton_enqueue_opts *o, int64_t lease_ms)
-{
-        struct baton_job *j = NULL;
-        struct baton_jobs *l;
-
-        assert_ok(cl, baton_enqueue(cl, o, &j));
-        l = harness_claim(cl, o->queue, 1, 0, lease_ms);
-        assert_int_equal(l->n, 1);
-        assert_string_equal(l->v[0].id, j->id);
-        baton_job_free(j);
-        return l;
-}
-
 static void claim_fields(void **state)
 {
         char q[64];
@@ -141,7 +113,7 @@ static void heartbeat_progress_steps(void **state)
 {
         char q[64];
         struct baton_enqueue_opts o = {.queue = harness_unique("hb", q, sizeof(q)), .type = "t"};
-        struct baton_jobs *l = enqueue_claim(&o, 0);
+        struct baton_jobs *l = harness_enqueue_claim(cl, &o, 0);
         struct baton_heartbeat_res hb;
         struct baton_job *g = NULL;
         json_t *obj;
@@ -215,7 +187,7 @@ static void complete_and_repeat(void **state)
         char q[64];
         struct baton_enqueue_opts o = {.queue = harness_unique("complete", q, sizeof(q)),
                                        .type = "t"};
-        struct baton_jobs *l = enqueue_claim(&o, 0);
+        struct baton_jobs *l = harness_enqueue_claim(cl, &o, 0);
         struct baton_job *c = NULL;
         json_t *obj;
         char *snap;
@@ -280,7 +252,7 @@ static void fail_rules(void **state)
 
         /* Retryable with a fixed backoff: retrying, run_at = now + base_ms. */
         o.backoff = "{\"type\":\"fixed\",\"base_ms\":60000,\"max_ms\":60000}";
-        l = enqueue_claim(&o, 0);
+        l = harness_enqueue_claim(cl, &o, 0);
         t0 = harness_wall_ms();
         assert_ok(cl, baton_fail(cl, l->v[0].id, l->v[0].lease, "db down", true, -1, &f));
         assert_int_equal(f->state, BATON_STATE_RETRYING);
@@ -315,7 +287,7 @@ static void fail_rules(void **state)
         baton_jobs_free(l);
 
         /* retry_in_ms overrides the backoff: ready again after it. */
-        l = enqueue_claim(&o, 0);
+        l = harness_enqueue_claim(cl, &o, 0);
         t0 = harness_now_ms();
         assert_ok(cl, baton_fail(cl, l->v[0].id, l->v[0].lease, "later", true, 300, &f));
         assert_int_equal(f->state, BATON_STATE_RETRYING);
@@ -344,7 +316,7 @@ static void fail_rules(void **state)
 
         /* Backoff none: dead after one failure. */
         o.backoff = "{\"type\":\"none\"}";
-        l = enqueue_claim(&o, 0);
+        l = harness_enqueue_claim(cl, &o, 0);
         assert_ok(cl, baton_fail(cl, l->v[0].id, l->v[0].lease, "x", true, -1, &f));
         assert_int_equal(f->state, BATON_STATE_DEAD);
         baton_job_free(f);
@@ -353,7 +325,7 @@ static void fail_rules(void **state)
         /* Immediate: claimable again at once; attempts used up: dead. */
         o.backoff = "{\"type\":\"immediate\"}";
         o.max_attempts = 2;
-        l = enqueue_claim(&o, 0);
+        l = harness_enqueue_claim(cl, &o, 0);
         assert_ok(cl, baton_fail(cl, l->v[0].id, l->v[0].lease, "first", true, -1, &f));
         assert_true(f->state == BATON_STATE_QUEUED || f->state == BATON_STATE_RETRYING);
         baton_job_free(f);
@@ -374,7 +346,7 @@ static void fail_rules(void **state)
         /* Exponential: base * 2^(attempt-1) with equal jitter, capped at max_ms. */
         o.backoff = "{\"type\":\"exponential\",\"base_ms\":40000,\"max_ms\":50000}";
         o.max_attempts = 5;
-        l = enqueue_claim(&o, 0);
+        l = harness_enqueue_claim(cl, &o, 0);
         t0 = harness_wall_ms();
         assert_ok(cl, baton_fail(cl, l->v[0].id, l->v[0].lease, "x", true, -1, &f));
         assert_true(f->run_at_ms >= t0 + 20000 - 5);
@@ -393,7 +365,7 @@ static void stale_lease_refused(void **state)
 
         (void)state;
         o.backoff = "{\"type\":\"immediate\"}";
-        l1 = enqueue_claim(&o, 0);
+        l1 = harness_enqueue_claim(cl, &o, 0);
         assert_ok(cl, baton_fail(cl, l1->v[0].id, l1->v[0].lease, "first", true, -1, &f));
         baton_job_free(f);
         l2 = harness_claim(cl, q, 1, 2000, 0);
@@ -442,7 +414,7 @@ static void lease_expiry_retry_dead(void **state)
         o.lease_ms = 300;
         o.max_attempts = 2;
         o.backoff = "{\"type\":\"immediate\"}";
-        l1 = enqueue_claim(&o, 0);
+        l1 = harness_enqueue_claim(cl, &o, 0);
         assert_true(l1->v[0].lease_until_ms <= harness_wall_ms() + 300 + 5);
         t0 = harness_now_ms();
         /* The expired attempt fails at its deadline and the job comes back. */
@@ -488,7 +460,7 @@ static void lease_expiry_retry_dead(void **state)
          * job's. */
         o.lease_ms = 30000;
         o.max_attempts = 1;
-        l1 = enqueue_claim(&o, 300);
+        l1 = harness_enqueue_claim(cl, &o, 300);
         {
                 int i;
 
@@ -506,7 +478,7 @@ static void lease_expiry_retry_dead(void **state)
 
         /* An expired lease on a job without retries left: dead, with the outcome. */
         o.lease_ms = 200;
-        l1 = enqueue_claim(&o, 0);
+        l1 = harness_enqueue_claim(cl, &o, 0);
         assert_ok(cl, baton_job_get(cl, l1->v[0].id, 5000, &g));
         assert_int_equal(g->state, BATON_STATE_DEAD);
         baton_job_free(g);
@@ -524,7 +496,7 @@ static void cancel_running(void **state)
 
         (void)state;
         /* Cancel, learn it on heartbeat, fail: cancelled (not retried). */
-        l = enqueue_claim(&o, 0);
+        l = harness_enqueue_claim(cl, &o, 0);
         assert_ok(cl, baton_job_cancel(cl, l->v[0].id, &c));
         assert_int_equal(c->state, BATON_STATE_RUNNING);
         assert_true(c->cancel_requested);
@@ -542,7 +514,7 @@ static void cancel_running(void **state)
         baton_jobs_free(l);
 
         /* Cancel then complete: a complete still completes. */
-        l = enqueue_claim(&o, 0);
+        l = harness_enqueue_claim(cl, &o, 0);
         assert_ok(cl, baton_job_cancel(cl, l->v[0].id, NULL));
         assert_ok(cl, baton_complete(cl, l->v[0].id, l->v[0].lease, "1", &c));
         assert_int_equal(c->state, BATON_STATE_COMPLETED);
@@ -551,7 +523,7 @@ static void cancel_running(void **state)
 
         /* Cancel then the lease expires: cancelled. */
         o.lease_ms = 200;
-        l = enqueue_claim(&o, 0);
+        l = harness_enqueue_claim(cl, &o, 0);
         assert_ok(cl, baton_job_cancel(cl, l->v[0].id, NULL));
         assert_ok(cl, baton_job_get(cl, l->v[0].id, 5000, &c));
         assert_int_equal(c->state, BATON_STATE_CANCELLED);
@@ -962,6 +934,7 @@ static void claim_validation(void **state)
 
 int main(void)
 {
+        static const char *const args[] = {"--lease-min-ms", "100", NULL};
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(claim_fields),
             cmocka_unit_test(claim_max_and_lease),
@@ -978,5 +951,6 @@ int main(void)
             cmocka_unit_test(claim_validation),
         };
 
-        return cmocka_run_group_tests(tests, setup, teardown);
+        harness_group(&srv, args, &cl);
+        return cmocka_run_group_tests(tests, harness_group_up, harness_group_down);
 }

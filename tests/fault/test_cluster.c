@@ -58,82 +58,23 @@
 #define NODES 3
 #define TTL_ARG "2000"
 
-struct cluster_fx {
-        struct pgtest pg; /* the schema every node of the test shares */
-        char admin[128];
-        struct harness n[NODES];
-        bool defaults; /* start nodes with the default lease (no --leader-ttl-ms) */
-};
-
 /* ---- nodes ---- */
 
-static int start_node(struct cluster_fx *fx, int i)
-{
-        char id[16];
-        const char *args[16];
-        int n = 0, rc;
-
-        snprintf(id, sizeof(id), "n%d", i + 1);
-        args[n++] = "--store";
-        args[n++] = fx->pg.uri;
-        args[n++] = "--node-id";
-        args[n++] = id;
-        if (!fx->defaults) {
-                args[n++] = "--leader-ttl-ms";
-                args[n++] = TTL_ARG;
-        }
-        args[n++] = "--cron-min-interval-ms";
-        args[n++] = "1000";
-        args[n] = NULL;
-        rc = harness_start(&fx->n[i], args);
-        if (rc)
-                return rc;
-        /* The first node bootstraps the admin key; the others share its store. */
-        if (i == 0)
-                snprintf(fx->admin, sizeof(fx->admin), "%s", fx->n[0].admin_key);
-        else
-                snprintf(fx->n[i].admin_key, sizeof(fx->n[i].admin_key), "%s", fx->admin);
-        return 0;
-}
-
-static int setup_nodes(void **state, bool defaults)
-{
-        struct cluster_fx *fx = calloc(1, sizeof(*fx));
-
-        if (!fx || pgtest_create(&fx->pg) != 0) {
-                free(fx);
-                return -1;
-        }
-        fx->defaults = defaults;
-        for (int i = 0; i < NODES; i++)
-                if (start_node(fx, i) != 0)
-                        return -1;
-        *state = fx;
-        return 0;
-}
-
+/* Every test's three nodes, with a short leader lease (TTL_ARG)... */
 static int setup(void **state)
 {
-        return setup_nodes(state, false);
+        static const char *const args[] = {"--leader-ttl-ms", TTL_ARG, "--cron-min-interval-ms",
+                                           "1000", NULL};
+
+        return harness_cluster_up(state, NODES, "n", args);
 }
 
-/* Nodes with every leadership setting at its default. */
+/* ...or with every leadership setting at its default. */
 static int setup_defaults(void **state)
 {
-        return setup_nodes(state, true);
-}
+        static const char *const args[] = {"--cron-min-interval-ms", "1000", NULL};
 
-static int teardown(void **state)
-{
-        struct cluster_fx *fx = *state;
-
-        if (!fx)
-                return 0;
-        for (int i = 0; i < NODES; i++)
-                harness_stop(&fx->n[i]);
-        pgtest_drop(&fx->pg);
-        free(fx);
-        return 0;
+        return harness_cluster_up(state, NODES, "n", args);
 }
 
 #define NEED_PG(fx) assert_non_null(fx)
@@ -141,8 +82,8 @@ static int teardown(void **state)
 /* The node (index) that leads, as the nodes themselves say; waits up to
  * timeout_ms for one whose lease is live and that says it leads. -1 if none.
  * *epoch_out (may be NULL) gets its epoch. Skips node skip (a killed one). */
-static int find_leader(struct cluster_fx *fx, int skip_i, int64_t min_epoch, int64_t timeout_ms,
-                       int64_t *epoch_out)
+static int find_leader(struct harness_cluster *fx, int skip_i, int64_t min_epoch,
+                       int64_t timeout_ms, int64_t *epoch_out)
 {
         int64_t deadline = harness_now_ms() + timeout_ms;
 
@@ -246,7 +187,7 @@ static int cmp_i64(const void *a, const void *b)
 
 static void three_nodes_each_job_once(void **state)
 {
-        struct cluster_fx *fx = *state;
+        struct harness_cluster *fx = *state;
         static int64_t done[NODES][JOBS_TOTAL];
         int64_t enqueued[JOBS_TOTAL], all[JOBS_TOTAL];
         struct worker w[NODES];
@@ -378,7 +319,7 @@ static void wait_parked(const char *url, const char *key, int n)
 
 static void cross_node_long_poll_wakeup(void **state)
 {
-        struct cluster_fx *fx = *state;
+        struct harness_cluster *fx = *state;
         int64_t lat[10], worst = 0;
 
         NEED_PG(fx);
@@ -442,7 +383,7 @@ static void *wait_job(void *arg)
 
 static void cross_node_job_wait_and_follower_deadline(void **state)
 {
-        struct cluster_fx *fx = *state;
+        struct harness_cluster *fx = *state;
         int leader = find_leader(fx, -1, 1, 10000, NULL), follower, other;
         struct job_waiter w = {0};
         struct poller p = {0};
@@ -506,7 +447,7 @@ static void cross_node_job_wait_and_follower_deadline(void **state)
 
 static void cron_ticks_once_under_leader_kill(void **state)
 {
-        struct cluster_fx *fx = *state;
+        struct harness_cluster *fx = *state;
         int64_t epoch = 0, epoch2 = 0, prev = 0, t_kill;
         int leader, leader2, n_runs = 0, n_jobs = 0;
         struct http_res r;
@@ -583,7 +524,7 @@ static void cron_ticks_once_under_leader_kill(void **state)
 
 static void timers_fire_once_under_leader_kill(void **state)
 {
-        struct cluster_fx *fx = *state;
+        struct harness_cluster *fx = *state;
         int64_t epoch = 0, deadline;
         int leader, other, fired = 0;
         struct http_res r;
@@ -633,7 +574,7 @@ static void timers_fire_once_under_leader_kill(void **state)
 
 static void key_revoked_on_one_node_refused_on_all(void **state)
 {
-        struct cluster_fx *fx = *state;
+        struct harness_cluster *fx = *state;
         struct http_res r;
         char key[160], id[64], path[96];
         int64_t t0, deadline;
@@ -804,19 +745,17 @@ static void pg_restart_under_load(void **state)
         struct producer p[2];
         pthread_t th[2];
         volatile int stop = 0;
-        char admin[128];
+        static const char *const args[] = {"--leader-ttl-ms", TTL_ARG, NULL};
+        char admin[128] = "";
         int total = 0, lost = 0;
 
         (void)state;
         assert_int_equal(private_pg_start(&pg), 0);
         for (int i = 0; i < 2; i++) {
                 char id[8];
-                const char *args[] = {"--store",         pg.uri,  "--node-id", id,
-                                      "--leader-ttl-ms", TTL_ARG, NULL};
                 snprintf(id, sizeof(id), "n%d", i + 1);
-                assert_int_equal(harness_start(&n[i], args), 0);
+                assert_int_equal(harness_node_start(&n[i], pg.uri, id, args, admin), 0);
         }
-        snprintf(admin, sizeof(admin), "%s", n[0].admin_key);
         for (int i = 0; i < 2; i++) {
                 p[i] = (struct producer){n[i].url, admin, i, &stop, acked[i], 0, 0, 0, 0};
                 assert_int_equal(pthread_create(&th[i], NULL, produce, &p[i]), 0);
@@ -983,7 +922,7 @@ static void *gc_work(void *arg)
  * completed; then checks that no limit was broken, every job completed
  * once, every node served claims, and the queue's counters, summed over
  * what every node counted, are back to 0. */
-static void limit_across_nodes(struct cluster_fx *fx, const char *queue, const char *settings,
+static void limit_across_nodes(struct harness_cluster *fx, const char *queue, const char *settings,
                                int limit, bool grouped)
 {
         struct gc_shared sh = {.mu = PTHREAD_MUTEX_INITIALIZER, .limit = limit};
@@ -1047,7 +986,7 @@ static void limit_across_nodes(struct cluster_fx *fx, const char *queue, const c
  * group rows they read stay locked until they commit). */
 static void group_concurrency_one_across_nodes(void **state)
 {
-        struct cluster_fx *fx = *state;
+        struct harness_cluster *fx = *state;
 
         NEED_PG(fx);
         limit_across_nodes(fx, "grouped", "{\"group_concurrency\": 1}", 1, true);
@@ -1058,7 +997,7 @@ static void group_concurrency_one_across_nodes(void **state)
  * its limits row and reads the sum of every node's share once it has it. */
 static void concurrency_across_nodes(void **state)
 {
-        struct cluster_fx *fx = *state;
+        struct harness_cluster *fx = *state;
 
         NEED_PG(fx);
         limit_across_nodes(fx, "limited", "{\"concurrency\": 2}", 2, false);
@@ -1070,7 +1009,7 @@ static void concurrency_across_nodes(void **state)
  * (core/deps.h). Every descendant ends cancelled, parent_failed. */
 static void cascade_from_follower_survives_leader_kill(void **state)
 {
-        struct cluster_fx *fx = *state;
+        struct harness_cluster *fx = *state;
         char root[32], last[32], flows[10][32], path[96], st[32];
         int64_t t0, done_ms = -1;
         struct http_res r;
@@ -1166,7 +1105,7 @@ static void *idem_send(void *arg)
 
 /* Sends keys idempotency keys, each to the three nodes at the same instant
  * (a barrier), and fills answers[key * NODES + node]. */
-static int idem_race(struct cluster_fx *fx, const char *queue, int keys, bool own_payload,
+static int idem_race(struct harness_cluster *fx, const char *queue, int keys, bool own_payload,
                      struct idem_answer *answers)
 {
         struct idem_sender s[NODES];
@@ -1188,7 +1127,7 @@ static int idem_race(struct cluster_fx *fx, const char *queue, int keys, bool ow
         return retried;
 }
 
-static int64_t queue_count(struct cluster_fx *fx, const char *queue, const char *state)
+static int64_t queue_count(struct harness_cluster *fx, const char *queue, const char *state)
 {
         char path[128], member[64];
         struct http_res r;
@@ -1209,7 +1148,7 @@ static int64_t queue_count(struct cluster_fx *fx, const char *queue, const char 
  * and overwrote the record (300 keys -> 883 jobs, every answer 201). */
 static void idem_key_on_three_nodes_at_once(void **state)
 {
-        struct cluster_fx *fx = *state;
+        struct harness_cluster *fx = *state;
         static struct idem_answer a[IDEM_KEYS * NODES];
         int created = 0, dup = 0, retried;
 
@@ -1250,7 +1189,7 @@ static void idem_key_on_three_nodes_at_once(void **state)
  * others 409 idempotency_conflict; one job per key. */
 static void idem_key_conflict_on_three_nodes_at_once(void **state)
 {
-        struct cluster_fx *fx = *state;
+        struct harness_cluster *fx = *state;
         static struct idem_answer a[IDEM_CONFLICT_KEYS * NODES];
 
         NEED_PG(fx);
@@ -1275,7 +1214,7 @@ static void idem_key_conflict_on_three_nodes_at_once(void **state)
 /* ---- a follower stalled inside a transaction (issue 13) ---- */
 
 /* The test's own connection to the nodes' schema. */
-static PGconn *raw_pg(struct cluster_fx *fx)
+static PGconn *raw_pg(struct harness_cluster *fx)
 {
         PGconn *c = PQconnectdb(fx->pg.uri);
 
@@ -1420,7 +1359,7 @@ static void lease_read(PGconn *c, struct lease_seen *out)
  * database shows that its session sits in a transaction holding the
  * parent's row and one of the batch's keys; *key_out gets that key. Gives
  * up after a bounded number of tries. */
-static bool stop_holding(struct cluster_fx *fx, int f, PGconn *c, struct stall_load *l,
+static bool stop_holding(struct harness_cluster *fx, int f, PGconn *c, struct stall_load *l,
                          char *key_out, size_t cap)
 {
         char sql[512];
@@ -1477,7 +1416,7 @@ static bool stop_holding(struct cluster_fx *fx, int f, PGconn *c, struct stall_l
  * renewals included: nobody led, requests hung until the follower resumed. */
 static void stalled_follower_does_not_stall_the_cluster(void **state)
 {
-        struct cluster_fx *fx = *state;
+        struct harness_cluster *fx = *state;
         struct stall_load load = {0};
         struct lease_seen l0, lx;
         pthread_t th;
@@ -1601,7 +1540,7 @@ static void stalled_follower_does_not_stall_the_cluster(void **state)
  * followers asking every second) it took 4.2-5.3 s. */
 static void failover_under_3s_with_defaults(void **state)
 {
-        struct cluster_fx *fx = *state;
+        struct harness_cluster *fx = *state;
         int64_t took[FAILOVERS];
         PGconn *c;
 
@@ -1652,26 +1591,31 @@ int main(void)
 {
         const char *store = getenv("BATON_TEST_STORE");
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test_setup_teardown(three_nodes_each_job_once, setup, teardown),
-            cmocka_unit_test_setup_teardown(cross_node_long_poll_wakeup, setup, teardown),
+            cmocka_unit_test_setup_teardown(three_nodes_each_job_once, setup, harness_cluster_down),
+            cmocka_unit_test_setup_teardown(cross_node_long_poll_wakeup, setup,
+                                            harness_cluster_down),
             cmocka_unit_test_setup_teardown(key_revoked_on_one_node_refused_on_all, setup,
-                                            teardown),
-            cmocka_unit_test_setup_teardown(cron_ticks_once_under_leader_kill, setup, teardown),
-            cmocka_unit_test_setup_teardown(timers_fire_once_under_leader_kill, setup, teardown),
+                                            harness_cluster_down),
+            cmocka_unit_test_setup_teardown(cron_ticks_once_under_leader_kill, setup,
+                                            harness_cluster_down),
+            cmocka_unit_test_setup_teardown(timers_fire_once_under_leader_kill, setup,
+                                            harness_cluster_down),
             cmocka_unit_test_setup_teardown(cross_node_job_wait_and_follower_deadline, setup,
-                                            teardown),
+                                            harness_cluster_down),
             cmocka_unit_test(pg_restart_under_load),
-            cmocka_unit_test_setup_teardown(group_concurrency_one_across_nodes, setup, teardown),
-            cmocka_unit_test_setup_teardown(concurrency_across_nodes, setup, teardown),
+            cmocka_unit_test_setup_teardown(group_concurrency_one_across_nodes, setup,
+                                            harness_cluster_down),
+            cmocka_unit_test_setup_teardown(concurrency_across_nodes, setup, harness_cluster_down),
             cmocka_unit_test_setup_teardown(cascade_from_follower_survives_leader_kill, setup,
-                                            teardown),
-            cmocka_unit_test_setup_teardown(idem_key_on_three_nodes_at_once, setup, teardown),
+                                            harness_cluster_down),
+            cmocka_unit_test_setup_teardown(idem_key_on_three_nodes_at_once, setup,
+                                            harness_cluster_down),
             cmocka_unit_test_setup_teardown(idem_key_conflict_on_three_nodes_at_once, setup,
-                                            teardown),
+                                            harness_cluster_down),
             cmocka_unit_test_setup_teardown(stalled_follower_does_not_stall_the_cluster,
-                                            setup_defaults, teardown),
+                                            setup_defaults, harness_cluster_down),
             cmocka_unit_test_setup_teardown(failover_under_3s_with_defaults, setup_defaults,
-                                            teardown),
+                                            harness_cluster_down),
         };
 
         /* ctest runs this program twice; the several-node tests belong to the

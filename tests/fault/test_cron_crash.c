@@ -34,20 +34,6 @@
 
 static struct harness srv;
 
-static int up(void **state)
-{
-        const char *const args[] = {"--cron-min-interval-ms", "1000", NULL};
-
-        (void)state;
-        return harness_start(&srv, args);
-}
-
-static int down(void **state)
-{
-        (void)state;
-        return harness_stop(&srv);
-}
-
 struct run_row {
         int64_t scheduled_ms;
         char job_id[32];
@@ -66,10 +52,7 @@ static int read_runs(struct run_row *rows, int cap)
 
                 snprintf(path, sizeof(path), "/v1/cron/" KEY "/runs?limit=100%s%s",
                          next[0] ? "&after=" : "", next);
-                assert_int_equal(http_json(srv.url, "GET", path, NULL, &r), 0);
-                if (r.status != 200)
-                        fprintf(stderr, "GET %s: %d %s\n", path, r.status, r.body);
-                assert_int_equal(r.status, 200);
+                harness_expect(srv.url, NULL, "GET", path, NULL, 200, &r);
                 runs = json_object_get(r.json, "runs");
                 json_array_foreach(runs, i, it)
                 {
@@ -154,15 +137,11 @@ static void test_kill9_never_fires_a_tick_twice(void **state)
         (void)state;
         fprintf(stderr, "cron crash: seed %u (BATON_TEST_SEED replays it)\n", seed);
         srand(seed);
-        assert_int_equal(http_json(srv.url, "PUT", "/v1/cron/" KEY,
-                                   "{\"cron\":\"* * * * * *\",\"timezone\":\"UTC\","
-                                   "\"overlap\":\"allow\",\"history_max\":5000,"
-                                   "\"job\":{\"queue\":\"" QUEUE "\",\"type\":\"" KEY "\"}}",
-                                   &r),
-                         0);
-        if (r.status != 201)
-                fprintf(stderr, "PUT: %d %s\n", r.status, r.body);
-        assert_int_equal(r.status, 201);
+        harness_expect(srv.url, NULL, "PUT", "/v1/cron/" KEY,
+                       "{\"cron\":\"* * * * * *\",\"timezone\":\"UTC\","
+                       "\"overlap\":\"allow\",\"history_max\":5000,"
+                       "\"job\":{\"queue\":\"" QUEUE "\",\"type\":\"" KEY "\"}}",
+                       201, &r);
         http_res_free(&r);
 
         /* Three kills at random moments, about 8 s of running in all. */
@@ -242,10 +221,15 @@ static void test_stop_and_restart(void **state)
 
 int main(void)
 {
+        static const char *const args[] = {"--cron-min-interval-ms", "1000", NULL};
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test_setup_teardown(test_kill9_never_fires_a_tick_twice, up, down),
-            cmocka_unit_test_setup_teardown(test_stop_and_restart, up, down),
+            cmocka_unit_test_setup_teardown(test_kill9_never_fires_a_tick_twice, harness_group_up,
+                                            harness_group_down),
+            cmocka_unit_test_setup_teardown(test_stop_and_restart, harness_group_up,
+                                            harness_group_down),
         };
 
+        /* A fresh server for each test. */
+        harness_group(&srv, args, NULL);
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

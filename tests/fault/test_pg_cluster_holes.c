@@ -31,60 +31,16 @@
 
 #define NODES 3
 
-struct cluster_fx {
-        struct pgtest pg; /* the schema the three nodes share */
-        char admin[128];
-        struct harness n[NODES];
-};
-
-static int start_node(struct cluster_fx *fx, int i)
-{
-        char id[16];
-        const char *args[] = {"--store",         fx->pg.uri, "--node-id", id,
-                              "--leader-ttl-ms", "2000",     NULL};
-        int rc;
-
-        snprintf(id, sizeof(id), "h%d", i + 1);
-        rc = harness_start(&fx->n[i], args);
-        if (rc)
-                return rc;
-        /* The first node bootstraps the admin key; the others share its store. */
-        if (i == 0)
-                snprintf(fx->admin, sizeof(fx->admin), "%s", fx->n[0].admin_key);
-        else
-                snprintf(fx->n[i].admin_key, sizeof(fx->n[i].admin_key), "%s", fx->admin);
-        return 0;
-}
-
 static int setup(void **state)
 {
-        struct cluster_fx *fx = calloc(1, sizeof(*fx));
+        static const char *const args[] = {"--leader-ttl-ms", "2000", NULL};
 
-        *state = fx;
-        if (!fx || pgtest_create(&fx->pg) != 0)
-                return -1;
-        for (int i = 0; i < NODES; i++)
-                if (start_node(fx, i) != 0)
-                        return -1;
-        return 0;
-}
-
-static int teardown(void **state)
-{
-        struct cluster_fx *fx = *state;
-
-        if (!fx)
-                return 0;
-        for (int i = 0; i < NODES; i++)
-                harness_stop(&fx->n[i]);
-        pgtest_drop(&fx->pg);
-        free(fx);
-        return 0;
+        return harness_cluster_up(state, NODES, "h", args);
 }
 
 /* A key made through node 0; token and id copied out. Waits until every node
  * accepts it (their keyrings reload it on the notification). */
-static void make_key(struct cluster_fx *fx, const char *scopes, char *tok, char *id)
+static void make_key(struct harness_cluster *fx, const char *scopes, char *tok, char *id)
 {
         char body[160];
         struct http_res r;
@@ -134,7 +90,7 @@ static void *refuse_thread(void *arg)
 
 static void refusals_on_three_nodes_share_one_row(void **state)
 {
-        struct cluster_fx *fx = *state;
+        struct harness_cluster *fx = *state;
         struct refuser p[NODES];
         pthread_t t[NODES];
         char tok[128], id[32], path[160];
@@ -174,7 +130,7 @@ static void refusals_on_three_nodes_share_one_row(void **state)
         assert_int_equal(rows, 1);
 }
 
-static int64_t queued_of(struct cluster_fx *fx, int node, const char *q)
+static int64_t queued_of(struct harness_cluster *fx, int node, const char *q)
 {
         char path[128];
         struct http_res r;
@@ -190,7 +146,7 @@ static int64_t queued_of(struct cluster_fx *fx, int node, const char *q)
 
 static void timers_into_full_queue_across_nodes(void **state)
 {
-        struct cluster_fx *fx = *state;
+        struct harness_cluster *fx = *state;
         struct baton_client *c;
         struct http_res r;
         char path[96];
@@ -256,7 +212,7 @@ static void *park_thread(void *arg)
 
 static void claim_parked_on_one_node_key_revoked_on_another(void **state)
 {
-        struct cluster_fx *fx = *state;
+        struct harness_cluster *fx = *state;
         char tok[128], id[32], path[96];
         struct parked p = {0};
         struct http_res r;
@@ -294,10 +250,12 @@ static void claim_parked_on_one_node_key_revoked_on_another(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test_setup_teardown(refusals_on_three_nodes_share_one_row, setup, teardown),
-            cmocka_unit_test_setup_teardown(timers_into_full_queue_across_nodes, setup, teardown),
+            cmocka_unit_test_setup_teardown(refusals_on_three_nodes_share_one_row, setup,
+                                            harness_cluster_down),
+            cmocka_unit_test_setup_teardown(timers_into_full_queue_across_nodes, setup,
+                                            harness_cluster_down),
             cmocka_unit_test_setup_teardown(claim_parked_on_one_node_key_revoked_on_another, setup,
-                                            teardown),
+                                            harness_cluster_down),
         };
 
         if (!pgtest_available()) {

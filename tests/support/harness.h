@@ -1,111 +1,37 @@
 /*
- * harness.h: test support for end-to-end and fault tests. Starts a real batond
- * ($BATOND) on a free 127.0.0.1 port with a fresh temporary data directory,
- * waits until /healthz answers, stops it by pid (SIGTERM, then SIGKILL after a
- * bounded wait), kills it with SIGKILL, restarts it on the same data directory,
- * and captures its stdout and stderr into a log file the test can read. Also a
- * raw HTTP helper that returns status, headers and parsed JSON, for checking
- * error paths exactly as a client sees them.
+ * harness.h: test support for end-to-end and fault tests, and the one header
+ * they include. Starting and stopping batond is harness_batond.h; jobs,
+ * claims, settles and flows over HTTP and libbaton are harness_jobs.h; this
+ * file has the raw HTTP helper that returns status, headers and parsed JSON
+ * (for checking error paths exactly as a client sees them), the assertions
+ * on those answers and on libbaton results, JSON paths and small utilities.
  *
- * Every wait here is bounded in count and time. Every server started is
- * recorded, and an exit handler kills (by pid) any the test left running, so a
- * failed assertion cannot leak a process; the server also receives SIGKILL if
- * the test process dies (PR_SET_PDEATHSIG).
+ * Every wait here is bounded in count and time.
  */
 #ifndef BATON_TESTS_HARNESS_H
 #define BATON_TESTS_HARNESS_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
 
 #include "common/errors.h"
-#include "support/pgtest.h"
-
-#define HARNESS_ARGS_MAX 32
-
-struct harness {
-        pid_t pid; /* 0 when not running */
-        int port;
-        char url[64];                 /* http://127.0.0.1:PORT */
-        char root[256];               /* temporary directory holding data/ and batond.log */
-        char data_dir[300];           /* root/data: the server's data directory */
-        char log_path[300];           /* root/batond.log: the server's stdout and stderr */
-        char *args[HARNESS_ARGS_MAX]; /* extra arguments, kept for restarts */
-        int n_args;
-        int exit_status; /* wait status of the last stop, kill or crash */
-        /* The bootstrap admin key, read from data_dir/admin.key after the start
-         * ("" when the server wrote none). harness_client and http_raw/http_json
-         * on h->url send it unless told otherwise. */
-        char admin_key[128];
-        /* With "--tls-cert FILE" among the arguments: FILE, trusted by every
-         * client the harness makes (h->url is then https://). */
-        char ca_file[300];
-        /* With BATON_TEST_STORE=postgres: the fresh schema batond runs on
-         * (--store pg.uri), kept across restarts, dropped by harness_stop. */
-        struct pgtest pg;
-};
+#include "support/harness_batond.h"
 
 /* Milliseconds of a monotonic clock, for measuring waits in tests. */
 int64_t harness_now_ms(void);
 void harness_sleep_ms(int64_t ms);
 
-/*
- * Starts batond with a new temporary root, extra arguments args (NULL-terminated
- * list, may be NULL) after the harness's own, and waits up to 5 s for /healthz.
- * Retries with another port (at most 5 times) when the server exits early, as it
- * does when another process took the port. Returns 0, or -1 with a message on
- * stderr (the log's tail included). On failure nothing is left running.
- * Then reads the admin key (see admin_key).
- *
- * With BATON_TEST_STORE=postgres (ctest registers every e2e and fault test a
- * second time, named <test>_pg, with it), the server runs on a fresh
- * PostgreSQL schema (pgtest.h) instead of SQLite, unless args name a --store
- * of their own; without BATON_TEST_PG_URI the test process exits with
- * PGTEST_SKIP_CODE, which ctest reports as skipped.
- */
-int harness_start(struct harness *h, const char *const *args);
-/* Starts batond again on the same data directory and arguments, on the same
- * port when it is still free, else on a new one (h->url changes). */
-int harness_restart(struct harness *h);
-/* Sends sig and waits up to timeout_ms for the process to exit; returns 0 with
- * its wait status in h->exit_status, or -1 if it is still running (left
- * running). elapsed_ms (may be NULL) receives the time it took. */
-int harness_signal_wait(struct harness *h, int sig, int64_t timeout_ms, int64_t *elapsed_ms);
-/* SIGKILL and reap; keeps the data directory. */
-int harness_kill9(struct harness *h);
-/* SIGTERM, then SIGKILL after 10 s; reaps. Keeps the data directory. Returns 0
- * when the server exited on its own with status 0. */
-int harness_shutdown(struct harness *h);
-/* harness_shutdown, then removes the temporary root and frees the arguments.
- * Safe to call twice and on a harness that never started. With
- * BATON_TEST_KEEP_LOG set, the log's tail is printed first. */
-int harness_stop(struct harness *h);
-
-/* The log (stdout and stderr of every run of this harness) as a NUL-terminated
- * string owned by the caller (free), or NULL. */
-char *harness_read_log(const struct harness *h);
-/* Prints the last max_bytes of the log to stderr, for failure messages. */
-void harness_dump_log(const struct harness *h, size_t max_bytes);
-
-/* A libbaton client for h->url, owned by the caller (baton_client_free).
- * Aborts the test program when it cannot be made (out of memory). */
-struct baton_client *harness_client(const struct harness *h);
 /* The admin key of the running harness serving url (for clients made on other
  * threads from a url alone), or NULL. */
 const char *harness_key_for(const char *url);
-/* The same with another key (NULL: no Authorization header at all). */
-struct baton_client *harness_client_key(const struct harness *h, const char *key);
-
-/* cmocka group setup and teardown of a test file that shares one server and
- * one client: starts h with args (as harness_start) and sets *cl to its
- * client (harness_client; owned by the test file until the teardown).
- * Returns 0, or -1 when the server did not start. The teardown frees *cl,
- * sets it to NULL and stops h (harness_stop's result). */
-int harness_group_setup(struct harness *h, const char *const *args, struct baton_client **cl);
-int harness_group_teardown(struct harness *h, struct baton_client **cl);
+/* The table behind harness_key_for and http_raw's default Authorization
+ * header and CA file: harness_batond.c registers each server's url as it
+ * starts (key and ca copied; "" for none) and forgets it as it stops. */
+void harness_url_register(const char *url, const char *key, const char *ca);
+void harness_url_forget(const char *url);
 
 /* ---- raw HTTP ---- */
 
@@ -136,6 +62,12 @@ int http_json(const char *url, const char *method, const char *path, const char 
 int http_json_as(const char *url, const char *key, const char *method, const char *path,
                  const char *body, struct http_res *res);
 void http_res_free(struct http_res *res);
+/* One request as key (NULL: the admin key of the harness serving url, as
+ * http_json) that must answer status: fails the test, printing method, path,
+ * status and body, when no answer came or another status did. res is the
+ * answer, owned by the caller (http_res_free) as with http_raw. */
+void harness_expect(const char *url, const char *key, const char *method, const char *path,
+                    const char *body, int status, struct http_res *res);
 
 /* Creates a key through POST /v1/keys with the admin key: tenant (NULL = the
  * admin's), scopes a JSON array text ("[\"work\"]"), extra members text to add
@@ -166,29 +98,18 @@ void harness_assert_err(struct baton_client *c, int got_rc, int rc, int status, 
 #define assert_err(c, expr, rc, status, code, field)                                               \
         harness_assert_err((c), (expr), (rc), (status), (code), (field), __FILE__, __LINE__)
 
-/* Enqueues one job with queue, type and payload (JSON text or NULL) and returns
- * it (owned by the caller); fails the test on error. */
-struct baton_job *harness_enqueue(struct baton_client *c, const char *queue, const char *type,
-                                  const char *payload);
-/* Reads a job's current state; fails the test on error. */
-enum baton_state harness_job_state(struct baton_client *c, const char *id);
-/* Counts jobs of queue in the given state (NULL = all) by listing every page;
- * fails the test on error. */
-int64_t harness_count_jobs(struct baton_client *c, const char *queue, const char *state);
 /* Unix time in milliseconds (the server's clock is the same machine's). */
 int64_t harness_wall_ms(void);
-/* The whole job object parsed (new reference: json_decref); fails the test when
- * it cannot be parsed. */
-json_t *harness_job_obj(struct baton_job *j);
-/* Claims up to max jobs of queue as worker "test-worker" (lease_ms 0 = each
- * job's own); fails the test on error. The list is owned by the caller. */
-struct baton_jobs *harness_claim(struct baton_client *c, const char *queue, int max,
-                                 int64_t wait_ms, int64_t lease_ms);
 /* A queue name unique within this process, so tests sharing a server do not see
  * each other's jobs: prefix + "-" + a counter. Returns buf. */
 const char *harness_unique(const char *prefix, char *buf, size_t cap);
 
-/* ---- JSON and snapshots ---- */
+/* Asserts that text (may be NULL) contains needle; prints both when it does
+ * not. */
+#define assert_contains(text, needle) harness_assert_contains((text), (needle), __FILE__, __LINE__)
+void harness_assert_contains(const char *text, const char *needle, const char *file, int line);
+
+/* ---- JSON ---- */
 
 /* Follows a dotted path with indexes ("job.attempts[0].outcome") from root;
  * returns the borrowed value or NULL. */
@@ -203,22 +124,10 @@ bool jpath_true(const json_t *root, const char *path);
 int http_jsonf(const char *url, const char *method, const char *path, struct http_res *res,
                const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-/* The job as GET /v1/jobs/{id} shows it now, as compact JSON text with sorted
- * keys (or "404" when it does not exist), owned by the caller (free). Two equal
- * snapshots mean nothing about the job changed. */
-char *harness_snapshot(const char *url, const char *id);
-/* Asserts that the job's snapshot still equals before (and frees nothing). */
-#define assert_unchanged(url, id, before)                                                          \
-        harness_assert_unchanged((url), (id), (before), __FILE__, __LINE__)
-void harness_assert_unchanged(const char *url, const char *id, const char *before, const char *file,
-                              int line);
-/* Number of jobs of every queue (all states), by listing every page. */
-int64_t harness_total_jobs(struct baton_client *c);
 /* Parses RFC 3339 text to Unix ms; -1 when it cannot. */
 int64_t harness_parse_time(const char *s);
 /* Runs fn(arg) on a new thread; harness_join waits for it (bounded by the
  * test's own timeouts: the threads make bounded calls). */
-#include <pthread.h>
 int harness_thread(pthread_t *t, void *(*fn)(void *), void *arg);
 void harness_join(pthread_t t);
 /* A string of n copies of ch, owned by the caller (free). */
@@ -234,21 +143,6 @@ char *harness_read_doc(const char *rel);
  * what, when marker or the block is missing. */
 char *harness_doc_block(const char *text, const char *marker, const char *lang, const char *what);
 
-/* ---- dependency chains (docs/api.md, "Dependencies and flows") ---- */
-
-/* Builds one chain of n_flows * per_flow jobs on queue with n_flows POST
- * /v1/flows: in each flow job i depends on job i - 1, and a flow's first job
- * on the previous flow's last; the root (the first flow's first job) depends
- * on nothing and gets the JSON members root_extra (NULL: none, e.g.
- * "\"max_attempts\":1"). Copies out the root's id, the last job's id and each
- * flow's id (flow_ids: n_flows entries). Fails the test on error. */
-void harness_flow_chain(const struct harness *h, const char *queue, int n_flows, int per_flow,
-                        const char *root_extra, char *root_id, char *last_id, char (*flow_ids)[32]);
-/* GET /v1/flows/{id}: the flow's state ("running", "completed", "failed")
- * copied into state (32 bytes), or "" without an answer. With check_reason,
- * asserts that every job is cancelled with cancel_reason check_reason, except
- * the job except_id (may be NULL). Returns the HTTP status (0: no answer). */
-int harness_flow_state(const struct harness *h, const char *flow_id, char *state,
-                       const char *check_reason, const char *except_id);
+#include "support/harness_jobs.h"
 
 #endif
