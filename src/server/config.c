@@ -416,7 +416,8 @@ static void usage_cluster(FILE *f)
             f,
             "\nseveral nodes (docs/operations.md, \"Several nodes\"):\n"
             "  --node-id ID           this node's name, 1-128 of [A-Za-z0-9._:-] (BATON_NODE_ID),\n"
-            "                         default <host name>-<pid>\n"
+            "                         default: <host name>-<8 hex>, made at the first start\n"
+            "                         and kept in <data>/node-id\n"
             "  --leader-ttl-ms N      leader lease length, renewed every N/4 on a connection\n"
             "                         of its own (BATON_LEADER_TTL_MS), default %d, allowed\n"
             "                         %d ... %d\n"
