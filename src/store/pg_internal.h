@@ -1,17 +1,18 @@
 /*
  * pg_internal.h: internals of the PostgreSQL backend shared by its files
  * (pg.c: connection, transactions, the pipeline, deferred writes, savepoints,
- * statement and row helpers, the ops table; pg_jobs.c: job rows, claims,
- * purge, deadlines; pg_meta.c: idempotency, queues, keys, tenants, audit;
- * pg_timers.c; pg_deps.c: job dependencies, flows and the cascade's work
- * list; pg_plans.c: the plan checks; pg_cron.c; pg_cluster.c; pg_groups.c;
- * pg_schema.c: migrations) and by the PostgreSQL section of the store
- * conformance suite. Core and the server use only
+ * kept rows, the ops table; pg_rows.c: statement parameters and result rows;
+ * pg_jobs.c: job rows, claims, purge, deadlines; pg_meta.c: idempotency,
+ * queues, keys, tenants, audit; pg_timers.c; pg_deps.c: job dependencies,
+ * flows and the cascade's work list; pg_plans.c: the plan checks; pg_cron.c;
+ * pg_cluster.c; pg_groups.c; pg_schema.c: migrations) and by the PostgreSQL
+ * section of the store conformance suite. Core and the server use only
  * store_postgres_ops.
  *
  * Statements are named (struct pg_stmt) and prepared once per connection, the
  * first time they run (pg_exec); parameters and results travel as text, which
- * keeps the binding helpers small (struct pg_params, pg_i64, pg_text).
+ * keeps the binding helpers small (struct pg_params, pg_i64, pg_text); records
+ * are bound and read through the column tables of store_cols.h.
  * Transaction control (BEGIN, SAVEPOINT, RELEASE, COMMIT) is deferred: it is
  * queued on the connection and sent in one pipeline with the next statement,
  * so an operation of a group commit costs one round trip per statement and a
@@ -25,6 +26,8 @@
 #include <stdint.h>
 
 #include <libpq-fe.h>
+
+#include "store/store_cols.h"
 
 #define PG_PARAMS_MAX 48    /* the widest statement binds 2 + the job columns */
 #define PG_PREPARED_MAX 256 /* distinct statements prepared on one connection */
@@ -102,8 +105,8 @@ enum {
         PG_B_GROUP_MANY,    /* group_ready_many */
         PG_B_PEEK,          /* job_peek: job_get without the lock */
         PG_B_LIST,
-        PG_B_AUDIT = PG_B_LIST + 8,
-        PG_B_COUNT = PG_B_AUDIT + 8
+        PG_B_AUDIT = PG_B_LIST + STORE_LIST_VARIANTS,
+        PG_B_COUNT = PG_B_AUDIT + STORE_LIST_VARIANTS
 };
 
 struct queue_limits;
@@ -123,8 +126,7 @@ struct store {
         int n_pending;
         /* Ids of the jobs the current operation read with job_get (which
          * locks them): job_update defers its write for these (pg_jobs.c). */
-        int64_t *locked;
-        int n_locked, cap_locked;
+        struct pg_idset locked;
         /* The same for rows locked outside any operation (job_get_many
          * before a batch's operations run): held to the end of the
          * transaction, whatever an operation rolls back. */
@@ -175,9 +177,16 @@ struct store {
         char *built_sql[PG_BUILT_MAX];
 };
 
-/* Parameter binding; each appends one parameter. */
+/* Parameter binding (pg_rows.c); each appends to p: one parameter
+ * (pg_p_text, pg_p_i64), a typed argument list (pg_args, PG_ARGS(&p, SA(x),
+ * ...)) or a record's write (pg_p_row, store_bind_row); the last two return
+ * p. pg_binder binds what follows p's parameters (store_cols.h). */
 void pg_p_text(struct pg_params *p, const char *v);
 void pg_p_i64(struct pg_params *p, int64_t v);
+struct pg_params *pg_args(struct pg_params *p, int n, const struct store_arg *a);
+#define PG_ARGS(p, ...) pg_args((p), STORE_ARGS(__VA_ARGS__))
+struct pg_params *pg_p_row(struct pg_params *p, const struct store_rowdef *d, const void *rec);
+struct store_binder pg_binder(struct pg_params *p);
 
 /* Runs s with p (NULL = no parameters) after any deferred commands, in one
  * round trip, preparing s first if this connection has not. On success *res
@@ -186,20 +195,28 @@ void pg_p_i64(struct pg_params *p, int64_t v);
  * refusal or a lost connection (which also marks the store broken). */
 int pg_exec(struct store *st, const struct pg_stmt *s, const struct pg_params *p, PGresult **res);
 /* pg_exec for a statement without rows; *n_out (if not NULL) gets the count
- * of rows it changed. */
+ * of rows it changed (pg_rows.c). pg_update: BATON_ENOTFOUND when it changed
+ * none. */
 int pg_run(struct store *st, const struct pg_stmt *s, const struct pg_params *p, int64_t *n_out);
+int pg_update(struct store *st, const struct pg_stmt *s, const struct pg_params *p);
 /* Defers the operation's savepoint if it was asked for and not yet sent, in
  * front of the writes the operation deferred so far; pg_exec (and a send of
  * the full queue) does this itself, a caller that defers its own control
  * commands (a nested savepoint) calls it before them. An operation that
  * never sends anything never gets its savepoint (pg.c). */
 int pg_open_op_savepoint(struct store *st);
-/* Reads every row of s with read() into a malloc'd array of elem-sized
- * records owned by the caller (*out, *n_out); on failure release() frees the
- * records read so far and nothing is returned. */
-int pg_collect(struct store *st, const struct pg_stmt *s, const struct pg_params *p, size_t elem,
-               int (*read)(const PGresult *, int, void *), void (*release)(void *), void **out,
-               int *n_out);
+/* Reads every row of s as records of d into a malloc'd array owned by the
+ * caller (*out, *n_out; the type's *_recs_free); nothing on failure. */
+int pg_collect(struct store *st, const struct pg_stmt *s, const struct pg_params *p,
+               const struct store_rowdef *d, void *out, int *n_out);
+/* Calls fn(ctx, row, i) for row i of up to max rows of s (pg_each) or of r
+ * (pg_rows_each); fn returns 0 to go on, 1 to stop after that row, or an
+ * error, which ends the read. *n_out (if not NULL) gets the rows read, 0
+ * after an error. */
+int pg_each(struct store *st, const struct pg_stmt *s, const struct pg_params *p, int max,
+            int (*fn)(void *ctx, const struct store_row *r, int i), void *ctx, int *n_out);
+int pg_rows_each(const PGresult *r, int max, int (*fn)(void *ctx, const struct store_row *r, int i),
+                 void *ctx, int *n_out);
 /* Sends the deferred commands now (commit, and tests). */
 int pg_flush(struct store *st);
 /* Queues a control command (static text) to go before the next statement. */
@@ -236,25 +253,26 @@ void pg_qdelta_clear(struct store *st);
  * with the commit); its error, if any, is the error of that send. */
 int pg_defer_stmt(struct store *st, const struct pg_stmt *s, const struct pg_params *p);
 
-/* Result reading: pg_i64 gives 0 for SQL NULL; pg_text copies into *dst (NULL
- * for SQL NULL), owned by the caller, BATON_ENOMEM on failure. */
+/* Result reading (pg_rows.c): pg_i64 gives 0 for SQL NULL; pg_text copies
+ * into *dst (NULL for SQL NULL), owned by the caller, BATON_ENOMEM on failure;
+ * pg_row is row of r for store_cols.h. */
 int64_t pg_i64(const PGresult *r, int row, int col);
 int pg_text(const PGresult *r, int row, int col, char **dst);
-/* Collects column 0 of up to max rows of a statement as ids. */
+struct store_row pg_row(const PGresult *r, int row);
+/* Collects column 0 of up to max rows of a statement as ids (max <= 0: none,
+ * and no round trip). */
 int pg_ids(struct store *st, const struct pg_stmt *s, const struct pg_params *p, int max,
            int64_t *ids, int *n_out);
-
-/* Statement and row helpers (pg.c). pg_get_one reads one row of a
- * single-row statement with read(), BATON_ENOTFOUND when there is none; the
- * caller owns what read() allocates. */
+/* pg_get_one reads the first row of s as a record of d (owned by the
+ * caller), BATON_ENOTFOUND when there is none; pg_int reads its column 0 (0
+ * for SQL NULL or no row; *found, if not NULL, says whether there was one). */
 int pg_get_one(struct store *st, const struct pg_stmt *s, const struct pg_params *p,
-               int (*read)(const PGresult *, int, void *), void *out);
+               const struct store_rowdef *d, void *out);
+int pg_int(struct store *st, const struct pg_stmt *s, const struct pg_params *p, int64_t *out,
+           bool *found);
 /* pg_purge runs a DELETE of at most max rows (p gets max as its last
- * parameter) and reports how many went. pg_deadline_col reads column i of row
- * 0 as an instant: 0 for NULL, and a stored instant of 0 or less as 1 (long
- * past: still something to do). */
+ * parameter) and reports how many went; max <= 0 sends nothing. */
 int pg_purge(struct store *st, const struct pg_stmt *s, struct pg_params *p, int max, int *n_out);
-int64_t pg_deadline_col(const PGresult *r, int i);
 /* Job rows kept for job_get (pg.c): pg_kept_add keeps r (owned by the store
  * from then on, also on failure), whose row i is job ids[i]; pg_kept_row
  * finds the kept row of a job (NULL when none holds it). */
@@ -293,8 +311,7 @@ int pg_job_purge(struct store *st, int state, int64_t before_ms, int max, int *n
 int pg_job_delete(struct store *st, const char *tenant, int64_t id);
 int pg_deadlines(struct store *st, struct store_deadlines *out);
 
-/* Idempotency, queues, tenants, keys and audit (pg_meta.c); see store.h.
- * pg_build_audit_sql writes the text of the audit_list variant bits. */
+/* Idempotency, queues, tenants, keys and audit (pg_meta.c); see store.h. */
 struct buf;
 struct idem_rec;
 struct queue_rec;
@@ -302,7 +319,6 @@ struct queue_counts;
 struct key_rec;
 struct audit_rec;
 struct audit_filter;
-int pg_build_audit_sql(struct buf *b, int bits);
 int pg_idem_get(struct store *st, const char *tenant, const char *key, struct idem_rec *out);
 int pg_idem_put(struct store *st, const struct idem_rec *rec);
 int pg_idem_take(struct store *st, const struct idem_rec *rec, int64_t now_ms,
