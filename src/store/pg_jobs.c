@@ -99,10 +99,8 @@ static const char *const built_names[PG_B_COUNT] = {
  * group without a returned job comes as one row of NULL job columns. */
 static int build_group_many_sql(struct buf *b)
 {
-        int rc = buf_adds(b, "SELECT j.id, j.tenant, j.created_at");
+        int rc = store_build_job_select(b, "j.");
 
-        if (!rc)
-                rc = store_build_job_cols(b, "j.");
         if (!rc)
                 rc = buf_adds(b,
                               ", g.ord, c.n FROM unnest($3::text[]) WITH ORDINALITY AS g(name, ord)"
@@ -123,15 +121,13 @@ static int build_group_many_sql(struct buf *b)
 static int build_list_sql(struct buf *b, int bits)
 {
         int n = 1;
-        int rc = buf_adds(b, "SELECT id, tenant, created_at");
+        int rc = store_build_job_select(b, "");
 
         if (!rc)
-                rc = store_build_job_cols(b, "");
-        if (!rc)
                 rc = buf_adds(b, " FROM (SELECT *, sum(baton_sz) OVER (ORDER BY id) AS baton_run"
-                                 " FROM (SELECT id, tenant, created_at");
+                                 " FROM (");
         if (!rc)
-                rc = store_build_job_cols(b, "");
+                rc = store_build_job_select(b, "");
         if (!rc)
                 rc = buf_printf(b, ", %d::bigint", JOB_WIRE_FIXED_BYTES);
         for (int c = 0; c < store_job_ncols && !rc; c++)
@@ -149,44 +145,27 @@ static int build_list_sql(struct buf *b, int bits)
                                n, n + 1, n + 2);
 }
 
-/* The two job inserts: PG_B_INSERT (the id from the table's sequence; the
- * pending-key index is the only one an insert can clash on) and
- * PG_B_INSERT_ID (with an id taken from the sequence ahead). */
-static int build_insert_sql(struct buf *b, int id)
-{
-        bool with_id = id == PG_B_INSERT_ID;
-        int rc = buf_adds(b, with_id ? "INSERT INTO jobs (id, tenant, created_at"
-                                     : "INSERT INTO jobs (tenant, created_at");
-
-        if (!rc)
-                rc = store_build_job_cols(b, "");
-        if (!rc)
-                rc = buf_adds(b, with_id ? ") VALUES ($1, $2, $3" : ") VALUES ($1, $2");
-        if (!rc)
-                rc = store_build_job_params(b, with_id ? 4 : 3, '$');
-        return rc ? rc : buf_adds(b, with_id ? ")" : ") ON CONFLICT DO NOTHING RETURNING id");
-}
-
 static int build_job_sql(struct buf *b, int id)
 {
         int bits = id - PG_B_LIST;
         int rc = 0;
 
-        if (id == PG_B_INSERT || id == PG_B_INSERT_ID)
-                return build_insert_sql(b, id);
+        /* With an id taken from the sequence ahead, or from the table's
+         * sequence; the pending-key index is the only one an insert can clash
+         * on. */
+        if (id == PG_B_INSERT_ID)
+                return store_build_job_insert(b, '$', true);
+        if (id == PG_B_INSERT) {
+                rc = store_build_job_insert(b, '$', false);
+                return rc ? rc : buf_adds(b, " ON CONFLICT DO NOTHING RETURNING id");
+        }
         if (id == PG_B_GROUP_MANY)
                 return build_group_many_sql(b);
-        if (id == PG_B_UPDATE) {
-                rc = buf_adds(b, "UPDATE jobs SET ");
-                if (!rc)
-                        rc = store_build_job_set(b, 2, '$');
-                return rc ? rc : buf_adds(b, " WHERE id = $1");
-        }
+        if (id == PG_B_UPDATE)
+                return store_build_job_update(b, '$');
         if (id >= PG_B_LIST)
                 return build_list_sql(b, bits);
-        rc = buf_adds(b, "SELECT id, tenant, created_at");
-        if (!rc)
-                rc = store_build_job_cols(b, "");
+        rc = store_build_job_select(b, "");
         if (!rc)
                 rc = buf_adds(b, " FROM jobs WHERE ");
         if (rc)

@@ -177,29 +177,12 @@ int pg_each(struct store *st, const struct pg_stmt *s, const struct pg_params *p
         return rc;
 }
 
-/* The first row as a record (pg_get_one), or its column 0 (pg_int). */
-struct first_row {
-        const struct store_rowdef *d;
-        void *out;
-};
-
-static int read_first(void *ctx, const struct store_row *r, int i)
-{
-        const struct first_row *f = ctx;
-
-        (void)i;
-        if (f->d)
-                return store_read(r, f->d, f->out);
-        *(int64_t *)f->out = r->i64(r, 0);
-        return 0;
-}
-
 int pg_get_one(struct store *st, const struct pg_stmt *s, const struct pg_params *p,
                const struct store_rowdef *d, void *out)
 {
-        struct first_row f = {d, out};
+        struct store_first f = {d, out};
         int n = 0;
-        int rc = pg_each(st, s, p, 1, read_first, &f, &n);
+        int rc = pg_each(st, s, p, 1, store_row_first, &f, &n);
 
         return !rc && n == 0 ? BATON_ENOTFOUND : rc;
 }
@@ -207,12 +190,12 @@ int pg_get_one(struct store *st, const struct pg_stmt *s, const struct pg_params
 int pg_int(struct store *st, const struct pg_stmt *s, const struct pg_params *p, int64_t *out,
            bool *found)
 {
-        struct first_row f = {NULL, out};
+        struct store_first f = {NULL, out};
         int n = 0;
         int rc;
 
         *out = 0;
-        rc = pg_each(st, s, p, 1, read_first, &f, &n);
+        rc = pg_each(st, s, p, 1, store_row_first, &f, &n);
         if (found)
                 *found = n > 0;
         return rc;

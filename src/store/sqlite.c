@@ -574,39 +574,22 @@ int sqlite_each(struct store *st, sqlite3_stmt *s, int max,
         return rc;
 }
 
-/* The first row as a record (sqlite_one), or its column 0 (sqlite_int). */
-struct first_row {
-        const struct store_rowdef *d;
-        void *out;
-};
-
-static int read_first(void *ctx, const struct store_row *r, int i)
-{
-        const struct first_row *f = ctx;
-
-        (void)i;
-        if (f->d)
-                return store_read(r, f->d, f->out);
-        *(int64_t *)f->out = r->i64(r, 0);
-        return 0;
-}
-
 int sqlite_one(struct store *st, sqlite3_stmt *s, const struct store_rowdef *d, void *out)
 {
-        struct first_row f = {d, out};
+        struct store_first f = {d, out};
         int n = 0;
-        int rc = sqlite_each(st, s, 1, read_first, &f, &n);
+        int rc = sqlite_each(st, s, 1, store_row_first, &f, &n);
 
         return !rc && n == 0 ? BATON_ENOTFOUND : rc;
 }
 
 int sqlite_int(struct store *st, sqlite3_stmt *s, int64_t *out, bool *found)
 {
-        struct first_row f = {NULL, out};
+        struct store_first f = {NULL, out};
         int n = 0, rc;
 
         *out = 0;
-        rc = sqlite_each(st, s, 1, read_first, &f, &n);
+        rc = sqlite_each(st, s, 1, store_row_first, &f, &n);
         if (found)
                 *found = n > 0;
         return rc;

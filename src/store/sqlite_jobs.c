@@ -36,35 +36,20 @@
 int sqlite_build_job_sql(struct buf *b, int id)
 {
         int n = 0;
-        int rc = 0;
+        int rc;
 
-        if (id == S_JOB_INSERT) {
-                rc = buf_adds(b, "INSERT INTO jobs (tenant, created_at");
-                if (!rc)
-                        rc = store_build_job_cols(b, "");
-                if (!rc)
-                        rc = buf_adds(b, ") VALUES (?1, ?2");
-                if (!rc)
-                        rc = store_build_job_params(b, 3, '?');
-                return rc ? rc : buf_adds(b, ")");
-        }
-        if (id == S_JOB_UPDATE) {
-                rc = buf_adds(b, "UPDATE jobs SET ");
-                if (!rc)
-                        rc = store_build_job_set(b, 2, '?');
-                return rc ? rc : buf_adds(b, " WHERE id = ?1");
-        }
-        rc = buf_adds(b, "SELECT id, tenant, created_at");
-        if (!rc)
-                rc = store_build_job_cols(b, "");
+        if (id == S_JOB_INSERT)
+                return store_build_job_insert(b, '?', false);
+        if (id == S_JOB_UPDATE)
+                return store_build_job_update(b, '?');
+        rc = store_build_job_select(b, "");
         if (!rc)
                 rc = buf_adds(b, " FROM jobs WHERE ");
-        if (rc)
-                return rc;
-        if (id == S_JOB_GET)
+        if (!rc && id == S_JOB_GET)
                 return buf_adds(b, "id = ?1 AND (?2 IS NULL OR tenant = ?2)");
         /* A job_list variant: the filter bits select the optional terms. */
-        rc = store_build_job_where(b, id - S_LIST, '?', &n);
+        if (!rc)
+                rc = store_build_job_where(b, id - S_LIST, '?', &n);
         return rc ? rc : buf_printf(b, "id > ?%d ORDER BY id LIMIT ?%d", n, n + 1);
 }
 

@@ -644,26 +644,52 @@ int store_build_job_cols(struct buf *b, const char *prefix)
         return rc;
 }
 
-int store_build_job_params(struct buf *b, int first, char mark)
+int store_build_job_select(struct buf *b, const char *prefix)
 {
-        int rc = 0;
+        int rc = buf_printf(b, "SELECT %sid, %stenant, %screated_at", prefix, prefix, prefix);
 
-        for (int c = 0; c < store_job_ncols && !rc; c++)
-                rc = buf_printf(b, ", %c%d", mark, first + c);
-        return rc;
+        return rc ? rc : store_build_job_cols(b, prefix);
 }
 
-int store_build_job_set(struct buf *b, int first, char mark)
+int store_build_job_insert(struct buf *b, char mark, bool with_id)
 {
-        int rc = 0;
+        int first = with_id ? 4 : 3;
+        int rc = buf_adds(b, with_id ? "INSERT INTO jobs (id, tenant, created_at"
+                                     : "INSERT INTO jobs (tenant, created_at");
+
+        if (!rc)
+                rc = store_build_job_cols(b, "");
+        if (!rc)
+                rc = buf_printf(b, ") VALUES (%c1, %c2", mark, mark);
+        if (!rc && with_id)
+                rc = buf_printf(b, ", %c3", mark);
+        for (int c = 0; c < store_job_ncols && !rc; c++)
+                rc = buf_printf(b, ", %c%d", mark, first + c);
+        return rc ? rc : buf_adds(b, ")");
+}
+
+int store_build_job_update(struct buf *b, char mark)
+{
+        int rc = buf_adds(b, "UPDATE jobs SET ");
 
         for (int c = 0; c < store_job_ncols && !rc; c++)
                 rc = buf_printf(b, "%s%s = %c%d", c ? ", " : "", store_job_cols[c].name, mark,
-                                first + c);
-        return rc;
+                                c + 2);
+        return rc ? rc : buf_printf(b, " WHERE id = %c1", mark);
 }
 
 /* ---- per-row callbacks ---- */
+
+int store_row_first(void *ctx, const struct store_row *r, int i)
+{
+        const struct store_first *f = ctx;
+
+        (void)i;
+        if (f->d)
+                return store_read(r, f->d, f->out);
+        *(int64_t *)f->out = r->i64(r, 0);
+        return 0;
+}
 
 int store_row_ids(void *ctx, const struct store_row *r, int i)
 {

@@ -183,17 +183,28 @@ int store_build_audit_list(struct buf *b, int bits, char mark);
 /* The job_list variant's WHERE terms after "WHERE ": tenant, the filters of
  * bits; *n gets the number of the next parameter (after_id's). */
 int store_build_job_where(struct buf *b, int bits, char mark, int *n);
-/* ", col" for each job column (prefix before each name, "" or "j.");
- * ", <mark>first" on for their parameters; "col = <mark>first, ..." for an
- * update. */
+/* The job statements' common parts: "SELECT id, tenant, created_at, <the
+ * columns>" (each name after prefix, "" or a table alias such as "j.");
+ * ", <the columns>" alone; the insert of tenant, created_at and the columns
+ * (with_id: id first), "INSERT INTO jobs (...) VALUES (...)"; the update of
+ * the columns, "UPDATE jobs SET ... WHERE id = <mark>1". */
+int store_build_job_select(struct buf *b, const char *prefix);
 int store_build_job_cols(struct buf *b, const char *prefix);
-int store_build_job_params(struct buf *b, int first, char mark);
-int store_build_job_set(struct buf *b, int first, char mark);
+int store_build_job_insert(struct buf *b, char mark, bool with_id);
+int store_build_job_update(struct buf *b, char mark);
 
 /* ---- per-row callbacks of the backends' row loops (sqlite_each, pg_each) ----
  *
  * Each takes its ctx and row i of a read, and returns 0 to go on, 1 to stop
  * after this row, or an error. */
+
+/* The first row: a record of d into out, or (d NULL) its column 0 into the
+ * int64_t out. */
+struct store_first {
+        const struct store_rowdef *d;
+        void *out;
+};
+int store_row_first(void *ctx, const struct store_row *r, int i);
 
 /* Row i's column 0 goes to ids[i], column 1 to second[i] or prios[i] (when
  * set). */
