@@ -89,9 +89,7 @@ int pg_leader_get(struct store *st, struct leader_rec *out)
 
 static int lease_put(struct store *st, const struct leader_rec *l)
 {
-        struct pg_params p = {0};
-
-        return pg_run(st, &S_LEASE_PUT, pg_p_row(&p, &store_lease_row, l), NULL);
+        return pg_run(st, &S_LEASE_PUT, PG_ROW(&store_lease_row, l), NULL);
 }
 
 int pg_leader_acquire(struct store *st, const char *node, int64_t held_epoch, int64_t now_ms,

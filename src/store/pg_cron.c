@@ -61,21 +61,20 @@ static const struct pg_stmt
                   "SELECT id FROM cron_runs WHERE tenant = $1 AND key = $2"
                   " ORDER BY id DESC LIMIT 1 OFFSET $3), 0)"};
 
-const struct pg_stmt *const pg_cron_stmts[] = {&S_GET,       &S_LIST,    &S_DUE,
-                                               &S_NEXT,      &S_RUN_GET, &S_RUN_LIST,
-                                               &S_RUN_COUNT, &S_DELETE,  &S_RUN_TRIM};
-const int pg_cron_stmts_n = (int)(sizeof(pg_cron_stmts) / sizeof(pg_cron_stmts[0]));
+/* The read statements, for the plan checks (pg_plans.c). */
+static const struct pg_stmt *const reads[] = {&S_GET,       &S_LIST,    &S_DUE,
+                                              &S_NEXT,      &S_RUN_GET, &S_RUN_LIST,
+                                              &S_RUN_COUNT, &S_DELETE,  &S_RUN_TRIM};
+const struct pg_stmt_list pg_cron_stmts = {reads, (int)(sizeof(reads) / sizeof(reads[0]))};
 
 static void bind_tk(struct pg_params *p, const char *tenant, const char *key)
 {
-        PG_ARGS(p, SA(tenant), SA(key));
+        PG_ADD(p, SA(tenant), SA(key));
 }
 
 int pg_cron_put(struct store *st, const struct cron_rec *r)
 {
-        struct pg_params p = {0};
-
-        return pg_run(st, &S_PUT, pg_p_row(&p, &store_cron_row, r), NULL);
+        return pg_run(st, &S_PUT, PG_ROW(&store_cron_row, r), NULL);
 }
 
 int pg_cron_get(struct store *st, const char *tenant, const char *key, struct cron_rec *out)
@@ -113,14 +112,11 @@ int pg_cron_list(struct store *st, const char *tenant, const char *after, int li
 
 int pg_cron_due(struct store *st, int64_t now_ms, int max, struct cron_rec **out, int *n_out)
 {
-        struct pg_params p = {0};
-
         *out = NULL;
         *n_out = 0;
         if (max < 1)
                 return BATON_EINVAL;
-        return pg_collect(st, &S_DUE, PG_ARGS(&p, SA(now_ms), SA(max)), &store_cron_row, out,
-                          n_out);
+        return pg_collect(st, &S_DUE, PG_ARGS(SA(now_ms), SA(max)), &store_cron_row, out, n_out);
 }
 
 int pg_cron_next_due(struct store *st, int64_t *at_ms)
@@ -130,9 +126,7 @@ int pg_cron_next_due(struct store *st, int64_t *at_ms)
 
 int pg_cron_count_add(struct store *st, const char *tenant, int64_t delta, int64_t *n_out)
 {
-        struct pg_params p = {0};
-
-        return pg_int(st, &S_COUNT_ADD, PG_ARGS(&p, SA(tenant), SA(delta)), n_out, NULL);
+        return pg_int(st, &S_COUNT_ADD, PG_ARGS(SA(tenant), SA(delta)), n_out, NULL);
 }
 
 /* No row back: the tick is already recorded (ON CONFLICT DO NOTHING). */
@@ -164,9 +158,7 @@ int pg_cron_run_update(struct store *st, const struct cron_run *r)
 
 int pg_cron_run_get(struct store *st, const char *tenant, int64_t id, struct cron_run *out)
 {
-        struct pg_params p = {0};
-
-        return pg_get_one(st, &S_RUN_GET, PG_ARGS(&p, SA(tenant), SA(id)), &store_run_row, out);
+        return pg_get_one(st, &S_RUN_GET, PG_ARGS(SA(tenant), SA(id)), &store_run_row, out);
 }
 
 int pg_cron_run_list(struct store *st, const char *tenant, const char *key, int64_t before_id,
@@ -179,7 +171,7 @@ int pg_cron_run_list(struct store *st, const char *tenant, const char *key, int6
         if (limit < 1 || !tenant || !key)
                 return BATON_EINVAL;
         bind_tk(&p, tenant, key);
-        PG_ARGS(&p, SA(before_id > 0 ? before_id : INT64_MAX), SA(limit));
+        PG_ADD(&p, SA(before_id > 0 ? before_id : INT64_MAX), SA(limit));
         return pg_collect(st, &S_RUN_LIST, &p, &store_run_row, out, n_out);
 }
 
@@ -189,7 +181,7 @@ int pg_cron_run_count(struct store *st, const char *tenant, const char *key, con
         struct pg_params p = {0};
 
         bind_tk(&p, tenant, key);
-        PG_ARGS(&p, SA(trigger), SA(since_ms));
+        PG_ADD(&p, SA(trigger), SA(since_ms));
         return pg_int(st, &S_RUN_COUNT, &p, n_out, NULL);
 }
 

@@ -43,37 +43,35 @@ static const struct pg_stmt
                    " AND id > $3 ORDER BY id LIMIT $4"};
 
 /* The read statements, for the plan checks (pg_plans.c). */
-const struct pg_stmt *const pg_deps_stmts[] = {
+static const struct pg_stmt *const reads[] = {
     &S_DEP_CHILDREN,  &S_FLOW_GET,         &S_FLOW_JOBS,
     &S_DEP_WORK_NEXT, &S_DEP_WORK_ADVANCE, &S_DEP_WORK_DONE,
 };
-const int pg_deps_stmts_n = (int)(sizeof(pg_deps_stmts) / sizeof(pg_deps_stmts[0]));
+const struct pg_stmt_list pg_deps_stmts = {reads, (int)(sizeof(reads) / sizeof(reads[0]))};
 
 /* ---- dependencies and flows ---- */
 
 int pg_dep_insert(struct store *st, const char *tenant, int64_t parent_id, int64_t child_id)
 {
-        struct pg_params p = {0};
         int rc;
 
         pg_idset_del(&st->nochild, parent_id);
-        rc = pg_update(st, &S_DEP_INSERT, PG_ARGS(&p, SA(parent_id), SA(child_id), SA(tenant)));
+        rc = pg_update(st, &S_DEP_INSERT, PG_ARGS(SA(parent_id), SA(child_id), SA(tenant)));
         return rc == BATON_ENOTFOUND ? BATON_ECONFLICT : rc; /* the edge exists */
 }
 
 int pg_dep_children(struct store *st, int64_t parent_id, int64_t after_id, int max, int64_t *ids,
                     int *n_out)
 {
-        struct pg_params p = {0};
-
         /* Known to have none (job_get_many): nobody adds one without the
          * parent's row lock, which this transaction holds. */
         if (pg_idset_has(&st->nochild, parent_id)) {
                 *n_out = 0;
                 return 0;
         }
-        PG_ARGS(&p, SA(parent_id), SA(after_id), SA(max));
-        return pg_ids(st, &S_DEP_CHILDREN, &p, max, ids, n_out);
+
+        return pg_ids(st, &S_DEP_CHILDREN, PG_ARGS(SA(parent_id), SA(after_id), SA(max)), max, ids,
+                      n_out);
 }
 
 /* ---- the dependency cascade's work list (version 9) ---- */
@@ -83,17 +81,14 @@ int pg_dep_children(struct store *st, int64_t parent_id, int64_t after_id, int m
  * trip of its own. */
 int pg_dep_work_put(struct store *st, int64_t job_id, int64_t after_id)
 {
-        struct pg_params p = {0};
-
-        return pg_defer_write(st, &S_DEP_WORK_PUT, PG_ARGS(&p, SA(job_id), SA(after_id)));
+        return pg_defer_write(st, &S_DEP_WORK_PUT, PG_ARGS(SA(job_id), SA(after_id)));
 }
 
 int pg_dep_work_next(struct store *st, int max, int64_t *ids, int64_t *afters, int *n_out)
 {
-        struct pg_params p = {0};
         struct store_ids a = {ids, afters, NULL};
 
-        return pg_each(st, &S_DEP_WORK_NEXT, PG_ARGS(&p, SA(max)), max, store_row_ids, &a, n_out);
+        return pg_each(st, &S_DEP_WORK_NEXT, PG_ARGS(SA(max)), max, store_row_ids, &a, n_out);
 }
 
 /* to_after < 0: the job's work is done and its row goes. */
@@ -101,7 +96,7 @@ int pg_dep_work_move(struct store *st, int64_t job_id, int64_t from_after, int64
 {
         struct pg_params p = {0};
 
-        PG_ARGS(&p, SA(job_id), SA(from_after));
+        PG_ADD(&p, SA(job_id), SA(from_after));
         if (to_after < 0)
                 return pg_defer_write(st, &S_DEP_WORK_DONE, &p);
         pg_p_i64(&p, to_after);
@@ -119,16 +114,12 @@ int pg_flow_insert(struct store *st, struct flow_rec *f)
 
 int pg_flow_get(struct store *st, const char *tenant, int64_t id, struct flow_rec *out)
 {
-        struct pg_params p = {0};
-
-        return pg_get_one(st, &S_FLOW_GET, PG_ARGS(&p, SA(id), SA(tenant)), &store_flow_row, out);
+        return pg_get_one(st, &S_FLOW_GET, PG_ARGS(SA(id), SA(tenant)), &store_flow_row, out);
 }
 
 int pg_flow_job_ids(struct store *st, const char *tenant, int64_t flow_id, int64_t after_id,
                     int max, int64_t *ids, int *n_out)
 {
-        struct pg_params p = {0};
-
-        PG_ARGS(&p, SA(tenant), SA(flow_id), SA(after_id), SA(max));
-        return pg_ids(st, &S_FLOW_JOBS, &p, max, ids, n_out);
+        return pg_ids(st, &S_FLOW_JOBS, PG_ARGS(SA(tenant), SA(flow_id), SA(after_id), SA(max)),
+                      max, ids, n_out);
 }

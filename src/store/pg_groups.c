@@ -127,11 +127,11 @@ static const struct pg_stmt
                   " ON CONFLICT (tenant, queue, grp, seq) DO UPDATE SET at = excluded.at"};
 
 /* The read statements, for the plan checks (pg_plans.c). */
-const struct pg_stmt *const pg_groups_stmts[] = {
+static const struct pg_stmt *const reads[] = {
     &S_QLIM_GET,   &S_QLIM_LOCK,     &S_GROUP_GET,         &S_GROUP_GET_LOCK,   &S_GROUP_DELETE,
     &S_GROUP_PICK, &S_GROUP_UNBLOCK, &S_GROUP_UNBLOCK_ALL, &S_GROUP_NEXT_UNTIL, &S_RATE_GET,
 };
-const int pg_groups_stmts_n = (int)(sizeof(pg_groups_stmts) / sizeof(pg_groups_stmts[0]));
+const struct pg_stmt_list pg_groups_stmts = {reads, (int)(sizeof(reads) / sizeof(reads[0]))};
 
 /* ---- queue limits ---- */
 
@@ -294,16 +294,16 @@ int pg_qdelta_flush(struct store *st)
 
         for (int i = 0; i < st->n_qdelta && !rc; i++) {
                 struct pg_qdelta *d = &st->qdelta[i];
-                struct pg_params p = {0};
 
                 /* An operation still open at commit is one that succeeded. */
                 d->depth += d->op_depth;
                 d->running += d->op_running;
                 if (d->depth == 0 && d->running == 0)
                         continue;
-                PG_ARGS(&p, SA(d->tenant), SA(d->queue), SA(st->shard), SA(d->depth),
-                        SA(d->running));
-                rc = pg_defer_write(st, &S_QLIM_ADD, &p);
+
+                rc = pg_defer_write(st, &S_QLIM_ADD,
+                                    PG_ARGS(SA(d->tenant), SA(d->queue), SA(st->shard),
+                                            SA(d->depth), SA(d->running)));
         }
         pg_qdelta_clear(st);
         return rc;
@@ -346,7 +346,7 @@ int pg_qlim_get(struct store *st, const char *tenant, const char *queue, bool lo
 
         if (c && (st->qlocked[i] || !lock))
                 return qlim_copy(out, c);
-        PG_ARGS(&p, SA(tenant), SA(queue));
+        PG_ADD(&p, SA(tenant), SA(queue));
         if (lock)
                 rc = pg_defer_write(st, &S_QLIM_MAKE, &p);
         if (!rc && lock)
@@ -366,12 +366,11 @@ int pg_qlim_get(struct store *st, const char *tenant, const char *queue, bool lo
 
 int pg_qlim_put(struct store *st, const struct queue_limits *q)
 {
-        struct pg_params p = {0};
         int rc;
 
         if (!q->tenant || !q->queue)
                 return BATON_EINVAL;
-        rc = pg_defer_write(st, &S_QLIM_PUT, pg_p_row(&p, &store_qlim_row, q));
+        rc = pg_defer_write(st, &S_QLIM_PUT, PG_ROW(&store_qlim_row, q));
         if (!rc)
                 qcache_settle(st, q);
         return rc;
@@ -382,50 +381,40 @@ int pg_qlim_put(struct store *st, const struct queue_limits *q)
 int pg_group_get(struct store *st, const char *tenant, const char *queue, const char *grp,
                  bool lock, struct group_rec *out)
 {
-        struct pg_params p = {0};
-
-        PG_ARGS(&p, SA(tenant), SA(queue), SA(grp));
-        return pg_get_one(st, lock ? &S_GROUP_GET_LOCK : &S_GROUP_GET, &p, &store_group_row, out);
+        return pg_get_one(st, lock ? &S_GROUP_GET_LOCK : &S_GROUP_GET,
+                          PG_ARGS(SA(tenant), SA(queue), SA(grp)), &store_group_row, out);
 }
 
 int pg_group_put(struct store *st, const struct group_rec *g)
 {
-        struct pg_params p = {0};
-
         if (!g->tenant || !g->queue || !g->grp)
                 return BATON_EINVAL;
-        return pg_defer_write(st, &S_GROUP_PUT, pg_p_row(&p, &store_group_row, g));
+        return pg_defer_write(st, &S_GROUP_PUT, PG_ROW(&store_group_row, g));
 }
 
 /* The group's row and its rate window log, in one statement. */
 int pg_group_delete(struct store *st, const char *tenant, const char *queue, const char *grp)
 {
-        struct pg_params p = {0};
-
-        return pg_defer_write(st, &S_GROUP_DELETE, PG_ARGS(&p, SA(tenant), SA(queue), SA(grp)));
+        return pg_defer_write(st, &S_GROUP_DELETE, PG_ARGS(SA(tenant), SA(queue), SA(grp)));
 }
 
 int pg_group_note_ready(struct store *st, const char *tenant, const char *queue, const char *grp,
                         int prio)
 {
-        struct pg_params p = {0};
-
-        PG_ARGS(&p, SA(tenant), SA(queue), SA(grp), SA(prio));
-        return pg_defer_write(st, &S_GROUP_NOTE_READY, &p);
+        return pg_defer_write(st, &S_GROUP_NOTE_READY,
+                              PG_ARGS(SA(tenant), SA(queue), SA(grp), SA(prio)));
 }
 
 /* *out is a malloc'd array owned by the caller (group_recs_free). */
 int pg_group_pick(struct store *st, const char *tenant, const char *queue, int max,
                   struct group_rec **out, int *n_out)
 {
-        struct pg_params p = {0};
-
         *out = NULL;
         *n_out = 0;
         if (max < 1)
                 return BATON_EINVAL;
-        PG_ARGS(&p, SA(tenant), SA(queue), SA(max));
-        return pg_collect(st, &S_GROUP_PICK, &p, &store_group_row, out, n_out);
+        return pg_collect(st, &S_GROUP_PICK, PG_ARGS(SA(tenant), SA(queue), SA(max)),
+                          &store_group_row, out, n_out);
 }
 
 int pg_group_unblock(struct store *st, const char *tenant, const char *queue, int64_t now_ms,
@@ -433,7 +422,7 @@ int pg_group_unblock(struct store *st, const char *tenant, const char *queue, in
 {
         struct pg_params p = {0};
 
-        PG_ARGS(&p, SA(tenant), SA(queue));
+        PG_ADD(&p, SA(tenant), SA(queue));
         if (!all)
                 pg_p_i64(&p, now_ms);
         pg_p_i64(&p, gc);
@@ -442,9 +431,7 @@ int pg_group_unblock(struct store *st, const char *tenant, const char *queue, in
 
 int pg_group_next_until(struct store *st, const char *tenant, const char *queue, int64_t *at_ms)
 {
-        struct pg_params p = {0};
-
-        return pg_int(st, &S_GROUP_NEXT_UNTIL, PG_ARGS(&p, SA(tenant), SA(queue)), at_ms, NULL);
+        return pg_int(st, &S_GROUP_NEXT_UNTIL, PG_ARGS(SA(tenant), SA(queue)), at_ms, NULL);
 }
 
 /* ---- rate window logs ---- */
@@ -452,12 +439,11 @@ int pg_group_next_until(struct store *st, const char *tenant, const char *queue,
 int pg_rate_get(struct store *st, const char *tenant, const char *queue, const char *grp,
                 int64_t seq, int64_t *at_ms)
 {
-        struct pg_params p = {0};
         int n = 0;
         int rc;
 
-        PG_ARGS(&p, SA(tenant), SA(queue), SA(grp), SA(seq));
-        rc = pg_ids(st, &S_RATE_GET, &p, 1, at_ms, &n);
+        rc =
+            pg_ids(st, &S_RATE_GET, PG_ARGS(SA(tenant), SA(queue), SA(grp), SA(seq)), 1, at_ms, &n);
         return !rc && n == 0 ? BATON_ENOTFOUND : rc;
 }
 
@@ -465,8 +451,7 @@ int pg_rate_get(struct store *st, const char *tenant, const char *queue, const c
 int pg_rate_put(struct store *st, const char *tenant, const char *queue, const char *grp,
                 int64_t seq, int64_t at_ms, int64_t keep_from)
 {
-        struct pg_params p = {0};
-
-        PG_ARGS(&p, SA(tenant), SA(queue), SA(grp), SA(seq), SA(at_ms), SA(keep_from));
-        return pg_defer_write(st, &S_RATE_PUT, &p);
+        return pg_defer_write(
+            st, &S_RATE_PUT,
+            PG_ARGS(SA(tenant), SA(queue), SA(grp), SA(seq), SA(at_ms), SA(keep_from)));
 }

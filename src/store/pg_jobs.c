@@ -74,11 +74,11 @@ static const struct pg_stmt
                      " (SELECT parent_id FROM job_deps WHERE parent_id = p.id LIMIT 1) d"};
 
 /* The read statements, for the plan checks (pg_plans.c). */
-const struct pg_stmt *const pg_jobs_stmts[] = {
+static const struct pg_stmt *const reads[] = {
     &S_JOB_FIND_KEY, &S_JOB_DUE,    &S_JOB_EXPIRED, &S_JOB_STATE_IDS,
     &S_JOB_PURGE,    &S_JOB_DELETE, &S_DEADLINES,   &S_DEP_PARENTS,
 };
-const int pg_jobs_stmts_n = (int)(sizeof(pg_jobs_stmts) / sizeof(pg_jobs_stmts[0]));
+const struct pg_stmt_list pg_jobs_stmts = {reads, (int)(sizeof(reads) / sizeof(reads[0]))};
 
 static const char *const built_names[PG_B_COUNT] = {
     "pg_job_insert",      "pg_job_get",           "pg_job_update",   "pg_job_insert_id",
@@ -278,7 +278,7 @@ int pg_job_insert(struct store *st, struct job *j)
                         return rc;
                 pg_p_i64(&p, id);
         }
-        pg_p_row(PG_ARGS(&p, SA(j->tenant), SA(j->created_at_ms)), &store_job_row, j);
+        pg_p_row(PG_ADD(&p, SA(j->tenant), SA(j->created_at_ms)), &store_job_row, j);
         if (id) {
                 rc = pg_defer_write(st, &st->built[PG_B_INSERT_ID], &p);
                 if (!rc)
@@ -323,7 +323,6 @@ static void forget_ready(struct store *st, int64_t id)
 
 int pg_job_get(struct store *st, const char *tenant, int64_t id, struct job *out)
 {
-        struct pg_params p = {0};
         struct job j;
         int rc;
 
@@ -338,8 +337,7 @@ int pg_job_get(struct store *st, const char *tenant, int64_t id, struct job *out
                         *out = j;
                 return rc;
         }
-        rc = pg_get_one(st, &st->built[PG_B_GET], PG_ARGS(&p, SA(id), SA(tenant)), &store_job_row,
-                        &j);
+        rc = pg_get_one(st, &st->built[PG_B_GET], PG_ARGS(SA(id), SA(tenant)), &store_job_row, &j);
         if (!rc)
                 rc = note_locked(st, id);
         if (!rc)
@@ -351,7 +349,6 @@ int pg_job_get(struct store *st, const char *tenant, int64_t id, struct job *out
 
 int pg_job_peek(struct store *st, const char *tenant, int64_t id, struct job *out)
 {
-        struct pg_params p = {0};
         struct job j;
         int row = 0, rc;
         PGresult *kept = pg_kept_row(st, tenant, id, &row);
@@ -360,8 +357,7 @@ int pg_job_peek(struct store *st, const char *tenant, int64_t id, struct job *ou
          * anything else is read in the transaction, so it sees its writes. */
         if (kept)
                 return pg_job_get(st, tenant, id, out);
-        rc = pg_get_one(st, &st->built[PG_B_PEEK], PG_ARGS(&p, SA(id), SA(tenant)), &store_job_row,
-                        &j);
+        rc = pg_get_one(st, &st->built[PG_B_PEEK], PG_ARGS(SA(id), SA(tenant)), &store_job_row, &j);
         if (!rc)
                 *out = j;
         else if (rc == BATON_ENOMEM)
@@ -380,7 +376,7 @@ int pg_job_update(struct store *st, const struct job *j)
         int rc = 0;
 
         forget_ready(st, j->id);
-        pg_p_row(PG_ARGS(&p, SA(j->id)), &store_job_row, j);
+        pg_p_row(PG_ADD(&p, SA(j->id)), &store_job_row, j);
         /* The common case (claim, settle, expire) updates a job this operation
          * has just read and locked: the row exists and cannot clash, so the
          * update needs no answer of its own and travels with the next round
@@ -411,13 +407,12 @@ int pg_job_update(struct store *st, const struct job *j)
 int pg_job_find_key(struct store *st, const char *tenant, const char *queue, const char *key,
                     int64_t *id_out)
 {
-        struct pg_params p = {0};
         int64_t id = 0;
         int n = 0, rc;
 
         if (!key)
                 return BATON_ENOTFOUND;
-        rc = pg_ids(st, &S_JOB_FIND_KEY, PG_ARGS(&p, SA(tenant), SA(queue), SA(key)), 1, &id, &n);
+        rc = pg_ids(st, &S_JOB_FIND_KEY, PG_ARGS(SA(tenant), SA(queue), SA(key)), 1, &id, &n);
         if (!rc && n == 0)
                 rc = BATON_ENOTFOUND;
         if (!rc)
@@ -476,7 +471,7 @@ int pg_group_ready_rows(struct store *st, const char *tenant, const char *queue,
 {
         struct pg_params p = {0};
 
-        PG_ARGS(&p, SA(tenant), SA(queue));
+        PG_ADD(&p, SA(tenant), SA(queue));
         if (grp)
                 pg_p_text(&p, grp);
         pg_p_i64(&p, max);
@@ -578,7 +573,7 @@ int pg_job_get_many(struct store *st, const char *tenant, const int64_t *ids, in
         arr = id_array(ids, n);
         if (!arr)
                 return BATON_ENOMEM;
-        PG_ARGS(&p, SA(arr), SA(tenant));
+        PG_ADD(&p, SA(arr), SA(tenant));
         pg_p_text(&dp, arr);
         rc = pg_exec_n(st, s, pp, k, res);
         if (!rc && txn)
@@ -616,7 +611,6 @@ int pg_group_ready_many(struct store *st, const char *tenant, const char *queue,
                         const char *const *grps, int n_grps, int per, int64_t *ids, int *prios,
                         int *n_out, bool *busy)
 {
-        struct pg_params p = {0};
         PGresult *r = NULL;
         int64_t *row_ids = NULL;
         char *arr;
@@ -636,7 +630,7 @@ int pg_group_ready_many(struct store *st, const char *tenant, const char *queue,
         if (!arr)
                 return BATON_ENOMEM;
         rc = pg_exec(st, &st->built[PG_B_GROUP_MANY],
-                     PG_ARGS(&p, SA(tenant), SA(queue), SA(arr), SA(per)), &r);
+                     PG_ARGS(SA(tenant), SA(queue), SA(arr), SA(per)), &r);
         if (!rc && PQntuples(r) > 0) {
                 row_ids = calloc((size_t)PQntuples(r), sizeof(*row_ids));
                 rc = row_ids ? 0 : BATON_ENOMEM;
@@ -674,43 +668,34 @@ int pg_group_ready_many(struct store *st, const char *tenant, const char *queue,
 
 int pg_job_due_ids(struct store *st, int64_t now, int max, int64_t *ids, int *n_out)
 {
-        struct pg_params p = {0};
-
-        return pg_ids(st, &S_JOB_DUE, PG_ARGS(&p, SA(now), SA(max)), max, ids, n_out);
+        return pg_ids(st, &S_JOB_DUE, PG_ARGS(SA(now), SA(max)), max, ids, n_out);
 }
 
 int pg_job_expired_ids(struct store *st, int64_t now, int max, int64_t *ids, int *n_out)
 {
-        struct pg_params p = {0};
-
-        return pg_ids(st, &S_JOB_EXPIRED, PG_ARGS(&p, SA(now), SA(max)), max, ids, n_out);
+        return pg_ids(st, &S_JOB_EXPIRED, PG_ARGS(SA(now), SA(max)), max, ids, n_out);
 }
 
 int pg_job_state_ids(struct store *st, const char *tenant, const char *queue, int state,
                      int64_t after_id, int max, int64_t *ids, int *n_out)
 {
-        struct pg_params p = {0};
-
-        PG_ARGS(&p, SA(tenant), SA(queue), SA(state), SA(after_id), SA(max));
-        return pg_ids(st, &S_JOB_STATE_IDS, &p, max, ids, n_out);
+        return pg_ids(st, &S_JOB_STATE_IDS,
+                      PG_ARGS(SA(tenant), SA(queue), SA(state), SA(after_id), SA(max)), max, ids,
+                      n_out);
 }
 
 /* Only terminal states have finished jobs to purge; others delete nothing. */
 int pg_job_purge(struct store *st, int state, int64_t before_ms, int max, int *n_out)
 {
-        struct pg_params p = {0};
-
         pg_txn_forget(st); /* it may delete rows read before */
-        return pg_purge(st, &S_JOB_PURGE, PG_ARGS(&p, SA(state), SA(before_ms)), max, n_out);
+        return pg_purge(st, &S_JOB_PURGE, PG_ARGS(SA(state), SA(before_ms)), max, n_out);
 }
 
 int pg_job_delete(struct store *st, const char *tenant, int64_t id)
 {
-        struct pg_params p = {0};
-
         forget_locked(st, id);
         forget_ready(st, id);
-        return pg_update(st, &S_JOB_DELETE, PG_ARGS(&p, SA(id), SA(tenant)));
+        return pg_update(st, &S_JOB_DELETE, PG_ARGS(SA(id), SA(tenant)));
 }
 
 static int read_deadlines(void *ctx, const struct store_row *r, int i)

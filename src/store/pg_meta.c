@@ -104,27 +104,23 @@ static const struct pg_stmt
                                        " WHERE at < $1 ORDER BY at LIMIT $2)"};
 
 /* The read statements, for the plan checks (pg_plans.c). */
-const struct pg_stmt *const pg_meta_stmts[] = {
+static const struct pg_stmt *const reads[] = {
     &S_IDEM_GET,        &S_IDEM_PURGE,   &S_QUEUE_GET,   &S_QUEUE_LIST,
     &S_QUEUE_COUNTS,    &S_QUEUE_OLDEST, &S_KEY_GET,     &S_KEY_UPDATE,
     &S_KEY_LIST_TENANT, &S_KEY_LIST_ALL, &S_QUEUE_TOTAL, &S_AUDIT_PURGE,
 };
-const int pg_meta_stmts_n = (int)(sizeof(pg_meta_stmts) / sizeof(pg_meta_stmts[0]));
+const struct pg_stmt_list pg_meta_stmts = {reads, (int)(sizeof(reads) / sizeof(reads[0]))};
 
 /* ---- idempotency records ---- */
 
 int pg_idem_get(struct store *st, const char *tenant, const char *key, struct idem_rec *out)
 {
-        struct pg_params p = {0};
-
-        return pg_get_one(st, &S_IDEM_GET, PG_ARGS(&p, SA(tenant), SA(key)), &store_idem_row, out);
+        return pg_get_one(st, &S_IDEM_GET, PG_ARGS(SA(tenant), SA(key)), &store_idem_row, out);
 }
 
 int pg_idem_put(struct store *st, const struct idem_rec *rec)
 {
-        struct pg_params p = {0};
-
-        return pg_defer_write(st, &S_IDEM_PUT, pg_p_row(&p, &store_idem_row, rec));
+        return pg_defer_write(st, &S_IDEM_PUT, PG_ROW(&store_idem_row, rec));
 }
 
 /* The insert alone first: a new key, the common case, costs one statement
@@ -146,7 +142,7 @@ int pg_idem_take(struct store *st, const struct idem_rec *rec, int64_t now_ms,
         memset(held, 0, sizeof(*held));
         pg_p_row(&p, &store_idem_row, rec);
         pg_p_i64(pg_p_row(&u, &store_idem_row, rec), now_ms);
-        PG_ARGS(&g, SA(rec->tenant), SA(rec->key));
+        PG_ADD(&g, SA(rec->tenant), SA(rec->key));
         for (int i = 0; i < 4; i++) {
                 PGresult *r[3] = {NULL, NULL, NULL};
                 int k = i == 0 ? 1 : 3;
@@ -183,55 +179,42 @@ int pg_idem_swap(struct store *st, const struct idem_rec *rec, int64_t old_job_i
 
 int pg_idem_purge(struct store *st, int64_t before_ms, int max, int *n_out)
 {
-        struct pg_params p = {0};
-
-        return pg_purge(st, &S_IDEM_PURGE, PG_ARGS(&p, SA(before_ms)), max, n_out);
+        return pg_purge(st, &S_IDEM_PURGE, PG_ARGS(SA(before_ms)), max, n_out);
 }
 
 /* ---- queues and tenants ---- */
 
 int pg_queue_ensure(struct store *st, const char *tenant, const char *name, int64_t now)
 {
-        struct pg_params p = {0};
-
-        return pg_defer_write(st, &S_QUEUE_ENSURE, PG_ARGS(&p, SA(tenant), SA(name), SA(now)));
+        return pg_defer_write(st, &S_QUEUE_ENSURE, PG_ARGS(SA(tenant), SA(name), SA(now)));
 }
 
 int pg_queue_total(struct store *st, const char *tenant, int64_t *n_out)
 {
-        struct pg_params p = {0};
-
-        return pg_int(st, &S_QUEUE_TOTAL, PG_ARGS(&p, SA(tenant)), n_out, NULL);
+        return pg_int(st, &S_QUEUE_TOTAL, PG_ARGS(SA(tenant)), n_out, NULL);
 }
 
 int pg_queue_get(struct store *st, const char *tenant, const char *name, struct queue_rec *out)
 {
-        struct pg_params p = {0};
-
-        return pg_get_one(st, &S_QUEUE_GET, PG_ARGS(&p, SA(tenant), SA(name)), &store_queue_row,
-                          out);
+        return pg_get_one(st, &S_QUEUE_GET, PG_ARGS(SA(tenant), SA(name)), &store_queue_row, out);
 }
 
 /* An existing queue keeps its created_at: only paused and updated_at change. */
 int pg_queue_put(struct store *st, const struct queue_rec *q)
 {
-        struct pg_params p = {0};
-
-        return pg_run(st, &S_QUEUE_PUT, pg_p_row(&p, &store_queue_row, q), NULL);
+        return pg_run(st, &S_QUEUE_PUT, PG_ROW(&store_queue_row, q), NULL);
 }
 
 /* Names are never empty (core validates them): "" stands for the start. */
 int pg_queue_list(struct store *st, const char *tenant, const char *after, int limit,
                   struct queue_rec **out, int *n_out)
 {
-        struct pg_params p = {0};
-
         *out = NULL;
         *n_out = 0;
         if (!tenant || limit <= 0)
                 return BATON_EINVAL;
-        PG_ARGS(&p, SA(tenant), SA(after ? after : ""), SA(limit));
-        return pg_collect(st, &S_QUEUE_LIST, &p, &store_queue_row, out, n_out);
+        return pg_collect(st, &S_QUEUE_LIST, PG_ARGS(SA(tenant), SA(after ? after : ""), SA(limit)),
+                          &store_queue_row, out, n_out);
 }
 
 int pg_queue_counts(struct store *st, const char *tenant, const char *name,
@@ -241,7 +224,7 @@ int pg_queue_counts(struct store *st, const char *tenant, const char *name,
         int rc;
 
         memset(out, 0, sizeof(*out));
-        PG_ARGS(&p, SA(tenant), SA(name));
+        PG_ADD(&p, SA(tenant), SA(name));
         rc = pg_each(st, &S_QUEUE_COUNTS, &p, INT_MAX, store_row_state, out, NULL);
         return rc ? rc
                   : pg_each(st, &S_QUEUE_OLDEST, &p, 1, store_row_instant, &out->oldest_ready_ms,
@@ -251,33 +234,28 @@ int pg_queue_counts(struct store *st, const char *tenant, const char *name,
 /* The first call for a name wins: its created_at is kept. */
 int pg_tenant_ensure(struct store *st, const char *name, int64_t now)
 {
-        struct pg_params p = {0};
-
         if (!name)
                 return BATON_EINVAL;
-        return pg_defer_write(st, &S_TENANT_ENSURE, PG_ARGS(&p, SA(name), SA(now)));
+        return pg_defer_write(st, &S_TENANT_ENSURE, PG_ARGS(SA(name), SA(now)));
 }
 
 /* ---- API keys ---- */
 
 int pg_key_insert(struct store *st, const struct key_rec *k)
 {
-        struct pg_params p = {0};
         int rc;
 
         if (!k->id || !k->tenant || !k->digest)
                 return BATON_EINVAL;
-        rc = pg_update(st, &S_KEY_INSERT, pg_p_row(&p, &store_key_row, k));
+        rc = pg_update(st, &S_KEY_INSERT, PG_ROW(&store_key_row, k));
         return rc == BATON_ENOTFOUND ? BATON_ECONFLICT : rc; /* the id is taken */
 }
 
 int pg_key_get(struct store *st, const char *id, struct key_rec *out)
 {
-        struct pg_params p = {0};
-
         if (!id)
                 return BATON_ENOTFOUND;
-        return pg_get_one(st, &S_KEY_GET, PG_ARGS(&p, SA(id)), &store_key_row, out);
+        return pg_get_one(st, &S_KEY_GET, PG_ARGS(SA(id)), &store_key_row, out);
 }
 
 /* id, tenant and created_at never change: a key cannot move between tenants. */
@@ -303,7 +281,7 @@ int pg_key_list(struct store *st, const char *tenant, const char *after, int lim
                 return BATON_EINVAL;
         if (tenant)
                 pg_p_text(&p, tenant);
-        PG_ARGS(&p, SA(after ? after : ""), SA(limit));
+        PG_ADD(&p, SA(after ? after : ""), SA(limit));
         return pg_collect(st, tenant ? &S_KEY_LIST_TENANT : &S_KEY_LIST_ALL, &p, &store_key_row,
                           out, n_out);
 }
@@ -342,9 +320,7 @@ int pg_audit_insert(struct store *st, struct audit_rec *a)
 
 int pg_audit_purge(struct store *st, int64_t before_ms, int max, int *n_out)
 {
-        struct pg_params p = {0};
-
-        return pg_purge(st, &S_AUDIT_PURGE, PG_ARGS(&p, SA(before_ms)), max, n_out);
+        return pg_purge(st, &S_AUDIT_PURGE, PG_ARGS(SA(before_ms)), max, n_out);
 }
 
 int pg_audit_list(struct store *st, const struct audit_filter *f, struct audit_rec **out,

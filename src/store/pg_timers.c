@@ -45,22 +45,19 @@ static const struct pg_stmt
                     "SELECT due_at FROM timers WHERE state = 0 ORDER BY due_at LIMIT 1"};
 
 /* The read statements, for the plan checks (pg_plans.c). */
-const struct pg_stmt *const pg_timers_stmts[] = {
+static const struct pg_stmt *const reads[] = {
     &S_TIMER_GET,
     &S_TIMER_LIST,
     &S_TIMER_DUE,
     &S_TIMER_NEXT,
 };
-const int pg_timers_stmts_n = (int)(sizeof(pg_timers_stmts) / sizeof(pg_timers_stmts[0]));
+const struct pg_stmt_list pg_timers_stmts = {reads, (int)(sizeof(reads) / sizeof(reads[0]))};
 
 /* ---- timers ---- */
 
 int pg_timer_get(struct store *st, const char *tenant, const char *key, struct timer_rec *out)
 {
-        struct pg_params p = {0};
-
-        return pg_get_one(st, &S_TIMER_GET, PG_ARGS(&p, SA(tenant), SA(key)), &store_timer_row,
-                          out);
+        return pg_get_one(st, &S_TIMER_GET, PG_ARGS(SA(tenant), SA(key)), &store_timer_row, out);
 }
 
 /* An upsert whose values core has validated (state, priority), so it is
@@ -68,17 +65,14 @@ int pg_timer_get(struct store *st, const char *tenant, const char *key, struct t
  * the next round trip instead of waiting for 1,000 round trips of its own. */
 int pg_timer_put(struct store *st, const struct timer_rec *t)
 {
-        struct pg_params p = {0};
-
         if (!t->tenant || !t->key || !t->queue || !t->type || !t->payload)
                 return BATON_EINVAL;
-        return pg_defer_write(st, &S_TIMER_PUT, pg_p_row(&p, &store_timer_row, t));
+        return pg_defer_write(st, &S_TIMER_PUT, PG_ROW(&store_timer_row, t));
 }
 
 int pg_timer_list(struct store *st, const char *tenant, const char *prefix, const char *after,
                   int limit, struct timer_rec **out, int *n_out)
 {
-        struct pg_params p = {0};
         char *hi;
         int rc;
 
@@ -91,21 +85,21 @@ int pg_timer_list(struct store *st, const char *tenant, const char *prefix, cons
          * before prefix + 0x7f (the column's collation is "C"). */
         if (asprintf(&hi, "%s\x7f", prefix) < 0)
                 return BATON_ENOMEM;
-        PG_ARGS(&p, SA(tenant), SA(after ? after : ""), SA(prefix), SA(hi), SA(limit));
-        rc = pg_collect(st, &S_TIMER_LIST, &p, &store_timer_row, out, n_out);
+
+        rc = pg_collect(st, &S_TIMER_LIST,
+                        PG_ARGS(SA(tenant), SA(after ? after : ""), SA(prefix), SA(hi), SA(limit)),
+                        &store_timer_row, out, n_out);
         free(hi);
         return rc;
 }
 
 int pg_timer_due(struct store *st, int64_t now, int max, struct timer_rec **out, int *n_out)
 {
-        struct pg_params p = {0};
-
         *out = NULL;
         *n_out = 0;
         if (max <= 0)
                 return BATON_EINVAL;
-        return pg_collect(st, &S_TIMER_DUE, PG_ARGS(&p, SA(now), SA(max)), &store_timer_row, out,
+        return pg_collect(st, &S_TIMER_DUE, PG_ARGS(SA(now), SA(max)), &store_timer_row, out,
                           n_out);
 }
 

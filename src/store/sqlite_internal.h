@@ -21,6 +21,7 @@ struct buf;
 #include "store/sqlite.h"
 #include "store/store.h"
 #include "store/store_cols.h"
+#include "store/store_decl.h"
 
 enum stmt_id {
         S_BEGIN,
@@ -200,135 +201,27 @@ const char *sqlite_stmt_name(int id);
 int sqlite_prepare_adhoc(struct store *st, sqlite3_stmt **s, const char *what, const char *fmt,
                          ...);
 
-/* ---- job rows (sqlite_jobs.c) ---- */
+/* ---- the operations of the per-domain files ----
+ *
+ * Those of store_sqlite_ops under the same name without the sqlite_ prefix
+ * (store.h describes each), declared by domain through store_decl.h: job rows
+ * (sqlite_jobs.c), idempotency, queues, tenants, keys and audit
+ * (sqlite_meta.c), timers (sqlite_timers.c), dependencies, flows and the
+ * dependency work list (sqlite_deps.c), queue limits, groups and rate
+ * windows (sqlite_groups.c), cron schedules and runs (sqlite_cron.c), the
+ * leader lease and notifications (sqlite_cluster.c). */
+STORE_JOB_OPS(STORE_DECLARE, sqlite)
+STORE_META_OPS(STORE_DECLARE, sqlite)
+STORE_TIMER_OPS(STORE_DECLARE, sqlite)
+STORE_DEP_OPS(STORE_DECLARE, sqlite)
+STORE_GROUP_OPS(STORE_DECLARE, sqlite)
+STORE_CRON_OPS(STORE_DECLARE, sqlite)
+STORE_CLUSTER_OPS(STORE_DECLARE, sqlite)
+/* The claim read of one group (sqlite_groups.c): store_ops.group_ready_ids. */
+STORE_DECLARE(sqlite, group_ready_ids)
 
 /* Appends the SQL of a job statement (S_JOB_INSERT, S_JOB_UPDATE, S_JOB_GET or
- * a job_list variant from S_LIST) to b. */
+ * a job_list variant from S_LIST) to b (sqlite_jobs.c). */
 int sqlite_build_job_sql(struct buf *b, int id);
-int sqlite_job_insert(struct store *st, struct job *j);
-int sqlite_job_get(struct store *st, const char *tenant, int64_t id, struct job *out);
-int sqlite_job_update(struct store *st, const struct job *j);
-int sqlite_job_find_key(struct store *st, const char *tenant, const char *queue, const char *key,
-                        int64_t *id_out);
-int sqlite_job_list(struct store *st, const struct job_filter *f, struct job_vec *out);
-int sqlite_job_due_ids(struct store *st, int64_t now_ms, int max, int64_t *ids, int *n_out);
-int sqlite_job_expired_ids(struct store *st, int64_t now_ms, int max, int64_t *ids, int *n_out);
-int sqlite_job_state_ids(struct store *st, const char *tenant, const char *queue, int state,
-                         int64_t after_id, int max, int64_t *ids, int *n_out);
-int sqlite_job_purge(struct store *st, int state, int64_t before_ms, int max, int *n_out);
-int sqlite_job_delete(struct store *st, const char *tenant, int64_t id);
-int sqlite_deadlines(struct store *st, struct store_deadlines *out);
-int sqlite_job_get_many(struct store *st, const char *tenant, const int64_t *ids, int n,
-                        struct job_vec *out);
-
-/* The operations below are those of store_sqlite_ops under the same name
- * without the sqlite_ prefix; store.h describes each. */
-
-/* ---- idempotency, queues, tenants, keys, audit (sqlite_meta.c) ---- */
-
-int sqlite_idem_get(struct store *st, const char *tenant, const char *key, struct idem_rec *out);
-int sqlite_idem_put(struct store *st, const struct idem_rec *rec);
-int sqlite_idem_take(struct store *st, const struct idem_rec *rec, int64_t now_ms,
-                     struct idem_rec *held);
-int sqlite_idem_swap(struct store *st, const struct idem_rec *rec, int64_t old_job_id);
-int sqlite_idem_purge(struct store *st, int64_t before_ms, int max, int *n_out);
-int sqlite_queue_ensure(struct store *st, const char *tenant, const char *name, int64_t now_ms);
-int sqlite_queue_total(struct store *st, const char *tenant, int64_t *n_out);
-int sqlite_queue_get(struct store *st, const char *tenant, const char *name, struct queue_rec *out);
-int sqlite_queue_put(struct store *st, const struct queue_rec *q);
-int sqlite_queue_list(struct store *st, const char *tenant, const char *after, int limit,
-                      struct queue_rec **out, int *n_out);
-int sqlite_queue_counts(struct store *st, const char *tenant, const char *name,
-                        struct queue_counts *out);
-int sqlite_tenant_ensure(struct store *st, const char *name, int64_t now_ms);
-int sqlite_key_insert(struct store *st, const struct key_rec *k);
-int sqlite_key_get(struct store *st, const char *id, struct key_rec *out);
-int sqlite_key_update(struct store *st, const struct key_rec *k);
-int sqlite_key_list(struct store *st, const char *tenant, const char *after, int limit,
-                    struct key_rec **out, int *n_out);
-int sqlite_key_count(struct store *st, int64_t *n_out);
-int sqlite_audit_purge(struct store *st, int64_t before_ms, int max, int *n_out);
-int sqlite_audit_insert(struct store *st, struct audit_rec *r);
-int sqlite_audit_list(struct store *st, const struct audit_filter *f, struct audit_rec **out,
-                      int *n_out);
-
-/* ---- timers (sqlite_timers.c) ---- */
-
-int sqlite_timer_get(struct store *st, const char *tenant, const char *key, struct timer_rec *out);
-int sqlite_timer_put(struct store *st, const struct timer_rec *t);
-int sqlite_timer_list(struct store *st, const char *tenant, const char *prefix, const char *after,
-                      int limit, struct timer_rec **out, int *n_out);
-int sqlite_timer_due(struct store *st, int64_t now_ms, int max, struct timer_rec **out, int *n_out);
-int sqlite_timer_next(struct store *st, int64_t *at_ms_out);
-
-/* ---- dependencies, flows, the dependency work list (sqlite_deps.c) ---- */
-
-int sqlite_dep_insert(struct store *st, const char *tenant, int64_t parent_id, int64_t child_id);
-int sqlite_dep_children(struct store *st, int64_t parent_id, int64_t after_id, int max,
-                        int64_t *ids, int *n_out);
-int sqlite_dep_work_put(struct store *st, int64_t job_id, int64_t after_id);
-int sqlite_dep_work_next(struct store *st, int max, int64_t *ids, int64_t *afters, int *n_out);
-int sqlite_dep_work_move(struct store *st, int64_t job_id, int64_t from_after, int64_t to_after);
-int sqlite_flow_insert(struct store *st, struct flow_rec *f);
-int sqlite_flow_get(struct store *st, const char *tenant, int64_t id, struct flow_rec *out);
-int sqlite_flow_job_ids(struct store *st, const char *tenant, int64_t flow_id, int64_t after_id,
-                        int max, int64_t *ids, int *n_out);
-
-/* ---- queue limits, groups, rate windows (sqlite_groups.c) ---- */
-
-int sqlite_qlim_get(struct store *st, const char *tenant, const char *queue, bool lock,
-                    struct queue_limits *out);
-int sqlite_qlim_put(struct store *st, const struct queue_limits *q);
-int sqlite_qlim_add(struct store *st, const char *tenant, const char *queue, int64_t depth_delta,
-                    int64_t running_delta);
-int sqlite_group_get(struct store *st, const char *tenant, const char *queue, const char *grp,
-                     bool lock, struct group_rec *out);
-int sqlite_group_put(struct store *st, const struct group_rec *g);
-int sqlite_group_delete(struct store *st, const char *tenant, const char *queue, const char *grp);
-int sqlite_group_note_ready(struct store *st, const char *tenant, const char *queue,
-                            const char *grp, int prio);
-int sqlite_group_pick(struct store *st, const char *tenant, const char *queue, int max,
-                      struct group_rec **out, int *n_out);
-int sqlite_group_unblock(struct store *st, const char *tenant, const char *queue, int64_t now_ms,
-                         int64_t gc, bool all);
-int sqlite_group_next_until(struct store *st, const char *tenant, const char *queue,
-                            int64_t *at_ms);
-int sqlite_group_ready_ids(struct store *st, const char *tenant, const char *queue, const char *grp,
-                           int max, int64_t *ids, int *prios, int *n_out);
-int sqlite_group_ready_many(struct store *st, const char *tenant, const char *queue,
-                            const char *const *grps, int n_grps, int per, int64_t *ids, int *prios,
-                            int *n_out, bool *busy);
-int sqlite_rate_get(struct store *st, const char *tenant, const char *queue, const char *grp,
-                    int64_t seq, int64_t *at_ms);
-int sqlite_rate_put(struct store *st, const char *tenant, const char *queue, const char *grp,
-                    int64_t seq, int64_t at_ms, int64_t keep_from);
-
-/* ---- cron schedules and runs (sqlite_cron.c) ---- */
-
-int sqlite_cron_put(struct store *st, const struct cron_rec *r);
-int sqlite_cron_get(struct store *st, const char *tenant, const char *key, struct cron_rec *out);
-int sqlite_cron_delete(struct store *st, const char *tenant, const char *key);
-int sqlite_cron_list(struct store *st, const char *tenant, const char *after, int limit,
-                     struct cron_rec **out, int *n_out);
-int sqlite_cron_due(struct store *st, int64_t now_ms, int max, struct cron_rec **out, int *n_out);
-int sqlite_cron_next_due(struct store *st, int64_t *at_ms);
-int sqlite_cron_count_add(struct store *st, const char *tenant, int64_t delta, int64_t *n_out);
-int sqlite_cron_run_insert(struct store *st, struct cron_run *r);
-int sqlite_cron_run_update(struct store *st, const struct cron_run *r);
-int sqlite_cron_run_get(struct store *st, const char *tenant, int64_t id, struct cron_run *out);
-int sqlite_cron_run_list(struct store *st, const char *tenant, const char *key, int64_t before_id,
-                         int limit, struct cron_run **out, int *n_out);
-int sqlite_cron_run_count(struct store *st, const char *tenant, const char *key,
-                          const char *trigger, int64_t since_ms, int64_t *n_out);
-int sqlite_cron_run_trim(struct store *st, const char *tenant, const char *key, int keep);
-
-/* ---- leader lease and notifications (sqlite_cluster.c) ---- */
-
-int sqlite_leader_acquire(struct store *st, const char *node, int64_t held_epoch, int64_t now_ms,
-                          int64_t ttl_ms, int64_t lag_ms, struct leader_rec *out);
-int sqlite_leader_check(struct store *st, const char *node, int64_t epoch);
-int sqlite_leader_release(struct store *st, const char *node, int64_t epoch);
-int sqlite_leader_get(struct store *st, struct leader_rec *out);
-int sqlite_notify(struct store *st, const char *const *payloads, int n);
 
 #endif
