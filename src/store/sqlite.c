@@ -65,6 +65,10 @@
         " EXISTS (SELECT 1 FROM queues k WHERE k.tenant = ?1 AND k.name = ?2)"                     \
         " FROM queue_limits WHERE tenant = ?1 AND queue = ?2"
 
+/* The reads of cron schedules and runs: their columns, then the terms. */
+#define SCHED_SELECT "SELECT " STORE_SCHED_COLS " FROM cron_schedules WHERE "
+#define RUN_SELECT "SELECT " STORE_RUN_COLS " FROM cron_runs WHERE "
+
 /* Statements over the partial indexes repeat the index's WHERE term (such as
  * "state IN (5, 6, 7)") even when a stricter term follows, because SQLite uses
  * a partial index only when the query's WHERE visibly implies the index's. */
@@ -350,21 +354,14 @@ const struct stmt_def sqlite_stmt_defs[S_LIST] = {
                     "INSERT OR REPLACE INTO cron_schedules (" STORE_SCHED_COLS ") VALUES (?1, ?2,"
                     " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                     false},
-    [S_CRON_GET] = {"cron_get",
-                    "SELECT " STORE_SCHED_COLS " FROM cron_schedules WHERE tenant = ?1"
-                    " AND key = ?2",
-                    false},
+    [S_CRON_GET] = {"cron_get", SCHED_SELECT "tenant = ?1 AND key = ?2", false},
     [S_CRON_DELETE] = {"cron_delete", "DELETE FROM cron_schedules WHERE tenant = ?1 AND key = ?2",
                        false},
     [S_CRON_DELETE_RUNS] = {"cron_delete_runs",
                             "DELETE FROM cron_runs WHERE tenant = ?1 AND key = ?2", false},
-    [S_CRON_LIST] = {"cron_list",
-                     "SELECT " STORE_SCHED_COLS " FROM cron_schedules WHERE tenant = ?1"
-                     " AND key > ?2 ORDER BY key LIMIT ?3",
+    [S_CRON_LIST] = {"cron_list", SCHED_SELECT "tenant = ?1 AND key > ?2 ORDER BY key LIMIT ?3",
                      false},
-    [S_CRON_DUE] = {"cron_due",
-                    "SELECT " STORE_SCHED_COLS " FROM cron_schedules WHERE due_at > 0"
-                    " AND due_at <= ?1 ORDER BY due_at LIMIT ?2",
+    [S_CRON_DUE] = {"cron_due", SCHED_SELECT "due_at > 0 AND due_at <= ?1 ORDER BY due_at LIMIT ?2",
                     false},
     [S_CRON_NEXT_DUE] = {"cron_next_due", "SELECT MIN(due_at) FROM cron_schedules WHERE due_at > 0",
                          false},
@@ -377,12 +374,10 @@ const struct stmt_def sqlite_stmt_defs[S_LIST] = {
                            "UPDATE cron_runs SET job_id = ?3, status = ?4, reason = ?5,"
                            " fired_at = ?6 WHERE tenant = ?1 AND id = ?2",
                            false},
-    [S_CRON_RUN_GET] = {"cron_run_get",
-                        "SELECT " STORE_RUN_COLS " FROM cron_runs WHERE tenant = ?1 AND id = ?2",
-                        false},
+    [S_CRON_RUN_GET] = {"cron_run_get", RUN_SELECT "tenant = ?1 AND id = ?2", false},
     [S_CRON_RUN_LIST] = {"cron_run_list",
-                         "SELECT " STORE_RUN_COLS " FROM cron_runs WHERE tenant = ?1 AND key = ?2"
-                         " AND id < ?3 ORDER BY id DESC LIMIT ?4",
+                         RUN_SELECT
+                         "tenant = ?1 AND key = ?2 AND id < ?3 ORDER BY id DESC LIMIT ?4",
                          false},
     [S_CRON_RUN_COUNT] = {"cron_run_count",
                           "SELECT COUNT(*) FROM cron_runs WHERE tenant = ?1 AND key = ?2"
