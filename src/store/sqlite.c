@@ -48,9 +48,9 @@
 #define CACHE_SIZE_KIB 8192
 #define SQL_MAX 8192
 
-/* A qlim_get read: STORE_QLIM_SET_COLS, the counters, grouped and known. An aggregate
- * without GROUP BY gives one row even when the queue has none (every
- * column 0 then). */
+/* A qlim_get read: STORE_QLIM_SET_COLS, the counters, grouped and known. An
+ * aggregate without GROUP BY gives one row even when the queue has none
+ * (every column 0 then). */
 #define QLIM_READ                                                                                  \
         "SELECT ?1, ?2, COALESCE(MAX(concurrency), 0), COALESCE(MAX(rate_max), 0),"                \
         " COALESCE(MAX(rate_per_ms), 0), COALESCE(MAX(max_depth), 0),"                             \
@@ -155,8 +155,8 @@ const struct stmt_def sqlite_stmt_defs[S_LIST] = {
                      true, "PRIMARY"},
     [S_QUEUE_PUT] = {"queue_put",
                      "INSERT INTO queues (" STORE_QUEUE_COLS ") VALUES (?1, ?2, ?3, ?4, ?5)"
-                     " ON CONFLICT (tenant, name) DO UPDATE SET paused = excluded.paused, "
-                     "updated_at = excluded.updated_at",
+                     " ON CONFLICT (tenant, name) DO UPDATE SET paused = excluded.paused,"
+                     " updated_at = excluded.updated_at",
                      false},
     [S_QUEUE_LIST] = {"queue_list",
                       "SELECT " STORE_QUEUE_COLS " FROM queues"
@@ -175,9 +175,8 @@ const struct stmt_def sqlite_stmt_defs[S_LIST] = {
                          " ON CONFLICT (name) DO NOTHING",
                          false},
     [S_KEY_INSERT] = {"key_insert",
-                      "INSERT INTO api_keys (" STORE_KEY_COLS
-                      ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-                      " ?9, ?10, ?11, ?12, ?13, ?14)",
+                      "INSERT INTO api_keys (" STORE_KEY_COLS ")"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                       false},
     [S_KEY_GET] = {"key_get", "SELECT " STORE_KEY_COLS " FROM api_keys WHERE id = ?1", true,
                    "PRIMARY"},
@@ -192,8 +191,8 @@ const struct stmt_def sqlite_stmt_defs[S_LIST] = {
                            " ORDER BY id LIMIT ?3",
                            true, "key_tenant"},
     [S_KEY_LIST_ALL] = {"key_list_all",
-                        "SELECT " STORE_KEY_COLS
-                        " FROM api_keys WHERE id > ?1 ORDER BY id LIMIT ?2",
+                        "SELECT " STORE_KEY_COLS " FROM api_keys"
+                        " WHERE id > ?1 ORDER BY id LIMIT ?2",
                         true, "PRIMARY"},
     /* Not plan-checked: it counts the whole (small) table by design, once, when
      * the server starts and decides whether to make the bootstrap key. */
@@ -222,10 +221,9 @@ const struct stmt_def sqlite_stmt_defs[S_LIST] = {
                      "SELECT " STORE_TIMER_COLS " FROM timers WHERE tenant = ?1 AND key = ?2", true,
                      "PRIMARY"},
     [S_TIMER_PUT] = {"timer_put",
-                     "INSERT OR REPLACE INTO timers (" STORE_TIMER_COLS
-                     ") VALUES (?1, ?2, ?3, ?4, ?5,"
-                     " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,"
-                     " ?22)",
+                     "INSERT OR REPLACE INTO timers (" STORE_TIMER_COLS ") VALUES (?1, ?2, ?3,"
+                     " ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,"
+                     " ?20, ?21, ?22)",
                      false},
     /* ?3..?4 bound the prefix: keys are printable ASCII, all below 0x7f. */
     [S_TIMER_LIST] = {"timer_list",
@@ -259,11 +257,11 @@ const struct stmt_def sqlite_stmt_defs[S_LIST] = {
                      true, "job_flow"},
     /* version 5: queue limits and groups. */
     [S_QLIM_GET] = {"qlim_get", QLIM_READ, true, "PRIMARY"},
-    [S_QLIM_PUT] = {"qlim_put",
-                    "INSERT INTO queue_limits (" STORE_QLIM_SET_COLS
-                    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
-                    " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)" STORE_QLIM_UPSERT,
-                    false},
+    [S_QLIM_PUT] =
+        {"qlim_put",
+         "INSERT INTO queue_limits (" STORE_QLIM_SET_COLS ") VALUES (?1, ?2, ?3, ?4,"
+         " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)" STORE_QLIM_UPSERT,
+         false},
     [S_QLIM_ADD] = {"qlim_add",
                     "INSERT INTO queue_limits (tenant, queue, depth, running) VALUES (?1, ?2, ?3,"
                     " ?4) ON CONFLICT (tenant, queue) DO UPDATE SET depth = depth + excluded.depth,"
@@ -278,9 +276,8 @@ const struct stmt_def sqlite_stmt_defs[S_LIST] = {
                      " AND grp = ?3",
                      true, "PRIMARY"},
     [S_GROUP_PUT] = {"group_put",
-                     "INSERT OR REPLACE INTO job_groups (" STORE_GROUP_COLS
-                     ") VALUES (?1, ?2, ?3, ?4,"
-                     " ?5, ?6, ?7, ?8, ?9, ?10)",
+                     "INSERT OR REPLACE INTO job_groups (" STORE_GROUP_COLS ")"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                      false},
     [S_GROUP_DELETE] = {"group_delete",
                         "DELETE FROM job_groups WHERE tenant = ?1 AND queue = ?2 AND grp = ?3",
@@ -288,14 +285,14 @@ const struct stmt_def sqlite_stmt_defs[S_LIST] = {
     [S_GROUP_RATE_DELETE] = {"group_rate_delete",
                              "DELETE FROM rate_log WHERE tenant = ?1 AND queue = ?2 AND grp = ?3",
                              true, "PRIMARY"},
-    [S_GROUP_NOTE_READY] = {"group_note_ready",
-                            "INSERT INTO job_groups (" STORE_GROUP_COLS
-                            ") VALUES (?1, ?2, ?3, 0, ?4,"
-                            " COALESCE((SELECT serve_seq FROM queue_limits WHERE tenant = ?1"
-                            " AND queue = ?2), 0), 0, 0, 0, 0)"
-                            " ON CONFLICT (tenant, queue, grp) DO UPDATE SET head = excluded.head"
-                            " WHERE head IS NULL OR head > excluded.head",
-                            false},
+    [S_GROUP_NOTE_READY] =
+        {"group_note_ready",
+         "INSERT INTO job_groups (" STORE_GROUP_COLS ")"
+         " VALUES (?1, ?2, ?3, 0, ?4, COALESCE((SELECT serve_seq FROM queue_limits"
+         " WHERE tenant = ?1 AND queue = ?2), 0), 0, 0, 0, 0)"
+         " ON CONFLICT (tenant, queue, grp) DO UPDATE SET head = excluded.head"
+         " WHERE head IS NULL OR head > excluded.head",
+         false},
     [S_GROUP_PICK] = {"group_pick",
                       "SELECT " STORE_GROUP_COLS " FROM job_groups WHERE head IS NOT NULL"
                       " AND tenant = ?1 AND queue = ?2 AND blocked = 0"
@@ -945,95 +942,9 @@ int sqlite_pragma_int(struct store *st, const char *name, int64_t *out)
 const struct store_ops store_sqlite_ops = {
     .version = STORE_OPS_VERSION,
     .name = "sqlite",
-    .open = open_store,
-    .close = close_store,
-    .schema_version = schema_version,
-    .begin = begin_txn,
-    .commit = commit_txn,
-    .rollback = rollback_txn,
-    .savepoint = savepoint_op,
-    .release = release_op,
-    .rollback_to = rollback_to_op,
-    .job_insert = sqlite_job_insert,
-    .job_get = sqlite_job_get,
+    .shared = false,
     /* One writer and no row locks: a read is a read. */
     .job_peek = sqlite_job_get,
-    .job_update = sqlite_job_update,
-    .job_find_key = sqlite_job_find_key,
-    .job_list = sqlite_job_list,
-    .job_due_ids = sqlite_job_due_ids,
-    .job_expired_ids = sqlite_job_expired_ids,
-    .job_state_ids = sqlite_job_state_ids,
-    .job_purge = sqlite_job_purge,
-    .job_delete = sqlite_job_delete,
-    .deadlines = sqlite_deadlines,
-    .idem_get = sqlite_idem_get,
-    .idem_put = sqlite_idem_put,
-    .idem_purge = sqlite_idem_purge,
-    .idem_take = sqlite_idem_take,
-    .idem_swap = sqlite_idem_swap,
-    .queue_ensure = sqlite_queue_ensure,
-    .queue_total = sqlite_queue_total,
-    .queue_get = sqlite_queue_get,
-    .queue_put = sqlite_queue_put,
-    .queue_list = sqlite_queue_list,
-    .queue_counts = sqlite_queue_counts,
-    .tenant_ensure = sqlite_tenant_ensure,
-    .key_insert = sqlite_key_insert,
-    .key_get = sqlite_key_get,
-    .key_update = sqlite_key_update,
-    .key_list = sqlite_key_list,
-    .key_count = sqlite_key_count,
-    .audit_insert = sqlite_audit_insert,
-    .audit_purge = sqlite_audit_purge,
-    .audit_list = sqlite_audit_list,
-    .cron_put = sqlite_cron_put,
-    .cron_get = sqlite_cron_get,
-    .cron_delete = sqlite_cron_delete,
-    .cron_list = sqlite_cron_list,
-    .cron_due = sqlite_cron_due,
-    .cron_next_due = sqlite_cron_next_due,
-    .cron_run_insert = sqlite_cron_run_insert,
-    .cron_run_update = sqlite_cron_run_update,
-    .cron_run_get = sqlite_cron_run_get,
-    .cron_run_list = sqlite_cron_run_list,
-    .cron_run_count = sqlite_cron_run_count,
-    .cron_count_add = sqlite_cron_count_add,
-    .cron_run_trim = sqlite_cron_run_trim,
-    .timer_get = sqlite_timer_get,
-    .timer_put = sqlite_timer_put,
-    .timer_list = sqlite_timer_list,
-    .timer_due = sqlite_timer_due,
-    .timer_next = sqlite_timer_next,
-    .dep_insert = sqlite_dep_insert,
-    .dep_children = sqlite_dep_children,
-    .dep_work_put = sqlite_dep_work_put,
-    .dep_work_next = sqlite_dep_work_next,
-    .dep_work_move = sqlite_dep_work_move,
-    .flow_insert = sqlite_flow_insert,
-    .flow_get = sqlite_flow_get,
-    .flow_job_ids = sqlite_flow_job_ids,
-    .shared = false,
-    .leader_acquire = sqlite_leader_acquire,
-    .leader_check = sqlite_leader_check,
-    .leader_release = sqlite_leader_release,
-    .leader_get = sqlite_leader_get,
-    .notify = sqlite_notify,
-    /* version 5 */
-    .qlim_get = sqlite_qlim_get,
-    .qlim_put = sqlite_qlim_put,
-    .qlim_add = sqlite_qlim_add,
-    .group_get = sqlite_group_get,
-    .group_put = sqlite_group_put,
-    .group_delete = sqlite_group_delete,
-    .group_note_ready = sqlite_group_note_ready,
-    .group_pick = sqlite_group_pick,
-    .group_unblock = sqlite_group_unblock,
-    .group_next_until = sqlite_group_next_until,
     .group_ready_ids = sqlite_group_ready_ids,
-    .rate_get = sqlite_rate_get,
-    .rate_put = sqlite_rate_put,
-    /* version 6 */
-    .job_get_many = sqlite_job_get_many,
-    .group_ready_many = sqlite_group_ready_many,
+    STORE_INIT_ALL(sqlite),
 };

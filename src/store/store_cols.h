@@ -97,7 +97,8 @@ static inline struct store_arg store_arg_i64(int64_t v)
 /* SA(x): the argument x, text for a string and an integer for anything else
  * (a pointer that is not a string does not compile). SA_NULL: SQL NULL. */
 #define SA(x)                                                                                      \
-        _Generic((x), char *: store_arg_text, const char *: store_arg_text, default: store_arg_i64)(x)
+        _Generic((x), char *: store_arg_text, const char *: store_arg_text,                        \
+                 default: store_arg_i64)(x)
 #define SA_NULL store_arg_text(NULL)
 /* STORE_ARGS(SA(a), SA(b), ...): the count and the array of a statement's
  * arguments, for the backends' bind helpers (sqlite_stmt, pg_args). */

@@ -4,8 +4,9 @@
  * here by domain. A backend's internal header declares its own with
  * STORE_JOB_OPS(STORE_DECLARE, sqlite) and so on: each is declared with the
  * type of its member of struct store_ops, so store.h is the one place its
- * signature is written. Operations only one backend has (pg_job_peek, the
- * listener) or that it names otherwise are declared by that backend.
+ * signature is written; the backend's ops table sets the members from the
+ * same lists (STORE_INIT). Operations only one backend has (pg_job_peek, the
+ * listener) or that it names otherwise are declared and set by that backend.
  */
 #ifndef BATON_STORE_STORE_DECL_H
 #define BATON_STORE_STORE_DECL_H
@@ -14,6 +15,15 @@
 
 /* Declares backend B's operation op with the type of store_ops.op. */
 #define STORE_DECLARE(B, op) extern __typeof__(*((struct store_ops *)0)->op) B##_##op;
+/* Sets member op of a struct store_ops initializer to backend B's operation. */
+#define STORE_INIT(B, op) .op = B##_##op,
+/* The members of the store's life and transactions, which each backend
+ * defines as static functions of these names in its main file (sqlite.c,
+ * pg.c). */
+#define STORE_TXN_INIT                                                                             \
+        .open = open_store, .close = close_store, .schema_version = schema_version,                \
+        .begin = begin_txn, .commit = commit_txn, .rollback = rollback_txn,                        \
+        .savepoint = savepoint_op, .release = release_op, .rollback_to = rollback_to_op
 
 /* Job rows (sqlite_jobs.c, pg_jobs.c). */
 #define STORE_JOB_OPS(X, B)                                                                        \
@@ -111,5 +121,17 @@
         X(B, leader_release)                                                                       \
         X(B, leader_get)                                                                           \
         X(B, notify)
+
+/* Every operation of the lists above, set in an ops initializer, then the
+ * store's life and transactions (STORE_TXN_INIT). */
+#define STORE_INIT_ALL(B)                                                                          \
+        STORE_JOB_OPS(STORE_INIT, B)                                                               \
+        STORE_META_OPS(STORE_INIT, B)                                                              \
+        STORE_TIMER_OPS(STORE_INIT, B)                                                             \
+        STORE_DEP_OPS(STORE_INIT, B)                                                               \
+        STORE_GROUP_OPS(STORE_INIT, B)                                                             \
+        STORE_CRON_OPS(STORE_INIT, B)                                                              \
+        STORE_CLUSTER_OPS(STORE_INIT, B)                                                           \
+        STORE_TXN_INIT
 
 #endif
