@@ -32,8 +32,9 @@
  * from 100 ms to 5 s between attempts, and fails fast in between.
  *
  * This file holds the connection, transactions, the pipeline, deferred
- * writes, savepoints, the statement and row helpers the other files share
- * (pg_internal.h) and the ops table. The operations live by domain beside it:
+ * writes, savepoints, the rows kept for job_get and the ops table; the
+ * statement parameters and row helpers the other files share (pg_internal.h)
+ * are in pg_rows.c. The operations live by domain beside it:
  * pg_jobs.c (job rows, claims, purge, deadlines; jobs map to one row with a
  * column per field of struct job, from one column table), pg_meta.c
  * (idempotency, queues, tenants, keys, audit), pg_timers.c, pg_deps.c (job
@@ -63,38 +64,6 @@
 
 /* The deferred COMMIT; judge() recognises it by address. */
 static const char PG_COMMIT[] = "COMMIT";
-
-/* ---- parameters and results ---- */
-
-void pg_p_text(struct pg_params *p, const char *v)
-{
-        BATON_ASSERT(p->n < PG_PARAMS_MAX);
-        p->v[p->n++] = v;
-}
-
-void pg_p_i64(struct pg_params *p, int64_t v)
-{
-        BATON_ASSERT(p->n < PG_PARAMS_MAX);
-        snprintf(p->num[p->n], sizeof(p->num[0]), "%" PRId64, v);
-        p->v[p->n] = p->num[p->n];
-        p->n++;
-}
-
-int64_t pg_i64(const PGresult *r, int row, int col)
-{
-        if (PQgetisnull(r, row, col))
-                return 0;
-        return strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
-
-int pg_text(const PGresult *r, int row, int col, char **dst)
-{
-        *dst = NULL;
-        if (PQgetisnull(r, row, col))
-                return 0;
-        *dst = strdup(PQgetvalue(r, row, col));
-        return *dst ? 0 : BATON_ENOMEM;
-}
 
 /* ---- the pipeline ---- */
 
@@ -488,35 +457,6 @@ int pg_exec(struct store *st, const struct pg_stmt *s, const struct pg_params *p
         return rc;
 }
 
-int pg_run(struct store *st, const struct pg_stmt *s, const struct pg_params *p, int64_t *n_out)
-{
-        PGresult *r = NULL;
-        int rc = pg_exec(st, s, p, &r);
-
-        if (!rc && n_out)
-                *n_out = strtoll(PQcmdTuples(r), NULL, 10);
-        PQclear(r);
-        return rc;
-}
-
-int pg_ids(struct store *st, const struct pg_stmt *s, const struct pg_params *p, int max,
-           int64_t *ids, int *n_out)
-{
-        PGresult *r = NULL;
-        int rc, n = 0;
-
-        *n_out = 0;
-        if (max <= 0)
-                return 0;
-        rc = pg_exec(st, s, p, &r);
-        for (int i = 0; !rc && i < PQntuples(r) && n < max; i++)
-                ids[n++] = pg_i64(r, i, 0);
-        PQclear(r);
-        if (!rc)
-                *n_out = n;
-        return rc;
-}
-
 /* ---- statements ---- */
 
 static const struct pg_stmt
@@ -645,7 +585,7 @@ void pg_txn_forget(struct store *st)
         kept_drop(st, true);
         st->txn_locked.n = 0;
         st->nochild.n = 0;
-        st->n_locked = 0;
+        st->locked.n = 0;
 }
 
 /* ---- open, close, reconnect ---- */
@@ -785,7 +725,7 @@ static void close_store(struct store *st)
                 free(st->kept[i].ids);
         free(st->txn_locked.v);
         free(st->nochild.v);
-        free(st->locked);
+        free(st->locked.v);
         for (int i = 0; i < PG_BUILT_MAX; i++)
                 free(st->built_sql[i]);
         free(st->uri);
@@ -820,6 +760,7 @@ static int open_store(const struct store_opts *opts, struct store **out)
                 rc = pg_migrate_to(st->conn, pg_schema_newest());
         if (!rc)
                 rc = set_limits(st);
+        BATON_ASSERT(store_rowdefs_agree());
         if (!rc)
                 rc = pg_build_stmts(st);
         if (rc) {
@@ -861,24 +802,16 @@ static int reconnect(struct store *st)
 
 static int schema_version(struct store *st, int *out)
 {
-        PGresult *r = NULL;
-        int rc = pg_exec(st, &S_VERSION, NULL, &r);
+        int64_t v = 0;
+        int rc = pg_int(st, &S_VERSION, NULL, &v, NULL);
 
-        if (!rc)
-                *out = (int)pg_i64(r, 0, 0);
-        PQclear(r);
+        *out = (int)v;
         return rc;
 }
 
 static int now_ms(struct store *st, int64_t *out)
 {
-        PGresult *r = NULL;
-        int rc = pg_exec(st, &S_NOW, NULL, &r);
-
-        if (!rc)
-                *out = pg_i64(r, 0, 0);
-        PQclear(r);
-        return rc;
+        return pg_int(st, &S_NOW, NULL, out, NULL);
 }
 
 /* ---- transactions ---- */
@@ -965,7 +898,7 @@ static int savepoint_op(struct store *st)
         kept_drop(st, false);
         /* Row locks taken inside a savepoint that is rolled back are lost, so
          * what an operation may rely on is what it locked itself. */
-        st->n_locked = 0;
+        st->locked.n = 0;
         return 0;
 }
 
@@ -1002,175 +935,16 @@ static int rollback_to_op(struct store *st)
         return end_op(st, false);
 }
 
-/* Reads one row of a single-row statement with read(); BATON_ENOTFOUND when
- * there is none. The caller owns what read() allocates. */
-int pg_get_one(struct store *st, const struct pg_stmt *s, const struct pg_params *p,
-               int (*read)(const PGresult *, int, void *), void *out)
-{
-        PGresult *r = NULL;
-        int rc = pg_exec(st, s, p, &r);
-
-        if (!rc)
-                rc = PQntuples(r) > 0 ? read(r, 0, out) : BATON_ENOTFOUND;
-        PQclear(r);
-        return rc;
-}
-
-/* Runs a DELETE of at most max rows and reports how many went. */
-int pg_purge(struct store *st, const struct pg_stmt *s, struct pg_params *p, int max, int *n_out)
-{
-        int64_t n = 0;
-        int rc;
-
-        *n_out = 0;
-        if (max <= 0)
-                return 0;
-        pg_p_i64(p, max);
-        rc = pg_run(st, s, p, &n);
-        if (!rc)
-                *n_out = (int)n;
-        return rc;
-}
-
-/* A deadline column: 0 when there is no row; a stored instant of 0 or less is
- * still something to do, so it is reported as 1 (long past). */
-int64_t pg_deadline_col(const PGresult *r, int i)
-{
-        int64_t t;
-
-        if (PQgetisnull(r, 0, i))
-                return 0;
-        t = pg_i64(r, 0, i);
-        return t > 0 ? t : 1;
-}
-
-/* Reads every row of s into a malloc'd array of elem-sized records owned by
- * the caller (*out, *n_out; free with the record type's *_recs_free). */
-int pg_collect(struct store *st, const struct pg_stmt *s, const struct pg_params *p, size_t elem,
-               int (*read)(const PGresult *, int, void *), void (*release)(void *), void **out,
-               int *n_out)
-{
-        PGresult *r = NULL;
-        char *v = NULL;
-        int rc, n = 0;
-
-        *out = NULL;
-        *n_out = 0;
-        rc = pg_exec(st, s, p, &r);
-        if (!rc && PQntuples(r) > 0) {
-                v = calloc((size_t)PQntuples(r), elem);
-                rc = v ? 0 : BATON_ENOMEM;
-        }
-        for (int i = 0; !rc && i < PQntuples(r); i++, n++)
-                rc = read(r, i, v + (size_t)i * elem);
-        PQclear(r);
-        if (rc) {
-                for (int i = 0; i < n; i++)
-                        release(v + (size_t)i * elem);
-                free(v);
-                return rc;
-        }
-        *out = v;
-        *n_out = n;
-        return 0;
-}
-
 const struct store_ops store_postgres_ops = {
     .version = STORE_OPS_VERSION,
     .name = "postgres",
-    .open = open_store,
-    .close = close_store,
-    .schema_version = schema_version,
-    .begin = begin_txn,
-    .commit = commit_txn,
-    .rollback = rollback_txn,
-    .savepoint = savepoint_op,
-    .release = release_op,
-    .rollback_to = rollback_to_op,
-    .job_insert = pg_job_insert,
-    .job_get = pg_job_get,
-    .job_peek = pg_job_peek,
-    .job_update = pg_job_update,
-    .job_find_key = pg_job_find_key,
-    .job_list = pg_job_list,
-    .job_due_ids = pg_job_due_ids,
-    .job_expired_ids = pg_job_expired_ids,
-    .job_state_ids = pg_job_state_ids,
-    .job_purge = pg_job_purge,
-    .job_delete = pg_job_delete,
-    .deadlines = pg_deadlines,
-    .idem_get = pg_idem_get,
-    .idem_put = pg_idem_put,
-    .idem_purge = pg_idem_purge,
-    .idem_take = pg_idem_take,
-    .idem_swap = pg_idem_swap,
-    .queue_ensure = pg_queue_ensure,
-    .queue_total = pg_queue_total,
-    .queue_get = pg_queue_get,
-    .queue_put = pg_queue_put,
-    .queue_list = pg_queue_list,
-    .queue_counts = pg_queue_counts,
-    .tenant_ensure = pg_tenant_ensure,
-    .key_insert = pg_key_insert,
-    .key_get = pg_key_get,
-    .key_update = pg_key_update,
-    .key_list = pg_key_list,
-    .key_count = pg_key_count,
-    .audit_insert = pg_audit_insert,
-    .audit_purge = pg_audit_purge,
-    .audit_list = pg_audit_list,
-    .cron_put = pg_cron_put,
-    .cron_get = pg_cron_get,
-    .cron_delete = pg_cron_delete,
-    .cron_list = pg_cron_list,
-    .cron_due = pg_cron_due,
-    .cron_next_due = pg_cron_next_due,
-    .cron_run_insert = pg_cron_run_insert,
-    .cron_run_update = pg_cron_run_update,
-    .cron_run_get = pg_cron_run_get,
-    .cron_run_list = pg_cron_run_list,
-    .cron_run_count = pg_cron_run_count,
-    .cron_count_add = pg_cron_count_add,
-    .cron_run_trim = pg_cron_run_trim,
-    .timer_get = pg_timer_get,
-    .timer_put = pg_timer_put,
-    .timer_list = pg_timer_list,
-    .timer_due = pg_timer_due,
-    .timer_next = pg_timer_next,
-    .dep_insert = pg_dep_insert,
-    .dep_children = pg_dep_children,
-    .dep_work_put = pg_dep_work_put,
-    .dep_work_next = pg_dep_work_next,
-    .dep_work_move = pg_dep_work_move,
-    .flow_insert = pg_flow_insert,
-    .flow_get = pg_flow_get,
-    .flow_job_ids = pg_flow_job_ids,
-    .now_ms = now_ms,
     .shared = true,
-    .leader_acquire = pg_leader_acquire,
-    .leader_check = pg_leader_check,
-    .leader_release = pg_leader_release,
-    .leader_get = pg_leader_get,
-    .notify = pg_notify,
+    .now_ms = now_ms,
+    .job_peek = pg_job_peek,
+    .group_ready_ids = pg_group_ready_rows,
     .listen_open = pg_listen_open,
     .listen_fd = pg_listen_fd,
     .listen_read = pg_listen_read,
     .listen_close = pg_listen_close,
-    /* version 5 (pg_groups.c) */
-    .qlim_get = pg_qlim_get,
-    .qlim_put = pg_qlim_put,
-    .qlim_add = pg_qlim_add,
-    .group_get = pg_group_get,
-    .group_put = pg_group_put,
-    .group_delete = pg_group_delete,
-    .group_note_ready = pg_group_note_ready,
-    .group_pick = pg_group_pick,
-    .group_unblock = pg_group_unblock,
-    .group_next_until = pg_group_next_until,
-    .group_ready_ids = pg_group_ready_rows,
-    .rate_get = pg_rate_get,
-    .rate_put = pg_rate_put,
-    /* version 6 */
-    .job_get_many = pg_job_get_many,
-    .group_ready_many = pg_group_ready_many,
+    STORE_INIT_ALL(pg),
 };

@@ -43,19 +43,19 @@
 #include "common/log.h"
 #include "store/pg_internal.h"
 #include "store/store.h"
+#include "store/store_cols.h"
 
-static const struct pg_stmt S_LEASE_GET = {
-    "pg_leader_get",
-    "SELECT node, epoch, lease_until, heartbeat_at, lag_ms FROM leader_lease WHERE id = 1"};
+static const struct pg_stmt S_LEASE_GET = {"pg_leader_get", "SELECT " STORE_LEASE_COLS
+                                                            " FROM leader_lease WHERE id = 1"};
 static const struct pg_stmt S_LEASE_LOCK = {
-    "pg_leader_lock", "SELECT node, epoch, lease_until, heartbeat_at, lag_ms"
-                      " FROM leader_lease WHERE id = 1 FOR UPDATE SKIP LOCKED"};
+    "pg_leader_lock",
+    "SELECT " STORE_LEASE_COLS " FROM leader_lease WHERE id = 1 FOR UPDATE SKIP LOCKED"};
 static const struct pg_stmt S_LEASE_RENEW = {
-    "pg_leader_renew", "SELECT node, epoch, lease_until, heartbeat_at, lag_ms"
-                       " FROM leader_lease WHERE id = 1 FOR NO KEY UPDATE SKIP LOCKED"};
+    "pg_leader_renew",
+    "SELECT " STORE_LEASE_COLS " FROM leader_lease WHERE id = 1 FOR NO KEY UPDATE SKIP LOCKED"};
 static const struct pg_stmt S_LEASE_SHARE = {
     "pg_leader_share",
-    "SELECT node, epoch FROM leader_lease WHERE id = 1 FOR KEY SHARE SKIP LOCKED"};
+    "SELECT " STORE_LEASE_COLS " FROM leader_lease WHERE id = 1 FOR KEY SHARE SKIP LOCKED"};
 static const struct pg_stmt S_LEASE_PUT = {"pg_leader_put",
                                            "UPDATE leader_lease SET node = $1, epoch = $2,"
                                            " lease_until = $3, heartbeat_at = $4, lag_ms = $5"
@@ -66,32 +66,19 @@ static const struct pg_stmt S_NOTIFY = {"pg_notify",
 
 #define NOTE_MAX 7000 /* below PostgreSQL's 8000-byte payload limit */
 
-/* Reads the lease row of r (row 0) into *out; a missing row reads as zero. */
-static void read_lease(const PGresult *r, struct leader_rec *out)
-{
-        memset(out, 0, sizeof(*out));
-        if (PQntuples(r) < 1)
-                return;
-        snprintf(out->node, sizeof(out->node), "%s", PQgetvalue(r, 0, 0));
-        out->epoch = pg_i64(r, 0, 1);
-        out->lease_until_ms = pg_i64(r, 0, 2);
-        out->heartbeat_at_ms = pg_i64(r, 0, 3);
-        out->lag_ms = pg_i64(r, 0, 4);
-}
-
-/* Runs a lease read; *found says whether the row came back. */
+/* Runs a lease read; a missing row reads as zero, and *found (if not NULL)
+ * says whether the row came back. */
 static int lease_read(struct store *st, const struct pg_stmt *s, struct leader_rec *out,
                       bool *found)
 {
-        PGresult *r = NULL;
-        int rc = pg_exec(st, s, NULL, &r);
+        int rc = pg_get_one(st, s, NULL, &store_lease_row, out);
 
-        if (!rc) {
-                read_lease(r, out);
-                if (found)
-                        *found = PQntuples(r) > 0;
+        if (found)
+                *found = rc == 0;
+        if (rc == BATON_ENOTFOUND) {
+                memset(out, 0, sizeof(*out));
+                rc = 0;
         }
-        PQclear(r);
         return rc;
 }
 
@@ -102,14 +89,7 @@ int pg_leader_get(struct store *st, struct leader_rec *out)
 
 static int lease_put(struct store *st, const struct leader_rec *l)
 {
-        struct pg_params p = {0};
-
-        pg_p_text(&p, l->node);
-        pg_p_i64(&p, l->epoch);
-        pg_p_i64(&p, l->lease_until_ms);
-        pg_p_i64(&p, l->heartbeat_at_ms);
-        pg_p_i64(&p, l->lag_ms);
-        return pg_run(st, &S_LEASE_PUT, &p, NULL);
+        return pg_run(st, &S_LEASE_PUT, PG_ROW(&store_lease_row, l), NULL);
 }
 
 int pg_leader_acquire(struct store *st, const char *node, int64_t held_epoch, int64_t now_ms,
@@ -154,15 +134,8 @@ int pg_leader_check(struct store *st, const char *node, int64_t epoch)
 {
         struct leader_rec cur;
         bool found = false;
-        PGresult *r = NULL;
-        int rc = pg_exec(st, &S_LEASE_SHARE, NULL, &r);
+        int rc = lease_read(st, &S_LEASE_SHARE, &cur, &found);
 
-        if (!rc && PQntuples(r) > 0) {
-                found = true;
-                snprintf(cur.node, sizeof(cur.node), "%s", PQgetvalue(r, 0, 0));
-                cur.epoch = pg_i64(r, 0, 1);
-        }
-        PQclear(r);
         if (rc)
                 return rc;
         if (!found)

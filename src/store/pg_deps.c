@@ -16,6 +16,7 @@
 #include "common/errors.h"
 #include "store/pg_internal.h"
 #include "store/store.h"
+#include "store/store_cols.h"
 
 static const struct pg_stmt
     S_DEP_INSERT = {"pg_dep_insert", "INSERT INTO job_deps (parent_id, child_id, tenant)"
@@ -35,50 +36,42 @@ static const struct pg_stmt
                        "DELETE FROM dep_work WHERE job_id = $1 AND after_id = $2"},
     S_FLOW_INSERT = {"pg_flow_insert", "INSERT INTO flows (tenant, created_at, request_id)"
                                        " VALUES ($1, $2, $3) RETURNING id"},
-    S_FLOW_GET = {"pg_flow_get", "SELECT id, tenant, created_at, request_id FROM flows"
+    S_FLOW_GET = {"pg_flow_get", "SELECT " STORE_FLOW_COLS " FROM flows"
                                  " WHERE id = $1 AND tenant = $2"},
     S_FLOW_JOBS = {"pg_flow_job_ids",
                    "SELECT id FROM jobs WHERE flow_id > 0 AND flow_id = $2 AND tenant = $1"
                    " AND id > $3 ORDER BY id LIMIT $4"};
 
 /* The read statements, for the plan checks (pg_plans.c). */
-const struct pg_stmt *const pg_deps_stmts[] = {
+static const struct pg_stmt *const reads[] = {
     &S_DEP_CHILDREN,  &S_FLOW_GET,         &S_FLOW_JOBS,
     &S_DEP_WORK_NEXT, &S_DEP_WORK_ADVANCE, &S_DEP_WORK_DONE,
 };
-const int pg_deps_stmts_n = (int)(sizeof(pg_deps_stmts) / sizeof(pg_deps_stmts[0]));
+const struct pg_stmt_list pg_deps_stmts = {reads, (int)(sizeof(reads) / sizeof(reads[0]))};
 
 /* ---- dependencies and flows ---- */
 
 int pg_dep_insert(struct store *st, const char *tenant, int64_t parent_id, int64_t child_id)
 {
-        struct pg_params p = {0};
-        int64_t n = 0;
         int rc;
 
-        pg_p_i64(&p, parent_id);
-        pg_p_i64(&p, child_id);
-        pg_p_text(&p, tenant);
         pg_idset_del(&st->nochild, parent_id);
-        rc = pg_run(st, &S_DEP_INSERT, &p, &n);
-        return !rc && n == 0 ? BATON_ECONFLICT : rc;
+        rc = pg_update(st, &S_DEP_INSERT, PG_ARGS(SA(parent_id), SA(child_id), SA(tenant)));
+        return rc == BATON_ENOTFOUND ? BATON_ECONFLICT : rc; /* the edge exists */
 }
 
 int pg_dep_children(struct store *st, int64_t parent_id, int64_t after_id, int max, int64_t *ids,
                     int *n_out)
 {
-        struct pg_params p = {0};
-
         /* Known to have none (job_get_many): nobody adds one without the
          * parent's row lock, which this transaction holds. */
         if (pg_idset_has(&st->nochild, parent_id)) {
                 *n_out = 0;
                 return 0;
         }
-        pg_p_i64(&p, parent_id);
-        pg_p_i64(&p, after_id);
-        pg_p_i64(&p, max);
-        return pg_ids(st, &S_DEP_CHILDREN, &p, max, ids, n_out);
+
+        return pg_ids(st, &S_DEP_CHILDREN, PG_ARGS(SA(parent_id), SA(after_id), SA(max)), max, ids,
+                      n_out);
 }
 
 /* ---- the dependency cascade's work list (version 9) ---- */
@@ -88,37 +81,22 @@ int pg_dep_children(struct store *st, int64_t parent_id, int64_t after_id, int m
  * trip of its own. */
 int pg_dep_work_put(struct store *st, int64_t job_id, int64_t after_id)
 {
-        struct pg_params p = {0};
-
-        pg_p_i64(&p, job_id);
-        pg_p_i64(&p, after_id);
-        return pg_defer_write(st, &S_DEP_WORK_PUT, &p);
+        return pg_defer_write(st, &S_DEP_WORK_PUT, PG_ARGS(SA(job_id), SA(after_id)));
 }
 
 int pg_dep_work_next(struct store *st, int max, int64_t *ids, int64_t *afters, int *n_out)
 {
-        struct pg_params p = {0};
-        PGresult *r = NULL;
-        int n = 0;
-        int rc;
+        struct store_ids a = {ids, afters, NULL};
 
-        pg_p_i64(&p, max);
-        rc = pg_exec(st, &S_DEP_WORK_NEXT, &p, &r);
-        for (int i = 0; !rc && i < PQntuples(r) && n < max; i++, n++) {
-                ids[n] = pg_i64(r, i, 0);
-                afters[n] = pg_i64(r, i, 1);
-        }
-        PQclear(r);
-        *n_out = rc ? 0 : n;
-        return rc;
+        return pg_each(st, &S_DEP_WORK_NEXT, PG_ARGS(SA(max)), max, store_row_ids, &a, n_out);
 }
 
+/* to_after < 0: the job's work is done and its row goes. */
 int pg_dep_work_move(struct store *st, int64_t job_id, int64_t from_after, int64_t to_after)
 {
         struct pg_params p = {0};
 
-        pg_p_i64(&p, job_id);
-        pg_p_i64(&p, from_after);
+        PG_ADD(&p, SA(job_id), SA(from_after));
         if (to_after < 0)
                 return pg_defer_write(st, &S_DEP_WORK_DONE, &p);
         pg_p_i64(&p, to_after);
@@ -128,52 +106,20 @@ int pg_dep_work_move(struct store *st, int64_t job_id, int64_t from_after, int64
 int pg_flow_insert(struct store *st, struct flow_rec *f)
 {
         struct pg_params p = {0};
-        PGresult *r = NULL;
-        int rc;
+        struct store_binder b = pg_binder(&p);
 
-        pg_p_text(&p, f->tenant);
-        pg_p_i64(&p, f->created_at_ms);
-        pg_p_text(&p, f->request_id);
-        rc = pg_exec(st, &S_FLOW_INSERT, &p, &r);
-        if (!rc)
-                f->id = pg_i64(r, 0, 0);
-        PQclear(r);
-        return rc;
-}
-
-static int rd_flow(const PGresult *r, int row, void *out)
-{
-        struct flow_rec *f = out;
-        int rc;
-
-        memset(f, 0, sizeof(*f));
-        f->id = pg_i64(r, row, 0);
-        f->created_at_ms = pg_i64(r, row, 2);
-        rc = pg_text(r, row, 1, &f->tenant);
-        if (!rc)
-                rc = pg_text(r, row, 3, &f->request_id);
-        if (rc)
-                flow_rec_free(f);
-        return rc;
+        store_bind_cols(&b, &store_flow_row, 1, 4, f);
+        return pg_int(st, &S_FLOW_INSERT, &p, &f->id, NULL);
 }
 
 int pg_flow_get(struct store *st, const char *tenant, int64_t id, struct flow_rec *out)
 {
-        struct pg_params p = {0};
-
-        pg_p_i64(&p, id);
-        pg_p_text(&p, tenant);
-        return pg_get_one(st, &S_FLOW_GET, &p, rd_flow, out);
+        return pg_get_one(st, &S_FLOW_GET, PG_ARGS(SA(id), SA(tenant)), &store_flow_row, out);
 }
 
 int pg_flow_job_ids(struct store *st, const char *tenant, int64_t flow_id, int64_t after_id,
                     int max, int64_t *ids, int *n_out)
 {
-        struct pg_params p = {0};
-
-        pg_p_text(&p, tenant);
-        pg_p_i64(&p, flow_id);
-        pg_p_i64(&p, after_id);
-        pg_p_i64(&p, max);
-        return pg_ids(st, &S_FLOW_JOBS, &p, max, ids, n_out);
+        return pg_ids(st, &S_FLOW_JOBS, PG_ARGS(SA(tenant), SA(flow_id), SA(after_id), SA(max)),
+                      max, ids, n_out);
 }

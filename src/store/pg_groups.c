@@ -28,20 +28,11 @@
 #include "common/errors.h"
 #include "store/pg_internal.h"
 #include "store/store.h"
+#include "store/store_cols.h"
 
-/* The columns of a queue_limits row that qlim_put writes, in the order of its
- * binds and of reads: everything but the counters. The counters of a queue
- * are the base kept in queue_limits (what migration 7 counted, and what nodes
- * older than migration 9 add) plus the shares in queue_counts, one per
- * connection (pg_qlim_add). */
-#define QLIM_SET_COLS                                                                              \
-        "tenant, queue, concurrency, rate_max, rate_per_ms, max_depth, group_concurrency,"         \
-        " group_rate_max, group_rate_per_ms, def_max_attempts, def_lease_ms, def_backoff_type,"    \
-        " def_backoff_base_ms, def_backoff_max_ms, start_seq, serve_seq, nogroup_served,"          \
-        " updated_at"
-/* The columns of a job_groups row in the order of reads and of group_put's binds. */
-#define GROUP_COLS                                                                                 \
-        "tenant, queue, grp, running, head, served, blocked, until_at, start_seq, last_start"
+/* The counters of a queue are the base kept in queue_limits (what migration
+ * 7 counted, and what nodes older than migration 9 add) plus the shares in
+ * queue_counts, one per connection (pg_qlim_add). */
 /* blocked as group_unblock recomputes it from the gc parameter $N. */
 #define BLOCKED_BY(n) "CASE WHEN $" n "::bigint > 0 AND running >= $" n "::bigint THEN 1 ELSE 0 END"
 
@@ -75,34 +66,23 @@ static const struct pg_stmt
     S_QLIM_LOCK = {"pg_qlim_lock", "SELECT 1 FROM queue_limits WHERE tenant = $1 AND queue = $2"
                                    " FOR UPDATE"},
     S_QLIM_PUT = {"pg_qlim_put",
-                  "INSERT INTO queue_limits (" QLIM_SET_COLS ") VALUES ($1, $2, $3, $4, $5, $6,"
-                  " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
-                  " ON CONFLICT (tenant, queue) DO UPDATE SET concurrency = excluded.concurrency,"
-                  " rate_max = excluded.rate_max, rate_per_ms = excluded.rate_per_ms,"
-                  " max_depth = excluded.max_depth,"
-                  " group_concurrency = excluded.group_concurrency,"
-                  " group_rate_max = excluded.group_rate_max,"
-                  " group_rate_per_ms = excluded.group_rate_per_ms,"
-                  " def_max_attempts = excluded.def_max_attempts,"
-                  " def_lease_ms = excluded.def_lease_ms,"
-                  " def_backoff_type = excluded.def_backoff_type,"
-                  " def_backoff_base_ms = excluded.def_backoff_base_ms,"
-                  " def_backoff_max_ms = excluded.def_backoff_max_ms,"
-                  " start_seq = excluded.start_seq, serve_seq = excluded.serve_seq,"
-                  " nogroup_served = excluded.nogroup_served, updated_at = excluded.updated_at"},
+                  "INSERT INTO queue_limits (" STORE_QLIM_SET_COLS
+                  ") VALUES ($1, $2, $3, $4, $5, $6,"
+                  " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)" STORE_QLIM_UPSERT},
     /* This connection's share of the counters (st->shard). */
     S_QLIM_ADD = {"pg_qlim_add",
                   "INSERT INTO queue_counts (tenant, queue, shard, depth, running)"
                   " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant, queue, shard) DO UPDATE SET"
                   " depth = queue_counts.depth + excluded.depth,"
                   " running = queue_counts.running + excluded.running"},
-    S_GROUP_GET = {"pg_group_get", "SELECT " GROUP_COLS " FROM job_groups WHERE tenant = $1"
+    S_GROUP_GET = {"pg_group_get", "SELECT " STORE_GROUP_COLS " FROM job_groups WHERE tenant = $1"
                                    " AND queue = $2 AND grp = $3"},
-    S_GROUP_GET_LOCK = {"pg_group_get_lock", "SELECT " GROUP_COLS " FROM job_groups"
+    S_GROUP_GET_LOCK = {"pg_group_get_lock", "SELECT " STORE_GROUP_COLS " FROM job_groups"
                                              " WHERE tenant = $1 AND queue = $2 AND grp = $3"
                                              " FOR UPDATE"},
     S_GROUP_PUT = {"pg_group_put",
-                   "INSERT INTO job_groups (" GROUP_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7,"
+                   "INSERT INTO job_groups (" STORE_GROUP_COLS
+                   ") VALUES ($1, $2, $3, $4, $5, $6, $7,"
                    " $8, $9, $10) ON CONFLICT (tenant, queue, grp) DO UPDATE SET"
                    " running = excluded.running, head = excluded.head, served = excluded.served,"
                    " blocked = excluded.blocked, until_at = excluded.until_at,"
@@ -115,14 +95,15 @@ static const struct pg_stmt
     /* A new group is served after those already waiting: served = the
      * queue's serve_seq, read in the same statement. */
     S_GROUP_NOTE_READY = {"pg_group_note_ready",
-                          "INSERT INTO job_groups (" GROUP_COLS ") VALUES ($1, $2, $3, 0, $4,"
+                          "INSERT INTO job_groups (" STORE_GROUP_COLS ") VALUES ($1, $2, $3, 0, $4,"
                           " COALESCE((SELECT serve_seq FROM queue_limits WHERE tenant = $1"
                           " AND queue = $2), 0), 0, 0, 0, 0) ON CONFLICT (tenant, queue, grp)"
                           " DO UPDATE SET head = excluded.head"
                           " WHERE job_groups.head IS NULL OR job_groups.head > excluded.head"},
-    S_GROUP_PICK = {"pg_group_pick", "SELECT " GROUP_COLS " FROM job_groups WHERE head IS NOT NULL"
-                                     " AND tenant = $1 AND queue = $2 AND blocked = 0"
-                                     " ORDER BY head, served, grp LIMIT $3 FOR UPDATE"},
+    S_GROUP_PICK = {"pg_group_pick",
+                    "SELECT " STORE_GROUP_COLS " FROM job_groups WHERE head IS NOT NULL"
+                    " AND tenant = $1 AND queue = $2 AND blocked = 0"
+                    " ORDER BY head, served, grp LIMIT $3 FOR UPDATE"},
     S_GROUP_UNBLOCK =
         {"pg_group_unblock",
          "UPDATE job_groups SET blocked = " BLOCKED_BY(
@@ -146,47 +127,13 @@ static const struct pg_stmt
                   " ON CONFLICT (tenant, queue, grp, seq) DO UPDATE SET at = excluded.at"};
 
 /* The read statements, for the plan checks (pg_plans.c). */
-const struct pg_stmt *const pg_groups_stmts[] = {
+static const struct pg_stmt *const reads[] = {
     &S_QLIM_GET,   &S_QLIM_LOCK,     &S_GROUP_GET,         &S_GROUP_GET_LOCK,   &S_GROUP_DELETE,
     &S_GROUP_PICK, &S_GROUP_UNBLOCK, &S_GROUP_UNBLOCK_ALL, &S_GROUP_NEXT_UNTIL, &S_RATE_GET,
 };
-const int pg_groups_stmts_n = (int)(sizeof(pg_groups_stmts) / sizeof(pg_groups_stmts[0]));
+const struct pg_stmt_list pg_groups_stmts = {reads, (int)(sizeof(reads) / sizeof(reads[0]))};
 
 /* ---- queue limits ---- */
-
-/* Fills *out from row of a QLIM_COLS read; the caller owns its strings on
- * success, none are left on failure. */
-static int rd_qlim(const PGresult *r, int row, void *out)
-{
-        struct queue_limits q = {0};
-        int64_t *v[] = {&q.concurrency,       &q.rate_max,          &q.rate_per_ms,
-                        &q.max_depth,         &q.group_concurrency, &q.group_rate_max,
-                        &q.group_rate_per_ms, &q.def_max_attempts,  &q.def_lease_ms};
-        int rc;
-
-        for (int i = 0; i < (int)(sizeof(v) / sizeof(v[0])); i++)
-                *v[i] = pg_i64(r, row, 2 + i);
-        q.def_backoff.type = (int)pg_i64(r, row, 11);
-        q.def_backoff_set = q.def_backoff.type >= 0;
-        q.def_backoff.base_ms = pg_i64(r, row, 12);
-        q.def_backoff.max_ms = pg_i64(r, row, 13);
-        q.start_seq = pg_i64(r, row, 14);
-        q.serve_seq = pg_i64(r, row, 15);
-        q.nogroup_served = pg_i64(r, row, 16);
-        q.updated_at_ms = pg_i64(r, row, 17);
-        q.depth = pg_i64(r, row, 18);
-        q.running = pg_i64(r, row, 19);
-        q.grouped = pg_i64(r, row, 20) != 0;
-        q.known = pg_i64(r, row, 21) != 0;
-        rc = pg_text(r, row, 0, &q.tenant);
-        if (!rc)
-                rc = pg_text(r, row, 1, &q.queue);
-        if (rc)
-                queue_limits_free(&q);
-        else
-                *(struct queue_limits *)out = q;
-        return rc;
-}
 
 /* ---- queue rows known to the transaction ----
  *
@@ -306,15 +253,8 @@ static struct pg_qdelta *qdelta_get(struct store *st, const char *tenant, const 
 
         if (d)
                 return d;
-        if (st->n_qdelta == st->cap_qdelta) {
-                int cap = st->cap_qdelta ? 2 * st->cap_qdelta : 8;
-                struct pg_qdelta *v = realloc(st->qdelta, (size_t)cap * sizeof(*v));
-
-                if (!v)
-                        return NULL;
-                st->qdelta = v;
-                st->cap_qdelta = cap;
-        }
+        if (store_grow((void **)&st->qdelta, st->n_qdelta, &st->cap_qdelta, sizeof(*d)))
+                return NULL;
         d = &st->qdelta[st->n_qdelta];
         *d = (struct pg_qdelta){strdup(tenant), strdup(queue), 0, 0, 0, 0};
         if (!d->tenant || !d->queue) {
@@ -354,19 +294,16 @@ int pg_qdelta_flush(struct store *st)
 
         for (int i = 0; i < st->n_qdelta && !rc; i++) {
                 struct pg_qdelta *d = &st->qdelta[i];
-                struct pg_params p = {0};
 
                 /* An operation still open at commit is one that succeeded. */
                 d->depth += d->op_depth;
                 d->running += d->op_running;
                 if (d->depth == 0 && d->running == 0)
                         continue;
-                pg_p_text(&p, d->tenant);
-                pg_p_text(&p, d->queue);
-                pg_p_i64(&p, st->shard);
-                pg_p_i64(&p, d->depth);
-                pg_p_i64(&p, d->running);
-                rc = pg_defer_write(st, &S_QLIM_ADD, &p);
+
+                rc = pg_defer_write(st, &S_QLIM_ADD,
+                                    PG_ARGS(SA(d->tenant), SA(d->queue), SA(st->shard),
+                                            SA(d->depth), SA(d->running)));
         }
         pg_qdelta_clear(st);
         return rc;
@@ -409,14 +346,13 @@ int pg_qlim_get(struct store *st, const char *tenant, const char *queue, bool lo
 
         if (c && (st->qlocked[i] || !lock))
                 return qlim_copy(out, c);
-        pg_p_text(&p, tenant);
-        pg_p_text(&p, queue);
+        PG_ADD(&p, SA(tenant), SA(queue));
         if (lock)
                 rc = pg_defer_write(st, &S_QLIM_MAKE, &p);
         if (!rc && lock)
                 rc = pg_defer_write(st, &S_QLIM_LOCK, &p);
         if (!rc)
-                rc = pg_get_one(st, &S_QLIM_GET, &p, rd_qlim, out);
+                rc = pg_get_one(st, &S_QLIM_GET, &p, &store_qlim_row, out);
         /* The database has not seen this transaction's counts yet. */
         d = rc ? NULL : qdelta_find(st, tenant, queue);
         if (d) {
@@ -430,24 +366,11 @@ int pg_qlim_get(struct store *st, const char *tenant, const char *queue, bool lo
 
 int pg_qlim_put(struct store *st, const struct queue_limits *q)
 {
-        struct pg_params p = {0};
         int rc;
-        const int64_t v[] = {q->concurrency,         q->rate_max,
-                             q->rate_per_ms,         q->max_depth,
-                             q->group_concurrency,   q->group_rate_max,
-                             q->group_rate_per_ms,   q->def_max_attempts,
-                             q->def_lease_ms,        q->def_backoff_set ? q->def_backoff.type : -1,
-                             q->def_backoff.base_ms, q->def_backoff.max_ms,
-                             q->start_seq,           q->serve_seq,
-                             q->nogroup_served,      q->updated_at_ms};
 
         if (!q->tenant || !q->queue)
                 return BATON_EINVAL;
-        pg_p_text(&p, q->tenant);
-        pg_p_text(&p, q->queue);
-        for (int i = 0; i < (int)(sizeof(v) / sizeof(v[0])); i++)
-                pg_p_i64(&p, v[i]);
-        rc = pg_defer_write(st, &S_QLIM_PUT, &p);
+        rc = pg_defer_write(st, &S_QLIM_PUT, PG_ROW(&store_qlim_row, q));
         if (!rc)
                 qcache_settle(st, q);
         return rc;
@@ -455,106 +378,43 @@ int pg_qlim_put(struct store *st, const struct queue_limits *q)
 
 /* ---- groups ---- */
 
-/* Fills *out from row of a GROUP_COLS read; as rd_qlim. */
-static int rd_group(const PGresult *r, int row, void *out)
-{
-        struct group_rec g = {0};
-        int rc;
-
-        g.running = pg_i64(r, row, 3);
-        g.head = PQgetisnull(r, row, 4) ? -1 : (int)pg_i64(r, row, 4);
-        g.served = pg_i64(r, row, 5);
-        g.blocked = pg_i64(r, row, 6) != 0;
-        g.until_ms = pg_i64(r, row, 7);
-        g.start_seq = pg_i64(r, row, 8);
-        g.last_start_ms = pg_i64(r, row, 9);
-        rc = pg_text(r, row, 0, &g.tenant);
-        if (!rc)
-                rc = pg_text(r, row, 1, &g.queue);
-        if (!rc)
-                rc = pg_text(r, row, 2, &g.grp);
-        if (rc)
-                group_rec_free(&g);
-        else
-                *(struct group_rec *)out = g;
-        return rc;
-}
-
-static void rel_group(void *g)
-{
-        group_rec_free(g);
-}
-
 int pg_group_get(struct store *st, const char *tenant, const char *queue, const char *grp,
                  bool lock, struct group_rec *out)
 {
-        struct pg_params p = {0};
-
-        pg_p_text(&p, tenant);
-        pg_p_text(&p, queue);
-        pg_p_text(&p, grp);
-        return pg_get_one(st, lock ? &S_GROUP_GET_LOCK : &S_GROUP_GET, &p, rd_group, out);
+        return pg_get_one(st, lock ? &S_GROUP_GET_LOCK : &S_GROUP_GET,
+                          PG_ARGS(SA(tenant), SA(queue), SA(grp)), &store_group_row, out);
 }
 
 int pg_group_put(struct store *st, const struct group_rec *g)
 {
-        struct pg_params p = {0};
-
         if (!g->tenant || !g->queue || !g->grp)
                 return BATON_EINVAL;
-        pg_p_text(&p, g->tenant);
-        pg_p_text(&p, g->queue);
-        pg_p_text(&p, g->grp);
-        pg_p_i64(&p, g->running);
-        if (g->head >= 0)
-                pg_p_i64(&p, g->head);
-        else
-                pg_p_text(&p, NULL);
-        pg_p_i64(&p, g->served);
-        pg_p_i64(&p, g->blocked ? 1 : 0);
-        pg_p_i64(&p, g->until_ms);
-        pg_p_i64(&p, g->start_seq);
-        pg_p_i64(&p, g->last_start_ms);
-        return pg_defer_write(st, &S_GROUP_PUT, &p);
+        return pg_defer_write(st, &S_GROUP_PUT, PG_ROW(&store_group_row, g));
 }
 
+/* The group's row and its rate window log, in one statement. */
 int pg_group_delete(struct store *st, const char *tenant, const char *queue, const char *grp)
 {
-        struct pg_params p = {0};
-
-        pg_p_text(&p, tenant);
-        pg_p_text(&p, queue);
-        pg_p_text(&p, grp);
-        return pg_defer_write(st, &S_GROUP_DELETE, &p);
+        return pg_defer_write(st, &S_GROUP_DELETE, PG_ARGS(SA(tenant), SA(queue), SA(grp)));
 }
 
 int pg_group_note_ready(struct store *st, const char *tenant, const char *queue, const char *grp,
                         int prio)
 {
-        struct pg_params p = {0};
-
-        pg_p_text(&p, tenant);
-        pg_p_text(&p, queue);
-        pg_p_text(&p, grp);
-        pg_p_i64(&p, prio);
-        return pg_defer_write(st, &S_GROUP_NOTE_READY, &p);
+        return pg_defer_write(st, &S_GROUP_NOTE_READY,
+                              PG_ARGS(SA(tenant), SA(queue), SA(grp), SA(prio)));
 }
 
 /* *out is a malloc'd array owned by the caller (group_recs_free). */
 int pg_group_pick(struct store *st, const char *tenant, const char *queue, int max,
                   struct group_rec **out, int *n_out)
 {
-        struct pg_params p = {0};
-
         *out = NULL;
         *n_out = 0;
         if (max < 1)
                 return BATON_EINVAL;
-        pg_p_text(&p, tenant);
-        pg_p_text(&p, queue);
-        pg_p_i64(&p, max);
-        return pg_collect(st, &S_GROUP_PICK, &p, sizeof(struct group_rec), rd_group, rel_group,
-                          (void **)out, n_out);
+        return pg_collect(st, &S_GROUP_PICK, PG_ARGS(SA(tenant), SA(queue), SA(max)),
+                          &store_group_row, out, n_out);
 }
 
 int pg_group_unblock(struct store *st, const char *tenant, const char *queue, int64_t now_ms,
@@ -562,8 +422,7 @@ int pg_group_unblock(struct store *st, const char *tenant, const char *queue, in
 {
         struct pg_params p = {0};
 
-        pg_p_text(&p, tenant);
-        pg_p_text(&p, queue);
+        PG_ADD(&p, SA(tenant), SA(queue));
         if (!all)
                 pg_p_i64(&p, now_ms);
         pg_p_i64(&p, gc);
@@ -572,13 +431,7 @@ int pg_group_unblock(struct store *st, const char *tenant, const char *queue, in
 
 int pg_group_next_until(struct store *st, const char *tenant, const char *queue, int64_t *at_ms)
 {
-        struct pg_params p = {0};
-        int n = 0;
-
-        *at_ms = 0;
-        pg_p_text(&p, tenant);
-        pg_p_text(&p, queue);
-        return pg_ids(st, &S_GROUP_NEXT_UNTIL, &p, 1, at_ms, &n);
+        return pg_int(st, &S_GROUP_NEXT_UNTIL, PG_ARGS(SA(tenant), SA(queue)), at_ms, NULL);
 }
 
 /* ---- rate window logs ---- */
@@ -586,28 +439,19 @@ int pg_group_next_until(struct store *st, const char *tenant, const char *queue,
 int pg_rate_get(struct store *st, const char *tenant, const char *queue, const char *grp,
                 int64_t seq, int64_t *at_ms)
 {
-        struct pg_params p = {0};
         int n = 0;
         int rc;
 
-        pg_p_text(&p, tenant);
-        pg_p_text(&p, queue);
-        pg_p_text(&p, grp);
-        pg_p_i64(&p, seq);
-        rc = pg_ids(st, &S_RATE_GET, &p, 1, at_ms, &n);
+        rc =
+            pg_ids(st, &S_RATE_GET, PG_ARGS(SA(tenant), SA(queue), SA(grp), SA(seq)), 1, at_ms, &n);
         return !rc && n == 0 ? BATON_ENOTFOUND : rc;
 }
 
+/* Records a start and trims the log, in one statement (S_RATE_PUT). */
 int pg_rate_put(struct store *st, const char *tenant, const char *queue, const char *grp,
                 int64_t seq, int64_t at_ms, int64_t keep_from)
 {
-        struct pg_params p = {0};
-
-        pg_p_text(&p, tenant);
-        pg_p_text(&p, queue);
-        pg_p_text(&p, grp);
-        pg_p_i64(&p, seq);
-        pg_p_i64(&p, at_ms);
-        pg_p_i64(&p, keep_from);
-        return pg_defer_write(st, &S_RATE_PUT, &p);
+        return pg_defer_write(
+            st, &S_RATE_PUT,
+            PG_ARGS(SA(tenant), SA(queue), SA(grp), SA(seq), SA(at_ms), SA(keep_from)));
 }

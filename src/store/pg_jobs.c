@@ -15,6 +15,7 @@
  * Assumes the single caller of the store interface (the store thread).
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,71 +31,8 @@
 #include "store/store.h"
 #include "store/store_cols.h"
 
-/* ---- job rows ---- */
-
-static void bind_job_cols(struct pg_params *p, const struct job *j)
-{
-        const char *base = (const char *)j;
-
-        for (int c = 0; c < store_job_ncols; c++) {
-                const void *f = base + store_job_cols[c].off;
-
-                switch (store_job_cols[c].kind) {
-                case COL_TEXT:
-                        pg_p_text(p, *(char *const *)f);
-                        break;
-                case COL_I64:
-                        pg_p_i64(p, *(const int64_t *)f);
-                        break;
-                case COL_INT:
-                        pg_p_i64(p, *(const int *)f);
-                        break;
-                default:
-                        pg_p_i64(p, *(const bool *)f ? 1 : 0);
-                        break;
-                }
-        }
-}
-
-/* Fills *out from row of a job read. On success the caller owns the strings
- * (job_free); on failure none are left. */
-static int read_job(const PGresult *r, int row, struct job *out)
-{
-        char *base = (char *)out;
-        int rc;
-
-        memset(out, 0, sizeof(*out));
-        out->id = pg_i64(r, row, 0);
-        out->created_at_ms = pg_i64(r, row, 2);
-        rc = pg_text(r, row, 1, &out->tenant);
-        for (int c = 0; c < store_job_ncols && !rc; c++) {
-                void *f = base + store_job_cols[c].off;
-                int i = STORE_JOB_READ_FIXED + c;
-
-                switch (store_job_cols[c].kind) {
-                case COL_TEXT:
-                        rc = pg_text(r, row, i, (char **)f);
-                        break;
-                case COL_I64:
-                        *(int64_t *)f = pg_i64(r, row, i);
-                        break;
-                case COL_INT:
-                        *(int *)f = (int)pg_i64(r, row, i);
-                        break;
-                default:
-                        *(bool *)f = pg_i64(r, row, i) != 0;
-                        break;
-                }
-        }
-        if (rc)
-                job_free(out);
-        return rc;
-}
-
 /* The job statements whose column lists come from store_job_cols are built when the
- * backend first opens (job_sql); these hold their text. */
-enum { LF_QUEUE = 1, LF_STATE = 2, LF_TYPE = 4 };
-
+ * backend first opens (pg_build_stmts); these hold their text. */
 static const struct pg_stmt
     S_JOB_IDS = {"pg_job_ids", "SELECT nextval(pg_get_serial_sequence('jobs', 'id'))"
                                " FROM generate_series(1, $1)"},
@@ -141,11 +79,11 @@ static const struct pg_stmt
                      " (SELECT parent_id FROM job_deps WHERE parent_id = p.id LIMIT 1) d"};
 
 /* The read statements, for the plan checks (pg_plans.c). */
-const struct pg_stmt *const pg_jobs_stmts[] = {
+static const struct pg_stmt *const reads[] = {
     &S_JOB_FIND_KEY, &S_JOB_DUE,    &S_JOB_EXPIRED, &S_JOB_STATE_IDS,
     &S_JOB_PURGE,    &S_JOB_DELETE, &S_DEADLINES,   &S_DEP_PARENTS,
 };
-const int pg_jobs_stmts_n = (int)(sizeof(pg_jobs_stmts) / sizeof(pg_jobs_stmts[0]));
+const struct pg_stmt_list pg_jobs_stmts = {reads, (int)(sizeof(reads) / sizeof(reads[0]))};
 
 static const char *const built_names[PG_B_COUNT] = {
     "pg_job_insert",      "pg_job_get",           "pg_job_update",   "pg_job_insert_id",
@@ -166,10 +104,8 @@ static const char *const built_names[PG_B_COUNT] = {
  * group without a returned job comes as one row of NULL job columns. */
 static int build_group_many_sql(struct buf *b)
 {
-        int rc = buf_adds(b, "SELECT j.id, j.tenant, j.created_at");
+        int rc = store_build_job_select(b, "j.");
 
-        for (int c = 0; c < store_job_ncols && !rc; c++)
-                rc = buf_printf(b, ", j.%s", store_job_cols[c].name);
         if (!rc)
                 rc = buf_adds(b,
                               ", g.ord, c.n FROM unnest($3::text[]) WITH ORDINALITY AS g(name, ord)"
@@ -192,15 +128,13 @@ static int build_group_many_sql(struct buf *b)
 static int build_list_sql(struct buf *b, int bits)
 {
         int n = 1;
-        int rc = buf_adds(b, "SELECT id, tenant, created_at");
+        int rc = store_build_job_select(b, "");
 
-        for (int c = 0; c < store_job_ncols && !rc; c++)
-                rc = buf_printf(b, ", %s", store_job_cols[c].name);
         if (!rc)
                 rc = buf_adds(b, " FROM (SELECT *, sum(baton_sz) OVER (ORDER BY id) AS baton_run"
-                                 " FROM (SELECT id, tenant, created_at");
-        for (int c = 0; c < store_job_ncols && !rc; c++)
-                rc = buf_printf(b, ", %s", store_job_cols[c].name);
+                                 " FROM (");
+        if (!rc)
+                rc = store_build_job_select(b, "");
         if (!rc)
                 rc = buf_printf(b, ", %d::bigint", JOB_WIRE_FIXED_BYTES);
         for (int c = 0; c < store_job_ncols && !rc; c++)
@@ -208,49 +142,14 @@ static int build_list_sql(struct buf *b, int bits)
                         rc = buf_printf(b, " + coalesce(octet_length(%s), 4)",
                                         store_job_cols[c].name);
         if (!rc)
-                rc = buf_printf(b, " AS baton_sz FROM jobs WHERE tenant = $%d", n++);
-        if (!rc && bits & LF_QUEUE)
-                rc = buf_printf(b, " AND queue = $%d", n++);
-        if (!rc && bits & LF_STATE)
-                rc = buf_printf(b, " AND state = $%d", n++);
-        if (!rc && bits & LF_TYPE)
-                rc = buf_printf(b, " AND type = $%d", n++);
+                rc = buf_adds(b, " AS baton_sz FROM jobs WHERE ");
+        if (!rc)
+                rc = store_build_job_where(b, bits, '$', &n);
         return rc ? rc
                   : buf_printf(b,
-                               " AND id > $%d ORDER BY id LIMIT $%d) a) w"
+                               "id > $%d ORDER BY id LIMIT $%d) a) w"
                                " WHERE baton_run - baton_sz <= $%d ORDER BY id",
                                n, n + 1, n + 2);
-}
-
-/* The two job inserts: PG_B_INSERT (the id from the table's sequence) and
- * PG_B_INSERT_ID (with an id taken from the sequence ahead). */
-static int build_insert_sql(struct buf *b, int id)
-{
-        int rc = 0;
-
-        if (id == PG_B_INSERT) {
-                rc = buf_adds(b, "INSERT INTO jobs (tenant, created_at");
-                for (int c = 0; c < store_job_ncols && !rc; c++)
-                        rc = buf_printf(b, ", %s", store_job_cols[c].name);
-                if (!rc)
-                        rc = buf_adds(b, ") VALUES ($1, $2");
-                for (int c = 0; c < store_job_ncols && !rc; c++)
-                        rc = buf_printf(b, ", $%d", c + 3);
-                /* The pending-key index is the only one an insert can clash on. */
-                return rc ? rc : buf_adds(b, ") ON CONFLICT DO NOTHING RETURNING id");
-        }
-        if (id == PG_B_INSERT_ID) { /* with an id taken from the sequence ahead */
-                rc = buf_adds(b, "INSERT INTO jobs (id, tenant, created_at");
-                for (int c = 0; c < store_job_ncols && !rc; c++)
-                        rc = buf_printf(b, ", %s", store_job_cols[c].name);
-                if (!rc)
-                        rc = buf_adds(b, ") VALUES ($1, $2, $3");
-                for (int c = 0; c < store_job_ncols && !rc; c++)
-                        rc = buf_printf(b, ", $%d", c + 4);
-                return rc ? rc : buf_adds(b, ")");
-        }
-        BATON_ASSERT(0 && "an insert is built above");
-        return BATON_EINVAL;
 }
 
 static int build_job_sql(struct buf *b, int id)
@@ -258,22 +157,22 @@ static int build_job_sql(struct buf *b, int id)
         int bits = id - PG_B_LIST;
         int rc = 0;
 
-        if (id == PG_B_INSERT || id == PG_B_INSERT_ID)
-                return build_insert_sql(b, id);
+        /* With an id taken from the sequence ahead, or from the table's
+         * sequence; the pending-key index is the only one an insert can clash
+         * on. */
+        if (id == PG_B_INSERT_ID)
+                return store_build_job_insert(b, '$', true);
+        if (id == PG_B_INSERT) {
+                rc = store_build_job_insert(b, '$', false);
+                return rc ? rc : buf_adds(b, " ON CONFLICT DO NOTHING RETURNING id");
+        }
         if (id == PG_B_GROUP_MANY)
                 return build_group_many_sql(b);
-        if (id == PG_B_UPDATE) {
-                rc = buf_adds(b, "UPDATE jobs SET ");
-                for (int c = 0; c < store_job_ncols && !rc; c++)
-                        rc = buf_printf(b, "%s%s = $%d", c ? ", " : "", store_job_cols[c].name,
-                                        c + 2);
-                return rc ? rc : buf_adds(b, " WHERE id = $1");
-        }
+        if (id == PG_B_UPDATE)
+                return store_build_job_update(b, '$');
         if (id >= PG_B_LIST)
                 return build_list_sql(b, bits);
-        rc = buf_adds(b, "SELECT id, tenant, created_at");
-        for (int c = 0; c < store_job_ncols && !rc; c++)
-                rc = buf_printf(b, ", %s", store_job_cols[c].name);
+        rc = store_build_job_select(b, "");
         if (!rc)
                 rc = buf_adds(b, " FROM jobs WHERE ");
         if (rc)
@@ -324,7 +223,7 @@ int pg_build_stmts(struct store *st)
         buf_init(&b, PG_SQL_MAX);
         for (int id = 0; id < PG_B_COUNT && !rc; id++) {
                 buf_reset(&b);
-                rc = id >= PG_B_AUDIT ? pg_build_audit_sql(&b, id - PG_B_AUDIT)
+                rc = id >= PG_B_AUDIT ? store_build_audit_list(&b, id - PG_B_AUDIT, '$')
                                       : build_job_sql(&b, id);
                 if (!rc) {
                         st->built_sql[id] = strdup(b.ptr);
@@ -387,9 +286,7 @@ int pg_job_insert(struct store *st, struct job *j)
                         return rc;
                 pg_p_i64(&p, id);
         }
-        pg_p_text(&p, j->tenant);
-        pg_p_i64(&p, j->created_at_ms);
-        bind_job_cols(&p, j);
+        pg_p_row(PG_ADD(&p, SA(j->tenant), SA(j->created_at_ms)), &store_job_row, j);
         if (id) {
                 rc = pg_defer_write(st, &st->built[PG_B_INSERT_ID], &p);
                 if (!rc)
@@ -405,41 +302,21 @@ int pg_job_insert(struct store *st, struct job *j)
         return rc;
 }
 
-static int rd_job(const PGresult *r, int row, void *out)
-{
-        return read_job(r, row, out);
-}
-
 /* The jobs this operation read with job_get hold a row lock until the
  * transaction ends: they exist, and nobody else can change or delete them. */
 static int note_locked(struct store *st, int64_t id)
 {
-        if (st->n_locked == st->cap_locked) {
-                int cap = st->cap_locked ? st->cap_locked * 2 : 64;
-                int64_t *v = realloc(st->locked, (size_t)cap * sizeof(*v));
-
-                if (!v)
-                        return BATON_ENOMEM;
-                st->locked = v;
-                st->cap_locked = cap;
-        }
-        st->locked[st->n_locked++] = id;
-        return 0;
+        return pg_idset_add(&st->locked, id);
 }
 
 static bool holds_lock(const struct store *st, int64_t id)
 {
-        for (int i = st->n_locked - 1; i >= 0; i--)
-                if (st->locked[i] == id)
-                        return true;
-        return pg_idset_has(&st->txn_locked, id);
+        return pg_idset_has(&st->locked, id) || pg_idset_has(&st->txn_locked, id);
 }
 
 static void forget_locked(struct store *st, int64_t id)
 {
-        for (int i = 0; i < st->n_locked; i++)
-                if (st->locked[i] == id)
-                        st->locked[i] = 0; /* ids start at 1 */
+        pg_idset_del(&st->locked, id);
         pg_idset_del(&st->txn_locked, id);
 }
 
@@ -454,7 +331,6 @@ static void forget_ready(struct store *st, int64_t id)
 
 int pg_job_get(struct store *st, const char *tenant, int64_t id, struct job *out)
 {
-        struct pg_params p = {0};
         struct job j;
         int rc;
 
@@ -462,14 +338,14 @@ int pg_job_get(struct store *st, const char *tenant, int64_t id, struct job *out
         PGresult *kept = pg_kept_row(st, tenant, id, &row);
 
         if (kept) {
-                rc = read_job(kept, row, &j);
+                struct store_row r = pg_row(kept, row);
+
+                rc = store_read(&r, &store_job_row, &j);
                 if (!rc)
                         *out = j;
                 return rc;
         }
-        pg_p_i64(&p, id);
-        pg_p_text(&p, tenant);
-        rc = pg_get_one(st, &st->built[PG_B_GET], &p, rd_job, &j);
+        rc = pg_get_one(st, &st->built[PG_B_GET], PG_ARGS(SA(id), SA(tenant)), &store_job_row, &j);
         if (!rc)
                 rc = note_locked(st, id);
         if (!rc)
@@ -481,7 +357,6 @@ int pg_job_get(struct store *st, const char *tenant, int64_t id, struct job *out
 
 int pg_job_peek(struct store *st, const char *tenant, int64_t id, struct job *out)
 {
-        struct pg_params p = {0};
         struct job j;
         int row = 0, rc;
         PGresult *kept = pg_kept_row(st, tenant, id, &row);
@@ -490,9 +365,7 @@ int pg_job_peek(struct store *st, const char *tenant, int64_t id, struct job *ou
          * anything else is read in the transaction, so it sees its writes. */
         if (kept)
                 return pg_job_get(st, tenant, id, out);
-        pg_p_i64(&p, id);
-        pg_p_text(&p, tenant);
-        rc = pg_get_one(st, &st->built[PG_B_PEEK], &p, rd_job, &j);
+        rc = pg_get_one(st, &st->built[PG_B_PEEK], PG_ARGS(SA(id), SA(tenant)), &store_job_row, &j);
         if (!rc)
                 *out = j;
         else if (rc == BATON_ENOMEM)
@@ -511,8 +384,7 @@ int pg_job_update(struct store *st, const struct job *j)
         int rc = 0;
 
         forget_ready(st, j->id);
-        pg_p_i64(&p, j->id);
-        bind_job_cols(&p, j);
+        pg_p_row(PG_ADD(&p, SA(j->id)), &store_job_row, j);
         /* The common case (claim, settle, expire) updates a job this operation
          * has just read and locked: the row exists and cannot clash, so the
          * update needs no answer of its own and travels with the next round
@@ -543,16 +415,12 @@ int pg_job_update(struct store *st, const struct job *j)
 int pg_job_find_key(struct store *st, const char *tenant, const char *queue, const char *key,
                     int64_t *id_out)
 {
-        struct pg_params p = {0};
         int64_t id = 0;
         int n = 0, rc;
 
         if (!key)
                 return BATON_ENOTFOUND;
-        pg_p_text(&p, tenant);
-        pg_p_text(&p, queue);
-        pg_p_text(&p, key);
-        rc = pg_ids(st, &S_JOB_FIND_KEY, &p, 1, &id, &n);
+        rc = pg_ids(st, &S_JOB_FIND_KEY, PG_ARGS(SA(tenant), SA(queue), SA(key)), 1, &id, &n);
         if (!rc && n == 0)
                 rc = BATON_ENOTFOUND;
         if (!rc)
@@ -564,34 +432,16 @@ int pg_job_find_key(struct store *st, const char *tenant, const char *queue, con
  * also after a failure. */
 int pg_job_list(struct store *st, const struct job_filter *f, struct job_vec *out)
 {
-        int bits =
-            (f->queue ? LF_QUEUE : 0) | (f->state >= 0 ? LF_STATE : 0) | (f->type ? LF_TYPE : 0);
         struct pg_params p = {0};
-        PGresult *r = NULL;
-        int rc;
+        struct store_binder b = pg_binder(&p);
+        struct store_jobs a = {out, 0, 0}; /* the statement keeps to bytes_max */
 
         if (!f->tenant || f->limit <= 0)
                 return BATON_EINVAL;
-        pg_p_text(&p, f->tenant);
-        if (bits & LF_QUEUE)
-                pg_p_text(&p, f->queue);
-        if (bits & LF_STATE)
-                pg_p_i64(&p, f->state);
-        if (bits & LF_TYPE)
-                pg_p_text(&p, f->type);
-        pg_p_i64(&p, f->after_id);
-        pg_p_i64(&p, f->limit);
+        store_bind_job_filter(&b, f);
         pg_p_i64(&p, f->bytes_max ? (int64_t)f->bytes_max : INT64_MAX);
-        rc = pg_exec(st, &st->built[PG_B_LIST + bits], &p, &r);
-        for (int i = 0; !rc && i < PQntuples(r); i++) {
-                struct job *j = job_vec_push(out);
-
-                rc = j ? read_job(r, i, j) : BATON_ENOMEM;
-                if (rc && j)
-                        out->n--; /* read_job left the slot empty */
-        }
-        PQclear(r);
-        return rc;
+        return pg_each(st, &st->built[PG_B_LIST + store_job_filter_bits(f)], &p, INT_MAX,
+                       store_row_job, &a, NULL);
 }
 
 /* A claim reads the ids and then each job (job_get) to lease it: the query
@@ -629,8 +479,7 @@ int pg_group_ready_rows(struct store *st, const char *tenant, const char *queue,
 {
         struct pg_params p = {0};
 
-        pg_p_text(&p, tenant);
-        pg_p_text(&p, queue);
+        PG_ADD(&p, SA(tenant), SA(queue));
         if (grp)
                 pg_p_text(&p, grp);
         pg_p_i64(&p, max);
@@ -732,20 +581,17 @@ int pg_job_get_many(struct store *st, const char *tenant, const int64_t *ids, in
         arr = id_array(ids, n);
         if (!arr)
                 return BATON_ENOMEM;
-        pg_p_text(&p, arr);
-        pg_p_text(&p, tenant);
+        PG_ADD(&p, SA(arr), SA(tenant));
         pg_p_text(&dp, arr);
         rc = pg_exec_n(st, s, pp, k, res);
         if (!rc && txn)
                 rc = note_txn_rows(st, res[0], res[1]);
         for (int i = 0; !rc && !txn && i < PQntuples(res[0]); i++)
                 rc = note_locked(st, pg_i64(res[0], i, 0));
-        for (int i = 0; !rc && out && i < PQntuples(res[0]); i++) {
-                struct job *j = job_vec_push(out);
+        if (!rc && out) {
+                struct store_jobs a = {out, 0, 0};
 
-                rc = j ? read_job(res[0], i, j) : BATON_ENOMEM;
-                if (rc && j)
-                        out->n--;
+                rc = pg_rows_each(res[0], INT_MAX, store_row_job, &a, NULL);
         }
         if (!rc && out)
                 qsort(out->v + first, (size_t)(out->n - first), sizeof(*out->v), cmp_job_id);
@@ -773,7 +619,6 @@ int pg_group_ready_many(struct store *st, const char *tenant, const char *queue,
                         const char *const *grps, int n_grps, int per, int64_t *ids, int *prios,
                         int *n_out, bool *busy)
 {
-        struct pg_params p = {0};
         PGresult *r = NULL;
         int64_t *row_ids = NULL;
         char *arr;
@@ -792,11 +637,8 @@ int pg_group_ready_many(struct store *st, const char *tenant, const char *queue,
         arr = text_array(grps, n_grps);
         if (!arr)
                 return BATON_ENOMEM;
-        pg_p_text(&p, tenant);
-        pg_p_text(&p, queue);
-        pg_p_text(&p, arr);
-        pg_p_i64(&p, per);
-        rc = pg_exec(st, &st->built[PG_B_GROUP_MANY], &p, &r);
+        rc = pg_exec(st, &st->built[PG_B_GROUP_MANY],
+                     PG_ARGS(SA(tenant), SA(queue), SA(arr), SA(per)), &r);
         if (!rc && PQntuples(r) > 0) {
                 row_ids = calloc((size_t)PQntuples(r), sizeof(*row_ids));
                 rc = row_ids ? 0 : BATON_ENOMEM;
@@ -834,82 +676,45 @@ int pg_group_ready_many(struct store *st, const char *tenant, const char *queue,
 
 int pg_job_due_ids(struct store *st, int64_t now, int max, int64_t *ids, int *n_out)
 {
-        struct pg_params p = {0};
-
-        pg_p_i64(&p, now);
-        pg_p_i64(&p, max);
-        return pg_ids(st, &S_JOB_DUE, &p, max, ids, n_out);
+        return pg_ids(st, &S_JOB_DUE, PG_ARGS(SA(now), SA(max)), max, ids, n_out);
 }
 
 int pg_job_expired_ids(struct store *st, int64_t now, int max, int64_t *ids, int *n_out)
 {
-        struct pg_params p = {0};
-
-        pg_p_i64(&p, now);
-        pg_p_i64(&p, max);
-        return pg_ids(st, &S_JOB_EXPIRED, &p, max, ids, n_out);
+        return pg_ids(st, &S_JOB_EXPIRED, PG_ARGS(SA(now), SA(max)), max, ids, n_out);
 }
 
 int pg_job_state_ids(struct store *st, const char *tenant, const char *queue, int state,
                      int64_t after_id, int max, int64_t *ids, int *n_out)
 {
-        struct pg_params p = {0};
-
-        pg_p_text(&p, tenant);
-        pg_p_text(&p, queue);
-        pg_p_i64(&p, state);
-        pg_p_i64(&p, after_id);
-        pg_p_i64(&p, max);
-        return pg_ids(st, &S_JOB_STATE_IDS, &p, max, ids, n_out);
+        return pg_ids(st, &S_JOB_STATE_IDS,
+                      PG_ARGS(SA(tenant), SA(queue), SA(state), SA(after_id), SA(max)), max, ids,
+                      n_out);
 }
 
 /* Only terminal states have finished jobs to purge; others delete nothing. */
 int pg_job_purge(struct store *st, int state, int64_t before_ms, int max, int *n_out)
 {
-        struct pg_params p = {0};
-
-        pg_p_i64(&p, state);
-        pg_p_i64(&p, before_ms);
         pg_txn_forget(st); /* it may delete rows read before */
-        return pg_purge(st, &S_JOB_PURGE, &p, max, n_out);
+        return pg_purge(st, &S_JOB_PURGE, PG_ARGS(SA(state), SA(before_ms)), max, n_out);
 }
 
 int pg_job_delete(struct store *st, const char *tenant, int64_t id)
 {
-        struct pg_params p = {0};
-        int64_t n = 0;
-        int rc;
-
-        pg_p_i64(&p, id);
-        pg_p_text(&p, tenant);
         forget_locked(st, id);
         forget_ready(st, id);
-        rc = pg_run(st, &S_JOB_DELETE, &p, &n);
-        return !rc && n == 0 ? BATON_ENOTFOUND : rc;
+        return pg_update(st, &S_JOB_DELETE, PG_ARGS(SA(id), SA(tenant)));
 }
 
-static int64_t min_nonzero(int64_t a, int64_t b)
+static int read_deadlines(void *ctx, const struct store_row *r, int i)
 {
-        if (!a || !b)
-                return a ? a : b;
-        return a < b ? a : b;
+        (void)i;
+        store_read_deadlines(r, ctx);
+        return 0;
 }
 
 int pg_deadlines(struct store *st, struct store_deadlines *out)
 {
-        PGresult *r = NULL;
-        int rc = pg_exec(st, &S_DEADLINES, NULL, &r);
-
         memset(out, 0, sizeof(*out));
-        if (!rc) {
-                out->run_at_ms = pg_deadline_col(r, 0);
-                out->lease_until_ms = pg_deadline_col(r, 1);
-                out->completed_min_ms = pg_deadline_col(r, 2);
-                out->dead_min_ms = min_nonzero(pg_deadline_col(r, 3), pg_deadline_col(r, 4));
-                out->idem_min_ms = pg_deadline_col(r, 5);
-                out->dep_work = !PQgetisnull(r, 0, 6);
-                out->audit_min_ms = pg_deadline_col(r, 7);
-        }
-        PQclear(r);
-        return rc;
+        return pg_each(st, &S_DEADLINES, NULL, 1, read_deadlines, out, NULL);
 }

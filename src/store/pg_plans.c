@@ -25,15 +25,9 @@
 
 /* The statement lists of the backend's files that pg_check_plans looks in,
  * by name (the statements built at open are in st->built). */
-struct stmt_list {
-        const struct pg_stmt *const *v;
-        const int *n;
-};
-
-static const struct stmt_list stmt_lists[] = {
-    {pg_jobs_stmts, &pg_jobs_stmts_n},     {pg_meta_stmts, &pg_meta_stmts_n},
-    {pg_timers_stmts, &pg_timers_stmts_n}, {pg_deps_stmts, &pg_deps_stmts_n},
-    {pg_cron_stmts, &pg_cron_stmts_n},     {pg_groups_stmts, &pg_groups_stmts_n},
+static const struct pg_stmt_list *const stmt_lists[] = {
+    &pg_jobs_stmts, &pg_meta_stmts, &pg_timers_stmts,
+    &pg_deps_stmts, &pg_cron_stmts, &pg_groups_stmts,
 };
 
 /* What a statement's plan must look like: sample parameters (space
@@ -126,9 +120,9 @@ static const struct pg_stmt *stmt_by_name(const struct store *st, const char *na
                 if (strcmp(st->built[i].name, name) == 0)
                         return &st->built[i];
         for (size_t l = 0; l < BATON_ARRAY_LEN(stmt_lists); l++)
-                for (int i = 0; i < *stmt_lists[l].n; i++)
-                        if (strcmp(stmt_lists[l].v[i]->name, name) == 0)
-                                return stmt_lists[l].v[i];
+                for (int i = 0; i < stmt_lists[l]->n; i++)
+                        if (strcmp(stmt_lists[l]->v[i]->name, name) == 0)
+                                return stmt_lists[l]->v[i];
         return NULL;
 }
 

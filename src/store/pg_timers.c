@@ -16,17 +16,14 @@
 #include "common/errors.h"
 #include "store/pg_internal.h"
 #include "store/store.h"
-
-#define TIMER_COLS                                                                                 \
-        "tenant, key, version, state, fire_at, queue, type, payload, priority, max_attempts,"      \
-        " backoff_type, backoff_base_ms, backoff_max_ms, lease_ms, request_id, job_id, fired_at,"  \
-        " created_at, updated_at, grp, due_at, deferred"
+#include "store/store_cols.h"
 
 static const struct pg_stmt
     S_TIMER_GET = {"pg_timer_get",
-                   "SELECT " TIMER_COLS " FROM timers WHERE tenant = $1 AND key = $2"},
+                   "SELECT " STORE_TIMER_COLS " FROM timers WHERE tenant = $1 AND key = $2"},
     S_TIMER_PUT = {"pg_timer_put",
-                   "INSERT INTO timers (" TIMER_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
+                   "INSERT INTO timers (" STORE_TIMER_COLS
+                   ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
                    " $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
                    " ON CONFLICT (tenant, key) DO UPDATE SET version = excluded.version,"
                    " state = excluded.state, fire_at = excluded.fire_at, queue = excluded.queue,"
@@ -40,75 +37,27 @@ static const struct pg_stmt
                    " updated_at = excluded.updated_at, grp = excluded.grp,"
                    " due_at = excluded.due_at, deferred = excluded.deferred"},
     S_TIMER_LIST = {"pg_timer_list",
-                    "SELECT " TIMER_COLS " FROM timers WHERE tenant = $1 AND key > $2"
+                    "SELECT " STORE_TIMER_COLS " FROM timers WHERE tenant = $1 AND key > $2"
                     " AND key >= $3 AND key < $4 ORDER BY key LIMIT $5"},
-    S_TIMER_DUE = {"pg_timer_due", "SELECT " TIMER_COLS " FROM timers WHERE state = 0"
+    S_TIMER_DUE = {"pg_timer_due", "SELECT " STORE_TIMER_COLS " FROM timers WHERE state = 0"
                                    " AND due_at <= $1 ORDER BY due_at LIMIT $2"},
     S_TIMER_NEXT = {"pg_timer_next",
                     "SELECT due_at FROM timers WHERE state = 0 ORDER BY due_at LIMIT 1"};
 
 /* The read statements, for the plan checks (pg_plans.c). */
-const struct pg_stmt *const pg_timers_stmts[] = {
+static const struct pg_stmt *const reads[] = {
     &S_TIMER_GET,
     &S_TIMER_LIST,
     &S_TIMER_DUE,
     &S_TIMER_NEXT,
 };
-const int pg_timers_stmts_n = (int)(sizeof(pg_timers_stmts) / sizeof(pg_timers_stmts[0]));
+const struct pg_stmt_list pg_timers_stmts = {reads, (int)(sizeof(reads) / sizeof(reads[0]))};
 
 /* ---- timers ---- */
 
-static int rd_timer(const PGresult *r, int row, void *out)
-{
-        struct timer_rec *t = out;
-        int rc;
-
-        memset(t, 0, sizeof(*t));
-        t->version = pg_i64(r, row, 2);
-        t->state = (int)pg_i64(r, row, 3);
-        t->fire_at_ms = pg_i64(r, row, 4);
-        t->priority = (int)pg_i64(r, row, 8);
-        t->max_attempts = (int)pg_i64(r, row, 9);
-        t->backoff.type = (int)pg_i64(r, row, 10);
-        t->backoff.base_ms = pg_i64(r, row, 11);
-        t->backoff.max_ms = pg_i64(r, row, 12);
-        t->lease_ms = pg_i64(r, row, 13);
-        t->job_id = pg_i64(r, row, 15);
-        t->fired_at_ms = pg_i64(r, row, 16);
-        t->created_at_ms = pg_i64(r, row, 17);
-        t->updated_at_ms = pg_i64(r, row, 18);
-        t->due_at_ms = pg_i64(r, row, 20);
-        t->deferred = (int)pg_i64(r, row, 21);
-        rc = pg_text(r, row, 0, &t->tenant);
-        if (!rc)
-                rc = pg_text(r, row, 1, &t->key);
-        if (!rc)
-                rc = pg_text(r, row, 5, &t->queue);
-        if (!rc)
-                rc = pg_text(r, row, 6, &t->type);
-        if (!rc)
-                rc = pg_text(r, row, 7, &t->payload);
-        if (!rc)
-                rc = pg_text(r, row, 14, &t->request_id);
-        if (!rc)
-                rc = pg_text(r, row, 19, &t->group);
-        if (rc)
-                timer_rec_free(t);
-        return rc;
-}
-
-static void rel_timer(void *t)
-{
-        timer_rec_free(t);
-}
-
 int pg_timer_get(struct store *st, const char *tenant, const char *key, struct timer_rec *out)
 {
-        struct pg_params p = {0};
-
-        pg_p_text(&p, tenant);
-        pg_p_text(&p, key);
-        return pg_get_one(st, &S_TIMER_GET, &p, rd_timer, out);
+        return pg_get_one(st, &S_TIMER_GET, PG_ARGS(SA(tenant), SA(key)), &store_timer_row, out);
 }
 
 /* An upsert whose values core has validated (state, priority), so it is
@@ -116,39 +65,14 @@ int pg_timer_get(struct store *st, const char *tenant, const char *key, struct t
  * the next round trip instead of waiting for 1,000 round trips of its own. */
 int pg_timer_put(struct store *st, const struct timer_rec *t)
 {
-        struct pg_params p = {0};
-
         if (!t->tenant || !t->key || !t->queue || !t->type || !t->payload)
                 return BATON_EINVAL;
-        pg_p_text(&p, t->tenant);
-        pg_p_text(&p, t->key);
-        pg_p_i64(&p, t->version);
-        pg_p_i64(&p, t->state);
-        pg_p_i64(&p, t->fire_at_ms);
-        pg_p_text(&p, t->queue);
-        pg_p_text(&p, t->type);
-        pg_p_text(&p, t->payload);
-        pg_p_i64(&p, t->priority);
-        pg_p_i64(&p, t->max_attempts);
-        pg_p_i64(&p, t->backoff.type);
-        pg_p_i64(&p, t->backoff.base_ms);
-        pg_p_i64(&p, t->backoff.max_ms);
-        pg_p_i64(&p, t->lease_ms);
-        pg_p_text(&p, t->request_id);
-        pg_p_i64(&p, t->job_id);
-        pg_p_i64(&p, t->fired_at_ms);
-        pg_p_i64(&p, t->created_at_ms);
-        pg_p_i64(&p, t->updated_at_ms);
-        pg_p_text(&p, t->group);
-        pg_p_i64(&p, t->due_at_ms > 0 ? t->due_at_ms : t->fire_at_ms);
-        pg_p_i64(&p, t->deferred);
-        return pg_defer_write(st, &S_TIMER_PUT, &p);
+        return pg_defer_write(st, &S_TIMER_PUT, PG_ROW(&store_timer_row, t));
 }
 
 int pg_timer_list(struct store *st, const char *tenant, const char *prefix, const char *after,
                   int limit, struct timer_rec **out, int *n_out)
 {
-        struct pg_params p = {0};
         char *hi;
         int rc;
 
@@ -161,39 +85,25 @@ int pg_timer_list(struct store *st, const char *tenant, const char *prefix, cons
          * before prefix + 0x7f (the column's collation is "C"). */
         if (asprintf(&hi, "%s\x7f", prefix) < 0)
                 return BATON_ENOMEM;
-        pg_p_text(&p, tenant);
-        pg_p_text(&p, after ? after : "");
-        pg_p_text(&p, prefix);
-        pg_p_text(&p, hi);
-        pg_p_i64(&p, limit);
-        rc = pg_collect(st, &S_TIMER_LIST, &p, sizeof(**out), rd_timer, rel_timer, (void **)out,
-                        n_out);
+
+        rc = pg_collect(st, &S_TIMER_LIST,
+                        PG_ARGS(SA(tenant), SA(after ? after : ""), SA(prefix), SA(hi), SA(limit)),
+                        &store_timer_row, out, n_out);
         free(hi);
         return rc;
 }
 
 int pg_timer_due(struct store *st, int64_t now, int max, struct timer_rec **out, int *n_out)
 {
-        struct pg_params p = {0};
-
         *out = NULL;
         *n_out = 0;
         if (max <= 0)
                 return BATON_EINVAL;
-        pg_p_i64(&p, now);
-        pg_p_i64(&p, max);
-        return pg_collect(st, &S_TIMER_DUE, &p, sizeof(**out), rd_timer, rel_timer, (void **)out,
+        return pg_collect(st, &S_TIMER_DUE, PG_ARGS(SA(now), SA(max)), &store_timer_row, out,
                           n_out);
 }
 
 int pg_timer_next(struct store *st, int64_t *at_ms_out)
 {
-        PGresult *r = NULL;
-        int rc = pg_exec(st, &S_TIMER_NEXT, NULL, &r);
-
-        *at_ms_out = 0;
-        if (!rc && PQntuples(r) > 0)
-                *at_ms_out = pg_i64(r, 0, 0);
-        PQclear(r);
-        return rc;
+        return pg_int(st, &S_TIMER_NEXT, NULL, at_ms_out, NULL);
 }

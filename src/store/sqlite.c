@@ -23,6 +23,7 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -48,28 +49,9 @@
 #define CACHE_SIZE_KIB 8192
 #define SQL_MAX 8192
 
-/* The columns of a key row in the order of reads and of key_insert's binds. */
-#define KEY_COLS                                                                                   \
-        "id, tenant, name, digest, prev_digest, prev_until, scopes, created_at, expires_at,"       \
-        " revoked_at, rotated_at, rate_max, rate_per_ms, created_by"
-/* The columns of an audit row in the order of reads; audit_insert binds all
- * but id, in the same order, from ?1. */
-#define AUDIT_COLS "id, at, key_id, tenant, action, target, request_id, status, code, detail, n"
-/* The columns of a timer row in the order of reads and of timer_put's binds. */
-#define TIMER_COLS                                                                                 \
-        "tenant, key, version, state, fire_at, queue, type, payload, priority, max_attempts,"      \
-        " backoff_type, backoff_base_ms, backoff_max_ms, lease_ms, request_id, job_id, fired_at,"  \
-        " created_at, updated_at, grp, due_at, deferred"
-/* The columns of a queue_limits row that qlim_put writes, in the order of its
- * binds: everything but the counters. */
-#define QLIM_SET_COLS                                                                              \
-        "tenant, queue, concurrency, rate_max, rate_per_ms, max_depth, group_concurrency,"         \
-        " group_rate_max, group_rate_per_ms, def_max_attempts, def_lease_ms, def_backoff_type,"    \
-        " def_backoff_base_ms, def_backoff_max_ms, start_seq, serve_seq, nogroup_served,"          \
-        " updated_at"
-/* A qlim_get read: those columns, the counters and grouped. An aggregate
- * without GROUP BY gives one row even when the queue has none (every
- * column 0 then). */
+/* A qlim_get read: STORE_QLIM_SET_COLS, the counters, grouped and known. An
+ * aggregate without GROUP BY gives one row even when the queue has none
+ * (every column 0 then). */
 #define QLIM_READ                                                                                  \
         "SELECT ?1, ?2, COALESCE(MAX(concurrency), 0), COALESCE(MAX(rate_max), 0),"                \
         " COALESCE(MAX(rate_per_ms), 0), COALESCE(MAX(max_depth), 0),"                             \
@@ -83,9 +65,10 @@
         " EXISTS (SELECT 1 FROM job_groups g WHERE g.tenant = ?1 AND g.queue = ?2),"               \
         " EXISTS (SELECT 1 FROM queues k WHERE k.tenant = ?1 AND k.name = ?2)"                     \
         " FROM queue_limits WHERE tenant = ?1 AND queue = ?2"
-/* The columns of a job_groups row in the order of reads and of group_put's binds. */
-#define GROUP_COLS                                                                                 \
-        "tenant, queue, grp, running, head, served, blocked, until_at, start_seq, last_start"
+
+/* The reads of cron schedules and runs: their columns, then the terms. */
+#define SCHED_SELECT "SELECT " STORE_SCHED_COLS " FROM cron_schedules WHERE "
+#define RUN_SELECT "SELECT " STORE_RUN_COLS " FROM cron_runs WHERE "
 
 /* Statements over the partial indexes repeat the index's WHERE term (such as
  * "state IN (5, 6, 7)") even when a stricter term follows, because SQLite uses
@@ -145,11 +128,11 @@ const struct stmt_def sqlite_stmt_defs[S_LIST] = {
                      " (SELECT at FROM audit ORDER BY at LIMIT 1)",
                      true, "job_due job_lease job_finished idem_expiry rowid audit_at"},
     [S_IDEM_GET] = {"idem_get",
-                    "SELECT tenant, key, job_id, payload_hash, expires_at FROM idempotency"
+                    "SELECT " STORE_IDEM_COLS " FROM idempotency"
                     " WHERE tenant = ?1 AND key = ?2",
                     true, "PRIMARY"},
     [S_IDEM_PUT] = {"idem_put",
-                    "INSERT INTO idempotency (tenant, key, job_id, payload_hash, expires_at)"
+                    "INSERT INTO idempotency (" STORE_IDEM_COLS ")"
                     " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (tenant, key) DO UPDATE SET"
                     " job_id = excluded.job_id, payload_hash = excluded.payload_hash,"
                     " expires_at = excluded.expires_at",
@@ -169,16 +152,16 @@ const struct stmt_def sqlite_stmt_defs[S_LIST] = {
     [S_QUEUE_TOTAL] = {"queue_total", "SELECT n FROM queue_totals WHERE tenant = ?1", true,
                        "PRIMARY"},
     [S_QUEUE_GET] = {"queue_get",
-                     "SELECT tenant, name, paused, created_at, updated_at FROM queues"
+                     "SELECT " STORE_QUEUE_COLS " FROM queues"
                      " WHERE tenant = ?1 AND name = ?2",
                      true, "PRIMARY"},
     [S_QUEUE_PUT] = {"queue_put",
-                     "INSERT INTO queues (tenant, name, paused, created_at, updated_at)"
-                     " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (tenant, name) DO UPDATE SET"
-                     " paused = excluded.paused, updated_at = excluded.updated_at",
+                     "INSERT INTO queues (" STORE_QUEUE_COLS ") VALUES (?1, ?2, ?3, ?4, ?5)"
+                     " ON CONFLICT (tenant, name) DO UPDATE SET paused = excluded.paused,"
+                     " updated_at = excluded.updated_at",
                      false},
     [S_QUEUE_LIST] = {"queue_list",
-                      "SELECT tenant, name, paused, created_at, updated_at FROM queues"
+                      "SELECT " STORE_QUEUE_COLS " FROM queues"
                       " WHERE tenant = ?1 AND name > ?2 ORDER BY name LIMIT ?3",
                       true, "PRIMARY"},
     [S_QUEUE_COUNTS] = {"queue_counts",
@@ -195,10 +178,11 @@ const struct stmt_def sqlite_stmt_defs[S_LIST] = {
                          " ON CONFLICT (name) DO NOTHING",
                          false},
     [S_KEY_INSERT] = {"key_insert",
-                      "INSERT INTO api_keys (" KEY_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-                      " ?9, ?10, ?11, ?12, ?13, ?14)",
+                      "INSERT INTO api_keys (" STORE_KEY_COLS ")"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                       false},
-    [S_KEY_GET] = {"key_get", "SELECT " KEY_COLS " FROM api_keys WHERE id = ?1", true, "PRIMARY"},
+    [S_KEY_GET] = {"key_get", "SELECT " STORE_KEY_COLS " FROM api_keys WHERE id = ?1", true,
+                   "PRIMARY"},
     [S_KEY_UPDATE] = {"key_update",
                       "UPDATE api_keys SET name = ?2, digest = ?3, prev_digest = ?4,"
                       " prev_until = ?5, scopes = ?6, expires_at = ?7, revoked_at = ?8,"
@@ -206,11 +190,12 @@ const struct stmt_def sqlite_stmt_defs[S_LIST] = {
                       " WHERE id = ?1",
                       true, "PRIMARY"},
     [S_KEY_LIST_TENANT] = {"key_list_tenant",
-                           "SELECT " KEY_COLS " FROM api_keys WHERE tenant = ?1 AND id > ?2"
+                           "SELECT " STORE_KEY_COLS " FROM api_keys WHERE tenant = ?1 AND id > ?2"
                            " ORDER BY id LIMIT ?3",
                            true, "key_tenant"},
     [S_KEY_LIST_ALL] = {"key_list_all",
-                        "SELECT " KEY_COLS " FROM api_keys WHERE id > ?1 ORDER BY id LIMIT ?2",
+                        "SELECT " STORE_KEY_COLS " FROM api_keys"
+                        " WHERE id > ?1 ORDER BY id LIMIT ?2",
                         true, "PRIMARY"},
     /* Not plan-checked: it counts the whole (small) table by design, once, when
      * the server starts and decides whether to make the bootstrap key. */
@@ -236,20 +221,20 @@ const struct stmt_def sqlite_stmt_defs[S_LIST] = {
                        " ORDER BY at LIMIT ?2)",
                        true, "rowid audit_at"},
     [S_TIMER_GET] = {"timer_get",
-                     "SELECT " TIMER_COLS " FROM timers WHERE tenant = ?1 AND key = ?2", true,
+                     "SELECT " STORE_TIMER_COLS " FROM timers WHERE tenant = ?1 AND key = ?2", true,
                      "PRIMARY"},
     [S_TIMER_PUT] = {"timer_put",
-                     "INSERT OR REPLACE INTO timers (" TIMER_COLS ") VALUES (?1, ?2, ?3, ?4, ?5,"
-                     " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21,"
-                     " ?22)",
+                     "INSERT OR REPLACE INTO timers (" STORE_TIMER_COLS ") VALUES (?1, ?2, ?3,"
+                     " ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,"
+                     " ?20, ?21, ?22)",
                      false},
     /* ?3..?4 bound the prefix: keys are printable ASCII, all below 0x7f. */
     [S_TIMER_LIST] = {"timer_list",
-                      "SELECT " TIMER_COLS " FROM timers WHERE tenant = ?1 AND key > ?2"
+                      "SELECT " STORE_TIMER_COLS " FROM timers WHERE tenant = ?1 AND key > ?2"
                       " AND key >= ?3 AND key < ?4 ORDER BY key LIMIT ?5",
                       true, "PRIMARY"},
     [S_TIMER_DUE] = {"timer_due",
-                     "SELECT " TIMER_COLS " FROM timers WHERE state = 0 AND due_at <= ?1"
+                     "SELECT " STORE_TIMER_COLS " FROM timers WHERE state = 0 AND due_at <= ?1"
                      " ORDER BY due_at LIMIT ?2",
                      true, "timer_due"},
     [S_TIMER_NEXT] = {"timer_next",
@@ -266,7 +251,7 @@ const struct stmt_def sqlite_stmt_defs[S_LIST] = {
                        "INSERT INTO flows (tenant, created_at, request_id) VALUES (?1, ?2, ?3)",
                        false},
     [S_FLOW_GET] = {"flow_get",
-                    "SELECT id, tenant, created_at, request_id FROM flows WHERE id = ?1"
+                    "SELECT " STORE_FLOW_COLS " FROM flows WHERE id = ?1"
                     " AND tenant = ?2",
                     true, "rowid"},
     [S_FLOW_JOBS] = {"flow_job_ids",
@@ -275,23 +260,11 @@ const struct stmt_def sqlite_stmt_defs[S_LIST] = {
                      true, "job_flow"},
     /* version 5: queue limits and groups. */
     [S_QLIM_GET] = {"qlim_get", QLIM_READ, true, "PRIMARY"},
-    [S_QLIM_PUT] = {"qlim_put",
-                    "INSERT INTO queue_limits (" QLIM_SET_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
-                    " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
-                    " ON CONFLICT (tenant, queue) DO UPDATE SET concurrency = excluded.concurrency,"
-                    " rate_max = excluded.rate_max, rate_per_ms = excluded.rate_per_ms,"
-                    " max_depth = excluded.max_depth,"
-                    " group_concurrency = excluded.group_concurrency,"
-                    " group_rate_max = excluded.group_rate_max,"
-                    " group_rate_per_ms = excluded.group_rate_per_ms,"
-                    " def_max_attempts = excluded.def_max_attempts,"
-                    " def_lease_ms = excluded.def_lease_ms,"
-                    " def_backoff_type = excluded.def_backoff_type,"
-                    " def_backoff_base_ms = excluded.def_backoff_base_ms,"
-                    " def_backoff_max_ms = excluded.def_backoff_max_ms,"
-                    " start_seq = excluded.start_seq, serve_seq = excluded.serve_seq,"
-                    " nogroup_served = excluded.nogroup_served, updated_at = excluded.updated_at",
-                    false},
+    [S_QLIM_PUT] =
+        {"qlim_put",
+         "INSERT INTO queue_limits (" STORE_QLIM_SET_COLS ") VALUES (?1, ?2, ?3, ?4,"
+         " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)" STORE_QLIM_UPSERT,
+         false},
     [S_QLIM_ADD] = {"qlim_add",
                     "INSERT INTO queue_limits (tenant, queue, depth, running) VALUES (?1, ?2, ?3,"
                     " ?4) ON CONFLICT (tenant, queue) DO UPDATE SET depth = depth + excluded.depth,"
@@ -302,12 +275,12 @@ const struct stmt_def sqlite_stmt_defs[S_LIST] = {
                      " ON CONFLICT (tenant, queue) DO NOTHING",
                      false},
     [S_GROUP_GET] = {"group_get",
-                     "SELECT " GROUP_COLS " FROM job_groups WHERE tenant = ?1 AND queue = ?2"
+                     "SELECT " STORE_GROUP_COLS " FROM job_groups WHERE tenant = ?1 AND queue = ?2"
                      " AND grp = ?3",
                      true, "PRIMARY"},
     [S_GROUP_PUT] = {"group_put",
-                     "INSERT OR REPLACE INTO job_groups (" GROUP_COLS ") VALUES (?1, ?2, ?3, ?4,"
-                     " ?5, ?6, ?7, ?8, ?9, ?10)",
+                     "INSERT OR REPLACE INTO job_groups (" STORE_GROUP_COLS ")"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                      false},
     [S_GROUP_DELETE] = {"group_delete",
                         "DELETE FROM job_groups WHERE tenant = ?1 AND queue = ?2 AND grp = ?3",
@@ -315,15 +288,16 @@ const struct stmt_def sqlite_stmt_defs[S_LIST] = {
     [S_GROUP_RATE_DELETE] = {"group_rate_delete",
                              "DELETE FROM rate_log WHERE tenant = ?1 AND queue = ?2 AND grp = ?3",
                              true, "PRIMARY"},
-    [S_GROUP_NOTE_READY] = {"group_note_ready",
-                            "INSERT INTO job_groups (" GROUP_COLS ") VALUES (?1, ?2, ?3, 0, ?4,"
-                            " COALESCE((SELECT serve_seq FROM queue_limits WHERE tenant = ?1"
-                            " AND queue = ?2), 0), 0, 0, 0, 0)"
-                            " ON CONFLICT (tenant, queue, grp) DO UPDATE SET head = excluded.head"
-                            " WHERE head IS NULL OR head > excluded.head",
-                            false},
+    [S_GROUP_NOTE_READY] =
+        {"group_note_ready",
+         "INSERT INTO job_groups (" STORE_GROUP_COLS ")"
+         " VALUES (?1, ?2, ?3, 0, ?4, COALESCE((SELECT serve_seq FROM queue_limits"
+         " WHERE tenant = ?1 AND queue = ?2), 0), 0, 0, 0, 0)"
+         " ON CONFLICT (tenant, queue, grp) DO UPDATE SET head = excluded.head"
+         " WHERE head IS NULL OR head > excluded.head",
+         false},
     [S_GROUP_PICK] = {"group_pick",
-                      "SELECT " GROUP_COLS " FROM job_groups WHERE head IS NOT NULL"
+                      "SELECT " STORE_GROUP_COLS " FROM job_groups WHERE head IS NOT NULL"
                       " AND tenant = ?1 AND queue = ?2 AND blocked = 0"
                       " ORDER BY head, served, grp LIMIT ?3",
                       true, "group_pick"},
@@ -376,12 +350,63 @@ const struct stmt_def sqlite_stmt_defs[S_LIST] = {
                             true, "rowid"},
     [S_DEP_WORK_DONE] = {"dep_work_done",
                          "DELETE FROM dep_work WHERE job_id = ?1 AND after_id = ?2", true, "rowid"},
+    /* Cron schedules and runs (migration 3): a handful per schedule fire and
+     * per cron API call; not plan-checked. */
+    [S_CRON_PUT] = {"cron_put",
+                    "INSERT OR REPLACE INTO cron_schedules (" STORE_SCHED_COLS ") VALUES (?1, ?2,"
+                    " ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                    false},
+    [S_CRON_GET] = {"cron_get", SCHED_SELECT "tenant = ?1 AND key = ?2", false},
+    [S_CRON_DELETE] = {"cron_delete", "DELETE FROM cron_schedules WHERE tenant = ?1 AND key = ?2",
+                       false},
+    [S_CRON_DELETE_RUNS] = {"cron_delete_runs",
+                            "DELETE FROM cron_runs WHERE tenant = ?1 AND key = ?2", false},
+    [S_CRON_LIST] = {"cron_list", SCHED_SELECT "tenant = ?1 AND key > ?2 ORDER BY key LIMIT ?3",
+                     false},
+    [S_CRON_DUE] = {"cron_due", SCHED_SELECT "due_at > 0 AND due_at <= ?1 ORDER BY due_at LIMIT ?2",
+                    false},
+    [S_CRON_NEXT_DUE] = {"cron_next_due", "SELECT MIN(due_at) FROM cron_schedules WHERE due_at > 0",
+                         false},
+    [S_CRON_RUN_INSERT] = {"cron_run_insert",
+                           "INSERT INTO cron_runs (tenant, key, scheduled_at, fired_at, trigger,"
+                           " job_id, status, reason, requested_by) VALUES (?1, ?2, ?3, ?4, ?5,"
+                           " ?6, ?7, ?8, ?9)",
+                           false},
+    [S_CRON_RUN_UPDATE] = {"cron_run_update",
+                           "UPDATE cron_runs SET job_id = ?3, status = ?4, reason = ?5,"
+                           " fired_at = ?6 WHERE tenant = ?1 AND id = ?2",
+                           false},
+    [S_CRON_RUN_GET] = {"cron_run_get", RUN_SELECT "tenant = ?1 AND id = ?2", false},
+    [S_CRON_RUN_LIST] = {"cron_run_list",
+                         RUN_SELECT
+                         "tenant = ?1 AND key = ?2 AND id < ?3 ORDER BY id DESC LIMIT ?4",
+                         false},
+    [S_CRON_RUN_COUNT] = {"cron_run_count",
+                          "SELECT COUNT(*) FROM cron_runs WHERE tenant = ?1 AND key = ?2"
+                          " AND trigger = ?3 AND fired_at >= ?4",
+                          false},
+    /* The id of the keep-th newest run bounds what stays; older ones go. */
+    [S_CRON_RUN_TRIM] = {"cron_run_trim",
+                         "DELETE FROM cron_runs WHERE tenant = ?1 AND key = ?2 AND id <= COALESCE(("
+                         "SELECT id FROM cron_runs WHERE tenant = ?1 AND key = ?2"
+                         " ORDER BY id DESC LIMIT 1 OFFSET ?3), 0)",
+                         false},
+    [S_CRON_COUNT_ADD] = {"cron_count_add",
+                          "INSERT INTO cron_counts (tenant, n) VALUES (?1, ?2) ON CONFLICT (tenant)"
+                          " DO UPDATE SET n = n + excluded.n RETURNING n",
+                          false},
+    /* The leader lease (migration 6): one row, read and written once a second. */
+    [S_LEASE_GET] = {"lease_get", "SELECT " STORE_LEASE_COLS " FROM leader_lease WHERE id = 1",
+                     false},
+    [S_LEASE_PUT] = {"lease_put",
+                     "INSERT INTO leader_lease (id, " STORE_LEASE_COLS ") VALUES (1, ?1, ?2, ?3,"
+                     " ?4, ?5) ON CONFLICT (id) DO UPDATE SET node = ?1, epoch = ?2,"
+                     " lease_until = ?3, heartbeat_at = ?4, lag_ms = ?5",
+                     false},
 };
 
-/* ---- errors and statement helpers ---- */
+/* ---- errors and statement helpers (sqlite_internal.h) ---- */
 
-/* Maps a SQLite result code to enum baton_err and logs what is not an expected
- * outcome. Call it before resetting the statement, while errmsg is current. */
 int sqlite_fail(struct store *st, int rc, const char *what)
 {
         if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
@@ -392,48 +417,194 @@ int sqlite_fail(struct store *st, int rc, const char *what)
         return BATON_ESTORE;
 }
 
-/* Returns a statement to its idle state: no read transaction held, no pointer
- * into the caller's strings kept. */
+const char *sqlite_stmt_name(int id)
+{
+        if (id < S_LIST)
+                return sqlite_stmt_defs[id].name;
+        return id < S_AUDIT_LIST ? "job_list" : "audit_list";
+}
+
+/* sqlite_fail for a step of s, under s's name. */
+static int step_fail(struct store *st, sqlite3_stmt *s, int rc)
+{
+        const char *what = "a statement";
+
+        for (int id = 0; id < S_COUNT; id++)
+                if (st->stmt[id] == s)
+                        what = sqlite_stmt_name(id);
+        return sqlite_fail(st, rc, what);
+}
+
 void sqlite_finish(sqlite3_stmt *s)
 {
         sqlite3_reset(s);
         sqlite3_clear_bindings(s);
 }
 
-/* Steps a statement that returns no rows and finishes it. */
-int sqlite_run(struct store *st, sqlite3_stmt *s, const char *what)
-{
-        int rc = sqlite3_step(s);
-
-        rc = rc == SQLITE_DONE ? 0 : sqlite_fail(st, rc, what);
-        sqlite_finish(s);
-        return rc;
-}
-
-void sqlite_bind_text(sqlite3_stmt *s, int i, const char *v)
+static void bind_text(struct store_binder *b, const char *v)
 {
         if (v)
-                sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+                sqlite3_bind_text(b->dst, b->next++, v, -1, SQLITE_STATIC);
         else
-                sqlite3_bind_null(s, i);
+                sqlite3_bind_null(b->dst, b->next++);
+}
+
+static void bind_i64(struct store_binder *b, int64_t v)
+{
+        sqlite3_bind_int64(b->dst, b->next++, v);
+}
+
+struct store_binder sqlite_binder(sqlite3_stmt *s, int first)
+{
+        return (struct store_binder){s, first, bind_text, bind_i64};
+}
+
+sqlite3_stmt *sqlite_stmt(struct store *st, int id, int n, const struct store_arg *a)
+{
+        struct store_binder b = sqlite_binder(st->stmt[id], 1);
+
+        store_bind_args(&b, n, a);
+        return st->stmt[id];
+}
+
+static int64_t col_i64(const struct store_row *r, int col)
+{
+        return sqlite3_column_int64((sqlite3_stmt *)r->res, col);
+}
+
+static bool col_null(const struct store_row *r, int col)
+{
+        return sqlite3_column_type((sqlite3_stmt *)r->res, col) == SQLITE_NULL;
 }
 
 /* Copies a text column into *dst (NULL for SQL NULL); the caller owns *dst. */
-int sqlite_read_text(sqlite3_stmt *s, int i, char **dst)
+static int col_text(const struct store_row *r, int col, char **dst)
 {
-        const unsigned char *p = sqlite3_column_text(s, i);
+        sqlite3_stmt *s = (sqlite3_stmt *)r->res;
+        const unsigned char *p = sqlite3_column_text(s, col);
         size_t n;
 
         if (!p) {
                 *dst = NULL;
-                return sqlite3_column_type(s, i) == SQLITE_NULL ? 0 : BATON_ENOMEM;
+                return sqlite3_column_type(s, col) == SQLITE_NULL ? 0 : BATON_ENOMEM;
         }
-        n = (size_t)sqlite3_column_bytes(s, i);
+        n = (size_t)sqlite3_column_bytes(s, col);
         *dst = malloc(n + 1);
         if (!*dst)
                 return BATON_ENOMEM;
         memcpy(*dst, p, n + 1);
         return 0;
+}
+
+struct store_row sqlite_row(sqlite3_stmt *s)
+{
+        return (struct store_row){s, 0, col_i64, col_null, col_text};
+}
+
+int sqlite_run(struct store *st, sqlite3_stmt *s, int64_t *changes)
+{
+        int rc = sqlite3_step(s);
+
+        rc = rc == SQLITE_DONE ? 0 : step_fail(st, s, rc);
+        sqlite_finish(s);
+        if (!rc && changes)
+                *changes = sqlite3_changes(st->db);
+        return rc;
+}
+
+int sqlite_put(struct store *st, int id, const struct store_rowdef *d, const void *rec)
+{
+        struct store_binder b = sqlite_binder(st->stmt[id], 1);
+
+        store_bind_row(&b, d, rec);
+        return sqlite_run(st, st->stmt[id], NULL);
+}
+
+int sqlite_update(struct store *st, sqlite3_stmt *s)
+{
+        int64_t n = 0;
+        int rc = sqlite_run(st, s, &n);
+
+        return !rc && n == 0 ? BATON_ENOTFOUND : rc;
+}
+
+int sqlite_insert(struct store *st, sqlite3_stmt *s, int64_t *id_out)
+{
+        int rc = sqlite_run(st, s, NULL);
+
+        if (!rc)
+                *id_out = sqlite3_last_insert_rowid(st->db);
+        return rc;
+}
+
+int sqlite_purge(struct store *st, sqlite3_stmt *s, int max, int *n_out)
+{
+        int64_t n = 0;
+        int rc = 0;
+
+        *n_out = 0;
+        if (max <= 0) {
+                sqlite_finish(s);
+                return 0;
+        }
+        rc = sqlite_run(st, s, &n);
+        if (!rc)
+                *n_out = (int)n;
+        return rc;
+}
+
+int sqlite_each(struct store *st, sqlite3_stmt *s, int max,
+                int (*fn)(void *ctx, const struct store_row *r, int i), void *ctx, int *n_out)
+{
+        struct store_row r = sqlite_row(s);
+        int n = 0, rc = 0, step = SQLITE_DONE;
+
+        while (!rc && n < max && (step = sqlite3_step(s)) == SQLITE_ROW)
+                rc = fn(ctx, &r, n++);
+        if (rc > 0)
+                rc = 0; /* fn stopped the read */
+        else if (!rc && step != SQLITE_ROW && step != SQLITE_DONE)
+                rc = step_fail(st, s, step);
+        sqlite_finish(s);
+        if (n_out)
+                *n_out = rc ? 0 : n;
+        return rc;
+}
+
+int sqlite_one(struct store *st, sqlite3_stmt *s, const struct store_rowdef *d, void *out)
+{
+        struct store_first f = {d, out};
+        int n = 0;
+        int rc = sqlite_each(st, s, 1, store_row_first, &f, &n);
+
+        return !rc && n == 0 ? BATON_ENOTFOUND : rc;
+}
+
+int sqlite_int(struct store *st, sqlite3_stmt *s, int64_t *out, bool *found)
+{
+        struct store_first f = {NULL, out};
+        int n = 0, rc;
+
+        *out = 0;
+        rc = sqlite_each(st, s, 1, store_row_first, &f, &n);
+        if (found)
+                *found = n > 0;
+        return rc;
+}
+
+int sqlite_rows(struct store *st, sqlite3_stmt *s, int max, const struct store_rowdef *d, void *out,
+                int *n_out)
+{
+        struct store_recs a = {d, NULL, 0, 0};
+
+        return store_recs_end(&a, sqlite_each(st, s, max, store_row_rec, &a, NULL), out, n_out);
+}
+
+int sqlite_ids(struct store *st, sqlite3_stmt *s, int max, int64_t *ids, int *n_out)
+{
+        struct store_ids a = {ids, NULL, NULL};
+
+        return sqlite_each(st, s, max, store_row_ids, &a, n_out);
 }
 
 /* True if SQLite ended the caller's transaction behind its back. */
@@ -442,51 +613,7 @@ static bool txn_lost(struct store *st)
         return st->in_txn && sqlite3_get_autocommit(st->db);
 }
 
-/* Collects the first column of up to max rows as ids and finishes s. */
-int sqlite_read_ids(struct store *st, sqlite3_stmt *s, int max, int64_t *ids, int *n_out,
-                    const char *what)
-{
-        int n = 0;
-        int rc = SQLITE_DONE;
-
-        while (n < max && (rc = sqlite3_step(s)) == SQLITE_ROW)
-                ids[n++] = sqlite3_column_int64(s, 0);
-        rc = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : sqlite_fail(st, rc, what);
-        sqlite_finish(s);
-        *n_out = rc ? 0 : n;
-        return rc;
-}
-
-/* A column of the deadlines row: 0 when there is no such row. A stored
- * instant of 0 or less is still something to do, so it is reported as 1 (long
- * past) rather than hidden as "nothing". */
-int64_t sqlite_deadline_col(sqlite3_stmt *s, int i)
-{
-        int64_t t;
-
-        if (sqlite3_column_type(s, i) == SQLITE_NULL)
-                return 0;
-        t = sqlite3_column_int64(s, i);
-        return t > 0 ? t : 1;
-}
-
 /* ---- statement preparation ---- */
-
-/* An audit_list variant: one equality term per filter bit, each served by an
- * index that ends in id, so the cursor and the order come from the index. */
-static int build_audit_sql(struct buf *b, int id)
-{
-        int bits = id - S_AUDIT_LIST;
-        int rc = buf_adds(b, "SELECT " AUDIT_COLS " FROM audit WHERE ");
-
-        if (!rc && bits & AF_TENANT)
-                rc = buf_adds(b, "tenant = ?1 AND ");
-        if (!rc && bits & AF_ACTION)
-                rc = buf_adds(b, "action = ?2 AND ");
-        if (!rc && bits & AF_KEY)
-                rc = buf_adds(b, "key_id = ?3 AND ");
-        return rc ? rc : buf_adds(b, "id > ?4 ORDER BY id LIMIT ?5");
-}
 
 static int prepare_one(struct store *st, int id, struct buf *b)
 {
@@ -495,7 +622,8 @@ static int prepare_one(struct store *st, int id, struct buf *b)
 
         if (!sql) {
                 buf_reset(b);
-                rc = id >= S_AUDIT_LIST ? build_audit_sql(b, id) : sqlite_build_job_sql(b, id);
+                rc = id >= S_AUDIT_LIST ? store_build_audit_list(b, id - S_AUDIT_LIST, '?')
+                                        : sqlite_build_job_sql(b, id);
                 if (rc)
                         return rc == BATON_ETOOBIG ? BATON_ESTORE : rc;
                 sql = b->ptr;
@@ -608,8 +736,6 @@ static void close_store(struct store *st)
                 return;
         for (int i = 0; i < S_COUNT; i++)
                 sqlite3_finalize(st->stmt[i]);
-        for (int i = 0; i < SQLITE_CRON_STMT_MAX; i++)
-                sqlite3_finalize(st->cron_stmt[i]);
         /* Closing with a transaction open rolls it back, which is what an
          * abandoned transaction must do. */
         if (sqlite3_close(st->db) != SQLITE_OK)
@@ -678,6 +804,7 @@ static int open_store(const struct store_opts *opts, struct store **out)
         }
         sqlite3_extended_result_codes(st->db, 1);
         rc = set_pragmas(st, opts);
+        BATON_ASSERT(store_rowdefs_agree());
         if (!rc)
                 rc = sqlite_migrate(st->db);
         if (!rc)
@@ -693,16 +820,10 @@ out:
 
 static int schema_version(struct store *st, int *out)
 {
-        sqlite3_stmt *s = st->stmt[S_VERSION];
-        int rc = sqlite3_step(s);
+        int64_t v = 0;
+        int rc = sqlite_int(st, st->stmt[S_VERSION], &v, NULL);
 
-        if (rc == SQLITE_ROW) {
-                *out = sqlite3_column_int(s, 0);
-                rc = 0;
-        } else {
-                rc = sqlite_fail(st, rc, "reading the schema version");
-        }
-        sqlite_finish(s);
+        *out = (int)v;
         return rc;
 }
 
@@ -710,7 +831,7 @@ static int schema_version(struct store *st, int *out)
 
 static int begin_txn(struct store *st)
 {
-        int rc = sqlite_run(st, st->stmt[S_BEGIN], "begin");
+        int rc = sqlite_run(st, st->stmt[S_BEGIN], NULL);
 
         st->in_txn = rc == 0;
         return rc;
@@ -725,7 +846,7 @@ static int commit_txn(struct store *st)
                 st->in_txn = false;
                 return BATON_ESTORE;
         }
-        rc = sqlite_run(st, st->stmt[S_COMMIT], "commit");
+        rc = sqlite_run(st, st->stmt[S_COMMIT], NULL);
         /* A failed COMMIT (SQLITE_BUSY, I/O) may leave the transaction open for
          * the caller's rollback. */
         st->in_txn = !sqlite3_get_autocommit(st->db);
@@ -737,7 +858,7 @@ static int rollback_txn(struct store *st)
         int rc = 0;
 
         if (!sqlite3_get_autocommit(st->db))
-                rc = sqlite_run(st, st->stmt[S_ROLLBACK], "rollback");
+                rc = sqlite_run(st, st->stmt[S_ROLLBACK], NULL);
         st->in_txn = false;
         return rc;
 }
@@ -750,7 +871,7 @@ static int savepoint_op(struct store *st)
                 log_error("store", "savepoint: no transaction is open");
                 return BATON_ESTORE;
         }
-        return sqlite_run(st, st->stmt[S_SAVEPOINT], "savepoint");
+        return sqlite_run(st, st->stmt[S_SAVEPOINT], NULL);
 }
 
 static int release_op(struct store *st)
@@ -759,7 +880,7 @@ static int release_op(struct store *st)
                 log_error("store", "release: the transaction was rolled back");
                 return BATON_ESTORE;
         }
-        return sqlite_run(st, st->stmt[S_RELEASE], "release");
+        return sqlite_run(st, st->stmt[S_RELEASE], NULL);
 }
 
 /* ROLLBACK TO undoes the op's writes but keeps the savepoint on the stack, so
@@ -772,31 +893,48 @@ static int rollback_to_op(struct store *st)
                 log_error("store", "rollback_to: the transaction was rolled back");
                 return BATON_ESTORE;
         }
-        rc = sqlite_run(st, st->stmt[S_ROLLBACK_TO], "rollback to savepoint");
+        rc = sqlite_run(st, st->stmt[S_ROLLBACK_TO], NULL);
         if (!rc)
-                rc = sqlite_run(st, st->stmt[S_RELEASE], "release after rollback");
+                rc = sqlite_run(st, st->stmt[S_RELEASE], NULL);
         return rc;
 }
 
 /* ---- accessors for tests and the backend's other files ---- */
 
+int sqlite_prepare_adhoc(struct store *st, sqlite3_stmt **s, const char *what, const char *fmt, ...)
+{
+        va_list ap;
+        char *sql;
+        int rc;
+
+        va_start(ap, fmt);
+        sql = sqlite3_vmprintf(fmt, ap);
+        va_end(ap);
+        *s = NULL;
+        if (!sql)
+                return BATON_ENOMEM;
+        rc = sqlite3_prepare_v2(st->db, sql, -1, s, NULL);
+        sqlite3_free(sql);
+        return rc == SQLITE_OK ? 0 : sqlite_fail(st, rc, what);
+}
+
+struct sqlite3 *sqlite_db(struct store *st)
+{
+        return st->db;
+}
+
 int sqlite_pragma_int(struct store *st, const char *name, int64_t *out)
 {
         sqlite3_stmt *s = NULL;
-        char *sql;
         int rc;
 
         /* Only a bare pragma name, so the text pasted into SQL is harmless. */
         for (const char *p = name; *p; p++)
                 if (!((*p >= 'a' && *p <= 'z') || *p == '_'))
                         return BATON_EINVAL;
-        sql = sqlite3_mprintf("PRAGMA %s", name);
-        if (!sql)
-                return BATON_ENOMEM;
-        rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-        sqlite3_free(sql);
-        if (rc != SQLITE_OK)
-                return sqlite_fail(st, rc, "pragma");
+        rc = sqlite_prepare_adhoc(st, &s, "pragma", "PRAGMA %s", name);
+        if (rc)
+                return rc;
         rc = sqlite3_step(s);
         if (rc == SQLITE_ROW) {
                 *out = sqlite3_column_int64(s, 0);
@@ -808,111 +946,15 @@ int sqlite_pragma_int(struct store *st, const char *name, int64_t *out)
         return rc;
 }
 
-struct sqlite3 *sqlite_db(struct store *st)
-{
-        return st->db;
-}
-
-struct sqlite3_stmt **sqlite_cron_stmts(struct store *st)
-{
-        return st->cron_stmt;
-}
-
 /* ---- the ops table: this file's operations and those of the per-domain files
  * (sqlite_internal.h) ---- */
 
 const struct store_ops store_sqlite_ops = {
     .version = STORE_OPS_VERSION,
     .name = "sqlite",
-    .open = open_store,
-    .close = close_store,
-    .schema_version = schema_version,
-    .begin = begin_txn,
-    .commit = commit_txn,
-    .rollback = rollback_txn,
-    .savepoint = savepoint_op,
-    .release = release_op,
-    .rollback_to = rollback_to_op,
-    .job_insert = sqlite_job_insert,
-    .job_get = sqlite_job_get,
+    .shared = false,
     /* One writer and no row locks: a read is a read. */
     .job_peek = sqlite_job_get,
-    .job_update = sqlite_job_update,
-    .job_find_key = sqlite_job_find_key,
-    .job_list = sqlite_job_list,
-    .job_due_ids = sqlite_job_due_ids,
-    .job_expired_ids = sqlite_job_expired_ids,
-    .job_state_ids = sqlite_job_state_ids,
-    .job_purge = sqlite_job_purge,
-    .job_delete = sqlite_job_delete,
-    .deadlines = sqlite_deadlines,
-    .idem_get = sqlite_idem_get,
-    .idem_put = sqlite_idem_put,
-    .idem_purge = sqlite_idem_purge,
-    .idem_take = sqlite_idem_take,
-    .idem_swap = sqlite_idem_swap,
-    .queue_ensure = sqlite_queue_ensure,
-    .queue_total = sqlite_queue_total,
-    .queue_get = sqlite_queue_get,
-    .queue_put = sqlite_queue_put,
-    .queue_list = sqlite_queue_list,
-    .queue_counts = sqlite_queue_counts,
-    .tenant_ensure = sqlite_tenant_ensure,
-    .key_insert = sqlite_key_insert,
-    .key_get = sqlite_key_get,
-    .key_update = sqlite_key_update,
-    .key_list = sqlite_key_list,
-    .key_count = sqlite_key_count,
-    .audit_insert = sqlite_audit_insert,
-    .audit_purge = sqlite_audit_purge,
-    .audit_list = sqlite_audit_list,
-    .cron_put = sqlite_cron_put,
-    .cron_get = sqlite_cron_get,
-    .cron_delete = sqlite_cron_delete,
-    .cron_list = sqlite_cron_list,
-    .cron_due = sqlite_cron_due,
-    .cron_next_due = sqlite_cron_next_due,
-    .cron_run_insert = sqlite_cron_run_insert,
-    .cron_run_update = sqlite_cron_run_update,
-    .cron_run_get = sqlite_cron_run_get,
-    .cron_run_list = sqlite_cron_run_list,
-    .cron_run_count = sqlite_cron_run_count,
-    .cron_count_add = sqlite_cron_count_add,
-    .cron_run_trim = sqlite_cron_run_trim,
-    .timer_get = sqlite_timer_get,
-    .timer_put = sqlite_timer_put,
-    .timer_list = sqlite_timer_list,
-    .timer_due = sqlite_timer_due,
-    .timer_next = sqlite_timer_next,
-    .dep_insert = sqlite_dep_insert,
-    .dep_children = sqlite_dep_children,
-    .dep_work_put = sqlite_dep_work_put,
-    .dep_work_next = sqlite_dep_work_next,
-    .dep_work_move = sqlite_dep_work_move,
-    .flow_insert = sqlite_flow_insert,
-    .flow_get = sqlite_flow_get,
-    .flow_job_ids = sqlite_flow_job_ids,
-    .shared = false,
-    .leader_acquire = sqlite_leader_acquire,
-    .leader_check = sqlite_leader_check,
-    .leader_release = sqlite_leader_release,
-    .leader_get = sqlite_leader_get,
-    .notify = sqlite_notify,
-    /* version 5 */
-    .qlim_get = sqlite_qlim_get,
-    .qlim_put = sqlite_qlim_put,
-    .qlim_add = sqlite_qlim_add,
-    .group_get = sqlite_group_get,
-    .group_put = sqlite_group_put,
-    .group_delete = sqlite_group_delete,
-    .group_note_ready = sqlite_group_note_ready,
-    .group_pick = sqlite_group_pick,
-    .group_unblock = sqlite_group_unblock,
-    .group_next_until = sqlite_group_next_until,
     .group_ready_ids = sqlite_group_ready_ids,
-    .rate_get = sqlite_rate_get,
-    .rate_put = sqlite_rate_put,
-    /* version 6 */
-    .job_get_many = sqlite_job_get_many,
-    .group_ready_many = sqlite_group_ready_many,
+    STORE_INIT_ALL(sqlite),
 };

@@ -1,7 +1,8 @@
 /*
  * sqlite.h: internals of the SQLite backend shared by its files (the schema
  * migrations live in sqlite_schema.c) and by the SQLite-specific section of the
- * store conformance suite. Core and the server use only store_sqlite_ops.
+ * store conformance suite. Core and the server use only store_sqlite_ops; the
+ * backend's own files share sqlite_internal.h besides.
  */
 #ifndef BATON_STORE_SQLITE_H
 #define BATON_STORE_SQLITE_H
@@ -45,44 +46,9 @@ int sqlite_explain(struct store *st, const char *name, char *out, size_t out_len
  * "journal_size_limit", ...), for tests of per-connection settings. */
 int sqlite_pragma_int(struct store *st, const char *name, int64_t *out);
 
-/* The connection of a store, for the backend's other files (sqlite_cron.c). */
+/* The connection of a store, for tests that act on it behind the backend's
+ * back (tests/support/store_fault.c ends a transaction as SQLite itself
+ * does after an I/O error). */
 struct sqlite3 *sqlite_db(struct store *st);
-
-/* Prepared statements of sqlite_cron.c, kept with the store (prepared on
- * first use, finalized when the store closes): a cron tick runs several per
- * schedule it fires, and preparing them each time cost more than running
- * them. Indexed by sqlite_cron.c's own statement ids. */
-#define SQLITE_CRON_STMT_MAX 16
-struct sqlite3_stmt;
-struct sqlite3_stmt **sqlite_cron_stmts(struct store *st);
-
-/* Cron operations of store_sqlite_ops (sqlite_cron.c); see store.h. */
-struct cron_rec;
-struct cron_run;
-int sqlite_cron_put(struct store *st, const struct cron_rec *r);
-int sqlite_cron_get(struct store *st, const char *tenant, const char *key, struct cron_rec *out);
-int sqlite_cron_delete(struct store *st, const char *tenant, const char *key);
-int sqlite_cron_list(struct store *st, const char *tenant, const char *after, int limit,
-                     struct cron_rec **out, int *n_out);
-int sqlite_cron_due(struct store *st, int64_t now_ms, int max, struct cron_rec **out, int *n_out);
-int sqlite_cron_next_due(struct store *st, int64_t *at_ms);
-int sqlite_cron_count_add(struct store *st, const char *tenant, int64_t delta, int64_t *n_out);
-int sqlite_cron_run_insert(struct store *st, struct cron_run *r);
-int sqlite_cron_run_update(struct store *st, const struct cron_run *r);
-int sqlite_cron_run_get(struct store *st, const char *tenant, int64_t id, struct cron_run *out);
-int sqlite_cron_run_list(struct store *st, const char *tenant, const char *key, int64_t before_id,
-                         int limit, struct cron_run **out, int *n_out);
-int sqlite_cron_run_count(struct store *st, const char *tenant, const char *key,
-                          const char *trigger, int64_t since_ms, int64_t *n_out);
-int sqlite_cron_run_trim(struct store *st, const char *tenant, const char *key, int keep);
-
-/* Leader lease and notifications of store_sqlite_ops (sqlite_cluster.c). */
-struct leader_rec;
-int sqlite_leader_acquire(struct store *st, const char *node, int64_t held_epoch, int64_t now_ms,
-                          int64_t ttl_ms, int64_t lag_ms, struct leader_rec *out);
-int sqlite_leader_check(struct store *st, const char *node, int64_t epoch);
-int sqlite_leader_release(struct store *st, const char *node, int64_t epoch);
-int sqlite_leader_get(struct store *st, struct leader_rec *out);
-int sqlite_notify(struct store *st, const char *const *payloads, int n);
 
 #endif

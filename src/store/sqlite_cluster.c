@@ -9,74 +9,26 @@
  * There is no other node to notify, so notify accepts and drops.
  *
  * Workload: one read and one write per second, plus one read per leader duty
- * transaction. Statements are prepared per call; at this rate caching them
- * would buy nothing.
+ * transaction, through the statements sqlite.c prepares at open.
  */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/errors.h"
-#include "common/log.h"
-#include "store/sqlite.h"
+#include "store/sqlite_internal.h"
 #include "store/store.h"
+#include "store/store_cols.h"
 
-static int lfail(sqlite3 *db, int rc, const char *what)
-{
-        log_error("store", "%s: %s (sqlite %d)", what, sqlite3_errmsg(db), rc);
-        return (rc & 0xff) == SQLITE_NOMEM ? BATON_ENOMEM : BATON_ESTORE;
-}
-
+/* A missing row reads as zero: nobody ever held the lease. */
 int sqlite_leader_get(struct store *st, struct leader_rec *out)
 {
-        sqlite3 *db = sqlite_db(st);
-        sqlite3_stmt *s = NULL;
-        int rc = sqlite3_prepare_v2(
-            db,
-            "SELECT node, epoch, lease_until, heartbeat_at, lag_ms FROM leader_lease WHERE id = 1",
-            -1, &s, NULL);
+        int rc = sqlite_one(st, st->stmt[S_LEASE_GET], &store_lease_row, out);
 
-        memset(out, 0, sizeof(*out));
-        if (rc != SQLITE_OK)
-                return lfail(db, rc, "preparing the leader lease read");
-        rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW) {
-                const unsigned char *node = sqlite3_column_text(s, 0);
-                snprintf(out->node, sizeof(out->node), "%s", node ? (const char *)node : "");
-                out->epoch = sqlite3_column_int64(s, 1);
-                out->lease_until_ms = sqlite3_column_int64(s, 2);
-                out->heartbeat_at_ms = sqlite3_column_int64(s, 3);
-                out->lag_ms = sqlite3_column_int64(s, 4);
+        if (rc == BATON_ENOTFOUND) {
+                memset(out, 0, sizeof(*out));
                 rc = 0;
-        } else if (rc == SQLITE_DONE) {
-                rc = 0;
-        } else {
-                rc = lfail(db, rc, "reading the leader lease");
         }
-        sqlite3_finalize(s);
-        return rc;
-}
-
-static int put(sqlite3 *db, const struct leader_rec *l)
-{
-        sqlite3_stmt *s = NULL;
-        int rc = sqlite3_prepare_v2(db,
-                                    "INSERT INTO leader_lease (id, node, epoch, lease_until,"
-                                    " heartbeat_at, lag_ms) VALUES (1, ?1, ?2, ?3, ?4, ?5)"
-                                    " ON CONFLICT (id) DO UPDATE SET node = ?1, epoch = ?2,"
-                                    " lease_until = ?3, heartbeat_at = ?4, lag_ms = ?5",
-                                    -1, &s, NULL);
-
-        if (rc != SQLITE_OK)
-                return lfail(db, rc, "preparing the leader lease write");
-        sqlite3_bind_text(s, 1, l->node, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, l->epoch);
-        sqlite3_bind_int64(s, 3, l->lease_until_ms);
-        sqlite3_bind_int64(s, 4, l->heartbeat_at_ms);
-        sqlite3_bind_int64(s, 5, l->lag_ms);
-        rc = sqlite3_step(s);
-        rc = rc == SQLITE_DONE ? 0 : lfail(db, rc, "writing the leader lease");
-        sqlite3_finalize(s);
         return rc;
 }
 
@@ -92,7 +44,7 @@ int sqlite_leader_acquire(struct store *st, const char *node, int64_t held_epoch
         if (rc)
                 return rc;
         if (store_leader_decide(&cur, node, held_epoch, now_ms, ttl_ms, lag_ms, false, &next))
-                rc = put(sqlite_db(st), &next);
+                rc = sqlite_put(st, S_LEASE_PUT, &store_lease_row, &next);
         if (!rc)
                 *out = next;
         return rc;
@@ -116,7 +68,7 @@ int sqlite_leader_release(struct store *st, const char *node, int64_t epoch)
         if (rc || cur.epoch != epoch || strcmp(cur.node, node) != 0)
                 return rc;
         cur.lease_until_ms = 0;
-        return put(sqlite_db(st), &cur);
+        return sqlite_put(st, S_LEASE_PUT, &store_lease_row, &cur);
 }
 
 int sqlite_notify(struct store *st, const char *const *payloads, int n)

@@ -1,9 +1,11 @@
 /*
  * sqlite_internal.h: what the files of the SQLite backend share and nothing
  * else includes: struct store, the ids and definitions of the statements that
- * sqlite.c prepares at open, the statement helpers, and the operations each
- * per-domain file contributes to store_sqlite_ops (assembled in sqlite.c).
- * Assumptions: one connection used only by the store thread (see sqlite.c).
+ * sqlite.c prepares at open, the statement helpers (bind a statement's
+ * arguments, run it, read its rows through the column tables of
+ * store_cols.h), and the operations each per-domain file contributes to
+ * store_sqlite_ops (assembled in sqlite.c). Assumptions: one connection used
+ * only by the store thread (see sqlite.c).
  */
 #ifndef BATON_STORE_SQLITE_INTERNAL_H
 #define BATON_STORE_SQLITE_INTERNAL_H
@@ -18,6 +20,8 @@ struct buf;
 
 #include "store/sqlite.h"
 #include "store/store.h"
+#include "store/store_cols.h"
+#include "store/store_decl.h"
 
 enum stmt_id {
         S_BEGIN,
@@ -92,15 +96,32 @@ enum stmt_id {
         S_DEP_WORK_NEXT,
         S_DEP_WORK_ADVANCE,
         S_DEP_WORK_DONE,
+        /* cron schedules and runs (sqlite_cron.c) */
+        S_CRON_PUT,
+        S_CRON_GET,
+        S_CRON_DELETE,
+        S_CRON_DELETE_RUNS,
+        S_CRON_LIST,
+        S_CRON_DUE,
+        S_CRON_NEXT_DUE,
+        S_CRON_RUN_INSERT,
+        S_CRON_RUN_UPDATE,
+        S_CRON_RUN_GET,
+        S_CRON_RUN_LIST,
+        S_CRON_RUN_COUNT,
+        S_CRON_RUN_TRIM,
+        S_CRON_COUNT_ADD,
+        /* the leader lease (sqlite_cluster.c) */
+        S_LEASE_GET,
+        S_LEASE_PUT,
         S_LIST, /* first of the job_list variants, one per combination of filters */
-        S_AUDIT_LIST = S_LIST + 8, /* first of the audit_list variants, likewise */
-        S_COUNT = S_AUDIT_LIST + 8
+        S_AUDIT_LIST = S_LIST + STORE_LIST_VARIANTS, /* first of the audit_list variants */
+        S_COUNT = S_AUDIT_LIST + STORE_LIST_VARIANTS
 };
 
-/* job_list filter bits; a variant's statement is S_LIST + bits. */
-enum { LF_QUEUE = 1, LF_STATE = 2, LF_TYPE = 4 };
-/* audit_list filter bits; a variant's statement is S_AUDIT_LIST + bits. */
-enum { AF_TENANT = 1, AF_ACTION = 2, AF_KEY = 4 };
+/* A job_list variant's statement is S_LIST + its filter bits (STORE_LF_*,
+ * store_cols.h), an audit_list variant's S_AUDIT_LIST + its bits
+ * (STORE_AF_*). */
 
 struct stmt_def {
         const char *name;
@@ -122,122 +143,85 @@ struct store {
          * and the commit must fail rather than run in autocommit mode. */
         bool in_txn;
         sqlite3_stmt *stmt[S_COUNT];
-        sqlite3_stmt *cron_stmt[SQLITE_CRON_STMT_MAX]; /* sqlite_cron.c's, NULL until used */
 };
 
-/* ---- errors and statement helpers (sqlite.c; each is described at its
- * definition) ---- */
+/* ---- errors and statement helpers (sqlite.c) ----
+ *
+ * A statement is taken with its arguments bound (sqlite_stmt), then one
+ * helper steps it, reads what it returns and finishes it (reset, bindings
+ * cleared), whatever the outcome; a failure is logged under the statement's
+ * name. */
 
+/* Maps a SQLite result code to enum baton_err and logs what is not an
+ * expected outcome. Call it before resetting the statement. */
 int sqlite_fail(struct store *st, int rc, const char *what);
+/* Returns a statement to its idle state: no read transaction held, no
+ * pointer into the caller's strings kept. */
 void sqlite_finish(sqlite3_stmt *s);
-int sqlite_run(struct store *st, sqlite3_stmt *s, const char *what);
-void sqlite_bind_text(sqlite3_stmt *s, int i, const char *v);
-int sqlite_read_text(sqlite3_stmt *s, int i, char **dst);
-int sqlite_read_ids(struct store *st, sqlite3_stmt *s, int max, int64_t *ids, int *n_out,
-                    const char *what);
-int64_t sqlite_deadline_col(sqlite3_stmt *s, int i);
+/* Statement id with a[0..n) bound from ?1 (text with SQLITE_STATIC: the
+ * caller's strings must outlive the step). SQLITE_STMT(st, id, SA(x), ...). */
+sqlite3_stmt *sqlite_stmt(struct store *st, int id, int n, const struct store_arg *a);
+#define SQLITE_STMT(st, id, ...) sqlite_stmt((st), (id), STORE_ARGS(__VA_ARGS__))
+/* Binds s's parameters from ?first on (store_bind_*). */
+struct store_binder sqlite_binder(sqlite3_stmt *s, int first);
+/* The current row of s, read through store_cols.h. */
+struct store_row sqlite_row(sqlite3_stmt *s);
+/* Steps a statement that returns no rows; *changes (if not NULL) gets the
+ * rows it changed. sqlite_update: BATON_ENOTFOUND when it changed none.
+ * sqlite_insert: *id_out gets the new row's id. */
+int sqlite_run(struct store *st, sqlite3_stmt *s, int64_t *changes);
+/* Runs statement id with rec's write bound from ?1 (store_bind_row). */
+int sqlite_put(struct store *st, int id, const struct store_rowdef *d, const void *rec);
+int sqlite_update(struct store *st, sqlite3_stmt *s);
+int sqlite_insert(struct store *st, sqlite3_stmt *s, int64_t *id_out);
+/* sqlite_run of a DELETE of at most max rows (bound by the caller), which
+ * reports in *n_out how many went; max <= 0 deletes nothing. */
+int sqlite_purge(struct store *st, sqlite3_stmt *s, int max, int *n_out);
+/* Reads the first row with store_read (the caller owns what it allocates);
+ * BATON_ENOTFOUND when there is none. */
+int sqlite_one(struct store *st, sqlite3_stmt *s, const struct store_rowdef *d, void *out);
+/* Column 0 of the first row into *out: 0 for SQL NULL or no row; *found
+ * (if not NULL) says whether there was a row. */
+int sqlite_int(struct store *st, sqlite3_stmt *s, int64_t *out, bool *found);
+/* Steps s for up to max rows, calling fn(ctx, row, i) for row i; fn returns
+ * 0 to go on, 1 to stop after that row, or an error, which ends the read.
+ * *n_out (if not NULL) gets the rows read (0 after an error). */
+int sqlite_each(struct store *st, sqlite3_stmt *s, int max,
+                int (*fn)(void *ctx, const struct store_row *r, int i), void *ctx, int *n_out);
+/* Up to max rows as records of d, in a malloc'd array owned by the caller
+ * (*out, *n_out; freed with the type's *_recs_free); nothing on failure. */
+int sqlite_rows(struct store *st, sqlite3_stmt *s, int max, const struct store_rowdef *d, void *out,
+                int *n_out);
+/* Column 0 of up to max rows as ids. */
+int sqlite_ids(struct store *st, sqlite3_stmt *s, int max, int64_t *ids, int *n_out);
+/* The name of statement id, for errors and plan checks. */
+const char *sqlite_stmt_name(int id);
+/* Prepares the SQL that fmt makes (sqlite3_mprintf) into *s, which the
+ * caller finalizes: for statements run once (pragmas, plans). */
+int sqlite_prepare_adhoc(struct store *st, sqlite3_stmt **s, const char *what, const char *fmt,
+                         ...);
 
-/* ---- job rows (sqlite_jobs.c) ---- */
+/* ---- the operations of the per-domain files ----
+ *
+ * Those of store_sqlite_ops under the same name without the sqlite_ prefix
+ * (store.h describes each), declared by domain through store_decl.h: job rows
+ * (sqlite_jobs.c), idempotency, queues, tenants, keys and audit
+ * (sqlite_meta.c), timers (sqlite_timers.c), dependencies, flows and the
+ * dependency work list (sqlite_deps.c), queue limits, groups and rate
+ * windows (sqlite_groups.c), cron schedules and runs (sqlite_cron.c), the
+ * leader lease and notifications (sqlite_cluster.c). */
+STORE_JOB_OPS(STORE_DECLARE, sqlite)
+STORE_META_OPS(STORE_DECLARE, sqlite)
+STORE_TIMER_OPS(STORE_DECLARE, sqlite)
+STORE_DEP_OPS(STORE_DECLARE, sqlite)
+STORE_GROUP_OPS(STORE_DECLARE, sqlite)
+STORE_CRON_OPS(STORE_DECLARE, sqlite)
+STORE_CLUSTER_OPS(STORE_DECLARE, sqlite)
+/* The claim read of one group (sqlite_groups.c): store_ops.group_ready_ids. */
+STORE_DECLARE(sqlite, group_ready_ids)
 
 /* Appends the SQL of a job statement (S_JOB_INSERT, S_JOB_UPDATE, S_JOB_GET or
- * a job_list variant from S_LIST) to b. */
+ * a job_list variant from S_LIST) to b (sqlite_jobs.c). */
 int sqlite_build_job_sql(struct buf *b, int id);
-int sqlite_job_insert(struct store *st, struct job *j);
-int sqlite_job_get(struct store *st, const char *tenant, int64_t id, struct job *out);
-int sqlite_job_update(struct store *st, const struct job *j);
-int sqlite_job_find_key(struct store *st, const char *tenant, const char *queue, const char *key,
-                        int64_t *id_out);
-int sqlite_job_list(struct store *st, const struct job_filter *f, struct job_vec *out);
-int sqlite_job_due_ids(struct store *st, int64_t now_ms, int max, int64_t *ids, int *n_out);
-int sqlite_job_expired_ids(struct store *st, int64_t now_ms, int max, int64_t *ids, int *n_out);
-int sqlite_job_state_ids(struct store *st, const char *tenant, const char *queue, int state,
-                         int64_t after_id, int max, int64_t *ids, int *n_out);
-int sqlite_job_purge(struct store *st, int state, int64_t before_ms, int max, int *n_out);
-int sqlite_job_delete(struct store *st, const char *tenant, int64_t id);
-int sqlite_deadlines(struct store *st, struct store_deadlines *out);
-int sqlite_job_get_many(struct store *st, const char *tenant, const int64_t *ids, int n,
-                        struct job_vec *out);
-
-/* The operations below are those of store_sqlite_ops under the same name
- * without the sqlite_ prefix; store.h describes each. */
-
-/* ---- idempotency, queues, tenants, keys, audit (sqlite_meta.c) ---- */
-
-int sqlite_idem_get(struct store *st, const char *tenant, const char *key, struct idem_rec *out);
-int sqlite_idem_put(struct store *st, const struct idem_rec *rec);
-int sqlite_idem_take(struct store *st, const struct idem_rec *rec, int64_t now_ms,
-                     struct idem_rec *held);
-int sqlite_idem_swap(struct store *st, const struct idem_rec *rec, int64_t old_job_id);
-int sqlite_idem_purge(struct store *st, int64_t before_ms, int max, int *n_out);
-int sqlite_queue_ensure(struct store *st, const char *tenant, const char *name, int64_t now_ms);
-int sqlite_queue_total(struct store *st, const char *tenant, int64_t *n_out);
-int sqlite_queue_get(struct store *st, const char *tenant, const char *name, struct queue_rec *out);
-int sqlite_queue_put(struct store *st, const struct queue_rec *q);
-int sqlite_queue_list(struct store *st, const char *tenant, const char *after, int limit,
-                      struct queue_rec **out, int *n_out);
-int sqlite_queue_counts(struct store *st, const char *tenant, const char *name,
-                        struct queue_counts *out);
-int sqlite_tenant_ensure(struct store *st, const char *name, int64_t now_ms);
-int sqlite_key_insert(struct store *st, const struct key_rec *k);
-int sqlite_key_get(struct store *st, const char *id, struct key_rec *out);
-int sqlite_key_update(struct store *st, const struct key_rec *k);
-int sqlite_key_list(struct store *st, const char *tenant, const char *after, int limit,
-                    struct key_rec **out, int *n_out);
-int sqlite_key_count(struct store *st, int64_t *n_out);
-int sqlite_audit_purge(struct store *st, int64_t before_ms, int max, int *n_out);
-int sqlite_audit_insert(struct store *st, struct audit_rec *r);
-int sqlite_audit_list(struct store *st, const struct audit_filter *f, struct audit_rec **out,
-                      int *n_out);
-
-/* ---- timers (sqlite_timers.c) ---- */
-
-int sqlite_timer_get(struct store *st, const char *tenant, const char *key, struct timer_rec *out);
-int sqlite_timer_put(struct store *st, const struct timer_rec *t);
-int sqlite_timer_list(struct store *st, const char *tenant, const char *prefix, const char *after,
-                      int limit, struct timer_rec **out, int *n_out);
-int sqlite_timer_due(struct store *st, int64_t now_ms, int max, struct timer_rec **out, int *n_out);
-int sqlite_timer_next(struct store *st, int64_t *at_ms_out);
-
-/* ---- dependencies, flows, the dependency work list (sqlite_deps.c) ---- */
-
-int sqlite_dep_insert(struct store *st, const char *tenant, int64_t parent_id, int64_t child_id);
-int sqlite_dep_children(struct store *st, int64_t parent_id, int64_t after_id, int max,
-                        int64_t *ids, int *n_out);
-int sqlite_dep_work_put(struct store *st, int64_t job_id, int64_t after_id);
-int sqlite_dep_work_next(struct store *st, int max, int64_t *ids, int64_t *afters, int *n_out);
-int sqlite_dep_work_move(struct store *st, int64_t job_id, int64_t from_after, int64_t to_after);
-int sqlite_flow_insert(struct store *st, struct flow_rec *f);
-int sqlite_flow_get(struct store *st, const char *tenant, int64_t id, struct flow_rec *out);
-int sqlite_flow_job_ids(struct store *st, const char *tenant, int64_t flow_id, int64_t after_id,
-                        int max, int64_t *ids, int *n_out);
-
-/* ---- queue limits, groups, rate windows (sqlite_groups.c) ---- */
-
-int sqlite_qlim_get(struct store *st, const char *tenant, const char *queue, bool lock,
-                    struct queue_limits *out);
-int sqlite_qlim_put(struct store *st, const struct queue_limits *q);
-int sqlite_qlim_add(struct store *st, const char *tenant, const char *queue, int64_t depth_delta,
-                    int64_t running_delta);
-int sqlite_group_get(struct store *st, const char *tenant, const char *queue, const char *grp,
-                     bool lock, struct group_rec *out);
-int sqlite_group_put(struct store *st, const struct group_rec *g);
-int sqlite_group_delete(struct store *st, const char *tenant, const char *queue, const char *grp);
-int sqlite_group_note_ready(struct store *st, const char *tenant, const char *queue,
-                            const char *grp, int prio);
-int sqlite_group_pick(struct store *st, const char *tenant, const char *queue, int max,
-                      struct group_rec **out, int *n_out);
-int sqlite_group_unblock(struct store *st, const char *tenant, const char *queue, int64_t now_ms,
-                         int64_t gc, bool all);
-int sqlite_group_next_until(struct store *st, const char *tenant, const char *queue,
-                            int64_t *at_ms);
-int sqlite_group_ready_ids(struct store *st, const char *tenant, const char *queue, const char *grp,
-                           int max, int64_t *ids, int *prios, int *n_out);
-int sqlite_group_ready_many(struct store *st, const char *tenant, const char *queue,
-                            const char *const *grps, int n_grps, int per, int64_t *ids, int *prios,
-                            int *n_out, bool *busy);
-int sqlite_rate_get(struct store *st, const char *tenant, const char *queue, const char *grp,
-                    int64_t seq, int64_t *at_ms);
-int sqlite_rate_put(struct store *st, const char *tenant, const char *queue, const char *grp,
-                    int64_t seq, int64_t at_ms, int64_t keep_from);
 
 #endif

@@ -107,13 +107,6 @@ static int stmt_by_name(const char *name)
         return -1;
 }
 
-static const char *stmt_name(int id)
-{
-        if (id < S_LIST)
-                return sqlite_stmt_defs[id].name;
-        return id < S_AUDIT_LIST ? "job_list" : "audit_list";
-}
-
 /* The indexes statement id must read through (see struct stmt_def). An
  * audit_list variant with one filter has exactly one index for it; with
  * several, any of them serves (the others are checked row by row), so the
@@ -122,9 +115,9 @@ static const char *stmt_uses(int id)
 {
         static const char *const audit_uses[] = {
             [0] = "rowid",
-            [AF_TENANT] = "audit_tenant",
-            [AF_ACTION] = "audit_action",
-            [AF_KEY] = "audit_key",
+            [STORE_AF_TENANT] = "audit_tenant",
+            [STORE_AF_ACTION] = "audit_action",
+            [STORE_AF_KEY] = "audit_key",
         };
 
         if (id < S_LIST)
@@ -142,23 +135,19 @@ static const char *stmt_uses(int id)
 static int explain(struct store *st, int id, char *plan_out, size_t plan_len, char *why,
                    size_t why_len)
 {
-        const char *name = stmt_name(id);
+        const char *name = sqlite_stmt_name(id);
         const char *uses = stmt_uses(id);
         char seen[512] = "";
         size_t used = 0;
         sqlite3_stmt *s = NULL;
-        char *sql;
         int rc;
 
         if (plan_out && plan_len)
                 plan_out[0] = 0;
-        sql = sqlite3_mprintf("EXPLAIN QUERY PLAN %s", sqlite3_sql(st->stmt[id]));
-        if (!sql)
-                return BATON_ENOMEM;
-        rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-        sqlite3_free(sql);
-        if (rc != SQLITE_OK)
-                return sqlite_fail(st, rc, "explain");
+        rc = sqlite_prepare_adhoc(st, &s, "explain", "EXPLAIN QUERY PLAN %s",
+                                  sqlite3_sql(st->stmt[id]));
+        if (rc)
+                return rc;
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
                 const char *detail = (const char *)sqlite3_column_text(s, 3);
                 const char *bad;

@@ -4,165 +4,123 @@
  * points to (the struct itself may live on the stack or in an array) and clears
  * the pointers, so calling it twice is harmless. The *_recs_free helpers free
  * the records of an array and then the array. Also the rule of the leader
- * lease (store_leader_decide), so every backend takes and renews it alike.
+ * lease (store_leader_decide), so every backend takes and renews it alike, and
+ * store_grow, the growth of the arrays reads return.
  */
 #include "store/store.h"
 
 #include "common/errors.h"
+#include "store/store_cols.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Frees the strings *v[0..n) and clears them. */
+static void free_strs(char **const *v, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                free(*v[i]);
+                *v[i] = NULL;
+        }
+}
+
+/* Frees the n records of v (of d's type) and then v. */
+static void free_recs(void *v, int n, const struct store_rowdef *d)
+{
+        for (int i = 0; v && i < n; i++)
+                d->release((char *)v + (size_t)i * d->size);
+        free(v);
+}
+
+#define FREE_STRS(...)                                                                             \
+        free_strs((char **const[]){__VA_ARGS__},                                                   \
+                  sizeof((char **const[]){__VA_ARGS__}) / sizeof(char **))
+
 void idem_rec_free(struct idem_rec *r)
 {
-        free(r->tenant);
-        free(r->key);
-        free(r->payload_hash);
-        r->tenant = NULL;
-        r->key = NULL;
-        r->payload_hash = NULL;
+        FREE_STRS(&r->tenant, &r->key, &r->payload_hash);
 }
 
 void queue_rec_free(struct queue_rec *q)
 {
-        free(q->tenant);
-        free(q->name);
-        q->tenant = NULL;
-        q->name = NULL;
+        FREE_STRS(&q->tenant, &q->name);
 }
 
 void qref_free(struct qref *q)
 {
-        free(q->tenant);
-        free(q->queue);
-        q->tenant = NULL;
-        q->queue = NULL;
+        FREE_STRS(&q->tenant, &q->queue);
 }
 
 void key_rec_free(struct key_rec *k)
 {
-        free(k->id);
-        free(k->tenant);
-        free(k->name);
-        free(k->digest);
-        free(k->prev_digest);
-        free(k->created_by);
-        k->id = NULL;
-        k->tenant = NULL;
-        k->name = NULL;
-        k->digest = NULL;
-        k->prev_digest = NULL;
-        k->created_by = NULL;
+        FREE_STRS(&k->id, &k->tenant, &k->name, &k->digest, &k->prev_digest, &k->created_by);
 }
 
 void key_recs_free(struct key_rec *v, int n)
 {
-        for (int i = 0; v && i < n; i++)
-                key_rec_free(&v[i]);
-        free(v);
+        free_recs(v, n, &store_key_row);
 }
 
 void audit_rec_free(struct audit_rec *r)
 {
-        free(r->key_id);
-        free(r->tenant);
-        free(r->action);
-        free(r->target);
-        free(r->request_id);
-        free(r->code);
-        free(r->detail);
-        free(r->bucket);
-        r->bucket = NULL;
-        r->key_id = NULL;
-        r->tenant = NULL;
-        r->action = NULL;
-        r->target = NULL;
-        r->request_id = NULL;
-        r->code = NULL;
-        r->detail = NULL;
+        FREE_STRS(&r->key_id, &r->tenant, &r->action, &r->target, &r->request_id, &r->code,
+                  &r->detail, &r->bucket);
 }
 
 void audit_recs_free(struct audit_rec *v, int n)
 {
-        for (int i = 0; v && i < n; i++)
-                audit_rec_free(&v[i]);
-        free(v);
+        free_recs(v, n, &store_audit_row);
 }
 
 void cron_rec_free(struct cron_rec *r)
 {
-        free(r->tenant);
-        free(r->key);
-        free(r->spec);
-        free(r->pause_note);
-        r->tenant = NULL;
-        r->key = NULL;
-        r->spec = NULL;
-        r->pause_note = NULL;
+        FREE_STRS(&r->tenant, &r->key, &r->spec, &r->pause_note);
 }
 
 void cron_recs_free(struct cron_rec *v, int n)
 {
-        for (int i = 0; v && i < n; i++)
-                cron_rec_free(&v[i]);
-        free(v);
+        free_recs(v, n, &store_cron_row);
 }
 
 void cron_run_free(struct cron_run *r)
 {
-        free(r->tenant);
-        free(r->key);
-        free(r->trigger);
-        free(r->status);
-        free(r->reason);
-        free(r->requested_by);
-        r->tenant = NULL;
-        r->key = NULL;
-        r->trigger = NULL;
-        r->status = NULL;
-        r->reason = NULL;
-        r->requested_by = NULL;
+        FREE_STRS(&r->tenant, &r->key, &r->trigger, &r->status, &r->reason, &r->requested_by);
 }
 
 void cron_runs_free(struct cron_run *v, int n)
 {
-        for (int i = 0; v && i < n; i++)
-                cron_run_free(&v[i]);
-        free(v);
+        free_recs(v, n, &store_run_row);
 }
 
 void timer_rec_free(struct timer_rec *t)
 {
-        free(t->tenant);
-        free(t->key);
-        free(t->queue);
-        free(t->type);
-        free(t->payload);
-        free(t->request_id);
-        free(t->group);
-        t->group = NULL;
-        t->tenant = NULL;
-        t->key = NULL;
-        t->queue = NULL;
-        t->type = NULL;
-        t->payload = NULL;
-        t->request_id = NULL;
+        FREE_STRS(&t->tenant, &t->key, &t->queue, &t->type, &t->payload, &t->request_id, &t->group);
 }
 
 void timer_recs_free(struct timer_rec *v, int n)
 {
-        for (int i = 0; v && i < n; i++)
-                timer_rec_free(&v[i]);
-        free(v);
+        free_recs(v, n, &store_timer_row);
 }
 
 void flow_rec_free(struct flow_rec *f)
 {
-        free(f->tenant);
-        free(f->request_id);
-        f->tenant = NULL;
-        f->request_id = NULL;
+        FREE_STRS(&f->tenant, &f->request_id);
+}
+
+void queue_limits_free(struct queue_limits *q)
+{
+        FREE_STRS(&q->tenant, &q->queue);
+}
+
+void group_rec_free(struct group_rec *g)
+{
+        FREE_STRS(&g->tenant, &g->queue, &g->grp);
+}
+
+void group_recs_free(struct group_rec *v, int n)
+{
+        free_recs(v, n, &store_group_row);
 }
 
 bool store_leader_decide(const struct leader_rec *cur, const char *node, int64_t held_epoch,
@@ -185,31 +143,6 @@ bool store_leader_decide(const struct leader_rec *cur, const char *node, int64_t
         next->heartbeat_at_ms = now_ms;
         next->lag_ms = lag_ms;
         return true;
-}
-
-void queue_limits_free(struct queue_limits *q)
-{
-        free(q->tenant);
-        free(q->queue);
-        q->tenant = NULL;
-        q->queue = NULL;
-}
-
-void group_rec_free(struct group_rec *g)
-{
-        free(g->tenant);
-        free(g->queue);
-        free(g->grp);
-        g->tenant = NULL;
-        g->queue = NULL;
-        g->grp = NULL;
-}
-
-void group_recs_free(struct group_rec *v, int n)
-{
-        for (int i = 0; v && i < n; i++)
-                group_rec_free(&v[i]);
-        free(v);
 }
 
 int store_grow(void **v, int n, int *cap, size_t sz)
