@@ -231,33 +231,59 @@ static bool reg_has(const struct cron_registry *reg, const char *key)
         return false;
 }
 
-/* Schedules read per page while pruning. */
-#define APPLY_PAGE 500
+/* Schedules read per store call while walking a tenant's schedules. */
+#define WALK_PAGE 500
 
-/* Deletes the tenant's schedules that reg does not name. The doomed keys are
- * gathered first so the listing never runs over rows it deleted. */
-static int prune(struct txn *tx, const char *tenant, const struct cron_registry *reg,
-                 struct cron_apply_res *res)
+/* Calls fn on each of the tenant's schedules in key order, a page of
+ * WALK_PAGE rows at a time (keyset paging on the key), and stops at the first
+ * nonzero return, which it returns. The rows are freed after each page. */
+static int walk_cron(struct txn *tx, const char *tenant,
+                     int (*fn)(void *ctx, const struct cron_rec *r), void *ctx)
 {
         char *after = NULL;
-        int rc = 0, first = res->deleted_n;
+        int rc = 0;
 
         for (;;) {
                 struct cron_rec *page = NULL;
                 int n = 0;
-                rc = tx->ops->cron_list(tx->st, tenant, after, APPLY_PAGE, &page, &n);
+                rc = tx->ops->cron_list(tx->st, tenant, after, WALK_PAGE, &page, &n);
                 for (int i = 0; !rc && i < n; i++)
-                        if (!reg_has(reg, page[i].key))
-                                rc = key_push(&res->deleted, &res->deleted_n, page[i].key);
+                        rc = fn(ctx, &page[i]);
                 free(after);
                 after = NULL;
-                if (!rc && n == APPLY_PAGE && !(after = strdup(page[n - 1].key)))
+                if (!rc && n == WALK_PAGE && !(after = strdup(page[n - 1].key)))
                         rc = BATON_ENOMEM;
                 cron_recs_free(page, n);
                 if (rc || !after)
                         break;
         }
         free(after);
+        return rc;
+}
+
+struct prune_ctx {
+        const struct cron_registry *reg;
+        struct cron_apply_res *res;
+};
+
+static int prune_one(void *ctx, const struct cron_rec *r)
+{
+        struct prune_ctx *p = ctx;
+
+        if (reg_has(p->reg, r->key))
+                return 0;
+        return key_push(&p->res->deleted, &p->res->deleted_n, r->key);
+}
+
+/* Deletes the tenant's schedules that reg does not name. The doomed keys are
+ * gathered first so the listing never runs over rows it deleted. */
+static int prune(struct txn *tx, const char *tenant, const struct cron_registry *reg,
+                 struct cron_apply_res *res)
+{
+        struct prune_ctx p = {reg, res};
+        int first = res->deleted_n;
+        int rc = walk_cron(tx, tenant, prune_one, &p);
+
         for (int i = first; !rc && i < res->deleted_n; i++)
                 rc = tx->ops->cron_delete(tx->st, tenant, res->deleted[i]);
         return rc;
@@ -331,37 +357,30 @@ int cron_query(struct txn *tx, const char *tenant, const char *after, int limit,
         return rc;
 }
 
-/* Rows read per store call by cron_count. */
-#define COUNT_PAGE 500
+struct count_ctx {
+        int64_t now_ms;
+        struct cron_counts *out;
+};
+
+static int count_one(void *ctx, const struct cron_rec *r)
+{
+        struct count_ctx *c = ctx;
+        int64_t due = r->due_at_ms;
+
+        c->out->n++;
+        if (due > 0 && due <= c->now_ms)
+                c->out->due++;
+        if (due > 0 && (c->out->next_due_ms == 0 || due < c->out->next_due_ms))
+                c->out->next_due_ms = due;
+        return 0;
+}
 
 int cron_count(struct txn *tx, const char *tenant, struct cron_counts *out)
 {
-        char *after = NULL;
-        int rc;
+        struct count_ctx c = {tx->now_ms, out};
 
         memset(out, 0, sizeof(*out));
-        for (;;) {
-                struct cron_rec *page = NULL;
-                int n = 0;
-                rc = tx->ops->cron_list(tx->st, tenant, after, COUNT_PAGE, &page, &n);
-                for (int i = 0; !rc && i < n; i++) {
-                        int64_t due = page[i].due_at_ms;
-                        out->n++;
-                        if (due > 0 && due <= tx->now_ms)
-                                out->due++;
-                        if (due > 0 && (out->next_due_ms == 0 || due < out->next_due_ms))
-                                out->next_due_ms = due;
-                }
-                free(after);
-                after = NULL;
-                if (!rc && n == COUNT_PAGE && !(after = strdup(page[n - 1].key)))
-                        rc = BATON_ENOMEM;
-                cron_recs_free(page, n);
-                if (rc || !after)
-                        break;
-        }
-        free(after);
-        return rc;
+        return walk_cron(tx, tenant, count_one, &c);
 }
 
 size_t cron_rec_wire_bytes(const struct cron_rec *r)

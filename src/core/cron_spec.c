@@ -65,23 +65,18 @@ static int oom(struct verr *e)
         return verr_set(e, BATON_ENOMEM, "internal", "", "out of memory");
 }
 
-/* An optional string member; "" counts as given. */
+/* An optional string member; "" counts as given. *out is replaced by a copy
+ * (the caller frees it) when the member is present, and kept otherwise. */
 static int get_str(json_t *obj, const char *name, const char *prefix, bool required, char **out,
                    struct verr *e)
 {
-        json_t *v = json_object_get(obj, name);
-        char f[128];
+        const char *s = NULL;
+        int rc = validate_json_str(obj, prefix, name, required, &s, e);
 
-        snprintf(f, sizeof(f), "%s%s%s", prefix, *prefix ? "." : "", name);
-        if (!v || json_is_null(v)) {
-                if (required)
-                        return verr_set(e, BATON_EINVAL, "missing_field", f, "%s is required", f);
-                return 0;
-        }
-        if (!json_is_string(v))
-                return verr_set(e, BATON_EINVAL, "invalid_field", f, "%s must be a string", f);
+        if (rc || !s)
+                return rc;
         free(*out);
-        *out = strdup(json_string_value(v));
+        *out = strdup(s);
         return *out ? 0 : oom(e);
 }
 

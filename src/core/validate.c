@@ -6,6 +6,7 @@
  */
 #include "core/validate.h"
 
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +24,28 @@ int verr_set(struct verr *err, int rc, const char *code, const char *field, cons
         vsnprintf(err->message, sizeof(err->message), fmt, ap);
         va_end(ap);
         return rc;
+}
+
+int validate_json_str(json_t *obj, const char *prefix, const char *name, bool required,
+                      const char **out, struct verr *err)
+{
+        json_t *v = json_object_get(obj, name);
+        char f[128];
+
+        *out = NULL;
+        if (prefix && *prefix)
+                snprintf(f, sizeof(f), "%s.%s", prefix, name);
+        else
+                snprintf(f, sizeof(f), "%s", name);
+        if (!v || json_is_null(v)) {
+                if (required)
+                        return verr_set(err, BATON_EINVAL, "missing_field", f, "%s is required", f);
+                return 0;
+        }
+        if (!json_is_string(v))
+                return verr_set(err, BATON_EINVAL, "invalid_field", f, "%s must be a string", f);
+        *out = json_string_value(v);
+        return 0;
 }
 
 static bool name_char(unsigned char c)

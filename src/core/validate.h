@@ -11,11 +11,14 @@
 #ifndef BATON_CORE_VALIDATE_H
 #define BATON_CORE_VALIDATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/jobs.h"
 #include "core/limits.h"
+
+struct json_t;
 
 struct verr {
         int rc;           /* what the check returned: BATON_EINVAL, BATON_ERANGE, ... */
@@ -27,6 +30,13 @@ struct verr {
 /* Sets err and returns rc (for one-line "return verr_set(...)" use). */
 int verr_set(struct verr *err, int rc, const char *code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+
+/* A string member of a JSON object, named "prefix.name" in errors (just
+ * "name" when prefix is NULL or ""). *out borrows the member's text, or is
+ * NULL when it is absent or null (an error then only if required). The HTTP
+ * layer and the cron spec parser share this one shape of the check. */
+int validate_json_str(struct json_t *obj, const char *prefix, const char *name, bool required,
+                      const char **out, struct verr *err);
 
 /* Queue and type names: 1..name_max characters of [A-Za-z0-9._:-]. */
 int validate_name(const struct limits *l, const char *field, const char *s, struct verr *err);

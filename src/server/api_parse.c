@@ -78,23 +78,18 @@ void api_field(char *out, size_t n, const char *prefix, const char *name)
 int api_get_str(json_t *obj, const char *prefix, const char *name, bool required, const char **out,
                 struct verr *e)
 {
-        json_t *v = json_object_get(obj, name);
         char f[128];
+        int rc = validate_json_str(obj, prefix, name, required, out, e);
 
-        *out = NULL;
-        api_field(f, sizeof(f), prefix, name);
-        if (!v || json_is_null(v)) {
-                if (required)
-                        return verr_set(e, BATON_EINVAL, "missing_field", f, "%s is required", f);
-                return 0;
-        }
-        if (!json_is_string(v))
-                return verr_set(e, BATON_EINVAL, "invalid_field", f, "%s must be a string", f);
+        if (rc || !*out)
+                return rc;
         /* A NUL inside the string would silently cut it in C. */
-        if (strlen(json_string_value(v)) != json_string_length(v))
+        if (strlen(*out) != json_string_length(json_object_get(obj, name))) {
+                *out = NULL;
+                api_field(f, sizeof(f), prefix, name);
                 return verr_set(e, BATON_EINVAL, "invalid_field", f,
                                 "%s must not contain NUL characters", f);
-        *out = json_string_value(v);
+        }
         return 0;
 }
 
