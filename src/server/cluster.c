@@ -236,9 +236,7 @@ static void schedule_retry(struct cluster *c)
 
 static void drop(struct cluster *c)
 {
-        if (c->read_ev)
-                event_free(c->read_ev);
-        c->read_ev = NULL;
+        server_event_drop(&c->read_ev);
         if (c->l)
                 node_listen_close(c->srv->ops, c->l);
         c->l = NULL;

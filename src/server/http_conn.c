@@ -576,12 +576,9 @@ static void conn_new(struct http *h, int fd)
         c->wev = event_new(h->srv->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
         c->resume = event_new(h->srv->base, -1, 0, on_resume, c);
         if (!c->rev || !c->wev || !c->resume) {
-                if (c->rev)
-                        event_free(c->rev);
-                if (c->wev)
-                        event_free(c->wev);
-                if (c->resume)
-                        event_free(c->resume);
+                server_event_drop(&c->rev);
+                server_event_drop(&c->wev);
+                server_event_drop(&c->resume);
                 if (c->ssl)
                         SSL_free(c->ssl);
                 close(fd);
@@ -792,10 +789,7 @@ out:
 
 void http_stop_accepting(struct http *h)
 {
-        if (h->accept_ev) {
-                event_free(h->accept_ev);
-                h->accept_ev = NULL;
-        }
+        server_event_drop(&h->accept_ev);
         if (h->listen_fd >= 0) {
                 close(h->listen_fd);
                 h->listen_fd = -1;
@@ -809,10 +803,8 @@ void http_free(struct http *h)
         http_stop_accepting(h);
         while (h->all)
                 conn_free(h->all);
-        if (h->accept_retry)
-                event_free(h->accept_retry);
-        if (h->sweep)
-                event_free(h->sweep);
+        server_event_drop(&h->accept_retry);
+        server_event_drop(&h->sweep);
         http_tls_free(h->tls);
         buf_free(&h->out);
         free(h);

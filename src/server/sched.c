@@ -424,9 +424,7 @@ void sched_free(struct sched *s)
 {
         if (!s)
                 return;
-        if (s->timer)
-                event_free(s->timer);
-        if (s->beat)
-                event_free(s->beat);
+        server_event_drop(&s->timer);
+        server_event_drop(&s->beat);
         free(s);
 }

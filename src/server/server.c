@@ -581,33 +581,35 @@ static void announce(struct server_rt *rt)
         log_info("server", "listening on %s:%d, data in %s", cfg->listen_host, port, cfg->data_dir);
 }
 
+void server_event_drop(struct event **ev)
+{
+        if (*ev)
+                event_free(*ev);
+        *ev = NULL;
+}
+
+/* Stops an executor started by start_exec, then frees its wake event:
+ * exec_stop delivers what is left itself, so no wake can come after it. */
+static void stop_exec(struct exec **ex, struct event **wake)
+{
+        if (*ex)
+                exec_stop(*ex);
+        *ex = NULL;
+        server_event_drop(wake);
+}
+
 static void stop_parts(struct server_rt *rt)
 {
         struct server *srv = &rt->srv;
 
-        if (srv->exec)
-                exec_stop(srv->exec);
-        srv->exec = NULL;
-        if (srv->lease_exec)
-                exec_stop(srv->lease_exec);
-        srv->lease_exec = NULL;
-        /* exec_stop delivers what is left itself; no wake can come after it. */
-        if (srv->exec_wake)
-                event_free(srv->exec_wake);
-        srv->exec_wake = NULL;
-        if (srv->lease_exec_wake)
-                event_free(srv->lease_exec_wake);
-        srv->lease_exec_wake = NULL;
+        stop_exec(&srv->exec, &srv->exec_wake);
+        stop_exec(&srv->lease_exec, &srv->lease_exec_wake);
         /* After exec_stop: every refusal op's done callback has run. */
         api_audit_free(srv);
-        if (rt->sigterm)
-                event_free(rt->sigterm);
-        if (rt->sigint)
-                event_free(rt->sigint);
-        if (rt->sighup)
-                event_free(rt->sighup);
-        if (rt->drain)
-                event_free(rt->drain);
+        server_event_drop(&rt->sigterm);
+        server_event_drop(&rt->sigint);
+        server_event_drop(&rt->sighup);
+        server_event_drop(&rt->drain);
         cluster_free(srv->cluster);
         srv->cluster = NULL;
         sched_free(srv->sched);

@@ -67,6 +67,8 @@ struct server {
         bool stopping;           /* SIGTERM/SIGINT seen: answer, do not start new work */
 };
 
+/* Frees *ev if it is set and clears it (loop thread). */
+void server_event_drop(struct event **ev);
 /* Hands op to the store thread. Returns 0, or BATON_ESHUTDOWN when the exec has
  * already been stopped (op->done will then never run: the caller answers). */
 int server_submit(struct server *srv, struct exec_op *op);
