@@ -200,12 +200,10 @@ int baton_job_list(struct baton_client *c, const struct baton_list_opts *opts,
 
         *out = NULL;
         rc = client_url(c, "/v1/jobs");
-        if (rc == 0 && opts && opts->queue)
-                rc = client_query(c, "queue", opts->queue);
-        if (rc == 0 && opts && opts->state)
-                rc = client_query(c, "state", opts->state);
-        if (rc == 0 && opts && opts->type)
-                rc = client_query(c, "type", opts->type);
+        if (rc == 0 && opts)
+                rc =
+                    client_queries(c, (const char *const[]){"queue", opts->queue, "state",
+                                                            opts->state, "type", opts->type, NULL});
         if (rc == 0 && opts)
                 rc = client_query_page(c, opts->limit, opts->after);
         if (rc)

@@ -369,6 +369,33 @@ int client_url_seg(struct baton_client *c, const char *prefix, const char *seg, 
         return rc;
 }
 
+int client_queries(struct baton_client *c, const char *const *kv)
+{
+        int rc = 0;
+
+        for (size_t i = 0; rc == 0 && kv[i]; i += 2)
+                rc = client_query(c, kv[i], kv[i + 1]);
+        return rc;
+}
+
+int client_get_list(struct baton_client *c, const char *member, const char *what, json_t **root,
+                    json_t **arr, json_t **next)
+{
+        char msg[64];
+        int rc;
+
+        *root = NULL;
+        rc = client_call(c, "GET", NULL, 0, 0, root);
+        if (rc)
+                return rc;
+        *arr = json_object_get(*root, member);
+        *next = json_object_get(*root, "next");
+        if (json_is_array(*arr))
+                return 0;
+        snprintf(msg, sizeof(msg), "answer holds no %s", what);
+        return client_fail(c, BATON_EPROTO, msg);
+}
+
 int client_query(struct baton_client *c, const char *name, const char *value)
 {
         int rc;

@@ -62,6 +62,15 @@ int client_url_seg(struct baton_client *c, const char *prefix, const char *seg, 
  * value appends nothing. */
 int client_query(struct baton_client *c, const char *name, const char *value);
 int client_query_i64(struct baton_client *c, const char *name, int64_t v);
+/* client_query for each name/value pair of kv (name, value, name, value, ...,
+ * NULL): a NULL value is left out. */
+int client_queries(struct baton_client *c, const char *const *kv);
+/* GETs the URL built so far and finds the list of its answer: *arr is the
+ * array member of the answer, *next its "next". BATON_EPROTO ("answer holds
+ * no <what>") when member is not an array. *root is the caller's
+ * (json_decref), also on failure. */
+int client_get_list(struct baton_client *c, const char *member, const char *what, json_t **root,
+                    json_t **arr, json_t **next);
 /* Appends a list page's parameters: limit when not 0, after when not NULL. */
 int client_query_page(struct baton_client *c, int64_t limit, const char *after);
 
@@ -122,14 +131,19 @@ int client_fail(struct baton_client *c, int rc, const char *message);
  * to obj; its strings point into it. Returns 0 or BATON_ENOMEM / BATON_EPROTO;
  * on failure nothing needs freeing. */
 int job_from_json(json_t *obj, struct baton_job *j);
-/* Releases what job_from_json took, leaving j zeroed. */
-void job_clear(struct baton_job *j);
+/* Releases what job_from_json took, leaving the struct baton_job zeroed
+ * (void *, so that client_page_free can clear any page's items). */
+void job_clear(void *job);
 /* Builds a list from the array arr (NULL or not an array: BATON_EPROTO) and the
  * cursor next (JSON null, string or NULL). *out owned by the caller. */
 int jobs_from_json(json_t *arr, json_t *next, struct baton_jobs **out);
 
 int queue_from_json(json_t *obj, struct baton_queue *q);
-void queue_clear(struct baton_queue *q);
+void queue_clear(void *queue);
+/* Frees a page answer: clear() on each of its n items (size bytes apart, from
+ * v), then v, the cursor next and the page itself. page NULL: nothing. */
+void client_page_free(void *page, void *v, size_t n, size_t size, void (*clear)(void *item),
+                      char *next);
 
 /* RFC 3339 text to Unix milliseconds. Returns 0 or BATON_EINVAL. */
 int client_parse_time_ms(const char *s, int64_t *out_ms);

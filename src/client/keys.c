@@ -80,8 +80,10 @@ static int key_from_json(json_t *obj, struct baton_key *k)
         return 0;
 }
 
-static void key_clear(struct baton_key *k)
+static void key_clear(void *key)
 {
+        struct baton_key *k = key;
+
         if (k->priv) {
                 json_decref(k->priv->obj);
                 free(k->priv->scopes);
@@ -110,15 +112,8 @@ void baton_key_free(struct baton_key *k)
 
 void baton_keys_free(struct baton_keys *l)
 {
-        size_t i;
-
-        if (!l)
-                return;
-        for (i = 0; i < l->n; i++)
-                key_clear(&l->v[i]);
-        free(l->v);
-        free(l->next);
-        free(l);
+        if (l)
+                client_page_free(l, l->v, l->n, sizeof(*l->v), key_clear, l->next);
 }
 
 void baton_audit_free(struct baton_audit *l)
@@ -220,15 +215,9 @@ int baton_key_list(struct baton_client *c, const char *tenant, int limit, const 
                 rc = client_query_page(c, limit, after);
         if (rc)
                 return client_fail(c, rc, NULL);
-        rc = client_call(c, "GET", NULL, 0, 0, &root);
+        rc = client_get_list(c, "keys", "key list", &root, &arr, &next);
         if (rc)
                 goto out;
-        arr = json_object_get(root, "keys");
-        next = json_object_get(root, "next");
-        if (!json_is_array(arr)) {
-                rc = client_fail(c, BATON_EPROTO, "answer holds no key list");
-                goto out;
-        }
         l = calloc(1, sizeof(*l));
         if (!l || (json_array_size(arr) && !(l->v = calloc(json_array_size(arr), sizeof(*l->v))))) {
                 rc = client_fail(c, BATON_ENOMEM, NULL);
@@ -347,27 +336,18 @@ int baton_audit_list(struct baton_client *c, const struct baton_audit_filter *f,
 
         *out = NULL;
         rc = client_url(c, "/v1/audit");
-        if (rc == 0 && f && f->action)
-                rc = client_query(c, "action", f->action);
-        if (rc == 0 && f && f->key_id)
-                rc = client_query(c, "key_id", f->key_id);
-        if (rc == 0 && f && f->tenant)
-                rc = client_query(c, "tenant", f->tenant);
+        if (rc == 0 && f)
+                rc = client_queries(c, (const char *const[]){"action", f->action, "key_id",
+                                                             f->key_id, "tenant", f->tenant, NULL});
         if (rc == 0 && f && f->limit)
                 rc = client_query_i64(c, "limit", f->limit);
         if (rc == 0 && f && f->after)
                 rc = client_query(c, "after", f->after);
         if (rc)
                 return client_fail(c, rc, NULL);
-        rc = client_call(c, "GET", NULL, 0, 0, &root);
+        rc = client_get_list(c, "entries", "audit entries", &root, &arr, &next);
         if (rc)
                 goto out;
-        arr = json_object_get(root, "entries");
-        next = json_object_get(root, "next");
-        if (!json_is_array(arr)) {
-                rc = client_fail(c, BATON_EPROTO, "answer holds no audit entries");
-                goto out;
-        }
         n = json_array_size(arr);
         rc = BATON_ENOMEM;
         l = calloc(1, sizeof(*l));

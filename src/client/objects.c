@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "client/internal.h"
+#include "common/names.h"
 
 struct baton_job_priv {
         json_t *obj;
@@ -46,24 +47,22 @@ const char *baton_priority_name(enum baton_priority p)
         return priority_names[p];
 }
 
+/* Index 0 ("unknown", "default") is what an unknown name parses to, never
+ * a name that parses. */
 enum baton_state baton_state_parse(const char *name)
 {
-        size_t i;
+        int i = names_find(state_names + 1, (int)(sizeof(state_names) / sizeof(state_names[0])) - 1,
+                           name);
 
-        for (i = 1; name && i < sizeof(state_names) / sizeof(state_names[0]); i++)
-                if (strcmp(name, state_names[i]) == 0)
-                        return (enum baton_state)i;
-        return BATON_STATE_UNKNOWN;
+        return i < 0 ? BATON_STATE_UNKNOWN : (enum baton_state)(i + 1);
 }
 
 enum baton_priority baton_priority_parse(const char *name)
 {
-        size_t i;
+        int i = names_find(priority_names + 1,
+                           (int)(sizeof(priority_names) / sizeof(priority_names[0])) - 1, name);
 
-        for (i = 1; name && i < sizeof(priority_names) / sizeof(priority_names[0]); i++)
-                if (strcmp(name, priority_names[i]) == 0)
-                        return (enum baton_priority)i;
-        return BATON_PRIORITY_DEFAULT;
+        return i < 0 ? BATON_PRIORITY_DEFAULT : (enum baton_priority)(i + 1);
 }
 
 bool baton_state_terminal(enum baton_state s)
@@ -236,8 +235,9 @@ int job_from_json(json_t *obj, struct baton_job *j)
         return 0;
 }
 
-void job_clear(struct baton_job *j)
+void job_clear(void *job)
 {
+        struct baton_job *j = job;
         struct baton_job_priv *p = j->priv;
 
         if (p) {
@@ -270,17 +270,22 @@ void baton_job_free(struct baton_job *j)
         free(j);
 }
 
+void client_page_free(void *page, void *v, size_t n, size_t size, void (*clear)(void *item),
+                      char *next)
+{
+        if (!page)
+                return;
+        for (size_t i = 0; i < n; i++)
+                clear((char *)v + i * size);
+        free(v);
+        free(next);
+        free(page);
+}
+
 void baton_jobs_free(struct baton_jobs *l)
 {
-        size_t i;
-
-        if (!l)
-                return;
-        for (i = 0; i < l->n; i++)
-                job_clear(&l->v[i]);
-        free(l->v);
-        free(l->next);
-        free(l);
+        if (l)
+                client_page_free(l, l->v, l->n, sizeof(*l->v), job_clear, l->next);
 }
 
 int jobs_from_json(json_t *arr, json_t *next, struct baton_jobs **out)
@@ -366,8 +371,10 @@ const char *baton_queue_json(struct baton_queue *q)
         return q->priv->json;
 }
 
-void queue_clear(struct baton_queue *q)
+void queue_clear(void *queue)
 {
+        struct baton_queue *q = queue;
+
         if (q->priv) {
                 json_decref(q->priv->obj);
                 free(q->priv->json);
@@ -386,13 +393,6 @@ void baton_queue_free(struct baton_queue *q)
 
 void baton_queues_free(struct baton_queues *l)
 {
-        size_t i;
-
-        if (!l)
-                return;
-        for (i = 0; i < l->n; i++)
-                queue_clear(&l->v[i]);
-        free(l->v);
-        free(l->next);
-        free(l);
+        if (l)
+                client_page_free(l, l->v, l->n, sizeof(*l->v), queue_clear, l->next);
 }
