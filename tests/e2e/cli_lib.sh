@@ -33,21 +33,10 @@ cli_wait_exit() {
 	return 0
 }
 
-# cli_stop_pid PID: SIGTERM, up to 5 s for it to exit, then SIGKILL; reaps it.
-# An empty PID or one already gone is not an error.
+# cli_stop_pid PID: stop_pid (stop_lib.sh): SIGTERM, up to 5 s, then SIGKILL.
+. "$(dirname "${BASH_SOURCE[0]}")/stop_lib.sh"
 cli_stop_pid() {
-	local p=$1
-	[ -n "$p" ] || return 0
-	if kill -0 "$p" 2>/dev/null; then
-		kill -TERM "$p" 2>/dev/null
-		for _ in $(seq 1 100); do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.05
-		done
-		kill -KILL "$p" 2>/dev/null
-	fi
-	wait "$p" 2>/dev/null
-	return 0
+	stop_pid "$1"
 }
 
 # cli_cleanup: the EXIT trap. Stops the processes in cli_pids (workers and

@@ -14,15 +14,10 @@ set -u
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/baton-backup-doc-XXXXXX")
 pids=()
 fails=0
+. "$(dirname "${BASH_SOURCE[0]}")/stop_lib.sh"
 cleanup() {
 	for p in ${pids[@]+"${pids[@]}"}; do
-		kill -TERM "$p" 2>/dev/null
-		for _ in $(seq 1 100); do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.05
-		done
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
+		stop_pid "$p"
 	done
 	rm -rf "$tmp"
 }
@@ -32,8 +27,8 @@ fail() {
 	fails=$((fails + 1))
 }
 
-# start_server OUT: batond on $tmp/baton-data in the background (already
-# started by the caller's command); waits up to 5 s for its URL in OUT.
+# wait_url OUT: waits up to 5 s for the URL of the batond whose output is OUT
+# (started in the background by the caller) and for it to answer there.
 wait_url() {
 	url=""
 	for _ in $(seq 1 100); do

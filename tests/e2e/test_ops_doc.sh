@@ -21,16 +21,9 @@ set -u
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/baton-ops-doc-XXXXXX")
 srv=""
 fails=0
+. "$(dirname "${BASH_SOURCE[0]}")/stop_lib.sh"
 cleanup() {
-	if [ -n "$srv" ]; then
-		kill -TERM "$srv" 2>/dev/null
-		for _ in $(seq 1 100); do
-			kill -0 "$srv" 2>/dev/null || break
-			sleep 0.05
-		done
-		kill -KILL "$srv" 2>/dev/null
-		wait "$srv" 2>/dev/null
-	fi
+	stop_pid "$srv"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
