@@ -24,6 +24,11 @@
 
 /* Longest decimal int64 plus sign and NUL. */
 #define API_ID_LEN 24
+/* The members of a job to enqueue (api_enqueue_parse; docs/api.md, "Enqueue"). */
+#define API_JOB_FIELDS                                                                             \
+        "queue type payload priority idempotency_key key on_key request_id execution_id "          \
+        "traceparent group max_attempts lease_ms delay_ms run_at backoff depends_on "              \
+        "on_parent_failure"
 /* Default page size of the lists (docs/api.md, "Pagination"). */
 #define API_LIST_DEFAULT 100
 
@@ -226,6 +231,11 @@ int api_get_int(json_t *obj, const char *prefix, const char *name, bool *present
                 struct verr *e);
 /* A boolean member; absent leaves *out unchanged. */
 int api_get_bool(json_t *obj, const char *prefix, const char *name, bool *out, struct verr *e);
+/* Refuses a member of obj that is not one of the space-separated words of
+ * known: 400 unknown_field with the member's path under prefix ("jobs[3].delay")
+ * and the allowed names in the message. Every parser of a request object calls
+ * it, so a misspelt or foreign option (BullMQ's "attempts") is never ignored. */
+int api_known_fields(json_t *obj, const char *prefix, const char *known, struct verr *e);
 
 /* Serializes any JSON value compactly (member order kept). Caller frees. */
 char *api_dump(const json_t *v);

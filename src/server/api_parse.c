@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "common/errors.h"
+#include "common/names.h"
 #include "core/deps.h"
 #include "server/api_internal.h"
 
@@ -123,6 +124,24 @@ int api_get_bool(json_t *obj, const char *prefix, const char *name, bool *out, s
                 return verr_set(e, BATON_EINVAL, "invalid_field", f, "%s must be true or false", f);
         }
         *out = json_is_true(v);
+        return 0;
+}
+
+int api_known_fields(json_t *obj, const char *prefix, const char *known, struct verr *e)
+{
+        const char *k;
+        json_t *v;
+        char f[256];
+
+        json_object_foreach(obj, k, v)
+        {
+                (void)v;
+                if (names_in_words(known, k))
+                        continue;
+                api_field(f, sizeof(f), prefix, k);
+                return verr_set(e, BATON_EINVAL, "unknown_field", f,
+                                "unknown field \"%s\"; allowed here: %s", f, known);
+        }
         return 0;
 }
 
@@ -333,7 +352,9 @@ int api_backoff_parse(json_t *obj, const char *prefix, struct backoff *b, struct
                 return 0;
         if (!json_is_object(v))
                 return verr_set(e, BATON_EINVAL, "invalid_field", f, "%s must be an object", f);
-        rc = api_get_str(v, f, "type", false, &type, e);
+        rc = api_known_fields(v, f, "type base_ms max_ms", e);
+        if (!rc)
+                rc = api_get_str(v, f, "type", false, &type, e);
         if (!rc && type && (b->type = backoff_type_parse(type)) < 0) {
                 api_field(f, sizeof(f), prefix, "backoff.type");
                 return verr_set(e, BATON_EINVAL, "invalid_field", f,
@@ -492,7 +513,9 @@ int api_enqueue_parse(const struct limits *l, json_t *obj, const char *prefix, c
         req->job.tenant = strdup(tenant);
         if (!req->job.tenant)
                 return verr_set(e, BATON_ENOMEM, "internal", prefix, "out of memory");
-        rc = parse_strings(obj, prefix, &req->job, e);
+        rc = api_known_fields(obj, prefix, API_JOB_FIELDS, e);
+        if (!rc)
+                rc = parse_strings(obj, prefix, &req->job, e);
         if (!rc)
                 rc = parse_choices(obj, prefix, req, e);
         if (!rc)

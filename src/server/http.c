@@ -27,6 +27,7 @@
 #include "common/assert.h"
 #include "common/jw.h"
 #include "common/log.h"
+#include "common/names.h"
 #include "common/rand.h"
 #include "server/api.h"
 #include "server/auth.h"
@@ -499,6 +500,51 @@ static bool body_present(struct http_conn *c, const struct http_head *hd)
         return true;
 }
 
+/* Refuses a query parameter the route does not read (a typo such as
+ * ?order=desc would otherwise be ignored and return everything). Returns 0, or
+ * -1 after answering. */
+static int query_check(struct http_req *hr)
+{
+        const char *known = hr->route->query;
+
+        for (int i = 0; i < hr->nquery; i++) {
+                if (names_in_words(known, hr->query[i].key))
+                        continue;
+                if (known)
+                        http_reply_error(hr, 400, "unknown_parameter", hr->query[i].key,
+                                         "unknown query parameter \"%s\"; this route takes: %s",
+                                         hr->query[i].key, known);
+                else
+                        http_reply_error(hr, 400, "unknown_parameter", hr->query[i].key,
+                                         "unknown query parameter \"%s\"; this route takes none",
+                                         hr->query[i].key);
+                return -1;
+        }
+        return 0;
+}
+
+/* Refuses a body that is not declared JSON. The media type is compared
+ * without case and without its parameters ("; charset=utf-8"), as RFC 9110
+ * §8.3.1 has it. A route that takes no body ignores the header. Returns 0, or
+ * -1 after answering. */
+static int media_check(struct http_req *hr)
+{
+        static const char json_type[] = "application/json";
+        const struct http_head *hd = &hr->head;
+        const char *ct = http_head_get(hd, "Content-Type");
+        size_t n = sizeof(json_type) - 1;
+
+        if (hr->route->body == HTTP_BODY_NONE || (!hd->chunked && hd->content_length <= 0))
+                return 0;
+        if (ct && strncasecmp(ct, json_type, n) == 0 &&
+            (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t'))
+                return 0;
+        http_reply_error(hr, 415, "unsupported_media_type", "Content-Type",
+                         "the body must be sent as Content-Type: application/json (got %s%s%s)",
+                         ct ? "\"" : "", ct ? ct : "no Content-Type", ct ? "\"" : "");
+        return -1;
+}
+
 /* Checks the route, the key, the query and the body's size on the head.
  * Returns 0 when the body may be read, -1 after answering. */
 static int begin_checks(struct http_conn *c, struct http_req *hr, char **segs, int nsegs)
@@ -530,6 +576,8 @@ static int begin_checks(struct http_conn *c, struct http_req *hr, char **segs, i
                                  HTTP_QUERY_MAX);
                 return -1;
         }
+        if (query_check(hr) != 0 || media_check(hr) != 0)
+                return -1;
         if (hd->content_length > 0 && (uint64_t)hd->content_length > l->body_max_bytes) {
                 hr->close_after = true;
                 http_reply_error(hr, 413, "body_too_large", NULL,

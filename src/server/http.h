@@ -60,6 +60,10 @@ struct http_route {
         int auth;          /* enum http_auth */
         uint32_t scope;    /* enum key_scope bit the key needs; 0 = none */
         const char *audit; /* audit action ("queue.update") or NULL: not audited */
+        /* The query parameters the route reads, space-separated ("limit after");
+         * NULL: none. Any other is refused with 400 unknown_parameter before the
+         * handler runs (docs/api.md, "Strict input"). */
+        const char *query;
 };
 
 struct http_req {

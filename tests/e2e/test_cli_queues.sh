@@ -71,6 +71,7 @@ has "depth 3" "$out" "^depth +3$"
 # Two claims' worth of work: one job per group at a time.
 claim=""
 command -v curl >/dev/null && claim=$(curl -s -X POST -H "Authorization: Bearer $(cat "$tmp/data/admin.key")" \
+	-H 'Content-Type: application/json' \
 	-d '{"worker":"w","max":10}' "$url/v1/queues/drafts/claim" 2>/dev/null || true)
 if [ -n "$claim" ]; then
 	n=$(printf '%s' "$claim" | grep -o '"group":"draft-[0-9]"' | sort | uniq -c | awk '{print $1}' | sort -n | tail -n 1)

@@ -119,6 +119,7 @@ static void smuggling_refused(void **state)
          * as a second request. */
         n = snprintf(req, sizeof(req),
                      "POST /v1/jobs HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n"
+                     "Content-Type: application/json\r\n"
                      "Content-Type: application/json\r\nContent-Length: 2\r\n"
                      "Content-Length: 60\r\n\r\n{}DELETE /v1/jobs/1 HTTP/1.1\r\nHost: t\r\n\r\n",
                      srv.admin_key);
@@ -250,6 +251,7 @@ static void auth_before_body(void **state)
         harness_make_key(&srv, NULL, "[\"jobs:read\"]", NULL, tok, NULL);
         n = snprintf(req, sizeof(req),
                      "POST /v1/jobs HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n"
+                     "Content-Type: application/json\r\n"
                      "Content-Length: 1000000\r\nExpect: 100-continue\r\n\r\n",
                      tok);
         exchange(&srv, req, (size_t)n, &res, &fd);
@@ -259,6 +261,7 @@ static void auth_before_body(void **state)
         /* A valid key: 100 Continue, then the answer once the body is sent. */
         n = snprintf(req, sizeof(req),
                      "POST /v1/jobs HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n"
+                     "Content-Type: application/json\r\n"
                      "Content-Type: application/json\r\nContent-Length: 27\r\n"
                      "Expect: 100-continue\r\n\r\n",
                      srv.admin_key);
@@ -289,9 +292,10 @@ static void unauthenticated_bodies_take_no_memory(void **state)
         for (int i = 0; i < N; i++) {
                 fds[i] = raw_connect(srv.port);
                 assert_true(fds[i] >= 0);
-                raw_sends(fds[i], "POST /v1/jobs HTTP/1.1\r\nHost: t\r\n"
-                                  "Content-Type: application/json\r\nContent-Length: 16777216\r\n"
-                                  "\r\n");
+                raw_sends(fds[i],
+                          "POST /v1/jobs HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                          "Content-Type: application/json\r\nContent-Length: 16777216\r\n"
+                          "\r\n");
         }
         for (int i = 0; i < N; i++)
                 (void)raw_send(fds[i], chunk, sizeof(chunk)); /* may fail: refused */
@@ -330,6 +334,7 @@ static void body_memory_returns(void **state)
         body[SIZE - 2] = '{', body[SIZE - 1] = '}';
         n = snprintf(head, sizeof(head),
                      "POST /v1/jobs HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n"
+                     "Content-Type: application/json\r\n"
                      "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n",
                      srv.admin_key, SIZE);
         harness_sleep_ms(300);
@@ -385,6 +390,7 @@ static void body_memory_budget(void **state)
         body[0] = '{', body[sizeof(body) - 2] = '}';
         n = snprintf(head, sizeof(head),
                      "POST /v1/jobs HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n"
+                     "Content-Type: application/json\r\n"
                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
                      tight.admin_key, sizeof(body) - 1);
         /* A holds 700,000 of the 1 MiB budget while its body trickles in. */
@@ -440,6 +446,7 @@ static void timeouts(void **state)
         /* A body that never ends. */
         n = snprintf(head, sizeof(head),
                      "POST /v1/jobs HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n"
+                     "Content-Type: application/json\r\n"
                      "Content-Length: 100\r\n\r\n{\"queue\":",
                      tight.admin_key);
         memset(&rd, 0, sizeof(rd));
@@ -495,6 +502,7 @@ static void room_at_the_connection_limit(void **state)
         /* Connections in the middle of a body are not idle. */
         n = snprintf(head, sizeof(head),
                      "POST /v1/jobs HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n"
+                     "Content-Type: application/json\r\n"
                      "Content-Length: 100\r\n\r\n{",
                      tight.admin_key);
         for (int i = 0; i < TIGHT_CONNS; i++) {
@@ -639,11 +647,13 @@ static void pipelined_in_order(void **state)
         /* A long-poll first: the answers behind it wait for it. */
         n = snprintf(req, sizeof(req),
                      "POST /v1/queues/pipe-empty/claim HTTP/1.1\r\nHost: t\r\n"
+                     "Content-Type: application/json\r\n"
                      "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
                      "Content-Length: 36\r\nX-Request-Id: p1\r\n\r\n"
                      "{\"worker\":\"w\",\"max\":1,\"wait_ms\":300}"
                      "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Request-Id: p2\r\n\r\n"
                      "POST /v1/jobs HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n"
+                     "Content-Type: application/json\r\n"
                      "Content-Type: application/json\r\nContent-Length: 27\r\n"
                      "X-Request-Id: p3\r\n\r\n{\"queue\":\"pipe\",\"type\":\"t\"}",
                      srv.admin_key, srv.admin_key);
@@ -689,6 +699,7 @@ static void http10_and_chunked(void **state)
         /* Chunks with an extension and a trailer. */
         n = snprintf(req, sizeof(req),
                      "POST /v1/jobs HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n"
+                     "Content-Type: application/json\r\n"
                      "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
                      "9;ext=1\r\n{\"queue\":\r\n11\r\n\"chunked\",\"type\":\r\n4\r\n\"t\"}\r\n"
                      "0\r\nX-Trailer: yes\r\n\r\n",
@@ -699,6 +710,7 @@ static void http10_and_chunked(void **state)
         raw_res_free(&res);
         n = snprintf(req, sizeof(req),
                      "POST /v1/jobs HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer %s\r\n"
+                     "Content-Type: application/json\r\n"
                      "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
                      srv.admin_key);
         expect_refused(req, (size_t)n, 400, "bad_chunked_body");
