@@ -52,7 +52,10 @@ char *job_state_list(unsigned mask, char *out, size_t cap)
                 if (!((mask >> i) & 1u))
                         continue;
                 n++;
-                snprintf(out + len, cap - len, "%s%s", n == 1 ? "" : n == total ? " or " : ", ",
+                snprintf(out + len, cap - len, "%s%s",
+                         n == 1       ? ""
+                         : n == total ? " or "
+                                      : ", ",
                          state_names[i]);
                 len = strlen(out);
         }

@@ -294,8 +294,8 @@ int cron_sched_from(struct txn *tx, const struct cron_spec *spec, const struct c
         rc = tx->tzc ? tz_cache_get(tx->tzc, zone, tx->now_ms, &out->tz, err, sizeof(err))
                      : tz_load(zone, &out->tz, err, sizeof(err));
         if (rc)
-                return verr_set(e, rc, "invalid_timezone", "timezone", "timezone \"%s\": %s",
-                                zone, err[0] ? err : "cannot load the time zone");
+                return verr_set(e, rc, "invalid_timezone", "timezone", "timezone \"%s\": %s", zone,
+                                err[0] ? err : "cannot load the time zone");
         return 0;
 }
 

@@ -201,8 +201,7 @@ void api_reply_rc(struct http_req *hr, int rc, const char *what)
         http_reply_error(hr, status, code, NULL, "%s", api_rc_message(rc));
 }
 
-void api_reply_state(struct http_req *hr, int64_t id, int state, const char *action,
-                     unsigned needs)
+void api_reply_state(struct http_req *hr, int64_t id, int state, const char *action, unsigned needs)
 {
         char list[160];
 

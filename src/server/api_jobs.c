@@ -307,8 +307,8 @@ enum job_op_kind { JOB_OP_READ, JOB_OP_CANCEL, JOB_OP_RETRY };
 
 /* The states a cancel acts on: every one that has not ended. */
 #define JOBS_CANCELLABLE                                                                           \
-        (JOB_STATES_ALL & ~(JOB_STATE_BIT(JOB_COMPLETED) | JOB_STATE_BIT(JOB_DEAD) |               \
-                            JOB_STATE_BIT(JOB_CANCELLED)))
+        (JOB_STATES_ALL &                                                                          \
+         ~(JOB_STATE_BIT(JOB_COMPLETED) | JOB_STATE_BIT(JOB_DEAD) | JOB_STATE_BIT(JOB_CANCELLED)))
 
 struct job_ctx {
         struct api_ctx base; /* first (api_ctx_new) */

@@ -436,10 +436,9 @@ static void settle_one(struct http_req *hr, int outcome)
                 return;
         rc = api_path_id(hr, 0, &id, &e);
         if (!rc)
-                rc = api_known_fields(hr->body, "",
-                                      outcome == SETTLED_COMPLETE ? API_COMPLETE_FIELDS
-                                                                  : API_FAIL_FIELDS,
-                                      &e);
+                rc = api_known_fields(
+                    hr->body, "",
+                    outcome == SETTLED_COMPLETE ? API_COMPLETE_FIELDS : API_FAIL_FIELDS, &e);
         if (!rc)
                 rc = api_settle_parse(hr->srv->limits, hr->body, "", outcome, hr->tenant, id, &c->s,
                                       &e);
