@@ -11,6 +11,8 @@
  *    the route table's list, which the server enforces) are exactly the
  *    query parameters its operation documents (its own and its path's,
  *    $refs resolved);
+ *  - the table of query parameters in docs/api.md's "Strict input" lists
+ *    exactly the routes that read some, with the same parameters;
  *  - every operation documents 400 unknown_parameter and unknown_field, and
  *    every operation with a request body 415 (docs/api.md, "Strict input");
  *  - every documented operation except the three ops endpoints (/healthz,
@@ -370,6 +372,79 @@ static void query_parameters_match(void **state)
 
 static int collect_strings(json_t *v, json_t *out);
 
+static char *read_text(const char *path);
+
+/* Fills t from the table "| route | query parameters |" of docs/api.md's
+ * "## Strict input": each row "| `METHOD /path` | `a` `b` |". Returns the
+ * number of rows, or -1 when the section or its table is missing. */
+static int strict_table(char *md, struct route_set *t)
+{
+        char *sec = strstr(md, "\n## Strict input"), *line, *save = NULL;
+        int rows = 0;
+
+        if (!sec || !strstr(sec, "| route | query parameters |"))
+                return -1;
+        line = strtok_r(strstr(sec, "| route | query parameters |"), "\n", &save);
+        for (line = strtok_r(NULL, "\n", &save); line && line[0] == '|';
+             line = strtok_r(NULL, "\n", &save)) {
+                char method[16], path[512], names[1024] = "", *cell, *p, *end;
+                size_t len = 0;
+
+                if (strncmp(line, "|---", 4) == 0)
+                        continue;
+                if (sscanf(line, "| `%15s %511[^`]` |", method, path) != 2)
+                        return -1;
+                cell = strchr(line + 1, '|');
+                for (p = cell ? strchr(cell, '`') : NULL; p && (end = strchr(p + 1, '`'));
+                     p = strchr(end + 1, '`')) {
+                        snprintf(names + len, sizeof(names) - len, "%s%.*s", len ? "," : "",
+                                 (int)(end - p - 1), p + 1);
+                        len = strlen(names);
+                }
+                if (set_add(t, method, path, names) < 0)
+                        return -1;
+                rows++;
+        }
+        return rows;
+}
+
+/* docs/api.md's table of query parameters lists exactly the routes that
+ * read some, each with the parameters the route table gives it. */
+static void api_md_query_table(void **state)
+{
+        struct route_set t = {0};
+        char *md = read_text(api_md_path);
+        int bad = 0, with = 0;
+
+        (void)state;
+        if (!md)
+                fail_msg("cannot read %s", api_md_path);
+        if (server_routes.n == 0)
+                assert_int_equal(load_server_routes(), 0);
+        assert_true(strict_table(md, &t) > 0);
+        for (int i = 0; i < server_routes.n; i++) {
+                int k = set_find(&t, server_routes.key[i]);
+
+                if (!server_routes.query[i][0] && k < 0)
+                        continue;
+                with++;
+                if (k >= 0 && strcmp(t.query[k], server_routes.query[i]) == 0)
+                        continue;
+                fprintf(stderr,
+                        "docs/api.md Strict input: %s reads \"%s\", the table says \"%s\"\n",
+                        server_routes.shown[i], server_routes.query[i], k >= 0 ? t.query[k] : "-");
+                bad++;
+        }
+        if (with != t.n) {
+                fprintf(stderr, "docs/api.md Strict input lists %d routes, %d read parameters\n",
+                        t.n, with);
+                bad++;
+        }
+        set_free(&t);
+        free(md);
+        assert_int_equal(bad, 0);
+}
+
 /* The codes of the 400 answer of op (its enum), as a set in out. */
 static void codes_400(json_t *op, json_t *out)
 {
@@ -588,6 +663,7 @@ int main(void)
             cmocka_unit_test(routes_match_document),
             cmocka_unit_test(query_parameters_match),
             cmocka_unit_test(operations_document_strict_input),
+            cmocka_unit_test(api_md_query_table),
             cmocka_unit_test(operations_document_4xx),
             cmocka_unit_test(limit_error_codes_documented),
         };
