@@ -629,9 +629,10 @@ void api_cron_pause(struct http_req *hr)
 
         if (!c)
                 return;
-        if (hr->body)
-                rc = api_known_fields(hr->body, "", "note", &e);
-        if (!rc && hr->body)
+        /* The body is optional (NULL here): api_known_fields and api_get_str
+         * read no member of NULL. */
+        rc = api_known_fields(hr->body, "", "note", &e);
+        if (!rc)
                 rc = api_get_str(hr->body, "", "note", false, &note, &e);
         if (!rc)
                 rc = cron_note_check(note, &e);
@@ -644,27 +645,22 @@ void api_cron_resume(struct http_req *hr)
 {
         struct cron_ctx *c = api_ctx_new(hr, &cron_def, C_RESUME, true);
         struct verr e;
-        int rc = 0;
 
-        if (!c)
-                return;
         /* The body is optional and takes no member. */
-        if (hr->body)
-                rc = api_known_fields(hr->body, "", "", &e);
-        api_ctx_submit(&c->base, rc, &e);
+        if (c)
+                api_ctx_submit(&c->base, api_known_fields(hr->body, "", "", &e), &e);
 }
 
 void api_cron_run(struct http_req *hr)
 {
         struct cron_ctx *c = api_ctx_new(hr, &cron_def, C_RUN, true);
         struct verr e;
-        int rc = 0;
+        int rc;
 
         if (!c)
                 return;
-        if (hr->body)
-                rc = api_known_fields(hr->body, "", "force", &e);
-        if (!rc && hr->body)
+        rc = api_known_fields(hr->body, "", "force", &e);
+        if (!rc)
                 rc = api_get_bool(hr->body, "", "force", &c->force, &e);
         api_ctx_submit(&c->base, rc, &e);
 }

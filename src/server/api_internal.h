@@ -248,7 +248,8 @@ int api_get_bool(json_t *obj, const char *prefix, const char *name, bool *out, s
 /* Refuses a member of obj that is not one of the space-separated words of
  * known: 400 unknown_field with the member's path under prefix ("jobs[3].delay")
  * and the allowed names in the message. Every parser of a request object calls
- * it, so a misspelt or foreign option (BullMQ's "attempts") is never ignored. */
+ * it, so a misspelt or foreign option (BullMQ's "attempts") is never ignored.
+ * obj NULL (an optional body not sent) has no member. */
 int api_known_fields(json_t *obj, const char *prefix, const char *known, struct verr *e);
 
 /* Serializes any JSON value compactly (member order kept). Caller frees. */

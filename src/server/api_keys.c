@@ -451,8 +451,7 @@ static int rotate_parse(struct http_req *hr, struct key_ctx *c, struct verr *e)
         char detail[64];
         int rc = 0;
 
-        if (hr->body)
-                rc = api_known_fields(hr->body, "", "grace_ms", e);
+        rc = api_known_fields(hr->body, "", "grace_ms", e);
         if (!rc && hr->body)
                 rc = api_get_int(hr->body, "", "grace_ms", &present, &c->grace_ms, e);
         if (rc)

@@ -70,15 +70,23 @@ static char *snap(const char *path)
         return out;
 }
 
-/* Sends method path body, which must be refused with 400 code naming field,
- * and asserts that what probe (a GET path) reads did not change. */
-static void refused(const char *method, const char *path, const char *body, const char *code,
-                    const char *field, const char *probe)
+/* Sends method path with the body formatted from fmt (NULL: no body),
+ * which must be refused with 400 code naming field, and asserts that what
+ * probe (a GET path) reads did not change. */
+static void refusedf(const char *method, const char *path, const char *code, const char *field,
+                     const char *probe, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void refusedf(const char *method, const char *path, const char *code, const char *field,
+                     const char *probe, const char *fmt, ...)
 {
-        char *before = snap(probe), *after;
+        char body[2048], *before = snap(probe), *after;
         struct http_res r;
+        va_list ap;
 
-        assert_int_equal(http_json(srv.url, method, path, body, &r), 0);
+        va_start(ap, fmt);
+        if (fmt)
+                vsnprintf(body, sizeof(body), fmt, ap);
+        va_end(ap);
+        assert_int_equal(http_json(srv.url, method, path, fmt ? body : NULL, &r), 0);
         assert_http_error(&r, 400, code, field);
         http_res_free(&r);
         after = snap(probe);
@@ -90,6 +98,11 @@ static void refused(const char *method, const char *path, const char *body, cons
         free(after);
 }
 
+/* An unknown member: 400 unknown_field naming it, nothing changed. */
+#define unknownf(method, path, field, probe, ...)                                                  \
+        refusedf((method), (path), "unknown_field", (field), (probe), __VA_ARGS__)
+#define unknown(method, path, body, field, probe) unknownf(method, path, field, probe, "%s", body)
+
 /* One request that must answer status; the answer is dropped. */
 static void expect(const char *method, const char *path, const char *body, int status)
 {
@@ -97,13 +110,6 @@ static void expect(const char *method, const char *path, const char *body, int s
 
         harness_expect(srv.url, NULL, method, path, body, status, &r);
         http_res_free(&r);
-}
-
-/* An unknown member, the refusal the strict rules give it. */
-static void unknown(const char *method, const char *path, const char *body, const char *field,
-                    const char *probe)
-{
-        refused(method, path, body, "unknown_field", field, probe);
 }
 
 /* Enqueues one job on q (extra: more members, or "") and copies its id. */
@@ -116,50 +122,49 @@ static void enqueue(const char *q, const char *extra, char *id)
         harness_http_enqueue(srv.url, NULL, body, id, 32);
 }
 
+/* A queue of its own named after prefix (into q, 64 bytes) and one job on
+ * it (extra: more members, or ""), its id into id. */
+static void fresh_job(const char *prefix, char *q, const char *extra, char *id)
+{
+        enqueue(harness_unique(prefix, q, 64), extra, id);
+}
+
 static void enqueue_routes(void **state)
 {
-        char q[64], probe[128], body[1024], id[32], path[128];
+        char q[64], probe[128], id[32], path[128];
 
         (void)state;
-        harness_unique("strict-enq", q, sizeof(q));
+        fresh_job("strict-enq", q, "", id);
         snprintf(probe, sizeof(probe), "/v1/jobs?queue=%s", q);
-        enqueue(q, "", id);
         /* BullMQ's options are not baton's: refused, not ignored. */
-        snprintf(body, sizeof(body), "{\"queue\":\"%s\",\"type\":\"t\",\"attempts\":3}", q);
-        unknown("POST", "/v1/jobs", body, "attempts", probe);
-        snprintf(body, sizeof(body),
+        unknownf("POST", "/v1/jobs", "attempts", probe,
+                 "{\"queue\":\"%s\",\"type\":\"t\",\"attempts\":3}", q);
+        unknownf("POST", "/v1/jobs", "backoff.jitter", probe,
                  "{\"queue\":\"%s\",\"type\":\"t\",\"backoff\":{\"type\":\"fixed\",\"jitter\":1}}",
                  q);
-        unknown("POST", "/v1/jobs", body, "backoff.jitter", probe);
         /* A batch: the element's path, and the envelope's own members. */
-        snprintf(
-            body, sizeof(body),
+        unknownf(
+            "POST", "/v1/jobs", "jobs[3].delay", probe,
             "{\"jobs\":[{\"queue\":\"%s\",\"type\":\"t\"},{\"queue\":\"%s\",\"type\":\"t\"},"
             "{\"queue\":\"%s\",\"type\":\"t\"},{\"queue\":\"%s\",\"type\":\"t\",\"delay\":5}]}",
             q, q, q, q);
-        unknown("POST", "/v1/jobs", body, "jobs[3].delay", probe);
-        snprintf(body, sizeof(body),
+        unknownf("POST", "/v1/jobs", "jobs[0].backoff.kind", probe,
                  "{\"jobs\":[{\"queue\":\"%s\",\"type\":\"t\",\"backoff\":{\"kind\":\"x\"}}]}", q);
-        unknown("POST", "/v1/jobs", body, "jobs[0].backoff.kind", probe);
-        snprintf(body, sizeof(body),
+        unknownf("POST", "/v1/jobs", "queue", probe,
                  "{\"jobs\":[{\"queue\":\"%s\",\"type\":\"t\"}],\"queue\":\"%s\"}", q, q);
-        unknown("POST", "/v1/jobs", body, "queue", probe);
         /* Flows: the envelope, a job, and a job's nested backoff. */
-        snprintf(body, sizeof(body),
+        unknownf("POST", "/v1/flows", "name", probe,
                  "{\"jobs\":[{\"ref\":\"a\",\"queue\":\"%s\",\"type\":\"t\"}],"
                  "\"name\":\"f\"}",
                  q);
-        unknown("POST", "/v1/flows", body, "name", probe);
-        snprintf(body, sizeof(body),
+        unknownf("POST", "/v1/flows", "jobs[1].parent", probe,
                  "{\"jobs\":[{\"ref\":\"a\",\"queue\":\"%s\",\"type\":\"t\"},{\"ref\":\"b\","
                  "\"queue\":\"%s\",\"type\":\"t\",\"depends_on\":[\"a\"],\"parent\":\"a\"}]}",
                  q, q);
-        unknown("POST", "/v1/flows", body, "jobs[1].parent", probe);
-        snprintf(
-            body, sizeof(body),
+        unknownf(
+            "POST", "/v1/flows", "jobs[0].backoff.x", probe,
             "{\"jobs\":[{\"ref\":\"a\",\"queue\":\"%s\",\"type\":\"t\",\"backoff\":{\"x\":1}}]}",
             q);
-        unknown("POST", "/v1/flows", body, "jobs[0].backoff.x", probe);
         /* Routes that take no body: an empty object is fine, a member is not. */
         snprintf(path, sizeof(path), "/v1/jobs/%s", id);
         unknown("DELETE", path, "{\"reason\":\"x\"}", "reason", probe);
@@ -171,13 +176,12 @@ static void enqueue_routes(void **state)
 
 static void work_routes(void **state)
 {
-        char q[64], id[32], probe[64], path[128], body[512];
+        char q[64], id[32], probe[64], path[128];
         const char *lease;
         json_t *job;
 
         (void)state;
-        harness_unique("strict-work", q, sizeof(q));
-        enqueue(q, "", id);
+        fresh_job("strict-work", q, "", id);
         snprintf(probe, sizeof(probe), "/v1/jobs/%s", id);
         snprintf(path, sizeof(path), "/v1/queues/%s/claim", q);
         unknown("POST", path, "{\"worker\":\"w\",\"visibility_timeout\":1000}",
@@ -186,62 +190,54 @@ static void work_routes(void **state)
         lease = jpath_str(job, "lease");
         assert_non_null(lease);
         snprintf(path, sizeof(path), "/v1/jobs/%s/heartbeat", id);
-        snprintf(body, sizeof(body), "{\"lease\":\"%s\",\"extend\":1000}", lease);
-        unknown("POST", path, body, "extend", probe);
+        unknownf("POST", path, "extend", probe, "{\"lease\":\"%s\",\"extend\":1000}", lease);
         snprintf(path, sizeof(path), "/v1/jobs/%s/complete", id);
-        snprintf(body, sizeof(body), "{\"lease\":\"%s\",\"result\":1,\"output\":2}", lease);
-        unknown("POST", path, body, "output", probe);
+        unknownf("POST", path, "output", probe, "{\"lease\":\"%s\",\"result\":1,\"output\":2}",
+                 lease);
         /* A member of the other outcome is not this call's. */
-        snprintf(body, sizeof(body), "{\"lease\":\"%s\",\"error\":\"boom\"}", lease);
-        unknown("POST", path, body, "error", probe);
+        unknownf("POST", path, "error", probe, "{\"lease\":\"%s\",\"error\":\"boom\"}", lease);
         snprintf(path, sizeof(path), "/v1/jobs/%s/fail", id);
-        snprintf(body, sizeof(body), "{\"lease\":\"%s\",\"error\":\"x\",\"retry\":false}", lease);
-        unknown("POST", path, body, "retry", probe);
-        snprintf(body, sizeof(body), "{\"lease\":\"%s\",\"result\":1}", lease);
-        unknown("POST", path, body, "result", probe);
+        unknownf("POST", path, "retry", probe, "{\"lease\":\"%s\",\"error\":\"x\",\"retry\":false}",
+                 lease);
+        unknownf("POST", path, "result", probe, "{\"lease\":\"%s\",\"result\":1}", lease);
         /* /v1/settle: the envelope, and each item by its outcome. */
-        snprintf(body, sizeof(body),
+        unknownf("POST", "/v1/settle", "atomic", probe,
                  "{\"items\":[{\"id\":\"%s\",\"lease\":\"%s\",\"outcome\":\"complete\"}],"
                  "\"atomic\":true}",
                  id, lease);
-        unknown("POST", "/v1/settle", body, "atomic", probe);
-        snprintf(body, sizeof(body),
+        unknownf("POST", "/v1/settle", "items[0].error", probe,
                  "{\"items\":[{\"id\":\"%s\",\"lease\":\"%s\",\"outcome\":\"complete\","
                  "\"error\":\"x\"}]}",
                  id, lease);
-        unknown("POST", "/v1/settle", body, "items[0].error", probe);
-        snprintf(body, sizeof(body),
+        unknownf("POST", "/v1/settle", "items[0].result", probe,
                  "{\"items\":[{\"id\":\"%s\",\"lease\":\"%s\",\"outcome\":\"fail\",\"result\":1}]}",
                  id, lease);
-        unknown("POST", "/v1/settle", body, "items[0].result", probe);
         /* The lease was never touched: it still completes the job. */
         harness_http_complete(srv.url, NULL, job, "1", "completed");
 }
 
 static void queue_routes(void **state)
 {
-        char q[64], probe[128], path[128], body[256], dead[32];
+        char q[64], probe[128], path[128], dead[32];
         json_t *job;
 
         (void)state;
-        harness_unique("strict-queue", q, sizeof(q));
-        enqueue(q, "\"max_attempts\":1", dead);
-        snprintf(probe, sizeof(probe), "/v1/queues/%s", q);
+        fresh_job("strict-queue", q, "\"max_attempts\":1", dead);
+        /* The queue's path is the request's and the probe's. */
         snprintf(path, sizeof(path), "/v1/queues/%s", q);
-        unknown("PATCH", path, "{\"paused\":true,\"colour\":\"red\"}", "colour", probe);
+        unknown("PATCH", path, "{\"paused\":true,\"colour\":\"red\"}", "colour", path);
         unknown("PATCH", path, "{\"rate\":{\"max\":1,\"per_ms\":1000,\"burst\":2}}", "rate.burst",
-                probe);
+                path);
         unknown("PATCH", path, "{\"group_rate\":{\"max\":1,\"per_ms\":1000,\"x\":1}}",
-                "group_rate.x", probe);
+                "group_rate.x", path);
         unknown("PATCH", path, "{\"backoff\":{\"type\":\"fixed\",\"jitter\":true}}",
-                "backoff.jitter", probe);
+                "backoff.jitter", path);
         /* The dead letters: a dead job, a replay with a foreign option. */
         job = harness_http_claim(srv.url, NULL, q, NULL, dead);
         harness_http_fail(srv.url, NULL, job, "\"error\":\"x\",\"retryable\":false", "dead");
         snprintf(probe, sizeof(probe), "/v1/jobs/%s", dead);
         snprintf(path, sizeof(path), "/v1/queues/%s/dead/replay", q);
-        snprintf(body, sizeof(body), "{\"ids\":[\"%s\"],\"force\":true}", dead);
-        unknown("POST", path, body, "force", probe);
+        unknownf("POST", path, "force", probe, "{\"ids\":[\"%s\"],\"force\":true}", dead);
         /* What clients send to a route without options is accepted. */
         snprintf(path, sizeof(path), "/v1/jobs/%s/retry", dead);
         expect("POST", path, "{}", 200);
@@ -249,37 +245,34 @@ static void queue_routes(void **state)
 
 static void cron_routes(void **state)
 {
-        char q[64], key[64], probe[128], runs[160], path[160], body[1024], job[128];
+        char q[64], key[64], probe[160], runs[160], path[160], body[1024], job[128];
 
         (void)state;
-        harness_unique("strict-cron", q, sizeof(q));
-        harness_unique("strict-k", key, sizeof(key));
-        snprintf(job, sizeof(job), "\"job\":{\"queue\":\"%s\",\"type\":\"t\"}", q);
-        snprintf(probe, sizeof(probe), "/v1/cron/%s", key);
-        snprintf(path, sizeof(path), "/v1/cron/%s", key);
+        snprintf(job, sizeof(job), "\"job\":{\"queue\":\"%s\",\"type\":\"t\"}",
+                 harness_unique("strict-cron", q, sizeof(q)));
+        /* The schedule's path is the request's and the probe's. */
+        snprintf(path, sizeof(path), "/v1/cron/%s", harness_unique("strict-k", key, sizeof(key)));
+        snprintf(probe, sizeof(probe), "%s", path);
         /* "tz" for "timezone" would run the schedule in UTC. */
-        snprintf(body, sizeof(body), "{\"cron\":\"0 3 * * *\",\"tz\":\"Europe/London\",%s}", job);
-        unknown("PUT", path, body, "tz", probe);
-        snprintf(body, sizeof(body),
+        unknownf("PUT", path, "tz", probe, "{\"cron\":\"0 3 * * *\",\"tz\":\"Europe/London\",%s}",
+                 job);
+        unknownf("PUT", path, "job.tz", probe,
                  "{\"cron\":\"0 3 * * *\",\"job\":{\"queue\":\"%s\",\"type\":\"t\","
                  "\"tz\":\"Europe/London\"}}",
                  q);
-        unknown("PUT", path, body, "job.tz", probe);
         /* An enqueue member a template does not keep. */
-        snprintf(body, sizeof(body),
+        unknownf("PUT", path, "job.delay_ms", probe,
                  "{\"cron\":\"0 3 * * *\",\"job\":{\"queue\":\"%s\",\"type\":\"t\","
                  "\"delay_ms\":1000}}",
                  q);
-        unknown("PUT", path, body, "job.delay_ms", probe);
-        snprintf(body, sizeof(body),
+        unknownf("PUT", path, "job.backoff.typ", probe,
                  "{\"cron\":\"0 3 * * *\",\"job\":{\"queue\":\"%s\",\"type\":\"t\","
                  "\"backoff\":{\"typ\":\"fixed\"}}}",
                  q);
-        unknown("PUT", path, body, "job.backoff.typ", probe);
         /* The time zone's name is echoed. */
         snprintf(body, sizeof(body), "{\"cron\":\"0 3 * * *\",\"timezone\":\"Mars/Olympus\",%s}",
                  job);
-        refused("PUT", path, body, "unknown_time_zone", "timezone", probe);
+        refusedf("PUT", path, "unknown_time_zone", "timezone", probe, "%s", body);
         {
                 struct http_res r;
                 assert_int_equal(http_json(srv.url, "PUT", path, body, &r), 0);
@@ -297,24 +290,20 @@ static void cron_routes(void **state)
         /* Now the schedule exists: a refused update leaves it as it was. */
         snprintf(body, sizeof(body), "{\"cron\":\"0 3 * * *\",%s}", job);
         expect("PUT", path, body, 201);
-        snprintf(body, sizeof(body), "{\"cron\":\"0 4 * * *\",\"paused\":true,%s}", job);
-        unknown("PUT", path, body, "paused", probe);
+        unknownf("PUT", path, "paused", probe, "{\"cron\":\"0 4 * * *\",\"paused\":true,%s}", job);
         /* The registry: the document, an entry, an entry's template. */
-        snprintf(body, sizeof(body),
+        unknownf("PUT", "/v1/cron", "schedules[2].job.x", "/v1/cron",
                  "{\"schedules\":[{\"key\":\"%s-a\",\"cron\":\"0 1 * * *\",%s},"
                  "{\"key\":\"%s-b\",\"cron\":\"0 2 * * *\",%s},"
                  "{\"key\":\"%s-c\",\"cron\":\"0 3 * * *\",\"job\":{\"queue\":\"%s\","
                  "\"type\":\"t\",\"x\":1}}],\"prune\":false}",
                  key, job, key, job, key, q);
-        unknown("PUT", "/v1/cron", body, "schedules[2].job.x", "/v1/cron");
-        snprintf(body, sizeof(body),
+        unknownf("PUT", "/v1/cron", "schedules[0].tz", "/v1/cron",
                  "{\"schedules\":[{\"key\":\"%s\",\"cron\":\"0 5 * * *\",\"tz\":\"UTC\",%s}]}", key,
                  job);
-        unknown("PUT", "/v1/cron", body, "schedules[0].tz", "/v1/cron");
-        snprintf(body, sizeof(body),
+        unknownf("PUT", "/v1/cron", "dry_run", "/v1/cron",
                  "{\"schedules\":[{\"key\":\"%s\",\"cron\":\"0 5 * * *\",%s}],\"dry_run\":true}",
                  key, job);
-        unknown("PUT", "/v1/cron", body, "dry_run", "/v1/cron");
         /* Pause, resume, run, preview. */
         snprintf(path, sizeof(path), "/v1/cron/%s/pause", key);
         unknown("POST", path, "{\"note\":\"n\",\"until\":\"tomorrow\"}", "until", probe);
@@ -331,27 +320,24 @@ static void cron_routes(void **state)
 
 static void timer_and_key_routes(void **state)
 {
-        char q[64], key[64], probe[128], path[160], body[512], kid[32], tok[128];
+        char q[64], key[64], timer[160], path[160], body[512], kid[32], tok[128];
 
         (void)state;
         harness_unique("strict-timer", q, sizeof(q));
-        harness_unique("strict-t", key, sizeof(key));
-        snprintf(probe, sizeof(probe), "/v1/timers/%s", key);
-        snprintf(path, sizeof(path), "/v1/timers/%s", key);
+        /* The timer's path is both the request's and the probe's. */
+        snprintf(timer, sizeof(timer), "/v1/timers/%s",
+                 harness_unique("strict-t", key, sizeof(key)));
         /* A timer's request id is the request's: the enqueue member is not its. */
-        snprintf(body, sizeof(body),
+        unknownf("PUT", timer, "request_id", timer,
                  "{\"queue\":\"%s\",\"type\":\"t\",\"delay_ms\":600000,\"request_id\":\"r\"}", q);
-        unknown("PUT", path, body, "request_id", probe);
-        snprintf(body, sizeof(body), "{\"queue\":\"%s\",\"type\":\"t\",\"fire_in\":600000}", q);
-        unknown("PUT", path, body, "fire_in", probe);
-        snprintf(body, sizeof(body),
+        unknownf("PUT", timer, "fire_in", timer,
+                 "{\"queue\":\"%s\",\"type\":\"t\",\"fire_in\":600000}", q);
+        unknownf("PUT", timer, "backoff.y", timer,
                  "{\"queue\":\"%s\",\"type\":\"t\",\"delay_ms\":600000,\"backoff\":{\"y\":1}}", q);
-        unknown("PUT", path, body, "backoff.y", probe);
         snprintf(body, sizeof(body), "{\"queue\":\"%s\",\"type\":\"t\",\"delay_ms\":600000}", q);
-        expect("PUT", path, body, 201);
-        snprintf(body, sizeof(body),
+        expect("PUT", timer, body, 201);
+        unknownf("PUT", timer, "version", timer,
                  "{\"queue\":\"%s\",\"type\":\"t\",\"delay_ms\":1000,\"version\":1}", q);
-        unknown("PUT", path, body, "version", probe);
         /* Keys: create (and its rate_limit), rotate. */
         unknown("POST", "/v1/keys", "{\"name\":\"n\",\"scopes\":[\"jobs:read\"],\"role\":\"x\"}",
                 "role", "/v1/keys");
@@ -370,11 +356,10 @@ static void unknown_query_parameters(void **state)
         struct http_res r;
 
         (void)state;
-        harness_unique("strict-query", q, sizeof(q));
-        enqueue(q, "", id);
+        fresh_job("strict-query", q, "", id);
         snprintf(probe, sizeof(probe), "/v1/jobs/%s", id);
         /* A parameter no route reads, on a list. */
-        refused("GET", "/v1/jobs?bogus=1", NULL, "unknown_parameter", "bogus", probe);
+        refusedf("GET", "/v1/jobs?bogus=1", "unknown_parameter", "bogus", probe, NULL);
         assert_int_equal(http_json(srv.url, "GET", "/v1/jobs?bogus=1", NULL, &r), 0);
         assert_contains(http_error_member(&r, "message"), "limit");
         http_res_free(&r);
@@ -386,10 +371,10 @@ static void unknown_query_parameters(void **state)
         http_res_free(&r);
         /* On changes: nothing is done. */
         snprintf(path, sizeof(path), "/v1/jobs/%s?bogus=1", id);
-        refused("DELETE", path, NULL, "unknown_parameter", "bogus", probe);
+        refusedf("DELETE", path, "unknown_parameter", "bogus", probe, NULL);
         snprintf(probe, sizeof(probe), "/v1/jobs?queue=%s", q);
         snprintf(body, sizeof(body), "{\"queue\":\"%s\",\"type\":\"t\"}", q);
-        refused("POST", "/v1/jobs?bogus=1", body, "unknown_parameter", "bogus", probe);
+        refusedf("POST", "/v1/jobs?bogus=1", "unknown_parameter", "bogus", probe, "%s", body);
         assert_int_equal(harness_count_jobs(cl, q, NULL), 1);
 }
 
@@ -450,51 +435,60 @@ static const char *timer_state(const struct http_res *r)
         return s ? s : jpath_str(r->json, "state");
 }
 
+/* method path (no body) must answer status with code (and field, unless
+ * NULL) and a message containing text. */
+static void answers(const char *method, const char *path, int status, const char *code,
+                    const char *field, const char *text)
+{
+        struct http_res r;
+
+        assert_int_equal(http_json(srv.url, method, path, NULL, &r), 0);
+        assert_http_error(&r, status, code, field);
+        assert_contains(http_error_member(&r, "message"), text);
+        http_res_free(&r);
+}
+
 static void value_messages(void **state)
 {
-        char q[64], id[32], qid[32], path[160], msg[256], key[64], body[256];
+        static const char *const names[] = {"pending",  "scheduled", "queued", "running",
+                                            "retrying", "completed", "dead",   "cancelled"};
+        char q[64], id[32], qid[32], path[160], msg[256];
+
+        (void)state;
+        fresh_job("strict-msg", q, "", id);
+        harness_http_complete(srv.url, NULL, harness_http_claim(srv.url, NULL, q, NULL, id), NULL,
+                              "completed");
+        snprintf(path, sizeof(path), "/v1/jobs/%s/retry", id);
+        snprintf(msg, sizeof(msg), "job %s is completed; retry needs dead or cancelled", id);
+        answers("POST", path, 409, "invalid_state", NULL, msg);
+        snprintf(path, sizeof(path), "/v1/jobs/%s", id);
+        snprintf(msg, sizeof(msg),
+                 "job %s is completed; cancel needs pending, scheduled, queued, "
+                 "running or retrying",
+                 id);
+        answers("DELETE", path, 409, "invalid_state", NULL, msg);
+        enqueue(q, "", qid);
+        snprintf(path, sizeof(path), "/v1/jobs/%s/retry", qid);
+        snprintf(msg, sizeof(msg), "job %s is queued; retry needs dead or cancelled", qid);
+        answers("POST", path, 409, "invalid_state", NULL, msg);
+        /* A bad state filter echoes the value and lists every state. */
+        answers("GET", "/v1/jobs?state=finished", 400, "invalid_field", "state", "\"finished\"");
+        for (int i = 0; i < 8; i++)
+                answers("GET", "/v1/jobs?state=finished", 400, "invalid_field", "state", names[i]);
+        /* A path id that is not one is echoed. */
+        answers("GET", "/v1/jobs/abc", 400, "invalid_id", "id", "\"abc\"");
+}
+
+/* A fired timer cannot be cancelled: its state and version are named. */
+static void fired_timer_message(void **state)
+{
+        char q[64], key[64], path[160], msg[256], body[256];
         struct http_res r;
-        json_t *job;
         int i;
 
         (void)state;
-        harness_unique("strict-msg", q, sizeof(q));
-        enqueue(q, "", id);
-        job = harness_http_claim(srv.url, NULL, q, NULL, id);
-        harness_http_complete(srv.url, NULL, job, NULL, "completed");
-        snprintf(path, sizeof(path), "/v1/jobs/%s/retry", id);
-        harness_expect(srv.url, NULL, "POST", path, NULL, 409, &r);
-        assert_http_error(&r, 409, "invalid_state", NULL);
-        snprintf(msg, sizeof(msg), "job %s is completed; retry needs dead or cancelled", id);
-        assert_contains(http_error_member(&r, "message"), msg);
-        http_res_free(&r);
-        snprintf(path, sizeof(path), "/v1/jobs/%s", id);
-        harness_expect(srv.url, NULL, "DELETE", path, NULL, 409, &r);
-        snprintf(
-            msg, sizeof(msg),
-            "job %s is completed; cancel needs pending, scheduled, queued, running or retrying",
-            id);
-        assert_contains(http_error_member(&r, "message"), msg);
-        http_res_free(&r);
-        enqueue(q, "", qid);
-        snprintf(path, sizeof(path), "/v1/jobs/%s/retry", qid);
-        harness_expect(srv.url, NULL, "POST", path, NULL, 409, &r);
-        snprintf(msg, sizeof(msg), "job %s is queued; retry needs dead or cancelled", qid);
-        assert_contains(http_error_member(&r, "message"), msg);
-        http_res_free(&r);
-        /* A bad state filter echoes the value and lists every state. */
-        assert_int_equal(http_json(srv.url, "GET", "/v1/jobs?state=finished", NULL, &r), 0);
-        assert_http_error(&r, 400, "invalid_field", "state");
-        assert_contains(http_error_member(&r, "message"), "finished");
-        for (i = 0; i < 8; i++) {
-                static const char *const names[] = {"pending",  "scheduled", "queued", "running",
-                                                    "retrying", "completed", "dead",   "cancelled"};
-                assert_contains(http_error_member(&r, "message"), names[i]);
-        }
-        http_res_free(&r);
-        /* A fired timer cannot be cancelled: its state and version are named. */
-        harness_unique("strict-fired", key, sizeof(key));
-        snprintf(path, sizeof(path), "/v1/timers/%s", key);
+        harness_unique("strict-fq", q, sizeof(q));
+        snprintf(path, sizeof(path), "/v1/timers/%s", harness_unique("strict-fired", key, 64));
         snprintf(body, sizeof(body), "{\"queue\":\"%s\",\"type\":\"t\",\"delay_ms\":0}", q);
         expect("PUT", path, body, 201);
         for (i = 0; i < 100; i++) {
@@ -507,16 +501,8 @@ static void value_messages(void **state)
                 harness_sleep_ms(50);
         }
         assert_true(i < 100);
-        harness_expect(srv.url, NULL, "DELETE", path, NULL, 409, &r);
-        assert_http_error(&r, 409, "invalid_state", NULL);
         snprintf(msg, sizeof(msg), "timer %s is fired (version 1)", key);
-        assert_contains(http_error_member(&r, "message"), msg);
-        http_res_free(&r);
-        /* A path id that is not one is echoed. */
-        assert_int_equal(http_json(srv.url, "GET", "/v1/jobs/abc", NULL, &r), 0);
-        assert_http_error(&r, 400, "invalid_id", "id");
-        assert_contains(http_error_member(&r, "message"), "\"abc\"");
-        http_res_free(&r);
+        answers("DELETE", path, 409, "invalid_state", NULL, msg);
 }
 
 int main(void)
@@ -526,6 +512,7 @@ int main(void)
             cmocka_unit_test(queue_routes),         cmocka_unit_test(cron_routes),
             cmocka_unit_test(timer_and_key_routes), cmocka_unit_test(unknown_query_parameters),
             cmocka_unit_test(media_types),          cmocka_unit_test(value_messages),
+            cmocka_unit_test(fired_timer_message),
         };
 
         harness_group(&srv, NULL, &cl);
