@@ -80,6 +80,10 @@ const char *http_param(const struct http_req *hr, int i)
 
 const char *http_query(const struct http_req *hr, const char *key)
 {
+        /* A parameter a handler reads is in its route's list (api.c), or
+         * http.c would have refused every request that sends it. */
+        BATON_ASSERTF(names_in_words(hr->route->query, key), "%s reads ?%s, not in its query list",
+                      hr->route->name, key);
         for (int i = 0; i < hr->nquery; i++)
                 if (strcmp(hr->query[i].key, key) == 0)
                         return hr->query[i].value;

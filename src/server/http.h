@@ -127,6 +127,8 @@ const char *http_method_name(int method);
 
 /* Accessors. */
 const char *http_param(const struct http_req *hr, int i);
+/* A query argument's value or NULL. key must be in the route's query list
+ * (asserted: a handler reading an unlisted parameter is a bug in api.c). */
 const char *http_query(const struct http_req *hr, const char *key);
 /* A request header's value (the first if repeated) or NULL. */
 const char *http_header(const struct http_req *hr, const char *name);
