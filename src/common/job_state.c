@@ -5,6 +5,8 @@
 #include "common/job_state.h"
 
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "common/names.h"
 
@@ -35,6 +37,29 @@ static const uint16_t moves[JOB_STATE_COUNT] = {
 const char *job_state_name(int state)
 {
         return names_get(state_names, JOB_STATE_COUNT, state);
+}
+
+char *job_state_list(unsigned mask, char *out, size_t cap)
+{
+        int n = 0, total = 0;
+        size_t len = 0;
+
+        for (int i = 0; i < JOB_STATE_COUNT; i++)
+                total += (mask >> i) & 1u;
+        if (cap)
+                out[0] = 0;
+        for (int i = 0; i < JOB_STATE_COUNT && cap; i++) {
+                if (!((mask >> i) & 1u))
+                        continue;
+                n++;
+                snprintf(out + len, cap - len, "%s%s",
+                         n == 1       ? ""
+                         : n == total ? " or "
+                                      : ", ",
+                         state_names[i]);
+                len = strlen(out);
+        }
+        return out;
 }
 
 int job_state_parse(const char *s)

@@ -11,6 +11,7 @@
 #define BATON_COMMON_JOB_STATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum job_state {
         JOB_PENDING = 0,   /* waiting on dependencies */
@@ -55,6 +56,14 @@ _Static_assert(JOB_STATE_COUNT == 8, "a new state needs its JOB_SQL_* number and
 
 /* "pending" .. "cancelled"; "unknown" outside the enum. */
 const char *job_state_name(int state);
+/* A set of states as a mask of JOB_STATE_BIT(state). */
+#define JOB_STATE_BIT(s) (1u << (s))
+#define JOB_STATES_ALL ((1u << JOB_STATE_COUNT) - 1u)
+/* Writes the names of the states of mask, in enum order, as a sentence's
+ * list ("dead or cancelled", "pending, queued or running") into out (cap
+ * bytes, always NUL-terminated, cut when too small). Returns out. For the
+ * messages that say which states are allowed. */
+char *job_state_list(unsigned mask, char *out, size_t cap);
 int job_state_parse(const char *s); /* -1 if unknown */
 bool job_state_terminal(int state);
 /* Whether the code moves a job from state from to state to: the state

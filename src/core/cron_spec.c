@@ -158,7 +158,8 @@ static int job_from_json(json_t *obj, struct cron_job_tmpl *t, struct verr *e)
                         t->backoff.type = backoff_type_parse(btype);
                         if (t->backoff.type < 0)
                                 rc = verr_set(e, BATON_EINVAL, "invalid_field", "job.backoff.type",
-                                              "unknown backoff type");
+                                              "job.backoff.type must be exponential, fixed, "
+                                              "immediate or none");
                 }
                 free(btype);
                 if (!rc)

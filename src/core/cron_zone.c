@@ -35,6 +35,21 @@ void cron_sched_free(struct cron_sched *s)
         s->tz = NULL;
 }
 
+/* The refusal of a zone tz_load could not load (rc, its message err): a
+ * name that is not in the time zone database (or cannot be one) is
+ * unknown_time_zone, echoing the name; a zone file that cannot be read or
+ * parsed is invalid_timezone. */
+static int zone_error(const char *zone, int rc, const char *err, struct verr *e)
+{
+        if (rc == BATON_ENOTFOUND || tz_name_validate(zone) != 0)
+                return verr_set(e, BATON_EINVAL, "unknown_time_zone", "timezone",
+                                "timezone \"%s\" is not a time zone of the IANA database; use "
+                                "a name such as UTC, Europe/Berlin or America/New_York",
+                                zone);
+        return verr_set(e, BATON_EINVAL, "invalid_timezone", "timezone", "timezone \"%s\": %s",
+                        zone, err[0] ? err : "the zone cannot be loaded");
+}
+
 int cron_sched_build(const char *key, const char *cron, const char *timezone, int gap, int fold,
                      int64_t floor_ms, struct cron_sched *out, int64_t *interval_ms, struct verr *e)
 {
@@ -56,8 +71,7 @@ int cron_sched_build(const char *key, const char *cron, const char *timezone, in
                                 "the expression never fires: %s", err);
         rc = tz_load(timezone ? timezone : "UTC", &out->tz, err, sizeof(err));
         if (rc)
-                return verr_set(e, BATON_EINVAL, "invalid_timezone", "timezone", "%s",
-                                err[0] ? err : "unknown time zone");
+                return zone_error(timezone ? timezone : "UTC", rc, err, e);
         if (!interval_ms && floor_ms <= 0)
                 return 0; /* the interval is a scan of the 400-year cycle: only on demand */
         if (out->expr.every_ms > 0) {
@@ -280,7 +294,7 @@ int cron_sched_from(struct txn *tx, const struct cron_spec *spec, const struct c
         rc = tx->tzc ? tz_cache_get(tx->tzc, zone, tx->now_ms, &out->tz, err, sizeof(err))
                      : tz_load(zone, &out->tz, err, sizeof(err));
         if (rc)
-                return verr_set(e, rc, "invalid_timezone", "timezone", "%s",
+                return verr_set(e, rc, "invalid_timezone", "timezone", "timezone \"%s\": %s", zone,
                                 err[0] ? err : "cannot load the time zone");
         return 0;
 }

@@ -166,10 +166,12 @@ int job_settle(struct txn *tx, const struct settle_req *req, struct settle_res *
 /* Cancels a pending, scheduled, queued or retrying job at once; a running one
  * gets cancel_requested and ends cancelled when its attempt fails or expires
  * (a complete still completes it). BATON_ENOTFOUND (404), BATON_ESTATE: the
- * job is already terminal (409 invalid_state). */
+ * job is already terminal (409 invalid_state; out->id and out->state are
+ * then the job's, for the message, and its strings are freed). */
 int job_cancel(struct txn *tx, const char *tenant, int64_t id, struct job *out);
 /* Makes a dead or cancelled job queued again with attempt 0. BATON_ENOTFOUND
- * (404), BATON_ESTATE: any other state (409 invalid_state), BATON_ECONFLICT:
+ * (404), BATON_ESTATE: any other state (409 invalid_state; out->id and
+ * out->state as for job_cancel), BATON_ECONFLICT:
  * the job's dedup key is held by another pending job (409). */
 int job_retry(struct txn *tx, const char *tenant, int64_t id, struct job *out);
 /* BATON_ENOTFOUND (404). */

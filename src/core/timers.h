@@ -71,7 +71,8 @@ int timer_put(struct txn *tx, struct timer_put_req *req, struct timer_res *res);
 /* Cancels the scheduled version. if_version < 0: any version. A cancelled
  * timer answers as it is (a repeat changes nothing). BATON_ENOTFOUND (404),
  * BATON_ECONFLICT: version mismatch (res->current_version), BATON_ESTATE: the
- * version already fired (409 invalid_state). */
+ * version already fired (409 invalid_state; res->t.version is then the
+ * fired version, its strings freed). */
 int timer_cancel(struct txn *tx, const char *tenant, const char *key, int64_t if_version,
                  struct timer_res *res);
 /* BATON_ENOTFOUND (404). */

@@ -21,10 +21,10 @@
 struct json_t;
 
 struct verr {
-        int rc;           /* what the check returned: BATON_EINVAL, BATON_ERANGE, ... */
-        const char *code; /* e.g. "name_too_long" */
-        char field[128];  /* e.g. "jobs[3].queue" */
-        char message[256];
+        int rc;            /* what the check returned: BATON_EINVAL, BATON_ERANGE, ... */
+        const char *code;  /* e.g. "name_too_long" */
+        char field[128];   /* e.g. "jobs[3].queue" */
+        char message[512]; /* room for a list of allowed members (api_known_fields) */
 };
 
 /* Sets err and returns rc (for one-line "return verr_set(...)" use). */

@@ -201,6 +201,15 @@ void api_reply_rc(struct http_req *hr, int rc, const char *what)
         http_reply_error(hr, status, code, NULL, "%s", api_rc_message(rc));
 }
 
+void api_reply_state(struct http_req *hr, int64_t id, int state, const char *action, unsigned needs)
+{
+        char list[160];
+
+        http_reply_error(hr, 409, "invalid_state", NULL, "job %lld is %s; %s needs %s",
+                         (long long)id, job_state_name(state), action,
+                         job_state_list(needs, list, sizeof(list)));
+}
+
 void api_reply_closed(struct http_req *hr)
 {
         /* 499 is nginx's "client closed request": the answer is never written,

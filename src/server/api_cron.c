@@ -438,6 +438,27 @@ static int check_job(const struct server *srv, json_t *obj, const char *prefix, 
         return rc;
 }
 
+/* The members of a definition (docs/api.md, "PUT /v1/cron/{key}"); a
+ * registry entry adds its key. */
+#define CRON_SPEC_FIELDS                                                                           \
+        "cron timezone enabled owner description overlap misfire catchup_window_ms catchup_max "   \
+        "dst_gap dst_fold history_max job"
+
+/* Refuses a member of the definition obj, or of its job template, that is
+ * not one of known (or API_CRON_JOB_FIELDS): core reads only the members it
+ * knows, so "tz" or "job.delay_ms" would be dropped without a word. */
+static int spec_known(json_t *obj, const char *prefix, const char *known, struct verr *e)
+{
+        json_t *job = json_object_get(obj, "job");
+        char f[96];
+        int rc = api_known_fields(obj, prefix, known, e);
+
+        api_field(f, sizeof(f), prefix, "job");
+        if (!rc && json_is_object(job))
+                rc = api_known_fields(job, f, API_CRON_JOB_FIELDS, e);
+        return rc;
+}
+
 /* Validates one definition as PUT /v1/cron/{key} does; prefix names it in
  * errors ("" or "schedules[3]"). */
 static int check_spec(const struct server *srv, json_t *obj, const char *prefix, const char *tenant,
@@ -482,6 +503,9 @@ int api_cron_registry_parse(const struct server *srv, json_t *doc, const char *t
         if (!json_is_object(doc))
                 return verr_set(e, BATON_EINVAL, "invalid_field", "",
                                 "the registry must be a JSON object with a schedules array");
+        rc = api_known_fields(doc, "", "schedules prune", e);
+        if (rc)
+                return rc;
         prune = json_object_get(doc, "prune");
         if (prune && !json_is_null(prune) && !json_is_boolean(prune))
                 return verr_set(e, BATON_EINVAL, "invalid_field", "prune",
@@ -506,7 +530,9 @@ int api_cron_registry_parse(const struct server *srv, json_t *doc, const char *t
                                       "%s must be an object", prefix);
                         break;
                 }
-                rc = api_get_str(item, prefix, "key", true, &key, e);
+                rc = spec_known(item, prefix, "key " CRON_SPEC_FIELDS, e);
+                if (!rc)
+                        rc = api_get_str(item, prefix, "key", true, &key, e);
                 if (!rc)
                         rc = validate_key(srv->limits, f, key, e);
                 for (int j = 0; !rc && j < out->n; j++)
@@ -537,7 +563,9 @@ void api_cron_put(struct http_req *hr)
 
         if (!c)
                 return;
-        rc = check_spec(hr->srv, hr->body, "", hr->tenant, c->base.param, &c->spec, &e);
+        rc = spec_known(hr->body, "", CRON_SPEC_FIELDS, &e);
+        if (!rc)
+                rc = check_spec(hr->srv, hr->body, "", hr->tenant, c->base.param, &c->spec, &e);
         api_ctx_submit(&c->base, rc, &e);
 }
 
@@ -601,7 +629,10 @@ void api_cron_pause(struct http_req *hr)
 
         if (!c)
                 return;
-        if (hr->body)
+        /* The body is optional (NULL here): api_known_fields and api_get_str
+         * read no member of NULL. */
+        rc = api_known_fields(hr->body, "", "note", &e);
+        if (!rc)
                 rc = api_get_str(hr->body, "", "note", false, &note, &e);
         if (!rc)
                 rc = cron_note_check(note, &e);
@@ -613,20 +644,23 @@ void api_cron_pause(struct http_req *hr)
 void api_cron_resume(struct http_req *hr)
 {
         struct cron_ctx *c = api_ctx_new(hr, &cron_def, C_RESUME, true);
+        struct verr e;
 
+        /* The body is optional and takes no member. */
         if (c)
-                api_ctx_submit(&c->base, 0, NULL);
+                api_ctx_submit(&c->base, api_known_fields(hr->body, "", "", &e), &e);
 }
 
 void api_cron_run(struct http_req *hr)
 {
         struct cron_ctx *c = api_ctx_new(hr, &cron_def, C_RUN, true);
         struct verr e;
-        int rc = 0;
+        int rc;
 
         if (!c)
                 return;
-        if (hr->body)
+        rc = api_known_fields(hr->body, "", "force", &e);
+        if (!rc)
                 rc = api_get_bool(hr->body, "", "force", &c->force, &e);
         api_ctx_submit(&c->base, rc, &e);
 }
@@ -666,7 +700,9 @@ static int preview_parse(struct http_req *hr, struct preview_req *p, struct verr
         bool present = false;
         int rc;
 
-        rc = api_get_str(hr->body, "", "cron", true, &p->cron, e);
+        rc = api_known_fields(hr->body, "", "cron timezone from dst_gap dst_fold key count", e);
+        if (!rc)
+                rc = api_get_str(hr->body, "", "cron", true, &p->cron, e);
         if (!rc)
                 rc = api_get_str(hr->body, "", "timezone", false, &p->zone, e);
         if (!rc)

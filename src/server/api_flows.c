@@ -141,7 +141,8 @@ static void create_done(struct exec_op *op)
         } else if (op->rc == BATON_ERANGE && c->res.failed >= 0) {
                 snprintf(f, sizeof(f), "jobs[%d].run_at", c->res.failed);
                 http_reply_error(c->base.hr, 400, "delay_ms_out_of_range", f,
-                                 "%s is further ahead than the delay limit", f);
+                                 "%s is more than %lld ms ahead (--delay-max-ms)", f,
+                                 (long long)c->base.hr->srv->limits->delay_max_ms);
         } else if (op->rc) {
                 api_reply_rc(c->base.hr, op->rc, "flow");
         } else if (!(v = calloc((size_t)c->req.n, sizeof(*v)))) {
@@ -159,8 +160,11 @@ static void create_done(struct exec_op *op)
 static int flow_items(struct http_req *hr, json_t **jobs, struct verr *e)
 {
         const struct limits *l = hr->srv->limits;
+        int rc = api_known_fields(hr->body, "", "jobs", e);
 
         *jobs = json_object_get(hr->body, "jobs");
+        if (rc)
+                return rc;
         if (!*jobs || json_is_null(*jobs))
                 return verr_set(e, BATON_EINVAL, "missing_field", "jobs", "jobs is required");
         if (!json_is_array(*jobs) || json_array_size(*jobs) == 0)

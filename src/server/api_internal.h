@@ -29,6 +29,15 @@
         "queue type payload priority idempotency_key key on_key request_id execution_id "          \
         "traceparent group max_attempts lease_ms delay_ms run_at backoff depends_on "              \
         "on_parent_failure"
+/* The members of the other request objects (docs/api.md, "Strict input"):
+ * a claim, a heartbeat, a complete and a fail (a /v1/settle item takes its
+ * outcome's members plus id and outcome), and a cron job template (what
+ * core/cron_spec.c keeps of it). */
+#define API_CLAIM_FIELDS "worker max wait_ms lease_ms"
+#define API_HEARTBEAT_FIELDS "lease extend_ms progress"
+#define API_COMPLETE_FIELDS "lease result"
+#define API_FAIL_FIELDS "lease error retryable retry_in_ms"
+#define API_CRON_JOB_FIELDS "queue type payload priority max_attempts lease_ms backoff group"
 /* Default page size of the lists (docs/api.md, "Pagination"). */
 #define API_LIST_DEFAULT 100
 
@@ -139,6 +148,11 @@ void api_reply_jw(struct http_req *hr, int status, const struct jw *w);
 const char *api_rc_message(int rc);
 /* Answers a core error of an operation on a job or queue (what: "job"). */
 void api_reply_rc(struct http_req *hr, int rc, const char *what);
+/* Answers 409 invalid_state for job id in state when action needs one of
+ * the states of the mask needs (JOB_STATE_BIT): "job 12 is completed; retry
+ * needs dead or cancelled". */
+void api_reply_state(struct http_req *hr, int64_t id, int state, const char *action,
+                     unsigned needs);
 /* Answers a waiting request whose client has gone (499; nobody reads it). */
 void api_reply_closed(struct http_req *hr);
 /* Remaining wait until deadline_ns in whole ms (rounded up), 0 if passed. */
@@ -234,7 +248,8 @@ int api_get_bool(json_t *obj, const char *prefix, const char *name, bool *out, s
 /* Refuses a member of obj that is not one of the space-separated words of
  * known: 400 unknown_field with the member's path under prefix ("jobs[3].delay")
  * and the allowed names in the message. Every parser of a request object calls
- * it, so a misspelt or foreign option (BullMQ's "attempts") is never ignored. */
+ * it, so a misspelt or foreign option (BullMQ's "attempts") is never ignored.
+ * obj NULL (an optional body not sent) has no member. */
 int api_known_fields(json_t *obj, const char *prefix, const char *known, struct verr *e);
 
 /* Serializes any JSON value compactly (member order kept). Caller frees. */

@@ -75,7 +75,8 @@ static void enqueue_reply_error(struct enqueue_ctx *c, int rc)
         } else if (rc == BATON_ERANGE) {
                 api_field(f, sizeof(f), prefix, "run_at");
                 http_reply_error(c->base.hr, 400, "delay_ms_out_of_range", f,
-                                 "%s is further ahead than the delay limit", f);
+                                 "%s is more than %lld ms ahead (--delay-max-ms)", f,
+                                 (long long)c->base.hr->srv->limits->delay_max_ms);
         } else if (rc == BATON_EBUSY) {
                 /* Nothing of the request was stored (a batch is one op). */
                 http_reply_error(c->base.hr, 503, "queue_full", prefix,
@@ -84,7 +85,8 @@ static void enqueue_reply_error(struct enqueue_ctx *c, int rc)
         } else if (rc == BATON_EIDEM) {
                 api_field(f, sizeof(f), prefix, "idempotency_key");
                 http_reply_error(c->base.hr, 409, "idempotency_conflict", f,
-                                 "idempotency key was used before with a different payload");
+                                 "%s \"%s\" was used before with a different payload", f,
+                                 c->reqs[c->failed >= 0 ? c->failed : 0].job.idempotency_key);
         } else {
                 api_reply_rc(c->base.hr, rc, "job");
         }
@@ -141,11 +143,18 @@ static int enqueue_items(struct http_req *hr, json_t **items, int *n, struct ver
         json_t *jobs = json_object_get(hr->body, "jobs");
         const struct limits *l = hr->srv->limits;
 
+        int rc;
+
         if (!jobs || json_is_null(jobs)) {
                 *items = NULL;
                 *n = 1;
                 return 0;
         }
+        /* A batch is the envelope alone: a job member beside "jobs" would
+         * otherwise be silently dropped. */
+        rc = api_known_fields(hr->body, "", "jobs", e);
+        if (rc)
+                return rc;
         if (!json_is_array(jobs))
                 return verr_set(e, BATON_EINVAL, "invalid_field", "jobs",
                                 "jobs must be an array of job objects");
@@ -254,6 +263,7 @@ static int list_filters(struct http_req *hr, struct job_filter *f, int *limit, s
         const char *queue = http_query(hr, "queue");
         const char *state = http_query(hr, "state");
         const char *type = http_query(hr, "type");
+        char names[160];
         int rc = 0;
 
         f->tenant = hr->tenant;
@@ -266,7 +276,8 @@ static int list_filters(struct http_req *hr, struct job_filter *f, int *limit, s
                 rc = validate_name(l, "type", f->type, e);
         if (!rc && state && *state && (f->state = job_state_parse(state)) < 0)
                 rc = verr_set(e, BATON_EINVAL, "invalid_field", "state",
-                              "state must be one of the job states");
+                              "state \"%s\" is not a job state; use %s", state,
+                              job_state_list(JOB_STATES_ALL, names, sizeof(names)));
         if (!rc)
                 rc = api_query_limit(hr, limit, e);
         if (!rc)
@@ -293,6 +304,11 @@ void api_jobs_list(struct http_req *hr)
 /* ---- read (with wait), cancel, retry ---- */
 
 enum job_op_kind { JOB_OP_READ, JOB_OP_CANCEL, JOB_OP_RETRY };
+
+/* The states a cancel acts on: every one that has not ended. */
+#define JOBS_CANCELLABLE                                                                           \
+        (JOB_STATES_ALL &                                                                          \
+         ~(JOB_STATE_BIT(JOB_COMPLETED) | JOB_STATE_BIT(JOB_DEAD) | JOB_STATE_BIT(JOB_CANCELLED)))
 
 struct job_ctx {
         struct api_ctx base; /* first (api_ctx_new) */
@@ -383,6 +399,17 @@ static void job_done(struct exec_op *op)
         if (op->rc == BATON_ECONFLICT && c->base.kind == JOB_OP_RETRY) {
                 http_reply_error(c->base.hr, 409, "key_conflict", "key",
                                  "another pending job of this queue holds the job's key");
+                api_ctx_free(&c->base);
+                return;
+        }
+        if (op->rc == BATON_ESTATE && c->base.kind != JOB_OP_READ) {
+                /* job_cancel and job_retry leave the state they found. */
+                if (c->base.kind == JOB_OP_CANCEL)
+                        api_reply_state(c->base.hr, c->id, c->job.state, "cancel",
+                                        JOBS_CANCELLABLE);
+                else
+                        api_reply_state(c->base.hr, c->id, c->job.state, "retry",
+                                        JOB_STATE_BIT(JOB_DEAD) | JOB_STATE_BIT(JOB_CANCELLED));
                 api_ctx_free(&c->base);
                 return;
         }

@@ -313,7 +313,9 @@ static int parse_rate(json_t *body, struct key_rec *k, struct verr *e)
         if (!json_is_object(rl))
                 return verr_set(e, BATON_EINVAL, "invalid_field", "rate_limit",
                                 "rate_limit must be an object {\"max\", \"per_ms\"}");
-        rc = parse_rate_member(rl, "max", KEYS_RATE_MAX, &k->rate_max, e);
+        rc = api_known_fields(rl, "rate_limit", "max per_ms", e);
+        if (!rc)
+                rc = parse_rate_member(rl, "max", KEYS_RATE_MAX, &k->rate_max, e);
         if (!rc)
                 rc = parse_rate_member(rl, "per_ms", KEYS_RATE_PER_MS_MAX, &k->rate_per_ms, e);
         return rc;
@@ -323,8 +325,10 @@ static int parse_rate(json_t *body, struct key_rec *k, struct verr *e)
 static int parse_names(struct http_req *hr, const char **name, const char **tenant, struct verr *e)
 {
         const struct limits *l = hr->srv->limits;
-        int rc = api_get_str(hr->body, "", "name", true, name, e);
+        int rc = api_known_fields(hr->body, "", "name tenant scopes expires_at rate_limit", e);
 
+        if (!rc)
+                rc = api_get_str(hr->body, "", "name", true, name, e);
         if (!rc)
                 rc = validate_key(l, "name", *name, e);
         if (!rc)
@@ -447,7 +451,8 @@ static int rotate_parse(struct http_req *hr, struct key_ctx *c, struct verr *e)
         char detail[64];
         int rc = 0;
 
-        if (hr->body)
+        rc = api_known_fields(hr->body, "", "grace_ms", e);
+        if (!rc && hr->body)
                 rc = api_get_int(hr->body, "", "grace_ms", &present, &c->grace_ms, e);
         if (rc)
                 return rc;

@@ -64,7 +64,7 @@ int api_path_id(const struct http_req *hr, int i, int64_t *out, struct verr *e)
 
         if (api_id_parse(s, out) != 0)
                 return verr_set(e, BATON_EINVAL, "invalid_id", "id",
-                                "job id must be a positive decimal number");
+                                "job id \"%.64s\" must be a positive decimal number", s ? s : "");
         return 0;
 }
 
@@ -140,7 +140,8 @@ int api_known_fields(json_t *obj, const char *prefix, const char *known, struct 
                         continue;
                 api_field(f, sizeof(f), prefix, k);
                 return verr_set(e, BATON_EINVAL, "unknown_field", f,
-                                "unknown field \"%s\"; allowed here: %s", f, known);
+                                "unknown field \"%s\"; allowed here: %s", f,
+                                known && *known ? known : "none (this body takes no member)");
         }
         return 0;
 }

@@ -229,8 +229,9 @@ static int patch_rate(json_t *v, const char *name, int64_t max_max, int64_t *max
         *max = *per = 0;
         if (json_is_null(v))
                 return 0;
-        if (!json_is_object(v) || json_object_size(v) != 2 || !json_object_get(v, "max") ||
-            !json_object_get(v, "per_ms"))
+        if (json_is_object(v) && (rc = api_known_fields(v, name, "max per_ms", e)) != 0)
+                return rc;
+        if (!json_is_object(v) || !json_object_get(v, "max") || !json_object_get(v, "per_ms"))
                 return verr_set(e, BATON_EINVAL, "invalid_field", name,
                                 "%s must be null or {\"max\": n, \"per_ms\": ms}", name);
         snprintf(f, sizeof(f), "%s.max", name);
@@ -350,7 +351,9 @@ static int replay_parse(struct http_req *hr, struct queue_ctx *c, struct verr *e
         char f[32];
         int rc;
 
-        rc = api_get_bool(hr->body, "", "all", &c->all, e);
+        rc = api_known_fields(hr->body, "", "ids all", e);
+        if (!rc)
+                rc = api_get_bool(hr->body, "", "all", &c->all, e);
         if (rc || c->all)
                 return rc;
         if (!ids || json_is_null(ids))

@@ -27,6 +27,11 @@ static const char *const template_fields[] = {"queue",    "type",         "paylo
                                               "priority", "max_attempts", "backoff",
                                               "lease_ms", "delay_ms",     "group"};
 static const char *const refused_fields[] = {"run_at", "key", "idempotency_key", "on_key"};
+/* Every member a PUT may hold: the template's, the fire time, the
+ * compare-and-set, and the refused ones (which get their own message). */
+#define TIMER_PUT_FIELDS                                                                           \
+        "queue type payload priority max_attempts backoff lease_ms delay_ms group fire_at "        \
+        "if_version run_at key idempotency_key on_key"
 
 enum timer_op_kind { TIMER_OP_PUT, TIMER_OP_GET, TIMER_OP_DELETE, TIMER_OP_LIST };
 
@@ -166,12 +171,16 @@ static void timer_done(struct exec_op *op)
                                  "the timer is at version %lld", (long long)c->res.current_version);
                 break;
         case BATON_ESTATE:
+                /* timer_cancel leaves the version and state it found. */
                 http_reply_error(hr, 409, "invalid_state", NULL,
-                                 "the timer's current version already fired; PUT sets a new one");
+                                 "timer %s is fired (version %lld); cancel needs scheduled or "
+                                 "cancelled, and a PUT sets a new version",
+                                 c->base.param, (long long)c->res.t.version);
                 break;
         case BATON_ERANGE:
                 http_reply_error(hr, 400, "delay_ms_out_of_range", "fire_at",
-                                 "fire_at is further ahead than the delay limit");
+                                 "fire_at is more than %lld ms ahead (--delay-max-ms)",
+                                 (long long)hr->srv->limits->delay_max_ms);
                 break;
         default:
                 api_reply_rc(hr, op->rc, "timer");
@@ -277,7 +286,9 @@ static int parse_put(struct http_req *hr, struct timer_ctx *c, struct verr *e)
                                         "%s does not apply to timers (use fire_at or delay_ms)",
                                         refused_fields[i]);
         }
-        rc = parse_template(hr, now_ms, &c->put, e);
+        rc = api_known_fields(hr->body, "", TIMER_PUT_FIELDS, e);
+        if (!rc)
+                rc = parse_template(hr, now_ms, &c->put, e);
         if (!rc)
                 rc = parse_fire(hr->srv->limits, hr->body, now_ms, &c->put, e);
         if (!rc)

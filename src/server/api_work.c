@@ -184,6 +184,8 @@ static int claim_parse(struct http_req *hr, struct claim_ctx *c, int64_t *wait_m
 
         rc = validate_name(l, "queue", http_param(hr, 0), e);
         if (!rc)
+                rc = api_known_fields(hr->body, "", API_CLAIM_FIELDS, e);
+        if (!rc)
                 rc = api_get_str(hr->body, "", "worker", true, &worker, e);
         if (!rc)
                 rc = validate_key(l, "worker", worker, e);
@@ -340,6 +342,8 @@ static int heartbeat_parse(struct http_req *hr, struct heartbeat_ctx *c, struct 
 
         rc = api_path_id(hr, 0, &c->req.id, e);
         if (!rc)
+                rc = api_known_fields(hr->body, "", API_HEARTBEAT_FIELDS, e);
+        if (!rc)
                 rc = api_get_str(hr->body, "", "lease", true, &lease, e);
         if (!rc)
                 rc = api_get_int(hr->body, "", "extend_ms", &has_extend, &extend_ms, e);
@@ -431,6 +435,10 @@ static void settle_one(struct http_req *hr, int outcome)
         if (!c)
                 return;
         rc = api_path_id(hr, 0, &id, &e);
+        if (!rc)
+                rc = api_known_fields(
+                    hr->body, "",
+                    outcome == SETTLED_COMPLETE ? API_COMPLETE_FIELDS : API_FAIL_FIELDS, &e);
         if (!rc)
                 rc = api_settle_parse(hr->srv->limits, hr->body, "", outcome, hr->tenant, id, &c->s,
                                       &e);
@@ -561,9 +569,17 @@ static int batch_parse_item(struct http_req *hr, json_t *obj, int i, struct batc
                 outcome = SETTLED_FAIL;
         } else {
                 api_field(f, sizeof(f), prefix, "outcome");
-                return verr_set(e, BATON_EINVAL, "invalid_field", f, "%s must be complete or fail",
-                                f);
+                return verr_set(e, BATON_EINVAL, "invalid_field", f,
+                                "%s is \"%s\"; it must be complete or fail", f, outcome_s);
         }
+        /* An item takes the members of its outcome's call, besides id and
+         * outcome: a result on a fail item would otherwise be dropped. */
+        rc = api_known_fields(obj, prefix,
+                              outcome == SETTLED_COMPLETE ? "id outcome " API_COMPLETE_FIELDS
+                                                          : "id outcome " API_FAIL_FIELDS,
+                              e);
+        if (rc)
+                return rc;
         return api_settle_parse(hr->srv->limits, obj, prefix, outcome, hr->tenant, id, &it->s, e);
 }
 
@@ -571,8 +587,10 @@ static int batch_parse(struct http_req *hr, struct batch_ctx *b, struct verr *e)
 {
         json_t *items = json_object_get(hr->body, "items");
         int batch_max = hr->srv->limits->batch_max;
-        int rc;
+        int rc = api_known_fields(hr->body, "", "items", e);
 
+        if (rc)
+                return rc;
         if (!items || json_is_null(items))
                 return verr_set(e, BATON_EINVAL, "missing_field", "items", "items is required");
         if (!json_is_array(items) || json_array_size(items) == 0)

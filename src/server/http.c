@@ -59,9 +59,17 @@ const char *http_method_name(int method)
 
 void http_routes_print(FILE *f)
 {
-        for (int i = 0; i < api_routes_n; i++)
-                fprintf(f, "%s %s\n", http_method_name(api_routes[i].method),
-                        api_routes[i].pattern);
+        for (int i = 0; i < api_routes_n; i++) {
+                const char *q = api_routes[i].query;
+
+                fprintf(f, "%s %s", http_method_name(api_routes[i].method), api_routes[i].pattern);
+                if (q && *q) {
+                        fputs(" query=", f);
+                        for (; *q; q++)
+                                fputc(*q == ' ' ? ',' : *q, f);
+                }
+                fputc('\n', f);
+        }
 }
 
 const char *http_param(const struct http_req *hr, int i)
@@ -72,6 +80,10 @@ const char *http_param(const struct http_req *hr, int i)
 
 const char *http_query(const struct http_req *hr, const char *key)
 {
+        /* A parameter a handler reads is in its route's list (api.c), or
+         * http.c would have refused every request that sends it. */
+        BATON_ASSERTF(names_in_words(hr->route->query, key), "%s reads ?%s, not in its query list",
+                      hr->route->name, key);
         for (int i = 0; i < hr->nquery; i++)
                 if (strcmp(hr->query[i].key, key) == 0)
                         return hr->query[i].value;
@@ -681,6 +693,35 @@ void http_begin(struct http_conn *c, size_t head_len)
                 buf_adds(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
 }
 
+/* The body of a route that takes none: nothing, or an empty object (what
+ * clients send with a POST that carries no options). Anything else would be
+ * ignored, so a member is 400 unknown_field (and any other body
+ * invalid_json). Returns 0, or -1 after answering. */
+static int none_body(struct http_req *hr, const char *data, size_t len)
+{
+        json_t *v;
+        const char *k = NULL;
+        int rc = 0;
+
+        if (len == 0)
+                return 0;
+        v = json_loadb(data, len, JSON_REJECT_DUPLICATES, NULL);
+        if (json_is_object(v) && json_object_size(v) == 0)
+                goto out;
+        rc = -1;
+        if (json_is_object(v)) {
+                k = json_object_iter_key(json_object_iter(v));
+                http_reply_error(hr, 400, "unknown_field", k,
+                                 "unknown field \"%s\"; this route takes no body", k);
+        } else {
+                http_reply_error(hr, 400, "invalid_json", NULL,
+                                 "this route takes no body (or an empty JSON object)");
+        }
+out:
+        json_decref(v);
+        return rc;
+}
+
 /* Parses the body per the route's rule. Returns 0, or answers the request
  * with the error and returns -1 (hr is then freed). */
 static int req_body(struct http_req *hr, const char *data, size_t len)
@@ -688,7 +729,7 @@ static int req_body(struct http_req *hr, const char *data, size_t len)
         json_error_t jerr;
 
         if (hr->route->body == HTTP_BODY_NONE)
-                return 0;
+                return none_body(hr, data, len);
         if (len == 0) {
                 if (hr->route->body == HTTP_BODY_OPTIONAL)
                         return 0;

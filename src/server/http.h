@@ -118,13 +118,17 @@ bool http_idle(const struct http *h);
 int http_connections(const struct http *h);
 /* Closes every connection and frees h. */
 void http_free(struct http *h);
-/* Prints the route table as "METHOD /path/{param}" lines. */
+/* Prints the route table as "METHOD /path/{param}" lines, each followed by
+ * " query=a,b" when the route reads query parameters (tests/e2e/test_openapi.c
+ * compares both with docs/openapi.json). */
 void http_routes_print(FILE *f);
 /* Name of an enum http_method, "GET"... */
 const char *http_method_name(int method);
 
 /* Accessors. */
 const char *http_param(const struct http_req *hr, int i);
+/* A query argument's value or NULL. key must be in the route's query list
+ * (asserted: a handler reading an unlisted parameter is a bug in api.c). */
 const char *http_query(const struct http_req *hr, const char *key);
 /* A request header's value (the first if repeated) or NULL. */
 const char *http_header(const struct http_req *hr, const char *name);

@@ -55,7 +55,8 @@ static void test_crud_and_errors(void **state)
         http_res_free(&r);
         req("PUT", "/v1/cron/bad", "{\"cron\":\"* * * * *\",\"timezone\":\"Nowhere/X\"," JOB "}",
             400, &r);
-        assert_http_error(&r, 400, "invalid_timezone", "timezone");
+        assert_http_error(&r, 400, "unknown_time_zone", "timezone");
+        assert_contains(http_error_member(&r, "message"), "\"Nowhere/X\"");
         http_res_free(&r);
         req("PUT", "/v1/cron/bad", "{\"cron\":\"* * * * *\"}", 400, &r);
         assert_http_error(&r, 400, "missing_field", "job");

@@ -1,11 +1,20 @@
 /*
  * test_openapi.c: keeps docs/openapi.json in step with batond's router and with
  * docs/api.md. It runs `$BATOND --routes` (the server prints its route table, one
- * "METHOD /path/{param}" per line, and exits 0 without opening a store or a
+ * "METHOD /path/{param}" per line, with " query=a,b" after it for a route
+ * that reads query parameters, and exits 0 without opening a store or a
  * socket) and reads `$BATON_SRC/docs/openapi.json`, then checks that:
  *  - the two sets of (method, path) are equal, printing every difference both
  *    ways (path parameters are compared by position, not by name: "{id}" and
  *    "{job}" are the same route);
+ *  - each route's query parameters (the " query=a,b" of its --routes line:
+ *    the route table's list, which the server enforces) are exactly the
+ *    query parameters its operation documents (its own and its path's,
+ *    $refs resolved);
+ *  - the table of query parameters in docs/api.md's "Strict input" lists
+ *    exactly the routes that read some, with the same parameters;
+ *  - every operation documents 400 unknown_parameter and unknown_field, and
+ *    every operation with a request body 415 (docs/api.md, "Strict input");
  *  - every documented operation except the three ops endpoints (/healthz,
  *    /readyz, /metrics) documents at least one 4xx answer;
  *  - every error code of the "Limits and their errors" table of docs/api.md
@@ -34,10 +43,13 @@
 #define SET_MAX 256
 
 /* A set of routes. key[i] is "METHOD /path" with path parameters written "{}"
- * (what is compared); shown[i] is the same route as its source spells it. */
+ * (what is compared); shown[i] is the same route as its source spells it;
+ * query[i] the names of its query parameters, sorted and comma-joined ("" for
+ * none). */
 struct route_set {
         char *key[SET_MAX];
         char *shown[SET_MAX];
+        char *query[SET_MAX];
         int n;
 };
 
@@ -75,12 +87,36 @@ static int normalize_path(const char *path, char *out, size_t cap)
         return 0;
 }
 
-/* Adds (method, path) to s unless it is there already. Returns 0, or -1 when
- * the set is full or memory runs out. */
-static int set_add(struct route_set *s, const char *method, const char *path)
+static int cmp_str(const void *a, const void *b)
 {
-        char norm[1024], key[1100], shown[1100];
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* names (n of them) sorted and joined with commas into out (cap bytes). */
+static void join_sorted(char **names, int n, char *out, size_t cap)
+{
+        size_t len = 0;
+
+        qsort(names, (size_t)n, sizeof(*names), cmp_str);
+        out[0] = 0;
+        for (int i = 0; i < n && len < cap; i++) {
+                snprintf(out + len, cap - len, "%s%s", i ? "," : "", names[i]);
+                len = strlen(out);
+        }
+}
+
+/* Adds (method, path) with its query parameters (comma-separated, NULL for
+ * none) to s unless it is there already. Returns 0, or -1 when the set is
+ * full or memory runs out. */
+static int set_add(struct route_set *s, const char *method, const char *path, const char *query)
+{
+        char norm[1024], key[1100], shown[1100], q[1024] = "", *names[64], *save = NULL, *w;
+        int nn = 0;
         size_t i;
+
+        snprintf(q, sizeof(q), "%s", query ? query : "");
+        for (w = strtok_r(q, ",", &save); w && nn < 64; w = strtok_r(NULL, ",", &save))
+                names[nn++] = w;
 
         if (normalize_path(path, norm, sizeof(norm)) < 0)
                 return -1;
@@ -93,23 +129,32 @@ static int set_add(struct route_set *s, const char *method, const char *path)
                         return 0;
         if (s->n == SET_MAX)
                 return -1;
+        join_sorted(names, nn, norm, sizeof(norm));
         s->key[s->n] = strdup(key);
         s->shown[s->n] = strdup(shown);
-        if (!s->key[s->n] || !s->shown[s->n]) {
+        s->query[s->n] = strdup(norm);
+        if (!s->key[s->n] || !s->shown[s->n] || !s->query[s->n]) {
                 free(s->key[s->n]);
                 free(s->shown[s->n]);
+                free(s->query[s->n]);
                 return -1;
         }
         s->n++;
         return 0;
 }
 
-static bool set_has(const struct route_set *s, const char *key)
+/* The index of key in s, or -1. */
+static int set_find(const struct route_set *s, const char *key)
 {
         for (int k = 0; k < s->n; k++)
                 if (strcmp(s->key[k], key) == 0)
-                        return true;
-        return false;
+                        return k;
+        return -1;
+}
+
+static bool set_has(const struct route_set *s, const char *key)
+{
+        return set_find(s, key) >= 0;
 }
 
 static void set_free(struct route_set *s)
@@ -117,6 +162,7 @@ static void set_free(struct route_set *s)
         for (int k = 0; k < s->n; k++) {
                 free(s->key[k]);
                 free(s->shown[k]);
+                free(s->query[k]);
         }
         s->n = 0;
 }
@@ -142,18 +188,22 @@ static int load_server_routes(void)
         /* Only stdout: what batond logs on stderr is not part of the table. */
         text = run.out;
         for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                char method[32], path[1024], extra[2];
+                char method[32], path[1024], query[1024] = "", extra[2];
                 size_t n = strlen(line);
+                int got;
 
                 while (n > 0 && isspace((unsigned char)line[n - 1]))
                         line[--n] = 0;
                 if (n == 0)
                         continue;
-                if (sscanf(line, "%31s %1023s %1s", method, path, extra) != 2 || path[0] != '/') {
+                /* "METHOD /path" and, when the route reads any, " query=a,b". */
+                got = sscanf(line, "%31s %1023s query=%1023s %1s", method, path, query, extra);
+                if ((got != 2 && got != 3) || path[0] != '/' ||
+                    (got == 2 && strchr(line + strlen(method) + 1, ' '))) {
                         fprintf(stderr, "test_openapi: unexpected --routes line: \"%s\"\n", line);
                         goto out;
                 }
-                if (set_add(&server_routes, method, path) < 0)
+                if (set_add(&server_routes, method, path, query) < 0)
                         goto out;
         }
         rc = 0;
@@ -168,6 +218,43 @@ static bool is_ops_path(const char *path)
                 if (strcmp(path, ops_paths[i]) == 0)
                         return true;
         return false;
+}
+
+/* A parameter object, or the components/parameters entry its $ref names. */
+static json_t *param_resolve(json_t *p)
+{
+        const char *ref = json_string_value(json_object_get(p, "$ref"));
+        const char *pre = "#/components/parameters/";
+
+        if (!ref)
+                return p;
+        if (strncmp(ref, pre, strlen(pre)) != 0)
+                return NULL;
+        return json_object_get(jpath(doc, "components.parameters"), ref + strlen(pre));
+}
+
+/* The names of the query parameters of op (its own and its path item's),
+ * comma-joined into out (set_add sorts them). */
+static void doc_query(json_t *item, json_t *op, char *out, size_t cap)
+{
+        json_t *lists[2] = {json_object_get(item, "parameters"), json_object_get(op, "parameters")};
+        size_t len = 0, i;
+        json_t *p;
+
+        out[0] = 0;
+        for (int l = 0; l < 2; l++) {
+                json_array_foreach(lists[l], i, p)
+                {
+                        json_t *r = param_resolve(p);
+                        const char *in = json_string_value(json_object_get(r, "in"));
+                        const char *name = json_string_value(json_object_get(r, "name"));
+
+                        if (!in || !name || strcmp(in, "query") != 0 || len >= cap)
+                                continue;
+                        snprintf(out + len, cap - len, "%s%s", len ? "," : "", name);
+                        len = strlen(out);
+                }
+        }
 }
 
 /* Fills doc and doc_routes from docs/openapi.json. Returns 0 or -1. */
@@ -191,9 +278,13 @@ static int load_document(void)
         json_object_foreach(paths, path, item)
         {
                 for (size_t i = 0; i < sizeof(http_methods) / sizeof(http_methods[0]); i++) {
-                        if (!json_object_get(item, http_methods[i]))
+                        json_t *op = json_object_get(item, http_methods[i]);
+                        char query[1024];
+
+                        if (!op)
                                 continue;
-                        if (set_add(&doc_routes, http_methods[i], path) < 0)
+                        doc_query(item, op, query, sizeof(query));
+                        if (set_add(&doc_routes, http_methods[i], path, query) < 0)
                                 return -1;
                 }
         }
@@ -246,6 +337,160 @@ static void routes_match_document(void **state)
         assert_true(server_routes.n > 0);
         assert_int_equal(missing, 0);
         assert_int_equal(server_routes.n, doc_routes.n);
+}
+
+/* Every route's query parameters (the route table's `query` list, which
+ * http.c enforces) are exactly those its operation documents. */
+static void query_parameters_match(void **state)
+{
+        int bad = 0;
+
+        (void)state;
+        if (server_routes.n == 0)
+                assert_int_equal(load_server_routes(), 0);
+        for (int i = 0; i < server_routes.n; i++) {
+                int k = set_find(&doc_routes, server_routes.key[i]);
+
+                if (k < 0 || strcmp(server_routes.query[i], doc_routes.query[k]) == 0)
+                        continue;
+                fprintf(stderr,
+                        "%s: the server reads query parameters \"%s\", openapi.json "
+                        "documents \"%s\"\n",
+                        server_routes.shown[i], server_routes.query[i], doc_routes.query[k]);
+                bad++;
+        }
+        /* Some routes read parameters: none at all means the parse broke. */
+        for (int i = 0, any = 0; i <= server_routes.n; i++) {
+                if (i == server_routes.n) {
+                        assert_true(any);
+                        break;
+                }
+                any = any || server_routes.query[i][0];
+        }
+        assert_int_equal(bad, 0);
+}
+
+static int collect_strings(json_t *v, json_t *out);
+
+static char *read_text(const char *path);
+
+/* Fills t from the table "| route | query parameters |" of docs/api.md's
+ * "## Strict input": each row "| `METHOD /path` | `a` `b` |". Returns the
+ * number of rows, or -1 when the section or its table is missing. */
+static int strict_table(char *md, struct route_set *t)
+{
+        char *sec = strstr(md, "\n## Strict input"), *line, *save = NULL;
+        int rows = 0;
+
+        if (!sec || !strstr(sec, "| route | query parameters |"))
+                return -1;
+        line = strtok_r(strstr(sec, "| route | query parameters |"), "\n", &save);
+        for (line = strtok_r(NULL, "\n", &save); line && line[0] == '|';
+             line = strtok_r(NULL, "\n", &save)) {
+                char method[16], path[512], names[1024] = "", *cell, *p, *end;
+                size_t len = 0;
+
+                if (strncmp(line, "|---", 4) == 0)
+                        continue;
+                if (sscanf(line, "| `%15s %511[^`]` |", method, path) != 2)
+                        return -1;
+                cell = strchr(line + 1, '|');
+                for (p = cell ? strchr(cell, '`') : NULL; p && (end = strchr(p + 1, '`'));
+                     p = strchr(end + 1, '`')) {
+                        snprintf(names + len, sizeof(names) - len, "%s%.*s", len ? "," : "",
+                                 (int)(end - p - 1), p + 1);
+                        len = strlen(names);
+                }
+                if (set_add(t, method, path, names) < 0)
+                        return -1;
+                rows++;
+        }
+        return rows;
+}
+
+/* docs/api.md's table of query parameters lists exactly the routes that
+ * read some, each with the parameters the route table gives it. */
+static void api_md_query_table(void **state)
+{
+        struct route_set t = {0};
+        char *md = read_text(api_md_path);
+        int bad = 0, with = 0;
+
+        (void)state;
+        if (!md)
+                fail_msg("cannot read %s", api_md_path);
+        if (server_routes.n == 0)
+                assert_int_equal(load_server_routes(), 0);
+        assert_true(strict_table(md, &t) > 0);
+        for (int i = 0; i < server_routes.n; i++) {
+                int k = set_find(&t, server_routes.key[i]);
+
+                if (!server_routes.query[i][0] && k < 0)
+                        continue;
+                with++;
+                if (k >= 0 && strcmp(t.query[k], server_routes.query[i]) == 0)
+                        continue;
+                fprintf(stderr,
+                        "docs/api.md Strict input: %s reads \"%s\", the table says \"%s\"\n",
+                        server_routes.shown[i], server_routes.query[i], k >= 0 ? t.query[k] : "-");
+                bad++;
+        }
+        if (with != t.n) {
+                fprintf(stderr, "docs/api.md Strict input lists %d routes, %d read parameters\n",
+                        t.n, with);
+                bad++;
+        }
+        set_free(&t);
+        free(md);
+        assert_int_equal(bad, 0);
+}
+
+/* The codes of the 400 answer of op (its enum), as a set in out. */
+static void codes_400(json_t *op, json_t *out)
+{
+        json_t *r = jpath(op, "responses.400");
+
+        if (r)
+                collect_strings(jpath(r, "content.application/json.schema"), out);
+}
+
+/* Strict input on every operation: a 400 with unknown_parameter (any
+ * route refuses a parameter it does not read) and unknown_field (a body
+ * member it does not know), and a 415 on every operation with a body. */
+static void operations_document_strict_input(void **state)
+{
+        json_t *paths = json_object_get(doc, "paths"), *item;
+        const char *path;
+        int bad = 0;
+
+        (void)state;
+        json_object_foreach(paths, path, item)
+        {
+                for (size_t i = 0; i < sizeof(http_methods) / sizeof(http_methods[0]); i++) {
+                        json_t *op = json_object_get(item, http_methods[i]);
+                        json_t *codes = json_object();
+
+                        if (!op) {
+                                json_decref(codes);
+                                continue;
+                        }
+                        codes_400(op, codes);
+                        for (int c = 0; c < 2; c++) {
+                                const char *code = c ? "unknown_field" : "unknown_parameter";
+                                if (json_object_get(codes, code))
+                                        continue;
+                                fprintf(stderr, "%s %s: no 400 %s\n", http_methods[i], path, code);
+                                bad++;
+                        }
+                        if (json_object_get(op, "requestBody") && !jpath(op, "responses.415")) {
+                                fprintf(stderr, "%s %s takes a body and documents no 415\n",
+                                        http_methods[i], path);
+                                bad++;
+                        }
+                        json_decref(codes);
+                }
+        }
+        assert_int_equal(bad, 0);
 }
 
 static void operations_document_4xx(void **state)
@@ -416,6 +661,9 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(routes_match_document),
+            cmocka_unit_test(query_parameters_match),
+            cmocka_unit_test(operations_document_strict_input),
+            cmocka_unit_test(api_md_query_table),
             cmocka_unit_test(operations_document_4xx),
             cmocka_unit_test(limit_error_codes_documented),
         };
