@@ -148,6 +148,17 @@ static int place(struct txn *tx, struct job *j, int later_state)
         return 0;
 }
 
+/* For job_ops.c, whose operator changes move jobs the same ways. */
+int jobs_become_ready(struct txn *tx, struct job *j)
+{
+        return become_ready(tx, j);
+}
+
+int jobs_place(struct txn *tx, struct job *j, int later_state)
+{
+        return place(tx, j, later_state);
+}
+
 /* ---- dependencies (core/deps.h) ---- */
 
 /* Decides a pending child's fate from its parents' stored states; *changed

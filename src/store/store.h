@@ -10,7 +10,7 @@
  * refusals counted in one row and audit_purge, 11 + idem_take and idem_swap,
  * which decide the owner of an idempotency key atomically across nodes, 12 +
  * job_peek, a job read without a row lock, 13 - job_ready_ids, which nothing
- * called since version 5's claims by group).
+ * called since version 5's claims by group), 14 + queue_delete.
  *
  * A backend (SQLite, PostgreSQL) implements these operations; core
  * composes them into transactions. All calls on one struct store come from one
@@ -41,7 +41,7 @@
 
 #include "store/job.h"
 
-#define STORE_OPS_VERSION 13
+#define STORE_OPS_VERSION 14
 
 struct store; /* backend-private */
 
@@ -394,8 +394,13 @@ struct store_ops {
          * otherwise; a row it inserts adds 1 to the tenant's queue total
          * (version 8), which locks that total to the end of the transaction
          * on a shared store, so the cap on it (--max-queues) stays exact
-         * across nodes. Queues are never deleted. */
+         * across nodes. queue_delete (version 14) removes the queue's row,
+         * its group rows and rate window logs, and takes 1 off the tenant's
+         * total; BATON_ENOTFOUND when the queue has no row. It leaves jobs and
+         * the settings row alone: core deletes the jobs and clears the
+         * settings first (core/job_ops.h). */
         int (*queue_ensure)(struct store *st, const char *tenant, const char *name, int64_t now_ms);
+        int (*queue_delete)(struct store *st, const char *tenant, const char *name);
         int (*queue_get)(struct store *st, const char *tenant, const char *name,
                          struct queue_rec *out);
         int (*queue_put)(struct store *st, const struct queue_rec *q); /* insert or update */

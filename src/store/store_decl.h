@@ -48,6 +48,7 @@
         X(B, idem_swap)                                                                            \
         X(B, idem_purge)                                                                           \
         X(B, queue_ensure)                                                                         \
+        X(B, queue_delete)                                                                         \
         X(B, queue_total)                                                                          \
         X(B, queue_get)                                                                            \
         X(B, queue_put)                                                                            \
