@@ -117,9 +117,9 @@ static const struct pg_stmt
 
 /* The read statements, for the plan checks (pg_plans.c). */
 static const struct pg_stmt *const reads[] = {
-    &S_IDEM_GET,        &S_IDEM_PURGE,   &S_QUEUE_GET,   &S_QUEUE_LIST,
-    &S_QUEUE_COUNTS,    &S_QUEUE_OLDEST, &S_KEY_GET,     &S_KEY_UPDATE,
-    &S_KEY_LIST_TENANT, &S_KEY_LIST_ALL, &S_QUEUE_TOTAL, &S_AUDIT_PURGE,
+    &S_IDEM_GET,     &S_IDEM_PURGE,  &S_QUEUE_GET,    &S_QUEUE_LIST,      &S_QUEUE_COUNTS,
+    &S_QUEUE_OLDEST, &S_KEY_GET,     &S_KEY_UPDATE,   &S_KEY_LIST_TENANT, &S_KEY_LIST_ALL,
+    &S_QUEUE_TOTAL,  &S_AUDIT_PURGE, &S_QUEUE_DELETE,
 };
 const struct pg_stmt_list pg_meta_stmts = {reads, (int)(sizeof(reads) / sizeof(reads[0]))};
 

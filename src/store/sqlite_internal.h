@@ -40,6 +40,8 @@ enum stmt_id {
         S_JOB_STATE_IDS,
         S_JOB_PURGE,
         S_JOB_DELETE,
+        S_JOB_PURGE_OWN,
+        S_JOB_OWN_DEADLINE,
         S_DEADLINES,
         S_IDEM_GET,
         S_IDEM_PUT,

@@ -303,8 +303,13 @@ struct queue_limits {
         int64_t serve_seq;      /* fairness clock: bumped on every grouped pick */
         int64_t nogroup_served; /* serve_seq when jobs without a group were last served */
         int64_t updated_at_ms;  /* last settings change; 0 = never */
-        bool grouped;           /* read only: the queue has a group row (qlim_get) */
-        bool known;             /* read only: the queue has its queues row (qlim_get) */
+        /* Version 14: the queue's own retention of its ended jobs, 0 = the
+         * server's (job_purge_own). */
+        int64_t ret_completed_ms;
+        int64_t ret_dead_ms;
+        int64_t ret_cancelled_ms;
+        bool grouped; /* read only: the queue has a group row (qlim_get) */
+        bool known;   /* read only: the queue has its queues row (qlim_get) */
 };
 
 /* Version 5: one group of a queue, present while it has ready or running jobs
@@ -378,6 +383,14 @@ struct store_ops {
         /* Deletes one job by id; tenant NULL matches any tenant. A job with a
          * dep_work row is kept, as by job_purge: BATON_ENOTFOUND (version 9). */
         int (*job_delete)(struct store *st, const char *tenant, int64_t id);
+        /* Version 14: per-queue retention. Deletes up to max jobs in ended
+         * state of queues with a retention of their own for it (queue_limits
+         * ret_*_ms > 0) whose finished_at < now_ms - that retention; *n_out
+         * deleted. A job with a dep_work row is kept, as by job_purge.
+         * job_own_deadline: the earliest finished_at + own retention of such
+         * a job, over the three ended states, 0 if none. */
+        int (*job_purge_own)(struct store *st, int state, int64_t now_ms, int max, int *n_out);
+        int (*job_own_deadline)(struct store *st, int64_t *at_ms);
         int (*deadlines)(struct store *st, struct store_deadlines *out);
 
         /* Idempotency records, unique per (tenant, key). idem_put inserts or

@@ -37,6 +37,8 @@
         X(B, job_state_ids)                                                                        \
         X(B, job_purge)                                                                            \
         X(B, job_delete)                                                                           \
+        X(B, job_purge_own)                                                                        \
+        X(B, job_own_deadline)                                                                     \
         X(B, deadlines)                                                                            \
         X(B, job_get_many)
 
