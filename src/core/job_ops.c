@@ -128,28 +128,21 @@ static int drain_one(struct txn *tx, const char *tenant, int64_t id, bool *done)
 }
 
 /* Ids of the queue's jobs in the states of want (n_want of them), up to max
- * in all, into ids; *more: more than max exist. */
+ * in all, into ids (room for max + 1); *more: more than max exist. One row
+ * more than wanted is read to tell. */
 static int ids_in_states(struct txn *tx, const char *tenant, const char *queue, const int *want,
                          int n_want, int max, int64_t *ids, int *n_out, bool *more)
 {
         int n = 0, rc = 0;
 
-        *more = false;
-        for (int s = 0; s < n_want && !rc; s++) {
+        for (int s = 0; s < n_want && !rc && n <= max; s++) {
                 int got = 0;
-                int64_t probe;
-                if (n < max)
-                        rc = tx->ops->job_state_ids(tx->st, tenant, queue, want[s], 0, max - n,
-                                                    ids + n, &got);
-                else
-                        rc = tx->ops->job_state_ids(tx->st, tenant, queue, want[s], 0, 1, &probe,
-                                                    &got);
-                if (n >= max)
-                        *more = *more || got > 0;
-                else
-                        n += got;
+                rc = tx->ops->job_state_ids(tx->st, tenant, queue, want[s], 0, max + 1 - n, ids + n,
+                                            &got);
+                n += got;
         }
-        *n_out = n;
+        *more = n > max;
+        *n_out = n > max ? max : n;
         return rc;
 }
 
@@ -166,7 +159,7 @@ static int queue_exists(struct txn *tx, const char *tenant, const char *queue)
 int queue_drain(struct txn *tx, const char *tenant, const char *queue, int *cancelled, bool *more)
 {
         static const int want[] = {JOB_PENDING, JOB_SCHEDULED, JOB_QUEUED, JOB_RETRYING};
-        int64_t *ids = malloc(JOB_OPS_BATCH_MAX * sizeof(*ids));
+        int64_t *ids = malloc((JOB_OPS_BATCH_MAX + 1) * sizeof(*ids));
         int n = 0;
         int rc;
 
@@ -232,7 +225,7 @@ int queue_remove(struct txn *tx, const char *tenant, const char *queue, int *pur
         *active = active_jobs(&qc);
         if (*active > 0)
                 return BATON_ESTATE;
-        ids = malloc(JOB_OPS_BATCH_MAX * sizeof(*ids));
+        ids = malloc((JOB_OPS_BATCH_MAX + 1) * sizeof(*ids));
         if (!ids)
                 return BATON_ENOMEM;
         rc = ids_in_states(tx, tenant, queue, ended, 3, JOB_OPS_BATCH_MAX, ids, &n, &more);
