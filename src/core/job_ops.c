@@ -17,23 +17,30 @@
 
 #include "common/errors.h"
 
+#define IN(s) (1u << (s))
 /* The states of a job that has not started: the ones PATCH and drain take. */
-static bool not_started(int state)
-{
-        return state == JOB_PENDING || state == JOB_SCHEDULED || state == JOB_QUEUED ||
-               state == JOB_RETRYING;
-}
+#define NOT_STARTED (IN(JOB_PENDING) | IN(JOB_SCHEDULED) | IN(JOB_QUEUED) | IN(JOB_RETRYING))
+#define ENDED (IN(JOB_COMPLETED) | IN(JOB_DEAD) | IN(JOB_CANCELLED))
 
-int jobs_promote_one(struct txn *tx, const char *tenant, int64_t id, struct job *out)
+/* Reads job id into out (locked, as job_get does); BATON_ESTATE, with out
+ * still holding it, unless its state is one of the states bits. */
+static int load_in(struct txn *tx, const char *tenant, int64_t id, unsigned states, struct job *out)
 {
         int rc;
 
         memset(out, 0, sizeof(*out));
         rc = tx->ops->job_get(tx->st, tenant, id, out);
+        if (!rc && !(states & IN(out->state)))
+                rc = BATON_ESTATE;
+        return rc;
+}
+
+int jobs_promote_one(struct txn *tx, const char *tenant, int64_t id, struct job *out)
+{
+        int rc = load_in(tx, tenant, id, IN(JOB_SCHEDULED) | IN(JOB_RETRYING), out);
+
         if (rc)
                 return rc;
-        if (out->state != JOB_SCHEDULED && out->state != JOB_RETRYING)
-                return BATON_ESTATE;
         out->run_at_ms = tx->now_ms;
         rc = jobs_become_ready(tx, out);
         /* BATON_ECONFLICT: a retrying job's key went to a newer pending job;
@@ -45,14 +52,10 @@ int jobs_promote_one(struct txn *tx, const char *tenant, int64_t id, struct job 
 
 int jobs_purge_one(struct txn *tx, const char *tenant, int64_t id, struct job *out)
 {
-        int rc;
+        int rc = load_in(tx, tenant, id, ENDED, out);
 
-        memset(out, 0, sizeof(*out));
-        rc = tx->ops->job_get(tx->st, tenant, id, out);
         if (rc)
                 return rc;
-        if (!job_state_terminal(out->state))
-                return BATON_ESTATE;
         /* The row is all there is of the job: its attempts, progress and
          * steps are columns of it. A job whose dependants are still being
          * decided is kept, as by the retention purge: they must read it. */
@@ -83,15 +86,10 @@ static int edit_fields(struct txn *tx, const struct job_edit *ed, struct job *j)
 
 int job_edit_apply(struct txn *tx, struct job_edit *ed, struct job *out)
 {
-        int rc;
+        int rc = load_in(tx, ed->tenant, ed->id, NOT_STARTED, out);
 
-        memset(out, 0, sizeof(*out));
-        rc = tx->ops->job_get(tx->st, ed->tenant, ed->id, out);
-        if (rc)
-                return rc;
-        if (!not_started(out->state))
-                return BATON_ESTATE;
-        rc = edit_fields(tx, ed, out);
+        if (!rc)
+                rc = edit_fields(tx, ed, out);
         if (rc)
                 return rc;
         /* A scheduled or queued job is placed again, as a replacing enqueue
@@ -115,10 +113,12 @@ int job_edit_apply(struct txn *tx, struct job_edit *ed, struct job *out)
 static int drain_one(struct txn *tx, const char *tenant, int64_t id, bool *done)
 {
         struct job j = {0};
-        int rc = tx->ops->job_get(tx->st, tenant, id, &j);
+        int rc = load_in(tx, tenant, id, NOT_STARTED, &j);
 
         *done = false;
-        if (!rc && not_started(j.state)) {
+        if (rc == BATON_ESTATE)
+                rc = 0; /* claimed or ended meanwhile: not drained */
+        else if (!rc) {
                 job_free(&j);
                 rc = job_cancel(tx, tenant, id, &j);
                 *done = rc == 0;

@@ -119,16 +119,11 @@ static void reply_error(struct jobop_ctx *c, int rc)
                 api_reply_rc(hr, rc, c->base.kind >= OP_DRAIN ? "queue" : "job");
 }
 
-static void jobop_done(struct exec_op *op)
+/* 200 with the answer of c's kind. */
+static void reply_ok(struct jobop_ctx *c)
 {
-        struct jobop_ctx *c = container_of(op, struct jobop_ctx, base.op);
         struct jw w;
 
-        if (op->rc) {
-                reply_error(c, op->rc);
-                api_ctx_free(&c->base);
-                return;
-        }
         jw_init(&w, http_out(c->base.hr->srv));
         jw_obj_open(&w);
         if (c->base.kind == OP_DRAIN) {
@@ -145,6 +140,16 @@ static void jobop_done(struct exec_op *op)
         }
         jw_obj_close(&w);
         api_reply_jw(c->base.hr, 200, &w);
+}
+
+static void jobop_done(struct exec_op *op)
+{
+        struct jobop_ctx *c = container_of(op, struct jobop_ctx, base.op);
+
+        if (op->rc)
+                reply_error(c, op->rc);
+        else
+                reply_ok(c);
         api_ctx_free(&c->base);
 }
 
@@ -170,20 +175,24 @@ static struct jobop_ctx *job_ctx(struct http_req *hr, int kind)
         return c;
 }
 
-void api_jobs_promote(struct http_req *hr)
+/* The routes without a body: the path says it all. */
+static void start_plain(struct http_req *hr, int kind)
 {
-        struct jobop_ctx *c = job_ctx(hr, OP_PROMOTE);
+        struct jobop_ctx *c =
+            kind >= OP_DRAIN ? api_ctx_new(hr, &queue_def, kind, true) : job_ctx(hr, kind);
 
         if (c)
                 api_ctx_submit(&c->base, 0, NULL);
 }
 
+void api_jobs_promote(struct http_req *hr)
+{
+        start_plain(hr, OP_PROMOTE);
+}
+
 void api_jobs_purge(struct http_req *hr)
 {
-        struct jobop_ctx *c = job_ctx(hr, OP_PURGE);
-
-        if (c)
-                api_ctx_submit(&c->base, 0, NULL);
+        start_plain(hr, OP_PURGE);
 }
 
 /* run_at: an RFC 3339 instant no further ahead than enqueue allows. */
@@ -251,16 +260,10 @@ void api_jobs_patch(struct http_req *hr)
 
 void api_queues_drain(struct http_req *hr)
 {
-        struct jobop_ctx *c = api_ctx_new(hr, &queue_def, OP_DRAIN, true);
-
-        if (c)
-                api_ctx_submit(&c->base, 0, NULL);
+        start_plain(hr, OP_DRAIN);
 }
 
 void api_queues_delete(struct http_req *hr)
 {
-        struct jobop_ctx *c = api_ctx_new(hr, &queue_def, OP_QDELETE, true);
-
-        if (c)
-                api_ctx_submit(&c->base, 0, NULL);
+        start_plain(hr, OP_QDELETE);
 }
