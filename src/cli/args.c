@@ -64,6 +64,10 @@ static const struct optdef optdefs[] = {
     {"--group-concurrency", O_GROUP_CONCURRENCY, true},
     {"--group-rate", O_GROUP_RATE, true},
     {"--backoff", O_BACKOFF, true},
+    {"--run-at", O_RUN_AT, true},
+    {"--keep-completed-ms", O_KEEP_COMPLETED, true},
+    {"--keep-dead-ms", O_KEEP_DEAD, true},
+    {"--keep-cancelled-ms", O_KEEP_CANCELLED, true},
 };
 
 /* Splits "--name=value"; returns the length of the name part. */

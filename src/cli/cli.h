@@ -83,6 +83,10 @@ enum cli_opt {
         O_GROUP_CONCURRENCY,
         O_GROUP_RATE,
         O_BACKOFF,
+        O_RUN_AT,
+        O_KEEP_COMPLETED,
+        O_KEEP_DEAD,
+        O_KEEP_CANCELLED,
         O_COUNT
 };
 
@@ -244,11 +248,16 @@ int cmd_job_get(struct cli *cli, struct cli_args *a);
 int cmd_job_list(struct cli *cli, struct cli_args *a);
 int cmd_job_cancel(struct cli *cli, struct cli_args *a);
 int cmd_job_retry(struct cli *cli, struct cli_args *a);
+int cmd_job_promote(struct cli *cli, struct cli_args *a);
+int cmd_job_purge(struct cli *cli, struct cli_args *a);
+int cmd_job_edit(struct cli *cli, struct cli_args *a);
 int cmd_queue_list(struct cli *cli, struct cli_args *a);
 int cmd_queue_get(struct cli *cli, struct cli_args *a);
 int cmd_queue_pause(struct cli *cli, struct cli_args *a);
 int cmd_queue_resume(struct cli *cli, struct cli_args *a);
 int cmd_queue_set(struct cli *cli, struct cli_args *a);
+int cmd_queue_drain(struct cli *cli, struct cli_args *a);
+int cmd_queue_delete(struct cli *cli, struct cli_args *a);
 int cmd_dead_list(struct cli *cli, struct cli_args *a);
 int cmd_dead_replay(struct cli *cli, struct cli_args *a);
 int cmd_dead_purge(struct cli *cli, struct cli_args *a);

@@ -43,6 +43,21 @@ static const struct cli_cmd cmds[] = {
      false, cmd_job_cancel},
     {"job", "retry", "job retry ID", "Runs a dead or cancelled job again.", 0, 1, 1, false,
      cmd_job_retry},
+    {"job", "promote", "job promote ID",
+     "Makes a scheduled or retrying job ready now, without waiting for its run_at.", 0, 1, 1, false,
+     cmd_job_promote},
+    {"job", "purge", "job purge ID",
+     "Deletes a completed, dead or cancelled job with its attempts, progress and steps\n"
+     "(a job that has not ended is refused: cancel it first).",
+     0, 1, 1, false, cmd_job_purge},
+    {"job", "edit", "job edit ID [--priority P] [--run-at TIME] [--payload JSON|@FILE|-]",
+     "Changes a job that has not started yet (pending, scheduled, queued or retrying);\n"
+     "its version goes up by one.\n"
+     "  --priority P       critical, high, normal or low\n"
+     "  --run-at TIME      RFC 3339 instant (2026-12-08T09:00:00Z); a past one means now,\n"
+     "                     a later one makes a queued job scheduled again\n"
+     "  --payload JSON     the new payload: JSON text, @FILE or '-' for stdin",
+     OPT(O_PRIORITY) | OPT(O_RUN_AT) | OPT(O_PAYLOAD), 1, 1, false, cmd_job_edit},
     {"queue", "list", "queue list [--limit N] [--after CURSOR]",
      "Lists queues with their job counts.", OPT(O_LIMIT) | OPT(O_AFTER), 0, 0, false,
      cmd_queue_list},
@@ -56,7 +71,7 @@ static const struct cli_cmd cmds[] = {
     {"queue", "set",
      "queue set QUEUE [--concurrency N] [--rate MAX/PER_MS] [--max-depth N] "
      "[--group-concurrency N] [--group-rate MAX/PER_MS] [--max-attempts N] [--lease-ms N] "
-     "[--backoff JSON]",
+     "[--backoff JSON] [--keep-completed-ms N] [--keep-dead-ms N] [--keep-cancelled-ms N]",
      "Changes queue limits and job defaults (PATCH /v1/queues/QUEUE); 'none' removes one.\n"
      "  --concurrency N        at most N running jobs across all workers\n"
      "  --rate MAX/PER_MS      at most MAX starts in any PER_MS ms (e.g. 5/1000)\n"
@@ -65,10 +80,23 @@ static const struct cli_cmd cmds[] = {
      "  --group-rate MAX/PER_MS  at most MAX starts per group in any PER_MS ms\n"
      "  --max-attempts N, --lease-ms N, --backoff JSON\n"
      "                         defaults for jobs enqueued without them\n"
+     "  --keep-completed-ms N, --keep-dead-ms N, --keep-cancelled-ms N\n"
+     "                         the queue's own retention of its ended jobs, at least 1000\n"
+     "                         and at most the server's (--completed-ttl-ms, --dead-ttl-ms);\n"
+     "                         'none' gives the state back the server's retention\n"
      "  baton queue set drafts --group-concurrency 1 --rate 100/1000",
      OPT(O_CONCURRENCY) | OPT(O_RATE) | OPT(O_MAX_DEPTH) | OPT(O_GROUP_CONCURRENCY) |
-         OPT(O_GROUP_RATE) | OPT(O_MAX_ATTEMPTS) | OPT(O_LEASE) | OPT(O_BACKOFF),
+         OPT(O_GROUP_RATE) | OPT(O_MAX_ATTEMPTS) | OPT(O_LEASE) | OPT(O_BACKOFF) |
+         OPT(O_KEEP_COMPLETED) | OPT(O_KEEP_DEAD) | OPT(O_KEEP_CANCELLED),
      1, 1, false, cmd_queue_set},
+    {"queue", "drain", "queue drain QUEUE",
+     "Cancels every job of the queue that has not started (pending, scheduled, queued,\n"
+     "retrying), at most 1000 per call; running jobs are left to finish.",
+     0, 1, 1, false, cmd_queue_drain},
+    {"queue", "delete", "queue delete QUEUE",
+     "Deletes a queue whose jobs have all ended: its ended jobs, its settings and the\n"
+     "queue (refused while it holds a job that has not ended: drain it first).",
+     0, 1, 1, false, cmd_queue_delete},
     {"dead", "list", "dead list QUEUE [--limit N] [--after CURSOR]",
      "Lists the dead jobs of a queue.", OPT(O_LIMIT) | OPT(O_AFTER), 1, 1, false, cmd_dead_list},
     {"dead", "replay", "dead replay QUEUE (--all | ID...)",

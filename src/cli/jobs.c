@@ -391,6 +391,67 @@ int cmd_job_retry(struct cli *cli, struct cli_args *a)
         return job_call(cli, "POST", a->pos[0], "/retry", "{}", "retried");
 }
 
+int cmd_job_promote(struct cli *cli, struct cli_args *a)
+{
+        return job_call(cli, "POST", a->pos[0], "/promote", NULL, "promoted");
+}
+
+int cmd_job_purge(struct cli *cli, struct cli_args *a)
+{
+        return job_call(cli, "DELETE", a->pos[0], "?purge=true", NULL, "purged");
+}
+
+/* The PATCH body of `job edit` (a new reference), or NULL after a message. */
+static json_t *edit_body(struct cli *cli, struct cli_args *a)
+{
+        json_t *req = json_object(), *payload = NULL;
+        json_error_t jerr;
+        char *text = NULL;
+        bool bad = !req;
+
+        if (!bad && a->opt[O_PAYLOAD]) {
+                const char *src = cli_read_source(a->opt[O_PAYLOAD], &text, cli->prog);
+                payload = src ? json_loads(src, JSON_DECODE_ANY, &jerr) : NULL;
+                if (src && !payload)
+                        fprintf(stderr, "%s: --payload is not valid JSON: %s\n", cli->prog,
+                                jerr.text);
+                bad = !payload || json_object_set_new(req, "payload", payload);
+        }
+        /* json_string refuses text that is not UTF-8. */
+        if (!bad && ((a->opt[O_PRIORITY] &&
+                      json_object_set_new(req, "priority", json_string(a->opt[O_PRIORITY]))) ||
+                     (a->opt[O_RUN_AT] &&
+                      json_object_set_new(req, "run_at", json_string(a->opt[O_RUN_AT]))))) {
+                fprintf(stderr, "%s: arguments must be UTF-8 text\n", cli->prog);
+                bad = true;
+        }
+        free(text);
+        if (bad) {
+                json_decref(req);
+                return NULL;
+        }
+        return req;
+}
+
+int cmd_job_edit(struct cli *cli, struct cli_args *a)
+{
+        json_t *req;
+        char *body;
+        int rc;
+
+        if (!a->opt[O_PRIORITY] && !a->opt[O_RUN_AT] && !a->opt[O_PAYLOAD])
+                return cli_usage_error(cli->prog, a->usage, "%s",
+                                       "give at least one of --priority, --run-at and --payload");
+        req = edit_body(cli, a);
+        if (!req)
+                return EXIT_USAGE;
+        body = json_dumps(req, JSON_COMPACT);
+        rc = body ? job_call(cli, "PATCH", a->pos[0], NULL, body, "edited") : cli_oom(cli);
+        free(body);
+        json_decref(req);
+        return rc;
+}
+
 int cli_check_limit(struct cli *cli, struct cli_args *a)
 {
         long long v;

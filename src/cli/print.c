@@ -156,6 +156,12 @@ void print_queue(const json_t *q)
                         printf("%-16s %s\n", "defaults", text);
                         free(text);
                 }
+                d = json_object_get(q, "retention");
+                if (d && json_object_size(d) > 0) {
+                        char *text = dump(d, 0);
+                        printf("%-16s %s\n", "retention", text);
+                        free(text);
+                }
         }
 }
 

@@ -1,7 +1,7 @@
 /*
  * queues.c: the queue and dead-letter commands of the baton command: queue
- * list/get/pause/resume/set (limits, rates, retry policy) and dead
- * list/replay/purge. Workload: one request per command. Assumes the server
+ * list/get/pause/resume/set (limits, rates, retry policy, retention),
+ * drain/delete and dead list/replay/purge. Workload: one request per command. Assumes the server
  * checks every setting; here only the shape of each value is checked.
  */
 #include <stdio.h>
@@ -81,6 +81,33 @@ static int set_one(struct cli *cli, json_t *body, const char *name, const char *
         return json_object_set_new(body, name, val) ? cli_oom(cli) : EXIT_OK_;
 }
 
+/* --keep-completed-ms, --keep-dead-ms, --keep-cancelled-ms into body's
+ * "retention" object (only the flags given). EXIT_OK_, or the exit code after
+ * a message. */
+static int keep_flags(struct cli *cli, struct cli_args *a, json_t *body)
+{
+        static const struct {
+                int opt;
+                const char *name, *flag;
+        } keep[] = {{O_KEEP_COMPLETED, "completed_ms", "--keep-completed-ms"},
+                    {O_KEEP_DEAD, "dead_ms", "--keep-dead-ms"},
+                    {O_KEEP_CANCELLED, "cancelled_ms", "--keep-cancelled-ms"}};
+        json_t *ret = NULL;
+        int rc = EXIT_OK_;
+
+        for (size_t i = 0; rc == EXIT_OK_ && i < sizeof(keep) / sizeof(keep[0]); i++) {
+                if (!a->opt[keep[i].opt])
+                        continue;
+                if (!ret && !(ret = json_object()))
+                        return cli_oom(cli);
+                rc = set_one(cli, ret, keep[i].name, keep[i].flag, a->opt[keep[i].opt], false);
+        }
+        if (rc == EXIT_OK_ && ret && json_object_set(body, "retention", ret))
+                rc = cli_oom(cli);
+        json_decref(ret);
+        return rc;
+}
+
 int cmd_queue_set(struct cli *cli, struct cli_args *a)
 {
         static const struct {
@@ -120,6 +147,8 @@ int cmd_queue_set(struct cli *cli, struct cli_args *a)
                         goto out;
                 }
         }
+        if (keep_flags(cli, a, body) != EXIT_OK_)
+                goto out;
         if (json_object_size(body) == 0) {
                 cli_usage_error(cli->prog, NULL, "%s", "give at least one setting to change");
                 goto out;
@@ -129,6 +158,40 @@ int cmd_queue_set(struct cli *cli, struct cli_args *a)
 out:
         free(text);
         json_decref(body);
+        return rc;
+}
+
+int cmd_queue_drain(struct cli *cli, struct cli_args *a)
+{
+        json_t *root;
+        int rc = cli_call_on(cli, "POST", "/v1/queues/", a->pos[0], "/drain", 512, "queue name",
+                             NULL, &root);
+
+        if (rc == EXIT_OK_ && !cli->json) {
+                printf("queue %s: %lld jobs cancelled\n", a->pos[0],
+                       (long long)json_integer_value(json_object_get(root, "cancelled")));
+                if (json_is_true(json_object_get(root, "more")))
+                        printf("more jobs that have not started remain: run it again\n");
+        }
+        json_decref(root);
+        return rc;
+}
+
+int cmd_queue_delete(struct cli *cli, struct cli_args *a)
+{
+        json_t *root;
+        int rc = cli_call_on(cli, "DELETE", "/v1/queues/", a->pos[0], NULL, 512, "queue name", NULL,
+                             &root);
+        long long n = (long long)json_integer_value(json_object_get(root, "purged"));
+
+        if (rc == EXIT_OK_ && !cli->json) {
+                if (json_is_true(json_object_get(root, "deleted")))
+                        printf("queue %s deleted (%lld ended jobs purged)\n", a->pos[0], n);
+                else
+                        printf("queue %s: %lld ended jobs purged, more remain: run it again\n",
+                               a->pos[0], n);
+        }
+        json_decref(root);
         return rc;
 }
 

@@ -138,6 +138,19 @@ static void group_leave(const struct job *j, struct group_rec *g)
         g->running = 0;
 }
 
+/* A job that just ended in a queue with a retention of its own: the purge
+ * (job_purge_own, at < now - retention) is due one ms after finished_at +
+ * that retention, earlier than the server's that become_terminal noted. */
+static void note_own_purge(struct txn *tx, const struct queue_limits *q, const struct job *j)
+{
+        int64_t ret = j->state == JOB_COMPLETED ? q->ret_completed_ms
+                      : j->state == JOB_DEAD    ? q->ret_dead_ms
+                                                : q->ret_cancelled_ms;
+
+        if (job_state_terminal(j->state) && ret > 0)
+                txn_note_deadline(tx, j->finished_at_ms + ret + 1);
+}
+
 int groups_on_leave_running(struct txn *tx, const struct job *j, int64_t depth_delta)
 {
         struct queue_limits q = {0};
@@ -165,6 +178,8 @@ int groups_on_leave_running(struct txn *tx, const struct job *j, int64_t depth_d
                         rc = 0; /* a row lost with a store from before groups */
                 }
         }
+        if (!rc && depth_delta < 0)
+                note_own_purge(tx, &q, j);
         /* A freed slot lets a parked claim through: wake the queue's waiters. */
         wake = q.concurrency > 0 || (j->group && q.group_concurrency > 0);
         if (!rc && wake)
@@ -177,9 +192,22 @@ int groups_on_leave_running(struct txn *tx, const struct job *j, int64_t depth_d
 int groups_on_depth(struct txn *tx, const struct job *j, int64_t delta)
 {
         /* One job enters or leaves the count at a time. */
+        struct queue_limits q;
+        int rc;
+
         BATON_ASSERTF(delta == 1 || delta == -1, "job %lld: depth delta %lld", (long long)j->id,
                       (long long)delta);
-        return tx->ops->qlim_add(tx->st, j->tenant, j->queue, delta, 0);
+        rc = tx->ops->qlim_add(tx->st, j->tenant, j->queue, delta, 0);
+        /* Ended without running (cancelled, or dead as a pending child): the
+         * queue's own retention, if any, says when it goes. Off the settle
+         * path, which learns it from groups_on_leave_running's read. */
+        if (!rc && delta < 0) {
+                rc = qlim_load(tx, j->tenant, j->queue, false, &q);
+                if (!rc)
+                        note_own_purge(tx, &q, j);
+                queue_limits_free(&q);
+        }
+        return rc;
 }
 
 int groups_on_enqueue(struct txn *tx, struct enqueue_req *req)
@@ -545,6 +573,12 @@ static void apply_update(struct queue_limits *q, const struct queue_update *u)
                 q->def_backoff_set = s->def_backoff_set;
                 q->def_backoff = s->def_backoff;
         }
+        if (u->mask & QS_RET_COMPLETED)
+                q->ret_completed_ms = s->ret_completed_ms;
+        if (u->mask & QS_RET_DEAD)
+                q->ret_dead_ms = s->ret_dead_ms;
+        if (u->mask & QS_RET_CANCELLED)
+                q->ret_cancelled_ms = s->ret_cancelled_ms;
 }
 
 int queue_update(struct txn *tx, const char *tenant, const char *name, const struct queue_update *u,
@@ -580,6 +614,10 @@ int queue_update(struct txn *tx, const char *tenant, const char *name, const str
         /* A limit may have risen or the queue resumed: parked claims try again. */
         if (!rc)
                 rc = txn_note_ready(tx, tenant, name);
+        /* A shorter retention may make ended jobs due now: the leader's next
+         * tick purges them and works out the deadline that follows. */
+        if (u->mask & (QS_RET_COMPLETED | QS_RET_DEAD | QS_RET_CANCELLED))
+                txn_note_deadline(tx, tx->now_ms);
         if (!rc)
                 rc = tx->ops->queue_counts(tx->st, tenant, name, &out->counts);
         if (!rc) {

@@ -57,8 +57,16 @@ enum queue_setting {
         QS_GROUP_RATE = 1 << 5,
         QS_MAX_ATTEMPTS = 1 << 6,
         QS_BACKOFF = 1 << 7,
-        QS_LEASE = 1 << 8
+        QS_LEASE = 1 << 8,
+        /* A queue's own retention of its ended jobs (0 = the server's). */
+        QS_RET_COMPLETED = 1 << 9,
+        QS_RET_DEAD = 1 << 10,
+        QS_RET_CANCELLED = 1 << 11
 };
+
+/* The shortest retention a queue may set; the longest is the server's
+ * (--completed-ttl-ms, --dead-ttl-ms for dead and cancelled jobs). */
+#define QLIM_RETENTION_MIN_MS 1000
 
 /* A validated change of settings: the fields named by mask are copied from
  * set (0 clears a limit or a default; def_backoff_set false clears it). */

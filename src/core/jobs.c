@@ -148,6 +148,17 @@ static int place(struct txn *tx, struct job *j, int later_state)
         return 0;
 }
 
+/* For job_ops.c, whose operator changes move jobs the same ways. */
+int jobs_become_ready(struct txn *tx, struct job *j)
+{
+        return become_ready(tx, j);
+}
+
+int jobs_place(struct txn *tx, struct job *j, int later_state)
+{
+        return place(tx, j, later_state);
+}
+
 /* ---- dependencies (core/deps.h) ---- */
 
 /* Decides a pending child's fate from its parents' stored states; *changed
@@ -1043,7 +1054,7 @@ static int purge(struct txn *tx, struct tick_res *out)
 {
         const struct limits *l = tx->limits;
         int batch = l->purge_batch;
-        int n[5] = {0};
+        int n[8] = {0};
         int rc;
 
         rc = tx->ops->job_purge(tx->st, JOB_COMPLETED, tx->now_ms - l->completed_ttl_ms, batch,
@@ -1058,7 +1069,12 @@ static int purge(struct txn *tx, struct tick_res *out)
                 rc = tx->ops->idem_purge(tx->st, tx->now_ms, batch, &n[3]);
         if (!rc)
                 rc = tx->ops->audit_purge(tx->st, tx->now_ms - l->audit_retention_ms, batch, &n[4]);
-        for (int i = 0; i < 5; i++) {
+        /* Queues with a retention of their own (never longer than the
+         * server's, so the purges above never keep what these remove). */
+        static const int ended[] = {JOB_COMPLETED, JOB_DEAD, JOB_CANCELLED};
+        for (int s = 0; s < 3 && !rc; s++)
+                rc = tx->ops->job_purge_own(tx->st, ended[s], tx->now_ms, batch, &n[5 + s]);
+        for (int i = 0; i < 8; i++) {
                 out->purged += n[i];
                 if (n[i] >= batch)
                         out->more = true;
@@ -1079,7 +1095,7 @@ static int next_deadline(struct txn *tx, int64_t *next_ms)
 {
         const struct limits *l = tx->limits;
         struct store_deadlines d = {0};
-        int64_t t = 0;
+        int64_t t = 0, own_ms = 0;
         int rc = tx->ops->deadlines(tx->st, &d);
 
         if (rc)
@@ -1098,8 +1114,13 @@ static int next_deadline(struct txn *tx, int64_t *next_ms)
          * purge deletes at < now - retention, so one ms after). */
         if (d.audit_min_ms)
                 t = earliest(t, d.audit_min_ms + l->audit_retention_ms + 1);
+        /* The purge by a queue's own retention deletes at < now - retention
+         * too: one ms after the instant the store gives. */
+        rc = tx->ops->job_own_deadline(tx->st, &own_ms);
+        if (own_ms)
+                t = earliest(t, own_ms + 1);
         *next_ms = t;
-        return 0;
+        return rc;
 }
 
 int job_tick(struct txn *tx, struct tick_res *out)

@@ -194,6 +194,12 @@ int dead_purge(struct txn *tx, const char *tenant, const char *queue, int *count
  * compute the next deadline (timers' fire_at included). */
 int job_tick(struct txn *tx, struct tick_res *out);
 
+/* The single places of jobs.c's state changes, for core/job_ops.c: a move
+ * to queued (claim waiters woken, the group's head noted), and a placement
+ * at run_at_ms (queued when due, else later_state with its deadline). */
+int jobs_become_ready(struct txn *tx, struct job *j);
+int jobs_place(struct txn *tx, struct job *j, int later_state);
+
 /* Backoff: the delay before attempt number attempt+1 after attempt failed. rnd
  * returns a value in [0, bound) (rand_below in production). Returns -1 when the
  * policy allows no retry (BACKOFF_NONE). */

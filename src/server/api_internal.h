@@ -48,6 +48,12 @@ void api_jobs_list(struct http_req *hr);
 void api_jobs_get(struct http_req *hr);
 void api_jobs_cancel(struct http_req *hr);
 void api_jobs_retry(struct http_req *hr);
+/* api_jobops.c */
+void api_jobs_promote(struct http_req *hr);
+void api_jobs_purge(struct http_req *hr);
+void api_jobs_patch(struct http_req *hr);
+void api_queues_drain(struct http_req *hr);
+void api_queues_delete(struct http_req *hr);
 
 void api_work_claim(struct http_req *hr);
 void api_work_heartbeat(struct http_req *hr);

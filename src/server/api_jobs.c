@@ -481,8 +481,20 @@ void api_jobs_get(struct http_req *hr)
         job_start(hr, JOB_OP_READ, wait_ms);
 }
 
+/* ?purge=true removes an ended job (api_jobops.c); absent or false cancels.
+ * Any other value is refused, so that a misspelt purge never cancels. */
 void api_jobs_cancel(struct http_req *hr)
 {
+        const char *purge = http_query(hr, "purge");
+
+        if (purge && strcmp(purge, "true") == 0) {
+                api_jobs_purge(hr);
+                return;
+        }
+        if (purge && strcmp(purge, "false") != 0) {
+                http_reply_error(hr, 400, "invalid_field", "purge", "purge must be true or false");
+                return;
+        }
         job_start(hr, JOB_OP_CANCEL, 0);
 }
 

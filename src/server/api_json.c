@@ -159,6 +159,13 @@ void api_queue_settings_json(struct jw *w, const struct queue_limits *q)
                 jw_kraw(w, "backoff", "null");
         limit_json(w, "lease_ms", q->def_lease_ms);
         jw_obj_close(w);
+        /* The queue's own retention; null where the server's applies. */
+        jw_key(w, "retention");
+        jw_obj_open(w);
+        limit_json(w, "completed_ms", q->ret_completed_ms);
+        limit_json(w, "dead_ms", q->ret_dead_ms);
+        limit_json(w, "cancelled_ms", q->ret_cancelled_ms);
+        jw_obj_close(w);
         /* The counters the limits are checked against. */
         jw_kint(w, "running", q->running);
         jw_kint(w, "depth", q->depth);

@@ -258,6 +258,39 @@ static int patch_backoff(const struct limits *l, json_t *body, struct queue_limi
         return rc ? rc : validate_backoff(l, "", &s->def_backoff, e);
 }
 
+/* {"completed_ms", "dead_ms", "cancelled_ms"}, each null (the server's
+ * retention) or between QLIM_RETENTION_MIN_MS and the server's own for that
+ * state, since the server's purge would remove the jobs then anyway; null
+ * clears all three. Members left out keep their value. */
+static int patch_retention(const struct limits *l, json_t *v, struct queue_update *u,
+                           struct verr *e)
+{
+        static const char *const names[] = {"retention.completed_ms", "retention.dead_ms",
+                                            "retention.cancelled_ms"};
+        static const unsigned bits[] = {QS_RET_COMPLETED, QS_RET_DEAD, QS_RET_CANCELLED};
+        int64_t *dst[] = {&u->set.ret_completed_ms, &u->set.ret_dead_ms, &u->set.ret_cancelled_ms};
+        int64_t max[] = {l->completed_ttl_ms, l->dead_ttl_ms, l->dead_ttl_ms};
+        int rc = 0;
+
+        if (json_is_null(v)) {
+                u->mask |= QS_RET_COMPLETED | QS_RET_DEAD | QS_RET_CANCELLED;
+                return 0;
+        }
+        if (!json_is_object(v) || json_object_size(v) == 0)
+                return verr_set(e, BATON_EINVAL, "invalid_field", "retention",
+                                "retention must be null or an object with completed_ms, dead_ms"
+                                " and/or cancelled_ms");
+        rc = api_known_fields(v, "retention", "completed_ms dead_ms cancelled_ms", e);
+        for (int i = 0; i < 3 && !rc; i++) {
+                json_t *m = json_object_get(v, names[i] + strlen("retention."));
+                if (!m)
+                        continue;
+                u->mask |= bits[i];
+                rc = patch_int(m, names[i], QLIM_RETENTION_MIN_MS, max[i], dst[i], e);
+        }
+        return rc;
+}
+
 /* One member of the PATCH body into c->upd; unknown members are refused so
  * that a misspelt setting is not silently ignored. */
 static int patch_member(const struct limits *l, json_t *body, const char *k, json_t *v,
@@ -289,9 +322,12 @@ static int patch_member(const struct limits *l, json_t *body, const char *k, jso
                 return patch_int(v, k, l->lease_min_ms, l->lease_max_ms, &s->def_lease_ms, e);
         if (strcmp(k, "backoff") == 0 && (u->mask |= QS_BACKOFF))
                 return patch_backoff(l, body, s, e);
+        if (strcmp(k, "retention") == 0)
+                return patch_retention(l, v, u, e);
         return verr_set(e, BATON_EINVAL, "unknown_field", k,
                         "%s is not a queue setting (paused, concurrency, rate, max_depth,"
-                        " group_concurrency, group_rate, max_attempts, backoff, lease_ms)",
+                        " group_concurrency, group_rate, max_attempts, backoff, lease_ms,"
+                        " retention)",
                         k);
 }
 

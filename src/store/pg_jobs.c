@@ -57,6 +57,25 @@ static const struct pg_stmt
     S_JOB_DELETE = {"pg_job_delete",
                     "DELETE FROM jobs WHERE id = $1 AND ($2::text IS NULL OR tenant = $2)"
                     " AND NOT EXISTS (SELECT 1 FROM dep_work w WHERE w.job_id = $1)"},
+    /* Per-queue retention (see sqlite.c). */
+    S_JOB_PURGE_OWN = {"pg_job_purge_own",
+                       "DELETE FROM jobs WHERE id IN (SELECT j.id FROM queue_limits q"
+                       " JOIN jobs j ON j.tenant = q.tenant AND j.queue = q.queue"
+                       " AND j.state IN " JOB_SQL_TERMINAL " AND j.state = $1"
+                       " AND j.finished_at < $2 - " STORE_RET_OF(
+                           "$1") " WHERE " STORE_RET_ANY
+                                 " AND " STORE_RET_OF(
+                                     "$1") " > 0 AND NOT EXISTS (SELECT 1 FROM dep_work w"
+                                           " WHERE w.job_id = j.id) LIMIT $3)"},
+    S_JOB_OWN_DEADLINE = {"pg_job_own_deadline",
+                          "SELECT MIN(at) FROM (SELECT (SELECT j.finished_at FROM jobs j"
+                          " WHERE j.state IN " JOB_SQL_TERMINAL " AND j.tenant = q.tenant"
+                          " AND j.queue = q.queue AND j.state = s.st ORDER BY j.finished_at"
+                          " LIMIT 1) + " STORE_RET_OF(
+                              "s.st") " AS at FROM queue_limits q"
+                                      " CROSS JOIN (VALUES (" JOB_SQL_COMPLETED "), (" JOB_SQL_DEAD
+                                      "), (" JOB_SQL_CANCELLED ")) s (st) WHERE " STORE_RET_ANY
+                                      " AND " STORE_RET_OF("s.st") " > 0) m"},
     S_DEADLINES = {"pg_deadlines",
                    "SELECT"
                    " (SELECT run_at FROM jobs WHERE state IN " JOB_SQL_DUE
@@ -80,8 +99,8 @@ static const struct pg_stmt
 
 /* The read statements, for the plan checks (pg_plans.c). */
 static const struct pg_stmt *const reads[] = {
-    &S_JOB_FIND_KEY, &S_JOB_DUE,    &S_JOB_EXPIRED, &S_JOB_STATE_IDS,
-    &S_JOB_PURGE,    &S_JOB_DELETE, &S_DEADLINES,   &S_DEP_PARENTS,
+    &S_JOB_FIND_KEY, &S_JOB_DUE,   &S_JOB_EXPIRED, &S_JOB_STATE_IDS, &S_JOB_PURGE,
+    &S_JOB_DELETE,   &S_DEADLINES, &S_DEP_PARENTS, &S_JOB_PURGE_OWN, &S_JOB_OWN_DEADLINE,
 };
 const struct pg_stmt_list pg_jobs_stmts = {reads, (int)(sizeof(reads) / sizeof(reads[0]))};
 
@@ -704,6 +723,18 @@ int pg_job_delete(struct store *st, const char *tenant, int64_t id)
         forget_locked(st, id);
         forget_ready(st, id);
         return pg_update(st, &S_JOB_DELETE, PG_ARGS(SA(id), SA(tenant)));
+}
+
+int pg_job_purge_own(struct store *st, int state, int64_t now_ms, int max, int *n_out)
+{
+        pg_txn_forget(st); /* it may delete rows read before */
+        return pg_purge(st, &S_JOB_PURGE_OWN, PG_ARGS(SA(state), SA(now_ms)), max, n_out);
+}
+
+int pg_job_own_deadline(struct store *st, int64_t *at_ms)
+{
+        *at_ms = 0;
+        return pg_int(st, &S_JOB_OWN_DEADLINE, NULL, at_ms, NULL);
 }
 
 static int read_deadlines(void *ctx, const struct store_row *r, int i)

@@ -58,6 +58,16 @@ static const struct pg_stmt
                       " DO NOTHING RETURNING tenant)"
                       " INSERT INTO queue_totals (tenant, n) SELECT tenant, 1 FROM made"
                       " ON CONFLICT (tenant) DO UPDATE SET n = queue_totals.n + 1"},
+    /* One statement: the queue's row, its group rows and rate logs, and one
+     * off its tenant's total; the count says whether the row was there. */
+    S_QUEUE_DELETE = {"pg_queue_delete",
+                      "WITH q AS (DELETE FROM queues WHERE tenant = $1 AND name = $2"
+                      " RETURNING tenant),"
+                      " t AS (UPDATE queue_totals SET n = n - 1 WHERE tenant = $1"
+                      " AND EXISTS (SELECT 1 FROM q)),"
+                      " g AS (DELETE FROM job_groups WHERE tenant = $1 AND queue = $2),"
+                      " r AS (DELETE FROM rate_log WHERE tenant = $1 AND queue = $2)"
+                      " SELECT COUNT(*) FROM q"},
     S_QUEUE_TOTAL = {"pg_queue_total", "SELECT n FROM queue_totals WHERE tenant = $1"},
     S_QUEUE_GET = {"pg_queue_get", "SELECT " STORE_QUEUE_COLS " FROM queues"
                                    " WHERE tenant = $1 AND name = $2"},
@@ -107,9 +117,9 @@ static const struct pg_stmt
 
 /* The read statements, for the plan checks (pg_plans.c). */
 static const struct pg_stmt *const reads[] = {
-    &S_IDEM_GET,        &S_IDEM_PURGE,   &S_QUEUE_GET,   &S_QUEUE_LIST,
-    &S_QUEUE_COUNTS,    &S_QUEUE_OLDEST, &S_KEY_GET,     &S_KEY_UPDATE,
-    &S_KEY_LIST_TENANT, &S_KEY_LIST_ALL, &S_QUEUE_TOTAL, &S_AUDIT_PURGE,
+    &S_IDEM_GET,     &S_IDEM_PURGE,  &S_QUEUE_GET,    &S_QUEUE_LIST,      &S_QUEUE_COUNTS,
+    &S_QUEUE_OLDEST, &S_KEY_GET,     &S_KEY_UPDATE,   &S_KEY_LIST_TENANT, &S_KEY_LIST_ALL,
+    &S_QUEUE_TOTAL,  &S_AUDIT_PURGE, &S_QUEUE_DELETE,
 };
 const struct pg_stmt_list pg_meta_stmts = {reads, (int)(sizeof(reads) / sizeof(reads[0]))};
 
@@ -189,6 +199,14 @@ int pg_idem_purge(struct store *st, int64_t before_ms, int max, int *n_out)
 int pg_queue_ensure(struct store *st, const char *tenant, const char *name, int64_t now)
 {
         return pg_defer_write(st, &S_QUEUE_ENSURE, PG_ARGS(SA(tenant), SA(name), SA(now)));
+}
+
+int pg_queue_delete(struct store *st, const char *tenant, const char *name)
+{
+        int64_t gone = 0;
+        int rc = pg_int(st, &S_QUEUE_DELETE, PG_ARGS(SA(tenant), SA(name)), &gone, NULL);
+
+        return !rc && gone == 0 ? BATON_ENOTFOUND : rc;
 }
 
 int pg_queue_total(struct store *st, const char *tenant, int64_t *n_out)

@@ -343,6 +343,14 @@ static const char *const migrations[] = {
     "ALTER TABLE audit ADD COLUMN bucket text;"
     "CREATE UNIQUE INDEX audit_bucket ON audit (bucket) WHERE bucket IS NOT NULL;"
     "CREATE INDEX audit_at ON audit (at);",
+    /* 13: per-queue retention (see sqlite_schema.c, migration 13). */
+    "ALTER TABLE queue_limits ADD COLUMN ret_completed_ms bigint NOT NULL DEFAULT 0;"
+    "ALTER TABLE queue_limits ADD COLUMN ret_dead_ms bigint NOT NULL DEFAULT 0;"
+    "ALTER TABLE queue_limits ADD COLUMN ret_cancelled_ms bigint NOT NULL DEFAULT 0;"
+    "CREATE INDEX qlim_retention ON queue_limits (tenant, queue) WHERE"
+    " (ret_completed_ms > 0 OR ret_dead_ms > 0 OR ret_cancelled_ms > 0);"
+    "CREATE INDEX job_tq_finished ON jobs (tenant, queue, state, finished_at)"
+    " WHERE state IN " JOB_SQL_TERMINAL ";",
 };
 
 int pg_schema_newest(void)

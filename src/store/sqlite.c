@@ -61,6 +61,8 @@
         " COALESCE(MAX(def_backoff_base_ms), 0), COALESCE(MAX(def_backoff_max_ms), 0),"            \
         " COALESCE(MAX(start_seq), 0), COALESCE(MAX(serve_seq), 0),"                               \
         " COALESCE(MAX(nogroup_served), 0), COALESCE(MAX(updated_at), 0),"                         \
+        " COALESCE(MAX(ret_completed_ms), 0), COALESCE(MAX(ret_dead_ms), 0),"                      \
+        " COALESCE(MAX(ret_cancelled_ms), 0),"                                                     \
         " COALESCE(MAX(depth), 0), COALESCE(MAX(running), 0),"                                     \
         " EXISTS (SELECT 1 FROM job_groups g WHERE g.tenant = ?1 AND g.queue = ?2),"               \
         " EXISTS (SELECT 1 FROM queues k WHERE k.tenant = ?1 AND k.name = ?2)"                     \
@@ -111,6 +113,32 @@ const struct stmt_def sqlite_stmt_defs[S_LIST] = {
                       "DELETE FROM jobs WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2)"
                       " AND NOT EXISTS (SELECT 1 FROM dep_work w WHERE w.job_id = ?1)",
                       true, "rowid"},
+    /* Per-queue retention: the queues with one (qlim_retention), each one's
+     * oldest ended jobs of the state (job_tq_finished). CROSS JOIN keeps
+     * that order: driven from the jobs, the bound on finished_at depends on
+     * the queue and every ended job of the state would be read. */
+    [S_JOB_PURGE_OWN] = {"job_purge_own",
+                         "DELETE FROM jobs WHERE id IN (SELECT j.id FROM queue_limits q"
+                         " CROSS JOIN jobs j ON j.tenant = q.tenant AND j.queue = q.queue"
+                         " AND j.state IN " JOB_SQL_TERMINAL " AND j.state = ?1"
+                         " AND j.finished_at < ?2 - " STORE_RET_OF(
+                             "?1") " WHERE " STORE_RET_ANY
+                                   " AND " STORE_RET_OF(
+                                       "?1") " > 0 AND NOT EXISTS (SELECT 1 FROM dep_work w"
+                                             " WHERE w.job_id = j.id) LIMIT ?3)",
+                         true, "rowid qlim_retention job_tq_finished"},
+    [S_JOB_OWN_DEADLINE] = {"job_own_deadline",
+                            "SELECT MIN(at) FROM (SELECT (SELECT j.finished_at FROM jobs j"
+                            " WHERE j.state IN " JOB_SQL_TERMINAL " AND j.tenant = q.tenant"
+                            " AND j.queue = q.queue AND j.state = s.st ORDER BY j.finished_at"
+                            " LIMIT 1) + " STORE_RET_OF(
+                                "s.st") " AS at FROM queue_limits q,"
+                                        " (SELECT " JOB_SQL_COMPLETED
+                                        " AS st UNION ALL SELECT " JOB_SQL_DEAD
+                                        " UNION ALL SELECT " JOB_SQL_CANCELLED
+                                        ") s WHERE " STORE_RET_ANY
+                                        " AND " STORE_RET_OF("s.st") " > 0)",
+                            true, "qlim_retention job_tq_finished"},
     [S_DEADLINES] = {"deadlines",
                      "SELECT"
                      " (SELECT run_at FROM jobs WHERE state IN " JOB_SQL_DUE
@@ -149,6 +177,16 @@ const struct stmt_def sqlite_stmt_defs[S_LIST] = {
                            "INSERT INTO queue_totals (tenant, n) VALUES (?1, 1)"
                            " ON CONFLICT (tenant) DO UPDATE SET n = n + 1",
                            false},
+    [S_QUEUE_DELETE] = {"queue_delete", "DELETE FROM queues WHERE tenant = ?1 AND name = ?2", true,
+                        "PRIMARY"},
+    [S_QUEUE_TOTAL_SUB] = {"queue_total_sub", "UPDATE queue_totals SET n = n - 1 WHERE tenant = ?1",
+                           true, "PRIMARY"},
+    [S_QUEUE_GROUPS_DELETE] = {"queue_groups_delete",
+                               "DELETE FROM job_groups WHERE tenant = ?1 AND queue = ?2", true,
+                               "PRIMARY"},
+    [S_QUEUE_RATES_DELETE] = {"queue_rates_delete",
+                              "DELETE FROM rate_log WHERE tenant = ?1 AND queue = ?2", true,
+                              "PRIMARY"},
     [S_QUEUE_TOTAL] = {"queue_total", "SELECT n FROM queue_totals WHERE tenant = ?1", true,
                        "PRIMARY"},
     [S_QUEUE_GET] = {"queue_get",
@@ -260,11 +298,11 @@ const struct stmt_def sqlite_stmt_defs[S_LIST] = {
                      true, "job_flow"},
     /* version 5: queue limits and groups. */
     [S_QLIM_GET] = {"qlim_get", QLIM_READ, true, "PRIMARY"},
-    [S_QLIM_PUT] =
-        {"qlim_put",
-         "INSERT INTO queue_limits (" STORE_QLIM_SET_COLS ") VALUES (?1, ?2, ?3, ?4,"
-         " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)" STORE_QLIM_UPSERT,
-         false},
+    [S_QLIM_PUT] = {"qlim_put",
+                    "INSERT INTO queue_limits (" STORE_QLIM_SET_COLS ") VALUES (?1, ?2, ?3, ?4,"
+                    " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
+                    "?21)" STORE_QLIM_UPSERT,
+                    false},
     [S_QLIM_ADD] = {"qlim_add",
                     "INSERT INTO queue_limits (tenant, queue, depth, running) VALUES (?1, ?2, ?3,"
                     " ?4) ON CONFLICT (tenant, queue) DO UPDATE SET depth = depth + excluded.depth,"

@@ -145,6 +145,18 @@ int sqlite_job_delete(struct store *st, const char *tenant, int64_t id)
         return sqlite_update(st, SQLITE_STMT(st, S_JOB_DELETE, SA(id), SA(tenant)));
 }
 
+int sqlite_job_purge_own(struct store *st, int state, int64_t now_ms, int max, int *n_out)
+{
+        return sqlite_purge(st, SQLITE_STMT(st, S_JOB_PURGE_OWN, SA(state), SA(now_ms), SA(max)),
+                            max, n_out);
+}
+
+int sqlite_job_own_deadline(struct store *st, int64_t *at_ms)
+{
+        *at_ms = 0;
+        return sqlite_int(st, st->stmt[S_JOB_OWN_DEADLINE], at_ms, NULL);
+}
+
 static int read_deadlines(void *ctx, const struct store_row *r, int i)
 {
         (void)i;

@@ -92,6 +92,25 @@ int sqlite_queue_ensure(struct store *st, const char *tenant, const char *name, 
         return rc;
 }
 
+/* The queue's row, its group rows and rate logs; its tenant's total loses it. */
+int sqlite_queue_delete(struct store *st, const char *tenant, const char *name)
+{
+        int64_t gone = 0;
+        int rc = sqlite_run(st, SQLITE_STMT(st, S_QUEUE_DELETE, SA(tenant), SA(name)), &gone);
+
+        if (!rc && gone == 0)
+                return BATON_ENOTFOUND;
+        if (!rc)
+                rc = sqlite_run(st, SQLITE_STMT(st, S_QUEUE_TOTAL_SUB, SA(tenant)), NULL);
+        if (!rc)
+                rc = sqlite_run(st, SQLITE_STMT(st, S_QUEUE_GROUPS_DELETE, SA(tenant), SA(name)),
+                                NULL);
+        if (!rc)
+                rc = sqlite_run(st, SQLITE_STMT(st, S_QUEUE_RATES_DELETE, SA(tenant), SA(name)),
+                                NULL);
+        return rc;
+}
+
 int sqlite_queue_total(struct store *st, const char *tenant, int64_t *n_out)
 {
         return sqlite_int(st, SQLITE_STMT(st, S_QUEUE_TOTAL, SA(tenant)), n_out, NULL);

@@ -355,6 +355,18 @@ static const char *const migrations[] = {
     "ALTER TABLE audit ADD COLUMN bucket TEXT;"
     "CREATE UNIQUE INDEX audit_bucket ON audit (bucket) WHERE bucket IS NOT NULL;"
     "CREATE INDEX audit_at ON audit (at);",
+    /* 13: per-queue retention (docs/api.md "Queue settings"): a queue's own
+     * retention of completed, dead and cancelled jobs in ms, 0 = the
+     * server's. qlim_retention holds only the queues that have one, which
+     * the purge and its deadline walk; job_tq_finished finds a queue's
+     * oldest ended jobs of one state, the ones its own retention removes. */
+    "ALTER TABLE queue_limits ADD COLUMN ret_completed_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE queue_limits ADD COLUMN ret_dead_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE queue_limits ADD COLUMN ret_cancelled_ms INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX qlim_retention ON queue_limits (tenant, queue) WHERE"
+    " (ret_completed_ms > 0 OR ret_dead_ms > 0 OR ret_cancelled_ms > 0);"
+    "CREATE INDEX job_tq_finished ON jobs (tenant, queue, state, finished_at)"
+    " WHERE state IN " JOB_SQL_TERMINAL ";",
 };
 
 int sqlite_schema_newest(void)

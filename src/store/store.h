@@ -10,7 +10,7 @@
  * refusals counted in one row and audit_purge, 11 + idem_take and idem_swap,
  * which decide the owner of an idempotency key atomically across nodes, 12 +
  * job_peek, a job read without a row lock, 13 - job_ready_ids, which nothing
- * called since version 5's claims by group).
+ * called since version 5's claims by group), 14 + queue_delete.
  *
  * A backend (SQLite, PostgreSQL) implements these operations; core
  * composes them into transactions. All calls on one struct store come from one
@@ -41,7 +41,7 @@
 
 #include "store/job.h"
 
-#define STORE_OPS_VERSION 13
+#define STORE_OPS_VERSION 14
 
 struct store; /* backend-private */
 
@@ -303,8 +303,13 @@ struct queue_limits {
         int64_t serve_seq;      /* fairness clock: bumped on every grouped pick */
         int64_t nogroup_served; /* serve_seq when jobs without a group were last served */
         int64_t updated_at_ms;  /* last settings change; 0 = never */
-        bool grouped;           /* read only: the queue has a group row (qlim_get) */
-        bool known;             /* read only: the queue has its queues row (qlim_get) */
+        /* Version 14: the queue's own retention of its ended jobs, 0 = the
+         * server's (job_purge_own). */
+        int64_t ret_completed_ms;
+        int64_t ret_dead_ms;
+        int64_t ret_cancelled_ms;
+        bool grouped; /* read only: the queue has a group row (qlim_get) */
+        bool known;   /* read only: the queue has its queues row (qlim_get) */
 };
 
 /* Version 5: one group of a queue, present while it has ready or running jobs
@@ -378,6 +383,14 @@ struct store_ops {
         /* Deletes one job by id; tenant NULL matches any tenant. A job with a
          * dep_work row is kept, as by job_purge: BATON_ENOTFOUND (version 9). */
         int (*job_delete)(struct store *st, const char *tenant, int64_t id);
+        /* Version 14: per-queue retention. Deletes up to max jobs in ended
+         * state of queues with a retention of their own for it (queue_limits
+         * ret_*_ms > 0) whose finished_at < now_ms - that retention; *n_out
+         * deleted. A job with a dep_work row is kept, as by job_purge.
+         * job_own_deadline: the earliest finished_at + own retention of such
+         * a job, over the three ended states, 0 if none. */
+        int (*job_purge_own)(struct store *st, int state, int64_t now_ms, int max, int *n_out);
+        int (*job_own_deadline)(struct store *st, int64_t *at_ms);
         int (*deadlines)(struct store *st, struct store_deadlines *out);
 
         /* Idempotency records, unique per (tenant, key). idem_put inserts or
@@ -394,8 +407,13 @@ struct store_ops {
          * otherwise; a row it inserts adds 1 to the tenant's queue total
          * (version 8), which locks that total to the end of the transaction
          * on a shared store, so the cap on it (--max-queues) stays exact
-         * across nodes. Queues are never deleted. */
+         * across nodes. queue_delete (version 14) removes the queue's row,
+         * its group rows and rate window logs, and takes 1 off the tenant's
+         * total; BATON_ENOTFOUND when the queue has no row. It leaves jobs and
+         * the settings row alone: core deletes the jobs and clears the
+         * settings first (core/job_ops.h). */
         int (*queue_ensure)(struct store *st, const char *tenant, const char *name, int64_t now_ms);
+        int (*queue_delete)(struct store *st, const char *tenant, const char *name);
         int (*queue_get)(struct store *st, const char *tenant, const char *name,
                          struct queue_rec *out);
         int (*queue_put)(struct store *st, const struct queue_rec *q); /* insert or update */

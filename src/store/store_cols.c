@@ -198,7 +198,7 @@ static const struct store_col group_cols[] = {
 /* The settings (STORE_QLIM_SET_COLS: what qlim_put writes), then what a
  * qlim_get reads besides: the counters and whether the queue has groups and
  * a queues row. */
-#define QLIM_SET_N 18
+#define QLIM_SET_N 21
 static const struct store_col qlim_cols[] = {
     COL(queue_limits, "tenant", COL_TEXT, tenant),
     COL(queue_limits, "queue", COL_TEXT, queue),
@@ -218,6 +218,9 @@ static const struct store_col qlim_cols[] = {
     COL(queue_limits, "serve_seq", COL_I64, serve_seq),
     COL(queue_limits, "nogroup_served", COL_I64, nogroup_served),
     COL(queue_limits, "updated_at", COL_I64, updated_at_ms),
+    COL(queue_limits, "ret_completed_ms", COL_I64, ret_completed_ms),
+    COL(queue_limits, "ret_dead_ms", COL_I64, ret_dead_ms),
+    COL(queue_limits, "ret_cancelled_ms", COL_I64, ret_cancelled_ms),
     COL(queue_limits, "depth", COL_I64, depth),
     COL(queue_limits, "running", COL_I64, running),
     COL(queue_limits, "grouped", COL_BOOL, grouped),

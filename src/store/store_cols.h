@@ -278,7 +278,7 @@ void store_read_deadlines(const struct store_row *r, struct store_deadlines *out
         "tenant, queue, concurrency, rate_max, rate_per_ms, max_depth, group_concurrency,"         \
         " group_rate_max, group_rate_per_ms, def_max_attempts, def_lease_ms, def_backoff_type,"    \
         " def_backoff_base_ms, def_backoff_max_ms, start_seq, serve_seq, nogroup_served,"          \
-        " updated_at"
+        " updated_at, ret_completed_ms, ret_dead_ms, ret_cancelled_ms"
 /* qlim_put's upsert: every setting of the row it finds is replaced. */
 #define STORE_QLIM_UPSERT                                                                          \
         " ON CONFLICT (tenant, queue) DO UPDATE SET concurrency = excluded.concurrency,"           \
@@ -291,7 +291,17 @@ void store_read_deadlines(const struct store_row *r, struct store_deadlines *out
         " def_backoff_base_ms = excluded.def_backoff_base_ms,"                                     \
         " def_backoff_max_ms = excluded.def_backoff_max_ms,"                                       \
         " start_seq = excluded.start_seq, serve_seq = excluded.serve_seq,"                         \
-        " nogroup_served = excluded.nogroup_served, updated_at = excluded.updated_at"
+        " nogroup_served = excluded.nogroup_served, updated_at = excluded.updated_at,"             \
+        " ret_completed_ms = excluded.ret_completed_ms, ret_dead_ms = excluded.ret_dead_ms,"       \
+        " ret_cancelled_ms = excluded.ret_cancelled_ms"
+/* A queue_limits row with a retention of its own (the qlim_retention index's
+ * term, which the statements over it repeat). */
+#define STORE_RET_ANY "(ret_completed_ms > 0 OR ret_dead_ms > 0 OR ret_cancelled_ms > 0)"
+/* The queue's own retention of ended state ?1 or $1 (0 = none), in a
+ * statement that names the queue_limits row q. */
+#define STORE_RET_OF(p)                                                                            \
+        "(CASE " p " WHEN " JOB_SQL_COMPLETED " THEN q.ret_completed_ms WHEN " JOB_SQL_DEAD        \
+        " THEN q.ret_dead_ms ELSE q.ret_cancelled_ms END)"
 /* A job_groups row in the order of reads and of group_put's binds. */
 #define STORE_GROUP_COLS                                                                           \
         "tenant, queue, grp, running, head, served, blocked, until_at, start_seq, last_start"

@@ -37,6 +37,8 @@
         X(B, job_state_ids)                                                                        \
         X(B, job_purge)                                                                            \
         X(B, job_delete)                                                                           \
+        X(B, job_purge_own)                                                                        \
+        X(B, job_own_deadline)                                                                     \
         X(B, deadlines)                                                                            \
         X(B, job_get_many)
 
@@ -48,6 +50,7 @@
         X(B, idem_swap)                                                                            \
         X(B, idem_purge)                                                                           \
         X(B, queue_ensure)                                                                         \
+        X(B, queue_delete)                                                                         \
         X(B, queue_total)                                                                          \
         X(B, queue_get)                                                                            \
         X(B, queue_put)                                                                            \

@@ -800,6 +800,105 @@ static void job_delete_one(void **state)
         fx_commit(f);
 }
 
+/* Version 14: a queue's own retention (queue_limits ret_*_ms) purges its
+ * ended jobs of that state older than it, and only those; the deadline is the
+ * earliest finished_at + retention over such jobs. */
+static void job_purge_own_per_queue(void **state)
+{
+        struct fixture *f = *state;
+        struct queue_limits q;
+        int64_t old_c, new_c, other_c, old_d, old_x, run, at = -1;
+        int n = -1;
+
+        fx_begin(f);
+        assert_int_equal(f->ops->job_own_deadline(f->st, &at), 0);
+        assert_int_equal(at, 0);
+        memset(&q, 0, sizeof(q));
+        q.tenant = "t1";
+        q.queue = "short";
+        q.ret_completed_ms = 100;
+        q.ret_cancelled_ms = 50;
+        assert_int_equal(f->ops->qlim_put(f->st, &q), 0);
+        old_c = fx_put(
+            f, (struct spec){.queue = "short", .state = JOB_COMPLETED, .finished_at = T0 - 150});
+        new_c = fx_put(
+            f, (struct spec){.queue = "short", .state = JOB_COMPLETED, .finished_at = T0 - 50});
+        other_c = fx_put(
+            f, (struct spec){.queue = "long", .state = JOB_COMPLETED, .finished_at = T0 - 1000});
+        old_d =
+            fx_put(f, (struct spec){.queue = "short", .state = JOB_DEAD, .finished_at = T0 - 1000});
+        old_x = fx_put(
+            f, (struct spec){.queue = "short", .state = JOB_CANCELLED, .finished_at = T0 - 60});
+        run = fx_put(
+            f, (struct spec){.queue = "short", .state = JOB_RUNNING, .finished_at = T0 - 1000});
+        fx_commit(f);
+
+        fx_begin(f);
+        /* Earliest: the old completed job, T0 - 150 + 100 (the cancelled
+         * one is due at T0 - 60 + 50). */
+        assert_int_equal(f->ops->job_own_deadline(f->st, &at), 0);
+        assert_int_equal(at, T0 - 50);
+        assert_int_equal(f->ops->job_purge_own(f->st, JOB_COMPLETED, T0, 100, &n), 0);
+        assert_int_equal(n, 1);
+        assert_false(fx_exists(f, old_c));
+        assert_int_equal(f->ops->job_own_deadline(f->st, &at), 0);
+        assert_int_equal(at, T0 - 10);
+        assert_true(fx_exists(f, new_c));
+        /* Another queue's and another state's jobs stay (dead_ms is 0). */
+        assert_true(fx_exists(f, other_c));
+        assert_int_equal(f->ops->job_purge_own(f->st, JOB_DEAD, T0, 100, &n), 0);
+        assert_int_equal(n, 0);
+        assert_true(fx_exists(f, old_d));
+        assert_int_equal(f->ops->job_purge_own(f->st, JOB_CANCELLED, T0, 0, &n), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(f->ops->job_purge_own(f->st, JOB_CANCELLED, T0, 100, &n), 0);
+        assert_int_equal(n, 1);
+        assert_false(fx_exists(f, old_x));
+        assert_true(fx_exists(f, run));
+        assert_int_equal(f->ops->job_own_deadline(f->st, &at), 0);
+        assert_int_equal(at, T0 - 50 + 100);
+        fx_commit(f);
+}
+
+/* Version 14: queue_delete removes the queue's row, group rows and rate logs
+ * and takes it off the tenant's total; jobs and settings stay for core. */
+static void queue_delete_row_groups_total(void **state)
+{
+        struct fixture *f = *state;
+        struct queue_rec q = {0};
+        struct group_rec g = {0};
+        int64_t total = -1, at = 0, job;
+
+        fx_begin(f);
+        assert_int_equal(f->ops->queue_ensure(f->st, "t1", "gone", T0), 0);
+        assert_int_equal(f->ops->queue_ensure(f->st, "t1", "kept", T0), 0);
+        assert_int_equal(f->ops->group_note_ready(f->st, "t1", "gone", "g1", 2), 0);
+        assert_int_equal(f->ops->rate_put(f->st, "t1", "gone", "", 1, T0, 1), 0);
+        assert_int_equal(f->ops->rate_put(f->st, "t1", "kept", "", 1, T0, 1), 0);
+        job = fx_put(f, (struct spec){.queue = "gone", .state = JOB_COMPLETED});
+        assert_int_equal(f->ops->queue_total(f->st, "t1", &total), 0);
+        assert_int_equal(total, 2);
+        assert_int_equal(f->ops->queue_delete(f->st, "t1", "gone"), 0);
+        assert_int_equal(f->ops->queue_get(f->st, "t1", "gone", &q), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->queue_get(f->st, "t1", "kept", &q), 0);
+        queue_rec_free(&q);
+        assert_int_equal(f->ops->group_get(f->st, "t1", "gone", "g1", false, &g), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->rate_get(f->st, "t1", "gone", "", 1, &at), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->rate_get(f->st, "t1", "kept", "", 1, &at), 0);
+        assert_int_equal(f->ops->queue_total(f->st, "t1", &total), 0);
+        assert_int_equal(total, 1);
+        assert_true(fx_exists(f, job));
+        assert_int_equal(f->ops->queue_delete(f->st, "t1", "gone"), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->queue_delete(f->st, "t2", "kept"), BATON_ENOTFOUND);
+        assert_int_equal(f->ops->queue_total(f->st, "t1", &total), 0);
+        assert_int_equal(total, 1);
+        /* A queue made again counts again. */
+        assert_int_equal(f->ops->queue_ensure(f->st, "t1", "gone", T0 + 1), 0);
+        assert_int_equal(f->ops->queue_total(f->st, "t1", &total), 0);
+        assert_int_equal(total, 2);
+        fx_commit(f);
+}
+
 /* ---- deadlines ---- */
 
 static void deadlines_each_field(void **state)
@@ -2187,6 +2286,9 @@ static void qlim_fill(struct queue_limits *q, const char *tenant, const char *qu
         q->serve_seq = seed + 15;
         q->nogroup_served = seed + 16;
         q->updated_at_ms = T0 + seed;
+        q->ret_completed_ms = seed + 17;
+        q->ret_dead_ms = seed + 18;
+        q->ret_cancelled_ms = seed + 19;
 }
 
 static void qlim_assert_equal(const struct queue_limits *a, const struct queue_limits *b)
@@ -2214,6 +2316,9 @@ static void qlim_assert_equal(const struct queue_limits *a, const struct queue_l
         assert_int_equal(a->serve_seq, b->serve_seq);
         assert_int_equal(a->nogroup_served, b->nogroup_served);
         assert_int_equal(a->updated_at_ms, b->updated_at_ms);
+        assert_int_equal(a->ret_completed_ms, b->ret_completed_ms);
+        assert_int_equal(a->ret_dead_ms, b->ret_dead_ms);
+        assert_int_equal(a->ret_cancelled_ms, b->ret_cancelled_ms);
 }
 
 /* Asserts that (tenant, queue) reads as a queue with no settings and the
@@ -3209,6 +3314,8 @@ static const struct CMUnitTest common_tests[] = {
     T(leader_refuses_bad_arguments),
     T(notify_in_transaction),
     T(qlim_put_get_add),
+    T(job_purge_own_per_queue),
+    T(queue_delete_row_groups_total),
     T(group_rows_roundtrip_note_ready_delete),
     T(group_pick_order_and_unblock),
     T(group_ready_ids_order),
