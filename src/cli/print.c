@@ -227,8 +227,6 @@ void print_key(const json_t *key)
         print_field(key, "created_by", FIELD_WIDTH);
         if (json_is_object(rl) && json_integer_value(json_object_get(rl, "max")))
                 printf("%-16s %lld per %lld ms\n", "rate_limit", n(rl, "max"), n(rl, "per_ms"));
-        /* The secret comes last, so it is easy to copy and hard to miss. */
-        print_field(key, "key", FIELD_WIDTH);
 }
 
 void print_key_table(const json_t *keys)

@@ -53,14 +53,20 @@ static int key_path(struct cli *cli, char *path, size_t cap, const char *prefix,
         return EXIT_OK_;
 }
 
+/* The version of the answer's timer ({"timer": {...}}), 0 when it has none. */
+static long long timer_version(const json_t *root)
+{
+        return (long long)json_integer_value(
+            json_object_get(json_object_get(root, "timer"), "version"));
+}
+
 /* Prints the timer of a 2xx answer unless --json; frees root. */
 static int timer_answer(struct cli *cli, int rc, json_t *root, const char *verb, const char *key)
 {
         if (rc == EXIT_OK_ && !cli->json) {
                 if (verb)
-                        printf("timer %s %s (version %lld)\n", key, verb,
-                               (long long)json_integer_value(json_object_get(root, "version")));
-                print_timer(root);
+                        printf("timer %s %s (version %lld)\n", key, verb, timer_version(root));
+                print_timer(json_object_get(root, "timer"));
         }
         json_decref(root);
         return rc;
@@ -118,10 +124,7 @@ int cmd_timer_put(struct cli *cli, struct cli_args *a)
                 goto out;
         }
         rc = cli_call(cli, "PUT", path, body, true, &root);
-        rc = timer_answer(cli, rc, root,
-                          json_integer_value(json_object_get(root, "version")) == 1 ? "created"
-                                                                                    : "moved",
-                          a->pos[0]);
+        rc = timer_answer(cli, rc, root, timer_version(root) == 1 ? "created" : "moved", a->pos[0]);
 out:
         json_decref(req);
         json_decref(payload);

@@ -29,6 +29,7 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "common/rand.h"
+#include "core/keys.h"
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/config.h"
@@ -59,9 +60,16 @@ const char *http_method_name(int method)
 
 void http_routes_print(FILE *f)
 {
-        for (int i = 0; i < api_routes_n; i++)
-                fprintf(f, "%s %s\n", http_method_name(api_routes[i].method),
-                        api_routes[i].pattern);
+        for (int i = 0; i < api_routes_n; i++) {
+                const char *scope = key_scope_name(api_routes[i].scope);
+
+                /* An open route needs no key, so no scope: "none", as
+                 * docs/openapi.json's x-baton-scope says it. */
+                if (api_routes[i].auth == HTTP_AUTH_OPEN || !scope)
+                        scope = "none";
+                fprintf(f, "%s %s %s\n", http_method_name(api_routes[i].method),
+                        api_routes[i].pattern, scope);
+        }
 }
 
 const char *http_param(const struct http_req *hr, int i)

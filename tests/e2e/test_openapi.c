@@ -1,11 +1,14 @@
 /*
  * test_openapi.c: keeps docs/openapi.json in step with batond's router and with
  * docs/api.md. It runs `$BATOND --routes` (the server prints its route table, one
- * "METHOD /path/{param}" per line, and exits 0 without opening a store or a
- * socket) and reads `$BATON_SRC/docs/openapi.json`, then checks that:
+ * "METHOD /path/{param} scope" per line, and exits 0 without opening a store or
+ * a socket) and reads `$BATON_SRC/docs/openapi.json`, then checks that:
  *  - the two sets of (method, path) are equal, printing every difference both
  *    ways (path parameters are compared by position, not by name: "{id}" and
  *    "{job}" are the same route);
+ *  - every documented operation has `x-baton-scope`, and it is the scope the
+ *    route table (src/server/api.c) makes the route need ("none" for an open
+ *    route), printing every difference;
  *  - every documented operation except the three ops endpoints (/healthz,
  *    /readyz, /metrics) documents at least one 4xx answer;
  *  - every error code of the "Limits and their errors" table of docs/api.md
@@ -34,10 +37,12 @@
 #define SET_MAX 256
 
 /* A set of routes. key[i] is "METHOD /path" with path parameters written "{}"
- * (what is compared); shown[i] is the same route as its source spells it. */
+ * (what is compared); shown[i] is the same route as its source spells it;
+ * scope[i] the scope it needs (NULL when the source gives none). */
 struct route_set {
         char *key[SET_MAX];
         char *shown[SET_MAX];
+        char *scope[SET_MAX];
         int n;
 };
 
@@ -75,9 +80,9 @@ static int normalize_path(const char *path, char *out, size_t cap)
         return 0;
 }
 
-/* Adds (method, path) to s unless it is there already. Returns 0, or -1 when
- * the set is full or memory runs out. */
-static int set_add(struct route_set *s, const char *method, const char *path)
+/* Adds (method, path) with its scope (may be NULL) to s unless it is there
+ * already. Returns 0, or -1 when the set is full or memory runs out. */
+static int set_add(struct route_set *s, const char *method, const char *path, const char *scope)
 {
         char norm[1024], key[1100], shown[1100];
         size_t i;
@@ -95,21 +100,29 @@ static int set_add(struct route_set *s, const char *method, const char *path)
                 return -1;
         s->key[s->n] = strdup(key);
         s->shown[s->n] = strdup(shown);
-        if (!s->key[s->n] || !s->shown[s->n]) {
+        s->scope[s->n] = scope ? strdup(scope) : NULL;
+        if (!s->key[s->n] || !s->shown[s->n] || (scope && !s->scope[s->n])) {
                 free(s->key[s->n]);
                 free(s->shown[s->n]);
+                free(s->scope[s->n]);
                 return -1;
         }
         s->n++;
         return 0;
 }
 
-static bool set_has(const struct route_set *s, const char *key)
+/* The index of key in s, or -1. */
+static int set_find(const struct route_set *s, const char *key)
 {
         for (int k = 0; k < s->n; k++)
                 if (strcmp(s->key[k], key) == 0)
-                        return true;
-        return false;
+                        return k;
+        return -1;
+}
+
+static bool set_has(const struct route_set *s, const char *key)
+{
+        return set_find(s, key) >= 0;
 }
 
 static void set_free(struct route_set *s)
@@ -117,6 +130,7 @@ static void set_free(struct route_set *s)
         for (int k = 0; k < s->n; k++) {
                 free(s->key[k]);
                 free(s->shown[k]);
+                free(s->scope[k]);
         }
         s->n = 0;
 }
@@ -142,18 +156,19 @@ static int load_server_routes(void)
         /* Only stdout: what batond logs on stderr is not part of the table. */
         text = run.out;
         for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                char method[32], path[1024], extra[2];
+                char method[32], path[1024], scope[64], extra[2];
                 size_t n = strlen(line);
 
                 while (n > 0 && isspace((unsigned char)line[n - 1]))
                         line[--n] = 0;
                 if (n == 0)
                         continue;
-                if (sscanf(line, "%31s %1023s %1s", method, path, extra) != 2 || path[0] != '/') {
+                if (sscanf(line, "%31s %1023s %63s %1s", method, path, scope, extra) != 3 ||
+                    path[0] != '/') {
                         fprintf(stderr, "test_openapi: unexpected --routes line: \"%s\"\n", line);
                         goto out;
                 }
-                if (set_add(&server_routes, method, path) < 0)
+                if (set_add(&server_routes, method, path, scope) < 0)
                         goto out;
         }
         rc = 0;
@@ -191,9 +206,12 @@ static int load_document(void)
         json_object_foreach(paths, path, item)
         {
                 for (size_t i = 0; i < sizeof(http_methods) / sizeof(http_methods[0]); i++) {
-                        if (!json_object_get(item, http_methods[i]))
+                        json_t *op = json_object_get(item, http_methods[i]);
+
+                        if (!op)
                                 continue;
-                        if (set_add(&doc_routes, http_methods[i], path) < 0)
+                        if (set_add(&doc_routes, http_methods[i], path,
+                                    json_string_value(json_object_get(op, "x-baton-scope"))) < 0)
                                 return -1;
                 }
         }
@@ -246,6 +264,37 @@ static void routes_match_document(void **state)
         assert_true(server_routes.n > 0);
         assert_int_equal(missing, 0);
         assert_int_equal(server_routes.n, doc_routes.n);
+}
+
+/* Every operation's x-baton-scope against the scope its route needs in the
+ * route table: one documented with another scope (or none) fails, so a scope
+ * changed in src/server/api.c must change in the document too. */
+static void scopes_match_route_table(void **state)
+{
+        int bad = 0, compared = 0;
+
+        (void)state;
+        assert_int_equal(load_server_routes(), 0);
+        for (int i = 0; i < doc_routes.n; i++) {
+                int k = set_find(&server_routes, doc_routes.key[i]);
+
+                if (!doc_routes.scope[i]) {
+                        fprintf(stderr, "%s has no x-baton-scope (the route table says %s)\n",
+                                doc_routes.shown[i], k >= 0 ? server_routes.scope[k] : "nothing");
+                        bad++;
+                        continue;
+                }
+                if (k < 0)
+                        continue; /* routes_match_document reports it */
+                compared++;
+                if (strcmp(doc_routes.scope[i], server_routes.scope[k]) != 0) {
+                        fprintf(stderr, "%s: x-baton-scope \"%s\", the route table needs \"%s\"\n",
+                                doc_routes.shown[i], doc_routes.scope[i], server_routes.scope[k]);
+                        bad++;
+                }
+        }
+        assert_true(compared > 0);
+        assert_int_equal(bad, 0);
 }
 
 static void operations_document_4xx(void **state)
@@ -416,6 +465,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(routes_match_document),
+            cmocka_unit_test(scopes_match_route_table),
             cmocka_unit_test(operations_document_4xx),
             cmocka_unit_test(limit_error_codes_documented),
         };
