@@ -18,6 +18,11 @@
 extern "C" {
 #endif
 
+/* The version of baton this header belongs to: batond, libbaton and the
+ * baton command are released together (`batond --version`, `baton
+ * --version`). */
+#define BATON_VERSION "0.1.0"
+
 /* libbaton is built with hidden visibility: what is declared here, and
  * nothing else, is exported. */
 #pragma GCC visibility push(default)

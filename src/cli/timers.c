@@ -101,8 +101,8 @@ int cmd_timer_put(struct cli *cli, struct cli_args *a)
                         goto out;
                 payload = json_loads(src, JSON_DECODE_ANY, &jerr);
                 if (!payload) {
-                        fprintf(stderr, "%s: payload is not valid JSON: %s\n", cli->prog,
-                                jerr.text);
+                        cli_error(cli->prog, "usage", "--payload", "payload is not valid JSON: %s",
+                                  jerr.text);
                         goto out;
                 }
         }
@@ -120,7 +120,7 @@ int cmd_timer_put(struct cli *cli, struct cli_args *a)
              json_object_set_new(req, "max_attempts", json_integer(attempts))) ||
             !(body = json_dumps(req, JSON_COMPACT | JSON_PRESERVE_ORDER))) {
                 /* json_string refuses text that is not UTF-8. */
-                fprintf(stderr, "%s: arguments must be UTF-8 text\n", cli->prog);
+                cli_error(cli->prog, "usage", NULL, "arguments must be UTF-8 text");
                 goto out;
         }
         rc = cli_call(cli, "PUT", path, body, true, &root);
