@@ -202,13 +202,12 @@ int cli_list(struct cli *cli, struct cli_args *a, const char *base, const struct
 int cli_exit_for(int rc, int http_status);
 
 /* Prints "prog: message" and the usage line (or a hint); returns EXIT_USAGE.
- * With --json: the error object of cli_error, code "usage". */
-int cli_usage_error(const char *prog, const char *usage_line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* cli_usage_error about one flag or argument of the command line (named in
- * the JSON error's field). */
+ * With --json: the error object of cli_error, code "usage", its field the
+ * flag or argument at fault (NULL: none). */
 int cli_flag_error(const char *prog, const char *usage_line, const char *flag, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* cli_flag_error about no flag in particular. */
+#define cli_usage_error(prog, usage_line, ...) cli_flag_error(prog, usage_line, NULL, __VA_ARGS__)
 
 /* Errors (errors.c). With --json (cli_errors_json, switched on by main before
  * anything can fail) every error is one JSON object on stderr,

@@ -275,17 +275,6 @@ static int usage_verror(const char *prog, const char *usage_line, const char *fl
         return EXIT_USAGE;
 }
 
-int cli_usage_error(const char *prog, const char *usage_line, const char *fmt, ...)
-{
-        va_list ap;
-        int rc;
-
-        va_start(ap, fmt);
-        rc = usage_verror(prog, usage_line, NULL, fmt, ap);
-        va_end(ap);
-        return rc;
-}
-
 int cli_flag_error(const char *prog, const char *usage_line, const char *flag, const char *fmt, ...)
 {
         va_list ap;

@@ -310,6 +310,22 @@ static void answer_ids(const char *method, const char *path, const char *body, s
                 fail_msg("%s %s answers ids that are not strings: %s", method, path, r->body);
 }
 
+/* answer_ids on the path made from fmt, for an answer nothing else reads. */
+static void check_answer(const char *method, const char *body, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void check_answer(const char *method, const char *body, const char *fmt, ...)
+{
+        char path[512];
+        struct http_res r;
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(path, sizeof(path), fmt, ap);
+        va_end(ap);
+        answer_ids(method, path, body, &r);
+        http_res_free(&r);
+}
+
 /* Waits (bounded) until timer key has fired. */
 static void wait_fired(const char *key)
 {
@@ -342,8 +358,7 @@ static void job_answers(const char *q)
                  "{\"jobs\":[{\"queue\":\"%s\",\"type\":\"t\",\"depends_on\":[%s]},"
                  "{\"queue\":\"%s\",\"type\":\"t\"}]}",
                  q, p, q);
-        answer_ids("POST", "/v1/jobs", body, &r);
-        http_res_free(&r);
+        check_answer("POST", body, "/v1/jobs");
         snprintf(path, sizeof(path), "/v1/jobs?queue=%s&limit=1", q);
         answer_ids("GET", path, NULL, &r);
         assert_non_null(jpath_str(r.json, "next"));
@@ -363,14 +378,9 @@ static void job_answers(const char *q)
                  jpath_str(job, "lease"));
         snprintf(path, sizeof(path), "/v1/jobs/%s/fail", jpath_str(job, "id"));
         http_res_free(&r);
-        answer_ids("POST", path, body, &r);
-        http_res_free(&r);
-        snprintf(path, sizeof(path), "/v1/queues/%s/dead", q);
-        answer_ids("GET", path, NULL, &r);
-        http_res_free(&r);
-        snprintf(path, sizeof(path), "/v1/jobs/%s", p);
-        answer_ids("GET", path, NULL, &r);
-        http_res_free(&r);
+        check_answer("POST", body, "%s", path);
+        check_answer("GET", NULL, "/v1/queues/%s/dead", q);
+        check_answer("GET", NULL, "/v1/jobs/%s", p);
 }
 
 static void other_answers(const char *q)
@@ -385,41 +395,26 @@ static void other_answers(const char *q)
         answer_ids("POST", "/v1/flows", body, &r);
         snprintf(path, sizeof(path), "/v1/flows/%s", jpath_str(r.json, "flow.id"));
         http_res_free(&r);
-        answer_ids("GET", path, NULL, &r);
-        http_res_free(&r);
+        check_answer("GET", NULL, "%s", path);
         /* A timer that fires at once: its job_id and its job's timer member. */
-        snprintf(path, sizeof(path), "/v1/timers/%s-t", q);
         snprintf(body, sizeof(body), "{\"queue\":\"%s\",\"type\":\"t\",\"delay_ms\":0}", q);
-        answer_ids("PUT", path, body, &r);
-        http_res_free(&r);
+        check_answer("PUT", body, "/v1/timers/%s-t", q);
         snprintf(path, sizeof(path), "%s-t", q);
         wait_fired(path);
-        snprintf(path, sizeof(path), "/v1/timers?prefix=%s", q);
-        answer_ids("GET", path, NULL, &r);
-        http_res_free(&r);
+        check_answer("GET", NULL, "/v1/timers?prefix=%s", q);
         /* A cron run: the run's id and job_id, the job's cron.run. */
-        snprintf(path, sizeof(path), "/v1/cron/%s-c", q);
         snprintf(body, sizeof(body),
                  "{\"cron\":\"0 3 * * *\",\"job\":{\"queue\":\"%s\",\"type\":\"t\"}}", q);
-        answer_ids("PUT", path, body, &r);
-        http_res_free(&r);
-        snprintf(path, sizeof(path), "/v1/cron/%s-c/run", q);
-        answer_ids("POST", path, "{}", &r);
-        http_res_free(&r);
-        snprintf(path, sizeof(path), "/v1/cron/%s-c/runs", q);
-        answer_ids("GET", path, NULL, &r);
-        http_res_free(&r);
-        snprintf(path, sizeof(path), "/v1/jobs?queue=%s&limit=1000", q);
-        answer_ids("GET", path, NULL, &r);
-        http_res_free(&r);
+        check_answer("PUT", body, "/v1/cron/%s-c", q);
+        check_answer("POST", "{}", "/v1/cron/%s-c/run", q);
+        check_answer("GET", NULL, "/v1/cron/%s-c/runs", q);
+        check_answer("GET", NULL, "/v1/jobs?queue=%s&limit=1000", q);
         answer_ids("POST", "/v1/keys", "{\"name\":\"ids\",\"scopes\":[\"jobs:read\"]}", &r);
         assert_non_null(jpath_str(r.json, "key.id"));
         assert_non_null(jpath_str(r.json, "secret"));
         http_res_free(&r);
-        answer_ids("GET", "/v1/keys?limit=1000", NULL, &r);
-        http_res_free(&r);
-        answer_ids("GET", "/v1/audit?limit=1000", NULL, &r);
-        http_res_free(&r);
+        check_answer("GET", NULL, "/v1/keys?limit=1000");
+        check_answer("GET", NULL, "/v1/audit?limit=1000");
 }
 
 static void answers_give_ids_as_strings(void **state)
