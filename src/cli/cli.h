@@ -224,8 +224,9 @@ void cli_verror(const char *prog, const char *code, const char *field, const cha
     __attribute__((format(printf, 4, 0)));
 /* The server's refusal e (HTTP status) of cli's command, its field named as
  * the flag or argument that set it ("--max-attempts", "QUEUE") in the field
- * and in the message. */
-void cli_server_error(const struct cli *cli, const struct baton_error *e, int status);
+ * and in the message; what (may be NULL) says which call it refused. */
+void cli_server_error(const struct cli *cli, const char *what, const struct baton_error *e,
+                      int status);
 /* The flag or argument of command c that sets the request field field
  * ("max_attempts" -> "--max-attempts", "depends_on[1]" -> "--depends-on item
  * 2", "queue" -> "QUEUE" when it is an argument of the usage line), written in

@@ -74,7 +74,7 @@ int cli_call(struct cli *cli, const char *method, const char *path, const char *
                 goto out;
         }
         if (status < 200 || status >= 300) {
-                cli_server_error(cli, e, status);
+                cli_server_error(cli, NULL, e, status);
                 /* With --json the error object is all a script reads. */
                 if (!cli_errors_are_json())
                         refusal_hints(cli, e, status);

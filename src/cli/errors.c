@@ -211,21 +211,25 @@ static void quoted_flags(const struct cli_cmd *c, const char *msg, char *out, si
         out[o] = '\0';
 }
 
-void cli_server_error(const struct cli *cli, const struct baton_error *e, int status)
+void cli_server_error(const struct cli *cli, const char *what, const struct baton_error *e,
+                      int status)
 {
         const char *code = e->code[0] ? e->code : "error";
         const char *msg = e->message[0] ? e->message : "request refused";
         char name[96], text[2048], flat[2048];
+        size_t o;
         const char *shown = cli_field_name(cli->cmd, e->field, name, sizeof(name));
 
         if (cli->cmd)
                 quoted_flags(cli->cmd, msg, flat, sizeof(flat));
         else
                 snprintf(flat, sizeof(flat), "%s", msg);
+        /* what fits: it is one of the command's own short phrases. */
+        o = what ? (size_t)snprintf(text, 64, "%.60s: ", what) : 0;
         if (shown)
-                speak_in_flags(flat, e->field, shown, text, sizeof(text));
+                speak_in_flags(flat, e->field, shown, text + o, sizeof(text) - o);
         else
-                snprintf(text, sizeof(text), "%s", flat);
+                snprintf(text + o, sizeof(text) - o, "%s", flat);
         if (json_errors) {
                 print_json_error(cli->prog, code, shown ? shown : (e->field[0] ? e->field : NULL),
                                  text);

@@ -135,6 +135,9 @@ has "work --help" "$(cat "$tmp/out")" "64-78"
 timeout 20 "${B[@]}" work --queue q --lease-ms 100 -- /bin/true >/dev/null 2>"$tmp/err" </dev/null
 check "claim refused (lease_ms out of range): exit 1" $([ $? = 1 ]; echo $?)
 has "claim refused message" "$(cat "$tmp/err")" "lease_ms_out_of_range"
+# The refused field is named as the flag that set it.
+has "claim refused names the flag" "$(cat "$tmp/err")" \
+	"^baton work: claim refused: --lease-ms .*option --lease-ms, HTTP 400\)$"
 if [ -f "$tmp/data/admin.key" ]; then
 	ro=$("${B[@]}" --json keys create readonly --scopes jobs:read </dev/null |
 		grep -Eo '"secret": ?"bk_[^"]+"' | grep -Eo 'bk_[^"]+')
