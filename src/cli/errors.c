@@ -69,14 +69,15 @@ void cli_error(const char *prog, const char *code, const char *field, const char
         va_end(ap);
 }
 
-/* Exceptions to the rule that a field is its flag with '-' for '_': members of
- * an object the command builds from one or two flags. */
+/* Exceptions to the rule that a field is its flag with '-' for '_' (or its
+ * argument in capitals): members of an object the command builds from one or
+ * two flags, and the ids a replay takes as arguments. */
 static const struct {
         const char *field, *flag;
 } field_flags[] = {
     {"rate_limit.max", "--rate-max"}, {"rate_limit.per_ms", "--rate-per-ms"},
     {"rate_limit", "--rate-max"},     {"job.queue", "--queue"},
-    {"job.type", "--type"},
+    {"job.type", "--type"},           {"ids", "ID"},
 };
 
 /* Copies s[0, n) into out (cap bytes) with '_' written '-' after "--". */
@@ -107,6 +108,12 @@ static bool usage_has_word(const struct cli_cmd *c, const char *word)
         return false;
 }
 
+/* True when c takes name: an option ("--queue") or an argument ("ID"). */
+static bool takes(const struct cli_cmd *c, const char *name)
+{
+        return name[0] == '-' ? cli_takes_flag(c, name) : usage_has_word(c, name);
+}
+
 /* The flag of c that sets field (up to its first '[' or '.', or one of the
  * exceptions), or the argument of its usage line; NULL when none. */
 static const char *flag_of(const struct cli_cmd *c, const char *field, char *buf, size_t cap)
@@ -117,8 +124,7 @@ static const char *flag_of(const struct cli_cmd *c, const char *field, char *buf
 
         for (size_t i = 0; i < sizeof(field_flags) / sizeof(field_flags[0]); i++)
                 if (strlen(field_flags[i].field) == n &&
-                    strncmp(field, field_flags[i].field, n) == 0 &&
-                    cli_takes_flag(c, field_flags[i].flag))
+                    strncmp(field, field_flags[i].field, n) == 0 && takes(c, field_flags[i].flag))
                         return field_flags[i].flag;
         as_flag(field, base, buf, cap);
         if (cli_takes_flag(c, buf))

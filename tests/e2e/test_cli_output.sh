@@ -101,6 +101,8 @@ has "flag depends-on item" "$err" '^baton: --depends-on item 2 must be a job id'
 has "flag depends-on item" "$err" 'option --depends-on item 2'
 run "argument QUEUE" 1 "${B[@]}" enqueue 'bad queue!' t
 has "argument QUEUE" "$err" '^baton: QUEUE .*argument QUEUE, HTTP 400\)$'
+run "argument ID item" 1 "${B[@]}" dead replay q 1 abc
+has "argument ID item" "$err" '^baton: ID item 2 must be a job id.*argument ID item 2, HTTP 400\)$'
 run "flag scopes item" 1 "${B[@]}" keys create k --scopes jobs:read,nope
 has "flag scopes item" "$err" '^baton: --scopes item 2 is not a scope'
 run "flag delay" 1 "${B[@]}" timer put tk --queue q --type t --delay-ms 99999999999999
