@@ -18,6 +18,11 @@
 extern "C" {
 #endif
 
+/* The version of baton this header belongs to: batond, libbaton and the
+ * baton command are released together (`batond --version`, `baton
+ * --version`). */
+#define BATON_VERSION "0.1.0"
+
 /* libbaton is built with hidden visibility: what is declared here, and
  * nothing else, is exported. */
 #pragma GCC visibility push(default)
@@ -418,7 +423,9 @@ int baton_dead_purge(struct baton_client *c, const char *queue, int64_t *purged)
  */
 struct baton_key {
         const char *id;
-        const char *key; /* the secret token: only in create and rotate answers */
+        /* The secret token: only from create and rotate (the answer's "secret",
+         * beside the key object; baton_key_json never holds it). */
+        const char *key;
         const char *name;
         const char *tenant;
         const char *state;      /* "active", "revoked" or "expired" */
@@ -565,11 +572,11 @@ int baton_cron_apply(struct baton_client *c, const char *registry, char **answer
 
 /* PUT /v1/timers/{key}: creates (version 1) or moves a timer. definition is
  * {"queue", "type", "payload", "fire_at" | "delay_ms", "if_version",
- * "priority", "max_attempts", "backoff", "lease_ms"}; the answer is the timer
- * object. BATON_ECONFLICT (code version_mismatch) when if_version does not
+ * "priority", "max_attempts", "backoff", "lease_ms"}; the answer is
+ * {"timer": {...}}. BATON_ECONFLICT (code version_mismatch) when if_version does not
  * match, BATON_ENOTFOUND when if_version >= 1 names a missing key. */
 int baton_timer_put(struct baton_client *c, const char *key, const char *definition, char **answer);
-/* GET /v1/timers/{key}: the timer object; BATON_ENOTFOUND when absent. */
+/* GET /v1/timers/{key}: {"timer": {...}}; BATON_ENOTFOUND when absent. */
 int baton_timer_get(struct baton_client *c, const char *key, char **answer);
 /* GET /v1/timers: {"timers": [...], "next"} in key order, every state.
  * prefix NULL = all, limit 0 = server default, after = the previous page's
@@ -577,13 +584,13 @@ int baton_timer_get(struct baton_client *c, const char *key, char **answer);
 int baton_timer_list(struct baton_client *c, const char *prefix, int limit, const char *after,
                      char **answer);
 /* DELETE /v1/timers/{key}[?if_version=N]: cancels the scheduled version; the
- * answer is the timer. if_version 0 = no check; otherwise the timer must be at
+ * answer is {"timer": {...}}. if_version 0 = no check; otherwise the timer must be at
  * that version (BATON_ECONFLICT, code version_mismatch). A timer whose current
  * version already fired gives BATON_ESTATE (invalid_state). */
 int baton_timer_cancel(struct baton_client *c, const char *key, int64_t if_version, char **answer);
 /* POST /v1/flows: flow is {"jobs": [{"ref", "queue", "type", "depends_on":
  * [refs or ids], ...}, ...]}, inserted atomically; the answer is {"flow": {"id",
- * "state", "created_at", "jobs": [...]}}. Errors name the field
+ * "state", "created_at", "jobs": [...], "next": null}}. Errors name the field
  * (jobs[i].depends_on[k]) in baton_client_last_error. */
 int baton_flow_create(struct baton_client *c, const char *flow, char **answer);
 /* GET /v1/flows/{id}: {"flow": {...}} with every job's current state; "state"

@@ -31,21 +31,20 @@ static int add_scopes(json_t *arr, const char *list)
         return 0;
 }
 
-/* Prints the answer's key (member "key" when it is an object, else the answer)
- * and, when a secret is in it, how to use it. */
+/* Prints the answer's key ({"key": {...}}) and, when the answer carries its
+ * secret ("secret", beside the key), the secret last and how to use it. */
 static void show_key(json_t *root, const char *verb)
 {
         json_t *k = json_object_get(root, "key");
-        const char *secret;
+        const char *secret = json_string_value(json_object_get(root, "secret"));
 
-        if (!json_is_object(k))
-                k = root;
-        secret = json_string_value(json_object_get(k, "key"));
         printf("key %s %s\n", json_string_value(json_object_get(k, "id")) ?: "?", verb);
         print_key(k);
+        /* The secret comes last, so it is easy to copy and hard to miss. */
         if (secret)
-                printf("\nThe secret above is shown only once. Use it as BATON_KEY or send\n"
-                       "\"Authorization: Bearer <secret>\".\n");
+                printf("%-16s %s\n\nThe secret above is shown only once. Use it as BATON_KEY or "
+                       "send\n\"Authorization: Bearer <secret>\".\n",
+                       "secret", secret);
 }
 
 int cmd_keys_create(struct cli *cli, struct cli_args *a)

@@ -70,6 +70,14 @@ static const struct optdef optdefs[] = {
     {"--keep-cancelled-ms", O_KEEP_CANCELLED, true},
 };
 
+bool cli_takes_flag(const struct cli_cmd *c, const char *flag)
+{
+        for (size_t k = 0; k < sizeof(optdefs) / sizeof(optdefs[0]); k++)
+                if (strcmp(optdefs[k].name, flag) == 0 && (c->opts & OPT(optdefs[k].opt)))
+                        return true;
+        return false;
+}
+
 /* Splits "--name=value"; returns the length of the name part. */
 static size_t opt_name_len(const char *arg)
 {
@@ -102,7 +110,7 @@ int cli_global_opt(struct cli *cli, struct cli_global *g, int argc, char **argv,
                 } else if (*i + 1 < argc) {
                         v = argv[++*i];
                 } else {
-                        cli_usage_error(cli->prog, NULL, "%s needs a value", names[k]);
+                        cli_flag_error(cli->prog, NULL, names[k], "%s needs a value", names[k]);
                         return -1;
                 }
                 if (k == 0)
@@ -170,19 +178,19 @@ int cli_parse_args(struct cli *cli, struct cli_global *gl, const struct cli_cmd 
                             (c->opts & OPT(optdefs[k].opt)))
                                 break;
                 if (k == sizeof(optdefs) / sizeof(optdefs[0]))
-                        return cli_usage_error(cli->prog, c->usage, "unknown option %s", arg);
+                        return cli_flag_error(cli->prog, c->usage, arg, "unknown option %s", arg);
                 if (!optdefs[k].takes_value) {
                         if (arg[n] == '=')
-                                return cli_usage_error(cli->prog, c->usage, "%s takes no value",
-                                                       optdefs[k].name);
+                                return cli_flag_error(cli->prog, c->usage, optdefs[k].name,
+                                                      "%s takes no value", optdefs[k].name);
                         a->opt[optdefs[k].opt] = "";
                 } else if (arg[n] == '=') {
                         a->opt[optdefs[k].opt] = arg + n + 1;
                 } else if (i + 1 < argc) {
                         a->opt[optdefs[k].opt] = argv[++i];
                 } else {
-                        return cli_usage_error(cli->prog, c->usage, "%s needs a value",
-                                               optdefs[k].name);
+                        return cli_flag_error(cli->prog, c->usage, optdefs[k].name,
+                                              "%s needs a value", optdefs[k].name);
                 }
         }
         if (a->n_pos < c->min_pos)

@@ -13,6 +13,7 @@
 #define BATON_CLI_H
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -126,6 +127,7 @@ struct cli_global {
 struct cli {
         const char *url;
         bool json;
+        const struct cli_cmd *cmd; /* the command that runs, NULL before it is known */
         struct baton_client *client;
         const char *prog;
         char *key;            /* the API key in use (owned), NULL for none */
@@ -203,9 +205,39 @@ int cli_list(struct cli *cli, struct cli_args *a, const char *base, const struct
 /* Maps a libbaton result (and the client's last error) to an exit code. */
 int cli_exit_for(int rc, int http_status);
 
-/* Prints "prog: message" and the usage line (or a hint); returns EXIT_USAGE. */
-int cli_usage_error(const char *prog, const char *usage_line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* Prints "prog: message" and the usage line (or a hint); returns EXIT_USAGE.
+ * With --json: the error object of cli_error, code "usage", its field the
+ * flag or argument at fault (NULL: none). */
+int cli_flag_error(const char *prog, const char *usage_line, const char *flag, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* cli_flag_error about no flag in particular. */
+#define cli_usage_error(prog, usage_line, ...) cli_flag_error(prog, usage_line, NULL, __VA_ARGS__)
+
+/* Errors (errors.c). With --json (cli_errors_json, switched on by main before
+ * anything can fail) every error is one JSON object on stderr,
+ * {"error": {"code", "message", "field"}}, the server's shape; otherwise a
+ * line "prog: message". */
+void cli_errors_json(bool on);
+bool cli_errors_are_json(void);
+/* An error of the CLI itself: code "usage", "unreachable", "bad_answer",
+ * "internal" or "job_not_completed"; field (may be NULL) the flag or argument
+ * at fault. */
+void cli_error(const char *prog, const char *code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void cli_verror(const char *prog, const char *code, const char *field, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+/* The server's refusal e (HTTP status) of cli's command, its field named as
+ * the flag or argument that set it ("--max-attempts", "QUEUE") in the field
+ * and in the message; what (may be NULL) says which call it refused. */
+void cli_server_error(const struct cli *cli, const char *what, const struct baton_error *e,
+                      int status);
+/* The flag or argument of command c that sets the request field field
+ * ("max_attempts" -> "--max-attempts", "depends_on[1]" -> "--depends-on item
+ * 2", "queue" -> "QUEUE" when it is an argument of the usage line), written in
+ * out; NULL when the command has none (a field the user did not set). */
+const char *cli_field_name(const struct cli_cmd *c, const char *field, char *out, size_t cap);
+/* True when command c takes the option flag ("--max-attempts") (args.c). */
+bool cli_takes_flag(const struct cli_cmd *c, const char *flag);
 
 /* Builds prefix + escaped seg + suffix into path (capacity cap); -1 on overflow. */
 int cli_make_path(char *path, size_t cap, const char *prefix, const char *seg, const char *suffix);
@@ -277,6 +309,7 @@ int cmd_cron_run(struct cli *cli, struct cli_args *a);
 int cmd_cron_runs(struct cli *cli, struct cli_args *a);
 int cmd_cron_preview(struct cli *cli, struct cli_args *a);
 int cmd_cron_apply(struct cli *cli, struct cli_args *a);
+int cmd_scheduler(struct cli *cli, struct cli_args *a);
 int cmd_timer_put(struct cli *cli, struct cli_args *a);
 int cmd_timer_get(struct cli *cli, struct cli_args *a);
 int cmd_timer_list(struct cli *cli, struct cli_args *a);

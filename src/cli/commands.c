@@ -172,6 +172,11 @@ static const struct cli_cmd cmds[] = {
      "(PUT /v1/cron): creates and updates schedules; with --prune (or \"prune\": true in the\n"
      "file) also deletes the schedules the file does not name. FILE '-' reads stdin.",
      OPT(O_FILE) | OPT(O_PRUNE), 0, 0, false, cmd_cron_apply},
+    {"scheduler", NULL, "scheduler",
+     "Shows the scheduler (GET /v1/scheduler, needs cron:read): this node and its role, the\n"
+     "leader and its epoch, the age of its heartbeat, tick lag, this node's next deadline,\n"
+     "and your schedules (how many, how many due, the next fire, ticks skipped).",
+     0, 0, 0, false, cmd_scheduler},
     {"timer", "put",
      "timer put KEY --queue Q --type T [--payload JSON|@FILE|-] (--fire-at RFC3339 | "
      "--delay-ms N) [--if-version N] [--priority P] [--max-attempts N]",
@@ -238,19 +243,22 @@ void cli_usage(FILE *f, const char *prog)
 {
         size_t i;
 
-        fprintf(f,
-                "usage: %s [--url URL] [--key-file FILE] [--ca-file FILE] [--json] <command> "
-                "[arguments]\n\n"
-                "Operates a batond server.\n"
-                "  --url URL        server address ($BATON_URL, default %s)\n"
-                "  --key-file FILE  read the API key from FILE; otherwise $BATON_KEY, otherwise\n"
-                "                   $BATON_DATA/%s or %s/%s (written by batond on first start)\n"
-                "  --ca-file FILE   for an https:// URL, trust the certificates in FILE (PEM;\n"
-                "                   a self-signed server certificate is its own) instead of\n"
-                "                   the system's ($BATON_CA_FILE)\n"
-                "  --json           print the server's JSON instead of text\n\n"
-                "commands:\n",
-                prog, DEFAULT_URL, KEY_FILE_NAME, DEFAULT_DATA_DIR, KEY_FILE_NAME);
+        fprintf(
+            f,
+            "usage: %s [--url URL] [--key-file FILE] [--ca-file FILE] [--json] <command> "
+            "[arguments]\n\n"
+            "Operates a batond server.\n"
+            "  --url URL        server address ($BATON_URL, default %s)\n"
+            "  --key-file FILE  read the API key from FILE; otherwise $BATON_KEY, otherwise\n"
+            "                   $BATON_DATA/%s or %s/%s (written by batond on first start)\n"
+            "  --ca-file FILE   for an https:// URL, trust the certificates in FILE (PEM;\n"
+            "                   a self-signed server certificate is its own) instead of\n"
+            "                   the system's ($BATON_CA_FILE)\n"
+            "  --json           print the server's JSON instead of text; an error is JSON\n"
+            "                   too, on stderr: {\"error\": {\"code\", \"message\", \"field\"}}\n"
+            "  --version        print the version and exit\n\n"
+            "commands:\n",
+            prog, DEFAULT_URL, KEY_FILE_NAME, DEFAULT_DATA_DIR, KEY_FILE_NAME);
         for (i = 0; i < N_CMDS; i++)
                 fprintf(f, "  %s\n", cmds[i].usage);
         fprintf(f,
@@ -280,20 +288,30 @@ static void group_usage(FILE *f, const char *prog, const char *group)
                         fprintf(f, "  %s\n      %s\n", cmds[i].usage, cmds[i].help);
 }
 
-int cli_usage_error(const char *prog, const char *usage_line, const char *fmt, ...)
+/* A usage error: the message (its field the flag at fault, or NULL), then in
+ * text the usage line or a hint. Returns EXIT_USAGE. */
+static int usage_verror(const char *prog, const char *usage_line, const char *flag, const char *fmt,
+                        va_list ap)
 {
-        va_list ap;
-
-        fprintf(stderr, "%s: ", prog);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fprintf(stderr, "\n");
+        cli_verror(prog, "usage", flag, fmt, ap);
+        if (cli_errors_are_json())
+                return EXIT_USAGE;
         if (usage_line)
                 fprintf(stderr, "usage: %s %s\n", prog, usage_line);
         else
                 fprintf(stderr, "run '%s --help' for the commands\n", prog);
         return EXIT_USAGE;
+}
+
+int cli_flag_error(const char *prog, const char *usage_line, const char *flag, const char *fmt, ...)
+{
+        va_list ap;
+        int rc;
+
+        va_start(ap, fmt);
+        rc = usage_verror(prog, usage_line, flag, fmt, ap);
+        va_end(ap);
+        return rc;
 }
 
 int cli_find_cmd(struct cli *cli, int argc, char **argv, int i, const struct cli_cmd **out)
@@ -325,6 +343,12 @@ int cli_find_cmd(struct cli *cli, int argc, char **argv, int i, const struct cli
         if (i + 1 < argc && cli_is_help(argv[i + 1])) {
                 group_usage(stdout, cli->prog, argv[i]);
                 return EXIT_OK_;
+        }
+        if (cli_errors_are_json()) {
+                if (i + 1 < argc)
+                        return cli_usage_error(cli->prog, NULL, "unknown subcommand %s %s", argv[i],
+                                               argv[i + 1]);
+                return cli_usage_error(cli->prog, NULL, "%s needs a subcommand", argv[i]);
         }
         group_usage(stderr, cli->prog, argv[i]);
         if (i + 1 < argc)

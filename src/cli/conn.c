@@ -20,7 +20,7 @@
 
 int cli_oom(const struct cli *cli)
 {
-        fprintf(stderr, "%s: out of memory\n", cli->prog);
+        cli_error(cli->prog, "internal", NULL, "out of memory");
         return EXIT_REFUSED;
 }
 
@@ -37,6 +37,20 @@ int cli_exit_for(int rc, int http_status)
         return EXIT_REFUSED;
 }
 
+/* What a person may do about a refusal: where the key comes from, when to
+ * try again. */
+static void refusal_hints(const struct cli *cli, const struct baton_error *e, int status)
+{
+        if (status == 401)
+                fprintf(stderr,
+                        "%s: %s; set BATON_KEY or run beside batond's data directory "
+                        "(BATON_DATA)\n",
+                        cli->prog,
+                        cli->key ? "the API key was not accepted" : "no API key was found");
+        if (e->retry_after_s >= 0 && (status == 429 || status >= 500))
+                fprintf(stderr, "%s: retry after %lld s\n", cli->prog, (long long)e->retry_after_s);
+}
+
 int cli_call(struct cli *cli, const char *method, const char *path, const char *body,
              bool print_json, json_t **root)
 {
@@ -49,37 +63,29 @@ int cli_call(struct cli *cli, const char *method, const char *path, const char *
         rc = baton_request(cli->client, method, path, body, &status, &resp);
         e = baton_client_last_error(cli->client);
         if (rc == BATON_EHTTP) {
-                fprintf(stderr, "%s: cannot reach server at %s: %s\n", cli->prog, cli->url,
-                        e->message);
+                cli_error(cli->prog, "unreachable", NULL, "cannot reach server at %s: %s", cli->url,
+                          e->message);
                 ret = EXIT_UNREACHABLE;
                 goto out;
         }
         if (rc) {
-                fprintf(stderr, "%s: %s\n", cli->prog, baton_strerror(rc));
+                cli_error(cli->prog, "internal", NULL, "%s", baton_strerror(rc));
                 ret = EXIT_REFUSED;
                 goto out;
         }
         if (status < 200 || status >= 300) {
-                fprintf(stderr, "%s: %s (%s%s%s, HTTP %d)\n", cli->prog,
-                        e->message[0] ? e->message : "request refused",
-                        e->code[0] ? e->code : "error", e->field[0] ? ", field " : "", e->field,
-                        status);
-                if (status == 401)
-                        fprintf(stderr,
-                                "%s: %s; set BATON_KEY or run beside batond's data directory "
-                                "(BATON_DATA)\n",
-                                cli->prog,
-                                cli->key ? "the API key was not accepted" : "no API key was found");
-                if (e->retry_after_s >= 0 && (status == 429 || status >= 500))
-                        fprintf(stderr, "%s: retry after %lld s\n", cli->prog,
-                                (long long)e->retry_after_s);
+                cli_server_error(cli, NULL, e, status);
+                /* With --json the error object is all a script reads. */
+                if (!cli_errors_are_json())
+                        refusal_hints(cli, e, status);
                 ret = cli_exit_for(baton_err_from_api(status, e->code), status);
                 goto out;
         }
         if (root) {
                 *root = json_loads(resp, 0, NULL);
                 if (!json_is_object(*root)) {
-                        fprintf(stderr, "%s: unexpected answer from server: %s\n", cli->prog, resp);
+                        cli_error(cli->prog, "bad_answer", NULL,
+                                  "unexpected answer from server: %s", resp);
                         json_decref(*root);
                         *root = NULL;
                         ret = EXIT_REFUSED;
@@ -173,9 +179,9 @@ int cli_opt_count(struct cli *cli, struct cli_args *a, enum cli_opt o, const cha
         if (!a->opt[o])
                 return EXIT_OK_;
         if (cli_parse_count(a->opt[o], &v) != 0 || v < min || v > max)
-                return cli_usage_error(cli->prog, a->usage,
-                                       "%s needs an integer in %lld...%lld, not '%s'", name, min,
-                                       max, a->opt[o]);
+                return cli_flag_error(cli->prog, a->usage, name,
+                                      "%s needs an integer in %lld...%lld, not '%s'", name, min,
+                                      max, a->opt[o]);
         *out = v;
         return EXIT_OK_;
 }
@@ -224,7 +230,8 @@ static int read_key_file(const char *prog, const char *path, bool missing_ok, ch
         if (!f) {
                 if (errno == ENOENT && missing_ok)
                         return 0;
-                fprintf(stderr, "%s: cannot read key file %s: %s\n", prog, path, strerror(errno));
+                cli_error(prog, "usage", "--key-file", "cannot read key file %s: %s", path,
+                          strerror(errno));
                 return EXIT_USAGE;
         }
         n = fread(buf, 1, KEY_FILE_MAX_BYTES, f);
@@ -236,12 +243,12 @@ static int read_key_file(const char *prog, const char *path, bool missing_ok, ch
         while (buf[s] == ' ' || buf[s] == '\t' || buf[s] == '\n' || buf[s] == '\r')
                 s++;
         if (!buf[s]) {
-                fprintf(stderr, "%s: key file %s is empty\n", prog, path);
+                cli_error(prog, "usage", "--key-file", "key file %s is empty", path);
                 return EXIT_USAGE;
         }
         *out = strdup(buf + s);
         if (!*out) {
-                fprintf(stderr, "%s: out of memory\n", prog);
+                cli_error(prog, "internal", NULL, "out of memory");
                 return EXIT_USAGE;
         }
         return 0;

@@ -182,7 +182,7 @@ int cmd_cron_pause(struct cli *cli, struct cli_args *a)
         if (body)
                 rc = sched_call(cli, "POST", a->pos[0], "/pause", body, "paused");
         else
-                fprintf(stderr, "%s: out of memory\n", cli->prog);
+                cli_oom(cli);
         free(body);
         json_decref(o);
         return rc;
@@ -215,8 +215,9 @@ int cmd_cron_put(struct cli *cli, struct cli_args *a)
                         return EXIT_USAGE;
                 def = json_loads(t, 0, &jerr);
                 if (!json_is_object(def)) {
-                        fprintf(stderr, "%s: the definition is not a JSON object: %s\n", cli->prog,
-                                def ? "another JSON value" : jerr.text);
+                        cli_error(cli->prog, "usage", "DEFINITION",
+                                  "the definition is not a JSON object: %s",
+                                  def ? "another JSON value" : jerr.text);
                         rc = EXIT_USAGE;
                         goto out;
                 }
@@ -237,7 +238,7 @@ int cmd_cron_put(struct cli *cli, struct cli_args *a)
             (job &&
              (set_opt(job, "queue", a->opt[O_QUEUE]) || set_opt(job, "type", a->opt[O_TYPE]))) ||
             !(body = dump(def))) {
-                fprintf(stderr, "%s: out of memory\n", cli->prog);
+                cli_oom(cli);
                 rc = EXIT_REFUSED;
                 goto out;
         }
@@ -308,15 +309,15 @@ int cmd_cron_preview(struct cli *cli, struct cli_args *a)
             (a->opt[O_NFIRES] && json_object_set_new(req, "count", json_integer(count))) ||
             !(body = dump(req))) {
                 json_decref(req);
-                fprintf(stderr, "%s: out of memory\n", cli->prog);
+                cli_oom(cli);
                 return EXIT_REFUSED;
         }
         rc = cli_call(cli, "POST", "/v1/cron/preview", body, true, &root);
         if (rc == EXIT_OK_ && !json_is_true(json_object_get(root, "valid"))) {
                 json_t *e = json_object_get(root, "error");
 
-                fprintf(stderr, "%s: invalid expression: %s (%s)\n", cli->prog,
-                        print_str(e, "message"), print_str(e, "code"));
+                cli_error(cli->prog, print_str(e, "code"), "EXPR", "invalid expression: %s (%s)",
+                          print_str(e, "message"), print_str(e, "code"));
                 rc = EXIT_REFUSED;
         } else if (rc == EXIT_OK_ && !cli->json) {
                 printf("%s\n", print_str(root, "description"));
@@ -390,5 +391,61 @@ out:
         json_decref(doc);
         free(body);
         free(text);
+        return rc;
+}
+
+/* An integer member as text, "-" when absent. */
+static const char *int_text(const json_t *o, const char *k, char *buf, size_t cap)
+{
+        json_t *v = json_object_get(o, k);
+
+        if (!json_is_integer(v))
+                return "-";
+        snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
+        return buf;
+}
+
+/* GET /v1/scheduler (docs/api.md "GET /v1/scheduler") as a block a person
+ * reads: who leads, how fresh its heartbeat is, this node's duty timer and
+ * the caller's schedules. */
+static void print_scheduler(const json_t *s)
+{
+        const json_t *sk = json_object_get(s, "skipped");
+        const char *leader = json_string_value(json_object_get(s, "leader"));
+        char a[32], b[32];
+
+        printf("%-18s %s (%s)\n", "node", print_str(s, "node"), print_str(s, "role"));
+        if (leader)
+                printf("%-18s %s, epoch %s, lease until %s\n", "leader", leader,
+                       int_text(s, "epoch", a, sizeof(a)), print_str(s, "lease_until"));
+        else
+                printf("%-18s none: no node holds a live lease (epoch %s)\n", "leader",
+                       int_text(s, "epoch", a, sizeof(a)));
+        printf("%-18s %s (%s ms ago)\n", "heartbeat", print_str(s, "heartbeat_at"),
+               int_text(s, "heartbeat_age_ms", a, sizeof(a)));
+        printf("%-18s %s ms\n", "leader tick lag", int_text(s, "lag_ms", a, sizeof(a)));
+        printf("%-18s %s (lag %s ms%s)\n", "last tick here", print_str(s, "last_tick_at"),
+               int_text(s, "tick_lag_ms", a, sizeof(a)),
+               json_is_true(json_object_get(s, "tick_running")) ? ", running now" : "");
+        printf("%-18s %s\n", "next deadline", print_str(s, "next_deadline_at"));
+        printf("%-18s %s\n", "fenced", int_text(s, "fenced", a, sizeof(a)));
+        printf("%-18s %s\n", "notifications", print_str(s, "notifications"));
+        printf("%-18s %s (%s due now), next fire %s\n", "schedules",
+               int_text(s, "schedules", a, sizeof(a)), int_text(s, "due", b, sizeof(b)),
+               print_str(s, "next_due_at"));
+        printf("%-18s overlap %s, misfire %s (ticks since this node started)\n", "skipped",
+               int_text(sk, "overlap", a, sizeof(a)), int_text(sk, "misfire", b, sizeof(b)));
+}
+
+int cmd_scheduler(struct cli *cli, struct cli_args *a)
+{
+        json_t *root = NULL;
+        int rc;
+
+        (void)a;
+        rc = cli_call(cli, "GET", "/v1/scheduler", NULL, true, &root);
+        if (rc == EXIT_OK_ && !cli->json)
+                print_scheduler(root);
+        json_decref(root);
         return rc;
 }

@@ -44,8 +44,8 @@ static char *read_all(FILE *f, const char *what, const char *prog)
                         char *p;
 
                         if (cap >= STDIN_MAX_BYTES) {
-                                fprintf(stderr, "%s: payload in %s is over %u bytes\n", prog, what,
-                                        STDIN_MAX_BYTES);
+                                cli_error(prog, "usage", NULL, "payload in %s is over %u bytes",
+                                          what, STDIN_MAX_BYTES);
                                 free(buf);
                                 return NULL;
                         }
@@ -61,11 +61,11 @@ static char *read_all(FILE *f, const char *what, const char *prog)
                 len += n;
         }
         if (!buf) {
-                fprintf(stderr, "%s: out of memory\n", prog);
+                cli_error(prog, "internal", NULL, "out of memory");
                 return NULL;
         }
         if (ferror(f)) {
-                fprintf(stderr, "%s: reading %s: %s\n", prog, what, strerror(errno));
+                cli_error(prog, "usage", NULL, "reading %s: %s", what, strerror(errno));
                 free(buf);
                 return NULL;
         }
@@ -89,8 +89,8 @@ static const char *payload_source(const char *arg, char **text, const char *prog
                 return arg;
         f = fopen(arg + 1, "rb");
         if (!f) {
-                fprintf(stderr, "%s: cannot open payload file %s: %s\n", prog, arg + 1,
-                        strerror(errno));
+                cli_error(prog, "usage", NULL, "cannot open payload file %s: %s", arg + 1,
+                          strerror(errno));
                 return NULL;
         }
         *text = read_all(f, arg + 1, prog);
@@ -127,8 +127,8 @@ int cli_read_doc(struct cli *cli, struct cli_args *a, const char *member, const 
         *doc = json_loads(t, 0, &jerr);
         if (json_is_object(*doc) && json_is_array(json_object_get(*doc, member)))
                 return EXIT_OK_;
-        fprintf(stderr, "%s: %s: not %s (a JSON object with a \"%s\" array)%s%s\n", cli->prog,
-                a->opt[O_FILE], what, member, *doc ? "" : ": ", *doc ? "" : jerr.text);
+        cli_error(cli->prog, "usage", "-f", "%s: not %s (a JSON object with a \"%s\" array)%s%s",
+                  a->opt[O_FILE], what, member, *doc ? "" : ": ", *doc ? "" : jerr.text);
         json_decref(*doc);
         *doc = NULL;
         return EXIT_USAGE;
@@ -161,9 +161,9 @@ static int report_final(struct cli *cli, const json_t *job)
                 const char *err = json_string_value(json_object_get(job, "last_error"));
                 const char *why = json_string_value(json_object_get(job, "cancel_reason"));
 
-                fprintf(stderr, "%s: job %s ended %s%s%s\n", cli->prog, id ? id : "?",
-                        state ? state : "?", err ? ": " : (why ? ": " : ""),
-                        err ? err : (why ? why : ""));
+                cli_error(cli->prog, "job_not_completed", NULL, "job %s ended %s%s%s",
+                          id ? id : "?", state ? state : "?", err ? ": " : (why ? ": " : ""),
+                          err ? err : (why ? why : ""));
         }
         return EXIT_REFUSED;
 }
@@ -208,8 +208,8 @@ static int enqueue_payload(struct cli *cli, struct cli_args *a, json_t **payload
                         goto out;
                 *payload = json_loads(src, JSON_DECODE_ANY, &jerr);
                 if (!*payload) {
-                        fprintf(stderr, "%s: payload is not valid JSON: %s\n", cli->prog,
-                                jerr.text);
+                        cli_error(cli->prog, "usage", "PAYLOAD", "payload is not valid JSON: %s",
+                                  jerr.text);
                         goto out;
                 }
         }
@@ -232,13 +232,15 @@ static int enqueue_request(struct cli *cli, struct cli_args *a, json_t **req)
                 goto out;
         rc = EXIT_USAGE;
         if (a->opt[O_DELAY] && cli_parse_count(a->opt[O_DELAY], &delay) != 0) {
-                fprintf(stderr, "%s: --delay-ms needs a non-negative integer, not '%s'\n",
-                        cli->prog, a->opt[O_DELAY]);
+                cli_flag_error(cli->prog, a->usage, "--delay-ms",
+                               "--delay-ms needs a non-negative integer, not '%s'",
+                               a->opt[O_DELAY]);
                 goto out;
         }
         if (a->opt[O_MAX_ATTEMPTS] && cli_parse_count(a->opt[O_MAX_ATTEMPTS], &max_attempts) != 0) {
-                fprintf(stderr, "%s: --max-attempts needs a non-negative integer, not '%s'\n",
-                        cli->prog, a->opt[O_MAX_ATTEMPTS]);
+                cli_flag_error(cli->prog, a->usage, "--max-attempts",
+                               "--max-attempts needs a non-negative integer, not '%s'",
+                               a->opt[O_MAX_ATTEMPTS]);
                 goto out;
         }
         *req = json_object();
@@ -255,7 +257,7 @@ static int enqueue_request(struct cli *cli, struct cli_args *a, json_t **req)
             (a->opt[O_DEPENDS_ON] && set_depends_on(*req, a->opt[O_DEPENDS_ON]) != 0) ||
             (a->opt[O_GROUP] && json_object_set_new(*req, "group", json_string(a->opt[O_GROUP])))) {
                 /* json_string refuses text that is not UTF-8. */
-                fprintf(stderr, "%s: arguments must be UTF-8 text\n", cli->prog);
+                cli_error(cli->prog, "usage", NULL, "arguments must be UTF-8 text");
                 goto out;
         }
         rc = EXIT_OK_;
@@ -329,7 +331,7 @@ int cmd_enqueue(struct cli *cli, struct cli_args *a)
         job = json_object_get(root, "job");
         id = json_string_value(json_object_get(job, "id"));
         if (!id) {
-                fprintf(stderr, "%s: answer holds no job\n", cli->prog);
+                cli_error(cli->prog, "bad_answer", NULL, "answer holds no job");
                 rc = EXIT_REFUSED;
                 goto out;
         }

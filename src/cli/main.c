@@ -6,8 +6,9 @@
  * --depends-on in jobs.c), and `work`, which turns any program into a
  * worker (work.c). Each
  * command is one or a few HTTP calls through libbaton; output is
- * human-readable by default and the server's own JSON with --json. Exit codes
- * are a contract for scripts (enum cli_exit, printed by --help).
+ * human-readable by default and the server's own JSON with --json (errors too,
+ * errors.c). Exit codes are a contract for scripts (enum cli_exit, printed by
+ * --help); `baton --version` prints the version.
  *
  * Where the server and key come from: the URL from --url, then $BATON_URL, then
  * http://127.0.0.1:7700. The API key from --key-file FILE, then $BATON_KEY,
@@ -42,17 +43,35 @@ static int leading_opts(struct cli *cli, struct cli_global *gl, int argc, char *
                         cli_usage(stdout, cli->prog);
                         return EXIT_OK_;
                 }
+                if (strcmp(argv[*i], "--version") == 0) {
+                        printf("%s %s\n", cli->prog, BATON_VERSION);
+                        return EXIT_OK_;
+                }
                 g = cli_global_opt(cli, gl, argc, argv, i);
                 if (g < 0)
                         return EXIT_USAGE;
                 if (g == 0)
-                        return cli_usage_error(cli->prog, NULL, "unknown option %s", argv[*i]);
+                        return cli_flag_error(cli->prog, NULL, argv[*i], "unknown option %s",
+                                              argv[*i]);
         }
         if (*i >= argc) {
+                if (cli_errors_are_json())
+                        return cli_usage_error(cli->prog, NULL, "a command is required");
                 cli_usage(stderr, cli->prog);
                 return EXIT_USAGE;
         }
         return -1;
+}
+
+/* True when --json is among the options (before a "--", after which
+ * `work`'s command line starts): errors are JSON from the first one on, even
+ * one about an option that comes before --json. */
+static bool wants_json(int argc, char **argv)
+{
+        for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+                if (strcmp(argv[i], "--json") == 0)
+                        return true;
+        return false;
 }
 
 int main(int argc, char **argv)
@@ -65,6 +84,7 @@ int main(int argc, char **argv)
 
         cli.prog = "baton";
         memset(&a, 0, sizeof(a));
+        cli_errors_json(wants_json(argc, argv));
         rc = leading_opts(&cli, &gl, argc, argv, &i);
         if (rc >= 0)
                 return rc;
@@ -72,6 +92,7 @@ int main(int argc, char **argv)
         if (!c)
                 return rc;
         a.usage = c->usage;
+        cli.cmd = c;
         rc = cli_parse_args(&cli, &gl, c, argc, argv, i + (c->name ? 2 : 1), &a);
         if (rc < 0)
                 return EXIT_OK_;

@@ -67,42 +67,138 @@ void print_next(const json_t *root)
 /* The key/value blocks of jobs, queues and keys align their values here. */
 #define FIELD_WIDTH 16
 
+/* Prints text under label, each line of a multi-line text on its own line
+ * indented under the first (an error with a stack trace stays readable). */
+static void print_lines(const char *label, int width, const char *text)
+{
+        const char *p = text;
+
+        printf("%-*s ", width, label);
+        for (;;) {
+                size_t n = strcspn(p, "\n");
+
+                printf("%.*s\n", (int)n, p);
+                if (!p[n] || !p[n + 1])
+                        return;
+                p += n + 1;
+                printf("%-*s ", width, "");
+        }
+}
+
+/* progress {"percent", "step", "message"} as "40% render: page 2"; another
+ * shape as its JSON. */
+static void print_progress(const json_t *pr)
+{
+        json_t *pct = json_object_get(pr, "percent");
+        const char *step = json_string_value(json_object_get(pr, "step"));
+        const char *msg = json_string_value(json_object_get(pr, "message"));
+
+        if (!json_is_object(pr) || (!json_is_number(pct) && !step && !msg)) {
+                char *text = dump(pr, JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+
+                printf("%-*s %s\n", FIELD_WIDTH, "progress", text);
+                free(text);
+                return;
+        }
+        printf("%-*s ", FIELD_WIDTH, "progress");
+        if (json_is_number(pct))
+                printf("%g%%%s", json_number_value(pct), step || msg ? " " : "");
+        if (step)
+                printf("%s%s", step, msg ? ": " : "");
+        printf("%s\n", msg ? msg : "");
+}
+
+/* depends_on, on_parent_failure, flow_id and ref, timer and cron: where the
+ * job comes from and what it waits for. */
+static void print_origin(const json_t *job)
+{
+        json_t *deps = json_object_get(job, "depends_on");
+        json_t *timer = json_object_get(job, "timer"), *cron = json_object_get(job, "cron");
+        char ids[512];
+
+        if (json_array_size(deps) > 0)
+                printf("%-*s %s (on parent failure: %s)\n", FIELD_WIDTH, "depends_on",
+                       print_join(deps, ids, sizeof(ids)), print_str(job, "on_parent_failure"));
+        if (json_is_string(json_object_get(job, "flow_id")))
+                printf("%-*s %s (ref %s)\n", FIELD_WIDTH, "flow", print_str(job, "flow_id"),
+                       print_str(job, "ref"));
+        if (json_is_object(timer))
+                printf("%-*s %s version %lld, due %s\n", FIELD_WIDTH, "timer",
+                       print_str(timer, "key"), n(timer, "version"), print_str(timer, "fire_at"));
+        if (json_is_object(cron))
+                printf("%-*s %s run %s\n", FIELD_WIDTH, "cron", print_str(cron, "key"),
+                       print_str(cron, "run"));
+}
+
+/* The step log as a table. */
+static void print_steps(const json_t *steps)
+{
+        size_t i;
+        json_t *st;
+
+        if (json_array_size(steps) == 0)
+                return;
+        printf("steps:\n  %-20s %-7s %-24s %s\n", "STEP", "ATTEMPT", "STARTED_AT", "FINISHED_AT");
+        json_array_foreach(steps, i, st)
+        {
+                printf("  %-20s %-7lld %-24s %s\n", print_str(st, "step"), n(st, "attempt"),
+                       print_str(st, "started_at"), print_str(st, "finished_at"));
+        }
+}
+
+/* The attempt log as a table, each attempt's error (every line of it) under
+ * its row. */
+static void print_attempts(const json_t *attempts)
+{
+        size_t i;
+        json_t *at;
+
+        if (json_array_size(attempts) == 0)
+                return;
+        printf("attempts:\n  %-3s %-20s %-24s %-24s %s\n", "#", "WORKER", "STARTED_AT",
+               "FINISHED_AT", "OUTCOME");
+        json_array_foreach(attempts, i, at)
+        {
+                const char *err = json_string_value(json_object_get(at, "error"));
+
+                printf("  %-3lld %-20s %-24s %-24s %s\n", n(at, "attempt"), print_str(at, "worker"),
+                       print_str(at, "started_at"), print_str(at, "finished_at"),
+                       print_str(at, "outcome"));
+                if (err)
+                        print_lines("      error:", 12, err);
+        }
+}
+
 void print_job(const json_t *job)
 {
         static const char *const keys[] = {
-            "id",
-            "queue",
-            "type",
-            "state",
-            "priority",
-            "attempt",
-            "max_attempts",
-            "run_at",
-            "created_at",
-            "started_at",
-            "finished_at",
-            "worker",
-            "lease_until",
-            "payload",
-            "result",
-            "last_error",
-            "progress",
-            "idempotency_key",
-            "key",
-            "version",
-            "request_id",
-            "cancel_requested",
-            "cancel_reason",
+            "id",           "queue",       "type",
+            "state",        "priority",    "group",
+            "run_at",       "created_at",  "started_at",
+            "finished_at",  "worker",      "lease_until",
+            "payload",      "result",      "idempotency_key",
+            "key",          "version",     "request_id",
+            "execution_id", "traceparent", "cancel_reason",
         };
-        size_t i;
+        const char *err = json_string_value(json_object_get(job, "last_error"));
+        json_t *pr = json_object_get(job, "progress");
 
-        for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-                /* false is the usual value of cancel_requested: only show it when set. */
-                if (strcmp(keys[i], "cancel_requested") == 0 &&
-                    !json_is_true(json_object_get(job, keys[i])))
-                        continue;
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
                 print_field(job, keys[i], FIELD_WIDTH);
+                if (strcmp(keys[i], "priority") == 0)
+                        printf("%-*s %lld of %lld\n", FIELD_WIDTH, "attempt", n(job, "attempt"),
+                               n(job, "max_attempts"));
         }
+        /* false is the usual value of cancel_requested: only show it when set. */
+        if (json_is_true(json_object_get(job, "cancel_requested")))
+                printf("%-*s yes\n", FIELD_WIDTH, "cancel_requested");
+        if (err)
+                print_lines("last_error", FIELD_WIDTH, err);
+        if (pr && !json_is_null(pr))
+                print_progress(pr);
+        print_origin(job);
+        print_steps(json_object_get(job, "steps"));
+        print_attempts(json_object_get(job, "attempts"));
 }
 
 void print_job_table(const json_t *jobs)
@@ -233,8 +329,6 @@ void print_key(const json_t *key)
         print_field(key, "created_by", FIELD_WIDTH);
         if (json_is_object(rl) && json_integer_value(json_object_get(rl, "max")))
                 printf("%-16s %lld per %lld ms\n", "rate_limit", n(rl, "max"), n(rl, "per_ms"));
-        /* The secret comes last, so it is easy to copy and hard to miss. */
-        print_field(key, "key", FIELD_WIDTH);
 }
 
 void print_key_table(const json_t *keys)

@@ -53,14 +53,20 @@ static int key_path(struct cli *cli, char *path, size_t cap, const char *prefix,
         return EXIT_OK_;
 }
 
+/* The version of the answer's timer ({"timer": {...}}), 0 when it has none. */
+static long long timer_version(const json_t *root)
+{
+        return (long long)json_integer_value(
+            json_object_get(json_object_get(root, "timer"), "version"));
+}
+
 /* Prints the timer of a 2xx answer unless --json; frees root. */
 static int timer_answer(struct cli *cli, int rc, json_t *root, const char *verb, const char *key)
 {
         if (rc == EXIT_OK_ && !cli->json) {
                 if (verb)
-                        printf("timer %s %s (version %lld)\n", key, verb,
-                               (long long)json_integer_value(json_object_get(root, "version")));
-                print_timer(root);
+                        printf("timer %s %s (version %lld)\n", key, verb, timer_version(root));
+                print_timer(json_object_get(root, "timer"));
         }
         json_decref(root);
         return rc;
@@ -95,8 +101,8 @@ int cmd_timer_put(struct cli *cli, struct cli_args *a)
                         goto out;
                 payload = json_loads(src, JSON_DECODE_ANY, &jerr);
                 if (!payload) {
-                        fprintf(stderr, "%s: payload is not valid JSON: %s\n", cli->prog,
-                                jerr.text);
+                        cli_error(cli->prog, "usage", "--payload", "payload is not valid JSON: %s",
+                                  jerr.text);
                         goto out;
                 }
         }
@@ -114,14 +120,11 @@ int cmd_timer_put(struct cli *cli, struct cli_args *a)
              json_object_set_new(req, "max_attempts", json_integer(attempts))) ||
             !(body = json_dumps(req, JSON_COMPACT | JSON_PRESERVE_ORDER))) {
                 /* json_string refuses text that is not UTF-8. */
-                fprintf(stderr, "%s: arguments must be UTF-8 text\n", cli->prog);
+                cli_error(cli->prog, "usage", NULL, "arguments must be UTF-8 text");
                 goto out;
         }
         rc = cli_call(cli, "PUT", path, body, true, &root);
-        rc = timer_answer(cli, rc, root,
-                          json_integer_value(json_object_get(root, "version")) == 1 ? "created"
-                                                                                    : "moved",
-                          a->pos[0]);
+        rc = timer_answer(cli, rc, root, timer_version(root) == 1 ? "created" : "moved", a->pos[0]);
 out:
         json_decref(req);
         json_decref(payload);

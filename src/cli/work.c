@@ -80,6 +80,7 @@ struct claimer {
         const struct wcfg *cfg;
         struct baton_client *client;
         const char *prog;
+        const struct cli *cli; /* the command, for naming a refused flag */
 };
 
 static int64_t now_ms(void)
@@ -121,6 +122,18 @@ static void wait_ms_locked(struct shared *sh, int64_t ms)
  * 429 after Retry-After; anything else (a refused key, a bad --lease-ms) stops
  * the worker with the matching exit code.
  */
+/* A claim the server refused for good (a bad --lease-ms, a missing scope):
+ * said as the command's other refusals are, the flag named. */
+static void claim_refused(const struct claimer *cl, const struct baton_error *e)
+{
+        struct cli named = *cl->cli;
+        char prog[64];
+
+        snprintf(prog, sizeof(prog), "%s work", cl->prog);
+        named.prog = prog;
+        cli_server_error(&named, "claim refused", e, e->http_status);
+}
+
 static void *claimer_main(void *arg)
 {
         struct claimer *cl = arg;
@@ -178,9 +191,7 @@ static void *claimer_main(void *arg)
                         wait_ms_locked(sh, e->retry_after_s > 0 ? e->retry_after_s * 1000 : 1000);
                         continue;
                 }
-                fprintf(stderr, "%s work: claim refused: %s (%s, HTTP %d)\n", cl->prog,
-                        e->message[0] ? e->message : baton_strerror(rc),
-                        e->code[0] ? e->code : baton_strerror(rc), e->http_status);
+                claim_refused(cl, e);
                 sh->fatal_exit = cli_exit_for(rc, e->http_status);
                 sh->stop = true;
                 break;
@@ -846,6 +857,7 @@ static int work_setup(struct cli *cli, const struct wcfg *cfg, struct worker *w,
         cl->sh = &w->sh;
         cl->cfg = cfg;
         cl->prog = cli->prog;
+        cl->cli = cli;
         /* Orphaned grandchildren come to us and are reaped by waitpid(-1). */
         prctl(PR_SET_CHILD_SUBREAPER, 1);
         r->sfd = setup_signals(&r->old);

@@ -15,6 +15,7 @@ struct baton_key_priv {
         json_t *obj;
         const char **scopes;
         char *json;
+        char *secret; /* the answer's "secret" (create, rotate), or NULL */
 };
 
 struct baton_audit_priv {
@@ -64,7 +65,6 @@ static int key_from_json(json_t *obj, struct baton_key *k)
         k->priv->obj = json_incref(obj);
         k->scopes = k->priv->scopes;
         k->id = jstr(obj, "id");
-        k->key = jstr(obj, "key");
         k->name = jstr(obj, "name");
         k->tenant = jstr(obj, "tenant");
         k->state = jstr(obj, "state");
@@ -88,6 +88,9 @@ static void key_clear(void *key)
                 json_decref(k->priv->obj);
                 free(k->priv->scopes);
                 free(k->priv->json);
+                if (k->priv->secret)
+                        explicit_bzero(k->priv->secret, strlen(k->priv->secret));
+                free(k->priv->secret);
                 free(k->priv);
         }
         memset(k, 0, sizeof(*k));
@@ -134,24 +137,27 @@ void baton_audit_free(struct baton_audit *l)
         free(l);
 }
 
-/* dst: struct baton_key **, receives the key in member "key" of the answer,
- * or the answer itself when it is the key object (the create answer). */
+/* dst: struct baton_key **, receives the key of the answer {"key": {...}}
+ * and, for a creation or rotation, the "secret" beside it (in k->key). */
 static int answer_key(struct baton_client *c, json_t *root, void *dst)
 {
         struct baton_key **out = dst, *k;
-        json_t *obj = json_object_get(root, "key");
+        const char *secret = jstr(root, "secret");
         int rc;
 
-        if (!json_is_object(obj))
-                obj = root;
         k = malloc(sizeof(*k));
         if (!k)
                 return client_fail(c, BATON_ENOMEM, NULL);
-        rc = key_from_json(obj, k);
+        rc = key_from_json(json_object_get(root, "key"), k);
+        if (!rc && secret && !(k->priv->secret = strdup(secret))) {
+                key_clear(k);
+                rc = BATON_ENOMEM;
+        }
         if (rc) {
                 free(k);
                 return client_fail(c, rc, rc == BATON_EPROTO ? "answer holds no key" : NULL);
         }
+        k->key = k->priv->secret;
         *out = k;
         return 0;
 }

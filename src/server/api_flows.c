@@ -102,6 +102,9 @@ static void flow_json(struct jw *w, const struct flow_rec *f, const struct job *
         for (int i = 0; i < n; i++)
                 api_job_json(w, v[i], false);
         jw_arr_close(w);
+        /* Every job is in the creation's answer; the member is there so the
+         * flow object has one shape in both answers. */
+        jw_kraw(w, "next", "null");
         jw_obj_close(w);
         jw_obj_close(w);
 }
@@ -246,6 +249,9 @@ static int parse_item_deps(struct flow_req *r, json_t *obj, int i, struct verr *
                 int64_t id = 0;
 
                 snprintf(f, sizeof(f), "%s.depends_on[%zu]", prefix, k);
+                /* A number can only be a job id; a string is a ref or an id. */
+                if (!json_is_string(d) && (rc = api_body_id(d, f, &id, e)) != 0)
+                        return rc;
                 if (ref < 0 && api_dep_id(d, &id) != 0)
                         return verr_set(e, BATON_EINVAL, "unknown_ref", f,
                                         "%s is neither a ref of this flow nor a job id", f);

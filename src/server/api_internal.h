@@ -287,6 +287,10 @@ void api_enqueue_req_free(struct enqueue_req *req);
  * bound (400 invalid_field, too_many_dependencies); on_parent_failure
  * (default cancel). */
 int api_dep_id(json_t *v, int64_t *out);
+/* A job id in a request body (depends_on, dead replay ids, settle items...):
+ * "42" and 42 alike, as api_dep_id reads them; anything else (0, -1, "abc",
+ * 1.5, beyond int64, absent) is 400 invalid_id naming field. */
+int api_body_id(json_t *v, const char *field, int64_t *out, struct verr *e);
 int api_deps_check_array(json_t *v, const char *prefix, struct verr *e);
 /* The optional "backoff" object of obj into *b (type exponential when absent). */
 int api_backoff_parse(json_t *obj, const char *prefix, struct backoff *b, struct verr *e);

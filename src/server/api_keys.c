@@ -102,13 +102,11 @@ static const char *key_state(const struct key_rec *k, int64_t now_ms)
         return "active";
 }
 
-/* The key object of docs/api.md; token (the secret) only when not NULL. */
-static void key_json(struct jw *w, const struct key_rec *k, const char *token, int64_t now_ms)
+/* The key object of docs/api.md (never its secret). */
+static void key_json(struct jw *w, const struct key_rec *k, int64_t now_ms)
 {
         jw_obj_open(w);
         jw_kstr(w, "id", k->id);
-        if (token)
-                jw_kstr(w, "key", token);
         jw_kstr(w, "name", k->name);
         jw_kstr(w, "tenant", k->tenant);
         jw_key(w, "scopes");
@@ -143,7 +141,7 @@ static void list_item(struct jw *w, const void *arg, int i)
 {
         const struct list_page *lp = arg;
 
-        key_json(w, &lp->rows[i], NULL, lp->now_ms);
+        key_json(w, &lp->rows[i], lp->now_ms);
 }
 
 static void list_json(struct jw *w, const struct key_ctx *c, int64_t now_ms)
@@ -155,6 +153,20 @@ static void list_json(struct jw *w, const struct key_ctx *c, int64_t now_ms)
         last = api_page_write(w, c->base.hr->srv->limits, "keys", c->n, c->limit, false, list_item,
                               &lp);
         jw_kstr(w, "next", last >= 0 ? c->rows[last].id : NULL);
+        jw_obj_close(w);
+}
+
+/* {"key": {...}} under its kind (docs/api.md, "Answer shapes"), and beside it
+ * the secret of a creation or rotation ("secret"), which is not a member of the
+ * key object: it appears in this answer only. */
+static void key_answer_json(struct jw *w, const struct key_rec *k, const char *secret,
+                            int64_t now_ms)
+{
+        jw_obj_open(w);
+        jw_key(w, "key");
+        key_json(w, k, now_ms);
+        if (secret)
+                jw_kstr(w, "secret", secret);
         jw_obj_close(w);
 }
 
@@ -193,7 +205,7 @@ static void key_done(struct exec_op *op)
         if (c->base.kind == K_LIST)
                 list_json(&w, c, now);
         else
-                key_json(&w, &c->key, secret ? c->token : NULL, now);
+                key_answer_json(&w, &c->key, secret ? c->token : NULL, now);
         /* The change is committed: the keyring follows before the answer. */
         if (c->base.kind != K_LIST && keyring_put(srv->keyring, &c->key) != 0)
                 log_error("keys", "key %s changed in the store but not in memory (out of memory)",

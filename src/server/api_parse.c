@@ -439,6 +439,16 @@ int api_dep_id(json_t *v, int64_t *out)
         return json_is_string(v) ? api_id_parse(json_string_value(v), out) : -1;
 }
 
+int api_body_id(json_t *v, const char *field, int64_t *out, struct verr *e)
+{
+        if (v && api_dep_id(v, out) == 0)
+                return 0;
+        return verr_set(e, BATON_EINVAL, "invalid_id", field,
+                        "%s must be a job id: a positive integer up to %lld, as a string (\"42\") "
+                        "or a number (42)",
+                        field, (long long)INT64_MAX);
+}
+
 int api_deps_check_array(json_t *v, const char *prefix, struct verr *e)
 {
         char f[128];
@@ -493,9 +503,9 @@ static int parse_deps(json_t *obj, const char *prefix, struct enqueue_req *req, 
         for (size_t i = 0; i < n; i++) {
                 int64_t id = 0;
                 snprintf(f, sizeof(f), "%s[%zu]", base, i);
-                if (api_dep_id(json_array_get(v, i), &id) != 0)
-                        return verr_set(e, BATON_EINVAL, "invalid_field", f, "%s is not a job id",
-                                        f);
+                rc = api_body_id(json_array_get(v, i), f, &id, e);
+                if (rc)
+                        return rc;
                 for (int k = 0; k < req->n_depends_on; k++)
                         if (req->depends_on[k] == id)
                                 return verr_set(e, BATON_EINVAL, "invalid_field", f,

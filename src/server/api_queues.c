@@ -379,7 +379,7 @@ void api_queues_dead_list(struct http_req *hr)
         api_ctx_submit(&c->base, rc, &e);
 }
 
-/* {"ids": ["1", "2"]} (at most replay_max) or {"all": true}. */
+/* {"ids": ["1", 2]} (at most replay_max; strings or numbers) or {"all": true}. */
 static int replay_parse(struct http_req *hr, struct queue_ctx *c, struct verr *e)
 {
         json_t *ids = json_object_get(hr->body, "ids");
@@ -406,12 +406,10 @@ static int replay_parse(struct http_req *hr, struct queue_ctx *c, struct verr *e
         if (!c->ids)
                 return verr_set(e, BATON_ENOMEM, "internal", NULL, "out of memory");
         for (int i = 0; i < c->ids_n; i++) {
-                json_t *v = json_array_get(ids, (size_t)i);
-                if (!json_is_string(v) || api_id_parse(json_string_value(v), &c->ids[i]) != 0) {
-                        snprintf(f, sizeof(f), "ids[%d]", i);
-                        return verr_set(e, BATON_EINVAL, "invalid_id", f,
-                                        "%s must be a job id string", f);
-                }
+                snprintf(f, sizeof(f), "ids[%d]", i);
+                rc = api_body_id(json_array_get(ids, (size_t)i), f, &c->ids[i], e);
+                if (rc)
+                        return rc;
         }
         return 0;
 }

@@ -100,9 +100,13 @@ static void reply_timer(struct timer_ctx *c, int status)
 {
         struct jw w;
 
+        /* One object answers under its kind (docs/api.md, "Answer shapes"). */
         jw_init(&w, http_out(c->base.hr->srv));
         jw_obj_open(&w);
+        jw_key(&w, "timer");
+        jw_obj_open(&w);
         timer_members(&w, &c->res.t);
+        jw_obj_close(&w);
         jw_obj_close(&w);
         api_reply_jw(c->base.hr, status, &w);
 }

@@ -545,7 +545,8 @@ static int batch_parse_item(struct http_req *hr, json_t *obj, int i, struct batc
                             struct verr *e)
 {
         char prefix[32], f[64];
-        const char *id_s, *outcome_s;
+        const char *outcome_s;
+        json_t *id_v;
         int64_t id;
         int outcome;
         int rc;
@@ -554,15 +555,15 @@ static int batch_parse_item(struct http_req *hr, json_t *obj, int i, struct batc
         if (!json_is_object(obj))
                 return verr_set(e, BATON_EINVAL, "invalid_field", prefix, "%s must be an object",
                                 prefix);
-        rc = api_get_str(obj, prefix, "id", true, &id_s, e);
+        api_field(f, sizeof(f), prefix, "id");
+        id_v = json_object_get(obj, "id");
+        if (!id_v || json_is_null(id_v))
+                return verr_set(e, BATON_EINVAL, "missing_field", f, "%s is required", f);
+        rc = api_body_id(id_v, f, &id, e);
         if (!rc)
                 rc = api_get_str(obj, prefix, "outcome", true, &outcome_s, e);
         if (rc)
                 return rc;
-        api_field(f, sizeof(f), prefix, "id");
-        if (api_id_parse(id_s, &id) != 0)
-                return verr_set(e, BATON_EINVAL, "invalid_id", f,
-                                "%s must be a positive decimal number", f);
         if (strcmp(outcome_s, "complete") == 0) {
                 outcome = SETTLED_COMPLETE;
         } else if (strcmp(outcome_s, "fail") == 0) {

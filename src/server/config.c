@@ -465,7 +465,7 @@ static void usage_limits(FILE *f)
                         (long long)o->max, env);
         }
         fprintf(f, "\nother:\n"
-                   "  --routes               print the HTTP route table and exit\n"
+                   "  --routes               print the HTTP route table (method, path, scope) and exit\n"
                    "  --version              print the version and exit\n"
                    "  --help                 print this help and exit\n");
 }

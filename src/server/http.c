@@ -29,6 +29,7 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "common/rand.h"
+#include "core/keys.h"
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/config.h"
@@ -61,8 +62,14 @@ void http_routes_print(FILE *f)
 {
         for (int i = 0; i < api_routes_n; i++) {
                 const char *q = api_routes[i].query;
+                const char *scope = key_scope_name(api_routes[i].scope);
 
-                fprintf(f, "%s %s", http_method_name(api_routes[i].method), api_routes[i].pattern);
+                /* An open route needs no key, so no scope: "none", as
+                 * docs/openapi.json's x-baton-scope says it. */
+                if (api_routes[i].auth == HTTP_AUTH_OPEN || !scope)
+                        scope = "none";
+                fprintf(f, "%s %s %s", http_method_name(api_routes[i].method),
+                        api_routes[i].pattern, scope);
                 if (q && *q) {
                         fputs(" query=", f);
                         for (; *q; q++)

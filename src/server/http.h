@@ -118,9 +118,10 @@ bool http_idle(const struct http *h);
 int http_connections(const struct http *h);
 /* Closes every connection and frees h. */
 void http_free(struct http *h);
-/* Prints the route table as "METHOD /path/{param}" lines, each followed by
+/* Prints the route table as "METHOD /path/{param} scope" lines: the scope a
+ * key needs ("jobs:read"), "none" for an open route; each followed by
  * " query=a,b" when the route reads query parameters (tests/e2e/test_openapi.c
- * compares both with docs/openapi.json). */
+ * compares all three with docs/openapi.json). */
 void http_routes_print(FILE *f);
 /* Name of an enum http_method, "GET"... */
 const char *http_method_name(int method);

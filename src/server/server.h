@@ -14,12 +14,13 @@
 #include <stdint.h>
 
 #include "common/clock.h"
+#include "common/errors.h"
 #include "core/exec.h"
 #include "core/limits.h"
 #include "store/store.h"
 
 #ifndef BATOND_VERSION
-#define BATOND_VERSION "0.1.0"
+#define BATOND_VERSION BATON_VERSION
 #endif
 
 /* The tenant created at first start; its admin keys may act on every tenant,

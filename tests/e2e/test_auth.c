@@ -388,8 +388,11 @@ static void revocation_is_immediate(void **state)
         snprintf(path, sizeof(path), "/v1/keys/%s", id);
         call(srv.admin_key, "DELETE", path, NULL, &r);
         assert_int_equal(r.status, 200);
-        assert_string_equal(jpath_str(r.json, "state"), "revoked");
-        assert_null(jpath(r.json, "key"));
+        /* {"key": {...}}: the key object under its kind, never a secret. */
+        assert_string_equal(jpath_str(r.json, "key.state"), "revoked");
+        assert_string_equal(jpath_str(r.json, "key.id"), id);
+        assert_null(jpath(r.json, "secret"));
+        assert_null(jpath(r.json, "key.secret"));
         http_res_free(&r);
         assert_int_equal(call(tok, "GET", "/v1/queues", NULL, NULL), 401);
         /* Revoking twice is not an error; the key stays refused. */
@@ -413,10 +416,12 @@ static void rotation_with_grace(void **state)
         snprintf(path, sizeof(path), "/v1/keys/%s/rotate", id);
         call(srv.admin_key, "POST", path, "{\"grace_ms\": 1500}", &r);
         assert_int_equal(r.status, 200);
-        assert_string_equal(jpath_str(r.json, "id"), id);
-        assert_non_null(jpath_str(r.json, "key"));
-        assert_non_null(jpath_str(r.json, "previous_valid_until"));
-        snprintf(fresh, sizeof(fresh), "%s", jpath_str(r.json, "key"));
+        /* The secret beside the key object, not in it. */
+        assert_string_equal(jpath_str(r.json, "key.id"), id);
+        assert_non_null(jpath_str(r.json, "secret"));
+        assert_null(jpath(r.json, "key.secret"));
+        assert_non_null(jpath_str(r.json, "key.previous_valid_until"));
+        snprintf(fresh, sizeof(fresh), "%s", jpath_str(r.json, "secret"));
         remember(fresh);
         assert_string_not_equal(fresh, old);
         http_res_free(&r);
@@ -429,7 +434,7 @@ static void rotation_with_grace(void **state)
         /* Without grace the previous secret stops at once. */
         call(srv.admin_key, "POST", path, NULL, &r);
         assert_int_equal(r.status, 200);
-        snprintf(third, sizeof(third), "%s", jpath_str(r.json, "key"));
+        snprintf(third, sizeof(third), "%s", jpath_str(r.json, "secret"));
         remember(third);
         http_res_free(&r);
         assert_int_equal(call(fresh, "GET", "/v1/queues", NULL, NULL), 401);
@@ -489,7 +494,7 @@ static void rotate_revoked_or_expired(void **state)
         snprintf(path, sizeof(path), "/v1/keys/%s/rotate", id);
         call(srv.admin_key, "POST", path, NULL, &r);
         assert_http_error(&r, 409, "key_expired", "id");
-        assert_null(jpath(r.json, "key"));
+        assert_null(jpath(r.json, "secret"));
         http_res_free(&r);
         assert_int_equal(call(tok, "GET", "/v1/queues", NULL, NULL), 401);
 }
@@ -691,7 +696,7 @@ static void audit_entries(void **state)
         snprintf(path, sizeof(path), "/v1/keys/%s/rotate", victim_id);
         call(admin, "POST", path, "{\"grace_ms\": 10}", &r);
         assert_int_equal(r.status, 200);
-        remember(jpath_str(r.json, "key"));
+        remember(jpath_str(r.json, "secret"));
         http_res_free(&r);
         e = audit_find("keys.rotate", 200, NULL, victim_id, &holder);
         assert_non_null(e);

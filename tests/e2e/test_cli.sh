@@ -231,15 +231,17 @@ if [ -f "$tmp/data/admin.key" ]; then
 	run "keys create" 0 "${B[@]}" keys create reader --scopes jobs:read
 	has "keys create" "$out" "^key k[0-9a-f]+ created$"
 	has "keys create" "$out" "^scopes +jobs:read$"
-	has "keys create" "$out" "^key +bk_"
+	has "keys create" "$out" "^secret +bk_"
 	has "keys create" "$out" "shown only once"
-	reader=$(printf '%s\n' "$out" | sed -nE 's/^key +(bk_[^ ]+)$/\1/p')
+	reader=$(printf '%s\n' "$out" | sed -nE 's/^secret +(bk_[^ ]+)$/\1/p')
 	reader_id=$(printf '%s\n' "$out" | sed -nE 's/^key (k[0-9a-f]+) created$/\1/p')
 	run "keys create json" 0 "${B[@]}" --json keys create worker --scopes work,jobs:read \
 		--rate-max 1 --rate-per-ms 60000
-	has "keys create json" "$out" '"key": ?"bk_'
+	# {"key": {...}, "secret": "bk_..."}: the secret beside the key object.
+	has "keys create json" "$out" '^\{"key": ?\{"id": ?"k[0-9a-f]+"'
+	has "keys create json" "$out" '"secret": ?"bk_'
 	has "keys create json" "$out" '"scopes": ?\['
-	limited=$(printf '%s\n' "$out" | grep -Eo '"key": ?"bk_[^"]+"' | grep -Eo 'bk_[^"]+')
+	limited=$(printf '%s\n' "$out" | grep -Eo '"secret": ?"bk_[^"]+"' | grep -Eo 'bk_[^"]+')
 	run "keys create other tenant" 0 "${B[@]}" keys create acme-ops --tenant acme --scopes jobs:read
 	has "keys create other tenant" "$out" "^tenant +acme$"
 	run "keys list tenant" 0 "${B[@]}" keys list --tenant acme
@@ -272,8 +274,8 @@ if [ -f "$tmp/data/admin.key" ]; then
 	# Rotation: the new secret works; with no grace the old one stops at once.
 	run "keys rotate" 0 "${B[@]}" keys rotate "$reader_id" --grace-ms 0
 	has "keys rotate" "$out" "^key $reader_id rotated$"
-	has "keys rotate" "$out" "^key +bk_"
-	rotated=$(printf '%s\n' "$out" | sed -nE 's/^key +(bk_[^ ]+)$/\1/p')
+	has "keys rotate" "$out" "^secret +bk_"
+	rotated=$(printf '%s\n' "$out" | sed -nE 's/^secret +(bk_[^ ]+)$/\1/p')
 	checks=$((checks + 1))
 	[ -n "$rotated" ] && [ "$rotated" != "$reader" ] || fail "keys rotate: no new secret"
 	run "rotated key works" 0 env BATON_KEY="$rotated" "${B[@]}" job list --queue mail

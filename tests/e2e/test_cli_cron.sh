@@ -78,7 +78,9 @@ has "preview never fires" "$err" "invalid expression: .*February.*cron_never_fir
 run "preview garbage" 1 "${B[@]}" cron preview 'every tuesday'
 run "preview bad zone" 1 "${B[@]}" cron preview '@daily' --timezone Mars/Olympus
 run "preview bad gap" 1 "${B[@]}" cron preview '@daily' --dst-gap sideways
-has "preview bad gap" "$err" "dst_gap"
+# The server's field (dst_gap) is named as the flag that set it.
+has "preview bad gap" "$err" "--dst-gap must be shift or skip"
+has "preview bad gap" "$err" "option --dst-gap"
 run "preview bad from" 1 "${B[@]}" cron preview '@daily' --from yesterday
 
 # ---- put, get, list ----

@@ -71,7 +71,7 @@ has "get: key" "$out" "^key +draft-7:pick"
 has "get: version" "$out" "^version +1"
 hasnt "get: no verb line" "$out" "^timer "
 run "get --json" 0 "${B[@]}" --json timer get draft-7:pick
-has "get --json" "$out" '"key": ?"draft-7:pick"'
+has "get --json" "$out" '^\{"timer": ?\{"key": ?"draft-7:pick"'
 has "get --json version" "$out" '"version": ?1'
 run "move with if-version 1" 0 "${B[@]}" timer put draft-7:pick --queue drafts --type autopick \
 	--fire-at "$at2" --if-version 1

@@ -35,6 +35,11 @@ static struct baton_key *create(struct baton_client *admin, const char *name,
         assert_non_null(k);
         assert_non_null(k->key);
         assert_int_equal(strncmp(k->key, "bk_", 3), 0);
+        /* The secret comes from the answer's "secret", beside the key object:
+         * the object itself (baton_key_json) never holds it. */
+        assert_non_null(k->id);
+        assert_non_null(baton_key_json(k));
+        assert_null(strstr(baton_key_json(k), "bk_"));
         return k;
 }
 

@@ -122,15 +122,16 @@ static void timers_respect_max_depth(void **state)
         for (int i = 0; i < 20; i++) {
                 snprintf(key, sizeof(key), "%s-%02d", q, i);
                 get_timer(key, &r);
-                if (strcmp(jpath_str(r.json, "state"), "fired") == 0) {
+                if (strcmp(jpath_str(r.json, "timer.state"), "fired") == 0) {
                         fired++;
-                        assert_true(json_is_null(jpath(r.json, "deferred")));
+                        assert_true(json_is_null(jpath(r.json, "timer.deferred")));
                 } else {
-                        assert_string_equal(jpath_str(r.json, "state"), "scheduled");
-                        assert_string_equal(jpath_str(r.json, "deferred.reason"), "queue_full");
-                        assert_true(jpath_int(r.json, "deferred.count") >= 1);
-                        assert_non_null(jpath_str(r.json, "deferred.retry_at"));
-                        assert_int_equal(jpath_int(r.json, "version"), 1);
+                        assert_string_equal(jpath_str(r.json, "timer.state"), "scheduled");
+                        assert_string_equal(jpath_str(r.json, "timer.deferred.reason"),
+                                            "queue_full");
+                        assert_true(jpath_int(r.json, "timer.deferred.count") >= 1);
+                        assert_non_null(jpath_str(r.json, "timer.deferred.retry_at"));
+                        assert_int_equal(jpath_int(r.json, "timer.version"), 1);
                         deferred++;
                 }
                 http_res_free(&r);
@@ -154,8 +155,8 @@ static void timers_respect_max_depth(void **state)
         for (int i = 0; i < 20; i++) {
                 snprintf(key, sizeof(key), "%s-%02d", q, i);
                 get_timer(key, &r);
-                assert_string_equal(jpath_str(r.json, "state"), "fired");
-                assert_non_null(jpath_str(r.json, "job_id"));
+                assert_string_equal(jpath_str(r.json, "timer.state"), "fired");
+                assert_non_null(jpath_str(r.json, "timer.job_id"));
                 http_res_free(&r);
         }
 }
@@ -178,7 +179,7 @@ static void deferred_version_moved_or_cancelled(void **state)
         put_timer(gone, q, NULL, 201);
         harness_sleep_ms(500);
         get_timer(moved, &r);
-        assert_string_equal(jpath_str(r.json, "deferred.reason"), "queue_full");
+        assert_string_equal(jpath_str(r.json, "timer.deferred.reason"), "queue_full");
         http_res_free(&r);
         /* Move one (compare-and-set on version 1), cancel the other. */
         /* The answer shows the new version as put: not deferred (the next
@@ -190,9 +191,9 @@ static void deferred_version_moved_or_cancelled(void **state)
                                     q),
                          0);
         assert_int_equal(r.status, 200);
-        assert_int_equal(jpath_int(r.json, "version"), 2);
-        assert_string_equal(jpath_str(r.json, "state"), "scheduled");
-        assert_true(json_is_null(jpath(r.json, "deferred")));
+        assert_int_equal(jpath_int(r.json, "timer.version"), 2);
+        assert_string_equal(jpath_str(r.json, "timer.state"), "scheduled");
+        assert_true(json_is_null(jpath(r.json, "timer.deferred")));
         http_res_free(&r);
         snprintf(path, sizeof(path), "/v1/timers/%s", gone);
         assert_int_equal(http_json(srv.url, "DELETE", path, NULL, &r), 0);
@@ -221,8 +222,8 @@ static void deferred_version_moved_or_cancelled(void **state)
         harness_sleep_ms(600);
         assert_int_equal(harness_count_jobs(cl, q, NULL), 2);
         get_timer(gone, &r);
-        assert_string_equal(jpath_str(r.json, "state"), "cancelled");
-        assert_true(json_is_null(jpath(r.json, "job_id")));
+        assert_string_equal(jpath_str(r.json, "timer.state"), "cancelled");
+        assert_true(json_is_null(jpath(r.json, "timer.job_id")));
         http_res_free(&r);
 }
 

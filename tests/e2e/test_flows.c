@@ -227,10 +227,10 @@ static void depends_on_validation(void **state)
         assert_int_equal(http_json(srv.url, "POST", "/v1/jobs", body, &r), 0);
         assert_http_error(&r, 400, "unknown_dependency", "depends_on[1]");
         http_res_free(&r);
-        /* Not an id; a bad policy. */
+        /* Not an id (test_ids.c has every form); a bad policy. */
         snprintf(body, sizeof(body), "{\"queue\":\"%s\",\"type\":\"t\",\"depends_on\":[\"x\"]}", q);
         assert_int_equal(http_json(srv.url, "POST", "/v1/jobs", body, &r), 0);
-        assert_http_error(&r, 400, "invalid_field", "depends_on[0]");
+        assert_http_error(&r, 400, "invalid_id", "depends_on[0]");
         http_res_free(&r);
         snprintf(body, sizeof(body),
                  "{\"queue\":\"%s\",\"type\":\"t\",\"on_parent_failure\":\"maybe\"}", q);

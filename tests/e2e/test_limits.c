@@ -339,8 +339,8 @@ static void work_inputs(void **state)
         }
         expectf("POST", "/v1/settle", 400, "invalid_id", "items[0].id",
                 "{\"items\":[{\"id\":\"abc\",\"lease\":\"%s\",\"outcome\":\"complete\"}]}", lease);
-        expectf("POST", "/v1/settle", 400, "invalid_field", "items[0].id",
-                "{\"items\":[{\"id\":5,\"lease\":\"%s\",\"outcome\":\"complete\"}]}", lease);
+        expectf("POST", "/v1/settle", 400, "invalid_id", "items[0].id",
+                "{\"items\":[{\"id\":1.5,\"lease\":\"%s\",\"outcome\":\"complete\"}]}", lease);
         expectf("POST", "/v1/settle", 400, "missing_field", "items[0].outcome",
                 "{\"items\":[{\"id\":\"%s\",\"lease\":\"%s\"}]}", running->v[0].id, lease);
         s = harness_repeat('r', 1100);

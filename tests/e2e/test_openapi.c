@@ -1,12 +1,15 @@
 /*
  * test_openapi.c: keeps docs/openapi.json in step with batond's router and with
  * docs/api.md. It runs `$BATOND --routes` (the server prints its route table, one
- * "METHOD /path/{param}" per line, with " query=a,b" after it for a route
- * that reads query parameters, and exits 0 without opening a store or a
+ * "METHOD /path/{param} scope" per line, with " query=a,b" after it for a
+ * route that reads query parameters, and exits 0 without opening a store or a
  * socket) and reads `$BATON_SRC/docs/openapi.json`, then checks that:
  *  - the two sets of (method, path) are equal, printing every difference both
  *    ways (path parameters are compared by position, not by name: "{id}" and
  *    "{job}" are the same route);
+ *  - every documented operation has `x-baton-scope`, and it is the scope the
+ *    route table (src/server/api.c) makes the route need ("none" for an open
+ *    route), printing every difference;
  *  - each route's query parameters (the " query=a,b" of its --routes line:
  *    the route table's list, which the server enforces) are exactly the
  *    query parameters its operation documents (its own and its path's,
@@ -45,11 +48,12 @@
 /* A set of routes. key[i] is "METHOD /path" with path parameters written "{}"
  * (what is compared); shown[i] is the same route as its source spells it;
  * query[i] the names of its query parameters, sorted and comma-joined ("" for
- * none). */
+ * none); scope[i] the scope it needs (NULL when the source gives none). */
 struct route_set {
         char *key[SET_MAX];
         char *shown[SET_MAX];
         char *query[SET_MAX];
+        char *scope[SET_MAX];
         int n;
 };
 
@@ -163,8 +167,30 @@ static void set_free(struct route_set *s)
                 free(s->key[k]);
                 free(s->shown[k]);
                 free(s->query[k]);
+                free(s->scope[k]);
+                s->scope[k] = NULL;
         }
         s->n = 0;
+}
+
+/* Gives the route of s keyed like method and path its scope (NULL: none).
+ * Returns 0, or -1 when the route is not in s or memory runs out. */
+static int set_scope(struct route_set *s, const char *method, const char *path, const char *scope)
+{
+        char norm[1024], key[1100];
+        int k;
+
+        if (normalize_path(path, norm, sizeof(norm)) < 0)
+                return -1;
+        snprintf(key, sizeof(key), "%s %s", method, norm);
+        for (size_t i = 0; key[i] && key[i] != ' '; i++)
+                key[i] = (char)toupper((unsigned char)key[i]);
+        k = set_find(s, key);
+        if (k < 0 || !scope)
+                return k < 0 ? -1 : 0;
+        free(s->scope[k]);
+        s->scope[k] = strdup(scope);
+        return s->scope[k] ? 0 : -1;
 }
 
 /* Fills server_routes from `$BATOND --routes`. Returns 0 or -1 with a message. */
@@ -188,7 +214,7 @@ static int load_server_routes(void)
         /* Only stdout: what batond logs on stderr is not part of the table. */
         text = run.out;
         for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-                char method[32], path[1024], query[1024] = "", extra[2];
+                char method[32], path[1024], scope[64], query[1024] = "", extra[2];
                 size_t n = strlen(line);
                 int got;
 
@@ -196,14 +222,15 @@ static int load_server_routes(void)
                         line[--n] = 0;
                 if (n == 0)
                         continue;
-                /* "METHOD /path" and, when the route reads any, " query=a,b". */
-                got = sscanf(line, "%31s %1023s query=%1023s %1s", method, path, query, extra);
-                if ((got != 2 && got != 3) || path[0] != '/' ||
-                    (got == 2 && strchr(line + strlen(method) + 1, ' '))) {
+                /* "METHOD /path scope" and, when the route reads any, " query=a,b". */
+                got = sscanf(line, "%31s %1023s %63s query=%1023s %1s", method, path, scope, query,
+                             extra);
+                if ((got != 3 && got != 4) || path[0] != '/' || strchr(scope, '=')) {
                         fprintf(stderr, "test_openapi: unexpected --routes line: \"%s\"\n", line);
                         goto out;
                 }
-                if (set_add(&server_routes, method, path, query) < 0)
+                if (set_add(&server_routes, method, path, query) < 0 ||
+                    set_scope(&server_routes, method, path, scope) < 0)
                         goto out;
         }
         rc = 0;
@@ -284,7 +311,9 @@ static int load_document(void)
                         if (!op)
                                 continue;
                         doc_query(item, op, query, sizeof(query));
-                        if (set_add(&doc_routes, http_methods[i], path, query) < 0)
+                        if (set_add(&doc_routes, http_methods[i], path, query) < 0 ||
+                            set_scope(&doc_routes, http_methods[i], path,
+                                      json_string_value(json_object_get(op, "x-baton-scope"))) < 0)
                                 return -1;
                 }
         }
@@ -337,6 +366,38 @@ static void routes_match_document(void **state)
         assert_true(server_routes.n > 0);
         assert_int_equal(missing, 0);
         assert_int_equal(server_routes.n, doc_routes.n);
+}
+
+/* Every operation's x-baton-scope against the scope its route needs in the
+ * route table: one documented with another scope (or none) fails, so a scope
+ * changed in src/server/api.c must change in the document too. */
+static void scopes_match_route_table(void **state)
+{
+        int bad = 0, compared = 0;
+
+        (void)state;
+        if (server_routes.n == 0)
+                assert_int_equal(load_server_routes(), 0);
+        for (int i = 0; i < doc_routes.n; i++) {
+                int k = set_find(&server_routes, doc_routes.key[i]);
+
+                if (!doc_routes.scope[i]) {
+                        fprintf(stderr, "%s has no x-baton-scope (the route table says %s)\n",
+                                doc_routes.shown[i], k >= 0 ? server_routes.scope[k] : "nothing");
+                        bad++;
+                        continue;
+                }
+                if (k < 0)
+                        continue; /* routes_match_document reports it */
+                compared++;
+                if (strcmp(doc_routes.scope[i], server_routes.scope[k]) != 0) {
+                        fprintf(stderr, "%s: x-baton-scope \"%s\", the route table needs \"%s\"\n",
+                                doc_routes.shown[i], doc_routes.scope[i], server_routes.scope[k]);
+                        bad++;
+                }
+        }
+        assert_true(compared > 0);
+        assert_int_equal(bad, 0);
 }
 
 /* Every route's query parameters (the route table's `query` list, which
@@ -661,6 +722,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(routes_match_document),
+            cmocka_unit_test(scopes_match_route_table),
             cmocka_unit_test(query_parameters_match),
             cmocka_unit_test(operations_document_strict_input),
             cmocka_unit_test(api_md_query_table),

@@ -162,7 +162,8 @@ tr '\n' ' ' <"$BATON_SRC/src/server/api.c" |
 	grep -oE '\{ *HTTP_[A-Z]+ *, *"[^"]+" *, *"[a-z_]+"' |
 	sed -E 's/\{ *HTTP_([A-Z]+) *, *"([^"]+)" *, *"([a-z_]+)"/\3|\1 \2/' >"$tmp/labels.real"
 # The parse must find every route batond serves, in its order.
-if ! diff <(cut -d'|' -f2 "$tmp/labels.real") "$tmp/routes" >"$tmp/routes.diff"; then
+# (--routes adds each route's scope as a third word; test_openapi.c checks it.)
+if ! diff <(cut -d'|' -f2 "$tmp/labels.real") <(cut -d' ' -f1,2 "$tmp/routes") >"$tmp/routes.diff"; then
 	fail "the routes read from src/server/api.c differ from batond --routes:"$'\n'"$(cat "$tmp/routes.diff")"
 fi
 echo "unmatched" >>"$tmp/labels.real"

@@ -738,7 +738,7 @@ static void timer_and_cron_jobs_carry_their_group(void **state)
                  q);
         assert_int_equal(http_json(srv.url, "PUT", path, body, &r), 0);
         assert_int_equal(r.status, 201);
-        assert_string_equal(jpath_str(r.json, "group"), "draft-9");
+        assert_string_equal(jpath_str(r.json, "timer.group"), "draft-9");
         http_res_free(&r);
         give_up = harness_now_ms() + 5000;
         while (harness_count_jobs(cl, q, NULL) < 3 && harness_now_ms() < give_up)

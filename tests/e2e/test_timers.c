@@ -94,8 +94,8 @@ static int64_t wait_state(const char *key, const char *want, int64_t timeout_ms)
         for (;;) {
                 assert_int_equal(http_json(srv.url, "GET", path, NULL, &r), 0);
                 assert_int_equal(r.status, 200);
-                if (strcmp(jpath_str(r.json, "state"), want) == 0) {
-                        int64_t v = jpath_int(r.json, "version");
+                if (strcmp(jpath_str(r.json, "timer.state"), want) == 0) {
+                        int64_t v = jpath_int(r.json, "timer.version");
                         http_res_free(&r);
                         return v;
                 }
@@ -121,12 +121,13 @@ static void routes_and_errors(void **state)
                  q);
         put_timer(key, &r, body);
         assert_int_equal(r.status, 201);
-        assert_string_equal(jpath_str(r.json, "key"), key);
-        assert_int_equal(jpath_int(r.json, "version"), 1);
-        assert_string_equal(jpath_str(r.json, "state"), "scheduled");
-        assert_string_equal(jpath_str(r.json, "priority"), "high");
-        assert_int_equal(jpath_int(r.json, "max_attempts"), 2);
-        assert_true(harness_parse_time(jpath_str(r.json, "fire_at")) > harness_wall_ms() + 50000);
+        assert_string_equal(jpath_str(r.json, "timer.key"), key);
+        assert_int_equal(jpath_int(r.json, "timer.version"), 1);
+        assert_string_equal(jpath_str(r.json, "timer.state"), "scheduled");
+        assert_string_equal(jpath_str(r.json, "timer.priority"), "high");
+        assert_int_equal(jpath_int(r.json, "timer.max_attempts"), 2);
+        assert_true(harness_parse_time(jpath_str(r.json, "timer.fire_at")) >
+                    harness_wall_ms() + 50000);
         http_res_free(&r);
 
         /* Move with the right version, then a stale one. */
@@ -136,8 +137,8 @@ static void routes_and_errors(void **state)
                  q);
         put_timer(key, &r, body);
         assert_int_equal(r.status, 200);
-        assert_int_equal(jpath_int(r.json, "version"), 2);
-        assert_int_equal(jpath_int(r.json, "payload.pick"), 2);
+        assert_int_equal(jpath_int(r.json, "timer.version"), 2);
+        assert_int_equal(jpath_int(r.json, "timer.payload.pick"), 2);
         http_res_free(&r);
         put_timer(key, &r, body);
         assert_http_error(&r, 409, "version_mismatch", "if_version");
@@ -159,8 +160,8 @@ static void routes_and_errors(void **state)
         snprintf(path, sizeof(path), "/v1/timers/%s", key);
         assert_int_equal(http_json(srv.url, "GET", path, NULL, &r), 0);
         assert_int_equal(r.status, 200);
-        assert_int_equal(jpath_int(r.json, "version"), 2);
-        assert_true(json_is_null(jpath(r.json, "job_id")));
+        assert_int_equal(jpath_int(r.json, "timer.version"), 2);
+        assert_true(json_is_null(jpath(r.json, "timer.job_id")));
         http_res_free(&r);
         for (int i = 2; i <= 3; i++) {
                 char k2[80];
@@ -192,7 +193,7 @@ static void routes_and_errors(void **state)
         snprintf(path, sizeof(path), "/v1/timers/%s?if_version=2", key);
         assert_int_equal(http_json(srv.url, "DELETE", path, NULL, &r), 0);
         assert_int_equal(r.status, 200);
-        assert_string_equal(jpath_str(r.json, "state"), "cancelled");
+        assert_string_equal(jpath_str(r.json, "timer.state"), "cancelled");
         http_res_free(&r);
         snprintf(path, sizeof(path), "/v1/timers/%s", key);
         assert_int_equal(http_json(srv.url, "DELETE", path, NULL, &r), 0);
@@ -470,7 +471,7 @@ static void tenant_isolation_and_scopes(void **state)
         http_res_free(&r);
         assert_int_equal(http_json_as(srv.url, other, "PUT", path, body, &r), 0);
         assert_int_equal(r.status, 201);
-        assert_int_equal(jpath_int(r.json, "version"), 1);
+        assert_int_equal(jpath_int(r.json, "timer.version"), 1);
         http_res_free(&r);
 
         /* Scopes: PUT and DELETE need jobs:write, reads jobs:read. */
@@ -494,8 +495,8 @@ static void tenant_isolation_and_scopes(void **state)
         http_res_free(&r);
         /* The refused calls changed nothing. */
         assert_int_equal(http_json(srv.url, "GET", path, NULL, &r), 0);
-        assert_int_equal(jpath_int(r.json, "version"), 1);
-        assert_string_equal(jpath_str(r.json, "state"), "scheduled");
+        assert_int_equal(jpath_int(r.json, "timer.version"), 1);
+        assert_string_equal(jpath_str(r.json, "timer.state"), "scheduled");
         http_res_free(&r);
 }
 

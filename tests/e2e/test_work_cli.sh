@@ -135,9 +135,12 @@ has "work --help" "$(cat "$tmp/out")" "64-78"
 timeout 20 "${B[@]}" work --queue q --lease-ms 100 -- /bin/true >/dev/null 2>"$tmp/err" </dev/null
 check "claim refused (lease_ms out of range): exit 1" $([ $? = 1 ]; echo $?)
 has "claim refused message" "$(cat "$tmp/err")" "lease_ms_out_of_range"
+# The refused field is named as the flag that set it.
+has "claim refused names the flag" "$(cat "$tmp/err")" \
+	"^baton work: claim refused: --lease-ms .*option --lease-ms, HTTP 400\)$"
 if [ -f "$tmp/data/admin.key" ]; then
 	ro=$("${B[@]}" --json keys create readonly --scopes jobs:read </dev/null |
-		grep -Eo '"key": ?"bk_[^"]+"' | grep -Eo 'bk_[^"]+')
+		grep -Eo '"secret": ?"bk_[^"]+"' | grep -Eo 'bk_[^"]+')
 	timeout 20 env BATON_KEY="$ro" "$BATON" work --queue q -- /bin/true >/dev/null \
 		2>"$tmp/err" </dev/null
 	check "claim without the work scope: exit 4" $([ $? = 4 ]; echo $?)

@@ -554,8 +554,8 @@ static void timers_fire_once_under_leader_kill(void **state)
                         char path[64];
                         snprintf(path, sizeof(path), "/v1/timers/t%d", i);
                         http_json_as(fx->n[other].url, fx->admin, "GET", path, NULL, &r);
-                        if (jpath_str(r.json, "state") &&
-                            strcmp(jpath_str(r.json, "state"), "fired") == 0)
+                        if (jpath_str(r.json, "timer.state") &&
+                            strcmp(jpath_str(r.json, "timer.state"), "fired") == 0)
                                 fired++;
                         http_res_free(&r);
                 }
@@ -585,8 +585,8 @@ static void key_revoked_on_one_node_refused_on_all(void **state)
                                       "{\"name\":\"k\",\"scopes\":[\"jobs:read\"]}", &r),
                          0);
         assert_int_equal(r.status, 201);
-        snprintf(key, sizeof(key), "%s", jpath_str(r.json, "key"));
-        snprintf(id, sizeof(id), "%s", jpath_str(r.json, "id"));
+        snprintf(key, sizeof(key), "%s", jpath_str(r.json, "secret"));
+        snprintf(id, sizeof(id), "%s", jpath_str(r.json, "key.id"));
         http_res_free(&r);
         /* The new key works on another node (its keyring reloads it). */
         deadline = harness_now_ms() + 3000;

@@ -48,8 +48,8 @@ static void make_key(struct harness_cluster *fx, const char *scopes, char *tok, 
         snprintf(body, sizeof(body), "{\"name\": \"h\", \"scopes\": %s}", scopes);
         assert_int_equal(http_json_as(fx->n[0].url, fx->admin, "POST", "/v1/keys", body, &r), 0);
         assert_int_equal(r.status, 201);
-        snprintf(tok, 128, "%s", jpath_str(r.json, "key"));
-        snprintf(id, 32, "%s", jpath_str(r.json, "id"));
+        snprintf(tok, 128, "%s", jpath_str(r.json, "secret"));
+        snprintf(id, 32, "%s", jpath_str(r.json, "key.id"));
         http_res_free(&r);
         for (int i = 1; i < NODES; i++) {
                 int64_t give_up = harness_now_ms() + 3000;

@@ -249,12 +249,12 @@ void harness_make_key(const struct harness *h, const char *tenant, const char *s
                 snprintf(tpart, sizeof(tpart), "\"tenant\": \"%s\", ", tenant);
         http_jsonf(h->url, "POST", "/v1/keys", &r, "{%s\"name\": \"test key\", \"scopes\": %s%s%s}",
                    tpart, scopes, extra ? ", " : "", extra ? extra : "");
-        if (r.status != 201 || !jpath_str(r.json, "key"))
+        if (r.status != 201 || !jpath_str(r.json, "secret"))
                 fail_msg("creating a key (tenant %s, scopes %s): HTTP %d %s", tenant ? tenant : "-",
                          scopes, r.status, r.body);
-        snprintf(token, 64, "%s", jpath_str(r.json, "key"));
+        snprintf(token, 64, "%s", jpath_str(r.json, "secret"));
         if (id)
-                snprintf(id, 24, "%s", jpath_str(r.json, "id"));
+                snprintf(id, 24, "%s", jpath_str(r.json, "key.id"));
         http_res_free(&r);
 }
 
