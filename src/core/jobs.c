@@ -889,12 +889,24 @@ int job_read(struct txn *tx, const char *tenant, int64_t id, struct job *out)
         return tx->ops->job_peek(tx->st, tenant, id, out);
 }
 
-int job_query(struct txn *tx, const struct job_filter *f, struct job_vec *out)
+/* The promotion of a due job (promote_one), asked for now: the job runs as
+ * if its run_at had come. */
+int jobs_promote_one(struct txn *tx, const char *tenant, int64_t id, struct job *out)
 {
-        int rc = tx->ops->job_list(tx->st, f, out);
+        int rc;
 
+        memset(out, 0, sizeof(*out));
+        rc = tx->ops->job_get(tx->st, tenant, id, out);
+        if (!rc && out->state != JOB_SCHEDULED && out->state != JOB_RETRYING)
+                rc = BATON_ESTATE;
+        if (!rc) {
+                out->run_at_ms = tx->now_ms;
+                rc = become_ready(tx, out);
+        }
+        if (!rc)
+                rc = write_released(tx, out);
         if (rc)
-                job_vec_free(out);
+                job_free(out);
         return rc;
 }
 

@@ -343,6 +343,17 @@ static const char *const migrations[] = {
     "ALTER TABLE audit ADD COLUMN bucket text;"
     "CREATE UNIQUE INDEX audit_bucket ON audit (bucket) WHERE bucket IS NOT NULL;"
     "CREATE INDEX audit_at ON audit (at);",
+    /* 13: the filters of GET /v1/jobs (see sqlite_schema.c, 13); job_tq and
+     * job_tqs are migration 1's. */
+    "CREATE INDEX job_tstate ON jobs (tenant, state, id);"
+    "CREATE INDEX job_ttype ON jobs (tenant, type, id);"
+    "CREATE INDEX job_tgrp ON jobs (tenant, grp, id) WHERE grp IS NOT NULL;"
+    "CREATE INDEX job_tdkey ON jobs (tenant, dkey, id) WHERE dkey IS NOT NULL;"
+    "CREATE INDEX job_tidem ON jobs (tenant, idempotency_key, id)"
+    " WHERE idempotency_key IS NOT NULL;"
+    "CREATE INDEX job_treq ON jobs (tenant, request_id, id) WHERE request_id IS NOT NULL;"
+    "CREATE INDEX job_texec ON jobs (tenant, execution_id, id) WHERE execution_id IS NOT NULL;"
+    "CREATE INDEX job_tworker ON jobs (tenant, worker, id) WHERE worker IS NOT NULL;",
 };
 
 int pg_schema_newest(void)

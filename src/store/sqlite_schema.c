@@ -355,6 +355,19 @@ static const char *const migrations[] = {
     "ALTER TABLE audit ADD COLUMN bucket TEXT;"
     "CREATE UNIQUE INDEX audit_bucket ON audit (bucket) WHERE bucket IS NOT NULL;"
     "CREATE INDEX audit_at ON audit (at);",
+    /* 13: the filters of GET /v1/jobs (store_job_list_index): one index per
+     * filter, each ending in the rowid, so a page in either order and its
+     * cursor come from the index. The columns most jobs leave NULL have
+     * partial indexes of the rows that set them. */
+    "CREATE INDEX job_tq ON jobs (tenant, queue);"
+    "CREATE INDEX job_tstate ON jobs (tenant, state);"
+    "CREATE INDEX job_ttype ON jobs (tenant, type);"
+    "CREATE INDEX job_tgrp ON jobs (tenant, grp) WHERE grp IS NOT NULL;"
+    "CREATE INDEX job_tdkey ON jobs (tenant, dkey) WHERE dkey IS NOT NULL;"
+    "CREATE INDEX job_tidem ON jobs (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL;"
+    "CREATE INDEX job_treq ON jobs (tenant, request_id) WHERE request_id IS NOT NULL;"
+    "CREATE INDEX job_texec ON jobs (tenant, execution_id) WHERE execution_id IS NOT NULL;"
+    "CREATE INDEX job_tworker ON jobs (tenant, worker) WHERE worker IS NOT NULL;",
 };
 
 int sqlite_schema_newest(void)
