@@ -598,7 +598,10 @@ static int list_terms(const struct job_filter *f, struct list_term *t)
         } times[] = {
             {"created_at", ">=", f->created_after_ms},
             {"created_at", "<", f->created_before_ms},
-            {"finished_at", ">=", f->finished_after_ms},
+            /* Jobs not finished have finished_at 0: an upper bound alone
+             * must not find them. */
+            {"finished_at",
+             ">=", f->finished_after_ms || !f->finished_before_ms ? f->finished_after_ms : 1},
             {"finished_at", "<", f->finished_before_ms},
         };
         int n = 0;
