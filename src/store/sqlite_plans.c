@@ -147,6 +147,10 @@ static int explain(struct store *st, const struct plan_stmt *q, char *plan_out, 
         if (plan_out && plan_len)
                 plan_out[0] = 0;
         rc = sqlite_prepare_adhoc(st, &s, "explain", "EXPLAIN QUERY PLAN %s", q->sql);
+        /* A job_list reads INDEXED BY its filter's index: without the index
+         * it cannot be prepared at all. */
+        if (rc && why)
+                snprintf(why, why_len, "%s cannot be planned: %s", name, sqlite3_errmsg(st->db));
         if (rc)
                 return rc;
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
