@@ -64,6 +64,14 @@ static const struct optdef optdefs[] = {
     {"--group-concurrency", O_GROUP_CONCURRENCY, true},
     {"--group-rate", O_GROUP_RATE, true},
     {"--backoff", O_BACKOFF, true},
+    {"--key", O_KEY, true},
+    {"--request-id", O_REQUEST_ID, true},
+    {"--execution-id", O_EXECUTION_ID, true},
+    {"--created-after", O_CREATED_AFTER, true},
+    {"--created-before", O_CREATED_BEFORE, true},
+    {"--finished-after", O_FINISHED_AFTER, true},
+    {"--finished-before", O_FINISHED_BEFORE, true},
+    {"--desc", O_DESC, false},
 };
 
 /* Splits "--name=value"; returns the length of the name part. */
