@@ -207,14 +207,15 @@ static int explain_id(struct store *st, int id, char *out, size_t out_len, char 
 }
 
 /* Explains job_list for sample i of store_list_samples (named "job_list:"
- * and the sample's name), whose plan must read through the index the
- * filters choose. */
+ * and the sample's name), whose plan must read through the sample's index
+ * (so a wrong choice of store_job_list_index shows), or the one the filters
+ * choose when the sample names none. */
 static int explain_list(struct store *st, int i, char *out, size_t out_len, char *why,
                         size_t why_len)
 {
         const struct store_list_sample *ls = &store_list_samples[i];
         char name[96];
-        struct plan_stmt q = {name, NULL, store_job_list_index(&ls->f)};
+        struct plan_stmt q = {name, NULL, ls->uses ? ls->uses : store_job_list_index(&ls->f)};
         struct buf b;
         int rc;
 
