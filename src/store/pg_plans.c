@@ -222,30 +222,37 @@ static const char *plan_verdict(const char *plan, const char *uses, char *miss, 
         return NULL;
 }
 
-/* The job_list samples: each filter alone must search its own index. */
+/* Judges the plan of statement name; BATON_ESTORE with the reason in why
+ * when it is bad. */
+static int judge(const char *name, const char *plan, const char *uses, char *why, size_t why_len)
+{
+        char miss[128];
+        const char *bad = plan_verdict(plan, uses, miss, sizeof(miss));
+
+        if (!bad)
+                return 0;
+        snprintf(why, why_len, "%s %s:\n%s", name, bad, plan);
+        return BATON_ESTORE;
+}
+
+/* The job_list samples: each filter must search its own index. */
 static int check_list_plans(struct store *st, char *why, size_t why_len)
 {
-        char plan[4096], miss[128];
+        char plan[4096], name[96];
+        int rc = 0;
 
-        for (int i = 0; i < store_list_nsamples; i++) {
-                const struct store_list_sample *ls = &store_list_samples[i];
-                const char *bad;
-                int rc = explain_list(st, i, true, plan, sizeof(plan));
-
-                if (rc)
-                        return rc;
-                bad = plan_verdict(plan, ls->uses, miss, sizeof(miss));
-                if (bad) {
-                        snprintf(why, why_len, "job_list:%s %s:\n%s", ls->name, bad, plan);
-                        return BATON_ESTORE;
-                }
+        for (int i = 0; i < store_list_nsamples && !rc; i++) {
+                snprintf(name, sizeof(name), "job_list:%s", store_list_samples[i].name);
+                rc = explain_list(st, i, true, plan, sizeof(plan));
+                if (!rc)
+                        rc = judge(name, plan, store_list_samples[i].uses, why, why_len);
         }
-        return 0;
+        return rc;
 }
 
 int pg_check_plans(struct store *st, char *why, size_t why_len)
 {
-        char plan[4096], miss[128];
+        char plan[4096];
 
         if (why_len)
                 why[0] = 0;
@@ -254,7 +261,6 @@ int pg_check_plans(struct store *st, char *why, size_t why_len)
         for (size_t i = 0; i < BATON_ARRAY_LEN(plan_wants); i++) {
                 const struct plan_want *w = &plan_wants[i];
                 const struct pg_stmt *s = stmt_by_name(st, w->name);
-                const char *bad;
                 int rc;
 
                 if (!s) {
@@ -262,13 +268,10 @@ int pg_check_plans(struct store *st, char *why, size_t why_len)
                         return BATON_ESTORE;
                 }
                 rc = explain_text(st, s, w->params, true, plan, sizeof(plan));
+                if (!rc)
+                        rc = judge(w->name, plan, w->uses, why, why_len);
                 if (rc)
                         return rc;
-                bad = plan_verdict(plan, w->uses, miss, sizeof(miss));
-                if (bad) {
-                        snprintf(why, why_len, "%s %s:\n%s", w->name, bad, plan);
-                        return BATON_ESTORE;
-                }
         }
         return check_list_plans(st, why, why_len);
 }

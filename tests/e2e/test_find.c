@@ -340,7 +340,7 @@ static void bulk(const char *key, const char *body, int matched, int changed, ch
 /* A job of queue q that ends dead, completed or retrying (claimed as w). */
 static void make_settled(const char *key, const char *q, const char *how, char *id)
 {
-        char body[160], lease[128], got[24];
+        char body[256], lease[128], got[24];
 
         snprintf(body, sizeof(body),
                  "{\"queue\":\"%s\",\"type\":\"t\",\"max_attempts\":2,"
@@ -352,69 +352,75 @@ static void make_settled(const char *key, const char *q, const char *how, char *
         settle(key, id, lease, how, NULL);
 }
 
+/* A job of queue q in state kind: "queued", "scheduled", "cancelled", or
+ * one settled by make_settled ("dead", "complete", "retry"; those must be
+ * made before the queue holds a queued job, which their claim would take). */
+static void make_job(const char *key, const char *q, const char *kind, char *id)
+{
+        char body[256], path[128];
+        struct http_res r;
+
+        if (strcmp(kind, "dead") == 0 || strcmp(kind, "complete") == 0 ||
+            strcmp(kind, "retry") == 0) {
+                make_settled(key, q, kind, id);
+                return;
+        }
+        snprintf(body, sizeof(body), "{\"queue\":\"%s\",\"type\":\"t\"%s}", q,
+                 strcmp(kind, "scheduled") == 0 ? ",\"delay_ms\":60000" : "");
+        enq(key, NULL, body, id, NULL);
+        if (strcmp(kind, "cancelled") != 0)
+                return;
+        snprintf(path, sizeof(path), "/v1/jobs/%s", id);
+        harness_expect(srv.url, key, "DELETE", path, NULL, 200, &r);
+        http_res_free(&r);
+}
+
+/* Three jobs of their own queue made as kinds say; the bulk action over the
+ * queue matches the three and changes the given number; each job then is in
+ * state after[i] ("gone": purged, 404). */
+static void act_on_three(const char *key, const char *action, const char *const kinds[3],
+                         int changed, const char *const after[3])
+{
+        char q[64], id[3][24], body[256], path[128], next[24];
+
+        harness_unique(action, q, sizeof(q));
+        for (int i = 0; i < 3; i++)
+                make_job(key, q, kinds[i], id[i]);
+        snprintf(body, sizeof(body), "{\"action\":\"%s\",\"filter\":{\"queue\":\"%s\"}}", action,
+                 q);
+        bulk(key, body, 3, changed, next);
+        assert_string_equal(next, "");
+        for (int i = 0; i < 3; i++) {
+                struct http_res r;
+
+                if (strcmp(after[i], "gone") != 0) {
+                        expect_state(key, id[i], after[i]);
+                        continue;
+                }
+                snprintf(path, sizeof(path), "/v1/jobs/%s", id[i]);
+                harness_expect(srv.url, key, "GET", path, NULL, 404, &r);
+                http_res_free(&r);
+        }
+}
+
 static void bulk_each_action(void **state)
 {
-        char key[128], a[24], b[24], c[24], next[24];
-        struct http_res r;
+        char key[128];
 
         (void)state;
         harness_make_key(&srv, "find-d", "[\"jobs:read\",\"jobs:write\",\"work\"]", NULL, key,
                          NULL);
-        /* retry: two dead, one queued that it does not apply to. */
-        make_settled(key, "q-retry", "dead", a);
-        make_settled(key, "q-retry", "dead", b);
-        enq(key, NULL, "{\"queue\":\"q-retry\",\"type\":\"t\"}", c, NULL);
-        bulk(key, "{\"action\":\"retry\",\"filter\":{\"queue\":\"q-retry\"}}", 3, 2, next);
-        assert_string_equal(next, "");
-        expect_state(key, a, "queued");
-        expect_state(key, b, "queued");
-        expect_state(key, c, "queued");
-
-        /* cancel: two queued, one completed. */
-        make_settled(key, "q-cancel", "complete", b);
-        enq(key, NULL, "{\"queue\":\"q-cancel\",\"type\":\"t\"}", a, NULL);
-        enq(key, NULL, "{\"queue\":\"q-cancel\",\"type\":\"t\"}", c, NULL);
-        bulk(key, "{\"action\":\"cancel\",\"filter\":{\"queue\":\"q-cancel\"}}", 3, 2, NULL);
-        expect_state(key, a, "cancelled");
-        expect_state(key, b, "completed");
-        expect_state(key, c, "cancelled");
-
-        /* promote: one scheduled, one retrying, one queued. */
-        make_settled(key, "q-promote", "retry", b);
-        enq(key, NULL, "{\"queue\":\"q-promote\",\"type\":\"t\",\"delay_ms\":60000}", a, NULL);
-        expect_state(key, b, "retrying");
-        enq(key, NULL, "{\"queue\":\"q-promote\",\"type\":\"t\"}", c, NULL);
-        bulk(key, "{\"action\":\"promote\",\"filter\":{\"queue\":\"q-promote\"}}", 3, 2, NULL);
-        expect_state(key, a, "queued");
-        expect_state(key, b, "queued");
-        expect_state(key, c, "queued");
-
-        /* purge: one completed, one cancelled, one queued; the purged are gone. */
-        make_settled(key, "q-purge", "complete", a);
-        enq(key, NULL, "{\"queue\":\"q-purge\",\"type\":\"t\"}", b, NULL);
-        enq(key, NULL, "{\"queue\":\"q-purge\",\"type\":\"t\"}", c, NULL);
-        /* The completed one comes first: a cancel does not apply to it. */
-        bulk(key, "{\"action\":\"cancel\",\"filter\":{\"queue\":\"q-purge\"},\"limit\":1}", 1, 0,
-             NULL);
-        {
-                char path[64];
-
-                snprintf(path, sizeof(path), "/v1/jobs/%s", b);
-                harness_expect(srv.url, key, "DELETE", path, NULL, 200, &r);
-                http_res_free(&r);
-        }
-        bulk(key,
-             "{\"action\":\"purge\",\"filter\":{\"queue\":\"q-purge\",\"state\":[\"completed\","
-             "\"cancelled\",\"queued\"]}}",
-             3, 2, NULL);
-        expect_ids(key, "/v1/jobs?queue=q-purge", c);
-        {
-                char path[64];
-
-                snprintf(path, sizeof(path), "/v1/jobs/%s", a);
-                harness_expect(srv.url, key, "GET", path, NULL, 404, &r);
-                http_res_free(&r);
-        }
+        /* Each action with two jobs it applies to and one it does not. */
+        act_on_three(key, "retry", (const char *[]){"dead", "dead", "queued"}, 2,
+                     (const char *[]){"queued", "queued", "queued"});
+        act_on_three(key, "cancel", (const char *[]){"complete", "queued", "scheduled"}, 2,
+                     (const char *[]){"completed", "cancelled", "cancelled"});
+        act_on_three(key, "promote", (const char *[]){"retry", "scheduled", "queued"}, 2,
+                     (const char *[]){"queued", "queued", "queued"});
+        act_on_three(key, "purge", (const char *[]){"complete", "cancelled", "queued"}, 2,
+                     (const char *[]){"gone", "gone", "queued"});
+        act_on_three(key, "retry", (const char *[]){"complete", "cancelled", "scheduled"}, 1,
+                     (const char *[]){"completed", "queued", "scheduled"});
 }
 
 static void bulk_limit_next_and_audit(void **state)
