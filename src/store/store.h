@@ -10,7 +10,8 @@
  * refusals counted in one row and audit_purge, 11 + idem_take and idem_swap,
  * which decide the owner of an idempotency key atomically across nodes, 12 +
  * job_peek, a job read without a row lock, 13 - job_ready_ids, which nothing
- * called since version 5's claims by group).
+ * called since version 5's claims by group, 14 job_list reads every filter
+ * of struct job_filter (group .. worker, the time bounds, desc)).
  *
  * A backend (SQLite, PostgreSQL) implements these operations; core
  * composes them into transactions. All calls on one struct store come from one
@@ -41,7 +42,7 @@
 
 #include "store/job.h"
 
-#define STORE_OPS_VERSION 13
+#define STORE_OPS_VERSION 14
 
 struct store; /* backend-private */
 
