@@ -12,25 +12,46 @@
 
 #include "cli/cli.h"
 
-/* Each filter flag and the API name it is sent under. */
+/* Each filter flag, the API name it is sent under and the flag's own. */
 static const struct {
         const char *name;
         enum cli_opt opt;
+        const char *flag;
 } filters[] = {
-    {"queue", O_QUEUE},
-    {"state", O_STATE},
-    {"type", O_TYPE},
-    {"group", O_GROUP},
-    {"key", O_KEY},
-    {"idempotency_key", O_IDEM},
-    {"request_id", O_REQUEST_ID},
-    {"execution_id", O_EXECUTION_ID},
-    {"worker", O_WORKER},
-    {"created_after", O_CREATED_AFTER},
-    {"created_before", O_CREATED_BEFORE},
-    {"finished_after", O_FINISHED_AFTER},
-    {"finished_before", O_FINISHED_BEFORE},
+    {"queue", O_QUEUE, "--queue"},
+    {"state", O_STATE, "--state"},
+    {"type", O_TYPE, "--type"},
+    {"group", O_GROUP, "--group"},
+    {"key", O_KEY, "--key"},
+    {"idempotency_key", O_IDEM, "--idempotency-key"},
+    {"request_id", O_REQUEST_ID, "--request-id"},
+    {"execution_id", O_EXECUTION_ID, "--execution-id"},
+    {"worker", O_WORKER, "--worker"},
+    {"created_after", O_CREATED_AFTER, "--created-after"},
+    {"created_before", O_CREATED_BEFORE, "--created-before"},
+    {"finished_after", O_FINISHED_AFTER, "--finished-after"},
+    {"finished_before", O_FINISHED_BEFORE, "--finished-before"},
+    {"order", O_DESC, "--desc"},
+    {"limit", O_LIMIT, "--limit"},
+    {"after", O_AFTER, "--after"},
 };
+
+/* The server names the field it refused in the API's terms ("filter.state");
+ * after a refusal, say which flag gave it. Returns rc. */
+static int name_flag(struct cli *cli, int rc)
+{
+        const char *field = baton_client_last_error(cli->client)->field;
+
+        if (rc == EXIT_OK_ || !*field)
+                return rc;
+        if (strncmp(field, "filter.", 7) == 0)
+                field += 7;
+        for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++)
+                if (strcmp(field, filters[i].name) == 0)
+                        fprintf(stderr, "%s: the value of %s was refused\n", cli->prog,
+                                filters[i].flag);
+        return rc;
+}
 
 int cmd_job_list(struct cli *cli, struct cli_args *a)
 {
@@ -39,7 +60,8 @@ int cmd_job_list(struct cli *cli, struct cli_args *a)
 
         if (cli_check_limit(cli, a))
                 return EXIT_USAGE;
-        for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]) && !rc; i++)
+        for (size_t i = 0;
+             i < sizeof(filters) / sizeof(filters[0]) && filters[i].opt != O_DESC && !rc; i++)
                 rc = cli_add_query(path, sizeof(path), filters[i].name, a->opt[filters[i].opt]);
         if (!rc && a->opt[O_DESC])
                 rc = cli_add_query(path, sizeof(path), "order", "desc");
@@ -49,7 +71,7 @@ int cmd_job_list(struct cli *cli, struct cli_args *a)
                 rc = cli_add_query(path, sizeof(path), "after", a->opt[O_AFTER]);
         if (rc)
                 return cli_usage_error(cli->prog, NULL, "%s", "arguments too long");
-        return cli_get_page(cli, path, "jobs", print_job_table);
+        return name_flag(cli, cli_get_page(cli, path, "jobs", print_job_table));
 }
 
 /* The body of one bulk call: action, the filter of a's flags, limit, and
@@ -62,7 +84,8 @@ static char *bulk_body(struct cli_args *a, long long limit, const char *after, b
         int rc = !req || !f;
 
         *bad = false;
-        for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]) && !rc; i++) {
+        for (size_t i = 0;
+             i < sizeof(filters) / sizeof(filters[0]) && filters[i].opt != O_DESC && !rc; i++) {
                 const char *v = a->opt[filters[i].opt];
                 /* json_string refuses text that is not UTF-8. */
                 json_t *s = v ? json_string(v) : NULL;
@@ -102,7 +125,7 @@ static int bulk_step(struct cli *cli, struct cli_args *a, long long limit, char 
                 return bad ? cli_usage_error(cli->prog, a->usage, "%s",
                                              "arguments must be UTF-8 text")
                            : cli_oom(cli);
-        rc = cli_call(cli, "POST", "/v1/jobs/bulk", body, false, &root);
+        rc = name_flag(cli, cli_call(cli, "POST", "/v1/jobs/bulk", body, false, &root));
         free(body);
         if (rc)
                 return rc;

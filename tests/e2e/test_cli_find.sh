@@ -92,6 +92,7 @@ has "list --json" "$out" '"jobs": ?\[\]'
 # Refused by the server.
 run "list bad state" 1 "${B[@]}" job list --state sleeping
 has "bad state lists the states" "$err" "pending, scheduled, queued"
+has "bad state names the flag" "$err" "value of --state was refused"
 run "list bad time" 1 "${B[@]}" job list --created-after yesterday
 has "bad time code" "$err" "invalid_time"
 
@@ -114,6 +115,7 @@ run "purged are gone" 0 "${B[@]}" job list
 # Refused: nothing changed.
 run "bulk refused" 1 "${B[@]}" jobs bulk cancel --state sleeping
 has "bulk refused code" "$err" "invalid_field"
+has "bulk refused names the flag" "$err" "value of --state was refused"
 run "still queued" 0 "${B[@]}" job get "$j4"
 has "refusal changed nothing" "$out" "queued"
 # More than one call: 1,001 jobs cancelled in two requests.
