@@ -132,6 +132,28 @@ int bulk_action_parse(const char *s)
         return -1;
 }
 
+/* Whether a retry of job id would be refused for its dedup key, which
+ * another pending job of the queue holds. job_retry finds that out only
+ * when it writes, after it has counted the job back into its queue: the
+ * single-job route rolls the count back with its operation, but a bulk goes
+ * on, so it leaves such a job alone before touching it. */
+static int retry_key_taken(struct txn *tx, const char *tenant, int64_t id, bool *taken)
+{
+        struct job j = {0};
+        int64_t holder = 0;
+        int rc = tx->ops->job_get(tx->st, tenant, id, &j);
+
+        *taken = false;
+        if (!rc && j.key && (j.state == JOB_DEAD || j.state == JOB_CANCELLED)) {
+                rc = tx->ops->job_find_key(tx->st, tenant, j.queue, j.key, &holder);
+                *taken = !rc && holder != id;
+                if (rc == BATON_ENOTFOUND)
+                        rc = 0;
+        }
+        job_free(&j);
+        return rc;
+}
+
 /* Applies the action to job id; *changed tells whether it did. The refusals
  * of a job the action does not apply to change nothing (each single-job
  * function checks before it writes, and a refused write changes nothing,
@@ -139,11 +161,14 @@ int bulk_action_parse(const char *s)
 static int act_one(struct txn *tx, int action, const char *tenant, int64_t id, bool *changed)
 {
         struct job j = {0};
+        bool taken = false;
         int rc;
 
         switch (action) {
         case BULK_RETRY:
-                rc = job_retry(tx, tenant, id, &j);
+                rc = retry_key_taken(tx, tenant, id, &taken);
+                if (!rc)
+                        rc = taken ? BATON_ECONFLICT : job_retry(tx, tenant, id, &j);
                 break;
         case BULK_CANCEL:
                 rc = job_cancel(tx, tenant, id, &j);

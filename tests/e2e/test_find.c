@@ -403,6 +403,39 @@ static void act_on_three(const char *key, const char *action, const char *const 
         }
 }
 
+/* A dead job whose key a newer pending job holds is not retried (the
+ * single-job retry is 409 key_conflict); the bulk goes on with the rest,
+ * and the skipped job is not counted into the queue's depth (max_depth 3:
+ * the pending job and the retried one, and room for one more). */
+static void retry_skips_a_taken_key(const char *key)
+{
+        char lease[128], got[24], dead[24], pending[24], other[24], path[128], admin[128];
+        struct http_res r;
+
+        harness_make_key(&srv, "find-d", "[\"admin\"]", NULL, admin, NULL);
+        harness_expect(srv.url, admin, "PATCH", "/v1/queues/q-key", "{\"max_depth\":3}", 200, &r);
+        http_res_free(&r);
+        enq(key, NULL,
+            "{\"queue\":\"q-key\",\"type\":\"t\",\"key\":\"k-taken\",\"max_attempts\":1}", dead,
+            NULL);
+        claim(key, "q-key", "w-key", got, lease);
+        assert_string_equal(got, dead);
+        settle(key, dead, lease, "dead", NULL);
+        enq(key, NULL, "{\"queue\":\"q-key\",\"type\":\"t\",\"key\":\"k-taken\"}", pending, NULL);
+        make_job(key, "q-key", "cancelled", other);
+        snprintf(path, sizeof(path), "/v1/jobs/%s/retry", dead);
+        harness_expect(srv.url, key, "POST", path, NULL, 409, &r);
+        http_res_free(&r);
+        bulk(key, "{\"action\":\"retry\",\"filter\":{\"queue\":\"q-key\"}}", 3, 1, NULL);
+        expect_state(key, dead, "dead");
+        expect_state(key, pending, "queued");
+        expect_state(key, other, "queued");
+        enq(key, NULL, "{\"queue\":\"q-key\",\"type\":\"t\"}", got, NULL);
+        http_json_as(srv.url, key, "POST", "/v1/jobs", "{\"queue\":\"q-key\",\"type\":\"t\"}", &r);
+        assert_http_error(&r, 503, "queue_full", NULL);
+        http_res_free(&r);
+}
+
 static void bulk_each_action(void **state)
 {
         char key[128];
@@ -421,6 +454,7 @@ static void bulk_each_action(void **state)
                      (const char *[]){"gone", "gone", "queued"});
         act_on_three(key, "retry", (const char *[]){"complete", "cancelled", "scheduled"}, 1,
                      (const char *[]){"completed", "queued", "scheduled"});
+        retry_skips_a_taken_key(key);
 }
 
 static void bulk_limit_next_and_audit(void **state)
