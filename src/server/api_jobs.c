@@ -1,6 +1,7 @@
 /*
- * api_jobs.c: the /v1/jobs routes: enqueue (one job or an atomic batch), list,
- * read (with an optional wait until the job is terminal), cancel and retry.
+ * api_jobs.c: the /v1/jobs routes: enqueue (one job or an atomic batch), read
+ * (with an optional wait until the job is terminal), cancel and retry; the
+ * list and the bulk actions by filter are api_find.c's.
  *
  * Each handler validates everything on the loop thread, then submits one exec
  * op whose fn calls core on the store thread and whose done answers after the
