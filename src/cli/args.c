@@ -68,6 +68,14 @@ static const struct optdef optdefs[] = {
     {"--keep-completed-ms", O_KEEP_COMPLETED, true},
     {"--keep-dead-ms", O_KEEP_DEAD, true},
     {"--keep-cancelled-ms", O_KEEP_CANCELLED, true},
+    {"--key", O_KEY, true},
+    {"--request-id", O_REQUEST_ID, true},
+    {"--execution-id", O_EXECUTION_ID, true},
+    {"--created-after", O_CREATED_AFTER, true},
+    {"--created-before", O_CREATED_BEFORE, true},
+    {"--finished-after", O_FINISHED_AFTER, true},
+    {"--finished-before", O_FINISHED_BEFORE, true},
+    {"--desc", O_DESC, false},
 };
 
 bool cli_takes_flag(const struct cli_cmd *c, const char *flag)

@@ -88,10 +88,31 @@ enum cli_opt {
         O_KEEP_COMPLETED,
         O_KEEP_DEAD,
         O_KEEP_CANCELLED,
+        O_KEY,
+        O_REQUEST_ID,
+        O_EXECUTION_ID,
+        O_CREATED_AFTER,
+        O_CREATED_BEFORE,
+        O_FINISHED_AFTER,
+        O_FINISHED_BEFORE,
+        O_DESC,
         O_COUNT
 };
 
 #define OPT(x) (1ul << (x))
+
+/* The filter flags of `job list` and `jobs bulk` (find.c), and their help. */
+#define CLI_FILTER_OPTS                                                                            \
+        (OPT(O_QUEUE) | OPT(O_STATE) | OPT(O_TYPE) | OPT(O_GROUP) | OPT(O_KEY) | OPT(O_IDEM) |     \
+         OPT(O_REQUEST_ID) | OPT(O_EXECUTION_ID) | OPT(O_WORKER) | OPT(O_CREATED_AFTER) |          \
+         OPT(O_CREATED_BEFORE) | OPT(O_FINISHED_AFTER) | OPT(O_FINISHED_BEFORE))
+#define CLI_FILTER_HELP                                                                            \
+        "  --queue Q, --type T, --group G, --key K, --idempotency-key K, --request-id R,\n"        \
+        "  --execution-id E, --worker W   jobs with that value\n"                                  \
+        "  --state S[,S...]       jobs in one of these states (dead,retrying)\n"                   \
+        "  --created-after T, --created-before T, --finished-after T, --finished-before T\n"       \
+        "                         RFC 3339 instants (2026-01-31T12:00:00Z); after is inclusive\n"  \
+        "  --desc                 newest first"
 
 /* One command's arguments after option parsing. */
 struct cli_args {
@@ -277,7 +298,8 @@ int cli_check_limit(struct cli *cli, struct cli_args *a);
 int cmd_health(struct cli *cli, struct cli_args *a);
 int cmd_enqueue(struct cli *cli, struct cli_args *a);
 int cmd_job_get(struct cli *cli, struct cli_args *a);
-int cmd_job_list(struct cli *cli, struct cli_args *a);
+int cmd_job_list(struct cli *cli, struct cli_args *a);  /* find.c */
+int cmd_jobs_bulk(struct cli *cli, struct cli_args *a); /* find.c */
 int cmd_job_cancel(struct cli *cli, struct cli_args *a);
 int cmd_job_retry(struct cli *cli, struct cli_args *a);
 int cmd_job_promote(struct cli *cli, struct cli_args *a);

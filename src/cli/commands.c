@@ -34,10 +34,10 @@ static const struct cli_cmd cmds[] = {
          OPT(O_DEPENDS_ON) | OPT(O_GROUP),
      2, 3, false, cmd_enqueue},
     {"job", "get", "job get ID", "Shows one job.", 0, 1, 1, false, cmd_job_get},
-    {"job", "list", "job list [--queue Q] [--state S] [--type T] [--limit N] [--after CURSOR]",
-     "Lists jobs, ascending by id, one page at a time (the next page's cursor is printed).",
-     OPT(O_QUEUE) | OPT(O_STATE) | OPT(O_TYPE) | OPT(O_LIMIT) | OPT(O_AFTER), 0, 0, false,
-     cmd_job_list},
+    {"job", "list", "job list [FILTER FLAGS] [--desc] [--limit N] [--after CURSOR]",
+     "Lists jobs, ascending by id (newest first with --desc), one page at a time (the next\n"
+     "page's cursor is printed). The filters combine:\n" CLI_FILTER_HELP,
+     CLI_FILTER_OPTS | OPT(O_DESC) | OPT(O_LIMIT) | OPT(O_AFTER), 0, 0, false, cmd_job_list},
     {"job", "cancel", "job cancel ID",
      "Cancels a job; a running job is asked to stop and is cancelled when it settles.", 0, 1, 1,
      false, cmd_job_cancel},
@@ -58,6 +58,13 @@ static const struct cli_cmd cmds[] = {
      "                     a later one makes a queued job scheduled again\n"
      "  --payload JSON     the new payload: JSON text, @FILE or '-' for stdin",
      OPT(O_PRIORITY) | OPT(O_RUN_AT) | OPT(O_PAYLOAD), 1, 1, false, cmd_job_edit},
+    {"jobs", "bulk", "jobs bulk retry|cancel|promote|purge [FILTER FLAGS] [--desc] [--limit N]",
+     "Acts on every job the filters find (POST /v1/jobs/bulk), each as `job retry`, `job\n"
+     "cancel` do (promote: a scheduled or retrying job is queued now; purge: a finished job\n"
+     "is deleted), 1,000 at a time, continuing until none is left, and prints the totals.\n"
+     "With no filter flag it acts on every job of the tenant.\n"
+     "  --limit N              stop after N matching jobs (default: all of them)\n" CLI_FILTER_HELP,
+     CLI_FILTER_OPTS | OPT(O_DESC) | OPT(O_LIMIT), 1, 1, false, cmd_jobs_bulk},
     {"queue", "list", "queue list [--limit N] [--after CURSOR]",
      "Lists queues with their job counts.", OPT(O_LIMIT) | OPT(O_AFTER), 0, 0, false,
      cmd_queue_list},

@@ -464,17 +464,3 @@ int cli_check_limit(struct cli *cli, struct cli_args *a)
                                        a->opt[O_LIMIT]);
         return EXIT_OK_;
 }
-
-int cmd_job_list(struct cli *cli, struct cli_args *a)
-{
-        static const struct cli_list list = {"jobs",
-                                             print_job_table,
-                                             2048,
-                                             {{"queue", O_QUEUE},
-                                              {"state", O_STATE},
-                                              {"type", O_TYPE},
-                                              {"limit", O_LIMIT},
-                                              {"after", O_AFTER}}};
-
-        return cli_check_limit(cli, a) ? EXIT_USAGE : cli_list(cli, a, "/v1/jobs", &list);
-}

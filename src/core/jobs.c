@@ -900,15 +900,6 @@ int job_read(struct txn *tx, const char *tenant, int64_t id, struct job *out)
         return tx->ops->job_peek(tx->st, tenant, id, out);
 }
 
-int job_query(struct txn *tx, const struct job_filter *f, struct job_vec *out)
-{
-        int rc = tx->ops->job_list(tx->st, f, out);
-
-        if (rc)
-                job_vec_free(out);
-        return rc;
-}
-
 /* ---- dead letters ---- */
 
 /* Revives one dead job if it belongs to the queue; *ok tells whether it did. */

@@ -176,8 +176,39 @@ int job_cancel(struct txn *tx, const char *tenant, int64_t id, struct job *out);
 int job_retry(struct txn *tx, const char *tenant, int64_t id, struct job *out);
 /* BATON_ENOTFOUND (404). */
 int job_read(struct txn *tx, const char *tenant, int64_t id, struct job *out);
-/* Jobs matching f in ascending id order. BATON_EINVAL: no tenant or limit < 1. */
+/* Jobs matching f in ascending id order (f->desc: descending), at most
+ * f->limit and within f->bytes_max as job_list reads them. f->states (more
+ * than one state) is read one state at a time and merged (jobs_find.c).
+ * BATON_EINVAL: no tenant or limit < 1. */
 int job_query(struct txn *tx, const struct job_filter *f, struct job_vec *out);
+
+/* ---- bulk actions by filter (POST /v1/jobs/bulk, jobs_find.c) ---- */
+
+enum bulk_action { BULK_RETRY, BULK_CANCEL, BULK_PROMOTE, BULK_PURGE, BULK_ACTION_COUNT };
+
+#define BULK_LIMIT_MAX 1000
+
+/* f: the filter (its limit the number of jobs to act on, 1..BULK_LIMIT_MAX;
+ * its bytes_max the budget of the rows read at once, 0 = none). */
+struct bulk_req {
+        int action; /* enum bulk_action */
+        struct job_filter f;
+};
+
+struct bulk_res {
+        int matched;  /* jobs the filter matched on this page */
+        int changed;  /* of them, those the action applied to */
+        int64_t next; /* the cursor of the next page (after), 0 = none */
+};
+
+/* Applies req->action to the jobs matching req->f, in the filter's order, each
+ * exactly as its single-job function does (job_retry, job_cancel,
+ * jobs_promote_one, jobs_purge_one). A job the action does not apply to (its
+ * state, or a dedup key another job holds) counts in matched, not changed.
+ * Any other error fails the whole operation. */
+int job_bulk(struct txn *tx, const struct bulk_req *req, struct bulk_res *res);
+const char *bulk_action_name(int action);
+int bulk_action_parse(const char *s); /* -1 if unknown */
 
 /* Replays dead jobs of a queue: the given ids (n > 0) or, with all, every one
  * up to limits->replay_max. *count is the number made ready again; ids that

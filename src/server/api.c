@@ -25,7 +25,10 @@ const struct http_route api_routes[] = {
     {HTTP_POST, "/v1/jobs", "jobs_enqueue", api_jobs_enqueue, HTTP_BODY_REQUIRED, KEY, W, NULL,
      NULL},
     {HTTP_GET, "/v1/jobs", "jobs_list", api_jobs_list, HTTP_BODY_NONE, KEY, R, NULL,
-     "queue state type limit after"},
+     "queue state type group key idempotency_key request_id execution_id worker created_after "
+     "created_before finished_after finished_before order limit after"},
+    {HTTP_POST, "/v1/jobs/bulk", "jobs_bulk", api_jobs_bulk, HTTP_BODY_REQUIRED, KEY, W,
+     "jobs.bulk", NULL},
     {HTTP_GET, "/v1/jobs/{id}", "jobs_get", api_jobs_get, HTTP_BODY_NONE, KEY, R, NULL, "wait_ms"},
     {HTTP_DELETE, "/v1/jobs/{id}", "jobs_cancel", api_jobs_cancel, HTTP_BODY_NONE, KEY, W, NULL,
      "purge"},

@@ -44,7 +44,8 @@
 /* ---- handlers (api_jobs.c, api_work.c, api_queues.c, api_ops.c) ---- */
 
 void api_jobs_enqueue(struct http_req *hr);
-void api_jobs_list(struct http_req *hr);
+void api_jobs_list(struct http_req *hr); /* api_find.c */
+void api_jobs_bulk(struct http_req *hr); /* api_find.c */
 void api_jobs_get(struct http_req *hr);
 void api_jobs_cancel(struct http_req *hr);
 void api_jobs_retry(struct http_req *hr);

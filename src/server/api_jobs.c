@@ -1,6 +1,7 @@
 /*
- * api_jobs.c: the /v1/jobs routes: enqueue (one job or an atomic batch), list,
- * read (with an optional wait until the job is terminal), cancel and retry.
+ * api_jobs.c: the /v1/jobs routes: enqueue (one job or an atomic batch), read
+ * (with an optional wait until the job is terminal), cancel and retry; the
+ * list and the bulk actions by filter are api_find.c's.
  *
  * Each handler validates everything on the loop thread, then submits one exec
  * op whose fn calls core on the store thread and whose done answers after the
@@ -221,84 +222,6 @@ void api_jobs_enqueue(struct http_req *hr)
         c->batch = items != NULL;
         c->failed = -1;
         api_ctx_submit(&c->base, enqueue_parse_all(hr, c, items, &e), &e);
-}
-
-/* ---- list ---- */
-
-struct list_ctx {
-        struct api_ctx base; /* first (api_ctx_new) */
-        struct job_filter f;
-        int limit;
-        struct job_vec out;
-};
-
-static int list_fn(struct txn *tx, struct exec_op *op)
-{
-        struct list_ctx *c = container_of(op, struct list_ctx, base.op);
-
-        return job_query(tx, &c->f, &c->out);
-}
-
-static void list_done(struct exec_op *op)
-{
-        struct list_ctx *c = container_of(op, struct list_ctx, base.op);
-        struct jw w;
-
-        if (op->rc) {
-                api_reply_rc(c->base.hr, op->rc, "job");
-        } else {
-                jw_init(&w, http_out(c->base.hr->srv));
-                api_job_page_json(&w, &c->out, c->limit, c->base.hr->srv->limits);
-                api_reply_jw(c->base.hr, 200, &w);
-        }
-        job_vec_free(&c->out);
-        free(c);
-}
-
-/* Reads the list filters; the strings stay in hr's query, alive until the
- * answer. */
-static int list_filters(struct http_req *hr, struct job_filter *f, int *limit, struct verr *e)
-{
-        const struct limits *l = hr->srv->limits;
-        const char *queue = http_query(hr, "queue");
-        const char *state = http_query(hr, "state");
-        const char *type = http_query(hr, "type");
-        char names[160];
-        int rc = 0;
-
-        f->tenant = hr->tenant;
-        f->queue = queue && *queue ? queue : NULL;
-        f->type = type && *type ? type : NULL;
-        f->state = -1;
-        if (f->queue)
-                rc = validate_name(l, "queue", f->queue, e);
-        if (!rc && f->type)
-                rc = validate_name(l, "type", f->type, e);
-        if (!rc && state && *state && (f->state = job_state_parse(state)) < 0)
-                rc = verr_set(e, BATON_EINVAL, "invalid_field", "state",
-                              "state \"%s\" is not a job state; use %s", state,
-                              job_state_list(JOB_STATES_ALL, names, sizeof(names)));
-        if (!rc)
-                rc = api_query_limit(hr, limit, e);
-        if (!rc)
-                rc = api_query_after_id(hr, &f->after_id, e);
-        /* One row more than asked tells whether another page follows. */
-        f->limit = *limit + 1;
-        f->bytes_max = api_page_budget_bytes(l);
-        return rc;
-}
-
-static const struct api_ctx_def list_def = {
-    sizeof(struct list_ctx), list_fn, list_done, NULL, NULL, NULL};
-
-void api_jobs_list(struct http_req *hr)
-{
-        struct list_ctx *c = api_ctx_new(hr, &list_def, 0, false);
-        struct verr e;
-
-        if (!c)
-                return;
-        api_ctx_submit(&c->base, list_filters(hr, &c->f, &c->limit, &e), &e);
 }
 
 /* ---- read (with wait), cancel, retry ---- */

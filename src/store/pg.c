@@ -216,6 +216,12 @@ static int send_stmt(struct store *st, const struct pg_stmt *s, int n_params,
 
         for (int i = 0; i < *n; i++)
                 queued = queued || sent[i].prep == s;
+        if (strncmp(s->name, PG_ADHOC, strlen(PG_ADHOC)) == 0) {
+                if (!PQsendQueryParams(st->conn, s->sql, n_params, NULL, vals, NULL, NULL, 0))
+                        return BATON_ESTORE;
+                sent[(*n)++] = (struct sent){s->name, NULL, op, -1};
+                return 0;
+        }
         if (!queued && !is_prepared(st, s)) {
                 if (st->n_prepared == PG_PREPARED_MAX ||
                     !PQsendPrepare(st->conn, s->name, s->sql, 0, NULL))

@@ -34,7 +34,7 @@
 #define PG_PREPARED_MAX 256 /* distinct statements prepared on one connection */
 #define PG_PENDING_MAX 256  /* deferred commands awaiting the next send */
 #define PG_IDS_AHEAD 128    /* job ids reserved from the sequence at a time */
-#define PG_BUILT_MAX 25     /* statements built at open (pg_jobs.c) */
+#define PG_BUILT_MAX 17     /* statements built at open (pg_jobs.c) */
 #define PG_KEPT_MAX 8       /* results kept for job_get at once (pg.c) */
 #define PG_QCACHE_MAX 8     /* queue_limits rows known in one transaction */
 #define PG_SHARDS 64        /* shares of the queue counters (pg_groups.c) */
@@ -46,6 +46,11 @@ struct pg_stmt {
         const char *name;
         const char *sql;
 };
+
+/* The name prefix of a statement sent with its text, never prepared: one
+ * built for one call (job_list, whose filters combine too many ways to
+ * prepare each); it lives only during the call. */
+#define PG_ADHOC "adhoc:"
 
 /* Parameters of one execution, as text (NULL = SQL NULL). Numbers are
  * formatted into num[], so the struct must outlive the call it is passed to. */
@@ -92,9 +97,9 @@ struct pg_idset {
 };
 
 /* Statements built at open from job_cols (pg_jobs.c) (their text lives in struct store):
- * insert, get, update, the job_list variants (one per combination of
- * filters) and the audit_list variants, likewise. Parameters are numbered in
- * the order they are bound, so a variant names only the ones it uses. */
+ * insert, get, update, the claim reads and the audit_list variants (one per
+ * combination of filters); job_list is built per call (pg_build_job_list). Parameters are numbered
+ * in the order they are bound, so a variant names only the ones it uses. */
 enum {
         PG_B_INSERT,
         PG_B_GET,
@@ -105,8 +110,7 @@ enum {
         PG_B_GET_MANY,      /* job_get_many */
         PG_B_GROUP_MANY,    /* group_ready_many */
         PG_B_PEEK,          /* job_peek: job_get without the lock */
-        PG_B_LIST,
-        PG_B_AUDIT = PG_B_LIST + STORE_LIST_VARIANTS,
+        PG_B_AUDIT,
         PG_B_COUNT = PG_B_AUDIT + STORE_LIST_VARIANTS
 };
 
@@ -177,6 +181,10 @@ struct store {
         struct pg_stmt built[PG_BUILT_MAX];
         char *built_sql[PG_BUILT_MAX];
 };
+
+/* The job_list statement of f (pg_jobs.c), for pg_job_list and the plan
+ * checks. */
+int pg_build_job_list(struct buf *b, const struct job_filter *f);
 
 /* Parameter binding (pg_rows.c); each appends to p: one parameter
  * (pg_p_text, pg_p_i64), a typed argument list (pg_args, PG_ADD(&p, SA(x),

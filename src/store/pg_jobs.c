@@ -107,9 +107,7 @@ const struct pg_stmt_list pg_jobs_stmts = {reads, (int)(sizeof(reads) / sizeof(r
 static const char *const built_names[PG_B_COUNT] = {
     "pg_job_insert",      "pg_job_get",           "pg_job_update",   "pg_job_insert_id",
     "pg_group_ready_ids", "pg_nogroup_ready_ids", "pg_job_get_many", "pg_group_ready_many",
-    "pg_job_peek",        "pg_job_list_0",        "pg_job_list_1",   "pg_job_list_2",
-    "pg_job_list_3",      "pg_job_list_4",        "pg_job_list_5",   "pg_job_list_6",
-    "pg_job_list_7",      "pg_audit_list_0",      "pg_audit_list_1", "pg_audit_list_2",
+    "pg_job_peek",        "pg_audit_list_0",      "pg_audit_list_1", "pg_audit_list_2",
     "pg_audit_list_3",    "pg_audit_list_4",      "pg_audit_list_5", "pg_audit_list_6",
     "pg_audit_list_7",
 };
@@ -139,19 +137,22 @@ static int build_group_many_sql(struct buf *b)
         return rc;
 }
 
-/* A job_list variant (bits: its filters). The page stops after the row that
- * takes the rows' sizes past the byte budget, the last parameter (store.h's
+/* The job_list statement of f. The page stops after the row that takes the
+ * rows' sizes past the byte budget, the last parameter (store.h's
  * bytes_max): each row's size is counted in the window below as
  * JOB_WIRE_FIXED_BYTES plus the octets of its text columns, never more than
  * core's job_wire_bytes, so core sees the same cut or a later one. */
-static int build_list_sql(struct buf *b, int bits)
+int pg_build_job_list(struct buf *b, const struct job_filter *f)
 {
+        const char *dir = f->desc ? " DESC" : "";
         int n = 1;
         int rc = store_build_job_select(b, "");
 
         if (!rc)
-                rc = buf_adds(b, " FROM (SELECT *, sum(baton_sz) OVER (ORDER BY id) AS baton_run"
-                                 " FROM (");
+                rc = buf_printf(b,
+                                " FROM (SELECT *, sum(baton_sz) OVER (ORDER BY id%s) AS baton_run"
+                                " FROM (",
+                                dir);
         if (!rc)
                 rc = store_build_job_select(b, "");
         if (!rc)
@@ -163,17 +164,13 @@ static int build_list_sql(struct buf *b, int bits)
         if (!rc)
                 rc = buf_adds(b, " AS baton_sz FROM jobs WHERE ");
         if (!rc)
-                rc = store_build_job_where(b, bits, '$', &n);
+                rc = store_build_job_where(b, f, '$', &n);
         return rc ? rc
-                  : buf_printf(b,
-                               "id > $%d ORDER BY id LIMIT $%d) a) w"
-                               " WHERE baton_run - baton_sz <= $%d ORDER BY id",
-                               n, n + 1, n + 2);
+                  : buf_printf(b, ") a) w WHERE baton_run - baton_sz <= $%d ORDER BY id%s", n, dir);
 }
 
 static int build_job_sql(struct buf *b, int id)
 {
-        int bits = id - PG_B_LIST;
         int rc = 0;
 
         /* With an id taken from the sequence ahead, or from the table's
@@ -189,8 +186,6 @@ static int build_job_sql(struct buf *b, int id)
                 return build_group_many_sql(b);
         if (id == PG_B_UPDATE)
                 return store_build_job_update(b, '$');
-        if (id >= PG_B_LIST)
-                return build_list_sql(b, bits);
         rc = store_build_job_select(b, "");
         if (!rc)
                 rc = buf_adds(b, " FROM jobs WHERE ");
@@ -454,13 +449,22 @@ int pg_job_list(struct store *st, const struct job_filter *f, struct job_vec *ou
         struct pg_params p = {0};
         struct store_binder b = pg_binder(&p);
         struct store_jobs a = {out, 0, 0}; /* the statement keeps to bytes_max */
+        struct pg_stmt s = {PG_ADHOC "pg_job_list", NULL};
+        struct buf sql;
+        int rc;
 
         if (!f->tenant || f->limit <= 0)
                 return BATON_EINVAL;
-        store_bind_job_filter(&b, f);
-        pg_p_i64(&p, f->bytes_max ? (int64_t)f->bytes_max : INT64_MAX);
-        return pg_each(st, &st->built[PG_B_LIST + store_job_filter_bits(f)], &p, INT_MAX,
-                       store_row_job, &a, NULL);
+        buf_init(&sql, PG_SQL_MAX);
+        rc = pg_build_job_list(&sql, f);
+        s.sql = sql.ptr;
+        if (!rc) {
+                store_bind_job_filter(&b, f);
+                pg_p_i64(&p, f->bytes_max ? (int64_t)f->bytes_max : INT64_MAX);
+                rc = pg_each(st, &s, &p, INT_MAX, store_row_job, &a, NULL);
+        }
+        buf_free(&sql);
+        return rc == BATON_ETOOBIG ? BATON_ESTORE : rc;
 }
 
 /* A claim reads the ids and then each job (job_get) to lease it: the query

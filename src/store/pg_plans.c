@@ -19,6 +19,7 @@
 #include "common/assert.h"
 #include "common/log.h"
 #include "store/pg_internal.h"
+#include "common/buf.h"
 #include "store/store.h"
 
 /* ---- query plans ---- */
@@ -90,14 +91,6 @@ static const struct plan_want plan_wants[] = {
     {"pg_group_ready_many", "t1 q1 {g1,g2} 2", "job_group_ready"},
     {"pg_flow_get", "1 t1", "flows_pkey"},
     {"pg_flow_job_ids", "t1 1 0 10", "job_flow"},
-    {"pg_job_list_0", "t1 0 10 100", NULL},
-    {"pg_job_list_1", "t1 q1 0 10 100", "job_tq"},
-    {"pg_job_list_2", "t1 2 0 10 100", NULL},
-    {"pg_job_list_3", "t1 q1 2 0 10 100", "job_tqs"},
-    {"pg_job_list_4", "t1 x 0 10 100", NULL},
-    {"pg_job_list_5", "t1 q1 x 0 10 100", "job_tq"},
-    {"pg_job_list_6", "t1 2 x 0 10 100", NULL},
-    {"pg_job_list_7", "t1 q1 2 x 0 10 100", "job_tqs"},
     {"pg_audit_list_0", "0 10", "audit_pkey"},
     {"pg_audit_list_1", "t1 0 10", "audit_tenant"},
     {"pg_audit_list_2", "a 0 10", "audit_action"},
@@ -136,20 +129,16 @@ static const struct pg_stmt *stmt_by_name(const struct store *st, const char *na
  * asks whether an index path exists at all. A plan that still scans or sorts
  * has none. Not forced, it is the plan the planner prefers on the data as it
  * is (for tests on populated, analyzed tables). */
-static int explain_text(struct store *st, const struct pg_stmt *s, const char *params, bool forced,
-                        char *out, size_t out_len)
+static int explain_params(struct store *st, const struct pg_stmt *s, const struct pg_params *pp,
+                          bool forced, char *out, size_t out_len)
 {
-        struct pg_params p = {0};
-        char buf[256], *save = NULL, *tok, sql[PG_SQL_MAX];
+        const struct pg_params p = *pp;
+        char sql[PG_SQL_MAX];
         PGresult *r;
         size_t used = 0;
         int rc = 0;
 
         out[0] = 0;
-        snprintf(buf, sizeof(buf), "%s", params);
-        for (tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
-                if (strcmp(tok, "-") != 0)
-                        pg_p_text(&p, tok);
         snprintf(sql, sizeof(sql), "EXPLAIN %s", s->sql);
         PQclear(PQexec(st->conn, forced ? "BEGIN; SET LOCAL enable_seqscan = off;"
                                           " SET LOCAL enable_sort = off"
@@ -166,6 +155,43 @@ static int explain_text(struct store *st, const struct pg_stmt *s, const char *p
         PQclear(r);
         PQclear(PQexec(st->conn, "ROLLBACK"));
         return rc;
+}
+
+/* explain_params with sample parameters given as text (space separated;
+ * "-" for none). */
+static int explain_text(struct store *st, const struct pg_stmt *s, const char *params, bool forced,
+                        char *out, size_t out_len)
+{
+        struct pg_params p = {0};
+        char buf[256], *save = NULL, *tok;
+
+        snprintf(buf, sizeof(buf), "%s", params);
+        for (tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+                if (strcmp(tok, "-") != 0)
+                        pg_p_text(&p, tok);
+        return explain_params(st, s, &p, forced, out, out_len);
+}
+
+/* Explains job_list for sample i of store_list_samples, its parameters
+ * bound as pg_job_list binds them. */
+static int explain_list(struct store *st, int i, bool forced, char *out, size_t out_len)
+{
+        const struct store_list_sample *ls = &store_list_samples[i];
+        struct pg_params p = {0};
+        struct store_binder b = pg_binder(&p);
+        struct pg_stmt s = {PG_ADHOC "pg_job_list", NULL};
+        struct buf sql;
+        int rc;
+
+        buf_init(&sql, PG_SQL_MAX);
+        rc = pg_build_job_list(&sql, &ls->f);
+        s.sql = sql.ptr;
+        store_bind_job_filter(&b, &ls->f);
+        pg_p_i64(&p, 100);
+        if (!rc)
+                rc = explain_params(st, &s, &p, forced, out, out_len);
+        buf_free(&sql);
+        return rc == BATON_ETOOBIG ? BATON_ESTORE : rc;
 }
 
 /* True if plan reads through index name (an index or bitmap index scan). */
@@ -199,9 +225,37 @@ static const char *plan_verdict(const char *plan, const char *uses, char *miss, 
         return NULL;
 }
 
+/* Judges the plan of statement name; BATON_ESTORE with the reason in why
+ * when it is bad. */
+static int judge(const char *name, const char *plan, const char *uses, char *why, size_t why_len)
+{
+        char miss[128];
+        const char *bad = plan_verdict(plan, uses, miss, sizeof(miss));
+
+        if (!bad)
+                return 0;
+        snprintf(why, why_len, "%s %s:\n%s", name, bad, plan);
+        return BATON_ESTORE;
+}
+
+/* The job_list samples: each filter must search its own index. */
+static int check_list_plans(struct store *st, char *why, size_t why_len)
+{
+        char plan[4096], name[96];
+        int rc = 0;
+
+        for (int i = 0; i < store_list_nsamples && !rc; i++) {
+                snprintf(name, sizeof(name), "job_list:%s", store_list_samples[i].name);
+                rc = explain_list(st, i, true, plan, sizeof(plan));
+                if (!rc)
+                        rc = judge(name, plan, store_list_samples[i].uses, why, why_len);
+        }
+        return rc;
+}
+
 int pg_check_plans(struct store *st, char *why, size_t why_len)
 {
-        char plan[4096], miss[128];
+        char plan[4096];
 
         if (why_len)
                 why[0] = 0;
@@ -210,7 +264,6 @@ int pg_check_plans(struct store *st, char *why, size_t why_len)
         for (size_t i = 0; i < BATON_ARRAY_LEN(plan_wants); i++) {
                 const struct plan_want *w = &plan_wants[i];
                 const struct pg_stmt *s = stmt_by_name(st, w->name);
-                const char *bad;
                 int rc;
 
                 if (!s) {
@@ -218,19 +271,20 @@ int pg_check_plans(struct store *st, char *why, size_t why_len)
                         return BATON_ESTORE;
                 }
                 rc = explain_text(st, s, w->params, true, plan, sizeof(plan));
+                if (!rc)
+                        rc = judge(w->name, plan, w->uses, why, why_len);
                 if (rc)
                         return rc;
-                bad = plan_verdict(plan, w->uses, miss, sizeof(miss));
-                if (bad) {
-                        snprintf(why, why_len, "%s %s:\n%s", w->name, bad, plan);
-                        return BATON_ESTORE;
-                }
         }
-        return 0;
+        return check_list_plans(st, why, why_len);
 }
 
 static int explain_one(struct store *st, const char *name, bool forced, char *out, size_t out_len)
 {
+        if (strncmp(name, "job_list:", 9) == 0)
+                for (int i = 0; i < store_list_nsamples; i++)
+                        if (strcmp(store_list_samples[i].name, name + 9) == 0)
+                                return explain_list(st, i, forced, out, out_len);
         for (size_t i = 0; i < BATON_ARRAY_LEN(plan_wants); i++)
                 if (strcmp(plan_wants[i].name, name) == 0)
                         return explain_text(st, stmt_by_name(st, name), plan_wants[i].params,

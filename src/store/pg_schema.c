@@ -351,6 +351,17 @@ static const char *const migrations[] = {
     " (ret_completed_ms > 0 OR ret_dead_ms > 0 OR ret_cancelled_ms > 0);"
     "CREATE INDEX job_tq_finished ON jobs (tenant, queue, state, finished_at)"
     " WHERE state IN " JOB_SQL_TERMINAL ";",
+    /* 14: the filters of GET /v1/jobs (see sqlite_schema.c, 14); job_tq and
+     * job_tqs are migration 1's. */
+    "CREATE INDEX job_tstate ON jobs (tenant, state, id);"
+    "CREATE INDEX job_ttype ON jobs (tenant, type, id);"
+    "CREATE INDEX job_tgrp ON jobs (tenant, grp, id) WHERE grp IS NOT NULL;"
+    "CREATE INDEX job_tdkey ON jobs (tenant, dkey, id) WHERE dkey IS NOT NULL;"
+    "CREATE INDEX job_tidem ON jobs (tenant, idempotency_key, id)"
+    " WHERE idempotency_key IS NOT NULL;"
+    "CREATE INDEX job_treq ON jobs (tenant, request_id, id) WHERE request_id IS NOT NULL;"
+    "CREATE INDEX job_texec ON jobs (tenant, execution_id, id) WHERE execution_id IS NOT NULL;"
+    "CREATE INDEX job_tworker ON jobs (tenant, worker, id) WHERE worker IS NOT NULL;",
 };
 
 int pg_schema_newest(void)

@@ -75,7 +75,7 @@
 /* Statements over the partial indexes repeat the index's WHERE term (such as
  * "state IN (5, 6, 7)") even when a stricter term follows, because SQLite uses
  * a partial index only when the query's WHERE visibly implies the index's. */
-const struct stmt_def sqlite_stmt_defs[S_LIST] = {
+const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
     [S_BEGIN] = {"begin", "BEGIN IMMEDIATE", false},
     [S_COMMIT] = {"commit", "COMMIT", false},
     [S_ROLLBACK] = {"rollback", "ROLLBACK", false},
@@ -457,9 +457,7 @@ int sqlite_fail(struct store *st, int rc, const char *what)
 
 const char *sqlite_stmt_name(int id)
 {
-        if (id < S_LIST)
-                return sqlite_stmt_defs[id].name;
-        return id < S_AUDIT_LIST ? "job_list" : "audit_list";
+        return id < S_AUDIT_LIST ? sqlite_stmt_defs[id].name : "audit_list";
 }
 
 /* sqlite_fail for a step of s, under s's name. */
@@ -655,7 +653,7 @@ static bool txn_lost(struct store *st)
 
 static int prepare_one(struct store *st, int id, struct buf *b)
 {
-        const char *sql = id < S_LIST ? sqlite_stmt_defs[id].sql : NULL;
+        const char *sql = id < S_AUDIT_LIST ? sqlite_stmt_defs[id].sql : NULL;
         int rc;
 
         if (!sql) {

@@ -39,7 +39,7 @@ int sqlite_check_plans(struct store *st, char *why, size_t why_len);
 /* Writes the EXPLAIN QUERY PLAN lines of one prepared statement into out (one
  * per line, truncated to out_len), for tests that look at a plan themselves.
  * name is a statement's name ("job_due_ids", "deadlines", ...) or
- * "job_list/<filter bits>". BATON_ENOTFOUND for an unknown name. */
+ * "job_list:<sample name>" (store_list_samples). BATON_ENOTFOUND for an unknown name. */
 int sqlite_explain(struct store *st, const char *name, char *out, size_t out_len);
 
 /* Reads an integer pragma of the store's own connection ("synchronous",

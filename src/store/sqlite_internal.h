@@ -120,14 +120,13 @@ enum stmt_id {
         /* the leader lease (sqlite_cluster.c) */
         S_LEASE_GET,
         S_LEASE_PUT,
-        S_LIST, /* first of the job_list variants, one per combination of filters */
-        S_AUDIT_LIST = S_LIST + STORE_LIST_VARIANTS, /* first of the audit_list variants */
+        S_AUDIT_LIST, /* first of the audit_list variants */
         S_COUNT = S_AUDIT_LIST + STORE_LIST_VARIANTS
 };
 
-/* A job_list variant's statement is S_LIST + its filter bits (STORE_LF_*,
- * store_cols.h), an audit_list variant's S_AUDIT_LIST + its bits
- * (STORE_AF_*). */
+/* An audit_list variant's statement is S_AUDIT_LIST + its bits (STORE_AF_*,
+ * store_cols.h). job_list has no prepared statement: its SQL is built per
+ * call from the filters set (sqlite_jobs.c). */
 
 struct stmt_def {
         const char *name;
@@ -139,8 +138,8 @@ struct stmt_def {
         const char *uses;
 };
 
-/* Every fixed statement (indexed by enum stmt_id below S_LIST), in sqlite.c. */
-extern const struct stmt_def sqlite_stmt_defs[S_LIST];
+/* Every fixed statement (indexed by enum stmt_id below S_AUDIT_LIST), in sqlite.c. */
+extern const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST];
 
 struct store {
         sqlite3 *db;
@@ -226,8 +225,11 @@ STORE_CLUSTER_OPS(STORE_DECLARE, sqlite)
 /* The claim read of one group (sqlite_groups.c): store_ops.group_ready_ids. */
 STORE_DECLARE(sqlite, group_ready_ids)
 
-/* Appends the SQL of a job statement (S_JOB_INSERT, S_JOB_UPDATE, S_JOB_GET or
- * a job_list variant from S_LIST) to b (sqlite_jobs.c). */
+/* Appends the SQL of a job statement (S_JOB_INSERT, S_JOB_UPDATE or
+ * S_JOB_GET) to b (sqlite_jobs.c). */
 int sqlite_build_job_sql(struct buf *b, int id);
+/* The job_list statement of f (sqlite_jobs.c), read through
+ * store_job_list_index(f); for the plan checks too. */
+int sqlite_build_job_list(struct buf *b, const struct job_filter *f);
 
 #endif

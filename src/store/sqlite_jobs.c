@@ -35,22 +35,31 @@
 /* The SQL of a job statement, built from store_job_cols: see sqlite_internal.h. */
 int sqlite_build_job_sql(struct buf *b, int id)
 {
-        int n = 0;
         int rc;
 
         if (id == S_JOB_INSERT)
                 return store_build_job_insert(b, '?', false);
         if (id == S_JOB_UPDATE)
                 return store_build_job_update(b, '?');
+        BATON_ASSERT(id == S_JOB_GET);
         rc = store_build_job_select(b, "");
         if (!rc)
                 rc = buf_adds(b, " FROM jobs WHERE ");
-        if (!rc && id == S_JOB_GET)
-                return buf_adds(b, "id = ?1 AND (?2 IS NULL OR tenant = ?2)");
-        /* A job_list variant: the filter bits select the optional terms. */
+        return rc ? rc : buf_adds(b, "id = ?1 AND (?2 IS NULL OR tenant = ?2)");
+}
+
+/* The filters a client may combine are too many for a statement each, so
+ * the list is built per call; INDEXED BY names the index of the most
+ * selective filter, so the planner cannot pick the primary key's walk (or
+ * an index that needs a sort) on a store without statistics. */
+int sqlite_build_job_list(struct buf *b, const struct job_filter *f)
+{
+        int n = 0;
+        int rc = store_build_job_select(b, "");
+
         if (!rc)
-                rc = store_build_job_where(b, id - S_LIST, '?', &n);
-        return rc ? rc : buf_printf(b, "id > ?%d ORDER BY id LIMIT ?%d", n, n + 1);
+                rc = buf_printf(b, " FROM jobs INDEXED BY %s WHERE ", store_job_list_index(f));
+        return rc ? rc : store_build_job_where(b, f, '?', &n);
 }
 
 /* ---- jobs ---- */
@@ -102,14 +111,26 @@ int sqlite_job_find_key(struct store *st, const char *tenant, const char *queue,
  * job_vec_free, also after a failure (which may leave some jobs in it). */
 int sqlite_job_list(struct store *st, const struct job_filter *f, struct job_vec *out)
 {
-        sqlite3_stmt *s = st->stmt[S_LIST + store_job_filter_bits(f)];
-        struct store_binder b = sqlite_binder(s, 1);
         struct store_jobs a = {out, f->bytes_max, 0};
+        struct store_binder b;
+        sqlite3_stmt *s = NULL;
+        struct buf sql;
+        int rc;
 
         if (!f->tenant || f->limit <= 0)
                 return BATON_EINVAL;
-        store_bind_job_filter(&b, f);
-        return sqlite_each(st, s, INT_MAX, store_row_job, &a, NULL);
+        buf_init(&sql, 8192);
+        rc = sqlite_build_job_list(&sql, f);
+        if (!rc)
+                rc = sqlite_prepare_adhoc(st, &s, "job_list", "%s", sql.ptr);
+        if (!rc) {
+                b = sqlite_binder(s, 1);
+                store_bind_job_filter(&b, f);
+                rc = sqlite_each(st, s, INT_MAX, store_row_job, &a, NULL);
+        }
+        sqlite3_finalize(s);
+        buf_free(&sql);
+        return rc == BATON_ETOOBIG ? BATON_ESTORE : rc;
 }
 
 int sqlite_job_due_ids(struct store *st, int64_t now_ms, int max, int64_t *ids, int *n_out)

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "store/sqlite_internal.h"
 #include "store/store.h"
+#include "store/store_cols.h"
 
 /* ---- query plans ---- */
 
@@ -91,14 +92,9 @@ static const char *plan_line_verdict(const char *detail, const char *uses, const
 
 static int stmt_by_name(const char *name)
 {
-        for (int id = 0; id < S_LIST; id++)
+        for (int id = 0; id < S_AUDIT_LIST; id++)
                 if (strcmp(sqlite_stmt_defs[id].name, name) == 0)
                         return id;
-        if (strncmp(name, "job_list/", 9) == 0) {
-                int bits = atoi(name + 9);
-                if (bits >= 0 && bits < S_AUDIT_LIST - S_LIST)
-                        return S_LIST + bits;
-        }
         if (strncmp(name, "audit_list/", 11) == 0) {
                 int bits = atoi(name + 11);
                 if (bits >= 0 && bits < S_COUNT - S_AUDIT_LIST)
@@ -120,23 +116,29 @@ static const char *stmt_uses(int id)
             [STORE_AF_KEY] = "audit_key",
         };
 
-        if (id < S_LIST)
-                return sqlite_stmt_defs[id].uses;
         if (id < S_AUDIT_LIST)
-                return NULL;
+                return sqlite_stmt_defs[id].uses;
         id -= S_AUDIT_LIST;
         return id < (int)BATON_ARRAY_LEN(audit_uses) ? audit_uses[id] : NULL;
 }
 
-/* Runs EXPLAIN QUERY PLAN on statement id. With plan_out, writes the plan's
- * lines there (one per line, truncated to plan_len). With why, judges each
- * line against the statement's expectations and returns BATON_ESTORE on the
- * first bad one, naming it in why. */
-static int explain(struct store *st, int id, char *plan_out, size_t plan_len, char *why,
-                   size_t why_len)
+/* A statement to explain: its name in messages, its SQL and the indexes its
+ * plan must use (stmt_def.uses). */
+struct plan_stmt {
+        const char *name;
+        const char *sql;
+        const char *uses;
+};
+
+/* Runs EXPLAIN QUERY PLAN on q. With plan_out, writes the plan's lines there
+ * (one per line, truncated to plan_len). With why, judges each line against
+ * the statement's expectations and returns BATON_ESTORE on the first bad
+ * one, naming it in why. */
+static int explain(struct store *st, const struct plan_stmt *q, char *plan_out, size_t plan_len,
+                   char *why, size_t why_len)
 {
-        const char *name = sqlite_stmt_name(id);
-        const char *uses = stmt_uses(id);
+        const char *name = q->name;
+        const char *uses = q->uses;
         char seen[512] = "";
         size_t used = 0;
         sqlite3_stmt *s = NULL;
@@ -144,8 +146,11 @@ static int explain(struct store *st, int id, char *plan_out, size_t plan_len, ch
 
         if (plan_out && plan_len)
                 plan_out[0] = 0;
-        rc = sqlite_prepare_adhoc(st, &s, "explain", "EXPLAIN QUERY PLAN %s",
-                                  sqlite3_sql(st->stmt[id]));
+        rc = sqlite_prepare_adhoc(st, &s, "explain", "EXPLAIN QUERY PLAN %s", q->sql);
+        /* A job_list reads INDEXED BY its filter's index: without the index
+         * it cannot be prepared at all. */
+        if (rc && why)
+                snprintf(why, why_len, "%s cannot be planned: %s", name, sqlite3_errmsg(st->db));
         if (rc)
                 return rc;
         while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -166,7 +171,7 @@ static int explain(struct store *st, int id, char *plan_out, size_t plan_len, ch
                 }
                 bad = why ? plan_line_verdict(detail, uses, index) : NULL;
                 if (bad) {
-                        snprintf(why, why_len, "%s (statement %d) %s: %s", name, id, bad, detail);
+                        snprintf(why, why_len, "%s %s: %s", name, bad, detail);
                         rc = BATON_ESTORE;
                         break;
                 }
@@ -184,12 +189,44 @@ static int explain(struct store *st, int id, char *plan_out, size_t plan_len, ch
 
                 snprintf(want, sizeof(want), "%.*s", (int)m, p);
                 if (!word_in(seen, want)) {
-                        snprintf(why, why_len, "%s (statement %d) does not use %s", name, id, want);
+                        snprintf(why, why_len, "%s does not use %s", name, want);
                         rc = BATON_ESTORE;
                 }
                 p = end ? end + 1 : NULL;
         }
         return rc;
+}
+
+/* Explains prepared statement id. */
+static int explain_id(struct store *st, int id, char *out, size_t out_len, char *why,
+                      size_t why_len)
+{
+        struct plan_stmt q = {sqlite_stmt_name(id), sqlite3_sql(st->stmt[id]), stmt_uses(id)};
+
+        return explain(st, &q, out, out_len, why, why_len);
+}
+
+/* Explains job_list for sample i of store_list_samples (named "job_list:"
+ * and the sample's name), whose plan must read through the sample's index
+ * (so a wrong choice of store_job_list_index shows), or the one the filters
+ * choose when the sample names none. */
+static int explain_list(struct store *st, int i, char *out, size_t out_len, char *why,
+                        size_t why_len)
+{
+        const struct store_list_sample *ls = &store_list_samples[i];
+        char name[96];
+        struct plan_stmt q = {name, NULL, ls->uses ? ls->uses : store_job_list_index(&ls->f)};
+        struct buf b;
+        int rc;
+
+        snprintf(name, sizeof(name), "job_list:%s", ls->name);
+        buf_init(&b, 8192);
+        rc = sqlite_build_job_list(&b, &ls->f);
+        q.sql = b.ptr;
+        if (!rc)
+                rc = explain(st, &q, out, out_len, why, why_len);
+        buf_free(&b);
+        return rc == BATON_ETOOBIG ? BATON_ESTORE : rc;
 }
 
 int sqlite_check_plans(struct store *st, char *why, size_t why_len)
@@ -199,8 +236,10 @@ int sqlite_check_plans(struct store *st, char *why, size_t why_len)
         if (why_len)
                 why[0] = 0;
         for (int id = 0; id < S_COUNT && !rc; id++)
-                if (id >= S_LIST || sqlite_stmt_defs[id].plan)
-                        rc = explain(st, id, NULL, 0, why, why_len);
+                if (id >= S_AUDIT_LIST || sqlite_stmt_defs[id].plan)
+                        rc = explain_id(st, id, NULL, 0, why, why_len);
+        for (int i = 0; i < store_list_nsamples && !rc; i++)
+                rc = explain_list(st, i, NULL, 0, why, why_len);
         return rc;
 }
 
@@ -208,7 +247,11 @@ int sqlite_explain(struct store *st, const char *name, char *out, size_t out_len
 {
         int id = stmt_by_name(name);
 
+        if (strncmp(name, "job_list:", 9) == 0)
+                for (int i = 0; i < store_list_nsamples; i++)
+                        if (strcmp(store_list_samples[i].name, name + 9) == 0)
+                                return explain_list(st, i, out, out_len, NULL, 0);
         if (id < 0)
                 return BATON_ENOTFOUND;
-        return explain(st, id, out, out_len, NULL, 0);
+        return explain_id(st, id, out, out_len, NULL, 0);
 }

@@ -367,6 +367,19 @@ static const char *const migrations[] = {
     " (ret_completed_ms > 0 OR ret_dead_ms > 0 OR ret_cancelled_ms > 0);"
     "CREATE INDEX job_tq_finished ON jobs (tenant, queue, state, finished_at)"
     " WHERE state IN " JOB_SQL_TERMINAL ";",
+    /* 14: the filters of GET /v1/jobs (store_job_list_index): one index per
+     * filter, each ending in the rowid, so a page in either order and its
+     * cursor come from the index. The columns most jobs leave NULL have
+     * partial indexes of the rows that set them. */
+    "CREATE INDEX job_tq ON jobs (tenant, queue);"
+    "CREATE INDEX job_tstate ON jobs (tenant, state);"
+    "CREATE INDEX job_ttype ON jobs (tenant, type);"
+    "CREATE INDEX job_tgrp ON jobs (tenant, grp) WHERE grp IS NOT NULL;"
+    "CREATE INDEX job_tdkey ON jobs (tenant, dkey) WHERE dkey IS NOT NULL;"
+    "CREATE INDEX job_tidem ON jobs (tenant, idempotency_key) WHERE idempotency_key IS NOT NULL;"
+    "CREATE INDEX job_treq ON jobs (tenant, request_id) WHERE request_id IS NOT NULL;"
+    "CREATE INDEX job_texec ON jobs (tenant, execution_id) WHERE execution_id IS NOT NULL;"
+    "CREATE INDEX job_tworker ON jobs (tenant, worker) WHERE worker IS NOT NULL;",
 };
 
 int sqlite_schema_newest(void)

@@ -10,7 +10,9 @@
  * refusals counted in one row and audit_purge, 11 + idem_take and idem_swap,
  * which decide the owner of an idempotency key atomically across nodes, 12 +
  * job_peek, a job read without a row lock, 13 - job_ready_ids, which nothing
- * called since version 5's claims by group), 14 + queue_delete.
+ * called since version 5's claims by group), 14 + queue_delete, job_purge_own
+ * and job_own_deadline (per-queue retention), and job_list reads every filter
+ * of struct job_filter (group .. worker, the time bounds, desc).
  *
  * A backend (SQLite, PostgreSQL) implements these operations; core
  * composes them into transactions. All calls on one struct store come from one
@@ -79,13 +81,34 @@ struct store_opts {
         const char *vfs;
 };
 
+/* A job_list read (GET /v1/jobs). Every filter set is ANDed; each is served
+ * by an index that ends in id (docs/api.md's table, store_list_samples), so
+ * the order and the cursor come from the index. The sparse ones (group, key,
+ * idempotency_key, request_id, execution_id, worker) are partial indexes of
+ * the rows that have the column. Time bounds are row filters on the index
+ * the other filters choose (the tenant's when alone). */
 struct job_filter {
         const char *tenant; /* required */
         const char *queue;  /* NULL = any */
-        int state;          /* -1 = any */
-        const char *type;   /* NULL = any */
-        int64_t after_id;   /* only ids > after_id (cursor); 0 = from the start */
-        int limit;          /* > 0 */
+        int state;          /* -1 = any; one state (see states) */
+        /* Core only (job_query): a set of states, bit 1 << state, 0 = any.
+         * job_query reads each state with state set and merges the pages in
+         * id order; the store reads state and ignores states. */
+        unsigned states;
+        const char *type; /* NULL = any; the strings below likewise */
+        const char *group;
+        const char *key; /* the dedup key (dkey) */
+        const char *idempotency_key;
+        const char *request_id;
+        const char *execution_id;
+        const char *worker; /* the worker of the current or last attempt */
+        /* Half-open time bounds in Unix ms, 0 = no bound: after is
+         * inclusive (>=), before exclusive (<). */
+        int64_t created_after_ms, created_before_ms;
+        int64_t finished_after_ms, finished_before_ms;
+        bool desc;        /* newest first: ids < after_id */
+        int64_t after_id; /* cursor: only ids past it in the order; 0 = from the start */
+        int limit;        /* > 0 */
         /* 0, or the byte budget of the page: the read stops after the row
          * that takes the rows' job_wire_bytes past it (that row included),
          * so a page of big jobs is not read whole only to be cut. */
@@ -365,9 +388,12 @@ struct store_ops {
         /* Finds the pending (scheduled or queued) job with this key. */
         int (*job_find_key)(struct store *st, const char *tenant, const char *queue,
                             const char *key, int64_t *id_out);
-        /* Appends the jobs matching f to out in ascending id order, at most
-         * f->limit. BATON_EINVAL without a tenant or with limit < 1. On an error
-         * out may hold some jobs: the caller frees it with job_vec_free anyway. */
+        /* Appends the jobs matching f to out in ascending id order (f->desc:
+         * descending), at most f->limit. BATON_EINVAL without a tenant or with
+         * limit < 1. On an error out may hold some jobs: the caller frees it
+         * with job_vec_free anyway. The SQL is built per call from the filters
+         * set (store_build_job_list); each is served by an index ending in id
+         * (store_list_samples, checked by the plan checks). */
         int (*job_list)(struct store *st, const struct job_filter *f, struct job_vec *out);
         /* Ids of scheduled or retrying jobs with run_at <= now_ms, at most max. */
         int (*job_due_ids)(struct store *st, int64_t now_ms, int max, int64_t *ids, int *n_out);

@@ -568,26 +568,149 @@ bool store_rowdefs_agree(void)
 
 /* ---- list filters and the job statements' SQL ---- */
 
-int store_job_filter_bits(const struct job_filter *f)
+/* One optional term of a job_list: its column, operator and value. */
+struct list_term {
+        const char *col;
+        const char *op;
+        const char *text; /* the value of a text term */
+        int64_t num;      /* the value of a number term (text NULL) */
+};
+
+#define LIST_TERMS_MAX 13
+
+/* The terms f sets, in binding order; returns how many. */
+static int list_terms(const struct job_filter *f, struct list_term *t)
 {
-        return (f->queue ? STORE_LF_QUEUE : 0) | (f->state >= 0 ? STORE_LF_STATE : 0) |
-               (f->type ? STORE_LF_TYPE : 0);
+        const struct {
+                const char *col;
+                const char *v;
+        } texts[] = {
+            {"queue", f->queue},
+            {"type", f->type},
+            {"grp", f->group},
+            {"dkey", f->key},
+            {"idempotency_key", f->idempotency_key},
+            {"request_id", f->request_id},
+            {"execution_id", f->execution_id},
+            {"worker", f->worker},
+        };
+        const struct {
+                const char *col;
+                const char *op;
+                int64_t v;
+        } times[] = {
+            {"created_at", ">=", f->created_after_ms},
+            {"created_at", "<", f->created_before_ms},
+            /* Jobs not finished have finished_at 0: an upper bound alone
+             * must not find them. */
+            {"finished_at",
+             ">=", f->finished_after_ms || !f->finished_before_ms ? f->finished_after_ms : 1},
+            {"finished_at", "<", f->finished_before_ms},
+        };
+        int n = 0;
+
+        for (size_t i = 0; i < BATON_ARRAY_LEN(texts); i++)
+                if (texts[i].v)
+                        t[n++] = (struct list_term){texts[i].col, "=", texts[i].v, 0};
+        if (f->state >= 0)
+                t[n++] = (struct list_term){"state", "=", NULL, f->state};
+        for (size_t i = 0; i < BATON_ARRAY_LEN(times); i++)
+                if (times[i].v)
+                        t[n++] = (struct list_term){times[i].col, times[i].op, NULL, times[i].v};
+        return n;
 }
 
 void store_bind_job_filter(struct store_binder *b, const struct job_filter *f)
 {
-        int bits = store_job_filter_bits(f);
+        struct list_term t[LIST_TERMS_MAX];
+        int n = list_terms(f, t);
 
         b->text(b, f->tenant);
-        if (bits & STORE_LF_QUEUE)
-                b->text(b, f->queue);
-        if (bits & STORE_LF_STATE)
-                b->i64(b, f->state);
-        if (bits & STORE_LF_TYPE)
-                b->text(b, f->type);
-        b->i64(b, f->after_id);
+        for (int i = 0; i < n; i++) {
+                if (t[i].text)
+                        b->text(b, t[i].text);
+                else
+                        b->i64(b, t[i].num);
+        }
+        /* Descending from the start: below every id. */
+        b->i64(b, f->desc && f->after_id <= 0 ? INT64_MAX : f->after_id);
         b->i64(b, f->limit);
 }
+
+const char *store_job_list_index(const struct job_filter *f)
+{
+        /* Most selective first: the ids a client holds name one job or a
+         * few; then the columns that group many. */
+        const struct {
+                const char *v;
+                const char *index;
+        } order[] = {
+            {f->idempotency_key, "job_tidem"}, {f->request_id, "job_treq"},
+            {f->execution_id, "job_texec"},    {f->key, "job_tdkey"},
+            {f->worker, "job_tworker"},        {f->group, "job_tgrp"},
+        };
+
+        for (size_t i = 0; i < BATON_ARRAY_LEN(order); i++)
+                if (order[i].v)
+                        return order[i].index;
+        if (f->queue)
+                return f->state >= 0 ? "job_tqs" : "job_tq";
+        if (f->type)
+                return "job_ttype";
+        return f->state >= 0 ? "job_tstate" : "job_tenant";
+}
+
+int store_build_job_where(struct buf *b, const struct job_filter *f, char mark, int *n)
+{
+        struct list_term t[LIST_TERMS_MAX];
+        int k = list_terms(f, t);
+        int rc = buf_printf(b, "tenant = %c1 AND ", mark);
+
+        *n = 2;
+        for (int i = 0; i < k && !rc; i++)
+                rc = buf_printf(b, "%s %s %c%d AND ", t[i].col, t[i].op, mark, (*n)++);
+        if (!rc)
+                rc = buf_printf(b, "id %s %c%d ORDER BY id%s LIMIT %c%d", f->desc ? "<" : ">", mark,
+                                *n, f->desc ? " DESC" : "", mark, *n + 1);
+        *n += 2;
+        return rc;
+}
+
+/* A sample of tenant t1 with state st (-1 = any) and the other filters. */
+#define LS(name, uses, st, ...)                                                                    \
+        {                                                                                          \
+                name, {.tenant = "t1", .state = st, .limit = 10, __VA_ARGS__}, uses                \
+        }
+
+const struct store_list_sample store_list_samples[] = {
+    LS("tenant", "job_tenant", -1, .after_id = 0),
+    LS("tenant desc", "job_tenant", -1, .desc = true),
+    LS("queue", "job_tq", -1, .queue = "q1"),
+    LS("queue desc", "job_tq", -1, .queue = "q1", .desc = true, .after_id = 100),
+    LS("state", "job_tstate", 5, .after_id = 0),
+    LS("state desc", "job_tstate", 5, .desc = true),
+    LS("queue state", "job_tqs", 5, .queue = "q1"),
+    LS("type", "job_ttype", -1, .type = "x"),
+    LS("type desc", "job_ttype", -1, .type = "x", .desc = true),
+    LS("group", "job_tgrp", -1, .group = "g1"),
+    LS("key", "job_tdkey", -1, .key = "k1"),
+    LS("idempotency_key", "job_tidem", -1, .idempotency_key = "i1"),
+    LS("request_id", "job_treq", -1, .request_id = "r1"),
+    LS("execution_id", "job_texec", -1, .execution_id = "e1"),
+    LS("worker", "job_tworker", -1, .worker = "w1"),
+    LS("worker desc", "job_tworker", -1, .worker = "w1", .desc = true),
+    LS("created_after", "job_tenant", -1, .created_after_ms = 1),
+    LS("created_before", "job_tenant", -1, .created_before_ms = 2, .desc = true),
+    LS("finished_after", "job_tenant", -1, .finished_after_ms = 1),
+    LS("finished_before", "job_tenant", -1, .finished_before_ms = 2),
+    LS("queue state type", NULL, 5, .queue = "q1", .type = "x"),
+    LS("key queue", NULL, -1, .key = "k1", .queue = "q1"),
+    LS("all", NULL, 5, .queue = "q1", .type = "x", .group = "g1", .key = "k1",
+       .idempotency_key = "i1", .request_id = "r1", .execution_id = "e1", .worker = "w1",
+       .created_after_ms = 1, .created_before_ms = 2, .finished_after_ms = 1,
+       .finished_before_ms = 2, .desc = true),
+};
+const int store_list_nsamples = (int)BATON_ARRAY_LEN(store_list_samples);
 
 int store_audit_filter_bits(const struct audit_filter *f)
 {
@@ -627,15 +750,6 @@ int store_build_audit_list(struct buf *b, int bits, char mark)
         if (!rc)
                 rc = add_terms(b, cols, 3, bits, mark, &n);
         return rc ? rc : buf_printf(b, "id > %c%d ORDER BY id LIMIT %c%d", mark, n, mark, n + 1);
-}
-
-int store_build_job_where(struct buf *b, int bits, char mark, int *n)
-{
-        static const char *const cols[] = {"queue", "state", "type"};
-        int rc = buf_printf(b, "tenant = %c1 AND ", mark);
-
-        *n = 2;
-        return rc ? rc : add_terms(b, cols, 3, bits, mark, n);
 }
 
 int store_build_job_cols(struct buf *b, const char *prefix)

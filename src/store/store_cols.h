@@ -162,18 +162,22 @@ void store_bind_run_update(struct store_binder *b, const struct cron_run *r);
 /* ---- list filters and the job statements' SQL ----
  *
  * The list statements of both backends number their parameters in binding
- * order: a variant (one per combination of filters, its bits) names only the
- * ones it uses. mark is the dialect's parameter sign ('?' SQLite, '$'
- * PostgreSQL). The builders append to b and return 0 or BATON_ETOOBIG. */
+ * order: a statement names only the filters it uses. mark is the dialect's
+ * parameter sign ('?' SQLite, '$' PostgreSQL). The builders append to b and
+ * return 0 or BATON_ETOOBIG. */
 
-enum { STORE_LF_QUEUE = 1, STORE_LF_STATE = 2, STORE_LF_TYPE = 4 };
 enum { STORE_AF_TENANT = 1, STORE_AF_ACTION = 2, STORE_AF_KEY = 4 };
-#define STORE_LIST_VARIANTS 8 /* filter bit combinations of each list */
+#define STORE_LIST_VARIANTS 8 /* filter bit combinations of the audit list */
 
-/* The bits of a job_list filter; binds tenant, queue, state and type (those
- * set), after_id and limit. */
-int store_job_filter_bits(const struct job_filter *f);
+/* Binds a job_list filter: tenant, each filter set (in the order of
+ * store_build_job_where), the cursor and limit. */
 void store_bind_job_filter(struct store_binder *b, const struct job_filter *f);
+/* The index that serves f's job_list: the most selective filter's (one
+ * that ends in id, so the order and the cursor come from it; the other
+ * filters are checked row by row), job_tenant when only time bounds or
+ * nothing is set. SQLite reads through it (INDEXED BY); the plan checks of
+ * both backends expect it. */
+const char *store_job_list_index(const struct job_filter *f);
 /* The bits of an audit_list filter; binds tenant, action and key_id (those
  * set), after_id and limit. */
 int store_audit_filter_bits(const struct audit_filter *f);
@@ -181,9 +185,23 @@ void store_bind_audit_filter(struct store_binder *b, const struct audit_filter *
 /* The audit_list variant of bits: the filters' equality terms, each served
  * by an index that ends in id, so the cursor and the order come from it. */
 int store_build_audit_list(struct buf *b, int bits, char mark);
-/* The job_list variant's WHERE terms after "WHERE ": tenant, the filters of
- * bits; *n gets the number of the next parameter (after_id's). */
-int store_build_job_where(struct buf *b, int bits, char mark, int *n);
+/* The job_list WHERE terms after "WHERE ": tenant, the filters f sets, the
+ * cursor (id > or, desc, id <), then " ORDER BY id[ DESC] LIMIT <mark>n";
+ * *n gets the number of the next parameter (the limit's + 1). */
+int store_build_job_where(struct buf *b, const struct job_filter *f, char mark, int *n);
+
+/* Sample filters of job_list for the plan checks of both backends: each
+ * filter alone, in both orders, and combinations. uses: the index the plan
+ * must read through on every backend, NULL when a backend may choose among
+ * the filters' indexes (then it must still search one, never scan or sort). */
+struct store_list_sample {
+        const char *name;
+        struct job_filter f;
+        const char *uses;
+};
+extern const struct store_list_sample store_list_samples[];
+extern const int store_list_nsamples;
+
 /* The job statements' common parts: "SELECT id, tenant, created_at, <the
  * columns>" (each name after prefix, "" or a table alias such as "j.");
  * ", <the columns>" alone; the insert of tenant, created_at and the columns

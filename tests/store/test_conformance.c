@@ -548,6 +548,77 @@ static void job_list_filters_and_pages(void **state)
         fx_commit(f);
 }
 
+/* Inserts a job of t1 with the columns the version-13 filters read. */
+static int64_t put_found(struct fixture *f, const char *grp, const char *key, const char *idem,
+                         const char *req, const char *exec, const char *worker, int64_t created,
+                         int64_t finished)
+{
+        struct job j;
+
+        fx_job_from_spec(&j, &(struct spec){.state = finished ? JOB_COMPLETED : JOB_QUEUED,
+                                            .group = grp,
+                                            .key = key,
+                                            .finished_at = finished});
+        assert_int_equal(str_set(&j.idempotency_key, idem), 0);
+        assert_int_equal(str_set(&j.request_id, req), 0);
+        assert_int_equal(str_set(&j.execution_id, exec), 0);
+        assert_int_equal(str_set(&j.worker, worker), 0);
+        j.created_at_ms = created;
+        assert_int_equal(f->ops->job_insert(f->st, &j), 0);
+        job_free(&j);
+        return j.id;
+}
+
+/* Version 13: each filter of GET /v1/jobs, descending order and its cursor. */
+static void job_list_every_filter_and_desc(void **state)
+{
+        struct fixture *f = *state;
+        int64_t a, b, c, got[16];
+        int n;
+
+        fx_begin(f);
+        a = put_found(f, "g1", "k1", "i1", "r1", "e1", NULL, 1000, 0);
+        b = put_found(f, NULL, "k2", NULL, "r2", NULL, "w1", 2000, 2500);
+        c = put_found(f, "g1", NULL, "i3", NULL, "e3", "w1", 3000, 3500);
+        fx_put(f, (struct spec){.tenant = "t2", .key = "k1", .group = "g1"});
+        fx_commit(f);
+
+        fx_begin(f);
+#define LIST(...)                                                                                  \
+        list_ids(f, (struct job_filter){.tenant = "t1", .state = -1, __VA_ARGS__}, got, &n)
+        LIST(.limit = 10, .group = "g1");
+        fx_assert_ids(got, n, (int64_t[]){a, c}, 2);
+        LIST(.limit = 10, .key = "k1");
+        fx_assert_ids(got, n, (int64_t[]){a}, 1);
+        LIST(.limit = 10, .idempotency_key = "i3");
+        fx_assert_ids(got, n, (int64_t[]){c}, 1);
+        LIST(.limit = 10, .request_id = "r2");
+        fx_assert_ids(got, n, (int64_t[]){b}, 1);
+        LIST(.limit = 10, .execution_id = "e1");
+        fx_assert_ids(got, n, (int64_t[]){a}, 1);
+        LIST(.limit = 10, .worker = "w1", .desc = true);
+        fx_assert_ids(got, n, (int64_t[]){c, b}, 2);
+        LIST(.limit = 10, .created_after_ms = 2000);
+        fx_assert_ids(got, n, (int64_t[]){b, c}, 2);
+        LIST(.limit = 10, .created_before_ms = 2000);
+        fx_assert_ids(got, n, (int64_t[]){a}, 1);
+        LIST(.limit = 10, .finished_after_ms = 3000);
+        fx_assert_ids(got, n, (int64_t[]){c}, 1);
+        LIST(.limit = 10, .finished_before_ms = 3000);
+        fx_assert_ids(got, n, (int64_t[]){b}, 1);
+        LIST(.limit = 10, .group = "g1", .worker = "w1", .finished_after_ms = 1);
+        fx_assert_ids(got, n, (int64_t[]){c}, 1);
+        /* Descending pages: the cursor gives the older jobs. */
+        LIST(.limit = 2, .desc = true);
+        fx_assert_ids(got, n, (int64_t[]){c, b}, 2);
+        LIST(.limit = 2, .desc = true, .after_id = b);
+        fx_assert_ids(got, n, (int64_t[]){a}, 1);
+        LIST(.limit = 2, .desc = true, .after_id = a);
+        assert_int_equal(n, 0);
+#undef LIST
+        fx_commit(f);
+}
+
 static void job_list_refuses_bad_filters(void **state)
 {
         struct fixture *f = *state;
@@ -3268,6 +3339,7 @@ static const struct CMUnitTest common_tests[] = {
     T(job_find_key_finds_pending_only),
     T(conflict_changes_nothing),
     T(job_list_filters_and_pages),
+    T(job_list_every_filter_and_desc),
     T(job_list_refuses_bad_filters),
     T(job_list_returns_full_rows),
     T(ready_ids_claim_order),

@@ -258,6 +258,26 @@ static void pg_plan_check_catches_a_missing_index(void **state)
         assert_non_null(strstr(why, "pg_group_ready_ids"));
 }
 
+/* The job_list plans are checked as the prepared statements are. */
+static void pg_plan_check_catches_a_missing_list_index(void **state)
+{
+        struct fixture *f = *state;
+        PGconn *c = pg_raw(f);
+        char why[4096];
+
+        PQfinish(c);
+        pg_populate(f);
+        c = pg_raw(f);
+        pg_raw_exec(c, "DROP INDEX job_tdkey");
+        PQfinish(c);
+        assert_int_equal(pg_check_plans(f->st, why, sizeof(why)), BATON_ESTORE);
+        if (!strstr(why, "job_list:key"))
+                print_error("%s\n", why);
+        assert_non_null(strstr(why, "job_list:key"));
+        assert_int_equal(pg_explain(f->st, "job_list:worker desc", why, sizeof(why)), 0);
+        assert_non_null(strstr(why, "job_tworker"));
+}
+
 /* Asserts that the plan of statement name (pg_explain, with the planner's
  * own choices: sequential scans and sorts allowed) reads through index and
  * neither scans a table sequentially nor sorts. */
@@ -322,6 +342,11 @@ static void pg_group_claim_plans_at_scale(void **state)
         pg_assert_plan(f, "pg_qlim_get", "queue_counts_pkey");
         pg_assert_plan(f, "pg_group_get_lock", "job_groups_pkey");
         pg_assert_plan(f, "pg_rate_get", "rate_log_pkey");
+        /* GET /v1/jobs on 100,000 jobs of one queue, analyzed. */
+        pg_assert_plan(f, "job_list:state", "job_tstate");
+        pg_assert_plan(f, "job_list:group", "job_tgrp");
+        pg_assert_plan(f, "job_list:worker", "job_tworker");
+        pg_assert_plan(f, "job_list:key", "job_tdkey");
 
         /* And they return the right first rows: "huge" was served longest ago. */
         fx_begin(f);
@@ -1455,6 +1480,7 @@ static const struct CMUnitTest pg_tests[] = {
     T(pg_migrates_a_version_1_store),
     T(pg_hot_queries_use_indexes),
     T(pg_plan_check_catches_a_missing_index),
+    T(pg_plan_check_catches_a_missing_list_index),
     T(pg_claims_skip_locked_rows),
     T(pg_group_claim_plans_at_scale),
     T(pg_migration_7_counts_existing_jobs),

@@ -32,6 +32,7 @@
 #include "store/job.h"
 #include "store/sqlite.h"
 #include "store/store.h"
+#include "store/store_cols.h"
 #include "support/store_fx.h"
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
@@ -179,6 +180,15 @@ static void sqlite_claim_and_deadline_plans(void **state)
         assert_plan_uses(f, "job_purge", "job_finished");
         assert_plan_uses(f, "idem_purge", "idem_expiry");
         assert_plan_uses(f, "job_find_key", "job_key");
+        /* Every GET /v1/jobs filter searches its own index, in both orders. */
+        for (int i = 0; i < store_list_nsamples; i++) {
+                char name[96];
+
+                if (!store_list_samples[i].uses)
+                        continue;
+                snprintf(name, sizeof(name), "job_list:%s", store_list_samples[i].name);
+                assert_plan_uses(f, name, store_list_samples[i].uses);
+        }
         assert_int_equal(sqlite_explain(f->st, "no_such_statement", (char[8]){0}, 8),
                          BATON_ENOTFOUND);
         /* And the whole set, with statistics. */
@@ -443,6 +453,25 @@ static void sqlite_plan_check_catches_a_missing_index(void **state)
         assert_non_null(strstr(why, "group_ready_ids"));
 }
 
+/* Each job_list filter reads INDEXED BY its index (store_job_list_index):
+ * without it the list cannot even be prepared, and the check says which. */
+static void sqlite_plan_check_catches_a_missing_list_index(void **state)
+{
+        struct fixture *f = *state;
+        char why[512];
+        sqlite3 *db;
+
+        assert_plans_good(f);
+        db = sqlite_raw(f);
+        assert_int_equal(sqlite3_exec(db, "DROP INDEX job_tworker", NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+        fx_reopen(f);
+        assert_int_equal(sqlite_check_plans(f->st, why, sizeof(why)), BATON_ESTORE);
+        if (!strstr(why, "job_list:worker"))
+                print_error("%s\n", why);
+        assert_non_null(strstr(why, "job_list:worker"));
+}
+
 static void sqlite_durability_settings(void **state)
 {
         struct fixture *f = *state;
@@ -658,6 +687,7 @@ static const struct CMUnitTest sqlite_tests[] = {
     T(sqlite_hot_queries_use_indexes),
     T(sqlite_claim_and_deadline_plans),
     T(sqlite_plan_check_catches_a_missing_index),
+    T(sqlite_plan_check_catches_a_missing_list_index),
     T(sqlite_durability_settings),
     T(sqlite_file_uri_and_txn_guard),
     T(sqlite_migrates_a_version_1_store),

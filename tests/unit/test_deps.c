@@ -273,7 +273,7 @@ static void test_flow_rolls_back(void **state)
         int order[2] = {0, 1};
         struct flow_req req = {"default", NULL, 2, items, order};
         struct flow_res out = {.jobs = res};
-        struct job_filter f = {"default", "fq", -1, NULL, 0, 100, 0};
+        struct job_filter f = {.tenant = "default", .queue = "fq", .state = -1, .limit = 100};
         struct job_vec jv = {0};
         int rc;
 
@@ -354,7 +354,8 @@ static int tick_until_done(struct env *e, int max)
  * parent_failed; returns how many there are. */
 static int check_reasons(struct env *e, const char *q, int64_t root)
 {
-        struct job_filter f = {"default", q, JOB_CANCELLED, NULL, 0, 500, 0};
+        struct job_filter f = {
+            .tenant = "default", .queue = q, .state = JOB_CANCELLED, .limit = 500};
         int total = 0;
 
         for (int page = 0; page < 100; page++) {

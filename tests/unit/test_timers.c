@@ -102,7 +102,7 @@ static struct tick_res tick(struct env *e)
 /* Jobs of queue tq of tenant that a timer created, in id order. */
 static void timer_jobs(struct env *e, const char *tenant, struct job_vec *out)
 {
-        struct job_filter f = {tenant, "tq", -1, NULL, 0, 5000, 0};
+        struct job_filter f = {.tenant = tenant, .queue = "tq", .state = -1, .limit = 5000};
 
         memset(out, 0, sizeof(*out));
         assert_int_equal(job_query(unit_env_begin(e), &f, out), 0);
