@@ -1043,7 +1043,7 @@ static int purge(struct txn *tx, struct tick_res *out)
 {
         const struct limits *l = tx->limits;
         int batch = l->purge_batch;
-        int n[5] = {0};
+        int n[6] = {0};
         int rc;
 
         rc = tx->ops->job_purge(tx->st, JOB_COMPLETED, tx->now_ms - l->completed_ttl_ms, batch,
@@ -1058,7 +1058,10 @@ static int purge(struct txn *tx, struct tick_res *out)
                 rc = tx->ops->idem_purge(tx->st, tx->now_ms, batch, &n[3]);
         if (!rc)
                 rc = tx->ops->audit_purge(tx->st, tx->now_ms - l->audit_retention_ms, batch, &n[4]);
-        for (int i = 0; i < 5; i++) {
+        if (!rc)
+                rc = tx->ops->worker_purge(tx->st, tx->now_ms - l->worker_retention_ms, batch,
+                                           &n[5]);
+        for (int i = 0; i < 6; i++) {
                 out->purged += n[i];
                 if (n[i] >= batch)
                         out->more = true;
@@ -1098,6 +1101,9 @@ static int next_deadline(struct txn *tx, int64_t *next_ms)
          * purge deletes at < now - retention, so one ms after). */
         if (d.audit_min_ms)
                 t = earliest(t, d.audit_min_ms + l->audit_retention_ms + 1);
+        /* A worker is forgotten likewise (core/workers.h). */
+        if (d.worker_min_ms)
+                t = earliest(t, d.worker_min_ms + l->worker_retention_ms + 1);
         *next_ms = t;
         return 0;
 }

@@ -46,6 +46,13 @@ void api_work_complete(struct http_req *hr);
 void api_work_fail(struct http_req *hr);
 void api_work_settle(struct http_req *hr);
 
+/* The worker registry (api_workers.c). api_worker_info_parse checks a
+ * claim's info (NULL or null: none) and gives its JSON text in *out (caller
+ * frees; NULL when none) or fills e. */
+void api_workers_list(struct http_req *hr);
+void api_workers_get(struct http_req *hr);
+int api_worker_info_parse(json_t *info, char **out, struct verr *e);
+
 void api_queues_list(struct http_req *hr);
 void api_queues_get(struct http_req *hr);
 void api_queues_patch(struct http_req *hr);

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "common/errors.h"
+#include "core/workers.h"
 #include "server/api_internal.h"
 #include "server/auth.h"
 #include "server/waiters.h"
@@ -43,6 +44,8 @@ struct claim_ctx {
         struct claim_req req;
         char *queue;
         char *worker;
+        char *info; /* the worker's info as JSON text, or NULL (core/workers.h) */
+        int64_t wait_ms;
         struct job_vec out;
         struct claim_budget budget; /* reset before each run of the claim */
         struct waiter w;
@@ -60,6 +63,21 @@ static void claim_clear(struct api_ctx *base)
         job_vec_free(&c->out);
         free(c->queue);
         free(c->worker);
+        free(c->info);
+}
+
+/* The lease period the worker's health is judged by (core/workers.h): the
+ * claim's lease_ms, else the longest lease of the jobs it got, and at least
+ * its wait_ms, since a worker waiting in a long poll is not silent. 0 when
+ * none of these is known: the registry keeps what it had. */
+static int64_t claim_period_ms(const struct claim_ctx *c)
+{
+        int64_t p = c->req.lease_ms;
+
+        for (int i = 0; p <= 0 && i < c->out.n; i++)
+                if (c->out.v[i].lease_ms > p)
+                        p = c->out.v[i].lease_ms;
+        return c->wait_ms > p ? c->wait_ms : p;
 }
 
 static int claim_fn(struct txn *tx, struct exec_op *op)
@@ -69,7 +87,11 @@ static int claim_fn(struct txn *tx, struct exec_op *op)
         /* A claim runs again after a wake-up; each run answers alone. */
         c->budget.used_bytes = 0;
         c->budget.full = false;
-        return job_claim(tx, &c->req, &c->out);
+        int rc = job_claim(tx, &c->req, &c->out);
+        if (!rc)
+                rc = worker_note_claim(tx, c->req.tenant, c->worker, c->info, c->queue,
+                                       claim_period_ms(c));
+        return rc;
 }
 
 static void claim_reply(struct claim_ctx *c)
@@ -184,6 +206,8 @@ static int claim_parse(struct http_req *hr, struct claim_ctx *c, int64_t *wait_m
 
         rc = validate_name(l, "queue", http_param(hr, 0), e);
         if (!rc)
+                rc = api_known_fields(hr->body, "", "worker max wait_ms lease_ms info", e);
+        if (!rc)
                 rc = api_get_str(hr->body, "", "worker", true, &worker, e);
         if (!rc)
                 rc = validate_key(l, "worker", worker, e);
@@ -200,8 +224,11 @@ static int claim_parse(struct http_req *hr, struct claim_ctx *c, int64_t *wait_m
                 rc = api_get_int(hr->body, "", "lease_ms", &has_lease, &lease_ms, e);
         if (!rc && has_lease)
                 rc = validate_lease_ms(l, "lease_ms", lease_ms, e);
+        if (!rc)
+                rc = api_worker_info_parse(json_object_get(hr->body, "info"), &c->info, e);
         if (rc)
                 return rc;
+        c->wait_ms = *wait_ms;
         c->queue = strdup(http_param(hr, 0));
         c->worker = strdup(worker);
         if (!c->queue || !c->worker)
@@ -263,7 +290,9 @@ static int heartbeat_fn(struct txn *tx, struct exec_op *op)
 {
         struct heartbeat_ctx *c = container_of(op, struct heartbeat_ctx, base.op);
 
-        return job_heartbeat(tx, &c->req, &c->job);
+        int rc = job_heartbeat(tx, &c->req, &c->job);
+
+        return rc ? rc : worker_note_job(tx, &c->job, SETTLED_NONE);
 }
 
 /* The end of a heartbeat's or a settle's op: the refusal (work_reply_rc), or
@@ -299,6 +328,30 @@ static void heartbeat_done(struct exec_op *op)
         work_done(&c->base, op->rc, heartbeat_members);
 }
 
+static int progress_parse(const struct limits *l, json_t *p, struct heartbeat_ctx *c,
+                          struct verr *e);
+
+/* progress given as a number n (0..100) is the object {"percent": n}. */
+static int progress_number(const struct limits *l, json_t *p, struct heartbeat_ctx *c,
+                           struct verr *e)
+{
+        double v = json_number_value(p);
+        json_t *obj;
+        int rc;
+
+        if (!(v >= 0 && v <= 100))
+                return verr_set(e, BATON_EINVAL, "invalid_field", "progress",
+                                "progress as a number is a percent from 0 to 100; %g is not", v);
+        obj = json_object();
+        if (!obj || json_object_set(obj, "percent", p)) {
+                json_decref(obj);
+                return verr_set(e, BATON_ENOMEM, "internal", NULL, "out of memory");
+        }
+        rc = progress_parse(l, obj, c, e);
+        json_decref(obj);
+        return rc;
+}
+
 /* progress: an object of at most progress_max_bytes; percent 0..100, step and
  * message strings. The step is passed on separately for the step log. */
 static int progress_parse(const struct limits *l, json_t *p, struct heartbeat_ctx *c,
@@ -310,9 +363,11 @@ static int progress_parse(const struct limits *l, json_t *p, struct heartbeat_ct
 
         if (!p || json_is_null(p))
                 return 0;
+        if (json_is_number(p))
+                return progress_number(l, p, c, e);
         if (!json_is_object(p))
                 return verr_set(e, BATON_EINVAL, "invalid_field", "progress",
-                                "progress must be an object");
+                                "progress must be an object or a number from 0 to 100");
         rc = api_dump_max(p, l->progress_max_bytes, "progress_too_large", "progress", &c->progress,
                           e);
         if (rc)
@@ -398,7 +453,12 @@ static int settle_fn(struct txn *tx, struct exec_op *op)
 {
         struct settle_ctx *c = container_of(op, struct settle_ctx, base.op);
 
-        return job_settle(tx, &c->s.req, &c->res);
+        int rc = job_settle(tx, &c->s.req, &c->res);
+
+        /* A repeat was counted the first time; it is only a sign of life. */
+        return rc ? rc
+                  : worker_note_job(tx, &c->res.job,
+                                    c->res.repeat ? SETTLED_NONE : c->s.req.outcome);
 }
 
 static void settle_members(struct jw *w, const void *arg)
@@ -481,8 +541,10 @@ static int batch_item_fn(struct txn *tx, struct exec_op *op)
         struct settle_res res;
         int rc = job_settle(tx, &it->s.req, &res);
 
-        if (!rc)
+        if (!rc) {
+                rc = worker_note_job(tx, &res.job, res.repeat ? SETTLED_NONE : it->s.req.outcome);
                 job_free(&res.job);
+        }
         return rc;
 }
 

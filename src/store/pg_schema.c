@@ -343,6 +343,22 @@ static const char *const migrations[] = {
     "ALTER TABLE audit ADD COLUMN bucket text;"
     "CREATE UNIQUE INDEX audit_bucket ON audit (bucket) WHERE bucket IS NOT NULL;"
     "CREATE INDEX audit_at ON audit (at);",
+    /* 13: the worker registry and the index of a worker's running jobs (see
+     * sqlite_schema.c, migration 13). */
+    "CREATE TABLE workers ("
+    " tenant text NOT NULL,"
+    " id text NOT NULL,"
+    " info text,"
+    " queues text NOT NULL,"
+    " first_seen bigint NOT NULL,"
+    " last_seen bigint NOT NULL,"
+    " period_ms bigint NOT NULL,"
+    " completed bigint NOT NULL,"
+    " failed bigint NOT NULL,"
+    " PRIMARY KEY (tenant, id)"
+    ");"
+    "CREATE INDEX workers_seen ON workers (last_seen);"
+    "CREATE INDEX job_worker ON jobs (tenant, worker, id) WHERE state = " JOB_SQL_RUNNING ";",
 };
 
 int pg_schema_newest(void)
