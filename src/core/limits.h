@@ -34,19 +34,14 @@ struct limits {
         int64_t dead_ttl_ms;
         int64_t idempotency_ttl_ms;
         int64_t audit_retention_ms; /* audit rows are deleted this long after their time */
-        /* The worker registry (core/workers.h): a worker not seen for
-         * worker_lost_ms (and 2 lease periods) is lost; one not seen for
-         * worker_retention_ms is forgotten. */
-        int64_t worker_lost_ms;
-        int64_t worker_retention_ms;
-        int purge_batch;           /* rows deleted per purge step, to keep the store responsive */
-        int history_max;           /* attempt and step log entries kept per job */
-        size_t progress_max_bytes; /* heartbeat progress object: 413 progress_too_large */
-        int connections_max;       /* open HTTP connections */
-        size_t header_max_bytes;   /* request line and headers: 431 header_too_large */
-        int64_t head_timeout_ms;   /* a request head must arrive within: 408, closed */
-        int64_t body_timeout_ms;   /* a request body must arrive within: 408, closed */
-        int64_t idle_timeout_ms;   /* an idle kept-alive connection is closed after */
+        int purge_batch;            /* rows deleted per purge step, to keep the store responsive */
+        int history_max;            /* attempt and step log entries kept per job */
+        size_t progress_max_bytes;  /* heartbeat progress object: 413 progress_too_large */
+        int connections_max;        /* open HTTP connections */
+        size_t header_max_bytes;    /* request line and headers: 431 header_too_large */
+        int64_t head_timeout_ms;    /* a request head must arrive within: 408, closed */
+        int64_t body_timeout_ms;    /* a request body must arrive within: 408, closed */
+        int64_t idle_timeout_ms;    /* an idle kept-alive connection is closed after */
         size_t body_memory_max_bytes; /* request bodies in flight, all: 503 server_busy */
         int replay_max;               /* dead jobs replayed or purged per call */
         /* Cron schedules per tenant: 409 too_many_schedules. */
@@ -61,6 +56,11 @@ struct limits {
         /* --metrics-max-queues: queues with their own series in /metrics;
          * the others are summed under tenant="_other", queue="_other". */
         int metrics_queues_max;
+        /* The worker registry (core/workers.h): a worker not seen for
+         * worker_lost_ms (and 2 lease periods) is lost; one not seen for
+         * worker_retention_ms is forgotten. */
+        int64_t worker_lost_ms;
+        int64_t worker_retention_ms;
 };
 
 /* Fills l with the documented defaults. */

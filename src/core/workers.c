@@ -120,9 +120,9 @@ int worker_note_claim(struct txn *tx, const char *tenant, const char *id, const 
         return note_add(tx, &n);
 }
 
-int worker_note_job(struct txn *tx, const struct job *j, int settled)
+int worker_note_job(struct txn *tx, const struct job *j, int settled, int64_t period_ms)
 {
-        struct worker_note n = {j->tenant, j->worker, NULL, NULL, tx->now_ms, 0, 0, 0};
+        struct worker_note n = {j->tenant, j->worker, NULL, NULL, tx->now_ms, period_ms, 0, 0};
 
         if (!j->tenant || !j->worker)
                 return 0;
@@ -292,7 +292,7 @@ static int view_fill(struct txn *tx, struct worker_view *v)
         v->in_flight_more = n > WORKER_IN_FLIGHT_MAX;
         v->n_in_flight = v->in_flight_more ? WORKER_IN_FLIGHT_MAX : n;
         v->period_ms = v->rec.period_ms;
-        for (int i = 0; i < n; i++)
+        for (int i = 0; v->rec.period_ms <= 0 && i < n; i++)
                 if (lease[i] > v->period_ms)
                         v->period_ms = lease[i];
         if (v->period_ms <= 0)

@@ -55,8 +55,12 @@ struct worker_view {
         int64_t *in_flight; /* malloc'd: ids of the jobs it holds leases on now */
         int n_in_flight;
         bool in_flight_more; /* it holds more than WORKER_IN_FLIGHT_MAX */
-        int64_t period_ms;   /* the lease period its health is judged by */
-        int health;          /* enum worker_health */
+        /* The lease period its health is judged by: the lease last granted
+         * to it (by a claim, at least that claim's wait_ms, or by a
+         * heartbeat); without one the longest lease_ms of the jobs it holds,
+         * else --lease-default-ms. */
+        int64_t period_ms;
+        int health; /* enum worker_health */
 };
 
 void worker_view_free(struct worker_view *v);
@@ -68,10 +72,10 @@ void worker_views_free(struct worker_view *v, int n);
  * strings are copied. */
 int worker_note_claim(struct txn *tx, const char *tenant, const char *id, const char *info,
                       const char *queue, int64_t period_ms);
-/* A heartbeat (settled SETTLED_NONE) or a settle (SETTLED_COMPLETE,
- * SETTLED_FAIL) of job j by the worker that holds it (j->worker; nothing
- * when it has none). */
-int worker_note_job(struct txn *tx, const struct job *j, int settled);
+/* A heartbeat (settled SETTLED_NONE, period_ms the lease it granted) or a
+ * settle (SETTLED_COMPLETE, SETTLED_FAIL; period_ms 0) of job j by the
+ * worker that holds it (j->worker; nothing when it has none). */
+int worker_note_job(struct txn *tx, const struct job *j, int settled, int64_t period_ms);
 /* Writes the transaction's notes (see above) and drops them; exec.c calls it
  * before the commit. */
 int worker_flush(struct txn *tx);

@@ -67,30 +67,32 @@ static void claim_clear(struct api_ctx *base)
 }
 
 /* The lease period the worker's health is judged by (core/workers.h): the
- * claim's lease_ms, else the longest lease of the jobs it got, and at least
- * its wait_ms, since a worker waiting in a long poll is not silent. 0 when
- * none of these is known: the registry keeps what it had. */
-static int64_t claim_period_ms(const struct claim_ctx *c)
+ * longest lease the claim granted (its lease_ms when it got nothing; 0, the
+ * registry keeping what it had, when it named none), and at least its
+ * wait_ms, since a worker waiting in a long poll is not silent. */
+static int64_t claim_period_ms(const struct claim_ctx *c, int64_t now_ms)
 {
         int64_t p = c->req.lease_ms;
 
-        for (int i = 0; p <= 0 && i < c->out.n; i++)
-                if (c->out.v[i].lease_ms > p)
-                        p = c->out.v[i].lease_ms;
+        for (int i = 0; i < c->out.n; i++)
+                if (c->out.v[i].lease_until_ms - now_ms > p)
+                        p = c->out.v[i].lease_until_ms - now_ms;
         return c->wait_ms > p ? c->wait_ms : p;
 }
 
 static int claim_fn(struct txn *tx, struct exec_op *op)
 {
         struct claim_ctx *c = container_of(op, struct claim_ctx, base.op);
+        int rc;
 
         /* A claim runs again after a wake-up; each run answers alone. */
         c->budget.used_bytes = 0;
         c->budget.full = false;
-        int rc = job_claim(tx, &c->req, &c->out);
+        rc = job_claim(tx, &c->req, &c->out);
+        /* Every run is a sign of life, jobs or not (core/workers.h). */
         if (!rc)
                 rc = worker_note_claim(tx, c->req.tenant, c->worker, c->info, c->queue,
-                                       claim_period_ms(c));
+                                       claim_period_ms(c, tx->now_ms));
         return rc;
 }
 
@@ -289,10 +291,12 @@ static void heartbeat_clear(struct api_ctx *base)
 static int heartbeat_fn(struct txn *tx, struct exec_op *op)
 {
         struct heartbeat_ctx *c = container_of(op, struct heartbeat_ctx, base.op);
-
         int rc = job_heartbeat(tx, &c->req, &c->job);
 
-        return rc ? rc : worker_note_job(tx, &c->job, SETTLED_NONE);
+        /* The lease it just granted is the worker's lease period. */
+        if (!rc)
+                rc = worker_note_job(tx, &c->job, SETTLED_NONE, c->job.lease_until_ms - tx->now_ms);
+        return rc;
 }
 
 /* The end of a heartbeat's or a settle's op: the refusal (work_reply_rc), or
@@ -452,13 +456,13 @@ static void settle_ctx_clear(struct api_ctx *base)
 static int settle_fn(struct txn *tx, struct exec_op *op)
 {
         struct settle_ctx *c = container_of(op, struct settle_ctx, base.op);
-
         int rc = job_settle(tx, &c->s.req, &c->res);
 
         /* A repeat was counted the first time; it is only a sign of life. */
-        return rc ? rc
-                  : worker_note_job(tx, &c->res.job,
-                                    c->res.repeat ? SETTLED_NONE : c->s.req.outcome);
+        if (!rc)
+                rc = worker_note_job(tx, &c->res.job,
+                                     c->res.repeat ? SETTLED_NONE : c->s.req.outcome, 0);
+        return rc;
 }
 
 static void settle_members(struct jw *w, const void *arg)
@@ -542,7 +546,8 @@ static int batch_item_fn(struct txn *tx, struct exec_op *op)
         int rc = job_settle(tx, &it->s.req, &res);
 
         if (!rc) {
-                rc = worker_note_job(tx, &res.job, res.repeat ? SETTLED_NONE : it->s.req.outcome);
+                rc =
+                    worker_note_job(tx, &res.job, res.repeat ? SETTLED_NONE : it->s.req.outcome, 0);
                 job_free(&res.job);
         }
         return rc;
