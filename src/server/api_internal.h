@@ -257,6 +257,13 @@ int api_query_limit(const struct http_req *hr, int *out, struct verr *e);
 int api_query_after_id(const struct http_req *hr, int64_t *out, struct verr *e);
 /* Both of a page of rows by id: limit, then the after cursor. */
 int api_query_page(const struct http_req *hr, int *limit, int64_t *after, struct verr *e);
+/* api_query_limit, and after as the name or key a list resumes after
+ * (check: validate_name or validate_key; one it refuses is 400
+ * invalid_cursor), NULL when absent or empty; *after points into hr. */
+int api_query_name_page(const struct http_req *hr,
+                        int (*check)(const struct limits *l, const char *field, const char *s,
+                                     struct verr *e),
+                        int *limit, const char **after, struct verr *e);
 /* A non-negative integer query argument; absent leaves *out unchanged. */
 int api_query_int(const struct http_req *hr, const char *key, int64_t *out, struct verr *e);
 

@@ -197,21 +197,12 @@ static const struct api_ctx_def workers_def = {
 void api_workers_list(struct http_req *hr)
 {
         struct workers_ctx *c = api_ctx_new(hr, &workers_def, WK_LIST, false);
-        const char *after = http_query(hr, "after");
         struct verr e;
-        int rc;
 
-        if (!c)
-                return;
-        rc = api_query_limit(hr, &c->limit, &e);
-        if (!rc && after && *after) {
-                struct verr ignored;
-                if (validate_key(hr->srv->limits, "after", after, &ignored))
-                        rc = verr_set(&e, BATON_EINVAL, "invalid_cursor", "after",
-                                      "after is not a cursor this server handed out");
-                c->after = after;
-        }
-        api_ctx_submit(&c->base, rc, &e);
+        /* A worker id is a key: the cursor is checked as one. */
+        if (c)
+                api_ctx_submit(&c->base,
+                               api_query_name_page(hr, validate_key, &c->limit, &c->after, &e), &e);
 }
 
 void api_workers_get(struct http_req *hr)
