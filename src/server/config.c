@@ -500,6 +500,11 @@ static int check_consistent(const struct limits *l, FILE *err)
                              " <= backoff-max-ms\n");
                 return -1;
         }
+        /* A worker is lost before it is forgotten, never the other way. */
+        if (l->worker_lost_ms > l->worker_retention_ms) {
+                fprintf(err, "batond: need worker-lost-ms <= worker-retention-ms\n");
+                return -1;
+        }
         return 0;
 }
 

@@ -7,7 +7,8 @@
  * the list pages with its cursor and shows one tenant's workers only; bad
  * info (wrong type, unknown member, too many or too long labels, oversize)
  * and unknown claim members are refused with their field, registering
- * nothing and claiming nothing; heartbeat progress as a number. On
+ * nothing and claiming nothing; heartbeat progress as a number; a retention
+ * shorter than the lost time refused at start. On
  * PostgreSQL (the _pg run) a worker that claims on one node is listed by
  * another. The server runs with a short lost time and retention
  * (--worker-lost-ms, --worker-retention-ms) and --lease-min-ms 100 so the
@@ -450,6 +451,21 @@ static void progress_number(void **state)
         }
 }
 
+/* A retention shorter than the lost time is refused at start (exit 2), before
+ * anything is opened. */
+static void retention_below_lost_refused(void **state)
+{
+        static const char *const args[] = {
+            "--worker-lost-ms",           "5000", "--worker-retention-ms", "4000", "--data",
+            "/nonexistent/never-created", NULL};
+        struct harness_run run = {.args = args, .timeout_ms = 5000};
+
+        (void)state;
+        assert_int_equal(harness_run(&run), 2);
+        assert_contains(run.err, "worker-lost-ms <= worker-retention-ms");
+        harness_run_free(&run);
+}
+
 /* Two nodes on one PostgreSQL schema: a worker that claims on one is listed
  * by the other. */
 static void seen_on_every_node(void **state)
@@ -492,6 +508,7 @@ int main(void)
             cmocka_unit_test(list_pages_and_tenants),
             cmocka_unit_test(bad_info_refused),
             cmocka_unit_test(progress_number),
+            cmocka_unit_test(retention_below_lost_refused),
         };
         const struct CMUnitTest pg_tests[] = {
             cmocka_unit_test_setup_teardown(seen_on_every_node, cluster_up, harness_cluster_down),
