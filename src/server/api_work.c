@@ -332,28 +332,19 @@ static void heartbeat_done(struct exec_op *op)
         work_done(&c->base, op->rc, heartbeat_members);
 }
 
-static int progress_parse(const struct limits *l, json_t *p, struct heartbeat_ctx *c,
-                          struct verr *e);
-
-/* progress given as a number n (0..100) is the object {"percent": n}. */
-static int progress_number(const struct limits *l, json_t *p, struct heartbeat_ctx *c,
-                           struct verr *e)
+/* progress given as a number n (0..100) stands for the object {"percent": n}:
+ * *out is that object (the caller decrefs it). */
+static int progress_number(json_t *p, json_t **out, struct verr *e)
 {
         double v = json_number_value(p);
-        json_t *obj;
-        int rc;
 
         if (!(v >= 0 && v <= 100))
                 return verr_set(e, BATON_EINVAL, "invalid_field", "progress",
                                 "progress as a number is a percent from 0 to 100; %g is not", v);
-        obj = json_object();
-        if (!obj || json_object_set(obj, "percent", p)) {
-                json_decref(obj);
+        *out = json_object();
+        if (!*out || json_object_set(*out, "percent", p))
                 return verr_set(e, BATON_ENOMEM, "internal", NULL, "out of memory");
-        }
-        rc = progress_parse(l, obj, c, e);
-        json_decref(obj);
-        return rc;
+        return 0;
 }
 
 /* progress: an object of at most progress_max_bytes; percent 0..100, step and
@@ -367,8 +358,6 @@ static int progress_parse(const struct limits *l, json_t *p, struct heartbeat_ct
 
         if (!p || json_is_null(p))
                 return 0;
-        if (json_is_number(p))
-                return progress_number(l, p, c, e);
         if (!json_is_object(p))
                 return verr_set(e, BATON_EINVAL, "invalid_field", "progress",
                                 "progress must be an object or a number from 0 to 100");
@@ -392,6 +381,7 @@ static int progress_parse(const struct limits *l, json_t *p, struct heartbeat_ct
 static int heartbeat_parse(struct http_req *hr, struct heartbeat_ctx *c, struct verr *e)
 {
         const struct limits *l = hr->srv->limits;
+        json_t *progress = json_object_get(hr->body, "progress"), *wrapped = NULL;
         const char *lease;
         int64_t extend_ms = 0;
         bool has_extend;
@@ -404,8 +394,11 @@ static int heartbeat_parse(struct http_req *hr, struct heartbeat_ctx *c, struct 
                 rc = api_get_int(hr->body, "", "extend_ms", &has_extend, &extend_ms, e);
         if (!rc && has_extend)
                 rc = validate_lease_ms(l, "extend_ms", extend_ms, e);
+        if (!rc && json_is_number(progress))
+                rc = progress_number(progress, &wrapped, e);
         if (!rc)
-                rc = progress_parse(l, json_object_get(hr->body, "progress"), c, e);
+                rc = progress_parse(l, wrapped ? wrapped : progress, c, e);
+        json_decref(wrapped);
         if (rc)
                 return rc;
         c->lease = strdup(lease);
