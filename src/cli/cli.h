@@ -7,7 +7,7 @@
  * calls (claim, heartbeat, complete, fail). Files: main.c (entry), commands.c
  * (command table, help), args.c (options), conn.c (server, key, requests),
  * jobs.c, queues.c, admin.c, cron.c, timers.c, work.c (+ work_child.c,
- * work.h) (commands), print.c (text output).
+ * work.h), workers.c (commands), print.c (text output).
  */
 #ifndef BATON_CLI_H
 #define BATON_CLI_H
@@ -321,6 +321,7 @@ int cmd_keys_revoke(struct cli *cli, struct cli_args *a);
 int cmd_keys_rotate(struct cli *cli, struct cli_args *a);
 int cmd_audit(struct cli *cli, struct cli_args *a);
 int cmd_work(struct cli *cli, struct cli_args *a);
+int cmd_workers(struct cli *cli, struct cli_args *a);
 int cmd_cron_list(struct cli *cli, struct cli_args *a);
 int cmd_cron_get(struct cli *cli, struct cli_args *a);
 int cmd_cron_put(struct cli *cli, struct cli_args *a);

@@ -240,6 +240,13 @@ static const struct cli_cmd cmds[] = {
      OPT(O_QUEUE) | OPT(O_CONCURRENCY) | OPT(O_LEASE) | OPT(O_TIMEOUT) | OPT(O_GRACE) |
          OPT(O_POLL) | OPT(O_WORKER),
      0, 0, true, cmd_work},
+    {"workers", NULL, "workers [ID] [--limit N] [--after CURSOR]",
+     "Lists the workers that claimed jobs (GET /v1/workers): health, queues, jobs in\n"
+     "flight, completed and failed settles, last seen; with ID shows one worker (its host,\n"
+     "pid, version, labels, lease period and the ids of the jobs it holds).\n"
+     "  healthy  seen within 2 lease periods; stale  not seen since; lost  not seen for\n"
+     "  --worker-lost-ms (default 10 minutes): its leases simply expire (docs/operations.md)",
+     OPT(O_LIMIT) | OPT(O_AFTER), 0, 1, false, cmd_workers},
 };
 
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))

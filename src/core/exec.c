@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/tz.h"
 #include "core/cron.h"
+#include "core/workers.h"
 
 /* A batch bigger than this is split, bounding the latency of its first op. */
 #define EXEC_BATCH_MAX 4096
@@ -154,6 +155,13 @@ static int64_t apply_batch(struct txn *tx, struct exec_op *head)
                         tx->ops->rollback(tx->st);
         }
         if (!rc) {
+                /* The registry learns what the batch's ops saw of workers in
+                 * one write per worker (core/workers.h). */
+                rc = worker_flush(tx);
+                if (rc)
+                        tx->ops->rollback(tx->st);
+        }
+        if (!rc) {
                 /* Other nodes hear of the batch's effects at its commit. */
                 rc = txn_notify(tx);
                 if (rc)
@@ -172,6 +180,8 @@ static int64_t apply_batch(struct txn *tx, struct exec_op *head)
                 for (op = head; op; op = op->next)
                         op->rc = BATON_ESTORE;
                 txn_effects_reset(&tx->fx);
+                /* Nothing of the batch was written, its worker rows neither. */
+                worker_cache_clear(tx->wkc);
         }
         return t1 - t0;
 }
@@ -222,6 +232,8 @@ static void *store_main(void *arg)
                 tx.tzc = NULL;
         if (cron_cache_new(EXEC_CRON_CACHE_MAX, &tx.crc))
                 tx.crc = NULL;
+        if (worker_cache_new(&tx.wkc))
+                tx.wkc = NULL;
         tx.origin = ex->hooks.origin;
         for (;;) {
                 struct done_batch *db;
@@ -258,6 +270,7 @@ static void *store_main(void *arg)
         txn_effects_free(&tx.fx);
         tz_cache_free(tx.tzc);
         cron_cache_free(tx.crc);
+        worker_cache_free(tx.wkc);
         return NULL;
 }
 

@@ -1045,7 +1045,7 @@ static int purge(struct txn *tx, struct tick_res *out)
 {
         const struct limits *l = tx->limits;
         int batch = l->purge_batch;
-        int n[8] = {0};
+        int n[9] = {0};
         int rc;
 
         rc = tx->ops->job_purge(tx->st, JOB_COMPLETED, tx->now_ms - l->completed_ttl_ms, batch,
@@ -1065,7 +1065,10 @@ static int purge(struct txn *tx, struct tick_res *out)
         static const int ended[] = {JOB_COMPLETED, JOB_DEAD, JOB_CANCELLED};
         for (int s = 0; s < 3 && !rc; s++)
                 rc = tx->ops->job_purge_own(tx->st, ended[s], tx->now_ms, batch, &n[5 + s]);
-        for (int i = 0; i < 8; i++) {
+        if (!rc)
+                rc = tx->ops->worker_purge(tx->st, tx->now_ms - l->worker_retention_ms, batch,
+                                           &n[8]);
+        for (int i = 0; i < 9; i++) {
                 out->purged += n[i];
                 if (n[i] >= batch)
                         out->more = true;
@@ -1105,6 +1108,9 @@ static int next_deadline(struct txn *tx, int64_t *next_ms)
          * purge deletes at < now - retention, so one ms after). */
         if (d.audit_min_ms)
                 t = earliest(t, d.audit_min_ms + l->audit_retention_ms + 1);
+        /* A worker is forgotten likewise (core/workers.h). */
+        if (d.worker_min_ms)
+                t = earliest(t, d.worker_min_ms + l->worker_retention_ms + 1);
         /* The purge by a queue's own retention deletes at < now - retention
          * too: one ms after the instant the store gives. */
         rc = tx->ops->job_own_deadline(tx->st, &own_ms);

@@ -56,6 +56,11 @@ struct limits {
         /* --metrics-max-queues: queues with their own series in /metrics;
          * the others are summed under tenant="_other", queue="_other". */
         int metrics_queues_max;
+        /* The worker registry (core/workers.h): a worker not seen for
+         * worker_lost_ms (and 2 lease periods) is lost; one not seen for
+         * worker_retention_ms is forgotten. */
+        int64_t worker_lost_ms;
+        int64_t worker_retention_ms;
 };
 
 /* Fills l with the documented defaults. */

@@ -16,6 +16,7 @@
 
 #include "common/errors.h"
 #include "common/assert.h"
+#include "core/workers.h"
 
 int txn_note_ready(struct txn *tx, const char *tenant, const char *queue)
 {
@@ -201,6 +202,7 @@ void txn_effects_reset(struct txn_effects *fx)
                 qref_free(&fx->counts[i].q);
         fx->counts_n = 0;
         fx->samples_n = 0;
+        worker_notes_drop(fx, 0);
         fx->terminal_n = 0;
         memset(fx->cron_runs, 0, sizeof(fx->cron_runs));
         fx->deadline_ms = 0;
@@ -208,7 +210,7 @@ void txn_effects_reset(struct txn_effects *fx)
 
 struct txn_mark txn_effects_mark(const struct txn_effects *fx)
 {
-        struct txn_mark m = {fx->counts_n, fx->samples_n, {0}};
+        struct txn_mark m = {fx->counts_n, fx->samples_n, fx->workers_n, {0}};
 
         memcpy(m.cron_runs, fx->cron_runs, sizeof(m.cron_runs));
         return m;
@@ -221,6 +223,7 @@ void txn_effects_truncate(struct txn_effects *fx, struct txn_mark mark)
                 qref_free(&fx->counts[i].q);
         fx->counts_n = mark.counts_n;
         fx->samples_n = mark.samples_n;
+        worker_notes_drop(fx, mark.workers_n);
         memcpy(fx->cron_runs, mark.cron_runs, sizeof(fx->cron_runs));
 }
 
@@ -232,5 +235,6 @@ void txn_effects_free(struct txn_effects *fx)
         free(fx->counts);
         free(fx->samples);
         free(fx->keys);
+        free(fx->workers);
         memset(fx, 0, sizeof(*fx));
 }

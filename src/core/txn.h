@@ -58,6 +58,7 @@ struct txn_count {
 struct txn_mark {
         int counts_n;
         int samples_n;
+        int workers_n;
         int64_t cron_runs[CRUN_COUNT];
 };
 
@@ -85,11 +86,17 @@ struct txn_effects {
         int keys_cap;
         /* Cron runs that reached their final status (enum txn_cron_run). */
         int64_t cron_runs[CRUN_COUNT];
+        /* What the operations learnt of workers (core/workers.h), appended
+         * like counts and written by worker_flush before the commit. */
+        struct worker_note *workers;
+        int workers_n;
+        int workers_cap;
 };
 
 struct tz_cache;
 struct cron_cache;
 struct deps_work;
+struct worker_cache;
 
 struct txn {
         struct store *st;
@@ -110,6 +117,10 @@ struct txn {
          * most DEPS_CASCADE_STEP. Both are zero when a transaction begins. */
         struct deps_work *deps_work;
         int deps_steps;
+        /* The worker registry's writes kept by this thread (core/workers.h),
+         * so claims and heartbeats write a worker's row at most once per
+         * second; NULL: write every time. */
+        struct worker_cache *wkc;
 };
 
 int txn_note_ready(struct txn *tx, const char *tenant, const char *queue);
@@ -136,7 +147,7 @@ int txn_note_key(struct txn *tx, const char *id);
 int txn_notify(struct txn *tx);
 void txn_effects_reset(struct txn_effects *fx);
 struct txn_mark txn_effects_mark(const struct txn_effects *fx);
-/* Drops the counts, samples and cron run counts recorded after mark (an op
+/* Drops the counts, samples, worker notes and cron run counts recorded after mark (an op
  * rolled back). Ready and terminal hints are kept: a spurious wake-up is
  * harmless. */
 void txn_effects_truncate(struct txn_effects *fx, struct txn_mark mark);

@@ -33,7 +33,7 @@
  * a claim, a heartbeat, a complete and a fail (a /v1/settle item takes its
  * outcome's members plus id and outcome), and a cron job template (what
  * core/cron_spec.c keeps of it). */
-#define API_CLAIM_FIELDS "worker max wait_ms lease_ms"
+#define API_CLAIM_FIELDS "worker max wait_ms lease_ms info"
 #define API_HEARTBEAT_FIELDS "lease extend_ms progress"
 #define API_COMPLETE_FIELDS "lease result"
 #define API_FAIL_FIELDS "lease error retryable retry_in_ms"
@@ -61,6 +61,13 @@ void api_work_heartbeat(struct http_req *hr);
 void api_work_complete(struct http_req *hr);
 void api_work_fail(struct http_req *hr);
 void api_work_settle(struct http_req *hr);
+
+/* The worker registry (api_workers.c). api_worker_info_parse checks a
+ * claim's info (NULL or null: none) and gives its JSON text in *out (caller
+ * frees; NULL when none) or fills e. */
+void api_workers_list(struct http_req *hr);
+void api_workers_get(struct http_req *hr);
+int api_worker_info_parse(json_t *info, char **out, struct verr *e);
 
 void api_queues_list(struct http_req *hr);
 void api_queues_get(struct http_req *hr);
@@ -272,6 +279,13 @@ int api_query_limit(const struct http_req *hr, int *out, struct verr *e);
 int api_query_after_id(const struct http_req *hr, int64_t *out, struct verr *e);
 /* Both of a page of rows by id: limit, then the after cursor. */
 int api_query_page(const struct http_req *hr, int *limit, int64_t *after, struct verr *e);
+/* api_query_limit, and after as the name or key a list resumes after
+ * (check: validate_name or validate_key; one it refuses is 400
+ * invalid_cursor), NULL when absent or empty; *after points into hr. */
+int api_query_name_page(const struct http_req *hr,
+                        int (*check)(const struct limits *l, const char *field, const char *s,
+                                     struct verr *e),
+                        int *limit, const char **after, struct verr *e);
 /* A non-negative integer query argument; absent leaves *out unchanged. */
 int api_query_int(const struct http_req *hr, const char *key, int64_t *out, struct verr *e);
 

@@ -195,6 +195,25 @@ int api_query_page(const struct http_req *hr, int *limit, int64_t *after, struct
         return rc ? rc : api_query_after_id(hr, after, e);
 }
 
+int api_query_name_page(const struct http_req *hr,
+                        int (*check)(const struct limits *l, const char *field, const char *s,
+                                     struct verr *e),
+                        int *limit, const char **after, struct verr *e)
+{
+        const char *s = http_query(hr, "after");
+        struct verr ignored;
+        int rc = api_query_limit(hr, limit, e);
+
+        *after = NULL;
+        if (rc || !s || !*s)
+                return rc;
+        if (check(hr->srv->limits, "after", s, &ignored))
+                return verr_set(e, BATON_EINVAL, "invalid_cursor", "after",
+                                "after is not a cursor this server handed out");
+        *after = s;
+        return 0;
+}
+
 int api_query_int(const struct http_req *hr, const char *key, int64_t *out, struct verr *e)
 {
         const char *s = http_query(hr, key);

@@ -176,21 +176,11 @@ static const struct api_ctx_def queue_def = {sizeof(struct queue_ctx), queue_fn,
 void api_queues_list(struct http_req *hr)
 {
         struct queue_ctx *c = api_ctx_new(hr, &queue_def, Q_LIST, false);
-        const char *after = http_query(hr, "after");
         struct verr e;
-        int rc;
 
-        if (!c)
-                return;
-        rc = api_query_limit(hr, &c->limit, &e);
-        if (!rc && after && *after) {
-                struct verr ignored;
-                if (validate_name(hr->srv->limits, "after", after, &ignored))
-                        rc = verr_set(&e, BATON_EINVAL, "invalid_cursor", "after",
-                                      "after is not a cursor this server handed out");
-                c->after = after;
-        }
-        api_ctx_submit(&c->base, rc, &e);
+        if (c)
+                api_ctx_submit(
+                    &c->base, api_query_name_page(hr, validate_name, &c->limit, &c->after, &e), &e);
 }
 
 void api_queues_get(struct http_req *hr)

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "common/errors.h"
+#include "core/workers.h"
 #include "server/api_internal.h"
 #include "server/auth.h"
 #include "server/waiters.h"
@@ -43,6 +44,8 @@ struct claim_ctx {
         struct claim_req req;
         char *queue;
         char *worker;
+        char *info; /* the worker's info as JSON text, or NULL (core/workers.h) */
+        int64_t wait_ms;
         struct job_vec out;
         struct claim_budget budget; /* reset before each run of the claim */
         struct waiter w;
@@ -60,16 +63,37 @@ static void claim_clear(struct api_ctx *base)
         job_vec_free(&c->out);
         free(c->queue);
         free(c->worker);
+        free(c->info);
+}
+
+/* The lease period the worker's health is judged by (core/workers.h): the
+ * longest lease the claim granted (its lease_ms when it got nothing; 0, the
+ * registry keeping what it had, when it named none), and at least its
+ * wait_ms, since a worker waiting in a long poll is not silent. */
+static int64_t claim_period_ms(const struct claim_ctx *c, int64_t now_ms)
+{
+        int64_t p = c->req.lease_ms;
+
+        for (int i = 0; i < c->out.n; i++)
+                if (c->out.v[i].lease_until_ms - now_ms > p)
+                        p = c->out.v[i].lease_until_ms - now_ms;
+        return c->wait_ms > p ? c->wait_ms : p;
 }
 
 static int claim_fn(struct txn *tx, struct exec_op *op)
 {
         struct claim_ctx *c = container_of(op, struct claim_ctx, base.op);
+        int rc;
 
         /* A claim runs again after a wake-up; each run answers alone. */
         c->budget.used_bytes = 0;
         c->budget.full = false;
-        return job_claim(tx, &c->req, &c->out);
+        rc = job_claim(tx, &c->req, &c->out);
+        /* Every run is a sign of life, jobs or not (core/workers.h). */
+        if (!rc)
+                rc = worker_note_claim(tx, c->req.tenant, c->worker, c->info, c->queue,
+                                       claim_period_ms(c, tx->now_ms));
+        return rc;
 }
 
 static void claim_reply(struct claim_ctx *c)
@@ -202,8 +226,11 @@ static int claim_parse(struct http_req *hr, struct claim_ctx *c, int64_t *wait_m
                 rc = api_get_int(hr->body, "", "lease_ms", &has_lease, &lease_ms, e);
         if (!rc && has_lease)
                 rc = validate_lease_ms(l, "lease_ms", lease_ms, e);
+        if (!rc)
+                rc = api_worker_info_parse(json_object_get(hr->body, "info"), &c->info, e);
         if (rc)
                 return rc;
+        c->wait_ms = *wait_ms;
         c->queue = strdup(http_param(hr, 0));
         c->worker = strdup(worker);
         if (!c->queue || !c->worker)
@@ -264,8 +291,12 @@ static void heartbeat_clear(struct api_ctx *base)
 static int heartbeat_fn(struct txn *tx, struct exec_op *op)
 {
         struct heartbeat_ctx *c = container_of(op, struct heartbeat_ctx, base.op);
+        int rc = job_heartbeat(tx, &c->req, &c->job);
 
-        return job_heartbeat(tx, &c->req, &c->job);
+        /* The lease it just granted is the worker's lease period. */
+        if (!rc)
+                rc = worker_note_job(tx, &c->job, SETTLED_NONE, c->job.lease_until_ms - tx->now_ms);
+        return rc;
 }
 
 /* The end of a heartbeat's or a settle's op: the refusal (work_reply_rc), or
@@ -301,6 +332,21 @@ static void heartbeat_done(struct exec_op *op)
         work_done(&c->base, op->rc, heartbeat_members);
 }
 
+/* progress given as a number n (0..100) stands for the object {"percent": n}:
+ * *out is that object (the caller decrefs it). */
+static int progress_number(json_t *p, json_t **out, struct verr *e)
+{
+        double v = json_number_value(p);
+
+        if (!(v >= 0 && v <= 100))
+                return verr_set(e, BATON_EINVAL, "invalid_field", "progress",
+                                "progress as a number is a percent from 0 to 100; %g is not", v);
+        *out = json_object();
+        if (!*out || json_object_set(*out, "percent", p))
+                return verr_set(e, BATON_ENOMEM, "internal", NULL, "out of memory");
+        return 0;
+}
+
 /* progress: an object of at most progress_max_bytes; percent 0..100, step and
  * message strings. The step is passed on separately for the step log. */
 static int progress_parse(const struct limits *l, json_t *p, struct heartbeat_ctx *c,
@@ -314,7 +360,7 @@ static int progress_parse(const struct limits *l, json_t *p, struct heartbeat_ct
                 return 0;
         if (!json_is_object(p))
                 return verr_set(e, BATON_EINVAL, "invalid_field", "progress",
-                                "progress must be an object");
+                                "progress must be an object or a number from 0 to 100");
         rc = api_dump_max(p, l->progress_max_bytes, "progress_too_large", "progress", &c->progress,
                           e);
         if (rc)
@@ -335,6 +381,7 @@ static int progress_parse(const struct limits *l, json_t *p, struct heartbeat_ct
 static int heartbeat_parse(struct http_req *hr, struct heartbeat_ctx *c, struct verr *e)
 {
         const struct limits *l = hr->srv->limits;
+        json_t *progress = json_object_get(hr->body, "progress"), *wrapped = NULL;
         const char *lease;
         int64_t extend_ms = 0;
         bool has_extend;
@@ -349,8 +396,11 @@ static int heartbeat_parse(struct http_req *hr, struct heartbeat_ctx *c, struct 
                 rc = api_get_int(hr->body, "", "extend_ms", &has_extend, &extend_ms, e);
         if (!rc && has_extend)
                 rc = validate_lease_ms(l, "extend_ms", extend_ms, e);
+        if (!rc && json_is_number(progress))
+                rc = progress_number(progress, &wrapped, e);
         if (!rc)
-                rc = progress_parse(l, json_object_get(hr->body, "progress"), c, e);
+                rc = progress_parse(l, wrapped ? wrapped : progress, c, e);
+        json_decref(wrapped);
         if (rc)
                 return rc;
         c->lease = strdup(lease);
@@ -401,8 +451,13 @@ static void settle_ctx_clear(struct api_ctx *base)
 static int settle_fn(struct txn *tx, struct exec_op *op)
 {
         struct settle_ctx *c = container_of(op, struct settle_ctx, base.op);
+        int rc = job_settle(tx, &c->s.req, &c->res);
 
-        return job_settle(tx, &c->s.req, &c->res);
+        /* A repeat was counted the first time; it is only a sign of life. */
+        if (!rc)
+                rc = worker_note_job(tx, &c->res.job,
+                                     c->res.repeat ? SETTLED_NONE : c->s.req.outcome, 0);
+        return rc;
 }
 
 static void settle_members(struct jw *w, const void *arg)
@@ -489,8 +544,11 @@ static int batch_item_fn(struct txn *tx, struct exec_op *op)
         struct settle_res res;
         int rc = job_settle(tx, &it->s.req, &res);
 
-        if (!rc)
+        if (!rc) {
+                rc =
+                    worker_note_job(tx, &res.job, res.repeat ? SETTLED_NONE : it->s.req.outcome, 0);
                 job_free(&res.job);
+        }
         return rc;
 }
 

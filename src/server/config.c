@@ -121,6 +121,10 @@ static const struct opt limit_opts[] = {
      "how long an idempotency_key is remembered"},
     {"audit-retention-ms", L(audit_retention_ms), K_I64, 60000, 36600 * DAY_MS,
      "audit rows are deleted this long after they were written (default 90 days)"},
+    {"worker-lost-ms", L(worker_lost_ms), K_I64, 1000, 36600 * DAY_MS,
+     "a worker not seen for this long (and 2 lease periods) is \"lost\" (default 10 minutes)"},
+    {"worker-retention-ms", L(worker_retention_ms), K_I64, 1000, 36600 * DAY_MS,
+     "a worker not seen for this long leaves the registry (default 1 day)"},
     {"purge-batch", L(purge_batch), K_INT, 1, 100000, "rows deleted per retention step"},
     {"history-max", L(history_max), K_INT, 1, 100000, "attempt and step log entries kept per job"},
     {"connections-max", L(connections_max), K_INT, 1, 1000000,
@@ -494,6 +498,11 @@ static int check_consistent(const struct limits *l, FILE *err)
             l->backoff_default_max_ms > l->backoff_max_ms) {
                 fprintf(err, "batond: need backoff-default-base-ms <= backoff-default-max-ms"
                              " <= backoff-max-ms\n");
+                return -1;
+        }
+        /* A worker is lost before it is forgotten, never the other way. */
+        if (l->worker_lost_ms > l->worker_retention_ms) {
+                fprintf(err, "batond: need worker-lost-ms <= worker-retention-ms\n");
                 return -1;
         }
         return 0;

@@ -91,7 +91,8 @@ static const struct pg_stmt
                    " (SELECT expires_at FROM idempotency ORDER BY expires_at LIMIT 1),"
                    " (SELECT job_id FROM dep_work ORDER BY job_id LIMIT 1),"
 
-                   " (SELECT at FROM audit ORDER BY at LIMIT 1)"},
+                   " (SELECT at FROM audit ORDER BY at LIMIT 1),"
+                   " (SELECT last_seen FROM workers ORDER BY last_seen LIMIT 1)"},
     /* Which of the jobs $1 are parents: one index probe each. */
     S_DEP_PARENTS = {"pg_dep_parents",
                      "SELECT d.parent_id FROM unnest($1::bigint[]) AS p(id) CROSS JOIN LATERAL"

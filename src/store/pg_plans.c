@@ -27,8 +27,8 @@
 /* The statement lists of the backend's files that pg_check_plans looks in,
  * by name (the statements built at open are in st->built). */
 static const struct pg_stmt_list *const stmt_lists[] = {
-    &pg_jobs_stmts, &pg_meta_stmts, &pg_timers_stmts,
-    &pg_deps_stmts, &pg_cron_stmts, &pg_groups_stmts,
+    &pg_jobs_stmts, &pg_meta_stmts,   &pg_timers_stmts,  &pg_deps_stmts,
+    &pg_cron_stmts, &pg_groups_stmts, &pg_workers_stmts,
 };
 
 /* What a statement's plan must look like: sample parameters (space
@@ -65,7 +65,13 @@ static const struct plan_want plan_wants[] = {
     {"pg_job_purge_own", "5 1 10", "qlim_retention job_tq_finished"},
     {"pg_job_own_deadline", "-", "qlim_retention job_tq_finished"},
     {"pg_queue_delete", "t1 q1", "queues_pkey queue_totals_pkey job_groups_pkey rate_log_pkey"},
-    {"pg_deadlines", "-", "job_due job_lease job_finished idem_expiry dep_work_pkey audit_at"},
+    {"pg_deadlines", "-",
+     "job_due job_lease job_finished idem_expiry dep_work_pkey audit_at workers_seen"},
+    /* The worker registry (migration 15, pg_workers.c). */
+    {"pg_worker_get", "t1 w1", "workers_pkey"},
+    {"pg_worker_list", "t1 a 10", "workers_pkey"},
+    {"pg_worker_jobs", "t1 w1 1 10", "job_worker"},
+    {"pg_worker_purge", "1 10", "workers_pkey workers_seen"},
     {"pg_audit_purge", "1 10", "audit_at"},
     {"pg_idem_get", "t1 k1", "idempotency_pkey"},
     {"pg_idem_purge", "1 10", "idem_expiry"},

@@ -362,6 +362,22 @@ static const char *const migrations[] = {
     "CREATE INDEX job_treq ON jobs (tenant, request_id, id) WHERE request_id IS NOT NULL;"
     "CREATE INDEX job_texec ON jobs (tenant, execution_id, id) WHERE execution_id IS NOT NULL;"
     "CREATE INDEX job_tworker ON jobs (tenant, worker, id) WHERE worker IS NOT NULL;",
+    /* 15: the worker registry and the index of a worker's running jobs (see
+     * sqlite_schema.c, migration 15). */
+    "CREATE TABLE workers ("
+    " tenant text NOT NULL,"
+    " id text NOT NULL,"
+    " info text,"
+    " queues text NOT NULL,"
+    " first_seen bigint NOT NULL,"
+    " last_seen bigint NOT NULL,"
+    " period_ms bigint NOT NULL,"
+    " completed bigint NOT NULL,"
+    " failed bigint NOT NULL,"
+    " PRIMARY KEY (tenant, id)"
+    ");"
+    "CREATE INDEX workers_seen ON workers (last_seen);"
+    "CREATE INDEX job_worker ON jobs (tenant, worker, id) WHERE state = " JOB_SQL_RUNNING ";",
 };
 
 int pg_schema_newest(void)

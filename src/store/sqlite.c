@@ -153,8 +153,10 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
                      " AND state = " JOB_SQL_CANCELLED "  ORDER BY finished_at LIMIT 1),"
                      " (SELECT expires_at FROM idempotency ORDER BY expires_at LIMIT 1),"
                      " (SELECT job_id FROM dep_work WHERE job_id > 0 LIMIT 1),"
-                     " (SELECT at FROM audit ORDER BY at LIMIT 1)",
-                     true, "job_due job_lease job_finished idem_expiry rowid audit_at"},
+                     " (SELECT at FROM audit ORDER BY at LIMIT 1),"
+                     " (SELECT last_seen FROM workers ORDER BY last_seen LIMIT 1)",
+                     true,
+                     "job_due job_lease job_finished idem_expiry rowid audit_at workers_seen"},
     [S_IDEM_GET] = {"idem_get",
                     "SELECT " STORE_IDEM_COLS " FROM idempotency"
                     " WHERE tenant = ?1 AND key = ?2",
@@ -441,6 +443,41 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
                      " ?4, ?5) ON CONFLICT (id) DO UPDATE SET node = ?1, epoch = ?2,"
                      " lease_until = ?3, heartbeat_at = ?4, lag_ms = ?5",
                      false},
+    /* version 14: the worker registry. ?4 is the queue claimed from (NULL:
+     * none), appended to the JSON array of queues unless present or full. */
+    [S_WORKER_SEEN] =
+        {"worker_seen",
+         "INSERT INTO workers (" STORE_WORKER_COLS ") VALUES (?1, ?2, ?3,"
+         " CASE WHEN ?4 IS NULL THEN '[]' ELSE json_array(?4) END, ?5, ?5, ?6, ?7, ?8)"
+         " ON CONFLICT (tenant, id) DO UPDATE SET info = COALESCE(excluded.info, info),"
+         " queues = CASE WHEN ?4 IS NULL OR json_array_length(workers.queues) >= ?9"
+         " OR EXISTS (SELECT 1 FROM json_each(workers.queues) q WHERE q.value = ?4)"
+         " THEN workers.queues ELSE json_insert(workers.queues, '$[#]', ?4) END,"
+         " last_seen = MAX(last_seen, excluded.last_seen),"
+         " period_ms = CASE WHEN excluded.period_ms > 0 THEN excluded.period_ms"
+         " ELSE period_ms END,"
+         " completed = completed + excluded.completed, failed = failed + excluded.failed",
+         false},
+    [S_WORKER_GET] = {"worker_get",
+                      "SELECT " STORE_WORKER_COLS " FROM workers WHERE tenant = ?1 AND id = ?2",
+                      true, "PRIMARY"},
+    [S_WORKER_LIST] = {"worker_list",
+                       "SELECT " STORE_WORKER_COLS " FROM workers WHERE tenant = ?1 AND id > ?2"
+                       " ORDER BY id LIMIT ?3",
+                       true, "PRIMARY"},
+    [S_WORKER_JOBS] =
+        {"worker_jobs",
+         /* job_tworker (the job list's worker filter) would
+          * serve too, over every job the worker ever ran. */
+         "SELECT id, lease_ms FROM jobs INDEXED BY job_worker WHERE state = " JOB_SQL_RUNNING
+         " AND tenant = ?1 AND worker = ?2 AND lease_until > ?3"
+         " ORDER BY id"
+         " LIMIT ?4",
+         true, "job_worker"},
+    [S_WORKER_PURGE] = {"worker_purge",
+                        "DELETE FROM workers WHERE (tenant, id) IN (SELECT tenant, id FROM workers"
+                        " WHERE last_seen < ?1 ORDER BY last_seen LIMIT ?2)",
+                        true, "PRIMARY workers_seen"},
 };
 
 /* ---- errors and statement helpers (sqlite_internal.h) ---- */

@@ -120,6 +120,12 @@ enum stmt_id {
         /* the leader lease (sqlite_cluster.c) */
         S_LEASE_GET,
         S_LEASE_PUT,
+        /* version 14: the worker registry (sqlite_workers.c) */
+        S_WORKER_SEEN,
+        S_WORKER_GET,
+        S_WORKER_LIST,
+        S_WORKER_JOBS,
+        S_WORKER_PURGE,
         S_AUDIT_LIST, /* first of the audit_list variants */
         S_COUNT = S_AUDIT_LIST + STORE_LIST_VARIANTS
 };
@@ -222,6 +228,7 @@ STORE_DEP_OPS(STORE_DECLARE, sqlite)
 STORE_GROUP_OPS(STORE_DECLARE, sqlite)
 STORE_CRON_OPS(STORE_DECLARE, sqlite)
 STORE_CLUSTER_OPS(STORE_DECLARE, sqlite)
+STORE_WORKER_OPS(STORE_DECLARE, sqlite)
 /* The claim read of one group (sqlite_groups.c): store_ops.group_ready_ids. */
 STORE_DECLARE(sqlite, group_ready_ids)
 

@@ -380,6 +380,26 @@ static const char *const migrations[] = {
     "CREATE INDEX job_treq ON jobs (tenant, request_id) WHERE request_id IS NOT NULL;"
     "CREATE INDEX job_texec ON jobs (tenant, execution_id) WHERE execution_id IS NOT NULL;"
     "CREATE INDEX job_tworker ON jobs (tenant, worker) WHERE worker IS NOT NULL;",
+    /* 15: the worker registry (store.h version 14, core/workers.h): one row
+     * per worker of a tenant, written at most once per second per worker
+     * and queue by claims and heartbeats (more often only when its counts
+     * change, once per transaction). workers_seen serves the retention
+     * purge; job_worker lists the jobs a worker holds (its in_flight), over
+     * running jobs only, so it costs an index entry per running job. */
+    "CREATE TABLE workers ("
+    " tenant TEXT NOT NULL,"
+    " id TEXT NOT NULL,"
+    " info TEXT,"
+    " queues TEXT NOT NULL,"
+    " first_seen INTEGER NOT NULL,"
+    " last_seen INTEGER NOT NULL,"
+    " period_ms INTEGER NOT NULL,"
+    " completed INTEGER NOT NULL,"
+    " failed INTEGER NOT NULL,"
+    " PRIMARY KEY (tenant, id)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX workers_seen ON workers (last_seen);"
+    "CREATE INDEX job_worker ON jobs (tenant, worker, id) WHERE state = " JOB_SQL_RUNNING ";",
 };
 
 int sqlite_schema_newest(void)

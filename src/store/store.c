@@ -108,6 +108,16 @@ void flow_rec_free(struct flow_rec *f)
         FREE_STRS(&f->tenant, &f->request_id);
 }
 
+void worker_rec_free(struct worker_rec *w)
+{
+        FREE_STRS(&w->tenant, &w->id, &w->info, &w->queues);
+}
+
+void worker_recs_free(struct worker_rec *v, int n)
+{
+        free_recs(v, n, &store_worker_row);
+}
+
 void queue_limits_free(struct queue_limits *q)
 {
         FREE_STRS(&q->tenant, &q->queue);

@@ -12,7 +12,8 @@
  * job_peek, a job read without a row lock, 13 - job_ready_ids, which nothing
  * called since version 5's claims by group), 14 + queue_delete, job_purge_own
  * and job_own_deadline (per-queue retention), and job_list reads every filter
- * of struct job_filter (group .. worker, the time bounds, desc).
+ * of struct job_filter (group .. worker, the time bounds, desc),
+ * and the worker registry.
  *
  * A backend (SQLite, PostgreSQL) implements these operations; core
  * composes them into transactions. All calls on one struct store come from one
@@ -145,6 +146,7 @@ struct store_deadlines {
         int64_t idem_min_ms;      /* earliest expires_at of idempotency records */
         bool dep_work;            /* a dep_work row exists: a cascade is not finished (v8) */
         int64_t audit_min_ms;     /* earliest at of audit rows (version 10) */
+        int64_t worker_min_ms;    /* earliest last_seen of workers (version 14) */
 };
 
 /* A (tenant, queue) pair; strings owned by the struct holding the array. */
@@ -281,6 +283,41 @@ struct flow_rec {
         int64_t created_at_ms;
         char *request_id;
 };
+
+/* Version 14: one worker of the registry (core/workers.h), unique per
+ * (tenant, id). info is the JSON object text of its latest info (or NULL),
+ * queues the JSON array text of the queue names it claimed from (at most
+ * STORE_WORKER_QUEUES_MAX, the first ones). period_ms is the lease period
+ * its latest claim asked for; completed and failed count its settles. */
+struct worker_rec {
+        char *tenant;
+        char *id;
+        char *info;
+        char *queues;
+        int64_t first_seen_ms;
+        int64_t last_seen_ms;
+        int64_t period_ms;
+        int64_t completed;
+        int64_t failed;
+};
+
+/* What one transaction learnt of a worker (worker_seen): it was seen at
+ * seen_ms; info (NULL: unchanged) is its new info; queue (NULL: none) is a
+ * queue it claimed from; period_ms (0: unchanged) its new lease period;
+ * completed and failed are added to its counts. Strings owned by whoever
+ * made the note. */
+struct worker_note {
+        char *tenant;
+        char *id;
+        char *info;
+        char *queue;
+        int64_t seen_ms;
+        int64_t period_ms;
+        int64_t completed;
+        int64_t failed;
+};
+
+#define STORE_WORKER_QUEUES_MAX 64
 
 /* ---- cluster: leader lease and notifications (version 4) ---- */
 
@@ -747,6 +784,31 @@ struct store_ops {
         int (*idem_take)(struct store *st, const struct idem_rec *rec, int64_t now_ms,
                          struct idem_rec *held);
         int (*idem_swap)(struct store *st, const struct idem_rec *rec, int64_t old_job_id);
+
+        /* ---- version 14: the worker registry (core/workers.h) ----
+         *
+         * worker_seen: inserts the worker of n (first_seen = last_seen =
+         * seen_ms, queues [queue] or [], its counts) or updates its row in
+         * one statement: last_seen becomes the later of the two, info and
+         * period_ms are replaced when given, queue is appended to queues
+         * unless present or queues holds STORE_WORKER_QUEUES_MAX already,
+         * and the counts are added. It cannot fail on data, so a backend
+         * with round trips may defer it. worker_get: BATON_ENOTFOUND.
+         * worker_list: workers of tenant with id > after (NULL = from the
+         * start), in id order, at most limit; *out is a malloc'd array owned
+         * by the caller (worker_recs_free). worker_jobs: ids (ascending) and
+         * lease_ms of the tenant's running jobs leased to
+         * worker whose lease_until is after now_ms, at most max.
+         * worker_purge: deletes up to max workers whose last_seen < before_ms,
+         * oldest first; *n_out deleted. */
+        int (*worker_seen)(struct store *st, const struct worker_note *n);
+        int (*worker_get)(struct store *st, const char *tenant, const char *id,
+                          struct worker_rec *out);
+        int (*worker_list)(struct store *st, const char *tenant, const char *after, int limit,
+                           struct worker_rec **out, int *n_out);
+        int (*worker_jobs)(struct store *st, const char *tenant, const char *worker, int64_t now_ms,
+                           int max, int64_t *ids, int64_t *lease_ms, int *n_out);
+        int (*worker_purge)(struct store *st, int64_t before_ms, int max, int *n_out);
 };
 
 #define STORE_MANY_MAX 4096
@@ -774,6 +836,9 @@ void group_rec_free(struct group_rec *g);
 /* Frees n records and the array. */
 void group_recs_free(struct group_rec *v, int n);
 void flow_rec_free(struct flow_rec *f);
+void worker_rec_free(struct worker_rec *w);
+/* Frees n records and the array. */
+void worker_recs_free(struct worker_rec *v, int n);
 /* Frees n records and the array. */
 void timer_recs_free(struct timer_rec *v, int n);
 

@@ -151,6 +151,18 @@ static const struct store_col flow_cols[] = {
     COL(flow_rec, "request_id", COL_TEXT, request_id),
 };
 
+static const struct store_col worker_cols[] = {
+    COL(worker_rec, "tenant", COL_TEXT, tenant),
+    COL(worker_rec, "id", COL_TEXT, id),
+    COL(worker_rec, "info", COL_TEXT, info),
+    COL(worker_rec, "queues", COL_TEXT, queues),
+    COL(worker_rec, "first_seen", COL_I64, first_seen_ms),
+    COL(worker_rec, "last_seen", COL_I64, last_seen_ms),
+    COL(worker_rec, "period_ms", COL_I64, period_ms),
+    COL(worker_rec, "completed", COL_I64, completed),
+    COL(worker_rec, "failed", COL_I64, failed),
+};
+
 static const struct store_col cron_cols[] = {
     COL(cron_rec, "tenant", COL_TEXT, tenant),
     COL(cron_rec, "key", COL_TEXT, key),
@@ -482,6 +494,11 @@ static void release_flow(void *p)
         flow_rec_free(p);
 }
 
+static void release_worker(void *p)
+{
+        worker_rec_free(p);
+}
+
 static void release_cron(void *p)
 {
         cron_rec_free(p);
@@ -537,6 +554,8 @@ const struct store_rowdef store_qlim_row =
     ROWDEF(qlim_cols, struct queue_limits, NULL, read_qlim, bind_qlim, release_qlim);
 const struct store_rowdef store_lease_row =
     ROWDEF(lease_cols, struct leader_rec, STORE_LEASE_COLS, NULL, NULL, release_nothing);
+const struct store_rowdef store_worker_row =
+    ROWDEF(worker_cols, struct worker_rec, STORE_WORKER_COLS, NULL, NULL, release_worker);
 
 /* True when sql is the names of cols[0..n) joined by ", ". */
 static bool names_agree(const struct store_col *cols, int n, const char *sql)
@@ -556,8 +575,9 @@ static bool names_agree(const struct store_col *cols, int n, const char *sql)
 bool store_rowdefs_agree(void)
 {
         const struct store_rowdef *const defs[] = {
-            &store_idem_row, &store_queue_row, &store_key_row, &store_audit_row, &store_timer_row,
-            &store_flow_row, &store_cron_row,  &store_run_row, &store_group_row, &store_lease_row,
+            &store_idem_row,  &store_queue_row, &store_key_row,    &store_audit_row,
+            &store_timer_row, &store_flow_row,  &store_cron_row,   &store_run_row,
+            &store_group_row, &store_lease_row, &store_worker_row,
         };
 
         for (size_t i = 0; i < BATON_ARRAY_LEN(defs); i++)
@@ -889,6 +909,7 @@ void store_read_deadlines(const struct store_row *r, struct store_deadlines *out
         out->idem_min_ms = store_deadline_col(r, 5);
         out->dep_work = !r->is_null(r, 6);
         out->audit_min_ms = store_deadline_col(r, 7);
+        out->worker_min_ms = store_deadline_col(r, 8);
 }
 
 int store_row_state(void *ctx, const struct store_row *r, int i)

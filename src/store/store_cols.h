@@ -131,7 +131,7 @@ struct store_rowdef {
 
 extern const struct store_rowdef store_job_row, store_idem_row, store_queue_row, store_key_row,
     store_audit_row, store_timer_row, store_flow_row, store_cron_row, store_run_row,
-    store_group_row, store_qlim_row, store_lease_row;
+    store_group_row, store_qlim_row, store_lease_row, store_worker_row;
 
 /* Fills *rec (size d->size; its old content is not freed) from the current
  * row of r. On success the caller owns the record's strings (d->release);
@@ -268,7 +268,7 @@ int store_row_instant(void *ctx, const struct store_row *r, int i);
 int64_t store_deadline_col(const struct store_row *r, int i);
 /* Fills *out from the row of the deadlines statement (the same columns in
  * both backends: run_at, lease_until, completed, dead, cancelled, idempotency
- * expiry, a dep_work row, audit). */
+ * expiry, a dep_work row, audit, workers' last_seen). */
 void store_read_deadlines(const struct store_row *r, struct store_deadlines *out);
 
 /* ---- SQL column lists (both dialects use the same names) ---- */
@@ -278,6 +278,9 @@ void store_read_deadlines(const struct store_row *r, struct store_deadlines *out
 #define STORE_IDEM_COLS "tenant, key, job_id, payload_hash, expires_at"
 #define STORE_QUEUE_COLS "tenant, name, paused, created_at, updated_at"
 #define STORE_FLOW_COLS "id, tenant, created_at, request_id"
+/* A worker row (version 14) in the order of reads. */
+#define STORE_WORKER_COLS                                                                          \
+        "tenant, id, info, queues, first_seen, last_seen, period_ms, completed, failed"
 /* A key row in the order of reads and of key_insert's binds. */
 #define STORE_KEY_COLS                                                                             \
         "id, tenant, name, digest, prev_digest, prev_until, scopes, created_at, expires_at,"       \

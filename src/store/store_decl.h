@@ -125,6 +125,14 @@
         X(B, leader_get)                                                                           \
         X(B, notify)
 
+/* The worker registry, version 14 (sqlite_workers.c, pg_workers.c). */
+#define STORE_WORKER_OPS(X, B)                                                                     \
+        X(B, worker_seen)                                                                          \
+        X(B, worker_get)                                                                           \
+        X(B, worker_list)                                                                          \
+        X(B, worker_jobs)                                                                          \
+        X(B, worker_purge)
+
 /* Every operation of the lists above, set in an ops initializer, then the
  * store's life and transactions (STORE_TXN_INIT). */
 #define STORE_INIT_ALL(B)                                                                          \
@@ -135,6 +143,7 @@
         STORE_GROUP_OPS(STORE_INIT, B)                                                             \
         STORE_CRON_OPS(STORE_INIT, B)                                                              \
         STORE_CLUSTER_OPS(STORE_INIT, B)                                                           \
+        STORE_WORKER_OPS(STORE_INIT, B)                                                            \
         STORE_TXN_INIT
 
 #endif

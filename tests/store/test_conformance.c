@@ -45,6 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "common/errors.h"
 #include "common/assert.h"
 #include "store/job.h"
@@ -3326,6 +3328,147 @@ static const struct CMUnitTest shared_tests[] = {
 
 /* ======== end of the cluster section ======== */
 
+/* ---- version 14: the worker registry ---- */
+
+static int seen(struct fixture *f, const char *tenant, const char *id, const char *info,
+                const char *queue, int64_t at, int64_t period, int64_t completed, int64_t failed)
+{
+        struct worker_note n = {(char *)tenant, (char *)id, (char *)info, (char *)queue, at,
+                                period,         completed,  failed};
+
+        return f->ops->worker_seen(f->st, &n);
+}
+
+/* worker_seen's rules (store.h): the insert, then last_seen the later one,
+ * info and period replaced only when given, a queue appended once and at
+ * most STORE_WORKER_QUEUES_MAX of them, counts added; tenant scoping. */
+static void worker_seen_merges_into_one_row(void **state)
+{
+        struct fixture *f = *state;
+        struct worker_rec w = {0};
+        json_t *q;
+        char name[32];
+
+        fx_begin(f);
+        assert_int_equal(seen(f, "t1", "w1", "{\"host\":\"a\"}", "mail", T0, 500, 0, 0), 0);
+        assert_int_equal(seen(f, "t1", "w1", NULL, NULL, T0 + 50, 0, 2, 1), 0);
+        /* An older sighting (another node's) does not move last_seen back. */
+        assert_int_equal(seen(f, "t1", "w1", NULL, "mail", T0 + 10, 0, 1, 0), 0);
+        assert_int_equal(seen(f, "t1", "w1", NULL, "jobs", T0 + 40, 700, 0, 3), 0);
+        assert_int_equal(seen(f, "t2", "w1", "{\"host\":\"b\"}", NULL, T0 + 5, 0, 0, 0), 0);
+        fx_commit(f);
+
+        fx_begin(f);
+        assert_int_equal(f->ops->worker_get(f->st, "t1", "w1", &w), 0);
+        assert_string_equal(w.tenant, "t1");
+        assert_string_equal(w.id, "w1");
+        assert_string_equal(w.info, "{\"host\":\"a\"}");
+        q = json_loads(w.queues, 0, NULL);
+        assert_int_equal(json_array_size(q), 2);
+        assert_string_equal(json_string_value(json_array_get(q, 0)), "mail");
+        assert_string_equal(json_string_value(json_array_get(q, 1)), "jobs");
+        json_decref(q);
+        assert_int_equal(w.first_seen_ms, T0);
+        assert_int_equal(w.last_seen_ms, T0 + 50);
+        assert_int_equal(w.period_ms, 700);
+        assert_int_equal(w.completed, 3);
+        assert_int_equal(w.failed, 4);
+        worker_rec_free(&w);
+        assert_int_equal(f->ops->worker_get(f->st, "t2", "w1", &w), 0);
+        assert_string_equal(w.info, "{\"host\":\"b\"}");
+        assert_string_equal(w.queues, "[]");
+        assert_int_equal(w.completed, 0);
+        worker_rec_free(&w);
+        assert_int_equal(f->ops->worker_get(f->st, "t3", "w1", &w), BATON_ENOTFOUND);
+        fx_commit(f);
+
+        /* The queue list stops at STORE_WORKER_QUEUES_MAX. */
+        fx_begin(f);
+        for (int i = 0; i < STORE_WORKER_QUEUES_MAX + 6; i++) {
+                snprintf(name, sizeof(name), "q%d", i);
+                assert_int_equal(seen(f, "t1", "w2", NULL, name, T0, 0, 0, 0), 0);
+        }
+        fx_commit(f);
+        fx_begin(f);
+        assert_int_equal(f->ops->worker_get(f->st, "t1", "w2", &w), 0);
+        q = json_loads(w.queues, 0, NULL);
+        assert_int_equal(json_array_size(q), STORE_WORKER_QUEUES_MAX);
+        assert_string_equal(json_string_value(json_array_get(q, 0)), "q0");
+        json_decref(q);
+        assert_null(w.info);
+        worker_rec_free(&w);
+        fx_commit(f);
+}
+
+/* worker_list pages by id within a tenant; worker_jobs lists the running
+ * jobs leased to a worker whose lease is live; worker_purge deletes the
+ * oldest first, at most max; deadlines report the earliest last_seen. */
+static void worker_list_jobs_purge(void **state)
+{
+        struct fixture *f = *state;
+        const char *ids[] = {"wc", "wa", "wb"};
+        struct worker_rec *v = NULL;
+        struct store_deadlines d = {0};
+        int64_t jid[4], got[8], lease[8];
+        int n = 0, purged = 0;
+
+        fx_begin(f);
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(seen(f, "t1", ids[i], NULL, NULL, T0 + 100 * i, 0, 0, 0), 0);
+        assert_int_equal(seen(f, "t2", "wz", NULL, NULL, T0 + 50, 0, 0, 0), 0);
+        for (int i = 0; i < 4; i++) {
+                struct job j;
+
+                job_fill(&j, i == 3 ? "t2" : "t1", i);
+                free(j.worker);
+                j.worker = fx_xdup("wa");
+                j.state = i == 2 ? JOB_QUEUED : JOB_RUNNING;
+                j.lease_until_ms = i == 1 ? T0 : T0 + 10000;
+                j.lease_ms = 1000 * (i + 1);
+                assert_int_equal(f->ops->job_insert(f->st, &j), 0);
+                jid[i] = j.id;
+                job_free(&j);
+        }
+        fx_commit(f);
+
+        fx_begin(f);
+        assert_int_equal(f->ops->worker_list(f->st, "t1", NULL, 2, &v, &n), 0);
+        assert_int_equal(n, 2);
+        assert_string_equal(v[0].id, "wa");
+        assert_string_equal(v[1].id, "wb");
+        worker_recs_free(v, n);
+        assert_int_equal(f->ops->worker_list(f->st, "t1", "wb", 2, &v, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(v[0].id, "wc");
+        worker_recs_free(v, n);
+        assert_int_equal(f->ops->worker_list(f->st, "t1", NULL, 0, &v, &n), BATON_EINVAL);
+        /* Job 0 only: job 1's lease has run out, job 2 is queued, job 3 is
+         * another tenant's. */
+        assert_int_equal(f->ops->worker_jobs(f->st, "t1", "wa", T0 + 1, 8, got, lease, &n), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(got[0], jid[0]);
+        assert_int_equal(lease[0], 1000);
+        assert_int_equal(f->ops->worker_jobs(f->st, "t1", "wb", T0 + 1, 8, got, lease, &n), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(f->ops->deadlines(f->st, &d), 0);
+        assert_int_equal(d.worker_min_ms, T0);
+        fx_commit(f);
+
+        fx_begin(f);
+        /* Seen before T0 + 150: wc (T0), wz (T0 + 50), wa (T0 + 100); two go. */
+        assert_int_equal(f->ops->worker_purge(f->st, T0 + 150, 2, &purged), 0);
+        assert_int_equal(purged, 2);
+        assert_int_equal(f->ops->worker_purge(f->st, T0 + 150, 2, &purged), 0);
+        assert_int_equal(purged, 1);
+        assert_int_equal(f->ops->worker_list(f->st, "t1", NULL, 10, &v, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(v[0].id, "wb");
+        worker_recs_free(v, n);
+        assert_int_equal(f->ops->deadlines(f->st, &d), 0);
+        assert_int_equal(d.worker_min_ms, T0 + 200);
+        fx_commit(f);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 static const struct CMUnitTest common_tests[] = {
     T(store_version_checked_at_open),
@@ -3395,6 +3538,8 @@ static const struct CMUnitTest common_tests[] = {
     T(job_get_many_reads_like_job_get),
     T(job_get_many_then_reads_see_writes),
     T(group_ready_many_per_group),
+    T(worker_seen_merges_into_one_row),
+    T(worker_list_jobs_purge),
     T(insert_throughput),
 };
 
