@@ -57,7 +57,8 @@ enum queue_setting {
         QS_GROUP_RATE = 1 << 5,
         QS_MAX_ATTEMPTS = 1 << 6,
         QS_BACKOFF = 1 << 7,
-        QS_LEASE = 1 << 8
+        QS_LEASE = 1 << 8,
+        QS_TIMEOUT = 1 << 9
 };
 
 /* A validated change of settings: the fields named by mask are copied from

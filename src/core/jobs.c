@@ -298,23 +298,54 @@ static int after_failure(struct txn *tx, struct job *j, bool retryable, int64_t 
         return rc ? rc : place(tx, j, JOB_RETRYING);
 }
 
-/* The lease ran out: the attempt fails with lease_expired. */
+/* The instant the running attempt of j reaches its timeout_ms, 0 if none. */
+static int64_t attempt_deadline_ms(const struct job *j)
+{
+        return j->timeout_ms > 0 ? j->started_at_ms + j->timeout_ms : 0;
+}
+
+/* now_ms + ms, but never past the attempt's timeout: a lease is capped at
+ * the deadline so that the lease sweep (job_expired_ids over the lease
+ * index) ends a timed-out attempt, heartbeats or not. */
+static int64_t lease_end_ms(const struct job *j, int64_t now_ms, int64_t ms)
+{
+        int64_t end = now_ms + ms, deadline = attempt_deadline_ms(j);
+
+        return deadline > 0 && deadline < end ? deadline : end;
+}
+
+/* Whether the running attempt of j has run for its timeout_ms at now_ms. */
+static bool timed_out(const struct job *j, int64_t now_ms)
+{
+        int64_t deadline = attempt_deadline_ms(j);
+
+        return deadline > 0 && deadline <= now_ms;
+}
+
+/* The lease ran out: the attempt fails with lease_expired, or with timeout
+ * when it has run for its timeout_ms (its lease was capped there). */
 static int expire_lease(struct txn *tx, struct job *j)
 {
+        bool timeout = timed_out(j, tx->now_ms);
+        const char *err = timeout ? "timeout" : "lease expired";
         int rc;
 
         BATON_ASSERT_INT(j->state, ==, JOB_RUNNING);
-        rc = job_log_attempt_close(tx, j, "lease_expired", "lease expired");
+        rc = job_log_attempt_close(tx, j, timeout ? "timeout" : "lease_expired", err);
         if (!rc)
                 rc = job_log_step_close(tx, j);
         if (!rc)
-                rc = str_set(&j->last_error, "lease expired");
+                rc = str_set(&j->last_error, err);
         if (rc)
                 return rc;
-        j->settled = SETTLED_EXPIRED;
+        j->settled = timeout ? SETTLED_TIMEOUT : SETTLED_EXPIRED;
         struct log_ctx lc = {j->request_id, j->queue, j->id};
-        log_emit(LOG_INFO, "jobs", &lc, "lease of attempt %d expired (worker %s)", j->attempt,
-                 j->worker ? j->worker : "?");
+        if (timeout)
+                log_emit(LOG_INFO, "jobs", &lc, "attempt %d timed out after %lld ms (worker %s)",
+                         j->attempt, (long long)j->timeout_ms, j->worker ? j->worker : "?");
+        else
+                log_emit(LOG_INFO, "jobs", &lc, "lease of attempt %d expired (worker %s)",
+                         j->attempt, j->worker ? j->worker : "?");
         free(j->worker);
         j->worker = NULL;
         rc = txn_note_event(tx, j->tenant, j->queue, EV_EXPIRED, 1);
@@ -451,6 +482,7 @@ static int enqueue_replace(struct txn *tx, struct enqueue_req *req, struct job *
         old->max_attempts = n->max_attempts;
         old->backoff = n->backoff;
         old->lease_ms = n->lease_ms;
+        old->timeout_ms = n->timeout_ms;
         free(old->group);
         old->group = n->group;
         n->group = NULL;
@@ -490,6 +522,31 @@ static int enqueue_keyed(struct txn *tx, struct enqueue_req *req, struct enqueue
         }
         res->replaced = true;
         return enqueue_replace(tx, req, &res->job);
+}
+
+/* unique_while "active": refused while any job with the key has not ended,
+ * whatever it was enqueued with. The lookup alone would let two enqueues on
+ * two nodes both find the key free; the unique index over the jobs that ask
+ * for it (store.h job_find_active) refuses the second insert, and
+ * active_holder then finds the job that won. */
+static int enqueue_unique(struct txn *tx, struct enqueue_req *req, struct enqueue_res *res)
+{
+        const struct job *j = &req->job;
+        int rc = tx->ops->job_find_active(tx->st, j->tenant, j->queue, j->key, &res->held_id);
+
+        if (rc == BATON_ENOTFOUND)
+                return 0;
+        return rc ? rc : BATON_ECONFLICT;
+}
+
+/* After an insert refused with BATON_ECONFLICT under unique_while "active":
+ * the holder, committed meanwhile by another transaction. */
+static void active_holder(struct txn *tx, const struct enqueue_req *req, struct enqueue_res *res)
+{
+        const struct job *j = &req->job;
+
+        if (tx->ops->job_find_active(tx->st, j->tenant, j->queue, j->key, &res->held_id))
+                res->held_id = 0;
 }
 
 static int enqueue_new(struct txn *tx, struct enqueue_req *req, struct enqueue_res *res)
@@ -542,7 +599,9 @@ int job_enqueue(struct txn *tx, struct enqueue_req *req, struct enqueue_res *res
         }
         if (j->idempotency_key)
                 rc = enqueue_idempotent(tx, req, res, &handled);
-        if (!rc && !handled && j->key) {
+        if (!rc && !handled && j->key && j->unique_active) {
+                rc = enqueue_unique(tx, req, res);
+        } else if (!rc && !handled && j->key) {
                 rc = enqueue_keyed(tx, req, res, &handled);
                 /* A repeat of this idempotency key must answer with the job the key
                  * clash returned, even after that job has left the pending states
@@ -550,8 +609,11 @@ int job_enqueue(struct txn *tx, struct enqueue_req *req, struct enqueue_res *res
                 if (!rc && handled && j->idempotency_key)
                         rc = remember_idem(tx, req, res->job.id);
         }
-        if (!rc && !handled)
+        if (!rc && !handled) {
                 rc = enqueue_new(tx, req, res);
+                if (rc == BATON_ECONFLICT && j->unique_active)
+                        active_holder(tx, req, res);
+        }
         if (rc)
                 job_free(&res->job);
         return rc;
@@ -618,7 +680,8 @@ int job_lease(struct txn *tx, const struct claim_req *req, int64_t id, struct jo
         j->attempt++;
         j->settled = SETTLED_NONE;
         j->started_at_ms = tx->now_ms;
-        j->lease_until_ms = tx->now_ms + (req->lease_ms > 0 ? req->lease_ms : j->lease_ms);
+        j->lease_until_ms =
+            lease_end_ms(j, tx->now_ms, req->lease_ms > 0 ? req->lease_ms : j->lease_ms);
         rc = job_log_attempt_open(tx, j);
         if (!rc)
                 rc = tx->ops->job_update(tx->st, j);
@@ -668,7 +731,9 @@ static int load_leased(struct txn *tx, const char *tenant, int64_t id, const cha
 
         if (rc)
                 return rc;
-        if (!lease || !j->lease || strcmp(j->lease, lease) != 0)
+        /* A timed-out attempt's token no longer holds the job (docs/api.md,
+         * timeout_ms): the same answer as a token that never did. */
+        if (!lease || !j->lease || strcmp(j->lease, lease) != 0 || j->settled == SETTLED_TIMEOUT)
                 return BATON_ELEASE;
         if (j->settled == SETTLED_EXPIRED)
                 return BATON_EEXPIRED;
@@ -677,13 +742,14 @@ static int load_leased(struct txn *tx, const char *tenant, int64_t id, const cha
 
 /* BATON_EEXPIRED once the lease has run out, whether or not the reaper has
  * failed the attempt yet: it owns the attempt now, so it is made to run
- * promptly. */
+ * promptly. BATON_ELEASE instead when the attempt has reached its timeout,
+ * as after the reaper failed it with timeout. */
 static int lease_live(struct txn *tx, const struct job *j)
 {
         if (j->lease_until_ms > tx->now_ms)
                 return 0;
         txn_note_deadline(tx, tx->now_ms);
-        return BATON_EEXPIRED;
+        return timed_out(j, tx->now_ms) ? BATON_ELEASE : BATON_EEXPIRED;
 }
 
 int job_heartbeat(struct txn *tx, const struct heartbeat_req *req, struct job *out)
@@ -701,7 +767,8 @@ int job_heartbeat(struct txn *tx, const struct heartbeat_req *req, struct job *o
         rc = lease_live(tx, out);
         if (rc)
                 goto out;
-        out->lease_until_ms = tx->now_ms + (req->extend_ms > 0 ? req->extend_ms : out->lease_ms);
+        out->lease_until_ms =
+            lease_end_ms(out, tx->now_ms, req->extend_ms > 0 ? req->extend_ms : out->lease_ms);
         if (req->progress)
                 rc = str_set(&out->progress, req->progress);
         if (!rc && req->step)

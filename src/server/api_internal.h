@@ -27,8 +27,8 @@
 /* The members of a job to enqueue (api_enqueue_parse; docs/api.md, "Enqueue"). */
 #define API_JOB_FIELDS                                                                             \
         "queue type payload priority idempotency_key key on_key request_id execution_id "          \
-        "traceparent group max_attempts lease_ms delay_ms run_at backoff depends_on "              \
-        "on_parent_failure"
+        "traceparent group max_attempts lease_ms timeout_ms delay_ms run_at backoff depends_on "   \
+        "on_parent_failure unique_while"
 /* Default page size of the lists (docs/api.md, "Pagination"). */
 #define API_LIST_DEFAULT 100
 

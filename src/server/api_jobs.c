@@ -81,6 +81,14 @@ static void enqueue_reply_error(struct enqueue_ctx *c, int rc)
                 http_reply_error(c->base.hr, 503, "queue_full", prefix,
                                  "queue %s is at its max_depth; nothing was enqueued",
                                  c->reqs[c->failed >= 0 ? c->failed : 0].job.queue);
+        } else if (rc == BATON_ECONFLICT && c->failed >= 0 && c->res[c->failed].held_id > 0) {
+                /* unique_while active: nothing of the request was stored. */
+                api_field(f, sizeof(f), prefix, "key");
+                http_reply_error_job(
+                    c->base.hr, 409, "already_running", f, c->res[c->failed].held_id,
+                    "job %lld with key %s has not ended (unique_while active);"
+                    " nothing was enqueued",
+                    (long long)c->res[c->failed].held_id, c->reqs[c->failed].job.key);
         } else if (rc == BATON_EIDEM) {
                 api_field(f, sizeof(f), prefix, "idempotency_key");
                 http_reply_error(c->base.hr, 409, "idempotency_conflict", f,

@@ -50,6 +50,7 @@ static const struct pg_stmt
                   " COALESCE(l.def_backoff_base_ms, 0), COALESCE(l.def_backoff_max_ms, 0),"
                   " COALESCE(l.start_seq, 0), COALESCE(l.serve_seq, 0),"
                   " COALESCE(l.nogroup_served, 0), COALESCE(l.updated_at, 0),"
+                  " COALESCE(l.def_timeout_ms, 0),"
                   " (COALESCE(l.depth, 0) + COALESCE(c.depth, 0))::bigint,"
                   " (COALESCE(l.running, 0) + COALESCE(c.running, 0))::bigint,"
                   " ((SELECT grp FROM job_groups g WHERE g.tenant = $1 AND g.queue = $2"
@@ -65,10 +66,10 @@ static const struct pg_stmt
                                    " ON CONFLICT (tenant, queue) DO NOTHING"},
     S_QLIM_LOCK = {"pg_qlim_lock", "SELECT 1 FROM queue_limits WHERE tenant = $1 AND queue = $2"
                                    " FOR UPDATE"},
-    S_QLIM_PUT = {"pg_qlim_put",
-                  "INSERT INTO queue_limits (" STORE_QLIM_SET_COLS
-                  ") VALUES ($1, $2, $3, $4, $5, $6,"
-                  " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)" STORE_QLIM_UPSERT},
+    S_QLIM_PUT =
+        {"pg_qlim_put",
+         "INSERT INTO queue_limits (" STORE_QLIM_SET_COLS ") VALUES ($1, $2, $3, $4, $5, $6,"
+         " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)" STORE_QLIM_UPSERT},
     /* This connection's share of the counters (st->shard). */
     S_QLIM_ADD = {"pg_qlim_add",
                   "INSERT INTO queue_counts (tenant, queue, shard, depth, running)"

@@ -343,6 +343,16 @@ static const char *const migrations[] = {
     "ALTER TABLE audit ADD COLUMN bucket text;"
     "CREATE UNIQUE INDEX audit_bucket ON audit (bucket) WHERE bucket IS NOT NULL;"
     "CREATE INDEX audit_at ON audit (at);",
+    /* 13: timeout_ms, unique_while "active", the queue's default timeout
+     * and a manual cron run's payload (see sqlite_schema.c, migration 13). */
+    "ALTER TABLE jobs ADD COLUMN timeout_ms bigint NOT NULL DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN uniq integer NOT NULL DEFAULT 0;"
+    "CREATE UNIQUE INDEX job_ukey ON jobs (tenant, queue, dkey)"
+    " WHERE dkey IS NOT NULL AND uniq = 1 AND state IN " JOB_SQL_ACTIVE ";"
+    "CREATE INDEX job_akey ON jobs (tenant, queue, dkey)"
+    " WHERE dkey IS NOT NULL AND state IN " JOB_SQL_ACTIVE ";"
+    "ALTER TABLE queue_limits ADD COLUMN def_timeout_ms bigint NOT NULL DEFAULT 0;"
+    "ALTER TABLE cron_runs ADD COLUMN payload text;",
 };
 
 int pg_schema_newest(void)

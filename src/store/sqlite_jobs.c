@@ -80,6 +80,24 @@ int sqlite_job_update(struct store *st, const struct job *j)
         return sqlite_update(st, s);
 }
 
+int sqlite_job_find_active(struct store *st, const char *tenant, const char *queue, const char *key,
+                           int64_t *id_out)
+{
+        bool found = false;
+        int64_t id = 0;
+        int rc;
+
+        if (!key)
+                return BATON_ENOTFOUND;
+        rc = sqlite_int(st, SQLITE_STMT(st, S_JOB_FIND_ACTIVE, SA(tenant), SA(queue), SA(key)), &id,
+                        &found);
+        if (!rc && !found)
+                rc = BATON_ENOTFOUND;
+        if (!rc)
+                *id_out = id;
+        return rc;
+}
+
 int sqlite_job_find_key(struct store *st, const char *tenant, const char *queue, const char *key,
                         int64_t *id_out)
 {

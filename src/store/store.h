@@ -41,7 +41,7 @@
 
 #include "store/job.h"
 
-#define STORE_OPS_VERSION 13
+#define STORE_OPS_VERSION 14
 
 struct store; /* backend-private */
 
@@ -219,6 +219,9 @@ struct cron_run {
         char *status; /* "queued", "skipped", "buffered" (live job state is read at answer time) */
         char *reason; /* skipped: "overlap", "misfire"; NULL otherwise */
         char *requested_by; /* manual: the key id that asked */
+        /* manual: the JSON object text of payload members the run was given
+         * (merged into the template's payload for this run only), or NULL. */
+        char *payload;
 };
 
 /* A durable timer (core/timers.h): one row per (tenant, key), holding the
@@ -295,6 +298,7 @@ struct queue_limits {
         int64_t group_rate_per_ms;
         int64_t def_max_attempts; /* defaults for jobs that do not say; 0 = server default */
         int64_t def_lease_ms;
+        int64_t def_timeout_ms;     /* 0 = jobs that do not say have no timeout */
         struct backoff def_backoff; /* used when def_backoff_set */
         bool def_backoff_set;
         int64_t depth;          /* non-terminal jobs (pending .. running, retrying) */
@@ -703,6 +707,16 @@ struct store_ops {
         int (*idem_take)(struct store *st, const struct idem_rec *rec, int64_t now_ms,
                          struct idem_rec *held);
         int (*idem_swap)(struct store *st, const struct idem_rec *rec, int64_t old_job_id);
+        /* ---- version 14: unique_while "active" ----
+         *
+         * job_find_active: the id of a job of (tenant, queue) with this key
+         * that has not ended (pending, scheduled, queued, running or
+         * retrying; the lowest id if several), BATON_ENOTFOUND if none. Jobs
+         * enqueued with unique_while "active" (job.unique_active) are unique
+         * among these by a unique index, so job_insert and job_update answer
+         * BATON_ECONFLICT for a second one, as for a pending key. */
+        int (*job_find_active)(struct store *st, const char *tenant, const char *queue,
+                               const char *key, int64_t *id_out);
 };
 
 #define STORE_MANY_MAX 4096
