@@ -59,6 +59,29 @@ static int enqueue_fn(struct txn *tx, struct exec_op *op)
         return 0;
 }
 
+/* unique_while active refused element c->failed: nothing of the request was
+ * stored. The holder may be an earlier element of the same batch, which was
+ * rolled back with it: then the batch itself repeats the key (400). */
+static void unique_reply_error(struct enqueue_ctx *c, const char *prefix)
+{
+        int64_t held = c->res[c->failed].held_id;
+        char f[64];
+
+        api_field(f, sizeof(f), prefix, "key");
+        for (int i = 0; i < c->failed; i++)
+                if (c->res[i].job.id == held) {
+                        http_reply_error(c->base.hr, 400, "invalid_field", f,
+                                         "%s repeats the key of jobs[%d] under unique_while"
+                                         " active; nothing was enqueued",
+                                         f, i);
+                        return;
+                }
+        http_reply_error_job(c->base.hr, 409, "already_running", f, held,
+                             "job %lld with key %s has not ended (unique_while active);"
+                             " nothing was enqueued",
+                             (long long)held, c->reqs[c->failed].job.key);
+}
+
 /* Core's refusals that docs/api.md ties to a field of the element. */
 static void enqueue_reply_error(struct enqueue_ctx *c, int rc)
 {
@@ -82,13 +105,7 @@ static void enqueue_reply_error(struct enqueue_ctx *c, int rc)
                                  "queue %s is at its max_depth; nothing was enqueued",
                                  c->reqs[c->failed >= 0 ? c->failed : 0].job.queue);
         } else if (rc == BATON_ECONFLICT && c->failed >= 0 && c->res[c->failed].held_id > 0) {
-                /* unique_while active: nothing of the request was stored. */
-                api_field(f, sizeof(f), prefix, "key");
-                http_reply_error_job(
-                    c->base.hr, 409, "already_running", f, c->res[c->failed].held_id,
-                    "job %lld with key %s has not ended (unique_while active);"
-                    " nothing was enqueued",
-                    (long long)c->res[c->failed].held_id, c->reqs[c->failed].job.key);
+                unique_reply_error(c, prefix);
         } else if (rc == BATON_EIDEM) {
                 api_field(f, sizeof(f), prefix, "idempotency_key");
                 http_reply_error(c->base.hr, 409, "idempotency_conflict", f,
