@@ -64,6 +64,8 @@ static const struct optdef optdefs[] = {
     {"--group-concurrency", O_GROUP_CONCURRENCY, true},
     {"--group-rate", O_GROUP_RATE, true},
     {"--backoff", O_BACKOFF, true},
+    {"--key", O_KEY, true},
+    {"--unique-while", O_UNIQUE_WHILE, true},
 };
 
 /* Splits "--name=value"; returns the length of the name part. */

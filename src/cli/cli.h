@@ -83,6 +83,8 @@ enum cli_opt {
         O_GROUP_CONCURRENCY,
         O_GROUP_RATE,
         O_BACKOFF,
+        O_KEY,
+        O_UNIQUE_WHILE,
         O_COUNT
 };
 
