@@ -417,15 +417,17 @@ int pg_job_update(struct store *st, const struct job *j)
         return rc;
 }
 
-int pg_job_find_active(struct store *st, const char *tenant, const char *queue, const char *key,
-                       int64_t *id_out)
+/* The id statement stmt finds for (tenant, queue, key); BATON_ENOTFOUND for
+ * none (or no key). */
+static int find_by_key(struct store *st, const struct pg_stmt *stmt, const char *tenant,
+                       const char *queue, const char *key, int64_t *id_out)
 {
         int64_t id = 0;
         int n = 0, rc;
 
         if (!key)
                 return BATON_ENOTFOUND;
-        rc = pg_ids(st, &S_JOB_FIND_ACTIVE, PG_ARGS(SA(tenant), SA(queue), SA(key)), 1, &id, &n);
+        rc = pg_ids(st, stmt, PG_ARGS(SA(tenant), SA(queue), SA(key)), 1, &id, &n);
         if (!rc && n == 0)
                 rc = BATON_ENOTFOUND;
         if (!rc)
@@ -436,17 +438,13 @@ int pg_job_find_active(struct store *st, const char *tenant, const char *queue, 
 int pg_job_find_key(struct store *st, const char *tenant, const char *queue, const char *key,
                     int64_t *id_out)
 {
-        int64_t id = 0;
-        int n = 0, rc;
+        return find_by_key(st, &S_JOB_FIND_KEY, tenant, queue, key, id_out);
+}
 
-        if (!key)
-                return BATON_ENOTFOUND;
-        rc = pg_ids(st, &S_JOB_FIND_KEY, PG_ARGS(SA(tenant), SA(queue), SA(key)), 1, &id, &n);
-        if (!rc && n == 0)
-                rc = BATON_ENOTFOUND;
-        if (!rc)
-                *id_out = id;
-        return rc;
+int pg_job_find_active(struct store *st, const char *tenant, const char *queue, const char *key,
+                       int64_t *id_out)
+{
+        return find_by_key(st, &S_JOB_FIND_ACTIVE, tenant, queue, key, id_out);
 }
 
 /* Appends the matching jobs to out; the caller frees out with job_vec_free,

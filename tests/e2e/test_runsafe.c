@@ -271,6 +271,9 @@ static void expect_already_running(const char *body, const char *field, const ch
  * default) keeps today's rules. Every refusal leaves the jobs as they were. */
 static void unique_active_while_queued_and_running(void **state)
 {
+        static const char *const refused[] = {
+            "\"unique_while\":\"active\"", "\"key\":\"x\",\"unique_while\":\"running\"",
+            "\"key\":\"x\",\"unique_while\":\"active\",\"on_key\":\"replace\""};
         char q[64], a[32], b[32], body[320], batch[640], *snap;
         struct http_res r;
         json_t *claimed, *j;
@@ -308,21 +311,12 @@ static void unique_active_while_queued_and_running(void **state)
         /* Refused requests: unique_while without a key, a value that is not
          * pending or active, active beside on_key replace, and a batch that
          * repeats an active key. Nothing is stored. */
-        http_jsonf(srv.url, "POST", "/v1/jobs", &r,
-                   "{\"queue\":\"%s\",\"type\":\"t\",\"unique_while\":\"active\"}", q);
-        assert_http_error(&r, 400, "invalid_field", "unique_while");
-        http_res_free(&r);
-        http_jsonf(srv.url, "POST", "/v1/jobs", &r,
-                   "{\"queue\":\"%s\",\"type\":\"t\",\"key\":\"x\",\"unique_while\":\"running\"}",
-                   q);
-        assert_http_error(&r, 400, "invalid_field", "unique_while");
-        http_res_free(&r);
-        http_jsonf(srv.url, "POST", "/v1/jobs", &r,
-                   "{\"queue\":\"%s\",\"type\":\"t\",\"key\":\"x\",\"unique_while\":\"active\","
-                   "\"on_key\":\"replace\"}",
-                   q);
-        assert_http_error(&r, 400, "invalid_field", "unique_while");
-        http_res_free(&r);
+        for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+                http_jsonf(srv.url, "POST", "/v1/jobs", &r, "{\"queue\":\"%s\",\"type\":\"t\",%s}",
+                           q, refused[i]);
+                assert_http_error(&r, 400, "invalid_field", "unique_while");
+                http_res_free(&r);
+        }
         http_jsonf(srv.url, "POST", "/v1/jobs", &r,
                    "{\"jobs\":[{\"queue\":\"%s\",\"type\":\"t\",\"key\":\"y\","
                    "\"unique_while\":\"active\"},{\"queue\":\"%s\",\"type\":\"t\",\"key\":\"y\","
@@ -344,6 +338,19 @@ static void unique_active_while_queued_and_running(void **state)
         assert_string_equal(jpath_str(r.json, "job.id"), b);
         assert_true(jpath_true(r.json, "duplicate"));
         http_res_free(&r);
+
+        /* A job enqueued without unique_while holds the key for "active" too
+         * while it runs, though it lets another "pending" job in. */
+        harness_unique("unique-mixed", q, sizeof(q));
+        snprintf(body, sizeof(body), "{\"queue\":\"%s\",\"type\":\"t\",\"key\":\"k\"}", q);
+        harness_http_enqueue(srv.url, NULL, body, a, sizeof(a));
+        claimed = harness_http_claim(srv.url, NULL, q, NULL, a);
+        total = harness_total_jobs(cl);
+        snprintf(body, sizeof(body),
+                 "{\"queue\":\"%s\",\"type\":\"t\",\"key\":\"k\",\"unique_while\":\"active\"}", q);
+        expect_already_running(body, "key", a);
+        assert_int_equal(harness_total_jobs(cl), total);
+        harness_http_complete(srv.url, NULL, claimed, "1", "completed");
 }
 
 /* Concurrent enqueues of one key under unique_while active. */
