@@ -70,7 +70,8 @@ struct cron_job_tmpl {
         int max_attempts;
         struct backoff backoff;
         int64_t lease_ms;
-        char *group; /* the job's group (core/groups.h), or NULL */
+        int64_t timeout_ms; /* 0: the queue's default, else none (docs/api.md, Timeouts) */
+        char *group;        /* the job's group (core/groups.h), or NULL */
 };
 
 struct cron_spec {

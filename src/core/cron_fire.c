@@ -83,6 +83,9 @@ static int enqueue_for(struct txn *tx, const struct cron_rec *rec, const struct 
         req.job.max_attempts = spec->job.max_attempts;
         req.job.backoff = spec->job.backoff;
         req.job.lease_ms = spec->job.lease_ms;
+        req.job.timeout_ms = spec->job.timeout_ms;
+        /* Without its own, the job takes its queue's default timeout. */
+        req.dflt_timeout = spec->job.timeout_ms == 0;
         rc = str_set(&req.job.tenant, rec->tenant);
         if (!rc)
                 rc = str_set(&req.job.queue, spec->job.queue);

@@ -218,6 +218,10 @@ static void sched_json(struct jw *w, const struct cron_info *ci)
         jw_kstr(w, "priority", s->job.priority >= 0 ? job_priority_name(s->job.priority) : NULL);
         jw_kint(w, "max_attempts", s->job.max_attempts);
         jw_kint(w, "lease_ms", s->job.lease_ms);
+        if (s->job.timeout_ms > 0)
+                jw_kint(w, "timeout_ms", s->job.timeout_ms);
+        else
+                jw_kraw(w, "timeout_ms", "null");
         jw_kstr(w, "group", s->job.group);
         api_backoff_json(w, &s->job.backoff);
         jw_obj_close(w);
@@ -442,6 +446,13 @@ static int check_job(const struct server *srv, json_t *obj, const char *prefix, 
                 return verr_set(e, BATON_EINVAL, job ? "invalid_field" : "missing_field", f,
                                 "%s must be an object with queue and type", f);
         memset(&req, 0, sizeof(req));
+        /* unique_while is about enqueues of a key; a cron run's overlap
+         * policy is what keeps its runs apart. */
+        if (json_object_get(job, "unique_while")) {
+                api_field(f, sizeof(f), prefix, "job.unique_while");
+                return verr_set(e, BATON_EINVAL, "unknown_field", f,
+                                "%s does not apply to a cron job template (see overlap)", f);
+        }
         rc = api_enqueue_parse(srv->limits, job, f, tenant, NULL, clock_wall_ms(srv->clock), &req,
                                e);
         if (!rc) {

@@ -518,6 +518,56 @@ static void cron_run_payload_merge(void **state)
         assert_int_equal(harness_total_jobs(cl), total);
 }
 
+/* A cron template's timeout_ms goes to the jobs it enqueues; without one
+ * they take their queue's default. unique_while has no place there. */
+static void cron_template_timeout(void **state)
+{
+        struct http_res r;
+        json_t *job;
+
+        (void)state;
+        expect("PUT", "/v1/cron/timed",
+               "{\"cron\":\"0 0 1 1 *\",\"job\":{\"queue\":\"cront\",\"type\":\"t\","
+               "\"timeout_ms\":700}}",
+               201);
+        harness_expect(srv.url, NULL, "GET", "/v1/cron/timed", NULL, 200, &r);
+        assert_int_equal(jpath_int(r.json, "schedule.job.timeout_ms"), 700);
+        http_res_free(&r);
+        harness_expect(srv.url, NULL, "POST", "/v1/cron/timed/run", NULL, 202, &r);
+        job = job_get(jpath_str(r.json, "run.job_id"));
+        http_res_free(&r);
+        assert_int_equal(jpath_int(job, "timeout_ms"), 700);
+        json_decref(job);
+
+        expect("PATCH", "/v1/queues/cront2", "{\"timeout_ms\":900}", 200);
+        expect("PUT", "/v1/cron/untimed",
+               "{\"cron\":\"0 0 1 1 *\",\"job\":{\"queue\":\"cront2\",\"type\":\"t\"}}", 201);
+        harness_expect(srv.url, NULL, "GET", "/v1/cron/untimed", NULL, 200, &r);
+        assert_true(json_is_null(jpath(r.json, "schedule.job.timeout_ms")));
+        http_res_free(&r);
+        harness_expect(srv.url, NULL, "POST", "/v1/cron/untimed/run", NULL, 202, &r);
+        job = job_get(jpath_str(r.json, "run.job_id"));
+        http_res_free(&r);
+        assert_int_equal(jpath_int(job, "timeout_ms"), 900);
+        json_decref(job);
+
+        /* Refused, and nothing is saved. */
+        harness_expect(srv.url, NULL, "PUT", "/v1/cron/bad-timeout",
+                       "{\"cron\":\"0 0 1 1 *\",\"job\":{\"queue\":\"cront\",\"type\":\"t\","
+                       "\"timeout_ms\":10}}",
+                       400, &r);
+        assert_http_error(&r, 400, "timeout_ms_out_of_range", "job.timeout_ms");
+        http_res_free(&r);
+        harness_expect(srv.url, NULL, "PUT", "/v1/cron/bad-unique",
+                       "{\"cron\":\"0 0 1 1 *\",\"job\":{\"queue\":\"cront\",\"type\":\"t\","
+                       "\"key\":\"k\",\"unique_while\":\"active\"}}",
+                       400, &r);
+        assert_http_error(&r, 400, "unknown_field", "job.unique_while");
+        http_res_free(&r);
+        expect("GET", "/v1/cron/bad-timeout", NULL, 404);
+        expect("GET", "/v1/cron/bad-unique", NULL, 404);
+}
+
 int main(void)
 {
         static const char *const args[] = {"--lease-min-ms", "100", "--payload-max-bytes", "4096",
@@ -528,6 +578,7 @@ int main(void)
             cmocka_unit_test(unique_active_while_queued_and_running),
             cmocka_unit_test(unique_active_concurrent),
             cmocka_unit_test(cron_run_payload_merge),
+            cmocka_unit_test(cron_template_timeout),
         };
 
         harness_group(&srv, args, &cl);
