@@ -518,54 +518,68 @@ static void cron_run_payload_merge(void **state)
         assert_int_equal(harness_total_jobs(cl), total);
 }
 
+/* PUT /v1/cron/{key} with the template members job_members beside type:
+ * the schedule shows job.timeout_ms shown (-1: null), and a manual run's job
+ * has timeout_ms job_timeout. */
+static void schedule_timeout(const char *key, const char *job_members, int64_t shown,
+                             int64_t job_timeout)
+{
+        struct http_res r;
+        char path[96];
+        json_t *job;
+
+        snprintf(path, sizeof(path), "/v1/cron/%s", key);
+        assert_int_equal(http_jsonf(srv.url, "PUT", path, &r,
+                                    "{\"cron\":\"0 0 1 1 *\",\"job\":{\"type\":\"t\",%s}}",
+                                    job_members),
+                         0);
+        assert_int_equal(r.status, 201);
+        http_res_free(&r);
+        harness_expect(srv.url, NULL, "GET", path, NULL, 200, &r);
+        if (shown < 0)
+                assert_true(json_is_null(jpath(r.json, "schedule.job.timeout_ms")));
+        else
+                assert_int_equal(jpath_int(r.json, "schedule.job.timeout_ms"), shown);
+        http_res_free(&r);
+        snprintf(path, sizeof(path), "/v1/cron/%s/run", key);
+        harness_expect(srv.url, NULL, "POST", path, NULL, 202, &r);
+        job = job_get(jpath_str(r.json, "run.job_id"));
+        http_res_free(&r);
+        assert_int_equal(jpath_int(job, "timeout_ms"), job_timeout);
+        json_decref(job);
+}
+
 /* A cron template's timeout_ms goes to the jobs it enqueues; without one
  * they take their queue's default. unique_while has no place there. */
 static void cron_template_timeout(void **state)
 {
+        static const struct {
+                const char *members, *code, *field;
+        } bad[] = {
+            {"\"timeout_ms\":10", "timeout_ms_out_of_range", "job.timeout_ms"},
+            {"\"key\":\"k\",\"unique_while\":\"active\"", "unknown_field", "job.unique_while"},
+        };
         struct http_res r;
-        json_t *job;
 
         (void)state;
-        expect("PUT", "/v1/cron/timed",
-               "{\"cron\":\"0 0 1 1 *\",\"job\":{\"queue\":\"cront\",\"type\":\"t\","
-               "\"timeout_ms\":700}}",
-               201);
-        harness_expect(srv.url, NULL, "GET", "/v1/cron/timed", NULL, 200, &r);
-        assert_int_equal(jpath_int(r.json, "schedule.job.timeout_ms"), 700);
-        http_res_free(&r);
-        harness_expect(srv.url, NULL, "POST", "/v1/cron/timed/run", NULL, 202, &r);
-        job = job_get(jpath_str(r.json, "run.job_id"));
-        http_res_free(&r);
-        assert_int_equal(jpath_int(job, "timeout_ms"), 700);
-        json_decref(job);
-
+        /* Its own value, then a queue default. */
+        schedule_timeout("timed", "\"queue\":\"cront\",\"timeout_ms\":700", 700, 700);
         expect("PATCH", "/v1/queues/cront2", "{\"timeout_ms\":900}", 200);
-        expect("PUT", "/v1/cron/untimed",
-               "{\"cron\":\"0 0 1 1 *\",\"job\":{\"queue\":\"cront2\",\"type\":\"t\"}}", 201);
-        harness_expect(srv.url, NULL, "GET", "/v1/cron/untimed", NULL, 200, &r);
-        assert_true(json_is_null(jpath(r.json, "schedule.job.timeout_ms")));
-        http_res_free(&r);
-        harness_expect(srv.url, NULL, "POST", "/v1/cron/untimed/run", NULL, 202, &r);
-        job = job_get(jpath_str(r.json, "run.job_id"));
-        http_res_free(&r);
-        assert_int_equal(jpath_int(job, "timeout_ms"), 900);
-        json_decref(job);
+        schedule_timeout("untimed", "\"queue\":\"cront2\"", -1, 900);
 
         /* Refused, and nothing is saved. */
-        harness_expect(srv.url, NULL, "PUT", "/v1/cron/bad-timeout",
-                       "{\"cron\":\"0 0 1 1 *\",\"job\":{\"queue\":\"cront\",\"type\":\"t\","
-                       "\"timeout_ms\":10}}",
-                       400, &r);
-        assert_http_error(&r, 400, "timeout_ms_out_of_range", "job.timeout_ms");
-        http_res_free(&r);
-        harness_expect(srv.url, NULL, "PUT", "/v1/cron/bad-unique",
-                       "{\"cron\":\"0 0 1 1 *\",\"job\":{\"queue\":\"cront\",\"type\":\"t\","
-                       "\"key\":\"k\",\"unique_while\":\"active\"}}",
-                       400, &r);
-        assert_http_error(&r, 400, "unknown_field", "job.unique_while");
-        http_res_free(&r);
-        expect("GET", "/v1/cron/bad-timeout", NULL, 404);
-        expect("GET", "/v1/cron/bad-unique", NULL, 404);
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                char path[64];
+
+                snprintf(path, sizeof(path), "/v1/cron/bad-%zu", i);
+                http_jsonf(
+                    srv.url, "PUT", path, &r,
+                    "{\"cron\":\"0 0 1 1 *\",\"job\":{\"queue\":\"cront\",\"type\":\"t\",%s}}",
+                    bad[i].members);
+                assert_http_error(&r, 400, bad[i].code, bad[i].field);
+                http_res_free(&r);
+                expect("GET", path, NULL, 404);
+        }
 }
 
 int main(void)
