@@ -35,6 +35,13 @@
 /* ---- handlers (api_jobs.c, api_work.c, api_queues.c, api_ops.c) ---- */
 
 void api_jobs_enqueue(struct http_req *hr);
+/* 409 already_running for element failed of res (n elements, the jobs of one
+ * atomic request; field prefix "jobs[3]" or ""), refused under unique_while
+ * active: the error names the holder (res[failed].held_id). A holder among
+ * the request's own elements (rolled back with it) is 400 invalid_field:
+ * the request repeats the key. key: the element's key. */
+void api_unique_reply(struct http_req *hr, const char *prefix, const struct enqueue_res *res, int n,
+                      int failed, const char *key);
 void api_jobs_list(struct http_req *hr);
 void api_jobs_get(struct http_req *hr);
 void api_jobs_cancel(struct http_req *hr);

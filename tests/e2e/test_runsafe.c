@@ -338,6 +338,18 @@ static void unique_active_while_queued_and_running(void **state)
         assert_string_equal(jpath_str(r.json, "job.id"), b);
         assert_true(jpath_true(r.json, "duplicate"));
         http_res_free(&r);
+        /* A flow is refused whole, naming its element. */
+        total = harness_total_jobs(cl);
+        snprintf(batch, sizeof(batch),
+                 "{\"jobs\":[{\"ref\":\"a\",\"queue\":\"%s\",\"type\":\"t\"},"
+                 "{\"ref\":\"b\",\"queue\":\"%s\",\"type\":\"t\",\"key\":\"nightly\","
+                 "\"unique_while\":\"active\",\"depends_on\":[\"a\"]}]}",
+                 q, q);
+        harness_expect(srv.url, NULL, "POST", "/v1/flows", batch, 409, &r);
+        assert_http_error(&r, 409, "already_running", "jobs[1].key");
+        assert_string_equal(http_error_member(&r, "job_id"), b);
+        http_res_free(&r);
+        assert_int_equal(harness_total_jobs(cl), total);
 
         /* A job enqueued without unique_while holds the key for "active" too
          * while it runs, though it lets another "pending" job in. */
