@@ -76,6 +76,7 @@ static const struct optdef optdefs[] = {
     {"--finished-after", O_FINISHED_AFTER, true},
     {"--finished-before", O_FINISHED_BEFORE, true},
     {"--desc", O_DESC, false},
+    {"--unique-while", O_UNIQUE_WHILE, true},
 };
 
 bool cli_takes_flag(const struct cli_cmd *c, const char *flag)

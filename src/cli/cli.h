@@ -96,6 +96,7 @@ enum cli_opt {
         O_FINISHED_AFTER,
         O_FINISHED_BEFORE,
         O_DESC,
+        O_UNIQUE_WHILE,
         O_COUNT
 };
 

@@ -18,20 +18,27 @@ static const struct cli_cmd cmds[] = {
      cmd_health},
     {"enqueue", NULL,
      "enqueue QUEUE TYPE [PAYLOAD|@FILE|-] [--priority P] [--delay-ms N] [--max-attempts N] "
-     "[--idempotency-key K] [--depends-on ID[,ID...]] [--group G] [--wait]",
+     "[--timeout-ms N] [--idempotency-key K] [--key K [--unique-while active]] "
+     "[--depends-on ID[,ID...]] [--group G] [--wait]",
      "Enqueues one job. PAYLOAD is JSON text, @FILE reads it from a file, '-' from stdin;\n"
      "without one the payload is null.\n"
      "  --priority P          critical, high, normal (default) or low\n"
      "  --delay-ms N          run no earlier than N ms from now\n"
      "  --max-attempts N      tries before the job goes dead (server default 4)\n"
+     "  --timeout-ms N        fail an attempt that runs N ms from its claim, heartbeats or\n"
+     "                        not (100 ... 604800000; default: the queue's)\n"
      "  --idempotency-key K   a repeat with the same key returns the original job\n"
+     "  --key K               dedup key: while a queued job holds K, enqueue returns it\n"
+     "  --unique-while W      pending (default) or active: with active, enqueue is refused\n"
+     "                        (already_running, exit 1) while any job with the key has not\n"
+     "                        ended, running ones included\n"
      "  --depends-on IDS      comma-separated parent job ids: the job stays pending until\n"
      "                        every parent completed (cancelled if one fails)\n"
      "  --group G             the job's group: the queue's group limits and fair turns\n"
      "  --wait                wait until the job finishes; exit 0 when it completed,\n"
      "                        1 when it ended dead or cancelled",
      OPT(O_PRIORITY) | OPT(O_DELAY) | OPT(O_IDEM) | OPT(O_WAIT) | OPT(O_MAX_ATTEMPTS) |
-         OPT(O_DEPENDS_ON) | OPT(O_GROUP),
+         OPT(O_DEPENDS_ON) | OPT(O_GROUP) | OPT(O_TIMEOUT) | OPT(O_KEY) | OPT(O_UNIQUE_WHILE),
      2, 3, false, cmd_enqueue},
     {"job", "get", "job get ID", "Shows one job.", 0, 1, 1, false, cmd_job_get},
     {"job", "list", "job list [FILTER FLAGS] [--desc] [--limit N] [--after CURSOR]",
@@ -78,14 +85,15 @@ static const struct cli_cmd cmds[] = {
     {"queue", "set",
      "queue set QUEUE [--concurrency N] [--rate MAX/PER_MS] [--max-depth N] "
      "[--group-concurrency N] [--group-rate MAX/PER_MS] [--max-attempts N] [--lease-ms N] "
-     "[--backoff JSON] [--keep-completed-ms N] [--keep-dead-ms N] [--keep-cancelled-ms N]",
+     "[--timeout-ms N] [--backoff JSON] [--keep-completed-ms N] [--keep-dead-ms N]"
+     " [--keep-cancelled-ms N]",
      "Changes queue limits and job defaults (PATCH /v1/queues/QUEUE); 'none' removes one.\n"
      "  --concurrency N        at most N running jobs across all workers\n"
      "  --rate MAX/PER_MS      at most MAX starts in any PER_MS ms (e.g. 5/1000)\n"
      "  --max-depth N          refuse enqueues (503 queue_full) beyond N unfinished jobs\n"
      "  --group-concurrency N  at most N running jobs per group (1 = one at a time)\n"
      "  --group-rate MAX/PER_MS  at most MAX starts per group in any PER_MS ms\n"
-     "  --max-attempts N, --lease-ms N, --backoff JSON\n"
+     "  --max-attempts N, --lease-ms N, --timeout-ms N, --backoff JSON\n"
      "                         defaults for jobs enqueued without them\n"
      "  --keep-completed-ms N, --keep-dead-ms N, --keep-cancelled-ms N\n"
      "                         the queue's own retention of its ended jobs, at least 1000\n"
@@ -93,7 +101,7 @@ static const struct cli_cmd cmds[] = {
      "                         'none' gives the state back the server's retention\n"
      "  baton queue set drafts --group-concurrency 1 --rate 100/1000",
      OPT(O_CONCURRENCY) | OPT(O_RATE) | OPT(O_MAX_DEPTH) | OPT(O_GROUP_CONCURRENCY) |
-         OPT(O_GROUP_RATE) | OPT(O_MAX_ATTEMPTS) | OPT(O_LEASE) | OPT(O_BACKOFF) |
+         OPT(O_GROUP_RATE) | OPT(O_MAX_ATTEMPTS) | OPT(O_LEASE) | OPT(O_TIMEOUT) | OPT(O_BACKOFF) |
          OPT(O_KEEP_COMPLETED) | OPT(O_KEEP_DEAD) | OPT(O_KEEP_CANCELLED),
      1, 1, false, cmd_queue_set},
     {"queue", "drain", "queue drain QUEUE",
@@ -159,11 +167,13 @@ static const struct cli_cmd cmds[] = {
      OPT(O_NOTE), 1, 1, false, cmd_cron_pause},
     {"cron", "resume", "cron resume KEY", "Resumes a paused schedule (never in a burst).", 0, 1, 1,
      false, cmd_cron_resume},
-    {"cron", "run", "cron run KEY [--force]",
+    {"cron", "run", "cron run KEY [--force] [--payload JSON|@FILE|-]",
      "Runs a schedule now (needs scope cron:run). Refused with already_running (exit 1) while\n"
      "a run is going under overlap skip, unless --force; too many manual runs in an hour\n"
-     "exit 5 (cron_run_cooldown).",
-     OPT(O_FORCE), 1, 1, false, cmd_cron_run},
+     "exit 5 (cron_run_cooldown).\n"
+     "  --payload JSON  an object whose members replace or add to the template's payload\n"
+     "                  for this run only (recorded in the run; the schedule is unchanged)",
+     OPT(O_FORCE) | OPT(O_PAYLOAD), 1, 1, false, cmd_cron_run},
     {"cron", "runs", "cron runs KEY [--limit N] [--after RUN_ID]",
      "Lists a schedule's run history, newest first.", OPT(O_LIMIT) | OPT(O_AFTER), 1, 1, false,
      cmd_cron_runs},

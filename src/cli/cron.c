@@ -256,12 +256,55 @@ out:
         return rc;
 }
 
+/* The body of a manual run into *body (the caller frees it): force and the
+ * payload members of --payload (JSON text, @FILE or - for stdin; an object).
+ * Returns EXIT_OK_, or EXIT_USAGE after printing why. */
+static int run_body(struct cli *cli, struct cli_args *a, char **body)
+{
+        json_t *req = json_object(), *payload = NULL;
+        json_error_t jerr;
+        char *text = NULL;
+        int rc = EXIT_USAGE;
+
+        *body = NULL;
+        if (!req)
+                return cli_oom(cli);
+        if (a->opt[O_PAYLOAD]) {
+                const char *src = cli_read_source(a->opt[O_PAYLOAD], &text, cli->prog);
+
+                if (!src)
+                        goto out;
+                payload = json_loads(src, 0, &jerr);
+                if (!json_is_object(payload)) {
+                        fprintf(stderr, "%s: --payload needs a JSON object%s%s\n", cli->prog,
+                                payload ? "" : ": ", payload ? "" : jerr.text);
+                        goto out;
+                }
+        }
+        if ((a->opt[O_FORCE] && json_object_set_new(req, "force", json_true())) ||
+            (payload && json_object_set(req, "payload", payload)) ||
+            !(*body = json_dumps(req, JSON_COMPACT))) {
+                rc = cli_oom(cli);
+                goto out;
+        }
+        rc = EXIT_OK_;
+out:
+        json_decref(payload);
+        json_decref(req);
+        free(text);
+        return rc;
+}
+
 int cmd_cron_run(struct cli *cli, struct cli_args *a)
 {
-        json_t *root, *run;
-        int rc = cli_call_on(cli, "POST", "/v1/cron/", a->pos[0], "/run", 1024, "schedule key",
-                             a->opt[O_FORCE] ? "{\"force\":true}" : "{}", &root);
+        json_t *root = NULL, *run;
+        char *body = NULL;
+        int rc = run_body(cli, a, &body);
 
+        if (rc == EXIT_OK_)
+                rc = cli_call_on(cli, "POST", "/v1/cron/", a->pos[0], "/run", 1024, "schedule key",
+                                 body, &root);
+        free(body);
         if (rc == EXIT_OK_ && !cli->json) {
                 run = json_object_get(root, "run");
                 printf("run %s of %s started: job %s (%s)\n", print_str(run, "id"), a->pos[0],

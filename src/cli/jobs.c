@@ -219,6 +219,32 @@ out:
         return rc;
 }
 
+/* --timeout-ms, --key and --unique-while into req. Returns EXIT_OK_, or
+ * EXIT_USAGE after printing why (the server judges the bounds and that
+ * --unique-while needs --key, in the words of its flags below). */
+static int enqueue_run_safety(struct cli *cli, struct cli_args *a, json_t *req)
+{
+        long long timeout = 0;
+
+        if (cli_opt_count(cli, a, O_TIMEOUT, "--timeout-ms", 1, LLONG_MAX, &timeout))
+                return EXIT_USAGE;
+        if (a->opt[O_UNIQUE_WHILE] && !a->opt[O_KEY])
+                return cli_usage_error(cli->prog, a->usage, "%s", "--unique-while needs --key");
+        if (a->opt[O_UNIQUE_WHILE] && strcmp(a->opt[O_UNIQUE_WHILE], "pending") != 0 &&
+            strcmp(a->opt[O_UNIQUE_WHILE], "active") != 0)
+                return cli_usage_error(cli->prog, a->usage,
+                                       "--unique-while must be pending or active, not '%s'",
+                                       a->opt[O_UNIQUE_WHILE]);
+        if ((a->opt[O_TIMEOUT] && json_object_set_new(req, "timeout_ms", json_integer(timeout))) ||
+            (a->opt[O_KEY] && json_object_set_new(req, "key", json_string(a->opt[O_KEY]))) ||
+            (a->opt[O_UNIQUE_WHILE] &&
+             json_object_set_new(req, "unique_while", json_string(a->opt[O_UNIQUE_WHILE])))) {
+                fprintf(stderr, "%s: arguments must be UTF-8 text\n", cli->prog);
+                return EXIT_USAGE;
+        }
+        return EXIT_OK_;
+}
+
 /* Builds the body of POST /v1/jobs from the arguments into *req (caller
  * decrefs). Returns EXIT_OK_, or EXIT_USAGE after printing why. */
 static int enqueue_request(struct cli *cli, struct cli_args *a, json_t **req)
@@ -260,7 +286,7 @@ static int enqueue_request(struct cli *cli, struct cli_args *a, json_t **req)
                 cli_error(cli->prog, "usage", NULL, "arguments must be UTF-8 text");
                 goto out;
         }
-        rc = EXIT_OK_;
+        rc = enqueue_run_safety(cli, a, *req);
 out:
         json_decref(payload);
         return rc;

@@ -120,7 +120,8 @@ int cmd_queue_set(struct cli *cli, struct cli_args *a)
                    {O_GROUP_CONCURRENCY, "group_concurrency", "--group-concurrency", false},
                    {O_GROUP_RATE, "group_rate", "--group-rate", true},
                    {O_MAX_ATTEMPTS, "max_attempts", "--max-attempts", false},
-                   {O_LEASE, "lease_ms", "--lease-ms", false}};
+                   {O_LEASE, "lease_ms", "--lease-ms", false},
+                   {O_TIMEOUT, "timeout_ms", "--timeout-ms", false}};
         json_t *body = json_object();
         char *text = NULL;
         int rc = EXIT_OK_;

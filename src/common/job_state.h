@@ -53,6 +53,11 @@ _Static_assert(JOB_STATE_COUNT == 8, "a new state needs its JOB_SQL_* number and
 #define JOB_SQL_DUE "(" JOB_SQL_SCHEDULED ", " JOB_SQL_RETRYING ")"
 #define JOB_SQL_KEY_HOLDERS "(" JOB_SQL_SCHEDULED ", " JOB_SQL_QUEUED ")"
 #define JOB_SQL_TERMINAL "(" JOB_SQL_COMPLETED ", " JOB_SQL_DEAD ", " JOB_SQL_CANCELLED ")"
+/* Not ended: pending, scheduled, queued, running or retrying. A key enqueued
+ * with unique_while "active" is unique among these (core/jobs.c). */
+#define JOB_SQL_ACTIVE                                                                             \
+        "(" JOB_SQL_PENDING ", " JOB_SQL_SCHEDULED ", " JOB_SQL_QUEUED ", " JOB_SQL_RUNNING        \
+        ", " JOB_SQL_RETRYING ")"
 
 /* "pending" .. "cancelled"; "unknown" outside the enum. */
 const char *job_state_name(int state);

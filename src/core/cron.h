@@ -70,7 +70,8 @@ struct cron_job_tmpl {
         int max_attempts;
         struct backoff backoff;
         int64_t lease_ms;
-        char *group; /* the job's group (core/groups.h), or NULL */
+        int64_t timeout_ms; /* 0: the queue's default, else none (docs/api.md, Timeouts) */
+        char *group;        /* the job's group (core/groups.h), or NULL */
 };
 
 struct cron_spec {
@@ -203,9 +204,16 @@ struct cron_run_req {
         const char *requested_by; /* key id, may be NULL */
         const char *request_id;
         int64_t max_per_hour; /* manual runs per schedule and hour; 0 = none allowed */
+        /* JSON object text or NULL: members merged into the template's
+         * payload for this run only (top level, these win), and recorded in
+         * the run. */
+        const char *payload;
 };
 /* A manual run. BATON_ECONFLICT: a run is going under overlap skip (409
- * already_running). BATON_ERATE: the per-schedule cooldown (429). Works while
+ * already_running). BATON_ERATE: the per-schedule cooldown (429).
+ * BATON_EINVAL: req->payload given and the template's payload is not an
+ * object (or null); BATON_ETOOBIG: the merged payload is over the payload
+ * limit. Works while
  * paused or disabled. out: the run. */
 int cron_run_now(struct txn *tx, const struct cron_run_req *req, struct cron_run_info *out);
 /* Runs of a schedule, newest first, ids < before (0: from the newest).

@@ -83,6 +83,9 @@ static int enqueue_for(struct txn *tx, const struct cron_rec *rec, const struct 
         req.job.max_attempts = spec->job.max_attempts;
         req.job.backoff = spec->job.backoff;
         req.job.lease_ms = spec->job.lease_ms;
+        req.job.timeout_ms = spec->job.timeout_ms;
+        /* Without its own, the job takes its queue's default timeout. */
+        req.dflt_timeout = spec->job.timeout_ms == 0;
         rc = str_set(&req.job.tenant, rec->tenant);
         if (!rc)
                 rc = str_set(&req.job.queue, spec->job.queue);
@@ -140,11 +143,13 @@ static int run_copy(const struct cron_rec *rec, const struct cron_run *r, const 
 }
 
 /* Records a run of rec (status given) and, for "queued", enqueues its job.
- * *dup: the tick was already recorded (nothing done). */
-static int record_run(struct txn *tx, struct cron_rec *rec, const struct cron_spec *spec,
-                      int64_t scheduled_at, const char *trigger, const char *status,
-                      const char *reason, const char *requested_by, const char *request_id,
-                      struct cron_run *out, bool *dup)
+ * payload: the members a manual run was given (recorded in the run; spec's
+ * payload already holds them merged), NULL otherwise. *dup: the tick was
+ * already recorded (nothing done). */
+static int record_run_with(struct txn *tx, struct cron_rec *rec, const struct cron_spec *spec,
+                           int64_t scheduled_at, const char *trigger, const char *status,
+                           const char *reason, const char *requested_by, const char *request_id,
+                           const char *payload, struct cron_run *out, bool *dup)
 {
         struct cron_run r = {0};
         int rc;
@@ -163,6 +168,7 @@ static int record_run(struct txn *tx, struct cron_rec *rec, const struct cron_sp
         r.status = (char *)status;
         r.reason = (char *)reason;
         r.requested_by = (char *)requested_by;
+        r.payload = (char *)payload;
         /* The run row first: its unique tick identity decides whether this
          * tick fired already (then nothing else happens). */
         rc = tx->ops->cron_run_insert(tx->st, &r);
@@ -207,7 +213,18 @@ static int record_run(struct txn *tx, struct cron_rec *rec, const struct cron_sp
         }
         if (out)
                 rc = run_copy(rec, &r, trigger, status, reason, requested_by, out);
+        if (!rc && out)
+                rc = str_set(&out->payload, payload);
         return rc;
+}
+
+static int record_run(struct txn *tx, struct cron_rec *rec, const struct cron_spec *spec,
+                      int64_t scheduled_at, const char *trigger, const char *status,
+                      const char *reason, const char *requested_by, const char *request_id,
+                      struct cron_run *out, bool *dup)
+{
+        return record_run_with(tx, rec, spec, scheduled_at, trigger, status, reason, requested_by,
+                               request_id, NULL, out, dup);
 }
 
 /* One fire of a tick under the overlap policy; going: a run was going
@@ -579,6 +596,43 @@ int cron_tick(struct txn *tx, struct cron_tick_res *out)
 
 /* ---- manual runs ---- */
 
+/* Merges the members of the JSON object text add into spec's payload (its
+ * top-level members; add's win), for one manual run: spec is the run's own
+ * copy, so the schedule keeps its template. BATON_EINVAL when the template's
+ * payload is not an object (null counts as {}), BATON_ETOOBIG when the merge
+ * is over the payload limit. */
+static int merge_payload(const struct limits *l, struct cron_spec *spec, const char *add)
+{
+        json_t *base = spec->job.payload ? json_loads(spec->job.payload, JSON_DECODE_ANY, NULL)
+                                         : json_object();
+        json_t *more = json_loads(add, 0, NULL);
+        char *s = NULL;
+        int rc = 0;
+
+        if (base && json_is_null(base)) {
+                json_decref(base);
+                base = json_object();
+        }
+        if (!base || !more)
+                rc = base && !more ? BATON_EINVAL : BATON_ENOMEM;
+        else if (!json_is_object(base) || !json_is_object(more))
+                rc = BATON_EINVAL;
+        else if (json_object_update(base, more) != 0 ||
+                 !(s = json_dumps(base, JSON_COMPACT | JSON_PRESERVE_ORDER)))
+                rc = BATON_ENOMEM;
+        if (!rc && strlen(s) > l->payload_max_bytes)
+                rc = BATON_ETOOBIG;
+        if (!rc) {
+                free(spec->job.payload);
+                spec->job.payload = s;
+                s = NULL;
+        }
+        free(s);
+        json_decref(base);
+        json_decref(more);
+        return rc;
+}
+
 int cron_run_now(struct txn *tx, const struct cron_run_req *req, struct cron_run_info *out)
 {
         struct cron_rec rec = {0};
@@ -613,9 +667,12 @@ int cron_run_now(struct txn *tx, const struct cron_run_req *req, struct cron_run
                                 rc = 0;
                 }
         }
+        if (!rc && req->payload)
+                rc = merge_payload(tx->limits, &spec, req->payload);
         if (!rc)
-                rc = record_run(tx, &rec, &spec, 0, "manual", "queued", NULL, req->requested_by,
-                                req->request_id, &out->run, &dup);
+                rc =
+                    record_run_with(tx, &rec, &spec, 0, "manual", "queued", NULL, req->requested_by,
+                                    req->request_id, req->payload, &out->run, &dup);
         if (!rc && out->run.job_id) {
                 rc = tx->ops->job_get(tx->st, rec.tenant, out->run.job_id, &out->job);
                 out->has_job = rc == 0;

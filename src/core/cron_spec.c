@@ -150,6 +150,8 @@ static int job_from_json(json_t *obj, struct cron_job_tmpl *t, struct verr *e)
         if (!rc)
                 rc = get_int(obj, "lease_ms", "job", 0, INT64_MAX, &t->lease_ms, e);
         if (!rc)
+                rc = get_int(obj, "timeout_ms", "job", 0, INT64_MAX, &t->timeout_ms, e);
+        if (!rc)
                 rc = get_str(obj, "group", "job", false, &t->group, e);
         b = json_object_get(obj, "backoff");
         if (!rc && b && json_is_object(b)) {
@@ -283,6 +285,9 @@ static json_t *job_to_json(const struct cron_job_tmpl *t, int *rc)
          * what it was before groups (the registry compares texts). */
         if (t->group)
                 jsonx_set(rc, job, "group", json_string(t->group));
+        /* The same for a timeout. */
+        if (t->timeout_ms > 0)
+                jsonx_set(rc, job, "timeout_ms", json_integer(t->timeout_ms));
         return job;
 }
 

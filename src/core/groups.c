@@ -233,6 +233,8 @@ int groups_on_enqueue(struct txn *tx, struct enqueue_req *req)
                 j->max_attempts = (int)q.def_max_attempts;
         if (req->dflt_lease && q.def_lease_ms > 0)
                 j->lease_ms = q.def_lease_ms;
+        if (req->dflt_timeout && q.def_timeout_ms > 0)
+                j->timeout_ms = q.def_timeout_ms;
         if (req->dflt_backoff && q.def_backoff_set)
                 j->backoff = q.def_backoff;
 out:
@@ -569,6 +571,8 @@ static void apply_update(struct queue_limits *q, const struct queue_update *u)
                 q->def_max_attempts = s->def_max_attempts;
         if (u->mask & QS_LEASE)
                 q->def_lease_ms = s->def_lease_ms;
+        if (u->mask & QS_TIMEOUT)
+                q->def_timeout_ms = s->def_timeout_ms;
         if (u->mask & QS_BACKOFF) {
                 q->def_backoff_set = s->def_backoff_set;
                 q->def_backoff = s->def_backoff;

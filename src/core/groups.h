@@ -61,7 +61,8 @@ enum queue_setting {
         /* A queue's own retention of its ended jobs (0 = the server's). */
         QS_RET_COMPLETED = 1 << 9,
         QS_RET_DEAD = 1 << 10,
-        QS_RET_CANCELLED = 1 << 11
+        QS_RET_CANCELLED = 1 << 11,
+        QS_TIMEOUT = 1 << 12
 };
 
 /* The shortest retention a queue may set; the longest is the server's

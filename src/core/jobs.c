@@ -1,8 +1,9 @@
 /*
  * jobs.c: the life of a job: enqueue (with idempotency keys and dedup keys),
  * claim with a lease token per attempt, heartbeat, fenced settlement, retries
- * with backoff, cancellation, replay of dead letters, and the leader's timed
- * duties (promotion of due jobs, lease expiry, retention). The attempt and
+ * with backoff, cancellation, replay of dead letters, and the steps of the
+ * leader's timed duties on one job (promotion when due, lease expiry; the
+ * tick that finds them is job_tick.c's). The attempt and
  * step logs a job carries are written by job_log.c, the queue records it
  * lives in by queues.c.
  *
@@ -36,9 +37,6 @@
 #include "core/queues.h"
 #include "core/timers.h"
 
-/* Rows handled per kind of duty in one tick; more is done in the next tick. */
-#define TICK_BATCH 2000
-
 int64_t backoff_delay_ms(const struct backoff *b, int attempt, uint64_t (*rnd)(uint64_t bound))
 {
         int64_t d;
@@ -63,8 +61,6 @@ int64_t backoff_delay_ms(const struct backoff *b, int attempt, uint64_t (*rnd)(u
 }
 
 /* ---- state changes ---- */
-
-static int resolve_child(struct txn *tx, int64_t id, int64_t parent_id, int parent_state);
 
 /* The one assignment of a job's state in a change: a move the state machine
  * does not have (common/job_state.h) is a bug here, stopped before it is
@@ -118,7 +114,7 @@ static int become_terminal(struct txn *tx, struct job *j, int state)
         /* The one place a job ends is the one place its children learn of it:
          * through the cascade's work list, bounded per transaction (deps.h). */
         if (!rc)
-                rc = deps_cascade(tx, j, resolve_child);
+                rc = deps_cascade(tx, j, jobs_resolve_child);
         return rc;
 }
 
@@ -227,7 +223,7 @@ static int write_released(struct txn *tx, struct job *j)
         return rc;
 }
 
-static int resolve_child(struct txn *tx, int64_t id, int64_t parent_id, int parent_state)
+int jobs_resolve_child(struct txn *tx, int64_t id, int64_t parent_id, int parent_state)
 {
         struct job c = {0};
         bool changed = false;
@@ -309,23 +305,54 @@ static int after_failure(struct txn *tx, struct job *j, bool retryable, int64_t 
         return rc ? rc : place(tx, j, JOB_RETRYING);
 }
 
-/* The lease ran out: the attempt fails with lease_expired. */
+/* The instant the running attempt of j reaches its timeout_ms, 0 if none. */
+static int64_t attempt_deadline_ms(const struct job *j)
+{
+        return j->timeout_ms > 0 ? j->started_at_ms + j->timeout_ms : 0;
+}
+
+/* now_ms + ms, but never past the attempt's timeout: a lease is capped at
+ * the deadline so that the lease sweep (job_expired_ids over the lease
+ * index) ends a timed-out attempt, heartbeats or not. */
+static int64_t lease_end_ms(const struct job *j, int64_t now_ms, int64_t ms)
+{
+        int64_t end = now_ms + ms, deadline = attempt_deadline_ms(j);
+
+        return deadline > 0 && deadline < end ? deadline : end;
+}
+
+/* Whether the running attempt of j has run for its timeout_ms at now_ms. */
+static bool timed_out(const struct job *j, int64_t now_ms)
+{
+        int64_t deadline = attempt_deadline_ms(j);
+
+        return deadline > 0 && deadline <= now_ms;
+}
+
+/* The lease ran out: the attempt fails with lease_expired, or with timeout
+ * when it has run for its timeout_ms (its lease was capped there). */
 static int expire_lease(struct txn *tx, struct job *j)
 {
+        bool timeout = timed_out(j, tx->now_ms);
+        const char *err = timeout ? "timeout" : "lease expired";
         int rc;
 
         BATON_ASSERT_INT(j->state, ==, JOB_RUNNING);
-        rc = job_log_attempt_close(tx, j, "lease_expired", "lease expired");
+        rc = job_log_attempt_close(tx, j, timeout ? "timeout" : "lease_expired", err);
         if (!rc)
                 rc = job_log_step_close(tx, j);
         if (!rc)
-                rc = str_set(&j->last_error, "lease expired");
+                rc = str_set(&j->last_error, err);
         if (rc)
                 return rc;
-        j->settled = SETTLED_EXPIRED;
+        j->settled = timeout ? SETTLED_TIMEOUT : SETTLED_EXPIRED;
         struct log_ctx lc = {j->request_id, j->queue, j->id};
-        log_emit(LOG_INFO, "jobs", &lc, "lease of attempt %d expired (worker %s)", j->attempt,
-                 j->worker ? j->worker : "?");
+        if (timeout)
+                log_emit(LOG_INFO, "jobs", &lc, "attempt %d timed out after %lld ms (worker %s)",
+                         j->attempt, (long long)j->timeout_ms, j->worker ? j->worker : "?");
+        else
+                log_emit(LOG_INFO, "jobs", &lc, "lease of attempt %d expired (worker %s)",
+                         j->attempt, j->worker ? j->worker : "?");
         free(j->worker);
         j->worker = NULL;
         rc = txn_note_event(tx, j->tenant, j->queue, EV_EXPIRED, 1);
@@ -462,6 +489,7 @@ static int enqueue_replace(struct txn *tx, struct enqueue_req *req, struct job *
         old->max_attempts = n->max_attempts;
         old->backoff = n->backoff;
         old->lease_ms = n->lease_ms;
+        old->timeout_ms = n->timeout_ms;
         free(old->group);
         old->group = n->group;
         n->group = NULL;
@@ -501,6 +529,31 @@ static int enqueue_keyed(struct txn *tx, struct enqueue_req *req, struct enqueue
         }
         res->replaced = true;
         return enqueue_replace(tx, req, &res->job);
+}
+
+/* unique_while "active": refused while any job with the key has not ended,
+ * whatever it was enqueued with. The lookup alone would let two enqueues on
+ * two nodes both find the key free; the unique index over the jobs that ask
+ * for it (store.h job_find_active) refuses the second insert, and
+ * active_holder then finds the job that won. */
+static int enqueue_unique(struct txn *tx, struct enqueue_req *req, struct enqueue_res *res)
+{
+        const struct job *j = &req->job;
+        int rc = tx->ops->job_find_active(tx->st, j->tenant, j->queue, j->key, &res->held_id);
+
+        if (rc == BATON_ENOTFOUND)
+                return 0;
+        return rc ? rc : BATON_ECONFLICT;
+}
+
+/* After an insert refused with BATON_ECONFLICT under unique_while "active":
+ * the holder, committed meanwhile by another transaction. */
+static void active_holder(struct txn *tx, const struct enqueue_req *req, struct enqueue_res *res)
+{
+        const struct job *j = &req->job;
+
+        if (tx->ops->job_find_active(tx->st, j->tenant, j->queue, j->key, &res->held_id))
+                res->held_id = 0;
 }
 
 static int enqueue_new(struct txn *tx, struct enqueue_req *req, struct enqueue_res *res)
@@ -553,7 +606,9 @@ int job_enqueue(struct txn *tx, struct enqueue_req *req, struct enqueue_res *res
         }
         if (j->idempotency_key)
                 rc = enqueue_idempotent(tx, req, res, &handled);
-        if (!rc && !handled && j->key) {
+        if (!rc && !handled && j->key && j->unique_active) {
+                rc = enqueue_unique(tx, req, res);
+        } else if (!rc && !handled && j->key) {
                 rc = enqueue_keyed(tx, req, res, &handled);
                 /* A repeat of this idempotency key must answer with the job the key
                  * clash returned, even after that job has left the pending states
@@ -561,8 +616,11 @@ int job_enqueue(struct txn *tx, struct enqueue_req *req, struct enqueue_res *res
                 if (!rc && handled && j->idempotency_key)
                         rc = remember_idem(tx, req, res->job.id);
         }
-        if (!rc && !handled)
+        if (!rc && !handled) {
                 rc = enqueue_new(tx, req, res);
+                if (rc == BATON_ECONFLICT && j->unique_active)
+                        active_holder(tx, req, res);
+        }
         if (rc)
                 job_free(&res->job);
         return rc;
@@ -629,7 +687,8 @@ int job_lease(struct txn *tx, const struct claim_req *req, int64_t id, struct jo
         j->attempt++;
         j->settled = SETTLED_NONE;
         j->started_at_ms = tx->now_ms;
-        j->lease_until_ms = tx->now_ms + (req->lease_ms > 0 ? req->lease_ms : j->lease_ms);
+        j->lease_until_ms =
+            lease_end_ms(j, tx->now_ms, req->lease_ms > 0 ? req->lease_ms : j->lease_ms);
         rc = job_log_attempt_open(tx, j);
         if (!rc)
                 rc = tx->ops->job_update(tx->st, j);
@@ -679,7 +738,9 @@ static int load_leased(struct txn *tx, const char *tenant, int64_t id, const cha
 
         if (rc)
                 return rc;
-        if (!lease || !j->lease || strcmp(j->lease, lease) != 0)
+        /* A timed-out attempt's token no longer holds the job (docs/api.md,
+         * timeout_ms): the same answer as a token that never did. */
+        if (!lease || !j->lease || strcmp(j->lease, lease) != 0 || j->settled == SETTLED_TIMEOUT)
                 return BATON_ELEASE;
         if (j->settled == SETTLED_EXPIRED)
                 return BATON_EEXPIRED;
@@ -688,13 +749,14 @@ static int load_leased(struct txn *tx, const char *tenant, int64_t id, const cha
 
 /* BATON_EEXPIRED once the lease has run out, whether or not the reaper has
  * failed the attempt yet: it owns the attempt now, so it is made to run
- * promptly. */
+ * promptly. BATON_ELEASE instead when the attempt has reached its timeout,
+ * as after the reaper failed it with timeout. */
 static int lease_live(struct txn *tx, const struct job *j)
 {
         if (j->lease_until_ms > tx->now_ms)
                 return 0;
         txn_note_deadline(tx, tx->now_ms);
-        return BATON_EEXPIRED;
+        return timed_out(j, tx->now_ms) ? BATON_ELEASE : BATON_EEXPIRED;
 }
 
 int job_heartbeat(struct txn *tx, const struct heartbeat_req *req, struct job *out)
@@ -712,7 +774,8 @@ int job_heartbeat(struct txn *tx, const struct heartbeat_req *req, struct job *o
         rc = lease_live(tx, out);
         if (rc)
                 goto out;
-        out->lease_until_ms = tx->now_ms + (req->extend_ms > 0 ? req->extend_ms : out->lease_ms);
+        out->lease_until_ms =
+            lease_end_ms(out, tx->now_ms, req->extend_ms > 0 ? req->extend_ms : out->lease_ms);
         if (req->progress)
                 rc = str_set(&out->progress, req->progress);
         if (!rc && req->step)
@@ -980,7 +1043,7 @@ int dead_purge(struct txn *tx, const char *tenant, const char *queue, int *count
 
 /* ---- leader duties ---- */
 
-static int promote_one(struct txn *tx, int64_t id)
+int jobs_promote_due(struct txn *tx, int64_t id)
 {
         struct job j = {0};
         int rc = tx->ops->job_get(tx->st, NULL, id, &j);
@@ -1000,12 +1063,12 @@ out:
         return rc;
 }
 
-static int expire_one(struct txn *tx, int64_t id)
+int jobs_expire_due(struct txn *tx, int64_t id)
 {
         struct job j = {0};
         int rc = tx->ops->job_get(tx->st, NULL, id, &j);
 
-        /* As in promote_one: settled or heartbeaten on another node since
+        /* As in jobs_promote_due: settled or heartbeaten on another node since
          * the query found the lease run out. */
         if (!rc && (j.state != JOB_RUNNING || j.lease_until_ms > tx->now_ms))
                 goto out;
@@ -1015,135 +1078,5 @@ static int expire_one(struct txn *tx, int64_t id)
                 rc = tx->ops->job_update(tx->st, &j);
 out:
         job_free(&j);
-        return rc;
-}
-
-/* Runs fn over the ids a store query returns; *n_out is how many there were. */
-static int each_id(struct txn *tx, int (*query)(struct store *, int64_t, int, int64_t *, int *),
-                   int (*fn)(struct txn *, int64_t), int *n_out)
-{
-        int64_t *ids = malloc(TICK_BATCH * sizeof(*ids));
-        int n = 0;
-        int rc;
-
-        if (!ids)
-                return BATON_ENOMEM;
-        rc = query(tx->st, tx->now_ms, TICK_BATCH, ids, &n);
-        /* One read for the tick's jobs instead of a round trip per job on a
-         * backend with round trips: 10,000 delayed jobs due at one instant
-         * were 10,000 of them in the leader's ticks. */
-        if (!rc && n > 0 && tx->ops->job_get_many)
-                rc = tx->ops->job_get_many(tx->st, NULL, ids, n, NULL);
-        for (int i = 0; i < n && !rc; i++)
-                rc = fn(tx, ids[i]);
-        free(ids);
-        *n_out = n;
-        return rc;
-}
-
-static int purge(struct txn *tx, struct tick_res *out)
-{
-        const struct limits *l = tx->limits;
-        int batch = l->purge_batch;
-        int n[9] = {0};
-        int rc;
-
-        rc = tx->ops->job_purge(tx->st, JOB_COMPLETED, tx->now_ms - l->completed_ttl_ms, batch,
-                                &n[0]);
-        if (!rc)
-                rc =
-                    tx->ops->job_purge(tx->st, JOB_DEAD, tx->now_ms - l->dead_ttl_ms, batch, &n[1]);
-        if (!rc)
-                rc = tx->ops->job_purge(tx->st, JOB_CANCELLED, tx->now_ms - l->dead_ttl_ms, batch,
-                                        &n[2]);
-        if (!rc)
-                rc = tx->ops->idem_purge(tx->st, tx->now_ms, batch, &n[3]);
-        if (!rc)
-                rc = tx->ops->audit_purge(tx->st, tx->now_ms - l->audit_retention_ms, batch, &n[4]);
-        /* Queues with a retention of their own (never longer than the
-         * server's, so the purges above never keep what these remove). */
-        static const int ended[] = {JOB_COMPLETED, JOB_DEAD, JOB_CANCELLED};
-        for (int s = 0; s < 3 && !rc; s++)
-                rc = tx->ops->job_purge_own(tx->st, ended[s], tx->now_ms, batch, &n[5 + s]);
-        if (!rc)
-                rc = tx->ops->worker_purge(tx->st, tx->now_ms - l->worker_retention_ms, batch,
-                                           &n[8]);
-        for (int i = 0; i < 9; i++) {
-                out->purged += n[i];
-                if (n[i] >= batch)
-                        out->more = true;
-        }
-        return rc;
-}
-
-static int64_t earliest(int64_t a, int64_t b)
-{
-        if (!a)
-                return b;
-        if (!b)
-                return a;
-        return a < b ? a : b;
-}
-
-static int next_deadline(struct txn *tx, int64_t *next_ms)
-{
-        const struct limits *l = tx->limits;
-        struct store_deadlines d = {0};
-        int64_t t = 0, own_ms = 0;
-        int rc = tx->ops->deadlines(tx->st, &d);
-
-        if (rc)
-                return rc;
-        t = earliest(t, d.run_at_ms);
-        t = earliest(t, d.lease_until_ms);
-        if (d.completed_min_ms)
-                t = earliest(t, d.completed_min_ms + l->completed_ttl_ms);
-        if (d.dead_min_ms)
-                t = earliest(t, d.dead_min_ms + l->dead_ttl_ms);
-        t = earliest(t, d.idem_min_ms);
-        /* A cascade left in the store's work list goes on at once. */
-        if (d.dep_work)
-                t = earliest(t, tx->now_ms);
-        /* An audit row is purged once it is older than the retention (the
-         * purge deletes at < now - retention, so one ms after). */
-        if (d.audit_min_ms)
-                t = earliest(t, d.audit_min_ms + l->audit_retention_ms + 1);
-        /* A worker is forgotten likewise (core/workers.h). */
-        if (d.worker_min_ms)
-                t = earliest(t, d.worker_min_ms + l->worker_retention_ms + 1);
-        /* The purge by a queue's own retention deletes at < now - retention
-         * too: one ms after the instant the store gives. */
-        rc = tx->ops->job_own_deadline(tx->st, &own_ms);
-        if (own_ms)
-                t = earliest(t, own_ms + 1);
-        *next_ms = t;
-        return rc;
-}
-
-int job_tick(struct txn *tx, struct tick_res *out)
-{
-        bool more_timers = false;
-        bool more_deps = false;
-        int rc;
-
-        memset(out, 0, sizeof(*out));
-        /* Timers first: their lateness is a measured figure (DESIGN §9). */
-        rc = timer_fire_due(tx, TIMER_FIRE_BATCH, &out->timers_fired, &more_timers);
-        /* Cascades left by earlier transactions, before the promotions and
-         * expiries whose own cascades would otherwise take the budget. */
-        if (!rc)
-                rc = deps_cascade_resume(tx, resolve_child, &out->cascaded, &more_deps);
-        if (!rc)
-                rc = each_id(tx, tx->ops->job_due_ids, promote_one, &out->promoted);
-        if (!rc)
-                rc = each_id(tx, tx->ops->job_expired_ids, expire_one, &out->expired);
-        if (!rc)
-                rc = purge(tx, out);
-        if (!rc)
-                rc = next_deadline(tx, &out->next_ms);
-        if (!rc)
-                rc = timer_next_deadline(tx, &out->next_ms);
-        if (out->promoted >= TICK_BATCH || out->expired >= TICK_BATCH || more_timers || more_deps)
-                out->more = true;
         return rc;
 }

@@ -55,6 +55,7 @@ struct enqueue_req {
         bool dflt_max_attempts;
         bool dflt_backoff;
         bool dflt_lease;
+        bool dflt_timeout;
 };
 
 struct enqueue_res {
@@ -62,6 +63,9 @@ struct enqueue_res {
         bool duplicate; /* an idempotent repeat or a key clash under on_key keep */
         bool replaced;  /* a key clash under on_key replace moved the pending job */
         int bad_dep;    /* BATON_EINVAL: the depends_on entry refused, else -1 */
+        /* BATON_ECONFLICT under unique_while "active" (job.unique_active):
+         * the id of a job with the key that has not ended, else 0. */
+        int64_t held_id;
 };
 
 /* The byte budget of a claim's answer (--max-response-bytes): jobs are
@@ -133,7 +137,11 @@ struct tick_res {
  * pending job under on_key keep; res->replaced when on_key replace moved that
  * pending job (its version increases). Moves req->job's strings into res->job.
  * BATON_EIDEM: the idempotency key was seen with another payload hash (409
- * idempotency_conflict). BATON_ERANGE: run_at is more than delay_max_ms ahead
+ * idempotency_conflict). BATON_ECONFLICT with res->held_id: req->job asks for
+ * unique_while "active" and a job with its key has not ended (409
+ * already_running; nothing is written). A job's timeout_ms bounds each
+ * attempt from its claim: the lease sweep fails the attempt with "timeout"
+ * and the token then answers BATON_ELEASE. BATON_ERANGE: run_at is more than delay_max_ms ahead
  * of tx->now_ms (400 delay_ms_out_of_range). BATON_EBUSY: req->check_depth
  * and the queue is at its max_depth (503 queue_full). With depends_on the new job is
  * pending until its parents allow it to run (core/deps.h); BATON_EINVAL with
@@ -224,6 +232,16 @@ int dead_purge(struct txn *tx, const char *tenant, const char *queue, int *count
  * lease_expired), purge retention in batches of limits->purge_batch; then
  * compute the next deadline (timers' fire_at included). */
 int job_tick(struct txn *tx, struct tick_res *out);
+
+/* The steps of job_tick (job_tick.c) on one job, in jobs.c beside the state
+ * changes they make. jobs_promote_due: a scheduled or retrying job whose
+ * run_at has come becomes ready; jobs_expire_due: a running job whose lease
+ * has run out fails its attempt (expired); each does nothing when the job
+ * changed since the query found it. jobs_resolve_child: the cascade's step
+ * for child id after parent_id ended in parent_state (deps.h). */
+int jobs_promote_due(struct txn *tx, int64_t id);
+int jobs_expire_due(struct txn *tx, int64_t id);
+int jobs_resolve_child(struct txn *tx, int64_t id, int64_t parent_id, int parent_state);
 
 /* The single places of jobs.c's state changes, for core/job_ops.c: a move
  * to queued (claim waiters woken, the group's head noted), and a placement

@@ -63,6 +63,12 @@ struct limits {
         int64_t worker_retention_ms;
 };
 
+/* timeout_ms of a job or of a queue's defaults (400 timeout_ms_out_of_range,
+ * 400 setting_out_of_range for the queue setting): an attempt may run at
+ * least 100 ms and at most 7 days from its claim. */
+#define TIMEOUT_MIN_MS 100
+#define TIMEOUT_MAX_MS (7LL * 24 * 3600 * 1000)
+
 /* Fills l with the documented defaults. */
 void limits_default(struct limits *l);
 

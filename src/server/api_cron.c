@@ -49,6 +49,7 @@ struct cron_ctx {
         struct api_ctx base; /* first (api_ctx_new) */
         struct cron_spec spec;
         char *note;
+        char *run_payload; /* C_RUN: the payload members given (JSON object text) */
         bool force;
         bool created;
         const char *after;
@@ -75,6 +76,7 @@ static void ctx_clear(struct api_ctx *base)
 
         cron_spec_free(&c->spec);
         free(c->note);
+        free(c->run_payload);
         cron_info_free(&c->info);
         cron_infos_free(c->infos, c->infos_n);
         cron_run_info_free(&c->run);
@@ -133,12 +135,14 @@ static int cron_fn(struct txn *tx, struct exec_op *op)
                 rr.tenant = t;
                 rr.key = c->base.param;
                 rr.force = c->force;
+                rr.payload = c->run_payload;
                 rr.requested_by = c->base.hr->key_id;
                 rr.request_id = c->base.hr->request_id;
                 rr.max_per_hour = c->base.hr->srv->cfg->cron_run_max_per_hour;
                 rc = cron_run_now(tx, &rr, &c->run);
-                snprintf(detail, sizeof(detail), "{\"force\":%s,\"job_id\":%lld}",
-                         c->force ? "true" : "false", (long long)c->run.run.job_id);
+                snprintf(detail, sizeof(detail), "{\"force\":%s,\"job_id\":%lld,\"payload\":%s}",
+                         c->force ? "true" : "false", (long long)c->run.run.job_id,
+                         c->run_payload ? "true" : "false");
                 return rc ? rc : api_audit_success(tx, c->base.hr, 202, c->base.param, detail);
         case C_APPLY:
                 rc = cron_apply(tx, t, &c->reg, &c->res);
@@ -177,6 +181,7 @@ static void run_json(struct jw *w, const struct cron_run_info *ri)
         jw_kstr(w, "status", run_status(ri));
         jw_kstr(w, "reason", r->reason);
         jw_kstr(w, "requested_by", r->requested_by);
+        jw_kraw(w, "payload", r->payload);
         jw_ktime(w, "started_at", ri->has_job ? ri->job.started_at_ms : 0);
         jw_ktime(w, "finished_at", ri->has_job ? ri->job.finished_at_ms : 0);
         if (ri->has_job && ri->job.started_at_ms && ri->job.finished_at_ms)
@@ -213,6 +218,10 @@ static void sched_json(struct jw *w, const struct cron_info *ci)
         jw_kstr(w, "priority", s->job.priority >= 0 ? job_priority_name(s->job.priority) : NULL);
         jw_kint(w, "max_attempts", s->job.max_attempts);
         jw_kint(w, "lease_ms", s->job.lease_ms);
+        if (s->job.timeout_ms > 0)
+                jw_kint(w, "timeout_ms", s->job.timeout_ms);
+        else
+                jw_kraw(w, "timeout_ms", "null");
         jw_kstr(w, "group", s->job.group);
         api_backoff_json(w, &s->job.backoff);
         jw_obj_close(w);
@@ -374,6 +383,16 @@ static void cron_done(struct exec_op *op)
                 http_reply_error(c->base.hr, 409, "already_running", NULL,
                                  "a run of %s is still going; \"force\": true starts another",
                                  c->base.param);
+        } else if (op->rc == BATON_ETOOBIG && c->base.kind == C_RUN) {
+                http_reply_error(c->base.hr, 413, "payload_too_large", "payload",
+                                 "the template's payload of %s merged with payload is over"
+                                 " %zu bytes; nothing was run",
+                                 c->base.param, srv->limits->payload_max_bytes);
+        } else if (op->rc == BATON_EINVAL && c->base.kind == C_RUN && c->run_payload) {
+                http_reply_error(c->base.hr, 400, "invalid_field", "payload",
+                                 "the job template of %s has a payload that is not an object;"
+                                 " payload members cannot be merged into it",
+                                 c->base.param);
         } else if (op->rc == BATON_ERATE && c->base.kind == C_RUN) {
                 http_set_header(c->base.hr, "Retry-After", "60");
                 http_reply_error(c->base.hr, 429, "cron_run_cooldown", NULL,
@@ -427,6 +446,13 @@ static int check_job(const struct server *srv, json_t *obj, const char *prefix, 
                 return verr_set(e, BATON_EINVAL, job ? "invalid_field" : "missing_field", f,
                                 "%s must be an object with queue and type", f);
         memset(&req, 0, sizeof(req));
+        /* unique_while is about enqueues of a key; a cron run's overlap
+         * policy is what keeps its runs apart. */
+        if (json_object_get(job, "unique_while")) {
+                api_field(f, sizeof(f), prefix, "job.unique_while");
+                return verr_set(e, BATON_EINVAL, "unknown_field", f,
+                                "%s does not apply to a cron job template (see overlap)", f);
+        }
         rc = api_enqueue_parse(srv->limits, job, f, tenant, NULL, clock_wall_ms(srv->clock), &req,
                                e);
         if (!rc) {
@@ -651,6 +677,22 @@ void api_cron_resume(struct http_req *hr)
                 api_ctx_submit(&c->base, api_known_fields(hr->body, "", "", &e), &e);
 }
 
+/* The payload members of a manual run: an object (null or absent: none),
+ * within the payload limit. Merged into the template's payload in core. */
+static int run_payload_parse(struct http_req *hr, struct cron_ctx *c, struct verr *e)
+{
+        json_t *v = json_object_get(hr->body, "payload");
+
+        if (!v || json_is_null(v))
+                return 0;
+        if (!json_is_object(v))
+                return verr_set(e, BATON_EINVAL, "invalid_field", "payload",
+                                "payload must be an object whose members are merged into the"
+                                " template's payload");
+        return api_dump_max(v, hr->srv->limits->payload_max_bytes, "payload_too_large", "payload",
+                            &c->run_payload, e);
+}
+
 void api_cron_run(struct http_req *hr)
 {
         struct cron_ctx *c = api_ctx_new(hr, &cron_def, C_RUN, true);
@@ -659,9 +701,12 @@ void api_cron_run(struct http_req *hr)
 
         if (!c)
                 return;
-        rc = api_known_fields(hr->body, "", "force", &e);
+        /* No body is no member (api_known_fields and api_get_bool take NULL). */
+        rc = api_known_fields(hr->body, "", "force payload", &e);
         if (!rc)
                 rc = api_get_bool(hr->body, "", "force", &c->force, &e);
+        if (!rc && hr->body)
+                rc = run_payload_parse(hr, c, &e);
         api_ctx_submit(&c->base, rc, &e);
 }
 

@@ -146,6 +146,11 @@ static void create_done(struct exec_op *op)
                 http_reply_error(c->base.hr, 400, "delay_ms_out_of_range", f,
                                  "%s is more than %lld ms ahead (--delay-max-ms)", f,
                                  (long long)c->base.hr->srv->limits->delay_max_ms);
+        } else if (op->rc == BATON_ECONFLICT && c->res.failed >= 0 &&
+                   c->res.jobs[c->res.failed].held_id > 0) {
+                snprintf(f, sizeof(f), "jobs[%d]", c->res.failed);
+                api_unique_reply(c->base.hr, f, c->res.jobs, c->req.n, c->res.failed,
+                                 c->req.items[c->res.failed].req.job.key);
         } else if (op->rc) {
                 api_reply_rc(c->base.hr, op->rc, "flow");
         } else if (!(v = calloc((size_t)c->req.n, sizeof(*v)))) {

@@ -27,8 +27,8 @@
 /* The members of a job to enqueue (api_enqueue_parse; docs/api.md, "Enqueue"). */
 #define API_JOB_FIELDS                                                                             \
         "queue type payload priority idempotency_key key on_key request_id execution_id "          \
-        "traceparent group max_attempts lease_ms delay_ms run_at backoff depends_on "              \
-        "on_parent_failure"
+        "traceparent group max_attempts lease_ms timeout_ms delay_ms run_at backoff depends_on "   \
+        "on_parent_failure unique_while"
 /* The members of the other request objects (docs/api.md, "Strict input"):
  * a claim, a heartbeat, a complete and a fail (a /v1/settle item takes its
  * outcome's members plus id and outcome), and a cron job template (what
@@ -37,7 +37,7 @@
 #define API_HEARTBEAT_FIELDS "lease extend_ms progress"
 #define API_COMPLETE_FIELDS "lease result"
 #define API_FAIL_FIELDS "lease error retryable retry_in_ms"
-#define API_CRON_JOB_FIELDS "queue type payload priority max_attempts lease_ms backoff group"
+#define API_CRON_JOB_FIELDS "queue type payload priority max_attempts lease_ms timeout_ms backoff group"
 /* Default page size of the lists (docs/api.md, "Pagination"). */
 #define API_LIST_DEFAULT 100
 
@@ -46,6 +46,13 @@
 void api_jobs_enqueue(struct http_req *hr);
 void api_jobs_list(struct http_req *hr); /* api_find.c */
 void api_jobs_bulk(struct http_req *hr); /* api_find.c */
+/* 409 already_running for element failed of res (n elements, the jobs of one
+ * atomic request; field prefix "jobs[3]" or ""), refused under unique_while
+ * active: the error names the holder (res[failed].held_id). A holder among
+ * the request's own elements (rolled back with it) is 400 invalid_field:
+ * the request repeats the key. key: the element's key. */
+void api_unique_reply(struct http_req *hr, const char *prefix, const struct enqueue_res *res, int n,
+                      int failed, const char *key);
 void api_jobs_get(struct http_req *hr);
 void api_jobs_cancel(struct http_req *hr);
 void api_jobs_retry(struct http_req *hr);

@@ -60,6 +60,27 @@ static int enqueue_fn(struct txn *tx, struct exec_op *op)
         return 0;
 }
 
+void api_unique_reply(struct http_req *hr, const char *prefix, const struct enqueue_res *res, int n,
+                      int failed, const char *key)
+{
+        int64_t held = res[failed].held_id;
+        char f[64];
+
+        api_field(f, sizeof(f), prefix, "key");
+        for (int i = 0; i < n; i++)
+                if (i != failed && res[i].job.id == held) {
+                        http_reply_error(hr, 400, "invalid_field", f,
+                                         "%s repeats the key of jobs[%d] under unique_while"
+                                         " active; nothing was enqueued",
+                                         f, i);
+                        return;
+                }
+        http_reply_error_job(hr, 409, "already_running", f, held,
+                             "job %lld with key %s has not ended (unique_while active);"
+                             " nothing was enqueued",
+                             (long long)held, key);
+}
+
 /* Core's refusals that docs/api.md ties to a field of the element. */
 static void enqueue_reply_error(struct enqueue_ctx *c, int rc)
 {
@@ -83,6 +104,9 @@ static void enqueue_reply_error(struct enqueue_ctx *c, int rc)
                 http_reply_error(c->base.hr, 503, "queue_full", prefix,
                                  "queue %s is at its max_depth; nothing was enqueued",
                                  c->reqs[c->failed >= 0 ? c->failed : 0].job.queue);
+        } else if (rc == BATON_ECONFLICT && c->failed >= 0 && c->res[c->failed].held_id > 0) {
+                api_unique_reply(c->base.hr, prefix, c->res, c->n, c->failed,
+                                 c->reqs[c->failed].job.key);
         } else if (rc == BATON_EIDEM) {
                 api_field(f, sizeof(f), prefix, "idempotency_key");
                 http_reply_error(c->base.hr, 409, "idempotency_conflict", f,

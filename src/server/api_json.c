@@ -46,8 +46,13 @@ static void job_head(struct jw *w, const struct job *j)
         jw_kint(w, "max_attempts", j->max_attempts);
         api_backoff_json(w, &j->backoff);
         jw_kint(w, "lease_ms", j->lease_ms);
+        if (j->timeout_ms > 0)
+                jw_kint(w, "timeout_ms", j->timeout_ms);
+        else
+                jw_kraw(w, "timeout_ms", "null");
         jw_kstr(w, "idempotency_key", j->idempotency_key);
         jw_kstr(w, "key", j->key);
+        jw_kstr(w, "unique_while", j->unique_active ? "active" : "pending");
         jw_kstr(w, "group", j->group);
         jw_kint(w, "version", j->version);
         jw_kstr(w, "request_id", j->request_id);
@@ -158,6 +163,7 @@ void api_queue_settings_json(struct jw *w, const struct queue_limits *q)
         else
                 jw_kraw(w, "backoff", "null");
         limit_json(w, "lease_ms", q->def_lease_ms);
+        limit_json(w, "timeout_ms", q->def_timeout_ms);
         jw_obj_close(w);
         /* The queue's own retention; null where the server's applies. */
         jw_key(w, "retention");

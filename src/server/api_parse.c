@@ -332,6 +332,32 @@ static int parse_strings(json_t *obj, const char *prefix, struct job *j, struct 
         return 0;
 }
 
+/* unique_while: "pending" (the default: on_key decides while a scheduled or
+ * queued job holds the key) or "active" (409 already_running while any job
+ * with the key has not ended), only with a key, and not beside on_key
+ * "replace", which would have to move a job that may be running. */
+static int parse_unique(json_t *obj, const char *prefix, struct enqueue_req *req, bool replace,
+                        struct verr *e)
+{
+        const char *u;
+        char f[128];
+        int rc = api_get_str(obj, prefix, "unique_while", false, &u, e);
+
+        if (rc || !u)
+                return rc;
+        api_field(f, sizeof(f), prefix, "unique_while");
+        if (strcmp(u, "pending") != 0 && strcmp(u, "active") != 0)
+                return verr_set(e, BATON_EINVAL, "invalid_field", f,
+                                "%s must be pending or active, not \"%.64s\"", f, u);
+        if (!json_object_get(obj, "key") || json_is_null(json_object_get(obj, "key")))
+                return verr_set(e, BATON_EINVAL, "invalid_field", f, "%s needs a key", f);
+        req->job.unique_active = strcmp(u, "active") == 0;
+        if (req->job.unique_active && replace)
+                return verr_set(e, BATON_EINVAL, "invalid_field", f,
+                                "%s active cannot be combined with on_key replace", f);
+        return 0;
+}
+
 static int parse_choices(json_t *obj, const char *prefix, struct enqueue_req *req, struct verr *e)
 {
         const char *prio, *on_key;
@@ -341,6 +367,8 @@ static int parse_choices(json_t *obj, const char *prefix, struct enqueue_req *re
         rc = api_get_str(obj, prefix, "priority", false, &prio, e);
         if (!rc)
                 rc = api_get_str(obj, prefix, "on_key", false, &on_key, e);
+        if (!rc)
+                rc = parse_unique(obj, prefix, req, on_key && strcmp(on_key, "replace") == 0, e);
         if (rc)
                 return rc;
         req->job.priority = PRIO_NORMAL;
@@ -392,7 +420,7 @@ int api_backoff_parse(json_t *obj, const char *prefix, struct backoff *b, struct
 static int parse_numbers(const struct limits *l, json_t *obj, const char *prefix,
                          struct enqueue_req *req, struct verr *e)
 {
-        bool has_max, has_lease, has_delay;
+        bool has_max, has_lease, has_delay, has_timeout;
         int64_t max_attempts = 0;
         char f[128];
         int rc;
@@ -400,6 +428,8 @@ static int parse_numbers(const struct limits *l, json_t *obj, const char *prefix
         rc = api_get_int(obj, prefix, "max_attempts", &has_max, &max_attempts, e);
         if (!rc)
                 rc = api_get_int(obj, prefix, "lease_ms", &has_lease, &req->job.lease_ms, e);
+        if (!rc)
+                rc = api_get_int(obj, prefix, "timeout_ms", &has_timeout, &req->job.timeout_ms, e);
         if (!rc)
                 rc = api_get_int(obj, prefix, "delay_ms", &has_delay, &req->delay_ms, e);
         if (rc)
@@ -409,6 +439,14 @@ static int parse_numbers(const struct limits *l, json_t *obj, const char *prefix
                 return verr_set(e, BATON_ERANGE, "max_attempts_out_of_range", f,
                                 "%s must be between 1 and %d", f, l->max_attempts_max);
         }
+        if (has_timeout &&
+            (req->job.timeout_ms < TIMEOUT_MIN_MS || req->job.timeout_ms > TIMEOUT_MAX_MS)) {
+                api_field(f, sizeof(f), prefix, "timeout_ms");
+                return verr_set(e, BATON_ERANGE, "timeout_ms_out_of_range", f,
+                                "%s must be between %d and %lld (ms), not %lld", f, TIMEOUT_MIN_MS,
+                                (long long)TIMEOUT_MAX_MS, (long long)req->job.timeout_ms);
+        }
+        req->dflt_timeout = !has_timeout;
         req->job.max_attempts = (int)max_attempts;
         /* What the request leaves out, the queue's defaults may decide. */
         req->dflt_max_attempts = !has_max;

@@ -310,6 +310,8 @@ static int patch_member(const struct limits *l, json_t *body, const char *k, jso
                 return patch_int(v, k, 1, l->max_attempts_max, &s->def_max_attempts, e);
         if (strcmp(k, "lease_ms") == 0 && (u->mask |= QS_LEASE))
                 return patch_int(v, k, l->lease_min_ms, l->lease_max_ms, &s->def_lease_ms, e);
+        if (strcmp(k, "timeout_ms") == 0 && (u->mask |= QS_TIMEOUT))
+                return patch_int(v, k, TIMEOUT_MIN_MS, TIMEOUT_MAX_MS, &s->def_timeout_ms, e);
         if (strcmp(k, "backoff") == 0 && (u->mask |= QS_BACKOFF))
                 return patch_backoff(l, body, s, e);
         if (strcmp(k, "retention") == 0)
@@ -317,7 +319,7 @@ static int patch_member(const struct limits *l, json_t *body, const char *k, jso
         return verr_set(e, BATON_EINVAL, "unknown_field", k,
                         "%s is not a queue setting (paused, concurrency, rate, max_depth,"
                         " group_concurrency, group_rate, max_attempts, backoff, lease_ms,"
-                        " retention)",
+                        " retention, timeout_ms)",
                         k);
 }
 

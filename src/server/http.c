@@ -268,7 +268,10 @@ static void reply_send(struct http_req *hr, int status, const char *content_type
                 conn_answered(c, close);
 }
 
-void http_error_json(struct buf *b, const char *code, const char *field, const char *msg)
+/* The error object; job_id > 0 adds the job the refusal is about, as a
+ * string id (409 already_running). */
+static void error_json(struct buf *b, const char *code, const char *field, const char *msg,
+                       int64_t job_id)
 {
         struct jw w;
 
@@ -280,8 +283,18 @@ void http_error_json(struct buf *b, const char *code, const char *field, const c
         jw_kstr(&w, "message", msg);
         if (field && *field)
                 jw_kstr(&w, "field", field);
+        if (job_id > 0) {
+                char id[24];
+                snprintf(id, sizeof(id), "%lld", (long long)job_id);
+                jw_kstr(&w, "job_id", id);
+        }
         jw_obj_close(&w);
         jw_obj_close(&w);
+}
+
+void http_error_json(struct buf *b, const char *code, const char *field, const char *msg)
+{
+        error_json(b, code, field, msg, 0);
 }
 
 void http_reply_raw(struct http_req *hr, int status, const char *content_type, const char *body,
@@ -296,14 +309,14 @@ void http_reply_json(struct http_req *hr, int status, const struct buf *body)
 }
 
 static void reply_error_v(struct http_req *hr, int status, const char *code, const char *field,
-                          const char *fmt, va_list ap)
+                          int64_t job_id, const char *fmt, va_list ap)
 {
         char msg[512];
         struct buf b;
 
         vsnprintf(msg, sizeof(msg), fmt, ap);
         buf_init(&b, 64 * 1024);
-        http_error_json(&b, code, field, msg);
+        error_json(&b, code, field, msg, job_id);
         /* A refused call of an audited route is recorded (its own op: the
          * handler's transaction, if any, was rolled back). */
         if (hr->authed && hr->route && hr->route->audit && status >= 400 && status < 500 &&
@@ -319,7 +332,17 @@ void http_reply_error(struct http_req *hr, int status, const char *code, const c
         va_list ap;
 
         va_start(ap, fmt);
-        reply_error_v(hr, status, code, field, fmt, ap);
+        reply_error_v(hr, status, code, field, 0, fmt, ap);
+        va_end(ap);
+}
+
+void http_reply_error_job(struct http_req *hr, int status, const char *code, const char *field,
+                          int64_t job_id, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        reply_error_v(hr, status, code, field, job_id, fmt, ap);
         va_end(ap);
 }
 

@@ -159,6 +159,10 @@ void http_reply_raw(struct http_req *hr, int status, const char *content_type, c
                     size_t len);
 void http_reply_error(struct http_req *hr, int status, const char *code, const char *field,
                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* http_reply_error whose error object also names a job ("job_id": "12"). */
+void http_reply_error_job(struct http_req *hr, int status, const char *code, const char *field,
+                          int64_t job_id, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 void http_reply_verr(struct http_req *hr, const struct verr *e);
 /* Maps an enum baton_err to its status and code (docs/api.md). what names the
  * object for not_found ("job", "queue"). */

@@ -280,7 +280,7 @@ static const char *const ev_help[EV_COUNT] = {
     "Failed or expired attempts that will run again.",
     "Jobs that became dead.",
     "Jobs that became cancelled.",
-    "Leases that ran out before their job was settled.",
+    "Leases that ran out before their job was settled (attempts that reached timeout_ms too).",
 };
 
 static void render_queue_counters(const struct metrics *m, struct buf *b)

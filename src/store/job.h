@@ -34,7 +34,8 @@ enum lease_settled {
         SETTLED_NONE = 0,
         SETTLED_COMPLETE = 1,
         SETTLED_FAIL = 2,
-        SETTLED_EXPIRED = 3 /* the lease ran out; the attempt failed with lease_expired */
+        SETTLED_EXPIRED = 3, /* the lease ran out; the attempt failed with lease_expired */
+        SETTLED_TIMEOUT = 4  /* timeout_ms passed; the attempt failed with timeout */
 };
 
 struct backoff {
@@ -56,8 +57,15 @@ struct job {
         int max_attempts;
         struct backoff backoff;
         int64_t lease_ms; /* lease length for each claim */
+        /* Longest an attempt may run from its claim, heartbeats or not; 0 =
+         * no limit. A claim and every heartbeat cap lease_until at
+         * started_at + timeout_ms, so the lease sweep ends the attempt. */
+        int64_t timeout_ms;
         char *idempotency_key;
         char *key; /* dedup key: one pending job per tenant, queue and key */
+        /* Enqueued with unique_while "active": no other such job with the key
+         * while this one is not ended (a unique index of both stores). */
+        bool unique_active;
         char *request_id;
         char *execution_id;
         char *traceparent;

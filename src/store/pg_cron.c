@@ -39,7 +39,8 @@ static const struct pg_stmt
               "SELECT due_at FROM cron_schedules WHERE due_at > 0 ORDER BY due_at LIMIT 1"},
     S_RUN_INSERT = {"pg_cron_run_insert",
                     "INSERT INTO cron_runs (tenant, key, scheduled_at, fired_at, trigger, job_id,"
-                    " status, reason, requested_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                    " status, reason, requested_by, payload) VALUES ($1, $2, $3, $4, $5, $6, $7,"
+                    " $8, $9, $10)"
                     " ON CONFLICT DO NOTHING RETURNING id"},
     S_RUN_UPDATE = {"pg_cron_run_update",
                     "UPDATE cron_runs SET job_id = $3, status = $4, reason = $5, fired_at = $6"

@@ -39,6 +39,9 @@ static const struct pg_stmt
     S_JOB_FIND_KEY = {"pg_job_find_key",
                       "SELECT id FROM jobs WHERE tenant = $1 AND queue = $2 AND dkey = $3"
                       " AND dkey IS NOT NULL AND state IN " JOB_SQL_KEY_HOLDERS},
+    S_JOB_FIND_ACTIVE = {"pg_job_find_active",
+                         "SELECT id FROM jobs WHERE tenant = $1 AND queue = $2 AND dkey = $3"
+                         " AND dkey IS NOT NULL AND state IN " JOB_SQL_ACTIVE " LIMIT 1"},
     S_JOB_DUE = {"pg_job_due_ids",
                  "SELECT id FROM jobs WHERE state IN " JOB_SQL_DUE " AND run_at <= $1"
                  " ORDER BY run_at LIMIT $2"},
@@ -101,7 +104,7 @@ static const struct pg_stmt
 /* The read statements, for the plan checks (pg_plans.c). */
 static const struct pg_stmt *const reads[] = {
     &S_JOB_FIND_KEY, &S_JOB_DUE,   &S_JOB_EXPIRED, &S_JOB_STATE_IDS, &S_JOB_PURGE,
-    &S_JOB_DELETE,   &S_DEADLINES, &S_DEP_PARENTS, &S_JOB_PURGE_OWN, &S_JOB_OWN_DEADLINE,
+    &S_JOB_DELETE,   &S_DEADLINES, &S_DEP_PARENTS, &S_JOB_PURGE_OWN, &S_JOB_OWN_DEADLINE, &S_JOB_FIND_ACTIVE,
 };
 const struct pg_stmt_list pg_jobs_stmts = {reads, (int)(sizeof(reads) / sizeof(reads[0]))};
 
@@ -253,10 +256,12 @@ int pg_build_stmts(struct store *st)
 
 /* ---- jobs ---- */
 
-/* Job states a pending key is unique among (scheduled, queued). */
+/* A job whose insert may clash on a key: a pending key is unique among
+ * scheduled and queued jobs, a key enqueued with unique_while "active" among
+ * such jobs that have not ended. */
 static bool key_pending(const struct job *j)
 {
-        return j->key && (j->state == JOB_SCHEDULED || j->state == JOB_QUEUED);
+        return j->key && (j->unique_active || j->state == JOB_SCHEDULED || j->state == JOB_QUEUED);
 }
 
 /* The next job id reserved from the sequence, reserving PG_IDS_AHEAD more
@@ -427,20 +432,34 @@ int pg_job_update(struct store *st, const struct job *j)
         return rc;
 }
 
-int pg_job_find_key(struct store *st, const char *tenant, const char *queue, const char *key,
-                    int64_t *id_out)
+/* The id statement stmt finds for (tenant, queue, key); BATON_ENOTFOUND for
+ * none (or no key). */
+static int find_by_key(struct store *st, const struct pg_stmt *stmt, const char *tenant,
+                       const char *queue, const char *key, int64_t *id_out)
 {
         int64_t id = 0;
         int n = 0, rc;
 
         if (!key)
                 return BATON_ENOTFOUND;
-        rc = pg_ids(st, &S_JOB_FIND_KEY, PG_ARGS(SA(tenant), SA(queue), SA(key)), 1, &id, &n);
+        rc = pg_ids(st, stmt, PG_ARGS(SA(tenant), SA(queue), SA(key)), 1, &id, &n);
         if (!rc && n == 0)
                 rc = BATON_ENOTFOUND;
         if (!rc)
                 *id_out = id;
         return rc;
+}
+
+int pg_job_find_key(struct store *st, const char *tenant, const char *queue, const char *key,
+                    int64_t *id_out)
+{
+        return find_by_key(st, &S_JOB_FIND_KEY, tenant, queue, key, id_out);
+}
+
+int pg_job_find_active(struct store *st, const char *tenant, const char *queue, const char *key,
+                       int64_t *id_out)
+{
+        return find_by_key(st, &S_JOB_FIND_ACTIVE, tenant, queue, key, id_out);
 }
 
 /* Appends the matching jobs to out; the caller frees out with job_vec_free,

@@ -44,6 +44,7 @@ struct plan_want {
 static const struct plan_want plan_wants[] = {
     {"pg_job_get", "1 t1", NULL},
     {"pg_job_find_key", "t1 q1 k1", "job_key"},
+    {"pg_job_find_active", "t1 q1 k1", "job_akey"},
     /* The claim path of version 5 (pg_groups.c). */
     {"pg_group_ready_ids", "t1 q1 g1 10", "job_group_ready"},
     {"pg_nogroup_ready_ids", "t1 q1 10", "job_nogroup_ready"},

@@ -378,6 +378,16 @@ static const char *const migrations[] = {
     ");"
     "CREATE INDEX workers_seen ON workers (last_seen);"
     "CREATE INDEX job_worker ON jobs (tenant, worker, id) WHERE state = " JOB_SQL_RUNNING ";",
+    /* 16: timeout_ms, unique_while "active", the queue's default timeout
+     * and a manual cron run's payload (see sqlite_schema.c, migration 16). */
+    "ALTER TABLE jobs ADD COLUMN timeout_ms bigint NOT NULL DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN uniq integer NOT NULL DEFAULT 0;"
+    "CREATE UNIQUE INDEX job_ukey ON jobs (tenant, queue, dkey)"
+    " WHERE dkey IS NOT NULL AND uniq = 1 AND state IN " JOB_SQL_ACTIVE ";"
+    "CREATE INDEX job_akey ON jobs (tenant, queue, dkey)"
+    " WHERE dkey IS NOT NULL AND state IN " JOB_SQL_ACTIVE ";"
+    "ALTER TABLE queue_limits ADD COLUMN def_timeout_ms bigint NOT NULL DEFAULT 0;"
+    "ALTER TABLE cron_runs ADD COLUMN payload text;",
 };
 
 int pg_schema_newest(void)

@@ -63,6 +63,7 @@
         " COALESCE(MAX(nogroup_served), 0), COALESCE(MAX(updated_at), 0),"                         \
         " COALESCE(MAX(ret_completed_ms), 0), COALESCE(MAX(ret_dead_ms), 0),"                      \
         " COALESCE(MAX(ret_cancelled_ms), 0),"                                                     \
+        " COALESCE(MAX(def_timeout_ms), 0),"                                                       \
         " COALESCE(MAX(depth), 0), COALESCE(MAX(running), 0),"                                     \
         " EXISTS (SELECT 1 FROM job_groups g WHERE g.tenant = ?1 AND g.queue = ?2),"               \
         " EXISTS (SELECT 1 FROM queues k WHERE k.tenant = ?1 AND k.name = ?2)"                     \
@@ -91,6 +92,10 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
                         "SELECT id FROM jobs WHERE tenant = ?1 AND queue = ?2 AND dkey = ?3"
                         " AND dkey IS NOT NULL AND state IN " JOB_SQL_KEY_HOLDERS,
                         true, "job_key"},
+    [S_JOB_FIND_ACTIVE] = {"job_find_active",
+                           "SELECT id FROM jobs WHERE tenant = ?1 AND queue = ?2 AND dkey = ?3"
+                           " AND dkey IS NOT NULL AND state IN " JOB_SQL_ACTIVE " LIMIT 1",
+                           true, "job_akey"},
     [S_JOB_DUE] = {"job_due_ids",
                    "SELECT id FROM jobs WHERE state IN " JOB_SQL_DUE " AND run_at <= ?1"
                    " ORDER BY run_at LIMIT ?2",
@@ -303,7 +308,7 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
     [S_QLIM_PUT] = {"qlim_put",
                     "INSERT INTO queue_limits (" STORE_QLIM_SET_COLS ") VALUES (?1, ?2, ?3, ?4,"
                     " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
-                    "?21)" STORE_QLIM_UPSERT,
+                    "?21, ?22)" STORE_QLIM_UPSERT,
                     false},
     [S_QLIM_ADD] = {"qlim_add",
                     "INSERT INTO queue_limits (tenant, queue, depth, running) VALUES (?1, ?2, ?3,"
@@ -409,8 +414,8 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
                          false},
     [S_CRON_RUN_INSERT] = {"cron_run_insert",
                            "INSERT INTO cron_runs (tenant, key, scheduled_at, fired_at, trigger,"
-                           " job_id, status, reason, requested_by) VALUES (?1, ?2, ?3, ?4, ?5,"
-                           " ?6, ?7, ?8, ?9)",
+                           " job_id, status, reason, requested_by, payload) VALUES (?1, ?2, ?3,"
+                           " ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                            false},
     [S_CRON_RUN_UPDATE] = {"cron_run_update",
                            "UPDATE cron_runs SET job_id = ?3, status = ?4, reason = ?5,"

@@ -89,8 +89,10 @@ int sqlite_job_update(struct store *st, const struct job *j)
         return sqlite_update(st, s);
 }
 
-int sqlite_job_find_key(struct store *st, const char *tenant, const char *queue, const char *key,
-                        int64_t *id_out)
+/* The id statement stmt finds for (tenant, queue, key); BATON_ENOTFOUND for
+ * none (or no key). */
+static int find_by_key(struct store *st, int stmt, const char *tenant, const char *queue,
+                       const char *key, int64_t *id_out)
 {
         bool found = false;
         int64_t id = 0;
@@ -98,13 +100,24 @@ int sqlite_job_find_key(struct store *st, const char *tenant, const char *queue,
 
         if (!key)
                 return BATON_ENOTFOUND;
-        rc = sqlite_int(st, SQLITE_STMT(st, S_JOB_FIND_KEY, SA(tenant), SA(queue), SA(key)), &id,
-                        &found);
+        rc = sqlite_int(st, SQLITE_STMT(st, stmt, SA(tenant), SA(queue), SA(key)), &id, &found);
         if (!rc && !found)
                 rc = BATON_ENOTFOUND;
         if (!rc)
                 *id_out = id;
         return rc;
+}
+
+int sqlite_job_find_key(struct store *st, const char *tenant, const char *queue, const char *key,
+                        int64_t *id_out)
+{
+        return find_by_key(st, S_JOB_FIND_KEY, tenant, queue, key, id_out);
+}
+
+int sqlite_job_find_active(struct store *st, const char *tenant, const char *queue, const char *key,
+                           int64_t *id_out)
+{
+        return find_by_key(st, S_JOB_FIND_ACTIVE, tenant, queue, key, id_out);
 }
 
 /* Appends the matching jobs to out. The caller owns out and frees it with

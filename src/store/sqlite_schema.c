@@ -400,6 +400,23 @@ static const char *const migrations[] = {
     ") STRICT, WITHOUT ROWID;"
     "CREATE INDEX workers_seen ON workers (last_seen);"
     "CREATE INDEX job_worker ON jobs (tenant, worker, id) WHERE state = " JOB_SQL_RUNNING ";",
+    /* 16: jobs that must not run twice or too long. timeout_ms bounds an
+     * attempt from its claim (core/jobs.c caps lease_until at the deadline,
+     * so the lease sweep and its index job_lease end it). uniq marks a job
+     * enqueued with unique_while "active": job_ukey makes its key unique
+     * among such jobs that have not ended, race-free as job_key is for
+     * pending keys, and job_akey finds any job that has not ended by key
+     * (job_find_active). queue_limits gains the queue's default timeout;
+     * cron_runs the payload members a manual run was given (JSON text, NULL
+     * for other runs). */
+    "ALTER TABLE jobs ADD COLUMN timeout_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN uniq INTEGER NOT NULL DEFAULT 0;"
+    "CREATE UNIQUE INDEX job_ukey ON jobs (tenant, queue, dkey)"
+    " WHERE dkey IS NOT NULL AND uniq = 1 AND state IN " JOB_SQL_ACTIVE ";"
+    "CREATE INDEX job_akey ON jobs (tenant, queue, dkey)"
+    " WHERE dkey IS NOT NULL AND state IN " JOB_SQL_ACTIVE ";"
+    "ALTER TABLE queue_limits ADD COLUMN def_timeout_ms INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE cron_runs ADD COLUMN payload TEXT;",
 };
 
 int sqlite_schema_newest(void)

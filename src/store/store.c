@@ -85,7 +85,8 @@ void cron_recs_free(struct cron_rec *v, int n)
 
 void cron_run_free(struct cron_run *r)
 {
-        FREE_STRS(&r->tenant, &r->key, &r->trigger, &r->status, &r->reason, &r->requested_by);
+        FREE_STRS(&r->tenant, &r->key, &r->trigger, &r->status, &r->reason, &r->requested_by,
+                  &r->payload);
 }
 
 void cron_runs_free(struct cron_run *v, int n)

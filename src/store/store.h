@@ -244,6 +244,9 @@ struct cron_run {
         char *status; /* "queued", "skipped", "buffered" (live job state is read at answer time) */
         char *reason; /* skipped: "overlap", "misfire"; NULL otherwise */
         char *requested_by; /* manual: the key id that asked */
+        /* manual: the JSON object text of payload members the run was given
+         * (merged into the template's payload for this run only), or NULL. */
+        char *payload;
 };
 
 /* A durable timer (core/timers.h): one row per (tenant, key), holding the
@@ -355,6 +358,7 @@ struct queue_limits {
         int64_t group_rate_per_ms;
         int64_t def_max_attempts; /* defaults for jobs that do not say; 0 = server default */
         int64_t def_lease_ms;
+        int64_t def_timeout_ms;     /* 0 = jobs that do not say have no timeout */
         struct backoff def_backoff; /* used when def_backoff_set */
         bool def_backoff_set;
         int64_t depth;          /* non-terminal jobs (pending .. running, retrying) */
@@ -809,6 +813,17 @@ struct store_ops {
         int (*worker_jobs)(struct store *st, const char *tenant, const char *worker, int64_t now_ms,
                            int max, int64_t *ids, int64_t *lease_ms, int *n_out);
         int (*worker_purge)(struct store *st, int64_t before_ms, int max, int *n_out);
+
+        /* ---- version 14 also: unique_while "active" ----
+         *
+         * job_find_active: the id of a job of (tenant, queue) with this key
+         * that has not ended (pending, scheduled, queued, running or
+         * retrying; the lowest id if several), BATON_ENOTFOUND if none. Jobs
+         * enqueued with unique_while "active" (job.unique_active) are unique
+         * among these by a unique index, so job_insert and job_update answer
+         * BATON_ECONFLICT for a second one, as for a pending key. */
+        int (*job_find_active)(struct store *st, const char *tenant, const char *queue,
+                               const char *key, int64_t *id_out);
 };
 
 #define STORE_MANY_MAX 4096

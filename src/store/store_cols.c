@@ -59,8 +59,10 @@ const struct store_col store_job_cols[] = {
     JCOL("on_parent_failure", COL_INT, on_parent_failure),
     JCOL("flow_id", COL_I64, flow_id),
     JCOL("ref", COL_TEXT, ref),
-    JCOL("grp", COL_TEXT, group), /* migration 7 */
-    JCOL("cron", COL_TEXT, cron), /* migration 8 */
+    JCOL("grp", COL_TEXT, group),            /* migration 7 */
+    JCOL("cron", COL_TEXT, cron),            /* migration 8 */
+    JCOL("timeout_ms", COL_I64, timeout_ms), /* migration 13 */
+    JCOL("uniq", COL_BOOL, unique_active),
 };
 
 const int store_job_ncols = (int)BATON_ARRAY_LEN(store_job_cols);
@@ -192,6 +194,7 @@ static const struct store_col run_cols[] = {
     COL(cron_run, "status", COL_TEXT, status),
     COL(cron_run, "reason", COL_TEXT, reason),
     COL(cron_run, "requested_by", COL_TEXT, requested_by),
+    COL(cron_run, "payload", COL_TEXT, payload), /* migration 13 */
 };
 
 static const struct store_col group_cols[] = {
@@ -210,7 +213,7 @@ static const struct store_col group_cols[] = {
 /* The settings (STORE_QLIM_SET_COLS: what qlim_put writes), then what a
  * qlim_get reads besides: the counters and whether the queue has groups and
  * a queues row. */
-#define QLIM_SET_N 21
+#define QLIM_SET_N 22
 static const struct store_col qlim_cols[] = {
     COL(queue_limits, "tenant", COL_TEXT, tenant),
     COL(queue_limits, "queue", COL_TEXT, queue),
@@ -233,6 +236,7 @@ static const struct store_col qlim_cols[] = {
     COL(queue_limits, "ret_completed_ms", COL_I64, ret_completed_ms),
     COL(queue_limits, "ret_dead_ms", COL_I64, ret_dead_ms),
     COL(queue_limits, "ret_cancelled_ms", COL_I64, ret_cancelled_ms),
+    COL(queue_limits, "def_timeout_ms", COL_I64, def_timeout_ms), /* migration 16 */
     COL(queue_limits, "depth", COL_I64, depth),
     COL(queue_limits, "running", COL_I64, running),
     COL(queue_limits, "grouped", COL_BOOL, grouped),

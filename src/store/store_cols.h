@@ -299,7 +299,7 @@ void store_read_deadlines(const struct store_row *r, struct store_deadlines *out
         "tenant, queue, concurrency, rate_max, rate_per_ms, max_depth, group_concurrency,"         \
         " group_rate_max, group_rate_per_ms, def_max_attempts, def_lease_ms, def_backoff_type,"    \
         " def_backoff_base_ms, def_backoff_max_ms, start_seq, serve_seq, nogroup_served,"          \
-        " updated_at, ret_completed_ms, ret_dead_ms, ret_cancelled_ms"
+        " updated_at, ret_completed_ms, ret_dead_ms, ret_cancelled_ms, def_timeout_ms"
 /* qlim_put's upsert: every setting of the row it finds is replaced. */
 #define STORE_QLIM_UPSERT                                                                          \
         " ON CONFLICT (tenant, queue) DO UPDATE SET concurrency = excluded.concurrency,"           \
@@ -314,7 +314,8 @@ void store_read_deadlines(const struct store_row *r, struct store_deadlines *out
         " start_seq = excluded.start_seq, serve_seq = excluded.serve_seq,"                         \
         " nogroup_served = excluded.nogroup_served, updated_at = excluded.updated_at,"             \
         " ret_completed_ms = excluded.ret_completed_ms, ret_dead_ms = excluded.ret_dead_ms,"       \
-        " ret_cancelled_ms = excluded.ret_cancelled_ms"
+        " ret_cancelled_ms = excluded.ret_cancelled_ms,"                                         \
+        " def_timeout_ms = excluded.def_timeout_ms"
 /* A queue_limits row with a retention of its own (the qlim_retention index's
  * term, which the statements over it repeat). */
 #define STORE_RET_ANY "(ret_completed_ms > 0 OR ret_dead_ms > 0 OR ret_cancelled_ms > 0)"
@@ -332,7 +333,8 @@ void store_read_deadlines(const struct store_row *r, struct store_deadlines *out
         " buffered_run_id, last_run_id, last_job_id, version, created_at, updated_at"
 /* A cron run in the order of reads; run_insert writes all but id. */
 #define STORE_RUN_COLS                                                                             \
-        "id, tenant, key, scheduled_at, fired_at, trigger, job_id, status, reason, requested_by"
+        "id, tenant, key, scheduled_at, fired_at, trigger, job_id, status, reason, requested_by,"  \
+        " payload"
 /* The lease row in the order of reads and of the lease write's binds. */
 #define STORE_LEASE_COLS "node, epoch, lease_until, heartbeat_at, lag_ms"
 

@@ -1,5 +1,5 @@
 # cli_lib.sh: the frame and check helpers shared by the shell tests of the
-# baton CLI (test_cli.sh, test_cli_cron.sh, test_cli_timers.sh,
+# baton CLI (test_cli.sh, test_cli_cron.sh, test_cli_timers.sh, test_cli_runsafe.sh,
 # test_cli_queues.sh, test_work_cli.sh). Sourced first thing: it checks that
 # $BATOND and $BATON name the binaries, makes the scratch directory $tmp, sets
 # the counters failures=0 and checks=0 (fail/run/has/hasnt update them) and

@@ -97,6 +97,8 @@ static void job_fill(struct job *j, const char *tenant, int seed)
         j->backoff.base_ms = seed + 4;
         j->backoff.max_ms = seed + 5;
         j->lease_ms = seed + 6;
+        j->timeout_ms = seed + 60;
+        j->unique_active = seed % 2 == 1;
         j->lease_until_ms = T0 + seed + 7;
         j->settled = SETTLED_FAIL;
         j->cancel_requested = true;
@@ -131,6 +133,8 @@ static void assert_job_equal(const struct job *a, const struct job *b)
         assert_int_equal(a->backoff.base_ms, b->backoff.base_ms);
         assert_int_equal(a->backoff.max_ms, b->backoff.max_ms);
         assert_int_equal(a->lease_ms, b->lease_ms);
+        assert_int_equal(a->timeout_ms, b->timeout_ms);
+        assert_int_equal(a->unique_active, b->unique_active);
         assert_str_eq(a->idempotency_key, b->idempotency_key);
         assert_str_eq(a->key, b->key);
         assert_str_eq(a->request_id, b->request_id);
@@ -376,6 +380,48 @@ static void job_find_key_finds_pending_only(void **state)
         assert_int_equal(f->ops->job_find_key(f->st, "t1", "q1", "r", &id), BATON_ENOTFOUND);
         assert_int_equal(fx_set_state(f, a, JOB_COMPLETED), 0);
         assert_int_equal(f->ops->job_find_key(f->st, "t1", "q1", "k", &id), BATON_ENOTFOUND);
+        fx_commit(f);
+}
+
+/* unique_while "active": a key is unique among the jobs that ask for it
+ * while they have not ended, whatever state they are in; job_find_active
+ * finds any job with the key that has not ended. */
+static void key_unique_among_active(void **state)
+{
+        struct fixture *f = *state;
+        int64_t a, b, c, id = 0;
+
+        fx_begin(f);
+        assert_int_equal(f->ops->job_find_active(f->st, "t1", "q1", "k", &id), BATON_ENOTFOUND);
+        a = fx_put(f, (struct spec){.state = JOB_RUNNING, .key = "k", .unique_active = true});
+        assert_int_equal(f->ops->job_find_active(f->st, "t1", "q1", "k", &id), 0);
+        assert_int_equal(id, a);
+        for (int s = JOB_PENDING; s <= JOB_RETRYING; s++)
+                assert_int_equal(
+                    fx_put_rc(f, (struct spec){.state = s, .key = "k", .unique_active = true},
+                              NULL),
+                    BATON_ECONFLICT);
+        /* Jobs that do not ask for it, other queues and tenants are free. */
+        b = fx_put(f, (struct spec){.state = JOB_QUEUED, .key = "k"});
+        fx_put(f, (struct spec){
+                      .state = JOB_QUEUED, .key = "k", .queue = "q2", .unique_active = true});
+        fx_put(f, (struct spec){
+                      .state = JOB_QUEUED, .key = "k", .tenant = "t2", .unique_active = true});
+        assert_int_equal(f->ops->job_find_active(f->st, "t1", "q1", "r", &id), BATON_ENOTFOUND);
+        fx_commit(f);
+
+        /* Once the holder ends, the key is free; the other job still shows. */
+        fx_begin(f);
+        assert_int_equal(fx_set_state(f, a, JOB_COMPLETED), 0);
+        assert_int_equal(f->ops->job_find_active(f->st, "t1", "q1", "k", &id), 0);
+        assert_int_equal(id, b);
+        assert_int_equal(fx_set_state(f, b, JOB_CANCELLED), 0);
+        assert_int_equal(f->ops->job_find_active(f->st, "t1", "q1", "k", &id), BATON_ENOTFOUND);
+        c = fx_put(f, (struct spec){.state = JOB_PENDING, .key = "k", .unique_active = true});
+        /* An ended holder cannot come back while another holds the key. */
+        assert_int_equal(fx_set_state(f, a, JOB_QUEUED), BATON_ECONFLICT);
+        assert_int_equal(f->ops->job_find_active(f->st, "t1", "q1", "k", &id), 0);
+        assert_int_equal(id, c);
         fx_commit(f);
 }
 
@@ -3480,6 +3526,7 @@ static const struct CMUnitTest common_tests[] = {
     T(job_update_every_mutable_column),
     T(key_unique_among_pending),
     T(job_find_key_finds_pending_only),
+    T(key_unique_among_active),
     T(conflict_changes_nothing),
     T(job_list_filters_and_pages),
     T(job_list_every_filter_and_desc),

@@ -189,6 +189,7 @@ static void sqlite_claim_and_deadline_plans(void **state)
                 snprintf(name, sizeof(name), "job_list:%s", store_list_samples[i].name);
                 assert_plan_uses(f, name, store_list_samples[i].uses);
         }
+        assert_plan_uses(f, "job_find_active", "job_akey");
         assert_int_equal(sqlite_explain(f->st, "no_such_statement", (char[8]){0}, 8),
                          BATON_ENOTFOUND);
         /* And the whole set, with statistics. */
@@ -225,21 +226,23 @@ static void fill_groups_at_scale(struct fixture *f)
         fx_put(f, (struct spec){.state = JOB_QUEUED, .group = "huge", .run_at = T0});
         fx_commit(f);
         db = sqlite_raw(f);
-        assert_int_equal(sqlite3_exec(db,
-                                      "CREATE TEMP TABLE one AS SELECT * FROM jobs;"
-                                      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1"
-                                      " FROM n WHERE i < 99999)"
-                                      " INSERT INTO jobs SELECT NULL, tenant, queue, type, payload,"
-                                      " priority, state, run_at + i, attempt, max_attempts,"
-                                      " backoff_type, backoff_base_ms, backoff_max_ms, lease_ms,"
-                                      " idempotency_key, dkey, request_id, execution_id,"
-                                      " traceparent, lease, lease_until, worker, settled,"
-                                      " cancel_requested, version, created_at, started_at,"
-                                      " finished_at, ready_at, result, last_error, progress,"
-                                      " attempts, steps, cancel_reason, timer, depends_on,"
-                                      " on_parent_failure, flow_id, ref, grp, cron FROM one, n",
-                                      NULL, NULL, NULL),
-                         SQLITE_OK);
+        assert_int_equal(
+            sqlite3_exec(
+                db,
+                "CREATE TEMP TABLE one AS SELECT * FROM jobs;"
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1"
+                " FROM n WHERE i < 99999)"
+                " INSERT INTO jobs SELECT NULL, tenant, queue, type, payload,"
+                " priority, state, run_at + i, attempt, max_attempts,"
+                " backoff_type, backoff_base_ms, backoff_max_ms, lease_ms,"
+                " idempotency_key, dkey, request_id, execution_id,"
+                " traceparent, lease, lease_until, worker, settled,"
+                " cancel_requested, version, created_at, started_at,"
+                " finished_at, ready_at, result, last_error, progress,"
+                " attempts, steps, cancel_reason, timer, depends_on,"
+                " on_parent_failure, flow_id, ref, grp, cron, timeout_ms, uniq FROM one, n",
+                NULL, NULL, NULL),
+            SQLITE_OK);
         sqlite3_close(db);
         fx_reopen(f);
         fx_begin(f);

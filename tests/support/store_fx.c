@@ -214,6 +214,7 @@ void fx_job_from_spec(struct job *j, const struct spec *sp)
         j->backoff.base_ms = 1000;
         j->backoff.max_ms = 300000;
         j->lease_ms = 30000;
+        j->unique_active = sp->unique_active;
         j->version = 1;
         j->created_at_ms = T0;
 }

@@ -87,7 +87,8 @@ struct spec {
         int64_t lease_until;
         int64_t finished_at;
         int64_t ready_at;
-        const char *group; /* version 4 */
+        const char *group;  /* version 4 */
+        bool unique_active; /* version 14 */
 };
 
 /* Fills j from sp; the caller frees it with job_free. */

@@ -322,7 +322,7 @@ static void test_overlap(void **state)
 static void test_manual_runs(void **state)
 {
         struct env *e = *state;
-        struct cron_run_req req = {"default", "m", false, "k1", "req-1", 2};
+        struct cron_run_req req = {"default", "m", false, "k1", "req-1", 2, NULL};
         struct cron_run_info ri;
 
         put(e, "m", "{\"cron\":\"0 0 1 1 *\"," JOB_MIN "}");
@@ -703,7 +703,7 @@ static int job_state_of(struct env *e, int64_t id)
 static void test_run_status_counts(void **state)
 {
         struct env *e = *state;
-        struct cron_run_req req = {"default", "m", false, "k1", NULL, 10};
+        struct cron_run_req req = {"default", "m", false, "k1", NULL, 10, NULL};
         struct cron_run_info ri;
         struct enqueue_req er;
         struct enqueue_res res;
