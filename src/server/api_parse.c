@@ -127,11 +127,34 @@ int api_get_bool(json_t *obj, const char *prefix, const char *name, bool *out, s
         return 0;
 }
 
+/* The member another job system (BullMQ, Sidekiq) or a habit would send for
+ * one of ours, to name in the refusal. */
+static const char *const field_aliases[][2] = {
+    {"attempts", "max_attempts"}, {"retry", "max_attempts"},    {"delay", "delay_ms"},
+    {"tz", "timezone"},           {"jobId", "idempotency_key"}, {"timeout", "timeout_ms"},
+    {"lease", "lease_ms"},        {"data", "payload"},          {"name", "type"},
+};
+
+/* The allowed member that name most likely meant ("attempts" ->
+ * "max_attempts", "lease" -> "lease_ms"), or NULL when none is allowed here. */
+static const char *field_hint(const char *known, const char *name)
+{
+        char ms[128];
+
+        for (size_t i = 0; i < sizeof(field_aliases) / sizeof(field_aliases[0]); i++)
+                if (strcmp(name, field_aliases[i][0]) == 0 &&
+                    names_in_words(known, field_aliases[i][1]))
+                        return field_aliases[i][1];
+        snprintf(ms, sizeof(ms), "%s_ms", name);
+        return names_in_words(known, ms) ? strstr(known, ms) : NULL;
+}
+
 int api_known_fields(json_t *obj, const char *prefix, const char *known, struct verr *e)
 {
-        const char *k;
+        const char *k, *hint;
         json_t *v;
         char f[256];
+        int hint_len;
 
         json_object_foreach(obj, k, v)
         {
@@ -139,8 +162,12 @@ int api_known_fields(json_t *obj, const char *prefix, const char *known, struct 
                 if (names_in_words(known, k))
                         continue;
                 api_field(f, sizeof(f), prefix, k);
+                hint = field_hint(known, k);
+                hint_len = hint ? (int)strcspn(hint, " ") : 0;
                 return verr_set(e, BATON_EINVAL, "unknown_field", f,
-                                "unknown field \"%s\"; allowed here: %s", f,
+                                "unknown field \"%s\"%s%.*s%s; allowed here: %s", f,
+                                hint ? " (did you mean \"" : "", hint_len, hint ? hint : "",
+                                hint ? "\"?)" : "",
                                 known && *known ? known : "none (this body takes no member)");
         }
         return 0;

@@ -480,6 +480,43 @@ static void value_messages(void **state)
 }
 
 /* A fired timer cannot be cancelled: its state and version are named. */
+/* A member another job system would send names ours: BullMQ's attempts and
+ * delay, a cron tz, a lease without its unit. */
+static void refusals_name_the_member_meant(void **state)
+{
+        static const struct {
+                const char *method, *path, *body, *field, *meant;
+        } cases[] = {
+            {"POST", "/v1/jobs", "{\"queue\":\"hint-q\",\"type\":\"t\",\"attempts\":3}", "attempts",
+             "\"max_attempts\""},
+            {"POST", "/v1/jobs", "{\"queue\":\"hint-q\",\"type\":\"t\",\"delay\":5000}", "delay",
+             "\"delay_ms\""},
+            {"PUT", "/v1/cron/hint-s",
+             "{\"cron\":\"0 3 * * *\",\"tz\":\"Europe/London\",\"job\":{\"queue\":\"hint-q\","
+             "\"type\":\"t\"}}",
+             "tz", "\"timezone\""},
+            {"POST", "/v1/queues/hint-q/claim", "{\"worker\":\"w\",\"lease\":1000}", "lease",
+             "\"lease_ms\""},
+        };
+
+        (void)state;
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct http_res r;
+
+                assert_int_equal(
+                    http_json(srv.url, cases[i].method, cases[i].path, cases[i].body, &r), 0);
+                assert_int_equal(r.status, 400);
+                assert_string_equal(http_error_member(&r, "code"), "unknown_field");
+                assert_string_equal(http_error_member(&r, "field"), cases[i].field);
+                assert_contains(http_error_member(&r, "message"), "did you mean");
+                assert_contains(http_error_member(&r, "message"), cases[i].meant);
+                http_res_free(&r);
+        }
+        /* Nothing was made by any of them. */
+        expect("GET", "/v1/cron/hint-s", NULL, 404);
+        expect("GET", "/v1/queues/hint-q", NULL, 404);
+}
+
 static void fired_timer_message(void **state)
 {
         char q[64], key[64], path[160], msg[256], body[256];
@@ -508,11 +545,16 @@ static void fired_timer_message(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(enqueue_routes),       cmocka_unit_test(work_routes),
-            cmocka_unit_test(queue_routes),         cmocka_unit_test(cron_routes),
-            cmocka_unit_test(timer_and_key_routes), cmocka_unit_test(unknown_query_parameters),
-            cmocka_unit_test(media_types),          cmocka_unit_test(value_messages),
+            cmocka_unit_test(enqueue_routes),
+            cmocka_unit_test(work_routes),
+            cmocka_unit_test(queue_routes),
+            cmocka_unit_test(cron_routes),
+            cmocka_unit_test(timer_and_key_routes),
+            cmocka_unit_test(unknown_query_parameters),
+            cmocka_unit_test(media_types),
+            cmocka_unit_test(value_messages),
             cmocka_unit_test(fired_timer_message),
+            cmocka_unit_test(refusals_name_the_member_meant),
         };
 
         harness_group(&srv, NULL, &cl);
