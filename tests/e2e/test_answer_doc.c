@@ -46,6 +46,10 @@ static struct baton_client *cl;
 static json_t *doc;
 /* Differences found since the test began (each test starts at 0). */
 static int diffs;
+/* The operations ("get /v1/jobs/{id}") whose success answer was checked. */
+#define OPS_MAX 128
+static char *checked_ops[OPS_MAX];
+static int n_checked_ops;
 
 /* The schemas that together describe one value: allOf members and $ref
  * targets side by side. */
@@ -455,6 +459,28 @@ static json_t *answer_schema(const char *method, const char *path, int status)
         return schema;
 }
 
+static bool was_checked(const char *op)
+{
+        for (int i = 0; i < n_checked_ops; i++)
+                if (strcmp(checked_ops[i], op) == 0)
+                        return true;
+        return false;
+}
+
+/* Notes that the success answer of method (lower case) on doc_path was checked. */
+static void note_checked(const char *method, const char *doc_path)
+{
+        char op[160];
+
+        snprintf(op, sizeof(op), "%s %s", method, doc_path);
+        if (was_checked(op))
+                return;
+        assert_true(n_checked_ops < OPS_MAX);
+        checked_ops[n_checked_ops] = strdup(op);
+        assert_non_null(checked_ops[n_checked_ops]);
+        n_checked_ops++;
+}
+
 /* One request (as key; NULL: the admin key) that must answer status with
  * JSON; the answer is checked against its schema. path is the real path,
  * doc_path the document's spelling of the route. res (may be NULL) receives
@@ -475,6 +501,8 @@ static void call_as(const char *key, const char *method, const char *doc_path, c
         if (!r.json)
                 differ(what, "", "the answer is not JSON: %.200s", r.body);
         schema = answer_schema(lower, doc_path, status);
+        if (status < 300)
+                note_checked(lower, doc_path);
         if (schema && r.json && walk(what, r.json, schema) > 0)
                 fprintf(stderr, "%s: the answer was %.3000s\n", what, r.body);
         if (res)
@@ -643,8 +671,17 @@ static void work_answers(void **state)
               "{\"worker\":\"adw-1\",\"info\":{\"host\":\"h\",\"pid\":7,\"version\":\"1.0\","
               "\"labels\":{\"zone\":\"a\"}}}",
               cid, lease);
-        snprintf(body, sizeof(body), "{\"lease\":\"%s\",\"progress\":{\"percent\":40}}", lease);
+        snprintf(body, sizeof(body),
+                 "{\"lease\":\"%s\",\"progress\":{\"percent\":40,\"step\":\"load\","
+                 "\"message\":\"m\"}}",
+                 lease);
         job_call("POST", cid, "/heartbeat", "/heartbeat", body, 200);
+        snprintf(body, sizeof(body), "{\"lease\":\"%s\",\"progress\":42,\"extend_ms\":60000}",
+                 lease);
+        job_call("POST", cid, "/heartbeat", "/heartbeat", body, 200);
+        /* A running job, and its worker with a job in flight. */
+        job_call("GET", cid, "", "", NULL, 200);
+        call("GET", "/v1/workers/{id}", "/v1/workers/adw-1", NULL, 200, NULL);
         job_call("POST", cid, "/heartbeat", "/heartbeat", "{\"lease\":\"nope\"}", 409);
         snprintf(body, sizeof(body), "{\"lease\":\"%s\",\"result\":{\"ok\":true}}", lease);
         job_call("POST", cid, "/complete", "/complete", body, 200);
@@ -654,6 +691,8 @@ static void work_answers(void **state)
         snprintf(body, sizeof(body), "{\"lease\":\"%s\",\"error\":\"boom\",\"retryable\":false}",
                  lease);
         job_call("POST", cid, "/fail", "/fail", body, 200);
+        job_call("GET", cid, "", "", NULL, 200);
+        job_call("GET", id, "", "", NULL, 200);
         enqueue(q, "", id, sizeof(id));
         claim(q, "{\"worker\":\"adw-1\"}", cid, lease);
         snprintf(body, sizeof(body),
@@ -685,7 +724,10 @@ static void queue_answers(void **state)
         snprintf(path, sizeof(path), "/v1/queues/%s", q);
         call("PATCH", "/v1/queues/{queue}", path,
              "{\"retention\":{\"completed_ms\":60000,\"dead_ms\":120000},\"timeout_ms\":30000,"
-             "\"concurrency\":4,\"rate\":{\"max\":10,\"per_ms\":1000},\"max_attempts\":3}",
+             "\"concurrency\":4,\"rate\":{\"max\":10,\"per_ms\":1000},\"max_attempts\":3,"
+             "\"group_concurrency\":2,\"group_rate\":{\"max\":5,\"per_ms\":1000},"
+             "\"max_depth\":100,\"lease_ms\":20000,"
+             "\"backoff\":{\"type\":\"fixed\",\"base_ms\":2000}}",
              200, NULL);
         call("GET", "/v1/queues/{queue}", path, NULL, 200, NULL);
         call("GET", "/v1/queues/{queue}", "/v1/queues/adq-none", NULL, 404, NULL);
@@ -739,7 +781,8 @@ static void key_and_audit_answers(void **state)
 
 static void cron_answers(void **state)
 {
-        char q[64], key[64], path[160], body[512];
+        char q[64], key[64], path[160], body[512], job[64];
+        struct http_res r;
 
         (void)state;
         diffs = 0;
@@ -762,7 +805,10 @@ static void cron_answers(void **state)
         snprintf(path, sizeof(path), "/v1/cron/%s/resume", key);
         call("POST", "/v1/cron/{key}/resume", path, NULL, 200, NULL);
         snprintf(path, sizeof(path), "/v1/cron/%s/run", key);
-        call("POST", "/v1/cron/{key}/run", path, "{\"payload\":{\"b\":2}}", 202, NULL);
+        call("POST", "/v1/cron/{key}/run", path, "{\"payload\":{\"b\":2}}", 202, &r);
+        snprintf(job, sizeof(job), "/v1/jobs/%s", jpath_str(r.json, "run.job_id"));
+        http_res_free(&r);
+        call("GET", "/v1/jobs/{id}", job, NULL, 200, NULL);
         call("POST", "/v1/cron/{key}/run", path, NULL, 409, NULL);
         snprintf(path, sizeof(path), "/v1/cron/%s/runs?limit=5", key);
         call("GET", "/v1/cron/{key}/runs", path, NULL, 200, NULL);
@@ -785,7 +831,7 @@ static void cron_answers(void **state)
 
 static void flow_and_timer_answers(void **state)
 {
-        char q[64], key[64], path[160], body[512], fid[32];
+        char q[64], key[64], path[160], body[512], fid[32], cid[32], lease[128];
         struct http_res r;
 
         (void)state;
@@ -798,6 +844,11 @@ static void flow_and_timer_answers(void **state)
         call("POST", "/v1/flows", "/v1/flows", body, 201, &r);
         snprintf(fid, sizeof(fid), "%s", jpath_str(r.json, "flow.id"));
         http_res_free(&r);
+        /* The child, claimed once its parent completed, shows its parents. */
+        claim(q, "{\"worker\":\"adf-1\"}", cid, lease);
+        snprintf(body, sizeof(body), "{\"lease\":\"%s\"}", lease);
+        job_call("POST", cid, "/complete", "/complete", body, 200);
+        claim(q, "{\"worker\":\"adf-1\"}", cid, lease);
         snprintf(path, sizeof(path), "/v1/flows/%s", fid);
         call("GET", "/v1/flows/{id}", path, NULL, 200, NULL);
         call("GET", "/v1/flows/{id}", "/v1/flows/999999", NULL, 404, NULL);
@@ -842,6 +893,34 @@ static void media_type_answer(void)
         free(rd);
 }
 
+/* A timer due now fires; the job it enqueued shows its timer. */
+static void fired_timer_answers(void **state)
+{
+        char q[64], key[64], path[160], body[256], job[160] = "";
+        struct http_res r;
+
+        (void)state;
+        diffs = 0;
+        harness_unique("adtf", q, sizeof(q));
+        harness_unique("adtf", key, sizeof(key));
+        snprintf(path, sizeof(path), "/v1/timers/%s", key);
+        snprintf(body, sizeof(body), "{\"delay_ms\":0,\"queue\":\"%s\",\"type\":\"t\"}", q);
+        call("PUT", "/v1/timers/{key}", path, body, 201, NULL);
+        for (int i = 0; i < 100 && !job[0]; i++) {
+                harness_expect(srv.url, NULL, "GET", path, NULL, 200, &r);
+                if (jpath_str(r.json, "timer.job_id"))
+                        snprintf(job, sizeof(job), "/v1/jobs/%s",
+                                 jpath_str(r.json, "timer.job_id"));
+                http_res_free(&r);
+                if (!job[0])
+                        harness_sleep_ms(50);
+        }
+        assert_true(job[0] != '\0');
+        call("GET", "/v1/timers/{key}", path, NULL, 200, NULL);
+        call("GET", "/v1/jobs/{id}", job, NULL, 200, NULL);
+        assert_int_equal(diffs, 0);
+}
+
 static void ops_and_error_answers(void **state)
 {
         char q[64], id[32], path[128];
@@ -865,6 +944,41 @@ static void ops_and_error_answers(void **state)
         assert_int_equal(diffs, 0);
 }
 
+/* Every operation of the document that answers JSON on success had a
+ * success answer checked by the tests before this one (so a route added
+ * later is not left out). */
+static void every_operation_was_checked(void **state)
+{
+        const char *path, *method;
+        json_t *item, *op;
+        int missing = 0;
+
+        (void)state;
+        json_object_foreach(json_object_get(doc, "paths"), path, item)
+        {
+                json_object_foreach(item, method, op)
+                {
+                        const char *st;
+                        json_t *res;
+                        bool json_ok = false;
+                        char key[160];
+
+                        json_object_foreach(json_object_get(op, "responses"), st, res) json_ok =
+                            json_ok ||
+                            (st[0] == '2' && jpath(deref(res), "content.application/json"));
+                        snprintf(key, sizeof(key), "%s %s", method, path);
+                        if (!json_object_get(op, "responses") || !json_ok || was_checked(key))
+                                continue;
+                        fprintf(stderr, "%s: no success answer of it was checked\n", key);
+                        missing++;
+                }
+        }
+        for (int i = 0; i < n_checked_ops; i++)
+                free(checked_ops[i]);
+        n_checked_ops = 0;
+        assert_int_equal(missing, 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -875,7 +989,9 @@ int main(void)
             cmocka_unit_test(key_and_audit_answers),
             cmocka_unit_test(cron_answers),
             cmocka_unit_test(flow_and_timer_answers),
+            cmocka_unit_test(fired_timer_answers),
             cmocka_unit_test(ops_and_error_answers),
+            cmocka_unit_test(every_operation_was_checked),
         };
         char *text = harness_read_doc("docs/openapi.json");
         json_error_t je;
