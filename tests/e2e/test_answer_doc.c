@@ -923,7 +923,7 @@ static void fired_timer_answers(void **state)
 
 static void ops_and_error_answers(void **state)
 {
-        char q[64], id[32], path[128];
+        char q[64], id[32], path[128], *big, *body;
 
         (void)state;
         diffs = 0;
@@ -939,6 +939,14 @@ static void ops_and_error_answers(void **state)
         job_call("POST", id, "/retry", "/retry", NULL, 409);
         job_call("PATCH", id, "", "", "{\"prio\":1}", 400);
         media_type_answer();
+        /* 413: a payload over --payload-max-bytes (256 KiB). */
+        big = harness_repeat('a', 300 * 1024);
+        body = malloc(strlen(big) + 128);
+        assert_non_null(body);
+        sprintf(body, "{\"queue\":\"%s\",\"type\":\"t\",\"payload\":\"%s\"}", q, big);
+        call("POST", "/v1/jobs", "/v1/jobs", body, 413, NULL);
+        free(body);
+        free(big);
         snprintf(path, sizeof(path), "/v1/queues/%s/claim", q);
         call("POST", "/v1/queues/{queue}/claim", path, "{\"worker\":\"w\",\"max\":0}", 400, NULL);
         assert_int_equal(diffs, 0);
