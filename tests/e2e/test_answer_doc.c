@@ -13,7 +13,9 @@
  *  - every `required` member is present;
  *  - the JSON type is the schema's `type` (null only where the schema is
  *    nullable or its type lists "null"), and a string is one of its `enum`;
- *  - an answer's own schema describes its members (has properties).
+ *  - an answer's own schema describes its members (has properties);
+ *  - every operation whose success answer is JSON had one checked (the last
+ *    test), so a route added later cannot be left out unnoticed.
  * Every difference is printed with its path in the answer and what the
  * schema says; a test fails on any. The walker keeps an explicit stack of
  * bounded depth (no recursion), and walker_finds_differences shows it can
@@ -459,6 +461,7 @@ static json_t *answer_schema(const char *method, const char *path, int status)
         return schema;
 }
 
+/* Whether op ("get /v1/jobs") is among the checked operations. */
 static bool was_checked(const char *op)
 {
         for (int i = 0; i < n_checked_ops; i++)
