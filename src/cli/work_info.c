@@ -95,24 +95,19 @@ int work_info_build(struct cli *cli, const struct cli_args *a, char **out)
                 rc = add_label(cli, a, labels, a->labels[i]);
         if (rc != EXIT_OK_)
                 goto out;
-        if (a->n_labels > 0 && json_object_set(info, "labels", labels) != 0) {
+        if ((a->n_labels > 0 && json_object_set(info, "labels", labels) != 0) ||
+            !(text = json_dumps(info, JSON_COMPACT)))
                 rc = cli_oom(cli);
-                goto out;
-        }
-        text = json_dumps(info, JSON_COMPACT);
-        if (!text) {
-                rc = cli_oom(cli);
-                goto out;
-        }
-        if (strlen(text) > INFO_MAX_BYTES) {
+        else if (strlen(text) > INFO_MAX_BYTES)
+                /* The server measures the compact text, as dumped here. */
                 rc = cli_flag_error(cli->prog, a->usage, "--label",
                                     "the labels make the worker's info %zu bytes of JSON; the "
                                     "limit is %d (fewer or shorter --label)",
                                     strlen(text), INFO_MAX_BYTES);
-                goto out;
+        if (rc == EXIT_OK_) {
+                *out = text;
+                text = NULL;
         }
-        *out = text;
-        text = NULL;
 out:
         free(text);
         json_decref(labels);

@@ -113,15 +113,24 @@ has "bad labels: the job is still queued" "$("${B[@]}" --json job get "$wq_id")"
 run "work --help shows --label" 0 "${B[@]}" work --help
 has "work --help --label" "$out" "--label KEY=VALUE"
 
-"${B[@]}" work --queue wq --worker cli-w --poll-ms 200 --label zone=eu-1 --label gpu=a10 \
-	--label "k32=$value250" -- /bin/sh -c 'cat >/dev/null; echo 1' \
-	>"$tmp/work.out" 2>"$tmp/work.err" </dev/null &
-work_pid=$!
-cli_pids+=("$work_pid")
-for _ in $(seq 1 100); do
-	w_json cli-w | grep -Eq '"completed": ?1' && break
-	sleep 0.1
-done
+# start_work PATTERN ARGS...: starts `baton work ARGS` as worker cli-w in the
+# background (its pid in work_pid) and waits (bounded) until its registry
+# entry matches PATTERN, PID standing for its pid.
+start_work() {
+	local pat=$1
+	shift
+	"${B[@]}" work --queue wq --worker cli-w --poll-ms 200 "$@" \
+		>>"$tmp/work.out" 2>>"$tmp/work.err" </dev/null &
+	work_pid=$!
+	cli_pids+=("$work_pid")
+	pat=${pat//PID/$work_pid}
+	for _ in $(seq 1 100); do
+		w_json cli-w | grep -Eq -- "$pat" && return 0
+		sleep 0.1
+	done
+}
+start_work '"completed": ?1' --label zone=eu-1 --label gpu=a10 --label "k32=$value250" \
+	-- /bin/sh -c 'cat >/dev/null; echo 1'
 wj=$(w_json cli-w)
 has "work registered with a settle" "$wj" '"completed": ?1'
 has "work info host" "$wj" "\"host\": ?\"$(hostname)\""
@@ -134,14 +143,7 @@ has "work details pid" "$out" "^pid +$work_pid$"
 has "work details labels" "$out" "^labels +zone=eu-1,gpu=a10,k32=v+$"
 cli_stop_pid "$work_pid"
 # Without --label the info has no labels; a new claim replaces the old info.
-"${B[@]}" work --queue wq --worker cli-w --poll-ms 200 -- /bin/true \
-	>"$tmp/work2.out" 2>"$tmp/work2.err" </dev/null &
-work_pid=$!
-cli_pids+=("$work_pid")
-for _ in $(seq 1 100); do
-	w_json cli-w | grep -Eq "\"pid\": ?$work_pid[,}]" && break
-	sleep 0.1
-done
+start_work '"pid": ?PID[,}]' -- /bin/true
 wj=$(w_json cli-w)
 has "second work: its pid" "$wj" "\"pid\": ?$work_pid[,}]"
 hasnt "second work: no labels" "$wj" '"labels"'
