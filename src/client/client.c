@@ -249,7 +249,7 @@ int baton_client_set_worker_info(struct baton_client *c, const char *info_json)
                 /* Checked here, so that a mistake is reported where it was made
                  * rather than as a refused claim in a worker's loop; the members
                  * and their bounds are the server's to judge. */
-                v = json_loads(info_json, JSON_REJECT_DUPLICATES, &je);
+                v = json_loads(info_json, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
                 if (!v || !json_is_object(v)) {
                         if (v)
                                 snprintf(msg, sizeof(msg), "worker info must be a JSON object");
