@@ -101,6 +101,16 @@ int baton_client_set_ca_file(struct baton_client *c, const char *path);
 /* X-Request-Id sent with every following call (1-128 printable ASCII), or NULL
  * to send none (the server then generates one). The string is copied. */
 int baton_client_set_request_id(struct baton_client *c, const char *request_id);
+/* The worker's `info` (docs/api.md "Workers": host, pid, version, labels) sent
+ * with every following baton_claim of this client, as JSON object text
+ * ("{\"host\":\"box-7\",\"pid\":4242,\"labels\":{\"zone\":\"eu-1\"}}"); NULL
+ * sends none again (the registry then keeps the info it has). The text is
+ * checked to be one JSON object (no duplicate member) and copied; its members
+ * and their bounds are the server's to judge, on the next claim. Returns 0,
+ * BATON_EINVAL (not a JSON object; the reason in baton_client_last_error,
+ * the info set before kept) or BATON_ENOMEM. Added in libbaton 0.1.1 (the
+ * SONAME stays libbaton.so.1). */
+int baton_client_set_worker_info(struct baton_client *c, const char *info_json);
 
 /* What the last call learned about its failure (or success: status and
  * request_id are filled for every answer). */

@@ -77,6 +77,7 @@ static const struct optdef optdefs[] = {
     {"--finished-before", O_FINISHED_BEFORE, true},
     {"--desc", O_DESC, false},
     {"--unique-while", O_UNIQUE_WHILE, true},
+    {"--label", O_LABEL, true},
 };
 
 bool cli_takes_flag(const struct cli_cmd *c, const char *flag)
@@ -201,6 +202,9 @@ int cli_parse_args(struct cli *cli, struct cli_global *gl, const struct cli_cmd 
                         return cli_flag_error(cli->prog, c->usage, optdefs[k].name,
                                               "%s needs a value", optdefs[k].name);
                 }
+                /* --label is the one option that may be given more than once. */
+                if (optdefs[k].opt == O_LABEL && a->n_labels++ < CLI_LABELS_MAX)
+                        a->labels[a->n_labels - 1] = a->opt[O_LABEL];
         }
         if (a->n_pos < c->min_pos)
                 return cli_usage_error(cli->prog, c->usage, "%s", "missing arguments");

@@ -7,7 +7,7 @@
  * calls (claim, heartbeat, complete, fail). Files: main.c (entry), commands.c
  * (command table, help), args.c (options), conn.c (server, key, requests),
  * jobs.c, queues.c, admin.c, cron.c, timers.c, work.c (+ work_child.c,
- * work.h), workers.c (commands), print.c (text output).
+ * work_info.c, work.h), workers.c (commands), print.c (text output).
  */
 #ifndef BATON_CLI_H
 #define BATON_CLI_H
@@ -31,6 +31,9 @@ enum cli_exit {
 };
 
 #define CLI_POS_MAX 64
+/* `work --label`: the server's limit on a worker's labels (docs/api.md
+ * "Workers"); one more is kept so that "too many" can be told. */
+#define CLI_LABELS_MAX 32
 
 /* Where the server and the key are looked for when no flag names them. */
 #define DEFAULT_URL "http://127.0.0.1:7700"
@@ -97,6 +100,7 @@ enum cli_opt {
         O_FINISHED_BEFORE,
         O_DESC,
         O_UNIQUE_WHILE,
+        O_LABEL,
         O_COUNT
 };
 
@@ -120,6 +124,10 @@ struct cli_args {
         const char *pos[CLI_POS_MAX]; /* positional arguments after the command words */
         int n_pos;
         const char *opt[O_COUNT];
+        /* A repeatable option (--label): every value given, in order; n_labels
+         * counts them all, values past CLI_LABELS_MAX are not kept. */
+        const char *labels[CLI_LABELS_MAX];
+        int n_labels;
         char **cmd_argv; /* `work`: the command after "--", NULL-terminated */
         int cmd_argc;
         const char *usage; /* the command's usage line, for usage errors */

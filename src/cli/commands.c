@@ -224,7 +224,7 @@ static const struct cli_cmd cmds[] = {
      1, 1, false, cmd_flow_get},
     {"work", NULL,
      "work --queue Q [--concurrency N] [--lease-ms M] [--timeout-ms T] [--grace-ms G] "
-     "[--poll-ms P] [--worker ID] -- CMD [ARGS...]",
+     "[--poll-ms P] [--worker ID] [--label KEY=VALUE]... -- CMD [ARGS...]",
      "Runs CMD once per job claimed from queue Q, up to N (default 1) at a time.\n"
      "CMD gets the job's payload (JSON) on stdin and BATON_JOB_ID, BATON_JOB_TYPE,\n"
      "BATON_JOB_ATTEMPT and BATON_JOB_QUEUE in its environment, in its own process group.\n"
@@ -244,11 +244,15 @@ static const struct cli_cmd cmds[] = {
      "                        retryable; a second signal ends the grace period at once\n"
      "  --poll-ms P           long-poll wait of each claim (default 5000)\n"
      "  --worker ID           worker id (default HOST-PID)\n"
+     "  --label KEY=VALUE     a label of the worker, shown by `baton workers ID`; repeat\n"
+     "                        for more (at most 32; KEY 1-64 bytes, VALUE at most 256)\n"
+     "Every claim describes the worker (docs/api.md \"Workers\"): its host, its pid, the\n"
+     "version of baton and the labels.\n"
      "A cancel request seen on a heartbeat kills CMD's process group and settles the job.\n"
      "Exits 0 after a signal and a drain, 4 when the key is refused, 1 when the server\n"
      "refuses the claim itself (for example --lease-ms out of range).",
      OPT(O_QUEUE) | OPT(O_CONCURRENCY) | OPT(O_LEASE) | OPT(O_TIMEOUT) | OPT(O_GRACE) |
-         OPT(O_POLL) | OPT(O_WORKER),
+         OPT(O_POLL) | OPT(O_WORKER) | OPT(O_LABEL),
      0, 0, true, cmd_work},
     {"workers", NULL, "workers [ID] [--limit N] [--after CURSOR]",
      "Lists the workers that claimed jobs (GET /v1/workers): health, queues, jobs in\n"

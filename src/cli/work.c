@@ -772,6 +772,7 @@ static int parse_wcfg(struct cli *cli, struct cli_args *a, struct wcfg *cfg, cha
 {
         char host[128];
         long long v;
+        int rc;
 
         if (!a->opt[O_QUEUE])
                 return cli_usage_error(cli->prog, a->usage, "%s", "--queue is required");
@@ -809,6 +810,9 @@ static int parse_wcfg(struct cli *cli, struct cli_args *a, struct wcfg *cfg, cha
                 snprintf(worker_id, cap, "%s-%ld", host, (long)getpid());
                 cfg->worker = worker_id;
         }
+        rc = work_info_build(cli, a, &cfg->info);
+        if (rc != EXIT_OK_)
+                return rc;
         if (!command_exists(cfg->argv[0])) {
                 fprintf(stderr, "%s work: command not found or not executable: %s\n", cli->prog,
                         cfg->argv[0]);
@@ -847,7 +851,8 @@ static int work_setup(struct cli *cli, const struct wcfg *cfg, struct worker *w,
         if (pipe2(r->pipefd, O_CLOEXEC | O_NONBLOCK) != 0)
                 return EXIT_REFUSED;
         w->sh.wake_w = r->pipefd[1];
-        if (baton_client_new(cli->url, cli->key, &cl->client) != 0)
+        if (baton_client_new(cli->url, cli->key, &cl->client) != 0 ||
+            baton_client_set_worker_info(cl->client, cfg->info) != 0)
                 return EXIT_REFUSED;
         /* The main thread's calls (heartbeat, settle) must not stall the loop for
          * long when the server is away. */
@@ -927,11 +932,14 @@ int cmd_work(struct cli *cli, struct cli_args *a)
         char worker_id[200];
         int rc = parse_wcfg(cli, a, &cfg, worker_id, sizeof(worker_id));
 
-        if (rc != EXIT_OK_)
+        if (rc != EXIT_OK_) {
+                free(cfg.info);
                 return rc;
+        }
         rc = work_setup(cli, &cfg, &w, &cl, &r);
         if (rc == EXIT_OK_)
                 rc = run_loop(&w, r.sfd, r.pipefd[0]);
         work_teardown(cli, &w, &cl, &r);
+        free(cfg.info);
         return rc;
 }

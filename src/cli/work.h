@@ -3,7 +3,8 @@
  * command it runs (struct wjob), the worker's options (struct wcfg), and the
  * child-process steps of work_child.c (spawn, feed stdin, read stdout and
  * stderr, kill, build the result and the error) that the main loop in work.c
- * drives. Assumes one thread, the main one, touches a wjob.
+ * drives, and the info work_info.c builds for the claims. Assumes one thread, the main one, touches
+ * a wjob.
  */
 #ifndef BATON_CLI_WORK_H
 #define BATON_CLI_WORK_H
@@ -48,8 +49,15 @@ struct wcfg {
         int64_t timeout_ms;
         int64_t grace_ms;
         int64_t poll_ms;
+        char *info; /* the claims' info, compact JSON (work_info_build); owned */
         char **argv;
 };
+
+/* Builds the info `baton work` claims with (host, pid, version and the
+ * labels of a's --label flags) into *out, compact JSON owned by the caller
+ * (free). Returns EXIT_OK_, or EXIT_USAGE after printing what is wrong with
+ * --label (nothing is sent then). */
+int work_info_build(struct cli *cli, const struct cli_args *a, char **out);
 
 /* The last bytes of stderr, in order, without a trailing newline, cleaned.
  * *truncated tells whether earlier bytes were dropped. Caller frees. */

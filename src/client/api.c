@@ -256,6 +256,7 @@ int baton_claim(struct baton_client *c, const char *queue, const struct baton_cl
         client_kint(&w, "max", o->max);
         client_kint(&w, "wait_ms", o->wait_ms);
         client_kint(&w, "lease_ms", o->lease_ms);
+        client_kraw(&w, "info", c->worker_info);
         rc = client_body_end(&w);
         if (rc == 0)
                 rc = client_url_seg(c, "/v1/queues/", queue, "/claim");

@@ -181,6 +181,7 @@ void baton_client_free(struct baton_client *c)
         free(c->base);
         free(c->api_key);
         free(c->request_id);
+        free(c->worker_info);
         buf_free(&c->url);
         buf_free(&c->req);
         buf_free(&c->resp);
@@ -233,6 +234,38 @@ int baton_client_set_request_id(struct baton_client *c, const char *request_id)
                 return rc;
         }
         free(old);
+        return 0;
+}
+
+int baton_client_set_worker_info(struct baton_client *c, const char *info_json)
+{
+        json_error_t je;
+        json_t *v;
+        char *copy = NULL, msg[300];
+
+        memset(&c->err, 0, sizeof(c->err));
+        c->err.retry_after_s = -1;
+        if (info_json) {
+                /* Checked here, so that a mistake is reported where it was made
+                 * rather than as a refused claim in a worker's loop; the members
+                 * and their bounds are the server's to judge. */
+                v = json_loads(info_json, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+                if (!v || !json_is_object(v)) {
+                        if (v)
+                                snprintf(msg, sizeof(msg), "worker info must be a JSON object");
+                        else
+                                snprintf(msg, sizeof(msg), "worker info is not JSON: %s", je.text);
+                        json_decref(v);
+                        return client_fail(c, BATON_EINVAL, msg);
+                }
+                /* Compact text, as the server measures it against its size limit. */
+                copy = json_dumps(v, JSON_COMPACT);
+                json_decref(v);
+                if (!copy)
+                        return client_fail(c, BATON_ENOMEM, NULL);
+        }
+        free(c->worker_info);
+        c->worker_info = copy;
         return 0;
 }
 

@@ -41,6 +41,7 @@ struct baton_client {
         char *base; /* server URL without a trailing slash */
         char *api_key;
         char *request_id;
+        char *worker_info;          /* compact JSON object sent as every claim's info, or NULL */
         struct curl_slist *headers; /* rebuilt when the request id changes */
         int64_t timeout_ms;
         int64_t connect_timeout_ms;

@@ -12,7 +12,9 @@
  * PostgreSQL (the _pg run) a worker that claims on one node is listed by
  * another. The server runs with a short lost time and retention
  * (--worker-lost-ms, --worker-retention-ms) and --lease-min-ms 100 so the
- * transitions come within seconds.
+ * transitions come within seconds. libbaton's baton_client_set_worker_info
+ * sends its info with every later claim of the client; text that is not a
+ * JSON object is refused before anything is sent; NULL stops sending it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -420,6 +422,92 @@ static void bad_info_refused(void **state)
         free(huge);
 }
 
+/* Claims one job of queue through libbaton as worker; *n: the jobs got. */
+static int lib_claim_rc(struct baton_client *c, const char *queue, const char *worker, size_t *n)
+{
+        struct baton_claim_opts o = {.worker = worker, .max = 1};
+        struct baton_jobs *jobs = NULL;
+        int rc = baton_claim(c, queue, &o, &jobs);
+
+        *n = jobs ? jobs->n : 0;
+        baton_jobs_free(jobs);
+        return rc;
+}
+
+/* lib_claim_rc that must succeed; returns the number of jobs got. */
+static size_t lib_claim(struct baton_client *c, const char *queue, const char *worker)
+{
+        size_t n = 0;
+
+        assert_ok(c, lib_claim_rc(c, queue, worker, &n));
+        return n;
+}
+
+static void client_worker_info(void **state)
+{
+        static const char *const bad[] = {"[1]", "\"box\"", "{\"host\":", "{\"a\":1,\"a\":2}",
+                                          "",    "null"};
+        char q[64], id[24], id2[24];
+        struct baton_client *c = NULL;
+        size_t got = 9;
+        const struct baton_error *e;
+        struct http_res r;
+
+        (void)state;
+        harness_unique("wl", q, sizeof(q));
+        assert_int_equal(baton_client_new(srv.url, harness_key_for(srv.url), &c), 0);
+        /* Set, sent with the claim, shown by the registry (spaces as given are
+         * fine: the text is sent compact). */
+        assert_int_equal(baton_client_set_worker_info(
+                             c, "{ \"host\": \"lib-box\", \"pid\": 31337, \"version\": \"9.9\", "
+                                "\"labels\": {\"zone\": \"eu-2\"} }"),
+                         0);
+        enqueue(srv.url, NULL, q, id);
+        assert_int_equal(lib_claim(c, q, "lib-1"), 1);
+        assert_int_equal(get_worker(srv.url, NULL, "lib-1", &r), 200);
+        assert_string_equal(jpath_str(r.json, "worker.info.host"), "lib-box");
+        assert_int_equal(jpath_int(r.json, "worker.info.pid"), 31337);
+        assert_string_equal(jpath_str(r.json, "worker.info.version"), "9.9");
+        assert_string_equal(jpath_str(r.json, "worker.info.labels.zone"), "eu-2");
+        http_res_free(&r);
+
+        /* Not a JSON object: BATON_EINVAL locally, the reason kept, the info
+         * set before still in force, nothing sent (no HTTP status). */
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                assert_int_equal(baton_client_set_worker_info(c, bad[i]), BATON_EINVAL);
+                e = baton_client_last_error(c);
+                assert_int_equal(e->rc, BATON_EINVAL);
+                assert_int_equal(e->http_status, 0);
+                assert_non_null(strstr(e->message, "worker info"));
+        }
+        assert_int_equal(lib_claim(c, q, "lib-2"), 0);
+        assert_int_equal(get_worker(srv.url, NULL, "lib-2", &r), 200);
+        assert_string_equal(jpath_str(r.json, "worker.info.host"), "lib-box");
+        http_res_free(&r);
+
+        /* Members the server refuses are refused on the claim, with its field. */
+        assert_int_equal(baton_client_set_worker_info(c, "{\"pid\":0}"), 0);
+        enqueue(srv.url, NULL, q, id2);
+        assert_err(c, lib_claim_rc(c, q, "lib-3", &got), BATON_EINVAL, 400, "invalid_field",
+                   "info.pid");
+        assert_int_equal(got, 0);
+        assert_int_equal(get_worker(srv.url, NULL, "lib-3", &r), 404);
+        http_res_free(&r);
+        assert_string_equal(job_state(id2), "queued");
+
+        /* NULL stops sending it: a new worker has none, an old one keeps its own. */
+        assert_int_equal(baton_client_set_worker_info(c, NULL), 0);
+        assert_int_equal(lib_claim(c, q, "lib-4"), 1);
+        assert_int_equal(get_worker(srv.url, NULL, "lib-4", &r), 200);
+        assert_true(json_is_null(jpath(r.json, "worker.info")));
+        http_res_free(&r);
+        assert_int_equal(lib_claim(c, q, "lib-1"), 0);
+        assert_int_equal(get_worker(srv.url, NULL, "lib-1", &r), 200);
+        assert_string_equal(jpath_str(r.json, "worker.info.host"), "lib-box");
+        http_res_free(&r);
+        baton_client_free(c);
+}
+
 static void progress_number(void **state)
 {
         char q[64], ids[1][24], leases[1][48], path[96], job[96];
@@ -508,6 +596,7 @@ int main(void)
             cmocka_unit_test(health_transitions_and_forgetting),
             cmocka_unit_test(list_pages_and_tenants),
             cmocka_unit_test(bad_info_refused),
+            cmocka_unit_test(client_worker_info),
             cmocka_unit_test(progress_number),
             cmocka_unit_test(retention_below_lost_refused),
         };
