@@ -37,7 +37,8 @@
 #define API_HEARTBEAT_FIELDS "lease extend_ms progress"
 #define API_COMPLETE_FIELDS "lease result"
 #define API_FAIL_FIELDS "lease error retryable retry_in_ms"
-#define API_CRON_JOB_FIELDS "queue type payload priority max_attempts lease_ms timeout_ms backoff group"
+#define API_CRON_JOB_FIELDS                                                                        \
+        "queue type payload priority max_attempts lease_ms timeout_ms backoff group"
 /* Default page size of the lists (docs/api.md, "Pagination"). */
 #define API_LIST_DEFAULT 100
 

@@ -468,10 +468,12 @@ static void usage_limits(FILE *f)
                         o->flag, o->help, "", (long long)load_num(&d, o), (long long)o->min,
                         (long long)o->max, env);
         }
-        fprintf(f, "\nother:\n"
-                   "  --routes               print the HTTP route table (method, path, scope) and exit\n"
-                   "  --version              print the version and exit\n"
-                   "  --help                 print this help and exit\n");
+        fprintf(
+            f,
+            "\nother:\n"
+            "  --routes               print the route table (method, path, scope, query) and exit\n"
+            "  --version              print the version and exit\n"
+            "  --help                 print this help and exit\n");
 }
 
 static void usage(FILE *f)

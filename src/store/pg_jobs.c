@@ -103,8 +103,9 @@ static const struct pg_stmt
 
 /* The read statements, for the plan checks (pg_plans.c). */
 static const struct pg_stmt *const reads[] = {
-    &S_JOB_FIND_KEY, &S_JOB_DUE,   &S_JOB_EXPIRED, &S_JOB_STATE_IDS, &S_JOB_PURGE,
-    &S_JOB_DELETE,   &S_DEADLINES, &S_DEP_PARENTS, &S_JOB_PURGE_OWN, &S_JOB_OWN_DEADLINE, &S_JOB_FIND_ACTIVE,
+    &S_JOB_FIND_KEY,  &S_JOB_DUE,          &S_JOB_EXPIRED,     &S_JOB_STATE_IDS,
+    &S_JOB_PURGE,     &S_JOB_DELETE,       &S_DEADLINES,       &S_DEP_PARENTS,
+    &S_JOB_PURGE_OWN, &S_JOB_OWN_DEADLINE, &S_JOB_FIND_ACTIVE,
 };
 const struct pg_stmt_list pg_jobs_stmts = {reads, (int)(sizeof(reads) / sizeof(reads[0]))};
 

@@ -314,7 +314,7 @@ void store_read_deadlines(const struct store_row *r, struct store_deadlines *out
         " start_seq = excluded.start_seq, serve_seq = excluded.serve_seq,"                         \
         " nogroup_served = excluded.nogroup_served, updated_at = excluded.updated_at,"             \
         " ret_completed_ms = excluded.ret_completed_ms, ret_dead_ms = excluded.ret_dead_ms,"       \
-        " ret_cancelled_ms = excluded.ret_cancelled_ms,"                                         \
+        " ret_cancelled_ms = excluded.ret_cancelled_ms,"                                           \
         " def_timeout_ms = excluded.def_timeout_ms"
 /* A queue_limits row with a retention of its own (the qlim_retention index's
  * term, which the statements over it repeat). */

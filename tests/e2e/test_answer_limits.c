@@ -64,9 +64,9 @@ static void enqueue_big(const char *key, const char *q, int n, int huge_at, char
         free(hpad);
 }
 
-/* Pages through path (the cursor joins its query, or starts one) as key with cursor "after", checking
- * each answer's size; collects the ids of member arr into got (at most cap).
- * Returns the number of pages. */
+/* Pages through path (the cursor joins its query, or starts one) as key with cursor "after",
+ * checking each answer's size; collects the ids of member arr into got (at most cap). Returns the
+ * number of pages. */
 static int page_all(const char *key, const char *path, const char *arr, char got[][24], int cap,
                     int *n_got, int *biggest_page)
 {
