@@ -965,28 +965,52 @@ int job_read(struct txn *tx, const char *tenant, int64_t id, struct job *out)
 
 /* ---- dead letters ---- */
 
+int jobs_key_held(struct txn *tx, const struct job *j, bool *held)
+{
+        int64_t holder = 0;
+        int rc = 0;
+
+        *held = false;
+        /* A job enqueued with unique_while "active" is refused by any job of
+         * its key that has not ended (job_ukey), the others by a pending one. */
+        if (j->key && j->unique_active)
+                rc = tx->ops->job_find_active(tx->st, j->tenant, j->queue, j->key, &holder);
+        else if (j->key)
+                rc = tx->ops->job_find_key(tx->st, j->tenant, j->queue, j->key, &holder);
+        if (j->key) {
+                *held = !rc && holder != j->id;
+                if (rc == BATON_ENOTFOUND)
+                        rc = 0;
+        }
+        return rc;
+}
+
 /* Revives one dead job if it belongs to the queue; *ok tells whether it did. */
 static int replay_one(struct txn *tx, const char *tenant, const char *queue, int64_t id, bool *ok)
 {
         struct job j = {0};
         int rc = tx->ops->job_get(tx->st, tenant, id, &j);
+        bool held = false;
 
         *ok = false;
         if (rc == BATON_ENOTFOUND)
                 return 0;
         if (!rc && (j.state != JOB_DEAD || strcmp(j.queue, queue) != 0))
                 goto out;
+        /* Its dedup key is held by another pending job: that job stands for
+         * it, so this one stays dead. Asked before revive counts it back into
+         * its queue, since the refused write below would leave that count. */
+        if (!rc)
+                rc = jobs_key_held(tx, &j, &held);
+        if (!rc && held)
+                goto out;
         if (!rc)
                 rc = revive(tx, &j);
         if (!rc)
                 rc = tx->ops->job_update(tx->st, &j);
-        if (rc == BATON_ECONFLICT) {
-                /* Its dedup key is held by another pending job: that job stands for
-                 * it, so this one stays dead rather than failing the whole replay. A
-                 * refused write changes nothing (store.h). */
-                rc = 0;
-                goto out;
-        }
+        /* BATON_ECONFLICT now: the key was taken between the check and the
+         * write, by another node on a shared store. The replay fails as a
+         * whole (409, rolled back with revive's count) and may be repeated. */
         if (!rc)
                 *ok = true;
 out:

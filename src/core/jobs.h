@@ -239,6 +239,10 @@ int job_tick(struct txn *tx, struct tick_res *out);
  * has run out fails its attempt (expired); each does nothing when the job
  * changed since the query found it. jobs_resolve_child: the cascade's step
  * for child id after parent_id ended in parent_state (deps.h). */
+/* Whether j's dedup key is held by another pending job of its queue (so
+ * reviving or promoting j would be refused when written); *held false for a
+ * job without a key. */
+int jobs_key_held(struct txn *tx, const struct job *j, bool *held);
 int jobs_promote_due(struct txn *tx, int64_t id);
 int jobs_expire_due(struct txn *tx, int64_t id);
 int jobs_resolve_child(struct txn *tx, int64_t id, int64_t parent_id, int parent_state);

@@ -127,18 +127,13 @@ int bulk_action_parse(const char *s)
 static int key_taken(struct txn *tx, int action, const char *tenant, int64_t id, bool *taken)
 {
         struct job j = {0};
-        int64_t holder = 0;
         int rc = tx->ops->job_get(tx->st, tenant, id, &j);
         bool revived = action == BULK_RETRY ? j.state == JOB_DEAD || j.state == JOB_CANCELLED
                                             : j.state == JOB_RETRYING;
 
         *taken = false;
-        if (!rc && j.key && revived) {
-                rc = tx->ops->job_find_key(tx->st, tenant, j.queue, j.key, &holder);
-                *taken = !rc && holder != id;
-                if (rc == BATON_ENOTFOUND)
-                        rc = 0;
-        }
+        if (!rc && revived)
+                rc = jobs_key_held(tx, &j, taken);
         job_free(&j);
         return rc;
 }

@@ -404,9 +404,9 @@ static void act_on_three(const char *key, const char *action, const char *const 
 }
 
 /* A dead job whose key a newer pending job holds is not retried (the
- * single-job retry is 409 key_conflict); the bulk goes on with the rest,
- * and the skipped job is not counted into the queue's depth (max_depth 3:
- * the pending job and the retried one, and room for one more). */
+ * single-job retry is 409 key_conflict) nor replayed; the bulk goes on with
+ * the rest, and the skipped job is not counted into the queue's depth
+ * (max_depth 3: the pending job and the retried one, and room for one more). */
 static void retry_skips_a_taken_key(const char *key)
 {
         char lease[128], got[24], dead[24], pending[24], other[24], path[128], admin[128];
@@ -430,6 +430,13 @@ static void retry_skips_a_taken_key(const char *key)
         expect_state(key, dead, "dead");
         expect_state(key, pending, "queued");
         expect_state(key, other, "queued");
+        /* A dead-letter replay of it is skipped the same way, counting
+         * nothing into the depth either (it did before: one too many). */
+        snprintf(path, sizeof(path), "{\"ids\":[\"%s\"]}", dead);
+        harness_expect(srv.url, admin, "POST", "/v1/queues/q-key/dead/replay", path, 200, &r);
+        assert_int_equal(json_integer_value(json_object_get(r.json, "replayed")), 0);
+        http_res_free(&r);
+        expect_state(key, dead, "dead");
         enq(key, NULL, "{\"queue\":\"q-key\",\"type\":\"t\"}", got, NULL);
         http_json_as(srv.url, key, "POST", "/v1/jobs", "{\"queue\":\"q-key\",\"type\":\"t\"}", &r);
         assert_http_error(&r, 503, "queue_full", NULL);
