@@ -23,7 +23,8 @@
 
 void api_id_format(int64_t id, char *out)
 {
-        snprintf(out, API_ID_LEN, "%lld", (long long)id);
+        _Static_assert(API_ID_LEN >= JW_I64_LEN, "an id fits");
+        jw_fmt_i64(id, out);
 }
 
 void api_kid(struct jw *w, const char *k, int64_t id)

@@ -114,6 +114,11 @@ void http_set_header(struct http_req *hr, const char *name, const char *value)
                 hr->out_hdrs[hr->out_hdrs_len] = '\0';
 }
 
+struct http_auth_memo *http_auth_memo(struct http_req *hr)
+{
+        return hr->conn ? &hr->conn->auth : NULL;
+}
+
 struct log_rate *http_refusal_log(struct http *h)
 {
         return &h->refusals;
@@ -194,24 +199,39 @@ void http_rc_status(int rc, int *status, const char **code)
         }
 }
 
-/* Releases everything the request owns and its share of the body budget. */
+/* A request's block: the struct, the head's copy and its decoded path (no
+ * longer than the head, plus a NUL per segment), in one allocation. A block
+ * of up to REQ_SPARE_MAX bytes is kept by its connection for the next
+ * request, so a keep-alive client's requests allocate nothing for this. */
+#define REQ_BLOCK_MIN (sizeof(struct http_req) + 2048)
+#define REQ_SPARE_MAX (sizeof(struct http_req) + 16384)
+
+static size_t req_block_size(size_t head_len)
+{
+        return sizeof(struct http_req) + 2 * (head_len + 1) + HTTP_SEGS_MAX;
+}
+
+/* Releases everything the request owns and its share of the body budget;
+ * its block goes back to its connection when that has none. */
 static void req_free(struct http_req *hr)
 {
         struct http *h = hr->srv->http;
+        struct http_conn *c = hr->conn;
 
-        if (hr->conn && hr->conn->hr == hr)
-                hr->conn->hr = NULL;
+        if (c && c->hr == hr)
+                c->hr = NULL;
         if (h && hr->body_budget) {
                 BATON_ASSERT(h->body_inflight >= hr->body_budget);
                 h->body_inflight -= hr->body_budget;
                 if (hr->body_budget >= (1u << 20))
                         h->trim_pending = true;
         }
-        free(hr->head_buf);
-        free(hr->path_buf);
         if (hr->body)
                 json_decref(hr->body);
-        free(hr);
+        if (c && !c->spare && hr->block_cap <= REQ_SPARE_MAX)
+                c->spare = hr;
+        else
+                free(hr);
 }
 
 void http_req_drop(struct http_req *hr)
@@ -220,16 +240,28 @@ void http_req_drop(struct http_req *hr)
         req_free(hr);
 }
 
-/* The status line and headers of an answer, into c's output. */
+/* The status line and headers of an answer, into c's output: appended piece
+ * by piece, without stdio, as this runs once per request. */
 static void reply_head(struct http_conn *c, struct http_req *hr, int status,
                        const char *content_type, size_t len, bool close)
 {
         struct buf *o = &c->out;
+        char st[JW_I64_LEN], cl[JW_I64_LEN];
+        size_t st_n = jw_fmt_i64(status, st), cl_n = jw_fmt_i64((int64_t)len, cl);
 
-        buf_printf(o,
-                   "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                   "X-Request-Id: %s\r\n",
-                   status, http_reason(status), http_date(c->h), content_type, len, hr->request_id);
+        buf_add(o, "HTTP/1.1 ", 9);
+        buf_add(o, st, st_n);
+        buf_addc(o, ' ');
+        buf_adds(o, http_reason(status));
+        buf_add(o, "\r\nDate: ", 8);
+        buf_adds(o, http_date(c->h));
+        buf_add(o, "\r\nContent-Type: ", 16);
+        buf_adds(o, content_type);
+        buf_add(o, "\r\nContent-Length: ", 18);
+        buf_add(o, cl, cl_n);
+        buf_add(o, "\r\nX-Request-Id: ", 16);
+        buf_adds(o, hr->request_id);
+        buf_add(o, "\r\n", 2);
         if (hr->out_hdrs_len)
                 buf_add(o, hr->out_hdrs, hr->out_hdrs_len);
         if (status == 503 && !strstr(hr->out_hdrs, "Retry-After:"))
@@ -651,18 +683,28 @@ static int budget_take(struct http_req *hr, size_t n)
         return 0;
 }
 
+/* A request for the head at the start of c->in: the connection's spare
+ * block when it is big enough, else a new one (owned by the request, freed
+ * or kept by req_free). */
 static struct http_req *req_new(struct http_conn *c, size_t head_len)
 {
-        struct http_req *hr = calloc(1, sizeof(*hr));
+        size_t need = req_block_size(head_len), cap = need;
+        struct http_req *hr = c->spare;
 
-        if (!hr)
-                return NULL;
-        hr->head_buf = malloc(head_len + 1);
-        hr->path_buf = NULL;
-        if (!hr->head_buf) {
-                free(hr);
-                return NULL;
+        if (hr && hr->block_cap >= need) {
+                cap = hr->block_cap;
+                c->spare = NULL;
+        } else {
+                if (cap < REQ_BLOCK_MIN)
+                        cap = REQ_BLOCK_MIN;
+                hr = malloc(cap);
+                if (!hr)
+                        return NULL;
         }
+        memset(hr, 0, sizeof(*hr));
+        hr->block_cap = cap;
+        hr->head_buf = (char *)(hr + 1);
+        hr->path_buf = hr->head_buf + head_len + 1;
         memcpy(hr->head_buf, c->in, head_len);
         hr->head_buf[head_len] = '\0';
         hr->srv = c->h->srv;
@@ -699,8 +741,8 @@ void http_begin(struct http_conn *c, size_t head_len)
         req_set_id(hr);
         present = body_present(c, &hr->head);
         hr->close_after = !present;
-        hr->path_buf = malloc(strlen(hr->head.path) + HTTP_SEGS_MAX + 1);
-        nsegs = hr->path_buf ? http_path_split(hr->head.path, hr->path_buf, segs) : -1;
+        /* path_buf has head_len + 1 + HTTP_SEGS_MAX bytes: enough. */
+        nsegs = http_path_split(hr->head.path, hr->path_buf, segs);
         if (nsegs < 0) {
                 http_reply_error(hr, 400, "invalid_path", NULL,
                                  "the path has a malformed escape, an encoded NUL, invalid "

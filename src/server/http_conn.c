@@ -223,6 +223,8 @@ void conn_free(struct http_conn *c)
         free(c->in);
         free(c->chunk_buf);
         buf_free(&c->out);
+        explicit_bzero(&c->auth, sizeof(c->auth));
+        free(c->spare);
         free(c);
 }
 
