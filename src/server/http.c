@@ -102,6 +102,48 @@ const char *http_header(const struct http_req *hr, const char *name)
         return http_head_get(&hr->head, name);
 }
 
+/* Does one Prefer value (a comma-separated list of preferences, each
+ * "token [= word] *(; parameter)") hold return=minimal? The token is
+ * compared without case, the value (a token or a quoted string) as sent, as
+ * RFC 7240 §2 has it. */
+static bool prefer_minimal(const char *v)
+{
+        while (*v) {
+                size_t n;
+
+                v += strspn(v, " \t,");
+                n = strcspn(v, " \t=;,");
+                if (n == 6 && strncasecmp(v, "return", 6) == 0) {
+                        const char *p = v + n;
+
+                        p += strspn(p, " \t");
+                        if (*p == '=') {
+                                p++;
+                                p += strspn(p, " \t");
+                                if (*p == '"')
+                                        p++;
+                                if (strncmp(p, "minimal", 7) == 0 &&
+                                    strchr("\" \t;,", p[7] ? p[7] : ' '))
+                                        return true;
+                        }
+                }
+                /* On to the next preference: past a comma outside quotes. */
+                for (bool q = false; *v && (q || *v != ','); v++)
+                        if (*v == '"')
+                                q = !q;
+        }
+        return false;
+}
+
+bool http_prefers_minimal(const struct http_req *hr)
+{
+        for (int i = 0; i < hr->head.nhdrs; i++)
+                if (strcasecmp(hr->head.hdrs[i].name, "Prefer") == 0 &&
+                    prefer_minimal(hr->head.hdrs[i].value))
+                        return true;
+        return false;
+}
+
 void http_set_header(struct http_req *hr, const char *name, const char *value)
 {
         size_t room = sizeof(hr->out_hdrs) - hr->out_hdrs_len;

@@ -134,6 +134,10 @@ const char *http_param(const struct http_req *hr, int i);
 const char *http_query(const struct http_req *hr, const char *key);
 /* A request header's value (the first if repeated) or NULL. */
 const char *http_header(const struct http_req *hr, const char *name);
+/* True when the request asks for "Prefer: return=minimal" (RFC 7240 §4.2):
+ * a preference "return" (any case) with the value minimal, in any Prefer
+ * header, among other preferences or with parameters. */
+bool http_prefers_minimal(const struct http_req *hr);
 /* Adds an answer header; value must be one line of printable text. Headers
  * beyond HTTP_OUT_HDRS_MAX bytes in all are dropped (asserted in tests). */
 void http_set_header(struct http_req *hr, const char *name, const char *value);
