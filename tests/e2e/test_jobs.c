@@ -1007,6 +1007,23 @@ static void enqueue_prefer_return_minimal_is_short(void **state)
         assert_string_equal(jpath_str(r.json, "error.code"), "missing_field");
         assert_null(http_header(&r, "Preference-Applied", hdr, sizeof(hdr)));
         http_res_free(&r);
+        /* libbaton asks for the short answer when its caller takes no job:
+         * the calls succeed, the jobs are stored, refusals still come back. */
+        {
+                struct baton_enqueue_opts o[2] = {{.queue = q, .type = "lib"},
+                                                  {.queue = q, .type = "lib"}};
+                int64_t n = harness_count_jobs(cl, q, NULL);
+
+                assert_ok(cl, baton_enqueue(cl, &o[0], NULL));
+                assert_int_equal(baton_client_last_error(cl)->http_status, 201);
+                assert_ok(cl, baton_enqueue_batch(cl, o, 2, NULL));
+                assert_int_equal(baton_client_last_error(cl)->http_status, 201);
+                assert_int_equal(harness_count_jobs(cl, q, NULL), n + 3);
+                o[0].extra = "{\"bogus\":1}";
+                assert_int_not_equal(baton_enqueue(cl, &o[0], NULL), 0);
+                assert_int_equal(baton_client_last_error(cl)->http_status, 400);
+                assert_string_equal(baton_client_last_error(cl)->code, "unknown_field");
+        }
 }
 
 int main(void)
