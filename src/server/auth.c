@@ -229,7 +229,9 @@ static int rate_check(struct http_req *hr, struct keyring_entry *e)
         const struct config *cfg = hr->srv->cfg;
         int64_t max = e->rec.rate_max > 0 ? e->rec.rate_max : cfg->rate_limit_max;
         int64_t per = e->rec.rate_max > 0 ? e->rec.rate_per_ms : cfg->rate_limit_per_ms;
-        int64_t now = clock_mono_ns(hr->srv->clock) / 1000000 + 1;
+        /* The request's start (read once per request, in http.c) is the
+         * instant it takes its token at. */
+        int64_t now = hr->start_ns / 1000000 + 1;
         int64_t wait_ms = 0, wait_s;
         char ra[24];
 

@@ -801,7 +801,9 @@ void http_begin(struct http_conn *c, size_t head_len)
         hr->close_after = false;
         c->consume = c->head_len;
         c->state = CS_BODY;
-        c->since_ms = http_now_ms(c->h);
+        /* The body's timeout starts now: the request's start is as good, and
+         * saves reading the clock again. */
+        c->since_ms = hr->start_ns / 1000000;
         memset(&c->ch, 0, sizeof(c->ch));
         if (hr->head.expect_continue && !present)
                 buf_adds(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
