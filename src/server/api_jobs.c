@@ -29,9 +29,12 @@ struct enqueue_ctx {
         bool batch;
         bool minimal; /* "Prefer: return=minimal": id, state and version per job */
         int n;
-        int failed; /* index of the element core refused, -1 if none */
-        struct enqueue_req *reqs;
-        struct enqueue_res *res;
+        int failed;               /* index of the element core refused, -1 if none */
+        struct enqueue_req *reqs; /* n, owned unless it is &one_req */
+        struct enqueue_res *res;  /* n, owned unless it is &one_res */
+        /* A single job (the common request) lives here: no allocation. */
+        struct enqueue_req one_req;
+        struct enqueue_res one_res;
 };
 
 /* api_ctx_def.clear: what the context holds. */
@@ -43,8 +46,10 @@ static void enqueue_clear(struct api_ctx *base)
                 api_enqueue_req_free(&c->reqs[i]);
                 job_free(&c->res[i].job);
         }
-        free(c->reqs);
-        free(c->res);
+        if (c->reqs != &c->one_req)
+                free(c->reqs);
+        if (c->res != &c->one_res)
+                free(c->res);
 }
 
 /* Every job of a batch in one op: the op's savepoint makes the batch atomic,
@@ -164,7 +169,7 @@ static void enqueue_done(struct exec_op *op)
         else
                 enqueue_flags(&w, &c->res[0]);
         jw_obj_close(&w);
-        if (c->minimal)
+        if (c->minimal && !w.err)
                 http_set_header(c->base.hr, "Preference-Applied", "return=minimal");
         api_reply_jw(c->base.hr, created ? 201 : 200, &w);
         api_ctx_free(&c->base);
@@ -243,8 +248,8 @@ void api_jobs_enqueue(struct http_req *hr)
         c = api_ctx_new(hr, &enqueue_def, 0, false);
         if (!c)
                 return;
-        c->reqs = calloc((size_t)n, sizeof(*c->reqs));
-        c->res = calloc((size_t)n, sizeof(*c->res));
+        c->reqs = n == 1 ? &c->one_req : calloc((size_t)n, sizeof(*c->reqs));
+        c->res = n == 1 ? &c->one_res : calloc((size_t)n, sizeof(*c->res));
         if (!c->reqs || !c->res) {
                 api_ctx_free(&c->base);
                 http_reply_rc(hr, BATON_ENOMEM, NULL);
