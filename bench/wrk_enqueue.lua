@@ -22,6 +22,13 @@ if key == nil or key == "" then key = os.getenv("BATON_API_KEY") end
 if key ~= nil and key ~= "" then
 	wrk.headers["Authorization"] = "Bearer " .. key
 end
+-- WRK_PREFER=return=minimal sends "Prefer: return=minimal" (docs/api.md): the
+-- answer is id, state and version only, as libbaton asks for when its caller
+-- takes no job.
+local prefer = os.getenv("WRK_PREFER")
+if prefer ~= nil and prefer ~= "" then
+	wrk.headers["Prefer"] = prefer
+end
 
 function setup(thread)
 	-- Give every wrk thread its own sequence range so payloads stay distinct.

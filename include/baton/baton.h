@@ -278,11 +278,13 @@ struct baton_enqueue_opts {
 
 /* Enqueues one job. *out (may be NULL when the caller does not need the job) is
  * owned by the caller; out->duplicate / out->replaced tell a repeat from a new
- * job. */
+ * job. With out NULL the call sends "Prefer: return=minimal" (docs/api.md): the
+ * server answers id, state and version only, which nothing reads. */
 int baton_enqueue(struct baton_client *c, const struct baton_enqueue_opts *o,
                   struct baton_job **out);
 /* Enqueues n jobs (1 ... the server's batch max) atomically: all or none. *out
- * (may be NULL) holds them in request order, owned by the caller. When one is
+ * (may be NULL, which asks for the short answer as baton_enqueue does) holds
+ * them in request order, owned by the caller. When one is
  * refused, baton_client_last_error names it in field ("jobs[3].queue"). */
 int baton_enqueue_batch(struct baton_client *c, const struct baton_enqueue_opts *o, size_t n,
                         struct baton_jobs **out);

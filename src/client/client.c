@@ -5,8 +5,10 @@
  * round trip for permission or sits in Nagle's buffer costs more than the whole
  * server-side operation. Request, response and URL buffers belong to the client
  * and are reused, so a steady stream of calls allocates little beyond what
- * jansson needs to parse the answers. Assumes one thread per client; the global
- * libcurl initialisation runs once per process.
+ * jansson needs to parse the answers. A call whose caller takes nothing of the
+ * answer (an enqueue without an out-parameter) sends "Prefer: return=minimal",
+ * so the server answers the short form. Assumes one thread per client; the
+ * global libcurl initialisation runs once per process.
  */
 #include <ctype.h>
 #include <pthread.h>
@@ -44,16 +46,38 @@ int client_fail(struct baton_client *c, int rc, const char *message)
         return rc;
 }
 
-/* Rebuilds the header list: content type, no Expect, the key and the request
- * id. Returns 0 or BATON_ENOMEM, keeping the old list on failure. */
+/* The header list of lines[0..n), plus "Prefer: return=minimal" when
+ * minimal, into *out; 0 or BATON_ENOMEM (nothing kept). */
+static int header_list(const char *const *lines, size_t n, bool minimal, struct curl_slist **out)
+{
+        struct curl_slist *l = NULL, *t;
+
+        for (size_t i = 0; i <= n; i++) {
+                if (i == n && !minimal)
+                        break;
+                t = curl_slist_append(l, i < n ? lines[i] : "Prefer: return=minimal");
+                if (!t) {
+                        curl_slist_free_all(l);
+                        return BATON_ENOMEM;
+                }
+                l = t;
+        }
+        *out = l;
+        return 0;
+}
+
+/* Rebuilds the header lists: content type, no Expect, the key and the request
+ * id (and the same with Prefer: return=minimal). Returns 0 or BATON_ENOMEM,
+ * keeping the old lists on failure. */
 static int build_headers(struct baton_client *c)
 {
         /* An empty "Expect:" removes the header libcurl adds to large POSTs. */
         const char *lines[5] = {"Content-Type: application/json", "Accept: application/json",
                                 "Expect:"};
         char key[600], rid[600];
-        struct curl_slist *l = NULL, *t;
+        struct curl_slist *l = NULL, *lm = NULL;
         size_t n = 3;
+        int rc;
 
         if (c->api_key) {
                 snprintf(key, sizeof(key), "Authorization: Bearer %s", c->api_key);
@@ -63,16 +87,17 @@ static int build_headers(struct baton_client *c)
                 snprintf(rid, sizeof(rid), "X-Request-Id: %s", c->request_id);
                 lines[n++] = rid;
         }
-        for (size_t i = 0; i < n; i++) {
-                t = curl_slist_append(l, lines[i]);
-                if (!t) {
-                        curl_slist_free_all(l);
-                        return BATON_ENOMEM;
-                }
-                l = t;
+        rc = header_list(lines, n, false, &l);
+        if (!rc)
+                rc = header_list(lines, n, true, &lm);
+        if (rc) {
+                curl_slist_free_all(l);
+                return rc;
         }
         curl_slist_free_all(c->headers);
+        curl_slist_free_all(c->headers_minimal);
         c->headers = l;
+        c->headers_minimal = lm;
         return 0;
 }
 
@@ -178,6 +203,7 @@ void baton_client_free(struct baton_client *c)
         if (c->h)
                 curl_easy_cleanup(c->h);
         curl_slist_free_all(c->headers);
+        curl_slist_free_all(c->headers_minimal);
         free(c->base);
         free(c->api_key);
         free(c->request_id);
@@ -500,7 +526,8 @@ int client_call(struct baton_client *c, const char *method, const char *body, si
         buf_reset(&c->resp);
 
         curl_easy_setopt(h, CURLOPT_URL, c->url.ptr);
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER,
+                         c->prefer_minimal ? c->headers_minimal : c->headers);
         if (body) {
                 curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
                 curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
@@ -565,6 +592,16 @@ int client_request(struct baton_client *c, const char *method, bool with_body, i
         if (rc == 0 && parse)
                 rc = parse(c, root, dst);
         json_decref(root);
+        return rc;
+}
+
+int client_request_minimal(struct baton_client *c, const char *method)
+{
+        int rc;
+
+        c->prefer_minimal = true;
+        rc = client_request(c, method, true, 0, NULL, NULL);
+        c->prefer_minimal = false;
         return rc;
 }
 

@@ -43,6 +43,10 @@ struct baton_client {
         char *request_id;
         char *worker_info;          /* compact JSON object sent as every claim's info, or NULL */
         struct curl_slist *headers; /* rebuilt when the request id changes */
+        /* headers plus "Prefer: return=minimal", for the calls whose caller
+         * takes nothing of the answer (an enqueue with no out-parameter). */
+        struct curl_slist *headers_minimal;
+        bool prefer_minimal; /* the call being made sends headers_minimal */
         int64_t timeout_ms;
         int64_t connect_timeout_ms;
         struct buf url;  /* the URL of the call being made */
@@ -104,6 +108,10 @@ typedef int (*client_answer_fn)(struct baton_client *c, json_t *root, void *dst)
  */
 int client_request(struct baton_client *c, const char *method, bool with_body, int64_t wait_ms,
                    client_answer_fn parse, void *dst);
+/* client_request without a parser, asking for the short answer ("Prefer:
+ * return=minimal", docs/api.md): for a call whose caller takes nothing of the
+ * answer but its status. */
+int client_request_minimal(struct baton_client *c, const char *method);
 
 /* Starts c->req as a JSON object written through w; client_body_end closes
  * it and returns 0 or the first error writing it met (BATON_ETOOBIG). */

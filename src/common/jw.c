@@ -1,6 +1,10 @@
 /*
  * jw.c: JSON writer and RFC 3339 time helpers. Strings are escaped per RFC 8259;
  * bytes >= 0x80 pass through (inputs were validated as UTF-8 by jansson).
+ *
+ * Workload: every answer, dozens of members per job, on the loop thread; so
+ * numbers and times are formatted without stdio, plain runs of a string are
+ * copied whole, and an append into room already there makes no call.
  */
 #include "common/jw.h"
 
@@ -22,11 +26,22 @@ void jw_init(struct jw *w, struct buf *b)
         w->after_key = false;
 }
 
-static void put(struct jw *w, const char *s, size_t n)
+/* Appends n bytes. The common case, room already there, is a copy and no
+ * call: an answer makes dozens of small appends into a buffer that is reused
+ * from one answer to the next, so it rarely grows. */
+static inline void put(struct jw *w, const char *s, size_t n)
 {
+        struct buf *b = w->b;
+
         if (w->err)
                 return;
-        w->err = buf_add(w->b, s, n);
+        if (b->ptr && b->len + n < b->cap && b->len + n <= b->max) {
+                memcpy(b->ptr + b->len, s, n);
+                b->len += n;
+                b->ptr[b->len] = '\0';
+                return;
+        }
+        w->err = buf_add(b, s, n);
 }
 
 /* Writes the comma that separates values, unless a key was just written. */
@@ -77,45 +92,47 @@ void jw_arr_close(struct jw *w)
         close_(w, ']');
 }
 
+/* Does byte c need an escape inside a JSON string (RFC 8259 §7)? */
+static inline bool needs_escape(unsigned char c)
+{
+        return c < 0x20 || c == '"' || c == '\\';
+}
+
+/* The string in quotes. Runs of plain bytes (nearly every string) are copied
+ * in one append; only the bytes that need it are escaped one at a time. */
 static void escaped(struct jw *w, const char *s, size_t n)
 {
         static const char hex[] = "0123456789abcdef";
-        size_t i, start = 0;
-        char esc[7];
+        size_t i = 0;
 
         put(w, "\"", 1);
-        for (i = 0; i < n; i++) {
-                unsigned char c = (unsigned char)s[i];
-                const char *rep = NULL;
-                size_t rn = 2;
+        while (i < n) {
+                size_t start = i;
+                unsigned char c;
+                char esc[6] = {'\\', 'u', '0', '0', 0, 0};
 
+                while (i < n && !needs_escape((unsigned char)s[i]))
+                        i++;
+                put(w, s + start, i - start);
+                if (i == n)
+                        break;
+                c = (unsigned char)s[i++];
                 if (c == '"')
-                        rep = "\\\"";
+                        put(w, "\\\"", 2);
                 else if (c == '\\')
-                        rep = "\\\\";
+                        put(w, "\\\\", 2);
                 else if (c == '\n')
-                        rep = "\\n";
+                        put(w, "\\n", 2);
                 else if (c == '\r')
-                        rep = "\\r";
+                        put(w, "\\r", 2);
                 else if (c == '\t')
-                        rep = "\\t";
-                else if (c < 0x20) {
-                        esc[0] = '\\';
-                        esc[1] = 'u';
-                        esc[2] = '0';
-                        esc[3] = '0';
+                        put(w, "\\t", 2);
+                else {
                         esc[4] = hex[c >> 4];
                         esc[5] = hex[c & 15];
-                        rep = esc;
-                        rn = 6;
-                }
-                if (rep) {
-                        put(w, s + start, i - start);
-                        put(w, rep, rn);
-                        start = i + 1;
+                        put(w, esc, 6);
                 }
         }
-        put(w, s + start, n - start);
         put(w, "\"", 1);
 }
 
@@ -142,13 +159,31 @@ void jw_str(struct jw *w, const char *s)
         jw_strn(w, s, strlen(s));
 }
 
+size_t jw_fmt_i64(int64_t v, char out[JW_I64_LEN])
+{
+        char tmp[JW_I64_LEN];
+        uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+        size_t n = 0, len = 0;
+
+        do {
+                tmp[n++] = (char)('0' + u % 10);
+                u /= 10;
+        } while (u);
+        if (v < 0)
+                out[len++] = '-';
+        while (n)
+                out[len++] = tmp[--n];
+        out[len] = '\0';
+        return len;
+}
+
 void jw_int(struct jw *w, int64_t v)
 {
-        char tmp[24];
-        int n = snprintf(tmp, sizeof(tmp), "%" PRId64, v);
+        char tmp[JW_I64_LEN];
+        size_t n = jw_fmt_i64(v, tmp);
 
         sep(w);
-        put(w, tmp, (size_t)n);
+        put(w, tmp, n);
 }
 
 void jw_bool(struct jw *w, bool v)
@@ -176,12 +211,67 @@ void jw_raw(struct jw *w, const char *json)
         put(w, json, strlen(json));
 }
 
+/* The year, month and day of a count of days since 1970-01-01 (proleptic
+ * Gregorian; the inverse of days_from_civil below, after H. Hinnant). */
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+        int64_t era, doe, yoe, doy, mp;
+
+        z += 719468;
+        era = (z >= 0 ? z : z - 146096) / 146097;
+        doe = z - era * 146097;
+        yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        mp = (5 * doy + 2) / 153;
+        *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+        *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+        *y = yoe + era * 400 + (*m <= 2);
+}
+
+/* Two decimal digits of v (0..99) at p. */
+static void put2(char *p, int v)
+{
+        p[0] = (char)('0' + v / 10);
+        p[1] = (char)('0' + v % 10);
+}
+
+/* Times from 1970 to the end of year 9999, every one a job can carry, are
+ * written by hand (this runs several times per job in every answer); any
+ * other goes through gmtime_r and snprintf, with the same output. */
+#define TIME_FAST_MAX_MS 253402300800000LL /* 10000-01-01T00:00:00Z */
+
 void time_format_ms(int64_t ms, char *out, size_t out_len)
 {
         time_t secs = (time_t)(ms / 1000);
         int frac = (int)(ms % 1000);
         struct tm tm;
 
+        if (ms >= 0 && ms < TIME_FAST_MAX_MS && out_len >= 25) {
+                int64_t days = ms / 86400000, y;
+                int64_t rem = (ms % 86400000) / 1000;
+                int mo, d;
+
+                civil_from_days(days, &y, &mo, &d);
+                out[0] = (char)('0' + y / 1000);
+                out[1] = (char)('0' + y / 100 % 10);
+                put2(out + 2, (int)(y % 100));
+                out[4] = '-';
+                put2(out + 5, mo);
+                out[7] = '-';
+                put2(out + 8, d);
+                out[10] = 'T';
+                put2(out + 11, (int)(rem / 3600));
+                out[13] = ':';
+                put2(out + 14, (int)(rem / 60 % 60));
+                out[16] = ':';
+                put2(out + 17, (int)(rem % 60));
+                out[19] = '.';
+                out[20] = (char)('0' + frac / 100);
+                put2(out + 21, frac % 100);
+                out[23] = 'Z';
+                out[24] = '\0';
+                return;
+        }
         if (frac < 0) {
                 frac += 1000;
                 secs -= 1;
@@ -200,7 +290,11 @@ void jw_time_ms(struct jw *w, int64_t ms)
                 return;
         }
         time_format_ms(ms, tmp, sizeof(tmp));
-        jw_str(w, tmp);
+        /* Its characters never need an escape. */
+        sep(w);
+        put(w, "\"", 1);
+        put(w, tmp, strlen(tmp));
+        put(w, "\"", 1);
 }
 
 void jw_kstr(struct jw *w, const char *k, const char *s)

@@ -9,6 +9,7 @@
 #define BATON_COMMON_JW_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/buf.h"
@@ -32,6 +33,10 @@ void jw_key(struct jw *w, const char *k);
 void jw_str(struct jw *w, const char *s); /* NULL writes null */
 void jw_strn(struct jw *w, const char *s, size_t n);
 void jw_int(struct jw *w, int64_t v);
+/* Room for an int64 in decimal: a sign, 19 digits and a NUL. */
+#define JW_I64_LEN 21
+/* Writes v in decimal (as "%lld" does) into out; returns its length. */
+size_t jw_fmt_i64(int64_t v, char out[JW_I64_LEN]);
 void jw_bool(struct jw *w, bool v);
 void jw_null(struct jw *w);
 void jw_raw(struct jw *w, const char *json); /* a JSON text as is; NULL writes null */

@@ -240,6 +240,9 @@ void api_backoff_json(struct jw *w, const struct backoff *b);
 /* The members of a job object without its braces, so a caller can add its
  * own flags ("duplicate") inside the object. */
 void api_job_members(struct jw *w, const struct job *j, bool with_lease);
+/* The members of a job under "Prefer: return=minimal" (docs/api.md): id,
+ * state and version only. */
+void api_job_minimal_members(struct jw *w, const struct job *j);
 /* Writes {"jobs": [...], "next": cursor|null} for a page of a list fetched
  * with limit + 1 rows: the extra row only says that another page exists. */
 void api_job_page_json(struct jw *w, const struct job_vec *jv, int limit, const struct limits *l);

@@ -9,7 +9,9 @@
  * the commit that makes the job terminal, by its timeout, by shutdown or by the
  * client going away. Workload: enqueue is the hottest route (single jobs at
  * tens of thousands per second, batches up to batch_max), so it allocates one
- * context per request and nothing per job beyond the request itself.
+ * context per request and nothing per job beyond the request itself; a
+ * client that sends "Prefer: return=minimal" (RFC 7240) gets id, state and
+ * version per job instead of the whole job object.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,10 +27,14 @@
 struct enqueue_ctx {
         struct api_ctx base; /* first (api_ctx_new) */
         bool batch;
+        bool minimal; /* "Prefer: return=minimal": id, state and version per job */
         int n;
-        int failed; /* index of the element core refused, -1 if none */
-        struct enqueue_req *reqs;
-        struct enqueue_res *res;
+        int failed;               /* index of the element core refused, -1 if none */
+        struct enqueue_req *reqs; /* n, owned unless it is &one_req */
+        struct enqueue_res *res;  /* n, owned unless it is &one_res */
+        /* A single job (the common request) lives here: no allocation. */
+        struct enqueue_req one_req;
+        struct enqueue_res one_res;
 };
 
 /* api_ctx_def.clear: what the context holds. */
@@ -40,8 +46,10 @@ static void enqueue_clear(struct api_ctx *base)
                 api_enqueue_req_free(&c->reqs[i]);
                 job_free(&c->res[i].job);
         }
-        free(c->reqs);
-        free(c->res);
+        if (c->reqs != &c->one_req)
+                free(c->reqs);
+        if (c->res != &c->one_res)
+                free(c->res);
 }
 
 /* Every job of a batch in one op: the op's savepoint makes the batch atomic,
@@ -148,7 +156,10 @@ static void enqueue_done(struct exec_op *op)
                 const struct enqueue_res *r = &c->res[i];
                 created = created || (!r->duplicate && !r->replaced);
                 jw_obj_open(&w);
-                api_job_members(&w, &r->job, false);
+                if (c->minimal)
+                        api_job_minimal_members(&w, &r->job);
+                else
+                        api_job_members(&w, &r->job, false);
                 if (c->batch)
                         enqueue_flags(&w, r);
                 jw_obj_close(&w);
@@ -158,6 +169,8 @@ static void enqueue_done(struct exec_op *op)
         else
                 enqueue_flags(&w, &c->res[0]);
         jw_obj_close(&w);
+        if (c->minimal && !w.err)
+                http_set_header(c->base.hr, "Preference-Applied", "return=minimal");
         api_reply_jw(c->base.hr, created ? 201 : 200, &w);
         api_ctx_free(&c->base);
 }
@@ -235,8 +248,8 @@ void api_jobs_enqueue(struct http_req *hr)
         c = api_ctx_new(hr, &enqueue_def, 0, false);
         if (!c)
                 return;
-        c->reqs = calloc((size_t)n, sizeof(*c->reqs));
-        c->res = calloc((size_t)n, sizeof(*c->res));
+        c->reqs = n == 1 ? &c->one_req : calloc((size_t)n, sizeof(*c->reqs));
+        c->res = n == 1 ? &c->one_res : calloc((size_t)n, sizeof(*c->res));
         if (!c->reqs || !c->res) {
                 api_ctx_free(&c->base);
                 http_reply_rc(hr, BATON_ENOMEM, NULL);
@@ -244,6 +257,7 @@ void api_jobs_enqueue(struct http_req *hr)
         }
         c->n = n;
         c->batch = items != NULL;
+        c->minimal = http_prefers_minimal(hr);
         c->failed = -1;
         api_ctx_submit(&c->base, enqueue_parse_all(hr, c, items, &e), &e);
 }

@@ -95,6 +95,13 @@ void api_job_members(struct jw *w, const struct job *j, bool with_lease)
                 jw_kstr(w, "lease", j->lease);
 }
 
+void api_job_minimal_members(struct jw *w, const struct job *j)
+{
+        api_kid(w, "id", j->id);
+        jw_kstr(w, "state", job_state_name(j->state));
+        jw_kint(w, "version", j->version);
+}
+
 void api_job_json(struct jw *w, const struct job *j, bool with_lease)
 {
         jw_obj_open(w);

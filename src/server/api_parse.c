@@ -23,7 +23,8 @@
 
 void api_id_format(int64_t id, char *out)
 {
-        snprintf(out, API_ID_LEN, "%lld", (long long)id);
+        _Static_assert(API_ID_LEN >= JW_I64_LEN, "an id fits");
+        jw_fmt_i64(id, out);
 }
 
 void api_kid(struct jw *w, const char *k, int64_t id)
@@ -68,24 +69,53 @@ int api_path_id(const struct http_req *hr, int i, int64_t *out, struct verr *e)
         return 0;
 }
 
+/* Appends s to out[*len] within n bytes, cut as snprintf would cut it. */
+static void field_add(char *out, size_t n, size_t *len, const char *s, size_t sn)
+{
+        if (*len + 1 >= n)
+                return;
+        if (sn > n - 1 - *len)
+                sn = n - 1 - *len;
+        memcpy(out + *len, s, sn);
+        *len += sn;
+}
+
+/* What snprintf(out, n, "%s.%s", prefix, name) writes, without stdio: every
+ * member an enqueue parses names its field, on the loop thread. */
 void api_field(char *out, size_t n, const char *prefix, const char *name)
 {
-        if (prefix && *prefix)
-                snprintf(out, n, "%s.%s", prefix, name);
-        else
-                snprintf(out, n, "%s", name);
+        size_t len = 0;
+
+        if (n == 0)
+                return;
+        if (prefix && *prefix) {
+                field_add(out, n, &len, prefix, strlen(prefix));
+                field_add(out, n, &len, ".", 1);
+        }
+        field_add(out, n, &len, name, strlen(name));
+        out[len] = '\0';
 }
 
 int api_get_str(json_t *obj, const char *prefix, const char *name, bool required, const char **out,
                 struct verr *e)
 {
         char f[128];
-        int rc = validate_json_str(obj, prefix, name, required, out, e);
+        json_t *v = json_object_get(obj, name);
+        int rc;
 
-        if (rc || !*out)
+        /* The usual cases, a string or an optional member left out, are
+         * answered here; validate_json_str (which names the field first)
+         * writes the refusals. */
+        if (json_is_string(v))
+                *out = json_string_value(v);
+        else if ((!v || json_is_null(v)) && !required)
+                *out = NULL;
+        else if ((rc = validate_json_str(obj, prefix, name, required, out, e)) != 0)
                 return rc;
+        if (!*out)
+                return 0;
         /* A NUL inside the string would silently cut it in C. */
-        if (strlen(*out) != json_string_length(json_object_get(obj, name))) {
+        if (strlen(*out) != json_string_length(v)) {
                 *out = NULL;
                 api_field(f, sizeof(f), prefix, name);
                 return verr_set(e, BATON_EINVAL, "invalid_field", f,

@@ -5,8 +5,9 @@
  * current one, or with the previous one during a rotation's grace period;
  * revocation and expiry), then the route's scope, then the key's token bucket.
  *
- * Workload: every request, on the loop thread; one SHA-256 of a 55-byte token
- * and a hash lookup, no store access. Assumptions: the keyring holds every key
+ * Workload: every request, on the loop thread; a hash lookup and, unless the
+ * connection's memo holds the token (the same key as its last request), one
+ * SHA-256 of a 53-byte token; no store access. Assumptions: the keyring holds every key
  * (loaded at start, updated by the key handlers on this node). Secrets are
  * never logged: only key ids appear in messages.
  */
@@ -15,6 +16,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -23,6 +25,9 @@
 #include "core/keys.h"
 #include "server/config.h"
 #include "server/keyring.h"
+
+_Static_assert(KEY_TOKEN_LEN < HTTP_AUTH_TOKEN_MAX, "a token fits the memo");
+_Static_assert(KEY_DIGEST_LEN < HTTP_AUTH_DIGEST_MAX, "a digest fits the memo");
 
 /* A literal address in 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104. Strict
  * inet_pton forms only: "127.1" or "0x7f.1", which getaddrinfo would also
@@ -139,15 +144,45 @@ static void log_refusal(struct http_req *hr, const char *id)
                          "refused key %s: unknown, revoked, expired or wrong secret", id);
 }
 
+/* The digest of token t into digest: the connection's memo when t is the
+ * token that last authenticated there (compared in constant time), else one
+ * SHA-256. *memo_hit says which. */
+static void token_digest(struct http_req *hr, const char *t, char *digest, bool *memo_hit)
+{
+        const struct http_auth_memo *m = http_auth_memo(hr);
+        size_t n = strlen(t);
+
+        *memo_hit = m && m->token[0] && n == strlen(m->token) && CRYPTO_memcmp(m->token, t, n) == 0;
+        if (*memo_hit)
+                memcpy(digest, m->digest, KEY_DIGEST_LEN + 1);
+        else
+                key_digest(t, digest);
+}
+
+/* Remembers t and its digest on the connection, once they authenticated. */
+static void token_remember(struct http_req *hr, const char *t, const char *digest)
+{
+        struct http_auth_memo *m = http_auth_memo(hr);
+        size_t n = strlen(t);
+
+        if (!m || n >= sizeof(m->token))
+                return;
+        memcpy(m->token, t, n + 1);
+        memcpy(m->digest, digest, KEY_DIGEST_LEN + 1);
+}
+
 /* The keyring entry of the request's token when the key accepts it now
  * (known, secret current or in its grace period, not revoked, not expired);
- * else NULL with *why the message of the 401 and *id the key id (or ""). */
+ * else NULL with *why the message of the 401 and *id the key id (or "").
+ * The record is checked on every call, memo or not: what the memo saves is
+ * only the hash of a token seen before. */
 static struct keyring_entry *key_of(struct http_req *hr, char *id, const char **why)
 {
         char tok[KEY_TOKEN_LEN + 2];
         char digest[KEY_DIGEST_LEN + 1];
         const char *t = bearer(hr, tok, sizeof(tok));
         struct keyring_entry *e;
+        bool memo_hit = false;
 
         id[0] = '\0';
         if (!t) {
@@ -160,12 +195,15 @@ static struct keyring_entry *key_of(struct http_req *hr, char *id, const char **
                 return NULL;
         }
         e = keyring_get(hr->srv->keyring, id);
-        key_digest(t, digest);
-        explicit_bzero(tok, sizeof(tok));
+        token_digest(hr, t, digest, &memo_hit);
         if (!e || !key_accepts(&e->rec, digest, clock_wall_ms(hr->srv->clock))) {
+                explicit_bzero(tok, sizeof(tok));
                 *why = "the API key is unknown, revoked or expired";
                 return NULL;
         }
+        if (!memo_hit)
+                token_remember(hr, t, digest);
+        explicit_bzero(tok, sizeof(tok));
         return e;
 }
 
@@ -191,7 +229,9 @@ static int rate_check(struct http_req *hr, struct keyring_entry *e)
         const struct config *cfg = hr->srv->cfg;
         int64_t max = e->rec.rate_max > 0 ? e->rec.rate_max : cfg->rate_limit_max;
         int64_t per = e->rec.rate_max > 0 ? e->rec.rate_per_ms : cfg->rate_limit_per_ms;
-        int64_t now = clock_mono_ns(hr->srv->clock) / 1000000 + 1;
+        /* The request's start (read once per request, in http.c) is the
+         * instant it takes its token at. */
+        int64_t now = hr->start_ns / 1000000 + 1;
         int64_t wait_ms = 0, wait_s;
         char ra[24];
 

@@ -102,6 +102,48 @@ const char *http_header(const struct http_req *hr, const char *name)
         return http_head_get(&hr->head, name);
 }
 
+/* Does one Prefer value (a comma-separated list of preferences, each
+ * "token [= word] *(; parameter)") hold return=minimal? The token is
+ * compared without case, the value (a token or a quoted string) as sent, as
+ * RFC 7240 §2 has it. */
+static bool prefer_minimal(const char *v)
+{
+        while (*v) {
+                size_t n;
+
+                v += strspn(v, " \t,");
+                n = strcspn(v, " \t=;,");
+                if (n == 6 && strncasecmp(v, "return", 6) == 0) {
+                        const char *p = v + n;
+
+                        p += strspn(p, " \t");
+                        if (*p == '=') {
+                                p++;
+                                p += strspn(p, " \t");
+                                if (*p == '"')
+                                        p++;
+                                if (strncmp(p, "minimal", 7) == 0 &&
+                                    strchr("\" \t;,", p[7] ? p[7] : ' '))
+                                        return true;
+                        }
+                }
+                /* On to the next preference: past a comma outside quotes. */
+                for (bool q = false; *v && (q || *v != ','); v++)
+                        if (*v == '"')
+                                q = !q;
+        }
+        return false;
+}
+
+bool http_prefers_minimal(const struct http_req *hr)
+{
+        for (int i = 0; i < hr->head.nhdrs; i++)
+                if (strcasecmp(hr->head.hdrs[i].name, "Prefer") == 0 &&
+                    prefer_minimal(hr->head.hdrs[i].value))
+                        return true;
+        return false;
+}
+
 void http_set_header(struct http_req *hr, const char *name, const char *value)
 {
         size_t room = sizeof(hr->out_hdrs) - hr->out_hdrs_len;
@@ -112,6 +154,11 @@ void http_set_header(struct http_req *hr, const char *name, const char *value)
                 hr->out_hdrs_len += (size_t)n;
         else
                 hr->out_hdrs[hr->out_hdrs_len] = '\0';
+}
+
+struct http_auth_memo *http_auth_memo(struct http_req *hr)
+{
+        return hr->conn ? &hr->conn->auth : NULL;
 }
 
 struct log_rate *http_refusal_log(struct http *h)
@@ -194,24 +241,39 @@ void http_rc_status(int rc, int *status, const char **code)
         }
 }
 
-/* Releases everything the request owns and its share of the body budget. */
+/* A request's block: the struct, the head's copy and its decoded path (no
+ * longer than the head, plus a NUL per segment), in one allocation. A block
+ * of up to REQ_SPARE_MAX bytes is kept by its connection for the next
+ * request, so a keep-alive client's requests allocate nothing for this. */
+#define REQ_BLOCK_MIN (sizeof(struct http_req) + 2048)
+#define REQ_SPARE_MAX (sizeof(struct http_req) + 16384)
+
+static size_t req_block_size(size_t head_len)
+{
+        return sizeof(struct http_req) + 2 * (head_len + 1) + HTTP_SEGS_MAX;
+}
+
+/* Releases everything the request owns and its share of the body budget;
+ * its block goes back to its connection when that has none. */
 static void req_free(struct http_req *hr)
 {
         struct http *h = hr->srv->http;
+        struct http_conn *c = hr->conn;
 
-        if (hr->conn && hr->conn->hr == hr)
-                hr->conn->hr = NULL;
+        if (c && c->hr == hr)
+                c->hr = NULL;
         if (h && hr->body_budget) {
                 BATON_ASSERT(h->body_inflight >= hr->body_budget);
                 h->body_inflight -= hr->body_budget;
                 if (hr->body_budget >= (1u << 20))
                         h->trim_pending = true;
         }
-        free(hr->head_buf);
-        free(hr->path_buf);
         if (hr->body)
                 json_decref(hr->body);
-        free(hr);
+        if (c && !c->spare && hr->block_cap <= REQ_SPARE_MAX)
+                c->spare = hr;
+        else
+                free(hr);
 }
 
 void http_req_drop(struct http_req *hr)
@@ -220,16 +282,28 @@ void http_req_drop(struct http_req *hr)
         req_free(hr);
 }
 
-/* The status line and headers of an answer, into c's output. */
+/* The status line and headers of an answer, into c's output: appended piece
+ * by piece, without stdio, as this runs once per request. */
 static void reply_head(struct http_conn *c, struct http_req *hr, int status,
                        const char *content_type, size_t len, bool close)
 {
         struct buf *o = &c->out;
+        char st[JW_I64_LEN], cl[JW_I64_LEN];
+        size_t st_n = jw_fmt_i64(status, st), cl_n = jw_fmt_i64((int64_t)len, cl);
 
-        buf_printf(o,
-                   "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                   "X-Request-Id: %s\r\n",
-                   status, http_reason(status), http_date(c->h), content_type, len, hr->request_id);
+        buf_add(o, "HTTP/1.1 ", 9);
+        buf_add(o, st, st_n);
+        buf_addc(o, ' ');
+        buf_adds(o, http_reason(status));
+        buf_add(o, "\r\nDate: ", 8);
+        buf_adds(o, http_date(c->h));
+        buf_add(o, "\r\nContent-Type: ", 16);
+        buf_adds(o, content_type);
+        buf_add(o, "\r\nContent-Length: ", 18);
+        buf_add(o, cl, cl_n);
+        buf_add(o, "\r\nX-Request-Id: ", 16);
+        buf_adds(o, hr->request_id);
+        buf_add(o, "\r\n", 2);
         if (hr->out_hdrs_len)
                 buf_add(o, hr->out_hdrs, hr->out_hdrs_len);
         if (status == 503 && !strstr(hr->out_hdrs, "Retry-After:"))
@@ -651,18 +725,28 @@ static int budget_take(struct http_req *hr, size_t n)
         return 0;
 }
 
+/* A request for the head at the start of c->in: the connection's spare
+ * block when it is big enough, else a new one (owned by the request, freed
+ * or kept by req_free). */
 static struct http_req *req_new(struct http_conn *c, size_t head_len)
 {
-        struct http_req *hr = calloc(1, sizeof(*hr));
+        size_t need = req_block_size(head_len), cap = need;
+        struct http_req *hr = c->spare;
 
-        if (!hr)
-                return NULL;
-        hr->head_buf = malloc(head_len + 1);
-        hr->path_buf = NULL;
-        if (!hr->head_buf) {
-                free(hr);
-                return NULL;
+        if (hr && hr->block_cap >= need) {
+                cap = hr->block_cap;
+                c->spare = NULL;
+        } else {
+                if (cap < REQ_BLOCK_MIN)
+                        cap = REQ_BLOCK_MIN;
+                hr = malloc(cap);
+                if (!hr)
+                        return NULL;
         }
+        memset(hr, 0, sizeof(*hr));
+        hr->block_cap = cap;
+        hr->head_buf = (char *)(hr + 1);
+        hr->path_buf = hr->head_buf + head_len + 1;
         memcpy(hr->head_buf, c->in, head_len);
         hr->head_buf[head_len] = '\0';
         hr->srv = c->h->srv;
@@ -699,8 +783,8 @@ void http_begin(struct http_conn *c, size_t head_len)
         req_set_id(hr);
         present = body_present(c, &hr->head);
         hr->close_after = !present;
-        hr->path_buf = malloc(strlen(hr->head.path) + HTTP_SEGS_MAX + 1);
-        nsegs = hr->path_buf ? http_path_split(hr->head.path, hr->path_buf, segs) : -1;
+        /* path_buf has head_len + 1 + HTTP_SEGS_MAX bytes: enough. */
+        nsegs = http_path_split(hr->head.path, hr->path_buf, segs);
         if (nsegs < 0) {
                 http_reply_error(hr, 400, "invalid_path", NULL,
                                  "the path has a malformed escape, an encoded NUL, invalid "
@@ -717,7 +801,9 @@ void http_begin(struct http_conn *c, size_t head_len)
         hr->close_after = false;
         c->consume = c->head_len;
         c->state = CS_BODY;
-        c->since_ms = http_now_ms(c->h);
+        /* The body's timeout starts now: the request's start is as good, and
+         * saves reading the clock again. */
+        c->since_ms = hr->start_ns / 1000000;
         memset(&c->ch, 0, sizeof(c->ch));
         if (hr->head.expect_continue && !present)
                 buf_adds(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");

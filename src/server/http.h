@@ -70,8 +70,9 @@ struct http_req {
         struct server *srv;
         int method;                     /* enum http_method */
         struct http_head head;          /* parsed head; points into head_buf */
-        char *head_buf;                 /* owned */
-        char *path_buf;                 /* decoded path segments, owned */
+        char *head_buf;                 /* the head's copy, in this struct's block */
+        char *path_buf;                 /* decoded path segments, in this struct's block */
+        size_t block_cap;               /* bytes of the one allocation hr starts */
         const struct http_route *route; /* NULL when no route matched */
         int route_idx;                  /* index in the route table; -1 if none */
         struct http_conn *conn;         /* NULL once the client has gone */
@@ -133,6 +134,10 @@ const char *http_param(const struct http_req *hr, int i);
 const char *http_query(const struct http_req *hr, const char *key);
 /* A request header's value (the first if repeated) or NULL. */
 const char *http_header(const struct http_req *hr, const char *name);
+/* True when the request asks for "Prefer: return=minimal" (RFC 7240 §4.2):
+ * a preference "return" (any case) with the value minimal, in any Prefer
+ * header, among other preferences or with parameters. */
+bool http_prefers_minimal(const struct http_req *hr);
 /* Adds an answer header; value must be one line of printable text. Headers
  * beyond HTTP_OUT_HDRS_MAX bytes in all are dropped (asserted in tests). */
 void http_set_header(struct http_req *hr, const char *name, const char *value);
@@ -147,6 +152,21 @@ void http_watch(struct http_req *hr, void (*on_close)(struct http_req *, void *)
  * with a non-blocking peek, so it is exact even when the loop has not yet
  * noticed). A claim woken for a gone client must not lease jobs. */
 bool http_client_gone(const struct http_req *hr);
+
+/* The bearer token that last authenticated on a connection and its SHA-256
+ * digest (auth.c), so a client that sends the same key on every request of a
+ * keep-alive connection pays the hash once. Only the digest, a pure function
+ * of the token, is remembered: the key's record is checked on every request,
+ * so a revoked, expired or rotated key is refused at once. token is a secret:
+ * the connection wipes it when it closes. */
+#define HTTP_AUTH_TOKEN_MAX 64
+#define HTTP_AUTH_DIGEST_MAX 72
+struct http_auth_memo {
+        char token[HTTP_AUTH_TOKEN_MAX]; /* "" when none */
+        char digest[HTTP_AUTH_DIGEST_MAX];
+};
+/* hr's connection's memo, or NULL when the client has gone. */
+struct http_auth_memo *http_auth_memo(struct http_req *hr);
 
 /* The loop thread's scratch buffer for building an answer; reset on each call.
  * Owned by the http module; valid until the next http_out call. */

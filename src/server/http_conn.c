@@ -108,10 +108,22 @@ const char *http_reason(int status)
         }
 }
 
+/* v as 16 lowercase hex digits at out. */
+static void hex16(uint64_t v, char *out)
+{
+        static const char hex[] = "0123456789abcdef";
+
+        for (int i = 15; i >= 0; i--, v >>= 4)
+                out[i] = hex[v & 15];
+}
+
 void http_new_request_id(struct http *h, char out[33])
 {
-        snprintf(out, 33, "%016llx%016llx", (unsigned long long)h->reqid_prefix,
-                 (unsigned long long)++h->reqid_seq);
+        /* "%016llx%016llx" of the prefix and the counter, without stdio: most
+         * clients send no X-Request-Id, so this runs per request. */
+        hex16(h->reqid_prefix, out);
+        hex16(++h->reqid_seq, out + 16);
+        out[32] = '\0';
 }
 
 const char *http_date(struct http *h)
@@ -223,6 +235,8 @@ void conn_free(struct http_conn *c)
         free(c->in);
         free(c->chunk_buf);
         buf_free(&c->out);
+        explicit_bzero(&c->auth, sizeof(c->auth));
+        free(c->spare);
         free(c);
 }
 

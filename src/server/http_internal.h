@@ -55,6 +55,8 @@ struct http_conn {
         bool in_process;  /* inside conn_process: answers are flushed at its end */
         bool close_when_flushed;
         size_t lingered;               /* bytes dropped while lingering */
+        struct http_auth_memo auth;    /* auth.c's memo; wiped in conn_free */
+        struct http_req *spare;        /* a finished request's block for the next, owned */
         struct http_conn *prev, *next; /* every connection of h */
 };
 

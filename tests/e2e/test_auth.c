@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "support/harness.h"
+#include "support/rawhttp.h"
 
 #define TOK 64
 #define KID 24
@@ -464,6 +465,79 @@ static void expired_key(void **state)
         assert_int_equal(call(tok, "GET", "/v1/queues", NULL, NULL), 200);
         harness_sleep_ms(1400);
         assert_int_equal(call(tok, "GET", "/v1/queues", NULL, NULL), 401);
+}
+
+/* GET /v1/queues with tok on the open connection rd; returns the status. */
+static int raw_get(struct raw_reader *rd, const char *tok)
+{
+        struct raw_res res;
+        char req[256];
+        int status;
+
+        snprintf(req, sizeof(req),
+                 "GET /v1/queues HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n\r\n",
+                 tok);
+        if (raw_sends(rd->fd, req) != 0 || raw_read_res(rd, 5000, &res) != 0)
+                return -1;
+        status = res.status;
+        raw_res_free(&res);
+        return status;
+}
+
+/* A keep-alive connection remembers the digest of the token that last
+ * authenticated on it (auth.c); the key's record is still checked on every
+ * request, so rotation, revocation and expiry refuse the very next request on
+ * that connection, and a wrong secret under the same key id never rides on
+ * the memo. */
+static void key_changes_seen_on_open_connection(void **state)
+{
+        char tok[TOK], id[KID], path[128], fresh[TOK], wrong[TOK], extra[128], when[40];
+        struct raw_reader *rd = calloc(1, sizeof(*rd));
+        struct http_res r;
+        int64_t at = harness_wall_ms() + 1200;
+        time_t s = (time_t)(at / 1000);
+        struct tm tm;
+
+        (void)state;
+        assert_non_null(rd);
+        make_key(NULL, "[\"jobs:read\"]", NULL, tok, id);
+        rd->fd = raw_connect(srv.port);
+        assert_true(rd->fd >= 0);
+        assert_int_equal(raw_get(rd, tok), 200);
+        assert_int_equal(raw_get(rd, tok), 200);
+        /* The same key id with another secret. */
+        snprintf(wrong, sizeof(wrong), "%s", tok);
+        wrong[strlen(wrong) - 1] = wrong[strlen(wrong) - 1] == '0' ? '1' : '0';
+        assert_int_equal(raw_get(rd, wrong), 401);
+        assert_int_equal(raw_get(rd, tok), 200);
+        /* Rotated without grace: the old secret stops at once. */
+        snprintf(path, sizeof(path), "/v1/keys/%s/rotate", id);
+        call(srv.admin_key, "POST", path, NULL, &r);
+        assert_int_equal(r.status, 200);
+        snprintf(fresh, sizeof(fresh), "%s", jpath_str(r.json, "secret"));
+        remember(fresh);
+        http_res_free(&r);
+        assert_int_equal(raw_get(rd, tok), 401);
+        assert_int_equal(raw_get(rd, fresh), 200);
+        assert_int_equal(raw_get(rd, fresh), 200);
+        /* Revoked: refused on the next request of the same connection. */
+        snprintf(path, sizeof(path), "/v1/keys/%s", id);
+        assert_int_equal(call(srv.admin_key, "DELETE", path, NULL, NULL), 200);
+        assert_int_equal(raw_get(rd, fresh), 401);
+        close(rd->fd);
+        /* Expired while the connection stays open. */
+        gmtime_r(&s, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(extra, sizeof(extra), "\"expires_at\": \"%s.%03dZ\"", when, (int)(at % 1000));
+        make_key(NULL, "[\"jobs:read\"]", extra, tok, NULL);
+        memset(rd, 0, sizeof(*rd));
+        rd->fd = raw_connect(srv.port);
+        assert_true(rd->fd >= 0);
+        assert_int_equal(raw_get(rd, tok), 200);
+        harness_sleep_ms(1400);
+        assert_int_equal(raw_get(rd, tok), 401);
+        close(rd->fd);
+        free(rd);
 }
 
 /* A revoked key cannot be rotated back to life and an expired one would get a
@@ -1144,6 +1218,7 @@ int main(void)
             cmocka_unit_test(rotation_with_grace),
             cmocka_unit_test(expired_key),
             cmocka_unit_test(rotate_revoked_or_expired),
+            cmocka_unit_test(key_changes_seen_on_open_connection),
             cmocka_unit_test(create_validation),
             cmocka_unit_test(rate_limited),
             cmocka_unit_test(audit_entries),

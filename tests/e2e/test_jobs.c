@@ -4,8 +4,8 @@
  * wait_ms), list with filters and cursor pagination, cancel, retry, priority
  * order, delayed jobs (delay_ms and run_at) becoming ready on time, idempotency
  * (repeat, conflict, canonical payload, the N-thread race) and keys (keep,
- * replace). One server for the whole file; each test uses its own queues.
- * Timing bounds are generous enough for the ASan build on 2 cores.
+ * replace), and Prefer: return=minimal. One server for the whole file; each test uses its own
+ * queues. Timing bounds are generous enough for the ASan build on 2 cores.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -913,6 +913,119 @@ static void get_wait_ms(void **state)
         baton_job_free(j);
 }
 
+/* POST /v1/jobs with prefer (a Prefer header line, or NULL); returns the
+ * answer's status, r owned by the caller. */
+static int enqueue_prefer(const char *prefer, const char *body, struct http_res *r)
+{
+        const char *hdrs[] = {prefer, NULL};
+
+        assert_int_equal(
+            http_raw(srv.url, "POST", "/v1/jobs", prefer ? hdrs : NULL, body, strlen(body), r), 0);
+        return r->status;
+}
+
+/* The members of object o, sorted and space-separated, into out. */
+static const char *members(const json_t *o, char *out, size_t cap)
+{
+        const char *k;
+        json_t *v;
+        size_t n = 0;
+
+        out[0] = '\0';
+        json_object_foreach((json_t *)o, k, v)
+        {
+                (void)v;
+                n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? " " : "", k);
+        }
+        return out;
+}
+
+/* Prefer: return=minimal (RFC 7240) answers id, state and version per job,
+ * with Preference-Applied; the duplicate and replaced flags stay; the job
+ * stored is the same; any other preference (or none) gets the whole job. */
+static void enqueue_prefer_return_minimal_is_short(void **state)
+{
+        const char *asks[] = {"Prefer: return=minimal", "Prefer: RETURN = \"minimal\"",
+                              "Prefer: respond-async, return=minimal; x=1",
+                              "Prefer: wait=5,return=minimal"};
+        const char *not_minimal[] = {NULL, "Prefer: return=representation",
+                                     "Prefer: return=minimalist", "Prefer: x=\"return=minimal\""};
+        char q[64], body[512], m[512], hdr[64], path[128];
+        struct http_res r, g;
+
+        (void)state;
+        harness_unique("minimal", q, sizeof(q));
+        snprintf(body, sizeof(body), "{\"queue\":\"%s\",\"type\":\"t\",\"payload\":{\"a\":1}}", q);
+        for (size_t i = 0; i < sizeof(asks) / sizeof(asks[0]); i++) {
+                assert_int_equal(enqueue_prefer(asks[i], body, &r), 201);
+                assert_string_equal(members(r.json, m, sizeof(m)), "job");
+                assert_string_equal(members(jpath(r.json, "job"), m, sizeof(m)),
+                                    "id state version");
+                assert_string_equal(jpath_str(r.json, "job.state"), "queued");
+                assert_int_equal(jpath_int(r.json, "job.version"), 1);
+                assert_non_null(http_header(&r, "Preference-Applied", hdr, sizeof(hdr)));
+                assert_string_equal(hdr, "return=minimal");
+                /* The job itself is whole. */
+                snprintf(path, sizeof(path), "/v1/jobs/%s", jpath_str(r.json, "job.id"));
+                harness_expect(srv.url, NULL, "GET", path, NULL, 200, &g);
+                assert_int_equal(jpath_int(g.json, "job.payload.a"), 1);
+                http_res_free(&g);
+                http_res_free(&r);
+        }
+        for (size_t i = 0; i < sizeof(not_minimal) / sizeof(not_minimal[0]); i++) {
+                assert_int_equal(enqueue_prefer(not_minimal[i], body, &r), 201);
+                assert_non_null(jpath(r.json, "job.payload"));
+                assert_non_null(jpath(r.json, "job.created_at"));
+                assert_null(http_header(&r, "Preference-Applied", hdr, sizeof(hdr)));
+                http_res_free(&r);
+        }
+        /* An idempotent repeat keeps its flag. */
+        snprintf(body, sizeof(body), "{\"queue\":\"%s\",\"type\":\"t\",\"idempotency_key\":\"mi\"}",
+                 q);
+        assert_int_equal(enqueue_prefer(asks[0], body, &r), 201);
+        http_res_free(&r);
+        assert_int_equal(enqueue_prefer(asks[0], body, &r), 200);
+        assert_string_equal(members(r.json, m, sizeof(m)), "job duplicate");
+        assert_true(json_is_true(jpath(r.json, "duplicate")));
+        assert_string_equal(members(jpath(r.json, "job"), m, sizeof(m)), "id state version");
+        http_res_free(&r);
+        /* A batch: each element short, in request order, its flags kept. */
+        snprintf(body, sizeof(body),
+                 "{\"jobs\":[{\"queue\":\"%s\",\"type\":\"t\",\"idempotency_key\":\"mi\"},"
+                 "{\"queue\":\"%s\",\"type\":\"t\",\"delay_ms\":60000}]}",
+                 q, q);
+        assert_int_equal(enqueue_prefer(asks[0], body, &r), 201);
+        assert_string_equal(members(r.json, m, sizeof(m)), "jobs");
+        assert_string_equal(members(jpath(r.json, "jobs[0]"), m, sizeof(m)),
+                            "id state version duplicate");
+        assert_string_equal(members(jpath(r.json, "jobs[1]"), m, sizeof(m)), "id state version");
+        assert_string_equal(jpath_str(r.json, "jobs[1].state"), "scheduled");
+        assert_non_null(http_header(&r, "Preference-Applied", hdr, sizeof(hdr)));
+        http_res_free(&r);
+        /* Errors are the same either way. */
+        assert_int_equal(enqueue_prefer(asks[0], "{\"type\":\"t\"}", &r), 400);
+        assert_string_equal(jpath_str(r.json, "error.code"), "missing_field");
+        assert_null(http_header(&r, "Preference-Applied", hdr, sizeof(hdr)));
+        http_res_free(&r);
+        /* libbaton asks for the short answer when its caller takes no job:
+         * the calls succeed, the jobs are stored, refusals still come back. */
+        {
+                struct baton_enqueue_opts o[2] = {{.queue = q, .type = "lib"},
+                                                  {.queue = q, .type = "lib"}};
+                int64_t n = harness_count_jobs(cl, q, NULL);
+
+                assert_ok(cl, baton_enqueue(cl, &o[0], NULL));
+                assert_int_equal(baton_client_last_error(cl)->http_status, 201);
+                assert_ok(cl, baton_enqueue_batch(cl, o, 2, NULL));
+                assert_int_equal(baton_client_last_error(cl)->http_status, 201);
+                assert_int_equal(harness_count_jobs(cl, q, NULL), n + 3);
+                o[0].extra = "{\"bogus\":1}";
+                assert_int_not_equal(baton_enqueue(cl, &o[0], NULL), 0);
+                assert_int_equal(baton_client_last_error(cl)->http_status, 400);
+                assert_string_equal(baton_client_last_error(cl)->code, "unknown_field");
+        }
+}
+
 int main(void)
 {
         static const char *const args[] = {"--lease-min-ms", "100", NULL};
@@ -920,6 +1033,7 @@ int main(void)
             cmocka_unit_test(enqueue_defaults),
             cmocka_unit_test(enqueue_all_fields),
             cmocka_unit_test(enqueue_batch),
+            cmocka_unit_test(enqueue_prefer_return_minimal_is_short),
             cmocka_unit_test(get_and_errors),
             cmocka_unit_test(list_filters_and_pages),
             cmocka_unit_test(cancel_and_retry),

@@ -8,7 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/errors.h"
 #include "common/buf.h"
@@ -112,6 +114,81 @@ static void time_round_trip(void **state)
         assert_string_equal(out, "1969-12-31T23:59:59.999Z");
 }
 
+/* The hand-written time format gives what gmtime_r and strftime give, across
+ * leap years, century rules and the ends of its range. */
+static void time_format_matches_gmtime(void **state)
+{
+        char out[40], want[40], tmp[32];
+        uint64_t x = 88172645463325252ull;
+
+        (void)state;
+        for (int i = 0; i < 200000; i++) {
+                int64_t ms;
+                time_t secs;
+                struct tm tm;
+
+                /* xorshift64: spread over 1970..9999, then the edges. */
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                ms = (int64_t)(x % 253402300800000ull);
+                if (i < 4)
+                        ms = (int64_t[]){1, 951782400000, 253402300799999, 4107542399999}[i];
+                secs = (time_t)(ms / 1000);
+                gmtime_r(&secs, &tm);
+                strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm);
+                snprintf(want, sizeof(want), "%s.%03dZ", tmp, (int)(ms % 1000));
+                time_format_ms(ms, out, sizeof(out));
+                assert_string_equal(out, want);
+        }
+        /* Past the hand-written range: the stdio path, as before. */
+        time_format_ms(253402300800000, out, sizeof(out));
+        assert_string_equal(out, "10000-01-01T00:00:00.000Z");
+}
+
+/* jw_fmt_i64 writes what "%lld" writes, the extremes included. */
+static void fmt_i64_matches_printf(void **state)
+{
+        int64_t v[] = {0, 1, -1, 9, 10, -10, 99, 100, 1234567890123, INT64_MAX, INT64_MIN};
+        char out[JW_I64_LEN], want[32];
+
+        (void)state;
+        for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+                size_t n = jw_fmt_i64(v[i], out);
+                snprintf(want, sizeof(want), "%lld", (long long)v[i]);
+                assert_string_equal(out, want);
+                assert_int_equal(n, strlen(want));
+        }
+}
+
+/* Escaping: every control byte, quote and backslash, between and beside
+ * runs of plain bytes (UTF-8 passes through). */
+static void jw_escapes_every_control_byte(void **state)
+{
+        struct buf b;
+        struct jw w;
+        char s[40], want[400];
+        size_t n = 0;
+
+        (void)state;
+        for (int c = 1; c < 0x20; c++)
+                s[c - 1] = (char)c;
+        s[31] = '"', s[32] = 'x', s[33] = '\\', s[34] = '\xc3', s[35] = '\xa9', s[36] = 0;
+        n += (size_t)snprintf(want + n, sizeof(want) - n, "\"");
+        for (int c = 1; c < 0x20; c++) {
+                const char *e = c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+                if (e)
+                        n += (size_t)snprintf(want + n, sizeof(want) - n, "%s", e);
+                else
+                        n += (size_t)snprintf(want + n, sizeof(want) - n, "\\u%04x", c);
+        }
+        snprintf(want + n, sizeof(want) - n, "\\\"x\\\\\xc3\xa9\"");
+        buf_init(&b, 4096);
+        jw_init(&w, &b);
+        jw_str(&w, s);
+        assert_int_equal(w.err, 0);
+        assert_string_equal(b.ptr, want);
+        buf_free(&b);
+}
+
 static void time_rejects_invalid(void **state)
 {
         const char *bad[] = {"",
@@ -155,6 +232,9 @@ int main(void)
             cmocka_unit_test(jw_writes_nested_json),
             cmocka_unit_test(jw_error_is_sticky),
             cmocka_unit_test(time_round_trip),
+            cmocka_unit_test(time_format_matches_gmtime),
+            cmocka_unit_test(fmt_i64_matches_printf),
+            cmocka_unit_test(jw_escapes_every_control_byte),
             cmocka_unit_test(time_rejects_invalid),
             cmocka_unit_test(rand_tokens_are_hex_and_distinct),
         };
