@@ -57,6 +57,9 @@ struct exec {
         struct done_batch *done_tail;
         bool stopping;
         bool started;
+        /* exec_hold: the store thread takes no batch while it is above 0, so
+         * ops submitted together land in one batch (under mu). */
+        int held;
         int inflight; /* loop thread only */
 };
 
@@ -242,7 +245,7 @@ static void *store_main(void *arg)
                 int n;
 
                 pthread_mutex_lock(&ex->mu);
-                while (!ex->in_head && !ex->stopping)
+                while ((!ex->in_head || ex->held > 0) && !ex->stopping)
                         pthread_cond_wait(&ex->cv, &ex->mu);
                 if (!ex->in_head) {
                         pthread_mutex_unlock(&ex->mu);
@@ -384,6 +387,23 @@ void exec_submit(struct exec *ex, struct exec_op *op)
                 ex->in_head = op;
         ex->in_tail = op;
         pthread_cond_signal(&ex->cv);
+        pthread_mutex_unlock(&ex->mu);
+}
+
+void exec_hold(struct exec *ex)
+{
+        pthread_mutex_lock(&ex->mu);
+        ex->held++;
+        pthread_mutex_unlock(&ex->mu);
+}
+
+void exec_release(struct exec *ex)
+{
+        pthread_mutex_lock(&ex->mu);
+        BATON_ASSERT_INT(ex->held, >, 0);
+        ex->held--;
+        if (ex->held == 0 && ex->in_head)
+                pthread_cond_signal(&ex->cv);
         pthread_mutex_unlock(&ex->mu);
 }
 

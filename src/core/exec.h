@@ -84,6 +84,13 @@ int exec_start(const struct exec_wake *wake, struct store *st, const struct stor
 /* Queues op; thread-safe. After exec_stop has begun, op->done runs with
  * BATON_ESHUTDOWN. */
 void exec_submit(struct exec *ex, struct exec_op *op);
+/* Between exec_hold and exec_release the store thread starts no batch, so
+ * the ops submitted in between run in one transaction, in submission order,
+ * and share its commit (a claim submitted right after the enqueue that makes
+ * its job ready leases that job under the enqueue's fsync). Holds nest; keep
+ * one short, as the store thread waits for it. Thread-safe. */
+void exec_hold(struct exec *ex);
+void exec_release(struct exec *ex);
 /* Runs op synchronously on the caller's thread in its own transaction, for use
  * before the store thread starts or in tests without a loop. */
 int exec_run_sync(struct store *st, const struct store_ops *ops, const struct clock *clock,

@@ -70,6 +70,18 @@ int server_submit(struct server *srv, struct exec_op *op)
         return 0;
 }
 
+void server_hold(struct server *srv)
+{
+        if (srv->exec)
+                exec_hold(srv->exec);
+}
+
+void server_release(struct server *srv)
+{
+        if (srv->exec)
+                exec_release(srv->exec);
+}
+
 int server_submit_lease(struct server *srv, struct exec_op *op)
 {
         if (!srv->lease_st)

@@ -73,6 +73,11 @@ void server_event_drop(struct event **ev);
 /* Hands op to the store thread. Returns 0, or BATON_ESHUTDOWN when the exec has
  * already been stopped (op->done will then never run: the caller answers). */
 int server_submit(struct server *srv, struct exec_op *op);
+/* Ops server_submit queues between these two run in one transaction
+ * (exec_hold). Loop thread; every hold is released before it returns to the
+ * loop. */
+void server_hold(struct server *srv);
+void server_release(struct server *srv);
 /* server_submit for lease ops: to the lease executor when there is one. */
 int server_submit_lease(struct server *srv, struct exec_op *op);
 

@@ -189,6 +189,31 @@ static void wake_matching(struct bucket *b, const char *tenant, const char *queu
         }
 }
 
+int waiters_take_queue(struct waiters *ws, const char *tenant, const char *queue,
+                       struct waiter **out, int max)
+{
+        struct bucket *b = queue_bucket(ws, tenant, queue);
+        struct waiter *w = b->head;
+        int n = 0;
+
+        while (w && n < max) {
+                struct waiter *next = w->next;
+
+                if (w->queue && strcmp(w->queue, queue) == 0 && strcmp(w->tenant, tenant) == 0) {
+                        unlink_waiter(w);
+                        out[n++] = w;
+                }
+                w = next;
+        }
+        return n;
+}
+
+void waiter_fire(struct waiter *w, int why)
+{
+        BATON_ASSERT(!w->parked);
+        w->wake(w, why);
+}
+
 void waiters_wake_queue(struct waiters *ws, const char *tenant, const char *queue)
 {
         wake_matching(queue_bucket(ws, tenant, queue), tenant, queue, 0);

@@ -61,6 +61,13 @@ void waiter_cancel(struct waiter *w);
 void waiter_wake(struct waiter *w, int why);
 
 void waiters_wake_queue(struct waiters *ws, const char *tenant, const char *queue);
+/* Unlinks up to max waiters of (tenant, queue), the longest-waiting first,
+ * into out without calling them; returns how many. Each is then woken with
+ * waiter_fire, before control returns to the loop. */
+int waiters_take_queue(struct waiters *ws, const char *tenant, const char *queue,
+                       struct waiter **out, int max);
+/* Calls the callback of a waiter taken by waiters_take_queue. */
+void waiter_fire(struct waiter *w, int why);
 void waiters_wake_job(struct waiters *ws, int64_t job_id);
 /* Wakes every parked waiter with WAKE_SHUTDOWN. */
 void waiters_wake_all(struct waiters *ws);

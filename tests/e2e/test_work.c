@@ -5,7 +5,8 @@
  * rule, repeat semantics (same outcome 200 "repeat", other outcome 409
  * already_settled), stale leases (409 lease_mismatch, nothing changed), lease
  * expiry -> retry -> dead (lease_expired), cancel of a running job, batch
- * settle, long-poll wake-up and the empty wait, pause and resume. The server runs
+ * settle, long-poll wake-up and the empty wait, a parked claim leasing its
+ * job in the enqueue's transaction, pause and resume. The server runs
  * with --lease-min-ms 100 so leases can expire within a test.
  */
 #include <setjmp.h>
@@ -757,6 +758,63 @@ static void long_poll_wakeup(void **state)
         }
 }
 
+/* The value of an unlabelled metric line "<name> <value>" in /metrics. */
+static double metric(const char *name)
+{
+        struct http_res r;
+        char pat[128];
+        const char *at;
+        double v = -1;
+
+        assert_int_equal(http_json(srv.url, "GET", "/metrics", NULL, &r), 0);
+        assert_int_equal(r.status, 200);
+        snprintf(pat, sizeof(pat), "\n%s ", name);
+        at = strstr(r.body, pat);
+        assert_non_null(at);
+        v = strtod(at + strlen(pat), NULL);
+        http_res_free(&r);
+        return v;
+}
+
+/* A claim parked on the queue an enqueue makes a job ready in runs in the
+ * enqueue's transaction, after it, and leases the job under its one commit:
+ * the store shows a transaction of more than one op for the pair, where a
+ * claim woken by the enqueue's commit would make two transactions of one op
+ * each. Three rounds, each of which must show it, so a background tick that
+ * happens to share a transaction cannot pass the test alone. */
+static void handoff_one_commit(void **state)
+{
+        char q[64];
+        struct poller p = {.url = srv.url, .wait_ms = 5000};
+        pthread_t t;
+
+        (void)state;
+        p.queue = harness_unique("handoff", q, sizeof(q));
+        for (int round = 0; round < 3; round++) {
+                struct baton_job *j;
+                double sum0, n0, sum1, n1;
+
+                harness_thread(&t, poll_thread, &p);
+                harness_sleep_ms(300); /* let the claim park */
+                sum0 = metric("baton_store_batch_size_sum");
+                n0 = metric("baton_store_batch_size_count");
+                j = harness_enqueue(cl, q, "t", NULL);
+                harness_join(t);
+                sum1 = metric("baton_store_batch_size_sum");
+                n1 = metric("baton_store_batch_size_count");
+                assert_int_equal(p.rc, 0);
+                assert_int_equal(p.n, 1);
+                assert_string_equal(p.id, j->id);
+                print_message("round %d: %.0f ops in %.0f transactions\n", round, sum1 - sum0,
+                              n1 - n0);
+                /* The two metric reads are ops of their own only if they touch
+                 * the store; either way the pair must have shared one. */
+                assert_true(sum1 - sum0 >= 2);
+                assert_true((sum1 - sum0) - (n1 - n0) >= 1);
+                baton_job_free(j);
+        }
+}
+
 /* A raw claim with its own key, on a thread: status and jobs answered. */
 struct keyed_poll {
         const char *url;
@@ -946,6 +1004,7 @@ int main(void)
             cmocka_unit_test(cancel_running),
             cmocka_unit_test(settle_batch),
             cmocka_unit_test(long_poll_wakeup),
+            cmocka_unit_test(handoff_one_commit),
             cmocka_unit_test(parked_claim_of_revoked_key),
             cmocka_unit_test(pause_resume),
             cmocka_unit_test(claim_validation),
