@@ -818,6 +818,7 @@ static void close_store(struct store *st)
          * abandoned transaction must do. */
         if (sqlite3_close(st->db) != SQLITE_OK)
                 log_error("store", "closing the database: %s", sqlite3_errmsg(st->db));
+        sqlite_qcache_clear(st);
         free(st);
 }
 
@@ -911,6 +912,8 @@ static int begin_txn(struct store *st)
 {
         int rc = sqlite_run(st, st->stmt[S_BEGIN], NULL);
 
+        sqlite_qcache_clear(st);
+        st->in_op = false;
         st->in_txn = rc == 0;
         return rc;
 }
@@ -922,9 +925,14 @@ static int commit_txn(struct store *st)
         if (txn_lost(st)) {
                 log_error("store", "commit: the transaction was already rolled back");
                 st->in_txn = false;
+                sqlite_qcache_clear(st);
                 return BATON_ESTORE;
         }
-        rc = sqlite_run(st, st->stmt[S_COMMIT], NULL);
+        /* The counts summed in memory go in with the transaction; if they
+         * cannot, the caller rolls it back. */
+        rc = sqlite_qcache_flush(st);
+        if (!rc)
+                rc = sqlite_run(st, st->stmt[S_COMMIT], NULL);
         /* A failed COMMIT (SQLITE_BUSY, I/O) may leave the transaction open for
          * the caller's rollback. */
         st->in_txn = !sqlite3_get_autocommit(st->db);
@@ -937,28 +945,42 @@ static int rollback_txn(struct store *st)
 
         if (!sqlite3_get_autocommit(st->db))
                 rc = sqlite_run(st, st->stmt[S_ROLLBACK], NULL);
+        sqlite_qcache_clear(st);
+        st->in_op = false;
         st->in_txn = false;
         return rc;
 }
 
 static int savepoint_op(struct store *st)
 {
+        int rc;
+
         /* Outside a transaction SAVEPOINT would start one of its own and commit
          * the op alone, splitting the batch. */
         if (!st->in_txn || txn_lost(st)) {
                 log_error("store", "savepoint: no transaction is open");
                 return BATON_ESTORE;
         }
-        return sqlite_run(st, st->stmt[S_SAVEPOINT], NULL);
+        rc = sqlite_run(st, st->stmt[S_SAVEPOINT], NULL);
+        st->in_op = rc == 0;
+        return rc;
 }
 
 static int release_op(struct store *st)
 {
+        int rc;
+
         if (txn_lost(st)) {
                 log_error("store", "release: the transaction was rolled back");
                 return BATON_ESTORE;
         }
-        return sqlite_run(st, st->stmt[S_RELEASE], NULL);
+        /* A failed RELEASE leaves the savepoint for the caller's rollback_to. */
+        rc = sqlite_run(st, st->stmt[S_RELEASE], NULL);
+        if (!rc) {
+                sqlite_qcache_end_op(st, true);
+                st->in_op = false;
+        }
+        return rc;
 }
 
 /* ROLLBACK TO undoes the op's writes but keeps the savepoint on the stack, so
@@ -967,6 +989,8 @@ static int rollback_to_op(struct store *st)
 {
         int rc;
 
+        sqlite_qcache_end_op(st, false);
+        st->in_op = false;
         if (txn_lost(st)) {
                 log_error("store", "rollback_to: the transaction was rolled back");
                 return BATON_ESTORE;

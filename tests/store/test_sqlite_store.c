@@ -528,6 +528,99 @@ static void sqlite_file_uri_and_txn_guard(void **state)
         assert_int_equal(f->ops->open(&o, &st), BATON_EINVAL);
 }
 
+/* What a traced statement is, for the queue row test below. */
+struct qlim_trace {
+        int reads;
+        int adds;
+};
+
+static int count_qlim(unsigned what, void *ctx, void *p, void *x)
+{
+        struct qlim_trace *t = ctx;
+        const char *sql = x;
+
+        (void)what;
+        (void)p;
+        if (strstr(sql, "COALESCE(MAX(concurrency)"))
+                t->reads++;
+        if (strstr(sql, "depth = depth + excluded.depth"))
+                t->adds++;
+        return 0;
+}
+
+/* A batch of enqueues on one queue reads its limits row once and writes its
+ * counters once, at the commit; what it reads in between counts what it
+ * added, a rolled back op's counts go with it, and a settings write keeps
+ * the counts. Without the transaction's copy every qlim_get and qlim_add
+ * is a statement of its own. */
+static void sqlite_queue_row_read_and_counted_once_per_transaction(void **state)
+{
+        struct fixture *f = *state;
+        struct qlim_trace t = {0};
+        struct queue_limits q = {0};
+
+        assert_int_equal(sqlite3_trace_v2(sqlite_db(f->st), SQLITE_TRACE_STMT, count_qlim, &t),
+                         SQLITE_OK);
+        assert_int_equal(f->ops->begin(f->st), 0);
+        for (int i = 0; i < 10; i++) {
+                assert_int_equal(f->ops->savepoint(f->st), 0);
+                assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", i % 2 == 1, &q), 0);
+                assert_int_equal(q.depth, i);
+                queue_limits_free(&q);
+                assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", 1, 0), 0);
+                assert_int_equal(f->ops->release(f->st), 0);
+        }
+        assert_int_equal(t.reads, 1);
+        assert_int_equal(t.adds, 0);
+        /* An op rolled back: its count goes, and so does the copy. */
+        assert_int_equal(f->ops->savepoint(f->st), 0);
+        assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", 1, 1), 0);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", false, &q), 0);
+        assert_int_equal(q.depth, 11);
+        assert_int_equal(q.running, 1);
+        queue_limits_free(&q);
+        assert_int_equal(f->ops->rollback_to(f->st), 0);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", true, &q), 0);
+        assert_int_equal(t.reads, 2);
+        assert_int_equal(q.depth, 10);
+        assert_int_equal(q.running, 0);
+        /* New settings are read back with the counts. */
+        q.max_depth = 12;
+        assert_int_equal(f->ops->qlim_put(f->st, &q), 0);
+        queue_limits_free(&q);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", false, &q), 0);
+        assert_int_equal(q.max_depth, 12);
+        assert_int_equal(q.depth, 10);
+        assert_false(q.grouped);
+        queue_limits_free(&q);
+        /* A group row appears: grouped is read as the table says. */
+        assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", "g1", 0), 0);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", false, &q), 0);
+        assert_true(q.grouped);
+        queue_limits_free(&q);
+        assert_int_equal(f->ops->group_delete(f->st, "t1", "q1", "g1"), 0);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", false, &q), 0);
+        assert_false(q.grouped);
+        queue_limits_free(&q);
+        assert_int_equal(f->ops->commit(f->st), 0);
+        assert_int_equal(t.adds, 1);
+        /* Outside a transaction every call goes to the table. */
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", false, &q), 0);
+        assert_int_equal(q.depth, 10);
+        assert_int_equal(q.max_depth, 12);
+        queue_limits_free(&q);
+        assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", -1, 0), 0);
+        assert_int_equal(t.adds, 2);
+        /* A rolled back transaction writes nothing. */
+        assert_int_equal(f->ops->begin(f->st), 0);
+        assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", 5, 0), 0);
+        assert_int_equal(f->ops->rollback(f->st), 0);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", false, &q), 0);
+        assert_int_equal(q.depth, 9);
+        queue_limits_free(&q);
+        sqlite3_trace_v2(sqlite_db(f->st), 0, NULL, NULL);
+}
+
 static void sqlite_migrates_a_version_1_store(void **state)
 {
         struct fixture *f = *state;
@@ -700,6 +793,7 @@ static const struct CMUnitTest sqlite_tests[] = {
     T(sqlite_migration_7_counts_existing_jobs),
     T(sqlite_migration_8_adds_the_cron_marker),
     T(sqlite_migration_9_keeps_timers_due),
+    T(sqlite_queue_row_read_and_counted_once_per_transaction),
 };
 
 int main(void)
