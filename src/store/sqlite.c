@@ -874,6 +874,11 @@ static int open_store(const struct store_opts *opts, struct store **out)
         rc = private_files(path);
         if (rc)
                 goto out;
+        /* Without memory statistics (which nothing reads) SQLite's allocator
+         * takes no mutex per malloc and free. It can be set only before the
+         * library's first use in the process, which is the first open; later
+         * calls return SQLITE_MISUSE and change nothing. */
+        (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
         rc = sqlite3_open_v2(path, &st->db, flags, opts->vfs);
         if (rc != SQLITE_OK) {
                 log_error("store", "opening %s: %s", path,
