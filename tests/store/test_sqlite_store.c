@@ -187,7 +187,7 @@ static void sqlite_claim_and_deadline_plans(void **state)
                 if (!store_list_samples[i].uses)
                         continue;
                 snprintf(name, sizeof(name), "job_list:%s", store_list_samples[i].name);
-                assert_plan_uses(f, name, store_list_samples[i].uses);
+                assert_plan_uses(f, name, sqlite_list_index(store_list_samples[i].uses));
         }
         assert_plan_uses(f, "job_find_active", "job_akey");
         assert_int_equal(sqlite_explain(f->st, "no_such_statement", (char[8]){0}, 8),
