@@ -4,9 +4,12 @@
  * depth and running counters, one job_groups row per group that has ready jobs
  * (picked in head order for fair claims), and the rate_log of recent starts.
  * Workload: a claim reads the queue's limits, picks groups and reads each
- * group's ready ids; a settle adjusts the counters. Assumptions: calls come
- * from the store thread inside a transaction; there is one writer, so no group
- * is ever busy.
+ * group's ready ids; a settle adjusts the counters; every enqueue reads the
+ * queue's limits and counts itself, which the transaction answers from its
+ * copy of the row and sums in memory until its commit (below). Assumptions:
+ * calls come from the store thread inside a transaction; there is one
+ * writer, so no group is ever busy and what a transaction read stays true
+ * until it writes it.
  */
 #include <stdbool.h>
 #include <stddef.h>

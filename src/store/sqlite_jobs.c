@@ -8,7 +8,10 @@
  * Jobs map to one row with a column per field of struct job (times in Unix ms,
  * SQL NULL for a NULL string). The column list of the job statements is built
  * from one table (store_job_cols) so that insert, update and reads cannot disagree;
- * sqlite.c prepares them at open through sqlite_build_job_sql. Assumptions: as
+ * sqlite.c prepares them at open through sqlite_build_job_sql. A list of a
+ * tenant's or a queue's jobs in any state reads each state and merges the
+ * pages (migration 17 dropped the indexes that read them in one range, to
+ * save an enqueue two index entries). Assumptions: as
  * for every store operation, calls come from the store thread inside a
  * transaction, and the statements are those of sqlite_internal.h.
  */
