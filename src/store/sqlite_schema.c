@@ -425,7 +425,22 @@ static const char *const migrations[] = {
      * in either order. Every other read of jobs by tenant or queue names a
      * state or has an index of its own. */
     "DROP INDEX job_tenant;"
-    "DROP INDEX job_tq;",
+    "DROP INDEX job_tq;"
+    /* The partial indexes over the ended and the active states had IN lists
+     * of three and five states, which SQLite evaluates at every insert and
+     * update of a job by building an ephemeral table (four per statement);
+     * the same sets as ranges cost a comparison (job_state.h). */
+    "DROP INDEX job_finished;"
+    "CREATE INDEX job_finished ON jobs (state, finished_at) WHERE state" JOB_SQL_IS_TERMINAL ";"
+    "DROP INDEX job_tq_finished;"
+    "CREATE INDEX job_tq_finished ON jobs (tenant, queue, state, finished_at)"
+    " WHERE state" JOB_SQL_IS_TERMINAL ";"
+    "DROP INDEX job_ukey;"
+    "CREATE UNIQUE INDEX job_ukey ON jobs (tenant, queue, dkey)"
+    " WHERE dkey IS NOT NULL AND uniq = 1 AND state" JOB_SQL_IS_ACTIVE ";"
+    "DROP INDEX job_akey;"
+    "CREATE INDEX job_akey ON jobs (tenant, queue, dkey)"
+    " WHERE dkey IS NOT NULL AND state" JOB_SQL_IS_ACTIVE ";",
 };
 
 int sqlite_schema_newest(void)
