@@ -392,7 +392,10 @@ static const char *const migrations[] = {
      * queue's jobs in any state state by state (see sqlite_schema.c, 17).
      * PostgreSQL keeps both: there the eight reads would be eight
      * statements of a list, and an enqueue's cost is its round trips more
-     * than its index entries. The number is taken so that both stores keep
+     * than its index entries. SQLite's 17 also rewrites the partial indexes
+     * over the ended and active states as ranges, for a cost PostgreSQL
+     * does not have (it tests an IN list in place). The number is taken so
+     * that both stores keep
      * the same migration numbers; the comments say why the indexes stay. */
     "COMMENT ON INDEX job_tenant IS 'lists of a tenant''s jobs in any state"
     " (SQLite reads them state by state since migration 17)';"
