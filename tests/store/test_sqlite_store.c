@@ -6,7 +6,9 @@
  * tenant's first created_at, sets its durability pragmas, accepts a file
  * URI, and reads every hot, claim, deadline, key and audit statement through
  * the index it was written for (also at scale), with a plan check that
- * catches a missing index. These tests use the backend's internals
+ * catches a missing index; a transaction reads a queue's limits row once
+ * and writes its counts once, at the commit; and a job's insert and update
+ * build no ephemeral table for a partial index. These tests use the backend's internals
  * (store/sqlite.h) and open the database file directly.
  *
  * Workload: small; the plan tests at scale insert a few thousand rows. Each
@@ -621,6 +623,36 @@ static void sqlite_queue_row_read_and_counted_once_per_transaction(void **state)
         sqlite3_trace_v2(sqlite_db(f->st), 0, NULL, NULL);
 }
 
+/* The number of OpenEphemeral steps in the program of sql. */
+static int ephemerals(sqlite3 *db, const char *sql)
+{
+        sqlite3_stmt *s = NULL;
+        char ex[512];
+        int n = 0;
+
+        snprintf(ex, sizeof(ex), "EXPLAIN %s", sql);
+        assert_int_equal(sqlite3_prepare_v2(db, ex, -1, &s, NULL), SQLITE_OK);
+        while (sqlite3_step(s) == SQLITE_ROW)
+                n += strcmp((const char *)sqlite3_column_text(s, 1), "OpenEphemeral") == 0;
+        sqlite3_finalize(s);
+        return n;
+}
+
+/* Migration 17: a job's insert and update evaluate every partial index's
+ * WHERE; none may need an ephemeral table (an IN list of three or more
+ * states did, one per index and run). */
+static void sqlite_job_writes_build_no_ephemeral_table(void **state)
+{
+        struct fixture *f = *state;
+        sqlite3 *db = sqlite_db(f->st);
+
+        assert_int_equal(ephemerals(db, "INSERT INTO jobs (tenant, created_at, queue, state)"
+                                        " VALUES ('t1', 1, 'q1', 2)"),
+                         0);
+        assert_int_equal(ephemerals(db, "UPDATE jobs SET state = 5, finished_at = 2 WHERE id = 1"),
+                         0);
+}
+
 static void sqlite_migrates_a_version_1_store(void **state)
 {
         struct fixture *f = *state;
@@ -794,6 +826,7 @@ static const struct CMUnitTest sqlite_tests[] = {
     T(sqlite_migration_8_adds_the_cron_marker),
     T(sqlite_migration_9_keeps_timers_due),
     T(sqlite_queue_row_read_and_counted_once_per_transaction),
+    T(sqlite_job_writes_build_no_ephemeral_table),
 };
 
 int main(void)
