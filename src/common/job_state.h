@@ -59,6 +59,21 @@ _Static_assert(JOB_STATE_COUNT == 8, "a new state needs its JOB_SQL_* number and
         "(" JOB_SQL_PENDING ", " JOB_SQL_SCHEDULED ", " JOB_SQL_QUEUED ", " JOB_SQL_RUNNING        \
         ", " JOB_SQL_RETRYING ")"
 
+/* The ended and the active states as ranges of the stored number (the
+ * CHECK bounds it to JOB_SQL_FIRST .. JOB_SQL_LAST), for SQL "state" these:
+ * SQLite evaluates an IN list of three or more constants through an
+ * ephemeral table that it builds again at every run of a statement, and the
+ * WHERE of a partial index is evaluated by every insert and update of a
+ * job, so SQLite's partial indexes over these sets use ranges (its
+ * migration 17) and so do the reads that use them. */
+#define JOB_SQL_IS_TERMINAL " >= " JOB_SQL_COMPLETED
+#define JOB_SQL_IS_ACTIVE " <= " JOB_SQL_RETRYING
+_Static_assert(JOB_COMPLETED < JOB_DEAD && JOB_DEAD < JOB_CANCELLED &&
+                   JOB_CANCELLED == JOB_STATE_COUNT - 1,
+               "the ended states are the last three: JOB_SQL_IS_TERMINAL");
+_Static_assert(JOB_RETRYING == JOB_COMPLETED - 1 && JOB_PENDING == 0 && JOB_RUNNING < JOB_RETRYING,
+               "the active states are those before the ended ones: JOB_SQL_IS_ACTIVE");
+
 /* "pending" .. "cancelled"; "unknown" outside the enum. */
 const char *job_state_name(int state);
 /* A set of states as a mask of JOB_STATE_BIT(state). */

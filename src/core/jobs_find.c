@@ -27,52 +27,6 @@ static int states_of(unsigned mask, int *out)
         return n;
 }
 
-/* Moves the job at v->v[i] to the end of out (shallow: out owns its
- * strings now, v's slot is left zeroed). */
-static int take_job(struct job_vec *out, struct job_vec *v, int i)
-{
-        struct job *j = job_vec_push(out);
-
-        if (!j)
-                return BATON_ENOMEM;
-        *j = v->v[i];
-        memset(&v->v[i], 0, sizeof(v->v[i]));
-        return 0;
-}
-
-/* Merges the pages of each state (each in the filter's order) into out: at
- * most f->limit jobs, stopping after the one that takes their bytes past
- * f->bytes_max, as one read of all the states would. Every page read holds
- * at least the rows of the merged page that are its own (it was cut by the
- * same limit and budget), so the merge is exact. */
-static int merge_pages(const struct job_filter *f, struct job_vec *pages, int k,
-                       struct job_vec *out)
-{
-        int pos[JOB_STATE_COUNT] = {0};
-        size_t bytes = 0;
-        int rc = 0;
-
-        while (!rc && out->n < f->limit && (!f->bytes_max || bytes <= f->bytes_max)) {
-                int best = -1;
-
-                for (int i = 0; i < k; i++) {
-                        int64_t id;
-
-                        if (pos[i] >= pages[i].n)
-                                continue;
-                        id = pages[i].v[pos[i]].id;
-                        if (best < 0 || (f->desc ? id > pages[best].v[pos[best]].id
-                                                 : id < pages[best].v[pos[best]].id))
-                                best = i;
-                }
-                if (best < 0)
-                        break;
-                bytes += job_wire_bytes(&pages[best].v[pos[best]]);
-                rc = take_job(out, &pages[best], pos[best]++);
-        }
-        return rc;
-}
-
 int job_query(struct txn *tx, const struct job_filter *f, struct job_vec *out)
 {
         struct job_vec pages[JOB_STATE_COUNT];
@@ -95,7 +49,7 @@ int job_query(struct txn *tx, const struct job_filter *f, struct job_vec *out)
                 rc = tx->ops->job_list(tx->st, &g, &pages[i]);
         }
         if (!rc)
-                rc = merge_pages(f, pages, k, out);
+                rc = job_pages_merge(pages, k, f->limit, f->desc, f->bytes_max, out);
         for (int i = 0; i < k; i++)
                 job_vec_free(&pages[i]);
         if (rc)

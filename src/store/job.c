@@ -123,6 +123,42 @@ struct job *job_vec_push(struct job_vec *jv)
         return &jv->v[jv->n++];
 }
 
+int job_pages_merge(struct job_vec *pages, int k, int limit, bool desc, size_t bytes_max,
+                    struct job_vec *out)
+{
+        int pos[JOB_STATE_COUNT] = {0};
+        size_t bytes = 0;
+        int taken = 0;
+
+        if (k < 0 || k > JOB_STATE_COUNT)
+                return BATON_EINVAL;
+        while (taken < limit && (!bytes_max || bytes <= bytes_max)) {
+                struct job *j;
+                int best = -1;
+
+                for (int i = 0; i < k; i++) {
+                        int64_t id;
+
+                        if (pos[i] >= pages[i].n)
+                                continue;
+                        id = pages[i].v[pos[i]].id;
+                        if (best < 0 || (desc ? id > pages[best].v[pos[best]].id
+                                              : id < pages[best].v[pos[best]].id))
+                                best = i;
+                }
+                if (best < 0)
+                        break;
+                bytes += job_wire_bytes(&pages[best].v[pos[best]]);
+                j = job_vec_push(out);
+                if (!j)
+                        return BATON_ENOMEM;
+                *j = pages[best].v[pos[best]];
+                memset(&pages[best].v[pos[best]++], 0, sizeof(*j));
+                taken++;
+        }
+        return 0;
+}
+
 const char *job_priority_name(int prio)
 {
         return names_get(prio_names, PRIO_COUNT, prio);

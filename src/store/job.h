@@ -130,6 +130,14 @@ int job_copy(struct job *dst, const struct job *src);
 void job_vec_free(struct job_vec *jv);
 /* Appends a zeroed job and returns it (owned by jv), or NULL on ENOMEM. */
 struct job *job_vec_push(struct job_vec *jv);
+/* Merges k pages of one list, each in id order (descending with desc), into
+ * out: at most limit jobs, stopping after the one that takes their bytes past
+ * bytes_max (0: no budget), as one read of the union would. Each page must
+ * have been read with the same limit and budget, so it holds every row of the
+ * merged page that is its own and the merge is exact. The jobs taken move
+ * to out (their slots in pages are left zeroed); pages still own the rest. */
+int job_pages_merge(struct job_vec *pages, int k, int limit, bool desc, size_t bytes_max,
+                    struct job_vec *out);
 
 const char *job_priority_name(int prio);
 int job_priority_parse(const char *s);

@@ -74,8 +74,11 @@
 #define RUN_SELECT "SELECT " STORE_RUN_COLS " FROM cron_runs WHERE "
 
 /* Statements over the partial indexes repeat the index's WHERE term (such as
- * "state IN (5, 6, 7)") even when a stricter term follows, because SQLite uses
- * a partial index only when the query's WHERE visibly implies the index's. */
+ * "state >= 5") even when a stricter term follows, because SQLite uses a
+ * partial index only when the query's WHERE visibly implies the index's. A
+ * range over the ended states is wrapped in likely(), which the implication
+ * looks through: without it the planner would take the range on state, not
+ * the equality that follows, and sort what it reads. */
 const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
     [S_BEGIN] = {"begin", "BEGIN IMMEDIATE", false},
     [S_COMMIT] = {"commit", "COMMIT", false},
@@ -92,10 +95,13 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
                         "SELECT id FROM jobs WHERE tenant = ?1 AND queue = ?2 AND dkey = ?3"
                         " AND dkey IS NOT NULL AND state IN " JOB_SQL_KEY_HOLDERS,
                         true, "job_key"},
-    [S_JOB_FIND_ACTIVE] = {"job_find_active",
-                           "SELECT id FROM jobs WHERE tenant = ?1 AND queue = ?2 AND dkey = ?3"
-                           " AND dkey IS NOT NULL AND state IN " JOB_SQL_ACTIVE " LIMIT 1",
-                           true, "job_akey"},
+    /* A range on state would make job_tqs look as good to a planner
+     * without statistics: it would walk the queue's active jobs. */
+    [S_JOB_FIND_ACTIVE] =
+        {"job_find_active",
+         "SELECT id FROM jobs INDEXED BY job_akey WHERE tenant = ?1 AND queue = ?2 AND dkey = ?3"
+         " AND dkey IS NOT NULL AND state" JOB_SQL_IS_ACTIVE " LIMIT 1",
+         true, "job_akey"},
     [S_JOB_DUE] = {"job_due_ids",
                    "SELECT id FROM jobs WHERE state IN " JOB_SQL_DUE " AND run_at <= ?1"
                    " ORDER BY run_at LIMIT ?2",
@@ -110,7 +116,8 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
                          true, "job_tqs"},
     [S_JOB_PURGE] = {"job_purge",
                      "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs"
-                     " WHERE state IN " JOB_SQL_TERMINAL " AND state = ?1 AND finished_at < ?2"
+                     " WHERE likely(state" JOB_SQL_IS_TERMINAL
+                     ") AND state = ?1 AND finished_at < ?2"
                      " AND NOT EXISTS (SELECT 1 FROM dep_work w WHERE w.job_id = jobs.id)"
                      " ORDER BY finished_at LIMIT ?3)",
                      true, "rowid job_finished"},
@@ -125,7 +132,7 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
     [S_JOB_PURGE_OWN] = {"job_purge_own",
                          "DELETE FROM jobs WHERE id IN (SELECT j.id FROM queue_limits q"
                          " CROSS JOIN jobs j ON j.tenant = q.tenant AND j.queue = q.queue"
-                         " AND j.state IN " JOB_SQL_TERMINAL " AND j.state = ?1"
+                         " AND likely(j.state" JOB_SQL_IS_TERMINAL ") AND j.state = ?1"
                          " AND j.finished_at < ?2 - " STORE_RET_OF(
                              "?1") " WHERE " STORE_RET_ANY
                                    " AND " STORE_RET_OF(
@@ -134,7 +141,7 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
                          true, "rowid qlim_retention job_tq_finished"},
     [S_JOB_OWN_DEADLINE] = {"job_own_deadline",
                             "SELECT MIN(at) FROM (SELECT (SELECT j.finished_at FROM jobs j"
-                            " WHERE j.state IN " JOB_SQL_TERMINAL " AND j.tenant = q.tenant"
+                            " WHERE likely(j.state" JOB_SQL_IS_TERMINAL ") AND j.tenant = q.tenant"
                             " AND j.queue = q.queue AND j.state = s.st ORDER BY j.finished_at"
                             " LIMIT 1) + " STORE_RET_OF(
                                 "s.st") " AS at FROM queue_limits q,"
@@ -150,11 +157,11 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
                      " ORDER BY run_at LIMIT 1),"
                      " (SELECT lease_until FROM jobs WHERE state = " JOB_SQL_RUNNING
                      "  ORDER BY lease_until LIMIT 1),"
-                     " (SELECT finished_at FROM jobs WHERE state IN " JOB_SQL_TERMINAL
+                     " (SELECT finished_at FROM jobs WHERE likely(state" JOB_SQL_IS_TERMINAL ")"
                      " AND state = " JOB_SQL_COMPLETED "  ORDER BY finished_at LIMIT 1),"
-                     " (SELECT finished_at FROM jobs WHERE state IN " JOB_SQL_TERMINAL
+                     " (SELECT finished_at FROM jobs WHERE likely(state" JOB_SQL_IS_TERMINAL ")"
                      " AND state = " JOB_SQL_DEAD "  ORDER BY finished_at LIMIT 1),"
-                     " (SELECT finished_at FROM jobs WHERE state IN " JOB_SQL_TERMINAL
+                     " (SELECT finished_at FROM jobs WHERE likely(state" JOB_SQL_IS_TERMINAL ")"
                      " AND state = " JOB_SQL_CANCELLED "  ORDER BY finished_at LIMIT 1),"
                      " (SELECT expires_at FROM idempotency ORDER BY expires_at LIMIT 1),"
                      " (SELECT job_id FROM dep_work WHERE job_id > 0 LIMIT 1),"
@@ -818,6 +825,7 @@ static void close_store(struct store *st)
          * abandoned transaction must do. */
         if (sqlite3_close(st->db) != SQLITE_OK)
                 log_error("store", "closing the database: %s", sqlite3_errmsg(st->db));
+        sqlite_qcache_clear(st);
         free(st);
 }
 
@@ -873,6 +881,11 @@ static int open_store(const struct store_opts *opts, struct store **out)
         rc = private_files(path);
         if (rc)
                 goto out;
+        /* Without memory statistics (which nothing reads) SQLite's allocator
+         * takes no mutex per malloc and free. It can be set only before the
+         * library's first use in the process, which is the first open; later
+         * calls return SQLITE_MISUSE and change nothing. */
+        (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
         rc = sqlite3_open_v2(path, &st->db, flags, opts->vfs);
         if (rc != SQLITE_OK) {
                 log_error("store", "opening %s: %s", path,
@@ -911,6 +924,8 @@ static int begin_txn(struct store *st)
 {
         int rc = sqlite_run(st, st->stmt[S_BEGIN], NULL);
 
+        sqlite_qcache_clear(st);
+        st->in_op = false;
         st->in_txn = rc == 0;
         return rc;
 }
@@ -922,9 +937,14 @@ static int commit_txn(struct store *st)
         if (txn_lost(st)) {
                 log_error("store", "commit: the transaction was already rolled back");
                 st->in_txn = false;
+                sqlite_qcache_clear(st);
                 return BATON_ESTORE;
         }
-        rc = sqlite_run(st, st->stmt[S_COMMIT], NULL);
+        /* The counts summed in memory go in with the transaction; if they
+         * cannot, the caller rolls it back. */
+        rc = sqlite_qcache_flush(st);
+        if (!rc)
+                rc = sqlite_run(st, st->stmt[S_COMMIT], NULL);
         /* A failed COMMIT (SQLITE_BUSY, I/O) may leave the transaction open for
          * the caller's rollback. */
         st->in_txn = !sqlite3_get_autocommit(st->db);
@@ -937,28 +957,42 @@ static int rollback_txn(struct store *st)
 
         if (!sqlite3_get_autocommit(st->db))
                 rc = sqlite_run(st, st->stmt[S_ROLLBACK], NULL);
+        sqlite_qcache_clear(st);
+        st->in_op = false;
         st->in_txn = false;
         return rc;
 }
 
 static int savepoint_op(struct store *st)
 {
+        int rc;
+
         /* Outside a transaction SAVEPOINT would start one of its own and commit
          * the op alone, splitting the batch. */
         if (!st->in_txn || txn_lost(st)) {
                 log_error("store", "savepoint: no transaction is open");
                 return BATON_ESTORE;
         }
-        return sqlite_run(st, st->stmt[S_SAVEPOINT], NULL);
+        rc = sqlite_run(st, st->stmt[S_SAVEPOINT], NULL);
+        st->in_op = rc == 0;
+        return rc;
 }
 
 static int release_op(struct store *st)
 {
+        int rc;
+
         if (txn_lost(st)) {
                 log_error("store", "release: the transaction was rolled back");
                 return BATON_ESTORE;
         }
-        return sqlite_run(st, st->stmt[S_RELEASE], NULL);
+        /* A failed RELEASE leaves the savepoint for the caller's rollback_to. */
+        rc = sqlite_run(st, st->stmt[S_RELEASE], NULL);
+        if (!rc) {
+                sqlite_qcache_end_op(st, true);
+                st->in_op = false;
+        }
+        return rc;
 }
 
 /* ROLLBACK TO undoes the op's writes but keeps the savepoint on the stack, so
@@ -967,6 +1001,8 @@ static int rollback_to_op(struct store *st)
 {
         int rc;
 
+        sqlite_qcache_end_op(st, false);
+        st->in_op = false;
         if (txn_lost(st)) {
                 log_error("store", "rollback_to: the transaction was rolled back");
                 return BATON_ESTORE;

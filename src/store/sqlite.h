@@ -50,5 +50,9 @@ int sqlite_pragma_int(struct store *st, const char *name, int64_t *out);
  * back (tests/support/store_fault.c ends a transaction as SQLite itself
  * does after an I/O error). */
 struct sqlite3 *sqlite_db(struct store *st);
+/* The index SQLite reads for a list that store_job_list_index says ix
+ * serves: job_tenant and job_tq are read state by state through job_tstate
+ * and job_tqs (migration 17). */
+const char *sqlite_list_index(const char *ix);
 
 #endif

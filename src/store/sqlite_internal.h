@@ -148,13 +148,36 @@ struct stmt_def {
 /* Every fixed statement (indexed by enum stmt_id below S_AUDIT_LIST), in sqlite.c. */
 extern const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST];
 
+/* What the open transaction knows of one queue's limits row
+ * (sqlite_groups.c): a copy of what qlim_get answers (when cached) and the
+ * counts added and not written yet, those of ops already released and those
+ * of the op still open. */
+struct sqlite_qent {
+        char *tenant;
+        char *queue;
+        bool cached; /* q holds the row as this transaction sees it */
+        bool made;   /* the row exists (qlim_make or qlim_put ran) */
+        struct queue_limits q;
+        int64_t depth, running;
+        int64_t op_depth, op_running;
+};
+
+/* At most this many queues per transaction are remembered; the others are
+ * read and counted as they come, as before the cache. */
+#define SQLITE_QCACHE_MAX 64
+
 struct store {
         sqlite3 *db;
         /* begin succeeded and no commit or rollback has ended the transaction. If
          * SQLite rolled it back on its own (I/O error, disk full), later savepoints
          * and the commit must fail rather than run in autocommit mode. */
         bool in_txn;
+        /* An op's savepoint is open (savepoint_op to release or rollback_to). */
+        bool in_op;
         sqlite3_stmt *stmt[S_COUNT];
+        /* The queues the open transaction has read or counted (sqlite_groups.c). */
+        struct sqlite_qent qcache[SQLITE_QCACHE_MAX];
+        int n_qcache;
 };
 
 /* ---- errors and statement helpers (sqlite.c) ----
@@ -232,6 +255,22 @@ STORE_CLUSTER_OPS(STORE_DECLARE, sqlite)
 STORE_WORKER_OPS(STORE_DECLARE, sqlite)
 /* The claim read of one group (sqlite_groups.c): store_ops.group_ready_ids. */
 STORE_DECLARE(sqlite, group_ready_ids)
+
+/* The per-transaction queue rows (sqlite_groups.c). sqlite_qcache_flush
+ * writes the counts not written yet (before COMMIT) and forgets everything;
+ * sqlite_qcache_clear forgets everything unwritten (ROLLBACK, BEGIN);
+ * sqlite_qcache_end_op keeps (release) or drops (rollback to) the open op's
+ * counts, and on a drop forgets the copies, which may show its writes;
+ * sqlite_qcache_forget drops the copy of one queue whose groups or queue row
+ * changed (grouped and known are read with the row). */
+int sqlite_qcache_flush(struct store *st);
+void sqlite_qcache_clear(struct store *st);
+void sqlite_qcache_end_op(struct store *st, bool keep);
+void sqlite_qcache_forget(struct store *st, const char *tenant, const char *queue);
+/* Whether the transaction has seen the queue's row in queues (then
+ * queue_ensure has nothing to do); sqlite_qcache_made_queue: it has made it. */
+bool sqlite_qcache_known(struct store *st, const char *tenant, const char *queue);
+void sqlite_qcache_made_queue(struct store *st, const char *tenant, const char *queue);
 
 /* Appends the SQL of a job statement (S_JOB_INSERT, S_JOB_UPDATE or
  * S_JOB_GET) to b (sqlite_jobs.c). */

@@ -8,7 +8,10 @@
  * Jobs map to one row with a column per field of struct job (times in Unix ms,
  * SQL NULL for a NULL string). The column list of the job statements is built
  * from one table (store_job_cols) so that insert, update and reads cannot disagree;
- * sqlite.c prepares them at open through sqlite_build_job_sql. Assumptions: as
+ * sqlite.c prepares them at open through sqlite_build_job_sql. A list of a
+ * tenant's or a queue's jobs in any state reads each state and merges the
+ * pages (migration 17 dropped the indexes that read them in one range, to
+ * save an enqueue two index entries). Assumptions: as
  * for every store operation, calls come from the store thread inside a
  * transaction, and the statements are those of sqlite_internal.h.
  */
@@ -48,18 +51,42 @@ int sqlite_build_job_sql(struct buf *b, int id)
         return rc ? rc : buf_adds(b, "id = ?1 AND (?2 IS NULL OR tenant = ?2)");
 }
 
+/* Migration 17 dropped job_tenant and job_tq, two index entries written by
+ * every enqueue: a list of a tenant's or a queue's jobs in any state reads
+ * each state through job_tstate or job_tqs, whose entries end in the id too,
+ * and merges the pages (sqlite_job_list). */
+static bool list_by_state(const struct job_filter *f)
+{
+        const char *ix = store_job_list_index(f);
+
+        return f->state < 0 && (strcmp(ix, "job_tenant") == 0 || strcmp(ix, "job_tq") == 0);
+}
+
+const char *sqlite_list_index(const char *ix)
+{
+        if (ix && strcmp(ix, "job_tenant") == 0)
+                return "job_tstate";
+        if (ix && strcmp(ix, "job_tq") == 0)
+                return "job_tqs";
+        return ix;
+}
+
 /* The filters a client may combine are too many for a statement each, so
  * the list is built per call; INDEXED BY names the index of the most
  * selective filter, so the planner cannot pick the primary key's walk (or
- * an index that needs a sort) on a store without statistics. */
+ * an index that needs a sort) on a store without statistics. A list read
+ * state by state has the SQL of one state's read (the state is bound). */
 int sqlite_build_job_list(struct buf *b, const struct job_filter *f)
 {
+        struct job_filter g = *f;
         int n = 0;
         int rc = store_build_job_select(b, "");
 
+        if (list_by_state(f))
+                g.state = JOB_PENDING;
         if (!rc)
-                rc = buf_printf(b, " FROM jobs INDEXED BY %s WHERE ", store_job_list_index(f));
-        return rc ? rc : store_build_job_where(b, f, '?', &n);
+                rc = buf_printf(b, " FROM jobs INDEXED BY %s WHERE ", store_job_list_index(&g));
+        return rc ? rc : store_build_job_where(b, &g, '?', &n);
 }
 
 /* ---- jobs ---- */
@@ -120,27 +147,48 @@ int sqlite_job_find_active(struct store *st, const char *tenant, const char *que
         return find_by_key(st, S_JOB_FIND_ACTIVE, tenant, queue, key, id_out);
 }
 
+/* Reads the rows of f (of state g->state when by state) with s, the
+ * statement of sqlite_build_job_list, into out. */
+static int list_read(struct store *st, sqlite3_stmt *s, const struct job_filter *g,
+                     struct job_vec *out)
+{
+        struct store_jobs a = {out, g->bytes_max, 0};
+        struct store_binder b = sqlite_binder(s, 1);
+
+        store_bind_job_filter(&b, g);
+        return sqlite_each(st, s, INT_MAX, store_row_job, &a, NULL);
+}
+
 /* Appends the matching jobs to out. The caller owns out and frees it with
- * job_vec_free, also after a failure (which may leave some jobs in it). */
+ * job_vec_free, also after a failure (which may leave some jobs in it). A
+ * list read state by state reads a page of each state with one statement
+ * and merges them in id order (job_pages_merge). */
 int sqlite_job_list(struct store *st, const struct job_filter *f, struct job_vec *out)
 {
-        struct store_jobs a = {out, f->bytes_max, 0};
-        struct store_binder b;
+        struct job_vec pages[JOB_STATE_COUNT];
+        struct job_filter g = *f;
         sqlite3_stmt *s = NULL;
+        bool split = list_by_state(f);
         struct buf sql;
         int rc;
 
         if (!f->tenant || f->limit <= 0)
                 return BATON_EINVAL;
+        memset(pages, 0, sizeof(pages));
         buf_init(&sql, 8192);
         rc = sqlite_build_job_list(&sql, f);
         if (!rc)
                 rc = sqlite_prepare_adhoc(st, &s, "job_list", "%s", sql.ptr);
-        if (!rc) {
-                b = sqlite_binder(s, 1);
-                store_bind_job_filter(&b, f);
-                rc = sqlite_each(st, s, INT_MAX, store_row_job, &a, NULL);
+        if (!rc && !split)
+                rc = list_read(st, s, f, out);
+        for (int i = 0; !rc && split && i < JOB_STATE_COUNT; i++) {
+                g.state = i;
+                rc = list_read(st, s, &g, &pages[i]);
         }
+        if (!rc && split)
+                rc = job_pages_merge(pages, JOB_STATE_COUNT, f->limit, f->desc, f->bytes_max, out);
+        for (int i = 0; i < JOB_STATE_COUNT; i++)
+                job_vec_free(&pages[i]);
         sqlite3_finalize(s);
         buf_free(&sql);
         return rc == BATON_ETOOBIG ? BATON_ESTORE : rc;

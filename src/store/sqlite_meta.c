@@ -83,12 +83,19 @@ int sqlite_idem_purge(struct store *st, int64_t before_ms, int max, int *n_out)
 int sqlite_queue_ensure(struct store *st, const char *tenant, const char *name, int64_t now_ms)
 {
         int64_t made = 0;
-        int rc = sqlite_run(st, SQLITE_STMT(st, S_QUEUE_ENSURE, SA(tenant), SA(name), SA(now_ms)),
-                            &made);
+        int rc;
 
+        /* An enqueue ensures its queue every time; the transaction may know
+         * it is there already (sqlite_groups.c). */
+        if (sqlite_qcache_known(st, tenant, name))
+                return 0;
+        rc = sqlite_run(st, SQLITE_STMT(st, S_QUEUE_ENSURE, SA(tenant), SA(name), SA(now_ms)),
+                        &made);
         /* A new queue counts in its tenant's total (store.h). */
         if (!rc && made == 1)
                 rc = sqlite_run(st, SQLITE_STMT(st, S_QUEUE_TOTAL_ADD, SA(tenant)), NULL);
+        if (!rc)
+                sqlite_qcache_made_queue(st, tenant, name);
         return rc;
 }
 
@@ -97,6 +104,8 @@ int sqlite_queue_delete(struct store *st, const char *tenant, const char *name)
 {
         int64_t gone = 0;
         int rc = sqlite_run(st, SQLITE_STMT(st, S_QUEUE_DELETE, SA(tenant), SA(name)), &gone);
+
+        sqlite_qcache_forget(st, tenant, name); /* known and grouped change */
 
         if (!rc && gone == 0)
                 return BATON_ENOTFOUND;
@@ -125,7 +134,11 @@ int sqlite_queue_get(struct store *st, const char *tenant, const char *name, str
 /* An existing queue keeps its created_at: only paused and updated_at change. */
 int sqlite_queue_put(struct store *st, const struct queue_rec *q)
 {
-        return sqlite_put(st, S_QUEUE_PUT, &store_queue_row, q);
+        int rc = sqlite_put(st, S_QUEUE_PUT, &store_queue_row, q);
+
+        if (!rc)
+                sqlite_qcache_made_queue(st, q->tenant, q->name);
+        return rc;
 }
 
 /* *out is a malloc'd array of *n_out records owned by the caller, who frees

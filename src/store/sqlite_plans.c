@@ -215,7 +215,8 @@ static int explain_list(struct store *st, int i, char *out, size_t out_len, char
 {
         const struct store_list_sample *ls = &store_list_samples[i];
         char name[96];
-        struct plan_stmt q = {name, NULL, ls->uses ? ls->uses : store_job_list_index(&ls->f)};
+        struct plan_stmt q = {
+            name, NULL, sqlite_list_index(ls->uses ? ls->uses : store_job_list_index(&ls->f))};
         struct buf b;
         int rc;
 

@@ -417,6 +417,30 @@ static const char *const migrations[] = {
     " WHERE dkey IS NOT NULL AND state IN " JOB_SQL_ACTIVE ";"
     "ALTER TABLE queue_limits ADD COLUMN def_timeout_ms INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE cron_runs ADD COLUMN payload TEXT;",
+    /* 17: two index entries fewer per job (issue 16). job_tenant (tenant,
+     * id) and job_tq (tenant, queue, id) served the lists of a tenant's or a
+     * queue's jobs in any state; those now read each state through
+     * job_tstate (tenant, state, id) or job_tqs (tenant, queue, state, id)
+     * and merge the pages by id (sqlite_jobs.c), still a page from the index
+     * in either order. Every other read of jobs by tenant or queue names a
+     * state or has an index of its own. */
+    "DROP INDEX job_tenant;"
+    "DROP INDEX job_tq;"
+    /* The partial indexes over the ended and the active states had IN lists
+     * of three and five states, which SQLite evaluates at every insert and
+     * update of a job by building an ephemeral table (four per statement);
+     * the same sets as ranges cost a comparison (job_state.h). */
+    "DROP INDEX job_finished;"
+    "CREATE INDEX job_finished ON jobs (state, finished_at) WHERE state" JOB_SQL_IS_TERMINAL ";"
+    "DROP INDEX job_tq_finished;"
+    "CREATE INDEX job_tq_finished ON jobs (tenant, queue, state, finished_at)"
+    " WHERE state" JOB_SQL_IS_TERMINAL ";"
+    "DROP INDEX job_ukey;"
+    "CREATE UNIQUE INDEX job_ukey ON jobs (tenant, queue, dkey)"
+    " WHERE dkey IS NOT NULL AND uniq = 1 AND state" JOB_SQL_IS_ACTIVE ";"
+    "DROP INDEX job_akey;"
+    "CREATE INDEX job_akey ON jobs (tenant, queue, dkey)"
+    " WHERE dkey IS NOT NULL AND state" JOB_SQL_IS_ACTIVE ";",
 };
 
 int sqlite_schema_newest(void)

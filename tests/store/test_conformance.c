@@ -591,6 +591,27 @@ static void job_list_filters_and_pages(void **state)
         fx_assert_ids(got, n, (int64_t[]){b, e}, 2);
         list_ids(f, (struct job_filter){.tenant = "nobody", .state = -1, .limit = 100}, got, &n);
         assert_int_equal(n, 0);
+        /* Newest first across states (SQLite reads a tenant's or a queue's
+         * jobs state by state and merges them), and its cursor. */
+        list_ids(f, (struct job_filter){.tenant = "t1", .state = -1, .desc = true, .limit = 3}, got,
+                 &n);
+        fx_assert_ids(got, n, (int64_t[]){g, e, d}, 3);
+        list_ids(f,
+                 (struct job_filter){
+                     .tenant = "t1", .state = -1, .desc = true, .after_id = e, .limit = 2},
+                 got, &n);
+        fx_assert_ids(got, n, (int64_t[]){d, c}, 2);
+        list_ids(f,
+                 (struct job_filter){
+                     .tenant = "t1", .queue = "q1", .state = -1, .desc = true, .limit = 10},
+                 got, &n);
+        fx_assert_ids(got, n, (int64_t[]){e, d, c, a}, 4);
+        /* A byte budget cuts the merged page after the row that passes it. */
+        list_ids(f,
+                 (struct job_filter){
+                     .tenant = "t1", .queue = "q1", .state = -1, .limit = 10, .bytes_max = 1},
+                 got, &n);
+        fx_assert_ids(got, n, (int64_t[]){a}, 1);
 
         assert_job_list_pages(f, a, b, c, d, e, g);
         fx_commit(f);

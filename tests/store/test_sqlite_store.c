@@ -6,7 +6,9 @@
  * tenant's first created_at, sets its durability pragmas, accepts a file
  * URI, and reads every hot, claim, deadline, key and audit statement through
  * the index it was written for (also at scale), with a plan check that
- * catches a missing index. These tests use the backend's internals
+ * catches a missing index; a transaction reads a queue's limits row once
+ * and writes its counts once, at the commit; and a job's insert and update
+ * build no ephemeral table for a partial index. These tests use the backend's internals
  * (store/sqlite.h) and open the database file directly.
  *
  * Workload: small; the plan tests at scale insert a few thousand rows. Each
@@ -187,7 +189,7 @@ static void sqlite_claim_and_deadline_plans(void **state)
                 if (!store_list_samples[i].uses)
                         continue;
                 snprintf(name, sizeof(name), "job_list:%s", store_list_samples[i].name);
-                assert_plan_uses(f, name, store_list_samples[i].uses);
+                assert_plan_uses(f, name, sqlite_list_index(store_list_samples[i].uses));
         }
         assert_plan_uses(f, "job_find_active", "job_akey");
         assert_int_equal(sqlite_explain(f->st, "no_such_statement", (char[8]){0}, 8),
@@ -528,6 +530,129 @@ static void sqlite_file_uri_and_txn_guard(void **state)
         assert_int_equal(f->ops->open(&o, &st), BATON_EINVAL);
 }
 
+/* What a traced statement is, for the queue row test below. */
+struct qlim_trace {
+        int reads;
+        int adds;
+};
+
+static int count_qlim(unsigned what, void *ctx, void *p, void *x)
+{
+        struct qlim_trace *t = ctx;
+        const char *sql = x;
+
+        (void)what;
+        (void)p;
+        if (strstr(sql, "COALESCE(MAX(concurrency)"))
+                t->reads++;
+        if (strstr(sql, "depth = depth + excluded.depth"))
+                t->adds++;
+        return 0;
+}
+
+/* A batch of enqueues on one queue reads its limits row once and writes its
+ * counters once, at the commit; what it reads in between counts what it
+ * added, a rolled back op's counts go with it, and a settings write keeps
+ * the counts. Without the transaction's copy every qlim_get and qlim_add
+ * is a statement of its own. */
+static void sqlite_queue_row_read_and_counted_once_per_transaction(void **state)
+{
+        struct fixture *f = *state;
+        struct qlim_trace t = {0};
+        struct queue_limits q = {0};
+
+        assert_int_equal(sqlite3_trace_v2(sqlite_db(f->st), SQLITE_TRACE_STMT, count_qlim, &t),
+                         SQLITE_OK);
+        assert_int_equal(f->ops->begin(f->st), 0);
+        for (int i = 0; i < 10; i++) {
+                assert_int_equal(f->ops->savepoint(f->st), 0);
+                assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", i % 2 == 1, &q), 0);
+                assert_int_equal(q.depth, i);
+                queue_limits_free(&q);
+                assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", 1, 0), 0);
+                assert_int_equal(f->ops->release(f->st), 0);
+        }
+        assert_int_equal(t.reads, 1);
+        assert_int_equal(t.adds, 0);
+        /* An op rolled back: its count goes, and so does the copy. */
+        assert_int_equal(f->ops->savepoint(f->st), 0);
+        assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", 1, 1), 0);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", false, &q), 0);
+        assert_int_equal(q.depth, 11);
+        assert_int_equal(q.running, 1);
+        queue_limits_free(&q);
+        assert_int_equal(f->ops->rollback_to(f->st), 0);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", true, &q), 0);
+        assert_int_equal(t.reads, 2);
+        assert_int_equal(q.depth, 10);
+        assert_int_equal(q.running, 0);
+        /* New settings are read back with the counts. */
+        q.max_depth = 12;
+        assert_int_equal(f->ops->qlim_put(f->st, &q), 0);
+        queue_limits_free(&q);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", false, &q), 0);
+        assert_int_equal(q.max_depth, 12);
+        assert_int_equal(q.depth, 10);
+        assert_false(q.grouped);
+        queue_limits_free(&q);
+        /* A group row appears: grouped is read as the table says. */
+        assert_int_equal(f->ops->group_note_ready(f->st, "t1", "q1", "g1", 0), 0);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", false, &q), 0);
+        assert_true(q.grouped);
+        queue_limits_free(&q);
+        assert_int_equal(f->ops->group_delete(f->st, "t1", "q1", "g1"), 0);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", false, &q), 0);
+        assert_false(q.grouped);
+        queue_limits_free(&q);
+        assert_int_equal(f->ops->commit(f->st), 0);
+        assert_int_equal(t.adds, 1);
+        /* Outside a transaction every call goes to the table. */
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", false, &q), 0);
+        assert_int_equal(q.depth, 10);
+        assert_int_equal(q.max_depth, 12);
+        queue_limits_free(&q);
+        assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", -1, 0), 0);
+        assert_int_equal(t.adds, 2);
+        /* A rolled back transaction writes nothing. */
+        assert_int_equal(f->ops->begin(f->st), 0);
+        assert_int_equal(f->ops->qlim_add(f->st, "t1", "q1", 5, 0), 0);
+        assert_int_equal(f->ops->rollback(f->st), 0);
+        assert_int_equal(f->ops->qlim_get(f->st, "t1", "q1", false, &q), 0);
+        assert_int_equal(q.depth, 9);
+        queue_limits_free(&q);
+        sqlite3_trace_v2(sqlite_db(f->st), 0, NULL, NULL);
+}
+
+/* The number of OpenEphemeral steps in the program of sql. */
+static int ephemerals(sqlite3 *db, const char *sql)
+{
+        sqlite3_stmt *s = NULL;
+        char ex[512];
+        int n = 0;
+
+        snprintf(ex, sizeof(ex), "EXPLAIN %s", sql);
+        assert_int_equal(sqlite3_prepare_v2(db, ex, -1, &s, NULL), SQLITE_OK);
+        while (sqlite3_step(s) == SQLITE_ROW)
+                n += strcmp((const char *)sqlite3_column_text(s, 1), "OpenEphemeral") == 0;
+        sqlite3_finalize(s);
+        return n;
+}
+
+/* Migration 17: a job's insert and update evaluate every partial index's
+ * WHERE; none may need an ephemeral table (an IN list of three or more
+ * states did, one per index and run). */
+static void sqlite_job_writes_build_no_ephemeral_table(void **state)
+{
+        struct fixture *f = *state;
+        sqlite3 *db = sqlite_db(f->st);
+
+        assert_int_equal(ephemerals(db, "INSERT INTO jobs (tenant, created_at, queue, state)"
+                                        " VALUES ('t1', 1, 'q1', 2)"),
+                         0);
+        assert_int_equal(ephemerals(db, "UPDATE jobs SET state = 5, finished_at = 2 WHERE id = 1"),
+                         0);
+}
+
 static void sqlite_migrates_a_version_1_store(void **state)
 {
         struct fixture *f = *state;
@@ -700,6 +825,8 @@ static const struct CMUnitTest sqlite_tests[] = {
     T(sqlite_migration_7_counts_existing_jobs),
     T(sqlite_migration_8_adds_the_cron_marker),
     T(sqlite_migration_9_keeps_timers_due),
+    T(sqlite_queue_row_read_and_counted_once_per_transaction),
+    T(sqlite_job_writes_build_no_ephemeral_table),
 };
 
 int main(void)
