@@ -34,6 +34,7 @@ enum stmt_id {
         S_JOB_INSERT,
         S_JOB_GET,
         S_JOB_UPDATE,
+        S_JOB_UPDATE_RUN,
         S_JOB_FIND_KEY,
         S_JOB_FIND_ACTIVE,
         S_JOB_DUE,
@@ -233,8 +234,8 @@ STORE_WORKER_OPS(STORE_DECLARE, sqlite)
 /* The claim read of one group (sqlite_groups.c): store_ops.group_ready_ids. */
 STORE_DECLARE(sqlite, group_ready_ids)
 
-/* Appends the SQL of a job statement (S_JOB_INSERT, S_JOB_UPDATE or
- * S_JOB_GET) to b (sqlite_jobs.c). */
+/* Appends the SQL of a job statement (S_JOB_INSERT, S_JOB_UPDATE,
+ * S_JOB_UPDATE_RUN or S_JOB_GET) to b (sqlite_jobs.c). */
 int sqlite_build_job_sql(struct buf *b, int id);
 /* The job_list statement of f (sqlite_jobs.c), read through
  * store_job_list_index(f); for the plan checks too. */
