@@ -59,6 +59,20 @@ _Static_assert(JOB_STATE_COUNT == 8, "a new state needs its JOB_SQL_* number and
         "(" JOB_SQL_PENDING ", " JOB_SQL_SCHEDULED ", " JOB_SQL_QUEUED ", " JOB_SQL_RUNNING        \
         ", " JOB_SQL_RETRYING ")"
 
+/* The same two sets as ORs of equalities on column c ("state", "j.state"),
+ * for SQLite (migration 18): an IN list of more than two values in a
+ * partial index's WHERE makes SQLite build an ephemeral table each time a
+ * write of a job row evaluates it, for the old and the new row, where the
+ * ORs are a few comparisons. A statement over such an index repeats its
+ * term in the same form, since SQLite uses a partial index only when the
+ * query's WHERE visibly implies the index's. */
+#define JOB_SQL_TERMINAL_OR(c)                                                                     \
+        "(" c " = " JOB_SQL_COMPLETED " OR " c " = " JOB_SQL_DEAD " OR " c " = " JOB_SQL_CANCELLED \
+        ")"
+#define JOB_SQL_ACTIVE_OR(c)                                                                       \
+        "(" c " = " JOB_SQL_PENDING " OR " c " = " JOB_SQL_SCHEDULED " OR " c " = " JOB_SQL_QUEUED \
+        " OR " c " = " JOB_SQL_RUNNING " OR " c " = " JOB_SQL_RETRYING ")"
+
 /* "pending" .. "cancelled"; "unknown" outside the enum. */
 const char *job_state_name(int state);
 /* A set of states as a mask of JOB_STATE_BIT(state). */

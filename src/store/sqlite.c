@@ -74,7 +74,7 @@
 #define RUN_SELECT "SELECT " STORE_RUN_COLS " FROM cron_runs WHERE "
 
 /* Statements over the partial indexes repeat the index's WHERE term (such as
- * "state IN (5, 6, 7)") even when a stricter term follows, because SQLite uses
+ * JOB_SQL_TERMINAL_OR("state")) even when a stricter term follows, because SQLite uses
  * a partial index only when the query's WHERE visibly implies the index's. */
 const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
     [S_BEGIN] = {"begin", "BEGIN IMMEDIATE", false},
@@ -95,7 +95,7 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
                         true, "job_key"},
     [S_JOB_FIND_ACTIVE] = {"job_find_active",
                            "SELECT id FROM jobs WHERE tenant = ?1 AND queue = ?2 AND dkey = ?3"
-                           " AND dkey IS NOT NULL AND state IN " JOB_SQL_ACTIVE " LIMIT 1",
+                           " AND dkey IS NOT NULL AND " JOB_SQL_ACTIVE_OR("state") " LIMIT 1",
                            true, "job_akey"},
     [S_JOB_DUE] = {"job_due_ids",
                    "SELECT id FROM jobs WHERE state IN " JOB_SQL_DUE " AND run_at <= ?1"
@@ -109,12 +109,14 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
                          "SELECT id FROM jobs WHERE tenant = ?1 AND queue = ?2 AND state = ?3"
                          " AND id > ?4 ORDER BY id LIMIT ?5",
                          true, "job_tqs"},
-    [S_JOB_PURGE] = {"job_purge",
-                     "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs"
-                     " WHERE state IN " JOB_SQL_TERMINAL " AND state = ?1 AND finished_at < ?2"
-                     " AND NOT EXISTS (SELECT 1 FROM dep_work w WHERE w.job_id = jobs.id)"
-                     " ORDER BY finished_at LIMIT ?3)",
-                     true, "rowid job_finished"},
+    [S_JOB_PURGE] =
+        {"job_purge",
+         "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs"
+         " WHERE " JOB_SQL_TERMINAL_OR(
+             "state") " AND state = ?1 AND finished_at < ?2"
+                      " AND NOT EXISTS (SELECT 1 FROM dep_work w WHERE w.job_id = jobs.id)"
+                      " ORDER BY finished_at LIMIT ?3)",
+         true, "rowid job_finished"},
     [S_JOB_DELETE] = {"job_delete",
                       "DELETE FROM jobs WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2)"
                       " AND NOT EXISTS (SELECT 1 FROM dep_work w WHERE w.job_id = ?1)",
@@ -123,46 +125,52 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
      * oldest ended jobs of the state (job_tq_finished). CROSS JOIN keeps
      * that order: driven from the jobs, the bound on finished_at depends on
      * the queue and every ended job of the state would be read. */
-    [S_JOB_PURGE_OWN] = {"job_purge_own",
-                         "DELETE FROM jobs WHERE id IN (SELECT j.id FROM queue_limits q"
-                         " CROSS JOIN jobs j ON j.tenant = q.tenant AND j.queue = q.queue"
-                         " AND j.state IN " JOB_SQL_TERMINAL " AND j.state = ?1"
-                         " AND j.finished_at < ?2 - " STORE_RET_OF(
-                             "?1") " WHERE " STORE_RET_ANY
-                                   " AND " STORE_RET_OF(
-                                       "?1") " > 0 AND NOT EXISTS (SELECT 1 FROM dep_work w"
-                                             " WHERE w.job_id = j.id) LIMIT ?3)",
-                         true, "rowid qlim_retention job_tq_finished"},
-    [S_JOB_OWN_DEADLINE] = {"job_own_deadline",
-                            "SELECT MIN(at) FROM (SELECT (SELECT j.finished_at FROM jobs j"
-                            " WHERE j.state IN " JOB_SQL_TERMINAL " AND j.tenant = q.tenant"
-                            " AND j.queue = q.queue AND j.state = s.st ORDER BY j.finished_at"
-                            " LIMIT 1) + " STORE_RET_OF(
-                                "s.st") " AS at FROM queue_limits q,"
-                                        " (SELECT " JOB_SQL_COMPLETED
-                                        " AS st UNION ALL SELECT " JOB_SQL_DEAD
-                                        " UNION ALL SELECT " JOB_SQL_CANCELLED
-                                        ") s WHERE " STORE_RET_ANY
-                                        " AND " STORE_RET_OF("s.st") " > 0)",
-                            true, "qlim_retention job_tq_finished"},
-    [S_DEADLINES] = {"deadlines",
-                     "SELECT"
-                     " (SELECT run_at FROM jobs WHERE state IN " JOB_SQL_DUE
-                     " ORDER BY run_at LIMIT 1),"
-                     " (SELECT lease_until FROM jobs WHERE state = " JOB_SQL_RUNNING
-                     "  ORDER BY lease_until LIMIT 1),"
-                     " (SELECT finished_at FROM jobs WHERE state IN " JOB_SQL_TERMINAL
-                     " AND state = " JOB_SQL_COMPLETED "  ORDER BY finished_at LIMIT 1),"
-                     " (SELECT finished_at FROM jobs WHERE state IN " JOB_SQL_TERMINAL
-                     " AND state = " JOB_SQL_DEAD "  ORDER BY finished_at LIMIT 1),"
-                     " (SELECT finished_at FROM jobs WHERE state IN " JOB_SQL_TERMINAL
-                     " AND state = " JOB_SQL_CANCELLED "  ORDER BY finished_at LIMIT 1),"
-                     " (SELECT expires_at FROM idempotency ORDER BY expires_at LIMIT 1),"
-                     " (SELECT job_id FROM dep_work WHERE job_id > 0 LIMIT 1),"
-                     " (SELECT at FROM audit ORDER BY at LIMIT 1),"
-                     " (SELECT last_seen FROM workers ORDER BY last_seen LIMIT 1)",
-                     true,
-                     "job_due job_lease job_finished idem_expiry rowid audit_at workers_seen"},
+    [S_JOB_PURGE_OWN] =
+        {"job_purge_own",
+         "DELETE FROM jobs WHERE id IN (SELECT j.id FROM queue_limits q"
+         " CROSS JOIN jobs j ON j.tenant = q.tenant AND j.queue = q.queue"
+         " AND " JOB_SQL_TERMINAL_OR(
+             "j.state") " AND j.state = ?1"
+                        " AND j.finished_at < ?2 - " STORE_RET_OF(
+                            "?1") " WHERE " STORE_RET_ANY
+                                  " AND " STORE_RET_OF(
+                                      "?1") " > 0 AND NOT EXISTS (SELECT 1 FROM dep_work w"
+                                            " WHERE w.job_id = j.id) LIMIT ?3)",
+         true, "rowid qlim_retention job_tq_finished"},
+    [S_JOB_OWN_DEADLINE] =
+        {"job_own_deadline",
+         "SELECT MIN(at) FROM (SELECT (SELECT j.finished_at FROM jobs j"
+         " WHERE " JOB_SQL_TERMINAL_OR(
+             "j.state") " AND j.tenant = q.tenant"
+                        " AND j.queue = q.queue AND j.state = s.st ORDER BY j.finished_at"
+                        " LIMIT 1) + " STORE_RET_OF("s.st") " AS at FROM queue_limits q,"
+                                                            " (SELECT " JOB_SQL_COMPLETED
+                                                            " AS st UNION ALL SELECT " JOB_SQL_DEAD
+                                                            " UNION ALL SELECT " JOB_SQL_CANCELLED
+                                                            ") s WHERE " STORE_RET_ANY
+                                                            " AND " STORE_RET_OF("s.st") " > 0)",
+         true, "qlim_retention job_tq_finished"},
+    [S_DEADLINES] =
+        {"deadlines",
+         "SELECT"
+         " (SELECT run_at FROM jobs WHERE state IN " JOB_SQL_DUE " ORDER BY run_at LIMIT 1),"
+         " (SELECT lease_until FROM jobs WHERE state = " JOB_SQL_RUNNING
+         "  ORDER BY lease_until LIMIT 1),"
+         " (SELECT finished_at FROM jobs WHERE " JOB_SQL_TERMINAL_OR(
+             "state") " AND state = " JOB_SQL_COMPLETED "  ORDER BY finished_at LIMIT 1),"
+                      " (SELECT finished_at FROM jobs WHERE " JOB_SQL_TERMINAL_OR(
+                          "state") " AND state = " JOB_SQL_DEAD "  ORDER BY finished_at LIMIT 1),"
+                                   " (SELECT finished_at FROM jobs WHERE " JOB_SQL_TERMINAL_OR(
+                                       "state") " AND state = " JOB_SQL_CANCELLED
+                                                "  ORDER BY finished_at LIMIT 1),"
+                                                " (SELECT expires_at FROM idempotency ORDER BY "
+                                                "expires_at LIMIT 1),"
+                                                " (SELECT job_id FROM dep_work WHERE job_id > 0 "
+                                                "LIMIT 1),"
+                                                " (SELECT at FROM audit ORDER BY at LIMIT 1),"
+                                                " (SELECT last_seen FROM workers ORDER BY "
+                                                "last_seen LIMIT 1)",
+         true, "job_due job_lease job_finished idem_expiry rowid audit_at workers_seen"},
     [S_IDEM_GET] = {"idem_get",
                     "SELECT " STORE_IDEM_COLS " FROM idempotency"
                     " WHERE tenant = ?1 AND key = ?2",
