@@ -882,6 +882,11 @@ static int open_store(const struct store_opts *opts, struct store **out)
         rc = private_files(path);
         if (rc)
                 goto out;
+        /* SQLite's memory statistics take a mutex around every allocation
+         * of the library (a few per statement row), and nothing reads them.
+         * The setting is the library's and must come before it initializes:
+         * later (another connection opened first) it is refused, harmlessly. */
+        (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
         rc = sqlite3_open_v2(path, &st->db, flags, opts->vfs);
         if (rc != SQLITE_OK) {
                 log_error("store", "opening %s: %s", path,
