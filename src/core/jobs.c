@@ -11,7 +11,9 @@
  * sees a consistent store and its writes commit or roll back together with the
  * rest of its operation. Workload: the hot paths are enqueue, claim and settle,
  * each a handful of indexed reads and writes per job; the logs are kept in
- * the job row, so a claim or a settle touches one row.
+ * the job row, so a claim or a settle touches one row, written with
+ * job_update_run (only the columns an attempt's run changes, so the
+ * indexes over the job's fixed columns are left alone).
  *
  * Effects: every state change goes through become_ready, become_terminal or
  * place, which report the change to the loop thread (txn.h): a job made ready

@@ -1,6 +1,7 @@
 /*
  * sqlite_jobs.c: the job rows of the SQLite backend (struct store_ops): insert,
- * read, update and list jobs, the id lookups of the scheduler (ready, due,
+ * read, update (the whole row, or only the run columns a claim or settle
+ * changes) and list jobs, the id lookups of the scheduler (ready, due,
  * expired, by state), purge and delete of finished jobs, and the deadlines the
  * store thread sleeps until. This is the hot path: every enqueue, claim and
  * settle runs a few of these statements inside the group-commit transaction.
