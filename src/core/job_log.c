@@ -1,7 +1,11 @@
 /*
  * job_log.c: the attempt and step logs of a job (job_log.h). Workload: one
  * parse and one serialisation of a small array (at most history_max
- * entries) per claim, heartbeat with a new step, settle or expiry.
+ * entries) per claim, heartbeat with a new step, settle or expiry -- but
+ * not on the processing path's common cases: a job's first attempt entry
+ * is written directly, and an attempt closed without an error has the
+ * open entry's tail replaced in its text (OPEN_TAIL), so the claim and the
+ * settle of a job completed on its first attempt parse no log.
  * Assumptions: a stored log that no longer reads as an array starts afresh
  * (the log is informative; the job's state does not depend on it). Every
  * jansson allocation is checked (common/jsonx.h): a failure fails the
@@ -9,6 +13,7 @@
  */
 #include "core/job_log.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,8 +74,49 @@ static bool entry_open(json_t *e)
         return e && json_is_null(json_object_get(e, "finished_at"));
 }
 
+/* How an open attempt entry ends, in the compact text both the writer
+ * below and jansson's (JSON_COMPACT, members in insertion order) give it:
+ * the tail that job_log_attempt_close replaces without parsing the log. */
+#define OPEN_TAIL "\"finished_at\":null,\"outcome\":null,\"error\":null}]"
+
+/* A job's first attempt (an empty log, the common case): the log of one
+ * entry written directly, without building and printing a jansson tree. */
+static int attempt_open_first(struct job *j)
+{
+        struct buf b;
+        struct jw w;
+        int rc;
+
+        buf_init(&b, SIZE_MAX); /* the log's size is the job's */
+        jw_init(&w, &b);
+        jw_arr_open(&w);
+        jw_obj_open(&w);
+        jw_kint(&w, "attempt", j->attempt);
+        jw_kstr(&w, "worker", j->worker);
+        jw_ktime(&w, "started_at", j->started_at_ms);
+        jw_key(&w, "finished_at");
+        jw_null(&w);
+        jw_key(&w, "outcome");
+        jw_null(&w);
+        jw_key(&w, "error");
+        jw_null(&w);
+        jw_obj_close(&w);
+        jw_arr_close(&w);
+        rc = w.err;
+        if (rc) {
+                buf_free(&b);
+                return rc;
+        }
+        free(j->attempts);
+        j->attempts = b.ptr; /* now the job's */
+        return 0;
+}
+
 int job_log_attempt_open(const struct txn *tx, struct job *j)
 {
+        if (!j->attempts || strcmp(j->attempts, "[]") == 0)
+                return attempt_open_first(j);
+
         json_t *a = load_array(j->attempts);
         json_t *e = json_object();
         int rc = a && e ? 0 : BATON_ENOMEM;
@@ -85,9 +131,59 @@ int job_log_attempt_open(const struct txn *tx, struct job *j)
         return store_array(rc, &j->attempts, a, tx->limits->history_max);
 }
 
+/* Whether s needs no escape in a JSON string. */
+static bool plain(const char *s)
+{
+        for (; *s; s++)
+                if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20)
+                        return false;
+        return true;
+}
+
+/* The close of an entry without an error (a completed attempt, the common
+ * case) whose log ends with the open entry's OPEN_TAIL: the tail rewritten
+ * in place of parsing and printing the whole log. *done false when the
+ * log does not end so (the caller takes the general path). A close adds no
+ * entry, so it drops none: the open before it kept the log within
+ * history_max. */
+static int attempt_close_tail(const struct txn *tx, struct job *j, const char *outcome, bool *done)
+{
+        size_t n = j->attempts ? strlen(j->attempts) : 0, tail = sizeof(OPEN_TAIL) - 1;
+        char at[40];
+        struct buf b;
+        int rc;
+
+        *done = false;
+        if (n < tail || memcmp(j->attempts + n - tail, OPEN_TAIL, tail) != 0 || !plain(outcome))
+                return 0;
+        time_format_ms(tx->now_ms, at, sizeof(at));
+        buf_init(&b, SIZE_MAX); /* the log's size is the job's */
+        rc = buf_add(&b, j->attempts, n - tail);
+        if (!rc)
+                rc = buf_printf(&b, "\"finished_at\":\"%s\",\"outcome\":\"%s\",\"error\":null}]",
+                                at, outcome);
+        if (rc) {
+                buf_free(&b);
+                return rc;
+        }
+        free(j->attempts);
+        j->attempts = b.ptr; /* now the job's */
+        *done = true;
+        return 0;
+}
+
 int job_log_attempt_close(const struct txn *tx, struct job *j, const char *outcome,
                           const char *error)
 {
+        bool done = false;
+
+        if (!error) {
+                int rc = attempt_close_tail(tx, j, outcome, &done);
+
+                if (rc || done)
+                        return rc;
+        }
+
         json_t *a = load_array(j->attempts);
         json_t *e = last_entry(a);
         int rc = 0;

@@ -11,7 +11,9 @@
  * sees a consistent store and its writes commit or roll back together with the
  * rest of its operation. Workload: the hot paths are enqueue, claim and settle,
  * each a handful of indexed reads and writes per job; the logs are kept in
- * the job row, so a claim or a settle touches one row.
+ * the job row, so a claim or a settle touches one row, written with
+ * job_update_run (only the columns an attempt's run changes, so the
+ * indexes over the job's fixed columns are left alone).
  *
  * Effects: every state change goes through become_ready, become_terminal or
  * place, which report the change to the loop thread (txn.h): a job made ready
@@ -691,7 +693,7 @@ int job_lease(struct txn *tx, const struct claim_req *req, int64_t id, struct jo
             lease_end_ms(j, tx->now_ms, req->lease_ms > 0 ? req->lease_ms : j->lease_ms);
         rc = job_log_attempt_open(tx, j);
         if (!rc)
-                rc = tx->ops->job_update(tx->st, j);
+                rc = tx->ops->job_update_run(tx->st, j);
         if (!rc && j->depends_on)
                 rc = deps_parents_json(tx, j);
         /* ready_at is always set for a queued job; 0 would only come from a row
@@ -781,7 +783,7 @@ int job_heartbeat(struct txn *tx, const struct heartbeat_req *req, struct job *o
         if (!rc && req->step)
                 rc = job_log_step_change(tx, out, req->step);
         if (!rc)
-                rc = tx->ops->job_update(tx->st, out);
+                rc = tx->ops->job_update_run(tx->st, out);
         /* The timer may be armed for the old lease_until only; that wake-up finds
          * nothing to expire and re-arms for this one, but noting it keeps the
          * rule simple: every deadline written is reported. */
@@ -879,7 +881,7 @@ int job_settle(struct txn *tx, const struct settle_req *req, struct settle_res *
         if (!rc)
                 rc = groups_on_leave_running(tx, j, job_state_terminal(j->state) ? -1 : 0);
         if (!rc)
-                rc = tx->ops->job_update(tx->st, j);
+                rc = tx->ops->job_update_run(tx->st, j);
 out:
         if (rc)
                 job_free(j);
@@ -1099,7 +1101,7 @@ int jobs_expire_due(struct txn *tx, int64_t id)
         if (!rc)
                 rc = expire_lease(tx, &j);
         if (!rc)
-                rc = tx->ops->job_update(tx->st, &j);
+                rc = tx->ops->job_update_run(tx->st, &j);
 out:
         job_free(&j);
         return rc;

@@ -433,6 +433,14 @@ int pg_job_update(struct store *st, const struct job *j)
         return rc;
 }
 
+/* Writes every column: PostgreSQL writes a new version of the whole row
+ * whatever the update names, and an update of the run columns changes
+ * indexed columns, so a narrower statement would save little (store.h). */
+int pg_job_update_run(struct store *st, const struct job *j)
+{
+        return pg_job_update(st, j);
+}
+
 /* The id statement stmt finds for (tenant, queue, key); BATON_ENOTFOUND for
  * none (or no key). */
 static int find_by_key(struct store *st, const struct pg_stmt *stmt, const char *tenant,

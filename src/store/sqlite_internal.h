@@ -34,6 +34,7 @@ enum stmt_id {
         S_JOB_INSERT,
         S_JOB_GET,
         S_JOB_UPDATE,
+        S_JOB_UPDATE_RUN,
         S_JOB_FIND_KEY,
         S_JOB_FIND_ACTIVE,
         S_JOB_DUE,
@@ -272,8 +273,8 @@ void sqlite_qcache_forget(struct store *st, const char *tenant, const char *queu
 bool sqlite_qcache_known(struct store *st, const char *tenant, const char *queue);
 void sqlite_qcache_made_queue(struct store *st, const char *tenant, const char *queue);
 
-/* Appends the SQL of a job statement (S_JOB_INSERT, S_JOB_UPDATE or
- * S_JOB_GET) to b (sqlite_jobs.c). */
+/* Appends the SQL of a job statement (S_JOB_INSERT, S_JOB_UPDATE,
+ * S_JOB_UPDATE_RUN or S_JOB_GET) to b (sqlite_jobs.c). */
 int sqlite_build_job_sql(struct buf *b, int id);
 /* The job_list statement of f (sqlite_jobs.c), read through
  * store_job_list_index(f); for the plan checks too. */

@@ -1,6 +1,7 @@
 /*
  * sqlite_jobs.c: the job rows of the SQLite backend (struct store_ops): insert,
- * read, update and list jobs, the id lookups of the scheduler (ready, due,
+ * read, update (the whole row, or only the run columns a claim or settle
+ * changes) and list jobs, the id lookups of the scheduler (ready, due,
  * expired, by state), purge and delete of finished jobs, and the deadlines the
  * store thread sleeps until. This is the hot path: every enqueue, claim and
  * settle runs a few of these statements inside the group-commit transaction.
@@ -44,6 +45,8 @@ int sqlite_build_job_sql(struct buf *b, int id)
                 return store_build_job_insert(b, '?', false);
         if (id == S_JOB_UPDATE)
                 return store_build_job_update(b, '?');
+        if (id == S_JOB_UPDATE_RUN)
+                return store_build_job_update_run(b, '?');
         BATON_ASSERT(id == S_JOB_GET);
         rc = store_build_job_select(b, "");
         if (!rc)
@@ -113,6 +116,39 @@ int sqlite_job_update(struct store *st, const struct job *j)
         struct store_binder b = sqlite_binder(s, 2);
 
         store_bind_row(&b, &store_job_row, j);
+        return sqlite_update(st, s);
+}
+
+#ifndef NDEBUG
+/* Debug builds: every column job_update_run leaves out holds in j what the
+ * row holds, or the write would lose a change (store.h). */
+static void check_run_only(struct store *st, const struct job *j)
+{
+        struct job stored = {0};
+        const char *col;
+
+        if (sqlite_job_get(st, NULL, j->id, &stored))
+                return; /* the update answers BATON_ENOTFOUND */
+        col = store_job_run_only(&stored, j);
+        BATON_ASSERTF(!col, "job %lld: job_update_run would not write its changed %s",
+                      (long long)j->id, col);
+        job_free(&stored);
+}
+#endif
+
+/* Writes the run columns only: a settle or claim rewrites the entries of the
+ * indexes over them and no others (store.h). */
+int sqlite_job_update_run(struct store *st, const struct job *j)
+{
+        sqlite3_stmt *s;
+        struct store_binder b;
+
+#ifndef NDEBUG
+        check_run_only(st, j);
+#endif
+        s = SQLITE_STMT(st, S_JOB_UPDATE_RUN, SA(j->id));
+        b = sqlite_binder(s, 2);
+        store_bind_job_run(&b, j);
         return sqlite_update(st, s);
 }
 

@@ -426,6 +426,16 @@ struct store_ops {
         int (*job_peek)(struct store *st, const char *tenant, int64_t id, struct job *out);
         /* Writes every mutable column of j (all but id, tenant, created_at). */
         int (*job_update)(struct store *st, const struct job *j);
+        /* job_update for a change of the run of an attempt (a claim, a
+         * heartbeat, a settle, a lease expiry): writes only the columns those
+         * change (store_cols.c's run columns: state, run_at, attempt, lease,
+         * lease_until, worker, settled, cancel_requested, started_at,
+         * finished_at, ready_at, result, last_error, progress, attempts,
+         * steps, cancel_reason), so that the indexes over the other columns
+         * are not rewritten. Every other field of j must hold what the row
+         * holds (j was read in this transaction); debug builds of SQLite's
+         * check it. A backend may write every column instead. */
+        int (*job_update_run)(struct store *st, const struct job *j);
         /* Finds the pending (scheduled or queued) job with this key. */
         int (*job_find_key)(struct store *st, const char *tenant, const char *queue,
                             const char *key, int64_t *id_out);

@@ -67,6 +67,42 @@ const struct store_col store_job_cols[] = {
 
 const int store_job_ncols = (int)BATON_ARRAY_LEN(store_job_cols);
 
+/* The columns one attempt's run changes (job_update_run): a claim, a
+ * heartbeat, a settle and a lease expiry write these and no others, so that
+ * SQLite rewrites only the entries of the indexes over them (state, run_at,
+ * lease_until, worker, finished_at) and not those over the job's fixed
+ * columns (queue, type, dkey, request_id, ...). By position in
+ * store_job_cols, with the name that store_rowdefs_agree checks against it,
+ * so that binding costs no lookup. */
+static const struct {
+        int col;
+        const char *name;
+} job_run_cols[] = {
+    {4, "state"},          {5, "run_at"},       {6, "attempt"},   {17, "lease"},
+    {18, "lease_until"},   {19, "worker"},      {20, "settled"},  {21, "cancel_requested"},
+    {23, "started_at"},    {24, "finished_at"}, {25, "ready_at"}, {26, "result"},
+    {27, "last_error"},    {28, "progress"},    {29, "attempts"}, {30, "steps"},
+    {31, "cancel_reason"},
+};
+
+const int store_job_nrun = (int)BATON_ARRAY_LEN(job_run_cols);
+
+/* The index in store_job_cols of the i-th run column. */
+static int job_run_col(int i)
+{
+        return job_run_cols[i].col;
+}
+
+/* Whether job_run_cols names the columns at its positions. */
+static bool job_run_cols_agree(void)
+{
+        for (int i = 0; i < store_job_nrun; i++)
+                if (job_run_cols[i].col >= store_job_ncols ||
+                    strcmp(store_job_cols[job_run_cols[i].col].name, job_run_cols[i].name) != 0)
+                        return false;
+        return true;
+}
+
 /* ---- the records of store.h, each in the order of its SQL column list ---- */
 
 #define COL(rec, name, kind, field)                                                                \
@@ -409,6 +445,52 @@ static void bind_job(struct store_binder *b, const void *rec)
         bind_cols(b, store_job_cols, 0, store_job_ncols, rec);
 }
 
+void store_bind_job_run(struct store_binder *b, const struct job *j)
+{
+        for (int i = 0; i < store_job_nrun; i++) {
+                int c = job_run_col(i);
+
+                bind_col(b, store_job_cols[c].kind, (const char *)j + store_job_cols[c].off);
+        }
+}
+
+/* Whether the field at a and at b of kind is the same value. */
+static bool col_same(int kind, const char *a, const char *b)
+{
+        switch (kind) {
+        case COL_TEXT: {
+                const char *x = *(char *const *)a, *y = *(char *const *)b;
+
+                return x == y || (x && y && strcmp(x, y) == 0);
+        }
+        case COL_I64:
+        case COL_I64_OPT:
+                return *(const int64_t *)a == *(const int64_t *)b;
+        case COL_INT:
+        case COL_INT_OPT:
+                return *(const int *)a == *(const int *)b;
+        case COL_BOOL:
+                return *(const bool *)a == *(const bool *)b;
+        default:
+                BATON_ASSERTF(false, "job column of kind %d", kind);
+                return false;
+        }
+}
+
+const char *store_job_run_only(const struct job *stored, const struct job *j)
+{
+        bool run[BATON_ARRAY_LEN(store_job_cols)] = {false};
+
+        for (int i = 0; i < store_job_nrun; i++)
+                run[job_run_col(i)] = true;
+        for (int c = 0; c < store_job_ncols; c++)
+                if (!run[c] &&
+                    !col_same(store_job_cols[c].kind, (const char *)stored + store_job_cols[c].off,
+                              (const char *)j + store_job_cols[c].off))
+                        return store_job_cols[c].name;
+        return NULL;
+}
+
 static void bind_timer(struct store_binder *b, const void *rec)
 {
         struct timer_rec v = *(const struct timer_rec *)rec; /* a shallow copy: only read */
@@ -587,7 +669,7 @@ bool store_rowdefs_agree(void)
         for (size_t i = 0; i < BATON_ARRAY_LEN(defs); i++)
                 if (!names_agree(defs[i]->cols, defs[i]->ncols, defs[i]->sql))
                         return false;
-        return names_agree(qlim_cols, QLIM_SET_N, STORE_QLIM_SET_COLS);
+        return job_run_cols_agree() && names_agree(qlim_cols, QLIM_SET_N, STORE_QLIM_SET_COLS);
 }
 
 /* ---- list filters and the job statements' SQL ---- */
@@ -816,6 +898,16 @@ int store_build_job_update(struct buf *b, char mark)
         for (int c = 0; c < store_job_ncols && !rc; c++)
                 rc = buf_printf(b, "%s%s = %c%d", c ? ", " : "", store_job_cols[c].name, mark,
                                 c + 2);
+        return rc ? rc : buf_printf(b, " WHERE id = %c1", mark);
+}
+
+int store_build_job_update_run(struct buf *b, char mark)
+{
+        int rc = buf_adds(b, "UPDATE jobs SET ");
+
+        for (int i = 0; i < store_job_nrun && !rc; i++)
+                rc = buf_printf(b, "%s%s = %c%d", i ? ", " : "",
+                                store_job_cols[job_run_col(i)].name, mark, i + 2);
         return rc ? rc : buf_printf(b, " WHERE id = %c1", mark);
 }
 

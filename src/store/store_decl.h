@@ -30,6 +30,7 @@
         X(B, job_insert)                                                                           \
         X(B, job_get)                                                                              \
         X(B, job_update)                                                                           \
+        X(B, job_update_run)                                                                       \
         X(B, job_find_key)                                                                         \
         X(B, job_find_active)                                                                      \
         X(B, job_list)                                                                             \

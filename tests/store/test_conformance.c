@@ -286,6 +286,66 @@ static void job_get_tenant_scoping(void **state)
         fx_commit(f);
 }
 
+/* job_update_run writes every column an attempt's run changes (store.h):
+ * a claim's, a settle's and a heartbeat's fields, set to new values on the
+ * row as read, come back as written, and the rest of the row as it was. */
+static void job_update_run_writes_the_run_columns(void **state)
+{
+        struct fixture *f = *state;
+        struct job j, out;
+        int64_t id;
+
+        fx_begin(f);
+        fx_job_from_spec(&j, &(struct spec){.state = JOB_QUEUED, .run_at = T0});
+        assert_int_equal(f->ops->job_insert(f->st, &j), 0);
+        id = j.id;
+        job_free(&j);
+        assert_int_equal(f->ops->job_get(f->st, "t1", id, &j), 0);
+        j.state = JOB_RETRYING;
+        j.run_at_ms = T0 + 11;
+        j.attempt = 3;
+        j.lease_until_ms = T0 + 12;
+        j.settled = SETTLED_FAIL;
+        j.cancel_requested = true;
+        j.started_at_ms = T0 + 13;
+        j.finished_at_ms = T0 + 14;
+        j.ready_at_ms = T0 + 15;
+        free(j.lease);
+        j.lease = fx_xdup("tok");
+        free(j.worker);
+        j.worker = fx_xdup("w1");
+        free(j.result);
+        j.result = fx_xdup("{\"r\":1}");
+        free(j.last_error);
+        j.last_error = fx_xdup("boom");
+        free(j.progress);
+        j.progress = fx_xdup("{\"p\":2}");
+        free(j.attempts);
+        j.attempts = fx_xdup("[{\"attempt\":3}]");
+        free(j.steps);
+        j.steps = fx_xdup("[{\"step\":\"s\"}]");
+        free(j.cancel_reason);
+        j.cancel_reason = fx_xdup("why");
+        assert_int_equal(f->ops->job_update_run(f->st, &j), 0);
+        assert_int_equal(f->ops->job_get(f->st, "t1", id, &out), 0);
+        assert_job_equal(&j, &out);
+        job_free(&out);
+        /* And back to NULL strings. */
+        j.state = JOB_QUEUED;
+        free(j.worker);
+        j.worker = NULL;
+        free(j.result);
+        j.result = NULL;
+        assert_int_equal(f->ops->job_update_run(f->st, &j), 0);
+        assert_int_equal(f->ops->job_get(f->st, "t1", id, &out), 0);
+        assert_job_equal(&j, &out);
+        job_free(&out);
+        j.id = id + 1000;
+        assert_int_equal(f->ops->job_update_run(f->st, &j), BATON_ENOTFOUND);
+        job_free(&j);
+        fx_commit(f);
+}
+
 static void job_update_every_mutable_column(void **state)
 {
         struct fixture *f = *state;
@@ -3545,6 +3605,7 @@ static const struct CMUnitTest common_tests[] = {
     T(job_ids_increase_and_are_not_reused),
     T(job_get_tenant_scoping),
     T(job_update_every_mutable_column),
+    T(job_update_run_writes_the_run_columns),
     T(key_unique_among_pending),
     T(job_find_key_finds_pending_only),
     T(key_unique_among_active),

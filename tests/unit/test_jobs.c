@@ -26,7 +26,10 @@
 
 #include "common/errors.h"
 #include "common/clock.h"
+#include "common/jw.h"
 #include "core/exec.h"
+#include "core/job_log.h"
+#include "core/limits.h"
 #include "core/jobs.h"
 #include "core/queues.h"
 #include "core/validate.h"
@@ -1334,9 +1337,101 @@ static void enqueue_run_at_bounds(void **state)
         job_free(&req.job);
 }
 
+/* The attempt log's entry at i as parsed JSON (owned by the caller). */
+static json_t *log_entry(const char *text, size_t i)
+{
+        json_t *a = json_loads(text, 0, NULL), *e;
+
+        assert_non_null(a);
+        assert_true(json_is_array(a));
+        e = json_array_get(a, i);
+        assert_non_null(e);
+        json_incref(e);
+        json_decref(a);
+        return e;
+}
+
+static void assert_entry(const char *text, size_t n, size_t i, int attempt, const char *worker,
+                         const char *outcome, const char *error)
+{
+        json_t *a = json_loads(text, 0, NULL), *e = log_entry(text, i);
+        char start[40], end[40];
+
+        time_format_ms(T0, start, sizeof(start));
+        time_format_ms(T0 + 1000, end, sizeof(end));
+
+        assert_int_equal(json_array_size(a), n);
+        assert_int_equal(json_integer_value(json_object_get(e, "attempt")), attempt);
+        assert_string_equal(json_string_value(json_object_get(e, "worker")), worker);
+        assert_string_equal(json_string_value(json_object_get(e, "started_at")), start);
+        if (outcome) {
+                assert_string_equal(json_string_value(json_object_get(e, "outcome")), outcome);
+                assert_string_equal(json_string_value(json_object_get(e, "finished_at")), end);
+        } else {
+                assert_true(json_is_null(json_object_get(e, "outcome")));
+                assert_true(json_is_null(json_object_get(e, "finished_at")));
+        }
+        if (error)
+                assert_string_equal(json_string_value(json_object_get(e, "error")), error);
+        else
+                assert_true(json_is_null(json_object_get(e, "error")));
+        json_decref(e);
+        json_decref(a);
+}
+
+/* The attempt log's direct writes (a first attempt's entry, the close of an
+ * attempt without an error) give the entries the parsed path gives, with a
+ * worker that needs escapes, and the later attempts' entries follow. */
+static void attempt_log_first_and_later_attempts(void **state)
+{
+        struct limits l;
+        struct txn tx = {0};
+        struct job j = {0};
+        const char *w = "w\"1\\\n";
+
+        (void)state;
+        limits_default(&l);
+        tx.limits = &l;
+        tx.now_ms = T0;
+        j.attempt = 1;
+        j.worker = strdup(w);
+        j.started_at_ms = T0;
+        assert_int_equal(job_log_attempt_open(&tx, &j), 0);
+        assert_entry(j.attempts, 1, 0, 1, w, NULL, NULL);
+        tx.now_ms = T0 + 1000;
+        assert_int_equal(job_log_attempt_close(&tx, &j, "failed", "boom"), 0);
+        assert_entry(j.attempts, 1, 0, 1, w, "failed", "boom");
+        /* The second attempt is appended by the parsed path; its close
+         * without an error replaces the open entry's tail. */
+        j.attempt = 2;
+        tx.now_ms = T0;
+        assert_int_equal(job_log_attempt_open(&tx, &j), 0);
+        assert_entry(j.attempts, 2, 1, 2, w, NULL, NULL);
+        tx.now_ms = T0 + 1000;
+        assert_int_equal(job_log_attempt_close(&tx, &j, "completed", NULL), 0);
+        assert_entry(j.attempts, 2, 0, 1, w, "failed", "boom");
+        assert_entry(j.attempts, 2, 1, 2, w, "completed", NULL);
+        job_free(&j);
+
+        /* An empty log written by an older version, and a first attempt
+         * closed without an error. */
+        memset(&j, 0, sizeof(j));
+        j.attempts = strdup("[]");
+        j.attempt = 1;
+        j.worker = strdup("w2");
+        j.started_at_ms = T0;
+        tx.now_ms = T0;
+        assert_int_equal(job_log_attempt_open(&tx, &j), 0);
+        tx.now_ms = T0 + 1000;
+        assert_int_equal(job_log_attempt_close(&tx, &j, "completed", NULL), 0);
+        assert_entry(j.attempts, 1, 0, 1, "w2", "completed", NULL);
+        job_free(&j);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+            cmocka_unit_test(attempt_log_first_and_later_attempts),
             UNIT_ENV_TEST(complete_once_and_repeat),
             UNIT_ENV_TEST(fail_retries_with_backoff_then_dead),
             UNIT_ENV_TEST(lease_expiry_counts_as_failure),
