@@ -3,7 +3,8 @@
  * command-line flag parser, the server URL (--url, else $BATON_URL, else the
  * default port on loopback; a comma-separated list names several nodes of one
  * cluster, and client i talks to node i modulo their count), the API key
- * ($BATON_KEY, as for the baton CLI, else the older $BATON_API_KEY), the retry
+ * ($BATON_KEY, as for the baton CLI, else the older $BATON_API_KEY), the CA file
+ * of an https:// server ($BATON_CA_FILE, as for the CLI), the retry
  * of a 503 answer after its Retry-After, a log-linear latency histogram and
  * helpers to name queues and format figures. Every .c file in bench/ is its own
  * program (bench/CMakeLists.txt builds each one), so the helpers live here as
@@ -236,10 +237,13 @@ static inline const char *bench_url_at(const char *urls, int64_t i, char *buf, s
 }
 
 /* Creates a client for URL number i of the list, or exits: a benchmark
- * without a client has nothing to do. The client is the caller's. */
+ * without a client has nothing to do. The client is the caller's. With
+ * $BATON_CA_FILE set (as the baton CLI reads it) the client trusts that PEM
+ * file, so that an https:// URL with a self-signed certificate works. */
 static inline struct baton_client *bench_client_at(const char *urls, int64_t i)
 {
         struct baton_client *c = NULL;
+        const char *ca;
         char url[512];
         int rc;
 
@@ -247,6 +251,11 @@ static inline struct baton_client *bench_client_at(const char *urls, int64_t i)
         rc = baton_client_new(url, bench_key(), &c);
         if (rc) {
                 fprintf(stderr, "cannot create a client for %s: %s\n", url, baton_strerror(rc));
+                exit(2);
+        }
+        ca = getenv("BATON_CA_FILE");
+        if (ca && *ca && (rc = baton_client_set_ca_file(c, ca)) != 0) {
+                fprintf(stderr, "cannot set the CA file %s: %s\n", ca, baton_strerror(rc));
                 exit(2);
         }
         return c;

@@ -24,13 +24,15 @@
 #                     [--restart-jobs N] [--quiet-pct P] [--quiet-max-s S]
 # figures: batch100 batch1000 single1 single32 single64 single1_normal (server
 #          --sync normal) wrk32 wrk64 (wrk, bench/wrk_enqueue.lua; skipped
-#          without wrk) process100 process1000 latency delayed timers cron_all
+#          without wrk) wrk32_tls wrk64_tls single32_tls (the same over https://:
+#          batond --tls-cert/--tls-key with a self-signed certificate for
+#          127.0.0.1 made by the openssl command) process100 process1000 latency delayed timers cron_all
 #          cron_spread restart rss settlement (seed 000: 50,000 players settled
 #          exactly once under faults)
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-ALL_FIGS="batch100 batch1000 single1 single32 single64 single1_normal wrk32 wrk64 process100 process1000 latency delayed timers cron_all cron_spread restart rss settlement"
+ALL_FIGS="batch100 batch1000 single1 single32 single64 single1_normal wrk32 wrk64 wrk32_tls wrk64_tls single32_tls process100 process1000 latency delayed timers cron_all cron_spread restart rss settlement"
 TARGETS=sqlite
 BUILD=$ROOT/build-bench
 QUICK=0
@@ -88,7 +90,7 @@ mkdir -p "$LOGDIR" || exit 2
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/baton-run.XXXXXX") || exit 2
 chmod 711 "$WORK" # the PostgreSQL server runs as user postgres when we are root
 # batond and the programs read these; each figure sets its own.
-unset BATON_STORE BATON_NODE_ID BATON_URL BATON_KEY BATON_API_KEY
+unset BATON_STORE BATON_NODE_ID BATON_URL BATON_KEY BATON_API_KEY BATON_CA_FILE
 HZ=$(getconf CLK_TCK)
 NCPU=$(nproc)
 
@@ -170,6 +172,10 @@ fresh_store() {
   psql_do "CREATE SCHEMA $SCHEMA"
 }
 
+# The CA file (the self-signed certificate itself) of a TLS figure, else
+# empty; start_node's /readyz check trusts it.
+TLS_CA=
+
 # start_node NAME STORE EXTRA...: a fresh batond on a free port; waits for /readyz.
 start_node() {
   local name=$1 store=$2 d url pid
@@ -182,8 +188,8 @@ start_node() {
   NODE_PIDS+=("$pid")
   NODE_DIRS+=("$d")
   for _ in $(seq 1 300); do
-    url=$(grep -Eo 'http://127[.0-9]+:[0-9]+' "$d/out" | head -1)
-    if [ -n "$url" ] && curl -sf -o /dev/null "$url/readyz"; then
+    url=$(grep -Eo 'https?://127[.0-9]+:[0-9]+' "$d/out" | head -1)
+    if [ -n "$url" ] && curl -sf ${TLS_CA:+--cacert "$TLS_CA"} -o /dev/null "$url/readyz"; then
       NODE_URLS+=("$url")
       return 0
     fi
@@ -297,11 +303,13 @@ fig_cmd() {
   case $f in
   batch100 | batch1000)
     echo "$BUILD/bench_enqueue_batch --batches ${f#batch} --threads 4 --jobs $([ $q = 1 ] && echo 5000 || ([ $f = batch100 ] && echo 200000 || echo 300000))" ;;
-  single1 | single32 | single64)
+  single1 | single32 | single64 | single32_tls)
+    f=${f%_tls}
     echo "$BUILD/bench_enqueue_single --inflight ${f#single} --duration-ms $([ $q = 1 ] && echo 1000 || echo 5000)" ;;
   single1_normal)
     echo "$BUILD/bench_enqueue_single --inflight 1 --duration-ms $([ $q = 1 ] && echo 1000 || echo 5000)" ;;
-  wrk32 | wrk64)
+  wrk32 | wrk64 | wrk32_tls | wrk64_tls)
+    f=${f%_tls}
     echo "wrk_nodes ${f#wrk} $([ $q = 1 ] && echo 1 || echo 5)" ;;
   process100 | process1000)
     echo "$BUILD/bench_process --claim-max ${f#process} --workers 4 --timeout-ms 900000 --jobs $([ $q = 1 ] && echo 2000 || echo 100000)" ;;
@@ -356,6 +364,21 @@ run_figure() {
   case $f in wrk*) command -v wrk >/dev/null || { echo "$target $f: skipped, no wrk" | tee -a "$OUT"; return 0; } ;; esac
   NODE_SYNC=full
   [ "$f" = single1_normal ] && NODE_SYNC=normal
+  TLS_CA=
+  case $f in
+  *_tls)
+    # The figure's scratch directory holds a self-signed certificate for
+    # 127.0.0.1 (as tests/e2e/test_tls.c makes it); the bench client trusts
+    # it through $BATON_CA_FILE, wrk does not check certificates.
+    mkdir -p "$WORK/tls-$f" || return 1
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+      -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+      -keyout "$WORK/tls-$f/key.pem" -out "$WORK/tls-$f/cert.pem" >/dev/null 2>&1 ||
+      { echo "run.sh: openssl could not make a certificate" >&2; return 1; }
+    TLS_CA=$WORK/tls-$f/cert.pem
+    extra+=(--tls-cert "$WORK/tls-$f/cert.pem" --tls-key "$WORK/tls-$f/key.pem")
+    export BATON_CA_FILE=$TLS_CA ;;
+  esac
   case $f in
   restart | rss)
     # bench_restart starts its own batond (its CPU counts as the client's);
@@ -403,6 +426,11 @@ run_figure() {
   done
   stop_nodes
   drop_schema
+  if [ -n "$TLS_CA" ]; then
+    rm -rf "$WORK/tls-$f"
+    TLS_CA=
+    unset BATON_CA_FILE
+  fi
   printf '%-6s %-14s %s | rc %d | load %s | others %s | %s%s | %.0f s\n' "$target" "$f" \
     "$(fig_summary "$log")" "$rc" "$load" "$others" "$QUIET_NOTE" \
     "${hwm:+ | batond VmHWM MiB ${hwm%,}}" "$(awk -v ns=$((t1 - t0)) 'BEGIN{print ns/1e9}')" |

@@ -3,6 +3,10 @@
  * turned JSON into C values; these functions decide whether the values are
  * acceptable and fill defaults, so the rules live in one place and unit tests
  * can exercise them without a server.
+ *
+ * Workload: validate_enqueue runs on the loop thread for every job of a batch
+ * (up to 1,000 per request), so its checks name a field (the "jobs[7].queue"
+ * of an error) only when they refuse, and the naming does without stdio.
  */
 #include "core/validate.h"
 
@@ -194,12 +198,44 @@ int validate_retry_in_ms(const struct limits *l, const char *field, int64_t v, s
         return check_range("backoff_out_of_range", field, v, 0, l->backoff_max_ms, err);
 }
 
+/* Appends s[0..sn) to out[*len] within n bytes, cut as snprintf would cut it. */
+static void join_add(char *out, size_t n, size_t *len, const char *s, size_t sn)
+{
+        if (*len + 1 >= n)
+                return;
+        if (sn > n - 1 - *len)
+                sn = n - 1 - *len;
+        memcpy(out + *len, s, sn);
+        *len += sn;
+}
+
+/* What snprintf(out, n, "%s.%s", prefix, name) (or "%s" without a prefix)
+ * writes, without stdio: the error paths below name their field with it. */
 static void join(char *out, size_t n, const char *prefix, const char *name)
 {
-        if (prefix && *prefix)
-                snprintf(out, n, "%s.%s", prefix, name);
-        else
-                snprintf(out, n, "%s", name);
+        size_t len = 0;
+
+        if (n == 0)
+                return;
+        if (prefix && *prefix) {
+                join_add(out, n, &len, prefix, strlen(prefix));
+                join_add(out, n, &len, ".", 1);
+        }
+        join_add(out, n, &len, name, strlen(name));
+        out[len] = '\0';
+}
+
+/* Whether check_text would accept s, without naming a field: the names and
+ * keys of every job of a batch are checked on the loop thread, and the field
+ * name is only needed for a refusal. */
+static bool text_ok(const char *s, size_t max, bool (*ok)(unsigned char))
+{
+        size_t i;
+
+        for (i = 0; s[i]; i++)
+                if (i >= max || !ok((unsigned char)s[i]))
+                        return false;
+        return i > 0;
 }
 
 static int check_backoff(const struct limits *l, const char *prefix, struct backoff *b,
@@ -243,21 +279,22 @@ static int check_names(const struct limits *l, const char *prefix, const struct 
         const char *vals[] = {j->idempotency_key, j->key,         j->request_id,
                               j->execution_id,    j->traceparent, j->group};
         char f[128];
-        int rc;
 
-        join(f, sizeof(f), prefix, "queue");
-        rc = validate_name(l, f, j->queue, err);
-        if (rc)
-                return rc;
-        join(f, sizeof(f), prefix, "type");
-        rc = validate_name(l, f, j->type, err);
-        if (rc)
-                return rc;
+        /* The field is named only when a check fails; validate_name and
+         * validate_key then write the refusal, as they always did. */
+        if (!j->queue || !text_ok(j->queue, l->name_max, name_char)) {
+                join(f, sizeof(f), prefix, "queue");
+                return validate_name(l, f, j->queue, err);
+        }
+        if (!j->type || !text_ok(j->type, l->name_max, name_char)) {
+                join(f, sizeof(f), prefix, "type");
+                return validate_name(l, f, j->type, err);
+        }
         for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-                join(f, sizeof(f), prefix, keys[i]);
-                rc = validate_key(l, f, vals[i], err);
-                if (rc)
-                        return rc;
+                if (vals[i] && !text_ok(vals[i], l->key_max, key_char)) {
+                        join(f, sizeof(f), prefix, keys[i]);
+                        return validate_key(l, f, vals[i], err);
+                }
         }
         return 0;
 }
@@ -298,10 +335,10 @@ int validate_enqueue(const struct limits *l, const char *prefix, struct enqueue_
         }
         if (j->lease_ms == 0)
                 j->lease_ms = l->lease_default_ms;
-        join(f, sizeof(f), prefix, "lease_ms");
-        rc = validate_lease_ms(l, f, j->lease_ms, err);
-        if (rc)
-                return rc;
+        if (j->lease_ms < l->lease_min_ms || j->lease_ms > l->lease_max_ms) {
+                join(f, sizeof(f), prefix, "lease_ms");
+                return validate_lease_ms(l, f, j->lease_ms, err);
+        }
         if (j->priority < 0 || j->priority >= PRIO_COUNT) {
                 join(f, sizeof(f), prefix, "priority");
                 return verr_set(err, BATON_EINVAL, "invalid_field", f,

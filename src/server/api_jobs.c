@@ -218,8 +218,14 @@ static int enqueue_parse_all(struct http_req *hr, struct enqueue_ctx *c, json_t 
                 json_t *obj = items ? json_array_get(items, (size_t)i) : hr->body;
                 int rc;
 
-                if (items)
-                        snprintf(prefix, sizeof(prefix), "jobs[%d]", i);
+                /* "jobs[<i>]" without stdio: it names every job of a batch. */
+                if (items) {
+                        size_t k = jw_fmt_i64(i, prefix + 5);
+
+                        memcpy(prefix, "jobs[", 5);
+                        prefix[5 + k] = ']';
+                        prefix[6 + k] = '\0';
+                }
                 if (!json_is_object(obj))
                         return verr_set(e, BATON_EINVAL, "invalid_field", prefix,
                                         "%s must be a job object", prefix);

@@ -203,9 +203,25 @@ int api_known_fields(json_t *obj, const char *prefix, const char *known, struct 
         return 0;
 }
 
+/* What json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) returns (the caller's,
+ * NULL when out of memory). A small value, such as most payloads of a batch,
+ * is written into a stack buffer first and copied once: json_dumps grows a
+ * heap buffer from 16 bytes and copies it again at the end, three allocations
+ * per job on the loop thread. */
 char *api_dump(const json_t *v)
 {
-        return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        char small[512];
+        size_t n = json_dumpb(v, small, sizeof(small), JSON_COMPACT | JSON_ENCODE_ANY);
+        char *s;
+
+        if (n == 0 || n > sizeof(small))
+                return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        s = malloc(n + 1);
+        if (!s)
+                return NULL;
+        memcpy(s, small, n);
+        s[n] = '\0';
+        return s;
 }
 
 int api_dump_max(const json_t *v, size_t max, const char *code, const char *field, char **out,

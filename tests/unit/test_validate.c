@@ -101,6 +101,76 @@ static void names_are_checked(void **state)
         assert_string_equal(e.field, "idempotency_key");
 }
 
+/* validate_enqueue skips naming the field while a check passes; at the
+ * edges (exactly the limit, one over, empty, the last character bad, a prefix
+ * longer than the field buffer) it answers as the full check always did. */
+static void names_at_their_edges(void **state)
+{
+        const struct limits L = defaults();
+        struct enqueue_req r;
+        struct verr e;
+        char name[1100], prefix[200], want[256];
+
+        (void)state;
+        assert_true(L.name_max < sizeof(name) - 1 && L.key_max < sizeof(name) - 1);
+        memset(name, 'q', L.name_max);
+        name[L.name_max] = 0;
+        req_init(&r);
+        r.job.queue = name;
+        assert_int_equal(validate_enqueue(&L, "jobs[0]", &r, &e), 0);
+        name[L.name_max] = 'q';
+        name[L.name_max + 1] = 0;
+        req_init(&r);
+        r.job.type = name;
+        assert_int_equal(validate_enqueue(&L, "jobs[12]", &r, &e), BATON_EINVAL);
+        assert_string_equal(e.code, "name_too_long");
+        assert_string_equal(e.field, "jobs[12].type");
+        snprintf(want, sizeof(want), "jobs[12].type is %zu characters; the limit is %zu",
+                 L.name_max + 1, L.name_max);
+        assert_string_equal(e.message, want);
+
+        req_init(&r);
+        r.job.queue = "";
+        assert_int_equal(validate_enqueue(&L, "jobs[1]", &r, &e), BATON_EINVAL);
+        assert_string_equal(e.code, "name_invalid");
+        assert_string_equal(e.message, "jobs[1].queue must not be empty");
+
+        req_init(&r);
+        r.job.queue = "emails!";
+        assert_int_equal(validate_enqueue(&L, "", &r, &e), BATON_EINVAL);
+        assert_string_equal(e.message, "queue may contain only letters, digits and . _ : -");
+
+        memset(name, 'k', L.key_max);
+        name[L.key_max] = 0;
+        req_init(&r);
+        r.job.group = name;
+        assert_int_equal(validate_enqueue(&L, "", &r, &e), 0);
+        name[L.key_max] = 'k';
+        name[L.key_max + 1] = 0;
+        req_init(&r);
+        r.job.traceparent = name;
+        assert_int_equal(validate_enqueue(&L, "jobs[2]", &r, &e), BATON_EINVAL);
+        assert_string_equal(e.code, "key_too_long");
+        assert_string_equal(e.field, "jobs[2].traceparent");
+
+        /* A prefix longer than the field buffer is cut as snprintf cuts it. */
+        memset(prefix, 'p', sizeof(prefix) - 1);
+        prefix[sizeof(prefix) - 1] = 0;
+        req_init(&r);
+        r.job.key = "\x01";
+        assert_int_equal(validate_enqueue(&L, prefix, &r, &e), BATON_EINVAL);
+        assert_string_equal(e.code, "key_invalid");
+        snprintf(want, sizeof(want), "%s.%s", prefix, "key");
+        assert_int_equal(strncmp(e.field, want, sizeof(e.field) - 1), 0);
+        assert_int_equal(strlen(e.field),
+                         strlen(want) < sizeof(e.field) ? strlen(want) : sizeof(e.field) - 1);
+
+        req_init(&r);
+        r.job.lease_ms = L.lease_max_ms + 1;
+        assert_int_equal(validate_enqueue(&L, "jobs[4]", &r, &e), BATON_ERANGE);
+        assert_string_equal(e.field, "jobs[4].lease_ms");
+}
+
 static void ranges_are_checked(void **state)
 {
         const struct limits L = defaults();
@@ -613,6 +683,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(defaults_are_filled),
             cmocka_unit_test(names_are_checked),
+            cmocka_unit_test(names_at_their_edges),
             cmocka_unit_test(ranges_are_checked),
             cmocka_unit_test(payload_size_is_checked),
             cmocka_unit_test(backoff_exponential_with_jitter),
