@@ -880,8 +880,10 @@ int job_settle(struct txn *tx, const struct settle_req *req, struct settle_res *
         /* The attempt's slots free (and its depth, if the job ended). */
         if (!rc)
                 rc = groups_on_leave_running(tx, j, job_state_terminal(j->state) ? -1 : 0);
+        /* The attempt's worker stays on the row: job_update_settle leaves the
+         * worker column (and its index entry) alone. */
         if (!rc)
-                rc = tx->ops->job_update_run(tx->st, j);
+                rc = tx->ops->job_update_settle(tx->st, j);
 out:
         if (rc)
                 job_free(j);
