@@ -13,7 +13,8 @@
  * each a handful of indexed reads and writes per job; the logs are kept in
  * the job row, so a claim or a settle touches one row, written with
  * job_update_run (only the columns an attempt's run changes, so the
- * indexes over the job's fixed columns are left alone).
+ * indexes over the job's fixed columns are left alone; a settle with
+ * job_update_settle, which leaves the worker it keeps out as well).
  *
  * Effects: every state change goes through become_ready, become_terminal or
  * place, which report the change to the loop thread (txn.h): a job made ready
