@@ -1,9 +1,10 @@
 /*
  * sqlite_jobs.c: the job rows of the SQLite backend (struct store_ops): insert,
  * read, update (the whole row, or only the run columns a claim or settle
- * changes, a settle without the worker it keeps) and list jobs, the id lookups of the scheduler
- * (ready, due, expired, by state), purge and delete of finished jobs, and the deadlines the store
- * thread sleeps until. This is the hot path: every enqueue, claim and settle runs a few of these
+ * changes, a settle without the worker it keeps) and list jobs, the id
+ * lookups of the scheduler (ready, due, expired, by state), purge and delete
+ * of finished jobs, and the deadlines the store thread sleeps until. This is
+ * the hot path: every enqueue, claim and settle runs a few of these
  * statements inside the group-commit transaction.
  *
  * Jobs map to one row with a column per field of struct job (times in Unix ms,
