@@ -13,7 +13,8 @@
  * each a handful of indexed reads and writes per job; the logs are kept in
  * the job row, so a claim or a settle touches one row, written with
  * job_update_run (only the columns an attempt's run changes, so the
- * indexes over the job's fixed columns are left alone).
+ * indexes over the job's fixed columns are left alone; a settle with
+ * job_update_settle, which leaves the worker it keeps out as well).
  *
  * Effects: every state change goes through become_ready, become_terminal or
  * place, which report the change to the loop thread (txn.h): a job made ready
@@ -880,8 +881,10 @@ int job_settle(struct txn *tx, const struct settle_req *req, struct settle_res *
         /* The attempt's slots free (and its depth, if the job ended). */
         if (!rc)
                 rc = groups_on_leave_running(tx, j, job_state_terminal(j->state) ? -1 : 0);
+        /* The attempt's worker stays on the row: job_update_settle leaves the
+         * worker column (and its index entry) alone. */
         if (!rc)
-                rc = tx->ops->job_update_run(tx->st, j);
+                rc = tx->ops->job_update_settle(tx->st, j);
 out:
         if (rc)
                 job_free(j);

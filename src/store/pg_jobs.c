@@ -441,6 +441,12 @@ int pg_job_update_run(struct store *st, const struct job *j)
         return pg_job_update(st, j);
 }
 
+/* The whole row as well, for the same reason (store.h). */
+int pg_job_update_settle(struct store *st, const struct job *j)
+{
+        return pg_job_update(st, j);
+}
+
 /* The id statement stmt finds for (tenant, queue, key); BATON_ENOTFOUND for
  * none (or no key). */
 static int find_by_key(struct store *st, const struct pg_stmt *stmt, const char *tenant,

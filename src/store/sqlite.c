@@ -92,6 +92,7 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
     [S_JOB_GET] = {"job_get", NULL, true, "rowid"},
     [S_JOB_UPDATE] = {"job_update", NULL, true, "rowid"},
     [S_JOB_UPDATE_RUN] = {"job_update_run", NULL, true, "rowid"},
+    [S_JOB_UPDATE_SETTLE] = {"job_update_settle", NULL, true, "rowid"},
     [S_JOB_FIND_KEY] = {"job_find_key",
                         "SELECT id FROM jobs WHERE tenant = ?1 AND queue = ?2 AND dkey = ?3"
                         " AND dkey IS NOT NULL AND state IN " JOB_SQL_KEY_HOLDERS,

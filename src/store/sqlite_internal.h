@@ -35,6 +35,7 @@ enum stmt_id {
         S_JOB_GET,
         S_JOB_UPDATE,
         S_JOB_UPDATE_RUN,
+        S_JOB_UPDATE_SETTLE,
         S_JOB_FIND_KEY,
         S_JOB_FIND_ACTIVE,
         S_JOB_DUE,

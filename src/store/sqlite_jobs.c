@@ -1,10 +1,11 @@
 /*
  * sqlite_jobs.c: the job rows of the SQLite backend (struct store_ops): insert,
  * read, update (the whole row, or only the run columns a claim or settle
- * changes) and list jobs, the id lookups of the scheduler (ready, due,
- * expired, by state), purge and delete of finished jobs, and the deadlines the
- * store thread sleeps until. This is the hot path: every enqueue, claim and
- * settle runs a few of these statements inside the group-commit transaction.
+ * changes, a settle without the worker it keeps) and list jobs, the id
+ * lookups of the scheduler (ready, due, expired, by state), purge and delete
+ * of finished jobs, and the deadlines the store thread sleeps until. This is
+ * the hot path: every enqueue, claim and settle runs a few of these
+ * statements inside the group-commit transaction.
  *
  * Jobs map to one row with a column per field of struct job (times in Unix ms,
  * SQL NULL for a NULL string). The column list of the job statements is built
@@ -46,7 +47,9 @@ int sqlite_build_job_sql(struct buf *b, int id)
         if (id == S_JOB_UPDATE)
                 return store_build_job_update(b, '?');
         if (id == S_JOB_UPDATE_RUN)
-                return store_build_job_update_run(b, '?');
+                return store_build_job_update_run(b, '?', true);
+        if (id == S_JOB_UPDATE_SETTLE)
+                return store_build_job_update_run(b, '?', false);
         BATON_ASSERT(id == S_JOB_GET);
         rc = store_build_job_select(b, "");
         if (!rc)
@@ -122,34 +125,49 @@ int sqlite_job_update(struct store *st, const struct job *j)
 #ifndef NDEBUG
 /* Debug builds: every column job_update_run leaves out holds in j what the
  * row holds, or the write would lose a change (store.h). */
-static void check_run_only(struct store *st, const struct job *j)
+static void check_run_only(struct store *st, const struct job *j, bool with_worker)
 {
         struct job stored = {0};
         const char *col;
 
         if (sqlite_job_get(st, NULL, j->id, &stored))
                 return; /* the update answers BATON_ENOTFOUND */
-        col = store_job_run_only(&stored, j);
+        col = store_job_run_only(&stored, j, with_worker);
         BATON_ASSERTF(!col, "job %lld: job_update_run would not write its changed %s",
                       (long long)j->id, col);
         job_free(&stored);
 }
 #endif
 
-/* Writes the run columns only: a settle or claim rewrites the entries of the
- * indexes over them and no others (store.h). */
-int sqlite_job_update_run(struct store *st, const struct job *j)
+/* Writes the run columns (without worker when !with_worker) with stmt. */
+static int update_run(struct store *st, int stmt, const struct job *j, bool with_worker)
 {
         sqlite3_stmt *s;
         struct store_binder b;
 
 #ifndef NDEBUG
-        check_run_only(st, j);
+        check_run_only(st, j, with_worker);
 #endif
-        s = SQLITE_STMT(st, S_JOB_UPDATE_RUN, SA(j->id));
+        s = SQLITE_STMT(st, stmt, SA(j->id));
         b = sqlite_binder(s, 2);
-        store_bind_job_run(&b, j);
+        store_bind_job_run(&b, j, with_worker);
         return sqlite_update(st, s);
+}
+
+/* Writes the run columns only: a claim rewrites the entries of the indexes
+ * over them and no others (store.h). */
+int sqlite_job_update_run(struct store *st, const struct job *j)
+{
+        return update_run(st, S_JOB_UPDATE_RUN, j, true);
+}
+
+/* The run columns but worker: SQLite rewrites an index's entry whenever the
+ * SET list names one of its columns, same value or not, so naming worker
+ * would delete and insert the settled job's job_tworker entry unchanged
+ * (store.h). */
+int sqlite_job_update_settle(struct store *st, const struct job *j)
+{
+        return update_run(st, S_JOB_UPDATE_SETTLE, j, false);
 }
 
 /* The id statement stmt finds for (tenant, queue, key); BATON_ENOTFOUND for

@@ -87,6 +87,11 @@ static const struct {
 
 const int store_job_nrun = (int)BATON_ARRAY_LEN(job_run_cols);
 
+/* The position of worker in store_job_cols: a settle's update leaves it out
+ * (job_update_settle), since the attempt's worker stays, and SQLite would
+ * otherwise rewrite the job's job_tworker entry with the same value. */
+enum { JOB_COL_WORKER = 19 };
+
 /* The index in store_job_cols of the i-th run column. */
 static int job_run_col(int i)
 {
@@ -100,7 +105,7 @@ static bool job_run_cols_agree(void)
                 if (job_run_cols[i].col >= store_job_ncols ||
                     strcmp(store_job_cols[job_run_cols[i].col].name, job_run_cols[i].name) != 0)
                         return false;
-        return true;
+        return strcmp(store_job_cols[JOB_COL_WORKER].name, "worker") == 0;
 }
 
 /* ---- the records of store.h, each in the order of its SQL column list ---- */
@@ -445,11 +450,13 @@ static void bind_job(struct store_binder *b, const void *rec)
         bind_cols(b, store_job_cols, 0, store_job_ncols, rec);
 }
 
-void store_bind_job_run(struct store_binder *b, const struct job *j)
+void store_bind_job_run(struct store_binder *b, const struct job *j, bool with_worker)
 {
         for (int i = 0; i < store_job_nrun; i++) {
                 int c = job_run_col(i);
 
+                if (!with_worker && c == JOB_COL_WORKER)
+                        continue;
                 bind_col(b, store_job_cols[c].kind, (const char *)j + store_job_cols[c].off);
         }
 }
@@ -477,12 +484,12 @@ static bool col_same(int kind, const char *a, const char *b)
         }
 }
 
-const char *store_job_run_only(const struct job *stored, const struct job *j)
+const char *store_job_run_only(const struct job *stored, const struct job *j, bool with_worker)
 {
         bool run[BATON_ARRAY_LEN(store_job_cols)] = {false};
 
         for (int i = 0; i < store_job_nrun; i++)
-                run[job_run_col(i)] = true;
+                run[job_run_col(i)] = with_worker || job_run_col(i) != JOB_COL_WORKER;
         for (int c = 0; c < store_job_ncols; c++)
                 if (!run[c] &&
                     !col_same(store_job_cols[c].kind, (const char *)stored + store_job_cols[c].off,
@@ -901,13 +908,18 @@ int store_build_job_update(struct buf *b, char mark)
         return rc ? rc : buf_printf(b, " WHERE id = %c1", mark);
 }
 
-int store_build_job_update_run(struct buf *b, char mark)
+int store_build_job_update_run(struct buf *b, char mark, bool with_worker)
 {
         int rc = buf_adds(b, "UPDATE jobs SET ");
+        int n = 0;
 
-        for (int i = 0; i < store_job_nrun && !rc; i++)
-                rc = buf_printf(b, "%s%s = %c%d", i ? ", " : "",
-                                store_job_cols[job_run_col(i)].name, mark, i + 2);
+        for (int i = 0; i < store_job_nrun && !rc; i++) {
+                if (!with_worker && job_run_col(i) == JOB_COL_WORKER)
+                        continue;
+                rc = buf_printf(b, "%s%s = %c%d", n ? ", " : "",
+                                store_job_cols[job_run_col(i)].name, mark, n + 2);
+                n++;
+        }
         return rc ? rc : buf_printf(b, " WHERE id = %c1", mark);
 }
 

@@ -55,7 +55,7 @@ extern const int store_job_nrun;
 /* The name of a column outside the run columns that differs between the
  * stored row and j, NULL when none does: what a job_update_run would lose
  * (the debug builds' check of every such write). */
-const char *store_job_run_only(const struct job *stored, const struct job *j);
+const char *store_job_run_only(const struct job *stored, const struct job *j, bool with_worker);
 
 #define STORE_JOB_READ_FIXED 3   /* id, tenant, created_at precede the columns in reads */
 #define STORE_JOB_COL_PRIORITY 3 /* store_job_cols[3] is "priority" */
@@ -154,8 +154,9 @@ void store_bind_cols(struct store_binder *b, const struct store_rowdef *d, int f
  * NULL spec is "{}"), and queue limits' (the settings: every column before
  * the counters, the backoff type -1 when unset). */
 void store_bind_row(struct store_binder *b, const struct store_rowdef *d, const void *rec);
-/* Binds j's run columns (store_job_nrun of them) as the next parameters. */
-void store_bind_job_run(struct store_binder *b, const struct job *j);
+/* Binds j's run columns (store_job_nrun of them, one fewer without the
+ * worker: job_update_settle) as the next parameters. */
+void store_bind_job_run(struct store_binder *b, const struct job *j, bool with_worker);
 /* True when every rowdef's sql names its columns in table order, and the
  * run columns of job_update_run are where their names say (asserted when a
  * backend opens). */
@@ -222,8 +223,9 @@ int store_build_job_select(struct buf *b, const char *prefix);
 int store_build_job_cols(struct buf *b, const char *prefix);
 int store_build_job_insert(struct buf *b, char mark, bool with_id);
 int store_build_job_update(struct buf *b, char mark);
-/* "UPDATE jobs SET <the run columns> WHERE id = <mark>1" (job_update_run). */
-int store_build_job_update_run(struct buf *b, char mark);
+/* "UPDATE jobs SET <the run columns> WHERE id = <mark>1" (job_update_run);
+ * without worker among them when !with_worker (job_update_settle). */
+int store_build_job_update_run(struct buf *b, char mark, bool with_worker);
 
 /* ---- per-row callbacks of the backends' row loops (sqlite_each, pg_each) ----
  *

@@ -31,6 +31,7 @@
         X(B, job_get)                                                                              \
         X(B, job_update)                                                                           \
         X(B, job_update_run)                                                                       \
+        X(B, job_update_settle)                                                                    \
         X(B, job_find_key)                                                                         \
         X(B, job_find_active)                                                                      \
         X(B, job_list)                                                                             \

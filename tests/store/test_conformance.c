@@ -346,6 +346,45 @@ static void job_update_run_writes_the_run_columns(void **state)
         fx_commit(f);
 }
 
+/* job_update_settle writes the run columns as job_update_run does, and the
+ * worker the row already holds stays (store.h). */
+static void job_update_settle_writes_the_run_columns(void **state)
+{
+        struct fixture *f = *state;
+        struct job j, out;
+        int64_t id;
+
+        fx_begin(f);
+        fx_job_from_spec(&j, &(struct spec){.state = JOB_QUEUED, .run_at = T0});
+        assert_int_equal(f->ops->job_insert(f->st, &j), 0);
+        id = j.id;
+        job_free(&j);
+        assert_int_equal(f->ops->job_get(f->st, "t1", id, &j), 0);
+        j.state = JOB_RUNNING;
+        j.attempt = 1;
+        free(j.lease);
+        j.lease = fx_xdup("tok");
+        free(j.worker);
+        j.worker = fx_xdup("w1");
+        assert_int_equal(f->ops->job_update_run(f->st, &j), 0);
+        j.state = JOB_COMPLETED;
+        j.settled = SETTLED_COMPLETE;
+        j.finished_at_ms = T0 + 14;
+        free(j.result);
+        j.result = fx_xdup("{\"r\":1}");
+        free(j.attempts);
+        j.attempts = fx_xdup("[{\"attempt\":1}]");
+        assert_int_equal(f->ops->job_update_settle(f->st, &j), 0);
+        assert_int_equal(f->ops->job_get(f->st, "t1", id, &out), 0);
+        assert_job_equal(&j, &out);
+        assert_string_equal(out.worker, "w1");
+        job_free(&out);
+        j.id = id + 1000;
+        assert_int_equal(f->ops->job_update_settle(f->st, &j), BATON_ENOTFOUND);
+        job_free(&j);
+        fx_commit(f);
+}
+
 static void job_update_every_mutable_column(void **state)
 {
         struct fixture *f = *state;
@@ -3606,6 +3645,7 @@ static const struct CMUnitTest common_tests[] = {
     T(job_get_tenant_scoping),
     T(job_update_every_mutable_column),
     T(job_update_run_writes_the_run_columns),
+    T(job_update_settle_writes_the_run_columns),
     T(key_unique_among_pending),
     T(job_find_key_finds_pending_only),
     T(key_unique_among_active),

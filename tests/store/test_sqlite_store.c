@@ -29,6 +29,7 @@
 
 #include <sqlite3.h>
 
+#include "common/buf.h"
 #include "common/errors.h"
 #include "common/assert.h"
 #include "store/job.h"
@@ -478,6 +479,30 @@ static void sqlite_job_writes_build_no_ephemeral_table(void **state)
         sqlite3_close(db);
 }
 
+/* Issue 16: a settle's update (job_update_settle) does not name worker, so
+ * SQLite leaves the job's job_tworker entry alone: one index entry fewer
+ * deleted and inserted than a claim's update, which sets the new worker. */
+static void sqlite_settle_update_leaves_job_tworker(void **state)
+{
+        struct fixture *f = *state;
+        sqlite3 *db = sqlite_raw(f);
+        struct buf run, settle;
+
+        buf_init(&run, 4096);
+        buf_init(&settle, 4096);
+        assert_int_equal(store_build_job_update_run(&run, '?', true), 0);
+        assert_int_equal(store_build_job_update_run(&settle, '?', false), 0);
+        assert_non_null(strstr(run.ptr, "worker = "));
+        assert_null(strstr(settle.ptr, "worker"));
+        assert_int_equal(count_opcode(db, settle.ptr, "IdxDelete"),
+                         count_opcode(db, run.ptr, "IdxDelete") - 1);
+        assert_int_equal(count_opcode(db, settle.ptr, "IdxInsert"),
+                         count_opcode(db, run.ptr, "IdxInsert") - 1);
+        buf_free(&run);
+        buf_free(&settle);
+        sqlite3_close(db);
+}
+
 static void sqlite_plan_check_catches_a_missing_index(void **state)
 {
         struct fixture *f = *state;
@@ -822,6 +847,7 @@ static const struct CMUnitTest sqlite_tests[] = {
     T(sqlite_hot_queries_use_indexes),
     T(sqlite_claim_and_deadline_plans),
     T(sqlite_job_writes_build_no_ephemeral_table),
+    T(sqlite_settle_update_leaves_job_tworker),
     T(sqlite_plan_check_catches_a_missing_index),
     T(sqlite_plan_check_catches_a_missing_list_index),
     T(sqlite_durability_settings),

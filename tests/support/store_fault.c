@@ -198,6 +198,7 @@ static void vfs_register(void)
         X(job_peek, (const char *tenant, int64_t id, struct job *out), (tenant, id, out))          \
         X(job_update, (const struct job *j), (j))                                                  \
         X(job_update_run, (const struct job *j), (j))                                              \
+        X(job_update_settle, (const struct job *j), (j))                                           \
         X(job_find_key, (const char *tenant, const char *queue, const char *key, int64_t *id_out), \
           (tenant, queue, key, id_out))                                                            \
         X(job_list, (const struct job_filter *filter, struct job_vec *out), (filter, out))         \
