@@ -212,9 +212,15 @@ static int deps_evaluate(struct txn *tx, struct job *c, bool *changed, int64_t k
  * job holds its dedup key the write is refused (changing nothing, store.h)
  * and the job ends cancelled instead, that job standing for it: a keyed
  * child or retry whose key a newer job took meanwhile. */
-static int write_released(struct txn *tx, struct job *j)
+static int write_released(struct txn *tx, struct job *j, bool run_only)
 {
-        int rc = tx->ops->job_update(tx->st, j);
+        /* A promotion changes only run columns and keeps the worker, so it
+         * writes those alone (job_update_settle): about half the index
+         * entries of a whole-row write, 10,000 times when 10,000 delayed
+         * jobs come due at once. */
+        int (*write)(struct store *, const struct job *) =
+            run_only ? tx->ops->job_update_settle : tx->ops->job_update;
+        int rc = write(tx->st, j);
 
         if (rc != BATON_ECONFLICT)
                 return rc;
@@ -222,7 +228,7 @@ static int write_released(struct txn *tx, struct job *j)
         if (!rc)
                 rc = become_terminal(tx, j, JOB_CANCELLED);
         if (!rc)
-                rc = tx->ops->job_update(tx->st, j);
+                rc = write(tx->st, j);
         return rc;
 }
 
@@ -238,7 +244,7 @@ int jobs_resolve_child(struct txn *tx, int64_t id, int64_t parent_id, int parent
                 goto out;
         rc = deps_evaluate(tx, &c, &changed, parent_id, parent_state);
         if (!rc && changed)
-                rc = write_released(tx, &c);
+                rc = write_released(tx, &c, false);
 out:
         job_free(&c);
         return rc;
@@ -1086,7 +1092,7 @@ int jobs_promote_due(struct txn *tx, int64_t id)
         if (!rc)
                 rc = become_ready(tx, &j);
         if (!rc)
-                rc = write_released(tx, &j);
+                rc = write_released(tx, &j, true);
 out:
         job_free(&j);
         return rc;

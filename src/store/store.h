@@ -436,10 +436,10 @@ struct store_ops {
          * holds (j was read in this transaction); debug builds of SQLite's
          * check it. A backend may write every column instead. */
         int (*job_update_run)(struct store *st, const struct job *j);
-        /* job_update_run for a settle: j->worker must hold what the row
-         * holds too (the attempt's worker stays), and the worker column is
-         * not written, so that SQLite does not rewrite the job's job_tworker
-         * entry. A backend may write more columns. */
+        /* job_update_run for a settle or a promotion: j->worker must hold
+         * what the row holds too (the attempt's worker stays), and the
+         * worker column is not written, so that SQLite does not rewrite the
+         * job's job_tworker entry. A backend may write more columns. */
         int (*job_update_settle)(struct store *st, const struct job *j);
         /* Finds the pending (scheduled or queued) job with this key. */
         int (*job_find_key)(struct store *st, const char *tenant, const char *queue,
