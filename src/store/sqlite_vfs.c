@@ -146,8 +146,12 @@ static int wal_write(sqlite3_file *p, const void *data, int n, sqlite3_int64 off
         }
         if (f->len == 0) {
                 f->off = off;
-                if (!wal_room(f, (size_t)n))
+                /* Out of memory: written as is, and a commit header still
+                 * makes its page, buffered or not, go out at once. */
+                if (!wal_room(f, (size_t)n)) {
+                        f->commit_frame = is_commit_header(data, n);
                         return f->real->pMethods->xWrite(f->real, data, n, off);
+                }
         }
         memcpy(f->buf + f->len, data, (size_t)n);
         f->len += (size_t)n;
