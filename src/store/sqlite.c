@@ -18,7 +18,8 @@
  * sqlite_cluster.c and the plan checks in sqlite_plans.c. Their shared
  * declarations are in sqlite_internal.h. The schema and its indexes are in
  * sqlite_schema.c; sqlite_check_plans lets the conformance suite verify that
- * the hot queries use them.
+ * the hot queries use them. The database is opened through the VFS shim of
+ * sqlite_vfs.c, which writes each commit's WAL frames with one call.
  */
 #include "store/store.h"
 
@@ -869,6 +870,7 @@ static int open_store(const struct store_opts *opts, struct store **out)
         struct store *st = NULL;
         char *path = NULL;
         int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+        char vfs[SQLITE_VFS_NAME_MAX];
         int rc;
 
         *out = NULL;
@@ -888,7 +890,15 @@ static int open_store(const struct store_opts *opts, struct store **out)
          * library's first use in the process, which is the first open; later
          * calls return SQLITE_MISUSE and change nothing. */
         (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
-        rc = sqlite3_open_v2(path, &st->db, flags, opts->vfs);
+        /* The database is opened through the shim that writes a commit's WAL
+         * frames with one call (sqlite_vfs.c), stacked over the VFS the
+         * options name, if any. */
+        rc = sqlite_vfs_get(opts->vfs, vfs, sizeof(vfs));
+        if (rc) {
+                log_error("store", "no sqlite VFS %s", opts->vfs ? opts->vfs : "(default)");
+                goto out;
+        }
+        rc = sqlite3_open_v2(path, &st->db, flags, vfs);
         if (rc != SQLITE_OK) {
                 log_error("store", "opening %s: %s", path,
                           st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));

@@ -281,4 +281,11 @@ int sqlite_build_job_sql(struct buf *b, int id);
  * store_job_list_index(f); for the plan checks too. */
 int sqlite_build_job_list(struct buf *b, const struct job_filter *f);
 
+/* The VFS the store opens its database with (sqlite_vfs.c): the VFS named
+ * below_name (NULL = SQLite's default) with the WAL's frames written once per
+ * commit. Writes its name to out (n bytes), registering it on first use;
+ * BATON_EINVAL when below_name names no VFS. */
+#define SQLITE_VFS_NAME_MAX 128
+int sqlite_vfs_get(const char *below_name, char *out, size_t n);
+
 #endif

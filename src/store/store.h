@@ -78,7 +78,8 @@ struct store_opts {
         const char *app_name;
         /* SQLite: the name of a registered sqlite3 VFS to open the database
          * with; NULL = SQLite's default. The server never sets it: it is for
-         * tests that inject I/O errors (tests/support/store_fault.c). */
+         * tests that inject I/O errors (tests/support/store_fault.c). The
+         * store's WAL-gathering shim (sqlite_vfs.c) is stacked over it. */
         const char *vfs;
 };
 

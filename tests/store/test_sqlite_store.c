@@ -8,7 +8,9 @@
  * the index it was written for (also at scale), with a plan check that
  * catches a missing index; a transaction reads a queue's limits row once
  * and writes its counts once, at the commit; and a job's insert and update
- * build no ephemeral table for a partial index. These tests use the backend's internals
+ * build no ephemeral table for a partial index; a commit's WAL frames reach
+ * the file with one write, visible to another connection at once, and a
+ * failed one fails the commit. These tests use the backend's internals
  * (store/sqlite.h) and open the database file directly.
  *
  * Workload: small; the plan tests at scale insert a few thousand rows. Each
@@ -841,6 +843,242 @@ static void sqlite_key_and_audit_plans(void **state)
         assert_plans_good(f);
 }
 
+/* ---- the WAL shim (sqlite_vfs.c) ---- */
+
+/* A VFS under the store's shim (store_opts.vfs) that counts the writes that
+ * reach the WAL file and can fail the next one: the default VFS with its own
+ * name, file size and xOpen, as in support/store_fault.c. The counters
+ * follow the VFS, found from it by its position. count_vfs_register's
+ * allocation is freed by count_vfs_unregister; a failing test leaks it, so
+ * the store its teardown closes still has its VFS. */
+struct count_vfs {
+        sqlite3_vfs vfs;
+        sqlite3_vfs *root;
+        sqlite3_io_methods io;
+        const sqlite3_io_methods *root_io;
+        int wal_writes;
+        bool fail_next;
+};
+
+struct count_file {
+        sqlite3_file base;
+        struct count_vfs *cv;
+        bool wal;
+        sqlite3_file *real;
+};
+
+static int cf_close(sqlite3_file *p)
+{
+        sqlite3_file *r = ((struct count_file *)p)->real;
+
+        return r->pMethods->xClose(r);
+}
+
+/* The other methods of the wrapped file, but xWrite and xClose. */
+#define CF_FWD(name, method, params, args)                                                         \
+        static int name(sqlite3_file *p, SQLITE_TEST_UNPAREN params)                               \
+        {                                                                                          \
+                sqlite3_file *r = ((struct count_file *)p)->real;                                  \
+                                                                                                   \
+                return r->pMethods->method(r, SQLITE_TEST_UNPAREN args);                           \
+        }
+#define SQLITE_TEST_UNPAREN(...) __VA_ARGS__
+CF_FWD(cf_read, xRead, (void *buf, int n, sqlite3_int64 off), (buf, n, off))
+CF_FWD(cf_truncate, xTruncate, (sqlite3_int64 size), (size))
+CF_FWD(cf_sync, xSync, (int flags), (flags))
+CF_FWD(cf_file_size, xFileSize, (sqlite3_int64 * size), (size))
+CF_FWD(cf_lock, xLock, (int level), (level))
+CF_FWD(cf_unlock, xUnlock, (int level), (level))
+CF_FWD(cf_check_reserved, xCheckReservedLock, (int *out), (out))
+CF_FWD(cf_file_control, xFileControl, (int op, void *arg), (op, arg))
+CF_FWD(cf_shm_map, xShmMap, (int region, int size, int extend, void volatile **out),
+       (region, size, extend, out))
+CF_FWD(cf_shm_lock, xShmLock, (int offset, int n, int flags), (offset, n, flags))
+CF_FWD(cf_shm_unmap, xShmUnmap, (int del), (del))
+
+static int cf_write(sqlite3_file *p, const void *buf, int n, sqlite3_int64 off)
+{
+        struct count_file *cf = (struct count_file *)p;
+
+        if (cf->wal) {
+                cf->cv->wal_writes++;
+                if (cf->cv->fail_next) {
+                        cf->cv->fail_next = false;
+                        return SQLITE_IOERR_WRITE;
+                }
+        }
+        return cf->real->pMethods->xWrite(cf->real, buf, n, off);
+}
+
+static int cf_sector_size(sqlite3_file *p)
+{
+        sqlite3_file *r = ((struct count_file *)p)->real;
+
+        return r->pMethods->xSectorSize(r);
+}
+
+static int cf_device(sqlite3_file *p)
+{
+        sqlite3_file *r = ((struct count_file *)p)->real;
+
+        return r->pMethods->xDeviceCharacteristics(r);
+}
+
+static void cf_shm_barrier(sqlite3_file *p)
+{
+        sqlite3_file *r = ((struct count_file *)p)->real;
+
+        r->pMethods->xShmBarrier(r);
+}
+
+static int cf_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *file, int flags,
+                   int *out_flags)
+{
+        struct count_vfs *cv = (struct count_vfs *)vfs;
+        struct count_file *cf = (struct count_file *)file;
+        int rc;
+
+        cf->cv = cv;
+        cf->wal = (flags & SQLITE_OPEN_WAL) != 0;
+        cf->real = (sqlite3_file *)(cf + 1);
+        rc = cv->root->xOpen(cv->root, name, cf->real, flags, out_flags);
+        cf->base.pMethods = cf->real->pMethods ? &cv->io : NULL;
+        return rc;
+}
+
+static struct count_vfs *count_vfs_register(void)
+{
+        struct count_vfs *cv = calloc(1, sizeof(*cv));
+
+        assert_non_null(cv);
+        cv->root = sqlite3_vfs_find(NULL);
+        assert_non_null(cv->root);
+        cv->vfs = *cv->root;
+        cv->vfs.pNext = NULL;
+        cv->vfs.zName = "test_count";
+        cv->vfs.szOsFile = (int)sizeof(struct count_file) + cv->root->szOsFile;
+        cv->vfs.xOpen = cf_open;
+        cv->io = (sqlite3_io_methods){
+            .iVersion = 2,
+            .xClose = cf_close,
+            .xRead = cf_read,
+            .xWrite = cf_write,
+            .xTruncate = cf_truncate,
+            .xSync = cf_sync,
+            .xFileSize = cf_file_size,
+            .xLock = cf_lock,
+            .xUnlock = cf_unlock,
+            .xCheckReservedLock = cf_check_reserved,
+            .xFileControl = cf_file_control,
+            .xSectorSize = cf_sector_size,
+            .xDeviceCharacteristics = cf_device,
+            .xShmMap = cf_shm_map,
+            .xShmLock = cf_shm_lock,
+            .xShmBarrier = cf_shm_barrier,
+            .xShmUnmap = cf_shm_unmap,
+        };
+        assert_int_equal(sqlite3_vfs_register(&cv->vfs, 0), SQLITE_OK);
+        return cv;
+}
+
+/* Closes the store opened through cv, then unregisters and frees cv. */
+static void count_vfs_unregister(struct fixture *f, struct count_vfs *cv)
+{
+        f->ops->close(f->st);
+        f->st = NULL;
+        assert_int_equal(sqlite3_vfs_unregister(&cv->vfs), SQLITE_OK);
+        free(cv);
+}
+
+/* Commits n jobs in one transaction; returns the WAL writes it took. */
+static int commit_jobs(struct fixture *f, struct count_vfs *cv, int n)
+{
+        int before;
+
+        fx_begin(f);
+        for (int i = 0; i < n; i++)
+                fx_put(f, (struct spec){0});
+        before = cv->wal_writes;
+        fx_commit(f);
+        return cv->wal_writes - before;
+}
+
+static int64_t jobs_seen_by_another_connection(struct fixture *f)
+{
+        sqlite3 *db = sqlite_raw(f);
+        sqlite3_stmt *s = NULL;
+        int64_t n = -1;
+
+        assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM jobs", -1, &s, NULL),
+                         SQLITE_OK);
+        assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+        n = sqlite3_column_int64(s, 0);
+        sqlite3_finalize(s);
+        sqlite3_close(db);
+        return n;
+}
+
+/* SQLite writes a WAL frame as two writes (header, page); through the shim a
+ * commit's frames reach the file with one write, which is in the file when
+ * the commit returns even under synchronous=NORMAL (no fsync): another
+ * connection, trusting the wal-index, reads the new rows. A commit bigger
+ * than one write of the unix VFS (31 frames) takes a few. */
+static void sqlite_wal_frames_written_once_per_commit(void **state)
+{
+        struct fixture *f = *state;
+        struct store_opts o = {.uri = f->uri, .sync_full = false, .vfs = "test_count"};
+        struct count_vfs *cv;
+        int n;
+
+        f->ops->close(f->st);
+        f->st = NULL;
+        cv = count_vfs_register();
+        assert_int_equal(f->ops->open(&o, &f->st), 0);
+        /* The first commit may restart the log: its header is synced alone. */
+        commit_jobs(f, cv, 1);
+        assert_int_equal(commit_jobs(f, cv, 1), 1);
+        assert_int_equal(jobs_seen_by_another_connection(f), 2);
+        assert_int_equal(commit_jobs(f, cv, 20), 1);
+        assert_int_equal(jobs_seen_by_another_connection(f), 22);
+        n = commit_jobs(f, cv, 3000);
+        assert_in_range(n, 2, 1000);
+        assert_int_equal(jobs_seen_by_another_connection(f), 3022);
+        count_vfs_unregister(f, cv);
+}
+
+/* A failed write of the gathered frames fails the commit, which rolls back;
+ * the store goes on, and no reader sees the lost transaction. */
+static void sqlite_wal_write_failure_fails_the_commit(void **state)
+{
+        struct fixture *f = *state;
+        struct store_opts o = {.uri = f->uri, .sync_full = true, .vfs = "test_count"};
+        struct count_vfs *cv;
+        int64_t lost, kept;
+
+        f->ops->close(f->st);
+        f->st = NULL;
+        cv = count_vfs_register();
+        assert_int_equal(f->ops->open(&o, &f->st), 0);
+        commit_jobs(f, cv, 1);
+        fx_begin(f);
+        lost = fx_put(f, (struct spec){0});
+        cv->fail_next = true;
+        assert_int_equal(f->ops->commit(f->st), BATON_ESTORE);
+        assert_false(cv->fail_next);
+        f->ops->rollback(f->st);
+        assert_int_equal(jobs_seen_by_another_connection(f), 1);
+        fx_begin(f);
+        kept = fx_put(f, (struct spec){0});
+        fx_commit(f);
+        assert_int_equal(jobs_seen_by_another_connection(f), 2);
+        assert_true(fx_exists(f, kept));
+        if (kept != lost)
+                assert_false(fx_exists(f, lost));
+        fx_reopen(f);
+        assert_true(fx_exists(f, kept));
+        count_vfs_unregister(f, cv);
+}
+
 static const struct CMUnitTest sqlite_tests[] = {
     T(sqlite_refuses_newer_schema),
     T(sqlite_migrations_recorded_once),
@@ -860,6 +1098,8 @@ static const struct CMUnitTest sqlite_tests[] = {
     T(sqlite_migration_8_adds_the_cron_marker),
     T(sqlite_migration_9_keeps_timers_due),
     T(sqlite_queue_row_read_and_counted_once_per_transaction),
+    T(sqlite_wal_frames_written_once_per_commit),
+    T(sqlite_wal_write_failure_fails_the_commit),
 };
 
 int main(void)
