@@ -79,13 +79,26 @@ static bool entry_open(json_t *e)
  * the tail that job_log_attempt_close replaces without parsing the log. */
 #define OPEN_TAIL "\"finished_at\":null,\"outcome\":null,\"error\":null}]"
 
+/* Ends a rewrite of j's attempt log into b: on rc 0 the text in b replaces
+ * the log (b's memory is then the job's), else b is freed and the log
+ * stays. Returns rc. */
+static int attempts_take(struct job *j, struct buf *b, int rc)
+{
+        if (rc) {
+                buf_free(b);
+                return rc;
+        }
+        free(j->attempts);
+        j->attempts = b->ptr;
+        return 0;
+}
+
 /* A job's first attempt (an empty log, the common case): the log of one
  * entry written directly, without building and printing a jansson tree. */
 static int attempt_open_first(struct job *j)
 {
         struct buf b;
         struct jw w;
-        int rc;
 
         buf_init(&b, SIZE_MAX); /* the log's size is the job's */
         jw_init(&w, &b);
@@ -102,14 +115,7 @@ static int attempt_open_first(struct job *j)
         jw_null(&w);
         jw_obj_close(&w);
         jw_arr_close(&w);
-        rc = w.err;
-        if (rc) {
-                buf_free(&b);
-                return rc;
-        }
-        free(j->attempts);
-        j->attempts = b.ptr; /* now the job's */
-        return 0;
+        return attempts_take(j, &b, w.err);
 }
 
 int job_log_attempt_open(const struct txn *tx, struct job *j)
@@ -162,14 +168,9 @@ static int attempt_close_tail(const struct txn *tx, struct job *j, const char *o
         if (!rc)
                 rc = buf_printf(&b, "\"finished_at\":\"%s\",\"outcome\":\"%s\",\"error\":null}]",
                                 at, outcome);
-        if (rc) {
-                buf_free(&b);
-                return rc;
-        }
-        free(j->attempts);
-        j->attempts = b.ptr; /* now the job's */
-        *done = true;
-        return 0;
+        rc = attempts_take(j, &b, rc);
+        *done = !rc;
+        return rc;
 }
 
 int job_log_attempt_close(const struct txn *tx, struct job *j, const char *outcome,

@@ -286,6 +286,21 @@ static void job_get_tenant_scoping(void **state)
         fx_commit(f);
 }
 
+/* Begins a transaction, stores a queued job of t1 and reads it back into
+ * *j (the caller's, job_free); returns its id. */
+static int64_t insert_and_read(struct fixture *f, struct job *j)
+{
+        int64_t id;
+
+        fx_begin(f);
+        fx_job_from_spec(j, &(struct spec){.state = JOB_QUEUED, .run_at = T0});
+        assert_int_equal(f->ops->job_insert(f->st, j), 0);
+        id = j->id;
+        job_free(j);
+        assert_int_equal(f->ops->job_get(f->st, "t1", id, j), 0);
+        return id;
+}
+
 /* job_update_run writes every column an attempt's run changes (store.h):
  * a claim's, a settle's and a heartbeat's fields, set to new values on the
  * row as read, come back as written, and the rest of the row as it was. */
@@ -295,12 +310,7 @@ static void job_update_run_writes_the_run_columns(void **state)
         struct job j, out;
         int64_t id;
 
-        fx_begin(f);
-        fx_job_from_spec(&j, &(struct spec){.state = JOB_QUEUED, .run_at = T0});
-        assert_int_equal(f->ops->job_insert(f->st, &j), 0);
-        id = j.id;
-        job_free(&j);
-        assert_int_equal(f->ops->job_get(f->st, "t1", id, &j), 0);
+        id = insert_and_read(f, &j);
         j.state = JOB_RETRYING;
         j.run_at_ms = T0 + 11;
         j.attempt = 3;
@@ -354,12 +364,7 @@ static void job_update_settle_writes_the_run_columns(void **state)
         struct job j, out;
         int64_t id;
 
-        fx_begin(f);
-        fx_job_from_spec(&j, &(struct spec){.state = JOB_QUEUED, .run_at = T0});
-        assert_int_equal(f->ops->job_insert(f->st, &j), 0);
-        id = j.id;
-        job_free(&j);
-        assert_int_equal(f->ops->job_get(f->st, "t1", id, &j), 0);
+        id = insert_and_read(f, &j);
         j.state = JOB_RUNNING;
         j.attempt = 1;
         free(j.lease);
