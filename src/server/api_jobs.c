@@ -276,10 +276,13 @@ static void enqueue_submit(struct http_req *hr, struct enqueue_ctx *c)
 {
         struct server *srv = hr->srv;
         struct waiter *taken[ENQUEUE_TAKE_MAX];
-        const struct job *j;
-        int ready = enqueue_ready_now(c, &j), n = 0;
+        const struct job *j = NULL;
+        int ready = 0, n = 0;
 
-        if (ready > 0 && srv->waiters)
+        /* Most enqueues find no claim parked anywhere: no scan of their jobs. */
+        if (srv->waiters && waiters_count(srv->waiters) > 0)
+                ready = enqueue_ready_now(c, &j);
+        if (ready > 0)
                 n = waiters_take_queue(srv->waiters, j->tenant, j->queue, taken,
                                        ready < ENQUEUE_TAKE_MAX ? ready : ENQUEUE_TAKE_MAX);
         if (n)
