@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package that baton's build, tests and benchmarks need.
-# Idempotent: packages already present are left alone, and apt-get update runs only
-# when something is missing. Needs root (or sudo).
+# Installs every Debian 12 package that baton's build, tests and benchmarks need,
+# then runs `npm ci` in every folder with a committed package-lock.json (the
+# TypeScript client's build tools, the examples). Idempotent: packages already
+# present are left alone, apt-get update runs only when something is missing, and
+# `npm ci` runs only when a lockfile is newer than its node_modules. Needs root
+# (or sudo).
 set -euo pipefail
 
 pkgs=(
@@ -10,7 +13,14 @@ pkgs=(
   libcurl4-openssl-dev libssl-dev libcmocka-dev
   libpq-dev postgresql-15 postgresql-client-15
   tzdata libc-bin curl wrk procps
+  golang-go python3
 )
+# Node.js 18 or newer with npm: Debian's nodejs and npm packages, unless a node
+# is already installed (a nodejs package that bundles npm conflicts with
+# Debian's npm, so neither is asked for then).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  pkgs+=(nodejs npm)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -19,14 +29,25 @@ for p in "${pkgs[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    sudo="sudo"
+  fi
+  echo "deps: installing ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  sudo="sudo"
-fi
-echo "deps: installing ${missing[*]}" >&2
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+# npm ci from each committed lockfile (clients/*/, examples/*/), only where
+# node_modules is missing or older than the lockfile.
+cd "$(dirname "$0")/.."
+for lock in clients/*/package-lock.json examples/*/package-lock.json; do
+  [ -f "$lock" ] || continue
+  dir=$(dirname "$lock")
+  if [ ! -d "$dir/node_modules" ] || [ "$lock" -nt "$dir/node_modules" ]; then
+    echo "deps: npm ci in $dir" >&2
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    touch "$dir/node_modules"
+  fi
+done
