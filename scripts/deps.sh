@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package that baton's build, tests and benchmarks need,
 # then runs `npm ci` in every folder with a committed package-lock.json (the
-# TypeScript client's build tools, the examples). Idempotent: packages already
+# TypeScript client's build tools, the examples, the OpenAPI validator). Idempotent: packages already
 # present are left alone, apt-get update runs only when something is missing, and
 # `npm ci` runs only when a lockfile is newer than its node_modules. Needs root
 # (or sudo).
@@ -39,10 +39,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
-# npm ci from each committed lockfile (clients/*/, examples/*/), only where
+# npm ci from each committed lockfile (clients/*/, examples/*/, tests/*/), only where
 # node_modules is missing or older than the lockfile.
 cd "$(dirname "$0")/.."
-for lock in clients/*/package-lock.json examples/*/package-lock.json; do
+for lock in clients/*/package-lock.json examples/*/package-lock.json tests/*/package-lock.json; do
   [ -f "$lock" ] || continue
   dir=$(dirname "$lock")
   if [ ! -d "$dir/node_modules" ] || [ "$lock" -nt "$dir/node_modules" ]; then
