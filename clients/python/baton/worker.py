@@ -113,7 +113,7 @@ class Worker:
     def __init__(self, client: Client, *, queue: str,
                  handler: Callable[[Job, JobContext], Any], concurrency: int = 1,
                  lease_ms: Optional[int] = None, heartbeat_ms: Optional[int] = None,
-                 claim_wait_ms: int = 5000, claim_max: Optional[int] = None,
+                 claim_wait_ms: int = 2000, claim_max: Optional[int] = None,
                  settle_max: int = 500, worker_id: Optional[str] = None,
                  info: Optional[Dict[str, Any]] = None, handle_signals: bool = False,
                  on_completed: Optional[Callable[[Job, Any], None]] = None,
