@@ -23,7 +23,6 @@ class _Model:
     """from_dict/to_dict shared by every model; `_nested` maps a field to its class."""
 
     _nested: ClassVar[Dict[str, Any]] = {}
-    _names: ClassVar[frozenset] = frozenset()
 
     @classmethod
     def from_dict(cls, data: Optional[Dict[str, Any]]):

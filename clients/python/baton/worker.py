@@ -157,6 +157,7 @@ class Worker:
         self._fatal: Optional[BaseException] = None
         self._running = False
         self._beat_stop = False
+        self._old_handlers: Dict[int, Any] = {}
 
     # -- public ------------------------------------------------------------------
 
@@ -175,15 +176,14 @@ class Worker:
         if self._running:
             raise RuntimeError("Worker.run() is already running")
         self._running = True
-        old_handlers: Dict[int, Any] = {}
+        self._old_handlers = {}
         if self.handle_signals and threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
-                old_handlers[sig] = signal.signal(sig, self._on_signal)
+                self._old_handlers[sig] = signal.signal(sig, self._on_signal)
         try:
             self._run_threads()
         finally:
-            for sig, h in old_handlers.items():
-                signal.signal(sig, h)
+            self._restore_signals()
             self._running = False
         if self._fatal is not None:
             raise self._fatal
@@ -191,8 +191,16 @@ class Worker:
     # -- threads -----------------------------------------------------------------
 
     def _on_signal(self, signum: int, frame: Any) -> None:
-        log.info("baton worker %s: signal %d, closing", self.worker_id, signum)
+        log.warning("baton worker %s: signal %d, finishing in-flight jobs", self.worker_id,
+                    signum)
         self.close()
+        # A second signal gets the previous handling (Ctrl-C twice: KeyboardInterrupt).
+        self._restore_signals()
+
+    def _restore_signals(self) -> None:
+        handlers, self._old_handlers = self._old_handlers, {}
+        for sig, h in handlers.items():
+            signal.signal(sig, h if h is not None else signal.SIG_DFL)
 
     def _run_threads(self) -> None:
         handlers = [threading.Thread(target=self._handler_loop, name=f"baton-handler-{i}",

@@ -39,6 +39,7 @@ class Server:
         self.url = ""
         self.key = ""
         self.output: List[str] = []
+        self._pump: Optional[threading.Thread] = None
 
     def start(self) -> "Server":
         args = [batond_path(), "--listen", "127.0.0.1:0", "--data", self.dir,
@@ -54,7 +55,8 @@ class Server:
                 self.output.append(line)
             lines.put("")
 
-        threading.Thread(target=pump, daemon=True).start()
+        self._pump = threading.Thread(target=pump, daemon=True)
+        self._pump.start()
         deadline = time.monotonic() + 15
         port = None
         while port is None and time.monotonic() < deadline:
@@ -96,9 +98,15 @@ class Server:
                 self.proc.kill()
                 self.proc.wait(5)
         if self.proc is not None and self.proc.stdout is not None:
+            if self._pump is not None:
+                self._pump.join(5)  # read to EOF so a report at exit is seen
             self.proc.stdout.close()
         self.proc = None
         shutil.rmtree(self.dir, ignore_errors=True)
+        # Under the ASan+UBSan build a report on the server's output fails the module.
+        bad = [ln for ln in self.output if "Sanitizer" in ln or "runtime error:" in ln]
+        if bad:
+            raise AssertionError("batond sanitizer report:\n" + "".join(self.output[-200:]))
 
 
 def wait_until(pred, timeout: float = 10.0, step: float = 0.05):
