@@ -346,11 +346,14 @@ class Worker:
                 self._count("settle_requests")
                 answers = self.client.settle_batch([e[1] for e in send])
                 break
-            except (Unauthenticated, Forbidden, BadRequest) as e:
+            except BatonError as e:
                 self._report(e)
-                break
+                if 400 <= e.status < 500:
+                    break  # refused as a whole (401, 403, 413...): repeating cannot help
+                # 5xx after the client's retries, or the connection broke: a settle is
+                # safe to repeat (the same outcome answers repeat: true).
+                time.sleep(min(0.2 * (2 ** attempt), 2.0))
             except Exception as e:
-                # A settle is safe to repeat (the same outcome answers repeat: true).
                 self._report(e)
                 time.sleep(min(0.2 * (2 ** attempt), 2.0))
         for i, (ctx, item, result, exc) in enumerate(send):
