@@ -2,10 +2,11 @@
  * worker.ts: Worker, a queue consumer that runs a handler for each job with the
  * lease bookkeeping done for it.
  *
- * - One claim loop: it long-polls POST /v1/queues/{queue}/claim for as many
- *   jobs as there are free slots (concurrency minus running handlers). After
- *   a slot frees it yields one event-loop turn first, so handlers that end
- *   together are refilled by one claim rather than one claim each.
+ * - Claims: long-polls of POST /v1/queues/{queue}/claim for the free slots
+ *   (concurrency minus running handlers), split over up to `claimsInFlight`
+ *   requests at once so the server serves one claim while the jobs of another
+ *   run. After a slot frees the loop yields one event-loop turn first, so
+ *   handlers that end together are refilled by one claim, not one each.
  * - Heartbeats: every job gets one at a third of its lease (leaseMs option,
  *   else the job's own lease_ms), and at once on ctx.progress(). The answer's
  *   cancel_requested aborts ctx.signal with a CancelledError. A 409
@@ -73,6 +74,12 @@ export interface WorkerOptions<P = unknown, R = unknown> extends Partial<ClientO
   waitMs?: number;
   /** Most jobs per claim (default 1000, the server's --claim-max). */
   maxClaim?: number;
+  /**
+   * Claims in flight at once, each for a share of the free slots (default 1
+   * up to concurrency 8, else 2): while one claim's jobs run, the next is
+   * being served.
+   */
+  claimsInFlight?: number;
   /** Shown in the worker registry; default host, pid and version "baton-client/<version>". */
   info?: T.WorkerInfo;
   /** Labels added to info (e.g. {zone: "eu-1"}). */
@@ -137,7 +144,13 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter {
 
   private state: "idle" | "running" | "closing" | "closed" = "idle";
   private runPromise: Promise<void> | null = null;
-  private claimAbort: AbortController | null = null;
+  /** The claims in flight, each abortable by close(). */
+  private claims = new Set<AbortController>();
+  /** Slots promised to the claims in flight. */
+  private reserved = 0;
+  private backoff = 100;
+  private backoffUntil = 0;
+  private readonly claimsInFlight: number;
   private active = new Map<string, Running<P, R>>();
   private slotWaiter: (() => void) | null = null;
   private settleQueue: QueuedSettle[] = [];
@@ -168,6 +181,7 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter {
     this.heartbeatMs = opts.heartbeatMs;
     this.waitMs = opts.waitMs ?? 30000;
     this.maxClaim = Math.max(1, opts.maxClaim ?? 1000);
+    this.claimsInFlight = Math.max(1, Math.min(this.concurrency, Math.floor(opts.claimsInFlight ?? Math.min(2, Math.ceil(this.concurrency / 8)))));
     this.info = {
       host: os.hostname().slice(0, 255),
       pid: process.pid,
@@ -225,49 +239,32 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter {
     }
     if (this.state === "running") {
       this.state = "closing";
-      this.claimAbort?.abort(new Error("worker closing"));
+      for (const ac of this.claims) ac.abort(new Error("worker closing"));
       this.wakeSlot();
     }
     if (this.runPromise) await this.runPromise;
   }
 
   private async loop(): Promise<void> {
-    let backoff = 100;
     try {
       while (this.state === "running") {
-        const free = this.concurrency - this.active.size;
-        if (free <= 0) {
-          await new Promise<void>((r) => (this.slotWaiter = r));
+        const free = this.concurrency - this.active.size - this.reserved;
+        if (free <= 0 || this.claims.size >= this.claimsInFlight || this.backoffUntil > Date.now()) {
+          await new Promise<void>((r) => {
+            this.slotWaiter = r;
+            if (this.backoffUntil > Date.now()) setTimeout(() => this.wakeSlot(), this.backoffUntil - Date.now());
+          });
           // Let the other handlers that end in this turn free their slots too.
           await new Promise<void>((r) => setImmediate(r));
           continue;
         }
-        this.claimAbort = new AbortController();
-        let jobs: T.ClaimedJob<P, R>[];
-        const sentAt = Date.now();
-        try {
-          const req: T.ClaimRequest = { worker: this.workerId, max: Math.min(free, this.maxClaim), waitMs: this.waitMs };
-          if (this.leaseMs !== undefined) req.leaseMs = this.leaseMs;
-          if (!this.infoSent) req.info = this.info;
-          jobs = await this.client.claimJobs<P, R>(this.queue, req, { signal: this.claimAbort.signal });
-          this.infoSent = true;
-          backoff = 100;
-        } catch (e) {
-          if (this.state !== "running") break;
-          this.emitError(e);
-          // Bounded back-off on failure (100 ms doubling to 5 s), cut short by close().
-          try {
-            await sleep(backoff, this.claimAbort.signal);
-          } catch {
-            /* closing */
-          }
-          backoff = Math.min(backoff * 2, 5000);
-          continue;
-        } finally {
-          this.claimAbort = null;
-        }
-        for (const job of jobs) this.start(job, sentAt);
+        // Several smaller claims in flight keep the server busy while the answers of others are handled.
+        const max = Math.min(free, this.maxClaim, Math.ceil(this.concurrency / this.claimsInFlight));
+        void this.claimOnce(max);
       }
+      // Closing: the claims in flight were aborted; wait for them to end (one that was already
+      // answered hands its jobs to handlers, which drain() then waits for).
+      while (this.claims.size > 0) await new Promise<void>((r) => (this.slotWaiter = r));
     } finally {
       await this.drain();
       if (this.signalHandler) {
@@ -278,6 +275,34 @@ export class Worker<P = unknown, R = unknown> extends EventEmitter {
       this.state = "closed";
       if (this.ownClient) this.client.close();
       this.emit("closed");
+    }
+  }
+
+  private async claimOnce(max: number): Promise<void> {
+    const ac = new AbortController();
+    this.claims.add(ac);
+    this.reserved += max;
+    const sentAt = Date.now();
+    try {
+      const req: T.ClaimRequest = { worker: this.workerId, max, waitMs: this.waitMs };
+      if (this.leaseMs !== undefined) req.leaseMs = this.leaseMs;
+      if (!this.infoSent) req.info = this.info;
+      const jobs = await this.client.claimJobs<P, R>(this.queue, req, { signal: ac.signal });
+      this.infoSent = true;
+      this.backoff = 100;
+      this.reserved -= max;
+      for (const job of jobs) this.start(job, sentAt);
+    } catch (e) {
+      this.reserved -= max;
+      if (this.state === "running") {
+        this.emitError(e);
+        // Bounded back-off on failure (100 ms doubling to 5 s) before the next claim.
+        this.backoffUntil = Date.now() + this.backoff;
+        this.backoff = Math.min(this.backoff * 2, 5000);
+      }
+    } finally {
+      this.claims.delete(ac);
+      this.wakeSlot();
     }
   }
 

@@ -68,6 +68,27 @@ test("a worker runs jobs with concurrency, results and progress reach the job, c
   assert.equal(j.worker, "w-conc");
 });
 
+test("several claims in flight never run more handlers than concurrency", async () => {
+  const queue = qname("claims");
+  await c.enqueueBatch(Array.from({ length: 60 }, (_x, i) => ({ queue, type: "t", payload: i })));
+  let running = 0;
+  let maxRunning = 0;
+  let n = 0;
+  const w = new Worker({ client: c, queue, concurrency: 10, claimsInFlight: 3, waitMs: 100, handler: async () => {
+    running++;
+    maxRunning = Math.max(maxRunning, running);
+    await sleep(20);
+    running--;
+    return null;
+  } });
+  w.on("completed", () => n++);
+  void w.run();
+  assert.ok(await waitFor(() => n === 60, 10000), `completed ${n}`);
+  await w.close();
+  assert.ok(maxRunning <= 10, `ran ${maxRunning} at once`);
+  assert.ok(maxRunning >= 8, `ran only ${maxRunning} at once`);
+});
+
 test("UnrecoverableError: dead after one attempt; other throws: retried; ctx.retryIn delays the retry", async () => {
   const queue = qname("fail");
   const un = await c.enqueue({ queue, type: "unrecoverable", maxAttempts: 5 });
