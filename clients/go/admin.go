@@ -103,14 +103,14 @@ func (c *Client) PurgeDeadJobs(ctx context.Context, queue string) (int, error) {
 // --- workers ---
 
 // ListWorkers iterates over the worker registry of the tenant.
-func (c *Client) ListWorkers(ctx context.Context, o ListOptions) *Iter[*Worker] {
-	return listIter[*Worker](c, ctx, "/v1/workers", "workers", nil, o)
+func (c *Client) ListWorkers(ctx context.Context, o ListOptions) *Iter[*RegisteredWorker] {
+	return listIter[*RegisteredWorker](c, ctx, "/v1/workers", "workers", nil, o)
 }
 
 // GetWorker reads one worker of the registry.
-func (c *Client) GetWorker(ctx context.Context, id string) (*Worker, error) {
+func (c *Client) GetWorker(ctx context.Context, id string) (*RegisteredWorker, error) {
 	var out struct {
-		Worker *Worker `json:"worker"`
+		Worker *RegisteredWorker `json:"worker"`
 	}
 	if _, err := c.do(ctx, request{method: "GET", path: "/v1/workers/" + seg(id)}, &out); err != nil {
 		return nil, err

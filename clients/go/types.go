@@ -52,9 +52,9 @@ type Backoff struct {
 	MaxMs  *int64 `json:"max_ms,omitempty"`
 }
 
-// Progress is what a heartbeat reports: percent 0-100, a step name, a message.
+// JobProgress is what a heartbeat reports: percent 0-100, a step name, a message.
 // The server stores any member; these are the ones it reads.
-type Progress struct {
+type JobProgress struct {
 	Percent *int   `json:"percent,omitempty"`
 	Step    string `json:"step,omitempty"`
 	Message string `json:"message,omitempty"`
@@ -257,9 +257,9 @@ type ClaimRequest struct {
 
 // HeartbeatRequest extends a lease and optionally reports progress.
 type HeartbeatRequest struct {
-	Lease    string    `json:"lease"`
-	ExtendMs int64     `json:"extend_ms,omitempty"`
-	Progress *Progress `json:"progress,omitempty"`
+	Lease    string       `json:"lease"`
+	ExtendMs int64        `json:"extend_ms,omitempty"`
+	Progress *JobProgress `json:"progress,omitempty"`
 }
 
 // HeartbeatResult is a heartbeat's answer.
@@ -413,8 +413,8 @@ type QueueDeleteResult struct {
 	Purged  int  `json:"purged"`
 }
 
-// Worker is an entry of the worker registry.
-type Worker struct {
+// RegisteredWorker is an entry of the worker registry (GET /v1/workers).
+type RegisteredWorker struct {
 	ID                string      `json:"id"`
 	Info              *WorkerInfo `json:"info"`
 	Queues            []string    `json:"queues"`
