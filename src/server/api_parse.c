@@ -483,8 +483,27 @@ int api_backoff_parse(json_t *obj, const char *prefix, struct backoff *b, struct
         }
         if (!rc)
                 rc = api_get_int(v, f, "base_ms", &present, &b->base_ms, e);
+        /* validate_enqueue reads a base_ms of 0 as "the default": an explicit
+         * 0 of a backoff that waits is refused rather than silently replaced
+         * (type immediate is the backoff that retries without a wait). */
+        if (!rc && present && b->base_ms == 0 &&
+            (b->type == BACKOFF_EXPONENTIAL || b->type == BACKOFF_FIXED)) {
+                api_field(f, sizeof(f), prefix, "backoff.base_ms");
+                return verr_set(e, BATON_ERANGE, "backoff_out_of_range", f,
+                                "%s must be at least 1 for an exponential or fixed backoff"
+                                " (type immediate retries without a wait)",
+                                f);
+        }
         if (!rc)
                 rc = api_get_int(v, f, "max_ms", &present, &b->max_ms, e);
+        if (!rc && present && b->max_ms == 0 &&
+            (b->type == BACKOFF_EXPONENTIAL || b->type == BACKOFF_FIXED)) {
+                api_field(f, sizeof(f), prefix, "backoff.max_ms");
+                return verr_set(e, BATON_ERANGE, "backoff_out_of_range", f,
+                                "%s must be at least 1 for an exponential or fixed backoff"
+                                " (leave it out for the default)",
+                                f);
+        }
         return rc;
 }
 

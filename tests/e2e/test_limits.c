@@ -229,6 +229,16 @@ static void enqueue_inputs(void **state)
                 "{\"queue\":\"%s\",\"type\":\"t\",\"backoff\":{\"type\":\"exponential\","
                 "\"base_ms\":10,\"max_ms\":-5}}",
                 q);
+        /* An explicit 0 of a waiting backoff would otherwise become the
+         * default 1000 ms without a word. */
+        expectf("POST", "/v1/jobs", 400, "backoff_out_of_range", "backoff.base_ms",
+                "{\"queue\":\"%s\",\"type\":\"t\",\"backoff\":{\"type\":\"fixed\","
+                "\"base_ms\":0}}",
+                q);
+        expectf("POST", "/v1/jobs", 400, "backoff_out_of_range", "jobs[0].backoff.max_ms",
+                "{\"jobs\":[{\"queue\":\"%s\",\"type\":\"t\",\"backoff\":{\"type\":"
+                "\"exponential\",\"base_ms\":5,\"max_ms\":0}}]}",
+                q);
         expectf("POST", "/v1/jobs", 400, "lease_ms_out_of_range", "jobs[0].lease_ms",
                 "{\"jobs\":[{\"queue\":\"%s\",\"type\":\"t\",\"lease_ms\":1}]}", q);
         /* missing and invalid fields */
