@@ -155,33 +155,40 @@ def main():
     tmp = tempfile.mkdtemp(prefix="clients-bench-build-")
     ts = os.path.join(ROOT, "bench", "clients", "ts_bench.mjs")
     res = {"n": a.n, "batond_args": a.batond_args}
-    res["ts_process"] = with_batond(binary, args, lambda b: last_json(run(
-        ["node", ts, f"--url={b.url}", f"--key={b.key}", f"--n={a.n}", "--phase=process"],
-        ROOT, 900)))
-    res["ts_enqueue32"] = with_batond(binary, args, lambda b: last_json(run(
-        ["node", ts, f"--url={b.url}", f"--key={b.key}", f"--n={a.n}", "--phase=enqueue"],
-        ROOT, 900)))
+    res["ts"] = with_batond(binary, args, lambda b: last_json(run(
+        ["node", ts, f"--url={b.url}", f"--key={b.key}", f"--n={a.n}",
+         f"--pid={b.p.pid}"], ROOT, 900)))
     gob = go_bench_binary(tmp)
     res["go_process"] = with_batond(binary, args, lambda b: last_json(run(
-        [gob, f"-url={b.url}", f"-key={b.key}", f"-n={a.n}"], ROOT, 900)))
+        [gob, f"-url={b.url}", f"-key={b.key}", f"-n={a.n}", "-concurrency=100"], ROOT,
+        900)))
     res["py_process"] = with_batond(binary, args, lambda b: last_json(run(
         ["/usr/bin/python3", os.path.join(ROOT, "clients", "python", "bench_worker.py"),
-         f"--url={b.url}", f"--key={b.key}", f"--n={a.py_n}"], ROOT, 900)))
+         f"--url={b.url}", f"--key={b.key}", f"--n={a.py_n}", "--concurrency=100"], ROOT,
+        900)))
     res["bullmq"] = bullmq(a.n)
     shutil.rmtree(tmp, ignore_errors=True)
     q = res["bullmq"]
-    rows = [("Worker processing, concurrency 100 (TS)", res["ts_process"]["jobs_per_s"],
+    t = res["ts"]
+    rows = [("Worker processing, concurrency 100 (TS)", t["process"]["jobs_per_s"],
              q["process"]["jobs_per_s"]),
-            ("enqueue() from 32 callers (TS, coalesced)", res["ts_enqueue32"]["jobs_per_s"],
+            ("enqueue() from 32 callers (TS, coalesced)",
+             t["enqueue_single_inflightN"]["jobs_per_s"],
              q["enqueue_single_inflightN"]["jobs_per_s"]),
-            ("Go Worker processing", res["go_process"]["jobs_per_s"], q["process"]["jobs_per_s"]),
-            ("Python Worker processing", res["py_process"]["jobs_per_s"],
+            ("bulk enqueue, batches of 1,000 (TS)", t["enqueue_bulk"]["jobs_per_s"],
+             q["enqueue_bulk"]["jobs_per_s"]),
+            ("Go Worker processing, concurrency 100", res["go_process"]["worker_jobs_per_s"],
+             q["process"]["jobs_per_s"]),
+            ("Go Enqueue() from 32 callers (coalesced)",
+             res["go_process"]["coalesced_enqueue_jobs_per_s"],
+             q["enqueue_single_inflightN"]["jobs_per_s"]),
+            ("Python Worker processing, concurrency 100", res["py_process"]["jobs_per_s"],
              q["process"]["jobs_per_s"])]
     res["ratios"] = {}
     print(f"{'figure':44} {'baton':>10} {'BullMQ':>10} {'ratio':>7}")
     for name, bv, qv in rows:
         res["ratios"][name] = bv / qv if qv else None
-        print(f"{name:44} {bv:>10} {qv:>10} {bv / qv:>6.2f}x")
+        print(f"{name:44} {round(bv):>10} {round(qv):>10} {bv / qv:>6.2f}x")
     if a.out:
         with open(a.out, "w") as f:
             json.dump(res, f, indent=1)
