@@ -111,6 +111,8 @@ struct cron_run_info {
         struct cron_run run;
         bool has_job; /* the job still exists */
         struct job job;
+        /* cron_run_now refused with BATON_ECONFLICT: the going run's job. */
+        int64_t going_job_id;
 };
 
 const char *cron_overlap_name(int v);

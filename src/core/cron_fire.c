@@ -657,6 +657,7 @@ int cron_run_now(struct txn *tx, const struct cron_run_req *req, struct cron_run
                 goto out;
         if (going && !req->force) {
                 if (spec.overlap == CRON_OVERLAP_SKIP) {
+                        out->going_job_id = rec.last_job_id;
                         rc = BATON_ECONFLICT;
                         goto out;
                 }

@@ -380,9 +380,10 @@ static void cron_done(struct exec_op *op)
         int status = 200;
 
         if (op->rc == BATON_ECONFLICT && c->base.kind == C_RUN) {
-                http_reply_error(c->base.hr, 409, "already_running", NULL,
-                                 "a run of %s is still going; \"force\": true starts another",
-                                 c->base.param);
+                http_reply_error_job(c->base.hr, 409, "already_running", NULL, c->run.going_job_id,
+                                     "a run of %s is still going (job %lld); \"force\": true"
+                                     " starts another",
+                                     c->base.param, (long long)c->run.going_job_id);
         } else if (op->rc == BATON_ETOOBIG && c->base.kind == C_RUN) {
                 http_reply_error(c->base.hr, 413, "payload_too_large", "payload",
                                  "the template's payload of %s merged with payload is over"

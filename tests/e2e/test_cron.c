@@ -92,6 +92,7 @@ static void test_preview(void **state)
 static void test_fires_pause_run(void **state)
 {
         struct http_res r;
+        char going[32];
         size_t n1, n2;
 
         (void)state;
@@ -118,9 +119,12 @@ static void test_fires_pause_run(void **state)
         req("PUT", "/v1/cron/man", "{\"cron\":\"0 0 1 1 *\"," JOB "}", 201, &r);
         http_res_free(&r);
         req("POST", "/v1/cron/man/run", NULL, 202, &r);
+        snprintf(going, sizeof(going), "%s", jpath_str(r.json, "run.job_id"));
         http_res_free(&r);
         req("POST", "/v1/cron/man/run", NULL, 409, &r);
         assert_http_error(&r, 409, "already_running", NULL);
+        /* The refusal names the going run's job, as an enqueue's does. */
+        assert_string_equal(jpath_str(r.json, "error.job_id"), going);
         http_res_free(&r);
         req("POST", "/v1/cron/man/run", "{\"force\":true}", 202, &r);
         http_res_free(&r);
