@@ -12,7 +12,7 @@ pkgs=(
   libevent-dev libjansson-dev libsqlite3-dev sqlite3
   libcurl4-openssl-dev libssl-dev libcmocka-dev
   libpq-dev postgresql-15 postgresql-client-15
-  tzdata libc-bin curl wrk procps
+  tzdata libc-bin curl wrk procps jq
   golang-go python3
 )
 # Node.js 18 or newer with npm: Debian's nodejs and npm packages, unless a node
