@@ -112,7 +112,7 @@ has "flag rate" "$err" '^baton: --rate must be .*option --rate, HTTP 400\)$'
 run "cron put" 0 "${B[@]}" cron put out-run --cron '0 3 * * *' --queue cq --type t
 run "cron run" 0 "${B[@]}" cron run out-run
 run "cron run again" 1 "${B[@]}" cron run out-run
-has "cron run again: --force" "$err" 'still going; --force starts another \(already_running, HTTP 409\)$'
+has "cron run again: --force" "$err" 'still going \(job [0-9]+\); --force starts another \(already_running, HTTP 409\)$'
 hasnt "cron run again: no API member" "$err" '"force"'
 run "json cron run again" 1 "${B[@]}" --json cron run out-run
 has "json cron run again" "$err" '"code":"already_running","message":"[^"]*--force starts another"'
