@@ -1098,6 +1098,30 @@ out:
         return rc;
 }
 
+int jobs_clock_watch(struct txn *tx, int64_t *offset_ms)
+{
+        int64_t step_ms;
+        int n = 0;
+        int rc;
+
+        *offset_ms = clock_offset_ms(tx->clock, tx->now_ms);
+        if (!tx->clock_known)
+                return 0;
+        step_ms = *offset_ms - tx->clock_offset_ms;
+        if (step_ms > -CLOCK_STEP_MIN_MS && step_ms < CLOCK_STEP_MIN_MS)
+                return 0;
+        rc = tx->ops->job_shift_leases(tx->st, step_ms, &n);
+        if (rc)
+                return rc;
+        log_warn("jobs",
+                 "the wall clock stepped by %+lld ms; the leases of %d running jobs moved with it",
+                 (long long)step_ms, n);
+        /* The leader's timer was armed for the old lease ends: it looks again. */
+        if (n > 0)
+                txn_note_deadline(tx, tx->now_ms);
+        return 0;
+}
+
 int jobs_expire_due(struct txn *tx, int64_t id)
 {
         struct job j = {0};

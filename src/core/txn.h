@@ -10,6 +10,7 @@
 #ifndef BATON_CORE_TXN_H
 #define BATON_CORE_TXN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/clock.h"
@@ -121,6 +122,11 @@ struct txn {
          * so claims and heartbeats write a worker's row at most once per
          * second; NULL: write every time. */
         struct worker_cache *wkc;
+        /* The wall clock's offset from the monotonic one (clock_offset_ms)
+         * at the store thread's last committed batch, for jobs_clock_watch;
+         * clock_known is false before the first. */
+        int64_t clock_offset_ms;
+        bool clock_known;
 };
 
 int txn_note_ready(struct txn *tx, const char *tenant, const char *queue);

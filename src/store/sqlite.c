@@ -113,6 +113,11 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
                        "SELECT id FROM jobs WHERE state = " JOB_SQL_RUNNING " AND lease_until <= ?1"
                        " ORDER BY lease_until LIMIT ?2",
                        true, "job_lease"},
+    /* A step moves the leases of the running jobs only: job_lease holds them. */
+    [S_JOB_SHIFT_LEASES] = {"job_shift_leases",
+                            "UPDATE jobs INDEXED BY job_lease SET lease_until = lease_until + ?1,"
+                            " started_at = started_at + ?1 WHERE state = " JOB_SQL_RUNNING,
+                            false},
     [S_JOB_STATE_IDS] = {"job_state_ids",
                          "SELECT id FROM jobs WHERE tenant = ?1 AND queue = ?2 AND state = ?3"
                          " AND id > ?4 ORDER BY id LIMIT ?5",
@@ -390,6 +395,10 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
                      "DELETE FROM rate_log WHERE tenant = ?1 AND queue = ?2 AND grp = ?3"
                      " AND seq < ?4",
                      true, "PRIMARY"},
+    [S_RATE_CLAMP] = {"rate_clamp",
+                      "UPDATE rate_log SET at = ?4 WHERE tenant = ?1 AND queue = ?2 AND grp = ?3"
+                      " AND at > ?4",
+                      false},
     /* version 9: the dependency cascade's work list (store.h). */
     [S_DEP_WORK_PUT] = {"dep_work_put",
                         "INSERT INTO dep_work (job_id, after_id) VALUES (?1, ?2)"
@@ -446,6 +455,11 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
                          "SELECT id FROM cron_runs WHERE tenant = ?1 AND key = ?2"
                          " ORDER BY id DESC LIMIT 1 OFFSET ?3), 0)",
                          false},
+    /* (tenant, key, scheduled_at) is unique: its index ends the walk at once. */
+    [S_CRON_LAST_TICK] = {"cron_last_tick",
+                          "SELECT COALESCE(MAX(scheduled_at), 0) FROM cron_runs"
+                          " WHERE tenant = ?1 AND key = ?2",
+                          false},
     [S_CRON_COUNT_ADD] = {"cron_count_add",
                           "INSERT INTO cron_counts (tenant, n) VALUES (?1, ?2) ON CONFLICT (tenant)"
                           " DO UPDATE SET n = n + excluded.n RETURNING n",

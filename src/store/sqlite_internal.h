@@ -40,6 +40,7 @@ enum stmt_id {
         S_JOB_FIND_ACTIVE,
         S_JOB_DUE,
         S_JOB_EXPIRED,
+        S_JOB_SHIFT_LEASES,
         S_JOB_STATE_IDS,
         S_JOB_PURGE,
         S_JOB_DELETE,
@@ -100,6 +101,7 @@ enum stmt_id {
         S_RATE_GET,
         S_RATE_PUT,
         S_RATE_TRIM,
+        S_RATE_CLAMP,
         /* version 9: the dependency cascade's work list */
         S_DEP_WORK_PUT,
         S_DEP_WORK_NEXT,
@@ -119,6 +121,7 @@ enum stmt_id {
         S_CRON_RUN_LIST,
         S_CRON_RUN_COUNT,
         S_CRON_RUN_TRIM,
+        S_CRON_LAST_TICK,
         S_CRON_COUNT_ADD,
         /* the leader lease (sqlite_cluster.c) */
         S_LEASE_GET,

@@ -258,6 +258,15 @@ int sqlite_job_expired_ids(struct store *st, int64_t now_ms, int max, int64_t *i
         return sqlite_ids(st, SQLITE_STMT(st, S_JOB_EXPIRED, SA(now_ms), SA(max)), max, ids, n_out);
 }
 
+int sqlite_job_shift_leases(struct store *st, int64_t delta_ms, int *n_out)
+{
+        int64_t n = 0;
+        int rc = sqlite_run(st, SQLITE_STMT(st, S_JOB_SHIFT_LEASES, SA(delta_ms)), &n);
+
+        *n_out = rc ? 0 : (int)n;
+        return rc;
+}
+
 int sqlite_job_state_ids(struct store *st, const char *tenant, const char *queue, int state,
                          int64_t after_id, int max, int64_t *ids, int *n_out)
 {

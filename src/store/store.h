@@ -456,6 +456,9 @@ struct store_ops {
         int (*job_due_ids)(struct store *st, int64_t now_ms, int max, int64_t *ids, int *n_out);
         /* Ids of running jobs with lease_until <= now_ms, at most max. */
         int (*job_expired_ids)(struct store *st, int64_t now_ms, int max, int64_t *ids, int *n_out);
+        /* Moves every running job's lease_until and started_at by delta_ms
+         * (a wall clock step, core/jobs.h jobs_clock_watch); *n_out moved. */
+        int (*job_shift_leases)(struct store *st, int64_t delta_ms, int *n_out);
         /* Ids of jobs of a tenant and queue in a state, ascending, at most max, id > after. */
         int (*job_state_ids)(struct store *st, const char *tenant, const char *queue, int state,
                              int64_t after_id, int max, int64_t *ids, int *n_out);
@@ -571,6 +574,10 @@ struct store_ops {
         int (*cron_run_count)(struct store *st, const char *tenant, const char *key,
                               const char *trigger, int64_t since_ms, int64_t *n_out);
         int (*cron_run_trim)(struct store *st, const char *tenant, const char *key, int keep);
+        /* The latest scheduled instant recorded for the schedule (fired,
+         * skipped or buffered; manual runs have none), 0 when none is. */
+        int (*cron_last_tick)(struct store *st, const char *tenant, const char *key,
+                              int64_t *at_ms);
 
         /* Timers (core/timers.h), unique per (tenant, key). timer_get:
          * BATON_ENOTFOUND when missing. timer_put inserts or overwrites the row of
@@ -734,6 +741,10 @@ struct store_ops {
                         int64_t seq, int64_t *at_ms);
         int (*rate_put)(struct store *st, const char *tenant, const char *queue, const char *grp,
                         int64_t seq, int64_t at_ms, int64_t keep_from);
+        /* Sets every start of (tenant, queue, grp) recorded after now_ms to
+         * now_ms: starts the wall clock has stepped back past (core/groups.c). */
+        int (*rate_clamp)(struct store *st, const char *tenant, const char *queue, const char *grp,
+                          int64_t now_ms);
 
         /* ---- version 6: many rows in one call, for backends where each call
          * costs a round trip ----

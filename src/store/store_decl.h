@@ -37,6 +37,7 @@
         X(B, job_list)                                                                             \
         X(B, job_due_ids)                                                                          \
         X(B, job_expired_ids)                                                                      \
+        X(B, job_shift_leases)                                                                     \
         X(B, job_state_ids)                                                                        \
         X(B, job_purge)                                                                            \
         X(B, job_delete)                                                                           \
@@ -102,7 +103,8 @@
         X(B, group_next_until)                                                                     \
         X(B, group_ready_many)                                                                     \
         X(B, rate_get)                                                                             \
-        X(B, rate_put)
+        X(B, rate_put)                                                                             \
+        X(B, rate_clamp)
 
 /* Cron schedules and runs (sqlite_cron.c, pg_cron.c). */
 #define STORE_CRON_OPS(X, B)                                                                       \
@@ -118,7 +120,8 @@
         X(B, cron_run_get)                                                                         \
         X(B, cron_run_list)                                                                        \
         X(B, cron_run_count)                                                                       \
-        X(B, cron_run_trim)
+        X(B, cron_run_trim)                                                                        \
+        X(B, cron_last_tick)
 
 /* The leader lease and notifications (sqlite_cluster.c, pg_cluster.c). */
 #define STORE_CLUSTER_OPS(X, B)                                                                    \
