@@ -19,6 +19,7 @@
 #include "common/errors.h"
 #include "common/assert.h"
 #include "common/log.h"
+#include "common/rand.h"
 #include "common/tz.h"
 #include "core/cron.h"
 #include "core/jobs.h"
@@ -250,6 +251,7 @@ static void *store_main(void *arg)
                 tx.crc = NULL;
         if (worker_cache_new(&tx.wkc))
                 tx.wkc = NULL;
+        tx.rnd = rand_pool_new();
         tx.origin = ex->hooks.origin;
         for (;;) {
                 struct done_batch *db;
@@ -287,6 +289,7 @@ static void *store_main(void *arg)
         tz_cache_free(tx.tzc);
         cron_cache_free(tx.crc);
         worker_cache_free(tx.wkc);
+        free(tx.rnd);
         return NULL;
 }
 

@@ -672,7 +672,7 @@ int job_lease(struct txn *tx, const struct claim_req *req, int64_t id, struct jo
                 return BATON_ENOMEM;
         rc = tx->ops->job_get(tx->st, req->tenant, id, j);
         if (!rc)
-                rc = rand_token(token);
+                rc = rand_pool_token(tx->rnd, token);
         /* Fencing rests on each attempt's token being new: a worker still
          * holding the last one must not settle this attempt. */
         if (!rc)

@@ -95,6 +95,7 @@ struct txn_effects {
 };
 
 struct tz_cache;
+struct rand_pool;
 struct cron_cache;
 struct deps_work;
 struct worker_cache;
@@ -127,6 +128,9 @@ struct txn {
          * clock_known is false before the first. */
         int64_t clock_offset_ms;
         bool clock_known;
+        /* The store thread's lease tokens (common/rand.h); NULL: one
+         * RAND_bytes call per token. */
+        struct rand_pool *rnd;
 };
 
 int txn_note_ready(struct txn *tx, const char *tenant, const char *queue);

@@ -118,10 +118,19 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
                             "UPDATE jobs INDEXED BY job_lease SET lease_until = lease_until + ?1,"
                             " started_at = started_at + ?1 WHERE state = " JOB_SQL_RUNNING,
                             false},
+    /* job_tqs holds every state but running (migration 18): the running
+     * jobs of a queue are found through job_lease, sorted by id. */
     [S_JOB_STATE_IDS] = {"job_state_ids",
-                         "SELECT id FROM jobs WHERE tenant = ?1 AND queue = ?2 AND state = ?3"
+                         "SELECT id FROM jobs INDEXED BY job_tqs WHERE tenant = ?1 AND queue = ?2"
+                         " AND state = ?3 AND state <> " JOB_SQL_RUNNING
                          " AND id > ?4 ORDER BY id LIMIT ?5",
                          true, "job_tqs"},
+    /* Not plan-checked: it walks job_lease and sorts, on purpose, because
+     * the running jobs are as many as the workers run at once. */
+    [S_JOB_RUNNING_IDS] = {"job_running_ids",
+                           "SELECT id FROM jobs INDEXED BY job_lease WHERE state = " JOB_SQL_RUNNING
+                           " AND tenant = ?1 AND queue = ?2 AND id > ?3 ORDER BY id LIMIT ?4",
+                           false},
     [S_JOB_PURGE] = {"job_purge",
                      "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs"
                      " WHERE likely(state" JOB_SQL_IS_TERMINAL
@@ -224,15 +233,21 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
                       "SELECT " STORE_QUEUE_COLS " FROM queues"
                       " WHERE tenant = ?1 AND name > ?2 ORDER BY name LIMIT ?3",
                       true, "PRIMARY"},
+    /* Running jobs are not in job_tqs (migration 18): job_lease counts them
+     * from its entries alone (lease_until, tenant, queue). */
     [S_QUEUE_COUNTS] = {"queue_counts",
-                        "SELECT state, COUNT(*) FROM jobs WHERE tenant = ?1 AND queue = ?2"
-                        " GROUP BY state",
-                        true, "job_tqs"},
-    [S_QUEUE_OLDEST] = {"queue_oldest",
-                        "SELECT MIN(ready_at) FROM jobs WHERE state = " JOB_SQL_QUEUED
-                        " AND tenant = ?1"
-                        " AND queue = ?2",
-                        true, "job_tqs"},
+                        "SELECT state, COUNT(*) FROM jobs INDEXED BY job_tqs WHERE tenant = ?1"
+                        " AND queue = ?2 AND state <> " JOB_SQL_RUNNING " GROUP BY state"
+                        " UNION ALL SELECT " JOB_SQL_RUNNING ", COUNT(*) FROM jobs INDEXED BY"
+                        " job_lease WHERE state = " JOB_SQL_RUNNING
+                        " AND tenant = ?1 AND queue = ?2",
+                        true, "job_tqs job_lease"},
+    [S_QUEUE_OLDEST] =
+        {"queue_oldest",
+         "SELECT MIN(ready_at) FROM jobs INDEXED BY job_tqs WHERE state = " JOB_SQL_QUEUED
+         " AND state <> " JOB_SQL_RUNNING " AND tenant = ?1"
+         " AND queue = ?2",
+         true, "job_tqs"},
     [S_TENANT_ENSURE] = {"tenant_ensure",
                          "INSERT INTO tenants (name, created_at) VALUES (?1, ?2)"
                          " ON CONFLICT (name) DO NOTHING",

@@ -42,6 +42,7 @@ enum stmt_id {
         S_JOB_EXPIRED,
         S_JOB_SHIFT_LEASES,
         S_JOB_STATE_IDS,
+        S_JOB_RUNNING_IDS,
         S_JOB_PURGE,
         S_JOB_DELETE,
         S_JOB_PURGE_OWN,
