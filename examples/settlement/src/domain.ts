@@ -130,11 +130,13 @@ export function guessOf(seed: number, player: number, matchId: string): { home: 
 }
 
 /**
- * The scoring rule: the right outcome (home win, draw, away win) is 3 points,
- * the exact score 2 more (5 in all); anything else 0.
+ * The scoring rule (a common one in score-guessing games): the exact score is
+ * 4 points, the right goal difference 3 (a draw guessed for a draw, say 1-1 for
+ * 2-2), the right outcome only (home win, draw, away win) 2, anything else 0.
  */
-export const POINTS_OUTCOME = 3;
-export const POINTS_EXACT_BONUS = 2;
+export const POINTS_EXACT = 4;
+export const POINTS_DIFFERENCE = 3;
+export const POINTS_OUTCOME = 2;
 
 export interface Delta {
   points: number;
@@ -144,9 +146,10 @@ export interface Delta {
 
 export function scoreGuess(g: { home: number; away: number }, r: { home: number; away: number }): Delta {
   const exact = g.home === r.home && g.away === r.away;
+  const difference = g.home - g.away === r.home - r.away;
   const outcome = Math.sign(g.home - g.away) === Math.sign(r.home - r.away);
   return {
-    points: (outcome ? POINTS_OUTCOME : 0) + (exact ? POINTS_EXACT_BONUS : 0),
+    points: exact ? POINTS_EXACT : difference ? POINTS_DIFFERENCE : outcome ? POINTS_OUTCOME : 0,
     exact: exact ? 1 : 0,
     outcome: outcome ? 1 : 0,
   };

@@ -280,6 +280,13 @@ async function main(): Promise<number> {
     claim("the preview's fires are the next multiples of 5 minutes after the save (computed here)",
       pv.fires.length === 3 && pv.fires.every((f, i) => Date.parse(f) === Date.parse(own[i]!)) && pv.minIntervalMs === 300000,
       `expected ${own.join(", ")}; min_interval_ms ${pv.minIntervalMs}`);
+    const sch = await client.getScheduler();
+    info(`scheduler: node ${sch.node}, role ${sch.role}, leader ${sch.leader}, heartbeat ${sch.heartbeatAgeMs} ms ago, ` +
+      `lease until ${sch.leaseUntil}, next_due_at ${sch.nextDueAt}, ${sch.schedules} schedule(s)`);
+    claim("the scheduler is alive: a leader holds the lease and its heartbeat is fresh (younger than the lease it renews)",
+      sch.leader !== null && sch.heartbeatAgeMs !== null && sch.leaseUntil !== null && sch.heartbeatAt !== null &&
+        sch.heartbeatAgeMs < Date.parse(sch.leaseUntil) - Date.parse(sch.heartbeatAt),
+      `leader ${sch.leader}, heartbeat_age_ms ${sch.heartbeatAgeMs}`);
     const paused = await client.pauseCron(CRON_KEY, "the example triggers its simulated 5-minute windows with run-now");
     claim("paused for the simulation: next_fire_at null, the windows come from run-now only",
       paused.paused && paused.nextFireAt === null, `paused ${paused.paused}, next_fire_at ${paused.nextFireAt}`);
@@ -463,6 +470,10 @@ async function main(): Promise<number> {
       keyed &&= ks.length === 1 && ks[0]!.state === "completed";
     }
     for (const l of lines) info(l);
+    info(`enqueue to completion: ${ended.map((m) => {
+      const j = all.find((x) => x.payload.matchId === m.matchId && x.idempotencyKey !== null);
+      return j ? `${m.matchId} ${Date.parse(j.finishedAt ?? "") - Date.parse(j.createdAt)} ms` : `${m.matchId} ?`;
+    }).join(", ")} (the redelivered ones include a lost lease of 4 s or a retry's backoff, m104 its replay)`);
     claim("batond: each ended match has exactly one job under its key settlement:{matchId}:{statusTimestamp}, and it completed",
       keyed, `${ended.length} matches`);
     // Each completed job's result must name the delivery the ledger's marker records.
@@ -541,8 +552,8 @@ async function main(): Promise<number> {
       firstDiff < 0 ? `${fmt(PLAYERS)} places` : `first difference at rank ${firstDiff + 1}`);
     const tiesOnPoints = want.filter((r, i) => i > 0 && want[i - 1]!.points === r.points);
     const byExact = want.filter((r, i) => i > 0 && want[i - 1]!.points === r.points && want[i - 1]!.exact !== r.exact).length;
-    info(`${fmt(tiesOnPoints.length)} places have the points of the place above: ${fmt(byExact)} placed by exact hits, ` +
-      `${fmt(tiesOnPoints.length - byExact)} by player id`);
+    info(`${fmt(tiesOnPoints.length)} places have the points of the place above: at ${fmt(byExact)} of them the exact hits decide, ` +
+      `at ${fmt(tiesOnPoints.length - byExact)} the player id`);
   } finally {
     if (verifier) { await verifier.close(); await verifierRun; }
     await pool.close();

@@ -34,6 +34,7 @@ export interface SettleResult {
   statusTs: number;
   players?: number;
   pointsTotal?: number;
+  ledgerMs?: number; // the ledger transaction's duration
   appliedBy?: { jobId: string; attempt: number };
   worker: string;
 }
@@ -84,6 +85,7 @@ const worker = new Worker<unknown, SettleResult>({
     if (faults.crashMidTx === p.matchId && fireOnce(db, "crashMidTx", p.matchId, d))
       midway = () => { process.kill(process.pid, "SIGKILL"); };
     let out;
+    const t = performance.now();
     try {
       out = applySettlement(db, s, d, { sabotage, midway });
     } catch (e) {
@@ -93,8 +95,9 @@ const worker = new Worker<unknown, SettleResult>({
       }
       throw e;
     }
+    const ledgerMs = Math.round(performance.now() - t);
     const detail = out.outcome === "applied"
-      ? `${out.players} players, ${out.pointsTotal} points`
+      ? `${out.players} players, ${out.pointsTotal} points, ledger transaction ${ledgerMs} ms`
       : `already applied by job ${out.appliedBy.jobId} attempt ${out.appliedBy.attempt}`;
     tell({ type: "delivery", worker: name, pid: process.pid, jobId: job.id, attempt: job.attempt, matchId: p.matchId, outcome: out.outcome, detail });
     if (out.outcome === "applied") {
@@ -110,7 +113,7 @@ const worker = new Worker<unknown, SettleResult>({
     }
     await ctx.progress(100, "done", out.outcome);
     return out.outcome === "applied"
-      ? { outcome: "applied", matchId: p.matchId, statusTs: p.statusTs, players: out.players, pointsTotal: out.pointsTotal, worker: workerId }
+      ? { outcome: "applied", matchId: p.matchId, statusTs: p.statusTs, players: out.players, pointsTotal: out.pointsTotal, ledgerMs, worker: workerId }
       : { outcome: "skipped", matchId: p.matchId, statusTs: p.statusTs, appliedBy: { jobId: out.appliedBy.jobId, attempt: out.appliedBy.attempt }, worker: workerId };
   },
 });
