@@ -94,8 +94,8 @@ for want in \
   'PASS\] window 4 verified twice: no new settlement job' \
   'PASS\] every one of the 5,000 players' \
   'PASS\] the ledger applied exactly one delivery per ended match' \
-  'PASS\] m102: its worker process was SIGKILLed after the commit' \
-  'PASS\] m103: its worker process died (SIGKILL) inside the ledger transaction' \
+  'PASS\] m103: its worker process was SIGKILLed after the commit' \
+  'PASS\] m106: its worker process died (SIGKILL) inside the ledger transaction' \
   'PASS\] m104: replayed from the dead letters' \
   'PASS\] the whole ranking (5,000 places) equals the independent one' ; do
   grep -q "$want" "$tmp/run.out" || { echo "missing from the report: $want"; exit 1; }

@@ -70,9 +70,11 @@ const CRON_KEY = "stl-verify-matches";
 const Q_VERIFY = "stl-verify";
 const Q_SETTLE = "stl-settle";
 const RERUN_WINDOW = 4;
-const FAULTS: Faults = { throwAfterCommit: "m101", holdAfterCommit: "m102", crashMidTx: "m103", deadAfterCommit: "m104" };
+// The two faults that kill a worker process are put on matches that end alone in
+// their window (m103, m106), so no other job is in flight in the process killed.
+const FAULTS: Faults = { throwAfterCommit: "m101", holdAfterCommit: "m103", deadAfterCommit: "m104", crashMidTx: "m106" };
 const REENQUEUE_MATCH = "m105";
-const FORGED_MATCH = "m106";
+const FORGED_MATCH = "m102";
 
 const client = new Client({ url, key });
 const t0 = performance.now();
@@ -380,7 +382,7 @@ async function main(): Promise<number> {
       const mj = await client.waitJob<SettlePayload, SettleResult>(manual.id, { timeoutMs: 30000 });
       info(`${REENQUEUE_MATCH} enqueued again without the key: new job ${mj.id}, ${mj.state}, result ${JSON.stringify(mj.result)}`);
     }
-    // (c) a forged result for m106 under the same (match, status timestamp): the ledger refuses it.
+    // (c) a forged result for m102 under the same (match, status timestamp): the ledger refuses it.
     {
       const e = byMatch.get(FORGED_MATCH)!;
       const forged = { home: e.score.home + 1, away: e.score.away };
