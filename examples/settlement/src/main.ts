@@ -44,7 +44,7 @@ import { fork, ChildProcess } from "node:child_process";
 import { existsSync, rmSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { BatonError, Client, Worker } from "baton-client";
+import { BatonError, Client, UnrecoverableError, Worker } from "baton-client";
 import type { ClaimedJob, Job } from "baton-client";
 import { allClaims, beginSection, claim, info } from "./checks.js";
 import {
@@ -176,6 +176,7 @@ function makeVerifier(db: DB): Worker<unknown, VerifyResult> {
       // A real tick carries no window: it verifies the feed as it is now (the simulation's current window).
       const w = typeof p.window === "number" ? p.window : Number(getMeta(db, "window") ?? "1");
       const seed = Number(getMeta(db, "seed")), t0 = Number(getMeta(db, "t0")), run = getMeta(db, "run")!;
+      if (p.run !== run) throw new UnrecoverableError(`verification of run ${p.run}, not of this ledger's run ${run}`);
       const feed = feedAt(seed, t0, w);
       const prev = previousObservations(db, w);
       const decisions: Decision[] = [];

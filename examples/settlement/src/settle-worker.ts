@@ -18,7 +18,7 @@
  * Messages to main.ts (IPC): ready, delivery (what each delivery did), hold.
  */
 import { Worker, UnrecoverableError } from "baton-client";
-import { LedgerConflict, applySettlement, fireOnce, openLedger } from "./ledger.js";
+import { LedgerConflict, applySettlement, fireOnce, getMeta, openLedger } from "./ledger.js";
 
 export interface SettlePayload {
   run: string;
@@ -60,6 +60,7 @@ const faults: Faults = JSON.parse(process.env.SETTLE_FAULTS ?? "{}") as Faults;
 if (!ledgerPath) throw new Error("SETTLE_LEDGER must name the ledger file");
 
 const db = openLedger(ledgerPath);
+const run = getMeta(db, "run"); // the run this ledger belongs to
 const workerId = `stl-settle-${name}-${process.pid}`;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const tell = (m: ChildMessage) => { if (process.send) process.send(m); };
@@ -77,6 +78,8 @@ const worker = new Worker<unknown, SettleResult>({
   labels: { role: "settlement", name },
   handler: async (job, ctx) => {
     const p = checkPayload(job.payload);
+    // A job left over from an earlier run (its lease expired after that run ended) is not this ledger's.
+    if (p.run !== run) throw new UnrecoverableError(`settlement of run ${p.run}, not of this ledger's run ${run}`);
     const s = { matchId: p.matchId, statusTs: p.statusTs, score: p.score, resultHash: p.resultHash,
                 key: `settlement:${p.matchId}:${p.statusTs}` };
     const d = { jobId: job.id, attempt: job.attempt, worker: workerId, pid: process.pid };
