@@ -41,6 +41,14 @@ fi
 
 # npm ci from each committed lockfile (clients/*/, examples/*/, tests/*/), only where
 # node_modules is missing or older than the lockfile.
+# better-sqlite3 (examples/settlement) is a native addon: it is compiled from source
+# (build_from_source: its install step does not try to download a prebuilt binary),
+# and node-gyp is pointed at the headers Debian's nodejs installs in /usr/include/node
+# instead of downloading them (python3, make and g++ come with the packages above).
+if [ -z "${npm_config_nodedir:-}" ] && [ -f /usr/include/node/common.gypi ] && [ "$(command -v node)" = /usr/bin/node ]; then
+  export npm_config_nodedir=/usr
+fi
+export npm_config_build_from_source=true
 cd "$(dirname "$0")/.."
 for lock in clients/*/package-lock.json examples/*/package-lock.json tests/*/package-lock.json; do
   [ -f "$lock" ] || continue
