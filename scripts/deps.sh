@@ -17,9 +17,10 @@ pkgs=(
 )
 # Node.js 18 or newer with npm: Debian's nodejs and npm packages, unless a node
 # is already installed (a nodejs package that bundles npm conflicts with
-# Debian's npm, so neither is asked for then).
+# Debian's npm, so neither is asked for then). libnode-dev carries the headers
+# node-gyp compiles better-sqlite3 against (below) for Debian's nodejs.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  pkgs+=(nodejs npm)
+  pkgs+=(nodejs npm libnode-dev)
 fi
 
 missing=()
