@@ -38,6 +38,7 @@ type config struct {
 	timeout               time.Duration
 	poll                  time.Duration
 	publish               time.Duration
+	stall                 time.Duration
 }
 
 // UserPut is one user pick the driver sent: a PUT of the clock to "now"
@@ -110,13 +111,14 @@ func runDriver(args []string) (bool, error) {
 	fs.IntVar(&cfg.rounds, "rounds", 4, "rounds per draft")
 	fs.DurationVar(&cfg.clock, "clock", 3*time.Second, "the pick clock")
 	fs.StringVar(&cfg.stateDir, "state", "", "directory for the drafts' state files (default: a new temporary one)")
-	fs.IntVar(&cfg.concurrency, "concurrency", 32, "the worker's concurrency")
+	fs.IntVar(&cfg.concurrency, "concurrency", 128, "the worker's concurrency")
 	fs.Int64Var(&cfg.leaseMs, "lease-ms", 2000, "lease of the clock jobs (a killed worker's jobs run again after it)")
 	fs.Float64Var(&cfg.killAt, "kill-at", 0.4, "SIGKILL the worker once this share of all picks is made")
 	fs.DurationVar(&cfg.down, "down", 0, "how long no worker runs after the kill (default 1.5 clocks)")
 	fs.DurationVar(&cfg.publish, "publish", 20*time.Millisecond, "the worker's simulated time to publish a pick before arming the next clock")
 	fs.StringVar(&cfg.sabotage, "sabotage", "", `break the example on purpose: "fence" (no pick-number fence) or "cas" (no compare-and-set)`)
 	fs.Int64Var(&cfg.seed, "seed", 0, "random seed of the users (default: from the time)")
+	fs.DurationVar(&cfg.stall, "stall", 0, "stop waiting when no pick was made for this long (default 5 clocks + the lease + 3 s)")
 	fs.DurationVar(&cfg.timeout, "timeout", 0, "give up waiting for the drafts after this (default: 4x the expected time + 30 s)")
 	_ = fs.Parse(args)
 	if *short {
@@ -232,7 +234,10 @@ func (d *driver) run() error {
 	go func() { d.playUsers(userCtx); close(usersDone) }()
 
 	deadline := d.started.Add(cfg.timeout)
-	stallFor := 5*cfg.clock + time.Duration(cfg.leaseMs)*time.Millisecond + 3*time.Second
+	stallFor := cfg.stall
+	if stallFor == 0 {
+		stallFor = 5*cfg.clock + time.Duration(cfg.leaseMs)*time.Millisecond + 3*time.Second
+	}
 	last, lastChange, lastPrint := -1, time.Now(), time.Now()
 	killed := false
 	for {
@@ -249,16 +254,15 @@ func (d *driver) run() error {
 		}
 		if !killed && float64(pr.picks) >= cfg.killAt*float64(total) {
 			killed = true
+			d.atKill = pr
 			// Kill it mid-job: wait (at most 3 s) until the registry shows
-			// it holding a lease.
+			// it holding leases, then kill it at once.
 			for t0 := time.Now(); time.Since(t0) < 3*time.Second; time.Sleep(5 * time.Millisecond) {
 				if rw, err := d.c.GetWorker(ctx, d.tag+"-w1"); err == nil && len(rw.InFlight) > 0 {
 					d.inFlightAtKill = len(rw.InFlight)
 					break
 				}
 			}
-			d.atKill = d.progress()
-			pr = d.atKill
 			d.killedAt = time.Now()
 			if err := w1.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 				return err

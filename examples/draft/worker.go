@@ -68,7 +68,7 @@ func runWorker(args []string) error {
 	url := fs.String("url", os.Getenv("BATON_URL"), "batond base URL")
 	queue := fs.String("queue", "", "the run's queue")
 	dir := fs.String("state", "", "directory of the drafts' state files")
-	conc := fs.Int("concurrency", 32, "jobs run at once")
+	conc := fs.Int("concurrency", 128, "jobs run at once")
 	leaseMs := fs.Int64("lease-ms", 2000, "lease of the clock jobs")
 	id := fs.String("id", "", "worker id")
 	sabotage := fs.String("sabotage", "", "fence | cas: break the example on purpose")
