@@ -23,6 +23,7 @@
 #include "common/tz.h"
 #include "core/cron.h"
 #include "core/jobs.h"
+#include "core/stats.h"
 #include "core/workers.h"
 
 /* A batch bigger than this is split, bounding the latency of its first op. */
@@ -171,6 +172,13 @@ static int64_t apply_batch(struct txn *tx, struct exec_op *head)
                 /* The registry learns what the batch's ops saw of workers in
                  * one write per worker (core/workers.h). */
                 rc = worker_flush(tx);
+                if (rc)
+                        tx->ops->rollback(tx->st);
+        }
+        if (!rc) {
+                /* The stats series counts what the metrics count, in the
+                 * same transaction (core/stats.h). */
+                rc = stats_flush(tx);
                 if (rc)
                         tx->ops->rollback(tx->st);
         }

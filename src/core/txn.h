@@ -131,6 +131,9 @@ struct txn {
         /* The store thread's lease tokens (common/rand.h); NULL: one
          * RAND_bytes call per token. */
         struct rand_pool *rnd;
+        /* The --stats-sample-ms slot this thread last sampled the gauges in
+         * (core/stats.h); 0: none yet. */
+        int64_t stats_slot_ms;
 };
 
 int txn_note_ready(struct txn *tx, const char *tenant, const char *queue);

@@ -410,6 +410,26 @@ static const char *const migrations[] = {
      * taken so that both stores keep the same migration numbers. */
     "COMMENT ON INDEX job_tqs IS 'every state, running included"
     " (SQLite leaves running jobs out since migration 18)';",
+    /* 19: the stats series (see sqlite_schema.c, 19). Every node adds to a
+     * row of its own, so no two nodes' transactions wait on one counter. */
+    "CREATE TABLE stats ("
+    " tenant text NOT NULL,"
+    " queue text NOT NULL,"
+    " at_ms bigint NOT NULL,"
+    " node text NOT NULL,"
+    " enqueued bigint NOT NULL DEFAULT 0,"
+    " claimed bigint NOT NULL DEFAULT 0,"
+    " completed bigint NOT NULL DEFAULT 0,"
+    " retried bigint NOT NULL DEFAULT 0,"
+    " dead bigint NOT NULL DEFAULT 0,"
+    " cancelled bigint NOT NULL DEFAULT 0,"
+    " expired bigint NOT NULL DEFAULT 0,"
+    " depth bigint,"
+    " running bigint,"
+    " PRIMARY KEY (tenant, queue, at_ms, node)"
+    ");"
+    "CREATE INDEX stats_tat ON stats (tenant, at_ms);"
+    "CREATE INDEX stats_at ON stats (at_ms);",
 };
 
 int pg_schema_newest(void)

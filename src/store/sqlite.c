@@ -518,6 +518,53 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
          " ORDER BY id"
          " LIMIT ?4",
          true, "job_worker"},
+    /* version 19: the stats series (sqlite_stats.c). */
+    [S_STATS_ADD] = {"stats_add",
+                     "INSERT INTO stats (tenant, queue, at_ms, node, " STORE_STATS_COLS ")"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                     " ON CONFLICT (tenant, queue, at_ms, node) DO UPDATE SET"
+                     " enqueued = enqueued + excluded.enqueued,"
+                     " claimed = claimed + excluded.claimed,"
+                     " completed = completed + excluded.completed,"
+                     " retried = retried + excluded.retried, dead = dead + excluded.dead,"
+                     " cancelled = cancelled + excluded.cancelled,"
+                     " expired = expired + excluded.expired",
+                     false},
+    /* A sample replaces the minute's earlier one by this node: a queue
+     * that has since dropped to 0 keeps no stale gauge. */
+    [S_STATS_UNSAMPLE] = {"stats_unsample",
+                          "UPDATE stats SET depth = NULL, running = NULL"
+                          " WHERE at_ms = ?1 AND node = ?2 AND depth IS NOT NULL",
+                          true, "stats_at"},
+    [S_STATS_SAMPLE] = {"stats_sample",
+                        "INSERT INTO stats (tenant, queue, at_ms, node, depth, running)"
+                        " SELECT tenant, queue, ?1, ?2, depth, running FROM queue_limits"
+                        " WHERE depth > 0 OR running > 0"
+                        " ON CONFLICT (tenant, queue, at_ms, node) DO UPDATE SET"
+                        " depth = excluded.depth, running = excluded.running",
+                        false},
+    /* The minute's mark: tenant '' (no tenant has that name). */
+    [S_STATS_MARK] = {"stats_mark",
+                      "INSERT INTO stats (tenant, queue, at_ms, node, depth, running)"
+                      " VALUES ('', '', ?1, ?2, ?3, 0) ON CONFLICT (tenant, queue, at_ms, node)"
+                      " DO UPDATE SET depth = excluded.depth",
+                      false},
+    [S_STATS_QUEUE] = {"stats_queue",
+                       "SELECT at_ms, " STORE_STATS_SUMS " FROM stats WHERE tenant = ?1"
+                       " AND queue = ?2 AND at_ms >= ?3 AND at_ms < ?4 GROUP BY at_ms",
+                       true, "PRIMARY"},
+    [S_STATS_TENANT] = {"stats_tenant",
+                        "SELECT at_ms, " STORE_STATS_SUMS " FROM stats INDEXED BY stats_tat"
+                        " WHERE tenant = ?1 AND at_ms >= ?2 AND at_ms < ?3 GROUP BY at_ms",
+                        true, "stats_tat"},
+    [S_STATS_MARKS] = {"stats_marks",
+                       "SELECT DISTINCT at_ms FROM stats WHERE tenant = '' AND queue = ''"
+                       " AND at_ms >= ?1 AND at_ms < ?2",
+                       true, "PRIMARY"},
+    [S_STATS_PURGE] = {"stats_purge",
+                       "DELETE FROM stats WHERE (tenant, queue, at_ms, node) IN (SELECT tenant,"
+                       " queue, at_ms, node FROM stats WHERE at_ms < ?1 ORDER BY at_ms LIMIT ?2)",
+                       true, "stats_at"},
     [S_WORKER_PURGE] = {"worker_purge",
                         "DELETE FROM workers WHERE (tenant, id) IN (SELECT tenant, id FROM workers"
                         " WHERE last_seen < ?1 ORDER BY last_seen LIMIT ?2)",
@@ -728,6 +775,11 @@ int sqlite_ids(struct store *st, sqlite3_stmt *s, int max, int64_t *ids, int *n_
 static bool txn_lost(struct store *st)
 {
         return st->in_txn && sqlite3_get_autocommit(st->db);
+}
+
+bool sqlite_txn_open(struct store *st)
+{
+        return st->in_txn && !sqlite3_get_autocommit(st->db);
 }
 
 /* ---- statement preparation ---- */

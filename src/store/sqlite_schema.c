@@ -456,6 +456,29 @@ static const char *const migrations[] = {
     "DROP INDEX job_lease;"
     "CREATE INDEX job_lease ON jobs (lease_until, tenant, queue) WHERE state = " JOB_SQL_RUNNING
     ";",
+    /* 19: the stats series (core/stats.h): one row per queue, minute and
+     * node with the minute's counters, added to by the transactions that
+     * counted them, and the gauges the leader samples; tenant '' holds the
+     * marks of the sampled minutes. stats_tat serves a tenant's series over
+     * all its queues, stats_at the purge and the sample's reset. */
+    "CREATE TABLE stats ("
+    " tenant TEXT NOT NULL,"
+    " queue TEXT NOT NULL,"
+    " at_ms INTEGER NOT NULL,"
+    " node TEXT NOT NULL,"
+    " enqueued INTEGER NOT NULL DEFAULT 0,"
+    " claimed INTEGER NOT NULL DEFAULT 0,"
+    " completed INTEGER NOT NULL DEFAULT 0,"
+    " retried INTEGER NOT NULL DEFAULT 0,"
+    " dead INTEGER NOT NULL DEFAULT 0,"
+    " cancelled INTEGER NOT NULL DEFAULT 0,"
+    " expired INTEGER NOT NULL DEFAULT 0,"
+    " depth INTEGER,"
+    " running INTEGER,"
+    " PRIMARY KEY (tenant, queue, at_ms, node)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX stats_tat ON stats (tenant, at_ms);"
+    "CREATE INDEX stats_at ON stats (at_ms);",
 };
 
 int sqlite_schema_newest(void)

@@ -310,6 +310,31 @@ struct worker_rec {
  * queue it claimed from; period_ms (0: unchanged) its new lease period;
  * completed and failed are added to its counts. Strings owned by whoever
  * made the note. */
+/* ---- stats (version 19, core/stats.h) ---- */
+
+/* The counters of a stats minute, in the order of core's enum txn_event
+ * (core/stats.c asserts it): jobs enqueued, attempts started, jobs
+ * completed, failed attempts that will run again, jobs dead, jobs
+ * cancelled, leases that ran out. */
+enum stats_counter {
+        STATS_ENQUEUED = 0,
+        STATS_CLAIMED = 1,
+        STATS_COMPLETED = 2,
+        STATS_RETRIED = 3,
+        STATS_DEAD = 4,
+        STATS_CANCELLED = 5,
+        STATS_EXPIRED = 6,
+        STATS_COUNTERS = 7
+};
+/* A gauge of a step in which no minute was sampled. */
+#define STATS_UNSAMPLED (-1)
+/* One step of a stats series: counters summed, gauges at their largest. */
+struct stats_point {
+        int64_t n[STATS_COUNTERS];
+        int64_t depth;   /* jobs not yet ended; STATS_UNSAMPLED */
+        int64_t running; /* running jobs; STATS_UNSAMPLED */
+};
+
 struct worker_note {
         char *tenant;
         char *id;
@@ -851,6 +876,27 @@ struct store_ops {
          * BATON_ECONFLICT for a second one, as for a pending key. */
         int (*job_find_active)(struct store *st, const char *tenant, const char *queue,
                                const char *key, int64_t *id_out);
+
+        /* ---- version 19: the stats series (core/stats.h) ----
+         *
+         * stats_add adds n to the minute at_ms of (tenant, queue) as counted
+         * by node (each node its own row, so nodes never wait on each other's
+         * counts). stats_sample records each queue's depth and running
+         * counters (queue_limits) as the gauges of minute at_ms by node, for
+         * every queue with either above 0, and marks the minute sampled
+         * (*n_out: the queues recorded). stats_range sums the minutes of
+         * [from_ms, from_ms + step_ms * n) of one queue (queue NULL: every
+         * queue of the tenant) into out[(at - from_ms) / step_ms]: the
+         * counters added up, the gauges the largest of the sampled minutes
+         * (STATS_UNSAMPLED where no minute was sampled; a queue with no gauge
+         * row in a sampled minute counts 0). stats_purge deletes up to max
+         * rows of minutes before before_ms. */
+        int (*stats_add)(struct store *st, const char *tenant, const char *queue, const char *node,
+                         int64_t at_ms, const int64_t *n);
+        int (*stats_sample)(struct store *st, const char *node, int64_t at_ms, int *n_out);
+        int (*stats_range)(struct store *st, const char *tenant, const char *queue, int64_t from_ms,
+                           int64_t step_ms, int n, struct stats_point *out);
+        int (*stats_purge)(struct store *st, int64_t before_ms, int max, int *n_out);
 };
 
 #define STORE_MANY_MAX 4096

@@ -139,6 +139,13 @@
         X(B, worker_jobs)                                                                          \
         X(B, worker_purge)
 
+/* The stats series, version 19 (sqlite_stats.c, pg_stats.c). */
+#define STORE_STATS_OPS(X, B)                                                                      \
+        X(B, stats_add)                                                                            \
+        X(B, stats_sample)                                                                         \
+        X(B, stats_range)                                                                          \
+        X(B, stats_purge)
+
 /* Every operation of the lists above, set in an ops initializer, then the
  * store's life and transactions (STORE_TXN_INIT). */
 #define STORE_INIT_ALL(B)                                                                          \
@@ -150,6 +157,7 @@
         STORE_CRON_OPS(STORE_INIT, B)                                                              \
         STORE_CLUSTER_OPS(STORE_INIT, B)                                                           \
         STORE_WORKER_OPS(STORE_INIT, B)                                                            \
+        STORE_STATS_OPS(STORE_INIT, B)                                                             \
         STORE_TXN_INIT
 
 #endif
