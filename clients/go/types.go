@@ -652,6 +652,36 @@ type ErrorBody struct {
 	Field   string `json:"field"`
 }
 
+// Stats is the answer of GET /v1/stats: the series of Queue (nil: every
+// queue of the tenant) in steps of StepMs from From to To.
+type Stats struct {
+	Queue    *string      `json:"queue"`
+	WindowMs int64        `json:"window_ms"`
+	StepMs   int64        `json:"step_ms"`
+	From     time.Time    `json:"from"`
+	To       time.Time    `json:"to"`
+	SampleMs int64        `json:"sample_ms"`
+	Points   []StatsPoint `json:"points"`
+}
+
+// StatsPoint is one step of a Stats series. Failed is Retried + Dead;
+// Expired leases are also counted as Retried or Dead. Depth (jobs not yet
+// ended) and Running are the largest samples of the step, nil where the
+// leader took none.
+type StatsPoint struct {
+	At        time.Time `json:"at"`
+	Enqueued  int64     `json:"enqueued"`
+	Started   int64     `json:"started"`
+	Completed int64     `json:"completed"`
+	Failed    int64     `json:"failed"`
+	Retried   int64     `json:"retried"`
+	Dead      int64     `json:"dead"`
+	Cancelled int64     `json:"cancelled"`
+	Expired   int64     `json:"expired"`
+	Depth     *int64    `json:"depth"`
+	Running   *int64    `json:"running"`
+}
+
 // Scheduler is the answer of GET /v1/scheduler.
 type Scheduler struct {
 	Node           string           `json:"node"`

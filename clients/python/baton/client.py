@@ -1,4 +1,4 @@
-"""Client: every route of baton's HTTP API (docs/openapi.json, 48 operations).
+"""Client: every route of baton's HTTP API (docs/openapi.json, 49 operations).
 
 Method names are the operationIds in snake_case (enqueueJobs is enqueue_jobs,
 the batch form; enqueue is the one-job form the README leads with) and keyword
@@ -26,7 +26,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Union
 from . import __version__
 from ._http import Transport
 from .models import (ApiKey, AuditEntry, CronRun, Flow, Heartbeat, Job, Queue, Schedule,
-                     Scheduler, SettleResult, Timer, WorkerRecord)
+                     Scheduler, SettleResult, Stats, Timer, WorkerRecord)
 
 JobId = Union[str, int]
 
@@ -286,6 +286,15 @@ class Client:
 
     def get_worker(self, id: str) -> WorkerRecord:
         return WorkerRecord.from_dict(self._call("GET", "/v1/workers/" + _seg(id))["worker"])
+
+    # -- stats -------------------------------------------------------------------
+
+    def get_stats(self, *, queue: Optional[str] = None, window_ms: Optional[int] = None,
+                  step_ms: Optional[int] = None) -> Stats:
+        """GET /v1/stats: the per-step series of one queue (None: all the tenant's)."""
+        return Stats.from_dict(self._call("GET", "/v1/stats",
+                                          query=dict(queue=queue, window_ms=window_ms,
+                                                     step_ms=step_ms))["stats"])
 
     # -- queues ------------------------------------------------------------------
 
