@@ -506,17 +506,20 @@ type Timer struct {
 // TimerPut creates or moves a timer: Queue, Type and exactly one of FireAt
 // and DelayMs. IfVersion is a compare-and-set (Ptr(int64(0)): create only).
 type TimerPut struct {
-	Queue       string          `json:"queue"`
-	Type        string          `json:"type"`
-	Payload     json.RawMessage `json:"payload,omitempty"`
-	FireAt      *time.Time      `json:"fire_at,omitempty"`
-	DelayMs     *int64          `json:"delay_ms,omitempty"`
-	IfVersion   *int64          `json:"if_version,omitempty"`
-	Priority    string          `json:"priority,omitempty"`
-	MaxAttempts int             `json:"max_attempts,omitempty"`
-	Backoff     *Backoff        `json:"backoff,omitempty"`
-	LeaseMs     int64           `json:"lease_ms,omitempty"`
-	Group       string          `json:"group,omitempty"`
+	Queue     string          `json:"queue"`
+	Type      string          `json:"type"`
+	Payload   json.RawMessage `json:"payload,omitempty"`
+	FireAt    *time.Time      `json:"fire_at,omitempty"`
+	DelayMs   *int64          `json:"delay_ms,omitempty"`
+	IfVersion *int64          `json:"if_version,omitempty"`
+	// IfScheduled: only while the timer's current version is still
+	// scheduled (a fired or cancelled one is 409 invalid_state).
+	IfScheduled bool     `json:"if_scheduled,omitempty"`
+	Priority    string   `json:"priority,omitempty"`
+	MaxAttempts int      `json:"max_attempts,omitempty"`
+	Backoff     *Backoff `json:"backoff,omitempty"`
+	LeaseMs     int64    `json:"lease_ms,omitempty"`
+	Group       string   `json:"group,omitempty"`
 }
 
 // CronJobTemplate is the job a schedule enqueues at each tick.

@@ -468,12 +468,15 @@ class Client:
 
     def put_timer(self, key: str, queue: str, type: str, payload: Any = None, *,
                   fire_at: Optional[str] = None, delay_ms: Optional[int] = None,
-                  if_version: Optional[int] = None, priority: Optional[str] = None,
+                  if_version: Optional[int] = None, if_scheduled: Optional[bool] = None,
+                  priority: Optional[str] = None,
                   max_attempts: Optional[int] = None, backoff: Optional[Dict[str, Any]] = None,
                   lease_ms: Optional[int] = None, group: Optional[str] = None) -> Timer:
-        """PUT /v1/timers/{key}: set or move (if_version=N compare-and-set, 0 create only)."""
+        """PUT /v1/timers/{key}: set or move (if_version=N compare-and-set, 0 create only;
+        if_scheduled=True only while the current version has not fired or been cancelled)."""
         body = _body(queue=queue, type=type, payload=payload, fire_at=fire_at,
-                     delay_ms=delay_ms, if_version=if_version, priority=priority,
+                     delay_ms=delay_ms, if_version=if_version, if_scheduled=if_scheduled,
+                     priority=priority,
                      max_attempts=max_attempts, backoff=backoff, lease_ms=lease_ms, group=group)
         return Timer.from_dict(self._call("PUT", "/v1/timers/" + _seg(key), body=body)["timer"])
 

@@ -484,6 +484,12 @@ class TestCronTimersFlows(Base):
         job = self.c.get_job(fired)
         self.assertEqual((job.timer.key, job.timer.version, job.payload),
                          (pre + ":now", 1, {"x": 1}))
+        # A move that must not come after the fire (a user's pick): refused once fired.
+        with self.assertRaises(Conflict) as cm2:
+            self.c.put_timer(pre + ":now", q, "pick", delay_ms=0, if_version=1, if_scheduled=True)
+        self.assertEqual((cm2.exception.code, cm2.exception.field),
+                         ("invalid_state", "if_scheduled"))
+        self.assertEqual(self.c.get_timer(pre + ":now").version, 1)
 
     def test_flows(self) -> None:
         q = uq()

@@ -597,6 +597,8 @@ export interface TimerInput<P = unknown> {
   delayMs?: number;
   /** Compare-and-set: the timer must be at this version (0: create only). */
   ifVersion?: number;
+  /** Only while the timer's current version is still scheduled: a fired or cancelled one is a 409 invalid_state BatonError. */
+  ifScheduled?: boolean;
   priority?: Priority;
   maxAttempts?: number;
   backoff?: Backoff;
