@@ -575,8 +575,14 @@ func (d *driver) check() bool {
 	info("timer lateness (the autopick job's created_at minus the clock's fire_at, %d firings): p50 %s, p99 %s, max %s", len(lateness), ms(l50), ms(l99), ms(lmax))
 	p50, p99 := percentile(toPick, 0.5), percentile(toPick, 0.99)
 	info("deadline to autopick applied (the worker's clock, outside the kill window, %d picks): p50 %s, p99 %s", len(toPick), ms(p50), ms(p99))
-	c.claim("seed 002's scheduler latency target: the clocks fire less than 100 ms after their deadline (p99 of the lateness)",
-		len(lateness) > 0 && l99 < 100*time.Millisecond, fmt.Sprintf("p99 %s over %d firings", ms(l99), len(lateness)))
+	if d.cfg.short {
+		// A test run shares its machine with others: a latency is a figure
+		// there, not a verdict (the full run claims the seed's target).
+		info("seed 002's scheduler latency target (p99 of the lateness under 100 ms) is claimed by the full run; here: p99 %s over %d firings", ms(l99), len(lateness))
+	} else {
+		c.claim("seed 002's scheduler latency target: the clocks fire less than 100 ms after their deadline (p99 of the lateness)",
+			len(lateness) > 0 && l99 < 100*time.Millisecond, fmt.Sprintf("p99 %s over %d firings", ms(l99), len(lateness)))
+	}
 
 	fmt.Printf("\n%d/%d claims hold\n", c.passed, c.total)
 	return c.passed == c.total

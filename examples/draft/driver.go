@@ -25,6 +25,9 @@ import (
 )
 
 type config struct {
+	// short: the short run of run_tests.sh, on a test machine that may be
+	// loaded: timing is printed, not claimed (the full run claims it).
+	short                 bool
 	url, key              string
 	drafts, teams, rounds int
 	clock                 time.Duration
@@ -121,6 +124,7 @@ func runDriver(args []string) (bool, error) {
 	fs.DurationVar(&cfg.stall, "stall", 0, "stop waiting when no pick was made for this long (default 5 clocks + the lease + 3 s)")
 	fs.DurationVar(&cfg.timeout, "timeout", 0, "give up waiting for the drafts after this (default: 4x the expected time + 30 s)")
 	_ = fs.Parse(args)
+	cfg.short = *short
 	if *short {
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
