@@ -31,7 +31,7 @@
 
 #define HTTP_REQID_MAX 128
 #define HTTP_PARAMS_MAX 2
-#define HTTP_OUT_HDRS_MAX 512
+#define HTTP_OUT_HDRS_MAX 1024
 
 struct http_conn;
 struct http_req;
