@@ -401,6 +401,18 @@ static const char *const migrations[] = {
     " (SQLite reads them state by state since migration 17)';"
     "COMMENT ON INDEX job_tq IS 'lists of a queue''s jobs in any state"
     " (SQLite reads them state by state since migration 17)';",
+    /* 18 lands from main (the coordinator's migration); this is 19. */
+    /* 19: dashboard sessions (see sqlite_schema.c, 19). */
+    "CREATE TABLE sessions ("
+    " id text PRIMARY KEY,"
+    " csrf text NOT NULL,"
+    " key_id text NOT NULL,"
+    " key_digest text NOT NULL,"
+    " tenant text NOT NULL,"
+    " created_at bigint NOT NULL,"
+    " expires_at bigint NOT NULL"
+    ");"
+    "CREATE INDEX sessions_key ON sessions (key_id, created_at, id);",
 };
 
 int pg_schema_newest(void)

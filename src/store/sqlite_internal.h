@@ -129,6 +129,9 @@ enum stmt_id {
         S_WORKER_LIST,
         S_WORKER_JOBS,
         S_WORKER_PURGE,
+        S_SESSION_INSERT,
+        S_SESSION_DELETE,
+        S_SESSION_LIST,
         S_AUDIT_LIST, /* first of the audit_list variants */
         S_COUNT = S_AUDIT_LIST + STORE_LIST_VARIANTS
 };
@@ -255,6 +258,7 @@ STORE_GROUP_OPS(STORE_DECLARE, sqlite)
 STORE_CRON_OPS(STORE_DECLARE, sqlite)
 STORE_CLUSTER_OPS(STORE_DECLARE, sqlite)
 STORE_WORKER_OPS(STORE_DECLARE, sqlite)
+STORE_SESSION_OPS(STORE_DECLARE, sqlite)
 /* The claim read of one group (sqlite_groups.c): store_ops.group_ready_ids. */
 STORE_DECLARE(sqlite, group_ready_ids)
 

@@ -136,6 +136,12 @@
         X(B, worker_jobs)                                                                          \
         X(B, worker_purge)
 
+/* Dashboard sessions, version 15 (sqlite_sessions.c, pg_sessions.c). */
+#define STORE_SESSION_OPS(X, B)                                                                    \
+        X(B, session_insert)                                                                       \
+        X(B, session_delete)                                                                       \
+        X(B, session_list)
+
 /* Every operation of the lists above, set in an ops initializer, then the
  * store's life and transactions (STORE_TXN_INIT). */
 #define STORE_INIT_ALL(B)                                                                          \
@@ -147,6 +153,7 @@
         STORE_CRON_OPS(STORE_INIT, B)                                                              \
         STORE_CLUSTER_OPS(STORE_INIT, B)                                                           \
         STORE_WORKER_OPS(STORE_INIT, B)                                                            \
+        STORE_SESSION_OPS(STORE_INIT, B)                                                           \
         STORE_TXN_INIT
 
 #endif
