@@ -598,6 +598,8 @@ static void announce(struct server_rt *rt)
                        cfg->listen_host, port);
         else
                 printf("  try:   curl -s http://%s:%d/healthz\n", cfg->listen_host, port);
+        printf("  ui:    %s://%s:%d/ui/ (sign in with an API key)\n",
+               http_tls_on(srv->http) ? "https" : "http", cfg->listen_host, port);
         fflush(stdout);
         log_info("server", "listening on %s:%d, data in %s", cfg->listen_host, port, cfg->data_dir);
 }
