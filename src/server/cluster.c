@@ -112,24 +112,14 @@ static int sessions_all(struct txn *tx, struct key_op *k)
         }
 }
 
-/* Puts the sessions read into the session table: each key's run of rows
- * replaces what the table holds of that key, and a key read without a row
- * has none left. */
+/* Puts the sessions read into the session table: a key read without a row
+ * has none left, and each key's run of rows replaces what the table holds
+ * of that key. The keys without rows go first: replacing a run takes its
+ * rows' strings. */
 static void sessions_put(struct key_op *k)
 {
         int i = 0;
 
-        while (i < k->sessions_n) {
-                int j = i;
-                while (j < k->sessions_n &&
-                       strcmp(k->sessions[j].key_id, k->sessions[i].key_id) == 0)
-                        j++;
-                if (sessring_replace_key(k->srv->sessring, k->sessions[i].key_id, &k->sessions[i],
-                                         j - i) != 0)
-                        log_error("cluster", "out of memory reloading the sessions of key %s",
-                                  k->sessions[i].key_id ? k->sessions[i].key_id : "?");
-                i = j;
-        }
         for (int a = 0; a < k->n; a++) {
                 bool seen = false;
                 if (!k->keys[a].id)
@@ -139,6 +129,16 @@ static void sessions_put(struct key_op *k)
                                strcmp(k->sessions[b].key_id, k->keys[a].id) == 0;
                 if (!seen)
                         sessring_replace_key(k->srv->sessring, k->keys[a].id, NULL, 0);
+        }
+        while (i < k->sessions_n) {
+                int j = i;
+                while (j < k->sessions_n &&
+                       strcmp(k->sessions[j].key_id, k->sessions[i].key_id) == 0)
+                        j++;
+                if (sessring_replace_key(k->srv->sessring, k->sessions[i].key_id, &k->sessions[i],
+                                         j - i) != 0)
+                        log_error("cluster", "out of memory reloading the sessions of a key");
+                i = j;
         }
 }
 

@@ -8,8 +8,9 @@
 # scripts/deps.sh runs npm ci here), which seeds data through the API and
 # checks every page and action, with screenshots into
 # $UI_SHOTS (default <build>/ui-shots). Then the sabotaged run: the read-only
-# check given the admin key, on a fresh server, must FAIL. Every process
-# started here is stopped by its pid on EXIT.
+# check given the admin key, on a fresh server, must FAIL. With UI_FULL=1 it
+# also times the first load of each page with 100,000 jobs stored
+# (first_load.mjs). Every process started here is stopped by its pid on EXIT.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -77,6 +78,12 @@ grep -Eq '^[0-9]+/[0-9]+ checks hold$' "$tmp/run.out" || { echo "no final verdic
 n_shots="$(find "$shots" -name '*.png' | wc -l)"
 echo "screenshots: $n_shots in $shots"
 [ "$n_shots" -ge 38 ] || { echo "run_tests.sh: expected at least 38 screenshots"; exit 1; }
+
+if [ "${UI_FULL:-0}" = "1" ]; then
+  echo "== first load with ${UI_LOAD_JOBS:-100000} jobs stored (UI_FULL=1)"
+  start load
+  BATON_URL="$url" BATON_KEY="$key" timeout 900 node first_load.mjs
+fi
 
 echo "== sabotaged run: the read-only check with the admin key must fail"
 start sabotage

@@ -68,7 +68,6 @@ export function usePoll<T>(fn: () => Promise<T>, intervalMs: number, deps: unkno
     } catch (e) {
       if (g === gen.current) setError(e);
     }
-    // eslint-disable-next-line
   }, deps);
   useEffect(() => {
     gen.current++;
@@ -81,7 +80,6 @@ export function usePoll<T>(fn: () => Promise<T>, intervalMs: number, deps: unkno
       if (document.visibilityState === 'visible') void load();
     }, every);
     return () => window.clearInterval(t);
-    // eslint-disable-next-line
   }, deps);
   return { data, error, reload: load };
 }
