@@ -2,8 +2,10 @@
 // "first load under 300 ms on localhost with 100,000 jobs stored"). Seeds
 // UI_LOAD_JOBS jobs (default 100,000) through the API in batches of 1,000,
 // signs in, then times, in a fresh page each, the load of /ui/, /ui/queues,
-// /ui/jobs?queue=bulk and /ui/jobs/{id} until its data is on screen, cold
-// (empty cache) and warm (the assets cached). Prints one line per page and
+// /ui/jobs?queue=bulk and /ui/jobs/{id} until its data is on screen (the
+// page's performance.now() then: from its navigation's start), cold (a new
+// context, empty cache) and warm (the same page again, assets cached).
+// Prints one line per page and
 // exits 1 when a cold load takes UI_LOAD_BUDGET_MS (default 300) or more.
 // Run by `UI_FULL=1 tests/ui/run_tests.sh` (not in the short run: seeding
 // takes a while).
@@ -30,7 +32,8 @@ for (let i = 0; i < N; i += 1000) {
   for (let k = i; k < Math.min(N, i + 1000); k++) jobs.push({ queue: 'bulk', type: 'load', payload: { n: k } });
   await post('/v1/jobs', { jobs });
 }
-console.log(`seeded ${N} jobs in ${Date.now() - t0} ms`);
+const stored = await fetch(URL_ + '/v1/queues/bulk', { headers: { Authorization: 'Bearer ' + ADMIN } }).then((r) => r.json());
+console.log(`seeded ${N} jobs in ${Date.now() - t0} ms; queue bulk holds ${stored.queue.depth}`);
 
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: ['--no-sandbox'] });
 const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -57,14 +60,30 @@ for (const [path, sel] of targets) {
       await c.addCookies(cookies);
       await c.addInitScript((t) => localStorage.setItem('baton.csrf', t), csrf);
     }
+    if (mode === 'cold' || !c.__observing) {
+      // Records, in the page, the instant its data first shows.
+      await c.addInitScript(() => {
+        window.__shown = null;
+        new MutationObserver((_, o) => {
+          if (window.__shown === null && document.querySelector('main table tbody tr, main pre')) {
+            window.__shown = performance.now();
+            o.disconnect();
+          }
+        }).observe(document, { childList: true, subtree: true });
+      });
+      c.__observing = true;
+    }
     const p = mode === 'cold' ? await c.newPage() : page;
     if (mode === 'cold') await p.goto('about:blank');
     const start = Date.now();
     await p.goto(URL_ + path);
     await p.waitForSelector(sel, { timeout: 10000 });
-    const ms = Date.now() - start;
+    // The page's own clock: from the start of its navigation to its data on
+    // screen (the browser's process and context set-up are not the page's).
+    const ms = Math.round(await p.evaluate(() => window.__shown ?? performance.now()));
+    const wall = Date.now() - start;
     if (mode === 'cold') worst = Math.max(worst, ms);
-    console.log(`${mode} load of ${path} with ${N} jobs stored: ${ms} ms to its data on screen`);
+    console.log(`${mode} load of ${path} with ${stored.queue.depth} jobs stored: ${ms} ms from navigation to its data on screen (${wall} ms by the test's clock)`);
     if (mode === 'cold') await c.close();
   }
 }

@@ -1,7 +1,7 @@
 // components.tsx: the pieces every page shares: times, state badges, JSON
 // blocks, notices, empty states, a confirmation dialog and the polling hook.
 import type { ComponentChildren, JSX } from 'preact';
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { useCallback, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api';
 import { absolute, parseTime, pretty, relative } from './format';
 
@@ -69,7 +69,9 @@ export function usePoll<T>(fn: () => Promise<T>, intervalMs: number, deps: unkno
       if (g === gen.current) setError(e);
     }
   }, deps);
-  useEffect(() => {
+  // A layout effect, so the first request leaves with the first render, not
+  // a frame later (the page's first load waits for it).
+  useLayoutEffect(() => {
     gen.current++;
     setData(undefined);
     setError(undefined);
