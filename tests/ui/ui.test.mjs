@@ -84,6 +84,7 @@ async function seed() {
     description: 'rebuilds the search index',
   });
   await call('PUT', '/v1/cron/every-5', { cron: '*/5 * * * *', job: { queue: 'etl', type: 'poll' } });
+  await call('PUT', '/v1/timers/draft-7:pick', { queue: 'drafts', type: 'autopick', payload: { draft: 7 }, delay_ms: 3600000 });
   const ro = await call('POST', '/v1/keys', { name: 'viewer', scopes: ['jobs:read', 'cron:read'] });
   const doomed = await call('POST', '/v1/keys', { name: 'doomed', scopes: ['jobs:read'] });
   return { done: done.id, dead, ro: ro.json.key.secret ?? ro.json.secret, doomed: doomed.json, };
@@ -119,7 +120,7 @@ async function text(page) {
   return page.locator('main').innerText();
 }
 
-const ACTION_LABELS = ['Pause', 'Resume', 'Drain', 'Edit limits', 'Retry all', 'Promote all', 'Cancel all', 'Purge all', 'Retry', 'Cancel', 'Promote', 'Purge', 'Edit', 'Run now', 'Replay all', 'Purge all'];
+const ACTION_LABELS = ['Pause', 'Resume', 'Drain', 'Edit limits', 'Retry all', 'Promote all', 'Cancel all', 'Purge all', 'Retry', 'Cancel', 'Promote', 'Purge', 'Edit', 'Run now', 'Replay all', 'Create a key', 'Rotate', 'Revoke'];
 async function actionButtons(page) {
   const names = await page.locator('main button').allInnerTexts();
   return names.map((n) => n.trim()).filter((n) => ACTION_LABELS.includes(n) || n.startsWith('Replay selected'));
@@ -148,7 +149,7 @@ async function readOnlyCheck(key) {
   await signIn(p4, key);
   await p4.waitForSelector('nav.nav', { timeout: 5000 });
   const seen = [];
-  for (const path of ['/ui/queues/emails', '/ui/jobs?queue=emails', '/ui/jobs/' + s.dead, '/ui/jobs/' + s.done, '/ui/dead', '/ui/cron/nightly']) {
+  for (const path of ['/ui/queues/emails', '/ui/jobs?queue=emails', '/ui/jobs/' + s.dead, '/ui/jobs/' + s.done, '/ui/dead', '/ui/cron/nightly', '/ui/timers', '/ui/keys', '/ui/audit']) {
     await p4.goto(URL_ + path);
     await settle(p4);
     const b = await actionButtons(p4);
@@ -209,6 +210,10 @@ const pages = [
   ['dead', '/ui/dead', ['mailbox unavailable (550)']],
   ['cron', '/ui/cron', ['nightly', '30 2 * * *', 'Europe/Berlin', 'every-5']],
   ['cron-one', '/ui/cron/nightly', ['rebuilds the search index', 'Europe/Berlin', 'Next fires']],
+  ['timers', '/ui/timers', ['draft-7:pick', 'scheduled', 'autopick']],
+  ['workers', '/ui/workers', ['w-1', 'w-2', 'healthy']],
+  ['keys', '/ui/keys', ['viewer', 'doomed', 'this session']],
+  ['audit', '/ui/audit', ['session.create', 'keys.create', 'queue.update']],
 ];
 for (const [name, path, want] of pages) {
   await page.goto(URL_ + path);
@@ -285,6 +290,19 @@ check('a second Run now says plainly that a run is already going', /Already runn
 page.expected = [];
 const runs = await call('GET', '/v1/cron/nightly/runs');
 check('the API has exactly one manual run', runs.json.runs.filter((r) => r.trigger === 'manual').length === 1, `${runs.json.runs.length} runs`);
+
+// Keys: create one in the page; its secret is shown once and works.
+await page.goto(URL_ + '/ui/keys');
+await settle(page);
+await page.click('main button:text-is("Create a key")');
+await page.fill('input[name=name]', 'made in the ui');
+await page.click('form[aria-label="Create a key"] button[type=submit]');
+const shown = await page.locator('pre.secret').innerText({ timeout: 5000 }).catch(() => '');
+const works = shown ? await fetch(URL_ + '/v1/queues', { headers: { Authorization: 'Bearer ' + shown.trim() } }).then((r) => r.status) : 0;
+check('Create a key shows its secret once, and the secret works on the API', /^bk_/.test(shown.trim()) && works === 200, `status ${works}`);
+await page.click('main button:text-is("I have copied it")');
+const gone = await page.locator('pre.secret').count();
+check('the secret is gone from the page once dismissed', gone === 0);
 
 // Bulk action with its confirmation count.
 await page.goto(URL_ + '/ui/jobs?queue=reports&state=scheduled');

@@ -13,7 +13,7 @@ export function Time(props: { at: string | null | undefined; zone?: string }): J
   const abs = absolute(ms, props.zone);
   return (
     <time dateTime={props.at ?? undefined} title={abs}>
-      {relative(ms)} <span class="muted opt-inline">({abs})</span>
+      <span class="rel">{relative(ms)}</span> <span class="muted opt-inline">({abs})</span>
     </time>
   );
 }

@@ -17,13 +17,21 @@ import { JobPage } from './pages/Job';
 import { DeadPage } from './pages/Dead';
 import { CronList } from './pages/Cron';
 import { CronPage } from './pages/CronOne';
+import { WorkerList } from './pages/Workers';
+import { TimerList } from './pages/Timers';
+import { AuditList } from './pages/Audit';
+import { KeyList } from './pages/Keys';
 
-const NAV: { to: string; label: string; match: (p: string) => boolean }[] = [
+const NAV: { to: string; label: string; match: (p: string) => boolean; admin?: boolean }[] = [
   { to: '/', label: 'Overview', match: (p) => p === '' },
   { to: '/queues', label: 'Queues', match: (p) => p.startsWith('/queues') },
   { to: '/jobs', label: 'Jobs', match: (p) => p.startsWith('/jobs') },
   { to: '/dead', label: 'Dead letters', match: (p) => p.startsWith('/dead') },
   { to: '/cron', label: 'Cron', match: (p) => p.startsWith('/cron') },
+  { to: '/timers', label: 'Timers', match: (p) => p.startsWith('/timers') },
+  { to: '/workers', label: 'Workers', match: (p) => p.startsWith('/workers') },
+  { to: '/keys', label: 'Keys', match: (p) => p.startsWith('/keys'), admin: true },
+  { to: '/audit', label: 'Audit', match: (p) => p.startsWith('/audit'), admin: true },
 ];
 
 function seg(path: string, i: number): string {
@@ -40,6 +48,10 @@ function Page(): JSX.Element {
   if (path === '/dead') return <DeadPage query={query} />;
   if (path === '/cron') return <CronList />;
   if (path.startsWith('/cron/')) return <CronPage cronKey={seg(path, 2)} />;
+  if (path === '/timers') return <TimerList query={query} />;
+  if (path === '/workers') return <WorkerList />;
+  if (path === '/keys') return <KeyList />;
+  if (path === '/audit') return <AuditList query={query} />;
   return (
     <div>
       <h1>Not a page</h1>
@@ -101,7 +113,7 @@ function App(): JSX.Element {
           <Link to="/" class="brand">
             baton
           </Link>
-          {NAV.map((n) => (
+          {NAV.filter((n) => !n.admin || session.scopes.includes('admin')).map((n) => (
             <Link key={n.to} to={n.to} class="item" current={n.match(loc.path)}>
               {n.label}
             </Link>
