@@ -291,6 +291,25 @@ page.expected = [];
 const runs = await call('GET', '/v1/cron/nightly/runs');
 check('the API has exactly one manual run', runs.json.runs.filter((r) => r.trigger === 'manual').length === 1, `${runs.json.runs.length} runs`);
 
+// Editing a schedule previews its next 10 fires as one types, refuses a
+// bad expression, and saves only what changed.
+await page.goto(URL_ + '/ui/cron/every-5');
+await settle(page);
+await page.click('main button:text-is("Edit")');
+await page.fill('input[name=cron]', '*/10 * * *');
+await page.waitForSelector('form[aria-label="Edit schedule"] .preview .error', { timeout: 5000 }).catch(() => {});
+const badPreview = await page.locator('form[aria-label="Edit schedule"] .preview').innerText().catch(() => '');
+const saveDisabled = await page.locator('form[aria-label="Edit schedule"] button[type=submit]').isDisabled();
+check('a bad expression is refused in the preview, and Save is off', /field|expected|invalid|fields/i.test(badPreview) && saveDisabled, badPreview);
+await page.fill('input[name=cron]', '*/10 * * * *');
+await page.waitForFunction(() => document.querySelectorAll('form[aria-label="Edit schedule"] ol.fires li').length === 10, null, { timeout: 5000 }).catch(() => {});
+const fires = await page.locator('form[aria-label="Edit schedule"] ol.fires li').count();
+check('editing previews the next 10 fire times', fires === 10, `${fires} fires`);
+await page.click('form[aria-label="Edit schedule"] button[type=submit]');
+await page.waitForSelector('form[aria-label="Edit schedule"]', { state: 'detached', timeout: 5000 }).catch(() => {});
+const edited = await call('GET', '/v1/cron/every-5');
+check('Save schedule changes the expression and keeps the job template', edited.json.schedule.cron === '*/10 * * * *' && edited.json.schedule.job.queue === 'etl' && edited.json.schedule.job.type === 'poll', JSON.stringify({ cron: edited.json.schedule.cron, job: edited.json.schedule.job.queue }));
+
 // Keys: create one in the page; its secret is shown once and works.
 await page.goto(URL_ + '/ui/keys');
 await settle(page);

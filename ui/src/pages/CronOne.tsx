@@ -4,7 +4,7 @@
 // (cron:run; a 409 already_running is said plainly, with the going job), and
 // the run history with outcomes.
 import type { JSX } from 'preact';
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, enc, qs } from '../api';
 import type { CronRun, Preview, Schedule } from '../api';
 import { Badge, Empty, ErrorNotice, Loading, Time, usePoll } from '../components';
@@ -22,6 +22,7 @@ export function CronPage(props: { cronKey: string }): JSX.Element {
   const runs = usePoll(() => api<{ runs: CronRun[]; next: string | null }>('GET', path + '/runs' + qs({ limit: 20, after })), 2000, [props.cronKey, after]);
   const [outcome, setOutcome] = useState<JSX.Element | null>(null);
   const [busy, setBusy] = useState(false);
+  const [editing, setEditing] = useState(false);
   const d = s.data;
   const act = async (what: 'pause' | 'resume' | 'run') => {
     setBusy(true);
@@ -91,6 +92,11 @@ export function CronPage(props: { cronKey: string }): JSX.Element {
                   Run now
                 </button>
               )}
+              {can('cron:write') && (
+                <button onClick={() => setEditing(!editing)} aria-expanded={editing}>
+                  Edit
+                </button>
+              )}
               {can('cron:write') &&
                 (d.paused ? (
                   <button disabled={busy} onClick={() => act('resume')}>
@@ -107,6 +113,16 @@ export function CronPage(props: { cronKey: string }): JSX.Element {
             <div class="notice" role="status">
               {outcome}
             </div>
+          )}
+          {editing && (
+            <EditSchedule
+              s={d}
+              path={path}
+              onSaved={() => {
+                setEditing(false);
+                void s.reload();
+              }}
+            />
           )}
           <div class="two">
             <section class="panel">
@@ -257,5 +273,93 @@ function NextTen(props: { cron: string; zone: string; active: boolean }): JSX.El
         </tbody>
       </table>
     </>
+  );
+}
+
+/* The members PUT /v1/cron/{key} takes, copied from the schedule so that a
+ * save changes only what the form changed. */
+const SPEC = ['cron', 'timezone', 'enabled', 'owner', 'description', 'overlap', 'misfire', 'catchup_window_ms', 'catchup_max', 'dst_gap', 'dst_fold', 'history_max', 'job'];
+const JOB = ['queue', 'type', 'payload', 'priority', 'max_attempts', 'lease_ms', 'timeout_ms', 'backoff', 'group'];
+
+function EditSchedule(props: { s: Schedule; path: string; onSaved: () => void }): JSX.Element {
+  const [cron, setCron] = useState(props.s.cron);
+  const [tz, setTz] = useState(props.s.timezone);
+  const [enabled, setEnabled] = useState(props.s.enabled);
+  const [preview, setPreview] = useState<Preview | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  // The preview follows the typing (a quarter second after the last key).
+  useEffect(() => {
+    let live = true;
+    const t = window.setTimeout(() => {
+      api<Preview>('POST', '/v1/cron/preview', { cron, timezone: tz, count: 10, key: props.s.key })
+        .then((p) => live && setPreview(p))
+        .catch((e) => live && setPreview({ valid: false, error: { code: e instanceof ApiError ? e.code : 'error', message: String(e instanceof Error ? e.message : e) } }));
+    }, 250);
+    return () => {
+      live = false;
+      window.clearTimeout(t);
+    };
+  }, [cron, tz]);
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    const src = props.s as unknown as Record<string, unknown>;
+    const body: Record<string, unknown> = {};
+    for (const k of SPEC) if (src[k] !== undefined) body[k] = src[k];
+    const job: Record<string, unknown> = {};
+    for (const k of JOB) {
+      const v = (props.s.job as unknown as Record<string, unknown>)[k];
+      if (v !== undefined && v !== null) job[k] = v;
+    }
+    Object.assign(body, { cron, timezone: tz, enabled, job });
+    try {
+      await api('PUT', props.path, body);
+      props.onSaved();
+    } catch (err) {
+      setError(err);
+    }
+  };
+  return (
+    <form class="panel" onSubmit={save} aria-label="Edit schedule">
+      <div class="filters">
+        <label>
+          expression
+          <input name="cron" class="mono" value={cron} onInput={(e) => setCron((e.target as HTMLInputElement).value)} />
+        </label>
+        <label>
+          time zone
+          <input name="timezone" value={tz} onInput={(e) => setTz((e.target as HTMLInputElement).value)} />
+        </label>
+        <label class="check">
+          <input type="checkbox" name="enabled" checked={enabled} onChange={(e) => setEnabled((e.target as HTMLInputElement).checked)} /> enabled
+        </label>
+      </div>
+      <div aria-live="polite" class="preview">
+        {!preview ? (
+          <span class="muted">…</span>
+        ) : !preview.valid ? (
+          <span class="error">{preview.error?.message ?? 'not a valid expression'}</span>
+        ) : (
+          <>
+            <p>
+              <strong>{preview.description}</strong>. The next 10 fires:
+            </p>
+            <ol class="fires">
+              {(preview.fires ?? []).map((f) => (
+                <li key={f}>
+                  {absolute(parseTime(f) ?? 0, tz)} <span class="muted">· yours {absolute(parseTime(f) ?? 0)}</span>
+                </li>
+              ))}
+            </ol>
+          </>
+        )}
+      </div>
+      <ErrorNotice error={error} />
+      <div class="actions">
+        <button class="primary" type="submit" disabled={preview !== null && !preview.valid}>
+          Save schedule
+        </button>
+      </div>
+    </form>
   );
 }
