@@ -77,7 +77,7 @@ cat "$tmp/run.out"
 grep -Eq '^[0-9]+/[0-9]+ checks hold$' "$tmp/run.out" || { echo "no final verdict line"; exit 1; }
 n_shots="$(find "$shots" -name '*.png' | wc -l)"
 echo "screenshots: $n_shots in $shots"
-[ "$n_shots" -ge 54 ] || { echo "run_tests.sh: expected at least 54 screenshots"; exit 1; }
+[ "$n_shots" -ge 58 ] || { echo "run_tests.sh: expected at least 58 screenshots"; exit 1; }
 
 if [ "${UI_FULL:-0}" = "1" ]; then
   echo "== first load with ${UI_LOAD_JOBS:-100000} jobs stored (UI_FULL=1)"

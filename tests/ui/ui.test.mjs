@@ -85,9 +85,20 @@ async function seed() {
   });
   await call('PUT', '/v1/cron/every-5', { cron: '*/5 * * * *', job: { queue: 'etl', type: 'poll' } });
   await call('PUT', '/v1/timers/draft-7:pick', { queue: 'drafts', type: 'autopick', payload: { draft: 7 }, delay_ms: 3600000 });
+  const flow = await call('POST', '/v1/flows', {
+    jobs: [
+      { ref: 'extract', queue: 'pipeline', type: 'extract' },
+      { ref: 'transform', queue: 'pipeline', type: 'transform', depends_on: ['extract'] },
+      { ref: 'load-a', queue: 'pipeline', type: 'load', depends_on: ['transform'] },
+      { ref: 'load-b', queue: 'pipeline', type: 'load', depends_on: ['transform'] },
+      { ref: 'report', queue: 'pipeline', type: 'report', depends_on: ['load-a', 'load-b'] },
+    ],
+  });
+  const ex = (await call('POST', '/v1/queues/pipeline/claim', { worker: 'w-1', max: 1 })).json.jobs[0];
+  await call('POST', `/v1/jobs/${ex.id}/complete`, { lease: ex.lease, result: { rows: 812 } });
   const ro = await call('POST', '/v1/keys', { name: 'viewer', scopes: ['jobs:read', 'cron:read'] });
   const doomed = await call('POST', '/v1/keys', { name: 'doomed', scopes: ['jobs:read'] });
-  return { done: done.id, dead, ro: ro.json.key.secret ?? ro.json.secret, doomed: doomed.json, };
+  return { done: done.id, dead, ro: ro.json.key.secret ?? ro.json.secret, doomed: doomed.json, flow: flow.json.flow.id };
 }
 
 // ---- browser helpers ----
@@ -210,6 +221,7 @@ const pages = [
   ['dead', '/ui/dead', ['mailbox unavailable (550)']],
   ['cron', '/ui/cron', ['nightly', '30 2 * * *', 'Europe/Berlin', 'every-5']],
   ['cron-one', '/ui/cron/nightly', ['rebuilds the search index', 'Europe/Berlin', 'Next fires']],
+  ['flow', '/ui/flows/' + s.flow, ['extract', 'transform', 'report', 'completed', 'pending']],
   ['timers', '/ui/timers', ['draft-7:pick', 'scheduled', 'autopick']],
   ['workers', '/ui/workers', ['w-1', 'w-2', 'healthy']],
   ['keys', '/ui/keys', ['viewer', 'doomed', 'this session']],
@@ -227,6 +239,14 @@ await page.goto(URL_ + '/ui/cron/nightly');
 await settle(page);
 body = await text(page);
 check('/ui/cron/nightly says what the expression means', /At 02:30/.test(body), (body.match(/means\s*\n?(.*)/) || [])[1] ?? '');
+// The flow's DAG: a node per job, an arrow per dependency, states drawn.
+await page.goto(URL_ + '/ui/flows/' + s.flow);
+await settle(page);
+const nodes = await page.locator('svg.dag g.node').count();
+const edges = await page.locator('svg.dag path.edge').count();
+const doneNodes = await page.locator('svg.dag g.node.completed').count();
+check('the flow page draws 5 jobs and 5 dependencies, the first completed', nodes === 5 && edges === 5 && doneNodes === 1, `${nodes} nodes, ${edges} edges, ${doneNodes} completed`);
+
 // The job filter in the URL reaches the API: only dead jobs listed.
 await page.goto(URL_ + '/ui/jobs?queue=emails&state=dead');
 await settle(page);

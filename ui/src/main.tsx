@@ -21,6 +21,7 @@ import { WorkerList } from './pages/Workers';
 import { TimerList } from './pages/Timers';
 import { AuditList } from './pages/Audit';
 import { KeyList } from './pages/Keys';
+import { FlowPage } from './pages/Flow';
 
 const NAV: { to: string; label: string; match: (p: string) => boolean; admin?: boolean }[] = [
   { to: '/', label: 'Overview', match: (p) => p === '' },
@@ -49,6 +50,7 @@ function Page(): JSX.Element {
   if (path === '/cron') return <CronList />;
   if (path.startsWith('/cron/')) return <CronPage cronKey={seg(path, 2)} />;
   if (path === '/timers') return <TimerList query={query} />;
+  if (path.startsWith('/flows/')) return <FlowPage id={seg(path, 2)} />;
   if (path === '/workers') return <WorkerList />;
   if (path === '/keys') return <KeyList />;
   if (path === '/audit') return <AuditList query={query} />;

@@ -250,7 +250,10 @@ export function JobPage(props: { id: string }): JSX.Element {
               {j.depends_on.length > 0 && <span class="muted"> (on a parent's failure: {j.on_parent_failure})</span>}
             </dd>
             <dt>flow</dt>
-            <dd>{j.flow_id ? `${j.flow_id}${j.ref ? ' (ref ' + j.ref + ')' : ''}` : '—'}</dd>
+            <dd>
+              {j.flow_id ? <Link to={'/flows/' + enc(j.flow_id)}>flow {j.flow_id}</Link> : '—'}
+              {j.ref && <span class="muted"> (ref {j.ref})</span>}
+            </dd>
             <dt>cron</dt>
             <dd>{j.cron ? <Link to={'/cron/' + enc(j.cron.key)}>{j.cron.key}</Link> : '—'}{j.cron && <span class="muted"> run {j.cron.run}</span>}</dd>
             <dt>timer</dt>
