@@ -114,6 +114,9 @@ static void session_done(struct exec_op *op)
         struct jw w;
 
         if (op->rc == BATON_ENOTFOUND && c->base.kind == S_DELETE) {
+                /* Signed out on another node whose note has not arrived yet:
+                 * this node's copy goes now. */
+                sessring_drop(srv->sessring, hr->session_id);
                 http_reply_error(hr, 404, "not_found", NULL, "the session was already signed out");
                 goto out;
         }
