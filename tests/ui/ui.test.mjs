@@ -4,7 +4,10 @@
 // and a good key; every page renders the seeded data with no console error
 // (besides the refusals a step expects); actions and their effect read back
 // through the API (pause a queue, retry a dead job, run a cron now and see
-// 409 already_running the second time); a forged request without the CSRF
+// 409 already_running the second time, edit a schedule with its preview,
+// promote by filter after a confirmation that counts the jobs, create a key
+// whose secret is shown once and works; a flow's DAG drawn with its states);
+// a forged request without the CSRF
 // header is refused; a read-only key sees no action; revoking a key ends its
 // session; sign-out. Screenshots of every page, light and dark, desktop and
 // phone, go to $UI_SHOTS. Each check prints one [PASS]/[FAIL] line; the last
