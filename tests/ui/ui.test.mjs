@@ -134,7 +134,7 @@ async function text(page) {
   return page.locator('main').innerText();
 }
 
-const ACTION_LABELS = ['Pause', 'Resume', 'Drain', 'Edit limits', 'Retry all', 'Promote all', 'Cancel all', 'Purge all', 'Retry', 'Cancel', 'Promote', 'Purge', 'Edit', 'Run now', 'Replay all', 'Create a key', 'Rotate', 'Revoke'];
+const ACTION_LABELS = ['Pause', 'Resume', 'Drain', 'Edit limits', 'Retry all', 'Promote all', 'Cancel all', 'Purge all', 'Retry', 'Cancel', 'Promote', 'Purge', 'Edit', 'Run now', 'Replay', 'Replay all', 'Create a key', 'Rotate', 'Revoke'];
 async function actionButtons(page) {
   const names = await page.locator('main button').allInnerTexts();
   return names.map((n) => n.trim()).filter((n) => ACTION_LABELS.includes(n) || n.startsWith('Replay selected'));

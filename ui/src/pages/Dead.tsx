@@ -5,7 +5,7 @@ import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, enc, qs } from '../api';
 import type { Job, Queue } from '../api';
-import { ConfirmButton, Empty, ErrorNotice, Loading, usePoll } from '../components';
+import { ActButton, ConfirmButton, Empty, ErrorNotice, Loading, usePoll } from '../components';
 import { num } from '../format';
 import { Link, navigate } from '../router';
 import { useCan } from '../session';
@@ -116,6 +116,17 @@ function DeadQueue(props: { queue: string; count: number; admin: boolean; onChan
       ) : (
         <JobTable
           jobs={page.data.jobs}
+          rowAction={
+            props.admin
+              ? (j) => (
+                  <ActButton
+                    label="Replay"
+                    act={() => api<{ replayed: number }>('POST', base + '/replay', { ids: [j.id] }).then((r) => (r.replayed ? 'replayed' : 'not dead any more'))}
+                    onDone={done}
+                  />
+                )
+              : undefined
+          }
           select={props.admin ? sel : undefined}
           onSelect={(id, on) => {
             const n = new Set(sel);

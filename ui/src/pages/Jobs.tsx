@@ -154,7 +154,12 @@ export function JobList(props: { query: URLSearchParams }): JSX.Element {
   );
 }
 
-export function JobTable(props: { jobs: Job[]; select?: Set<string>; onSelect?: (id: string, on: boolean) => void }): JSX.Element {
+export function JobTable(props: {
+  jobs: Job[];
+  select?: Set<string>;
+  onSelect?: (id: string, on: boolean) => void;
+  rowAction?: (j: Job) => JSX.Element;
+}): JSX.Element {
   return (
     <div class="table-wrap">
       <table>
@@ -168,6 +173,7 @@ export function JobTable(props: { jobs: Job[]; select?: Set<string>; onSelect?: 
             <th class="num opt">attempt</th>
             <th class="opt">created</th>
             <th class="opt">{props.select ? 'error' : 'finished'}</th>
+            {props.rowAction && <th aria-label="actions" />}
           </tr>
         </thead>
         <tbody>
@@ -200,6 +206,7 @@ export function JobTable(props: { jobs: Job[]; select?: Set<string>; onSelect?: 
                 <Time at={j.created_at} />
               </td>
               <td class="opt">{props.select ? <span class="error">{j.last_error ?? ''}</span> : <Time at={j.finished_at} />}</td>
+              {props.rowAction && <td>{props.rowAction(j)}</td>}
             </tr>
           ))}
         </tbody>
