@@ -10,6 +10,7 @@
 #ifndef BATON_CORE_TXN_H
 #define BATON_CORE_TXN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/clock.h"
@@ -94,6 +95,7 @@ struct txn_effects {
 };
 
 struct tz_cache;
+struct rand_pool;
 struct cron_cache;
 struct deps_work;
 struct worker_cache;
@@ -121,6 +123,17 @@ struct txn {
          * so claims and heartbeats write a worker's row at most once per
          * second; NULL: write every time. */
         struct worker_cache *wkc;
+        /* The wall clock's offset from the monotonic one (clock_offset_ms)
+         * at the store thread's last committed batch, for jobs_clock_watch;
+         * clock_known is false before the first. */
+        int64_t clock_offset_ms;
+        bool clock_known;
+        /* The store thread's lease tokens (common/rand.h); NULL: one
+         * RAND_bytes call per token. */
+        struct rand_pool *rnd;
+        /* The --stats-sample-ms slot this thread last sampled the gauges in
+         * (core/stats.h); 0: none yet. */
+        int64_t stats_slot_ms;
 };
 
 int txn_note_ready(struct txn *tx, const char *tenant, const char *queue);
