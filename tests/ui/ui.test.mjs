@@ -215,9 +215,12 @@ check('overview shows the seeded queues and the scheduler', body.includes('email
 
 // Every page with the seeded data.
 const pages = [
-  ['overview', '/ui/', ['emails', 'healthy workers']],
+  // The charts' figures come from GET /v1/stats: 6 welcome jobs completed
+  // and the bounce job failed on emails, the extract step completed on
+  // pipeline, all within the last hour.
+  ['overview', '/ui/', ['emails', 'healthy workers', '7 completed', '1 failed']],
   ['queues', '/ui/queues', ['emails', 'reports']],
-  ['queue', '/ui/queues/emails', ['concurrency', '10 per 1.00 s', 'group concurrency']],
+  ['queue', '/ui/queues/emails', ['concurrency', '10 per 1.00 s', 'group concurrency', '6 completed', '1 failed']],
   ['jobs', '/ui/jobs?queue=emails', ['welcome', 'bounce']],
   ['jobs-filtered', '/ui/jobs?queue=emails&state=dead', ['bounce']],
   ['job', '/ui/jobs/' + s.done, ['"delivered": true', 'w-1', 'send']],
@@ -249,6 +252,14 @@ const nodes = await page.locator('svg.dag g.node').count();
 const edges = await page.locator('svg.dag path.edge').count();
 const doneNodes = await page.locator('svg.dag g.node.completed').count();
 check('the flow page draws 5 jobs and 5 dependencies, the first completed', nodes === 5 && edges === 5 && doneNodes === 1, `${nodes} nodes, ${edges} edges, ${doneNodes} completed`);
+
+// The charts draw the series: bars of completed jobs, a backlog line.
+await page.goto(URL_ + '/ui/queues/emails');
+await settle(page);
+const bars = await page.locator('figure.chart rect.bar.completed').count();
+const failedBars = await page.locator('figure.chart rect.bar.failed').count();
+const line = await page.locator('figure.chart path.line.depth').count();
+check('the queue page charts the last hour from GET /v1/stats (completed and failed bars, a backlog line)', bars >= 1 && failedBars >= 1 && line === 1, `${bars} completed bars, ${failedBars} failed, ${line} line`);
 
 // The job filter in the URL reaches the API: only dead jobs listed.
 await page.goto(URL_ + '/ui/jobs?queue=emails&state=dead');

@@ -1,7 +1,7 @@
-// Overview.tsx: /ui/ — totals over the queues of the first page, the
-// workers' health and the scheduler, each from its own endpoint, polled
-// every 2 s. The time series and charts of issue 19 need GET /v1/stats,
-// which the server does not have yet: nothing here pretends to chart.
+// Overview.tsx: /ui/ — the last hour of every queue together (GET
+// /v1/stats: completed and failed per minute, the backlog), totals over the
+// queues of the first page, the workers' health and the scheduler, each from
+// its own endpoint, polled every 2 s (the series every 5 s).
 import type { JSX } from 'preact';
 import { api } from '../api';
 import type { Queue, Scheduler, Worker } from '../api';
@@ -9,6 +9,7 @@ import { Badge, ErrorNotice, Loading, Time, usePoll } from '../components';
 import { duration, num } from '../format';
 import { Link } from '../router';
 import { useCan } from '../session';
+import { StatsCharts } from '../chart';
 
 export function Overview(): JSX.Element {
   const can = useCan();
@@ -44,6 +45,7 @@ export function Overview(): JSX.Element {
           <Card n={num(ws.filter((w) => w.health === 'healthy').length) + ' / ' + num(ws.length)} l="healthy workers" />
         </div>
       )}
+      {can('jobs:read') && <StatsCharts />}
       <h2>Queues</h2>
       {qs.length === 0 && queues.data ? (
         <p class="empty">No queues yet. A queue appears with its first job: enqueue one with <code>baton enqueue QUEUE TYPE</code> or <code>POST /v1/jobs</code>.</p>

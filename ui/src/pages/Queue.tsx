@@ -9,6 +9,7 @@ import { ActButton, Badge, ConfirmButton, ErrorNotice, Loading, Time, usePoll } 
 import { duration, num } from '../format';
 import { Link } from '../router';
 import { useCan } from '../session';
+import { StatsCharts } from '../chart';
 
 function rate(r: Rate | null): string {
   return r ? `${num(r.max)} per ${duration(r.per_ms)}` : 'none';
@@ -76,6 +77,7 @@ export function QueuePage(props: { name: string }): JSX.Element {
               </Link>
             ))}
           </div>
+          <StatsCharts queue={props.name} />
           <div class="two">
             <section class="panel">
               <h2>Limits</h2>
