@@ -85,16 +85,19 @@ function Backlog(props: { points: Point[] }): JSX.Element {
     d += `${pen ? 'L' : 'M'}${(PAD + i * step).toFixed(1)},${y(v).toFixed(1)} `;
     pen = true;
   });
-  const last = [...vals].reverse().find((v) => v !== null);
+  const lastIdx = vals.map((v) => v !== null).lastIndexOf(true);
+  const last = lastIdx >= 0 ? vals[lastIdx] : null;
   return (
     <figure class="chart">
       <figcaption>
-        backlog: {last === undefined || last === null ? <span class="muted">no sample yet</span> : num(last)} now
+        backlog (jobs not ended) at the last sample:{' '}
+        {last === null ? <span class="muted">none taken yet</span> : num(last)}
         <span class="muted"> (peak {num(peak)})</span>
       </figcaption>
       <svg viewBox={`0 0 ${W} ${H}`} preserveAspectRatio="none" role="img" aria-label={`backlog, now ${last ?? 'unknown'}, peak ${max}`}>
         <line class="axis" x1={PAD} y1={H - PAD} x2={W - PAD} y2={H - PAD} />
         <path class="line depth" d={d.trim()} />
+        {last !== null && <circle class="dot depth" cx={PAD + lastIdx * step} cy={y(last)} r="3" />}
       </svg>
       <Axis />
     </figure>
