@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package that baton's build, tests and benchmarks need,
 # then runs `npm ci` in every folder with a committed package-lock.json (the
-# TypeScript client's build tools, the examples, the OpenAPI validator). Idempotent: packages already
+# TypeScript client's build tools, the examples, the OpenAPI validator, the web
+# dashboard's build tools in ui/ and its browser tests). chromium is the browser
+# tests/ui drives (playwright-core, pointed at /usr/bin/chromium). Idempotent: packages already
 # present are left alone, apt-get update runs only when something is missing, and
 # `npm ci` runs only when a lockfile is newer than its node_modules. Needs root
 # (or sudo).
@@ -14,6 +16,7 @@ pkgs=(
   libpq-dev postgresql-15 postgresql-client-15
   tzdata libc-bin curl wrk procps jq
   golang-go python3
+  chromium
 )
 # Node.js 18 or newer with npm: Debian's nodejs and npm packages, unless a node
 # is already installed (a nodejs package that bundles npm conflicts with
@@ -40,7 +43,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
-# npm ci from each committed lockfile (clients/*/, examples/*/, tests/*/), only where
+# npm ci from each committed lockfile (ui/, clients/*/, examples/*/, tests/*/), only where
 # node_modules is missing or older than the lockfile.
 # better-sqlite3 (examples/settlement) is a native addon: it is compiled from source
 # (build_from_source: its install step does not try to download a prebuilt binary),
@@ -51,7 +54,7 @@ if [ -z "${npm_config_nodedir:-}" ] && [ -f /usr/include/node/common.gypi ] && [
 fi
 export npm_config_build_from_source=true
 cd "$(dirname "$0")/.."
-for lock in clients/*/package-lock.json examples/*/package-lock.json tests/*/package-lock.json; do
+for lock in ui/package-lock.json clients/*/package-lock.json examples/*/package-lock.json tests/*/package-lock.json; do
   [ -f "$lock" ] || continue
   dir=$(dirname "$lock")
   if [ ! -d "$dir/node_modules" ] || [ "$lock" -nt "$dir/node_modules" ]; then

@@ -92,6 +92,10 @@ void api_keys_revoke(struct http_req *hr);
 void api_keys_rotate(struct http_req *hr);
 void api_audit_list(struct http_req *hr);
 
+void api_sessions_create(struct http_req *hr);
+void api_sessions_current(struct http_req *hr);
+void api_sessions_delete(struct http_req *hr);
+
 void api_flows_create(struct http_req *hr);
 void api_flows_get(struct http_req *hr);
 

@@ -7,7 +7,11 @@
  *
  * Workload: every request, on the loop thread; a hash lookup and, unless the
  * connection's memo holds the token (the same key as its last request), one
- * SHA-256 of a 53-byte token; no store access. Assumptions: the keyring holds every key
+ * SHA-256 of a 53-byte token; no store access. A request without an
+ * Authorization header may instead carry the web dashboard's session cookie:
+ * its SHA-256 is looked up in the in-memory session table (sessring.h) and the
+ * session's key checked as a token's would be, with the digest of the secret
+ * the session signed in with. Assumptions: the keyring holds every key
  * (loaded at start, updated by the key handlers on this node). Secrets are
  * never logged: only key ids appear in messages.
  */
@@ -25,6 +29,7 @@
 #include "core/keys.h"
 #include "server/config.h"
 #include "server/keyring.h"
+#include "server/sessring.h"
 
 _Static_assert(KEY_TOKEN_LEN < HTTP_AUTH_TOKEN_MAX, "a token fits the memo");
 _Static_assert(KEY_DIGEST_LEN < HTTP_AUTH_DIGEST_MAX, "a digest fits the memo");
@@ -269,6 +274,124 @@ static int scope_check(struct http_req *hr)
         return 0;
 }
 
+/* The value of cookie name in the request's Cookie header ("a=1; b=2"),
+ * copied into out; NULL when it is absent, empty or does not fit. */
+static const char *cookie_value(const struct http_req *hr, const char *name, char *out, size_t cap)
+{
+        const char *v = http_header(hr, "Cookie");
+        size_t name_n = strlen(name);
+
+        while (v && *v) {
+                size_t n;
+                while (*v == ' ' || *v == '\t' || *v == ';')
+                        v++;
+                n = strcspn(v, ";");
+                if (n > name_n && strncmp(v, name, name_n) == 0 && v[name_n] == '=') {
+                        size_t len = n - name_n - 1;
+                        while (len &&
+                               (v[name_n + 1 + len - 1] == ' ' || v[name_n + 1 + len - 1] == '\t'))
+                                len--;
+                        if (len == 0 || len >= cap)
+                                return NULL;
+                        memcpy(out, v + name_n + 1, len);
+                        out[len] = '\0';
+                        return out;
+                }
+                v += n;
+        }
+        return NULL;
+}
+
+/* The session of the request's cookie and its key, both still good at now;
+ * else NULL after answering 401. */
+static const struct sessring_entry *session_of(struct http_req *hr, const char *cookie,
+                                               struct keyring_entry **key_out)
+{
+        char digest[KEY_DIGEST_LEN + 1];
+        int64_t now = clock_wall_ms(hr->srv->clock);
+        const struct sessring_entry *s;
+        struct keyring_entry *e;
+
+        key_digest(cookie, digest);
+        s = sessring_get(hr->srv->sessring, digest);
+        if (!s || s->rec.expires_at_ms <= now) {
+                reply_401(hr, "the dashboard session is unknown, expired or signed out: sign in "
+                              "again");
+                return NULL;
+        }
+        e = keyring_get(hr->srv->keyring, s->rec.key_id);
+        if (!e || !key_accepts(&e->rec, s->rec.key_digest, now)) {
+                reply_401(hr, "the API key this session signed in with was revoked, expired or "
+                              "rotated: sign in again");
+                return NULL;
+        }
+        *key_out = e;
+        return s;
+}
+
+/* A request the cookie authenticated that may change something (any method
+ * but GET and HEAD) must carry its sign-in's CSRF token: a page of another
+ * site can make the browser send the cookie, but cannot read the token. */
+static int csrf_check(struct http_req *hr, const struct sessring_entry *s)
+{
+        const char *t = http_header(hr, "X-CSRF-Token");
+        char digest[KEY_DIGEST_LEN + 1];
+
+        if (hr->method == HTTP_GET || hr->method == HTTP_HEAD)
+                return 0;
+        if (t && *t) {
+                key_digest(t, digest);
+                if (key_digest_equal(digest, s->rec.csrf))
+                        return 0;
+        }
+        http_reply_error(hr, 403, "csrf_required", "X-CSRF-Token",
+                         "a request signed in by the dashboard's cookie that changes anything "
+                         "must send the X-CSRF-Token header its sign-in answered");
+        return -1;
+}
+
+/* Authenticates hr by the session cookie (no Authorization header). */
+static int session_request(struct http_req *hr, const char *cookie)
+{
+        struct keyring_entry *e = NULL;
+        const struct sessring_entry *s = session_of(hr, cookie, &e);
+
+        if (!s)
+                return -1;
+        hr->tenant = e->rec.tenant;
+        hr->key_id = e->rec.id;
+        hr->scopes = e->rec.scopes;
+        hr->authed = true;
+        snprintf(hr->session_id, sizeof(hr->session_id), "%s", s->rec.id);
+        if (csrf_check(hr, s) != 0 || rate_check(hr, e) != 0)
+                return -1;
+        return scope_check(hr);
+}
+
+int auth_sign_in(struct http_req *hr, const char *token, char *digest)
+{
+        char id[KEY_ID_LEN + 1];
+        struct keyring_entry *e;
+
+        id[0] = '\0';
+        if (strlen(token) != KEY_TOKEN_LEN || key_token_id(token, id) != 0) {
+                reply_401(hr, "\"key\" does not hold a baton API key");
+                return -1;
+        }
+        e = keyring_get(hr->srv->keyring, id);
+        key_digest(token, digest);
+        if (!e || !key_accepts(&e->rec, digest, clock_wall_ms(hr->srv->clock))) {
+                log_refusal(hr, id);
+                reply_401(hr, "the API key is unknown, revoked or expired");
+                return -1;
+        }
+        hr->tenant = e->rec.tenant;
+        hr->key_id = e->rec.id;
+        hr->scopes = e->rec.scopes;
+        hr->authed = true;
+        return rate_check(hr, e);
+}
+
 int auth_recheck(struct http_req *hr)
 {
         char id[KEY_ID_LEN + 1];
@@ -279,6 +402,20 @@ int auth_recheck(struct http_req *hr)
          * nothing can have changed. */
         if (!hr->authed || !hr->key_id)
                 return 0;
+        if (hr->session_id[0]) {
+                const struct sessring_entry *se = sessring_get(hr->srv->sessring, hr->session_id);
+                int64_t now = clock_wall_ms(hr->srv->clock);
+
+                e = se ? keyring_get(hr->srv->keyring, se->rec.key_id) : NULL;
+                if (!se || se->rec.expires_at_ms <= now || !e ||
+                    !key_accepts(&e->rec, se->rec.key_digest, now)) {
+                        reply_401(hr, "the dashboard session ended (signed out, expired, or its "
+                                      "key revoked or rotated) while the request waited");
+                        return -1;
+                }
+                hr->scopes = e->rec.scopes;
+                return scope_check(hr);
+        }
         e = key_of(hr, id, &why);
         if (!e || strcmp(e->rec.id, hr->key_id) != 0) {
                 struct log_ctx lc = {hr->request_id, NULL, 0};
@@ -310,6 +447,11 @@ int auth_request(struct http_req *hr)
                 hr->scopes = SCOPE_ALL;
                 hr->authed = true;
                 return 0;
+        }
+        if (!http_header(hr, "Authorization")) {
+                char cookie[KEY_DIGEST_LEN + 2];
+                if (cookie_value(hr, AUTH_SESSION_COOKIE, cookie, sizeof(cookie)))
+                        return session_request(hr, cookie);
         }
         e = authenticate(hr);
         if (!e)

@@ -11,12 +11,27 @@
 
 #include "server/http.h"
 
-/* Authenticates hr (Authorization: Bearer <token>), checks the route's scope
- * and takes one request from the key's rate limit; sets hr->tenant, key_id,
- * scopes and authed. Returns 0 when the handler may run; otherwise it has
- * answered 401 unauthenticated, 403 forbidden or 429 rate_limited (hr is
- * freed) and returns -1. */
+/* Authenticates hr (Authorization: Bearer <token>, or without that header the
+ * dashboard's session cookie), checks the route's scope and takes one request
+ * from the key's rate limit; sets hr->tenant, key_id, scopes and authed (and
+ * session_id for the cookie). A request authenticated by the cookie acts as
+ * the key that signed in (with the key's tenant and scopes now) while the
+ * session lasts and the key still accepts the secret it signed in with (not
+ * revoked, expired or rotated away); with any method but GET and HEAD it must
+ * also carry its sign-in's X-CSRF-Token. Returns 0 when the handler may run;
+ * otherwise it has answered 401 unauthenticated, 403 forbidden or
+ * csrf_required, or 429 rate_limited (hr is freed) and returns -1. */
 int auth_request(struct http_req *hr);
+
+/* The name of the web dashboard's session cookie. */
+#define AUTH_SESSION_COOKIE "baton_session"
+
+/* Checks a key's token for a sign-in (POST /v1/sessions) as a Bearer token
+ * is checked, and takes one request from its rate limit; sets hr->tenant,
+ * key_id, scopes and authed, and copies the key's current digest into
+ * digest (KEY_DIGEST_LEN + 1 bytes). Returns 0; otherwise it has answered
+ * 401 unauthenticated or 429 rate_limited (hr is freed) and returns -1. */
+int auth_sign_in(struct http_req *hr, const char *token, char *digest);
 
 /* Checks hr's key again, for a request that waited (a parked long-poll) before
  * it acts: the key must still accept the request's secret (not revoked, not

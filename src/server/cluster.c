@@ -21,9 +21,11 @@
 #include "common/log.h"
 #include "core/keys.h"
 #include "core/node.h"
+#include "core/sessions.h"
 #include "server/config.h"
 #include "server/keyring.h"
 #include "server/sched.h"
+#include "server/sessring.h"
 #include "server/server.h"
 #include "server/waiters.h"
 
@@ -50,10 +52,15 @@ struct key_op {
         char *id;             /* one key; NULL = every key */
         struct key_rec *keys; /* what was read */
         int n;
+        /* The dashboard sessions of those keys (core/sessions.h), ordered by
+         * key id: a key's note also stands for a change of its sessions. */
+        struct session_rec *sessions;
+        int sessions_n;
 };
 
 static void key_op_free(struct key_op *k)
 {
+        session_recs_free(k->sessions, k->sessions_n);
         key_recs_free(k->keys, k->n);
         free(k->id);
         free(k);
@@ -76,6 +83,65 @@ static int key_append(struct key_op *k, struct key_rec *page, int n)
         return 0;
 }
 
+/* Every session, into k->sessions (pages of CLUSTER_KEY_PAGE). */
+static int sessions_all(struct txn *tx, struct key_op *k)
+{
+        for (;;) {
+                const struct session_rec *last =
+                    k->sessions_n ? &k->sessions[k->sessions_n - 1] : NULL;
+                struct session_rec *page = NULL, *v;
+                int n = 0;
+                int rc = sessions_load(tx, last, CLUSTER_KEY_PAGE, &page, &n);
+
+                if (rc) {
+                        session_recs_free(page, n);
+                        return rc;
+                }
+                v = realloc(k->sessions, (size_t)(k->sessions_n + n + 1) * sizeof(*v));
+                if (!v) {
+                        session_recs_free(page, n);
+                        return BATON_ENOMEM;
+                }
+                if (n > 0)
+                        memcpy(&v[k->sessions_n], page, (size_t)n * sizeof(*page));
+                free(page);
+                k->sessions = v;
+                k->sessions_n += n;
+                if (n < CLUSTER_KEY_PAGE)
+                        return 0;
+        }
+}
+
+/* Puts the sessions read into the session table: a key read without a row
+ * has none left, and each key's run of rows replaces what the table holds
+ * of that key. The keys without rows go first: replacing a run takes its
+ * rows' strings. */
+static void sessions_put(struct key_op *k)
+{
+        int i = 0;
+
+        for (int a = 0; a < k->n; a++) {
+                bool seen = false;
+                if (!k->keys[a].id)
+                        continue;
+                for (int b = 0; b < k->sessions_n && !seen; b++)
+                        seen = k->sessions[b].key_id &&
+                               strcmp(k->sessions[b].key_id, k->keys[a].id) == 0;
+                if (!seen)
+                        sessring_replace_key(k->srv->sessring, k->keys[a].id, NULL, 0);
+        }
+        while (i < k->sessions_n) {
+                int j = i;
+                while (j < k->sessions_n &&
+                       strcmp(k->sessions[j].key_id, k->sessions[i].key_id) == 0)
+                        j++;
+                if (sessring_replace_key(k->srv->sessring, k->sessions[i].key_id, &k->sessions[i],
+                                         j - i) != 0)
+                        log_error("cluster", "out of memory reloading the sessions of a key");
+                i = j;
+        }
+}
+
 static int key_fn(struct txn *tx, struct exec_op *op)
 {
         struct key_op *k = container_of(op, struct key_op, op);
@@ -91,8 +157,12 @@ static int key_fn(struct txn *tx, struct exec_op *op)
                         free(one);
                         return rc;
                 }
-                return key_append(k, one, 1);
+                rc = key_append(k, one, 1);
+                return rc ? rc : sessions_of_key(tx, k->id, &k->sessions, &k->sessions_n);
         }
+        rc = sessions_all(tx, k);
+        if (rc)
+                return rc;
         for (;;) {
                 struct key_rec *page = NULL;
                 int n = 0;
@@ -114,6 +184,9 @@ static void key_done(struct exec_op *op)
         if (op->rc && op->rc != BATON_ESHUTDOWN)
                 log_warn("cluster", "reloading %s failed: %s", k->id ? k->id : "the keys",
                          baton_strerror(op->rc));
+        /* The sessions first: keyring_put takes the keys' strings. */
+        if (!op->rc)
+                sessions_put(k);
         for (int i = 0; !op->rc && i < k->n; i++)
                 if (keyring_put(k->srv->keyring, &k->keys[i]) != 0)
                         log_error("cluster", "key %s changed in the store but not in memory",

@@ -4,7 +4,8 @@
  * own (store_ops.listen_open), watched by the loop, and acts on each
  * notification (core/txn.h, txn_notify): wakes claims of a queue that gained
  * ready jobs, wakes reads of jobs that became terminal, arms the leader's
- * timer for a new deadline, reloads a changed API key, and on an "l"
+ * timer for a new deadline, reloads a changed API key (and its dashboard
+ * sessions, core/sessions.h), and on an "l"
  * (a leader released its lease at shutdown) tries to take the lease at once
  * (sched_poke). A lost listener is
  * reopened with backoff (100 ms doubling to 5 s); after every open (the first too) the

@@ -63,6 +63,8 @@ static const struct opt plain_opts[] = {
     {"metrics-public", C(metrics_public), K_BOOL, 0, 0, NULL},
     {"rate-limit-max", C(rate_limit_max), K_I64, 1, CONFIG_RATE_MAX_MAX, NULL},
     {"rate-limit-per-ms", C(rate_limit_per_ms), K_I64, 1, CONFIG_RATE_PER_MS_MAX, NULL},
+    {"session-ttl-s", C(session_ttl_s), K_I64, CONFIG_SESSION_TTL_MIN_S, CONFIG_SESSION_TTL_MAX_S,
+     NULL},
     {"cron-run-max-per-hour", C(cron_run_max_per_hour), K_I64, 0, 1000000, NULL},
     {"cron-min-interval-ms", C(cron_min_interval_ms), K_I64, 0, 366LL * 86400000, NULL},
     {"cron-file", C(cron_file), K_TEXT, 0, SZ(cron_file), NULL},
@@ -393,28 +395,32 @@ static void usage_basics(FILE *f)
 /* --help, part 2: keys, rate limits and the cron settings. */
 static void usage_auth(FILE *f)
 {
-        fprintf(f,
-                "\nauthentication (docs/operations.md, \"Keys and tenants\"):\n"
-                "  --insecure-no-auth     no API keys: every request acts as tenant \"default\"\n"
-                "                         with every scope (BATON_INSECURE_NO_AUTH=1); refused\n"
-                "                         unless --listen is a loopback address\n"
-                "  --metrics-public       GET /metrics without a key (BATON_METRICS_PUBLIC=1);\n"
-                "                         by default it needs a key of tenant \"default\" with\n"
-                "                         the metrics (or admin) scope\n"
-                "  --rate-limit-max N     requests per --rate-limit-per-ms for a key without its\n"
-                "                         own limit (BATON_RATE_LIMIT_MAX), default %d\n"
-                "  --rate-limit-per-ms M  the window of that limit (BATON_RATE_LIMIT_PER_MS),\n"
-                "                         default %d; 429 rate_limited beyond it\n"
-                "  --cron-run-max-per-hour N  manual cron runs per schedule and hour, for the\n"
-                "                         cron routes (BATON_CRON_RUN_MAX_PER_HOUR), default %d\n"
-                "  --cron-min-interval-ms N  cron schedules that fire more often are refused\n"
-                "                         (BATON_CRON_MIN_INTERVAL_MS), default %d\n"
-                "  --cron-file FILE       apply this cron registry ({\"schedules\": [...],\n"
-                "                         \"prune\": bool}, as PUT /v1/cron) for tenant\n"
-                "                         \"default\" at start (BATON_CRON_FILE); batond\n"
-                "                         refuses to start (exit 2) when it is invalid\n",
-                CONFIG_RATE_MAX_DEFAULT, CONFIG_RATE_PER_MS_DEFAULT,
-                CONFIG_CRON_RUN_PER_HOUR_DEFAULT, CONFIG_CRON_MIN_INTERVAL_DEFAULT_MS);
+        fprintf(
+            f,
+            "\nauthentication (docs/operations.md, \"Keys and tenants\"):\n"
+            "  --insecure-no-auth     no API keys: every request acts as tenant \"default\"\n"
+            "                         with every scope (BATON_INSECURE_NO_AUTH=1); refused\n"
+            "                         unless --listen is a loopback address\n"
+            "  --metrics-public       GET /metrics without a key (BATON_METRICS_PUBLIC=1);\n"
+            "                         by default it needs a key of tenant \"default\" with\n"
+            "                         the metrics (or admin) scope\n"
+            "  --rate-limit-max N     requests per --rate-limit-per-ms for a key without its\n"
+            "                         own limit (BATON_RATE_LIMIT_MAX), default %d\n"
+            "  --rate-limit-per-ms M  the window of that limit (BATON_RATE_LIMIT_PER_MS),\n"
+            "                         default %d; 429 rate_limited beyond it\n"
+            "  --session-ttl-s N      lifetime of a web dashboard sign-in (BATON_SESSION_TTL_S),\n"
+            "                         default %d, %d ... %d\n"
+            "  --cron-run-max-per-hour N  manual cron runs per schedule and hour, for the\n"
+            "                         cron routes (BATON_CRON_RUN_MAX_PER_HOUR), default %d\n"
+            "  --cron-min-interval-ms N  cron schedules that fire more often are refused\n"
+            "                         (BATON_CRON_MIN_INTERVAL_MS), default %d\n"
+            "  --cron-file FILE       apply this cron registry ({\"schedules\": [...],\n"
+            "                         \"prune\": bool}, as PUT /v1/cron) for tenant\n"
+            "                         \"default\" at start (BATON_CRON_FILE); batond\n"
+            "                         refuses to start (exit 2) when it is invalid\n",
+            CONFIG_RATE_MAX_DEFAULT, CONFIG_RATE_PER_MS_DEFAULT, CONFIG_SESSION_TTL_DEFAULT_S,
+            CONFIG_SESSION_TTL_MIN_S, CONFIG_SESSION_TTL_MAX_S, CONFIG_CRON_RUN_PER_HOUR_DEFAULT,
+            CONFIG_CRON_MIN_INTERVAL_DEFAULT_MS);
 }
 
 /* --help, part 3: the settings of several nodes sharing a store. */
@@ -626,6 +632,7 @@ int config_load(struct config *c, int argc, char **argv, FILE *out, FILE *err, i
         c->shutdown_timeout_ms = SHUTDOWN_TIMEOUT_DEFAULT_MS;
         c->rate_limit_max = CONFIG_RATE_MAX_DEFAULT;
         c->rate_limit_per_ms = CONFIG_RATE_PER_MS_DEFAULT;
+        c->session_ttl_s = CONFIG_SESSION_TTL_DEFAULT_S;
         c->cron_run_max_per_hour = CONFIG_CRON_RUN_PER_HOUR_DEFAULT;
         c->cron_min_interval_ms = CONFIG_CRON_MIN_INTERVAL_DEFAULT_MS;
         c->leader_ttl_ms = CONFIG_LEADER_TTL_DEFAULT_MS;

@@ -39,6 +39,9 @@ struct config {
          * rate_limit_max requests per rate_limit_per_ms (token bucket). */
         int64_t rate_limit_max;
         int64_t rate_limit_per_ms;
+        /* --session-ttl-s: how long a web dashboard sign-in lasts (POST
+         * /v1/sessions, the cookie's Max-Age). */
+        int64_t session_ttl_s;
         /* Manual cron runs per schedule and hour (for the cron routes; stored
          * here so deployments can set it ahead of them). */
         int64_t cron_run_max_per_hour;
@@ -82,6 +85,10 @@ bool config_store_is_postgres(const struct config *c);
 enum config_action { CONFIG_RUN = 0, CONFIG_EXIT = 1 };
 
 #define CONFIG_RATE_MAX_DEFAULT 100000
+/* A dashboard session: 12 hours by default, 1 s (tests) to 30 days. */
+#define CONFIG_SESSION_TTL_DEFAULT_S 43200
+#define CONFIG_SESSION_TTL_MIN_S 1
+#define CONFIG_SESSION_TTL_MAX_S 2592000
 #define CONFIG_RATE_PER_MS_DEFAULT 1000
 #define CONFIG_RATE_MAX_MAX 1000000000LL
 #define CONFIG_RATE_PER_MS_MAX 86400000LL

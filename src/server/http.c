@@ -35,6 +35,7 @@
 #include "server/config.h"
 #include "server/http_internal.h"
 #include "server/metrics.h"
+#include "server/ui.h"
 
 const char *http_method_name(int method)
 {
@@ -245,6 +246,12 @@ void http_rc_status(int rc, int *status, const char **code)
  * longer than the head, plus a NUL per segment), in one allocation. A block
  * of up to REQ_SPARE_MAX bytes is kept by its connection for the next
  * request, so a keep-alive client's requests allocate nothing for this. */
+/* The dashboard's pseudo-route (ui.c): not in the route table, which is the
+ * API's (--routes, docs/openapi.json); it names the answers in the metrics
+ * and the log. */
+static const struct http_route ui_route = {HTTP_GET,       "/ui/", "ui", NULL, HTTP_BODY_NONE,
+                                           HTTP_AUTH_OPEN, 0,      NULL, NULL};
+
 #define REQ_BLOCK_MIN (sizeof(struct http_req) + 2048)
 #define REQ_SPARE_MAX (sizeof(struct http_req) + 16384)
 
@@ -299,8 +306,11 @@ static void reply_head(struct http_conn *c, struct http_req *hr, int status,
         buf_adds(o, http_date(c->h));
         buf_add(o, "\r\nContent-Type: ", 16);
         buf_adds(o, content_type);
-        buf_add(o, "\r\nContent-Length: ", 18);
-        buf_add(o, cl, cl_n);
+        /* A 304 has no body, and a length would have to be the 200's. */
+        if (status != 304) {
+                buf_add(o, "\r\nContent-Length: ", 18);
+                buf_add(o, cl, cl_n);
+        }
         buf_add(o, "\r\nX-Request-Id: ", 16);
         buf_adds(o, hr->request_id);
         buf_add(o, "\r\n", 2);
@@ -790,6 +800,13 @@ void http_begin(struct http_conn *c, size_t head_len)
                                  "the path has a malformed escape, an encoded NUL, invalid "
                                  "UTF-8, a dot segment, or more than %d segments",
                                  HTTP_SEGS_MAX);
+                return;
+        }
+        /* The dashboard's files are open (the page signs in with the API),
+         * read only, and answered here: they take no body and no route. */
+        if (ui_path(hr->head.path)) {
+                hr->route = &ui_route;
+                ui_serve(hr);
                 return;
         }
         if (begin_checks(c, hr, segs, nsegs) != 0)

@@ -31,7 +31,8 @@
 
 #define HTTP_REQID_MAX 128
 #define HTTP_PARAMS_MAX 2
-#define HTTP_OUT_HDRS_MAX 512
+#define HTTP_OUT_HDRS_MAX 1024
+#define HTTP_SESSION_ID_MAX 72
 
 struct http_conn;
 struct http_req;
@@ -82,7 +83,11 @@ struct http_req {
         const char *tenant;
         const char *key_id;
         uint32_t scopes; /* enum key_scope bits of the key */
-        bool authed;     /* a key (or insecure mode) was accepted: refusals are audited */
+        /* The digest of the dashboard's session cookie when the cookie, not
+         * an Authorization header, authenticated the request (auth.c); ""
+         * otherwise. */
+        char session_id[HTTP_SESSION_ID_MAX];
+        bool authed; /* a key (or insecure mode) was accepted: refusals are audited */
         char request_id[HTTP_REQID_MAX + 1];
         int64_t start_ns;
         char *params[HTTP_PARAMS_MAX];         /* decoded path parameters, point into path_buf */

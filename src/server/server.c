@@ -42,6 +42,7 @@
 #include "server/config.h"
 #include "server/http.h"
 #include "server/keyring.h"
+#include "server/sessring.h"
 #include "server/metrics.h"
 #include "server/sched.h"
 #include "server/waiters.h"
@@ -368,7 +369,8 @@ out:
 }
 
 /* Bootstrap (first start: tenant "default" and an admin key) and the load of
- * every key into the keyring, before the store thread and the socket. */
+ * every key into the keyring and of every dashboard session into the
+ * sessring, before the store thread and the socket. */
 static int start_keys(struct server_rt *rt)
 {
         struct server *srv = &rt->srv;
@@ -380,8 +382,15 @@ static int start_keys(struct server_rt *rt)
                 rt->admin_file_saved = save_admin_key(srv->cfg, rt->admin_token) == 0;
         if (!rc)
                 rc = keyring_load(srv);
-        if (rc)
+        if (rc) {
                 log_error("server", "cannot load the API keys: %s", baton_strerror(rc));
+                return rc;
+        }
+        rc = sessring_new(&srv->sessring);
+        if (!rc)
+                rc = sessring_load(srv);
+        if (rc)
+                log_error("server", "cannot load the dashboard's sessions: %s", baton_strerror(rc));
         return rc;
 }
 
@@ -589,6 +598,8 @@ static void announce(struct server_rt *rt)
                        cfg->listen_host, port);
         else
                 printf("  try:   curl -s http://%s:%d/healthz\n", cfg->listen_host, port);
+        printf("  ui:    %s://%s:%d/ui/ (sign in with an API key)\n",
+               http_tls_on(srv->http) ? "https" : "http", cfg->listen_host, port);
         fflush(stdout);
         log_info("server", "listening on %s:%d, data in %s", cfg->listen_host, port, cfg->data_dir);
 }
@@ -639,6 +650,8 @@ static void stop_parts(struct server_rt *rt)
         srv->lease_st = NULL;
         keyring_free(srv->keyring);
         srv->keyring = NULL;
+        sessring_free(srv->sessring);
+        srv->sessring = NULL;
         if (rt->admin_token) {
                 explicit_bzero(rt->admin_token, strlen(rt->admin_token));
                 free(rt->admin_token);

@@ -36,6 +36,7 @@ struct waiters;
 struct sched;
 struct metrics;
 struct keyring;
+struct sessring;
 struct cluster;
 
 struct server {
@@ -58,9 +59,10 @@ struct server {
         struct waiters *waiters;
         struct sched *sched;
         struct metrics *metrics;
-        struct keyring *keyring; /* every API key (keyring.h) */
-        struct cluster *cluster; /* notifications from other nodes; NULL on one node */
-        char node_id[129];       /* --node-id, or the one kept in <data>/node-id */
+        struct keyring *keyring;   /* every API key (keyring.h) */
+        struct sessring *sessring; /* every dashboard session (sessring.h) */
+        struct cluster *cluster;   /* notifications from other nodes; NULL on one node */
+        char node_id[129];         /* --node-id, or the one kept in <data>/node-id */
         /* Refusals counted while their audit op is in flight (api_audit.c). */
         struct audit_pending *audit_pending;
         char app_name[64];       /* PostgreSQL application_name of the store session */

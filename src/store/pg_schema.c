@@ -430,6 +430,17 @@ static const char *const migrations[] = {
     ");"
     "CREATE INDEX stats_tat ON stats (tenant, at_ms);"
     "CREATE INDEX stats_at ON stats (at_ms);",
+    /* 20: dashboard sessions (see sqlite_schema.c, 20). */
+    "CREATE TABLE sessions ("
+    " id text PRIMARY KEY,"
+    " csrf text NOT NULL,"
+    " key_id text NOT NULL,"
+    " key_digest text NOT NULL,"
+    " tenant text NOT NULL,"
+    " created_at bigint NOT NULL,"
+    " expires_at bigint NOT NULL"
+    ");"
+    "CREATE INDEX sessions_key ON sessions (key_id, created_at, id);",
 };
 
 int pg_schema_newest(void)

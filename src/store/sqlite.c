@@ -569,6 +569,19 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
                         "DELETE FROM workers WHERE (tenant, id) IN (SELECT tenant, id FROM workers"
                         " WHERE last_seen < ?1 ORDER BY last_seen LIMIT ?2)",
                         true, "PRIMARY workers_seen"},
+    /* version 15: dashboard sessions (sqlite_sessions.c). The list's cursor
+     * is a row value: (key_id, created_at, id) after the last one read. */
+    [S_SESSION_INSERT] = {"session_insert",
+                          "INSERT INTO sessions (" STORE_SESSION_COLS ")"
+                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                          false},
+    [S_SESSION_DELETE] = {"session_delete", "DELETE FROM sessions WHERE id = ?1", false},
+    [S_SESSION_LIST] =
+        {"session_list",
+         "SELECT " STORE_SESSION_COLS " FROM sessions"
+         " WHERE (?1 IS NULL OR key_id = ?1) AND (key_id, created_at, id) > (?2, ?3, ?4)"
+         " ORDER BY key_id, created_at, id LIMIT ?5",
+         false},
 };
 
 /* ---- errors and statement helpers (sqlite_internal.h) ---- */

@@ -142,6 +142,9 @@ enum stmt_id {
         S_STATS_TENANT,
         S_STATS_MARKS,
         S_STATS_PURGE,
+        S_SESSION_INSERT,
+        S_SESSION_DELETE,
+        S_SESSION_LIST,
         S_AUDIT_LIST, /* first of the audit_list variants */
         S_COUNT = S_AUDIT_LIST + STORE_LIST_VARIANTS
 };
@@ -274,6 +277,7 @@ STORE_CRON_OPS(STORE_DECLARE, sqlite)
 STORE_CLUSTER_OPS(STORE_DECLARE, sqlite)
 STORE_WORKER_OPS(STORE_DECLARE, sqlite)
 STORE_STATS_OPS(STORE_DECLARE, sqlite)
+STORE_SESSION_OPS(STORE_DECLARE, sqlite)
 /* The claim read of one group (sqlite_groups.c): store_ops.group_ready_ids. */
 STORE_DECLARE(sqlite, group_ready_ids)
 

@@ -479,6 +479,23 @@ static const char *const migrations[] = {
     ") STRICT, WITHOUT ROWID;"
     "CREATE INDEX stats_tat ON stats (tenant, at_ms);"
     "CREATE INDEX stats_at ON stats (at_ms);",
+    /* 20: dashboard sessions (store.h version 15, core/sessions.h): one row
+     * per signed-in browser, keyed by the SHA-256 of its cookie; the CSRF
+     * token is kept as its SHA-256 too, so the table holds no secret a
+     * request could present. key_digest is the digest of the key's secret
+     * at sign-in: the session works while the key accepts it (not revoked,
+     * not expired, not rotated away). sessions_key serves a key's sessions,
+     * oldest first (the per-key limit, the reload of one key). */
+    "CREATE TABLE sessions ("
+    " id TEXT PRIMARY KEY,"
+    " csrf TEXT NOT NULL,"
+    " key_id TEXT NOT NULL,"
+    " key_digest TEXT NOT NULL,"
+    " tenant TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX sessions_key ON sessions (key_id, created_at, id);",
 };
 
 int sqlite_schema_newest(void)

@@ -119,6 +119,16 @@ void worker_recs_free(struct worker_rec *v, int n)
         free_recs(v, n, &store_worker_row);
 }
 
+void session_rec_free(struct session_rec *r)
+{
+        FREE_STRS(&r->id, &r->csrf, &r->key_id, &r->key_digest, &r->tenant);
+}
+
+void session_recs_free(struct session_rec *v, int n)
+{
+        free_recs(v, n, &store_session_row);
+}
+
 void queue_limits_free(struct queue_limits *q)
 {
         FREE_STRS(&q->tenant, &q->queue);

@@ -13,7 +13,7 @@
  * called since version 5's claims by group), 14 + queue_delete, job_purge_own
  * and job_own_deadline (per-queue retention), and job_list reads every filter
  * of struct job_filter (group .. worker, the time bounds, desc),
- * and the worker registry.
+ * and the worker registry, 15 + the dashboard's sessions.
  *
  * A backend (SQLite, PostgreSQL) implements these operations; core
  * composes them into transactions. All calls on one struct store come from one
@@ -44,7 +44,7 @@
 
 #include "store/job.h"
 
-#define STORE_OPS_VERSION 14
+#define STORE_OPS_VERSION 15
 
 struct store; /* backend-private */
 
@@ -303,6 +303,20 @@ struct worker_rec {
         int64_t period_ms;
         int64_t completed;
         int64_t failed;
+};
+
+/* A dashboard session (version 15, core/sessions.h). id and csrf are the
+ * hex SHA-256 of the cookie and of the CSRF token (the secrets themselves are
+ * never stored); key_digest is the digest of the key's secret it signed in
+ * with (struct key_rec's digest then). */
+struct session_rec {
+        char *id;
+        char *csrf;
+        char *key_id;
+        char *key_digest;
+        char *tenant;
+        int64_t created_at_ms;
+        int64_t expires_at_ms;
 };
 
 /* What one transaction learnt of a worker (worker_seen): it was seen at
@@ -897,6 +911,20 @@ struct store_ops {
         int (*stats_range)(struct store *st, const char *tenant, const char *queue, int64_t from_ms,
                            int64_t step_ms, int n, struct stats_point *out);
         int (*stats_purge)(struct store *st, int64_t before_ms, int max, int *n_out);
+
+        /* ---- version 15: dashboard sessions ----
+         *
+         * session_insert: BATON_ECONFLICT on a duplicate id. session_delete:
+         * BATON_ENOTFOUND when no row has id. session_list: the sessions of
+         * key_id (NULL = every key) after the cursor (after_key_id,
+         * after_created_ms, after_id; NULL after_id = from the start), in
+         * (key_id, created_at, id) order, at most limit; *out is owned by the
+         * caller (session_recs_free). */
+        int (*session_insert)(struct store *st, const struct session_rec *r);
+        int (*session_delete)(struct store *st, const char *id);
+        int (*session_list)(struct store *st, const char *key_id, const char *after_key_id,
+                            int64_t after_created_ms, const char *after_id, int limit,
+                            struct session_rec **out, int *n_out);
 };
 
 #define STORE_MANY_MAX 4096
@@ -929,6 +957,9 @@ void worker_rec_free(struct worker_rec *w);
 void worker_recs_free(struct worker_rec *v, int n);
 /* Frees n records and the array. */
 void timer_recs_free(struct timer_rec *v, int n);
+void session_rec_free(struct session_rec *r);
+/* Frees n records and the array. */
+void session_recs_free(struct session_rec *v, int n);
 
 /* The rule of leader_acquire (see store_ops), shared by the backends: given
  * the lease as stored (cur) and the call's arguments, fills *next with the

@@ -206,6 +206,16 @@ static const struct store_col worker_cols[] = {
     COL(worker_rec, "failed", COL_I64, failed),
 };
 
+static const struct store_col session_cols[] = {
+    COL(session_rec, "id", COL_TEXT, id),
+    COL(session_rec, "csrf", COL_TEXT, csrf),
+    COL(session_rec, "key_id", COL_TEXT, key_id),
+    COL(session_rec, "key_digest", COL_TEXT, key_digest),
+    COL(session_rec, "tenant", COL_TEXT, tenant),
+    COL(session_rec, "created_at", COL_I64, created_at_ms),
+    COL(session_rec, "expires_at", COL_I64, expires_at_ms),
+};
+
 static const struct store_col cron_cols[] = {
     COL(cron_rec, "tenant", COL_TEXT, tenant),
     COL(cron_rec, "key", COL_TEXT, key),
@@ -592,6 +602,11 @@ static void release_worker(void *p)
         worker_rec_free(p);
 }
 
+static void release_session(void *p)
+{
+        session_rec_free(p);
+}
+
 static void release_cron(void *p)
 {
         cron_rec_free(p);
@@ -649,6 +664,8 @@ const struct store_rowdef store_lease_row =
     ROWDEF(lease_cols, struct leader_rec, STORE_LEASE_COLS, NULL, NULL, release_nothing);
 const struct store_rowdef store_worker_row =
     ROWDEF(worker_cols, struct worker_rec, STORE_WORKER_COLS, NULL, NULL, release_worker);
+const struct store_rowdef store_session_row =
+    ROWDEF(session_cols, struct session_rec, STORE_SESSION_COLS, NULL, NULL, release_session);
 
 /* True when sql is the names of cols[0..n) joined by ", ". */
 static bool names_agree(const struct store_col *cols, int n, const char *sql)
@@ -670,7 +687,7 @@ bool store_rowdefs_agree(void)
         const struct store_rowdef *const defs[] = {
             &store_idem_row,  &store_queue_row, &store_key_row,    &store_audit_row,
             &store_timer_row, &store_flow_row,  &store_cron_row,   &store_run_row,
-            &store_group_row, &store_lease_row, &store_worker_row,
+            &store_group_row, &store_lease_row, &store_worker_row, &store_session_row,
         };
 
         for (size_t i = 0; i < BATON_ARRAY_LEN(defs); i++)

@@ -139,7 +139,7 @@ struct store_rowdef {
 
 extern const struct store_rowdef store_job_row, store_idem_row, store_queue_row, store_key_row,
     store_audit_row, store_timer_row, store_flow_row, store_cron_row, store_run_row,
-    store_group_row, store_qlim_row, store_lease_row, store_worker_row;
+    store_group_row, store_qlim_row, store_lease_row, store_worker_row, store_session_row;
 
 /* Fills *rec (size d->size; its old content is not freed) from the current
  * row of r. On success the caller owns the record's strings (d->release);
@@ -310,6 +310,9 @@ void store_read_deadlines(const struct store_row *r, struct store_deadlines *out
 /* A worker row (version 14) in the order of reads. */
 #define STORE_WORKER_COLS                                                                          \
         "tenant, id, info, queues, first_seen, last_seen, period_ms, completed, failed"
+/* A session row (version 15) in the order of reads and of session_insert's
+ * binds. */
+#define STORE_SESSION_COLS "id, csrf, key_id, key_digest, tenant, created_at, expires_at"
 /* A key row in the order of reads and of key_insert's binds. */
 #define STORE_KEY_COLS                                                                             \
         "id, tenant, name, digest, prev_digest, prev_until, scopes, created_at, expires_at,"       \

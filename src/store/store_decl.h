@@ -145,6 +145,11 @@
         X(B, stats_sample)                                                                         \
         X(B, stats_range)                                                                          \
         X(B, stats_purge)
+/* Dashboard sessions, version 15 (sqlite_sessions.c, pg_sessions.c). */
+#define STORE_SESSION_OPS(X, B)                                                                    \
+        X(B, session_insert)                                                                       \
+        X(B, session_delete)                                                                       \
+        X(B, session_list)
 
 /* Every operation of the lists above, set in an ops initializer, then the
  * store's life and transactions (STORE_TXN_INIT). */
@@ -158,6 +163,7 @@
         STORE_CLUSTER_OPS(STORE_INIT, B)                                                           \
         STORE_WORKER_OPS(STORE_INIT, B)                                                            \
         STORE_STATS_OPS(STORE_INIT, B)                                                             \
+        STORE_SESSION_OPS(STORE_INIT, B)                                                           \
         STORE_TXN_INIT
 
 #endif

@@ -2,7 +2,8 @@
  * test_answer_doc.c: every answer object of batond against its schema in
  * docs/openapi.json. A real batond (SQLite, and PostgreSQL as answer_doc_pg)
  * is driven through every route family (jobs, work, queues, dead letters,
- * workers, keys, audit, cron, flows, timers, the ops endpoints) and the main
+ * workers, keys, audit, dashboard sessions, cron, flows, timers, the ops
+ * endpoints) and the main
  * error answers; each JSON answer is checked against the response schema the
  * document gives its operation and status ($ref and allOf resolved, a oneOf
  * branch chosen by the answer's shape):
@@ -817,6 +818,77 @@ static void key_and_audit_answers(void **state)
         assert_int_equal(diffs, 0);
 }
 
+/* A request with extra header lines and no Authorization header (the
+ * dashboard's cookie authenticates it, or nothing does), checked like
+ * call_as. */
+static void call_hdrs(const char *const *hdrs, const char *method, const char *doc_path,
+                      const char *path, const char *body, int status, struct http_res *res)
+{
+        struct http_res r;
+        char what[300], lower[16];
+        json_t *schema;
+        size_t i;
+
+        assert_int_equal(http_raw(srv.url, method, path, hdrs, body, body ? strlen(body) : 0, &r),
+                         0);
+        if (r.status != status)
+                fprintf(stderr, "%s %s: want %d, got %d: %s\n", method, path, status, r.status,
+                        r.body);
+        assert_int_equal(r.status, status);
+        for (i = 0; method[i] && i + 1 < sizeof(lower); i++)
+                lower[i] = (char)(method[i] | 0x20);
+        lower[i] = '\0';
+        snprintf(what, sizeof(what), "%s %s (%s) %d", method, path, doc_path, status);
+        /* A 204 has no body, and its operation no JSON schema. */
+        if (status == 204)
+                assert_int_equal(r.body_len, 0);
+        else if (!r.json)
+                differ(what, "", "the answer is not JSON: %.200s", r.body);
+        schema = status == 204 ? NULL : answer_schema(lower, doc_path, status);
+        if (status < 300)
+                note_checked(lower, doc_path);
+        if (schema && r.json && walk(what, r.json, schema) > 0)
+                fprintf(stderr, "%s: the answer was %.3000s\n", what, r.body);
+        if (res)
+                *res = r;
+        else
+                http_res_free(&r);
+}
+
+static void session_answers(void **state)
+{
+        char body[200], cookie[480], csrf[160], sc[400];
+        const char *no_auth[] = {"Authorization:", NULL};
+        const char *with_cookie[] = {"Authorization:", cookie, NULL};
+        const char *with_csrf[] = {"Authorization:", cookie, csrf, NULL};
+        struct http_res r;
+        char *end;
+
+        (void)state;
+        diffs = 0;
+        snprintf(body, sizeof(body), "{\"key\":\"%s\"}", srv.admin_key);
+        call_hdrs(no_auth, "POST", "/v1/sessions", "/v1/sessions", body, 201, &r);
+        assert_non_null(http_header(&r, "Set-Cookie", sc, sizeof(sc)));
+        end = strchr(sc, ';');
+        assert_non_null(end);
+        *end = '\0';
+        snprintf(cookie, sizeof(cookie), "Cookie: %s", sc);
+        snprintf(csrf, sizeof(csrf), "X-CSRF-Token: %s", jpath_str(r.json, "csrf_token"));
+        http_res_free(&r);
+        call_hdrs(no_auth, "POST", "/v1/sessions", "/v1/sessions", "{\"key\":\"nope\"}", 401, NULL);
+        call_hdrs(no_auth, "POST", "/v1/sessions", "/v1/sessions", "{}", 400, NULL);
+        call_hdrs(with_cookie, "GET", "/v1/sessions/current", "/v1/sessions/current", NULL, 200,
+                  NULL);
+        call("GET", "/v1/sessions/current", "/v1/sessions/current", NULL, 404, NULL);
+        call_hdrs(with_cookie, "DELETE", "/v1/sessions/current", "/v1/sessions/current", NULL, 403,
+                  NULL);
+        call_hdrs(with_csrf, "DELETE", "/v1/sessions/current", "/v1/sessions/current", NULL, 204,
+                  NULL);
+        call_hdrs(with_cookie, "GET", "/v1/sessions/current", "/v1/sessions/current", NULL, 401,
+                  NULL);
+        assert_int_equal(diffs, 0);
+}
+
 static void cron_answers(void **state)
 {
         char q[64], key[64], path[160], body[512], job[64];
@@ -1033,6 +1105,7 @@ int main(void)
             cmocka_unit_test(work_answers),
             cmocka_unit_test(queue_answers),
             cmocka_unit_test(key_and_audit_answers),
+            cmocka_unit_test(session_answers),
             cmocka_unit_test(cron_answers),
             cmocka_unit_test(flow_and_timer_answers),
             cmocka_unit_test(fired_timer_answers),

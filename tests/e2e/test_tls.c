@@ -102,6 +102,24 @@ static void https_with_libbaton_and_curl(void **state)
         assert_int_not_equal(system(cmd), 0);
 }
 
+/* Under TLS the dashboard's session cookie is Secure (docs/api.md,
+ * "Dashboard sessions"). */
+static void session_cookie_is_secure(void **state)
+{
+        static const char *const no_auth[] = {"Authorization:", NULL};
+        char body[200], sc[512];
+        struct http_res r;
+
+        (void)state;
+        snprintf(body, sizeof(body), "{\"key\": \"%s\"}", srv.admin_key);
+        assert_int_equal(http_raw(srv.url, "POST", "/v1/sessions", no_auth, body, strlen(body), &r),
+                         0);
+        assert_int_equal(r.status, 201);
+        assert_non_null(http_header(&r, "Set-Cookie", sc, sizeof(sc)));
+        assert_contains(sc, "; HttpOnly; SameSite=Strict; Path=/; Max-Age=43200; Secure");
+        http_res_free(&r);
+}
+
 static void plain_http_gets_no_answer(void **state)
 {
         struct raw_reader *rd = calloc(1, sizeof(*rd));
@@ -246,6 +264,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(https_with_libbaton_and_curl),
+            cmocka_unit_test(session_cookie_is_secure),
             cmocka_unit_test(plain_http_gets_no_answer),
             cmocka_unit_test(sighup_reloads_without_dropping),
             cmocka_unit_test(bad_configuration_stops_the_start),

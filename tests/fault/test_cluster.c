@@ -22,7 +22,9 @@
  *  - a read waiting on a job (wait_ms) on one node is answered when another
  *    node completes the job; a delayed job enqueued on a follower is
  *    promoted by the leader on time;
- *  - a key revoked on one node is refused on another at once;
+ *  - a key revoked on one node is refused on another at once; a dashboard
+ *    session made on one node works on the others, and its sign-out on one
+ *    ends it on all;
  *  - group_concurrency 1 holds with workers on every node claiming one queue:
  *    never two jobs of one group handed out at once; concurrency 2 likewise
  *    on a queue without groups, and every node reads the queue's counters
@@ -614,6 +616,77 @@ static void key_revoked_on_one_node_refused_on_all(void **state)
         print_message("revocation on n1 refused on n3 after %lld ms\n",
                       (long long)(harness_now_ms() - t0));
         assert_int_equal(status, 401);
+}
+
+/* One request with the dashboard's cookie (and the CSRF token when not
+ * NULL), no Authorization header; its status. */
+static int cookie_status(const char *url, const char *cookie, const char *csrf, const char *method,
+                         const char *path)
+{
+        char c[440], t[160];
+        const char *hdrs[4] = {"Authorization:", c, NULL, NULL};
+        struct http_res r;
+        int status;
+
+        snprintf(c, sizeof(c), "Cookie: %s", cookie);
+        if (csrf) {
+                snprintf(t, sizeof(t), "X-CSRF-Token: %s", csrf);
+                hdrs[2] = t;
+        }
+        if (http_raw(url, method, path, hdrs, NULL, 0, &r) != 0)
+                return 0;
+        status = r.status;
+        http_res_free(&r);
+        return status;
+}
+
+/* Polls until the cookie's GET /v1/sessions/current on url answers want
+ * (at most 3 s); returns the last status and the wait in *ms. */
+static int cookie_until(const char *url, const char *cookie, int want, int64_t *ms)
+{
+        int64_t t0 = harness_now_ms();
+        int status;
+
+        do {
+                status = cookie_status(url, cookie, NULL, "GET", "/v1/sessions/current");
+                if (status != want)
+                        harness_sleep_ms(10);
+        } while (status != want && harness_now_ms() - t0 < 3000);
+        *ms = harness_now_ms() - t0;
+        return status;
+}
+
+/* A dashboard session made on one node works on every node (the store holds
+ * it; each node's table reloads the key's sessions on its note), and a
+ * sign-out on another node ends it everywhere. */
+static void session_made_on_one_node_works_on_all(void **state)
+{
+        static const char *const no_auth[] = {"Authorization:", NULL};
+        struct harness_cluster *fx = *state;
+        char body[200], sc[400], cookie[400], csrf[100];
+        struct http_res r;
+        int64_t ms = 0;
+        char *end;
+
+        NEED_PG(fx);
+        snprintf(body, sizeof(body), "{\"key\": \"%s\"}", fx->admin);
+        assert_int_equal(
+            http_raw(fx->n[0].url, "POST", "/v1/sessions", no_auth, body, strlen(body), &r), 0);
+        assert_int_equal(r.status, 201);
+        assert_non_null(http_header(&r, "Set-Cookie", sc, sizeof(sc)));
+        end = strchr(sc, ';');
+        assert_non_null(end);
+        *end = '\0';
+        snprintf(cookie, sizeof(cookie), "%s", sc);
+        snprintf(csrf, sizeof(csrf), "%s", jpath_str(r.json, "csrf_token"));
+        http_res_free(&r);
+        assert_int_equal(cookie_until(fx->n[2].url, cookie, 200, &ms), 200);
+        print_message("a session made on n1 works on n3 after %lld ms\n", (long long)ms);
+        assert_int_equal(
+            cookie_status(fx->n[1].url, cookie, csrf, "DELETE", "/v1/sessions/current"), 204);
+        assert_int_equal(cookie_until(fx->n[2].url, cookie, 401, &ms), 401);
+        assert_int_equal(cookie_until(fx->n[0].url, cookie, 401, &ms), 401);
+        print_message("signed out on n2, refused on n1 and n3 after %lld ms\n", (long long)ms);
 }
 
 /* ---- PostgreSQL restarted under load ---- */
@@ -1593,6 +1666,8 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test_setup_teardown(three_nodes_each_job_once, setup, harness_cluster_down),
             cmocka_unit_test_setup_teardown(cross_node_long_poll_wakeup, setup,
+                                            harness_cluster_down),
+            cmocka_unit_test_setup_teardown(session_made_on_one_node_works_on_all, setup,
                                             harness_cluster_down),
             cmocka_unit_test_setup_teardown(key_revoked_on_one_node_refused_on_all, setup,
                                             harness_cluster_down),

@@ -19,7 +19,9 @@
  * schedules (round trips, replace, tenant scoping, key-ordered pages, due
  * and next-due across tenants) and runs (the unique tick identity, manual
  * runs that never clash, updates, newest-first pages, counts per trigger,
- * trim, deletion with the schedule, savepoint rollback); the leader lease
+ * trim, deletion with the schedule, savepoint rollback); dashboard sessions
+ * (round trips, duplicates, ordered pages by key and overall, delete,
+ * savepoint rollback); the leader lease
  * and notifications, and on shared stores (store_ops.shared) the same across
  * two connections. It prints (never asserts) the insert throughput. No test
  * here reads a backend's internals or runs SQL of its own: the checks of one
@@ -3510,6 +3512,96 @@ static int seen(struct fixture *f, const char *tenant, const char *id, const cha
         return f->ops->worker_seen(f->st, &n);
 }
 
+/* ---- dashboard sessions (version 15) ---- */
+
+static int sess_put(struct fixture *f, const char *id, const char *key_id, int64_t created,
+                    int64_t expires)
+{
+        struct session_rec r = {(char *)id,     (char *)"csrf-digest",
+                                (char *)key_id, (char *)"key-digest",
+                                (char *)"t1",   created,
+                                expires};
+
+        return f->ops->session_insert(f->st, &r);
+}
+
+/* session_insert, session_delete and session_list (store.h): every column
+ * round-trips; a duplicate id is BATON_ECONFLICT and changes nothing; a
+ * missing row is BATON_ENOTFOUND; lists of one key or of every key in
+ * (key_id, created_at, id) order, continued from the last row read; a
+ * savepoint rolled back keeps none of the writes; a NULL column is
+ * BATON_EINVAL. */
+static void session_rows_roundtrip_list_delete(void **state)
+{
+        struct fixture *f = *state;
+        struct session_rec *v = NULL, bad = {0};
+        int n = 0;
+
+        fx_begin(f);
+        assert_int_equal(sess_put(f, "s-b2", "kb", T0 + 2, T0 + 100), 0);
+        assert_int_equal(sess_put(f, "s-a1", "ka", T0 + 1, T0 + 100), 0);
+        assert_int_equal(sess_put(f, "s-b1", "kb", T0 + 1, T0 + 200), 0);
+        assert_int_equal(sess_put(f, "s-b0", "kb", T0 + 2, T0 + 300), 0);
+        assert_int_equal(sess_put(f, "s-a1", "kz", T0, T0), BATON_ECONFLICT);
+        assert_int_equal(f->ops->session_insert(f->st, &bad), BATON_EINVAL);
+        fx_commit(f);
+
+        fx_begin(f);
+        assert_int_equal(f->ops->session_list(f->st, "kb", NULL, 0, NULL, 10, &v, &n), 0);
+        assert_int_equal(n, 3);
+        /* created_at, then id. */
+        assert_string_equal(v[0].id, "s-b1");
+        assert_string_equal(v[1].id, "s-b0");
+        assert_string_equal(v[2].id, "s-b2");
+        assert_string_equal(v[0].csrf, "csrf-digest");
+        assert_string_equal(v[0].key_id, "kb");
+        assert_string_equal(v[0].key_digest, "key-digest");
+        assert_string_equal(v[0].tenant, "t1");
+        assert_int_equal(v[0].created_at_ms, T0 + 1);
+        assert_int_equal(v[0].expires_at_ms, T0 + 200);
+        session_recs_free(v, n);
+        /* Every key, two at a time. */
+        assert_int_equal(f->ops->session_list(f->st, NULL, NULL, 0, NULL, 2, &v, &n), 0);
+        assert_int_equal(n, 2);
+        assert_string_equal(v[0].id, "s-a1");
+        assert_string_equal(v[1].id, "s-b1");
+        {
+                struct session_rec *w = NULL;
+                int m = 0;
+                assert_int_equal(f->ops->session_list(f->st, NULL, v[1].key_id, v[1].created_at_ms,
+                                                      v[1].id, 2, &w, &m),
+                                 0);
+                assert_int_equal(m, 2);
+                assert_string_equal(w[0].id, "s-b0");
+                assert_string_equal(w[1].id, "s-b2");
+                session_recs_free(w, m);
+        }
+        session_recs_free(v, n);
+        assert_int_equal(f->ops->session_list(f->st, "kx", NULL, 0, NULL, 10, &v, &n), 0);
+        assert_int_equal(n, 0);
+        session_recs_free(v, n);
+        assert_int_equal(f->ops->session_list(f->st, NULL, NULL, 0, NULL, 0, &v, &n), BATON_EINVAL);
+        assert_int_equal(f->ops->session_delete(f->st, "s-b1"), 0);
+        assert_int_equal(f->ops->session_delete(f->st, "s-b1"), BATON_ENOTFOUND);
+        fx_commit(f);
+
+        /* A rolled-back savepoint keeps neither an insert nor a delete. */
+        fx_begin(f);
+        assert_int_equal(f->ops->savepoint(f->st), 0);
+        assert_int_equal(sess_put(f, "s-c1", "kc", T0, T0 + 1), 0);
+        assert_int_equal(f->ops->session_delete(f->st, "s-a1"), 0);
+        assert_int_equal(f->ops->rollback_to(f->st), 0);
+        fx_commit(f);
+        fx_begin(f);
+        assert_int_equal(f->ops->session_list(f->st, NULL, NULL, 0, NULL, 10, &v, &n), 0);
+        assert_int_equal(n, 3);
+        assert_string_equal(v[0].id, "s-a1");
+        assert_string_equal(v[1].id, "s-b0");
+        assert_string_equal(v[2].id, "s-b2");
+        session_recs_free(v, n);
+        fx_commit(f);
+}
+
 /* worker_seen's rules (store.h): the insert, then last_seen the later one,
  * info and period replaced only when given, a queue appended once and at
  * most STORE_WORKER_QUEUES_MAX of them, counts added; tenant scoping. */
@@ -3714,6 +3806,7 @@ static const struct CMUnitTest common_tests[] = {
     T(group_ready_many_per_group),
     T(worker_seen_merges_into_one_row),
     T(worker_list_jobs_purge),
+    T(session_rows_roundtrip_list_delete),
     T(insert_throughput),
 };
 

@@ -383,6 +383,29 @@ class Client:
         k.secret = data.get("secret")
         return k
 
+    # -- dashboard sessions (what the web dashboard at /ui/ signs in with) --------
+
+    def create_session(self) -> Dict[str, Any]:
+        """POST /v1/sessions with this client's key: {"session", "csrf_token", "cookie"}.
+
+        cookie is the baton_session=... pair of the answer's Set-Cookie, to send as
+        a Cookie header (get_session, delete_session); the CSRF token is only here.
+        """
+        _, rh, data = self._t.request("POST", "/v1/sessions", body={"key": self._t.key},
+                                      headers={"Authorization": ""})
+        cookie = (rh.get("Set-Cookie") or "").split(";")[0]
+        return dict(data, cookie=cookie)
+
+    def get_session(self, cookie: str) -> Dict[str, Any]:
+        """GET /v1/sessions/current as the session cookie (no Authorization header)."""
+        return self._call("GET", "/v1/sessions/current",
+                          headers={"Authorization": "", "Cookie": cookie})["session"]
+
+    def delete_session(self, cookie: str, csrf_token: str) -> None:
+        """DELETE /v1/sessions/current: signs the session out."""
+        self._call("DELETE", "/v1/sessions/current",
+                   headers={"Authorization": "", "Cookie": cookie, "X-CSRF-Token": csrf_token})
+
     def list_audit(self, *, tenant: Optional[str] = None, action: Optional[str] = None,
                    key_id: Optional[str] = None, limit: Optional[int] = None,
                    after: Optional[str] = None) -> Iterator[AuditEntry]:

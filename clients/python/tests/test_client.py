@@ -63,7 +63,7 @@ class TestSurface(Base):
             doc = json.load(f)
         ops = [o["operationId"] for p in doc["paths"].values() for m, o in p.items()
                if m in ("get", "put", "post", "patch", "delete")]
-        self.assertEqual(len(ops), 49)
+        self.assertEqual(len(ops), 52)
         missing = [snake(o) for o in ops if not callable(getattr(Client, snake(o), None))]
         self.assertEqual(missing, [])
 
@@ -89,6 +89,22 @@ class TestSurface(Base):
         self.assertEqual(j.extra, {"a_future_member": {"x": 1}})
         self.assertEqual(j.backoff.extra, {"new": 2})
         self.assertEqual(j.to_dict()["a_future_member"], {"x": 1})
+
+
+class TestSessions(Base):
+    def test_sign_in_read_and_sign_out(self) -> None:
+        s = self.c.create_session()
+        self.assertTrue(s["cookie"].startswith("baton_session="))
+        self.assertEqual(len(s["csrf_token"]), 64)
+        self.assertEqual(s["session"]["tenant"], "default")
+        cur = self.c.get_session(s["cookie"])
+        self.assertEqual(cur["key_id"], s["session"]["key_id"])
+        with self.assertRaises(Forbidden) as e:
+            self.c.delete_session(s["cookie"], "0" * 64)
+        self.assertEqual(e.exception.code, "csrf_required")
+        self.c.delete_session(s["cookie"], s["csrf_token"])
+        with self.assertRaises(Unauthenticated):
+            self.c.get_session(s["cookie"])
 
 
 class TestJobs(Base):
