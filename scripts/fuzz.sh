@@ -16,7 +16,9 @@ mkdir -p "$out"
 
 # What each target links: the parser alone, or every library below main.c
 # (request bodies go through the server's parsing and core's validation).
-server_srcs=$(ls src/common/*.c src/core/*.c src/store/*.c src/server/*.c | grep -v '/main\.c$')
+# The dashboard's assets are a C source the build generates (ui/embed.mjs).
+server_srcs="$(ls src/common/*.c src/core/*.c src/store/*.c src/server/*.c | grep -v '/main\.c$') $3/ui/ui_assets.c"
+[ -f "$3/ui/ui_assets.c" ] || { echo "fuzz.sh: $3/ui/ui_assets.c is missing: build $3 first" >&2; exit 2; }
 declare -A srcs=(
   [http_parse]="src/server/http_parse.c"
   [request_body]="$server_srcs"

@@ -175,7 +175,9 @@ func runDriver(args []string) (bool, error) {
 
 	d := &driver{cfg: cfg, c: baton.NewClient(cfg.url, cfg.key), rng: rand.New(rand.NewSource(cfg.seed)),
 		seen: map[string]bool{}, pending: map[*time.Timer]bool{}}
-	d.tag = strconv.FormatInt(time.Now().UnixMilli()%(36*36*36*36*36*36), 36)
+	// The time and the process id: two runs started in the same millisecond
+	// (run_tests.sh starts both sabotaged runs at once) get their own names.
+	d.tag = strconv.FormatInt((time.Now().UnixMilli()*32768+int64(os.Getpid()%32768))%(36*36*36*36*36*36*36*36), 36)
 	d.queue = "draft-" + d.tag
 	if cfg.stateDir == "" {
 		dir, err := os.MkdirTemp("", "draft-"+d.tag+"-")
@@ -550,7 +552,9 @@ func (d *driver) sendPick(ctx context.Context, u UserPut, wish []int) {
 		// that comes after the clock ran out is refused (409) instead of
 		// making a second job the fence has to reject.
 		put.IfVersion = baton.Ptr(u.From)
-		put.IfScheduled = true
+		// The fence sabotage lets such late picks through as well, so that
+		// the worker without its fence meets jobs for picks already made.
+		put.IfScheduled = d.cfg.sabotage != "fence"
 	}
 	u.SentAt = time.Now()
 	t, err := d.c.PutTimer(context.Background(), clockKey(u.Draft), put)
