@@ -127,8 +127,8 @@ static const struct cli_cmd cmds[] = {
      "  --tenant T            the key's tenant (default: your own; another one needs admin,\n"
      "                        and is created when it does not exist)\n"
      "  --scopes S,S...       jobs:write, jobs:read, work, cron:read, cron:write, cron:run,\n"
-     "                        admin, metrics (comma-separated; metrics: GET /metrics,\n"
-     "                        tenant default only)\n"
+     "                        admin, metrics, events:read (comma-separated; metrics:\n"
+     "                        GET /metrics, tenant default only)\n"
      "  --expires-at TIME     RFC 3339 instant after which the key stops working\n"
      "  --rate-max N --rate-per-ms MS   at most N requests per MS milliseconds",
      OPT(O_TENANT) | OPT(O_SCOPES) | OPT(O_EXPIRES) | OPT(O_RATE_MAX) | OPT(O_RATE_PER), 1, 1,

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/tz.h"
 #include "core/cron.h"
+#include "core/events.h"
 #include "core/workers.h"
 
 /* A batch bigger than this is split, bounding the latency of its first op. */
@@ -161,6 +162,13 @@ static int64_t apply_batch(struct txn *tx, struct exec_op *head)
                 /* The registry learns what the batch's ops saw of workers in
                  * one write per worker (core/workers.h). */
                 rc = worker_flush(tx);
+                if (rc)
+                        tx->ops->rollback(tx->st);
+        }
+        if (!rc) {
+                /* The batch's events, in one write (core/events.h); it also
+                 * notes the wake-up of their readers, so before txn_notify. */
+                rc = events_flush(tx);
                 if (rc)
                         tx->ops->rollback(tx->st);
         }

@@ -59,6 +59,7 @@ struct txn_mark {
         int counts_n;
         int samples_n;
         int workers_n;
+        int events_n;
         int64_t cron_runs[CRUN_COUNT];
 };
 
@@ -81,7 +82,11 @@ struct txn_effects {
         int terminal_n;
         int terminal_cap;
         int64_t deadline_ms; /* earliest new deadline; 0 = none */
-        char **keys;         /* ids of API keys created or changed (other nodes reload them) */
+        /* The event log's retention wants a leader tick by then (0 = no):
+         * armed and notified like deadline_ms, but kept apart from it, which
+         * is the deadlines of the data written (core/events.h). */
+        int64_t retain_ms;
+        char **keys; /* ids of API keys created or changed (other nodes reload them) */
         int keys_n;
         int keys_cap;
         /* Cron runs that reached their final status (enum txn_cron_run). */
@@ -91,12 +96,20 @@ struct txn_effects {
         struct worker_note *workers;
         int workers_n;
         int workers_cap;
+        /* The events the operations noted (core/events.h), appended like
+         * counts and written by events_flush before the commit, which
+         * counts them in events_written. */
+        struct event_note *events;
+        int events_n;
+        int events_cap;
+        int64_t events_written;
 };
 
 struct tz_cache;
 struct cron_cache;
 struct deps_work;
 struct worker_cache;
+struct event_note;
 
 struct txn {
         struct store *st;
@@ -121,6 +134,11 @@ struct txn {
          * so claims and heartbeats write a worker's row at most once per
          * second; NULL: write every time. */
         struct worker_cache *wkc;
+        /* When this store thread last applied the event log's retention,
+         * and its count bound (core/events.h); 0 = never. */
+        int64_t events_purged_ms;
+        int64_t events_counted_ms;
+        int64_t events_noted_ms; /* last retention deadline events_flush noted */
 };
 
 int txn_note_ready(struct txn *tx, const char *tenant, const char *queue);
@@ -147,7 +165,7 @@ int txn_note_key(struct txn *tx, const char *id);
 int txn_notify(struct txn *tx);
 void txn_effects_reset(struct txn_effects *fx);
 struct txn_mark txn_effects_mark(const struct txn_effects *fx);
-/* Drops the counts, samples, worker notes and cron run counts recorded after mark (an op
+/* Drops the counts, samples, worker and event notes and cron run counts recorded after mark (an op
  * rolled back). Ready and terminal hints are kept: a spurious wake-up is
  * harmless. */
 void txn_effects_truncate(struct txn_effects *fx, struct txn_mark mark);

@@ -93,6 +93,8 @@ void api_audit_list(struct http_req *hr);
 void api_flows_create(struct http_req *hr);
 void api_flows_get(struct http_req *hr);
 
+void api_events_list(struct http_req *hr); /* api_events.c */
+
 void api_timers_put(struct http_req *hr);
 void api_timers_get(struct http_req *hr);
 void api_timers_list(struct http_req *hr);

@@ -269,6 +269,21 @@ static int scope_check(struct http_req *hr)
         return 0;
 }
 
+int auth_still_valid(struct http_req *hr)
+{
+        char id[KEY_ID_LEN + 1];
+        const char *why = NULL;
+        struct keyring_entry *e;
+
+        if (!hr->authed || !hr->key_id)
+                return 0;
+        e = key_of(hr, id, &why);
+        if (!e || strcmp(e->rec.id, hr->key_id) != 0)
+                return -1;
+        hr->scopes = e->rec.scopes;
+        return hr->route->scope && !(hr->scopes & (hr->route->scope | SCOPE_ADMIN)) ? -1 : 0;
+}
+
 int auth_recheck(struct http_req *hr)
 {
         char id[KEY_ID_LEN + 1];

@@ -64,7 +64,7 @@
         " COALESCE(MAX(nogroup_served), 0), COALESCE(MAX(updated_at), 0),"                         \
         " COALESCE(MAX(ret_completed_ms), 0), COALESCE(MAX(ret_dead_ms), 0),"                      \
         " COALESCE(MAX(ret_cancelled_ms), 0),"                                                     \
-        " COALESCE(MAX(def_timeout_ms), 0),"                                                       \
+        " COALESCE(MAX(def_timeout_ms), 0), COALESCE(MAX(events_off), 0),"                         \
         " COALESCE(MAX(depth), 0), COALESCE(MAX(running), 0),"                                     \
         " EXISTS (SELECT 1 FROM job_groups g WHERE g.tenant = ?1 AND g.queue = ?2),"               \
         " EXISTS (SELECT 1 FROM queues k WHERE k.tenant = ?1 AND k.name = ?2)"                     \
@@ -318,7 +318,7 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
     [S_QLIM_PUT] = {"qlim_put",
                     "INSERT INTO queue_limits (" STORE_QLIM_SET_COLS ") VALUES (?1, ?2, ?3, ?4,"
                     " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
-                    "?21, ?22)" STORE_QLIM_UPSERT,
+                    "?21, ?22, ?23)" STORE_QLIM_UPSERT,
                     false},
     [S_QLIM_ADD] = {"qlim_add",
                     "INSERT INTO queue_limits (tenant, queue, depth, running) VALUES (?1, ?2, ?3,"
@@ -493,6 +493,27 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
                         "DELETE FROM workers WHERE (tenant, id) IN (SELECT tenant, id FROM workers"
                         " WHERE last_seen < ?1 ORDER BY last_seen LIMIT ?2)",
                         true, "PRIMARY workers_seen"},
+    /* version 15: the event log (sqlite_events.c). */
+    [S_EVENT_INSERT] = {"event_insert",
+                        "INSERT INTO events (tenant, type, at, kind, subject, queue, data)"
+                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        false},
+    [S_EVENT_SCAN] = {"event_scan",
+                      "SELECT " STORE_EVENT_COLS " FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+                      true, "rowid"},
+    /* Oldest first, among the max oldest: at grows with id (one writer, one
+     * clock), so the walk stops at the first young event instead of
+     * reading the whole table to find none. */
+    [S_EVENT_PURGE_AGE] = {"event_purge_age",
+                           "DELETE FROM events WHERE id IN (SELECT id FROM (SELECT id, at"
+                           " FROM events ORDER BY id LIMIT ?2) WHERE at < ?1)",
+                           false},
+    /* Ids are consecutive (deletes only take the oldest, AUTOINCREMENT
+     * never reuses one), so the count is max - min + 1 without a scan. */
+    [S_EVENT_PURGE_COUNT] = {"event_purge_count",
+                             "DELETE FROM events WHERE id IN (SELECT id FROM events"
+                             " WHERE id <= (SELECT MAX(id) FROM events) - ?1 ORDER BY id LIMIT ?2)",
+                             false},
 };
 
 /* ---- errors and statement helpers (sqlite_internal.h) ---- */
@@ -699,6 +720,11 @@ int sqlite_ids(struct store *st, sqlite3_stmt *s, int max, int64_t *ids, int *n_
 static bool txn_lost(struct store *st)
 {
         return st->in_txn && sqlite3_get_autocommit(st->db);
+}
+
+bool sqlite_txn_open(struct store *st)
+{
+        return st->in_txn && !txn_lost(st);
 }
 
 /* ---- statement preparation ---- */

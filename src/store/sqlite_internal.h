@@ -129,6 +129,11 @@ enum stmt_id {
         S_WORKER_LIST,
         S_WORKER_JOBS,
         S_WORKER_PURGE,
+        /* version 15: the event log (sqlite_events.c) */
+        S_EVENT_INSERT,
+        S_EVENT_SCAN,
+        S_EVENT_PURGE_AGE,
+        S_EVENT_PURGE_COUNT,
         S_AUDIT_LIST, /* first of the audit_list variants */
         S_COUNT = S_AUDIT_LIST + STORE_LIST_VARIANTS
 };
@@ -231,6 +236,11 @@ int sqlite_rows(struct store *st, sqlite3_stmt *s, int max, const struct store_r
                 int *n_out);
 /* Column 0 of up to max rows as ids. */
 int sqlite_ids(struct store *st, sqlite3_stmt *s, int max, int64_t *ids, int *n_out);
+/* Whether the transaction begin opened is still open: false outside one,
+ * and after SQLite rolled it back on its own (an I/O error, a full disk). A
+ * write made outside any operation (the event log's, before the commit)
+ * checks it, since run in autocommit mode it would commit alone. */
+bool sqlite_txn_open(struct store *st);
 /* The name of statement id, for errors and plan checks. */
 const char *sqlite_stmt_name(int id);
 /* Prepares the SQL that fmt makes (sqlite3_mprintf) into *s, which the
@@ -255,6 +265,7 @@ STORE_GROUP_OPS(STORE_DECLARE, sqlite)
 STORE_CRON_OPS(STORE_DECLARE, sqlite)
 STORE_CLUSTER_OPS(STORE_DECLARE, sqlite)
 STORE_WORKER_OPS(STORE_DECLARE, sqlite)
+STORE_EVENT_OPS(STORE_DECLARE, sqlite)
 /* The claim read of one group (sqlite_groups.c): store_ops.group_ready_ids. */
 STORE_DECLARE(sqlite, group_ready_ids)
 

@@ -136,6 +136,12 @@
         X(B, worker_jobs)                                                                          \
         X(B, worker_purge)
 
+/* The event log, version 15 (sqlite_events.c, pg_events.c). */
+#define STORE_EVENT_OPS(X, B)                                                                      \
+        X(B, event_insert)                                                                         \
+        X(B, event_scan)                                                                           \
+        X(B, event_purge)
+
 /* Every operation of the lists above, set in an ops initializer, then the
  * store's life and transactions (STORE_TXN_INIT). */
 #define STORE_INIT_ALL(B)                                                                          \
@@ -147,6 +153,7 @@
         STORE_CRON_OPS(STORE_INIT, B)                                                              \
         STORE_CLUSTER_OPS(STORE_INIT, B)                                                           \
         STORE_WORKER_OPS(STORE_INIT, B)                                                            \
+        STORE_EVENT_OPS(STORE_INIT, B)                                                             \
         STORE_TXN_INIT
 
 #endif

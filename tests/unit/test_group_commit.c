@@ -619,6 +619,10 @@ static const struct sweep sweeps[] = {
     {STORE_FAULT_OP(release), STORE_FAULT_CALL, true, SWEEP_OPS, "release alone"},
     {STORE_FAULT_OP(release), STORE_FAULT_TXN, false, SWEEP_OPS, "release, transaction lost"},
     {STORE_FAULT_OP(begin), STORE_FAULT_CALL, false, 1, "begin"},
+    /* The batch's events are written once, before the commit: a failure
+     * there fails the whole batch, events and changes alike. */
+    {STORE_FAULT_OP(event_insert), STORE_FAULT_CALL, false, 1, "event_insert"},
+    {STORE_FAULT_OP(event_insert), STORE_FAULT_TXN, false, 1, "event_insert, transaction lost"},
 };
 
 /* Runs batch 1, then batch 2 of sweep_kinds with the nth call of sw's op
