@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "common/errors.h"
+#include "common/log.h"
 #include "store/sqlite_internal.h"
 #include "store/store.h"
 
@@ -21,6 +22,13 @@ int sqlite_worker_seen(struct store *st, const struct worker_note *n)
 {
         if (!n->tenant || !n->id)
                 return BATON_EINVAL;
+        /* worker_flush writes outside every operation: after SQLite rolled
+         * the transaction back on its own, autocommit would commit this row
+         * alone, for a batch answered 503. */
+        if (!sqlite_txn_open(st)) {
+                log_error("store", "worker_seen: no transaction is open");
+                return BATON_ESTORE;
+        }
         return sqlite_run(st,
                           SQLITE_STMT(st, S_WORKER_SEEN, SA(n->tenant), SA(n->id), SA(n->info),
                                       SA(n->queue), SA(n->seen_ms), SA(n->period_ms),
