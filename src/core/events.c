@@ -208,17 +208,39 @@ static void job_members(struct jw *w, int type, const struct job *j, int64_t now
         }
 }
 
+void events_forget_queue(struct txn_effects *fx)
+{
+        free(fx->evq_tenant);
+        free(fx->evq_queue);
+        fx->evq_tenant = NULL;
+        fx->evq_queue = NULL;
+}
+
 /* 1 when queue writes per-job events, 0 when its settings turned them off,
  * or an error. The settings row is the one the transaction has read for
- * the job's change already (the store keeps it for the transaction). */
+ * the job's change already (the store keeps it for the transaction), and
+ * the answer is kept for the next event of the same queue. */
 static int job_events_on(struct txn *tx, const char *tenant, const char *queue)
 {
+        struct txn_effects *fx = &tx->fx;
         struct queue_limits q = {0};
-        int rc = tx->ops->qlim_get(tx->st, tenant, queue, false, &q);
+        int rc;
 
+        if (fx->evq_tenant && strcmp(fx->evq_queue, queue) == 0 &&
+            strcmp(fx->evq_tenant, tenant) == 0)
+                return fx->evq_on ? 1 : 0;
+        rc = tx->ops->qlim_get(tx->st, tenant, queue, false, &q);
         if (!rc)
                 rc = q.job_events_off ? 0 : 1;
         queue_limits_free(&q);
+        if (rc >= 0) {
+                events_forget_queue(fx);
+                fx->evq_tenant = strdup(tenant);
+                fx->evq_queue = strdup(queue);
+                fx->evq_on = rc == 1;
+                if (!fx->evq_tenant || !fx->evq_queue)
+                        events_forget_queue(fx);
+        }
         return rc;
 }
 

@@ -122,6 +122,9 @@ int events_note_timer(struct txn *tx, const struct timer_rec *t);
 int events_flush(struct txn *tx);
 /* Frees the notes of fx from index from on (txn.c: truncation and reset). */
 void events_notes_drop(struct txn_effects *fx, int from);
+/* Forgets the job_events setting fx remembers (a rollback, or a change of
+ * a queue's settings). */
+void events_forget_queue(struct txn_effects *fx);
 
 /* A read of the log (GET /v1/events). */
 struct events_query {

@@ -611,6 +611,9 @@ int queue_update(struct txn *tx, const char *tenant, const char *name, const str
         }
         if (!rc && (u->mask & ~(unsigned)QS_PAUSED))
                 rc = events_note_settings(tx, tenant, name, u->mask & ~(unsigned)QS_PAUSED);
+        /* Later events of this transaction read the new job_events. */
+        if (u->mask & QS_JOB_EVENTS)
+                events_forget_queue(&tx->fx);
         /* The row is made (if missing) and locked before it is read, so that
          * two changes of settings at once cannot undo each other. */
         if (!rc)

@@ -209,6 +209,7 @@ void txn_effects_reset(struct txn_effects *fx)
         fx->samples_n = 0;
         worker_notes_drop(fx, 0);
         events_notes_drop(fx, 0);
+        events_forget_queue(fx);
         fx->events_written = 0;
         fx->terminal_n = 0;
         memset(fx->cron_runs, 0, sizeof(fx->cron_runs));
@@ -233,6 +234,7 @@ void txn_effects_truncate(struct txn_effects *fx, struct txn_mark mark)
         fx->samples_n = mark.samples_n;
         worker_notes_drop(fx, mark.workers_n);
         events_notes_drop(fx, mark.events_n);
+        events_forget_queue(fx);
         memcpy(fx->cron_runs, mark.cron_runs, sizeof(fx->cron_runs));
 }
 

@@ -10,6 +10,7 @@
 #ifndef BATON_CORE_TXN_H
 #define BATON_CORE_TXN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/clock.h"
@@ -103,6 +104,12 @@ struct txn_effects {
         int events_n;
         int events_cap;
         int64_t events_written;
+        /* The job_events setting of the queue last asked (events.c), so that
+         * the events of a batch of one queue's jobs read it once; NULL when
+         * none is known. Forgotten when an op rolls back or changes it. */
+        char *evq_tenant;
+        char *evq_queue;
+        bool evq_on;
 };
 
 struct tz_cache;

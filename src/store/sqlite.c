@@ -70,6 +70,13 @@
         " EXISTS (SELECT 1 FROM queues k WHERE k.tenant = ?1 AND k.name = ?2)"                     \
         " FROM queue_limits WHERE tenant = ?1 AND queue = ?2"
 
+/* The event log's multi-row inserts: the parameters of row i are ?7i+1 ..
+ * ?7i+7, in the order of STORE_EVENT_COLS without id. */
+#define EVENT_INSERT "INSERT INTO events (tenant, type, at, kind, subject, queue, data) VALUES "
+#define EVENT_ROW "(?, ?, ?, ?, ?, ?, ?)"
+#define EVENT_ROWS4 EVENT_ROW "," EVENT_ROW "," EVENT_ROW "," EVENT_ROW
+#define EVENT_ROWS16 EVENT_ROWS4 "," EVENT_ROWS4 "," EVENT_ROWS4 "," EVENT_ROWS4
+
 /* The reads of cron schedules and runs: their columns, then the terms. */
 #define SCHED_SELECT "SELECT " STORE_SCHED_COLS " FROM cron_schedules WHERE "
 #define RUN_SELECT "SELECT " STORE_RUN_COLS " FROM cron_runs WHERE "
@@ -493,11 +500,16 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
                         "DELETE FROM workers WHERE (tenant, id) IN (SELECT tenant, id FROM workers"
                         " WHERE last_seen < ?1 ORDER BY last_seen LIMIT ?2)",
                         true, "PRIMARY workers_seen"},
-    /* version 15: the event log (sqlite_events.c). */
-    [S_EVENT_INSERT] = {"event_insert",
-                        "INSERT INTO events (tenant, type, at, kind, subject, queue, data)"
-                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                        false},
+    /* version 15: the event log (sqlite_events.c): inserts of 1, 4, 16 and
+     * 64 rows, so that a batch's events cost a few statements (each pays
+     * its own step, reset and AUTOINCREMENT bookkeeping once). */
+    [S_EVENT_INSERT] = {"event_insert", EVENT_INSERT EVENT_ROW, false},
+    [S_EVENT_INSERT4] = {"event_insert4", EVENT_INSERT EVENT_ROWS4, false},
+    [S_EVENT_INSERT16] = {"event_insert16", EVENT_INSERT EVENT_ROWS16, false},
+    [S_EVENT_INSERT64] = {"event_insert64",
+                          EVENT_INSERT EVENT_ROWS16 "," EVENT_ROWS16 "," EVENT_ROWS16
+                                                    "," EVENT_ROWS16,
+                          false},
     [S_EVENT_SCAN] = {"event_scan",
                       "SELECT " STORE_EVENT_COLS " FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
                       true, "rowid"},

@@ -4,10 +4,11 @@
  * transaction just before its commit (core/events.c), read in id order by
  * GET /v1/events and deleted from the oldest by the leader's retention.
  * Workload: a few events per job (enqueued, started, completed), so on the
- * processing benchmark tens of thousands of inserts a second, each one step
- * of one prepared statement (SQLite has no round trip a multi-row statement
- * would save, and its parse would cost more than the steps); reads are
- * long-polls that look at a bounded window of rows from their cursor.
+ * processing benchmark tens of thousands of inserts a second, made by
+ * prepared statements of 64, 16, 4 and 1 rows (a statement's step, reset and
+ * AUTOINCREMENT bookkeeping are paid once for its rows: 100 events cost
+ * 4 statements, docs/benchmarks.md); reads are long-polls that look at a
+ * bounded window of rows from their cursor.
  * Assumptions: calls come from the store thread inside a transaction, the
  * only writer of the database, so ids are in commit order.
  */
@@ -24,24 +25,47 @@
 #include "store/sqlite_internal.h"
 #include "store/store.h"
 
+/* The multi-row insert statements, the most rows first. */
+static const struct {
+        int id;
+        int rows;
+} inserts[] = {
+    {S_EVENT_INSERT64, 64}, {S_EVENT_INSERT16, 16}, {S_EVENT_INSERT4, 4}, {S_EVENT_INSERT, 1}};
+
+#define EVENT_PARAMS 7
+
 int sqlite_event_insert(struct store *st, const struct event_rec *v, int n)
 {
-        int rc = 0;
+        struct store_arg a[64 * EVENT_PARAMS];
+        int rc = 0, done = 0;
 
         if (n > 0 && !sqlite_txn_open(st)) {
                 log_error("store", "event_insert: no transaction is open");
                 return BATON_ESTORE;
         }
-        for (int i = 0; i < n && !rc; i++) {
-                const struct event_rec *e = &v[i];
-
-                if (!e->tenant || !e->type || !e->kind || !e->subject || !e->data)
+        for (int i = 0; i < n; i++)
+                if (!v[i].tenant || !v[i].type || !v[i].kind || !v[i].subject || !v[i].data)
                         return BATON_EINVAL;
-                rc = sqlite_run(st,
-                                SQLITE_STMT(st, S_EVENT_INSERT, SA(e->tenant), SA(e->type),
-                                            SA(e->at_ms), SA(e->kind), SA(e->subject), SA(e->queue),
-                                            SA(e->data)),
-                                NULL);
+        /* The largest statement that fits what is left, until nothing is. */
+        for (size_t k = 0; k < sizeof(inserts) / sizeof(inserts[0]) && !rc; k++) {
+                while (!rc && n - done >= inserts[k].rows) {
+                        for (int r = 0; r < inserts[k].rows; r++) {
+                                const struct event_rec *e = &v[done + r];
+                                struct store_arg *p = &a[r * EVENT_PARAMS];
+
+                                p[0] = SA(e->tenant);
+                                p[1] = SA(e->type);
+                                p[2] = SA(e->at_ms);
+                                p[3] = SA(e->kind);
+                                p[4] = SA(e->subject);
+                                p[5] = SA(e->queue);
+                                p[6] = SA(e->data);
+                        }
+                        rc = sqlite_run(
+                            st, sqlite_stmt(st, inserts[k].id, inserts[k].rows * EVENT_PARAMS, a),
+                            NULL);
+                        done += inserts[k].rows;
+                }
         }
         return rc;
 }

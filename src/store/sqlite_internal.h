@@ -130,7 +130,10 @@ enum stmt_id {
         S_WORKER_JOBS,
         S_WORKER_PURGE,
         /* version 15: the event log (sqlite_events.c) */
-        S_EVENT_INSERT,
+        S_EVENT_INSERT, /* one row; then 4, 16 and 64 rows (sqlite_events.c) */
+        S_EVENT_INSERT4,
+        S_EVENT_INSERT16,
+        S_EVENT_INSERT64,
         S_EVENT_SCAN,
         S_EVENT_PURGE_AGE,
         S_EVENT_PURGE_COUNT,
