@@ -500,11 +500,11 @@ int events_read(struct txn *tx, const struct events_query *q, struct events_page
         for (;;) {
                 struct event_rec *v = NULL;
                 int64_t last = after;
-                bool more = false;
+                bool full = false, waiting = false;
                 int n = 0, i;
 
                 rc = tx->ops->event_scan(tx->st, q->tenant, after, EVENTS_SCAN_MAX, &v, &n, &last,
-                                         &more);
+                                         &full, &waiting);
                 if (rc)
                         break;
                 for (i = 0; i < n && out->n < q->limit && !rc; i++) {
@@ -524,14 +524,15 @@ int events_read(struct txn *tx, const struct events_query *q, struct events_page
                         break;
                 /* A full page resumes after its last event; any other goes
                  * on past everything the scans looked at. */
+                out->waiting = waiting;
                 if (out->n >= q->limit) {
-                        out->more = i < n || more;
+                        out->more = i < n || full;
                         break;
                 }
                 out->next = last;
-                out->more = more;
+                out->more = full;
                 scanned += EVENTS_SCAN_MAX;
-                if (!more || last == after || scanned >= EVENTS_READ_SCAN_MAX)
+                if (!full || last == after || scanned >= EVENTS_READ_SCAN_MAX)
                         break;
                 after = last;
         }
@@ -552,9 +553,9 @@ int events_deadline(struct txn *tx, int64_t *at_ms)
         const struct limits *l = tx->limits;
         struct event_rec *v = NULL;
         int64_t last = 0, t;
-        bool more = false;
+        bool full = false, waiting = false;
         int n = 0;
-        int rc = tx->ops->event_scan(tx->st, NULL, 0, 1, &v, &n, &last, &more);
+        int rc = tx->ops->event_scan(tx->st, NULL, 0, 1, &v, &n, &last, &full, &waiting);
 
         *at_ms = 0;
         if (rc || n == 0)

@@ -136,14 +136,16 @@ struct events_query {
 };
 
 /* A page: the events (a malloc'd array owned by the page), the cursor to
- * read on from (past every event looked at, not only those kept) and
- * whether more may be readable soon (the scan stopped at its bound, or
- * events wait for a transaction that began before them to end). */
+ * read on from (past every event looked at, not only those kept), whether
+ * more are readable now (the page is full, or the read stopped at its scan
+ * bound) and whether committed events wait for a transaction that began
+ * before them to end (PostgreSQL): a read a few ms later finds them. */
 struct events_page {
         struct event_rec *v;
         int n;
         int64_t next;
         bool more;
+        bool waiting;
 };
 
 int events_read(struct txn *tx, const struct events_query *q, struct events_page *out);

@@ -29,8 +29,11 @@
 #include "server/auth.h"
 #include "server/waiters.h"
 
-/* How soon a reader looks again when events wait above the horizon. */
+/* How soon a reader looks again when events wait above the horizon, and
+ * how many times a JSON read that found some of them looks again before it
+ * answers (so that an event acknowledged before the read is in it). */
 #define EVENTS_RECHECK_MS 20
+#define EVENTS_RECHECKS_MAX 10
 
 struct events_ctx {
         struct api_ctx base; /* first (api_ctx_new) */
@@ -40,6 +43,8 @@ struct events_ctx {
         int64_t deadline_ns; /* JSON: the end of wait_ms */
         int64_t written_ns;  /* stream: the last bytes sent (heartbeats) */
         struct waiter w;
+        int rechecks; /* JSON: looks again for events above the horizon */
+        bool recheck; /* the waiter is parked for such a look */
         bool sse;
         bool closed;
         bool watching;
@@ -130,7 +135,7 @@ static bool park(struct events_ctx *c, int64_t left)
 
         if (c->closed || srv->stopping || left <= 0)
                 return false;
-        if (c->page.more && left > EVENTS_RECHECK_MS)
+        if (c->page.waiting && left > EVENTS_RECHECK_MS)
                 left = EVENTS_RECHECK_MS;
         if (waiter_park_queue(srv->waiters, &c->w, c->q.tenant, EVENTS_WAIT_QUEUE, left) != 0)
                 return false;
@@ -215,7 +220,7 @@ static void sse_done(struct events_ctx *c, int rc)
                 return;
         }
         /* A page cut by its limit or scan bound goes on at once. */
-        if (c->page.n >= c->q.limit) {
+        if (c->page.n >= c->q.limit || c->page.more) {
                 sse_submit(c);
                 return;
         }
@@ -270,11 +275,30 @@ static void events_done(struct exec_op *op)
                 api_ctx_free(&c->base);
                 return;
         }
+        /* Events committed before the read may still wait for an older
+         * transaction to end (PostgreSQL): a page that has room looks again
+         * a few times, so that what was acknowledged before it is in it. */
+        c->recheck = c->page.waiting && c->page.n < c->q.limit && c->rechecks < EVENTS_RECHECKS_MAX;
         if (c->page.n == 0) {
+                int64_t left = api_remaining_ms(srv, c->deadline_ns);
+
                 /* Nothing yet: the cursor has moved past what was looked at,
-                 * so the next read starts there. */
+                 * so the next read starts there; a read cut by its scan
+                 * bound goes on at once. */
                 c->q.after = c->page.next;
-                if (park(c, api_remaining_ms(srv, c->deadline_ns)))
+                if (c->page.more && left > 0) {
+                        api_ctx_submit(&c->base, 0, NULL);
+                        return;
+                }
+                if (c->recheck && left < EVENTS_RECHECK_MS)
+                        left = EVENTS_RECHECK_MS;
+                c->rechecks += c->recheck;
+                if (park(c, left))
+                        return;
+        } else if (c->recheck) {
+                /* The same cursor: the page is read again whole. */
+                c->rechecks++;
+                if (park(c, EVENTS_RECHECK_MS))
                         return;
         }
         json_reply(c);
@@ -297,7 +321,7 @@ static void events_wake(struct waiter *w, int why)
         /* Out of time or stopping: the empty page, with its cursor. A
          * recheck's timer (events above the horizon) reads again. */
         if (why == WAKE_SHUTDOWN || srv->stopping ||
-            (why == WAKE_TIMEOUT && api_remaining_ms(srv, c->deadline_ns) <= 0)) {
+            (why == WAKE_TIMEOUT && !c->recheck && api_remaining_ms(srv, c->deadline_ns) <= 0)) {
                 json_reply(c);
                 return;
         }

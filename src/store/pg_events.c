@@ -173,7 +173,7 @@ static int scan_row(void *arg, const struct store_row *r, int i)
 }
 
 int pg_event_scan(struct store *st, const char *tenant, int64_t after_id, int max,
-                  struct event_rec **out, int *n_out, int64_t *last_id, bool *more)
+                  struct event_rec **out, int *n_out, int64_t *last_id, bool *full, bool *waiting)
 {
         const struct pg_stmt *const s[2] = {&S_EVENT_SCAN, &S_EVENT_WAITING};
         const struct pg_params *p[2] = {PG_ARGS(SA(after_id), SA(max)), NULL};
@@ -184,7 +184,8 @@ int pg_event_scan(struct store *st, const char *tenant, int64_t after_id, int ma
         *out = NULL;
         *n_out = 0;
         *last_id = after_id;
-        *more = false;
+        *full = false;
+        *waiting = false;
         if (max <= 0)
                 return BATON_EINVAL;
         rc = pg_exec_n(st, s, p, 2, res);
@@ -194,8 +195,8 @@ int pg_event_scan(struct store *st, const char *tenant, int64_t after_id, int ma
                 *out = c.v;
                 *n_out = c.n;
                 *last_id = c.last_id;
-                *more = seen == max ||
-                        (PQntuples(res[1]) == 1 && strcmp(PQgetvalue(res[1], 0, 0), "t") == 0);
+                *full = seen == max;
+                *waiting = PQntuples(res[1]) == 1 && strcmp(PQgetvalue(res[1], 0, 0), "t") == 0;
         } else {
                 event_recs_free(c.v, c.n);
         }

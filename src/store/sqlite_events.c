@@ -106,7 +106,8 @@ static int scan_row(void *arg, const struct store_row *r, int i)
 }
 
 int sqlite_event_scan(struct store *st, const char *tenant, int64_t after_id, int max,
-                      struct event_rec **out, int *n_out, int64_t *last_id, bool *more)
+                      struct event_rec **out, int *n_out, int64_t *last_id, bool *full,
+                      bool *waiting)
 {
         struct scan_ctx c = {tenant, NULL, 0, 0, after_id};
         int seen = 0, rc;
@@ -114,7 +115,9 @@ int sqlite_event_scan(struct store *st, const char *tenant, int64_t after_id, in
         *out = NULL;
         *n_out = 0;
         *last_id = after_id;
-        *more = false;
+        *full = false;
+        /* One writer commits in id order: nothing waits above what is read. */
+        *waiting = false;
         if (max <= 0)
                 return BATON_EINVAL;
         rc = sqlite_each(st, SQLITE_STMT(st, S_EVENT_SCAN, SA(after_id), SA(max)), max, scan_row,
@@ -126,7 +129,7 @@ int sqlite_event_scan(struct store *st, const char *tenant, int64_t after_id, in
         *out = c.v;
         *n_out = c.n;
         *last_id = c.last_id;
-        *more = seen == max;
+        *full = seen == max;
         return 0;
 }
 

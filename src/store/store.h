@@ -875,17 +875,18 @@ struct store_ops {
          * most max of them; those of tenant (NULL: every tenant) are
          * appended to *out (a malloc'd array owned by the caller,
          * event_recs_free; *n_out of them). *last_id gets the id of the last
-         * event looked at (after_id when none); *more is true when the scan
-         * stopped at max, or when events past the readable horizon exist
-         * (PostgreSQL: a transaction that began earlier is still running),
-         * so the caller should look again soon.
+         * event looked at (after_id when none); *full is true when the scan
+         * stopped at max; *waiting when committed events past the readable
+         * horizon exist (PostgreSQL: a transaction that began earlier is
+         * still running), so that a look a few ms later finds more.
          *
          * event_purge deletes up to max events, oldest first, of those with
          * at < before_ms or beyond the newest keep (keep 0: no count bound);
          * *n_out deleted. */
         int (*event_insert)(struct store *st, const struct event_rec *v, int n);
         int (*event_scan)(struct store *st, const char *tenant, int64_t after_id, int max,
-                          struct event_rec **out, int *n_out, int64_t *last_id, bool *more);
+                          struct event_rec **out, int *n_out, int64_t *last_id, bool *full,
+                          bool *waiting);
         int (*event_purge)(struct store *st, int64_t before_ms, int64_t keep, int max, int *n_out);
 };
 

@@ -3657,7 +3657,7 @@ static void event_log_insert_scan_purge(void **state)
         };
         struct event_rec *v = NULL;
         int64_t last = 0, first_id, newest;
-        bool more = true;
+        bool more = true, waiting = true;
         int n = 0, purged = 0;
 
         fx_begin(f);
@@ -3672,7 +3672,7 @@ static void event_log_insert_scan_purge(void **state)
         assert_int_equal(f->ops->rollback(f->st), 0);
 
         fx_begin(f);
-        assert_int_equal(f->ops->event_scan(f->st, "t1", 0, 10, &v, &n, &last, &more), 0);
+        assert_int_equal(f->ops->event_scan(f->st, "t1", 0, 10, &v, &n, &last, &more, &waiting), 0);
         assert_int_equal(n, 4);
         assert_false(more);
         assert_string_equal(v[0].type, "job.enqueued");
@@ -3690,22 +3690,25 @@ static void event_log_insert_scan_purge(void **state)
         event_recs_free(v, n);
         /* A window of two: the t2 row is looked at (last moves past it) but
          * not returned; more says the scan stopped at its bound. */
-        assert_int_equal(f->ops->event_scan(f->st, "t1", first_id, 2, &v, &n, &last, &more), 0);
+        assert_int_equal(
+            f->ops->event_scan(f->st, "t1", first_id, 2, &v, &n, &last, &more, &waiting), 0);
         assert_int_equal(n, 1);
         assert_string_equal(v[0].type, "cron.fired");
         assert_int_equal(last, v[0].id);
         assert_true(more);
         event_recs_free(v, n);
         /* Every tenant, from the newest: nothing, the cursor stays. */
-        assert_int_equal(f->ops->event_scan(f->st, NULL, newest, 10, &v, &n, &last, &more), 0);
+        assert_int_equal(
+            f->ops->event_scan(f->st, NULL, newest, 10, &v, &n, &last, &more, &waiting), 0);
         assert_int_equal(n, 0);
         assert_int_equal(last, newest);
         event_recs_free(v, n);
-        assert_int_equal(f->ops->event_scan(f->st, NULL, 0, 0, &v, &n, &last, &more), BATON_EINVAL);
+        assert_int_equal(f->ops->event_scan(f->st, NULL, 0, 0, &v, &n, &last, &more, &waiting),
+                         BATON_EINVAL);
         /* By count: the newest 3 stay. */
         assert_int_equal(f->ops->event_purge(f->st, T0 - 1, 3, 100, &purged), 0);
         assert_int_equal(purged, 2);
-        assert_int_equal(f->ops->event_scan(f->st, NULL, 0, 10, &v, &n, &last, &more), 0);
+        assert_int_equal(f->ops->event_scan(f->st, NULL, 0, 10, &v, &n, &last, &more, &waiting), 0);
         assert_int_equal(n, 3);
         assert_string_equal(v[0].type, "cron.fired");
         event_recs_free(v, n);
@@ -3722,7 +3725,7 @@ static void event_log_insert_scan_purge(void **state)
         assert_int_equal(f->ops->event_insert(f->st, ev, 1), 0);
         fx_commit(f);
         fx_begin(f);
-        assert_int_equal(f->ops->event_scan(f->st, NULL, 0, 10, &v, &n, &last, &more), 0);
+        assert_int_equal(f->ops->event_scan(f->st, NULL, 0, 10, &v, &n, &last, &more, &waiting), 0);
         assert_int_equal(n, 1);
         assert_true(v[0].id > newest);
         event_recs_free(v, n);

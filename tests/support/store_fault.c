@@ -344,8 +344,8 @@ static void vfs_register(void)
         X(idem_swap, (const struct idem_rec *rec, int64_t old_job_id), (rec, old_job_id))          \
         X(event_scan,                                                                              \
           (const char *tenant, int64_t after_id, int max, struct event_rec **out, int *n_out,      \
-           int64_t *last_id, bool *more),                                                          \
-          (tenant, after_id, max, out, n_out, last_id, more))                                      \
+           int64_t *last_id, bool *full, bool *waiting),                                           \
+          (tenant, after_id, max, out, n_out, last_id, full, waiting))                             \
         X(event_purge, (int64_t before_ms, int64_t keep, int max, int *n_out),                     \
           (before_ms, keep, max, n_out))
 

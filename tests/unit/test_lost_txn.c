@@ -50,7 +50,7 @@ static void event_insert_refused(void **state)
         struct event_rec ev = {0, "default", "job.enqueued", UNIT_ENV_T0_MS, "job", "1", "q", "{}"};
         struct event_rec *v = NULL;
         int64_t last = 0;
-        bool more = false;
+        bool more = false, waiting = false;
         int n = -1;
 
         assert_int_equal(e->ops->begin(e->st), 0);
@@ -59,14 +59,15 @@ static void event_insert_refused(void **state)
         assert_int_not_equal(e->ops->commit(e->st), 0);
         e->ops->rollback(e->st);
         assert_int_equal(e->ops->begin(e->st), 0);
-        assert_int_equal(e->ops->event_scan(e->st, NULL, 0, 10, &v, &n, &last, &more), 0);
+        assert_int_equal(e->ops->event_scan(e->st, NULL, 0, 10, &v, &n, &last, &more, &waiting), 0);
         assert_int_equal(n, 0);
         event_recs_free(v, n);
         /* And in a transaction that is open, the write is made. */
         assert_int_equal(e->ops->event_insert(e->st, &ev, 1), 0);
         assert_int_equal(e->ops->commit(e->st), 0);
         assert_int_equal(e->ops->begin(e->st), 0);
-        assert_int_equal(e->ops->event_scan(e->st, "default", 0, 10, &v, &n, &last, &more), 0);
+        assert_int_equal(
+            e->ops->event_scan(e->st, "default", 0, 10, &v, &n, &last, &more, &waiting), 0);
         assert_int_equal(n, 1);
         assert_string_equal(v[0].type, "job.enqueued");
         assert_int_equal(last, v[0].id);
