@@ -261,6 +261,16 @@ static const struct cli_cmd cmds[] = {
      "  healthy  seen within 2 lease periods; stale  not seen since; lost  not seen for\n"
      "  --worker-lost-ms (default 10 minutes): its leases simply expire (docs/operations.md)",
      OPT(O_LIMIT) | OPT(O_AFTER), 0, 1, false, cmd_workers},
+    {"events", NULL,
+     "events [--type P,P...] [--queue Q] [--limit N] [--after CURSOR] [--follow [--count N]]",
+     "Reads the event log (GET /v1/events; scope events:read): the tenant's events after\n"
+     "--after, oldest first, with the id to pass as --after next.\n"
+     "  --type P,P...   types (job.dead), categories (cron.*) or *\n"
+     "  --queue Q       events of jobs and queues of Q only\n"
+     "  --follow        keep reading (long-polls) and print events as they come, until\n"
+     "                  interrupted or --count N events were printed (--json: one per line)",
+     OPT(O_TYPE) | OPT(O_QUEUE) | OPT(O_LIMIT) | OPT(O_AFTER) | OPT(O_FOLLOW) | OPT(O_NFIRES), 0, 0,
+     false, cmd_events},
 };
 
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))

@@ -51,20 +51,45 @@ static void events_get(const char *url, const char *key, const char *q, int stat
         harness_expect(url, key, "GET", path, NULL, status, r);
 }
 
-/* The events of queue q (every type), oldest first, as a new JSON array. */
-static json_t *queue_events(const char *q)
+/* events_get, once the answer holds at least want events (up to 10 s; see
+ * queue_events_n for why a read may have to wait). */
+static void events_get_n(const char *url, const char *key, const char *q, size_t want,
+                         struct http_res *r)
+{
+        for (int i = 0; i < 100; i++) {
+                events_get(url, key, q, 200, r);
+                if (json_array_size(jpath(r->json, "events")) >= want || i == 99)
+                        return;
+                http_res_free(r);
+                harness_sleep_ms(100);
+        }
+}
+
+/* The events of queue q (every type), oldest first, as a new JSON array,
+ * once at least want of them are readable (up to 10 s: on PostgreSQL an
+ * event is readable once every transaction of the cluster that began before
+ * its own has ended, which another test's open transaction can delay). */
+static json_t *queue_events_n(const char *q, size_t want)
 {
         struct http_res r;
         char query[200];
-        json_t *v;
+        json_t *v = NULL;
 
         snprintf(query, sizeof(query), "queue=%s&limit=1000", q);
-        events_get(srv.url, NULL, query, 200, &r);
-        v = json_incref(jpath(r.json, "events"));
-        assert_non_null(v);
-        http_res_free(&r);
+        for (int i = 0; i < 100; i++) {
+                events_get(srv.url, NULL, query, 200, &r);
+                json_decref(v);
+                v = json_incref(jpath(r.json, "events"));
+                assert_non_null(v);
+                http_res_free(&r);
+                if (json_array_size(v) >= want)
+                        break;
+                harness_sleep_ms(100);
+        }
         return v;
 }
+
+#define queue_events(q) queue_events_n((q), 0)
 
 /* The types of a list of events joined by spaces, into out. */
 static const char *types_of(const json_t *ev, char *out, size_t cap)
@@ -110,7 +135,7 @@ static void job_lifecycle(void **state)
         job = harness_http_claim(srv.url, NULL, q, "{\"worker\":\"w-life\",\"max\":1}", id);
         harness_http_complete(srv.url, NULL, job, "{\"rows\":12}", "completed");
 
-        ev = queue_events(q);
+        ev = queue_events_n(q, 6);
         assert_string_equal(types_of(ev, types, sizeof(types)),
                             "job.enqueued job.started job.progress job.retrying job.started "
                             "job.completed");
@@ -164,7 +189,7 @@ static void dead_and_cancelled(void **state)
         snprintf(path, sizeof(path), "/v1/jobs/%s", id2);
         harness_expect(srv.url, NULL, "DELETE", path, NULL, 200, &r);
         http_res_free(&r);
-        ev = queue_events(q);
+        ev = queue_events_n(q, 5);
         assert_string_equal(types_of(ev, types, sizeof(types)),
                             "job.enqueued job.started job.dead job.enqueued job.cancelled");
         assert_string_equal(jpath_str(json_array_get(ev, 2), "data.error"), "bad input");
@@ -197,7 +222,7 @@ static void rolled_back_op_leaves_no_event(void **state)
         json_decref(ev);
         /* The same queue writes events once an enqueue commits. */
         enqueue(srv.url, NULL, q, id);
-        ev = queue_events(q);
+        ev = queue_events_n(q, 1);
         assert_int_equal(json_array_size(ev), 1);
         json_decref(ev);
 }
@@ -218,12 +243,12 @@ static void tenants_and_scope(void **state)
         assert_int_equal(json_array_size(jpath(r.json, "events")), 0);
         http_res_free(&r);
         enqueue(srv.url, tok, q, id); /* tenant evt2, same queue name */
-        events_get(srv.url, tok, query, 200, &r);
+        events_get_n(srv.url, tok, query, 1, &r);
         assert_int_equal(json_array_size(jpath(r.json, "events")), 1);
         assert_string_equal(jpath_str(r.json, "events[0].subject.id"), id);
         http_res_free(&r);
         /* The default tenant still sees its one event, not evt2's. */
-        events_get(srv.url, NULL, query, 200, &r);
+        events_get_n(srv.url, NULL, query, 1, &r);
         assert_int_equal(json_array_size(jpath(r.json, "events")), 1);
         assert_string_not_equal(jpath_str(r.json, "events[0].subject.id"), id);
         http_res_free(&r);
@@ -249,7 +274,7 @@ static void filters_cursor_and_errors(void **state)
         job = harness_http_claim(srv.url, NULL, q, NULL, id);
         harness_http_fail(srv.url, NULL, job, "\"error\":\"x\",\"retryable\":false", "dead");
         snprintf(query, sizeof(query), "queue=%s&type=job.dead,job.enqueued", q);
-        events_get(srv.url, NULL, query, 200, &r);
+        events_get_n(srv.url, NULL, query, 2, &r);
         assert_string_equal(types_of(jpath(r.json, "events"), types, sizeof(types)),
                             "job.enqueued job.dead");
         http_res_free(&r);
@@ -427,13 +452,13 @@ static void sse_stream_and_resume(void **state)
         (void)state;
         harness_unique("sse", q, sizeof(q));
         sse_open(&s, &srv, q, NULL, NULL);
-        at = sse_until(&s, "\r\n\r\n", 0, 3000);
+        at = sse_until(&s, "\r\n\r\n", 0, 10000);
         assert_true(at > 0);
         assert_non_null(strstr(s.buf, "HTTP/1.1 200"));
         assert_non_null(strstr(s.buf, "Content-Type: text/event-stream"));
         assert_non_null(strstr(s.buf, "Transfer-Encoding: chunked"));
         enqueue(srv.url, NULL, q, id1);
-        at2 = sse_until(&s, "event: job.enqueued\ndata: ", (size_t)at, 3000);
+        at2 = sse_until(&s, "event: job.enqueued\ndata: ", (size_t)at, 10000);
         assert_true(at2 > 0);
         /* The id line comes first: the event's id, the cursor to resume from. */
         {
@@ -452,7 +477,7 @@ static void sse_stream_and_resume(void **state)
         enqueue(srv.url, NULL, q, id2);
         sse_open(&s, &srv, q, "0", evid);
         snprintf(line, sizeof(line), "\"subject\":{\"kind\":\"job\",\"id\":\"%s\"", id2);
-        at = sse_until(&s, line, 0, 3000);
+        at = sse_until(&s, line, 0, 10000);
         assert_true(at > 0);
         snprintf(line, sizeof(line), "\"subject\":{\"kind\":\"job\",\"id\":\"%s\"", id1);
         assert_null(strstr(s.buf, line));
@@ -499,7 +524,7 @@ static void queue_events_and_switch(void **state)
         http_res_free(&r);
         harness_expect(srv.url, NULL, "PATCH", path, "{\"paused\":false}", 200, &r);
         http_res_free(&r);
-        ev = queue_events(q);
+        ev = queue_events_n(q, 3);
         /* A pause of a paused queue changes nothing and has no event. */
         assert_string_equal(types_of(ev, types, sizeof(types)),
                             "queue.settings_changed queue.paused queue.resumed");
@@ -513,7 +538,7 @@ static void queue_events_and_switch(void **state)
         assert_true(jpath_true(r.json, "queue.job_events"));
         http_res_free(&r);
         enqueue(srv.url, NULL, q, id);
-        ev = queue_events(q);
+        ev = queue_events_n(q, 5);
         assert_string_equal(types_of(ev, types, sizeof(types)),
                             "queue.settings_changed queue.paused queue.resumed "
                             "queue.settings_changed job.enqueued");
@@ -523,19 +548,28 @@ static void queue_events_and_switch(void **state)
         http_res_free(&r);
 }
 
-/* The events of a cron schedule (kind cron, key) whose key is unique. */
-static json_t *cron_events(const char *key)
+/* The events of a cron schedule (kind cron, key) whose key is unique, once
+ * at least want are readable (up to 10 s, as queue_events_n). */
+static json_t *cron_events(const char *key, size_t want)
 {
-        struct http_res r;
-        json_t *out = json_array();
+        json_t *out = NULL;
 
-        events_get(srv.url, NULL, "type=cron.*&limit=1000", 200, &r);
-        for (size_t i = 0; i < json_array_size(jpath(r.json, "events")); i++) {
-                json_t *e = json_array_get(jpath(r.json, "events"), i);
-                if (strcmp(jpath_str(e, "subject.key"), key) == 0)
-                        json_array_append(out, e);
+        for (int i = 0; i < 100; i++) {
+                struct http_res r;
+
+                json_decref(out);
+                out = json_array();
+                events_get(srv.url, NULL, "type=cron.*&limit=1000", 200, &r);
+                for (size_t k = 0; k < json_array_size(jpath(r.json, "events")); k++) {
+                        json_t *e = json_array_get(jpath(r.json, "events"), k);
+                        if (strcmp(jpath_str(e, "subject.key"), key) == 0)
+                                json_array_append(out, e);
+                }
+                http_res_free(&r);
+                if (json_array_size(out) >= want)
+                        break;
+                harness_sleep_ms(100);
         }
-        http_res_free(&r);
         return out;
 }
 
@@ -563,7 +597,7 @@ static void cron_and_timer_events(void **state)
         job = harness_http_claim(srv.url, NULL, q, NULL, NULL);
         assert_non_null(job);
         harness_http_fail(srv.url, NULL, job, "\"error\":\"cron boom\"", "dead");
-        ev = cron_events(key);
+        ev = cron_events(key, 2);
         assert_string_equal(types_of(ev, types, sizeof(types)), "cron.fired cron.run_failed");
         assert_string_equal(jpath_str(json_array_get(ev, 0), "subject.kind"), "cron");
         assert_string_equal(jpath_str(json_array_get(ev, 0), "data.trigger"), "manual");
@@ -597,7 +631,7 @@ static void cron_and_timer_events(void **state)
                         assert_string_equal(jpath_str(found, "data.queue"), q);
                         assert_true(jpath_int(found, "data.late_ms") >= 0);
                         http_res_free(&r);
-                        ev = queue_events(q);
+                        ev = queue_events_n(q, 1);
                         assert_string_equal(types_of(ev, types, sizeof(types)), "job.enqueued");
                         json_decref(ev);
                         return;
@@ -655,7 +689,8 @@ static void retention(void **state)
         assert_int_equal(harness_start(&h, by_age), 0);
         for (int i = 0; i < 2; i++)
                 enqueue(h.url, NULL, q, id);
-        assert_int_equal(feed_count(&h, last), 2);
+        events_get_n(h.url, NULL, "limit=100", 2, &r);
+        http_res_free(&r);
         for (int i = 0; i < 60 && n != 0; i++) {
                 n = feed_count(&h, last);
                 if (n != 0)
@@ -664,7 +699,7 @@ static void retention(void **state)
         assert_int_equal(n, 0);
         /* A new event after an empty log: ids never go back. */
         enqueue(h.url, NULL, q, id);
-        events_get(h.url, NULL, "limit=100", 200, &r);
+        events_get_n(h.url, NULL, "limit=100", 1, &r);
         assert_int_equal(json_array_size(jpath(r.json, "events")), 1);
         assert_string_equal(jpath_str(r.json, "events[0].subject.id"), id);
         assert_true(strtoll(jpath_str(r.json, "events[0].id"), NULL, 10) > 2);
@@ -688,13 +723,13 @@ static void crash_keeps_event_and_stop_ends_stream(void **state)
         assert_int_equal(harness_kill9(&h), 0);
         assert_int_equal(harness_restart(&h), 0);
         snprintf(query, sizeof(query), "queue=%s", q);
-        events_get(h.url, NULL, query, 200, &r);
+        events_get_n(h.url, NULL, query, 1, &r);
         assert_int_equal(json_array_size(jpath(r.json, "events")), 1);
         assert_string_equal(jpath_str(r.json, "events[0].subject.id"), id);
         http_res_free(&r);
 
         sse_open(&s, &h, q, NULL, NULL);
-        assert_true(sse_until(&s, "event: job.enqueued", 0, 3000) > 0);
+        assert_true(sse_until(&s, "event: job.enqueued", 0, 10000) > 0);
         assert_int_equal(harness_shutdown(&h), 0);
         /* The last chunk, then the close. */
         assert_true(sse_until(&s, "\r\n0\r\n\r\n", 0, 1000) > 0);
@@ -710,6 +745,7 @@ struct reader {
         char queue[64];
         volatile int stop;
         json_t *seen; /* job ids in the order their job.enqueued came */
+        volatile int n_seen;
         int64_t last_id;
         bool out_of_order;
         int switches;
@@ -747,6 +783,7 @@ static void *read_feed(void *arg)
                                 rd->out_of_order = true;
                         rd->last_id = id;
                         json_array_append_new(rd->seen, json_string(jpath_str(e, "subject.id")));
+                        rd->n_seen++;
                 }
                 snprintf(after, sizeof(after), "%s", jpath_str(r.json, "next"));
                 bool empty = json_array_size(ev) == 0;
@@ -821,12 +858,15 @@ static void no_loss_across_leader_kill(void **state)
         assert_int_equal(harness_kill9(&fx->n[0]), 0);
         for (int i = 0; i < 2; i++)
                 harness_join(wt[i]);
-        /* The survivor takes the lead and the reader catches up. */
-        harness_sleep_ms(1500);
+        n_acked = json_array_size(w[0].acked) + json_array_size(w[1].acked);
+        /* The survivor takes the lead and the reader catches up (bounded:
+         * a missing event fails below). */
+        for (int i = 0; i < 200 && rd.n_seen < (int)n_acked; i++)
+                harness_sleep_ms(100);
+        harness_sleep_ms(500);
         rd.stop = 1;
         harness_join(t);
         assert_false(rd.out_of_order);
-        n_acked = json_array_size(w[0].acked) + json_array_size(w[1].acked);
         assert_true(n_acked >= 150);
         /* Exactly once each: the seen list has no repeat, and every
          * acknowledged id is in it. */
