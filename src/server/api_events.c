@@ -99,19 +99,31 @@ static void cursor_str(int64_t id, char out[JW_I64_LEN])
 
 /* ---- JSON pages ---- */
 
+static void page_item(struct jw *w, const void *arg, int i)
+{
+        const struct event_rec *v = arg;
+
+        event_json(w, &v[i]);
+}
+
 static void json_reply(struct events_ctx *c)
 {
+        struct server *srv = c->base.hr->srv;
         char next[JW_I64_LEN];
+        int64_t cursor = c->page.next;
         struct jw w;
+        int last;
 
-        jw_init(&w, http_out(c->base.hr->srv));
+        jw_init(&w, http_out(srv));
         jw_obj_open(&w);
-        jw_key(&w, "events");
-        jw_arr_open(&w);
-        for (int i = 0; i < c->page.n; i++)
-                event_json(&w, &c->page.v[i]);
-        jw_arr_close(&w);
-        cursor_str(c->page.next, next);
+        /* Cut at --max-response-bytes like every list: the cursor is then
+         * the last event written, so the next read starts with the first
+         * one left out. */
+        last = api_page_write(&w, srv->limits, "events", c->page.n, c->page.n, false, page_item,
+                              c->page.v);
+        if (last >= 0 && last < c->page.n - 1)
+                cursor = c->page.v[last].id;
+        cursor_str(cursor, next);
         jw_kstr(&w, "next", next);
         jw_obj_close(&w);
         api_reply_jw(c->base.hr, 200, &w);

@@ -32,6 +32,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "support/harness.h"
 #include "support/rawhttp.h"
 
@@ -707,6 +708,81 @@ static void retention(void **state)
         assert_int_equal(harness_stop(&h), 0);
 }
 
+/* A page is cut at --max-response-bytes (64 KiB here) like every list: its
+ * next is the last event it holds, and reading on from it gets the rest,
+ * each event once. 100 jobs fail with an error of 1,000 bytes: 100 events
+ * of about 1.3 KB (job.dead), more than one page's budget. */
+static void page_cut_at_the_byte_budget(void **state)
+{
+        static const char *const args[] = {"--max-response-bytes", "65536", NULL};
+        struct harness h = {0};
+        struct http_res r;
+        char q[64], query[256], after[32] = "0";
+        char *err = harness_repeat('e', 1000);
+        struct buf b;
+        json_t *jobs;
+        int pages = 0, total = 0;
+
+        (void)state;
+        assert_int_equal(harness_start(&h, args), 0);
+        harness_unique("cut", q, sizeof(q));
+        buf_init(&b, 1u << 22);
+        buf_printf(&b, "{\"jobs\":[");
+        for (int i = 0; i < 100; i++)
+                buf_printf(&b, "%s{\"queue\":\"%s\",\"type\":\"ev\",\"max_attempts\":1}",
+                           i ? "," : "", q);
+        buf_printf(&b, "]}");
+        assert_int_equal(buf_addc(&b, '\0'), 0);
+        harness_expect(h.url, NULL, "POST", "/v1/jobs", b.ptr, 201, &r);
+        http_res_free(&r);
+        /* Claims are cut at the budget too: claim until all 100 failed. */
+        for (int round = 0, failed = 0; round < 50 && failed < 100; round++) {
+                snprintf(query, sizeof(query), "/v1/queues/%s/claim", q);
+                harness_expect(h.url, NULL, "POST", query, "{\"worker\":\"w\",\"max\":100}", 200,
+                               &r);
+                jobs = json_incref(jpath(r.json, "jobs"));
+                http_res_free(&r);
+                assert_true(json_array_size(jobs) > 0);
+                buf_reset(&b);
+                buf_printf(&b, "{\"items\":[");
+                for (size_t i = 0; i < json_array_size(jobs); i++) {
+                        json_t *j = json_array_get(jobs, i);
+                        buf_printf(&b,
+                                   "%s{\"id\":\"%s\",\"lease\":\"%s\",\"outcome\":\"fail\","
+                                   "\"error\":\"%s\"}",
+                                   i ? "," : "", jpath_str(j, "id"), jpath_str(j, "lease"), err);
+                }
+                buf_printf(&b, "]}");
+                assert_int_equal(buf_addc(&b, '\0'), 0);
+                harness_expect(h.url, NULL, "POST", "/v1/settle", b.ptr, 200, &r);
+                http_res_free(&r);
+                failed += (int)json_array_size(jobs);
+                json_decref(jobs);
+        }
+        buf_free(&b);
+        free(err);
+        /* Every job.dead once, over more than one page. */
+        for (int i = 0; i < 50 && total < 100; i++) {
+                snprintf(query, sizeof(query), "type=job.dead&limit=1000&after=%s", after);
+                events_get_n(h.url, NULL, query, 1, &r);
+                assert_true(r.body_len <= 65536);
+                total += (int)json_array_size(jpath(r.json, "events"));
+                if (json_array_size(jpath(r.json, "events")) > 0) {
+                        pages++;
+                        assert_string_equal(
+                            jpath_str(r.json, "next"),
+                            jpath_str(json_array_get(jpath(r.json, "events"),
+                                                     json_array_size(jpath(r.json, "events")) - 1),
+                                      "id"));
+                }
+                snprintf(after, sizeof(after), "%s", jpath_str(r.json, "next"));
+                http_res_free(&r);
+        }
+        assert_int_equal(total, 100);
+        assert_true(pages >= 2);
+        assert_int_equal(harness_stop(&h), 0);
+}
+
 /* kill -9 right after an acknowledged enqueue: its event is there after the
  * restart; an open stream ends cleanly when the server stops. */
 static void crash_keeps_event_and_stop_ends_stream(void **state)
@@ -910,6 +986,7 @@ int main(void)
             cmocka_unit_test(queue_events_and_switch),
             cmocka_unit_test(cron_and_timer_events),
             cmocka_unit_test(retention),
+            cmocka_unit_test(page_cut_at_the_byte_budget),
             cmocka_unit_test(crash_keeps_event_and_stop_ends_stream),
         };
         const struct CMUnitTest pg_tests[] = {
