@@ -17,9 +17,10 @@ pkgs=(
 )
 # Node.js 18 or newer with npm: Debian's nodejs and npm packages, unless a node
 # is already installed (a nodejs package that bundles npm conflicts with
-# Debian's npm, so neither is asked for then).
+# Debian's npm, so neither is asked for then). libnode-dev carries the headers
+# node-gyp compiles better-sqlite3 against (below) for Debian's nodejs.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  pkgs+=(nodejs npm)
+  pkgs+=(nodejs npm libnode-dev)
 fi
 
 missing=()
@@ -41,6 +42,14 @@ fi
 
 # npm ci from each committed lockfile (clients/*/, examples/*/, tests/*/), only where
 # node_modules is missing or older than the lockfile.
+# better-sqlite3 (examples/settlement) is a native addon: it is compiled from source
+# (build_from_source: its install step does not try to download a prebuilt binary),
+# and node-gyp is pointed at the headers Debian's nodejs installs in /usr/include/node
+# instead of downloading them (python3, make and g++ come with the packages above).
+if [ -z "${npm_config_nodedir:-}" ] && [ -f /usr/include/node/common.gypi ] && [ "$(command -v node)" = /usr/bin/node ]; then
+  export npm_config_nodedir=/usr
+fi
+export npm_config_build_from_source=true
 cd "$(dirname "$0")/.."
 for lock in clients/*/package-lock.json examples/*/package-lock.json tests/*/package-lock.json; do
   [ -f "$lock" ] || continue

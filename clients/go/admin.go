@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"time"
 )
 
 // --- queues ---
@@ -388,6 +389,39 @@ func (c *Client) Scheduler(ctx context.Context) (*Scheduler, error) {
 		return nil, err
 	}
 	return &out, nil
+}
+
+// --- stats ---
+
+// StatsOptions select a stats series: one queue (empty: every queue of the
+// tenant, summed), the window and the step in whole minutes (zero: the
+// server's defaults, an hour of minutes).
+type StatsOptions struct {
+	Queue  string
+	Window time.Duration
+	Step   time.Duration
+}
+
+// Stats reads the per-step series of GET /v1/stats: counters of each step and
+// the largest sampled depth and running count (nil where none was sampled).
+func (c *Client) Stats(ctx context.Context, o StatsOptions) (*Stats, error) {
+	q := url.Values{}
+	if o.Queue != "" {
+		q.Set("queue", o.Queue)
+	}
+	if o.Window > 0 {
+		q.Set("window_ms", strconv.FormatInt(o.Window.Milliseconds(), 10))
+	}
+	if o.Step > 0 {
+		q.Set("step_ms", strconv.FormatInt(o.Step.Milliseconds(), 10))
+	}
+	var out struct {
+		Stats *Stats `json:"stats"`
+	}
+	if _, err := c.do(ctx, request{method: "GET", path: "/v1/stats", query: q}, &out); err != nil {
+		return nil, err
+	}
+	return out.Stats, nil
 }
 
 // --- operations ---

@@ -837,3 +837,40 @@ func TestMinimalEnqueue(t *testing.T) {
 		t.Fatalf("minimal: %+v %v", j, err)
 	}
 }
+
+func TestStats(t *testing.T) {
+	ctx := ctxT(t, 10*time.Second)
+	c := admin()
+	q := queueName(t)
+	for i := 0; i < 3; i++ {
+		if _, err := c.Enqueue(ctx, baton.EnqueueRequest{Queue: q, Type: "t"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := c.Stats(ctx, baton.StatsOptions{Queue: q, Window: 2 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Queue == nil || *s.Queue != q || s.StepMs != 60000 || len(s.Points) != 2 {
+		t.Fatalf("series: %+v", s)
+	}
+	if s.From.Second() != 0 || s.To.Sub(s.From) != 2*time.Minute {
+		t.Fatalf("steps not aligned to minutes: %v .. %v", s.From, s.To)
+	}
+	var n int64
+	for _, p := range s.Points {
+		n += p.Enqueued
+	}
+	if n != 3 {
+		t.Fatalf("enqueued %d, want 3", n)
+	}
+	all, err := c.Stats(ctx, baton.StatsOptions{})
+	if err != nil || all.Queue != nil || len(all.Points) != 60 {
+		t.Fatalf("tenant series: %+v %v", all, err)
+	}
+	_, err = c.Stats(ctx, baton.StatsOptions{Step: time.Second})
+	var be *baton.Error
+	if !errors.As(err, &be) || be.Status != 400 || be.Code != "step_ms_out_of_range" || be.Field != "step_ms" {
+		t.Fatalf("a one-second step: %v", err)
+	}
+}

@@ -511,17 +511,20 @@ type Timer struct {
 // TimerPut creates or moves a timer: Queue, Type and exactly one of FireAt
 // and DelayMs. IfVersion is a compare-and-set (Ptr(int64(0)): create only).
 type TimerPut struct {
-	Queue       string          `json:"queue"`
-	Type        string          `json:"type"`
-	Payload     json.RawMessage `json:"payload,omitempty"`
-	FireAt      *time.Time      `json:"fire_at,omitempty"`
-	DelayMs     *int64          `json:"delay_ms,omitempty"`
-	IfVersion   *int64          `json:"if_version,omitempty"`
-	Priority    string          `json:"priority,omitempty"`
-	MaxAttempts int             `json:"max_attempts,omitempty"`
-	Backoff     *Backoff        `json:"backoff,omitempty"`
-	LeaseMs     int64           `json:"lease_ms,omitempty"`
-	Group       string          `json:"group,omitempty"`
+	Queue     string          `json:"queue"`
+	Type      string          `json:"type"`
+	Payload   json.RawMessage `json:"payload,omitempty"`
+	FireAt    *time.Time      `json:"fire_at,omitempty"`
+	DelayMs   *int64          `json:"delay_ms,omitempty"`
+	IfVersion *int64          `json:"if_version,omitempty"`
+	// IfScheduled: only while the timer's current version is still
+	// scheduled (a fired or cancelled one is 409 invalid_state).
+	IfScheduled bool     `json:"if_scheduled,omitempty"`
+	Priority    string   `json:"priority,omitempty"`
+	MaxAttempts int      `json:"max_attempts,omitempty"`
+	Backoff     *Backoff `json:"backoff,omitempty"`
+	LeaseMs     int64    `json:"lease_ms,omitempty"`
+	Group       string   `json:"group,omitempty"`
 }
 
 // CronJobTemplate is the job a schedule enqueues at each tick.
@@ -655,6 +658,36 @@ type ErrorBody struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field"`
+}
+
+// Stats is the answer of GET /v1/stats: the series of Queue (nil: every
+// queue of the tenant) in steps of StepMs from From to To.
+type Stats struct {
+	Queue    *string      `json:"queue"`
+	WindowMs int64        `json:"window_ms"`
+	StepMs   int64        `json:"step_ms"`
+	From     time.Time    `json:"from"`
+	To       time.Time    `json:"to"`
+	SampleMs int64        `json:"sample_ms"`
+	Points   []StatsPoint `json:"points"`
+}
+
+// StatsPoint is one step of a Stats series. Failed is Retried + Dead;
+// Expired leases are also counted as Retried or Dead. Depth (jobs not yet
+// ended) and Running are the largest samples of the step, nil where the
+// leader took none.
+type StatsPoint struct {
+	At        time.Time `json:"at"`
+	Enqueued  int64     `json:"enqueued"`
+	Started   int64     `json:"started"`
+	Completed int64     `json:"completed"`
+	Failed    int64     `json:"failed"`
+	Retried   int64     `json:"retried"`
+	Dead      int64     `json:"dead"`
+	Cancelled int64     `json:"cancelled"`
+	Expired   int64     `json:"expired"`
+	Depth     *int64    `json:"depth"`
+	Running   *int64    `json:"running"`
 }
 
 // Scheduler is the answer of GET /v1/scheduler.

@@ -1,6 +1,7 @@
 /*
  * clock.c: the system clock and the fake clock used by tests. The fake clock
- * keeps wall and monotonic time in step, so advancing it moves both.
+ * keeps wall and monotonic time in step, so advancing it moves both; stepping
+ * it moves the wall clock alone.
  */
 #include "common/clock.h"
 
@@ -52,4 +53,14 @@ void clock_fake_advance_ms(struct clock_fake *f, int64_t delta_ms)
 {
         f->wall_ms += delta_ms;
         f->mono_ns += delta_ms * 1000000;
+}
+
+void clock_fake_step_ms(struct clock_fake *f, int64_t delta_ms)
+{
+        f->wall_ms += delta_ms;
+}
+
+int64_t clock_offset_ms(const struct clock *c, int64_t wall_ms)
+{
+        return wall_ms - clock_mono_ns(c) / 1000000;
 }

@@ -98,6 +98,22 @@ int cron_write_rec(struct txn *tx, struct cron_rec *rec)
         txn_note_deadline(tx, rec->due_at_ms);
         return tx->ops->cron_put(tx->st, rec);
 }
+/* The first tick of spec after now that rec has not recorded yet. After the
+ * wall clock was stepped back, now is before ticks already fired or skipped:
+ * an edit or a resume then continues after the latest recorded tick instead
+ * of firing those again (docs/cron.md "When the clock jumps"). */
+static int next_unrecorded(struct txn *tx, const struct cron_rec *rec, const struct cron_spec *spec,
+                           int64_t *next_ms)
+{
+        int64_t last_ms = 0;
+        int rc = tx->ops->cron_last_tick(tx->st, rec->tenant, rec->key, &last_ms);
+
+        if (!rc)
+                *next_ms = cron_next_after(tx, rec->key, spec,
+                                           last_ms > tx->now_ms ? last_ms : tx->now_ms);
+        return rc;
+}
+
 enum put_outcome { PUT_CREATED, PUT_UPDATED, PUT_UNCHANGED };
 
 /* Saves one schedule; *outcome tells whether it was created, changed or
@@ -135,7 +151,7 @@ static int put_one(struct txn *tx, const char *tenant, const char *key,
         rec.enabled = spec->enabled;
         if (changed) {
                 rec.version++;
-                rec.next_fire_at_ms = cron_next_after(tx, key, spec, tx->now_ms);
+                rc = next_unrecorded(tx, &rec, spec, &rec.next_fire_at_ms);
         }
         /* PUT /v1/cron/{key} rewrites an unchanged row (updated_at moves);
          * the registry apply leaves it alone. */
@@ -451,7 +467,7 @@ int cron_set_paused(struct txn *tx, const char *tenant, const char *key, bool pa
                 if (!rc)
                         rc = cron_record_paused(tx, &rec, &spec);
                 if (!rc)
-                        rec.next_fire_at_ms = cron_next_after(tx, key, &spec, tx->now_ms);
+                        rc = next_unrecorded(tx, &rec, &spec, &rec.next_fire_at_ms);
                 if (!rc)
                         rc = str_set(&rec.pause_note, NULL);
                 if (!rc)

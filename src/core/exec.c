@@ -19,8 +19,11 @@
 #include "common/errors.h"
 #include "common/assert.h"
 #include "common/log.h"
+#include "common/rand.h"
 #include "common/tz.h"
 #include "core/cron.h"
+#include "core/jobs.h"
+#include "core/stats.h"
 #include "core/events.h"
 #include "core/workers.h"
 
@@ -130,7 +133,7 @@ static int read_ahead(struct txn *tx, struct exec_op *head)
  * op gets BATON_ESTORE and the effects are dropped. Returns the commit time. */
 static int64_t apply_batch(struct txn *tx, struct exec_op *head)
 {
-        int64_t t0, t1;
+        int64_t t0, t1, offset_ms = 0;
         struct exec_op *op;
         int rc;
 
@@ -144,6 +147,14 @@ static int64_t apply_batch(struct txn *tx, struct exec_op *head)
          * runs and the commit below is skipped. */
         if (!rc && tx->ops->now_ms) {
                 rc = tx->ops->now_ms(tx->st, &tx->now_ms);
+                if (rc)
+                        tx->ops->rollback(tx->st);
+        }
+        /* A step of the wall clock moves the running leases with it, on a
+         * store only this thread writes (a shared one keeps the database's
+         * clock: store.h now_ms). */
+        if (!rc && !tx->ops->now_ms) {
+                rc = jobs_clock_watch(tx, &offset_ms);
                 if (rc)
                         tx->ops->rollback(tx->st);
         }
@@ -162,6 +173,13 @@ static int64_t apply_batch(struct txn *tx, struct exec_op *head)
                 /* The registry learns what the batch's ops saw of workers in
                  * one write per worker (core/workers.h). */
                 rc = worker_flush(tx);
+                if (rc)
+                        tx->ops->rollback(tx->st);
+        }
+        if (!rc) {
+                /* The stats series counts what the metrics count, in the
+                 * same transaction (core/stats.h). */
+                rc = stats_flush(tx);
                 if (rc)
                         tx->ops->rollback(tx->st);
         }
@@ -185,6 +203,10 @@ static int64_t apply_batch(struct txn *tx, struct exec_op *head)
                         tx->ops->rollback(tx->st);
         }
         t1 = clock_mono_ns(tx->clock);
+        if (!rc && !tx->ops->now_ms) {
+                tx->clock_offset_ms = offset_ms;
+                tx->clock_known = true;
+        }
         if (rc) {
                 log_error("exec", "transaction failed (%s); %s", baton_strerror(rc),
                           "failing every operation of the batch");
@@ -245,6 +267,7 @@ static void *store_main(void *arg)
                 tx.crc = NULL;
         if (worker_cache_new(&tx.wkc))
                 tx.wkc = NULL;
+        tx.rnd = rand_pool_new();
         tx.origin = ex->hooks.origin;
         for (;;) {
                 struct done_batch *db;
@@ -282,6 +305,7 @@ static void *store_main(void *arg)
         tz_cache_free(tx.tzc);
         cron_cache_free(tx.crc);
         worker_cache_free(tx.wkc);
+        free(tx.rnd);
         return NULL;
 }
 

@@ -66,6 +66,14 @@ static int rate_allow(struct txn *tx, const char *tenant, const char *queue, con
                         rc = 0;
                         continue;
                 }
+                /* A start recorded after now was recorded before the wall
+                 * clock stepped back: the log's such starts become starts
+                 * just now, so the window rolls per_ms from here, not per_ms
+                 * after the clock is back where it was. */
+                if (!rc && at > tx->now_ms) {
+                        rc = tx->ops->rate_clamp(tx->st, tenant, queue, grp, tx->now_ms);
+                        at = tx->now_ms;
+                }
                 if (!rc && at > tx->now_ms - per_ms) {
                         *roll_ms = at + per_ms;
                         break;

@@ -18,6 +18,7 @@
 
 #include "common/errors.h"
 #include "core/deps.h"
+#include "core/stats.h"
 #include "core/events.h"
 #include "core/timers.h"
 
@@ -137,6 +138,7 @@ int job_tick(struct txn *tx, struct tick_res *out)
 {
         bool more_timers = false;
         bool more_deps = false;
+        int stats_purged = 0;
         int rc;
 
         memset(out, 0, sizeof(*out));
@@ -156,6 +158,12 @@ int job_tick(struct txn *tx, struct tick_res *out)
                 rc = next_deadline(tx, &out->next_ms);
         if (!rc)
                 rc = timer_next_deadline(tx, &out->next_ms);
+        if (!rc)
+                rc = stats_tick(tx, &stats_purged);
+        /* A purge that hit its batch goes on at once, as the others do (its
+         * rows are not jobs' and not counted in purged). */
+        if (stats_purged >= tx->limits->purge_batch)
+                out->more = true;
         if (out->promoted >= TICK_BATCH || out->expired >= TICK_BATCH || more_timers || more_deps)
                 out->more = true;
         return rc;

@@ -686,7 +686,7 @@ int job_lease(struct txn *tx, const struct claim_req *req, int64_t id, struct jo
                 return BATON_ENOMEM;
         rc = tx->ops->job_get(tx->st, req->tenant, id, j);
         if (!rc)
-                rc = rand_token(token);
+                rc = rand_pool_token(tx->rnd, token);
         /* Fencing rests on each attempt's token being new: a worker still
          * holding the last one must not settle this attempt. */
         if (!rc)
@@ -1114,6 +1114,30 @@ int jobs_promote_due(struct txn *tx, int64_t id)
 out:
         job_free(&j);
         return rc;
+}
+
+int jobs_clock_watch(struct txn *tx, int64_t *offset_ms)
+{
+        int64_t step_ms;
+        int n = 0;
+        int rc;
+
+        *offset_ms = clock_offset_ms(tx->clock, tx->now_ms);
+        if (!tx->clock_known)
+                return 0;
+        step_ms = *offset_ms - tx->clock_offset_ms;
+        if (step_ms > -CLOCK_STEP_MIN_MS && step_ms < CLOCK_STEP_MIN_MS)
+                return 0;
+        rc = tx->ops->job_shift_leases(tx->st, step_ms, &n);
+        if (rc)
+                return rc;
+        log_warn("jobs",
+                 "the wall clock stepped by %+lld ms; the leases of %d running jobs moved with it",
+                 (long long)step_ms, n);
+        /* The leader's timer was armed for the old lease ends: it looks again. */
+        if (n > 0)
+                txn_note_deadline(tx, tx->now_ms);
+        return 0;
 }
 
 int jobs_expire_due(struct txn *tx, int64_t id)

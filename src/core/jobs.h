@@ -245,6 +245,16 @@ int job_tick(struct txn *tx, struct tick_res *out);
 int jobs_key_held(struct txn *tx, const struct job *j, bool *held);
 int jobs_promote_due(struct txn *tx, int64_t id);
 int jobs_expire_due(struct txn *tx, int64_t id);
+
+/* A lease is a duration, every other due time an instant (docs/cron.md "When
+ * the clock jumps"). The store thread calls this once per batch on a store
+ * only it writes: when the wall clock moved by CLOCK_STEP_MIN_MS or more
+ * against the monotonic one since tx's last committed batch
+ * (tx->clock_offset_ms), the running jobs' leases and start times move by
+ * the same step, so a lease keeps the time it had left and an attempt's
+ * timeout_ms its elapsed time. *offset_ms receives the batch's offset, which
+ * the caller keeps in tx once the batch commits. */
+int jobs_clock_watch(struct txn *tx, int64_t *offset_ms);
 int jobs_resolve_child(struct txn *tx, int64_t id, int64_t parent_id, int parent_state);
 
 /* The single places of jobs.c's state changes, for core/job_ops.c: a move

@@ -61,6 +61,11 @@ struct limits {
          * worker_retention_ms is forgotten. */
         int64_t worker_lost_ms;
         int64_t worker_retention_ms;
+        /* The stats series (core/stats.h): minutes kept this long
+         * (GET /v1/stats windows reach no further back), and the leader
+         * samples the queues' gauges this often. */
+        int64_t stats_retention_ms;
+        int64_t stats_sample_ms;
         /* The event log's retention (core/events.h): events older than
          * events_max_age_ms, and those beyond the newest events_max_count
          * (0 = no count bound), are deleted by the leader. */

@@ -73,6 +73,16 @@ int timer_put(struct txn *tx, struct timer_put_req *req, struct timer_res *res)
                 rc = BATON_ECONFLICT;
                 goto out;
         }
+        if (req->if_scheduled && !exists) {
+                rc = BATON_ENOTFOUND;
+                goto out;
+        }
+        if (req->if_scheduled && old.state != TIMER_SCHEDULED) {
+                res->current_version = old.version;
+                res->current_state = old.state;
+                rc = BATON_ESTATE;
+                goto out;
+        }
         move_timer(t, &req->t);
         t->version = exists ? old.version + 1 : 1;
         t->state = TIMER_SCHEDULED;

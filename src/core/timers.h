@@ -50,12 +50,18 @@ struct timer_put_req {
         int64_t delay_ms;
         bool has_if_version;
         int64_t if_version; /* 0: the timer must not exist yet */
+        /* The timer must exist with its current version still scheduled (not
+         * fired, not cancelled): a move that must not come after the fire,
+         * such as a user's pick before the pick clock runs out. */
+        bool if_scheduled;
 };
 
 struct timer_res {
-        struct timer_rec t;      /* the timer as it is after the call */
-        bool created;            /* version 1 of a new key */
-        int64_t current_version; /* on BATON_ECONFLICT: the version the timer has */
+        struct timer_rec t; /* the timer as it is after the call */
+        bool created;       /* version 1 of a new key */
+        int64_t
+            current_version; /* on BATON_ECONFLICT and BATON_ESTATE: the version the timer has */
+        int current_state;   /* on BATON_ESTATE from timer_put: its state */
 };
 
 const char *timer_state_name(int state);

@@ -113,6 +113,7 @@ struct txn_effects {
 };
 
 struct tz_cache;
+struct rand_pool;
 struct cron_cache;
 struct deps_work;
 struct worker_cache;
@@ -141,6 +142,17 @@ struct txn {
          * so claims and heartbeats write a worker's row at most once per
          * second; NULL: write every time. */
         struct worker_cache *wkc;
+        /* The wall clock's offset from the monotonic one (clock_offset_ms)
+         * at the store thread's last committed batch, for jobs_clock_watch;
+         * clock_known is false before the first. */
+        int64_t clock_offset_ms;
+        bool clock_known;
+        /* The store thread's lease tokens (common/rand.h); NULL: one
+         * RAND_bytes call per token. */
+        struct rand_pool *rnd;
+        /* The --stats-sample-ms slot this thread last sampled the gauges in
+         * (core/stats.h); 0: none yet. */
+        int64_t stats_slot_ms;
         /* When this store thread last applied the event log's retention,
          * and its count bound (core/events.h); 0 = never. */
         int64_t events_purged_ms;

@@ -51,6 +51,8 @@ const struct http_route api_routes[] = {
      "limit after"},
     {HTTP_GET, "/v1/workers/{id}", "workers_get", api_workers_get, HTTP_BODY_NONE, KEY, R, NULL,
      NULL},
+    {HTTP_GET, "/v1/stats", "stats_get", api_stats_get, HTTP_BODY_NONE, KEY, R, NULL,
+     "queue window_ms step_ms"},
     {HTTP_GET, "/v1/queues", "queues_list", api_queues_list, HTTP_BODY_NONE, KEY, R, NULL,
      "limit after"},
     {HTTP_GET, "/v1/queues/{queue}", "queues_get", api_queues_get, HTTP_BODY_NONE, KEY, R, NULL,

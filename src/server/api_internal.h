@@ -75,6 +75,8 @@ void api_work_settle(struct http_req *hr);
  * frees; NULL when none) or fills e. */
 void api_workers_list(struct http_req *hr);
 void api_workers_get(struct http_req *hr);
+/* GET /v1/stats (api_stats.c). */
+void api_stats_get(struct http_req *hr);
 int api_worker_info_parse(json_t *info, char **out, struct verr *e);
 
 void api_queues_list(struct http_req *hr);

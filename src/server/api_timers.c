@@ -31,7 +31,7 @@ static const char *const refused_fields[] = {"run_at", "key", "idempotency_key",
  * compare-and-set, and the refused ones (which get their own message). */
 #define TIMER_PUT_FIELDS                                                                           \
         "queue type payload priority max_attempts backoff lease_ms delay_ms group fire_at "        \
-        "if_version run_at key idempotency_key on_key"
+        "if_version if_scheduled run_at key idempotency_key on_key"
 
 enum timer_op_kind { TIMER_OP_PUT, TIMER_OP_GET, TIMER_OP_DELETE, TIMER_OP_LIST };
 
@@ -175,6 +175,14 @@ static void timer_done(struct exec_op *op)
                                  "the timer is at version %lld", (long long)c->res.current_version);
                 break;
         case BATON_ESTATE:
+                if (c->base.kind == TIMER_OP_PUT) {
+                        http_reply_error(hr, 409, "invalid_state", "if_scheduled",
+                                         "timer %s is %s (version %lld); if_scheduled needs its"
+                                         " version scheduled",
+                                         c->base.param, timer_state_name(c->res.current_state),
+                                         (long long)c->res.current_version);
+                        break;
+                }
                 /* timer_cancel leaves the version and state it found. */
                 http_reply_error(hr, 409, "invalid_state", NULL,
                                  "timer %s is fired (version %lld); cancel needs scheduled or "
@@ -233,6 +241,12 @@ static int parse_if_version(json_t *body, struct timer_put_req *p, struct verr *
         if (!rc && p->has_if_version && p->if_version < 0)
                 return verr_set(e, BATON_EINVAL, "invalid_field", "if_version",
                                 "if_version must be 0 (create only) or a version >= 1");
+        if (!rc)
+                rc = api_get_bool(body, "", "if_scheduled", &p->if_scheduled, e);
+        /* Creating only, the timer cannot be scheduled yet. */
+        if (!rc && p->if_scheduled && p->has_if_version && p->if_version == 0)
+                return verr_set(e, BATON_EINVAL, "invalid_field", "if_scheduled",
+                                "if_scheduled needs an existing timer; if_version 0 creates one");
         return rc;
 }
 

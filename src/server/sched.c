@@ -197,6 +197,15 @@ static void tick_done(struct exec_op *op)
          * a sweep every few seconds bounds the delay that would cause. */
         if (s->srv->ops->shared && (!next || next > now_ms + SCHED_SWEEP_MS))
                 next = now_ms + SCHED_SWEEP_MS;
+        /* The stats series' gauges are sampled once per --stats-sample-ms
+         * slot (core/stats.h): the leader looks at least that often. */
+        {
+                int64_t sample_ms = s->srv->limits->stats_sample_ms;
+                int64_t slot_end_ms = now_ms - now_ms % sample_ms + sample_ms;
+
+                if (!next || next > slot_end_ms)
+                        next = slot_end_ms;
+        }
         if (next && !s->srv->stopping && leading(s))
                 set_timer(s, next);
 }

@@ -52,6 +52,8 @@ static const struct pg_stmt
     S_RUN_COUNT = {"pg_cron_run_count",
                    "SELECT COUNT(*) FROM cron_runs WHERE tenant = $1 AND key = $2"
                    " AND trigger = $3 AND fired_at >= $4"},
+    S_LAST_TICK = {"pg_cron_last_tick", "SELECT COALESCE(MAX(scheduled_at), 0) FROM cron_runs"
+                                        " WHERE tenant = $1 AND key = $2"},
     /* The upsert locks the tenant's row to the end of the transaction. */
     S_COUNT_ADD = {"pg_cron_count_add",
                    "INSERT INTO cron_counts (tenant, n) VALUES ($1, $2) ON CONFLICT (tenant)"
@@ -184,6 +186,15 @@ int pg_cron_run_count(struct store *st, const char *tenant, const char *key, con
         bind_tk(&p, tenant, key);
         PG_ADD(&p, SA(trigger), SA(since_ms));
         return pg_int(st, &S_RUN_COUNT, &p, n_out, NULL);
+}
+
+int pg_cron_last_tick(struct store *st, const char *tenant, const char *key, int64_t *at_ms)
+{
+        struct pg_params p = {0};
+
+        *at_ms = 0;
+        bind_tk(&p, tenant, key);
+        return pg_int(st, &S_LAST_TICK, &p, at_ms, NULL);
 }
 
 int pg_cron_run_trim(struct store *st, const char *tenant, const char *key, int keep)

@@ -127,7 +127,9 @@ static const struct pg_stmt
                   "WITH t AS (DELETE FROM rate_log WHERE tenant = $1 AND queue = $2 AND grp = $3"
                   " AND seq < $6) INSERT INTO rate_log (tenant, queue, grp, seq, at)"
                   " SELECT $1, $2, $3, $4::bigint, $5::bigint WHERE $4::bigint >= $6::bigint"
-                  " ON CONFLICT (tenant, queue, grp, seq) DO UPDATE SET at = excluded.at"};
+                  " ON CONFLICT (tenant, queue, grp, seq) DO UPDATE SET at = excluded.at"},
+    S_RATE_CLAMP = {"pg_rate_clamp", "UPDATE rate_log SET at = $4 WHERE tenant = $1 AND queue = $2"
+                                     " AND grp = $3 AND at > $4"};
 
 /* The read statements, for the plan checks (pg_plans.c). */
 static const struct pg_stmt *const reads[] = {
@@ -448,6 +450,12 @@ int pg_rate_get(struct store *st, const char *tenant, const char *queue, const c
         rc =
             pg_ids(st, &S_RATE_GET, PG_ARGS(SA(tenant), SA(queue), SA(grp), SA(seq)), 1, at_ms, &n);
         return !rc && n == 0 ? BATON_ENOTFOUND : rc;
+}
+
+int pg_rate_clamp(struct store *st, const char *tenant, const char *queue, const char *grp,
+                  int64_t now_ms)
+{
+        return pg_run(st, &S_RATE_CLAMP, PG_ARGS(SA(tenant), SA(queue), SA(grp), SA(now_ms)), NULL);
 }
 
 /* Records a start and trims the log, in one statement (S_RATE_PUT). */

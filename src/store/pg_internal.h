@@ -319,6 +319,7 @@ STORE_GROUP_OPS(STORE_DECLARE, pg)
 STORE_CRON_OPS(STORE_DECLARE, pg)
 STORE_CLUSTER_OPS(STORE_DECLARE, pg)
 STORE_WORKER_OPS(STORE_DECLARE, pg)
+STORE_STATS_OPS(STORE_DECLARE, pg)
 STORE_EVENT_OPS(STORE_DECLARE, pg)
 STORE_DECLARE(pg, job_peek)
 STORE_DECLARE(pg, listen_open)
@@ -348,7 +349,7 @@ struct pg_stmt_list {
         int n;
 };
 extern const struct pg_stmt_list pg_jobs_stmts, pg_meta_stmts, pg_timers_stmts, pg_deps_stmts,
-    pg_groups_stmts, pg_cron_stmts, pg_workers_stmts, pg_events_stmts;
+    pg_groups_stmts, pg_cron_stmts, pg_workers_stmts, pg_stats_stmts, pg_events_stmts;
 
 /* Schema (pg_schema.c). The newest version this binary knows; migrating up
  * to target (at most the newest, else BATON_EINVAL), each migration in its own

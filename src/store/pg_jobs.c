@@ -48,6 +48,9 @@ static const struct pg_stmt
     S_JOB_EXPIRED = {"pg_job_expired_ids",
                      "SELECT id FROM jobs WHERE state = " JOB_SQL_RUNNING " AND lease_until <= $1"
                      " ORDER BY lease_until LIMIT $2"},
+    S_JOB_SHIFT_LEASES = {"pg_job_shift_leases",
+                          "UPDATE jobs SET lease_until = lease_until + $1,"
+                          " started_at = started_at + $1 WHERE state = " JOB_SQL_RUNNING},
     S_JOB_STATE_IDS = {"pg_job_state_ids",
                        "SELECT id FROM jobs WHERE tenant = $1 AND queue = $2 AND state = $3"
                        " AND id > $4 ORDER BY id LIMIT $5"},
@@ -740,6 +743,15 @@ int pg_job_due_ids(struct store *st, int64_t now, int max, int64_t *ids, int *n_
 int pg_job_expired_ids(struct store *st, int64_t now, int max, int64_t *ids, int *n_out)
 {
         return pg_ids(st, &S_JOB_EXPIRED, PG_ARGS(SA(now), SA(max)), max, ids, n_out);
+}
+
+int pg_job_shift_leases(struct store *st, int64_t delta_ms, int *n_out)
+{
+        int64_t n = 0;
+        int rc = pg_run(st, &S_JOB_SHIFT_LEASES, PG_ARGS(SA(delta_ms)), &n);
+
+        *n_out = rc ? 0 : (int)n;
+        return rc;
 }
 
 int pg_job_state_ids(struct store *st, const char *tenant, const char *queue, int state,

@@ -27,8 +27,8 @@
 /* The statement lists of the backend's files that pg_check_plans looks in,
  * by name (the statements built at open are in st->built). */
 static const struct pg_stmt_list *const stmt_lists[] = {
-    &pg_jobs_stmts, &pg_meta_stmts,   &pg_timers_stmts,  &pg_deps_stmts,
-    &pg_cron_stmts, &pg_groups_stmts, &pg_workers_stmts, &pg_events_stmts,
+    &pg_jobs_stmts,   &pg_meta_stmts,    &pg_timers_stmts, &pg_deps_stmts,   &pg_cron_stmts,
+    &pg_groups_stmts, &pg_workers_stmts, &pg_stats_stmts,  &pg_events_stmts,
 };
 
 /* What a statement's plan must look like: sample parameters (space
@@ -122,6 +122,12 @@ static const struct plan_want plan_wants[] = {
     {"pg_cron_run_list", "t1 k1 100 10", "cron_run_key"},
     {"pg_cron_run_count", "t1 k1 schedule 0", "cron_run_trigger"},
     {"pg_cron_run_trim", "t1 k1 5", "cron_run_key"},
+    /* On a small table the planner reads the minutes by stats_at and
+     * filters the rest; with the table grown it takes the other index. */
+    {"pg_stats_queue", "t1 q1 0 60000", "stats_pkey|stats_at"},
+    {"pg_stats_tenant", "t1 0 60000", "stats_tat|stats_at"},
+    {"pg_stats_marks", "0 60000", "stats_pkey|stats_at"},
+    {"pg_stats_purge", "60000 10", "stats_at"},
 };
 
 static const struct pg_stmt *stmt_by_name(const struct store *st, const char *name)

@@ -120,10 +120,24 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
                        "SELECT id FROM jobs WHERE state = " JOB_SQL_RUNNING " AND lease_until <= ?1"
                        " ORDER BY lease_until LIMIT ?2",
                        true, "job_lease"},
+    /* A step moves the leases of the running jobs only: job_lease holds them. */
+    [S_JOB_SHIFT_LEASES] = {"job_shift_leases",
+                            "UPDATE jobs INDEXED BY job_lease SET lease_until = lease_until + ?1,"
+                            " started_at = started_at + ?1 WHERE state = " JOB_SQL_RUNNING,
+                            false},
+    /* job_tqs holds every state but running (migration 18): the running
+     * jobs of a queue are found through job_lease, sorted by id. */
     [S_JOB_STATE_IDS] = {"job_state_ids",
-                         "SELECT id FROM jobs WHERE tenant = ?1 AND queue = ?2 AND state = ?3"
+                         "SELECT id FROM jobs INDEXED BY job_tqs WHERE tenant = ?1 AND queue = ?2"
+                         " AND state = ?3 AND state <> " JOB_SQL_RUNNING
                          " AND id > ?4 ORDER BY id LIMIT ?5",
                          true, "job_tqs"},
+    /* Not plan-checked: it walks job_lease and sorts, on purpose, because
+     * the running jobs are as many as the workers run at once. */
+    [S_JOB_RUNNING_IDS] = {"job_running_ids",
+                           "SELECT id FROM jobs INDEXED BY job_lease WHERE state = " JOB_SQL_RUNNING
+                           " AND tenant = ?1 AND queue = ?2 AND id > ?3 ORDER BY id LIMIT ?4",
+                           false},
     [S_JOB_PURGE] = {"job_purge",
                      "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs"
                      " WHERE likely(state" JOB_SQL_IS_TERMINAL
@@ -226,15 +240,21 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
                       "SELECT " STORE_QUEUE_COLS " FROM queues"
                       " WHERE tenant = ?1 AND name > ?2 ORDER BY name LIMIT ?3",
                       true, "PRIMARY"},
+    /* Running jobs are not in job_tqs (migration 18): job_lease counts them
+     * from its entries alone (lease_until, tenant, queue). */
     [S_QUEUE_COUNTS] = {"queue_counts",
-                        "SELECT state, COUNT(*) FROM jobs WHERE tenant = ?1 AND queue = ?2"
-                        " GROUP BY state",
-                        true, "job_tqs"},
-    [S_QUEUE_OLDEST] = {"queue_oldest",
-                        "SELECT MIN(ready_at) FROM jobs WHERE state = " JOB_SQL_QUEUED
-                        " AND tenant = ?1"
-                        " AND queue = ?2",
-                        true, "job_tqs"},
+                        "SELECT state, COUNT(*) FROM jobs INDEXED BY job_tqs WHERE tenant = ?1"
+                        " AND queue = ?2 AND state <> " JOB_SQL_RUNNING " GROUP BY state"
+                        " UNION ALL SELECT " JOB_SQL_RUNNING ", COUNT(*) FROM jobs INDEXED BY"
+                        " job_lease WHERE state = " JOB_SQL_RUNNING
+                        " AND tenant = ?1 AND queue = ?2",
+                        true, "job_tqs job_lease"},
+    [S_QUEUE_OLDEST] =
+        {"queue_oldest",
+         "SELECT MIN(ready_at) FROM jobs INDEXED BY job_tqs WHERE state = " JOB_SQL_QUEUED
+         " AND state <> " JOB_SQL_RUNNING " AND tenant = ?1"
+         " AND queue = ?2",
+         true, "job_tqs"},
     [S_TENANT_ENSURE] = {"tenant_ensure",
                          "INSERT INTO tenants (name, created_at) VALUES (?1, ?2)"
                          " ON CONFLICT (name) DO NOTHING",
@@ -397,6 +417,10 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
                      "DELETE FROM rate_log WHERE tenant = ?1 AND queue = ?2 AND grp = ?3"
                      " AND seq < ?4",
                      true, "PRIMARY"},
+    [S_RATE_CLAMP] = {"rate_clamp",
+                      "UPDATE rate_log SET at = ?4 WHERE tenant = ?1 AND queue = ?2 AND grp = ?3"
+                      " AND at > ?4",
+                      false},
     /* version 9: the dependency cascade's work list (store.h). */
     [S_DEP_WORK_PUT] = {"dep_work_put",
                         "INSERT INTO dep_work (job_id, after_id) VALUES (?1, ?2)"
@@ -453,6 +477,11 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
                          "SELECT id FROM cron_runs WHERE tenant = ?1 AND key = ?2"
                          " ORDER BY id DESC LIMIT 1 OFFSET ?3), 0)",
                          false},
+    /* (tenant, key, scheduled_at) is unique: its index ends the walk at once. */
+    [S_CRON_LAST_TICK] = {"cron_last_tick",
+                          "SELECT COALESCE(MAX(scheduled_at), 0) FROM cron_runs"
+                          " WHERE tenant = ?1 AND key = ?2",
+                          false},
     [S_CRON_COUNT_ADD] = {"cron_count_add",
                           "INSERT INTO cron_counts (tenant, n) VALUES (?1, ?2) ON CONFLICT (tenant)"
                           " DO UPDATE SET n = n + excluded.n RETURNING n",
@@ -496,6 +525,53 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
          " ORDER BY id"
          " LIMIT ?4",
          true, "job_worker"},
+    /* version 19: the stats series (sqlite_stats.c). */
+    [S_STATS_ADD] = {"stats_add",
+                     "INSERT INTO stats (tenant, queue, at_ms, node, " STORE_STATS_COLS ")"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                     " ON CONFLICT (tenant, queue, at_ms, node) DO UPDATE SET"
+                     " enqueued = enqueued + excluded.enqueued,"
+                     " claimed = claimed + excluded.claimed,"
+                     " completed = completed + excluded.completed,"
+                     " retried = retried + excluded.retried, dead = dead + excluded.dead,"
+                     " cancelled = cancelled + excluded.cancelled,"
+                     " expired = expired + excluded.expired",
+                     false},
+    /* A sample replaces the minute's earlier one by this node: a queue
+     * that has since dropped to 0 keeps no stale gauge. */
+    [S_STATS_UNSAMPLE] = {"stats_unsample",
+                          "UPDATE stats SET depth = NULL, running = NULL"
+                          " WHERE at_ms = ?1 AND node = ?2 AND depth IS NOT NULL",
+                          true, "stats_at"},
+    [S_STATS_SAMPLE] = {"stats_sample",
+                        "INSERT INTO stats (tenant, queue, at_ms, node, depth, running)"
+                        " SELECT tenant, queue, ?1, ?2, depth, running FROM queue_limits"
+                        " WHERE depth > 0 OR running > 0"
+                        " ON CONFLICT (tenant, queue, at_ms, node) DO UPDATE SET"
+                        " depth = excluded.depth, running = excluded.running",
+                        false},
+    /* The minute's mark: tenant '' (no tenant has that name). */
+    [S_STATS_MARK] = {"stats_mark",
+                      "INSERT INTO stats (tenant, queue, at_ms, node, depth, running)"
+                      " VALUES ('', '', ?1, ?2, ?3, 0) ON CONFLICT (tenant, queue, at_ms, node)"
+                      " DO UPDATE SET depth = excluded.depth",
+                      false},
+    [S_STATS_QUEUE] = {"stats_queue",
+                       "SELECT at_ms, " STORE_STATS_SUMS " FROM stats WHERE tenant = ?1"
+                       " AND queue = ?2 AND at_ms >= ?3 AND at_ms < ?4 GROUP BY at_ms",
+                       true, "PRIMARY"},
+    [S_STATS_TENANT] = {"stats_tenant",
+                        "SELECT at_ms, " STORE_STATS_SUMS " FROM stats INDEXED BY stats_tat"
+                        " WHERE tenant = ?1 AND at_ms >= ?2 AND at_ms < ?3 GROUP BY at_ms",
+                        true, "stats_tat"},
+    [S_STATS_MARKS] = {"stats_marks",
+                       "SELECT DISTINCT at_ms FROM stats WHERE tenant = '' AND queue = ''"
+                       " AND at_ms >= ?1 AND at_ms < ?2",
+                       true, "PRIMARY"},
+    [S_STATS_PURGE] = {"stats_purge",
+                       "DELETE FROM stats WHERE (tenant, queue, at_ms, node) IN (SELECT tenant,"
+                       " queue, at_ms, node FROM stats WHERE at_ms < ?1 ORDER BY at_ms LIMIT ?2)",
+                       true, "stats_at"},
     [S_WORKER_PURGE] = {"worker_purge",
                         "DELETE FROM workers WHERE (tenant, id) IN (SELECT tenant, id FROM workers"
                         " WHERE last_seen < ?1 ORDER BY last_seen LIMIT ?2)",
@@ -736,7 +812,7 @@ static bool txn_lost(struct store *st)
 
 bool sqlite_txn_open(struct store *st)
 {
-        return st->in_txn && !txn_lost(st);
+        return st->in_txn && !sqlite3_get_autocommit(st->db);
 }
 
 /* ---- statement preparation ---- */

@@ -127,6 +127,12 @@ int sqlite_cron_count_add(struct store *st, const char *tenant, int64_t delta, i
                           NULL);
 }
 
+int sqlite_cron_last_tick(struct store *st, const char *tenant, const char *key, int64_t *at_ms)
+{
+        *at_ms = 0;
+        return sqlite_int(st, SQLITE_STMT(st, S_CRON_LAST_TICK, SA(tenant), SA(key)), at_ms, NULL);
+}
+
 int sqlite_cron_run_trim(struct store *st, const char *tenant, const char *key, int keep)
 {
         if (keep < 0)

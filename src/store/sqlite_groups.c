@@ -369,6 +369,13 @@ int sqlite_rate_get(struct store *st, const char *tenant, const char *queue, con
         return !rc && !found ? BATON_ENOTFOUND : rc;
 }
 
+int sqlite_rate_clamp(struct store *st, const char *tenant, const char *queue, const char *grp,
+                      int64_t now_ms)
+{
+        return sqlite_run(
+            st, SQLITE_STMT(st, S_RATE_CLAMP, SA(tenant), SA(queue), SA(grp), SA(now_ms)), NULL);
+}
+
 /* Records a start, then trims the log below keep_from. */
 int sqlite_rate_put(struct store *st, const char *tenant, const char *queue, const char *grp,
                     int64_t seq, int64_t at_ms, int64_t keep_from)

@@ -40,7 +40,9 @@ enum stmt_id {
         S_JOB_FIND_ACTIVE,
         S_JOB_DUE,
         S_JOB_EXPIRED,
+        S_JOB_SHIFT_LEASES,
         S_JOB_STATE_IDS,
+        S_JOB_RUNNING_IDS,
         S_JOB_PURGE,
         S_JOB_DELETE,
         S_JOB_PURGE_OWN,
@@ -100,6 +102,7 @@ enum stmt_id {
         S_RATE_GET,
         S_RATE_PUT,
         S_RATE_TRIM,
+        S_RATE_CLAMP,
         /* version 9: the dependency cascade's work list */
         S_DEP_WORK_PUT,
         S_DEP_WORK_NEXT,
@@ -119,6 +122,7 @@ enum stmt_id {
         S_CRON_RUN_LIST,
         S_CRON_RUN_COUNT,
         S_CRON_RUN_TRIM,
+        S_CRON_LAST_TICK,
         S_CRON_COUNT_ADD,
         /* the leader lease (sqlite_cluster.c) */
         S_LEASE_GET,
@@ -129,6 +133,15 @@ enum stmt_id {
         S_WORKER_LIST,
         S_WORKER_JOBS,
         S_WORKER_PURGE,
+        /* version 19: the stats series (sqlite_stats.c) */
+        S_STATS_ADD,
+        S_STATS_UNSAMPLE,
+        S_STATS_SAMPLE,
+        S_STATS_MARK,
+        S_STATS_QUEUE,
+        S_STATS_TENANT,
+        S_STATS_MARKS,
+        S_STATS_PURGE,
         /* version 15: the event log (sqlite_events.c) */
         S_EVENT_INSERT, /* one row; then 4, 16 and 64 rows (sqlite_events.c) */
         S_EVENT_INSERT4,
@@ -239,10 +252,10 @@ int sqlite_rows(struct store *st, sqlite3_stmt *s, int max, const struct store_r
                 int *n_out);
 /* Column 0 of up to max rows as ids. */
 int sqlite_ids(struct store *st, sqlite3_stmt *s, int max, int64_t *ids, int *n_out);
-/* Whether the transaction begin opened is still open: false outside one,
- * and after SQLite rolled it back on its own (an I/O error, a full disk). A
- * write made outside any operation (the event log's, before the commit)
- * checks it, since run in autocommit mode it would commit alone. */
+/* Whether a transaction begun with begin is still open (a failed statement
+ * can end it): the batch's own writes after its ops (the stats series, the
+ * worker registry, the event log) check it, since outside a transaction
+ * they would commit on their own while the batch fails. */
 bool sqlite_txn_open(struct store *st);
 /* The name of statement id, for errors and plan checks. */
 const char *sqlite_stmt_name(int id);
@@ -268,6 +281,7 @@ STORE_GROUP_OPS(STORE_DECLARE, sqlite)
 STORE_CRON_OPS(STORE_DECLARE, sqlite)
 STORE_CLUSTER_OPS(STORE_DECLARE, sqlite)
 STORE_WORKER_OPS(STORE_DECLARE, sqlite)
+STORE_STATS_OPS(STORE_DECLARE, sqlite)
 STORE_EVENT_OPS(STORE_DECLARE, sqlite)
 /* The claim read of one group (sqlite_groups.c): store_ops.group_ready_ids. */
 STORE_DECLARE(sqlite, group_ready_ids)

@@ -68,6 +68,13 @@ static bool list_by_state(const struct job_filter *f)
         return f->state < 0 && (strcmp(ix, "job_tenant") == 0 || strcmp(ix, "job_tq") == 0);
 }
 
+/* Whether a list of one state reads job_tqs or job_tstate, which since
+ * migration 18 hold every state but running. */
+static bool by_state_index(const char *ix)
+{
+        return strcmp(ix, "job_tqs") == 0 || strcmp(ix, "job_tstate") == 0;
+}
+
 const char *sqlite_list_index(const char *ix)
 {
         if (ix && strcmp(ix, "job_tenant") == 0)
@@ -85,13 +92,23 @@ const char *sqlite_list_index(const char *ix)
 int sqlite_build_job_list(struct buf *b, const struct job_filter *f)
 {
         struct job_filter g = *f;
+        const char *ix;
         int n = 0;
         int rc = store_build_job_select(b, "");
 
         if (list_by_state(f))
                 g.state = JOB_PENDING;
-        if (!rc)
-                rc = buf_printf(b, " FROM jobs INDEXED BY %s WHERE ", store_job_list_index(&g));
+        ix = store_job_list_index(&g);
+        /* The running jobs are read through job_lease and sorted by id: a
+         * set as small as the workers' concurrency (migration 18). */
+        if (!rc && by_state_index(ix) && g.state == JOB_RUNNING)
+                rc = buf_adds(b, " FROM jobs INDEXED BY job_lease WHERE state = " JOB_SQL_RUNNING
+                                 " AND ");
+        else if (!rc && by_state_index(ix))
+                rc = buf_printf(
+                    b, " FROM jobs INDEXED BY %s WHERE state <> " JOB_SQL_RUNNING " AND ", ix);
+        else if (!rc)
+                rc = buf_printf(b, " FROM jobs INDEXED BY %s WHERE ", ix);
         return rc ? rc : store_build_job_where(b, &g, '?', &n);
 }
 
@@ -217,34 +234,50 @@ static int list_read(struct store *st, sqlite3_stmt *s, const struct job_filter 
  * job_vec_free, also after a failure (which may leave some jobs in it). A
  * list read state by state reads a page of each state with one statement
  * and merges them in id order (job_pages_merge). */
+/* Prepares the list statement of f into *s. */
+static int list_prepare(struct store *st, const struct job_filter *f, sqlite3_stmt **s)
+{
+        struct buf sql;
+        int rc;
+
+        buf_init(&sql, 8192);
+        rc = sqlite_build_job_list(&sql, f);
+        if (!rc)
+                rc = sqlite_prepare_adhoc(st, s, "job_list", "%s", sql.ptr);
+        buf_free(&sql);
+        return rc;
+}
+
 int sqlite_job_list(struct store *st, const struct job_filter *f, struct job_vec *out)
 {
         struct job_vec pages[JOB_STATE_COUNT];
         struct job_filter g = *f;
-        sqlite3_stmt *s = NULL;
+        sqlite3_stmt *s = NULL, *running = NULL;
         bool split = list_by_state(f);
-        struct buf sql;
         int rc;
 
         if (!f->tenant || f->limit <= 0)
                 return BATON_EINVAL;
         memset(pages, 0, sizeof(pages));
-        buf_init(&sql, 8192);
-        rc = sqlite_build_job_list(&sql, f);
-        if (!rc)
-                rc = sqlite_prepare_adhoc(st, &s, "job_list", "%s", sql.ptr);
+        rc = list_prepare(st, f, &s);
+        /* Read state by state: the running jobs' page has a statement of
+         * its own (sqlite_build_job_list). */
+        if (!rc && split) {
+                g.state = JOB_RUNNING;
+                rc = list_prepare(st, &g, &running);
+        }
         if (!rc && !split)
                 rc = list_read(st, s, f, out);
         for (int i = 0; !rc && split && i < JOB_STATE_COUNT; i++) {
                 g.state = i;
-                rc = list_read(st, s, &g, &pages[i]);
+                rc = list_read(st, i == JOB_RUNNING ? running : s, &g, &pages[i]);
         }
         if (!rc && split)
                 rc = job_pages_merge(pages, JOB_STATE_COUNT, f->limit, f->desc, f->bytes_max, out);
         for (int i = 0; i < JOB_STATE_COUNT; i++)
                 job_vec_free(&pages[i]);
         sqlite3_finalize(s);
-        buf_free(&sql);
+        sqlite3_finalize(running);
         return rc == BATON_ETOOBIG ? BATON_ESTORE : rc;
 }
 
@@ -258,11 +291,23 @@ int sqlite_job_expired_ids(struct store *st, int64_t now_ms, int max, int64_t *i
         return sqlite_ids(st, SQLITE_STMT(st, S_JOB_EXPIRED, SA(now_ms), SA(max)), max, ids, n_out);
 }
 
+int sqlite_job_shift_leases(struct store *st, int64_t delta_ms, int *n_out)
+{
+        int64_t n = 0;
+        int rc = sqlite_run(st, SQLITE_STMT(st, S_JOB_SHIFT_LEASES, SA(delta_ms)), &n);
+
+        *n_out = rc ? 0 : (int)n;
+        return rc;
+}
+
 int sqlite_job_state_ids(struct store *st, const char *tenant, const char *queue, int state,
                          int64_t after_id, int max, int64_t *ids, int *n_out)
 {
-        sqlite3_stmt *s = SQLITE_STMT(st, S_JOB_STATE_IDS, SA(tenant), SA(queue), SA(state),
-                                      SA(after_id), SA(max));
+        sqlite3_stmt *s =
+            state == JOB_RUNNING
+                ? SQLITE_STMT(st, S_JOB_RUNNING_IDS, SA(tenant), SA(queue), SA(after_id), SA(max))
+                : SQLITE_STMT(st, S_JOB_STATE_IDS, SA(tenant), SA(queue), SA(state), SA(after_id),
+                              SA(max));
 
         return sqlite_ids(st, s, max, ids, n_out);
 }

@@ -441,8 +441,45 @@ static const char *const migrations[] = {
     "DROP INDEX job_akey;"
     "CREATE INDEX job_akey ON jobs (tenant, queue, dkey)"
     " WHERE dkey IS NOT NULL AND state" JOB_SQL_IS_ACTIVE ";",
-    /* 20 (issue 18; the entry after 19 once main has 18 and 19): the event
-     * log (core/events.h). One row per event, written once per transaction
+    /* 18: a claim and a settle touch one entry of job_tqs and job_tstate
+     * instead of two each (issue 16): running jobs leave both, so a claim
+     * only deletes the queued entries and a settle only inserts the ended
+     * ones (the two were a third of each UPDATE's instructions,
+     * bench/sqlite_index_cost.py). The running jobs, a set as small as the
+     * workers' concurrency, are read through job_lease, which now carries
+     * tenant and queue so that counting a queue's running jobs reads the
+     * index alone; lists of running jobs sort that set by id. */
+    "DROP INDEX job_tqs;"
+    "CREATE INDEX job_tqs ON jobs (tenant, queue, state) WHERE state <> " JOB_SQL_RUNNING ";"
+    "DROP INDEX job_tstate;"
+    "CREATE INDEX job_tstate ON jobs (tenant, state) WHERE state <> " JOB_SQL_RUNNING ";"
+    "DROP INDEX job_lease;"
+    "CREATE INDEX job_lease ON jobs (lease_until, tenant, queue) WHERE state = " JOB_SQL_RUNNING
+    ";",
+    /* 19: the stats series (core/stats.h): one row per queue, minute and
+     * node with the minute's counters, added to by the transactions that
+     * counted them, and the gauges the leader samples; tenant '' holds the
+     * marks of the sampled minutes. stats_tat serves a tenant's series over
+     * all its queues, stats_at the purge and the sample's reset. */
+    "CREATE TABLE stats ("
+    " tenant TEXT NOT NULL,"
+    " queue TEXT NOT NULL,"
+    " at_ms INTEGER NOT NULL,"
+    " node TEXT NOT NULL,"
+    " enqueued INTEGER NOT NULL DEFAULT 0,"
+    " claimed INTEGER NOT NULL DEFAULT 0,"
+    " completed INTEGER NOT NULL DEFAULT 0,"
+    " retried INTEGER NOT NULL DEFAULT 0,"
+    " dead INTEGER NOT NULL DEFAULT 0,"
+    " cancelled INTEGER NOT NULL DEFAULT 0,"
+    " expired INTEGER NOT NULL DEFAULT 0,"
+    " depth INTEGER,"
+    " running INTEGER,"
+    " PRIMARY KEY (tenant, queue, at_ms, node)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX stats_tat ON stats (tenant, at_ms);"
+    "CREATE INDEX stats_at ON stats (at_ms);",
+    /* 20 (issue 18): the event log (core/events.h). One row per event, written once per transaction
      * before its commit and read in id order by GET /v1/events. The id is
      * the feed's order: one writer commits in id order, and AUTOINCREMENT
      * keeps an id from being handed out again after retention deleted the

@@ -311,6 +311,31 @@ struct worker_rec {
  * queue it claimed from; period_ms (0: unchanged) its new lease period;
  * completed and failed are added to its counts. Strings owned by whoever
  * made the note. */
+/* ---- stats (version 19, core/stats.h) ---- */
+
+/* The counters of a stats minute, in the order of core's enum txn_event
+ * (core/stats.c asserts it): jobs enqueued, attempts started, jobs
+ * completed, failed attempts that will run again, jobs dead, jobs
+ * cancelled, leases that ran out. */
+enum stats_counter {
+        STATS_ENQUEUED = 0,
+        STATS_CLAIMED = 1,
+        STATS_COMPLETED = 2,
+        STATS_RETRIED = 3,
+        STATS_DEAD = 4,
+        STATS_CANCELLED = 5,
+        STATS_EXPIRED = 6,
+        STATS_COUNTERS = 7
+};
+/* A gauge of a step in which no minute was sampled. */
+#define STATS_UNSAMPLED (-1)
+/* One step of a stats series: counters summed, gauges at their largest. */
+struct stats_point {
+        int64_t n[STATS_COUNTERS];
+        int64_t depth;   /* jobs not yet ended; STATS_UNSAMPLED */
+        int64_t running; /* running jobs; STATS_UNSAMPLED */
+};
+
 struct worker_note {
         char *tenant;
         char *id;
@@ -476,6 +501,9 @@ struct store_ops {
         int (*job_due_ids)(struct store *st, int64_t now_ms, int max, int64_t *ids, int *n_out);
         /* Ids of running jobs with lease_until <= now_ms, at most max. */
         int (*job_expired_ids)(struct store *st, int64_t now_ms, int max, int64_t *ids, int *n_out);
+        /* Moves every running job's lease_until and started_at by delta_ms
+         * (a wall clock step, core/jobs.h jobs_clock_watch); *n_out moved. */
+        int (*job_shift_leases)(struct store *st, int64_t delta_ms, int *n_out);
         /* Ids of jobs of a tenant and queue in a state, ascending, at most max, id > after. */
         int (*job_state_ids)(struct store *st, const char *tenant, const char *queue, int state,
                              int64_t after_id, int max, int64_t *ids, int *n_out);
@@ -591,6 +619,10 @@ struct store_ops {
         int (*cron_run_count)(struct store *st, const char *tenant, const char *key,
                               const char *trigger, int64_t since_ms, int64_t *n_out);
         int (*cron_run_trim)(struct store *st, const char *tenant, const char *key, int keep);
+        /* The latest scheduled instant recorded for the schedule (fired,
+         * skipped or buffered; manual runs have none), 0 when none is. */
+        int (*cron_last_tick)(struct store *st, const char *tenant, const char *key,
+                              int64_t *at_ms);
 
         /* Timers (core/timers.h), unique per (tenant, key). timer_get:
          * BATON_ENOTFOUND when missing. timer_put inserts or overwrites the row of
@@ -754,6 +786,10 @@ struct store_ops {
                         int64_t seq, int64_t *at_ms);
         int (*rate_put)(struct store *st, const char *tenant, const char *queue, const char *grp,
                         int64_t seq, int64_t at_ms, int64_t keep_from);
+        /* Sets every start of (tenant, queue, grp) recorded after now_ms to
+         * now_ms: starts the wall clock has stepped back past (core/groups.c). */
+        int (*rate_clamp)(struct store *st, const char *tenant, const char *queue, const char *grp,
+                          int64_t now_ms);
 
         /* ---- version 6: many rows in one call, for backends where each call
          * costs a round trip ----
@@ -861,6 +897,26 @@ struct store_ops {
         int (*job_find_active)(struct store *st, const char *tenant, const char *queue,
                                const char *key, int64_t *id_out);
 
+        /* ---- version 19: the stats series (core/stats.h) ----
+         *
+         * stats_add adds n to the minute at_ms of (tenant, queue) as counted
+         * by node (each node its own row, so nodes never wait on each other's
+         * counts). stats_sample records each queue's depth and running
+         * counters (queue_limits) as the gauges of minute at_ms by node, for
+         * every queue with either above 0, and marks the minute sampled
+         * (*n_out: the queues recorded). stats_range sums the minutes of
+         * [from_ms, from_ms + step_ms * n) of one queue (queue NULL: every
+         * queue of the tenant) into out[(at - from_ms) / step_ms]: the
+         * counters added up, the gauges the largest of the sampled minutes
+         * (STATS_UNSAMPLED where no minute was sampled; a queue with no gauge
+         * row in a sampled minute counts 0). stats_purge deletes up to max
+         * rows of minutes before before_ms. */
+        int (*stats_add)(struct store *st, const char *tenant, const char *queue, const char *node,
+                         int64_t at_ms, const int64_t *n);
+        int (*stats_sample)(struct store *st, const char *node, int64_t at_ms, int *n_out);
+        int (*stats_range)(struct store *st, const char *tenant, const char *queue, int64_t from_ms,
+                           int64_t step_ms, int n, struct stats_point *out);
+        int (*stats_purge)(struct store *st, int64_t before_ms, int max, int *n_out);
         /* ---- version 15: the event log (core/events.h) ----
          *
          * event_insert appends the n events of v (their id is the store's:

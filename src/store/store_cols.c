@@ -1052,3 +1052,59 @@ int store_row_instant(void *ctx, const struct store_row *r, int i)
         *(int64_t *)ctx = store_deadline_col(r, 0);
         return 0;
 }
+
+/* ---- stats series (store_ops.stats_range) ---- */
+
+void store_stats_init(struct store_stats_read *a)
+{
+        for (int k = 0; k < a->n; k++) {
+                memset(a->out[k].n, 0, sizeof(a->out[k].n));
+                a->out[k].depth = STATS_UNSAMPLED;
+                a->out[k].running = STATS_UNSAMPLED;
+        }
+}
+
+/* The step of minute at_ms, -1 outside the range the query asked for. */
+static int stats_step(const struct store_stats_read *a, int64_t at_ms)
+{
+        int64_t k = at_ms < a->from_ms ? -1 : (at_ms - a->from_ms) / a->step_ms;
+
+        return k >= 0 && k < a->n ? (int)k : -1;
+}
+
+static void stats_gauge(int64_t *g, int64_t v)
+{
+        if (*g < v)
+                *g = v;
+}
+
+int store_stats_minute(void *ctx, const struct store_row *r, int i)
+{
+        struct store_stats_read *a = ctx;
+        int k = stats_step(a, r->i64(r, 0));
+
+        (void)i;
+        if (k < 0)
+                return 0;
+        for (int c = 0; c < STATS_COUNTERS; c++)
+                a->out[k].n[c] += r->i64(r, 1 + c);
+        /* A minute has gauges only where it was sampled. */
+        if (!r->is_null(r, 1 + STATS_COUNTERS)) {
+                stats_gauge(&a->out[k].depth, r->i64(r, 1 + STATS_COUNTERS));
+                stats_gauge(&a->out[k].running, r->i64(r, 2 + STATS_COUNTERS));
+        }
+        return 0;
+}
+
+int store_stats_mark(void *ctx, const struct store_row *r, int i)
+{
+        struct store_stats_read *a = ctx;
+        int k = stats_step(a, r->i64(r, 0));
+
+        (void)i;
+        if (k >= 0) {
+                stats_gauge(&a->out[k].depth, 0);
+                stats_gauge(&a->out[k].running, 0);
+        }
+        return 0;
+}

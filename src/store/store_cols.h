@@ -275,6 +275,20 @@ int store_row_state(void *ctx, const struct store_row *r, int i);
 /* Column 0 as an instant (store_deadline_col) into the int64_t ctx. */
 int store_row_instant(void *ctx, const struct store_row *r, int i);
 
+/* Reading a stats series (store_ops.stats_range) in both backends: the
+ * steps out[0..n) from from_ms, step_ms apart. store_stats_minute folds one
+ * row (at_ms, STORE_STATS_SUMS) into its step, store_stats_mark one sampled
+ * minute (at_ms) whose queues had no gauge row: those count 0. */
+struct store_stats_read {
+        int64_t from_ms;
+        int64_t step_ms;
+        int n;
+        struct stats_point *out;
+};
+void store_stats_init(struct store_stats_read *a);
+int store_stats_minute(void *ctx, const struct store_row *r, int i);
+int store_stats_mark(void *ctx, const struct store_row *r, int i);
+
 /* ---- reads both backends answer alike ---- */
 
 /* Column i of row r as an instant to act on: 0 for SQL NULL (nothing to do);
@@ -355,5 +369,13 @@ void store_read_deadlines(const struct store_row *r, struct store_deadlines *out
         " payload"
 /* The lease row in the order of reads and of the lease write's binds. */
 #define STORE_LEASE_COLS "node, epoch, lease_until, heartbeat_at, lag_ms"
+
+/* The stats table's counters, in enum stats_counter's order, and their
+ * per-minute sums (every node's row of a queue, or every queue's of a
+ * tenant) with the gauges summed likewise. */
+#define STORE_STATS_COLS "enqueued, claimed, completed, retried, dead, cancelled, expired"
+#define STORE_STATS_SUMS                                                                           \
+        "SUM(enqueued), SUM(claimed), SUM(completed), SUM(retried), SUM(dead), SUM(cancelled),"    \
+        " SUM(expired), SUM(depth), SUM(running)"
 
 #endif

@@ -37,6 +37,7 @@
         X(B, job_list)                                                                             \
         X(B, job_due_ids)                                                                          \
         X(B, job_expired_ids)                                                                      \
+        X(B, job_shift_leases)                                                                     \
         X(B, job_state_ids)                                                                        \
         X(B, job_purge)                                                                            \
         X(B, job_delete)                                                                           \
@@ -102,7 +103,8 @@
         X(B, group_next_until)                                                                     \
         X(B, group_ready_many)                                                                     \
         X(B, rate_get)                                                                             \
-        X(B, rate_put)
+        X(B, rate_put)                                                                             \
+        X(B, rate_clamp)
 
 /* Cron schedules and runs (sqlite_cron.c, pg_cron.c). */
 #define STORE_CRON_OPS(X, B)                                                                       \
@@ -118,7 +120,8 @@
         X(B, cron_run_get)                                                                         \
         X(B, cron_run_list)                                                                        \
         X(B, cron_run_count)                                                                       \
-        X(B, cron_run_trim)
+        X(B, cron_run_trim)                                                                        \
+        X(B, cron_last_tick)
 
 /* The leader lease and notifications (sqlite_cluster.c, pg_cluster.c). */
 #define STORE_CLUSTER_OPS(X, B)                                                                    \
@@ -136,6 +139,12 @@
         X(B, worker_jobs)                                                                          \
         X(B, worker_purge)
 
+/* The stats series, version 19 (sqlite_stats.c, pg_stats.c). */
+#define STORE_STATS_OPS(X, B)                                                                      \
+        X(B, stats_add)                                                                            \
+        X(B, stats_sample)                                                                         \
+        X(B, stats_range)                                                                          \
+        X(B, stats_purge)
 /* The event log, version 15 (sqlite_events.c, pg_events.c). */
 #define STORE_EVENT_OPS(X, B)                                                                      \
         X(B, event_insert)                                                                         \
@@ -153,6 +162,7 @@
         STORE_CRON_OPS(STORE_INIT, B)                                                              \
         STORE_CLUSTER_OPS(STORE_INIT, B)                                                           \
         STORE_WORKER_OPS(STORE_INIT, B)                                                            \
+        STORE_STATS_OPS(STORE_INIT, B)                                                             \
         STORE_EVENT_OPS(STORE_INIT, B)                                                             \
         STORE_TXN_INIT
 

@@ -738,6 +738,11 @@ static void work_answers(void **state)
         call("GET", "/v1/workers", "/v1/workers?limit=10", NULL, 200, NULL);
         call("GET", "/v1/workers/{id}", "/v1/workers/adw-1", NULL, 200, NULL);
         call("GET", "/v1/workers/{id}", "/v1/workers/adw-none", NULL, 404, NULL);
+        /* The stats series of the queue just worked, and of the tenant. */
+        snprintf(path, sizeof(path), "/v1/stats?queue=%s&window_ms=120000", q);
+        call("GET", "/v1/stats", path, NULL, 200, NULL);
+        call("GET", "/v1/stats", "/v1/stats?step_ms=3600000&window_ms=86400000", NULL, 200, NULL);
+        call("GET", "/v1/stats", "/v1/stats?step_ms=1", NULL, 400, NULL);
         assert_int_equal(diffs, 0);
 }
 

@@ -264,6 +264,83 @@ static void routes_and_errors(void **state)
         http_res_free(&r);
 }
 
+/* if_scheduled: a move only while the version is still scheduled, the way a
+ * draft's user pick must not land after its pick clock fired (seed 002);
+ * if_version alone accepts a fired version (a worker re-arms the clock). */
+static void if_scheduled_refuses_a_fired_version(void **state)
+{
+        char key[64], body[512], q[64];
+        struct http_res r;
+        int64_t v;
+
+        (void)state;
+        harness_unique("ifs", key, sizeof(key));
+        harness_unique("ifsq", q, sizeof(q));
+        snprintf(body, sizeof(body), "{\"queue\":\"%s\",\"type\":\"clock\",\"delay_ms\":60000}", q);
+        put_timer(key, &r, body);
+        assert_int_equal(r.status, 201);
+        http_res_free(&r);
+        /* Still scheduled: the move is taken. */
+        snprintf(body, sizeof(body),
+                 "{\"queue\":\"%s\",\"type\":\"clock\",\"delay_ms\":0,\"if_version\":1,"
+                 "\"if_scheduled\":true}",
+                 q);
+        put_timer(key, &r, body);
+        assert_int_equal(r.status, 200);
+        assert_int_equal(jpath_int(r.json, "timer.version"), 2);
+        http_res_free(&r);
+        v = wait_state(key, "fired", 10000);
+        assert_int_equal(v, 2);
+        /* Fired: refused, with the state and version, and nothing changes. */
+        snprintf(body, sizeof(body),
+                 "{\"queue\":\"%s\",\"type\":\"pick\",\"delay_ms\":0,\"if_version\":2,"
+                 "\"if_scheduled\":true}",
+                 q);
+        put_timer(key, &r, body);
+        assert_http_error(&r, 409, "invalid_state", "if_scheduled");
+        assert_non_null(strstr(http_error_member(&r, "message"), "fired (version 2)"));
+        http_res_free(&r);
+        assert_int_equal(wait_state(key, "fired", 1000), 2);
+        /* Without it, the same compare-and-set re-arms the fired clock. */
+        snprintf(body, sizeof(body),
+                 "{\"queue\":\"%s\",\"type\":\"clock\",\"delay_ms\":60000,\"if_version\":2}", q);
+        put_timer(key, &r, body);
+        assert_int_equal(r.status, 200);
+        assert_int_equal(jpath_int(r.json, "timer.version"), 3);
+        http_res_free(&r);
+        /* Cancelled counts as not scheduled; a missing key is 404; a create
+         * (if_version 0) cannot be scheduled yet; not a boolean: 400. */
+        {
+                char path[128];
+
+                snprintf(path, sizeof(path), "/v1/timers/%s", key);
+                assert_int_equal(http_json(srv.url, "DELETE", path, NULL, &r), 0);
+                assert_int_equal(r.status, 200);
+                http_res_free(&r);
+        }
+        snprintf(body, sizeof(body),
+                 "{\"queue\":\"%s\",\"type\":\"pick\",\"delay_ms\":0,\"if_scheduled\":true}", q);
+        put_timer(key, &r, body);
+        assert_http_error(&r, 409, "invalid_state", "if_scheduled");
+        assert_non_null(strstr(http_error_member(&r, "message"), "cancelled"));
+        http_res_free(&r);
+        put_timer("ifs-missing-key", &r, body);
+        assert_http_error(&r, 404, "not_found", NULL);
+        http_res_free(&r);
+        snprintf(body, sizeof(body),
+                 "{\"queue\":\"%s\",\"type\":\"pick\",\"delay_ms\":0,\"if_version\":0,"
+                 "\"if_scheduled\":true}",
+                 q);
+        put_timer("ifs-new-key", &r, body);
+        assert_http_error(&r, 400, "invalid_field", "if_scheduled");
+        http_res_free(&r);
+        snprintf(body, sizeof(body),
+                 "{\"queue\":\"%s\",\"type\":\"pick\",\"delay_ms\":0,\"if_scheduled\":1}", q);
+        put_timer(key, &r, body);
+        assert_http_error(&r, 400, "invalid_field", "if_scheduled");
+        http_res_free(&r);
+}
+
 static void fires_on_time(void **state)
 {
         enum { N = 20 };
@@ -505,6 +582,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(routes_and_errors),
             cmocka_unit_test(fires_on_time),
+            cmocka_unit_test(if_scheduled_refuses_a_fired_version),
             cmocka_unit_test(concurrent_move_vs_fire),
             cmocka_unit_test(tenant_isolation_and_scopes),
             cmocka_unit_test(restart_with_overdue_timers),

@@ -206,6 +206,7 @@ static void vfs_register(void)
           (now_ms, max, ids, n_out))                                                               \
         X(job_expired_ids, (int64_t now_ms, int max, int64_t *ids, int *n_out),                    \
           (now_ms, max, ids, n_out))                                                               \
+        X(job_shift_leases, (int64_t delta_ms, int *n_out), (delta_ms, n_out))                     \
         X(job_state_ids,                                                                           \
           (const char *tenant, const char *queue, int state, int64_t after_id, int max,            \
            int64_t *ids, int *n_out),                                                              \
@@ -265,6 +266,8 @@ static void vfs_register(void)
            int64_t *n_out),                                                                        \
           (tenant, key, trigger, since_ms, n_out))                                                 \
         X(cron_run_trim, (const char *tenant, const char *key, int keep), (tenant, key, keep))     \
+        X(cron_last_tick, (const char *tenant, const char *key, int64_t *at_ms),                   \
+          (tenant, key, at_ms))                                                                    \
         X(timer_get, (const char *tenant, const char *key, struct timer_rec *out),                 \
           (tenant, key, out))                                                                      \
         X(timer_put, (const struct timer_rec *t), (t))                                             \
@@ -328,6 +331,18 @@ static void vfs_register(void)
           (const char *tenant, const char *queue, const char *grp, int64_t seq, int64_t at_ms,     \
            int64_t keep_from),                                                                     \
           (tenant, queue, grp, seq, at_ms, keep_from))                                             \
+        X(rate_clamp, (const char *tenant, const char *queue, const char *grp, int64_t now_ms),    \
+          (tenant, queue, grp, now_ms))                                                            \
+        X(stats_add,                                                                               \
+          (const char *tenant, const char *queue, const char *node, int64_t at_ms,                 \
+           const int64_t *n),                                                                      \
+          (tenant, queue, node, at_ms, n))                                                         \
+        X(stats_sample, (const char *node, int64_t at_ms, int *n_out), (node, at_ms, n_out))       \
+        X(stats_range,                                                                             \
+          (const char *tenant, const char *queue, int64_t from_ms, int64_t step_ms, int n,         \
+           struct stats_point *out),                                                               \
+          (tenant, queue, from_ms, step_ms, n, out))                                               \
+        X(stats_purge, (int64_t before_ms, int max, int *n_out), (before_ms, max, n_out))          \
         X(job_get_many, (const char *tenant, const int64_t *ids, int n, struct job_vec *out),      \
           (tenant, ids, n, out))                                                                   \
         X(group_ready_many,                                                                        \
@@ -396,11 +411,20 @@ static int inject(struct store_fault *f, size_t op, bool data)
         return BATON_ESTORE;
 }
 
+/* Whether STORE_FAULT_ANY counts calls of op: not the batch's stats write
+ * (core/stats.c stats_flush), which belongs to the batch as its commit does
+ * and which a test targets by name. */
+static bool fault_counts_as_data(size_t op)
+{
+        return op != STORE_FAULT_OP(stats_add);
+}
+
 #define FAULT_FORWARDER(name, params, args)                                                        \
         static int w_##name(struct store *st, FAULT_UNPAREN params)                                \
         {                                                                                          \
                 struct store_fault *fault = (struct store_fault *)st;                              \
-                int rc = inject(fault, STORE_FAULT_OP(name), true);                                \
+                int rc = inject(fault, STORE_FAULT_OP(name),                                       \
+                                fault_counts_as_data(STORE_FAULT_OP(name)));                       \
                                                                                                    \
                 return rc ? rc : fault->real_ops->name(fault->real, FAULT_UNPAREN args);           \
         }

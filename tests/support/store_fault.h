@@ -26,7 +26,9 @@ struct store_fault;
 /* Names an operation of struct store_ops for store_fault_arm. */
 #define STORE_FAULT_OP(name) offsetof(struct store_ops, name)
 /* Any data statement: every operation but begin, commit, rollback,
- * savepoint, release and rollback_to. */
+ * savepoint, release and rollback_to, and but the batch's stats write
+ * (stats_add), which belongs to the batch like its commit (a test names it
+ * with STORE_FAULT_OP(stats_add)). */
 #define STORE_FAULT_ANY ((size_t)-1)
 
 /* What an injected failure leaves behind. */

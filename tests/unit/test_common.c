@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -224,6 +225,30 @@ static void rand_tokens_are_hex_and_distinct(void **state)
         assert_int_equal(rand_below(1), 0);
 }
 
+/* A pool hands out distinct hex tokens across its refills (600 tokens: two
+ * refills of 256), and with no pool it is rand_token. */
+static void rand_pool_tokens_are_distinct(void **state)
+{
+        enum { N = 600 };
+        char(*t)[RAND_TOKEN_LEN + 1] = malloc(N * sizeof(*t));
+        struct rand_pool *p = rand_pool_new();
+
+        (void)state;
+        assert_non_null(t);
+        assert_non_null(p);
+        for (int i = 0; i < N; i++) {
+                assert_int_equal(rand_pool_token(p, t[i]), 0);
+                assert_int_equal(strlen(t[i]), RAND_TOKEN_LEN);
+                assert_int_equal(strspn(t[i], "0123456789abcdef"), RAND_TOKEN_LEN);
+                for (int k = 0; k < i; k++)
+                        assert_string_not_equal(t[i], t[k]);
+        }
+        assert_int_equal(rand_pool_token(NULL, t[0]), 0);
+        assert_string_not_equal(t[0], t[1]);
+        free(p);
+        free(t);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -237,6 +262,7 @@ int main(void)
             cmocka_unit_test(jw_escapes_every_control_byte),
             cmocka_unit_test(time_rejects_invalid),
             cmocka_unit_test(rand_tokens_are_hex_and_distinct),
+            cmocka_unit_test(rand_pool_tokens_are_distinct),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

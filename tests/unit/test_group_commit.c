@@ -619,6 +619,10 @@ static const struct sweep sweeps[] = {
     {STORE_FAULT_OP(release), STORE_FAULT_CALL, true, SWEEP_OPS, "release alone"},
     {STORE_FAULT_OP(release), STORE_FAULT_TXN, false, SWEEP_OPS, "release, transaction lost"},
     {STORE_FAULT_OP(begin), STORE_FAULT_CALL, false, 1, "begin"},
+    /* The batch's stats writes (core/stats.c, one per queue: each op of
+     * batch 2 has its own) come after every op: when one fails, the batch
+     * fails as if its commit had, and nothing of it stays. */
+    {STORE_FAULT_OP(stats_add), STORE_FAULT_CALL, false, SWEEP_OPS, "stats write"},
     /* The batch's events are written once, before the commit: a failure
      * there fails the whole batch, events and changes alike. */
     {STORE_FAULT_OP(event_insert), STORE_FAULT_CALL, false, 1, "event_insert"},

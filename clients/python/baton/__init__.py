@@ -15,8 +15,8 @@ from .errors import (BadRequest, BatonError, Conflict, ConnectionFailed, Forbidd
                      Unavailable, Unrecoverable)
 from .models import (ApiKey, Attempt, AuditEntry, Backoff, CronJobTemplate, CronRef,  # noqa: E402
                      CronRun, Event, EventPage, Flow, Heartbeat, Job, Parent, Progress, Queue,
-                     QueueCounts, RateSetting, Schedule, Scheduler, SettleResult, Step, Timer,
-                     TimerRef, WorkerRecord, TERMINAL_STATES)
+                     QueueCounts, RateSetting, Schedule, Scheduler, SettleResult, Stats,
+                     StatsPoint, Step, Timer, TimerRef, WorkerRecord, TERMINAL_STATES)
 from .client import Client, UNSET  # noqa: E402
 from .worker import JobContext, Worker  # noqa: E402
 
@@ -28,5 +28,5 @@ __all__ = [
     "Job", "Backoff", "Progress", "Step", "Attempt", "TimerRef", "CronRef", "Parent",
     "Queue", "QueueCounts", "RateSetting", "Schedule", "CronJobTemplate", "CronRun",
     "Timer", "Flow", "ApiKey", "AuditEntry", "WorkerRecord", "Heartbeat", "SettleResult",
-    "Scheduler", "Event", "EventPage",
+    "Scheduler", "Event", "EventPage", "Stats", "StatsPoint",
 ]

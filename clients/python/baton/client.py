@@ -1,4 +1,4 @@
-"""Client: every route of baton's HTTP API (docs/openapi.json, 48 operations).
+"""Client: every route of baton's HTTP API (docs/openapi.json, 49 operations).
 
 Method names are the operationIds in snake_case (enqueueJobs is enqueue_jobs,
 the batch form; enqueue is the one-job form the README leads with) and keyword
@@ -26,7 +26,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Union
 from . import __version__
 from ._http import Transport
 from .models import (ApiKey, AuditEntry, CronRun, Event, EventPage, Flow, Heartbeat, Job, Queue,
-                     Schedule, Scheduler, SettleResult, Timer, WorkerRecord)
+                     Schedule, Scheduler, SettleResult, Stats, Timer, WorkerRecord)
 
 JobId = Union[str, int]
 
@@ -287,6 +287,14 @@ class Client:
     def get_worker(self, id: str) -> WorkerRecord:
         return WorkerRecord.from_dict(self._call("GET", "/v1/workers/" + _seg(id))["worker"])
 
+    # -- stats -------------------------------------------------------------------
+
+    def get_stats(self, *, queue: Optional[str] = None, window_ms: Optional[int] = None,
+                  step_ms: Optional[int] = None) -> Stats:
+        """GET /v1/stats: the per-step series of one queue (None: all the tenant's)."""
+        return Stats.from_dict(self._call("GET", "/v1/stats",
+                                          query=dict(queue=queue, window_ms=window_ms,
+                                                     step_ms=step_ms))["stats"])
     # -- events ------------------------------------------------------------------
 
     def list_events(self, *, after: Optional[str] = None, type: Optional[str] = None,
@@ -474,12 +482,15 @@ class Client:
 
     def put_timer(self, key: str, queue: str, type: str, payload: Any = None, *,
                   fire_at: Optional[str] = None, delay_ms: Optional[int] = None,
-                  if_version: Optional[int] = None, priority: Optional[str] = None,
+                  if_version: Optional[int] = None, if_scheduled: Optional[bool] = None,
+                  priority: Optional[str] = None,
                   max_attempts: Optional[int] = None, backoff: Optional[Dict[str, Any]] = None,
                   lease_ms: Optional[int] = None, group: Optional[str] = None) -> Timer:
-        """PUT /v1/timers/{key}: set or move (if_version=N compare-and-set, 0 create only)."""
+        """PUT /v1/timers/{key}: set or move (if_version=N compare-and-set, 0 create only;
+        if_scheduled=True only while the current version has not fired or been cancelled)."""
         body = _body(queue=queue, type=type, payload=payload, fire_at=fire_at,
-                     delay_ms=delay_ms, if_version=if_version, priority=priority,
+                     delay_ms=delay_ms, if_version=if_version, if_scheduled=if_scheduled,
+                     priority=priority,
                      max_attempts=max_attempts, backoff=backoff, lease_ms=lease_ms, group=group)
         return Timer.from_dict(self._call("PUT", "/v1/timers/" + _seg(key), body=body)["timer"])
 

@@ -425,6 +425,51 @@ class WorkerRecord(_Model):
 
 
 @dataclass
+class StatsPoint(_Model):
+    """One step of GET /v1/stats: counters of the step, gauges at their largest sample
+    (None where no sample was taken)."""
+    at: Optional[str] = None
+    enqueued: Optional[int] = None
+    started: Optional[int] = None
+    completed: Optional[int] = None
+    failed: Optional[int] = None
+    retried: Optional[int] = None
+    dead: Optional[int] = None
+    cancelled: Optional[int] = None
+    expired: Optional[int] = None
+    depth: Optional[int] = None
+    running: Optional[int] = None
+    extra: Dict[str, Any] = _extra()
+
+
+@dataclass
+class Stats(_Model):
+    """GET /v1/stats: the series of one queue (queue None: all of the tenant's).
+    The wire's `from` (a Python keyword) is `from_`."""
+    _nested: ClassVar[Dict[str, Any]] = {"points": [StatsPoint]}
+    queue: Optional[str] = None
+    window_ms: Optional[int] = None
+    step_ms: Optional[int] = None
+    from_: Optional[str] = None
+    to: Optional[str] = None
+    sample_ms: Optional[int] = None
+    points: List[StatsPoint] = field(default_factory=list)
+    extra: Dict[str, Any] = _extra()
+
+    @classmethod
+    def from_dict(cls, data: Optional[Dict[str, Any]]):
+        if isinstance(data, dict) and "from" in data:
+            data = dict(data)
+            data["from_"] = data.pop("from")
+        return super().from_dict(data)
+
+    def to_dict(self) -> Dict[str, Any]:
+        out = super().to_dict()
+        out["from"] = out.pop("from_")
+        return out
+
+
+@dataclass
 class Heartbeat(_Model):
     lease_until: Optional[str] = None
     cancel_requested: Optional[bool] = None

@@ -63,7 +63,7 @@ class TestSurface(Base):
             doc = json.load(f)
         ops = [o["operationId"] for p in doc["paths"].values() for m, o in p.items()
                if m in ("get", "put", "post", "patch", "delete")]
-        self.assertEqual(len(ops), 49)
+        self.assertEqual(len(ops), 50)
         missing = [snake(o) for o in ops if not callable(getattr(Client, snake(o), None))]
         self.assertEqual(missing, [])
 
@@ -74,6 +74,7 @@ class TestSurface(Base):
         pairs = {"Job": m.Job, "Queue": m.Queue, "Schedule": m.Schedule, "CronRun": m.CronRun,
                  "Timer": m.Timer, "ApiKey": m.ApiKey, "AuditEntry": m.AuditEntry,
                  "Worker": m.WorkerRecord, "Scheduler": m.Scheduler, "Attempt": m.Attempt,
+                 "StatsPoint": m.StatsPoint,
                  "Step": m.Step, "Progress": m.Progress, "Backoff": m.Backoff,
                  "CronJobTemplate": m.CronJobTemplate, "Event": m.Event}
         for name, cls in pairs.items():
@@ -304,6 +305,25 @@ class TestJobs(Base):
         self.assertNotEqual(self.c.enqueue(q, "t").request_id, rid)
 
 
+class TestStats(Base):
+    def test_counts_and_bad_step(self) -> None:
+        q = uq("st")
+        for _ in range(3):
+            self.c.enqueue(q, "t")
+        s = self.c.get_stats(queue=q, window_ms=120000)
+        self.assertEqual(s.queue, q)
+        self.assertEqual(s.step_ms, 60000)
+        self.assertEqual(len(s.points), 2)
+        self.assertTrue(s.from_.endswith(":00.000Z"))
+        self.assertEqual(sum(p.enqueued for p in s.points), 3)
+        self.assertEqual(s.to_dict()["from"], s.from_)
+        self.assertIsNone(self.c.get_stats().queue)
+        with self.assertRaises(BadRequest) as cm:
+            self.c.get_stats(step_ms=1000)
+        self.assertEqual(cm.exception.code, "step_ms_out_of_range")
+        self.assertEqual(cm.exception.field, "step_ms")
+
+
 class TestTransport(Base):
     def test_keepalive_reconnect(self) -> None:
         self.c.health()
@@ -485,6 +505,12 @@ class TestCronTimersFlows(Base):
         job = self.c.get_job(fired)
         self.assertEqual((job.timer.key, job.timer.version, job.payload),
                          (pre + ":now", 1, {"x": 1}))
+        # A move that must not come after the fire (a user's pick): refused once fired.
+        with self.assertRaises(Conflict) as cm2:
+            self.c.put_timer(pre + ":now", q, "pick", delay_ms=0, if_version=1, if_scheduled=True)
+        self.assertEqual((cm2.exception.code, cm2.exception.field),
+                         ("invalid_state", "if_scheduled"))
+        self.assertEqual(self.c.get_timer(pre + ":now").version, 1)
 
     def test_flows(self) -> None:
         q = uq()

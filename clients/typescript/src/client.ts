@@ -464,6 +464,11 @@ export class Client {
     return this.one("GET", "/v1/scheduler", null, undefined, o);
   }
 
+  /** GET /v1/stats: the per-step series of one queue or of all the tenant's queues. */
+  getStats(opts: T.StatsOptions = {}, o?: CallOptions): Promise<T.Stats> {
+    return this.one("GET", `/v1/stats${toQuery({ ...opts })}`, "stats", undefined, o);
+  }
+
   // ---- keys and audit -------------------------------------------------------------
 
   createKey(req: T.KeyCreate, o?: CallOptions): Promise<T.KeyWithSecret> {

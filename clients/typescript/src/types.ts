@@ -552,6 +552,45 @@ export interface Scheduler {
   skipped: { overlap: number; misfire: number };
 }
 
+/** GET /v1/stats: options (all optional; the server's defaults are one queue-less hour of minutes). */
+export interface StatsOptions {
+  /** One queue; omitted: every queue of the tenant, summed. */
+  queue?: string;
+  /** A whole number of steps, at most 1,440 of them (default 3,600,000). */
+  windowMs?: number;
+  /** A whole number of minutes, 60,000 ... 86,400,000 (default 60,000). */
+  stepMs?: number;
+}
+
+/** One step of a stats series: counters of the step, gauges at their largest sample. */
+export interface StatsPoint {
+  at: Time;
+  enqueued: number;
+  started: number;
+  completed: number;
+  /** retried + dead. */
+  failed: number;
+  retried: number;
+  dead: number;
+  cancelled: number;
+  /** Leases that ran out (also counted as retried or dead). */
+  expired: number;
+  /** Jobs not yet ended; null where no sample was taken in the step. */
+  depth: number | null;
+  running: number | null;
+}
+
+/** GET /v1/stats. */
+export interface Stats {
+  queue: string | null;
+  windowMs: number;
+  stepMs: number;
+  from: Time;
+  to: Time;
+  sampleMs: number;
+  points: StatsPoint[];
+}
+
 /** PUT /v1/timers/{key}: exactly one of fireAt and delayMs. */
 export interface TimerInput<P = unknown> {
   queue: string;
@@ -561,6 +600,8 @@ export interface TimerInput<P = unknown> {
   delayMs?: number;
   /** Compare-and-set: the timer must be at this version (0: create only). */
   ifVersion?: number;
+  /** Only while the timer's current version is still scheduled: a fired or cancelled one is a 409 invalid_state BatonError. */
+  ifScheduled?: boolean;
   priority?: Priority;
   maxAttempts?: number;
   backoff?: Backoff;

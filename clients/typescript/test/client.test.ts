@@ -374,6 +374,23 @@ test("cron: preview, put, get, list, pause, resume, run, runs, apply, delete; sc
   assert.ok("heartbeatAt" in sch && "nextDueAt" in sch);
 });
 
+test("stats: getStats counts a queue's enqueues in aligned minutes; a bad step is a BatonError", async () => {
+  const queue = qname("statsq");
+  for (let i = 0; i < 3; i++) await c.enqueue({ queue, type: "t", payload: { i } });
+  const s = await c.getStats({ queue, windowMs: 120000 });
+  assert.equal(s.queue, queue);
+  assert.equal(s.stepMs, 60000);
+  assert.equal(s.points.length, 2);
+  assert.match(s.from, /:00\.000Z$/);
+  assert.equal(s.points.reduce((n, p) => n + p.enqueued, 0), 3);
+  assert.ok("sampleMs" in s && "depth" in s.points[0]!);
+  assert.equal((await c.getStats()).queue, null);
+  const e = await rejects(c.getStats({ stepMs: 1000 }));
+  assert.equal(e.status, 400);
+  assert.equal(e.code, "step_ms_out_of_range");
+  assert.equal(e.field, "step_ms");
+});
+
 test("timers: put, move with ifVersion, version_mismatch, get, list, cancel; fired job carries timer", async () => {
   const queue = qname("timerq");
   const t1 = await c.putTimer("draft-7:pick", { queue, type: "autopick", payload: { pick: 1 }, delayMs: 60000, group: "draft-7" });
