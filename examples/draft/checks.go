@@ -424,7 +424,7 @@ func (d *driver) check() bool {
 	for i := range users {
 		u := &users[i]
 		if !u.OK {
-			if u.Code == "version_mismatch" {
+			if u.Code == "version_mismatch" || u.Code == "invalid_state" {
 				refusedCAS++
 				kinds[u.Kind+" refused"]++
 			} else {
@@ -457,7 +457,7 @@ func (d *driver) check() bool {
 	}
 	c.claim("every user pick batond took before the deadline was applied as the user's pick, by the job its move fired",
 		userBad.n == 0 && onTimeApplied == onTimeUsers, orDefault(userBad.String(), fmt.Sprintf("%d of %d", onTimeApplied, onTimeUsers)))
-	c.claim("user picks that lost the race were rejected, visibly: refused by the compare-and-set (409 version_mismatch), or taken after the deadline and answered with the autopick or as stale",
+	c.claim("user picks that lost the race were rejected, visibly: refused by the compare-and-set (409 version_mismatch, or invalid_state once the clock fired), or taken after the deadline and answered with the autopick or as stale",
 		userBad.n == 0 && refusedCAS+acceptedLate > 0,
 		fmt.Sprintf("%d refused with 409, %d taken late: %d became the autopick, %d stale; by intent: %s", refusedCAS, acceptedLate, lateAuto, lateStale, fmtCounts(kinds)))
 

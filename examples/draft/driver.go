@@ -542,7 +542,11 @@ func (d *driver) sendPick(ctx context.Context, u UserPut, wish []int) {
 		From: u.From, Deadline: &deadline, Wishlist: wish}, d.cfg.leaseMs)
 	put.DelayMs = baton.Ptr(int64(0))
 	if d.cfg.sabotage != "cas" {
+		// The clock the user saw, and only while it has not fired: a pick
+		// that comes after the clock ran out is refused (409) instead of
+		// making a second job the fence has to reject.
 		put.IfVersion = baton.Ptr(u.From)
+		put.IfScheduled = true
 	}
 	u.SentAt = time.Now()
 	t, err := d.c.PutTimer(context.Background(), clockKey(u.Draft), put)
