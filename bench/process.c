@@ -6,7 +6,9 @@
  * client, loop: claim up to the claim size (POST /v1/queues/{q}/claim), settle
  * every claimed job as completed in one POST /v1/settle, until every job is
  * settled. It prints processed jobs/s (first claim to last settle) and the
- * claim and settle request latencies.
+ * claim and settle request latencies. --job-events 0 turns the queue's
+ * per-job events off first (PATCH "job_events": false), for the A/B of the
+ * event log's cost (docs/benchmarks.md).
  *
  * Assumes a running batond at --url / $BATON_URL; it does not start one. The
  * pre-load is timed separately and not part of the figure. Every job settles
@@ -26,6 +28,7 @@ struct run {
         char queue[128];
         int64_t jobs;
         int64_t claim_max;
+        int64_t job_events; /* 0: the queue's per-job events off */
         int64_t deadline_ns;
         atomic_int_fast64_t next;    /* pre-load: jobs handed out */
         atomic_int_fast64_t settled; /* processing: jobs settled */
@@ -164,9 +167,9 @@ static int run_threads(struct worker *w, int64_t n, struct run *r, void *(*fn)(v
 }
 
 static int run_size(const char *url, int64_t jobs, int64_t claim_max, int64_t workers,
-                    int64_t timeout_ms)
+                    int64_t timeout_ms, int64_t job_events)
 {
-        struct run r = {.url = url, .jobs = jobs, .claim_max = claim_max};
+        struct run r = {.url = url, .jobs = jobs, .claim_max = claim_max, .job_events = job_events};
         struct worker *w = calloc((size_t)(workers > 2 ? workers : 2), sizeof(*w));
         struct hist claim_lat, settle_lat;
         int64_t t0, load_ns, work_ns, end_ns, settled;
@@ -178,6 +181,17 @@ static int run_size(const char *url, int64_t jobs, int64_t claim_max, int64_t wo
         atomic_init(&r.next, 0);
         atomic_init(&r.settled, 0);
         atomic_init(&r.failed, 0);
+        if (!job_events) {
+                struct baton_client *c = bench_client_at(url, 0);
+                rc =
+                    c ? baton_queue_set(c, r.queue, "{\"job_events\": false}", NULL) : BATON_ENOMEM;
+                baton_client_free(c);
+                if (rc) {
+                        fprintf(stderr, "process: could not turn job_events off: %s\n",
+                                baton_strerror(rc));
+                        goto out;
+                }
+        }
         t0 = now_ns();
         rc = run_threads(w, 2, &r, load_loop);
         load_ns = now_ns() - t0;
@@ -214,8 +228,8 @@ static int run_size(const char *url, int64_t jobs, int64_t claim_max, int64_t wo
         if (end_ns > t0)
                 work_ns = end_ns - t0;
         printf("process claim_max=%" PRId64 " workers=%" PRId64 " jobs=%" PRId64
-               " elapsed=%.3f s throughput=%.0f jobs/s\n",
-               claim_max, workers, settled, (double)work_ns / 1e9,
+               " job_events=%s elapsed=%.3f s throughput=%.0f jobs/s\n",
+               claim_max, workers, settled, job_events ? "on" : "off", (double)work_ns / 1e9,
                (double)settled * 1e9 / (double)work_ns);
         hist_print("process claim latency", &claim_lat);
         hist_print("process settle latency", &settle_lat);
@@ -227,7 +241,7 @@ out:
 int main(int argc, char **argv)
 {
         const char *url = NULL, *sizes_text = "100,1000";
-        int64_t jobs = 100000, workers = 2, timeout_ms = 120000, sizes[8];
+        int64_t jobs = 100000, workers = 2, timeout_ms = 120000, job_events = 1, sizes[8];
         const struct flag flags[] = {
             {"--url", FLAG_STR, &url,
              "server URL (else $BATON_URL); comma-separated: threads round-robin"},
@@ -235,6 +249,8 @@ int main(int argc, char **argv)
             {"--workers", FLAG_I64, &workers, "worker threads, one connection each"},
             {"--claim-max", FLAG_STR, &sizes_text, "claim sizes to run, comma-separated"},
             {"--timeout-ms", FLAG_I64, &timeout_ms, "give up processing after this long"},
+            {"--job-events", FLAG_I64, &job_events,
+             "1: the queue writes per-job events (default); 0: turned off first"},
         };
         int n, rc = 0;
 
@@ -253,7 +269,7 @@ int main(int argc, char **argv)
                                 CLAIM_MAX);
                         return 2;
                 }
-                rc = run_size(url, jobs, sizes[i], workers, timeout_ms);
+                rc = run_size(url, jobs, sizes[i], workers, timeout_ms, job_events);
         }
         return rc ? 1 : 0;
 }

@@ -354,6 +354,9 @@ type Queue struct {
 	Running           int64         `json:"running"`
 	Depth             int64         `json:"depth"`
 	SettingsUpdatedAt *time.Time    `json:"settings_updated_at"`
+	// JobEvents says whether the queue's jobs write job.* events to the
+	// event log (GET /v1/events).
+	JobEvents bool `json:"job_events"`
 }
 
 // QueuePatch changes queue settings (PATCH /v1/queues/{queue}). Set a
@@ -372,6 +375,7 @@ type QueuePatch struct {
 	LeaseMs          *int64
 	Retention        *Retention
 	TimeoutMs        *int64
+	JobEvents        *bool
 	Clear            []string
 }
 
@@ -394,6 +398,7 @@ func (p QueuePatch) MarshalJSON() ([]byte, error) {
 	put("lease_ms", p.LeaseMs != nil, p.LeaseMs)
 	put("retention", p.Retention != nil, p.Retention)
 	put("timeout_ms", p.TimeoutMs != nil, p.TimeoutMs)
+	put("job_events", p.JobEvents != nil, p.JobEvents)
 	for _, name := range p.Clear {
 		m[name] = nil
 	}

@@ -68,6 +68,7 @@ static const struct optdef optdefs[] = {
     {"--keep-completed-ms", O_KEEP_COMPLETED, true},
     {"--keep-dead-ms", O_KEEP_DEAD, true},
     {"--keep-cancelled-ms", O_KEEP_CANCELLED, true},
+    {"--follow", O_FOLLOW, false},
     {"--key", O_KEY, true},
     {"--request-id", O_REQUEST_ID, true},
     {"--execution-id", O_EXECUTION_ID, true},

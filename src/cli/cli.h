@@ -101,6 +101,7 @@ enum cli_opt {
         O_DESC,
         O_UNIQUE_WHILE,
         O_LABEL,
+        O_FOLLOW,
         O_COUNT
 };
 
@@ -331,6 +332,7 @@ int cmd_keys_rotate(struct cli *cli, struct cli_args *a);
 int cmd_audit(struct cli *cli, struct cli_args *a);
 int cmd_work(struct cli *cli, struct cli_args *a);
 int cmd_workers(struct cli *cli, struct cli_args *a);
+int cmd_events(struct cli *cli, struct cli_args *a); /* events.c */
 int cmd_cron_list(struct cli *cli, struct cli_args *a);
 int cmd_cron_get(struct cli *cli, struct cli_args *a);
 int cmd_cron_put(struct cli *cli, struct cli_args *a);

@@ -127,8 +127,8 @@ static const struct cli_cmd cmds[] = {
      "  --tenant T            the key's tenant (default: your own; another one needs admin,\n"
      "                        and is created when it does not exist)\n"
      "  --scopes S,S...       jobs:write, jobs:read, work, cron:read, cron:write, cron:run,\n"
-     "                        admin, metrics (comma-separated; metrics: GET /metrics,\n"
-     "                        tenant default only)\n"
+     "                        admin, metrics, events:read (comma-separated; metrics:\n"
+     "                        GET /metrics, tenant default only)\n"
      "  --expires-at TIME     RFC 3339 instant after which the key stops working\n"
      "  --rate-max N --rate-per-ms MS   at most N requests per MS milliseconds",
      OPT(O_TENANT) | OPT(O_SCOPES) | OPT(O_EXPIRES) | OPT(O_RATE_MAX) | OPT(O_RATE_PER), 1, 1,
@@ -261,6 +261,16 @@ static const struct cli_cmd cmds[] = {
      "  healthy  seen within 2 lease periods; stale  not seen since; lost  not seen for\n"
      "  --worker-lost-ms (default 10 minutes): its leases simply expire (docs/operations.md)",
      OPT(O_LIMIT) | OPT(O_AFTER), 0, 1, false, cmd_workers},
+    {"events", NULL,
+     "events [--type P,P...] [--queue Q] [--limit N] [--after CURSOR] [--follow [--count N]]",
+     "Reads the event log (GET /v1/events; scope events:read): the tenant's events after\n"
+     "--after, oldest first, with the id to pass as --after next.\n"
+     "  --type P,P...   types (job.dead), categories (cron.*) or *\n"
+     "  --queue Q       events of jobs and queues of Q only\n"
+     "  --follow        keep reading (long-polls) and print events as they come, until\n"
+     "                  interrupted or --count N events were printed (--json: one per line)",
+     OPT(O_TYPE) | OPT(O_QUEUE) | OPT(O_LIMIT) | OPT(O_AFTER) | OPT(O_FOLLOW) | OPT(O_NFIRES), 0, 0,
+     false, cmd_events},
 };
 
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))

@@ -21,6 +21,7 @@
 #include "common/assert.h"
 #include "common/log.h"
 #include "core/cron_internal.h"
+#include "core/events.h"
 #include "core/jobs.h"
 
 /* Due ticks enumerated per schedule and tick. */
@@ -203,6 +204,21 @@ static int record_run_with(struct txn *tx, struct cron_rec *rec, const struct cr
          * its job ends (jobs.c, become_terminal). */
         if (strcmp(status, "skipped") == 0)
                 txn_note_cron_run(tx, CRUN_SKIPPED);
+        /* Its event: a tick the schedule missed (the server was down, or the
+         * schedule paused) is cron.missed, one passed over by the overlap
+         * policy or a full queue cron.skipped. A buffered run has none until
+         * it starts (release_buffer). */
+        if (r.job_id)
+                rc = events_note_cron(tx, EVT_CRON_FIRED, &r, spec->job.queue);
+        else if (strcmp(status, "skipped") == 0)
+                rc = events_note_cron(tx,
+                                      strncmp(r.reason, "misfire", 7) == 0 ||
+                                              strncmp(r.reason, "paused", 6) == 0
+                                          ? EVT_CRON_MISSED
+                                          : EVT_CRON_SKIPPED,
+                                      &r, spec->job.queue);
+        if (rc)
+                return rc;
         if (r.job_id) {
                 rec->last_run_id = r.id;
                 rec->last_job_id = r.job_id;
@@ -294,6 +310,8 @@ static int release_buffer(struct txn *tx, struct cron_rec *rec, const struct cro
                 r.job_id = 0;
                 r.fired_at_ms = tx->now_ms;
                 rc = r.status && r.reason ? tx->ops->cron_run_update(tx->st, &r) : BATON_ENOMEM;
+                if (!rc)
+                        rc = events_note_cron(tx, EVT_CRON_SKIPPED, &r, spec->job.queue);
                 if (!rc) {
                         txn_note_cron_run(tx, CRUN_SKIPPED);
                         rec->buffered_run_id = 0;
@@ -309,6 +327,8 @@ static int release_buffer(struct txn *tx, struct cron_rec *rec, const struct cro
                 r.fired_at_ms = tx->now_ms;
                 rc = r.status ? tx->ops->cron_run_update(tx->st, &r) : BATON_ENOMEM;
         }
+        if (!rc)
+                rc = events_note_cron(tx, EVT_CRON_FIRED, &r, spec->job.queue);
         if (!rc) {
                 rec->last_run_id = r.id;
                 rec->last_job_id = r.job_id;

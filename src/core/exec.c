@@ -24,6 +24,7 @@
 #include "core/cron.h"
 #include "core/jobs.h"
 #include "core/stats.h"
+#include "core/events.h"
 #include "core/workers.h"
 
 /* A batch bigger than this is split, bounding the latency of its first op. */
@@ -179,6 +180,13 @@ static int64_t apply_batch(struct txn *tx, struct exec_op *head)
                 /* The stats series counts what the metrics count, in the
                  * same transaction (core/stats.h). */
                 rc = stats_flush(tx);
+                if (rc)
+                        tx->ops->rollback(tx->st);
+        }
+        if (!rc) {
+                /* The batch's events, in one write (core/events.h); it also
+                 * notes the wake-up of their readers, so before txn_notify. */
+                rc = events_flush(tx);
                 if (rc)
                         tx->ops->rollback(tx->st);
         }

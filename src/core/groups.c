@@ -17,6 +17,7 @@
  * those changes).
  */
 #include "core/groups.h"
+#include "core/events.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -591,6 +592,8 @@ static void apply_update(struct queue_limits *q, const struct queue_update *u)
                 q->ret_dead_ms = s->ret_dead_ms;
         if (u->mask & QS_RET_CANCELLED)
                 q->ret_cancelled_ms = s->ret_cancelled_ms;
+        if (u->mask & QS_JOB_EVENTS)
+                q->job_events_off = s->job_events_off;
 }
 
 int queue_update(struct txn *tx, const char *tenant, const char *name, const struct queue_update *u,
@@ -604,10 +607,21 @@ int queue_update(struct txn *tx, const char *tenant, const char *name, const str
         if (!rc)
                 rc = tx->ops->queue_get(tx->st, tenant, name, &out->rec);
         if (!rc && (u->mask & QS_PAUSED)) {
+                bool was = out->rec.paused;
                 out->rec.paused = u->paused;
                 out->rec.updated_at_ms = tx->now_ms;
                 rc = tx->ops->queue_put(tx->st, &out->rec);
+                /* A pause or resume that changes nothing has no event. */
+                if (!rc && was != u->paused)
+                        rc = events_note(tx, tenant,
+                                         u->paused ? EVT_QUEUE_PAUSED : EVT_QUEUE_RESUMED, "queue",
+                                         name, name, NULL);
         }
+        if (!rc && (u->mask & ~(unsigned)QS_PAUSED))
+                rc = events_note_settings(tx, tenant, name, u->mask & ~(unsigned)QS_PAUSED);
+        /* Later events of this transaction read the new job_events. */
+        if (u->mask & QS_JOB_EVENTS)
+                events_forget_queue(&tx->fx);
         /* The row is made (if missing) and locked before it is read, so that
          * two changes of settings at once cannot undo each other. */
         if (!rc)

@@ -62,7 +62,9 @@ enum queue_setting {
         QS_RET_COMPLETED = 1 << 9,
         QS_RET_DEAD = 1 << 10,
         QS_RET_CANCELLED = 1 << 11,
-        QS_TIMEOUT = 1 << 12
+        QS_TIMEOUT = 1 << 12,
+        /* Whether the queue's jobs write per-job events (core/events.h). */
+        QS_JOB_EVENTS = 1 << 13
 };
 
 /* The shortest retention a queue may set; the longest is the server's

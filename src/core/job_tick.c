@@ -3,7 +3,8 @@
  * due timers, resume cascades left in the store's work list, promote due
  * jobs, expire run-out leases (and attempts past their timeout_ms, whose
  * lease ends at the timeout), purge what the retentions let go (the server's,
- * each queue's own, idempotency records, audit rows, forgotten workers), and
+ * each queue's own, idempotency records, audit rows, forgotten workers, the
+ * event log's oldest), and
  * find the next instant a duty is due.
  *
  * Workload: one call per leader tick; each kind of duty handles at most
@@ -18,6 +19,7 @@
 #include "common/errors.h"
 #include "core/deps.h"
 #include "core/stats.h"
+#include "core/events.h"
 #include "core/timers.h"
 
 /* Rows handled per kind of duty in one tick; more is done in the next tick. */
@@ -50,7 +52,7 @@ static int purge(struct txn *tx, struct tick_res *out)
 {
         const struct limits *l = tx->limits;
         int batch = l->purge_batch;
-        int n[9] = {0};
+        int n[10] = {0};
         int rc;
 
         rc = tx->ops->job_purge(tx->st, JOB_COMPLETED, tx->now_ms - l->completed_ttl_ms, batch,
@@ -73,7 +75,10 @@ static int purge(struct txn *tx, struct tick_res *out)
         if (!rc)
                 rc = tx->ops->worker_purge(tx->st, tx->now_ms - l->worker_retention_ms, batch,
                                            &n[8]);
-        for (int i = 0; i < 9; i++) {
+        /* The event log's bounds (at most once a second, events.h). */
+        if (!rc)
+                rc = events_purge(tx, batch, &n[9]);
+        for (int i = 0; i < 10; i++) {
                 out->purged += n[i];
                 if (n[i] >= batch)
                         out->more = true;
@@ -121,6 +126,10 @@ static int next_deadline(struct txn *tx, int64_t *next_ms)
         rc = tx->ops->job_own_deadline(tx->st, &own_ms);
         if (own_ms)
                 t = earliest(t, own_ms + 1);
+        if (!rc)
+                rc = events_deadline(tx, &own_ms);
+        if (!rc && own_ms)
+                t = earliest(t, own_ms);
         *next_ms = t;
         return rc;
 }

@@ -35,6 +35,7 @@
 #include "common/log.h"
 #include "common/rand.h"
 #include "core/deps.h"
+#include "core/events.h"
 #include "core/groups.h"
 #include "core/job_log.h"
 #include "core/queues.h"
@@ -97,6 +98,15 @@ static int become_terminal(struct txn *tx, struct job *j, int state)
         rc = txn_note_terminal(tx, j->id);
         if (!rc)
                 rc = txn_note_event(tx, j->tenant, j->queue, ev, 1);
+        if (!rc)
+                rc = events_note_job(tx,
+                                     state == JOB_COMPLETED ? EVT_JOB_COMPLETED
+                                     : state == JOB_DEAD    ? EVT_JOB_DEAD
+                                                            : EVT_JOB_CANCELLED,
+                                     j, NULL);
+        /* A cron run that ends dead is an outcome of its schedule too. */
+        if (!rc && j->cron && state == JOB_DEAD)
+                rc = events_note_cron_run_failed(tx, j);
         if (!rc && !was_running)
                 rc = groups_on_depth(tx, j, -1);
         /* A cron run's final status is its job's: counted here, from the
@@ -311,7 +321,9 @@ static int after_failure(struct txn *tx, struct job *j, bool retryable, int64_t 
         /* Counted as a retry even when the delay is zero and the job is ready at
          * once: it is another attempt of the same job. */
         rc = txn_note_event(tx, j->tenant, j->queue, EV_RETRIED, 1);
-        return rc ? rc : place(tx, j, JOB_RETRYING);
+        if (!rc)
+                rc = place(tx, j, JOB_RETRYING);
+        return rc ? rc : events_note_job(tx, EVT_JOB_RETRYING, j, NULL);
 }
 
 /* The instant the running attempt of j reaches its timeout_ms, 0 if none. */
@@ -593,6 +605,8 @@ static int enqueue_new(struct txn *tx, struct enqueue_req *req, struct enqueue_r
         if (!rc)
                 rc = txn_note_event(tx, j->tenant, j->queue, EV_ENQUEUED, 1);
         if (!rc)
+                rc = events_note_job(tx, EVT_JOB_ENQUEUED, j, NULL);
+        if (!rc)
                 move_job(&res->job, j);
         return rc;
 }
@@ -701,6 +715,8 @@ int job_lease(struct txn *tx, const struct claim_req *req, int64_t id, struct jo
         rc = job_log_attempt_open(tx, j);
         if (!rc)
                 rc = tx->ops->job_update_run(tx->st, j);
+        if (!rc)
+                rc = events_note_job(tx, EVT_JOB_STARTED, j, NULL);
         if (!rc && j->depends_on)
                 rc = deps_parents_json(tx, j);
         /* ready_at is always set for a queued job; 0 would only come from a row
@@ -791,6 +807,8 @@ int job_heartbeat(struct txn *tx, const struct heartbeat_req *req, struct job *o
                 rc = job_log_step_change(tx, out, req->step);
         if (!rc)
                 rc = tx->ops->job_update_run(tx->st, out);
+        if (!rc && (req->progress || req->step))
+                rc = events_note_progress(tx, out, req->step);
         /* The timer may be armed for the old lease_until only; that wake-up finds
          * nothing to expire and re-arms for this one, but noting it keeps the
          * rule simple: every deadline written is reported. */

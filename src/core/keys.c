@@ -43,7 +43,8 @@ _Static_assert(KEY_TOKEN_LEN >= TOKEN_CHARS, "KEY_TOKEN_LEN too small for the to
 
 /* The names of the scope bits, in bit order (bit i is 1u << i). */
 static const char *const scope_names[] = {
-    "jobs:write", "jobs:read", "work", "cron:read", "cron:write", "cron:run", "admin", "metrics",
+    "jobs:write", "jobs:read", "work",    "cron:read",   "cron:write",
+    "cron:run",   "admin",     "metrics", "events:read",
 };
 
 const char *key_scope_name(uint32_t bit)

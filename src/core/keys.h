@@ -31,7 +31,9 @@ enum key_scope {
         /* GET /metrics: server-wide, so only on tenant "default" (admin there
          * implies it). After admin so stored masks keep their meaning. */
         SCOPE_METRICS = 1u << 7,
-        SCOPE_ALL = (1u << 8) - 1
+        /* GET /v1/events (core/events.h): the tenant's event log. */
+        SCOPE_EVENTS_READ = 1u << 8,
+        SCOPE_ALL = (1u << 9) - 1
 };
 
 #define KEY_ID_LEN 17     /* "k" + 16 hex */

@@ -32,6 +32,9 @@ void limits_default(struct limits *l)
         l->worker_retention_ms = 24LL * 3600 * 1000;
         l->stats_retention_ms = 7LL * 24 * 3600 * 1000;
         l->stats_sample_ms = 60000;
+        l->events_max_count = 1000000;
+        l->events_max_age_ms = 7LL * 24 * 3600 * 1000;
+        l->events_heartbeat_ms = 15000;
         l->purge_batch = 500;
         l->history_max = 100;
         l->progress_max_bytes = 4096;

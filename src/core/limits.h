@@ -66,6 +66,14 @@ struct limits {
          * samples the queues' gauges this often. */
         int64_t stats_retention_ms;
         int64_t stats_sample_ms;
+        /* The event log's retention (core/events.h): events older than
+         * events_max_age_ms, and those beyond the newest events_max_count
+         * (0 = no count bound), are deleted by the leader. */
+        int64_t events_max_count;
+        int64_t events_max_age_ms;
+        /* A stream of GET /v1/events sends a comment line when it has sent
+         * nothing for this long. */
+        int64_t events_heartbeat_ms;
 };
 
 /* timeout_ms of a job or of a queue's defaults (400 timeout_ms_out_of_range,

@@ -15,6 +15,7 @@
  * so the read-check-write of a compare-and-set cannot interleave with a firing.
  */
 #include "core/timers.h"
+#include "core/events.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -298,6 +299,8 @@ static int fire_one(struct txn *tx, struct timer_rec *t, bool *deferred)
         rc = tx->ops->timer_put(tx->st, t);
         if (!rc)
                 rc = txn_note_sample(tx, OBS_TIMER_LATE, tx->now_ms - t->fire_at_ms);
+        if (!rc)
+                rc = events_note_timer(tx, t);
 out:
         job_free(&req.job);
         job_free(&res.job);

@@ -16,6 +16,7 @@
 
 #include "common/errors.h"
 #include "common/assert.h"
+#include "core/events.h"
 #include "core/workers.h"
 
 int txn_note_ready(struct txn *tx, const char *tenant, const char *queue)
@@ -178,8 +179,12 @@ int txn_notify(struct txn *tx)
                     note_add(&ns, "r\t%s\t%s\t%s", origin, fx->ready[i].tenant, fx->ready[i].queue);
         if (!rc)
                 rc = note_terminal(fx, origin, &ns);
-        if (!rc && fx->deadline_ms)
-                rc = note_add(&ns, "d\t%s\t%lld", origin, (long long)fx->deadline_ms);
+        if (!rc && (fx->deadline_ms || fx->retain_ms)) {
+                int64_t d = fx->deadline_ms;
+                if (!d || (fx->retain_ms && fx->retain_ms < d))
+                        d = fx->retain_ms;
+                rc = note_add(&ns, "d\t%s\t%lld", origin, (long long)d);
+        }
         for (int i = 0; !rc && i < fx->keys_n; i++)
                 rc = note_add(&ns, "k\t%s\t%s", origin, fx->keys[i]);
         if (!rc && ns.n)
@@ -203,14 +208,18 @@ void txn_effects_reset(struct txn_effects *fx)
         fx->counts_n = 0;
         fx->samples_n = 0;
         worker_notes_drop(fx, 0);
+        events_notes_drop(fx, 0);
+        events_forget_queue(fx);
+        fx->events_written = 0;
         fx->terminal_n = 0;
         memset(fx->cron_runs, 0, sizeof(fx->cron_runs));
         fx->deadline_ms = 0;
+        fx->retain_ms = 0;
 }
 
 struct txn_mark txn_effects_mark(const struct txn_effects *fx)
 {
-        struct txn_mark m = {fx->counts_n, fx->samples_n, fx->workers_n, {0}};
+        struct txn_mark m = {fx->counts_n, fx->samples_n, fx->workers_n, fx->events_n, {0}};
 
         memcpy(m.cron_runs, fx->cron_runs, sizeof(m.cron_runs));
         return m;
@@ -224,6 +233,8 @@ void txn_effects_truncate(struct txn_effects *fx, struct txn_mark mark)
         fx->counts_n = mark.counts_n;
         fx->samples_n = mark.samples_n;
         worker_notes_drop(fx, mark.workers_n);
+        events_notes_drop(fx, mark.events_n);
+        events_forget_queue(fx);
         memcpy(fx->cron_runs, mark.cron_runs, sizeof(fx->cron_runs));
 }
 
@@ -236,5 +247,6 @@ void txn_effects_free(struct txn_effects *fx)
         free(fx->samples);
         free(fx->keys);
         free(fx->workers);
+        free(fx->events);
         memset(fx, 0, sizeof(*fx));
 }

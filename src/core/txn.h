@@ -60,6 +60,7 @@ struct txn_mark {
         int counts_n;
         int samples_n;
         int workers_n;
+        int events_n;
         int64_t cron_runs[CRUN_COUNT];
 };
 
@@ -82,7 +83,11 @@ struct txn_effects {
         int terminal_n;
         int terminal_cap;
         int64_t deadline_ms; /* earliest new deadline; 0 = none */
-        char **keys;         /* ids of API keys created or changed (other nodes reload them) */
+        /* The event log's retention wants a leader tick by then (0 = no):
+         * armed and notified like deadline_ms, but kept apart from it, which
+         * is the deadlines of the data written (core/events.h). */
+        int64_t retain_ms;
+        char **keys; /* ids of API keys created or changed (other nodes reload them) */
         int keys_n;
         int keys_cap;
         /* Cron runs that reached their final status (enum txn_cron_run). */
@@ -92,6 +97,19 @@ struct txn_effects {
         struct worker_note *workers;
         int workers_n;
         int workers_cap;
+        /* The events the operations noted (core/events.h), appended like
+         * counts and written by events_flush before the commit, which
+         * counts them in events_written. */
+        struct event_note *events;
+        int events_n;
+        int events_cap;
+        int64_t events_written;
+        /* The job_events setting of the queue last asked (events.c), so that
+         * the events of a batch of one queue's jobs read it once; NULL when
+         * none is known. Forgotten when an op rolls back or changes it. */
+        char *evq_tenant;
+        char *evq_queue;
+        bool evq_on;
 };
 
 struct tz_cache;
@@ -99,6 +117,7 @@ struct rand_pool;
 struct cron_cache;
 struct deps_work;
 struct worker_cache;
+struct event_note;
 
 struct txn {
         struct store *st;
@@ -134,6 +153,11 @@ struct txn {
         /* The --stats-sample-ms slot this thread last sampled the gauges in
          * (core/stats.h); 0: none yet. */
         int64_t stats_slot_ms;
+        /* When this store thread last applied the event log's retention,
+         * and its count bound (core/events.h); 0 = never. */
+        int64_t events_purged_ms;
+        int64_t events_counted_ms;
+        int64_t events_noted_ms; /* last retention deadline events_flush noted */
 };
 
 int txn_note_ready(struct txn *tx, const char *tenant, const char *queue);
@@ -160,7 +184,7 @@ int txn_note_key(struct txn *tx, const char *id);
 int txn_notify(struct txn *tx);
 void txn_effects_reset(struct txn_effects *fx);
 struct txn_mark txn_effects_mark(const struct txn_effects *fx);
-/* Drops the counts, samples, worker notes and cron run counts recorded after mark (an op
+/* Drops the counts, samples, worker and event notes and cron run counts recorded after mark (an op
  * rolled back). Ready and terminal hints are kept: a spurious wake-up is
  * harmless. */
 void txn_effects_truncate(struct txn_effects *fx, struct txn_mark mark);

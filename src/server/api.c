@@ -123,6 +123,8 @@ const struct http_route api_routes[] = {
      NULL},
     {HTTP_DELETE, "/v1/timers/{key}", "timers_cancel", api_timers_delete, HTTP_BODY_NONE, KEY, W,
      NULL, "if_version"},
+    {HTTP_GET, "/v1/events", "events_list", api_events_list, HTTP_BODY_NONE, KEY, SCOPE_EVENTS_READ,
+     NULL, "after type queue limit wait_ms"},
 };
 
 #undef W

@@ -99,6 +99,8 @@ void api_sessions_delete(struct http_req *hr);
 void api_flows_create(struct http_req *hr);
 void api_flows_get(struct http_req *hr);
 
+void api_events_list(struct http_req *hr); /* api_events.c */
+
 void api_timers_put(struct http_req *hr);
 void api_timers_get(struct http_req *hr);
 void api_timers_list(struct http_req *hr);

@@ -179,6 +179,8 @@ void api_queue_settings_json(struct jw *w, const struct queue_limits *q)
         limit_json(w, "dead_ms", q->ret_dead_ms);
         limit_json(w, "cancelled_ms", q->ret_cancelled_ms);
         jw_obj_close(w);
+        /* Whether its jobs write per-job events (GET /v1/events). */
+        jw_kbool(w, "job_events", !q->job_events_off);
         /* The counters the limits are checked against. */
         jw_kint(w, "running", q->running);
         jw_kint(w, "depth", q->depth);

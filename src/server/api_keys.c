@@ -273,7 +273,8 @@ static int parse_scopes(json_t *body, uint32_t *out, struct verr *e)
                         snprintf(f, sizeof(f), "scopes[%zu]", i);
                         return verr_set(e, BATON_EINVAL, "invalid_scope", f,
                                         "%s is not a scope: use jobs:write, jobs:read, work, "
-                                        "cron:read, cron:write, cron:run, admin or metrics",
+                                        "cron:read, cron:write, cron:run, admin, metrics or "
+                                        "events:read",
                                         f);
                 }
                 *out |= bit;

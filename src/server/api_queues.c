@@ -316,10 +316,17 @@ static int patch_member(const struct limits *l, json_t *body, const char *k, jso
                 return patch_backoff(l, body, s, e);
         if (strcmp(k, "retention") == 0)
                 return patch_retention(l, v, u, e);
+        if (strcmp(k, "job_events") == 0) {
+                u->mask |= QS_JOB_EVENTS;
+                s->job_events_off = json_is_false(v);
+                return json_is_boolean(v) ? 0
+                                          : verr_set(e, BATON_EINVAL, "invalid_field", k,
+                                                     "job_events must be true or false");
+        }
         return verr_set(e, BATON_EINVAL, "unknown_field", k,
                         "%s is not a queue setting (paused, concurrency, rate, max_depth,"
                         " group_concurrency, group_rate, max_attempts, backoff, lease_ms,"
-                        " retention, timeout_ms)",
+                        " retention, timeout_ms, job_events)",
                         k);
 }
 

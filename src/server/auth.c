@@ -392,32 +392,57 @@ int auth_sign_in(struct http_req *hr, const char *token, char *digest)
         return rate_check(hr, e);
 }
 
-int auth_recheck(struct http_req *hr)
+/* The key hr was authenticated by, if it still works: through the
+ * session's cookie when a session signed the request in, else the
+ * Authorization header. NULL when it stopped working. */
+static struct keyring_entry *still_key(struct http_req *hr)
 {
         char id[KEY_ID_LEN + 1];
         const char *why = NULL;
         struct keyring_entry *e;
 
-        /* Open routes, loopback-only routes and --insecure-no-auth name no key:
-         * nothing can have changed. */
-        if (!hr->authed || !hr->key_id)
-                return 0;
         if (hr->session_id[0]) {
                 const struct sessring_entry *se = sessring_get(hr->srv->sessring, hr->session_id);
                 int64_t now = clock_wall_ms(hr->srv->clock);
 
                 e = se ? keyring_get(hr->srv->keyring, se->rec.key_id) : NULL;
                 if (!se || se->rec.expires_at_ms <= now || !e ||
-                    !key_accepts(&e->rec, se->rec.key_digest, now)) {
-                        reply_401(hr, "the dashboard session ended (signed out, expired, or its "
-                                      "key revoked or rotated) while the request waited");
-                        return -1;
-                }
-                hr->scopes = e->rec.scopes;
-                return scope_check(hr);
+                    !key_accepts(&e->rec, se->rec.key_digest, now))
+                        return NULL;
+                return e;
         }
         e = key_of(hr, id, &why);
-        if (!e || strcmp(e->rec.id, hr->key_id) != 0) {
+        return e && strcmp(e->rec.id, hr->key_id) == 0 ? e : NULL;
+}
+
+int auth_still_valid(struct http_req *hr)
+{
+        struct keyring_entry *e;
+
+        if (!hr->authed || !hr->key_id)
+                return 0;
+        e = still_key(hr);
+        if (!e)
+                return -1;
+        hr->scopes = e->rec.scopes;
+        return hr->route->scope && !(hr->scopes & (hr->route->scope | SCOPE_ADMIN)) ? -1 : 0;
+}
+
+int auth_recheck(struct http_req *hr)
+{
+        struct keyring_entry *e;
+
+        /* Open routes, loopback-only routes and --insecure-no-auth name no key:
+         * nothing can have changed. */
+        if (!hr->authed || !hr->key_id)
+                return 0;
+        e = still_key(hr);
+        if (!e && hr->session_id[0]) {
+                reply_401(hr, "the dashboard session ended (signed out, expired, or its "
+                              "key revoked or rotated) while the request waited");
+                return -1;
+        }
+        if (!e) {
                 struct log_ctx lc = {hr->request_id, NULL, 0};
                 log_emit(LOG_INFO, "auth", &lc,
                          "key %s stopped working while its request waited (revoked, expired "

@@ -40,6 +40,10 @@ int auth_sign_in(struct http_req *hr, const char *token, char *digest);
  * answered 401 or 403 (hr is freed) and returns -1. A request that named no
  * key (open routes, --insecure-no-auth) always passes. */
 int auth_recheck(struct http_req *hr);
+/* auth_recheck without an answer, for a streamed request whose head is
+ * already out: 0 when it may go on, -1 when its key stopped working or lost
+ * the route's scope (the caller ends the stream). */
+int auth_still_valid(struct http_req *hr);
 
 /* True when the caller holds admin on tenant "default": it may act on other
  * tenants (create keys for them, list their keys and audit entries). */

@@ -335,6 +335,7 @@ static void reply_send(struct http_req *hr, int status, const char *content_type
         struct log_ctx lc = {hr->request_id, NULL, 0};
         bool close = hr->close_after || !hr->head.keep_alive || hr->srv->stopping;
 
+        BATON_ASSERT(!hr->streaming);
         if (c) {
                 BATON_ASSERT(c->hr == hr);
                 reply_head(c, hr, status, content_type, len, close);
@@ -385,6 +386,85 @@ void http_reply_raw(struct http_req *hr, int status, const char *content_type, c
                     size_t len)
 {
         reply_send(hr, status, content_type, body, len);
+}
+
+/* ---- streamed answers (Server-Sent Events) ---- */
+
+int http_stream_begin(struct http_req *hr, const char *content_type)
+{
+        struct http_conn *c = hr->conn;
+        struct buf *o;
+        int64_t dur_ns = clock_mono_ns(hr->srv->clock) - hr->start_ns;
+
+        BATON_ASSERT(!hr->streaming);
+        hr->streaming = true;
+        if (hr->srv->metrics)
+                metrics_http(hr->srv->metrics, hr->route ? hr->route->name : "unmatched", 200,
+                             dur_ns);
+        if (!c)
+                return -1;
+        BATON_ASSERT(c->hr == hr);
+        o = &c->out;
+        buf_adds(o, "HTTP/1.1 200 OK\r\nDate: ");
+        buf_adds(o, http_date(c->h));
+        buf_adds(o, "\r\nContent-Type: ");
+        buf_adds(o, content_type);
+        buf_adds(o, "\r\nCache-Control: no-cache\r\nTransfer-Encoding: chunked\r\nX-Request-Id: ");
+        buf_adds(o, hr->request_id);
+        buf_adds(o, "\r\n");
+        if (hr->out_hdrs_len)
+                buf_add(o, hr->out_hdrs, hr->out_hdrs_len);
+        /* The stream ends only with the connection's use: nothing pipelined
+         * behind it is read, and the connection closes after it. */
+        buf_adds(o, "Connection: close\r\n\r\n");
+        if (conn_flush(c) != 0) {
+                conn_free(c); /* detaches hr (hr->conn NULL, on_close) */
+                return -1;
+        }
+        return 0;
+}
+
+int http_stream_write(struct http_req *hr, const char *data, size_t len)
+{
+        struct http_conn *c = hr->conn;
+        char size[24];
+        int n;
+
+        BATON_ASSERT(hr->streaming);
+        if (!c)
+                return -1;
+        /* A reader that does not keep up is let go rather than buffered
+         * without end (its client reconnects with Last-Event-ID). */
+        if (c->out.len - c->out_off > HTTP_STREAM_BACKLOG_MAX)
+                return -1;
+        if (len == 0)
+                return 0;
+        n = snprintf(size, sizeof(size), "%zx\r\n", len);
+        if (buf_add(&c->out, size, (size_t)n) || buf_add(&c->out, data, len) ||
+            buf_add(&c->out, "\r\n", 2))
+                return -1;
+        if (conn_flush(c) != 0) {
+                conn_free(c);
+                return -1;
+        }
+        return 0;
+}
+
+void http_stream_end(struct http_req *hr)
+{
+        struct http *h = hr->srv->http;
+        struct http_conn *c = hr->conn;
+
+        BATON_ASSERT(hr->streaming);
+        if (c) {
+                BATON_ASSERT(c->hr == hr);
+                buf_add(&c->out, "0\r\n\r\n", 5);
+        }
+        if (hr->route_idx >= 0)
+                h->active--;
+        req_free(hr);
+        if (c)
+                conn_answered(c, true);
 }
 
 void http_reply_json(struct http_req *hr, int status, const struct buf *body)

@@ -104,6 +104,7 @@ struct http_req {
         void (*on_close)(struct http_req *hr, void *arg);
         void *on_close_arg;
         bool watching;
+        bool streaming; /* http_stream_begin was called: only stream calls answer */
 };
 
 /* Starts serving on host:port with the route table of api.h. *out is owned by
@@ -172,6 +173,20 @@ struct http_auth_memo {
 };
 /* hr's connection's memo, or NULL when the client has gone. */
 struct http_auth_memo *http_auth_memo(struct http_req *hr);
+
+/* A streamed answer (GET /v1/events with Accept: text/event-stream): 200
+ * with Transfer-Encoding: chunked and Connection: close. http_stream_begin
+ * sends the head; the request stays with its handler, which sends chunks
+ * with http_stream_write and ends with http_stream_end (the last chunk;
+ * frees hr, and the connection closes once it is written). Both return 0,
+ * or -1 when the client has gone (hr->conn is then NULL, and on_close was
+ * called if the request watches) or leaves more than
+ * HTTP_STREAM_BACKLOG_MAX bytes unread: the handler then ends the stream.
+ * A stream is never answered with http_reply_*. */
+#define HTTP_STREAM_BACKLOG_MAX ((size_t)1 << 20)
+int http_stream_begin(struct http_req *hr, const char *content_type);
+int http_stream_write(struct http_req *hr, const char *data, size_t len);
+void http_stream_end(struct http_req *hr);
 
 /* The loop thread's scratch buffer for building an answer; reset on each call.
  * Owned by the http module; valid until the next http_out call. */

@@ -77,6 +77,8 @@ struct metrics {
         uint64_t cron_fires[3]; /* per outcome: fired, skipped, misfire */
         /* Cron runs by final status (enum txn_cron_run). */
         uint64_t cron_runs[CRUN_COUNT];
+        /* Events written to the event log (core/events.h). */
+        uint64_t events_written;
 };
 
 static const char *const cron_outcomes[3] = {"fired", "skipped", "misfire"};
@@ -199,6 +201,7 @@ void metrics_effects(struct metrics *m, const struct txn_effects *fx)
         }
         for (int i = 0; i < CRUN_COUNT; i++)
                 m->cron_runs[i] += (uint64_t)fx->cron_runs[i];
+        m->events_written += (uint64_t)fx->events_written;
 }
 
 void metrics_batch(struct metrics *m, int ops, int64_t commit_ns)
@@ -364,6 +367,9 @@ int metrics_render(const struct metrics *m, const struct queue_info *queues, int
         for (int i = 0; i < CRUN_COUNT; i++)
                 buf_printf(out, "baton_cron_runs_total{status=\"%s\"} %llu\n", cron_run_statuses[i],
                            (unsigned long long)m->cron_runs[i]);
+        head(out, "baton_events_written_total", "counter",
+             "Events written to the event log by this node's commits.");
+        buf_printf(out, "baton_events_written_total %llu\n", (unsigned long long)m->events_written);
         head(out, "baton_http_requests_total", "counter", "HTTP answers per route and status.");
         for (int i = 0; i < m->http_n; i++)
                 buf_printf(out, "baton_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",

@@ -104,6 +104,8 @@ static void on_effects(void *ctx, const struct txn_effects *fx)
                 waiters_wake_job(srv->waiters, fx->terminal[i]);
         if (fx->deadline_ms && srv->sched)
                 sched_arm(srv->sched, fx->deadline_ms);
+        if (fx->retain_ms && srv->sched)
+                sched_arm(srv->sched, fx->retain_ms);
 }
 
 static void on_batch(void *ctx, int ops, int64_t commit_ns, int64_t batch_ns)

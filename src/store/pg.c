@@ -842,6 +842,7 @@ static int begin_txn(struct store *st)
         pg_qcache_clear(st);
         pg_qdelta_clear(st);
         st->op_seq = 0;
+        st->events_n = 0;
         st->failed = false;
         st->sp = PG_SP_NONE;
         st->in_txn = true;

@@ -52,7 +52,7 @@ static const struct pg_stmt
                   " COALESCE(l.nogroup_served, 0), COALESCE(l.updated_at, 0),"
                   " COALESCE(l.ret_completed_ms, 0), COALESCE(l.ret_dead_ms, 0),"
                   " COALESCE(l.ret_cancelled_ms, 0),"
-                  " COALESCE(l.def_timeout_ms, 0),"
+                  " COALESCE(l.def_timeout_ms, 0), COALESCE(l.events_off, 0),"
                   " (COALESCE(l.depth, 0) + COALESCE(c.depth, 0))::bigint,"
                   " (COALESCE(l.running, 0) + COALESCE(c.running, 0))::bigint,"
                   " ((SELECT grp FROM job_groups g WHERE g.tenant = $1 AND g.queue = $2"
@@ -71,7 +71,7 @@ static const struct pg_stmt
     S_QLIM_PUT = {"pg_qlim_put", "INSERT INTO queue_limits (" STORE_QLIM_SET_COLS
                                  ") VALUES ($1, $2, $3, $4, $5, $6,"
                                  " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, "
-                                 "$20, $21, $22)" STORE_QLIM_UPSERT},
+                                 "$20, $21, $22, $23)" STORE_QLIM_UPSERT},
     /* This connection's share of the counters (st->shard). */
     S_QLIM_ADD = {"pg_qlim_add",
                   "INSERT INTO queue_counts (tenant, queue, shard, depth, running)"

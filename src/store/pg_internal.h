@@ -159,6 +159,9 @@ struct store {
         struct pg_qdelta *qdelta;
         int n_qdelta, cap_qdelta;
         int n_qcache;
+        /* Events this transaction has inserted (pg_events.c): the index of
+         * the next one in its id. */
+        int64_t events_n;
         /* Operations seen in this transaction (savepoint_op); 0 = outside any. */
         uint64_t op_seq;
         /* A command of an operation already done failed: the transaction can
@@ -318,6 +321,7 @@ STORE_CLUSTER_OPS(STORE_DECLARE, pg)
 STORE_WORKER_OPS(STORE_DECLARE, pg)
 STORE_STATS_OPS(STORE_DECLARE, pg)
 STORE_SESSION_OPS(STORE_DECLARE, pg)
+STORE_EVENT_OPS(STORE_DECLARE, pg)
 STORE_DECLARE(pg, job_peek)
 STORE_DECLARE(pg, listen_open)
 STORE_DECLARE(pg, listen_fd)
@@ -346,7 +350,7 @@ struct pg_stmt_list {
         int n;
 };
 extern const struct pg_stmt_list pg_jobs_stmts, pg_meta_stmts, pg_timers_stmts, pg_deps_stmts,
-    pg_groups_stmts, pg_cron_stmts, pg_workers_stmts, pg_stats_stmts;
+    pg_groups_stmts, pg_cron_stmts, pg_workers_stmts, pg_stats_stmts, pg_events_stmts;
 
 /* Schema (pg_schema.c). The newest version this binary knows; migrating up
  * to target (at most the newest, else BATON_EINVAL), each migration in its own

@@ -27,8 +27,8 @@
 /* The statement lists of the backend's files that pg_check_plans looks in,
  * by name (the statements built at open are in st->built). */
 static const struct pg_stmt_list *const stmt_lists[] = {
-    &pg_jobs_stmts, &pg_meta_stmts,   &pg_timers_stmts,  &pg_deps_stmts,
-    &pg_cron_stmts, &pg_groups_stmts, &pg_workers_stmts, &pg_stats_stmts,
+    &pg_jobs_stmts,   &pg_meta_stmts,    &pg_timers_stmts, &pg_deps_stmts,   &pg_cron_stmts,
+    &pg_groups_stmts, &pg_workers_stmts, &pg_stats_stmts,  &pg_events_stmts,
 };
 
 /* What a statement's plan must look like: sample parameters (space
@@ -76,6 +76,10 @@ static const struct plan_want plan_wants[] = {
      * planner takes job_worker. */
     {"pg_worker_jobs", "t1 w1 1 10", "job_worker|job_tworker"},
     {"pg_worker_purge", "1 10", "workers_pkey workers_seen"},
+    /* The event log (migration 21, pg_events.c). */
+    {"pg_event_scan", "0 10", "events_pkey"},
+    {"pg_event_purge_age", "1 10", "events_pkey"},
+    {"pg_event_purge_count", "5 10", "events_pkey"},
     {"pg_audit_purge", "1 10", "audit_at"},
     {"pg_idem_get", "t1 k1", "idempotency_pkey"},
     {"pg_idem_purge", "1 10", "idem_expiry"},

@@ -441,6 +441,23 @@ static const char *const migrations[] = {
     " expires_at bigint NOT NULL"
     ");"
     "CREATE INDEX sessions_key ON sessions (key_id, created_at, id);",
+    /* 21 (issue 18): the event log (core/events.h, pg_events.c). Several nodes write it at once, so
+     * an id from a sequence would not be in commit order: a reader past id
+     * 12 could miss an 11 committed after it read. The id is instead
+     * (xid8 << 24) + the event's index in its transaction, and readers only
+     * read ids below the oldest transaction still running, which no later
+     * commit can go under: the feed order is the ids' order on every node. */
+    "CREATE TABLE events ("
+    " id BIGINT PRIMARY KEY,"
+    " tenant TEXT NOT NULL,"
+    " type TEXT NOT NULL,"
+    " at BIGINT NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " subject TEXT NOT NULL,"
+    " queue TEXT,"
+    " data TEXT NOT NULL"
+    ");"
+    "ALTER TABLE queue_limits ADD COLUMN events_off integer NOT NULL DEFAULT 0;",
 };
 
 int pg_schema_newest(void)

@@ -64,11 +64,18 @@
         " COALESCE(MAX(nogroup_served), 0), COALESCE(MAX(updated_at), 0),"                         \
         " COALESCE(MAX(ret_completed_ms), 0), COALESCE(MAX(ret_dead_ms), 0),"                      \
         " COALESCE(MAX(ret_cancelled_ms), 0),"                                                     \
-        " COALESCE(MAX(def_timeout_ms), 0),"                                                       \
+        " COALESCE(MAX(def_timeout_ms), 0), COALESCE(MAX(events_off), 0),"                         \
         " COALESCE(MAX(depth), 0), COALESCE(MAX(running), 0),"                                     \
         " EXISTS (SELECT 1 FROM job_groups g WHERE g.tenant = ?1 AND g.queue = ?2),"               \
         " EXISTS (SELECT 1 FROM queues k WHERE k.tenant = ?1 AND k.name = ?2)"                     \
         " FROM queue_limits WHERE tenant = ?1 AND queue = ?2"
+
+/* The event log's multi-row inserts: the parameters of row i are ?7i+1 ..
+ * ?7i+7, in the order of STORE_EVENT_COLS without id. */
+#define EVENT_INSERT "INSERT INTO events (tenant, type, at, kind, subject, queue, data) VALUES "
+#define EVENT_ROW "(?, ?, ?, ?, ?, ?, ?)"
+#define EVENT_ROWS4 EVENT_ROW "," EVENT_ROW "," EVENT_ROW "," EVENT_ROW
+#define EVENT_ROWS16 EVENT_ROWS4 "," EVENT_ROWS4 "," EVENT_ROWS4 "," EVENT_ROWS4
 
 /* The reads of cron schedules and runs: their columns, then the terms. */
 #define SCHED_SELECT "SELECT " STORE_SCHED_COLS " FROM cron_schedules WHERE "
@@ -338,7 +345,7 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
     [S_QLIM_PUT] = {"qlim_put",
                     "INSERT INTO queue_limits (" STORE_QLIM_SET_COLS ") VALUES (?1, ?2, ?3, ?4,"
                     " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, "
-                    "?21, ?22)" STORE_QLIM_UPSERT,
+                    "?21, ?22, ?23)" STORE_QLIM_UPSERT,
                     false},
     [S_QLIM_ADD] = {"qlim_add",
                     "INSERT INTO queue_limits (tenant, queue, depth, running) VALUES (?1, ?2, ?3,"
@@ -582,6 +589,32 @@ const struct stmt_def sqlite_stmt_defs[S_AUDIT_LIST] = {
          " WHERE (?1 IS NULL OR key_id = ?1) AND (key_id, created_at, id) > (?2, ?3, ?4)"
          " ORDER BY key_id, created_at, id LIMIT ?5",
          false},
+    /* version 16: the event log (sqlite_events.c): inserts of 1, 4, 16 and
+     * 64 rows, so that a batch's events cost a few statements (each pays
+     * its own step, reset and AUTOINCREMENT bookkeeping once). */
+    [S_EVENT_INSERT] = {"event_insert", EVENT_INSERT EVENT_ROW, false},
+    [S_EVENT_INSERT4] = {"event_insert4", EVENT_INSERT EVENT_ROWS4, false},
+    [S_EVENT_INSERT16] = {"event_insert16", EVENT_INSERT EVENT_ROWS16, false},
+    [S_EVENT_INSERT64] = {"event_insert64",
+                          EVENT_INSERT EVENT_ROWS16 "," EVENT_ROWS16 "," EVENT_ROWS16
+                                                    "," EVENT_ROWS16,
+                          false},
+    [S_EVENT_SCAN] = {"event_scan",
+                      "SELECT " STORE_EVENT_COLS " FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+                      true, "rowid"},
+    /* Oldest first, among the max oldest: at grows with id (one writer, one
+     * clock), so the walk stops at the first young event instead of
+     * reading the whole table to find none. */
+    [S_EVENT_PURGE_AGE] = {"event_purge_age",
+                           "DELETE FROM events WHERE id IN (SELECT id FROM (SELECT id, at"
+                           " FROM events ORDER BY id LIMIT ?2) WHERE at < ?1)",
+                           false},
+    /* Ids are consecutive (deletes only take the oldest, AUTOINCREMENT
+     * never reuses one), so the count is max - min + 1 without a scan. */
+    [S_EVENT_PURGE_COUNT] = {"event_purge_count",
+                             "DELETE FROM events WHERE id IN (SELECT id FROM events"
+                             " WHERE id <= (SELECT MAX(id) FROM events) - ?1 ORDER BY id LIMIT ?2)",
+                             false},
 };
 
 /* ---- errors and statement helpers (sqlite_internal.h) ---- */

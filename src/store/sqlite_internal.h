@@ -145,6 +145,14 @@ enum stmt_id {
         S_SESSION_INSERT,
         S_SESSION_DELETE,
         S_SESSION_LIST,
+        /* version 16: the event log (sqlite_events.c) */
+        S_EVENT_INSERT, /* one row; then 4, 16 and 64 rows (sqlite_events.c) */
+        S_EVENT_INSERT4,
+        S_EVENT_INSERT16,
+        S_EVENT_INSERT64,
+        S_EVENT_SCAN,
+        S_EVENT_PURGE_AGE,
+        S_EVENT_PURGE_COUNT,
         S_AUDIT_LIST, /* first of the audit_list variants */
         S_COUNT = S_AUDIT_LIST + STORE_LIST_VARIANTS
 };
@@ -249,8 +257,8 @@ int sqlite_rows(struct store *st, sqlite3_stmt *s, int max, const struct store_r
 int sqlite_ids(struct store *st, sqlite3_stmt *s, int max, int64_t *ids, int *n_out);
 /* Whether a transaction begun with begin is still open (a failed statement
  * can end it): the batch's own writes after its ops (the stats series, the
- * worker registry) check it, since outside a transaction they would commit
- * on their own while the batch fails. */
+ * worker registry, the event log) check it, since outside a transaction
+ * they would commit on their own while the batch fails. */
 bool sqlite_txn_open(struct store *st);
 /* The name of statement id, for errors and plan checks. */
 const char *sqlite_stmt_name(int id);
@@ -278,6 +286,7 @@ STORE_CLUSTER_OPS(STORE_DECLARE, sqlite)
 STORE_WORKER_OPS(STORE_DECLARE, sqlite)
 STORE_STATS_OPS(STORE_DECLARE, sqlite)
 STORE_SESSION_OPS(STORE_DECLARE, sqlite)
+STORE_EVENT_OPS(STORE_DECLARE, sqlite)
 /* The claim read of one group (sqlite_groups.c): store_ops.group_ready_ids. */
 STORE_DECLARE(sqlite, group_ready_ids)
 

@@ -496,6 +496,26 @@ static const char *const migrations[] = {
     " expires_at INTEGER NOT NULL"
     ") STRICT, WITHOUT ROWID;"
     "CREATE INDEX sessions_key ON sessions (key_id, created_at, id);",
+    /* 21 (issue 18): the event log (core/events.h). One row per event, written once per transaction
+     * before its commit and read in id order by GET /v1/events. The id is
+     * the feed's order: one writer commits in id order, and AUTOINCREMENT
+     * keeps an id from being handed out again after retention deleted the
+     * newest rows. No secondary index: readers walk the rowid from their
+     * cursor, and retention deletes from its head (docs/benchmarks.md says
+     * what an index on (tenant, id) would cost and save). */
+    "CREATE TABLE events ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " tenant TEXT NOT NULL,"
+    " type TEXT NOT NULL,"
+    " at INTEGER NOT NULL,"
+    " kind TEXT NOT NULL,"
+    " subject TEXT NOT NULL,"
+    " queue TEXT,"
+    " data TEXT NOT NULL"
+    ") STRICT;"
+    /* "job_events": false of PATCH /v1/queues/{queue} (stored off, so
+     * that every queue has them by default). */
+    "ALTER TABLE queue_limits ADD COLUMN events_off INTEGER NOT NULL DEFAULT 0;",
 };
 
 int sqlite_schema_newest(void)

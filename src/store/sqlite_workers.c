@@ -22,6 +22,9 @@ int sqlite_worker_seen(struct store *st, const struct worker_note *n)
 {
         if (!n->tenant || !n->id)
                 return BATON_EINVAL;
+        /* worker_flush writes outside every operation: after SQLite rolled
+         * the transaction back on its own, autocommit would commit this row
+         * alone, for a batch answered 503. */
         if (!sqlite_txn_open(st)) {
                 log_error("store", "worker_seen: no transaction is open");
                 return BATON_ESTORE;

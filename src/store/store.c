@@ -129,6 +129,16 @@ void session_recs_free(struct session_rec *v, int n)
         free_recs(v, n, &store_session_row);
 }
 
+void event_rec_free(struct event_rec *e)
+{
+        FREE_STRS(&e->tenant, &e->type, &e->kind, &e->subject, &e->queue, &e->data);
+}
+
+void event_recs_free(struct event_rec *v, int n)
+{
+        free_recs(v, n, &store_event_row);
+}
+
 void queue_limits_free(struct queue_limits *q)
 {
         FREE_STRS(&q->tenant, &q->queue);

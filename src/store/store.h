@@ -13,7 +13,8 @@
  * called since version 5's claims by group), 14 + queue_delete, job_purge_own
  * and job_own_deadline (per-queue retention), and job_list reads every filter
  * of struct job_filter (group .. worker, the time bounds, desc),
- * and the worker registry, 15 + the dashboard's sessions.
+ * and the worker registry, 15 + the dashboard's sessions, 16 + the event log
+ * (event_insert, event_scan, event_purge).
  *
  * A backend (SQLite, PostgreSQL) implements these operations; core
  * composes them into transactions. All calls on one struct store come from one
@@ -44,7 +45,7 @@
 
 #include "store/job.h"
 
-#define STORE_OPS_VERSION 15
+#define STORE_OPS_VERSION 16
 
 struct store; /* backend-private */
 
@@ -362,6 +363,22 @@ struct worker_note {
 
 #define STORE_WORKER_QUEUES_MAX 64
 
+/* Version 15: one event of the event log (core/events.h). id is the feed's
+ * order and its cursor: increasing in the order in which readers may see
+ * events, never reused. subject is the subject's id or key (kind says which:
+ * "job", "cron", "timer", "queue"); queue is NULL for a subject without one.
+ * data is a JSON object text. Strings owned by the record (event_rec_free). */
+struct event_rec {
+        int64_t id;
+        char *tenant;
+        char *type;
+        int64_t at_ms;
+        char *kind;
+        char *subject;
+        char *queue;
+        char *data;
+};
+
 /* ---- cluster: leader lease and notifications (version 4) ---- */
 
 /* Longest node id (config --node-id). */
@@ -412,6 +429,9 @@ struct queue_limits {
         int64_t ret_completed_ms;
         int64_t ret_dead_ms;
         int64_t ret_cancelled_ms;
+        /* Version 15: the queue's jobs write no per-job events
+         * ("job_events": false, core/events.h). */
+        bool job_events_off;
         bool grouped; /* read only: the queue has a group row (qlim_get) */
         bool known;   /* read only: the queue has its queues row (qlim_get) */
 };
@@ -925,6 +945,34 @@ struct store_ops {
         int (*session_list)(struct store *st, const char *key_id, const char *after_key_id,
                             int64_t after_created_ms, const char *after_id, int limit,
                             struct session_rec **out, int *n_out);
+
+        /* ---- version 16: the event log (core/events.h) ----
+         *
+         * event_insert appends the n events of v (their id is the store's:
+         * v[i].id is ignored) as one write, once per transaction, just
+         * before the commit. Readers must never see an event appear behind
+         * one they have read: SQLite has one writer, so ids in commit order
+         * are its rowids; PostgreSQL's are made of the transaction's id
+         * (xid8 << 24, plus the event's index in its transaction), read only
+         * below the oldest transaction still running (pg_events.c).
+         *
+         * event_scan looks at the events with id > after_id in id order, at
+         * most max of them; those of tenant (NULL: every tenant) are
+         * appended to *out (a malloc'd array owned by the caller,
+         * event_recs_free; *n_out of them). *last_id gets the id of the last
+         * event looked at (after_id when none); *full is true when the scan
+         * stopped at max; *waiting when committed events past the readable
+         * horizon exist (PostgreSQL: a transaction that began earlier is
+         * still running), so that a look a few ms later finds more.
+         *
+         * event_purge deletes up to max events, oldest first, of those with
+         * at < before_ms or beyond the newest keep (keep 0: no count bound);
+         * *n_out deleted. */
+        int (*event_insert)(struct store *st, const struct event_rec *v, int n);
+        int (*event_scan)(struct store *st, const char *tenant, int64_t after_id, int max,
+                          struct event_rec **out, int *n_out, int64_t *last_id, bool *full,
+                          bool *waiting);
+        int (*event_purge)(struct store *st, int64_t before_ms, int64_t keep, int max, int *n_out);
 };
 
 #define STORE_MANY_MAX 4096
@@ -955,6 +1003,9 @@ void flow_rec_free(struct flow_rec *f);
 void worker_rec_free(struct worker_rec *w);
 /* Frees n records and the array. */
 void worker_recs_free(struct worker_rec *v, int n);
+void event_rec_free(struct event_rec *e);
+/* Frees n records and the array. */
+void event_recs_free(struct event_rec *v, int n);
 /* Frees n records and the array. */
 void timer_recs_free(struct timer_rec *v, int n);
 void session_rec_free(struct session_rec *r);

@@ -216,6 +216,13 @@ static const struct store_col session_cols[] = {
     COL(session_rec, "expires_at", COL_I64, expires_at_ms),
 };
 
+static const struct store_col event_cols[] = {
+    COL(event_rec, "id", COL_I64, id),        COL(event_rec, "tenant", COL_TEXT, tenant),
+    COL(event_rec, "type", COL_TEXT, type),   COL(event_rec, "at", COL_I64, at_ms),
+    COL(event_rec, "kind", COL_TEXT, kind),   COL(event_rec, "subject", COL_TEXT, subject),
+    COL(event_rec, "queue", COL_TEXT, queue), COL(event_rec, "data", COL_TEXT, data),
+};
+
 static const struct store_col cron_cols[] = {
     COL(cron_rec, "tenant", COL_TEXT, tenant),
     COL(cron_rec, "key", COL_TEXT, key),
@@ -264,7 +271,7 @@ static const struct store_col group_cols[] = {
 /* The settings (STORE_QLIM_SET_COLS: what qlim_put writes), then what a
  * qlim_get reads besides: the counters and whether the queue has groups and
  * a queues row. */
-#define QLIM_SET_N 22
+#define QLIM_SET_N 23
 static const struct store_col qlim_cols[] = {
     COL(queue_limits, "tenant", COL_TEXT, tenant),
     COL(queue_limits, "queue", COL_TEXT, queue),
@@ -288,6 +295,7 @@ static const struct store_col qlim_cols[] = {
     COL(queue_limits, "ret_dead_ms", COL_I64, ret_dead_ms),
     COL(queue_limits, "ret_cancelled_ms", COL_I64, ret_cancelled_ms),
     COL(queue_limits, "def_timeout_ms", COL_I64, def_timeout_ms), /* migration 16 */
+    COL(queue_limits, "events_off", COL_BOOL, job_events_off),    /* migration 21 */
     COL(queue_limits, "depth", COL_I64, depth),
     COL(queue_limits, "running", COL_I64, running),
     COL(queue_limits, "grouped", COL_BOOL, grouped),
@@ -607,6 +615,11 @@ static void release_session(void *p)
         session_rec_free(p);
 }
 
+static void release_event(void *p)
+{
+        event_rec_free(p);
+}
+
 static void release_cron(void *p)
 {
         cron_rec_free(p);
@@ -666,6 +679,8 @@ const struct store_rowdef store_worker_row =
     ROWDEF(worker_cols, struct worker_rec, STORE_WORKER_COLS, NULL, NULL, release_worker);
 const struct store_rowdef store_session_row =
     ROWDEF(session_cols, struct session_rec, STORE_SESSION_COLS, NULL, NULL, release_session);
+const struct store_rowdef store_event_row =
+    ROWDEF(event_cols, struct event_rec, STORE_EVENT_COLS, NULL, NULL, release_event);
 
 /* True when sql is the names of cols[0..n) joined by ", ". */
 static bool names_agree(const struct store_col *cols, int n, const char *sql)
@@ -688,6 +703,7 @@ bool store_rowdefs_agree(void)
             &store_idem_row,  &store_queue_row, &store_key_row,    &store_audit_row,
             &store_timer_row, &store_flow_row,  &store_cron_row,   &store_run_row,
             &store_group_row, &store_lease_row, &store_worker_row, &store_session_row,
+            &store_event_row,
         };
 
         for (size_t i = 0; i < BATON_ARRAY_LEN(defs); i++)

@@ -139,7 +139,8 @@ struct store_rowdef {
 
 extern const struct store_rowdef store_job_row, store_idem_row, store_queue_row, store_key_row,
     store_audit_row, store_timer_row, store_flow_row, store_cron_row, store_run_row,
-    store_group_row, store_qlim_row, store_lease_row, store_worker_row, store_session_row;
+    store_group_row, store_qlim_row, store_lease_row, store_worker_row, store_session_row,
+    store_event_row;
 
 /* Fills *rec (size d->size; its old content is not freed) from the current
  * row of r. On success the caller owns the record's strings (d->release);
@@ -313,6 +314,8 @@ void store_read_deadlines(const struct store_row *r, struct store_deadlines *out
 /* A session row (version 15) in the order of reads and of session_insert's
  * binds. */
 #define STORE_SESSION_COLS "id, csrf, key_id, key_digest, tenant, created_at, expires_at"
+/* An event row (version 16) in the order of reads; inserts bind all but id. */
+#define STORE_EVENT_COLS "id, tenant, type, at, kind, subject, queue, data"
 /* A key row in the order of reads and of key_insert's binds. */
 #define STORE_KEY_COLS                                                                             \
         "id, tenant, name, digest, prev_digest, prev_until, scopes, created_at, expires_at,"       \
@@ -331,7 +334,8 @@ void store_read_deadlines(const struct store_row *r, struct store_deadlines *out
         "tenant, queue, concurrency, rate_max, rate_per_ms, max_depth, group_concurrency,"         \
         " group_rate_max, group_rate_per_ms, def_max_attempts, def_lease_ms, def_backoff_type,"    \
         " def_backoff_base_ms, def_backoff_max_ms, start_seq, serve_seq, nogroup_served,"          \
-        " updated_at, ret_completed_ms, ret_dead_ms, ret_cancelled_ms, def_timeout_ms"
+        " updated_at, ret_completed_ms, ret_dead_ms, ret_cancelled_ms, def_timeout_ms,"            \
+        " events_off"
 /* qlim_put's upsert: every setting of the row it finds is replaced. */
 #define STORE_QLIM_UPSERT                                                                          \
         " ON CONFLICT (tenant, queue) DO UPDATE SET concurrency = excluded.concurrency,"           \
@@ -347,7 +351,7 @@ void store_read_deadlines(const struct store_row *r, struct store_deadlines *out
         " nogroup_served = excluded.nogroup_served, updated_at = excluded.updated_at,"             \
         " ret_completed_ms = excluded.ret_completed_ms, ret_dead_ms = excluded.ret_dead_ms,"       \
         " ret_cancelled_ms = excluded.ret_cancelled_ms,"                                           \
-        " def_timeout_ms = excluded.def_timeout_ms"
+        " def_timeout_ms = excluded.def_timeout_ms, events_off = excluded.events_off"
 /* A queue_limits row with a retention of its own (the qlim_retention index's
  * term, which the statements over it repeat). */
 #define STORE_RET_ANY "(ret_completed_ms > 0 OR ret_dead_ms > 0 OR ret_cancelled_ms > 0)"

@@ -150,6 +150,11 @@
         X(B, session_insert)                                                                       \
         X(B, session_delete)                                                                       \
         X(B, session_list)
+/* The event log, version 16 (sqlite_events.c, pg_events.c). */
+#define STORE_EVENT_OPS(X, B)                                                                      \
+        X(B, event_insert)                                                                         \
+        X(B, event_scan)                                                                           \
+        X(B, event_purge)
 
 /* Every operation of the lists above, set in an ops initializer, then the
  * store's life and transactions (STORE_TXN_INIT). */
@@ -164,6 +169,7 @@
         STORE_WORKER_OPS(STORE_INIT, B)                                                            \
         STORE_STATS_OPS(STORE_INIT, B)                                                             \
         STORE_SESSION_OPS(STORE_INIT, B)                                                           \
+        STORE_EVENT_OPS(STORE_INIT, B)                                                             \
         STORE_TXN_INIT
 
 #endif

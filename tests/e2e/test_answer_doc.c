@@ -770,6 +770,10 @@ static void queue_answers(void **state)
              200, NULL);
         call("GET", "/v1/queues/{queue}", path, NULL, 200, NULL);
         call("GET", "/v1/queues/{queue}", "/v1/queues/adq-none", NULL, 404, NULL);
+        /* The queue's events so far: its job's life and the settings. */
+        snprintf(path, sizeof(path), "/v1/events?queue=%s&limit=50", q);
+        call("GET", "/v1/events", path, NULL, 200, NULL);
+        call("GET", "/v1/events", "/v1/events?type=job.nope", NULL, 400, NULL);
         snprintf(path, sizeof(path), "/v1/queues/%s/dead?limit=5", q);
         call("GET", "/v1/queues/{queue}/dead", path, NULL, 200, NULL);
         snprintf(path, sizeof(path), "/v1/queues/%s/dead/replay", q);

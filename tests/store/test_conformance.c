@@ -3732,6 +3732,98 @@ static void worker_list_jobs_purge(void **state)
         fx_commit(f);
 }
 
+/* The event log (version 15): inserts in one call, read in id order from a
+ * cursor with the tenant's rows only and the last id looked at, ids that
+ * increase across transactions and are not reused after a purge emptied
+ * the log, a transaction's own events invisible to nobody once committed,
+ * a rolled-back insert leaving nothing, and the purge by age and by count. */
+static void event_log_insert_scan_purge(void **state)
+{
+        struct fixture *f = *state;
+        struct event_rec ev[5] = {
+            {0, "t1", "job.enqueued", T0, "job", "1", "q1", "{\"a\":1}"},
+            {0, "t2", "job.enqueued", T0, "job", "2", "q1", "{}"},
+            {0, "t1", "cron.fired", T0 + 10, "cron", "k1", NULL, "{}"},
+            {0, "t1", "job.dead", T0 + 20, "job", "1", "q1", "{\"error\":\"x\"}"},
+            {0, "t1", "queue.paused", T0 + 30, "queue", "q1", "q1", "{}"},
+        };
+        struct event_rec *v = NULL;
+        int64_t last = 0, first_id, newest;
+        bool more = true, waiting = true;
+        int n = 0, purged = 0;
+
+        fx_begin(f);
+        assert_int_equal(f->ops->event_insert(f->st, ev, 3), 0);
+        fx_commit(f);
+        fx_begin(f);
+        assert_int_equal(f->ops->event_insert(f->st, &ev[3], 2), 0);
+        fx_commit(f);
+        /* A rolled-back insert leaves nothing. */
+        fx_begin(f);
+        assert_int_equal(f->ops->event_insert(f->st, ev, 1), 0);
+        assert_int_equal(f->ops->rollback(f->st), 0);
+
+        fx_begin(f);
+        assert_int_equal(f->ops->event_scan(f->st, "t1", 0, 10, &v, &n, &last, &more, &waiting), 0);
+        assert_int_equal(n, 4);
+        assert_false(more);
+        assert_string_equal(v[0].type, "job.enqueued");
+        assert_string_equal(v[0].data, "{\"a\":1}");
+        assert_string_equal(v[1].type, "cron.fired");
+        assert_null(v[1].queue);
+        assert_string_equal(v[1].subject, "k1");
+        assert_string_equal(v[3].type, "queue.paused");
+        assert_int_equal(v[3].at_ms, T0 + 30);
+        for (int i = 1; i < n; i++)
+                assert_true(v[i].id > v[i - 1].id);
+        assert_int_equal(last, v[3].id);
+        first_id = v[0].id;
+        newest = v[3].id;
+        event_recs_free(v, n);
+        /* A window of two: the t2 row is looked at (last moves past it) but
+         * not returned; more says the scan stopped at its bound. */
+        assert_int_equal(
+            f->ops->event_scan(f->st, "t1", first_id, 2, &v, &n, &last, &more, &waiting), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(v[0].type, "cron.fired");
+        assert_int_equal(last, v[0].id);
+        assert_true(more);
+        event_recs_free(v, n);
+        /* Every tenant, from the newest: nothing, the cursor stays. */
+        assert_int_equal(
+            f->ops->event_scan(f->st, NULL, newest, 10, &v, &n, &last, &more, &waiting), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(last, newest);
+        event_recs_free(v, n);
+        assert_int_equal(f->ops->event_scan(f->st, NULL, 0, 0, &v, &n, &last, &more, &waiting),
+                         BATON_EINVAL);
+        /* By count: the newest 3 stay. */
+        assert_int_equal(f->ops->event_purge(f->st, T0 - 1, 3, 100, &purged), 0);
+        assert_int_equal(purged, 2);
+        assert_int_equal(f->ops->event_scan(f->st, NULL, 0, 10, &v, &n, &last, &more, &waiting), 0);
+        assert_int_equal(n, 3);
+        assert_string_equal(v[0].type, "cron.fired");
+        event_recs_free(v, n);
+        /* By age, at most max a call: at < T0 + 25 is two of them. */
+        assert_int_equal(f->ops->event_purge(f->st, T0 + 25, 0, 1, &purged), 0);
+        assert_int_equal(purged, 1);
+        assert_int_equal(f->ops->event_purge(f->st, T0 + 25, 0, 100, &purged), 0);
+        assert_int_equal(purged, 1);
+        assert_int_equal(f->ops->event_purge(f->st, T0 + 1000, 0, 100, &purged), 0);
+        assert_int_equal(purged, 1);
+        fx_commit(f);
+        /* The log is empty: the next id is still past every id handed out. */
+        fx_begin(f);
+        assert_int_equal(f->ops->event_insert(f->st, ev, 1), 0);
+        fx_commit(f);
+        fx_begin(f);
+        assert_int_equal(f->ops->event_scan(f->st, NULL, 0, 10, &v, &n, &last, &more, &waiting), 0);
+        assert_int_equal(n, 1);
+        assert_true(v[0].id > newest);
+        event_recs_free(v, n);
+        fx_commit(f);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 static const struct CMUnitTest common_tests[] = {
     T(store_version_checked_at_open),
@@ -3807,6 +3899,7 @@ static const struct CMUnitTest common_tests[] = {
     T(worker_seen_merges_into_one_row),
     T(worker_list_jobs_purge),
     T(session_rows_roundtrip_list_delete),
+    T(event_log_insert_scan_purge),
     T(insert_throughput),
 };
 

@@ -356,7 +356,13 @@ static void vfs_register(void)
           (job_id, from_after, to_after))                                                          \
         X(idem_take, (const struct idem_rec *rec, int64_t now_ms, struct idem_rec *held),          \
           (rec, now_ms, held))                                                                     \
-        X(idem_swap, (const struct idem_rec *rec, int64_t old_job_id), (rec, old_job_id))
+        X(idem_swap, (const struct idem_rec *rec, int64_t old_job_id), (rec, old_job_id))          \
+        X(event_scan,                                                                              \
+          (const char *tenant, int64_t after_id, int max, struct event_rec **out, int *n_out,      \
+           int64_t *last_id, bool *full, bool *waiting),                                           \
+          (tenant, after_id, max, out, n_out, last_id, full, waiting))                             \
+        X(event_purge, (int64_t before_ms, int64_t keep, int max, int *n_out),                     \
+          (before_ms, keep, max, n_out))
 
 /* Declared here, where the list above ends (scripts/func_lengths.sh reads
  * a macro followed by a definition as one long function). */
@@ -423,6 +429,18 @@ static bool fault_counts_as_data(size_t op)
                 return rc ? rc : fault->real_ops->name(fault->real, FAULT_UNPAREN args);           \
         }
 FAULT_DATA_OPS(FAULT_FORWARDER)
+
+/* The event log's write (core/events.c) runs once per batch outside every
+ * operation, just before the commit, so its failure fails the whole batch:
+ * it is not a data statement for STORE_FAULT_ANY, whose failures fail one
+ * operation alone, and is armed by its own name. */
+static int w_event_insert(struct store *st, const struct event_rec *v, int n)
+{
+        struct store_fault *fault = (struct store_fault *)st;
+        int rc = inject(fault, STORE_FAULT_OP(event_insert), false);
+
+        return rc ? rc : fault->real_ops->event_insert(fault->real, v, n);
+}
 
 /* A failed begin opens nothing. It is also where an armed fault starts
  * counting, so that a test can arm while another transaction runs. */
@@ -506,6 +524,7 @@ static void wrap_ops(struct store_fault *f)
         f->ops.savepoint = w_savepoint;
         f->ops.release = w_release;
         f->ops.rollback_to = w_rollback_to;
+        f->ops.event_insert = w_event_insert;
         FAULT_DATA_OPS(FAULT_INSTALL)
 }
 

@@ -138,7 +138,8 @@ void fx_migration_8_check(struct fixture *f, int64_t id);
 /* Drops every table of the PostgreSQL schema, so that a test can migrate it
  * again from an older version. A table a new migration adds goes here. */
 #define FX_PG_DROP_ALL                                                                             \
-        "DROP TABLE sessions, stats, workers, dep_work, queue_totals, queue_counts, cron_counts, " \
+        "DROP TABLE events, sessions, stats, workers, dep_work, queue_totals, queue_counts, "      \
+        "cron_counts, "                                                                            \
         "rate_log, "                                                                               \
         "job_groups, queue_limits, "                                                               \
         "leader_lease, job_deps,"                                                                  \

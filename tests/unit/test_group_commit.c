@@ -623,6 +623,10 @@ static const struct sweep sweeps[] = {
      * batch 2 has its own) come after every op: when one fails, the batch
      * fails as if its commit had, and nothing of it stays. */
     {STORE_FAULT_OP(stats_add), STORE_FAULT_CALL, false, SWEEP_OPS, "stats write"},
+    /* The batch's events are written once, before the commit: a failure
+     * there fails the whole batch, events and changes alike. */
+    {STORE_FAULT_OP(event_insert), STORE_FAULT_CALL, false, 1, "event_insert"},
+    {STORE_FAULT_OP(event_insert), STORE_FAULT_TXN, false, 1, "event_insert, transaction lost"},
 };
 
 /* Runs batch 1, then batch 2 of sweep_kinds with the nth call of sw's op

@@ -175,12 +175,12 @@ static void digest_equal_is_exact(void **state)
 
 static void scope_names_round_trip(void **state)
 {
-        const char *names[] = {"jobs:write", "jobs:read", "work",  "cron:read",
-                               "cron:write", "cron:run",  "admin", "metrics"};
+        const char *names[] = {"jobs:write", "jobs:read", "work",    "cron:read",  "cron:write",
+                               "cron:run",   "admin",     "metrics", "events:read"};
         uint32_t all = 0;
 
         (void)state;
-        for (int i = 0; i < 8; i++) {
+        for (int i = 0; i < 9; i++) {
                 uint32_t bit = 1u << i;
 
                 assert_string_equal(key_scope_name(bit), names[i]);
@@ -194,7 +194,7 @@ static void scope_names_round_trip(void **state)
         assert_null(key_scope_name(0));
         assert_null(key_scope_name(SCOPE_JOBS_WRITE | SCOPE_JOBS_READ));
         assert_null(key_scope_name(SCOPE_ALL));
-        assert_null(key_scope_name(1u << 8));
+        assert_null(key_scope_name(1u << 9));
         assert_int_equal(key_scope_parse(NULL), 0);
         assert_int_equal(key_scope_parse(""), 0);
         assert_int_equal(key_scope_parse("Admin"), 0);

@@ -14,9 +14,9 @@ from .errors import (BadRequest, BatonError, Conflict, ConnectionFailed, Forbidd
                      NotFound, PayloadTooLarge, RateLimited, RetryIn, Unauthenticated,
                      Unavailable, Unrecoverable)
 from .models import (ApiKey, Attempt, AuditEntry, Backoff, CronJobTemplate, CronRef,  # noqa: E402
-                     CronRun, Flow, Heartbeat, Job, Parent, Progress, Queue, QueueCounts,
-                     RateSetting, Schedule, Scheduler, SettleResult, Stats, StatsPoint, Step,
-                     Timer, TimerRef, WorkerRecord, TERMINAL_STATES)
+                     CronRun, Event, EventPage, Flow, Heartbeat, Job, Parent, Progress, Queue,
+                     QueueCounts, RateSetting, Schedule, Scheduler, SettleResult, Stats,
+                     StatsPoint, Step, Timer, TimerRef, WorkerRecord, TERMINAL_STATES)
 from .client import Client, UNSET  # noqa: E402
 from .worker import JobContext, Worker  # noqa: E402
 
@@ -28,5 +28,5 @@ __all__ = [
     "Job", "Backoff", "Progress", "Step", "Attempt", "TimerRef", "CronRef", "Parent",
     "Queue", "QueueCounts", "RateSetting", "Schedule", "CronJobTemplate", "CronRun",
     "Timer", "Flow", "ApiKey", "AuditEntry", "WorkerRecord", "Heartbeat", "SettleResult",
-    "Scheduler", "Stats", "StatsPoint",
+    "Scheduler", "Event", "EventPage", "Stats", "StatsPoint",
 ]

@@ -25,8 +25,8 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Union
 
 from . import __version__
 from ._http import Transport
-from .models import (ApiKey, AuditEntry, CronRun, Flow, Heartbeat, Job, Queue, Schedule,
-                     Scheduler, SettleResult, Stats, Timer, WorkerRecord)
+from .models import (ApiKey, AuditEntry, CronRun, Event, EventPage, Flow, Heartbeat, Job, Queue,
+                     Schedule, Scheduler, SettleResult, Stats, Timer, WorkerRecord)
 
 JobId = Union[str, int]
 
@@ -295,6 +295,19 @@ class Client:
         return Stats.from_dict(self._call("GET", "/v1/stats",
                                           query=dict(queue=queue, window_ms=window_ms,
                                                      step_ms=step_ms))["stats"])
+    # -- events ------------------------------------------------------------------
+
+    def list_events(self, *, after: Optional[str] = None, type: Optional[str] = None,
+                    queue: Optional[str] = None, limit: Optional[int] = None,
+                    wait_ms: Optional[int] = None) -> EventPage:
+        """GET /v1/events (events:read): the events after the cursor, oldest first;
+        type is comma-separated patterns ("job.dead,cron.*"); with wait_ms the read
+        waits for the next event. Pass the page's next as after to read on."""
+        data = self._call("GET", "/v1/events", dict(after=after, type=type, queue=queue,
+                                                    limit=limit, wait_ms=wait_ms),
+                          wait_s=(wait_ms or 0) / 1000.0)
+        return EventPage([Event.from_dict(x) for x in data.get("events") or []],
+                         data.get("next") or (after or "0"))
 
     # -- queues ------------------------------------------------------------------
 
@@ -309,12 +322,13 @@ class Client:
                      rate: Any = UNSET, max_depth: Any = UNSET,
                      group_concurrency: Any = UNSET, group_rate: Any = UNSET,
                      max_attempts: Any = UNSET, backoff: Any = UNSET, lease_ms: Any = UNSET,
-                     retention: Any = UNSET, timeout_ms: Any = UNSET) -> Queue:
+                     retention: Any = UNSET, timeout_ms: Any = UNSET,
+                     job_events: Any = UNSET) -> Queue:
         """PATCH /v1/queues/{queue} (admin): the settings given; None removes one."""
         body = _patch(paused=paused, concurrency=concurrency, rate=rate, max_depth=max_depth,
                       group_concurrency=group_concurrency, group_rate=group_rate,
                       max_attempts=max_attempts, backoff=backoff, lease_ms=lease_ms,
-                      retention=retention, timeout_ms=timeout_ms)
+                      retention=retention, timeout_ms=timeout_ms, job_events=job_events)
         return Queue.from_dict(self._call("PATCH", "/v1/queues/" + _seg(queue),
                                           body=body, send_body=True)["queue"])
 

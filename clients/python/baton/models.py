@@ -240,6 +240,7 @@ class Queue(_Model):
     running: Optional[int] = None
     depth: Optional[int] = None
     settings_updated_at: Optional[str] = None
+    job_events: Optional[bool] = None
     extra: Dict[str, Any] = _extra()
 
     _nested: ClassVar[Dict[str, Any]] = {
@@ -385,6 +386,25 @@ class AuditEntry(_Model):
     detail: Any = None
     count: Optional[int] = None
     extra: Dict[str, Any] = _extra()
+
+
+@dataclass
+class Event(_Model):
+    """An event of the event log (GET /v1/events): subject is {"kind", "id", "queue"}
+    (a job), {"kind", "key"} (cron, timer) or {"kind", "name"} (a queue)."""
+    id: Optional[str] = None
+    type: Optional[str] = None
+    at: Optional[str] = None
+    subject: Optional[Dict[str, Any]] = None
+    data: Optional[Dict[str, Any]] = None
+    extra: Dict[str, Any] = _extra()
+
+
+@dataclass
+class EventPage:
+    """A page of GET /v1/events: next is the cursor to read on from (never None)."""
+    events: List[Event]
+    next: str
 
 
 @dataclass

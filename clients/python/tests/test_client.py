@@ -63,7 +63,7 @@ class TestSurface(Base):
             doc = json.load(f)
         ops = [o["operationId"] for p in doc["paths"].values() for m, o in p.items()
                if m in ("get", "put", "post", "patch", "delete")]
-        self.assertEqual(len(ops), 52)
+        self.assertEqual(len(ops), 53)
         missing = [snake(o) for o in ops if not callable(getattr(Client, snake(o), None))]
         self.assertEqual(missing, [])
 
@@ -76,7 +76,7 @@ class TestSurface(Base):
                  "Worker": m.WorkerRecord, "Scheduler": m.Scheduler, "Attempt": m.Attempt,
                  "StatsPoint": m.StatsPoint,
                  "Step": m.Step, "Progress": m.Progress, "Backoff": m.Backoff,
-                 "CronJobTemplate": m.CronJobTemplate}
+                 "CronJobTemplate": m.CronJobTemplate, "Event": m.Event}
         for name, cls in pairs.items():
             fields = {f.name for f in dataclasses.fields(cls)}
             props = set(schemas[name].get("properties", {}))
@@ -231,6 +231,27 @@ class TestJobs(Base):
         self.assertEqual(still.state, "scheduled")
         self.assertGreaterEqual(took, 0.35)
         self.assertLess(took, 5)
+
+    def test_events(self) -> None:
+        q = uq()
+        job = self.c.enqueue(q, "t")
+        page = self.c.list_events(queue=q, type="job.*")
+        self.assertEqual([(e.type, e.subject["id"]) for e in page.events],
+                         [("job.enqueued", job.id)])
+        self.assertEqual(page.next, page.events[-1].id)
+
+        def later() -> None:
+            time.sleep(0.3)
+            self.c.cancel_job(job.id)
+
+        t = threading.Thread(target=later)
+        t.start()
+        t0 = time.monotonic()
+        page = self.c.list_events(queue=q, after=page.next, wait_ms=5000)
+        t.join(10)
+        self.assertEqual([e.type for e in page.events], ["job.cancelled"])
+        self.assertGreaterEqual(time.monotonic() - t0, 0.25)
+        self.assertFalse(self.c.update_queue(q, job_events=False).job_events)
 
     def test_work_routes(self) -> None:
         q = uq()

@@ -23,7 +23,7 @@ export type JobState =
   | "dead"
   | "cancelled";
 export type AttemptOutcome = "completed" | "failed" | "lease_expired" | "timeout" | "cancelled";
-export type Scope = "jobs:write" | "jobs:read" | "work" | "cron:read" | "cron:write" | "cron:run" | "admin" | "metrics";
+export type Scope = "jobs:write" | "jobs:read" | "work" | "cron:read" | "cron:write" | "cron:run" | "admin" | "metrics" | "events:read";
 
 export const TERMINAL_STATES: readonly JobState[] = ["completed", "dead", "cancelled"];
 
@@ -307,6 +307,8 @@ export interface Queue {
   running: number;
   depth: number;
   settingsUpdatedAt: Time | null;
+  /** Whether the queue's jobs write job.* events to the event log (GET /v1/events). */
+  jobEvents: boolean;
 }
 
 /** PATCH /v1/queues/{queue}: any of these; null removes a limit or a default. */
@@ -321,6 +323,7 @@ export interface QueuePatch {
   backoff?: Backoff | null;
   leaseMs?: number | null;
   retention?: QueueRetention | null;
+  jobEvents?: boolean;
   timeoutMs?: number | null;
 }
 
