@@ -31,7 +31,7 @@ void limits_default(struct limits *l)
         l->worker_lost_ms = 10LL * 60 * 1000;
         l->worker_retention_ms = 24LL * 3600 * 1000;
         l->stats_retention_ms = 7LL * 24 * 3600 * 1000;
-        l->stats_sample_ms = 60000;
+        l->stats_sample_ms = 10000;
         l->events_max_count = 1000000;
         l->events_max_age_ms = 7LL * 24 * 3600 * 1000;
         l->events_heartbeat_ms = 15000;

@@ -130,7 +130,7 @@ static const struct opt limit_opts[] = {
     {"stats-retention-ms", L(stats_retention_ms), K_I64, 3600000, 400 * DAY_MS,
      "minutes of the stats series (GET /v1/stats) are kept this long (default 7 days)"},
     {"stats-sample-ms", L(stats_sample_ms), K_I64, 1000, 3600000,
-     "the leader samples each queue's depth and running jobs this often (default 1 minute)"},
+     "the leader samples each queue's depth and running jobs this often (default 10 s)"},
     {"events-max-count", L(events_max_count), K_I64, 0, 1000000000,
      "events kept at most, the newest (0 = no count bound; default 1,000,000)"},
     {"events-max-age-ms", L(events_max_age_ms), K_I64, 1000, 36600 * DAY_MS,
